@@ -1,0 +1,70 @@
+"""``python -m codegen [--check]``: write the generated modules, or check that they are up to date."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from codegen._targets import REPO_ROOT, render_all
+
+__all__ = ["format_source", "main"]
+
+
+def _ruff() -> str:
+    local = Path(sys.executable).parent / "ruff"
+    found = str(local) if local.exists() else shutil.which("ruff")
+    if found is None:
+        raise SystemExit("codegen: ruff is required to format generated code (pip install ruff)")
+    return found
+
+
+def format_source(text: str, path: Path, root: Path) -> str:
+    """``text`` with imports sorted and ruff-formatted under the repository's ruff configuration."""
+    ruff = _ruff()
+    common = ["--config", str(root / "pyproject.toml"), "--stdin-filename", str(path)]
+    fixed = subprocess.run(
+        [ruff, "check", "--select", "I", "--fix", "--quiet", "--exit-zero", *common, "-"],
+        input=text, capture_output=True, text=True, check=True,
+    ).stdout
+    return subprocess.run(
+        [ruff, "format", *common, "-"], input=fixed, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write (default) or check (``--check``) every generated file; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail with a diff if a generated file is stale")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root")
+    args = parser.parse_args(argv)
+    root: Path = args.root.resolve()
+    stale = 0
+    for target in render_all(root):
+        expected = format_source(target.text, target.path, root)
+        current = target.path.read_text(encoding="utf-8") if target.path.exists() else ""
+        if current == expected:
+            continue
+        rel = target.path.relative_to(root).as_posix()
+        if args.check:
+            stale += 1
+            diff = difflib.unified_diff(
+                current.splitlines(keepends=True), expected.splitlines(keepends=True), f"a/{rel}", f"b/{rel}"
+            )
+            sys.stdout.writelines(diff)
+        else:
+            target.path.parent.mkdir(parents=True, exist_ok=True)
+            target.path.write_text(expected, encoding="utf-8")
+            print(f"codegen: wrote {rel}")
+    if stale:
+        print(f"codegen: {stale} generated file(s) are stale; run `python -m codegen` and commit.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

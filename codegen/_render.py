@@ -1,0 +1,197 @@
+"""Rendering of the generated modules' source text from the parameter spec."""
+
+from __future__ import annotations
+
+import textwrap
+
+from hubmixin_core.params import (
+    ARGUMENT_DOCS,
+    DOWNLOAD_PARAMS,
+    METHOD_DOCS,
+    SAVE_PARAMS,
+    SPEC_VERSION,
+    UPLOAD_PARAMS,
+    FrameworkExtras,
+    Param,
+)
+
+__all__ = ["HEADER", "render_facade", "render_options"]
+
+HEADER = (
+    f"# DO NOT EDIT: generated from hubmixin_core/params.py (spec version {SPEC_VERSION}) by `python -m codegen`.\n"
+    "# Change the spec or a package's _extras.py, then run `python -m codegen` from the repository root.\n"
+)
+_WIDTH = 110
+
+
+def _doc_lines(name: str, annotation: str, default: str | None, doc: str, indent: str) -> list[str]:
+    optional = "" if default is None else f", *optional*, defaults to `{default}`"
+    head = f"{indent}{name} (`{annotation}`{optional}):"
+    body = textwrap.wrap(doc, _WIDTH - len(indent) - 4, break_on_hyphens=False)
+    return [head, *(f"{indent}    {line}" for line in body)]
+
+
+def _imports(params: tuple[Param, ...]) -> list[str]:
+    return sorted({line for p in params for line in p.imports})
+
+
+# OPTIONS
+
+
+def _options_class(name: str, summary: str, params: tuple[Param, ...]) -> list[str]:
+    lines = ["", "", "@dataclass(frozen=True, kw_only=True)", f"class {name}:", f'    """{summary}', "", "    Attributes:"]
+    for p in params:
+        lines += _doc_lines(p.name, p.annotation, p.default, p.doc, " " * 8)
+    lines.append('    """')
+    lines.append("")
+    for p in params:
+        default = f"field(default={p.default}, repr=False)" if p.secret else p.default
+        lines.append(f"    {p.name}: {p.annotation} = {default}")
+    return lines
+
+
+def render_options() -> str:
+    """``hubmixin_core/_generated/_options.py``: the option bundles the runtime passes around."""
+    upload = tuple(p for p in UPLOAD_PARAMS)
+    lines = [
+        HEADER.rstrip("\n"),
+        '"""Option bundles of the shared download and upload parameters."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from dataclasses import dataclass, field",
+        *_imports(DOWNLOAD_PARAMS + upload),
+        "",
+        '__all__ = ["DownloadOptions", "UploadOptions"]',
+    ]
+    lines += _options_class("DownloadOptions", "Where and how `from_pretrained` downloads files.", DOWNLOAD_PARAMS)
+    lines += _options_class("UploadOptions", "Where and how `push_to_hub` uploads a model.", upload)
+    return "\n".join(lines) + "\n"
+
+
+# FACADES
+
+
+def _signature(params: tuple[Param, ...], overrides: dict[str, str] | None = None) -> list[str]:
+    overrides = overrides or {}
+    out = []
+    for p in params:
+        if p.name in overrides:
+            out.append(f"        {p.name}: {overrides[p.name]},")
+        else:
+            out.append(f"        {p.name}: {p.annotation} = {p.default},")
+    return out
+
+
+def _args_doc(positional: list[tuple[str, str]], params: tuple[Param, ...], tail: list[tuple[str, str]]) -> list[str]:
+    lines = ["", "        Args:"]
+    for name, annotation in positional:
+        lines += _doc_lines(name, annotation, None, ARGUMENT_DOCS[name], " " * 12)
+    for p in params:
+        lines += _doc_lines(p.name, p.annotation, p.default, p.doc, " " * 12)
+    for name, annotation in tail:
+        lines += _doc_lines(name, annotation, "None", ARGUMENT_DOCS[name], " " * 12)
+    return lines
+
+
+def _method_doc(method: str, args: list[str]) -> list[str]:
+    summary, returns = METHOD_DOCS[method]
+    lines = [f'        """{summary}', *args, "", "        Returns:"]
+    lines += [f"            {line}" for line in textwrap.wrap(returns, _WIDTH - 12)]
+    lines.append('        """')
+    return lines
+
+
+def _kwargs(params: tuple[Param, ...]) -> str:
+    return ", ".join(f"{p.name}={p.name}" for p in params)
+
+
+def _dict(params: tuple[Param, ...]) -> str:
+    return "{" + ", ".join(f'"{p.name}": {p.name}' for p in params) + "}"
+
+
+def _save_pretrained(extras: FrameworkExtras) -> list[str]:
+    upload = UPLOAD_PARAMS[:1] + SAVE_PARAMS + UPLOAD_PARAMS[1:] + extras.save
+    head = "    def save_pretrained(\n        self,\n        save_directory: str | Path,\n        *,"
+    lines: list[str] = []
+    for literal, returns in (("Literal[False] = False", "None"), ("Literal[True]", "CommitInfo")):
+        lines += ["", "    @overload", head, *_signature(upload, {"push_to_hub": literal}), f"    ) -> {returns}: ..."]
+    lines += ["", "    @overload", head, *_signature(upload), "    ) -> CommitInfo | None: ..."]
+    lines += ["", head, *_signature(upload), "    ) -> CommitInfo | None:"]
+    lines += _method_doc("save_pretrained", _args_doc([("save_directory", "str | Path")], upload, []))
+    lines += [
+        "        return self._hub_save(",
+        "            save_directory,",
+        "            repo_id=repo_id,",
+        "            push_to_hub=push_to_hub,",
+        f"            upload=UploadOptions({_kwargs(UPLOAD_PARAMS)}),",
+        f"            save_kwargs={_dict(extras.save)},",
+        "        )",
+    ]
+    return lines
+
+
+def _push_to_hub(extras: FrameworkExtras) -> list[str]:
+    params = UPLOAD_PARAMS + extras.save
+    lines = ["", "    def push_to_hub(", "        self,", "        repo_id: str,", "        *,", *_signature(params)]
+    lines += ["    ) -> CommitInfo:"]
+    lines += _method_doc("push_to_hub", _args_doc([("repo_id", "str")], params, []))
+    lines += [
+        "        return self._hub_push(",
+        "            repo_id,",
+        f"            upload=UploadOptions({_kwargs(UPLOAD_PARAMS)}),",
+        f"            save_kwargs={_dict(extras.save)},",
+        "        )",
+    ]
+    return lines
+
+
+def _from_pretrained(extras: FrameworkExtras) -> list[str]:
+    params = DOWNLOAD_PARAMS + extras.load
+    lines = ["", "    @classmethod", "    def from_pretrained(", "        cls,"]
+    lines += ["        pretrained_model_name_or_path: str | Path,", "        *,", *_signature(params)]
+    lines += ["        model_kwargs: dict[str, Any] | None = None,", "        **init_kwargs: Never,", "    ) -> Self:"]
+    args = _args_doc([("pretrained_model_name_or_path", "str | Path")], params, [("model_kwargs", "dict[str, Any]")])
+    lines += _method_doc("from_pretrained", args)
+    lines += [
+        "        return cls._hub_load(",
+        "            pretrained_model_name_or_path,",
+        f"            download=DownloadOptions({_kwargs(DOWNLOAD_PARAMS)}),",
+        f"            load_kwargs={_dict(extras.load)},",
+        "            model_kwargs={**(model_kwargs or {}), **init_kwargs},",
+        "        )",
+    ]
+    return lines
+
+
+def render_facade(extras: FrameworkExtras) -> str:
+    """The ``_generated/_methods.py`` of one package: its public methods, forwarding to the base class."""
+    module, base = extras.base.split(":")
+    params = DOWNLOAD_PARAMS + UPLOAD_PARAMS + extras.load + extras.save
+    lines = [
+        HEADER.rstrip("\n"),
+        f'"""Typed public methods of `{extras.package}`, generated from the shared parameter spec."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from pathlib import Path",
+        "from typing import Any, ClassVar, Literal, Never, Self, overload",
+        "",
+        "from huggingface_hub import CommitInfo",
+        "",
+        *_imports(params),
+        "from hubmixin_core._generated._options import DownloadOptions, UploadOptions",
+        f"from {module} import {base}",
+        "",
+        f'__all__ = ["{extras.class_name}"]',
+        "",
+        "",
+        f"class {extras.class_name}({base}):",
+        f'    """The public `save_pretrained`, `from_pretrained` and `push_to_hub` of `{extras.package}`."""',
+    ]
+    extra = extras.load + extras.save
+    if extra:
+        defaults = ", ".join(f'"{p.name}": {p.default}' for p in extra)
+        lines += ["", f"    _hub_extra_defaults: ClassVar[dict[str, Any]] = {{{defaults}}}"]
+    lines += _save_pretrained(extras) + _from_pretrained(extras) + _push_to_hub(extras)
+    return "\n".join(lines) + "\n"

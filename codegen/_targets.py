@@ -1,0 +1,64 @@
+"""What codegen writes: one target per package, found from the packages' declared extras."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from hubmixin_core.params import FrameworkExtras
+
+from codegen._render import render_facade, render_options
+
+__all__ = ["CORE_EXTRAS", "REPO_ROOT", "Target", "discover_targets", "render_all"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+CORE_EXTRAS = FrameworkExtras(
+    package="hubmixin_core",
+    class_name="ModelHubMixinMethods",
+    base="hubmixin_core._base:ModelHubMixinBase",
+)
+"""Core's own facade: no extras."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One generated file: where it goes and its (unformatted) text."""
+
+    path: Path
+    text: str
+
+
+def load_extras(path: Path) -> FrameworkExtras:
+    """The ``EXTRAS`` declared in a package's ``_extras.py``, loaded from the file alone (no framework import)."""
+    spec = importlib.util.spec_from_file_location(f"_codegen_extras_{path.parent.name}", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    extras = getattr(module, "EXTRAS", None)
+    if not isinstance(extras, FrameworkExtras):
+        raise TypeError(f"{path}: EXTRAS must be a hubmixin_core.params.FrameworkExtras")
+    return extras
+
+
+def package_dir(package: str, root: Path) -> Path:
+    """``packages/<dist>/src/<package>`` for an import name such as ``hubmixin_torch``."""
+    return root / "packages" / package.replace("_", "-") / "src" / package
+
+
+def discover_targets(root: Path = REPO_ROOT) -> list[FrameworkExtras]:
+    """Core's extras plus those of every ``packages/*/src/*/_extras.py``, sorted by package."""
+    found = [load_extras(p) for p in sorted(root.glob("packages/*/src/*/_extras.py"))]
+    return [CORE_EXTRAS, *sorted(found, key=lambda e: e.package)]
+
+
+def render_all(root: Path = REPO_ROOT) -> list[Target]:
+    """Every generated file with its text, unformatted."""
+    targets = [Target(package_dir("hubmixin_core", root) / "_generated" / "_options.py", render_options())]
+    for extras in discover_targets(root):
+        generated = package_dir(extras.package, root) / "_generated"
+        targets.append(Target(generated / "_methods.py", render_facade(extras)))
+        targets.append(Target(generated / "__init__.py", f'"""Generated code of {extras.package}: do not edit."""\n'))
+    return targets

@@ -1,0 +1,38 @@
+"""hubmixin-core: the framework-neutral ``ModelHubMixin`` and the weights layer of hubmixin.
+
+Example:
+    >>> from hubmixin_core import ModelHubMixin
+    >>> issubclass(ModelHubMixin, object)
+    True
+"""
+
+from hubmixin_core import errors as errors
+from hubmixin_core import params as params
+from hubmixin_core._card import DEFAULT_MODEL_CARD as DEFAULT_MODEL_CARD
+from hubmixin_core._generated._options import DownloadOptions as DownloadOptions
+from hubmixin_core._generated._options import UploadOptions as UploadOptions
+from hubmixin_core._mixin import ModelHubMixin as ModelHubMixin
+from hubmixin_core.errors import ConfigEncodingError as ConfigEncodingError
+from hubmixin_core.errors import ConfigEncodingWarning as ConfigEncodingWarning
+from hubmixin_core.errors import ConfigError as ConfigError
+from hubmixin_core.errors import HubMixinError as HubMixinError
+from hubmixin_core.errors import WeightsError as WeightsError
+from hubmixin_core.typing import DataclassInstance as DataclassInstance
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MODEL_CARD",
+    "ConfigEncodingError",
+    "ConfigEncodingWarning",
+    "ConfigError",
+    "DataclassInstance",
+    "DownloadOptions",
+    "HubMixinError",
+    "ModelHubMixin",
+    "UploadOptions",
+    "WeightsError",
+    "__version__",
+    "errors",
+    "params",
+]

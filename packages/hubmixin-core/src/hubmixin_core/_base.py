@@ -1,0 +1,317 @@
+"""The logic of ``ModelHubMixin``: class metadata, config capture, save/load/push orchestration.
+
+The public methods are generated (``_generated/_methods.py``) and forward here; a framework implements only
+``_save_pretrained`` and ``_from_pretrained``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import logging
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from huggingface_hub import CommitInfo, ModelCard
+from huggingface_hub.errors import EntryNotFoundError
+from huggingface_hub.hub_mixin import MixinInfo
+
+from hubmixin_core._atomic import atomic_directory
+from hubmixin_core._card import CardInfo
+from hubmixin_core._config import (
+    BUILTIN_CODERS,
+    UNENCODABLE,
+    decode_value,
+    dumps_config,
+    encode_value,
+    init_type_hints,
+)
+from hubmixin_core._generated._options import DownloadOptions, UploadOptions
+from hubmixin_core._hub import download_file, upload_folder
+from hubmixin_core.errors import ConfigEncodingError, ConfigEncodingWarning, ConfigError
+from hubmixin_core.params import DOWNLOAD_PARAMS
+from hubmixin_core.typing import Coders, DataclassInstance
+from hubmixin_core.weights._names import CONFIG_NAME, is_weights_file
+
+__all__ = ["ModelHubMixinBase"]
+
+logger = logging.getLogger("hubmixin_core")
+
+_README = "README.md"
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_CARD_KEYS = ("language", "library_name", "license", "license_name", "license_link", "pipeline_tag")
+
+
+class ModelHubMixinBase:
+    """Hand-written core of :class:`hubmixin_core.ModelHubMixin`; use that class, not this one."""
+
+    _hub_mixin_config: dict[str, Any] | DataclassInstance | None = None
+    _hub_mixin_card: ClassVar[CardInfo] = CardInfo()
+    _hub_mixin_info: ClassVar[MixinInfo]
+    _hub_mixin_coders: ClassVar[Coders] = {}
+    _hub_mixin_strict_config: ClassVar[bool] = False
+    _hub_mixin_init_parameters: ClassVar[dict[str, inspect.Parameter]] = {}
+    _hub_mixin_jsonable_default_values: ClassVar[dict[str, Any]] = {}
+    _hub_mixin_inject_config: ClassVar[bool] = False
+    _hub_extra_defaults: ClassVar[dict[str, Any]] = {}
+    """Defaults of the framework's extra parameters (set by the generated class)."""
+
+    def __init_subclass__(
+        cls,
+        *,
+        repo_url: str | None = None,
+        paper_url: str | None = None,
+        docs_url: str | None = None,
+        model_card_template: str | None = None,
+        language: str | list[str] | None = None,
+        library_name: str | None = None,
+        license: str | None = None,
+        license_name: str | None = None,
+        license_link: str | None = None,
+        pipeline_tag: str | None = None,
+        tags: list[str] | None = None,
+        coders: Coders | None = None,
+        strict_config: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._hub_mixin_card = cls._hub_mixin_card.derive(
+            template=model_card_template,
+            repo_url=repo_url,
+            paper_url=paper_url,
+            docs_url=docs_url,
+            language=language,
+            library_name=library_name,
+            license=license,
+            license_name=license_name,
+            license_link=license_link,
+            pipeline_tag=pipeline_tag,
+            tags=tags,
+        )
+        card = cls._hub_mixin_card
+        cls._hub_mixin_info = MixinInfo(card.template, card.card_data(), card.docs_url, card.paper_url, card.repo_url)
+        cls._hub_mixin_coders = {**cls._hub_mixin_coders, **(coders or {})}
+        if strict_config is not None:
+            cls._hub_mixin_strict_config = strict_config
+        parameters = dict(inspect.signature(cls.__init__).parameters)
+        parameters.pop(next(iter(parameters), ""), None)  # self
+        cls._hub_mixin_init_parameters = parameters
+        cls._hub_mixin_jsonable_default_values = {}
+        for param in parameters.values():
+            if param.default is not inspect.Parameter.empty:
+                encoded = encode_value(param.default, cls._all_coders())
+                if encoded is not UNENCODABLE:
+                    cls._hub_mixin_jsonable_default_values[param.name] = encoded
+        cls._hub_mixin_inject_config = "config" in inspect.signature(cls._from_pretrained).parameters
+
+    @classmethod
+    def _all_coders(cls) -> Coders:
+        return {**cls._hub_mixin_coders, **BUILTIN_CODERS}
+
+    # CONFIG CAPTURE
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        """Create the instance and capture its configuration from the `__init__` arguments."""
+        base_new = super().__new__
+        instance = base_new(cls) if base_new is object.__new__ else base_new(cls, *args, **kwargs)
+        if instance._hub_mixin_config is None:
+            instance._hub_mixin_config = cls._hub_mixin_capture(args, kwargs)
+        return instance
+
+    @classmethod
+    def _hub_mixin_capture(
+        cls, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any] | DataclassInstance | None:
+        parameters = cls._hub_mixin_init_parameters
+        positional = [p.name for p in parameters.values() if p.kind in _POSITIONAL]
+        passed = dict(zip(positional, args, strict=False))
+        if len(args) > len(positional):
+            cls._hub_mixin_reject("*args", args[len(positional) :])
+        passed.update(kwargs)
+        if dataclasses.is_dataclass(passed.get("config")):
+            given: DataclassInstance = passed["config"]
+            return given
+        config = dict(cls._hub_mixin_jsonable_default_values)
+        coders = cls._all_coders()
+        for name, value in passed.items():
+            encoded = encode_value(value, coders)
+            if encoded is not UNENCODABLE:
+                config[name] = encoded
+            elif name not in parameters or value is not parameters[name].default:
+                cls._hub_mixin_reject(name, value)
+        passed_config = config.pop("config", {})
+        if isinstance(passed_config, dict):
+            config.update(passed_config)
+        return config or None
+
+    @classmethod
+    def _hub_mixin_reject(cls, name: str, value: Any) -> None:
+        """An argument cannot be encoded: raise under ``strict_config``, else warn (never drop silently)."""
+        error = ConfigEncodingError(name, type(value), cls.__qualname__)
+        if cls._hub_mixin_strict_config:
+            raise error
+        warnings.warn(f"{error} It is left out of config.json.", ConfigEncodingWarning, stacklevel=4)
+
+    def _hub_config_dict(self, config: dict[str, Any] | DataclassInstance | None) -> dict[str, Any] | None:
+        if config is None:
+            return None
+        encoded = encode_value(config, self._all_coders())
+        if not isinstance(encoded, dict):
+            raise ConfigError(f"{type(self).__qualname__}: config {type(config).__qualname__} cannot be saved as JSON")
+        return encoded
+
+    # SAVE AND PUSH
+
+    def _hub_save(
+        self,
+        save_directory: str | Path,
+        *,
+        repo_id: str | None,
+        push_to_hub: bool,
+        upload: UploadOptions,
+        save_kwargs: dict[str, Any],
+    ) -> CommitInfo | None:
+        save_directory = Path(save_directory)
+        config = upload.config if upload.config is not None else self._hub_mixin_config
+        config_dict = self._hub_config_dict(config)
+        replaces: Callable[[str], bool] = lambda name: is_weights_file(name) or name == CONFIG_NAME  # noqa: E731
+        with atomic_directory(save_directory, replaces=replaces) as staging:
+            self._save_pretrained(staging, **_supported(type(self)._save_pretrained, save_kwargs, self._hub_extra_defaults))
+            if config_dict is not None and not (staging / CONFIG_NAME).exists():
+                (staging / CONFIG_NAME).write_text(dumps_config(config_dict), encoding="utf-8")
+            if not (save_directory / _README).exists() and not (staging / _README).exists():
+                self.generate_model_card(**(upload.model_card_kwargs or {})).save(staging / _README)
+        if not push_to_hub:
+            return None
+        upload = dataclasses.replace(upload, config=config)
+        return self._hub_push(repo_id or save_directory.name, upload=upload, save_kwargs=save_kwargs)
+
+    def _hub_push(self, repo_id: str, *, upload: UploadOptions, save_kwargs: dict[str, Any]) -> CommitInfo:
+        with tempfile.TemporaryDirectory(prefix="hubmixin-push-") as tmp:
+            folder = Path(tmp) / "model"
+            self._hub_save(folder, repo_id=None, push_to_hub=False, upload=upload, save_kwargs=save_kwargs)
+            return upload_folder(repo_id, folder, upload)
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Write the model's files (weights, and anything else it needs) into ``save_directory``.
+
+        Implemented by each framework. ``save_directory`` is a fresh staging directory: the public method moves
+        its content into place only if this returns without error.
+        """
+        raise NotImplementedError
+
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
+        """The model card of this model: the class's card template filled with its metadata and ``kwargs``."""
+        card = type(self)._hub_mixin_card
+        values = {"repo_url": card.repo_url, "paper_url": card.paper_url, "docs_url": card.docs_url, **kwargs}
+        return ModelCard.from_template(card_data=card.card_data(), template_str=card.template, **values)
+
+    # LOAD
+
+    @classmethod
+    def _hub_load(
+        cls,
+        pretrained_model_name_or_path: str | Path,
+        *,
+        download: DownloadOptions,
+        load_kwargs: dict[str, Any],
+        model_kwargs: dict[str, Any],
+    ) -> Self:
+        model_id = str(pretrained_model_name_or_path)
+        model_kwargs = dict(model_kwargs)
+        raw = cls._hub_read_config(model_id, download)
+        config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs)
+        shared = {p.name: getattr(download, p.name) for p in DOWNLOAD_PARAMS}
+        always = ("revision", "cache_dir", "force_download", "local_files_only", "token")
+        call = {k: v for k, v in shared.items() if k in always}
+        optional = {k: v for k, v in shared.items() if k not in always}
+        call.update(_supported(cls._from_pretrained, optional, {p.name: p.value for p in DOWNLOAD_PARAMS}))
+        call.update(_supported(cls._from_pretrained, load_kwargs, cls._hub_extra_defaults))
+        instance = cls._from_pretrained(model_id=model_id, **call, **model_kwargs)
+        if config is not None and getattr(instance, "_hub_mixin_config", None) in (None, {}):
+            instance._hub_mixin_config = config
+        return instance
+
+    @classmethod
+    def _hub_read_config(cls, model_id: str, download: DownloadOptions) -> dict[str, Any] | None:
+        config_file = Path(model_id) / CONFIG_NAME
+        if Path(model_id).is_dir():
+            if not config_file.is_file():
+                logger.warning("%s not found in %s", CONFIG_NAME, Path(model_id).resolve())
+                return None
+        else:
+            try:
+                config_file = download_file(model_id, CONFIG_NAME, download)
+            except EntryNotFoundError:
+                logger.info("%s not found in %s: loading without a config", CONFIG_NAME, model_id)
+                return None
+        try:
+            data = json.loads(config_file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{config_file}: not valid JSON: {e}") from e
+        if not isinstance(data, dict):
+            raise ConfigError(f"{config_file}: expected a JSON object, found {type(data).__name__}")
+        return data
+
+    @classmethod
+    def _hub_apply_config(cls, raw: dict[str, Any], model_kwargs: dict[str, Any]) -> Any:
+        """Fill ``model_kwargs`` from a loaded config (as huggingface_hub does); returns the decoded config."""
+        parameters = cls._hub_mixin_init_parameters
+        hints = init_type_hints(cls)
+        coders = cls._all_coders()
+        values = {k: decode_value(hints[k], v, coders) if k in parameters and k in hints else v for k, v in raw.items()}
+        for name in parameters:
+            if name not in model_kwargs and name in values:
+                model_kwargs[name] = values[name]
+        config: Any = raw
+        if "config" in parameters and "config" not in model_kwargs:
+            config = decode_value(hints.get("config", Any), raw, coders)
+            model_kwargs["config"] = config
+        if dataclasses.is_dataclass(cls):
+            for field in dataclasses.fields(cls):
+                if field.name not in model_kwargs and field.name in values:
+                    model_kwargs[field.name] = values[field.name]
+        elif any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            for key, value in values.items():
+                model_kwargs.setdefault(key, value)
+        if cls._hub_mixin_inject_config and "config" not in model_kwargs:
+            model_kwargs["config"] = config
+        return config
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        **model_kwargs: Any,
+    ) -> Self:
+        """Build the model and load its weights from ``model_id`` (a local directory or a repo id).
+
+        Implemented by each framework. It also receives ``endpoint`` and ``max_workers`` if it names them, and
+        the framework's extra load parameters.
+        """
+        raise NotImplementedError
+
+
+def _supported(func: Callable[..., Any], kwargs: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``kwargs`` that ``func`` names as parameters.
+
+    A keyword it does not name is dropped if it holds its default (an implementation written for
+    huggingface_hub's narrower signature keeps working); otherwise the caller asked for something the
+    implementation cannot do, and a ``TypeError`` names it.
+    """
+    parameters = inspect.signature(func).parameters
+    accepted = {k: v for k, v in kwargs.items() if k in parameters}
+    for key in kwargs.keys() - accepted.keys():
+        if key not in defaults or kwargs[key] != defaults[key]:
+            raise TypeError(f"{func.__qualname__} does not accept {key}={kwargs[key]!r}")
+    return accepted

@@ -1,0 +1,55 @@
+"""Model card metadata gathered from class-definition keywords."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from huggingface_hub import ModelCardData
+
+__all__ = ["DEFAULT_MODEL_CARD", "CardInfo"]
+
+DEFAULT_MODEL_CARD = """
+---
+# For reference on model card metadata, see the spec: https://github.com/huggingface/hub-docs/blob/main/modelcard.md?plain=1
+# Doc / guide: https://huggingface.co/docs/hub/model-cards
+{{ card_data }}
+---
+
+This model has been pushed to the Hub using [hubmixin](https://pypi.org/project/hubmixin-core/), a drop-in
+replacement of the `huggingface_hub` ModelHubMixin integration:
+- Code: {{ repo_url | default("[More Information Needed]", true) }}
+- Paper: {{ paper_url | default("[More Information Needed]", true) }}
+- Docs: {{ docs_url | default("[More Information Needed]", true) }}
+"""
+
+BASE_TAG = "model_hub_mixin"
+
+
+@dataclass
+class CardInfo:
+    """What a mixin class puts in its models' cards. Each class holds its own copy (no sharing with siblings)."""
+
+    template: str = DEFAULT_MODEL_CARD
+    repo_url: str | None = None
+    paper_url: str | None = None
+    docs_url: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=lambda: [BASE_TAG])
+
+    def derive(self, **updates: Any) -> CardInfo:
+        """A copy for a subclass: ``updates`` whose value is not ``None`` override; tags are added."""
+        child = CardInfo(self.template, self.repo_url, self.paper_url, self.docs_url, dict(self.data), list(self.tags))
+        for key in ("template", "repo_url", "paper_url", "docs_url"):
+            if updates.get(key) is not None:
+                setattr(child, key, updates[key])
+        for key in ("language", "library_name", "license", "license_name", "license_link", "pipeline_tag"):
+            value = updates.get(key)
+            if value is not None:
+                child.data[key] = list(value) if isinstance(value, list | tuple) else value
+        child.tags = sorted({*child.tags, *(updates.get("tags") or ())})
+        return child
+
+    def card_data(self) -> ModelCardData:
+        """A fresh ``ModelCardData`` holding this metadata."""
+        return ModelCardData(**self.data, tags=list(self.tags))

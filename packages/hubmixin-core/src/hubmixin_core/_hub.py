@@ -1,0 +1,82 @@
+"""Every call hubmixin makes to the Hub, through the official `huggingface_hub` client."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+
+from huggingface_hub import CommitInfo, HfApi, hf_hub_download
+
+from hubmixin_core._generated._options import DownloadOptions, UploadOptions
+from hubmixin_core._paths import check_relative_path
+
+__all__ = ["download_file", "download_files", "upload_folder"]
+
+_LIBRARY = "hubmixin"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("hubmixin-core")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def download_file(repo_id: str, filename: str, options: DownloadOptions) -> Path:
+    """Download ``filename`` of ``repo_id`` into the cache (or find it there) and return its path.
+
+    Raises:
+        InvalidRepoPathError: ``filename`` would leave the repository.
+        huggingface_hub.errors.EntryNotFoundError: the file is not in the repository (or not cached with
+            ``local_files_only``); other client errors as the client raises them.
+    """
+    check_relative_path(filename, repo_id)
+    path = hf_hub_download(
+        repo_id,
+        filename,
+        revision=options.revision,
+        cache_dir=options.cache_dir,
+        force_download=options.force_download,
+        local_files_only=options.local_files_only,
+        token=options.token,
+        endpoint=options.endpoint,
+        library_name=_LIBRARY,
+        library_version=_version(),
+    )
+    return Path(str(path))
+
+
+def download_files(repo_id: str, filenames: list[str], options: DownloadOptions) -> list[Path]:
+    """Download several files of ``repo_id`` in parallel (``options.max_workers`` at once), keeping order."""
+    for name in filenames:
+        check_relative_path(name, repo_id)
+    workers = max(1, min(options.max_workers, len(filenames)))
+    if workers == 1:
+        return [download_file(repo_id, name, options) for name in filenames]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubmixin-download") as pool:
+        return list(pool.map(lambda name: download_file(repo_id, name, options), filenames))
+
+
+def upload_folder(repo_id: str, folder: Path, options: UploadOptions) -> CommitInfo:
+    """Create ``repo_id`` if needed, then upload ``folder`` as one commit; returns the commit's info.
+
+    A ``branch`` that does not exist yet is created from ``main`` first (unless a pull request is asked for).
+    """
+    api = HfApi(endpoint=options.endpoint, token=options.token, library_name=_LIBRARY, library_version=_version())
+    repo_id = api.create_repo(repo_id, private=options.private, exist_ok=True).repo_id
+    if options.branch is not None and not options.create_pr:
+        api.create_branch(repo_id, branch=options.branch, exist_ok=True)
+    commit = api.upload_folder(
+        repo_id=repo_id,
+        folder_path=folder,
+        repo_type="model",
+        commit_message=options.commit_message,
+        revision=options.branch,
+        create_pr=options.create_pr,
+        allow_patterns=options.allow_patterns,
+        ignore_patterns=options.ignore_patterns,
+        delete_patterns=options.delete_patterns,
+    )
+    assert isinstance(commit, CommitInfo)  # run_as_future=False
+    return commit

@@ -1,0 +1,136 @@
+"""Exceptions raised by hubmixin.
+
+Every exception derives from :class:`HubMixinError` and from the builtin it refines, so ``except ValueError``
+keeps working. Errors of the `huggingface_hub` client (``RepositoryNotFoundError``, ...) are re-raised as they
+are. Messages name the file, key, shape or dtype at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ConfigError",
+    "ConfigEncodingError",
+    "ConfigEncodingWarning",
+    "HubMixinError",
+    "InvalidRepoPathError",
+    "ShardIndexError",
+    "WeightsDtypeError",
+    "WeightsError",
+    "WeightsFileError",
+    "WeightsKeyError",
+    "WeightsNotFoundError",
+    "WeightsShapeError",
+]
+
+
+class HubMixinError(Exception):
+    """Root of every exception raised by hubmixin."""
+
+
+# CONFIG ERRORS
+
+
+class ConfigError(HubMixinError, ValueError):
+    """A model configuration cannot be read, written or applied."""
+
+
+class ConfigEncodingError(ConfigError, TypeError):
+    """An `__init__` argument cannot be encoded into ``config.json`` (raised when ``strict_config=True``).
+
+    Attributes:
+        parameter: Name of the `__init__` parameter.
+        value_type: Type of the value that could not be encoded.
+    """
+
+    def __init__(self, parameter: str, value_type: type, cls_name: str) -> None:
+        self.parameter = parameter
+        self.value_type = value_type
+        super().__init__(
+            f"{cls_name}: argument {parameter!r} of type {value_type.__module__}.{value_type.__qualname__} "
+            "cannot be encoded into config.json. Pass a JSON-compatible value, a dataclass, or declare a coder "
+            f"for this type with `class {cls_name}(..., coders={{{value_type.__qualname__}: (encode, decode)}})`."
+        )
+
+
+# PATH ERRORS
+
+
+class InvalidRepoPathError(HubMixinError, ValueError):
+    """A file name in a repository or index would resolve outside the model directory."""
+
+    def __init__(self, path: str, source: str) -> None:
+        self.path = path
+        super().__init__(f"{source}: refusing file name {path!r}: it is absolute or leaves the model directory")
+
+
+# WEIGHTS ERRORS
+
+
+class WeightsError(HubMixinError, ValueError):
+    """Weights cannot be saved or loaded."""
+
+
+class WeightsNotFoundError(WeightsError, FileNotFoundError):
+    """No weights file was found where one was expected."""
+
+
+class WeightsFileError(WeightsError):
+    """A weights file is unreadable or not a valid safetensors file."""
+
+
+class ShardIndexError(WeightsError):
+    """A ``model.safetensors.index.json`` is malformed or inconsistent with its shards."""
+
+
+class WeightsKeyError(WeightsError, KeyError):
+    """Tensors are missing from, or unexpected in, a checkpoint.
+
+    Attributes:
+        missing: Names the model expects that the checkpoint lacks.
+        unexpected: Names in the checkpoint that the model does not have.
+    """
+
+    def __init__(self, source: str, missing: Sequence[str] = (), unexpected: Sequence[str] = ()) -> None:
+        self.missing = list(missing)
+        self.unexpected = list(unexpected)
+        parts = []
+        if self.missing:
+            parts.append(f"missing keys {_preview(self.missing)}")
+        if self.unexpected:
+            parts.append(f"unexpected keys {_preview(self.unexpected)}")
+        self.message = f"{source}: " + "; ".join(parts)
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.message
+
+
+class WeightsShapeError(WeightsError):
+    """A tensor in a checkpoint has another shape than the model's."""
+
+    def __init__(self, source: str, key: str, expected: Sequence[int], found: Sequence[int]) -> None:
+        self.key, self.expected, self.found = key, tuple(expected), tuple(found)
+        super().__init__(f"{source}: tensor {key!r} has shape {self.found}, the model expects {self.expected}")
+
+
+class WeightsDtypeError(WeightsError, TypeError):
+    """A tensor in a checkpoint has another dtype than the model's, and conversion was not asked for."""
+
+    def __init__(self, source: str, key: str, expected: str, found: str) -> None:
+        self.key, self.expected, self.found = key, expected, found
+        super().__init__(f"{source}: tensor {key!r} has dtype {found}, the model expects {expected}")
+
+
+def _preview(names: Sequence[str], limit: int = 10) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
+    return f"[{shown}]{more}"
+
+
+# WARNINGS
+
+
+class ConfigEncodingWarning(UserWarning):
+    """An `__init__` argument could not be encoded into ``config.json`` and is left out of it."""

@@ -1,0 +1,261 @@
+"""The one definition of the parameters shared by every mixin's public methods.
+
+Each :class:`Param` names a parameter, its type (as source text), its default (as source text) and its
+documentation. ``python -m codegen`` reads this module (and each framework package's ``_extras.py``) to write
+the typed public methods; the runtime reads it too, so a parameter is written and documented only here.
+
+Example:
+    >>> from hubmixin_core.params import DOWNLOAD_PARAMS
+    >>> [p.name for p in DOWNLOAD_PARAMS][:2]
+    ['revision', 'cache_dir']
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ARGUMENT_DOCS",
+    "DOWNLOAD_PARAMS",
+    "METHOD_DOCS",
+    "SAVE_PARAMS",
+    "SPEC_VERSION",
+    "UPLOAD_PARAMS",
+    "FrameworkExtras",
+    "Param",
+    "param_names",
+]
+
+SPEC_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One keyword-only parameter of a public method.
+
+    Args:
+        name: The keyword.
+        annotation: Its type, as source text valid in the generated module (``"str | None"``).
+        default: Its default, as a Python literal in source text (``"None"``, ``"False"``, ``'"main"'``).
+        doc: One paragraph of documentation, written once, here.
+        imports: Import lines the annotation needs in a generated module (``"from pathlib import Path"``).
+        secret: Whether the value is a credential: kept out of ``repr`` and logs.
+    """
+
+    name: str
+    annotation: str
+    default: str
+    doc: str
+    imports: tuple[str, ...] = field(default=())
+    secret: bool = False
+
+    @property
+    def value(self) -> Any:
+        """The default as a Python value."""
+        return ast.literal_eval(self.default)
+
+
+@dataclass(frozen=True)
+class FrameworkExtras:
+    """What a framework package adds to the generated public methods.
+
+    A framework package declares one ``EXTRAS`` of this type in its ``_extras.py`` module; codegen loads that
+    file without importing the framework.
+
+    Args:
+        package: The import name of the package (``"hubmixin_torch"``).
+        class_name: Name of the generated class holding the public methods.
+        base: ``"module:Class"`` of the hand-written class the generated one extends.
+        load: Extra keyword parameters of ``from_pretrained``, forwarded to ``_from_pretrained``.
+        save: Extra keyword parameters of ``save_pretrained`` and ``push_to_hub``, forwarded to
+            ``_save_pretrained``.
+    """
+
+    package: str
+    class_name: str
+    base: str
+    load: tuple[Param, ...] = ()
+    save: tuple[Param, ...] = ()
+
+
+_PATH = "from pathlib import Path"
+_ANY = "from typing import Any"
+
+DOWNLOAD_PARAMS: tuple[Param, ...] = (
+    Param(
+        "revision",
+        "str | None",
+        "None",
+        "Revision of the model on the Hub: a branch name, a tag or a commit sha. Defaults to the latest commit "
+        "on the `main` branch. Ignored when loading from a local directory.",
+    ),
+    Param(
+        "cache_dir",
+        "str | Path | None",
+        "None",
+        "Folder where downloaded files are cached. Defaults to the `huggingface_hub` cache (`HF_HUB_CACHE`).",
+        (_PATH,),
+    ),
+    Param(
+        "force_download",
+        "bool",
+        "False",
+        "Whether to download the files again even if they are already in the cache.",
+    ),
+    Param(
+        "local_files_only",
+        "bool",
+        "False",
+        "If `True`, never reach the network: use only files already in the cache, and fail if they are not.",
+    ),
+    Param(
+        "token",
+        "str | bool | None",
+        "None",
+        "Hugging Face access token used as HTTP bearer authorization. `None` uses the token saved by "
+        "`hf auth login` (or `HF_TOKEN`); `False` sends none. Tokens are never written to disk or logged.",
+        secret=True,
+    ),
+    Param(
+        "endpoint",
+        "str | None",
+        "None",
+        "Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to "
+        "`HF_ENDPOINT`, or `https://huggingface.co`.",
+    ),
+    Param(
+        "max_workers",
+        "int",
+        "8",
+        "How many files (weight shards) to download in parallel.",
+    ),
+)
+"""Parameters of `from_pretrained` that say where and how files are downloaded."""
+
+UPLOAD_PARAMS: tuple[Param, ...] = (
+    Param(
+        "config",
+        "dict[str, Any] | DataclassInstance | None",
+        "None",
+        "Model configuration as a dict or a dataclass instance. Defaults to the configuration captured from "
+        "`__init__`.",
+        (_ANY, "from hubmixin_core.typing import DataclassInstance"),
+    ),
+    Param(
+        "commit_message",
+        "str",
+        '"Push model using huggingface_hub."',
+        "Message of the commit that uploads the model.",
+    ),
+    Param(
+        "private",
+        "bool | None",
+        "None",
+        "Whether the repository is created private. `None` uses the Hub's default (public unless the "
+        "organization defaults to private). Has no effect on an existing repository.",
+    ),
+    Param(
+        "token",
+        "str | None",
+        "None",
+        "Hugging Face access token with write access. `None` uses the token saved by `hf auth login` (or "
+        "`HF_TOKEN`). Tokens are never written to disk or logged.",
+        secret=True,
+    ),
+    Param(
+        "branch",
+        "str | None",
+        "None",
+        "Git branch to push to. Defaults to `main`.",
+    ),
+    Param(
+        "create_pr",
+        "bool | None",
+        "None",
+        "Whether to open a pull request with the commit instead of pushing to the branch directly.",
+    ),
+    Param(
+        "allow_patterns",
+        "list[str] | str | None",
+        "None",
+        "If given, only files matching at least one of these glob patterns are pushed.",
+    ),
+    Param(
+        "ignore_patterns",
+        "list[str] | str | None",
+        "None",
+        "If given, files matching any of these glob patterns are not pushed.",
+    ),
+    Param(
+        "delete_patterns",
+        "list[str] | str | None",
+        "None",
+        "If given, remote files matching any of these glob patterns are deleted in the same commit.",
+    ),
+    Param(
+        "model_card_kwargs",
+        "dict[str, Any] | None",
+        "None",
+        "Extra values passed to the model card template.",
+        (_ANY,),
+    ),
+    Param(
+        "endpoint",
+        "str | None",
+        "None",
+        "Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to "
+        "`HF_ENDPOINT`, or `https://huggingface.co`.",
+    ),
+)
+"""Parameters of `push_to_hub` (and of `save_pretrained(push_to_hub=True)`)."""
+
+SAVE_PARAMS: tuple[Param, ...] = (
+    Param(
+        "repo_id",
+        "str | None",
+        "None",
+        "Repository to push to when `push_to_hub=True`. Defaults to the name of `save_directory`.",
+    ),
+    Param(
+        "push_to_hub",
+        "bool",
+        "False",
+        "Whether to push the saved model to the Hub after saving it.",
+    ),
+)
+"""Parameters of `save_pretrained` beyond the upload parameters."""
+
+
+def param_names(params: tuple[Param, ...]) -> tuple[str, ...]:
+    """The names of ``params``, in order."""
+    return tuple(p.name for p in params)
+
+
+ARGUMENT_DOCS: dict[str, str] = {
+    "save_directory": "Directory to save the model in. It is written completely or left untouched.",
+    "pretrained_model_name_or_path": "A repo id on the Hub (`user/model`) or a local directory written by "
+    "`save_pretrained`.",
+    "repo_id": "Repository to push to (`user/model`); created if it does not exist.",
+    "model_kwargs": "Keyword arguments for the model's `__init__`, overriding values read from `config.json`. "
+    "Extra keywords given directly to `from_pretrained` are accepted at run time too (for compatibility with "
+    "`huggingface_hub`), but type checkers flag them: prefer this dict.",
+}
+"""Documentation of the arguments that are not shared parameters."""
+
+METHOD_DOCS: dict[str, tuple[str, str]] = {
+    "save_pretrained": (
+        "Save the model's weights, `config.json` and model card to a local directory.",
+        "`CommitInfo` of the upload (a `str`: the commit URL) if `push_to_hub=True`, else `None`.",
+    ),
+    "from_pretrained": (
+        "Load a model from the Hub or from a local directory, with its configuration.",
+        "An instance of the class this is called on.",
+    ),
+    "push_to_hub": (
+        "Save the model to a temporary directory and upload it to the Hub in one commit.",
+        "`CommitInfo` of the upload: a `str` holding the commit URL, with `.oid` and `.pr_url`.",
+    ),
+}
+"""Summary line and Returns text of each generated public method."""

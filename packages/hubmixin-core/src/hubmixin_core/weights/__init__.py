@@ -1,0 +1,68 @@
+"""The framework-neutral weights layer: safetensors files, shards, index, validation, layout adapters.
+
+Framework packages pass their own tensors and their safetensors writer; this layer never converts tensors.
+
+Example:
+    >>> import numpy as np, tempfile
+    >>> from safetensors.numpy import save_file
+    >>> from hubmixin_core.weights import save_safetensors, resolve_weight_files, read_tensor_infos
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     tensors = {"a": np.zeros((4, 4), np.float32), "b": np.ones(8, np.float32)}
+    ...     save_safetensors(tensors, tmp, save_file=save_file, nbytes=lambda t: t.nbytes, max_shard_size=64)
+    ...     files = resolve_weight_files(tmp)
+    ...     sorted(read_tensor_infos(files))
+    ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json']
+    ['a', 'b']
+"""
+
+from hubmixin_core.weights._check import check_tensors as check_tensors
+from hubmixin_core.weights._check import read_tensor_infos as read_tensor_infos
+from hubmixin_core.weights._header import DTYPE_SIZES as DTYPE_SIZES
+from hubmixin_core.weights._header import Header as Header
+from hubmixin_core.weights._header import TensorInfo as TensorInfo
+from hubmixin_core.weights._header import read_header as read_header
+from hubmixin_core.weights._index import ShardIndex as ShardIndex
+from hubmixin_core.weights._layout import IDENTITY as IDENTITY
+from hubmixin_core.weights._layout import LayoutAdapter as LayoutAdapter
+from hubmixin_core.weights._layout import find_layout_adapter as find_layout_adapter
+from hubmixin_core.weights._layout import register_layout_adapter as register_layout_adapter
+from hubmixin_core.weights._names import CONFIG_NAME as CONFIG_NAME
+from hubmixin_core.weights._names import PYTORCH_WEIGHTS_NAME as PYTORCH_WEIGHTS_NAME
+from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME as SAFETENSORS_INDEX_NAME
+from hubmixin_core.weights._names import SAFETENSORS_SINGLE_FILE as SAFETENSORS_SINGLE_FILE
+from hubmixin_core.weights._names import check_relative_path as check_relative_path
+from hubmixin_core.weights._names import is_weights_file as is_weights_file
+from hubmixin_core.weights._names import shard_file_name as shard_file_name
+from hubmixin_core.weights._resolve import WeightFiles as WeightFiles
+from hubmixin_core.weights._resolve import resolve_weight_files as resolve_weight_files
+from hubmixin_core.weights._save import SaveFile as SaveFile
+from hubmixin_core.weights._save import plan_shards as plan_shards
+from hubmixin_core.weights._save import save_safetensors as save_safetensors
+from hubmixin_core.weights._size import parse_size as parse_size
+
+__all__ = [
+    "CONFIG_NAME",
+    "DTYPE_SIZES",
+    "Header",
+    "IDENTITY",
+    "LayoutAdapter",
+    "PYTORCH_WEIGHTS_NAME",
+    "SAFETENSORS_INDEX_NAME",
+    "SAFETENSORS_SINGLE_FILE",
+    "SaveFile",
+    "ShardIndex",
+    "TensorInfo",
+    "WeightFiles",
+    "check_relative_path",
+    "check_tensors",
+    "find_layout_adapter",
+    "is_weights_file",
+    "parse_size",
+    "plan_shards",
+    "read_header",
+    "read_tensor_infos",
+    "register_layout_adapter",
+    "resolve_weight_files",
+    "save_safetensors",
+    "shard_file_name",
+]

@@ -1,0 +1,67 @@
+"""Comparing what a checkpoint holds with what a model expects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from hubmixin_core.errors import ShardIndexError, WeightsDtypeError, WeightsKeyError, WeightsShapeError
+from hubmixin_core.weights._header import TensorInfo, read_header
+from hubmixin_core.weights._resolve import WeightFiles
+
+__all__ = ["check_tensors", "read_tensor_infos"]
+
+
+def read_tensor_infos(weights: WeightFiles) -> dict[str, tuple[TensorInfo, Path]]:
+    """Every tensor of a checkpoint with its shape, dtype and file, read from the headers only.
+
+    Raises:
+        ShardIndexError: a tensor is in two shards, or the index and the shards disagree.
+        WeightsFileError: a file is not valid safetensors.
+    """
+    found: dict[str, tuple[TensorInfo, Path]] = {}
+    for path in weights.files:
+        for name, info in read_header(path).tensors.items():
+            if name in found:
+                raise ShardIndexError(f"{path}: tensor {name!r} is also in {found[name][1]}")
+            found[name] = (info, path)
+    if weights.index is not None:
+        indexed = set(weights.index.weight_map)
+        if indexed != found.keys():
+            gone = sorted(indexed - found.keys())[:5]
+            extra = sorted(found.keys() - indexed)[:5]
+            raise ShardIndexError(f"index and shards disagree: indexed but absent {gone}, present but unindexed {extra}")
+        for name, (_, path) in found.items():
+            if weights.index.weight_map[name] != path.name:
+                raise ShardIndexError(f"index maps {name!r} to {weights.index.weight_map[name]}, found in {path.name}")
+    return found
+
+
+def check_tensors(
+    expected: Mapping[str, TensorInfo],
+    found: Mapping[str, TensorInfo],
+    *,
+    source: str,
+    strict: bool = True,
+    check_dtype: bool = True,
+    ignore_missing: Iterable[str] = (),
+) -> tuple[list[str], list[str]]:
+    """Check ``found`` (a checkpoint) against ``expected`` (a model); returns ``(missing, unexpected)``.
+
+    Raises:
+        WeightsKeyError: with ``strict``, some keys are missing or unexpected (all of them are named).
+        WeightsShapeError: a shared key has another shape (always, since it cannot be loaded).
+        WeightsDtypeError: with ``check_dtype``, a shared key has another dtype.
+    """
+    skip = set(ignore_missing)
+    missing = sorted(k for k in expected.keys() - found.keys() if k not in skip)
+    unexpected = sorted(found.keys() - expected.keys())
+    for key in sorted(expected.keys() & found.keys()):
+        want, got = expected[key], found[key]
+        if want.shape != got.shape:
+            raise WeightsShapeError(source, key, want.shape, got.shape)
+        if check_dtype and want.dtype != got.dtype:
+            raise WeightsDtypeError(source, key, want.dtype, got.dtype)
+    if strict and (missing or unexpected):
+        raise WeightsKeyError(source, missing, unexpected)
+    return missing, unexpected

@@ -1,0 +1,64 @@
+"""``model.safetensors.index.json``: which shard holds which tensor."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hubmixin_core.errors import ShardIndexError
+from hubmixin_core.weights._names import check_relative_path
+
+__all__ = ["ShardIndex"]
+
+
+@dataclass
+class ShardIndex:
+    """The index of a sharded checkpoint, in the layout transformers and huggingface_hub use.
+
+    Example:
+        >>> index = ShardIndex({"a": "model-00001-of-00002.safetensors"}, {"total_size": 16})
+        >>> index.shard_files()
+        ['model-00001-of-00002.safetensors']
+    """
+
+    weight_map: dict[str, str]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def shard_files(self) -> list[str]:
+        """The distinct shard file names, in first-use order."""
+        return list(dict.fromkeys(self.weight_map.values()))
+
+    def to_json(self) -> str:
+        """The index file's text."""
+        return json.dumps({"metadata": self.metadata, "weight_map": self.weight_map}, indent=2, sort_keys=True)
+
+    def write(self, path: str | Path) -> None:
+        """Write the index to ``path``."""
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: str | Path) -> ShardIndex:
+        """Read and check an index file.
+
+        Raises:
+            ShardIndexError: the file is not JSON, lacks ``weight_map`` or maps a tensor to a non-string.
+            InvalidRepoPathError: a shard name would resolve outside the model directory.
+        """
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ShardIndexError(f"{path}: cannot read shard index: {e}") from e
+        weight_map = data.get("weight_map") if isinstance(data, dict) else None
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise ShardIndexError(f"{path}: shard index has no 'weight_map' object")
+        for key, shard in weight_map.items():
+            if not isinstance(shard, str):
+                raise ShardIndexError(f"{path}: tensor {key!r} maps to {shard!r}, not a file name")
+            check_relative_path(shard, str(path))
+        metadata = data.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise ShardIndexError(f"{path}: 'metadata' is not an object")
+        return cls(dict(weight_map), dict(metadata))

@@ -1,0 +1,38 @@
+"""File names of the safetensors layout, and the check that keeps them inside the model directory."""
+
+from __future__ import annotations
+
+import re
+from hubmixin_core._paths import check_relative_path
+
+__all__ = [
+    "CONFIG_NAME",
+    "PYTORCH_WEIGHTS_NAME",
+    "SAFETENSORS_INDEX_NAME",
+    "SAFETENSORS_SINGLE_FILE",
+    "check_relative_path",
+    "is_weights_file",
+    "shard_file_name",
+]
+
+CONFIG_NAME = "config.json"
+SAFETENSORS_SINGLE_FILE = "model.safetensors"
+SAFETENSORS_INDEX_NAME = "model.safetensors.index.json"
+PYTORCH_WEIGHTS_NAME = "pytorch_model.bin"
+
+_SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
+
+
+def shard_file_name(number: int, total: int) -> str:
+    """``model-0000i-of-0000n.safetensors`` as transformers and huggingface_hub name shards (1-based).
+
+    Example:
+        >>> shard_file_name(1, 3)
+        'model-00001-of-00003.safetensors'
+    """
+    return f"model-{number:05d}-of-{total:05d}.safetensors"
+
+
+def is_weights_file(name: str) -> bool:
+    """Whether ``name`` is one of the files a safetensors save writes (single file, shard or index)."""
+    return name in (SAFETENSORS_SINGLE_FILE, SAFETENSORS_INDEX_NAME) or bool(_SHARD.match(name))

@@ -8,6 +8,6 @@ from codegen._bootstrap import import_spec_only
 
 import_spec_only()
 
-from codegen._targets import Target, discover_targets, render_all
+from codegen._targets import Target, discover_targets, render_all  # noqa: E402  (after the bootstrap)
 
 __all__ = ["Target", "discover_targets", "render_all"]

@@ -29,7 +29,10 @@ def format_source(text: str, path: Path, root: Path) -> str:
     common = ["--config", str(root / "pyproject.toml"), "--stdin-filename", str(path)]
     fixed = subprocess.run(
         [ruff, "check", "--select", "I", "--fix", "--quiet", "--exit-zero", *common, "-"],
-        input=text, capture_output=True, text=True, check=True,
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return subprocess.run(
         [ruff, "format", *common, "-"], input=fixed, capture_output=True, text=True, check=True
@@ -61,7 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             target.path.write_text(expected, encoding="utf-8")
             print(f"codegen: wrote {rel}")
     if stale:
-        print(f"codegen: {stale} generated file(s) are stale; run `python -m codegen` and commit.", file=sys.stderr)
+        print(
+            f"codegen: {stale} generated file(s) are stale; run `python -m codegen` and commit.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -21,7 +21,7 @@ HEADER = (
     f"# DO NOT EDIT: generated from hubmixin_core/params.py (spec version {SPEC_VERSION}) by `python -m codegen`.\n"
     "# Change the spec or a package's _extras.py, then run `python -m codegen` from the repository root.\n"
 )
-_WIDTH = 110
+_WIDTH = 120
 
 
 def _doc_lines(name: str, annotation: str, default: str | None, doc: str, indent: str) -> list[str]:
@@ -39,7 +39,15 @@ def _imports(params: tuple[Param, ...]) -> list[str]:
 
 
 def _options_class(name: str, summary: str, params: tuple[Param, ...]) -> list[str]:
-    lines = ["", "", "@dataclass(frozen=True, kw_only=True)", f"class {name}:", f'    """{summary}', "", "    Attributes:"]
+    lines = [
+        "",
+        "",
+        "@dataclass(frozen=True, kw_only=True)",
+        f"class {name}:",
+        f'    """{summary}',
+        "",
+        "    Attributes:",
+    ]
     for p in params:
         lines += _doc_lines(p.name, p.annotation, p.default, p.doc, " " * 8)
     lines.append('    """')
@@ -115,7 +123,13 @@ def _save_pretrained(extras: FrameworkExtras) -> list[str]:
     head = "    def save_pretrained(\n        self,\n        save_directory: str | Path,\n        *,"
     lines: list[str] = []
     for literal, returns in (("Literal[False] = False", "None"), ("Literal[True]", "CommitInfo")):
-        lines += ["", "    @overload", head, *_signature(upload, {"push_to_hub": literal}), f"    ) -> {returns}: ..."]
+        lines += [
+            "",
+            "    @overload",
+            head,
+            *_signature(upload, {"push_to_hub": literal}),
+            f"    ) -> {returns}: ...",
+        ]
     lines += ["", "    @overload", head, *_signature(upload), "    ) -> CommitInfo | None: ..."]
     lines += ["", head, *_signature(upload), "    ) -> CommitInfo | None:"]
     lines += _method_doc("save_pretrained", _args_doc([("save_directory", "str | Path")], upload, []))
@@ -133,7 +147,14 @@ def _save_pretrained(extras: FrameworkExtras) -> list[str]:
 
 def _push_to_hub(extras: FrameworkExtras) -> list[str]:
     params = UPLOAD_PARAMS + extras.save
-    lines = ["", "    def push_to_hub(", "        self,", "        repo_id: str,", "        *,", *_signature(params)]
+    lines = [
+        "",
+        "    def push_to_hub(",
+        "        self,",
+        "        repo_id: str,",
+        "        *,",
+        *_signature(params),
+    ]
     lines += ["    ) -> CommitInfo:"]
     lines += _method_doc("push_to_hub", _args_doc([("repo_id", "str")], params, []))
     lines += [
@@ -150,7 +171,11 @@ def _from_pretrained(extras: FrameworkExtras) -> list[str]:
     params = DOWNLOAD_PARAMS + extras.load
     lines = ["", "    @classmethod", "    def from_pretrained(", "        cls,"]
     lines += ["        pretrained_model_name_or_path: str | Path,", "        *,", *_signature(params)]
-    lines += ["        model_kwargs: dict[str, Any] | None = None,", "        **init_kwargs: Never,", "    ) -> Self:"]
+    lines += [
+        "        model_kwargs: dict[str, Any] | None = None,",
+        "        **init_kwargs: Never,",
+        "    ) -> Self:",
+    ]
     args = _args_doc([("pretrained_model_name_or_path", "str | Path")], params, [("model_kwargs", "dict[str, Any]")])
     lines += _method_doc("from_pretrained", args)
     lines += [

@@ -6,9 +6,8 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from hubmixin_core.params import FrameworkExtras
-
 from codegen._render import render_facade, render_options
+from hubmixin_core.params import FrameworkExtras
 
 __all__ = ["CORE_EXTRAS", "REPO_ROOT", "Target", "discover_targets", "render_all"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -42,7 +41,7 @@ def _merge(staging: Path, target: Path, replaces: Callable[[str], bool]) -> None
     for name in sorted(written):
         destination = target / name
         destination.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging / name, destination)
+        (staging / name).replace(destination)
     for stale in target.iterdir():
         if stale.is_file() and stale.name not in written and replaces(stale.name):
             stale.unlink()

@@ -142,6 +142,7 @@ class ModelHubMixinBase:
             if encoded is not UNENCODABLE:
                 config[name] = encoded
             elif name not in parameters or value is not parameters[name].default:
+                config.pop(name, None)  # the default is not what this instance was built with
                 cls._hub_mixin_reject(name, value)
         passed_config = config.pop("config", {})
         if isinstance(passed_config, dict):
@@ -180,7 +181,9 @@ class ModelHubMixinBase:
         config_dict = self._hub_config_dict(config)
         replaces: Callable[[str], bool] = lambda name: is_weights_file(name) or name == CONFIG_NAME  # noqa: E731
         with atomic_directory(save_directory, replaces=replaces) as staging:
-            self._save_pretrained(staging, **_supported(type(self)._save_pretrained, save_kwargs, self._hub_extra_defaults))
+            self._save_pretrained(
+                staging, **_supported(type(self)._save_pretrained, save_kwargs, self._hub_extra_defaults)
+            )
             if config_dict is not None and not (staging / CONFIG_NAME).exists():
                 (staging / CONFIG_NAME).write_text(dumps_config(config_dict), encoding="utf-8")
             if not (save_directory / _README).exists() and not (staging / _README).exists():
@@ -208,7 +211,10 @@ class ModelHubMixinBase:
         """The model card of this model: the class's card template filled with its metadata and ``kwargs``."""
         card = type(self)._hub_mixin_card
         values = {"repo_url": card.repo_url, "paper_url": card.paper_url, "docs_url": card.docs_url, **kwargs}
-        return ModelCard.from_template(card_data=card.card_data(), template_str=card.template, **values)
+        model_card: ModelCard = ModelCard.from_template(
+            card_data=card.card_data(), template_str=card.template, **values
+        )
+        return model_card
 
     # LOAD
 
@@ -271,8 +277,9 @@ class ModelHubMixinBase:
         if "config" in parameters and "config" not in model_kwargs:
             config = decode_value(hints.get("config", Any), raw, coders)
             model_kwargs["config"] = config
-        if dataclasses.is_dataclass(cls):
-            for field in dataclasses.fields(cls):
+        model_type: type = cls
+        if dataclasses.is_dataclass(model_type):
+            for field in dataclasses.fields(model_type):
                 if field.name not in model_kwargs and field.name in values:
                     model_kwargs[field.name] = values[field.name]
         elif any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):

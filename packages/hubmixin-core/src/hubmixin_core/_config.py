@@ -104,7 +104,7 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         if issubclass(annotation, type_):
             return value if value is None else decoder(value)
     if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
-        return _decode_dataclass(annotation, value, coders)
+        return _decode_dataclass(typing.cast(type, annotation), value, coders)
     if issubclass(annotation, enum.Enum) and not isinstance(value, annotation):
         return annotation(value)
     if annotation is tuple and isinstance(value, list):
@@ -140,7 +140,7 @@ def _is_json_match(annotation: Any, value: Any) -> bool:
 
 def init_type_hints(cls: type) -> dict[str, Any]:
     """Resolved annotations of ``cls.__init__`` (string annotations included); empty where they cannot be."""
-    return _type_hints(cls.__init__)
+    return _type_hints(cls.__init__)  # type: ignore[misc]
 
 
 def _type_hints(obj: Any) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from importlib import metadata
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 
-
 def _add_hub(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from hubmixin_core.testing._cli import add_hub_parser
 
@@ -31,7 +30,15 @@ def _add_version(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _print_env(_: argparse.Namespace) -> int:
-    for dist in ("hubmixin-core", "hubmixin-torch", "huggingface_hub", "hf_xet", "safetensors", "numpy", "torch"):
+    for dist in (
+        "hubmixin-core",
+        "hubmixin-torch",
+        "huggingface_hub",
+        "hf_xet",
+        "safetensors",
+        "numpy",
+        "torch",
+    ):
         try:
             print(f"{dist}: {metadata.version(dist)}")
         except metadata.PackageNotFoundError:
@@ -39,7 +46,10 @@ def _print_env(_: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [_add_version, _add_hub]
+COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    _add_version,
+    _add_hub,
+]
 """Functions that each add one sub-command to the ``hubmixin`` parser."""
 
 

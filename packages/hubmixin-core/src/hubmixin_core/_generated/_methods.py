@@ -103,8 +103,8 @@ class ModelHubMixinMethods(ModelHubMixinBase):
             save_directory (`str | Path`):
                 Directory to save the model in. It is written completely or left untouched.
             config (`dict[str, Any] | DataclassInstance | None`, *optional*, defaults to `None`):
-                Model configuration as a dict or a dataclass instance. Defaults to the configuration captured
-                from `__init__`.
+                Model configuration as a dict or a dataclass instance. Defaults to the configuration captured from
+                `__init__`.
             repo_id (`str | None`, *optional*, defaults to `None`):
                 Repository to push to when `push_to_hub=True`. Defaults to the name of `save_directory`.
             push_to_hub (`bool`, *optional*, defaults to `False`):
@@ -112,11 +112,11 @@ class ModelHubMixinMethods(ModelHubMixinBase):
             commit_message (`str`, *optional*, defaults to `"Push model using huggingface_hub."`):
                 Message of the commit that uploads the model.
             private (`bool | None`, *optional*, defaults to `None`):
-                Whether the repository is created private. `None` uses the Hub's default (public unless the
-                organization defaults to private). Has no effect on an existing repository.
+                Whether the repository is created private. `None` uses the Hub's default (public unless the organization
+                defaults to private). Has no effect on an existing repository.
             token (`str | None`, *optional*, defaults to `None`):
-                Hugging Face access token with write access. `None` uses the token saved by `hf auth login`
-                (or `HF_TOKEN`). Tokens are never written to disk or logged.
+                Hugging Face access token with write access. `None` uses the token saved by `hf auth login` (or
+                `HF_TOKEN`). Tokens are never written to disk or logged.
             branch (`str | None`, *optional*, defaults to `None`):
                 Git branch to push to. Defaults to `main`.
             create_pr (`bool | None`, *optional*, defaults to `None`):
@@ -130,8 +130,8 @@ class ModelHubMixinMethods(ModelHubMixinBase):
             model_card_kwargs (`dict[str, Any] | None`, *optional*, defaults to `None`):
                 Extra values passed to the model card template.
             endpoint (`str | None`, *optional*, defaults to `None`):
-                Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server.
-                Defaults to `HF_ENDPOINT`, or `https://huggingface.co`.
+                Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
+                `HF_ENDPOINT`, or `https://huggingface.co`.
 
         Returns:
             `CommitInfo` of the upload (a `str`: the commit URL) if `push_to_hub=True`, else `None`.
@@ -177,29 +177,26 @@ class ModelHubMixinMethods(ModelHubMixinBase):
             pretrained_model_name_or_path (`str | Path`):
                 A repo id on the Hub (`user/model`) or a local directory written by `save_pretrained`.
             revision (`str | None`, *optional*, defaults to `None`):
-                Revision of the model on the Hub: a branch name, a tag or a commit sha. Defaults to the latest
-                commit on the `main` branch. Ignored when loading from a local directory.
+                Revision of the model on the Hub: a branch name, a tag or a commit sha. Defaults to the latest commit on
+                the `main` branch. Ignored when loading from a local directory.
             cache_dir (`str | Path | None`, *optional*, defaults to `None`):
-                Folder where downloaded files are cached. Defaults to the `huggingface_hub` cache
-                (`HF_HUB_CACHE`).
+                Folder where downloaded files are cached. Defaults to the `huggingface_hub` cache (`HF_HUB_CACHE`).
             force_download (`bool`, *optional*, defaults to `False`):
                 Whether to download the files again even if they are already in the cache.
             local_files_only (`bool`, *optional*, defaults to `False`):
-                If `True`, never reach the network: use only files already in the cache, and fail if they are
-                not.
+                If `True`, never reach the network: use only files already in the cache, and fail if they are not.
             token (`str | bool | None`, *optional*, defaults to `None`):
-                Hugging Face access token used as HTTP bearer authorization. `None` uses the token saved by
-                `hf auth login` (or `HF_TOKEN`); `False` sends none. Tokens are never written to disk or
-                logged.
+                Hugging Face access token used as HTTP bearer authorization. `None` uses the token saved by `hf auth
+                login` (or `HF_TOKEN`); `False` sends none. Tokens are never written to disk or logged.
             endpoint (`str | None`, *optional*, defaults to `None`):
-                Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server.
-                Defaults to `HF_ENDPOINT`, or `https://huggingface.co`.
+                Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
+                `HF_ENDPOINT`, or `https://huggingface.co`.
             max_workers (`int`, *optional*, defaults to `8`):
                 How many files (weight shards) to download in parallel.
             model_kwargs (`dict[str, Any]`, *optional*, defaults to `None`):
-                Keyword arguments for the model's `__init__`, overriding values read from `config.json`. Extra
-                keywords given directly to `from_pretrained` are accepted at run time too (for compatibility
-                with `huggingface_hub`), but type checkers flag them: prefer this dict.
+                Keyword arguments for the model's `__init__`, overriding values read from `config.json`. Extra keywords
+                given directly to `from_pretrained` are accepted at run time too (for compatibility with
+                `huggingface_hub`), but type checkers flag them: prefer this dict.
 
         Returns:
             An instance of the class this is called on.
@@ -241,16 +238,16 @@ class ModelHubMixinMethods(ModelHubMixinBase):
             repo_id (`str`):
                 Repository to push to (`user/model`); created if it does not exist.
             config (`dict[str, Any] | DataclassInstance | None`, *optional*, defaults to `None`):
-                Model configuration as a dict or a dataclass instance. Defaults to the configuration captured
-                from `__init__`.
+                Model configuration as a dict or a dataclass instance. Defaults to the configuration captured from
+                `__init__`.
             commit_message (`str`, *optional*, defaults to `"Push model using huggingface_hub."`):
                 Message of the commit that uploads the model.
             private (`bool | None`, *optional*, defaults to `None`):
-                Whether the repository is created private. `None` uses the Hub's default (public unless the
-                organization defaults to private). Has no effect on an existing repository.
+                Whether the repository is created private. `None` uses the Hub's default (public unless the organization
+                defaults to private). Has no effect on an existing repository.
             token (`str | None`, *optional*, defaults to `None`):
-                Hugging Face access token with write access. `None` uses the token saved by `hf auth login`
-                (or `HF_TOKEN`). Tokens are never written to disk or logged.
+                Hugging Face access token with write access. `None` uses the token saved by `hf auth login` (or
+                `HF_TOKEN`). Tokens are never written to disk or logged.
             branch (`str | None`, *optional*, defaults to `None`):
                 Git branch to push to. Defaults to `main`.
             create_pr (`bool | None`, *optional*, defaults to `None`):
@@ -264,8 +261,8 @@ class ModelHubMixinMethods(ModelHubMixinBase):
             model_card_kwargs (`dict[str, Any] | None`, *optional*, defaults to `None`):
                 Extra values passed to the model card template.
             endpoint (`str | None`, *optional*, defaults to `None`):
-                Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server.
-                Defaults to `HF_ENDPOINT`, or `https://huggingface.co`.
+                Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
+                `HF_ENDPOINT`, or `https://huggingface.co`.
 
         Returns:
             `CommitInfo` of the upload: a `str` holding the commit URL, with `.oid` and `.pr_url`.

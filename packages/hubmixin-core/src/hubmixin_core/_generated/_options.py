@@ -19,21 +19,20 @@ class DownloadOptions:
 
     Attributes:
         revision (`str | None`, *optional*, defaults to `None`):
-            Revision of the model on the Hub: a branch name, a tag or a commit sha. Defaults to the latest
-            commit on the `main` branch. Ignored when loading from a local directory.
+            Revision of the model on the Hub: a branch name, a tag or a commit sha. Defaults to the latest commit on the
+            `main` branch. Ignored when loading from a local directory.
         cache_dir (`str | Path | None`, *optional*, defaults to `None`):
-            Folder where downloaded files are cached. Defaults to the `huggingface_hub` cache
-            (`HF_HUB_CACHE`).
+            Folder where downloaded files are cached. Defaults to the `huggingface_hub` cache (`HF_HUB_CACHE`).
         force_download (`bool`, *optional*, defaults to `False`):
             Whether to download the files again even if they are already in the cache.
         local_files_only (`bool`, *optional*, defaults to `False`):
             If `True`, never reach the network: use only files already in the cache, and fail if they are not.
         token (`str | bool | None`, *optional*, defaults to `None`):
-            Hugging Face access token used as HTTP bearer authorization. `None` uses the token saved by `hf
-            auth login` (or `HF_TOKEN`); `False` sends none. Tokens are never written to disk or logged.
+            Hugging Face access token used as HTTP bearer authorization. `None` uses the token saved by `hf auth login`
+            (or `HF_TOKEN`); `False` sends none. Tokens are never written to disk or logged.
         endpoint (`str | None`, *optional*, defaults to `None`):
-            Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults
-            to `HF_ENDPOINT`, or `https://huggingface.co`.
+            Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
+            `HF_ENDPOINT`, or `https://huggingface.co`.
         max_workers (`int`, *optional*, defaults to `8`):
             How many files (weight shards) to download in parallel.
     """
@@ -58,11 +57,11 @@ class UploadOptions:
         commit_message (`str`, *optional*, defaults to `"Push model using huggingface_hub."`):
             Message of the commit that uploads the model.
         private (`bool | None`, *optional*, defaults to `None`):
-            Whether the repository is created private. `None` uses the Hub's default (public unless the
-            organization defaults to private). Has no effect on an existing repository.
+            Whether the repository is created private. `None` uses the Hub's default (public unless the organization
+            defaults to private). Has no effect on an existing repository.
         token (`str | None`, *optional*, defaults to `None`):
-            Hugging Face access token with write access. `None` uses the token saved by `hf auth login` (or
-            `HF_TOKEN`). Tokens are never written to disk or logged.
+            Hugging Face access token with write access. `None` uses the token saved by `hf auth login` (or `HF_TOKEN`).
+            Tokens are never written to disk or logged.
         branch (`str | None`, *optional*, defaults to `None`):
             Git branch to push to. Defaults to `main`.
         create_pr (`bool | None`, *optional*, defaults to `None`):
@@ -76,8 +75,8 @@ class UploadOptions:
         model_card_kwargs (`dict[str, Any] | None`, *optional*, defaults to `None`):
             Extra values passed to the model card template.
         endpoint (`str | None`, *optional*, defaults to `None`):
-            Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults
-            to `HF_ENDPOINT`, or `https://huggingface.co`.
+            Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
+            `HF_ENDPOINT`, or `https://huggingface.co`.
     """
 
     config: dict[str, Any] | DataclassInstance | None = None

@@ -30,7 +30,9 @@ def read_tensor_infos(weights: WeightFiles) -> dict[str, tuple[TensorInfo, Path]
         if indexed != found.keys():
             gone = sorted(indexed - found.keys())[:5]
             extra = sorted(found.keys() - indexed)[:5]
-            raise ShardIndexError(f"index and shards disagree: indexed but absent {gone}, present but unindexed {extra}")
+            raise ShardIndexError(
+                f"index and shards disagree: indexed but absent {gone}, present but unindexed {extra}"
+            )
         for name, (_, path) in found.items():
             if weights.index.weight_map[name] != path.name:
                 raise ShardIndexError(f"index maps {name!r} to {weights.index.weight_map[name]}, found in {path.name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 from hubmixin_core._paths import check_relative_path
 
 __all__ = [

@@ -1,0 +1,205 @@
+"""Configuration captured from __init__, written to config.json and decoded back by annotation."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import pytest
+from core_models import MLP, NumpyModelMixin
+
+from hubmixin_core import ConfigEncodingError, ConfigEncodingWarning
+
+
+class Activation(enum.Enum):
+    RELU = "relu"
+    GELU = "gelu"
+
+
+@dataclass
+class Optim:
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+
+
+@dataclass
+class Config:
+    hidden: int = 8
+    name: str = "base"
+    optim: Optim = field(default_factory=Optim)
+    layers: list[int] = field(default_factory=lambda: [1, 2])
+
+
+class Point:
+    def __init__(self, x: int, y: int) -> None:
+        self.x, self.y = x, y
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class WithKwargs(NumpyModelMixin):
+    def __init__(self, size: int = 2, **kwargs: Any) -> None:
+        self.size, self.extra = size, kwargs
+        self.weights = {"w": np.zeros(size, np.float32)}
+
+
+class WithConfigDict(NumpyModelMixin):
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.weights = {"w": np.zeros(config["size"], np.float32)}
+
+
+class WithConfigDataclass(NumpyModelMixin):
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.weights = {"w": np.zeros(config.hidden, np.float32)}
+
+
+class AllTypes(NumpyModelMixin, coders={Point: (lambda p: [p.x, p.y], lambda v: Point(*v))}):
+    def __init__(
+        self,
+        i: int = 1,
+        f: float = 0.5,
+        s: str = "s",
+        b: bool = True,
+        n: None = None,
+        lst: list[int] | None = None,
+        tup: tuple[int, str] = (1, "a"),
+        dct: dict[str, Any] | None = None,
+        nested: dict[str, list[dict[str, int]]] | None = None,
+        opt: Optim | None = None,
+        act: Activation = Activation.RELU,
+        path: Path = Path("a/b"),
+        point: Point | None = None,
+        points: list[Point] | None = None,
+    ) -> None:
+        self.values = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        self.weights = {"w": np.zeros(1, np.float32)}
+
+
+def test_config_from_defaults_positional_and_keywords() -> None:
+    model = MLP(3, activation="gelu")
+    assert model._hub_mixin_config == {"in_features": 3, "hidden": 8, "activation": "gelu", "seed": 0}
+
+
+def test_config_roundtrip_through_directory(tmp_path: Path) -> None:
+    MLP(3, 5, seed=7).save_pretrained(tmp_path)
+    on_disk = json.loads((tmp_path / "config.json").read_text())
+    assert on_disk == {"in_features": 3, "hidden": 5, "activation": "relu", "seed": 7}
+    loaded = MLP.from_pretrained(tmp_path)
+    assert (loaded.in_features, loaded.hidden, loaded.weights["fc1.weight"].shape) == (3, 5, (5, 3))
+    assert loaded._hub_mixin_config == on_disk
+
+
+def test_model_kwargs_override_config(tmp_path: Path) -> None:
+    MLP(3, 5).save_pretrained(tmp_path)
+    assert MLP.from_pretrained(tmp_path, model_kwargs={"activation": "tanh"}).activation == "tanh"
+    assert MLP.from_pretrained(tmp_path, activation="gelu").activation == "gelu"  # type: ignore[arg-type]
+
+
+def test_var_kwargs_are_captured_and_given_back(tmp_path: Path) -> None:
+    model = WithKwargs(3, dropout=0.1, name="x")
+    assert model._hub_mixin_config == {"size": 3, "dropout": 0.1, "name": "x"}
+    model.save_pretrained(tmp_path)
+    loaded = WithKwargs.from_pretrained(tmp_path)
+    assert (loaded.size, loaded.extra) == (3, {"dropout": 0.1, "name": "x"})
+
+
+def test_config_dict_argument_is_flattened_and_given_back(tmp_path: Path) -> None:
+    model = WithConfigDict({"size": 4, "depth": 2})
+    assert model._hub_mixin_config == {"size": 4, "depth": 2}
+    model.save_pretrained(tmp_path)
+    assert WithConfigDict.from_pretrained(tmp_path).config == {"size": 4, "depth": 2}
+
+
+def test_config_dataclass_argument_roundtrips_with_nesting(tmp_path: Path) -> None:
+    config = Config(hidden=3, name="x", optim=Optim(lr=0.1, betas=(0.8, 0.9)), layers=[4])
+    model = WithConfigDataclass(config)
+    assert model._hub_mixin_config is config
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["optim"] == {"lr": 0.1, "betas": [0.8, 0.9]}
+    loaded = WithConfigDataclass.from_pretrained(tmp_path)
+    assert loaded.config == config
+    assert isinstance(loaded.config.optim, Optim) and loaded.config.optim.betas == (0.8, 0.9)
+
+
+def test_every_encodable_type_roundtrips(tmp_path: Path) -> None:
+    values: dict[str, Any] = {
+        "i": -3,
+        "f": 2.5,
+        "s": "héllo",
+        "b": False,
+        "n": None,
+        "lst": [1, 2, 3],
+        "tup": (7, "z"),
+        "dct": {"a": 1, "b": [True, None]},
+        "nested": {"k": [{"x": 1}]},
+        "opt": Optim(lr=0.5),
+        "act": Activation.GELU,
+        "path": PurePosixPath("models/x"),
+        "point": Point(1, 2),
+        "points": [Point(3, 4)],
+    }
+    AllTypes(**values).save_pretrained(tmp_path)
+    loaded = AllTypes.from_pretrained(tmp_path)
+    expected = {**values, "path": Path("models/x")}
+    assert loaded.values == expected
+    assert type(loaded.values["tup"]) is tuple and isinstance(loaded.values["opt"], Optim)
+
+
+def test_custom_coders_are_inherited_by_subclasses(tmp_path: Path) -> None:
+    class Child(AllTypes):
+        pass
+
+    Child(point=Point(5, 6)).save_pretrained(tmp_path)
+    assert Child.from_pretrained(tmp_path).values["point"] == Point(5, 6)
+
+
+def test_unencodable_argument_warns_naming_parameter_and_type() -> None:
+    with pytest.warns(ConfigEncodingWarning, match=r"'activation' of type builtins\.object"):
+        model = MLP(activation=object())  # type: ignore[arg-type]
+    assert model._hub_mixin_config == {"in_features": 4, "hidden": 8, "seed": 0}
+
+
+def test_unencodable_default_is_not_reported() -> None:
+    sentinel = object()
+
+    class WithObjectDefault(NumpyModelMixin):
+        def __init__(self, fn: object = sentinel) -> None:
+            self.weights = {"w": np.zeros(1, np.float32)}
+
+    WithObjectDefault()  # no warning: pytest turns warnings into errors
+    assert WithObjectDefault()._hub_mixin_config is None
+
+
+def test_strict_config_raises_instead_of_warning() -> None:
+    class Strict(MLP, strict_config=True):
+        pass
+
+    with pytest.raises(ConfigEncodingError, match="'activation'") as info:
+        Strict(activation=np.zeros(2))  # type: ignore[arg-type]
+    assert info.value.parameter == "activation" and info.value.value_type is np.ndarray
+    assert isinstance(info.value, TypeError)
+
+
+def test_non_finite_float_is_not_written_as_invalid_json() -> None:
+    with pytest.warns(ConfigEncodingWarning, match="'ratio'"):
+        model = WithKwargs(ratio=float("nan"))
+    assert model._hub_mixin_config == {"size": 2}
+
+
+def test_explicit_config_argument_of_save_pretrained_wins(tmp_path: Path) -> None:
+    MLP(2, 3).save_pretrained(tmp_path, config={"in_features": 2, "hidden": 3, "activation": "tanh"})
+    assert json.loads((tmp_path / "config.json").read_text()) == {
+        "in_features": 2,
+        "hidden": 3,
+        "activation": "tanh",
+    }
+    assert MLP.from_pretrained(tmp_path).activation == "tanh"

@@ -1,0 +1,152 @@
+"""save_pretrained / from_pretrained against local directories: files written, atomicity, library files kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import pytest
+from core_models import MLP
+
+from hubmixin_core import ModelHubMixin
+from hubmixin_core.errors import ConfigError, WeightsNotFoundError, WeightsShapeError
+
+
+def test_save_writes_weights_config_and_card_and_load_restores_weights(tmp_path: Path) -> None:
+    model = MLP(seed=3)
+    assert model.save_pretrained(tmp_path / "m") is None
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "README.md",
+        "config.json",
+        "model.safetensors",
+    ]
+    loaded = MLP.from_pretrained(tmp_path / "m")
+    assert isinstance(loaded, MLP)
+    for name, array in model.weights.items():
+        np.testing.assert_array_equal(loaded.weights[name], array)
+
+
+def test_from_pretrained_returns_the_calling_subclass(tmp_path: Path) -> None:
+    class Sub(MLP):
+        pass
+
+    Sub().save_pretrained(tmp_path)
+    assert type(Sub.from_pretrained(tmp_path)) is Sub
+
+
+def test_library_written_config_is_kept(tmp_path: Path) -> None:
+    class OwnConfig(MLP):
+        def _save_pretrained(self, save_directory: Path) -> None:
+            super()._save_pretrained(save_directory)
+            (save_directory / "config.json").write_text('{"hidden": 8, "written_by": "library"}')
+
+    OwnConfig().save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"hidden": 8, "written_by": "library"}
+
+
+def test_failing_save_leaves_no_partial_directory(tmp_path: Path) -> None:
+    class Broken(MLP):
+        def _save_pretrained(self, save_directory: Path) -> None:
+            (save_directory / "model.safetensors").write_bytes(b"half")
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        Broken().save_pretrained(tmp_path / "new")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failing_save_leaves_an_existing_directory_untouched(tmp_path: Path) -> None:
+    MLP(seed=1).save_pretrained(tmp_path / "m")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+
+    class Broken(MLP):
+        def _save_pretrained(self, save_directory: Path) -> None:
+            super()._save_pretrained(save_directory)
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        Broken(seed=2).save_pretrained(tmp_path / "m")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no staging directory left behind
+
+
+def test_resave_replaces_stale_shards_and_keeps_other_files(tmp_path: Path) -> None:
+    sharded = MLP(hidden=64)
+    sharded.max_shard_size = 300
+    sharded.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors.index.json").exists()
+    (tmp_path / "notes.txt").write_text("mine")
+    MLP(hidden=64).save_pretrained(tmp_path)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["README.md", "config.json", "model.safetensors", "notes.txt"]
+    MLP.from_pretrained(tmp_path)
+
+
+def test_sharded_model_roundtrips(tmp_path: Path) -> None:
+    model = MLP(hidden=64)
+    model.max_shard_size = 300
+    model.save_pretrained(tmp_path)
+    index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
+    assert len(set(index["weight_map"].values())) >= 3
+    loaded = MLP.from_pretrained(tmp_path)
+    for name, array in model.weights.items():
+        np.testing.assert_array_equal(loaded.weights[name], array)
+
+
+def test_directory_without_config_loads_with_defaults(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    MLP().save_pretrained(tmp_path)
+    (tmp_path / "config.json").unlink()
+    assert MLP.from_pretrained(tmp_path).hidden == 8
+    assert "config.json not found" in caplog.text
+
+
+def test_invalid_config_json_names_the_file(tmp_path: Path) -> None:
+    MLP().save_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"config\.json"):
+        MLP.from_pretrained(tmp_path)
+
+
+def test_missing_weights_name_the_directory(tmp_path: Path) -> None:
+    MLP().save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    with pytest.raises(WeightsNotFoundError, match=r"model\.safetensors"):
+        MLP.from_pretrained(tmp_path)
+
+
+def test_shape_mismatch_names_the_key(tmp_path: Path) -> None:
+    MLP(hidden=4).save_pretrained(tmp_path)
+    with pytest.raises(WeightsShapeError, match=r"'fc1.bias' has shape \(4,\), the model expects \(5,\)"):
+        MLP.from_pretrained(tmp_path, model_kwargs={"hidden": 5})
+
+
+def test_reference_style_implementation_still_works(tmp_path: Path) -> None:
+    """A `_from_pretrained` written for huggingface_hub (no endpoint, no max_workers) is called as before."""
+
+    class Legacy(ModelHubMixin):
+        def __init__(self, size: int = 1) -> None:
+            self.size = size
+
+        def _save_pretrained(self, save_directory: Path) -> None:
+            (save_directory / "weights.txt").write_text(str(self.size))
+
+        @classmethod
+        def _from_pretrained(  # huggingface_hub's signature: no endpoint, no max_workers
+            cls,
+            *,
+            model_id: str,
+            revision: str | None,
+            cache_dir: str | Path | None,
+            force_download: bool,
+            local_files_only: bool,
+            token: str | bool | None,
+            **model_kwargs: Any,
+        ) -> Self:
+            return cls(**model_kwargs)
+
+    Legacy(size=4).save_pretrained(tmp_path)
+    assert Legacy.from_pretrained(tmp_path).size == 4
+    with pytest.raises(TypeError, match="endpoint"):
+        Legacy.from_pretrained(tmp_path, endpoint="http://127.0.0.1:1")

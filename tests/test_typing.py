@@ -1,0 +1,64 @@
+"""Typing of the generated public methods: positive cases pass mypy --strict and pyright, negative cases fail
+mypy exactly where their `# E: <code>` markers say."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TYPING = Path(__file__).parent / "typing"
+ROOT = Path(__file__).parent.parent
+_MARK = re.compile(r"#\s*E:\s*([\w-]+)")
+_ERROR = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: .*\[(?P<code>[\w-]+)\]$")
+
+
+def _mypy(*targets: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "mypy", "--strict", "--config-file", str(ROOT / "pyproject.toml"), *targets]
+    return subprocess.run(cmd, cwd=TYPING, capture_output=True, text=True, check=False)
+
+
+def test_positive_cases_pass_mypy_strict() -> None:
+    files = sorted(p.name for p in TYPING.glob("pass_*.py"))
+    assert files
+    result = _mypy(*files)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in TYPING.glob("fail_*.py")))
+def test_negative_cases_fail_mypy_where_marked(case: str) -> None:
+    expected = {
+        (number, match.group(1))
+        for number, line in enumerate((TYPING / case).read_text().splitlines(), start=1)
+        if (match := _MARK.search(line))
+    }
+    assert expected, f"{case} has no `# E:` markers"
+    result = _mypy(case)
+    reported = {
+        (int(m["line"]), m["code"])
+        for line in result.stdout.splitlines()
+        if (m := _ERROR.match(line)) and m["file"] == case
+    }
+    assert result.returncode == 1
+    assert expected <= reported, f"not reported: {sorted(expected - reported)}\n{result.stdout}"
+    unexpected_lines = {line for line, _ in reported} - {line for line, _ in expected}
+    assert not unexpected_lines, f"errors on unmarked lines {sorted(unexpected_lines)}\n{result.stdout}"
+
+
+def test_positive_cases_pass_pyright() -> None:
+    pyright = shutil.which("pyright", path=str(Path(sys.executable).parent))
+    if pyright is None:
+        pytest.skip("pyright is not installed")
+    result = subprocess.run(
+        [pyright, *sorted(str(p) for p in TYPING.glob("pass_*.py"))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 errors" in result.stdout

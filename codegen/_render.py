@@ -200,7 +200,7 @@ def render_facade(extras: FrameworkExtras) -> str:
         "from __future__ import annotations",
         "",
         "from pathlib import Path",
-        "from typing import Any, ClassVar, Literal, Never, Self, overload",
+        f"from typing import Any, {'ClassVar, ' if extras.load + extras.save else ''}Literal, Never, Self, overload",
         "",
         "from huggingface_hub import CommitInfo",
         "",
@@ -216,7 +216,12 @@ def render_facade(extras: FrameworkExtras) -> str:
     ]
     extra = extras.load + extras.save
     if extra:
-        defaults = ", ".join(f'"{p.name}": {p.default}' for p in extra)
-        lines += ["", f"    _hub_extra_defaults: ClassVar[dict[str, Any]] = {{{defaults}}}"]
+        defaults: dict[str, str] = {}
+        for p in extra:  # a load and a save extra may share a name (``dtype``), not a default
+            if defaults.setdefault(p.name, p.default) != p.default:
+                clash = f"{defaults[p.name]} and {p.default}"
+                raise ValueError(f"{extras.package}: extra {p.name!r} has two defaults, {clash}")
+        joined = ", ".join(f'"{name}": {default}' for name, default in defaults.items())
+        lines += ["", f"    _hub_extra_defaults: ClassVar[dict[str, Any]] = {{{joined}}}"]
     lines += _save_pretrained(extras) + _from_pretrained(extras) + _push_to_hub(extras)
     return "\n".join(lines) + "\n"

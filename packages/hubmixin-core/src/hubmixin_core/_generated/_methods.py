@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Never, Self, overload
+from typing import Any, Literal, Never, Self, overload
 
 from huggingface_hub import CommitInfo
 

@@ -1,0 +1,15 @@
+"""A Hub-compatible HTTP server for tests and offline work.
+
+`LocalHub` serves the Hub API the official ``huggingface_hub`` client uses (repositories, commits,
+regular and LFS uploads, downloads, branches, tags, pull requests) from a local folder, with Hub-like access
+control and `Fault` injection for reliability tests. The pytest plugin of this package provides a
+``local_hub`` fixture; ``hubmixin hub serve`` runs the server from the command line.
+"""
+
+from __future__ import annotations
+
+from hubmixin_core.testing._client_config import configure_client
+from hubmixin_core.testing._faults import ROUTES, Fault
+from hubmixin_core.testing._server import LocalHub
+
+__all__ = ["ROUTES", "Fault", "LocalHub", "configure_client"]

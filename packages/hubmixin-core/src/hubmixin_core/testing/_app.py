@@ -1,0 +1,79 @@
+"""The state one server shares between its request threads."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hubmixin_core.testing._blobs import BlobStore
+from hubmixin_core.testing._faults import FaultInjector
+from hubmixin_core.testing._storage import Repo, Storage
+
+__all__ = ["HubApp", "UploadTicket", "UploadTickets"]
+
+_TICKET_TTL = 3600.0
+
+
+@dataclass(frozen=True)
+class UploadTicket:
+    """Permission to PUT one LFS object into one repo (the ``href`` of an LFS batch answer)."""
+
+    repo: Repo
+    oid: str
+    size: int
+    expires: float
+
+
+class UploadTickets:
+    """Short-lived, unguessable LFS upload URLs (in memory only, like pre-signed URLs)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tickets: dict[str, UploadTicket] = {}
+
+    def issue(self, repo: Repo, oid: str, size: int) -> str:
+        """A new ticket id for uploading ``oid`` to ``repo``."""
+        now = time.monotonic()
+        with self._lock:
+            self._tickets = {k: t for k, t in self._tickets.items() if t.expires > now}
+            ticket = secrets.token_urlsafe(24)
+            self._tickets[ticket] = UploadTicket(repo, oid, size, now + _TICKET_TTL)
+        return ticket
+
+    def get(self, ticket: str) -> UploadTicket | None:
+        """The ticket, unless unknown or expired."""
+        with self._lock:
+            found = self._tickets.get(ticket)
+        return found if found is not None and found.expires > time.monotonic() else None
+
+    def consume(self, ticket: str) -> None:
+        """Invalidate a ticket once its upload succeeded."""
+        with self._lock:
+            self._tickets.pop(ticket, None)
+
+
+class HubApp:
+    """Storage, blob store, faults and settings of one running server."""
+
+    def __init__(self, root: Path, *, lfs_threshold: int, page_size: int) -> None:
+        self.root = root
+        self.storage = Storage(root / "hub.sqlite")
+        self.blobs = BlobStore(root)
+        self.faults = FaultInjector()
+        self.tickets = UploadTickets()
+        self.lfs_threshold = lfs_threshold
+        self.page_size = page_size
+        self.endpoint = ""
+        self.stopping = threading.Event()  # set on stop: cuts injected delays short
+
+    def read_small_blob(self, sha256: str, limit: int = 1024 * 1024) -> bytes:
+        """The content of a small blob (e.g. ``.gitattributes``), at most ``limit`` bytes."""
+        with self.blobs.path(sha256).open("rb") as file:
+            return file.read(limit)
+
+    def close(self) -> None:
+        """Release the database."""
+        self.storage.close()

@@ -1,0 +1,87 @@
+"""Content-addressed blob store: files named by their sha256, written through temp files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["BlobStore", "BlobWriter"]
+
+
+class BlobWriter:
+    """Streams one blob to a temp file while hashing it; `commit` moves it into the store."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self._store = store
+        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
+        self._file = os.fdopen(fd, "wb")
+        self._path = Path(name)
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        """Append ``chunk`` to the blob."""
+        self._file.write(chunk)
+        self._sha256.update(chunk)
+        self.size += len(chunk)
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 (hex) of what was written so far."""
+        return self._sha256.hexdigest()
+
+    def commit(self) -> str:
+        """Close the temp file, move it into the store and return its sha256 (hex)."""
+        self._file.close()
+        sha256 = self.sha256
+        target = self._store.path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._path.replace(target)
+        return sha256
+
+    def discard(self) -> None:
+        """Drop the temp file (no-op once committed)."""
+        self._file.close()
+        self._path.unlink(missing_ok=True)
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.discard()
+
+
+class BlobStore:
+    """Blobs under ``root/blobs/<sha[:2]>/<sha256>``; uploads in progress under ``root/tmp``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "blobs"
+        self.tmp_dir = root / "tmp"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        """Where the blob with this sha256 lives (whether or not it exists)."""
+        return self.root / sha256[:2] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        """Whether the blob is stored."""
+        return self.path(sha256).is_file()
+
+    def writer(self) -> BlobWriter:
+        """A new streaming writer (use as a context manager; call ``commit()`` to keep the blob)."""
+        return BlobWriter(self)
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data`` (small content) and return its sha256."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        if not self.exists(sha256):
+            with self.writer() as writer:
+                writer.write(data)
+                writer.commit()
+        return sha256

@@ -1,0 +1,65 @@
+"""``hubmixin hub serve``: run a LocalHub from the command line until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from hubmixin_core.testing._server import LocalHub
+
+__all__ = ["add_hub_parser", "main"]
+
+
+def add_hub_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``hub`` command (sub-command ``serve``) to a ``hubmixin`` parser."""
+    hub = subparsers.add_parser("hub", help="a local Hub-compatible server for tests and offline work")
+    commands = hub.add_subparsers(dest="hub_command", required=True)
+    serve = commands.add_parser("serve", help="serve a local Hub until interrupted (Ctrl-C)")
+    serve.add_argument("--root", type=Path, default=None, help="data folder (default: temporary, deleted at exit)")
+    serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="TCP port (default: 0, any free port)")
+    serve.add_argument("--username", default="localuser", help="name of the default user (default: localuser)")
+    serve.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        with LocalHub(args.root, host=args.host, port=args.port, username=args.username) as hub:
+            print(f"LocalHub serving at {hub.endpoint}", flush=True)
+            print(f"data: {hub.root}", flush=True)
+            print(f"username: {hub.username}", flush=True)
+            print(f"token: {hub.token}", flush=True)
+            print(f"client: HF_ENDPOINT={hub.endpoint} HF_TOKEN=<token> HF_HUB_DISABLE_XET=1", flush=True)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print("LocalHub stopped", flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``hub serve`` without the rest of the ``hubmixin`` CLI: ``python -m hubmixin_core.testing._cli``."""
+    parser = argparse.ArgumentParser(prog="hubmixin")
+    add_hub_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

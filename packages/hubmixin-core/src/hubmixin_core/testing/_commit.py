@@ -1,0 +1,153 @@
+"""The commit handler: NDJSON operations (add, LFS add, delete file/folder) applied atomically to a branch."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from hubmixin_core.testing._access import safe_path, writable_repo
+from hubmixin_core.testing._gitmeta import git_blob_oid, lfs_pointer
+from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
+from hubmixin_core.testing._storage import FileEntry, ParentMismatchError, Repo
+from hubmixin_core.testing._upload import SHA256_HEX
+
+__all__ = ["handle_commit"]
+
+
+@dataclass(frozen=True)
+class _Op:
+    kind: str  # "add", "delete-file" or "delete-folder"
+    path: str
+    entry: FileEntry | None = None
+
+
+@dataclass(frozen=True)
+class _Header:
+    summary: str = ""
+    description: str = ""
+    parent: str | None = None
+
+
+def _value(item: object) -> tuple[str, dict[str, object]]:
+    if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(item.get("value"), dict):
+        raise HubError(400, "Each commit line must be {'key': ..., 'value': {...}}")
+    return item["key"], item["value"]
+
+
+def _regular_file(ex: Exchange, value: dict[str, object]) -> _Op:
+    path = safe_path(str(value.get("path", "")))
+    content = value.get("content")
+    if value.get("encoding", "base64") != "base64" or not isinstance(content, str):
+        raise HubError(400, f"File {path!r}: expected base64 'content'")
+    try:
+        data = base64.b64decode(content, validate=True)
+    except binascii.Error as exc:
+        raise HubError(400, f"File {path!r}: invalid base64 content") from exc
+    if len(data) >= ex.app.lfs_threshold:
+        raise HubError(400, f"File {path!r} has {len(data)} bytes: files this large must be uploaded through LFS")
+    entry = FileEntry(path, ex.app.blobs.put_bytes(data), len(data), False, git_blob_oid(data))
+    return _Op("add", path, entry)
+
+
+def _lfs_file(ex: Exchange, repo: Repo, value: dict[str, object]) -> _Op:
+    path = safe_path(str(value.get("path", "")))
+    oid = value.get("oid")
+    if value.get("algo", "sha256") != "sha256" or not isinstance(oid, str) or not SHA256_HEX.match(oid):
+        raise HubError(400, f"LFS file {path!r}: expected a sha256 'oid'")
+    size = ex.app.storage.lfs_size(repo, oid)
+    if size is None:
+        raise HubError(400, f"LFS file {path!r}: object {oid} was never uploaded to {repo.key.url_path}")
+    if value.get("size") not in (None, size):
+        raise HubError(400, f"LFS file {path!r}: size {value.get('size')} does not match the uploaded {size}")
+    return _Op("add", path, FileEntry(path, oid, size, True, git_blob_oid(lfs_pointer(oid, size))))
+
+
+def _parse(ex: Exchange, repo: Repo) -> tuple[_Header, list[_Op]]:
+    header: _Header | None = None
+    ops: list[_Op] = []
+    for line in ex.body:
+        if not line.strip():
+            continue
+        try:
+            key, value = _value(json.loads(line))
+        except ValueError as exc:
+            raise HubError(400, f"Malformed commit line: {exc}") from exc
+        if key == "header":
+            parent = value.get("parentCommit")
+            header = _Header(
+                str(value.get("summary", "")),
+                str(value.get("description", "")),
+                parent if isinstance(parent, str) else None,
+            )
+        elif key == "file":
+            ops.append(_regular_file(ex, value))
+        elif key == "lfsFile":
+            ops.append(_lfs_file(ex, repo, value))
+        elif key in ("deletedFile", "deletedFolder"):
+            path = safe_path(str(value.get("path", "")).rstrip("/"))
+            ops.append(_Op("delete-file" if key == "deletedFile" else "delete-folder", path))
+        else:
+            raise HubError(400, f"Unknown commit operation {key!r}")
+    if header is None or not header.summary.strip():
+        raise HubError(400, "The commit needs a header line with a non-empty 'summary'")
+    return header, ops
+
+
+def _apply(ops: list[_Op], files: dict[str, FileEntry]) -> dict[str, FileEntry]:
+    files = dict(files)
+    for op in ops:
+        if op.kind == "add":
+            assert op.entry is not None
+            files[op.path] = op.entry
+        elif op.kind == "delete-file":
+            if files.pop(op.path, None) is None:
+                raise HubError(404, f"A file with this name doesn't exist: {op.path}", code="EntryNotFound")
+        else:
+            doomed = [path for path in files if path.startswith(op.path + "/")]
+            if not doomed:
+                raise HubError(404, f"A folder with this name doesn't exist: {op.path}", code="EntryNotFound")
+            for path in doomed:
+                del files[path]
+    folders = {path.rsplit("/", i)[0] for path in files for i in range(1, path.count("/") + 1)}
+    if clash := sorted(folders.intersection(files)):
+        raise HubError(400, f"{clash[0]!r} cannot be both a file and a folder")
+    return files
+
+
+def handle_commit(ex: Exchange) -> None:
+    """``POST /api/{type}s/{repo}/commit/{rev}[?create_pr=1]`` with an NDJSON body."""
+    create_pr = ex.query_flag("create_pr")
+    repo = writable_repo(ex, ex.match.repo, pull_request=create_pr)
+    revision = ex.match.revision or "main"
+    ref = ex.app.storage.branch_ref(repo, revision)
+    if ref is None:
+        if ex.app.storage.resolve(repo, revision) is not None:
+            raise HubError(400, f"Cannot commit to {revision!r}: commits go to a branch or a pull request ref")
+        raise revision_not_found(revision)
+    header, ops = _parse(ex, repo)
+    assert ex.user is not None
+    try:
+        oid, pr_num = ex.app.storage.commit(
+            repo,
+            ref=ref,
+            build=lambda files: _apply(ops, files),
+            author=ex.user,
+            title=header.summary.strip(),
+            message=header.description,
+            expected_parent=header.parent,
+            create_pr=create_pr,
+        )
+    except ParentMismatchError as exc:
+        raise HubError(412, "A commit has happened since. Please refresh and try again.") from exc
+    repo_url = f"{ex.app.endpoint}/{repo.key.url_path}"
+    ex.send_json(
+        {
+            "success": True,
+            "commitOid": oid,
+            "commitUrl": f"{repo_url}/commit/{oid}",
+            "pullRequestUrl": None if pr_num is None else f"{repo_url}/discussions/{pr_num}",
+            "hookOutput": "",
+        }
+    )

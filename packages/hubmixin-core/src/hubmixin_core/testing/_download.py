@@ -1,0 +1,73 @@
+"""The download handler: ``HEAD``/``GET /{repo}/resolve/{rev}/{path}`` with the headers the client relies on."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from urllib.parse import quote
+
+from hubmixin_core.testing._access import readable_repo, resolve_revision, safe_path
+from hubmixin_core.testing._http import Exchange, HubError, entry_not_found
+
+__all__ = ["handle_resolve", "parse_range"]
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``(start, length)`` of a single ``Range: bytes=...`` header; ``None`` for the whole file.
+
+    Raises ``HubError(416)`` when the range cannot be satisfied. Multi-range requests get the whole file.
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if first:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    elif last:
+        start, end = max(size - int(last), 0), size - 1
+    else:
+        return None
+    if start >= size or end < start:
+        headers = {"Content-Range": f"bytes */{size}"}
+        raise HubError(416, f"Range {header!r} not satisfiable for {size} bytes", headers=headers)
+    return start, end - start + 1
+
+
+def handle_resolve(ex: Exchange) -> None:
+    """Serve a file (or its metadata for ``HEAD``): streamed, resumable with ``Range``."""
+    repo = readable_repo(ex, ex.match.repo)
+    commit = resolve_revision(ex, repo, ex.match.revision)
+    path = safe_path(ex.match.path)
+    entry = ex.app.storage.file(repo, commit, path)
+    if entry is None:
+        raise entry_not_found(path, commit)
+    etag = f'"{entry.sha256 if entry.lfs else entry.git_oid}"'
+    filename = path.rsplit("/", 1)[-1]
+    headers = {
+        "X-Repo-Commit": commit,
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Content-Type": mimetypes.guess_type(filename)[0] or "application/octet-stream",
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename)}",
+    }
+    if entry.lfs:
+        headers.update({"X-Linked-Etag": etag, "X-Linked-Size": str(entry.size)})
+    try:
+        span = parse_range(ex.handler.headers.get("Range"), entry.size)
+    except HubError as error:
+        error.headers.update({"X-Repo-Commit": commit, "ETag": etag})
+        raise
+    status, (start, length) = (200, (0, entry.size)) if span is None else (206, span)
+    if span is not None:
+        headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{entry.size}"
+    blob = ex.app.blobs.path(entry.sha256)
+    if not blob.is_file():
+        raise HubError(500, f"Blob of {path!r} is missing from the store")
+    ex.start(status, {**headers, "Content-Length": str(length)})
+    if ex.method == "GET" and length:
+        ex.send_file(blob, start, length)

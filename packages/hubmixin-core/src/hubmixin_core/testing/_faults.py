@@ -1,0 +1,139 @@
+"""Fault injection: make the next requests on a route fail, stall or break off mid-body."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+__all__ = ["ROUTES", "Fault", "FaultInjector"]
+
+ROUTES = frozenset(
+    {
+        "agent-harnesses",
+        "branch",
+        "commit",
+        "commits",
+        "create-repo",
+        "delete-repo",
+        "lfs-batch",
+        "lfs-upload",
+        "paths-info",
+        "preupload",
+        "refs",
+        "repo-info",
+        "resolve",
+        "tag",
+        "tree",
+        "validate-yaml",
+        "whoami",
+        "xet-token",
+    }
+)
+"""Route names a `Fault` can target (``"*"`` targets all of them).
+
+``resolve`` serves file downloads (``HEAD`` for metadata, ``GET`` for content), ``lfs-batch`` and
+``lfs-upload`` the two steps of an LFS upload, ``preupload`` and ``commit`` the two steps of every commit.
+"""
+
+
+@dataclass(eq=False)
+class Fault:
+    """A failure the server applies to the next ``times`` requests matching ``route``/``method``/``path``.
+
+    Effects (at least one): ``delay`` seconds of sleep before answering; then either an error answer with
+    ``status`` (the request is not handled), or the normal answer cut off after ``cut_after`` body bytes
+    (the connection is dropped, so the client sees a truncated response; a shorter body goes through whole).
+
+    Args:
+        route: A name from `ROUTES`, or ``"*"``.
+        method: Only requests with this HTTP method (``"GET"``, ``"HEAD"``, ``"PUT"`` ...); ``None`` for any.
+        status: HTTP status (400-599) to answer with.
+        delay: Seconds to wait before answering.
+        cut_after: Body bytes to send before dropping the connection.
+        times: How many matching requests to affect; ``None`` for all of them until removed.
+        path: Regular expression searched in the request path (e.g. a file name).
+        message: Error message of a ``status`` answer.
+
+    ``hits`` counts the requests the fault was applied to.
+    """
+
+    route: str = "*"
+    method: str | None = None
+    status: int | None = None
+    delay: float = 0.0
+    cut_after: int | None = None
+    times: int | None = 1
+    path: str | None = None
+    message: str = "Fault injected by LocalHub"
+    hits: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.route != "*" and self.route not in ROUTES:
+            raise ValueError(f"Unknown route {self.route!r}; expected '*' or one of {sorted(ROUTES)}")
+        if self.status is not None and not 400 <= self.status <= 599:
+            raise ValueError(f"status must be an HTTP error status (400-599), got {self.status}")
+        if self.status is not None and self.cut_after is not None:
+            raise ValueError("A fault either answers with `status` or cuts the answer off, not both")
+        if self.status is None and self.cut_after is None and self.delay <= 0:
+            raise ValueError("A fault needs an effect: `status`, `delay` or `cut_after`")
+        if self.delay < 0 or (self.cut_after is not None and self.cut_after < 0):
+            raise ValueError("`delay` and `cut_after` must not be negative")
+        if self.times is not None and self.times < 1:
+            raise ValueError("`times` must be at least 1 (or None for every request)")
+        if self.method is not None:
+            self.method = self.method.upper()
+
+    @property
+    def remaining(self) -> int | None:
+        """Requests still to affect (``None``: unlimited)."""
+        return None if self.times is None else self.times - self.hits
+
+    def matches(self, route: str, method: str, path: str) -> bool:
+        """Whether a request is targeted by this fault (ignoring how many hits are left)."""
+        return (
+            (self.route == "*" or self.route == route)
+            and (self.method is None or self.method == method)
+            and (self.path is None or re.search(self.path, path) is not None)
+        )
+
+
+class FaultInjector:
+    """The active faults of a server; the first active match takes each request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        """Activate ``fault`` (after those already active) and return it."""
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def remove(self, fault: Fault) -> None:
+        """Deactivate ``fault`` (no-op if it is spent or was never added)."""
+        with self._lock:
+            if fault in self._faults:
+                self._faults.remove(fault)
+
+    def clear(self) -> None:
+        """Deactivate every fault."""
+        with self._lock:
+            self._faults.clear()
+
+    def active(self) -> list[Fault]:
+        """The faults that still have requests to affect."""
+        with self._lock:
+            return list(self._faults)
+
+    def take(self, route: str, method: str, path: str) -> Fault | None:
+        """Count a hit on the first fault matching the request and return it; spent faults are dropped."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(route, method, path):
+                    fault.hits += 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None

@@ -1,0 +1,232 @@
+"""HTTP plumbing for one request: streamed request bodies, Hub-style errors and responses."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from hubmixin_core.testing._routes import Match
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+    from hubmixin_core.testing._app import HubApp
+
+__all__ = ["ConnectionCut", "Exchange", "HubError", "entry_not_found", "repo_not_found", "revision_not_found"]
+
+CHUNK = 1024 * 1024
+_DRAIN_LIMIT = 4 * CHUNK
+_SAFE_HEADER = re.compile(r"^[A-Za-z0-9._:/=+-]{1,200}$")
+
+
+class HubError(Exception):
+    """An error answer: HTTP status, message, and the ``X-Error-Code`` the client maps to a typed error."""
+
+    def __init__(self, status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = headers or {}
+
+
+class ConnectionCut(Exception):
+    """Raised after a response was cut off on purpose (fault injection): the connection must be dropped."""
+
+
+def repo_not_found(repo_id: str) -> HubError:
+    """404 ``RepoNotFound`` (also used for private repos the caller may not see)."""
+    return HubError(404, f"Repository not found: {repo_id}", code="RepoNotFound")
+
+
+def revision_not_found(revision: str) -> HubError:
+    """404 ``RevisionNotFound``."""
+    return HubError(404, f"Invalid rev id: {revision}", code="RevisionNotFound")
+
+
+def entry_not_found(path: str, commit: str | None) -> HubError:
+    """404 ``EntryNotFound``; carries ``X-Repo-Commit`` so the client can cache the absence."""
+    headers = {"X-Repo-Commit": commit} if commit else {}
+    return HubError(404, f"Entry not found: {path}", code="EntryNotFound", headers=headers)
+
+
+class _RawBody(io.RawIOBase):
+    """The request body, de-chunked if needed, never read past its end."""
+
+    def __init__(self, rfile: IO[bytes] | io.BufferedIOBase, length: int | None) -> None:
+        self._rfile = rfile
+        self._remaining = length  # None: chunked encoding
+        self._chunk_left = 0
+        self.done = length == 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        if self.done:
+            return 0
+        if self._remaining is not None:
+            size = min(len(view), self._remaining)
+            data = self._rfile.read(size)
+            if not data:
+                raise ConnectionError("client closed the connection in the middle of the request body")
+            view[: len(data)] = data
+            self._remaining -= len(data)
+            self.done = self._remaining == 0
+            return len(data)
+        if self._chunk_left == 0 and not self._next_chunk():
+            return 0
+        data = self._rfile.read(min(len(view), self._chunk_left))
+        if not data:
+            raise ConnectionError("client closed the connection in the middle of a chunk")
+        view[: len(data)] = data
+        self._chunk_left -= len(data)
+        if self._chunk_left == 0:
+            self._rfile.readline(65537)  # CRLF after the chunk
+        return len(data)
+
+    def _next_chunk(self) -> bool:
+        line = self._rfile.readline(65537)
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError as exc:
+            raise HubError(400, "Malformed chunked request body") from exc
+        if size == 0:
+            while self._rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            self.done = True
+            return False
+        self._chunk_left = size
+        return True
+
+
+class Exchange:
+    """One request and its response, as handlers see them."""
+
+    def __init__(self, handler: BaseHTTPRequestHandler, app: HubApp, match: Match | None, query: dict[str, list[str]]):
+        self.handler = handler
+        self.app = app
+        self.match = match or Match("")
+        self.method = handler.command
+        self.query = query
+        self.user: str | None = None
+        self.can_write = False
+        self.cut_after: int | None = None
+        self.headers_sent = False
+        self._sent = 0
+        chunked = "chunked" in handler.headers.get("Transfer-Encoding", "").lower()
+        try:
+            length = max(int(handler.headers.get("Content-Length") or 0), 0)
+        except ValueError:
+            length = 0
+            handler.close_connection = True  # the body cannot be delimited: do not reuse the connection
+        self._raw = _RawBody(handler.rfile, None if chunked else length)
+        self._body = io.BufferedReader(self._raw, CHUNK)
+
+    # Request
+
+    def query_value(self, name: str) -> str | None:
+        """The first value of a query parameter."""
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def query_flag(self, name: str) -> bool:
+        """Whether a boolean query parameter is set (``1``, ``true``, ``True``)."""
+        return (self.query_value(name) or "").lower() in ("1", "true", "yes")
+
+    @property
+    def body(self) -> io.BufferedReader[_RawBody]:
+        """The request body as a buffered stream (iterate it for lines)."""
+        return self._body
+
+    def iter_body(self) -> Iterator[bytes]:
+        """The request body in chunks of up to 1 MiB."""
+        while chunk := self._body.read1(CHUNK):
+            yield chunk
+
+    def read_json(self, limit: int = 64 * CHUNK) -> Any:
+        """Parse a JSON request body (``{}`` when empty); 400 on malformed JSON."""
+        data = self._body.read(limit + 1)
+        if len(data) > limit:
+            raise HubError(413, "Request body too large")
+        if not data.strip():
+            return {}
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise HubError(400, f"Malformed JSON body: {exc}") from exc
+
+    def finish_body(self) -> None:
+        """Consume what is left of the body so the connection can be reused, or mark it for closing."""
+        if self._raw.done:
+            return
+        try:
+            if len(self._body.read(_DRAIN_LIMIT)) == _DRAIN_LIMIT and not self._raw.done:
+                self.handler.close_connection = True
+        except (OSError, HubError):
+            self.handler.close_connection = True
+
+    # Response
+
+    def start(self, status: int, headers: dict[str, str]) -> None:
+        """Send the status line and headers (``Content-Length`` must be among them)."""
+        self.handler.send_response(status)
+        for name, value in headers.items():
+            self.handler.send_header(name, value)
+        request_id = self.handler.headers.get("X-Amzn-Trace-Id") or self.handler.headers.get("X-Request-Id")
+        if request_id and _SAFE_HEADER.match(request_id):
+            self.handler.send_header("X-Request-Id", request_id)
+        self.handler.end_headers()
+        self.headers_sent = True
+
+    def write(self, data: bytes) -> None:
+        """Write body bytes, honouring an injected cut-off."""
+        if self.cut_after is not None and self._sent + len(data) > self.cut_after:
+            keep = max(self.cut_after - self._sent, 0)
+            self.handler.wfile.write(data[:keep])
+            self.handler.wfile.flush()
+            raise ConnectionCut
+        self.handler.wfile.write(data)
+        self._sent += len(data)
+
+    def send_bytes(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        """Send a complete response (no body for ``HEAD``)."""
+        self.start(status, {**headers, "Content-Length": str(len(body))})
+        if self.method != "HEAD" and body:
+            self.write(body)
+
+    def send_json(self, obj: object, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        """Send ``obj`` as JSON."""
+        body = json.dumps(obj).encode()
+        self.send_bytes(status, body, {"Content-Type": "application/json; charset=utf-8", **(headers or {})})
+
+    def send_error(self, error: HubError) -> None:
+        """Send a Hub-style error: JSON ``{"error": ...}`` plus ``X-Error-Message``/``X-Error-Code``."""
+        header_message = error.message.replace("\n", " ").encode("ascii", "backslashreplace").decode()
+        headers = {"X-Error-Message": header_message, **error.headers}
+        if error.code is not None:
+            headers["X-Error-Code"] = error.code
+        self.send_json({"error": error.message}, status=error.status, headers=headers)
+
+    def send_file(self, path: Path, start: int, length: int) -> None:
+        """Stream ``length`` bytes of ``path`` from ``start`` (headers already sent); zero-copy when possible."""
+        with path.open("rb") as file:
+            if self.cut_after is None and hasattr(os, "sendfile"):
+                self.handler.wfile.flush()
+                self.handler.connection.sendfile(file, offset=start, count=length)
+                return
+            file.seek(start)
+            left = length
+            while left > 0:
+                chunk = file.read(min(CHUNK, left))
+                if not chunk:
+                    raise OSError(f"blob {path.name} is shorter than recorded")
+                self.write(chunk)
+                left -= len(chunk)

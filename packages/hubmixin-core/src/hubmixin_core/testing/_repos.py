@@ -1,0 +1,205 @@
+"""Repository handlers: whoami, create/delete, info, refs, branches and tags."""
+
+from __future__ import annotations
+
+import re
+
+from hubmixin_core.testing._access import readable_repo, require_user, resolve_revision, writable_repo
+from hubmixin_core.testing._gitmeta import DEFAULT_GITATTRIBUTES, git_blob_oid, lfs_pointer, validate_ref_name
+from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
+from hubmixin_core.testing._storage import FileEntry, RepoKey
+
+__all__ = [
+    "handle_agent_harnesses",
+    "handle_branch",
+    "handle_create_repo",
+    "handle_delete_repo",
+    "handle_refs",
+    "handle_repo_info",
+    "handle_tag",
+    "handle_validate_yaml",
+    "handle_whoami",
+    "handle_xet_token",
+]
+
+_REPO_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
+_REPO_TYPES = {None: "model", "model": "model", "dataset": "dataset", "space": "space"}
+
+
+def _repo_url(ex: Exchange, key: RepoKey) -> str:
+    return f"{ex.app.endpoint}/{key.url_path}"
+
+
+def _json_object(ex: Exchange) -> dict[str, object]:
+    body = ex.read_json()
+    if not isinstance(body, dict):
+        raise HubError(400, "Expected a JSON object as request body")
+    return body
+
+
+def _key_from_body(body: dict[str, object], user: str) -> RepoKey:
+    name, organization, repo_type = body.get("name"), body.get("organization"), body.get("type")
+    if not isinstance(name, str) or not _REPO_NAME.match(name) or "--" in name or ".." in name:
+        raise HubError(400, f"Invalid repository name {name!r}: use letters, digits, '-', '_' and '.'")
+    if repo_type not in _REPO_TYPES:
+        raise HubError(400, f"Invalid repository type {repo_type!r}")
+    namespace = organization if isinstance(organization, str) and organization else user
+    return RepoKey(_REPO_TYPES[repo_type if isinstance(repo_type, str) else None], namespace, name)
+
+
+def handle_whoami(ex: Exchange) -> None:
+    """``GET /api/whoami-v2``."""
+    user = require_user(ex, write=False)
+    role = "write" if ex.can_write else "read"
+    ex.send_json(
+        {
+            "type": "user",
+            "id": user,
+            "name": user,
+            "fullname": user,
+            "email": None,
+            "emailVerified": False,
+            "isPro": False,
+            "orgs": [],
+            "auth": {"type": "access_token", "accessToken": {"displayName": "localhub", "role": role}},
+        }
+    )
+
+
+def handle_agent_harnesses(ex: Exchange) -> None:
+    """``GET /api/agent-harnesses``: an empty registry (the client asks for it for telemetry)."""
+    ex.send_json({"standardEnvVars": [], "harnesses": {}})
+
+
+def handle_validate_yaml(ex: Exchange) -> None:
+    """``POST /api/validate-yaml``: every README metadata block is accepted."""
+    ex.read_json()
+    ex.send_json({"errors": [], "warnings": []})
+
+
+def handle_xet_token(ex: Exchange) -> None:
+    """``GET .../xet-{read,write}-token/{rev}``: Xet storage is not implemented; explain how to switch it off."""
+    raise HubError(
+        501,
+        "LocalHub does not implement Xet storage: disable Xet in the client (HF_HUB_DISABLE_XET=1, or "
+        "huggingface_hub.constants.HF_HUB_DISABLE_XET = True; LocalHub.configure_client() does both) so that "
+        "large files go through the plain LFS protocol.",
+    )
+
+
+def handle_create_repo(ex: Exchange) -> None:
+    """``POST /api/repos/create`` ``{name, organization, type, private | visibility}``."""
+    user = require_user(ex)
+    body = _json_object(ex)
+    key = _key_from_body(body, user)
+    if key.namespace != user:
+        raise HubError(403, f"You don't have the rights to create a repository under the namespace {key.namespace!r}")
+    private = body.get("private") is True or body.get("visibility") in ("private", "protected")
+    data = DEFAULT_GITATTRIBUTES.encode()
+    initial = FileEntry(".gitattributes", ex.app.blobs.put_bytes(data), len(data), False, git_blob_oid(data))
+    repo = ex.app.storage.create_repo(key, private=private, author=user, initial=initial)
+    url = _repo_url(ex, key)
+    if repo is None:
+        ex.send_json({"error": f"You already created this {key.type} repo", "url": url}, status=409)
+        return
+    ex.send_json({"url": url, "name": key.repo_id, "id": f"{key.type}-{key.repo_id}"})
+
+
+def handle_delete_repo(ex: Exchange) -> None:
+    """``DELETE /api/repos/delete`` ``{name, organization, type}``."""
+    user = require_user(ex)
+    repo = writable_repo(ex, _key_from_body(_json_object(ex), user))
+    ex.app.storage.delete_repo(repo)
+    ex.send_bytes(200, b"", {})
+
+
+def handle_repo_info(ex: Exchange) -> None:
+    """``GET /api/{type}s/{repo}[/revision/{rev}][?blobs=true]``."""
+    repo = readable_repo(ex, ex.match.repo)
+    commit = resolve_revision(ex, repo, ex.match.revision)
+    record = ex.app.storage.get_commit(repo, commit)
+    files = ex.app.storage.files(repo, commit)
+    blobs = ex.query_flag("blobs")
+    siblings: list[dict[str, object]] = []
+    for entry in files.values():
+        sibling: dict[str, object] = {"rfilename": entry.path}
+        if blobs:
+            sibling.update(size=entry.size, blobId=entry.git_oid)
+            if entry.lfs:
+                pointer_size = len(lfs_pointer(entry.sha256, entry.size))
+                sibling["lfs"] = {"sha256": entry.sha256, "size": entry.size, "pointerSize": pointer_size}
+        siblings.append(sibling)
+    info: dict[str, object] = {
+        "_id": f"{repo.id:024x}",
+        "id": repo.key.repo_id,
+        "author": repo.key.namespace,
+        "sha": commit,
+        "lastModified": record.created_at if record else repo.created_at,
+        "createdAt": repo.created_at,
+        "private": repo.private,
+        "gated": False,
+        "disabled": False,
+        "downloads": 0,
+        "likes": 0,
+        "tags": [],
+        "siblings": siblings,
+        "usedStorage": sum(entry.size for entry in files.values()),
+    }
+    if repo.key.type == "model":
+        info["modelId"] = repo.key.repo_id
+    ex.send_json(info)
+
+
+def handle_refs(ex: Exchange) -> None:
+    """``GET /api/{type}s/{repo}/refs``: branches, tags and pull requests."""
+    repo = readable_repo(ex, ex.match.repo)
+    groups: dict[str, list[dict[str, str]]] = {"branches": [], "tags": [], "pullRequests": []}
+    prefixes = {"refs/heads/": "branches", "refs/tags/": "tags", "refs/pr/": "pullRequests"}
+    for ref, target in ex.app.storage.refs(repo).items():
+        for prefix, group in prefixes.items():
+            if ref.startswith(prefix):
+                name = ref if group == "pullRequests" else ref[len(prefix) :]
+                groups[group].append({"name": name, "ref": ref, "targetCommit": target})
+    ex.send_json({**groups, "converts": []})
+
+
+def _ref_name(name: str) -> str:
+    try:
+        return validate_ref_name(name)
+    except ValueError as exc:
+        raise HubError(400, str(exc)) from exc
+
+
+def handle_branch(ex: Exchange) -> None:
+    """``POST`` (create, ``{startingPoint}``) or ``DELETE`` ``/api/{type}s/{repo}/branch/{name}``."""
+    repo = writable_repo(ex, ex.match.repo)
+    name = _ref_name(ex.match.arg)
+    if ex.method == "DELETE":
+        if name == "main":
+            raise HubError(403, "The default branch 'main' cannot be deleted")
+        if not ex.app.storage.delete_ref(repo, f"refs/heads/{name}"):
+            raise revision_not_found(name)
+        ex.send_bytes(200, b"", {})
+        return
+    start = _json_object(ex).get("startingPoint")
+    target = resolve_revision(ex, repo, start if isinstance(start, str) else None)
+    if not ex.app.storage.create_ref(repo, f"refs/heads/{name}", target):
+        raise HubError(409, f"Reference already exists: refs/heads/{name}")
+    ex.send_json({})
+
+
+def handle_tag(ex: Exchange) -> None:
+    """``POST /api/{type}s/{repo}/tag/{rev}`` ``{tag, message}`` or ``DELETE .../tag/{tag}``."""
+    repo = writable_repo(ex, ex.match.repo)
+    if ex.method == "DELETE":
+        if not ex.app.storage.delete_ref(repo, f"refs/tags/{_ref_name(ex.match.arg)}"):
+            raise revision_not_found(ex.match.arg)
+        ex.send_bytes(200, b"", {})
+        return
+    tag = _json_object(ex).get("tag")
+    if not isinstance(tag, str):
+        raise HubError(400, "Missing 'tag' in the request body")
+    target = resolve_revision(ex, repo, ex.match.arg)
+    if not ex.app.storage.create_ref(repo, f"refs/tags/{_ref_name(tag)}", target):
+        raise HubError(409, f"Tag already exists: {tag}")
+    ex.send_json({})

@@ -1,0 +1,80 @@
+"""URL routing: map a request path onto a named route of the Hub API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from hubmixin_core.testing._storage import RepoKey
+
+__all__ = ["RESERVED_NAMES", "Match", "match_route"]
+
+_API_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
+_WEB_PREFIXES = {"datasets": "dataset", "spaces": "space"}
+_FIXED = {
+    ("whoami-v2",): "whoami",
+    ("agent-harnesses",): "agent-harnesses",
+    ("validate-yaml",): "validate-yaml",
+    ("repos", "create"): "create-repo",
+    ("repos", "delete"): "delete-repo",
+}
+_REV_ROUTES = {"preupload", "commit", "paths-info", "commits"}
+
+RESERVED_NAMES = frozenset({"api", "datasets", "spaces", "models", "kernels", "buckets"})
+"""Names that cannot be users: they start non-repo URLs."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """A routed request: route name plus the parts of the path it carries."""
+
+    name: str
+    repo: RepoKey | None = None
+    revision: str | None = None
+    path: str = ""
+    arg: str = ""
+
+
+def _api_repo_route(repo: RepoKey, tail: list[str]) -> Match | None:
+    if not tail:
+        return Match("repo-info", repo)
+    kind, args = tail[0], tail[1:]
+    if kind == "revision" and args:
+        return Match("repo-info", repo, revision="/".join(args))
+    if kind == "tree" and args:
+        return Match("tree", repo, revision=args[0], path="/".join(args[1:]))
+    if kind == "refs" and not args:
+        return Match("refs", repo)
+    if kind in _REV_ROUTES and len(args) == 1:
+        return Match(kind, repo, revision=args[0])
+    if kind in ("branch", "tag") and args:
+        return Match(kind, repo, arg="/".join(args))
+    if kind in ("xet-write-token", "xet-read-token"):
+        return Match("xet-token", repo)
+    return None
+
+
+def match_route(raw_path: str) -> Match | None:
+    """Route a raw (percent-encoded) URL path, without its query; ``None`` if nothing matches."""
+    segments = [unquote(segment) for segment in raw_path.split("/")[1:]]
+    if segments and segments[-1] == "" and len(segments) > 1:
+        segments.pop()
+    if segments[:1] == ["api"]:
+        rest = segments[1:]
+        if (name := _FIXED.get(tuple(rest))) is not None:
+            return Match(name)
+        if len(rest) == 2 and rest[0] == "lfs-upload":
+            return Match("lfs-upload", arg=rest[1])
+        if len(rest) >= 3 and rest[0] in _API_TYPES:
+            return _api_repo_route(RepoKey(_API_TYPES[rest[0]], rest[1], rest[2]), rest[3:])
+        return None
+    repo_type = "model"
+    if segments[:1] and segments[0] in _WEB_PREFIXES:
+        repo_type = _WEB_PREFIXES[segments[0]]
+        segments = segments[1:]
+    if len(segments) == 6 and segments[1].endswith(".git") and segments[2:] == ["info", "lfs", "objects", "batch"]:
+        return Match("lfs-batch", RepoKey(repo_type, segments[0], segments[1].removesuffix(".git")))
+    if len(segments) >= 5 and segments[2] == "resolve":
+        key = RepoKey(repo_type, segments[0], segments[1])
+        return Match("resolve", key, revision=segments[3], path="/".join(segments[4:]))
+    return None

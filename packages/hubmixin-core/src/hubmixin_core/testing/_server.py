@@ -1,0 +1,209 @@
+"""``LocalHub``: a Hub-compatible HTTP server on the loopback interface, run in a background thread."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import shutil
+import tempfile
+import threading
+from contextlib import AbstractContextManager
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from hubmixin_core.testing._app import HubApp
+from hubmixin_core.testing._client_config import configure_client
+from hubmixin_core.testing._faults import Fault
+from hubmixin_core.testing._httpd import HubHTTPServer
+from hubmixin_core.testing._routes import RESERVED_NAMES
+
+__all__ = ["LocalHub"]
+
+_USER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?$")
+
+
+def _check_loopback(host: str) -> str:
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        if ipaddress.IPv4Address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise ValueError(f"LocalHub only binds to the IPv4 loopback interface (127.0.0.1), not {host!r}")
+
+
+def _check_user_name(name: str) -> str:
+    if not _USER_NAME.match(name) or name in RESERVED_NAMES or "--" in name:
+        raise ValueError(
+            f"Invalid user name {name!r}: use letters, digits and single '-' (not {sorted(RESERVED_NAMES)})"
+        )
+    return name
+
+
+class LocalHub:
+    """A Hub-compatible server for tests and offline work, speaking to the official ``huggingface_hub`` client.
+
+    Use it as a context manager (or call `start`/`stop`):
+
+    ```python
+    with LocalHub() as hub, hub.configure_client():
+        huggingface_hub.create_repo("model")  # created at hub.endpoint, owned by hub.username
+    ```
+
+    Args:
+        root: Folder holding the data (content-addressed blobs plus a SQLite metadata store); repositories
+            persist across restarts. ``None`` uses a temporary folder removed by `stop`.
+        host: Loopback address to bind (only ``127.x.x.x``/``localhost`` are accepted).
+        port: TCP port; ``0`` picks a free one.
+        username: The default user, owner of `token`.
+        lfs_threshold: Files of this many bytes or more go through LFS (as do binary files and the
+            ``.gitattributes`` LFS patterns such as ``*.safetensors``).
+        page_size: Entries per page of tree and commit listings (the Hub uses 1000).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        username: str = "localuser",
+        lfs_threshold: int = 10 * 1024 * 1024,
+        page_size: int = 1000,
+    ) -> None:
+        if lfs_threshold < 1 or page_size < 1:
+            raise ValueError("lfs_threshold and page_size must be positive")
+        self._root = None if root is None else Path(root)
+        self._host = _check_loopback(host)
+        self._port = port
+        self.username = _check_user_name(username)
+        self._lfs_threshold = lfs_threshold
+        self._page_size = page_size
+        self._app: HubApp | None = None
+        self._httpd: HubHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._token: str | None = None
+        self._temp_root: Path | None = None
+
+    def _running_app(self) -> HubApp:
+        if self._app is None:
+            raise RuntimeError("LocalHub is not running: call start() or use it as a context manager")
+        return self._app
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is serving requests."""
+        return self._app is not None
+
+    @property
+    def endpoint(self) -> str:
+        """Base URL of the running server, e.g. ``http://127.0.0.1:54321``."""
+        return self._running_app().endpoint
+
+    @property
+    def token(self) -> str:
+        """A write token of `username` (minted at each start)."""
+        self._running_app()
+        assert self._token is not None
+        return self._token
+
+    @property
+    def root(self) -> Path:
+        """The data folder of the running server."""
+        return self._running_app().root
+
+    def start(self) -> Self:
+        """Start serving in a background thread; returns ``self``."""
+        if self._app is not None:
+            raise RuntimeError("LocalHub is already running")
+        root = self._root
+        if root is None:
+            root = self._temp_root = Path(tempfile.mkdtemp(prefix="localhub-"))
+        root.mkdir(parents=True, exist_ok=True)
+        app = HubApp(root, lfs_threshold=self._lfs_threshold, page_size=self._page_size)
+        try:
+            httpd = HubHTTPServer((self._host, self._port), app)
+        except BaseException:
+            app.close()
+            self._remove_temp_root()
+            raise
+        app.endpoint = f"http://{self._host}:{httpd.server_port}"
+        app.storage.ensure_user(self.username)
+        self._token = app.storage.create_token(self.username, write=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name=f"LocalHub:{httpd.server_port}"
+        )
+        self._thread.daemon = True
+        self._thread.start()
+        self._app, self._httpd = app, httpd
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, drop open connections and release the data folder (no-op when stopped)."""
+        app, httpd, thread = self._app, self._httpd, self._thread
+        if app is None or httpd is None or thread is None:
+            return
+        self._app = self._httpd = self._thread = None
+        app.stopping.set()
+        httpd.shutdown()
+        workers = httpd.close_connections()
+        httpd.server_close()
+        thread.join()
+        for worker in workers:
+            worker.join(timeout=5)
+        app.close()
+        self._token = None
+        self._remove_temp_root()
+
+    def _remove_temp_root(self) -> None:
+        if self._temp_root is not None:
+            shutil.rmtree(self._temp_root, ignore_errors=True)
+            self._temp_root = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self._app.endpoint if self._app is not None else "stopped"
+        return f"LocalHub({where}, user={self.username!r})"
+
+    def add_user(self, name: str) -> str:
+        """Create the user ``name`` (if needed) and return a new write token for it."""
+        app = self._running_app()
+        app.storage.ensure_user(_check_user_name(name))
+        return app.storage.create_token(name, write=True)
+
+    def create_token(self, username: str, *, write: bool = True) -> str:
+        """A new token for an existing user; ``write=False`` gives a read-only token."""
+        app = self._running_app()
+        if not app.storage.user_exists(username):
+            raise ValueError(f"No user {username!r}: create it with add_user()")
+        return app.storage.create_token(username, write=write)
+
+    def inject_fault(self, fault: Fault) -> Fault:
+        """Activate ``fault`` for the next matching requests; returns it (its ``hits`` count as they happen)."""
+        return self._running_app().faults.add(fault)
+
+    def remove_fault(self, fault: Fault) -> None:
+        """Deactivate ``fault`` before it is spent (e.g. one with ``times=None``)."""
+        self._running_app().faults.remove(fault)
+
+    def clear_faults(self) -> None:
+        """Deactivate every injected fault."""
+        self._running_app().faults.clear()
+
+    def configure_client(self, *, cache_dir: str | os.PathLike[str] | None = None) -> AbstractContextManager[Path]:
+        """Point ``huggingface_hub`` at this server, with `token` and a private cache, for a ``with`` block.
+
+        Xet is switched off (this server speaks plain LFS). ``cache_dir`` becomes ``HF_HOME`` (default: a
+        temporary folder). See `hubmixin_core.testing.configure_client`.
+        """
+        return configure_client(self.endpoint, token=self.token, cache_dir=cache_dir)

@@ -1,0 +1,365 @@
+"""SQLite metadata store of the local Hub: users, tokens, repositories, commits, file trees and refs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hubmixin_core.testing._gitmeta import new_commit_oid
+
+__all__ = ["CommitRecord", "FileEntry", "ParentMismatchError", "Repo", "RepoKey", "Storage", "now_iso"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    digest TEXT PRIMARY KEY, user TEXT NOT NULL, can_write INTEGER NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS repos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    private INTEGER NOT NULL, created_at TEXT NOT NULL, next_pr INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (type, namespace, name));
+CREATE TABLE IF NOT EXISTS commits (
+    repo_id INTEGER NOT NULL, oid TEXT NOT NULL, parent TEXT, author TEXT NOT NULL, title TEXT NOT NULL,
+    message TEXT NOT NULL, created_at TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (repo_id, oid));
+CREATE TABLE IF NOT EXISTS files (
+    repo_id INTEGER NOT NULL, commit_oid TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL, lfs INTEGER NOT NULL, git_oid TEXT NOT NULL, PRIMARY KEY (repo_id, commit_oid, path));
+CREATE TABLE IF NOT EXISTS refs (
+    repo_id INTEGER NOT NULL, name TEXT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (repo_id, name));
+CREATE TABLE IF NOT EXISTS lfs_objects (
+    repo_id INTEGER NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (repo_id, sha256));
+"""
+
+_SHORT_SHA = re.compile(r"[0-9a-f]{7,40}")
+
+
+def now_iso() -> str:
+    """The current UTC time in the Hub's format (``2024-01-31T12:00:00.000Z``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RepoKey:
+    """A repository address: type (``model``, ``dataset``, ``space``), namespace and name."""
+
+    type: str
+    namespace: str
+    name: str
+
+    @property
+    def repo_id(self) -> str:
+        """``namespace/name``."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def url_path(self) -> str:
+        """The web path of the repo: ``ns/name`` for models, ``datasets/ns/name`` for datasets."""
+        prefix = "" if self.type == "model" else f"{self.type}s/"
+        return prefix + self.repo_id
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A stored repository."""
+
+    id: int
+    key: RepoKey
+    private: bool
+    created_at: str
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file in a commit's tree; ``git_oid`` is the git blob id (of the LFS pointer for LFS files)."""
+
+    path: str
+    sha256: str
+    size: int
+    lfs: bool
+    git_oid: str
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    """A commit's metadata."""
+
+    oid: str
+    parent: str | None
+    author: str
+    title: str
+    message: str
+    created_at: str
+
+
+class ParentMismatchError(Exception):
+    """The branch moved past the ``parentCommit`` the client based its commit on."""
+
+
+class Storage:
+    """Thread-safe access to the SQLite metadata database (one connection, serialized)."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _one(self, sql: str, *args: object) -> tuple[object, ...] | None:
+        with self._lock:
+            row: tuple[object, ...] | None = self._db.execute(sql, args).fetchone()
+            return row
+
+    def _all(self, sql: str, *args: object) -> list[tuple[object, ...]]:
+        with self._lock:
+            rows: list[tuple[object, ...]] = self._db.execute(sql, args).fetchall()
+            return rows
+
+    # Users and tokens
+
+    def ensure_user(self, name: str) -> None:
+        """Create the user ``name`` unless it exists."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO users VALUES (?, ?)", (name, now_iso()))
+
+    def user_exists(self, name: str) -> bool:
+        """Whether the user exists."""
+        return self._one("SELECT 1 FROM users WHERE name = ?", name) is not None
+
+    def create_token(self, user: str, *, write: bool) -> str:
+        """Mint a token for ``user``; only its sha256 is stored."""
+        token = "hf_" + secrets.token_hex(17)
+        with self._tx() as db:
+            db.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)", (_digest(token), user, int(write), now_iso()))
+        return token
+
+    def authenticate(self, token: str) -> tuple[str, bool] | None:
+        """``(user, can_write)`` for a valid token, else ``None``."""
+        row = self._one("SELECT user, can_write FROM tokens WHERE digest = ?", _digest(token))
+        return None if row is None else (str(row[0]), bool(row[1]))
+
+    # Repositories
+
+    def get_repo(self, key: RepoKey) -> Repo | None:
+        """The repository at ``key``, if any."""
+        row = self._one(
+            "SELECT id, private, created_at FROM repos WHERE type = ? AND namespace = ? AND name = ?",
+            key.type,
+            key.namespace,
+            key.name,
+        )
+        if row is None:
+            return None
+        return Repo(id=int(str(row[0])), key=key, private=bool(row[1]), created_at=str(row[2]))
+
+    def create_repo(self, key: RepoKey, *, private: bool, author: str, initial: FileEntry) -> Repo | None:
+        """Create the repo with an initial commit holding ``initial``; ``None`` if it already exists."""
+        with self._tx() as db:
+            created = now_iso()
+            try:
+                cursor = db.execute(
+                    "INSERT INTO repos (type, namespace, name, private, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (key.type, key.namespace, key.name, int(private), created),
+                )
+            except sqlite3.IntegrityError:
+                return None
+            repo_id = cursor.lastrowid
+            assert repo_id is not None
+            oid = new_commit_oid(None, "initial commit", author, created)
+            db.execute(
+                "INSERT INTO commits VALUES (?, ?, NULL, ?, 'initial commit', '', ?, 0)",
+                (repo_id, oid, author, created),
+            )
+            self._insert_files(db, repo_id, oid, [initial])
+            db.execute("INSERT INTO refs VALUES (?, 'refs/heads/main', ?)", (repo_id, oid))
+        return Repo(id=repo_id, key=key, private=private, created_at=created)
+
+    def delete_repo(self, repo: Repo) -> None:
+        """Delete the repo and all its metadata (blobs stay in the content-addressed store)."""
+        with self._tx() as db:
+            for table in ("files", "commits", "refs", "lfs_objects"):
+                db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.id,))
+            db.execute("DELETE FROM repos WHERE id = ?", (repo.id,))
+
+    # Refs
+
+    def refs(self, repo: Repo) -> dict[str, str]:
+        """Every ref name (``refs/heads/main``, ``refs/tags/v1``, ``refs/pr/1``) with its target commit."""
+        rows = self._all("SELECT name, target FROM refs WHERE repo_id = ? ORDER BY name", repo.id)
+        return {str(name): str(target) for name, target in rows}
+
+    def get_ref(self, repo: Repo, name: str) -> str | None:
+        """The commit a full ref name points to."""
+        row = self._one("SELECT target FROM refs WHERE repo_id = ? AND name = ?", repo.id, name)
+        return None if row is None else str(row[0])
+
+    def create_ref(self, repo: Repo, name: str, target: str) -> bool:
+        """Create a ref; ``False`` if it already exists."""
+        with self._tx() as db:
+            try:
+                db.execute("INSERT INTO refs VALUES (?, ?, ?)", (repo.id, name, target))
+            except sqlite3.IntegrityError:
+                return False
+        return True
+
+    def delete_ref(self, repo: Repo, name: str) -> bool:
+        """Delete a ref; ``False`` if it did not exist."""
+        with self._tx() as db:
+            return db.execute("DELETE FROM refs WHERE repo_id = ? AND name = ?", (repo.id, name)).rowcount > 0
+
+    def branch_ref(self, repo: Repo, revision: str) -> str | None:
+        """The full ref name if ``revision`` names a branch or a PR ref (what commits may target)."""
+        for name in (f"refs/heads/{revision}", revision):
+            if name.startswith(("refs/heads/", "refs/pr/")) and self.get_ref(repo, name) is not None:
+                return name
+        return None
+
+    def resolve(self, repo: Repo, revision: str) -> str | None:
+        """The commit id of a branch, tag, full ref name or (possibly short) commit id."""
+        for name in (f"refs/heads/{revision}", f"refs/tags/{revision}", revision):
+            if (target := self.get_ref(repo, name)) is not None:
+                return target
+        if _SHORT_SHA.fullmatch(revision):
+            rows = self._all(
+                "SELECT oid FROM commits WHERE repo_id = ? AND substr(oid, 1, ?) = ?",
+                repo.id,
+                len(revision),
+                revision,
+            )
+            if len(rows) == 1:
+                return str(rows[0][0])
+        return None
+
+    # Commits and trees
+
+    def files(self, repo: Repo, commit: str) -> dict[str, FileEntry]:
+        """Every file of the commit, by path."""
+        rows = self._all(
+            "SELECT path, sha256, size, lfs, git_oid FROM files WHERE repo_id = ? AND commit_oid = ? ORDER BY path",
+            repo.id,
+            commit,
+        )
+        return {str(r[0]): FileEntry(str(r[0]), str(r[1]), int(str(r[2])), bool(r[3]), str(r[4])) for r in rows}
+
+    def file(self, repo: Repo, commit: str, path: str) -> FileEntry | None:
+        """One file of the commit."""
+        row = self._one(
+            "SELECT sha256, size, lfs, git_oid FROM files WHERE repo_id = ? AND commit_oid = ? AND path = ?",
+            repo.id,
+            commit,
+            path,
+        )
+        return None if row is None else FileEntry(path, str(row[0]), int(str(row[1])), bool(row[2]), str(row[3]))
+
+    def get_commit(self, repo: Repo, oid: str) -> CommitRecord | None:
+        """A commit's metadata."""
+        row = self._one(
+            "SELECT oid, parent, author, title, message, created_at FROM commits WHERE repo_id = ? AND oid = ?",
+            repo.id,
+            oid,
+        )
+        if row is None:
+            return None
+        return CommitRecord(
+            str(row[0]),
+            None if row[1] is None else str(row[1]),
+            str(row[2]),
+            str(row[3]),
+            str(row[4]),
+            str(row[5]),
+        )
+
+    def history(self, repo: Repo, oid: str) -> list[CommitRecord]:
+        """The commit and its ancestors, newest first."""
+        out: list[CommitRecord] = []
+        current: str | None = oid
+        while current is not None and (record := self.get_commit(repo, current)) is not None:
+            out.append(record)
+            current = record.parent
+        return out
+
+    def commit(
+        self,
+        repo: Repo,
+        *,
+        ref: str,
+        build: Callable[[dict[str, FileEntry]], dict[str, FileEntry]],
+        author: str,
+        title: str,
+        message: str,
+        expected_parent: str | None = None,
+        create_pr: bool = False,
+    ) -> tuple[str, int | None]:
+        """Atomically commit ``build(files at the head of ref)`` on top of ``ref``.
+
+        With ``create_pr`` the ref is left alone and a new ``refs/pr/N`` points to the commit. Returns the commit id
+        and the PR number (or ``None``). Exceptions raised by ``build`` roll everything back.
+        """
+        with self._tx() as db:
+            head = self.get_ref(repo, ref)
+            if head is None:
+                raise LookupError(ref)
+            if expected_parent is not None and not head.startswith(expected_parent):
+                raise ParentMismatchError(head)
+            entries = build(self.files(repo, head))
+            created = now_iso()
+            oid = new_commit_oid(head, title, author, created)
+            seq_row = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM commits WHERE repo_id = ?", (repo.id,))
+            db.execute(
+                "INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (repo.id, oid, head, author, title, message, created, seq_row.fetchone()[0]),
+            )
+            self._insert_files(db, repo.id, oid, list(entries.values()))
+            pr_num: int | None = None
+            if create_pr:
+                pr_num = int(db.execute("SELECT next_pr FROM repos WHERE id = ?", (repo.id,)).fetchone()[0])
+                db.execute("UPDATE repos SET next_pr = next_pr + 1 WHERE id = ?", (repo.id,))
+                db.execute("INSERT INTO refs VALUES (?, ?, ?)", (repo.id, f"refs/pr/{pr_num}", oid))
+            else:
+                db.execute("UPDATE refs SET target = ? WHERE repo_id = ? AND name = ?", (oid, repo.id, ref))
+        return oid, pr_num
+
+    @staticmethod
+    def _insert_files(db: sqlite3.Connection, repo_id: int, commit: str, entries: list[FileEntry]) -> None:
+        db.executemany(
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(repo_id, commit, e.path, e.sha256, e.size, int(e.lfs), e.git_oid) for e in entries],
+        )
+
+    # LFS objects
+
+    def link_lfs(self, repo: Repo, sha256: str, size: int) -> None:
+        """Record that ``repo`` holds the LFS object (uploaded by one of its writers)."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO lfs_objects VALUES (?, ?, ?)", (repo.id, sha256, size))
+
+    def lfs_size(self, repo: Repo, sha256: str) -> int | None:
+        """The size of an LFS object of ``repo``, or ``None`` if the repo never received it."""
+        row = self._one("SELECT size FROM lfs_objects WHERE repo_id = ? AND sha256 = ?", repo.id, sha256)
+        return None if row is None else int(str(row[0]))

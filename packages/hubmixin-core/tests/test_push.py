@@ -1,0 +1,53 @@
+"""push_to_hub through the local Hub: one commit, and tokens never written or logged."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from core_models import MLP
+from huggingface_hub import HfApi
+
+from hubmixin_core import UploadOptions
+from hubmixin_core.testing import LocalHub
+
+
+def test_push_makes_one_commit_with_weights_config_and_card(local_hub: LocalHub) -> None:
+    api = HfApi()
+    api.create_repo("localuser/mlp")
+    before = len(api.list_repo_commits("localuser/mlp"))
+    commit = MLP(seed=4).push_to_hub("localuser/mlp", commit_message="first weights")
+    commits = api.list_repo_commits("localuser/mlp")
+    assert len(commits) == before + 1 and commits[0].title == "first weights"
+    assert commits[0].commit_id == commit.oid
+    files = set(api.list_repo_files("localuser/mlp"))
+    assert {"README.md", "config.json", "model.safetensors"} <= files
+    loaded = MLP.from_pretrained("localuser/mlp")
+    np.testing.assert_array_equal(loaded.weights["fc1.weight"], MLP(seed=4).weights["fc1.weight"])
+
+
+def test_save_pretrained_with_push_to_hub_defaults_repo_to_folder_name(local_hub: LocalHub, tmp_path: Path) -> None:
+    commit = MLP().save_pretrained(tmp_path / "my-mlp", push_to_hub=True)
+    assert "/localuser/my-mlp/commit/" in commit
+    assert (tmp_path / "my-mlp" / "model.safetensors").is_file()
+
+
+def test_token_is_never_written_or_logged(
+    local_hub: LocalHub, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = local_hub.add_user("carol")
+    caplog.set_level(logging.DEBUG)
+    model = MLP()
+    model.save_pretrained(tmp_path / "saved", repo_id="carol/mlp", push_to_hub=True, token=token)
+    loaded = MLP.from_pretrained("carol/mlp", token=token, cache_dir=tmp_path / "cache")
+    loaded.save_pretrained(tmp_path / "resaved")
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written
+    for path in written:
+        assert token.encode() not in path.read_bytes(), path
+    for name in ("README.md", "config.json"):
+        assert token.encode() not in Path(HfApi().hf_hub_download("carol/mlp", name, token=token)).read_bytes()
+    assert token not in caplog.text
+    assert token not in repr(UploadOptions(token=token))

@@ -1,0 +1,13 @@
+"""Negative typing cases for framework parameters: each `# E: <code>` line must fail mypy."""
+
+from __future__ import annotations
+
+from tinylib import TinyClassifier
+
+
+def misspelled_and_mistyped(clf: TinyClassifier) -> None:
+    TinyClassifier.from_pretrained("u/clf", map_locaton="cpu")  # E: arg-type
+    TinyClassifier.from_pretrained("u/clf", strict="yes")  # E: arg-type
+    TinyClassifier.from_pretrained("u/clf", dtype="float16")  # E: arg-type
+    clf.save_pretrained("out", max_shard_size=1.5)  # E: call-overload
+    clf.push_to_hub("u/clf", max_shard_sise="1GB")  # E: call-arg

@@ -1,0 +1,19 @@
+"""Positive typing cases as a user of the downstream example library writes them."""
+
+from __future__ import annotations
+
+from typing import assert_type
+
+import torch
+from huggingface_hub import CommitInfo
+from tinylib import LinearRegressor, TinyClassifier
+
+
+def check(clf: TinyClassifier, flag: bool) -> None:
+    assert_type(TinyClassifier.from_pretrained("u/clf", map_location="cpu", strict=True), TinyClassifier)
+    assert_type(TinyClassifier.from_pretrained("u/clf", dtype=torch.bfloat16), TinyClassifier)
+    assert_type(LinearRegressor.from_pretrained("u/reg", revision="main"), LinearRegressor)
+    assert_type(clf.save_pretrained("out", max_shard_size="1GB"), None)
+    assert_type(clf.push_to_hub("u/clf", max_shard_size=10_000_000, private=True), CommitInfo)
+    assert_type(clf.save_pretrained("out", push_to_hub=flag), CommitInfo | None)
+    assert_type(clf.forward(torch.zeros(1, 4)), torch.Tensor)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from huggingface_hub import HfApi, ModelCard
-from huggingface_hub.utils import disable_progress_bars
+from huggingface_hub.utils.tqdm import disable_progress_bars
 from tinylib import LinearRegressor, TinyClassifier
 from tinylib.linear import RegressorConfig
 

@@ -11,6 +11,8 @@ from hubmixin_core import params as params
 from hubmixin_core._card import DEFAULT_MODEL_CARD as DEFAULT_MODEL_CARD
 from hubmixin_core._generated._options import DownloadOptions as DownloadOptions
 from hubmixin_core._generated._options import UploadOptions as UploadOptions
+from hubmixin_core._hub import download_file as download_file
+from hubmixin_core._hub import download_files as download_files
 from hubmixin_core._mixin import ModelHubMixin as ModelHubMixin
 from hubmixin_core.errors import ConfigEncodingError as ConfigEncodingError
 from hubmixin_core.errors import ConfigEncodingWarning as ConfigEncodingWarning
@@ -33,6 +35,8 @@ __all__ = [
     "UploadOptions",
     "WeightsError",
     "__version__",
+    "download_file",
+    "download_files",
     "errors",
     "params",
 ]

@@ -1,0 +1,67 @@
+"""The extra parameters ``hubmixin_torch`` adds to the generated public methods.
+
+``python -m codegen`` loads this file on its own (it must import only ``hubmixin_core.params``, never torch) and
+writes ``_generated/_methods.py`` from it. Each parameter is documented once, here.
+"""
+
+from hubmixin_core.params import FrameworkExtras, Param
+
+__all__ = ["EXTRAS"]
+
+_TORCH = ("import torch",)
+
+EXTRAS = FrameworkExtras(
+    package="hubmixin_torch",
+    class_name="PyTorchModelHubMixinMethods",
+    base="hubmixin_torch._impl:TorchHubMixinBase",
+    load=(
+        Param(
+            "map_location",
+            "str | torch.device",
+            '"cpu"',
+            'Device the model is loaded on (`"cpu"`, `"cuda:0"`, a `torch.device`, or `"meta"` to read only '
+            "the shapes). Weights are read straight onto it: on CPU they are memory-mapped from the file, not "
+            "copied. Every parameter and buffer of the returned model is on this device.",
+            _TORCH,
+        ),
+        Param(
+            "strict",
+            "bool",
+            "False",
+            "Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise "
+            "`WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is "
+            "given); if `False`, missing weights keep the model's own initialisation and both lists are logged as "
+            "a warning. A shape mismatch raises `WeightsShapeError` either way.",
+        ),
+        Param(
+            "dtype",
+            "torch.dtype | None",
+            "None",
+            "Floating-point dtype to load the model in (`torch.float16`, `torch.bfloat16`, ...): every floating "
+            "parameter and buffer is converted, integer and boolean ones are left as they are. `None` keeps the "
+            "dtypes the model's `__init__` gives them.",
+            _TORCH,
+        ),
+    ),
+    save=(
+        Param(
+            "max_shard_size",
+            "int | str | None",
+            "None",
+            'Largest weights file to write, in bytes or as a string (`"5GB"`, `"500MiB"`). A model larger than '
+            "this is written as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`, as "
+            "transformers does; a smaller one stays a single `model.safetensors`. `None` always writes a single "
+            "file, which `huggingface_hub.PyTorchModelHubMixin` can read too.",
+        ),
+        Param(
+            "dtype",
+            "torch.dtype | None",
+            "None",
+            "Floating-point dtype to save the weights as (`torch.float16`, `torch.bfloat16`, ...); integer and "
+            "boolean tensors are saved as they are. The model itself is not changed. `None` saves each tensor in "
+            "its current dtype.",
+            _TORCH,
+        ),
+    ),
+)
+"""The load and save extras of :class:`hubmixin_torch.PyTorchModelHubMixin`."""

@@ -1,0 +1,102 @@
+"""The hand-written torch side of ``PyTorchModelHubMixin``: ``_save_pretrained`` and ``_from_pretrained``.
+
+The public methods are generated (``_generated/_methods.py``) and reach these through ``hubmixin_core``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Self
+
+import torch
+
+from hubmixin_core import DownloadOptions, ModelHubMixin
+from hubmixin_torch._weights import (
+    check_dtype_argument,
+    construct_without_weights,
+    load_checkpoint,
+    open_checkpoint,
+    save_module,
+)
+
+__all__ = ["TorchHubMixinBase"]
+
+
+def _as_module(obj: object) -> torch.nn.Module:
+    if not isinstance(obj, torch.nn.Module):
+        raise TypeError(f"{type(obj).__qualname__} uses PyTorchModelHubMixin but is not a torch.nn.Module subclass")
+    return obj
+
+
+def _as_device(map_location: str | torch.device) -> torch.device:
+    try:
+        return torch.device(map_location)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"map_location={map_location!r} is not a torch device: {e}") from e
+
+
+class TorchHubMixinBase(ModelHubMixin):
+    """Hand-written core of :class:`hubmixin_torch.PyTorchModelHubMixin`; use that class, not this one."""
+
+    def _save_pretrained(
+        self,
+        save_directory: Path,
+        *,
+        max_shard_size: int | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        """Write the module's weights as safetensors: one ``model.safetensors``, or shards and their index."""
+        module = _as_module(self)
+        if isinstance(module, torch.nn.DataParallel | torch.nn.parallel.DistributedDataParallel):
+            module = module.module  # as huggingface_hub does: save the wrapped model's names
+        save_module(module, save_directory, max_shard_size=max_shard_size, dtype=dtype)
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        endpoint: str | None = None,
+        max_workers: int = 8,
+        map_location: str | torch.device = "cpu",
+        strict: bool = False,
+        dtype: torch.dtype | None = None,
+        **model_kwargs: Any,
+    ) -> Self:
+        """Build the model without initialising its parameters, then assign the checkpoint's tensors to it.
+
+        The weights are located first (downloading shards in parallel), so a repository without weights fails
+        before the model is built. The model is returned in eval mode, entirely on ``map_location``.
+        """
+        device = _as_device(map_location)
+        dtype = check_dtype_argument(dtype)
+        options = DownloadOptions(
+            revision=revision,
+            cache_dir=cache_dir,
+            force_download=force_download,
+            local_files_only=local_files_only,
+            token=token,
+            endpoint=endpoint,
+            max_workers=max_workers,
+        )
+        checkpoint = open_checkpoint(model_id, options, device)
+        model = construct_without_weights(lambda: cls(**model_kwargs))
+        module = _as_module(model)
+        tie_weights = getattr(module, "tie_weights", None)
+        if callable(tie_weights):  # transformers' convention: ties made outside __init__
+            tie_weights()
+        load_checkpoint(
+            module,
+            checkpoint,
+            device=device,
+            dtype=dtype,
+            strict=strict,
+            rebuild=lambda: _as_module(cls(**model_kwargs)),
+        )
+        module.eval()
+        return model

@@ -1,0 +1,47 @@
+"""Interchange with huggingface_hub's PyTorchModelHubMixin: each reads the other's checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from torch_models import Net, RefNet, assert_same_tensors, trained_net
+
+
+def _contents(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    with safe_open(str(path), framework="pt") as f:
+        names: list[str] = f.keys()
+        return {k: f.get_tensor(k) for k in names}, f.metadata() or {}
+
+
+def test_reference_checkpoint_loads_strictly(tmp_path: Path) -> None:
+    reference = trained_net(RefNet)
+    reference.save_pretrained(tmp_path)
+    loaded = Net.from_pretrained(tmp_path, strict=True)
+    assert_same_tensors(reference, loaded)
+    assert loaded.head.weight is loaded.embed.weight
+
+
+def test_our_checkpoint_loads_strictly_in_the_reference(
+    net: Net, saved: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loaded = RefNet.from_pretrained(saved, strict=True, map_location="cpu")
+    capsys.readouterr()  # the reference prints where it loads from
+    assert_same_tensors(net, loaded)
+    assert loaded.head.weight is loaded.embed.weight
+    assert not loaded.training
+
+
+def test_files_match_the_reference(tmp_path: Path) -> None:
+    ours, ref = tmp_path / "ours", tmp_path / "ref"
+    trained_net(Net).save_pretrained(ours)
+    trained_net(RefNet).save_pretrained(ref)
+    assert sorted(p.name for p in ours.iterdir()) == sorted(p.name for p in ref.iterdir())
+    assert (ours / "config.json").read_text() == (ref / "config.json").read_text()
+    our_tensors, our_meta = _contents(ours / "model.safetensors")
+    ref_tensors, ref_meta = _contents(ref / "model.safetensors")
+    assert our_tensors.keys() == ref_tensors.keys()
+    assert all(torch.equal(our_tensors[k], ref_tensors[k]) for k in our_tensors)
+    assert our_meta == {**ref_meta, "format": "pt"}  # plus the format transformers requires

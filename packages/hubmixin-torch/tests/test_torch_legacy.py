@@ -1,0 +1,63 @@
+"""Legacy ``pytorch_model.bin``: read only through ``torch.load(weights_only=True)``."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from torch_models import Net, assert_same_tensors
+
+from hubmixin_core.errors import WeightsFileError
+
+
+def _legacy(net: Net, directory: Path, *, zip_format: bool = True) -> Path:
+    directory.mkdir(exist_ok=True)
+    (directory / "config.json").write_text('{"dim": 8, "vocab": 11}')
+    torch.save(net.state_dict(), directory / "pytorch_model.bin", _use_new_zipfile_serialization=zip_format)
+    return directory
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_a_legacy_checkpoint_loads(net: Net, tmp_path: Path, zip_format: bool) -> None:
+    loaded = Net.from_pretrained(_legacy(net, tmp_path, zip_format=zip_format), strict=True)
+    assert_same_tensors(net, loaded)
+    assert loaded.head.weight is loaded.embed.weight
+    assert not loaded.training
+
+
+def test_a_legacy_checkpoint_loads_in_another_dtype(net: Net, tmp_path: Path) -> None:
+    loaded = Net.from_pretrained(_legacy(net, tmp_path), dtype=torch.float16)
+    assert loaded.embed.weight.dtype == torch.float16
+
+
+def test_safetensors_win_over_a_legacy_checkpoint(net: Net, tmp_path: Path) -> None:
+    _legacy(Net(), tmp_path)
+    save_file(
+        {k: v.clone() for k, v in net.state_dict().items() if k != "head.weight"},
+        tmp_path / "model.safetensors",
+        metadata={"format": "pt"},
+    )
+    assert_same_tensors(net, Net.from_pretrained(tmp_path))
+
+
+class _Exploit:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (exec, ("open(__import__('os').environ['EXPLOIT_MARKER'], 'w').close()",))
+
+
+def test_a_pickle_with_code_is_refused_without_running_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("EXPLOIT_MARKER", str(marker))
+    (tmp_path / "pytorch_model.bin").write_bytes(pickle.dumps({"embed.weight": _Exploit()}, protocol=2))
+    with pytest.raises(WeightsFileError, match=r"pytorch_model\.bin: refusing to load"):
+        Net.from_pretrained(tmp_path)
+    assert not marker.exists()
+
+
+def test_a_legacy_file_that_is_not_a_state_dict_is_refused(tmp_path: Path) -> None:
+    torch.save([torch.zeros(2)], tmp_path / "pytorch_model.bin")
+    with pytest.raises(WeightsFileError, match="expected a state dict, found a list"):
+        Net.from_pretrained(tmp_path)

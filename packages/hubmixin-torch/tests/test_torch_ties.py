@@ -1,0 +1,67 @@
+"""Tied (shared) parameters: stored once, restored as one Parameter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from torch import nn
+from torch_models import Net, TiedByMethod, assert_same_tensors
+
+from hubmixin_torch import PyTorchModelHubMixin
+
+
+def test_a_tied_weight_is_stored_once(saved: Path) -> None:
+    with safe_open(str(saved / "model.safetensors"), framework="pt") as f:
+        names: list[str] = f.keys()
+        assert "embed.weight" in names
+        assert "head.weight" not in names
+        assert (f.metadata() or {})["head.weight"] == "embed.weight"  # as safetensors.torch.save_model records
+
+
+def test_ties_are_restored_as_one_parameter(saved: Path) -> None:
+    loaded = Net.from_pretrained(saved, strict=True)
+    assert loaded.head.weight is loaded.embed.weight
+    assert len(list(loaded.parameters())) == len({id(p) for p in loaded.parameters()})
+    with torch.no_grad():
+        loaded.embed.weight.add_(1)
+    assert torch.equal(loaded.head.weight, loaded.embed.weight)
+
+
+def test_ties_made_by_tie_weights_are_restored(tmp_path: Path) -> None:
+    model = TiedByMethod()
+    model.tie_weights()
+    model.save_pretrained(tmp_path)
+    loaded = TiedByMethod.from_pretrained(tmp_path, strict=True)
+    assert loaded.decoder.weight is loaded.encoder.weight
+    assert_same_tensors(model, loaded)
+
+
+def test_a_checkpoint_holding_every_tied_name_loads_strictly(tmp_path: Path) -> None:
+    model = Net()
+    with torch.no_grad():  # as written by a tool that stores both names
+        model.embed.weight.mul_(2)
+    from safetensors.torch import save_file
+
+    model.save_pretrained(tmp_path)
+    tensors = {k: v.clone() for k, v in model.state_dict().items()}
+    save_file(tensors, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    loaded = Net.from_pretrained(tmp_path, strict=True)
+    assert loaded.head.weight is loaded.embed.weight
+    assert_same_tensors(model, loaded)
+
+
+def test_shared_parameter_registered_twice_in_init(tmp_path: Path) -> None:
+    class Shared(nn.Module, PyTorchModelHubMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            shared = nn.Parameter(torch.randn(3))
+            self.first = shared
+            self.second = shared
+
+    model = Shared()
+    model.save_pretrained(tmp_path)
+    loaded = Shared.from_pretrained(tmp_path, strict=True)
+    assert loaded.first is loaded.second
+    assert torch.equal(loaded.first, model.first)

@@ -20,7 +20,7 @@ def atomic_directory(target: Path, *, replaces: Callable[[str], bool] = lambda _
     so stale weight shards never mix with new ones. If the body raises, ``target`` is left untouched and the
     staging directory is removed.
     """
-    target = Path(target)
+    target = Path(target).absolute()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:

@@ -191,7 +191,7 @@ class ModelHubMixinBase:
         if not push_to_hub:
             return None
         upload = dataclasses.replace(upload, config=config)
-        return self._hub_push(repo_id or save_directory.name, upload=upload, save_kwargs=save_kwargs)
+        return self._hub_push(repo_id or save_directory.absolute().name, upload=upload, save_kwargs=save_kwargs)
 
     def _hub_push(self, repo_id: str, *, upload: UploadOptions, save_kwargs: dict[str, Any]) -> CommitInfo:
         with tempfile.TemporaryDirectory(prefix="hubmixin-push-") as tmp:

@@ -203,3 +203,20 @@ def test_explicit_config_argument_of_save_pretrained_wins(tmp_path: Path) -> Non
         "activation": "tanh",
     }
     assert MLP.from_pretrained(tmp_path).activation == "tanh"
+
+
+@dataclass
+class DataclassModel(NumpyModelMixin):
+    size: int = 2
+    name: str = "dc"
+
+    def __post_init__(self) -> None:
+        self.weights = {"w": np.zeros(self.size, np.float32)}
+
+
+def test_dataclass_model_captures_positional_fields_and_roundtrips(tmp_path: Path) -> None:
+    model = DataclassModel(5, name="x")  # positional: the signature is the one @dataclass added
+    assert model._hub_mixin_config == {"size": 5, "name": "x"}
+    model.save_pretrained(tmp_path)
+    loaded = DataclassModel.from_pretrained(tmp_path)
+    assert (loaded.size, loaded.name) == (5, "x")

@@ -56,6 +56,7 @@ class ModelHubMixinBase:
     _hub_mixin_strict_config: ClassVar[bool] = False
     _hub_mixin_init_parameters: ClassVar[dict[str, inspect.Parameter]] = {}
     _hub_mixin_jsonable_default_values: ClassVar[dict[str, Any]] = {}
+    _hub_mixin_inspected_init: ClassVar[object] = None
     _hub_mixin_inject_config: ClassVar[bool] = False
     _hub_extra_defaults: ClassVar[dict[str, Any]] = {}
     """Defaults of the framework's extra parameters (set by the generated class)."""
@@ -97,16 +98,30 @@ class ModelHubMixinBase:
         cls._hub_mixin_coders = {**cls._hub_mixin_coders, **(coders or {})}
         if strict_config is not None:
             cls._hub_mixin_strict_config = strict_config
-        parameters = dict(inspect.signature(cls.__init__).parameters)
+        cls._hub_mixin_inspect_init()
+        cls._hub_mixin_inject_config = "config" in inspect.signature(cls._from_pretrained).parameters
+
+    @classmethod
+    def _hub_mixin_inspect_init(cls) -> None:
+        """Read the ``__init__`` signature: its parameters and JSON-encodable defaults.
+
+        Done at class creation and again whenever ``__init__`` changed since (``@dataclass`` adds it after
+        ``__init_subclass__`` has run).
+        """
+        init = cls.__init__
+        if cls.__dict__.get("_hub_mixin_inspected_init") is init:
+            return
+        parameters = dict(inspect.signature(init).parameters)
         parameters.pop(next(iter(parameters), ""), None)  # self
-        cls._hub_mixin_init_parameters = parameters
-        cls._hub_mixin_jsonable_default_values = {}
+        defaults = {}
         for param in parameters.values():
             if param.default is not inspect.Parameter.empty:
                 encoded = encode_value(param.default, cls._all_coders())
                 if encoded is not UNENCODABLE:
-                    cls._hub_mixin_jsonable_default_values[param.name] = encoded
-        cls._hub_mixin_inject_config = "config" in inspect.signature(cls._from_pretrained).parameters
+                    defaults[param.name] = encoded
+        cls._hub_mixin_init_parameters = parameters
+        cls._hub_mixin_jsonable_default_values = defaults
+        cls._hub_mixin_inspected_init = init
 
     @classmethod
     def _all_coders(cls) -> Coders:
@@ -126,6 +141,7 @@ class ModelHubMixinBase:
     def _hub_mixin_capture(
         cls, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> dict[str, Any] | DataclassInstance | None:
+        cls._hub_mixin_inspect_init()
         parameters = cls._hub_mixin_init_parameters
         positional = [p.name for p in parameters.values() if p.kind in _POSITIONAL]
         passed = dict(zip(positional, args, strict=False))
@@ -266,6 +282,7 @@ class ModelHubMixinBase:
     @classmethod
     def _hub_apply_config(cls, raw: dict[str, Any], model_kwargs: dict[str, Any]) -> Any:
         """Fill ``model_kwargs`` from a loaded config (as huggingface_hub does); returns the decoded config."""
+        cls._hub_mixin_inspect_init()
         parameters = cls._hub_mixin_init_parameters
         hints = init_type_hints(cls)
         coders = cls._all_coders()

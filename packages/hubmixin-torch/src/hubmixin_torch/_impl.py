@@ -11,13 +11,11 @@ from typing import Any, Self
 import torch
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_torch._weights import (
-    check_dtype_argument,
-    construct_without_weights,
-    load_checkpoint,
-    open_checkpoint,
-    save_module,
-)
+from hubmixin_torch._checkpoint import open_checkpoint
+from hubmixin_torch._construct import construct_without_weights
+from hubmixin_torch._dtypes import check_dtype_argument
+from hubmixin_torch._load import load_checkpoint
+from hubmixin_torch._save import save_module
 
 __all__ = ["TorchHubMixinBase"]
 

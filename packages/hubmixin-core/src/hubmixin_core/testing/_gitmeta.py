@@ -8,6 +8,9 @@ import json
 import re
 import uuid
 
+from hubmixin_core._paths import check_relative_path
+from hubmixin_core.errors import InvalidRepoPathError
+
 __all__ = [
     "DEFAULT_GITATTRIBUTES",
     "InvalidPathError",
@@ -96,14 +99,20 @@ def new_commit_oid(parent: str | None, title: str, author: str, date: str) -> st
 
 
 def validate_repo_path(path: str) -> str:
-    """Return ``path`` if it is a safe relative POSIX path inside a repository; raise otherwise."""
-    if not path or len(path) > 1024:
-        raise InvalidPathError(f"Invalid path {path!r}: empty or too long")
-    if path.startswith("/") or "\\" in path or "\x00" in path:
-        raise InvalidPathError(f"Invalid path {path!r}: absolute paths, backslashes and NUL are refused")
+    """Return ``path`` if it is a safe relative POSIX path inside a repository; raise otherwise.
+
+    The client-side rules of :func:`hubmixin_core.weights.check_relative_path`, plus the server's own: a length
+    limit, no ``.`` segment, and no ``.git`` folder.
+    """
+    if len(path) > 1024:
+        raise InvalidPathError(f"Invalid path {path!r}: too long")
+    try:
+        check_relative_path(path, "repository")
+    except InvalidRepoPathError as exc:
+        raise InvalidPathError(f"Invalid path {path!r}: absolute, empty, or escaping the repository") from exc
     parts = path.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        raise InvalidPathError(f"Invalid path {path!r}: empty, '.' and '..' segments are refused")
+    if "." in parts:
+        raise InvalidPathError(f"Invalid path {path!r}: '.' segments are refused")
     if parts[0] == ".git":
         raise InvalidPathError(f"Invalid path {path!r}: the .git folder is reserved")
     return path

@@ -1,0 +1,161 @@
+"""Loading: a checkpoint's tensors into a module, which ends up entirely on one device and dtype.
+
+Loading builds the module with its parameters on the meta device (nothing allocated, nothing initialised), checks
+the checkpoint's headers against it, then assigns the tensors read from the memory-mapped files: peak memory is
+about one copy of the weights. See :func:`construct_without_weights` and :func:`load_checkpoint`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import torch
+
+from hubmixin_core.errors import WeightsDtypeError, WeightsError, WeightsShapeError
+from hubmixin_core.weights import TensorInfo, check_tensors
+from hubmixin_torch._checkpoint import Checkpoint
+from hubmixin_torch._construct import _parameters_on_meta
+from hubmixin_torch._dtypes import _FLOATING, _target_dtype, dtype_name
+from hubmixin_torch._messages import _preview
+
+__all__ = ["load_checkpoint"]
+
+logger = logging.getLogger("hubmixin_torch")
+
+
+def _named_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {
+        **dict(module.named_parameters(remove_duplicate=False)),
+        **dict(module.named_buffers(remove_duplicate=False)),
+    }
+
+
+def _set_tensor(module: torch.nn.Module, name: str, value: torch.Tensor) -> None:
+    """Put ``value`` at ``name`` (a parameter stays a Parameter with its ``requires_grad``)."""
+    owner_name, _, leaf = name.rpartition(".")
+    owner = module.get_submodule(owner_name)
+    old = owner._parameters.get(leaf)
+    if old is not None and not isinstance(value, torch.nn.Parameter):
+        value = torch.nn.Parameter(value, requires_grad=old.requires_grad)
+    setattr(owner, leaf, value)  # through __setattr__: modules caching their tensors (RNNs) see the change
+
+
+def _on_device(tensor: torch.Tensor, device: torch.device) -> bool:
+    return tensor.device.type == device.type and (device.index is None or tensor.device.index == device.index)
+
+
+def load_checkpoint(
+    module: torch.nn.Module,
+    checkpoint: Checkpoint,
+    *,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    strict: bool,
+    rebuild: Callable[[], torch.nn.Module],
+) -> tuple[list[str], list[str]]:
+    """Load ``checkpoint`` into ``module`` by assignment (no copy), then leave every tensor on ``device``.
+
+    Steps: tie groups are found by identity (the checkpoint holds each group once, under any of its names); the
+    headers are checked against the module (shape always, dtype and keys with ``strict``) before any data is
+    read; the tensors are read (memory-mapped on CPU), converted where the dtype differs and assigned with
+    ``load_state_dict(assign=True)``; parameters the checkpoint lacks are taken from ``rebuild()`` (a normally
+    initialised instance, built only then); buffers not in the checkpoint keep their ``__init__`` values; all is
+    moved to ``device`` and ``dtype``; ties are restored.
+
+    Args:
+        module: Built by :func:`construct_without_weights` (or normally).
+        checkpoint: What to load.
+        device: Where every parameter and buffer ends up.
+        dtype: Floating-point dtype for floating tensors; ``None`` keeps the module's dtypes.
+        strict: Raise on missing or unexpected keys and on dtype mismatches (else log them and convert).
+        rebuild: Builds a normally initialised module of the same structure.
+
+    Returns:
+        ``(missing, unexpected)`` key names.
+
+    Raises:
+        WeightsShapeError: a tensor's shape differs from the module's (always).
+        WeightsDtypeError: with ``strict``, a tensor's dtype differs and ``dtype`` does not ask to convert it.
+        WeightsKeyError: with ``strict``, keys are missing or unexpected; all are named.
+    """
+    owner = type(module).__qualname__
+    named = _named_tensors(module)
+    expected = {k: v for k, v in module.state_dict(keep_vars=True).items() if isinstance(v, torch.Tensor)}
+    found = checkpoint.infos
+
+    # Tie groups: names of one tensor object. Each group loads from one source name, preferably in the file.
+    groups: dict[int, list[str]] = {}
+    for name, tensor in {**named, **expected}.items():
+        groups.setdefault(id(tensor), []).append(name)
+    source_of: dict[str, str] = {}
+    for names in groups.values():
+        source = next((n for n in names if n in found), next((n for n in names if n in expected), names[0]))
+        source_of.update(dict.fromkeys(names, source))
+    aliases = {n for n, s in source_of.items() if n != s}
+
+    # Check the headers before reading anything.
+    want = {k: TensorInfo(tuple(t.shape), dtype_name(_target_dtype(t, dtype))) for k, t in expected.items()}
+    for key in sorted(want.keys() & found.keys()):
+        if want[key].shape != found[key].shape:
+            raise WeightsShapeError(checkpoint.files[key], key, want[key].shape, found[key].shape)
+        convertible = dtype is not None and want[key].dtype in _FLOATING and found[key].dtype in _FLOATING
+        if strict and want[key].dtype != found[key].dtype and not convertible:
+            raise WeightsDtypeError(checkpoint.files[key], key, want[key].dtype, found[key].dtype)
+    missing, unexpected = check_tensors(
+        want, found, source=checkpoint.description, strict=strict, check_dtype=False, ignore_missing=aliases
+    )
+
+    # Read (memory-mapped) and assign.
+    sources = [n for n in dict.fromkeys(source_of.values()) if n in found and n in expected]
+    loaded = checkpoint.read(sources, device)
+    state: dict[str, torch.Tensor] = {}
+    for name in sources:
+        target = _target_dtype(expected[name], dtype)
+        state[name] = loaded.pop(name).to(target)  # no copy when the dtype matches
+    module.load_state_dict(state, strict=False, assign=True)
+    del state
+
+    # Parameters still on meta (absent from the checkpoint) get the module's own initialisation.
+    pending = [n for n, t in _named_tensors(module).items() if t.is_meta and n not in aliases]
+    if pending and device.type != "meta":
+        with _parameters_on_meta(False):
+            donor = _named_tensors(rebuild())
+        for name in pending:
+            if name not in donor or donor[name].is_meta:
+                raise WeightsError(f"{owner}: cannot initialise {name!r}, which the checkpoint does not hold")
+            _set_tensor(module, name, donor[name].detach())
+        del donor
+
+    # Everything on the device and dtype asked for, then ties restored.
+    for name, tensor in _named_tensors(module).items():
+        if name in aliases:
+            continue
+        target = _target_dtype(tensor, dtype)
+        if not _on_device(tensor, device) or tensor.dtype != target:
+            _set_tensor(module, name, tensor.detach().to(device=device, dtype=target))
+    final = _named_tensors(module)
+    for name in sorted(aliases):
+        _set_tensor(module, name, final[source_of[name]])
+
+    if device.type != "meta":
+        left = [n for n, t in _named_tensors(module).items() if t.is_meta]
+        if left:
+            raise WeightsError(f"{owner}: tensors {_preview(left)} are still on the meta device after loading")
+    if missing:
+        logger.warning(
+            "%s: %d weights are not in %s and keep the model's own initialisation: %s",
+            owner,
+            len(missing),
+            checkpoint.description,
+            _preview(missing),
+        )
+    if unexpected:
+        logger.warning(
+            "%s: %d tensors of %s are not used by the model: %s",
+            owner,
+            len(unexpected),
+            checkpoint.description,
+            _preview(unexpected),
+        )
+    return missing, unexpected

@@ -1,0 +1,70 @@
+"""Saving: a module's state dict to safetensors files (one, or shards plus an index). See :func:`save_module`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import _remove_duplicate_names
+from safetensors.torch import save_file as _save_file
+
+from hubmixin_core.errors import WeightsError
+from hubmixin_core.weights import save_safetensors
+from hubmixin_torch._dtypes import _target_dtype, check_dtype_argument
+from hubmixin_torch._messages import _preview
+
+__all__ = ["save_module"]
+
+
+def save_module(
+    module: torch.nn.Module,
+    directory: Path,
+    *,
+    max_shard_size: int | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> list[str]:
+    """Write ``module``'s state dict into ``directory`` as ``model.safetensors``, or as shards plus an index.
+
+    Tensors sharing memory (tied weights) are stored once, under the name ``safetensors.torch.save_model`` keeps;
+    each dropped name is recorded in the header metadata as ``{dropped: kept}``, as ``save_model`` does. The
+    header metadata also holds ``{"format": "pt"}``, which transformers requires.
+
+    Args:
+        module: The module to save.
+        directory: An existing, empty directory.
+        max_shard_size: Largest file, in bytes or as ``"5GB"``; ``None`` writes one file.
+        dtype: Floating-point dtype to save floating tensors as; ``None`` keeps each tensor's dtype.
+
+    Returns:
+        The names of the files written, index last.
+
+    Raises:
+        WeightsError: a state-dict entry is not a tensor, or is on the meta device (it holds no data).
+        TypeError: ``dtype`` is not a floating-point ``torch.dtype``.
+    """
+    dtype = check_dtype_argument(dtype)
+    state = module.state_dict()
+    owner = type(module).__qualname__
+    for name, tensor in state.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise WeightsError(f"{owner}: state dict entry {name!r} is a {type(tensor).__name__}, not a tensor")
+    on_meta = [name for name, tensor in state.items() if tensor.is_meta]
+    if on_meta:
+        raise WeightsError(f"{owner}: cannot save tensors {_preview(on_meta)}: on the meta device they hold no data")
+    metadata = {"format": "pt"}
+    for kept, dropped in _remove_duplicate_names(state).items():
+        for name in dropped:
+            metadata.setdefault(name, kept)
+            del state[name]
+
+    def nbytes(tensor: torch.Tensor) -> int:
+        return tensor.numel() * _target_dtype(tensor, dtype).itemsize
+
+    def write(tensors: dict[str, torch.Tensor], filename: str, meta: dict[str, str] | None) -> None:
+        # Converted one file at a time: a cast to another dtype costs at most one shard of memory.
+        converted = {k: t.to(_target_dtype(t, dtype)).contiguous() for k, t in tensors.items()}
+        _save_file(converted, filename, metadata=meta)
+
+    return save_safetensors(
+        state, directory, save_file=write, nbytes=nbytes, max_shard_size=max_shard_size, metadata=metadata
+    )

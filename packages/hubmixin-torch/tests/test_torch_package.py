@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import hubmixin_torch
-from hubmixin_torch import _checkpoint, _construct, _dtypes, _load, _messages, _mixin, _save
+from hubmixin_torch import _checkpoint, _construct, _dtypes, _load, _mixin, _save
 
 
 def test_import_loads_no_other_framework() -> None:
@@ -26,6 +26,6 @@ def test_public_api() -> None:
 
 
 def test_docstring_examples() -> None:
-    for module in (hubmixin_torch, _mixin, _dtypes, _save, _construct, _checkpoint, _load, _messages):
+    for module in (hubmixin_torch, _mixin, _dtypes, _save, _construct, _checkpoint, _load):
         failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert failures == 0, module.__name__

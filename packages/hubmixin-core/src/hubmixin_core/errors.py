@@ -22,6 +22,7 @@ __all__ = [
     "WeightsKeyError",
     "WeightsNotFoundError",
     "WeightsShapeError",
+    "format_names",
 ]
 
 
@@ -97,9 +98,9 @@ class WeightsKeyError(WeightsError, KeyError):
         self.unexpected = list(unexpected)
         parts = []
         if self.missing:
-            parts.append(f"missing keys {_preview(self.missing)}")
+            parts.append(f"missing keys [{format_names(self.missing)}]")
         if self.unexpected:
-            parts.append(f"unexpected keys {_preview(self.unexpected)}")
+            parts.append(f"unexpected keys [{format_names(self.unexpected)}]")
         self.message = f"{source}: " + "; ".join(parts)
         super().__init__(self.message)
 
@@ -123,10 +124,15 @@ class WeightsDtypeError(WeightsError, TypeError):
         super().__init__(f"{source}: tensor {key!r} has dtype {found}, the model expects {expected}")
 
 
-def _preview(names: Sequence[str], limit: int = 10) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
+def format_names(names: Sequence[str], limit: int = 10) -> str:
+    """Tensor or key names for a message: the first ``limit`` quoted, then how many more.
+
+    Example:
+        >>> format_names(["a", "b", "c"], limit=2)
+        "'a', 'b' (+1 more)"
+    """
     more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
-    return f"[{shown}]{more}"
+    return ", ".join(repr(n) for n in names[:limit]) + more
 
 
 # WARNINGS

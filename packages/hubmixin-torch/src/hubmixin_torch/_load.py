@@ -12,12 +12,11 @@ from collections.abc import Callable
 
 import torch
 
-from hubmixin_core.errors import WeightsDtypeError, WeightsError, WeightsShapeError
+from hubmixin_core.errors import WeightsDtypeError, WeightsError, WeightsShapeError, format_names
 from hubmixin_core.weights import TensorInfo, check_tensors
 from hubmixin_torch._checkpoint import Checkpoint
 from hubmixin_torch._construct import _parameters_on_meta
 from hubmixin_torch._dtypes import _FLOATING, _target_dtype, dtype_name
-from hubmixin_torch._messages import _preview
 
 __all__ = ["load_checkpoint"]
 
@@ -141,14 +140,14 @@ def load_checkpoint(
     if device.type != "meta":
         left = [n for n, t in _named_tensors(module).items() if t.is_meta]
         if left:
-            raise WeightsError(f"{owner}: tensors {_preview(left)} are still on the meta device after loading")
+            raise WeightsError(f"{owner}: tensors {format_names(left)} are still on the meta device after loading")
     if missing:
         logger.warning(
             "%s: %d weights are not in %s and keep the model's own initialisation: %s",
             owner,
             len(missing),
             checkpoint.description,
-            _preview(missing),
+            format_names(missing),
         )
     if unexpected:
         logger.warning(
@@ -156,6 +155,6 @@ def load_checkpoint(
             owner,
             len(unexpected),
             checkpoint.description,
-            _preview(unexpected),
+            format_names(unexpected),
         )
     return missing, unexpected

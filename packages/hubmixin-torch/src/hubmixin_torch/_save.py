@@ -8,10 +8,9 @@ import torch
 from safetensors.torch import _remove_duplicate_names
 from safetensors.torch import save_file as _save_file
 
-from hubmixin_core.errors import WeightsError
+from hubmixin_core.errors import WeightsError, format_names
 from hubmixin_core.weights import save_safetensors
 from hubmixin_torch._dtypes import _target_dtype, check_dtype_argument
-from hubmixin_torch._messages import _preview
 
 __all__ = ["save_module"]
 
@@ -50,7 +49,9 @@ def save_module(
             raise WeightsError(f"{owner}: state dict entry {name!r} is a {type(tensor).__name__}, not a tensor")
     on_meta = [name for name, tensor in state.items() if tensor.is_meta]
     if on_meta:
-        raise WeightsError(f"{owner}: cannot save tensors {_preview(on_meta)}: on the meta device they hold no data")
+        raise WeightsError(
+            f"{owner}: cannot save tensors {format_names(on_meta)}: on the meta device they hold no data"
+        )
     metadata = {"format": "pt"}
     for kept, dropped in _remove_duplicate_names(state).items():
         for name in dropped:

@@ -150,3 +150,14 @@ def test_reference_style_implementation_still_works(tmp_path: Path) -> None:
     assert Legacy.from_pretrained(tmp_path).size == 4
     with pytest.raises(TypeError, match="endpoint"):
         Legacy.from_pretrained(tmp_path, endpoint="http://127.0.0.1:1")
+
+
+@pytest.mark.parametrize("where", ["./missing-model", "/no/such/model", "a/b/c"])
+def test_missing_local_directory_is_reported_as_such(where: str) -> None:
+    with pytest.raises(WeightsNotFoundError, match="does not exist"):
+        MLP.from_pretrained(where)
+
+
+def test_missing_path_object_is_reported_as_such(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        MLP.from_pretrained(tmp_path / "nothing")

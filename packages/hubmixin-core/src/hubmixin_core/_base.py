@@ -32,7 +32,7 @@ from hubmixin_core._config import (
 )
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import download_file, upload_folder
-from hubmixin_core.errors import ConfigEncodingError, ConfigEncodingWarning, ConfigError
+from hubmixin_core.errors import ConfigEncodingError, ConfigEncodingWarning, ConfigError, WeightsNotFoundError
 from hubmixin_core.params import DOWNLOAD_PARAMS
 from hubmixin_core.typing import Coders, DataclassInstance
 from hubmixin_core.weights._names import CONFIG_NAME, is_weights_file
@@ -244,6 +244,7 @@ class ModelHubMixinBase:
         model_kwargs: dict[str, Any],
     ) -> Self:
         model_id = str(pretrained_model_name_or_path)
+        _check_model_location(pretrained_model_name_or_path)
         model_kwargs = dict(model_kwargs)
         raw = cls._hub_read_config(model_id, download)
         config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs)
@@ -324,6 +325,19 @@ class ModelHubMixinBase:
         the framework's extra load parameters.
         """
         raise NotImplementedError
+
+
+def _check_model_location(location: str | Path) -> None:
+    """Fail clearly when ``location`` is meant as a local directory (a ``Path``, or a string written as a path)
+    that does not exist, instead of letting the Hub client reject it as a malformed repo id."""
+    path = Path(location)
+    if path.is_dir():
+        return
+    text = str(location)
+    looks_local = isinstance(location, Path) or text.startswith(("/", "./", "../", "~")) or text.count("/") > 1
+    if looks_local:
+        kind = "is a file, not a directory" if path.exists() else "does not exist"
+        raise WeightsNotFoundError(f"{text}: {kind}; from_pretrained takes a model directory or a repo id")
 
 
 def _supported(func: Callable[..., Any], kwargs: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:

@@ -103,9 +103,13 @@ def _args_doc(positional: list[tuple[str, str]], params: tuple[Param, ...], tail
 
 
 def _method_doc(method: str, args: list[str]) -> list[str]:
-    summary, returns = METHOD_DOCS[method]
+    summary, returns, raises = METHOD_DOCS[method]
     lines = [f'        """{summary}', *args, "", "        Returns:"]
     lines += [f"            {line}" for line in textwrap.wrap(returns, _WIDTH - 12)]
+    lines += ["", "        Raises:"]
+    for error, when in raises:
+        wrapped = textwrap.wrap(f"{error}: {when}", _WIDTH - 16)
+        lines += [f"            {wrapped[0]}", *(f"                {line}" for line in wrapped[1:])]
     lines.append('        """')
     return lines
 

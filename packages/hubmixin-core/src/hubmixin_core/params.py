@@ -244,18 +244,30 @@ ARGUMENT_DOCS: dict[str, str] = {
 }
 """Documentation of the arguments that are not shared parameters."""
 
-METHOD_DOCS: dict[str, tuple[str, str]] = {
+METHOD_DOCS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
     "save_pretrained": (
         "Save the model's weights, `config.json` and model card to a local directory.",
         "`CommitInfo` of the upload (a `str`: the commit URL) if `push_to_hub=True`, else `None`.",
+        (
+            ("ConfigError", "the configuration cannot be written as JSON."),
+            ("WeightsError", "the framework cannot write the weights (the directory is left untouched)."),
+        ),
     ),
     "from_pretrained": (
         "Load a model from the Hub or from a local directory, with its configuration.",
         "An instance of the class this is called on.",
+        (
+            ("WeightsNotFoundError", "the directory or repository holds no weights, or a local path does not exist."),
+            ("WeightsError", "the weights do not fit the model (the message names the key, shape, dtype or file)."),
+            ("ConfigError", "`config.json` is not a JSON object."),
+            ("huggingface_hub.errors.RepositoryNotFoundError", "the repository does not exist or is private."),
+            ("huggingface_hub.errors.RevisionNotFoundError", "the revision does not exist."),
+        ),
     ),
     "push_to_hub": (
         "Save the model to a temporary directory and upload it to the Hub in one commit.",
         "`CommitInfo` of the upload: a `str` holding the commit URL, with `.oid` and `.pr_url`.",
+        (("huggingface_hub.errors.HfHubHTTPError", "the Hub refused the upload (e.g. no write access)."),),
     ),
 }
-"""Summary line and Returns text of each generated public method."""
+"""Summary line, Returns text and Raises entries of each generated public method."""

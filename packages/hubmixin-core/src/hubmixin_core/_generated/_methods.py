@@ -135,6 +135,10 @@ class ModelHubMixinMethods(ModelHubMixinBase):
 
         Returns:
             `CommitInfo` of the upload (a `str`: the commit URL) if `push_to_hub=True`, else `None`.
+
+        Raises:
+            ConfigError: the configuration cannot be written as JSON.
+            WeightsError: the framework cannot write the weights (the directory is left untouched).
         """
         return self._hub_save(
             save_directory,
@@ -200,6 +204,13 @@ class ModelHubMixinMethods(ModelHubMixinBase):
 
         Returns:
             An instance of the class this is called on.
+
+        Raises:
+            WeightsNotFoundError: the directory or repository holds no weights, or a local path does not exist.
+            WeightsError: the weights do not fit the model (the message names the key, shape, dtype or file).
+            ConfigError: `config.json` is not a JSON object.
+            huggingface_hub.errors.RepositoryNotFoundError: the repository does not exist or is private.
+            huggingface_hub.errors.RevisionNotFoundError: the revision does not exist.
         """
         return cls._hub_load(
             pretrained_model_name_or_path,
@@ -266,6 +277,9 @@ class ModelHubMixinMethods(ModelHubMixinBase):
 
         Returns:
             `CommitInfo` of the upload: a `str` holding the commit URL, with `.oid` and `.pr_url`.
+
+        Raises:
+            huggingface_hub.errors.HfHubHTTPError: the Hub refused the upload (e.g. no write access).
         """
         return self._hub_push(
             repo_id,

@@ -83,6 +83,14 @@ class FrameworkExtras:
 _PATH = "from pathlib import Path"
 _ANY = "from typing import Any"
 
+_ENDPOINT = Param(
+    "endpoint",
+    "str | None",
+    "None",
+    "Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to "
+    "`HF_ENDPOINT`, or `https://huggingface.co`.",
+)
+
 DOWNLOAD_PARAMS: tuple[Param, ...] = (
     Param(
         "revision",
@@ -118,13 +126,7 @@ DOWNLOAD_PARAMS: tuple[Param, ...] = (
         "`hf auth login` (or `HF_TOKEN`); `False` sends none. Tokens are never written to disk or logged.",
         secret=True,
     ),
-    Param(
-        "endpoint",
-        "str | None",
-        "None",
-        "Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to "
-        "`HF_ENDPOINT`, or `https://huggingface.co`.",
-    ),
+    _ENDPOINT,
     Param(
         "max_workers",
         "int",
@@ -201,13 +203,7 @@ UPLOAD_PARAMS: tuple[Param, ...] = (
         "Extra values passed to the model card template.",
         (_ANY,),
     ),
-    Param(
-        "endpoint",
-        "str | None",
-        "None",
-        "Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to "
-        "`HF_ENDPOINT`, or `https://huggingface.co`.",
-    ),
+    _ENDPOINT,
 )
 """Parameters of `push_to_hub` (and of `save_pretrained(push_to_hub=True)`)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -220,3 +220,14 @@ def test_dataclass_model_captures_positional_fields_and_roundtrips(tmp_path: Pat
     model.save_pretrained(tmp_path)
     loaded = DataclassModel.from_pretrained(tmp_path)
     assert (loaded.size, loaded.name) == (5, "x")
+
+
+def test_class_coder_wins_over_builtin_path_coder(tmp_path: Path) -> None:
+    class PathAsParts(NumpyModelMixin, coders={PurePath: (lambda p: list(p.parts), lambda v: Path(*v))}):
+        def __init__(self, where: Path = Path("a")) -> None:
+            self.where = where
+            self.weights = {"w": np.zeros(1, np.float32)}
+
+    PathAsParts(Path("x/y")).save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["where"] == ["x", "y"]
+    assert PathAsParts.from_pretrained(tmp_path).where == Path("x/y")

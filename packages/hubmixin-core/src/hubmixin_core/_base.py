@@ -125,7 +125,9 @@ class ModelHubMixinBase:
 
     @classmethod
     def _all_coders(cls) -> Coders:
-        return {**cls._hub_mixin_coders, **BUILTIN_CODERS}
+        """The class's coders, then the built-in ones (checked in this order; the class's win)."""
+        builtin = {t: c for t, c in BUILTIN_CODERS.items() if t not in cls._hub_mixin_coders}
+        return {**cls._hub_mixin_coders, **builtin}
 
     # CONFIG CAPTURE
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import assert_type
 
 import torch
@@ -17,3 +18,17 @@ def check(clf: TinyClassifier, flag: bool) -> None:
     assert_type(clf.push_to_hub("u/clf", max_shard_size=10_000_000, private=True), CommitInfo)
     assert_type(clf.save_pretrained("out", push_to_hub=flag), CommitInfo | None)
     assert_type(clf.forward(torch.zeros(1, 4)), torch.Tensor)
+
+
+class Wrapped(TinyClassifier):
+    """A library author overriding the framework hooks with the framework's extra parameters."""
+
+    def _save_pretrained(
+        self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: torch.dtype | None = None
+    ) -> None:
+        super()._save_pretrained(save_directory, max_shard_size=max_shard_size, dtype=dtype)
+        (save_directory / "extra.txt").write_text("written by the library")
+
+
+def check_override() -> None:
+    assert_type(Wrapped.from_pretrained("u/wrapped", dtype=torch.float16), Wrapped)

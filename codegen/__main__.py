@@ -16,8 +16,11 @@ __all__ = ["format_source", "main"]
 
 
 def _ruff() -> str:
-    local = Path(sys.executable).parent / "ruff"
-    found = str(local) if local.exists() else shutil.which("ruff")
+    """This interpreter's ruff, else the repository's .venv one, else any on PATH."""
+    for candidate in (Path(sys.executable).parent / "ruff", REPO_ROOT / ".venv" / "bin" / "ruff"):
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which("ruff")
     if found is None:
         raise SystemExit("codegen: ruff is required to format generated code (pip install ruff)")
     return found

@@ -48,10 +48,13 @@ class LocalHub:
 
     Use it as a context manager (or call `start`/`stop`):
 
-    ```python
-    with LocalHub() as hub, hub.configure_client():
-        huggingface_hub.create_repo("model")  # created at hub.endpoint, owned by hub.username
-    ```
+    Example:
+        >>> from huggingface_hub import HfApi
+        >>> from hubmixin_core.testing import LocalHub
+        >>> with LocalHub() as hub, hub.configure_client():
+        ...     repo = HfApi().create_repo("model")  # at hub.endpoint, owned by hub.username
+        ...     repo.repo_id, repo.startswith(hub.endpoint)
+        ('localuser/model', True)
 
     Args:
         root: Folder holding the data (content-addressed blobs plus a SQLite metadata store); repositories

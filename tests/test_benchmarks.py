@@ -1,0 +1,23 @@
+"""The benchmark harness runs end to end (on a tiny model, so the suite stays fast) and reports every figure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_torch_benchmark_reports_all_contenders(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    cmd = [sys.executable, "benchmarks/bench_torch_load.py", "--layers", "2", "--width", "32", "--runs", "1"]
+    subprocess.run([*cmd, "--output", str(out), "--workdir", str(tmp_path)], cwd=ROOT, check=True, capture_output=True)
+    report = json.loads(out.read_text())
+    for op in ("load", "save"):
+        assert set(report[op]) == {"hubmixin", "huggingface_hub", "safetensors"}
+        assert report[op]["huggingface_hub"]["wall_ratio"] == 1.0
+        for figures in report[op].values():
+            assert figures["wall_s"] > 0 and figures["peak_rss_mib"] > figures["base_rss_mib"] > 0
+            assert figures["wall_ratio"] > 0 and figures["peak_rss_ratio"] > 0

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from huggingface_hub import CommitInfo, ModelCard
-from huggingface_hub.errors import EntryNotFoundError
 from huggingface_hub.hub_mixin import MixinInfo
 
 from hubmixin_core._atomic import atomic_directory
@@ -31,7 +30,7 @@ from hubmixin_core._config import (
     init_type_hints,
 )
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
-from hubmixin_core._hub import download_file, upload_folder
+from hubmixin_core._hub import download_optional_file, upload_folder
 from hubmixin_core.errors import ConfigEncodingError, ConfigEncodingWarning, ConfigError, WeightsNotFoundError
 from hubmixin_core.params import DOWNLOAD_PARAMS
 from hubmixin_core.typing import Coders, DataclassInstance
@@ -269,11 +268,11 @@ class ModelHubMixinBase:
                 logger.warning("%s not found in %s", CONFIG_NAME, Path(model_id).resolve())
                 return None
         else:
-            try:
-                config_file = download_file(model_id, CONFIG_NAME, download)
-            except EntryNotFoundError:
+            found = download_optional_file(model_id, CONFIG_NAME, download)
+            if found is None:
                 logger.info("%s not found in %s: loading without a config", CONFIG_NAME, model_id)
                 return None
+            config_file = found
         try:
             data = json.loads(config_file.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -6,12 +6,14 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
-from huggingface_hub import CommitInfo, HfApi, hf_hub_download
+from huggingface_hub import CommitInfo, HfApi, hf_hub_download, try_to_load_from_cache
+from huggingface_hub.errors import LocalEntryNotFoundError, RemoteEntryNotFoundError
+from huggingface_hub.file_download import _CACHED_NO_EXIST
 
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._paths import check_relative_path
 
-__all__ = ["download_file", "download_files", "upload_folder"]
+__all__ = ["download_file", "download_files", "download_optional_file", "upload_folder"]
 
 _LIBRARY = "hubmixin"
 
@@ -45,6 +47,26 @@ def download_file(repo_id: str, filename: str, options: DownloadOptions) -> Path
         library_version=_version(),
     )
     return Path(str(path))
+
+
+def download_optional_file(repo_id: str, filename: str, options: DownloadOptions) -> Path | None:
+    """Like :func:`download_file`, but ``None`` when the repository has no such file.
+
+    A file the cache cannot provide offline (``local_files_only``, or the Hub unreachable) is not "absent": that
+    error is raised, unless the cache has recorded the file as missing from that revision.
+
+    Raises:
+        huggingface_hub.errors.LocalEntryNotFoundError: the file is not cached and cannot be fetched.
+    """
+    try:
+        return download_file(repo_id, filename, options)
+    except RemoteEntryNotFoundError:
+        return None
+    except LocalEntryNotFoundError:
+        cached = try_to_load_from_cache(repo_id, filename, cache_dir=options.cache_dir, revision=options.revision)
+        if cached is _CACHED_NO_EXIST:
+            return None
+        raise
 
 
 def download_files(repo_id: str, filenames: list[str], options: DownloadOptions) -> list[Path]:

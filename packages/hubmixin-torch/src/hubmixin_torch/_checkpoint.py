@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from huggingface_hub.errors import EntryNotFoundError
 from safetensors import safe_open
 
-from hubmixin_core import DownloadOptions, download_file
+from hubmixin_core import DownloadOptions, download_optional_file
 from hubmixin_core.errors import WeightsFileError, WeightsNotFoundError
 from hubmixin_core.weights import (
     PYTORCH_WEIGHTS_NAME,
@@ -136,7 +135,4 @@ def _legacy_file(model_id: str, options: DownloadOptions) -> Path | None:
     if directory.is_dir():
         path = directory / PYTORCH_WEIGHTS_NAME
         return path if path.is_file() else None
-    try:
-        return download_file(model_id, PYTORCH_WEIGHTS_NAME, options)
-    except EntryNotFoundError:
-        return None
+    return download_optional_file(model_id, PYTORCH_WEIGHTS_NAME, options)

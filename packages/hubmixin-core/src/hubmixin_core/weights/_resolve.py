@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub.errors import EntryNotFoundError
-
 from hubmixin_core._generated._options import DownloadOptions
-from hubmixin_core._hub import download_file, download_files
+from hubmixin_core._hub import download_files, download_optional_file
 from hubmixin_core.errors import ShardIndexError, WeightsNotFoundError
 from hubmixin_core.weights._index import ShardIndex
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE
@@ -56,15 +54,13 @@ def resolve_weight_files(
     if directory.is_dir():
         return _resolve_local(directory, filename, index_filename)
     repo_id = str(model_id)
-    try:
-        return WeightFiles((download_file(repo_id, filename, options),))
-    except EntryNotFoundError:
-        pass
-    try:
-        index_path = download_file(repo_id, index_filename, options)
-    except EntryNotFoundError as e:
+    single = download_optional_file(repo_id, filename, options)
+    if single is not None:
+        return WeightFiles((single,))
+    index_path = download_optional_file(repo_id, index_filename, options)
+    if index_path is None:
         where = f"{repo_id}@{options.revision}" if options.revision else repo_id
-        raise WeightsNotFoundError(f"{where}: found neither {filename} nor {index_filename}") from e
+        raise WeightsNotFoundError(f"{where}: found neither {filename} nor {index_filename}")
     index = ShardIndex.read(index_path)
     return WeightFiles(tuple(download_files(repo_id, index.shard_files(), options)), index)
 

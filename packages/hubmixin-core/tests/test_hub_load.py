@@ -1,0 +1,57 @@
+"""from_pretrained(repo_id) through the local Hub: revision, cache_dir, force_download, local_files_only, endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from core_models import MLP
+from huggingface_hub.errors import LocalEntryNotFoundError
+
+from hubmixin_core.testing import Fault, LocalHub
+
+
+def test_download_options_are_honoured(local_hub: LocalHub, tmp_path: Path) -> None:
+    repo_id = f"{local_hub.username}/mlp"
+    first = MLP(seed=1).push_to_hub(repo_id)
+    MLP(seed=2).push_to_hub(repo_id)
+    cache = tmp_path / "cache"
+    downloads = local_hub.inject_fault(Fault(route="resolve", method="GET", delay=0.001, times=None))
+
+    latest = MLP.from_pretrained(repo_id, cache_dir=cache)
+    np.testing.assert_array_equal(latest.weights["fc2.weight"], MLP(seed=2).weights["fc2.weight"])
+    assert downloads.hits == 2  # config.json and model.safetensors
+    assert any(cache.rglob("model.safetensors"))
+
+    MLP.from_pretrained(repo_id, cache_dir=cache)
+    assert downloads.hits == 2  # served from the cache
+    MLP.from_pretrained(repo_id, cache_dir=cache, force_download=True)
+    assert downloads.hits == 4
+
+    old = MLP.from_pretrained(repo_id, cache_dir=cache, revision=first.oid)
+    np.testing.assert_array_equal(old.weights["fc2.weight"], MLP(seed=1).weights["fc2.weight"])
+
+    local_hub.inject_fault(Fault(route="*", status=500, times=None))
+    offline = MLP.from_pretrained(repo_id, cache_dir=cache, local_files_only=True)
+    np.testing.assert_array_equal(offline.weights["fc2.weight"], latest.weights["fc2.weight"])
+    with pytest.raises(LocalEntryNotFoundError):
+        MLP.from_pretrained(repo_id, cache_dir=tmp_path / "empty", local_files_only=True)
+
+
+def test_endpoint_selects_the_hub(local_hub: LocalHub, tmp_path: Path) -> None:
+    with LocalHub() as other:
+        repo_id = f"{other.username}/mlp"
+        MLP(seed=3).push_to_hub(repo_id, endpoint=other.endpoint, token=other.token)
+        loaded = MLP.from_pretrained(repo_id, endpoint=other.endpoint, token=other.token, cache_dir=tmp_path)
+    np.testing.assert_array_equal(loaded.weights["fc1.bias"], MLP(seed=3).weights["fc1.bias"])
+
+
+def test_repo_without_config_loads_offline_once_cached(local_hub: LocalHub, tmp_path: Path) -> None:
+    repo_id = f"{local_hub.username}/no-config"
+    MLP(seed=5).push_to_hub(repo_id, ignore_patterns=["config.json"])
+    MLP.from_pretrained(repo_id, cache_dir=tmp_path)  # records config.json as missing in the cache
+    local_hub.stop()
+    offline = MLP.from_pretrained(repo_id, cache_dir=tmp_path, local_files_only=True)
+    np.testing.assert_array_equal(offline.weights["fc1.weight"], MLP(seed=5).weights["fc1.weight"])
+    assert offline._hub_mixin_config == {"in_features": 4, "hidden": 8, "activation": "relu", "seed": 0}

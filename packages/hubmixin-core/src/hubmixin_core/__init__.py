@@ -13,7 +13,7 @@ from hubmixin_core._generated._options import DownloadOptions as DownloadOptions
 from hubmixin_core._generated._options import UploadOptions as UploadOptions
 from hubmixin_core._hub import download_file as download_file
 from hubmixin_core._hub import download_files as download_files
-from hubmixin_core._hub import download_optional_file as download_optional_file
+from hubmixin_core._hub import locate_file as locate_file
 from hubmixin_core._mixin import ModelHubMixin as ModelHubMixin
 from hubmixin_core.errors import ConfigEncodingError as ConfigEncodingError
 from hubmixin_core.errors import ConfigEncodingWarning as ConfigEncodingWarning
@@ -38,7 +38,7 @@ __all__ = [
     "__version__",
     "download_file",
     "download_files",
-    "download_optional_file",
+    "locate_file",
     "errors",
     "params",
 ]

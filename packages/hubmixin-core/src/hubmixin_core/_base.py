@@ -30,7 +30,7 @@ from hubmixin_core._config import (
     init_type_hints,
 )
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
-from hubmixin_core._hub import download_optional_file, upload_folder
+from hubmixin_core._hub import locate_file, upload_folder
 from hubmixin_core.errors import ConfigEncodingError, ConfigEncodingWarning, ConfigError, WeightsNotFoundError
 from hubmixin_core.params import DOWNLOAD_PARAMS
 from hubmixin_core.typing import Coders, DataclassInstance
@@ -262,17 +262,12 @@ class ModelHubMixinBase:
 
     @classmethod
     def _hub_read_config(cls, model_id: str, download: DownloadOptions) -> dict[str, Any] | None:
-        config_file = Path(model_id) / CONFIG_NAME
-        if Path(model_id).is_dir():
-            if not config_file.is_file():
-                logger.warning("%s not found in %s", CONFIG_NAME, Path(model_id).resolve())
-                return None
-        else:
-            found = download_optional_file(model_id, CONFIG_NAME, download)
-            if found is None:
-                logger.info("%s not found in %s: loading without a config", CONFIG_NAME, model_id)
-                return None
-            config_file = found
+        config_file = locate_file(model_id, CONFIG_NAME, download)
+        if config_file is None:
+            local = Path(model_id).is_dir()  # a local directory without config is more likely a mistake
+            where = Path(model_id).resolve() if local else model_id
+            logger.log(logging.WARNING if local else logging.INFO, "%s not found in %s", CONFIG_NAME, where)
+            return None
         try:
             data = json.loads(config_file.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -13,7 +13,7 @@ from huggingface_hub.file_download import _CACHED_NO_EXIST
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._paths import check_relative_path
 
-__all__ = ["download_file", "download_files", "download_optional_file", "upload_folder"]
+__all__ = ["download_file", "download_files", "download_optional_file", "locate_file", "upload_folder"]
 
 _LIBRARY = "hubmixin"
 
@@ -67,6 +67,20 @@ def download_optional_file(repo_id: str, filename: str, options: DownloadOptions
         if cached is _CACHED_NO_EXIST:
             return None
         raise
+
+
+def locate_file(model_id: str | Path, filename: str, options: DownloadOptions) -> Path | None:
+    """``filename`` of a local model directory, or of a Hub repository (downloaded); ``None`` if it has none.
+
+    Raises:
+        InvalidRepoPathError: ``filename`` would leave the model directory.
+        huggingface_hub.errors.LocalEntryNotFoundError: the file is not cached and cannot be fetched.
+    """
+    directory = Path(model_id)
+    if directory.is_dir():
+        path = directory / check_relative_path(filename, str(directory))
+        return path if path.is_file() else None
+    return download_optional_file(str(model_id), filename, options)
 
 
 def download_files(repo_id: str, filenames: list[str], options: DownloadOptions) -> list[Path]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
-from hubmixin_core import DownloadOptions, download_optional_file
+from hubmixin_core import DownloadOptions, locate_file
 from hubmixin_core.errors import WeightsFileError, WeightsNotFoundError
 from hubmixin_core.weights import (
     PYTORCH_WEIGHTS_NAME,
@@ -120,7 +120,7 @@ def open_checkpoint(model_id: str, options: DownloadOptions, device: torch.devic
     try:
         return _safetensors_checkpoint(resolve_weight_files(model_id, options))
     except WeightsNotFoundError as missing:
-        legacy = _legacy_file(model_id, options)
+        legacy = locate_file(model_id, PYTORCH_WEIGHTS_NAME, options)
         if legacy is None:
             raise WeightsNotFoundError(
                 f"{model_id}: no weights found: looked for {SAFETENSORS_SINGLE_FILE}, {SAFETENSORS_INDEX_NAME} "
@@ -128,11 +128,3 @@ def open_checkpoint(model_id: str, options: DownloadOptions, device: torch.devic
             ) from missing
     logger.info("%s: no safetensors weights, reading legacy %s", model_id, legacy)
     return _pickle_checkpoint(legacy, device)
-
-
-def _legacy_file(model_id: str, options: DownloadOptions) -> Path | None:
-    directory = Path(model_id)
-    if directory.is_dir():
-        path = directory / PYTORCH_WEIGHTS_NAME
-        return path if path.is_file() else None
-    return download_optional_file(model_id, PYTORCH_WEIGHTS_NAME, options)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hubmixin_core._generated._options import DownloadOptions
-from hubmixin_core._hub import download_files, download_optional_file
+from hubmixin_core._hub import download_files, locate_file
 from hubmixin_core.errors import ShardIndexError, WeightsNotFoundError
 from hubmixin_core.weights._index import ShardIndex
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE
@@ -50,30 +50,22 @@ def resolve_weight_files(
         InvalidRepoPathError: the index names a shard outside the model directory.
     """
     options = options or DownloadOptions()
-    directory = Path(model_id)
-    if directory.is_dir():
-        return _resolve_local(directory, filename, index_filename)
-    repo_id = str(model_id)
-    single = download_optional_file(repo_id, filename, options)
+    single = locate_file(model_id, filename, options)
     if single is not None:
         return WeightFiles((single,))
-    index_path = download_optional_file(repo_id, index_filename, options)
+    index_path = locate_file(model_id, index_filename, options)
+    directory = Path(model_id)
     if index_path is None:
-        where = f"{repo_id}@{options.revision}" if options.revision else repo_id
-        raise WeightsNotFoundError(f"{where}: found neither {filename} nor {index_filename}")
+        missing = f"found neither {filename} nor {index_filename}"
+        if directory.is_dir():
+            raise WeightsNotFoundError(
+                f"{directory}: {missing} (it holds {sorted(p.name for p in directory.iterdir())})"
+            )
+        where = f"{model_id}@{options.revision}" if options.revision else str(model_id)
+        raise WeightsNotFoundError(f"{where}: {missing}")
     index = ShardIndex.read(index_path)
-    return WeightFiles(tuple(download_files(repo_id, index.shard_files(), options)), index)
-
-
-def _resolve_local(directory: Path, filename: str, index_filename: str) -> WeightFiles:
-    single = directory / filename
-    if single.is_file():
-        return WeightFiles((single,))
-    index_path = directory / index_filename
-    if not index_path.is_file():
-        present = sorted(p.name for p in directory.iterdir())
-        raise WeightsNotFoundError(f"{directory}: found neither {filename} nor {index_filename} (it holds {present})")
-    index = ShardIndex.read(index_path)
+    if not directory.is_dir():
+        return WeightFiles(tuple(download_files(str(model_id), index.shard_files(), options)), index)
     files = tuple(directory / name for name in index.shard_files())
     for path in files:
         if not path.is_file():

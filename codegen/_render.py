@@ -204,7 +204,8 @@ def render_facade(extras: FrameworkExtras) -> str:
         "from __future__ import annotations",
         "",
         "from pathlib import Path",
-        f"from typing import Any, {'ClassVar, ' if extras.load + extras.save else ''}Literal, Never, Self, overload",
+        f"from typing import Any, {'ClassVar, ' if extras.load + extras.save + extras.runtime_args else ''}"
+        "Literal, Never, Self, overload",
         "",
         "from huggingface_hub import CommitInfo",
         "",
@@ -227,5 +228,8 @@ def render_facade(extras: FrameworkExtras) -> str:
                 raise ValueError(f"{extras.package}: extra {p.name!r} has two defaults, {clash}")
         joined = ", ".join(f'"{name}": {default}' for name, default in defaults.items())
         lines += ["", f"    _hub_extra_defaults: ClassVar[dict[str, Any]] = {{{joined}}}"]
+    if extras.runtime_args:
+        names = ", ".join(f'"{name}"' for name in extras.runtime_args)
+        lines += ["", f"    _hub_mixin_runtime_args: ClassVar[frozenset[str]] = frozenset({{{names}}})"]
     lines += _save_pretrained(extras) + _from_pretrained(extras) + _push_to_hub(extras)
     return "\n".join(lines) + "\n"

@@ -12,14 +12,15 @@ import json
 import logging
 import tempfile
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, cast
 
 from huggingface_hub import CommitInfo, ModelCard
 from huggingface_hub.hub_mixin import MixinInfo
 
 from hubmixin_core._atomic import atomic_directory
+from hubmixin_core._capture import get_config, set_config, wrap_init
 from hubmixin_core._card import CardInfo
 from hubmixin_core._config import (
     BUILTIN_CODERS,
@@ -42,13 +43,14 @@ logger = logging.getLogger("hubmixin_core")
 
 _README = "README.md"
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_ALWAYS_PASSED = ("revision", "cache_dir", "force_download", "local_files_only", "token")
+"""The download keywords huggingface_hub's ``_from_pretrained`` contract always passes."""
 _CARD_KEYS = ("language", "library_name", "license", "license_name", "license_link", "pipeline_tag")
 
 
 class ModelHubMixinBase:
     """Hand-written core of :class:`hubmixin_core.ModelHubMixin`; use that class, not this one."""
 
-    _hub_mixin_config: dict[str, Any] | DataclassInstance | None = None
     _hub_mixin_card: ClassVar[CardInfo] = CardInfo()
     _hub_mixin_info: ClassVar[MixinInfo]
     _hub_mixin_coders: ClassVar[Coders] = {}
@@ -56,7 +58,8 @@ class ModelHubMixinBase:
     _hub_mixin_init_parameters: ClassVar[dict[str, inspect.Parameter]] = {}
     _hub_mixin_jsonable_default_values: ClassVar[dict[str, Any]] = {}
     _hub_mixin_inspected_init: ClassVar[object] = None
-    _hub_mixin_inject_config: ClassVar[bool] = False
+    _hub_mixin_runtime_args: ClassVar[frozenset[str]] = frozenset()
+    """``__init__`` arguments never written to config.json (the framework's own, and the class's ``runtime_args``)."""
     _hub_extra_defaults: ClassVar[dict[str, Any]] = {}
     """Defaults of the framework's extra parameters (set by the generated class)."""
 
@@ -76,6 +79,7 @@ class ModelHubMixinBase:
         tags: list[str] | None = None,
         coders: Coders | None = None,
         strict_config: bool | None = None,
+        runtime_args: Iterable[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
@@ -97,8 +101,10 @@ class ModelHubMixinBase:
         cls._hub_mixin_coders = {**cls._hub_mixin_coders, **(coders or {})}
         if strict_config is not None:
             cls._hub_mixin_strict_config = strict_config
+        if isinstance(runtime_args, str):
+            raise TypeError(f"{cls.__qualname__}: runtime_args must be a list of argument names, not a string")
+        cls._hub_mixin_runtime_args = cls._hub_mixin_runtime_args | frozenset(runtime_args)
         cls._hub_mixin_inspect_init()
-        cls._hub_mixin_inject_config = "config" in inspect.signature(cls._from_pretrained).parameters
 
     @classmethod
     def _hub_mixin_inspect_init(cls) -> None:
@@ -107,6 +113,9 @@ class ModelHubMixinBase:
         Done at class creation and again whenever ``__init__`` changed since (``@dataclass`` adds it after
         ``__init_subclass__`` has run).
         """
+        wrap_init(
+            cls, lambda owner, args, kwargs: cast(type[ModelHubMixinBase], owner)._hub_mixin_capture(args, kwargs)
+        )
         init = cls.__init__
         if cls.__dict__.get("_hub_mixin_inspected_init") is init:
             return
@@ -114,6 +123,8 @@ class ModelHubMixinBase:
         parameters.pop(next(iter(parameters), ""), None)  # self
         defaults = {}
         for param in parameters.values():
+            if param.name in cls._hub_mixin_runtime_args:
+                continue
             if param.default is not inspect.Parameter.empty:
                 encoded = encode_value(param.default, cls._all_coders())
                 if encoded is not UNENCODABLE:
@@ -131,12 +142,20 @@ class ModelHubMixinBase:
     # CONFIG CAPTURE
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
-        """Create the instance and capture its configuration from the `__init__` arguments."""
+        """Create the instance; its configuration is captured when ``__init__`` is entered."""
+        cls._hub_mixin_inspect_init()  # wraps an ``__init__`` added after class creation (``@dataclass``)
         base_new = super().__new__
-        instance = base_new(cls) if base_new is object.__new__ else base_new(cls, *args, **kwargs)
-        if instance._hub_mixin_config is None:
-            instance._hub_mixin_config = cls._hub_mixin_capture(args, kwargs)
-        return instance
+        return base_new(cls) if base_new is object.__new__ else base_new(cls, *args, **kwargs)
+
+    @property
+    def _hub_mixin_config(self) -> dict[str, Any] | DataclassInstance | None:
+        """The configuration captured from ``__init__`` (or set by ``from_pretrained``); ``None`` if none."""
+        config: dict[str, Any] | DataclassInstance | None = get_config(self)
+        return config
+
+    @_hub_mixin_config.setter
+    def _hub_mixin_config(self, config: dict[str, Any] | DataclassInstance | None) -> None:
+        set_config(self, config)
 
     @classmethod
     def _hub_mixin_capture(
@@ -149,6 +168,8 @@ class ModelHubMixinBase:
         if len(args) > len(positional):
             cls._hub_mixin_reject("*args", args[len(positional) :])
         passed.update(kwargs)
+        for name in cls._hub_mixin_runtime_args & passed.keys():
+            del passed[name]
         if dataclasses.is_dataclass(passed.get("config")):
             given: DataclassInstance = passed["config"]
             return given
@@ -249,16 +270,44 @@ class ModelHubMixinBase:
         model_kwargs = dict(model_kwargs)
         raw = cls._hub_read_config(model_id, download)
         config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs)
-        shared = {p.name: getattr(download, p.name) for p in DOWNLOAD_PARAMS}
-        always = ("revision", "cache_dir", "force_download", "local_files_only", "token")
-        call = {k: v for k, v in shared.items() if k in always}
-        optional = {k: v for k, v in shared.items() if k not in always}
-        call.update(_supported(cls._from_pretrained, optional, {p.name: p.value for p in DOWNLOAD_PARAMS}))
-        call.update(_supported(cls._from_pretrained, load_kwargs, cls._hub_extra_defaults))
-        instance = cls._from_pretrained(model_id=model_id, **call, **model_kwargs)
-        if config is not None and getattr(instance, "_hub_mixin_config", None) in (None, {}):
-            instance._hub_mixin_config = config
+        call = cls._hub_loader_arguments(download, load_kwargs)
+        parameters = inspect.signature(cls._from_pretrained).parameters
+        if _named(parameters, "config"):  # huggingface_hub's convention: the config is given if asked for
+            if _named(parameters, "model_kwargs"):
+                call["config"] = config
+            else:
+                model_kwargs.setdefault("config", config)
+        if _named(parameters, "model_kwargs"):
+            instance = cls._from_pretrained(model_id=model_id, **call, model_kwargs=model_kwargs)
+        else:
+            clash = sorted(model_kwargs.keys() & {*call, "model_id"})
+            if clash:
+                raise TypeError(
+                    f"{cls.__qualname__}._from_pretrained takes the loader options as keywords, so the model "
+                    f"arguments {clash} cannot reach __init__: declare `download: DownloadOptions` and "
+                    "`model_kwargs: dict[str, Any]` parameters in its signature instead"
+                )
+            instance = cls._from_pretrained(model_id=model_id, **call, **model_kwargs)
+        if config is not None and get_config(instance) in (None, {}):
+            set_config(instance, config)
         return instance
+
+    @classmethod
+    def _hub_loader_arguments(cls, download: DownloadOptions, load_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The keywords ``_from_pretrained`` is called with, besides ``model_id`` and the model's arguments.
+
+        The download options go as one ``download`` argument if it declares one, else as huggingface_hub's
+        keywords (``endpoint`` and ``max_workers`` only if named); then the framework's load extras it names.
+        """
+        parameters = inspect.signature(cls._from_pretrained).parameters
+        if _named(parameters, "download"):
+            call: dict[str, Any] = {"download": download}
+        else:
+            shared = {p.name: getattr(download, p.name) for p in DOWNLOAD_PARAMS}
+            call = {k: shared.pop(k) for k in _ALWAYS_PASSED}
+            call.update(_supported(cls._from_pretrained, shared, {p.name: p.value for p in DOWNLOAD_PARAMS}))
+        call.update(_supported(cls._from_pretrained, load_kwargs, cls._hub_extra_defaults))
+        return call
 
     @classmethod
     def _hub_read_config(cls, model_id: str, download: DownloadOptions) -> dict[str, Any] | None:
@@ -299,26 +348,21 @@ class ModelHubMixinBase:
         elif any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
             for key, value in values.items():
                 model_kwargs.setdefault(key, value)
-        if cls._hub_mixin_inject_config and "config" not in model_kwargs:
-            model_kwargs["config"] = config
         return config
 
     @classmethod
-    def _from_pretrained(
-        cls,
-        *,
-        model_id: str,
-        revision: str | None,
-        cache_dir: str | Path | None,
-        force_download: bool,
-        local_files_only: bool,
-        token: str | bool | None,
-        **model_kwargs: Any,
-    ) -> Self:
+    def _from_pretrained(cls, *args: Any, **kwargs: Any) -> Self:
         """Build the model and load its weights from ``model_id`` (a local directory or a repo id).
 
-        Implemented by each framework. It also receives ``endpoint`` and ``max_workers`` if it names them, and
-        the framework's extra load parameters.
+        Implemented by each framework, with either signature (the loader finds out which from the names):
+
+        - ``_from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any],
+          **load_extras)``: the download options as one argument and the ``__init__`` arguments as one dict,
+          so a model may have ``__init__`` parameters named like any loader option (``revision``, ``dtype``);
+        - huggingface_hub's ``_from_pretrained(cls, *, model_id, revision, cache_dir, force_download,
+          local_files_only, token, **model_kwargs)`` (plus ``endpoint`` and ``max_workers`` if it names them).
+
+        Either may name ``config`` to receive the loaded configuration, and the framework's load extras.
         """
         raise NotImplementedError
 
@@ -334,6 +378,12 @@ def _check_model_location(location: str | Path) -> None:
     if looks_local:
         kind = "is a file, not a directory" if path.exists() else "does not exist"
         raise WeightsNotFoundError(f"{text}: {kind}; from_pretrained takes a model directory or a repo id")
+
+
+def _named(parameters: Mapping[str, inspect.Parameter], name: str) -> bool:
+    """Whether ``name`` is a parameter of its own in a signature (not only caught by ``**kwargs``)."""
+    param = parameters.get(name)
+    return param is not None and param.kind is not inspect.Parameter.VAR_KEYWORD
 
 
 def _supported(func: Callable[..., Any], kwargs: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:

@@ -71,6 +71,8 @@ class FrameworkExtras:
         load: Extra keyword parameters of ``from_pretrained``, forwarded to ``_from_pretrained``.
         save: Extra keyword parameters of ``save_pretrained`` and ``push_to_hub``, forwarded to
             ``_save_pretrained``.
+        runtime_args: ``__init__`` arguments the framework owns (Flax's ``rngs``; Keras' ``name``, ``dtype``,
+            ``trainable``): never written to ``config.json``; the framework package supplies them at load.
     """
 
     package: str
@@ -78,6 +80,7 @@ class FrameworkExtras:
     base: str
     load: tuple[Param, ...] = ()
     save: tuple[Param, ...] = ()
+    runtime_args: tuple[str, ...] = ()
 
 
 _PATH = "from pathlib import Path"

@@ -1,0 +1,85 @@
+"""Where a model's captured configuration lives, and the ``__init__`` wrapper that captures it.
+
+The configuration is captured when ``__init__`` is entered (not in ``__new__``: Keras' ``Operation.__new__``
+drops the constructor arguments) and stored straight into the instance's ``__dict__`` (not through the model's
+own ``__setattr__``: Flax NNX guards it until its state is set up, Keras tracks what it is given). It is held in
+a :class:`ConfigSlot`, hashed by identity, so that frameworks which keep instance attributes as static data
+(NNX graph definitions) can hash it, and ``copy.deepcopy`` and pickling carry it along.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["ConfigSlot", "get_config", "has_config", "set_config", "wrap_init"]
+
+_SLOT = "_hub_mixin_config_slot"
+_WRAPPED = "_hub_mixin_wraps_init"
+
+
+class ConfigSlot:
+    """The captured configuration of one instance (a dict, a dataclass instance or ``None``)."""
+
+    __slots__ = ("config",)
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"ConfigSlot({self.config!r})"
+
+    def __getstate__(self) -> Any:
+        return self.config
+
+    def __setstate__(self, state: Any) -> None:
+        self.config = state
+
+
+def has_config(instance: object) -> bool:
+    """Whether a configuration was captured (or set) for ``instance``."""
+    return _SLOT in getattr(instance, "__dict__", {})
+
+
+def get_config(instance: object) -> Any:
+    """The configuration of ``instance``, or ``None``."""
+    slot = getattr(instance, "__dict__", {}).get(_SLOT)
+    return slot.config if isinstance(slot, ConfigSlot) else None
+
+
+def set_config(instance: object, config: Any) -> None:
+    """Store ``config`` on ``instance`` without going through its class's ``__setattr__``."""
+    if hasattr(instance, "__dict__"):
+        object.__setattr__(instance, _SLOT, ConfigSlot(config))
+
+
+def wrap_init(cls: type, capture: Callable[[type, tuple[Any, ...], dict[str, Any]], Any]) -> None:
+    """Make ``cls.__init__`` (its own, or the one it inherits, wrapped on ``cls``) capture its arguments on entry.
+
+    Nothing is wrapped where the ``__init__`` is ``object.__init__`` (it takes no arguments) or already wraps.
+
+    The outermost ``__init__`` of an instance captures (``super().__init__(...)`` calls do not): its arguments
+    are those the caller gave. ``capture(type(self), args, kwargs)`` returns the configuration.
+    """
+    init: Callable[..., None] = cls.__init__  # type: ignore[misc]
+    if init is object.__init__ or getattr(init, _WRAPPED, False):
+        return
+    own = "__init__" in cls.__dict__
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if not has_config(self):
+            set_config(self, capture(type(self), args, kwargs))
+        if own:
+            init(self, *args, **kwargs)
+        else:  # inherited: the next ``__init__`` in the instance's MRO, as if this wrapper were not there
+            super(cls, self).__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    # For introspection that does not follow __wrapped__ (Keras' auto-config uses getfullargspec).
+    with contextlib.suppress(TypeError, ValueError):
+        __init__.__signature__ = inspect.signature(init)  # type: ignore[attr-defined]
+    setattr(__init__, _WRAPPED, True)
+    cls.__init__ = __init__  # type: ignore[misc]

@@ -47,17 +47,21 @@ def package_dir(package: str, root: Path) -> Path:
     return root / "packages" / package.replace("_", "-") / "src" / package
 
 
-def discover_targets(root: Path = REPO_ROOT) -> list[FrameworkExtras]:
-    """Core's extras plus those of every ``packages/*/src/*/_extras.py``, sorted by package."""
-    found = [load_extras(p) for p in sorted(root.glob("packages/*/src/*/_extras.py"))]
-    return [CORE_EXTRAS, *sorted(found, key=lambda e: e.package)]
+EXTRAS_GLOBS = ("packages/*/src/*/_extras.py", "tests/packages/*/src/*/_extras.py")
+"""Where packages declare their extras: the published ones, and test-only framework packages."""
+
+
+def discover_targets(root: Path = REPO_ROOT) -> list[tuple[FrameworkExtras, Path]]:
+    """Core's extras plus those of every package's ``_extras.py``, with the package's directory, by package."""
+    found = [(load_extras(p), p.parent) for pattern in EXTRAS_GLOBS for p in sorted(root.glob(pattern))]
+    return [(CORE_EXTRAS, package_dir("hubmixin_core", root)), *sorted(found, key=lambda e: e[0].package)]
 
 
 def render_all(root: Path = REPO_ROOT) -> list[Target]:
     """Every generated file with its text, unformatted."""
     targets = [Target(package_dir("hubmixin_core", root) / "_generated" / "_options.py", render_options())]
-    for extras in discover_targets(root):
-        generated = package_dir(extras.package, root) / "_generated"
+    for extras, directory in discover_targets(root):
+        generated = directory / "_generated"
         targets.append(Target(generated / "_methods.py", render_facade(extras)))
         targets.append(Target(generated / "__init__.py", f'"""Generated code of {extras.package}: do not edit."""\n'))
     return targets

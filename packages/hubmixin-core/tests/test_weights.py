@@ -22,12 +22,10 @@ from hubmixin_core.weights import (
     TensorInfo,
     check_relative_path,
     check_tensors,
-    find_layout_adapter,
     parse_size,
     plan_shards,
     read_header,
     read_tensor_infos,
-    register_layout_adapter,
     resolve_weight_files,
     save_safetensors,
 )
@@ -123,21 +121,3 @@ def test_check_tensors_reports_all_missing_and_unexpected_keys() -> None:
 def test_check_tensors_reports_dtype() -> None:
     with pytest.raises(WeightsDtypeError, match="'a' has dtype BF16, the model expects F32"):
         check_tensors({"a": TensorInfo((2,), "F32")}, {"a": TensorInfo((2,), "BF16")}, source="ckpt")
-
-
-def test_layout_adapter_lookup_follows_the_mro() -> None:
-    class Layer: ...
-
-    class SubLayer(Layer): ...
-
-    class Transposed:
-        def to_canonical(self, name: str, value: object):  # type: ignore[no-untyped-def]
-            yield name, value
-
-        def from_canonical(self, name: str, value: object):  # type: ignore[no-untyped-def]
-            yield name, value
-
-    adapter = Transposed()
-    register_layout_adapter(Layer, adapter)
-    assert find_layout_adapter(SubLayer()) is adapter
-    assert list(find_layout_adapter(object()).to_canonical("w", 1)) == [("w", 1)]

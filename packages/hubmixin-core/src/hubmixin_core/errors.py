@@ -15,6 +15,7 @@ __all__ = [
     "ConfigEncodingWarning",
     "HubMixinError",
     "InvalidRepoPathError",
+    "LayoutError",
     "ShardIndexError",
     "WeightsDtypeError",
     "WeightsError",
@@ -122,6 +123,10 @@ class WeightsDtypeError(WeightsError, TypeError):
     def __init__(self, source: str, key: str, expected: str, found: str) -> None:
         self.key, self.expected, self.found = key, expected, found
         super().__init__(f"{source}: tensor {key!r} has dtype {found}, the model expects {expected}")
+
+
+class LayoutError(WeightsError):
+    """A layout adapter cannot be registered (another one holds the layer type) or cannot map a layer's tensors."""
 
 
 def format_names(names: Sequence[str], limit: int = 10) -> str:

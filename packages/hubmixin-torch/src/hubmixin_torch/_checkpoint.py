@@ -1,7 +1,6 @@
-"""Opening a checkpoint: its tensors' shapes and dtypes, and a reader for their data.
+"""Opening a checkpoint for torch: core's safetensors checkpoint, or a legacy ``pytorch_model.bin``.
 
-Safetensors (one file or shards, local or from the Hub) are preferred; a legacy ``pytorch_model.bin`` is read
-with ``torch.load(weights_only=True)``. See :func:`open_checkpoint`.
+See :func:`open_torch_checkpoint`; reading tensors by name, the header checks and the report are core's.
 """
 
 from __future__ import annotations
@@ -9,12 +8,11 @@ from __future__ import annotations
 import logging
 import pickle
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
-from safetensors import safe_open
 
 from hubmixin_core import DownloadOptions, locate_file
 from hubmixin_core.errors import WeightsFileError, WeightsNotFoundError
@@ -22,64 +20,33 @@ from hubmixin_core.weights import (
     PYTORCH_WEIGHTS_NAME,
     SAFETENSORS_INDEX_NAME,
     SAFETENSORS_SINGLE_FILE,
+    Checkpoint,
     TensorInfo,
-    WeightFiles,
-    read_tensor_infos,
-    resolve_weight_files,
+    open_checkpoint,
 )
-from hubmixin_torch._dtypes import _DTYPES, dtype_name
+from hubmixin_torch._dtypes import TORCH_DTYPES, dtype_name
 
-__all__ = ["Checkpoint", "open_checkpoint"]
+__all__ = ["open_torch_checkpoint", "read_tensors"]
 
 logger = logging.getLogger("hubmixin_torch")
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """The tensors of a checkpoint: shapes and dtypes known without reading the data, and a reader.
-
-    Attributes:
-        infos: Shape and safetensors dtype of each tensor.
-        files: The file holding each tensor (for messages).
-        description: The checkpoint as a whole (the single file or the shard index).
-        reader: Reads the named tensors onto a device.
-    """
-
-    infos: dict[str, TensorInfo]
-    files: dict[str, str]
-    description: str
-    reader: Callable[[Sequence[str], torch.device], dict[str, torch.Tensor]]
-
-    def read(self, names: Sequence[str], device: torch.device) -> dict[str, torch.Tensor]:
-        """The tensors ``names``, on ``device`` (memory-mapped, not copied, on CPU; never read for ``meta``)."""
-        if device.type == "meta":
-            infos = {n: self.infos[n] for n in names}
-            return {n: torch.empty(i.shape, dtype=_DTYPES[i.dtype], device=device) for n, i in infos.items()}
-        return self.reader(names, device)
+def read_tensors(checkpoint: Checkpoint, names: Sequence[str], device: torch.device) -> dict[str, torch.Tensor]:
+    """The tensors ``names`` on ``device``: memory-mapped (not copied) on CPU, never read for ``meta``."""
+    if device.type == "meta":
+        infos = {n: checkpoint.infos[n] for n in names}
+        return {n: torch.empty(i.shape, dtype=TORCH_DTYPES[i.dtype], device=device) for n, i in infos.items()}
+    tensors: dict[str, torch.Tensor] = checkpoint.read(names, framework="pt", device=str(device))
+    return tensors
 
 
-def _safetensors_checkpoint(weights: WeightFiles) -> Checkpoint:
-    found = read_tensor_infos(weights)
-    for name, (info, path) in found.items():
-        if info.dtype not in _DTYPES:
-            raise WeightsFileError(f"{path}: tensor {name!r} has dtype {info.dtype}, which this torch cannot hold")
-    first = weights.files[0]
-    description = str(first.parent / SAFETENSORS_INDEX_NAME) if weights.sharded else str(first)
-
-    def read(names: Sequence[str], device: torch.device) -> dict[str, torch.Tensor]:
-        by_file: dict[Path, list[str]] = {}
-        for name in names:
-            by_file.setdefault(found[name][1], []).append(name)
-        tensors: dict[str, torch.Tensor] = {}
-        for path, keys in by_file.items():
-            with safe_open(str(path), framework="pt", device=str(device)) as f:
-                for key in keys:
-                    tensors[key] = f.get_tensor(key)
-        return tensors
-
-    return Checkpoint(
-        {n: info for n, (info, _) in found.items()}, {n: str(p) for n, (_, p) in found.items()}, description, read
-    )
+def _check_torch_dtypes(checkpoint: Checkpoint) -> Checkpoint:
+    for name, info in checkpoint.infos.items():
+        if info.dtype not in TORCH_DTYPES:
+            raise WeightsFileError(
+                f"{checkpoint.source(name)}: tensor {name!r} has dtype {info.dtype}, which this torch cannot hold"
+            )
+    return checkpoint
 
 
 def _pickle_checkpoint(path: Path, device: torch.device) -> Checkpoint:
@@ -98,14 +65,14 @@ def _pickle_checkpoint(path: Path, device: torch.device) -> Checkpoint:
             raise WeightsFileError(f"{path}: entry {key!r} is a {type(value).__name__}, not a tensor")
     tensors: dict[str, torch.Tensor] = dict(state)
 
-    def read(names: Sequence[str], device: torch.device) -> dict[str, torch.Tensor]:
+    def read(names: Sequence[str], framework: str, device: str) -> dict[str, Any]:
         return {n: tensors[n] for n in names}
 
     infos = {n: TensorInfo(tuple(t.shape), dtype_name(t.dtype)) for n, t in tensors.items()}
-    return Checkpoint(infos, dict.fromkeys(tensors, str(path)), str(path), read)
+    return Checkpoint(infos, dict.fromkeys(tensors, path), str(path), reader=read)
 
 
-def open_checkpoint(model_id: str, options: DownloadOptions, device: torch.device) -> Checkpoint:
+def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torch.device) -> Checkpoint:
     """Find the weights of ``model_id`` (a local directory or a repo id): safetensors, else ``pytorch_model.bin``.
 
     Safetensors files (one, or shards downloaded in parallel) are only located here and their headers read;
@@ -114,13 +81,14 @@ def open_checkpoint(model_id: str, options: DownloadOptions, device: torch.devic
     Raises:
         WeightsNotFoundError: none of ``model.safetensors``, ``model.safetensors.index.json`` and
             ``pytorch_model.bin`` is there.
-        WeightsFileError: a file is not a valid checkpoint; a ``.bin`` holds more than tensors.
+        WeightsFileError: a file is not a valid checkpoint, holds a dtype torch lacks; a ``.bin`` holds more
+            than tensors.
         ShardIndexError: the index and the shards disagree.
     """
     try:
-        return _safetensors_checkpoint(resolve_weight_files(model_id, options))
+        return _check_torch_dtypes(open_checkpoint(model_id, download))
     except WeightsNotFoundError as missing:
-        legacy = locate_file(model_id, PYTORCH_WEIGHTS_NAME, options)
+        legacy = locate_file(model_id, PYTORCH_WEIGHTS_NAME, download)
         if legacy is None:
             raise WeightsNotFoundError(
                 f"{model_id}: no weights found: looked for {SAFETENSORS_SINGLE_FILE}, {SAFETENSORS_INDEX_NAME} "

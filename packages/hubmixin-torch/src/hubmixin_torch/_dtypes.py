@@ -1,36 +1,22 @@
-"""Torch dtypes: their safetensors names, the check of a ``dtype=`` argument, the dtype a tensor is converted to."""
+"""Torch dtypes by their safetensors names, the check of a ``dtype=`` argument, the dtype a tensor ends up in."""
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["check_dtype_argument", "dtype_name"]
+from hubmixin_core.weights import NUMPY_DTYPES
 
-_DTYPES: dict[str, torch.dtype] = {
-    "BOOL": torch.bool,
-    "U8": torch.uint8,
-    "I8": torch.int8,
-    "I16": torch.int16,
-    "I32": torch.int32,
-    "I64": torch.int64,
-    "F16": torch.float16,
-    "BF16": torch.bfloat16,
-    "F32": torch.float32,
-    "F64": torch.float64,
-    "C64": torch.complex64,
+__all__ = ["TORCH_DTYPES", "check_dtype_argument", "dtype_name", "target_dtype"]
+
+_TORCH_NAMES = {"BOOL": "bool", "F8_E4M3": "float8_e4m3fn", "F8_E8M0": "float8_e8m0fnu", "C64": "complex64"}
+
+TORCH_DTYPES: dict[str, torch.dtype] = {
+    name: dtype
+    for name, numpy in NUMPY_DTYPES.items()
+    if isinstance(dtype := getattr(torch, _TORCH_NAMES.get(name, numpy.name), None), torch.dtype)
 }
-for _name, _attr in (
-    ("U16", "uint16"),
-    ("U32", "uint32"),
-    ("U64", "uint64"),
-    ("F8_E4M3", "float8_e4m3fn"),
-    ("F8_E5M2", "float8_e5m2"),
-    ("F8_E8M0", "float8_e8m0fnu"),
-):
-    if isinstance(getattr(torch, _attr, None), torch.dtype):
-        _DTYPES[_name] = getattr(torch, _attr)
-_DTYPE_NAMES: dict[torch.dtype, str] = {dtype: name for name, dtype in _DTYPES.items()}
-_FLOATING = frozenset(name for name, dtype in _DTYPES.items() if dtype.is_floating_point)
+"""The torch dtype of each safetensors dtype name this torch has (core's table, as torch names them)."""
+_DTYPE_NAMES: dict[torch.dtype, str] = {dtype: name for name, dtype in TORCH_DTYPES.items()}
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -54,5 +40,6 @@ def check_dtype_argument(dtype: object) -> torch.dtype | None:
     raise TypeError(f"dtype must be a floating-point torch.dtype (torch.float16, torch.bfloat16, ...), got {dtype!r}")
 
 
-def _target_dtype(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.dtype:
+def target_dtype(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.dtype:
+    """The dtype ``tensor`` is loaded or saved in: ``dtype`` for a floating tensor, if given, else its own."""
     return dtype if dtype is not None and tensor.is_floating_point() else tensor.dtype

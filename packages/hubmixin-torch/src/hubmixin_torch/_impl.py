@@ -11,7 +11,7 @@ from typing import Any, Self
 import torch
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_torch._checkpoint import open_checkpoint
+from hubmixin_torch._checkpoint import open_torch_checkpoint
 from hubmixin_torch._construct import construct_without_weights
 from hubmixin_torch._dtypes import check_dtype_argument
 from hubmixin_torch._load import load_checkpoint
@@ -54,17 +54,11 @@ class TorchHubMixinBase(ModelHubMixin):
         cls,
         *,
         model_id: str,
-        revision: str | None,
-        cache_dir: str | Path | None,
-        force_download: bool,
-        local_files_only: bool,
-        token: str | bool | None,
-        endpoint: str | None = None,
-        max_workers: int = 8,
+        download: DownloadOptions,
+        model_kwargs: dict[str, Any],
         map_location: str | torch.device = "cpu",
         strict: bool = False,
         dtype: torch.dtype | None = None,
-        **model_kwargs: Any,
     ) -> Self:
         """Build the model without initialising its parameters, then assign the checkpoint's tensors to it.
 
@@ -73,16 +67,7 @@ class TorchHubMixinBase(ModelHubMixin):
         """
         device = _as_device(map_location)
         dtype = check_dtype_argument(dtype)
-        options = DownloadOptions(
-            revision=revision,
-            cache_dir=cache_dir,
-            force_download=force_download,
-            local_files_only=local_files_only,
-            token=token,
-            endpoint=endpoint,
-            max_workers=max_workers,
-        )
-        checkpoint = open_checkpoint(model_id, options, device)
+        checkpoint = open_torch_checkpoint(model_id, download, device)
         model = construct_without_weights(lambda: cls(**model_kwargs))
         module = _as_module(model)
         tie_weights = getattr(module, "tie_weights", None)

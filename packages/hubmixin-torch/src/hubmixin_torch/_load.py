@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import torch
 
-from hubmixin_core.errors import WeightsDtypeError, WeightsError, WeightsShapeError, format_names
-from hubmixin_core.weights import TensorInfo, check_tensors
-from hubmixin_torch._checkpoint import Checkpoint
+from hubmixin_core.errors import WeightsError, format_names
+from hubmixin_core.weights import Checkpoint, LoadReport, TensorInfo, check_checkpoint
+from hubmixin_torch._checkpoint import read_tensors
 from hubmixin_torch._construct import _parameters_on_meta
-from hubmixin_torch._dtypes import _FLOATING, _target_dtype, dtype_name
+from hubmixin_torch._dtypes import dtype_name, target_dtype
 
 __all__ = ["load_checkpoint"]
 
@@ -52,7 +52,7 @@ def load_checkpoint(
     dtype: torch.dtype | None,
     strict: bool,
     rebuild: Callable[[], torch.nn.Module],
-) -> tuple[list[str], list[str]]:
+) -> LoadReport:
     """Load ``checkpoint`` into ``module`` by assignment (no copy), then leave every tensor on ``device``.
 
     Steps: tie groups are found by identity (the checkpoint holds each group once, under any of its names); the
@@ -71,7 +71,7 @@ def load_checkpoint(
         rebuild: Builds a normally initialised module of the same structure.
 
     Returns:
-        ``(missing, unexpected)`` key names.
+        The missing and unexpected key names.
 
     Raises:
         WeightsShapeError: a tensor's shape differs from the module's (always).
@@ -93,24 +93,18 @@ def load_checkpoint(
         source_of.update(dict.fromkeys(names, source))
     aliases = {n for n, s in source_of.items() if n != s}
 
-    # Check the headers before reading anything.
-    want = {k: TensorInfo(tuple(t.shape), dtype_name(_target_dtype(t, dtype))) for k, t in expected.items()}
-    for key in sorted(want.keys() & found.keys()):
-        if want[key].shape != found[key].shape:
-            raise WeightsShapeError(checkpoint.files[key], key, want[key].shape, found[key].shape)
-        convertible = dtype is not None and want[key].dtype in _FLOATING and found[key].dtype in _FLOATING
-        if strict and want[key].dtype != found[key].dtype and not convertible:
-            raise WeightsDtypeError(checkpoint.files[key], key, want[key].dtype, found[key].dtype)
-    missing, unexpected = check_tensors(
-        want, found, source=checkpoint.description, strict=strict, check_dtype=False, ignore_missing=aliases
+    # Check the headers before reading anything (core's policy for every framework).
+    want = {k: TensorInfo(tuple(t.shape), dtype_name(target_dtype(t, dtype))) for k, t in expected.items()}
+    report = check_checkpoint(
+        want, checkpoint, strict=strict, convert_floating=dtype is not None, ignore_missing=aliases
     )
 
     # Read (memory-mapped) and assign.
     sources = [n for n in dict.fromkeys(source_of.values()) if n in found and n in expected]
-    loaded = checkpoint.read(sources, device)
+    loaded = read_tensors(checkpoint, sources, device)
     state: dict[str, torch.Tensor] = {}
     for name in sources:
-        target = _target_dtype(expected[name], dtype)
+        target = target_dtype(expected[name], dtype)
         state[name] = loaded.pop(name).to(target)  # no copy when the dtype matches
     module.load_state_dict(state, strict=False, assign=True)
     del state
@@ -130,7 +124,7 @@ def load_checkpoint(
     for name, tensor in _named_tensors(module).items():
         if name in aliases:
             continue
-        target = _target_dtype(tensor, dtype)
+        target = target_dtype(tensor, dtype)
         if not _on_device(tensor, device) or tensor.dtype != target:
             _set_tensor(module, name, tensor.detach().to(device=device, dtype=target))
     final = _named_tensors(module)
@@ -141,20 +135,5 @@ def load_checkpoint(
         left = [n for n, t in _named_tensors(module).items() if t.is_meta]
         if left:
             raise WeightsError(f"{owner}: tensors {format_names(left)} are still on the meta device after loading")
-    if missing:
-        logger.warning(
-            "%s: %d weights are not in %s and keep the model's own initialisation: %s",
-            owner,
-            len(missing),
-            checkpoint.description,
-            format_names(missing),
-        )
-    if unexpected:
-        logger.warning(
-            "%s: %d tensors of %s are not used by the model: %s",
-            owner,
-            len(unexpected),
-            checkpoint.description,
-            format_names(unexpected),
-        )
-    return missing, unexpected
+    report.log(logger, owner, checkpoint.description)
+    return report

@@ -9,8 +9,8 @@ from safetensors.torch import _remove_duplicate_names
 from safetensors.torch import save_file as _save_file
 
 from hubmixin_core.errors import WeightsError, format_names
-from hubmixin_core.weights import save_safetensors
-from hubmixin_torch._dtypes import _target_dtype, check_dtype_argument
+from hubmixin_core.weights import CANONICAL_METADATA, save_safetensors
+from hubmixin_torch._dtypes import check_dtype_argument, target_dtype
 
 __all__ = ["save_module"]
 
@@ -52,18 +52,18 @@ def save_module(
         raise WeightsError(
             f"{owner}: cannot save tensors {format_names(on_meta)}: on the meta device they hold no data"
         )
-    metadata = {"format": "pt"}
+    metadata = dict(CANONICAL_METADATA)
     for kept, dropped in _remove_duplicate_names(state).items():
         for name in dropped:
             metadata.setdefault(name, kept)
             del state[name]
 
     def nbytes(tensor: torch.Tensor) -> int:
-        return tensor.numel() * _target_dtype(tensor, dtype).itemsize
+        return tensor.numel() * target_dtype(tensor, dtype).itemsize
 
     def write(tensors: dict[str, torch.Tensor], filename: str, meta: dict[str, str] | None) -> None:
         # Converted one file at a time: a cast to another dtype costs at most one shard of memory.
-        converted = {k: t.to(_target_dtype(t, dtype)).contiguous() for k, t in tensors.items()}
+        converted = {k: t.to(target_dtype(t, dtype)).contiguous() for k, t in tensors.items()}
         _save_file(converted, filename, metadata=meta)
 
     return save_safetensors(

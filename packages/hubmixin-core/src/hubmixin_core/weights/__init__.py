@@ -1,4 +1,4 @@
-"""The framework-neutral weights layer: safetensors files, shards, index, validation, layout adapters.
+"""The framework-neutral weights layer: safetensors files, shards, checkpoints, the strict policy, layout adapters.
 
 Framework packages pass their own tensors and their safetensors writer; this layer never converts tensors.
 
@@ -15,17 +15,32 @@ Example:
     ['a', 'b']
 """
 
+from hubmixin_core.weights import transforms as transforms
+from hubmixin_core.weights._canonical import CANONICAL_METADATA as CANONICAL_METADATA
+from hubmixin_core.weights._canonical import CanonicalLoad as CanonicalLoad
+from hubmixin_core.weights._canonical import load_canonical as load_canonical
+from hubmixin_core.weights._canonical import save_canonical as save_canonical
 from hubmixin_core.weights._check import check_tensors as check_tensors
 from hubmixin_core.weights._check import read_tensor_infos as read_tensor_infos
+from hubmixin_core.weights._checkpoint import Checkpoint as Checkpoint
+from hubmixin_core.weights._checkpoint import TensorReader as TensorReader
+from hubmixin_core.weights._checkpoint import open_checkpoint as open_checkpoint
+from hubmixin_core.weights._dtypes import FLOATING_DTYPES as FLOATING_DTYPES
+from hubmixin_core.weights._dtypes import NUMPY_DTYPES as NUMPY_DTYPES
+from hubmixin_core.weights._dtypes import dtype_name as dtype_name
+from hubmixin_core.weights._dtypes import is_floating as is_floating
+from hubmixin_core.weights._dtypes import numpy_dtype as numpy_dtype
 from hubmixin_core.weights._header import DTYPE_SIZES as DTYPE_SIZES
 from hubmixin_core.weights._header import Header as Header
 from hubmixin_core.weights._header import TensorInfo as TensorInfo
 from hubmixin_core.weights._header import read_header as read_header
 from hubmixin_core.weights._index import ShardIndex as ShardIndex
 from hubmixin_core.weights._layout import IDENTITY as IDENTITY
+from hubmixin_core.weights._layout import LayerTensors as LayerTensors
 from hubmixin_core.weights._layout import LayoutAdapter as LayoutAdapter
-from hubmixin_core.weights._layout import find_layout_adapter as find_layout_adapter
-from hubmixin_core.weights._layout import register_layout_adapter as register_layout_adapter
+from hubmixin_core.weights._layout import LayoutRegistry as LayoutRegistry
+from hubmixin_core.weights._layout import MappedAdapter as MappedAdapter
+from hubmixin_core.weights._layout import TensorRule as TensorRule
 from hubmixin_core.weights._names import CONFIG_NAME as CONFIG_NAME
 from hubmixin_core.weights._names import PYTORCH_WEIGHTS_NAME as PYTORCH_WEIGHTS_NAME
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME as SAFETENSORS_INDEX_NAME
@@ -33,6 +48,8 @@ from hubmixin_core.weights._names import SAFETENSORS_SINGLE_FILE as SAFETENSORS_
 from hubmixin_core.weights._names import check_relative_path as check_relative_path
 from hubmixin_core.weights._names import is_weights_file as is_weights_file
 from hubmixin_core.weights._names import shard_file_name as shard_file_name
+from hubmixin_core.weights._report import LoadReport as LoadReport
+from hubmixin_core.weights._report import check_checkpoint as check_checkpoint
 from hubmixin_core.weights._resolve import WeightFiles as WeightFiles
 from hubmixin_core.weights._resolve import resolve_weight_files as resolve_weight_files
 from hubmixin_core.weights._save import SaveFile as SaveFile
@@ -41,28 +58,45 @@ from hubmixin_core.weights._save import save_safetensors as save_safetensors
 from hubmixin_core.weights._size import parse_size as parse_size
 
 __all__ = [
+    "CANONICAL_METADATA",
     "CONFIG_NAME",
     "DTYPE_SIZES",
+    "FLOATING_DTYPES",
     "Header",
     "IDENTITY",
-    "LayoutAdapter",
+    "NUMPY_DTYPES",
     "PYTORCH_WEIGHTS_NAME",
     "SAFETENSORS_INDEX_NAME",
     "SAFETENSORS_SINGLE_FILE",
+    "CanonicalLoad",
+    "Checkpoint",
+    "LayerTensors",
+    "LayoutAdapter",
+    "LayoutRegistry",
+    "LoadReport",
+    "MappedAdapter",
     "SaveFile",
     "ShardIndex",
     "TensorInfo",
+    "TensorReader",
+    "TensorRule",
     "WeightFiles",
+    "check_checkpoint",
     "check_relative_path",
     "check_tensors",
-    "find_layout_adapter",
+    "dtype_name",
+    "is_floating",
     "is_weights_file",
+    "load_canonical",
+    "numpy_dtype",
+    "open_checkpoint",
     "parse_size",
     "plan_shards",
     "read_header",
     "read_tensor_infos",
-    "register_layout_adapter",
     "resolve_weight_files",
+    "save_canonical",
     "save_safetensors",
     "shard_file_name",
+    "transforms",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubmixin_core.errors import WeightsFileError
@@ -52,10 +52,19 @@ class TensorInfo:
 
 @dataclass(frozen=True)
 class Header:
-    """What a safetensors header says: tensors by name, and the string metadata."""
+    """What a safetensors header says: tensors by name, the string metadata, and where each tensor's bytes are.
+
+    Attributes:
+        tensors: Shape and dtype of each tensor.
+        metadata: The header's ``__metadata__``.
+        offsets: Byte range of each tensor, counted from ``data_start``.
+        data_start: Offset in the file of the first byte after the header.
+    """
 
     tensors: dict[str, TensorInfo]
     metadata: dict[str, str]
+    offsets: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+    data_start: int = 0
 
 
 def read_header(path: str | Path) -> Header:
@@ -88,6 +97,7 @@ def read_header(path: str | Path) -> Header:
         raise WeightsFileError(f"{path}: safetensors header is not a JSON object")
     metadata = data.pop("__metadata__", None) or {}
     tensors: dict[str, TensorInfo] = {}
+    offsets: dict[str, tuple[int, int]] = {}
     data_size = file_size - 8 - size
     for name, entry in data.items():
         try:
@@ -101,4 +111,5 @@ def read_header(path: str | Path) -> Header:
                 f"{path}: tensor {name!r} spans bytes {begin}..{end} but the file holds {data_size} (truncated?)"
             )
         tensors[name] = TensorInfo(shape, dtype)
-    return Header(tensors, {str(k): str(v) for k, v in metadata.items()})
+        offsets[name] = (begin, end)
+    return Header(tensors, {str(k): str(v) for k, v in metadata.items()}, offsets, 8 + size)

@@ -1,52 +1,197 @@
-"""The hook where per-framework layout adapters plug in.
+"""Layout adapters: how a framework's layers map their tensors to the canonical (PyTorch) layout and back.
 
-Checkpoints store tensors under PyTorch names and layouts (the canonical layout). A framework whose layers
-name or lay out a tensor differently registers a :class:`LayoutAdapter` for that layer type; the weights layer
-calls it when writing (``to_canonical``) and reading (``from_canonical``). Identity is the default.
+Checkpoints store tensors under PyTorch names and layouts. A framework package keeps one
+:class:`LayoutRegistry`, which maps each layer type to a :class:`LayoutAdapter`; the weights layer calls the
+adapter of each layer, chosen by the layer's type (never by guessing from names or shapes), when saving and when
+loading. An adapter gets the layer and its path, may map several tensors to several (fused projections,
+gates), and is run on shapes and dtypes (:class:`~hubmixin_core.weights.TensorInfo`) before any data is read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic
 
-__all__ = ["IDENTITY", "LayoutAdapter", "find_layout_adapter", "register_layout_adapter"]
+from hubmixin_core.errors import LayoutError
+from hubmixin_core.weights.transforms import T, inverse_axes, transpose
 
-
-class LayoutAdapter(Protocol):
-    """Converts one layer's tensors between its framework's layout and the canonical (PyTorch) layout."""
-
-    def to_canonical(self, name: str, value: Any) -> Iterator[tuple[str, Any]]:
-        """Yield the canonical ``(name, tensor)`` pairs for one framework tensor of the layer."""
-        ...
-
-    def from_canonical(self, name: str, value: Any) -> Iterator[tuple[str, Any]]:
-        """Yield the framework's ``(name, tensor)`` pairs for one canonical tensor of the layer."""
-        ...
+__all__ = ["IDENTITY", "LayerTensors", "LayoutAdapter", "LayoutRegistry", "MappedAdapter", "TensorRule"]
 
 
-class _Identity:
-    def to_canonical(self, name: str, value: Any) -> Iterator[tuple[str, Any]]:
-        yield name, value
+class LayoutAdapter:
+    """Maps one layer's tensors between its framework's layout and the canonical layout.
 
-    def from_canonical(self, name: str, value: Any) -> Iterator[tuple[str, Any]]:
-        yield name, value
+    Subclass it for a layer type and implement both directions with the functions of
+    :mod:`hubmixin_core.weights.transforms`, so that each runs on arrays and on shapes alike. Names are local
+    to the layer (``"kernel"``, ``"weight"``); the weights layer prefixes the layer's path.
+
+    Attributes:
+        ignored: Canonical tensor names of the layer that this framework does not hold and drops on load
+            without reporting them (``num_batches_tracked`` for a batch norm).
+    """
+
+    ignored: tuple[str, ...] = ()
+
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        """The canonical tensors of ``layer`` (at ``path``) from its framework tensors."""
+        raise NotImplementedError
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        """The framework tensors of ``layer`` from its canonical tensors.
+
+        ``tensors`` holds those canonical tensors the checkpoint has; a tensor that cannot be made from them
+        is left out of the result (and keeps the model's own value).
+        """
+        raise NotImplementedError
+
+
+class _Identity(LayoutAdapter):
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        return dict(tensors)
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        return dict(tensors)
 
 
 IDENTITY: LayoutAdapter = _Identity()
-"""The adapter of layers stored as they are."""
-
-_ADAPTERS: dict[type, LayoutAdapter] = {}
+"""The adapter of layers whose tensors are stored as they are."""
 
 
-def register_layout_adapter(layer_type: type, adapter: LayoutAdapter) -> None:
-    """Use ``adapter`` for layers of ``layer_type`` and its subclasses (the closest registered type wins)."""
-    _ADAPTERS[layer_type] = adapter
+@dataclass(frozen=True)
+class TensorRule:
+    """One framework tensor stored as one canonical tensor, renamed and optionally transposed.
+
+    Args:
+        framework: The tensor's name in the layer (``"kernel"``).
+        canonical: Its canonical name (``"weight"``).
+        axes: The transpose from the framework layout to the canonical one (``(1, 0)`` for a dense kernel
+            ``[in, out]`` stored ``[out, in]``); ``None`` keeps the layout.
+    """
+
+    framework: str
+    canonical: str
+    axes: tuple[int, ...] | None = None
 
 
-def find_layout_adapter(layer: object) -> LayoutAdapter:
-    """The adapter registered for the nearest class in ``type(layer).__mro__``, else :data:`IDENTITY`."""
-    for cls in type(layer).__mro__:
-        if cls in _ADAPTERS:
-            return _ADAPTERS[cls]
-    return IDENTITY
+class MappedAdapter(LayoutAdapter):
+    """An adapter made of one-to-one :class:`TensorRule` s; tensors without a rule keep their name and layout.
+
+    Example:
+        >>> import numpy as np
+        >>> dense = MappedAdapter(TensorRule("kernel", "weight", (1, 0)))
+        >>> canonical = dense.to_canonical(None, "head", {"kernel": np.zeros((4, 3)), "bias": np.zeros(3)})
+        >>> {name: array.shape for name, array in canonical.items()}
+        {'weight': (3, 4), 'bias': (3,)}
+        >>> dense.from_canonical(None, "head", canonical)["kernel"].shape
+        (4, 3)
+    """
+
+    def __init__(self, *rules: TensorRule, ignored: Sequence[str] = ()) -> None:
+        self.rules = rules
+        self.ignored = tuple(ignored)
+        self._by_framework = {rule.framework: rule for rule in rules}
+        self._by_canonical = {rule.canonical: rule for rule in rules}
+
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out: dict[str, T] = {}
+        for name, tensor in tensors.items():
+            rule = self._by_framework.get(name)
+            if rule is None:
+                out[name] = tensor
+            else:
+                out[rule.canonical] = tensor if rule.axes is None else transpose(tensor, rule.axes)
+        return out
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out: dict[str, T] = {}
+        for name, tensor in tensors.items():
+            rule = self._by_canonical.get(name)
+            if rule is None:
+                out[name] = tensor
+            else:
+                out[rule.framework] = tensor if rule.axes is None else transpose(tensor, inverse_axes(rule.axes))
+        return out
+
+    def __repr__(self) -> str:
+        return f"MappedAdapter{self.rules}"
+
+
+@dataclass(frozen=True)
+class LayerTensors(Generic[T]):
+    """The tensors a layer holds directly (not those of its sub-layers), by local name.
+
+    Attributes:
+        path: The layer's attribute path in the model (``"encoder.blocks.0.dense"``; ``""`` for the root).
+        layer: The layer object: its type chooses the adapter, and the adapter may read its settings.
+        tensors: Local name to array (when saving or loading) or to shape and dtype (when planning).
+    """
+
+    path: str
+    layer: Any
+    tensors: dict[str, T]
+
+    def full_name(self, name: str) -> str:
+        """The checkpoint key of local tensor ``name``."""
+        return f"{self.path}.{name}" if self.path else name
+
+
+class LayoutRegistry:
+    """The layout adapters of one framework package, by layer type.
+
+    Example:
+        >>> class Dense: ...
+        >>> registry = LayoutRegistry("example")
+        >>> registry.register(Dense, MappedAdapter(TensorRule("kernel", "weight", (1, 0))))
+        >>> registry.find(Dense()) is registry.find(type("Sub", (Dense,), {})())
+        True
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._adapters: dict[type, LayoutAdapter] = {}
+
+    def register(self, layer_type: type, adapter: LayoutAdapter, *, replace: bool = False) -> None:
+        """Use ``adapter`` for layers of ``layer_type`` and of its subclasses (the nearest registered type wins).
+
+        Raises:
+            LayoutError: another adapter is already registered for ``layer_type`` and ``replace`` is false.
+        """
+        current = self._adapters.get(layer_type)
+        if current is not None and current is not adapter and not replace:
+            raise LayoutError(
+                f"{self.name}: {layer_type.__qualname__} already has the layout adapter {current!r}; "
+                "pass replace=True to replace it"
+            )
+        self._adapters[layer_type] = adapter
+
+    def find(self, layer: object) -> LayoutAdapter:
+        """The adapter registered for the nearest class in ``type(layer).__mro__``, else :data:`IDENTITY`."""
+        for cls in type(layer).__mro__:
+            adapter = self._adapters.get(cls)
+            if adapter is not None:
+                return adapter
+        return IDENTITY
+
+    def to_canonical(self, layers: Iterable[LayerTensors[T]]) -> dict[str, T]:
+        """Every layer's tensors in the canonical layout, by checkpoint key.
+
+        Raises:
+            LayoutError: two layers produce the same key.
+        """
+        out: dict[str, T] = {}
+        for group in layers:
+            adapter = self.find(group.layer)
+            for name, tensor in adapter.to_canonical(group.layer, group.path, group.tensors).items():
+                key = group.full_name(name)
+                if key in out:
+                    raise LayoutError(f"{self.name}: two layers write the tensor {key!r}")
+                out[key] = tensor
+        return out
+
+    def from_canonical(self, group: LayerTensors[T], canonical: Mapping[str, T]) -> dict[str, T]:
+        """One layer's framework tensors (local names) from its canonical tensors (local names)."""
+        return self.find(group.layer).from_canonical(group.layer, group.path, canonical)
+
+    def __repr__(self) -> str:
+        return f"LayoutRegistry({self.name!r}, {len(self._adapters)} adapters)"

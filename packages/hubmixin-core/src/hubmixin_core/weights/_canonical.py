@@ -1,0 +1,170 @@
+"""Saving and loading a framework's layers in the canonical layout: the neutral half of every framework package.
+
+A framework package lists its model's layers as :class:`~hubmixin_core.weights.LayerTensors` (numpy arrays to
+save; shapes and target dtypes to load) and keeps only what is its own: walking its models, construction
+without initialisation, and turning numpy arrays into its arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from safetensors.numpy import save_file
+
+from hubmixin_core.errors import LayoutError
+from hubmixin_core.weights._checkpoint import Checkpoint
+from hubmixin_core.weights._dtypes import dtype_name, is_floating, numpy_dtype
+from hubmixin_core.weights._header import TensorInfo
+from hubmixin_core.weights._layout import LayerTensors, LayoutRegistry
+from hubmixin_core.weights._report import LoadReport, check_checkpoint
+from hubmixin_core.weights._save import save_safetensors
+
+__all__ = ["CANONICAL_METADATA", "CanonicalLoad", "load_canonical", "save_canonical"]
+
+Array = NDArray[Any]
+
+CANONICAL_METADATA: dict[str, str] = {"format": "pt"}
+"""Header metadata of a canonical checkpoint: PyTorch names and layouts (transformers requires ``format``)."""
+
+
+def save_canonical(
+    layers: Iterable[LayerTensors[Array]],
+    registry: LayoutRegistry,
+    directory: str | Path,
+    *,
+    max_shard_size: int | str | None = None,
+    dtype: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Write layers' numpy tensors in the canonical layout: ``model.safetensors``, or shards plus the index.
+
+    Args:
+        layers: Each layer's own tensors, as numpy arrays.
+        registry: The framework's layout adapters.
+        directory: An existing, empty directory.
+        max_shard_size: Largest file, in bytes or as ``"5GB"``; ``None`` writes one file.
+        dtype: Safetensors name of a floating dtype (``"BF16"``) to save floating tensors as; ``None`` keeps each.
+        metadata: Header metadata added to :data:`CANONICAL_METADATA`.
+
+    Returns:
+        The names of the files written, index last.
+    """
+    target = None if dtype is None else numpy_dtype(dtype)
+    if dtype is not None and not is_floating(dtype):
+        raise TypeError(f"dtype must name a floating dtype (F16, BF16, F32, ...), got {dtype!r}")
+    state = registry.to_canonical(layers)
+
+    def converted(array: Array) -> Array:
+        floating = is_floating(dtype_name(array.dtype))
+        return np.ascontiguousarray(array, dtype=target if target is not None and floating else array.dtype)
+
+    def write(tensors: dict[str, Array], filename: str, meta: dict[str, str] | None) -> None:
+        save_file({k: converted(v) for k, v in tensors.items()}, filename, metadata=meta)
+
+    def nbytes(array: Array) -> int:
+        floating = target is not None and is_floating(dtype_name(array.dtype))
+        return int(array.size * (target.itemsize if floating and target is not None else array.itemsize))
+
+    return save_safetensors(
+        state,
+        directory,
+        save_file=write,
+        nbytes=nbytes,
+        max_shard_size=max_shard_size,
+        metadata={**CANONICAL_METADATA, **(metadata or {})},
+    )
+
+
+@dataclass(frozen=True)
+class _Planned:
+    group: LayerTensors[TensorInfo]
+    keys: dict[str, str]  # canonical local name -> checkpoint key
+
+
+@dataclass(frozen=True)
+class CanonicalLoad:
+    """A load checked against the checkpoint's headers; iterate it to read each layer's tensors.
+
+    Attributes:
+        report: The model tensors the checkpoint lacks and the checkpoint tensors the model does not use, by
+            checkpoint key.
+    """
+
+    report: LoadReport
+    checkpoint: Checkpoint
+    registry: LayoutRegistry
+    planned: Sequence[_Planned] = field(repr=False)
+
+    def __iter__(self) -> Iterator[tuple[LayerTensors[TensorInfo], dict[str, Array]]]:
+        """Each layer with its framework tensors read from the checkpoint (local names, the model's dtypes).
+
+        Tensors are read one layer at a time, so the caller can place each layer before the next is read.
+        """
+        for plan in self.planned:
+            present = {local: key for local, key in plan.keys.items() if key in self.checkpoint.infos}
+            if not present:
+                continue
+            read = self.checkpoint.read(list(present.values()))
+            canonical = {local: read[key] for local, key in present.items()}
+            tensors = self.registry.from_canonical(plan.group, canonical)
+            yield plan.group, {name: _fit(plan.group, name, array) for name, array in tensors.items()}
+
+
+def _fit(group: LayerTensors[TensorInfo], name: str, array: Array) -> Array:
+    """``array`` in the dtype the model expects for tensor ``name``, after checking its shape."""
+    info = group.tensors.get(name)
+    if info is None:
+        raise LayoutError(f"{group.full_name(name)}: the layout adapter made a tensor the layer does not have")
+    if tuple(array.shape) != info.shape:
+        raise LayoutError(
+            f"{group.full_name(name)}: the layout adapter made shape {tuple(array.shape)}, the layer has {info.shape}"
+        )
+    dtype = numpy_dtype(info.dtype)
+    return array if array.dtype == dtype else array.astype(dtype)
+
+
+def load_canonical(
+    layers: Sequence[LayerTensors[TensorInfo]],
+    checkpoint: Checkpoint,
+    registry: LayoutRegistry,
+    *,
+    strict: bool,
+    convert_floating: bool = False,
+) -> CanonicalLoad:
+    """Plan loading ``checkpoint`` into layers: map their shapes to canonical keys, check them, report.
+
+    Nothing is read here: shape, dtype and key mismatches are raised (or reported) from the headers alone.
+
+    Args:
+        layers: Each layer's own tensors: local name to the shape and the dtype it is loaded in.
+        checkpoint: The opened checkpoint.
+        registry: The framework's layout adapters.
+        strict: Whether the checkpoint must match the model exactly (see :func:`check_checkpoint`).
+        convert_floating: Whether floating tensors are converted to another dtype on purpose.
+
+    Raises:
+        WeightsShapeError, WeightsDtypeError, WeightsKeyError: as :func:`check_checkpoint` raises them.
+        LayoutError: two layers map to one key.
+    """
+    expected: dict[str, TensorInfo] = {}
+    ignored: set[str] = set()
+    planned: list[_Planned] = []
+    for group in layers:
+        adapter = registry.find(group.layer)
+        keys: dict[str, str] = {}
+        for local, info in adapter.to_canonical(group.layer, group.path, group.tensors).items():
+            key = group.full_name(local)
+            if key in expected:
+                raise LayoutError(f"{registry.name}: two layers read the tensor {key!r}")
+            expected[key], keys[local] = info, key
+        ignored.update(group.full_name(name) for name in adapter.ignored)
+        planned.append(_Planned(group, keys))
+    report = check_checkpoint(
+        expected, checkpoint, strict=strict, convert_floating=convert_floating, ignore_unexpected=ignored
+    )
+    return CanonicalLoad(report, checkpoint, registry, planned)

@@ -1,0 +1,129 @@
+"""A checkpoint opened for loading: every tensor's shape and dtype from the headers, and a reader by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from safetensors import safe_open
+
+from hubmixin_core._generated._options import DownloadOptions
+from hubmixin_core.errors import WeightsFileError
+from hubmixin_core.weights._check import read_tensor_infos
+from hubmixin_core.weights._dtypes import numpy_dtype
+from hubmixin_core.weights._header import TensorInfo, read_header
+from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME
+from hubmixin_core.weights._resolve import WeightFiles, resolve_weight_files
+
+__all__ = ["Checkpoint", "TensorReader", "open_checkpoint"]
+
+TensorReader = Callable[[Sequence[str], str, str], dict[str, Any]]
+"""``reader(names, framework, device)``: the named tensors as arrays of ``framework`` on ``device``."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The tensors of a checkpoint: shapes and dtypes known before any data is read, and a reader.
+
+    Attributes:
+        infos: Shape and safetensors dtype of each tensor, by name.
+        files: The file holding each tensor (named in error messages).
+        description: The checkpoint as a whole: its single file, or its shard index.
+        metadata: The ``__metadata__`` of the (first) safetensors header.
+        reader: Reads tensors by name; ``None`` reads the safetensors files.
+
+    Example:
+        >>> import numpy as np, tempfile
+        >>> from safetensors.numpy import save_file
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     save_file({"w": np.eye(2, dtype=np.float32)}, f"{tmp}/model.safetensors", {"format": "pt"})
+        ...     checkpoint = open_checkpoint(tmp)
+        ...     checkpoint.infos["w"], checkpoint.metadata, checkpoint.read(["w"])["w"].sum()
+        (TensorInfo(shape=(2, 2), dtype='F32'), {'format': 'pt'}, np.float32(2.0))
+    """
+
+    infos: dict[str, TensorInfo]
+    files: dict[str, Path]
+    description: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    reader: TensorReader | None = None
+
+    @classmethod
+    def from_files(cls, weights: WeightFiles) -> Checkpoint:
+        """The checkpoint made of ``weights`` (one safetensors file or shards), headers read, data not."""
+        found = read_tensor_infos(weights)
+        first = weights.files[0]
+        description = str(first.parent / SAFETENSORS_INDEX_NAME) if weights.sharded else str(first)
+        return cls(
+            {name: info for name, (info, _) in found.items()},
+            {name: path for name, (_, path) in found.items()},
+            description,
+            read_header(first).metadata,
+        )
+
+    def source(self, name: str) -> str:
+        """Where tensor ``name`` is (its file), else the whole checkpoint: for messages."""
+        path = self.files.get(name)
+        return str(path) if path is not None else self.description
+
+    def read(self, names: Sequence[str], *, framework: str = "numpy", device: str = "cpu") -> dict[str, Any]:
+        """The tensors ``names`` as ``framework`` arrays (``"numpy"``, ``"pt"``, ``"flax"``, ...) on ``device``.
+
+        Safetensors files are memory-mapped and each file is opened once per call; torch tensors on CPU are
+        not copied.
+        """
+        if self.reader is not None:
+            return self.reader(names, framework, device)
+        by_file: dict[Path, list[str]] = {}
+        for name in names:
+            by_file.setdefault(self.files[name], []).append(name)
+        tensors: dict[str, Any] = {}
+        for path, keys in by_file.items():
+            if framework in ("numpy", "np"):
+                tensors.update(_read_numpy(path, keys))
+                continue
+            with safe_open(str(path), framework=framework, device=device) as f:
+                for key in keys:
+                    tensors[key] = f.get_tensor(key)
+        return tensors
+
+
+def _read_numpy(path: Path, names: Sequence[str]) -> dict[str, NDArray[Any]]:
+    """Read tensors as writable numpy arrays of any dtype in :data:`NUMPY_DTYPES` (float8 included)."""
+    header = read_header(path)
+    arrays: dict[str, NDArray[Any]] = {}
+    with path.open("rb") as f:
+        for name in names:
+            info = header.tensors[name]
+            begin, end = header.offsets[name]
+            try:
+                dtype = numpy_dtype(info.dtype)
+            except KeyError as e:
+                raise WeightsFileError(
+                    f"{path}: tensor {name!r} has dtype {info.dtype}, which numpy cannot hold"
+                ) from e
+            f.seek(header.data_start + begin)
+            data = bytearray(f.read(end - begin))
+            if len(data) != info.nbytes:
+                raise WeightsFileError(
+                    f"{path}: tensor {name!r} holds {len(data)} bytes, its shape needs {info.nbytes}"
+                )
+            arrays[name] = np.frombuffer(data, dtype=dtype).reshape(info.shape)
+    return arrays
+
+
+def open_checkpoint(model_id: str | Path, download: DownloadOptions | None = None) -> Checkpoint:
+    """Open the safetensors checkpoint of ``model_id`` (a local directory or a repo id): one file or shards.
+
+    Shards are downloaded in parallel; only the headers are read.
+
+    Raises:
+        WeightsNotFoundError: neither ``model.safetensors`` nor ``model.safetensors.index.json`` is there.
+        WeightsFileError: a file is not valid safetensors.
+        ShardIndexError: the index and the shards disagree.
+    """
+    return Checkpoint.from_files(resolve_weight_files(model_id, download))

@@ -1,0 +1,72 @@
+"""Safetensors dtype names and the numpy dtypes that hold them (bfloat16 and float8 through ``ml_dtypes``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+__all__ = ["FLOATING_DTYPES", "NUMPY_DTYPES", "dtype_name", "is_floating", "numpy_dtype"]
+
+NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
+    "BOOL": np.dtype(np.bool_),
+    "U8": np.dtype(np.uint8),
+    "I8": np.dtype(np.int8),
+    "U16": np.dtype(np.uint16),
+    "I16": np.dtype(np.int16),
+    "U32": np.dtype(np.uint32),
+    "I32": np.dtype(np.int32),
+    "U64": np.dtype(np.uint64),
+    "I64": np.dtype(np.int64),
+    "F16": np.dtype(np.float16),
+    "BF16": np.dtype(ml_dtypes.bfloat16),
+    "F32": np.dtype(np.float32),
+    "F64": np.dtype(np.float64),
+    "C64": np.dtype(np.complex64),
+    "F8_E4M3": np.dtype(ml_dtypes.float8_e4m3fn),
+    "F8_E5M2": np.dtype(ml_dtypes.float8_e5m2),
+}
+"""The numpy dtype of each safetensors dtype name that numpy can hold."""
+if hasattr(ml_dtypes, "float8_e8m0fnu"):
+    NUMPY_DTYPES["F8_E8M0"] = np.dtype(ml_dtypes.float8_e8m0fnu)
+
+FLOATING_DTYPES: frozenset[str] = frozenset({"F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2", "F8_E8M0"})
+"""Safetensors names of the floating-point dtypes (those ``dtype=`` converts)."""
+
+_NAMES: dict[np.dtype[Any], str] = {dtype: name for name, dtype in NUMPY_DTYPES.items()}
+
+
+def numpy_dtype(name: str) -> np.dtype[Any]:
+    """The numpy dtype of a safetensors dtype name.
+
+    Example:
+        >>> numpy_dtype("BF16").name
+        'bfloat16'
+
+    Raises:
+        KeyError: numpy cannot hold ``name`` (the message names it).
+    """
+    try:
+        return NUMPY_DTYPES[name]
+    except KeyError:
+        raise KeyError(f"safetensors dtype {name!r} has no numpy equivalent") from None
+
+
+def dtype_name(dtype: Any) -> str:
+    """The safetensors name of a numpy dtype (or anything ``np.dtype`` accepts).
+
+    Example:
+        >>> dtype_name(np.float32), dtype_name("bfloat16")
+        ('F32', 'BF16')
+    """
+    resolved = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
+    try:
+        return _NAMES[resolved]
+    except KeyError:
+        raise KeyError(f"numpy dtype {resolved} has no safetensors name") from None
+
+
+def is_floating(name: str) -> bool:
+    """Whether a safetensors dtype name is a floating-point dtype."""
+    return name in FLOATING_DTYPES

@@ -1,0 +1,93 @@
+"""Comparing a checkpoint with what a model expects, before any tensor is read: the strict policy in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from hubmixin_core.errors import WeightsDtypeError, WeightsShapeError, format_names
+from hubmixin_core.weights._check import check_tensors
+from hubmixin_core.weights._checkpoint import Checkpoint
+from hubmixin_core.weights._dtypes import is_floating
+from hubmixin_core.weights._header import TensorInfo
+
+__all__ = ["LoadReport", "check_checkpoint"]
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load found: model tensors the checkpoint lacks, and checkpoint tensors the model does not use."""
+
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+
+    def log(self, logger: logging.Logger, owner: str, source: str) -> None:
+        """Log both lists as warnings, naming the model class ``owner`` and the checkpoint ``source``."""
+        if self.missing:
+            logger.warning(
+                "%s: %d weights are not in %s and keep the model's own initialisation: %s",
+                owner,
+                len(self.missing),
+                source,
+                format_names(self.missing),
+            )
+        if self.unexpected:
+            logger.warning(
+                "%s: %d tensors of %s are not used by the model: %s",
+                owner,
+                len(self.unexpected),
+                source,
+                format_names(self.unexpected),
+            )
+
+
+def check_checkpoint(
+    expected: Mapping[str, TensorInfo],
+    checkpoint: Checkpoint,
+    *,
+    strict: bool,
+    convert_floating: bool = False,
+    ignore_missing: Iterable[str] = (),
+    ignore_unexpected: Iterable[str] = (),
+) -> LoadReport:
+    """Check ``checkpoint``'s headers against the tensors a model expects (canonical names, target dtypes).
+
+    The policy every framework package follows: a shape mismatch is an error whatever ``strict`` says (the
+    tensor cannot be loaded); with ``strict``, a dtype mismatch is an error unless ``convert_floating`` (the
+    user asked for a floating dtype) and both dtypes are floating, and missing or unexpected keys are errors.
+    Without ``strict`` dtypes are converted to the model's and the keys are only reported.
+
+    Args:
+        expected: The model's tensors: canonical name to shape and the dtype it will be loaded in.
+        checkpoint: The opened checkpoint.
+        strict: Whether the checkpoint must match the model exactly.
+        convert_floating: Whether floating tensors are converted to another dtype on purpose.
+        ignore_missing: Names not reported missing (tied aliases, tensors the framework fills itself).
+        ignore_unexpected: Names not reported unexpected (tensors of the canonical layout this framework
+            has no use for, such as PyTorch's ``num_batches_tracked``).
+
+    Raises:
+        WeightsShapeError: a tensor has another shape (the message names the file and the key).
+        WeightsDtypeError: with ``strict``, a tensor has another dtype.
+        WeightsKeyError: with ``strict``, keys are missing or unexpected; all are named.
+    """
+    found = checkpoint.infos
+    for key in sorted(expected.keys() & found.keys()):
+        want, got = expected[key], found[key]
+        if want.shape != got.shape:
+            raise WeightsShapeError(checkpoint.source(key), key, want.shape, got.shape)
+        convertible = convert_floating and is_floating(want.dtype) and is_floating(got.dtype)
+        if strict and want.dtype != got.dtype and not convertible:
+            raise WeightsDtypeError(checkpoint.source(key), key, want.dtype, got.dtype)
+    skip = set(ignore_unexpected)
+    considered = {k: v for k, v in found.items() if k not in skip or k in expected}
+    missing, unexpected = check_tensors(
+        expected,
+        considered,
+        source=checkpoint.description,
+        strict=strict,
+        check_dtype=False,
+        ignore_missing=ignore_missing,
+    )
+    return LoadReport(missing, unexpected)

@@ -3,35 +3,112 @@
 `bash scripts/test.sh` runs them all with `nox --no-venv` inside the shared `.venv` (one install of torch for
 everything); `bash scripts/test.sh lint mypy` runs a few. Only `install_core` builds a fresh environment, to
 prove that hubmixin-core installs and imports on its own.
+
+Each `packages/<dist>/` with a `pyproject.toml` gets a `tests_<short>` session (`hubmixin-core` -> `tests_core`),
+run with the env and matrix of its `[tool.hubmixin]` table (see `Package`): no edit here for a new package.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import re
 import sys
 import tempfile
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import nox
+
+PY = sys.executable
+ROOT = Path(__file__).parent
+CHECKED = ["packages", "codegen", "tests", "examples", "benchmarks", "noxfile.py"]
+FRAMEWORKS = ("torch", "jax", "flax", "tensorflow", "keras")
+"""Import names hubmixin-core must never import; the framework packages' own dependencies are added to these."""
+
+
+def _dist_name(requirement: str) -> str:
+    """The normalized distribution name of a requirement: `"Jax[cpu]>=0.4"` -> `"jax"`."""
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement.strip())
+    assert match, f"unreadable requirement {requirement!r}"
+    return re.sub(r"[-_.]+", "-", match.group()).lower()
+
+
+@dataclass
+class Package:
+    """One installable package: `packages/<dist>/pyproject.toml` and its optional test settings::
+
+        [tool.hubmixin]
+        test-env = {XLA_FLAGS = "--xla_force_host_platform_device_count=8"}  # for every run of its tests
+
+        [tool.hubmixin.test-matrix]
+        KERAS_BACKEND = ["jax", "torch", "tensorflow"]  # one session per value: tests_keras(jax), ...
+
+    `nox -s tests_keras` runs every value of the matrix, `nox -s "tests_keras(jax)"` one.
+    """
+
+    path: str
+    dist: str
+    dependencies: list[str]
+    test_env: dict[str, str]
+    test_matrix: dict[str, list[str]]
+
+    @classmethod
+    def load(cls, folder: Path) -> Package:
+        """Read `folder/pyproject.toml`."""
+        data = tomllib.loads((folder / "pyproject.toml").read_text())
+        tool = data.get("tool", {}).get("hubmixin", {})
+        matrix = tool.get("test-matrix", {})
+        return cls(
+            path=folder.relative_to(ROOT).as_posix(),
+            dist=_dist_name(data["project"]["name"]),
+            dependencies=[_dist_name(r) for r in data["project"].get("dependencies", [])],
+            test_env={k: str(v) for k, v in tool.get("test-env", {}).items()},
+            test_matrix={k: [str(v) for v in (vs if isinstance(vs, list) else [vs])] for k, vs in matrix.items()},
+        )
+
+    @property
+    def session(self) -> str:
+        """`tests_<short>`: `hubmixin-core` -> `tests_core`."""
+        return "tests_" + self.dist.removeprefix("hubmixin-")
+
+
+PACKAGES = [Package.load(p.parent) for p in sorted(ROOT.glob("packages/*/pyproject.toml"))]
+SOURCE_ROOTS = [p.relative_to(ROOT).as_posix() for p in sorted(ROOT.glob("packages/*/src"))]
+TEST_SOURCE_ROOTS = [p.relative_to(ROOT).as_posix() for p in sorted(ROOT.glob("tests/packages/*/src"))]
+
+
+def _pytest(session: nox.Session, *args: str, env: dict[str, str] | None = None) -> None:
+    # Exit code 5 means "no tests collected": a session that collects nothing must fail loudly, not pass.
+    session.run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, *session.posargs, env=env)
+
+
+def _add_tests_session(package: Package) -> None:
+    """Register `tests_<short>` for one package, parametrized over its test matrix if it has one."""
+
+    def tests(session: nox.Session, matrix: dict[str, str] | None = None) -> None:
+        env = {**package.test_env, **(matrix or {})}
+        _pytest(session, f"{package.path}/tests", "--doctest-modules", f"{package.path}/src", env=env)
+
+    keys = list(package.test_matrix)
+    per = f", once per {' x '.join(keys)}" if keys else ""
+    tests.__doc__ = f"{package.dist}'s unit tests and doctests{per}."
+    if keys:
+        combos = [dict(zip(keys, values, strict=True)) for values in itertools.product(*package.test_matrix.values())]
+        nox.parametrize("matrix", [nox.param(combo, id="-".join(combo.values())) for combo in combos])(tests)
+    nox.session(name=package.session)(tests)
+
 
 nox.options.sessions = [
     "codegen",
     "lint",
     "mypy",
-    "tests_core",
-    "tests_torch",
+    *(p.session for p in PACKAGES),
     "tests_cross",
     "docs",
     "install_core",
 ]
-
-PY = sys.executable
-ROOT = Path(__file__).parent
-CHECKED = ["packages", "codegen", "tests", "examples", "benchmarks", "noxfile.py"]
-
-
-def _pytest(session: nox.Session, *args: str) -> None:
-    # Exit code 5 means "no tests collected": a session that collects nothing must fail loudly, not pass.
-    session.run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, *session.posargs)
 
 
 @nox.session
@@ -51,24 +128,18 @@ def lint(session: nox.Session) -> None:
 def mypy(session: nox.Session) -> None:
     """mypy --strict over every package, codegen, tests, examples and benchmarks.
 
-    Each test folder is its own run: they all have a top-level `conftest` module.
+    The source roots `packages/*/src` and `tests/packages/*/src` go in MYPYPATH. Each test folder is its own
+    run: they all have a top-level `conftest` module.
     """
-    sources = [str(p) for p in sorted(ROOT.glob("packages/*/src"))]
-    session.run(PY, "-m", "mypy", "--strict", *sources, "codegen", "examples", "benchmarks", "noxfile.py")
+    env = {"MYPYPATH": os.pathsep.join([*SOURCE_ROOTS, *TEST_SOURCE_ROOTS])}
+    sources = [*SOURCE_ROOTS, *TEST_SOURCE_ROOTS]
+    session.run(PY, "-m", "mypy", "--strict", *sources, "codegen", "examples", "benchmarks", "noxfile.py", env=env)
     for tests in [*sorted(ROOT.glob("packages/*/tests")), ROOT / "tests"]:
-        session.run(PY, "-m", "mypy", "--strict", str(tests.relative_to(ROOT)))
+        session.run(PY, "-m", "mypy", "--strict", tests.relative_to(ROOT).as_posix(), env=env)
 
 
-@nox.session
-def tests_core(session: nox.Session) -> None:
-    """hubmixin-core's unit tests and doctests."""
-    _pytest(session, "packages/hubmixin-core/tests", "--doctest-modules", "packages/hubmixin-core/src")
-
-
-@nox.session
-def tests_torch(session: nox.Session) -> None:
-    """hubmixin-torch's unit tests and doctests."""
-    _pytest(session, "packages/hubmixin-torch/tests", "--doctest-modules", "packages/hubmixin-torch/src")
+for _package in PACKAGES:
+    _add_tests_session(_package)
 
 
 @nox.session
@@ -86,6 +157,14 @@ def docs(session: nox.Session) -> None:
         )
 
 
+def _framework_modules() -> list[str]:
+    """`FRAMEWORKS` plus what the other packages depend on beyond hubmixin-core and its own dependencies."""
+    core = next(p for p in PACKAGES if p.dist == "hubmixin-core")
+    shared = {core.dist, *core.dependencies}
+    extra = {d for p in PACKAGES for d in p.dependencies if d not in shared and not d.startswith("hubmixin-")}
+    return sorted({*FRAMEWORKS, *(d.replace("-", "_") for d in extra)})
+
+
 @nox.session
 def install_core(session: nox.Session) -> None:
     """A fresh venv: `pip install ./packages/hubmixin-core` alone, then import it and check no framework came."""
@@ -96,7 +175,7 @@ def install_core(session: nox.Session) -> None:
         session.run(python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "./packages/hubmixin-core")
         check = (
             "import sys, hubmixin_core; "
-            "bad = [m for m in ('torch', 'jax', 'flax', 'tensorflow', 'keras') if m in sys.modules]; "
-            "assert not bad, bad; print('hubmixin_core', hubmixin_core.__version__, 'imports alone')"
+            "bad = [m for m in sys.argv[1:] if m in sys.modules]; assert not bad, bad; "
+            "print('hubmixin_core', hubmixin_core.__version__, 'imports without', ', '.join(sys.argv[1:]))"
         )
-        session.run(python, "-c", check)
+        session.run(python, "-c", check, *_framework_modules())

@@ -7,20 +7,12 @@ from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core.weights import (
-    TensorInfo,
-    check_tensors,
-    read_tensor_infos,
-    resolve_weight_files,
-    save_safetensors,
-)
+from hubmixin_core.weights import TensorInfo, check_checkpoint, dtype_name, open_checkpoint, save_safetensors
 
 Array = NDArray[Any]
-
-_DTYPES = {np.dtype("float32"): "F32", np.dtype("float64"): "F64", np.dtype("int64"): "I64"}
 
 
 class NumpyModelMixin(ModelHubMixin, library_name="numpy-models", tags=["numpy"]):
@@ -39,37 +31,12 @@ class NumpyModelMixin(ModelHubMixin, library_name="numpy-models", tags=["numpy"]
         )
 
     @classmethod
-    def _from_pretrained(
-        cls,
-        *,
-        model_id: str,
-        revision: str | None,
-        cache_dir: str | Path | None,
-        force_download: bool,
-        local_files_only: bool,
-        token: str | bool | None,
-        endpoint: str | None = None,
-        max_workers: int = 8,
-        **model_kwargs: Any,
-    ) -> Self:
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        checkpoint = open_checkpoint(model_id, download)
         model = cls(**model_kwargs)
-        options = DownloadOptions(
-            revision=revision,
-            cache_dir=cache_dir,
-            force_download=force_download,
-            local_files_only=local_files_only,
-            token=token,
-            endpoint=endpoint,
-            max_workers=max_workers,
-        )
-        files = resolve_weight_files(model_id, options)
-        found = {name: info for name, (info, _) in read_tensor_infos(files).items()}
-        expected = {k: TensorInfo(tuple(v.shape), _DTYPES[v.dtype]) for k, v in model.weights.items()}
-        check_tensors(expected, found, source=model_id)
-        loaded: dict[str, Array] = {}
-        for path in files.files:
-            loaded.update(load_file(str(path)))
-        model.weights = loaded
+        expected = {k: TensorInfo(tuple(v.shape), dtype_name(v.dtype)) for k, v in model.weights.items()}
+        check_checkpoint(expected, checkpoint, strict=True)
+        model.weights = checkpoint.read(list(checkpoint.infos))
         return model
 
 

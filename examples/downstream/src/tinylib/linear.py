@@ -8,10 +8,10 @@ from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core.weights import resolve_weight_files, save_safetensors
+from hubmixin_core.weights import TensorInfo, check_checkpoint, dtype_name, open_checkpoint, save_safetensors
 
 
 @dataclass
@@ -43,29 +43,10 @@ class LinearRegressor(ModelHubMixin, library_name="tinylib", tags=["tabular"], l
         save_safetensors({"coef": self.coef}, save_directory, save_file=save_file, nbytes=lambda a: int(a.nbytes))
 
     @classmethod
-    def _from_pretrained(
-        cls,
-        *,
-        model_id: str,
-        revision: str | None,
-        cache_dir: str | Path | None,
-        force_download: bool,
-        local_files_only: bool,
-        token: str | bool | None,
-        endpoint: str | None = None,
-        max_workers: int = 8,
-        **model_kwargs: Any,
-    ) -> Self:
-        options = DownloadOptions(
-            revision=revision,
-            cache_dir=cache_dir,
-            force_download=force_download,
-            local_files_only=local_files_only,
-            token=token,
-            endpoint=endpoint,
-            max_workers=max_workers,
-        )
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        checkpoint = open_checkpoint(model_id, download)  # before building: no weights, no model
         model = cls(**model_kwargs)
-        (path,) = resolve_weight_files(model_id, options).files
-        model.coef = load_file(str(path))["coef"]
+        expected = {"coef": TensorInfo(model.coef.shape, dtype_name(model.coef.dtype))}
+        check_checkpoint(expected, checkpoint, strict=True)
+        model.coef = checkpoint.read(["coef"])["coef"]
         return model

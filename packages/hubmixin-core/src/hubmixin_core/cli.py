@@ -1,65 +1,102 @@
 """The ``hubmixin`` console script.
 
-Sub-commands register themselves in :data:`COMMANDS`: each entry adds its own parser and sets ``func`` on it,
-so later packages and modules extend the CLI without touching this file's logic.
+Sub-commands come from the entry-point group ``hubmixin.commands`` (:data:`GROUP`): each entry point is a
+callable ``add(subparsers)`` that adds one sub-command and sets ``func`` on it, so any installed package extends
+the CLI from its own ``pyproject.toml``, without touching this file::
+
+    [project.entry-points."hubmixin.commands"]
+    convert = "hubmixin_flax._cli:add_convert"
+
+An entry point that fails to load or to add itself is skipped with a warning on stderr.
 
 Example:
     $ hubmixin --version
+    $ hubmixin env
     $ hubmixin hub serve --root ./hub-data --port 8080
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
+from typing import TypeAlias
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "GROUP", "build_parser", "commands", "main"]
+
+GROUP = "hubmixin.commands"
+"""The entry-point group of ``hubmixin`` sub-commands."""
+
+_SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+AddCommand: TypeAlias = "Callable[[_SubParsers], None]"
+"""A callable that adds one sub-command to the ``hubmixin`` parser and sets ``func`` on it."""
+
+COMMANDS: list[AddCommand] = []
+"""Sub-commands registered in-process, added after those of :data:`GROUP` (empty unless a caller appends)."""
+
+_ENV = ("huggingface_hub", "hf_xet", "safetensors", "numpy", "ml_dtypes", "torch", "jax", "flax", "keras", "tensorflow")
 
 
-def _add_hub(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _add_hub(subparsers: _SubParsers) -> None:
     from hubmixin_core.testing._cli import add_hub_parser
 
     add_hub_parser(subparsers)
 
 
-def _add_version(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_env(subparsers: _SubParsers) -> None:
     parser = subparsers.add_parser("env", help="print the versions of hubmixin and its dependencies")
     parser.set_defaults(func=_print_env)
 
 
 def _print_env(_: argparse.Namespace) -> int:
-    for dist in (
-        "hubmixin-core",
-        "hubmixin-torch",
-        "huggingface_hub",
-        "hf_xet",
-        "safetensors",
-        "numpy",
-        "torch",
-    ):
-        try:
-            print(f"{dist}: {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            print(f"{dist}: not installed")
+    """Every installed ``hubmixin-*`` distribution, then the shared dependencies and the frameworks."""
+    versions: dict[str, str] = {}
+    for dist in metadata.distributions():
+        versions.setdefault(_normalize((dist.metadata.get_all("Name") or [""])[0]), dist.version)
+    for name in [*sorted(n for n in versions if n.startswith("hubmixin-")), *_ENV]:
+        print(f"{name}: {versions.get(_normalize(name), 'not installed')}")
     return 0
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
-    _add_version,
-    _add_hub,
-]
-"""Functions that each add one sub-command to the ``hubmixin`` parser."""
+def _skip(what: str, error: Exception) -> None:
+    print(f"hubmixin: warning: skipping sub-command {what}: {type(error).__name__}: {error}", file=sys.stderr)
+
+
+def commands() -> dict[str, AddCommand]:
+    """The sub-command adders of :data:`GROUP` by entry-point name (sorted), then those of :data:`COMMANDS`.
+
+    An entry point that fails to load is left out, with a warning on stderr naming it.
+    """
+    found: dict[str, AddCommand] = {}
+    for entry_point in sorted(metadata.entry_points(group=GROUP), key=lambda ep: ep.name):
+        try:
+            add = entry_point.load()
+            if not callable(add):
+                raise TypeError(f"{add!r} is not callable")
+        except Exception as error:
+            _skip(f"{entry_point.name!r} ({entry_point.value}, group {GROUP})", error)
+            continue
+        found[entry_point.name] = add
+    found.update((getattr(add, "__qualname__", repr(add)), add) for add in COMMANDS)
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``hubmixin`` argument parser with every registered sub-command."""
+    """The ``hubmixin`` argument parser with every sub-command of :func:`commands`."""
     parser = argparse.ArgumentParser(prog="hubmixin", description="hubmixin command line tools")
     parser.add_argument("--version", action="version", version=f"hubmixin {metadata.version('hubmixin-core')}")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for add in COMMANDS:
-        add(subparsers)
+    for name, add in commands().items():
+        try:
+            add(subparsers)
+        except Exception as error:
+            _skip(repr(name), error)
     return parser
 
 

@@ -1,0 +1,135 @@
+"""The neutral half of loading: opening a checkpoint, reading tensors by name, the strict policy, dtype names."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from safetensors.numpy import save_file
+
+from hubmixin_core.errors import WeightsDtypeError, WeightsFileError, WeightsKeyError, WeightsShapeError
+from hubmixin_core.weights import (
+    NUMPY_DTYPES,
+    Checkpoint,
+    LoadReport,
+    TensorInfo,
+    check_checkpoint,
+    dtype_name,
+    is_floating,
+    numpy_dtype,
+    open_checkpoint,
+    save_safetensors,
+)
+
+Array = NDArray[Any]
+
+
+def _tensors() -> dict[str, Array]:
+    rng = np.random.default_rng(1)
+    return {
+        "w": rng.standard_normal((4, 3)).astype(np.float32),
+        "h": rng.standard_normal(5).astype(ml_dtypes.bfloat16),
+        "q": rng.standard_normal(6).astype(ml_dtypes.float8_e4m3fn),
+        "steps": np.array(7, dtype=np.int64),
+    }
+
+
+def _save(directory: Path, tensors: dict[str, Array], max_shard_size: int | None = None) -> None:
+    save_safetensors(
+        tensors,
+        directory,
+        save_file=save_file,
+        nbytes=lambda a: int(a.nbytes),
+        max_shard_size=max_shard_size,
+        metadata={"format": "pt"},
+    )
+
+
+@pytest.mark.parametrize("max_shard_size", [None, 40])
+def test_open_and_read_every_dtype(tmp_path: Path, max_shard_size: int | None) -> None:
+    tensors = _tensors()
+    _save(tmp_path, tensors, max_shard_size)
+    checkpoint = open_checkpoint(tmp_path)
+    assert checkpoint.infos == {k: TensorInfo(tuple(v.shape), dtype_name(v.dtype)) for k, v in tensors.items()}
+    assert checkpoint.metadata == {"format": "pt"}
+    sharded = max_shard_size is not None
+    assert checkpoint.description.endswith("model.safetensors.index.json" if sharded else "model.safetensors")
+    read = checkpoint.read(["q", "h", "steps", "w"])
+    for name, array in tensors.items():
+        assert read[name].dtype == array.dtype and read[name].shape == array.shape
+        assert read[name].tobytes() == array.tobytes(), name
+    read["w"] += 1  # arrays read are the caller's to change
+
+
+def test_tensor_bytes_shorter_than_the_shape_are_a_file_error(tmp_path: Path) -> None:
+    import json
+    import struct
+
+    header = json.dumps({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 8]}}).encode()
+    (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + bytes(8))
+    with pytest.raises(WeightsFileError, match="'w' holds 8 bytes, its shape needs 16"):
+        open_checkpoint(tmp_path).read(["w"])
+
+
+def test_a_custom_reader_serves_reads() -> None:
+    seen: list[tuple[list[str], str, str]] = []
+
+    def reader(names: Any, framework: str, device: str) -> dict[str, Any]:
+        seen.append((list(names), framework, device))
+        return dict.fromkeys(names, 0)
+
+    checkpoint = Checkpoint({"a": TensorInfo((), "F32")}, {}, "memory", reader=reader)
+    assert checkpoint.read(["a"], framework="pt", device="meta") == {"a": 0}
+    assert seen == [(["a"], "pt", "meta")]
+    assert checkpoint.source("a") == "memory"
+
+
+def _checkpoint(tmp_path: Path) -> Checkpoint:
+    _save(tmp_path, {"a": np.zeros((2, 3), np.float16), "b": np.zeros(4, np.int64)}, max_shard_size=12)
+    return open_checkpoint(tmp_path)
+
+
+def test_shape_mismatch_names_the_shard_and_key_whatever_strict(tmp_path: Path) -> None:
+    checkpoint = _checkpoint(tmp_path)
+    for strict in (True, False):
+        with pytest.raises(WeightsShapeError, match=r"model-0000\d-of-00002\.safetensors: tensor 'a' has shape"):
+            check_checkpoint({"a": TensorInfo((3, 2), "F16")}, checkpoint, strict=strict)
+
+
+def test_dtype_policy(tmp_path: Path) -> None:
+    checkpoint = _checkpoint(tmp_path)
+    want = {"a": TensorInfo((2, 3), "F32"), "b": TensorInfo((4,), "I64")}
+    with pytest.raises(WeightsDtypeError, match="'a' has dtype F16, the model expects F32"):
+        check_checkpoint(want, checkpoint, strict=True)
+    assert check_checkpoint(want, checkpoint, strict=True, convert_floating=True) == LoadReport()
+    assert check_checkpoint(want, checkpoint, strict=False) == LoadReport()
+    integers = {"a": TensorInfo((2, 3), "F16"), "b": TensorInfo((4,), "I32")}
+    with pytest.raises(WeightsDtypeError, match="'b'"):  # converting floats never converts integers
+        check_checkpoint(integers, checkpoint, strict=True, convert_floating=True)
+
+
+def test_key_policy_and_report(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    checkpoint = _checkpoint(tmp_path)
+    want = {"a": TensorInfo((2, 3), "F16"), "c": TensorInfo((1,), "F32"), "tied": TensorInfo((1,), "F32")}
+    with pytest.raises(WeightsKeyError, match=r"missing keys \['c'\]; unexpected keys \['b'\]"):
+        check_checkpoint(want, checkpoint, strict=True, ignore_missing=["tied"])
+    report = check_checkpoint(want, checkpoint, strict=False, ignore_missing=["tied"])
+    assert report == LoadReport(missing=["c"], unexpected=["b"])
+    assert check_checkpoint(want, checkpoint, strict=False, ignore_unexpected=["b"]).unexpected == []
+    with caplog.at_level(logging.WARNING, logger="test"):
+        report.log(logging.getLogger("test"), "Net", "ckpt")
+    assert "Net: 1 weights are not in ckpt" in caplog.text and "'b'" in caplog.text
+
+
+def test_dtype_table() -> None:
+    assert numpy_dtype("BF16") == np.dtype(ml_dtypes.bfloat16)
+    assert all(dtype_name(dtype) == name for name, dtype in NUMPY_DTYPES.items())
+    assert dtype_name("bfloat16") == "BF16" and dtype_name(np.float32) == "F32"
+    assert is_floating("F8_E5M2") and not is_floating("I64")
+    with pytest.raises(KeyError, match="F4"):
+        numpy_dtype("F4")

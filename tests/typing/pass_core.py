@@ -7,7 +7,7 @@ from typing import Any, Self, assert_type
 
 from huggingface_hub import CommitInfo
 
-from hubmixin_core import ModelHubMixin
+from hubmixin_core import DownloadOptions, ModelHubMixin
 
 
 class Model(ModelHubMixin, library_name="typed-lib", tags=["x"]):
@@ -36,7 +36,20 @@ class SubModel(Model):
     pass
 
 
+class OptionsModel(ModelHubMixin, runtime_args=["rng"]):
+    """The loader options as one argument, the model's arguments as one dict."""
+
+    def __init__(self, revision: str = "v1", rng: object = None) -> None:
+        self.revision = revision
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        assert_type(download.revision, str | None)
+        return cls(**model_kwargs)
+
+
 def check(model: Model, flag: bool) -> None:
+    assert_type(OptionsModel.from_pretrained("user/model", model_kwargs={"revision": "v2"}), OptionsModel)
     assert_type(Model.from_pretrained("user/model"), Model)
     assert_type(SubModel.from_pretrained(Path("dir"), revision="main", token=False), SubModel)
     assert_type(

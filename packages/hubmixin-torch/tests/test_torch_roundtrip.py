@@ -150,3 +150,25 @@ def test_saving_again_after_loading_round_trips(net: Net, saved: Path, tmp_path:
     loaded = Net.from_pretrained(saved)
     loaded.save_pretrained(tmp_path / "again")
     assert_same_tensors(net, Net.from_pretrained(tmp_path / "again"))
+
+
+class OptionNamedNet(nn.Module, PyTorchModelHubMixin):
+    """``__init__`` parameters named like the loader's options."""
+
+    def __init__(
+        self, dtype: str = "float32", strict: bool = False, map_location: str = "cpu", revision: str = "v1"
+    ) -> None:
+        super().__init__()
+        self.args = (dtype, strict, map_location, revision)
+        self.linear = nn.Linear(2, 3, dtype=getattr(torch, dtype))
+
+
+def test_init_parameters_named_like_loader_options(tmp_path: Path) -> None:
+    net = OptionNamedNet(dtype="float64", strict=True, map_location="meta", revision="v2")
+    net.save_pretrained(tmp_path)
+    loaded = OptionNamedNet.from_pretrained(tmp_path, strict=True)
+    assert loaded.args == ("float64", True, "meta", "v2")
+    assert torch.equal(loaded.linear.weight, net.linear.weight) and loaded.linear.weight.device.type == "cpu"
+    converted = OptionNamedNet.from_pretrained(tmp_path, dtype=torch.float16, model_kwargs={"revision": "v3"})
+    assert converted.args == ("float64", True, "meta", "v3")  # the model's dtype argument is untouched
+    assert converted.linear.weight.dtype == torch.float16

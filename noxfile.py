@@ -144,8 +144,8 @@ for _package in PACKAGES:
 
 @nox.session
 def tests_cross(session: nox.Session) -> None:
-    """Cross-package tests: end-to-end against the local Hub, typing (mypy and pyright), codegen."""
-    _pytest(session, "tests")
+    """Cross-package tests (end-to-end against the local Hub, typing, codegen), test-only packages' doctests."""
+    _pytest(session, "tests", "--doctest-modules", *TEST_SOURCE_ROOTS)
 
 
 @nox.session

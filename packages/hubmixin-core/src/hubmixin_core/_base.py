@@ -134,6 +134,13 @@ class ModelHubMixinBase:
         cls._hub_mixin_inspected_init = init
 
     @classmethod
+    def _hub_init_takes(cls, name: str) -> bool:
+        """Whether ``__init__`` names a parameter ``name``: for a framework package supplying a runtime argument."""
+        cls._hub_mixin_inspect_init()
+        param = cls._hub_mixin_init_parameters.get(name)
+        return param is not None and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)
+
+    @classmethod
     def _all_coders(cls) -> Coders:
         """The class's coders, then the built-in ones (checked in this order; the class's win)."""
         builtin = {t: c for t, c in BUILTIN_CODERS.items() if t not in cls._hub_mixin_coders}

@@ -133,3 +133,25 @@ def test_dtype_table() -> None:
     assert is_floating("F8_E5M2") and not is_floating("I64")
     with pytest.raises(KeyError, match="F4"):
         numpy_dtype("F4")
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        (slice(0, 5), slice(0, 4), slice(0, 3)),
+        (slice(1, 4), slice(None), slice(None)),
+        (slice(None), slice(2, 4), slice(1, 2)),
+        (slice(4, 5), slice(0, 1), slice(2, 3)),
+    ],
+)
+def test_read_slice_reads_only_the_slice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, index: Any) -> None:
+    from hubmixin_core.weights import _read
+
+    monkeypatch.setattr(_read, "_BLOCK_BYTES", 40)  # two rows a block: the block loop is exercised
+    tensors = {"x": np.arange(60, dtype=np.float32).reshape(5, 4, 3), "s": np.array(3, np.int64)}
+    _save(tmp_path, tensors)
+    checkpoint = open_checkpoint(tmp_path)
+    assert np.array_equal(checkpoint.read_slice("x", index), tensors["x"][index])
+    assert checkpoint.read_slice("s", ()) == 3
+    with pytest.raises(IndexError, match="contiguous"):
+        checkpoint.read_slice("x", (slice(0, 5, 2), slice(None), slice(None)))

@@ -18,6 +18,7 @@ Example:
 from hubmixin_core.weights import transforms as transforms
 from hubmixin_core.weights._canonical import CANONICAL_METADATA as CANONICAL_METADATA
 from hubmixin_core.weights._canonical import CanonicalLoad as CanonicalLoad
+from hubmixin_core.weights._canonical import LazyTensor as LazyTensor
 from hubmixin_core.weights._canonical import load_canonical as load_canonical
 from hubmixin_core.weights._canonical import save_canonical as save_canonical
 from hubmixin_core.weights._check import check_tensors as check_tensors
@@ -73,6 +74,7 @@ __all__ = [
     "LayerTensors",
     "LayoutAdapter",
     "LayoutRegistry",
+    "LazyTensor",
     "LoadReport",
     "MappedAdapter",
     "SaveFile",

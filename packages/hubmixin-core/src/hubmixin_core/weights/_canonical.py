@@ -21,10 +21,12 @@ from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import dtype_name, is_floating, numpy_dtype
 from hubmixin_core.weights._header import TensorInfo
 from hubmixin_core.weights._layout import LayerTensors, LayoutRegistry
+from hubmixin_core.weights._read import Index
 from hubmixin_core.weights._report import LoadReport, check_checkpoint
 from hubmixin_core.weights._save import save_safetensors
+from hubmixin_core.weights.transforms import inverse_axes, transpose
 
-__all__ = ["CANONICAL_METADATA", "CanonicalLoad", "load_canonical", "save_canonical"]
+__all__ = ["CANONICAL_METADATA", "CanonicalLoad", "LazyTensor", "load_canonical", "save_canonical"]
 
 Array = NDArray[Any]
 
@@ -113,6 +115,82 @@ class CanonicalLoad:
             canonical = {local: read[key] for local, key in present.items()}
             tensors = self.registry.from_canonical(plan.group, canonical)
             yield plan.group, {name: _fit(plan.group, name, array) for name, array in tensors.items()}
+
+    def lazily(self) -> Iterator[tuple[LayerTensors[TensorInfo], dict[str, LazyTensor]]]:
+        """Each layer with its loadable framework tensors, not read yet: read each whole or by slices.
+
+        A tensor its adapter stores as one canonical tensor (see :meth:`LayoutAdapter.rule_for`) is read by
+        slice straight from the file; one made from several canonical tensors is made whole once, then sliced.
+        """
+        for plan in self.planned:
+            present = {local: key for local, key in plan.keys.items() if key in self.checkpoint.infos}
+            if not present:
+                continue
+            adapter = self.registry.find(plan.group.layer)
+            whole = _WholeLayer(self, plan, present)
+            lazy: dict[str, LazyTensor] = {}
+            for name, info in plan.group.tensors.items():
+                rule = adapter.rule_for(plan.group.layer, name)
+                key = None if rule is None else present.get(rule.canonical)
+                if rule is not None and key is not None:
+                    lazy[name] = LazyTensor(name, info, self.checkpoint, key, rule.axes, None)
+                elif whole.provides(name):
+                    lazy[name] = LazyTensor(name, info, self.checkpoint, None, None, whole)
+            yield plan.group, lazy
+
+
+class _WholeLayer:
+    """A layer's framework tensors made from its canonical ones on first use (for fused or split layouts)."""
+
+    def __init__(self, load: CanonicalLoad, plan: _Planned, present: dict[str, str]) -> None:
+        self._load, self._plan, self._present = load, plan, present
+        self._tensors: dict[str, Array] | None = None
+
+    def provides(self, name: str) -> bool:
+        infos = {local: self._load.checkpoint.infos[key] for local, key in self._present.items()}
+        return name in self._load.registry.from_canonical(self._plan.group, infos)
+
+    def get(self, name: str) -> Array:
+        if self._tensors is None:
+            read = self._load.checkpoint.read(list(self._present.values()))
+            canonical = {local: read[key] for local, key in self._present.items()}
+            self._tensors = self._load.registry.from_canonical(self._plan.group, canonical)
+        return _fit(self._plan.group, name, self._tensors[name])
+
+
+@dataclass(frozen=True)
+class LazyTensor:
+    """One framework tensor of a checkpoint, not read yet.
+
+    Attributes:
+        name: Its local name in the layer.
+        info: Its shape in the framework's layout and the dtype it is loaded in.
+    """
+
+    name: str
+    info: TensorInfo
+    checkpoint: Checkpoint = field(repr=False)
+    key: str | None = field(repr=False)
+    axes: tuple[int, ...] | None = field(repr=False)
+    whole: _WholeLayer | None = field(repr=False)
+
+    def read(self) -> Array:
+        """The whole tensor, in the framework's layout and the model's dtype."""
+        return self.read_slice(tuple(slice(None) for _ in self.info.shape))
+
+    def read_slice(self, index: Index) -> Array:
+        """``tensor[index]`` (contiguous slices, framework layout): only the slice is read from the file."""
+        if self.key is None:
+            assert self.whole is not None
+            return self.whole.get(self.name)[index]
+        if self.axes is None:
+            return self._cast(self.checkpoint.read_slice(self.key, index))
+        canonical = tuple(index[axis] for axis in self.axes)
+        return self._cast(transpose(self.checkpoint.read_slice(self.key, canonical), inverse_axes(self.axes)))
+
+    def _cast(self, array: Array) -> Array:
+        dtype = numpy_dtype(self.info.dtype)
+        return array if array.dtype == dtype else array.astype(dtype)
 
 
 def _fit(group: LayerTensors[TensorInfo], name: str, array: Array) -> Array:

@@ -12,11 +12,10 @@ from numpy.typing import NDArray
 from safetensors import safe_open
 
 from hubmixin_core._generated._options import DownloadOptions
-from hubmixin_core.errors import WeightsFileError
 from hubmixin_core.weights._check import read_tensor_infos
-from hubmixin_core.weights._dtypes import numpy_dtype
 from hubmixin_core.weights._header import TensorInfo, read_header
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME
+from hubmixin_core.weights._read import Index, read_numpy, read_numpy_slice
 from hubmixin_core.weights._resolve import WeightFiles, resolve_weight_files
 
 __all__ = ["Checkpoint", "TensorReader", "open_checkpoint"]
@@ -84,36 +83,23 @@ class Checkpoint:
         tensors: dict[str, Any] = {}
         for path, keys in by_file.items():
             if framework in ("numpy", "np"):
-                tensors.update(_read_numpy(path, keys))
+                tensors.update(read_numpy(path, keys))
                 continue
             with safe_open(str(path), framework=framework, device=device) as f:
                 for key in keys:
                     tensors[key] = f.get_tensor(key)
         return tensors
 
+    def read_slice(self, name: str, index: Index) -> NDArray[Any]:
+        """``tensor[index]`` as a numpy array, for one contiguous slice per dimension (a device's shard).
 
-def _read_numpy(path: Path, names: Sequence[str]) -> dict[str, NDArray[Any]]:
-    """Read tensors as writable numpy arrays of any dtype in :data:`NUMPY_DTYPES` (float8 included)."""
-    header = read_header(path)
-    arrays: dict[str, NDArray[Any]] = {}
-    with path.open("rb") as f:
-        for name in names:
-            info = header.tensors[name]
-            begin, end = header.offsets[name]
-            try:
-                dtype = numpy_dtype(info.dtype)
-            except KeyError as e:
-                raise WeightsFileError(
-                    f"{path}: tensor {name!r} has dtype {info.dtype}, which numpy cannot hold"
-                ) from e
-            f.seek(header.data_start + begin)
-            data = bytearray(f.read(end - begin))
-            if len(data) != info.nbytes:
-                raise WeightsFileError(
-                    f"{path}: tensor {name!r} holds {len(data)} bytes, its shape needs {info.nbytes}"
-                )
-            arrays[name] = np.frombuffer(data, dtype=dtype).reshape(info.shape)
-    return arrays
+        From safetensors files only the slice's rows are read, in bounded blocks; a custom reader reads the
+        whole tensor, then slices it.
+        """
+        if self.reader is not None:
+            array: NDArray[Any] = np.asarray(self.reader([name], "numpy", "cpu")[name])[index]
+            return array
+        return read_numpy_slice(self.files[name], name, index)
 
 
 def open_checkpoint(model_id: str | Path, download: DownloadOptions | None = None) -> Checkpoint:

@@ -19,6 +19,22 @@ from hubmixin_core.weights.transforms import T, inverse_axes, transpose
 __all__ = ["IDENTITY", "LayerTensors", "LayoutAdapter", "LayoutRegistry", "MappedAdapter", "TensorRule"]
 
 
+@dataclass(frozen=True)
+class TensorRule:
+    """One framework tensor stored as one canonical tensor, renamed and optionally transposed.
+
+    Args:
+        framework: The tensor's name in the layer (``"kernel"``).
+        canonical: Its canonical name (``"weight"``).
+        axes: The transpose from the framework layout to the canonical one (``(1, 0)`` for a dense kernel
+            ``[in, out]`` stored ``[out, in]``); ``None`` keeps the layout.
+    """
+
+    framework: str
+    canonical: str
+    axes: tuple[int, ...] | None = None
+
+
 class LayoutAdapter:
     """Maps one layer's tensors between its framework's layout and the canonical layout.
 
@@ -45,6 +61,14 @@ class LayoutAdapter:
         """
         raise NotImplementedError
 
+    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
+        """The rule storing framework tensor ``name`` as one canonical tensor, if it is stored so.
+
+        A tensor with a rule can be read by slices (a device's shard, straight from the file); ``None`` (the
+        default) means it is made from several canonical tensors, which are then read whole.
+        """
+        return None
+
 
 class _Identity(LayoutAdapter):
     def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
@@ -53,25 +77,12 @@ class _Identity(LayoutAdapter):
     def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
         return dict(tensors)
 
+    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
+        return TensorRule(name, name)
+
 
 IDENTITY: LayoutAdapter = _Identity()
 """The adapter of layers whose tensors are stored as they are."""
-
-
-@dataclass(frozen=True)
-class TensorRule:
-    """One framework tensor stored as one canonical tensor, renamed and optionally transposed.
-
-    Args:
-        framework: The tensor's name in the layer (``"kernel"``).
-        canonical: Its canonical name (``"weight"``).
-        axes: The transpose from the framework layout to the canonical one (``(1, 0)`` for a dense kernel
-            ``[in, out]`` stored ``[out, in]``); ``None`` keeps the layout.
-    """
-
-    framework: str
-    canonical: str
-    axes: tuple[int, ...] | None = None
 
 
 class MappedAdapter(LayoutAdapter):
@@ -112,6 +123,9 @@ class MappedAdapter(LayoutAdapter):
             else:
                 out[rule.framework] = tensor if rule.axes is None else transpose(tensor, inverse_axes(rule.axes))
         return out
+
+    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
+        return self._by_framework.get(name, TensorRule(name, name))
 
     def __repr__(self) -> str:
         return f"MappedAdapter{self.rules}"
@@ -189,7 +203,7 @@ class LayoutRegistry:
                 out[key] = tensor
         return out
 
-    def from_canonical(self, group: LayerTensors[T], canonical: Mapping[str, T]) -> dict[str, T]:
+    def from_canonical(self, group: LayerTensors[Any], canonical: Mapping[str, T]) -> dict[str, T]:
         """One layer's framework tensors (local names) from its canonical tensors (local names)."""
         return self.find(group.layer).from_canonical(group.layer, group.path, canonical)
 

@@ -148,7 +148,7 @@ def test_read_slice_reads_only_the_slice(tmp_path: Path, monkeypatch: pytest.Mon
     from hubmixin_core.weights import _read
 
     monkeypatch.setattr(_read, "_BLOCK_BYTES", 40)  # two rows a block: the block loop is exercised
-    tensors = {"x": np.arange(60, dtype=np.float32).reshape(5, 4, 3), "s": np.array(3, np.int64)}
+    tensors: dict[str, Array] = {"x": np.arange(60, dtype=np.float32).reshape(5, 4, 3), "s": np.array(3, np.int64)}
     _save(tmp_path, tensors)
     checkpoint = open_checkpoint(tmp_path)
     assert np.array_equal(checkpoint.read_slice("x", index), tensors["x"][index])

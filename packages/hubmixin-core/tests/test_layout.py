@@ -195,14 +195,15 @@ def test_two_layers_writing_one_key_is_an_error(tmp_path: Path) -> None:
 
 
 def test_lazy_tensors_read_slices_in_the_framework_layout(tmp_path: Path) -> None:
-    model = {"head": Dense(6, 4), "attn": Fused(4, 2)}
+    head, attn = Dense(6, 4), Fused(4, 2)
+    model: dict[str, Any] = {"head": head, "attn": attn}
     save_canonical(_layers(model), _registry(), tmp_path)
     load = load_canonical(_infos(model), open_checkpoint(tmp_path), _registry(), strict=True)
     lazy = {group.path: tensors for group, tensors in load.lazily()}
     kernel = lazy["head"]["kernel"]
     assert kernel.info == TensorInfo((6, 4), "F32")
     index = (slice(1, 3), slice(2, 4))
-    assert np.array_equal(kernel.read_slice(index), model["head"].kernel[index])  # read transposed from the file
-    assert np.array_equal(kernel.read(), model["head"].kernel)
+    assert np.array_equal(kernel.read_slice(index), head.kernel[index])  # read transposed from the file
+    assert np.array_equal(kernel.read(), head.kernel)
     fused = lazy["attn"]["b"]  # made from the fused tensor: read whole, then sliced
-    assert np.array_equal(fused.read_slice((slice(0, 2), slice(1, 2))), model["attn"].b[:2, 1:2])
+    assert np.array_equal(fused.read_slice((slice(0, 2), slice(1, 2))), attn.b[:2, 1:2])

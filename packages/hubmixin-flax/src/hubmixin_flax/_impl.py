@@ -1,0 +1,160 @@
+"""The hand-written Flax side of ``FlaxModelHubMixin``: ``_save_pretrained`` and ``_from_pretrained``.
+
+Files, shards, the header checks, the strict policy and the layouts are core's (``save_canonical``,
+``load_canonical``); this module walks an NNX model, builds it abstractly and puts arrays on devices.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Self
+
+import jax
+import numpy as np
+from flax import nnx
+from jax.sharding import Mesh, Sharding
+from jax.typing import DTypeLike
+
+from hubmixin_core import DownloadOptions, ModelHubMixin
+from hubmixin_core.errors import WeightsError
+from hubmixin_core.weights import (
+    LayerTensors,
+    LazyTensor,
+    TensorInfo,
+    dtype_name,
+    is_floating,
+    load_canonical,
+    numpy_dtype,
+    open_checkpoint,
+    save_canonical,
+)
+from hubmixin_flax._construct import abstract_paths, construct_abstract, materialize
+from hubmixin_flax._layout import LAYOUTS
+from hubmixin_flax._sharding import ShardingSpec, resolve_sharding
+from hubmixin_flax._walk import LayerVariables, layer_variables
+
+__all__ = ["FlaxHubMixinBase"]
+
+logger = logging.getLogger("hubmixin_flax")
+
+
+def _as_module(obj: object) -> nnx.Module:
+    if not isinstance(obj, nnx.Module):
+        raise TypeError(f"{type(obj).__qualname__} uses FlaxModelHubMixin but is not a flax.nnx.Module subclass")
+    return obj
+
+
+def _floating_name(dtype: DTypeLike | None) -> str | None:
+    """The safetensors name of a floating dtype argument; ``None`` stays ``None``."""
+    if dtype is None:
+        return None
+    try:
+        name = dtype_name(np.dtype(dtype))
+    except (KeyError, TypeError):
+        name = ""
+    if not is_floating(name):
+        raise TypeError(f"dtype must be a floating-point dtype (jnp.float16, jnp.bfloat16, ...), got {dtype!r}")
+    return name
+
+
+def _info(value: Any, target: str | None) -> TensorInfo:
+    name = dtype_name(np.dtype(value.dtype))
+    return TensorInfo(tuple(value.shape), target if target is not None and is_floating(name) else name)
+
+
+def _place(tensor: LazyTensor, sharding: Sharding | None) -> jax.Array:
+    """The tensor on its devices: whole for one device or a replicated sharding, else each device's slice."""
+    if sharding is None:
+        placed: jax.Array = jax.device_put(tensor.read())
+        return placed
+    if sharding.is_fully_replicated:
+        replicated: jax.Array = jax.device_put(tensor.read(), sharding)
+        return replicated
+    read: dict[tuple[tuple[int, int], ...], np.ndarray[Any, Any]] = {}
+
+    def shard(index: tuple[slice, ...] | None) -> np.ndarray[Any, Any]:
+        index = index or ()
+        key = tuple(part.indices(size)[:2] for part, size in zip(index, tensor.info.shape, strict=True))
+        if key not in read:  # devices holding the same slice share one read
+            read[key] = tensor.read_slice(index)
+        return read[key]
+
+    return jax.make_array_from_callback(tensor.info.shape, sharding, shard)
+
+
+class FlaxHubMixinBase(ModelHubMixin):
+    """Hand-written core of :class:`hubmixin_flax.FlaxModelHubMixin`; use that class, not this one."""
+
+    def _save_pretrained(
+        self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: DTypeLike | None = None
+    ) -> None:
+        """Write ``nnx.Param`` and ``nnx.BatchStat`` values in the canonical layout (one file or shards)."""
+        layers = [
+            LayerTensors(group.path, group.layer, {n: np.asarray(v.get_value()) for n, v in group.variables.items()})
+            for group in layer_variables(_as_module(self))
+        ]
+        save_canonical(layers, LAYOUTS, save_directory, max_shard_size=max_shard_size, dtype=_floating_name(dtype))
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        download: DownloadOptions,
+        model_kwargs: dict[str, Any],
+        sharding: ShardingSpec | None = None,
+        strict: bool = False,
+        dtype: DTypeLike | None = None,
+    ) -> Self:
+        """Build the model abstractly, then fill each variable from the checkpoint, straight onto its devices.
+
+        The checkpoint is opened first (a repository without weights fails before anything is built); shapes,
+        dtypes and keys are checked from its headers before any tensor is read.
+        """
+        target = _floating_name(dtype)
+        checkpoint = open_checkpoint(model_id, download)
+        kwargs = dict(model_kwargs)
+        if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
+            kwargs["rngs"] = nnx.Rngs(0)
+        mesh = sharding if isinstance(sharding, Mesh) else None
+        model = construct_abstract(cls, kwargs, mesh)
+        groups = {group.path: group for group in layer_variables(_as_module(model))}
+        load = load_canonical(
+            [_infos(group, target) for group in groups.values()],
+            checkpoint,
+            LAYOUTS,
+            strict=strict,
+            convert_floating=target is not None,
+        )
+        loaded: set[str] = set()
+        for layer, tensors in load.lazily():
+            variables = groups[layer.path].variables
+            for name, tensor in tensors.items():
+                variable = variables[name]
+                placement = resolve_sharding(sharding, layer.full_name(name), variable.get_value())
+                variable.set_value(_place(tensor, placement))
+                loaded.add(layer.full_name(name))
+        materialize(_as_module(model), cls, kwargs, mesh)
+        for group in groups.values():  # weights the checkpoint lacks: the model's own, in dtype and placement
+            for name, variable in group.variables.items():
+                path = f"{group.path}.{name}" if group.path else name
+                if path not in loaded:
+                    variable.set_value(_conform(variable.get_value(), target, resolve_sharding(sharding, path, None)))
+        left = abstract_paths(_as_module(model))
+        if left:
+            raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
+        load.report.log(logger, cls.__qualname__, checkpoint.description)
+        return model
+
+
+def _infos(group: LayerVariables, target: str | None) -> LayerTensors[TensorInfo]:
+    return LayerTensors(group.path, group.layer, {n: _info(v.get_value(), target) for n, v in group.variables.items()})
+
+
+def _conform(value: jax.Array, target: str | None, sharding: Sharding | None) -> jax.Array:
+    """``value`` in the floating dtype ``target`` (if given) and on ``sharding`` (if given)."""
+    info = _info(value, target)
+    if info.dtype != dtype_name(np.dtype(value.dtype)):
+        value = value.astype(numpy_dtype(info.dtype))
+    return value if sharding is None else jax.device_put(value, sharding)

@@ -20,8 +20,10 @@ __all__ = [
     "ARGUMENT_DOCS",
     "DOWNLOAD_PARAMS",
     "METHOD_DOCS",
+    "MAX_SHARD_SIZE",
     "SAVE_PARAMS",
     "SPEC_VERSION",
+    "STRICT",
     "UPLOAD_PARAMS",
     "FrameworkExtras",
     "Param",
@@ -225,6 +227,29 @@ SAVE_PARAMS: tuple[Param, ...] = (
     ),
 )
 """Parameters of `save_pretrained` beyond the upload parameters."""
+
+
+STRICT = Param(
+    "strict",
+    "bool",
+    "False",
+    "Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise "
+    "`WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is given); "
+    "if `False`, missing weights keep the model's own initialisation and both lists are logged as a warning. A "
+    "shape mismatch raises `WeightsShapeError` either way.",
+)
+"""The load extra of every framework package that loads through core's strict policy (``check_checkpoint``)."""
+
+MAX_SHARD_SIZE = Param(
+    "max_shard_size",
+    "int | str | None",
+    "None",
+    'Largest weights file to write, in bytes or as a string (`"5GB"`, `"500MiB"`). A model larger than this is '
+    "written as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`, as transformers "
+    "does; a smaller one stays a single `model.safetensors`. `None` always writes a single file (the one "
+    "`huggingface_hub.PyTorchModelHubMixin` reads).",
+)
+"""The save extra of every framework package that writes through core's ``save_safetensors``."""
 
 
 def param_names(params: tuple[Param, ...]) -> tuple[str, ...]:

@@ -4,7 +4,7 @@
 writes ``_generated/_methods.py`` from it. Each parameter is documented once, here.
 """
 
-from hubmixin_core.params import FrameworkExtras, Param
+from hubmixin_core.params import MAX_SHARD_SIZE, STRICT, FrameworkExtras, Param
 
 __all__ = ["EXTRAS"]
 
@@ -27,15 +27,7 @@ EXTRAS = FrameworkExtras(
             "device.",
             ("from hubmixin_flax._sharding import ShardingSpec",),
         ),
-        Param(
-            "strict",
-            "bool",
-            "False",
-            "Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise "
-            "`WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is "
-            "given); if `False`, missing weights keep the model's own initialisation and both lists are logged as "
-            "a warning. A shape mismatch raises `WeightsShapeError` either way.",
-        ),
+        STRICT,
         Param(
             "dtype",
             "DTypeLike | None",
@@ -47,14 +39,7 @@ EXTRAS = FrameworkExtras(
         ),
     ),
     save=(
-        Param(
-            "max_shard_size",
-            "int | str | None",
-            "None",
-            'Largest weights file to write, in bytes or as a string (`"5GB"`, `"500MiB"`). A larger model is '
-            "written as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`; `None` "
-            "always writes a single `model.safetensors`.",
-        ),
+        MAX_SHARD_SIZE,
         Param(
             "dtype",
             "DTypeLike | None",

@@ -23,6 +23,7 @@ from hubmixin_core.weights import (
     LazyTensor,
     TensorInfo,
     dtype_name,
+    floating_dtype_name,
     is_floating,
     load_canonical,
     numpy_dtype,
@@ -43,19 +44,6 @@ def _as_module(obj: object) -> nnx.Module:
     if not isinstance(obj, nnx.Module):
         raise TypeError(f"{type(obj).__qualname__} uses FlaxModelHubMixin but is not a flax.nnx.Module subclass")
     return obj
-
-
-def _floating_name(dtype: DTypeLike | None) -> str | None:
-    """The safetensors name of a floating dtype argument; ``None`` stays ``None``."""
-    if dtype is None:
-        return None
-    try:
-        name = dtype_name(np.dtype(dtype))
-    except (KeyError, TypeError):
-        name = ""
-    if not is_floating(name):
-        raise TypeError(f"dtype must be a floating-point dtype (jnp.float16, jnp.bfloat16, ...), got {dtype!r}")
-    return name
 
 
 def _info(value: Any, target: str | None) -> TensorInfo:
@@ -94,7 +82,7 @@ class FlaxHubMixinBase(ModelHubMixin):
             LayerTensors(group.path, group.layer, {n: np.asarray(v.get_value()) for n, v in group.variables.items()})
             for group in layer_variables(_as_module(self))
         ]
-        save_canonical(layers, LAYOUTS, save_directory, max_shard_size=max_shard_size, dtype=_floating_name(dtype))
+        save_canonical(layers, LAYOUTS, save_directory, max_shard_size=max_shard_size, dtype=floating_dtype_name(dtype))
 
     @classmethod
     def _from_pretrained(
@@ -112,7 +100,7 @@ class FlaxHubMixinBase(ModelHubMixin):
         The checkpoint is opened first (a repository without weights fails before anything is built); shapes,
         dtypes and keys are checked from its headers before any tensor is read.
         """
-        target = _floating_name(dtype)
+        target = floating_dtype_name(dtype)
         checkpoint = open_checkpoint(model_id, download)
         kwargs = dict(model_kwargs)
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:

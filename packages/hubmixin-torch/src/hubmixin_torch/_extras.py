@@ -4,7 +4,7 @@
 writes ``_generated/_methods.py`` from it. Each parameter is documented once, here.
 """
 
-from hubmixin_core.params import FrameworkExtras, Param
+from hubmixin_core.params import MAX_SHARD_SIZE, STRICT, FrameworkExtras, Param
 
 __all__ = ["EXTRAS"]
 
@@ -24,15 +24,7 @@ EXTRAS = FrameworkExtras(
             "copied. Every parameter and buffer of the returned model is on this device.",
             _TORCH,
         ),
-        Param(
-            "strict",
-            "bool",
-            "False",
-            "Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise "
-            "`WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is "
-            "given); if `False`, missing weights keep the model's own initialisation and both lists are logged as "
-            "a warning. A shape mismatch raises `WeightsShapeError` either way.",
-        ),
+        STRICT,
         Param(
             "dtype",
             "torch.dtype | None",
@@ -44,15 +36,7 @@ EXTRAS = FrameworkExtras(
         ),
     ),
     save=(
-        Param(
-            "max_shard_size",
-            "int | str | None",
-            "None",
-            'Largest weights file to write, in bytes or as a string (`"5GB"`, `"500MiB"`). A model larger than '
-            "this is written as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`, as "
-            "transformers does; a smaller one stays a single `model.safetensors`. `None` always writes a single "
-            "file, which `huggingface_hub.PyTorchModelHubMixin` can read too.",
-        ),
+        MAX_SHARD_SIZE,
         Param(
             "dtype",
             "torch.dtype | None",

@@ -29,6 +29,7 @@ from hubmixin_core.weights._checkpoint import open_checkpoint as open_checkpoint
 from hubmixin_core.weights._dtypes import FLOATING_DTYPES as FLOATING_DTYPES
 from hubmixin_core.weights._dtypes import NUMPY_DTYPES as NUMPY_DTYPES
 from hubmixin_core.weights._dtypes import dtype_name as dtype_name
+from hubmixin_core.weights._dtypes import floating_dtype_name as floating_dtype_name
 from hubmixin_core.weights._dtypes import is_floating as is_floating
 from hubmixin_core.weights._dtypes import numpy_dtype as numpy_dtype
 from hubmixin_core.weights._header import DTYPE_SIZES as DTYPE_SIZES
@@ -87,6 +88,7 @@ __all__ = [
     "check_relative_path",
     "check_tensors",
     "dtype_name",
+    "floating_dtype_name",
     "is_floating",
     "is_weights_file",
     "load_canonical",

@@ -7,7 +7,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-__all__ = ["FLOATING_DTYPES", "NUMPY_DTYPES", "dtype_name", "is_floating", "numpy_dtype"]
+__all__ = ["FLOATING_DTYPES", "NUMPY_DTYPES", "dtype_name", "floating_dtype_name", "is_floating", "numpy_dtype"]
 
 NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
     "BOOL": np.dtype(np.bool_),
@@ -65,6 +65,27 @@ def dtype_name(dtype: Any) -> str:
         return _NAMES[resolved]
     except KeyError:
         raise KeyError(f"numpy dtype {resolved} has no safetensors name") from None
+
+
+def floating_dtype_name(dtype: Any) -> str | None:
+    """The safetensors name of a floating dtype given as a ``dtype=`` argument; ``None`` stays ``None``.
+
+    Example:
+        >>> floating_dtype_name("bfloat16"), floating_dtype_name(np.float16), floating_dtype_name(None)
+        ('BF16', 'F16', None)
+
+    Raises:
+        TypeError: ``dtype`` is not a floating dtype numpy knows (the message shows what was given).
+    """
+    if dtype is None:
+        return None
+    try:
+        name = dtype_name(dtype)
+    except (KeyError, TypeError):
+        name = ""
+    if not is_floating(name):
+        raise TypeError(f"dtype must be a floating-point dtype (float16, bfloat16, float32, ...), got {dtype!r}")
+    return name
 
 
 def is_floating(name: str) -> bool:

@@ -152,9 +152,10 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
                 Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
                 `HF_ENDPOINT`, or `https://huggingface.co`.
             max_shard_size (`int | str | None`, *optional*, defaults to `None`):
-                Largest weights file to write, in bytes or as a string (`"5GB"`, `"500MiB"`). A larger model is written
-                as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`; `None` always writes a
-                single `model.safetensors`.
+                Largest weights file to write, in bytes or as a string (`"5GB"`, `"500MiB"`). A model larger than this
+                is written as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`, as
+                transformers does; a smaller one stays a single `model.safetensors`. `None` always writes a single file
+                (the one `huggingface_hub.PyTorchModelHubMixin` reads).
             dtype (`DTypeLike | None`, *optional*, defaults to `None`):
                 Floating-point dtype to save the weights as (`jnp.bfloat16`, ...); integer tensors are saved as they
                 are. The model itself is not changed. `None` saves each variable in its current dtype.
@@ -321,9 +322,10 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
                 Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
                 `HF_ENDPOINT`, or `https://huggingface.co`.
             max_shard_size (`int | str | None`, *optional*, defaults to `None`):
-                Largest weights file to write, in bytes or as a string (`"5GB"`, `"500MiB"`). A larger model is written
-                as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`; `None` always writes a
-                single `model.safetensors`.
+                Largest weights file to write, in bytes or as a string (`"5GB"`, `"500MiB"`). A model larger than this
+                is written as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`, as
+                transformers does; a smaller one stays a single `model.safetensors`. `None` always writes a single file
+                (the one `huggingface_hub.PyTorchModelHubMixin` reads).
             dtype (`DTypeLike | None`, *optional*, defaults to `None`):
                 Floating-point dtype to save the weights as (`jnp.bfloat16`, ...); integer tensors are saved as they
                 are. The model itself is not changed. `None` saves each variable in its current dtype.

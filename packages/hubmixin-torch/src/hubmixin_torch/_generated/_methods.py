@@ -151,8 +151,8 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
             max_shard_size (`int | str | None`, *optional*, defaults to `None`):
                 Largest weights file to write, in bytes or as a string (`"5GB"`, `"500MiB"`). A model larger than this
                 is written as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`, as
-                transformers does; a smaller one stays a single `model.safetensors`. `None` always writes a single file,
-                which `huggingface_hub.PyTorchModelHubMixin` can read too.
+                transformers does; a smaller one stays a single `model.safetensors`. `None` always writes a single file
+                (the one `huggingface_hub.PyTorchModelHubMixin` reads).
             dtype (`torch.dtype | None`, *optional*, defaults to `None`):
                 Floating-point dtype to save the weights as (`torch.float16`, `torch.bfloat16`, ...); integer and
                 boolean tensors are saved as they are. The model itself is not changed. `None` saves each tensor in its
@@ -320,8 +320,8 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
             max_shard_size (`int | str | None`, *optional*, defaults to `None`):
                 Largest weights file to write, in bytes or as a string (`"5GB"`, `"500MiB"`). A model larger than this
                 is written as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`, as
-                transformers does; a smaller one stays a single `model.safetensors`. `None` always writes a single file,
-                which `huggingface_hub.PyTorchModelHubMixin` can read too.
+                transformers does; a smaller one stays a single `model.safetensors`. `None` always writes a single file
+                (the one `huggingface_hub.PyTorchModelHubMixin` reads).
             dtype (`torch.dtype | None`, *optional*, defaults to `None`):
                 Floating-point dtype to save the weights as (`torch.float16`, `torch.bfloat16`, ...); integer and
                 boolean tensors are saved as they are. The model itself is not changed. `None` saves each tensor in its

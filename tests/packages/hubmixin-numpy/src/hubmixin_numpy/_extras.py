@@ -4,7 +4,7 @@
 ``_generated/_methods.py`` from it.
 """
 
-from hubmixin_core.params import FrameworkExtras, Param
+from hubmixin_core.params import MAX_SHARD_SIZE, STRICT, FrameworkExtras, Param
 
 __all__ = ["EXTRAS"]
 
@@ -13,15 +13,7 @@ EXTRAS = FrameworkExtras(
     class_name="NumpyModelHubMixinMethods",
     base="hubmixin_numpy._impl:NumpyHubMixinBase",
     load=(
-        Param(
-            "strict",
-            "bool",
-            "False",
-            "Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise "
-            "`WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is "
-            "given); if `False`, missing arrays keep the model's own initialisation and both lists are logged as a "
-            "warning. A shape mismatch raises `WeightsShapeError` either way.",
-        ),
+        STRICT,
         Param(
             "dtype",
             "str | None",
@@ -31,13 +23,7 @@ EXTRAS = FrameworkExtras(
         ),
     ),
     save=(
-        Param(
-            "max_shard_size",
-            "int | str | None",
-            "None",
-            'Largest weights file to write, in bytes or as a string (`"5GB"`); a larger model is written as '
-            "shards plus `model.safetensors.index.json`. `None` always writes a single `model.safetensors`.",
-        ),
+        MAX_SHARD_SIZE,
         Param(
             "dtype",
             "str | None",

@@ -17,6 +17,7 @@ from hubmixin_core.weights import (
     LayerTensors,
     TensorInfo,
     dtype_name,
+    floating_dtype_name,
     is_floating,
     load_canonical,
     numpy_dtype,
@@ -35,19 +36,6 @@ def _as_module(obj: object) -> Module:
     if not isinstance(obj, Module):
         raise TypeError(f"{type(obj).__qualname__} uses NumpyModelHubMixin but is not a hubmixin_numpy.Module")
     return obj
-
-
-def _floating(dtype: str | None) -> str | None:
-    """The safetensors name of a floating numpy dtype name (``"bfloat16"`` -> ``"BF16"``); ``None`` stays ``None``."""
-    if dtype is None:
-        return None
-    try:
-        name = dtype_name(dtype)
-    except (KeyError, TypeError):
-        name = None
-    if name is None or not is_floating(name):
-        raise TypeError(f"dtype must name a floating numpy dtype (float16, bfloat16, ...), got {dtype!r}")
-    return name
 
 
 def _layers(module: Module) -> list[LayerTensors[Array]]:
@@ -79,7 +67,7 @@ class NumpyHubMixinBase(ModelHubMixin):
     ) -> None:
         """Write the model's arrays in the canonical layout: one ``model.safetensors``, or shards and an index."""
         layers = _layers(_as_module(self))
-        save_canonical(layers, LAYOUTS, save_directory, max_shard_size=max_shard_size, dtype=_floating(dtype))
+        save_canonical(layers, LAYOUTS, save_directory, max_shard_size=max_shard_size, dtype=floating_dtype_name(dtype))
 
     @classmethod
     def _from_pretrained(
@@ -92,7 +80,7 @@ class NumpyHubMixinBase(ModelHubMixin):
         dtype: str | None = None,
     ) -> Self:
         """Open the checkpoint (a repository without weights fails first), build the model, set its arrays."""
-        target = _floating(dtype)
+        target = floating_dtype_name(dtype)
         checkpoint = open_checkpoint(model_id, download)
         if cls._hub_init_takes("rng") and "rng" not in model_kwargs:
             model_kwargs = {**model_kwargs, "rng": np.random.default_rng()}

@@ -145,8 +145,10 @@ class NumpyModelHubMixinMethods(NumpyHubMixinBase):
                 Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
                 `HF_ENDPOINT`, or `https://huggingface.co`.
             max_shard_size (`int | str | None`, *optional*, defaults to `None`):
-                Largest weights file to write, in bytes or as a string (`"5GB"`); a larger model is written as shards
-                plus `model.safetensors.index.json`. `None` always writes a single `model.safetensors`.
+                Largest weights file to write, in bytes or as a string (`"5GB"`, `"500MiB"`). A model larger than this
+                is written as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`, as
+                transformers does; a smaller one stays a single `model.safetensors`. `None` always writes a single file
+                (the one `huggingface_hub.PyTorchModelHubMixin` reads).
             dtype (`str | None`, *optional*, defaults to `None`):
                 Floating-point numpy dtype name to save the arrays as (`"float16"`, `"bfloat16"`, ...); the model itself
                 is not changed. `None` saves each array in its own dtype.
@@ -220,7 +222,7 @@ class NumpyModelHubMixinMethods(NumpyHubMixinBase):
             strict (`bool`, *optional*, defaults to `False`):
                 Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise
                 `WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is
-                given); if `False`, missing arrays keep the model's own initialisation and both lists are logged as a
+                given); if `False`, missing weights keep the model's own initialisation and both lists are logged as a
                 warning. A shape mismatch raises `WeightsShapeError` either way.
             dtype (`str | None`, *optional*, defaults to `None`):
                 Floating-point numpy dtype name to load the model in (`"float16"`, `"bfloat16"`, ...): every floating
@@ -305,8 +307,10 @@ class NumpyModelHubMixinMethods(NumpyHubMixinBase):
                 Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
                 `HF_ENDPOINT`, or `https://huggingface.co`.
             max_shard_size (`int | str | None`, *optional*, defaults to `None`):
-                Largest weights file to write, in bytes or as a string (`"5GB"`); a larger model is written as shards
-                plus `model.safetensors.index.json`. `None` always writes a single `model.safetensors`.
+                Largest weights file to write, in bytes or as a string (`"5GB"`, `"500MiB"`). A model larger than this
+                is written as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`, as
+                transformers does; a smaller one stays a single `model.safetensors`. `None` always writes a single file
+                (the one `huggingface_hub.PyTorchModelHubMixin` reads).
             dtype (`str | None`, *optional*, defaults to `None`):
                 Floating-point numpy dtype name to save the arrays as (`"float16"`, `"bfloat16"`, ...); the model itself
                 is not changed. `None` saves each array in its own dtype.

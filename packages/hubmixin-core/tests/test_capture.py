@@ -232,3 +232,21 @@ def test_old_style_from_pretrained_names_a_clash(tmp_path: Path) -> None:
     OldStyle(revision="v2").save_pretrained(tmp_path)
     with pytest.raises(TypeError, match=r"\['revision'\].*model_kwargs"):
         OldStyle.from_pretrained(tmp_path)
+
+
+def test_download_options_under_any_name_and_spread_model_arguments(tmp_path: Path) -> None:
+    class Spread(ModelHubMixin):
+        def __init__(self, revision: str = "v1", size: int = 1) -> None:
+            self.revision, self.size = revision, size
+
+        def _save_pretrained(self, save_directory: Path) -> None:
+            pass
+
+        @classmethod
+        def _from_pretrained(cls, *, model_id: str, options: DownloadOptions, **model_kwargs: Any) -> Self:
+            assert options.revision is None
+            return cls(**model_kwargs)
+
+    Spread(revision="v2", size=3).save_pretrained(tmp_path)
+    loaded = Spread.from_pretrained(tmp_path)
+    assert (loaded.revision, loaded.size) == ("v2", 3)

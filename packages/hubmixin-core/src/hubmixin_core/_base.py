@@ -307,8 +307,9 @@ class ModelHubMixinBase:
         keywords (``endpoint`` and ``max_workers`` only if named); then the framework's load extras it names.
         """
         parameters = inspect.signature(cls._from_pretrained).parameters
-        if _named(parameters, "download"):
-            call: dict[str, Any] = {"download": download}
+        options = _options_parameter(parameters)
+        if options is not None:
+            call: dict[str, Any] = {options: download}
         else:
             shared = {p.name: getattr(download, p.name) for p in DOWNLOAD_PARAMS}
             call = {k: shared.pop(k) for k in _ALWAYS_PASSED}
@@ -385,6 +386,18 @@ def _check_model_location(location: str | Path) -> None:
     if looks_local:
         kind = "is a file, not a directory" if path.exists() else "does not exist"
         raise WeightsNotFoundError(f"{text}: {kind}; from_pretrained takes a model directory or a repo id")
+
+
+def _options_parameter(parameters: Mapping[str, inspect.Parameter]) -> str | None:
+    """The parameter taking the download options as one ``DownloadOptions``: ``download``, or one so annotated."""
+    if _named(parameters, "download"):
+        return "download"
+    for name, param in parameters.items():
+        annotation = param.annotation
+        text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+        if param.kind is inspect.Parameter.KEYWORD_ONLY and text.rsplit(".", 1)[-1] == "DownloadOptions":
+            return name
+    return None
 
 
 def _named(parameters: Mapping[str, inspect.Parameter], name: str) -> bool:

@@ -38,6 +38,7 @@ from hubmixin_core.weights._header import TensorInfo as TensorInfo
 from hubmixin_core.weights._header import read_header as read_header
 from hubmixin_core.weights._index import ShardIndex as ShardIndex
 from hubmixin_core.weights._layout import IDENTITY as IDENTITY
+from hubmixin_core.weights._layout import ConvAdapter as ConvAdapter
 from hubmixin_core.weights._layout import LayerTensors as LayerTensors
 from hubmixin_core.weights._layout import LayoutAdapter as LayoutAdapter
 from hubmixin_core.weights._layout import LayoutRegistry as LayoutRegistry
@@ -71,6 +72,7 @@ __all__ = [
     "SAFETENSORS_INDEX_NAME",
     "SAFETENSORS_SINGLE_FILE",
     "CanonicalLoad",
+    "ConvAdapter",
     "Checkpoint",
     "LayerTensors",
     "LayoutAdapter",

@@ -16,7 +16,7 @@ from typing import Any, Generic
 from hubmixin_core.errors import LayoutError
 from hubmixin_core.weights.transforms import T, inverse_axes, transpose
 
-__all__ = ["IDENTITY", "LayerTensors", "LayoutAdapter", "LayoutRegistry", "MappedAdapter", "TensorRule"]
+__all__ = ["IDENTITY", "ConvAdapter", "LayerTensors", "LayoutAdapter", "LayoutRegistry", "MappedAdapter", "TensorRule"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,49 @@ class MappedAdapter(LayoutAdapter):
 
     def __repr__(self) -> str:
         return f"MappedAdapter{self.rules}"
+
+
+class ConvAdapter(LayoutAdapter):
+    """A channels-last convolution: kernel ``(*k, in/groups, out)`` stored as ``weight`` ``(out, in/groups, *k)``.
+
+    Any number of spatial dimensions (1-D to 3-D convolutions); other tensors (``bias``) keep their name.
+
+    Example:
+        >>> from hubmixin_core.weights import TensorInfo
+        >>> ConvAdapter().to_canonical(None, "conv", {"kernel": TensorInfo((3, 5, 2, 8), "F32")})
+        {'weight': TensorInfo(shape=(8, 2, 3, 5), dtype='F32')}
+    """
+
+    def __init__(self, framework: str = "kernel", canonical: str = "weight") -> None:
+        self.framework, self.canonical = framework, canonical
+
+    @staticmethod
+    def axes(ndim: int) -> tuple[int, ...]:
+        """The transpose from a channels-last kernel of ``ndim`` dimensions to PyTorch's layout."""
+        return (ndim - 1, ndim - 2, *range(ndim - 2))
+
+    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
+        if name != self.framework:
+            return TensorRule(name, name)
+        kernel = getattr(layer, self.framework, None)
+        shape = getattr(kernel, "shape", None)
+        if shape is None and kernel is not None and hasattr(kernel, "get_value"):
+            shape = kernel.get_value().shape  # an NNX variable
+        return None if shape is None else TensorRule(name, self.canonical, self.axes(len(shape)))
+
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out = dict(tensors)
+        if self.framework in out:
+            kernel = out.pop(self.framework)
+            out[self.canonical] = transpose(kernel, self.axes(len(kernel.shape)))
+        return out
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out = dict(tensors)
+        if self.canonical in out:
+            weight = out.pop(self.canonical)
+            out[self.framework] = transpose(weight, inverse_axes(self.axes(len(weight.shape))))
+        return out
 
 
 @dataclass(frozen=True)

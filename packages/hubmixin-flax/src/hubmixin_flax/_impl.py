@@ -13,7 +13,7 @@ from typing import Any, Self
 import jax
 import numpy as np
 from flax import nnx
-from jax.sharding import Mesh, Sharding
+from jax.sharding import Sharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
@@ -32,7 +32,7 @@ from hubmixin_core.weights import (
 )
 from hubmixin_flax._construct import abstract_paths, construct_abstract, materialize
 from hubmixin_flax._layout import LAYOUTS
-from hubmixin_flax._sharding import ShardingSpec, resolve_sharding
+from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
 from hubmixin_flax._walk import LayerVariables, layer_variables
 
 __all__ = ["FlaxHubMixinBase"]
@@ -105,9 +105,14 @@ class FlaxHubMixinBase(ModelHubMixin):
         kwargs = dict(model_kwargs)
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
             kwargs["rngs"] = nnx.Rngs(0)
-        mesh = sharding if isinstance(sharding, Mesh) else None
+        mesh = mesh_of(sharding)
         model = construct_abstract(cls, kwargs, mesh)
         groups = {group.path: group for group in layer_variables(_as_module(model))}
+        abstract = {  # each variable's abstract value: with a mesh, it carries the model's annotation
+            f"{group.path}.{name}" if group.path else name: variable.get_value()
+            for group in groups.values()
+            for name, variable in group.variables.items()
+        }
         load = load_canonical(
             [_infos(group, target) for group in groups.values()],
             checkpoint,
@@ -120,15 +125,16 @@ class FlaxHubMixinBase(ModelHubMixin):
             variables = groups[layer.path].variables
             for name, tensor in tensors.items():
                 variable = variables[name]
-                placement = resolve_sharding(sharding, layer.full_name(name), variable.get_value())
-                variable.set_value(_place(tensor, placement))
+                path = layer.full_name(name)
+                variable.set_value(_place(tensor, resolve_sharding(sharding, path, abstract[path])))
                 loaded.add(layer.full_name(name))
         materialize(_as_module(model), cls, kwargs, mesh)
         for group in groups.values():  # weights the checkpoint lacks: the model's own, in dtype and placement
             for name, variable in group.variables.items():
                 path = f"{group.path}.{name}" if group.path else name
                 if path not in loaded:
-                    variable.set_value(_conform(variable.get_value(), target, resolve_sharding(sharding, path, None)))
+                    placement = resolve_sharding(sharding, path, abstract[path])
+                    variable.set_value(_conform(variable.get_value(), target, placement))
         left = abstract_paths(_as_module(model))
         if left:
             raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")

@@ -7,10 +7,27 @@ from typing import Any, TypeAlias
 
 from jax.sharding import Mesh, NamedSharding, PartitionSpec, Sharding
 
-__all__ = ["ShardingSpec", "resolve_sharding"]
+__all__ = ["ShardingSpec", "mesh_of", "resolve_sharding"]
 
 ShardingSpec: TypeAlias = Sharding | Mesh | Mapping[str, Sharding] | Callable[[str], Sharding | None]
 """A ``Sharding`` for every parameter, a ``Mesh`` (the model's annotations), a mapping or a callable of the path."""
+
+
+def mesh_of(spec: ShardingSpec | None) -> Mesh | None:
+    """The mesh the model is built under: the ``Mesh`` given, or that of the ``NamedSharding`` (s) given.
+
+    Built under it, a model annotated with ``nnx.with_partitioning`` can be constructed at all (Flax requires a
+    mesh for annotated variables); with a callable, the caller's own ``jax.set_mesh`` context applies.
+    """
+    if isinstance(spec, Mesh):
+        return spec
+    if isinstance(spec, NamedSharding) and isinstance(spec.mesh, Mesh):
+        return spec.mesh
+    if isinstance(spec, Mapping):
+        for sharding in spec.values():
+            if isinstance(sharding, NamedSharding) and isinstance(sharding.mesh, Mesh):
+                return sharding.mesh
+    return None
 
 
 def resolve_sharding(spec: ShardingSpec | None, path: str, abstract: Any) -> Sharding | None:

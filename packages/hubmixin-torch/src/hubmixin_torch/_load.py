@@ -95,8 +95,15 @@ def load_checkpoint(
 
     # Check the headers before reading anything (core's policy for every framework).
     want = {k: TensorInfo(tuple(t.shape), dtype_name(target_dtype(t, dtype))) for k, t in expected.items()}
+    # As torch's own load_state_dict does for a state dict without version metadata (safetensors never has it):
+    # a batch norm's step counter may be absent, and keeps its __init__ value.
+    counters = {
+        f"{name}.num_batches_tracked" if name else "num_batches_tracked"
+        for name, m in module.named_modules()
+        if isinstance(m, torch.nn.modules.batchnorm._NormBase)
+    }
     report = check_checkpoint(
-        want, checkpoint, strict=strict, convert_floating=dtype is not None, ignore_missing=aliases
+        want, checkpoint, strict=strict, convert_floating=dtype is not None, ignore_missing=aliases | counters
     )
 
     # Read (memory-mapped) and assign.

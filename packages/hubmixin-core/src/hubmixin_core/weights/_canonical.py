@@ -63,7 +63,7 @@ def save_canonical(
 
     def converted(array: Array) -> Array:
         floating = is_floating(dtype_name(array.dtype))
-        return np.ascontiguousarray(array, dtype=target if target is not None and floating else array.dtype)
+        return np.require(array, dtype=target if target is not None and floating else array.dtype, requirements="C")
 
     def write(tensors: dict[str, Array], filename: str, meta: dict[str, str] | None) -> None:
         save_file({k: converted(v) for k, v in tensors.items()}, filename, metadata=meta)

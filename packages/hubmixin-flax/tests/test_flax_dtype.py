@@ -1,0 +1,79 @@
+"""``dtype=`` on load and on save: floating variables converted, integer ones left as they are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax_models import IDS, Net, persistent
+from safetensors import safe_open
+
+from hubmixin_core.errors import WeightsDtypeError
+
+FLOATING = {"blocks.0.linear.kernel", "blocks.1.norm.scale", "bn.var", "conv.kernel", "embed.embedding"}
+
+
+def _file_dtypes(directory: Path) -> dict[str, Any]:
+    with safe_open(str(directory / "model.safetensors"), framework="numpy") as f:
+        keys: list[str] = f.keys()
+        return {k: f.get_tensor(k).dtype for k in keys}
+
+
+@pytest.mark.parametrize(("dtype", "expected"), [(jnp.bfloat16, jnp.bfloat16), ("float16", jnp.float16)])
+def test_load_converts_floating_variables_only(net: Net, saved: Path, dtype: Any, expected: Any) -> None:
+    loaded = Net.from_pretrained(saved, dtype=dtype)
+    original = persistent(net)
+    for path, variable in persistent(loaded).items():
+        value = np.asarray(variable.get_value())
+        before = np.asarray(original[path].get_value())
+        if np.issubdtype(before.dtype, np.integer):
+            assert value.dtype == np.int32, path
+            np.testing.assert_array_equal(value, before)
+        else:
+            assert value.dtype == np.dtype(expected), path
+            assert value.tobytes() == before.astype(expected).tobytes(), path
+    assert persistent(loaded).keys() >= FLOATING
+    logits, features = loaded(IDS)  # the converted model runs
+    assert bool(jnp.isfinite(logits.astype(jnp.float32)).all() & jnp.isfinite(features).all())
+
+
+def test_load_with_a_dtype_is_strict_about_keys_not_floating_dtypes(net: Net, saved: Path) -> None:
+    loaded = Net.from_pretrained(saved, dtype=jnp.bfloat16, strict=True)
+    assert loaded.blocks[0].linear.kernel.get_value().dtype == jnp.bfloat16
+
+
+def test_an_integer_dtype_is_a_type_error(saved: Path, tmp_path: Path, net: Net) -> None:
+    with pytest.raises(TypeError, match="floating"):
+        Net.from_pretrained(saved, dtype=jnp.int32)
+    with pytest.raises(TypeError, match="floating"):
+        net.save_pretrained(tmp_path / "out", dtype=jnp.int8)
+    assert not (tmp_path / "out").exists()
+
+
+def test_save_converts_floating_tensors_only(net: Net, tmp_path: Path) -> None:
+    net.save_pretrained(tmp_path, dtype=jnp.bfloat16)
+    dtypes = _file_dtypes(tmp_path)
+    assert dtypes["blocks.0.linear.weight"] == np.dtype(jnp.bfloat16)
+    assert dtypes["bn.running_var"] == np.dtype(jnp.bfloat16)
+    assert dtypes["blocks.0.offsets"] == np.int32
+    assert dtypes["blocks.0.calls"] == np.int32
+    assert {str(d) for d in dtypes.values()} == {"bfloat16", "int32"}
+    assert net.blocks[0].linear.kernel.get_value().dtype == jnp.float32  # the model itself is not converted
+
+
+def test_a_checkpoint_saved_in_bfloat16_loads_back(net: Net, tmp_path: Path) -> None:
+    net.save_pretrained(tmp_path, dtype=jnp.bfloat16)
+    with pytest.raises(WeightsDtypeError) as info:
+        Net.from_pretrained(tmp_path, strict=True)  # strict: the model's float32 is not what the file holds
+    assert info.value.found == "BF16" and info.value.expected == "F32"
+    assert info.value.key in str(info.value) and str(tmp_path / "model.safetensors") in str(info.value)
+    loaded = Net.from_pretrained(tmp_path)  # not strict: converted to the model's dtypes
+    kernel = loaded.blocks[0].linear.kernel.get_value()
+    assert kernel.dtype == jnp.float32
+    rounded = np.asarray(net.blocks[0].linear.kernel.get_value()).astype(jnp.bfloat16).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(kernel), rounded)
+    strict = Net.from_pretrained(tmp_path, strict=True, dtype=jnp.bfloat16)
+    assert strict.bn.var.get_value().dtype == jnp.bfloat16

@@ -1,0 +1,38 @@
+"""The extra parameters ``hubmixin_keras`` adds to the generated public methods.
+
+``python -m codegen`` loads this file on its own (it must import only ``hubmixin_core.params``, never keras) and
+writes ``_generated/_methods.py`` from it. Each parameter is documented once, here.
+"""
+
+from hubmixin_core.params import MAX_SHARD_SIZE, STRICT, FrameworkExtras, Param
+
+__all__ = ["EXTRAS"]
+
+EXTRAS = FrameworkExtras(
+    package="hubmixin_keras",
+    class_name="KerasModelHubMixinMethods",
+    base="hubmixin_keras._impl:KerasHubMixinBase",
+    load=(
+        STRICT,
+        Param(
+            "dtype",
+            "str | None",
+            "None",
+            'Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, ...): the model is built '
+            "under that Keras dtype policy, so its floating variables (and computations) use it; integer "
+            "variables are left as they are. `None` keeps the model's own dtype policy.",
+        ),
+    ),
+    save=(
+        MAX_SHARD_SIZE,
+        Param(
+            "dtype",
+            "str | None",
+            "None",
+            'Floating-point dtype to save the weights as (`"bfloat16"`, `"float16"`, ...); integer variables are '
+            "saved as they are. The model itself is not changed. `None` saves each variable in its own dtype.",
+        ),
+    ),
+    runtime_args=("name", "dtype", "trainable"),
+)
+"""The load and save extras of :class:`hubmixin_keras.KerasModelHubMixin`."""

@@ -1,0 +1,1 @@
+"""Generated code of hubmixin_keras: do not edit."""

@@ -1,0 +1,127 @@
+"""The hand-written Keras side of ``KerasModelHubMixin``: ``_save_pretrained`` and ``_from_pretrained``.
+
+Files, shards, the header checks, the strict policy and the layouts are core's (``save_canonical``,
+``load_canonical``); this module walks a Keras model by attribute, builds it from the checkpoint's shapes with
+its variables deferred, and gives each variable its value.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any, Self
+
+import keras
+import numpy as np
+
+from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
+from hubmixin_core.errors import WeightsNotFoundError
+from hubmixin_core.weights import (
+    Checkpoint,
+    LayerTensors,
+    TensorInfo,
+    dtype_name,
+    floating_dtype_name,
+    load_canonical,
+    numpy_dtype,
+    open_checkpoint,
+    save_canonical,
+)
+from hubmixin_keras._construct import assign, construct_deferred, initialize_rest
+from hubmixin_keras._layout import LAYOUTS
+from hubmixin_keras._walk import named_layers, own_variables
+
+__all__ = ["KerasHubMixinBase"]
+
+logger = logging.getLogger("hubmixin_keras")
+
+_KERAS_WEIGHTS = "model.weights.h5"
+_KERAS_HUB_METADATA = "metadata.json"
+
+
+def _as_layer(obj: object) -> keras.Layer:
+    if not isinstance(obj, keras.Layer):
+        raise TypeError(f"{type(obj).__qualname__} uses KerasModelHubMixin but is not a keras.Model subclass")
+    return obj
+
+
+def _numpy(variable: Any) -> np.ndarray[Any, Any]:
+    """A variable's value as numpy, in its own dtype (some backends hand bfloat16 over as float32)."""
+    with warnings.catch_warnings():  # TensorFlow's tensors predate numpy 2's `copy=` protocol: not ours to fix
+        warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy", DeprecationWarning)
+        array = np.asarray(keras.ops.convert_to_numpy(variable.value))
+    dtype = numpy_dtype(dtype_name(variable.dtype))
+    return array if array.dtype == dtype else array.astype(dtype)
+
+
+def _layers(model: keras.Layer, value: Any) -> list[LayerTensors[Any]]:
+    found = []
+    for path, layer in named_layers(model):
+        variables = own_variables(layer)
+        if variables:
+            found.append(LayerTensors(path, layer, {name: value(v) for name, v in variables.items()}))
+    return found
+
+
+def _info(variable: Any) -> TensorInfo:
+    return TensorInfo(tuple(int(d) for d in variable.shape), dtype_name(variable.dtype))
+
+
+def _open(model_id: str, download: DownloadOptions) -> Checkpoint:
+    """The checkpoint of ``model_id``; a repository written by Keras' own saving is named as such."""
+    try:
+        return open_checkpoint(model_id, download)
+    except WeightsNotFoundError as missing:
+        if locate_file(model_id, _KERAS_HUB_METADATA, download) is not None:
+            raise WeightsNotFoundError(
+                f"{model_id}: this is a keras-hub preset, not a hubmixin checkpoint: load it with "
+                f'keras_hub.models.<Class>.from_preset("hf://{model_id}")'
+            ) from missing
+        if locate_file(model_id, _KERAS_WEIGHTS, download) is not None:
+            raise WeightsNotFoundError(
+                f"{model_id}: holds {_KERAS_WEIGHTS}, written by Keras' own saving, not safetensors: load it "
+                f"with keras.saving.load_model(...) or model.load_weights('{_KERAS_WEIGHTS}')"
+            ) from missing
+        raise
+
+
+class KerasHubMixinBase(ModelHubMixin):
+    """Hand-written core of :class:`hubmixin_keras.KerasModelHubMixin`; use that class, not this one."""
+
+    def _save_pretrained(
+        self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: str | None = None
+    ) -> None:
+        """Write every variable of the model's layers in the canonical layout (one file, or shards)."""
+        layers = _layers(_as_layer(self), _numpy)
+        save_canonical(layers, LAYOUTS, save_directory, max_shard_size=max_shard_size, dtype=floating_dtype_name(dtype))
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        download: DownloadOptions,
+        model_kwargs: dict[str, Any],
+        strict: bool = False,
+        dtype: str | None = None,
+    ) -> Self:
+        """Build the model from the checkpoint's shapes with its variables deferred, then give each its value.
+
+        The checkpoint is opened first (a repository without weights fails before the model is built); no
+        initialiser runs for a variable the checkpoint holds.
+        """
+        floating_dtype_name(dtype)  # validates
+        checkpoint = _open(model_id, download)
+        model = construct_deferred(lambda: cls(**model_kwargs), checkpoint.infos, dtype)
+        layer = _as_layer(model)
+        layers = _layers(layer, lambda variable: variable)
+        variables = {group.path: group.tensors for group in layers}
+        infos = [LayerTensors(g.path, g.layer, {n: _info(v) for n, v in g.tensors.items()}) for g in layers]
+        load = load_canonical(infos, checkpoint, LAYOUTS, strict=strict, convert_floating=dtype is not None)
+        for group, arrays in load:
+            for name, array in arrays.items():
+                assign(variables[group.path][name], array)
+        initialize_rest(layer)
+        load.report.log(logger, cls.__qualname__, checkpoint.description)
+        return model

@@ -1,0 +1,91 @@
+"""The layout adapters of Keras layers, and the input shape each is built with from a checkpoint.
+
+Register an adapter for a custom layer with ``LAYOUTS.register(MyLayer, adapter)``; give an adapter an
+``input_shape(layer, canonical)`` method (see :class:`KerasAdapter`) if the layer must be built from the
+checkpoint's shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import keras
+
+from hubmixin_core.weights import ConvAdapter, LayoutRegistry, MappedAdapter, TensorInfo, TensorRule
+
+__all__ = ["LAYOUTS", "InputShape", "KerasAdapter", "KerasConvAdapter", "input_shape_of"]
+
+InputShape = Callable[[Any, Mapping[str, TensorInfo]], tuple[int | None, ...] | None]
+"""``(layer, canonical tensors of the layer) -> the input shape to build it with`` (``None``: cannot tell)."""
+
+
+class KerasAdapter(MappedAdapter):
+    """A :class:`MappedAdapter` that also knows the input shape a layer is built with, from its canonical tensors."""
+
+    def __init__(self, *rules: TensorRule, input_shape: InputShape | None = None, ignored: Sequence[str] = ()) -> None:
+        super().__init__(*rules, ignored=ignored)
+        self._input_shape = input_shape
+
+    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
+        """The shape to call ``layer.build`` with, or ``None``."""
+        return None if self._input_shape is None else self._input_shape(layer, canonical)
+
+
+class KerasConvAdapter(ConvAdapter):
+    """``Conv1D``/``Conv2D``/``Conv3D``: the channels-last kernel, built for ``in = weight.shape[1] * groups``."""
+
+    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
+        weight = canonical.get("weight")
+        if weight is None:
+            return None
+        channels = weight.shape[1] * int(getattr(layer, "groups", 1))
+        spatial: tuple[None, ...] = (None,) * (len(weight.shape) - 2)
+        if getattr(layer, "data_format", "channels_last") == "channels_first":
+            return (None, channels, *spatial)
+        return (None, *spatial, channels)
+
+
+def _features(name: str, axis: int) -> InputShape:
+    """Build with ``(None, n)`` where ``n`` is dimension ``axis`` of canonical tensor ``name``."""
+
+    def shape(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
+        info = canonical.get(name)
+        return None if info is None else (None, info.shape[axis])
+
+    return shape
+
+
+def _nothing(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
+    return ()
+
+
+def input_shape_of(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
+    """The input shape ``layer``'s registered adapter builds it with, or ``None`` if it cannot tell."""
+    adapter = LAYOUTS.find(layer)
+    method = getattr(adapter, "input_shape", None)
+    return None if method is None else method(layer, canonical)
+
+
+_GAMMA_BETA = (TensorRule("gamma", "weight"), TensorRule("beta", "bias"))
+
+LAYOUTS = LayoutRegistry("hubmixin_keras")
+"""The layout adapters of ``hubmixin_keras``, by Keras layer type."""
+LAYOUTS.register(
+    keras.layers.Dense, KerasAdapter(TensorRule("kernel", "weight", (1, 0)), input_shape=_features("weight", 1))
+)
+for _conv in (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D):
+    LAYOUTS.register(_conv, KerasConvAdapter())
+LAYOUTS.register(keras.layers.Embedding, KerasAdapter(TensorRule("embeddings", "weight"), input_shape=_nothing))
+LAYOUTS.register(keras.layers.LayerNormalization, KerasAdapter(*_GAMMA_BETA, input_shape=_features("weight", 0)))
+LAYOUTS.register(keras.layers.GroupNormalization, KerasAdapter(*_GAMMA_BETA, input_shape=_features("weight", 0)))
+LAYOUTS.register(
+    keras.layers.BatchNormalization,
+    KerasAdapter(
+        *_GAMMA_BETA,
+        TensorRule("moving_mean", "running_mean"),
+        TensorRule("moving_variance", "running_var"),
+        input_shape=_features("weight", 0),
+        ignored=("num_batches_tracked",),
+    ),
+)

@@ -1,0 +1,56 @@
+"""Walking a Keras model by attribute: each layer under its attribute path, and the variables it holds itself.
+
+Keys come from attribute names and list indices (``encoder.blocks.0.dense``), never from Keras' auto-generated
+layer names (``dense_3``), so the same class always maps to the same keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import keras
+
+__all__ = ["named_layers", "own_variables"]
+
+
+def _children(layer: keras.Layer) -> Iterator[tuple[str, keras.Layer]]:
+    """Sub-layers held in public attributes, directly or in lists, tuples and dicts."""
+    # On the torch backend a layer is a torch.nn.Module: sub-layers it is given live in its `_modules`.
+    attributes = {**vars(layer), **vars(layer).get("_modules", {})}
+    for name, value in attributes.items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, keras.Layer):
+            yield name, value
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                if isinstance(item, keras.Layer):
+                    yield f"{name}.{index}", item
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if isinstance(item, keras.Layer):
+                    yield f"{name}.{key}", item
+
+
+def named_layers(model: keras.Layer) -> list[tuple[str, keras.Layer]]:
+    """``model`` (path ``""``) and every sub-layer under its attribute path; a shared layer once, first path."""
+    seen: set[int] = set()
+    found: list[tuple[str, keras.Layer]] = []
+
+    def visit(path: str, layer: keras.Layer) -> None:
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        found.append((path, layer))
+        for name, child in _children(layer):
+            visit(f"{path}.{name}" if path else name, child)
+
+    visit("", model)
+    return found
+
+
+def own_variables(layer: keras.Layer) -> dict[str, Any]:
+    """The variables ``layer`` created itself (not its sub-layers'), by their names (``kernel``, ``gamma``)."""
+    variables = [*getattr(layer, "_trainable_variables", []), *getattr(layer, "_non_trainable_variables", [])]
+    return {variable.name: variable for variable in variables}

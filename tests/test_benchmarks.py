@@ -21,3 +21,23 @@ def test_torch_benchmark_reports_all_contenders(tmp_path: Path) -> None:
         for figures in report[op].values():
             assert figures["wall_s"] > 0 and figures["peak_rss_mib"] > figures["base_rss_mib"] > 0
             assert figures["wall_ratio"] > 0 and figures["peak_rss_ratio"] > 0
+
+
+def test_flax_benchmark_reports_all_contenders(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    cmd = [sys.executable, "benchmarks/bench_flax_load.py", "--layers", "2", "--width", "32", "--runs", "1"]
+    cmd += ["--warmup", "0", "--output", str(out), "--workdir", str(tmp_path)]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    report = json.loads(out.read_text())
+    expected = {
+        "load": ({"hubmixin", "ad_hoc", "safetensors"}, "ad_hoc"),
+        "save": ({"hubmixin", "safetensors"}, "safetensors"),
+        "sharded_load": ({"hubmixin", "hubmixin_sharded"}, "hubmixin"),
+    }
+    for op, (contenders, reference) in expected.items():
+        assert set(report[op]) == contenders
+        assert report[op][reference]["wall_ratio"] == 1.0
+        for figures in report[op].values():
+            assert figures["wall_s"] > 0 and figures["peak_rss_mib"] > figures["base_rss_mib"] > 0
+            assert figures["wall_ratio"] > 0 and figures["peak_rss_ratio"] > 0
+    assert set(report["targets"]) == {"wall_ratio", "peak_rss_ratio"}

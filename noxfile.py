@@ -153,7 +153,7 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
     with tempfile.TemporaryDirectory() as site:
         session.run(
-            PY, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", site, env={"NO_MKDOCS_2_WARNING": "1"}
+            PY, "-m", "mkdocs", "build", "--strict", "--site-dir", site, env={"NO_MKDOCS_2_WARNING": "1"}
         )
 
 

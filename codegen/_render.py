@@ -122,6 +122,10 @@ def _dict(params: tuple[Param, ...]) -> str:
     return "{" + ", ".join(f'"{p.name}": {p.name}' for p in params) + "}"
 
 
+_PUSH_KWARGS = "        **push_to_hub_kwargs: Any,"
+"""In the implementation only: the overloads, which type checkers see, flag any keyword they do not name."""
+
+
 def _save_pretrained(extras: FrameworkExtras) -> list[str]:
     upload = UPLOAD_PARAMS[:1] + SAVE_PARAMS + UPLOAD_PARAMS[1:] + extras.save
     head = "    def save_pretrained(\n        self,\n        save_directory: str | Path,\n        *,"
@@ -135,8 +139,10 @@ def _save_pretrained(extras: FrameworkExtras) -> list[str]:
             f"    ) -> {returns}: ...",
         ]
     lines += ["", "    @overload", head, *_signature(upload), "    ) -> CommitInfo | None: ..."]
-    lines += ["", head, *_signature(upload), "    ) -> CommitInfo | None:"]
-    lines += _method_doc("save_pretrained", _args_doc([("save_directory", "str | Path")], upload, []))
+    lines += ["", head, *_signature(upload), _PUSH_KWARGS, "    ) -> CommitInfo | None:"]
+    args = _args_doc([("save_directory", "str | Path")], upload, [])
+    args += _doc_lines("**push_to_hub_kwargs", "Any", None, ARGUMENT_DOCS["push_to_hub_kwargs"], " " * 12)
+    lines += _method_doc("save_pretrained", args)
     lines += [
         "        return self._hub_save(",
         "            save_directory,",
@@ -144,6 +150,7 @@ def _save_pretrained(extras: FrameworkExtras) -> list[str]:
         "            push_to_hub=push_to_hub,",
         f"            upload=UploadOptions({_kwargs(UPLOAD_PARAMS)}),",
         f"            save_kwargs={_dict(extras.save)},",
+        "            push_kwargs=push_to_hub_kwargs,",
         "        )",
     ]
     return lines

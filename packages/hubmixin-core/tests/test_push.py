@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from core_models import MLP
-from huggingface_hub import HfApi
+from huggingface_hub import CommitInfo, HfApi
 
 from hubmixin_core import UploadOptions
 from hubmixin_core.testing import LocalHub
@@ -51,3 +51,32 @@ def test_token_is_never_written_or_logged(
         assert token.encode() not in Path(HfApi().hf_hub_download("carol/mlp", name, token=token)).read_bytes()
     assert token not in caplog.text
     assert token not in repr(UploadOptions(token=token))
+
+
+class PushRecorder(MLP):
+    """A library overriding push_to_hub, as huggingface_hub's mixin allows."""
+
+    calls: list[dict[str, object]]
+
+    def push_to_hub(self, repo_id: str, **kwargs: object) -> CommitInfo:
+        type(self).calls.append({"repo_id": repo_id, **kwargs})
+        kwargs.pop("note")  # the override's own keyword
+        return super().push_to_hub(repo_id, **kwargs)  # type: ignore[arg-type]
+
+
+def test_save_pretrained_ends_with_an_overridden_push_to_hub(local_hub: LocalHub, tmp_path: Path) -> None:
+    PushRecorder.calls = []
+    model = PushRecorder(seed=2)
+    commit = model.save_pretrained(  # type: ignore[call-overload]  # `note`: an extra keyword, for the override
+        tmp_path / "saved",
+        push_to_hub=True,
+        repo_id="localuser/recorded",
+        commit_message="via save",
+        model_card_kwargs={"note": "x"},
+        note="hi",
+    )
+    ((call,),) = [PushRecorder.calls]
+    assert call["repo_id"] == "localuser/recorded" and call["note"] == "hi"
+    assert call["config"] == model._hub_mixin_config and call["model_card_kwargs"] == {"note": "x"}
+    assert call["commit_message"] == "via save"
+    assert HfApi().list_repo_commits("localuser/recorded")[0].commit_id == commit.oid

@@ -1,6 +1,6 @@
 """hubmixin-core: the framework-neutral ``ModelHubMixin`` and the weights layer of hubmixin.
 
-Example:
+Examples:
     >>> from hubmixin_core import ModelHubMixin
     >>> issubclass(ModelHubMixin, object)
     True

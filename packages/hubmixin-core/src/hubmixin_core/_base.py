@@ -33,7 +33,7 @@ from hubmixin_core._config import (
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import locate_file, upload_folder
 from hubmixin_core.errors import ConfigEncodingError, ConfigEncodingWarning, ConfigError, WeightsNotFoundError
-from hubmixin_core.params import DOWNLOAD_PARAMS
+from hubmixin_core.params import DOWNLOAD_PARAMS, UPLOAD_PARAMS
 from hubmixin_core.typing import Coders, DataclassInstance
 from hubmixin_core.weights._names import CONFIG_NAME, is_weights_file
 
@@ -220,6 +220,7 @@ class ModelHubMixinBase:
         push_to_hub: bool,
         upload: UploadOptions,
         save_kwargs: dict[str, Any],
+        push_kwargs: Mapping[str, Any] | None = None,
     ) -> CommitInfo | None:
         save_directory = Path(save_directory)
         config = upload.config if upload.config is not None else self._hub_mixin_config
@@ -235,8 +236,16 @@ class ModelHubMixinBase:
                 self.generate_model_card(**(upload.model_card_kwargs or {})).save(staging / _README)
         if not push_to_hub:
             return None
-        upload = dataclasses.replace(upload, config=config)
-        return self._hub_push(repo_id or save_directory.absolute().name, upload=upload, save_kwargs=save_kwargs)
+        # As huggingface_hub does: end with self.push_to_hub, so a class overriding it runs, with the keywords
+        # given here (the options that differ from their defaults, and any extra ones meant for the override).
+        given = {p.name: getattr(upload, p.name) for p in UPLOAD_PARAMS if getattr(upload, p.name) != p.value}
+        given.update({k: v for k, v in save_kwargs.items() if v != self._hub_extra_defaults.get(k)})
+        given.update(push_kwargs or {})
+        given["config"] = config
+        if upload.model_card_kwargs is not None:
+            given["model_card_kwargs"] = upload.model_card_kwargs
+        commit: CommitInfo = self.push_to_hub(repo_id=repo_id or save_directory.absolute().name, **given)  # type: ignore[attr-defined]
+        return commit
 
     def _hub_push(self, repo_id: str, *, upload: UploadOptions, save_kwargs: dict[str, Any]) -> CommitInfo:
         with tempfile.TemporaryDirectory(prefix="hubmixin-push-") as tmp:

@@ -18,7 +18,7 @@ class ModelHubMixin(ModelHubMixinMethods):
     ``(encoder, decoder)`` pair for arguments JSON cannot hold; ``strict_config=True`` raises
     :class:`~hubmixin_core.errors.ConfigEncodingError` instead of warning when an argument cannot be saved.
 
-    Example:
+    Examples:
         >>> import json
         >>> from pathlib import Path
         >>> from hubmixin_core import ModelHubMixin

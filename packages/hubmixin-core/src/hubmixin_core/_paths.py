@@ -15,7 +15,7 @@ def check_relative_path(name: str, source: str) -> str:
     Raises:
         InvalidRepoPathError: ``name`` is empty, absolute, has a drive, a backslash or a ``..`` part.
 
-    Example:
+    Examples:
         >>> check_relative_path("model-00001-of-00002.safetensors", "index.json")
         'model-00001-of-00002.safetensors'
     """

@@ -9,7 +9,7 @@ the CLI from its own ``pyproject.toml``, without touching this file::
 
 An entry point that fails to load or to add itself is skipped with a warning on stderr.
 
-Example:
+Examples:
     $ hubmixin --version
     $ hubmixin env
     $ hubmixin hub serve --root ./hub-data --port 8080

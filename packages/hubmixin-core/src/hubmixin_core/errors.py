@@ -86,8 +86,10 @@ class ShardIndexError(WeightsError):
     """A ``model.safetensors.index.json`` is malformed or inconsistent with its shards."""
 
 
-class WeightsKeyError(WeightsError, KeyError):
+class WeightsKeyError(WeightsError, KeyError, RuntimeError):
     """Tensors are missing from, or unexpected in, a checkpoint.
+
+    Also a ``RuntimeError``, as torch's ``load_state_dict`` raises (code catching that keeps working).
 
     Attributes:
         missing: Names the model expects that the checkpoint lacks.
@@ -109,16 +111,19 @@ class WeightsKeyError(WeightsError, KeyError):
         return self.message
 
 
-class WeightsShapeError(WeightsError):
-    """A tensor in a checkpoint has another shape than the model's."""
+class WeightsShapeError(WeightsError, RuntimeError):
+    """A tensor in a checkpoint has another shape than the model's (also a ``RuntimeError``, as torch's)."""
 
     def __init__(self, source: str, key: str, expected: Sequence[int], found: Sequence[int]) -> None:
         self.key, self.expected, self.found = key, tuple(expected), tuple(found)
         super().__init__(f"{source}: tensor {key!r} has shape {self.found}, the model expects {self.expected}")
 
 
-class WeightsDtypeError(WeightsError, TypeError):
-    """A tensor in a checkpoint has another dtype than the model's, and conversion was not asked for."""
+class WeightsDtypeError(WeightsError, TypeError, RuntimeError):
+    """A tensor in a checkpoint has another dtype than the model's, and no conversion was asked for.
+
+    Also a ``RuntimeError``, like the other errors of a strict load.
+    """
 
     def __init__(self, source: str, key: str, expected: str, found: str) -> None:
         self.key, self.expected, self.found = key, expected, found
@@ -132,7 +137,7 @@ class LayoutError(WeightsError):
 def format_names(names: Sequence[str], limit: int = 10) -> str:
     """Tensor or key names for a message: the first ``limit`` quoted, then how many more.
 
-    Example:
+    Examples:
         >>> format_names(["a", "b", "c"], limit=2)
         "'a', 'b' (+1 more)"
     """

@@ -4,7 +4,7 @@ Each :class:`Param` names a parameter, its type (as source text), its default (a
 documentation. ``python -m codegen`` reads this module (and each framework package's ``_extras.py``) to write
 the typed public methods; the runtime reads it too, so a parameter is written and documented only here.
 
-Example:
+Examples:
     >>> from hubmixin_core.params import DOWNLOAD_PARAMS
     >>> [p.name for p in DOWNLOAD_PARAMS][:2]
     ['revision', 'cache_dir']
@@ -262,6 +262,9 @@ ARGUMENT_DOCS: dict[str, str] = {
     "pretrained_model_name_or_path": "A repo id on the Hub (`user/model`) or a local directory written by "
     "`save_pretrained`.",
     "repo_id": "Repository to push to (`user/model`); created if it does not exist.",
+    "push_to_hub_kwargs": "With `push_to_hub=True`, more keywords for `push_to_hub`, which `save_pretrained` "
+    "calls at the end (as huggingface_hub does), so a class overriding `push_to_hub` receives them. Accepted at "
+    "run time only: type checkers flag them, as they flag a misspelled option.",
     "model_kwargs": "Keyword arguments for the model's `__init__`, overriding values read from `config.json`. "
     "Extra keywords given directly to `from_pretrained` are accepted at run time too (for compatibility with "
     "`huggingface_hub`), but type checkers flag them: prefer this dict.",

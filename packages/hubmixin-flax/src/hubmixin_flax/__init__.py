@@ -1,6 +1,6 @@
 """hubmixin-flax: ``FlaxModelHubMixin`` for Flax NNX modules, loaded abstractly and straight onto a device mesh.
 
-Example:
+Examples:
     >>> from hubmixin_flax import FlaxModelHubMixin
     >>> "flax_model_hub_mixin" in FlaxModelHubMixin._hub_mixin_card.tags
     True

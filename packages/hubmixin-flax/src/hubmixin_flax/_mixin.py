@@ -25,7 +25,7 @@ class FlaxModelHubMixin(FlaxModelHubMixinMethods, tags=["flax_model_hub_mixin"])
     - ``dtype=`` loads (or saves) floating weights in another dtype; ``max_shard_size=`` writes shards and
       ``model.safetensors.index.json``; ``strict=True`` raises core's errors naming the keys.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> import jax.numpy as jnp
         >>> from flax import nnx

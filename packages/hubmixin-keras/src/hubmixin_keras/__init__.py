@@ -1,6 +1,6 @@
 """hubmixin-keras: ``KerasModelHubMixin`` for Keras 3 models, on the JAX, PyTorch and TensorFlow backends.
 
-Example:
+Examples:
     >>> from hubmixin_keras import KerasModelHubMixin
     >>> "keras_model_hub_mixin" in KerasModelHubMixin._hub_mixin_card.tags
     True

@@ -23,7 +23,7 @@ class KerasModelHubMixin(KerasModelHubMixinMethods, tags=["keras_model_hub_mixin
       no random initialisation for the weights it holds. ``dtype=`` loads under another dtype policy.
     - Works on the JAX, PyTorch and TensorFlow backends; a checkpoint saved on one loads on the others.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> import keras
         >>> import numpy as np

@@ -1,6 +1,6 @@
 """hubmixin-torch: ``PyTorchModelHubMixin`` for ``torch.nn.Module``, loaded without random initialisation.
 
-Example:
+Examples:
     >>> from hubmixin_torch import PyTorchModelHubMixin
     >>> "pytorch_model_hub_mixin" in PyTorchModelHubMixin._hub_mixin_card.tags
     True

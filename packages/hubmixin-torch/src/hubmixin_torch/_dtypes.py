@@ -22,7 +22,7 @@ _DTYPE_NAMES: dict[torch.dtype, str] = {dtype: name for name, dtype in TORCH_DTY
 def dtype_name(dtype: torch.dtype) -> str:
     """The safetensors name of a torch dtype (``torch.float32`` -> ``"F32"``).
 
-    Example:
+    Examples:
         >>> dtype_name(torch.bfloat16)
         'BF16'
     """

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from hubmixin_core.errors import WeightsError, format_names
-from hubmixin_core.weights import Checkpoint, LoadReport, TensorInfo, check_checkpoint
+from hubmixin_core.weights import ALIGNMENT, Checkpoint, LoadReport, TensorInfo, check_checkpoint
 from hubmixin_torch._checkpoint import read_tensors
 from hubmixin_torch._construct import _parameters_on_meta
 from hubmixin_torch._dtypes import dtype_name, target_dtype
@@ -127,13 +127,16 @@ def load_checkpoint(
             _set_tensor(module, name, donor[name].detach())
         del donor
 
-    # Everything on the device and dtype asked for, then ties restored.
+    # Everything on the device and dtype asked for, and aligned (CPU kernels take other paths on unaligned data,
+    # so a misaligned memory-mapped tensor would compute differently from the saved model), then ties restored.
     for name, tensor in _named_tensors(module).items():
         if name in aliases:
             continue
         target = target_dtype(tensor, dtype)
         if not _on_device(tensor, device) or tensor.dtype != target:
             _set_tensor(module, name, tensor.detach().to(device=device, dtype=target))
+        elif device.type == "cpu" and tensor.data_ptr() % ALIGNMENT:
+            _set_tensor(module, name, tensor.detach().clone())
     final = _named_tensors(module)
     for name in sorted(aliases):
         _set_tensor(module, name, final[source_of[name]])

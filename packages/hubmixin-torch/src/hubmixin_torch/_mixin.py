@@ -28,7 +28,7 @@ class PyTorchModelHubMixin(PyTorchModelHubMixinMethods, tags=["pytorch_model_hub
 
     The model is returned in eval mode; call ``model.train()`` to train it.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> import torch
         >>> from hubmixin_torch import PyTorchModelHubMixin

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import _remove_duplicate_names
-from safetensors.torch import save_file as _save_file
 
 from hubmixin_core.errors import WeightsError, format_names
-from hubmixin_core.weights import CANONICAL_METADATA, save_safetensors
-from hubmixin_torch._dtypes import check_dtype_argument, target_dtype
+from hubmixin_core.weights import CANONICAL_METADATA, TensorInfo, write_safetensors
+from hubmixin_torch._dtypes import check_dtype_argument, dtype_name, target_dtype
 
 __all__ = ["save_module"]
 
@@ -58,14 +57,11 @@ def save_module(
             metadata.setdefault(name, kept)
             del state[name]
 
-    def nbytes(tensor: torch.Tensor) -> int:
-        return tensor.numel() * target_dtype(tensor, dtype).itemsize
+    infos = {name: TensorInfo(tuple(t.shape), dtype_name(target_dtype(t, dtype))) for name, t in state.items()}
 
-    def write(tensors: dict[str, torch.Tensor], filename: str, meta: dict[str, str] | None) -> None:
-        # Converted one file at a time: a cast to another dtype costs at most one shard of memory.
-        converted = {k: t.to(target_dtype(t, dtype)).contiguous() for k, t in tensors.items()}
-        _save_file(converted, filename, metadata=meta)
+    def data(name: str) -> object:
+        # Converted one tensor at a time: a cast to another dtype costs one tensor of memory.
+        tensor = state[name].detach().to(device="cpu", dtype=target_dtype(state[name], dtype)).contiguous()
+        return tensor.reshape(-1).view(torch.uint8).numpy()
 
-    return save_safetensors(
-        state, directory, save_file=write, nbytes=nbytes, max_shard_size=max_shard_size, metadata=metadata
-    )
+    return write_safetensors(directory, infos, data, max_shard_size=max_shard_size, metadata=metadata)

@@ -96,6 +96,7 @@ class ModelHubMixinMethods(ModelHubMixinBase):
         delete_patterns: list[str] | str | None = None,
         model_card_kwargs: dict[str, Any] | None = None,
         endpoint: str | None = None,
+        **push_to_hub_kwargs: Any,
     ) -> CommitInfo | None:
         """Save the model's weights, `config.json` and model card to a local directory.
 
@@ -132,6 +133,10 @@ class ModelHubMixinMethods(ModelHubMixinBase):
             endpoint (`str | None`, *optional*, defaults to `None`):
                 Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
                 `HF_ENDPOINT`, or `https://huggingface.co`.
+            **push_to_hub_kwargs (`Any`):
+                With `push_to_hub=True`, more keywords for `push_to_hub`, which `save_pretrained` calls at the end (as
+                huggingface_hub does), so a class overriding `push_to_hub` receives them. Accepted at run time only:
+                type checkers flag them, as they flag a misspelled option.
 
         Returns:
             `CommitInfo` of the upload (a `str`: the commit URL) if `push_to_hub=True`, else `None`.
@@ -158,6 +163,7 @@ class ModelHubMixinMethods(ModelHubMixinBase):
                 endpoint=endpoint,
             ),
             save_kwargs={},
+            push_kwargs=push_to_hub_kwargs,
         )
 
     @classmethod

@@ -48,7 +48,7 @@ class LocalHub:
 
     Use it as a context manager (or call `start`/`stop`):
 
-    Example:
+    Examples:
         >>> from huggingface_hub import HfApi
         >>> from hubmixin_core.testing import LocalHub
         >>> with LocalHub() as hub, hub.configure_client():

@@ -1,6 +1,6 @@
 """Pytest plugin (entry point ``hubmixin_local_hub``): the ``local_hub`` fixture.
 
-Example:
+Examples:
     def test_push(local_hub):
         huggingface_hub.upload_file(path_or_fileobj=b"{}", path_in_repo="config.json", repo_id=...)
 """

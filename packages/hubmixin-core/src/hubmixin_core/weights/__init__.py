@@ -2,7 +2,7 @@
 
 Framework packages pass their own tensors and their safetensors writer; this layer never converts tensors.
 
-Example:
+Examples:
     >>> import numpy as np, tempfile
     >>> from safetensors.numpy import save_file
     >>> from hubmixin_core.weights import save_safetensors, resolve_weight_files, read_tensor_infos
@@ -59,8 +59,12 @@ from hubmixin_core.weights._save import SaveFile as SaveFile
 from hubmixin_core.weights._save import plan_shards as plan_shards
 from hubmixin_core.weights._save import save_safetensors as save_safetensors
 from hubmixin_core.weights._size import parse_size as parse_size
+from hubmixin_core.weights._write import ALIGNMENT as ALIGNMENT
+from hubmixin_core.weights._write import TensorBytes as TensorBytes
+from hubmixin_core.weights._write import write_safetensors as write_safetensors
 
 __all__ = [
+    "ALIGNMENT",
     "CANONICAL_METADATA",
     "CONFIG_NAME",
     "DTYPE_SIZES",
@@ -83,6 +87,7 @@ __all__ = [
     "SaveFile",
     "ShardIndex",
     "TensorInfo",
+    "TensorBytes",
     "TensorReader",
     "TensorRule",
     "WeightFiles",
@@ -105,4 +110,5 @@ __all__ = [
     "save_safetensors",
     "shard_file_name",
     "transforms",
+    "write_safetensors",
 ]

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from safetensors.numpy import save_file
 
 from hubmixin_core.errors import LayoutError
 from hubmixin_core.weights._checkpoint import Checkpoint
@@ -23,7 +22,7 @@ from hubmixin_core.weights._header import TensorInfo
 from hubmixin_core.weights._layout import LayerTensors, LayoutRegistry
 from hubmixin_core.weights._read import Index
 from hubmixin_core.weights._report import LoadReport, check_checkpoint
-from hubmixin_core.weights._save import save_safetensors
+from hubmixin_core.weights._write import write_safetensors
 from hubmixin_core.weights.transforms import inverse_axes, transpose
 
 __all__ = ["CANONICAL_METADATA", "CanonicalLoad", "LazyTensor", "load_canonical", "save_canonical"]
@@ -45,6 +44,10 @@ def save_canonical(
 ) -> list[str]:
     """Write layers' numpy tensors in the canonical layout: ``model.safetensors``, or shards plus the index.
 
+    The layout is planned from shapes first; each layer is then converted (transposed, cast) only when its
+    tensors are written, so saving costs about one layer of memory beyond the model. Tensors are laid out
+    64-byte aligned (see :func:`write_safetensors`).
+
     Args:
         layers: Each layer's own tensors, as numpy arrays.
         registry: The framework's layout adapters.
@@ -55,30 +58,45 @@ def save_canonical(
 
     Returns:
         The names of the files written, index last.
+
+    Raises:
+        LayoutError: two layers write the same key, or an adapter's arrays disagree with its shapes.
     """
-    target = None if dtype is None else numpy_dtype(dtype)
     if dtype is not None and not is_floating(dtype):
         raise TypeError(f"dtype must name a floating dtype (F16, BF16, F32, ...), got {dtype!r}")
-    state = registry.to_canonical(layers)
+    groups = list(layers)
 
-    def converted(array: Array) -> Array:
-        floating = is_floating(dtype_name(array.dtype))
-        return np.require(array, dtype=target if target is not None and floating else array.dtype, requirements="C")
+    def saved_as(info: TensorInfo) -> TensorInfo:
+        return TensorInfo(info.shape, dtype) if dtype is not None and is_floating(info.dtype) else info
 
-    def write(tensors: dict[str, Array], filename: str, meta: dict[str, str] | None) -> None:
-        save_file({k: converted(v) for k, v in tensors.items()}, filename, metadata=meta)
+    plan: dict[str, TensorInfo] = {}
+    owner: dict[str, tuple[int, str]] = {}
+    for index, group in enumerate(groups):
+        infos = {name: TensorInfo(tuple(a.shape), dtype_name(a.dtype)) for name, a in group.tensors.items()}
+        for local, info in registry.find(group.layer).to_canonical(group.layer, group.path, infos).items():
+            key = group.full_name(local)
+            if key in plan:
+                raise LayoutError(f"{registry.name}: two layers write the tensor {key!r}")
+            plan[key], owner[key] = saved_as(info), (index, local)
 
-    def nbytes(array: Array) -> int:
-        floating = target is not None and is_floating(dtype_name(array.dtype))
-        return int(array.size * (target.itemsize if floating and target is not None else array.itemsize))
+    converted: dict[int, dict[str, Array]] = {}  # layers converted and not yet fully written
 
-    return save_safetensors(
-        state,
-        directory,
-        save_file=write,
-        nbytes=nbytes,
-        max_shard_size=max_shard_size,
-        metadata={**CANONICAL_METADATA, **(metadata or {})},
+    def data(key: str) -> Array:
+        index, local = owner[key]
+        if index not in converted:
+            group = groups[index]
+            converted[index] = registry.find(group.layer).to_canonical(group.layer, group.path, group.tensors)
+        array = converted[index].pop(local)
+        if not converted[index]:
+            del converted[index]
+        info = plan[key]
+        if tuple(array.shape) != info.shape:
+            raise LayoutError(f"{key}: the layout adapter made shape {tuple(array.shape)}, planned {info.shape}")
+        array = np.require(array, dtype=numpy_dtype(info.dtype), requirements="C")
+        return array.reshape(-1).view(np.uint8)
+
+    return write_safetensors(
+        directory, plan, data, max_shard_size=max_shard_size, metadata={**CANONICAL_METADATA, **(metadata or {})}
     )
 
 

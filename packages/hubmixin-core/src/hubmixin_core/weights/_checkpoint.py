@@ -35,7 +35,7 @@ class Checkpoint:
         metadata: The ``__metadata__`` of the (first) safetensors header.
         reader: Reads tensors by name; ``None`` reads the safetensors files.
 
-    Example:
+    Examples:
         >>> import numpy as np, tempfile
         >>> from safetensors.numpy import save_file
         >>> with tempfile.TemporaryDirectory() as tmp:

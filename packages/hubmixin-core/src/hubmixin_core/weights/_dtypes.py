@@ -40,7 +40,7 @@ _NAMES: dict[np.dtype[Any], str] = {dtype: name for name, dtype in NUMPY_DTYPES.
 def numpy_dtype(name: str) -> np.dtype[Any]:
     """The numpy dtype of a safetensors dtype name.
 
-    Example:
+    Examples:
         >>> numpy_dtype("BF16").name
         'bfloat16'
 
@@ -56,7 +56,7 @@ def numpy_dtype(name: str) -> np.dtype[Any]:
 def dtype_name(dtype: Any) -> str:
     """The safetensors name of a numpy dtype (or anything ``np.dtype`` accepts).
 
-    Example:
+    Examples:
         >>> dtype_name(np.float32), dtype_name("bfloat16")
         ('F32', 'BF16')
     """
@@ -70,7 +70,7 @@ def dtype_name(dtype: Any) -> str:
 def floating_dtype_name(dtype: Any) -> str | None:
     """The safetensors name of a floating dtype given as a ``dtype=`` argument; ``None`` stays ``None``.
 
-    Example:
+    Examples:
         >>> floating_dtype_name("bfloat16"), floating_dtype_name(np.float16), floating_dtype_name(None)
         ('BF16', 'F16', None)
 

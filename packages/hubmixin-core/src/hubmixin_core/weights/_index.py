@@ -17,7 +17,7 @@ __all__ = ["ShardIndex"]
 class ShardIndex:
     """The index of a sharded checkpoint, in the layout transformers and huggingface_hub use.
 
-    Example:
+    Examples:
         >>> index = ShardIndex({"a": "model-00001-of-00002.safetensors"}, {"total_size": 16})
         >>> index.shard_files()
         ['model-00001-of-00002.safetensors']

@@ -88,7 +88,7 @@ IDENTITY: LayoutAdapter = _Identity()
 class MappedAdapter(LayoutAdapter):
     """An adapter made of one-to-one :class:`TensorRule` s; tensors without a rule keep their name and layout.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> dense = MappedAdapter(TensorRule("kernel", "weight", (1, 0)))
         >>> canonical = dense.to_canonical(None, "head", {"kernel": np.zeros((4, 3)), "bias": np.zeros(3)})
@@ -136,7 +136,7 @@ class ConvAdapter(LayoutAdapter):
 
     Any number of spatial dimensions (1-D to 3-D convolutions); other tensors (``bias``) keep their name.
 
-    Example:
+    Examples:
         >>> from hubmixin_core.weights import TensorInfo
         >>> ConvAdapter().to_canonical(None, "conv", {"kernel": TensorInfo((3, 5, 2, 8), "F32")})
         {'weight': TensorInfo(shape=(8, 2, 3, 5), dtype='F32')}
@@ -196,7 +196,7 @@ class LayerTensors(Generic[T]):
 class LayoutRegistry:
     """The layout adapters of one framework package, by layer type.
 
-    Example:
+    Examples:
         >>> class Dense: ...
         >>> registry = LayoutRegistry("example")
         >>> registry.register(Dense, MappedAdapter(TensorRule("kernel", "weight", (1, 0))))

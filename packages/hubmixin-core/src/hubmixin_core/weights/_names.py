@@ -27,7 +27,7 @@ _SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
 def shard_file_name(number: int, total: int) -> str:
     """``model-0000i-of-0000n.safetensors`` as transformers and huggingface_hub name shards (1-based).
 
-    Example:
+    Examples:
         >>> shard_file_name(1, 3)
         'model-00001-of-00003.safetensors'
     """

@@ -23,7 +23,7 @@ def plan_shards(sizes: Sequence[tuple[str, int]], max_shard_size: int | str) -> 
 
     A tensor larger than the limit gets a shard of its own (as in transformers).
 
-    Example:
+    Examples:
         >>> plan_shards([("a", 6), ("b", 6), ("c", 3)], 10)
         [['a'], ['b', 'c']]
     """

@@ -27,7 +27,7 @@ def parse_size(size: int | str) -> int:
     Raises:
         ValueError: ``size`` is not positive or its unit is unknown.
 
-    Example:
+    Examples:
         >>> parse_size("5GB"), parse_size("1KiB"), parse_size(100)
         (5000000000, 1024, 100)
     """

@@ -4,7 +4,7 @@ Each function takes either numpy arrays or :class:`~hubmixin_core.weights.Tensor
 only) and returns the same kind. An adapter written with them therefore maps a layer's tensors and, run on the
 infos from a checkpoint header or a model, their shapes and dtypes before any data is read.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from hubmixin_core.weights import TensorInfo
     >>> from hubmixin_core.weights.transforms import split, transpose
@@ -35,7 +35,7 @@ T = TypeVar("T", NDArray[Any], TensorInfo)
 def inverse_axes(axes: Sequence[int]) -> tuple[int, ...]:
     """The permutation that undoes ``transpose(x, axes)``.
 
-    Example:
+    Examples:
         >>> inverse_axes((2, 3, 1, 0))
         (3, 2, 0, 1)
     """

@@ -115,6 +115,7 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
         endpoint: str | None = None,
         max_shard_size: int | str | None = None,
         dtype: DTypeLike | None = None,
+        **push_to_hub_kwargs: Any,
     ) -> CommitInfo | None:
         """Save the model's weights, `config.json` and model card to a local directory.
 
@@ -159,6 +160,10 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
             dtype (`DTypeLike | None`, *optional*, defaults to `None`):
                 Floating-point dtype to save the weights as (`jnp.bfloat16`, ...); integer tensors are saved as they
                 are. The model itself is not changed. `None` saves each variable in its current dtype.
+            **push_to_hub_kwargs (`Any`):
+                With `push_to_hub=True`, more keywords for `push_to_hub`, which `save_pretrained` calls at the end (as
+                huggingface_hub does), so a class overriding `push_to_hub` receives them. Accepted at run time only:
+                type checkers flag them, as they flag a misspelled option.
 
         Returns:
             `CommitInfo` of the upload (a `str`: the commit URL) if `push_to_hub=True`, else `None`.
@@ -185,6 +190,7 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
                 endpoint=endpoint,
             ),
             save_kwargs={"max_shard_size": max_shard_size, "dtype": dtype},
+            push_kwargs=push_to_hub_kwargs,
         )
 
     @classmethod

@@ -108,6 +108,7 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
         endpoint: str | None = None,
         max_shard_size: int | str | None = None,
         dtype: str | None = None,
+        **push_to_hub_kwargs: Any,
     ) -> CommitInfo | None:
         """Save the model's weights, `config.json` and model card to a local directory.
 
@@ -152,6 +153,10 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
             dtype (`str | None`, *optional*, defaults to `None`):
                 Floating-point dtype to save the weights as (`"bfloat16"`, `"float16"`, ...); integer variables are
                 saved as they are. The model itself is not changed. `None` saves each variable in its own dtype.
+            **push_to_hub_kwargs (`Any`):
+                With `push_to_hub=True`, more keywords for `push_to_hub`, which `save_pretrained` calls at the end (as
+                huggingface_hub does), so a class overriding `push_to_hub` receives them. Accepted at run time only:
+                type checkers flag them, as they flag a misspelled option.
 
         Returns:
             `CommitInfo` of the upload (a `str`: the commit URL) if `push_to_hub=True`, else `None`.
@@ -178,6 +183,7 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
                 endpoint=endpoint,
             ),
             save_kwargs={"max_shard_size": max_shard_size, "dtype": dtype},
+            push_kwargs=push_to_hub_kwargs,
         )
 
     @classmethod

@@ -112,6 +112,7 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
         endpoint: str | None = None,
         max_shard_size: int | str | None = None,
         dtype: torch.dtype | None = None,
+        **push_to_hub_kwargs: Any,
     ) -> CommitInfo | None:
         """Save the model's weights, `config.json` and model card to a local directory.
 
@@ -157,6 +158,10 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
                 Floating-point dtype to save the weights as (`torch.float16`, `torch.bfloat16`, ...); integer and
                 boolean tensors are saved as they are. The model itself is not changed. `None` saves each tensor in its
                 current dtype.
+            **push_to_hub_kwargs (`Any`):
+                With `push_to_hub=True`, more keywords for `push_to_hub`, which `save_pretrained` calls at the end (as
+                huggingface_hub does), so a class overriding `push_to_hub` receives them. Accepted at run time only:
+                type checkers flag them, as they flag a misspelled option.
 
         Returns:
             `CommitInfo` of the upload (a `str`: the commit URL) if `push_to_hub=True`, else `None`.
@@ -183,6 +188,7 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
                 endpoint=endpoint,
             ),
             save_kwargs={"max_shard_size": max_shard_size, "dtype": dtype},
+            push_kwargs=push_to_hub_kwargs,
         )
 
     @classmethod

@@ -37,7 +37,8 @@ from torch import nn
 import hubmixin_torch
 
 RESULTS = Path(__file__).resolve().parent / "results" / "torch_load.json"
-LOADERS = ("hubmixin", "huggingface_hub", "safetensors")
+LOADERS = ("hubmixin", "hubmixin_own_file", "huggingface_hub", "safetensors")
+"""Every loader reads the reference's file, except ``hubmixin_own_file``: hubmixin reading a file it wrote."""
 SAVERS = ("hubmixin", "huggingface_hub", "safetensors")
 
 
@@ -80,6 +81,8 @@ def _child_load(contender: str, checkpoint: Path) -> float:
     start = time.perf_counter()
     if contender == "hubmixin":
         tensors = list(OurStack.from_pretrained(checkpoint).state_dict().values())
+    elif contender == "hubmixin_own_file":
+        tensors = list(OurStack.from_pretrained(checkpoint.with_name("own-checkpoint")).state_dict().values())
     elif contender == "huggingface_hub":
         tensors = list(RefStack.from_pretrained(checkpoint).state_dict().values())
     else:
@@ -142,6 +145,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         scratch = Path(tmp)
         checkpoint = scratch / "checkpoint"
         _measure("save", "huggingface_hub", checkpoint, args, scratch)  # the reference's files, read by all
+        _measure("save", "hubmixin", scratch / "own-checkpoint", args, scratch)  # ours, for hubmixin_own_file
         size = (checkpoint / "model.safetensors").stat().st_size
         samples: dict[str, dict[str, list[dict[str, float]]]] = {"load": {}, "save": {}}
         for round_ in range(args.runs + 1):  # round 0 warms the page cache and is dropped

@@ -15,8 +15,8 @@ def test_torch_benchmark_reports_all_contenders(tmp_path: Path) -> None:
     cmd = [sys.executable, "benchmarks/bench_torch_load.py", "--layers", "2", "--width", "32", "--runs", "1"]
     subprocess.run([*cmd, "--output", str(out), "--workdir", str(tmp_path)], cwd=ROOT, check=True, capture_output=True)
     report = json.loads(out.read_text())
-    for op in ("load", "save"):
-        assert set(report[op]) == {"hubmixin", "huggingface_hub", "safetensors"}
+    for op, own in (("load", {"hubmixin_own_file"}), ("save", set())):
+        assert set(report[op]) == {"hubmixin", "huggingface_hub", "safetensors", *own}
         assert report[op]["huggingface_hub"]["wall_ratio"] == 1.0
         for figures in report[op].values():
             assert figures["wall_s"] > 0 and figures["peak_rss_mib"] > figures["base_rss_mib"] > 0

@@ -17,6 +17,7 @@ import torch
 from hubmixin_core import DownloadOptions, locate_file
 from hubmixin_core.errors import WeightsFileError, WeightsNotFoundError
 from hubmixin_core.weights import (
+    ALIGNMENT,
     PYTORCH_WEIGHTS_NAME,
     SAFETENSORS_INDEX_NAME,
     SAFETENSORS_SINGLE_FILE,
@@ -32,11 +33,23 @@ logger = logging.getLogger("hubmixin_torch")
 
 
 def read_tensors(checkpoint: Checkpoint, names: Sequence[str], device: torch.device) -> dict[str, torch.Tensor]:
-    """The tensors ``names`` on ``device``: memory-mapped (not copied) on CPU, never read for ``meta``."""
+    """The tensors ``names`` on ``device``, never read for ``meta``.
+
+    On CPU every tensor comes back 64-byte aligned, so it computes exactly as freshly allocated memory does: a
+    tensor stored aligned (as hubmixin writes them) is memory-mapped, not copied; one stored elsewhere (files
+    other writers laid out) is read into fresh aligned memory, once.
+    """
     if device.type == "meta":
         infos = {n: checkpoint.infos[n] for n in names}
         return {n: torch.empty(i.shape, dtype=TORCH_DTYPES[i.dtype], device=device) for n, i in infos.items()}
-    tensors: dict[str, torch.Tensor] = checkpoint.read(names, framework="pt", device=str(device))
+    if device.type != "cpu" or checkpoint.reader is not None:
+        read: dict[str, torch.Tensor] = checkpoint.read(names, framework="pt", device=str(device))
+        return read
+    mapped = [n for n in names if checkpoint.is_aligned(n, ALIGNMENT)]
+    tensors: dict[str, torch.Tensor] = checkpoint.read(mapped, framework="pt", device="cpu")
+    for name, raw in checkpoint.read_raw([n for n in names if n not in tensors]).items():
+        info = checkpoint.infos[name]
+        tensors[name] = torch.from_numpy(raw).view(TORCH_DTYPES[info.dtype]).reshape(info.shape)
     return tensors
 
 

@@ -196,6 +196,21 @@ class LazyTensor:
         """The whole tensor, in the framework's layout and the model's dtype."""
         return self.read_slice(tuple(slice(None) for _ in self.info.shape))
 
+    @property
+    def to_framework(self) -> tuple[int, ...] | None:
+        """The transpose from the stored (canonical) layout to the framework's, for :meth:`read_stored`."""
+        return None if self.axes is None else inverse_axes(self.axes)
+
+    def read_stored(self) -> Array | None:
+        """The tensor as the file stores it (canonical layout and dtype, 64-byte aligned), or ``None``.
+
+        For frameworks that transpose and cast faster themselves (on their devices): apply
+        :attr:`to_framework`, then cast to ``info.dtype``. ``None`` for a tensor made from several stored ones.
+        """
+        if self.key is None:
+            return None
+        return self.checkpoint.read([self.key])[self.key]  # type: ignore[no-any-return]
+
     def read_slice(self, index: Index) -> Array:
         """``tensor[index]`` (contiguous slices, framework layout): only the slice is read from the file."""
         if self.key is None:

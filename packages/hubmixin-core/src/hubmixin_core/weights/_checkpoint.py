@@ -15,7 +15,7 @@ from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core.weights._check import read_tensor_infos
 from hubmixin_core.weights._header import TensorInfo, read_header
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME
-from hubmixin_core.weights._read import Index, read_numpy, read_numpy_slice
+from hubmixin_core.weights._read import Index, read_numpy, read_numpy_slice, read_raw
 from hubmixin_core.weights._resolve import WeightFiles, resolve_weight_files
 
 __all__ = ["Checkpoint", "TensorReader", "open_checkpoint"]
@@ -50,6 +50,8 @@ class Checkpoint:
     description: str
     metadata: dict[str, str] = field(default_factory=dict)
     reader: TensorReader | None = None
+    positions: dict[str, int] = field(default_factory=dict, repr=False)
+    """Offset in its file of each tensor's first byte (safetensors files only)."""
 
     @classmethod
     def from_files(cls, weights: WeightFiles) -> Checkpoint:
@@ -57,11 +59,16 @@ class Checkpoint:
         found = read_tensor_infos(weights)
         first = weights.files[0]
         description = str(first.parent / SAFETENSORS_INDEX_NAME) if weights.sharded else str(first)
+        positions: dict[str, int] = {}
+        for path in weights.files:
+            header = read_header(path)
+            positions.update({name: header.data_start + begin for name, (begin, _) in header.offsets.items()})
         return cls(
             {name: info for name, (info, _) in found.items()},
             {name: path for name, (_, path) in found.items()},
             description,
             read_header(first).metadata,
+            positions=positions,
         )
 
     def source(self, name: str) -> str:
@@ -89,6 +96,27 @@ class Checkpoint:
                 for key in keys:
                     tensors[key] = f.get_tensor(key)
         return tensors
+
+    def is_aligned(self, name: str, alignment: int = 64) -> bool:
+        """Whether tensor ``name`` starts on an ``alignment``-byte boundary of its file (so when mapped)."""
+        position = self.positions.get(name)
+        return position is not None and position % alignment == 0
+
+    def read_raw(self, names: Sequence[str]) -> dict[str, NDArray[np.uint8]]:
+        """The stored bytes of tensors ``names``, each in a fresh 64-byte aligned ``uint8`` array.
+
+        Raises:
+            TypeError: the checkpoint has a custom reader (it is not safetensors files).
+        """
+        if self.reader is not None:
+            raise TypeError(f"{self.description}: raw bytes are only read from safetensors files")
+        by_file: dict[Path, list[str]] = {}
+        for name in names:
+            by_file.setdefault(self.files[name], []).append(name)
+        raw: dict[str, NDArray[np.uint8]] = {}
+        for path, keys in by_file.items():
+            raw.update(read_raw(path, keys))
+        return raw
 
     def read_slice(self, name: str, index: Index) -> NDArray[Any]:
         """``tensor[index]`` as a numpy array, for one contiguous slice per dimension (a device's shard).

@@ -17,11 +17,19 @@ from pathlib import Path
 from typing import Any, ClassVar, Self, cast
 
 from huggingface_hub import CommitInfo, ModelCard
+from huggingface_hub.errors import RepositoryNotFoundError
 from huggingface_hub.hub_mixin import MixinInfo
 
 from hubmixin_core._atomic import atomic_directory
-from hubmixin_core._capture import get_config, set_config, wrap_init
+from hubmixin_core._capture import ConfigSlot, get_config, get_unsaved, set_config, wrap_init
 from hubmixin_core._card import CardInfo
+from hubmixin_core._checks import (
+    UNSAVED_KEY,
+    check_keywords,
+    check_unsaved,
+    expand_location,
+    unknown_config_keys,
+)
 from hubmixin_core._config import (
     BUILTIN_CODERS,
     UNENCODABLE,
@@ -33,7 +41,7 @@ from hubmixin_core._config import (
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import locate_file, upload_folder
 from hubmixin_core.errors import ConfigEncodingError, ConfigEncodingWarning, ConfigError, WeightsNotFoundError
-from hubmixin_core.params import DOWNLOAD_PARAMS, UPLOAD_PARAMS
+from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
 from hubmixin_core.typing import Coders, DataclassInstance
 from hubmixin_core.weights._names import CONFIG_NAME, is_weights_file
 
@@ -113,9 +121,7 @@ class ModelHubMixinBase:
         Done at class creation and again whenever ``__init__`` changed since (``@dataclass`` adds it after
         ``__init_subclass__`` has run).
         """
-        wrap_init(
-            cls, lambda owner, args, kwargs: cast(type[ModelHubMixinBase], owner)._hub_mixin_capture(args, kwargs)
-        )
+        wrap_init(cls, lambda owner, args, kwargs: cast(type[ModelHubMixinBase], owner)._hub_mixin_slot(args, kwargs))
         init = cls.__init__
         if cls.__dict__.get("_hub_mixin_inspected_init") is init:
             return
@@ -165,8 +171,14 @@ class ModelHubMixinBase:
         set_config(self, config)
 
     @classmethod
+    def _hub_mixin_slot(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ConfigSlot:
+        """The configuration of an instance built with ``args`` and ``kwargs``, and what it leaves out."""
+        unsaved: dict[str, str] = {}
+        return ConfigSlot(cls._hub_mixin_capture(args, kwargs, unsaved), unsaved)
+
+    @classmethod
     def _hub_mixin_capture(
-        cls, args: tuple[Any, ...], kwargs: dict[str, Any]
+        cls, args: tuple[Any, ...], kwargs: dict[str, Any], unsaved: dict[str, str] | None = None
     ) -> dict[str, Any] | DataclassInstance | None:
         cls._hub_mixin_inspect_init()
         parameters = cls._hub_mixin_init_parameters
@@ -189,6 +201,8 @@ class ModelHubMixinBase:
             elif name not in parameters or value is not parameters[name].default:
                 config.pop(name, None)  # the default is not what this instance was built with
                 cls._hub_mixin_reject(name, value)
+                if unsaved is not None:
+                    unsaved[name] = type(value).__qualname__
         passed_config = config.pop("config", {})
         if isinstance(passed_config, dict):
             config.update(passed_config)
@@ -223,8 +237,15 @@ class ModelHubMixinBase:
         push_kwargs: Mapping[str, Any] | None = None,
     ) -> CommitInfo | None:
         save_directory = Path(save_directory)
+        if push_kwargs:  # only an overriding push_to_hub may take more keywords: checked before writing anything
+            options = [p.name for p in (*UPLOAD_PARAMS, *SAVE_PARAMS)] + list(save_kwargs)
+            target = inspect.signature(type(self).push_to_hub).parameters if push_to_hub else {}  # type: ignore[attr-defined]
+            check_keywords(f"{type(self).__qualname__}.save_pretrained", push_kwargs, target, options)
         config = upload.config if upload.config is not None else self._hub_mixin_config
         config_dict = self._hub_config_dict(config)
+        unsaved = get_unsaved(self) if upload.config is None else {}
+        if unsaved:  # recorded, so that from_pretrained asks for them instead of building another model
+            config_dict = {**(config_dict or {}), UNSAVED_KEY: unsaved}
         replaces: Callable[[str], bool] = lambda name: is_weights_file(name) or name == CONFIG_NAME  # noqa: E731
         with atomic_directory(save_directory, replaces=replaces) as staging:
             self._save_pretrained(
@@ -281,13 +302,24 @@ class ModelHubMixinBase:
         load_kwargs: dict[str, Any],
         model_kwargs: dict[str, Any],
     ) -> Self:
-        model_id = str(pretrained_model_name_or_path)
-        _check_model_location(pretrained_model_name_or_path)
+        location = expand_location(pretrained_model_name_or_path)
+        model_id = str(location)
+        _check_model_location(location)
         model_kwargs = dict(model_kwargs)
-        raw = cls._hub_read_config(model_id, download)
-        config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs)
         call = cls._hub_loader_arguments(download, load_kwargs)
         parameters = inspect.signature(cls._from_pretrained).parameters
+        cls._hub_mixin_inspect_init()
+        own = {n: p for n, p in parameters.items() if n not in ("model_id", "model_kwargs", "config", *call)}
+        options = [*(p.name for p in DOWNLOAD_PARAMS), *load_kwargs, "model_kwargs"]
+        accepted = {**own, **cls._hub_mixin_init_parameters} if not _named(parameters, "model_kwargs") else {}
+        check_keywords(
+            f"{cls.__qualname__}.from_pretrained", model_kwargs, accepted or cls._hub_mixin_init_parameters, options
+        )
+        raw = cls._hub_read_config_for(model_id, location, download)
+        unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None
+        if isinstance(unsaved, dict):
+            check_unsaved(cls.__qualname__, unsaved, model_kwargs)
+        config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs)
         if _named(parameters, "config"):  # huggingface_hub's convention: the config is given if asked for
             if _named(parameters, "model_kwargs"):
                 call["config"] = config
@@ -327,6 +359,20 @@ class ModelHubMixinBase:
         return call
 
     @classmethod
+    def _hub_read_config_for(
+        cls, model_id: str, location: str | Path, download: DownloadOptions
+    ) -> dict[str, Any] | None:
+        """:meth:`_hub_read_config`; a repo id that is not on the Hub is said not to be a local directory either."""
+        try:
+            return cls._hub_read_config(model_id, download)
+        except RepositoryNotFoundError as e:
+            if isinstance(location, Path) or Path(model_id).exists():
+                raise
+            where = Path(model_id).absolute()
+            message = f"{model_id!r} is neither a local directory ({where} does not exist) nor a repository on the Hub"
+            raise RepositoryNotFoundError(f"{message}: {e}", response=e.response) from e
+
+    @classmethod
     def _hub_read_config(cls, model_id: str, download: DownloadOptions) -> dict[str, Any] | None:
         config_file = locate_file(model_id, CONFIG_NAME, download)
         if config_file is None:
@@ -350,6 +396,12 @@ class ModelHubMixinBase:
         hints = init_type_hints(cls)
         coders = cls._all_coders()
         values = {k: decode_value(hints[k], v, coders) if k in parameters and k in hints else v for k, v in raw.items()}
+        unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, parameters)
+        if unknown:
+            message = f"{cls.__qualname__}.__init__ takes no {unknown} found in config.json (saved by another class?)"
+            if cls._hub_mixin_strict_config:
+                raise ConfigError(message)
+            logger.warning("%s; they are ignored", message)
         for name in parameters:
             if name not in model_kwargs and name in values:
                 model_kwargs[name] = values[name]

@@ -15,28 +15,34 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ConfigSlot", "get_config", "has_config", "set_config", "wrap_init"]
+__all__ = ["ConfigSlot", "get_config", "get_unsaved", "has_config", "set_config", "wrap_init"]
 
 _SLOT = "_hub_mixin_config_slot"
 _WRAPPED = "_hub_mixin_wraps_init"
 
 
 class ConfigSlot:
-    """The captured configuration of one instance (a dict, a dataclass instance or ``None``)."""
+    """The captured configuration of one instance (a dict, a dataclass instance or ``None``).
 
-    __slots__ = ("config",)
+    Attributes:
+        config: The configuration.
+        unsaved: ``__init__`` arguments given but left out of it (JSON cannot hold them): name to type name.
+    """
 
-    def __init__(self, config: Any) -> None:
+    __slots__ = ("config", "unsaved")
+
+    def __init__(self, config: Any, unsaved: dict[str, str] | None = None) -> None:
         self.config = config
+        self.unsaved = unsaved or {}
 
     def __repr__(self) -> str:
         return f"ConfigSlot({self.config!r})"
 
     def __getstate__(self) -> Any:
-        return self.config
+        return (self.config, self.unsaved)
 
     def __setstate__(self, state: Any) -> None:
-        self.config = state
+        self.config, self.unsaved = state
 
 
 def has_config(instance: object) -> bool:
@@ -50,19 +56,25 @@ def get_config(instance: object) -> Any:
     return slot.config if isinstance(slot, ConfigSlot) else None
 
 
-def set_config(instance: object, config: Any) -> None:
+def get_unsaved(instance: object) -> dict[str, str]:
+    """The ``__init__`` arguments of ``instance`` left out of its configuration: name to type name."""
+    slot = getattr(instance, "__dict__", {}).get(_SLOT)
+    return dict(slot.unsaved) if isinstance(slot, ConfigSlot) else {}
+
+
+def set_config(instance: object, config: Any, unsaved: dict[str, str] | None = None) -> None:
     """Store ``config`` on ``instance`` without going through its class's ``__setattr__``."""
     if hasattr(instance, "__dict__"):
-        object.__setattr__(instance, _SLOT, ConfigSlot(config))
+        object.__setattr__(instance, _SLOT, ConfigSlot(config, unsaved))
 
 
-def wrap_init(cls: type, capture: Callable[[type, tuple[Any, ...], dict[str, Any]], Any]) -> None:
+def wrap_init(cls: type, capture: Callable[[type, tuple[Any, ...], dict[str, Any]], ConfigSlot]) -> None:
     """Make ``cls.__init__`` (its own, or the one it inherits, wrapped on ``cls``) capture its arguments on entry.
 
     Nothing is wrapped where the ``__init__`` is ``object.__init__`` (it takes no arguments) or already wraps.
 
     The outermost ``__init__`` of an instance captures (``super().__init__(...)`` calls do not): its arguments
-    are those the caller gave. ``capture(type(self), args, kwargs)`` returns the configuration.
+    are those the caller gave. ``capture(type(self), args, kwargs)`` returns the configuration's slot.
     """
     init: Callable[..., None] = cls.__init__  # type: ignore[misc]
     if init is object.__init__ or getattr(init, _WRAPPED, False):
@@ -71,8 +83,8 @@ def wrap_init(cls: type, capture: Callable[[type, tuple[Any, ...], dict[str, Any
 
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if not has_config(self):
-            set_config(self, capture(type(self), args, kwargs))
+        if not has_config(self) and hasattr(self, "__dict__"):
+            object.__setattr__(self, _SLOT, capture(type(self), args, kwargs))
         if own:
             init(self, *args, **kwargs)
         else:  # inherited: the next ``__init__`` in the instance's MRO, as if this wrapper were not there

@@ -1,0 +1,92 @@
+"""First-use checks of ``from_pretrained`` and ``save_pretrained``: errors that say what went wrong and what to do.
+
+Each check runs before any network call or file write: a misspelled keyword, a config key the class does not
+take, an ``__init__`` argument that was never saved.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import logging
+from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
+
+from hubmixin_core.errors import ConfigError
+
+__all__ = ["UNSAVED_KEY", "check_keywords", "check_unsaved", "closest", "expand_location", "unknown_config_keys"]
+
+logger = logging.getLogger("hubmixin_core")
+
+UNSAVED_KEY = "_hub_mixin_unsaved"
+"""Key of ``config.json`` recording the ``__init__`` arguments left out of it (name to type name).
+
+huggingface_hub ignores keys that ``__init__`` does not name, so the file stays loadable there.
+"""
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate ``name`` is most likely a misspelling of, if any is close enough.
+
+    Examples:
+        >>> closest("revison", ["revision", "token"])
+        'revision'
+    """
+    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _takes_any_keyword(parameters: Mapping[str, inspect.Parameter]) -> bool:
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def check_keywords(
+    method: str, given: Iterable[str], accepted: Mapping[str, inspect.Parameter], options: Collection[str]
+) -> None:
+    """Raise ``TypeError`` for a keyword that is neither an option nor accepted (``__init__``'s parameters).
+
+    Raises:
+        TypeError: the first unknown keyword, with the closest option or parameter ("did you mean ...?").
+    """
+    if _takes_any_keyword(accepted):
+        return
+    names = [n for n, p in accepted.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    for name in given:
+        if name not in accepted:
+            guess = closest(name, [*options, *names])
+            hint = f"; did you mean {guess!r}?" if guess else f"; options: {sorted(options)}, parameters: {names}"
+            raise TypeError(f"{method}() got an unexpected keyword argument {name!r}{hint}")
+
+
+def check_unsaved(owner: str, unsaved: Mapping[str, str], given: Collection[str]) -> None:
+    """Refuse to build a model without the ``__init__`` arguments its ``config.json`` says were not saved.
+
+    Raises:
+        ConfigError: names each missing argument, why it was not saved, and how to give it.
+    """
+    missing = {name: kind for name, kind in unsaved.items() if name not in given}
+    if not missing:
+        return
+    lines = [
+        f"  - {name!r} (a {kind}): JSON cannot hold it, so it was left out of config.json; give it with "
+        f"{owner}.from_pretrained(..., model_kwargs={{{name!r}: ...}}), or save it next time by declaring "
+        f"`coders={{{kind}: (encode, decode)}}` on the class"
+        for name, kind in missing.items()
+    ]
+    raise ConfigError(
+        f"{owner}: cannot rebuild the saved model without arguments that were not saved:\n" + "\n".join(lines)
+    )
+
+
+def unknown_config_keys(config: Mapping[str, object], parameters: Mapping[str, inspect.Parameter]) -> list[str]:
+    """Keys of a loaded ``config.json`` that ``__init__`` does not take (usually: the wrong class)."""
+    if _takes_any_keyword(parameters) or "config" in parameters:
+        return []  # **kwargs takes them all; a `config` parameter takes the merged config dict
+    return sorted(k for k in config if k not in parameters and k != UNSAVED_KEY)
+
+
+def expand_location(location: str | Path) -> str | Path:
+    """``~`` expanded in a local path (a ``Path``, or a string starting with ``~``); anything else unchanged."""
+    if isinstance(location, Path):
+        return location.expanduser()
+    return str(Path(location).expanduser()) if location.startswith("~") else location

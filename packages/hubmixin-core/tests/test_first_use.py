@@ -1,0 +1,85 @@
+"""What a new user hits (misspelled keywords, unsaved arguments, the wrong class, paths): errors that say what to do."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from core_models import MLP, NumpyModelMixin
+from huggingface_hub.errors import RepositoryNotFoundError
+
+from hubmixin_core import ConfigEncodingWarning, ConfigError
+from hubmixin_core.testing import LocalHub
+
+
+class WithFunction(NumpyModelMixin):
+    """An argument JSON cannot hold."""
+
+    def __init__(self, size: int = 2, act: Callable[[float], float] = math.tanh) -> None:
+        self.size, self.act = size, act
+        self.weights = {}
+
+
+def test_misspelled_keyword_names_the_closest_option_before_any_request(local_hub: LocalHub) -> None:
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'revison'; did you mean 'revision'\?"):
+        MLP.from_pretrained(f"{local_hub.username}/absent", revison="main")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"'hiden'; did you mean 'hidden'\?"):
+        MLP.from_pretrained("unused/repo", model_kwargs={"hiden": 3})
+
+
+def test_misspelled_save_keyword(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"'comit_message'; did you mean 'commit_message'\?"):
+        MLP().save_pretrained(tmp_path / "m", comit_message="x")  # type: ignore[call-overload]
+    assert not (tmp_path / "m").exists()  # nothing written
+
+
+def test_an_unsaved_argument_is_asked_for_at_load(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning, match="act"):
+        model = WithFunction(size=3, act=math.sin)
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["_hub_mixin_unsaved"] == {
+        "act": "builtin_function_or_method"
+    }
+    with pytest.raises(ConfigError, match=r"'act' .*JSON cannot hold it.*model_kwargs=\{'act': \.\.\.\}.*coders="):
+        WithFunction.from_pretrained(tmp_path)
+    with pytest.warns(ConfigEncodingWarning):  # built again with it: still not saveable
+        loaded = WithFunction.from_pretrained(tmp_path, model_kwargs={"act": math.sin})
+    assert loaded.act is math.sin and loaded.size == 3
+
+
+def test_config_keys_the_class_does_not_take_are_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    MLP(hidden=5).save_pretrained(tmp_path)
+
+    class Other(NumpyModelMixin):
+        def __init__(self, hidden: int = 1) -> None:
+            self.weights = MLP(hidden=hidden).weights
+
+    with caplog.at_level(logging.WARNING, logger="hubmixin_core"):
+        Other.from_pretrained(tmp_path)
+    assert "Other.__init__ takes no ['activation', 'in_features', 'seed']" in caplog.text
+
+    class StrictOther(Other, strict_config=True):
+        pass
+
+    with pytest.raises(ConfigError, match=r"StrictOther.__init__ takes no \['activation', 'in_features', 'seed'\]"):
+        StrictOther.from_pretrained(tmp_path)
+
+
+def test_home_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    MLP(hidden=6).save_pretrained(tmp_path / "models" / "x")
+    assert MLP.from_pretrained("~/models/x").hidden == 6
+    assert MLP.from_pretrained(Path("~/models/x")).hidden == 6
+
+
+def test_a_missing_relative_path_names_both_possibilities(local_hub: LocalHub, tmp_path: Path) -> None:
+    os.chdir(tmp_path)
+    with pytest.raises(RepositoryNotFoundError, match=r"'checkpoints/run1' is neither a local directory .* nor a repo"):
+        MLP.from_pretrained("checkpoints/run1")
+    MLP(hidden=7).save_pretrained(tmp_path / "checkpoints" / "run1")
+    assert MLP.from_pretrained("checkpoints/run1").hidden == 7  # an existing local directory always wins

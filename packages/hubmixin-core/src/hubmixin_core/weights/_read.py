@@ -26,6 +26,7 @@ Index = tuple[slice, ...]
 
 _BLOCK_BYTES = 16 * 1024 * 1024
 _ALIGN = 64
+_PAGE = 4096
 
 
 def _locate(path: Path, header: Header, name: str) -> tuple[TensorInfo, np.dtype[Any], int]:
@@ -54,7 +55,9 @@ def aligned_empty(shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
 
 def _pread_into(fd: int, target: NDArray[Any], offset: int, path: Path) -> None:
     """Fill the contiguous array ``target`` with the file's bytes from ``offset``."""
-    view = target.reshape(-1).view(np.uint8).data
+    flat = target.reshape(-1).view(np.uint8)
+    flat[::_PAGE] = 0  # fault the pages in first: preadv into unfaulted memory is several times slower
+    view = flat.data
     done, size = 0, view.nbytes
     while done < size:
         n = os.preadv(fd, [view[done:]], offset + done)

@@ -172,7 +172,9 @@ def install_core(session: nox.Session) -> None:
         venv = Path(tmp) / "venv"
         session.run(PY, "-m", "venv", str(venv))
         python = str(venv / "bin" / "python")
-        session.run(python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "./packages/hubmixin-core")
+        # silent: pip's machine-specific warnings (ignored find-links) are shown only if the install fails
+        pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "./packages/hubmixin-core"]
+        session.run(*pip, silent=True)
         check = (
             "import sys, hubmixin_core; "
             "bad = [m for m in sys.argv[1:] if m in sys.modules]; assert not bad, bad; "

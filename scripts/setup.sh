@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
-step() { echo "setup: $*"; }
+step() { echo "setup: [${SECONDS}s] $*"; }
 pip_install() {  # pip install, minus its "WARNING: Location ... is ignored" noise; fails when pip fails
   .venv/bin/python -m pip --disable-pip-version-check -q install "$@" 2>&1 | { grep -v "^WARNING: Location" || true; }
 }

@@ -17,10 +17,10 @@ import numpy as np
 from keras.src.backend.common import global_state
 
 from hubmixin_core.weights import TensorInfo
-from hubmixin_keras._layout import input_shape_of
+from hubmixin_keras._layout import LAYOUTS, input_shape_of
 from hubmixin_keras._walk import named_layers
 
-__all__ = ["assign", "construct_deferred", "initialize_rest"]
+__all__ = ["assign", "construct_deferred", "initialize_rest", "pending_cleared_on_error"]
 
 M = TypeVar("M")
 _UNINITIALIZED = "uninitialized_variables"
@@ -39,8 +39,15 @@ def _dtype_policy(dtype: str | None) -> Iterator[None]:
         keras.config.set_dtype_policy(previous)
 
 
-def construct_deferred(factory: Callable[[], M], infos: Mapping[str, TensorInfo], dtype: str | None = None) -> M:
-    """``factory()`` with its layers built from the checkpoint's shapes (``infos``), every variable deferred."""
+def construct_deferred(
+    factory: Callable[[], M], infos: Mapping[str, TensorInfo], dtype: str | None = None
+) -> tuple[M, list[str]]:
+    """``factory()`` with its layers built from the checkpoint's shapes (``infos``), every variable deferred.
+
+    Returns the model and the paths of the layers that could not be built (their shape-giving tensors are not
+    in the checkpoint): Keras builds those at their first call, with their own initialisation.
+    """
+    unbuilt: list[str] = []
     with _dtype_policy(dtype), keras.StatelessScope(initialize_variables=False):
         model = factory()
         layers = named_layers(model)
@@ -52,10 +59,50 @@ def construct_deferred(factory: Callable[[], M], infos: Mapping[str, TensorInfo]
             shape = input_shape_of(layer, canonical)
             if shape is not None:
                 layer.build(shape if shape else None)
+                _any_rank(layer)
+            elif hasattr(LAYOUTS.find(layer), "input_shape"):
+                unbuilt.append(path)
         for _, layer in layers:
             if not layer.built and any(sub.built for _, sub in named_layers(layer)[1:]):
                 layer.built = True  # a container whose sub-layers are built
-    return model
+    return model, unbuilt
+
+
+def _any_rank(layer: Any) -> None:
+    """A normalization layer built from ``(None, channels)`` accepts inputs of any rank, as if built for them.
+
+    The checkpoint gives the channels, not the rank of the inputs (a batch norm after a Conv2D sees 4-D ones).
+    """
+    if not isinstance(layer, keras.layers.BatchNormalization | keras.layers.GroupNormalization):
+        return
+    spec = layer.input_spec
+    if spec is not None and spec.ndim == 2:
+        layer.input_spec = keras.InputSpec(min_ndim=2, axes=spec.axes)
+    if isinstance(layer, keras.layers.BatchNormalization):
+        moments = type(layer)._moments
+
+        def any_rank_moments(inputs: Any, mask: Any) -> Any:
+            rank = len(inputs.shape)
+            axes = [axis for axis in range(rank) if axis != layer.axis % rank]
+            object.__setattr__(layer, "_reduction_axes", axes)  # not a tracked attribute
+            return moments(layer, inputs, mask)
+
+        object.__setattr__(layer, "_moments", any_rank_moments)
+
+
+@contextlib.contextmanager
+def pending_cleared_on_error() -> Iterator[None]:
+    """If the block fails, drop the variables it deferred from Keras' global list of pending initialisations.
+
+    Else a failed load would leave them there, for the next top-level ``StatelessScope`` to initialise.
+    """
+    before = {id(v) for v in global_state.get_global_attribute(_UNINITIALIZED) or []}
+    try:
+        yield
+    except BaseException:
+        pending = global_state.get_global_attribute(_UNINITIALIZED) or []
+        global_state.set_global_attribute(_UNINITIALIZED, [v for v in pending if id(v) in before])
+        raise
 
 
 def assign(variable: Any, value: np.ndarray[Any, Any]) -> None:

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
-from hubmixin_core.errors import WeightsNotFoundError
+from hubmixin_core.errors import WeightsKeyError, WeightsNotFoundError
 from hubmixin_core.weights import (
     Checkpoint,
     LayerTensors,
@@ -28,7 +28,7 @@ from hubmixin_core.weights import (
     open_checkpoint,
     save_canonical,
 )
-from hubmixin_keras._construct import assign, construct_deferred, initialize_rest
+from hubmixin_keras._construct import assign, construct_deferred, initialize_rest, pending_cleared_on_error
 from hubmixin_keras._layout import LAYOUTS
 from hubmixin_keras._walk import named_layers, own_variables
 
@@ -74,14 +74,15 @@ def _open(model_id: str, download: DownloadOptions) -> Checkpoint:
         return open_checkpoint(model_id, download)
     except WeightsNotFoundError as missing:
         if locate_file(model_id, _KERAS_HUB_METADATA, download) is not None:
+            preset = model_id if Path(model_id).is_dir() else f"hf://{model_id}"
             raise WeightsNotFoundError(
                 f"{model_id}: this is a keras-hub preset, not a hubmixin checkpoint: load it with "
-                f'keras_hub.models.<Class>.from_preset("hf://{model_id}")'
+                f'keras_hub.models.<Class>.from_preset("{preset}")'
             ) from missing
         if locate_file(model_id, _KERAS_WEIGHTS, download) is not None:
             raise WeightsNotFoundError(
-                f"{model_id}: holds {_KERAS_WEIGHTS}, written by Keras' own saving, not safetensors: load it "
-                f"with keras.saving.load_model(...) or model.load_weights('{_KERAS_WEIGHTS}')"
+                f"{model_id}: holds {_KERAS_WEIGHTS}, written by Keras' own saving, not safetensors: build the "
+                f"model, then model.load_weights('{_KERAS_WEIGHTS}') (keras.saving.load_model for a .keras file)"
             ) from missing
         raise
 
@@ -113,15 +114,26 @@ class KerasHubMixinBase(ModelHubMixin):
         """
         floating_dtype_name(dtype)  # validates
         checkpoint = _open(model_id, download)
-        model = construct_deferred(lambda: cls(**model_kwargs), checkpoint.infos, dtype)
-        layer = _as_layer(model)
-        layers = _layers(layer, lambda variable: variable)
-        variables = {group.path: group.tensors for group in layers}
-        infos = [LayerTensors(g.path, g.layer, {n: _info(v) for n, v in g.tensors.items()}) for g in layers]
-        load = load_canonical(infos, checkpoint, LAYOUTS, strict=strict, convert_floating=dtype is not None)
-        for group, arrays in load:
-            for name, array in arrays.items():
-                assign(variables[group.path][name], array)
-        initialize_rest(layer)
+        with pending_cleared_on_error():
+            model, unbuilt = construct_deferred(lambda: cls(**model_kwargs), checkpoint.infos, dtype)
+            if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
+                missing = [f"{path}.weight" if path else "weight" for path in unbuilt]
+                raise WeightsKeyError(checkpoint.description, missing=missing)
+            layer = _as_layer(model)
+            layers = _layers(layer, lambda variable: variable)
+            variables = {group.path: group.tensors for group in layers}
+            infos = [LayerTensors(g.path, g.layer, {n: _info(v) for n, v in g.tensors.items()}) for g in layers]
+            load = load_canonical(infos, checkpoint, LAYOUTS, strict=strict, convert_floating=dtype is not None)
+            for group, arrays in load:
+                for name, array in arrays.items():
+                    assign(variables[group.path][name], array)
+            initialize_rest(layer)
+        if unbuilt:
+            logger.warning(
+                "%s: layers %s are not in %s: Keras builds them at their first call, with their own initialisation",
+                cls.__qualname__,
+                unbuilt,
+                checkpoint.description,
+            )
         load.report.log(logger, cls.__qualname__, checkpoint.description)
         return model

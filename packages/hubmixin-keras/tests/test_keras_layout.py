@@ -1,0 +1,184 @@
+"""The canonical (PyTorch) layout on disk: names, shapes and axis orders of every layer's tensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from keras_models import Block, Mlp, Net, canonical, numpy, outputs
+from safetensors import safe_open
+
+from hubmixin_keras import KerasModelHubMixin
+
+
+def _read(directory: Path) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, str]]:
+    with safe_open(str(directory / "model.safetensors"), framework="numpy") as f:
+        keys: list[str] = f.keys()
+        return {k: f.get_tensor(k) for k in keys}, f.metadata() or {}
+
+
+def test_metadata_is_format_pt(saved: Path) -> None:
+    _, metadata = _read(saved)
+    assert metadata == {"format": "pt"}
+
+
+def test_every_tensor_is_in_the_canonical_layout(net: Net, saved: Path) -> None:
+    tensors, _ = _read(saved)
+    expected = canonical(net)
+    assert sorted(tensors) == sorted(expected)
+    for key, value in expected.items():
+        assert (tensors[key].dtype, tensors[key].shape) == (value.dtype, value.shape), key
+        assert tensors[key].tobytes() == value.tobytes(), key
+
+
+def test_dense_kernel_is_stored_as_weight_out_in(net: Net, saved: Path) -> None:
+    tensors, _ = _read(saved)
+    kernel = numpy(net.heads["left"].kernel)
+    assert kernel.shape == (4, 3)  # (in, out)
+    assert tensors["heads.left.weight"].shape == (3, 4)  # [out, in]
+    np.testing.assert_array_equal(tensors["heads.left.weight"], kernel.T)
+    np.testing.assert_array_equal(tensors["heads.left.bias"], numpy(net.heads["left"].bias))
+    assert "heads.right.bias" not in tensors  # use_bias=False
+    np.testing.assert_array_equal(tensors["blocks.1.dense.weight"], numpy(net.blocks[1].dense.kernel).T)
+
+
+def test_conv_2d_kernel_is_out_in_kh_kw(net: Net, saved: Path) -> None:
+    tensors, _ = _read(saved)
+    kernel = numpy(net.conv.kernel)
+    assert kernel.shape == (3, 2, 2, 3)  # (kh, kw, in, out)
+    assert tensors["conv.weight"].shape == (3, 2, 3, 2)  # (out, in, kh, kw)
+    for o, i, h, w in [(0, 0, 0, 0), (2, 1, 2, 1), (1, 0, 1, 1), (2, 0, 0, 1)]:
+        assert tensors["conv.weight"][o, i, h, w] == kernel[h, w, i, o]
+    np.testing.assert_array_equal(tensors["conv.bias"], numpy(net.conv.bias))
+
+
+def test_batch_norm_embedding_and_layer_norm(net: Net, saved: Path) -> None:
+    tensors, _ = _read(saved)
+    norm = net.blocks[0].norm
+    assert sorted(k for k in tensors if k.startswith("blocks.0.norm.")) == [
+        "blocks.0.norm.bias",
+        "blocks.0.norm.running_mean",
+        "blocks.0.norm.running_var",
+        "blocks.0.norm.weight",
+    ]
+    np.testing.assert_array_equal(tensors["blocks.0.norm.weight"], numpy(norm.gamma))
+    np.testing.assert_array_equal(tensors["blocks.0.norm.bias"], numpy(norm.beta))
+    np.testing.assert_array_equal(tensors["blocks.0.norm.running_mean"], numpy(norm.moving_mean))
+    np.testing.assert_array_equal(tensors["blocks.0.norm.running_var"], numpy(norm.moving_variance))
+    assert tensors["emb.weight"].shape == (10, 4)  # [num, features]
+    np.testing.assert_array_equal(tensors["emb.weight"], numpy(net.emb.embeddings))
+    np.testing.assert_array_equal(tensors["ln.weight"], numpy(net.ln.gamma))
+    np.testing.assert_array_equal(tensors["ln.bias"], numpy(net.ln.beta))
+    assert tensors["scale.steps"].dtype == np.int32 and tensors["scale.steps"].shape == ()  # custom layer: as is
+
+
+def test_optimizer_and_metric_state_is_not_saved(tmp_path: Path) -> None:
+    model = Mlp()
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 3)).astype("float32"), rng.standard_normal((8, 1)).astype("float32")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert model.optimizer.variables and int(numpy(model.optimizer.iterations)) == 1
+    assert not np.array_equal(numpy(model.blocks[0].norm.moving_mean), np.zeros(4, "float32"))  # fit moved it
+    model.save_pretrained(tmp_path)
+    tensors, _ = _read(tmp_path)
+    expected = canonical(model)
+    assert sorted(tensors) == sorted(expected)  # model variables only: no iterations, moments, loss tracker
+    for key, value in expected.items():
+        assert tensors[key].tobytes() == value.tobytes(), key
+    loaded = Mlp.from_pretrained(tmp_path, strict=True)
+    assert getattr(loaded, "optimizer", None) is None
+    np.testing.assert_array_equal(outputs(loaded, x)[0], outputs(model, x)[0])
+
+
+class Zoo(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """The other registered layers and layouts: Conv1D, Conv3D, channels_first, grouped Conv2D, GroupNorm."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conv1 = keras.layers.Conv1D(4, 3)
+        self.conv3 = keras.layers.Conv3D(2, (1, 2, 3))
+        self.first = keras.layers.Conv2D(3, (2, 1), data_format="channels_first")
+        self.grouped = keras.layers.Conv2D(4, 1, groups=2, use_bias=False)
+        self.group_norm = keras.layers.GroupNormalization(groups=2)
+        self.block = Block(5)
+
+    def call(self, seq: Any, chw: Any, hwc: Any) -> tuple[Any, ...]:
+        """``conv3`` is built but not called: a 5-D convolution would only cost jax compile time."""
+        return (
+            self.block(keras.ops.mean(self.conv1(seq), axis=1)),
+            self.first(chw),
+            self.group_norm(keras.ops.mean(self.grouped(hwc), axis=(1, 2))),
+        )
+
+
+def _zoo_inputs() -> tuple[np.ndarray[Any, Any], ...]:
+    rng = np.random.default_rng(5)
+    shapes = [(2, 7, 3), (1, 2, 4, 3), (1, 3, 3, 6)]
+    return tuple(rng.standard_normal(shape).astype("float32") for shape in shapes)
+
+
+def test_other_layers_layouts_and_build_shapes(tmp_path: Path) -> None:
+    zoo = Zoo()
+    inputs = _zoo_inputs()
+    zoo.conv3.build((None, 3, 4, 5, 2))
+    zoo(*inputs)
+    rng = np.random.default_rng(0)
+    for variable in zoo.weights:
+        low = 0.5 if "variance" in variable.name else -1.0
+        variable.assign(rng.uniform(low, 1.5, tuple(variable.shape)).astype("float32"))
+    zoo.save_pretrained(tmp_path)
+    tensors, _ = _read(tmp_path)
+    shapes = {key: value.shape for key, value in tensors.items()}
+    assert shapes == {
+        "conv1.weight": (4, 3, 3),
+        "conv1.bias": (4,),
+        "conv3.weight": (2, 2, 1, 2, 3),
+        "conv3.bias": (2,),
+        "first.weight": (3, 2, 2, 1),
+        "first.bias": (3,),
+        "grouped.weight": (4, 3, 1, 1),  # in / groups
+        "group_norm.weight": (4,),
+        "group_norm.bias": (4,),
+        "block.dense.weight": (5, 4),
+        "block.dense.bias": (5,),
+        "block.norm.weight": (5,),
+        "block.norm.bias": (5,),
+        "block.norm.running_mean": (5,),
+        "block.norm.running_var": (5,),
+    }
+    np.testing.assert_array_equal(tensors["conv1.weight"], numpy(zoo.conv1.kernel).transpose(2, 1, 0))
+    np.testing.assert_array_equal(tensors["conv3.weight"], numpy(zoo.conv3.kernel).transpose(4, 3, 0, 1, 2))
+    np.testing.assert_array_equal(tensors["first.weight"], numpy(zoo.first.kernel).transpose(3, 2, 0, 1))
+    np.testing.assert_array_equal(tensors["grouped.weight"], numpy(zoo.grouped.kernel).transpose(3, 2, 0, 1))
+    np.testing.assert_array_equal(tensors["group_norm.weight"], numpy(zoo.group_norm.gamma))
+    loaded = Zoo.from_pretrained(tmp_path, strict=True)  # each layer built from the file's shapes, no call
+    for ours, theirs in zip(zoo.weights, loaded.weights, strict=True):
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        np.testing.assert_array_equal(numpy(ours), numpy(theirs))
+    for ours, theirs in zip(outputs(zoo, *inputs), outputs(loaded, *inputs), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+class Images(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """BatchNormalization and GroupNormalization over NHWC feature maps, as after any Conv2D."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conv = keras.layers.Conv2D(4, 3)
+        self.bn = keras.layers.BatchNormalization()
+        self.gn = keras.layers.GroupNormalization(groups=2)
+
+    def call(self, x: Any) -> Any:
+        return self.gn(self.bn(self.conv(x)))
+
+
+def test_norms_over_feature_maps_load_and_run(tmp_path: Path) -> None:
+    model = Images()
+    x = np.random.default_rng(0).standard_normal((2, 5, 5, 3)).astype("float32")
+    model(x)
+    model.save_pretrained(tmp_path)
+    loaded = Images.from_pretrained(tmp_path, strict=True)
+    np.testing.assert_array_equal(outputs(loaded, x)[0], outputs(model, x)[0])

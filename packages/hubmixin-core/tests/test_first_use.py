@@ -83,3 +83,8 @@ def test_a_missing_relative_path_names_both_possibilities(local_hub: LocalHub, t
         MLP.from_pretrained("checkpoints/run1")
     MLP(hidden=7).save_pretrained(tmp_path / "checkpoints" / "run1")
     assert MLP.from_pretrained("checkpoints/run1").hidden == 7  # an existing local directory always wins
+
+
+def test_misspelled_push_keyword(local_hub: LocalHub) -> None:
+    with pytest.raises(TypeError, match=r"'privat'; did you mean 'private'\?"):
+        MLP().push_to_hub(f"{local_hub.username}/m", privat=True)  # type: ignore[call-arg]

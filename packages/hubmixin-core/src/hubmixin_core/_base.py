@@ -7,6 +7,7 @@ The public methods are generated (``_generated/_methods.py``) and forward here; 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import json
 import logging
@@ -112,6 +113,8 @@ class ModelHubMixinBase:
         if isinstance(runtime_args, str):
             raise TypeError(f"{cls.__qualname__}: runtime_args must be a list of argument names, not a string")
         cls._hub_mixin_runtime_args = cls._hub_mixin_runtime_args | frozenset(runtime_args)
+        if cls.__module__.endswith("._generated._methods") and "push_to_hub" in cls.__dict__:
+            cls.push_to_hub = _suggesting(cls.__dict__["push_to_hub"])  # type: ignore[attr-defined]
         cls._hub_mixin_inspect_init()
 
     @classmethod
@@ -447,6 +450,23 @@ def _check_model_location(location: str | Path) -> None:
     if looks_local:
         kind = "is a file, not a directory" if path.exists() else "does not exist"
         raise WeightsNotFoundError(f"{text}: {kind}; from_pretrained takes a model directory or a repo id")
+
+
+def _suggesting(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method``, whose unexpected keywords raise a ``TypeError`` naming the closest parameter."""
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError:
+            parameters = dict(signature.parameters)
+            check_keywords(method.__qualname__, kwargs, parameters, parameters)
+            raise
+        return method(*args, **kwargs)
+
+    return checked
 
 
 def _options_parameter(parameters: Mapping[str, inspect.Parameter]) -> str | None:

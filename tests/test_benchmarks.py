@@ -41,3 +41,20 @@ def test_flax_benchmark_reports_all_contenders(tmp_path: Path) -> None:
             assert figures["wall_s"] > 0 and figures["peak_rss_mib"] > figures["base_rss_mib"] > 0
             assert figures["wall_ratio"] > 0 and figures["peak_rss_ratio"] > 0
     assert set(report["targets"]) == {"wall_ratio", "peak_rss_ratio"}
+
+
+def test_keras_benchmark_reports_all_contenders(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    cmd = [sys.executable, "benchmarks/bench_keras_load.py", "--layers", "2", "--width", "32", "--runs", "1"]
+    cmd += ["--warmup", "0", "--backends", "jax", "--output", str(out), "--workdir", str(tmp_path)]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    report = json.loads(out.read_text())
+    assert set(report["backends"]) == {"jax"}
+    for op in ("load", "save"):
+        assert set(report["backends"]["jax"][op]) == {"hubmixin", "keras"}
+        assert report["backends"]["jax"][op]["keras"]["wall_ratio"] == 1.0
+        for figures in report["backends"]["jax"][op].values():
+            assert figures["wall_s"] > 0 and figures["peak_rss_mib"] > figures["base_rss_mib"] > 0
+            assert figures["wall_ratio"] > 0 and figures["peak_rss_ratio"] > 0
+    assert set(report["targets"]) == {"wall_ratio"}
+    assert set(report["targets"]["wall_ratio"]["holds"]) == {"jax"}

@@ -172,7 +172,8 @@ def _keras_saved(net: Net, directory: Path, *, keras_hub: bool) -> Path:
     net.save_weights(directory / "model.weights.h5")
     (directory / "config.json").write_text(json.dumps({"module": "keras_models", "class_name": "Net"}))
     if keras_hub:
-        (directory / "metadata.json").write_text(json.dumps({"keras_version": keras.version(), "parameter_count": 1}))
+        metadata = {"keras_version": keras.version(), "keras_hub_version": "0.22.0", "parameter_count": 1}
+        (directory / "metadata.json").write_text(json.dumps(metadata))
     return directory
 
 

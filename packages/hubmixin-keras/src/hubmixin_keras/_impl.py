@@ -20,6 +20,7 @@ from hubmixin_core.errors import WeightsKeyError, WeightsNotFoundError
 from hubmixin_core.weights import (
     Checkpoint,
     LayerTensors,
+    LazyTensor,
     TensorInfo,
     dtype_name,
     floating_dtype_name,
@@ -38,6 +39,7 @@ logger = logging.getLogger("hubmixin_keras")
 
 _KERAS_WEIGHTS = "model.weights.h5"
 _KERAS_HUB_METADATA = "metadata.json"
+_KERAS_FILE = "model.keras"
 
 
 def _as_layer(obj: object) -> keras.Layer:
@@ -64,6 +66,16 @@ def _layers(model: keras.Layer, value: Any) -> list[LayerTensors[Any]]:
     return found
 
 
+def _value(tensor: LazyTensor) -> Any:
+    """A tensor to give a variable: transposed by the backend (multi-threaded), not by numpy, where needed."""
+    stored = tensor.read_stored()
+    if stored is None or tensor.to_framework is None:
+        return tensor.read()
+    transposed = keras.ops.transpose(keras.ops.convert_to_tensor(stored), tensor.to_framework)
+    contiguous = getattr(transposed, "contiguous", None)  # torch transposes as a view: kernels would differ
+    return contiguous() if callable(contiguous) else transposed
+
+
 def _info(variable: Any) -> TensorInfo:
     return TensorInfo(tuple(int(d) for d in variable.shape), dtype_name(variable.dtype))
 
@@ -73,11 +85,17 @@ def _open(model_id: str, download: DownloadOptions) -> Checkpoint:
     try:
         return open_checkpoint(model_id, download)
     except WeightsNotFoundError as missing:
-        if locate_file(model_id, _KERAS_HUB_METADATA, download) is not None:
+        metadata = locate_file(model_id, _KERAS_HUB_METADATA, download)
+        if metadata is not None and "keras_hub_version" in metadata.read_text(encoding="utf-8", errors="replace"):
             preset = model_id if Path(model_id).is_dir() else f"hf://{model_id}"
             raise WeightsNotFoundError(
                 f"{model_id}: this is a keras-hub preset, not a hubmixin checkpoint: load it with "
                 f'keras_hub.models.<Class>.from_preset("{preset}")'
+            ) from missing
+        if locate_file(model_id, _KERAS_FILE, download) is not None:
+            raise WeightsNotFoundError(
+                f"{model_id}: holds {_KERAS_FILE}, a Keras model file, not safetensors: load it with "
+                f"keras.saving.load_model('{_KERAS_FILE}')"
             ) from missing
         if locate_file(model_id, _KERAS_WEIGHTS, download) is not None:
             raise WeightsNotFoundError(
@@ -95,6 +113,11 @@ class KerasHubMixinBase(ModelHubMixin):
     ) -> None:
         """Write every variable of the model's layers in the canonical layout (one file, or shards)."""
         layers = _layers(_as_layer(self), _numpy)
+        if not layers:
+            logger.warning(
+                "%s has no variables yet: call it once (or build it) before saving; the checkpoint is empty",
+                type(self).__qualname__,
+            )
         save_canonical(layers, LAYOUTS, save_directory, max_shard_size=max_shard_size, dtype=floating_dtype_name(dtype))
 
     @classmethod
@@ -124,9 +147,9 @@ class KerasHubMixinBase(ModelHubMixin):
             variables = {group.path: group.tensors for group in layers}
             infos = [LayerTensors(g.path, g.layer, {n: _info(v) for n, v in g.tensors.items()}) for g in layers]
             load = load_canonical(infos, checkpoint, LAYOUTS, strict=strict, convert_floating=dtype is not None)
-            for group, arrays in load:
-                for name, array in arrays.items():
-                    assign(variables[group.path][name], array)
+            for group, tensors in load.lazily():
+                for name, tensor in tensors.items():
+                    assign(variables[group.path][name], _value(tensor))
             initialize_rest(layer)
         if unbuilt:
             logger.warning(

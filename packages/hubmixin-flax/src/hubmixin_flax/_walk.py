@@ -7,6 +7,8 @@ from typing import Any
 
 from flax import nnx
 
+from hubmixin_flax._layout import is_composite
+
 __all__ = ["PERSISTENT", "LayerVariables", "dotted", "layer_variables"]
 
 PERSISTENT = (nnx.Param, nnx.BatchStat)
@@ -30,14 +32,21 @@ class LayerVariables:
 def layer_variables(model: nnx.Module) -> list[LayerVariables]:
     """Every layer of ``model`` holding ``nnx.Param`` or ``nnx.BatchStat`` variables, in graph order.
 
-    A variable shared by two layers (tied weights) appears once, under its first path.
+    A variable shared by two layers (tied weights) appears once, under its first path. The variables below a
+    layer whose adapter is composite (see :func:`~hubmixin_flax._layout.is_composite`) are that layer's, named
+    by their path relative to it (``query.kernel``).
     """
     nodes: dict[tuple[Any, ...], Any] = {}
-    groups: dict[tuple[Any, ...], dict[str, nnx.Variable[Any]]] = {}
+    found: list[tuple[tuple[Any, ...], nnx.Variable[Any]]] = []
     for path, node in nnx.iter_graph(model):
         if isinstance(node, nnx.Variable):
             if isinstance(node, PERSISTENT):
-                groups.setdefault(tuple(path[:-1]), {})[str(path[-1])] = node
+                found.append((tuple(path), node))
         else:
             nodes[tuple(path)] = node
+    composite = {path for path, node in nodes.items() if isinstance(node, nnx.Module) and is_composite(node)}
+    groups: dict[tuple[Any, ...], dict[str, nnx.Variable[Any]]] = {}
+    for path, variable in found:
+        owner = next((path[:i] for i in range(len(path) - 1) if path[:i] in composite), path[:-1])
+        groups.setdefault(owner, {})[dotted(path[len(owner) :])] = variable
     return [LayerVariables(dotted(path), nodes[path], variables) for path, variables in groups.items()]

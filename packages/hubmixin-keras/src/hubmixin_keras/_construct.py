@@ -60,7 +60,7 @@ def construct_deferred(
             if shape is not None:
                 layer.build(shape if shape else None)
                 _any_rank(layer)
-            elif hasattr(LAYOUTS.find(layer), "input_shape"):
+            elif not layer.built and hasattr(LAYOUTS.find(layer), "input_shape"):  # an adapter may build it
                 unbuilt.append(path)
         for _, layer in layers:
             if not layer.built and any(sub.built for _, sub in named_layers(layer)[1:]):

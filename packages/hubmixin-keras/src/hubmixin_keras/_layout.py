@@ -2,7 +2,8 @@
 
 Register an adapter for a custom layer with ``LAYOUTS.register(MyLayer, adapter)``; give an adapter an
 ``input_shape(layer, canonical)`` method (see :class:`KerasAdapter`) if the layer must be built from the
-checkpoint's shapes.
+checkpoint's shapes. An adapter with a ``parts(layer)`` method (see
+:class:`~hubmixin_keras._adapters.CompositeAdapter`) maps its sub-layers' variables too: see :func:`parts_of`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,17 @@ from typing import Any
 import keras
 
 from hubmixin_core.weights import ConvAdapter, LayoutRegistry, MappedAdapter, TensorInfo, TensorRule
+from hubmixin_keras._adapters import (
+    AttentionAdapter,
+    ConvTransposeAdapter,
+    DepthwiseConvAdapter,
+    GRUCellAdapter,
+    LSTMCellAdapter,
+    RNNAdapter,
+    SimpleRNNCellAdapter,
+)
 
-__all__ = ["LAYOUTS", "InputShape", "KerasAdapter", "KerasConvAdapter", "input_shape_of"]
+__all__ = ["LAYOUTS", "InputShape", "KerasAdapter", "KerasConvAdapter", "input_shape_of", "parts_of"]
 
 InputShape = Callable[[Any, Mapping[str, TensorInfo]], tuple[int | None, ...] | None]
 """``(layer, canonical tensors of the layer) -> the input shape to build it with`` (``None``: cannot tell)."""
@@ -67,6 +77,16 @@ def input_shape_of(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int
     return None if method is None else method(layer, canonical)
 
 
+def parts_of(layer: Any) -> dict[str, Any]:
+    """The sub-layers whose variables ``layer``'s adapter maps with its own, by name prefix (``{}`` for most).
+
+    The walk names their variables ``<prefix>.<name>`` (``cell.kernel``) in ``layer``'s group, and does not
+    visit them as layers of their own.
+    """
+    method = getattr(LAYOUTS.find(layer), "parts", None)
+    return {} if method is None else dict(method(layer))
+
+
 _GAMMA_BETA = (TensorRule("gamma", "weight"), TensorRule("beta", "bias"))
 
 LAYOUTS = LayoutRegistry("hubmixin_keras")
@@ -89,3 +109,15 @@ LAYOUTS.register(
         ignored=("num_batches_tracked",),
     ),
 )
+LAYOUTS.register(
+    keras.layers.RMSNormalization, KerasAdapter(TensorRule("scale", "weight"), input_shape=_features("weight", 0))
+)
+for _transpose in (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose):
+    LAYOUTS.register(_transpose, ConvTransposeAdapter())
+for _depthwise in (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D):
+    LAYOUTS.register(_depthwise, DepthwiseConvAdapter())
+LAYOUTS.register(keras.layers.MultiHeadAttention, AttentionAdapter())
+LAYOUTS.register(keras.layers.LSTMCell, LSTMCellAdapter())
+LAYOUTS.register(keras.layers.GRUCell, GRUCellAdapter())
+LAYOUTS.register(keras.layers.SimpleRNNCell, SimpleRNNCellAdapter())
+LAYOUTS.register(keras.layers.RNN, RNNAdapter(LAYOUTS.find))

@@ -11,6 +11,8 @@ from typing import Any
 
 import keras
 
+from hubmixin_keras._layout import parts_of
+
 __all__ = ["named_layers", "own_variables"]
 
 
@@ -43,6 +45,8 @@ def named_layers(model: keras.Layer) -> list[tuple[str, keras.Layer]]:
             return
         seen.add(id(layer))
         found.append((path, layer))
+        if parts_of(layer):  # its adapter maps its sub-layers' variables: they are not layers of their own
+            return
         for name, child in _children(layer):
             visit(f"{path}.{name}" if path else name, child)
 
@@ -51,6 +55,9 @@ def named_layers(model: keras.Layer) -> list[tuple[str, keras.Layer]]:
 
 
 def own_variables(layer: keras.Layer) -> dict[str, Any]:
-    """The variables ``layer`` created itself (not its sub-layers'), by their names (``kernel``, ``gamma``)."""
+    """The variables ``layer`` created itself (not its sub-layers', except the parts of a composite layer), by name."""
     variables = [*getattr(layer, "_trainable_variables", []), *getattr(layer, "_non_trainable_variables", [])]
-    return {variable.name: variable for variable in variables}
+    own = {variable.name: variable for variable in variables}
+    for prefix, part in parts_of(layer).items():  # a composite layer's sub-layers: `query.kernel`, `cell.bias`
+        own.update((f"{prefix}.{name}", variable) for name, variable in own_variables(part).items())
+    return own

@@ -1,0 +1,369 @@
+"""The layout adapters of Keras layers that are more than a rename: transposed and depthwise convolutions,
+attention and recurrent layers, each with the input shape it is built with from a checkpoint.
+
+Each maps a layer to the canonical tensors of one torch module, verified numerically against it (same canonical
+weights, same outputs). Attention and recurrent layers hold their variables in sub-layers (``query_dense``,
+``cell``): their adapters are *composite*, with a ``parts(layer)`` method naming those sub-layers; the walk hands
+such an adapter the sub-layers' variables under ``<part>.<name>`` (``query.kernel``, ``cell.bias``) so that it
+writes one torch module's tensors (``in_proj_weight``, ``weight_ih_l0``) at the layer's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from hubmixin_core.weights import ConvAdapter, LayoutAdapter, TensorInfo, TensorRule
+from hubmixin_core.weights.transforms import (
+    T,
+    add,
+    concat,
+    inverse_axes,
+    reshape,
+    split,
+    transpose,
+    zeros_like,
+)
+
+__all__ = [
+    "AttentionAdapter",
+    "CompositeAdapter",
+    "ConvTransposeAdapter",
+    "DepthwiseConvAdapter",
+    "GRUCellAdapter",
+    "LSTMCellAdapter",
+    "RNNAdapter",
+    "SimpleRNNCellAdapter",
+]
+
+Shape = tuple[int | None, ...]
+_T_AXES = (1, 0)
+_IH, _HH, _B_IH, _B_HH = "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"
+
+
+def _spatial(layer: Any, channels: int, ndim: int) -> Shape:
+    """An input shape of unknown batch and spatial sizes with ``channels`` channels, in the layer's data format."""
+    spatial: tuple[None, ...] = (None,) * ndim
+    if getattr(layer, "data_format", "channels_last") == "channels_first":
+        return (None, channels, *spatial)
+    return (None, *spatial, channels)
+
+
+class CompositeAdapter(LayoutAdapter):
+    """The adapter of a layer whose variables live in sub-layers, which :meth:`parts` names.
+
+    The walk hands it those sub-layers' variables as ``<part>.<name>`` along with the layer's own, and does not
+    visit the sub-layers as layers of their own.
+    """
+
+    composite = True
+
+    def parts(self, layer: Any) -> dict[str, Any]:
+        """The sub-layers whose variables this adapter maps, by the prefix of their names (built ones only)."""
+        raise NotImplementedError
+
+    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
+        """The shape to call ``layer.build`` with, or ``None``."""
+        return None
+
+
+class ConvTransposeAdapter(ConvAdapter):
+    """``Conv1DTranspose``/``Conv2DTranspose``/``Conv3DTranspose`` as torch's ``ConvTranspose1d/2d/3d``.
+
+    The kernel ``(*k, out, in)`` is torch's ``weight`` ``(in, out, *k)`` transposed the way a convolution's
+    kernel is; built for ``in = weight.shape[0]`` channels. Keras' transposed convolutions have no groups.
+    Outputs equal torch's for ``padding="valid"`` and torch's ``padding=0``.
+    """
+
+    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
+        weight = canonical.get(self.canonical)
+        return None if weight is None else _spatial(layer, weight.shape[0], len(weight.shape) - 2)
+
+    def __repr__(self) -> str:
+        return "ConvTransposeAdapter()"
+
+
+class DepthwiseConvAdapter(LayoutAdapter):
+    """``DepthwiseConv1D``/``DepthwiseConv2D`` as torch's ``Conv1d/Conv2d(C, C*M, k, groups=C)``.
+
+    The kernel ``(*k, C, M)`` is torch's ``weight`` ``(C*M, 1, *k)``: output channel ``c*M + m`` in both.
+    Built for ``C = weight.shape[0] / depth_multiplier`` channels.
+    """
+
+    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
+        return None if name == "kernel" else TensorRule(name, name)
+
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out = dict(tensors)
+        if "kernel" in out:
+            kernel = out.pop("kernel")
+            ndim: int = len(kernel.shape)
+            spatial: tuple[int, ...] = tuple(kernel.shape)[: ndim - 2]
+            out["weight"] = reshape(transpose(kernel, (ndim - 2, ndim - 1, *range(ndim - 2))), (-1, 1, *spatial))
+        return out
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out = dict(tensors)
+        if "weight" in out:
+            weight: T = out.pop("weight")
+            rank: int = len(weight.shape)
+            per_channel = reshape(weight, (-1, int(layer.depth_multiplier), *tuple(weight.shape)[2:]))
+            out["kernel"] = transpose(per_channel, inverse_axes((rank - 2, rank - 1, *range(rank - 2))))
+        return out
+
+    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
+        weight = canonical.get("weight")
+        if weight is None:
+            return None
+        return _spatial(layer, weight.shape[0] // int(layer.depth_multiplier), len(weight.shape) - 2)
+
+    def __repr__(self) -> str:
+        return "DepthwiseConvAdapter()"
+
+
+_QKV = ("q_proj_weight", "k_proj_weight", "v_proj_weight")
+
+
+class AttentionAdapter(CompositeAdapter):
+    """``MultiHeadAttention`` as ``torch.nn.MultiheadAttention``.
+
+    The query/key/value kernels ``(E_in, H, D)`` with biases ``(H, D)`` become ``in_proj_weight`` ``(3E, E)``
+    and ``in_proj_bias`` ``(3E)`` (or ``q_proj_weight``/``k_proj_weight``/``v_proj_weight`` when key or value
+    inputs have another width, torch's ``kdim``/``vdim``); the output kernel ``(H, D, E)`` and bias become
+    ``out_proj.weight`` and ``out_proj.bias``. Torch needs ``key_dim == value_dim`` and
+    ``num_heads * key_dim`` equal to the query's width. The layer's ``build`` takes three shapes, so
+    :meth:`input_shape` builds it from the checkpoint's shapes itself and returns ``None``.
+    """
+
+    names = ("query", "key", "value", "attention_output")
+
+    def parts(self, layer: Any) -> dict[str, Any]:
+        # The sub-layers exist once the layer is built (their public properties raise before).
+        dense = ("_query_dense", "_key_dense", "_value_dense", "_output_dense")
+        found = {name: getattr(layer, attribute, None) for name, attribute in zip(self.names, dense, strict=True)}
+        return {name: part for name, part in found.items() if part is not None}
+
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        own = {f"{part}.{kind}" for part in self.names for kind in ("kernel", "bias")}
+        out = {name: x for name, x in tensors.items() if name not in own}
+        *qkv, output = self.names
+        kernels = [tensors[f"{part}.kernel"] for part in qkv if f"{part}.kernel" in tensors]
+        if len(kernels) == len(qkv):
+            weights = [transpose(reshape(k, (k.shape[0], -1)), _T_AXES) for k in kernels]
+            if all(tuple(k.shape) == tuple(kernels[0].shape) for k in kernels):
+                out["in_proj_weight"] = concat(weights)
+            else:
+                out.update(zip(_QKV, weights, strict=True))
+        biases = [tensors[f"{part}.bias"] for part in qkv if f"{part}.bias" in tensors]
+        if len(biases) == len(qkv):
+            out["in_proj_bias"] = concat([reshape(b, (-1,)) for b in biases])
+        if f"{output}.kernel" in tensors:
+            kernel = tensors[f"{output}.kernel"]
+            out["out_proj.weight"] = transpose(reshape(kernel, (-1, kernel.shape[-1])), _T_AXES)
+        if f"{output}.bias" in tensors:
+            out["out_proj.bias"] = tensors[f"{output}.bias"]
+        return out
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        canonical = {"in_proj_weight", "in_proj_bias", *_QKV}
+        out = {name: x for name, x in tensors.items() if name not in canonical and not name.startswith("out_proj.")}
+        *qkv, output = self.names
+        dims = (int(layer.key_dim), int(layer.key_dim), int(layer.value_dim or layer.key_dim))
+        if "in_proj_weight" in tensors:
+            weights = split(tensors["in_proj_weight"], 3)
+        else:
+            weights = [tensors[name] for name in _QKV if name in tensors]
+        if len(weights) == len(qkv):
+            for part, weight, dim in zip(qkv, weights, dims, strict=True):
+                out[f"{part}.kernel"] = reshape(transpose(weight, _T_AXES), (weight.shape[1], -1, dim))
+        if "in_proj_bias" in tensors:
+            for part, bias, dim in zip(qkv, split(tensors["in_proj_bias"], 3), dims, strict=True):
+                out[f"{part}.bias"] = reshape(bias, (-1, dim))
+        if "out_proj.weight" in tensors:
+            weight = tensors["out_proj.weight"]
+            out[f"{output}.kernel"] = reshape(transpose(weight, _T_AXES), (-1, dims[2], weight.shape[0]))
+        if "out_proj.bias" in tensors:
+            out[f"{output}.bias"] = tensors["out_proj.bias"]
+        return out
+
+    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
+        """Builds ``layer`` for the query, key and value widths of the checkpoint; returns ``None``."""
+        if "in_proj_weight" in canonical:
+            width = canonical["in_proj_weight"].shape[1]
+            query = key = value = width
+        elif all(name in canonical for name in _QKV):
+            query, key, value = (canonical[name].shape[1] for name in _QKV)
+        else:
+            return None
+        layer.build((None, None, query), (None, None, value), (None, None, key))
+        return None
+
+    def __repr__(self) -> str:
+        return "AttentionAdapter()"
+
+
+def _folded_bias(tensors: Mapping[str, T]) -> T | None:
+    """``bias_ih_l0 + bias_hh_l0``, torch's two biases as a cell's one (``None`` unless both)."""
+    if _B_IH in tensors and _B_HH in tensors:
+        return add(tensors[_B_IH], tensors[_B_HH])
+    return None
+
+
+class _CellAdapter(LayoutAdapter):
+    """A recurrent cell: ``kernel`` ``(in, G*H)`` is ``weight_ih_l0.T``, ``recurrent_kernel`` ``weight_hh_l0.T``."""
+
+    _rules: ClassVar[dict[str, TensorRule]] = {
+        "kernel": TensorRule("kernel", _IH, _T_AXES),
+        "recurrent_kernel": TensorRule("recurrent_kernel", _HH, _T_AXES),
+    }
+
+    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
+        return None if name == "bias" else self._rules.get(name, TensorRule(name, name))
+
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out: dict[str, T] = {}
+        for name, x in tensors.items():
+            rule = self._rules.get(name)
+            if rule is not None:
+                out[rule.canonical] = self.gates(layer, transpose(x, _T_AXES), to_torch=True)
+            elif name == "bias":
+                out.update(self.torch_biases(layer, x))
+            else:
+                out[name] = x
+        return out
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out = {name: x for name, x in tensors.items() if name not in (_IH, _HH, _B_IH, _B_HH)}
+        for rule in self._rules.values():
+            if rule.canonical in tensors:
+                out[rule.framework] = transpose(self.gates(layer, tensors[rule.canonical], to_torch=False), _T_AXES)
+        bias = self.bias(layer, tensors)
+        if bias is not None:
+            out["bias"] = bias
+        return out
+
+    def gates(self, layer: Any, x: T, *, to_torch: bool) -> T:
+        """``x`` (gates along axis 0) with its gates in torch's order, or in Keras' from torch's."""
+        return x
+
+    def torch_biases(self, layer: Any, bias: T) -> dict[str, T]:
+        """The cell's bias as torch's two: all in ``bias_ih_l0``, zeros in ``bias_hh_l0``."""
+        return {_B_IH: bias, _B_HH: zeros_like(bias)}
+
+    def bias(self, layer: Any, tensors: Mapping[str, T]) -> T | None:
+        """The cell's bias from torch's two, or ``None``."""
+        return _folded_bias(tensors)
+
+    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
+        weight = canonical.get(_IH)
+        return None if weight is None else (None, weight.shape[1])
+
+
+class LSTMCellAdapter(_CellAdapter):
+    """``LSTMCell`` as a one-layer ``torch.nn.LSTM``: gates i, f, c, o are torch's i, f, g, o.
+
+    ``bias`` is ``bias_ih_l0 + bias_hh_l0`` (saved as ``bias_ih_l0`` with a zero ``bias_hh_l0``).
+    """
+
+    def __repr__(self) -> str:
+        return "LSTMCellAdapter()"
+
+
+class SimpleRNNCellAdapter(_CellAdapter):
+    """``SimpleRNNCell`` as a one-layer ``torch.nn.RNN``: ``bias`` is ``bias_ih_l0 + bias_hh_l0``."""
+
+    def __repr__(self) -> str:
+        return "SimpleRNNCellAdapter()"
+
+
+class GRUCellAdapter(_CellAdapter):
+    """``GRUCell(reset_after=True)`` (Keras' default) as a one-layer ``torch.nn.GRU``.
+
+    Keras orders the gates z, r, h, torch r, z, n; the bias ``(2, 3H)`` holds the input bias and the recurrent
+    one, torch's ``bias_ih_l0`` and ``bias_hh_l0``, exactly. A cell with ``reset_after=False`` applies the reset
+    gate before the recurrent product, which no torch GRU does: its variables keep their Keras names
+    (``gru.kernel``: Keras reads them back, torch does not).
+    """
+
+    def _torch_like(self, layer: Any) -> bool:
+        return bool(getattr(layer, "reset_after", True))
+
+    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
+        return (
+            None
+            if self._torch_like(layer) and name in ("kernel", "recurrent_kernel", "bias")
+            else TensorRule(name, name)
+        )
+
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        return super().to_canonical(layer, path, tensors) if self._torch_like(layer) else dict(tensors)
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        return super().from_canonical(layer, path, tensors) if self._torch_like(layer) else dict(tensors)
+
+    def gates(self, layer: Any, x: T, *, to_torch: bool) -> T:
+        first, second, new = split(x, 3)
+        return concat([second, first, new])  # z, r, h <-> r, z, n: the same swap both ways
+
+    def torch_biases(self, layer: Any, bias: T) -> dict[str, T]:
+        rows = [reshape(row, (-1,)) for row in split(bias, 2)]
+        return {name: self.gates(layer, row, to_torch=True) for name, row in zip((_B_IH, _B_HH), rows, strict=True)}
+
+    def bias(self, layer: Any, tensors: Mapping[str, T]) -> T | None:
+        if _B_IH not in tensors or _B_HH not in tensors:
+            return None
+        rows = [reshape(self.gates(layer, tensors[name], to_torch=False), (1, -1)) for name in (_B_IH, _B_HH)]
+        return concat(rows)
+
+    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
+        if self._torch_like(layer):
+            return super().input_shape(layer, canonical)
+        kernel = canonical.get("kernel")
+        return None if kernel is None else (None, kernel.shape[0])
+
+    def __repr__(self) -> str:
+        return "GRUCellAdapter()"
+
+
+class RNNAdapter(CompositeAdapter):
+    """``RNN`` (``LSTM``, ``GRU``, ``SimpleRNN``): its cell's adapter, with the tensors at the RNN's path.
+
+    So a Keras ``lstm = LSTM(...)`` is torch's ``lstm = nn.LSTM(..., batch_first=True)`` (``lstm.weight_ih_l0``).
+    Built for ``(None, None, in)``, ``in`` from the cell's input shape.
+
+    Args:
+        find: The adapter of a cell (the package's registry's ``find``).
+    """
+
+    def __init__(self, find: Callable[[Any], LayoutAdapter]) -> None:
+        self.find = find
+
+    def parts(self, layer: Any) -> dict[str, Any]:
+        return {"cell": layer.cell}
+
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        cell = {name.removeprefix("cell."): x for name, x in tensors.items() if name.startswith("cell.")}
+        out = {name: x for name, x in tensors.items() if not name.startswith("cell.")}
+        return {**out, **self.find(layer.cell).to_canonical(layer.cell, path, cell)}
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        cell = self.find(layer.cell).from_canonical(layer.cell, path, tensors)
+        return {f"cell.{name}": x for name, x in cell.items()}
+
+    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
+        if not name.startswith("cell."):
+            return TensorRule(name, name)
+        rule = self.find(layer.cell).rule_for(layer.cell, name.removeprefix("cell."))
+        return None if rule is None else TensorRule(name, rule.canonical, rule.axes)
+
+    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
+        method = getattr(self.find(layer.cell), "input_shape", None)
+        if method is None:
+            return None
+        # The cell's tensors at the RNN's path, or (a walk that visits the cell on its own) at the cell's.
+        below = {name.removeprefix("cell."): info for name, info in canonical.items() if name.startswith("cell.")}
+        shape: Shape | None = method(layer.cell, canonical) or method(layer.cell, below)
+        return None if not shape else (shape[0], None, *shape[1:])
+
+    def __repr__(self) -> str:
+        return "RNNAdapter()"

@@ -7,6 +7,7 @@ costs only the slice (plus one bounded block of rows), whatever the slice's layo
 from __future__ import annotations
 
 import math
+import mmap
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ Index = tuple[slice, ...]
 _BLOCK_BYTES = 16 * 1024 * 1024
 _ALIGN = 64
 _PAGE = 4096
+_MAPPED_FROM = 1 << 20
 
 
 def _locate(path: Path, header: Header, name: str) -> tuple[TensorInfo, np.dtype[Any], int]:
@@ -48,6 +50,12 @@ def aligned_empty(shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
     Frameworks can then use the memory as it is (JAX on CPU takes a 64-byte aligned array without a copy).
     """
     nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes >= _MAPPED_FROM:
+        # Anonymous memory of our own, page-aligned: numpy would advise huge pages for a large array, and the
+        # kernel may then stall compacting memory on the first touch (seconds per gigabyte on a busy machine).
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)  # pages faulted in at once
+        mapped = np.frombuffer(mmap.mmap(-1, nbytes, flags=flags), dtype=np.uint8)
+        return mapped.view(dtype).reshape(shape)
     raw = np.empty(nbytes + _ALIGN, dtype=np.uint8)
     start = -raw.ctypes.data % _ALIGN
     return raw[start : start + nbytes].view(dtype).reshape(shape)

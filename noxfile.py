@@ -152,9 +152,7 @@ def tests_cross(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
     with tempfile.TemporaryDirectory() as site:
-        session.run(
-            PY, "-m", "mkdocs", "build", "--strict", "--site-dir", site, env={"NO_MKDOCS_2_WARNING": "1"}
-        )
+        session.run(PY, "-m", "mkdocs", "build", "--strict", "--site-dir", site, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 def _framework_modules() -> list[str]:

@@ -188,7 +188,7 @@ def test_round_trip_keeps_every_array_and_writes_canonical_names(saved: Path) ->
     config = json.loads((saved / "config.json").read_text())
     assert config == {"vocab": 11, "dim": 8, "heads": 2, "depth": 2, "classes": 3, "head_bias": True}
     checkpoint = open_checkpoint(saved)
-    assert checkpoint.metadata == {"format": "pt"}
+    assert checkpoint.metadata == {"format": "pt", "hubmixin.layout": "1"}
     assert checkpoint.infos["blocks.1.attn.in_proj_weight"].shape == (24, 8)
     assert checkpoint.infos["blocks.1.attn.out_proj.weight"].shape == (8, 8)
     assert checkpoint.infos["head.weight"].shape == (3, 8)

@@ -12,7 +12,7 @@ import pytest
 from numpy.typing import NDArray
 from safetensors.numpy import save_file
 
-from hubmixin_core.errors import WeightsDtypeError, WeightsFileError, WeightsKeyError, WeightsShapeError
+from hubmixin_core.errors import LayoutError, WeightsDtypeError, WeightsFileError, WeightsKeyError, WeightsShapeError
 from hubmixin_core.weights import (
     NUMPY_DTYPES,
     Checkpoint,
@@ -155,3 +155,11 @@ def test_read_slice_reads_only_the_slice(tmp_path: Path, monkeypatch: pytest.Mon
     assert checkpoint.read_slice("s", ()) == 3
     with pytest.raises(IndexError, match="contiguous"):
         checkpoint.read_slice("x", (slice(0, 5, 2), slice(None), slice(None)))
+
+
+def test_a_later_layout_version_is_refused_by_name(tmp_path: Path) -> None:
+    save_file({"w": np.zeros(2, np.float32)}, str(tmp_path / "model.safetensors"), {"hubmixin.layout": "2"})
+    with pytest.raises(LayoutError, match=r"model\.safetensors: written in canonical layout version 2; .*up to version 1"):
+        open_checkpoint(tmp_path)
+    save_file({"w": np.zeros(2, np.float32)}, str(tmp_path / "model.safetensors"), {"hubmixin.layout": "1"})
+    assert open_checkpoint(tmp_path).metadata == {"hubmixin.layout": "1"}

@@ -132,7 +132,7 @@ def test_canonical_save_writes_pytorch_names_and_layouts(tmp_path: Path) -> None
     save_canonical(_layers(model), _registry(), tmp_path)
     with safe_open(str(tmp_path / "model.safetensors"), framework="numpy") as f:
         saved = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not a mapping
-        assert f.metadata() == {"format": "pt"}
+        assert f.metadata() == {"format": "pt", "hubmixin.layout": "1"}
     assert sorted(saved) == [
         "attn.in_proj_weight",
         "blocks.0.bias",

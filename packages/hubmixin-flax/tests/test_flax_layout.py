@@ -24,7 +24,7 @@ def _np(variable: nnx.Variable[Any] | None) -> np.ndarray[Any, Any]:
 
 def test_metadata_is_format_pt(saved: Path) -> None:
     _, metadata = _read(saved)
-    assert metadata == {"format": "pt"}
+    assert metadata == {"format": "pt", "hubmixin.layout": "1", "hubmixin.framework": "flax"}
 
 
 def test_linear_embed_and_norms(net: Net, saved: Path) -> None:

@@ -20,6 +20,7 @@ from jax.typing import DTypeLike
 from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core.errors import WeightsError
 from hubmixin_core.weights import (
+    FRAMEWORK_KEY,
     LayerTensors,
     LazyTensor,
     TensorInfo,
@@ -87,7 +88,14 @@ class FlaxHubMixinBase(ModelHubMixin):
             LayerTensors(group.path, group.layer, {n: np.asarray(v.get_value()) for n, v in group.variables.items()})
             for group in layer_variables(_as_module(self))
         ]
-        save_canonical(layers, LAYOUTS, save_directory, max_shard_size=max_shard_size, dtype=floating_dtype_name(dtype))
+        save_canonical(
+            layers,
+            LAYOUTS,
+            save_directory,
+            max_shard_size=max_shard_size,
+            dtype=floating_dtype_name(dtype),
+            metadata={FRAMEWORK_KEY: "flax"},
+        )
 
     @classmethod
     def _from_pretrained(

@@ -18,6 +18,7 @@ import numpy as np
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
 from hubmixin_core.errors import WeightsKeyError, WeightsNotFoundError
 from hubmixin_core.weights import (
+    FRAMEWORK_KEY,
     Checkpoint,
     LayerTensors,
     LazyTensor,
@@ -118,7 +119,14 @@ class KerasHubMixinBase(ModelHubMixin):
                 "%s has no variables yet: call it once (or build it) before saving; the checkpoint is empty",
                 type(self).__qualname__,
             )
-        save_canonical(layers, LAYOUTS, save_directory, max_shard_size=max_shard_size, dtype=floating_dtype_name(dtype))
+        save_canonical(
+            layers,
+            LAYOUTS,
+            save_directory,
+            max_shard_size=max_shard_size,
+            dtype=floating_dtype_name(dtype),
+            metadata={FRAMEWORK_KEY: f"keras-{keras.backend.backend()}"},
+        )
 
     @classmethod
     def _from_pretrained(

@@ -16,7 +16,6 @@ Examples:
 """
 
 from hubmixin_core.weights import transforms as transforms
-from hubmixin_core.weights._canonical import CANONICAL_METADATA as CANONICAL_METADATA
 from hubmixin_core.weights._canonical import CanonicalLoad as CanonicalLoad
 from hubmixin_core.weights._canonical import LazyTensor as LazyTensor
 from hubmixin_core.weights._canonical import load_canonical as load_canonical
@@ -44,6 +43,11 @@ from hubmixin_core.weights._layout import LayoutAdapter as LayoutAdapter
 from hubmixin_core.weights._layout import LayoutRegistry as LayoutRegistry
 from hubmixin_core.weights._layout import MappedAdapter as MappedAdapter
 from hubmixin_core.weights._layout import TensorRule as TensorRule
+from hubmixin_core.weights._metadata import CANONICAL_METADATA as CANONICAL_METADATA
+from hubmixin_core.weights._metadata import FRAMEWORK_KEY as FRAMEWORK_KEY
+from hubmixin_core.weights._metadata import LAYOUT_KEY as LAYOUT_KEY
+from hubmixin_core.weights._metadata import LAYOUT_VERSION as LAYOUT_VERSION
+from hubmixin_core.weights._metadata import canonical_metadata as canonical_metadata
 from hubmixin_core.weights._names import CONFIG_NAME as CONFIG_NAME
 from hubmixin_core.weights._names import PYTORCH_WEIGHTS_NAME as PYTORCH_WEIGHTS_NAME
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME as SAFETENSORS_INDEX_NAME

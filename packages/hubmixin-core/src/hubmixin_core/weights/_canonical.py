@@ -20,17 +20,15 @@ from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import dtype_name, is_floating, numpy_dtype
 from hubmixin_core.weights._header import TensorInfo
 from hubmixin_core.weights._layout import LayerTensors, LayoutRegistry
+from hubmixin_core.weights._metadata import CANONICAL_METADATA
 from hubmixin_core.weights._read import Index
 from hubmixin_core.weights._report import LoadReport, check_checkpoint
 from hubmixin_core.weights._write import write_safetensors
 from hubmixin_core.weights.transforms import inverse_axes, transpose
 
-__all__ = ["CANONICAL_METADATA", "CanonicalLoad", "LazyTensor", "load_canonical", "save_canonical"]
+__all__ = ["CanonicalLoad", "LazyTensor", "load_canonical", "save_canonical"]
 
 Array = NDArray[Any]
-
-CANONICAL_METADATA: dict[str, str] = {"format": "pt"}
-"""Header metadata of a canonical checkpoint: PyTorch names and layouts (transformers requires ``format``)."""
 
 
 def save_canonical(

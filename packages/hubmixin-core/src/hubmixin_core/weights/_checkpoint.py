@@ -14,6 +14,7 @@ from safetensors import safe_open
 from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core.weights._check import read_tensor_infos
 from hubmixin_core.weights._header import TensorInfo, read_header
+from hubmixin_core.weights._metadata import check_layout_version
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME
 from hubmixin_core.weights._read import Index, read_numpy, read_numpy_slice, read_raw
 from hubmixin_core.weights._resolve import WeightFiles, resolve_weight_files
@@ -63,11 +64,13 @@ class Checkpoint:
         for path in weights.files:
             header = read_header(path)
             positions.update({name: header.data_start + begin for name, (begin, _) in header.offsets.items()})
+        metadata = read_header(first).metadata
+        check_layout_version(metadata, description)
         return cls(
             {name: info for name, (info, _) in found.items()},
             {name: path for name, (_, path) in found.items()},
             description,
-            read_header(first).metadata,
+            metadata,
             positions=positions,
         )
 

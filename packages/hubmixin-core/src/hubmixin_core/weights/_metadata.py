@@ -1,0 +1,49 @@
+"""The header metadata of a canonical checkpoint: its format, layout version and the framework that wrote it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hubmixin_core.errors import LayoutError
+
+__all__ = ["CANONICAL_METADATA", "FRAMEWORK_KEY", "LAYOUT_KEY", "LAYOUT_VERSION", "canonical_metadata"]
+
+LAYOUT_KEY = "hubmixin.layout"
+"""Header metadata key of the canonical layout's version (absent from files that hubmixin did not write)."""
+
+LAYOUT_VERSION = "1"
+"""The canonical layout this release writes: PyTorch names and tensor layouts. Files of a later one are refused."""
+
+FRAMEWORK_KEY = "hubmixin.framework"
+"""Header metadata key naming the framework that wrote the file (``torch``, ``flax``, ``keras-jax``, ...)."""
+
+CANONICAL_METADATA: dict[str, str] = {"format": "pt", LAYOUT_KEY: LAYOUT_VERSION}
+"""Header metadata of a canonical checkpoint: PyTorch names and layouts (transformers requires ``format``)."""
+
+
+def canonical_metadata(framework: str) -> dict[str, str]:
+    """:data:`CANONICAL_METADATA` plus the framework that writes the file.
+
+    Examples:
+        >>> canonical_metadata("flax")
+        {'format': 'pt', 'hubmixin.layout': '1', 'hubmixin.framework': 'flax'}
+    """
+    return {**CANONICAL_METADATA, FRAMEWORK_KEY: framework}
+
+
+def check_layout_version(metadata: Mapping[str, str], source: str) -> None:
+    """Refuse a file written in a canonical layout later than :data:`LAYOUT_VERSION` (or an unreadable one).
+
+    Raises:
+        LayoutError: naming ``source``, the file's layout version and the one this release reads.
+    """
+    version = metadata.get(LAYOUT_KEY)
+    if version is None or version == LAYOUT_VERSION:
+        return
+    if not version.isdigit():
+        raise LayoutError(f"{source}: layout version {version!r} ({LAYOUT_KEY}) is not a number")
+    if int(version) > int(LAYOUT_VERSION):
+        raise LayoutError(
+            f"{source}: written in canonical layout version {version}; this hubmixin reads up to version "
+            f"{LAYOUT_VERSION}: upgrade hubmixin to load it"
+        )

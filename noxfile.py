@@ -106,6 +106,7 @@ nox.options.sessions = [
     "mypy",
     *(p.session for p in PACKAGES),
     "tests_cross",
+    "interchange",
     "docs",
     "install_core",
 ]
@@ -136,6 +137,12 @@ def mypy(session: nox.Session) -> None:
     session.run(PY, "-m", "mypy", "--strict", *sources, "codegen", "examples", "benchmarks", "noxfile.py", env=env)
     for tests in [*sorted(ROOT.glob("packages/*/tests")), ROOT / "tests"]:
         session.run(PY, "-m", "mypy", "--strict", tests.relative_to(ROOT).as_posix(), env=env)
+    # tests/interchange imports its own modules by their bare names: its own run, its files named (the
+    # configuration's `exclude` keeps it out of the run over tests/).
+    interchange = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests" / "interchange").glob("*.py"))
+    session.run(
+        PY, "-m", "mypy", "--strict", *interchange, env={"MYPYPATH": f"{env['MYPYPATH']}{os.pathsep}tests/interchange"}
+    )
 
 
 for _package in PACKAGES:
@@ -144,8 +151,18 @@ for _package in PACKAGES:
 
 @nox.session
 def tests_cross(session: nox.Session) -> None:
-    """Cross-package tests (end-to-end against the local Hub, typing, codegen), test-only packages' doctests."""
-    _pytest(session, "tests", "--doctest-modules", *TEST_SOURCE_ROOTS)
+    """Cross-package tests (end-to-end against the local Hub, typing, codegen), test-only packages' doctests.
+
+    The interchange tests are the `interchange` session's.
+    """
+    _pytest(session, "tests", "--ignore=tests/interchange", "--doctest-modules", *TEST_SOURCE_ROOTS)
+
+
+@nox.session
+def interchange(session: nox.Session) -> None:
+    """The interchange matrix and the per-layer adapter checks; writes the docs' table of the matrix's errors."""
+    env = {"HUBMIXIN_INTERCHANGE_TABLE": str(ROOT / "docs" / "interchange-matrix.md")}
+    _pytest(session, "tests/interchange", "--doctest-modules", env=env)
 
 
 @nox.session

@@ -159,7 +159,9 @@ def test_read_slice_reads_only_the_slice(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_a_later_layout_version_is_refused_by_name(tmp_path: Path) -> None:
     save_file({"w": np.zeros(2, np.float32)}, str(tmp_path / "model.safetensors"), {"hubmixin.layout": "2"})
-    with pytest.raises(LayoutError, match=r"model\.safetensors: written in canonical layout version 2; .*up to version 1"):
+    with pytest.raises(
+        LayoutError, match=r"model\.safetensors: written in canonical layout version 2; .*up to version 1"
+    ):
         open_checkpoint(tmp_path)
     save_file({"w": np.zeros(2, np.float32)}, str(tmp_path / "model.safetensors"), {"hubmixin.layout": "1"})
     assert open_checkpoint(tmp_path).metadata == {"hubmixin.layout": "1"}

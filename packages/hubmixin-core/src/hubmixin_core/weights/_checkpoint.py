@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from safetensors import safe_open
 
 from hubmixin_core._generated._options import DownloadOptions
+from hubmixin_core.errors import WeightsKeyError
 from hubmixin_core.weights._check import read_tensor_infos
 from hubmixin_core.weights._header import TensorInfo, read_header
 from hubmixin_core.weights._metadata import check_layout_version
@@ -20,6 +23,8 @@ from hubmixin_core.weights._read import Index, read_numpy, read_numpy_slice, rea
 from hubmixin_core.weights._resolve import WeightFiles, resolve_weight_files
 
 __all__ = ["Checkpoint", "TensorReader", "open_checkpoint"]
+
+_T = TypeVar("_T")
 
 TensorReader = Callable[[Sequence[str], str, str], dict[str, Any]]
 """``reader(names, framework, device)``: the named tensors as arrays of ``framework`` on ``device``."""
@@ -53,6 +58,8 @@ class Checkpoint:
     reader: TensorReader | None = None
     positions: dict[str, int] = field(default_factory=dict, repr=False)
     """Offset in its file of each tensor's first byte (safetensors files only)."""
+    stored_names: dict[str, str] = field(default_factory=dict, repr=False)
+    """The name in the files of each tensor that :meth:`renamed` renamed."""
 
     @classmethod
     def from_files(cls, weights: WeightFiles) -> Checkpoint:
@@ -74,6 +81,69 @@ class Checkpoint:
             positions=positions,
         )
 
+    def renamed(self, key_mapping: Mapping[str, str] | None) -> Checkpoint:
+        """This checkpoint with its tensors' names rewritten, as transformers' ``key_mapping`` does.
+
+        Each ``pattern: replacement`` pair is applied in order to every name with :func:`re.sub`; the files
+        are not touched (reads translate the names back).
+
+        Raises:
+            WeightsKeyError: two tensors are renamed to the same name (both named), or a pattern is not a
+                valid regular expression.
+
+        Examples:
+            >>> import numpy as np, tempfile
+            >>> from safetensors.numpy import save_file
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     save_file({"enc.fc.weight": np.eye(2, dtype=np.float32)}, f"{tmp}/model.safetensors")
+            ...     checkpoint = open_checkpoint(tmp).renamed({r"^enc\\.": "encoder."})
+            ...     list(checkpoint.infos), checkpoint.read(["encoder.fc.weight"])["encoder.fc.weight"].sum()
+            (['encoder.fc.weight'], np.float32(2.0))
+        """
+        if not key_mapping:
+            return self
+        try:
+            patterns = [(re.compile(pattern), replacement) for pattern, replacement in key_mapping.items()]
+        except re.error as error:
+            raise WeightsKeyError(f"key_mapping: invalid pattern {error.pattern!r}: {error}") from error
+        renames: dict[str, str] = {}  # new name -> current name
+        for name in self.infos:
+            new = name
+            for pattern, replacement in patterns:
+                new = pattern.sub(replacement, new)
+            if new in renames:
+                raise WeightsKeyError(
+                    f"{self.description}: key_mapping renames both {renames[new]!r} and {name!r} to {new!r}"
+                )
+            renames[new] = name
+        old_to_new = {old: new for new, old in renames.items()}
+        # torch ties are recorded in the metadata as {dropped name: kept name}: renamed with the tensors
+        metadata = {old_to_new.get(k, k): old_to_new.get(v, v) for k, v in self.metadata.items()}
+        return replace(
+            self,
+            infos={new: self.infos[old] for new, old in renames.items()},
+            files={new: self.files[old] for new, old in renames.items() if old in self.files},
+            metadata=metadata,
+            positions={new: self.positions[old] for new, old in renames.items() if old in self.positions},
+            stored_names={new: self._stored(old) for new, old in renames.items()},
+        )
+
+    def _stored(self, name: str) -> str:
+        return self.stored_names.get(name, name)
+
+    def _by_stored_name(self, names: Sequence[str], read: Callable[[list[str]], dict[str, _T]]) -> dict[str, _T]:
+        """``read`` of the tensors' names in the files, keyed back by ``names``."""
+        if not self.stored_names:
+            return read(list(names))
+        stored = {self._stored(name): name for name in names}
+        return {stored[key]: value for key, value in read(list(stored)).items()}
+
+    def _by_file(self, names: Sequence[str]) -> dict[Path, list[str]]:
+        by_file: dict[Path, list[str]] = {}
+        for name in names:
+            by_file.setdefault(self.files[name], []).append(name)
+        return by_file
+
     def source(self, name: str) -> str:
         """Where tensor ``name`` is (its file), else the whole checkpoint: for messages."""
         path = self.files.get(name)
@@ -85,19 +155,16 @@ class Checkpoint:
         Safetensors files are memory-mapped and each file is opened once per call; torch tensors on CPU are
         not copied.
         """
-        if self.reader is not None:
-            return self.reader(names, framework, device)
-        by_file: dict[Path, list[str]] = {}
-        for name in names:
-            by_file.setdefault(self.files[name], []).append(name)
+        if (reader := self.reader) is not None:
+            return self._by_stored_name(names, lambda stored: reader(stored, framework, device))
         tensors: dict[str, Any] = {}
-        for path, keys in by_file.items():
+        for path, keys in self._by_file(names).items():
             if framework in ("numpy", "np"):
-                tensors.update(read_numpy(path, keys))
+                tensors.update(self._by_stored_name(keys, partial(read_numpy, path)))
                 continue
             with safe_open(str(path), framework=framework, device=device) as f:
                 for key in keys:
-                    tensors[key] = f.get_tensor(key)
+                    tensors[key] = f.get_tensor(self._stored(key))
         return tensors
 
     def is_aligned(self, name: str, alignment: int = 64) -> bool:
@@ -113,12 +180,9 @@ class Checkpoint:
         """
         if self.reader is not None:
             raise TypeError(f"{self.description}: raw bytes are only read from safetensors files")
-        by_file: dict[Path, list[str]] = {}
-        for name in names:
-            by_file.setdefault(self.files[name], []).append(name)
         raw: dict[str, NDArray[np.uint8]] = {}
-        for path, keys in by_file.items():
-            raw.update(read_raw(path, keys))
+        for path, keys in self._by_file(names).items():
+            raw.update(self._by_stored_name(keys, partial(read_raw, path)))
         return raw
 
     def read_slice(self, name: str, index: Index) -> NDArray[Any]:
@@ -128,9 +192,10 @@ class Checkpoint:
         whole tensor, then slices it.
         """
         if self.reader is not None:
-            array: NDArray[Any] = np.asarray(self.reader([name], "numpy", "cpu")[name])[index]
+            stored = self._stored(name)
+            array: NDArray[Any] = np.asarray(self.reader([stored], "numpy", "cpu")[stored])[index]
             return array
-        return read_numpy_slice(self.files[name], name, index)
+        return read_numpy_slice(self.files[name], self._stored(name), index)
 
 
 def open_checkpoint(model_id: str | Path, download: DownloadOptions | None = None) -> Checkpoint:

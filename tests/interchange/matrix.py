@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ import numpy as np
 import torch
 from architectures import ARCHITECTURES, FLAX, HUB, KERAS, TORCH, inputs
 from flax import nnx
+
+from hubmixin_core.errors import LayerSettingsWarning
 
 Array = np.ndarray[Any, Any]
 FRAMEWORKS = ("torch", "flax", "keras-jax", "keras-torch", "keras-tensorflow", "huggingface_hub")
@@ -216,6 +219,7 @@ PHASES = {"save": save, "load": load, "back": back}
 
 
 def main(argv: list[str]) -> int:
+    warnings.simplefilter("error", LayerSettingsWarning)  # the ports are set alike: a warning is a failed cell
     phase, root = PHASES[argv[0]], Path(argv[1])
     results = root / "results"
     results.mkdir(parents=True, exist_ok=True)

@@ -165,3 +165,29 @@ def test_a_later_layout_version_is_refused_by_name(tmp_path: Path) -> None:
         open_checkpoint(tmp_path)
     save_file({"w": np.zeros(2, np.float32)}, str(tmp_path / "model.safetensors"), {"hubmixin.layout": "1"})
     assert open_checkpoint(tmp_path).metadata == {"hubmixin.layout": "1"}
+
+
+def test_renamed_reads_every_way_under_the_new_names(tmp_path: Path) -> None:
+    tensors = {"enc.fc.weight": np.arange(12, dtype=np.float32).reshape(3, 4), "head.bias": np.ones(3, np.float32)}
+    save_safetensors(tensors, tmp_path, save_file=save_file, nbytes=lambda t: t.nbytes, max_shard_size=48)
+    checkpoint = open_checkpoint(tmp_path).renamed({r"^enc\.": "encoder.", r"fc": "dense"})
+    assert sorted(checkpoint.infos) == ["encoder.dense.weight", "head.bias"]
+    assert checkpoint.files["encoder.dense.weight"].name.startswith("model-0000")
+    np.testing.assert_array_equal(
+        checkpoint.read(["encoder.dense.weight"])["encoder.dense.weight"], tensors["enc.fc.weight"]
+    )
+    np.testing.assert_array_equal(
+        checkpoint.read_slice("encoder.dense.weight", (slice(1, 2), slice(None))), tensors["enc.fc.weight"][1:2]
+    )
+    assert checkpoint.read_raw(["head.bias"])["head.bias"].tobytes() == tensors["head.bias"].tobytes()
+    again = checkpoint.renamed({r"^head": "out"})  # renames compose: reads still reach the stored names
+    assert sorted(again.read(["out.bias", "encoder.dense.weight"])) == ["encoder.dense.weight", "out.bias"]
+    assert open_checkpoint(tmp_path).renamed(None).infos.keys() == tensors.keys()
+
+
+def test_renamed_refuses_two_names_made_one_and_a_bad_pattern(tmp_path: Path) -> None:
+    save_file({"a.w": np.zeros(1, np.float32), "b.w": np.zeros(1, np.float32)}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(WeightsKeyError, match=r"renames both 'a\.w' and 'b\.w' to 'x\.w'"):
+        open_checkpoint(tmp_path).renamed({r"^[ab]\.": "x."})
+    with pytest.raises(WeightsKeyError, match=r"key_mapping: invalid pattern '\('"):
+        open_checkpoint(tmp_path).renamed({"(": "x"})

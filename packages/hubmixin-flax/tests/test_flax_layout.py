@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,10 @@ def _np(variable: nnx.Variable[Any] | None) -> np.ndarray[Any, Any]:
 
 def test_metadata_is_format_pt(saved: Path) -> None:
     _, metadata = _read(saved)
+    settings = json.loads(metadata.pop("hubmixin.settings"))
     assert metadata == {"format": "pt", "hubmixin.layout": "1", "hubmixin.framework": "flax"}
+    assert settings["bn"] == {"eps": 1e-5}
+    assert settings["conv"] == {"dilation": [1], "padding": [[1, 1]], "stride": [1]}
 
 
 def test_linear_embed_and_norms(net: Net, saved: Path) -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "ConfigEncodingWarning",
     "HubMixinError",
     "InvalidRepoPathError",
+    "LayerSettingsWarning",
     "LayoutError",
     "ShardIndexError",
     "WeightsDtypeError",
@@ -96,10 +97,12 @@ class WeightsKeyError(WeightsError, KeyError, RuntimeError):
         unexpected: Names in the checkpoint that the model does not have.
     """
 
-    def __init__(self, source: str, missing: Sequence[str] = (), unexpected: Sequence[str] = ()) -> None:
+    def __init__(
+        self, source: str, missing: Sequence[str] = (), unexpected: Sequence[str] = (), *, detail: str = ""
+    ) -> None:
         self.missing = list(missing)
         self.unexpected = list(unexpected)
-        parts = []
+        parts = [detail] if detail else []
         if self.missing:
             parts.append(f"missing keys [{format_names(self.missing)}]")
         if self.unexpected:
@@ -150,3 +153,8 @@ def format_names(names: Sequence[str], limit: int = 10) -> str:
 
 class ConfigEncodingWarning(UserWarning):
     """An `__init__` argument could not be encoded into ``config.json`` and is left out of it."""
+
+
+class LayerSettingsWarning(UserWarning):
+    """A layer of the model has a setting that changes results (norm epsilon, padding, strides, heads, ...)
+    different from the same layer of the model that saved the checkpoint: the weights load, the outputs differ."""

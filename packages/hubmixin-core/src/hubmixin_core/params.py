@@ -24,6 +24,7 @@ __all__ = [
     "SAVE_PARAMS",
     "SPEC_VERSION",
     "STRICT",
+    "KEY_MAPPING",
     "UPLOAD_PARAMS",
     "FrameworkExtras",
     "Param",
@@ -239,6 +240,19 @@ STRICT = Param(
     "shape mismatch raises `WeightsShapeError` either way.",
 )
 """The load extra of every framework package that loads through core's strict policy (``check_checkpoint``)."""
+
+KEY_MAPPING = Param(
+    "key_mapping",
+    "Mapping[str, str] | None",
+    "None",
+    "Renames the checkpoint's tensors before they are matched to the model, as transformers' `key_mapping` "
+    "does: each `pattern: replacement` pair is applied in order to every checkpoint name with `re.sub` "
+    '(`{"^encoder[.]attn[.]": "enc.attention."}`), and layer settings are compared under the new names. For '
+    "two ports of a model whose attribute names differ. Two names renamed to the same one raise "
+    "`WeightsKeyError`. The files are not changed.",
+    ("from collections.abc import Mapping",),
+)
+"""The load extra of every framework package that reads through :meth:`Checkpoint.renamed`."""
 
 MAX_SHARD_SIZE = Param(
     "max_shard_size",

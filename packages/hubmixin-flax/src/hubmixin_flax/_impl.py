@@ -7,6 +7,7 @@ Files, shards, the header checks, the strict policy and the layouts are core's (
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -31,9 +32,12 @@ from hubmixin_core.weights import (
     numpy_dtype,
     open_checkpoint,
     save_canonical,
+    settings_metadata,
+    warn_settings,
 )
 from hubmixin_flax._construct import abstract_paths, construct_abstract, materialize
 from hubmixin_flax._layout import LAYOUTS
+from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
 from hubmixin_flax._walk import LayerVariables, layer_variables
 
@@ -88,13 +92,14 @@ class FlaxHubMixinBase(ModelHubMixin):
             LayerTensors(group.path, group.layer, {n: np.asarray(v.get_value()) for n, v in group.variables.items()})
             for group in layer_variables(_as_module(self))
         ]
+        settings = {group.path: layer_settings(group.layer) for group in layers}
         save_canonical(
             layers,
             LAYOUTS,
             save_directory,
             max_shard_size=max_shard_size,
             dtype=floating_dtype_name(dtype),
-            metadata={FRAMEWORK_KEY: "flax"},
+            metadata={FRAMEWORK_KEY: "flax", **settings_metadata(settings)},
         )
 
     @classmethod
@@ -106,6 +111,7 @@ class FlaxHubMixinBase(ModelHubMixin):
         model_kwargs: dict[str, Any],
         sharding: ShardingSpec | None = None,
         strict: bool = False,
+        key_mapping: Mapping[str, str] | None = None,
         dtype: DTypeLike | None = None,
     ) -> Self:
         """Build the model abstractly, then fill each variable from the checkpoint, straight onto its devices.
@@ -114,13 +120,15 @@ class FlaxHubMixinBase(ModelHubMixin):
         dtypes and keys are checked from its headers before any tensor is read.
         """
         target = floating_dtype_name(dtype)
-        checkpoint = open_checkpoint(model_id, download)
+        checkpoint = open_checkpoint(model_id, download).renamed(key_mapping)
         kwargs = dict(model_kwargs)
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
             kwargs["rngs"] = nnx.Rngs(0)
         mesh = mesh_of(sharding)
         model = construct_abstract(cls, kwargs, mesh)
         groups = {group.path: group for group in layer_variables(_as_module(model))}
+        ours = {path: layer_settings(group.layer) for path, group in groups.items()}
+        warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
         abstract = {  # each variable's abstract value: with a mesh, it carries the model's annotation
             f"{group.path}.{name}" if group.path else name: variable.get_value()
             for group in groups.values()

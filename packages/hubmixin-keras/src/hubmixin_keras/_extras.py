@@ -4,7 +4,7 @@
 writes ``_generated/_methods.py`` from it. Each parameter is documented once, here.
 """
 
-from hubmixin_core.params import MAX_SHARD_SIZE, STRICT, FrameworkExtras, Param
+from hubmixin_core.params import KEY_MAPPING, MAX_SHARD_SIZE, STRICT, FrameworkExtras, Param
 
 __all__ = ["EXTRAS"]
 
@@ -14,6 +14,7 @@ EXTRAS = FrameworkExtras(
     base="hubmixin_keras._impl:KerasHubMixinBase",
     load=(
         STRICT,
+        KEY_MAPPING,
         Param(
             "dtype",
             "str | None",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -29,9 +30,12 @@ from hubmixin_core.weights import (
     numpy_dtype,
     open_checkpoint,
     save_canonical,
+    settings_metadata,
+    warn_settings,
 )
 from hubmixin_keras._construct import assign, construct_deferred, initialize_rest, pending_cleared_on_error
 from hubmixin_keras._layout import LAYOUTS
+from hubmixin_keras._settings import layer_settings
 from hubmixin_keras._walk import named_layers, own_variables
 
 __all__ = ["KerasHubMixinBase"]
@@ -114,6 +118,7 @@ class KerasHubMixinBase(ModelHubMixin):
     ) -> None:
         """Write every variable of the model's layers in the canonical layout (one file, or shards)."""
         layers = _layers(_as_layer(self), _numpy)
+        settings = {group.path: layer_settings(group.layer) for group in layers}
         if not layers:
             logger.warning(
                 "%s has no variables yet: call it once (or build it) before saving; the checkpoint is empty",
@@ -125,7 +130,7 @@ class KerasHubMixinBase(ModelHubMixin):
             save_directory,
             max_shard_size=max_shard_size,
             dtype=floating_dtype_name(dtype),
-            metadata={FRAMEWORK_KEY: f"keras-{keras.backend.backend()}"},
+            metadata={FRAMEWORK_KEY: f"keras-{keras.backend.backend()}", **settings_metadata(settings)},
         )
 
     @classmethod
@@ -136,6 +141,7 @@ class KerasHubMixinBase(ModelHubMixin):
         download: DownloadOptions,
         model_kwargs: dict[str, Any],
         strict: bool = False,
+        key_mapping: Mapping[str, str] | None = None,
         dtype: str | None = None,
     ) -> Self:
         """Build the model from the checkpoint's shapes with its variables deferred, then give each its value.
@@ -144,7 +150,7 @@ class KerasHubMixinBase(ModelHubMixin):
         initialiser runs for a variable the checkpoint holds.
         """
         floating_dtype_name(dtype)  # validates
-        checkpoint = _open(model_id, download)
+        checkpoint = _open(model_id, download).renamed(key_mapping)
         with pending_cleared_on_error():
             model, unbuilt = construct_deferred(lambda: cls(**model_kwargs), checkpoint.infos, dtype)
             if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
@@ -153,6 +159,8 @@ class KerasHubMixinBase(ModelHubMixin):
             layer = _as_layer(model)
             layers = _layers(layer, lambda variable: variable)
             variables = {group.path: group.tensors for group in layers}
+            ours = {group.path: layer_settings(group.layer) for group in layers}
+            warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
             infos = [LayerTensors(g.path, g.layer, {n: _info(v) for n, v in g.tensors.items()}) for g in layers]
             load = load_canonical(infos, checkpoint, LAYOUTS, strict=strict, convert_floating=dtype is not None)
             for group, tensors in load.lazily():

@@ -4,7 +4,7 @@
 writes ``_generated/_methods.py`` from it. Each parameter is documented once, here.
 """
 
-from hubmixin_core.params import MAX_SHARD_SIZE, STRICT, FrameworkExtras, Param
+from hubmixin_core.params import KEY_MAPPING, MAX_SHARD_SIZE, STRICT, FrameworkExtras, Param
 
 __all__ = ["EXTRAS"]
 
@@ -25,6 +25,7 @@ EXTRAS = FrameworkExtras(
             _TORCH,
         ),
         STRICT,
+        KEY_MAPPING,
         Param(
             "dtype",
             "torch.dtype | None",

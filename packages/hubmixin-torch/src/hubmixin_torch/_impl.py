@@ -5,6 +5,7 @@ The public methods are generated (``_generated/_methods.py``) and reach these th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -58,6 +59,7 @@ class TorchHubMixinBase(ModelHubMixin):
         model_kwargs: dict[str, Any],
         map_location: str | torch.device = "cpu",
         strict: bool = False,
+        key_mapping: Mapping[str, str] | None = None,
         dtype: torch.dtype | None = None,
     ) -> Self:
         """Build the model without initialising its parameters, then assign the checkpoint's tensors to it.
@@ -67,7 +69,7 @@ class TorchHubMixinBase(ModelHubMixin):
         """
         device = _as_device(map_location)
         dtype = check_dtype_argument(dtype)
-        checkpoint = open_torch_checkpoint(model_id, download, device)
+        checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
         model = construct_without_weights(lambda: cls(**model_kwargs))
         module = _as_module(model)
         tie_weights = getattr(module, "tie_weights", None)

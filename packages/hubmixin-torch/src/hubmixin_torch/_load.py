@@ -13,10 +13,11 @@ from collections.abc import Callable
 import torch
 
 from hubmixin_core.errors import WeightsError, format_names
-from hubmixin_core.weights import ALIGNMENT, Checkpoint, LoadReport, TensorInfo, check_checkpoint
+from hubmixin_core.weights import ALIGNMENT, Checkpoint, LoadReport, TensorInfo, check_checkpoint, warn_settings
 from hubmixin_torch._checkpoint import read_tensors
 from hubmixin_torch._construct import _parameters_on_meta
 from hubmixin_torch._dtypes import dtype_name, target_dtype
+from hubmixin_torch._settings import model_settings
 
 __all__ = ["load_checkpoint"]
 
@@ -105,6 +106,7 @@ def load_checkpoint(
     report = check_checkpoint(
         want, checkpoint, strict=strict, convert_floating=dtype is not None, ignore_missing=aliases | counters
     )
+    warn_settings(checkpoint.metadata, model_settings(module), owner, checkpoint.description)
 
     # Read (memory-mapped) and assign.
     sources = [n for n in dict.fromkeys(source_of.values()) if n in found and n in expected]

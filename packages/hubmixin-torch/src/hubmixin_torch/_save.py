@@ -8,8 +8,9 @@ import torch
 from safetensors.torch import _remove_duplicate_names
 
 from hubmixin_core.errors import WeightsError, format_names
-from hubmixin_core.weights import TensorInfo, canonical_metadata, write_safetensors
+from hubmixin_core.weights import TensorInfo, canonical_metadata, settings_metadata, write_safetensors
 from hubmixin_torch._dtypes import check_dtype_argument, dtype_name, target_dtype
+from hubmixin_torch._settings import model_settings
 
 __all__ = ["save_module"]
 
@@ -51,7 +52,7 @@ def save_module(
         raise WeightsError(
             f"{owner}: cannot save tensors {format_names(on_meta)}: on the meta device they hold no data"
         )
-    metadata = canonical_metadata("torch")
+    metadata = {**canonical_metadata("torch"), **settings_metadata(model_settings(module))}
     for kept, dropped in _remove_duplicate_names(state).items():
         for name in dropped:
             metadata.setdefault(name, kept)

@@ -62,6 +62,12 @@ from hubmixin_core.weights._resolve import resolve_weight_files as resolve_weigh
 from hubmixin_core.weights._save import SaveFile as SaveFile
 from hubmixin_core.weights._save import plan_shards as plan_shards
 from hubmixin_core.weights._save import save_safetensors as save_safetensors
+from hubmixin_core.weights._settings import SETTING_NAMES as SETTING_NAMES
+from hubmixin_core.weights._settings import SETTINGS_KEY as SETTINGS_KEY
+from hubmixin_core.weights._settings import Settings as Settings
+from hubmixin_core.weights._settings import same_padding as same_padding
+from hubmixin_core.weights._settings import settings_metadata as settings_metadata
+from hubmixin_core.weights._settings import warn_settings as warn_settings
 from hubmixin_core.weights._size import parse_size as parse_size
 from hubmixin_core.weights._write import ALIGNMENT as ALIGNMENT
 from hubmixin_core.weights._write import TensorBytes as TensorBytes

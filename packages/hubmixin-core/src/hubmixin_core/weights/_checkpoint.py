@@ -21,6 +21,7 @@ from hubmixin_core.weights._metadata import check_layout_version
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME
 from hubmixin_core.weights._read import Index, read_numpy, read_numpy_slice, read_raw
 from hubmixin_core.weights._resolve import WeightFiles, resolve_weight_files
+from hubmixin_core.weights._settings import SETTINGS_KEY, renamed_settings
 
 __all__ = ["Checkpoint", "TensorReader", "open_checkpoint"]
 
@@ -105,20 +106,21 @@ class Checkpoint:
         try:
             patterns = [(re.compile(pattern), replacement) for pattern, replacement in key_mapping.items()]
         except re.error as error:
-            raise WeightsKeyError(f"key_mapping: invalid pattern {error.pattern!r}: {error}") from error
+            raise WeightsKeyError("key_mapping", detail=f"invalid pattern {error.pattern!r}: {error}") from error
         renames: dict[str, str] = {}  # new name -> current name
         for name in self.infos:
-            new = name
-            for pattern, replacement in patterns:
-                new = pattern.sub(replacement, new)
+            new = _rename(name, patterns)
             if new in renames:
+                names = sorted([renames[new], name])
                 raise WeightsKeyError(
-                    f"{self.description}: key_mapping renames both {renames[new]!r} and {name!r} to {new!r}"
+                    self.description, detail=f"key_mapping renames both {names[0]!r} and {names[1]!r} to {new!r}"
                 )
             renames[new] = name
         old_to_new = {old: new for new, old in renames.items()}
         # torch ties are recorded in the metadata as {dropped name: kept name}: renamed with the tensors
         metadata = {old_to_new.get(k, k): old_to_new.get(v, v) for k, v in self.metadata.items()}
+        if SETTINGS_KEY in metadata:
+            metadata[SETTINGS_KEY] = renamed_settings(metadata[SETTINGS_KEY], lambda name: _rename(name, patterns))
         return replace(
             self,
             infos={new: self.infos[old] for new, old in renames.items()},
@@ -196,6 +198,12 @@ class Checkpoint:
             array: NDArray[Any] = np.asarray(self.reader([stored], "numpy", "cpu")[stored])[index]
             return array
         return read_numpy_slice(self.files[name], self._stored(name), index)
+
+
+def _rename(name: str, patterns: Sequence[tuple[re.Pattern[str], str]]) -> str:
+    for pattern, replacement in patterns:
+        name = pattern.sub(replacement, name)
+    return name
 
 
 def open_checkpoint(model_id: str | Path, download: DownloadOptions | None = None) -> Checkpoint:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Never, Self, overload
 
@@ -24,6 +25,7 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
     _hub_extra_defaults: ClassVar[dict[str, Any]] = {
         "sharding": None,
         "strict": False,
+        "key_mapping": None,
         "dtype": None,
         "max_shard_size": None,
     }
@@ -207,6 +209,7 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
         max_workers: int = 8,
         sharding: ShardingSpec | None = None,
         strict: bool = False,
+        key_mapping: Mapping[str, str] | None = None,
         dtype: DTypeLike | None = None,
         model_kwargs: dict[str, Any] | None = None,
         **init_kwargs: Never,
@@ -244,6 +247,12 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
                 `WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is
                 given); if `False`, missing weights keep the model's own initialisation and both lists are logged as a
                 warning. A shape mismatch raises `WeightsShapeError` either way.
+            key_mapping (`Mapping[str, str] | None`, *optional*, defaults to `None`):
+                Renames the checkpoint's tensors before they are matched to the model, as transformers' `key_mapping`
+                does: each `pattern: replacement` pair is applied in order to every checkpoint name with `re.sub`
+                (`{"^encoder[.]attn[.]": "enc.attention."}`), and layer settings are compared under the new names. For
+                two ports of a model whose attribute names differ. Two names renamed to the same one raise
+                `WeightsKeyError`. The files are not changed.
             dtype (`DTypeLike | None`, *optional*, defaults to `None`):
                 Floating-point dtype to load the model in (`jnp.bfloat16`, `"float16"`, ...): every floating `nnx.Param`
                 and `nnx.BatchStat` is converted, integer ones are left as they are. `None` keeps the dtypes the model's
@@ -274,7 +283,7 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
                 endpoint=endpoint,
                 max_workers=max_workers,
             ),
-            load_kwargs={"sharding": sharding, "strict": strict, "dtype": dtype},
+            load_kwargs={"sharding": sharding, "strict": strict, "key_mapping": key_mapping, "dtype": dtype},
             model_kwargs={**(model_kwargs or {}), **init_kwargs},
         )
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Never, Self, overload
 
@@ -23,6 +24,7 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
     _hub_extra_defaults: ClassVar[dict[str, Any]] = {
         "map_location": "cpu",
         "strict": False,
+        "key_mapping": None,
         "dtype": None,
         "max_shard_size": None,
     }
@@ -205,6 +207,7 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
         max_workers: int = 8,
         map_location: str | torch.device = "cpu",
         strict: bool = False,
+        key_mapping: Mapping[str, str] | None = None,
         dtype: torch.dtype | None = None,
         model_kwargs: dict[str, Any] | None = None,
         **init_kwargs: Never,
@@ -240,6 +243,12 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
                 `WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is
                 given); if `False`, missing weights keep the model's own initialisation and both lists are logged as a
                 warning. A shape mismatch raises `WeightsShapeError` either way.
+            key_mapping (`Mapping[str, str] | None`, *optional*, defaults to `None`):
+                Renames the checkpoint's tensors before they are matched to the model, as transformers' `key_mapping`
+                does: each `pattern: replacement` pair is applied in order to every checkpoint name with `re.sub`
+                (`{"^encoder[.]attn[.]": "enc.attention."}`), and layer settings are compared under the new names. For
+                two ports of a model whose attribute names differ. Two names renamed to the same one raise
+                `WeightsKeyError`. The files are not changed.
             dtype (`torch.dtype | None`, *optional*, defaults to `None`):
                 Floating-point dtype to load the model in (`torch.float16`, `torch.bfloat16`, ...): every floating
                 parameter and buffer is converted, integer and boolean ones are left as they are. `None` keeps the
@@ -270,7 +279,7 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
                 endpoint=endpoint,
                 max_workers=max_workers,
             ),
-            load_kwargs={"map_location": map_location, "strict": strict, "dtype": dtype},
+            load_kwargs={"map_location": map_location, "strict": strict, "key_mapping": key_mapping, "dtype": dtype},
             model_kwargs={**(model_kwargs or {}), **init_kwargs},
         )
 

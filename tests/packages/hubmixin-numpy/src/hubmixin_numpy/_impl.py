@@ -7,6 +7,7 @@ Everything about files, shards, checks and layouts is core's (:func:`~hubmixin_c
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -77,11 +78,12 @@ class NumpyHubMixinBase(ModelHubMixin):
         download: DownloadOptions,
         model_kwargs: dict[str, Any],
         strict: bool = False,
+        key_mapping: Mapping[str, str] | None = None,
         dtype: str | None = None,
     ) -> Self:
         """Open the checkpoint (a repository without weights fails first), build the model, set its arrays."""
         target = floating_dtype_name(dtype)
-        checkpoint = open_checkpoint(model_id, download)
+        checkpoint = open_checkpoint(model_id, download).renamed(key_mapping)
         if cls._hub_init_takes("rng") and "rng" not in model_kwargs:
             model_kwargs = {**model_kwargs, "rng": np.random.default_rng()}
         model = cls(**model_kwargs)

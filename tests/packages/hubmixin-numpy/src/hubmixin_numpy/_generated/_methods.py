@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Never, Self, overload
 
@@ -19,7 +20,12 @@ __all__ = ["NumpyModelHubMixinMethods"]
 class NumpyModelHubMixinMethods(NumpyHubMixinBase):
     """The public `save_pretrained`, `from_pretrained` and `push_to_hub` of `hubmixin_numpy`."""
 
-    _hub_extra_defaults: ClassVar[dict[str, Any]] = {"strict": False, "dtype": None, "max_shard_size": None}
+    _hub_extra_defaults: ClassVar[dict[str, Any]] = {
+        "strict": False,
+        "key_mapping": None,
+        "dtype": None,
+        "max_shard_size": None,
+    }
 
     _hub_mixin_runtime_args: ClassVar[frozenset[str]] = frozenset({"rng"})
 
@@ -199,6 +205,7 @@ class NumpyModelHubMixinMethods(NumpyHubMixinBase):
         endpoint: str | None = None,
         max_workers: int = 8,
         strict: bool = False,
+        key_mapping: Mapping[str, str] | None = None,
         dtype: str | None = None,
         model_kwargs: dict[str, Any] | None = None,
         **init_kwargs: Never,
@@ -230,6 +237,12 @@ class NumpyModelHubMixinMethods(NumpyHubMixinBase):
                 `WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is
                 given); if `False`, missing weights keep the model's own initialisation and both lists are logged as a
                 warning. A shape mismatch raises `WeightsShapeError` either way.
+            key_mapping (`Mapping[str, str] | None`, *optional*, defaults to `None`):
+                Renames the checkpoint's tensors before they are matched to the model, as transformers' `key_mapping`
+                does: each `pattern: replacement` pair is applied in order to every checkpoint name with `re.sub`
+                (`{"^encoder[.]attn[.]": "enc.attention."}`), and layer settings are compared under the new names. For
+                two ports of a model whose attribute names differ. Two names renamed to the same one raise
+                `WeightsKeyError`. The files are not changed.
             dtype (`str | None`, *optional*, defaults to `None`):
                 Floating-point numpy dtype name to load the model in (`"float16"`, `"bfloat16"`, ...): every floating
                 array is converted, the others are left as they are. `None` keeps the dtypes `__init__` gives them.
@@ -259,7 +272,7 @@ class NumpyModelHubMixinMethods(NumpyHubMixinBase):
                 endpoint=endpoint,
                 max_workers=max_workers,
             ),
-            load_kwargs={"strict": strict, "dtype": dtype},
+            load_kwargs={"strict": strict, "key_mapping": key_mapping, "dtype": dtype},
             model_kwargs={**(model_kwargs or {}), **init_kwargs},
         )
 

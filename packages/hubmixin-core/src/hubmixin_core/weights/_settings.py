@@ -1,0 +1,123 @@
+"""Layer settings that change results, saved beside the weights and compared when another model loads them.
+
+Two ports of a model can hold the same weights and still compute different things: a LayerNorm epsilon of
+1e-5 against Keras' 1e-3, "same" padding against none, two attention heads against four. Each framework package
+describes its layers' settings in one vocabulary (:data:`SETTING_NAMES`), saves them in the safetensors metadata
+(:data:`SETTINGS_KEY`), and warns at load (:class:`~hubmixin_core.errors.LayerSettingsWarning`) where its model's
+layers differ from the saved ones, naming each layer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hubmixin_core.errors import LayerSettingsWarning
+
+__all__ = ["SETTINGS_KEY", "SETTING_NAMES", "Settings", "same_padding", "settings_metadata", "warn_settings"]
+
+SETTINGS_KEY = "hubmixin.settings"
+"""Header metadata key of the JSON object ``{layer path: {setting: value}}`` of the model that saved the file."""
+
+SETTING_NAMES = {
+    "eps": "the epsilon a norm layer adds to the variance",
+    "padding": "a convolution's padding, [before, after] per spatial dimension (or a mode: 'same', 'circular')",
+    "stride": "a convolution's stride per spatial dimension",
+    "dilation": "a convolution's dilation per spatial dimension",
+    "heads": "an attention layer's number of heads",
+}
+"""The settings compared, and what each is. Values are JSON: numbers, strings, lists."""
+
+Settings = dict[str, dict[str, Any]]
+"""Each layer's settings by its path in the model (``blocks.0.norm``)."""
+
+
+def same_padding(kernel: Sequence[int], dilation: Sequence[int]) -> list[list[int]]:
+    """The explicit padding of stride-1 "same" padding: ``[before, after]`` per dimension, the extra one after.
+
+    Examples:
+        >>> same_padding((3, 4), (1, 2))
+        [[1, 1], [3, 3]]
+    """
+    pairs = []
+    for size, rate in zip(kernel, dilation, strict=True):
+        total = rate * (size - 1)
+        pairs.append([total // 2, total - total // 2])
+    return pairs
+
+
+def settings_metadata(settings: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The header metadata recording ``settings`` (layers without settings left out; none: no entry)."""
+    kept = {path: dict(values) for path, values in settings.items() if values}
+    return {SETTINGS_KEY: json.dumps(kept, sort_keys=True, separators=(",", ":"))} if kept else {}
+
+
+def renamed_settings(text: str, rename: Callable[[str], str]) -> str:
+    """The settings metadata ``text`` with each layer path renamed as its tensors are (``rename("path.")``).
+
+    Text that is not a JSON object is returned as it is.
+    """
+    try:
+        saved = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(saved, dict):
+        return text
+    renamed = {}
+    for path, values in saved.items():
+        new = rename(f"{path}.") if path else path
+        renamed[new[:-1] if new.endswith(".") else new] = values
+    return json.dumps(renamed, sort_keys=True, separators=(",", ":"))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float | int) and isinstance(b, float | int):
+        return math.isclose(a, b, rel_tol=1e-6)
+    return bool(a == b)
+
+
+def differences(saved: Mapping[str, Mapping[str, Any]], ours: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Each setting of a layer in both models whose values differ, as ``"path: name v (ours), w (saved)"``."""
+    found = []
+    for path in sorted(set(saved) & set(ours)):
+        for name in sorted(set(saved[path]) & set(ours[path])):
+            if not _same(ours[path][name], saved[path][name]):
+                found.append(f"{path or '(model)'}: {name} {ours[path][name]!r} here, {saved[path][name]!r} saved")
+    return found
+
+
+def warn_settings(metadata: Mapping[str, str], ours: Mapping[str, Mapping[str, Any]], owner: str, source: str) -> None:
+    """Warn, naming each layer, where ``ours`` differs from the settings saved in ``metadata``.
+
+    Nothing happens when the file records no settings (it was not written by hubmixin) or they all agree.
+
+    Examples:
+        >>> import warnings
+        >>> saved = settings_metadata({"norm": {"eps": 1e-3}})
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_settings(saved, {"norm": {"eps": 1e-5}}, "Net", "model.safetensors")
+        >>> str(caught[0].message).split(": ", 1)[1]
+        'norm: eps 1e-05 here, 0.001 saved'
+    """
+    text = metadata.get(SETTINGS_KEY)
+    if not text:
+        return
+    try:
+        saved = json.loads(text)
+    except ValueError:
+        warnings.warn(f"{source}: {SETTINGS_KEY} is not JSON: layer settings not compared", stacklevel=2)
+        return
+    if not isinstance(saved, dict):
+        return
+    found = differences({p: v for p, v in saved.items() if isinstance(v, dict)}, ours)
+    if found:
+        warnings.warn(
+            f"{owner} loads {source}, but layers are set differently from the model that saved it, so the "
+            f"outputs will differ: {'; '.join(found)}",
+            LayerSettingsWarning,
+            stacklevel=4,
+        )

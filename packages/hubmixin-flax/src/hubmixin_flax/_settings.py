@@ -1,0 +1,50 @@
+"""The settings of NNX layers that change results, in core's vocabulary (see ``hubmixin_core.weights``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flax import nnx
+
+from hubmixin_core.weights import same_padding
+
+__all__ = ["layer_settings"]
+
+_NORMS = (nnx.LayerNorm, nnx.BatchNorm, nnx.GroupNorm, nnx.RMSNorm)
+
+
+def _per_dim(value: int | Sequence[int] | None, ndim: int) -> list[int]:
+    if value is None:
+        return [1] * ndim
+    return [int(value)] * ndim if isinstance(value, int) else [int(v) for v in value]
+
+
+def _padding(padding: Any, kernel: Sequence[int], stride: list[int], dilation: list[int]) -> Any:
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return [[0, 0] for _ in kernel]
+        if mode == "same" and all(s == 1 for s in stride):
+            return same_padding(kernel, dilation)
+        if mode == "causal":
+            return [[d * (k - 1), 0] for k, d in zip(kernel, dilation, strict=True)]
+        return mode
+    if isinstance(padding, int):
+        return [[padding, padding] for _ in kernel]
+    return [[int(p), int(p)] if isinstance(p, int) else [int(p[0]), int(p[1])] for p in padding]
+
+
+def layer_settings(layer: Any) -> dict[str, Any]:
+    """``layer``'s own settings that change results (empty for a layer type without any)."""
+    if isinstance(layer, nnx.Conv | nnx.ConvTranspose):
+        kernel = tuple(layer.kernel_size)
+        stride, dilation = _per_dim(layer.strides, len(kernel)), _per_dim(layer.kernel_dilation, len(kernel))
+        if isinstance(layer, nnx.ConvTranspose):
+            return {"stride": stride, "dilation": dilation}
+        return {"stride": stride, "dilation": dilation, "padding": _padding(layer.padding, kernel, stride, dilation)}
+    if isinstance(layer, _NORMS):
+        return {"eps": float(layer.epsilon)}
+    if isinstance(layer, nnx.MultiHeadAttention):
+        return {"heads": int(layer.num_heads)}
+    return {}

@@ -1,0 +1,42 @@
+"""The settings of torch layers that change results, in core's vocabulary (see ``hubmixin_core.weights``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from hubmixin_core.weights import Settings, same_padding
+
+__all__ = ["layer_settings", "model_settings"]
+
+_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase, nn.RMSNorm)
+
+
+def _padding(layer: nn.modules.conv._ConvNd) -> Any:
+    if layer.padding_mode != "zeros":
+        return layer.padding_mode
+    if layer.padding == "same":
+        return same_padding(layer.kernel_size, layer.dilation)
+    if layer.padding == "valid":
+        return [[0, 0] for _ in layer.kernel_size]
+    return [[int(p), int(p)] for p in layer.padding]
+
+
+def layer_settings(layer: nn.Module) -> dict[str, Any]:
+    """``layer``'s own settings that change results (empty for a layer type without any)."""
+    if isinstance(layer, nn.modules.conv._ConvTransposeNd):
+        return {"stride": list(layer.stride), "dilation": list(layer.dilation)}
+    if isinstance(layer, nn.modules.conv._ConvNd):
+        return {"stride": list(layer.stride), "dilation": list(layer.dilation), "padding": _padding(layer)}
+    if isinstance(layer, _NORMS) and layer.eps is not None:
+        return {"eps": float(layer.eps)}
+    if isinstance(layer, nn.MultiheadAttention):
+        return {"heads": layer.num_heads}
+    return {}
+
+
+def model_settings(module: nn.Module) -> Settings:
+    """Every sub-module's settings by its dotted path (those without settings left out)."""
+    found = {path: layer_settings(layer) for path, layer in module.named_modules()}
+    return {path: values for path, values in found.items() if values}

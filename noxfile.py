@@ -107,6 +107,7 @@ nox.options.sessions = [
     *(p.session for p in PACKAGES),
     "tests_cross",
     "interchange",
+    "reliability",
     "docs",
     "install_core",
 ]
@@ -153,9 +154,22 @@ for _package in PACKAGES:
 def tests_cross(session: nox.Session) -> None:
     """Cross-package tests (end-to-end against the local Hub, typing, codegen), test-only packages' doctests.
 
-    The interchange tests are the `interchange` session's.
+    The interchange and reliability tests are their own sessions'.
     """
-    _pytest(session, "tests", "--ignore=tests/interchange", "--doctest-modules", *TEST_SOURCE_ROOTS)
+    _pytest(
+        session,
+        "tests",
+        "--ignore=tests/interchange",
+        "--ignore=tests/reliability",
+        "--doctest-modules",
+        *TEST_SOURCE_ROOTS,
+    )
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """Saves killed at every step, malformed files and requests (small sizes)."""
+    _pytest(session, "tests/reliability", *sorted(str(p) for p in ROOT.glob("packages/*/tests/test_*malformed*.py")))
 
 
 @nox.session

@@ -1,47 +1,175 @@
-"""Write a directory completely or not at all."""
+"""Write a model directory completely or not at all, even when the process is killed midway.
+
+A save is written into a staging directory beside the target, ``.NAME.hubmixin-PID-XXXXXXXX.tmp``; then:
+
+- a new target appears with one ``rename``;
+- an existing target is exchanged with the staging directory in one atomic step (Linux ``renameat2`` with
+  ``RENAME_EXCHANGE``, macOS ``renamex_np`` with ``RENAME_SWAP``). Before it, the files of the target that the
+  save does not manage (a README the user edited, notes, sub-folders) are hard-linked into the staging directory,
+  so they are kept; the managed ones (weights, ``config.json``) of the old save leave with the old directory,
+  which then sits at the staging path and is removed.
+
+So at any instant the target holds the complete old save or the complete new one, and a load never mixes them.
+A kill leaves at most a staging directory; the next save or load of the same target removes those whose process
+is gone. Where no atomic exchange exists (other systems, some network file systems), files are moved one at a
+time, each whole, and only a crash during that final step can leave a mix.
+
+The target gets the permissions a plain ``mkdir`` would give under the user's umask (an existing one keeps its
+own); files get those ``open`` gives.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import errno
+import os
+import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_directory"]
+__all__ = ["atomic_directory", "remove_interrupted_saves"]
+
+_STAGING = re.compile(r"^\.(?P<name>.+)\.hubmixin-(?P<pid>\d+)-[^.]+\.tmp$")
 
 
 @contextlib.contextmanager
 def atomic_directory(target: Path, *, replaces: Callable[[str], bool] = lambda _: False) -> Iterator[Path]:
-    """Yield an empty staging directory beside ``target``; on success move its content into ``target``.
+    """Yield an empty staging directory beside ``target``; on success it becomes ``target`` in one step.
 
-    A new ``target`` appears with one rename. An existing one receives each staged file by ``os.replace``
-    (each file whole); files there that ``replaces(name)`` claims and the new save did not write are removed,
-    so stale weight shards never mix with new ones. If the body raises, ``target`` is left untouched and the
-    staging directory is removed.
+    Files of an existing ``target`` that the save did not write are kept, unless ``replaces(name)`` claims
+    them (stale weight shards). If the body raises, ``target`` is left untouched and the staging directory is
+    removed.
     """
     target = Path(target).absolute()
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    remove_interrupted_saves(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.hubmixin-{os.getpid()}-", suffix=".tmp", dir=target.parent))
     try:
         yield staging
-        if not target.exists():
-            try:
-                staging.rename(target)
-                return
-            except OSError:  # created concurrently: fall through and merge
-                pass
-        _merge(staging, target, replaces)
+        _commit(staging, target, replaces)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _merge(staging: Path, target: Path, replaces: Callable[[str], bool]) -> None:
+def _commit(staging: Path, target: Path, replaces: Callable[[str], bool]) -> None:
+    if not target.exists():
+        staging.chmod(0o777 & ~_umask())
+        try:
+            staging.rename(target)
+            return
+        except OSError:  # created meanwhile by someone else: exchange with it
+            pass
+    written = {p.name for p in staging.iterdir()}
+    kept = [p for p in target.iterdir() if p.name not in written and not (p.is_file() and replaces(p.name))]
+    for path in kept:
+        _link_tree(path, staging / path.name)
+    staging.chmod(target.stat().st_mode & 0o7777)
+    if not _exchange(staging, target):
+        _move_into(staging, target, replaces)
+    # staging now holds the old save (or what is left of the staging files): the caller's finally removes it
+
+
+def _link_tree(source: Path, destination: Path) -> None:
+    """``source`` at ``destination`` too: files hard-linked (copied where links fail), folders re-created."""
+    if source.is_symlink():
+        destination.symlink_to(source.readlink())
+    elif source.is_dir():
+        destination.mkdir()
+        shutil.copystat(source, destination)
+        for child in source.iterdir():
+            _link_tree(child, destination / child.name)
+    else:
+        try:
+            os.link(source, destination)
+        except OSError:
+            shutil.copy2(source, destination)
+
+
+def _move_into(staging: Path, target: Path, replaces: Callable[[str], bool]) -> None:
+    """The fallback without an atomic exchange: each staged file moved over its counterpart, then stale ones
+    removed."""
     written = {p.relative_to(staging).as_posix() for p in staging.rglob("*") if not p.is_dir()}
     for name in sorted(written):
         destination = target / name
+        if destination.exists() and not destination.is_file():
+            continue  # a kept folder, linked into staging: already there
         destination.parent.mkdir(parents=True, exist_ok=True)
-        (staging / name).replace(destination)
+        if not (destination.exists() and (staging / name).samefile(destination)):
+            (staging / name).replace(destination)
     for stale in target.iterdir():
         if stale.is_file() and stale.name not in written and replaces(stale.name):
             stale.unlink()
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the paths ``a`` and ``b`` atomically; ``False`` where the system or file system cannot."""
+    libc = _libc()
+    if libc is None:
+        return False
+    if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):
+        at_fdcwd, rename_exchange = -100, 2
+        result = libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    elif sys.platform == "darwin" and hasattr(libc, "renamex_np"):
+        rename_swap = 2
+        result = libc.renamex_np(os.fsencode(a), os.fsencode(b), rename_swap)
+    else:
+        return False
+    if result == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(error, f"cannot exchange {a} and {b}: {os.strerror(error)}")
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name, use_errno=True)
+    except OSError:
+        return None
+
+
+def _umask() -> int:
+    """The process' umask, read without changing it where the system tells it (Linux), else set back at once."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def remove_interrupted_saves(target: str | Path) -> list[Path]:
+    """Remove the staging directories of saves to ``target`` whose process is gone (killed, crashed).
+
+    Returns:
+        The directories removed.
+    """
+    target = Path(target).absolute()
+    removed = []
+    with contextlib.suppress(OSError):
+        for path in target.parent.iterdir():
+            match = _STAGING.match(path.name)
+            if match and match["name"] == target.name and path.is_dir() and not _alive(int(match["pid"])):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # ours: another save of this process may be writing it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True

@@ -21,7 +21,7 @@ from huggingface_hub import CommitInfo, ModelCard
 from huggingface_hub.errors import RepositoryNotFoundError
 from huggingface_hub.hub_mixin import MixinInfo
 
-from hubmixin_core._atomic import atomic_directory
+from hubmixin_core._atomic import atomic_directory, remove_interrupted_saves
 from hubmixin_core._capture import ConfigSlot, get_config, get_unsaved, set_config, wrap_init
 from hubmixin_core._card import CardInfo
 from hubmixin_core._checks import (
@@ -308,6 +308,8 @@ class ModelHubMixinBase:
         location = expand_location(pretrained_model_name_or_path)
         model_id = str(location)
         _check_model_location(location)
+        if isinstance(location, Path) and location.is_dir():
+            remove_interrupted_saves(location)
         model_kwargs = dict(model_kwargs)
         call = cls._hub_loader_arguments(download, load_kwargs)
         parameters = inspect.signature(cls._from_pretrained).parameters

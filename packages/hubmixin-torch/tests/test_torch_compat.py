@@ -45,5 +45,5 @@ def test_files_match_the_reference(tmp_path: Path) -> None:
     assert our_tensors.keys() == ref_tensors.keys()
     assert all(torch.equal(our_tensors[k], ref_tensors[k]) for k in our_tensors)
     # plus the format transformers requires, our layout version, the framework that wrote it, the layers' settings
-    ours = {"format": "pt", "hubmixin.layout": "1", "hubmixin.framework": "torch"}
-    assert our_meta == {**ref_meta, **ours, "hubmixin.settings": '{"norm":{"eps":1e-05}}'}
+    our_keys = {"format": "pt", "hubmixin.layout": "1", "hubmixin.framework": "torch"}
+    assert our_meta == {**ref_meta, **our_keys, "hubmixin.settings": '{"norm":{"eps":1e-05}}'}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import keras
 import numpy as np
 import pytest
 import torch
+from backends import BACKENDS, run_per_backend
 from flax import nnx
 from torch import nn
 
@@ -50,13 +50,6 @@ M = TypeVar("M", bound=nn.Module)
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = "HUBMIXIN_INTERCHANGE_KERAS_CHILD"
 ATOL = 1e-5
-ONE_THREAD = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "TF_NUM_INTRAOP_THREADS": "1",
-    "TF_NUM_INTEROP_THREADS": "1",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-}
 
 
 def _random(module: M, seed: int = 0) -> M:
@@ -411,24 +404,9 @@ def test_keras_gru_without_reset_after_keeps_keras_names(tmp_path: Path) -> None
 def test_keras_on_other_backends() -> None:
     """This file's Keras tests under the two other Keras backends, in two subprocesses run side by side.
 
-    Each runs on one thread: two processes of several thread pools each would fight over a small machine's cores.
+    Each runs on one thread (see :data:`backends.ONE_THREAD`).
     """
-    others = [backend for backend in ("jax", "torch", "tensorflow") if backend != keras.backend.backend()]
+    others = [backend for backend in BACKENDS if backend != keras.backend.backend()]
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__).resolve())]
-    runs = {
-        backend: subprocess.Popen(
-            [*command, "-k", "keras and not other_backends"],
-            cwd=ROOT,
-            env={**os.environ, **ONE_THREAD, "KERAS_BACKEND": backend, CHILD: "1"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for backend in others
-    }
-    failed = {}
-    for backend, run in runs.items():
-        output, _ = run.communicate(timeout=600)
-        if run.returncode != 0:
-            failed[backend] = output[-6000:]
+    failed = run_per_backend([*command, "-k", "keras and not other_backends"], others, cwd=ROOT, env={CHILD: "1"})
     assert not failed, "\n\n".join(f"KERAS_BACKEND={b}:\n{out}" for b, out in failed.items())

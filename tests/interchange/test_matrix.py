@@ -11,26 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from architectures import ARCHITECTURES
+from backends import BACKENDS, run_per_backend
 from matrix import FRAMEWORKS, pairs
 
 HERE = Path(__file__).resolve().parent
 TOLERANCE = 1e-4
-BACKENDS = ("jax", "torch", "tensorflow")
-ONE_THREAD = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "TF_NUM_INTRAOP_THREADS": "1",
-    "TF_NUM_INTEROP_THREADS": "1",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-}
 TABLE = "HUBMIXIN_INTERCHANGE_TABLE"
 CELLS = [(architecture, *pair) for architecture in ARCHITECTURES for pair in pairs(architecture)]
 
@@ -39,21 +30,7 @@ Records = dict[tuple[str, str, str], dict[str, Any]]
 
 def _run_phase(phase: str, root: Path) -> None:
     """``matrix.py PHASE ROOT`` once per Keras backend, side by side, one thread each."""
-    runs = {
-        backend: subprocess.Popen(
-            [sys.executable, str(HERE / "matrix.py"), phase, str(root)],
-            env={**os.environ, **ONE_THREAD, "KERAS_BACKEND": backend},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for backend in BACKENDS
-    }
-    failed = {}
-    for backend, run in runs.items():
-        output, _ = run.communicate(timeout=900)
-        if run.returncode != 0:
-            failed[backend] = output[-4000:]
+    failed = run_per_backend([sys.executable, str(HERE / "matrix.py"), phase, str(root)], BACKENDS, cwd=HERE)
     assert not failed, "\n\n".join(f"{phase} with KERAS_BACKEND={b}:\n{out}" for b, out in failed.items())
 
 

@@ -21,7 +21,6 @@ from jax.typing import DTypeLike
 from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core.errors import WeightsError
 from hubmixin_core.weights import (
-    FRAMEWORK_KEY,
     LayerTensors,
     LazyTensor,
     TensorInfo,
@@ -32,7 +31,6 @@ from hubmixin_core.weights import (
     numpy_dtype,
     open_checkpoint,
     save_canonical,
-    settings_metadata,
     warn_settings,
 )
 from hubmixin_flax._construct import abstract_paths, construct_abstract, materialize
@@ -92,14 +90,14 @@ class FlaxHubMixinBase(ModelHubMixin):
             LayerTensors(group.path, group.layer, {n: np.asarray(v.get_value()) for n, v in group.variables.items()})
             for group in layer_variables(_as_module(self))
         ]
-        settings = {group.path: layer_settings(group.layer) for group in layers}
         save_canonical(
             layers,
             LAYOUTS,
             save_directory,
             max_shard_size=max_shard_size,
             dtype=floating_dtype_name(dtype),
-            metadata={FRAMEWORK_KEY: "flax", **settings_metadata(settings)},
+            framework="flax",
+            settings=layer_settings,
         )
 
     @classmethod

@@ -19,7 +19,6 @@ import numpy as np
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
 from hubmixin_core.errors import WeightsKeyError, WeightsNotFoundError
 from hubmixin_core.weights import (
-    FRAMEWORK_KEY,
     Checkpoint,
     LayerTensors,
     LazyTensor,
@@ -30,7 +29,6 @@ from hubmixin_core.weights import (
     numpy_dtype,
     open_checkpoint,
     save_canonical,
-    settings_metadata,
     warn_settings,
 )
 from hubmixin_keras._construct import assign, construct_deferred, initialize_rest, pending_cleared_on_error
@@ -118,7 +116,6 @@ class KerasHubMixinBase(ModelHubMixin):
     ) -> None:
         """Write every variable of the model's layers in the canonical layout (one file, or shards)."""
         layers = _layers(_as_layer(self), _numpy)
-        settings = {group.path: layer_settings(group.layer) for group in layers}
         if not layers:
             logger.warning(
                 "%s has no variables yet: call it once (or build it) before saving; the checkpoint is empty",
@@ -130,7 +127,8 @@ class KerasHubMixinBase(ModelHubMixin):
             save_directory,
             max_shard_size=max_shard_size,
             dtype=floating_dtype_name(dtype),
-            metadata={FRAMEWORK_KEY: f"keras-{keras.backend.backend()}", **settings_metadata(settings)},
+            framework=f"keras-{keras.backend.backend()}",
+            settings=layer_settings,
         )
 
     @classmethod

@@ -7,7 +7,7 @@ without initialisation, and turning numpy arrays into its arrays.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,10 @@ from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import dtype_name, is_floating, numpy_dtype
 from hubmixin_core.weights._header import TensorInfo
 from hubmixin_core.weights._layout import LayerTensors, LayoutRegistry
-from hubmixin_core.weights._metadata import CANONICAL_METADATA
+from hubmixin_core.weights._metadata import CANONICAL_METADATA, FRAMEWORK_KEY
 from hubmixin_core.weights._read import Index
 from hubmixin_core.weights._report import LoadReport, check_checkpoint
+from hubmixin_core.weights._settings import settings_metadata
 from hubmixin_core.weights._write import write_safetensors
 from hubmixin_core.weights.transforms import inverse_axes, transpose
 
@@ -39,6 +40,8 @@ def save_canonical(
     max_shard_size: int | str | None = None,
     dtype: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    framework: str | None = None,
+    settings: Callable[[Any], Mapping[str, Any]] | None = None,
 ) -> list[str]:
     """Write layers' numpy tensors in the canonical layout: ``model.safetensors``, or shards plus the index.
 
@@ -53,6 +56,8 @@ def save_canonical(
         max_shard_size: Largest file, in bytes or as ``"5GB"``; ``None`` writes one file.
         dtype: Safetensors name of a floating dtype (``"BF16"``) to save floating tensors as; ``None`` keeps each.
         metadata: Header metadata added to :data:`CANONICAL_METADATA`.
+        framework: Recorded as the framework that wrote the files (:data:`FRAMEWORK_KEY`).
+        settings: Each layer's settings that change results (see :func:`warn_settings`), recorded.
 
     Returns:
         The names of the files written, index last.
@@ -93,9 +98,12 @@ def save_canonical(
         array = np.require(array, dtype=numpy_dtype(info.dtype), requirements="C")
         return array.reshape(-1).view(np.uint8)
 
-    return write_safetensors(
-        directory, plan, data, max_shard_size=max_shard_size, metadata={**CANONICAL_METADATA, **(metadata or {})}
-    )
+    header = {**CANONICAL_METADATA, **(metadata or {})}
+    if framework is not None:
+        header[FRAMEWORK_KEY] = framework
+    if settings is not None:
+        header.update(settings_metadata({group.path: settings(group.layer) for group in groups}))
+    return write_safetensors(directory, plan, data, max_shard_size=max_shard_size, metadata=header)
 
 
 @dataclass(frozen=True)

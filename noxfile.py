@@ -168,8 +168,12 @@ def tests_cross(session: nox.Session) -> None:
 
 @nox.session
 def reliability(session: nox.Session) -> None:
-    """Saves killed at every step, malformed files and requests (small sizes)."""
-    _pytest(session, "tests/reliability", *sorted(str(p) for p in ROOT.glob("packages/*/tests/test_*malformed*.py")))
+    """Saves killed at every step, malformed files and requests (small sizes).
+
+    The kill tests fork, so they run in a process of their own, before JAX (multithreaded) is ever imported.
+    """
+    _pytest(session, "tests/reliability")
+    _pytest(session, *sorted(str(p) for p in ROOT.glob("packages/*/tests/test_*malformed*.py")))
 
 
 @nox.session

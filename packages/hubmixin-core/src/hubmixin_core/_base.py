@@ -35,13 +35,21 @@ from hubmixin_core._config import (
     BUILTIN_CODERS,
     UNENCODABLE,
     decode_value,
+    describe_type,
     dumps_config,
     encode_value,
     init_type_hints,
+    json_type_mismatch,
 )
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import locate_file, upload_folder
-from hubmixin_core.errors import ConfigEncodingError, ConfigEncodingWarning, ConfigError, WeightsNotFoundError
+from hubmixin_core.errors import (
+    ConfigEncodingError,
+    ConfigEncodingWarning,
+    ConfigError,
+    ConfigTypeError,
+    WeightsNotFoundError,
+)
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
 from hubmixin_core.typing import Coders, DataclassInstance
 from hubmixin_core.weights._names import CONFIG_NAME, is_weights_file
@@ -320,11 +328,12 @@ class ModelHubMixinBase:
         check_keywords(
             f"{cls.__qualname__}.from_pretrained", model_kwargs, accepted or cls._hub_mixin_init_parameters, options
         )
-        raw = cls._hub_read_config_for(model_id, location, download)
+        read = cls._hub_read_config_for(model_id, location, download)
+        raw, config_file = read if read is not None else (None, None)
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None
         if isinstance(unsaved, dict):
             check_unsaved(cls.__qualname__, unsaved, model_kwargs)
-        config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs)
+        config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs, source=str(config_file))
         if _named(parameters, "config"):  # huggingface_hub's convention: the config is given if asked for
             if _named(parameters, "model_kwargs"):
                 call["config"] = config
@@ -366,7 +375,7 @@ class ModelHubMixinBase:
     @classmethod
     def _hub_read_config_for(
         cls, model_id: str, location: str | Path, download: DownloadOptions
-    ) -> dict[str, Any] | None:
+    ) -> tuple[dict[str, Any], Path] | None:
         """:meth:`_hub_read_config`; a repo id that is not on the Hub is said not to be a local directory either."""
         try:
             return cls._hub_read_config(model_id, download)
@@ -378,7 +387,12 @@ class ModelHubMixinBase:
             raise RepositoryNotFoundError(f"{message}: {e}", response=e.response) from e
 
     @classmethod
-    def _hub_read_config(cls, model_id: str, download: DownloadOptions) -> dict[str, Any] | None:
+    def _hub_read_config(cls, model_id: str, download: DownloadOptions) -> tuple[dict[str, Any], Path] | None:
+        """The config of ``model_id`` and its file; ``None`` without one.
+
+        Raises:
+            ConfigError: the file is not JSON (or nests too deeply) or not a JSON object; the message names it.
+        """
         config_file = locate_file(model_id, CONFIG_NAME, download)
         if config_file is None:
             local = Path(model_id).is_dir()  # a local directory without config is more likely a mistake
@@ -389,18 +403,34 @@ class ModelHubMixinBase:
             data = json.loads(config_file.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ConfigError(f"{config_file}: not valid JSON: {e}") from e
+        except RecursionError:
+            raise ConfigError(f"{config_file}: not valid JSON: arrays or objects nested too deeply") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{config_file}: expected a JSON object, found {type(data).__name__}")
-        return data
+        return data, config_file
 
     @classmethod
-    def _hub_apply_config(cls, raw: dict[str, Any], model_kwargs: dict[str, Any]) -> Any:
-        """Fill ``model_kwargs`` from a loaded config (as huggingface_hub does); returns the decoded config."""
+    def _hub_apply_config(cls, raw: dict[str, Any], model_kwargs: dict[str, Any], *, source: str = CONFIG_NAME) -> Any:
+        """Fill ``model_kwargs`` from a loaded config (as huggingface_hub does); returns the decoded config.
+
+        Each value ``model_kwargs`` does not override is checked against its ``__init__`` annotation, then decoded.
+
+        Raises:
+            ConfigTypeError: a value has another JSON type than its annotation (``None`` is accepted where the
+                parameter defaults to ``None``); the message names ``source``, the key and the expected type.
+            ConfigError: a value cannot be decoded (an enum's unknown value, a coder's failure).
+        """
         cls._hub_mixin_inspect_init()
         parameters = cls._hub_mixin_init_parameters
         hints = init_type_hints(cls)
         coders = cls._all_coders()
-        values = {k: decode_value(hints[k], v, coders) if k in parameters and k in hints else v for k, v in raw.items()}
+        values = dict(raw)
+        for key, value in raw.items():
+            if key in parameters and key in hints and key not in model_kwargs:
+                if value is None and parameters[key].default is None:  # ``x: int = None``: kept as it is
+                    continue
+                _check_config_type(hints[key], value, coders, source, key)
+                values[key] = _decoded(hints[key], value, coders, source, key)
         unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, parameters)
         if unknown:
             message = f"{cls.__qualname__}.__init__ takes no {unknown} found in config.json (saved by another class?)"
@@ -412,7 +442,11 @@ class ModelHubMixinBase:
                 model_kwargs[name] = values[name]
         config: Any = raw
         if "config" in parameters and "config" not in model_kwargs:
-            config = decode_value(hints.get("config", Any), raw, coders)
+            annotation = hints.get("config", Any)
+            found = json_type_mismatch(annotation, raw, coders)
+            if found is not None:  # a dataclass config: the keys are its fields
+                raise ConfigTypeError(source, found.where.removeprefix("."), found.expected, found.found)
+            config = _decoded(annotation, raw, coders, source, "config")
             model_kwargs["config"] = config
         model_type: type = cls
         if dataclasses.is_dataclass(model_type):
@@ -439,6 +473,22 @@ class ModelHubMixinBase:
         Either may name ``config`` to receive the loaded configuration, and the framework's load extras.
         """
         raise NotImplementedError
+
+
+def _check_config_type(annotation: Any, value: Any, coders: Coders, source: str, key: str) -> None:
+    found = json_type_mismatch(annotation, value, coders)
+    if found is not None:
+        raise ConfigTypeError(source, f"{key}{found.where}", found.expected, found.found)
+
+
+def _decoded(annotation: Any, value: Any, coders: Coders, source: str, key: str) -> Any:
+    """:func:`decode_value`, a failure named by file and key."""
+    try:
+        return decode_value(annotation, value, coders)
+    except Exception as e:  # an enum's unknown value, a coder's or a dataclass's own check
+        raise ConfigError(
+            f"{source}: key {key!r}: cannot decode {value!r:.80} as {describe_type(annotation)}: {e}"
+        ) from e
 
 
 def _check_model_location(location: str | Path) -> None:

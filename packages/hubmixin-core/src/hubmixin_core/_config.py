@@ -14,7 +14,16 @@ from typing import Any
 
 from hubmixin_core.typing import Coders
 
-__all__ = ["BUILTIN_CODERS", "UNENCODABLE", "decode_value", "encode_value", "init_type_hints"]
+__all__ = [
+    "BUILTIN_CODERS",
+    "UNENCODABLE",
+    "decode_value",
+    "describe_type",
+    "encode_value",
+    "init_type_hints",
+    "json_type_mismatch",
+    "Mismatch",
+]
 
 
 class _Unencodable:
@@ -110,6 +119,109 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
     if annotation is tuple and isinstance(value, list):
         return tuple(value)
     return value
+
+
+_JSON_TYPES: dict[Any, tuple[type, ...]] = {
+    int: (int,),
+    float: (int, float),  # JSON writes 1.0 as 1.0, but a user may write 1
+    bool: (bool,),
+    str: (str,),
+    type(None): (type(None),),
+}
+
+
+def describe_type(annotation: Any) -> str:
+    """``annotation`` as written in Python, for messages (``int``, ``list[float]``, ``str | None``)."""
+    if annotation is type(None):
+        return "None"
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        return annotation.__qualname__
+    return str(annotation).replace("typing.", "").replace("NoneType", "None")
+
+
+class Mismatch(typing.NamedTuple):
+    """A JSON value, or a part of it, that does not fit its annotation."""
+
+    where: str
+    """Locates the part in the value: ``""`` for the value itself, ``[0]``, ``['key']``, ``.field``."""
+    expected: str
+    """The type the annotation asks for there."""
+    found: Any
+    """The part found there."""
+
+
+def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch | None:
+    """The first part of JSON ``value`` that cannot be of type ``annotation``, or ``None`` if it fits.
+
+    Checked: ``int`` (not ``bool``), ``float`` (``int`` accepted), ``bool``, ``str``, ``None``, ``Literal``, unions
+    of those, ``list``/``tuple``/``dict`` and their generics, and the fields of dataclasses; types with a coder,
+    enums and other classes are left to their decoding.
+
+    Examples:
+        >>> json_type_mismatch(int, "abc", {})
+        Mismatch(where='', expected='int', found='abc')
+        >>> json_type_mismatch(list[int], [1, True], {})
+        Mismatch(where='[1]', expected='int', found=True)
+        >>> json_type_mismatch(float | None, 3, {}) is None
+        True
+    """
+    if annotation is inspect.Parameter.empty or annotation is Any or isinstance(annotation, str | typing.TypeVar):
+        return None
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return json_type_mismatch(args[0], value, coders)
+    if origin is typing.Literal:
+        if any(type(value) is type(a) and value == a for a in args):
+            return None
+        return Mismatch("", describe_type(annotation), value)
+    if origin is typing.Union or origin is types.UnionType:
+        each = [json_type_mismatch(member, value, coders) for member in args]
+        if any(m is None for m in each):
+            return None
+        members = [m for m, member in zip(each, args, strict=True) if member is not type(None)]
+        if len(members) == 1 and members[0] is not None and value is not None:  # ``X | None``: what X wants
+            return members[0]
+        return Mismatch("", describe_type(annotation), value)
+    if annotation in _JSON_TYPES:
+        ok = isinstance(value, _JSON_TYPES[annotation]) and (annotation is bool or not isinstance(value, bool))
+        return None if ok else Mismatch("", describe_type(annotation), value)
+    if origin in (list, tuple) or annotation in (list, tuple):
+        if not isinstance(value, list):
+            return Mismatch("", describe_type(annotation), value)
+        if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            if args == ((),):  # tuple[()]
+                args = ()
+            if len(value) != len(args):
+                return Mismatch("", f"{describe_type(annotation)} ({len(args)} items)", value)
+            items = list(zip(args, value, strict=True))
+        else:
+            items = [(args[0], v) for v in value] if args else []
+        for i, (item, v) in enumerate(items):
+            found = json_type_mismatch(item, v, coders)
+            if found is not None:
+                return found._replace(where=f"[{i}]{found.where}")
+        return None
+    if origin is dict or annotation is dict:
+        if not isinstance(value, dict):
+            return Mismatch("", describe_type(annotation), value)
+        if len(args) == 2:
+            for key, v in value.items():
+                found = json_type_mismatch(args[1], v, coders)
+                if found is not None:
+                    return found._replace(where=f"[{key!r}]{found.where}")
+        return None
+    if not isinstance(annotation, type) or any(issubclass(annotation, t) for t in coders):
+        return None
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            return Mismatch("", f"{describe_type(annotation)} (a JSON object)", value)
+        hints = _type_hints(annotation)
+        for f in dataclasses.fields(annotation):
+            if f.init and f.name in value and not (value[f.name] is None and f.default is None):
+                found = json_type_mismatch(hints.get(f.name, Any), value[f.name], coders)
+                if found is not None:
+                    return found._replace(where=f".{f.name}{found.where}")
+    return None
 
 
 def _decode_dataclass(datacls: type, data: dict[str, Any], coders: Coders) -> Any:

@@ -13,6 +13,7 @@ __all__ = [
     "ConfigError",
     "ConfigEncodingError",
     "ConfigEncodingWarning",
+    "ConfigTypeError",
     "HubMixinError",
     "InvalidRepoPathError",
     "LayerSettingsWarning",
@@ -55,6 +56,22 @@ class ConfigEncodingError(ConfigError, TypeError):
             "cannot be encoded into config.json. Pass a JSON-compatible value, a dataclass, or declare a coder "
             f"for this type with `class {cls_name}(..., coders={{{value_type.__qualname__}: (encode, decode)}})`."
         )
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A ``config.json`` value has another JSON type than its ``__init__`` annotation asks for.
+
+    Raised before the model is built. Attributes:
+        source: The config file.
+        key: The key at fault (``key[0]``, ``key.field`` for a nested value).
+        expected: The type the annotation asks for, as written in Python (``int``, ``list[float]``, ...).
+        value: The value found.
+    """
+
+    def __init__(self, source: str, key: str, expected: str, value: object) -> None:
+        self.source, self.key, self.expected, self.value = source, key, expected, value
+        found = "null" if value is None else type(value).__name__
+        super().__init__(f"{source}: key {key!r} must be {expected}, found {found} {value!r:.80}")
 
 
 # PATH ERRORS

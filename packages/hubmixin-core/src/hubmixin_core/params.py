@@ -236,8 +236,10 @@ STRICT = Param(
     "False",
     "Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise "
     "`WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is given); "
-    "if `False`, missing weights keep the model's own initialisation and both lists are logged as a warning. A "
-    "shape mismatch raises `WeightsShapeError` either way.",
+    "if `False`, missing weights keep the model's own initialisation and both lists are logged as a warning, "
+    "unless they would take more bytes than the checkpoint's tensors (and than 256 MiB): then `WeightsKeyError` "
+    "names them before anything is allocated, so a config asking for a larger model than its weights is refused. "
+    "A shape mismatch raises `WeightsShapeError` either way.",
 )
 """The load extra of every framework package that loads through core's strict policy (``check_checkpoint``)."""
 

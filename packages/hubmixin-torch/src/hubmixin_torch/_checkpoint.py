@@ -64,13 +64,14 @@ def _check_torch_dtypes(checkpoint: Checkpoint) -> Checkpoint:
 
 def _pickle_checkpoint(path: Path, device: torch.device) -> Checkpoint:
     """A legacy ``pytorch_model.bin``, read with ``torch.load(weights_only=True)``: never a full unpickle."""
-    mmap = zipfile.is_zipfile(path)  # torch >= 1.6 format; the older one cannot be memory-mapped
     try:
+        mmap = zipfile.is_zipfile(path)  # torch >= 1.6 format; the older one cannot be memory-mapped
         state = torch.load(path, map_location=device, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
-        raise WeightsFileError(f"{path}: refusing to load: it holds more than tensors ({e})") from e
-    except (RuntimeError, OSError, EOFError) as e:
-        raise WeightsFileError(f"{path}: cannot read PyTorch checkpoint: {e}") from e
+        raise WeightsFileError(f"{path}: refusing to load: it holds more than tensors ({_refusal(e)})") from None
+    except Exception as e:  # a corrupt file makes torch raise anything (struct.error, BadZipFile, IndexError...)
+        reason = f"{type(e).__name__}: {_refusal(e)}"
+        raise WeightsFileError(f"{path}: cannot read PyTorch checkpoint ({reason})") from None
     if not isinstance(state, Mapping):
         raise WeightsFileError(f"{path}: expected a state dict, found a {type(state).__name__}")
     for key, value in state.items():
@@ -83,6 +84,14 @@ def _pickle_checkpoint(path: Path, device: torch.device) -> Checkpoint:
 
     infos = {n: TensorInfo(tuple(t.shape), dtype_name(t.dtype)) for n, t in tensors.items()}
     return Checkpoint(infos, dict.fromkeys(tensors, path), str(path), reader=read)
+
+
+def _refusal(error: Exception) -> str:
+    """What torch's weights-only unpickler refused, without its advice to retry with ``weights_only=False``."""
+    advice = ("weights_only", "weights only", "Check the documentation", "Please file an issue", "trusted source")
+    lines = [line.strip() for line in str(error).splitlines()]
+    kept = [line for line in lines if line and not any(a.lower() in line.lower() for a in advice)]
+    return " ".join(kept) or "no reason given"
 
 
 def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torch.device) -> Checkpoint:

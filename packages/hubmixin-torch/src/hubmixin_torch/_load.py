@@ -77,7 +77,9 @@ def load_checkpoint(
     Raises:
         WeightsShapeError: a tensor's shape differs from the module's (always).
         WeightsDtypeError: with ``strict``, a tensor's dtype differs and ``dtype`` does not ask to convert it.
-        WeightsKeyError: with ``strict``, keys are missing or unexpected; all are named.
+        WeightsKeyError: with ``strict``, keys are missing or unexpected; all are named. Without it, the missing
+            tensors would take more than the checkpoint's size (and ``MISSING_BYTES_FLOOR``): raised before
+            ``rebuild`` runs, so a config asking for a larger model than its weights allocates nothing.
     """
     owner = type(module).__qualname__
     named = _named_tensors(module)

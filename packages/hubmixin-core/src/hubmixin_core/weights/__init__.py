@@ -55,6 +55,7 @@ from hubmixin_core.weights._names import SAFETENSORS_SINGLE_FILE as SAFETENSORS_
 from hubmixin_core.weights._names import check_relative_path as check_relative_path
 from hubmixin_core.weights._names import is_weights_file as is_weights_file
 from hubmixin_core.weights._names import shard_file_name as shard_file_name
+from hubmixin_core.weights._report import MISSING_BYTES_FLOOR as MISSING_BYTES_FLOOR
 from hubmixin_core.weights._report import LoadReport as LoadReport
 from hubmixin_core.weights._report import check_checkpoint as check_checkpoint
 from hubmixin_core.weights._resolve import WeightFiles as WeightFiles
@@ -81,6 +82,7 @@ __all__ = [
     "FLOATING_DTYPES",
     "Header",
     "IDENTITY",
+    "MISSING_BYTES_FLOOR",
     "NUMPY_DTYPES",
     "PYTORCH_WEIGHTS_NAME",
     "SAFETENSORS_INDEX_NAME",

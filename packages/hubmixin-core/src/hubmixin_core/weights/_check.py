@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hubmixin_core.errors import ShardIndexError, WeightsDtypeError, WeightsKeyError, WeightsShapeError
 from hubmixin_core.weights._header import TensorInfo, read_header
+from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME
 from hubmixin_core.weights._resolve import WeightFiles
 
 __all__ = ["check_tensors", "read_tensor_infos"]
@@ -26,16 +27,19 @@ def read_tensor_infos(weights: WeightFiles) -> dict[str, tuple[TensorInfo, Path]
                 raise ShardIndexError(f"{path}: tensor {name!r} is also in {found[name][1]}")
             found[name] = (info, path)
     if weights.index is not None:
+        index = weights.files[0].parent / SAFETENSORS_INDEX_NAME
         indexed = set(weights.index.weight_map)
         if indexed != found.keys():
             gone = sorted(indexed - found.keys())[:5]
             extra = sorted(found.keys() - indexed)[:5]
             raise ShardIndexError(
-                f"index and shards disagree: indexed but absent {gone}, present but unindexed {extra}"
+                f"{index}: index and shards disagree: indexed but absent {gone}, present but unindexed {extra}"
             )
         for name, (_, path) in found.items():
             if weights.index.weight_map[name] != path.name:
-                raise ShardIndexError(f"index maps {name!r} to {weights.index.weight_map[name]}, found in {path.name}")
+                raise ShardIndexError(
+                    f"{index}: maps tensor {name!r} to {weights.index.weight_map[name]}, found in {path.name}"
+                )
     return found
 
 

@@ -43,7 +43,8 @@ class ShardIndex:
         """Read and check an index file.
 
         Raises:
-            ShardIndexError: the file is not JSON, lacks ``weight_map`` or maps a tensor to a non-string.
+            ShardIndexError: the file is not JSON (or nests too deeply), lacks ``weight_map`` or maps a tensor to a
+                non-string.
             InvalidRepoPathError: a shard name would resolve outside the model directory.
         """
         path = Path(path)
@@ -51,13 +52,15 @@ class ShardIndex:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ShardIndexError(f"{path}: cannot read shard index: {e}") from e
+        except RecursionError:
+            raise ShardIndexError(f"{path}: cannot read shard index: JSON nested too deeply") from None
         weight_map = data.get("weight_map") if isinstance(data, dict) else None
         if not isinstance(weight_map, dict) or not weight_map:
             raise ShardIndexError(f"{path}: shard index has no 'weight_map' object")
         for key, shard in weight_map.items():
             if not isinstance(shard, str):
                 raise ShardIndexError(f"{path}: tensor {key!r} maps to {shard!r}, not a file name")
-            check_relative_path(shard, str(path))
+            check_relative_path(shard, f"{path}: tensor {key!r}")
         metadata = data.get("metadata") or {}
         if not isinstance(metadata, dict):
             raise ShardIndexError(f"{path}: 'metadata' is not an object")

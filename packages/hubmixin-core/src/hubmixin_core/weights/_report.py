@@ -6,13 +6,17 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from hubmixin_core.errors import WeightsDtypeError, WeightsShapeError, format_names
+from hubmixin_core.errors import WeightsDtypeError, WeightsKeyError, WeightsShapeError, format_names
 from hubmixin_core.weights._check import check_tensors
 from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import is_floating
 from hubmixin_core.weights._header import TensorInfo
 
-__all__ = ["LoadReport", "check_checkpoint"]
+__all__ = ["MISSING_BYTES_FLOOR", "LoadReport", "check_checkpoint"]
+
+MISSING_BYTES_FLOOR = 256 * 2**20
+"""Without ``strict``, tensors a checkpoint lacks are initialised if they take at most this many bytes, or at most
+as many as the checkpoint's tensors: a new head is fine, a model built from a config larger than its weights is not."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,10 @@ def check_checkpoint(
     Raises:
         WeightsShapeError: a tensor has another shape (the message names the file and the key).
         WeightsDtypeError: with ``strict``, a tensor has another dtype.
-        WeightsKeyError: with ``strict``, keys are missing or unexpected; all are named.
+        WeightsKeyError: with ``strict``, keys are missing or unexpected; all are named. Without ``strict``, the
+            missing tensors would take more bytes than the checkpoint's tensors and :data:`MISSING_BYTES_FLOOR`:
+            the model would be built larger than its checkpoint (a config asking for a huge model with no
+            weights for it), so nothing is allocated; the message names the keys and the bytes.
     """
     found = checkpoint.infos
     for key in sorted(expected.keys() & found.keys()):
@@ -90,4 +97,24 @@ def check_checkpoint(
         check_dtype=False,
         ignore_missing=ignore_missing,
     )
+    _check_missing_size(expected, missing, checkpoint)
     return LoadReport(missing, unexpected)
+
+
+def _check_missing_size(expected: Mapping[str, TensorInfo], missing: list[str], checkpoint: Checkpoint) -> None:
+    needed = sum(expected[name].nbytes for name in missing)
+    held = sum(info.nbytes for info in checkpoint.infos.values())
+    if needed > max(held, MISSING_BYTES_FLOOR):
+        detail = (
+            f"the {len(missing)} tensors the model expects and the checkpoint lacks would take {_size(needed)} to "
+            f"initialise, more than the checkpoint's {_size(held)}: refusing to build a model larger than its "
+            "weights (does the config describe another model?)"
+        )
+        raise WeightsKeyError(checkpoint.description, missing, detail=detail)
+
+
+def _size(nbytes: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit} ({nbytes} bytes)"
+    return f"{nbytes} bytes"

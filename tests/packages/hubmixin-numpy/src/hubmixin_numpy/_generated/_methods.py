@@ -236,7 +236,9 @@ class NumpyModelHubMixinMethods(NumpyHubMixinBase):
                 Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise
                 `WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is
                 given); if `False`, missing weights keep the model's own initialisation and both lists are logged as a
-                warning. A shape mismatch raises `WeightsShapeError` either way.
+                warning, unless they would take more bytes than the checkpoint's tensors (and than 256 MiB): then
+                `WeightsKeyError` names them before anything is allocated, so a config asking for a larger model than
+                its weights is refused. A shape mismatch raises `WeightsShapeError` either way.
             key_mapping (`Mapping[str, str] | None`, *optional*, defaults to `None`):
                 Renames the checkpoint's tensors before they are matched to the model, as transformers' `key_mapping`
                 does: each `pattern: replacement` pair is applied in order to every checkpoint name with `re.sub`

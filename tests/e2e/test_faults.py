@@ -35,6 +35,7 @@ def test_transient_server_error_is_retried(local_hub: LocalHub) -> None:
     torch.testing.assert_close(loaded.state_dict(), model.state_dict(), rtol=0, atol=0)
 
 
+@pytest.mark.local_hub(xet=False)  # a fault of the plain download path (/resolve/ GET)
 def test_permanent_download_error_is_clear_and_leaves_no_partial_file(local_hub: LocalHub, tmp_path: Path) -> None:
     repo_id, _ = _push(local_hub)
     local_hub.inject_fault(Fault(route="resolve", method="GET", status=500, path=r"model-00002", times=None))

@@ -143,13 +143,19 @@ def test_download_paths_escaping_the_repo_are_refused(local_hub: LocalHub, repos
     assert b"Invalid path" in body
 
 
-def test_xet_token_route_explains_how_to_disable_xet(local_hub: LocalHub, repos: tuple[str, str]) -> None:
-    public, _ = repos
-    status, headers, _ = _raw(
-        "GET", f"{local_hub.endpoint}/api/models/{public}/xet-write-token/main", token=local_hub.token
-    )
-    assert status == 501
-    assert "HF_HUB_DISABLE_XET" in headers["X-Error-Message"]
+def test_xet_tokens_follow_the_access_rules(local_hub: LocalHub, repos: tuple[str, str]) -> None:
+    public, private = repos
+    bob = local_hub.add_user("bob")
+    api = f"{local_hub.endpoint}/api/models"
+    status, headers, _ = _raw("GET", f"{api}/{public}/xet-write-token/main", token=local_hub.token)
+    assert status == 200
+    assert headers["X-Xet-Cas-Url"].startswith(local_hub.endpoint) and headers["X-Xet-Access-Token"]
+    assert _raw("GET", f"{api}/{public}/xet-write-token/main")[0] == 401
+    assert _raw("GET", f"{api}/{public}/xet-write-token/main", token=bob)[0] == 403
+    assert _raw("GET", f"{api}/{public}/xet-write-token/None?create_pr=1", token=bob)[0] == 200
+    assert _raw("GET", f"{api}/{public}/xet-read-token/main", token=bob)[0] == 200
+    assert _raw("GET", f"{api}/{private}/xet-read-token/main", token=bob)[0] == 404
+    assert _raw("GET", f"{api}/{private}/xet-read-token/main", token=local_hub.token)[0] == 200
 
 
 def _ndjson(*lines: Mapping[str, object]) -> bytes:

@@ -36,6 +36,7 @@ def test_transient_5xx_on_metadata_is_retried(local_hub: LocalHub, weights_repo:
     assert fault.remaining == 0
 
 
+@pytest.mark.local_hub(xet=False)  # faults of the plain LFS upload and download path
 def test_response_cut_mid_body_is_resumed_with_range(local_hub: LocalHub, caplog: pytest.LogCaptureFixture) -> None:
     repo_id = hf.create_repo("cut").repo_id
     chunk = constants.DOWNLOAD_CHUNK_SIZE  # the client saves what it got in chunks of this size, then resumes
@@ -48,6 +49,7 @@ def test_response_cut_mid_body_is_resumed_with_range(local_hub: LocalHub, caplog
     assert "Trying to resume download" in caplog.text
 
 
+@pytest.mark.local_hub(xet=False)  # faults of the plain LFS upload and download path
 def test_transient_5xx_on_lfs_upload_is_retried(local_hub: LocalHub) -> None:
     repo_id = hf.create_repo("upload-retry").repo_id
     fault = local_hub.inject_fault(Fault("lfs-upload", status=502))
@@ -86,6 +88,7 @@ def test_failed_commit_gives_a_clear_error(local_hub: LocalHub) -> None:
     assert hf.list_repo_files(repo_id) == [".gitattributes"]
 
 
+@pytest.mark.local_hub(xet=False)  # faults of the plain LFS upload and download path
 def test_permanent_5xx_fails_cleanly_without_partial_files(
     local_hub: LocalHub, weights_repo: tuple[str, bytes]
 ) -> None:

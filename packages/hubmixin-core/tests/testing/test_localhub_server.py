@@ -37,7 +37,7 @@ pytestmark = pytest.mark.filterwarnings(LFS_UPLOAD_WARNING_FILTER)
 def test_repositories_persist_across_restarts(tmp_path: Path) -> None:
     root = tmp_path / "hub"
     weights = b"\x00" + os.urandom(2000)
-    with LocalHub(root) as hub, hub.configure_client():
+    with LocalHub(root) as hub, hub.configure_client(xet=False):  # LFS: stored as a blob
         first_token = hub.token
         repo_id = hf.create_repo("kept", private=True).repo_id
         hf.upload_file(path_or_fileobj=weights, path_in_repo="w.bin", repo_id=repo_id)
@@ -114,19 +114,28 @@ def test_configure_client_points_the_client_and_restores_everything(tmp_path: Pa
         assert constants.ENDPOINT == hf.hf_api.api.endpoint == "http://127.0.0.1:1"
         assert hf.hf_hub_url("a/b", "c").startswith("http://127.0.0.1:1/a/b/resolve/main/c")
         assert str(home / "hub") == constants.HF_HUB_CACHE
-        assert constants.HF_HUB_DISABLE_XET is True
+        assert _xet_disabled() is False  # Xet on, as users run the client
+        assert "HF_HUB_DISABLE_XET" not in os.environ
         assert os.environ["HF_TOKEN"] == "hf_x"
         assert hf.get_token() == "hf_x"
     assert {name: getattr(constants, name) for name in names} == before
     assert {name: os.environ.get(name) for name in env_before} == env_before
     assert hf.hf_api.api.endpoint == api_endpoint
     assert (tmp_path / "home").is_dir()  # a given cache dir is kept
+    with configure_client("http://127.0.0.1:1/", xet=False):
+        assert _xet_disabled() is True
+        assert os.environ["HF_HUB_DISABLE_XET"] == "1"
+    assert {name: getattr(constants, name) for name in names} == before
+
+
+def _xet_disabled() -> bool:
+    return constants.HF_HUB_DISABLE_XET
 
 
 def test_local_hub_fixture_configures_the_client(local_hub: LocalHub, request: pytest.FixtureRequest) -> None:
     assert local_hub.endpoint == constants.ENDPOINT
     assert os.environ["HF_TOKEN"] == local_hub.token
-    assert constants.HF_HUB_DISABLE_XET is True
+    assert constants.HF_HUB_DISABLE_XET is False
     assert hf.whoami()["name"] == local_hub.username
     filters = [mark.args[0] for mark in request.node.iter_markers("filterwarnings")]
     assert any("content=<...>" in f for f in filters)

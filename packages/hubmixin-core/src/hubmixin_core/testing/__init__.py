@@ -1,7 +1,7 @@
 """A Hub-compatible HTTP server for tests and offline work.
 
 `LocalHub` serves the Hub API the official ``huggingface_hub`` client uses (repositories, commits,
-regular and LFS uploads, downloads, branches, tags, pull requests) from a local folder, with Hub-like access
+regular, LFS and Xet uploads, downloads, branches, tags, pull requests) from a local folder, with Hub-like access
 control and `Fault` injection for reliability tests. The pytest plugin of this package provides a
 ``local_hub`` fixture; ``hubmixin hub serve`` runs the server from the command line.
 """

@@ -11,6 +11,7 @@ from pathlib import Path
 from hubmixin_core.testing._blobs import BlobStore
 from hubmixin_core.testing._faults import FaultInjector
 from hubmixin_core.testing._storage import Repo, Storage
+from hubmixin_core.testing.xet._store import XetStore
 
 __all__ = ["HubApp", "UploadTicket", "UploadTickets"]
 
@@ -64,6 +65,7 @@ class HubApp:
         self.blobs = BlobStore(root)
         self.faults = FaultInjector()
         self.tickets = UploadTickets()
+        self.xet = XetStore(root / "xet")
         self.lfs_threshold = lfs_threshold
         self.page_size = page_size
         self.endpoint = ""
@@ -75,5 +77,6 @@ class HubApp:
             return file.read(limit)
 
     def close(self) -> None:
-        """Release the database."""
+        """Release the databases."""
         self.storage.close()
+        self.xet.close()

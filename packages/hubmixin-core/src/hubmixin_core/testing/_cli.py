@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from hubmixin_core.testing._server import LocalHub
+from hubmixin_core.testing.xet import xet_available
 
 __all__ = ["add_hub_parser", "main"]
 
@@ -40,7 +41,8 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"data: {hub.root}", flush=True)
             print(f"username: {hub.username}", flush=True)
             print(f"token: {hub.token}", flush=True)
-            print(f"client: HF_ENDPOINT={hub.endpoint} HF_TOKEN=<token> HF_HUB_DISABLE_XET=1", flush=True)
+            no_xet = "" if xet_available() else " HF_HUB_DISABLE_XET=1"  # Xet storage needs the hub extra
+            print(f"client: HF_ENDPOINT={hub.endpoint} HF_TOKEN=<token>{no_xet}", flush=True)
             try:
                 while not stop.wait(0.5):
                     pass

@@ -16,15 +16,21 @@ _UNSET = object()
 
 @contextmanager
 def configure_client(
-    endpoint: str, *, token: str | None = None, cache_dir: str | os.PathLike[str] | None = None
+    endpoint: str,
+    *,
+    token: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    xet: bool | None = None,
 ) -> Iterator[Path]:
     """Make ``huggingface_hub`` talk to ``endpoint`` with ``token`` and a private cache, until the block ends.
 
-    Sets the variables (``HF_ENDPOINT``, ``HF_TOKEN``, ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_HUB_DISABLE_XET=1``
+    Sets the variables (``HF_ENDPOINT``, ``HF_TOKEN``, ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_HUB_DISABLE_XET``
     ...) and, because the client reads them once at import, the matching ``huggingface_hub.constants`` and
-    the endpoint of the module-level ``HfApi`` behind ``huggingface_hub.upload_file`` and friends. Xet is
-    switched off so that large files use the plain LFS protocol the local Hub speaks. Everything is restored
-    on exit. Yields the client's home folder (``cache_dir``, or a temporary folder removed on exit).
+    the endpoint of the module-level ``HfApi`` behind ``huggingface_hub.upload_file`` and friends. ``xet``:
+    ``True`` leaves Xet on (large files go through the local Hub's Xet storage, as with the real Hub),
+    ``False`` switches it off (plain LFS), ``None`` keeps it on when the Xet storage can run here (the
+    ``hubmixin-core[hub]`` extra is installed). Everything is restored on exit. Yields the client's home
+    folder (``cache_dir``, or a temporary folder removed on exit).
 
     Not thread-safe: it changes process-wide settings.
     """
@@ -32,6 +38,10 @@ def configure_client(
     from huggingface_hub.utils import _http
 
     endpoint = endpoint.rstrip("/")
+    if xet is None:
+        from hubmixin_core.testing.xet import xet_available
+
+        xet = xet_available()
     temp_home = cache_dir is None
     home = Path(tempfile.mkdtemp(prefix="localhub-client-")) if cache_dir is None else Path(cache_dir)
     home.mkdir(parents=True, exist_ok=True)
@@ -42,7 +52,7 @@ def configure_client(
         "HF_HOME": str(home),
         "HF_HUB_CACHE": hub_cache,
         "HF_XET_CACHE": str(home / "xet"),
-        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_XET": None if xet else "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "HF_HUB_OFFLINE": None,
         "HF_HUB_DISABLE_IMPLICIT_TOKEN": None,
@@ -61,7 +71,7 @@ def configure_client(
         "HF_TOKEN_PATH": str(home / "token"),
         "HF_STORED_TOKENS_PATH": str(home / "stored_tokens"),
         "AGENT_HARNESSES_PATH": str(home / ".agent_harnesses.json"),
-        "HF_HUB_DISABLE_XET": True,
+        "HF_HUB_DISABLE_XET": not xet,
         "HF_HUB_OFFLINE": False,
         "HF_HUB_DISABLE_TELEMETRY": True,
         "HF_HUB_DISABLE_IMPLICIT_TOKEN": False,

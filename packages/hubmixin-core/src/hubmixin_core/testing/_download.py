@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from hubmixin_core.testing._access import readable_repo, resolve_revision, safe_path
 from hubmixin_core.testing._http import Exchange, HubError, entry_not_found
+from hubmixin_core.testing.xet._data import xet_content, xet_file_headers
 
 __all__ = ["handle_resolve", "parse_range"]
 
@@ -57,6 +58,8 @@ def handle_resolve(ex: Exchange) -> None:
     }
     if entry.lfs:
         headers.update({"X-Linked-Etag": etag, "X-Linked-Size": str(entry.size)})
+    xet_file, xet_headers = xet_file_headers(ex, repo, commit, entry.sha256) if entry.lfs else (None, {})
+    headers.update(xet_headers)  # uploaded through Xet: Xet clients download through the CAS
     try:
         span = parse_range(ex.handler.headers.get("Range"), entry.size)
     except HubError as error:
@@ -66,6 +69,13 @@ def handle_resolve(ex: Exchange) -> None:
     if span is not None:
         headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{entry.size}"
     blob = ex.app.blobs.path(entry.sha256)
+    if xet_file is not None and not blob.is_file():  # plain download of a Xet file: reconstruct it
+        pieces = xet_content(ex, xet_file, start, length)
+        ex.start(status, {**headers, "Content-Length": str(length)})
+        if ex.method == "GET":
+            for piece in pieces:
+                ex.write(piece)
+        return
     if not blob.is_file():
         raise HubError(500, f"Blob of {path!r} is missing from the store")
     ex.start(status, {**headers, "Content-Length": str(length)})

@@ -27,6 +27,7 @@ ROUTES = frozenset(
         "tree",
         "validate-yaml",
         "whoami",
+        "xet-cas",
         "xet-token",
     }
 )
@@ -34,6 +35,7 @@ ROUTES = frozenset(
 
 ``resolve`` serves file downloads (``HEAD`` for metadata, ``GET`` for content), ``lfs-batch`` and
 ``lfs-upload`` the two steps of an LFS upload, ``preupload`` and ``commit`` the two steps of every commit.
+``xet-token`` hands out Xet access tokens and ``xet-cas`` is the Xet storage service (xorbs, shards, data).
 """
 
 

@@ -27,11 +27,11 @@ from hubmixin_core.testing._repos import (
     handle_tag,
     handle_validate_yaml,
     handle_whoami,
-    handle_xet_token,
 )
 from hubmixin_core.testing._routes import match_route
 from hubmixin_core.testing._tree import handle_commits, handle_paths_info, handle_tree
 from hubmixin_core.testing._upload import handle_lfs_batch, handle_lfs_upload, handle_preupload
+from hubmixin_core.testing.xet._handlers import handle_cas, handle_xet_token
 
 __all__ = ["HANDLERS", "HubHTTPServer"]
 
@@ -61,10 +61,13 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("lfs-upload", "PUT"): handle_lfs_upload,
     ("resolve", "HEAD"): handle_resolve,
     ("resolve", "GET"): handle_resolve,
+    ("xet-cas", "GET"): handle_cas,
+    ("xet-cas", "HEAD"): handle_cas,
+    ("xet-cas", "POST"): handle_cas,
 }
 """Handler of each ``(route, method)``."""
 
-_UNAUTHENTICATED_ROUTES = {"lfs-upload"}  # the unguessable URL is the credential
+_UNAUTHENTICATED_ROUTES = {"lfs-upload", "xet-cas"}  # unguessable URL / Xet token: checked by the handler
 _SECRET_IN_PATH = re.compile(r"/api/lfs-upload/[^\s'\"?]+")
 
 

@@ -50,7 +50,7 @@ def _api_repo_route(repo: RepoKey, tail: list[str]) -> Match | None:
     if kind in ("branch", "tag") and args:
         return Match(kind, repo, arg="/".join(args))
     if kind in ("xet-write-token", "xet-read-token"):
-        return Match("xet-token", repo)
+        return Match("xet-token", repo, revision="/".join(args) or None, arg=kind)
     return None
 
 
@@ -65,6 +65,8 @@ def match_route(raw_path: str) -> Match | None:
             return Match(name)
         if len(rest) == 2 and rest[0] == "lfs-upload":
             return Match("lfs-upload", arg=rest[1])
+        if len(rest) >= 2 and rest[0] == "xet-cas":
+            return Match("xet-cas", path="/".join(rest[1:]))
         if len(rest) >= 3 and rest[0] in _API_TYPES:
             return _api_repo_route(RepoKey(_API_TYPES[rest[0]], rest[1], rest[2]), rest[3:])
         return None

@@ -203,10 +203,13 @@ class LocalHub:
         """Deactivate every injected fault."""
         self._running_app().faults.clear()
 
-    def configure_client(self, *, cache_dir: str | os.PathLike[str] | None = None) -> AbstractContextManager[Path]:
+    def configure_client(
+        self, *, cache_dir: str | os.PathLike[str] | None = None, xet: bool | None = None
+    ) -> AbstractContextManager[Path]:
         """Point ``huggingface_hub`` at this server, with `token` and a private cache, for a ``with`` block.
 
-        Xet is switched off (this server speaks plain LFS). ``cache_dir`` becomes ``HF_HOME`` (default: a
-        temporary folder). See `hubmixin_core.testing.configure_client`.
+        ``cache_dir`` becomes ``HF_HOME`` (default: a temporary folder). Xet stays on, large files going
+        through this server's Xet storage, unless ``xet=False`` (plain LFS) or the ``hubmixin-core[hub]``
+        extra is missing. See `hubmixin_core.testing.configure_client`.
         """
-        return configure_client(self.endpoint, token=self.token, cache_dir=cache_dir)
+        return configure_client(self.endpoint, token=self.token, cache_dir=cache_dir, xet=xet)

@@ -13,12 +13,19 @@ import pytest
 
 from hubmixin_core.testing._server import LocalHub
 
-__all__ = ["LFS_UPLOAD_WARNING_FILTER", "local_hub", "pytest_collection_modifyitems"]
+__all__ = ["LFS_UPLOAD_WARNING_FILTER", "local_hub", "pytest_collection_modifyitems", "pytest_configure"]
 
 LFS_UPLOAD_WARNING_FILTER = "ignore:Use 'content=<...>' to upload raw bytes/text content.:DeprecationWarning"
 """``filterwarnings`` entry for an upstream warning: huggingface_hub uploads LFS objects with httpx2's deprecated
 ``data=<file>``. Tests using ``local_hub`` get it automatically; add it yourself to tests that start a
 ``LocalHub`` directly and upload LFS files under ``-W error``."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``local_hub`` marker."""
+    config.addinivalue_line(
+        "markers", "local_hub(xet=False): options of the local_hub fixture (xet=False: plain LFS, Xet off)"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -29,11 +36,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def local_hub() -> Iterator[LocalHub]:
+def local_hub(request: pytest.FixtureRequest) -> Iterator[LocalHub]:
     """A running `LocalHub` (fresh, empty) with ``huggingface_hub`` pointed at it for the test.
 
-    The client gets the hub's endpoint, ``HF_TOKEN`` = ``local_hub.token`` (user ``local_hub.username``), a
-    temporary ``HF_HOME`` cache, and Xet switched off; all of it is restored after the test.
+    The client gets the hub's endpoint, ``HF_TOKEN`` = ``local_hub.token`` (user ``local_hub.username``) and
+    a temporary ``HF_HOME`` cache; all of it is restored after the test. Xet stays on, as users run the
+    client (large files go through the hub's Xet storage); ``@pytest.mark.local_hub(xet=False)`` switches
+    it off so that large files use plain LFS.
     """
-    with LocalHub() as hub, hub.configure_client():
+    marker = request.node.get_closest_marker("local_hub")
+    xet = marker.kwargs.get("xet") if marker is not None else None
+    with LocalHub() as hub, hub.configure_client(xet=xet):
         yield hub

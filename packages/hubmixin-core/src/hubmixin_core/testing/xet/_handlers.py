@@ -1,0 +1,325 @@
+"""Xet routes of LocalHub: access tokens, the CAS API (xorbs, shards, dedup, reconstructions) and downloads.
+
+The CAS service lives under ``<endpoint>/api/xet-cas`` (its URL is what the token routes hand out). Its
+access tokens are signed with a secret kept in the hub root, so they survive restarts; xorb data is served
+through short-lived signed URLs, like the Hub's CDN.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from hubmixin_core.testing._access import readable_repo, writable_repo
+from hubmixin_core.testing._download import parse_range
+from hubmixin_core.testing._http import Exchange, HubError
+from hubmixin_core.testing._storage import Repo, RepoKey
+from hubmixin_core.testing.xet._data import formats, iter_term_data, load_index
+from hubmixin_core.testing.xet._store import XetFile, XetStore
+
+if TYPE_CHECKING:
+    from hubmixin_core.testing.xet import _format
+
+__all__ = ["handle_cas", "handle_xet_token"]
+
+TOKEN_TTL = 3600
+URL_TTL = 3600
+CAS_PREFIX = "/api/xet-cas"
+_MAX_SHARD_BYTES = 256 * 1024 * 1024
+
+
+def _store(ex: Exchange) -> XetStore:
+    return ex.app.xet
+
+
+# Tokens
+
+
+@dataclass(frozen=True)
+class _Grant:
+    write: bool
+    repo: Repo
+
+
+def _sign(store: XetStore, payload: str) -> str:
+    return hmac.new(store.secret, payload.encode(), hashlib.sha256).hexdigest()
+
+
+def _mint(store: XetStore, repo: Repo, *, write: bool, expires: int) -> str:
+    key = repo.key
+    payload = json.dumps([1, "w" if write else "r", expires, repo.id, key.type, key.namespace, key.name])
+    encoded = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    return f"{encoded}.{_sign(store, encoded)}"
+
+
+def _check_token(ex: Exchange, *, write: bool) -> _Grant:
+    scheme, _, token = (ex.handler.headers.get("Authorization") or "").partition(" ")
+    encoded, _, signature = token.strip().partition(".")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(_sign(_store(ex), encoded), signature):
+        raise HubError(401, "Invalid or missing Xet access token (get one from .../xet-read-token or xet-write-token)")
+    _, scope, expires, repo_id, repo_type, namespace, name = json.loads(base64.urlsafe_b64decode(encoded + "=="))
+    if expires < time.time():
+        raise HubError(401, "Xet access token expired")
+    repo = ex.app.storage.get_repo(RepoKey(repo_type, namespace, name))
+    if repo is None or repo.id != repo_id:
+        raise HubError(401, "The repository of this Xet access token no longer exists")
+    if write and scope != "w":
+        raise HubError(403, "This Xet access token is read-only")
+    return _Grant(scope == "w", repo)
+
+
+def handle_xet_token(ex: Exchange) -> None:
+    """``GET /api/{type}s/{repo}/xet-{read,write}-token/{rev}``: CAS URL, access token and expiry.
+
+    A write token needs write access to the repo (or, with ``?create_pr=1``, the right to open a pull request);
+    a read token needs read access.
+    """
+    formats()
+    write = ex.match.arg == "xet-write-token"
+    if write:
+        revision = ex.match.revision or ""
+        pull_request = ex.query_flag("create_pr") or revision.startswith("refs/pr/")
+        repo = writable_repo(ex, ex.match.repo, pull_request=pull_request)
+    else:
+        repo = readable_repo(ex, ex.match.repo)
+    expires = int(time.time()) + TOKEN_TTL
+    token = _mint(_store(ex), repo, write=write, expires=expires)
+    cas_url = ex.app.endpoint + CAS_PREFIX
+    headers = {"X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)}
+    ex.send_json({"casUrl": cas_url, "accessToken": token, "exp": expires}, headers=headers)
+
+
+# CAS API
+
+
+def handle_cas(ex: Exchange) -> None:
+    """Dispatch a request under ``/api/xet-cas/``."""
+    parts = ex.match.path.split("/")
+    route = (ex.method, *parts[:2])
+    if ex.method in ("GET", "HEAD") and parts[0] == "data" and len(parts) == 2:
+        _serve_xorb_data(ex, parts[1])
+        return
+    if route == ("POST", "v1", "telemetry"):
+        ex.send_json({})
+        return
+    fmt = formats()
+    if route == ("POST", "v1", "xorb-grants"):
+        # Upload grants are optional: a 404 makes the client upload the xorb through POST /v1/xorbs.
+        raise HubError(404, "LocalHub takes xorbs through POST /v1/xorbs (no upload grants)")
+    if route in (("POST", "v1", "xorbs"), ("HEAD", "v1", "xorbs")) and len(parts) == 4:
+        xorb = _hash_arg(fmt, parts[3])
+        (_upload_xorb if ex.method == "POST" else _head_xorb)(ex, fmt, xorb)
+    elif route in (("POST", "v1", "shards"), ("POST", "v2", "shards")) and len(parts) == 2:
+        _upload_shard(ex, fmt, streaming=parts[0] == "v2")
+    elif route == ("GET", "v1", "chunks") and len(parts) == 4:
+        _dedup_query(ex, fmt, _hash_arg(fmt, parts[3]))
+    elif route in (("GET", "v1", "reconstructions"), ("GET", "v2", "reconstructions")) and len(parts) == 3:
+        _reconstruction(ex, fmt, _hash_arg(fmt, parts[2]), v2=parts[0] == "v2")
+    elif route == ("HEAD", "v1", "files") and len(parts) == 3:
+        grant = _check_token(ex, write=False)
+        file = _readable_file(ex, grant, _hash_arg(fmt, parts[2]))
+        ex.send_bytes(200, b"", {"Content-Length": str(file.size)})
+    else:
+        raise HubError(404, f"LocalHub's Xet CAS does not serve {ex.method} /{ex.match.path}")
+
+
+def _hash_arg(fmt: ModuleType, text: str) -> str:
+    try:
+        fmt.hex_hash(text)
+    except fmt.FormatError as exc:
+        raise HubError(400, f"Malformed hash in path: {text!r}") from exc
+    return text.lower()
+
+
+def _upload_xorb(ex: Exchange, fmt: ModuleType, xorb: str) -> None:
+    _check_token(ex, write=True)
+    store = _store(ex)
+    if store.has_xorb(xorb):
+        ex.send_json({"was_inserted": False})
+        return
+    with store.xorb_writer() as upload:
+        try:
+            index = fmt.parse_xorb(ex.body.read, upload.write, fmt.hex_hash(xorb))
+        except fmt.FormatError as exc:
+            raise HubError(400, f"Xorb {xorb} rejected: {exc}") from exc
+        hashes = [fmt.hash_hex(h) for h in index.hashes]
+        inserted = store.put_xorb(xorb, upload, index.to_bytes(), hashes)
+    ex.send_json({"was_inserted": inserted})
+
+
+def _head_xorb(ex: Exchange, fmt: ModuleType, xorb: str) -> None:
+    _check_token(ex, write=False)
+    if not _store(ex).has_xorb(xorb):
+        raise HubError(404, f"Xorb {xorb} not found")
+    ex.send_bytes(200, b"", {"Content-Length": str(_store(ex).xorb_path(xorb).stat().st_size)})
+
+
+def _upload_shard(ex: Exchange, fmt: ModuleType, *, streaming: bool) -> None:
+    grant = _check_token(ex, write=True)
+    data = ex.body.read(_MAX_SHARD_BYTES + 1)
+    if len(data) > _MAX_SHARD_BYTES:
+        raise HubError(413, "Shard too large")
+    try:
+        files, xorbs = fmt.parse_shard(data)
+    except fmt.FormatError as exc:
+        raise HubError(400, f"Shard rejected: {exc}") from exc
+    store = _store(ex)
+    for listed in xorbs:
+        if not store.has_xorb(fmt.hash_hex(listed.xorb)):
+            raise HubError(400, f"Shard lists xorb {fmt.hash_hex(listed.xorb)}, which was never uploaded")
+    checked = [_check_file(ex, fmt, info) for info in files]
+    for file in checked:
+        store.put_file(grant.repo.id, file)
+        ex.app.storage.link_lfs(grant.repo, file.sha256, file.size)
+    if streaming:
+        frames = [
+            {"type": "validating", "verified": len(files), "total": len(files)},
+            {"type": "committing", "stage": "syncing"},
+            {"type": "result", "result": 1},
+        ]
+        body = b"".join(json.dumps(frame).encode() + b"\n" for frame in frames)
+        ex.send_bytes(200, body, {"Content-Type": "application/x-ndjson", "Cache-Control": "no-cache"})
+    else:
+        ex.send_json({"result": 1})
+
+
+def _check_file(ex: Exchange, fmt: ModuleType, info: _format.FileInfo) -> XetFile:
+    """Verify a file of a shard against the stored xorbs (terms, verification hashes, file hash, sha256)."""
+    name = fmt.hash_hex(info.file_hash)
+    if info.verification and len(info.verification) != len(info.terms):
+        raise HubError(400, f"File {name}: verification entries do not match its terms")
+    chunks: list[tuple[bytes, int]] = []
+    for i, term in enumerate(info.terms):
+        xorb = fmt.hash_hex(term.xorb)
+        index = load_index(ex, fmt, xorb)
+        if not 0 <= term.start < term.end <= index.num_chunks:
+            raise HubError(400, f"File {name}: chunks {term.start}-{term.end} are not in xorb {xorb}")
+        size = index.unpacked_offsets[term.end] - index.unpacked_offsets[term.start]
+        if size != term.unpacked_size:
+            raise HubError(400, f"File {name}: term {i} has {size} bytes, not {term.unpacked_size}")
+        hashes = index.hashes[term.start : term.end]
+        if info.verification and fmt.verification_hash(hashes) != info.verification[i]:
+            raise HubError(400, f"File {name}: verification hash of term {i} does not match")
+        sizes = [index.unpacked_offsets[c + 1] - index.unpacked_offsets[c] for c in range(term.start, term.end)]
+        chunks.extend(zip(hashes, sizes, strict=True))
+    if fmt.file_hash(chunks) != info.file_hash:
+        raise HubError(400, f"File {name}: its chunks hash to {fmt.hash_hex(fmt.file_hash(chunks))}")
+    total = sum(size for _, size in chunks)
+    known = _store(ex).file(name)
+    if known is not None:
+        sha256 = known.sha256
+    else:
+        digest = hashlib.sha256()
+        for term in info.terms:
+            for data in iter_term_data(ex, fmt, fmt.hash_hex(term.xorb), term.start, term.end):
+                digest.update(data)
+        sha256 = digest.hexdigest()
+    if info.sha256 is not None and sha256 not in (info.sha256.hex(), fmt.hash_hex(info.sha256)):
+        raise HubError(400, f"File {name}: its content does not match the sha256 of its metadata")
+    return XetFile(name, sha256, total, info.terms_bytes())
+
+
+def _dedup_query(ex: Exchange, fmt: ModuleType, chunk: str) -> None:
+    _check_token(ex, write=False)
+    store = _store(ex)
+    xorb = store.xorb_of_chunk(chunk)
+    if xorb is None:
+        raise HubError(404, "Chunk not known to global deduplication")
+    index = load_index(ex, fmt, xorb)
+    on_disk = store.xorb_path(xorb).stat().st_size
+    now = int(time.time())
+    shard = fmt.dedup_shard(
+        [index.cas_block(fmt.hex_hash(xorb), on_disk)],
+        created=now,
+        expiry=now + 7 * 24 * 3600,
+        stored=index.unpacked_offsets[-1],
+        on_disk=on_disk,
+    )
+    ex.send_bytes(200, shard, {"Content-Type": "application/octet-stream"})
+
+
+def _readable_file(ex: Exchange, grant: _Grant, file_hash: str) -> XetFile:
+    file = _store(ex).file(file_hash)
+    if file is None or not _store(ex).repo_has_file(grant.repo.id, file_hash):
+        raise HubError(404, f"File {file_hash} not found")
+    return file
+
+
+def _xorb_url(ex: Exchange, xorb: str) -> str:
+    expires = int(time.time()) + URL_TTL
+    signature = _sign(_store(ex), f"{xorb}:{expires}")
+    return f"{ex.app.endpoint}{CAS_PREFIX}/data/{xorb}?exp={expires}&sig={signature}"
+
+
+def _reconstruction(ex: Exchange, fmt: ModuleType, file_hash: str, *, v2: bool) -> None:
+    grant = _check_token(ex, write=False)
+    file = _readable_file(ex, grant, file_hash)
+    span = parse_range(ex.handler.headers.get("Range"), file.size) if file.size else None
+    start, end = (0, file.size) if span is None else (span[0], span[0] + span[1])
+    terms: list[dict[str, object]] = []
+    fetch: dict[str, list[dict[str, object]]] = {}
+    offset_into_first = 0
+    position = 0  # file offset of the current term
+    for term in fmt.FileInfo.terms_from_bytes(file.terms):
+        if position >= end:
+            break
+        term_end = position + term.unpacked_size
+        if term_end <= start:
+            position = term_end
+            continue
+        xorb = fmt.hash_hex(term.xorb)
+        index = load_index(ex, fmt, xorb)
+        base = index.unpacked_offsets[term.start] - position  # chunk offset -> file offset: subtract base
+        first, last = term.start, term.end
+        while index.unpacked_offsets[first + 1] - base <= start:
+            first += 1
+        while index.unpacked_offsets[last - 1] - base >= end:
+            last -= 1
+        if not terms:
+            offset_into_first = start - (index.unpacked_offsets[first] - base)
+        length = index.unpacked_offsets[last] - index.unpacked_offsets[first]
+        terms.append({"hash": xorb, "unpacked_length": length, "range": {"start": first, "end": last}})
+        byte_range = {"start": index.byte_offsets[first], "end": index.byte_offsets[last] - 1}
+        chunk_range = {"start": first, "end": last}
+        url = _xorb_url(ex, xorb)
+        if v2:
+            entry: dict[str, object] = {"url": url, "ranges": [{"chunks": chunk_range, "bytes": byte_range}]}
+        else:
+            entry = {"range": chunk_range, "url": url, "url_range": byte_range}
+        fetch.setdefault(xorb, []).append(entry)
+        position = term_end
+    answer: dict[str, object] = {"offset_into_first_range": offset_into_first, "terms": terms}
+    answer["xorbs" if v2 else "fetch_info"] = fetch
+    ex.send_json(answer)
+
+
+def _serve_xorb_data(ex: Exchange, xorb: str) -> None:
+    """``GET /api/xet-cas/data/{xorb}?exp=&sig=``: byte ranges of a stored xorb, through a signed URL."""
+    expires, signature = ex.query_value("exp") or "", ex.query_value("sig") or ""
+    if not (expires.isdigit() and hmac.compare_digest(_sign(_store(ex), f"{xorb}:{expires}"), signature)):
+        raise HubError(403, "Invalid xorb URL signature")
+    if int(expires) < time.time():
+        raise HubError(403, "Expired xorb URL")
+    path = _store(ex).xorb_path(xorb)
+    if not path.is_file():
+        raise HubError(404, f"Xorb {xorb} not found")
+    size = path.stat().st_size
+    span = parse_range(ex.handler.headers.get("Range"), size)
+    if span is None:
+        ex.start(200, {"Content-Type": "application/octet-stream", "Content-Length": str(size)})
+        ex.send_file(path, 0, size)
+        return
+    start, length = span
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "Content-Range": f"bytes {start}-{start + length - 1}/{size}",
+        "Content-Length": str(length),
+    }
+    ex.start(206, headers)
+    ex.send_file(path, start, length)

@@ -1,0 +1,167 @@
+"""On-disk Xet storage of one server: xorbs (content-addressed, shared by all repos) and file reconstructions.
+
+Layout under ``<hub root>/xet``: ``xorbs/<hh>/<xorb hash>`` (the xorb as uploaded) plus ``.idx`` (chunk index),
+and ``xet.sqlite`` (files, which repos hold them, chunk -> xorb lookup for global deduplication). Needs no
+third-party module: only the code that checks uploads (`_format`) does.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["XetFile", "XetStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    file_hash TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL, terms BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
+CREATE TABLE IF NOT EXISTS repo_files (repo_id INTEGER NOT NULL, file_hash TEXT NOT NULL,
+    PRIMARY KEY (repo_id, file_hash));
+CREATE TABLE IF NOT EXISTS chunks (chunk_hash TEXT PRIMARY KEY, xorb TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class XetFile:
+    """A file stored as Xet terms: its Xet hash (hex), sha256 (hex), size and serialized terms."""
+
+    file_hash: str
+    sha256: str
+    size: int
+    terms: bytes
+
+
+class XetStore:
+    """Xorbs and file reconstructions under ``root`` (thread-safe)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.xorb_dir = root / "xorbs"
+        self.tmp_dir = root / "tmp"
+        self.xorb_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(root / "xet.sqlite", check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        secret_file = root / "secret"
+        if not secret_file.is_file():
+            self._write_atomic(secret_file, secrets.token_bytes(32))
+        self.secret = secret_file.read_bytes()
+
+    def close(self) -> None:
+        """Release the database."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _write_atomic(self, target: Path, data: bytes) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="xet-")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+            Path(name).replace(target)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+
+    # Xorbs
+
+    def xorb_path(self, xorb: str) -> Path:
+        """Where the serialized xorb lives."""
+        return self.xorb_dir / xorb[:2] / xorb
+
+    def has_xorb(self, xorb: str) -> bool:
+        """Whether the xorb is stored (with its index)."""
+        return self.xorb_path(xorb).with_suffix(".idx").is_file()
+
+    @contextmanager
+    def xorb_writer(self) -> Iterator[BinaryIO]:
+        """A temp file for an incoming xorb (removed on exit unless `put_xorb` moved it into the store)."""
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="xorb-")
+        os.close(fd)
+        try:
+            with open(name, "wb") as file:  # its .name is the path put_xorb moves
+                yield file
+        finally:
+            Path(name).unlink(missing_ok=True)
+
+    def put_xorb(self, xorb: str, upload: BinaryIO, index: bytes, chunk_hashes: list[str]) -> bool:
+        """Move a checked xorb (the file of `xorb_writer`) into the store with its index; ``False`` if known."""
+        if self.has_xorb(xorb):
+            return False
+        path = self.xorb_path(xorb)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        upload.close()
+        Path(upload.name).replace(path)
+        self._write_atomic(path.with_suffix(".idx"), index)  # written last: marks the xorb complete
+        with self._tx() as db:
+            db.executemany("INSERT OR IGNORE INTO chunks VALUES (?, ?)", [(h, xorb) for h in chunk_hashes])
+        return True
+
+    def xorb_index(self, xorb: str) -> bytes | None:
+        """The stored index of a xorb, ``None`` if unknown."""
+        try:
+            return self.xorb_path(xorb).with_suffix(".idx").read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def xorb_of_chunk(self, chunk: str) -> str | None:
+        """A xorb holding the chunk (global deduplication)."""
+        with self._lock:
+            row = self._db.execute("SELECT xorb FROM chunks WHERE chunk_hash = ?", (chunk,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # Files
+
+    def put_file(self, repo_id: int, file: XetFile) -> None:
+        """Record a file reconstruction and that ``repo_id`` holds it."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?)", (file.file_hash, file.sha256, file.size, file.terms)
+            )
+            db.execute("INSERT OR IGNORE INTO repo_files VALUES (?, ?)", (repo_id, file.file_hash))
+
+    def file(self, file_hash: str) -> XetFile | None:
+        """A file by its Xet hash."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM files WHERE file_hash = ?", (file_hash,)).fetchone()
+        return None if row is None else XetFile(str(row[0]), str(row[1]), int(row[2]), bytes(row[3]))
+
+    def file_by_sha256(self, sha256: str) -> XetFile | None:
+        """A file by the sha256 of its content."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM files WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone()
+        return None if row is None else XetFile(str(row[0]), str(row[1]), int(row[2]), bytes(row[3]))
+
+    def repo_has_file(self, repo_id: int, file_hash: str) -> bool:
+        """Whether a writer of ``repo_id`` uploaded this file to it."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM repo_files WHERE repo_id = ? AND file_hash = ?", (repo_id, file_hash)
+            ).fetchone()
+        return row is not None
+
+    def stored_bytes(self) -> int:
+        """Bytes of xorb data on disk (what deduplication saves shows here)."""
+        return sum(path.stat().st_size for path in self.xorb_dir.glob("*/*") if path.suffix != ".idx")

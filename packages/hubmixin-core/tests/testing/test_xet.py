@@ -1,0 +1,120 @@
+"""LocalHub's Xet storage with the real client (hf_xet, Xet on): uploads, downloads, dedup, restarts, checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import urllib.error
+import urllib.request
+from email.message import Message
+from pathlib import Path
+
+import huggingface_hub as hf
+import pytest
+from huggingface_hub import constants
+
+from hubmixin_core.testing import LocalHub
+
+pytest.importorskip("blake3")
+pytest.importorskip("lz4")
+pytest.importorskip("hf_xet")
+
+BIG = 10 * 1024 * 1024 + 12345
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _raw(method: str, url: str, *, token: str | None = None, body: bytes | None = None) -> tuple[int, Message, bytes]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with _OPENER.open(request) as response:
+            return int(response.status), response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers, error.read()
+
+
+def _xorb_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in (root / "xet" / "xorbs").glob("*/*") if p.suffix != ".idx")
+
+
+def _download(repo_id: str, name: str, *, xet: bool) -> bytes:
+    saved = constants.HF_HUB_DISABLE_XET
+    constants.HF_HUB_DISABLE_XET = not xet
+    try:
+        return Path(hf.hf_hub_download(repo_id, name, force_download=True)).read_bytes()
+    finally:
+        constants.HF_HUB_DISABLE_XET = saved
+
+
+def test_round_trip_through_xet_and_plain_and_after_restart(tmp_path: Path) -> None:
+    big = os.urandom(BIG)
+    small = b"\x00binary" + os.urandom(3000)
+    with LocalHub(tmp_path / "hub") as hub, hub.configure_client(xet=True):
+        repo_id = hf.create_repo("xet").repo_id
+        hf.upload_file(path_or_fileobj=big, path_in_repo="big.bin", repo_id=repo_id)
+        hf.upload_file(path_or_fileobj=small, path_in_repo="small.bin", repo_id=repo_id)
+        assert _xorb_bytes(hub.root) >= BIG  # stored as xorbs, not as LFS blobs
+        info = hf.get_hf_file_metadata(hf.hf_hub_url(repo_id, "big.bin"))
+        assert info.xet_file_data is not None and info.size == BIG
+        for name, data in (("big.bin", big), ("small.bin", small)):
+            assert _download(repo_id, name, xet=True) == data
+            assert _download(repo_id, name, xet=False) == data
+        url = hf.hf_hub_url(repo_id, "big.bin")
+        request = urllib.request.Request(url, headers={"Range": "bytes=5000000-5000999"})
+        with _OPENER.open(request) as response:
+            assert response.status == 206 and response.read() == big[5000000:5001000]
+    with LocalHub(tmp_path / "hub") as hub, hub.configure_client(xet=True):
+        assert _download(repo_id, "big.bin", xet=True) == big
+        assert _download(repo_id, "big.bin", xet=False) == big
+
+
+def test_second_push_stores_only_the_changed_chunks(local_hub: LocalHub) -> None:
+    repo_id = hf.create_repo("dedup").repo_id
+    data = bytearray(os.urandom(BIG))
+    hf.upload_file(path_or_fileobj=bytes(data), path_in_repo="w.bin", repo_id=repo_id)
+    first = _xorb_bytes(local_hub.root)
+    data[6_000_000:6_000_100] = b"\xff" * 100
+    hf.upload_file(path_or_fileobj=bytes(data), path_in_repo="w.bin", repo_id=repo_id)
+    growth = _xorb_bytes(local_hub.root) - first
+    assert 0 < growth < BIG // 20, growth  # a chunk or two (64 KiB each), not the file
+    other = hf.create_repo("copy").repo_id
+    hf.upload_file(path_or_fileobj=bytes(data), path_in_repo="w.bin", repo_id=other)
+    assert _xorb_bytes(local_hub.root) - first == growth  # deduplicated across repos
+    assert _download(other, "w.bin", xet=False) == data
+
+
+def _write_token(hub: LocalHub, repo_id: str) -> tuple[str, str]:
+    status, headers, body = _raw("GET", f"{hub.endpoint}/api/models/{repo_id}/xet-write-token/main", token=hub.token)
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["casUrl"] == headers["X-Xet-Cas-Url"]
+    return answer["casUrl"], answer["accessToken"]
+
+
+def test_lying_or_malformed_objects_are_rejected(local_hub: LocalHub) -> None:
+    repo_id = hf.create_repo("lies").repo_id
+    cas, token = _write_token(local_hub, repo_id)
+    content = b"hello xet"
+    chunk = struct.pack("<B3sB3s", 0, len(content).to_bytes(3, "little"), 0, len(content).to_bytes(3, "little"))
+    lying = "ab" * 32
+    status, _, body = _raw("POST", f"{cas}/v1/xorbs/default/{lying}", token=token, body=chunk + content)
+    assert status == 400 and b"hashes to" in body
+    assert _raw("POST", f"{cas}/v1/xorbs/default/{lying}", token=token, body=b"\x00\x01garbage")[0] == 400
+    assert _raw("POST", f"{cas}/v1/xorbs/default/not-a-hash", token=token, body=b"")[0] == 400
+    assert _raw("POST", f"{cas}/v1/shards", token=token, body=b"not a shard" * 10)[0] == 400
+    assert _raw("POST", f"{cas}/v1/xorbs/default/{lying}", body=chunk + content)[0] == 401
+    assert _xorb_bytes(local_hub.root) == 0  # nothing stored
+    status, _, _ = _raw("GET", f"{cas}/v1/reconstructions/{lying}", token=token)
+    assert status == 404
+
+
+def test_read_tokens_cannot_write(local_hub: LocalHub) -> None:
+    repo_id = hf.create_repo("ro").repo_id
+    status, _, body = _raw(
+        "GET", f"{local_hub.endpoint}/api/models/{repo_id}/xet-read-token/main", token=local_hub.token
+    )
+    answer = json.loads(body)
+    status, _, _ = _raw("POST", f"{answer['casUrl']}/v1/shards", token=answer["accessToken"], body=b"x")
+    assert status == 403

@@ -58,3 +58,24 @@ def test_keras_benchmark_reports_all_contenders(tmp_path: Path) -> None:
             assert figures["wall_ratio"] > 0 and figures["peak_rss_ratio"] > 0
     assert set(report["targets"]) == {"wall_ratio"}
     assert set(report["targets"]["wall_ratio"]["holds"]) == {"jax"}
+
+
+def test_interchange_benchmark_reports_all_contenders(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    cmd = [sys.executable, "benchmarks/bench_interchange_load.py", "--layers", "2", "--width", "32", "--runs", "1"]
+    cmd += ["--warmup", "0", "--output", str(out), "--workdir", str(tmp_path)]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    report = json.loads(out.read_text())
+    expected = {
+        "flax": {"hubmixin_from_torch", "hubmixin_own", "native", "orbax"},
+        "keras_jax": {"hubmixin_from_torch", "hubmixin_own", "native"},
+    }
+    for group, contenders in expected.items():
+        assert set(report[group]) == contenders
+        assert report[group]["native"]["wall_ratio"] == 1.0
+        for figures in report[group].values():
+            # >=: at this size, Flax's native load adds well under 1 MiB to the RSS after imports
+            assert figures["wall_s"] > 0 and figures["peak_rss_mib"] >= figures["base_rss_mib"] > 0
+            assert figures["wall_ratio"] > 0 and figures["peak_rss_ratio"] > 0
+    assert set(report["targets"]) == {"wall_ratio"}
+    assert set(report["targets"]["wall_ratio"]["holds"]) == set(expected)

@@ -12,6 +12,7 @@ An entry point that fails to load or to add itself is skipped with a warning on 
 Examples:
     $ hubmixin --version
     $ hubmixin env
+    $ hubmixin inspect ./my-model --json
     $ hubmixin hub serve --root ./hub-data --port 8080
 """
 
@@ -47,6 +48,12 @@ def _add_hub(subparsers: _SubParsers) -> None:
     from hubmixin_core.testing._cli import add_hub_parser
 
     add_hub_parser(subparsers)
+
+
+def _add_inspect(subparsers: _SubParsers) -> None:
+    from hubmixin_core._inspect import add_inspect_parser
+
+    add_inspect_parser(subparsers)
 
 
 def _add_env(subparsers: _SubParsers) -> None:

@@ -79,3 +79,18 @@ def test_interchange_benchmark_reports_all_contenders(tmp_path: Path) -> None:
             assert figures["wall_ratio"] > 0 and figures["peak_rss_ratio"] > 0
     assert set(report["targets"]) == {"wall_ratio"}
     assert set(report["targets"]["wall_ratio"]["holds"]) == set(expected)
+
+
+def test_hub_transfer_benchmark_reports_both_paths(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    cmd = [sys.executable, "benchmarks/bench_hub_transfer.py", "--size-mib", "12", "--runs", "1"]
+    subprocess.run([*cmd, "--output", str(out), "--workdir", str(tmp_path)], cwd=ROOT, check=True, capture_output=True)
+    report = json.loads(out.read_text())
+    assert set(report["modes"]) == {"lfs", "xet"}
+    for figures in report["modes"].values():
+        assert figures["upload_mib_s"] > 0 and figures["download_mib_s"] > 0 and figures["server_download_mib_s"] > 0
+        assert figures["stored_after_first_push_mib"] >= 12
+    # The second push changes 1 MiB: LFS stores the whole file again, Xet only the chunks around the change.
+    assert report["modes"]["lfs"]["stored_by_second_push_mib"] >= 12
+    assert report["modes"]["xet"]["stored_by_second_push_mib"] < 4
+    assert set(report["targets"]) == {"lfs_mib_s", "xet_vs_lfs"}

@@ -50,6 +50,12 @@ def _add_hub(subparsers: _SubParsers) -> None:
     add_hub_parser(subparsers)
 
 
+def _add_convert(subparsers: _SubParsers) -> None:
+    from hubmixin_core._convert import add_convert_parser
+
+    add_convert_parser(subparsers)
+
+
 def _add_inspect(subparsers: _SubParsers) -> None:
     from hubmixin_core._inspect import add_inspect_parser
 

@@ -1,0 +1,231 @@
+"""``hubmixin convert``: a checkpoint written by a framework's own tools, rewritten in the canonical layout.
+
+The output is a hubmixin save directory (``model.safetensors`` or shards, PyTorch names and layouts,
+``format="pt"``, the layout metadata, and ``config.json`` when one is found) that every framework package's
+``from_pretrained`` loads. Readers of native formats live in the framework packages and register under the
+entry-point group :data:`GROUP`, so core never imports a framework:
+
+- ``hubmixin-torch``: ``state_dict`` files (``.pt``, ``.pth``, ``.bin``), read with ``weights_only=True``;
+- ``hubmixin-flax``: Flax msgpack (``flax.serialization.to_bytes`` of an NNX state), needs ``--model``;
+- ``hubmixin-keras``: Keras ``.weights.h5``, needs ``--model``.
+
+Safetensors files are handled here. Names and layouts inside Flax and Keras files are the framework's own and
+their files do not say which layer a tensor belongs to, so those readers load the file into the source model
+(``--model package.module:Class``, built from the config) and write it through its ``save_pretrained``, whose
+adapters are chosen by layer type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+from hubmixin_core._atomic import atomic_directory
+from hubmixin_core.errors import HubMixinError, WeightsFileError
+from hubmixin_core.weights import CONFIG_NAME, read_header
+
+__all__ = ["GROUP", "TARGETS", "ConvertRequest", "Converter", "add_convert_parser", "convert_checkpoint"]
+
+GROUP = "hubmixin.converters"
+"""Entry-point group of native-format readers: each entry point is a `Converter`."""
+
+TARGETS = ("torch", "flax", "keras")
+"""Frameworks ``--to`` accepts."""
+
+
+class ConvertError(HubMixinError, ValueError):
+    """A conversion cannot be done as asked (unknown format, missing ``--model``, target not installed)."""
+
+
+@dataclass(frozen=True)
+class ConvertRequest:
+    """What to convert, and how.
+
+    Attributes:
+        source: The native checkpoint file (or directory of shards).
+        to: The framework that will load the result (``torch``, ``flax`` or ``keras``).
+        model: ``package.module:Class`` of the source model, for formats whose files do not name layers.
+        config: The model's configuration (``config.json``), when known.
+        input_shape: Shape of a dummy input that builds a Keras model which cannot build itself.
+        max_shard_size: Shard the output above this size (``"5GB"``; None: one file).
+        progress: Show a progress bar.
+    """
+
+    source: Path
+    to: str
+    model: str | None = None
+    config: dict[str, Any] | None = None
+    input_shape: tuple[int, ...] | None = None
+    max_shard_size: str | None = None
+    progress: bool = True
+
+
+class Converter(Protocol):
+    """A reader of one framework's native checkpoint format."""
+
+    framework: str
+    """The framework whose files it reads (recorded as ``hubmixin.framework``)."""
+
+    def accepts(self, source: Path) -> bool:
+        """Whether ``source`` is in this reader's format (by name; contents are checked by `convert`)."""
+        ...
+
+    def convert(self, request: ConvertRequest, output: Path) -> None:
+        """Write the weights of ``request.source`` into the empty directory ``output``, in the canonical layout."""
+        ...
+
+
+def load_class(spec: str) -> type[Any]:
+    """The class named by ``package.module:Class``."""
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise ConvertError(f"--model {spec!r}: expected package.module:ClassName")
+    try:
+        found = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as error:
+        raise ConvertError(f"--model {spec!r}: {error}") from None
+    if not isinstance(found, type):
+        raise ConvertError(f"--model {spec!r} is not a class")
+    return found
+
+
+def _converters() -> list[Converter]:
+    found: list[Converter] = [_SAFETENSORS]
+    for entry_point in sorted(metadata.entry_points(group=GROUP), key=lambda ep: ep.name):
+        try:
+            found.append(entry_point.load())
+        except Exception as error:  # a broken framework install must not hide the other readers
+            print(f"hubmixin: warning: skipping converter {entry_point.name}: {error}", file=sys.stderr)
+    return found
+
+
+class _SafetensorsConverter:
+    framework = "safetensors"
+
+    def accepts(self, source: Path) -> bool:
+        return source.suffix == ".safetensors"
+
+    def convert(self, request: ConvertRequest, output: Path) -> None:
+        header = read_header(request.source)  # validates before copying
+        if header.metadata.get("format", "pt") != "pt":
+            raise WeightsFileError(f"{request.source}: format {header.metadata['format']!r} is not the PyTorch layout")
+        shutil.copyfile(request.source, output / "model.safetensors")
+
+
+_SAFETENSORS = _SafetensorsConverter()
+
+
+def _read_config(source: Path, config: str | Path | None) -> dict[str, Any] | None:
+    path = Path(config) if config is not None else (source if source.is_dir() else source.parent) / CONFIG_NAME
+    if not path.is_file():
+        if config is not None:
+            raise ConvertError(f"{path}: no such config file")
+        return None
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise ConvertError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(loaded, dict):
+        raise ConvertError(f"{path}: expected a JSON object")
+    return loaded
+
+
+def convert_checkpoint(
+    source: str | Path,
+    destination: str | Path,
+    *,
+    to: str,
+    model: str | None = None,
+    config: str | Path | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    max_shard_size: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Rewrite the native checkpoint ``source`` as a hubmixin save directory ``destination`` (atomically).
+
+    Args:
+        source: A ``state_dict`` file, a Keras ``.weights.h5``, a Flax ``.msgpack`` or a ``.safetensors`` file.
+        destination: The directory to write; replaced as a whole if it exists.
+        to: The framework that will load it: ``torch``, ``flax`` or ``keras`` (its package must be installed).
+        model: ``package.module:Class`` of the source model (Flax and Keras files).
+        config: The model's ``config.json`` (default: the one beside ``source``), copied to ``destination``.
+        input_shape: A dummy input's shape, for Keras models that cannot build themselves.
+        max_shard_size: Shard the output above this size.
+        progress: Show a progress bar on large files.
+
+    Returns:
+        The destination directory.
+
+    Raises:
+        ConvertError: Unknown format or target, ``--model`` missing where it is needed.
+        WeightsFileError: The source file is malformed or holds more than tensors (never unpickled).
+    """
+    source, destination = Path(source), Path(destination)
+    if to not in TARGETS:
+        raise ConvertError(f"--to {to!r}: expected one of {', '.join(TARGETS)}")
+    if importlib.util.find_spec(f"hubmixin_{to}") is None:
+        raise ConvertError(f"--to {to}: hubmixin-{to} is not installed (pip install hubmixin-{to})")
+    if not source.exists():
+        raise ConvertError(f"{source}: no such file or directory")
+    converter = next((c for c in _converters() if c.accepts(source)), None)
+    if converter is None:
+        raise ConvertError(
+            f"{source}: not a format hubmixin converts (.safetensors; .pt/.pth/.bin with hubmixin-torch; "
+            ".weights.h5 with hubmixin-keras; .msgpack with hubmixin-flax)"
+        )
+    loaded_config = _read_config(source, config)
+    request = ConvertRequest(source, to, model, loaded_config, input_shape, max_shard_size, progress)
+    with atomic_directory(destination) as staging:
+        converter.convert(request, staging)
+        if loaded_config is not None and not (staging / CONFIG_NAME).exists():
+            (staging / CONFIG_NAME).write_text(json.dumps(loaded_config, indent=2, sort_keys=True) + "\n")
+    return destination
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected integers separated by commas, e.g. 1,28,28,1") from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        convert_checkpoint(
+            args.src,
+            args.dst,
+            to=args.to,
+            model=args.model,
+            config=args.config,
+            input_shape=args.input_shape,
+            max_shard_size=args.max_shard_size,
+            progress=not args.quiet,
+        )
+    except (HubMixinError, OSError) as error:
+        print(f"hubmixin: error: {str(error).splitlines()[0] if str(error) else type(error).__name__}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"wrote {args.dst}: load it with hubmixin_{args.to}'s from_pretrained({str(args.dst)!r})")
+    return 0
+
+
+def add_convert_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``convert SRC DST --to {torch,flax,keras}`` to a ``hubmixin`` parser."""
+    parser = subparsers.add_parser("convert", help="rewrite a framework-native checkpoint in the canonical layout")
+    parser.add_argument("src", metavar="SRC", type=Path, help="state_dict file, .weights.h5, .msgpack or .safetensors")
+    parser.add_argument("dst", metavar="DST", type=Path, help="the hubmixin save directory to write")
+    parser.add_argument("--to", required=True, choices=TARGETS, help="the framework that will load DST")
+    parser.add_argument("--model", default=None, help="package.module:Class of the source model (Flax, Keras)")
+    parser.add_argument("--config", type=Path, default=None, help="config.json of the model (default: beside SRC)")
+    parser.add_argument("--input-shape", type=_shape, default=None, help="dummy input that builds a Keras model")
+    parser.add_argument("--max-shard-size", default=None, help='shard the output above this size ("5GB")')
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,76 @@
+"""Reader of Flax msgpack checkpoints for ``hubmixin convert`` (entry point ``hubmixin.converters:flax``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx, serialization
+
+from hubmixin_core._convert import ConvertError, ConvertRequest, load_class
+from hubmixin_core.errors import WeightsFileError, WeightsShapeError
+from hubmixin_flax._construct import construct_abstract
+from hubmixin_flax._mixin import FlaxModelHubMixin
+
+__all__ = ["CONVERTER", "FlaxMsgpackConverter"]
+
+
+class FlaxMsgpackConverter:
+    """``flax.serialization.to_bytes(nnx.to_pure_dict(nnx.state(model)))`` files, loaded into ``--model``."""
+
+    framework = "flax"
+
+    def accepts(self, source: Path) -> bool:
+        """``.msgpack`` files."""
+        return source.is_file() and source.suffix == ".msgpack"
+
+    def convert(self, request: ConvertRequest, output: Path) -> None:
+        """Build ``--model`` abstractly from the config, fill it from the file, write it with ``save_pretrained``."""
+        if request.model is None:
+            raise ConvertError(
+                f"{request.source}: a Flax msgpack file has the model's own names and layouts and does not say "
+                "which layer each array belongs to: pass --model package.module:Class (a FlaxModelHubMixin)"
+            )
+        cls = load_class(request.model)
+        if not issubclass(cls, FlaxModelHubMixin):
+            raise ConvertError(f"--model {request.model}: not a FlaxModelHubMixin")
+        kwargs: dict[str, Any] = dict(request.config or {})
+        if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
+            kwargs["rngs"] = nnx.Rngs(0)
+        model = construct_abstract(cls, kwargs)
+        try:
+            restored = serialization.msgpack_restore(request.source.read_bytes())
+        except Exception as error:  # msgpack raises its own errors for a corrupt file
+            raise WeightsFileError(f"{request.source}: not a Flax msgpack file ({type(error).__name__})") from None
+        state = nnx.state(model)
+        expected = nnx.to_pure_dict(state)
+        _check_tree(request.source, expected, restored, "")
+        nnx.replace_by_pure_dict(state, jax.tree.map(np.asarray, restored))
+        nnx.update(model, state)
+        model.save_pretrained(output)
+
+
+def _check_tree(source: Path, expected: Any, found: Any, path: str) -> None:
+    """Same keys and shapes as the model: a file of another model fails here, naming the key."""
+    if isinstance(expected, dict):
+        if not isinstance(found, dict):
+            raise WeightsFileError(f"{source}: {path or '/'} should be a mapping")
+        missing, extra = set(map(str, expected)) - set(map(str, found)), set(map(str, found)) - set(map(str, expected))
+        if missing or extra:
+            raise WeightsFileError(
+                f"{source}: keys under {path or '/'} differ from the model's (missing {sorted(missing)}, "
+                f"unexpected {sorted(extra)})"
+            )
+        by_name = {str(k): v for k, v in found.items()}
+        for key, value in expected.items():
+            _check_tree(source, value, by_name[str(key)], f"{path}/{key}")
+        return
+    shape = tuple(getattr(expected, "shape", ()))
+    if tuple(np.shape(found)) != shape:
+        raise WeightsShapeError(str(source), path, shape, np.shape(found))
+
+
+CONVERTER = FlaxMsgpackConverter()
+"""The instance registered under ``hubmixin.converters``."""

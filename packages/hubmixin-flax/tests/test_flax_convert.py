@@ -1,0 +1,66 @@
+"""`hubmixin convert`: a torch state_dict file and a Flax msgpack file become checkpoints the other side loads."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from flax import nnx, serialization
+from flax_models import Port
+from test_flax_torch import PortLayers, TorchPort, _flax_out, _torch_out, _trained
+
+from hubmixin_core.cli import main
+from hubmixin_core.weights import read_header
+
+
+def test_a_torch_state_dict_file_converts_for_flax(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = _trained(PortLayers)
+    torch.save(model.state_dict(), tmp_path / "port.pt")
+    (tmp_path / "config.json").write_text(json.dumps({"channels": 5, "features": 4, "vocab": 7}))
+    assert main(["convert", str(tmp_path / "port.pt"), str(tmp_path / "out"), "--to", "flax"]) == 0
+    header = read_header(tmp_path / "out" / "model.safetensors")
+    assert header.metadata["format"] == "pt" and header.metadata["hubmixin.framework"] == "torch"
+    port = Port.from_pretrained(tmp_path / "out", strict=True)
+    np.testing.assert_allclose(_flax_out(port), _torch_out(model), rtol=0, atol=1e-5)
+    assert "from_pretrained" in capsys.readouterr().out
+
+
+def test_a_flax_msgpack_file_converts_for_torch(tmp_path: Path) -> None:
+    port = Port.from_pretrained(_saved(tmp_path))
+    (tmp_path / "native").mkdir()
+    (tmp_path / "native" / "port.msgpack").write_bytes(serialization.to_bytes(nnx.to_pure_dict(nnx.state(port))))
+    (tmp_path / "native" / "config.json").write_text(json.dumps({"channels": 5, "features": 4, "vocab": 7}))
+    src, out = str(tmp_path / "native" / "port.msgpack"), str(tmp_path / "out")
+    assert main(["convert", src, out, "--to", "torch", "--model", "flax_models:Port", "--quiet"]) == 0
+    loaded = TorchPort.from_pretrained(out, strict=True)
+    np.testing.assert_allclose(_torch_out(loaded), _flax_out(port), rtol=0, atol=1e-5)
+
+
+def test_formats_that_need_the_model_say_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "port.msgpack").write_bytes(b"\x80")
+    assert main(["convert", str(tmp_path / "port.msgpack"), str(tmp_path / "out"), "--to", "flax"]) == 1
+    assert "--model" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+class _Exploit:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (print, ("PWNED",))
+
+
+def test_a_pickle_with_code_is_refused_without_running_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    torch.save({"fc.weight": torch.zeros(2), "evil": _Exploit()}, tmp_path / "evil.pt", pickle_module=pickle)
+    assert main(["convert", str(tmp_path / "evil.pt"), str(tmp_path / "out"), "--to", "flax"]) == 1
+    captured = capsys.readouterr()
+    assert "PWNED" not in captured.out and "evil.pt" in captured.err
+    assert "weights_only=False" not in captured.err
+    assert not (tmp_path / "out").exists()
+
+
+def _saved(tmp_path: Path) -> Path:
+    _trained(TorchPort).save_pretrained(tmp_path / "torch")
+    return tmp_path / "torch"

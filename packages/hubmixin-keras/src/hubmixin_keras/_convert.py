@@ -1,0 +1,51 @@
+"""Reader of Keras ``.weights.h5`` files for ``hubmixin convert`` (entry point ``hubmixin.converters:keras``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hubmixin_core._convert import ConvertError, ConvertRequest, load_class
+from hubmixin_core.errors import WeightsFileError
+from hubmixin_keras._mixin import KerasModelHubMixin
+
+__all__ = ["CONVERTER", "KerasWeightsConverter"]
+
+
+class KerasWeightsConverter:
+    """``model.save_weights("model.weights.h5")`` files, loaded into ``--model`` with ``load_weights``."""
+
+    framework = "keras"
+
+    def accepts(self, source: Path) -> bool:
+        """``.weights.h5`` files."""
+        return source.is_file() and source.name.endswith(".weights.h5")
+
+    def convert(self, request: ConvertRequest, output: Path) -> None:
+        """Build ``--model`` from the config, ``load_weights`` the file, write it with ``save_pretrained``."""
+        if request.model is None:
+            raise ConvertError(
+                f"{request.source}: a Keras weights file names layers, not the model's attributes, and keeps "
+                "Keras layouts: pass --model package.module:Class (a KerasModelHubMixin)"
+            )
+        cls = load_class(request.model)
+        if not issubclass(cls, KerasModelHubMixin):
+            raise ConvertError(f"--model {request.model}: not a KerasModelHubMixin")
+        model: Any = cls(**(request.config or {}))  # a keras.Model too
+        if request.input_shape is not None:
+            model(np.zeros(request.input_shape, np.float32))
+        elif not model.built:
+            raise ConvertError(
+                f"--model {request.model}: the model has no variables until it is called: pass --input-shape"
+            )
+        try:
+            model.load_weights(str(request.source))
+        except (ValueError, OSError, KeyError) as error:
+            raise WeightsFileError(f"{request.source}: {str(error).splitlines()[0]}") from None
+        model.save_pretrained(output)
+
+
+CONVERTER = KerasWeightsConverter()
+"""The instance registered under ``hubmixin.converters``."""

@@ -1,0 +1,42 @@
+"""`hubmixin convert` of a Keras ``.weights.h5`` file: loaded into ``--model``, written in the canonical layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from keras_models import Mlp
+
+from hubmixin_core.cli import main
+from hubmixin_core.weights import read_header
+
+X = np.random.default_rng(3).standard_normal((2, 4)).astype("float32")
+
+
+def test_a_keras_weights_file_converts(tmp_path: Path) -> None:
+    model = Mlp(units=4, depth=2)
+    expected = np.asarray(model(X))
+    model.save_weights(str(tmp_path / "mlp.weights.h5"))
+    (tmp_path / "config.json").write_text(json.dumps({"units": 4, "depth": 2}))
+    src, out = str(tmp_path / "mlp.weights.h5"), str(tmp_path / "out")
+    args = ["convert", src, out, "--to", "keras", "--model", "keras_models:Mlp", "--input-shape", "2,4", "--quiet"]
+    assert main(args) == 0
+    header = read_header(tmp_path / "out" / "model.safetensors")
+    assert header.tensors["head.weight"].shape == (1, 4)  # torch's [out, in], not Keras' kernel [in, out]
+    assert header.metadata["format"] == "pt"
+    loaded = Mlp.from_pretrained(out)
+    np.testing.assert_allclose(np.asarray(loaded(X)), expected, rtol=0, atol=1e-6)
+
+
+def test_an_unbuilt_model_needs_an_input_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = Mlp(units=4, depth=1)
+    model(X)
+    model.save_weights(str(tmp_path / "mlp.weights.h5"))
+    src, out = str(tmp_path / "mlp.weights.h5"), str(tmp_path / "out")
+    assert main(["convert", src, out, "--to", "torch", "--model", "keras_models:Mlp"]) == 1
+    assert "--input-shape" in capsys.readouterr().err
+    assert main(["convert", src, out, "--to", "torch"]) == 1
+    assert "--model" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,63 @@
+"""`hubmixin convert` of ``torch.save(model.state_dict())`` files: canonical safetensors, tied weights, shards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from hubmixin_core.cli import main
+from hubmixin_core.weights import read_header, resolve_weight_files
+from hubmixin_torch import PyTorchModelHubMixin
+
+
+class Tied(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, vocab: int = 11, dim: int = 6) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.out = nn.Linear(dim, vocab, bias=False)
+        self.out.weight = self.embed.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.out(self.embed(ids))
+        return out
+
+
+def test_a_state_dict_file_with_tied_weights_converts(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = Tied().eval()
+    torch.save(model.state_dict(), tmp_path / "tied.pth")
+    out = tmp_path / "out"
+    assert main(["convert", str(tmp_path / "tied.pth"), str(out), "--to", "torch", "--quiet"]) == 0
+    loaded = Tied.from_pretrained(out)
+    ids = torch.tensor([[1, 5, 10]])
+    torch.testing.assert_close(loaded(ids), model(ids), rtol=0, atol=0)
+
+
+def test_sharded_output_and_safetensors_input(tmp_path: Path) -> None:
+    model = Tied(vocab=64, dim=16).eval()
+    torch.save(model.state_dict(), tmp_path / "big.bin")
+    out = tmp_path / "out"
+    args = ["convert", str(tmp_path / "big.bin"), str(out), "--to", "flax", "--max-shard-size", "3KB", "--quiet"]
+    assert main(args) == 0
+    files = resolve_weight_files(out)
+    assert files.sharded and len(files.files) > 1
+    model.save_pretrained(tmp_path / "saved")
+    again = tmp_path / "again"
+    assert main(["convert", str(tmp_path / "saved" / "model.safetensors"), str(again), "--to", "keras"]) == 0
+    assert read_header(again / "model.safetensors").tensors.keys() >= {"embed.weight"}
+
+
+def test_bad_requests_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    assert main(["convert", str(tmp_path / "notes.txt"), str(tmp_path / "out"), "--to", "torch"]) == 1
+    assert "not a format hubmixin converts" in capsys.readouterr().err
+    (tmp_path / "broken.pt").write_bytes(b"PK\x03\x04 not really a zip")
+    assert main(["convert", str(tmp_path / "broken.pt"), str(tmp_path / "out"), "--to", "torch"]) == 1
+    err = capsys.readouterr().err
+    assert "broken.pt" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit):
+        main(["convert", str(tmp_path / "broken.pt"), str(tmp_path / "out"), "--to", "jax"])

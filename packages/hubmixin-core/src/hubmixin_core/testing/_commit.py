@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 
 from hubmixin_core.testing._access import safe_path, writable_repo
 from hubmixin_core.testing._gitmeta import git_blob_oid, lfs_pointer
-from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
+from hubmixin_core.testing._http import Exchange, HubError, parse_json, revision_not_found
 from hubmixin_core.testing._storage import FileEntry, ParentMismatchError, Repo
 from hubmixin_core.testing._upload import SHA256_HEX
 
-__all__ = ["handle_commit"]
+__all__ = ["commit_line_limit", "handle_commit"]
+
+_LINE_SLACK = 64 * 1024  # room for the path and the other fields of a line
+
+
+def commit_line_limit(lfs_threshold: int) -> int:
+    """The longest NDJSON commit line accepted: a file just below ``lfs_threshold``, base64-encoded, plus slack."""
+    return 4 * ((lfs_threshold + 2) // 3) + _LINE_SLACK
+
+
+def _string(value: dict[str, object], name: str, default: str = "") -> str:
+    field = value.get(name, default)
+    if not isinstance(field, str):
+        raise HubError(400, f"Commit field {name!r} must be a string, not {type(field).__name__}")
+    return field
 
 
 @dataclass(frozen=True)
@@ -37,10 +50,12 @@ def _value(item: object) -> tuple[str, dict[str, object]]:
 
 
 def _regular_file(ex: Exchange, value: dict[str, object]) -> _Op:
-    path = safe_path(str(value.get("path", "")))
+    path = safe_path(_string(value, "path"))
     content = value.get("content")
     if value.get("encoding", "base64") != "base64" or not isinstance(content, str):
         raise HubError(400, f"File {path!r}: expected base64 'content'")
+    if len(content) > 4 * ((ex.app.lfs_threshold + 1) // 3):  # checked before decoding
+        raise HubError(400, f"File {path!r} is too large to be inlined: files this large must be uploaded through LFS")
     try:
         data = base64.b64decode(content, validate=True)
     except binascii.Error as exc:
@@ -52,7 +67,7 @@ def _regular_file(ex: Exchange, value: dict[str, object]) -> _Op:
 
 
 def _lfs_file(ex: Exchange, repo: Repo, value: dict[str, object]) -> _Op:
-    path = safe_path(str(value.get("path", "")))
+    path = safe_path(_string(value, "path"))
     oid = value.get("oid")
     if value.get("algo", "sha256") != "sha256" or not isinstance(oid, str) or not SHA256_HEX.match(oid):
         raise HubError(400, f"LFS file {path!r}: expected a sha256 'oid'")
@@ -67,26 +82,22 @@ def _lfs_file(ex: Exchange, repo: Repo, value: dict[str, object]) -> _Op:
 def _parse(ex: Exchange, repo: Repo) -> tuple[_Header, list[_Op]]:
     header: _Header | None = None
     ops: list[_Op] = []
-    for line in ex.body:
+    limit = commit_line_limit(ex.app.lfs_threshold)
+    while line := ex.read_line(limit, "Commit line"):
         if not line.strip():
             continue
-        try:
-            key, value = _value(json.loads(line))
-        except ValueError as exc:
-            raise HubError(400, f"Malformed commit line: {exc}") from exc
+        key, value = _value(parse_json(line, "commit line"))
         if key == "header":
             parent = value.get("parentCommit")
-            header = _Header(
-                str(value.get("summary", "")),
-                str(value.get("description", "")),
-                parent if isinstance(parent, str) else None,
-            )
+            if parent is not None and not isinstance(parent, str):
+                raise HubError(400, "Commit field 'parentCommit' must be a string")
+            header = _Header(_string(value, "summary"), _string(value, "description"), parent)
         elif key == "file":
             ops.append(_regular_file(ex, value))
         elif key == "lfsFile":
             ops.append(_lfs_file(ex, repo, value))
         elif key in ("deletedFile", "deletedFolder"):
-            path = safe_path(str(value.get("path", "")).rstrip("/"))
+            path = safe_path(_string(value, "path").rstrip("/"))
             ops.append(_Op("delete-file" if key == "deletedFile" else "delete-folder", path))
         else:
             raise HubError(400, f"Unknown commit operation {key!r}")

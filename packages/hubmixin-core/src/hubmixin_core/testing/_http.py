@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from hubmixin_core.testing._routes import Match
 
@@ -18,11 +19,29 @@ if TYPE_CHECKING:
 
     from hubmixin_core.testing._app import HubApp
 
-__all__ = ["ConnectionCut", "Exchange", "HubError", "entry_not_found", "repo_not_found", "revision_not_found"]
+__all__ = [
+    "JSON_LIMIT",
+    "ConnectionCut",
+    "Exchange",
+    "HubError",
+    "entry_not_found",
+    "header_value",
+    "parse_json",
+    "repo_not_found",
+    "revision_not_found",
+]
 
 CHUNK = 1024 * 1024
 _DRAIN_LIMIT = 4 * CHUNK
 _SAFE_HEADER = re.compile(r"^[A-Za-z0-9._:/=+-]{1,200}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+JSON_LIMIT = 16 * CHUNK
+"""Largest JSON (or form) request body accepted, in bytes."""
+
+
+def header_value(value: str) -> str:
+    """``value`` safe for a response header: control characters (CR, LF ...) become spaces, non-ASCII is escaped."""
+    return _CONTROL.sub(" ", value).encode("ascii", "backslashreplace").decode("ascii")
 
 
 class HubError(Exception):
@@ -38,6 +57,15 @@ class HubError(Exception):
 
 class ConnectionCut(Exception):
     """Raised after a response was cut off on purpose (fault injection): the connection must be dropped."""
+
+
+def parse_json(data: bytes | str, what: str) -> Any:
+    """``json.loads`` with every failure (syntax, bad UTF-8, nesting too deep) answered as a 400."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise HubError(400, f"Malformed {what}: {reason}") from exc
 
 
 def repo_not_found(repo_id: str) -> HubError:
@@ -121,12 +149,14 @@ class Exchange:
         self.cut_after: int | None = None
         self.headers_sent = False
         self._sent = 0
+        self._abandoned = False
         chunked = "chunked" in handler.headers.get("Transfer-Encoding", "").lower()
         try:
             length = max(int(handler.headers.get("Content-Length") or 0), 0)
         except ValueError:
             length = 0
             handler.close_connection = True  # the body cannot be delimited: do not reuse the connection
+        self.content_length = None if chunked else length
         self._raw = _RawBody(handler.rfile, None if chunked else length)
         self._body = io.BufferedReader(self._raw, CHUNK)
 
@@ -151,21 +181,48 @@ class Exchange:
         while chunk := self._body.read1(CHUNK):
             yield chunk
 
-    def read_json(self, limit: int = 64 * CHUNK) -> Any:
-        """Parse a JSON request body (``{}`` when empty); 400 on malformed JSON."""
+    def too_large(self, what: str, limit: int) -> HubError:
+        """A 413 naming ``limit``; the rest of the body is not read (the connection is closed after the answer)."""
+        self._abandoned = True
+        return HubError(413, f"{what} too large: the limit is {limit} bytes")
+
+    def read_limited(self, limit: int, what: str = "Request body") -> bytes:
+        """The whole request body; 413 (without reading it) when it is declared or found larger than ``limit``."""
+        if self.content_length is not None and self.content_length > limit:
+            raise self.too_large(what, limit)
         data = self._body.read(limit + 1)
         if len(data) > limit:
-            raise HubError(413, "Request body too large")
+            raise self.too_large(what, limit)
+        return data
+
+    def read_line(self, limit: int, what: str = "Request line") -> bytes:
+        """The next line of the body (``b""`` at its end); 413 when longer than ``limit`` bytes."""
+        line = self._body.readline(limit + 1)
+        if len(line) > limit:
+            raise self.too_large(what, limit)
+        return line
+
+    def read_json(self, limit: int = JSON_LIMIT) -> Any:
+        """Parse a JSON request body (``{}`` when empty); 400 on malformed JSON, 413 above ``limit`` bytes."""
+        data = self.read_limited(limit, "JSON body")
         if not data.strip():
             return {}
+        return parse_json(data, "JSON body")
+
+    def form_values(self, name: str, limit: int = JSON_LIMIT) -> list[str]:
+        """The values of a field of a form-encoded body; 400 on a body that is not UTF-8."""
+        data = self.read_limited(limit, "Form body")
         try:
-            return json.loads(data)
-        except ValueError as exc:
-            raise HubError(400, f"Malformed JSON body: {exc}") from exc
+            return parse_qs(data.decode("utf-8"), keep_blank_values=True, errors="strict").get(name, [])
+        except UnicodeDecodeError as exc:
+            raise HubError(400, f"Malformed form body (not UTF-8): {exc}") from exc
 
     def finish_body(self) -> None:
         """Consume what is left of the body so the connection can be reused, or mark it for closing."""
         if self._raw.done:
+            return
+        if self._abandoned:
+            self.handler.close_connection = True
             return
         try:
             if len(self._body.read(_DRAIN_LIMIT)) == _DRAIN_LIMIT and not self._raw.done:
@@ -179,7 +236,7 @@ class Exchange:
         """Send the status line and headers (``Content-Length`` must be among them)."""
         self.handler.send_response(status)
         for name, value in headers.items():
-            self.handler.send_header(name, value)
+            self.handler.send_header(name, header_value(value))
         request_id = self.handler.headers.get("X-Amzn-Trace-Id") or self.handler.headers.get("X-Request-Id")
         if request_id and _SAFE_HEADER.match(request_id):
             self.handler.send_header("X-Request-Id", request_id)
@@ -209,8 +266,7 @@ class Exchange:
 
     def send_error(self, error: HubError) -> None:
         """Send a Hub-style error: JSON ``{"error": ...}`` plus ``X-Error-Message``/``X-Error-Code``."""
-        header_message = error.message.replace("\n", " ").encode("ascii", "backslashreplace").decode()
-        headers = {"X-Error-Message": header_message, **error.headers}
+        headers = {"X-Error-Message": error.message, **error.headers}
         if error.code is not None:
             headers["X-Error-Code"] = error.code
         self.send_json({"error": error.message}, status=error.status, headers=headers)

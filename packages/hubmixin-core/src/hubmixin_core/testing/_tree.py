@@ -72,11 +72,11 @@ def handle_paths_info(ex: Exchange) -> None:
     """``POST /api/{type}s/{repo}/paths-info/{rev}`` with form fields ``paths`` (repeated)."""
     repo = readable_repo(ex, ex.match.repo)
     commit = resolve_revision(ex, repo, ex.match.revision)
-    form = parse_qs(ex.body.read(16 * 1024 * 1024).decode())
+    paths = ex.form_values("paths")
     files = ex.app.storage.files(repo, commit)
     folders = _folders(files)
     out: list[object] = []
-    for path in form.get("paths", []):
+    for path in paths:
         path = safe_path(path.strip("/"))
         if path in files:
             out.append(file_json(files[path]))

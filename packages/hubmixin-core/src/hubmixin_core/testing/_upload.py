@@ -14,6 +14,11 @@ from hubmixin_core.testing._storage import FileEntry, Repo
 __all__ = ["handle_lfs_batch", "handle_lfs_upload", "handle_preupload"]
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_MAX_SAMPLE = 4096  # the client sends the base64 of the first 512 bytes
+
+
+def _is_size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _lfs_patterns(ex: Exchange, repo: Repo, commit: str) -> list[str]:
@@ -44,11 +49,14 @@ def handle_preupload(ex: Exchange) -> None:
     existing = ex.app.storage.files(repo, commit)
     answers = []
     for item in files:
-        if not (isinstance(item, dict) and isinstance(item.get("path"), str) and isinstance(item.get("size"), int)):
-            raise HubError(400, "Each file needs a string 'path' and an integer 'size'")
+        if not (isinstance(item, dict) and isinstance(item.get("path"), str) and _is_size(item.get("size"))):
+            raise HubError(400, "Each file needs a string 'path' and a non-negative integer 'size'")
         path = safe_path(item["path"])
+        sample_text = item.get("sample", "")
+        if not isinstance(sample_text, str) or len(sample_text) > _MAX_SAMPLE:
+            raise HubError(400, f"The 'sample' of {path!r} must be base64 text of at most {_MAX_SAMPLE} characters")
         try:
-            sample = base64.b64decode(str(item.get("sample", "")), validate=True)
+            sample = base64.b64decode(sample_text, validate=True)
         except binascii.Error as exc:
             raise HubError(400, f"Invalid base64 sample for {path!r}") from exc
         lfs = item["size"] >= ex.app.lfs_threshold or is_lfs_path(path, patterns) or b"\x00" in sample

@@ -2,13 +2,51 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["BlobStore", "BlobWriter"]
+try:
+    import fcntl
+except ImportError:  # Windows: an open file cannot be deleted anyway
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["BlobStore", "BlobWriter", "lock_upload", "remove_orphans"]
+
+
+def lock_upload(fd: int) -> None:
+    """Mark a temp file as in use (an exclusive ``flock``) so that `remove_orphans` of another server skips it."""
+    if fcntl is not None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def remove_orphans(folder: Path, prefixes: Iterable[str]) -> int:
+    """Delete the temp files named ``<prefix>*`` in ``folder`` that no process is writing; return how many.
+
+    Uploads cut short by a crash (``kill -9``) leave such files behind; a running upload holds a lock on its
+    file (`lock_upload`) and is left alone, so several servers may share a root.
+    """
+    removed = 0
+    for prefix in prefixes:
+        for path in folder.glob(f"{prefix}*"):
+            try:
+                with path.open("rb") as file:
+                    if fcntl is not None:
+                        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    path.unlink()
+                removed += 1
+            except OSError:  # in use, or gone already
+                continue
+    return removed
+
+
+UPLOAD_PREFIX = "upload-"
+"""Name prefix of the temp files of uploads in progress (``<root>/tmp/upload-*``)."""
 
 
 class BlobWriter:
@@ -16,7 +54,8 @@ class BlobWriter:
 
     def __init__(self, store: BlobStore) -> None:
         self._store = store
-        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
+        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix=UPLOAD_PREFIX)
+        lock_upload(fd)
         self._file = os.fdopen(fd, "wb")
         self._path = Path(name)
         self._sha256 = hashlib.sha256()
@@ -64,6 +103,7 @@ class BlobStore:
         self.tmp_dir = root / "tmp"
         self.root.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        remove_orphans(self.tmp_dir, [UPLOAD_PREFIX])
 
     def path(self, sha256: str) -> Path:
         """Where the blob with this sha256 lives (whether or not it exists)."""

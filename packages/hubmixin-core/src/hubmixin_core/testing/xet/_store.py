@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from hubmixin_core.testing._blobs import lock_upload, remove_orphans
+
 __all__ = ["XetFile", "XetStore"]
 
 _SCHEMA = """
@@ -49,6 +51,7 @@ class XetStore:
         self.tmp_dir = root / "tmp"
         self.xorb_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        remove_orphans(self.tmp_dir, ["xet-", "xorb-"])  # left by a crash in the middle of a write
         self._lock = threading.Lock()
         self._db = sqlite3.connect(root / "xet.sqlite", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -77,6 +80,7 @@ class XetStore:
     def _write_atomic(self, target: Path, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="xet-")
+        lock_upload(fd)
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
@@ -102,6 +106,7 @@ class XetStore:
         os.close(fd)
         try:
             with open(name, "wb") as file:  # its .name is the path put_xorb moves
+                lock_upload(file.fileno())
                 yield file
         finally:
             Path(name).unlink(missing_ok=True)

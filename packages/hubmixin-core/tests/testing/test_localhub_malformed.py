@@ -1,0 +1,224 @@
+"""Malformed and oversized requests: typed 4xx answers (never 500), safe headers, bounded memory, no orphans."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import huggingface_hub as hf
+import pytest
+
+from hubmixin_core.testing import LocalHub
+from hubmixin_core.testing._blobs import lock_upload, remove_orphans
+from hubmixin_core.testing._commit import commit_line_limit
+from hubmixin_core.testing._http import JSON_LIMIT, header_value
+
+
+@pytest.fixture
+def repo(local_hub: LocalHub) -> str:
+    repo_id = f"{local_hub.username}/malformed"
+    hf.create_repo(repo_id)
+    hf.upload_file(path_or_fileobj=b"hello", path_in_repo="a/x", repo_id=repo_id)
+    return repo_id
+
+
+def _request(
+    hub: LocalHub, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    url = urlsplit(hub.endpoint)
+    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+    try:
+        all_headers = {"Authorization": f"Bearer {hub.token}", **(headers or {})}
+        connection.request(method, path, body=body, headers=all_headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def _error(hub: LocalHub, method: str, path: str, body: bytes, content_type: str) -> tuple[int, str]:
+    status, headers, data = _request(hub, method, path, body, {"Content-Type": content_type})
+    assert status != 500, data
+    return status, str(json.loads(data)["error"]) if data else headers.get("X-Error-Message", "")
+
+
+# 1. Header values
+
+
+def test_header_values_lose_control_characters() -> None:
+    assert header_value("bad\rrev\nX-Evil: 1\x00") == "bad rev X-Evil: 1 "
+    assert header_value("é") == "\\xe9"
+
+
+def test_carriage_return_in_revision_is_a_typed_error(repo: str) -> None:
+    with pytest.raises(hf.errors.RevisionNotFoundError):
+        hf.hf_hub_download(repo, "a/x", revision="bad\rrev")
+    with pytest.raises(hf.errors.RevisionNotFoundError):
+        hf.hf_hub_download(repo, "a/x", revision="bad\r\nX-Injected: 1")
+
+
+def test_control_characters_in_path_are_a_typed_error(repo: str) -> None:
+    with pytest.raises(hf.errors.EntryNotFoundError):
+        hf.hf_hub_download(repo, "a/x\rmissing")
+
+
+# 2. Malformed input answers 400
+
+
+@pytest.mark.parametrize("path", [".", "..", "", "/", "a/./x", "a/../x", "a//x", "\x00"])
+def test_bad_paths_in_paths_info_are_400(local_hub: LocalHub, repo: str, path: str) -> None:
+    body = f"paths={path}".encode() if path != "\x00" else b"paths=%00"
+    status, message = _error(
+        local_hub, "POST", f"/api/models/{repo}/paths-info/main", body, "application/x-www-form-urlencoded"
+    )
+    assert status == 400, message
+    assert "path" in message.lower()
+
+
+@pytest.mark.parametrize("body", [b"paths=\xff\xfe", b"paths=%FF%FE"])
+def test_bad_utf8_in_paths_info_is_400(local_hub: LocalHub, repo: str, body: bytes) -> None:
+    status, message = _error(
+        local_hub, "POST", f"/api/models/{repo}/paths-info/main", body, "application/x-www-form-urlencoded"
+    )
+    assert status == 400
+    assert "UTF-8" in message
+
+
+def _commit_body(*lines: object) -> bytes:
+    header = {"key": "header", "value": {"summary": "s", "description": ""}}
+    return b"\n".join(json.dumps(line).encode() for line in (header, *lines)) + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"key": "header", "value": {"summary": "\xff"}}', "Malformed"),
+        (_commit_body({"key": "file", "value": {"path": 5, "content": ""}}), "path"),
+        (_commit_body({"key": "file", "value": {"path": ".", "content": ""}}), "path"),
+        (_commit_body({"key": "file", "value": {"path": "..", "content": ""}}), "path"),
+        (_commit_body({"key": "file", "value": {"path": "", "content": ""}}), "path"),
+        (_commit_body({"key": "file", "value": {"path": "f", "content": "not base64!"}}), "base64"),
+        (_commit_body({"key": "file", "value": {"path": "f", "content": 12}}), "base64"),
+        (_commit_body({"key": "deletedFile", "value": {"path": ["a"]}}), "path"),
+        (_commit_body({"key": "lfsFile", "value": {"path": "f", "oid": 1}}), "sha256"),
+        (b'{"key": "header", "value": {"summary": 1}}\n', "summary"),
+        (b'{"key": "header", "value": {"summary": "s", "parentCommit": 3}}\n', "parentCommit"),
+    ],
+)
+def test_malformed_commits_are_400(local_hub: LocalHub, repo: str, body: bytes, reason: str) -> None:
+    status, message = _error(local_hub, "POST", f"/api/models/{repo}/commit/main", body, "application/x-ndjson")
+    assert status == 400, message
+    assert reason in message
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"files": "\xff"}', "Malformed"),
+        (json.dumps({"files": [{"path": 1, "size": 1}]}).encode(), "path"),
+        (json.dumps({"files": [{"path": ".", "size": 1, "sample": ""}]}).encode(), "path"),
+        (json.dumps({"files": [{"path": "", "size": 1, "sample": ""}]}).encode(), "path"),
+        (json.dumps({"files": [{"path": "f", "size": -1, "sample": ""}]}).encode(), "size"),
+        (json.dumps({"files": [{"path": "f", "size": 1, "sample": "@@"}]}).encode(), "base64"),
+        (json.dumps({"files": [{"path": "f", "size": 1, "sample": 3}]}).encode(), "base64"),
+    ],
+)
+def test_malformed_preuploads_are_400(local_hub: LocalHub, repo: str, body: bytes, reason: str) -> None:
+    status, message = _error(local_hub, "POST", f"/api/models/{repo}/preupload/main", body, "application/json")
+    assert status == 400, message
+    assert reason in message
+
+
+def test_the_server_still_works_after_malformed_requests(local_hub: LocalHub, repo: str) -> None:
+    _error(local_hub, "POST", f"/api/models/{repo}/commit/main", b"[" * 100_000, "application/x-ndjson")
+    assert hf.hf_hub_download(repo, "a/x") and hf.list_repo_files(repo) == [".gitattributes", "a/x"]
+
+
+# 3. Bounded sizes
+
+
+def _declare_and_stall(hub: LocalHub, path: str, length: int) -> tuple[float, bytes]:
+    """Send headers declaring ``length`` bytes and only a few of them; return the time to an answer and it."""
+    url = urlsplit(hub.endpoint)
+    start = time.monotonic()
+    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=20) as sock:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {hub.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b'{"files": [')
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    return time.monotonic() - start, answer
+
+
+@pytest.mark.parametrize("route", ["preupload", "paths-info"])
+def test_declared_oversize_body_is_413_promptly(local_hub: LocalHub, repo: str, route: str) -> None:
+    elapsed, answer = _declare_and_stall(local_hub, f"/api/models/{repo}/{route}/main", JSON_LIMIT + 1)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert str(JSON_LIMIT).encode() in answer
+    assert elapsed < 5
+
+
+def test_long_commit_line_is_413_before_decoding(local_hub: LocalHub, repo: str) -> None:
+    limit = commit_line_limit(local_hub._running_app().lfs_threshold)
+    content = "A" * (limit + 10)
+    body = _commit_body({"key": "file", "value": {"path": "f", "content": content}})
+    status, message = _error(local_hub, "POST", f"/api/models/{repo}/commit/main", body, "application/x-ndjson")
+    assert status == 413
+    assert str(limit) in message
+
+
+def test_inline_file_just_below_the_lfs_threshold_is_accepted(local_hub: LocalHub, repo: str) -> None:
+    threshold = local_hub._running_app().lfs_threshold
+    data = b"a" * (threshold - 1)
+    body = _commit_body({"key": "file", "value": {"path": "big.txt", "content": base64.b64encode(data).decode()}})
+    status, _, answer = _request(local_hub, "POST", f"/api/models/{repo}/commit/main", body)
+    assert status == 200, answer
+    too_big = base64.b64encode(data + b"aaaa").decode()
+    body = _commit_body({"key": "file", "value": {"path": "big.txt", "content": too_big}})
+    status, message = _error(local_hub, "POST", f"/api/models/{repo}/commit/main", body, "application/x-ndjson")
+    assert status == 400 and "LFS" in message
+
+
+# 4. Orphan upload files
+
+
+def test_orphan_upload_files_are_removed_at_start(tmp_path: Path) -> None:
+    root = tmp_path / "hub"
+    with LocalHub(root):
+        pass
+    orphans = [root / "tmp" / "upload-abc", root / "xet" / "tmp" / "xorb-abc", root / "xet" / "tmp" / "xet-abc"]
+    for orphan in orphans:
+        orphan.write_bytes(b"partial upload")
+    keep = root / "tmp" / "notes.txt"
+    keep.write_text("not ours")
+    with LocalHub(root):
+        assert not any(orphan.exists() for orphan in orphans)
+        assert keep.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock")
+def test_upload_in_progress_is_not_an_orphan(tmp_path: Path) -> None:
+    root = tmp_path / "hub"
+    with LocalHub(root):
+        pass
+    busy = root / "tmp" / "upload-busy"
+    with busy.open("wb") as file:
+        lock_upload(file.fileno())  # as a writer of another server on the same root does
+        with LocalHub(root):
+            assert busy.exists()
+    assert remove_orphans(root / "tmp", ["upload-"]) == 1
+    assert not busy.exists()

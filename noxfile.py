@@ -173,7 +173,7 @@ def reliability(session: nox.Session) -> None:
     The kill tests fork, so they run in a process of their own, before JAX (multithreaded) is ever imported.
     """
     _pytest(session, "tests/reliability")
-    _pytest(session, *sorted(str(p) for p in ROOT.glob("packages/*/tests/test_*malformed*.py")))
+    _pytest(session, *sorted(str(p) for p in ROOT.glob("packages/*/tests/**/test_*malformed*.py")))
 
 
 @nox.session

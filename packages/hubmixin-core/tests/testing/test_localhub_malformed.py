@@ -8,6 +8,7 @@ import json
 import socket
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,7 +30,7 @@ def repo(local_hub: LocalHub) -> str:
 
 
 def _request(
-    hub: LocalHub, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    hub: LocalHub, method: str, path: str, body: bytes | Iterable[bytes] = b"", headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
     url = urlsplit(hub.endpoint)
     connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
@@ -42,7 +43,7 @@ def _request(
         connection.close()
 
 
-def _error(hub: LocalHub, method: str, path: str, body: bytes, content_type: str) -> tuple[int, str]:
+def _error(hub: LocalHub, method: str, path: str, body: bytes | Iterable[bytes], content_type: str) -> tuple[int, str]:
     status, headers, data = _request(hub, method, path, body, {"Content-Type": content_type})
     assert status != 500, data
     return status, str(json.loads(data)["error"]) if data else headers.get("X-Error-Message", "")
@@ -222,3 +223,13 @@ def test_upload_in_progress_is_not_an_orphan(tmp_path: Path) -> None:
             assert busy.exists()
     assert remove_orphans(root / "tmp", ["upload-"]) == 1
     assert not busy.exists()
+
+
+def test_oversized_json_body_sent_in_chunks_is_413(local_hub: LocalHub, repo: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"files": ["'
+        for _ in range(JSON_LIMIT // (1024 * 1024)):  # a few bytes over the limit: sent before the answer
+            yield b"a" * (1024 * 1024)
+
+    status, message = _error(local_hub, "POST", f"/api/models/{repo}/preupload/main", chunks(), "application/json")
+    assert status == 413 and str(JSON_LIMIT) in message

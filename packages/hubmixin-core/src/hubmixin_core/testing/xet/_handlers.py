@@ -162,9 +162,7 @@ def _head_xorb(ex: Exchange, fmt: ModuleType, xorb: str) -> None:
 
 def _upload_shard(ex: Exchange, fmt: ModuleType, *, streaming: bool) -> None:
     grant = _check_token(ex, write=True)
-    data = ex.body.read(_MAX_SHARD_BYTES + 1)
-    if len(data) > _MAX_SHARD_BYTES:
-        raise HubError(413, "Shard too large")
+    data = ex.read_limited(_MAX_SHARD_BYTES, "Shard")  # 413 from Content-Length, before reading
     try:
         files, xorbs = fmt.parse_shard(data)
     except fmt.FormatError as exc:

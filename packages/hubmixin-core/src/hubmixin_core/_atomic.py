@@ -32,6 +32,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from hubmixin_core.errors import HubMixinOSError
+
 __all__ = ["atomic_directory", "remove_interrupted_saves"]
 
 _STAGING = re.compile(r"^\.(?P<name>.+)\.hubmixin-(?P<pid>\d+)-[^.]+\.tmp$")
@@ -124,7 +126,7 @@ def _exchange(a: Path, b: Path) -> bool:
     error = ctypes.get_errno()
     if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
         return False
-    raise OSError(error, f"cannot exchange {a} and {b}: {os.strerror(error)}")
+    raise HubMixinOSError(error, f"cannot exchange {a} and {b}: {os.strerror(error)}")
 
 
 def _libc() -> ctypes.CDLL | None:

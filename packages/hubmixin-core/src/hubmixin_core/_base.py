@@ -48,6 +48,7 @@ from hubmixin_core.errors import (
     ConfigEncodingWarning,
     ConfigError,
     ConfigTypeError,
+    HubMixinTypeError,
     WeightsNotFoundError,
 )
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
@@ -119,7 +120,7 @@ class ModelHubMixinBase:
         if strict_config is not None:
             cls._hub_mixin_strict_config = strict_config
         if isinstance(runtime_args, str):
-            raise TypeError(f"{cls.__qualname__}: runtime_args must be a list of argument names, not a string")
+            raise HubMixinTypeError(f"{cls.__qualname__}: runtime_args must be a list of argument names, not a string")
         cls._hub_mixin_runtime_args = cls._hub_mixin_runtime_args | frozenset(runtime_args)
         if cls.__module__.endswith("._generated._methods") and "push_to_hub" in cls.__dict__:
             cls.push_to_hub = _suggesting(cls.__dict__["push_to_hub"])  # type: ignore[attr-defined]
@@ -344,7 +345,7 @@ class ModelHubMixinBase:
         else:
             clash = sorted(model_kwargs.keys() & {*call, "model_id"})
             if clash:
-                raise TypeError(
+                raise HubMixinTypeError(
                     f"{cls.__qualname__}._from_pretrained takes the loader options as keywords, so the model "
                     f"arguments {clash} cannot reach __init__: declare `download: DownloadOptions` and "
                     "`model_kwargs: dict[str, Any]` parameters in its signature instead"
@@ -550,5 +551,5 @@ def _supported(func: Callable[..., Any], kwargs: Mapping[str, Any], defaults: Ma
     accepted = {k: v for k, v in kwargs.items() if k in parameters}
     for key in kwargs.keys() - accepted.keys():
         if key not in defaults or kwargs[key] != defaults[key]:
-            raise TypeError(f"{func.__qualname__} does not accept {key}={kwargs[key]!r}")
+            raise HubMixinTypeError(f"{func.__qualname__} does not accept {key}={kwargs[key]!r}")
     return accepted

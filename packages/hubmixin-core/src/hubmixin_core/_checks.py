@@ -12,7 +12,7 @@ import logging
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
-from hubmixin_core.errors import ConfigError
+from hubmixin_core.errors import ConfigError, HubMixinTypeError
 
 __all__ = ["UNSAVED_KEY", "check_keywords", "check_unsaved", "closest", "expand_location", "unknown_config_keys"]
 
@@ -55,7 +55,7 @@ def check_keywords(
         if name not in accepted:
             guess = closest(name, [*options, *names])
             hint = f"; did you mean {guess!r}?" if guess else f"; options: {sorted(options)}, parameters: {names}"
-            raise TypeError(f"{method}() got an unexpected keyword argument {name!r}{hint}")
+            raise HubMixinTypeError(f"{method}() got an unexpected keyword argument {name!r}{hint}")
 
 
 def check_unsaved(owner: str, unsaved: Mapping[str, str], given: Collection[str]) -> None:

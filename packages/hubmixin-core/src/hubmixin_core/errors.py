@@ -15,6 +15,11 @@ __all__ = [
     "ConfigEncodingWarning",
     "ConfigTypeError",
     "HubMixinError",
+    "HubMixinIndexError",
+    "HubMixinKeyError",
+    "HubMixinOSError",
+    "HubMixinTypeError",
+    "HubMixinValueError",
     "InvalidRepoPathError",
     "LayerSettingsWarning",
     "LayoutError",
@@ -31,6 +36,30 @@ __all__ = [
 
 class HubMixinError(Exception):
     """Root of every exception raised by hubmixin."""
+
+
+# USAGE ERRORS: a call hubmixin cannot honour (wrong argument, unsupported class); each is also the builtin
+# Python itself would raise for it, so callers catching ``TypeError``/``ValueError``/... keep working.
+
+
+class HubMixinTypeError(HubMixinError, TypeError):
+    """An argument or class of the wrong kind (an unexpected keyword, a model class of another framework...)."""
+
+
+class HubMixinValueError(HubMixinError, ValueError):
+    """An argument with a value hubmixin cannot use (a size like ``"5XB"``, an unknown device...)."""
+
+
+class HubMixinKeyError(HubMixinError, KeyError):
+    """A name hubmixin does not know (a dtype without a safetensors or numpy equivalent)."""
+
+
+class HubMixinIndexError(HubMixinError, IndexError):
+    """An index or slice outside a tensor, or one that cannot be read from a file."""
+
+
+class HubMixinOSError(HubMixinError, OSError):
+    """A file-system step of a save failed (the directory keeps its previous content)."""
 
 
 # CONFIG ERRORS

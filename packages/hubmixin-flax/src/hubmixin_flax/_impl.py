@@ -19,7 +19,7 @@ from jax.sharding import Sharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core.errors import WeightsError
+from hubmixin_core.errors import HubMixinTypeError, WeightsError
 from hubmixin_core.weights import (
     LayerTensors,
     LazyTensor,
@@ -46,7 +46,9 @@ logger = logging.getLogger("hubmixin_flax")
 
 def _as_module(obj: object) -> nnx.Module:
     if not isinstance(obj, nnx.Module):
-        raise TypeError(f"{type(obj).__qualname__} uses FlaxModelHubMixin but is not a flax.nnx.Module subclass")
+        raise HubMixinTypeError(
+            f"{type(obj).__qualname__} uses FlaxModelHubMixin but is not a flax.nnx.Module subclass"
+        )
     return obj
 
 

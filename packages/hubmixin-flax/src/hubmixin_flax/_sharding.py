@@ -7,6 +7,8 @@ from typing import Any, TypeAlias
 
 from jax.sharding import Mesh, NamedSharding, PartitionSpec, Sharding
 
+from hubmixin_core.errors import HubMixinTypeError
+
 __all__ = ["ShardingSpec", "mesh_of", "resolve_sharding"]
 
 ShardingSpec: TypeAlias = Sharding | Mesh | Mapping[str, Sharding] | Callable[[str], Sharding | None]
@@ -48,4 +50,4 @@ def resolve_sharding(spec: ShardingSpec | None, path: str, abstract: Any) -> Sha
         return spec.get(path)
     if callable(spec):
         return spec(path)
-    raise TypeError(f"sharding must be a Sharding, a Mesh, a mapping or a callable, got {type(spec).__name__}")
+    raise HubMixinTypeError(f"sharding must be a Sharding, a Mesh, a mapping or a callable, got {type(spec).__name__}")

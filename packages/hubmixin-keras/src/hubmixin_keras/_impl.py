@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
-from hubmixin_core.errors import WeightsKeyError, WeightsNotFoundError
+from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError, WeightsNotFoundError
 from hubmixin_core.weights import (
     Checkpoint,
     LayerTensors,
@@ -47,7 +47,7 @@ _KERAS_FILE = "model.keras"
 
 def _as_layer(obj: object) -> keras.Layer:
     if not isinstance(obj, keras.Layer):
-        raise TypeError(f"{type(obj).__qualname__} uses KerasModelHubMixin but is not a keras.Model subclass")
+        raise HubMixinTypeError(f"{type(obj).__qualname__} uses KerasModelHubMixin but is not a keras.Model subclass")
     return obj
 
 

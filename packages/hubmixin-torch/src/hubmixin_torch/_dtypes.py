@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from hubmixin_core.errors import HubMixinTypeError
 from hubmixin_core.weights import NUMPY_DTYPES
 
 __all__ = ["TORCH_DTYPES", "check_dtype_argument", "dtype_name", "target_dtype"]
@@ -37,7 +38,9 @@ def check_dtype_argument(dtype: object) -> torch.dtype | None:
     """
     if dtype is None or (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         return dtype
-    raise TypeError(f"dtype must be a floating-point torch.dtype (torch.float16, torch.bfloat16, ...), got {dtype!r}")
+    raise HubMixinTypeError(
+        f"dtype must be a floating-point torch.dtype (torch.float16, torch.bfloat16, ...), got {dtype!r}"
+    )
 
 
 def target_dtype(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.dtype:

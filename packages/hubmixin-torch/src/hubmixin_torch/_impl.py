@@ -12,6 +12,7 @@ from typing import Any, Self
 import torch
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
+from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 from hubmixin_torch._checkpoint import open_torch_checkpoint
 from hubmixin_torch._construct import construct_without_weights
 from hubmixin_torch._dtypes import check_dtype_argument
@@ -23,7 +24,9 @@ __all__ = ["TorchHubMixinBase"]
 
 def _as_module(obj: object) -> torch.nn.Module:
     if not isinstance(obj, torch.nn.Module):
-        raise TypeError(f"{type(obj).__qualname__} uses PyTorchModelHubMixin but is not a torch.nn.Module subclass")
+        raise HubMixinTypeError(
+            f"{type(obj).__qualname__} uses PyTorchModelHubMixin but is not a torch.nn.Module subclass"
+        )
     return obj
 
 
@@ -31,7 +34,7 @@ def _as_device(map_location: str | torch.device) -> torch.device:
     try:
         return torch.device(map_location)
     except (RuntimeError, TypeError) as e:
-        raise ValueError(f"map_location={map_location!r} is not a torch device: {e}") from e
+        raise HubMixinValueError(f"map_location={map_location!r} is not a torch device: {e}") from e
 
 
 class TorchHubMixinBase(ModelHubMixin):

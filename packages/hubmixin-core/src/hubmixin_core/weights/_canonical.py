@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hubmixin_core.errors import LayoutError
+from hubmixin_core.errors import HubMixinTypeError, LayoutError
 from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import dtype_name, is_floating, numpy_dtype
 from hubmixin_core.weights._header import TensorInfo
@@ -66,7 +66,7 @@ def save_canonical(
         LayoutError: two layers write the same key, or an adapter's arrays disagree with its shapes.
     """
     if dtype is not None and not is_floating(dtype):
-        raise TypeError(f"dtype must name a floating dtype (F16, BF16, F32, ...), got {dtype!r}")
+        raise HubMixinTypeError(f"dtype must name a floating dtype (F16, BF16, F32, ...), got {dtype!r}")
     groups = list(layers)
 
     def saved_as(info: TensorInfo) -> TensorInfo:

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from safetensors import safe_open
 
 from hubmixin_core._generated._options import DownloadOptions
-from hubmixin_core.errors import WeightsKeyError
+from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError
 from hubmixin_core.weights._check import read_tensor_infos
 from hubmixin_core.weights._header import TensorInfo, read_header
 from hubmixin_core.weights._metadata import check_layout_version
@@ -181,7 +181,7 @@ class Checkpoint:
             TypeError: the checkpoint has a custom reader (it is not safetensors files).
         """
         if self.reader is not None:
-            raise TypeError(f"{self.description}: raw bytes are only read from safetensors files")
+            raise HubMixinTypeError(f"{self.description}: raw bytes are only read from safetensors files")
         raw: dict[str, NDArray[np.uint8]] = {}
         for path, keys in self._by_file(names).items():
             raw.update(self._by_stored_name(keys, partial(read_raw, path)))

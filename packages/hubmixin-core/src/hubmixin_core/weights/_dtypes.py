@@ -7,6 +7,8 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from hubmixin_core.errors import HubMixinKeyError, HubMixinTypeError
+
 __all__ = ["FLOATING_DTYPES", "NUMPY_DTYPES", "dtype_name", "floating_dtype_name", "is_floating", "numpy_dtype"]
 
 NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
@@ -50,7 +52,7 @@ def numpy_dtype(name: str) -> np.dtype[Any]:
     try:
         return NUMPY_DTYPES[name]
     except KeyError:
-        raise KeyError(f"safetensors dtype {name!r} has no numpy equivalent") from None
+        raise HubMixinKeyError(f"safetensors dtype {name!r} has no numpy equivalent") from None
 
 
 def dtype_name(dtype: Any) -> str:
@@ -64,7 +66,7 @@ def dtype_name(dtype: Any) -> str:
     try:
         return _NAMES[resolved]
     except KeyError:
-        raise KeyError(f"numpy dtype {resolved} has no safetensors name") from None
+        raise HubMixinKeyError(f"numpy dtype {resolved} has no safetensors name") from None
 
 
 def floating_dtype_name(dtype: Any) -> str | None:
@@ -84,7 +86,9 @@ def floating_dtype_name(dtype: Any) -> str | None:
     except (KeyError, TypeError):
         name = ""
     if not is_floating(name):
-        raise TypeError(f"dtype must be a floating-point dtype (float16, bfloat16, float32, ...), got {dtype!r}")
+        raise HubMixinTypeError(
+            f"dtype must be a floating-point dtype (float16, bfloat16, float32, ...), got {dtype!r}"
+        )
     return name
 
 

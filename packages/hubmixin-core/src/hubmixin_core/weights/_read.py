@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hubmixin_core.errors import WeightsFileError
+from hubmixin_core.errors import HubMixinIndexError, WeightsFileError
 from hubmixin_core.weights._dtypes import numpy_dtype
 from hubmixin_core.weights._header import Header, TensorInfo, read_header
 
@@ -111,12 +111,12 @@ def read_raw(path: Path, names: Sequence[str]) -> dict[str, NDArray[np.uint8]]:
 
 def _bounds(index: Index, shape: tuple[int, ...]) -> list[tuple[int, int]]:
     if len(index) != len(shape):
-        raise IndexError(f"index {index} does not fit shape {shape}")
+        raise HubMixinIndexError(f"index {index} does not fit shape {shape}")
     bounds = []
     for part, size in zip(index, shape, strict=True):
         start, stop, step = part.indices(size)
         if step != 1:
-            raise IndexError(f"only contiguous slices can be read, got {part}")
+            raise HubMixinIndexError(f"only contiguous slices can be read, got {part}")
         bounds.append((start, max(start, stop)))
     return bounds
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from hubmixin_core.errors import HubMixinValueError
+
 __all__ = ["parse_size"]
 
 _UNITS = {
@@ -32,15 +34,15 @@ def parse_size(size: int | str) -> int:
         (5000000000, 1024, 100)
     """
     if isinstance(size, bool):
-        raise ValueError(f"invalid size {size!r}")
+        raise HubMixinValueError(f"invalid size {size!r}")
     if isinstance(size, int):
         value = size
     else:
         match = _SIZE.match(size)
         unit = match.group(2).upper() if match else None
         if match is None or unit not in _UNITS:
-            raise ValueError(f"invalid size {size!r}: expected a number of bytes or e.g. '5GB', '500MiB'")
+            raise HubMixinValueError(f"invalid size {size!r}: expected a number of bytes or e.g. '5GB', '500MiB'")
         value = int(float(match.group(1)) * _UNITS[unit])
     if value <= 0:
-        raise ValueError(f"invalid size {size!r}: must be positive")
+        raise HubMixinValueError(f"invalid size {size!r}: must be positive")
     return value

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hubmixin_core.errors import HubMixinValueError
 from hubmixin_core.weights._header import TensorInfo
 from hubmixin_core.weights._index import ShardIndex
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE, shard_file_name
@@ -55,7 +56,9 @@ def _write_file(
         for name in order:
             view = memoryview(data(name)).cast("B")
             if view.nbytes != infos[name].nbytes:
-                raise ValueError(f"tensor {name!r}: {view.nbytes} bytes given, its header says {infos[name].nbytes}")
+                raise HubMixinValueError(
+                    f"tensor {name!r}: {view.nbytes} bytes given, its header says {infos[name].nbytes}"
+                )
             f.write(view)
             del view
 

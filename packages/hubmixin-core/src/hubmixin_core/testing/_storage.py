@@ -35,7 +35,15 @@ CREATE TABLE IF NOT EXISTS refs (
     repo_id INTEGER NOT NULL, name TEXT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (repo_id, name));
 CREATE TABLE IF NOT EXISTS lfs_objects (
     repo_id INTEGER NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (repo_id, sha256));
+CREATE TABLE IF NOT EXISTS deltas (
+    repo_id INTEGER NOT NULL, commit_oid TEXT NOT NULL, base TEXT NOT NULL, depth INTEGER NOT NULL,
+    PRIMARY KEY (repo_id, commit_oid));
 """
+# A commit's tree is stored whole (a snapshot: its rows in ``files``), or, when it has a row in ``deltas``, as the
+# rows that differ from the tree of ``base`` (deleted paths as rows with an empty sha256). Chains are at most
+# _MAX_DEPTH long, so a commit stores O(changed files) rows and a read walks at most _MAX_DEPTH commits.
+_MAX_DEPTH = 32
+_DELETED = ""
 
 _SHORT_SHA = re.compile(r"[0-9a-f]{7,40}")
 
@@ -203,7 +211,7 @@ class Storage:
     def delete_repo(self, repo: Repo) -> None:
         """Delete the repo and all its metadata (blobs stay in the content-addressed store)."""
         with self._tx() as db:
-            for table in ("files", "commits", "refs", "lfs_objects"):
+            for table in ("files", "deltas", "commits", "refs", "lfs_objects"):
                 db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.id,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.id,))
 
@@ -258,24 +266,50 @@ class Storage:
 
     # Commits and trees
 
+    def _chain(self, repo_id: int, commit: str) -> tuple[list[str], int]:
+        """The commits whose rows make the tree of ``commit`` (newest first, down to a snapshot), and its depth."""
+        chain = [commit]
+        depth: int | None = None
+        while (
+            row := self._one("SELECT base, depth FROM deltas WHERE repo_id = ? AND commit_oid = ?", repo_id, chain[-1])
+        ) is not None:
+            if depth is None:
+                depth = int(str(row[1]))
+            chain.append(str(row[0]))
+        return chain, depth or 0
+
     def files(self, repo: Repo, commit: str) -> dict[str, FileEntry]:
         """Every file of the commit, by path."""
-        rows = self._all(
-            "SELECT path, sha256, size, lfs, git_oid FROM files WHERE repo_id = ? AND commit_oid = ? ORDER BY path",
-            repo.id,
-            commit,
-        )
-        return {str(r[0]): FileEntry(str(r[0]), str(r[1]), int(str(r[2])), bool(r[3]), str(r[4])) for r in rows}
+        files: dict[str, FileEntry] = {}
+        with self._lock:
+            for oid in reversed(self._chain(repo.id, commit)[0]):
+                rows = self._all(
+                    "SELECT path, sha256, size, lfs, git_oid FROM files WHERE repo_id = ? AND commit_oid = ?",
+                    repo.id,
+                    oid,
+                )
+                for r in rows:
+                    if r[1] == _DELETED:
+                        files.pop(str(r[0]), None)
+                    else:
+                        files[str(r[0])] = FileEntry(str(r[0]), str(r[1]), int(str(r[2])), bool(r[3]), str(r[4]))
+        return dict(sorted(files.items()))
 
     def file(self, repo: Repo, commit: str, path: str) -> FileEntry | None:
         """One file of the commit."""
-        row = self._one(
-            "SELECT sha256, size, lfs, git_oid FROM files WHERE repo_id = ? AND commit_oid = ? AND path = ?",
-            repo.id,
-            commit,
-            path,
-        )
-        return None if row is None else FileEntry(path, str(row[0]), int(str(row[1])), bool(row[2]), str(row[3]))
+        with self._lock:
+            for oid in self._chain(repo.id, commit)[0]:
+                row = self._one(
+                    "SELECT sha256, size, lfs, git_oid FROM files WHERE repo_id = ? AND commit_oid = ? AND path = ?",
+                    repo.id,
+                    oid,
+                    path,
+                )
+                if row is not None:
+                    if row[0] == _DELETED:
+                        return None
+                    return FileEntry(path, str(row[0]), int(str(row[1])), bool(row[2]), str(row[3]))
+        return None
 
     def get_commit(self, repo: Repo, oid: str) -> CommitRecord | None:
         """A commit's metadata."""
@@ -327,7 +361,8 @@ class Storage:
                 raise LookupError(ref)
             if expected_parent is not None and not head.startswith(expected_parent):
                 raise ParentMismatchError(head)
-            entries = build(self.files(repo, head))
+            old = self.files(repo, head)
+            entries = build(old)
             created = now_iso()
             oid = new_commit_oid(head, title, author, created)
             seq_row = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM commits WHERE repo_id = ?", (repo.id,))
@@ -335,7 +370,14 @@ class Storage:
                 "INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (repo.id, oid, head, author, title, message, created, seq_row.fetchone()[0]),
             )
-            self._insert_files(db, repo.id, oid, list(entries.values()))
+            changed = [entry for path, entry in entries.items() if old.get(path) != entry]
+            deleted = [FileEntry(path, _DELETED, 0, False, "") for path in old if path not in entries]
+            depth = self._chain(repo.id, head)[1] + 1
+            if depth >= _MAX_DEPTH or len(changed) + len(deleted) >= len(entries):
+                self._insert_files(db, repo.id, oid, list(entries.values()))  # a snapshot
+            else:
+                self._insert_files(db, repo.id, oid, changed + deleted)
+                db.execute("INSERT INTO deltas VALUES (?, ?, ?, ?)", (repo.id, oid, head, depth))
             pr_num: int | None = None
             if create_pr:
                 pr_num = int(db.execute("SELECT next_pr FROM repos WHERE id = ?", (repo.id,)).fetchone()[0])

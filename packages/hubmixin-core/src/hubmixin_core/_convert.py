@@ -32,7 +32,17 @@ from hubmixin_core._atomic import atomic_directory
 from hubmixin_core.errors import HubMixinError, WeightsFileError
 from hubmixin_core.weights import CONFIG_NAME, read_header
 
-__all__ = ["GROUP", "TARGETS", "ConvertRequest", "Converter", "add_convert_parser", "convert_checkpoint"]
+__all__ = [
+    "GROUP",
+    "TARGETS",
+    "ConvertError",
+    "ConvertRequest",
+    "Converter",
+    "add_convert_parser",
+    "convert_checkpoint",
+    "load_class",
+    "source_model_class",
+]
 
 GROUP = "hubmixin.converters"
 """Entry-point group of native-format readers: each entry point is a `Converter`."""
@@ -95,6 +105,16 @@ def load_class(spec: str) -> type[Any]:
     if not isinstance(found, type):
         raise ConvertError(f"--model {spec!r} is not a class")
     return found
+
+
+def source_model_class(request: ConvertRequest, base: type[Any], why: str) -> type[Any]:
+    """The ``--model`` class of ``request``, a subclass of ``base``; ``why`` says why the format needs it."""
+    if request.model is None:
+        raise ConvertError(f"{request.source}: {why}: pass --model package.module:Class (a {base.__name__})")
+    cls = load_class(request.model)
+    if not issubclass(cls, base):
+        raise ConvertError(f"--model {request.model}: not a {base.__name__}")
+    return cls
 
 
 def _converters() -> list[Converter]:

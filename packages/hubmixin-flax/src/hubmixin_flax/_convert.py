@@ -9,7 +9,7 @@ import jax
 import numpy as np
 from flax import nnx, serialization
 
-from hubmixin_core._convert import ConvertError, ConvertRequest, load_class
+from hubmixin_core._convert import ConvertRequest, source_model_class
 from hubmixin_core.errors import WeightsFileError, WeightsShapeError
 from hubmixin_flax._construct import construct_abstract
 from hubmixin_flax._mixin import FlaxModelHubMixin
@@ -28,14 +28,8 @@ class FlaxMsgpackConverter:
 
     def convert(self, request: ConvertRequest, output: Path) -> None:
         """Build ``--model`` abstractly from the config, fill it from the file, write it with ``save_pretrained``."""
-        if request.model is None:
-            raise ConvertError(
-                f"{request.source}: a Flax msgpack file has the model's own names and layouts and does not say "
-                "which layer each array belongs to: pass --model package.module:Class (a FlaxModelHubMixin)"
-            )
-        cls = load_class(request.model)
-        if not issubclass(cls, FlaxModelHubMixin):
-            raise ConvertError(f"--model {request.model}: not a FlaxModelHubMixin")
+        why = "a Flax msgpack file has the model's own names and layouts and does not say which layer each array is"
+        cls = source_model_class(request, FlaxModelHubMixin, why)
         kwargs: dict[str, Any] = dict(request.config or {})
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
             kwargs["rngs"] = nnx.Rngs(0)

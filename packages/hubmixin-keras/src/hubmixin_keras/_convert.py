@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from hubmixin_core._convert import ConvertError, ConvertRequest, load_class
+from hubmixin_core._convert import ConvertError, ConvertRequest, source_model_class
 from hubmixin_core.errors import WeightsFileError
 from hubmixin_keras._mixin import KerasModelHubMixin
 
@@ -25,14 +25,8 @@ class KerasWeightsConverter:
 
     def convert(self, request: ConvertRequest, output: Path) -> None:
         """Build ``--model`` from the config, ``load_weights`` the file, write it with ``save_pretrained``."""
-        if request.model is None:
-            raise ConvertError(
-                f"{request.source}: a Keras weights file names layers, not the model's attributes, and keeps "
-                "Keras layouts: pass --model package.module:Class (a KerasModelHubMixin)"
-            )
-        cls = load_class(request.model)
-        if not issubclass(cls, KerasModelHubMixin):
-            raise ConvertError(f"--model {request.model}: not a KerasModelHubMixin")
+        why = "a Keras weights file names layers, not the model's attributes, and keeps Keras layouts"
+        cls = source_model_class(request, KerasModelHubMixin, why)
         model: Any = cls(**(request.config or {}))  # a keras.Model too
         if request.input_shape is not None:
             model(np.zeros(request.input_shape, np.float32))

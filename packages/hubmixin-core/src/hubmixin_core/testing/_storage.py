@@ -6,14 +6,13 @@ import hashlib
 import re
 import secrets
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from hubmixin_core.testing._gitmeta import new_commit_oid
+from hubmixin_core.testing._sqlite import SqliteDatabase
 
 __all__ = ["CommitRecord", "FileEntry", "ParentMismatchError", "Repo", "RepoKey", "Storage", "now_iso"]
 
@@ -114,30 +113,11 @@ class ParentMismatchError(Exception):
     """The branch moved past the ``parentCommit`` the client based its commit on."""
 
 
-class Storage:
+class Storage(SqliteDatabase):
     """Thread-safe access to the SQLite metadata database (one connection, serialized)."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        super().__init__(path, _SCHEMA)
 
     def _one(self, sql: str, *args: object) -> tuple[object, ...] | None:
         with self._lock:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import sqlite3
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hubmixin_core.testing._blobs import lock_upload, remove_orphans
+from hubmixin_core.testing._sqlite import SqliteDatabase
 
 __all__ = ["XetFile", "XetStore"]
 
@@ -42,7 +41,7 @@ class XetFile:
     terms: bytes
 
 
-class XetStore:
+class XetStore(SqliteDatabase):
     """Xorbs and file reconstructions under ``root`` (thread-safe)."""
 
     def __init__(self, root: Path) -> None:
@@ -52,30 +51,11 @@ class XetStore:
         self.xorb_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         remove_orphans(self.tmp_dir, ["xet-", "xorb-"])  # left by a crash in the middle of a write
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(root / "xet.sqlite", check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        super().__init__(root / "xet.sqlite", _SCHEMA, wal=True)
         secret_file = root / "secret"
         if not secret_file.is_file():
             self._write_atomic(secret_file, secrets.token_bytes(32))
         self.secret = secret_file.read_bytes()
-
-    def close(self) -> None:
-        """Release the database."""
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
 
     def _write_atomic(self, target: Path, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,39 @@
+"""A SQLite database shared by the server's threads: one connection, one lock, explicit transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["SqliteDatabase"]
+
+
+class SqliteDatabase:
+    """Base of the server's stores: ``_tx()`` runs one ``BEGIN IMMEDIATE`` transaction, rolled back on error."""
+
+    def __init__(self, path: Path, schema: str, *, wal: bool = False) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        with self._lock:
+            if wal:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(schema)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")

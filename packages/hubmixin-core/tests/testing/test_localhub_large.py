@@ -52,9 +52,10 @@ def test_200mb_round_trip_is_byte_identical_and_streamed(tmp_path: Path) -> None
     try:
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
             assert server.stdout is not None
-            endpoint = server.stdout.readline().split()[-1]
-            lines = dict(server.stdout.readline().strip().split(": ", 1) for _ in range(3))
-            with configure_client(endpoint, token=lines["token"], cache_dir=tmp_path / "client"):
+            banner = [server.stdout.readline() for _ in range(4)]
+            exports = dict(part.split("=", 1) for part in banner[3].split()[1:])  # "  export HF_ENDPOINT=..."
+            endpoint, token = exports["HF_ENDPOINT"], exports["HF_TOKEN"]
+            with configure_client(endpoint, token=token, cache_dir=tmp_path / "client"):
                 repo_id = hf.create_repo("big").repo_id
                 baseline = _memory_kib(server.pid, "VmRSS")
                 hf.upload_file(path_or_fileobj=str(source), path_in_repo="big.bin", repo_id=repo_id)

@@ -153,20 +153,52 @@ def test_hub_serve_parser() -> None:
     assert (args.command, args.hub_command, args.root) == ("hub", "serve", None)
 
 
-def test_hub_serve_runs_until_terminated(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "hubmixin_core.testing._cli", "hub", "serve", "--root", str(tmp_path)]
+_CLIENT = """
+import hashlib, os, sys
+import huggingface_hub as hf
+data = os.urandom(11 * 1024 * 1024)  # above the LFS threshold: through Xet, the client's default
+repo_id = hf.create_repo("pasted").repo_id
+hf.upload_file(path_or_fileobj=data, path_in_repo="weights.bin", repo_id=repo_id)
+path = hf.hf_hub_download(repo_id, "weights.bin")
+assert open(path, "rb").read() == data
+print(hf.whoami()["name"], hf.constants.HF_HUB_DISABLE_XET)
+"""
+
+
+def _exports(banner: str) -> dict[str, str]:
+    line = next(line for line in banner.splitlines() if line.strip().startswith("export "))
+    return dict(part.split("=", 1) for part in line.split()[1:])
+
+
+def test_hub_serve_drives_a_plain_client_in_another_process(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "hubmixin_core.testing._cli", "hub", "serve", "--root", str(tmp_path / "hub")]
+    command += ["--token", "hf_fixed_for_scripts"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None
-        endpoint = process.stdout.readline().split()[-1]
-        lines = dict(process.stdout.readline().strip().split(": ", 1) for _ in range(3))
-        assert endpoint.startswith("http://127.0.0.1:")
-        with configure_client(endpoint, token=lines["token"]):
-            assert hf.whoami()["name"] == lines["username"] == "localuser"
+        banner = "".join(process.stdout.readline() for _ in range(4))
+        exports = _exports(banner)
+        assert exports["HF_ENDPOINT"].startswith("http://127.0.0.1:") and exports["HF_TOKEN"] == "hf_fixed_for_scripts"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")} | exports
+        env["HF_HOME"] = str(tmp_path / "client")
+        client = subprocess.run([sys.executable, "-c", _CLIENT], env=env, capture_output=True, text=True, timeout=120)
+        assert client.returncode == 0, client.stderr
+        assert client.stdout.split() == ["localuser", "False"]  # Xet on, as users run the client
         process.send_signal(signal.SIGTERM)
         rest = process.stdout.read()
         assert process.wait(timeout=10) == 0
     assert "LocalHub stopped" in rest
-    assert (tmp_path / "hub.sqlite").is_file()
+    assert (tmp_path / "hub" / "hub.sqlite").is_file()
+
+
+def test_hub_serve_errors_are_one_line(tmp_path: Path) -> None:
+    with LocalHub() as hub:
+        port = hub.endpoint.rsplit(":", 1)[1]
+        base = [sys.executable, "-m", "hubmixin_core.testing._cli", "hub", "serve"]
+        taken = subprocess.run([*base, "--port", port], capture_output=True, text=True, timeout=60)
+    assert taken.returncode == 1 and f"127.0.0.1:{port}" in taken.stderr
+    assert len(taken.stderr.strip().splitlines()) == 1 and "Traceback" not in taken.stderr
+    remote = subprocess.run([*base, "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60)
+    assert remote.returncode == 2 and "loopback" in remote.stderr and len(remote.stderr.strip().splitlines()) == 1
 
 
 def test_parse_range() -> None:
@@ -207,3 +239,12 @@ def test_git_metadata_helpers() -> None:
     for bad in ("", "/a", "a/../b", "..", "a/./b", "a//b", ".git/x", "a\\b", "a\x00"):
         with pytest.raises(InvalidPathError):
             validate_repo_path(bad)
+
+
+def test_unimplemented_hub_apis_answer_501_naming_the_route(local_hub: LocalHub) -> None:
+    with pytest.raises(hf.errors.HfHubHTTPError) as excinfo:
+        next(iter(hf.HfApi().list_spaces(limit=1)))
+    assert excinfo.value.response.status_code == 501
+    assert "/api/spaces" in str(excinfo.value) and "not supported by the local Hub" in str(excinfo.value)
+    with pytest.raises(hf.errors.RepositoryNotFoundError):  # what does not exist stays a 404 the client knows
+        hf.hf_hub_download(f"{local_hub.username}/nothing-here", "config.json")

@@ -25,6 +25,9 @@ def add_hub_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="TCP port (default: 0, any free port)")
     serve.add_argument("--username", default="localuser", help="name of the default user (default: localuser)")
+    serve.add_argument(
+        "--token", default=None, help="write token of the default user (default: a new one at each start)"
+    )
     serve.set_defaults(func=_serve)
 
 
@@ -36,19 +39,30 @@ def _serve(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, _on_signal)
     try:
-        with LocalHub(args.root, host=args.host, port=args.port, username=args.username) as hub:
-            print(f"LocalHub serving at {hub.endpoint}", flush=True)
-            print(f"data: {hub.root}", flush=True)
-            print(f"username: {hub.username}", flush=True)
-            print(f"token: {hub.token}", flush=True)
-            no_xet = "" if xet_available() else " HF_HUB_DISABLE_XET=1"  # Xet storage needs the hub extra
-            print(f"client: HF_ENDPOINT={hub.endpoint} HF_TOKEN=<token>{no_xet}", flush=True)
-            try:
-                while not stop.wait(0.5):
-                    pass
-            except KeyboardInterrupt:
+        hub = LocalHub(args.root, host=args.host, port=args.port, username=args.username, token=args.token)
+        hub.start()
+    except ValueError as error:  # a host off the loopback interface, a bad user name or token
+        print(f"hubmixin hub serve: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the port is taken, the address cannot be bound, the root is not writable
+        print(
+            f"hubmixin hub serve: error: cannot serve on {args.host}:{args.port}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        print(f"LocalHub serving at {hub.endpoint}", flush=True)
+        print(f"data: {hub.root}  user: {hub.username}", flush=True)
+        print("Point the huggingface_hub client at it (paste into a shell):", flush=True)
+        no_xet = "" if xet_available() else " HF_HUB_DISABLE_XET=1"  # Xet storage needs the hub extra
+        print(f"  export HF_ENDPOINT={hub.endpoint} HF_TOKEN={hub.token}{no_xet}", flush=True)
+        try:
+            while not stop.wait(0.5):
                 pass
+        except KeyboardInterrupt:
+            pass
     finally:
+        hub.stop()
         signal.signal(signal.SIGTERM, previous)
     print("LocalHub stopped", flush=True)
     return 0

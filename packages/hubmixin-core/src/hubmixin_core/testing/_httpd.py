@@ -130,6 +130,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         match = match_route(url.path)
         ex = Exchange(self, self.hub.app, match, parse_qs(url.query))
         try:
+            if match is None and url.path.startswith("/api/"):  # a Hub API this server does not implement
+                route = f"{self.command} {_redact(url.path)}"
+                raise HubError(501, f"{route} is not supported by the local Hub (hubmixin LocalHub)")
             if match is None:
                 raise HubError(404, f"No route for {self.command} {_redact(url.path)}")
             fault = self.hub.app.faults.take(match.name, self.command, unquote(url.path))

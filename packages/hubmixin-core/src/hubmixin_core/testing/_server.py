@@ -65,6 +65,8 @@ class LocalHub:
         lfs_threshold: Files of this many bytes or more go through LFS (as do binary files and the
             ``.gitattributes`` LFS patterns such as ``*.safetensors``).
         page_size: Entries per page of tree and commit listings (the Hub uses 1000).
+        token: The write token of `username` (default: a new one at each start), for scripts that need a
+            fixed ``HF_TOKEN``; at least 8 printable ASCII characters.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class LocalHub:
         username: str = "localuser",
         lfs_threshold: int = 10 * 1024 * 1024,
         page_size: int = 1000,
+        token: str | None = None,
     ) -> None:
         if lfs_threshold < 1 or page_size < 1:
             raise ValueError("lfs_threshold and page_size must be positive")
@@ -89,6 +92,9 @@ class LocalHub:
         self._httpd: HubHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._token: str | None = None
+        if token is not None and (len(token) < 8 or not token.isascii() or not token.isprintable() or " " in token):
+            raise ValueError("token must be at least 8 printable ASCII characters without spaces")
+        self._fixed_token = token
         self._temp_root: Path | None = None
 
     def _running_app(self) -> HubApp:
@@ -135,7 +141,7 @@ class LocalHub:
             raise
         app.endpoint = f"http://{self._host}:{httpd.server_port}"
         app.storage.ensure_user(self.username)
-        self._token = app.storage.create_token(self.username, write=True)
+        self._token = app.storage.create_token(self.username, write=True, token=self._fixed_token)
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name=f"LocalHub:{httpd.server_port}"
         )

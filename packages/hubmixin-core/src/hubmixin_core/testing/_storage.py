@@ -140,11 +140,13 @@ class Storage(SqliteDatabase):
         """Whether the user exists."""
         return self._one("SELECT 1 FROM users WHERE name = ?", name) is not None
 
-    def create_token(self, user: str, *, write: bool) -> str:
-        """Mint a token for ``user``; only its sha256 is stored."""
-        token = "hf_" + secrets.token_hex(17)
+    def create_token(self, user: str, *, write: bool, token: str | None = None) -> str:
+        """Mint a token for ``user`` (or register the given ``token``); only its sha256 is stored."""
+        token = "hf_" + secrets.token_hex(17) if token is None else token
         with self._tx() as db:
-            db.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)", (_digest(token), user, int(write), now_iso()))
+            db.execute(
+                "INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?)", (_digest(token), user, int(write), now_iso())
+            )
         return token
 
     def authenticate(self, token: str) -> tuple[str, bool] | None:

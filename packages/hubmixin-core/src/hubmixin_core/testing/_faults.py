@@ -11,6 +11,7 @@ __all__ = ["ROUTES", "Fault", "FaultInjector"]
 ROUTES = frozenset(
     {
         "agent-harnesses",
+        "auth-check",
         "branch",
         "commit",
         "commits",
@@ -18,10 +19,13 @@ ROUTES = frozenset(
         "delete-repo",
         "lfs-batch",
         "lfs-upload",
+        "list-repos",
+        "move-repo",
         "paths-info",
         "preupload",
         "refs",
         "repo-info",
+        "repo-settings",
         "resolve",
         "tag",
         "tree",

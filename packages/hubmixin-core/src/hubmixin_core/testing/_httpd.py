@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from hubmixin_core.testing._admin import handle_auth_check, handle_list_repos, handle_move_repo, handle_repo_settings
 from hubmixin_core.testing._app import HubApp
 from hubmixin_core.testing._commit import handle_commit
 from hubmixin_core.testing._download import handle_resolve
@@ -55,6 +56,10 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("tag", "POST"): handle_tag,
     ("tag", "DELETE"): handle_tag,
     ("xet-token", "GET"): handle_xet_token,
+    ("list-repos", "GET"): handle_list_repos,
+    ("auth-check", "GET"): handle_auth_check,
+    ("repo-settings", "PUT"): handle_repo_settings,
+    ("move-repo", "POST"): handle_move_repo,
     ("preupload", "POST"): handle_preupload,
     ("commit", "POST"): handle_commit,
     ("lfs-batch", "POST"): handle_lfs_batch,

@@ -17,6 +17,7 @@ _FIXED = {
     ("validate-yaml",): "validate-yaml",
     ("repos", "create"): "create-repo",
     ("repos", "delete"): "delete-repo",
+    ("repos", "move"): "move-repo",
 }
 _REV_ROUTES = {"preupload", "commit", "paths-info", "commits"}
 
@@ -49,6 +50,10 @@ def _api_repo_route(repo: RepoKey, tail: list[str]) -> Match | None:
         return Match(kind, repo, revision=args[0])
     if kind in ("branch", "tag") and args:
         return Match(kind, repo, arg="/".join(args))
+    if kind == "settings" and not args:
+        return Match("repo-settings", repo)
+    if kind == "auth-check" and args in ([], ["write"]):
+        return Match("auth-check", repo, arg="/".join(args))
     if kind in ("xet-write-token", "xet-read-token"):
         return Match("xet-token", repo, revision="/".join(args) or None, arg=kind)
     return None
@@ -67,6 +72,8 @@ def match_route(raw_path: str) -> Match | None:
             return Match("lfs-upload", arg=rest[1])
         if len(rest) >= 2 and rest[0] == "xet-cas":
             return Match("xet-cas", path="/".join(rest[1:]))
+        if len(rest) == 1 and rest[0] in _API_TYPES:
+            return Match("list-repos", arg=rest[0])
         if len(rest) >= 3 and rest[0] in _API_TYPES:
             return _api_repo_route(RepoKey(_API_TYPES[rest[0]], rest[1], rest[2]), rest[3:])
         return None

@@ -190,6 +190,30 @@ class Storage(SqliteDatabase):
             db.execute("INSERT INTO refs VALUES (?, 'refs/heads/main', ?)", (repo_id, oid))
         return Repo(id=repo_id, key=key, private=private, created_at=created)
 
+    def list_repos(self, repo_type: str) -> list[Repo]:
+        """Every repository of ``repo_type``, newest first."""
+        rows = self._all(
+            "SELECT id, namespace, name, private, created_at FROM repos WHERE type = ? ORDER BY id DESC", repo_type
+        )
+        return [
+            Repo(int(str(i)), RepoKey(repo_type, str(ns), str(name)), bool(private), str(created))
+            for i, ns, name, private, created in rows
+        ]
+
+    def set_private(self, repo: Repo, private: bool) -> None:
+        """Make ``repo`` private or public."""
+        with self._tx() as db:
+            db.execute("UPDATE repos SET private = ? WHERE id = ?", (int(private), repo.id))
+
+    def move_repo(self, repo: Repo, key: RepoKey) -> bool:
+        """Rename ``repo`` to ``key`` (history, refs and files follow); False if ``key`` is taken."""
+        try:
+            with self._tx() as db:
+                db.execute("UPDATE repos SET namespace = ?, name = ? WHERE id = ?", (key.namespace, key.name, repo.id))
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
     def delete_repo(self, repo: Repo) -> None:
         """Delete the repo and all its metadata (blobs stay in the content-addressed store)."""
         with self._tx() as db:

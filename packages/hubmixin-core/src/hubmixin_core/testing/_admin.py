@@ -1,0 +1,94 @@
+"""Repository listing and administration: ``list_models``, ``auth_check``, ``update_repo_settings``, ``move_repo``."""
+
+from __future__ import annotations
+
+from hubmixin_core.testing._access import readable_repo, require_user, writable_repo
+from hubmixin_core.testing._http import Exchange, HubError
+from hubmixin_core.testing._storage import RepoKey
+
+__all__ = ["handle_auth_check", "handle_list_repos", "handle_move_repo", "handle_repo_settings"]
+
+_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
+
+
+def handle_list_repos(ex: Exchange) -> None:
+    """``GET /api/{type}s?search=&author=&filter=&limit=``: the repositories the caller may read, newest first.
+
+    ``filter`` matches repository tags; repositories on this server have none, so any filter lists nothing.
+    """
+    search = (ex.query.get("search") or [""])[0].lower()
+    author = (ex.query.get("author") or [""])[0]
+    filters = ex.query.get("filter") or []
+    try:
+        limit = int((ex.query.get("limit") or ["0"])[0]) or None
+    except ValueError:
+        raise HubError(400, "limit must be an integer") from None
+    found: list[dict[str, object]] = []
+    for repo in ex.app.storage.list_repos(_TYPES[ex.match.arg]):
+        if repo.private and ex.user != repo.key.namespace:
+            continue
+        if (author and repo.key.namespace != author) or search not in repo.key.repo_id.lower() or filters:
+            continue
+        item: dict[str, object] = {"_id": f"{repo.id:024x}", "id": repo.key.repo_id, "private": repo.private}
+        item |= {"author": repo.key.namespace, "createdAt": repo.created_at, "tags": [], "downloads": 0, "likes": 0}
+        if repo.key.type == "model":
+            item["modelId"] = repo.key.repo_id
+        found.append(item)
+    ex.send_json(found[:limit])
+
+
+def handle_auth_check(ex: Exchange) -> None:
+    """``GET /api/{type}s/{repo}/auth-check[/write]``: 200 when the caller may read (or write) the repository."""
+    require_user(ex, write=False)
+    if ex.match.arg == "write":
+        writable_repo(ex, ex.match.repo)
+    else:
+        readable_repo(ex, ex.match.repo)
+    ex.send_json({"ok": True})
+
+
+def handle_repo_settings(ex: Exchange) -> None:
+    """``PUT /api/{type}s/{repo}/settings`` ``{"private": bool}`` or ``{"visibility": "private"|"public"}``."""
+    repo = writable_repo(ex, ex.match.repo)
+    body = ex.read_json()
+    if not isinstance(body, dict):
+        raise HubError(400, "Expected a JSON object")
+    private = body.get("private")
+    if "visibility" in body:
+        if body["visibility"] not in ("private", "public"):
+            raise HubError(400, f"visibility must be 'private' or 'public', not {body['visibility']!r}")
+        private = body["visibility"] == "private"
+    unsupported = sorted(
+        set(body) - {"private", "visibility"} - ({"gated"} if body.get("gated") in (None, False) else set())
+    )
+    if unsupported:
+        raise HubError(501, f"Repository settings {unsupported} are not supported by the local Hub (hubmixin LocalHub)")
+    if private is not None:
+        if not isinstance(private, bool):
+            raise HubError(400, "private must be true or false")
+        ex.app.storage.set_private(repo, private)
+    ex.send_json({"private": private if private is not None else repo.private})
+
+
+def handle_move_repo(ex: Exchange) -> None:
+    """``POST /api/repos/move`` ``{"fromRepo", "toRepo", "type"}``: rename a repository (its owner only)."""
+    user = require_user(ex)
+    body = ex.read_json()
+    if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("fromRepo", "toRepo")):
+        raise HubError(400, "Expected a JSON object with string fields fromRepo and toRepo")
+    repo_type = body.get("type") or "model"
+    if repo_type not in _TYPES.values():
+        raise HubError(400, f"Unknown repository type {repo_type!r}")
+    keys = []
+    for field in ("fromRepo", "toRepo"):
+        namespace, _, name = str(body[field]).partition("/")
+        if not namespace or not name or "/" in name:
+            raise HubError(400, f"{field} must be 'namespace/name', not {body[field]!r}")
+        keys.append(RepoKey(str(repo_type), namespace, name))
+    source, target = keys
+    repo = writable_repo(ex, source)
+    if target.namespace != user:
+        raise HubError(403, f"You cannot move a repository to namespace {target.namespace!r} (user {user!r})")
+    if not ex.app.storage.move_repo(repo, target):
+        raise HubError(409, f"Repository {target.repo_id} already exists")
+    ex.send_bytes(200, b"", {})

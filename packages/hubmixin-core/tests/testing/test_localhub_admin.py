@@ -1,0 +1,49 @@
+"""What a user's scripts call beyond uploads: list_models, auth_check, update_repo_settings, move_repo."""
+
+from __future__ import annotations
+
+import huggingface_hub as hf
+import pytest
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+from hubmixin_core.testing import LocalHub
+
+
+def test_list_models_by_search_and_author(local_hub: LocalHub) -> None:
+    me = local_hub.username
+    for name in ("bert-tiny", "gpt-tiny", "secret-bert"):
+        hf.create_repo(name, private=name.startswith("secret"))
+    bob = local_hub.add_user("bob")
+    hf.create_repo("bob-bert", token=bob)
+    assert [m.id for m in hf.list_models(search="bert")] == ["bob/bob-bert", f"{me}/secret-bert", f"{me}/bert-tiny"]
+    assert [m.id for m in hf.list_models(author="bob")] == ["bob/bob-bert"]
+    assert [m.id for m in hf.list_models(search="bert", token=bob)] == ["bob/bob-bert", f"{me}/bert-tiny"]
+    assert len(list(hf.list_models(limit=2))) == 2
+    assert list(hf.list_models(filter="text-classification")) == []  # no repository here has tags
+
+
+def test_auth_check_and_visibility(local_hub: LocalHub) -> None:
+    repo_id = hf.create_repo("vis").repo_id
+    bob = local_hub.add_user("bob")
+    hf.auth_check(repo_id)
+    hf.auth_check(repo_id, token=bob)  # a public repo: bob may read it
+    hf.update_repo_settings(repo_id, private=True)
+    assert hf.model_info(repo_id).private is True
+    with pytest.raises(RepositoryNotFoundError):
+        hf.auth_check(repo_id, token=bob)
+    with pytest.raises(RepositoryNotFoundError):
+        hf.update_repo_settings(repo_id, private=False, token=bob)
+    hf.update_repo_settings(repo_id, private=False)
+    assert hf.model_info(repo_id, token=bob).private is False
+
+
+def test_move_repo_keeps_its_files(local_hub: LocalHub) -> None:
+    repo_id = hf.create_repo("before").repo_id
+    hf.upload_file(path_or_fileobj=b"weights", path_in_repo="w.bin", repo_id=repo_id)
+    hf.move_repo(repo_id, f"{local_hub.username}/after")
+    with pytest.raises(RepositoryNotFoundError):
+        hf.model_info(repo_id)
+    assert hf.list_repo_files(f"{local_hub.username}/after") == [".gitattributes", "w.bin"]
+    hf.create_repo("taken")
+    with pytest.raises(HfHubHTTPError, match="409"):
+        hf.move_repo(f"{local_hub.username}/after", f"{local_hub.username}/taken")

@@ -64,7 +64,6 @@ def test_branch_and_revision(local_hub: LocalHub) -> None:
     _assert_same_weights(TinyClassifier.from_pretrained(f"{local_hub.username}/clf", revision=main_commit.oid), first)
 
 
-@pytest.mark.local_hub(xet=False)  # with Xet the client opens PRs via the discussions API (issue 15, item 2)
 def test_create_pr(local_hub: LocalHub) -> None:
     base = _classifier(1)
     base.push_to_hub(f"{local_hub.username}/clf")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hubmixin_core.testing._blobs import BlobStore
+from hubmixin_core.testing._discussions import DiscussionStore
 from hubmixin_core.testing._faults import FaultInjector
 from hubmixin_core.testing._storage import Repo, Storage
 from hubmixin_core.testing.xet._store import XetStore
@@ -62,6 +63,7 @@ class HubApp:
     def __init__(self, root: Path, *, lfs_threshold: int, page_size: int) -> None:
         self.root = root
         self.storage = Storage(root / "hub.sqlite")
+        self.discussions = DiscussionStore(self.storage)
         self.blobs = BlobStore(root)
         self.faults = FaultInjector()
         self.tickets = UploadTickets()

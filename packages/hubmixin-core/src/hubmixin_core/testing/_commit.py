@@ -7,6 +7,7 @@ import binascii
 from dataclasses import dataclass
 
 from hubmixin_core.testing._access import safe_path, writable_repo
+from hubmixin_core.testing._discussions import check_pr_push, record_pr_commit
 from hubmixin_core.testing._gitmeta import git_blob_oid, lfs_pointer
 from hubmixin_core.testing._http import Exchange, HubError, parse_json, revision_not_found
 from hubmixin_core.testing._storage import FileEntry, ParentMismatchError, Repo
@@ -130,13 +131,15 @@ def _apply(ops: list[_Op], files: dict[str, FileEntry]) -> dict[str, FileEntry]:
 def handle_commit(ex: Exchange) -> None:
     """``POST /api/{type}s/{repo}/commit/{rev}[?create_pr=1]`` with an NDJSON body."""
     create_pr = ex.query_flag("create_pr")
-    repo = writable_repo(ex, ex.match.repo, pull_request=create_pr)
     revision = ex.match.revision or "main"
+    repo = writable_repo(ex, ex.match.repo, pull_request=create_pr or revision.startswith("refs/pr/"))
     ref = ex.app.storage.branch_ref(repo, revision)
     if ref is None:
         if ex.app.storage.resolve(repo, revision) is not None:
             raise HubError(400, f"Cannot commit to {revision!r}: commits go to a branch or a pull request ref")
         raise revision_not_found(revision)
+    if not create_pr:
+        check_pr_push(ex, repo, ref)
     header, ops = _parse(ex, repo)
     assert ex.user is not None
     try:
@@ -152,6 +155,7 @@ def handle_commit(ex: Exchange) -> None:
         )
     except ParentMismatchError as exc:
         raise HubError(412, "A commit has happened since. Please refresh and try again.") from exc
+    record_pr_commit(ex, repo, ref, oid, pr_num, header.summary.strip(), header.description)
     repo_url = f"{ex.app.endpoint}/{repo.key.url_path}"
     ex.send_json(
         {

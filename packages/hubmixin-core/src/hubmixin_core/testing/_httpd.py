@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from hubmixin_core.testing._admin import handle_auth_check, handle_list_repos, handle_move_repo, handle_repo_settings
 from hubmixin_core.testing._app import HubApp
 from hubmixin_core.testing._commit import handle_commit
+from hubmixin_core.testing._discussions import handle_discussion, handle_discussion_change, handle_discussions
 from hubmixin_core.testing._download import handle_resolve
 from hubmixin_core.testing._http import ConnectionCut, Exchange, HubError
 from hubmixin_core.testing._repos import (
@@ -69,6 +70,10 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("xet-cas", "GET"): handle_cas,
     ("xet-cas", "HEAD"): handle_cas,
     ("xet-cas", "POST"): handle_cas,
+    ("discussions", "GET"): handle_discussions,
+    ("discussions", "POST"): handle_discussions,
+    ("discussion", "GET"): handle_discussion,
+    ("discussion-change", "POST"): handle_discussion_change,
 }
 """Handler of each ``(route, method)``."""
 

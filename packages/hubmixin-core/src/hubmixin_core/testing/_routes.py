@@ -54,6 +54,9 @@ def _api_repo_route(repo: RepoKey, tail: list[str]) -> Match | None:
         return Match("repo-settings", repo)
     if kind == "auth-check" and args in ([], ["write"]):
         return Match("auth-check", repo, arg="/".join(args))
+    if kind == "discussions" and len(args) <= 2:
+        name = ("discussions", "discussion", "discussion-change")[len(args)]
+        return Match(name, repo, arg=args[0] if args else "", path=args[1] if len(args) == 2 else "")
     if kind in ("xet-write-token", "xet-read-token"):
         return Match("xet-token", repo, revision="/".join(args) or None, arg=kind)
     return None

@@ -39,7 +39,8 @@ def handle_preupload(ex: Exchange) -> None:
     A file goes through LFS when it is ``lfs_threshold`` bytes or more, matches an LFS pattern of the
     revision's ``.gitattributes`` (``*.safetensors``, ``*.bin`` ...), or its first bytes contain a NUL byte.
     """
-    repo = writable_repo(ex, ex.match.repo, pull_request=ex.query_flag("create_pr"))
+    pull_request = ex.query_flag("create_pr") or (ex.match.revision or "").startswith("refs/pr/")
+    repo = writable_repo(ex, ex.match.repo, pull_request=pull_request)
     commit = resolve_revision(ex, repo, ex.match.revision)
     body = ex.read_json()
     files = body.get("files") if isinstance(body, dict) else None

@@ -47,3 +47,14 @@ def test_move_repo_keeps_its_files(local_hub: LocalHub) -> None:
     hf.create_repo("taken")
     with pytest.raises(HfHubHTTPError, match="409"):
         hf.move_repo(f"{local_hub.username}/after", f"{local_hub.username}/taken")
+
+
+def test_list_user_repos_is_hf_repos_ls(local_hub: LocalHub) -> None:
+    model = hf.create_repo("m", private=True).repo_id
+    hf.upload_file(path_or_fileobj=b"x" * 1000, path_in_repo="w.bin", repo_id=model)
+    hf.create_repo("d", repo_type="dataset")
+    hf.create_repo("b-only", token=local_hub.add_user("bob"))
+    repos = {r.id: r for r in hf.list_user_repos()}
+    assert set(repos) == {model, f"{local_hub.username}/d"}
+    assert (repos[model].type, repos[model].visibility) == ("model", "private")
+    assert repos[model].storage >= 1000 and repos[f"{local_hub.username}/d"].type == "dataset"

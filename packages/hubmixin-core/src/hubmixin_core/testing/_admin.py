@@ -1,4 +1,5 @@
-"""Repository listing and administration: ``list_models``, ``auth_check``, ``update_repo_settings``, ``move_repo``."""
+"""Repository listing and administration: ``list_models``, ``list_user_repos`` (``hf repos ls``), ``auth_check``,
+``update_repo_settings``, ``move_repo``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from hubmixin_core.testing._access import readable_repo, require_user, writable_
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._storage import RepoKey
 
-__all__ = ["handle_auth_check", "handle_list_repos", "handle_move_repo", "handle_repo_settings"]
+__all__ = ["handle_auth_check", "handle_list_repos", "handle_move_repo", "handle_repo_settings", "handle_user_repos"]
 
 _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 
@@ -92,3 +93,27 @@ def handle_move_repo(ex: Exchange) -> None:
     if not ex.app.storage.move_repo(repo, target):
         raise HubError(409, f"Repository {target.repo_id} already exists")
     ex.send_bytes(200, b"", {})
+
+
+def handle_user_repos(ex: Exchange) -> None:
+    """``GET /api/settings/repositories``: the caller's repositories of every type, with their storage."""
+    user = require_user(ex, write=False)
+    storage = ex.app.storage
+    found: list[dict[str, object]] = []
+    for repo_type in _TYPES.values():
+        for repo in storage.list_repos(repo_type):
+            if repo.key.namespace != user:
+                continue
+            head = storage.resolve(repo, "main")
+            record = storage.get_commit(repo, head) if head is not None else None
+            size = sum(entry.size for entry in storage.files(repo, head).values()) if head is not None else 0
+            found.append(
+                {
+                    "id": repo.key.repo_id,
+                    "type": repo_type,
+                    "updatedAt": record.created_at if record is not None else repo.created_at,
+                    "visibility": "private" if repo.private else "public",
+                    "storage": size,
+                }
+            )
+    ex.send_json(found)

@@ -32,6 +32,7 @@ ROUTES = frozenset(
         "resolve",
         "tag",
         "tree",
+        "user-repos",
         "validate-yaml",
         "whoami",
         "xet-cas",

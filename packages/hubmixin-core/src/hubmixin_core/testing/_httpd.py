@@ -13,7 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from hubmixin_core.testing._admin import handle_auth_check, handle_list_repos, handle_move_repo, handle_repo_settings
+from hubmixin_core.testing._admin import (
+    handle_auth_check,
+    handle_list_repos,
+    handle_move_repo,
+    handle_repo_settings,
+    handle_user_repos,
+)
 from hubmixin_core.testing._app import HubApp
 from hubmixin_core.testing._commit import handle_commit
 from hubmixin_core.testing._discussions import handle_discussion, handle_discussion_change, handle_discussions
@@ -61,6 +67,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("auth-check", "GET"): handle_auth_check,
     ("repo-settings", "PUT"): handle_repo_settings,
     ("move-repo", "POST"): handle_move_repo,
+    ("user-repos", "GET"): handle_user_repos,
     ("preupload", "POST"): handle_preupload,
     ("commit", "POST"): handle_commit,
     ("lfs-batch", "POST"): handle_lfs_batch,

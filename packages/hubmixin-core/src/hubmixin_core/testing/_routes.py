@@ -18,6 +18,7 @@ _FIXED = {
     ("repos", "create"): "create-repo",
     ("repos", "delete"): "delete-repo",
     ("repos", "move"): "move-repo",
+    ("settings", "repositories"): "user-repos",
 }
 _REV_ROUTES = {"preupload", "commit", "paths-info", "commits"}
 

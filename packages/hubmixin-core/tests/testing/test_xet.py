@@ -118,3 +118,22 @@ def test_read_tokens_cannot_write(local_hub: LocalHub) -> None:
     answer = json.loads(body)
     status, _, _ = _raw("POST", f"{answer['casUrl']}/v1/shards", token=answer["accessToken"], body=b"x")
     assert status == 403
+
+
+@pytest.mark.parametrize("xet_download", [True, False], ids=["xet", "plain"])
+def test_upload_folder_and_snapshot_download(local_hub: LocalHub, tmp_path: Path, xet_download: bool) -> None:
+    folder = tmp_path / "model"
+    (folder / "sub").mkdir(parents=True)
+    files = {"model.safetensors": os.urandom(BIG), "config.json": b'{"dim": 4}', "sub/notes.txt": b"hello"}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    repo_id = hf.create_repo("folder").repo_id
+    hf.upload_folder(folder_path=folder, repo_id=repo_id)
+    assert _xorb_bytes(local_hub.root) >= BIG  # the large file went through Xet
+    saved = constants.HF_HUB_DISABLE_XET
+    constants.HF_HUB_DISABLE_XET = not xet_download
+    try:
+        local = Path(hf.snapshot_download(repo_id, cache_dir=tmp_path / "cache"))
+    finally:
+        constants.HF_HUB_DISABLE_XET = saved
+    assert {name: (local / name).read_bytes() for name in files} == files

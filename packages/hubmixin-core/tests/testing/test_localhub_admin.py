@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import huggingface_hub as hf
 import pytest
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
@@ -58,3 +60,17 @@ def test_list_user_repos_is_hf_repos_ls(local_hub: LocalHub) -> None:
     assert set(repos) == {model, f"{local_hub.username}/d"}
     assert (repos[model].type, repos[model].visibility) == ("model", "private")
     assert repos[model].storage >= 1000 and repos[f"{local_hub.username}/d"].type == "dataset"
+
+
+def test_super_squash_history_keeps_the_files(local_hub: LocalHub) -> None:
+    repo_id = hf.create_repo("squash").repo_id
+    for i in range(3):
+        hf.upload_file(path_or_fileobj=f"v{i}".encode(), path_in_repo=f"f{i}.txt", repo_id=repo_id)
+    assert len(hf.list_repo_commits(repo_id)) == 4
+    hf.super_squash_history(repo_id, commit_message="one commit")
+    commits = hf.list_repo_commits(repo_id)
+    assert [c.title for c in commits] == ["one commit"]
+    assert hf.list_repo_files(repo_id) == [".gitattributes", "f0.txt", "f1.txt", "f2.txt"]
+    assert Path(hf.hf_hub_download(repo_id, "f2.txt")).read_bytes() == b"v2"
+    with pytest.raises(HfHubHTTPError, match="404"):
+        hf.super_squash_history(repo_id, branch="nope")

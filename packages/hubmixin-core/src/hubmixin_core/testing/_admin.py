@@ -1,13 +1,20 @@
 """Repository listing and administration: ``list_models``, ``list_user_repos`` (``hf repos ls``), ``auth_check``,
-``update_repo_settings``, ``move_repo``."""
+``update_repo_settings``, ``move_repo``, ``super_squash_history``."""
 
 from __future__ import annotations
 
 from hubmixin_core.testing._access import readable_repo, require_user, writable_repo
-from hubmixin_core.testing._http import Exchange, HubError
+from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
 from hubmixin_core.testing._storage import RepoKey
 
-__all__ = ["handle_auth_check", "handle_list_repos", "handle_move_repo", "handle_repo_settings", "handle_user_repos"]
+__all__ = [
+    "handle_auth_check",
+    "handle_list_repos",
+    "handle_move_repo",
+    "handle_repo_settings",
+    "handle_squash",
+    "handle_user_repos",
+]
 
 _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 
@@ -117,3 +124,15 @@ def handle_user_repos(ex: Exchange) -> None:
                 }
             )
     ex.send_json(found)
+
+
+def handle_squash(ex: Exchange) -> None:
+    """``POST /api/{type}s/{repo}/super-squash/{branch}`` ``{"message"}``: the branch's history becomes one commit."""
+    user = require_user(ex)
+    repo = writable_repo(ex, ex.match.repo)
+    body = ex.read_json()
+    message = body.get("message") if isinstance(body, dict) else None
+    title = message if isinstance(message, str) and message else f"Super-squash branch '{ex.match.arg}'"
+    if ex.app.storage.squash(repo, f"refs/heads/{ex.match.arg}", author=user, title=title) is None:
+        raise revision_not_found(ex.match.arg)
+    ex.send_json({})

@@ -30,6 +30,7 @@ ROUTES = frozenset(
         "repo-info",
         "repo-settings",
         "resolve",
+        "super-squash",
         "tag",
         "tree",
         "user-repos",

@@ -18,6 +18,7 @@ from hubmixin_core.testing._admin import (
     handle_list_repos,
     handle_move_repo,
     handle_repo_settings,
+    handle_squash,
     handle_user_repos,
 )
 from hubmixin_core.testing._app import HubApp
@@ -68,6 +69,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("repo-settings", "PUT"): handle_repo_settings,
     ("move-repo", "POST"): handle_move_repo,
     ("user-repos", "GET"): handle_user_repos,
+    ("super-squash", "POST"): handle_squash,
     ("preupload", "POST"): handle_preupload,
     ("commit", "POST"): handle_commit,
     ("lfs-batch", "POST"): handle_lfs_batch,

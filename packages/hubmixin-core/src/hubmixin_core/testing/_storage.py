@@ -344,6 +344,24 @@ class Storage(SqliteDatabase):
             current = record.parent
         return out
 
+    def squash(self, repo: Repo, ref: str, *, author: str, title: str) -> str | None:
+        """Replace the history of ``ref`` by one root commit holding its current tree; the new id (None: no ref)."""
+        with self._tx() as db:
+            head = self.get_ref(repo, ref)
+            if head is None:
+                return None
+            entries = list(self.files(repo, head).values())
+            created = now_iso()
+            oid = new_commit_oid(None, title, author, created)
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM commits WHERE repo_id = ?", (repo.id,))
+            db.execute(
+                "INSERT INTO commits VALUES (?, ?, NULL, ?, ?, '', ?, ?)",
+                (repo.id, oid, author, title, created, seq.fetchone()[0]),
+            )
+            self._insert_files(db, repo.id, oid, entries)  # a snapshot: the squashed commit has no base
+            db.execute("UPDATE refs SET target = ? WHERE repo_id = ? AND name = ?", (oid, repo.id, ref))
+        return oid
+
     def commit(
         self,
         repo: Repo,

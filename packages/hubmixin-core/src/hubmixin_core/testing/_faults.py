@@ -20,6 +20,7 @@ ROUTES = frozenset(
         "discussion",
         "discussion-change",
         "discussions",
+        "duplicate-repo",
         "lfs-batch",
         "lfs-upload",
         "list-repos",

@@ -25,6 +25,7 @@ from hubmixin_core.testing._app import HubApp
 from hubmixin_core.testing._commit import handle_commit
 from hubmixin_core.testing._discussions import handle_discussion, handle_discussion_change, handle_discussions
 from hubmixin_core.testing._download import handle_resolve
+from hubmixin_core.testing._duplicate import handle_duplicate_repo
 from hubmixin_core.testing._http import ConnectionCut, Exchange, HubError
 from hubmixin_core.testing._repos import (
     handle_agent_harnesses,
@@ -70,6 +71,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("move-repo", "POST"): handle_move_repo,
     ("user-repos", "GET"): handle_user_repos,
     ("super-squash", "POST"): handle_squash,
+    ("duplicate-repo", "POST"): handle_duplicate_repo,
     ("preupload", "POST"): handle_preupload,
     ("commit", "POST"): handle_commit,
     ("lfs-batch", "POST"): handle_lfs_batch,

@@ -51,6 +51,8 @@ def _api_repo_route(repo: RepoKey, tail: list[str]) -> Match | None:
         return Match(kind, repo, revision=args[0])
     if kind in ("branch", "tag") and args:
         return Match(kind, repo, arg="/".join(args))
+    if kind == "duplicate" and not args:
+        return Match("duplicate-repo", repo)
     if kind == "super-squash" and args:
         return Match("super-squash", repo, arg="/".join(args))
     if kind == "settings" and not args:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from keras_models import Mlp
@@ -17,7 +18,7 @@ X = np.random.default_rng(3).standard_normal((2, 4)).astype("float32")
 
 def test_a_keras_weights_file_converts(tmp_path: Path) -> None:
     model = Mlp(units=4, depth=2)
-    expected = np.asarray(model(X))
+    expected = keras.ops.convert_to_numpy(model(X))
     model.save_weights(str(tmp_path / "mlp.weights.h5"))
     (tmp_path / "config.json").write_text(json.dumps({"units": 4, "depth": 2}))
     src, out = str(tmp_path / "mlp.weights.h5"), str(tmp_path / "out")
@@ -27,7 +28,7 @@ def test_a_keras_weights_file_converts(tmp_path: Path) -> None:
     assert header.tensors["head.weight"].shape == (1, 4)  # torch's [out, in], not Keras' kernel [in, out]
     assert header.metadata["format"] == "pt"
     loaded = Mlp.from_pretrained(out)
-    np.testing.assert_allclose(np.asarray(loaded(X)), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(X)), expected, rtol=0, atol=1e-6)
 
 
 def test_an_unbuilt_model_needs_an_input_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

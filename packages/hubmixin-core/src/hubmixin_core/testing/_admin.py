@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from hubmixin_core.testing._access import readable_repo, require_user, writable_repo
+from hubmixin_core.testing._cards import read_card
 from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
 from hubmixin_core.testing._storage import RepoKey
 
@@ -20,13 +21,16 @@ _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 
 
 def handle_list_repos(ex: Exchange) -> None:
-    """``GET /api/{type}s?search=&author=&filter=&limit=``: the repositories the caller may read, newest first.
+    """``GET /api/{type}s?search=&author=&filter=&pipeline_tag=&limit=``: the readable repositories, newest first.
 
-    ``filter`` matches repository tags; repositories on this server have none, so any filter lists nothing.
+    ``filter`` values must all be tags of the repository (from its card, see `card_tags`); ``cardData=True``
+    adds the card metadata.
     """
     search = (ex.query.get("search") or [""])[0].lower()
     author = (ex.query.get("author") or [""])[0]
-    filters = ex.query.get("filter") or []
+    filters = set(ex.query.get("filter") or [])
+    pipeline_tag = ex.query_value("pipeline_tag")
+    card_data = ex.query_flag("cardData") or ex.query_flag("full")
     try:
         limit = int((ex.query.get("limit") or ["0"])[0]) or None
     except ValueError:
@@ -35,10 +39,14 @@ def handle_list_repos(ex: Exchange) -> None:
     for repo in ex.app.storage.list_repos(_TYPES[ex.match.arg]):
         if repo.private and ex.user != repo.key.namespace:
             continue
-        if (author and repo.key.namespace != author) or search not in repo.key.repo_id.lower() or filters:
+        if (author and repo.key.namespace != author) or search not in repo.key.repo_id.lower():
+            continue
+        card = read_card(ex.app, repo, ex.app.storage.resolve(repo, "main"))
+        if not filters <= set(card.tags) or pipeline_tag not in (None, card.text("pipeline_tag")):
             continue
         item: dict[str, object] = {"_id": f"{repo.id:024x}", "id": repo.key.repo_id, "private": repo.private}
-        item |= {"author": repo.key.namespace, "createdAt": repo.created_at, "tags": [], "downloads": 0, "likes": 0}
+        item |= {"author": repo.key.namespace, "createdAt": repo.created_at, "downloads": 0, "likes": 0}
+        item |= card.fields(card_data=card_data)
         if repo.key.type == "model":
             item["modelId"] = repo.key.repo_id
         found.append(item)

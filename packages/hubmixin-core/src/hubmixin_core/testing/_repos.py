@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from hubmixin_core.testing._access import readable_repo, require_user, resolve_revision, writable_repo
+from hubmixin_core.testing._cards import read_card
 from hubmixin_core.testing._gitmeta import DEFAULT_GITATTRIBUTES, git_blob_oid, lfs_pointer, validate_ref_name
 from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
 from hubmixin_core.testing._storage import FileEntry, RepoKey
@@ -141,10 +142,10 @@ def handle_repo_info(ex: Exchange) -> None:
         "disabled": False,
         "downloads": 0,
         "likes": 0,
-        "tags": [],
         "siblings": siblings,
         "usedStorage": sum(entry.size for entry in files.values()),
     }
+    info |= read_card(ex.app, repo, commit).fields(card_data=True)
     if repo.key.type == "model":
         info["modelId"] = repo.key.repo_id
     ex.send_json(info)

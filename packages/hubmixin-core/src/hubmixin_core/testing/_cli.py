@@ -23,12 +23,22 @@ def add_hub_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     serve = commands.add_parser("serve", help="serve a local Hub until interrupted (Ctrl-C)")
     serve.add_argument("--root", type=Path, default=None, help="data folder (default: temporary, deleted at exit)")
     serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=0, help="TCP port (default: 0, any free port)")
+    serve.add_argument("--port", type=_port, default=0, help="TCP port (default: 0, any free port)")
     serve.add_argument("--username", default="localuser", help="name of the default user (default: localuser)")
     serve.add_argument(
         "--token", default=None, help="write token of the default user (default: a new one at each start)"
     )
     serve.set_defaults(func=_serve)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0-65535)")
+    return port
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -45,10 +55,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"hubmixin hub serve: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # the port is taken, the address cannot be bound, the root is not writable
-        print(
-            f"hubmixin hub serve: error: cannot serve on {args.host}:{args.port}: {error.strerror or error}",
-            file=sys.stderr,
-        )
+        reason = error.strerror or str(error)
+        where = f"data folder {error.filename}" if error.filename else f"{args.host}:{args.port}"
+        print(f"hubmixin hub serve: error: cannot use {where}: {reason}", file=sys.stderr)
         return 1
     try:
         print(f"LocalHub serving at {hub.endpoint}", flush=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
+import logging
 import socket
 import sys
 import time
@@ -18,7 +20,8 @@ import pytest
 from hubmixin_core.testing import LocalHub
 from hubmixin_core.testing._blobs import lock_upload, remove_orphans
 from hubmixin_core.testing._commit import commit_line_limit
-from hubmixin_core.testing._http import JSON_LIMIT, header_value
+from hubmixin_core.testing._http import ERROR_HEADER_LIMIT, JSON_LIMIT, Exchange, header_value
+from hubmixin_core.testing._httpd import HANDLERS
 
 
 @pytest.fixture
@@ -146,13 +149,15 @@ def test_the_server_still_works_after_malformed_requests(local_hub: LocalHub, re
 # 3. Bounded sizes
 
 
-def _declare_and_stall(hub: LocalHub, path: str, length: int) -> tuple[float, bytes]:
+def _declare_and_stall(
+    hub: LocalHub, path: str, length: int, *, method: str = "POST", token: str | None = None
+) -> tuple[float, bytes]:
     """Send headers declaring ``length`` bytes and only a few of them; return the time to an answer and it."""
     url = urlsplit(hub.endpoint)
     start = time.monotonic()
     with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=20) as sock:
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {hub.token}\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token or hub.token}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
         )
         sock.sendall(head.encode() + b'{"files": [')
@@ -233,3 +238,147 @@ def test_oversized_json_body_sent_in_chunks_is_413(local_hub: LocalHub, repo: st
 
     status, message = _error(local_hub, "POST", f"/api/models/{repo}/preupload/main", chunks(), "application/json")
     assert status == 413 and str(JSON_LIMIT) in message
+
+
+# 5. Limits are options of LocalHub
+
+
+def test_limits_are_options(tmp_path: Path) -> None:
+    with LocalHub(max_json_bytes=1000, max_commit_line_bytes=3000, max_shard_bytes=5000) as hub:
+        status, _, _ = _request(hub, "POST", "/api/repos/create", json.dumps({"name": "small"}).encode())
+        assert status == 200
+        repo = f"{hub.username}/small"
+        files = json.dumps({"files": [{"path": "f" * 1000, "size": 1, "sample": ""}]}).encode()
+        status, message = _error(hub, "POST", f"/api/models/{repo}/preupload/main", files, "application/json")
+        assert status == 413 and "1000 bytes" in message
+        line = {"key": "file", "value": {"path": "f", "content": base64.b64encode(b"a" * 2400).decode()}}
+        body = _commit_body(line)
+        status, message = _error(hub, "POST", f"/api/models/{repo}/commit/main", body, "application/x-ndjson")
+        assert status == 413 and "3000 bytes" in message
+        small = _commit_body({"key": "file", "value": {"path": "f", "content": base64.b64encode(b"a" * 100).decode()}})
+        assert _request(hub, "POST", f"/api/models/{repo}/commit/main", small)[0] == 200
+        if _has_xet_format():
+            token = _xet_write_token(hub, repo)
+            elapsed, answer = _declare_and_stall(hub, "/api/xet-cas/v1/shards", 5001, token=token)
+            assert answer.startswith(b"HTTP/1.1 413") and b"5000 bytes" in answer and elapsed < 5
+    for bad in ({"max_json_bytes": 0}, {"max_commit_line_bytes": -1}, {"max_shard_bytes": 0}):
+        with pytest.raises(ValueError, match="positive"):
+            LocalHub(tmp_path, **bad)  # type: ignore[arg-type]
+
+
+def _has_xet_format() -> bool:
+    try:
+        import hubmixin_core.testing.xet._format  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _xet_write_token(hub: LocalHub, repo: str) -> str:
+    status, _, data = _request(hub, "GET", f"/api/models/{repo}/xet-write-token/main")
+    assert status == 200, data
+    return str(json.loads(data)["accessToken"])
+
+
+@pytest.mark.skipif(not _has_xet_format(), reason="needs hubmixin-core[hub]")
+def test_declared_oversize_xorb_is_413_promptly(local_hub: LocalHub, repo: str) -> None:
+    from hubmixin_core.testing.xet._format import MAX_XORB_BYTES
+
+    token = _xet_write_token(local_hub, repo)
+    path = "/api/xet-cas/v1/xorbs/default/" + "1" * 64
+    elapsed, answer = _declare_and_stall(local_hub, path, MAX_XORB_BYTES + 1, token=token)
+    assert answer.startswith(b"HTTP/1.1 413") and str(MAX_XORB_BYTES).encode() in answer
+    assert elapsed < 5
+
+
+def test_lfs_object_larger_than_announced_is_413_promptly(local_hub: LocalHub, repo: str) -> None:
+    oid = hashlib.sha256(b"abc").hexdigest()
+    batch = {"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": 3}]}
+    status, _, data = _request(local_hub, "POST", f"/{repo}.git/info/lfs/objects/batch", json.dumps(batch).encode())
+    assert status == 200, data
+    href = json.loads(data)["objects"][0]["actions"]["upload"]["href"]
+    elapsed, answer = _declare_and_stall(local_hub, urlsplit(href).path, 10**9, method="PUT")
+    assert answer.startswith(b"HTTP/1.1 413") and elapsed < 5
+    batch["objects"] = [{"oid": oid, "size": True}]
+    status, _, data = _request(local_hub, "POST", f"/{repo}.git/info/lfs/objects/batch", json.dumps(batch).encode())
+    assert status == 200 and json.loads(data)["objects"][0]["error"]["code"] == 422
+
+
+@pytest.mark.skipif(not _has_xet_format(), reason="needs hubmixin-core[hub]")
+def test_lz4_bomb_in_a_xorb_chunk_is_refused_without_inflating_it() -> None:
+    import tracemalloc
+
+    import lz4.frame  # type: ignore[import-untyped]
+
+    from hubmixin_core.testing.xet._format import FormatError, decompress_chunk
+
+    bomb = lz4.frame.compress(b"\0" * (64 << 20), store_size=True)  # 64 MiB in ~270 KB, declared in its header
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match="1000"):
+            decompress_chunk(1, bomb, 1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * len(bomb)  # lz4.frame.decompress would allocate the 64 MiB
+    assert decompress_chunk(1, lz4.frame.compress(b"x" * 1000), 1000) == b"x" * 1000
+
+
+# 6. A bug in a handler is a logged 500 with a generic message
+
+
+def test_a_handler_bug_is_a_logged_500(
+    local_hub: LocalHub, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(ex: Exchange) -> None:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setitem(HANDLERS, ("whoami", "GET"), broken)
+    with caplog.at_level(logging.ERROR, logger="hubmixin_core.testing"):
+        status, headers, body = _request(local_hub, "GET", "/api/whoami-v2")
+    assert status == 500
+    assert b"secret detail" not in body and b"Traceback" not in body
+    assert "Internal error" in json.loads(body)["error"] and "secret" not in headers["X-Error-Message"]
+    logged = [r for r in caplog.records if "LocalHub failed on GET /api/whoami-v2" in r.getMessage()]
+    assert logged and logged[0].exc_info is not None and "secret detail" in str(logged[0].exc_info[1])
+    monkeypatch.undo()
+    assert _request(local_hub, "GET", "/api/whoami-v2")[0] == 200
+
+
+# 7. More malformed requests: each a 4xx naming the reason
+
+
+def test_long_error_messages_are_cut_in_the_header(local_hub: LocalHub, repo: str) -> None:
+    status, headers, body = _request(local_hub, "GET", f"/api/models/{repo}/revision/{'r' * 20000}")
+    assert status == 404 and len(headers["X-Error-Message"]) <= ERROR_HEADER_LIMIT
+    assert len(json.loads(body)["error"]) > 20000
+    with pytest.raises(hf.errors.RevisionNotFoundError):
+        hf.hf_hub_download(repo, "a/x", revision="r" * 20000)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "status"),
+    [
+        ("POST", "/api/repos/create", b'{"name": "t", "type": []}', {}, 400),
+        ("DELETE", "/api/repos/delete", b'{"name": "t", "type": {}}', {}, 400),
+        ("GET", "/api/models/{repo}/discussions?p=%C2%B2", b"", {}, 400),  # a digit to str.isdigit, not to int()
+        ("GET", "/api/models/{repo}/discussions?p=" + "9" * 5000, b"", {}, 400),
+        ("GET", "/api/models/{repo}/discussions/%C2%B2", b"", {}, 400),
+        ("GET", "/api/models/{repo}/discussions/" + "9" * 5000, b"", {}, 400),
+        ("GET", "/{repo}/resolve/main/a/x", b"", {"Range": "bytes=" + "9" * 5000 + "-"}, 416),
+        ("GET", "/{repo}/resolve/main/a/x", b"", {"Range": "bytes=-" + "9" * 5000}, 206),  # the whole file
+        ("GET", "/api/xet-cas/data/" + "0" * 64 + "?exp=%C2%B2&sig=%C3%A9", b"", {}, 403),
+        ("GET", "/api/xet-cas/data/" + "0" * 64 + "?exp=1&sig=%C3%A9", b"", {}, 403),
+        ("GET", "/api/xet-cas/v1/reconstructions/" + "0" * 64, b"", {"Authorization": "Bearer abc.\xe9"}, 401),
+        ("GET", "/api/whoami-v2", b"", {"Authorization": "Bearer \xe9"}, 401),
+    ],
+)
+def test_probe_findings_are_4xx(
+    local_hub: LocalHub, repo: str, method: str, path: str, body: bytes, headers: dict[str, str], status: int
+) -> None:
+    if path.startswith("/api/xet-cas") and not _has_xet_format():
+        pytest.skip("needs hubmixin-core[hub]")
+    got, _, data = _request(local_hub, method, path.format(repo=repo), body, headers)
+    assert got == status, data
+    if status == 206:
+        assert data == b"hello"

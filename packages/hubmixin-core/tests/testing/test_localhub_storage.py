@@ -63,3 +63,25 @@ def test_deleting_everything_and_pull_requests(local_hub: LocalHub) -> None:
     ]
     assert Path(hf.hf_hub_download(repo_id, "d/f0", revision="refs/pr/1")).read_bytes() == b"pr"
     assert Path(hf.hf_hub_download(repo_id, "d/f4", revision="refs/pr/1")).read_bytes() == b"v4"
+
+
+def test_storage_grows_with_the_change_not_the_repo(local_hub: LocalHub) -> None:
+    repo_id = f"{local_hub.username}/growth"
+    hf.create_repo(repo_id)
+    adds = [hf.CommitOperationAdd(f"f{n:03}.txt", f"file {n}".encode()) for n in range(200)]
+    hf.create_commit(repo_id, adds, commit_message="200 files")
+
+    def rows() -> int:
+        with sqlite3.connect(local_hub.root / "hub.sqlite") as db:
+            count: int = db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        return count
+
+    before = rows()
+    for n in range(20):
+        hf.upload_file(path_or_fileobj=f"v{n}".encode(), path_in_repo=f"f{n:03}.txt", repo_id=repo_id)
+    # One row per one-file commit, plus one whole tree (201 rows) if a 32-commit chain ends here; 4,020 if whole.
+    assert rows() - before <= 20 + 201
+    files = hf.list_repo_files(repo_id)
+    assert len(files) == 201
+    assert Path(hf.hf_hub_download(repo_id, "f019.txt")).read_bytes() == b"v19"
+    assert Path(hf.hf_hub_download(repo_id, "f020.txt")).read_bytes() == b"file 20"

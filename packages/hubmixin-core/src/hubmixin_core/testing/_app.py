@@ -11,12 +11,21 @@ from pathlib import Path
 from hubmixin_core.testing._blobs import BlobStore
 from hubmixin_core.testing._discussions import DiscussionStore
 from hubmixin_core.testing._faults import FaultInjector
+from hubmixin_core.testing._http import JSON_LIMIT
 from hubmixin_core.testing._storage import Repo, Storage
 from hubmixin_core.testing.xet._store import XetStore
 
-__all__ = ["HubApp", "UploadTicket", "UploadTickets"]
+__all__ = ["SHARD_LIMIT", "HubApp", "UploadTicket", "UploadTickets", "commit_line_limit"]
 
 _TICKET_TTL = 3600.0
+_LINE_SLACK = 64 * 1024  # room for the path and the other fields of a commit line
+SHARD_LIMIT = 256 * 1024 * 1024
+"""Default largest Xet shard upload, in bytes (``LocalHub(max_shard_bytes=...)``)."""
+
+
+def commit_line_limit(lfs_threshold: int) -> int:
+    """The default longest NDJSON commit line: a file just below ``lfs_threshold``, base64-encoded, plus slack."""
+    return 4 * ((lfs_threshold + 2) // 3) + _LINE_SLACK
 
 
 @dataclass(frozen=True)
@@ -58,9 +67,30 @@ class UploadTickets:
 
 
 class HubApp:
-    """Storage, blob store, faults and settings of one running server."""
+    """Storage, blob store, faults and settings of one running server.
 
-    def __init__(self, root: Path, *, lfs_threshold: int, page_size: int) -> None:
+    Request limits (bytes; a larger request is answered 413 naming the limit): ``max_json_bytes`` for JSON and
+    form bodies, ``max_commit_line_bytes`` for one NDJSON line of a commit (default: `commit_line_limit`
+    of ``lfs_threshold``, room for an inlined file just below it), ``max_shard_bytes`` for a Xet shard.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        lfs_threshold: int,
+        page_size: int,
+        max_json_bytes: int = JSON_LIMIT,
+        max_commit_line_bytes: int | None = None,
+        max_shard_bytes: int = SHARD_LIMIT,
+    ) -> None:
+        self.lfs_threshold = lfs_threshold
+        self.page_size = page_size
+        self.max_json_bytes = max_json_bytes
+        self.max_commit_line_bytes = (
+            commit_line_limit(lfs_threshold) if max_commit_line_bytes is None else max_commit_line_bytes
+        )
+        self.max_shard_bytes = max_shard_bytes
         self.root = root
         self.storage = Storage(root / "hub.sqlite")
         self.discussions = DiscussionStore(self.storage)
@@ -68,8 +98,6 @@ class HubApp:
         self.faults = FaultInjector()
         self.tickets = UploadTickets()
         self.xet = XetStore(root / "xet")
-        self.lfs_threshold = lfs_threshold
-        self.page_size = page_size
         self.endpoint = ""
         self.stopping = threading.Event()  # set on stop: cuts injected delays short
 

@@ -7,6 +7,7 @@ import binascii
 from dataclasses import dataclass
 
 from hubmixin_core.testing._access import safe_path, writable_repo
+from hubmixin_core.testing._app import commit_line_limit
 from hubmixin_core.testing._discussions import check_pr_push, record_pr_commit
 from hubmixin_core.testing._gitmeta import git_blob_oid, lfs_pointer
 from hubmixin_core.testing._http import Exchange, HubError, parse_json, revision_not_found
@@ -14,13 +15,6 @@ from hubmixin_core.testing._storage import FileEntry, ParentMismatchError, Repo
 from hubmixin_core.testing._upload import SHA256_HEX
 
 __all__ = ["commit_line_limit", "handle_commit"]
-
-_LINE_SLACK = 64 * 1024  # room for the path and the other fields of a line
-
-
-def commit_line_limit(lfs_threshold: int) -> int:
-    """The longest NDJSON commit line accepted: a file just below ``lfs_threshold``, base64-encoded, plus slack."""
-    return 4 * ((lfs_threshold + 2) // 3) + _LINE_SLACK
 
 
 def _string(value: dict[str, object], name: str, default: str = "") -> str:
@@ -83,8 +77,7 @@ def _lfs_file(ex: Exchange, repo: Repo, value: dict[str, object]) -> _Op:
 def _parse(ex: Exchange, repo: Repo) -> tuple[_Header, list[_Op]]:
     header: _Header | None = None
     ops: list[_Op] = []
-    limit = commit_line_limit(ex.app.lfs_threshold)
-    while line := ex.read_line(limit, "Commit line"):
+    while line := ex.read_line(ex.app.max_commit_line_bytes, "Commit line"):
         if not line.strip():
             continue
         key, value = _value(parse_json(line, "commit line"))

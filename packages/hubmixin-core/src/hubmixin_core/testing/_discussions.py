@@ -10,6 +10,7 @@ or the author may close/reopen or rename it and push to a PR ref; only the owner
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -216,8 +217,11 @@ def _body(ex: Exchange) -> dict[str, object]:
     return body
 
 
+_DECIMAL = re.compile(r"[0-9]{1,9}")  # str.isdigit() also takes "²", which int() refuses
+
+
 def _num(ex: Exchange) -> int:
-    if not ex.match.arg.isdigit() or int(ex.match.arg) <= 0:
+    if not _DECIMAL.fullmatch(ex.match.arg) or int(ex.match.arg) <= 0:
         raise HubError(400, f"Invalid discussion number {ex.match.arg!r}")
     return int(ex.match.arg)
 
@@ -260,7 +264,7 @@ def handle_discussions(ex: Exchange) -> None:
     if kind not in _TYPES or status not in _STATUSES:
         raise HubError(400, f"Invalid type {kind!r} or status {status!r}")
     author, page = ex.query_value("author"), ex.query_value("p") or "0"
-    if not page.isdigit():
+    if not _DECIMAL.fullmatch(page):
         raise HubError(400, f"Invalid page {page!r}")
     found = [
         d

@@ -12,7 +12,12 @@ from hubmixin_core.testing.xet._data import xet_content, xet_file_headers
 
 __all__ = ["handle_resolve", "parse_range"]
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+_HUGE = 1 << 62  # an offset of more than 18 digits: beyond the end of any file (and no huge int() parse)
+
+
+def _offset(digits: str) -> int:
+    return int(digits) if len(digits) <= 18 else _HUGE
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -27,10 +32,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     first, last = match.groups()
     if first:
-        start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
+        start = _offset(first)
+        end = min(_offset(last), size - 1) if last else size - 1
     elif last:
-        start, end = max(size - int(last), 0), size - 1
+        start, end = max(size - _offset(last), 0), size - 1
     else:
         return None
     if start >= size or end < start:

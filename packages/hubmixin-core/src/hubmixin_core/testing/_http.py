@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from hubmixin_core.testing._app import HubApp
 
 __all__ = [
+    "ERROR_HEADER_LIMIT",
     "JSON_LIMIT",
     "ConnectionCut",
     "Exchange",
@@ -36,7 +37,9 @@ _DRAIN_LIMIT = 4 * CHUNK
 _SAFE_HEADER = re.compile(r"^[A-Za-z0-9._:/=+-]{1,200}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 JSON_LIMIT = 16 * CHUNK
-"""Largest JSON (or form) request body accepted, in bytes."""
+"""Default largest JSON (or form) request body accepted, in bytes (``LocalHub(max_json_bytes=...)``)."""
+ERROR_HEADER_LIMIT = 4096
+"""Longest ``X-Error-Message`` value sent, in characters (the JSON body carries the whole message)."""
 
 
 def header_value(value: str) -> str:
@@ -202,16 +205,22 @@ class Exchange:
             raise self.too_large(what, limit)
         return line
 
-    def read_json(self, limit: int = JSON_LIMIT) -> Any:
-        """Parse a JSON request body (``{}`` when empty); 400 on malformed JSON, 413 above ``limit`` bytes."""
-        data = self.read_limited(limit, "JSON body")
+    def read_json(self, limit: int | None = None) -> Any:
+        """Parse a JSON request body (``{}`` when empty); 400 on malformed JSON, 413 above ``limit`` bytes.
+
+        ``limit`` defaults to the server's ``max_json_bytes``.
+        """
+        data = self.read_limited(self.app.max_json_bytes if limit is None else limit, "JSON body")
         if not data.strip():
             return {}
         return parse_json(data, "JSON body")
 
-    def form_values(self, name: str, limit: int = JSON_LIMIT) -> list[str]:
-        """The values of a field of a form-encoded body; 400 on a body that is not UTF-8."""
-        data = self.read_limited(limit, "Form body")
+    def form_values(self, name: str, limit: int | None = None) -> list[str]:
+        """The values of a field of a form-encoded body; 400 on a body that is not UTF-8, 413 above ``limit``.
+
+        ``limit`` defaults to the server's ``max_json_bytes``.
+        """
+        data = self.read_limited(self.app.max_json_bytes if limit is None else limit, "Form body")
         try:
             return parse_qs(data.decode("utf-8"), keep_blank_values=True, errors="strict").get(name, [])
         except UnicodeDecodeError as exc:
@@ -266,7 +275,10 @@ class Exchange:
 
     def send_error(self, error: HubError) -> None:
         """Send a Hub-style error: JSON ``{"error": ...}`` plus ``X-Error-Message``/``X-Error-Code``."""
-        headers = {"X-Error-Message": error.message, **error.headers}
+        message = error.message
+        if len(message) > ERROR_HEADER_LIMIT:  # clients cap the size of response headers
+            message = message[: ERROR_HEADER_LIMIT - 3] + "..."
+        headers = {"X-Error-Message": message, **error.headers}
         if error.code is not None:
             headers["X-Error-Code"] = error.code
         self.send_json({"error": error.message}, status=error.status, headers=headers)

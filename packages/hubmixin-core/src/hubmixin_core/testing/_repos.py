@@ -42,7 +42,7 @@ def _key_from_body(body: dict[str, object], user: str) -> RepoKey:
     name, organization, repo_type = body.get("name"), body.get("organization"), body.get("type")
     if not isinstance(name, str) or not _REPO_NAME.match(name) or "--" in name or ".." in name:
         raise HubError(400, f"Invalid repository name {name!r}: use letters, digits, '-', '_' and '.'")
-    if repo_type not in _REPO_TYPES:
+    if not (repo_type is None or isinstance(repo_type, str)) or repo_type not in _REPO_TYPES:
         raise HubError(400, f"Invalid repository type {repo_type!r}")
     namespace = organization if isinstance(organization, str) and organization else user
     return RepoKey(_REPO_TYPES[repo_type if isinstance(repo_type, str) else None], namespace, name)

@@ -13,9 +13,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from hubmixin_core.testing._app import HubApp
+from hubmixin_core.testing._app import SHARD_LIMIT, HubApp
 from hubmixin_core.testing._client_config import configure_client
 from hubmixin_core.testing._faults import Fault
+from hubmixin_core.testing._http import JSON_LIMIT
 from hubmixin_core.testing._httpd import HubHTTPServer
 from hubmixin_core.testing._routes import RESERVED_NAMES
 
@@ -67,6 +68,12 @@ class LocalHub:
         page_size: Entries per page of tree and commit listings (the Hub uses 1000).
         token: The write token of `username` (default: a new one at each start), for scripts that need a
             fixed ``HF_TOKEN``; at least 8 printable ASCII characters.
+        max_json_bytes: Largest JSON or form request body (preupload, LFS batch, paths-info ...), 16 MiB by
+            default. Larger ones get a 413 naming the limit, checked from ``Content-Length`` before reading.
+        max_commit_line_bytes: Longest line of a commit's NDJSON body, checked while reading, before decoding.
+            The default fits the base64 of a file just below `lfs_threshold` (the largest the client inlines)
+            plus 64 KiB.
+        max_shard_bytes: Largest Xet shard upload, 256 MiB by default.
     """
 
     def __init__(
@@ -79,9 +86,17 @@ class LocalHub:
         lfs_threshold: int = 10 * 1024 * 1024,
         page_size: int = 1000,
         token: str | None = None,
+        max_json_bytes: int = JSON_LIMIT,
+        max_commit_line_bytes: int | None = None,
+        max_shard_bytes: int = SHARD_LIMIT,
     ) -> None:
         if lfs_threshold < 1 or page_size < 1:
             raise ValueError("lfs_threshold and page_size must be positive")
+        if min(max_json_bytes, max_shard_bytes, 1 if max_commit_line_bytes is None else max_commit_line_bytes) < 1:
+            raise ValueError("max_json_bytes, max_commit_line_bytes and max_shard_bytes must be positive")
+        self._max_json_bytes = max_json_bytes
+        self._max_commit_line_bytes = max_commit_line_bytes
+        self._max_shard_bytes = max_shard_bytes
         self._root = None if root is None else Path(root)
         self._host = _check_loopback(host)
         self._port = port
@@ -132,7 +147,14 @@ class LocalHub:
         if root is None:
             root = self._temp_root = Path(tempfile.mkdtemp(prefix="localhub-"))
         root.mkdir(parents=True, exist_ok=True)
-        app = HubApp(root, lfs_threshold=self._lfs_threshold, page_size=self._page_size)
+        app = HubApp(
+            root,
+            lfs_threshold=self._lfs_threshold,
+            page_size=self._page_size,
+            max_json_bytes=self._max_json_bytes,
+            max_commit_line_bytes=self._max_commit_line_bytes,
+            max_shard_bytes=self._max_shard_bytes,
+        )
         try:
             httpd = HubHTTPServer((self._host, self._port), app)
         except BaseException:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from typing import TypeGuard
 
 from hubmixin_core.testing._access import resolve_revision, safe_path, writable_repo
 from hubmixin_core.testing._gitmeta import DEFAULT_GITATTRIBUTES, is_lfs_path, lfs_patterns
@@ -17,7 +18,7 @@ SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _MAX_SAMPLE = 4096  # the client sends the base64 of the first 512 bytes
 
 
-def _is_size(value: object) -> bool:
+def _is_size(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
@@ -82,9 +83,9 @@ def handle_lfs_batch(ex: Exchange) -> None:
     for obj in objects:
         oid = obj.get("oid") if isinstance(obj, dict) else None
         size = obj.get("size") if isinstance(obj, dict) else None
-        if not isinstance(oid, str) or not SHA256_HEX.match(oid) or not isinstance(size, int) or size < 0:
+        if not isinstance(oid, str) or not SHA256_HEX.match(oid) or not _is_size(size):
             error = {"code": 422, "message": "oid must be a sha256 hex digest and size a non-negative integer"}
-            answers.append({"oid": str(oid), "size": size if isinstance(size, int) else 0, "error": error})
+            answers.append({"oid": str(oid), "size": size if _is_size(size) else 0, "error": error})
             continue
         answer: dict[str, object] = {"oid": oid, "size": size, "authenticated": True}
         if ex.app.storage.lfs_size(repo, oid) != size:
@@ -102,6 +103,8 @@ def handle_lfs_upload(ex: Exchange) -> None:
     ticket = ex.app.tickets.get(ticket_id)
     if ticket is None:
         raise HubError(404, "Unknown or expired LFS upload URL")
+    if ex.content_length is not None and ex.content_length > ticket.size:
+        raise ex.too_large(f"LFS object (announced as {ticket.size} bytes)", ticket.size)  # not read
     with ex.app.blobs.writer() as writer:
         for chunk in ex.iter_body():
             writer.write(chunk)

@@ -129,10 +129,14 @@ def decompress_chunk(scheme: int, data: bytes, size: int) -> bytes:
     if scheme == 0:
         out = data
     elif scheme in (1, 2):
+        # At most size + 1 bytes out, whatever the frame declares: no allocation driven by a lying header.
+        decompressor = lz4.frame.LZ4FrameDecompressor()
         try:
-            out = lz4.frame.decompress(data)
+            out = decompressor.decompress(data, max_length=size + 1)
         except RuntimeError as exc:
             raise FormatError(f"Invalid LZ4 data in chunk: {exc}") from exc
+        if len(out) == size and not decompressor.eof:
+            raise FormatError("Truncated LZ4 frame in chunk")
         if scheme == 2 and len(out) == size:
             grouped = np.frombuffer(out, dtype=np.uint8)
             split, rem = divmod(size, 4)

@@ -31,7 +31,6 @@ __all__ = ["handle_cas", "handle_xet_token"]
 TOKEN_TTL = 3600
 URL_TTL = 3600
 CAS_PREFIX = "/api/xet-cas"
-_MAX_SHARD_BYTES = 256 * 1024 * 1024
 
 
 def _store(ex: Exchange) -> XetStore:
@@ -51,6 +50,11 @@ def _sign(store: XetStore, payload: str) -> str:
     return hmac.new(store.secret, payload.encode(), hashlib.sha256).hexdigest()
 
 
+def _same(expected: str, given: str) -> bool:
+    """Constant-time comparison of a signature with a value from the request (which may be any text)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
+
+
 def _mint(store: XetStore, repo: Repo, *, write: bool, expires: int) -> str:
     key = repo.key
     payload = json.dumps([1, "w" if write else "r", expires, repo.id, key.type, key.namespace, key.name])
@@ -61,7 +65,7 @@ def _mint(store: XetStore, repo: Repo, *, write: bool, expires: int) -> str:
 def _check_token(ex: Exchange, *, write: bool) -> _Grant:
     scheme, _, token = (ex.handler.headers.get("Authorization") or "").partition(" ")
     encoded, _, signature = token.strip().partition(".")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(_sign(_store(ex), encoded), signature):
+    if scheme.lower() != "bearer" or not _same(_sign(_store(ex), encoded), signature):
         raise HubError(401, "Invalid or missing Xet access token (get one from .../xet-read-token or xet-write-token)")
     _, scope, expires, repo_id, repo_type, namespace, name = json.loads(base64.urlsafe_b64decode(encoded + "=="))
     if expires < time.time():
@@ -139,6 +143,8 @@ def _hash_arg(fmt: ModuleType, text: str) -> str:
 
 def _upload_xorb(ex: Exchange, fmt: ModuleType, xorb: str) -> None:
     _check_token(ex, write=True)
+    if ex.content_length is not None and ex.content_length > fmt.MAX_XORB_BYTES:
+        raise ex.too_large("Xorb", fmt.MAX_XORB_BYTES)  # before reading it
     store = _store(ex)
     if store.has_xorb(xorb):
         ex.send_json({"was_inserted": False})
@@ -162,7 +168,7 @@ def _head_xorb(ex: Exchange, fmt: ModuleType, xorb: str) -> None:
 
 def _upload_shard(ex: Exchange, fmt: ModuleType, *, streaming: bool) -> None:
     grant = _check_token(ex, write=True)
-    data = ex.read_limited(_MAX_SHARD_BYTES, "Shard")  # 413 from Content-Length, before reading
+    data = ex.read_limited(ex.app.max_shard_bytes, "Shard")  # 413 from Content-Length, before reading
     try:
         files, xorbs = fmt.parse_shard(data)
     except fmt.FormatError as exc:
@@ -297,10 +303,14 @@ def _reconstruction(ex: Exchange, fmt: ModuleType, file_hash: str, *, v2: bool) 
     ex.send_json(answer)
 
 
+def _is_decimal(text: str) -> bool:
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
+
+
 def _serve_xorb_data(ex: Exchange, xorb: str) -> None:
     """``GET /api/xet-cas/data/{xorb}?exp=&sig=``: byte ranges of a stored xorb, through a signed URL."""
     expires, signature = ex.query_value("exp") or "", ex.query_value("sig") or ""
-    if not (expires.isdigit() and hmac.compare_digest(_sign(_store(ex), f"{xorb}:{expires}"), signature)):
+    if not (_is_decimal(expires) and _same(_sign(_store(ex), f"{xorb}:{expires}"), signature)):
         raise HubError(403, "Invalid xorb URL signature")
     if int(expires) < time.time():
         raise HubError(403, "Expired xorb URL")

@@ -14,7 +14,15 @@ from hubmixin_core.testing.xet._store import XetFile
 if TYPE_CHECKING:
     from hubmixin_core.testing.xet import _format
 
-__all__ = ["XET_EXTRA_MESSAGE", "formats", "iter_term_data", "load_index", "xet_content", "xet_file_headers"]
+__all__ = [
+    "XET_EXTRA_MESSAGE",
+    "formats",
+    "iter_term_data",
+    "load_index",
+    "term_spans",
+    "xet_content",
+    "xet_file_headers",
+]
 
 XET_EXTRA_MESSAGE = (
     "LocalHub's Xet storage needs the 'blake3' and 'lz4' packages: install hubmixin-core[hub] "
@@ -75,26 +83,35 @@ def xet_content(ex: Exchange, file: XetFile, start: int, length: int) -> Iterato
     return _content(ex, formats(), file, start, start + length)
 
 
-def _content(ex: Exchange, fmt: ModuleType, file: XetFile, start: int, end: int) -> Iterator[bytes]:
+def term_spans(
+    ex: Exchange, fmt: ModuleType, file: XetFile, start: int, end: int
+) -> Iterator[tuple[str, _format.XorbIndex, int, int, int]]:
+    """The chunks of ``file`` that hold its bytes ``[start, end)``, term by term.
+
+    Yields ``(xorb, index, first, last, offset)``: chunks ``first`` to ``last`` (exclusive) of ``xorb``, the
+    first of which starts at byte ``offset`` of the file.
+    """
     position = 0  # file offset of the current term
     for term in fmt.FileInfo.terms_from_bytes(file.terms):
         if position >= end:
             break
         term_end = position + term.unpacked_size
-        if term_end <= start:
-            position = term_end
-            continue
-        xorb = fmt.hash_hex(term.xorb)
-        index = load_index(ex, fmt, xorb)
-        base = index.unpacked_offsets[term.start] - position  # chunk offset - base = file offset
-        first, last = term.start, term.end
-        while index.unpacked_offsets[first + 1] - base <= start:
-            first += 1
-        while index.unpacked_offsets[last - 1] - base >= end:
-            last -= 1
-        chunk_position = index.unpacked_offsets[first] - base
+        if term_end > start:
+            xorb = fmt.hash_hex(term.xorb)
+            index = load_index(ex, fmt, xorb)
+            base = index.unpacked_offsets[term.start] - position  # chunk offset - base = file offset
+            first, last = term.start, term.end
+            while index.unpacked_offsets[first + 1] - base <= start:
+                first += 1
+            while index.unpacked_offsets[last - 1] - base >= end:
+                last -= 1
+            yield xorb, index, first, last, index.unpacked_offsets[first] - base
+        position = term_end
+
+
+def _content(ex: Exchange, fmt: ModuleType, file: XetFile, start: int, end: int) -> Iterator[bytes]:
+    for xorb, _, first, last, chunk_position in term_spans(ex, fmt, file, start, end):
         for data in iter_term_data(ex, fmt, xorb, first, last):
             chunk_end = chunk_position + len(data)
             yield data[max(start - chunk_position, 0) : min(end, chunk_end) - chunk_position]
             chunk_position = chunk_end
-        position = term_end

@@ -20,7 +20,7 @@ from hubmixin_core.testing._access import readable_repo, writable_repo
 from hubmixin_core.testing._download import parse_range
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._storage import Repo, RepoKey
-from hubmixin_core.testing.xet._data import formats, iter_term_data, load_index
+from hubmixin_core.testing.xet._data import formats, iter_term_data, load_index, term_spans
 from hubmixin_core.testing.xet._store import XetFile, XetStore
 
 if TYPE_CHECKING:
@@ -269,24 +269,9 @@ def _reconstruction(ex: Exchange, fmt: ModuleType, file_hash: str, *, v2: bool) 
     terms: list[dict[str, object]] = []
     fetch: dict[str, list[dict[str, object]]] = {}
     offset_into_first = 0
-    position = 0  # file offset of the current term
-    for term in fmt.FileInfo.terms_from_bytes(file.terms):
-        if position >= end:
-            break
-        term_end = position + term.unpacked_size
-        if term_end <= start:
-            position = term_end
-            continue
-        xorb = fmt.hash_hex(term.xorb)
-        index = load_index(ex, fmt, xorb)
-        base = index.unpacked_offsets[term.start] - position  # chunk offset -> file offset: subtract base
-        first, last = term.start, term.end
-        while index.unpacked_offsets[first + 1] - base <= start:
-            first += 1
-        while index.unpacked_offsets[last - 1] - base >= end:
-            last -= 1
+    for xorb, index, first, last, offset in term_spans(ex, fmt, file, start, end):
         if not terms:
-            offset_into_first = start - (index.unpacked_offsets[first] - base)
+            offset_into_first = start - offset
         length = index.unpacked_offsets[last] - index.unpacked_offsets[first]
         terms.append({"hash": xorb, "unpacked_length": length, "range": {"start": first, "end": last}})
         byte_range = {"start": index.byte_offsets[first], "end": index.byte_offsets[last] - 1}
@@ -297,7 +282,6 @@ def _reconstruction(ex: Exchange, fmt: ModuleType, file_hash: str, *, v2: bool) 
         else:
             entry = {"range": chunk_range, "url": url, "url_range": byte_range}
         fetch.setdefault(xorb, []).append(entry)
-        position = term_end
     answer: dict[str, object] = {"offset_into_first_range": offset_into_first, "terms": terms}
     answer["xorbs" if v2 else "fetch_info"] = fetch
     ex.send_json(answer)

@@ -10,6 +10,7 @@ import math
 import mmap
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,9 @@ _BLOCK_BYTES = 16 * 1024 * 1024
 _ALIGN = 64
 _PAGE = 4096
 _MAPPED_FROM = 1 << 20
+_PIECE_BYTES = 16 * 1024 * 1024
+_PARALLEL_FROM = 64 * 1024 * 1024
+_MAX_READERS = 4
 
 
 def _locate(path: Path, header: Header, name: str) -> tuple[TensorInfo, np.dtype[Any], int]:
@@ -53,7 +57,7 @@ def aligned_empty(shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
     if nbytes >= _MAPPED_FROM:
         # Anonymous memory of our own, page-aligned: numpy would advise huge pages for a large array, and the
         # kernel may then stall compacting memory on the first touch (seconds per gigabyte on a busy machine).
-        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)  # pages faulted in at once
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS  # pages are faulted in by the readers, in parallel
         mapped = np.frombuffer(mmap.mmap(-1, nbytes, flags=flags), dtype=np.uint8)
         return mapped.view(dtype).reshape(shape)
     raw = np.empty(nbytes + _ALIGN, dtype=np.uint8)
@@ -74,19 +78,41 @@ def _pread_into(fd: int, target: NDArray[Any], offset: int, path: Path) -> None:
         done += n
 
 
+def _read_all(path: Path, jobs: Sequence[tuple[NDArray[Any], int]]) -> None:
+    """Fill each contiguous ``(target, file offset)`` of ``jobs`` from the file.
+
+    A large read is cut into pieces read by a few threads (``preadv`` and page faults run without the GIL):
+    one thread cannot keep up with memory on a multi-core machine.
+    """
+    pieces = []
+    for target, offset in jobs:
+        flat = target.reshape(-1).view(np.uint8)
+        pieces += [(flat[i : i + _PIECE_BYTES], offset + i) for i in range(0, flat.size, _PIECE_BYTES)]
+    total = sum(piece.size for piece, _ in pieces)
+    readers = min(_MAX_READERS, os.cpu_count() or 1, len(pieces))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if total < _PARALLEL_FROM or readers < 2:
+            for piece, offset in pieces:
+                _pread_into(fd, piece, offset, path)
+            return
+        with ThreadPoolExecutor(readers, thread_name_prefix="hubmixin-read") as pool:
+            for done in [pool.submit(_pread_into, fd, piece, offset, path) for piece, offset in pieces]:
+                done.result()
+    finally:
+        os.close(fd)
+
+
 def read_numpy(path: Path, names: Sequence[str]) -> dict[str, NDArray[Any]]:
     """The tensors ``names`` of one file as writable numpy arrays (any dtype of core's table, float8 included)."""
     header = read_header(path)
     arrays: dict[str, NDArray[Any]] = {}
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        for name in names:
-            info, dtype, offset = _locate(path, header, name)
-            array = aligned_empty(info.shape, dtype)
-            _pread_into(fd, array, offset, path)
-            arrays[name] = array
-    finally:
-        os.close(fd)
+    jobs = []
+    for name in names:
+        info, dtype, offset = _locate(path, header, name)
+        arrays[name] = aligned_empty(info.shape, dtype)
+        jobs.append((arrays[name], offset))
+    _read_all(path, jobs)
     return arrays
 
 
@@ -97,15 +123,12 @@ def read_raw(path: Path, names: Sequence[str]) -> dict[str, NDArray[np.uint8]]:
     """
     header = read_header(path)
     raw: dict[str, NDArray[np.uint8]] = {}
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        for name in names:
-            info, _, offset = _locate(path, header, name)
-            array = aligned_empty((info.nbytes,), np.dtype(np.uint8))
-            _pread_into(fd, array, offset, path)
-            raw[name] = array
-    finally:
-        os.close(fd)
+    jobs: list[tuple[NDArray[Any], int]] = []
+    for name in names:
+        info, _, offset = _locate(path, header, name)
+        raw[name] = aligned_empty((info.nbytes,), np.dtype(np.uint8))
+        jobs.append((raw[name], offset))
+    _read_all(path, jobs)
     return raw
 
 
@@ -132,11 +155,11 @@ def read_numpy_slice(path: Path, name: str, index: Index) -> NDArray[Any]:
     row_bytes = math.prod(info.shape[1:]) * dtype.itemsize
     (first, last), rest = bounds[0], tuple(slice(start, stop) for start, stop in bounds[1:])
     whole_rows = all((start, stop) == (0, size) for (start, stop), size in zip(bounds[1:], info.shape[1:], strict=True))
+    if whole_rows:  # one contiguous range of the file: read straight into the result
+        _read_all(path, [(out, offset + first * row_bytes)])
+        return out
     fd = os.open(path, os.O_RDONLY)
     try:
-        if whole_rows:  # one contiguous range of the file: read straight into the result
-            _pread_into(fd, out, offset + first * row_bytes, path)
-            return out
         block = max(1, _BLOCK_BYTES // max(1, row_bytes))
         buffer = np.empty((min(block, last - first), *info.shape[1:]), dtype=dtype)
         for row in range(first, last, block):

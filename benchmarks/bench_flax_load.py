@@ -30,9 +30,7 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +43,7 @@ import flax
 import jax
 import safetensors
 import safetensors.flax
+from _stats import peak_rss_mib, rotated, summary, with_ratios
 from flax import nnx
 from jax.sharding import NamedSharding, Sharding
 from jax.sharding import PartitionSpec as P
@@ -76,10 +75,6 @@ class Stack(nnx.Module):
 
 class OurStack(Stack, hubmixin_flax.FlaxModelHubMixin):
     """``Stack`` with hubmixin's mixin."""
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _mesh_shape(text: str) -> tuple[int, int]:
@@ -145,7 +140,7 @@ def _child_save(args: argparse.Namespace, target: Path) -> float:
 def child(args: argparse.Namespace) -> None:
     """One measurement, in this (fresh) process; writes ``{"wall_s", "peak_rss_mib", "base_rss_mib"}``."""
     jax.devices()  # the backend starts before the clock, as imports do
-    base = _peak_rss_mib()
+    base = peak_rss_mib()
     path = Path(args.path)
     if args.op == "init":  # the checkpoint every contender reads; not a measurement
         OurStack(layers=args.layers, width=args.width, rngs=nnx.Rngs(0)).save_pretrained(path)
@@ -154,7 +149,7 @@ def child(args: argparse.Namespace) -> None:
         wall = _child_save(args, path)
     else:
         wall = _child_load(args, path)
-    result = {"wall_s": wall, "peak_rss_mib": _peak_rss_mib(), "base_rss_mib": base}
+    result = {"wall_s": wall, "peak_rss_mib": peak_rss_mib(), "base_rss_mib": base}
     Path(args.out).write_text(json.dumps(result))
 
 
@@ -173,31 +168,6 @@ def _measure(
     return result
 
 
-def _summary(samples: list[dict[str, float]], weights_mib: float) -> dict[str, Any]:
-    peak = statistics.median(s["peak_rss_mib"] for s in samples)
-    base = statistics.median(s["base_rss_mib"] for s in samples)
-    return {
-        "wall_s": statistics.median(s["wall_s"] for s in samples),
-        "peak_rss_mib": peak,
-        "base_rss_mib": base,
-        "rss_over_weights_mib": peak - base - weights_mib,
-        "samples": samples,
-    }
-
-
-def _with_ratios(results: dict[str, dict[str, Any]], reference: str) -> dict[str, dict[str, Any]]:
-    ref = results[reference]
-    for entry in results.values():
-        entry["wall_ratio"] = entry["wall_s"] / ref["wall_s"]
-        entry["peak_rss_ratio"] = entry["peak_rss_mib"] / ref["peak_rss_mib"]
-    return results
-
-
-def _rotated(contenders: tuple[str, ...], round_: int) -> tuple[str, ...]:
-    order = round_ % len(contenders)
-    return contenders[order:] + contenders[:order]
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Write a checkpoint, then measure every contender's load and save, and the sharded load; the report."""
     data, model = _mesh_shape(args.mesh)
@@ -211,14 +181,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         samples: dict[str, dict[str, list[dict[str, float]]]] = {op: {} for op in REFERENCE}
         for round_ in range(1 - args.warmup, args.runs + 1):  # rounds up to 0 warm the page cache, are dropped
             measured: dict[str, dict[str, dict[str, float]]] = {op: {} for op in REFERENCE}
-            for contender in _rotated(LOADERS, round_):
+            for contender in rotated(LOADERS, round_):
                 measured["load"][contender] = _measure("load", contender, checkpoint, args, scratch)
-            for contender in _rotated(SAVERS, round_):
+            for contender in rotated(SAVERS, round_):
                 target = scratch / f"save-{contender}"
                 os.sync()  # no writeback of an earlier save inside this one's clock
                 measured["save"][contender] = _measure("save", contender, target, args, scratch)
                 shutil.rmtree(target)
-            for contender in _rotated(SHARDED, round_):
+            for contender in rotated(SHARDED, round_):
                 result = _measure("load", contender, checkpoint, args, scratch, devices=True)
                 measured["sharded_load"][contender] = result
             if round_ > 0:
@@ -241,8 +211,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
     }
     for op, reference in REFERENCE.items():
-        summaries = {c: _summary(samples[op][c], weights_mib) for c in CONTENDERS[op]}
-        report[op] = _with_ratios(summaries, reference)
+        summaries = {c: summary(samples[op][c], weights_mib) for c in CONTENDERS[op]}
+        report[op] = with_ratios(summaries, reference)
     ours = report["load"]["hubmixin"]
     report["targets"] = {
         name: {"at_most": limit, "measured": ours[name], "holds": ours[name] <= limit}

@@ -42,14 +42,14 @@ import argparse
 import json
 import os
 import platform
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _stats import peak_rss_mib, rotated, summary, with_ratios
 
 RESULTS = Path(__file__).resolve().parent / "results" / "interchange_load.json"
 CONTENDERS = ("hubmixin_from_torch", "hubmixin_own", "native")
@@ -69,10 +69,6 @@ def _env(group: str) -> dict[str, str]:
     if group == "keras_jax":
         env["KERAS_BACKEND"] = "jax"
     return env
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _probe(width: int) -> Any:
@@ -163,7 +159,7 @@ def _flax_child(op: str, contender: str, scratch: Path, layers: int, width: int)
         return nnx.merge(graphdef, restored)
 
     jax.devices()  # the backend starts before the clock, as imports do
-    base = _peak_rss_mib()
+    base = peak_rss_mib()
     if op == "init":  # the Flax files, from the PyTorch checkpoint; not a measurement
         model = Stack.from_pretrained(scratch / "torch", strict=True)
         _check(model(jax.numpy.asarray(_probe(width))), scratch, "flax")
@@ -220,7 +216,7 @@ def _keras_child(op: str, contender: str, scratch: Path, layers: int, width: int
     if keras.backend.backend() != "jax":
         raise SystemExit(f"keras_jax: KERAS_BACKEND is {keras.backend.backend()!r}, not 'jax'")
     keras.ops.convert_to_numpy(keras.ops.ones((1,)))  # the backend starts before the clock, as imports do
-    base = _peak_rss_mib()
+    base = peak_rss_mib()
     own = scratch / "keras_jax"
     if op == "init":  # the Keras files, from the PyTorch checkpoint; not a measurement
         model = Stack.from_pretrained(scratch / "torch", strict=True)
@@ -251,14 +247,14 @@ def child(args: argparse.Namespace) -> None:
     done, before any model exists.
     """
     scratch = Path(args.path)
-    wall, base = 0.0, _peak_rss_mib()
+    wall, base = 0.0, peak_rss_mib()
     if args.group == "torch":  # writes the checkpoint; only ever an init
         _torch_init(scratch, args.layers, args.width)
     elif args.group == "flax":
         wall, base = _flax_child(args.op, args.contender, scratch, args.layers, args.width)
     else:
         wall, base = _keras_child(args.op, args.contender, scratch, args.layers, args.width)
-    result = {"wall_s": wall, "peak_rss_mib": _peak_rss_mib(), "base_rss_mib": base}
+    result = {"wall_s": wall, "peak_rss_mib": peak_rss_mib(), "base_rss_mib": base}
     Path(args.out).write_text(json.dumps(result))
 
 
@@ -271,31 +267,6 @@ def _measure(op: str, group: str, contender: str, scratch: Path, args: argparse.
         raise SystemExit(f"{group} {op} {contender} failed:\n{done.stderr}")
     result: dict[str, float] = json.loads(out.read_text())
     return result
-
-
-def _summary(samples: list[dict[str, float]], weights_mib: float) -> dict[str, Any]:
-    peak = statistics.median(s["peak_rss_mib"] for s in samples)
-    base = statistics.median(s["base_rss_mib"] for s in samples)
-    return {
-        "wall_s": statistics.median(s["wall_s"] for s in samples),
-        "peak_rss_mib": peak,
-        "base_rss_mib": base,
-        "rss_over_weights_mib": peak - base - weights_mib,
-        "samples": samples,
-    }
-
-
-def _with_ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    ref = results[REFERENCE]
-    for entry in results.values():
-        entry["wall_ratio"] = entry["wall_s"] / ref["wall_s"]
-        entry["peak_rss_ratio"] = entry["peak_rss_mib"] / ref["peak_rss_mib"]
-    return results
-
-
-def _rotated(items: tuple[str, ...], round_: int) -> tuple[str, ...]:
-    order = round_ % len(items)
-    return items[order:] + items[:order]
 
 
 def _versions() -> dict[str, str]:
@@ -329,8 +300,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         samples: dict[str, dict[str, list[dict[str, float]]]] = {group: {} for group in GROUPS}
         for round_ in range(1 - args.warmup, args.runs + 1):  # rounds up to 0 warm the page cache, are dropped
-            for group in _rotated(tuple(GROUPS), round_):
-                for contender in _rotated(GROUPS[group], round_):
+            for group in rotated(tuple(GROUPS), round_):
+                for contender in rotated(GROUPS[group], round_):
                     result = _measure("load", group, contender, scratch, args)
                     if round_ > 0:
                         samples[group].setdefault(contender, []).append(result)
@@ -343,7 +314,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), **_versions()},
     }
     for group, contenders in GROUPS.items():
-        report[group] = _with_ratios({c: _summary(samples[group][c], weights_mib) for c in contenders})
+        report[group] = with_ratios({c: summary(samples[group][c], weights_mib) for c in contenders}, REFERENCE)
     report["targets"] = {
         name: {
             "at_most": limit,

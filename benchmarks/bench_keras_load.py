@@ -30,15 +30,15 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _stats import peak_rss_mib, rotated, summary, with_ratios
 
 RESULTS = Path(__file__).resolve().parent / "results" / "keras_load.json"
 BACKENDS = ("jax", "torch", "tensorflow")
@@ -54,10 +54,6 @@ def _quiet_env(backend: str) -> dict[str, str]:
     env = dict(os.environ, KERAS_BACKEND=backend)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up banner
     return env
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def child(args: argparse.Namespace) -> None:
@@ -97,7 +93,7 @@ def child(args: argparse.Namespace) -> None:
             jax.block_until_ready(values)  # type: ignore[no-untyped-call]
 
     keras.ops.convert_to_numpy(keras.ops.ones((1,)))  # the backend starts before the clock, as imports do
-    base = _peak_rss_mib()
+    base = peak_rss_mib()
     path = Path(args.path)
     wall = 0.0
     if args.op == "init":  # the checkpoints every load reads, from one model; not a measurement
@@ -123,7 +119,7 @@ def child(args: argparse.Namespace) -> None:
             path.mkdir()
             model.save_weights(path / KERAS_WEIGHTS)
         wall = time.perf_counter() - start
-    result = {"wall_s": wall, "peak_rss_mib": _peak_rss_mib(), "base_rss_mib": base}
+    result = {"wall_s": wall, "peak_rss_mib": peak_rss_mib(), "base_rss_mib": base}
     Path(args.out).write_text(json.dumps(result))
 
 
@@ -137,31 +133,6 @@ def _measure(op: str, contender: str, path: Path, backend: str, args: argparse.N
     if done.returncode:
         raise SystemExit(f"{backend} {op} {contender} failed:\n{done.stderr}")
     return json.loads(out.read_text())
-
-
-def _summary(samples: list[dict[str, float]], weights_mib: float) -> dict[str, Any]:
-    peak = statistics.median(s["peak_rss_mib"] for s in samples)
-    base = statistics.median(s["base_rss_mib"] for s in samples)
-    return {
-        "wall_s": statistics.median(s["wall_s"] for s in samples),
-        "peak_rss_mib": peak,
-        "base_rss_mib": base,
-        "rss_over_weights_mib": peak - base - weights_mib,
-        "samples": samples,
-    }
-
-
-def _with_ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    ref = results[REFERENCE]
-    for entry in results.values():
-        entry["wall_ratio"] = entry["wall_s"] / ref["wall_s"]
-        entry["peak_rss_ratio"] = entry["peak_rss_mib"] / ref["peak_rss_mib"]
-    return results
-
-
-def _rotated(items: tuple[str, ...], round_: int) -> tuple[str, ...]:
-    order = round_ % len(items)
-    return items[order:] + items[:order]
 
 
 def _versions(backends: list[str]) -> dict[str, str]:
@@ -193,13 +164,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         h5_size = (scratch / backends[0] / KERAS_WEIGHTS).stat().st_size
         samples: dict[str, dict[str, dict[str, list[dict[str, float]]]]] = {b: {op: {} for op in OPS} for b in backends}
         for round_ in range(1 - args.warmup, args.runs + 1):  # rounds up to 0 warm the page cache, are dropped
-            for backend in _rotated(tuple(backends), round_):
+            for backend in rotated(tuple(backends), round_):
                 checkpoint = scratch / backend
-                for contender in _rotated(CONTENDERS, round_):
+                for contender in rotated(CONTENDERS, round_):
                     result = _measure("load", contender, checkpoint, backend, args, scratch)
                     if round_ > 0:
                         samples[backend]["load"].setdefault(contender, []).append(result)
-                for contender in _rotated(CONTENDERS, round_):
+                for contender in rotated(CONTENDERS, round_):
                     target = scratch / f"save-{contender}"
                     os.sync()  # no writeback of an earlier save inside this one's clock
                     result = _measure("save", contender, target, backend, args, scratch)
@@ -218,7 +189,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     for backend in backends:
         entry = {
-            op: _with_ratios({c: _summary(samples[backend][op][c], weights_mib) for c in CONTENDERS}) for op in OPS
+            op: with_ratios({c: summary(samples[backend][op][c], weights_mib) for c in CONTENDERS}, REFERENCE)
+            for op in OPS
         }
         report["backends"][backend] = entry
     report["targets"] = {

@@ -18,9 +18,7 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +30,7 @@ import huggingface_hub
 import safetensors
 import safetensors.torch
 import torch
+from _stats import peak_rss_mib, rotated, summary, with_ratios
 from torch import nn
 
 import hubmixin_torch
@@ -73,10 +72,6 @@ def _touch(tensors: list[torch.Tensor]) -> float:
     return total
 
 
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 def _child_load(contender: str, checkpoint: Path) -> float:
     start = time.perf_counter()
     if contender == "hubmixin":
@@ -104,12 +99,12 @@ def _child_save(contender: str, target: Path, layers: int, width: int) -> float:
 
 def child(args: argparse.Namespace) -> None:
     """One measurement, in this (fresh) process; writes ``{"wall_s", "peak_rss_mib", "base_rss_mib"}``."""
-    base = _peak_rss_mib()
+    base = peak_rss_mib()
     if args.op == "load":
         wall = _child_load(args.contender, Path(args.path))
     else:
         wall = _child_save(args.contender, Path(args.path), args.layers, args.width)
-    result = {"wall_s": wall, "peak_rss_mib": _peak_rss_mib(), "base_rss_mib": base}
+    result = {"wall_s": wall, "peak_rss_mib": peak_rss_mib(), "base_rss_mib": base}
     Path(args.out).write_text(json.dumps(result))
 
 
@@ -122,23 +117,6 @@ def _measure(op: str, contender: str, path: Path, args: argparse.Namespace, scra
     return result
 
 
-def _summary(samples: list[dict[str, float]]) -> dict[str, Any]:
-    return {
-        "wall_s": statistics.median(s["wall_s"] for s in samples),
-        "peak_rss_mib": statistics.median(s["peak_rss_mib"] for s in samples),
-        "base_rss_mib": statistics.median(s["base_rss_mib"] for s in samples),
-        "samples": samples,
-    }
-
-
-def _with_ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    reference = results["huggingface_hub"]
-    for entry in results.values():
-        entry["wall_ratio"] = entry["wall_s"] / reference["wall_s"]
-        entry["peak_rss_ratio"] = entry["peak_rss_mib"] / reference["peak_rss_mib"]
-    return results
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Write a checkpoint, then measure every contender's save and load; returns the report."""
     with tempfile.TemporaryDirectory(prefix="bench-torch-", dir=args.workdir) as tmp:
@@ -149,12 +127,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         size = (checkpoint / "model.safetensors").stat().st_size
         samples: dict[str, dict[str, list[dict[str, float]]]] = {"load": {}, "save": {}}
         for round_ in range(args.runs + 1):  # round 0 warms the page cache and is dropped
-            order = round_ % len(LOADERS)  # rotate who goes first
-            for contender in LOADERS[order:] + LOADERS[:order]:
+            for contender in rotated(LOADERS, round_):  # who goes first changes every round
                 result = _measure("load", contender, checkpoint, args, scratch)
                 if round_:
                     samples["load"].setdefault(contender, []).append(result)
-            for contender in SAVERS[order:] + SAVERS[:order]:
+            for contender in rotated(SAVERS, round_):
                 target = scratch / f"save-{contender}"
                 os.sync()  # no writeback of an earlier save inside this one's clock
                 result = _measure("save", contender, target, args, scratch)
@@ -173,8 +150,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "safetensors": safetensors.__version__,
             "hubmixin_torch": hubmixin_torch.__version__,
         },
-        "load": _with_ratios({c: _summary(s) for c, s in samples["load"].items()}),
-        "save": _with_ratios({c: _summary(s) for c, s in samples["save"].items()}),
+        "load": with_ratios({c: summary(s) for c, s in samples["load"].items()}, "huggingface_hub"),
+        "save": with_ratios({c: summary(s) for c, s in samples["save"].items()}, "huggingface_hub"),
     }
 
 

@@ -5,32 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import urllib.error
-import urllib.request
-from collections.abc import Iterable, Mapping
-from email.message import Message
+from collections.abc import Mapping
 
 import huggingface_hub as hf
 import pytest
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from localhub_raw import raw_request
 
 from hubmixin_core.testing import LocalHub
-
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _raw(
-    method: str, url: str, *, token: str | None = None, body: bytes | Iterable[bytes] | None = None
-) -> tuple[int, Message, bytes]:
-    """A request that bypasses the client's own validation."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    try:
-        with _OPENER.open(request) as response:
-            return int(response.status), response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.headers, error.read()
 
 
 def _status(excinfo: pytest.ExceptionInfo[HfHubHTTPError]) -> int:
@@ -124,11 +106,11 @@ def test_commit_paths_escaping_the_repo_are_refused(local_hub: LocalHub, repos: 
     ]
     body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
     url = f"{local_hub.endpoint}/api/models/{public}/commit/main"
-    status, headers, _ = _raw("POST", url, token=local_hub.token, body=body)
+    status, headers, _ = raw_request("POST", url, token=local_hub.token, body=body)
     assert status == 400
     assert "Invalid path" in headers["X-Error-Message"]
     preupload = json.dumps({"files": [{"path": path, "sample": "", "size": 1}]}).encode()
-    status, _, _ = _raw(
+    status, _, _ = raw_request(
         "POST", f"{local_hub.endpoint}/api/models/{public}/preupload/main", token=local_hub.token, body=preupload
     )
     assert status == 400
@@ -138,7 +120,7 @@ def test_commit_paths_escaping_the_repo_are_refused(local_hub: LocalHub, repos: 
 @pytest.mark.parametrize("quoted", ["..%2F..%2Fhub.sqlite", "%2Fetc%2Fpasswd", "a/%2E%2E/%2E%2E/hub.sqlite"])
 def test_download_paths_escaping_the_repo_are_refused(local_hub: LocalHub, repos: tuple[str, str], quoted: str) -> None:
     public, _ = repos
-    status, _, body = _raw("GET", f"{local_hub.endpoint}/{public}/resolve/main/{quoted}")
+    status, _, body = raw_request("GET", f"{local_hub.endpoint}/{public}/resolve/main/{quoted}")
     assert status == 400
     assert b"Invalid path" in body
 
@@ -147,15 +129,15 @@ def test_xet_tokens_follow_the_access_rules(local_hub: LocalHub, repos: tuple[st
     public, private = repos
     bob = local_hub.add_user("bob")
     api = f"{local_hub.endpoint}/api/models"
-    status, headers, _ = _raw("GET", f"{api}/{public}/xet-write-token/main", token=local_hub.token)
+    status, headers, _ = raw_request("GET", f"{api}/{public}/xet-write-token/main", token=local_hub.token)
     assert status == 200
     assert headers["X-Xet-Cas-Url"].startswith(local_hub.endpoint) and headers["X-Xet-Access-Token"]
-    assert _raw("GET", f"{api}/{public}/xet-write-token/main")[0] == 401
-    assert _raw("GET", f"{api}/{public}/xet-write-token/main", token=bob)[0] == 403
-    assert _raw("GET", f"{api}/{public}/xet-write-token/None?create_pr=1", token=bob)[0] == 200
-    assert _raw("GET", f"{api}/{public}/xet-read-token/main", token=bob)[0] == 200
-    assert _raw("GET", f"{api}/{private}/xet-read-token/main", token=bob)[0] == 404
-    assert _raw("GET", f"{api}/{private}/xet-read-token/main", token=local_hub.token)[0] == 200
+    assert raw_request("GET", f"{api}/{public}/xet-write-token/main")[0] == 401
+    assert raw_request("GET", f"{api}/{public}/xet-write-token/main", token=bob)[0] == 403
+    assert raw_request("GET", f"{api}/{public}/xet-write-token/None?create_pr=1", token=bob)[0] == 200
+    assert raw_request("GET", f"{api}/{public}/xet-read-token/main", token=bob)[0] == 200
+    assert raw_request("GET", f"{api}/{private}/xet-read-token/main", token=bob)[0] == 404
+    assert raw_request("GET", f"{api}/{private}/xet-read-token/main", token=local_hub.token)[0] == 200
 
 
 def _ndjson(*lines: Mapping[str, object]) -> bytes:
@@ -169,7 +151,7 @@ def test_lfs_protocol_checks_what_is_uploaded(local_hub: LocalHub, repos: tuple[
     objects = [{"oid": oid, "size": len(data)}, {"oid": "not-a-sha", "size": 1}]
     batch = json.dumps({"operation": "upload", "objects": objects, "ref": {"name": "main"}}).encode()
     batch_url = f"{local_hub.endpoint}/{public}.git/info/lfs/objects/batch"
-    status, _, body = _raw("POST", batch_url, token=local_hub.token, body=batch)
+    status, _, body = raw_request("POST", batch_url, token=local_hub.token, body=batch)
     assert status == 200
     answers = json.loads(body)["objects"]
     assert answers[1]["error"]["code"] == 422
@@ -177,13 +159,13 @@ def test_lfs_protocol_checks_what_is_uploaded(local_hub: LocalHub, repos: tuple[
     header = {"key": "header", "value": {"summary": "add w.bin"}}
     commit = _ndjson(header, {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": oid}})
     commit_url = f"{local_hub.endpoint}/api/models/{public}/commit/main"
-    status, headers, _ = _raw("POST", commit_url, token=local_hub.token, body=commit)
+    status, headers, _ = raw_request("POST", commit_url, token=local_hub.token, body=commit)
     assert status == 400 and "never uploaded" in headers["X-Error-Message"]
-    assert _raw("PUT", href, body=iter([b"x" * len(data)]))[0] == 400  # chunked, wrong content
-    assert _raw("PUT", href, body=iter([data[:300], data[300:]]))[0] == 200  # chunked, right content
-    assert _raw("PUT", href, body=data)[0] == 404  # the upload URL is spent
-    status, _, body = _raw("POST", batch_url, token=local_hub.token, body=batch)
+    assert raw_request("PUT", href, body=iter([b"x" * len(data)]))[0] == 400  # chunked, wrong content
+    assert raw_request("PUT", href, body=iter([data[:300], data[300:]]))[0] == 200  # chunked, right content
+    assert raw_request("PUT", href, body=data)[0] == 404  # the upload URL is spent
+    status, _, body = raw_request("POST", batch_url, token=local_hub.token, body=batch)
     assert "actions" not in json.loads(body)["objects"][0]  # already stored
-    assert _raw("POST", commit_url, token=local_hub.token, body=commit)[0] == 200
+    assert raw_request("POST", commit_url, token=local_hub.token, body=commit)[0] == 200
     with open(hf.hf_hub_download(public, "w.bin"), "rb") as file:
         assert file.read() == data

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import os
 import struct
-import urllib.error
-import urllib.request
-from email.message import Message
 from pathlib import Path
 
 import huggingface_hub as hf
 import pytest
 from huggingface_hub import constants
+from localhub_raw import raw_request
 
 from hubmixin_core.testing import LocalHub
 
@@ -21,18 +19,6 @@ pytest.importorskip("lz4")
 pytest.importorskip("hf_xet")
 
 BIG = 10 * 1024 * 1024 + 12345
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _raw(method: str, url: str, *, token: str | None = None, body: bytes | None = None) -> tuple[int, Message, bytes]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    try:
-        with _OPENER.open(request) as response:
-            return int(response.status), response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.headers, error.read()
 
 
 def _xorb_bytes(root: Path) -> int:
@@ -62,9 +48,8 @@ def test_round_trip_through_xet_and_plain_and_after_restart(tmp_path: Path) -> N
             assert _download(repo_id, name, xet=True) == data
             assert _download(repo_id, name, xet=False) == data
         url = hf.hf_hub_url(repo_id, "big.bin")
-        request = urllib.request.Request(url, headers={"Range": "bytes=5000000-5000999"})
-        with _OPENER.open(request) as response:
-            assert response.status == 206 and response.read() == big[5000000:5001000]
+        status, _, body = raw_request("GET", url, headers={"Range": "bytes=5000000-5000999"})
+        assert status == 206 and body == big[5000000:5001000]
     with LocalHub(tmp_path / "hub") as hub, hub.configure_client(xet=True):
         assert _download(repo_id, "big.bin", xet=True) == big
         assert _download(repo_id, "big.bin", xet=False) == big
@@ -86,7 +71,9 @@ def test_second_push_stores_only_the_changed_chunks(local_hub: LocalHub) -> None
 
 
 def _write_token(hub: LocalHub, repo_id: str) -> tuple[str, str]:
-    status, headers, body = _raw("GET", f"{hub.endpoint}/api/models/{repo_id}/xet-write-token/main", token=hub.token)
+    status, headers, body = raw_request(
+        "GET", f"{hub.endpoint}/api/models/{repo_id}/xet-write-token/main", token=hub.token
+    )
     assert status == 200
     answer = json.loads(body)
     assert answer["casUrl"] == headers["X-Xet-Cas-Url"]
@@ -99,24 +86,24 @@ def test_lying_or_malformed_objects_are_rejected(local_hub: LocalHub) -> None:
     content = b"hello xet"
     chunk = struct.pack("<B3sB3s", 0, len(content).to_bytes(3, "little"), 0, len(content).to_bytes(3, "little"))
     lying = "ab" * 32
-    status, _, body = _raw("POST", f"{cas}/v1/xorbs/default/{lying}", token=token, body=chunk + content)
+    status, _, body = raw_request("POST", f"{cas}/v1/xorbs/default/{lying}", token=token, body=chunk + content)
     assert status == 400 and b"hashes to" in body
-    assert _raw("POST", f"{cas}/v1/xorbs/default/{lying}", token=token, body=b"\x00\x01garbage")[0] == 400
-    assert _raw("POST", f"{cas}/v1/xorbs/default/not-a-hash", token=token, body=b"")[0] == 400
-    assert _raw("POST", f"{cas}/v1/shards", token=token, body=b"not a shard" * 10)[0] == 400
-    assert _raw("POST", f"{cas}/v1/xorbs/default/{lying}", body=chunk + content)[0] == 401
+    assert raw_request("POST", f"{cas}/v1/xorbs/default/{lying}", token=token, body=b"\x00\x01garbage")[0] == 400
+    assert raw_request("POST", f"{cas}/v1/xorbs/default/not-a-hash", token=token, body=b"")[0] == 400
+    assert raw_request("POST", f"{cas}/v1/shards", token=token, body=b"not a shard" * 10)[0] == 400
+    assert raw_request("POST", f"{cas}/v1/xorbs/default/{lying}", body=chunk + content)[0] == 401
     assert _xorb_bytes(local_hub.root) == 0  # nothing stored
-    status, _, _ = _raw("GET", f"{cas}/v1/reconstructions/{lying}", token=token)
+    status, _, _ = raw_request("GET", f"{cas}/v1/reconstructions/{lying}", token=token)
     assert status == 404
 
 
 def test_read_tokens_cannot_write(local_hub: LocalHub) -> None:
     repo_id = hf.create_repo("ro").repo_id
-    status, _, body = _raw(
+    status, _, body = raw_request(
         "GET", f"{local_hub.endpoint}/api/models/{repo_id}/xet-read-token/main", token=local_hub.token
     )
     answer = json.loads(body)
-    status, _, _ = _raw("POST", f"{answer['casUrl']}/v1/shards", token=answer["accessToken"], body=b"x")
+    status, _, _ = raw_request("POST", f"{answer['casUrl']}/v1/shards", token=answer["accessToken"], body=b"x")
     assert status == 403
 
 

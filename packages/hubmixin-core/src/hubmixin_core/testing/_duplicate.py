@@ -11,7 +11,7 @@ import sqlite3
 from hubmixin_core.testing._access import readable_repo, require_user
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._repos import _key_from_body
-from hubmixin_core.testing._storage import Repo, RepoKey, Storage, now_iso
+from hubmixin_core.testing._storage import Repo, RepoKey, Storage, insert_repo, now_iso
 from hubmixin_core.testing.xet._store import XetStore
 
 __all__ = ["copy_repo", "handle_duplicate_repo"]
@@ -29,15 +29,9 @@ def copy_repo(storage: Storage, xet: XetStore, source: Repo, key: RepoKey, *, pr
     """Copy ``source`` (history, branches, tags, LFS and Xet objects) to ``key``; ``None`` if ``key`` is taken."""
     created = now_iso()
     with storage._tx() as db:
-        try:
-            cursor = db.execute(
-                "INSERT INTO repos (type, namespace, name, private, created_at) VALUES (?, ?, ?, ?, ?)",
-                (key.type, key.namespace, key.name, int(private), created),
-            )
-        except sqlite3.IntegrityError:
+        new_id = insert_repo(db, key, private=private, created=created)
+        if new_id is None:
             return None
-        new_id = cursor.lastrowid
-        assert new_id is not None
         for table in _COPIED_TABLES:
             others = [column for column in _columns(db, table) if column != "repo_id"]
             names = ", ".join(others)

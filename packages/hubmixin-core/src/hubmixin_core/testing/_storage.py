@@ -14,7 +14,7 @@ from pathlib import Path
 from hubmixin_core.testing._gitmeta import new_commit_oid
 from hubmixin_core.testing._sqlite import SqliteDatabase
 
-__all__ = ["CommitRecord", "FileEntry", "ParentMismatchError", "Repo", "RepoKey", "Storage", "now_iso"]
+__all__ = ["CommitRecord", "FileEntry", "ParentMismatchError", "Repo", "RepoKey", "Storage", "insert_repo", "now_iso"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
@@ -113,6 +113,19 @@ class ParentMismatchError(Exception):
     """The branch moved past the ``parentCommit`` the client based its commit on."""
 
 
+def insert_repo(db: sqlite3.Connection, key: RepoKey, *, private: bool, created: str) -> int | None:
+    """Insert the row of a new repository inside the transaction ``db``; its id, ``None`` if ``key`` is taken."""
+    try:
+        cursor = db.execute(
+            "INSERT INTO repos (type, namespace, name, private, created_at) VALUES (?, ?, ?, ?, ?)",
+            (key.type, key.namespace, key.name, int(private), created),
+        )
+    except sqlite3.IntegrityError:
+        return None
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
 class Storage(SqliteDatabase):
     """Thread-safe access to the SQLite metadata database (one connection, serialized)."""
 
@@ -172,15 +185,9 @@ class Storage(SqliteDatabase):
         """Create the repo with an initial commit holding ``initial``; ``None`` if it already exists."""
         with self._tx() as db:
             created = now_iso()
-            try:
-                cursor = db.execute(
-                    "INSERT INTO repos (type, namespace, name, private, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (key.type, key.namespace, key.name, int(private), created),
-                )
-            except sqlite3.IntegrityError:
+            repo_id = insert_repo(db, key, private=private, created=created)
+            if repo_id is None:
                 return None
-            repo_id = cursor.lastrowid
-            assert repo_id is not None
             oid = new_commit_oid(None, "initial commit", author, created)
             db.execute(
                 "INSERT INTO commits VALUES (?, ?, NULL, ?, 'initial commit', '', ?, 0)",

@@ -1,12 +1,13 @@
-"""Repository listing and administration: ``list_models``, ``list_user_repos`` (``hf repos ls``), ``auth_check``,
-``update_repo_settings``, ``move_repo``, ``super_squash_history``."""
+"""Repository listing and administration: ``list_models`` (filters, ``sort=``), ``list_user_repos`` (``hf repos ls``),
+``auth_check``, ``update_repo_settings`` (visibility, ``gated``), ``move_repo``, ``super_squash_history``."""
 
 from __future__ import annotations
 
 from hubmixin_core.testing._access import readable_repo, require_user, writable_repo
 from hubmixin_core.testing._cards import read_card
 from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
-from hubmixin_core.testing._storage import RepoKey
+from hubmixin_core.testing._sort import sort_listing
+from hubmixin_core.testing._storage import Repo, RepoKey
 
 __all__ = [
     "handle_auth_check",
@@ -21,36 +22,43 @@ _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 
 
 def handle_list_repos(ex: Exchange) -> None:
-    """``GET /api/{type}s?search=&author=&filter=&pipeline_tag=&limit=``: the readable repositories, newest first.
+    """``GET /api/{type}s?search=&author=&filter=&pipeline_tag=&gated=&sort=&direction=&limit=``: readable repos.
 
     ``filter`` values must all be tags of the repository (from its card, see `card_tags`); ``cardData=True``
-    adds the card metadata.
+    adds the card metadata; the order is newest first unless ``sort`` says otherwise (see `sort_listing`).
     """
     search = (ex.query.get("search") or [""])[0].lower()
     author = (ex.query.get("author") or [""])[0]
     filters = set(ex.query.get("filter") or [])
     pipeline_tag = ex.query_value("pipeline_tag")
+    gated = ex.query_value("gated")
     card_data = ex.query_flag("cardData") or ex.query_flag("full")
     try:
         limit = int((ex.query.get("limit") or ["0"])[0]) or None
     except ValueError:
         raise HubError(400, "limit must be an integer") from None
-    found: list[dict[str, object]] = []
+    likes = ex.app.likes.counts()
+    found: list[tuple[Repo, dict[str, object]]] = []
     for repo in ex.app.storage.list_repos(_TYPES[ex.match.arg]):
         if repo.private and ex.user != repo.key.namespace:
             continue
         if (author and repo.key.namespace != author) or search not in repo.key.repo_id.lower():
             continue
-        card = read_card(ex.app, repo, ex.app.storage.resolve(repo, "main"))
+        if gated is not None and bool(repo.gated) != (gated.lower() == "true"):
+            continue
+        head = ex.app.storage.resolve(repo, "main")
+        card = read_card(ex.app, repo, head)
         if not filters <= set(card.tags) or pipeline_tag not in (None, card.text("pipeline_tag")):
             continue
+        record = ex.app.storage.get_commit(repo, head) if head is not None else None
         item: dict[str, object] = {"_id": f"{repo.id:024x}", "id": repo.key.repo_id, "private": repo.private}
-        item |= {"author": repo.key.namespace, "createdAt": repo.created_at, "downloads": 0, "likes": 0}
-        item |= card.fields(card_data=card_data)
+        item |= {"author": repo.key.namespace, "createdAt": repo.created_at, "downloads": 0, "trendingScore": 0}
+        item |= {"lastModified": record.created_at if record else repo.created_at, "likes": likes.get(repo.id, 0)}
+        item |= {"gated": repo.gated or False} | card.fields(card_data=card_data)
         if repo.key.type == "model":
             item["modelId"] = repo.key.repo_id
-        found.append(item)
-    ex.send_json(found[:limit])
+        found.append((repo, item))
+    ex.send_json(sort_listing(found, ex.query_value("sort"), ex.query_value("direction"))[:limit])
 
 
 def handle_auth_check(ex: Exchange) -> None:
@@ -64,7 +72,8 @@ def handle_auth_check(ex: Exchange) -> None:
 
 
 def handle_repo_settings(ex: Exchange) -> None:
-    """``PUT /api/{type}s/{repo}/settings`` ``{"private": bool}`` or ``{"visibility": "private"|"public"}``."""
+    """``PUT /api/{type}s/{repo}/settings`` ``{"private": bool}`` or ``{"visibility": "private"|"public"}``, and
+    ``{"gated": "auto"|"manual"|false}`` (stored and reported; downloads are not restricted)."""
     repo = writable_repo(ex, ex.match.repo)
     body = ex.read_json()
     if not isinstance(body, dict):
@@ -74,15 +83,18 @@ def handle_repo_settings(ex: Exchange) -> None:
         if body["visibility"] not in ("private", "public"):
             raise HubError(400, f"visibility must be 'private' or 'public', not {body['visibility']!r}")
         private = body["visibility"] == "private"
-    unsupported = sorted(
-        set(body) - {"private", "visibility"} - ({"gated"} if body.get("gated") in (None, False) else set())
-    )
+    unsupported = sorted(set(body) - {"private", "visibility", "gated"})
     if unsupported:
         raise HubError(501, f"Repository settings {unsupported} are not supported by the local Hub (hubmixin LocalHub)")
+    gated = body.get("gated")
+    if gated is not None and gated is not False and gated not in ("auto", "manual"):
+        raise HubError(400, f"gated must be 'auto', 'manual' or false, not {gated!r}")
+    if private is not None and not isinstance(private, bool):
+        raise HubError(400, "private must be true or false")
     if private is not None:
-        if not isinstance(private, bool):
-            raise HubError(400, "private must be true or false")
         ex.app.storage.set_private(repo, private)
+    if gated is not None:
+        ex.app.storage.set_gated(repo, gated or "")
     ex.send_json({"private": private if private is not None else repo.private})
 
 

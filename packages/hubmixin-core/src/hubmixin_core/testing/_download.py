@@ -52,6 +52,9 @@ def handle_resolve(ex: Exchange) -> None:
     entry = ex.app.storage.file(repo, commit, path)
     if entry is None:
         raise entry_not_found(path, commit)
+    if entry.lfs and ex.app.storage.lfs_size(repo, entry.sha256) is None:  # see permanently_delete_lfs_files
+        error = entry_not_found(path, commit)
+        raise HubError(404, f"{error.message}: its LFS object was deleted", code=error.code, headers=error.headers)
     etag = f'"{entry.sha256 if entry.lfs else entry.git_oid}"'
     filename = path.rsplit("/", 1)[-1]
     headers = {

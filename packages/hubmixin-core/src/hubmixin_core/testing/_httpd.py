@@ -27,6 +27,8 @@ from hubmixin_core.testing._discussions import handle_discussion, handle_discuss
 from hubmixin_core.testing._download import handle_resolve
 from hubmixin_core.testing._duplicate import handle_duplicate_repo
 from hubmixin_core.testing._http import ConnectionCut, Exchange, HubError
+from hubmixin_core.testing._lfs_files import handle_lfs_files, handle_lfs_files_batch
+from hubmixin_core.testing._likes import handle_like, handle_likers, handle_user_likes
 from hubmixin_core.testing._repos import (
     handle_agent_harnesses,
     handle_branch,
@@ -85,6 +87,12 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("discussions", "POST"): handle_discussions,
     ("discussion", "GET"): handle_discussion,
     ("discussion-change", "POST"): handle_discussion_change,
+    ("like", "POST"): handle_like,
+    ("like", "DELETE"): handle_like,
+    ("likers", "GET"): handle_likers,
+    ("user-likes", "GET"): handle_user_likes,
+    ("lfs-files", "GET"): handle_lfs_files,
+    ("lfs-files-batch", "POST"): handle_lfs_files_batch,
 }
 """Handler of each ``(route, method)``."""
 

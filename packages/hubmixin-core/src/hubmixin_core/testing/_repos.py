@@ -111,6 +111,7 @@ def handle_delete_repo(ex: Exchange) -> None:
     user = require_user(ex)
     repo = writable_repo(ex, _key_from_body(_json_object(ex), user))
     ex.app.storage.delete_repo(repo)
+    ex.app.likes.forget(repo)
     ex.send_bytes(200, b"", {})
 
 
@@ -138,10 +139,10 @@ def handle_repo_info(ex: Exchange) -> None:
         "lastModified": record.created_at if record else repo.created_at,
         "createdAt": repo.created_at,
         "private": repo.private,
-        "gated": False,
+        "gated": repo.gated or False,
         "disabled": False,
         "downloads": 0,
-        "likes": 0,
+        "likes": ex.app.likes.count(repo),
         "siblings": siblings,
         "usedStorage": sum(entry.size for entry in files.values()),
     }

@@ -57,6 +57,10 @@ def _api_repo_route(repo: RepoKey, tail: list[str]) -> Match | None:
         return Match("super-squash", repo, arg="/".join(args))
     if kind == "settings" and not args:
         return Match("repo-settings", repo)
+    if kind in ("like", "likers") and not args:
+        return Match(kind, repo)
+    if kind == "lfs-files" and args in ([], ["batch"]):
+        return Match("lfs-files-batch" if args else "lfs-files", repo)
     if kind == "auth-check" and args in ([], ["write"]):
         return Match("auth-check", repo, arg="/".join(args))
     if kind == "discussions" and len(args) <= 2:
@@ -76,6 +80,8 @@ def match_route(raw_path: str) -> Match | None:
         rest = segments[1:]
         if (name := _FIXED.get(tuple(rest))) is not None:
             return Match(name)
+        if len(rest) == 3 and rest[0] == "users" and rest[2] == "likes":
+            return Match("user-likes", arg=rest[1])
         if len(rest) == 2 and rest[0] == "lfs-upload":
             return Match("lfs-upload", arg=rest[1])
         if len(rest) >= 2 and rest[0] == "xet-cas":

@@ -22,6 +22,14 @@ class SqliteDatabase:
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(schema)
 
+    def add_missing_columns(self, table: str, columns: dict[str, str]) -> None:
+        """Add the ``columns`` (name: SQL declaration with a default) that a database of an older version lacks."""
+        with self._lock:
+            present = {str(row[1]) for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, declaration in columns.items():
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+
     def close(self) -> None:
         """Close the database."""
         with self._lock:

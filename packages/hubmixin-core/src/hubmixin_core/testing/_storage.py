@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE TABLE IF NOT EXISTS repos (
     id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
     private INTEGER NOT NULL, created_at TEXT NOT NULL, next_pr INTEGER NOT NULL DEFAULT 1,
-    UNIQUE (type, namespace, name));
+    gated TEXT NOT NULL DEFAULT '', UNIQUE (type, namespace, name));
 CREATE TABLE IF NOT EXISTS commits (
     repo_id INTEGER NOT NULL, oid TEXT NOT NULL, parent TEXT, author TEXT NOT NULL, title TEXT NOT NULL,
     message TEXT NOT NULL, created_at TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (repo_id, oid));
@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS refs (
     repo_id INTEGER NOT NULL, name TEXT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (repo_id, name));
 CREATE TABLE IF NOT EXISTS lfs_objects (
-    repo_id INTEGER NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (repo_id, sha256));
+    repo_id INTEGER NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, pushed_at TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (repo_id, sha256));
 CREATE TABLE IF NOT EXISTS deltas (
     repo_id INTEGER NOT NULL, commit_oid TEXT NOT NULL, base TEXT NOT NULL, depth INTEGER NOT NULL,
     PRIMARY KEY (repo_id, commit_oid));
@@ -43,6 +44,11 @@ CREATE TABLE IF NOT EXISTS deltas (
 # _MAX_DEPTH long, so a commit stores O(changed files) rows and a read walks at most _MAX_DEPTH commits.
 _MAX_DEPTH = 32
 _DELETED = ""
+
+_ADDED_COLUMNS = {  # columns newer than the first databases: added to those when opened
+    "repos": {"gated": "TEXT NOT NULL DEFAULT ''"},
+    "lfs_objects": {"pushed_at": "TEXT NOT NULL DEFAULT ''"},
+}
 
 _SHORT_SHA = re.compile(r"[0-9a-f]{7,40}")
 
@@ -78,12 +84,13 @@ class RepoKey:
 
 @dataclass(frozen=True)
 class Repo:
-    """A stored repository."""
+    """A stored repository; ``gated`` is ``"auto"``, ``"manual"`` or ``""`` (not gated)."""
 
     id: int
     key: RepoKey
     private: bool
     created_at: str
+    gated: str = ""
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,8 @@ class Storage(SqliteDatabase):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA)
+        for table, columns in _ADDED_COLUMNS.items():
+            self.add_missing_columns(table, columns)
 
     def _one(self, sql: str, *args: object) -> tuple[object, ...] | None:
         with self._lock:
@@ -172,14 +181,14 @@ class Storage(SqliteDatabase):
     def get_repo(self, key: RepoKey) -> Repo | None:
         """The repository at ``key``, if any."""
         row = self._one(
-            "SELECT id, private, created_at FROM repos WHERE type = ? AND namespace = ? AND name = ?",
+            "SELECT id, private, created_at, gated FROM repos WHERE type = ? AND namespace = ? AND name = ?",
             key.type,
             key.namespace,
             key.name,
         )
         if row is None:
             return None
-        return Repo(id=int(str(row[0])), key=key, private=bool(row[1]), created_at=str(row[2]))
+        return Repo(id=int(str(row[0])), key=key, private=bool(row[1]), created_at=str(row[2]), gated=str(row[3]))
 
     def create_repo(self, key: RepoKey, *, private: bool, author: str, initial: FileEntry) -> Repo | None:
         """Create the repo with an initial commit holding ``initial``; ``None`` if it already exists."""
@@ -200,17 +209,23 @@ class Storage(SqliteDatabase):
     def list_repos(self, repo_type: str) -> list[Repo]:
         """Every repository of ``repo_type``, newest first."""
         rows = self._all(
-            "SELECT id, namespace, name, private, created_at FROM repos WHERE type = ? ORDER BY id DESC", repo_type
+            "SELECT id, namespace, name, private, created_at, gated FROM repos WHERE type = ? ORDER BY id DESC",
+            repo_type,
         )
         return [
-            Repo(int(str(i)), RepoKey(repo_type, str(ns), str(name)), bool(private), str(created))
-            for i, ns, name, private, created in rows
+            Repo(int(str(i)), RepoKey(repo_type, str(ns), str(name)), bool(private), str(created), str(gated))
+            for i, ns, name, private, created, gated in rows
         ]
 
     def set_private(self, repo: Repo, private: bool) -> None:
         """Make ``repo`` private or public."""
         with self._tx() as db:
             db.execute("UPDATE repos SET private = ? WHERE id = ?", (int(private), repo.id))
+
+    def set_gated(self, repo: Repo, gated: str) -> None:
+        """Gate ``repo`` (``"auto"`` or ``"manual"`` approval of access requests) or ungate it (``""``)."""
+        with self._tx() as db:
+            db.execute("UPDATE repos SET gated = ? WHERE id = ?", (gated, repo.id))
 
     def move_repo(self, repo: Repo, key: RepoKey) -> bool:
         """Rename ``repo`` to ``key`` (history, refs and files follow); False if ``key`` is taken."""
@@ -430,7 +445,10 @@ class Storage(SqliteDatabase):
     def link_lfs(self, repo: Repo, sha256: str, size: int) -> None:
         """Record that ``repo`` holds the LFS object (uploaded by one of its writers)."""
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO lfs_objects VALUES (?, ?, ?)", (repo.id, sha256, size))
+            db.execute(
+                "INSERT OR IGNORE INTO lfs_objects (repo_id, sha256, size, pushed_at) VALUES (?, ?, ?, ?)",
+                (repo.id, sha256, size, now_iso()),
+            )
 
     def lfs_size(self, repo: Repo, sha256: str) -> int | None:
         """The size of an LFS object of ``repo``, or ``None`` if the repo never received it."""

@@ -147,6 +147,15 @@ class XetStore(SqliteDatabase):
             ).fetchone()
         return row is not None
 
+    def remove_repo_file(self, repo_id: int, sha256: str) -> None:
+        """Forget that ``repo_id`` holds the file of this sha256 (file and xorbs stay: other repos may share them)."""
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM repo_files WHERE repo_id = ? "
+                "AND file_hash IN (SELECT file_hash FROM files WHERE sha256 = ?)",
+                (repo_id, sha256),
+            )
+
     def stored_bytes(self) -> int:
         """Bytes of xorb data on disk (what deduplication saves shows here)."""
         return sum(path.stat().st_size for path in self.xorb_dir.glob("*/*") if path.suffix != ".idx")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from core_models import MLP
 from huggingface_hub import CommitInfo, HfApi
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from hubmixin_core import UploadOptions
 from hubmixin_core.testing import LocalHub
@@ -32,6 +33,22 @@ def test_save_pretrained_with_push_to_hub_defaults_repo_to_folder_name(local_hub
     commit = MLP().save_pretrained(tmp_path / "my-mlp", push_to_hub=True)
     assert "/localuser/my-mlp/commit/" in commit
     assert (tmp_path / "my-mlp" / "model.safetensors").is_file()
+
+
+def test_push_into_an_organization_the_user_writes(local_hub: LocalHub, tmp_path: Path) -> None:
+    reader, outsider = local_hub.add_user("reader"), local_hub.add_user("outsider")
+    local_hub.add_organization("my-org", members={local_hub.username: "write", "reader": "read"})
+    commit = MLP(seed=7).push_to_hub("my-org/mlp", private=True)
+    assert "/my-org/mlp/commit/" in commit
+    assert {"README.md", "config.json", "model.safetensors"} <= set(HfApi().list_repo_files("my-org/mlp", token=reader))
+    loaded = MLP.from_pretrained("my-org/mlp", token=reader)  # read members read the org's private models
+    np.testing.assert_array_equal(loaded.weights["fc1.weight"], MLP(seed=7).weights["fc1.weight"])
+    for token in (reader, outsider):
+        with pytest.raises(HfHubHTTPError) as excinfo:
+            MLP().push_to_hub("my-org/other", token=token)
+        assert excinfo.value.response.status_code == 403
+    with pytest.raises(RepositoryNotFoundError):  # an empty cache: the client serves cached files whatever the error
+        MLP.from_pretrained("my-org/mlp", token=outsider, cache_dir=tmp_path / "cache")
 
 
 def test_token_is_never_written_or_logged(

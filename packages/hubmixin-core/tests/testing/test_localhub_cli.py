@@ -26,3 +26,14 @@ def test_an_unusable_data_folder_is_named(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"hubmixin hub serve: error: cannot use data folder {blocker / 'hub'}: Not a directory"
     ]
+
+
+def test_a_bad_organization_is_a_usage_error() -> None:
+    result = subprocess.run([*_SERVE, "--org", "a--b"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "hubmixin hub serve: error: Invalid organization name 'a--b': use letters, digits and single '-' "
+        "(not ['api', 'buckets', 'datasets', 'kernels', 'models', 'spaces'])"
+    ]
+    taken = subprocess.run([*_SERVE, "--org", "localuser"], capture_output=True, text=True, timeout=60)
+    assert taken.returncode == 2 and "'localuser' is a user" in taken.stderr

@@ -1,9 +1,17 @@
-"""Repository listing and administration: ``list_models`` (filters, ``sort=``), ``list_user_repos`` (``hf repos ls``),
+"""Repository listing and administration: ``list_models`` (filters, ``sort=``), ``list_user_repos`` (``hf repos ls``,
+of the caller or of an organization),
 ``auth_check``, ``update_repo_settings`` (visibility, ``gated``), ``move_repo``, ``super_squash_history``."""
 
 from __future__ import annotations
 
-from hubmixin_core.testing._access import readable_repo, require_user, writable_repo
+from hubmixin_core.testing._access import (
+    can_read,
+    namespace_role,
+    readable_repo,
+    require_namespace_writer,
+    require_user,
+    writable_repo,
+)
 from hubmixin_core.testing._cards import read_card
 from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
 from hubmixin_core.testing._sort import sort_listing
@@ -13,6 +21,7 @@ __all__ = [
     "handle_auth_check",
     "handle_list_repos",
     "handle_move_repo",
+    "handle_org_repos",
     "handle_repo_settings",
     "handle_squash",
     "handle_user_repos",
@@ -22,7 +31,8 @@ _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 
 
 def handle_list_repos(ex: Exchange) -> None:
-    """``GET /api/{type}s?search=&author=&filter=&pipeline_tag=&gated=&sort=&direction=&limit=``: readable repos.
+    """``GET /api/{type}s?search=&author=&filter=&pipeline_tag=&gated=&sort=&direction=&limit=``: readable repos
+    (private ones for the members of their namespace).
 
     ``filter`` values must all be tags of the repository (from its card, see `card_tags`); ``cardData=True``
     adds the card metadata; the order is newest first unless ``sort`` says otherwise (see `sort_listing`).
@@ -40,7 +50,7 @@ def handle_list_repos(ex: Exchange) -> None:
     likes = ex.app.likes.counts()
     found: list[tuple[Repo, dict[str, object]]] = []
     for repo in ex.app.storage.list_repos(_TYPES[ex.match.arg]):
-        if repo.private and ex.user != repo.key.namespace:
+        if not can_read(ex, repo):
             continue
         if (author and repo.key.namespace != author) or search not in repo.key.repo_id.lower():
             continue
@@ -99,8 +109,9 @@ def handle_repo_settings(ex: Exchange) -> None:
 
 
 def handle_move_repo(ex: Exchange) -> None:
-    """``POST /api/repos/move`` ``{"fromRepo", "toRepo", "type"}``: rename a repository (its owner only)."""
-    user = require_user(ex)
+    """``POST /api/repos/move`` ``{"fromRepo", "toRepo", "type"}``: rename a repository, possibly into another
+    namespace; the caller must be able to write to both (their own, or an organization's as a writer)."""
+    require_user(ex)
     body = ex.read_json()
     if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("fromRepo", "toRepo")):
         raise HubError(400, "Expected a JSON object with string fields fromRepo and toRepo")
@@ -115,8 +126,7 @@ def handle_move_repo(ex: Exchange) -> None:
         keys.append(RepoKey(str(repo_type), namespace, name))
     source, target = keys
     repo = writable_repo(ex, source)
-    if target.namespace != user:
-        raise HubError(403, f"You cannot move a repository to namespace {target.namespace!r} (user {user!r})")
+    require_namespace_writer(ex, target.namespace)
     if not ex.app.storage.move_repo(repo, target):
         raise HubError(409, f"Repository {target.repo_id} already exists")
     ex.send_bytes(200, b"", {})
@@ -124,12 +134,26 @@ def handle_move_repo(ex: Exchange) -> None:
 
 def handle_user_repos(ex: Exchange) -> None:
     """``GET /api/settings/repositories``: the caller's repositories of every type, with their storage."""
-    user = require_user(ex, write=False)
+    _send_namespace_repos(ex, require_user(ex, write=False))
+
+
+def handle_org_repos(ex: Exchange) -> None:
+    """``GET /api/organizations/{org}/settings/repositories``: an organization's repositories (for its members)."""
+    require_user(ex, write=False)
+    org = ex.match.arg
+    if not ex.app.orgs.exists(org):
+        raise HubError(404, f"Organization not found: {org}")
+    if namespace_role(ex, org) is None:
+        raise HubError(403, f"Only the members of {org!r} may list its repositories")
+    _send_namespace_repos(ex, org)
+
+
+def _send_namespace_repos(ex: Exchange, namespace: str) -> None:
     storage = ex.app.storage
     found: list[dict[str, object]] = []
     for repo_type in _TYPES.values():
         for repo in storage.list_repos(repo_type):
-            if repo.key.namespace != user:
+            if repo.key.namespace != namespace:
                 continue
             head = storage.resolve(repo, "main")
             record = storage.get_commit(repo, head) if head is not None else None

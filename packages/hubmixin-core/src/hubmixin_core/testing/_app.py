@@ -13,6 +13,7 @@ from hubmixin_core.testing._discussions import DiscussionStore
 from hubmixin_core.testing._faults import FaultInjector
 from hubmixin_core.testing._http import JSON_LIMIT
 from hubmixin_core.testing._likes import LikeStore
+from hubmixin_core.testing._orgs import OrgStore
 from hubmixin_core.testing._storage import Repo, Storage
 from hubmixin_core.testing.xet._store import XetStore
 
@@ -96,6 +97,7 @@ class HubApp:
         self.storage = Storage(root / "hub.sqlite")
         self.discussions = DiscussionStore(self.storage)
         self.likes = LikeStore(self.storage)
+        self.orgs = OrgStore(self.storage)
         self.blobs = BlobStore(root)
         self.faults = FaultInjector()
         self.tickets = UploadTickets()

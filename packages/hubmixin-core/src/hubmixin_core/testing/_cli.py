@@ -28,6 +28,13 @@ def add_hub_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     serve.add_argument(
         "--token", default=None, help="write token of the default user (default: a new one at each start)"
     )
+    serve.add_argument(
+        "--org",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an organization with the default user as its admin (repeat for several)",
+    )
     serve.set_defaults(func=_serve)
 
 
@@ -51,7 +58,13 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         hub = LocalHub(args.root, host=args.host, port=args.port, username=args.username, token=args.token)
         hub.start()
-    except ValueError as error:  # a host off the loopback interface, a bad user name or token
+        try:
+            for org in args.org:
+                hub.add_organization(org, members={hub.username: "admin"})
+        except BaseException:
+            hub.stop()
+            raise
+    except ValueError as error:  # a host off the loopback interface, a bad user, organization name or token
         print(f"hubmixin hub serve: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # the port is taken, the address cannot be bound, the root is not writable
@@ -61,7 +74,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     try:
         print(f"LocalHub serving at {hub.endpoint}", flush=True)
-        print(f"data: {hub.root}  user: {hub.username}", flush=True)
+        orgs = f"  organizations: {', '.join(args.org)}" if args.org else ""
+        print(f"data: {hub.root}  user: {hub.username}{orgs}", flush=True)
         print("Point the huggingface_hub client at it (paste into a shell):", flush=True)
         no_xet = "" if xet_available() else " HF_HUB_DISABLE_XET=1"  # Xet storage needs the hub extra
         print(f"  export HF_ENDPOINT={hub.endpoint} HF_TOKEN={hub.token}{no_xet}", flush=True)

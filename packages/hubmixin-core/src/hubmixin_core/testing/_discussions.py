@@ -3,8 +3,9 @@
 Discussions and pull requests share one numbering per repo (``repos.next_pr``, also used by ``create_pr=1``
 commits). A pull request ``N`` has the git ref ``refs/pr/N``; commits to that ref are events of the PR. Merging
 applies the PR's changes (its tree against the commit it was based on) as one new commit on the base branch.
-Anyone who can read a repo (with a write token) may open a discussion or pull request and comment; the repo owner
-or the author may close/reopen or rename it and push to a PR ref; only the owner merges.
+Anyone who can read a repo (with a write token) may open a discussion or pull request and comment; the repo's
+writers (its owner, or an organization's members with the write or admin role) or the author may close/reopen or
+rename it and push to a PR ref; only the repo's writers merge.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from hubmixin_core.testing._access import readable_repo, require_user
+from hubmixin_core.testing._access import can_write, readable_repo, require_user
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._storage import FileEntry, Repo, Storage, now_iso
 
@@ -314,8 +315,8 @@ def handle_discussion(ex: Exchange) -> None:
     ex.send_json(details)
 
 
-def _may_moderate(user: str, repo: Repo, d: Discussion) -> bool:
-    return user in (repo.key.namespace, d.author)
+def _may_moderate(ex: Exchange, repo: Repo, d: Discussion) -> bool:
+    return ex.user == d.author or can_write(ex, repo.key.namespace)
 
 
 def _merge(ex: Exchange, repo: Repo, d: Discussion, user: str) -> str:
@@ -351,7 +352,7 @@ def handle_discussion_change(ex: Exchange) -> None:
         ex.send_json({"newMessage": store.events(repo, d.num)[-1]})
         return
     if resource == "merge":
-        if user != repo.key.namespace:
+        if not can_write(ex, repo.key.namespace):
             raise HubError(403, f"You don't have the rights to merge pull requests of {repo.key.url_path}")
         if not d.is_pr or d.status not in ("open", "draft"):
             raise HubError(400, f"Discussion #{d.num} is not an open pull request (status {d.status!r})")
@@ -364,8 +365,8 @@ def handle_discussion_change(ex: Exchange) -> None:
         return
     if resource not in ("status", "title"):
         raise HubError(404, f"Unknown discussion action {resource!r}")
-    if not _may_moderate(user, repo, d):
-        raise HubError(403, f"Only the author of #{d.num} or the owner of {repo.key.url_path} may change it")
+    if not _may_moderate(ex, repo, d):
+        raise HubError(403, f"Only the author of #{d.num} or the writers of {repo.key.url_path} may change it")
     if resource == "title":
         title = _check_title(_string_field(body, "title"))
         store.update(repo, d.num, title=title)
@@ -385,17 +386,16 @@ def handle_discussion_change(ex: Exchange) -> None:
 
 
 def check_pr_push(ex: Exchange, repo: Repo, ref: str) -> None:
-    """A commit to ``refs/pr/N``: only the PR's author or the repo owner, and not once merged or closed."""
+    """A commit to ``refs/pr/N``: only the PR's author or the repo's writers, and not once merged or closed."""
     if not ref.startswith("refs/pr/") or not ref[len("refs/pr/") :].isdigit():
         return
     d = _store(ex).get(repo, int(ref[len("refs/pr/") :]))
-    user = ex.user or ""
     if d is None:
-        if user != repo.key.namespace:
+        if not can_write(ex, repo.key.namespace):
             raise HubError(403, f"You don't have the rights to write to {ref} of {repo.key.url_path}")
         return
-    if not _may_moderate(user, repo, d):
-        raise HubError(403, f"Only the author of pull request #{d.num} or the repo owner may push to {ref}")
+    if not _may_moderate(ex, repo, d):
+        raise HubError(403, f"Only the author of pull request #{d.num} or the repo's writers may push to {ref}")
     if d.status in ("merged", "closed"):
         raise HubError(400, f"Pull request #{d.num} is {d.status}: reopen it (or open a new one) to push")
 

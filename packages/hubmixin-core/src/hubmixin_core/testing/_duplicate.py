@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from hubmixin_core.testing._access import readable_repo, require_user
+from hubmixin_core.testing._access import readable_repo, require_namespace_writer, require_user
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._repos import _key_from_body
 from hubmixin_core.testing._storage import Repo, RepoKey, Storage, insert_repo, now_iso
@@ -48,19 +48,19 @@ def copy_repo(storage: Storage, xet: XetStore, source: Repo, key: RepoKey, *, pr
     return Repo(id=new_id, key=key, private=private, created_at=created)
 
 
-def _target(body: dict[str, object], source: Repo, user: str) -> RepoKey:
+def _target(ex: Exchange, body: dict[str, object], source: Repo, user: str) -> RepoKey:
     repository = body.get("repository")
     if not isinstance(repository, str) or repository.count("/") != 1:
         raise HubError(400, f"repository must be 'namespace/name', not {repository!r}")
     namespace, name = repository.split("/")
     key = _key_from_body({"name": name, "organization": namespace, "type": source.key.type}, user)
-    if key.namespace != user:
-        raise HubError(403, f"You don't have the rights to create a repository under the namespace {namespace!r}")
+    require_namespace_writer(ex, key.namespace)
     return key
 
 
 def handle_duplicate_repo(ex: Exchange) -> None:
-    """``POST /api/{type}s/{repo}/duplicate`` ``{"repository": "ns/name", "visibility"?}``: copy a readable repo."""
+    """``POST /api/{type}s/{repo}/duplicate`` ``{"repository": "ns/name", "visibility"?}``: copy a readable repo
+    into a namespace the caller can write (theirs, or an organization where they have the write or admin role)."""
     user = require_user(ex)
     source = readable_repo(ex, ex.match.repo)
     body = ex.read_json()
@@ -68,7 +68,7 @@ def handle_duplicate_repo(ex: Exchange) -> None:
         raise HubError(400, "Expected a JSON object as request body")
     if unsupported := sorted(set(body) - _ACCEPTED):
         raise HubError(501, f"Duplicate options {unsupported} are not supported by the local Hub (hubmixin LocalHub)")
-    key = _target(body, source, user)
+    key = _target(ex, body, source, user)
     visibility = body.get("visibility")
     if visibility not in (None, "private", "public"):
         raise HubError(501, f"Visibility {visibility!r} is not supported by the local Hub (hubmixin LocalHub)")

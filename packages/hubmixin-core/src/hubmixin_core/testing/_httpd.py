@@ -17,6 +17,7 @@ from hubmixin_core.testing._admin import (
     handle_auth_check,
     handle_list_repos,
     handle_move_repo,
+    handle_org_repos,
     handle_repo_settings,
     handle_squash,
     handle_user_repos,
@@ -29,6 +30,7 @@ from hubmixin_core.testing._duplicate import handle_duplicate_repo
 from hubmixin_core.testing._http import ConnectionCut, Exchange, HubError
 from hubmixin_core.testing._lfs_files import handle_lfs_files, handle_lfs_files_batch
 from hubmixin_core.testing._likes import handle_like, handle_likers, handle_user_likes
+from hubmixin_core.testing._org_api import handle_org_members, handle_org_overview
 from hubmixin_core.testing._repos import (
     handle_agent_harnesses,
     handle_branch,
@@ -72,6 +74,9 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("repo-settings", "PUT"): handle_repo_settings,
     ("move-repo", "POST"): handle_move_repo,
     ("user-repos", "GET"): handle_user_repos,
+    ("org-repos", "GET"): handle_org_repos,
+    ("org-overview", "GET"): handle_org_overview,
+    ("org-members", "GET"): handle_org_members,
     ("super-squash", "POST"): handle_squash,
     ("duplicate-repo", "POST"): handle_duplicate_repo,
     ("preupload", "POST"): handle_preupload,

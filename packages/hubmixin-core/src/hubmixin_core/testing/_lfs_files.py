@@ -6,7 +6,8 @@ branches, tags, pull requests) whose head holds it. ``POST .../lfs-files/batch``
 ``{"deletions": {"sha": [...], "rewriteHistory": bool}}`` removes objects from the repository, as on the Hub: with
 ``rewriteHistory`` (the client's default) the files pointing to them leave every commit of the repository (commit
 ids stay: LocalHub's do not hash the tree); without it the pointers stay and downloading them answers 404
-``EntryNotFound``. Both are for the repository's owner (deleting needs a write token).
+``EntryNotFound``. Both are for the repository's writers (its owner, an organization's write and admin members;
+deleting needs a write token).
 
 Only the repository's reference goes: the content-addressed blob (or the Xet file and its xorbs) stays in the store,
 since other repositories (duplicates, identical uploads) may share it.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hubmixin_core.testing._access import readable_repo, require_user, writable_repo
+from hubmixin_core.testing._access import can_write, readable_repo, require_user, writable_repo
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._storage import Repo, Storage
 from hubmixin_core.testing._upload import SHA256_HEX
@@ -102,13 +103,13 @@ def _is_sha(value: object) -> bool:
 def _owned_repo(ex: Exchange) -> Repo:
     user = require_user(ex, write=False)
     repo = readable_repo(ex, ex.match.repo)
-    if user != repo.key.namespace:
-        raise HubError(403, f"Only the owner of {repo.key.url_path} may manage its LFS files (user {user!r})")
+    if not can_write(ex, repo.key.namespace):
+        raise HubError(403, f"Only the writers of {repo.key.url_path} may manage its LFS files (user {user!r})")
     return repo
 
 
 def handle_lfs_files(ex: Exchange) -> None:
-    """``GET /api/{type}s/{repo}/lfs-files``: the repository's LFS objects (its owner only)."""
+    """``GET /api/{type}s/{repo}/lfs-files``: the repository's LFS objects (its writers only)."""
     repo = _owned_repo(ex)
     storage = ex.app.storage
     at_refs = _ref_paths(storage, repo)

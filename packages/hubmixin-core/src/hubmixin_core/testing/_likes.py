@@ -2,7 +2,7 @@
 
 Any user with a write token may like a repository they can read (its owner too); liking twice counts once and
 unliking a repository one does not like changes nothing. Listings show only the repositories the caller can read:
-a like of a private repository is seen by its owner alone. The counts are the ``likes`` of ``model_info`` and of
+a like of a private repository is seen by those who can read it. The counts are the ``likes`` of ``model_info`` and of
 the listings (which ``sort="likes"`` orders by).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hubmixin_core.testing._access import readable_repo, require_user
+from hubmixin_core.testing._access import can_read, readable_repo, require_user
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._storage import Repo, RepoKey, Storage, now_iso
 
@@ -118,6 +118,6 @@ def handle_user_likes(ex: Exchange) -> None:
     likes = [
         {"createdAt": like.created_at, "repo": {"name": like.repo.key.repo_id, "type": like.repo.key.type}}
         for like in ex.app.likes.liked_by(user)
-        if not like.repo.private or ex.user == like.repo.key.namespace
+        if can_read(ex, like.repo)
     ]
     ex.send_json(likes)

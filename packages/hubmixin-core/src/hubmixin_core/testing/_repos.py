@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
-from hubmixin_core.testing._access import readable_repo, require_user, resolve_revision, writable_repo
+from hubmixin_core.testing._access import (
+    readable_repo,
+    require_namespace_writer,
+    require_user,
+    resolve_revision,
+    writable_repo,
+)
 from hubmixin_core.testing._cards import read_card
 from hubmixin_core.testing._gitmeta import DEFAULT_GITATTRIBUTES, git_blob_oid, lfs_pointer, validate_ref_name
 from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
@@ -49,9 +55,14 @@ def _key_from_body(body: dict[str, object], user: str) -> RepoKey:
 
 
 def handle_whoami(ex: Exchange) -> None:
-    """``GET /api/whoami-v2``."""
+    """``GET /api/whoami-v2``: the caller, their token's role and their organizations (``roleInOrg``)."""
     user = require_user(ex, write=False)
     role = "write" if ex.can_write else "read"
+    orgs = [
+        {"type": "org", "id": org, "name": org, "fullname": org, "email": None, "canPay": False, "avatarUrl": ""}
+        | {"roleInOrg": org_role, "isEnterprise": False}
+        for org, org_role in ex.app.orgs.memberships(user).items()
+    ]
     ex.send_json(
         {
             "type": "user",
@@ -61,7 +72,7 @@ def handle_whoami(ex: Exchange) -> None:
             "email": None,
             "emailVerified": False,
             "isPro": False,
-            "orgs": [],
+            "orgs": orgs,
             "auth": {"type": "access_token", "accessToken": {"displayName": "localhub", "role": role}},
         }
     )
@@ -93,8 +104,7 @@ def handle_create_repo(ex: Exchange) -> None:
     user = require_user(ex)
     body = _json_object(ex)
     key = _key_from_body(body, user)
-    if key.namespace != user:
-        raise HubError(403, f"You don't have the rights to create a repository under the namespace {key.namespace!r}")
+    require_namespace_writer(ex, key.namespace)
     private = body.get("private") is True or body.get("visibility") in ("private", "protected")
     data = DEFAULT_GITATTRIBUTES.encode()
     initial = FileEntry(".gitattributes", ex.app.blobs.put_bytes(data), len(data), False, git_blob_oid(data))

@@ -21,6 +21,7 @@ _FIXED = {
     ("settings", "repositories"): "user-repos",
 }
 _REV_ROUTES = {"preupload", "commit", "paths-info", "commits"}
+_ORG_ROUTES = {("overview",): "org-overview", ("members",): "org-members", ("settings", "repositories"): "org-repos"}
 
 RESERVED_NAMES = frozenset({"api", "datasets", "spaces", "models", "kernels", "buckets"})
 """Names that cannot be users: they start non-repo URLs."""
@@ -82,6 +83,8 @@ def match_route(raw_path: str) -> Match | None:
             return Match(name)
         if len(rest) == 3 and rest[0] == "users" and rest[2] == "likes":
             return Match("user-likes", arg=rest[1])
+        if len(rest) >= 3 and rest[0] == "organizations" and (name := _ORG_ROUTES.get(tuple(rest[2:]))):
+            return Match(name, arg=rest[1])
         if len(rest) == 2 and rest[0] == "lfs-upload":
             return Match("lfs-upload", arg=rest[1])
         if len(rest) >= 2 and rest[0] == "xet-cas":

@@ -8,16 +8,19 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from hubmixin_core.errors import HubMixinValueError
 from hubmixin_core.testing._app import SHARD_LIMIT, HubApp
 from hubmixin_core.testing._client_config import configure_client
 from hubmixin_core.testing._faults import Fault
 from hubmixin_core.testing._http import JSON_LIMIT
 from hubmixin_core.testing._httpd import HubHTTPServer
+from hubmixin_core.testing._orgs import ROLES, OrgRole
 from hubmixin_core.testing._routes import RESERVED_NAMES
 
 __all__ = ["LocalHub"]
@@ -36,10 +39,10 @@ def _check_loopback(host: str) -> str:
     raise ValueError(f"LocalHub only binds to the IPv4 loopback interface (127.0.0.1), not {host!r}")
 
 
-def _check_user_name(name: str) -> str:
+def _check_user_name(name: str, what: str = "user") -> str:
     if not _USER_NAME.match(name) or name in RESERVED_NAMES or "--" in name:
         raise ValueError(
-            f"Invalid user name {name!r}: use letters, digits and single '-' (not {sorted(RESERVED_NAMES)})"
+            f"Invalid {what} name {name!r}: use letters, digits and single '-' (not {sorted(RESERVED_NAMES)})"
         )
     return name
 
@@ -155,6 +158,10 @@ class LocalHub:
             max_commit_line_bytes=self._max_commit_line_bytes,
             max_shard_bytes=self._max_shard_bytes,
         )
+        if app.orgs.exists(self.username):
+            app.close()
+            self._remove_temp_root()
+            raise HubMixinValueError(f"{self.username!r} is an organization of this hub: pick another username")
         try:
             httpd = HubHTTPServer((self._host, self._port), app)
         except BaseException:
@@ -209,8 +216,48 @@ class LocalHub:
     def add_user(self, name: str) -> str:
         """Create the user ``name`` (if needed) and return a new write token for it."""
         app = self._running_app()
-        app.storage.ensure_user(_check_user_name(name))
+        if app.orgs.exists(_check_user_name(name)):
+            raise HubMixinValueError(f"{name!r} is an organization: a user cannot have its name")
+        app.storage.ensure_user(name)
         return app.storage.create_token(name, write=True)
+
+    def add_organization(self, name: str, *, members: Mapping[str, OrgRole] | None = None) -> None:
+        """Create the organization ``name`` (if needed) and give each of ``members`` (existing users) its role.
+
+        Roles are the Hub's: ``"read"`` (read the organization's private repositories), ``"write"`` (also create,
+        push to, rename, duplicate into and delete its repositories, merge their pull requests) and ``"admin"``
+        (the same here: LocalHub serves no organization settings). ``whoami`` lists a member's organizations
+        with their ``roleInOrg``; organizations persist in `root` like users. Members not named keep their role.
+
+        Examples:
+            >>> hub.add_organization("my-org", members={hub.username: "write"})  # doctest: +SKIP
+            >>> MyModel().push_to_hub("my-org/model")  # doctest: +SKIP
+        """
+        app = self._running_app()
+        roles = dict(members or {})
+        for user, role in roles.items():
+            self._check_member(app, user, role)
+        if not app.orgs.create(_check_user_name(name, "organization")):
+            raise HubMixinValueError(f"{name!r} is a user: an organization cannot have its name")
+        for user, role in roles.items():
+            app.orgs.set_role(name, user, role)
+
+    def set_org_role(self, org: str, username: str, role: OrgRole | None) -> None:
+        """Give ``username`` the ``role`` in the organization ``org`` (see `add_organization`); ``None`` removes
+        them from it."""
+        app = self._running_app()
+        if not app.orgs.exists(org):
+            raise HubMixinValueError(f"No organization {org!r}: create it with add_organization()")
+        if role is not None:
+            self._check_member(app, username, role)
+        app.orgs.set_role(org, username, role)
+
+    @staticmethod
+    def _check_member(app: HubApp, username: str, role: str) -> None:
+        if role not in ROLES:
+            raise HubMixinValueError(f"Invalid role {role!r} for {username!r}: use one of {list(ROLES)}")
+        if not app.storage.user_exists(username):
+            raise HubMixinValueError(f"No user {username!r}: create it with add_user() before adding it to an org")
 
     def create_token(self, username: str, *, write: bool = True) -> str:
         """A new token for an existing user; ``write=False`` gives a read-only token."""

@@ -1,0 +1,39 @@
+"""Organization pages of the API: ``get_organization_overview`` and ``list_organization_members``."""
+
+from __future__ import annotations
+
+from hubmixin_core.testing._access import namespace_role
+from hubmixin_core.testing._http import Exchange, HubError
+
+__all__ = ["handle_org_members", "handle_org_overview"]
+
+
+def _org(ex: Exchange) -> str:
+    org = ex.match.arg
+    if not ex.app.orgs.exists(org):
+        raise HubError(404, f"Organization not found: {org}")
+    return org
+
+
+def handle_org_overview(ex: Exchange) -> None:
+    """``GET /api/organizations/{org}/overview``: name, member count and public repository counts."""
+    org = _org(ex)
+    counts = {
+        kind: sum(1 for repo in ex.app.storage.list_repos(kind) if repo.key.namespace == org and not repo.private)
+        for kind in ("model", "dataset", "space")
+    }
+    overview: dict[str, object] = {"name": org, "fullname": org, "avatarUrl": "", "isVerified": False}
+    overview |= {"numUsers": len(ex.app.orgs.members(org)), "numModels": counts["model"]}
+    overview |= {"numDatasets": counts["dataset"], "numSpaces": counts["space"], "numFollowers": 0, "numPapers": 0}
+    ex.send_json(overview)
+
+
+def handle_org_members(ex: Exchange) -> None:
+    """``GET /api/organizations/{org}/members``: the members; their ``role`` only for the organization's members."""
+    org = _org(ex)
+    member = namespace_role(ex, org) is not None
+    users: list[dict[str, object]] = []
+    for user, role in ex.app.orgs.members(org).items():
+        item: dict[str, object] = {"user": user, "fullname": user, "avatarUrl": "", "type": "user", "isPro": False}
+        users.append(item | ({"role": role} if member else {}))
+    ex.send_json(users)

@@ -191,3 +191,30 @@ def test_renamed_refuses_two_names_made_one_and_a_bad_pattern(tmp_path: Path) ->
         open_checkpoint(tmp_path).renamed({r"^[ab]\.": "x."})
     with pytest.raises(WeightsKeyError, match=r"key_mapping: invalid pattern '\('"):
         open_checkpoint(tmp_path).renamed({"(": "x"})
+
+
+def test_large_tensors_are_read_whole_and_aligned_by_the_parallel_reader(tmp_path: Path) -> None:
+    """Over 64 MiB the read is cut into pieces read by several threads: every byte lands where it belongs."""
+    rng = np.random.default_rng(3)
+    big = rng.standard_normal((6000, 3001)).astype(np.float32)  # 69 MiB, rows not a multiple of any piece size
+    tensors = {"a_bias": rng.standard_normal(7).astype(np.float32), "b_big": big, "c_h": big[:1000].astype(np.float16)}
+    save_file(tensors, str(tmp_path / "model.safetensors"))  # safetensors' own layout: tensors not 64-byte aligned
+    checkpoint = open_checkpoint(tmp_path)
+    assert not checkpoint.is_aligned("b_big")
+    read = checkpoint.read(list(tensors))
+    raw = checkpoint.read_raw(list(tensors))
+    for name, array in tensors.items():
+        assert read[name].tobytes() == array.tobytes(), name
+        assert raw[name].tobytes() == array.tobytes(), name
+        assert read[name].ctypes.data % 64 == 0 and raw[name].ctypes.data % 64 == 0, name
+    rows = checkpoint.read_slice("b_big", (slice(1234, 4999), slice(0, 3001)))
+    assert rows.tobytes() == big[1234:4999].tobytes()
+
+
+def test_a_truncated_large_tensor_is_a_file_error_naming_it(tmp_path: Path) -> None:
+    save_file({"w": np.ones((4096, 4096 + 5), dtype=np.float32)}, str(tmp_path / "model.safetensors"))
+    path = tmp_path / "model.safetensors"
+    with path.open("r+b") as file:
+        file.truncate(path.stat().st_size - 1000)
+    with pytest.raises(WeightsFileError, match=r"tensor .w. .*truncated"):
+        open_checkpoint(tmp_path).read(["w"])

@@ -78,6 +78,13 @@ def _pread_into(fd: int, target: NDArray[Any], offset: int, path: Path) -> None:
         done += n
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, as in a container limited to some cores)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _read_all(path: Path, jobs: Sequence[tuple[NDArray[Any], int]]) -> None:
     """Fill each contiguous ``(target, file offset)`` of ``jobs`` from the file.
 
@@ -89,7 +96,7 @@ def _read_all(path: Path, jobs: Sequence[tuple[NDArray[Any], int]]) -> None:
         flat = target.reshape(-1).view(np.uint8)
         pieces += [(flat[i : i + _PIECE_BYTES], offset + i) for i in range(0, flat.size, _PIECE_BYTES)]
     total = sum(piece.size for piece, _ in pieces)
-    readers = min(_MAX_READERS, os.cpu_count() or 1, len(pieces))
+    readers = min(_MAX_READERS, _usable_cpus(), len(pieces))
     fd = os.open(path, os.O_RDONLY)
     try:
         if total < _PARALLEL_FROM or readers < 2:

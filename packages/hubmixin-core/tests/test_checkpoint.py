@@ -197,7 +197,8 @@ def test_large_tensors_are_read_whole_and_aligned_by_the_parallel_reader(tmp_pat
     """Over 64 MiB the read is cut into pieces read by several threads: every byte lands where it belongs."""
     rng = np.random.default_rng(3)
     big = rng.standard_normal((6000, 3001)).astype(np.float32)  # 69 MiB, rows not a multiple of any piece size
-    tensors = {"a_bias": rng.standard_normal(7).astype(np.float32), "b_big": big, "c_h": big[:1000].astype(np.float16)}
+    tensors: dict[str, Array] = {"a_bias": rng.standard_normal(7).astype(np.float32), "b_big": big}
+    tensors["c_h"] = big[:1000].astype(np.float16)
     save_file(tensors, str(tmp_path / "model.safetensors"))  # safetensors' own layout: tensors not 64-byte aligned
     checkpoint = open_checkpoint(tmp_path)
     assert not checkpoint.is_aligned("b_big")

@@ -230,8 +230,12 @@ class LocalHub:
         with their ``roleInOrg``; organizations persist in `root` like users. Members not named keep their role.
 
         Examples:
-            >>> hub.add_organization("my-org", members={hub.username: "write"})  # doctest: +SKIP
-            >>> MyModel().push_to_hub("my-org/model")  # doctest: +SKIP
+            >>> from huggingface_hub import HfApi
+            >>> from hubmixin_core.testing import LocalHub
+            >>> with LocalHub() as hub, hub.configure_client():
+            ...     hub.add_organization("my-org", members={hub.username: "write"})
+            ...     HfApi().create_repo("my-org/model").repo_id  # or a model's push_to_hub("my-org/model")
+            'my-org/model'
         """
         app = self._running_app()
         roles = dict(members or {})

@@ -6,9 +6,11 @@ costs only the slice (plus one bounded block of rows), whatever the slice's layo
 
 from __future__ import annotations
 
+import ctypes
 import math
 import mmap
 import os
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -65,10 +67,39 @@ def aligned_empty(shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
     return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
+def _libc_madvise() -> Any:
+    if sys.platform != "linux":  # the advice number below is Linux's
+        return None
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    madvise.restype = ctypes.c_int
+    return madvise
+
+
+_MADV_POPULATE_WRITE = 23  # Linux 5.14+: the kernel faults the range in, writable, in one call
+_madvise = _libc_madvise()
+
+
+def _fault_in(flat: NDArray[np.uint8]) -> None:
+    """Fault in the pages of ``flat`` before reading into them: ``preadv`` into unfaulted memory is several times
+    slower. One ``madvise`` where the kernel has it (about 30% faster than touching each page), else a touch."""
+    start = flat.ctypes.data
+    first = -start % _PAGE
+    length = (flat.size - first) // _PAGE * _PAGE
+    if _madvise is not None and length >= _MAPPED_FROM and _madvise(start + first, length, _MADV_POPULATE_WRITE) == 0:
+        flat[0] = flat[-1] = 0  # the partial pages at either end
+        return
+    flat[::_PAGE] = 0
+
+
 def _pread_into(fd: int, target: NDArray[Any], offset: int, path: Path) -> None:
     """Fill the contiguous array ``target`` with the file's bytes from ``offset``."""
     flat = target.reshape(-1).view(np.uint8)
-    flat[::_PAGE] = 0  # fault the pages in first: preadv into unfaulted memory is several times slower
+    if flat.size:
+        _fault_in(flat)
     view = flat.data
     done, size = 0, view.nbytes
     while done < size:

@@ -14,6 +14,7 @@ from hubmixin_core.testing._access import (
 )
 from hubmixin_core.testing._cards import read_card
 from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
+from hubmixin_core.testing._org_api import existing_org
 from hubmixin_core.testing._sort import sort_listing
 from hubmixin_core.testing._storage import Repo, RepoKey
 
@@ -140,9 +141,7 @@ def handle_user_repos(ex: Exchange) -> None:
 def handle_org_repos(ex: Exchange) -> None:
     """``GET /api/organizations/{org}/settings/repositories``: an organization's repositories (for its members)."""
     require_user(ex, write=False)
-    org = ex.match.arg
-    if not ex.app.orgs.exists(org):
-        raise HubError(404, f"Organization not found: {org}")
+    org = existing_org(ex)
     if namespace_role(ex, org) is None:
         raise HubError(403, f"Only the members of {org!r} may list its repositories")
     _send_namespace_repos(ex, org)

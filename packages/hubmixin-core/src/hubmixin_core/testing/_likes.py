@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from hubmixin_core.testing._access import can_read, readable_repo, require_user
 from hubmixin_core.testing._http import Exchange, HubError
-from hubmixin_core.testing._storage import Repo, RepoKey, Storage, now_iso
+from hubmixin_core.testing._storage import Repo, Storage, now_iso, repo_columns, repo_from_row
 
 __all__ = ["Like", "LikeStore", "handle_like", "handle_likers", "handle_user_likes"]
 
@@ -67,18 +67,11 @@ class LikeStore:
 
     def _likes(self, where: str, arg: object) -> list[Like]:
         rows = self.storage._all(
-            "SELECT l.user, l.created_at, r.id, r.type, r.namespace, r.name, r.private, r.created_at, r.gated "
+            f"SELECT l.user, l.created_at, {repo_columns('r')} "
             f"FROM likes l JOIN repos r ON r.id = l.repo_id WHERE {where} ORDER BY l.created_at DESC, l.rowid DESC",
             arg,
         )
-        return [
-            Like(
-                str(user),
-                Repo(int(str(i)), RepoKey(str(kind), str(ns), str(name)), bool(private), str(created), str(gated)),
-                str(liked),
-            )
-            for user, liked, i, kind, ns, name, private, created, gated in rows
-        ]
+        return [Like(str(row[0]), repo_from_row(row[2:]), str(row[1])) for row in rows]
 
     def likers(self, repo: Repo) -> list[Like]:
         """The likes of ``repo``, newest first."""

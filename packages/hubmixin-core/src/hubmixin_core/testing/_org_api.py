@@ -5,10 +5,11 @@ from __future__ import annotations
 from hubmixin_core.testing._access import namespace_role
 from hubmixin_core.testing._http import Exchange, HubError
 
-__all__ = ["handle_org_members", "handle_org_overview"]
+__all__ = ["existing_org", "handle_org_members", "handle_org_overview"]
 
 
-def _org(ex: Exchange) -> str:
+def existing_org(ex: Exchange) -> str:
+    """The organization the route names; 404 if there is none."""
     org = ex.match.arg
     if not ex.app.orgs.exists(org):
         raise HubError(404, f"Organization not found: {org}")
@@ -17,7 +18,7 @@ def _org(ex: Exchange) -> str:
 
 def handle_org_overview(ex: Exchange) -> None:
     """``GET /api/organizations/{org}/overview``: name, member count and public repository counts."""
-    org = _org(ex)
+    org = existing_org(ex)
     counts = {
         kind: sum(1 for repo in ex.app.storage.list_repos(kind) if repo.key.namespace == org and not repo.private)
         for kind in ("model", "dataset", "space")
@@ -30,7 +31,7 @@ def handle_org_overview(ex: Exchange) -> None:
 
 def handle_org_members(ex: Exchange) -> None:
     """``GET /api/organizations/{org}/members``: the members; their ``role`` only for the organization's members."""
-    org = _org(ex)
+    org = existing_org(ex)
     member = namespace_role(ex, org) is not None
     users: list[dict[str, object]] = []
     for user, role in ex.app.orgs.members(org).items():

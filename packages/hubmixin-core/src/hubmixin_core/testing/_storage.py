@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +14,18 @@ from pathlib import Path
 from hubmixin_core.testing._gitmeta import new_commit_oid
 from hubmixin_core.testing._sqlite import SqliteDatabase
 
-__all__ = ["CommitRecord", "FileEntry", "ParentMismatchError", "Repo", "RepoKey", "Storage", "insert_repo", "now_iso"]
+__all__ = [
+    "CommitRecord",
+    "FileEntry",
+    "ParentMismatchError",
+    "Repo",
+    "RepoKey",
+    "Storage",
+    "insert_repo",
+    "now_iso",
+    "repo_columns",
+    "repo_from_row",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
@@ -120,6 +131,21 @@ class ParentMismatchError(Exception):
     """The branch moved past the ``parentCommit`` the client based its commit on."""
 
 
+_REPO_COLUMNS = ("id", "type", "namespace", "name", "private", "created_at", "gated")
+
+
+def repo_columns(table: str = "") -> str:
+    """The columns `repo_from_row` reads, for a ``SELECT`` (each prefixed with ``table.`` if given)."""
+    return ", ".join(f"{table}.{column}" if table else column for column in _REPO_COLUMNS)
+
+
+def repo_from_row(row: Sequence[object]) -> Repo:
+    """The repository of a ``repos`` row selected with `repo_columns`."""
+    repo_id, repo_type, namespace, name, private, created, gated = row
+    key = RepoKey(str(repo_type), str(namespace), str(name))
+    return Repo(int(str(repo_id)), key, bool(private), str(created), str(gated))
+
+
 def insert_repo(db: sqlite3.Connection, key: RepoKey, *, private: bool, created: str) -> int | None:
     """Insert the row of a new repository inside the transaction ``db``; its id, ``None`` if ``key`` is taken."""
     try:
@@ -181,14 +207,12 @@ class Storage(SqliteDatabase):
     def get_repo(self, key: RepoKey) -> Repo | None:
         """The repository at ``key``, if any."""
         row = self._one(
-            "SELECT id, private, created_at, gated FROM repos WHERE type = ? AND namespace = ? AND name = ?",
+            f"SELECT {repo_columns()} FROM repos WHERE type = ? AND namespace = ? AND name = ?",
             key.type,
             key.namespace,
             key.name,
         )
-        if row is None:
-            return None
-        return Repo(id=int(str(row[0])), key=key, private=bool(row[1]), created_at=str(row[2]), gated=str(row[3]))
+        return None if row is None else repo_from_row(row)
 
     def create_repo(self, key: RepoKey, *, private: bool, author: str, initial: FileEntry) -> Repo | None:
         """Create the repo with an initial commit holding ``initial``; ``None`` if it already exists."""
@@ -208,14 +232,8 @@ class Storage(SqliteDatabase):
 
     def list_repos(self, repo_type: str) -> list[Repo]:
         """Every repository of ``repo_type``, newest first."""
-        rows = self._all(
-            "SELECT id, namespace, name, private, created_at, gated FROM repos WHERE type = ? ORDER BY id DESC",
-            repo_type,
-        )
-        return [
-            Repo(int(str(i)), RepoKey(repo_type, str(ns), str(name)), bool(private), str(created), str(gated))
-            for i, ns, name, private, created, gated in rows
-        ]
+        rows = self._all(f"SELECT {repo_columns()} FROM repos WHERE type = ? ORDER BY id DESC", repo_type)
+        return [repo_from_row(row) for row in rows]
 
     def set_private(self, repo: Repo, private: bool) -> None:
         """Make ``repo`` private or public."""

@@ -7,6 +7,7 @@ costs only the slice (plus one bounded block of rows), whatever the slice's layo
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import mmap
 import os
@@ -67,6 +68,7 @@ def aligned_empty(shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
     return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
+@functools.cache  # looked up at the first large read, not at import
 def _libc_madvise() -> Any:
     if sys.platform != "linux":  # the advice number below is Linux's
         return None
@@ -80,7 +82,6 @@ def _libc_madvise() -> Any:
 
 
 _MADV_POPULATE_WRITE = 23  # Linux 5.14+: the kernel faults the range in, writable, in one call
-_madvise = _libc_madvise()
 
 
 def _fault_in(flat: NDArray[np.uint8]) -> None:
@@ -89,7 +90,8 @@ def _fault_in(flat: NDArray[np.uint8]) -> None:
     start = flat.ctypes.data
     first = -start % _PAGE
     length = (flat.size - first) // _PAGE * _PAGE
-    if _madvise is not None and length >= _MAPPED_FROM and _madvise(start + first, length, _MADV_POPULATE_WRITE) == 0:
+    madvise = _libc_madvise() if length >= _MAPPED_FROM else None
+    if madvise is not None and madvise(start + first, length, _MADV_POPULATE_WRITE) == 0:
         flat[0] = flat[-1] = 0  # the partial pages at either end
         return
     flat[::_PAGE] = 0

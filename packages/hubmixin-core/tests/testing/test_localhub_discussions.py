@@ -124,6 +124,46 @@ def test_access_rules(local_hub: LocalHub, repo_id: str) -> None:
     assert hf.create_discussion(private, title="Note to self").num == 1
 
 
+@pytest.mark.filterwarnings("ignore:Hidden comments' content cannot be retrieved:UserWarning")
+def test_edit_and_hide_comments(local_hub: LocalHub, repo_id: str) -> None:
+    other = local_hub.add_user("contributor")
+    third = local_hub.add_user("third")
+    hf.create_discussion(repo_id, title="A question", description="First words", token=other)
+    opening = hf.get_discussion_details(repo_id, 1).events[0]
+    reply = hf.comment_discussion(repo_id, 1, "A reply", token=third)
+
+    edited = hf.edit_discussion_comment(repo_id, 1, opening.id, "Better words", token=other)
+    assert (edited.id, edited.content, edited.edited, edited.hidden) == (opening.id, "Better words", True, False)
+    hf.edit_discussion_comment(repo_id, 1, opening.id, "Best words", token=other)
+    stored = hf.get_discussion_details(repo_id, 1).events[0]
+    assert isinstance(stored, DiscussionComment) and stored.content == "Best words"
+    data = stored._event["data"]
+    assert data["numEdits"] == 2 and [v["raw"] for v in data["history"]] == ["Better words", "First words"]
+
+    with pytest.raises(HfHubHTTPError) as excinfo:  # only the author edits, even the repo's owner does not
+        hf.edit_discussion_comment(repo_id, 1, opening.id, "Owner's words")
+    assert excinfo.value.response.status_code == 403
+    with pytest.raises(HfHubHTTPError) as excinfo:  # hiding needs the author or the repo's writers
+        hf.HfApi().hide_discussion_comment(repo_id, 1, reply.id, token=other)
+    assert excinfo.value.response.status_code == 403
+    with pytest.raises(HfHubHTTPError) as excinfo:
+        hf.edit_discussion_comment(repo_id, 1, "0" * 24, "Nothing there", token=other)
+    assert excinfo.value.response.status_code == 404
+
+    hidden = hf.HfApi().hide_discussion_comment(repo_id, 1, reply.id)  # by the repo's owner
+    assert (hidden.id, hidden.hidden, hidden.content) == (reply.id, True, "")
+    assert hf.HfApi().hide_discussion_comment(repo_id, 1, opening.id, token=other).hidden  # by its author
+    events = hf.get_discussion_details(repo_id, 1).events
+    assert [(e.id, e.hidden, e.content) for e in events if isinstance(e, DiscussionComment)] == [
+        (opening.id, True, ""),
+        (reply.id, True, ""),
+    ]
+    assert events[0]._event["data"]["history"] == []  # earlier versions are gone too
+    with pytest.raises(HfHubHTTPError) as excinfo:
+        hf.edit_discussion_comment(repo_id, 1, reply.id, "Back again", token=third)
+    assert excinfo.value.response.status_code == 400
+
+
 def test_upload_folder_create_pr_with_a_large_file(local_hub: LocalHub, repo_id: str, tmp_path: Path) -> None:
     (tmp_path / "big.bin").write_bytes(os.urandom(11 * 1024 * 1024))
     (tmp_path / "small.txt").write_bytes(b"small")

@@ -371,6 +371,8 @@ def test_long_error_messages_are_cut_in_the_header(local_hub: LocalHub, repo: st
         ("GET", "/api/xet-cas/data/" + "0" * 64 + "?exp=1&sig=%C3%A9", b"", {}, 403),
         ("GET", "/api/xet-cas/v1/reconstructions/" + "0" * 64, b"", {"Authorization": "Bearer abc.\xe9"}, 401),
         ("GET", "/api/whoami-v2", b"", {"Authorization": "Bearer \xe9"}, 401),
+        ("GET", "/{repo}/resolve/main/%FF%FE", b"", {}, 400),  # not UTF-8 once decoded
+        ("GET", "/api/models/{repo}/tree/main/a%C3", b"", {}, 400),
     ],
 )
 def test_probe_findings_are_4xx(

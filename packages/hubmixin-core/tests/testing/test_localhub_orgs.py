@@ -13,6 +13,7 @@ from pathlib import Path
 import huggingface_hub as hf
 import pytest
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from localhub_raw import raw_request
 
 from hubmixin_core.errors import HubMixinError
 from hubmixin_core.testing import LocalHub, configure_client
@@ -170,6 +171,29 @@ def test_org_overview_and_members(local_hub: LocalHub, members: dict[str, str], 
     anonymous = list(hf.list_organization_members(ORG, token=False))
     assert len(anonymous) == 4 and all(getattr(u, "role", None) is None for u in anonymous)
     _refused(404, hf.get_organization_overview, "no-such-org")
+    assert list(hf.list_organization_followers(ORG)) == []
+    _refused(404, lambda: list(hf.list_organization_followers("no-such-org")))
+
+
+def test_user_overview_and_follows(local_hub: LocalHub, members: dict[str, str], org_repos: tuple[str, str]) -> None:
+    hf.create_repo("mine-public")
+    hf.create_repo("mine-private", private=True)
+    hf.create_repo("mine-data", repo_type="dataset")
+    assert raw_request("POST", f"{local_hub.endpoint}/api/models/{org_repos[0]}/like", token=local_hub.token)[0] == 200
+    overview = hf.get_user_overview(local_hub.username, token=members["outsider"])
+    assert (overview.username, overview.num_models, overview.num_datasets, overview.num_spaces) == (
+        local_hub.username,
+        1,  # the private model is not counted
+        1,
+        0,
+    )
+    assert [org.name for org in overview.orgs] == [ORG]
+    assert (overview.num_followers, overview.num_following, overview.num_likes) == (0, 0, 1)
+    assert hf.get_user_overview("outsider").orgs == []
+    assert list(hf.list_user_followers("reader")) == list(hf.list_user_following("reader")) == []
+    _refused(404, hf.get_user_overview, "nobody")
+    _refused(404, lambda: list(hf.list_user_followers("nobody")))
+    _refused(404, lambda: list(hf.list_user_following("nobody")))
 
 
 def test_move_and_duplicate_into_an_org_the_caller_can_write(

@@ -1,11 +1,13 @@
-"""Discussions and pull requests: ``/api/{type}s/{repo}/discussions[/{num}[/{comment,status,merge,title}]]``.
+"""Discussions and pull requests: ``/api/{type}s/{repo}/discussions[/{num}[/{comment,status,merge,title}]]`` and
+``.../discussions/{num}/comment/{id}/{edit,hide}``.
 
 Discussions and pull requests share one numbering per repo (``repos.next_pr``, also used by ``create_pr=1``
 commits). A pull request ``N`` has the git ref ``refs/pr/N``; commits to that ref are events of the PR. Merging
 applies the PR's changes (its tree against the commit it was based on) as one new commit on the base branch.
 Anyone who can read a repo (with a write token) may open a discussion or pull request and comment; the repo's
 writers (its owner, or an organization's members with the write or admin role) or the author may close/reopen or
-rename it and push to a PR ref; only the repo's writers merge.
+rename it and push to a PR ref; only the repo's writers merge. A comment is edited by its author only (earlier
+versions are kept in its history) and hidden by its author or the repo's writers; hiding drops its text for good.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from hubmixin_core.testing._access import can_write, readable_repo, require_user
 from hubmixin_core.testing._http import Exchange, HubError
@@ -25,6 +28,7 @@ __all__ = [
     "check_pr_push",
     "handle_discussion",
     "handle_discussion_change",
+    "handle_comment_change",
     "handle_discussions",
     "record_pr_commit",
 ]
@@ -165,6 +169,24 @@ class DiscussionStore:
             for id_, kind, author, created, data in rows
         ]
 
+    def comment(self, repo: Repo, num: int, comment_id: str) -> tuple[str, dict[str, Any]] | None:
+        """The author and data of comment ``comment_id`` of discussion ``num``."""
+        row = self.storage._one(
+            "SELECT author, data FROM discussion_events WHERE repo_id = ? AND num = ? AND id = ? AND type = 'comment'",
+            repo.id,
+            num,
+            comment_id,
+        )
+        return None if row is None else (str(row[0]), json.loads(str(row[1])))
+
+    def set_comment(self, repo: Repo, num: int, comment_id: str, data: dict[str, Any]) -> None:
+        """Replace the data of comment ``comment_id`` (an edit or a hide)."""
+        with self.storage._tx() as db:
+            db.execute(
+                "UPDATE discussion_events SET data = ? WHERE repo_id = ? AND num = ? AND id = ?",
+                (json.dumps(data), repo.id, num, comment_id),
+            )
+
     def update(self, repo: Repo, num: int, **fields: str | None) -> None:
         """Set columns (``status``, ``title``, ``merge_commit``) of a discussion."""
         with self.storage._tx() as db:
@@ -177,8 +199,12 @@ def _user(name: str) -> dict[str, object]:
     return {"name": name, "fullname": name, "avatarUrl": "", "type": "user", "isPro": False}
 
 
+def _latest(text: str, author: str) -> dict[str, object]:
+    return {"raw": text, "html": f"<p>{text}</p>" if text else "", "updatedAt": now_iso(), "author": _user(author)}
+
+
 def _comment_data(text: str, author: str) -> dict[str, object]:
-    latest = {"raw": text, "html": f"<p>{text}</p>", "updatedAt": now_iso(), "author": _user(author)}
+    latest = _latest(text, author)
     return {"edited": False, "hidden": False, "latest": latest, "numEdits": 0, "editors": [author], "history": []}
 
 
@@ -383,6 +409,36 @@ def handle_discussion_change(ex: Exchange) -> None:
     store.update(repo, d.num, status=status)
     store.add_event(repo, d.num, "status-change", user, {"status": status})
     ex.send_json({"newStatus": store.events(repo, d.num)[-1]})
+
+
+def handle_comment_change(ex: Exchange) -> None:
+    """``POST .../discussions/{num}/comment/{id}/edit`` (``{"content": ...}``) and ``.../hide``."""
+    user = require_user(ex)
+    repo = readable_repo(ex, ex.match.repo)
+    d = _discussion(ex, repo)
+    store, comment_id = _store(ex), ex.match.path
+    found = store.comment(repo, d.num, comment_id)
+    if found is None:
+        raise HubError(404, f"Comment {comment_id!r} not found in discussion #{d.num} of {repo.key.url_path}")
+    author, data = found
+    if ex.match.name == "comment-edit":
+        content = _string_field(_body(ex), "content")
+        if user != author:
+            raise HubError(403, f"Only the author of comment {comment_id!r} ({author}) may edit it")
+        if data["hidden"]:
+            raise HubError(400, f"Comment {comment_id!r} is hidden: it cannot be edited")
+        if not content:
+            raise HubError(400, "The comment must not be empty")
+        data |= {"edited": True, "numEdits": data["numEdits"] + 1, "history": [data["latest"], *data["history"]]}
+        data |= {"latest": _latest(content, user), "editors": sorted({*data["editors"], user})}
+    elif not data["hidden"]:
+        if user != author and not can_write(ex, repo.key.namespace):
+            raise HubError(
+                403, f"Only the author of comment {comment_id!r} or the writers of {repo.key.url_path} may hide it"
+            )
+        data |= {"hidden": True, "hiddenBy": user, "latest": _latest("", author), "history": []}
+    store.set_comment(repo, d.num, comment_id, data)
+    ex.send_json({"updatedComment": next(e for e in store.events(repo, d.num) if e["id"] == comment_id)})
 
 
 def check_pr_push(ex: Exchange, repo: Repo, ref: str) -> None:

@@ -24,7 +24,12 @@ from hubmixin_core.testing._admin import (
 )
 from hubmixin_core.testing._app import HubApp
 from hubmixin_core.testing._commit import handle_commit
-from hubmixin_core.testing._discussions import handle_discussion, handle_discussion_change, handle_discussions
+from hubmixin_core.testing._discussions import (
+    handle_comment_change,
+    handle_discussion,
+    handle_discussion_change,
+    handle_discussions,
+)
 from hubmixin_core.testing._download import handle_resolve
 from hubmixin_core.testing._duplicate import handle_duplicate_repo
 from hubmixin_core.testing._http import ConnectionCut, Exchange, HubError
@@ -45,6 +50,7 @@ from hubmixin_core.testing._repos import (
 from hubmixin_core.testing._routes import match_route
 from hubmixin_core.testing._tree import handle_commits, handle_paths_info, handle_tree
 from hubmixin_core.testing._upload import handle_lfs_batch, handle_lfs_upload, handle_preupload
+from hubmixin_core.testing._user_api import handle_org_followers, handle_user_follows, handle_user_overview
 from hubmixin_core.testing.xet._handlers import handle_cas, handle_xet_token
 
 __all__ = ["HANDLERS", "HubHTTPServer"]
@@ -92,10 +98,15 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("discussions", "POST"): handle_discussions,
     ("discussion", "GET"): handle_discussion,
     ("discussion-change", "POST"): handle_discussion_change,
+    ("comment-edit", "POST"): handle_comment_change,
+    ("comment-hide", "POST"): handle_comment_change,
     ("like", "POST"): handle_like,
     ("like", "DELETE"): handle_like,
     ("likers", "GET"): handle_likers,
     ("user-likes", "GET"): handle_user_likes,
+    ("user-overview", "GET"): handle_user_overview,
+    ("user-follows", "GET"): handle_user_follows,
+    ("org-followers", "GET"): handle_org_followers,
     ("lfs-files", "GET"): handle_lfs_files,
     ("lfs-files-batch", "POST"): handle_lfs_files_batch,
 }
@@ -161,9 +172,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
-        match = match_route(url.path)
+        try:
+            match, utf8_path = match_route(url.path), True
+        except UnicodeDecodeError:
+            match, utf8_path = None, False
         ex = Exchange(self, self.hub.app, match, parse_qs(url.query))
         try:
+            if not utf8_path:
+                raise HubError(400, f"The URL path {_redact(url.path)} is not UTF-8 once percent-decoded")
             if match is None and url.path.startswith("/api/"):  # a Hub API this server does not implement
                 route = f"{self.command} {_redact(url.path)}"
                 raise HubError(501, f"{route} is not supported by the local Hub (hubmixin LocalHub)")

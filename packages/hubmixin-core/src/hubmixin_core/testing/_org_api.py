@@ -19,10 +19,7 @@ def existing_org(ex: Exchange) -> str:
 def handle_org_overview(ex: Exchange) -> None:
     """``GET /api/organizations/{org}/overview``: name, member count and public repository counts."""
     org = existing_org(ex)
-    counts = {
-        kind: sum(1 for repo in ex.app.storage.list_repos(kind) if repo.key.namespace == org and not repo.private)
-        for kind in ("model", "dataset", "space")
-    }
+    counts = ex.app.storage.public_repo_counts(org)
     overview: dict[str, object] = {"name": org, "fullname": org, "avatarUrl": "", "isVerified": False}
     overview |= {"numUsers": len(ex.app.orgs.members(org)), "numModels": counts["model"]}
     overview |= {"numDatasets": counts["dataset"], "numSpaces": counts["space"], "numFollowers": 0, "numPapers": 0}

@@ -21,7 +21,18 @@ _FIXED = {
     ("settings", "repositories"): "user-repos",
 }
 _REV_ROUTES = {"preupload", "commit", "paths-info", "commits"}
-_ORG_ROUTES = {("overview",): "org-overview", ("members",): "org-members", ("settings", "repositories"): "org-repos"}
+_ORG_ROUTES = {
+    ("overview",): "org-overview",
+    ("members",): "org-members",
+    ("followers",): "org-followers",
+    ("settings", "repositories"): "org-repos",
+}
+_USER_ROUTES = {
+    "likes": "user-likes",
+    "overview": "user-overview",
+    "followers": "user-follows",
+    "following": "user-follows",
+}
 
 RESERVED_NAMES = frozenset({"api", "datasets", "spaces", "models", "kernels", "buckets"})
 """Names that cannot be users: they start non-repo URLs."""
@@ -67,22 +78,27 @@ def _api_repo_route(repo: RepoKey, tail: list[str]) -> Match | None:
     if kind == "discussions" and len(args) <= 2:
         name = ("discussions", "discussion", "discussion-change")[len(args)]
         return Match(name, repo, arg=args[0] if args else "", path=args[1] if len(args) == 2 else "")
+    if kind == "discussions" and len(args) == 4 and args[1] == "comment" and args[3] in ("edit", "hide"):
+        return Match(f"comment-{args[3]}", repo, arg=args[0], path=args[2])
     if kind in ("xet-write-token", "xet-read-token"):
         return Match("xet-token", repo, revision="/".join(args) or None, arg=kind)
     return None
 
 
 def match_route(raw_path: str) -> Match | None:
-    """Route a raw (percent-encoded) URL path, without its query; ``None`` if nothing matches."""
-    segments = [unquote(segment) for segment in raw_path.split("/")[1:]]
+    """Route a raw (percent-encoded) URL path, without its query; ``None`` if nothing matches.
+
+    Raises `UnicodeDecodeError` if a percent-decoded segment is not UTF-8.
+    """
+    segments = [unquote(segment, errors="strict") for segment in raw_path.split("/")[1:]]
     if segments and segments[-1] == "" and len(segments) > 1:
         segments.pop()
     if segments[:1] == ["api"]:
         rest = segments[1:]
         if (name := _FIXED.get(tuple(rest))) is not None:
             return Match(name)
-        if len(rest) == 3 and rest[0] == "users" and rest[2] == "likes":
-            return Match("user-likes", arg=rest[1])
+        if len(rest) == 3 and rest[0] == "users" and (name := _USER_ROUTES.get(rest[2])):
+            return Match(name, arg=rest[1])
         if len(rest) >= 3 and rest[0] == "organizations" and (name := _ORG_ROUTES.get(tuple(rest[2:]))):
             return Match(name, arg=rest[1])
         if len(rest) == 2 and rest[0] == "lfs-upload":

@@ -235,6 +235,13 @@ class Storage(SqliteDatabase):
         rows = self._all(f"SELECT {repo_columns()} FROM repos WHERE type = ? ORDER BY id DESC", repo_type)
         return [repo_from_row(row) for row in rows]
 
+    def public_repo_counts(self, namespace: str) -> dict[str, int]:
+        """How many public models, datasets and spaces ``namespace`` owns."""
+        rows = self._all(
+            "SELECT type, COUNT(*) FROM repos WHERE namespace = ? AND private = 0 GROUP BY type", namespace
+        )
+        return {"model": 0, "dataset": 0, "space": 0} | {str(kind): int(str(n)) for kind, n in rows}
+
     def set_private(self, repo: Repo, private: bool) -> None:
         """Make ``repo`` private or public."""
         with self._tx() as db:

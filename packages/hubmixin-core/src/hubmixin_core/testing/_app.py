@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hubmixin_core.testing._blobs import BlobStore
+from hubmixin_core.testing._collections import CollectionStore
 from hubmixin_core.testing._discussions import DiscussionStore
 from hubmixin_core.testing._faults import FaultInjector
 from hubmixin_core.testing._http import JSON_LIMIT
@@ -97,6 +98,7 @@ class HubApp:
         self.storage = Storage(root / "hub.sqlite")
         self.discussions = DiscussionStore(self.storage)
         self.likes = LikeStore(self.storage)
+        self.collections = CollectionStore(self.storage)
         self.orgs = OrgStore(self.storage)
         self.blobs = BlobStore(root)
         self.faults = FaultInjector()

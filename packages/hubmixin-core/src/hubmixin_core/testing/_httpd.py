@@ -23,6 +23,12 @@ from hubmixin_core.testing._admin import (
     handle_user_repos,
 )
 from hubmixin_core.testing._app import HubApp
+from hubmixin_core.testing._collection_api import (
+    handle_add_collection_item,
+    handle_collection,
+    handle_collection_item,
+    handle_collections,
+)
 from hubmixin_core.testing._commit import handle_commit
 from hubmixin_core.testing._discussions import (
     handle_comment_change,
@@ -108,6 +114,14 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("user-follows", "GET"): handle_user_follows,
     ("org-followers", "GET"): handle_org_followers,
     ("lfs-files", "GET"): handle_lfs_files,
+    ("collections", "GET"): handle_collections,
+    ("collections", "POST"): handle_collections,
+    ("collection", "GET"): handle_collection,
+    ("collection", "PATCH"): handle_collection,
+    ("collection", "DELETE"): handle_collection,
+    ("collection-items", "POST"): handle_add_collection_item,
+    ("collection-item", "PATCH"): handle_collection_item,
+    ("collection-item", "DELETE"): handle_collection_item,
     ("lfs-files-batch", "POST"): handle_lfs_files_batch,
 }
 """Handler of each ``(route, method)``."""
@@ -154,6 +168,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
         self._dispatch()
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -85,6 +85,16 @@ def _api_repo_route(repo: RepoKey, tail: list[str]) -> Match | None:
     return None
 
 
+def _collection_route(args: list[str]) -> Match | None:
+    """``/api/collections[/{namespace}/{slug}[/items[/{item_id}]]]``; the slug goes in ``arg``, the item in ``path``."""
+    if not args:
+        return Match("collections")
+    slug, tail = "/".join(args[:2]), args[2:]
+    if len(args) < 2 or tail[:1] not in ([], ["items"]) or len(tail) > 2:
+        return None
+    return Match(("collection", "collection-items", "collection-item")[len(tail)], arg=slug, path="/".join(tail[1:]))
+
+
 def match_route(raw_path: str) -> Match | None:
     """Route a raw (percent-encoded) URL path, without its query; ``None`` if nothing matches.
 
@@ -101,6 +111,8 @@ def match_route(raw_path: str) -> Match | None:
             return Match(name, arg=rest[1])
         if len(rest) >= 3 and rest[0] == "organizations" and (name := _ORG_ROUTES.get(tuple(rest[2:]))):
             return Match(name, arg=rest[1])
+        if rest[:1] == ["collections"] and (found := _collection_route(rest[1:])) is not None:
+            return found
         if len(rest) == 2 and rest[0] == "lfs-upload":
             return Match("lfs-upload", arg=rest[1])
         if len(rest) >= 2 and rest[0] == "xet-cas":

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubmixin_core.testing._access_requests import AccessRequestStore
 from hubmixin_core.testing._blobs import BlobStore
 from hubmixin_core.testing._discussions import DiscussionStore
 from hubmixin_core.testing._faults import FaultInjector
@@ -98,6 +99,7 @@ class HubApp:
         self.discussions = DiscussionStore(self.storage)
         self.likes = LikeStore(self.storage)
         self.orgs = OrgStore(self.storage)
+        self.access_requests = AccessRequestStore(self.storage)
         self.blobs = BlobStore(root)
         self.faults = FaultInjector()
         self.tickets = UploadTickets()

@@ -122,6 +122,7 @@ def handle_delete_repo(ex: Exchange) -> None:
     repo = writable_repo(ex, _key_from_body(_json_object(ex), user))
     ex.app.storage.delete_repo(repo)
     ex.app.likes.forget(repo)
+    ex.app.access_requests.forget(repo)
     ex.send_bytes(200, b"", {})
 
 

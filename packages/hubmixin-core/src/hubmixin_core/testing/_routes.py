@@ -22,6 +22,13 @@ _FIXED = {
 }
 _REV_ROUTES = {"preupload", "commit", "paths-info", "commits"}
 _ORG_ROUTES = {("overview",): "org-overview", ("members",): "org-members", ("settings", "repositories"): "org-repos"}
+_ACCESS_REQUEST_ROUTES = {
+    "pending": "access-requests",
+    "accepted": "access-requests",
+    "rejected": "access-requests",
+    "handle": "access-request-handle",
+    "grant": "access-request-grant",
+}
 
 RESERVED_NAMES = frozenset({"api", "datasets", "spaces", "models", "kernels", "buckets"})
 """Names that cannot be users: they start non-repo URLs."""
@@ -67,6 +74,8 @@ def _api_repo_route(repo: RepoKey, tail: list[str]) -> Match | None:
     if kind == "discussions" and len(args) <= 2:
         name = ("discussions", "discussion", "discussion-change")[len(args)]
         return Match(name, repo, arg=args[0] if args else "", path=args[1] if len(args) == 2 else "")
+    if kind == "user-access-request" and len(args) == 1 and args[0] in _ACCESS_REQUEST_ROUTES:
+        return Match(_ACCESS_REQUEST_ROUTES[args[0]], repo, arg=args[0])
     if kind in ("xet-write-token", "xet-read-token"):
         return Match("xet-token", repo, revision="/".join(args) or None, arg=kind)
     return None
@@ -100,6 +109,8 @@ def match_route(raw_path: str) -> Match | None:
         segments = segments[1:]
     if len(segments) == 6 and segments[1].endswith(".git") and segments[2:] == ["info", "lfs", "objects", "batch"]:
         return Match("lfs-batch", RepoKey(repo_type, segments[0], segments[1].removesuffix(".git")))
+    if len(segments) == 3 and segments[2] == "ask-access":
+        return Match("ask-access", RepoKey(repo_type, segments[0], segments[1]))
     if len(segments) >= 5 and segments[2] == "resolve":
         key = RepoKey(repo_type, segments[0], segments[1])
         return Match("resolve", key, revision=segments[3], path="/".join(segments[4:]))

@@ -242,12 +242,9 @@ def test_git_metadata_helpers() -> None:
 
 
 def test_unimplemented_hub_apis_answer_501_naming_the_route(local_hub: LocalHub) -> None:
-    repo_id = hf.create_repo("gated").repo_id
-    with pytest.raises(hf.errors.HfHubHTTPError) as excinfo:  # access requests of gated repositories
-        list(hf.list_pending_access_requests(repo_id))
+    with pytest.raises(hf.errors.HfHubHTTPError) as excinfo:  # webhooks
+        hf.list_webhooks()
     assert excinfo.value.response.status_code == 501
-    assert "/user-access-request/pending" in str(excinfo.value) and "not supported by the local Hub" in str(
-        excinfo.value
-    )
+    assert "/api/settings/webhooks" in str(excinfo.value) and "not supported by the local Hub" in str(excinfo.value)
     with pytest.raises(hf.errors.RepositoryNotFoundError):  # what does not exist stays a 404 the client knows
         hf.hf_hub_download(f"{local_hub.username}/nothing-here", "config.json")

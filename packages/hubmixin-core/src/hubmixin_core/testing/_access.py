@@ -1,27 +1,45 @@
-"""Access control like the Hub's: public reads, invisible private repos, writes only by the namespace's writers.
+"""Access control like the Hub's: public reads, invisible private repos, writes only by the namespace's writers,
+gated files only for those given access.
 
 A user reads and writes their own namespace; in an organization's namespace, members of every role read (private
-repositories included) and members with the ``write`` or ``admin`` role write (see `OrgStore`).
+repositories included) and members with the ``write`` or ``admin`` role write (see `OrgStore`). The files of a
+gated repository (its contents: downloads, Xet reads, copies, pull requests) are for the members of its namespace
+and the users whose access request was accepted (see `_access_requests`); its metadata stays visible to all readers,
+and so does its card (``README.md``), as on the Hub, where the gate's terms are read on the repository page.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from hubmixin_core.testing._gitmeta import InvalidPathError, validate_repo_path
 from hubmixin_core.testing._http import Exchange, HubError, repo_not_found, revision_not_found
 from hubmixin_core.testing._orgs import WRITE_ROLES, OrgRole
 from hubmixin_core.testing._storage import Repo, RepoKey
 
+if TYPE_CHECKING:
+    from hubmixin_core.testing._app import HubApp
+
 __all__ = [
+    "UNGATED_FILES",
     "can_read",
     "can_write",
+    "downloadable_repo",
+    "gated_error",
+    "has_file_access",
     "namespace_role",
     "readable_repo",
+    "require_file_access",
     "require_namespace_writer",
     "require_user",
     "resolve_revision",
     "safe_path",
+    "user_role",
     "writable_repo",
 ]
+
+UNGATED_FILES = frozenset({"README.md"})
+"""Files of a gated repository that every reader may download (the card, which shows the gate's terms)."""
 
 
 def require_user(ex: Exchange, *, write: bool = True) -> str:
@@ -33,13 +51,18 @@ def require_user(ex: Exchange, *, write: bool = True) -> str:
     return ex.user
 
 
-def namespace_role(ex: Exchange, namespace: str) -> OrgRole | None:
-    """The caller's role in ``namespace``: ``admin`` of their own, their role in an organization, else ``None``."""
-    if ex.user is None:
+def user_role(app: HubApp, user: str | None, namespace: str) -> OrgRole | None:
+    """The role of ``user`` in ``namespace``: ``admin`` of their own, their role in an organization, else ``None``."""
+    if user is None:
         return None
-    if ex.user == namespace:
+    if user == namespace:
         return "admin"
-    return ex.app.orgs.role(namespace, ex.user)
+    return app.orgs.role(namespace, user)
+
+
+def namespace_role(ex: Exchange, namespace: str) -> OrgRole | None:
+    """The caller's role in ``namespace`` (see `user_role`)."""
+    return user_role(ex.app, ex.user, namespace)
 
 
 def can_read(ex: Exchange, repo: Repo) -> bool:
@@ -60,6 +83,53 @@ def require_namespace_writer(ex: Exchange, namespace: str) -> str:
     return user
 
 
+def has_file_access(app: HubApp, user: str | None, repo: Repo) -> bool:
+    """Whether ``user`` (``None``: anonymous) may read the files of ``repo``, which they can see: any reader of a
+    repo that is not gated; for a gated one, the members of its namespace and the users whose request was accepted."""
+    if not repo.gated:
+        return True
+    if user is None:
+        return False
+    if user_role(app, user, repo.key.namespace) is not None:
+        return True
+    request = app.access_requests.get(repo, user)
+    return request is not None and request.status == "accepted"
+
+
+def gated_error(app: HubApp, user: str | None, repo: Repo) -> HubError:
+    """The Hub's ``GatedRepo`` answer to ``user`` for ``repo``: 401 when anonymous, 403 otherwise."""
+    what = f"{repo.key.type} {repo.key.repo_id}"
+    if user is None:
+        message = f"Access to {what} is restricted. You must have access to it and be authenticated to access it."
+        return HubError(401, message + " Please log in.", code="GatedRepo")
+    request = app.access_requests.get(repo, user)
+    if request is not None and request.status == "pending":
+        message = f"Your request to access {what} is awaiting a review from the repo authors."
+    elif request is not None and request.status == "rejected":
+        message = f"Your request to access {what} has been rejected by the repo's authors."
+        if request.rejection_reason:
+            message += f" Reason: {request.rejection_reason}"
+    else:
+        message = (
+            f"Access to {what} is restricted and you are not in the authorized list. "
+            f"Visit {app.endpoint}/{repo.key.url_path} to ask for access."
+        )
+    return HubError(403, message, code="GatedRepo")
+
+
+def require_file_access(ex: Exchange, repo: Repo) -> None:
+    """Raise the Hub's ``GatedRepo`` error unless the caller may read the files of ``repo`` (see `has_file_access`)."""
+    if not has_file_access(ex.app, ex.user, repo):
+        raise gated_error(ex.app, ex.user, repo)
+
+
+def downloadable_repo(ex: Exchange, key: RepoKey | None) -> Repo:
+    """The repo if the caller may read its files: `readable_repo`, then `require_file_access`."""
+    repo = readable_repo(ex, key)
+    require_file_access(ex, repo)
+    return repo
+
+
 def readable_repo(ex: Exchange, key: RepoKey | None) -> Repo:
     """The repo if the caller may read it; 404 ``RepoNotFound`` otherwise (private repos stay invisible)."""
     assert key is not None
@@ -70,11 +140,14 @@ def readable_repo(ex: Exchange, key: RepoKey | None) -> Repo:
 
 
 def writable_repo(ex: Exchange, key: RepoKey | None, *, pull_request: bool = False) -> Repo:
-    """The repo if the caller may write to it (any reader with a write token may open a pull request)."""
+    """The repo if the caller may write to it (any reader with a write token, and access to the files of a gated
+    repo, may open a pull request)."""
     user = require_user(ex)
     repo = readable_repo(ex, key)
-    if not pull_request and not can_write(ex, repo.key.namespace):
-        raise HubError(403, f"You don't have the rights to write to {repo.key.url_path} (user {user!r})")
+    if not can_write(ex, repo.key.namespace):
+        if not pull_request:
+            raise HubError(403, f"You don't have the rights to write to {repo.key.url_path} (user {user!r})")
+        require_file_access(ex, repo)
     return repo
 
 

@@ -1,13 +1,14 @@
 """Repository listing and administration: ``list_models`` (filters, ``sort=``), ``list_user_repos`` (``hf repos ls``,
-of the caller or of an organization),
-``auth_check``, ``update_repo_settings`` (visibility, ``gated``), ``move_repo``, ``super_squash_history``."""
+of the caller or of an organization), ``auth_check`` (``GatedRepo`` for a gated repository the caller has no access
+to), ``update_repo_settings`` (visibility, ``gated``: see `_access` for what gating restricts and `_access_requests`
+for the requests), ``move_repo``, ``super_squash_history``."""
 
 from __future__ import annotations
 
 from hubmixin_core.testing._access import (
     can_read,
+    downloadable_repo,
     namespace_role,
-    readable_repo,
     require_namespace_writer,
     require_user,
     writable_repo,
@@ -73,18 +74,20 @@ def handle_list_repos(ex: Exchange) -> None:
 
 
 def handle_auth_check(ex: Exchange) -> None:
-    """``GET /api/{type}s/{repo}/auth-check[/write]``: 200 when the caller may read (or write) the repository."""
+    """``GET /api/{type}s/{repo}/auth-check[/write]``: 200 when the caller may read (or write) the repository; for a
+    gated one, reading needs access to its files."""
     require_user(ex, write=False)
     if ex.match.arg == "write":
         writable_repo(ex, ex.match.repo)
     else:
-        readable_repo(ex, ex.match.repo)
+        downloadable_repo(ex, ex.match.repo)
     ex.send_json({"ok": True})
 
 
 def handle_repo_settings(ex: Exchange) -> None:
     """``PUT /api/{type}s/{repo}/settings`` ``{"private": bool}`` or ``{"visibility": "private"|"public"}``, and
-    ``{"gated": "auto"|"manual"|false}`` (stored and reported; downloads are not restricted)."""
+    ``{"gated": "auto"|"manual"|false}``: a gated repository's files are for its namespace's members and the users
+    given access (requests accepted at once with ``auto``, by its writers with ``manual``); ``false`` reopens them."""
     repo = writable_repo(ex, ex.match.repo)
     body = ex.read_json()
     if not isinstance(body, dict):

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubmixin_core.testing._access_requests import AccessRequestStore
 from hubmixin_core.testing._blobs import BlobStore
 from hubmixin_core.testing._collections import CollectionStore
 from hubmixin_core.testing._discussions import DiscussionStore
@@ -100,6 +101,7 @@ class HubApp:
         self.likes = LikeStore(self.storage)
         self.collections = CollectionStore(self.storage)
         self.orgs = OrgStore(self.storage)
+        self.access_requests = AccessRequestStore(self.storage)
         self.blobs = BlobStore(root)
         self.faults = FaultInjector()
         self.tickets = UploadTickets()

@@ -1,4 +1,7 @@
-"""The download handler: ``HEAD``/``GET /{repo}/resolve/{rev}/{path}`` with the headers the client relies on."""
+"""The download handler: ``HEAD``/``GET /{repo}/resolve/{rev}/{path}`` with the headers the client relies on.
+
+The files of a gated repository are for those given access (`require_file_access`), its card excepted.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,13 @@ import mimetypes
 import re
 from urllib.parse import quote
 
-from hubmixin_core.testing._access import readable_repo, resolve_revision, safe_path
+from hubmixin_core.testing._access import (
+    UNGATED_FILES,
+    readable_repo,
+    require_file_access,
+    resolve_revision,
+    safe_path,
+)
 from hubmixin_core.testing._http import Exchange, HubError, entry_not_found
 from hubmixin_core.testing.xet._data import xet_content, xet_file_headers
 
@@ -47,6 +56,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 def handle_resolve(ex: Exchange) -> None:
     """Serve a file (or its metadata for ``HEAD``): streamed, resumable with ``Range``."""
     repo = readable_repo(ex, ex.match.repo)
+    if ex.match.path not in UNGATED_FILES:
+        require_file_access(ex, repo)
     commit = resolve_revision(ex, repo, ex.match.revision)
     path = safe_path(ex.match.path)
     entry = ex.app.storage.file(repo, commit, path)

@@ -1,14 +1,15 @@
 """``duplicate_repo``: ``POST /api/{type}s/{repo}/duplicate`` copies a repository, history included.
 
-The copy gets the source's commits, trees, branches and tags (not its pull request refs or discussions) and
-may read the source's LFS and Xet objects, so its files download at once (``filesCopyPending`` is false).
+The copy gets the source's commits, trees, branches and tags (not its pull request refs, discussions, gating or
+access requests) and may read the source's LFS and Xet objects, so its files download at once (``filesCopyPending``
+is false). Copying a gated repository needs access to its files.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-from hubmixin_core.testing._access import readable_repo, require_namespace_writer, require_user
+from hubmixin_core.testing._access import downloadable_repo, require_namespace_writer, require_user
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._repos import _key_from_body
 from hubmixin_core.testing._storage import Repo, RepoKey, Storage, insert_repo, now_iso
@@ -59,10 +60,11 @@ def _target(ex: Exchange, body: dict[str, object], source: Repo, user: str) -> R
 
 
 def handle_duplicate_repo(ex: Exchange) -> None:
-    """``POST /api/{type}s/{repo}/duplicate`` ``{"repository": "ns/name", "visibility"?}``: copy a readable repo
-    into a namespace the caller can write (theirs, or an organization where they have the write or admin role)."""
+    """``POST /api/{type}s/{repo}/duplicate`` ``{"repository": "ns/name", "visibility"?}``: copy a repo whose files
+    the caller can read into a namespace they can write (theirs, or an organization where they have the write or
+    admin role)."""
     user = require_user(ex)
-    source = readable_repo(ex, ex.match.repo)
+    source = downloadable_repo(ex, ex.match.repo)
     body = ex.read_json()
     if not isinstance(body, dict):
         raise HubError(400, "Expected a JSON object as request body")

@@ -10,7 +10,11 @@ __all__ = ["ROUTES", "Fault", "FaultInjector"]
 
 ROUTES = frozenset(
     {
+        "access-request-grant",
+        "access-request-handle",
+        "access-requests",
         "agent-harnesses",
+        "ask-access",
         "auth-check",
         "branch",
         "commit",

@@ -13,6 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from hubmixin_core.testing._access_requests import (
+    handle_access_request_grant,
+    handle_access_request_handle,
+    handle_access_requests,
+    handle_ask_access,
+)
 from hubmixin_core.testing._admin import (
     handle_auth_check,
     handle_list_repos,
@@ -123,6 +129,10 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("collection-item", "PATCH"): handle_collection_item,
     ("collection-item", "DELETE"): handle_collection_item,
     ("lfs-files-batch", "POST"): handle_lfs_files_batch,
+    ("access-requests", "GET"): handle_access_requests,
+    ("access-request-handle", "POST"): handle_access_request_handle,
+    ("access-request-grant", "POST"): handle_access_request_grant,
+    ("ask-access", "POST"): handle_ask_access,
 }
 """Handler of each ``(route, method)``."""
 

@@ -123,6 +123,7 @@ def handle_delete_repo(ex: Exchange) -> None:
     ex.app.storage.delete_repo(repo)
     ex.app.likes.forget(repo)
     ex.app.collections.forget_repo(repo)
+    ex.app.access_requests.forget(repo)
     ex.send_bytes(200, b"", {})
 
 

@@ -33,6 +33,13 @@ _USER_ROUTES = {
     "followers": "user-follows",
     "following": "user-follows",
 }
+_ACCESS_REQUEST_ROUTES = {
+    "pending": "access-requests",
+    "accepted": "access-requests",
+    "rejected": "access-requests",
+    "handle": "access-request-handle",
+    "grant": "access-request-grant",
+}
 
 RESERVED_NAMES = frozenset({"api", "datasets", "spaces", "models", "kernels", "buckets"})
 """Names that cannot be users: they start non-repo URLs."""
@@ -80,6 +87,8 @@ def _api_repo_route(repo: RepoKey, tail: list[str]) -> Match | None:
         return Match(name, repo, arg=args[0] if args else "", path=args[1] if len(args) == 2 else "")
     if kind == "discussions" and len(args) == 4 and args[1] == "comment" and args[3] in ("edit", "hide"):
         return Match(f"comment-{args[3]}", repo, arg=args[0], path=args[2])
+    if kind == "user-access-request" and len(args) == 1 and args[0] in _ACCESS_REQUEST_ROUTES:
+        return Match(_ACCESS_REQUEST_ROUTES[args[0]], repo, arg=args[0])
     if kind in ("xet-write-token", "xet-read-token"):
         return Match("xet-token", repo, revision="/".join(args) or None, arg=kind)
     return None
@@ -128,6 +137,8 @@ def match_route(raw_path: str) -> Match | None:
         segments = segments[1:]
     if len(segments) == 6 and segments[1].endswith(".git") and segments[2:] == ["info", "lfs", "objects", "batch"]:
         return Match("lfs-batch", RepoKey(repo_type, segments[0], segments[1].removesuffix(".git")))
+    if len(segments) == 3 and segments[2] == "ask-access":
+        return Match("ask-access", RepoKey(repo_type, segments[0], segments[1]))
     if len(segments) >= 5 and segments[2] == "resolve":
         key = RepoKey(repo_type, segments[0], segments[1])
         return Match("resolve", key, revision=segments[3], path="/".join(segments[4:]))

@@ -15,6 +15,8 @@ from types import TracebackType
 from typing import Self
 
 from hubmixin_core.errors import HubMixinValueError
+from hubmixin_core.testing._access import user_role
+from hubmixin_core.testing._access_requests import RequestStatus
 from hubmixin_core.testing._app import SHARD_LIMIT, HubApp
 from hubmixin_core.testing._client_config import configure_client
 from hubmixin_core.testing._faults import Fault
@@ -22,6 +24,7 @@ from hubmixin_core.testing._http import JSON_LIMIT
 from hubmixin_core.testing._httpd import HubHTTPServer
 from hubmixin_core.testing._orgs import ROLES, OrgRole
 from hubmixin_core.testing._routes import RESERVED_NAMES
+from hubmixin_core.testing._storage import RepoKey
 
 __all__ = ["LocalHub"]
 
@@ -262,6 +265,43 @@ class LocalHub:
             raise HubMixinValueError(f"Invalid role {role!r} for {username!r}: use one of {list(ROLES)}")
         if not app.storage.user_exists(username):
             raise HubMixinValueError(f"No user {username!r}: create it with add_user() before adding it to an org")
+
+    def request_access(
+        self, repo_id: str, user: str, *, repo_type: str = "model", fields: Mapping[str, object] | None = None
+    ) -> RequestStatus:
+        """As ``user``, ask for access to the gated repository ``repo_id``, as the Hub's web form does (the server's
+        ``POST /[{type}s/]{repo_id}/ask-access`` route does the same over HTTP).
+
+        ``fields`` are the answers to the gate's form (JSON values), which ``list_pending_access_requests`` and the
+        other listings report. Returns the request's status: ``"accepted"`` for a repository gated ``"auto"`` (the
+        user downloads at once), ``"pending"`` for ``"manual"`` (until ``accept_access_request``). A user who
+        already asked keeps their request as it is (a rejected one stays rejected).
+
+        Examples:
+            >>> from huggingface_hub import HfApi
+            >>> from hubmixin_core.testing import LocalHub
+            >>> with LocalHub() as hub, hub.configure_client():
+            ...     api = HfApi()
+            ...     repo_id = api.create_repo("gated-model").repo_id
+            ...     api.update_repo_settings(repo_id, gated="manual")
+            ...     _ = hub.add_user("bob")
+            ...     hub.request_access(repo_id, "bob", fields={"company": "ACME"})
+            ...     api.accept_access_request(repo_id, "bob")  # now bob downloads its files
+            'pending'
+        """
+        app = self._running_app()
+        namespace, _, name = repo_id.partition("/")
+        repo = app.storage.get_repo(RepoKey(repo_type, namespace, name))
+        if not app.storage.user_exists(user):
+            raise HubMixinValueError(f"No user {user!r}: create it with add_user()")
+        if repo is None or (repo.private and user_role(app, user, namespace) is None):
+            raise HubMixinValueError(f"No {repo_type} repository {repo_id!r} that {user!r} can see")
+        if not repo.gated:
+            raise HubMixinValueError(f"Repository {repo_id!r} is not gated: update_repo_settings(gated=...) gates it")
+        try:
+            return app.access_requests.request(repo, user, fields).status
+        except (TypeError, ValueError) as exc:
+            raise HubMixinValueError(f"fields must be JSON values: {exc}") from exc
 
     def create_token(self, username: str, *, write: bool = True) -> str:
         """A new token for an existing user; ``write=False`` gives a read-only token."""

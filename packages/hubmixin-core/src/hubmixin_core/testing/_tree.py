@@ -9,7 +9,7 @@ from hubmixin_core.testing._gitmeta import lfs_pointer, tree_oid
 from hubmixin_core.testing._http import Exchange, entry_not_found
 from hubmixin_core.testing._storage import FileEntry
 
-__all__ = ["file_json", "handle_commits", "handle_paths_info", "handle_tree"]
+__all__ = ["file_json", "handle_commits", "handle_paths_info", "handle_tree", "send_page"]
 
 
 def file_json(entry: FileEntry) -> dict[str, object]:
@@ -31,7 +31,7 @@ def _folders(files: dict[str, FileEntry]) -> set[str]:
     return {path.rsplit("/", i)[0] for path in files for i in range(1, path.count("/") + 1)}
 
 
-def _paginate(ex: Exchange, items: list[object]) -> None:
+def send_page(ex: Exchange, items: list[object]) -> None:
     """Send one page of ``items``, with a ``Link: <...>; rel="next"`` header when more follow."""
     size = ex.app.page_size
     try:
@@ -65,7 +65,7 @@ def handle_tree(ex: Exchange) -> None:
     for path, entry in files.items():
         if path.startswith(prefix) and (recursive or "/" not in path[len(prefix) :]):
             items.append(file_json(entry))
-    _paginate(ex, items)
+    send_page(ex, items)
 
 
 def handle_paths_info(ex: Exchange) -> None:
@@ -99,4 +99,4 @@ def handle_commits(ex: Exchange) -> None:
         }
         for c in ex.app.storage.history(repo, commit)
     ]
-    _paginate(ex, items)
+    send_page(ex, items)

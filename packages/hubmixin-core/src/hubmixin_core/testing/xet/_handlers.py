@@ -2,7 +2,8 @@
 
 The CAS service lives under ``<endpoint>/api/xet-cas`` (its URL is what the token routes hand out). Its
 access tokens are signed with a secret kept in the hub root, so they survive restarts; xorb data is served
-through short-lived signed URLs, like the Hub's CDN.
+through short-lived signed URLs, like the Hub's CDN. A token names the user it was handed to: the CAS checks at each
+request that they may still read the files of a gated repository (see `_access.has_file_access`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from hubmixin_core.testing._access import readable_repo, writable_repo
+from hubmixin_core.testing._access import downloadable_repo, gated_error, has_file_access, writable_repo
 from hubmixin_core.testing._download import parse_range
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._storage import Repo, RepoKey
@@ -55,9 +56,9 @@ def _same(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
 
 
-def _mint(store: XetStore, repo: Repo, *, write: bool, expires: int) -> str:
+def _mint(store: XetStore, repo: Repo, user: str | None, *, write: bool, expires: int) -> str:
     key = repo.key
-    payload = json.dumps([1, "w" if write else "r", expires, repo.id, key.type, key.namespace, key.name])
+    payload = json.dumps([2, "w" if write else "r", expires, repo.id, key.type, key.namespace, key.name, user])
     encoded = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
     return f"{encoded}.{_sign(store, encoded)}"
 
@@ -67,12 +68,15 @@ def _check_token(ex: Exchange, *, write: bool) -> _Grant:
     encoded, _, signature = token.strip().partition(".")
     if scheme.lower() != "bearer" or not _same(_sign(_store(ex), encoded), signature):
         raise HubError(401, "Invalid or missing Xet access token (get one from .../xet-read-token or xet-write-token)")
-    _, scope, expires, repo_id, repo_type, namespace, name = json.loads(base64.urlsafe_b64decode(encoded + "=="))
+    _, scope, expires, repo_id, repo_type, namespace, name, *user = json.loads(base64.urlsafe_b64decode(encoded + "=="))
     if expires < time.time():
         raise HubError(401, "Xet access token expired")
     repo = ex.app.storage.get_repo(RepoKey(repo_type, namespace, name))
     if repo is None or repo.id != repo_id:
         raise HubError(401, "The repository of this Xet access token no longer exists")
+    holder = user[0] if user else None  # tokens of version 1 name no user
+    if not has_file_access(ex.app, holder, repo):  # gated since the token was handed out, or access revoked
+        raise gated_error(ex.app, holder, repo)
     if write and scope != "w":
         raise HubError(403, "This Xet access token is read-only")
     return _Grant(scope == "w", repo)
@@ -82,7 +86,7 @@ def handle_xet_token(ex: Exchange) -> None:
     """``GET /api/{type}s/{repo}/xet-{read,write}-token/{rev}``: CAS URL, access token and expiry.
 
     A write token needs write access to the repo (or, with ``?create_pr=1``, the right to open a pull request);
-    a read token needs read access.
+    a read token needs read access, and for a gated repo access to its files.
     """
     formats()
     write = ex.match.arg == "xet-write-token"
@@ -91,9 +95,9 @@ def handle_xet_token(ex: Exchange) -> None:
         pull_request = ex.query_flag("create_pr") or revision.startswith("refs/pr/")
         repo = writable_repo(ex, ex.match.repo, pull_request=pull_request)
     else:
-        repo = readable_repo(ex, ex.match.repo)
+        repo = downloadable_repo(ex, ex.match.repo)
     expires = int(time.time()) + TOKEN_TTL
-    token = _mint(_store(ex), repo, write=write, expires=expires)
+    token = _mint(_store(ex), repo, ex.user, write=write, expires=expires)
     cas_url = ex.app.endpoint + CAS_PREFIX
     headers = {"X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)}
     ex.send_json({"casUrl": cas_url, "accessToken": token, "exp": expires}, headers=headers)

@@ -9,9 +9,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import huggingface_hub as hf
 import pytest
 from core_models import MLP, NumpyModelMixin
-from huggingface_hub.errors import RepositoryNotFoundError
+from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
 from hubmixin_core import ConfigEncodingWarning, ConfigError
 from hubmixin_core.testing import LocalHub
@@ -83,6 +84,19 @@ def test_a_missing_relative_path_names_both_possibilities(local_hub: LocalHub, t
         MLP.from_pretrained("checkpoints/run1")
     MLP(hidden=7).save_pretrained(tmp_path / "checkpoints" / "run1")
     assert MLP.from_pretrained("checkpoints/run1").hidden == 7  # an existing local directory always wins
+
+
+def test_a_gated_repo_says_so_until_access_is_granted(local_hub: LocalHub) -> None:
+    repo_id = f"{local_hub.username}/gated"
+    MLP(hidden=5).push_to_hub(repo_id)
+    hf.update_repo_settings(repo_id, gated="manual")
+    bob = local_hub.add_user("bob")
+    with pytest.raises(GatedRepoError, match="gated"):  # not "neither a local directory nor a repository"
+        MLP.from_pretrained(repo_id, token=bob)
+    with pytest.raises(GatedRepoError):
+        MLP.from_pretrained(repo_id, token=False)
+    hf.grant_access(repo_id, "bob")
+    assert MLP.from_pretrained(repo_id, token=bob).hidden == 5
 
 
 def test_misspelled_push_keyword(local_hub: LocalHub) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self, cast
 
 from huggingface_hub import CommitInfo, ModelCard
-from huggingface_hub.errors import RepositoryNotFoundError
+from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from huggingface_hub.hub_mixin import MixinInfo
 
 from hubmixin_core._atomic import atomic_directory, remove_interrupted_saves
@@ -380,6 +380,8 @@ class ModelHubMixinBase:
         """:meth:`_hub_read_config`; a repo id that is not on the Hub is said not to be a local directory either."""
         try:
             return cls._hub_read_config(model_id, download)
+        except GatedRepoError:  # the repo exists: the caller needs access to it (a subclass of the one below)
+            raise
         except RepositoryNotFoundError as e:
             if isinstance(location, Path) or Path(model_id).exists():
                 raise

@@ -12,7 +12,8 @@ import pytest
 from huggingface_hub import constants
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-from hubmixin_core.testing import Fault, LocalHub
+from hubmixin_core.testing import ROUTES, Fault, LocalHub
+from hubmixin_core.testing._httpd import HANDLERS
 
 
 @pytest.fixture
@@ -134,3 +135,7 @@ def test_faults_match_route_method_and_path(local_hub: LocalHub) -> None:
 def test_invalid_faults_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         Fault(**kwargs)  # type: ignore[arg-type]
+
+
+def test_every_route_of_the_server_can_be_faulted() -> None:
+    assert {route for route, _ in HANDLERS} == ROUTES

@@ -26,7 +26,6 @@ __all__ = [
     "handle_tag",
     "handle_validate_yaml",
     "handle_whoami",
-    "handle_xet_token",
 ]
 
 _REPO_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
@@ -87,16 +86,6 @@ def handle_validate_yaml(ex: Exchange) -> None:
     """``POST /api/validate-yaml``: every README metadata block is accepted."""
     ex.read_json()
     ex.send_json({"errors": [], "warnings": []})
-
-
-def handle_xet_token(ex: Exchange) -> None:
-    """``GET .../xet-{read,write}-token/{rev}``: Xet storage is not implemented; explain how to switch it off."""
-    raise HubError(
-        501,
-        "LocalHub does not implement Xet storage: disable Xet in the client (HF_HUB_DISABLE_XET=1, or "
-        "huggingface_hub.constants.HF_HUB_DISABLE_XET = True; LocalHub.configure_client() does both) so that "
-        "large files go through the plain LFS protocol.",
-    )
 
 
 def handle_create_repo(ex: Exchange) -> None:

@@ -1,10 +1,10 @@
 """A Hub-compatible HTTP server for tests and offline work.
 
 `LocalHub` serves the Hub API the official ``huggingface_hub`` client uses (repositories, commits,
-regular, LFS and Xet uploads, downloads, branches, tags, pull requests) from a local folder, with Hub-like access
-control (users, tokens, organizations with member roles, gated repositories with access requests) and `Fault`
-injection for reliability tests. The pytest plugin of this package provides a ``local_hub`` fixture; ``hubmixin hub
-serve`` runs the server from the command line.
+regular, LFS and Xet uploads, downloads, branches, tags, pull requests, storage buckets) from a local folder, with
+Hub-like access control (users, tokens, organizations with member roles, gated repositories with access requests)
+and `Fault` injection for reliability tests. The pytest plugin of this package provides a ``local_hub`` fixture;
+``hubmixin hub serve`` runs the server from the command line.
 """
 
 from __future__ import annotations

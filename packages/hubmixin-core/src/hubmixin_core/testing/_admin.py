@@ -13,6 +13,7 @@ from hubmixin_core.testing._access import (
     require_user,
     writable_repo,
 )
+from hubmixin_core.testing._buckets import BUCKET
 from hubmixin_core.testing._cards import read_card
 from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
 from hubmixin_core.testing._org_api import existing_org
@@ -113,14 +114,15 @@ def handle_repo_settings(ex: Exchange) -> None:
 
 
 def handle_move_repo(ex: Exchange) -> None:
-    """``POST /api/repos/move`` ``{"fromRepo", "toRepo", "type"}``: rename a repository, possibly into another
-    namespace; the caller must be able to write to both (their own, or an organization's as a writer)."""
+    """``POST /api/repos/move`` ``{"fromRepo", "toRepo", "type"}``: rename a repository (or a bucket, ``"type":
+    "bucket"``), possibly into another namespace; the caller must be able to write to both (their own, or an
+    organization's as a writer)."""
     require_user(ex)
     body = ex.read_json()
     if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("fromRepo", "toRepo")):
         raise HubError(400, "Expected a JSON object with string fields fromRepo and toRepo")
     repo_type = body.get("type") or "model"
-    if repo_type not in _TYPES.values():
+    if repo_type not in (*_TYPES.values(), BUCKET):
         raise HubError(400, f"Unknown repository type {repo_type!r}")
     keys = []
     for field in ("fromRepo", "toRepo"):
@@ -132,7 +134,7 @@ def handle_move_repo(ex: Exchange) -> None:
     repo = writable_repo(ex, source)
     require_namespace_writer(ex, target.namespace)
     if not ex.app.storage.move_repo(repo, target):
-        raise HubError(409, f"Repository {target.repo_id} already exists")
+        raise HubError(409, f"{'Bucket' if repo_type == BUCKET else 'Repository'} {target.repo_id} already exists")
     ex.send_bytes(200, b"", {})
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hubmixin_core.testing._access_requests import AccessRequestStore
 from hubmixin_core.testing._blobs import BlobStore
+from hubmixin_core.testing._buckets import BucketStore
 from hubmixin_core.testing._collections import CollectionStore
 from hubmixin_core.testing._discussions import DiscussionStore
 from hubmixin_core.testing._faults import FaultInjector
@@ -102,6 +103,7 @@ class HubApp:
         self.collections = CollectionStore(self.storage)
         self.orgs = OrgStore(self.storage)
         self.access_requests = AccessRequestStore(self.storage)
+        self.buckets = BucketStore(self.storage)
         self.blobs = BlobStore(root)
         self.faults = FaultInjector()
         self.tickets = UploadTickets()

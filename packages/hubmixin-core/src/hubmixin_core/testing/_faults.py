@@ -17,6 +17,14 @@ ROUTES = frozenset(
         "ask-access",
         "auth-check",
         "branch",
+        "bucket",
+        "bucket-batch",
+        "bucket-paths-info",
+        "bucket-resolve",
+        "bucket-settings",
+        "bucket-tree",
+        "bucket-xet-token",
+        "buckets",
         "collection",
         "collection-item",
         "collection-items",
@@ -67,6 +75,8 @@ ROUTES = frozenset(
 ``resolve`` serves file downloads (``HEAD`` for metadata, ``GET`` for content), ``lfs-batch`` and
 ``lfs-upload`` the two steps of an LFS upload, ``preupload`` and ``commit`` the two steps of every commit.
 ``xet-token`` hands out Xet access tokens and ``xet-cas`` is the Xet storage service (xorbs, shards, data).
+Buckets: ``bucket-batch`` adds and deletes files, ``bucket-resolve`` serves them, ``bucket-xet-token`` hands out their
+Xet access tokens.
 """
 
 

@@ -29,6 +29,14 @@ from hubmixin_core.testing._admin import (
     handle_user_repos,
 )
 from hubmixin_core.testing._app import HubApp
+from hubmixin_core.testing._bucket_api import (
+    handle_bucket,
+    handle_bucket_settings,
+    handle_bucket_xet_token,
+    handle_buckets,
+)
+from hubmixin_core.testing._bucket_batch import handle_bucket_batch
+from hubmixin_core.testing._bucket_files import handle_bucket_paths_info, handle_bucket_resolve, handle_bucket_tree
 from hubmixin_core.testing._collection_api import (
     handle_add_collection_item,
     handle_collection,
@@ -133,6 +141,18 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("access-request-handle", "POST"): handle_access_request_handle,
     ("access-request-grant", "POST"): handle_access_request_grant,
     ("ask-access", "POST"): handle_ask_access,
+    ("buckets", "GET"): handle_buckets,
+    ("buckets", "DELETE"): handle_buckets,
+    ("bucket", "GET"): handle_bucket,
+    ("bucket", "POST"): handle_bucket,
+    ("bucket", "DELETE"): handle_bucket,
+    ("bucket-settings", "PUT"): handle_bucket_settings,
+    ("bucket-tree", "GET"): handle_bucket_tree,
+    ("bucket-paths-info", "POST"): handle_bucket_paths_info,
+    ("bucket-batch", "POST"): handle_bucket_batch,
+    ("bucket-xet-token", "GET"): handle_bucket_xet_token,
+    ("bucket-resolve", "HEAD"): handle_bucket_resolve,
+    ("bucket-resolve", "GET"): handle_bucket_resolve,
 }
 """Handler of each ``(route, method)``."""
 

@@ -17,6 +17,7 @@ from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
 from hubmixin_core.testing._storage import FileEntry, RepoKey
 
 __all__ = [
+    "check_repo_name",
     "handle_agent_harnesses",
     "handle_branch",
     "handle_create_repo",
@@ -43,10 +44,15 @@ def _json_object(ex: Exchange) -> dict[str, object]:
     return body
 
 
-def _key_from_body(body: dict[str, object], user: str) -> RepoKey:
-    name, organization, repo_type = body.get("name"), body.get("organization"), body.get("type")
+def check_repo_name(name: object, what: str = "repository") -> str:
+    """``name`` if it is a valid repository (or bucket) name; 400 otherwise."""
     if not isinstance(name, str) or not _REPO_NAME.match(name) or "--" in name or ".." in name:
-        raise HubError(400, f"Invalid repository name {name!r}: use letters, digits, '-', '_' and '.'")
+        raise HubError(400, f"Invalid {what} name {name!r}: use letters, digits, '-', '_' and '.'")
+    return name
+
+
+def _key_from_body(body: dict[str, object], user: str) -> RepoKey:
+    name, organization, repo_type = check_repo_name(body.get("name")), body.get("organization"), body.get("type")
     if not (repo_type is None or isinstance(repo_type, str)) or repo_type not in _REPO_TYPES:
         raise HubError(400, f"Invalid repository type {repo_type!r}")
     namespace = organization if isinstance(organization, str) and organization else user

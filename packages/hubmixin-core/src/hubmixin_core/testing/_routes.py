@@ -94,6 +94,31 @@ def _api_repo_route(repo: RepoKey, tail: list[str]) -> Match | None:
     return None
 
 
+_BUCKET_ROUTES = {
+    "settings": "bucket-settings",
+    "paths-info": "bucket-paths-info",
+    "batch": "bucket-batch",
+    "xet-write-token": "bucket-xet-token",
+    "xet-read-token": "bucket-xet-token",
+}
+
+
+def _bucket_route(args: list[str]) -> Match | None:
+    """``/api/buckets/{namespace}[/{name}[/{action}]]``; a tree's prefix goes in ``path``, a token's kind in ``arg``."""
+    if len(args) == 1:
+        return Match("buckets", arg=args[0])
+    if len(args) < 2:
+        return None
+    bucket, tail = RepoKey("bucket", args[0], args[1]), args[2:]
+    if not tail:
+        return Match("bucket", bucket)
+    if tail[0] == "tree":
+        return Match("bucket-tree", bucket, path="/".join(tail[1:]))
+    if len(tail) == 1 and tail[0] in _BUCKET_ROUTES:
+        return Match(_BUCKET_ROUTES[tail[0]], bucket, arg=tail[0])
+    return None
+
+
 def _collection_route(args: list[str]) -> Match | None:
     """``/api/collections[/{namespace}/{slug}[/items[/{item_id}]]]``; the slug goes in ``arg``, the item in ``path``."""
     if not args:
@@ -122,6 +147,8 @@ def match_route(raw_path: str) -> Match | None:
             return Match(name, arg=rest[1])
         if rest[:1] == ["collections"] and (found := _collection_route(rest[1:])) is not None:
             return found
+        if rest[:1] == ["buckets"] and (found := _bucket_route(rest[1:])) is not None:
+            return found
         if len(rest) == 2 and rest[0] == "lfs-upload":
             return Match("lfs-upload", arg=rest[1])
         if len(rest) >= 2 and rest[0] == "xet-cas":
@@ -131,6 +158,8 @@ def match_route(raw_path: str) -> Match | None:
         if len(rest) >= 3 and rest[0] in _API_TYPES:
             return _api_repo_route(RepoKey(_API_TYPES[rest[0]], rest[1], rest[2]), rest[3:])
         return None
+    if len(segments) >= 5 and segments[0] == "buckets" and segments[3] == "resolve":
+        return Match("bucket-resolve", RepoKey("bucket", segments[1], segments[2]), path="/".join(segments[4:]))
     repo_type = "model"
     if segments[:1] and segments[0] in _WEB_PREFIXES:
         repo_type = _WEB_PREFIXES[segments[0]]

@@ -27,7 +27,7 @@ from hubmixin_core.testing.xet._store import XetFile, XetStore
 if TYPE_CHECKING:
     from hubmixin_core.testing.xet import _format
 
-__all__ = ["handle_cas", "handle_xet_token"]
+__all__ = ["handle_cas", "handle_xet_token", "send_xet_token"]
 
 TOKEN_TTL = 3600
 URL_TTL = 3600
@@ -96,6 +96,13 @@ def handle_xet_token(ex: Exchange) -> None:
         repo = writable_repo(ex, ex.match.repo, pull_request=pull_request)
     else:
         repo = downloadable_repo(ex, ex.match.repo)
+    send_xet_token(ex, repo, write=write)
+
+
+def send_xet_token(ex: Exchange, repo: Repo, *, write: bool) -> None:
+    """Answer with the CAS URL, a new access token to ``repo`` (a repository or a bucket) for the caller, and its
+    expiry; the caller's rights were checked (the CAS checks at each request that the repo still exists)."""
+    formats()
     expires = int(time.time()) + TOKEN_TTL
     token = _mint(_store(ex), repo, ex.user, write=write, expires=expires)
     cas_url = ex.app.endpoint + CAS_PREFIX

@@ -238,7 +238,9 @@ class Storage(SqliteDatabase):
     def public_repo_counts(self, namespace: str) -> dict[str, int]:
         """How many public models, datasets and spaces ``namespace`` owns."""
         rows = self._all(
-            "SELECT type, COUNT(*) FROM repos WHERE namespace = ? AND private = 0 GROUP BY type", namespace
+            "SELECT type, COUNT(*) FROM repos WHERE namespace = ? AND private = 0 "
+            "AND type IN ('model', 'dataset', 'space') GROUP BY type",
+            namespace,
         )
         return {"model": 0, "dataset": 0, "space": 0} | {str(kind): int(str(n)) for kind, n in rows}
 

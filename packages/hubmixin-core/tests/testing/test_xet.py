@@ -124,3 +124,59 @@ def test_upload_folder_and_snapshot_download(local_hub: LocalHub, tmp_path: Path
     finally:
         constants.HF_HUB_DISABLE_XET = saved
     assert {name: (local / name).read_bytes() for name in files} == files
+
+
+def test_tree_and_paths_info_give_the_xet_hash_of_xet_files(local_hub: LocalHub) -> None:
+    repo_id = hf.create_repo("hashes").repo_id
+    hf.upload_file(path_or_fileobj=os.urandom(BIG), path_in_repo="w.bin", repo_id=repo_id)
+    hf.upload_file(path_or_fileobj=b"small", path_in_repo="s.txt", repo_id=repo_id)
+    listed = {f.path: f for f in hf.list_repo_tree(repo_id) if isinstance(f, hf.hf_api.RepoFile)}
+    head = hf.get_hf_file_metadata(hf.hf_hub_url(repo_id, "w.bin"))
+    assert head.xet_file_data is not None
+    assert listed["w.bin"].xet_hash == head.xet_file_data.file_hash  # what resolve hands Xet clients
+    assert listed["s.txt"].xet_hash is None  # stored in git, not in Xet
+    (info,) = hf.get_paths_info(repo_id, ["w.bin"])
+    assert isinstance(info, hf.hf_api.RepoFile) and info.xet_hash == listed["w.bin"].xet_hash
+
+
+def test_cross_repo_copies_share_the_stored_content(local_hub: LocalHub) -> None:
+    source = hf.create_repo("source").repo_id
+    target = hf.create_repo("target").repo_id
+    data = os.urandom(BIG)
+    hf.upload_file(path_or_fileobj=data, path_in_repo="w.bin", repo_id=source)
+    hf.upload_file(path_or_fileobj=b"small", path_in_repo="s.txt", repo_id=source)
+    stored = _xorb_bytes(local_hub.root)
+    copies = [
+        hf.CommitOperationCopy("w.bin", "weights/w.bin", src_repo_id=source, src_repo_type="model"),
+        hf.CommitOperationCopy("s.txt", "s.txt", src_repo_id=source, src_repo_type="model"),
+    ]
+    hf.create_commit(target, copies, commit_message="Copy from source")
+    assert _xorb_bytes(local_hub.root) == stored  # nothing uploaded again
+    assert _download(target, "weights/w.bin", xet=True) == _download(target, "weights/w.bin", xet=False) == data
+    assert _download(target, "s.txt", xet=True) == b"small"
+    hf.delete_repo(source)  # the copy holds its own reference
+    assert _download(target, "weights/w.bin", xet=True) == data
+
+
+def test_cross_repo_copies_follow_the_access_rules(local_hub: LocalHub) -> None:
+    private = hf.create_repo("private", private=True).repo_id
+    hf.upload_file(path_or_fileobj=os.urandom(BIG), path_in_repo="w.bin", repo_id=private)
+    bob = local_hub.add_user("bob")
+    mine = hf.create_repo("bobs", token=bob).repo_id
+    copy = hf.CommitOperationCopy("w.bin", "w.bin", src_repo_id=private, src_repo_type="model")
+    with pytest.raises(hf.errors.RepositoryNotFoundError):  # bob cannot see the source
+        hf.create_commit(mine, [copy], commit_message="Copy", token=bob)
+    status, _, body = raw_request(  # nor give its objects to his repo over the raw API
+        "POST",
+        f"{local_hub.endpoint}/api/models/{private}/lfs-files/duplicate",
+        token=bob,
+        body=json.dumps({"target": {"type": "model", "name": mine}, "files": [{"sha256": "0" * 64}]}).encode(),
+    )
+    assert status == 404, body
+    status, _, body = raw_request(  # an object the source does not hold is reported, not linked
+        "POST",
+        f"{local_hub.endpoint}/api/models/{private}/lfs-files/duplicate",
+        token=local_hub.token,
+        body=json.dumps({"target": {"type": "model", "name": mine}, "files": [{"sha256": "0" * 64}]}).encode(),
+    )
+    assert status == 200 and json.loads(body)["failed"][0]["sha256"] == "0" * 64

@@ -43,8 +43,8 @@ def copy_repo(storage: Storage, xet: XetStore, source: Repo, key: RepoKey, *, pr
             )
         objects = [str(row[0]) for row in db.execute("SELECT sha256 FROM lfs_objects WHERE repo_id = ?", (new_id,))]
     for sha256 in objects:  # after the metadata: a failure here leaves plain LFS downloads working
-        file = xet.file_by_sha256(sha256)
-        if file is not None and xet.repo_has_file(source.id, file.file_hash):
+        file = xet.repo_file(source.id, sha256)
+        if file is not None:
             xet.put_file(new_id, file)
     return Repo(id=new_id, key=key, private=private, created_at=created)
 

@@ -42,6 +42,7 @@ ROUTES = frozenset(
         "lfs-batch",
         "lfs-files",
         "lfs-files-batch",
+        "lfs-files-duplicate",
         "lfs-upload",
         "like",
         "likers",

@@ -53,7 +53,7 @@ from hubmixin_core.testing._discussions import (
 from hubmixin_core.testing._download import handle_resolve
 from hubmixin_core.testing._duplicate import handle_duplicate_repo
 from hubmixin_core.testing._http import ConnectionCut, Exchange, HubError
-from hubmixin_core.testing._lfs_files import handle_lfs_files, handle_lfs_files_batch
+from hubmixin_core.testing._lfs_files import handle_lfs_files, handle_lfs_files_batch, handle_lfs_files_duplicate
 from hubmixin_core.testing._likes import handle_like, handle_likers, handle_user_likes
 from hubmixin_core.testing._org_api import handle_org_members, handle_org_overview
 from hubmixin_core.testing._repos import (
@@ -137,6 +137,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("collection-item", "PATCH"): handle_collection_item,
     ("collection-item", "DELETE"): handle_collection_item,
     ("lfs-files-batch", "POST"): handle_lfs_files_batch,
+    ("lfs-files-duplicate", "POST"): handle_lfs_files_duplicate,
     ("access-requests", "GET"): handle_access_requests,
     ("access-request-handle", "POST"): handle_access_request_handle,
     ("access-request-grant", "POST"): handle_access_request_grant,

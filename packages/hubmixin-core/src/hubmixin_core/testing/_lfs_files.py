@@ -1,4 +1,5 @@
-"""A repository's LFS objects: ``list_lfs_files`` and ``permanently_delete_lfs_files``.
+"""A repository's LFS objects: ``list_lfs_files``, ``permanently_delete_lfs_files`` and their duplication into
+another repository (cross-repository ``CommitOperationCopy``).
 
 ``GET /api/{type}s/{repo}/lfs-files`` lists the objects uploaded to the repository (through LFS or Xet), newest
 first, each with its sha256, size, push date, a file name that points to it and the first ref (``main``, the other
@@ -9,6 +10,11 @@ ids stay: LocalHub's do not hash the tree); without it the pointers stay and dow
 ``EntryNotFound``. Both are for the repository's writers (its owner, an organization's write and admin members;
 deleting needs a write token).
 
+``POST .../lfs-files/duplicate`` ``{"target": {"type", "name"}, "files": [{"sha256", "xetHash"?, "filename"?}]}``
+(on the source repository) gives the target repository the source's objects, so that a commit of the target may
+point to them: for callers who may read the source's files and write to the target (or open a pull request on it).
+Objects the source does not hold are listed in the answer's ``failed``; nothing is copied on disk.
+
 Only the repository's reference goes: the content-addressed blob (or the Xet file and its xorbs) stays in the store,
 since other repositories (duplicates, identical uploads) may share it.
 """
@@ -17,12 +23,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hubmixin_core.testing._access import can_write, readable_repo, require_user, writable_repo
+from hubmixin_core.testing._access import can_write, downloadable_repo, readable_repo, require_user, writable_repo
 from hubmixin_core.testing._http import Exchange, HubError
-from hubmixin_core.testing._storage import Repo, Storage
+from hubmixin_core.testing._storage import Repo, RepoKey, Storage
 from hubmixin_core.testing._upload import SHA256_HEX
 
-__all__ = ["LfsObject", "delete_lfs_objects", "handle_lfs_files", "handle_lfs_files_batch", "lfs_objects"]
+__all__ = [
+    "LfsObject",
+    "delete_lfs_objects",
+    "handle_lfs_files",
+    "handle_lfs_files_batch",
+    "handle_lfs_files_duplicate",
+    "lfs_objects",
+]
 
 
 @dataclass(frozen=True)
@@ -118,8 +131,8 @@ def handle_lfs_files(ex: Exchange) -> None:
         ref, path = at_refs.get(obj.sha256, (None, _last_path(storage, repo, obj.sha256)))
         item: dict[str, object] = {"fileOid": obj.sha256, "oid": obj.sha256, "size": obj.size, "filename": path}
         item |= {"pushedAt": obj.pushed_at or repo.created_at, "ref": ref}
-        xet_file = ex.app.xet.file_by_sha256(obj.sha256)
-        if xet_file is not None and ex.app.xet.repo_has_file(repo.id, xet_file.file_hash):
+        xet_file = ex.app.xet.repo_file(repo.id, obj.sha256)
+        if xet_file is not None:
             item["xetHash"] = xet_file.file_hash
         items.append(item)
     ex.send_json(items)
@@ -142,3 +155,35 @@ def handle_lfs_files_batch(ex: Exchange) -> None:
     for sha in shas:
         ex.app.xet.remove_repo_file(repo.id, str(sha))
     ex.send_bytes(200, b"", {})
+
+
+def _target(ex: Exchange, body: object) -> RepoKey:
+    target = body.get("target") if isinstance(body, dict) else None
+    kind = target.get("type", "model") if isinstance(target, dict) else None
+    name = target.get("name") if isinstance(target, dict) else None
+    if kind not in ("model", "dataset", "space") or not isinstance(name, str) or name.count("/") != 1:
+        raise HubError(400, "Expected {'target': {'type': 'model'|'dataset'|'space', 'name': 'namespace/name'}, ...}")
+    namespace, repo_name = name.split("/")
+    return RepoKey(kind, namespace, repo_name)
+
+
+def handle_lfs_files_duplicate(ex: Exchange) -> None:
+    """``POST /api/{type}s/{repo}/lfs-files/duplicate``: give the target repository LFS objects of this one."""
+    source = downloadable_repo(ex, ex.match.repo)
+    body = ex.read_json()
+    files = body.get("files") if isinstance(body, dict) else None
+    if not isinstance(files, list) or not all(isinstance(f, dict) and _is_sha(f.get("sha256")) for f in files):
+        raise HubError(400, "Expected 'files': [{'sha256': sha256 hex digest, 'xetHash': ..., 'filename': ...}]")
+    target = writable_repo(ex, _target(ex, body), pull_request=True)
+    storage, xet = ex.app.storage, ex.app.xet
+    failed: list[dict[str, str]] = []
+    for sha256 in dict.fromkeys(str(f["sha256"]) for f in files):
+        size = storage.lfs_size(source, sha256)
+        if size is None:
+            failed.append({"sha256": sha256, "error": f"{source.key.url_path} holds no LFS object {sha256}"})
+            continue
+        storage.link_lfs(target, sha256, size)
+        xet_file = xet.repo_file(source.id, sha256)
+        if xet_file is not None:
+            xet.put_file(target.id, xet_file)
+    ex.send_json({"failed": failed})

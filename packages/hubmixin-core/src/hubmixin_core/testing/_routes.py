@@ -78,8 +78,8 @@ def _api_repo_route(repo: RepoKey, tail: list[str]) -> Match | None:
         return Match("repo-settings", repo)
     if kind in ("like", "likers") and not args:
         return Match(kind, repo)
-    if kind == "lfs-files" and args in ([], ["batch"]):
-        return Match("lfs-files-batch" if args else "lfs-files", repo)
+    if kind == "lfs-files" and args in ([], ["batch"], ["duplicate"]):
+        return Match("-".join(["lfs-files", *args]), repo)
     if kind == "auth-check" and args in ([], ["write"]):
         return Match("auth-check", repo, arg="/".join(args))
     if kind == "discussions" and len(args) <= 2:

@@ -7,17 +7,20 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from hubmixin_core.testing._access import readable_repo, resolve_revision, safe_path
 from hubmixin_core.testing._gitmeta import lfs_pointer, tree_oid
 from hubmixin_core.testing._http import Exchange, entry_not_found
-from hubmixin_core.testing._storage import FileEntry
+from hubmixin_core.testing._storage import FileEntry, Repo
 
 __all__ = ["file_json", "handle_commits", "handle_paths_info", "handle_tree", "send_page"]
 
 
-def file_json(entry: FileEntry) -> dict[str, object]:
-    """A file as the tree API describes it."""
+def file_json(ex: Exchange, repo: Repo, entry: FileEntry) -> dict[str, object]:
+    """A file as the tree API describes it; ``xetHash`` for a file ``repo`` holds in the Xet storage."""
     out: dict[str, object] = {"type": "file", "oid": entry.git_oid, "size": entry.size, "path": entry.path}
     if entry.lfs:
         pointer_size = len(lfs_pointer(entry.sha256, entry.size))
         out["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": pointer_size}
+        xet_file = ex.app.xet.repo_file(repo.id, entry.sha256)
+        if xet_file is not None:
+            out["xetHash"] = xet_file.file_hash
     return out
 
 
@@ -64,7 +67,7 @@ def handle_tree(ex: Exchange) -> None:
             items.append(_folder_json(sub, files))
     for path, entry in files.items():
         if path.startswith(prefix) and (recursive or "/" not in path[len(prefix) :]):
-            items.append(file_json(entry))
+            items.append(file_json(ex, repo, entry))
     send_page(ex, items)
 
 
@@ -79,7 +82,7 @@ def handle_paths_info(ex: Exchange) -> None:
     for path in paths:
         path = safe_path(path.strip("/"))
         if path in files:
-            out.append(file_json(files[path]))
+            out.append(file_json(ex, repo, files[path]))
         elif path in folders:
             out.append(_folder_json(path, files))
     ex.send_json(out)

@@ -67,8 +67,8 @@ def iter_term_data(ex: Exchange, fmt: ModuleType, xorb: str, start: int, end: in
 
 def xet_file_headers(ex: Exchange, repo: Repo, commit: str, sha256: str) -> tuple[XetFile | None, dict[str, str]]:
     """The Xet file of ``repo`` with this sha256, and the resolve headers that let Xet clients fetch it."""
-    file = ex.app.xet.file_by_sha256(sha256)
-    if file is None or not ex.app.xet.repo_has_file(repo.id, file.file_hash):
+    file = ex.app.xet.repo_file(repo.id, sha256)
+    if file is None:
         return None, {}
     api_type = f"{repo.key.type}s"
     route = f"{ex.app.endpoint}/api/{api_type}/{repo.key.repo_id}/xet-read-token/{quote(commit, safe='')}"

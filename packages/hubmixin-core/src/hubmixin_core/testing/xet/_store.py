@@ -133,10 +133,14 @@ class XetStore(SqliteDatabase):
             row = self._db.execute("SELECT * FROM files WHERE file_hash = ?", (file_hash,)).fetchone()
         return None if row is None else XetFile(str(row[0]), str(row[1]), int(row[2]), bytes(row[3]))
 
-    def file_by_sha256(self, sha256: str) -> XetFile | None:
-        """A file by the sha256 of its content."""
+    def repo_file(self, repo_id: int, sha256: str) -> XetFile | None:
+        """The Xet file with this sha256 that ``repo_id`` holds, if any."""
         with self._lock:
-            row = self._db.execute("SELECT * FROM files WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone()
+            row = self._db.execute(
+                "SELECT f.* FROM files f JOIN repo_files r ON r.file_hash = f.file_hash "
+                "WHERE r.repo_id = ? AND f.sha256 = ? LIMIT 1",
+                (repo_id, sha256),
+            ).fetchone()
         return None if row is None else XetFile(str(row[0]), str(row[1]), int(row[2]), bytes(row[3]))
 
     def repo_has_file(self, repo_id: int, file_hash: str) -> bool:

@@ -171,13 +171,6 @@ def handle_access_requests(ex: Exchange) -> None:
     send_page(ex, [_request_json(request) for request in requests])
 
 
-def _json_body(ex: Exchange) -> dict[str, object]:
-    body = ex.read_json()
-    if not isinstance(body, dict):
-        raise HubError(400, "Expected a JSON object as request body")
-    return body
-
-
 def _existing_user(ex: Exchange, user: object) -> str:
     if not isinstance(user, str) or not ex.app.storage.user_exists(user):
         raise HubError(404, f"User not found: {user}")
@@ -187,7 +180,7 @@ def _existing_user(ex: Exchange, user: object) -> str:
 def handle_access_request_handle(ex: Exchange) -> None:
     """``POST .../user-access-request/handle``: move a request to another list (``pending`` is a cancel)."""
     repo = _managed_repo(ex)
-    body = _json_body(ex)
+    body = ex.read_json_object()
     status, reason = body.get("status"), body.get("rejectionReason")
     if status not in REQUEST_STATUSES:
         raise HubError(400, f"status must be one of {list(REQUEST_STATUSES)}, not {status!r}")
@@ -212,7 +205,7 @@ def handle_access_request_handle(ex: Exchange) -> None:
 def handle_access_request_grant(ex: Exchange) -> None:
     """``POST .../user-access-request/grant`` ``{"user"}``: accept a user, whether they asked or not."""
     repo = _managed_repo(ex)
-    user = _existing_user(ex, _json_body(ex).get("user"))
+    user = _existing_user(ex, ex.read_json_object().get("user"))
     if has_file_access(ex.app, user, repo):
         raise HubError(400, f"User {user} already has access to {repo.key.repo_id}")
     ex.app.access_requests.set_status(repo, user, "accepted")

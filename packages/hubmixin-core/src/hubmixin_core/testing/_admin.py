@@ -90,9 +90,7 @@ def handle_repo_settings(ex: Exchange) -> None:
     ``{"gated": "auto"|"manual"|false}``: a gated repository's files are for its namespace's members and the users
     given access (requests accepted at once with ``auto``, by its writers with ``manual``); ``false`` reopens them."""
     repo = writable_repo(ex, ex.match.repo)
-    body = ex.read_json()
-    if not isinstance(body, dict):
-        raise HubError(400, "Expected a JSON object")
+    body = ex.read_json_object()
     private = body.get("private")
     if "visibility" in body:
         if body["visibility"] not in ("private", "public"):

@@ -84,13 +84,6 @@ def _private_field(body: dict[str, object]) -> bool | None:
     return private
 
 
-def _json_object(ex: Exchange) -> dict[str, object]:
-    body = ex.read_json()
-    if not isinstance(body, dict):
-        raise HubError(400, "Expected a JSON object as request body")
-    return body
-
-
 def _namespace(ex: Exchange, namespace: str) -> str:
     """``namespace``, the caller for ``me``."""
     return require_user(ex, write=False) if namespace == "me" else namespace
@@ -130,7 +123,7 @@ def _create(ex: Exchange) -> None:
     namespace = _namespace(ex, key.namespace)
     name = check_repo_name(key.name, "bucket")
     require_namespace_writer(ex, namespace)
-    body = _json_object(ex)
+    body = ex.read_json_object()
     if unsupported := sorted(_UNSUPPORTED_FIELDS.get(field, field) for field in set(body) - _CREATE_FIELDS):
         raise HubError(501, f"Bucket options {unsupported} are not supported by the local Hub (hubmixin LocalHub)")
     bucket_id = f"{namespace}/{name}"
@@ -143,7 +136,7 @@ def _create(ex: Exchange) -> None:
 def handle_bucket_settings(ex: Exchange) -> None:
     """``PUT /api/buckets/{id}/settings`` ``{"private": bool}`` (or ``{"visibility": ...}``)."""
     bucket = writable_bucket(ex)
-    body = _json_object(ex)
+    body = ex.read_json_object()
     if unsupported := sorted(set(body) - _CREATE_FIELDS):
         raise HubError(501, f"Bucket settings {unsupported} are not supported by the local Hub (hubmixin LocalHub)")
     private = _private_field(body)

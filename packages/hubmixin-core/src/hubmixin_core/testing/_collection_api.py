@@ -78,9 +78,7 @@ def _writable(ex: Exchange) -> Collection:
 
 
 def _body(ex: Exchange, allowed: set[str]) -> dict[str, object]:
-    body = ex.read_json()
-    if not isinstance(body, dict):
-        raise HubError(400, "Expected a JSON object as request body")
+    body = ex.read_json_object()
     unsupported = sorted(set(body) - allowed)
     if unsupported:
         raise HubError(501, f"Collection fields {unsupported} {_UNSUPPORTED}")

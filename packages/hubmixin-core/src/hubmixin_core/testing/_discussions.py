@@ -235,15 +235,6 @@ def _string_field(body: dict[str, object], name: str, *, required: bool = True) 
     return value.strip()
 
 
-def _body(ex: Exchange) -> dict[str, object]:
-    body = ex.read_json()
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise HubError(400, "Expected a JSON object as request body")
-    return body
-
-
 _DECIMAL = re.compile(r"[0-9]{1,9}")  # str.isdigit() also takes "²", which int() refuses
 
 
@@ -271,7 +262,7 @@ def handle_discussions(ex: Exchange) -> None:
     if ex.method == "POST":
         user = require_user(ex)
         repo = readable_repo(ex, ex.match.repo)
-        body = _body(ex)
+        body = ex.read_json_object()
         title = _check_title(_string_field(body, "title"))
         description = _string_field(body, "description", required=False)
         pull_request = body.get("pullRequest") is True
@@ -369,7 +360,7 @@ def handle_discussion_change(ex: Exchange) -> None:
     repo = readable_repo(ex, ex.match.repo)
     d = _discussion(ex, repo)
     store, resource = _store(ex), ex.match.path
-    body = _body(ex)
+    body = ex.read_json_object()
     comment = _string_field(body, "comment", required=resource == "comment")
     if resource == "comment":
         if not comment:
@@ -422,7 +413,7 @@ def handle_comment_change(ex: Exchange) -> None:
         raise HubError(404, f"Comment {comment_id!r} not found in discussion #{d.num} of {repo.key.url_path}")
     author, data = found
     if ex.match.name == "comment-edit":
-        content = _string_field(_body(ex), "content")
+        content = _string_field(ex.read_json_object(), "content")
         if user != author:
             raise HubError(403, f"Only the author of comment {comment_id!r} ({author}) may edit it")
         if data["hidden"]:

@@ -65,9 +65,7 @@ def handle_duplicate_repo(ex: Exchange) -> None:
     admin role)."""
     user = require_user(ex)
     source = downloadable_repo(ex, ex.match.repo)
-    body = ex.read_json()
-    if not isinstance(body, dict):
-        raise HubError(400, "Expected a JSON object as request body")
+    body = ex.read_json_object()
     if unsupported := sorted(set(body) - _ACCEPTED):
         raise HubError(501, f"Duplicate options {unsupported} are not supported by the local Hub (hubmixin LocalHub)")
     key = _target(ex, body, source, user)

@@ -215,6 +215,13 @@ class Exchange:
             return {}
         return parse_json(data, "JSON body")
 
+    def read_json_object(self, limit: int | None = None) -> dict[str, Any]:
+        """`read_json`, and 400 unless the body is a JSON object (an empty body is ``{}``)."""
+        body = self.read_json(limit)
+        if not isinstance(body, dict):
+            raise HubError(400, "Expected a JSON object as request body")
+        return body
+
     def form_values(self, name: str, limit: int | None = None) -> list[str]:
         """The values of a field of a form-encoded body; 400 on a body that is not UTF-8, 413 above ``limit``.
 

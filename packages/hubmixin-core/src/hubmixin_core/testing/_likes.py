@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hubmixin_core.testing._access import can_read, readable_repo, require_user
-from hubmixin_core.testing._http import Exchange, HubError
+from hubmixin_core.testing._http import Exchange
 from hubmixin_core.testing._storage import Repo, Storage, now_iso, repo_columns, repo_from_row
+from hubmixin_core.testing._user_api import existing_user
 
 __all__ = ["Like", "LikeStore", "handle_like", "handle_likers", "handle_user_likes"]
 
@@ -105,9 +106,7 @@ def handle_likers(ex: Exchange) -> None:
 
 def handle_user_likes(ex: Exchange) -> None:
     """``GET /api/users/{user}/likes``: what ``user`` likes, among the repositories the caller can read."""
-    user = ex.match.arg
-    if not ex.app.storage.user_exists(user):
-        raise HubError(404, f"User not found: {user}")
+    user = existing_user(ex)
     likes = [
         {"createdAt": like.created_at, "repo": {"name": like.repo.key.repo_id, "type": like.repo.key.type}}
         for like in ex.app.likes.liked_by(user)

@@ -37,13 +37,6 @@ def _repo_url(ex: Exchange, key: RepoKey) -> str:
     return f"{ex.app.endpoint}/{key.url_path}"
 
 
-def _json_object(ex: Exchange) -> dict[str, object]:
-    body = ex.read_json()
-    if not isinstance(body, dict):
-        raise HubError(400, "Expected a JSON object as request body")
-    return body
-
-
 def check_repo_name(name: object, what: str = "repository") -> str:
     """``name`` if it is a valid repository (or bucket) name; 400 otherwise."""
     if not isinstance(name, str) or not _REPO_NAME.match(name) or "--" in name or ".." in name:
@@ -97,7 +90,7 @@ def handle_validate_yaml(ex: Exchange) -> None:
 def handle_create_repo(ex: Exchange) -> None:
     """``POST /api/repos/create`` ``{name, organization, type, private | visibility}``."""
     user = require_user(ex)
-    body = _json_object(ex)
+    body = ex.read_json_object()
     key = _key_from_body(body, user)
     require_namespace_writer(ex, key.namespace)
     private = body.get("private") is True or body.get("visibility") in ("private", "protected")
@@ -114,7 +107,7 @@ def handle_create_repo(ex: Exchange) -> None:
 def handle_delete_repo(ex: Exchange) -> None:
     """``DELETE /api/repos/delete`` ``{name, organization, type}``."""
     user = require_user(ex)
-    repo = writable_repo(ex, _key_from_body(_json_object(ex), user))
+    repo = writable_repo(ex, _key_from_body(ex.read_json_object(), user))
     ex.app.storage.delete_repo(repo)
     ex.app.likes.forget(repo)
     ex.app.collections.forget_repo(repo)
@@ -190,7 +183,7 @@ def handle_branch(ex: Exchange) -> None:
             raise revision_not_found(name)
         ex.send_bytes(200, b"", {})
         return
-    start = _json_object(ex).get("startingPoint")
+    start = ex.read_json_object().get("startingPoint")
     target = resolve_revision(ex, repo, start if isinstance(start, str) else None)
     if not ex.app.storage.create_ref(repo, f"refs/heads/{name}", target):
         raise HubError(409, f"Reference already exists: refs/heads/{name}")
@@ -205,7 +198,7 @@ def handle_tag(ex: Exchange) -> None:
             raise revision_not_found(ex.match.arg)
         ex.send_bytes(200, b"", {})
         return
-    tag = _json_object(ex).get("tag")
+    tag = ex.read_json_object().get("tag")
     if not isinstance(tag, str):
         raise HubError(400, "Missing 'tag' in the request body")
     target = resolve_revision(ex, repo, ex.match.arg)

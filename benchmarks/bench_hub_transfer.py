@@ -10,7 +10,8 @@ The server runs in a process of its own (``LocalHub`` on loopback); each transfe
 
 Each mode pushes a model file (random bytes: weights do not compress), downloads it into an empty cache
 (checked byte-identical), then pushes it again with 1 MiB changed in the middle (a fine-tuned layer), and
-reports MiB/s and the bytes the server stored for each push. ``server_download_mib_s`` is the same file read over
+reports MiB/s and the bytes the server stored for each push. Earlier writes are flushed (``os.sync``) before each
+timed transfer, so that none pays for the disk writes of the one before. ``server_download_mib_s`` is the same file read over
 plain HTTP into a reused buffer (no file written, Xet files rebuilt by the server from its xorbs): what the server
 alone sustains, apart from the client's hashing and disk writes.
 
@@ -48,9 +49,11 @@ path, repo_id, changed = sys.argv[1], sys.argv[2], sys.argv[3]
 api = hf.HfApi()
 api.create_repo(repo_id, exist_ok=True)
 figures = {}
+os.sync()  # each timed transfer starts with no earlier writes (the model file, the last transfer) being flushed
 start = time.perf_counter()
 api.upload_file(path_or_fileobj=path, path_in_repo="model.safetensors", repo_id=repo_id)
 figures["upload_s"] = time.perf_counter() - start
+os.sync()
 start = time.perf_counter()
 local = hf.hf_hub_download(repo_id, "model.safetensors", cache_dir=os.environ["BENCH_CACHE"])
 figures["download_s"] = time.perf_counter() - start
@@ -72,6 +75,7 @@ figures["server_download_s"] = time.perf_counter() - start
 assert response.status == 200 and received == os.path.getsize(local), (response.status, received)
 print(json.dumps(figures), flush=True)
 sys.stdin.readline()  # the parent measures the first push's storage, then lets the second push go
+os.sync()
 start = time.perf_counter()
 api.upload_file(path_or_fileobj=changed, path_in_repo="model.safetensors", repo_id=repo_id)
 print(json.dumps({"second_upload_s": time.perf_counter() - start}), flush=True)

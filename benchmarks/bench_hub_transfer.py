@@ -11,9 +11,9 @@ The server runs in a process of its own (``LocalHub`` on loopback); each transfe
 Each mode pushes a model file (random bytes: weights do not compress), downloads it into an empty cache
 (checked byte-identical), then pushes it again with 1 MiB changed in the middle (a fine-tuned layer), and
 reports MiB/s and the bytes the server stored for each push. Earlier writes are flushed (``os.sync``) before each
-timed transfer, so that none pays for the disk writes of the one before. ``server_download_mib_s`` is the same file read over
-plain HTTP into a reused buffer (no file written, Xet files rebuilt by the server from its xorbs): what the server
-alone sustains, apart from the client's hashing and disk writes.
+timed transfer, so that none pays for the disk writes of the one before. ``server_download_mib_s`` is the same
+file read over plain HTTP into a reused buffer (no file written, Xet files rebuilt by the server from its xorbs):
+what the server alone sustains, apart from the client's hashing and disk writes.
 
 Usage::
 

@@ -72,6 +72,9 @@ def test_create_info_list_settings_move_and_delete(local_hub: LocalHub) -> None:
         hf.bucket_info(url.bucket_id)
     assert hf.bucket_info(f"{me}/renamed").private is True
     assert _status(hf.move_bucket, f"{me}/renamed", private) == 409
+    for bad in ("bad name", "..", "x" * 300):  # the client checks names too: over raw HTTP
+        body = json.dumps({"fromRepo": f"{me}/renamed", "toRepo": f"{me}/{bad}", "type": "bucket"}).encode()
+        assert raw_request("POST", f"{local_hub.endpoint}/api/repos/move", token=local_hub.token, body=body)[0] == 400
 
     hf.delete_bucket(f"{me}/renamed")
     with pytest.raises(BucketNotFoundError):

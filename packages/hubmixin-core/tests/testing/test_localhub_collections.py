@@ -241,6 +241,13 @@ def test_items_of_repos_the_caller_cannot_read_are_left_out(local_hub: LocalHub)
     bobs = hf.create_collection("Bob's", token=bob).slug
     with pytest.raises(RepositoryNotFoundError):
         hf.add_collection_item(bobs, private, "model", token=bob)
+    outer = hf.create_collection("Outer").slug
+    hf.add_collection_item(outer, slug, "collection")  # holds "Mixed": 3 items, 1 of which bob may see
+    url = f"{local_hub.endpoint}/api/collections/{outer}"
+    counts = [
+        json.loads(raw_request("GET", url, token=t)[2])["items"][0]["numberItems"] for t in (local_hub.token, bob)
+    ]
+    assert counts == [3, 1]
     hf.update_repo_settings(private, private=False)
     assert [i[0] for i in _items(slug, bob)] == [private, public]
 
@@ -309,3 +316,4 @@ def test_unsupported_and_malformed_requests(local_hub: LocalHub) -> None:
     status, _, _ = raw_request("PATCH", url, token=local_hub.token, body=b'{"gating": true}')
     assert status == 501
     assert hf.get_collection(slug).title == "Things"
+    assert raw_request("GET", f"{local_hub.endpoint}/api/collections?limit=-1", token=local_hub.token)[0] == 400

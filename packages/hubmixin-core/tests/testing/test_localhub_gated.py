@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -48,6 +50,11 @@ def _gated_status(repo_id: str, name: str, token: str | bool | None) -> tuple[in
     with pytest.raises(GatedRepoError) as excinfo:
         _download(repo_id, name, token)
     return excinfo.value.response.status_code, str(excinfo.value)
+
+
+def _stored_requests(hub: LocalHub) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(hub.root / "hub.sqlite")) as db:
+        return list(db.execute("SELECT repo_id, user FROM access_requests"))
 
 
 def _ask(
@@ -300,7 +307,43 @@ def test_requests_persist_follow_a_moved_repo_and_go_with_a_deleted_one(tmp_path
         assert _usernames(hf.list_accepted_access_requests(moved)) == ["bob"]
         assert _download(moved, "weights.bin", bob) == WEIGHTS
         hf.delete_repo(moved)
+        assert not _stored_requests(hub)  # the deleted repo's requests went with it
         again = _gated_repo("renamed")
         assert list(hf.list_accepted_access_requests(again)) == []
         assert list(hf.list_rejected_access_requests(again)) == []
         assert _gated_status(again, "weights.bin", bob)[0] == 403
+
+
+def test_an_ungated_card_stored_through_xet_downloads_for_everyone(local_hub: LocalHub) -> None:
+    repo_id = _gated_repo()
+    card = b"---\nlicense: mit\n---\n\x00 a card with a NUL byte: stored as an LFS (Xet) file\n"
+    hf.upload_file(path_or_fileobj=card, path_in_repo="README.md", repo_id=repo_id)
+    bob = local_hub.add_user("bob")
+    assert _download(repo_id, "README.md", bob) == card  # no Xet headers for him: the plain bytes
+    assert _download(repo_id, "README.md", None) == card
+    assert _gated_status(repo_id, "weights.bin", bob)[0] == 403
+
+
+def test_xet_tokens_stop_working_when_access_to_a_private_repo_ends(local_hub: LocalHub) -> None:
+    reader = local_hub.add_user("reader")
+    local_hub.add_organization("team", members={"reader": "read", local_hub.username: "admin"})
+    repo_id = hf.create_repo("team/private", private=True).repo_id
+    hf.upload_file(path_or_fileobj=WEIGHTS, path_in_repo="weights.bin", repo_id=repo_id)
+    url = f"{local_hub.endpoint}/api/models/{repo_id}/xet-read-token/main"
+    token = json.loads(raw_request("GET", url, token=reader)[2])["accessToken"]
+    file_hash = hf.get_hf_file_metadata(hf.hf_hub_url(repo_id, "weights.bin")).xet_file_data.file_hash  # type: ignore[union-attr]
+    reconstruction = f"{local_hub.endpoint}/api/xet-cas/v1/reconstructions/{file_hash}"
+    assert raw_request("GET", reconstruction, token=token)[0] == 200
+    local_hub.set_org_role("team", "reader", None)
+    assert raw_request("GET", reconstruction, token=token)[0] == 401
+
+
+def test_deeply_nested_form_fields_are_refused(local_hub: LocalHub) -> None:
+    repo_id = _gated_repo()
+    bob = local_hub.add_user("bob")
+    nested = "[" * 900 + "]" * 900
+    url = f"{local_hub.endpoint}/{repo_id}/ask-access"
+    body = ('{"n": ' + nested + "}").encode()
+    status = raw_request("POST", url, token=bob, body=body, headers={"Content-Type": "application/json"})[0]
+    assert status == 400
+    assert list(hf.list_pending_access_requests(repo_id)) == []  # nothing stored: the listing still works

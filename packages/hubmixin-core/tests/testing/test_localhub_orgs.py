@@ -189,6 +189,10 @@ def test_user_overview_and_follows(local_hub: LocalHub, members: dict[str, str],
     )
     assert [org.name for org in overview.orgs] == [ORG]
     assert (overview.num_followers, overview.num_following, overview.num_likes) == (0, 0, 1)
+    private_like = f"{local_hub.endpoint}/api/models/{org_repos[1]}/like"  # a private repo of the org
+    assert raw_request("POST", private_like, token=local_hub.token)[0] == 200
+    assert hf.get_user_overview(local_hub.username, token=members["outsider"]).num_likes == 1  # not shown to others
+    assert hf.get_user_overview(local_hub.username, token=members["reader"]).num_likes == 2
     assert hf.get_user_overview("outsider").orgs == []
     assert list(hf.list_user_followers("reader")) == list(hf.list_user_following("reader")) == []
     _refused(404, hf.get_user_overview, "nobody")

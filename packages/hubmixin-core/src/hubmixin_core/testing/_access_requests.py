@@ -212,13 +212,18 @@ def handle_access_request_grant(ex: Exchange) -> None:
     ex.send_json({})
 
 
+def _is_form_value(value: object) -> bool:
+    scalar = (str, int, float, bool, type(None))
+    return isinstance(value, scalar) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
 def _form_fields(ex: Exchange) -> dict[str, object]:
     """The fields of the form: a JSON object, or form-encoded (a field given twice becomes a list)."""
     data = ex.read_limited(ex.app.max_json_bytes, "Form body")
     if "json" in (ex.handler.headers.get("Content-Type") or "").lower():
         body = parse_json(data, "JSON body") if data.strip() else {}
-        if not isinstance(body, dict):
-            raise HubError(400, "Expected a JSON object of form fields")
+        if not isinstance(body, dict) or not all(_is_form_value(value) for value in body.values()):
+            raise HubError(400, "Expected a JSON object of form fields: strings, numbers, booleans or lists of strings")
         return body
     try:
         values = parse_qs(data.decode("utf-8"), keep_blank_values=True, errors="strict")

@@ -17,6 +17,7 @@ from hubmixin_core.testing._buckets import BUCKET
 from hubmixin_core.testing._cards import read_card
 from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
 from hubmixin_core.testing._org_api import existing_org
+from hubmixin_core.testing._repos import check_repo_name
 from hubmixin_core.testing._sort import sort_listing
 from hubmixin_core.testing._storage import Repo, RepoKey
 
@@ -129,6 +130,7 @@ def handle_move_repo(ex: Exchange) -> None:
             raise HubError(400, f"{field} must be 'namespace/name', not {body[field]!r}")
         keys.append(RepoKey(str(repo_type), namespace, name))
     source, target = keys
+    check_repo_name(target.name, "bucket" if repo_type == BUCKET else "repository")
     repo = writable_repo(ex, source)
     require_namespace_writer(ex, target.namespace)
     if not ex.app.storage.move_repo(repo, target):

@@ -77,9 +77,7 @@ class BucketStore:
 
     def delete(self, bucket: Repo) -> None:
         """Delete the bucket and its files (their Xet content stays: other buckets and repositories may share it)."""
-        with self.storage._tx() as db:
-            db.execute("DELETE FROM bucket_files WHERE bucket_id = ?", (bucket.id,))
-        self.storage.delete_repo(bucket)
+        self.storage.delete_repo(bucket, also=("bucket_files", "bucket_id"))
 
     def usage(self, bucket: Repo) -> tuple[int, int]:
         """``(file count, total size in bytes)`` of the bucket."""

@@ -136,15 +136,25 @@ def _summary(ex: Exchange, collection: Collection) -> dict[str, object]:
     return data | {"shareUrl": f"{ex.app.endpoint}/collections/{collection.slug}"}
 
 
+def _visible(ex: Exchange, item: CollectionItem) -> bool:
+    """Whether the caller may see the item (a readable repo, a collection they may see, any paper)."""
+    if item.repo is not None:
+        return can_read(ex, item.repo)
+    if item.type == "collection":
+        nested = ex.app.collections.get(item.ref)
+        return nested is not None and _can_see(ex, nested)
+    return True
+
+
 def _item_json(ex: Exchange, item: CollectionItem) -> dict[str, object] | None:
     """An item as the Hub shows it; ``None`` for one the caller may not see."""
     data: dict[str, object] = {"_id": item.id, "position": item.position, "type": item.type}
     if item.note is not None:
         data["note"] = {"text": item.note, "html": html.escape(item.note)}
+    if not _visible(ex, item):
+        return None
     if item.repo is not None:
         repo = item.repo
-        if not can_read(ex, repo):
-            return None
         head = ex.app.storage.resolve(repo, "main")
         record = ex.app.storage.get_commit(repo, head) if head is not None else None
         data |= {"id": repo.key.repo_id, "author": repo.key.namespace, "repoType": repo.key.type}
@@ -152,9 +162,9 @@ def _item_json(ex: Exchange, item: CollectionItem) -> dict[str, object] | None:
         return data | {"downloads": 0, "lastModified": record.created_at if record else repo.created_at}
     if item.type == "collection":
         nested = ex.app.collections.get(item.ref)
-        if nested is None or not _can_see(ex, nested):
-            return None
-        return data | {"id": nested.id, "numberItems": ex.app.collections.count(nested)} | _summary(ex, nested)
+        assert nested is not None
+        readable = sum(_visible(ex, inner) for inner in ex.app.collections.items(nested))
+        return data | {"id": nested.id, "numberItems": readable} | _summary(ex, nested)
     return data | {"id": item.ref}  # a paper: LocalHub knows nothing more of it
 
 
@@ -185,6 +195,8 @@ def handle_collections(ex: Exchange) -> None:
         limit = int(ex.query_value("limit") or 0) or None
     except ValueError:
         raise HubError(400, "limit must be an integer") from None
+    if limit is not None and limit < 0:
+        raise HubError(400, f"limit must not be negative, not {limit}")
     found = [
         _collection_json(ex, collection, listed=True)
         for collection in ex.app.collections.collections()  # the last updated first: no upvotes nor trends here

@@ -224,11 +224,6 @@ class CollectionStore:
             for row in rows
         ]
 
-    def count(self, collection: Collection) -> int:
-        """How many items the collection holds."""
-        row = self.storage._one("SELECT COUNT(*) FROM collection_items WHERE collection_id = ?", collection.id)
-        return int(str(row[0])) if row is not None else 0
-
     def add_item(
         self, collection: Collection, item_type: str, *, repo: Repo | None = None, ref: str = "", note: str | None
     ) -> CollectionItem | None:

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from hubmixin_core.testing._access import (
     UNGATED_FILES,
+    has_file_access,
     readable_repo,
     require_file_access,
     resolve_revision,
@@ -78,7 +79,8 @@ def handle_resolve(ex: Exchange) -> None:
     if entry.lfs:
         headers.update({"X-Linked-Etag": etag, "X-Linked-Size": str(entry.size)})
     xet_file, xet_headers = xet_file_headers(ex, repo, commit, entry.sha256) if entry.lfs else (None, {})
-    headers.update(xet_headers)  # uploaded through Xet: Xet clients download through the CAS
+    if has_file_access(ex.app, ex.user, repo):  # else an ungated card: its Xet read token would be refused
+        headers.update(xet_headers)  # uploaded through Xet: Xet clients download through the CAS
     try:
         span = parse_range(ex.handler.headers.get("Range"), entry.size)
     except HubError as error:

@@ -263,11 +263,19 @@ class Storage(SqliteDatabase):
             return False
         return True
 
-    def delete_repo(self, repo: Repo) -> None:
-        """Delete the repo and all its metadata (blobs stay in the content-addressed store)."""
+    def delete_repo(self, repo: Repo, *, also: tuple[str, str] | None = None) -> None:
+        """Delete the repo and all its metadata (blobs stay in the content-addressed store), in one transaction;
+        ``also=(table, column)`` deletes that table's rows whose column holds the repo's id too."""
         with self._tx() as db:
-            for table in ("files", "deltas", "commits", "refs", "lfs_objects"):
-                db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.id,))
+            for table, column in (
+                ("files", "repo_id"),
+                ("deltas", "repo_id"),
+                ("commits", "repo_id"),
+                ("refs", "repo_id"),
+                ("lfs_objects", "repo_id"),
+                *([also] if also else []),
+            ):
+                db.execute(f"DELETE FROM {table} WHERE {column} = ?", (repo.id,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.id,))
 
     # Refs

@@ -6,6 +6,7 @@ LocalHub has no following: the follower and following lists of an existing user 
 
 from __future__ import annotations
 
+from hubmixin_core.testing._access import can_read
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._org_api import existing_org
 
@@ -27,7 +28,8 @@ def handle_user_overview(ex: Exchange) -> None:
     orgs = [{"name": org, "fullname": org, "avatarUrl": ""} for org in ex.app.orgs.memberships(user)]
     overview: dict[str, object] = {"user": user, "fullname": user, "avatarUrl": "", "type": "user", "isPro": False}
     overview |= {"numModels": counts["model"], "numDatasets": counts["dataset"], "numSpaces": counts["space"]}
-    overview |= {"numLikes": len(ex.app.likes.liked_by(user)), "numFollowers": 0, "numFollowing": 0, "orgs": orgs}
+    likes = sum(can_read(ex, like.repo) for like in ex.app.likes.liked_by(user))  # as the user's likes listing shows
+    overview |= {"numLikes": likes, "numFollowers": 0, "numFollowing": 0, "orgs": orgs}
     ex.send_json(overview)
 
 

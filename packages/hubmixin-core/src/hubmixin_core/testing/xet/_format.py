@@ -29,6 +29,7 @@ __all__ = [
     "hex_hash",
     "parse_shard",
     "parse_xorb",
+    "hmac",
     "verification_hash",
     "xorb_hash",
 ]
@@ -119,6 +120,11 @@ def file_hash(chunks: Sequence[tuple[bytes, int]]) -> bytes:
     return blake3.blake3(_aggregated(chunks), key=bytes(32)).digest()
 
 
+def hmac(chunk_hash: bytes, key: bytes) -> bytes:
+    """A chunk hash as global deduplication hands it out: blake3 keyed with the answer's key (xet-core's ``hmac``)."""
+    return blake3.blake3(chunk_hash, key=key).digest()
+
+
 def verification_hash(hashes: Sequence[bytes]) -> bytes:
     """Verification hash of a term: keyed blake3 over its chunk hashes."""
     return blake3.blake3(b"".join(hashes), key=VERIFICATION_KEY).digest()
@@ -202,13 +208,14 @@ class XorbIndex:
         hashes = [data[base + 32 * i : base + 32 * (i + 1)] for i in range(n)]
         return cls(hashes, list(offsets[: n + 1]), list(offsets[n + 1 :]))
 
-    def cas_block(self, xorb: bytes, size_on_disk: int) -> bytes:
-        """This xorb as a shard CAS info block (header plus one entry per chunk)."""
+    def cas_block(self, xorb: bytes, size_on_disk: int, *, hmac_key: bytes) -> bytes:
+        """This xorb as a shard CAS info block (header plus one entry per chunk), each chunk hash keyed with
+        ``hmac_key`` (`hmac`): a client finds the chunks it holds, and learns no other chunk's hash."""
         n = self.num_chunks
         parts = [_ENTRY.pack(xorb, 0, n, self.unpacked_offsets[-1], size_on_disk)]
         for i, h in enumerate(self.hashes):
             size = self.unpacked_offsets[i + 1] - self.unpacked_offsets[i]
-            parts.append(_CHUNK_ENTRY.pack(h, self.unpacked_offsets[i], size, 0, 0))
+            parts.append(_CHUNK_ENTRY.pack(hmac(h, hmac_key), self.unpacked_offsets[i], size, 0, 0))
         return b"".join(parts)
 
 
@@ -347,8 +354,11 @@ def parse_shard(data: bytes) -> tuple[list[FileInfo], list[ShardXorb]]:
     return files, xorbs
 
 
-def dedup_shard(cas_blocks: Sequence[bytes], *, created: int, expiry: int, stored: int, on_disk: int) -> bytes:
-    """A global-dedup answer: a shard with no files and the given CAS info blocks, with its footer."""
+def dedup_shard(
+    cas_blocks: Sequence[bytes], *, hmac_key: bytes, created: int, expiry: int, stored: int, on_disk: int
+) -> bytes:
+    """A global-dedup answer: a shard with no files and the given CAS info blocks (chunk hashes keyed with
+    ``hmac_key``, which the footer carries), with its footer."""
     parts = [SHARD_TAG, struct.pack("<QQ", SHARD_HEADER_VERSION, SHARD_FOOTER_SIZE), BOOKEND, *cas_blocks, BOOKEND]
     body = b"".join(parts)
     footer_start = len(body)
@@ -363,7 +373,7 @@ def dedup_shard(cas_blocks: Sequence[bytes], *, created: int, expiry: int, store
         0,
         footer_start,
         0,
-        bytes(32),  # no HMAC on chunk hashes
+        hmac_key,
         created,
         expiry,
         *([0] * 6),

@@ -12,12 +12,13 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from hubmixin_core.testing._access import downloadable_repo, gated_error, has_file_access, writable_repo
+from hubmixin_core.testing._access import downloadable_repo, gated_error, has_file_access, user_role, writable_repo
 from hubmixin_core.testing._download import parse_range
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._storage import Repo, RepoKey
@@ -75,6 +76,9 @@ def _check_token(ex: Exchange, *, write: bool) -> _Grant:
     if repo is None or repo.id != repo_id:
         raise HubError(401, "The repository of this Xet access token no longer exists")
     holder = user[0] if user else None  # tokens of version 1 name no user
+    role = user_role(ex.app, holder, repo.key.namespace)
+    if repo.private and role is None:  # made private, or the holder left its organization, since the token was minted
+        raise HubError(401, "This Xet access token no longer gives access to its repository")
     if not has_file_access(ex.app, holder, repo):  # gated since the token was handed out, or access revoked
         raise gated_error(ex.app, holder, repo)
     if write and scope != "w":
@@ -207,8 +211,8 @@ def _upload_shard(ex: Exchange, fmt: ModuleType, *, streaming: bool) -> None:
 def _check_file(ex: Exchange, fmt: ModuleType, info: _format.FileInfo) -> XetFile:
     """Verify a file of a shard against the stored xorbs (terms, verification hashes, file hash, sha256)."""
     name = fmt.hash_hex(info.file_hash)
-    if info.verification and len(info.verification) != len(info.terms):
-        raise HubError(400, f"File {name}: verification entries do not match its terms")
+    if len(info.verification) != len(info.terms):  # they prove the uploader holds the chunks it points to
+        raise HubError(400, f"File {name}: a verification entry is needed for each of its terms")
     chunks: list[tuple[bytes, int]] = []
     for i, term in enumerate(info.terms):
         xorb = fmt.hash_hex(term.xorb)
@@ -219,12 +223,12 @@ def _check_file(ex: Exchange, fmt: ModuleType, info: _format.FileInfo) -> XetFil
         if size != term.unpacked_size:
             raise HubError(400, f"File {name}: term {i} has {size} bytes, not {term.unpacked_size}")
         hashes = index.hashes[term.start : term.end]
-        if info.verification and fmt.verification_hash(hashes) != info.verification[i]:
+        if fmt.verification_hash(hashes) != info.verification[i]:
             raise HubError(400, f"File {name}: verification hash of term {i} does not match")
         sizes = [index.unpacked_offsets[c + 1] - index.unpacked_offsets[c] for c in range(term.start, term.end)]
         chunks.extend(zip(hashes, sizes, strict=True))
     if fmt.file_hash(chunks) != info.file_hash:
-        raise HubError(400, f"File {name}: its chunks hash to {fmt.hash_hex(fmt.file_hash(chunks))}")
+        raise HubError(400, f"File {name}: its chunks do not hash to its file hash")
     total = sum(size for _, size in chunks)
     known = _store(ex).file(name)
     if known is not None:
@@ -249,8 +253,10 @@ def _dedup_query(ex: Exchange, fmt: ModuleType, chunk: str) -> None:
     index = load_index(ex, fmt, xorb)
     on_disk = store.xorb_path(xorb).stat().st_size
     now = int(time.time())
+    key = secrets.token_bytes(32)  # a fresh key per answer, as the Hub's
     shard = fmt.dedup_shard(
-        [index.cas_block(fmt.hex_hash(xorb), on_disk)],
+        [index.cas_block(fmt.hex_hash(xorb), on_disk, hmac_key=key)],
+        hmac_key=key,
         created=now,
         expiry=now + 7 * 24 * 3600,
         stored=index.unpacked_offsets[-1],
@@ -266,10 +272,12 @@ def _readable_file(ex: Exchange, grant: _Grant, file_hash: str) -> XetFile:
     return file
 
 
-def _xorb_url(ex: Exchange, xorb: str) -> str:
+def _xorb_url(ex: Exchange, xorb: str, first: int, last: int) -> str:
+    """A signed URL for bytes ``first`` to ``last`` (inclusive) of a xorb: the terms of one file, nothing else."""
     expires = int(time.time()) + URL_TTL
-    signature = _sign(_store(ex), f"{xorb}:{expires}")
-    return f"{ex.app.endpoint}{CAS_PREFIX}/data/{xorb}?exp={expires}&sig={signature}"
+    span = f"{first}-{last}"
+    signature = _sign(_store(ex), f"{xorb}:{span}:{expires}")
+    return f"{ex.app.endpoint}{CAS_PREFIX}/data/{xorb}?range={span}&exp={expires}&sig={signature}"
 
 
 def _reconstruction(ex: Exchange, fmt: ModuleType, file_hash: str, *, v2: bool) -> None:
@@ -287,7 +295,7 @@ def _reconstruction(ex: Exchange, fmt: ModuleType, file_hash: str, *, v2: bool) 
         terms.append({"hash": xorb, "unpacked_length": length, "range": {"start": first, "end": last}})
         byte_range = {"start": index.byte_offsets[first], "end": index.byte_offsets[last] - 1}
         chunk_range = {"start": first, "end": last}
-        url = _xorb_url(ex, xorb)
+        url = _xorb_url(ex, xorb, index.byte_offsets[first], index.byte_offsets[last] - 1)
         if v2:
             entry: dict[str, object] = {"url": url, "ranges": [{"chunks": chunk_range, "bytes": byte_range}]}
         else:
@@ -302,23 +310,32 @@ def _is_decimal(text: str) -> bool:
     return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
 
 
-def _serve_xorb_data(ex: Exchange, xorb: str) -> None:
-    """``GET /api/xet-cas/data/{xorb}?exp=&sig=``: byte ranges of a stored xorb, through a signed URL."""
-    expires, signature = ex.query_value("exp") or "", ex.query_value("sig") or ""
-    if not (_is_decimal(expires) and _same(_sign(_store(ex), f"{xorb}:{expires}"), signature)):
+def _signed_span(ex: Exchange, xorb: str) -> tuple[int, int]:
+    """The byte span ``(first, last)`` a xorb URL was signed for; 403 for a bad or expired signature."""
+    span, expires, signature = (ex.query_value(name) or "" for name in ("range", "exp", "sig"))
+    first, _, last = span.partition("-")
+    valid = _is_decimal(expires) and _is_decimal(first) and _is_decimal(last) and int(first) <= int(last)
+    if not (valid and _same(_sign(_store(ex), f"{xorb}:{span}:{expires}"), signature)):
         raise HubError(403, "Invalid xorb URL signature")
     if int(expires) < time.time():
         raise HubError(403, "Expired xorb URL")
+    return int(first), int(last)
+
+
+def _serve_xorb_data(ex: Exchange, xorb: str) -> None:
+    """``GET /api/xet-cas/data/{xorb}?range=&exp=&sig=``: bytes of a stored xorb within the span the URL was signed
+    for (the terms of a file the caller may read), through ``Range`` requests."""
+    first, last = _signed_span(ex, xorb)
     path = _store(ex).xorb_path(xorb)
     if not path.is_file():
         raise HubError(404, f"Xorb {xorb} not found")
     size = path.stat().st_size
+    if last >= size:
+        raise HubError(416, f"Bytes {first}-{last} are not in xorb {xorb} ({size} bytes)")
     span = parse_range(ex.handler.headers.get("Range"), size)
-    if span is None:
-        ex.start(200, {"Content-Type": "application/octet-stream", "Content-Length": str(size)})
-        ex.send_file(path, 0, size)
-        return
-    start, length = span
+    start, length = (first, last - first + 1) if span is None else span
+    if not first <= start <= start + length - 1 <= last:
+        raise HubError(403, f"This URL gives bytes {first}-{last} of xorb {xorb} only")
     headers = {
         "Content-Type": "application/octet-stream",
         "Content-Range": f"bytes {start}-{start + length - 1}/{size}",

@@ -108,3 +108,14 @@ def test_gated_setting_needs_the_owner_and_a_write_token(local_hub: LocalHub) ->
     for bad in (b'{"gated": true}', b'{"gated": "sometimes"}', b'{"gated": 0}', b'{"gated": ["auto"]}'):
         status, _, body = raw_request("PUT", url, token=local_hub.token, body=bad)
         assert status == 400 and b"gated must be" in body, body
+
+
+def test_a_new_space_card_names_its_sdk(local_hub: LocalHub) -> None:
+    space = hf.create_repo("demo", repo_type="space", space_sdk="gradio").repo_id
+    assert hf.space_info(space).sdk == "gradio"
+    assert hf.list_repo_files(space, repo_type="space") == [".gitattributes", "README.md"]
+    assert [(s.id, s.sdk) for s in hf.list_spaces()] == [(space, "gradio")]
+    hf.upload_file(
+        path_or_fileobj=b"---\nsdk: docker\n---\n", path_in_repo="README.md", repo_id=space, repo_type="space"
+    )
+    assert hf.space_info(space).sdk == "docker"  # read from the card, as the Hub does

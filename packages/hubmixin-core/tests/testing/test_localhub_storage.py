@@ -18,7 +18,7 @@ def _entry(path: str, version: int) -> FileEntry:
 
 def test_commits_store_only_their_changes_and_read_back_whole(tmp_path: Path) -> None:
     storage = Storage(tmp_path / "hub.sqlite")
-    repo = storage.create_repo(RepoKey("model", "u", "r"), private=False, author="u", initial=_entry("init", 0))
+    repo = storage.create_repo(RepoKey("model", "u", "r"), private=False, author="u", initial=[_entry("init", 0)])
     assert repo is not None
     rng = random.Random(0)
     expected = {"init": _entry("init", 0)}

@@ -91,10 +91,13 @@ class Card:
         return value if isinstance(value, str) else None
 
     def fields(self, *, card_data: bool) -> dict[str, object]:
-        """The repo info fields: ``tags``, for models ``library_name``/``pipeline_tag``, ``cardData`` if asked."""
+        """The repo info fields: ``tags``, for models ``library_name``/``pipeline_tag``, for Spaces ``sdk``,
+        ``cardData`` if asked."""
         fields: dict[str, object] = {"tags": self.tags}
         if self.repo_type == "model":
             fields |= {key: value for key in ("library_name", "pipeline_tag") if (value := self.text(key))}
+        if self.repo_type == "space" and (sdk := self.text("sdk")):
+            fields["sdk"] = sdk
         if card_data and self.metadata:
             fields["cardData"] = self.metadata
         return fields

@@ -88,14 +88,20 @@ def handle_validate_yaml(ex: Exchange) -> None:
 
 
 def handle_create_repo(ex: Exchange) -> None:
-    """``POST /api/repos/create`` ``{name, organization, type, private | visibility}``."""
+    """``POST /api/repos/create`` ``{name, organization, type, private | visibility, sdk}`` (``sdk``: a Space's)."""
     user = require_user(ex)
     body = ex.read_json_object()
     key = _key_from_body(body, user)
     require_namespace_writer(ex, key.namespace)
     private = body.get("private") is True or body.get("visibility") in ("private", "protected")
-    data = DEFAULT_GITATTRIBUTES.encode()
-    initial = FileEntry(".gitattributes", ex.app.blobs.put_bytes(data), len(data), False, git_blob_oid(data))
+    files = {".gitattributes": DEFAULT_GITATTRIBUTES.encode()}
+    sdk = body.get("sdk")
+    if key.type == "space" and isinstance(sdk, str):  # as on the Hub, a new Space's card names its SDK
+        files["README.md"] = f"---\ntitle: {key.name}\nsdk: {sdk}\n---\n".encode()
+    initial = [
+        FileEntry(path, ex.app.blobs.put_bytes(data), len(data), False, git_blob_oid(data))
+        for path, data in files.items()
+    ]
     repo = ex.app.storage.create_repo(key, private=private, author=user, initial=initial)
     url = _repo_url(ex, key)
     if repo is None:

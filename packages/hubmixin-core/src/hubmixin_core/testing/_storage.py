@@ -214,8 +214,8 @@ class Storage(SqliteDatabase):
         )
         return None if row is None else repo_from_row(row)
 
-    def create_repo(self, key: RepoKey, *, private: bool, author: str, initial: FileEntry) -> Repo | None:
-        """Create the repo with an initial commit holding ``initial``; ``None`` if it already exists."""
+    def create_repo(self, key: RepoKey, *, private: bool, author: str, initial: Sequence[FileEntry]) -> Repo | None:
+        """Create the repo with an initial commit holding the files ``initial``; ``None`` if it already exists."""
         with self._tx() as db:
             created = now_iso()
             repo_id = insert_repo(db, key, private=private, created=created)
@@ -226,7 +226,7 @@ class Storage(SqliteDatabase):
                 "INSERT INTO commits VALUES (?, ?, NULL, ?, 'initial commit', '', ?, 0)",
                 (repo_id, oid, author, created),
             )
-            self._insert_files(db, repo_id, oid, [initial])
+            self._insert_files(db, repo_id, oid, list(initial))
             db.execute("INSERT INTO refs VALUES (?, 'refs/heads/main', ?)", (repo_id, oid))
         return Repo(id=repo_id, key=key, private=private, created_at=created)
 

@@ -29,6 +29,28 @@ def test_push_makes_one_commit_with_weights_config_and_card(local_hub: LocalHub)
     np.testing.assert_array_equal(loaded.weights["fc1.weight"], MLP(seed=4).weights["fc1.weight"])
 
 
+def _weights_files(repo_id: str) -> list[str]:
+    return sorted(f for f in HfApi().list_repo_files(repo_id) if f.startswith("model"))
+
+
+def test_a_push_replaces_the_weight_files_of_the_last_one(local_hub: LocalHub) -> None:
+    repo_id = "localuser/resharded"
+    MLP(seed=1).push_to_hub(repo_id)
+    assert _weights_files(repo_id) == ["model.safetensors"]
+    sharded = MLP(seed=2)
+    sharded.max_shard_size = 100  # bytes: several shards
+    sharded.push_to_hub(repo_id)
+    shards = _weights_files(repo_id)
+    assert "model.safetensors" not in shards and "model.safetensors.index.json" in shards and len(shards) >= 3
+    loaded = MLP.from_pretrained(repo_id)  # the new weights, not the single file of the first push
+    np.testing.assert_array_equal(loaded.weights["fc1.weight"], MLP(seed=2).weights["fc1.weight"])
+    MLP(seed=3).push_to_hub(repo_id, allow_patterns=["README.md"])  # a card update keeps the weights
+    assert _weights_files(repo_id) == shards
+    MLP(seed=3).push_to_hub(repo_id, delete_patterns="notes.txt")
+    assert _weights_files(repo_id) == ["model.safetensors"]  # the shards and their index are gone
+    np.testing.assert_array_equal(MLP.from_pretrained(repo_id).weights["fc2.weight"], MLP(seed=3).weights["fc2.weight"])
+
+
 def test_save_pretrained_with_push_to_hub_defaults_repo_to_folder_name(local_hub: LocalHub, tmp_path: Path) -> None:
     commit = MLP().save_pretrained(tmp_path / "my-mlp", push_to_hub=True)
     assert "/localuser/my-mlp/commit/" in commit

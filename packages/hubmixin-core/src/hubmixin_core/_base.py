@@ -53,7 +53,7 @@ from hubmixin_core.errors import (
 )
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
 from hubmixin_core.typing import Coders, DataclassInstance
-from hubmixin_core.weights._names import CONFIG_NAME, is_weights_file
+from hubmixin_core.weights._names import CONFIG_NAME, WEIGHTS_FILE_PATTERNS, is_weights_file
 
 __all__ = ["ModelHubMixinBase"]
 
@@ -284,7 +284,7 @@ class ModelHubMixinBase:
         with tempfile.TemporaryDirectory(prefix="hubmixin-push-") as tmp:
             folder = Path(tmp) / "model"
             self._hub_save(folder, repo_id=None, push_to_hub=False, upload=upload, save_kwargs=save_kwargs)
-            return upload_folder(repo_id, folder, upload)
+            return upload_folder(repo_id, folder, upload, replaced=WEIGHTS_FILE_PATTERNS)
 
     def _save_pretrained(self, save_directory: Path) -> None:
         """Write the model's files (weights, and anything else it needs) into ``save_directory``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from huggingface_hub import CommitInfo, HfApi, hf_hub_download, try_to_load_from_cache
 from huggingface_hub.errors import LocalEntryNotFoundError, RemoteEntryNotFoundError
 from huggingface_hub.file_download import _CACHED_NO_EXIST
+from huggingface_hub.utils._paths import filter_repo_objects
 
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._paths import check_relative_path
@@ -94,10 +96,26 @@ def download_files(repo_id: str, filenames: list[str], options: DownloadOptions)
         return list(pool.map(lambda name: download_file(repo_id, name, options), filenames))
 
 
-def upload_folder(repo_id: str, folder: Path, options: UploadOptions) -> CommitInfo:
+def _delete_patterns(folder: Path, options: UploadOptions, replaced: Sequence[str]) -> list[str] | str | None:
+    """The caller's ``delete_patterns``, plus ``replaced`` when the push uploads a file matching one of them: the
+    weight files of an earlier push (a single file, shards, an index) would otherwise be read instead of, or with,
+    the new ones."""
+    names = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
+    uploaded = filter_repo_objects(
+        names, allow_patterns=options.allow_patterns, ignore_patterns=options.ignore_patterns
+    )
+    if not replaced or not any(filter_repo_objects(uploaded, allow_patterns=list(replaced))):
+        return options.delete_patterns
+    given = [options.delete_patterns] if isinstance(options.delete_patterns, str) else options.delete_patterns or []
+    return [*given, *replaced]  # huggingface_hub does not delete the files the same commit uploads
+
+
+def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replaced: Sequence[str] = ()) -> CommitInfo:
     """Create ``repo_id`` if needed, then upload ``folder`` as one commit; returns the commit's info.
 
     A ``branch`` that does not exist yet is created from ``main`` first (unless a pull request is asked for).
+    When the push uploads a file matching the glob patterns ``replaced`` (the weight files), the repository's other
+    files matching them are deleted in the same commit.
     """
     api = HfApi(endpoint=options.endpoint, token=options.token, library_name=_LIBRARY, library_version=_version())
     repo_id = api.create_repo(repo_id, private=options.private, exist_ok=True).repo_id
@@ -112,7 +130,7 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions) -> CommitI
         create_pr=options.create_pr,
         allow_patterns=options.allow_patterns,
         ignore_patterns=options.ignore_patterns,
-        delete_patterns=options.delete_patterns,
+        delete_patterns=_delete_patterns(folder, options, replaced),
     )
     assert isinstance(commit, CommitInfo)  # run_as_future=False
     return commit

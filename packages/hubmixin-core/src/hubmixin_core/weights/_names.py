@@ -11,6 +11,7 @@ __all__ = [
     "PYTORCH_WEIGHTS_NAME",
     "SAFETENSORS_INDEX_NAME",
     "SAFETENSORS_SINGLE_FILE",
+    "WEIGHTS_FILE_PATTERNS",
     "check_relative_path",
     "is_weights_file",
     "shard_file_name",
@@ -22,6 +23,9 @@ SAFETENSORS_INDEX_NAME = "model.safetensors.index.json"
 PYTORCH_WEIGHTS_NAME = "pytorch_model.bin"
 
 _SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
+
+WEIGHTS_FILE_PATTERNS = (SAFETENSORS_SINGLE_FILE, SAFETENSORS_INDEX_NAME, "model-?????-of-?????.safetensors")
+"""Glob patterns of the files a safetensors save writes (what a push of new weights replaces on the Hub)."""
 
 
 def shard_file_name(number: int, total: int) -> str:

@@ -65,3 +65,28 @@ def test_shared_parameter_registered_twice_in_init(tmp_path: Path) -> None:
     loaded = Shared.from_pretrained(tmp_path, strict=True)
     assert loaded.first is loaded.second
     assert torch.equal(loaded.first, model.first)
+
+
+class WithViews(nn.Module, PyTorchModelHubMixin):
+    """A buffer viewing part of a parameter, and one viewing columns of a matrix (no name covers its storage)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.arange(4.0))
+        self.register_buffer("head", self.a.data[:2])
+        self.register_buffer("columns", torch.arange(12.0).reshape(3, 4)[:, :2])
+
+
+def test_overlapping_views_are_stored_each_with_its_values(tmp_path: Path) -> None:
+    model = WithViews()
+    with torch.no_grad():
+        model.a.mul_(10)  # the trained values: head sees them too
+        model.columns.add_(100)
+    model.save_pretrained(tmp_path)
+    with safe_open(str(tmp_path / "model.safetensors"), framework="pt") as f:
+        assert sorted(f.keys()) == ["a", "columns", "head"]  # not ties: each is stored
+    for strict in (True, False):
+        loaded = WithViews.from_pretrained(tmp_path, strict=strict)
+        assert loaded.a.tolist() == [0.0, 10.0, 20.0, 30.0]
+        assert loaded.head.tolist() == [0.0, 10.0]  # not the values __init__ gave it
+        assert torch.equal(loaded.columns, model.columns)

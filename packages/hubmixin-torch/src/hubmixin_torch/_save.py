@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import _remove_duplicate_names
 
 from hubmixin_core.errors import WeightsError, format_names
 from hubmixin_core.weights import TensorInfo, canonical_metadata, settings_metadata, write_safetensors
@@ -24,8 +23,10 @@ def save_module(
 ) -> list[str]:
     """Write ``module``'s state dict into ``directory`` as ``model.safetensors``, or as shards plus an index.
 
-    Tensors sharing memory (tied weights) are stored once, under the name ``safetensors.torch.save_model`` keeps;
-    each dropped name is recorded in the header metadata as ``{dropped: kept}``, as ``save_model`` does. The
+    Tensors that are the same memory (tied weights: same storage, offset, shape, strides and dtype) are stored
+    once, under the first name in sorted order (the one ``safetensors.torch.save_model`` keeps); each dropped name
+    is recorded in the header metadata as ``{dropped: kept}``, as ``save_model`` does. Other tensors that only
+    overlap (a buffer viewing part of a parameter) are stored each on its own, so none loses its values. The
     header metadata also holds ``{"format": "pt"}``, which transformers requires.
 
     Args:
@@ -53,7 +54,7 @@ def save_module(
             f"{owner}: cannot save tensors {format_names(on_meta)}: on the meta device they hold no data"
         )
     metadata = {**canonical_metadata("torch"), **settings_metadata(model_settings(module))}
-    for kept, dropped in _remove_duplicate_names(state).items():
+    for kept, dropped in _tied_names(state).items():
         for name in dropped:
             metadata.setdefault(name, kept)
             del state[name]
@@ -66,3 +67,14 @@ def save_module(
         return tensor.reshape(-1).view(torch.uint8).numpy()
 
     return write_safetensors(directory, infos, data, max_shard_size=max_shard_size, metadata=metadata)
+
+
+def _tied_names(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:
+    """``{kept: [dropped, ...]}`` for the tensors of ``state`` that are the same memory seen the same way."""
+    groups: dict[tuple[object, ...], list[str]] = {}
+    for name, tensor in state.items():
+        if tensor.numel() == 0:
+            continue  # nothing to share
+        key = (tensor.device, tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tensor.stride())
+        groups.setdefault(key, []).append(name)
+    return {names[0]: names[1:] for names in map(sorted, groups.values()) if len(names) > 1}

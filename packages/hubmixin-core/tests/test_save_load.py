@@ -11,7 +11,7 @@ import pytest
 from core_models import MLP
 
 from hubmixin_core import ModelHubMixin
-from hubmixin_core.errors import ConfigError, WeightsNotFoundError, WeightsShapeError
+from hubmixin_core.errors import ConfigError, HubMixinOSError, WeightsNotFoundError, WeightsShapeError
 
 
 def test_save_writes_weights_config_and_card_and_load_restores_weights(tmp_path: Path) -> None:
@@ -161,3 +161,40 @@ def test_missing_local_directory_is_reported_as_such(where: str) -> None:
 def test_missing_path_object_is_reported_as_such(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         MLP.from_pretrained(tmp_path / "nothing")
+
+
+def _saved_hidden(path: Path | str) -> int:
+    return int(json.loads((Path(path) / "config.json").read_text())["hidden"])
+
+
+def test_save_through_a_symlink_writes_where_it_points(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    MLP(hidden=3).save_pretrained(real)
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    MLP(hidden=5).save_pretrained(tmp_path / "link")
+    assert (tmp_path / "link").is_symlink()  # still the link
+    assert _saved_hidden(real) == 5 and MLP.from_pretrained(tmp_path / "link").hidden == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]  # no leftovers
+
+
+def test_save_into_the_working_directory_keeps_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine")
+    monkeypatch.chdir(work)
+    MLP(hidden=4).save_pretrained(".")
+    MLP(hidden=6).save_pretrained(".")
+    assert Path.cwd() == work and Path("config.json").is_file()  # the process did not lose its directory
+    assert _saved_hidden(".") == 6 and (work / "notes.txt").read_text() == "mine"
+    MLP(hidden=7).save_pretrained(work / "sub")
+    MLP(hidden=8).save_pretrained("sub/..")  # ".." resolved: the working directory again
+    assert _saved_hidden(work) == 8
+
+
+def test_save_into_a_file_is_a_typed_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(HubMixinOSError, match="is a file"):
+        MLP().save_pretrained(tmp_path / "file")
+    with pytest.raises(HubMixinOSError, match="a parent of it is a file"):
+        MLP().save_pretrained(tmp_path / "file" / "model")
+    assert (tmp_path / "file").read_text() == "x"

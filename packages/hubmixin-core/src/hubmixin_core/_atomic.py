@@ -11,8 +11,9 @@ A save is written into a staging directory beside the target, ``.NAME.hubmixin-P
 
 So at any instant the target holds the complete old save or the complete new one, and a load never mixes them.
 A kill leaves at most a staging directory; the next save or load of the same target removes those whose process
-is gone. Where no atomic exchange exists (other systems, some network file systems), files are moved one at a
-time, each whole, and only a crash during that final step can leave a mix.
+is gone. Where no atomic exchange exists (other systems, some network file systems), or the target cannot move (a
+mount point, the working directory or one of its parents), files are moved one at a time, each whole, and only a
+crash during that final step can leave a mix. A symlink to a directory is followed: the save goes where it points.
 
 The target gets the permissions a plain ``mkdir`` would give under the user's umask (an existing one keeps its
 own); files get those ``open`` gives.
@@ -47,8 +48,13 @@ def atomic_directory(target: Path, *, replaces: Callable[[str], bool] = lambda _
     them (stale weight shards). If the body raises, ``target`` is left untouched and the staging directory is
     removed.
     """
-    target = Path(target).absolute()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = Path(os.path.realpath(target))  # a symlink's directory, and ".." resolved: saved where it points
+    if target.exists() and not target.is_dir():
+        raise HubMixinOSError(errno.ENOTDIR, f"cannot save into {target}: it is a file, not a directory")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+        raise HubMixinOSError(errno.ENOTDIR, f"cannot save into {target}: a parent of it is a file") from e
     remove_interrupted_saves(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.hubmixin-{os.getpid()}-", suffix=".tmp", dir=target.parent))
     try:
@@ -66,6 +72,9 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool]) -> Non
             return
         except OSError:  # created meanwhile by someone else: exchange with it
             pass
+    if os.path.ismount(target) or _holds_cwd(target):  # a mount cannot move, nor the cwd (the process would lose it)
+        _move_into(staging, target, replaces)
+        return
     written = {p.name for p in staging.iterdir()}
     kept = [p for p in target.iterdir() if p.name not in written and not (p.is_file() and replaces(p.name))]
     for path in kept:
@@ -102,10 +111,31 @@ def _move_into(staging: Path, target: Path, replaces: Callable[[str], bool]) -> 
             continue  # a kept folder, linked into staging: already there
         destination.parent.mkdir(parents=True, exist_ok=True)
         if not (destination.exists() and (staging / name).samefile(destination)):
-            (staging / name).replace(destination)
+            _replace_file(staging / name, destination)
     for stale in target.iterdir():
         if stale.is_file() and stale.name not in written and replaces(stale.name):
             stale.unlink()
+
+
+def _replace_file(source: Path, destination: Path) -> None:
+    """Move a file over ``destination`` in one step; across file systems, copied beside it first."""
+    try:
+        source.replace(destination)
+    except OSError as e:
+        if e.errno != errno.EXDEV:
+            raise
+        part = destination.with_name(f".{destination.name}.hubmixin-{os.getpid()}.part")
+        shutil.copy2(source, part)
+        part.replace(destination)
+
+
+def _holds_cwd(target: Path) -> bool:
+    """Whether ``target`` is the working directory or one of its parents."""
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:
+        return False
+    return cwd == target or target in cwd.parents
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -124,7 +154,7 @@ def _exchange(a: Path, b: Path) -> bool:
     if result == 0:
         return True
     error = ctypes.get_errno()
-    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBUSY, errno.EXDEV):
         return False
     raise HubMixinOSError(error, f"cannot exchange {a} and {b}: {os.strerror(error)}")
 
@@ -154,7 +184,7 @@ def remove_interrupted_saves(target: str | Path) -> list[Path]:
     Returns:
         The directories removed.
     """
-    target = Path(target).absolute()
+    target = Path(os.path.realpath(target))
     removed = []
     with contextlib.suppress(OSError):
         for path in target.parent.iterdir():

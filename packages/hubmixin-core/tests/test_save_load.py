@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Self
 
@@ -11,6 +12,7 @@ import pytest
 from core_models import MLP
 
 from hubmixin_core import ModelHubMixin
+from hubmixin_core._atomic import _host, remove_interrupted_saves
 from hubmixin_core.errors import ConfigError, HubMixinOSError, WeightsNotFoundError, WeightsShapeError
 
 
@@ -198,3 +200,17 @@ def test_save_into_a_file_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(HubMixinOSError, match="a parent of it is a file"):
         MLP().save_pretrained(tmp_path / "file" / "model")
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_leftovers_of_this_machine_go_and_those_of_others_wait_a_day(tmp_path: Path) -> None:
+    MLP().save_pretrained(tmp_path / "m")
+    dead = 2**22 + 1  # above Linux's highest pid_max: no process has this id
+    ours = tmp_path / f".m.hubmixin-{_host()}-{dead}-abc.tmp"
+    legacy = tmp_path / f".m.hubmixin-{dead}-abc.tmp"  # named before hosts were
+    other = tmp_path / f".m.hubmixin-h00000000-{dead}-abc.tmp"  # another node of a cluster, on a shared disk
+    old_other = tmp_path / f".m.hubmixin-h00000000-{dead}-old.tmp"
+    for path in (ours, legacy, other, old_other):
+        path.mkdir()
+    os.utime(old_other, (0, 0))
+    assert sorted(remove_interrupted_saves(tmp_path / "m")) == sorted([ours, legacy, old_other])
+    assert other.is_dir()

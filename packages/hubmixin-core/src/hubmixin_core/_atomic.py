@@ -1,6 +1,7 @@
 """Write a model directory completely or not at all, even when the process is killed midway.
 
-A save is written into a staging directory beside the target, ``.NAME.hubmixin-PID-XXXXXXXX.tmp``; then:
+A save is written into a staging directory beside the target, ``.NAME.hubmixin-HOST-PID-XXXXXXXX.tmp`` (``HOST``: a
+short hash of the machine's name); then:
 
 - a new target appears with one ``rename``;
 - an existing target is exchanged with the staging directory in one atomic step (Linux ``renameat2`` with
@@ -25,11 +26,15 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import functools
+import hashlib
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -37,7 +42,14 @@ from hubmixin_core.errors import HubMixinOSError
 
 __all__ = ["atomic_directory", "remove_interrupted_saves"]
 
-_STAGING = re.compile(r"^\.(?P<name>.+)\.hubmixin-(?P<pid>\d+)-[^.]+\.tmp$")
+_STAGING = re.compile(r"^\.(?P<name>.+)\.hubmixin-(?:(?P<host>h[0-9a-f]{8})-)?(?P<pid>\d+)-[^.]+\.tmp$")
+_FOREIGN_AFTER_S = 24 * 3600  # another machine's staging directory is taken for abandoned after a day
+
+
+@functools.cache
+def _host() -> str:
+    """This machine, in staging names: a process id means something on its own machine only (shared disks)."""
+    return "h" + hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 @contextlib.contextmanager
@@ -56,7 +68,8 @@ def atomic_directory(target: Path, *, replaces: Callable[[str], bool] = lambda _
     except (FileExistsError, NotADirectoryError) as e:
         raise HubMixinOSError(errno.ENOTDIR, f"cannot save into {target}: a parent of it is a file") from e
     remove_interrupted_saves(target)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.hubmixin-{os.getpid()}-", suffix=".tmp", dir=target.parent))
+    prefix = f".{target.name}.hubmixin-{_host()}-{os.getpid()}-"
+    staging = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent))
     try:
         yield staging
         _commit(staging, target, replaces)
@@ -181,6 +194,10 @@ def _umask() -> int:
 def remove_interrupted_saves(target: str | Path) -> list[Path]:
     """Remove the staging directories of saves to ``target`` whose process is gone (killed, crashed).
 
+    Only this machine's processes can be checked: another machine's staging directory (a disk shared by the nodes
+    of a cluster) is left alone until it is a day old, so that a load on one node never removes a save in progress
+    on another.
+
     Returns:
         The directories removed.
     """
@@ -189,10 +206,16 @@ def remove_interrupted_saves(target: str | Path) -> list[Path]:
     with contextlib.suppress(OSError):
         for path in target.parent.iterdir():
             match = _STAGING.match(path.name)
-            if match and match["name"] == target.name and path.is_dir() and not _alive(int(match["pid"])):
+            if match and match["name"] == target.name and path.is_dir() and _abandoned(path, match):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
     return removed
+
+
+def _abandoned(path: Path, match: re.Match[str]) -> bool:
+    if match["host"] in (None, _host()):  # ours (or named before hosts were): is its process still there?
+        return not _alive(int(match["pid"]))
+    return time.time() - path.stat().st_mtime > _FOREIGN_AFTER_S
 
 
 def _alive(pid: int) -> bool:

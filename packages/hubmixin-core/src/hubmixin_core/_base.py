@@ -43,6 +43,7 @@ from hubmixin_core._config import (
 )
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import locate_file, upload_folder
+from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS
 from hubmixin_core.errors import (
     ConfigEncodingError,
     ConfigEncodingWarning,
@@ -360,7 +361,9 @@ class ModelHubMixinBase:
         """The keywords ``_from_pretrained`` is called with, besides ``model_id`` and the model's arguments.
 
         The download options go as one ``download`` argument if it declares one, else as huggingface_hub's
-        keywords (``endpoint`` and ``max_workers`` only if named); then the framework's load extras it names.
+        keywords (``endpoint`` and ``max_workers`` if named or, through its ``**kwargs``, if not at their default;
+        ``proxies`` and ``resume_download``, as ``None``, only if named, as older huggingface_hub releases passed
+        them); then the framework's load extras it names, or, through its ``**kwargs``, those not at their default.
         """
         parameters = inspect.signature(cls._from_pretrained).parameters
         options = _options_parameter(parameters)
@@ -369,6 +372,7 @@ class ModelHubMixinBase:
         else:
             shared = {p.name: getattr(download, p.name) for p in DOWNLOAD_PARAMS}
             call = {k: shared.pop(k) for k in _ALWAYS_PASSED}
+            call.update({k: v for k, v in LEGACY_DOWNLOAD_KEYWORDS.items() if _named(parameters, k)})
             call.update(_supported(cls._from_pretrained, shared, {p.name: p.value for p in DOWNLOAD_PARAMS}))
         call.update(_supported(cls._from_pretrained, load_kwargs, cls._hub_extra_defaults))
         return call
@@ -471,9 +475,13 @@ class ModelHubMixinBase:
           **load_extras)``: the download options as one argument and the ``__init__`` arguments as one dict,
           so a model may have ``__init__`` parameters named like any loader option (``revision``, ``dtype``);
         - huggingface_hub's ``_from_pretrained(cls, *, model_id, revision, cache_dir, force_download,
-          local_files_only, token, **model_kwargs)`` (plus ``endpoint`` and ``max_workers`` if it names them).
+          local_files_only, token, **model_kwargs)`` (plus ``endpoint`` and ``max_workers`` if it names them,
+          and ``proxies`` and ``resume_download``, given as ``None``, as older huggingface_hub releases did).
 
-        Either may name ``config`` to receive the loaded configuration, and the framework's load extras.
+        Either may name ``config`` to receive the loaded configuration, and the framework's load extras; the
+        second receives, through its ``**model_kwargs``, the load extras and download options it does not name
+        whose value is not their default. Each framework's base ``_from_pretrained`` takes both signatures, so
+        an override written for huggingface_hub may forward everything to ``super()._from_pretrained``.
         """
         raise NotImplementedError
 
@@ -543,15 +551,29 @@ def _named(parameters: Mapping[str, inspect.Parameter], name: str) -> bool:
 
 
 def _supported(func: Callable[..., Any], kwargs: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``kwargs`` that ``func`` names as parameters.
+    """The ``kwargs`` that ``func`` accepts.
 
     A keyword it does not name is dropped if it holds its default (an implementation written for
-    huggingface_hub's narrower signature keeps working); otherwise the caller asked for something the
-    implementation cannot do, and a ``TypeError`` names it.
+    huggingface_hub's narrower signature keeps working, and one that builds ``cls(**model_kwargs)`` itself
+    does not receive the loader's options). Otherwise the caller asked for it: it goes through ``func``'s
+    ``**kwargs`` (an override written for huggingface_hub that forwards them to ``super()._from_pretrained``
+    hands it to the framework's base); without ``**kwargs``, ``func`` cannot do it, and a ``TypeError`` names it.
     """
     parameters = inspect.signature(func).parameters
-    accepted = {k: v for k, v in kwargs.items() if k in parameters}
+    var_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    accepted = {k: v for k, v in kwargs.items() if _named(parameters, k)}
     for key in kwargs.keys() - accepted.keys():
-        if key not in defaults or kwargs[key] != defaults[key]:
+        if key in defaults and _same(kwargs[key], defaults[key]):
+            continue
+        if not var_keyword:
             raise HubMixinTypeError(f"{func.__qualname__} does not accept {key}={kwargs[key]!r}")
+        accepted[key] = kwargs[key]
     return accepted
+
+
+def _same(value: Any, default: Any) -> bool:
+    """Whether ``value`` is ``default`` (a value whose ``==`` is not a plain bool, as an array's, is not)."""
+    try:
+        return value is default or bool(value == default)
+    except Exception:  # an array's ambiguous truth value, a failing __eq__
+        return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +19,7 @@ from jax.sharding import Sharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
+from hubmixin_core._override import loader_arguments
 from hubmixin_core.errors import HubMixinTypeError, WeightsError
 from hubmixin_core.weights import (
     LayerTensors,
@@ -102,26 +103,73 @@ class FlaxHubMixinBase(ModelHubMixin):
             settings=layer_settings,
         )
 
+    if TYPE_CHECKING:  # the signature type checkers see; at run time, _hub_from_pretrained takes both
+
+        @classmethod
+        def _from_pretrained(
+            cls,
+            *,
+            model_id: str,
+            download: DownloadOptions,
+            model_kwargs: dict[str, Any],
+            sharding: ShardingSpec | None = None,
+            strict: bool = False,
+            key_mapping: Mapping[str, str] | None = None,
+            dtype: DTypeLike | None = None,
+        ) -> Self: ...
+
     @classmethod
-    def _from_pretrained(
+    def _hub_from_pretrained(
         cls,
         *,
         model_id: str,
-        download: DownloadOptions,
-        model_kwargs: dict[str, Any],
+        download: DownloadOptions | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        force_download: bool = False,
+        proxies: dict[str, str] | None = None,
+        resume_download: bool | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        endpoint: str | None = None,
+        max_workers: int = 8,
         sharding: ShardingSpec | None = None,
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: DTypeLike | None = None,
+        **init_kwargs: Any,
     ) -> Self:
         """Build the model abstractly, then fill each variable from the checkpoint, straight onto its devices.
 
         The checkpoint is opened first (a repository without weights fails before anything is built); shapes,
         dtypes and keys are checked from its headers before any tensor is read.
+
+        Takes hubmixin's signature (``download``, ``model_kwargs``) and huggingface_hub's (``revision``,
+        ``cache_dir``, ``force_download``, ``proxies``, ``resume_download``, ``local_files_only``, ``token``,
+        and the ``__init__`` arguments as keywords), so an override written for huggingface_hub's
+        signature may forward its arguments to ``super()._from_pretrained`` unchanged.
         """
+        options, init = loader_arguments(
+            f"{cls.__qualname__}._from_pretrained",
+            download=download,
+            model_kwargs=model_kwargs,
+            keywords={
+                "revision": revision,
+                "cache_dir": cache_dir,
+                "force_download": force_download,
+                "proxies": proxies,
+                "resume_download": resume_download,
+                "local_files_only": local_files_only,
+                "token": token,
+                "endpoint": endpoint,
+                "max_workers": max_workers,
+            },
+            extra_model_kwargs=init_kwargs,
+        )
         target = floating_dtype_name(dtype)
-        checkpoint = open_checkpoint(model_id, download).renamed(key_mapping)
-        kwargs = dict(model_kwargs)
+        checkpoint = open_checkpoint(model_id, options).renamed(key_mapping)
+        kwargs = dict(init)
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
             kwargs["rngs"] = nnx.Rngs(0)
         mesh = mesh_of(sharding)
@@ -161,6 +209,9 @@ class FlaxHubMixinBase(ModelHubMixin):
             raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
         load.report.log(logger, cls.__qualname__, checkpoint.description)
         return model
+
+    if not TYPE_CHECKING:
+        _from_pretrained = _hub_from_pretrained
 
 
 def _infos(group: LayerVariables, target: str | None) -> LayerTensors[TensorInfo]:

@@ -11,12 +11,13 @@ import logging
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import keras
 import numpy as np
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
+from hubmixin_core._override import loader_arguments
 from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError, WeightsNotFoundError
 from hubmixin_core.weights import (
     Checkpoint,
@@ -131,26 +132,72 @@ class KerasHubMixinBase(ModelHubMixin):
             settings=layer_settings,
         )
 
+    if TYPE_CHECKING:  # the signature type checkers see; at run time, _hub_from_pretrained takes both
+
+        @classmethod
+        def _from_pretrained(
+            cls,
+            *,
+            model_id: str,
+            download: DownloadOptions,
+            model_kwargs: dict[str, Any],
+            strict: bool = False,
+            key_mapping: Mapping[str, str] | None = None,
+            dtype: str | None = None,
+        ) -> Self: ...
+
     @classmethod
-    def _from_pretrained(
+    def _hub_from_pretrained(
         cls,
         *,
         model_id: str,
-        download: DownloadOptions,
-        model_kwargs: dict[str, Any],
+        download: DownloadOptions | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        force_download: bool = False,
+        proxies: dict[str, str] | None = None,
+        resume_download: bool | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        endpoint: str | None = None,
+        max_workers: int = 8,
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: str | None = None,
+        **init_kwargs: Any,
     ) -> Self:
         """Build the model from the checkpoint's shapes with its variables deferred, then give each its value.
 
         The checkpoint is opened first (a repository without weights fails before the model is built); no
         initialiser runs for a variable the checkpoint holds.
+
+        Takes hubmixin's signature (``download``, ``model_kwargs``) and huggingface_hub's (``revision``,
+        ``cache_dir``, ``force_download``, ``proxies``, ``resume_download``, ``local_files_only``, ``token``,
+        and the ``__init__`` arguments as keywords), so an override written for huggingface_hub's
+        signature may forward its arguments to ``super()._from_pretrained`` unchanged.
         """
+        options, init = loader_arguments(
+            f"{cls.__qualname__}._from_pretrained",
+            download=download,
+            model_kwargs=model_kwargs,
+            keywords={
+                "revision": revision,
+                "cache_dir": cache_dir,
+                "force_download": force_download,
+                "proxies": proxies,
+                "resume_download": resume_download,
+                "local_files_only": local_files_only,
+                "token": token,
+                "endpoint": endpoint,
+                "max_workers": max_workers,
+            },
+            extra_model_kwargs=init_kwargs,
+        )
         floating_dtype_name(dtype)  # validates
-        checkpoint = _open(model_id, download).renamed(key_mapping)
+        checkpoint = _open(model_id, options).renamed(key_mapping)
         with pending_cleared_on_error():
-            model, unbuilt = construct_deferred(lambda: cls(**model_kwargs), checkpoint.infos, dtype)
+            model, unbuilt = construct_deferred(lambda: cls(**init), checkpoint.infos, dtype)
             if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
                 missing = [f"{path}.weight" if path else "weight" for path in unbuilt]
                 raise WeightsKeyError(checkpoint.description, missing=missing)
@@ -174,3 +221,6 @@ class KerasHubMixinBase(ModelHubMixin):
             )
         load.report.log(logger, cls.__qualname__, checkpoint.description)
         return model
+
+    if not TYPE_CHECKING:
+        _from_pretrained = _hub_from_pretrained

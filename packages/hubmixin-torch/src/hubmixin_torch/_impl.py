@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import torch
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
+from hubmixin_core._override import loader_arguments
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 from hubmixin_torch._checkpoint import open_torch_checkpoint
 from hubmixin_torch._construct import construct_without_weights
@@ -53,27 +54,74 @@ class TorchHubMixinBase(ModelHubMixin):
             module = module.module  # as huggingface_hub does: save the wrapped model's names
         save_module(module, save_directory, max_shard_size=max_shard_size, dtype=dtype)
 
+    if TYPE_CHECKING:  # the signature type checkers see; at run time, _hub_from_pretrained takes both
+
+        @classmethod
+        def _from_pretrained(
+            cls,
+            *,
+            model_id: str,
+            download: DownloadOptions,
+            model_kwargs: dict[str, Any],
+            map_location: str | torch.device = "cpu",
+            strict: bool = False,
+            key_mapping: Mapping[str, str] | None = None,
+            dtype: torch.dtype | None = None,
+        ) -> Self: ...
+
     @classmethod
-    def _from_pretrained(
+    def _hub_from_pretrained(
         cls,
         *,
         model_id: str,
-        download: DownloadOptions,
-        model_kwargs: dict[str, Any],
+        download: DownloadOptions | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        force_download: bool = False,
+        proxies: dict[str, str] | None = None,
+        resume_download: bool | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        endpoint: str | None = None,
+        max_workers: int = 8,
         map_location: str | torch.device = "cpu",
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: torch.dtype | None = None,
+        **init_kwargs: Any,
     ) -> Self:
         """Build the model without initialising its parameters, then assign the checkpoint's tensors to it.
 
         The weights are located first (downloading shards in parallel), so a repository without weights fails
         before the model is built. The model is returned in eval mode, entirely on ``map_location``.
+
+        Takes hubmixin's signature (``download``, ``model_kwargs``) and huggingface_hub's (``revision``,
+        ``cache_dir``, ``force_download``, ``proxies``, ``resume_download``, ``local_files_only``, ``token``,
+        and the ``__init__`` arguments as keywords), so an override written for huggingface_hub's
+        ``PyTorchModelHubMixin`` may forward its arguments to ``super()._from_pretrained`` unchanged.
         """
+        options, init = loader_arguments(
+            f"{cls.__qualname__}._from_pretrained",
+            download=download,
+            model_kwargs=model_kwargs,
+            keywords={
+                "revision": revision,
+                "cache_dir": cache_dir,
+                "force_download": force_download,
+                "proxies": proxies,
+                "resume_download": resume_download,
+                "local_files_only": local_files_only,
+                "token": token,
+                "endpoint": endpoint,
+                "max_workers": max_workers,
+            },
+            extra_model_kwargs=init_kwargs,
+        )
         device = _as_device(map_location)
         dtype = check_dtype_argument(dtype)
-        checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
-        model = construct_without_weights(lambda: cls(**model_kwargs))
+        checkpoint = open_torch_checkpoint(model_id, options, device).renamed(key_mapping)
+        model = construct_without_weights(lambda: cls(**init))
         module = _as_module(model)
         tie_weights = getattr(module, "tie_weights", None)
         if callable(tie_weights):  # transformers' convention: ties made outside __init__
@@ -84,7 +132,10 @@ class TorchHubMixinBase(ModelHubMixin):
             device=device,
             dtype=dtype,
             strict=strict,
-            rebuild=lambda: _as_module(cls(**model_kwargs)),
+            rebuild=lambda: _as_module(cls(**init)),
         )
         module.eval()
         return model
+
+    if not TYPE_CHECKING:
+        _from_pretrained = _hub_from_pretrained

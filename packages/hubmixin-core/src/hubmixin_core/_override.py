@@ -1,0 +1,67 @@
+"""huggingface_hub's ``_from_pretrained`` keywords, accepted by each framework's base ``_from_pretrained``.
+
+A library written for ``huggingface_hub`` overrides ``_from_pretrained`` with huggingface_hub's signature (the
+download options as separate keywords, the model's arguments as ``**model_kwargs``) and forwards to
+``super()._from_pretrained(...)``. The framework bases take those keywords too: :func:`loader_arguments` turns
+them back into one :class:`DownloadOptions` and one dict of ``__init__`` arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hubmixin_core._generated._options import DownloadOptions
+from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
+from hubmixin_core.params import DOWNLOAD_PARAMS
+
+__all__ = ["LEGACY_DOWNLOAD_KEYWORDS", "loader_arguments"]
+
+LEGACY_DOWNLOAD_KEYWORDS: dict[str, Any] = {"proxies": None, "resume_download": None}
+"""Keywords older huggingface_hub releases passed to ``_from_pretrained``, with the value the loader gives them."""
+
+
+def loader_arguments(
+    owner: str,
+    *,
+    download: DownloadOptions | None,
+    model_kwargs: Mapping[str, Any] | None,
+    keywords: Mapping[str, Any],
+    extra_model_kwargs: Mapping[str, Any],
+) -> tuple[DownloadOptions, dict[str, Any]]:
+    """The download options and the ``__init__`` arguments of a base ``_from_pretrained`` call.
+
+    Args:
+        owner: The method, named in errors.
+        download: The options as one argument (hubmixin's signature), or ``None``.
+        model_kwargs: The ``__init__`` arguments as one dict (hubmixin's signature), or ``None``.
+        keywords: huggingface_hub's download keywords as received (``revision``, ``cache_dir``,
+            ``force_download``, ``proxies``, ``resume_download``, ``local_files_only``, ``token``, ``endpoint``,
+            ``max_workers``).
+        extra_model_kwargs: The keywords left over: ``__init__`` arguments given huggingface_hub's way.
+
+    Raises:
+        HubMixinTypeError: both ``download`` and download keywords other than their defaults are given, or an
+            ``__init__`` argument is given both in ``model_kwargs`` and as a keyword.
+        HubMixinValueError: ``proxies`` is given (huggingface_hub takes proxies from the environment).
+    """
+    proxies = keywords.get("proxies")
+    if proxies is not None:
+        raise HubMixinValueError(
+            f"{owner} does not accept proxies={proxies!r}: huggingface_hub >= 1.0 takes proxies from the "
+            "environment (HTTP_PROXY, HTTPS_PROXY)"
+        )
+    # resume_download is ignored, as huggingface_hub does: an interrupted download always resumes
+    given = {p.name: keywords[p.name] for p in DOWNLOAD_PARAMS if p.name in keywords}
+    if download is None:
+        download = DownloadOptions(**given)
+    else:
+        both = sorted(k for k, v in given.items() if v != getattr(DownloadOptions(), k))
+        if both:
+            raise HubMixinTypeError(f"{owner} got download= and {both}: give the download options one way")
+    if model_kwargs is None:
+        return download, dict(extra_model_kwargs)
+    clash = sorted(model_kwargs.keys() & extra_model_kwargs.keys())
+    if clash:
+        raise HubMixinTypeError(f"{owner} got the model arguments {clash} both in model_kwargs and as keywords")
+    return download, {**model_kwargs, **extra_model_kwargs}

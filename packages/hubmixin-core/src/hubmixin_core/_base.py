@@ -410,6 +410,8 @@ class ModelHubMixinBase:
             data = json.loads(config_file.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ConfigError(f"{config_file}: not valid JSON: {e}") from e
+        except ValueError as e:  # an integer longer than Python's int-string limit
+            raise ConfigError(f"{config_file}: not valid JSON: {e}") from e
         except RecursionError:
             raise ConfigError(f"{config_file}: not valid JSON: arrays or objects nested too deeply") from None
         if not isinstance(data, dict):

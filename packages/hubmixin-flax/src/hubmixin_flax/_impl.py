@@ -20,8 +20,9 @@ from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core._override import loader_arguments
-from hubmixin_core.errors import HubMixinTypeError, WeightsError
+from hubmixin_core.errors import HubMixinKeyError, HubMixinTypeError, WeightsError
 from hubmixin_core.weights import (
+    NUMPY_DTYPES,
     LayerTensors,
     LazyTensor,
     TensorInfo,
@@ -53,8 +54,18 @@ def _as_module(obj: object) -> nnx.Module:
     return obj
 
 
-def _info(value: Any, target: str | None) -> TensorInfo:
-    name = dtype_name(np.dtype(value.dtype))
+def _dtype_name(value: Any, path: str) -> str:
+    try:
+        return dtype_name(np.dtype(value.dtype))
+    except KeyError:
+        raise HubMixinKeyError(
+            f"variable {path!r} has dtype {value.dtype}, which safetensors cannot store "
+            f"({', '.join(np.dtype(d).name for d in NUMPY_DTYPES.values())} can be)"
+        ) from None
+
+
+def _info(value: Any, target: str | None, path: str) -> TensorInfo:
+    name = _dtype_name(value, path)
     return TensorInfo(tuple(value.shape), target if target is not None and is_floating(name) else name)
 
 
@@ -203,7 +214,7 @@ class FlaxHubMixinBase(ModelHubMixin):
                 path = f"{group.path}.{name}" if group.path else name
                 if path not in loaded:
                     placement = resolve_sharding(sharding, path, abstract[path])
-                    variable.set_value(_conform(variable.get_value(), target, placement))
+                    variable.set_value(_conform(variable.get_value(), target, placement, path))
         left = abstract_paths(_as_module(model))
         if left:
             raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
@@ -215,12 +226,16 @@ class FlaxHubMixinBase(ModelHubMixin):
 
 
 def _infos(group: LayerVariables, target: str | None) -> LayerTensors[TensorInfo]:
-    return LayerTensors(group.path, group.layer, {n: _info(v.get_value(), target) for n, v in group.variables.items()})
+    return LayerTensors(
+        group.path,
+        group.layer,
+        {n: _info(v.get_value(), target, f"{group.path}.{n}" if group.path else n) for n, v in group.variables.items()},
+    )
 
 
-def _conform(value: jax.Array, target: str | None, sharding: Sharding | None) -> jax.Array:
-    """``value`` in the floating dtype ``target`` (if given) and on ``sharding`` (if given)."""
-    info = _info(value, target)
-    if info.dtype != dtype_name(np.dtype(value.dtype)):
+def _conform(value: jax.Array, target: str | None, sharding: Sharding | None, path: str) -> jax.Array:
+    """``value`` (variable ``path``) in the floating dtype ``target`` (if given) and on ``sharding`` (if given)."""
+    info = _info(value, target, path)
+    if info.dtype != _dtype_name(value, path):
         value = value.astype(numpy_dtype(info.dtype))
     return value if sharding is None else jax.device_put(value, sharding)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from hubmixin_core.errors import WeightsShapeError
 from hubmixin_core.weights import ConvAdapter, LayoutAdapter, TensorInfo, TensorRule
 from hubmixin_core.weights.transforms import (
     T,
@@ -24,6 +25,27 @@ from hubmixin_core.weights.transforms import (
     transpose,
     zeros_like,
 )
+
+
+def rank_error(source: str, key: str, found: tuple[int, ...], rank: int | str) -> WeightsShapeError:
+    """A :class:`WeightsShapeError` for a tensor of the wrong rank (the model's sizes are not known yet)."""
+    error = WeightsShapeError(source, key, (), found)
+    error.args = (f"{source}: tensor {key!r} has shape {found}, the model expects a {rank}-dimensional tensor",)
+    return error
+
+
+def ranked(canonical: Mapping[str, TensorInfo], name: str, rank: int | range) -> TensorInfo | None:
+    """``canonical[name]`` (``None`` if absent), checked to have ``rank`` dimensions (or one in the range).
+
+    Raises:
+        WeightsShapeError: another rank (the key is named relative to the layer; the loader names it in full).
+    """
+    info = canonical.get(name)
+    if info is not None and len(info.shape) not in (rank if isinstance(rank, range) else (rank,)):
+        expected = rank if isinstance(rank, int) else f"{rank.start}- to {rank.stop - 1}"
+        raise rank_error("checkpoint", name, info.shape, expected)
+    return info
+
 
 __all__ = [
     "AttentionAdapter",
@@ -76,7 +98,7 @@ class ConvTransposeAdapter(ConvAdapter):
     """
 
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
-        weight = canonical.get(self.canonical)
+        weight = ranked(canonical, self.canonical, range(3, 6))
         return None if weight is None else _spatial(layer, weight.shape[0], len(weight.shape) - 2)
 
     def __repr__(self) -> str:
@@ -112,7 +134,7 @@ class DepthwiseConvAdapter(LayoutAdapter):
         return out
 
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
-        weight = canonical.get("weight")
+        weight = ranked(canonical, "weight", range(3, 5))
         if weight is None:
             return None
         return _spatial(layer, weight.shape[0] // int(layer.depth_multiplier), len(weight.shape) - 2)
@@ -255,7 +277,7 @@ class _CellAdapter(LayoutAdapter):
         return _folded_bias(tensors)
 
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
-        weight = canonical.get(_IH)
+        weight = ranked(canonical, _IH, 2)
         return None if weight is None else (None, weight.shape[1])
 
 
@@ -318,7 +340,7 @@ class GRUCellAdapter(_CellAdapter):
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
         if self._torch_like(layer):
             return super().input_shape(layer, canonical)
-        kernel = canonical.get("kernel")
+        kernel = ranked(canonical, "kernel", 2)
         return None if kernel is None else (None, kernel.shape[0])
 
     def __repr__(self) -> str:

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras.src.backend.common import global_state
 
+from hubmixin_core.errors import WeightsShapeError
 from hubmixin_core.weights import TensorInfo
 from hubmixin_keras._layout import LAYOUTS, input_shape_of
 from hubmixin_keras._walk import named_layers
@@ -40,7 +41,7 @@ def _dtype_policy(dtype: str | None) -> Iterator[None]:
 
 
 def construct_deferred(
-    factory: Callable[[], M], infos: Mapping[str, TensorInfo], dtype: str | None = None
+    factory: Callable[[], M], infos: Mapping[str, TensorInfo], dtype: str | None = None, *, source: str = "checkpoint"
 ) -> tuple[M, list[str]]:
     """``factory()`` with its layers built from the checkpoint's shapes (``infos``), every variable deferred.
 
@@ -56,7 +57,10 @@ def construct_deferred(
                 continue
             prefix = f"{path}." if path else ""
             canonical = {k[len(prefix) :]: v for k, v in infos.items() if k.startswith(prefix)}
-            shape = input_shape_of(layer, canonical)
+            try:
+                shape = input_shape_of(layer, canonical)
+            except WeightsShapeError as error:  # the tensor named in full, with the checkpoint
+                raise _renamed(error, source, prefix + error.key) from None
             if shape is not None:
                 layer.build(shape if shape else None)
                 _any_rank(layer)
@@ -66,6 +70,14 @@ def construct_deferred(
             if not layer.built and any(sub.built for _, sub in named_layers(layer)[1:]):
                 layer.built = True  # a container whose sub-layers are built
     return model, unbuilt
+
+
+def _renamed(error: WeightsShapeError, source: str, key: str) -> WeightsShapeError:
+    """``error`` (raised by an adapter, for a key relative to its layer) for ``key`` of ``source``."""
+    detail = str(error).split(": ", 1)[-1].replace(repr(error.key), repr(key), 1)
+    renamed = WeightsShapeError(source, key, error.expected, error.found)
+    renamed.args = (f"{source}: {detail}",)
+    return renamed
 
 
 def _any_rank(layer: Any) -> None:

@@ -197,7 +197,9 @@ class KerasHubMixinBase(ModelHubMixin):
         floating_dtype_name(dtype)  # validates
         checkpoint = _open(model_id, options).renamed(key_mapping)
         with pending_cleared_on_error():
-            model, unbuilt = construct_deferred(lambda: cls(**init), checkpoint.infos, dtype)
+            model, unbuilt = construct_deferred(
+                lambda: cls(**init), checkpoint.infos, dtype, source=checkpoint.description
+            )
             if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
                 missing = [f"{path}.weight" if path else "weight" for path in unbuilt]
                 raise WeightsKeyError(checkpoint.description, missing=missing)

@@ -22,6 +22,7 @@ from hubmixin_keras._adapters import (
     LSTMCellAdapter,
     RNNAdapter,
     SimpleRNNCellAdapter,
+    ranked,
 )
 
 __all__ = ["LAYOUTS", "InputShape", "KerasAdapter", "KerasConvAdapter", "input_shape_of", "parts_of"]
@@ -46,7 +47,8 @@ class KerasConvAdapter(ConvAdapter):
     """``Conv1D``/``Conv2D``/``Conv3D``: the channels-last kernel, built for ``in = weight.shape[1] * groups``."""
 
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
-        weight = canonical.get("weight")
+        kernel_size = getattr(layer, "kernel_size", None)
+        weight = ranked(canonical, "weight", len(kernel_size) + 2 if kernel_size else range(3, 6))
         if weight is None:
             return None
         channels = weight.shape[1] * int(getattr(layer, "groups", 1))
@@ -56,11 +58,11 @@ class KerasConvAdapter(ConvAdapter):
         return (None, *spatial, channels)
 
 
-def _features(name: str, axis: int) -> InputShape:
-    """Build with ``(None, n)`` where ``n`` is dimension ``axis`` of canonical tensor ``name``."""
+def _features(name: str, axis: int, rank: int) -> InputShape:
+    """Build with ``(None, n)`` where ``n`` is dimension ``axis`` of canonical tensor ``name`` (of ``rank`` dims)."""
 
     def shape(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
-        info = canonical.get(name)
+        info = ranked(canonical, name, rank)
         return None if info is None else (None, info.shape[axis])
 
     return shape
@@ -92,25 +94,25 @@ _GAMMA_BETA = (TensorRule("gamma", "weight"), TensorRule("beta", "bias"))
 LAYOUTS = LayoutRegistry("hubmixin_keras")
 """The layout adapters of ``hubmixin_keras``, by Keras layer type."""
 LAYOUTS.register(
-    keras.layers.Dense, KerasAdapter(TensorRule("kernel", "weight", (1, 0)), input_shape=_features("weight", 1))
+    keras.layers.Dense, KerasAdapter(TensorRule("kernel", "weight", (1, 0)), input_shape=_features("weight", 1, 2))
 )
 for _conv in (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D):
     LAYOUTS.register(_conv, KerasConvAdapter())
 LAYOUTS.register(keras.layers.Embedding, KerasAdapter(TensorRule("embeddings", "weight"), input_shape=_nothing))
-LAYOUTS.register(keras.layers.LayerNormalization, KerasAdapter(*_GAMMA_BETA, input_shape=_features("weight", 0)))
-LAYOUTS.register(keras.layers.GroupNormalization, KerasAdapter(*_GAMMA_BETA, input_shape=_features("weight", 0)))
+LAYOUTS.register(keras.layers.LayerNormalization, KerasAdapter(*_GAMMA_BETA, input_shape=_features("weight", 0, 1)))
+LAYOUTS.register(keras.layers.GroupNormalization, KerasAdapter(*_GAMMA_BETA, input_shape=_features("weight", 0, 1)))
 LAYOUTS.register(
     keras.layers.BatchNormalization,
     KerasAdapter(
         *_GAMMA_BETA,
         TensorRule("moving_mean", "running_mean"),
         TensorRule("moving_variance", "running_var"),
-        input_shape=_features("weight", 0),
+        input_shape=_features("weight", 0, 1),
         ignored=("num_batches_tracked",),
     ),
 )
 LAYOUTS.register(
-    keras.layers.RMSNormalization, KerasAdapter(TensorRule("scale", "weight"), input_shape=_features("weight", 0))
+    keras.layers.RMSNormalization, KerasAdapter(TensorRule("scale", "weight"), input_shape=_features("weight", 0, 1))
 )
 for _transpose in (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose):
     LAYOUTS.register(_transpose, ConvTransposeAdapter())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 
-from hubmixin_core.errors import HubMixinTypeError
+from hubmixin_core.errors import HubMixinTypeError, WeightsError
 from hubmixin_core.weights import NUMPY_DTYPES
 
-__all__ = ["TORCH_DTYPES", "check_dtype_argument", "dtype_name", "target_dtype"]
+__all__ = ["TORCH_DTYPES", "check_dtype_argument", "check_savable", "dtype_name", "target_dtype"]
 
 _TORCH_NAMES = {"BOOL": "bool", "F8_E4M3": "float8_e4m3fn", "F8_E8M0": "float8_e8m0fnu", "C64": "complex64"}
 
@@ -41,6 +43,20 @@ def check_dtype_argument(dtype: object) -> torch.dtype | None:
     raise HubMixinTypeError(
         f"dtype must be a floating-point torch.dtype (torch.float16, torch.bfloat16, ...), got {dtype!r}"
     )
+
+
+def check_savable(state: Mapping[str, object], dtype: torch.dtype | None, owner: str) -> None:
+    """Refuse, before anything is written, a state dict holding a tensor of a dtype safetensors cannot store.
+
+    Raises:
+        WeightsError: naming the first such tensor and its dtype (``torch.complex128``, ``torch.float4_e2m1fn_x2``).
+    """
+    for name, tensor in state.items():
+        if isinstance(tensor, torch.Tensor) and (found := target_dtype(tensor, dtype)) not in _DTYPE_NAMES:
+            raise WeightsError(
+                f"{owner}: cannot save tensor {name!r}: safetensors cannot store its dtype {found} "
+                f"(it stores {', '.join(str(d).removeprefix('torch.') for d in _DTYPE_NAMES)})"
+            )
 
 
 def target_dtype(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.dtype:

@@ -16,7 +16,7 @@ from hubmixin_core._override import loader_arguments
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 from hubmixin_torch._checkpoint import open_torch_checkpoint
 from hubmixin_torch._construct import construct_without_weights
-from hubmixin_torch._dtypes import check_dtype_argument
+from hubmixin_torch._dtypes import check_dtype_argument, check_savable
 from hubmixin_torch._load import load_checkpoint
 from hubmixin_torch._save import save_module
 
@@ -33,9 +33,17 @@ def _as_module(obj: object) -> torch.nn.Module:
 
 def _as_device(map_location: str | torch.device) -> torch.device:
     try:
-        return torch.device(map_location)
+        device = torch.device(map_location)
     except (RuntimeError, TypeError) as e:
         raise HubMixinValueError(f"map_location={map_location!r} is not a torch device: {e}") from e
+    if device.type == "cuda":  # checked here: safetensors and torch.load would fail deep inside, untyped
+        if not torch.cuda.is_available():
+            raise HubMixinValueError(f"map_location={map_location!r}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise HubMixinValueError(
+                f"map_location={map_location!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
+    return device
 
 
 class TorchHubMixinBase(ModelHubMixin):
@@ -52,6 +60,8 @@ class TorchHubMixinBase(ModelHubMixin):
         module = _as_module(self)
         if isinstance(module, torch.nn.DataParallel | torch.nn.parallel.DistributedDataParallel):
             module = module.module  # as huggingface_hub does: save the wrapped model's names
+        # dtypes checked here: safetensors' own tie detection fails on the others with a bare KeyError
+        check_savable(module.state_dict(), check_dtype_argument(dtype), type(module).__qualname__)
         save_module(module, save_directory, max_shard_size=max_shard_size, dtype=dtype)
 
     if TYPE_CHECKING:  # the signature type checkers see; at run time, _hub_from_pretrained takes both

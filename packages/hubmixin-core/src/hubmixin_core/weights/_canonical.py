@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hubmixin_core.errors import HubMixinTypeError, LayoutError
+from hubmixin_core.errors import HubMixinKeyError, HubMixinTypeError, LayoutError
 from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import dtype_name, is_floating, numpy_dtype
 from hubmixin_core.weights._header import TensorInfo
@@ -30,6 +30,15 @@ from hubmixin_core.weights.transforms import inverse_axes, transpose
 __all__ = ["CanonicalLoad", "LazyTensor", "load_canonical", "save_canonical"]
 
 Array = NDArray[Any]
+
+
+def _dtype_name(group: LayerTensors[Any], name: str, array: Any) -> str:
+    try:
+        return dtype_name(array.dtype)
+    except KeyError:
+        raise HubMixinKeyError(
+            f"variable {group.full_name(name)!r} has dtype {array.dtype}, which safetensors cannot store"
+        ) from None
 
 
 def save_canonical(
@@ -75,7 +84,7 @@ def save_canonical(
     plan: dict[str, TensorInfo] = {}
     owner: dict[str, tuple[int, str]] = {}
     for index, group in enumerate(groups):
-        infos = {name: TensorInfo(tuple(a.shape), dtype_name(a.dtype)) for name, a in group.tensors.items()}
+        infos = {name: TensorInfo(tuple(a.shape), _dtype_name(group, name, a)) for name, a in group.tensors.items()}
         for local, info in registry.find(group.layer).to_canonical(group.layer, group.path, infos).items():
             key = group.full_name(local)
             if key in plan:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from hubmixin_core.errors import ShardIndexError, WeightsDtypeError, WeightsKeyError, WeightsShapeError
 from hubmixin_core.weights._header import TensorInfo, read_header
-from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME
 from hubmixin_core.weights._resolve import WeightFiles
 
 __all__ = ["check_tensors", "read_tensor_infos"]
@@ -27,7 +26,7 @@ def read_tensor_infos(weights: WeightFiles) -> dict[str, tuple[TensorInfo, Path]
                 raise ShardIndexError(f"{path}: tensor {name!r} is also in {found[name][1]}")
             found[name] = (info, path)
     if weights.index is not None:
-        index = weights.files[0].parent / SAFETENSORS_INDEX_NAME
+        index = weights.index_file
         indexed = set(weights.index.weight_map)
         if indexed != found.keys():
             gone = sorted(indexed - found.keys())[:5]
@@ -36,9 +35,10 @@ def read_tensor_infos(weights: WeightFiles) -> dict[str, tuple[TensorInfo, Path]
                 f"{index}: index and shards disagree: indexed but absent {gone}, present but unindexed {extra}"
             )
         for name, (_, path) in found.items():
-            if weights.index.weight_map[name] != path.name:
+            shard = PurePosixPath(weights.index.weight_map[name]).parts  # may name a sub-folder: "sub/a.safetensors"
+            if path.parts[-len(shard) :] != shard:
                 raise ShardIndexError(
-                    f"{index}: maps tensor {name!r} to {weights.index.weight_map[name]}, found in {path.name}"
+                    f"{index}: maps tensor {name!r} to {weights.index.weight_map[name]}, found in {path}"
                 )
     return found
 

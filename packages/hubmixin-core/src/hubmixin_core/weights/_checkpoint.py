@@ -18,7 +18,6 @@ from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError
 from hubmixin_core.weights._check import read_tensor_infos
 from hubmixin_core.weights._header import TensorInfo, read_header
 from hubmixin_core.weights._metadata import check_layout_version
-from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME
 from hubmixin_core.weights._read import Index, read_numpy, read_numpy_slice, read_raw
 from hubmixin_core.weights._resolve import WeightFiles, resolve_weight_files
 from hubmixin_core.weights._settings import SETTINGS_KEY, renamed_settings
@@ -67,7 +66,7 @@ class Checkpoint:
         """The checkpoint made of ``weights`` (one safetensors file or shards), headers read, data not."""
         found = read_tensor_infos(weights)
         first = weights.files[0]
-        description = str(first.parent / SAFETENSORS_INDEX_NAME) if weights.sharded else str(first)
+        description = str(weights.index_file) if weights.sharded else str(first)
         positions: dict[str, int] = {}
         for path in weights.files:
             header = read_header(path)
@@ -90,7 +89,8 @@ class Checkpoint:
 
         Raises:
             WeightsKeyError: two tensors are renamed to the same name (both named), or a pattern is not a
-                valid regular expression.
+                valid regular expression, or a replacement refers to a group its pattern lacks.
+            HubMixinTypeError: a pattern or replacement is not a string (the mapping entry is named).
 
         Examples:
             >>> import numpy as np, tempfile
@@ -103,10 +103,7 @@ class Checkpoint:
         """
         if not key_mapping:
             return self
-        try:
-            patterns = [(re.compile(pattern), replacement) for pattern, replacement in key_mapping.items()]
-        except re.error as error:
-            raise WeightsKeyError("key_mapping", detail=f"invalid pattern {error.pattern!r}: {error}") from error
+        patterns = [_compile(pattern, replacement) for pattern, replacement in key_mapping.items()]
         renames: dict[str, str] = {}  # new name -> current name
         for name in self.infos:
             new = _rename(name, patterns)
@@ -198,6 +195,22 @@ class Checkpoint:
             array: NDArray[Any] = np.asarray(self.reader([stored], "numpy", "cpu")[stored])[index]
             return array
         return read_numpy_slice(self.files[name], self._stored(name), index)
+
+
+def _compile(pattern: object, replacement: object) -> tuple[re.Pattern[str], str]:
+    """One ``key_mapping`` entry, checked: a valid pattern, and a replacement valid for it (tried on ``""``)."""
+    entry = f"entry {pattern!r:.80}: {replacement!r:.80}"
+    if not isinstance(pattern, str) or not isinstance(replacement, str):
+        raise HubMixinTypeError(f"key_mapping {entry}: patterns and replacements must be strings")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise WeightsKeyError("key_mapping", detail=f"invalid pattern {pattern!r}: {error}") from None
+    try:
+        compiled.sub(replacement, "")  # the replacement template is compiled before any match is searched
+    except (re.error, IndexError) as error:  # IndexError: an unknown group name (\g<name>)
+        raise WeightsKeyError("key_mapping", detail=f"{entry}: invalid replacement: {error}") from None
+    return compiled, replacement
 
 
 def _rename(name: str, patterns: Sequence[tuple[re.Pattern[str], str]]) -> str:

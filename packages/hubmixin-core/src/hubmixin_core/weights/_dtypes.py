@@ -28,12 +28,16 @@ NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
     "C64": np.dtype(np.complex64),
     "F8_E4M3": np.dtype(ml_dtypes.float8_e4m3fn),
     "F8_E5M2": np.dtype(ml_dtypes.float8_e5m2),
+    "F8_E4M3FNUZ": np.dtype(ml_dtypes.float8_e4m3fnuz),
+    "F8_E5M2FNUZ": np.dtype(ml_dtypes.float8_e5m2fnuz),
 }
 """The numpy dtype of each safetensors dtype name that numpy can hold."""
 if hasattr(ml_dtypes, "float8_e8m0fnu"):
     NUMPY_DTYPES["F8_E8M0"] = np.dtype(ml_dtypes.float8_e8m0fnu)
 
-FLOATING_DTYPES: frozenset[str] = frozenset({"F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2", "F8_E8M0"})
+FLOATING_DTYPES: frozenset[str] = frozenset(
+    {"F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ"}
+)
 """Safetensors names of the floating-point dtypes (those ``dtype=`` converts)."""
 
 _NAMES: dict[np.dtype[Any], str] = {dtype: name for name, dtype in NUMPY_DTYPES.items()}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubmixin_core.errors import WeightsFileError
+from hubmixin_core.errors import HubMixinKeyError, WeightsFileError
 
 __all__ = ["DTYPE_SIZES", "MAX_HEADER_SIZE", "TensorInfo", "read_header"]
 
@@ -64,8 +64,15 @@ class TensorInfo:
 
     @property
     def nbytes(self) -> int:
-        """Size of the tensor's data in bytes."""
-        return (math.prod(self.shape) * _DTYPE_BITS.get(self.dtype, 8) + 7) // 8
+        """Size of the tensor's data in bytes.
+
+        Raises:
+            KeyError: :attr:`dtype` is not a safetensors dtype name (the message names it).
+        """
+        bits = _DTYPE_BITS.get(self.dtype)
+        if bits is None:
+            raise HubMixinKeyError(f"dtype {self.dtype!r} is not a safetensors dtype ({', '.join(_DTYPE_BITS)})")
+        return (math.prod(self.shape) * bits + 7) // 8
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,8 @@ def _parse(path: Path, raw: bytes) -> dict[str, Any]:
     except RecursionError:
         raise WeightsFileError(f"{path}: safetensors header nests arrays or objects too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WeightsFileError(f"{path}: safetensors header is not valid JSON: {e}") from e
+    except ValueError as e:  # an integer longer than Python's int-string limit (sys.get_int_max_str_digits)
         raise WeightsFileError(f"{path}: safetensors header is not valid JSON: {e}") from e
     if not isinstance(data, dict):
         raise WeightsFileError(f"{path}: safetensors header is not a JSON object")

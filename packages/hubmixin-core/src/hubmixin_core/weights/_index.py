@@ -52,6 +52,8 @@ class ShardIndex:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ShardIndexError(f"{path}: cannot read shard index: {e}") from e
+        except ValueError as e:  # an integer longer than Python's int-string limit
+            raise ShardIndexError(f"{path}: cannot read shard index: {e}") from e
         except RecursionError:
             raise ShardIndexError(f"{path}: cannot read shard index: JSON nested too deeply") from None
         weight_map = data.get("weight_map") if isinstance(data, dict) else None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from hubmixin_core.errors import LayoutError
 
 __all__ = ["CANONICAL_METADATA", "FRAMEWORK_KEY", "LAYOUT_KEY", "LAYOUT_VERSION", "canonical_metadata"]
+
+_VERSION = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit also accepts "²", which int() refuses
 
 LAYOUT_KEY = "hubmixin.layout"
 """Header metadata key of the canonical layout's version (absent from files that hubmixin did not write)."""
@@ -40,10 +43,11 @@ def check_layout_version(metadata: Mapping[str, str], source: str) -> None:
     version = metadata.get(LAYOUT_KEY)
     if version is None or version == LAYOUT_VERSION:
         return
-    if not version.isdigit():
-        raise LayoutError(f"{source}: layout version {version!r} ({LAYOUT_KEY}) is not a number")
-    if int(version) > int(LAYOUT_VERSION):
+    if not _VERSION.fullmatch(version):
+        raise LayoutError(f"{source}: layout version {version!r:.40} ({LAYOUT_KEY}) is not a number")
+    digits = version.lstrip("0") or "0"  # compared by length first: int() refuses over 4,300 digits
+    if len(digits) > len(LAYOUT_VERSION) or int(digits) > int(LAYOUT_VERSION):
         raise LayoutError(
-            f"{source}: written in canonical layout version {version}; this hubmixin reads up to version "
+            f"{source}: written in canonical layout version {version:.40}; this hubmixin reads up to version "
             f"{LAYOUT_VERSION}: upgrade hubmixin to load it"
         )

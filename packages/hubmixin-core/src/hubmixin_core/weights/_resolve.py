@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core._hub import download_files, locate_file
@@ -25,6 +25,17 @@ class WeightFiles:
 
     files: tuple[Path, ...]
     index: ShardIndex | None = None
+
+    @property
+    def index_file(self) -> Path | None:
+        """Where the shard index is: the directory its shard names (``"sub/a.safetensors"`` too) start from."""
+        if self.index is None:
+            return None
+        first = self.files[0]
+        parts = PurePosixPath(self.index.shard_files()[0]).parts
+        if 0 < len(parts) <= len(first.parts) and first.parts[-len(parts) :] == parts:
+            return first.parents[len(parts) - 1] / SAFETENSORS_INDEX_NAME
+        return first.parent / SAFETENSORS_INDEX_NAME
 
     @property
     def sharded(self) -> bool:
@@ -67,7 +78,7 @@ def resolve_weight_files(
     if not directory.is_dir():
         return WeightFiles(tuple(download_files(str(model_id), index.shard_files(), options)), index)
     files = tuple(directory / name for name in index.shard_files())
-    for path in files:
+    for name, path in zip(index.shard_files(), files, strict=True):
         if not path.is_file():
-            raise ShardIndexError(f"{index_path}: shard {path.name!r} is missing")
+            raise ShardIndexError(f"{index_path}: shard {name!r} is missing")
     return WeightFiles(files, index)

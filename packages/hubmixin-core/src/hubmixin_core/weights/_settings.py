@@ -62,7 +62,7 @@ def renamed_settings(text: str, rename: Callable[[str], str]) -> str:
     """
     try:
         saved = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deeply
         return text
     if not isinstance(saved, dict):
         return text
@@ -108,7 +108,7 @@ def warn_settings(metadata: Mapping[str, str], ours: Mapping[str, Mapping[str, A
         return
     try:
         saved = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deeply
         warnings.warn(f"{source}: {SETTINGS_KEY} is not JSON: layer settings not compared", stacklevel=2)
         return
     if not isinstance(saved, dict):

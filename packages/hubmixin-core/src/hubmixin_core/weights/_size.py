@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
 import re
 
-from hubmixin_core.errors import HubMixinValueError
+from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 
 __all__ = ["parse_size"]
 
@@ -27,7 +28,8 @@ def parse_size(size: int | str) -> int:
     """Bytes in ``size``: an int, or a string with a decimal (``"5GB"``) or binary (``"4GiB"``) unit.
 
     Raises:
-        ValueError: ``size`` is not positive or its unit is unknown.
+        ValueError: ``size`` is not positive (a string: under one byte) or its unit is unknown.
+        TypeError: ``size`` is neither an integer (``int``, ``numpy.int64``, ...) nor a string.
 
     Examples:
         >>> parse_size("5GB"), parse_size("1KiB"), parse_size(100)
@@ -35,14 +37,21 @@ def parse_size(size: int | str) -> int:
     """
     if isinstance(size, bool):
         raise HubMixinValueError(f"invalid size {size!r}")
-    if isinstance(size, int):
-        value = size
-    else:
+    if isinstance(size, str):
         match = _SIZE.match(size)
         unit = match.group(2).upper() if match else None
         if match is None or unit not in _UNITS:
             raise HubMixinValueError(f"invalid size {size!r}: expected a number of bytes or e.g. '5GB', '500MiB'")
         value = int(float(match.group(1)) * _UNITS[unit])
+        if value <= 0 < float(match.group(1)):
+            raise HubMixinValueError(f"invalid size {size!r}: less than one byte")
+    elif isinstance(size, int | numbers.Integral):  # numpy.int64 and other integers too
+        value = int(size)
+    else:
+        raise HubMixinTypeError(
+            f"invalid size {size!r} of type {type(size).__name__}: expected an integer number of bytes or a "
+            "string such as '5GB', '500MiB'"
+        )
     if value <= 0:
         raise HubMixinValueError(f"invalid size {size!r}: must be positive")
     return value

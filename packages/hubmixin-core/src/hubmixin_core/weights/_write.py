@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hubmixin_core.errors import HubMixinValueError
-from hubmixin_core.weights._header import TensorInfo
+from hubmixin_core.errors import HubMixinValueError, WeightsError
+from hubmixin_core.weights._header import DTYPE_SIZES, TensorInfo
 from hubmixin_core.weights._index import ShardIndex
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE, shard_file_name
 from hubmixin_core.weights._save import plan_shards
@@ -83,6 +83,9 @@ def write_safetensors(
     Returns:
         The file names written, index last.
 
+    Raises:
+        WeightsError: a tensor's dtype is not a safetensors dtype (the tensor is named; nothing is written).
+
     Examples:
         >>> import numpy as np, tempfile
         >>> from safetensors.numpy import load_file
@@ -96,6 +99,12 @@ def write_safetensors(
     """
     directory = Path(directory)
     names = list(infos)
+    for name in names:  # checked before any file is written
+        if infos[name].dtype not in DTYPE_SIZES:
+            raise WeightsError(
+                f"cannot save tensor {name!r}: safetensors cannot store its dtype {infos[name].dtype} "
+                f"(it stores {', '.join(DTYPE_SIZES)})"
+            )
     if max_shard_size is None:
         groups = [names]
     else:

@@ -1,0 +1,79 @@
+"""Bad input for torch: float8/float4/complex dtypes, nested layer settings, CUDA asked for without CUDA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from hubmixin_core.errors import HubMixinValueError, WeightsError
+from hubmixin_core.weights import read_header
+from hubmixin_core.weights._settings import SETTINGS_KEY
+from hubmixin_torch import PyTorchModelHubMixin
+
+
+class Scaled(nn.Module, PyTorchModelHubMixin):
+    """A linear layer and a buffer of the dtype its config names."""
+
+    scale: torch.Tensor
+
+    def __init__(self, kind: str = "float32") -> None:
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        if kind == "float4_e2m1fn_x2":
+            scale = torch.zeros(4, dtype=torch.uint8).view(torch.float4_e2m1fn_x2)
+        else:
+            scale = torch.ones(4).to(getattr(torch, kind))
+        self.register_buffer("scale", scale)
+
+
+@pytest.mark.parametrize(("kind", "name"), [("float8_e4m3fnuz", "F8_E4M3FNUZ"), ("float8_e5m2fnuz", "F8_E5M2FNUZ")])
+def test_fnuz_float8_buffers_round_trip(tmp_path: Path, kind: str, name: str) -> None:
+    model = Scaled(kind)
+    model.scale.copy_(torch.tensor([0.5, -1.0, 2.0, 0.0]).to(model.scale.dtype))
+    model.save_pretrained(tmp_path)
+    assert read_header(tmp_path / "model.safetensors").tensors["scale"].dtype == name
+    loaded = Scaled.from_pretrained(tmp_path)
+    assert loaded.scale.dtype == getattr(torch, kind)
+    assert torch.equal(loaded.scale.float(), model.scale.float())
+
+
+@pytest.mark.parametrize("kind", ["float4_e2m1fn_x2", "complex128", "complex32"])
+def test_dtypes_safetensors_lacks_are_refused_naming_the_tensor(tmp_path: Path, kind: str) -> None:
+    with pytest.warns(UserWarning) if kind == "complex32" else _nothing():  # torch: ComplexHalf is experimental
+        model = Scaled(kind)
+    with pytest.raises(WeightsError) as info:
+        model.save_pretrained(tmp_path)
+    assert "'scale'" in str(info.value) and kind in str(info.value)
+    assert not (tmp_path / "model.safetensors").exists()
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+
+def test_deeply_nested_settings_warn_at_load(tmp_path: Path) -> None:
+    Scaled().save_pretrained(tmp_path)
+    state = {k: v.contiguous() for k, v in Scaled().state_dict().items()}
+    deep = "[" * 100_000 + "]" * 100_000
+    save_file(state, str(tmp_path / "model.safetensors"), {"format": "pt", SETTINGS_KEY: deep})
+    with pytest.warns(UserWarning, match=SETTINGS_KEY):
+        Scaled.from_pretrained(tmp_path)
+    with pytest.warns(UserWarning, match=SETTINGS_KEY):
+        Scaled.from_pretrained(tmp_path, key_mapping={"^fc": "fc"})
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("location", ["cuda", "cuda:0", torch.device("cuda", 1)])
+def test_cuda_without_cuda_is_a_typed_error(tmp_path: Path, location: str | torch.device) -> None:
+    Scaled().save_pretrained(tmp_path)
+    with pytest.raises(HubMixinValueError) as info:
+        Scaled.from_pretrained(tmp_path, map_location=location)
+    assert "CUDA is not available" in str(info.value) and "cuda" in str(info.value)

@@ -16,7 +16,7 @@ from hubmixin_core._override import loader_arguments
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 from hubmixin_torch._checkpoint import open_torch_checkpoint
 from hubmixin_torch._construct import construct_without_weights
-from hubmixin_torch._dtypes import check_dtype_argument, check_savable
+from hubmixin_torch._dtypes import check_dtype_argument
 from hubmixin_torch._load import load_checkpoint
 from hubmixin_torch._save import save_module
 
@@ -60,8 +60,6 @@ class TorchHubMixinBase(ModelHubMixin):
         module = _as_module(self)
         if isinstance(module, torch.nn.DataParallel | torch.nn.parallel.DistributedDataParallel):
             module = module.module  # as huggingface_hub does: save the wrapped model's names
-        # dtypes checked here: safetensors' own tie detection fails on the others with a bare KeyError
-        check_savable(module.state_dict(), check_dtype_argument(dtype), type(module).__qualname__)
         save_module(module, save_directory, max_shard_size=max_shard_size, dtype=dtype)
 
     if TYPE_CHECKING:  # the signature type checkers see; at run time, _hub_from_pretrained takes both

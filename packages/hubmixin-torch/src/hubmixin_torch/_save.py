@@ -8,7 +8,7 @@ import torch
 
 from hubmixin_core.errors import WeightsError, format_names
 from hubmixin_core.weights import TensorInfo, canonical_metadata, settings_metadata, write_safetensors
-from hubmixin_torch._dtypes import check_dtype_argument, dtype_name, target_dtype
+from hubmixin_torch._dtypes import check_dtype_argument, check_savable, dtype_name, target_dtype
 from hubmixin_torch._settings import model_settings
 
 __all__ = ["save_module"]
@@ -39,7 +39,8 @@ def save_module(
         The names of the files written, index last.
 
     Raises:
-        WeightsError: a state-dict entry is not a tensor, or is on the meta device (it holds no data).
+        WeightsError: a state-dict entry is not a tensor, is on the meta device (it holds no data), or has a dtype
+            safetensors cannot store (``torch.complex128`` ...); nothing is written.
         TypeError: ``dtype`` is not a floating-point ``torch.dtype``.
     """
     dtype = check_dtype_argument(dtype)
@@ -53,6 +54,7 @@ def save_module(
         raise WeightsError(
             f"{owner}: cannot save tensors {format_names(on_meta)}: on the meta device they hold no data"
         )
+    check_savable(state, dtype, owner)
     metadata = {**canonical_metadata("torch"), **settings_metadata(model_settings(module))}
     for kept, dropped in _tied_names(state).items():
         for name in dropped:

@@ -15,10 +15,29 @@ from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 from hubmixin_core.params import DOWNLOAD_PARAMS
 
-__all__ = ["LEGACY_DOWNLOAD_KEYWORDS", "loader_arguments"]
+__all__ = ["HUB_KEYWORDS", "LEGACY_DOWNLOAD_KEYWORDS", "hub_keywords", "loader_arguments"]
 
 LEGACY_DOWNLOAD_KEYWORDS: dict[str, Any] = {"proxies": None, "resume_download": None}
 """Keywords older huggingface_hub releases passed to ``_from_pretrained``, with the value the loader gives them."""
+
+
+HUB_KEYWORDS = (
+    "revision",
+    "cache_dir",
+    "force_download",
+    "proxies",
+    "resume_download",
+    "local_files_only",
+    "token",
+    "endpoint",
+    "max_workers",
+)
+"""The download keywords of huggingface_hub's ``_from_pretrained`` signature (each framework base takes them)."""
+
+
+def hub_keywords(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The `HUB_KEYWORDS` among a base ``_from_pretrained``'s arguments (its ``locals()``)."""
+    return {name: arguments[name] for name in HUB_KEYWORDS}
 
 
 def loader_arguments(

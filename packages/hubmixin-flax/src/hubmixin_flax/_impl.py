@@ -19,7 +19,7 @@ from jax.sharding import Sharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core._override import loader_arguments
+from hubmixin_core._override import hub_keywords, loader_arguments
 from hubmixin_core.errors import HubMixinKeyError, HubMixinTypeError, WeightsError
 from hubmixin_core.weights import (
     NUMPY_DTYPES,
@@ -165,17 +165,7 @@ class FlaxHubMixinBase(ModelHubMixin):
             f"{cls.__qualname__}._from_pretrained",
             download=download,
             model_kwargs=model_kwargs,
-            keywords={
-                "revision": revision,
-                "cache_dir": cache_dir,
-                "force_download": force_download,
-                "proxies": proxies,
-                "resume_download": resume_download,
-                "local_files_only": local_files_only,
-                "token": token,
-                "endpoint": endpoint,
-                "max_workers": max_workers,
-            },
+            keywords=hub_keywords(locals()),
             extra_model_kwargs=init_kwargs,
         )
         target = floating_dtype_name(dtype)

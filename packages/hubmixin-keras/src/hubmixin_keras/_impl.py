@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
-from hubmixin_core._override import loader_arguments
+from hubmixin_core._override import hub_keywords, loader_arguments
 from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError, WeightsNotFoundError
 from hubmixin_core.weights import (
     Checkpoint,
@@ -181,17 +181,7 @@ class KerasHubMixinBase(ModelHubMixin):
             f"{cls.__qualname__}._from_pretrained",
             download=download,
             model_kwargs=model_kwargs,
-            keywords={
-                "revision": revision,
-                "cache_dir": cache_dir,
-                "force_download": force_download,
-                "proxies": proxies,
-                "resume_download": resume_download,
-                "local_files_only": local_files_only,
-                "token": token,
-                "endpoint": endpoint,
-                "max_workers": max_workers,
-            },
+            keywords=hub_keywords(locals()),
             extra_model_kwargs=init_kwargs,
         )
         floating_dtype_name(dtype)  # validates

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 import torch
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core._override import loader_arguments
+from hubmixin_core._override import hub_keywords, loader_arguments
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 from hubmixin_torch._checkpoint import open_torch_checkpoint
 from hubmixin_torch._construct import construct_without_weights
@@ -113,17 +113,7 @@ class TorchHubMixinBase(ModelHubMixin):
             f"{cls.__qualname__}._from_pretrained",
             download=download,
             model_kwargs=model_kwargs,
-            keywords={
-                "revision": revision,
-                "cache_dir": cache_dir,
-                "force_download": force_download,
-                "proxies": proxies,
-                "resume_download": resume_download,
-                "local_files_only": local_files_only,
-                "token": token,
-                "endpoint": endpoint,
-                "max_workers": max_workers,
-            },
+            keywords=hub_keywords(locals()),
             extra_model_kwargs=init_kwargs,
         )
         device = _as_device(map_location)

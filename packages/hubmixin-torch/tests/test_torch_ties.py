@@ -70,6 +70,9 @@ def test_shared_parameter_registered_twice_in_init(tmp_path: Path) -> None:
 class WithViews(nn.Module, PyTorchModelHubMixin):
     """A buffer viewing part of a parameter, and one viewing columns of a matrix (no name covers its storage)."""
 
+    head: torch.Tensor
+    columns: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.a = nn.Parameter(torch.arange(4.0))

@@ -157,3 +157,40 @@ def test_the_base_takes_both_signatures_directly(tmp_path: Path) -> None:
         base(KwargsNet, model_id=str(tmp_path), download=DownloadOptions(), model_kwargs={"dim": 8}, dim=8)
     with pytest.raises(HubMixinValueError, match="proxies"):
         base(KwargsNet, model_id=str(tmp_path), proxies={"https": "http://proxy"})
+
+
+class Named(nn.Module, PyTorchModelHubMixin):
+    """``__init__`` arguments named like download options, loaded through an override that forwards them."""
+
+    def __init__(self, endpoint: str = "none", max_workers: int = 0) -> None:
+        super().__init__()
+        self.endpoint, self.max_workers = endpoint, max_workers
+        self.layer = nn.Linear(2, 2)
+
+    @classmethod
+    def _from_pretrained(cls, **kwargs: Any) -> Self:
+        return super()._from_pretrained(**kwargs)
+
+
+def test_model_arguments_named_like_download_options_reach_init(tmp_path: Path) -> None:
+    Named(endpoint="http://example.invalid", max_workers=3).save_pretrained(tmp_path)
+    loaded = Named.from_pretrained(tmp_path)  # not taken as the Hub endpoint or the download workers
+    assert (loaded.endpoint, loaded.max_workers) == ("http://example.invalid", 3)
+
+
+class SaveKwargs(NetLayers, PyTorchModelHubMixin):
+    def _save_pretrained(self, save_directory: Path, **kwargs: Any) -> None:
+        super()._save_pretrained(save_directory)  # drops what it is given
+
+
+def test_a_save_option_the_override_cannot_honour_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(HubMixinTypeError, match="max_shard_size"):
+        SaveKwargs().save_pretrained(tmp_path, max_shard_size=1000)
+
+
+def test_proxy_credentials_are_not_repeated_in_the_error(tmp_path: Path) -> None:
+    trained_net(KwargsNet).save_pretrained(tmp_path)
+    base = PyTorchModelHubMixin._from_pretrained.__func__  # type: ignore[attr-defined]
+    with pytest.raises(HubMixinValueError) as excinfo:
+        base(KwargsNet, model_id=str(tmp_path), proxies={"https": "http://user:s3cret@proxy:3128"})
+    assert "s3cret" not in str(excinfo.value) and "https" in str(excinfo.value)

@@ -43,7 +43,7 @@ from hubmixin_core._config import (
 )
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import locate_file, upload_folder
-from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS
+from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, model_arguments
 from hubmixin_core.errors import (
     ConfigEncodingError,
     ConfigEncodingWarning,
@@ -351,7 +351,8 @@ class ModelHubMixinBase:
                     f"arguments {clash} cannot reach __init__: declare `download: DownloadOptions` and "
                     "`model_kwargs: dict[str, Any]` parameters in its signature instead"
                 )
-            instance = cls._from_pretrained(model_id=model_id, **call, **model_kwargs)
+            with model_arguments(model_kwargs):  # the base knows these keywords are the model's, not the loader's
+                instance = cls._from_pretrained(model_id=model_id, **call, **model_kwargs)
         if config is not None and get_config(instance) in (None, {}):
             set_config(instance, config)
         return instance
@@ -373,8 +374,9 @@ class ModelHubMixinBase:
             shared = {p.name: getattr(download, p.name) for p in DOWNLOAD_PARAMS}
             call = {k: shared.pop(k) for k in _ALWAYS_PASSED}
             call.update({k: v for k, v in LEGACY_DOWNLOAD_KEYWORDS.items() if _named(parameters, k)})
-            call.update(_supported(cls._from_pretrained, shared, {p.name: p.value for p in DOWNLOAD_PARAMS}))
-        call.update(_supported(cls._from_pretrained, load_kwargs, cls._hub_extra_defaults))
+            defaults = {p.name: p.value for p in DOWNLOAD_PARAMS}
+            call.update(_supported(cls._from_pretrained, shared, defaults, forward=True))
+        call.update(_supported(cls._from_pretrained, load_kwargs, cls._hub_extra_defaults, forward=True))
         return call
 
     @classmethod
@@ -552,17 +554,20 @@ def _named(parameters: Mapping[str, inspect.Parameter], name: str) -> bool:
     return param is not None and param.kind is not inspect.Parameter.VAR_KEYWORD
 
 
-def _supported(func: Callable[..., Any], kwargs: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+def _supported(
+    func: Callable[..., Any], kwargs: Mapping[str, Any], defaults: Mapping[str, Any], *, forward: bool = False
+) -> dict[str, Any]:
     """The ``kwargs`` that ``func`` accepts.
 
     A keyword it does not name is dropped if it holds its default (an implementation written for
     huggingface_hub's narrower signature keeps working, and one that builds ``cls(**model_kwargs)`` itself
-    does not receive the loader's options). Otherwise the caller asked for it: it goes through ``func``'s
-    ``**kwargs`` (an override written for huggingface_hub that forwards them to ``super()._from_pretrained``
-    hands it to the framework's base); without ``**kwargs``, ``func`` cannot do it, and a ``TypeError`` names it.
+    does not receive the loader's options). Otherwise the caller asked for it: with ``forward`` (the options
+    of ``_from_pretrained``), it goes through ``func``'s ``**kwargs`` (an override written for huggingface_hub
+    that forwards them to ``super()._from_pretrained`` hands it to the framework's base); else (a save option), or
+    without ``**kwargs``, ``func`` cannot do it, and a ``TypeError`` names it.
     """
     parameters = inspect.signature(func).parameters
-    var_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    var_keyword = forward and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     accepted = {k: v for k, v in kwargs.items() if _named(parameters, k)}
     for key in kwargs.keys() - accepted.keys():
         if key in defaults and _same(kwargs[key], defaults[key]):

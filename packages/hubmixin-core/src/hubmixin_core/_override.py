@@ -8,14 +8,31 @@ them back into one :class:`DownloadOptions` and one dict of ``__init__`` argumen
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 from hubmixin_core.params import DOWNLOAD_PARAMS
 
-__all__ = ["HUB_KEYWORDS", "LEGACY_DOWNLOAD_KEYWORDS", "hub_keywords", "loader_arguments"]
+__all__ = ["HUB_KEYWORDS", "LEGACY_DOWNLOAD_KEYWORDS", "hub_keywords", "loader_arguments", "model_arguments"]
+
+_MODEL_ARGUMENTS: ContextVar[frozenset[str]] = ContextVar("hubmixin_model_arguments", default=frozenset())
+
+
+@contextlib.contextmanager
+def model_arguments(names: Iterable[str]) -> Iterator[None]:
+    """While ``from_pretrained`` calls an override with huggingface_hub's signature: the names of the model's
+    arguments it passes as keywords, so that a base ``_from_pretrained`` the override forwards them to keeps them
+    for ``__init__`` even when one is named like a download option (``endpoint``, ``token``, ``revision`` ...)."""
+    token = _MODEL_ARGUMENTS.set(frozenset(names))
+    try:
+        yield
+    finally:
+        _MODEL_ARGUMENTS.reset(token)
+
 
 LEGACY_DOWNLOAD_KEYWORDS: dict[str, Any] = {"proxies": None, "resume_download": None}
 """Keywords older huggingface_hub releases passed to ``_from_pretrained``, with the value the loader gives them."""
@@ -64,11 +81,14 @@ def loader_arguments(
             ``__init__`` argument is given both in ``model_kwargs`` and as a keyword.
         HubMixinValueError: ``proxies`` is given (huggingface_hub takes proxies from the environment).
     """
+    model_names = _MODEL_ARGUMENTS.get()
+    extra_model_kwargs = {**extra_model_kwargs, **{k: v for k, v in keywords.items() if k in model_names}}
+    keywords = {k: v for k, v in keywords.items() if k not in model_names}  # the model's arguments, not options
     proxies = keywords.get("proxies")
-    if proxies is not None:
+    if proxies is not None:  # named by their keys only: a proxy URL may hold credentials
         raise HubMixinValueError(
-            f"{owner} does not accept proxies={proxies!r}: huggingface_hub >= 1.0 takes proxies from the "
-            "environment (HTTP_PROXY, HTTPS_PROXY)"
+            f"{owner} does not accept proxies (given for {sorted(proxies) if isinstance(proxies, dict) else '?'}): "
+            "huggingface_hub >= 1.0 takes proxies from the environment (HTTP_PROXY, HTTPS_PROXY)"
         )
     # resume_download is ignored, as huggingface_hub does: an interrupted download always resumes
     given = {p.name: keywords[p.name] for p in DOWNLOAD_PARAMS if p.name in keywords}

@@ -17,7 +17,7 @@ from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 from hubmixin_core.params import DOWNLOAD_PARAMS
 
-__all__ = ["HUB_KEYWORDS", "LEGACY_DOWNLOAD_KEYWORDS", "hub_keywords", "loader_arguments", "model_arguments"]
+__all__ = ["HUB_KEYWORDS", "LEGACY_DOWNLOAD_KEYWORDS", "loader_arguments", "model_arguments"]
 
 _MODEL_ARGUMENTS: ContextVar[frozenset[str]] = ContextVar("hubmixin_model_arguments", default=frozenset())
 
@@ -38,23 +38,20 @@ LEGACY_DOWNLOAD_KEYWORDS: dict[str, Any] = {"proxies": None, "resume_download": 
 """Keywords older huggingface_hub releases passed to ``_from_pretrained``, with the value the loader gives them."""
 
 
-HUB_KEYWORDS = (
-    "revision",
-    "cache_dir",
-    "force_download",
-    "proxies",
-    "resume_download",
-    "local_files_only",
-    "token",
-    "endpoint",
-    "max_workers",
+HUB_KEYWORDS = frozenset(
+    {
+        "revision",
+        "cache_dir",
+        "force_download",
+        "proxies",
+        "resume_download",
+        "local_files_only",
+        "token",
+        "endpoint",
+        "max_workers",
+    }
 )
 """The download keywords of huggingface_hub's ``_from_pretrained`` signature (each framework base takes them)."""
-
-
-def hub_keywords(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """The `HUB_KEYWORDS` among a base ``_from_pretrained``'s arguments (its ``locals()``)."""
-    return {name: arguments[name] for name in HUB_KEYWORDS}
 
 
 def loader_arguments(
@@ -63,7 +60,6 @@ def loader_arguments(
     download: DownloadOptions | None,
     model_kwargs: Mapping[str, Any] | None,
     keywords: Mapping[str, Any],
-    extra_model_kwargs: Mapping[str, Any],
 ) -> tuple[DownloadOptions, dict[str, Any]]:
     """The download options and the ``__init__`` arguments of a base ``_from_pretrained`` call.
 
@@ -71,19 +67,18 @@ def loader_arguments(
         owner: The method, named in errors.
         download: The options as one argument (hubmixin's signature), or ``None``.
         model_kwargs: The ``__init__`` arguments as one dict (hubmixin's signature), or ``None``.
-        keywords: huggingface_hub's download keywords as received (``revision``, ``cache_dir``,
-            ``force_download``, ``proxies``, ``resume_download``, ``local_files_only``, ``token``, ``endpoint``,
-            ``max_workers``).
-        extra_model_kwargs: The keywords left over: ``__init__`` arguments given huggingface_hub's way.
+        keywords: The call's other keywords: huggingface_hub's download keywords (`HUB_KEYWORDS`) and the
+            ``__init__`` arguments given huggingface_hub's way.
 
     Raises:
         HubMixinTypeError: both ``download`` and download keywords other than their defaults are given, or an
             ``__init__`` argument is given both in ``model_kwargs`` and as a keyword.
         HubMixinValueError: ``proxies`` is given (huggingface_hub takes proxies from the environment).
     """
-    model_names = _MODEL_ARGUMENTS.get()
-    extra_model_kwargs = {**extra_model_kwargs, **{k: v for k, v in keywords.items() if k in model_names}}
-    keywords = {k: v for k, v in keywords.items() if k not in model_names}  # the model's arguments, not options
+    model_names = _MODEL_ARGUMENTS.get()  # keywords from_pretrained passed as the model's arguments, not options
+    is_option = {k: k in HUB_KEYWORDS and k not in model_names for k in keywords}
+    extra_model_kwargs = {k: v for k, v in keywords.items() if not is_option[k]}
+    keywords = {k: v for k, v in keywords.items() if is_option[k]}
     proxies = keywords.get("proxies")
     if proxies is not None:  # named by their keys only: a proxy URL may hold credentials
         raise HubMixinValueError(

@@ -19,7 +19,7 @@ from jax.sharding import Sharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core._override import hub_keywords, loader_arguments
+from hubmixin_core._override import loader_arguments
 from hubmixin_core.errors import HubMixinKeyError, HubMixinTypeError, WeightsError
 from hubmixin_core.weights import (
     NUMPY_DTYPES,
@@ -136,20 +136,11 @@ class FlaxHubMixinBase(ModelHubMixin):
         model_id: str,
         download: DownloadOptions | None = None,
         model_kwargs: dict[str, Any] | None = None,
-        revision: str | None = None,
-        cache_dir: str | Path | None = None,
-        force_download: bool = False,
-        proxies: dict[str, str] | None = None,
-        resume_download: bool | None = None,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
-        endpoint: str | None = None,
-        max_workers: int = 8,
         sharding: ShardingSpec | None = None,
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: DTypeLike | None = None,
-        **init_kwargs: Any,
+        **keywords: Any,
     ) -> Self:
         """Build the model abstractly, then fill each variable from the checkpoint, straight onto its devices.
 
@@ -165,8 +156,7 @@ class FlaxHubMixinBase(ModelHubMixin):
             f"{cls.__qualname__}._from_pretrained",
             download=download,
             model_kwargs=model_kwargs,
-            keywords=hub_keywords(locals()),
-            extra_model_kwargs=init_kwargs,
+            keywords=keywords,
         )
         target = floating_dtype_name(dtype)
         checkpoint = open_checkpoint(model_id, options).renamed(key_mapping)

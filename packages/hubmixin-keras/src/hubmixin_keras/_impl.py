@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
-from hubmixin_core._override import hub_keywords, loader_arguments
+from hubmixin_core._override import loader_arguments
 from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError, WeightsNotFoundError
 from hubmixin_core.weights import (
     Checkpoint,
@@ -153,19 +153,10 @@ class KerasHubMixinBase(ModelHubMixin):
         model_id: str,
         download: DownloadOptions | None = None,
         model_kwargs: dict[str, Any] | None = None,
-        revision: str | None = None,
-        cache_dir: str | Path | None = None,
-        force_download: bool = False,
-        proxies: dict[str, str] | None = None,
-        resume_download: bool | None = None,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
-        endpoint: str | None = None,
-        max_workers: int = 8,
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: str | None = None,
-        **init_kwargs: Any,
+        **keywords: Any,
     ) -> Self:
         """Build the model from the checkpoint's shapes with its variables deferred, then give each its value.
 
@@ -181,8 +172,7 @@ class KerasHubMixinBase(ModelHubMixin):
             f"{cls.__qualname__}._from_pretrained",
             download=download,
             model_kwargs=model_kwargs,
-            keywords=hub_keywords(locals()),
-            extra_model_kwargs=init_kwargs,
+            keywords=keywords,
         )
         floating_dtype_name(dtype)  # validates
         checkpoint = _open(model_id, options).renamed(key_mapping)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 import torch
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core._override import hub_keywords, loader_arguments
+from hubmixin_core._override import loader_arguments
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 from hubmixin_torch._checkpoint import open_torch_checkpoint
 from hubmixin_torch._construct import construct_without_weights
@@ -84,20 +84,11 @@ class TorchHubMixinBase(ModelHubMixin):
         model_id: str,
         download: DownloadOptions | None = None,
         model_kwargs: dict[str, Any] | None = None,
-        revision: str | None = None,
-        cache_dir: str | Path | None = None,
-        force_download: bool = False,
-        proxies: dict[str, str] | None = None,
-        resume_download: bool | None = None,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
-        endpoint: str | None = None,
-        max_workers: int = 8,
         map_location: str | torch.device = "cpu",
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: torch.dtype | None = None,
-        **init_kwargs: Any,
+        **keywords: Any,
     ) -> Self:
         """Build the model without initialising its parameters, then assign the checkpoint's tensors to it.
 
@@ -113,8 +104,7 @@ class TorchHubMixinBase(ModelHubMixin):
             f"{cls.__qualname__}._from_pretrained",
             download=download,
             model_kwargs=model_kwargs,
-            keywords=hub_keywords(locals()),
-            extra_model_kwargs=init_kwargs,
+            keywords=keywords,
         )
         device = _as_device(map_location)
         dtype = check_dtype_argument(dtype)

@@ -68,6 +68,31 @@ def _features(name: str, axis: int, rank: int) -> InputShape:
     return shape
 
 
+def _normalized(name: str) -> InputShape:
+    """Build a layer normalising over ``layer.axis`` (one axis or several) from canonical tensor ``name``.
+
+    Keras gives the scale the sizes of the normalised axes, in sorted order (``LayerNormalization(axis=[-2, -1])``
+    holds a ``(rows, cols)`` gamma, as torch's ``LayerNorm((rows, cols))`` does): the input is built with those
+    sizes on those axes, of the smallest rank where every axis is one of its own and not the batch axis.
+    """
+
+    def shape(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
+        axes = sorted(layer.axis) if isinstance(layer.axis, list | tuple) else [layer.axis]
+        info = ranked(canonical, name, len(axes))
+        if info is None:
+            return None
+        for rank in range(len(axes) + 1, len(axes) + 2 + max(abs(a) for a in axes)):
+            positions = [a % rank for a in axes if -rank <= a < rank]
+            if len(positions) == len(axes) and len(set(positions)) == len(axes) and 0 not in positions:
+                built: list[int | None] = [None] * rank
+                for position, size in zip(positions, info.shape, strict=True):
+                    built[position] = size
+                return tuple(built)
+        return None
+
+    return shape
+
+
 def _nothing(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
     return ()
 
@@ -99,7 +124,7 @@ LAYOUTS.register(
 for _conv in (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D):
     LAYOUTS.register(_conv, KerasConvAdapter())
 LAYOUTS.register(keras.layers.Embedding, KerasAdapter(TensorRule("embeddings", "weight"), input_shape=_nothing))
-LAYOUTS.register(keras.layers.LayerNormalization, KerasAdapter(*_GAMMA_BETA, input_shape=_features("weight", 0, 1)))
+LAYOUTS.register(keras.layers.LayerNormalization, KerasAdapter(*_GAMMA_BETA, input_shape=_normalized("weight")))
 LAYOUTS.register(keras.layers.GroupNormalization, KerasAdapter(*_GAMMA_BETA, input_shape=_features("weight", 0, 1)))
 LAYOUTS.register(
     keras.layers.BatchNormalization,
@@ -112,7 +137,7 @@ LAYOUTS.register(
     ),
 )
 LAYOUTS.register(
-    keras.layers.RMSNormalization, KerasAdapter(TensorRule("scale", "weight"), input_shape=_features("weight", 0, 1))
+    keras.layers.RMSNormalization, KerasAdapter(TensorRule("scale", "weight"), input_shape=_normalized("weight"))
 )
 for _transpose in (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose):
     LAYOUTS.register(_transpose, ConvTransposeAdapter())

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from hubmixin_core.errors import HubMixinValueError, WeightsError
+from hubmixin_core.errors import DeviceError, HubMixinValueError, WeightsError
 from hubmixin_core.weights import read_header
 from hubmixin_core.weights._settings import SETTINGS_KEY
 from hubmixin_torch import PyTorchModelHubMixin
@@ -74,6 +74,15 @@ def test_deeply_nested_settings_warn_at_load(tmp_path: Path) -> None:
 @pytest.mark.parametrize("location", ["cuda", "cuda:0", torch.device("cuda", 1)])
 def test_cuda_without_cuda_is_a_typed_error(tmp_path: Path, location: str | torch.device) -> None:
     Scaled().save_pretrained(tmp_path)
-    with pytest.raises(HubMixinValueError) as info:
+    with pytest.raises(DeviceError) as info:
         Scaled.from_pretrained(tmp_path, map_location=location)
+    assert isinstance(info.value, RuntimeError) and isinstance(info.value, HubMixinValueError)  # torch's, and ours
     assert "CUDA is not available" in str(info.value) and "cuda" in str(info.value)
+
+
+@pytest.mark.parametrize("location", ["gpu", "cpu:x", "not a device"])
+def test_a_location_that_is_no_device_is_a_device_error(tmp_path: Path, location: str) -> None:
+    Scaled().save_pretrained(tmp_path)
+    with pytest.raises(RuntimeError, match=rf"map_location={location!r} is not a torch device") as info:
+        Scaled.from_pretrained(tmp_path, map_location=location)
+    assert isinstance(info.value, DeviceError)

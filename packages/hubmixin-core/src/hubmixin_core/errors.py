@@ -14,6 +14,7 @@ __all__ = [
     "ConfigEncodingError",
     "ConfigEncodingWarning",
     "ConfigTypeError",
+    "DeviceError",
     "HubMixinError",
     "HubMixinIndexError",
     "HubMixinKeyError",
@@ -48,6 +49,13 @@ class HubMixinTypeError(HubMixinError, TypeError):
 
 class HubMixinValueError(HubMixinError, ValueError):
     """An argument with a value hubmixin cannot use (a size like ``"5XB"``, an unknown device...)."""
+
+
+class DeviceError(HubMixinValueError, RuntimeError):
+    """A device that is not one, or not on this machine (``map_location="cuda"`` without CUDA).
+
+    Also a ``RuntimeError``, as the framework's own error for it.
+    """
 
 
 class HubMixinKeyError(HubMixinError, KeyError):

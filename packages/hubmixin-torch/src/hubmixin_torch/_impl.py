@@ -13,7 +13,7 @@ import torch
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core._override import loader_arguments
-from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
+from hubmixin_core.errors import DeviceError, HubMixinTypeError
 from hubmixin_torch._checkpoint import open_torch_checkpoint
 from hubmixin_torch._construct import construct_without_weights
 from hubmixin_torch._dtypes import check_dtype_argument
@@ -35,12 +35,12 @@ def _as_device(map_location: str | torch.device) -> torch.device:
     try:
         device = torch.device(map_location)
     except (RuntimeError, TypeError) as e:
-        raise HubMixinValueError(f"map_location={map_location!r} is not a torch device: {e}") from e
+        raise DeviceError(f"map_location={map_location!r} is not a torch device: {e}") from e
     if device.type == "cuda":  # checked here: safetensors and torch.load would fail deep inside, untyped
         if not torch.cuda.is_available():
-            raise HubMixinValueError(f"map_location={map_location!r}: CUDA is not available on this machine")
+            raise DeviceError(f"map_location={map_location!r}: CUDA is not available on this machine")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise HubMixinValueError(
+            raise DeviceError(
                 f"map_location={map_location!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
             )
     return device

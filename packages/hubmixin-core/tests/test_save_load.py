@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Self
 
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 from core_models import MLP
 
-from hubmixin_core import ModelHubMixin
+from hubmixin_core import ModelHubMixin, _atomic
 from hubmixin_core._atomic import _host, remove_interrupted_saves
 from hubmixin_core.errors import ConfigError, HubMixinOSError, WeightsNotFoundError, WeightsShapeError
 
@@ -214,3 +216,47 @@ def test_leftovers_of_this_machine_go_and_those_of_others_wait_a_day(tmp_path: P
     os.utime(old_other, (0, 0))
     assert sorted(remove_interrupted_saves(tmp_path / "m")) == sorted([ours, legacy, old_other])
     assert other.is_dir()
+
+
+def test_part_files_of_a_killed_file_by_file_save_go_with_its_process(tmp_path: Path) -> None:
+    MLP().save_pretrained(tmp_path / "m")
+    dead = 2**22 + 1
+    ours = tmp_path / "m" / f".model.safetensors.hubmixin-{_host()}-{dead}.part"
+    live = tmp_path / "m" / f".model.safetensors.hubmixin-{_host()}-{os.getpid()}.part"  # a save in progress
+    other = tmp_path / "m" / f".config.json.hubmixin-h00000000-{dead}.part"  # another node's, until a day old
+    mine = tmp_path / "m" / "notes.part"  # not ours
+    for path in (ours, live, other, mine):
+        path.write_bytes(b"partial")
+    assert remove_interrupted_saves(tmp_path / "m") == [ours]
+    assert live.is_file() and other.is_file() and mine.is_file()
+    os.utime(other, (0, 0))
+    assert remove_interrupted_saves(tmp_path / "m") == [other]
+    MLP.from_pretrained(tmp_path / "m")  # a load cleans up as well
+    assert live.is_file() and mine.is_file()
+
+
+def test_a_failed_copy_across_file_systems_leaves_no_part_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, destination = tmp_path / "staged", tmp_path / "target" / "model.safetensors"
+    source.write_bytes(b"new")
+    destination.parent.mkdir()
+    destination.write_bytes(b"old")
+    replace = Path.replace
+
+    def across_devices(self: Path, target: str | os.PathLike[str]) -> Path:
+        if self == source:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return replace(self, target)
+
+    def disk_full(src: Path, dst: Path) -> None:
+        Path(dst).write_bytes(b"ne")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", across_devices)
+    monkeypatch.setattr(shutil, "copy2", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        _atomic._replace_file(source, destination)
+    assert sorted(p.name for p in destination.parent.iterdir()) == ["model.safetensors"]
+    assert destination.read_bytes() == b"old"
+    monkeypatch.undo()
+    _atomic._replace_file(source, destination)
+    assert destination.read_bytes() == b"new"

@@ -11,9 +11,10 @@ short hash of the machine's name); then:
   which then sits at the staging path and is removed.
 
 So at any instant the target holds the complete old save or the complete new one, and a load never mixes them.
-A kill leaves at most a staging directory; the next save or load of the same target removes those whose process
-is gone. Where no atomic exchange exists (other systems, some network file systems), or the target cannot move (a
-mount point, the working directory or one of its parents), files are moved one at a time, each whole, and only a
+A kill leaves at most a staging directory (and, in a target saved file by file across file systems, one ``.part``
+file); the next save or load of the same target removes those whose process is gone. Where no atomic exchange
+exists (other systems, some network file systems), or the target cannot move (a mount point, the working
+directory or one of its parents), files are moved one at a time, each whole, and only a
 crash during that final step can leave a mix. A symlink to a directory is followed: the save goes where it points.
 
 The target gets the permissions a plain ``mkdir`` would give under the user's umask (an existing one keeps its
@@ -43,6 +44,7 @@ from hubmixin_core.errors import HubMixinOSError
 __all__ = ["atomic_directory", "remove_interrupted_saves"]
 
 _STAGING = re.compile(r"^\.(?P<name>.+)\.hubmixin-(?:(?P<host>h[0-9a-f]{8})-)?(?P<pid>\d+)-[^.]+\.tmp$")
+_PART = re.compile(r"^\..+\.hubmixin-(?:(?P<host>h[0-9a-f]{8})-)?(?P<pid>\d+)\.part$")
 _FOREIGN_AFTER_S = 24 * 3600  # another machine's staging directory is taken for abandoned after a day
 
 
@@ -137,9 +139,13 @@ def _replace_file(source: Path, destination: Path) -> None:
     except OSError as e:
         if e.errno != errno.EXDEV:
             raise
-        part = destination.with_name(f".{destination.name}.hubmixin-{os.getpid()}.part")
-        shutil.copy2(source, part)
-        part.replace(destination)
+        part = destination.with_name(f".{destination.name}.hubmixin-{_host()}-{os.getpid()}.part")
+        try:
+            shutil.copy2(source, part)
+            part.replace(destination)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
 
 
 def _holds_cwd(target: Path) -> bool:
@@ -192,7 +198,9 @@ def _umask() -> int:
 
 
 def remove_interrupted_saves(target: str | Path) -> list[Path]:
-    """Remove the staging directories of saves to ``target`` whose process is gone (killed, crashed).
+    """Remove the staging directories of saves to ``target`` whose process is gone (killed, crashed), and the
+    ``.part`` files such a save left inside ``target`` (a target saved file by file: a mount point, the working
+    directory, across file systems).
 
     Only this machine's processes can be checked: another machine's staging directory (a disk shared by the nodes
     of a cluster) is left alone until it is a day old, so that a load on one node never removes a save in progress
@@ -208,6 +216,12 @@ def remove_interrupted_saves(target: str | Path) -> list[Path]:
             match = _STAGING.match(path.name)
             if match and match["name"] == target.name and path.is_dir() and _abandoned(path, match):
                 shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    with contextlib.suppress(OSError):
+        for path in target.iterdir() if target.is_dir() else ():
+            match = _PART.match(path.name)
+            if match and path.is_file() and _abandoned(path, match):
+                path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
 

@@ -1,8 +1,8 @@
 """Every Python code block of README.md and docs/*.md runs, against a local Hub, so the docs cannot rot.
 
 The blocks of one page run in order, as one module, in a fresh interpreter (Keras on JAX, eight CPU devices for
-JAX), in an empty folder, with the Hub client pointed at a `LocalHub` whose user is `me`. A block that defines
-`test_*` functions runs them as pytest would, with the `local_hub` fixture.
+JAX), in an empty folder, with the Hub client (Xet on, as users run it) pointed at a `LocalHub` whose user is
+`me`. A block that defines `test_*` functions runs them as pytest would, with the `local_hub` fixture.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ def test_page_code_runs(page: Path, tmp_path: Path) -> None:
             "HF_ENDPOINT": hub.endpoint,
             "HF_TOKEN": hub.token,
             "HF_HOME": str(tmp_path / "hf-home"),
-            "HF_HUB_DISABLE_XET": "1",
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "KERAS_BACKEND": "jax",
             "XLA_FLAGS": "--xla_force_host_platform_device_count=8",

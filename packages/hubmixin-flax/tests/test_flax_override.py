@@ -13,6 +13,7 @@ from flax_models import Net, assert_same_variables, persistent, randomize
 
 from hubmixin_core.errors import WeightsKeyError
 from hubmixin_core.testing import LocalHub
+from hubmixin_flax import FlaxModelHubMixin
 
 
 class HubSignatureNet(Net):
@@ -117,3 +118,25 @@ def test_strict_and_model_arguments_reach_the_base(cls: type[HubSignatureNet | K
     assert shallow.extra == 1 and len(shallow.blocks) == 2
     with pytest.raises(WeightsKeyError, match=r"blocks\.2"):
         cls.from_pretrained(tmp_path, model_kwargs={"depth": 2}, strict=True)
+
+
+class NamedLikeExtras(nnx.Module, FlaxModelHubMixin):
+    """``__init__`` arguments named like the base's load options, loaded through an override that forwards them."""
+
+    def __init__(self, sharding: str = "none", strict: str = "no", dtype: str = "float32", *, rngs: nnx.Rngs) -> None:
+        self.settings = (sharding, strict, dtype)
+        self.linear = nnx.Linear(2, 2, rngs=rngs)
+
+    @classmethod
+    def _from_pretrained(cls, **kwargs: Any) -> Self:
+        return super()._from_pretrained(**kwargs)
+
+
+def test_model_arguments_named_like_load_options_reach_init(tmp_path: Path) -> None:
+    saved = NamedLikeExtras(sharding="rows", strict="yes", dtype="bfloat16", rngs=nnx.Rngs(0))
+    saved.save_pretrained(tmp_path)
+    loaded = NamedLikeExtras.from_pretrained(tmp_path)  # not taken as the load's sharding, strictness or dtype
+    assert loaded.settings == ("rows", "yes", "bfloat16")
+    kernel = np.asarray(loaded.linear.kernel.get_value())
+    assert kernel.dtype == np.float32
+    np.testing.assert_array_equal(kernel, np.asarray(saved.linear.kernel.get_value()))

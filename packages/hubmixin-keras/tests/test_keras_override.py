@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Self
 
+import keras
 import numpy as np
 import pytest
 from keras_models import IDS, IMAGE, Net, assert_same_variables, keras_variables, numpy, randomize
 
 from hubmixin_core.errors import WeightsKeyError
 from hubmixin_core.testing import LocalHub
+from hubmixin_keras import KerasModelHubMixin
 
 
 class HubSignatureNet(Net):
@@ -116,3 +118,29 @@ def test_strict_and_model_arguments_reach_the_base(cls: type[Any], tmp_path: Pat
     assert shallow.extra == 1 and len(shallow.blocks) == 2
     with pytest.raises(WeightsKeyError, match=r"blocks\.2"):
         cls.from_pretrained(tmp_path, depth=2, strict=True)
+
+
+class NamedLikeExtras(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """``__init__`` arguments named like the base's load options, loaded through an override that forwards them."""
+
+    def __init__(self, strict: str = "no", key_mapping: str = "none", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = (strict, key_mapping)
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, x: Any) -> Any:
+        return self.dense(x)
+
+    @classmethod
+    def _from_pretrained(cls, **kwargs: Any) -> Self:
+        return super()._from_pretrained(**kwargs)
+
+
+def test_model_arguments_named_like_load_options_reach_init(tmp_path: Path) -> None:
+    saved = NamedLikeExtras(strict="yes", key_mapping="rows")
+    x = np.ones((1, 3), np.float32)
+    saved(x)
+    saved.save_pretrained(tmp_path)
+    loaded = NamedLikeExtras.from_pretrained(tmp_path)  # not taken as the load's strictness or key mapping
+    assert loaded.settings == ("yes", "rows")
+    np.testing.assert_array_equal(numpy(loaded(x)), numpy(saved(x)))

@@ -178,6 +178,36 @@ def test_model_arguments_named_like_download_options_reach_init(tmp_path: Path) 
     assert (loaded.endpoint, loaded.max_workers) == ("http://example.invalid", 3)
 
 
+class NamedLikeExtras(nn.Module, PyTorchModelHubMixin):
+    """``__init__`` arguments named like the base's load options, loaded through an override that forwards them;
+    the override loads another model with a load ``dtype`` of its own meanwhile."""
+
+    inner: KwargsNet  # set by _from_pretrained
+
+    def __init__(self, dtype: str = "float32", strict: str = "no", map_location: str = "here") -> None:
+        super().__init__()
+        self.settings = (dtype, strict, map_location)
+        self.layer = nn.Linear(2, 2)
+
+    @classmethod
+    def _from_pretrained(cls, **kwargs: Any) -> Self:
+        model = super()._from_pretrained(**kwargs)
+        model.inner = KwargsNet.from_pretrained(Path(kwargs["model_id"]) / "inner", dtype=torch.float16)
+        return model
+
+
+def test_model_arguments_named_like_load_options_reach_init(tmp_path: Path) -> None:
+    saved = NamedLikeExtras(dtype="bfloat16", strict="yes", map_location="there")
+    saved.save_pretrained(tmp_path)
+    trained_net(KwargsNet).save_pretrained(tmp_path / "inner")
+    loaded = NamedLikeExtras.from_pretrained(tmp_path)  # not taken as the load's dtype, strictness or device
+    assert loaded.settings == ("bfloat16", "yes", "there")
+    assert loaded.layer.weight.dtype == torch.float32 and torch.equal(loaded.layer.weight, saved.layer.weight)
+    assert loaded.inner.embed.weight.dtype == torch.float16  # the inner load keeps its own dtype option
+    with pytest.raises(HubMixinTypeError, match="dtype"):  # the model's dtype and the load's: one keyword
+        NamedLikeExtras.from_pretrained(tmp_path, dtype=torch.float16)
+
+
 class SaveKwargs(NetLayers, PyTorchModelHubMixin):
     def _save_pretrained(self, save_directory: Path, **kwargs: Any) -> None:
         super()._save_pretrained(save_directory)  # drops what it is given

@@ -342,7 +342,8 @@ class ModelHubMixinBase:
             else:
                 model_kwargs.setdefault("config", config)
         if _named(parameters, "model_kwargs"):
-            instance = cls._from_pretrained(model_id=model_id, **call, model_kwargs=model_kwargs)
+            with model_arguments(()):  # none passed as keywords (this may run inside another model's load)
+                instance = cls._from_pretrained(model_id=model_id, **call, model_kwargs=model_kwargs)
         else:
             clash = sorted(model_kwargs.keys() & {*call, "model_id"})
             if clash:

@@ -9,29 +9,59 @@ them back into one :class:`DownloadOptions` and one dict of ``__init__`` argumen
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 from hubmixin_core.params import DOWNLOAD_PARAMS
 
-__all__ = ["HUB_KEYWORDS", "LEGACY_DOWNLOAD_KEYWORDS", "loader_arguments", "model_arguments"]
+__all__ = ["HUB_KEYWORDS", "LEGACY_DOWNLOAD_KEYWORDS", "keeps_model_arguments", "loader_arguments", "model_arguments"]
 
 _MODEL_ARGUMENTS: ContextVar[frozenset[str]] = ContextVar("hubmixin_model_arguments", default=frozenset())
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 @contextlib.contextmanager
 def model_arguments(names: Iterable[str]) -> Iterator[None]:
-    """While ``from_pretrained`` calls an override with huggingface_hub's signature: the names of the model's
-    arguments it passes as keywords, so that a base ``_from_pretrained`` the override forwards them to keeps them
-    for ``__init__`` even when one is named like a download option (``endpoint``, ``token``, ``revision`` ...)."""
+    """While ``from_pretrained`` calls ``_from_pretrained``: the names of the model's arguments it passes as
+    keywords (an override with huggingface_hub's signature; none otherwise), so that a base ``_from_pretrained``
+    the override forwards them to keeps them for ``__init__`` even when one is named like a download option
+    (``endpoint``, ``token``, ``revision`` ...) or a load option of the base (``dtype``, ``strict`` ...)."""
     token = _MODEL_ARGUMENTS.set(frozenset(names))
     try:
         yield
     finally:
         _MODEL_ARGUMENTS.reset(token)
+
+
+def keeps_model_arguments(from_pretrained: F) -> F:
+    """Decorate a framework base's ``_from_pretrained`` (under ``@classmethod``): keywords that an override
+    forwarded as the model's arguments (see :func:`model_arguments`) and that bind to one of the base's own load
+    options (``dtype``, ``strict``, ``map_location`` ...) go to ``__init__`` through ``model_kwargs`` instead."""
+    own = [
+        name
+        for name, parameter in inspect.signature(from_pretrained).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("model_id", "download", "model_kwargs")
+    ]
+
+    @functools.wraps(from_pretrained)
+    def keeping(cls: type[Any], **kwargs: Any) -> Any:
+        names = [name for name in own if name in kwargs and name in _MODEL_ARGUMENTS.get()]
+        if names:
+            model_kwargs = dict(kwargs.pop("model_kwargs", None) or {})
+            clash = sorted(model_kwargs.keys() & names)
+            if clash:
+                raise HubMixinTypeError(f"{cls.__qualname__}._from_pretrained got the model arguments {clash} twice")
+            kwargs["model_kwargs"] = {**model_kwargs, **{name: kwargs.pop(name) for name in names}}
+        return from_pretrained(cls, **kwargs)
+
+    return keeping  # type: ignore[return-value]
 
 
 LEGACY_DOWNLOAD_KEYWORDS: dict[str, Any] = {"proxies": None, "resume_download": None}

@@ -19,7 +19,7 @@ from jax.sharding import Sharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core._override import loader_arguments
+from hubmixin_core._override import keeps_model_arguments, loader_arguments
 from hubmixin_core.errors import HubMixinKeyError, HubMixinTypeError, WeightsError
 from hubmixin_core.weights import (
     NUMPY_DTYPES,
@@ -130,6 +130,7 @@ class FlaxHubMixinBase(ModelHubMixin):
         ) -> Self: ...
 
     @classmethod
+    @keeps_model_arguments
     def _hub_from_pretrained(
         cls,
         *,

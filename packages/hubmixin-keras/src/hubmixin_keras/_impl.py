@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
-from hubmixin_core._override import loader_arguments
+from hubmixin_core._override import keeps_model_arguments, loader_arguments
 from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError, WeightsNotFoundError
 from hubmixin_core.weights import (
     Checkpoint,
@@ -147,6 +147,7 @@ class KerasHubMixinBase(ModelHubMixin):
         ) -> Self: ...
 
     @classmethod
+    @keeps_model_arguments
     def _hub_from_pretrained(
         cls,
         *,

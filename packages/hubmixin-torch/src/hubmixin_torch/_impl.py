@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 import torch
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core._override import loader_arguments
+from hubmixin_core._override import keeps_model_arguments, loader_arguments
 from hubmixin_core.errors import DeviceError, HubMixinTypeError
 from hubmixin_torch._checkpoint import open_torch_checkpoint
 from hubmixin_torch._construct import construct_without_weights
@@ -78,6 +78,7 @@ class TorchHubMixinBase(ModelHubMixin):
         ) -> Self: ...
 
     @classmethod
+    @keeps_model_arguments
     def _hub_from_pretrained(
         cls,
         *,

@@ -102,3 +102,15 @@ def test_a_gated_repo_says_so_until_access_is_granted(local_hub: LocalHub) -> No
 def test_misspelled_push_keyword(local_hub: LocalHub) -> None:
     with pytest.raises(TypeError, match=r"'privat'; did you mean 'private'\?"):
         MLP().push_to_hub(f"{local_hub.username}/m", privat=True)  # type: ignore[call-arg]
+
+
+def test_an_unsaved_argument_is_recorded_on_the_hub_too(local_hub: LocalHub, tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning, match="act"):
+        model = WithFunction(size=3, act=math.sin)
+    repo_id = f"{local_hub.username}/unsaved"
+    model.save_pretrained(tmp_path / "saved", repo_id=repo_id, push_to_hub=True)
+    pushed = json.loads(Path(hf.hf_hub_download(repo_id, "config.json", cache_dir=tmp_path / "cache")).read_text())
+    assert pushed == json.loads((tmp_path / "saved" / "config.json").read_text())
+    assert pushed["_hub_mixin_unsaved"] == {"act": "builtin_function_or_method"}
+    with pytest.raises(ConfigError, match="'act'"):  # asked for, not built from its default
+        WithFunction.from_pretrained(repo_id, cache_dir=tmp_path / "cache")

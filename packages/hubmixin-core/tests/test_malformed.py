@@ -309,3 +309,12 @@ def test_a_small_missing_head_is_initialised_without_strict(tmp_path: Path) -> N
     head = TensorInfo((MISSING_BYTES_FLOOR // 4,), "F32")  # as large as the floor allows
     report = check_checkpoint({"body": TensorInfo((1,), "F32"), "head": head}, open_checkpoint(tmp_path), strict=False)
     assert report.missing == ["head"]
+
+
+def test_an_integral_float_is_an_int_in_json(tmp_path: Path) -> None:
+    Typed(width=1.0).save_pretrained(tmp_path)  # type: ignore[arg-type]  # as huggingface_hub's test suite does
+    assert json.loads((tmp_path / "config.json").read_text())["width"] == 1.0
+    assert Typed.from_pretrained(tmp_path).width == 1.0  # loaded as saved: JSON has one number type
+    (tmp_path / "config.json").write_text(json.dumps({"width": 1.5}))
+    with pytest.raises(ConfigTypeError, match="'width'"):
+        Typed.from_pretrained(tmp_path)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
-from core_models import MLP
+from core_models import MLP, NumpyModelMixin
 from huggingface_hub import CommitInfo, HfApi
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
@@ -119,3 +120,37 @@ def test_save_pretrained_ends_with_an_overridden_push_to_hub(local_hub: LocalHub
     assert call["config"] == model._hub_mixin_config and call["model_card_kwargs"] == {"note": "x"}
     assert call["commit_message"] == "via save"
     assert HfApi().list_repo_commits("localuser/recorded")[0].commit_id == commit.oid
+
+
+@dataclass
+class Sizes:
+    hidden: int = 4
+    activation: str = "tanh"
+
+
+class DataclassPushRecorder(NumpyModelMixin):
+    """A dataclass config, and a push_to_hub override that records its keywords."""
+
+    calls: list[dict[str, object]]
+
+    def __init__(self, config: Sizes) -> None:
+        self.config = config
+        self.weights = {"w": np.arange(config.hidden, dtype=np.float32)}
+
+    def push_to_hub(self, repo_id: str, **kwargs: object) -> CommitInfo:
+        type(self).calls.append({"repo_id": repo_id, **kwargs})
+        return super().push_to_hub(repo_id, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_overridden_push_gets_the_config_as_a_dict_and_card_kwargs(local_hub: LocalHub, tmp_path: Path) -> None:
+    DataclassPushRecorder.calls = []
+    model = DataclassPushRecorder(Sizes(hidden=3))
+    model.save_pretrained(tmp_path / "saved", push_to_hub=True, repo_id=f"{local_hub.username}/sizes")
+    ((call,),) = [DataclassPushRecorder.calls]
+    assert call == {  # as huggingface_hub calls it: the config as a dict, model_card_kwargs always
+        "repo_id": f"{local_hub.username}/sizes",
+        "config": {"hidden": 3, "activation": "tanh"},
+        "model_card_kwargs": {},
+    }
+    loaded = DataclassPushRecorder.from_pretrained(f"{local_hub.username}/sizes", cache_dir=tmp_path / "cache")
+    assert loaded.config == Sizes(hidden=3)

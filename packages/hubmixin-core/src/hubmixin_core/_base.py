@@ -254,11 +254,12 @@ class ModelHubMixinBase:
             options = [p.name for p in (*UPLOAD_PARAMS, *SAVE_PARAMS)] + list(save_kwargs)
             target = inspect.signature(type(self).push_to_hub).parameters if push_to_hub else {}  # type: ignore[attr-defined]
             check_keywords(f"{type(self).__qualname__}.save_pretrained", push_kwargs, target, options)
-        config = upload.config if upload.config is not None else self._hub_mixin_config
-        config_dict = self._hub_config_dict(config)
-        unsaved = get_unsaved(self) if upload.config is None else {}
+        own = self._hub_config_dict(self._hub_mixin_config)
+        config = own if upload.config is None else self._hub_config_dict(upload.config)
+        config_dict = config
+        unsaved = get_unsaved(self) if config == own else {}  # the model's own config (save_pretrained's push too)
         if unsaved:  # recorded, so that from_pretrained asks for them instead of building another model
-            config_dict = {**(config_dict or {}), UNSAVED_KEY: unsaved}
+            config_dict = {**(config or {}), UNSAVED_KEY: unsaved}
         replaces: Callable[[str], bool] = lambda name: is_weights_file(name) or name == CONFIG_NAME  # noqa: E731
         with atomic_directory(save_directory, replaces=replaces) as staging:
             self._save_pretrained(
@@ -275,9 +276,9 @@ class ModelHubMixinBase:
         given = {p.name: getattr(upload, p.name) for p in UPLOAD_PARAMS if getattr(upload, p.name) != p.value}
         given.update({k: v for k, v in save_kwargs.items() if v != self._hub_extra_defaults.get(k)})
         given.update(push_kwargs or {})
-        given["config"] = config
-        if upload.model_card_kwargs is not None:
-            given["model_card_kwargs"] = upload.model_card_kwargs
+        if config is not None:  # as a dict, as huggingface_hub passes it (a dataclass config too)
+            given["config"] = config
+        given["model_card_kwargs"] = upload.model_card_kwargs or {}
         commit: CommitInfo = self.push_to_hub(repo_id=repo_id or save_directory.absolute().name, **given)  # type: ignore[attr-defined]
         return commit
 

@@ -153,9 +153,10 @@ class Mismatch(typing.NamedTuple):
 def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch | None:
     """The first part of JSON ``value`` that cannot be of type ``annotation``, or ``None`` if it fits.
 
-    Checked: ``int`` (not ``bool``), ``float`` (``int`` accepted), ``bool``, ``str``, ``None``, ``Literal``, unions
-    of those, ``list``/``tuple``/``dict`` and their generics, and the fields of dataclasses; types with a coder,
-    enums and other classes are left to their decoding.
+    Checked: ``int`` (not ``bool``; a float of integral value is taken as it is, JSON having one number type),
+    ``float`` (``int`` accepted), ``bool``, ``str``, ``None``, ``Literal``, unions of those, ``list``/``tuple``/
+    ``dict`` and their generics, and the fields of dataclasses; types with a coder, enums and other classes are
+    left to their decoding.
 
     Examples:
         >>> json_type_mismatch(int, "abc", {})
@@ -184,6 +185,7 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch 
         return Mismatch("", describe_type(annotation), value)
     if annotation in _JSON_TYPES:
         ok = isinstance(value, _JSON_TYPES[annotation]) and (annotation is bool or not isinstance(value, bool))
+        ok = ok or (annotation is int and isinstance(value, float) and value.is_integer())  # one JSON number: 1.0 is 1
         return None if ok else Mismatch("", describe_type(annotation), value)
     if origin in (list, tuple) or annotation in (list, tuple):
         if not isinstance(value, list):

@@ -250,3 +250,34 @@ def test_download_options_under_any_name_and_spread_model_arguments(tmp_path: Pa
     Spread(revision="v2", size=3).save_pretrained(tmp_path)
     loaded = Spread.from_pretrained(tmp_path)
     assert (loaded.revision, loaded.size) == ("v2", 3)
+
+
+class AsksForConfig(ModelHubMixin):
+    """huggingface_hub's config injection: ``_from_pretrained`` names ``config``."""
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        pass
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, config: dict[str, Any] | None = None, **kwargs: Any) -> Self:
+        model = cls()
+        model.given = config  # type: ignore[attr-defined]
+        return model
+
+
+def test_a_from_pretrained_put_in_place_later_still_gets_the_config(tmp_path: Path) -> None:
+    AsksForConfig().save_pretrained(tmp_path, config={"foo": 1})
+    assert AsksForConfig.from_pretrained(tmp_path).given == {"foo": 1}  # type: ignore[attr-defined]
+    seen: list[dict[str, Any]] = []
+
+    def recorder(**kwargs: Any) -> AsksForConfig:  # a test double, as tests written for huggingface_hub use
+        seen.append(kwargs)
+        return AsksForConfig()
+
+    original = AsksForConfig.__dict__["_from_pretrained"]
+    AsksForConfig._from_pretrained = staticmethod(recorder)  # type: ignore[method-assign]
+    try:
+        AsksForConfig.from_pretrained(tmp_path)
+    finally:
+        AsksForConfig._from_pretrained = original  # type: ignore[method-assign]
+    assert seen[0]["config"] == {"foo": 1} and seen[0]["model_id"] == str(tmp_path)

@@ -81,6 +81,9 @@ class ModelHubMixinBase:
     """``__init__`` arguments never written to config.json (the framework's own, and the class's ``runtime_args``)."""
     _hub_extra_defaults: ClassVar[dict[str, Any]] = {}
     """Defaults of the framework's extra parameters (set by the generated class)."""
+    _hub_mixin_inject_config: ClassVar[bool] = False
+    """Whether ``_from_pretrained`` named ``config`` when the class was made (huggingface_hub's flag: a mock put in
+    its place later, as in tests written for huggingface_hub, still gets the config)."""
 
     def __init_subclass__(
         cls,
@@ -126,6 +129,7 @@ class ModelHubMixinBase:
         if cls.__module__.endswith("._generated._methods") and "push_to_hub" in cls.__dict__:
             cls.push_to_hub = _suggesting(cls.__dict__["push_to_hub"])  # type: ignore[attr-defined]
         cls._hub_mixin_inspect_init()
+        cls._hub_mixin_inject_config = _named(inspect.signature(cls._from_pretrained).parameters, "config")
 
     @classmethod
     def _hub_mixin_inspect_init(cls) -> None:
@@ -337,7 +341,7 @@ class ModelHubMixinBase:
         if isinstance(unsaved, dict):
             check_unsaved(cls.__qualname__, unsaved, model_kwargs)
         config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs, source=str(config_file))
-        if _named(parameters, "config"):  # huggingface_hub's convention: the config is given if asked for
+        if _named(parameters, "config") or cls._hub_mixin_inject_config:  # huggingface_hub's: given if asked for
             if _named(parameters, "model_kwargs"):
                 call["config"] = config
             else:

@@ -45,28 +45,56 @@ def construct_abstract(factory: Callable[..., M], kwargs: dict[str, Any], mesh: 
     return model
 
 
+def _pending(value: Any) -> bool:
+    """A value ``eval_shape`` left without data: abstract, or a tracer of the abstract construction."""
+    return isinstance(value, jax.ShapeDtypeStruct | jax.core.Tracer)
+
+
 def abstract_paths(model: nnx.Module) -> set[tuple[Any, ...]]:
-    """Paths of the variables of ``model`` that hold no array yet."""
+    """Paths of the variables of ``model`` that hold no array yet, and of its plain array attributes likewise
+    (a precomputed table set in ``__init__``: ``self.freqs = jnp.outer(...)``)."""
     return {
         tuple(path)
         for path, node in nnx.iter_graph(model)
-        if isinstance(node, nnx.Variable) and isinstance(node.get_value(), jax.ShapeDtypeStruct)
+        if _pending(node.get_value() if isinstance(node, nnx.Variable) else node)
     }
 
 
 def materialize(
     model: nnx.Module, factory: Callable[..., Any], kwargs: dict[str, Any], mesh: Mesh | None = None
 ) -> None:
-    """Give the abstract variables of ``model`` the values a real construction would give them."""
+    """Give the abstract variables and array attributes of ``model`` the values a real construction gives them."""
     pending = abstract_paths(model)
     if not pending:
         return
     static, nodes = _split_kwargs(kwargs)
+    variables = {tuple(path) for path, node in nnx.iter_graph(model) if isinstance(node, nnx.Variable)}
 
-    def build(nodes: dict[str, Any]) -> nnx.State[Any, Any]:
+    def build(nodes: dict[str, Any]) -> tuple[nnx.State[Any, Any], dict[tuple[Any, ...], Any]]:
         built = factory(**static, **nodes)
-        return nnx.state(built, lambda path, _: tuple(path) in pending)
+        plain = {tuple(p): node for p, node in nnx.iter_graph(built) if tuple(p) in pending - variables}
+        return nnx.state(built, lambda path, _: tuple(path) in pending & variables), plain
 
     with _under(mesh):
-        state = nnx.jit(build)(nodes)
+        state, plain = nnx.jit(build)(nodes)
     nnx.update(model, state)
+    for path, value in plain.items():
+        _set_path(model, path, value)
+
+
+def _child(parent: Any, key: Any) -> Any:
+    return parent[key] if isinstance(key, int) or isinstance(parent, list | tuple | dict) else getattr(parent, key)
+
+
+def _set_path(root: Any, path: tuple[Any, ...], value: Any) -> None:
+    """Set the attribute or item at ``path`` (attribute names, list indices, dict keys) below ``root``."""
+    *head, key = path
+    parent = root
+    for step in head:
+        parent = _child(parent, step)
+    if isinstance(parent, tuple):  # immutable: a new tuple, set in its own parent
+        _set_path(root, tuple(head), tuple(value if i == key else item for i, item in enumerate(parent)))
+    elif isinstance(key, int) or isinstance(parent, list | dict):
+        parent[key] = value
+    else:
+        object.__setattr__(parent, key, value)  # past the module's own checks: the attribute exists already

@@ -18,7 +18,7 @@ import numpy as np
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
 from hubmixin_core._override import keeps_model_arguments, loader_arguments
-from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError, WeightsNotFoundError
+from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError, WeightsNotFoundError, format_names
 from hubmixin_core.weights import (
     Checkpoint,
     LayerTensors,
@@ -35,7 +35,7 @@ from hubmixin_core.weights import (
 from hubmixin_keras._construct import assign, construct_deferred, initialize_rest, pending_cleared_on_error
 from hubmixin_keras._layout import LAYOUTS
 from hubmixin_keras._settings import layer_settings
-from hubmixin_keras._walk import named_layers, own_variables
+from hubmixin_keras._walk import named_layers, own_variables, unreached_variables
 
 __all__ = ["KerasHubMixinBase"]
 
@@ -117,6 +117,15 @@ class KerasHubMixinBase(ModelHubMixin):
     ) -> None:
         """Write every variable of the model's layers in the canonical layout (one file, or shards)."""
         layers = _layers(_as_layer(self), _numpy)
+        unreached = unreached_variables(_as_layer(self))
+        if unreached:
+            warnings.warn(
+                f"{type(self).__qualname__}: variables {format_names(unreached)} are held by layers hubmixin does not "
+                "walk (private attributes, a functional model): they are not saved; hold those layers in public "
+                "attributes, lists, dicts or a keras.Sequential",
+                UserWarning,
+                stacklevel=4,
+            )
         if not layers:
             logger.warning(
                 "%s has no variables yet: call it once (or build it) before saving; the checkpoint is empty",

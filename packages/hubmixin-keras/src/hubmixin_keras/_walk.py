@@ -13,26 +13,32 @@ import keras
 
 from hubmixin_keras._layout import parts_of
 
-__all__ = ["named_layers", "own_variables"]
+__all__ = ["named_layers", "own_variables", "unreached_variables"]
 
 
 def _children(layer: keras.Layer) -> Iterator[tuple[str, keras.Layer]]:
-    """Sub-layers held in public attributes, directly or in lists, tuples and dicts."""
+    """Sub-layers held in public attributes, directly or in (nested) lists, tuples and dicts; a ``Sequential``'s
+    layers by index (``body.0``, as torch names an ``nn.Sequential``'s modules)."""
+    if isinstance(layer, keras.Sequential):
+        for index, item in enumerate(layer.layers):
+            yield str(index), item
+        return
     # On the torch backend a layer is a torch.nn.Module: sub-layers it is given live in its `_modules`.
     attributes = {**vars(layer), **vars(layer).get("_modules", {})}
     for name, value in attributes.items():
-        if name.startswith("_"):
-            continue
-        if isinstance(value, keras.Layer):
-            yield name, value
-        elif isinstance(value, list | tuple):
-            for index, item in enumerate(value):
-                if isinstance(item, keras.Layer):
-                    yield f"{name}.{index}", item
-        elif isinstance(value, Mapping):
-            for key, item in value.items():
-                if isinstance(item, keras.Layer):
-                    yield f"{name}.{key}", item
+        if not name.startswith("_"):
+            yield from _contained(name, value)
+
+
+def _contained(path: str, value: Any) -> Iterator[tuple[str, keras.Layer]]:
+    if isinstance(value, keras.Layer):
+        yield path, value
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _contained(f"{path}.{index}", item)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _contained(f"{path}.{key}", item)
 
 
 def named_layers(model: keras.Layer) -> list[tuple[str, keras.Layer]]:
@@ -61,3 +67,10 @@ def own_variables(layer: keras.Layer) -> dict[str, Any]:
     for prefix, part in parts_of(layer).items():  # a composite layer's sub-layers: `query.kernel`, `cell.bias`
         own.update((f"{prefix}.{name}", variable) for name, variable in own_variables(part).items())
     return own
+
+
+def unreached_variables(model: keras.Layer) -> list[str]:
+    """The Keras paths of ``model``'s weights that no walked layer holds (layers in private attributes, inside a
+    functional model, ...): a checkpoint would leave them out."""
+    reached = {id(v) for _, layer in named_layers(model) for v in own_variables(layer).values()}
+    return [variable.path for variable in model.weights if id(variable) not in reached]

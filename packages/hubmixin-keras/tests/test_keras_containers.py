@@ -1,0 +1,103 @@
+"""Layers inside a ``keras.Sequential`` and nested lists and dicts are saved and loaded (keys ``body.0``, as torch
+names an ``nn.Sequential``); layers the walk cannot reach are named at save instead of silently left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+import torch
+from keras_models import numpy
+from safetensors.numpy import load_file
+from torch import nn
+
+from hubmixin_keras import KerasModelHubMixin
+from hubmixin_torch import PyTorchModelHubMixin
+
+X = np.random.default_rng(0).standard_normal((2, 6)).astype(np.float32)
+
+
+class Nested(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, hidden: int = 5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.body = keras.Sequential([keras.layers.Dense(hidden, activation="relu"), keras.layers.Dense(hidden)])
+        self.stages = [[keras.layers.Dense(hidden)], [keras.layers.Dense(hidden)]]
+        self.heads = {"out": [keras.layers.Dense(2)]}
+
+    def call(self, x: Any) -> Any:
+        x = self.body(x)
+        for stage in self.stages:
+            x = stage[0](x)
+        return self.heads["out"][0](x)
+
+
+def _randomized(model: keras.Model) -> keras.Model:
+    model(X)
+    rng = np.random.default_rng(1)
+    for variable in model.weights:
+        variable.assign(rng.standard_normal(tuple(variable.shape)).astype(np.float32))
+    return model
+
+
+def test_sequential_and_nested_containers_round_trip(tmp_path: Path) -> None:
+    model = _randomized(Nested())
+    model.save_pretrained(tmp_path)
+    keys = sorted(load_file(str(tmp_path / "model.safetensors")))
+    expected = ["body.0", "body.1", "heads.out.0", "stages.0.0", "stages.1.0"]
+    assert keys == sorted(f"{layer}.{name}" for layer in expected for name in ("bias", "weight"))
+    loaded = Nested.from_pretrained(tmp_path, strict=True)
+    assert len(loaded.weights) == len(model.weights) == 10
+    np.testing.assert_array_equal(numpy(loaded(X)), numpy(model(X)))
+
+
+class TorchMLP(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, hidden: int = 5) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(6, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.body(x)
+        return out
+
+
+class KerasMLP(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, hidden: int = 5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.body = keras.Sequential([keras.layers.Dense(hidden), keras.layers.ReLU(), keras.layers.Dense(2)])
+
+    def call(self, x: Any) -> Any:
+        return self.body(x)
+
+
+def test_torch_sequential_and_keras_sequential_exchange_checkpoints(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source = TorchMLP()
+    source.save_pretrained(tmp_path / "torch")
+    port = KerasMLP.from_pretrained(tmp_path / "torch", strict=True)
+    with torch.no_grad():
+        expected = source(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(numpy(port(X)), expected, rtol=1e-5, atol=1e-6)
+    port.save_pretrained(tmp_path / "keras")
+    back = TorchMLP.from_pretrained(tmp_path / "keras", strict=True)
+    for name, tensor in source.state_dict().items():
+        assert torch.equal(back.state_dict()[name], tensor), name
+
+
+class Hidden(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._inner = keras.layers.Dense(3)  # a private attribute: not walked
+        self.head = keras.layers.Dense(2)
+
+    def call(self, x: Any) -> Any:
+        return self.head(self._inner(x))
+
+
+def test_variables_the_walk_cannot_reach_are_named_at_save(tmp_path: Path) -> None:
+    model = Hidden()
+    model(X)
+    with pytest.warns(UserWarning, match=r"variables '[^']*kernel', '[^']*bias' are held by layers hubmixin does not"):
+        model.save_pretrained(tmp_path)

@@ -281,3 +281,22 @@ def test_a_from_pretrained_put_in_place_later_still_gets_the_config(tmp_path: Pa
     finally:
         AsksForConfig._from_pretrained = original  # type: ignore[method-assign]
     assert seen[0]["config"] == {"foo": 1} and seen[0]["model_id"] == str(tmp_path)
+
+
+class LooselyTyped(ModelHubMixin):
+    """Arguments without annotations (or with ``Any``): decoded by the coder of their default's type."""
+
+    def __init__(self, where=Path("data"), label: Any = Path("x"), plain: int | str = 1) -> None:  # type: ignore[no-untyped-def]
+        self.args = (where, label, plain)
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        pass
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return cls(**model_kwargs)
+
+
+def test_unannotated_arguments_decode_like_their_default(tmp_path: Path) -> None:
+    LooselyTyped(where=Path("a/b"), label=Path("c"), plain="3").save_pretrained(tmp_path)
+    assert LooselyTyped.from_pretrained(tmp_path).args == (Path("a/b"), Path("c"), "3")

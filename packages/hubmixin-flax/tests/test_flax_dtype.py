@@ -1,17 +1,23 @@
-"""``dtype=`` on load and on save: floating variables converted, integer ones left as they are."""
+"""``dtype=`` on load and on save: floating variables converted, integer ones left as they are; ``__init__``
+arguments that are dtypes saved by name."""
 
 from __future__ import annotations
 
+import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
+from flax.typing import Dtype
 from flax_models import IDS, Net, persistent
 from safetensors import safe_open
 
 from hubmixin_core.errors import WeightsDtypeError
+from hubmixin_flax import FlaxModelHubMixin
 
 FLOATING = {"blocks.0.linear.kernel", "blocks.1.norm.scale", "bn.var", "conv.kernel", "embed.embedding"}
 
@@ -77,3 +83,42 @@ def test_a_checkpoint_saved_in_bfloat16_loads_back(net: Net, tmp_path: Path) -> 
     np.testing.assert_array_equal(np.asarray(kernel), rounded)
     strict = Net.from_pretrained(tmp_path, strict=True, dtype=jnp.bfloat16)
     assert strict.bn.var.get_value().dtype == jnp.bfloat16
+
+
+FLOAT32 = jnp.dtype("float32")
+
+
+class DtypeArgs(nnx.Module, FlaxModelHubMixin):
+    """Flax's usual ``dtype`` / ``param_dtype`` arguments, annotated loosely, precisely, or not at all."""
+
+    def __init__(  # type: ignore[no-untyped-def]  # param_dtype: no annotation, as in much Flax code
+        self,
+        dim: int = 4,
+        *,
+        param_dtype=jnp.float32,
+        dtype: Dtype = jnp.float32,
+        accumulate: jnp.dtype = FLOAT32,
+        rngs: nnx.Rngs,
+    ) -> None:
+        self.settings = (param_dtype, dtype, accumulate)
+        self.linear = nnx.Linear(dim, dim, param_dtype=param_dtype, dtype=dtype, rngs=rngs)
+
+
+def test_dtype_arguments_round_trip(tmp_path: Path) -> None:
+    model = DtypeArgs(param_dtype=jnp.bfloat16, dtype=jnp.float16, accumulate=jnp.dtype("bfloat16"), rngs=nnx.Rngs(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConfigEncodingWarning: the dtypes are saved
+        model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {
+        "dim": 4,
+        "param_dtype": "bfloat16",
+        "dtype": "float16",
+        "accumulate": "bfloat16",
+    }
+    loaded = DtypeArgs.from_pretrained(tmp_path, strict=True)
+    assert loaded.settings == (jnp.bfloat16, jnp.float16, jnp.bfloat16)
+    assert all(isinstance(setting, np.dtype) for setting in loaded.settings)
+    assert loaded.linear.kernel.get_value().dtype == jnp.bfloat16
+    np.testing.assert_array_equal(
+        np.asarray(loaded.linear.kernel.get_value()), np.asarray(model.linear.kernel.get_value())
+    )

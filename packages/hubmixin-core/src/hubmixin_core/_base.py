@@ -12,6 +12,8 @@ import inspect
 import json
 import logging
 import tempfile
+import types
+import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -443,11 +445,16 @@ class ModelHubMixinBase:
         coders = cls._all_coders()
         values = dict(raw)
         for key, value in raw.items():
-            if key in parameters and key in hints and key not in model_kwargs:
-                if value is None and parameters[key].default is None:  # ``x: int = None``: kept as it is
-                    continue
+            if key not in parameters or key in model_kwargs:
+                continue
+            default = parameters[key].default
+            if value is None and default is None:  # ``x: int = None``: kept as it is
+                continue
+            if key in hints:
                 _check_config_type(hints[key], value, coders, source, key)
                 values[key] = _decoded(hints[key], value, coders, source, key)
+            if values[key] is value and _loose(hints.get(key, Any)):  # by the type of its default, if a coder's
+                values[key] = _decoded_like(default, value, coders)
         unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, parameters)
         if unknown:
             message = f"{cls.__qualname__}.__init__ takes no {unknown} found in config.json (saved by another class?)"
@@ -510,6 +517,27 @@ def _decoded(annotation: Any, value: Any, coders: Coders, source: str, key: str)
         raise ConfigError(
             f"{source}: key {key!r}: cannot decode {value!r:.80} as {describe_type(annotation)}: {e}"
         ) from e
+
+
+def _loose(annotation: Any) -> bool:
+    """No annotation, ``Any``, or a union taking any string or anything (``DTypeLike``, Flax's ``Dtype``)."""
+    if annotation is Any or annotation is inspect.Parameter.empty:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(member is Any or member is str for member in typing.get_args(annotation))
+    return False
+
+
+def _decoded_like(default: Any, value: Any, coders: Coders) -> Any:
+    """``value`` decoded by the coder of ``default``'s type (``param_dtype=jnp.float32`` with no annotation, or
+    a loose one such as ``DTypeLike``); unchanged if no coder takes it or that coder refuses it."""
+    for type_, (_, decoder) in coders.items():
+        if isinstance(default, type_) and value is not None:
+            try:
+                return decoder(value)
+            except Exception:  # the annotation allowed this JSON value as it is
+                return value
+    return value
 
 
 def _check_model_location(location: str | Path) -> None:

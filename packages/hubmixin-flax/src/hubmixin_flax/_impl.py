@@ -21,6 +21,7 @@ from jax.typing import DTypeLike
 from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core._override import keeps_model_arguments, loader_arguments
 from hubmixin_core.errors import HubMixinKeyError, HubMixinTypeError, WeightsError
+from hubmixin_core.typing import Coders
 from hubmixin_core.weights import (
     NUMPY_DTYPES,
     LayerTensors,
@@ -93,7 +94,15 @@ def _place(tensor: LazyTensor, sharding: Sharding | None) -> jax.Array:
     return jax.make_array_from_callback(tensor.info.shape, sharding, shard)
 
 
-class FlaxHubMixinBase(ModelHubMixin):
+DTYPE_CODERS: Coders = {
+    dtype_type: (lambda dtype: jnp.dtype(dtype).name, jnp.dtype) for dtype_type in (np.dtype, type(jnp.float32))
+}
+"""``__init__`` arguments that are dtypes (``param_dtype=jnp.bfloat16``, ``jnp.dtype("float16")``) go into
+``config.json`` by name and come back as ``numpy.dtype`` objects (equal to ``jnp.bfloat16`` and accepted
+wherever JAX takes a dtype)."""
+
+
+class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
     """Hand-written core of :class:`hubmixin_flax.FlaxModelHubMixin`; use that class, not this one."""
 
     def _save_pretrained(

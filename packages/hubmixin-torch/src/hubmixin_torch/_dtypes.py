@@ -7,9 +7,10 @@ from collections.abc import Mapping
 import torch
 
 from hubmixin_core.errors import HubMixinTypeError, WeightsError
+from hubmixin_core.typing import Coders
 from hubmixin_core.weights import NUMPY_DTYPES
 
-__all__ = ["TORCH_DTYPES", "check_dtype_argument", "check_savable", "dtype_name", "target_dtype"]
+__all__ = ["DTYPE_CODERS", "TORCH_DTYPES", "check_dtype_argument", "check_savable", "dtype_name", "target_dtype"]
 
 _TORCH_NAMES = {"BOOL": "bool", "F8_E4M3": "float8_e4m3fn", "F8_E8M0": "float8_e8m0fnu", "C64": "complex64"}
 
@@ -30,6 +31,18 @@ def dtype_name(dtype: torch.dtype) -> str:
         'BF16'
     """
     return _DTYPE_NAMES.get(dtype, str(dtype).removeprefix("torch."))
+
+
+def _torch_dtype(name: str) -> torch.dtype:
+    dtype = getattr(torch, name, None) if isinstance(name, str) else None
+    if not isinstance(dtype, torch.dtype):
+        raise HubMixinTypeError(f"{name!r} is not a torch dtype")
+    return dtype
+
+
+DTYPE_CODERS: Coders = {torch.dtype: (lambda dtype: str(dtype).removeprefix("torch."), _torch_dtype)}
+"""``__init__`` arguments that are torch dtypes go into ``config.json`` by name (``torch.bfloat16`` is
+``"bfloat16"``) and come back as dtypes."""
 
 
 def check_dtype_argument(dtype: object) -> torch.dtype | None:

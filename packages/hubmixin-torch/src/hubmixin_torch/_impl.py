@@ -16,7 +16,7 @@ from hubmixin_core._override import keeps_model_arguments, loader_arguments
 from hubmixin_core.errors import DeviceError, HubMixinTypeError
 from hubmixin_torch._checkpoint import open_torch_checkpoint
 from hubmixin_torch._construct import construct_without_weights
-from hubmixin_torch._dtypes import check_dtype_argument
+from hubmixin_torch._dtypes import DTYPE_CODERS, check_dtype_argument
 from hubmixin_torch._load import load_checkpoint
 from hubmixin_torch._save import save_module
 
@@ -46,7 +46,7 @@ def _as_device(map_location: str | torch.device) -> torch.device:
     return device
 
 
-class TorchHubMixinBase(ModelHubMixin):
+class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
     """Hand-written core of :class:`hubmixin_torch.PyTorchModelHubMixin`; use that class, not this one."""
 
     def _save_pretrained(

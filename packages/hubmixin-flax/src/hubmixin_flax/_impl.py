@@ -7,7 +7,8 @@ Files, shards, the header checks, the strict policy and the layouts are core's (
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -40,7 +41,7 @@ from hubmixin_flax._construct import abstract_paths, construct_abstract, materia
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
-from hubmixin_flax._walk import LayerVariables, layer_variables
+from hubmixin_flax._walk import LayerVariables, layer_variables, sequential_paths
 
 __all__ = ["FlaxHubMixinBase"]
 
@@ -175,6 +176,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             kwargs["rngs"] = nnx.Rngs(0)
         mesh = mesh_of(sharding)
         model = construct_abstract(cls, kwargs, mesh)
+        checkpoint = checkpoint.renamed(_sequential_aliases(_as_module(model), checkpoint.infos))
         groups = {group.path: group for group in layer_variables(_as_module(model))}
         ours = {path: layer_settings(group.layer) for path, group in groups.items()}
         warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
@@ -213,6 +215,17 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
     if not TYPE_CHECKING:
         _from_pretrained = _hub_from_pretrained
+
+
+def _sequential_aliases(model: nnx.Module, names: Iterable[str]) -> dict[str, str]:
+    """Renames of the keys earlier releases gave an ``nnx.Sequential``'s layers (``mlp.layers.0.weight``, now
+    ``mlp.0.weight``), for the sequentials whose layers the checkpoint holds under those keys."""
+    aliases = {}
+    for path in sequential_paths(model):
+        old = f"{path}.layers." if path else "layers."
+        if any(name.startswith(old) for name in names):
+            aliases[rf"^{re.escape(old)}(\d+)\."] = rf"{path}.\1." if path else r"\1."
+    return aliases
 
 
 def _infos(group: LayerVariables, target: str | None) -> LayerTensors[TensorInfo]:

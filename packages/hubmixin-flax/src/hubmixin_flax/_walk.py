@@ -9,7 +9,7 @@ from flax import nnx
 
 from hubmixin_flax._layout import is_composite
 
-__all__ = ["PERSISTENT", "LayerVariables", "dotted", "layer_variables"]
+__all__ = ["PERSISTENT", "LayerVariables", "dotted", "layer_variables", "sequential_paths"]
 
 PERSISTENT = (nnx.Param, nnx.BatchStat)
 """The variable types a checkpoint holds; RNG state and other variables are rebuilt at load."""
@@ -49,4 +49,19 @@ def layer_variables(model: nnx.Module) -> list[LayerVariables]:
     for path, variable in found:
         owner = next((path[:i] for i in range(len(path) - 1) if path[:i] in composite), path[:-1])
         groups.setdefault(owner, {})[dotted(path[len(owner) :])] = variable
-    return [LayerVariables(dotted(path), nodes[path], variables) for path, variables in groups.items()]
+    return [LayerVariables(dotted(_torch_path(path, nodes)), nodes[path], v) for path, v in groups.items()]
+
+
+def sequential_paths(model: nnx.Module) -> list[str]:
+    """The dotted paths of the ``nnx.Sequential`` modules of ``model`` (``""`` for the model itself)."""
+    nodes = {tuple(path): node for path, node in nnx.iter_graph(model) if not isinstance(node, nnx.Variable)}
+    return [dotted(_torch_path(path, nodes)) for path, node in nodes.items() if isinstance(node, nnx.Sequential)]
+
+
+def _torch_path(path: tuple[Any, ...], nodes: dict[tuple[Any, ...], Any]) -> tuple[Any, ...]:
+    """``path`` without the ``layers`` step under an ``nnx.Sequential``: its layers are ``mlp.0``, ``mlp.1``, as
+    torch names an ``nn.Sequential``'s modules (and as hubmixin-keras names a ``keras.Sequential``'s layers)."""
+    kept = [
+        key for i, key in enumerate(path) if not (key == "layers" and isinstance(nodes.get(path[:i]), nnx.Sequential))
+    ]
+    return tuple(kept)

@@ -15,6 +15,8 @@ from flax_models import Net, Plain, Sharded, persistent, pspec
 from jax.sharding import Mesh, NamedSharding, Sharding, SingleDeviceSharding
 from safetensors.numpy import load_file, save_file
 
+from hubmixin_core.errors import HubMixinValueError
+
 PATHS = ["down.bias", "down.kernel", "norm.bias", "norm.scale", "up.bias", "up.kernel"]
 
 
@@ -198,3 +200,30 @@ def test_transposed_layouts_are_read_by_slice(net: Net, saved: Path, mesh: Mesh)
         expected = before if np.issubdtype(before.dtype, np.integer) else before.astype(jnp.bfloat16)
         assert np.asarray(array).dtype == expected.dtype, path
         assert np.asarray(array).tobytes() == expected.tobytes(), path
+
+
+def test_under_the_callers_mesh_parameters_follow_their_annotations(
+    sharded: Sharded, sharded_dir: Path, mesh: Mesh
+) -> None:
+    with jax.set_mesh(mesh):  # no sharding=: placed as a fresh construction here places them
+        loaded = Sharded.from_pretrained(sharded_dir, strict=True)
+        fresh = Sharded(rngs=nnx.Rngs(3))
+    arrays, built = _arrays(loaded), _arrays(fresh)
+    for path, array in arrays.items():
+        spec = ANNOTATIONS.get(path)
+        if spec is not None:
+            _assert_sharding(array, NamedSharding(mesh, spec), path)
+        assert array.sharding.is_equivalent_to(built[path].sharding, array.ndim), path
+    _assert_same_values(sharded, loaded)
+
+
+def test_a_sharding_that_does_not_fit_names_the_variable(plain_dir: Path, mesh: Mesh) -> None:
+    too_many_axes = NamedSharding(mesh, pspec(None, "model"))  # norm.scale and the biases have one dimension
+    with pytest.raises(HubMixinValueError, match=r"variable '(up|down|norm)\.\w+' of shape \(\d+,\) cannot be placed"):
+        Plain.from_pretrained(plain_dir, sharding={"up.kernel": too_many_axes, "up.bias": too_many_axes})
+
+
+def test_a_mapping_naming_no_variable_is_refused(plain_dir: Path, mesh: Mesh) -> None:
+    spec = {"up.weight": NamedSharding(mesh, pspec("data", "model"))}  # the checkpoint's name, not the variable's
+    with pytest.raises(HubMixinValueError, match=r"names no variable of the model at 'up\.weight'"):
+        Plain.from_pretrained(plain_dir, sharding=spec)

@@ -6,9 +6,11 @@ Files, shards, the header checks, the strict policy and the layouts are core's (
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -21,7 +23,7 @@ from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core._override import keeps_model_arguments, loader_arguments
-from hubmixin_core.errors import HubMixinKeyError, HubMixinTypeError, WeightsError
+from hubmixin_core.errors import HubMixinError, HubMixinKeyError, HubMixinTypeError, HubMixinValueError, WeightsError
 from hubmixin_core.typing import Coders
 from hubmixin_core.weights import (
     NUMPY_DTYPES,
@@ -185,6 +187,8 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             for group in groups.values()
             for name, variable in group.variables.items()
         }
+        if isinstance(sharding, Mapping):
+            _check_sharding_paths(sharding, abstract)
         load = load_canonical(
             [_infos(group, target) for group in groups.values()],
             checkpoint,
@@ -198,7 +202,9 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             for name, tensor in tensors.items():
                 variable = variables[name]
                 path = layer.full_name(name)
-                variable.set_value(_place(tensor, resolve_sharding(sharding, path, abstract[path])))
+                placement = resolve_sharding(sharding, path, abstract[path])
+                with _naming(path, tensor.info.shape, placement):
+                    variable.set_value(_place(tensor, placement))
                 loaded.add(layer.full_name(name))
         materialize(_as_module(model), cls, kwargs, mesh)
         for group in groups.values():  # weights the checkpoint lacks: the model's own, in dtype and placement
@@ -206,7 +212,9 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
                 path = f"{group.path}.{name}" if group.path else name
                 if path not in loaded:
                     placement = resolve_sharding(sharding, path, abstract[path])
-                    variable.set_value(_conform(variable.get_value(), target, placement, path))
+                    value = variable.get_value()
+                    with _naming(path, tuple(value.shape), placement):
+                        variable.set_value(_conform(value, target, placement, path))
         left = abstract_paths(_as_module(model))
         if left:
             raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
@@ -215,6 +223,28 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
     if not TYPE_CHECKING:
         _from_pretrained = _hub_from_pretrained
+
+
+@contextlib.contextmanager
+def _naming(path: str, shape: tuple[int, ...], sharding: Sharding | None) -> Iterator[None]:
+    """Errors of placing variable ``path`` on ``sharding`` (a spec of another rank, an axis it does not divide)
+    name the variable, its shape and the sharding."""
+    try:
+        yield
+    except HubMixinError:
+        raise
+    except (ValueError, IndexError, TypeError) as error:
+        message = f"variable {path!r} of shape {shape} cannot be placed on {sharding}: {type(error).__name__}: {error}"
+        raise HubMixinValueError(message) from error
+
+
+def _check_sharding_paths(sharding: Mapping[str, Any], abstract: Mapping[str, Any]) -> None:
+    """A ``sharding`` mapping names variables of the model (a misspelled path would leave one unsharded)."""
+    unknown = sorted(set(sharding) - set(abstract))
+    if unknown:
+        hints = {key: difflib.get_close_matches(key, list(abstract), n=1) for key in unknown}
+        named = ", ".join(f"{key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "") for key, hint in hints.items())
+        raise HubMixinValueError(f"sharding names no variable of the model at {named}")
 
 
 def _sequential_aliases(model: nnx.Module, names: Iterable[str]) -> dict[str, str]:

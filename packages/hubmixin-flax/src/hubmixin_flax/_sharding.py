@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
+import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec, Sharding
 
 from hubmixin_core.errors import HubMixinTypeError
@@ -32,13 +33,25 @@ def mesh_of(spec: ShardingSpec | None) -> Mesh | None:
     return None
 
 
+def _ambient_mesh() -> Mesh | None:
+    """The concrete mesh of the caller's ``jax.set_mesh`` context, if any."""
+    get_mesh = getattr(jax.sharding, "get_mesh", None)
+    mesh = get_mesh() if get_mesh is not None else None
+    return mesh if isinstance(mesh, Mesh) and not mesh.empty else None
+
+
 def resolve_sharding(spec: ShardingSpec | None, path: str, abstract: Any) -> Sharding | None:
     """The sharding of the parameter at ``path``, whose abstract value (``ShapeDtypeStruct``) is ``abstract``.
 
     With a ``Mesh``, the partition spec the model's own ``nnx.with_partitioning`` annotation gave the abstract
-    value (built under that mesh) is placed on it; a parameter without one is replicated.
+    value (built under that mesh) is placed on it; a parameter without one is replicated. Without ``spec``, an
+    annotated parameter built under the caller's ``jax.set_mesh`` goes where its annotation says (as in a fresh
+    construction there), any other to the default device.
     """
-    if spec is None:
+    if spec is None:  # where a fresh construction puts it: by its annotation under the caller's jax.set_mesh
+        annotated, ambient = getattr(abstract, "sharding", None), _ambient_mesh()
+        if isinstance(annotated, NamedSharding) and ambient is not None:
+            return NamedSharding(ambient, annotated.spec)
         return None
     if isinstance(spec, Mesh):
         annotated = getattr(abstract, "sharding", None)

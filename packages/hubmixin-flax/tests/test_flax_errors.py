@@ -15,7 +15,7 @@ from flax_models import IDS, Net, persistent
 from huggingface_hub import HfApi
 from safetensors.numpy import load_file, save_file
 
-from hubmixin_core.errors import WeightsKeyError, WeightsNotFoundError, WeightsShapeError
+from hubmixin_core.errors import LayoutError, WeightsKeyError, WeightsNotFoundError, WeightsShapeError
 from hubmixin_core.testing import LocalHub
 from hubmixin_flax import FlaxModelHubMixin
 
@@ -129,3 +129,41 @@ def test_a_hub_repo_without_weights_raises_before_the_model_is_built(local_hub: 
     with pytest.raises(WeightsNotFoundError):
         Counted.from_pretrained(repo_id)
     assert Counted.built == 0
+
+
+class StackedAttention(nnx.Module, FlaxModelHubMixin):
+    """Layers stacked by ``nnx.vmap`` (scan over layers): each variable carries an extra leading axis."""
+
+    def __init__(self, depth: int = 3, *, rngs: nnx.Rngs) -> None:
+        @nnx.split_rngs(splits=depth)
+        @nnx.vmap(in_axes=(0,), out_axes=0)
+        def create(rngs: nnx.Rngs) -> nnx.MultiHeadAttention:
+            return nnx.MultiHeadAttention(2, 8, decode=False, rngs=rngs)
+
+        self.blocks = create(rngs)
+
+
+class StackedLinear(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, depth: int = 3, *, rngs: nnx.Rngs) -> None:
+        @nnx.split_rngs(splits=depth)
+        @nnx.vmap(in_axes=(0,), out_axes=0)
+        def create(rngs: nnx.Rngs) -> nnx.Linear:
+            return nnx.Linear(8, 8, rngs=rngs)
+
+        self.blocks = create(rngs)
+
+
+@pytest.mark.parametrize(
+    ("cls", "detail"),
+    [
+        (StackedAttention, r"its tensors do not map to the canonical layout and back \(key\.bias \(3, 2, 4\) -> "),
+        (StackedLinear, r"cannot transpose a tensor of shape \(3, 8, 8\)"),
+    ],
+)
+def test_layers_stacked_by_vmap_are_refused_at_save(
+    tmp_path: Path, cls: type[StackedAttention | StackedLinear], detail: str
+) -> None:
+    model = cls(rngs=nnx.Rngs(0))
+    with pytest.raises(LayoutError, match=rf"layer 'blocks' \(\w+\): {detail}"):
+        model.save_pretrained(tmp_path / "stacked")
+    assert not (tmp_path / "stacked").exists()  # no file that would save but not load

@@ -85,7 +85,7 @@ def save_canonical(
     owner: dict[str, tuple[int, str]] = {}
     for index, group in enumerate(groups):
         infos = {name: TensorInfo(tuple(a.shape), _dtype_name(group, name, a)) for name, a in group.tensors.items()}
-        for local, info in registry.find(group.layer).to_canonical(group.layer, group.path, infos).items():
+        for local, info in _planned_layer(registry, group, infos).items():
             key = group.full_name(local)
             if key in plan:
                 raise LayoutError(f"{registry.name}: two layers write the tensor {key!r}")
@@ -113,6 +113,32 @@ def save_canonical(
     if settings is not None:
         header.update(settings_metadata({group.path: settings(group.layer) for group in groups}))
     return write_safetensors(directory, plan, data, max_shard_size=max_shard_size, metadata=header)
+
+
+def _planned_layer(
+    registry: LayoutRegistry, group: LayerTensors[Any], infos: Mapping[str, TensorInfo]
+) -> dict[str, TensorInfo]:
+    """The canonical tensors of one layer, checked to map back to the layer's own shapes (a file that saves but
+    cannot load, as for a layer stacked by ``nnx.vmap`` whose tensors carry an extra axis, is refused here).
+
+    Raises:
+        LayoutError: naming the layer, its type and the adapter's complaint or the shapes that do not map back.
+    """
+    adapter = registry.find(group.layer)
+    where = f"{registry.name}: layer {group.path or '(the model)'!r} ({type(group.layer).__name__})"
+    try:
+        canonical = adapter.to_canonical(group.layer, group.path, infos)
+        back = adapter.from_canonical(group.layer, group.path, canonical)
+    except LayoutError as error:
+        raise LayoutError(f"{where}: {error}") from None
+    changed = sorted(n for n, info in infos.items() if n in back and tuple(back[n].shape) != tuple(info.shape))
+    if changed:
+        shapes = ", ".join(f"{n} {tuple(infos[n].shape)} -> {tuple(back[n].shape)}" for n in changed)
+        raise LayoutError(
+            f"{where}: its tensors do not map to the canonical layout and back ({shapes}); a layer "
+            "stacked by a transform (nnx.vmap, scan) is not supported"
+        )
+    return canonical
 
 
 @dataclass(frozen=True)

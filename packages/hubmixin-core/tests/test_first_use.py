@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import huggingface_hub as hf
+import numpy as np
 import pytest
 from core_models import MLP, NumpyModelMixin
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
@@ -114,3 +115,24 @@ def test_an_unsaved_argument_is_recorded_on_the_hub_too(local_hub: LocalHub, tmp
     assert pushed["_hub_mixin_unsaved"] == {"act": "builtin_function_or_method"}
     with pytest.raises(ConfigError, match="'act'"):  # asked for, not built from its default
         WithFunction.from_pretrained(repo_id, cache_dir=tmp_path / "cache")
+
+
+class NoArguments(NumpyModelMixin, runtime_args=["rng"]):
+    """No argument a config would hold (``rng`` belongs to the run): no config.json is written."""
+
+    def __init__(self, rng: object = None) -> None:
+        self.weights = {"w": np.ones(2, np.float32)}
+
+
+def test_a_missing_config_is_a_warning_only_where_one_was_expected(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    NoArguments().save_pretrained(tmp_path / "none")
+    assert not (tmp_path / "none" / "config.json").exists()
+    MLP().save_pretrained(tmp_path / "mlp")
+    (tmp_path / "mlp" / "config.json").unlink()
+    with caplog.at_level(logging.INFO, logger="hubmixin_core"):
+        NoArguments.from_pretrained(tmp_path / "none")
+        MLP.from_pretrained(tmp_path / "mlp")
+    levels = {record.getMessage().rsplit("/", 1)[-1]: record.levelname for record in caplog.records}
+    assert levels == {"none": "INFO", "mlp": "WARNING"}

@@ -414,7 +414,15 @@ class ModelHubMixinBase:
         if config_file is None:
             local = Path(model_id).is_dir()  # a local directory without config is more likely a mistake
             where = Path(model_id).resolve() if local else model_id
-            logger.log(logging.WARNING if local else logging.INFO, "%s not found in %s", CONFIG_NAME, where)
+            cls._hub_mixin_inspect_init()
+            expected = [  # arguments a config would give (a model without any saves no config.json)
+                name
+                for name, parameter in cls._hub_mixin_init_parameters.items()
+                if name not in cls._hub_mixin_runtime_args
+                and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+            ]
+            level = logging.WARNING if local and expected else logging.INFO
+            logger.log(level, "%s not found in %s", CONFIG_NAME, where)
             return None
         try:
             data = json.loads(config_file.read_text(encoding="utf-8"))

@@ -12,7 +12,7 @@ import pytest
 from keras_models import Net, assert_same_variables, canonical, keras_variables, make_net, numpy, outputs
 from safetensors import safe_open
 
-from hubmixin_core.errors import WeightsDtypeError
+from hubmixin_core.errors import HubMixinValueError, WeightsDtypeError
 
 
 def _file_dtypes(directory: Path) -> dict[str, Any]:
@@ -87,3 +87,19 @@ def test_an_integer_dtype_is_a_type_error(net: Net, saved: Path, tmp_path: Path)
     with pytest.raises(TypeError, match="floating"):
         net.save_pretrained(tmp_path / "out", dtype="int8")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_mixed_precision_policy_keeps_float32_variables(net: Net, saved: Path) -> None:
+    loaded = Net.from_pretrained(saved, dtype="mixed_bfloat16", strict=True)
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    assert loaded.dtype_policy.name == "mixed_bfloat16"
+    dense = loaded.blocks[0].dense
+    assert (str(dense.kernel.dtype), dense.compute_dtype) == ("float32", "bfloat16")
+    assert_same_variables(net, loaded)  # float32 variables hold the file's float32 tensors, unconverted
+    assert all(np.isfinite(out).all() for out in outputs(loaded))
+
+
+@pytest.mark.parametrize("dtype", ["mixed_bfloat17", "int8_from_float32"])
+def test_a_dtype_keras_has_no_policy_for_is_named(saved: Path, dtype: str) -> None:
+    with pytest.raises(HubMixinValueError, match=dtype):
+        Net.from_pretrained(saved, dtype=dtype)

@@ -88,7 +88,14 @@ def test_a_layer_that_cannot_be_built_is_left_to_keras_when_not_strict(
 def test_a_layer_absent_from_the_checkpoint_fails_when_strict(saved: Path) -> None:
     with pytest.raises(WeightsKeyError) as info:
         Net.from_pretrained(saved, strict=True, model_kwargs={"depth": 3})
-    assert sorted(info.value.missing) == ["blocks.2.dense.weight", "blocks.2.norm.weight"]
+    assert sorted(info.value.missing) == [  # the keys that give their shapes: all of a batch norm's
+        "blocks.2.dense.weight",
+        "blocks.2.norm.bias",
+        "blocks.2.norm.running_mean",
+        "blocks.2.norm.running_var",
+        "blocks.2.norm.weight",
+    ]
+    assert "layers 'blocks.2.dense', 'blocks.2.norm': no tensors in the checkpoint" in str(info.value)
 
 
 @pytest.mark.parametrize(

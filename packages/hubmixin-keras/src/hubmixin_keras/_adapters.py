@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from hubmixin_core.errors import WeightsShapeError
+from hubmixin_core.errors import LayoutError, WeightsShapeError
 from hubmixin_core.weights import ConvAdapter, LayoutAdapter, TensorInfo, TensorRule
 from hubmixin_core.weights.transforms import (
     T,
@@ -88,6 +88,10 @@ class CompositeAdapter(LayoutAdapter):
         """The shape to call ``layer.build`` with, or ``None``."""
         return None
 
+    def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
+        """The canonical keys that give the layer's input shape (``None``: not known)."""
+        return None
+
 
 class ConvTransposeAdapter(ConvAdapter):
     """``Conv1DTranspose``/``Conv2DTranspose``/``Conv3DTranspose`` as torch's ``ConvTranspose1d/2d/3d``.
@@ -100,6 +104,9 @@ class ConvTransposeAdapter(ConvAdapter):
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
         weight = ranked(canonical, self.canonical, range(3, 6))
         return None if weight is None else _spatial(layer, weight.shape[0], len(weight.shape) - 2)
+
+    def shape_keys(self, layer: Any) -> tuple[str, ...]:
+        return (self.canonical,)
 
     def __repr__(self) -> str:
         return "ConvTransposeAdapter()"
@@ -139,6 +146,9 @@ class DepthwiseConvAdapter(LayoutAdapter):
             return None
         return _spatial(layer, weight.shape[0] // int(layer.depth_multiplier), len(weight.shape) - 2)
 
+    def shape_keys(self, layer: Any) -> tuple[str, ...]:
+        return ("weight",)
+
     def __repr__(self) -> str:
         return "DepthwiseConvAdapter()"
 
@@ -152,9 +162,14 @@ class AttentionAdapter(CompositeAdapter):
     The query/key/value kernels ``(E_in, H, D)`` with biases ``(H, D)`` become ``in_proj_weight`` ``(3E, E)``
     and ``in_proj_bias`` ``(3E)`` (or ``q_proj_weight``/``k_proj_weight``/``v_proj_weight`` when key or value
     inputs have another width, torch's ``kdim``/``vdim``); the output kernel ``(H, D, E)`` and bias become
-    ``out_proj.weight`` and ``out_proj.bias``. Torch needs ``key_dim == value_dim`` and
-    ``num_heads * key_dim`` equal to the query's width. The layer's ``build`` takes three shapes, so
-    :meth:`input_shape` builds it from the checkpoint's shapes itself and returns ``None``.
+    ``out_proj.weight`` and ``out_proj.bias``. The layer's ``build`` takes three shapes, so :meth:`input_shape`
+    builds it from the checkpoint's shapes itself and returns ``None``.
+
+    Torch needs ``key_dim == value_dim`` and ``num_heads * key_dim`` equal to the query's width. A layer with
+    ``value_dim != key_dim`` is saved with projections of its own sizes: ``q_proj_weight``, ``k_proj_weight``
+    ``(H*key_dim, E)``, ``v_proj_weight`` ``(H*value_dim, E)``, ``in_proj_bias`` ``(H*(2*key_dim + value_dim))``.
+    Keras loads it back; torch's ``nn.MultiheadAttention`` cannot hold it, and refuses it with a
+    ``WeightsShapeError`` (its projections are all ``(E, ...)``, its bias ``(3E)``).
     """
 
     names = ("query", "key", "value", "attention_output")
@@ -191,15 +206,17 @@ class AttentionAdapter(CompositeAdapter):
         out = {name: x for name, x in tensors.items() if name not in canonical and not name.startswith("out_proj.")}
         *qkv, output = self.names
         dims = (int(layer.key_dim), int(layer.key_dim), int(layer.value_dim or layer.key_dim))
+        sizes = [int(layer.num_heads) * dim for dim in dims]  # query, key, value: value_dim may differ
         if "in_proj_weight" in tensors:
-            weights = split(tensors["in_proj_weight"], 3)
+            weights = _split_qkv(tensors["in_proj_weight"], sizes, "in_proj_weight")
         else:
             weights = [tensors[name] for name in _QKV if name in tensors]
         if len(weights) == len(qkv):
             for part, weight, dim in zip(qkv, weights, dims, strict=True):
                 out[f"{part}.kernel"] = reshape(transpose(weight, _T_AXES), (weight.shape[1], -1, dim))
         if "in_proj_bias" in tensors:
-            for part, bias, dim in zip(qkv, split(tensors["in_proj_bias"], 3), dims, strict=True):
+            biases = _split_qkv(tensors["in_proj_bias"], sizes, "in_proj_bias")
+            for part, bias, dim in zip(qkv, biases, dims, strict=True):
                 out[f"{part}.bias"] = reshape(bias, (-1, dim))
         if "out_proj.weight" in tensors:
             weight = tensors["out_proj.weight"]
@@ -220,8 +237,22 @@ class AttentionAdapter(CompositeAdapter):
         layer.build((None, None, query), (None, None, value), (None, None, key))
         return None
 
+    def shape_keys(self, layer: Any) -> tuple[str, ...]:
+        return ("in_proj_weight",)
+
     def __repr__(self) -> str:
         return "AttentionAdapter()"
+
+
+def _split_qkv(x: T, sizes: list[int], name: str) -> list[T]:
+    """``x`` cut along axis 0 into the query, key and value projections' ``sizes`` (``num_heads * dim`` rows)."""
+    if x.shape[0] != sum(sizes):
+        raise LayoutError(
+            f"{name!r} of shape {tuple(x.shape)} cannot be cut into query, key and value projections of "
+            f"{sizes} rows (num_heads * key_dim, num_heads * key_dim, num_heads * value_dim): the layer's "
+            "num_heads, key_dim or value_dim differ from the checkpoint's"
+        )
+    return split(x, sizes)
 
 
 def _folded_bias(tensors: Mapping[str, T]) -> T | None:
@@ -279,6 +310,9 @@ class _CellAdapter(LayoutAdapter):
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
         weight = ranked(canonical, _IH, 2)
         return None if weight is None else (None, weight.shape[1])
+
+    def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
+        return (_IH,)
 
 
 class LSTMCellAdapter(_CellAdapter):
@@ -343,6 +377,9 @@ class GRUCellAdapter(_CellAdapter):
         kernel = ranked(canonical, "kernel", 2)
         return None if kernel is None else (None, kernel.shape[0])
 
+    def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
+        return super().shape_keys(layer) if self._torch_like(layer) else ("kernel",)
+
     def __repr__(self) -> str:
         return "GRUCellAdapter()"
 
@@ -386,6 +423,10 @@ class RNNAdapter(CompositeAdapter):
         below = {name.removeprefix("cell."): info for name, info in canonical.items() if name.startswith("cell.")}
         shape: Shape | None = method(layer.cell, canonical) or method(layer.cell, below)
         return None if not shape else (shape[0], None, *shape[1:])
+
+    def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
+        method = getattr(self.find(layer.cell), "shape_keys", None)
+        return None if method is None else tuple(method(layer.cell))
 
     def __repr__(self) -> str:
         return "RNNAdapter()"

@@ -16,15 +16,52 @@ import keras
 import numpy as np
 from keras.src.backend.common import global_state
 
-from hubmixin_core.errors import WeightsShapeError
-from hubmixin_core.weights import TensorInfo
-from hubmixin_keras._layout import LAYOUTS, input_shape_of
+from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, WeightsKeyError, WeightsShapeError
+from hubmixin_core.weights import TensorInfo, dtype_name, is_floating
+from hubmixin_keras._layout import LAYOUTS, input_shape_of, shape_keys_of
 from hubmixin_keras._walk import named_layers
 
-__all__ = ["assign", "construct_deferred", "initialize_rest", "pending_cleared_on_error"]
+__all__ = [
+    "assign",
+    "construct_deferred",
+    "dtype_policy_name",
+    "initialize_rest",
+    "pending_cleared_on_error",
+    "unbuilt_error",
+]
 
 M = TypeVar("M")
 _UNINITIALIZED = "uninitialized_variables"
+
+
+def dtype_policy_name(dtype: Any) -> str | None:
+    """The name of the Keras dtype policy ``dtype`` (``"bfloat16"``, ``"mixed_bfloat16"``, ``np.float16``, a
+    ``keras.DTypePolicy``) that ``from_pretrained`` builds the model under; ``None`` stays ``None``.
+
+    Raises:
+        HubMixinValueError: Keras knows no such policy, or it is a quantized one.
+        HubMixinTypeError: its variables or computations are not floating (``"int32"``).
+    """
+    if dtype is None:
+        return None
+    try:
+        policy = keras.dtype_policies.get(dtype)
+    except (ValueError, TypeError) as error:
+        raise HubMixinValueError(
+            f"dtype={dtype!r} is not a Keras dtype policy: give a floating dtype (float16, bfloat16, float32, ...) "
+            f"or a mixed-precision policy (mixed_float16, mixed_bfloat16) ({error})"
+        ) from None
+    if isinstance(policy, keras.dtype_policies.QuantizedDTypePolicy):
+        raise HubMixinValueError(
+            f"dtype={dtype!r} is a quantized Keras dtype policy: load in floating point, then quantize the model"
+        )
+    for role, name in (("variable", policy.variable_dtype), ("compute", policy.compute_dtype)):
+        if not is_floating(dtype_name(name)):
+            raise HubMixinTypeError(
+                f"dtype must be a floating-point dtype or mixed-precision policy (float16, bfloat16, float32, "
+                f"mixed_bfloat16, ...), got {dtype!r} (its {role} dtype is {name})"
+            )
+    return str(policy.name)
 
 
 @contextlib.contextmanager
@@ -64,12 +101,27 @@ def construct_deferred(
             if shape is not None:
                 layer.build(shape if shape else None)
                 _any_rank(layer)
-            elif not layer.built and hasattr(LAYOUTS.find(layer), "input_shape"):  # an adapter may build it
-                unbuilt.append(path)
+            elif not layer.built and hasattr(LAYOUTS.find(layer), "input_shape") and shape_keys_of(layer) != ():
+                unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
         for _, layer in layers:
             if not layer.built and any(sub.built for _, sub in named_layers(layer)[1:]):
                 layer.built = True  # a container whose sub-layers are built
     return model, unbuilt
+
+
+def unbuilt_error(model: Any, unbuilt: list[str], source: str) -> WeightsKeyError:
+    """The error of a strict load for the layers ``construct_deferred`` could not build: they are missing from
+    ``source``, named with the keys that would give their shapes (``lstm.weight_ih_l0``) where their adapters
+    tell."""
+    layers = [(path, layer) for path, layer in named_layers(model) if path in unbuilt]  # in the model's order
+    missing: list[str] = []
+    for path, layer in layers:
+        prefix = f"{path}." if path else ""
+        missing.extend(prefix + key for key in shape_keys_of(layer) or ())
+    names = ", ".join(repr(path) for path, _ in layers)
+    plural = "s" if len(layers) > 1 else ""
+    detail = f"layer{plural} {names}: no tensors in the checkpoint that give {'their' if plural else 'its'} shapes"
+    return WeightsKeyError(source, missing=missing, detail=detail)
 
 
 def _renamed(error: WeightsShapeError, source: str, key: str) -> WeightsShapeError:

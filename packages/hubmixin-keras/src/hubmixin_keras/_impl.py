@@ -18,7 +18,7 @@ import numpy as np
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
 from hubmixin_core._override import keeps_model_arguments, loader_arguments
-from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError, WeightsNotFoundError, format_names
+from hubmixin_core.errors import HubMixinTypeError, WeightsNotFoundError, format_names
 from hubmixin_core.weights import (
     Checkpoint,
     LayerTensors,
@@ -32,7 +32,14 @@ from hubmixin_core.weights import (
     save_canonical,
     warn_settings,
 )
-from hubmixin_keras._construct import assign, construct_deferred, initialize_rest, pending_cleared_on_error
+from hubmixin_keras._construct import (
+    assign,
+    construct_deferred,
+    dtype_policy_name,
+    initialize_rest,
+    pending_cleared_on_error,
+    unbuilt_error,
+)
 from hubmixin_keras._layout import LAYOUTS
 from hubmixin_keras._settings import layer_settings
 from hubmixin_keras._walk import named_layers, own_variables, unreached_variables
@@ -184,15 +191,14 @@ class KerasHubMixinBase(ModelHubMixin):
             model_kwargs=model_kwargs,
             keywords=keywords,
         )
-        floating_dtype_name(dtype)  # validates
+        dtype = dtype_policy_name(dtype)  # any Keras dtype policy; variables keep the dtype it gives them
         checkpoint = _open(model_id, options).renamed(key_mapping)
         with pending_cleared_on_error():
             model, unbuilt = construct_deferred(
                 lambda: cls(**init), checkpoint.infos, dtype, source=checkpoint.description
             )
             if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
-                missing = [f"{path}.weight" if path else "weight" for path in unbuilt]
-                raise WeightsKeyError(checkpoint.description, missing=missing)
+                raise unbuilt_error(model, unbuilt, checkpoint.description)
             layer = _as_layer(model)
             layers = _layers(layer, lambda variable: variable)
             variables = {group.path: group.tensors for group in layers}

@@ -25,22 +25,47 @@ from hubmixin_keras._adapters import (
     ranked,
 )
 
-__all__ = ["LAYOUTS", "InputShape", "KerasAdapter", "KerasConvAdapter", "input_shape_of", "parts_of"]
+__all__ = [
+    "LAYOUTS",
+    "InputShape",
+    "KerasAdapter",
+    "KerasConvAdapter",
+    "ShapeKeys",
+    "input_shape_of",
+    "parts_of",
+    "shape_keys_of",
+]
 
 InputShape = Callable[[Any, Mapping[str, TensorInfo]], tuple[int | None, ...] | None]
 """``(layer, canonical tensors of the layer) -> the input shape to build it with`` (``None``: cannot tell)."""
+
+ShapeKeys = Callable[[Any], Sequence[str]]
+"""``layer -> the canonical keys (relative to the layer) it holds that give its input shape`` (empty: it holds
+no tensors, and needs none to be built)."""
 
 
 class KerasAdapter(MappedAdapter):
     """A :class:`MappedAdapter` that also knows the input shape a layer is built with, from its canonical tensors."""
 
-    def __init__(self, *rules: TensorRule, input_shape: InputShape | None = None, ignored: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        *rules: TensorRule,
+        input_shape: InputShape | None = None,
+        shape_keys: ShapeKeys | None = None,
+        ignored: Sequence[str] = (),
+    ) -> None:
         super().__init__(*rules, ignored=ignored)
         self._input_shape = input_shape
+        self._shape_keys = shape_keys
 
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
         """The shape to call ``layer.build`` with, or ``None``."""
         return None if self._input_shape is None else self._input_shape(layer, canonical)
+
+    def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
+        """The canonical keys ``layer`` holds that give its input shape (``()``: none, it holds no tensors;
+        ``None``: not known). A strict load names them when the checkpoint has none."""
+        return None if self._shape_keys is None else tuple(self._shape_keys(layer))
 
 
 class KerasConvAdapter(ConvAdapter):
@@ -57,19 +82,39 @@ class KerasConvAdapter(ConvAdapter):
             return (None, channels, *spatial)
         return (None, *spatial, channels)
 
+    def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
+        return ("weight",)
 
-def _features(name: str, axis: int, rank: int) -> InputShape:
-    """Build with ``(None, n)`` where ``n`` is dimension ``axis`` of canonical tensor ``name`` (of ``rank`` dims)."""
+
+def _keys(*names: str) -> ShapeKeys:
+    """The same ``names`` for every layer."""
+    return lambda layer: names
+
+
+def _first(canonical: Mapping[str, TensorInfo], names: Sequence[str], rank: int) -> TensorInfo | None:
+    """The first of ``names`` in ``canonical`` (``None`` if none is), checked to have ``rank`` dimensions."""
+    for name in names:
+        info = ranked(canonical, name, rank)
+        if info is not None:
+            return info
+    return None
+
+
+def _features(names: Sequence[str], axis: int, rank: int) -> InputShape:
+    """Build with ``(None, n)``: ``n`` is dimension ``axis`` of the first of canonical tensors ``names`` (of
+    ``rank`` dims) the checkpoint holds (a norm's ``weight``, ``bias``, ``running_mean``, ``running_var`` have
+    the same shape: a layer without a scale is built from its bias or statistics)."""
 
     def shape(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
-        info = ranked(canonical, name, rank)
+        info = _first(canonical, names, rank)
         return None if info is None else (None, info.shape[axis])
 
     return shape
 
 
-def _normalized(name: str) -> InputShape:
-    """Build a layer normalising over ``layer.axis`` (one axis or several) from canonical tensor ``name``.
+def _normalized(names: Sequence[str]) -> InputShape:
+    """Build a layer normalising over ``layer.axis`` (one axis or several) from the first of canonical tensors
+    ``names`` the checkpoint holds (``weight`` or ``bias``: same shape).
 
     Keras gives the scale the sizes of the normalised axes, in sorted order (``LayerNormalization(axis=[-2, -1])``
     holds a ``(rows, cols)`` gamma, as torch's ``LayerNorm((rows, cols))`` does): the input is built with those
@@ -78,7 +123,7 @@ def _normalized(name: str) -> InputShape:
 
     def shape(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
         axes = sorted(layer.axis) if isinstance(layer.axis, list | tuple) else [layer.axis]
-        info = ranked(canonical, name, len(axes))
+        info = _first(canonical, names, len(axes))
         if info is None:
             return None
         for rank in range(len(axes) + 1, len(axes) + 2 + max(abs(a) for a in axes)):
@@ -104,6 +149,12 @@ def input_shape_of(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int
     return None if method is None else method(layer, canonical)
 
 
+def shape_keys_of(layer: Any) -> tuple[str, ...] | None:
+    """The canonical keys ``layer``'s adapter builds it from (``()``: it holds no tensors; ``None``: not known)."""
+    method = getattr(LAYOUTS.find(layer), "shape_keys", None)
+    return None if method is None else tuple(method(layer))
+
+
 def parts_of(layer: Any) -> dict[str, Any]:
     """The sub-layers whose variables ``layer``'s adapter maps with its own, by name prefix (``{}`` for most).
 
@@ -115,29 +166,55 @@ def parts_of(layer: Any) -> dict[str, Any]:
 
 
 _GAMMA_BETA = (TensorRule("gamma", "weight"), TensorRule("beta", "bias"))
+_AFFINE = ("weight", "bias")
+_NORM = (*_AFFINE, "running_mean", "running_var")
+
+
+def _affine(layer: Any) -> tuple[str, ...]:
+    """The canonical tensors of a normalization layer's ``gamma`` and ``beta``, those its settings create."""
+    rms = bool(getattr(layer, "rms_scaling", False))  # LayerNormalization's: a gamma, never a beta
+    scale = bool(layer.scale) or rms
+    center = bool(layer.center) and not rms
+    return (*(("weight",) if scale else ()), *(("bias",) if center else ()))
+
+
+def _batch_norm(layer: Any) -> tuple[str, ...]:
+    return (*_affine(layer), "running_mean", "running_var")
+
 
 LAYOUTS = LayoutRegistry("hubmixin_keras")
 """The layout adapters of ``hubmixin_keras``, by Keras layer type."""
 LAYOUTS.register(
-    keras.layers.Dense, KerasAdapter(TensorRule("kernel", "weight", (1, 0)), input_shape=_features("weight", 1, 2))
+    keras.layers.Dense,
+    KerasAdapter(
+        TensorRule("kernel", "weight", (1, 0)), input_shape=_features(("weight",), 1, 2), shape_keys=_keys("weight")
+    ),
 )
 for _conv in (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D):
     LAYOUTS.register(_conv, KerasConvAdapter())
 LAYOUTS.register(keras.layers.Embedding, KerasAdapter(TensorRule("embeddings", "weight"), input_shape=_nothing))
-LAYOUTS.register(keras.layers.LayerNormalization, KerasAdapter(*_GAMMA_BETA, input_shape=_normalized("weight")))
-LAYOUTS.register(keras.layers.GroupNormalization, KerasAdapter(*_GAMMA_BETA, input_shape=_features("weight", 0, 1)))
+LAYOUTS.register(
+    keras.layers.LayerNormalization,
+    KerasAdapter(*_GAMMA_BETA, input_shape=_normalized(_AFFINE), shape_keys=_affine),
+)
+LAYOUTS.register(
+    keras.layers.GroupNormalization,
+    KerasAdapter(*_GAMMA_BETA, input_shape=_features(_AFFINE, 0, 1), shape_keys=_affine),
+)
 LAYOUTS.register(
     keras.layers.BatchNormalization,
     KerasAdapter(
         *_GAMMA_BETA,
         TensorRule("moving_mean", "running_mean"),
         TensorRule("moving_variance", "running_var"),
-        input_shape=_features("weight", 0, 1),
+        input_shape=_features(_NORM, 0, 1),
+        shape_keys=_batch_norm,
         ignored=("num_batches_tracked",),
     ),
 )
 LAYOUTS.register(
-    keras.layers.RMSNormalization, KerasAdapter(TensorRule("scale", "weight"), input_shape=_normalized("weight"))
+    keras.layers.RMSNormalization,
+    KerasAdapter(TensorRule("scale", "weight"), input_shape=_normalized(("weight",)), shape_keys=_keys("weight")),
 )
 for _transpose in (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose):
     LAYOUTS.register(_transpose, ConvTransposeAdapter())

@@ -283,11 +283,29 @@ def test_a_from_pretrained_put_in_place_later_still_gets_the_config(tmp_path: Pa
     assert seen[0]["config"] == {"foo": 1} and seen[0]["model_id"] == str(tmp_path)
 
 
-class LooselyTyped(ModelHubMixin):
-    """Arguments without annotations (or with ``Any``): decoded by the coder of their default's type."""
+class Unit:
+    """A value type with a coder of the class's own."""
 
-    def __init__(self, where=Path("data"), label: Any = Path("x"), plain: int | str = 1) -> None:  # type: ignore[no-untyped-def]
-        self.args = (where, label, plain)
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unit) and other.name == self.name
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+METRES, KILOGRAMS, DATA, X_PATH = Unit("m"), Unit("kg"), Path("data"), Path("x")
+
+
+class LooselyTyped(ModelHubMixin, coders={Unit: (lambda unit: unit.name, Unit)}):
+    """Arguments without annotations (or with ``Any``): decoded by the coder the class declares for their
+    default's type; the built-in path coder does not turn strings into paths."""
+
+    def __init__(  # type: ignore[no-untyped-def]
+        self, unit=METRES, scale: Any = KILOGRAMS, root: str | Path = DATA, other=X_PATH
+    ) -> None:
+        self.args = (unit, scale, root, other)
 
     def _save_pretrained(self, save_directory: Path) -> None:
         pass
@@ -298,5 +316,6 @@ class LooselyTyped(ModelHubMixin):
 
 
 def test_unannotated_arguments_decode_like_their_default(tmp_path: Path) -> None:
-    LooselyTyped(where=Path("a/b"), label=Path("c"), plain="3").save_pretrained(tmp_path)
-    assert LooselyTyped.from_pretrained(tmp_path).args == (Path("a/b"), Path("c"), "3")
+    saved = LooselyTyped(unit=Unit("s"), scale=Unit("g"), root="s3://bucket/prefix", other="https://host/a")
+    saved.save_pretrained(tmp_path)
+    assert LooselyTyped.from_pretrained(tmp_path).args == (Unit("s"), Unit("g"), "s3://bucket/prefix", "https://host/a")

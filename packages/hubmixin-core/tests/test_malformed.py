@@ -314,7 +314,12 @@ def test_a_small_missing_head_is_initialised_without_strict(tmp_path: Path) -> N
 def test_an_integral_float_is_an_int_in_json(tmp_path: Path) -> None:
     Typed(width=1.0).save_pretrained(tmp_path)  # type: ignore[arg-type]  # as huggingface_hub's test suite does
     assert json.loads((tmp_path / "config.json").read_text())["width"] == 1.0
-    assert Typed.from_pretrained(tmp_path).width == 1.0  # loaded as saved: JSON has one number type
+    loaded = Typed.from_pretrained(tmp_path)
+    assert loaded.width == 1 and type(loaded.width) is int  # JSON has one number type: an int, as annotated
+    (tmp_path / "config.json").write_text(json.dumps({"width": 3.0, "shape": {"dims": [1.0, 2]}}))
+    loaded = Typed.from_pretrained(tmp_path)
+    assert (loaded.width, loaded.shape) == (3, Shape([1, 2]))
+    assert loaded.shape is not None and type(loaded.shape.dims[0]) is int
     (tmp_path / "config.json").write_text(json.dumps({"width": 1.5}))
     with pytest.raises(ConfigTypeError, match="'width'"):
         Typed.from_pretrained(tmp_path)

@@ -71,3 +71,27 @@ def test_keys_of_earlier_releases_still_load(tmp_path: Path) -> None:
     save_file(tensors, str(path), {"format": "pt"})
     loaded = FlaxNet.from_pretrained(tmp_path, strict=True)
     np.testing.assert_array_equal(np.asarray(loaded(jnp.asarray(X))), np.asarray(model(jnp.asarray(X))))
+
+
+class NestedNet(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        inner = nnx.Sequential(nnx.Linear(4, 3, rngs=rngs), nnx.Linear(3, 3, rngs=rngs))
+        self.mlp = nnx.Sequential(inner, nnx.Linear(3, 4, rngs=rngs))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        out: jax.Array = self.mlp(x)
+        return out
+
+
+def test_nested_sequentials_with_keys_of_earlier_releases_load(tmp_path: Path) -> None:
+    model = NestedNet(rngs=nnx.Rngs(2))
+    model.save_pretrained(tmp_path)
+    path = tmp_path / "model.safetensors"
+    earlier = {"mlp.0.0.": "mlp.layers.0.layers.0.", "mlp.0.1.": "mlp.layers.0.layers.1.", "mlp.1.": "mlp.layers.1."}
+    tensors = {}
+    for key, value in load_file(str(path)).items():
+        prefix = next(p for p in earlier if key.startswith(p))
+        tensors[earlier[prefix] + key[len(prefix) :]] = value
+    save_file(tensors, str(path), {"format": "pt"})
+    loaded = NestedNet.from_pretrained(tmp_path, strict=True)
+    np.testing.assert_array_equal(np.asarray(loaded(jnp.asarray(X))), np.asarray(model(jnp.asarray(X))))

@@ -461,8 +461,9 @@ class ModelHubMixinBase:
             if key in hints:
                 _check_config_type(hints[key], value, coders, source, key)
                 values[key] = _decoded(hints[key], value, coders, source, key)
-            if values[key] is value and _loose(hints.get(key, Any)):  # by the type of its default, if a coder's
-                values[key] = _decoded_like(default, value, coders)
+            declared = cls._hub_mixin_coders  # the class's and its framework's, not the built-in path coder
+            if values[key] is value and _loose(hints.get(key, Any), declared):  # by its default's type, if declared
+                values[key] = _decoded_like(default, value, declared)
         unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, parameters)
         if unknown:
             message = f"{cls.__qualname__}.__init__ takes no {unknown} found in config.json (saved by another class?)"
@@ -527,12 +528,12 @@ def _decoded(annotation: Any, value: Any, coders: Coders, source: str, key: str)
         ) from e
 
 
-def _loose(annotation: Any) -> bool:
-    """No annotation, ``Any``, or a union taking any string or anything (``DTypeLike``, Flax's ``Dtype``)."""
+def _loose(annotation: Any, coders: Coders) -> bool:
+    """No annotation, ``Any``, or a union taking anything or a coder's type (``DTypeLike``, Flax's ``Dtype``)."""
     if annotation is Any or annotation is inspect.Parameter.empty:
         return True
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return any(member is Any or member is str for member in typing.get_args(annotation))
+        return any(member is Any or member in coders for member in typing.get_args(annotation))
     return False
 
 

@@ -109,6 +109,8 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         return {k: decode_value(args[1], v, coders) for k, v in value.items()}
     if not isinstance(annotation, type):
         return value
+    if annotation is int and isinstance(value, float) and value.is_integer():  # ``3.0``: JSON's one number type
+        return int(value)
     for type_, (_, decoder) in coders.items():
         if issubclass(annotation, type_):
             return value if value is None else decoder(value)
@@ -153,7 +155,7 @@ class Mismatch(typing.NamedTuple):
 def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch | None:
     """The first part of JSON ``value`` that cannot be of type ``annotation``, or ``None`` if it fits.
 
-    Checked: ``int`` (not ``bool``; a float of integral value is taken as it is, JSON having one number type),
+    Checked: ``int`` (not ``bool``; a float of integral value, JSON having one number type: decoded as an int),
     ``float`` (``int`` accepted), ``bool``, ``str``, ``None``, ``Literal``, unions of those, ``list``/``tuple``/
     ``dict`` and their generics, and the fields of dataclasses; types with a coder, enums and other classes are
     left to their decoding.

@@ -43,7 +43,7 @@ from hubmixin_flax._construct import abstract_paths, construct_abstract, materia
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
-from hubmixin_flax._walk import LayerVariables, layer_variables, sequential_paths
+from hubmixin_flax._walk import LayerVariables, layer_variables, legacy_layer_paths
 
 __all__ = ["FlaxHubMixinBase"]
 
@@ -248,13 +248,14 @@ def _check_sharding_paths(sharding: Mapping[str, Any], abstract: Mapping[str, An
 
 
 def _sequential_aliases(model: nnx.Module, names: Iterable[str]) -> dict[str, str]:
-    """Renames of the keys earlier releases gave an ``nnx.Sequential``'s layers (``mlp.layers.0.weight``, now
-    ``mlp.0.weight``), for the sequentials whose layers the checkpoint holds under those keys."""
+    """Renames of the keys earlier releases gave the layers inside an ``nnx.Sequential`` (``mlp.layers.0.weight``,
+    now ``mlp.0.weight``), for the layers the checkpoint holds under those keys; longest paths first, so that a
+    nested sequential's layers are renamed whole."""
+    names = list(names)
     aliases = {}
-    for path in sequential_paths(model):
-        old = f"{path}.layers." if path else "layers."
-        if any(name.startswith(old) for name in names):
-            aliases[rf"^{re.escape(old)}(\d+)\."] = rf"{path}.\1." if path else r"\1."
+    for old, new in sorted(legacy_layer_paths(model).items(), key=lambda item: -len(item[0])):
+        if any(name.startswith(f"{old}.") for name in names):
+            aliases[rf"^{re.escape(old)}\."] = f"{new}." if new else ""
     return aliases
 
 

@@ -9,7 +9,7 @@ from flax import nnx
 
 from hubmixin_flax._layout import is_composite
 
-__all__ = ["PERSISTENT", "LayerVariables", "dotted", "layer_variables", "sequential_paths"]
+__all__ = ["PERSISTENT", "LayerVariables", "dotted", "layer_variables", "legacy_layer_paths"]
 
 PERSISTENT = (nnx.Param, nnx.BatchStat)
 """The variable types a checkpoint holds; RNG state and other variables are rebuilt at load."""
@@ -36,6 +36,22 @@ def layer_variables(model: nnx.Module) -> list[LayerVariables]:
     layer whose adapter is composite (see :func:`~hubmixin_flax._layout.is_composite`) are that layer's, named
     by their path relative to it (``query.kernel``).
     """
+    groups, nodes = _groups(model)
+    return [LayerVariables(dotted(_torch_path(path, nodes)), nodes[path], v) for path, v in groups.items()]
+
+
+def legacy_layer_paths(model: nnx.Module) -> dict[str, str]:
+    """``{path earlier releases gave a layer: its path now}`` for the layers inside an ``nnx.Sequential``
+    (``mlp.layers.0.layers.1`` is now ``mlp.0.1``)."""
+    groups, nodes = _groups(model)
+    renamed = {dotted(path): dotted(_torch_path(path, nodes)) for path in groups}
+    return {old: new for old, new in renamed.items() if old != new}
+
+
+def _groups(
+    model: nnx.Module,
+) -> tuple[dict[tuple[Any, ...], dict[str, nnx.Variable[Any]]], dict[tuple[Any, ...], Any]]:
+    """Each layer's persistent variables by its graph path, and every graph node by its path."""
     nodes: dict[tuple[Any, ...], Any] = {}
     found: list[tuple[tuple[Any, ...], nnx.Variable[Any]]] = []
     for path, node in nnx.iter_graph(model):
@@ -49,13 +65,7 @@ def layer_variables(model: nnx.Module) -> list[LayerVariables]:
     for path, variable in found:
         owner = next((path[:i] for i in range(len(path) - 1) if path[:i] in composite), path[:-1])
         groups.setdefault(owner, {})[dotted(path[len(owner) :])] = variable
-    return [LayerVariables(dotted(_torch_path(path, nodes)), nodes[path], v) for path, v in groups.items()]
-
-
-def sequential_paths(model: nnx.Module) -> list[str]:
-    """The dotted paths of the ``nnx.Sequential`` modules of ``model`` (``""`` for the model itself)."""
-    nodes = {tuple(path): node for path, node in nnx.iter_graph(model) if not isinstance(node, nnx.Variable)}
-    return [dotted(_torch_path(path, nodes)) for path, node in nodes.items() if isinstance(node, nnx.Sequential)]
+    return groups, nodes
 
 
 def _torch_path(path: tuple[Any, ...], nodes: dict[tuple[Any, ...], Any]) -> tuple[Any, ...]:

@@ -98,14 +98,21 @@ class DtypeArgs(nnx.Module, FlaxModelHubMixin):
         param_dtype=jnp.float32,
         dtype: Dtype = jnp.float32,
         accumulate: jnp.dtype = FLOAT32,
+        scalar=np.float32,
         rngs: nnx.Rngs,
     ) -> None:
-        self.settings = (param_dtype, dtype, accumulate)
+        self.settings = (param_dtype, dtype, accumulate, scalar)
         self.linear = nnx.Linear(dim, dim, param_dtype=param_dtype, dtype=dtype, rngs=rngs)
 
 
 def test_dtype_arguments_round_trip(tmp_path: Path) -> None:
-    model = DtypeArgs(param_dtype=jnp.bfloat16, dtype=jnp.float16, accumulate=jnp.dtype("bfloat16"), rngs=nnx.Rngs(0))
+    model = DtypeArgs(
+        param_dtype=jnp.bfloat16,
+        dtype=jnp.float16,
+        accumulate=jnp.dtype("bfloat16"),
+        scalar=np.float16,
+        rngs=nnx.Rngs(0),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no ConfigEncodingWarning: the dtypes are saved
         model.save_pretrained(tmp_path)
@@ -114,9 +121,10 @@ def test_dtype_arguments_round_trip(tmp_path: Path) -> None:
         "param_dtype": "bfloat16",
         "dtype": "float16",
         "accumulate": "bfloat16",
+        "scalar": "float16",
     }
     loaded = DtypeArgs.from_pretrained(tmp_path, strict=True)
-    assert loaded.settings == (jnp.bfloat16, jnp.float16, jnp.bfloat16)
+    assert loaded.settings == (jnp.bfloat16, jnp.float16, jnp.bfloat16, np.float16)
     assert all(isinstance(setting, np.dtype) for setting in loaded.settings)
     assert loaded.linear.kernel.get_value().dtype == jnp.bfloat16
     np.testing.assert_array_equal(

@@ -97,11 +97,21 @@ def _place(tensor: LazyTensor, sharding: Sharding | None) -> jax.Array:
     return jax.make_array_from_callback(tensor.info.shape, sharding, shard)
 
 
+class _ScalarTypeMeta(type):
+    def __instancecheck__(cls, instance: object) -> bool:
+        return isinstance(instance, type) and issubclass(instance, np.generic)
+
+
+class NumpyScalarType(metaclass=_ScalarTypeMeta):
+    """What ``np.float32`` is (a numpy scalar type, a class): ``isinstance(np.float32, NumpyScalarType)``."""
+
+
 DTYPE_CODERS: Coders = {
-    dtype_type: (lambda dtype: jnp.dtype(dtype).name, jnp.dtype) for dtype_type in (np.dtype, type(jnp.float32))
+    dtype_type: (lambda dtype: jnp.dtype(dtype).name, jnp.dtype)
+    for dtype_type in (np.dtype, type(jnp.float32), NumpyScalarType)
 }
-"""``__init__`` arguments that are dtypes (``param_dtype=jnp.bfloat16``, ``jnp.dtype("float16")``) go into
-``config.json`` by name and come back as ``numpy.dtype`` objects (equal to ``jnp.bfloat16`` and accepted
+"""``__init__`` arguments that are dtypes (``param_dtype=jnp.bfloat16``, ``np.float32``, ``jnp.dtype("float16")``)
+go into ``config.json`` by name and come back as ``numpy.dtype`` objects (equal to ``jnp.bfloat16`` and accepted
 wherever JAX takes a dtype)."""
 
 

@@ -262,10 +262,9 @@ class ModelHubMixinBase:
             check_keywords(f"{type(self).__qualname__}.save_pretrained", push_kwargs, target, options)
         own = self._hub_config_dict(self._hub_mixin_config)
         config = own if upload.config is None else self._hub_config_dict(upload.config)
-        config_dict = config
         unsaved = get_unsaved(self) if config == own else {}  # the model's own config (save_pretrained's push too)
-        if unsaved:  # recorded, so that from_pretrained asks for them instead of building another model
-            config_dict = {**(config or {}), UNSAVED_KEY: unsaved}
+        # unsaved arguments are recorded, so that from_pretrained asks for them instead of building another model
+        config_dict = {**(config or {}), UNSAVED_KEY: unsaved} if unsaved else config
         replaces: Callable[[str], bool] = lambda name: is_weights_file(name) or name == CONFIG_NAME  # noqa: E731
         with atomic_directory(save_directory, replaces=replaces) as staging:
             self._save_pretrained(
@@ -415,12 +414,11 @@ class ModelHubMixinBase:
             local = Path(model_id).is_dir()  # a local directory without config is more likely a mistake
             where = Path(model_id).resolve() if local else model_id
             cls._hub_mixin_inspect_init()
-            expected = [  # arguments a config would give (a model without any saves no config.json)
-                name
-                for name, parameter in cls._hub_mixin_init_parameters.items()
+            expected = any(  # an argument a config would give (a model without any saves no config.json)
+                cls._hub_init_takes(name)
+                for name in cls._hub_mixin_init_parameters
                 if name not in cls._hub_mixin_runtime_args
-                and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-            ]
+            )
             level = logging.WARNING if local and expected else logging.INFO
             logger.log(level, "%s not found in %s", CONFIG_NAME, where)
             return None

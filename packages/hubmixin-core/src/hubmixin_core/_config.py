@@ -109,7 +109,7 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         return {k: decode_value(args[1], v, coders) for k, v in value.items()}
     if not isinstance(annotation, type):
         return value
-    if annotation is int and isinstance(value, float) and value.is_integer():  # ``3.0``: JSON's one number type
+    if _integral_float(annotation, value):
         return int(value)
     for type_, (_, decoder) in coders.items():
         if issubclass(annotation, type_):
@@ -121,6 +121,11 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
     if annotation is tuple and isinstance(value, list):
         return tuple(value)
     return value
+
+
+def _integral_float(annotation: Any, value: Any) -> bool:
+    """``3.0`` for an ``int``: JSON has one number type, so it is the int ``3``."""
+    return annotation is int and isinstance(value, float) and value.is_integer()
 
 
 _JSON_TYPES: dict[Any, tuple[type, ...]] = {
@@ -187,7 +192,7 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch 
         return Mismatch("", describe_type(annotation), value)
     if annotation in _JSON_TYPES:
         ok = isinstance(value, _JSON_TYPES[annotation]) and (annotation is bool or not isinstance(value, bool))
-        ok = ok or (annotation is int and isinstance(value, float) and value.is_integer())  # one JSON number: 1.0 is 1
+        ok = ok or _integral_float(annotation, value)
         return None if ok else Mismatch("", describe_type(annotation), value)
     if origin in (list, tuple) or annotation in (list, tuple):
         if not isinstance(value, list):

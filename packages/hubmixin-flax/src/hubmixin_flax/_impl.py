@@ -261,7 +261,9 @@ def _sequential_aliases(model: nnx.Module, names: Iterable[str]) -> dict[str, st
     """Renames of the keys earlier releases gave the layers inside an ``nnx.Sequential`` (``mlp.layers.0.weight``,
     now ``mlp.0.weight``), for the layers the checkpoint holds under those keys; longest paths first, so that a
     nested sequential's layers are renamed whole."""
-    names = list(names)
+    names = [name for name in names if name.startswith("layers.") or ".layers." in name]
+    if not names:  # no key of an earlier release: the model's graph is not walked again
+        return {}
     aliases = {}
     for old, new in sorted(legacy_layer_paths(model).items(), key=lambda item: -len(item[0])):
         if any(name.startswith(f"{old}.") for name in names):

@@ -86,6 +86,10 @@ class ModelHubMixinBase:
     _hub_mixin_inject_config: ClassVar[bool] = False
     """Whether ``_from_pretrained`` named ``config`` when the class was made (huggingface_hub's flag: a mock put in
     its place later, as in tests written for huggingface_hub, still gets the config)."""
+    _hub_mixin_config_to_kwargs: ClassVar[bool] = True
+    """Whether config keys ``__init__`` does not name go to its ``**kwargs`` (huggingface_hub's rule). A framework
+    whose ``**kwargs`` are its own base class's keywords (Keras' ``Layer``) turns it off: such keys are then
+    unknown keys, and the fields of a ``config`` parameter reach only ``config``."""
 
     def __init_subclass__(
         cls,
@@ -462,9 +466,11 @@ class ModelHubMixinBase:
             declared = cls._hub_mixin_coders  # the class's and its framework's, not the built-in path coder
             if values[key] is value and _loose(hints.get(key, Any), declared):  # by its default's type, if declared
                 values[key] = _decoded_like(default, value, declared)
-        unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, parameters)
+        named = {name: p for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
+        keywords = parameters if cls._hub_mixin_config_to_kwargs else named  # what reaches __init__ by name
+        unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, keywords)
         if unknown:
-            message = f"{cls.__qualname__}.__init__ takes no {unknown} found in config.json (saved by another class?)"
+            message = f"{cls.__qualname__}.__init__ takes no {unknown} found in {source} (saved by another class?)"
             if cls._hub_mixin_strict_config:
                 raise ConfigError(message)
             logger.warning("%s; they are ignored", message)
@@ -484,7 +490,7 @@ class ModelHubMixinBase:
             for field in dataclasses.fields(model_type):
                 if field.name not in model_kwargs and field.name in values:
                     model_kwargs[field.name] = values[field.name]
-        elif any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        elif cls._hub_mixin_config_to_kwargs and named.keys() != parameters.keys():  # it takes **kwargs
             for key, value in values.items():
                 model_kwargs.setdefault(key, value)
         return config

@@ -25,7 +25,9 @@ __all__ = [
     "assign",
     "construct_deferred",
     "dtype_policy_name",
+    "any_rank",
     "initialize_rest",
+    "mark_containers_built",
     "pending_cleared_on_error",
     "unbuilt_error",
 ]
@@ -100,13 +102,18 @@ def construct_deferred(
                 raise _renamed(error, source, prefix + error.key) from None
             if shape is not None:
                 layer.build(shape if shape else None)
-                _any_rank(layer)
+                any_rank(layer)
             elif not layer.built and hasattr(LAYOUTS.find(layer), "input_shape") and shape_keys_of(layer) != ():
                 unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
-        for _, layer in layers:
-            if not layer.built and any(sub.built for _, sub in named_layers(layer)[1:]):
-                layer.built = True  # a container whose sub-layers are built
+        mark_containers_built(model)
     return model, unbuilt
+
+
+def mark_containers_built(model: keras.Layer) -> None:
+    """Mark built the layers of ``model`` (itself included) that are not, but hold built sub-layers."""
+    for _, layer in named_layers(model):
+        if not layer.built and any(sub.built for _, sub in named_layers(layer)[1:]):
+            layer.built = True
 
 
 def unbuilt_error(model: Any, unbuilt: list[str], source: str) -> WeightsKeyError:
@@ -132,7 +139,7 @@ def _renamed(error: WeightsShapeError, source: str, key: str) -> WeightsShapeErr
     return renamed
 
 
-def _any_rank(layer: Any) -> None:
+def any_rank(layer: Any) -> None:
     """A normalization layer built from ``(None, channels)`` accepts inputs of any rank, as if built for them.
 
     The checkpoint gives the channels, not the rank of the inputs (a batch norm after a Conv2D sees 4-D ones).

@@ -40,6 +40,7 @@ from hubmixin_keras._construct import (
     pending_cleared_on_error,
     unbuilt_error,
 )
+from hubmixin_keras._keras_saving import keep_keras_saving
 from hubmixin_keras._layout import LAYOUTS
 from hubmixin_keras._settings import layer_settings
 from hubmixin_keras._walk import named_layers, own_variables, unreached_variables
@@ -118,6 +119,12 @@ def _open(model_id: str, download: DownloadOptions) -> Checkpoint:
 
 class KerasHubMixinBase(ModelHubMixin):
     """Hand-written core of :class:`hubmixin_keras.KerasModelHubMixin`; use that class, not this one."""
+
+    _hub_mixin_config_to_kwargs = False  # a Keras model's **kwargs are Layer's (name, dtype, trainable)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        keep_keras_saving(cls)  # keras.saving.load_model rebuilds what from_pretrained built
 
     def _save_pretrained(
         self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: str | None = None

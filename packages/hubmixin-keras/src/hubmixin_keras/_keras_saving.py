@@ -1,0 +1,112 @@
+"""Keras' own saving (``model.save("m.keras")``, ``keras.saving.load_model``, ``clone_model``) of a mixin model.
+
+Two things Keras cannot know without the mixin, given to a class that keeps Keras' defaults for them:
+
+- its config: Keras' automatic config of a ``keras.Model`` subclass holds the ``__init__`` defaults, not the
+  arguments given (``Model.__new__`` does not pass them on), so a ``.keras`` file rebuilt another architecture;
+  the mixin's captured ``__init__`` arguments are the config, decoded by the class's coders on the way back;
+- its build config: ``from_pretrained`` builds each layer from the checkpoint's shapes, not by calling the model,
+  so Keras records no input shape and would leave the layers unbuilt at load (their weights not loaded), and
+  Keras cannot rebuild a model of several inputs by a call either; the model's build config holds each built
+  layer's own too, by attribute path, and the layers are built from those.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from hubmixin_keras._construct import any_rank, mark_containers_built
+from hubmixin_keras._walk import named_layers
+
+__all__ = ["keep_keras_saving"]
+
+_LAYERS = "hubmixin_layers"
+_KERAS_KEYS = ("name", "trainable", "dtype")  # Layer's own keywords: never in the mixin's config
+
+
+def _layer_build_configs(model: keras.Layer) -> dict[str, Any]:
+    configs = {}
+    for path, layer in named_layers(model)[1:]:
+        config = layer.get_build_config() if layer.built else None
+        if config:
+            configs[path] = config
+    return configs
+
+
+def _build_layers(model: keras.Layer, configs: dict[str, Any]) -> None:
+    pending = dict(configs)
+    while pending:  # again while building a layer brings new ones (a layer that makes its sub-layers in build)
+        layers = dict(named_layers(model))
+        found = sorted(pending.keys() & layers.keys(), key=lambda path: -path.count("."))  # leaves first
+        for path in found:
+            layer = layers[path]
+            if not layer.built:
+                layer.build_from_config(pending[path])
+                any_rank(layer)
+            del pending[path]
+        if not found:
+            break
+    mark_containers_built(model)
+
+
+def _keep_build_config(cls: Any) -> None:
+    keras_build_from_config = cls.build_from_config
+
+    def get_build_config(self: keras.Layer) -> dict[str, Any] | None:
+        config: dict[str, Any] = keras.Layer.get_build_config(self) or {}
+        layers = _layer_build_configs(self) if self.built else {}
+        return {**config, _LAYERS: layers} if layers else config or None
+
+    def build_from_config(self: keras.Layer, config: dict[str, Any]) -> None:
+        if not config or _LAYERS not in config:
+            keras_build_from_config(self, config)
+            return
+        _build_layers(self, config[_LAYERS])  # each layer as it was: no call, whatever the model's inputs
+        if "input_shape" in config:  # Keras' own record, kept for the next save
+            self._build_shapes_dict = {"input_shape": config["input_shape"]}
+        elif "shapes_dict" in config:
+            self._build_shapes_dict = config["shapes_dict"]
+
+    cls.get_build_config = get_build_config
+    cls.build_from_config = build_from_config
+
+
+def _accepts(cls: Any, name: str) -> bool:
+    """Whether ``cls.__init__`` takes a keyword ``name`` (named, or through ``**kwargs``)."""
+    parameters = cls._hub_mixin_init_parameters.values()
+    return bool(cls._hub_init_takes(name) or any(p.kind is p.VAR_KEYWORD for p in parameters))
+
+
+def _keep_config(cls: Any) -> None:
+    def get_config(self: Any) -> dict[str, Any]:
+        config: dict[str, Any] = keras.Layer.get_config(self)  # name, trainable, dtype: Keras' own
+        config = {key: value for key, value in config.items() if _accepts(type(self), key)}
+        return {**config, **(self._hub_config_dict(self._hub_mixin_config) or {})}
+
+    def from_config(cls: Any, config: dict[str, Any], custom_objects: Any = None) -> Any:
+        keras_part = {key: config[key] for key in _KERAS_KEYS if key in config}
+        model_kwargs: dict[str, Any] = {}
+        raw = {key: value for key, value in config.items() if key not in keras_part}
+        cls._hub_apply_config(raw, model_kwargs, source=f"the Keras config of {cls.__qualname__}")
+        return cls(**keras_part, **model_kwargs)
+
+    cls.get_config = get_config
+    cls.from_config = classmethod(from_config)
+
+
+def keep_keras_saving(cls: Any) -> None:
+    """Give ``cls`` (a ``keras.Model`` subclass using the mixin) the config and build config Keras' saving needs.
+
+    Each only where ``cls`` keeps Keras' default: a class's own ``get_config``/``from_config`` or
+    ``get_build_config`` wins; a model built by a call keeps Keras' build config as it is.
+    """
+    if not issubclass(cls, keras.Layer) or any("_hub_keras_saving" in vars(base) for base in cls.__mro__):
+        return  # not a layer, or inherited from a class already given them
+    cls._hub_keras_saving = True
+    keras_from_config = getattr(cls.from_config, "__func__", None)
+    if getattr(cls.get_config, "_is_default", False) and keras_from_config is keras.Model.from_config.__func__:
+        _keep_config(cls)
+    if cls.get_build_config is keras.Layer.get_build_config:
+        _keep_build_config(cls)

@@ -1,0 +1,126 @@
+"""Keras' own saving of mixin models: ``model.save("m.keras")`` and ``keras.saving.load_model`` give back the same
+architecture and weights, for a model built by a call and for one ``from_pretrained`` built from a checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from keras_models import IDS, IMAGE, Net, assert_same_variables, make_net, outputs
+
+from hubmixin_keras import KerasModelHubMixin
+
+CUSTOM = {"Net": Net}
+
+
+def _round_trip(model: keras.Model, path: Path, custom: dict[str, Any] = CUSTOM) -> Any:
+    model.save(path)
+    return keras.saving.load_model(path, custom_objects=custom)
+
+
+def test_keras_file_of_a_loaded_model_has_its_layers_and_weights(tmp_path: Path) -> None:
+    net = make_net(units=6, depth=3)
+    net.save_pretrained(tmp_path / "hub")
+    loaded = Net.from_pretrained(tmp_path / "hub")
+    assert loaded.get_build_config() is not None  # built from the checkpoint, not by a call
+
+    again = _round_trip(loaded, tmp_path / "m.keras")
+
+    assert again.get_config()["units"] == 6 and len(again.blocks) == 3
+    assert_same_variables(again, net)
+    for left, right in zip(outputs(again), outputs(net), strict=True):
+        np.testing.assert_array_equal(left, right)
+
+
+def test_keras_file_of_a_called_model_keeps_its_init_arguments(tmp_path: Path) -> None:
+    # Keras' automatic config of a Model subclass holds the __init__ defaults (units=4), not the arguments given.
+    net = make_net(units=6, depth=3, vocab=12, name="six")
+
+    again = _round_trip(net, tmp_path / "m.keras")
+
+    assert {key: again.get_config()[key] for key in ("units", "depth", "vocab", "name")} == {
+        "units": 6,
+        "depth": 3,
+        "vocab": 12,
+        "name": "six",
+    }
+    assert_same_variables(again, net)
+    np.testing.assert_array_equal(outputs(again, IDS, IMAGE)[0], outputs(net, IDS, IMAGE)[0])
+
+
+def test_clone_model_of_a_loaded_model_has_its_architecture(tmp_path: Path) -> None:
+    net = make_net(units=6, depth=1)
+    net.save_pretrained(tmp_path)
+    clone = keras.models.clone_model(Net.from_pretrained(tmp_path))
+    clone(IDS, IMAGE)
+    assert clone.emb.embeddings.shape == (10, 6) and len(clone.blocks) == 1
+
+
+@dataclasses.dataclass
+class Sizes:
+    hidden: int = 4
+    classes: int = 2
+
+
+class Configured(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, config: Sizes, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hidden = keras.layers.Dense(config.hidden)
+        self.head = keras.layers.Dense(config.classes)
+
+    def call(self, x: Any) -> Any:
+        return self.head(self.hidden(x))
+
+
+class Pooled(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, pool: tuple[int, int] = (1, 1), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pool = pool
+
+
+def test_config_is_decoded_by_the_class_annotations(tmp_path: Path) -> None:
+    assert Pooled.from_config(Pooled(pool=(2, 3)).get_config()).pool == (2, 3)  # a JSON list in the config
+
+    model = Configured(Sizes(hidden=5, classes=3))
+    x = np.ones((2, 4), "float32")
+    model(x)
+    assert model.get_config()["hidden"] == 5
+    assert Configured.from_config(model.get_config())._hub_mixin_config == Sizes(hidden=5, classes=3)
+
+    loaded = _round_trip(model, tmp_path / "c.keras", {"Configured": Configured})
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)))
+
+
+class OwnConfig(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, units: int = 3, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.units = units
+        self.dense = keras.layers.Dense(units)
+
+    def call(self, x: Any) -> Any:
+        return self.dense(x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units, "mine": True}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> OwnConfig:
+        config.pop("mine")
+        return cls(**config)
+
+
+def test_a_dataclass_config_loads_without_reaching_keras_keywords(tmp_path: Path) -> None:
+    # Its fields are config.json's keys: given to **kwargs, as huggingface_hub does, Keras' Layer refused them.
+    model = Configured(Sizes(hidden=5, classes=3))
+    model(np.ones((2, 4), "float32"))
+    model.save_pretrained(tmp_path)
+    assert Configured.from_pretrained(tmp_path)._hub_mixin_config == Sizes(hidden=5, classes=3)
+
+
+def test_a_class_own_config_methods_are_kept() -> None:
+    model = OwnConfig(units=5)
+    assert model.get_config()["mine"] is True
+    assert OwnConfig.from_config(model.get_config()).units == 5

@@ -121,6 +121,8 @@ TORCH: dict[str, Torch] = {
     ),
     "lstm": Torch(lambda: _random(nn.LSTM(3, 4, batch_first=True)), ((2, 5, 3),), _recur),
     "gru": Torch(lambda: _random(nn.GRU(3, 4, batch_first=True)), ((2, 5, 3),), _recur),
+    "stacked_lstm": Torch(lambda: _random(nn.LSTM(3, 4, num_layers=3, batch_first=True)), ((2, 5, 3),), _recur),
+    "stacked_gru": Torch(lambda: _random(nn.GRU(3, 4, num_layers=2, batch_first=True)), ((2, 5, 3),), _recur),
     "gru_no_b_hn": Torch(_gru, ((2, 5, 3),), _recur),
     "simple_rnn": Torch(lambda: _random(nn.RNN(3, 4, batch_first=True)), ((2, 5, 3),), _recur),
 }
@@ -159,11 +161,27 @@ KERAS_LAYERS: dict[str, Callable[[], Any]] = {
     "attention_kdim": lambda: keras.layers.MultiHeadAttention(2, 4),
     "lstm": lambda: keras.layers.LSTM(4, return_sequences=True),
     "gru": lambda: keras.layers.GRU(4, return_sequences=True),
+    "stacked_lstm": lambda: keras.layers.RNN(
+        keras.layers.StackedRNNCells([keras.layers.LSTMCell(4) for _ in range(3)]), return_sequences=True
+    ),
+    "stacked_gru": lambda: keras.layers.RNN(
+        keras.layers.StackedRNNCells([keras.layers.GRUCell(4) for _ in range(2)]), return_sequences=True
+    ),
     "simple_rnn": lambda: keras.layers.SimpleRNN(4, return_sequences=True),
     "gru_reset_before": lambda: keras.layers.GRU(4, return_sequences=True, reset_after=False),  # no torch twin
 }
 TORCH["optimized_lstm"] = TORCH["lstm"]
-COMPOSITE = {"attention", "attention_kdim", "lstm", "optimized_lstm", "gru", "gru_no_b_hn", "simple_rnn"}
+COMPOSITE = {
+    "attention",
+    "attention_kdim",
+    "lstm",
+    "optimized_lstm",
+    "gru",
+    "gru_no_b_hn",
+    "simple_rnn",
+    "stacked_lstm",
+    "stacked_gru",
+}
 """Cases whose framework layer keeps its variables in sub-layers."""
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "LSTMCellAdapter",
     "RNNAdapter",
     "SimpleRNNCellAdapter",
+    "StackedCellsAdapter",
 ]
 
 Shape = tuple[int | None, ...]
@@ -430,3 +431,60 @@ class RNNAdapter(CompositeAdapter):
 
     def __repr__(self) -> str:
         return "RNNAdapter()"
+
+
+def _layer_key(name: str, index: int) -> str:
+    """A torch recurrent tensor of layer 0 (``weight_ih_l0``) named for layer ``index`` (``weight_ih_l1``)."""
+    return f"{name.removesuffix('_l0')}_l{index}" if name.endswith("_l0") else name
+
+
+class StackedCellsAdapter(CompositeAdapter):
+    """``StackedRNNCells([cell, cell, ...])`` (in an ``RNN``) as a multi-layer torch RNN (``num_layers=N``).
+
+    Cell ``i``'s tensors are its own adapter's, with torch's layer index ``i`` (``weight_ih_l1``): a Keras
+    ``RNN(StackedRNNCells([LSTMCell(h), LSTMCell(h)]))`` is torch's ``nn.LSTM(in, h, num_layers=2,
+    batch_first=True)``. Built from the first cell's input shape.
+
+    Args:
+        find: The adapter of a cell (the package's registry's ``find``).
+    """
+
+    def __init__(self, find: Callable[[Any], LayoutAdapter]) -> None:
+        self.find = find
+
+    def parts(self, layer: Any) -> dict[str, Any]:
+        return {str(index): cell for index, cell in enumerate(layer.cells)}
+
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out: dict[str, T] = {}
+        for index, cell in enumerate(layer.cells):
+            own = {name.split(".", 1)[1]: x for name, x in tensors.items() if name.split(".", 1)[0] == str(index)}
+            mapped = self.find(cell).to_canonical(cell, path, own)
+            out.update((_layer_key(name, index), x) for name, x in mapped.items())
+        return out
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out: dict[str, T] = {}
+        for index, cell in enumerate(layer.cells):
+            suffix = f"_l{index}"
+            own = {f"{name.removesuffix(suffix)}_l0": x for name, x in tensors.items() if name.endswith(suffix)}
+            mapped = self.find(cell).from_canonical(cell, path, own)
+            out.update((f"{index}.{name}", x) for name, x in mapped.items())
+        return out
+
+    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
+        index, _, own = name.partition(".")
+        cell = layer.cells[int(index)]
+        rule = self.find(cell).rule_for(cell, own)
+        return None if rule is None else TensorRule(name, _layer_key(rule.canonical, int(index)), rule.axes)
+
+    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
+        method = getattr(self.find(layer.cells[0]), "input_shape", None) if layer.cells else None
+        return None if method is None else method(layer.cells[0], canonical)
+
+    def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
+        method = getattr(self.find(layer.cells[0]), "shape_keys", None) if layer.cells else None
+        return None if method is None else tuple(method(layer.cells[0]))
+
+    def __repr__(self) -> str:
+        return "StackedCellsAdapter()"

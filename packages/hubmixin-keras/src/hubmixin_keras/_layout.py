@@ -22,6 +22,7 @@ from hubmixin_keras._adapters import (
     LSTMCellAdapter,
     RNNAdapter,
     SimpleRNNCellAdapter,
+    StackedCellsAdapter,
     ranked,
 )
 
@@ -224,4 +225,5 @@ LAYOUTS.register(keras.layers.MultiHeadAttention, AttentionAdapter())
 LAYOUTS.register(keras.layers.LSTMCell, LSTMCellAdapter())
 LAYOUTS.register(keras.layers.GRUCell, GRUCellAdapter())
 LAYOUTS.register(keras.layers.SimpleRNNCell, SimpleRNNCellAdapter())
+LAYOUTS.register(keras.layers.StackedRNNCells, StackedCellsAdapter(LAYOUTS.find))
 LAYOUTS.register(keras.layers.RNN, RNNAdapter(LAYOUTS.find))

@@ -69,6 +69,20 @@ def _gru() -> nn.Module:
     return gru
 
 
+class _Separable(nn.Module):
+    """Depthwise then pointwise convolutions, as a Keras separable convolution computes."""
+
+    def __init__(self, channels: int, multiplier: int, features: int, kernel: int | tuple[int, int], dim: int) -> None:
+        super().__init__()
+        conv = nn.Conv2d if dim == 2 else nn.Conv1d
+        self.depthwise = conv(channels, channels * multiplier, kernel, groups=channels, bias=False)
+        self.pointwise = conv(channels * multiplier, features, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.pointwise(self.depthwise(x))
+        return out
+
+
 def _nhwc(module: nn.Module, xs: Tensors) -> torch.Tensor:
     out: torch.Tensor = module(xs[0].permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
     return out
@@ -113,6 +127,8 @@ TORCH: dict[str, Torch] = {
     "grouped_conv": Torch(lambda: _random(nn.Conv2d(4, 6, 3, groups=2)), ((2, 5, 6, 4),), _nhwc),
     "depthwise_conv": Torch(lambda: _random(nn.Conv2d(3, 6, (2, 3), groups=3)), (IMAGE,), _nhwc),
     "depthwise_conv_1d": Torch(lambda: _random(nn.Conv1d(3, 6, 3, groups=3)), (SIGNAL,), _nlc),
+    "separable_conv": Torch(lambda: _random(_Separable(3, 2, 5, (2, 3), 2)), (IMAGE,), _nhwc),
+    "separable_conv_1d": Torch(lambda: _random(_Separable(3, 1, 4, 3, 1)), (SIGNAL,), _nlc),
     "group_norm": Torch(lambda: _random(nn.GroupNorm(2, 6)), ((2, 5, 6),), _nlc),
     "rms_norm": Torch(lambda: _random(nn.RMSNorm(6, eps=1e-5)), ((2, 5, 6),), _plain),
     "attention": Torch(lambda: _random(nn.MultiheadAttention(8, 2, batch_first=True)), ((2, 3, 8), (2, 5, 8)), _attend),
@@ -155,6 +171,8 @@ KERAS_LAYERS: dict[str, Callable[[], Any]] = {
     "conv_transpose_1d": lambda: keras.layers.Conv1DTranspose(4, 3, strides=2),
     "depthwise_conv": lambda: keras.layers.DepthwiseConv2D((2, 3), depth_multiplier=2),
     "depthwise_conv_1d": lambda: keras.layers.DepthwiseConv1D(3, depth_multiplier=2),
+    "separable_conv": lambda: keras.layers.SeparableConv2D(5, (2, 3), depth_multiplier=2),
+    "separable_conv_1d": lambda: keras.layers.SeparableConv1D(4, 3),
     "group_norm": lambda: keras.layers.GroupNormalization(groups=2, epsilon=1e-5),
     "rms_norm": lambda: keras.layers.RMSNormalization(epsilon=1e-5),
     "attention": lambda: keras.layers.MultiHeadAttention(2, 4),

@@ -55,6 +55,7 @@ __all__ = [
     "GRUCellAdapter",
     "LSTMCellAdapter",
     "RNNAdapter",
+    "SeparableConvAdapter",
     "SimpleRNNCellAdapter",
     "StackedCellsAdapter",
 ]
@@ -113,6 +114,25 @@ class ConvTransposeAdapter(ConvAdapter):
         return "ConvTransposeAdapter()"
 
 
+def _depthwise_to_torch(kernel: T) -> T:
+    """A depthwise kernel ``(*k, C, M)`` as torch's grouped ``weight`` ``(C*M, 1, *k)``."""
+    ndim: int = len(kernel.shape)
+    spatial: tuple[int, ...] = tuple(kernel.shape)[: ndim - 2]
+    return reshape(transpose(kernel, (ndim - 2, ndim - 1, *range(ndim - 2))), (-1, 1, *spatial))
+
+
+def _depthwise_from_torch(weight: T, multiplier: int) -> T:
+    """Torch's grouped ``weight`` ``(C*M, 1, *k)`` as a depthwise kernel ``(*k, C, M)``."""
+    rank: int = len(weight.shape)
+    per_channel = reshape(weight, (-1, multiplier, *tuple(weight.shape)[2:]))
+    return transpose(per_channel, inverse_axes((rank - 2, rank - 1, *range(rank - 2))))
+
+
+def _pointwise_axes(ndim: int) -> tuple[int, ...]:
+    """The axes that take a kernel ``(*k, in, out)`` to torch's ``(out, in, *k)``."""
+    return (ndim - 1, ndim - 2, *range(ndim - 2))
+
+
 class DepthwiseConvAdapter(LayoutAdapter):
     """``DepthwiseConv1D``/``DepthwiseConv2D`` as torch's ``Conv1d/Conv2d(C, C*M, k, groups=C)``.
 
@@ -126,19 +146,13 @@ class DepthwiseConvAdapter(LayoutAdapter):
     def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
         out = dict(tensors)
         if "kernel" in out:
-            kernel = out.pop("kernel")
-            ndim: int = len(kernel.shape)
-            spatial: tuple[int, ...] = tuple(kernel.shape)[: ndim - 2]
-            out["weight"] = reshape(transpose(kernel, (ndim - 2, ndim - 1, *range(ndim - 2))), (-1, 1, *spatial))
+            out["weight"] = _depthwise_to_torch(out.pop("kernel"))
         return out
 
     def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
         out = dict(tensors)
         if "weight" in out:
-            weight: T = out.pop("weight")
-            rank: int = len(weight.shape)
-            per_channel = reshape(weight, (-1, int(layer.depth_multiplier), *tuple(weight.shape)[2:]))
-            out["kernel"] = transpose(per_channel, inverse_axes((rank - 2, rank - 1, *range(rank - 2))))
+            out["kernel"] = _depthwise_from_torch(out.pop("weight"), int(layer.depth_multiplier))
         return out
 
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
@@ -152,6 +166,56 @@ class DepthwiseConvAdapter(LayoutAdapter):
 
     def __repr__(self) -> str:
         return "DepthwiseConvAdapter()"
+
+
+_DEPTHWISE, _POINTWISE, _POINTWISE_BIAS = "depthwise.weight", "pointwise.weight", "pointwise.bias"
+
+
+class SeparableConvAdapter(LayoutAdapter):
+    """``SeparableConv1D``/``SeparableConv2D`` as torch's depthwise then pointwise convolutions at the layer's
+    path: ``depthwise = Conv2d(C, C*M, k, groups=C, bias=False)`` and ``pointwise = Conv2d(C*M, F, 1)``.
+
+    ``depthwise_kernel`` ``(*k, C, M)`` is ``depthwise.weight`` ``(C*M, 1, *k)``, ``pointwise_kernel``
+    ``(1, ..., C*M, F)`` is ``pointwise.weight`` ``(F, C*M, 1, ...)``, ``bias`` is ``pointwise.bias``.
+    Built for ``C = depthwise.weight.shape[0] / depth_multiplier`` channels.
+    """
+
+    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
+        return None if name in ("depthwise_kernel", "pointwise_kernel", "bias") else TensorRule(name, name)
+
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out = dict(tensors)
+        if "depthwise_kernel" in out:
+            out[_DEPTHWISE] = _depthwise_to_torch(out.pop("depthwise_kernel"))
+        if "pointwise_kernel" in out:
+            kernel = out.pop("pointwise_kernel")
+            out[_POINTWISE] = transpose(kernel, _pointwise_axes(len(kernel.shape)))
+        if "bias" in out:
+            out[_POINTWISE_BIAS] = out.pop("bias")
+        return out
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out = dict(tensors)
+        if _DEPTHWISE in out:
+            out["depthwise_kernel"] = _depthwise_from_torch(out.pop(_DEPTHWISE), int(layer.depth_multiplier))
+        if _POINTWISE in out:
+            weight = out.pop(_POINTWISE)
+            out["pointwise_kernel"] = transpose(weight, inverse_axes(_pointwise_axes(len(weight.shape))))
+        if _POINTWISE_BIAS in out:
+            out["bias"] = out.pop(_POINTWISE_BIAS)
+        return out
+
+    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
+        weight = ranked(canonical, _DEPTHWISE, range(3, 5))
+        if weight is None:
+            return None
+        return _spatial(layer, weight.shape[0] // int(layer.depth_multiplier), len(weight.shape) - 2)
+
+    def shape_keys(self, layer: Any) -> tuple[str, ...]:
+        return (_DEPTHWISE,)
+
+    def __repr__(self) -> str:
+        return "SeparableConvAdapter()"
 
 
 _QKV = ("q_proj_weight", "k_proj_weight", "v_proj_weight")

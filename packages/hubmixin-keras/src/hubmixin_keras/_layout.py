@@ -21,6 +21,7 @@ from hubmixin_keras._adapters import (
     GRUCellAdapter,
     LSTMCellAdapter,
     RNNAdapter,
+    SeparableConvAdapter,
     SimpleRNNCellAdapter,
     StackedCellsAdapter,
     ranked,
@@ -221,6 +222,8 @@ for _transpose in (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, k
     LAYOUTS.register(_transpose, ConvTransposeAdapter())
 for _depthwise in (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D):
     LAYOUTS.register(_depthwise, DepthwiseConvAdapter())
+for _separable in (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D):
+    LAYOUTS.register(_separable, SeparableConvAdapter())
 LAYOUTS.register(keras.layers.MultiHeadAttention, AttentionAdapter())
 LAYOUTS.register(keras.layers.LSTMCell, LSTMCellAdapter())
 LAYOUTS.register(keras.layers.GRUCell, GRUCellAdapter())

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +86,18 @@ def test_inspect_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert err.startswith("hubmixin: error:") and "model.safetensors" in err and len(err.splitlines()) == 1
     assert main(["inspect", str(tmp_path / "missing-dir" / "x"), "--json"]) == 1
+
+
+def test_inspect_into_a_pipe_its_reader_left_stops_quietly(tmp_path: Path) -> None:
+    # `hubmixin inspect repo | head`: the reader closes the pipe before the listing is written.
+    save_file({f"layer.{i}.weight": np.zeros(1, np.float32) for i in range(4000)}, str(tmp_path / "model.safetensors"))
+    script = shutil.which("hubmixin", path=str(Path(sys.executable).parent))
+    assert script is not None
+    with subprocess.Popen(
+        [script, "inspect", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        errors = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 141
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors

@@ -162,9 +162,9 @@ def test_the_base_takes_both_signatures_directly(tmp_path: Path) -> None:
 class Named(nn.Module, PyTorchModelHubMixin):
     """``__init__`` arguments named like download options, loaded through an override that forwards them."""
 
-    def __init__(self, endpoint: str = "none", max_workers: int = 0) -> None:
+    def __init__(self, endpoint: str = "none", max_workers: int = 0, token: str = "", revision: int = 0) -> None:
         super().__init__()
-        self.endpoint, self.max_workers = endpoint, max_workers
+        self.endpoint, self.max_workers, self.token, self.revision = endpoint, max_workers, token, revision
         self.layer = nn.Linear(2, 2)
 
     @classmethod
@@ -173,9 +173,16 @@ class Named(nn.Module, PyTorchModelHubMixin):
 
 
 def test_model_arguments_named_like_download_options_reach_init(tmp_path: Path) -> None:
-    Named(endpoint="http://example.invalid", max_workers=3).save_pretrained(tmp_path)
-    loaded = Named.from_pretrained(tmp_path)  # not taken as the Hub endpoint or the download workers
-    assert (loaded.endpoint, loaded.max_workers) == ("http://example.invalid", 3)
+    Named(endpoint="http://example.invalid", max_workers=3, token="<pad>", revision=2).save_pretrained(tmp_path)
+    loaded = Named.from_pretrained(tmp_path)  # not taken as the Hub endpoint, download workers, token, revision
+    assert (loaded.endpoint, loaded.max_workers, loaded.token, loaded.revision) == (
+        "http://example.invalid",
+        3,
+        "<pad>",
+        2,
+    )
+    with pytest.raises(HubMixinTypeError, match="token"):  # the model's token and the download's: one keyword
+        Named.from_pretrained(tmp_path, token="hf_secret")
 
 
 class NamedLikeExtras(nn.Module, PyTorchModelHubMixin):

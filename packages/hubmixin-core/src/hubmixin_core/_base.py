@@ -355,6 +355,12 @@ class ModelHubMixinBase:
             with model_arguments(()):  # none passed as keywords (this may run inside another model's load)
                 instance = cls._from_pretrained(model_id=model_id, **call, model_kwargs=model_kwargs)
         else:
+            defaults = {**{p.name: p.value for p in DOWNLOAD_PARAMS}, **cls._hub_extra_defaults}
+            for name in model_kwargs.keys() & call.keys() & defaults.keys():
+                # An option left at its default yields its keyword to the model's argument, where the override
+                # takes it through **kwargs (and so forwards it); one it names would be taken as the option.
+                if not _named(parameters, name) and _same(call[name], defaults[name]):
+                    del call[name]
             clash = sorted(model_kwargs.keys() & {*call, "model_id"})
             if clash:
                 raise HubMixinTypeError(

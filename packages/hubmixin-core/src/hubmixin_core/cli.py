@@ -19,6 +19,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -117,7 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``hubmixin`` console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    return func(args)
+    try:
+        code = func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left (`hubmixin inspect ... | head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
+        return 141  # 128 + SIGPIPE, what a shell reports for a command its pipe's reader left
+    return code
 
 
 if __name__ == "__main__":

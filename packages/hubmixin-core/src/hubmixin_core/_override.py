@@ -19,7 +19,7 @@ from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 from hubmixin_core.params import DOWNLOAD_PARAMS
 
-__all__ = ["HUB_KEYWORDS", "LEGACY_DOWNLOAD_KEYWORDS", "keeps_model_arguments", "loader_arguments", "model_arguments"]
+__all__ = ["HUB_KEYWORDS", "LEGACY_DOWNLOAD_KEYWORDS", "loader_arguments", "model_arguments", "takes_hub_keywords"]
 
 _MODEL_ARGUMENTS: ContextVar[frozenset[str]] = ContextVar("hubmixin_model_arguments", default=frozenset())
 
@@ -40,28 +40,40 @@ def model_arguments(names: Iterable[str]) -> Iterator[None]:
         _MODEL_ARGUMENTS.reset(token)
 
 
-def keeps_model_arguments(from_pretrained: F) -> F:
-    """Decorate a framework base's ``_from_pretrained`` (under ``@classmethod``): keywords that an override
-    forwarded as the model's arguments (see :func:`model_arguments`) and that bind to one of the base's own load
-    options (``dtype``, ``strict``, ``map_location`` ...) go to ``__init__`` through ``model_kwargs`` instead."""
+def takes_hub_keywords(from_pretrained: F) -> F:
+    """Decorate a framework base's ``_from_pretrained`` (under ``@classmethod``) written with hubmixin's signature
+    (``model_id``, ``download``, ``model_kwargs`` and its own load options, all keyword-only) so that it also takes
+    huggingface_hub's: an override written for huggingface_hub may forward its keywords unchanged.
+
+    - huggingface_hub's download keywords (``revision``, ``token``, ... see :data:`HUB_KEYWORDS`) become one
+      :class:`DownloadOptions`, and the other keywords the model's arguments (:func:`loader_arguments`);
+    - keywords that the override forwarded as the model's arguments (see :func:`model_arguments`) and that bind
+      to one of the base's own load options (``dtype``, ``strict``, ``map_location`` ...) go to ``__init__``.
+
+    Type checkers see the decorated signature only.
+    """
+    parameters = inspect.signature(from_pretrained).parameters
     own = [
         name
-        for name, parameter in inspect.signature(from_pretrained).parameters.items()
+        for name, parameter in parameters.items()
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("model_id", "download", "model_kwargs")
     ]
 
     @functools.wraps(from_pretrained)
-    def keeping(cls: type[Any], **kwargs: Any) -> Any:
-        names = [name for name in own if name in kwargs and name in _MODEL_ARGUMENTS.get()]
-        if names:
-            model_kwargs = dict(kwargs.pop("model_kwargs", None) or {})
-            clash = sorted(model_kwargs.keys() & names)
-            if clash:
-                raise HubMixinTypeError(f"{cls.__qualname__}._from_pretrained got the model arguments {clash} twice")
-            kwargs["model_kwargs"] = {**model_kwargs, **{name: kwargs.pop(name) for name in names}}
-        return from_pretrained(cls, **kwargs)
+    def taking(cls: type[Any], *, model_id: str, **kwargs: Any) -> Any:
+        owner = f"{cls.__qualname__}._from_pretrained"
+        model_kwargs = dict(kwargs.pop("model_kwargs", None) or {})
+        moved = [name for name in own if name in kwargs and name in _MODEL_ARGUMENTS.get()]
+        clash = sorted(model_kwargs.keys() & moved)
+        if clash:
+            raise HubMixinTypeError(f"{owner} got the model arguments {clash} twice")
+        model_kwargs.update((name, kwargs.pop(name)) for name in moved)
+        options = {name: kwargs.pop(name) for name in own if name in kwargs}
+        download = kwargs.pop("download", None)
+        download, init = loader_arguments(owner, download=download, model_kwargs=model_kwargs, keywords=kwargs)
+        return from_pretrained(cls, model_id=model_id, download=download, model_kwargs=init, **options)
 
-    return keeping  # type: ignore[return-value]
+    return taking  # type: ignore[return-value]
 
 
 LEGACY_DOWNLOAD_KEYWORDS: dict[str, Any] = {"proxies": None, "resume_download": None}

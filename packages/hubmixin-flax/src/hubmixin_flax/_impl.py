@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +22,7 @@ from jax.sharding import Sharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core._override import keeps_model_arguments, loader_arguments
+from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core.errors import HubMixinError, HubMixinKeyError, HubMixinTypeError, HubMixinValueError, WeightsError
 from hubmixin_core.typing import Coders
 from hubmixin_core.weights import (
@@ -136,54 +136,30 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             settings=layer_settings,
         )
 
-    if TYPE_CHECKING:  # the signature type checkers see; at run time, _hub_from_pretrained takes both
-
-        @classmethod
-        def _from_pretrained(
-            cls,
-            *,
-            model_id: str,
-            download: DownloadOptions,
-            model_kwargs: dict[str, Any],
-            sharding: ShardingSpec | None = None,
-            strict: bool = False,
-            key_mapping: Mapping[str, str] | None = None,
-            dtype: DTypeLike | None = None,
-        ) -> Self: ...
-
     @classmethod
-    @keeps_model_arguments
-    def _hub_from_pretrained(
+    @takes_hub_keywords
+    def _from_pretrained(
         cls,
         *,
         model_id: str,
-        download: DownloadOptions | None = None,
-        model_kwargs: dict[str, Any] | None = None,
+        download: DownloadOptions,
+        model_kwargs: dict[str, Any],
         sharding: ShardingSpec | None = None,
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: DTypeLike | None = None,
-        **keywords: Any,
     ) -> Self:
         """Build the model abstractly, then fill each variable from the checkpoint, straight onto its devices.
 
         The checkpoint is opened first (a repository without weights fails before anything is built); shapes,
         dtypes and keys are checked from its headers before any tensor is read.
 
-        Takes hubmixin's signature (``download``, ``model_kwargs``) and huggingface_hub's (``revision``,
-        ``cache_dir``, ``force_download``, ``proxies``, ``resume_download``, ``local_files_only``, ``token``,
-        and the ``__init__`` arguments as keywords), so an override written for huggingface_hub's
-        signature may forward its arguments to ``super()._from_pretrained`` unchanged.
+        Also takes huggingface_hub's signature (``revision``, ``token``, ... and the ``__init__`` arguments as
+        keywords), so an override written for huggingface_hub forwards to ``super()._from_pretrained`` unchanged.
         """
-        options, init = loader_arguments(
-            f"{cls.__qualname__}._from_pretrained",
-            download=download,
-            model_kwargs=model_kwargs,
-            keywords=keywords,
-        )
         target = floating_dtype_name(dtype)
-        checkpoint = open_checkpoint(model_id, options).renamed(key_mapping)
-        kwargs = dict(init)
+        checkpoint = open_checkpoint(model_id, download).renamed(key_mapping)
+        kwargs = dict(model_kwargs)
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
             kwargs["rngs"] = nnx.Rngs(0)
         mesh = mesh_of(sharding)
@@ -230,9 +206,6 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
         load.report.log(logger, cls.__qualname__, checkpoint.description)
         return model
-
-    if not TYPE_CHECKING:
-        _from_pretrained = _hub_from_pretrained
 
 
 @contextlib.contextmanager

@@ -11,13 +11,13 @@ import logging
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import keras
 import numpy as np
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
-from hubmixin_core._override import keeps_model_arguments, loader_arguments
+from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core.errors import HubMixinTypeError, WeightsNotFoundError, format_names
 from hubmixin_core.weights import (
     Checkpoint,
@@ -155,54 +155,31 @@ class KerasHubMixinBase(ModelHubMixin):
             settings=layer_settings,
         )
 
-    if TYPE_CHECKING:  # the signature type checkers see; at run time, _hub_from_pretrained takes both
-
-        @classmethod
-        def _from_pretrained(
-            cls,
-            *,
-            model_id: str,
-            download: DownloadOptions,
-            model_kwargs: dict[str, Any],
-            strict: bool = False,
-            key_mapping: Mapping[str, str] | None = None,
-            dtype: str | None = None,
-        ) -> Self: ...
-
     @classmethod
-    @keeps_model_arguments
-    def _hub_from_pretrained(
+    @takes_hub_keywords
+    def _from_pretrained(
         cls,
         *,
         model_id: str,
-        download: DownloadOptions | None = None,
-        model_kwargs: dict[str, Any] | None = None,
+        download: DownloadOptions,
+        model_kwargs: dict[str, Any],
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: str | None = None,
-        **keywords: Any,
     ) -> Self:
         """Build the model from the checkpoint's shapes with its variables deferred, then give each its value.
 
         The checkpoint is opened first (a repository without weights fails before the model is built); no
         initialiser runs for a variable the checkpoint holds.
 
-        Takes hubmixin's signature (``download``, ``model_kwargs``) and huggingface_hub's (``revision``,
-        ``cache_dir``, ``force_download``, ``proxies``, ``resume_download``, ``local_files_only``, ``token``,
-        and the ``__init__`` arguments as keywords), so an override written for huggingface_hub's
-        signature may forward its arguments to ``super()._from_pretrained`` unchanged.
+        Also takes huggingface_hub's signature (``revision``, ``token``, ... and the ``__init__`` arguments as
+        keywords), so an override written for huggingface_hub forwards to ``super()._from_pretrained`` unchanged.
         """
-        options, init = loader_arguments(
-            f"{cls.__qualname__}._from_pretrained",
-            download=download,
-            model_kwargs=model_kwargs,
-            keywords=keywords,
-        )
         dtype = dtype_policy_name(dtype)  # any Keras dtype policy; variables keep the dtype it gives them
-        checkpoint = _open(model_id, options).renamed(key_mapping)
+        checkpoint = _open(model_id, download).renamed(key_mapping)
         with pending_cleared_on_error():
             model, unbuilt = construct_deferred(
-                lambda: cls(**init), checkpoint.infos, dtype, source=checkpoint.description
+                lambda: cls(**model_kwargs), checkpoint.infos, dtype, source=checkpoint.description
             )
             if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
                 raise unbuilt_error(model, unbuilt, checkpoint.description)
@@ -226,6 +203,3 @@ class KerasHubMixinBase(ModelHubMixin):
             )
         load.report.log(logger, cls.__qualname__, checkpoint.description)
         return model
-
-    if not TYPE_CHECKING:
-        _from_pretrained = _hub_from_pretrained

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import torch
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core._override import keeps_model_arguments, loader_arguments
+from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core.errors import DeviceError, HubMixinTypeError
 from hubmixin_torch._checkpoint import open_torch_checkpoint
 from hubmixin_torch._construct import construct_without_weights
@@ -62,55 +62,31 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             module = module.module  # as huggingface_hub does: save the wrapped model's names
         save_module(module, save_directory, max_shard_size=max_shard_size, dtype=dtype)
 
-    if TYPE_CHECKING:  # the signature type checkers see; at run time, _hub_from_pretrained takes both
-
-        @classmethod
-        def _from_pretrained(
-            cls,
-            *,
-            model_id: str,
-            download: DownloadOptions,
-            model_kwargs: dict[str, Any],
-            map_location: str | torch.device = "cpu",
-            strict: bool = False,
-            key_mapping: Mapping[str, str] | None = None,
-            dtype: torch.dtype | None = None,
-        ) -> Self: ...
-
     @classmethod
-    @keeps_model_arguments
-    def _hub_from_pretrained(
+    @takes_hub_keywords
+    def _from_pretrained(
         cls,
         *,
         model_id: str,
-        download: DownloadOptions | None = None,
-        model_kwargs: dict[str, Any] | None = None,
+        download: DownloadOptions,
+        model_kwargs: dict[str, Any],
         map_location: str | torch.device = "cpu",
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: torch.dtype | None = None,
-        **keywords: Any,
     ) -> Self:
         """Build the model without initialising its parameters, then assign the checkpoint's tensors to it.
 
         The weights are located first (downloading shards in parallel), so a repository without weights fails
         before the model is built. The model is returned in eval mode, entirely on ``map_location``.
 
-        Takes hubmixin's signature (``download``, ``model_kwargs``) and huggingface_hub's (``revision``,
-        ``cache_dir``, ``force_download``, ``proxies``, ``resume_download``, ``local_files_only``, ``token``,
-        and the ``__init__`` arguments as keywords), so an override written for huggingface_hub's
-        ``PyTorchModelHubMixin`` may forward its arguments to ``super()._from_pretrained`` unchanged.
+        Also takes huggingface_hub's signature (``revision``, ``token``, ... and the ``__init__`` arguments as
+        keywords), so an override written for huggingface_hub forwards to ``super()._from_pretrained`` unchanged.
         """
-        options, init = loader_arguments(
-            f"{cls.__qualname__}._from_pretrained",
-            download=download,
-            model_kwargs=model_kwargs,
-            keywords=keywords,
-        )
         device = _as_device(map_location)
         dtype = check_dtype_argument(dtype)
-        checkpoint = open_torch_checkpoint(model_id, options, device).renamed(key_mapping)
-        model = construct_without_weights(lambda: cls(**init))
+        checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
+        model = construct_without_weights(lambda: cls(**model_kwargs))
         module = _as_module(model)
         tie_weights = getattr(module, "tie_weights", None)
         if callable(tie_weights):  # transformers' convention: ties made outside __init__
@@ -121,10 +97,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             device=device,
             dtype=dtype,
             strict=strict,
-            rebuild=lambda: _as_module(cls(**init)),
+            rebuild=lambda: _as_module(cls(**model_kwargs)),
         )
         module.eval()
         return model
-
-    if not TYPE_CHECKING:
-        _from_pretrained = _hub_from_pretrained

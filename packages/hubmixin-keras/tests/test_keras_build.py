@@ -43,6 +43,20 @@ def test_the_loaded_model_is_built_and_holds_the_file_before_any_call(net: Net, 
     assert not [v for v in pending_variables() if id(v) in ours]  # nothing left for Keras to initialise later
 
 
+def test_variable_paths_are_those_a_call_gives(net: Net, saved: Path) -> None:
+    # Keras names a variable by the layers holding it (model/block/dense/kernel): LayoutMap patterns and optimizer
+    # slot names use it. Built outside the model's call, the layers once lacked their holders' name scopes.
+    loaded = Net.from_pretrained(saved)
+    block = loaded.blocks[1]
+    assert block.dense.kernel.path == f"{loaded.name}/{block.name}/{block.dense.name}/kernel"
+    assert loaded.conv.kernel.path == f"{loaded.name}/{loaded.conv.name}/kernel"
+    called = Net()
+    called(IDS, IMAGE)
+    under_model = [v.path.startswith(f"{called.name}/") for v in called.weights]  # (Scale's are made in __init__)
+    assert [v.path.startswith(f"{loaded.name}/") for v in loaded.weights] == under_model
+    assert [v.path.count("/") for v in loaded.weights] == [v.path.count("/") for v in called.weights]
+
+
 def test_no_initializer_runs_for_a_variable_in_the_checkpoint(tmp_path: Path) -> None:
     model = Guarded()
     model(IDS, IMAGE)

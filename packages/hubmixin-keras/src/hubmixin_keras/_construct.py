@@ -9,7 +9,7 @@ variable its value from the checkpoint; :func:`initialize_rest` runs the deferre
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import keras
@@ -26,6 +26,7 @@ __all__ = [
     "construct_deferred",
     "dtype_policy_name",
     "any_rank",
+    "in_scopes_of",
     "initialize_rest",
     "mark_containers_built",
     "pending_cleared_on_error",
@@ -101,12 +102,26 @@ def construct_deferred(
             except WeightsShapeError as error:  # the tensor named in full, with the checkpoint
                 raise _renamed(error, source, prefix + error.key) from None
             if shape is not None:
-                layer.build(shape if shape else None)
+                with in_scopes_of(layers, path):
+                    layer.build(shape if shape else None)
                 any_rank(layer)
             elif not layer.built and hasattr(LAYOUTS.find(layer), "input_shape") and shape_keys_of(layer) != ():
                 unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
         mark_containers_built(model)
     return model, unbuilt
+
+
+@contextlib.contextmanager
+def in_scopes_of(layers: Sequence[tuple[str, keras.Layer]], path: str) -> Iterator[None]:
+    """Inside the name scopes of the layers that hold the one at ``path`` (``layers``: the model's, by path), as
+    when the model's call builds it: its variables' paths are then Keras' own (``net/block/dense/kernel``)."""
+    by_path = dict(layers)
+    parts = path.split(".") if path else []
+    holders = [by_path[".".join(parts[:end])] for end in range(len(parts)) if ".".join(parts[:end]) in by_path]
+    with contextlib.ExitStack() as scopes:
+        for holder in holders:
+            scopes.enter_context(holder._open_name_scope())
+        yield
 
 
 def mark_containers_built(model: keras.Layer) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import keras
 
-from hubmixin_keras._construct import any_rank, mark_containers_built
+from hubmixin_keras._construct import any_rank, in_scopes_of, mark_containers_built
 from hubmixin_keras._walk import named_layers
 
 __all__ = ["keep_keras_saving"]
@@ -38,12 +38,14 @@ def _layer_build_configs(model: keras.Layer) -> dict[str, Any]:
 def _build_layers(model: keras.Layer, configs: dict[str, Any]) -> None:
     pending = dict(configs)
     while pending:  # again while building a layer brings new ones (a layer that makes its sub-layers in build)
-        layers = dict(named_layers(model))
+        named = named_layers(model)
+        layers = dict(named)
         found = sorted(pending.keys() & layers.keys(), key=lambda path: -path.count("."))  # leaves first
         for path in found:
             layer = layers[path]
             if not layer.built:
-                layer.build_from_config(pending[path])
+                with in_scopes_of(named, path):
+                    layer.build_from_config(pending[path])
                 any_rank(layer)
             del pending[path]
         if not found:

@@ -81,9 +81,17 @@ def _dtype_policy(dtype: str | None) -> Iterator[None]:
 
 
 def construct_deferred(
-    factory: Callable[[], M], infos: Mapping[str, TensorInfo], dtype: str | None = None, *, source: str = "checkpoint"
+    factory: Callable[[], M],
+    infos: Mapping[str, TensorInfo],
+    dtype: str | None = None,
+    *,
+    source: str = "checkpoint",
+    built_as: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[M, list[str]]:
     """``factory()`` with its layers built from the checkpoint's shapes (``infos``), every variable deferred.
+
+    A layer whose adapter cannot tell its input shape is built from its Keras build config in ``built_as`` (by
+    layer path), where the checkpoint recorded one.
 
     Returns the model and the paths of the layers that could not be built (their shape-giving tensors are not
     in the checkpoint): Keras builds those at their first call, with their own initialisation.
@@ -105,6 +113,9 @@ def construct_deferred(
                 with in_scopes_of(layers, path):
                     layer.build(shape if shape else None)
                 any_rank(layer)
+            elif built_as and path in built_as and not hasattr(LAYOUTS.find(layer), "input_shape"):
+                with in_scopes_of(layers, path):
+                    layer.build_from_config(dict(built_as[path]))
             elif not layer.built and hasattr(LAYOUTS.find(layer), "input_shape") and shape_keys_of(layer) != ():
                 unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
         mark_containers_built(model)

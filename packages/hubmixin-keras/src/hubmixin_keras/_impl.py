@@ -32,6 +32,7 @@ from hubmixin_core.weights import (
     save_canonical,
     warn_settings,
 )
+from hubmixin_keras._built_as import build_metadata, recorded_builds
 from hubmixin_keras._construct import (
     assign,
     construct_deferred,
@@ -153,6 +154,7 @@ class KerasHubMixinBase(ModelHubMixin):
             dtype=floating_dtype_name(dtype),
             framework=f"keras-{keras.backend.backend()}",
             settings=layer_settings,
+            metadata=build_metadata(_as_layer(self)),
         )
 
     @classmethod
@@ -179,7 +181,11 @@ class KerasHubMixinBase(ModelHubMixin):
         checkpoint = _open(model_id, download).renamed(key_mapping)
         with pending_cleared_on_error():
             model, unbuilt = construct_deferred(
-                lambda: cls(**model_kwargs), checkpoint.infos, dtype, source=checkpoint.description
+                lambda: cls(**model_kwargs),
+                checkpoint.infos,
+                dtype,
+                source=checkpoint.description,
+                built_as=recorded_builds(checkpoint.metadata, checkpoint.description),
             )
             if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
                 raise unbuilt_error(model, unbuilt, checkpoint.description)

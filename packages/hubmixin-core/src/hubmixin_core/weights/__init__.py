@@ -63,6 +63,7 @@ from hubmixin_core.weights._resolve import resolve_weight_files as resolve_weigh
 from hubmixin_core.weights._save import SaveFile as SaveFile
 from hubmixin_core.weights._save import plan_shards as plan_shards
 from hubmixin_core.weights._save import save_safetensors as save_safetensors
+from hubmixin_core.weights._settings import BUILD_KEY as BUILD_KEY
 from hubmixin_core.weights._settings import SETTING_NAMES as SETTING_NAMES
 from hubmixin_core.weights._settings import SETTINGS_KEY as SETTINGS_KEY
 from hubmixin_core.weights._settings import Settings as Settings

@@ -20,7 +20,7 @@ from hubmixin_core.weights._header import TensorInfo, read_header
 from hubmixin_core.weights._metadata import check_layout_version
 from hubmixin_core.weights._read import Index, read_numpy, read_numpy_slice, read_raw
 from hubmixin_core.weights._resolve import WeightFiles, resolve_weight_files
-from hubmixin_core.weights._settings import SETTINGS_KEY, renamed_settings
+from hubmixin_core.weights._settings import LAYER_KEYED_METADATA, renamed_settings
 
 __all__ = ["Checkpoint", "TensorReader", "open_checkpoint"]
 
@@ -116,8 +116,9 @@ class Checkpoint:
         old_to_new = {old: new for new, old in renames.items()}
         # torch ties are recorded in the metadata as {dropped name: kept name}: renamed with the tensors
         metadata = {old_to_new.get(k, k): old_to_new.get(v, v) for k, v in self.metadata.items()}
-        if SETTINGS_KEY in metadata:
-            metadata[SETTINGS_KEY] = renamed_settings(metadata[SETTINGS_KEY], lambda name: _rename(name, patterns))
+        for key in LAYER_KEYED_METADATA:
+            if key in metadata:
+                metadata[key] = renamed_settings(metadata[key], lambda name: _rename(name, patterns))
         return replace(
             self,
             infos={new: self.infos[old] for new, old in renames.items()},

@@ -17,10 +17,26 @@ from typing import Any
 
 from hubmixin_core.errors import LayerSettingsWarning
 
-__all__ = ["SETTINGS_KEY", "SETTING_NAMES", "Settings", "same_padding", "settings_metadata", "warn_settings"]
+__all__ = [
+    "BUILD_KEY",
+    "LAYER_KEYED_METADATA",
+    "SETTINGS_KEY",
+    "SETTING_NAMES",
+    "Settings",
+    "same_padding",
+    "settings_metadata",
+    "warn_settings",
+]
 
 SETTINGS_KEY = "hubmixin.settings"
 """Header metadata key of the JSON object ``{layer path: {setting: value}}`` of the model that saved the file."""
+
+BUILD_KEY = "hubmixin.build"
+"""Header metadata key of the JSON object ``{layer path: build configuration}`` that a framework building layers
+from their input shapes (Keras) records for the layers no adapter can build from the tensors' shapes alone."""
+
+LAYER_KEYED_METADATA = (SETTINGS_KEY, BUILD_KEY)
+"""Metadata keys whose JSON objects are keyed by layer path: renamed with the tensors (``key_mapping``)."""
 
 SETTING_NAMES = {
     "eps": "the epsilon a norm layer adds to the variance",
@@ -56,7 +72,8 @@ def settings_metadata(settings: Mapping[str, Mapping[str, Any]]) -> dict[str, st
 
 
 def renamed_settings(text: str, rename: Callable[[str], str]) -> str:
-    """The settings metadata ``text`` with each layer path renamed as its tensors are (``rename("path.")``).
+    """The metadata ``text`` keyed by layer path (:data:`LAYER_KEYED_METADATA`) with each path renamed as its
+    tensors are (``rename("path.")``).
 
     Text that is not a JSON object is returned as it is.
     """

@@ -1,0 +1,60 @@
+"""How layers no adapter can build from tensor shapes were built: recorded at save, replayed at load.
+
+An ``EinsumDense``, a ``PReLU`` or a custom layer creating its variables in ``build`` holds tensors whose shapes
+do not say what input it was built for. ``save_pretrained`` records such a layer's own Keras build config
+(``{"input_shape": [null, 6]}``) in the checkpoint's metadata (``hubmixin.build``, by layer path), and
+``from_pretrained`` builds the layer from it, so its tensors load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+
+from hubmixin_core.weights import BUILD_KEY
+from hubmixin_keras._layout import LAYOUTS
+from hubmixin_keras._walk import named_layers, own_variables
+
+__all__ = ["build_metadata", "recorded_builds"]
+
+logger = logging.getLogger("hubmixin_keras")
+
+
+def _needs_record(layer: keras.Layer) -> bool:
+    """A built layer holding variables its ``build`` created, which its adapter cannot build from their shapes
+    (a layer without a ``build`` of its own made them in ``__init__``: it needs none)."""
+    own_build = not getattr(type(layer).build, "_is_default", False)
+    return bool(layer.built and own_build and own_variables(layer)) and not hasattr(LAYOUTS.find(layer), "input_shape")
+
+
+def build_metadata(model: keras.Layer) -> dict[str, str]:
+    """The checkpoint metadata recording the build configs of ``model``'s layers that need one (none: ``{}``)."""
+    configs: dict[str, Any] = {}
+    for path, layer in named_layers(model):
+        config = layer.get_build_config() if _needs_record(layer) else None
+        try:
+            text = json.dumps(config) if config else None
+        except (TypeError, ValueError):  # not JSON: the layer is left to be built at its first call
+            text = None
+        if text is not None:
+            configs[path] = json.loads(text)
+    return {BUILD_KEY: json.dumps(configs, sort_keys=True, separators=(",", ":"))} if configs else {}
+
+
+def recorded_builds(metadata: Mapping[str, str], source: str) -> dict[str, dict[str, Any]]:
+    """The build configs ``metadata`` records, by layer path (``{}`` if none, or if the record is malformed)."""
+    text = metadata.get(BUILD_KEY)
+    if text is None:
+        return {}
+    try:
+        configs = json.loads(text)
+    except (ValueError, RecursionError):
+        configs = None
+    if not isinstance(configs, dict) or not all(isinstance(c, dict) for c in configs.values()):
+        logger.warning("%s: its %s metadata is not a JSON object of build configs: ignored", source, BUILD_KEY)
+        return {}
+    return configs

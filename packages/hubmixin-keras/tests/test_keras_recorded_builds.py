@@ -1,0 +1,100 @@
+"""Layers no adapter can build from their tensors' shapes (``EinsumDense``, ``PReLU``, a custom layer creating its
+variables in ``build``) are built at load from the build config recorded in the checkpoint, so their tensors load."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+from keras_models import numpy
+
+from hubmixin_core.weights import BUILD_KEY, read_header
+from hubmixin_keras import KerasModelHubMixin
+
+X = np.random.default_rng(0).standard_normal((2, 5, 6)).astype(np.float32)
+
+
+class Gate(keras.layers.Layer):  # type: ignore[misc]
+    """Creates its variable in ``build``, with no adapter registered."""
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.gate = self.add_weight(shape=(input_shape[-1],), name="gate")
+
+    def call(self, x: Any) -> Any:
+        return x * keras.ops.sigmoid(self.gate)
+
+
+class Mixer(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, heads: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.proj = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, heads, 4), bias_axes="de")
+        self.act = keras.layers.PReLU()
+        self.blocks = [Gate()]
+        self.head = keras.layers.Dense(3)
+
+    def call(self, x: Any) -> Any:
+        y = self.act(self.proj(x))
+        return self.head(self.blocks[0](keras.ops.reshape(y, (*y.shape[:2], -1))))
+
+
+def _trained() -> Mixer:
+    model = Mixer()
+    model(X)
+    rng = np.random.default_rng(4)
+    for variable in model.weights:
+        variable.assign(rng.standard_normal(tuple(variable.shape)).astype(np.float32))
+    return model
+
+
+def test_layers_built_in_build_load_from_their_recorded_build(tmp_path: Path) -> None:
+    model = _trained()
+    model.save_pretrained(tmp_path)
+    recorded = json.loads(read_header(tmp_path / "model.safetensors").metadata[BUILD_KEY])
+    assert recorded == {
+        "proj": {"input_shape": [2, 5, 6]},
+        "act": {"input_shape": [2, 5, 2, 4]},
+        "blocks.0": {"input_shape": [2, 5, 8]},
+    }
+
+    loaded = Mixer.from_pretrained(tmp_path, strict=True)
+
+    assert loaded.proj.built and loaded.act.built and loaded.blocks[0].built
+    for mine, theirs in zip(loaded.weights, model.weights, strict=True):
+        assert numpy(mine).tobytes() == numpy(theirs).tobytes(), theirs.path
+    np.testing.assert_array_equal(numpy(loaded(X)), numpy(model(X)))
+
+
+def test_recorded_builds_follow_key_mapping(tmp_path: Path) -> None:
+    model = _trained()
+    model.save_pretrained(tmp_path)
+
+    class Renamed(Mixer):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.projection = self.proj  # the same layer under the name a later release uses
+            del self.proj
+
+        def call(self, x: Any) -> Any:
+            y = self.act(self.projection(x))
+            return self.head(self.blocks[0](keras.ops.reshape(y, (*y.shape[:2], -1))))
+
+    loaded = Renamed.from_pretrained(tmp_path, strict=True, key_mapping={r"^proj\.": "projection."})
+    np.testing.assert_array_equal(numpy(loaded(X)), numpy(model(X)))
+
+
+def test_a_malformed_record_is_ignored_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    model = _trained()
+    model.save_pretrained(tmp_path)
+    file = tmp_path / "model.safetensors"
+    metadata = {**read_header(file).metadata, BUILD_KEY: "[1, 2"}
+    save_file(load_file(file), str(file), metadata=metadata)
+    with caplog.at_level(logging.WARNING, logger="hubmixin_keras"):
+        loaded = Mixer.from_pretrained(tmp_path)
+    assert BUILD_KEY in caplog.text and not loaded.proj.built  # left to be built at its first call

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from core_models import MLP, NumpyModelMixin
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
 from hubmixin_core import ConfigEncodingWarning, ConfigError
+from hubmixin_core.errors import HubMixinTypeError
 from hubmixin_core.testing import LocalHub
 
 
@@ -49,9 +51,14 @@ def test_an_unsaved_argument_is_asked_for_at_load(tmp_path: Path) -> None:
     }
     with pytest.raises(ConfigError, match=r"'act' .*JSON cannot hold it.*model_kwargs=\{'act': \.\.\.\}.*coders="):
         WithFunction.from_pretrained(tmp_path)
-    with pytest.warns(ConfigEncodingWarning):  # built again with it: still not saveable
+    with warnings.catch_warnings():  # given back at load, as asked: no warning about config.json then
+        warnings.simplefilter("error", ConfigEncodingWarning)
         loaded = WithFunction.from_pretrained(tmp_path, model_kwargs={"act": math.sin})
     assert loaded.act is math.sin and loaded.size == 3
+    loaded.save_pretrained(tmp_path / "again")  # still recorded as unsaved when saved again
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["_hub_mixin_unsaved"] == {
+        "act": "builtin_function_or_method"
+    }
 
 
 def test_config_keys_the_class_does_not_take_are_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -74,7 +81,9 @@ def test_config_keys_the_class_does_not_take_are_named(tmp_path: Path, caplog: p
 
 def test_home_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    MLP(hidden=6).save_pretrained(tmp_path / "models" / "x")
+    os.chdir(tmp_path / "..")
+    MLP(hidden=6).save_pretrained("~/models/x")  # in the home directory, not in a folder named "~"
+    assert (tmp_path / "models" / "x" / "config.json").is_file() and not Path("~").exists()
     assert MLP.from_pretrained("~/models/x").hidden == 6
     assert MLP.from_pretrained(Path("~/models/x")).hidden == 6
 
@@ -85,6 +94,19 @@ def test_a_missing_relative_path_names_both_possibilities(local_hub: LocalHub, t
         MLP.from_pretrained("checkpoints/run1")
     MLP(hidden=7).save_pretrained(tmp_path / "checkpoints" / "run1")
     assert MLP.from_pretrained("checkpoints/run1").hidden == 7  # an existing local directory always wins
+
+
+def test_a_repo_id_without_namespace_is_not_found(local_hub: LocalHub, tmp_path: Path) -> None:
+    os.chdir(tmp_path)  # (a repository the Hub keeps from before namespaces, as "gpt2"; never on the local Hub)
+    with pytest.raises(RepositoryNotFoundError, match=r"'gpt2' is neither a local directory .* nor a repo"):
+        MLP.from_pretrained("gpt2")
+
+
+def test_a_location_of_another_type_is_a_type_error() -> None:
+    with pytest.raises(HubMixinTypeError, match="got int"):
+        MLP.from_pretrained(123)  # type: ignore[arg-type]
+    with pytest.raises(HubMixinTypeError, match="got NoneType"):
+        MLP().save_pretrained(None)  # type: ignore[call-overload]
 
 
 def test_a_gated_repo_says_so_until_access_is_granted(local_hub: LocalHub) -> None:

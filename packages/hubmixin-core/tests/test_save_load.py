@@ -6,6 +6,8 @@ import errno
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Self
 
@@ -216,6 +218,38 @@ def test_leftovers_of_this_machine_go_and_those_of_others_wait_a_day(tmp_path: P
     os.utime(old_other, (0, 0))
     assert sorted(remove_interrupted_saves(tmp_path / "m")) == sorted([ours, legacy, old_other])
     assert other.is_dir()
+
+
+def test_a_load_by_a_string_path_cleans_up_too(tmp_path: Path) -> None:
+    MLP().save_pretrained(tmp_path / "m")
+    leftover = tmp_path / f".m.hubmixin-{_host()}-{2**22 + 1}-abc.tmp"
+    leftover.mkdir()
+    os.chdir(tmp_path)
+    MLP.from_pretrained("m")  # relative, as a string
+    assert not leftover.exists()
+
+
+_FULL_DISK = """
+import resource, signal, sys
+import numpy as np
+from hubmixin_core.weights import TensorInfo, write_safetensors
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+weight = np.ones((64, 64), np.float32)
+try:
+    write_safetensors(sys.argv[1], {"w": TensorInfo((64, 64), "F32")}, lambda name: weight.view(np.uint8))
+except Exception as error:
+    print(type(error).__name__, isinstance(error, OSError), error)
+"""
+
+
+def test_a_write_failing_for_lack_of_space_is_a_typed_error_naming_the_file(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK, str(tmp_path)], capture_output=True, text=True, env=env, timeout=120
+    )
+    output = done.stdout + done.stderr
+    assert done.stdout.startswith("HubMixinOSError True") and "cannot write model.safetensors" in output, output
 
 
 def test_part_files_of_a_killed_file_by_file_save_go_with_its_process(tmp_path: Path) -> None:

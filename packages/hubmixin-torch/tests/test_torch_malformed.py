@@ -19,7 +19,7 @@ from torch import nn
 from torch_models import Net
 
 from hubmixin_core import DownloadOptions
-from hubmixin_core.errors import ConfigTypeError, HubMixinError, WeightsFileError, WeightsKeyError
+from hubmixin_core.errors import ConfigTypeError, HubMixinError, WeightsFileError, WeightsKeyError, WeightsShapeError
 from hubmixin_torch import PyTorchModelHubMixin
 from hubmixin_torch._checkpoint import open_torch_checkpoint
 
@@ -82,16 +82,28 @@ _PROBE = textwrap.dedent(
 )
 
 
-def test_huge_config_with_an_empty_checkpoint_is_refused_before_allocating(tmp_path: Path) -> None:
-    directory = _empty_checkpoint(tmp_path / "huge", {"dim": 50_000})  # 10 GB of float32 weights
+# 10 GB of float32 weights (an allocation Linux grants, untouched), and 16 TB (one no machine grants: torch's
+# `empty` itself fails, so __init__ is run again on the meta device before the header is checked).
+@pytest.mark.parametrize(("dim", "size"), [(50_000, "10000200000 bytes"), (2_000_000, "16000008000000 bytes")])
+def test_huge_config_with_an_empty_checkpoint_is_refused_before_allocating(tmp_path: Path, dim: int, size: str) -> None:
+    directory = _empty_checkpoint(tmp_path / "huge", {"dim": dim})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, str(directory)], capture_output=True, text=True, timeout=120, env=env
     )
     output = done.stdout + done.stderr
-    assert "WeightsKeyError" in output and "'fc.weight'" in output and "10000200000 bytes" in output, output
+    assert "WeightsKeyError" in output and "'fc.weight'" in output and size in output, output
     grown = int(output.split("GROWN ")[1].split()[0])
     assert grown < 500 * 2**20, output
+
+
+def test_a_huge_config_with_small_tensors_is_a_shape_error(tmp_path: Path) -> None:
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "config.json").write_text(json.dumps({"dim": 2_000_000, "classes": 2}))  # 16 TB: torch cannot allocate
+    small = Wide()
+    save_file({k: v.detach() for k, v in small.state_dict().items()}, tmp_path / "model.safetensors")
+    with pytest.raises(WeightsShapeError, match=r"body\.\w+' has shape \(4"):
+        Wide.from_pretrained(tmp_path)
 
 
 def test_a_checkpoint_lacking_most_of_a_huge_model_is_refused(tmp_path: Path) -> None:

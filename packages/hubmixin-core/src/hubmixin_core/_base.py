@@ -11,11 +11,13 @@ import functools
 import inspect
 import json
 import logging
+import os
 import tempfile
 import types
 import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar, Self, cast
 
@@ -67,6 +69,10 @@ _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_O
 _ALWAYS_PASSED = ("revision", "cache_dir", "force_download", "local_files_only", "token")
 """The download keywords huggingface_hub's ``_from_pretrained`` contract always passes."""
 _CARD_KEYS = ("language", "library_name", "license", "license_name", "license_link", "pipeline_tag")
+
+
+_LOADING: ContextVar[bool] = ContextVar("hubmixin_loading", default=False)
+"""Whether ``from_pretrained`` is building a model (its unencodable arguments were given back on purpose)."""
 
 
 class ModelHubMixinBase:
@@ -233,11 +239,13 @@ class ModelHubMixinBase:
 
     @classmethod
     def _hub_mixin_reject(cls, name: str, value: Any) -> None:
-        """An argument cannot be encoded: raise under ``strict_config``, else warn (never drop silently)."""
+        """An argument cannot be encoded: raise under ``strict_config``, else warn (never drop silently); not
+        while ``from_pretrained`` builds the model with it (given again at load, as the warning asked)."""
         error = ConfigEncodingError(name, type(value), cls.__qualname__)
         if cls._hub_mixin_strict_config:
             raise error
-        warnings.warn(f"{error} It is left out of config.json.", ConfigEncodingWarning, stacklevel=4)
+        if not _LOADING.get():
+            warnings.warn(f"{error} It is left out of config.json.", ConfigEncodingWarning, stacklevel=4)
 
     def _hub_config_dict(self, config: dict[str, Any] | DataclassInstance | None) -> dict[str, Any] | None:
         if config is None:
@@ -259,7 +267,9 @@ class ModelHubMixinBase:
         save_kwargs: dict[str, Any],
         push_kwargs: Mapping[str, Any] | None = None,
     ) -> CommitInfo | None:
-        save_directory = Path(save_directory)
+        if not isinstance(save_directory, str | os.PathLike):
+            raise HubMixinTypeError(f"save_directory must be a path, got {type(save_directory).__qualname__}")
+        save_directory = Path(save_directory).expanduser()  # as from_pretrained expands it
         if push_kwargs:  # only an overriding push_to_hub may take more keywords: checked before writing anything
             options = [p.name for p in (*UPLOAD_PARAMS, *SAVE_PARAMS)] + list(save_kwargs)
             target = inspect.signature(type(self).push_to_hub).parameters if push_to_hub else {}  # type: ignore[attr-defined]
@@ -325,11 +335,17 @@ class ModelHubMixinBase:
         load_kwargs: dict[str, Any],
         model_kwargs: dict[str, Any],
     ) -> Self:
-        location = expand_location(pretrained_model_name_or_path)
+        if not isinstance(pretrained_model_name_or_path, str | os.PathLike):
+            raise HubMixinTypeError(
+                "pretrained_model_name_or_path must be a repo id or a directory, "
+                f"got {type(pretrained_model_name_or_path).__qualname__}"
+            )
+        given = pretrained_model_name_or_path
+        location = expand_location(Path(given) if isinstance(given, os.PathLike) else given)
         model_id = str(location)
         _check_model_location(location)
-        if isinstance(location, Path) and location.is_dir():
-            remove_interrupted_saves(location)
+        if Path(location).is_dir():  # a path given as a string too
+            remove_interrupted_saves(Path(location))
         model_kwargs = dict(model_kwargs)
         call = cls._hub_loader_arguments(download, load_kwargs)
         parameters = inspect.signature(cls._from_pretrained).parameters
@@ -351,28 +367,38 @@ class ModelHubMixinBase:
                 call["config"] = config
             else:
                 model_kwargs.setdefault("config", config)
-        if _named(parameters, "model_kwargs"):
-            with model_arguments(()):  # none passed as keywords (this may run inside another model's load)
-                instance = cls._from_pretrained(model_id=model_id, **call, model_kwargs=model_kwargs)
-        else:
-            defaults = {**{p.name: p.value for p in DOWNLOAD_PARAMS}, **cls._hub_extra_defaults}
-            for name in model_kwargs.keys() & call.keys() & defaults.keys():
-                # An option left at its default yields its keyword to the model's argument, where the override
-                # takes it through **kwargs (and so forwards it); one it names would be taken as the option.
-                if not _named(parameters, name) and _same(call[name], defaults[name]):
-                    del call[name]
-            clash = sorted(model_kwargs.keys() & {*call, "model_id"})
-            if clash:
-                raise HubMixinTypeError(
-                    f"{cls.__qualname__}._from_pretrained takes the loader options as keywords, so the model "
-                    f"arguments {clash} cannot reach __init__: declare `download: DownloadOptions` and "
-                    "`model_kwargs: dict[str, Any]` parameters in its signature instead"
-                )
-            with model_arguments(model_kwargs):  # the base knows these keywords are the model's, not the loader's
-                instance = cls._from_pretrained(model_id=model_id, **call, **model_kwargs)
+        loading = _LOADING.set(True)
+        try:
+            instance = cls._hub_call_from_pretrained(model_id, call, model_kwargs, parameters)
+        finally:
+            _LOADING.reset(loading)
         if config is not None and get_config(instance) in (None, {}):
             set_config(instance, config)
         return instance
+
+    @classmethod
+    def _hub_call_from_pretrained(
+        cls, model_id: str, call: dict[str, Any], model_kwargs: dict[str, Any], parameters: Mapping[str, Any]
+    ) -> Self:
+        """``_from_pretrained`` called with the loader's options and the model's arguments, the way it takes them."""
+        if _named(parameters, "model_kwargs"):
+            with model_arguments(()):  # none passed as keywords (this may run inside another model's load)
+                return cls._from_pretrained(model_id=model_id, **call, model_kwargs=model_kwargs)
+        defaults = {**{p.name: p.value for p in DOWNLOAD_PARAMS}, **cls._hub_extra_defaults}
+        for name in model_kwargs.keys() & call.keys() & defaults.keys():
+            # An option left at its default yields its keyword to the model's argument, where the override
+            # takes it through **kwargs (and so forwards it); one it names would be taken as the option.
+            if not _named(parameters, name) and _same(call[name], defaults[name]):
+                del call[name]
+        clash = sorted(model_kwargs.keys() & {*call, "model_id"})
+        if clash:
+            raise HubMixinTypeError(
+                f"{cls.__qualname__}._from_pretrained takes the loader options as keywords, so the model "
+                f"arguments {clash} cannot reach __init__: declare `download: DownloadOptions` and "
+                "`model_kwargs: dict[str, Any]` parameters in its signature instead"
+            )
+        with model_arguments(model_kwargs):  # the base knows these keywords are the model's, not the loader's
+            return cls._from_pretrained(model_id=model_id, **call, **model_kwargs)
 
     @classmethod
     def _hub_loader_arguments(cls, download: DownloadOptions, load_kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,9 @@ logger = logging.getLogger("hubmixin_core")
 UNSAVED_KEY = "_hub_mixin_unsaved"
 """Key of ``config.json`` recording the ``__init__`` arguments left out of it (name to type name).
 
-huggingface_hub ignores keys that ``__init__`` does not name, so the file stays loadable there.
+huggingface_hub's loader ignores keys that ``__init__`` does not name, so the file stays loadable there, except
+by a class whose ``__init__`` takes ``**kwargs``: that loader passes it this key too (documented in
+docs/differences.md).
 """
 
 

@@ -94,6 +94,23 @@ def test_bad_utf8_in_paths_info_is_400(local_hub: LocalHub, repo: str, body: byt
     assert "UTF-8" in message
 
 
+@pytest.mark.parametrize(
+    "body", [b"[" * 10_000, b'{"paths": [', b"null", b'{"paths": "a/x"}', b'{"paths": [1]}', b'{"paths": [null]}']
+)
+def test_a_malformed_json_paths_info_body_is_400(local_hub: LocalHub, repo: str, body: bytes) -> None:
+    status, message = _error(local_hub, "POST", f"/api/models/{repo}/paths-info/main", body, "application/json")
+    assert status == 400, message
+
+
+def test_a_json_paths_info_body_is_read(local_hub: LocalHub, repo: str) -> None:
+    body = json.dumps({"paths": ["a/x", "a", "missing"]}).encode()
+    status, _, data = _request(
+        local_hub, "POST", f"/api/models/{repo}/paths-info/main", body, {"Content-Type": "application/json"}
+    )
+    assert status == 200
+    assert [(entry["type"], entry["path"]) for entry in json.loads(data)] == [("file", "a/x"), ("directory", "a")]
+
+
 def _commit_body(*lines: object) -> bytes:
     header = {"key": "header", "value": {"summary": "s", "description": ""}}
     return b"\n".join(json.dumps(line).encode() for line in (header, *lines)) + b"\n"

@@ -83,6 +83,17 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
         failure = error
     else:
         return module
+    if _out_of_memory(failure):  # __init__ asks for more than this machine holds (a config asking for a huge model)
+        logger.info("constructing allocated too much (%r); constructing on the meta device", failure)
+        with torch.device("meta"):  # nothing allocated: the checkpoint's shapes are checked before anything is
+            return factory()
     logger.info("constructing with parameters on the meta device failed (%r); constructing normally", failure)
     with _parameters_on_meta(False):
         return factory()
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation's failure (torch raises a plain ``RuntimeError`` on the CPU)."""
+    if isinstance(error, MemoryError | torch.OutOfMemoryError):
+        return True
+    return isinstance(error, RuntimeError) and "can't allocate memory" in str(error)

@@ -52,7 +52,7 @@ from hubmixin_core.testing._discussions import (
 )
 from hubmixin_core.testing._download import handle_resolve
 from hubmixin_core.testing._duplicate import handle_duplicate_repo
-from hubmixin_core.testing._http import ConnectionCut, Exchange, HubError
+from hubmixin_core.testing._http import ConnectionCut, Exchange, HubError, repo_not_found
 from hubmixin_core.testing._lfs_files import handle_lfs_files, handle_lfs_files_batch, handle_lfs_files_duplicate
 from hubmixin_core.testing._likes import handle_like, handle_likers, handle_user_likes
 from hubmixin_core.testing._org_api import handle_org_members, handle_org_overview
@@ -67,7 +67,7 @@ from hubmixin_core.testing._repos import (
     handle_validate_yaml,
     handle_whoami,
 )
-from hubmixin_core.testing._routes import match_route
+from hubmixin_core.testing._routes import match_route, unnamespaced_repo
 from hubmixin_core.testing._tree import handle_commits, handle_paths_info, handle_tree
 from hubmixin_core.testing._upload import handle_lfs_batch, handle_lfs_upload, handle_preupload
 from hubmixin_core.testing._user_api import handle_org_followers, handle_user_follows, handle_user_overview
@@ -228,6 +228,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             if not utf8_path:
                 raise HubError(400, f"The URL path {_redact(url.path)} is not UTF-8 once percent-decoded")
+            if match is None and (name := unnamespaced_repo(url.path)) is not None:
+                raise repo_not_found(name)  # repositories here always have a namespace
             if match is None and url.path.startswith("/api/"):  # a Hub API this server does not implement
                 route = f"{self.command} {_redact(url.path)}"
                 raise HubError(501, f"{route} is not supported by the local Hub (hubmixin LocalHub)")

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 from hubmixin_core.testing._storage import RepoKey
 
-__all__ = ["RESERVED_NAMES", "Match", "match_route"]
+__all__ = ["RESERVED_NAMES", "Match", "match_route", "unnamespaced_repo"]
 
 _API_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 _WEB_PREFIXES = {"datasets": "dataset", "spaces": "space"}
@@ -171,4 +171,20 @@ def match_route(raw_path: str) -> Match | None:
     if len(segments) >= 5 and segments[2] == "resolve":
         key = RepoKey(repo_type, segments[0], segments[1])
         return Match("resolve", key, revision=segments[3], path="/".join(segments[4:]))
+    return None
+
+
+def unnamespaced_repo(path: str) -> str | None:
+    """The repo name of a request for a repository without a namespace (``/api/models/gpt2/revision/main``,
+    ``/gpt2/resolve/main/config.json``), which the Hub keeps for its oldest repositories and this server never
+    has: the caller then answers "not found" as the Hub does for a missing one. ``None`` for any other path."""
+    segments = [unquote(part) for part in path.strip("/").split("/")]
+    if len(segments) >= 3 and segments[0] == "api" and segments[1] in _API_TYPES:
+        if len(segments) == 3 or segments[3] in {"revision", "tree", "refs", "paths-info", "commits", "preupload"}:
+            return segments[2]
+        return None
+    if segments[:1] and segments[0] in _WEB_PREFIXES:
+        segments = segments[1:]
+    if len(segments) >= 4 and segments[1] == "resolve" and segments[0] not in RESERVED_NAMES:
+        return segments[0]
     return None

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from hubmixin_core.testing._access import readable_repo, resolve_revision, safe_path
 from hubmixin_core.testing._gitmeta import lfs_pointer, tree_oid
-from hubmixin_core.testing._http import Exchange, entry_not_found
+from hubmixin_core.testing._http import Exchange, HubError, entry_not_found
 from hubmixin_core.testing._storage import FileEntry, Repo
 
 __all__ = ["file_json", "handle_commits", "handle_paths_info", "handle_tree", "send_page"]
@@ -71,11 +71,22 @@ def handle_tree(ex: Exchange) -> None:
     send_page(ex, items)
 
 
+def _requested_paths(ex: Exchange) -> list[str]:
+    """The ``paths`` of a paths-info body: form fields (huggingface_hub's), or a JSON object's list of strings."""
+    if ex.handler.headers.get("Content-Type", "").split(";")[0].strip().lower() != "application/json":
+        return ex.form_values("paths")
+    paths = ex.read_json_object().get("paths")
+    if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+        raise HubError(400, "paths-info: 'paths' must be a list of strings")
+    return paths
+
+
 def handle_paths_info(ex: Exchange) -> None:
-    """``POST /api/{type}s/{repo}/paths-info/{rev}`` with form fields ``paths`` (repeated)."""
+    """``POST /api/{type}s/{repo}/paths-info/{rev}`` with form fields ``paths`` (repeated), or a JSON object
+    ``{"paths": [...]}``; 400 for a malformed one."""
     repo = readable_repo(ex, ex.match.repo)
     commit = resolve_revision(ex, repo, ex.match.revision)
-    paths = ex.form_values("paths")
+    paths = _requested_paths(ex)
     files = ex.app.storage.files(repo, commit)
     folders = _folders(files)
     out: list[object] = []

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hubmixin_core.errors import HubMixinValueError, WeightsError
+from hubmixin_core.errors import HubMixinOSError, HubMixinValueError, WeightsError
 from hubmixin_core.weights._header import DTYPE_SIZES, TensorInfo
 from hubmixin_core.weights._index import ShardIndex
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE, shard_file_name
@@ -50,17 +50,22 @@ def _write_file(
 ) -> None:
     order = _layout(infos)
     header = _header(infos, order, metadata)
-    with path.open("wb") as f:
-        f.write(struct.pack("<Q", len(header)))
-        f.write(header)
-        for name in order:
-            view = memoryview(data(name)).cast("B")
-            if view.nbytes != infos[name].nbytes:
-                raise HubMixinValueError(
-                    f"tensor {name!r}: {view.nbytes} bytes given, its header says {infos[name].nbytes}"
-                )
-            f.write(view)
-            del view
+    try:
+        with path.open("wb") as f:
+            f.write(struct.pack("<Q", len(header)))
+            f.write(header)
+            for name in order:
+                view = memoryview(data(name)).cast("B")
+                if view.nbytes != infos[name].nbytes:
+                    raise HubMixinValueError(
+                        f"tensor {name!r}: {view.nbytes} bytes given, its header says {infos[name].nbytes}"
+                    )
+                f.write(view)
+                del view
+    except OSError as error:  # a full disk, a quota, a file-size limit: named with the file being written
+        if isinstance(error, HubMixinOSError):
+            raise
+        raise HubMixinOSError(error.errno, f"cannot write {path.name}: {error.strerror or error}") from error
 
 
 def write_safetensors(

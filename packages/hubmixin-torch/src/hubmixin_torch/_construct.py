@@ -80,9 +80,12 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
         with _parameters_on_meta(True):
             module = factory()
     except Exception as error:  # data-dependent code in __init__: fall back to a normal construction below
-        failure = error
+        failure: BaseException | str = error
     else:
-        return module
+        derived = _meta_attributes(module)
+        if not derived:
+            return module
+        failure = f"attributes {derived} were computed from parameters"  # they would stay on the meta device
     if _out_of_memory(failure):  # __init__ asks for more than this machine holds (a config asking for a huge model)
         logger.info("constructing allocated too much (%r); constructing on the meta device", failure)
         with torch.device("meta"):  # nothing allocated: the checkpoint's shapes are checked before anything is
@@ -92,7 +95,28 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
         return factory()
 
 
-def _out_of_memory(error: BaseException) -> bool:
+_MODULE_TABLES = frozenset({"_parameters", "_buffers", "_modules"})
+
+
+def _meta_attributes(module: object) -> list[str]:
+    """Tensors held as plain attributes (not parameters or buffers, maybe in a list, tuple or dict) that are on
+    the meta device: ``__init__`` computed them from a parameter (``self.cache = self.fc.weight.clone()``)."""
+    if not isinstance(module, torch.nn.Module):
+        return []
+    found = []
+    for prefix, sub in module.named_modules():
+        for name, value in vars(sub).items():
+            if name in _MODULE_TABLES:
+                continue
+            values = (
+                value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else [value]
+            )
+            if any(isinstance(v, torch.Tensor) and v.is_meta for v in values):
+                found.append(f"{prefix}.{name}" if prefix else name)
+    return found
+
+
+def _out_of_memory(error: BaseException | str) -> bool:
     """Whether ``error`` is an allocation's failure (torch raises a plain ``RuntimeError`` on the CPU)."""
     if isinstance(error, MemoryError | torch.OutOfMemoryError):
         return True

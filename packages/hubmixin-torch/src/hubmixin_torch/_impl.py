@@ -5,7 +5,8 @@ The public methods are generated (``_generated/_methods.py``) and reach these th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -43,7 +44,24 @@ def _as_device(map_location: str | torch.device) -> torch.device:
             raise DeviceError(
                 f"map_location={map_location!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
             )
+    elif device.type not in ("cpu", "meta"):  # mps, xpu, ...: torch says whether this build and machine have it
+        try:
+            torch.empty(0, device=device)
+        except (RuntimeError, AssertionError) as e:
+            reason = (str(e).splitlines() or [""])[0][:200]  # torch's full message lists every backend it has
+            raise DeviceError(
+                f"map_location={map_location!r}: not available in this torch build or machine ({reason})"
+            ) from e
     return device
+
+
+def _takes_no_arguments(method: Callable[..., object]) -> bool:
+    """Whether ``method`` can be called without arguments (a ``tie_weights`` of another meaning is left alone)."""
+    try:
+        inspect.signature(method).bind()
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
@@ -89,7 +107,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         model = construct_without_weights(lambda: cls(**model_kwargs))
         module = _as_module(model)
         tie_weights = getattr(module, "tie_weights", None)
-        if callable(tie_weights):  # transformers' convention: ties made outside __init__
+        if callable(tie_weights) and _takes_no_arguments(tie_weights):  # transformers': ties made outside __init__
             tie_weights()
         load_checkpoint(
             module,

@@ -45,6 +45,23 @@ def _on_device(tensor: torch.Tensor, device: torch.device) -> bool:
     return tensor.device.type == device.type and (device.index is None or tensor.device.index == device.index)
 
 
+def _shared_in_file(checkpoint: Checkpoint, want: dict[str, TensorInfo], aliases: set[str]) -> dict[str, str]:
+    """``{name: kept}`` of the module's tensors the file holds once, under another name it records in its metadata
+    (safetensors' ``save_model`` drops a tensor sharing memory with another, and records ``{dropped: kept}``),
+    where the module holds them as tensors of their own (tied by ``head.weight.data = emb.weight.data``)."""
+    found = checkpoint.infos
+    return {
+        name: kept
+        for name, kept in checkpoint.metadata.items()
+        if name in want
+        and name not in found
+        and name not in aliases
+        and kept in found
+        and kept in want
+        and found[kept].shape == want[name].shape
+    }
+
+
 def load_checkpoint(
     module: torch.nn.Module,
     checkpoint: Checkpoint,
@@ -95,9 +112,10 @@ def load_checkpoint(
         source = next((n for n in names if n in found), next((n for n in names if n in expected), names[0]))
         source_of.update(dict.fromkeys(names, source))
     aliases = {n for n, s in source_of.items() if n != s}
+    want = {k: TensorInfo(tuple(t.shape), dtype_name(target_dtype(t, dtype))) for k, t in expected.items()}
+    shared = _shared_in_file(checkpoint, want, aliases)
 
     # Check the headers before reading anything (core's policy for every framework).
-    want = {k: TensorInfo(tuple(t.shape), dtype_name(target_dtype(t, dtype))) for k, t in expected.items()}
     # As torch's own load_state_dict does for a state dict without version metadata (safetensors never has it):
     # a batch norm's step counter may be absent, and keeps its __init__ value.
     counters = {
@@ -106,7 +124,11 @@ def load_checkpoint(
         if isinstance(m, torch.nn.modules.batchnorm._NormBase)
     }
     report = check_checkpoint(
-        want, checkpoint, strict=strict, convert_floating=dtype is not None, ignore_missing=aliases | counters
+        want,
+        checkpoint,
+        strict=strict,
+        convert_floating=dtype is not None,
+        ignore_missing=aliases | counters | shared.keys(),
     )
     warn_settings(checkpoint.metadata, model_settings(module), owner, checkpoint.description)
 
@@ -121,7 +143,7 @@ def load_checkpoint(
     del state
 
     # Parameters still on meta (absent from the checkpoint) get the module's own initialisation.
-    pending = [n for n, t in _named_tensors(module).items() if t.is_meta and n not in aliases]
+    pending = [n for n, t in _named_tensors(module).items() if t.is_meta and n not in aliases and n not in shared]
     if pending and device.type != "meta":
         with _parameters_on_meta(False):
             donor = _named_tensors(rebuild())
@@ -134,7 +156,7 @@ def load_checkpoint(
     # Everything on the device and dtype asked for, and aligned (CPU kernels take other paths on unaligned data,
     # so a misaligned memory-mapped tensor would compute differently from the saved model), then ties restored.
     for name, tensor in _named_tensors(module).items():
-        if name in aliases:
+        if name in aliases or name in shared:
             continue
         target = target_dtype(tensor, dtype)
         if not _on_device(tensor, device) or tensor.dtype != target:
@@ -144,6 +166,8 @@ def load_checkpoint(
     final = _named_tensors(module)
     for name in sorted(aliases):
         _set_tensor(module, name, final[source_of[name]])
+    for name, kept in shared.items():  # a tensor of its own again, on the kept one's memory (`.data =` ties)
+        _set_tensor(module, name, final[source_of.get(kept, kept)].detach())
 
     if device.type != "meta":
         left = [n for n, t in _named_tensors(module).items() if t.is_meta]

@@ -1,0 +1,94 @@
+"""What ``__init__`` does beyond registering layers, and still loads as huggingface_hub's mixin loads it: tensors
+computed from parameters, ties made by sharing ``.data``, a ``tie_weights`` of another meaning, devices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import huggingface_hub
+import pytest
+import torch
+from torch import nn
+
+from hubmixin_core.errors import DeviceError
+from hubmixin_torch import PyTorchModelHubMixin
+
+
+class Derived(nn.Module, PyTorchModelHubMixin):
+    """Keeps a plain tensor computed from a parameter in ``__init__``."""
+
+    def __init__(self, dim: int = 4) -> None:
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+        self.cache = self.fc.weight.detach().clone()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.fc(x) + x @ self.cache
+        return out
+
+
+def test_a_tensor_computed_from_a_parameter_in_init_is_real(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = Derived()
+    model.save_pretrained(tmp_path)
+    loaded = Derived.from_pretrained(tmp_path)  # once left on the meta device: the forward gave garbage
+    assert loaded.cache.device.type == "cpu" and loaded.cache.shape == (4, 4)
+    assert torch.equal(loaded.fc.weight, model.fc.weight)
+    x = torch.randn(2, 4)
+    assert torch.equal(loaded(x), loaded.fc(x) + x @ loaded.cache)
+
+
+class DataTied(nn.Module, PyTorchModelHubMixin):
+    """Ties its head to its embedding by sharing the tensor's memory (two Parameters, one storage)."""
+
+    def __init__(self, vocab: int = 7, dim: int = 4) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight.data = self.emb.weight.data
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.emb(ids))
+        return out
+
+
+class ReferenceDataTied(DataTied, huggingface_hub.PyTorchModelHubMixin):  # type: ignore[misc]
+    """The same model under huggingface_hub's mixin, which saves the head once (safetensors' ``save_model``)."""
+
+
+@pytest.mark.parametrize("writer", [DataTied, ReferenceDataTied])
+def test_a_tie_made_by_sharing_data_is_restored(writer: type[DataTied], tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    model = writer()
+    nn.init.normal_(model.emb.weight)
+    model.save_pretrained(tmp_path)
+    loaded = DataTied.from_pretrained(tmp_path, strict=True)  # the head was missing: an error, or random
+    assert loaded.head.weight is not loaded.emb.weight  # two Parameters, as built
+    assert loaded.head.weight.data_ptr() == loaded.emb.weight.data_ptr()  # on one memory, as built
+    ids = torch.tensor([[1, 2, 6]])
+    assert torch.equal(loaded(ids), model(ids))
+
+
+class OwnTieWeights(nn.Module, PyTorchModelHubMixin):
+    """Has a ``tie_weights`` that is not transformers' (it takes an argument)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    def tie_weights(self, other: OwnTieWeights) -> None:
+        self.fc.weight = other.fc.weight
+
+
+def test_a_tie_weights_taking_arguments_is_not_called(tmp_path: Path) -> None:
+    model = OwnTieWeights()
+    model.save_pretrained(tmp_path)
+    assert torch.equal(OwnTieWeights.from_pretrained(tmp_path).fc.weight, model.fc.weight)
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has an MPS device")
+def test_a_device_this_machine_lacks_is_a_device_error(tmp_path: Path) -> None:
+    Derived().save_pretrained(tmp_path)
+    with pytest.raises(DeviceError, match="map_location='mps'") as info:
+        Derived.from_pretrained(tmp_path, map_location="mps")
+    assert isinstance(info.value, RuntimeError) and len(str(info.value)) < 400

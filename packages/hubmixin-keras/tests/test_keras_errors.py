@@ -15,7 +15,7 @@ from keras.src.backend.common import global_state
 from keras_models import IDS, IMAGE, Guarded, Net, canonical, numpy, outputs, pending_variables
 from safetensors.numpy import load_file, save_file
 
-from hubmixin_core.errors import WeightsKeyError, WeightsNotFoundError, WeightsShapeError
+from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError, WeightsNotFoundError, WeightsShapeError
 from hubmixin_core.testing import LocalHub
 from hubmixin_keras import KerasModelHubMixin
 
@@ -217,3 +217,13 @@ def test_a_hub_repo_saved_by_keras_is_refused(net: Net, tmp_path: Path, local_hu
         Net.from_pretrained(repo_id)
     expected = f'from_preset("hf://{repo_id}")' if keras_hub else "load_weights('model.weights.h5')"
     assert repo_id in str(info.value) and expected in str(info.value)
+
+
+def test_a_misspelled_keyword_is_refused_before_any_download(saved: Path) -> None:
+    # Net takes **kwargs, which reach keras.Layer: only Layer's keywords can go there.
+    with pytest.raises(HubMixinTypeError, match="did you mean 'revision'"):
+        Net.from_pretrained("nobody/nothing", revison="main")  # type: ignore[arg-type]
+    with pytest.raises(HubMixinTypeError, match="did you mean 'trainable'"):
+        Net.from_pretrained(saved, model_kwargs={"trainabel": False})
+    loaded = Net.from_pretrained(saved, model_kwargs={"name": "renamed", "trainable": False})
+    assert loaded.name == "renamed" and not loaded.trainable

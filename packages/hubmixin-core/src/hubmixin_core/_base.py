@@ -92,6 +92,10 @@ class ModelHubMixinBase:
     _hub_mixin_inject_config: ClassVar[bool] = False
     """Whether ``_from_pretrained`` named ``config`` when the class was made (huggingface_hub's flag: a mock put in
     its place later, as in tests written for huggingface_hub, still gets the config)."""
+    _hub_mixin_kwargs_names: ClassVar[frozenset[str] | None] = None
+    """The keywords an ``__init__``'s ``**kwargs`` can take, where the framework's base class takes them all
+    (Keras' ``Layer``: ``name``, ``dtype``, ``trainable`` ...): a misspelled one is then refused before any
+    download. ``None``: any keyword."""
     _hub_mixin_config_to_kwargs: ClassVar[bool] = True
     """Whether config keys ``__init__`` does not name go to its ``**kwargs`` (huggingface_hub's rule). A framework
     whose ``**kwargs`` are its own base class's keywords (Keras' ``Layer``) turns it off: such keys are then
@@ -167,6 +171,19 @@ class ModelHubMixinBase:
         cls._hub_mixin_init_parameters = parameters
         cls._hub_mixin_jsonable_default_values = defaults
         cls._hub_mixin_inspected_init = init
+
+    @classmethod
+    def _hub_keyword_parameters(cls) -> dict[str, inspect.Parameter]:
+        """``__init__``'s parameters, its ``**kwargs`` replaced by the keywords the framework's base class takes
+        through it (:attr:`_hub_mixin_kwargs_names`), where the framework says which."""
+        cls._hub_mixin_inspect_init()
+        parameters = dict(cls._hub_mixin_init_parameters)
+        names = cls._hub_mixin_kwargs_names
+        if names is None or not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            return parameters
+        kept = {name: p for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
+        extra = {name: inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in sorted(names - kept.keys())}
+        return {**kept, **extra}
 
     @classmethod
     def _hub_init_takes(cls, name: str) -> bool:
@@ -352,10 +369,9 @@ class ModelHubMixinBase:
         cls._hub_mixin_inspect_init()
         own = {n: p for n, p in parameters.items() if n not in ("model_id", "model_kwargs", "config", *call)}
         options = [*(p.name for p in DOWNLOAD_PARAMS), *load_kwargs, "model_kwargs"]
-        accepted = {**own, **cls._hub_mixin_init_parameters} if not _named(parameters, "model_kwargs") else {}
-        check_keywords(
-            f"{cls.__qualname__}.from_pretrained", model_kwargs, accepted or cls._hub_mixin_init_parameters, options
-        )
+        init = cls._hub_keyword_parameters()
+        accepted = {**own, **init} if not _named(parameters, "model_kwargs") else {}
+        check_keywords(f"{cls.__qualname__}.from_pretrained", model_kwargs, accepted or init, options)
         read = cls._hub_read_config_for(model_id, location, download)
         raw, config_file = read if read is not None else (None, None)
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None

@@ -7,6 +7,7 @@ its variables deferred, and gives each variable its value.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import warnings
 from collections.abc import Mapping
@@ -118,10 +119,17 @@ def _open(model_id: str, download: DownloadOptions) -> Checkpoint:
         raise
 
 
+_LAYER_KEYWORDS = frozenset(
+    name for name, p in inspect.signature(keras.Layer.__init__).parameters.items() if p.kind is p.KEYWORD_ONLY
+) | {"input_shape", "input_dim"}  # (Layer takes these two from its **kwargs, with a warning)
+"""The keywords ``keras.Layer.__init__`` takes: a Keras model's ``**kwargs`` reach it."""
+
+
 class KerasHubMixinBase(ModelHubMixin):
     """Hand-written core of :class:`hubmixin_keras.KerasModelHubMixin`; use that class, not this one."""
 
     _hub_mixin_config_to_kwargs = False  # a Keras model's **kwargs are Layer's (name, dtype, trainable)
+    _hub_mixin_kwargs_names = _LAYER_KEYWORDS
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -123,7 +123,7 @@ def test_a_gated_repo_says_so_until_access_is_granted(local_hub: LocalHub) -> No
 
 
 def test_misspelled_push_keyword(local_hub: LocalHub) -> None:
-    with pytest.raises(TypeError, match=r"'privat'; did you mean 'private'\?"):
+    with pytest.raises(TypeError, match=r"^MLP\.push_to_hub\(\) got .*'privat'; did you mean 'private'\?"):
         MLP().push_to_hub(f"{local_hub.username}/m", privat=True)  # type: ignore[call-arg]
 
 

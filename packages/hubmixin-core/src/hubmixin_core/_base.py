@@ -624,7 +624,8 @@ def _suggesting(method: Callable[..., Any]) -> Callable[..., Any]:
             signature.bind(*args, **kwargs)
         except TypeError:
             parameters = dict(signature.parameters)
-            check_keywords(method.__qualname__, kwargs, parameters, parameters)
+            owner = type(args[0]).__qualname__ if args else method.__qualname__.rpartition(".")[0]
+            check_keywords(f"{owner}.{method.__name__}", kwargs, parameters, parameters)
             raise
         return method(*args, **kwargs)
 

@@ -256,6 +256,13 @@ def randomize(model: Any, seed: int = 0) -> None:
         variable.assign(value)
 
 
+def randomize_weights(model: Any, seed: int = 0) -> None:
+    """Give every float32 variable of a built ``model`` (any class) random normal values."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        variable.assign(rng.standard_normal(tuple(variable.shape)).astype(np.float32))
+
+
 def make_net(seed: int = 0, policy: str | None = None, **kwargs: Any) -> Net:
     """A ``Net`` (built by a call) whose variables are then randomized."""
     with dtype_policy(policy):

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 import torch
-from keras_models import numpy
+from keras_models import numpy, randomize_weights
 from safetensors.numpy import load_file
 from torch import nn
 
@@ -36,9 +36,7 @@ class Nested(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
 
 def _randomized(model: keras.Model) -> keras.Model:
     model(X)
-    rng = np.random.default_rng(1)
-    for variable in model.weights:
-        variable.assign(rng.standard_normal(tuple(variable.shape)).astype(np.float32))
+    randomize_weights(model, seed=1)
     return model
 
 

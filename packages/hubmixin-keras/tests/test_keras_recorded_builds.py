@@ -11,7 +11,7 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
-from keras_models import numpy
+from keras_models import numpy, randomize_weights
 
 from hubmixin_core.weights import BUILD_KEY, read_header
 from hubmixin_keras import KerasModelHubMixin
@@ -45,9 +45,7 @@ class Mixer(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
 def _trained() -> Mixer:
     model = Mixer()
     model(X)
-    rng = np.random.default_rng(4)
-    for variable in model.weights:
-        variable.assign(rng.standard_normal(tuple(variable.shape)).astype(np.float32))
+    randomize_weights(model, seed=4)
     return model
 
 

@@ -72,11 +72,9 @@ def _gru() -> nn.Module:
 class _Separable(nn.Module):
     """Depthwise then pointwise convolutions, as a Keras separable convolution computes."""
 
-    def __init__(self, channels: int, multiplier: int, features: int, kernel: int | tuple[int, int], dim: int) -> None:
+    def __init__(self, depthwise: nn.Module, pointwise: nn.Module) -> None:
         super().__init__()
-        conv = nn.Conv2d if dim == 2 else nn.Conv1d
-        self.depthwise = conv(channels, channels * multiplier, kernel, groups=channels, bias=False)
-        self.pointwise = conv(channels * multiplier, features, 1)
+        self.depthwise, self.pointwise = depthwise, pointwise
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.pointwise(self.depthwise(x))
@@ -127,8 +125,12 @@ TORCH: dict[str, Torch] = {
     "grouped_conv": Torch(lambda: _random(nn.Conv2d(4, 6, 3, groups=2)), ((2, 5, 6, 4),), _nhwc),
     "depthwise_conv": Torch(lambda: _random(nn.Conv2d(3, 6, (2, 3), groups=3)), (IMAGE,), _nhwc),
     "depthwise_conv_1d": Torch(lambda: _random(nn.Conv1d(3, 6, 3, groups=3)), (SIGNAL,), _nlc),
-    "separable_conv": Torch(lambda: _random(_Separable(3, 2, 5, (2, 3), 2)), (IMAGE,), _nhwc),
-    "separable_conv_1d": Torch(lambda: _random(_Separable(3, 1, 4, 3, 1)), (SIGNAL,), _nlc),
+    "separable_conv": Torch(
+        lambda: _random(_Separable(nn.Conv2d(3, 6, (2, 3), groups=3, bias=False), nn.Conv2d(6, 5, 1))), (IMAGE,), _nhwc
+    ),
+    "separable_conv_1d": Torch(
+        lambda: _random(_Separable(nn.Conv1d(3, 3, 3, groups=3, bias=False), nn.Conv1d(3, 4, 1))), (SIGNAL,), _nlc
+    ),
     "group_norm": Torch(lambda: _random(nn.GroupNorm(2, 6)), ((2, 5, 6),), _nlc),
     "rms_norm": Torch(lambda: _random(nn.RMSNorm(6, eps=1e-5)), ((2, 5, 6),), _plain),
     "attention": Torch(lambda: _random(nn.MultiheadAttention(8, 2, batch_first=True)), ((2, 3, 8), (2, 5, 8)), _attend),

@@ -85,16 +85,20 @@ def _place(tensor: LazyTensor, sharding: Sharding | None) -> jax.Array:
         array = jnp.transpose(jax.device_put(stored, sharding), tensor.to_framework)
         array = array.astype(numpy_dtype(tensor.info.dtype))
         return array if sharding is None else jax.device_put(array, sharding)  # the sharding as given
-    read: dict[tuple[tuple[int, int], ...], np.ndarray[Any, Any]] = {}
-
-    def shard(index: tuple[slice, ...] | None) -> np.ndarray[Any, Any]:
+    # Each distinct slice is read once, put on the devices holding it, and dropped from the host before the next
+    # is read: the host never holds the whole tensor on top of the devices' shards.
+    indices = sharding.addressable_devices_indices_map(tensor.info.shape)
+    holders: dict[tuple[tuple[int, int], ...], tuple[tuple[slice, ...], list[Any]]] = {}
+    for device, index in indices.items():
         index = index or ()
         key = tuple(part.indices(size)[:2] for part, size in zip(index, tensor.info.shape, strict=True))
-        if key not in read:  # devices holding the same slice share one read
-            read[key] = tensor.read_slice(index)
-        return read[key]
-
-    return jax.make_array_from_callback(tensor.info.shape, sharding, shard)
+        holders.setdefault(key, (index, []))[1].append(device)
+    shards: dict[Any, jax.Array] = {}
+    for index, devices in holders.values():
+        host = tensor.read_slice(index)
+        shards.update((device, jax.device_put(host, device)) for device in devices)
+        del host
+    return jax.make_array_from_single_device_arrays(tensor.info.shape, sharding, [shards[d] for d in indices])
 
 
 class _ScalarTypeMeta(type):

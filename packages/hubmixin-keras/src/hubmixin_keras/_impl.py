@@ -31,6 +31,7 @@ from hubmixin_core.weights import (
     numpy_dtype,
     open_checkpoint,
     save_canonical,
+    tied_names,
     warn_settings,
 )
 from hubmixin_keras._built_as import build_metadata, recorded_builds
@@ -188,9 +189,10 @@ class KerasHubMixinBase(ModelHubMixin):
         dtype = dtype_policy_name(dtype)  # any Keras dtype policy; variables keep the dtype it gives them
         checkpoint = _open(model_id, download).renamed(key_mapping)
         with pending_cleared_on_error():
+            tied = {name: checkpoint.infos[kept] for name, kept in tied_names(checkpoint).items()}
             model, unbuilt = construct_deferred(
                 lambda: cls(**model_kwargs),
-                checkpoint.infos,
+                {**checkpoint.infos, **tied},  # a tied tensor's dropped name builds its layer too
                 dtype,
                 source=checkpoint.description,
                 built_as=recorded_builds(checkpoint.metadata, checkpoint.description),

@@ -20,6 +20,7 @@ from hubmixin_core.weights._canonical import CanonicalLoad as CanonicalLoad
 from hubmixin_core.weights._canonical import LazyTensor as LazyTensor
 from hubmixin_core.weights._canonical import load_canonical as load_canonical
 from hubmixin_core.weights._canonical import save_canonical as save_canonical
+from hubmixin_core.weights._canonical import tied_names as tied_names
 from hubmixin_core.weights._check import check_tensors as check_tensors
 from hubmixin_core.weights._check import read_tensor_infos as read_tensor_infos
 from hubmixin_core.weights._checkpoint import Checkpoint as Checkpoint
@@ -122,6 +123,7 @@ __all__ = [
     "save_canonical",
     "save_safetensors",
     "shard_file_name",
+    "tied_names",
     "transforms",
     "write_safetensors",
 ]

@@ -316,7 +316,23 @@ def load_canonical(
             expected[key], keys[local] = info, key
         ignored.update(group.full_name(name) for name in adapter.ignored)
         planned.append(_Planned(group, keys))
+    checkpoint = checkpoint.aliased(tied_names(checkpoint, expected))
     report = check_checkpoint(
         expected, checkpoint, strict=strict, convert_floating=convert_floating, ignore_unexpected=ignored
     )
     return CanonicalLoad(report, checkpoint, registry, planned)
+
+
+def tied_names(checkpoint: Checkpoint, expected: Mapping[str, TensorInfo] | None = None) -> dict[str, str]:
+    """``{name: kept}`` of the tensors (of ``expected``, if given) that ``checkpoint`` stores once under another
+    name, as its metadata records (safetensors' ``save_model`` and hubmixin-torch drop a tied tensor's second name
+    and record ``{dropped: kept}``): a model holding the two apart (a Flax or Keras port of a tied PyTorch model)
+    reads both."""
+    infos = checkpoint.infos
+    return {
+        name: kept
+        for name, kept in checkpoint.metadata.items()
+        if name not in infos
+        and kept in infos
+        and (expected is None or (name in expected and infos[kept].shape == expected[name].shape))
+    }

@@ -128,15 +128,36 @@ class Checkpoint:
             stored_names={new: self._stored(old) for new, old in renames.items()},
         )
 
+    def aliased(self, aliases: Mapping[str, str]) -> Checkpoint:
+        """This checkpoint with more names, each reading another of its tensors (``{name: existing name}``): the
+        names of tied tensors a writer stored once (safetensors' ``save_model`` records them as
+        ``{dropped: kept}`` in the metadata). Names already present are left as they are."""
+        added = {name: kept for name, kept in aliases.items() if name not in self.infos and kept in self.infos}
+        if not added:
+            return self
+        return replace(
+            self,
+            infos={**self.infos, **{name: self.infos[kept] for name, kept in added.items()}},
+            files={**self.files, **{name: self.files[kept] for name, kept in added.items() if kept in self.files}},
+            positions={
+                **self.positions,
+                **{name: self.positions[kept] for name, kept in added.items() if kept in self.positions},
+            },
+            stored_names={**self.stored_names, **{name: self._stored(kept) for name, kept in added.items()}},
+        )
+
     def _stored(self, name: str) -> str:
         return self.stored_names.get(name, name)
 
     def _by_stored_name(self, names: Sequence[str], read: Callable[[list[str]], dict[str, _T]]) -> dict[str, _T]:
-        """``read`` of the tensors' names in the files, keyed back by ``names``."""
+        """``read`` of the tensors' names in the files, keyed back by ``names`` (two names may read one)."""
         if not self.stored_names:
             return read(list(names))
-        stored = {self._stored(name): name for name in names}
-        return {stored[key]: value for key, value in read(list(stored)).items()}
+        by_stored: dict[str, list[str]] = {}
+        for name in names:
+            by_stored.setdefault(self._stored(name), []).append(name)
+        values = read(list(by_stored))
+        return {name: values[stored] for stored, group in by_stored.items() for name in group}
 
     def _by_file(self, names: Sequence[str]) -> dict[Path, list[str]]:
         by_file: dict[Path, list[str]] = {}

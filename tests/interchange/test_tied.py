@@ -1,0 +1,75 @@
+"""A tied PyTorch model (its head sharing the embedding's weight, stored once) loads into Flax and Keras ports that
+hold the two apart, from hubmixin-torch's file and from huggingface_hub's. Keras runs under this process' backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import huggingface_hub
+import jax.numpy as jnp
+import keras
+import numpy as np
+import pytest
+import torch
+from flax import nnx
+from safetensors import safe_open
+from torch import nn
+
+from hubmixin_flax import FlaxModelHubMixin
+from hubmixin_keras import KerasModelHubMixin
+from hubmixin_torch import PyTorchModelHubMixin
+
+IDS = np.array([[1, 4, 0, 6]])
+
+
+class TiedLM(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, vocab: int = 7, dim: int = 4) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.emb.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.emb(ids))
+        return out
+
+
+class ReferenceTiedLM(TiedLM, huggingface_hub.PyTorchModelHubMixin):  # type: ignore[misc]
+    """Saved by huggingface_hub's mixin (safetensors' ``save_model``)."""
+
+
+class FlaxLM(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, vocab: int = 7, dim: int = 4, *, rngs: nnx.Rngs) -> None:
+        self.emb = nnx.Embed(vocab, dim, rngs=rngs)
+        self.head = nnx.Linear(dim, vocab, use_bias=False, rngs=rngs)
+
+    def __call__(self, ids: jnp.ndarray) -> jnp.ndarray:
+        out: jnp.ndarray = self.head(self.emb(ids))
+        return out
+
+
+class KerasLM(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, vocab: int = 7, dim: int = 4, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.emb = keras.layers.Embedding(vocab, dim)
+        self.head = keras.layers.Dense(vocab, use_bias=False)
+
+    def call(self, ids: Any) -> Any:
+        return self.head(self.emb(ids))
+
+
+@pytest.mark.parametrize("writer", [TiedLM, ReferenceTiedLM])
+def test_a_tied_torch_checkpoint_loads_into_untied_ports(writer: type[TiedLM], tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = writer()
+    model.save_pretrained(tmp_path)
+    with safe_open(str(tmp_path / "model.safetensors"), "np") as f:
+        assert list(f.keys()) == ["emb.weight"]  # stored once, the other name recorded
+    with torch.no_grad():
+        expected = model(torch.from_numpy(IDS)).numpy()
+
+    flax_port = FlaxLM.from_pretrained(tmp_path, strict=True)
+    np.testing.assert_allclose(np.asarray(flax_port(jnp.asarray(IDS))), expected, rtol=0, atol=1e-6)
+    keras_port = KerasLM.from_pretrained(tmp_path, strict=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_port(IDS)), expected, rtol=0, atol=1e-6)

@@ -73,3 +73,42 @@ def test_a_tied_torch_checkpoint_loads_into_untied_ports(writer: type[TiedLM], t
     np.testing.assert_allclose(np.asarray(flax_port(jnp.asarray(IDS))), expected, rtol=0, atol=1e-6)
     keras_port = KerasLM.from_pretrained(tmp_path, strict=True)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_port(IDS)), expected, rtol=0, atol=1e-6)
+
+
+class FlaxTied(nnx.Module, FlaxModelHubMixin):
+    """A kernel shared by two layers, and a whole layer reachable at two paths."""
+
+    def __init__(self, dim: int = 4, *, rngs: nnx.Rngs) -> None:
+        self.a = nnx.Linear(dim, dim, rngs=rngs)
+        self.b = nnx.Linear(dim, dim, rngs=rngs)
+        self.b.kernel = self.a.kernel
+        self.c = nnx.Linear(dim, dim, rngs=rngs)
+        self.d = self.c
+
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        out: jnp.ndarray = self.d(self.c(self.b(self.a(x))))
+        return out
+
+
+class TorchUntied(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, dim: int = 4) -> None:
+        super().__init__()
+        self.a, self.b, self.c, self.d = (nn.Linear(dim, dim) for _ in range(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.d(self.c(self.b(self.a(x))))
+        return out
+
+
+def test_a_tied_flax_model_records_its_dropped_names_for_other_ports(tmp_path: Path) -> None:
+    model = FlaxTied(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path)
+    with safe_open(str(tmp_path / "model.safetensors"), "np") as f:
+        assert sorted(f.keys()) == ["a.bias", "a.weight", "b.bias", "c.bias", "c.weight"]
+    x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    port = TorchUntied.from_pretrained(tmp_path, strict=True)  # b.weight, d.weight and d.bias were missing
+    with torch.no_grad():
+        np.testing.assert_allclose(port(torch.from_numpy(x)).numpy(), np.asarray(model(jnp.asarray(x))), atol=1e-5)
+    again = FlaxTied.from_pretrained(tmp_path, strict=True)
+    assert again.b.kernel is again.a.kernel and again.d is again.c
+    np.testing.assert_array_equal(np.asarray(again(jnp.asarray(x))), np.asarray(model(jnp.asarray(x))))

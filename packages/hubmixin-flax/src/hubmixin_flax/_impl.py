@@ -43,6 +43,7 @@ from hubmixin_flax._construct import abstract_paths, construct_abstract, materia
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
+from hubmixin_flax._ties import tied_metadata
 from hubmixin_flax._walk import LayerVariables, layer_variables, legacy_layer_paths
 
 __all__ = ["FlaxHubMixinBase"]
@@ -138,6 +139,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             dtype=floating_dtype_name(dtype),
             framework="flax",
             settings=layer_settings,
+            metadata=tied_metadata(_as_module(self), LAYOUTS),
         )
 
     @classmethod

@@ -9,7 +9,7 @@ from flax import nnx
 
 from hubmixin_flax._layout import is_composite
 
-__all__ = ["PERSISTENT", "LayerVariables", "dotted", "layer_variables", "legacy_layer_paths"]
+__all__ = ["PERSISTENT", "LayerVariables", "dotted", "layer_variables", "legacy_layer_paths", "torch_path"]
 
 PERSISTENT = (nnx.Param, nnx.BatchStat)
 """The variable types a checkpoint holds; RNG state and other variables are rebuilt at load."""
@@ -37,14 +37,14 @@ def layer_variables(model: nnx.Module) -> list[LayerVariables]:
     by their path relative to it (``query.kernel``).
     """
     groups, nodes = _groups(model)
-    return [LayerVariables(dotted(_torch_path(path, nodes)), nodes[path], v) for path, v in groups.items()]
+    return [LayerVariables(dotted(torch_path(path, nodes)), nodes[path], v) for path, v in groups.items()]
 
 
 def legacy_layer_paths(model: nnx.Module) -> dict[str, str]:
     """``{path earlier releases gave a layer: its path now}`` for the layers inside an ``nnx.Sequential``
     (``mlp.layers.0.layers.1`` is now ``mlp.0.1``)."""
     groups, nodes = _groups(model)
-    renamed = {dotted(path): dotted(_torch_path(path, nodes)) for path in groups}
+    renamed = {dotted(path): dotted(torch_path(path, nodes)) for path in groups}
     return {old: new for old, new in renamed.items() if old != new}
 
 
@@ -68,7 +68,7 @@ def _groups(
     return groups, nodes
 
 
-def _torch_path(path: tuple[Any, ...], nodes: dict[tuple[Any, ...], Any]) -> tuple[Any, ...]:
+def torch_path(path: tuple[Any, ...], nodes: dict[tuple[Any, ...], Any]) -> tuple[Any, ...]:
     """``path`` without the ``layers`` step under an ``nnx.Sequential``: its layers are ``mlp.0``, ``mlp.1``, as
     torch names an ``nn.Sequential``'s modules (and as hubmixin-keras names a ``keras.Sequential``'s layers)."""
     kept = [

@@ -43,6 +43,14 @@ def test_the_loaded_model_is_built_and_holds_the_file_before_any_call(net: Net, 
     assert not [v for v in pending_variables() if id(v) in ours]  # nothing left for Keras to initialise later
 
 
+def test_summary_works_before_any_call(net: Net, saved: Path) -> None:
+    lines: list[str] = []
+    Net.from_pretrained(saved).summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    text = "\n".join(lines)
+    assert "Embedding" in text and "(None, None, 4)" in text  # a batch of id sequences, to 4 features
+    assert f"Total params: {net.count_params()}" in text.replace(",", "")
+
+
 def test_variable_paths_are_those_a_call_gives(net: Net, saved: Path) -> None:
     # Keras names a variable by the layers holding it (model/block/dense/kernel): LayoutMap patterns and optimizer
     # slot names use it. Built outside the model's call, the layers once lacked their holders' name scopes.

@@ -140,8 +140,10 @@ def _normalized(names: Sequence[str]) -> InputShape:
     return shape
 
 
-def _nothing(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
-    return ()
+def _ids(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
+    """An ``Embedding`` builds from nothing but its own sizes; it is built for a batch of id sequences, the shape
+    Keras records and ``model.summary()`` shows (built for ``None``, the summary failed before any call)."""
+    return (None, None)
 
 
 def input_shape_of(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
@@ -194,7 +196,7 @@ LAYOUTS.register(
 )
 for _conv in (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D):
     LAYOUTS.register(_conv, KerasConvAdapter())
-LAYOUTS.register(keras.layers.Embedding, KerasAdapter(TensorRule("embeddings", "weight"), input_shape=_nothing))
+LAYOUTS.register(keras.layers.Embedding, KerasAdapter(TensorRule("embeddings", "weight"), input_shape=_ids))
 LAYOUTS.register(
     keras.layers.LayerNormalization,
     KerasAdapter(*_GAMMA_BETA, input_shape=_normalized(_AFFINE), shape_keys=_affine),

@@ -9,8 +9,10 @@ from typing import Any
 
 import keras
 import numpy as np
+import pytest
 from keras_models import IDS, IMAGE, Net, assert_same_variables, make_net, outputs
 
+from hubmixin_core import ConfigEncodingWarning
 from hubmixin_keras import KerasModelHubMixin
 
 CUSTOM = {"Net": Net}
@@ -124,3 +126,22 @@ def test_a_class_own_config_methods_are_kept() -> None:
     model = OwnConfig(units=5)
     assert model.get_config()["mine"] is True
     assert OwnConfig.from_config(model.get_config()).units == 5
+
+
+class Activated(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, units: int = 3, act: Any = keras.activations.relu, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.act = act
+        self.dense = keras.layers.Dense(units)
+
+    def call(self, x: Any) -> Any:
+        return self.act(self.dense(x))
+
+
+def test_an_argument_json_cannot_hold_makes_the_keras_config_fail_clearly(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning):
+        model = Activated(units=4, act=keras.activations.tanh)
+    with pytest.raises(NotImplementedError, match=r"\['act'\]"):  # not a config that rebuilds it with relu
+        model.get_config()
+    default = Activated(units=4)  # the default function: rebuilt as it is
+    assert Activated.from_config(default.get_config()).act is keras.activations.relu

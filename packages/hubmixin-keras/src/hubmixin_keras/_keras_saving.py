@@ -17,6 +17,7 @@ from typing import Any
 
 import keras
 
+from hubmixin_core._capture import get_unsaved
 from hubmixin_keras._construct import any_rank, in_scopes_of, mark_containers_built
 from hubmixin_keras._walk import named_layers
 
@@ -83,6 +84,12 @@ def _accepts(cls: Any, name: str) -> bool:
 
 def _keep_config(cls: Any) -> None:
     def get_config(self: Any) -> dict[str, Any]:
+        unsaved = get_unsaved(self)
+        if unsaved:  # as Keras' own automatic config does for arguments it cannot serialize
+            raise NotImplementedError(
+                f"{type(self).__qualname__}: __init__ arguments {sorted(unsaved)} cannot be put in a Keras config "
+                "(JSON cannot hold them): define get_config and from_config, or declare coders= on the class"
+            )
         config: dict[str, Any] = keras.Layer.get_config(self)  # name, trainable, dtype: Keras' own
         config = {key: value for key, value in config.items() if _accepts(type(self), key)}
         return {**config, **(self._hub_config_dict(self._hub_mixin_config) or {})}

@@ -33,6 +33,7 @@ from hubmixin_core._checks import (
     check_keywords,
     check_unsaved,
     expand_location,
+    takes_any_keyword,
     unknown_config_keys,
 )
 from hubmixin_core._config import (
@@ -179,7 +180,7 @@ class ModelHubMixinBase:
         cls._hub_mixin_inspect_init()
         parameters = dict(cls._hub_mixin_init_parameters)
         names = cls._hub_mixin_kwargs_names
-        if names is None or not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        if names is None or not takes_any_keyword(parameters):
             return parameters
         kept = {name: p for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
         extra = {name: inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in sorted(names - kept.keys())}
@@ -538,7 +539,7 @@ class ModelHubMixinBase:
             for field in dataclasses.fields(model_type):
                 if field.name not in model_kwargs and field.name in values:
                     model_kwargs[field.name] = values[field.name]
-        elif cls._hub_mixin_config_to_kwargs and named.keys() != parameters.keys():  # it takes **kwargs
+        elif cls._hub_mixin_config_to_kwargs and takes_any_keyword(parameters):
             for key, value in values.items():
                 model_kwargs.setdefault(key, value)
         return config
@@ -663,7 +664,7 @@ def _supported(
     without ``**kwargs``, ``func`` cannot do it, and a ``TypeError`` names it.
     """
     parameters = inspect.signature(func).parameters
-    var_keyword = forward and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    var_keyword = forward and takes_any_keyword(parameters)
     accepted = {k: v for k, v in kwargs.items() if _named(parameters, k)}
     for key in kwargs.keys() - accepted.keys():
         if key in defaults and _same(kwargs[key], defaults[key]):

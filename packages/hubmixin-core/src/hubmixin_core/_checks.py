@@ -14,7 +14,15 @@ from pathlib import Path
 
 from hubmixin_core.errors import ConfigError, HubMixinTypeError
 
-__all__ = ["UNSAVED_KEY", "check_keywords", "check_unsaved", "closest", "expand_location", "unknown_config_keys"]
+__all__ = [
+    "UNSAVED_KEY",
+    "check_keywords",
+    "check_unsaved",
+    "closest",
+    "expand_location",
+    "takes_any_keyword",
+    "unknown_config_keys",
+]
 
 logger = logging.getLogger("hubmixin_core")
 
@@ -38,7 +46,8 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
-def _takes_any_keyword(parameters: Mapping[str, inspect.Parameter]) -> bool:
+def takes_any_keyword(parameters: Mapping[str, inspect.Parameter]) -> bool:
+    """Whether a signature's ``parameters`` include ``**kwargs``."""
     return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
@@ -50,7 +59,7 @@ def check_keywords(
     Raises:
         TypeError: the first unknown keyword, with the closest option or parameter ("did you mean ...?").
     """
-    if _takes_any_keyword(accepted):
+    if takes_any_keyword(accepted):
         return
     names = [n for n, p in accepted.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
     for name in given:
@@ -82,7 +91,7 @@ def check_unsaved(owner: str, unsaved: Mapping[str, str], given: Collection[str]
 
 def unknown_config_keys(config: Mapping[str, object], parameters: Mapping[str, inspect.Parameter]) -> list[str]:
     """Keys of a loaded ``config.json`` that ``__init__`` does not take (usually: the wrong class)."""
-    if _takes_any_keyword(parameters) or "config" in parameters:
+    if takes_any_keyword(parameters) or "config" in parameters:
         return []  # **kwargs takes them all; a `config` parameter takes the merged config dict
     return sorted(k for k in config if k not in parameters and k != UNSAVED_KEY)
 

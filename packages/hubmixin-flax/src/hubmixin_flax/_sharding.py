@@ -46,7 +46,7 @@ def resolve_sharding(spec: ShardingSpec | None, path: str, abstract: Any) -> Sha
     With a ``Mesh``, the partition spec the model's own ``nnx.with_partitioning`` annotation gave the abstract
     value (built under that mesh) is placed on it; a parameter without one is replicated. Without ``spec``, an
     annotated parameter built under the caller's ``jax.set_mesh`` goes where its annotation says (as in a fresh
-    construction there), any other to the default device.
+    construction there); any other gets ``None``, and JAX places it as it places a new array there (replicated).
     """
     if spec is None:  # where a fresh construction puts it: by its annotation under the caller's jax.set_mesh
         annotated, ambient = getattr(abstract, "sharding", None), _ambient_mesh()

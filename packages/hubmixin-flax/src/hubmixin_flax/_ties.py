@@ -9,8 +9,7 @@ from typing import Any
 from flax import nnx
 
 from hubmixin_core.weights import LayoutRegistry
-from hubmixin_flax._layout import is_composite
-from hubmixin_flax._walk import PERSISTENT, dotted, torch_path
+from hubmixin_flax._walk import PERSISTENT, composite_paths, dotted, layer_path, torch_path
 
 __all__ = ["tied_metadata"]
 
@@ -44,12 +43,14 @@ def _paths(
 
 
 def _canonical_key(
-    nodes: dict[tuple[Any, ...], Any], path: tuple[Any, ...], registry: LayoutRegistry
+    nodes: dict[tuple[Any, ...], Any],
+    composite: set[tuple[Any, ...]],
+    path: tuple[Any, ...],
+    registry: LayoutRegistry,
 ) -> tuple[str, Any] | None:
     """The checkpoint key of the variable at ``path`` and its layout (``None`` if its layer's adapter has no
     one-to-one rule for it), named as the walk names its layer's tensors (``nodes``: the graph's by path)."""
-    composite = [path[:i] for i in range(len(path) - 1) if path[:i] in nodes and is_composite(nodes[path[:i]])]
-    owner = composite[0] if composite else path[:-1]
+    owner = layer_path(path, composite)
     layer = nodes.get(owner)
     rule = registry.find(layer).rule_for(layer, dotted(path[len(owner) :])) if layer is not None else None
     if rule is None:
@@ -67,10 +68,11 @@ def tied_metadata(model: nnx.Module, registry: LayoutRegistry) -> dict[str, str]
         _paths(model, (), frozenset({id(model)}), paths, nodes)
     except _TooManyPaths:
         return tied
+    composite = composite_paths(nodes)
     for found in (found for found in paths.values() if len(found) > 1):
-        kept = _canonical_key(nodes, found[0], registry)
+        kept = _canonical_key(nodes, composite, found[0], registry)
         for other in found[1:]:
-            dropped = _canonical_key(nodes, other, registry)
+            dropped = _canonical_key(nodes, composite, other, registry)
             if kept is not None and dropped is not None and dropped[1] == kept[1] and dropped[0] != kept[0]:
                 tied[dropped[0]] = kept[0]
     return tied

@@ -9,7 +9,16 @@ from flax import nnx
 
 from hubmixin_flax._layout import is_composite
 
-__all__ = ["PERSISTENT", "LayerVariables", "dotted", "layer_variables", "legacy_layer_paths", "torch_path"]
+__all__ = [
+    "PERSISTENT",
+    "LayerVariables",
+    "composite_paths",
+    "dotted",
+    "layer_path",
+    "layer_variables",
+    "legacy_layer_paths",
+    "torch_path",
+]
 
 PERSISTENT = (nnx.Param, nnx.BatchStat)
 """The variable types a checkpoint holds; RNG state and other variables are rebuilt at load."""
@@ -60,12 +69,23 @@ def _groups(
                 found.append((tuple(path), node))
         else:
             nodes[tuple(path)] = node
-    composite = {path for path, node in nodes.items() if isinstance(node, nnx.Module) and is_composite(node)}
+    composite = composite_paths(nodes)
     groups: dict[tuple[Any, ...], dict[str, nnx.Variable[Any]]] = {}
     for path, variable in found:
-        owner = next((path[:i] for i in range(len(path) - 1) if path[:i] in composite), path[:-1])
+        owner = layer_path(path, composite)
         groups.setdefault(owner, {})[dotted(path[len(owner) :])] = variable
     return groups, nodes
+
+
+def composite_paths(nodes: dict[tuple[Any, ...], Any]) -> set[tuple[Any, ...]]:
+    """The paths of ``nodes`` (graph nodes by path) whose adapter maps their sub-modules' variables too."""
+    return {path for path, node in nodes.items() if isinstance(node, nnx.Module) and is_composite(node)}
+
+
+def layer_path(path: tuple[Any, ...], composite: set[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The path of the layer whose tensors include the variable at ``path``: its first composite ancestor (of
+    ``composite``), else the module holding it."""
+    return next((path[:i] for i in range(len(path) - 1) if path[:i] in composite), path[:-1])
 
 
 def torch_path(path: tuple[Any, ...], nodes: dict[tuple[Any, ...], Any]) -> tuple[Any, ...]:

@@ -16,7 +16,7 @@ from typing import Any
 import keras
 
 from hubmixin_core.weights import BUILD_KEY
-from hubmixin_keras._layout import LAYOUTS
+from hubmixin_keras._layout import builds_from_shapes
 from hubmixin_keras._walk import named_layers, own_variables
 
 __all__ = ["build_metadata", "recorded_builds"]
@@ -28,7 +28,7 @@ def _needs_record(layer: keras.Layer) -> bool:
     """A built layer holding variables its ``build`` created, which its adapter cannot build from their shapes
     (a layer without a ``build`` of its own made them in ``__init__``: it needs none)."""
     own_build = not getattr(type(layer).build, "_is_default", False)
-    return bool(layer.built and own_build and own_variables(layer)) and not hasattr(LAYOUTS.find(layer), "input_shape")
+    return bool(layer.built and own_build and own_variables(layer)) and not builds_from_shapes(layer)
 
 
 def build_metadata(model: keras.Layer) -> dict[str, str]:
@@ -37,11 +37,11 @@ def build_metadata(model: keras.Layer) -> dict[str, str]:
     for path, layer in named_layers(model):
         config = layer.get_build_config() if _needs_record(layer) else None
         try:
-            text = json.dumps(config) if config else None
+            json.dumps(config)
         except (TypeError, ValueError):  # not JSON: the layer is left to be built at its first call
-            text = None
-        if text is not None:
-            configs[path] = json.loads(text)
+            continue
+        if config:
+            configs[path] = config
     return {BUILD_KEY: json.dumps(configs, sort_keys=True, separators=(",", ":"))} if configs else {}
 
 

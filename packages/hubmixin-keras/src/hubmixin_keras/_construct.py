@@ -18,7 +18,7 @@ from keras.src.backend.common import global_state
 
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, WeightsKeyError, WeightsShapeError
 from hubmixin_core.weights import TensorInfo, dtype_name, is_floating
-from hubmixin_keras._layout import LAYOUTS, input_shape_of, shape_keys_of
+from hubmixin_keras._layout import builds_from_shapes, input_shape_of, shape_keys_of
 from hubmixin_keras._walk import named_layers
 
 __all__ = [
@@ -113,10 +113,11 @@ def construct_deferred(
                 with in_scopes_of(layers, path):
                     layer.build(shape if shape else None)
                 any_rank(layer)
-            elif built_as and path in built_as and not hasattr(LAYOUTS.find(layer), "input_shape"):
-                with in_scopes_of(layers, path):
-                    layer.build_from_config(dict(built_as[path]))
-            elif not layer.built and hasattr(LAYOUTS.find(layer), "input_shape") and shape_keys_of(layer) != ():
+            elif not builds_from_shapes(layer):
+                if built_as and path in built_as:  # as the model that saved it recorded
+                    with in_scopes_of(layers, path):
+                        layer.build_from_config(dict(built_as[path]))
+            elif not layer.built and shape_keys_of(layer) != ():  # (an adapter may build it and return None)
                 unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
         mark_containers_built(model)
     return model, unbuilt

@@ -76,12 +76,6 @@ def _keep_build_config(cls: Any) -> None:
     cls.build_from_config = build_from_config
 
 
-def _accepts(cls: Any, name: str) -> bool:
-    """Whether ``cls.__init__`` takes a keyword ``name`` (named, or through ``**kwargs``)."""
-    parameters = cls._hub_mixin_init_parameters.values()
-    return bool(cls._hub_init_takes(name) or any(p.kind is p.VAR_KEYWORD for p in parameters))
-
-
 def _keep_config(cls: Any) -> None:
     def get_config(self: Any) -> dict[str, Any]:
         unsaved = get_unsaved(self)
@@ -91,7 +85,8 @@ def _keep_config(cls: Any) -> None:
                 "(JSON cannot hold them): define get_config and from_config, or declare coders= on the class"
             )
         config: dict[str, Any] = keras.Layer.get_config(self)  # name, trainable, dtype: Keras' own
-        config = {key: value for key, value in config.items() if _accepts(type(self), key)}
+        accepted = type(self)._hub_keyword_parameters()  # named, or Layer's through **kwargs
+        config = {key: value for key, value in config.items() if key in accepted}
         return {**config, **(self._hub_config_dict(self._hub_mixin_config) or {})}
 
     def from_config(cls: Any, config: dict[str, Any], custom_objects: Any = None) -> Any:

@@ -33,6 +33,7 @@ __all__ = [
     "KerasAdapter",
     "KerasConvAdapter",
     "ShapeKeys",
+    "builds_from_shapes",
     "input_shape_of",
     "parts_of",
     "shape_keys_of",
@@ -151,6 +152,11 @@ def input_shape_of(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int
     adapter = LAYOUTS.find(layer)
     method = getattr(adapter, "input_shape", None)
     return None if method is None else method(layer, canonical)
+
+
+def builds_from_shapes(layer: Any) -> bool:
+    """Whether ``layer``'s adapter can build it from the checkpoint's shapes (it has an ``input_shape``)."""
+    return hasattr(LAYOUTS.find(layer), "input_shape")
 
 
 def shape_keys_of(layer: Any) -> tuple[str, ...] | None:

@@ -13,7 +13,15 @@ from collections.abc import Callable
 import torch
 
 from hubmixin_core.errors import WeightsError, format_names
-from hubmixin_core.weights import ALIGNMENT, Checkpoint, LoadReport, TensorInfo, check_checkpoint, warn_settings
+from hubmixin_core.weights import (
+    ALIGNMENT,
+    Checkpoint,
+    LoadReport,
+    TensorInfo,
+    check_checkpoint,
+    tied_names,
+    warn_settings,
+)
 from hubmixin_torch._checkpoint import read_tensors
 from hubmixin_torch._construct import _parameters_on_meta
 from hubmixin_torch._dtypes import dtype_name, target_dtype
@@ -43,23 +51,6 @@ def _set_tensor(module: torch.nn.Module, name: str, value: torch.Tensor) -> None
 
 def _on_device(tensor: torch.Tensor, device: torch.device) -> bool:
     return tensor.device.type == device.type and (device.index is None or tensor.device.index == device.index)
-
-
-def _shared_in_file(checkpoint: Checkpoint, want: dict[str, TensorInfo], aliases: set[str]) -> dict[str, str]:
-    """``{name: kept}`` of the module's tensors the file holds once, under another name it records in its metadata
-    (safetensors' ``save_model`` drops a tensor sharing memory with another, and records ``{dropped: kept}``),
-    where the module holds them as tensors of their own (tied by ``head.weight.data = emb.weight.data``)."""
-    found = checkpoint.infos
-    return {
-        name: kept
-        for name, kept in checkpoint.metadata.items()
-        if name in want
-        and name not in found
-        and name not in aliases
-        and kept in found
-        and kept in want
-        and found[kept].shape == want[name].shape
-    }
 
 
 def load_checkpoint(
@@ -113,7 +104,9 @@ def load_checkpoint(
         source_of.update(dict.fromkeys(names, source))
     aliases = {n for n, s in source_of.items() if n != s}
     want = {k: TensorInfo(tuple(t.shape), dtype_name(target_dtype(t, dtype))) for k, t in expected.items()}
-    shared = _shared_in_file(checkpoint, want, aliases)
+    # Tensors the file holds once under another name it records (safetensors' save_model: {dropped: kept}), where
+    # the module holds them as tensors of their own (tied by `head.weight.data = emb.weight.data`).
+    shared = {n: kept for n, kept in tied_names(checkpoint, want).items() if n not in aliases and kept in want}
 
     # Check the headers before reading anything (core's policy for every framework).
     # As torch's own load_state_dict does for a state dict without version metadata (safetensors never has it):

@@ -65,6 +65,23 @@ def test_variable_paths_are_those_a_call_gives(net: Net, saved: Path) -> None:
     assert [v.path.count("/") for v in loaded.weights] == [v.path.count("/") for v in called.weights]
 
 
+class Attending(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.att = keras.layers.MultiHeadAttention(2, 4)
+
+    def call(self, x: Any) -> Any:
+        return self.att(x, x)
+
+
+def test_variable_paths_of_a_layer_its_adapter_builds_are_those_a_call_gives(tmp_path: Path) -> None:
+    model = Attending()
+    model(np.ones((1, 3, 8), "float32"))
+    model.save_pretrained(tmp_path)
+    loaded = Attending.from_pretrained(tmp_path)  # the attention adapter builds the layer itself
+    assert loaded.att.query_dense.kernel.path == f"{loaded.name}/{loaded.att.name}/query/kernel"
+
+
 def test_no_initializer_runs_for_a_variable_in_the_checkpoint(tmp_path: Path) -> None:
     model = Guarded()
     model(IDS, IMAGE)

@@ -106,7 +106,8 @@ def construct_deferred(
             prefix = f"{path}." if path else ""
             canonical = {k[len(prefix) :]: v for k, v in infos.items() if k.startswith(prefix)}
             try:
-                shape = input_shape_of(layer, canonical)
+                with in_scopes_of(layers, path):  # (an adapter may build the layer itself: attention does)
+                    shape = input_shape_of(layer, canonical)
             except WeightsShapeError as error:  # the tensor named in full, with the checkpoint
                 raise _renamed(error, source, prefix + error.key) from None
             if shape is not None:

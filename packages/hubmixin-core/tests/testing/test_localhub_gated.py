@@ -41,9 +41,9 @@ def _gated_repo(name: str = "gated", gated: str = "manual", *, repo_type: str = 
 
 
 def _download(repo_id: str, name: str, token: str | bool | None, *, repo_type: str = "model") -> bytes:
-    cache = tempfile.mkdtemp(prefix="cache-")  # a fresh cache: nothing to fall back on
-    path = hf.hf_hub_download(repo_id, name, token=token, cache_dir=cache, repo_type=repo_type)
-    return Path(path).read_bytes()
+    with tempfile.TemporaryDirectory(prefix="cache-") as cache:  # a fresh cache: nothing to fall back on
+        path = hf.hf_hub_download(repo_id, name, token=token, cache_dir=cache, repo_type=repo_type)
+        return Path(path).read_bytes()
 
 
 def _gated_status(repo_id: str, name: str, token: str | bool | None) -> tuple[int, str]:

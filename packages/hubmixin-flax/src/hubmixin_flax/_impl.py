@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import jax
 import jax.numpy as jnp
@@ -43,6 +43,7 @@ from hubmixin_flax._construct import abstract_paths, construct_abstract, materia
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
+from hubmixin_flax._stacked import StackedPiece, StackedVariable
 from hubmixin_flax._ties import tied_metadata
 from hubmixin_flax._walk import LayerVariables, layer_variables, legacy_layer_paths
 
@@ -123,13 +124,25 @@ wherever JAX takes a dtype)."""
 class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
     """Hand-written core of :class:`hubmixin_flax.FlaxModelHubMixin`; use that class, not this one."""
 
+    _hub_flax_stacked_layers: ClassVar[tuple[str, ...]] = ()
+    """Dotted attribute paths of the modules built by ``nnx.vmap`` (the class's ``stacked_layers``)."""
+
+    def __init_subclass__(cls, *, stacked_layers: Iterable[str] = (), **kwargs: Any) -> None:
+        """``stacked_layers``: the attribute paths (``"blocks"``, ``"encoder.layers"``) of modules built by
+        ``nnx.vmap`` to scan over layers; each is saved as torch's ``nn.ModuleList`` of its layers."""
+        super().__init_subclass__(**kwargs)
+        if isinstance(stacked_layers, str):
+            message = f"{cls.__qualname__}: stacked_layers must be a list of attribute paths, not a string"
+            raise HubMixinTypeError(message)
+        cls._hub_flax_stacked_layers = tuple(dict.fromkeys((*cls._hub_flax_stacked_layers, *stacked_layers)))
+
     def _save_pretrained(
         self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: DTypeLike | None = None
     ) -> None:
         """Write ``nnx.Param`` and ``nnx.BatchStat`` values in the canonical layout (one file or shards)."""
         layers = [
             LayerTensors(group.path, group.layer, {n: np.asarray(v.get_value()) for n, v in group.variables.items()})
-            for group in layer_variables(_as_module(self))
+            for group in layer_variables(_as_module(self), self._hub_flax_stacked_layers)
         ]
         save_canonical(
             layers,
@@ -171,14 +184,16 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         mesh = mesh_of(sharding)
         model = construct_abstract(cls, kwargs, mesh)
         checkpoint = checkpoint.renamed(_sequential_aliases(_as_module(model), checkpoint.infos))
-        groups = {group.path: group for group in layer_variables(_as_module(model))}
+        groups = {group.path: group for group in layer_variables(_as_module(model), cls._hub_flax_stacked_layers)}
         ours = {path: layer_settings(group.layer) for path, group in groups.items()}
         warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
+        stacks = _stacks(groups.values())
         abstract = {  # each variable's abstract value: with a mesh, it carries the model's annotation
             f"{group.path}.{name}" if group.path else name: variable.get_value()
             for group in groups.values()
             for name, variable in group.variables.items()
-        }
+            if not isinstance(variable, StackedPiece)
+        } | {stack.path: stack.variable.get_value() for stack in stacks}
         if isinstance(sharding, Mapping):
             _check_sharding_paths(sharding, abstract)
         load = load_canonical(
@@ -194,15 +209,33 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             for name, tensor in tensors.items():
                 variable = variables[name]
                 path = layer.full_name(name)
+                if isinstance(variable, StackedPiece):  # gathered on the host, placed whole once complete
+                    variable.stacked.fill(variable.index, tensor.read())
+                    continue
                 placement = resolve_sharding(sharding, path, abstract[path])
                 with _naming(path, tensor.info.shape, placement):
                     variable.set_value(_place(tensor, placement))
                 loaded.add(layer.full_name(name))
+        for stack in (stack for stack in stacks if stack.complete):
+            placement = resolve_sharding(sharding, stack.path, abstract[stack.path])
+            host = stack.release()
+            with _naming(stack.path, host.shape, placement):
+                stack.variable.set_value(jax.device_put(host, placement))
         materialize(_as_module(model), cls, kwargs, mesh)
+        for stack in (stack for stack in stacks if not stack.complete):  # some layers (or none) were read
+            placement = resolve_sharding(sharding, stack.path, abstract[stack.path])
+            value = stack.variable.get_value()
+            if stack.filled:
+                host, filled = stack.release(), sorted(stack.filled)
+                merged = np.array(value, dtype=host.dtype)
+                merged[filled] = host[filled]
+                value = jnp.asarray(merged)
+            with _naming(stack.path, tuple(value.shape), placement):
+                stack.variable.set_value(_conform(value, target, placement, stack.path))
         for group in groups.values():  # weights the checkpoint lacks: the model's own, in dtype and placement
             for name, variable in group.variables.items():
                 path = f"{group.path}.{name}" if group.path else name
-                if path not in loaded:
+                if path not in loaded and not isinstance(variable, StackedPiece):
                     placement = resolve_sharding(sharding, path, abstract[path])
                     value = variable.get_value()
                     with _naming(path, tuple(value.shape), placement):
@@ -248,6 +281,12 @@ def _sequential_aliases(model: nnx.Module, names: Iterable[str]) -> dict[str, st
         if any(name.startswith(f"{old}.") for name in names):
             aliases[rf"^{re.escape(old)}\."] = f"{new}." if new else ""
     return aliases
+
+
+def _stacks(groups: Iterable[LayerVariables]) -> list[StackedVariable]:
+    """The stacked variables whose layers ``groups`` hold, each once."""
+    found = (v.stacked for group in groups for v in group.variables.values() if isinstance(v, StackedPiece))
+    return list(dict.fromkeys(found))
 
 
 def _infos(group: LayerVariables, target: str | None) -> LayerTensors[TensorInfo]:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from flax import nnx
 
+from hubmixin_core.errors import HubMixinValueError, LayoutError
 from hubmixin_flax._layout import is_composite
+from hubmixin_flax._stacked import StackedPiece, StackedVariable, extra_axes, stack_size
 
 __all__ = [
     "PERSISTENT",
+    "Held",
     "LayerVariables",
     "composite_paths",
     "dotted",
@@ -29,24 +34,118 @@ def dotted(path: tuple[Any, ...]) -> str:
     return ".".join(str(key) for key in path)
 
 
+_Groups: TypeAlias = dict[tuple[Any, ...], dict[str, nnx.Variable[Any]]]
+"""Each layer's persistent variables (by name relative to it), by the layer's graph path."""
+
+Held: TypeAlias = nnx.Variable[Any] | StackedPiece
+"""What a layer holds: a variable, or its layer's piece of a stacked module's variable."""
+
+
 @dataclass(frozen=True)
 class LayerVariables:
     """One layer (a module, or an ``nnx.List`` of variables) and the persistent variables it holds directly."""
 
     path: str
     layer: Any
-    variables: dict[str, nnx.Variable[Any]]
+    variables: dict[str, Held]
 
 
-def layer_variables(model: nnx.Module) -> list[LayerVariables]:
+def layer_variables(model: nnx.Module, stacked: Collection[str] = ()) -> list[LayerVariables]:
     """Every layer of ``model`` holding ``nnx.Param`` or ``nnx.BatchStat`` variables, in graph order.
 
     A variable shared by two layers (tied weights) appears once, under its first path. The variables below a
     layer whose adapter is composite (see :func:`~hubmixin_flax._layout.is_composite`) are that layer's, named
-    by their path relative to it (``query.kernel``).
+    by their path relative to it (``query.kernel``). Below each module of ``stacked`` (dotted attribute paths of
+    modules built by ``nnx.vmap``), each layer is one entry per stacked layer (``blocks.0.linear``,
+    ``blocks.1.linear``...) holding :class:`~hubmixin_flax._stacked.StackedPiece` views.
     """
     groups, nodes = _groups(model)
-    return [LayerVariables(dotted(torch_path(path, nodes)), nodes[path], v) for path, v in groups.items()]
+    roots = _stacked_roots(stacked, nodes)
+    _refuse_undeclared_stacks(groups, nodes, roots)
+    layers: list[LayerVariables] = []
+    done: set[tuple[Any, ...]] = set()
+    for path, variables in groups.items():
+        root = next((r for r in roots if path[: len(r)] == r), None)
+        if root is None:
+            _check_not_around(path, roots)
+            layers.append(LayerVariables(dotted(torch_path(path, nodes)), nodes[path], dict(variables)))
+        elif root not in done:
+            done.add(root)
+            layers += _stacked_layers(root, {p: v for p, v in groups.items() if p[: len(root)] == root}, nodes)
+    return layers
+
+
+def _stacked_roots(stacked: Collection[str], nodes: dict[tuple[Any, ...], Any]) -> list[tuple[Any, ...]]:
+    """The graph paths of the modules ``stacked`` names (``"encoder.blocks"``)."""
+    by_name = {dotted(path): path for path, node in nodes.items() if path and isinstance(node, nnx.Module)}
+    roots = []
+    for name in stacked:
+        if name not in by_name:
+            hint = difflib.get_close_matches(name, list(by_name), n=1)
+            raise HubMixinValueError(
+                f"stacked_layers names no module of the model at {name!r}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            )
+        roots.append(by_name[name])
+    return roots
+
+
+def _check_not_around(path: tuple[Any, ...], roots: list[tuple[Any, ...]]) -> None:
+    """A composite layer's group must not take in a stacked module below it."""
+    inside = [r for r in roots if r[: len(path)] == path]
+    if inside:
+        raise LayoutError(
+            f"stacked_layers: {dotted(inside[0])!r} is inside the layer {dotted(path)!r}, whose adapter maps all of "
+            "its sub-modules' variables; stack that layer itself"
+        )
+
+
+def _refuse_undeclared_stacks(
+    groups: _Groups,
+    nodes: dict[tuple[Any, ...], Any],
+    roots: list[tuple[Any, ...]],
+) -> None:
+    """Layers whose variables have more axes than their type gives them (built by ``nnx.vmap``) outside the
+    declared stacks are refused, naming the module to declare: the deepest one holding all such layers."""
+    found: dict[tuple[Any, ...], tuple[str, tuple[int, ...], int]] = {}
+    for path in groups:
+        if not any(path[: len(r)] == r for r in roots):
+            layer = nodes[path]
+            inner = [(tuple(p), n) for p, n in nnx.iter_graph(layer) if isinstance(n, nnx.Module)]
+            for within, node in inner if is_composite(layer) else [((), layer)]:
+                extra = extra_axes(node)
+                if extra is not None:
+                    found[path] = (dotted((*within, extra[0])), *extra[1:])
+                    break
+    if not found:
+        return
+    (path, (name, shape, rank)), *_ = found.items()
+    alike = [p for p, (_, other, _) in found.items() if other[0] == shape[0]]
+    common = next(i for i in range(min(map(len, alike)), -1, -1) if all(q[:i] == path[:i] for q in alike))
+    root = path[:common] if common else path  # two stacks apart: name the first
+    raise LayoutError(
+        f"layer {dotted(path)!r} ({type(nodes[path]).__name__}) holds {name!r} of shape {shape}, with more axes "
+        f"than the {rank} its type gives it: stacked by nnx.vmap (scan over layers)? Name the stacked module in "
+        f"the class to save it as torch's nn.ModuleList of its layers: stacked_layers=[{dotted(root)!r}]"
+    )
+
+
+def _stacked_layers(root: tuple[Any, ...], groups: _Groups, nodes: dict[tuple[Any, ...], Any]) -> list[LayerVariables]:
+    """The layers below the stacked module at ``root``, once per stacked layer, in layer order."""
+    stacks = {
+        (path, name): StackedVariable(dotted((*torch_path(path, nodes), name)), variable)
+        for path, variables in groups.items()
+        for name, variable in variables.items()
+    }
+    size = stack_size(dotted(root), {s.path: s.variable for s in stacks.values()})
+    prefix = torch_path(root, nodes)
+    layers = []
+    for index in range(size):
+        for path, variables in groups.items():
+            within = torch_path(path, nodes)[len(prefix) :]
+            pieces: dict[str, Held] = {name: StackedPiece(stacks[path, name], index) for name in variables}
+            layers.append(LayerVariables(dotted((*prefix, index, *within)), nodes[path], pieces))
+    return layers
 
 
 def legacy_layer_paths(model: nnx.Module) -> dict[str, str]:
@@ -59,7 +158,7 @@ def legacy_layer_paths(model: nnx.Module) -> dict[str, str]:
 
 def _groups(
     model: nnx.Module,
-) -> tuple[dict[tuple[Any, ...], dict[str, nnx.Variable[Any]]], dict[tuple[Any, ...], Any]]:
+) -> tuple[_Groups, dict[tuple[Any, ...], Any]]:
     """Each layer's persistent variables by its graph path, and every graph node by its path."""
     nodes: dict[tuple[Any, ...], Any] = {}
     found: list[tuple[tuple[Any, ...], nnx.Variable[Any]]] = []
@@ -70,7 +169,7 @@ def _groups(
         else:
             nodes[tuple(path)] = node
     composite = composite_paths(nodes)
-    groups: dict[tuple[Any, ...], dict[str, nnx.Variable[Any]]] = {}
+    groups: _Groups = {}
     for path, variable in found:
         owner = layer_path(path, composite)
         groups.setdefault(owner, {})[dotted(path[len(owner) :])] = variable

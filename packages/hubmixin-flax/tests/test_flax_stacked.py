@@ -1,0 +1,211 @@
+"""Modules built by ``nnx.vmap`` (scan over layers), named in ``stacked_layers``: saved as torch's ``nn.ModuleList``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import safetensors.numpy
+import safetensors.torch
+import torch
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+from torch import nn
+
+from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, LayoutError, WeightsKeyError
+from hubmixin_flax import FlaxModelHubMixin
+from hubmixin_torch import PyTorchModelHubMixin
+
+DIM, DEPTH = 8, 3
+
+
+class Block(nnx.Module):
+    def __init__(self, dim: int, *, rngs: nnx.Rngs) -> None:
+        self.linear = nnx.Linear(dim, dim, rngs=rngs)
+        self.norm = nnx.LayerNorm(dim, epsilon=1e-5, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        out: jax.Array = self.norm(nnx.relu(self.linear(x)))
+        return out
+
+
+def _stack(depth: int, rngs: nnx.Rngs, make: Any) -> Any:
+    @nnx.split_rngs(splits=depth)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def create(rngs: nnx.Rngs) -> Any:
+        return make(rngs)
+
+    return create(rngs)
+
+
+class Scanned(nnx.Module, FlaxModelHubMixin, stacked_layers=["blocks"]):
+    """``depth`` blocks built by ``nnx.vmap`` and run by ``nnx.scan``, then a head."""
+
+    def __init__(self, dim: int = DIM, depth: int = DEPTH, *, rngs: nnx.Rngs) -> None:
+        self.blocks = _stack(depth, rngs, lambda rngs: Block(dim, rngs=rngs))
+        self.head = nnx.Linear(dim, 2, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        @nnx.scan(in_axes=(0, nnx.Carry), out_axes=nnx.Carry)
+        def forward(block: Block, x: jax.Array) -> jax.Array:
+            return block(x)
+
+        out: jax.Array = self.head(forward(self.blocks, x))
+        return out
+
+
+class TorchBlock(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.norm(torch.relu(self.linear(x)))
+        return out
+
+
+class TorchScanned(nn.Module, PyTorchModelHubMixin):
+    """The PyTorch port: an ``nn.ModuleList`` of the blocks."""
+
+    def __init__(self, dim: int = DIM, depth: int = DEPTH) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(TorchBlock(dim) for _ in range(depth))
+        self.head = nn.Linear(dim, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        out: torch.Tensor = self.head(x)
+        return out
+
+
+def _inputs() -> np.ndarray[Any, np.dtype[np.float32]]:
+    return np.random.default_rng(0).standard_normal((5, DIM)).astype(np.float32)
+
+
+def _trained_torch() -> TorchScanned:
+    torch.manual_seed(0)
+    model = TorchScanned()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.1)
+    return model.eval()
+
+
+def _kernel(model: Scanned) -> np.ndarray[Any, Any]:
+    return np.asarray(model.blocks.linear.kernel.get_value())
+
+
+def test_stacked_module_round_trips_as_one_layer_per_index(tmp_path: Path) -> None:
+    model = Scanned(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path / "scan")
+    stored = safetensors.numpy.load_file(tmp_path / "scan" / "model.safetensors")
+    tensors = ("linear.weight", "linear.bias", "norm.weight", "norm.bias")
+    names = {f"blocks.{i}.{tensor}" for i in range(DEPTH) for tensor in tensors}
+    assert set(stored) == names | {"head.weight", "head.bias"}
+    for i in range(DEPTH):  # layer i of the stack, in torch's layout
+        assert np.array_equal(stored[f"blocks.{i}.linear.weight"], _kernel(model)[i].T)
+        assert np.array_equal(stored[f"blocks.{i}.norm.weight"], np.asarray(model.blocks.norm.scale.get_value())[i])
+    loaded = Scanned.from_pretrained(tmp_path / "scan")
+    for (path, ours), (_, theirs) in zip(
+        nnx.iter_graph(nnx.state(model)), nnx.iter_graph(nnx.state(loaded)), strict=True
+    ):
+        if isinstance(ours, nnx.Variable):
+            assert np.array_equal(np.asarray(ours.get_value()), np.asarray(theirs.get_value())), path
+    x = jnp.asarray(_inputs())
+    assert np.array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+
+
+def test_torch_module_list_and_flax_scan_read_each_other(tmp_path: Path) -> None:
+    port = _trained_torch()
+    port.save_pretrained(tmp_path / "torch")
+    flax_model = Scanned.from_pretrained(tmp_path / "torch")
+    x = _inputs()
+    expected = port(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(np.asarray(flax_model(jnp.asarray(x))), expected, atol=1e-5)
+    flax_model.save_pretrained(tmp_path / "flax")
+    back = TorchScanned.from_pretrained(tmp_path / "flax")
+    assert all(torch.equal(a, b) for a, b in zip(back.state_dict().values(), port.state_dict().values(), strict=True))
+
+
+def test_stacked_variables_land_on_the_requested_sharding(tmp_path: Path, mesh: Mesh) -> None:
+    model = Scanned(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path / "scan")
+    kernel_sharding = NamedSharding(mesh, P(None, "data", "model"))  # type: ignore[no-untyped-call]
+    replicated = NamedSharding(mesh, P())  # type: ignore[no-untyped-call]
+    loaded = Scanned.from_pretrained(
+        tmp_path / "scan", sharding={"blocks.linear.kernel": kernel_sharding, "head.kernel": replicated}
+    )
+    assert loaded.blocks.linear.kernel.get_value().sharding == kernel_sharding
+    assert np.array_equal(_kernel(loaded), _kernel(model))
+
+
+def test_stacked_load_casts_and_keeps_own_values_for_missing_layers(tmp_path: Path) -> None:
+    port = _trained_torch()
+    state = {k: v for k, v in port.state_dict().items() if k != "blocks.1.linear.weight"}
+    (tmp_path / "partial").mkdir()
+    safetensors.torch.save_file(state, tmp_path / "partial" / "model.safetensors", metadata={"format": "pt"})
+    loaded = Scanned.from_pretrained(tmp_path / "partial", dtype=jnp.bfloat16)
+    kernel = _kernel(loaded)
+    assert kernel.dtype == jnp.bfloat16
+    own = _kernel(Scanned(rngs=nnx.Rngs(0)))
+    for i in range(DEPTH):
+        block = port.blocks[i]
+        assert isinstance(block, TorchBlock)
+        expected = own[i] if i == 1 else block.linear.weight.detach().numpy().T
+        assert np.array_equal(kernel[i], expected.astype(jnp.bfloat16)), i
+    with pytest.raises(WeightsKeyError, match=r"blocks\.1\.linear\.weight"):
+        Scanned.from_pretrained(tmp_path / "partial", strict=True)
+
+
+class StackedAttention(nnx.Module, FlaxModelHubMixin, stacked_layers=["layers"]):
+    """The vmapped module is a built-in layer itself, one whose adapter is composite."""
+
+    def __init__(self, depth: int = DEPTH, *, rngs: nnx.Rngs) -> None:
+        self.layers = _stack(depth, rngs, lambda rngs: nnx.MultiHeadAttention(2, 8, decode=False, rngs=rngs))
+
+
+def test_a_stacked_attention_layer_is_saved_per_layer(tmp_path: Path) -> None:
+    model = StackedAttention(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path / "att")
+    stored = safetensors.numpy.load_file(tmp_path / "att" / "model.safetensors")
+    assert {name.split(".")[1] for name in stored} == {"0", "1", "2"}
+    assert stored["layers.2.in_proj_weight"].shape == (24, 8)
+    loaded = StackedAttention.from_pretrained(tmp_path / "att")
+    assert np.array_equal(
+        np.asarray(loaded.layers.query.kernel.get_value()), np.asarray(model.layers.query.kernel.get_value())
+    )
+
+
+class Undeclared(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, depth: int = DEPTH, *, rngs: nnx.Rngs) -> None:
+        self.encoder = nnx.Dict(blocks=_stack(depth, rngs, lambda rngs: Block(DIM, rngs=rngs)))
+        self.head = nnx.Linear(DIM, 2, rngs=rngs)
+
+
+def test_an_undeclared_stacked_module_is_refused_naming_it(tmp_path: Path) -> None:
+    hint = r"holds 'kernel' of shape \(3, 8, 8\).*stacked_layers=\['encoder\.blocks'\]"
+    with pytest.raises(LayoutError, match=rf"layer 'encoder\.blocks\.linear' \(Linear\) {hint}"):
+        Undeclared(rngs=nnx.Rngs(0)).save_pretrained(tmp_path / "undeclared")
+    assert not (tmp_path / "undeclared").exists()
+    Scanned(rngs=nnx.Rngs(0)).save_pretrained(tmp_path / "scan")
+    with pytest.raises(LayoutError, match=hint):
+        Undeclared.from_pretrained(tmp_path / "scan")
+
+
+def test_stacked_layers_must_name_modules_of_the_model(tmp_path: Path) -> None:
+    class Misspelled(Scanned, stacked_layers=["blokcs"]):
+        pass
+
+    with pytest.raises(HubMixinValueError, match=r"no module of the model at 'blokcs' \(did you mean 'blocks'\?\)"):
+        Misspelled(rngs=nnx.Rngs(0)).save_pretrained(tmp_path / "x")
+    with pytest.raises(HubMixinTypeError, match="stacked_layers must be a list"):
+
+        class Text(nnx.Module, FlaxModelHubMixin, stacked_layers="blocks"):
+            pass

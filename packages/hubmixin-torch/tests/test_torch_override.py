@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch_models import NetLayers, assert_same_tensors, trained_net
 
-from hubmixin_core import DownloadOptions
+from hubmixin_core import DownloadOptions, LoaderOptionWarning
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, WeightsKeyError
 from hubmixin_core.testing import LocalHub
 from hubmixin_torch import PyTorchModelHubMixin
@@ -211,7 +211,10 @@ def test_model_arguments_named_like_load_options_reach_init(tmp_path: Path) -> N
     assert loaded.settings == ("bfloat16", "yes", "there")
     assert loaded.layer.weight.dtype == torch.float32 and torch.equal(loaded.layer.weight, saved.layer.weight)
     assert loaded.inner.embed.weight.dtype == torch.float16  # the inner load keeps its own dtype option
-    with pytest.raises(HubMixinTypeError, match="dtype"):  # the model's dtype and the load's: one keyword
+    with (
+        pytest.raises(HubMixinTypeError, match="dtype"),  # the model's dtype and the load's: one keyword
+        pytest.warns(LoaderOptionWarning, match="dtype= is the loader's option"),
+    ):
         NamedLikeExtras.from_pretrained(tmp_path, dtype=torch.float16)
 
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch_models import Backbone, Net, RecordingLinear, RecordingNet, assert_same_tensors
 
-from hubmixin_core import ModelHubMixin
+from hubmixin_core import LoaderOptionWarning, ModelHubMixin
 from hubmixin_core.errors import WeightsError, WeightsShapeError
 from hubmixin_torch import PyTorchModelHubMixin
 
@@ -169,6 +169,7 @@ def test_init_parameters_named_like_loader_options(tmp_path: Path) -> None:
     loaded = OptionNamedNet.from_pretrained(tmp_path, strict=True)
     assert loaded.args == ("float64", True, "meta", "v2")
     assert torch.equal(loaded.linear.weight, net.linear.weight) and loaded.linear.weight.device.type == "cpu"
-    converted = OptionNamedNet.from_pretrained(tmp_path, dtype=torch.float16, model_kwargs={"revision": "v3"})
+    with pytest.warns(LoaderOptionWarning, match=r"dtype= is the loader's option, not the 'dtype' argument"):
+        converted = OptionNamedNet.from_pretrained(tmp_path, dtype=torch.float16, model_kwargs={"revision": "v3"})
     assert converted.args == ("float64", True, "meta", "v3")  # the model's dtype argument is untouched
     assert converted.linear.weight.dtype == torch.float16

@@ -19,6 +19,7 @@ from hubmixin_core.errors import ConfigEncodingError as ConfigEncodingError
 from hubmixin_core.errors import ConfigEncodingWarning as ConfigEncodingWarning
 from hubmixin_core.errors import ConfigError as ConfigError
 from hubmixin_core.errors import HubMixinError as HubMixinError
+from hubmixin_core.errors import LoaderOptionWarning as LoaderOptionWarning
 from hubmixin_core.errors import WeightsError as WeightsError
 from hubmixin_core.typing import DataclassInstance as DataclassInstance
 
@@ -28,6 +29,7 @@ __all__ = [
     "DEFAULT_MODEL_CARD",
     "ConfigEncodingError",
     "ConfigEncodingWarning",
+    "LoaderOptionWarning",
     "ConfigError",
     "DataclassInstance",
     "DownloadOptions",

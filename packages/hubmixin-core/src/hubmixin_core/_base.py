@@ -15,7 +15,6 @@ import os
 import tempfile
 import types
 import typing
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
@@ -49,12 +48,15 @@ from hubmixin_core._config import (
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import locate_file, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, model_arguments
+from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
     ConfigEncodingError,
     ConfigEncodingWarning,
     ConfigError,
     ConfigTypeError,
     HubMixinTypeError,
+    HubMixinValueError,
+    LoaderOptionWarning,
     WeightsNotFoundError,
 )
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
@@ -66,6 +68,12 @@ __all__ = ["ModelHubMixinBase"]
 logger = logging.getLogger("hubmixin_core")
 
 _README = "README.md"
+_HF_LOADER_OPTIONS = frozenset(
+    {"revision", "cache_dir", "force_download", "local_files_only", "token", "proxies", "resume_download"}
+    | {"map_location", "strict"}  # PyTorchModelHubMixin's
+)
+"""The options huggingface_hub's ``from_pretrained`` takes itself (never gives to ``__init__``)."""
+
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 _ALWAYS_PASSED = ("revision", "cache_dir", "force_download", "local_files_only", "token")
 """The download keywords huggingface_hub's ``_from_pretrained`` contract always passes."""
@@ -238,6 +246,7 @@ class ModelHubMixinBase:
             del passed[name]
         if dataclasses.is_dataclass(passed.get("config")):
             given: DataclassInstance = passed["config"]
+            cls._hub_mixin_warn_beside_dataclass(passed, parameters)
             return given
         config = dict(cls._hub_mixin_jsonable_default_values)
         coders = cls._all_coders()
@@ -256,6 +265,24 @@ class ModelHubMixinBase:
         return config or None
 
     @classmethod
+    def _hub_mixin_warn_beside_dataclass(
+        cls, passed: Mapping[str, Any], parameters: Mapping[str, inspect.Parameter]
+    ) -> None:
+        """Arguments given beside a dataclass ``config`` (not at their default) are not saved: warn, naming them."""
+        lost = sorted(
+            name
+            for name, value in passed.items()
+            if name != "config" and (name not in parameters or not _same(value, parameters[name].default))
+        )
+        if lost and not _LOADING.get():
+            warn_user(
+                f"{cls.__qualname__}: arguments {lost} are not saved: with a dataclass `config`, config.json holds "
+                "the config alone (as with huggingface_hub), so from_pretrained gives them their defaults; move them "
+                "into the dataclass, or give them again at load (model_kwargs={...})",
+                ConfigEncodingWarning,
+            )
+
+    @classmethod
     def _hub_mixin_reject(cls, name: str, value: Any) -> None:
         """An argument cannot be encoded: raise under ``strict_config``, else warn (never drop silently); not
         while ``from_pretrained`` builds the model with it (given again at load, as the warning asked)."""
@@ -263,7 +290,7 @@ class ModelHubMixinBase:
         if cls._hub_mixin_strict_config:
             raise error
         if not _LOADING.get():
-            warnings.warn(f"{error} It is left out of config.json.", ConfigEncodingWarning, stacklevel=4)
+            warn_user(f"{error} It is left out of config.json.", ConfigEncodingWarning)
 
     def _hub_config_dict(self, config: dict[str, Any] | DataclassInstance | None) -> dict[str, Any] | None:
         if config is None:
@@ -362,6 +389,10 @@ class ModelHubMixinBase:
         location = expand_location(Path(given) if isinstance(given, os.PathLike) else given)
         model_id = str(location)
         _check_model_location(location)
+        if isinstance(download.max_workers, bool) or not isinstance(download.max_workers, int):
+            raise HubMixinTypeError(f"max_workers must be an int, got {type(download.max_workers).__name__}")
+        if download.max_workers < 1:
+            raise HubMixinValueError(f"max_workers must be at least 1, got {download.max_workers}")
         if Path(location).is_dir():  # a path given as a string too
             remove_interrupted_saves(Path(location))
         model_kwargs = dict(model_kwargs)
@@ -372,7 +403,15 @@ class ModelHubMixinBase:
         options = [*(p.name for p in DOWNLOAD_PARAMS), *load_kwargs, "model_kwargs"]
         init = cls._hub_keyword_parameters()
         accepted = {**own, **init} if not _named(parameters, "model_kwargs") else {}
-        check_keywords(f"{cls.__qualname__}.from_pretrained", model_kwargs, accepted or init, options)
+        cls._hub_warn_options_named_like_arguments(download, load_kwargs, model_kwargs)
+        try:
+            check_keywords(f"{cls.__qualname__}.from_pretrained", model_kwargs, accepted or init, options)
+        except HubMixinTypeError as error:
+            if "model_kwargs" not in init:
+                raise
+            hint = "pass model_kwargs={'model_kwargs': ...}"
+            message = f"{error} ({cls.__qualname__}.__init__ takes an argument named model_kwargs: {hint})"
+            raise HubMixinTypeError(message) from None
         read = cls._hub_read_config_for(model_id, location, download)
         raw, config_file = read if read is not None else (None, None)
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None
@@ -392,6 +431,28 @@ class ModelHubMixinBase:
         if config is not None and get_config(instance) in (None, {}):
             set_config(instance, config)
         return instance
+
+    @classmethod
+    def _hub_warn_options_named_like_arguments(
+        cls,
+        download: DownloadOptions,
+        load_kwargs: Mapping[str, Any],
+        model_kwargs: Mapping[str, Any],
+    ) -> None:
+        """A :class:`LoaderOptionWarning` for each option huggingface_hub's loader lacks (``dtype``, ``endpoint``,
+        ...) given where ``__init__`` takes an argument of that name (and ``model_kwargs`` does not give it): the
+        loader takes it, where huggingface_hub's gives it to ``__init__``."""
+        given = {p.name for p in DOWNLOAD_PARAMS if not _same(getattr(download, p.name), p.value)}
+        given |= {k for k, v in load_kwargs.items() if not _same(v, cls._hub_extra_defaults.get(k))}
+        parameters = cls._hub_mixin_init_parameters.items()
+        named = {n for n, p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD}
+        for name in sorted((given - _HF_LOADER_OPTIONS - cls._hub_mixin_runtime_args) & named - model_kwargs.keys()):
+            warn_user(
+                f"{cls.__qualname__}.from_pretrained: {name}= is the loader's option, not the {name!r} argument of "
+                f"{cls.__qualname__}.__init__ (huggingface_hub's loader, which has no such option, gives it to "
+                f"__init__); to set the argument, pass model_kwargs={{{name!r}: ...}}",
+                LoaderOptionWarning,
+            )
 
     @classmethod
     def _hub_call_from_pretrained(

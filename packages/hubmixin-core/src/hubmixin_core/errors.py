@@ -23,6 +23,7 @@ __all__ = [
     "HubMixinValueError",
     "InvalidRepoPathError",
     "LayerSettingsWarning",
+    "LoaderOptionWarning",
     "LayoutError",
     "ShardIndexError",
     "WeightsDtypeError",
@@ -206,7 +207,13 @@ def format_names(names: Sequence[str], limit: int = 10) -> str:
 
 
 class ConfigEncodingWarning(UserWarning):
-    """An `__init__` argument could not be encoded into ``config.json`` and is left out of it."""
+    """An ``__init__`` argument is left out of ``config.json``: it cannot be encoded, or it was given beside a
+    dataclass ``config`` (which the file then holds alone)."""
+
+
+class LoaderOptionWarning(UserWarning):
+    """A ``from_pretrained`` option was given that the model's ``__init__`` also takes as an argument: the loader
+    takes it (huggingface_hub's loader, which lacks that option, gives it to ``__init__``)."""
 
 
 class LayerSettingsWarning(UserWarning):

@@ -1,0 +1,76 @@
+"""What from_pretrained does with options named like the model's arguments, and arguments a config leaves out."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from core_models import NumpyModelMixin
+
+from hubmixin_core import ConfigEncodingWarning, LoaderOptionWarning
+from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
+
+
+class Named(NumpyModelMixin):
+    """An ``__init__`` taking arguments named like options huggingface_hub's loader lacks."""
+
+    def __init__(self, max_workers: int = 1, endpoint: str = "none", model_kwargs: dict[str, Any] | None = None):
+        self.max_workers, self.endpoint, self.extra = max_workers, endpoint, model_kwargs
+        self.weights = {"w": np.arange(3, dtype=np.float32)}
+
+
+def test_an_option_named_like_an_argument_warns_and_model_kwargs_sets_the_argument(tmp_path: Path) -> None:
+    Named(max_workers=2).save_pretrained(tmp_path)
+    with pytest.warns(
+        LoaderOptionWarning, match=r"max_workers= is the loader's option.*model_kwargs=\{'max_workers'"
+    ) as w:
+        loaded = Named.from_pretrained(tmp_path, max_workers=4)
+    assert loaded.max_workers == 2  # from config.json; the 4 went to the downloads
+    assert w[0].filename == __file__  # the warning points at the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Named.from_pretrained(tmp_path, max_workers=4, model_kwargs={"max_workers": 5}).max_workers == 5
+        assert Named.from_pretrained(tmp_path).max_workers == 2  # options at their defaults: nothing to say
+
+
+def test_an_argument_named_model_kwargs_is_named_in_the_error(tmp_path: Path) -> None:
+    Named().save_pretrained(tmp_path)
+    with pytest.raises(HubMixinTypeError, match=r"'depth'.*takes an argument named model_kwargs: pass model_kwargs="):
+        Named.from_pretrained(tmp_path, model_kwargs={"depth": 3})
+    assert Named.from_pretrained(tmp_path, model_kwargs={"model_kwargs": {"depth": 3}}).extra == {"depth": 3}
+
+
+@pytest.mark.parametrize(
+    ("value", "error"), [(0, HubMixinValueError), (-1, HubMixinValueError), ("4", HubMixinTypeError)]
+)
+def test_max_workers_must_be_a_positive_int(tmp_path: Path, value: Any, error: type[Exception]) -> None:
+    Named().save_pretrained(tmp_path)
+    with pytest.raises(error, match="max_workers"):
+        Named.from_pretrained(tmp_path, max_workers=value, model_kwargs={"max_workers": 1})
+
+
+@dataclasses.dataclass
+class Config:
+    hidden: int = 4
+
+
+class WithDataclass(NumpyModelMixin):
+    def __init__(self, config: Config, dropout: float = 0.0) -> None:
+        self.config, self.dropout = config, dropout
+        self.weights = {"w": np.zeros(config.hidden, dtype=np.float32)}
+
+
+def test_arguments_beside_a_dataclass_config_are_named_as_not_saved(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning, match=r"arguments \['dropout'\] are not saved") as w:
+        model = WithDataclass(Config(hidden=3), dropout=0.5)
+    assert w[0].filename == __file__
+    model.save_pretrained(tmp_path)
+    assert WithDataclass.from_pretrained(tmp_path).dropout == 0.0  # as huggingface_hub: the default
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        WithDataclass(Config(), dropout=0.0)  # at its default: nothing lost
+        assert WithDataclass.from_pretrained(tmp_path, model_kwargs={"dropout": 0.5}).dropout == 0.5

@@ -92,3 +92,30 @@ def test_a_device_this_machine_lacks_is_a_device_error(tmp_path: Path) -> None:
     with pytest.raises(DeviceError, match="map_location='mps'") as info:
         Derived.from_pretrained(tmp_path, map_location="mps")
     assert isinstance(info.value, RuntimeError) and len(str(info.value)) < 400
+
+
+class Recurrent(nn.Module, PyTorchModelHubMixin):
+    """An LSTM and a GRU: torch's RNNs keep a list of their own parameters (``_flat_weights``)."""
+
+    def __init__(self, dim: int = 4) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(dim, dim, num_layers=2, batch_first=True)
+        self.gru = nn.GRU(dim, dim, bidirectional=True, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.gru(self.lstm(x)[0])[0]
+        return out
+
+
+def test_rnns_are_built_without_initialising_their_weights(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    torch.manual_seed(2)
+    model = Recurrent().eval()
+    model.save_pretrained(tmp_path)
+    with caplog.at_level("INFO", logger="hubmixin_torch"):
+        loaded = Recurrent.from_pretrained(tmp_path)
+    assert "constructing normally" not in caplog.text  # its parameter list no longer forces a full construction
+    flat = loaded.lstm._flat_weights + loaded.gru._flat_weights
+    assert all(w is not None and w.device.type == "cpu" for w in flat)
+    assert loaded.lstm._flat_weights[0] is loaded.lstm.weight_ih_l0  # the list follows the loaded parameters
+    x = torch.randn(2, 3, 4)
+    assert torch.equal(loaded(x), model(x))

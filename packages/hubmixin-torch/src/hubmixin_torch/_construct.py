@@ -106,8 +106,8 @@ def _meta_attributes(module: object) -> list[str]:
     found = []
     for prefix, sub in module.named_modules():
         for name, value in vars(sub).items():
-            if name in _MODULE_TABLES:
-                continue
+            if name in _MODULE_TABLES or (name == "_flat_weights" and isinstance(sub, torch.nn.RNNBase)):
+                continue  # an RNN's list of its own parameters, which it keeps in step as they are assigned
             values = (
                 value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else [value]
             )

@@ -85,8 +85,9 @@ def handle_list_repos(ex: Exchange) -> None:
 
 def handle_auth_check(ex: Exchange) -> None:
     """``GET /api/{type}s/{repo}/auth-check[/write]``: 200 when the caller may read (or write) the repository; for a
-    gated one, reading needs access to its files."""
-    require_user(ex, write=False)
+    gated one, reading needs access to its files. As ``auth_check`` documents it: ``RepoNotFound`` (404) for a
+    repository the caller cannot see, ``GatedRepo`` (401 anonymously, 403 for a user) for files they may not read;
+    anonymous callers read public repositories, writing needs a token."""
     if ex.match.arg == "write":
         writable_repo(ex, ex.match.repo)
     else:

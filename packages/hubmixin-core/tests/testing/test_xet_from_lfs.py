@@ -12,7 +12,7 @@ import huggingface_hub as hf
 import pytest
 from huggingface_hub import constants
 
-from hubmixin_core.testing import LocalHub
+from hubmixin_core.testing import LocalHub, _upload
 
 pytest.importorskip("blake3")
 pytest.importorskip("lz4")
@@ -92,3 +92,17 @@ def test_cross_repo_copy_of_an_lfs_upload(local_hub: LocalHub, tmp_path: Path, x
         (info,) = hf.get_paths_info(target, ["copied.bin"])
         assert isinstance(info, hf.hf_api.RepoFile) and info.xet_hash == _client_hash(tmp_path, data)
         assert Path(hf.hf_hub_download(target, "copied.bin", cache_dir=tmp_path / "c")).read_bytes() == data
+
+
+@pytest.mark.local_hub(xet=False)
+def test_an_object_over_the_migration_limit_stays_lfs_only(
+    local_hub: LocalHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_upload, "MIGRATED_UP_TO", BIG - 1)  # the server's own limit (64 MiB), made small
+    data = os.urandom(BIG)
+    repo_id = hf.create_repo("big").repo_id
+    hf.upload_file(path_or_fileobj=data, path_in_repo="w.bin", repo_id=repo_id)
+    (info,) = hf.get_paths_info(repo_id, ["w.bin"])
+    assert isinstance(info, hf.hf_api.RepoFile) and info.lfs is not None and info.xet_hash is None
+    assert _xorb_bytes(local_hub.root) == 0
+    assert Path(hf.hf_hub_download(repo_id, "w.bin", cache_dir=tmp_path / "plain")).read_bytes() == data

@@ -120,6 +120,22 @@ def test_gated_files_need_access_and_metadata_stays_visible(local_hub: LocalHub,
     hf.auth_check(repo_id, token=bob)
 
 
+def test_auth_check_answers_anonymous_callers_as_downloads_do(local_hub: LocalHub) -> None:
+    gated = _gated_repo("gated", "auto")
+    with pytest.raises(GatedRepoError) as raised:  # GatedRepo, as auth_check documents, not a bare 401
+        hf.auth_check(gated, token=False)
+    assert raised.value.response.status_code == 401
+    assert raised.value.response.headers.get("X-Error-Code") == "GatedRepo"
+    public = hf.create_repo("public").repo_id
+    hf.auth_check(public, token=False)  # anyone may read a public repository
+    private = hf.create_repo("private", private=True).repo_id
+    with pytest.raises(RepositoryNotFoundError):
+        hf.auth_check(private, token=False)
+    with pytest.raises(HfHubHTTPError) as refused:  # writing needs a token
+        hf.auth_check(public, token=False, write=True)
+    assert refused.value.response.status_code == 401
+
+
 def test_members_of_the_owning_organization_download(local_hub: LocalHub) -> None:
     bob, carol, dave = (local_hub.add_user(name) for name in ("bob", "carol", "dave"))
     local_hub.add_organization("acme", members={local_hub.username: "admin", "bob": "read", "carol": "write"})

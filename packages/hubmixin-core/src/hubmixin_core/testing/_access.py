@@ -10,6 +10,7 @@ and so does its card (``README.md``), as on the Hub, where the gate's terms are 
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from hubmixin_core.testing._gitmeta import InvalidPathError, validate_repo_path
@@ -131,12 +132,26 @@ def downloadable_repo(ex: Exchange, key: RepoKey | None) -> Repo:
 
 
 def readable_repo(ex: Exchange, key: RepoKey | None) -> Repo:
-    """The repo if the caller may read it; 404 ``RepoNotFound`` otherwise (private repos stay invisible)."""
+    """The repo if the caller may read it; 404 ``RepoNotFound`` otherwise (private repos stay invisible).
+
+    A request naming a renamed repository in its path is redirected to its new name (``307``), as on the Hub.
+    """
     assert key is not None
     repo = ex.app.storage.get_repo(key)
+    if repo is None and key == ex.match.repo and (moved := ex.app.storage.moved_repo(key)) and can_read(ex, moved):
+        raise _moved_error(ex, key, moved)
     if repo is None or not can_read(ex, repo):
         raise repo_not_found(key.repo_id)
     return repo
+
+
+def _moved_error(ex: Exchange, old: RepoKey, repo: Repo) -> HubError:
+    """A ``307`` to the request's URL with the repository's new name in place of ``old`` (same method and body)."""
+    path, question, query = ex.handler.path.partition("?")
+    segment = re.compile(rf"/{re.escape(old.namespace)}/{re.escape(old.name)}(?=/|\.git/|$)")
+    location = segment.sub(f"/{repo.key.namespace}/{repo.key.name}", path, count=1) + question + query
+    message = f"Repository {old.repo_id} was moved to {repo.key.repo_id}"
+    return HubError(307, message, headers={"Location": location})
 
 
 def writable_repo(ex: Exchange, key: RepoKey | None, *, pull_request: bool = False) -> Repo:

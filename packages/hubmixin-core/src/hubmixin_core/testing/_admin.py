@@ -39,14 +39,18 @@ def handle_list_repos(ex: Exchange) -> None:
     (private ones for the members of their namespace).
 
     ``filter`` values must all be tags of the repository (from its card, see `card_tags`); ``cardData=True``
-    adds the card metadata; the order is newest first unless ``sort`` says otherwise (see `sort_listing`).
+    adds the card metadata, ``full=True`` that and the head commit (``sha``) and files (``siblings``), which
+    ``expand=sha``/``expand=siblings`` ask for one by one; the order is newest first unless ``sort`` says otherwise
+    (see `sort_listing`).
     """
     search = (ex.query.get("search") or [""])[0].lower()
     author = (ex.query.get("author") or [""])[0]
     filters = set(ex.query.get("filter") or [])
     pipeline_tag = ex.query_value("pipeline_tag")
     gated = ex.query_value("gated")
-    card_data = ex.query_flag("cardData") or ex.query_flag("full")
+    full = ex.query_flag("full")
+    expand = set(ex.query.get("expand") or []) | set(ex.query.get("expand[]") or [])
+    card_data = ex.query_flag("cardData") or full or "cardData" in expand
     try:
         limit = int((ex.query.get("limit") or ["0"])[0]) or None
     except ValueError:
@@ -69,6 +73,10 @@ def handle_list_repos(ex: Exchange) -> None:
         item |= {"author": repo.key.namespace, "createdAt": repo.created_at, "downloads": 0, "trendingScore": 0}
         item |= {"lastModified": record.created_at if record else repo.created_at, "likes": likes.get(repo.id, 0)}
         item |= {"gated": repo.gated or False} | card.fields(card_data=card_data)
+        if head is not None and (full or "sha" in expand):
+            item["sha"] = head
+        if head is not None and (full or "siblings" in expand):
+            item["siblings"] = [{"rfilename": path} for path in ex.app.storage.files(repo, head)]
         if repo.key.type == "model":
             item["modelId"] = repo.key.repo_id
         found.append((repo, item))
@@ -77,8 +85,9 @@ def handle_list_repos(ex: Exchange) -> None:
 
 def handle_auth_check(ex: Exchange) -> None:
     """``GET /api/{type}s/{repo}/auth-check[/write]``: 200 when the caller may read (or write) the repository; for a
-    gated one, reading needs access to its files."""
-    require_user(ex, write=False)
+    gated one, reading needs access to its files. As ``auth_check`` documents it: ``RepoNotFound`` (404) for a
+    repository the caller cannot see, ``GatedRepo`` (401 anonymously, 403 for a user) for files they may not read;
+    anonymous callers read public repositories, writing needs a token."""
     if ex.match.arg == "write":
         writable_repo(ex, ex.match.repo)
     else:

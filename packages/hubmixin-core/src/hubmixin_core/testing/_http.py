@@ -227,9 +227,13 @@ class Exchange:
 
         ``limit`` defaults to the server's ``max_json_bytes``.
         """
+        return self.form(limit).get(name, [])
+
+    def form(self, limit: int | None = None) -> dict[str, list[str]]:
+        """All fields of a form-encoded body (read once), as `form_values` reads one."""
         data = self.read_limited(self.app.max_json_bytes if limit is None else limit, "Form body")
         try:
-            return parse_qs(data.decode("utf-8"), keep_blank_values=True, errors="strict").get(name, [])
+            return parse_qs(data.decode("utf-8"), keep_blank_values=True, errors="strict")
         except UnicodeDecodeError as exc:
             raise HubError(400, f"Malformed form body (not UTF-8): {exc}") from exc
 

@@ -49,7 +49,11 @@ CREATE TABLE IF NOT EXISTS lfs_objects (
 CREATE TABLE IF NOT EXISTS deltas (
     repo_id INTEGER NOT NULL, commit_oid TEXT NOT NULL, base TEXT NOT NULL, depth INTEGER NOT NULL,
     PRIMARY KEY (repo_id, commit_oid));
+CREATE TABLE IF NOT EXISTS moved_repos (
+    type TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, repo_id INTEGER NOT NULL,
+    PRIMARY KEY (type, namespace, name));
 """
+# ``moved_repos``: the former names of renamed repositories (``move_repo``), until a repository takes the name.
 # A commit's tree is stored whole (a snapshot: its rows in ``files``), or, when it has a row in ``deltas``, as the
 # rows that differ from the tree of ``base`` (deleted paths as rows with an empty sha256). Chains are at most
 # _MAX_DEPTH long, so a commit stores O(changed files) rows and a read walks at most _MAX_DEPTH commits.
@@ -156,7 +160,14 @@ def insert_repo(db: sqlite3.Connection, key: RepoKey, *, private: bool, created:
     except sqlite3.IntegrityError:
         return None
     assert cursor.lastrowid is not None
+    _forget_former_name(db, key)  # the name is a repository's own again
     return cursor.lastrowid
+
+
+def _forget_former_name(db: sqlite3.Connection, key: RepoKey) -> None:
+    db.execute(
+        "DELETE FROM moved_repos WHERE type = ? AND namespace = ? AND name = ?", (key.type, key.namespace, key.name)
+    )
 
 
 class Storage(SqliteDatabase):
@@ -255,13 +266,29 @@ class Storage(SqliteDatabase):
             db.execute("UPDATE repos SET gated = ? WHERE id = ?", (gated, repo.id))
 
     def move_repo(self, repo: Repo, key: RepoKey) -> bool:
-        """Rename ``repo`` to ``key`` (history, refs and files follow); False if ``key`` is taken."""
+        """Rename ``repo`` to ``key`` (history, refs and files follow, its old name leads to it: `moved_repo`); False
+        if ``key`` is taken."""
+        old = repo.key
         try:
             with self._tx() as db:
                 db.execute("UPDATE repos SET namespace = ?, name = ? WHERE id = ?", (key.namespace, key.name, repo.id))
+                _forget_former_name(db, key)
+                former = (old.type, old.namespace, old.name, repo.id)
+                db.execute("INSERT OR REPLACE INTO moved_repos VALUES (?, ?, ?, ?)", former)
         except sqlite3.IntegrityError:
             return False
         return True
+
+    def moved_repo(self, key: RepoKey) -> Repo | None:
+        """The repository that was renamed away from ``key`` (no repository has that name now), if any."""
+        row = self._one(
+            f"SELECT {repo_columns('r')} FROM moved_repos m JOIN repos r ON r.id = m.repo_id "
+            "WHERE m.type = ? AND m.namespace = ? AND m.name = ?",
+            key.type,
+            key.namespace,
+            key.name,
+        )
+        return None if row is None else repo_from_row(row)
 
     def delete_repo(self, repo: Repo, *, also: tuple[str, str] | None = None) -> None:
         """Delete the repo and all its metadata (blobs stay in the content-addressed store), in one transaction;
@@ -276,6 +303,7 @@ class Storage(SqliteDatabase):
                 *([also] if also else []),
             ):
                 db.execute(f"DELETE FROM {table} WHERE {column} = ?", (repo.id,))
+            db.execute("DELETE FROM moved_repos WHERE repo_id = ?", (repo.id,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.id,))
 
     # Refs

@@ -1,10 +1,13 @@
-"""Listing handlers: repository trees, paths-info and commit history, with Hub-style pagination."""
+"""Listing handlers: repository trees, paths-info and commit history, with Hub-style pagination (and what
+``expand`` adds, see `_expand`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from hubmixin_core.testing._access import readable_repo, resolve_revision, safe_path
+from hubmixin_core.testing._expand import UNSCANNED, formatted, last_commit_json, last_commits
 from hubmixin_core.testing._gitmeta import lfs_pointer, tree_oid
 from hubmixin_core.testing._http import Exchange, HubError, entry_not_found
 from hubmixin_core.testing._storage import FileEntry, Repo
@@ -34,7 +37,18 @@ def _folders(files: dict[str, FileEntry]) -> set[str]:
     return {path.rsplit("/", i)[0] for path in files for i in range(1, path.count("/") + 1)}
 
 
-def send_page(ex: Exchange, items: list[object]) -> None:
+def _expand(ex: Exchange, repo: Repo, commit: str, items: list[dict[str, object]]) -> None:
+    """Add what ``expand=True`` asks for: each entry's ``lastCommit``, and each file's ``securityFileStatus``."""
+    found = last_commits(ex.app.storage, repo, commit, [str(item["path"]) for item in items])
+    for item in items:
+        record = found.get(str(item["path"]))
+        if record is not None:
+            item["lastCommit"] = last_commit_json(record)
+        if item["type"] == "file":
+            item["securityFileStatus"] = UNSCANNED
+
+
+def send_page(ex: Exchange, items: Sequence[object]) -> None:
     """Send one page of ``items``, with a ``Link: <...>; rel="next"`` header when more follow."""
     size = ex.app.page_size
     try:
@@ -61,24 +75,31 @@ def handle_tree(ex: Exchange) -> None:
     if folder and folder not in folders:
         raise entry_not_found(folder, commit)
     recursive = ex.query_flag("recursive")
-    items: list[object] = []
+    items: list[dict[str, object]] = []
     for sub in sorted(f for f in folders if f.startswith(prefix)):
         if recursive or "/" not in sub[len(prefix) :]:
             items.append(_folder_json(sub, files))
     for path, entry in files.items():
         if path.startswith(prefix) and (recursive or "/" not in path[len(prefix) :]):
             items.append(file_json(ex, repo, entry))
+    if ex.query_flag("expand"):
+        _expand(ex, repo, commit, items)
     send_page(ex, items)
 
 
-def _requested_paths(ex: Exchange) -> list[str]:
-    """The ``paths`` of a paths-info body: form fields (huggingface_hub's), or a JSON object's list of strings."""
+def _requested_paths(ex: Exchange) -> tuple[list[str], bool]:
+    """The ``paths`` of a paths-info body and its ``expand`` flag: form fields (huggingface_hub's), or a JSON
+    object's list of strings and boolean."""
     if ex.handler.headers.get("Content-Type", "").split(";")[0].strip().lower() != "application/json":
-        return ex.form_values("paths")
-    paths = ex.read_json_object().get("paths")
+        form = ex.form()
+        return form.get("paths", []), (form.get("expand") or [""])[0].lower() in ("1", "true")
+    body = ex.read_json_object()
+    paths, expand = body.get("paths"), body.get("expand", False)
     if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
         raise HubError(400, "paths-info: 'paths' must be a list of strings")
-    return paths
+    if not isinstance(expand, bool):
+        raise HubError(400, "paths-info: 'expand' must be true or false")
+    return paths, expand
 
 
 def handle_paths_info(ex: Exchange) -> None:
@@ -86,31 +107,31 @@ def handle_paths_info(ex: Exchange) -> None:
     ``{"paths": [...]}``; 400 for a malformed one."""
     repo = readable_repo(ex, ex.match.repo)
     commit = resolve_revision(ex, repo, ex.match.revision)
-    paths = _requested_paths(ex)
+    paths, expand = _requested_paths(ex)
     files = ex.app.storage.files(repo, commit)
     folders = _folders(files)
-    out: list[object] = []
+    out: list[dict[str, object]] = []
     for path in paths:
         path = safe_path(path.strip("/"))
         if path in files:
             out.append(file_json(ex, repo, files[path]))
         elif path in folders:
             out.append(_folder_json(path, files))
+    if expand:
+        _expand(ex, repo, commit, out)
     ex.send_json(out)
 
 
 def handle_commits(ex: Exchange) -> None:
-    """``GET /api/{type}s/{repo}/commits/{rev}``: the history, newest first."""
+    """``GET /api/{type}s/{repo}/commits/{rev}[?expand[]=formatted]``: the history, newest first."""
     repo = readable_repo(ex, ex.match.repo)
     commit = resolve_revision(ex, repo, ex.match.revision)
-    items: list[object] = [
-        {
-            "id": c.oid,
-            "title": c.title,
-            "message": c.message,
-            "date": c.created_at,
-            "authors": [{"user": c.author, "avatar": None}],
-        }
-        for c in ex.app.storage.history(repo, commit)
-    ]
+    expand = set(ex.query.get("expand[]", [])) | set(ex.query.get("expand", []))
+    items: list[object] = []
+    for c in ex.app.storage.history(repo, commit):
+        item: dict[str, object] = {"id": c.oid, "title": c.title, "message": c.message, "date": c.created_at}
+        item["authors"] = [{"user": c.author, "avatar": None}]
+        if "formatted" in expand:
+            item["formatted"] = formatted(c)
+        items.append(item)
     send_page(ex, items)

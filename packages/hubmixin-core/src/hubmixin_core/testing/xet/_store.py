@@ -133,6 +133,12 @@ class XetStore(SqliteDatabase):
             row = self._db.execute("SELECT * FROM files WHERE file_hash = ?", (file_hash,)).fetchone()
         return None if row is None else XetFile(str(row[0]), str(row[1]), int(row[2]), bytes(row[3]))
 
+    def file_with_sha256(self, sha256: str) -> XetFile | None:
+        """A Xet file (of any repo) with this sha256, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM files WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone()
+        return None if row is None else XetFile(str(row[0]), str(row[1]), int(row[2]), bytes(row[3]))
+
     def repo_file(self, repo_id: int, sha256: str) -> XetFile | None:
         """The Xet file with this sha256 that ``repo_id`` holds, if any."""
         with self._lock:

@@ -59,6 +59,13 @@ def test_pickle_refusal_does_not_suggest_weights_only_false(tmp_path: Path, zip_
     assert "weights_only" not in message and "weights_only" not in str(info.value.__cause__ or "")
 
 
+def test_a_pickled_module_is_refused_without_advice_to_allow_list_it(tmp_path: Path) -> None:
+    torch.save({"embed": torch.nn.Linear(2, 2)}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(WeightsFileError, match=r"holds more than tensors \(.*Unsupported global.*Linear") as info:
+        Net.from_pretrained(tmp_path)
+    assert "safe_globals" not in str(info.value)  # trusting the class is trusting the file
+
+
 _PROBE = textwrap.dedent(
     """
     import resource, sys, time

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -88,9 +89,18 @@ def _pickle_checkpoint(path: Path, device: torch.device) -> Checkpoint:
 
 def _refusal(error: Exception) -> str:
     """What torch's weights-only unpickler refused, without its advice to retry with ``weights_only=False``."""
-    advice = ("weights_only", "weights only", "Check the documentation", "Please file an issue", "trusted source")
-    lines = [line.strip() for line in str(error).splitlines()]
-    kept = [line for line in lines if line and not any(a.lower() in line.lower() for a in advice)]
+    advice = (
+        "weights_only",
+        "weights only",
+        "Check the documentation",
+        "Please file an issue",
+        "trusted source",
+        "trust the source",
+        "can still be loaded",
+        "safe_globals",  # allow-listing the class is trusting the file
+    )
+    sentences = [part.strip() for line in str(error).splitlines() for part in re.split(r"(?<=\.)\s+", line)]
+    kept = [text for text in sentences if text and not any(a.lower() in text.lower() for a in advice)]
     return " ".join(kept) or "no reason given"
 
 

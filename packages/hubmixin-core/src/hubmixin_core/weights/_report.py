@@ -108,7 +108,9 @@ def _check_missing_size(expected: Mapping[str, TensorInfo], missing: list[str], 
         detail = (
             f"the {len(missing)} tensors the model expects and the checkpoint lacks would take {_size(needed)} to "
             f"initialise, more than the checkpoint's {_size(held)}: refusing to build a model larger than its "
-            "weights (does the config describe another model?)"
+            "weights (does the config describe another model? To start a larger model from these weights on "
+            "purpose, construct it yourself and load the checkpoint into it, e.g. with safetensors' "
+            "load_model(model, path, strict=False) for PyTorch)"
         )
         raise WeightsKeyError(checkpoint.description, missing, detail=detail)
 

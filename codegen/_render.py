@@ -31,6 +31,9 @@ def _doc_lines(name: str, annotation: str, default: str | None, doc: str, indent
     return [head, *(f"{indent}    {line}" for line in body)]
 
 
+_MAPPING = "from collections.abc import Mapping"
+
+
 def _imports(params: tuple[Param, ...]) -> list[str]:
     return sorted({line for p in params for line in p.imports})
 
@@ -183,11 +186,11 @@ def _from_pretrained(extras: FrameworkExtras) -> list[str]:
     lines = ["", "    @classmethod", "    def from_pretrained(", "        cls,"]
     lines += ["        pretrained_model_name_or_path: str | Path,", "        *,", *_signature(params)]
     lines += [
-        "        model_kwargs: dict[str, Any] | None = None,",
+        "        model_kwargs: Mapping[str, Any] | None = None,",
         "        **init_kwargs: Never,",
         "    ) -> Self:",
     ]
-    args = _args_doc([("pretrained_model_name_or_path", "str | Path")], params, [("model_kwargs", "dict[str, Any]")])
+    args = _args_doc([("pretrained_model_name_or_path", "str | Path")], params, [("model_kwargs", "Mapping[str, Any]")])
     lines += _method_doc("from_pretrained", args)
     lines += [
         "        return cls._hub_load(",
@@ -216,7 +219,7 @@ def render_facade(extras: FrameworkExtras) -> str:
         "",
         "from huggingface_hub import CommitInfo",
         "",
-        *_imports(params),
+        *sorted({*_imports(params), _MAPPING}),
         "from hubmixin_core._generated._options import DownloadOptions, UploadOptions",
         f"from {module} import {base}",
         "",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Self, assert_type
 
 from huggingface_hub import CommitInfo
@@ -51,6 +53,8 @@ class OptionsModel(ModelHubMixin, runtime_args=["rng"]):
 def check(model: Model, flag: bool) -> None:
     assert_type(OptionsModel.from_pretrained("user/model", model_kwargs={"revision": "v2"}), OptionsModel)
     assert_type(Model.from_pretrained("user/model"), Model)
+    frozen: Mapping[str, Any] = MappingProxyType({"size": 2})  # any mapping, a TypedDict too
+    assert_type(Model.from_pretrained("user/model", model_kwargs=frozen), Model)
     assert_type(SubModel.from_pretrained(Path("dir"), revision="main", token=False), SubModel)
     assert_type(
         Model.from_pretrained(

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Never, Self, overload
 
@@ -178,7 +179,7 @@ class ModelHubMixinMethods(ModelHubMixinBase):
         token: str | bool | None = None,
         endpoint: str | None = None,
         max_workers: int = 8,
-        model_kwargs: dict[str, Any] | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
         **init_kwargs: Never,
     ) -> Self:
         """Load a model from the Hub or from a local directory, with its configuration.
@@ -203,7 +204,7 @@ class ModelHubMixinMethods(ModelHubMixinBase):
                 `HF_ENDPOINT`, or `https://huggingface.co`.
             max_workers (`int`, *optional*, defaults to `8`):
                 How many files (weight shards) to download in parallel.
-            model_kwargs (`dict[str, Any]`, *optional*, defaults to `None`):
+            model_kwargs (`Mapping[str, Any]`, *optional*, defaults to `None`):
                 Keyword arguments for the model's `__init__`, overriding values read from `config.json`. Extra keywords
                 given directly to `from_pretrained` are accepted at run time too (for compatibility with
                 `huggingface_hub`), but type checkers flag them: prefer this dict.

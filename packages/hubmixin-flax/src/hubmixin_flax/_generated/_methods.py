@@ -211,7 +211,7 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: DTypeLike | None = None,
-        model_kwargs: dict[str, Any] | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
         **init_kwargs: Never,
     ) -> Self:
         """Load a model from the Hub or from a local directory, with its configuration.
@@ -259,7 +259,7 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
                 Floating-point dtype to load the model in (`jnp.bfloat16`, `"float16"`, ...): every floating `nnx.Param`
                 and `nnx.BatchStat` is converted, integer ones are left as they are. `None` keeps the dtypes the model's
                 `__init__` gives them.
-            model_kwargs (`dict[str, Any]`, *optional*, defaults to `None`):
+            model_kwargs (`Mapping[str, Any]`, *optional*, defaults to `None`):
                 Keyword arguments for the model's `__init__`, overriding values read from `config.json`. Extra keywords
                 given directly to `from_pretrained` are accepted at run time too (for compatibility with
                 `huggingface_hub`), but type checkers flag them: prefer this dict.

@@ -207,7 +207,7 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: str | None = None,
-        model_kwargs: dict[str, Any] | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
         **init_kwargs: Never,
     ) -> Self:
         """Load a model from the Hub or from a local directory, with its configuration.
@@ -249,7 +249,7 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
                 Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, ...): the model is built under
                 that Keras dtype policy, so its floating variables (and computations) use it; integer variables are left
                 as they are. `None` keeps the model's own dtype policy.
-            model_kwargs (`dict[str, Any]`, *optional*, defaults to `None`):
+            model_kwargs (`Mapping[str, Any]`, *optional*, defaults to `None`):
                 Keyword arguments for the model's `__init__`, overriding values read from `config.json`. Extra keywords
                 given directly to `from_pretrained` are accepted at run time too (for compatibility with
                 `huggingface_hub`), but type checkers flag them: prefer this dict.

@@ -209,7 +209,7 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: torch.dtype | None = None,
-        model_kwargs: dict[str, Any] | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
         **init_kwargs: Never,
     ) -> Self:
         """Load a model from the Hub or from a local directory, with its configuration.
@@ -255,7 +255,7 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
                 Floating-point dtype to load the model in (`torch.float16`, `torch.bfloat16`, ...): every floating
                 parameter and buffer is converted, integer and boolean ones are left as they are. `None` keeps the
                 dtypes the model's `__init__` gives them.
-            model_kwargs (`dict[str, Any]`, *optional*, defaults to `None`):
+            model_kwargs (`Mapping[str, Any]`, *optional*, defaults to `None`):
                 Keyword arguments for the model's `__init__`, overriding values read from `config.json`. Extra keywords
                 given directly to `from_pretrained` are accepted at run time too (for compatibility with
                 `huggingface_hub`), but type checkers flag them: prefer this dict.

@@ -207,7 +207,7 @@ class NumpyModelHubMixinMethods(NumpyHubMixinBase):
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
         dtype: str | None = None,
-        model_kwargs: dict[str, Any] | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
         **init_kwargs: Never,
     ) -> Self:
         """Load a model from the Hub or from a local directory, with its configuration.
@@ -248,7 +248,7 @@ class NumpyModelHubMixinMethods(NumpyHubMixinBase):
             dtype (`str | None`, *optional*, defaults to `None`):
                 Floating-point numpy dtype name to load the model in (`"float16"`, `"bfloat16"`, ...): every floating
                 array is converted, the others are left as they are. `None` keeps the dtypes `__init__` gives them.
-            model_kwargs (`dict[str, Any]`, *optional*, defaults to `None`):
+            model_kwargs (`Mapping[str, Any]`, *optional*, defaults to `None`):
                 Keyword arguments for the model's `__init__`, overriding values read from `config.json`. Extra keywords
                 given directly to `from_pretrained` are accepted at run time too (for compatibility with
                 `huggingface_hub`), but type checkers flag them: prefer this dict.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -74,3 +76,43 @@ def test_arguments_beside_a_dataclass_config_are_named_as_not_saved(tmp_path: Pa
         warnings.simplefilter("error")
         WithDataclass(Config(), dropout=0.0)  # at its default: nothing lost
         assert WithDataclass.from_pretrained(tmp_path, model_kwargs={"dropout": 0.5}).dropout == 0.5
+
+
+class Act(enum.Enum):
+    GELU = "gelu"
+    RELU = "relu"
+
+
+class Loose(NumpyModelMixin):
+    """Arguments whose type nothing in the signature says."""
+
+    def __init__(self, act=Act.RELU, settings: dict[str, Any] | None = None, shape: tuple[int, ...] = (1,)):  # type: ignore[no-untyped-def]
+        self.args = (act, settings, shape)
+        self.weights = {"w": np.zeros(2, dtype=np.float32)}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "where"),
+    [
+        ({"act": Act.GELU}, r"act \(Act\) is saved as JSON that from_pretrained gives back as str"),
+        ({"settings": {"a": 1, "path": Path("/x")}}, r"settings\['path'\] \(PosixPath\) .* back as str"),
+        ({"settings": {"dims": (2, 3)}}, r"settings\['dims'\] \(tuple\) .* back as list"),
+    ],
+)
+def test_an_argument_given_back_as_another_type_is_named(kwargs: dict[str, Any], where: str, tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning, match=where) as w:
+        model = Loose(**kwargs)
+    assert w[0].filename == __file__
+    model.save_pretrained(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = Loose.from_pretrained(tmp_path)  # as the warning said, and nothing said again at load
+        Loose(shape=(2, 3), settings={"a": [1, "b"]})  # annotated, or JSON as it is: nothing to say
+    assert loaded.args[0] == ("gelu" if "act" in kwargs else Act.RELU)  # the default applies as in __init__
+
+
+def test_a_default_given_back_as_another_type_is_left_to_apply(tmp_path: Path) -> None:
+    Loose().save_pretrained(tmp_path)
+    assert "act" not in json.loads((tmp_path / "config.json").read_text())  # "relu" would come back a str
+    assert json.loads((tmp_path / "config.json").read_text())["shape"] == [1]  # annotated: comes back a tuple
+    assert Loose.from_pretrained(tmp_path).args == (Act.RELU, None, (1,))

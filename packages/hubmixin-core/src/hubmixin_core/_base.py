@@ -54,6 +54,7 @@ from hubmixin_core.errors import (
     ConfigEncodingWarning,
     ConfigError,
     ConfigTypeError,
+    HubMixinError,
     HubMixinTypeError,
     HubMixinValueError,
     LoaderOptionWarning,
@@ -169,15 +170,20 @@ class ModelHubMixinBase:
             return
         parameters = dict(inspect.signature(init).parameters)
         parameters.pop(next(iter(parameters), ""), None)  # self
+        cls._hub_mixin_init_parameters = parameters
         defaults = {}
         for param in parameters.values():
             if param.name in cls._hub_mixin_runtime_args:
                 continue
             if param.default is not inspect.Parameter.empty:
                 encoded = encode_value(param.default, cls._all_coders())
-                if encoded is not UNENCODABLE:
+                # A default that would come back as another type (an enum with no annotation) is left to apply
+                # at load, as huggingface_hub leaves any default JSON cannot hold.
+                if (
+                    encoded is not UNENCODABLE
+                    and cls._hub_mixin_type_change(param.name, param.default, encoded) is None
+                ):
                     defaults[param.name] = encoded
-        cls._hub_mixin_init_parameters = parameters
         cls._hub_mixin_jsonable_default_values = defaults
         cls._hub_mixin_inspected_init = init
 
@@ -254,6 +260,8 @@ class ModelHubMixinBase:
             encoded = encode_value(value, coders)
             if encoded is not UNENCODABLE:
                 config[name] = encoded
+                if name in parameters:
+                    cls._hub_mixin_warn_changed_type(name, value, encoded, coders)
             elif name not in parameters or value is not parameters[name].default:
                 config.pop(name, None)  # the default is not what this instance was built with
                 cls._hub_mixin_reject(name, value)
@@ -279,6 +287,37 @@ class ModelHubMixinBase:
                 f"{cls.__qualname__}: arguments {lost} are not saved: with a dataclass `config`, config.json holds "
                 "the config alone (as with huggingface_hub), so from_pretrained gives them their defaults; move them "
                 "into the dataclass, or give them again at load (model_kwargs={...})",
+                ConfigEncodingWarning,
+            )
+
+    @classmethod
+    def _hub_mixin_type_change(
+        cls, name: str, value: Any, encoded: Any, coders: Coders | None = None
+    ) -> tuple[str, str, str] | None:
+        """Where ``from_pretrained`` would give argument ``name`` (``value``, saved as ``encoded``) back as a value of
+        another type, and both types' names (see :func:`_type_change`); ``None`` if it comes back as it was."""
+        if _json_native(value):
+            return None
+        try:
+            hints = init_type_hints(cls)
+            decoded = cls._hub_decode_argument(name, encoded, hints, coders or cls._all_coders(), "config.json")
+        except HubMixinError:  # the load will say what is wrong with it
+            return None
+        return _type_change(value, decoded, name)
+
+    @classmethod
+    def _hub_mixin_warn_changed_type(cls, name: str, value: Any, encoded: Any, coders: Coders) -> None:
+        """Warn when ``from_pretrained`` would give argument ``name`` back as another type than it was given (an
+        enum, a path, a tuple where nothing says the type: no annotation, or inside ``dict[str, Any]``)."""
+        if _LOADING.get():
+            return
+        changed = cls._hub_mixin_type_change(name, value, encoded, coders)
+        if changed is not None:
+            where, before, after = changed
+            warn_user(
+                f"{cls.__qualname__}: argument {where} ({before}) is saved as JSON that from_pretrained gives back "
+                f"as {after} (nothing says its type): annotate it (`{name}: MyType`, a dataclass for nested values) "
+                "or declare a coder for its type",
                 ConfigEncodingWarning,
             )
 
@@ -570,12 +609,7 @@ class ModelHubMixinBase:
             default = parameters[key].default
             if value is None and default is None:  # ``x: int = None``: kept as it is
                 continue
-            if key in hints:
-                _check_config_type(hints[key], value, coders, source, key)
-                values[key] = _decoded(hints[key], value, coders, source, key)
-            declared = cls._hub_mixin_coders  # the class's and its framework's, not the built-in path coder
-            if values[key] is value and _loose(hints.get(key, Any), declared):  # by its default's type, if declared
-                values[key] = _decoded_like(default, value, declared)
+            values[key] = cls._hub_decode_argument(key, value, hints, coders, source)
         named = {name: p for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
         keywords = parameters if cls._hub_mixin_config_to_kwargs else named  # what reaches __init__ by name
         unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, keywords)
@@ -606,6 +640,19 @@ class ModelHubMixinBase:
         return config
 
     @classmethod
+    def _hub_decode_argument(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:
+        """The ``__init__`` argument ``key`` from its ``config.json`` value: by its annotation, checked first; else
+        (no annotation, or a loose one) by the declared coder of its default's type, if any."""
+        decoded = value
+        if key in hints:
+            _check_config_type(hints[key], value, coders, source, key)
+            decoded = _decoded(hints[key], value, coders, source, key)
+        declared = cls._hub_mixin_coders  # the class's and its framework's, not the built-in path coder
+        if decoded is value and _loose(hints.get(key, Any), declared):
+            decoded = _decoded_like(cls._hub_mixin_init_parameters[key].default, value, declared)
+        return decoded
+
+    @classmethod
     def _from_pretrained(cls, *args: Any, **kwargs: Any) -> Self:
         """Build the model and load its weights from ``model_id`` (a local directory or a repo id).
 
@@ -624,6 +671,47 @@ class ModelHubMixinBase:
         an override written for huggingface_hub may forward everything to ``super()._from_pretrained``.
         """
         raise NotImplementedError
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _json_native(value: Any) -> bool:
+    """Whether ``value`` is JSON as it is (scalars, lists, dicts with string keys): it comes back unchanged."""
+    if isinstance(value, _JSON_SCALARS):
+        return type(value) in _JSON_SCALARS
+    if type(value) is list:
+        return all(_json_native(item) for item in value)
+    if type(value) is dict:
+        return all(isinstance(k, str) and _json_native(v) for k, v in value.items())
+    return False
+
+
+def _type_change(before: Any, after: Any, where: str) -> tuple[str, str, str] | None:
+    """The first place (``where``, an argument and its keys) where ``after`` holds a value of another type than
+    ``before`` (not a subclass's, not an equal one), with both types' names; ``None`` if there is none."""
+    if not isinstance(after, type(before)):
+        if _same(after, before):  # a value equal to it (``jnp.bfloat16`` given back as ``dtype("bfloat16")``)
+            return None
+        return where, type(before).__qualname__, type(after).__qualname__
+    if isinstance(before, dict):
+        for key, item in before.items():
+            if not isinstance(key, str):  # JSON keys are strings
+                return f"{where}[{key!r}]", f"{type(key).__qualname__} key", "str key"
+            found = _type_change(item, after.get(key), f"{where}[{key!r}]")
+            if found is not None:
+                return found
+    elif isinstance(before, list | tuple):
+        for i, (item, other) in enumerate(zip(before, after, strict=False)):
+            found = _type_change(item, other, f"{where}[{i}]")
+            if found is not None:
+                return found
+    elif dataclasses.is_dataclass(before):
+        for field in dataclasses.fields(before):
+            found = _type_change(getattr(before, field.name), getattr(after, field.name), f"{where}.{field.name}")
+            if found is not None:
+                return found
+    return None
 
 
 def _check_config_type(annotation: Any, value: Any, coders: Coders, source: str, key: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -18,6 +19,16 @@ def test_a_tied_weight_is_stored_once(saved: Path) -> None:
         assert "embed.weight" in names
         assert "head.weight" not in names
         assert (f.metadata() or {})["head.weight"] == "embed.weight"  # as safetensors.torch.save_model records
+
+
+def test_a_sharded_save_records_the_ties_in_its_index_too(tmp_path: Path) -> None:
+    model = Net()
+    model.save_pretrained(tmp_path, max_shard_size=1)  # one tensor per shard
+    index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
+    assert index["metadata"]["head.weight"] == "embed.weight"  # as huggingface_hub's save_torch_state_dict
+    assert "head.weight" not in index["weight_map"] and "format" not in index["metadata"]
+    loaded = Net.from_pretrained(tmp_path, strict=True)
+    assert loaded.head.weight is loaded.embed.weight
 
 
 def test_ties_are_restored_as_one_parameter(saved: Path) -> None:

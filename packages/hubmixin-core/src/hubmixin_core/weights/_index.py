@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,21 @@ class ShardIndex:
 
     weight_map: dict[str, str]
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of_shards(
+        cls, weight_map: dict[str, str], total_size: int, metadata: Mapping[str, str] | None = None
+    ) -> ShardIndex:
+        """The index of shards holding ``weight_map``'s tensors (``total_size`` bytes), whose headers carry
+        ``metadata``: the index records its tied names (``{dropped: kept}``) too, as huggingface_hub's
+        ``save_torch_state_dict`` does.
+
+        Examples:
+            >>> ShardIndex.of_shards({"emb": "a.safetensors"}, 8, {"format": "pt", "head": "emb"}).metadata
+            {'total_size': 8, 'head': 'emb'}
+        """
+        tied = {k: v for k, v in (metadata or {}).items() if k not in weight_map and v in weight_map}
+        return cls(weight_map, {"total_size": total_size, **tied})
 
     def shard_files(self) -> list[str]:
         """The distinct shard file names, in first-use order."""

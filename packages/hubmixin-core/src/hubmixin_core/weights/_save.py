@@ -77,5 +77,6 @@ def save_safetensors(
         save_file({n: tensors[n] for n in names}, str(directory / filename), metadata)
         weight_map.update(dict.fromkeys(names, filename))
         written.append(filename)
-    ShardIndex(weight_map, {"total_size": sum(size for _, size in sizes)}).write(directory / SAFETENSORS_INDEX_NAME)
+    total = sum(size for _, size in sizes)
+    ShardIndex.of_shards(weight_map, total, metadata).write(directory / SAFETENSORS_INDEX_NAME)
     return [*written, SAFETENSORS_INDEX_NAME]

@@ -125,5 +125,5 @@ def write_safetensors(
         weight_map.update(dict.fromkeys(group, filename))
         written.append(filename)
     total = sum(info.nbytes for info in infos.values())
-    ShardIndex(weight_map, {"total_size": total}).write(directory / SAFETENSORS_INDEX_NAME)
+    ShardIndex.of_shards(weight_map, total, metadata).write(directory / SAFETENSORS_INDEX_NAME)
     return [*written, SAFETENSORS_INDEX_NAME]

@@ -209,3 +209,36 @@ def test_stacked_layers_must_name_modules_of_the_model(tmp_path: Path) -> None:
 
         class Text(nnx.Module, FlaxModelHubMixin, stacked_layers="blocks"):
             pass
+
+
+class AnnotatedBlock(nnx.Module):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        init = nnx.with_partitioning(nnx.initializers.lecun_normal(), (None, "model"))
+        self.linear = nnx.Linear(DIM, DIM, kernel_init=init, rngs=rngs)
+
+
+class AnnotatedScan(nnx.Module, FlaxModelHubMixin, stacked_layers=["blocks"]):
+    """Layers annotated for one layer, stacked by a plain ``nnx.vmap`` (no ``transform_metadata``)."""
+
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.blocks = _stack(DEPTH, rngs, lambda rngs: AnnotatedBlock(rngs=rngs))
+
+
+def test_a_one_layer_annotation_gets_the_layer_axis_in_front(tmp_path: Path, mesh: Mesh) -> None:
+    with jax.set_mesh(mesh):
+        model = AnnotatedScan(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path / "scan")
+    loaded = AnnotatedScan.from_pretrained(tmp_path / "scan", sharding=mesh)  # depth 3: the layer axis cannot split
+    kernel = loaded.blocks.linear.kernel.get_value()
+    built = model.blocks.linear.kernel.get_value()
+    assert kernel.sharding.is_equivalent_to(built.sharding, kernel.ndim)  # as Flax's own construction places it
+    assert kernel.sharding.is_equivalent_to(NamedSharding(mesh, P(None, None, "model")), kernel.ndim)  # type: ignore[no-untyped-call]
+    assert np.array_equal(np.asarray(kernel), np.asarray(built))
+
+
+def test_a_declared_module_that_is_not_stacked_is_named(tmp_path: Path) -> None:
+    class NotStacked(Scanned, stacked_layers=["head"]):
+        pass
+
+    with pytest.raises(LayoutError, match=r"names 'head', but its layer 'head' \(Linear\) holds 'kernel' of shape"):
+        NotStacked(rngs=nnx.Rngs(0)).save_pretrained(tmp_path / "x")

@@ -43,7 +43,7 @@ from hubmixin_flax._construct import abstract_paths, construct_abstract, materia
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
-from hubmixin_flax._stacked import StackedPiece, StackedVariable
+from hubmixin_flax._stacked import StackedPiece, StackedVariable, with_layer_axis
 from hubmixin_flax._ties import tied_metadata
 from hubmixin_flax._walk import LayerVariables, layer_variables, legacy_layer_paths
 
@@ -217,13 +217,13 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
                     variable.set_value(_place(tensor, placement))
                 loaded.add(layer.full_name(name))
         for stack in (stack for stack in stacks if stack.complete):
-            placement = resolve_sharding(sharding, stack.path, abstract[stack.path])
+            placement = _stack_sharding(sharding, stack, abstract[stack.path])
             host = stack.release()
             with _naming(stack.path, host.shape, placement):
                 stack.variable.set_value(jax.device_put(host, placement))
         materialize(_as_module(model), cls, kwargs, mesh)
         for stack in (stack for stack in stacks if not stack.complete):  # some layers (or none) were read
-            placement = resolve_sharding(sharding, stack.path, abstract[stack.path])
+            placement = _stack_sharding(sharding, stack, abstract[stack.path])
             value = stack.variable.get_value()
             if stack.filled:
                 host, filled = stack.release(), sorted(stack.filled)
@@ -281,6 +281,11 @@ def _sequential_aliases(model: nnx.Module, names: Iterable[str]) -> dict[str, st
         if any(name.startswith(f"{old}.") for name in names):
             aliases[rf"^{re.escape(old)}\."] = f"{new}." if new else ""
     return aliases
+
+
+def _stack_sharding(spec: ShardingSpec | None, stack: StackedVariable, abstract: Any) -> Sharding | None:
+    """Where the stacked variable goes: as ``spec`` resolves its path, a one-layer spec with the layer axis."""
+    return with_layer_axis(resolve_sharding(spec, stack.path, abstract), len(abstract.shape))
 
 
 def _stacks(groups: Iterable[LayerVariables]) -> list[StackedVariable]:

@@ -15,11 +15,12 @@ from typing import Any
 import jax
 import numpy as np
 from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec, Sharding
 from numpy.typing import NDArray
 
 from hubmixin_core.errors import LayoutError
 
-__all__ = ["StackedPiece", "StackedVariable", "extra_axes", "stack_size"]
+__all__ = ["StackedPiece", "StackedVariable", "extra_axes", "single_layer", "stack_size", "with_layer_axis"]
 
 
 @dataclass(eq=False)
@@ -62,6 +63,15 @@ class StackedVariable:
         host = self.host()
         self._host = None
         return host
+
+
+def with_layer_axis(sharding: Sharding | None, ndim: int) -> Sharding | None:
+    """``sharding`` for a stacked variable of ``ndim`` axes: a partition spec written for one layer (one axis
+    short, as ``nnx.with_partitioning`` inside a plain ``nnx.vmap`` leaves it) gets the layer axis in front,
+    unpartitioned, as Flax's own construction places it."""
+    if isinstance(sharding, NamedSharding) and len(sharding.spec) == ndim - 1:
+        return NamedSharding(sharding.mesh, PartitionSpec(None, *sharding.spec))  # type: ignore[no-untyped-call]
+    return sharding
 
 
 class StackedPiece:
@@ -111,14 +121,24 @@ _RANKS: tuple[tuple[type[Any] | tuple[type[Any], ...], Callable[[Any], dict[str,
 )
 
 
-def extra_axes(layer: Any) -> tuple[str, tuple[int, ...], int] | None:
-    """``(name, shape, rank)`` of a variable of ``layer`` (a built-in NNX layer) with more axes than that type of
-    layer gives it (``rank``): the mark of a module built by ``nnx.vmap``; ``None`` if there is none."""
+def _shapes_and_ranks(layer: Any) -> list[tuple[str, tuple[int, ...], int]]:
+    """``(name, shape, rank)`` of each variable of ``layer`` (a built-in NNX layer) whose rank its type sets."""
     ranks = next((rule(layer) for kind, rule in _RANKS if isinstance(layer, kind)), {})
+    found = []
     for name, rank in ranks.items():
         variable = getattr(layer, name, None)
         if isinstance(variable, nnx.Variable):
-            shape = tuple(variable.get_value().shape)
-            if len(shape) > rank:
-                return name, shape, rank
-    return None
+            found.append((name, tuple(variable.get_value().shape), rank))
+    return found
+
+
+def extra_axes(layer: Any) -> tuple[str, tuple[int, ...], int] | None:
+    """``(name, shape, rank)`` of a variable of ``layer`` (a built-in NNX layer) with more axes than that type of
+    layer gives it (``rank``): the mark of a module built by ``nnx.vmap``; ``None`` if there is none."""
+    return next(((n, shape, rank) for n, shape, rank in _shapes_and_ranks(layer) if len(shape) > rank), None)
+
+
+def single_layer(layer: Any) -> tuple[str, tuple[int, ...]] | None:
+    """``(name, shape)`` of a variable of ``layer`` (a built-in NNX layer) with exactly the rank its type gives
+    it, so not stacked; ``None`` if there is none."""
+    return next(((n, shape) for n, shape, rank in _shapes_and_ranks(layer) if len(shape) == rank), None)

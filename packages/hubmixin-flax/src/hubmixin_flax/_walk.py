@@ -11,7 +11,7 @@ from flax import nnx
 
 from hubmixin_core.errors import HubMixinValueError, LayoutError
 from hubmixin_flax._layout import is_composite
-from hubmixin_flax._stacked import StackedPiece, StackedVariable, extra_axes, stack_size
+from hubmixin_flax._stacked import StackedPiece, StackedVariable, extra_axes, single_layer, stack_size
 
 __all__ = [
     "PERSISTENT",
@@ -100,6 +100,14 @@ def _check_not_around(path: tuple[Any, ...], roots: list[tuple[Any, ...]]) -> No
         )
 
 
+def _ranked_modules(layer: Any) -> list[tuple[tuple[Any, ...], Any]]:
+    """The modules whose variables' ranks tell whether ``layer`` is stacked, by path within it: the layer, or the
+    sub-modules of a composite one (attention's projections)."""
+    if not is_composite(layer):
+        return [((), layer)]
+    return [(tuple(p), node) for p, node in nnx.iter_graph(layer) if isinstance(node, nnx.Module)]
+
+
 def _refuse_undeclared_stacks(
     groups: _Groups,
     nodes: dict[tuple[Any, ...], Any],
@@ -110,9 +118,7 @@ def _refuse_undeclared_stacks(
     found: dict[tuple[Any, ...], tuple[str, tuple[int, ...], int]] = {}
     for path in groups:
         if not any(path[: len(r)] == r for r in roots):
-            layer = nodes[path]
-            inner = [(tuple(p), n) for p, n in nnx.iter_graph(layer) if isinstance(n, nnx.Module)]
-            for within, node in inner if is_composite(layer) else [((), layer)]:
+            for within, node in _ranked_modules(nodes[path]):
                 extra = extra_axes(node)
                 if extra is not None:
                     found[path] = (dotted((*within, extra[0])), *extra[1:])
@@ -137,6 +143,16 @@ def _stacked_layers(root: tuple[Any, ...], groups: _Groups, nodes: dict[tuple[An
         for path, variables in groups.items()
         for name, variable in variables.items()
     }
+    for path in groups:
+        layer = nodes[path]
+        for within, node in _ranked_modules(layer):
+            single = single_layer(node)
+            if single is not None:
+                raise LayoutError(
+                    f"stacked_layers names {dotted(root)!r}, but its layer {dotted(path)!r} ({type(layer).__name__}) "
+                    f"holds {dotted((*within, single[0]))!r} of shape {single[1]}, a single layer's: a module built by "
+                    "nnx.vmap has a leading layer axis more"
+                )
     size = stack_size(dotted(root), {s.path: s.variable for s in stacks.values()})
     prefix = torch_path(root, nodes)
     layers = []

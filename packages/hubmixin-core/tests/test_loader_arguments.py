@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import importlib
 import json
+import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +119,111 @@ def test_a_default_given_back_as_another_type_is_left_to_apply(tmp_path: Path) -
     assert "act" not in json.loads((tmp_path / "config.json").read_text())  # "relu" would come back a str
     assert json.loads((tmp_path / "config.json").read_text())["shape"] == [1]  # annotated: comes back a tuple
     assert Loose.from_pretrained(tmp_path).args == (Act.RELU, None, (1,))
+
+
+class Annotated(NumpyModelMixin):
+    """Annotations that say the type, though not the exact one given (timm's signatures)."""
+
+    def __init__(
+        self,
+        img_size: int | tuple[int, int] = 224,
+        depths: Sequence[int] = (2, 2),
+        root: str | os.PathLike[str] = "r",
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.args = (img_size, depths, root, settings)
+        self.weights = {"w": np.zeros(2, dtype=np.float32)}
+
+
+def test_annotated_arguments_are_trusted(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Annotated(img_size=(256, 192), depths=(3, 3), root=Path("x"), settings={"a": [1, 2]}).save_pretrained(tmp_path)
+        loaded: Any = Annotated.from_pretrained(tmp_path).args[0]
+        assert loaded == [256, 192]  # as the annotation takes it
+    with pytest.warns(ConfigEncodingWarning, match=r"settings\['act'\] \(Act\) .* back as str"):
+        Annotated(settings={"act": Act.GELU})  # the Any inside says nothing
+
+
+class Flags(enum.StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+class Plain(NumpyModelMixin):
+    def __init__(self, flag=Flags.OFF, bias: bool = False) -> None:  # type: ignore[no-untyped-def]
+        self.args = (flag, bias)
+        self.weights = {"w": np.zeros(2, dtype=np.float32)}
+
+
+def test_a_str_enum_is_no_str_and_a_bool_no_int(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning, match=r"flag \(Flags\) .* back as str"):
+        Plain(flag=Flags.ON)
+    Plain().save_pretrained(tmp_path)
+    assert "flag" not in json.loads((tmp_path / "config.json").read_text())
+    assert Plain.from_pretrained(tmp_path).args[0] is Flags.OFF
+    with pytest.warns(ConfigEncodingWarning, match=r"bias is 1, which its annotation bool does not take"):
+        Plain(bias=1)  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass
+class Extra:
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class WithExtra(NumpyModelMixin):
+    def __init__(self, config: Extra) -> None:
+        self.config = config
+        self.weights = {"w": np.zeros(2, dtype=np.float32)}
+
+
+def test_a_value_inside_a_dataclass_config_is_checked_too() -> None:
+    with pytest.warns(ConfigEncodingWarning, match=r"config\.extra\['act'\] \(Act\) .* back as str"):
+        WithExtra(Extra({"act": Act.GELU}))
+
+
+_UNRESOLVED = """
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+import numpy as np
+from core_models import NumpyModelMixin
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+
+class Mode(enum.Enum):
+    A = "a"
+    B = "b"
+
+
+class Hidden(NumpyModelMixin):
+    def __init__(self, mode: Mode = Mode.A, table: NDArray[np.float32] | None = None, size: tuple[int, int] = (1, 1)):
+        self.args = (mode, size)
+        self.weights = {"w": np.zeros(2, dtype=np.float32)}
+
+
+def build():
+    return Hidden(mode=Mode.B, size=(2, 3))  # the warnings' line
+"""
+
+
+def test_annotations_resolve_one_by_one_and_warnings_point_at_the_user_line_in_a_folder_named_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "torch").mkdir()  # a user's folder named like a framework is the user's code
+    source = tmp_path / "torch" / "hidden_model.py"
+    source.write_text(_UNRESOLVED)
+    monkeypatch.syspath_prepend(str(tmp_path / "torch"))
+    module = importlib.import_module("hidden_model")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Mode and the tuple are resolved, though NDArray is not
+        model = module.build()
+    model.save_pretrained(tmp_path / "saved")
+    assert module.Hidden.from_pretrained(tmp_path / "saved").args == (module.Mode.B, (2, 3))
+    with pytest.warns(ConfigEncodingWarning) as caught:
+        module.Hidden(table=np.zeros(2, dtype=np.float32))  # not encodable: named at the caller's line
+    assert caught[0].filename == __file__

@@ -48,6 +48,7 @@ from hubmixin_core._config import (
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import locate_file, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, model_arguments
+from hubmixin_core._roundtrip import json_native, type_change
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
     ConfigEncodingError,
@@ -95,6 +96,7 @@ class ModelHubMixinBase:
     _hub_mixin_init_parameters: ClassVar[dict[str, inspect.Parameter]] = {}
     _hub_mixin_jsonable_default_values: ClassVar[dict[str, Any]] = {}
     _hub_mixin_inspected_init: ClassVar[object] = None
+    _hub_mixin_hints_cache: ClassVar[tuple[object, dict[str, Any]] | None] = None
     _hub_mixin_runtime_args: ClassVar[frozenset[str]] = frozenset()
     """``__init__`` arguments never written to config.json (the framework's own, and the class's ``runtime_args``)."""
     _hub_extra_defaults: ClassVar[dict[str, Any]] = {}
@@ -253,6 +255,8 @@ class ModelHubMixinBase:
         if dataclasses.is_dataclass(passed.get("config")):
             given: DataclassInstance = passed["config"]
             cls._hub_mixin_warn_beside_dataclass(passed, parameters)
+            if "config" in parameters:
+                cls._hub_mixin_warn_changed_type("config", given, encode_value(given, cls._all_coders()))
             return given
         config = dict(cls._hub_mixin_jsonable_default_values)
         coders = cls._all_coders()
@@ -262,6 +266,7 @@ class ModelHubMixinBase:
                 config[name] = encoded
                 if name in parameters:
                     cls._hub_mixin_warn_changed_type(name, value, encoded, coders)
+                    cls._hub_mixin_warn_unloadable(name, encoded, coders)
             elif name not in parameters or value is not parameters[name].default:
                 config.pop(name, None)  # the default is not what this instance was built with
                 cls._hub_mixin_reject(name, value)
@@ -295,18 +300,48 @@ class ModelHubMixinBase:
         cls, name: str, value: Any, encoded: Any, coders: Coders | None = None
     ) -> tuple[str, str, str] | None:
         """Where ``from_pretrained`` would give argument ``name`` (``value``, saved as ``encoded``) back as a value of
-        another type, and both types' names (see :func:`_type_change`); ``None`` if it comes back as it was."""
-        if _json_native(value):
+        another type, and both types' names (see ``_roundtrip.type_change``); ``None`` if it comes back as it was."""
+        if json_native(value):
             return None
+        hints = cls._hub_mixin_hints()
+        annotated = cls._hub_mixin_init_parameters[name].annotation is not inspect.Parameter.empty
+        if annotated and name not in hints:  # annotated with a name this module cannot resolve: trust it
+            return None
+        if isinstance(value, tuple(cls._hub_mixin_coders)):  # the framework's own JSON form (a dtype's name),
+            return None  # which the framework takes back where nothing says the type
         try:
-            hints = init_type_hints(cls)
             decoded = cls._hub_decode_argument(name, encoded, hints, coders or cls._all_coders(), "config.json")
         except HubMixinError:  # the load will say what is wrong with it
             return None
-        return _type_change(value, decoded, name)
+        return type_change(value, decoded, name, hints.get(name, Any))
 
     @classmethod
-    def _hub_mixin_warn_changed_type(cls, name: str, value: Any, encoded: Any, coders: Coders) -> None:
+    def _hub_mixin_hints(cls) -> dict[str, Any]:
+        """The resolved ``__init__`` annotations, computed at the first construction (when the module defining
+        the class, and the types it names later in the file, are loaded) and again if ``__init__`` changes."""
+        cached = cls.__dict__.get("_hub_mixin_hints_cache")
+        if cached is None or cached[0] is not cls.__init__:
+            cached = (cls.__init__, init_type_hints(cls))
+            cls._hub_mixin_hints_cache = cached
+        hints: dict[str, Any] = cached[1]
+        return hints
+
+    @classmethod
+    def _hub_mixin_warn_unloadable(cls, name: str, encoded: Any, coders: Coders) -> None:
+        """Warn when the value saved for argument ``name`` is of a JSON type its annotation refuses (``1`` for a
+        ``bool``): ``from_pretrained`` would raise ``ConfigTypeError`` on the saved config."""
+        annotation = cls._hub_mixin_hints().get(name)
+        found = None if annotation is None or _LOADING.get() else json_type_mismatch(annotation, encoded, coders)
+        if found is not None:
+            warn_user(
+                f"{cls.__qualname__}: argument {name}{found.where} is {found.found!r:.80}, which its annotation "
+                f"{found.expected} does not take: from_pretrained would refuse the saved config.json "
+                "(ConfigTypeError); pass a value of the annotated type",
+                ConfigEncodingWarning,
+            )
+
+    @classmethod
+    def _hub_mixin_warn_changed_type(cls, name: str, value: Any, encoded: Any, coders: Coders | None = None) -> None:
         """Warn when ``from_pretrained`` would give argument ``name`` back as another type than it was given (an
         enum, a path, a tuple where nothing says the type: no annotation, or inside ``dict[str, Any]``)."""
         if _LOADING.get():
@@ -671,47 +706,6 @@ class ModelHubMixinBase:
         an override written for huggingface_hub may forward everything to ``super()._from_pretrained``.
         """
         raise NotImplementedError
-
-
-_JSON_SCALARS = (str, int, float, bool, type(None))
-
-
-def _json_native(value: Any) -> bool:
-    """Whether ``value`` is JSON as it is (scalars, lists, dicts with string keys): it comes back unchanged."""
-    if isinstance(value, _JSON_SCALARS):
-        return type(value) in _JSON_SCALARS
-    if type(value) is list:
-        return all(_json_native(item) for item in value)
-    if type(value) is dict:
-        return all(isinstance(k, str) and _json_native(v) for k, v in value.items())
-    return False
-
-
-def _type_change(before: Any, after: Any, where: str) -> tuple[str, str, str] | None:
-    """The first place (``where``, an argument and its keys) where ``after`` holds a value of another type than
-    ``before`` (not a subclass's, not an equal one), with both types' names; ``None`` if there is none."""
-    if not isinstance(after, type(before)):
-        if _same(after, before):  # a value equal to it (``jnp.bfloat16`` given back as ``dtype("bfloat16")``)
-            return None
-        return where, type(before).__qualname__, type(after).__qualname__
-    if isinstance(before, dict):
-        for key, item in before.items():
-            if not isinstance(key, str):  # JSON keys are strings
-                return f"{where}[{key!r}]", f"{type(key).__qualname__} key", "str key"
-            found = _type_change(item, after.get(key), f"{where}[{key!r}]")
-            if found is not None:
-                return found
-    elif isinstance(before, list | tuple):
-        for i, (item, other) in enumerate(zip(before, after, strict=False)):
-            found = _type_change(item, other, f"{where}[{i}]")
-            if found is not None:
-                return found
-    elif dataclasses.is_dataclass(before):
-        for field in dataclasses.fields(before):
-            found = _type_change(getattr(before, field.name), getattr(after, field.name), f"{where}.{field.name}")
-            if found is not None:
-                return found
-    return None
 
 
 def _check_config_type(annotation: Any, value: Any, coders: Coders, source: str, key: str) -> None:

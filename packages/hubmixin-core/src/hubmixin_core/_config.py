@@ -47,15 +47,18 @@ def encode_value(value: Any, coders: Coders) -> Any:
     Custom coders win over the built-in rules; dataclasses become dicts (recursively), enums their value,
     tuples lists.
     """
-    if value is None or isinstance(value, bool | int | str):
+    if value is None or type(value) in (bool, int, str):
         return value
-    if isinstance(value, float):
+    if type(value) is float:
         return value if math.isfinite(value) else UNENCODABLE
     for type_, (encoder, _) in coders.items():
         if isinstance(value, type_):
             return encoder(value)
-    if isinstance(value, enum.Enum):
+    if isinstance(value, enum.Enum):  # a StrEnum or IntEnum too: its plain value
         return encode_value(value.value, coders)
+    for scalar in (bool, int, str, float):  # other subclasses (numpy.float64): as the plain type
+        if isinstance(value, scalar):
+            return encode_value(scalar(value), coders)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _encode_items({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, coders)
     if isinstance(value, list | tuple):
@@ -267,9 +270,16 @@ def init_type_hints(cls: type) -> dict[str, Any]:
 def _type_hints(obj: Any) -> dict[str, Any]:
     try:
         return typing.get_type_hints(obj, include_extras=True)
-    except Exception:  # unresolvable forward references: fall back to raw annotations
+    except Exception:  # one unresolvable name (imported under TYPE_CHECKING): resolve the others one by one
         raw = getattr(obj, "__annotations__", {})
-        return {k: v for k, v in raw.items() if not isinstance(v, str)}
+        namespace = getattr(inspect.unwrap(obj), "__globals__", {})
+        hints = {}
+        for name, annotation in raw.items():
+            try:
+                hints[name] = eval(annotation, namespace) if isinstance(annotation, str) else annotation  # noqa: S307
+            except Exception:  # a name only a type checker sees: left out, as if unannotated at load
+                continue
+        return hints
 
 
 def dumps_config(config: dict[str, Any]) -> str:

@@ -1,0 +1,123 @@
+"""Whether an ``__init__`` argument comes back from ``config.json`` as the type it was given, where nothing in
+its annotation says that type (no annotation, ``Any``, or inside a ``dict[str, Any]``)."""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import enum
+import inspect
+import types
+import typing
+from typing import Any
+
+__all__ = ["json_native", "type_change"]
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+_MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+_SEQUENCES = (list, collections.abc.Sequence, collections.abc.MutableSequence)
+
+
+def json_native(value: Any) -> bool:
+    """Whether ``value`` is JSON as it is (scalars, lists, dicts with string keys): it comes back unchanged."""
+    if isinstance(value, _JSON_SCALARS):
+        return type(value) in _JSON_SCALARS
+    if type(value) is list:
+        return all(json_native(item) for item in value)
+    if type(value) is dict:
+        return all(isinstance(k, str) and json_native(v) for k, v in value.items())
+    return False
+
+
+def _loose(annotation: Any) -> bool:
+    return annotation in (Any, object, inspect.Parameter.empty)
+
+
+def _member_for(annotation: Any, value: Any) -> Any:
+    """The member of a union ``annotation`` that ``value`` is an instance of (its class or generic origin), or
+    ``Any`` if a member is ``Any``; ``None`` if no member says."""
+    members = typing.get_args(annotation)
+    if any(_loose(m) for m in members):
+        return Any
+    for member in members:
+        origin = typing.get_origin(member) or member
+        if isinstance(origin, type) and isinstance(value, origin):
+            return member
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # an array's ambiguous truth value
+        return False
+
+
+Change = tuple[str, str, str] | None
+"""Where a value comes back as another type, and both types' names; ``None`` where it does not."""
+
+
+def type_change(before: Any, after: Any, where: str, annotation: Any = Any) -> Change:
+    """The first place (``where``: an argument, then its keys) where ``after`` (the value decoded from
+    ``config.json``) holds another type than ``before`` (the value given) and ``annotation`` does not say the
+    type, with both types' names; ``None`` if there is none.
+
+    A subclass is the same type (a ``PurePath`` given back as a ``Path``), and so is an equal value that is no
+    enum (``jnp.bfloat16`` given back as ``dtype("bfloat16")``); an enum given back as its value is a change.
+    """
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        annotation = _member_for(annotation, before)
+        if annotation is None:  # the annotation says the type (the decoder took it into account)
+            return None
+    origin = typing.get_origin(annotation) or annotation
+    args = typing.get_args(annotation)
+    if not _loose(annotation):
+        if origin in _MAPPINGS and isinstance(before, dict) and isinstance(after, dict) and len(args) == 2:
+            return _items_change(before, after, where, args[1])
+        if origin in _SEQUENCES and isinstance(before, list | tuple) and isinstance(after, list) and len(args) == 1:
+            return _sequence_change(before, after, where, args[0])
+        if dataclasses.is_dataclass(before) and type(after) is type(before):
+            return _fields_change(before, after, where)
+        return None  # annotated: the decoder gave what the annotation says
+    if not isinstance(after, type(before)):
+        if _same(after, before) and not isinstance(before, enum.Enum):
+            return None
+        return where, type(before).__qualname__, type(after).__qualname__
+    if isinstance(before, dict):
+        return _items_change(before, after, where, Any)
+    if isinstance(before, list | tuple):
+        return _sequence_change(before, after, where, Any)
+    if dataclasses.is_dataclass(before):
+        return _fields_change(before, after, where)
+    return None
+
+
+def _items_change(before: dict[Any, Any], after: dict[Any, Any], where: str, annotation: Any) -> Change:
+    for key, item in before.items():
+        if not isinstance(key, str):  # JSON keys are strings
+            return f"{where}[{key!r}]", f"{type(key).__qualname__} key", "str key"
+        found = type_change(item, after.get(key), f"{where}[{key!r}]", annotation)
+        if found is not None:
+            return found
+    return None
+
+
+def _sequence_change(before: Any, after: list[Any], where: str, annotation: Any) -> Change:
+    for i, (item, other) in enumerate(zip(before, after, strict=False)):
+        found = type_change(item, other, f"{where}[{i}]", annotation)
+        if found is not None:
+            return found
+    return None
+
+
+def _fields_change(before: Any, after: Any, where: str) -> Change:
+    try:
+        hints = typing.get_type_hints(type(before))
+    except Exception:  # unresolvable annotations: trust them
+        return None
+    for field in dataclasses.fields(before):
+        name = field.name
+        found = type_change(getattr(before, name), getattr(after, name), f"{where}.{name}", hints.get(name, Any))
+        if found is not None:
+            return found
+    return None

@@ -331,7 +331,9 @@ class ModelHubMixinBase:
         """Warn when the value saved for argument ``name`` is of a JSON type its annotation refuses (``1`` for a
         ``bool``): ``from_pretrained`` would raise ``ConfigTypeError`` on the saved config."""
         annotation = cls._hub_mixin_hints().get(name)
-        found = None if annotation is None or _LOADING.get() else json_type_mismatch(annotation, encoded, coders)
+        if annotation is None or type(encoded) is annotation or _LOADING.get():  # the common case, at once
+            return
+        found = json_type_mismatch(annotation, encoded, coders)
         if found is not None:
             warn_user(
                 f"{cls.__qualname__}: argument {name}{found.where} is {found.found!r:.80}, which its annotation "

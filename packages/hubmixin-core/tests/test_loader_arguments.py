@@ -139,8 +139,8 @@ def test_annotated_arguments_are_trusted(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Annotated(img_size=(256, 192), depths=(3, 3), root=Path("x"), settings={"a": [1, 2]}).save_pretrained(tmp_path)
-        loaded: Any = Annotated.from_pretrained(tmp_path).args[0]
-        assert loaded == [256, 192]  # as the annotation takes it
+        loaded = Annotated.from_pretrained(tmp_path).args
+        assert loaded[0] == (256, 192) and loaded[1] == [3, 3]  # by the union's tuple member; a Sequence's list
     with pytest.warns(ConfigEncodingWarning, match=r"settings\['act'\] \(Act\) .* back as str"):
         Annotated(settings={"act": Act.GELU})  # the Any inside says nothing
 
@@ -227,3 +227,29 @@ def test_annotations_resolve_one_by_one_and_warnings_point_at_the_user_line_in_a
     with pytest.warns(ConfigEncodingWarning) as caught:
         module.Hidden(table=np.zeros(2, dtype=np.float32))  # not encodable: named at the caller's line
     assert caught[0].filename == __file__
+
+
+class Diffusers(NumpyModelMixin):
+    """diffusers' annotations: ``Tuple[int]`` written for a tuple of any length, tuples inside unions."""
+
+    def __init__(
+        self,
+        block_out_channels: tuple[int] = (32, 64, 64),  # type: ignore[assignment]
+        attention_head_dim: int | tuple[int] = 8,
+        padding: str | Sequence[tuple[int, int]] = "SAME",
+        mode: Act | str | None = None,
+    ) -> None:
+        self.args = (block_out_channels, attention_head_dim, padding, mode)
+        self.weights = {"w": np.zeros(2, dtype=np.float32)}
+
+
+def test_tuples_and_enums_inside_unions_come_back_as_given(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        given = Diffusers(attention_head_dim=(5, 10, 20), padding=[(1, 1), (2, 2)], mode=Act.GELU)  # type: ignore[arg-type]
+        given.save_pretrained(tmp_path / "given")
+        Diffusers().save_pretrained(tmp_path / "defaults")
+    loaded: Any = Diffusers.from_pretrained(tmp_path / "given").args
+    assert loaded == ((32, 64, 64), (5, 10, 20), [(1, 1), (2, 2)], Act.GELU)
+    defaults: Any = Diffusers.from_pretrained(tmp_path / "defaults").args
+    assert defaults == ((32, 64, 64), 8, "SAME", None)

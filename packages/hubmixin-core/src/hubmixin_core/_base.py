@@ -97,6 +97,9 @@ class ModelHubMixinBase:
     _hub_mixin_jsonable_default_values: ClassVar[dict[str, Any]] = {}
     _hub_mixin_inspected_init: ClassVar[object] = None
     _hub_mixin_hints_cache: ClassVar[tuple[object, dict[str, Any]] | None] = None
+    _hub_mixin_json_forms_taken: ClassVar[tuple[type, ...]] = ()
+    """Types whose JSON form (a coder's) the framework takes where their objects go (JAX takes a dtype's name):
+    such a value coming back as that form where nothing says its type is not warned about."""
     _hub_mixin_runtime_args: ClassVar[frozenset[str]] = frozenset()
     """``__init__`` arguments never written to config.json (the framework's own, and the class's ``runtime_args``)."""
     _hub_extra_defaults: ClassVar[dict[str, Any]] = {}
@@ -307,8 +310,8 @@ class ModelHubMixinBase:
         annotated = cls._hub_mixin_init_parameters[name].annotation is not inspect.Parameter.empty
         if annotated and name not in hints:  # annotated with a name this module cannot resolve: trust it
             return None
-        if isinstance(value, tuple(cls._hub_mixin_coders)):  # the framework's own JSON form (a dtype's name),
-            return None  # which the framework takes back where nothing says the type
+        if isinstance(value, cls._hub_mixin_json_forms_taken):  # the framework takes their JSON form back
+            return None
         try:
             decoded = cls._hub_decode_argument(name, encoded, hints, coders or cls._all_coders(), "config.json")
         except HubMixinError:  # the load will say what is wrong with it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import enum
 import inspect
@@ -92,16 +93,18 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         members = [a for a in args if a is not type(None)]
         if len(members) == 1:
             return decode_value(members[0], value, coders)
-        if any(_is_json_match(m, value) for m in members):
-            return value
-        for member in members:
-            if _decodes(member, value, coders):
+        for member in members:  # the first member, in order, the JSON value fits or that decodes it
+            if _is_json_match(member, value) or _decodes(member, value, coders):
                 return decode_value(member, value, coders)
         return value
     if origin is typing.Annotated:
         return decode_value(args[0], value, coders)
+    if origin in (collections.abc.Sequence, collections.abc.MutableSequence) and isinstance(value, list):
+        return [decode_value(args[0] if args else Any, v, coders) for v in value]
     if origin in (tuple, list) and isinstance(value, list):
         if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            return tuple(decode_value(args[0], v, coders) for v in value)
+        if origin is tuple and len(args) == 1:  # ``Tuple[int]``, also written for any length
             return tuple(decode_value(args[0], v, coders) for v in value)
         if origin is tuple and args:
             return tuple(decode_value(a, v, coders) for a, v in zip(args, value, strict=False))
@@ -203,6 +206,8 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch 
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
             if args == ((),):  # tuple[()]
                 args = ()
+            if len(args) == 1 and len(value) != 1:  # ``Tuple[int]`` written for a tuple of any length (diffusers)
+                args = (args[0],) * len(value)
             if len(value) != len(args):
                 return Mismatch("", f"{describe_type(annotation)} ({len(args)} items)", value)
             items = list(zip(args, value, strict=True))
@@ -253,11 +258,16 @@ def _decodes(annotation: Any, value: Any, coders: Coders) -> bool:
         return False
     if any(issubclass(annotation, t) for t in coders):
         return True
+    if issubclass(annotation, enum.Enum):  # one of its values (``lax.Precision`` in ``PrecisionLike``)
+        return any(type(member.value) is type(value) and member.value == value for member in annotation)
     return dataclasses.is_dataclass(annotation) and isinstance(value, dict)
 
 
 def _is_json_match(annotation: Any, value: Any) -> bool:
+    """Whether JSON ``value`` is of the JSON type ``annotation`` stands for (a list for a tuple or sequence)."""
     base = typing.get_origin(annotation) or annotation
+    if base in (tuple, collections.abc.Sequence, collections.abc.MutableSequence):
+        return isinstance(value, list)
     json_types: tuple[type, ...] = (bool, int, float, str, list, dict)
     return isinstance(base, type) and base in json_types and isinstance(value, base)
 

@@ -124,6 +124,7 @@ wherever JAX takes a dtype)."""
 class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
     """Hand-written core of :class:`hubmixin_flax.FlaxModelHubMixin`; use that class, not this one."""
 
+    _hub_mixin_json_forms_taken = tuple(DTYPE_CODERS)  # JAX takes a dtype's name wherever it takes a dtype
     _hub_flax_stacked_layers: ClassVar[tuple[str, ...]] = ()
     """Dotted attribute paths of the modules built by ``nnx.vmap`` (the class's ``stacked_layers``)."""
 

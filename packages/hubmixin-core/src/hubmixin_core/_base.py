@@ -32,6 +32,7 @@ from hubmixin_core._checks import (
     check_keywords,
     check_unsaved,
     expand_location,
+    same_value,
     takes_any_keyword,
     unknown_config_keys,
 )
@@ -288,7 +289,7 @@ class ModelHubMixinBase:
         lost = sorted(
             name
             for name, value in passed.items()
-            if name != "config" and (name not in parameters or not _same(value, parameters[name].default))
+            if name != "config" and (name not in parameters or not same_value(value, parameters[name].default))
         )
         if lost and not _LOADING.get():
             warn_user(
@@ -320,13 +321,16 @@ class ModelHubMixinBase:
 
     @classmethod
     def _hub_mixin_hints(cls) -> dict[str, Any]:
-        """The resolved ``__init__`` annotations, computed at the first construction (when the module defining
-        the class, and the types it names later in the file, are loaded) and again if ``__init__`` changes."""
+        """The resolved ``__init__`` annotations. Kept once every one resolves (and until ``__init__`` changes):
+        a name defined later in the class's module, or imported only for type checkers, is tried again each
+        time, since the class is inspected before its module has finished loading."""
         cached = cls.__dict__.get("_hub_mixin_hints_cache")
-        if cached is None or cached[0] is not cls.__init__:
-            cached = (cls.__init__, init_type_hints(cls))
-            cls._hub_mixin_hints_cache = cached
-        hints: dict[str, Any] = cached[1]
+        if cached is not None and cached[0] is cls.__init__:
+            kept: dict[str, Any] = cached[1]
+            return kept
+        hints = init_type_hints(cls)
+        if getattr(cls.__init__, "__annotations__", {}).keys() <= hints.keys():
+            cls._hub_mixin_hints_cache = (cls.__init__, hints)
         return hints
 
     @classmethod
@@ -521,8 +525,8 @@ class ModelHubMixinBase:
         """A :class:`LoaderOptionWarning` for each option huggingface_hub's loader lacks (``dtype``, ``endpoint``,
         ...) given where ``__init__`` takes an argument of that name (and ``model_kwargs`` does not give it): the
         loader takes it, where huggingface_hub's gives it to ``__init__``."""
-        given = {p.name for p in DOWNLOAD_PARAMS if not _same(getattr(download, p.name), p.value)}
-        given |= {k for k, v in load_kwargs.items() if not _same(v, cls._hub_extra_defaults.get(k))}
+        given = {p.name for p in DOWNLOAD_PARAMS if not same_value(getattr(download, p.name), p.value)}
+        given |= {k for k, v in load_kwargs.items() if not same_value(v, cls._hub_extra_defaults.get(k))}
         parameters = cls._hub_mixin_init_parameters.items()
         named = {n for n, p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD}
         for name in sorted((given - _HF_LOADER_OPTIONS - cls._hub_mixin_runtime_args) & named - model_kwargs.keys()):
@@ -545,7 +549,7 @@ class ModelHubMixinBase:
         for name in model_kwargs.keys() & call.keys() & defaults.keys():
             # An option left at its default yields its keyword to the model's argument, where the override
             # takes it through **kwargs (and so forwards it); one it names would be taken as the option.
-            if not _named(parameters, name) and _same(call[name], defaults[name]):
+            if not _named(parameters, name) and same_value(call[name], defaults[name]):
                 del call[name]
         clash = sorted(model_kwargs.keys() & {*call, "model_id"})
         if clash:
@@ -640,7 +644,7 @@ class ModelHubMixinBase:
         """
         cls._hub_mixin_inspect_init()
         parameters = cls._hub_mixin_init_parameters
-        hints = init_type_hints(cls)
+        hints = cls._hub_mixin_hints()
         coders = cls._all_coders()
         values = dict(raw)
         for key, value in raw.items():
@@ -815,17 +819,9 @@ def _supported(
     var_keyword = forward and takes_any_keyword(parameters)
     accepted = {k: v for k, v in kwargs.items() if _named(parameters, k)}
     for key in kwargs.keys() - accepted.keys():
-        if key in defaults and _same(kwargs[key], defaults[key]):
+        if key in defaults and same_value(kwargs[key], defaults[key]):
             continue
         if not var_keyword:
             raise HubMixinTypeError(f"{func.__qualname__} does not accept {key}={kwargs[key]!r}")
         accepted[key] = kwargs[key]
     return accepted
-
-
-def _same(value: Any, default: Any) -> bool:
-    """Whether ``value`` is ``default`` (a value whose ``==`` is not a plain bool, as an array's, is not)."""
-    try:
-        return value is default or bool(value == default)
-    except Exception:  # an array's ambiguous truth value, a failing __eq__
-        return False

@@ -11,6 +11,7 @@ import inspect
 import logging
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from hubmixin_core.errors import ConfigError, HubMixinTypeError
 
@@ -18,6 +19,7 @@ __all__ = [
     "UNSAVED_KEY",
     "check_keywords",
     "check_unsaved",
+    "same_value",
     "closest",
     "expand_location",
     "takes_any_keyword",
@@ -101,3 +103,11 @@ def expand_location(location: str | Path) -> str | Path:
     if isinstance(location, Path):
         return location.expanduser()
     return str(Path(location).expanduser()) if location.startswith("~") else location
+
+
+def same_value(value: Any, default: Any) -> bool:
+    """Whether ``value`` is ``default`` (a value whose ``==`` is not a plain bool, as an array's, is not)."""
+    try:
+        return value is default or bool(value == default)
+    except Exception:  # an array's ambiguous truth value, a failing __eq__
+        return False

@@ -11,6 +11,8 @@ import types
 import typing
 from typing import Any
 
+from hubmixin_core._checks import same_value
+
 __all__ = ["json_native", "type_change"]
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
@@ -46,13 +48,6 @@ def _member_for(annotation: Any, value: Any) -> Any:
     return None
 
 
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:  # an array's ambiguous truth value
-        return False
-
-
 Change = tuple[str, str, str] | None
 """Where a value comes back as another type, and both types' names; ``None`` where it does not."""
 
@@ -80,7 +75,7 @@ def type_change(before: Any, after: Any, where: str, annotation: Any = Any) -> C
             return _fields_change(before, after, where)
         return None  # annotated: the decoder gave what the annotation says
     if not isinstance(after, type(before)):
-        if _same(after, before) and not isinstance(before, enum.Enum):
+        if same_value(after, before) and not isinstance(before, enum.Enum):
             return None
         return where, type(before).__qualname__, type(after).__qualname__
     if isinstance(before, dict):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from hubmixin_core.testing._access import safe_path, writable_repo
 from hubmixin_core.testing._app import commit_line_limit
 from hubmixin_core.testing._discussions import check_pr_push, record_pr_commit
-from hubmixin_core.testing._gitmeta import git_blob_oid, lfs_pointer
+from hubmixin_core.testing._gitmeta import folders_of, git_blob_oid, lfs_pointer
 from hubmixin_core.testing._http import Exchange, HubError, parse_json, revision_not_found
 from hubmixin_core.testing._storage import FileEntry, ParentMismatchError, Repo
 from hubmixin_core.testing._upload import SHA256_HEX
@@ -115,7 +115,7 @@ def _apply(ops: list[_Op], files: dict[str, FileEntry]) -> dict[str, FileEntry]:
                 raise HubError(404, f"A folder with this name doesn't exist: {op.path}", code="EntryNotFound")
             for path in doomed:
                 del files[path]
-    folders = {path.rsplit("/", i)[0] for path in files for i in range(1, path.count("/") + 1)}
+    folders = folders_of(files)
     if clash := sorted(folders.intersection(files)):
         raise HubError(400, f"{clash[0]!r} cannot be both a file and a folder")
     return files

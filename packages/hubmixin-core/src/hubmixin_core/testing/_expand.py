@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
+from hubmixin_core.testing._gitmeta import folders_of
 from hubmixin_core.testing._storage import CommitRecord, FileEntry, Repo, Storage
 
 __all__ = ["UNSCANNED", "formatted", "last_commit_json", "last_commits"]
@@ -36,7 +37,7 @@ def last_commits(storage: Storage, repo: Repo, commit: str, paths: Iterable[str]
             break
         parent = storage.files(repo, record.parent) if record.parent is not None else {}
         changed = _changed(tree, parent)
-        folders = {path.rsplit("/", i)[0] for path in changed for i in range(1, path.count("/") + 1)}
+        folders = folders_of(changed)
         for path in [p for p in pending if p in changed or p in folders]:
             found[path] = record
             pending.discard(path)

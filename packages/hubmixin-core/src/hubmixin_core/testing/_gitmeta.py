@@ -7,11 +7,13 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import Iterable
 
 from hubmixin_core._paths import check_relative_path
 from hubmixin_core.errors import InvalidRepoPathError
 
 __all__ = [
+    "folders_of",
     "DEFAULT_GITATTRIBUTES",
     "InvalidPathError",
     "git_blob_oid",
@@ -147,3 +149,8 @@ def is_lfs_path(path: str, patterns: list[str]) -> bool:
         elif fnmatch.fnmatchcase(basename, pattern):
             return True
     return False
+
+
+def folders_of(paths: Iterable[str]) -> set[str]:
+    """Every folder that holds one of ``paths`` (``"a/b/c.txt"`` -> ``{"a", "a/b"}``)."""
+    return {path.rsplit("/", i)[0] for path in paths for i in range(1, path.count("/") + 1)}

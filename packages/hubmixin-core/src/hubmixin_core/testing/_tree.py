@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from hubmixin_core.testing._access import readable_repo, resolve_revision, safe_path
 from hubmixin_core.testing._expand import UNSCANNED, formatted, last_commit_json, last_commits
-from hubmixin_core.testing._gitmeta import lfs_pointer, tree_oid
+from hubmixin_core.testing._gitmeta import folders_of, lfs_pointer, tree_oid
 from hubmixin_core.testing._http import Exchange, HubError, entry_not_found
 from hubmixin_core.testing._storage import FileEntry, Repo
 
@@ -31,10 +31,6 @@ def _folder_json(folder: str, files: dict[str, FileEntry]) -> dict[str, object]:
     prefix = folder + "/"
     oid = tree_oid([(p, e.git_oid) for p, e in files.items() if p.startswith(prefix)])
     return {"type": "directory", "oid": oid, "size": 0, "path": folder}
-
-
-def _folders(files: dict[str, FileEntry]) -> set[str]:
-    return {path.rsplit("/", i)[0] for path in files for i in range(1, path.count("/") + 1)}
 
 
 def _expand(ex: Exchange, repo: Repo, commit: str, items: list[dict[str, object]]) -> None:
@@ -71,7 +67,7 @@ def handle_tree(ex: Exchange) -> None:
     files = ex.app.storage.files(repo, commit)
     folder = safe_path(ex.match.path) if ex.match.path else ""
     prefix = folder + "/" if folder else ""
-    folders = _folders(files)
+    folders = folders_of(files)
     if folder and folder not in folders:
         raise entry_not_found(folder, commit)
     recursive = ex.query_flag("recursive")
@@ -109,7 +105,7 @@ def handle_paths_info(ex: Exchange) -> None:
     commit = resolve_revision(ex, repo, ex.match.revision)
     paths, expand = _requested_paths(ex)
     files = ex.app.storage.files(repo, commit)
-    folders = _folders(files)
+    folders = folders_of(files)
     out: list[dict[str, object]] = []
     for path in paths:
         path = safe_path(path.strip("/"))

@@ -1,10 +1,16 @@
-"""What every load/save benchmark shares: peak RSS of this process, medians over runs, ratios, run order."""
+"""What every load/save benchmark shares: its options and main, peak RSS, medians over runs, ratios, run order."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import resource
 import statistics
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+Report = dict[str, Any]
 
 
 def peak_rss_mib() -> float:
@@ -43,3 +49,37 @@ def rotated(items: tuple[str, ...], round_: int) -> tuple[str, ...]:
     """``items`` starting at position ``round_`` (mod its length): who goes first changes every round."""
     order = round_ % len(items)
     return items[order:] + items[:order]
+
+
+def load_benchmark_parser(description: str, results: Path) -> argparse.ArgumentParser:
+    """The options every load/save benchmark takes: the model's size, runs, warm-up rounds, where files go.
+
+    ``--child OP CONTENDER PATH OUT`` (hidden) runs one measurement in a fresh process.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--child", nargs=4, metavar=("OP", "CONTENDER", "PATH", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--layers", type=int, default=16)
+    parser.add_argument("--width", type=int, default=4096)
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per contender (median reported)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (0 for a smoke run)")
+    parser.add_argument("--workdir", type=Path, default=None, help="where to write checkpoints (a temp dir)")
+    parser.add_argument("--output", type=Path, default=results, help="JSON report")
+    return parser
+
+
+def run_benchmark(
+    args: argparse.Namespace,
+    child: Callable[[argparse.Namespace], None],
+    run: Callable[[argparse.Namespace], Report],
+    table: Callable[[Report], str],
+) -> Report | None:
+    """With ``--child``, one measurement (``None``); else the whole benchmark: its report, written and printed."""
+    if args.child:
+        args.op, args.contender, args.path, args.out = args.child
+        child(args)
+        return None
+    report = run(args)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    return report

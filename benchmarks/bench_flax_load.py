@@ -43,7 +43,7 @@ import flax
 import jax
 import safetensors
 import safetensors.flax
-from _stats import peak_rss_mib, rotated, summary, with_ratios
+from _stats import load_benchmark_parser, peak_rss_mib, rotated, run_benchmark, summary, with_ratios
 from flax import nnx
 from jax.sharding import NamedSharding, Sharding
 from jax.sharding import PartitionSpec as P
@@ -239,25 +239,12 @@ def table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (or, with ``--child``, one measurement) and write the JSON report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", nargs=4, metavar=("OP", "CONTENDER", "PATH", "OUT"), help=argparse.SUPPRESS)
+    parser = load_benchmark_parser(__doc__.splitlines()[0], RESULTS)
     parser.add_argument("--checkpoint", help=argparse.SUPPRESS)
-    parser.add_argument("--layers", type=int, default=16)
-    parser.add_argument("--width", type=int, default=4096)
     parser.add_argument("--mesh", default="1x8", help="('data', 'model') mesh of the 8 CPU devices: 1x8 or 2x4")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per contender (median reported)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (0 for a smoke run)")
-    parser.add_argument("--workdir", type=Path, default=None, help="where to write checkpoints (a temp dir)")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="JSON report")
-    args = parser.parse_args(argv)
-    if args.child:
-        args.op, args.contender, args.path, args.out = args.child
-        child(args)
+    report = run_benchmark(parser.parse_args(argv), child, run, table)
+    if report is None:
         return 0
-    report = run(args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
     for name, target in report["targets"].items():
         verdict = "holds" if target["holds"] else "does NOT hold"
         measured, limit = target["measured"], target["at_most"]

@@ -4,8 +4,9 @@ Every measurement runs in a fresh subprocess (imports done before the clock star
 and its peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``, so imports are included for every contender alike).
 A load ends after a first touch of every page of every weight, so lazily memory-mapped tensors pay their page
 faults inside the timed region. Runs are interleaved (the order rotates each round); the figures are medians
-over ``--runs`` warm runs (the page cache holds the checkpoint) after one untimed warm-up round. A save's clock
-covers writing into the page cache, not ``fsync``; earlier saves are flushed (``os.sync``) before it starts.
+over ``--runs`` warm runs (the page cache holds the checkpoint) after one untimed warm-up round (``--warmup``).
+A save's clock covers writing into the page cache, not ``fsync``; earlier saves are flushed (``os.sync``) before
+it starts.
 
     .venv/bin/python benchmarks/bench_torch_load.py            # writes benchmarks/results/torch_load.json
 
@@ -30,7 +31,7 @@ import huggingface_hub
 import safetensors
 import safetensors.torch
 import torch
-from _stats import peak_rss_mib, rotated, summary, with_ratios
+from _stats import load_benchmark_parser, peak_rss_mib, rotated, run_benchmark, summary, with_ratios
 from torch import nn
 
 import hubmixin_torch
@@ -126,22 +127,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         _measure("save", "hubmixin", scratch / "own-checkpoint", args, scratch)  # ours, for hubmixin_own_file
         size = (checkpoint / "model.safetensors").stat().st_size
         samples: dict[str, dict[str, list[dict[str, float]]]] = {"load": {}, "save": {}}
-        for round_ in range(args.runs + 1):  # round 0 warms the page cache and is dropped
+        for round_ in range(1 - args.warmup, args.runs + 1):  # rounds up to 0 warm the page cache, are dropped
             for contender in rotated(LOADERS, round_):  # who goes first changes every round
                 result = _measure("load", contender, checkpoint, args, scratch)
-                if round_:
+                if round_ > 0:
                     samples["load"].setdefault(contender, []).append(result)
             for contender in rotated(SAVERS, round_):
                 target = scratch / f"save-{contender}"
                 os.sync()  # no writeback of an earlier save inside this one's clock
                 result = _measure("save", contender, target, args, scratch)
                 shutil.rmtree(target)
-                if round_:
+                if round_ > 0:
                     samples["save"].setdefault(contender, []).append(result)
     return {
         "model": f"{args.layers} x Linear({args.width}, {args.width}), float32",
         "checkpoint_bytes": size,
         "runs": args.runs,
+        "warmup": args.warmup,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -172,22 +174,10 @@ def table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (or, with ``--child``, one measurement) and write the JSON report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", nargs=4, metavar=("OP", "CONTENDER", "PATH", "OUT"), help=argparse.SUPPRESS)
-    parser.add_argument("--layers", type=int, default=16)
-    parser.add_argument("--width", type=int, default=4096)
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per contender (median reported)")
-    parser.add_argument("--workdir", type=Path, default=None, help="where to write checkpoints (a temp dir)")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="JSON report")
-    args = parser.parse_args(argv)
-    if args.child:
-        args.op, args.contender, args.path, args.out = args.child
-        child(args)
+    parser = load_benchmark_parser(__doc__.splitlines()[0], RESULTS)
+    report = run_benchmark(parser.parse_args(argv), child, run, table)
+    if report is None:
         return 0
-    report = run(args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
     load = report["load"]["hubmixin"]
     wall, rss = load["wall_ratio"], load["peak_rss_ratio"]
     print(f"\nhubmixin load: {wall:.3f}x the reference's wall time, {rss:.2f}x its peak RSS")

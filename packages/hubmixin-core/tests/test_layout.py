@@ -18,6 +18,7 @@ from hubmixin_core.weights import (
     LayoutAdapter,
     LayoutRegistry,
     MappedAdapter,
+    SubLayerAdapter,
     TensorInfo,
     TensorRule,
     dtype_name,
@@ -124,6 +125,29 @@ def test_registry_finds_the_nearest_type_and_refuses_conflicts() -> None:
     registry.register(Dense, replacement, replace=True)
     assert registry.find(Dense(1, 1)) is replacement
     assert LayoutRegistry("other").find(Dense(1, 1)) is IDENTITY  # registries are per framework
+
+
+class Wrapper:
+    """A layer holding a ``Dense`` as ``cell`` and a tensor of its own, as an RNN holds its cell."""
+
+    def __init__(self, din: int, dout: int) -> None:
+        self.cell = Dense(din, dout)
+        self.h0 = np.zeros(dout, np.float32)
+
+
+def test_sub_layer_adapter_maps_the_cell_at_the_layers_path() -> None:
+    registry = _registry()
+    adapter = SubLayerAdapter(registry.find)
+    layer = Wrapper(4, 3)
+    tensors = {"cell.kernel": layer.cell.kernel, "cell.bias": layer.cell.bias, "h0": layer.h0}
+    canonical = adapter.to_canonical(layer, "rnn", tensors)
+    assert {name: x.shape for name, x in canonical.items()} == {"weight": (3, 4), "bias": (3,), "h0": (3,)}
+    assert np.array_equal(canonical["weight"], layer.cell.kernel.T)
+    back = adapter.from_canonical(layer, "rnn", {"weight": canonical["weight"], "bias": canonical["bias"]})
+    assert set(back) == {"cell.kernel", "cell.bias"} and np.array_equal(back["cell.kernel"], layer.cell.kernel)
+    assert adapter.rule_for(layer, "cell.kernel") == TensorRule("cell.kernel", "weight", (1, 0))
+    assert adapter.rule_for(layer, "h0") == TensorRule("h0", "h0")
+    assert SubLayerAdapter(registry.find, "inner").attribute == "inner"
 
 
 def test_canonical_save_writes_pytorch_names_and_layouts(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from hubmixin_core.errors import LayoutError
-from hubmixin_core.weights import ConvAdapter, LayoutAdapter, TensorInfo, TensorRule
+from hubmixin_core.weights import ConvAdapter, LayoutAdapter, SubLayerAdapter, TensorInfo, TensorRule
 from hubmixin_core.weights.transforms import T, add, concat, inverse_axes, reshape, split, transpose, zeros_like
 
 __all__ = [
@@ -309,7 +309,7 @@ class LSTMCellAdapter(CompositeAdapter):
         return "LSTMCellAdapter()"
 
 
-class RNNAdapter(CompositeAdapter):
+class RNNAdapter(CompositeAdapter, SubLayerAdapter):
     """``nnx.RNN``: its cell's adapter, its tensors at the RNN's path (``lstm.weight_ih_l0``, as torch's LSTM).
 
     Args:
@@ -317,22 +317,7 @@ class RNNAdapter(CompositeAdapter):
     """
 
     def __init__(self, find: Callable[[Any], LayoutAdapter]) -> None:
-        self.find = find
-
-    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
-        cell = {name.removeprefix("cell."): x for name, x in tensors.items() if name.startswith("cell.")}
-        out = {name: x for name, x in tensors.items() if not name.startswith("cell.")}
-        return {**out, **self.find(layer.cell).to_canonical(layer.cell, path, cell)}
-
-    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
-        cell = self.find(layer.cell).from_canonical(layer.cell, path, tensors)
-        return {f"cell.{name}": x for name, x in cell.items()}
-
-    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
-        if not name.startswith("cell."):
-            return TensorRule(name, name)
-        rule = self.find(layer.cell).rule_for(layer.cell, name.removeprefix("cell."))
-        return None if rule is None else TensorRule(name, rule.canonical, rule.axes)
+        super().__init__(find, "cell")
 
     def __repr__(self) -> str:
         return "RNNAdapter()"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from hubmixin_core.errors import LayoutError, WeightsShapeError
-from hubmixin_core.weights import ConvAdapter, LayoutAdapter, TensorInfo, TensorRule
+from hubmixin_core.weights import ConvAdapter, LayoutAdapter, SubLayerAdapter, TensorInfo, TensorRule
 from hubmixin_core.weights.transforms import (
     T,
     add,
@@ -449,7 +449,7 @@ class GRUCellAdapter(_CellAdapter):
         return "GRUCellAdapter()"
 
 
-class RNNAdapter(CompositeAdapter):
+class RNNAdapter(CompositeAdapter, SubLayerAdapter):
     """``RNN`` (``LSTM``, ``GRU``, ``SimpleRNN``): its cell's adapter, with the tensors at the RNN's path.
 
     So a Keras ``lstm = LSTM(...)`` is torch's ``lstm = nn.LSTM(..., batch_first=True)`` (``lstm.weight_ih_l0``).
@@ -460,25 +460,10 @@ class RNNAdapter(CompositeAdapter):
     """
 
     def __init__(self, find: Callable[[Any], LayoutAdapter]) -> None:
-        self.find = find
+        super().__init__(find, "cell")
 
     def parts(self, layer: Any) -> dict[str, Any]:
         return {"cell": layer.cell}
-
-    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
-        cell = {name.removeprefix("cell."): x for name, x in tensors.items() if name.startswith("cell.")}
-        out = {name: x for name, x in tensors.items() if not name.startswith("cell.")}
-        return {**out, **self.find(layer.cell).to_canonical(layer.cell, path, cell)}
-
-    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
-        cell = self.find(layer.cell).from_canonical(layer.cell, path, tensors)
-        return {f"cell.{name}": x for name, x in cell.items()}
-
-    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
-        if not name.startswith("cell."):
-            return TensorRule(name, name)
-        rule = self.find(layer.cell).rule_for(layer.cell, name.removeprefix("cell."))
-        return None if rule is None else TensorRule(name, rule.canonical, rule.axes)
 
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
         method = getattr(self.find(layer.cell), "input_shape", None)

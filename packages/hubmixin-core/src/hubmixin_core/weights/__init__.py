@@ -43,6 +43,7 @@ from hubmixin_core.weights._layout import LayerTensors as LayerTensors
 from hubmixin_core.weights._layout import LayoutAdapter as LayoutAdapter
 from hubmixin_core.weights._layout import LayoutRegistry as LayoutRegistry
 from hubmixin_core.weights._layout import MappedAdapter as MappedAdapter
+from hubmixin_core.weights._layout import SubLayerAdapter as SubLayerAdapter
 from hubmixin_core.weights._layout import TensorRule as TensorRule
 from hubmixin_core.weights._metadata import CANONICAL_METADATA as CANONICAL_METADATA
 from hubmixin_core.weights._metadata import FRAMEWORK_KEY as FRAMEWORK_KEY
@@ -100,6 +101,7 @@ __all__ = [
     "MappedAdapter",
     "SaveFile",
     "ShardIndex",
+    "SubLayerAdapter",
     "TensorInfo",
     "TensorBytes",
     "TensorReader",

@@ -9,14 +9,23 @@ gates), and is run on shapes and dtypes (:class:`~hubmixin_core.weights.TensorIn
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
 
 from hubmixin_core.errors import LayoutError
 from hubmixin_core.weights.transforms import T, inverse_axes, transpose
 
-__all__ = ["IDENTITY", "ConvAdapter", "LayerTensors", "LayoutAdapter", "LayoutRegistry", "MappedAdapter", "TensorRule"]
+__all__ = [
+    "IDENTITY",
+    "ConvAdapter",
+    "LayerTensors",
+    "LayoutAdapter",
+    "LayoutRegistry",
+    "MappedAdapter",
+    "SubLayerAdapter",
+    "TensorRule",
+]
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,46 @@ class MappedAdapter(LayoutAdapter):
 
     def __repr__(self) -> str:
         return f"MappedAdapter{self.rules}"
+
+
+class SubLayerAdapter(LayoutAdapter):
+    """A layer whose tensors are those of one sub-layer (an RNN's ``cell``), mapped by that sub-layer's adapter.
+
+    The layer holds them as ``<attribute>.<name>`` (``cell.kernel``); the checkpoint holds the sub-layer's
+    canonical tensors at the layer's own path, as torch's ``nn.LSTM`` holds ``weight_ih_l0``. Tensors of the
+    layer outside the sub-layer keep their names.
+
+    Args:
+        find: The adapter of a layer (the package's registry's ``find``).
+        attribute: The sub-layer's attribute on the layer.
+    """
+
+    def __init__(self, find: Callable[[Any], LayoutAdapter], attribute: str = "cell") -> None:
+        self.find = find
+        self.attribute = attribute
+
+    def _inner(self, layer: Any) -> tuple[Any, LayoutAdapter]:
+        inner = getattr(layer, self.attribute)
+        return inner, self.find(inner)
+
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        prefix = f"{self.attribute}."
+        below = {name.removeprefix(prefix): x for name, x in tensors.items() if name.startswith(prefix)}
+        out = {name: x for name, x in tensors.items() if not name.startswith(prefix)}
+        inner, adapter = self._inner(layer)
+        return {**out, **adapter.to_canonical(inner, path, below)}
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        inner, adapter = self._inner(layer)
+        return {f"{self.attribute}.{name}": x for name, x in adapter.from_canonical(inner, path, tensors).items()}
+
+    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
+        prefix = f"{self.attribute}."
+        if not name.startswith(prefix):
+            return TensorRule(name, name)
+        inner, adapter = self._inner(layer)
+        rule = adapter.rule_for(inner, name.removeprefix(prefix))
+        return None if rule is None else TensorRule(name, rule.canonical, rule.axes)
 
 
 class ConvAdapter(LayoutAdapter):

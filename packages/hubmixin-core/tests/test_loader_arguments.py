@@ -87,22 +87,35 @@ class Act(enum.Enum):
 
 
 class Loose(NumpyModelMixin):
-    """Arguments whose type nothing in the signature says."""
+    """Arguments whose type nothing in the signature says, or only their default does."""
 
-    def __init__(self, act=Act.RELU, settings: dict[str, Any] | None = None, shape: tuple[int, ...] = (1,)):  # type: ignore[no-untyped-def]
-        self.args = (act, settings, shape)
+    def __init__(  # type: ignore[no-untyped-def]
+        self,
+        act=Act.RELU,
+        settings: dict[str, Any] | None = None,
+        shape: tuple[int, ...] = (1,),
+        opt=None,
+        root=Path("data"),
+        kernel=(3, 3),
+        blocks=((1, 2), (3, 4)),
+    ):
+        self.args = (act, settings, shape, opt, root, kernel, blocks)
         self.weights = {"w": np.zeros(2, dtype=np.float32)}
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "where"),
+    ("kwargs", "where", "back"),
     [
-        ({"act": Act.GELU}, r"act \(Act\) is saved as JSON that from_pretrained gives back as str"),
-        ({"settings": {"a": 1, "path": Path("/x")}}, r"settings\['path'\] \(PosixPath\) .* back as str"),
-        ({"settings": {"dims": (2, 3)}}, r"settings\['dims'\] \(tuple\) .* back as list"),
+        ({"opt": Act.GELU}, r"opt \(Act\) is saved as JSON that from_pretrained gives back as str", "gelu"),
+        ({"root": Path("x")}, r"root \(PosixPath\) .* back as str", "x"),
+        ({"settings": {"path": Path("/x")}}, r"settings\['path'\] \(PosixPath\) .* back as str", {"path": "/x"}),
+        ({"settings": {"dims": (2, 3)}}, r"settings\['dims'\] \(tuple\) .* back as list", {"dims": [2, 3]}),
+        ({"opt": (2, 3)}, r"opt \(tuple\) .* back as list", [2, 3]),
     ],
 )
-def test_an_argument_given_back_as_another_type_is_named(kwargs: dict[str, Any], where: str, tmp_path: Path) -> None:
+def test_an_argument_given_back_as_another_type_is_named(
+    kwargs: dict[str, Any], where: str, back: Any, tmp_path: Path
+) -> None:
     with pytest.warns(ConfigEncodingWarning, match=where) as w:
         model = Loose(**kwargs)
     assert w[0].filename == __file__
@@ -111,14 +124,27 @@ def test_an_argument_given_back_as_another_type_is_named(kwargs: dict[str, Any],
         warnings.simplefilter("error")
         loaded = Loose.from_pretrained(tmp_path)  # as the warning said, and nothing said again at load
         Loose(shape=(2, 3), settings={"a": [1, "b"]})  # annotated, or JSON as it is: nothing to say
-    assert loaded.args[0] == ("gelu" if "act" in kwargs else Act.RELU)  # the default applies as in __init__
+    (name,) = kwargs
+    assert loaded.args[["act", "settings", "shape", "opt", "root"].index(name)] == back
 
 
-def test_a_default_given_back_as_another_type_is_left_to_apply(tmp_path: Path) -> None:
+def test_unannotated_arguments_come_back_as_their_defaults_type(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default says the type: nothing to warn about
+        Loose(act=Act.GELU, kernel=(5, 5, 5), blocks=((5, 6), (7, 8), (9, 10))).save_pretrained(tmp_path)
+        act, *_, kernel, blocks = Loose.from_pretrained(tmp_path).args
+    assert act is Act.GELU and kernel == (5, 5, 5) and blocks == ((5, 6), (7, 8), (9, 10))
+    Loose(act="nonmember", kernel=[1, 2]).save_pretrained(tmp_path / "b")
+    act, *_, kernel, _ = Loose.from_pretrained(tmp_path / "b").args
+    assert act == "nonmember" and kernel == (1, 2)  # what the enum refuses is given as it is
+
+
+def test_defaults_are_saved_unless_they_would_come_back_as_another_type(tmp_path: Path) -> None:
     Loose().save_pretrained(tmp_path)
-    assert "act" not in json.loads((tmp_path / "config.json").read_text())  # "relu" would come back a str
-    assert json.loads((tmp_path / "config.json").read_text())["shape"] == [1]  # annotated: comes back a tuple
-    assert Loose.from_pretrained(tmp_path).args == (Act.RELU, None, (1,))
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert "root" not in config  # "data" would come back a str: the default applies at load
+    assert config["act"] == "relu" and config["shape"] == [1] and config["kernel"] == [3, 3]
+    assert Loose.from_pretrained(tmp_path).args == (Act.RELU, None, (1,), None, Path("data"), (3, 3), ((1, 2), (3, 4)))
 
 
 class Annotated(NumpyModelMixin):
@@ -151,17 +177,17 @@ class Flags(enum.StrEnum):
 
 
 class Plain(NumpyModelMixin):
-    def __init__(self, flag=Flags.OFF, bias: bool = False) -> None:  # type: ignore[no-untyped-def]
-        self.args = (flag, bias)
+    def __init__(self, flag=Flags.OFF, bias: bool = False, mode=None) -> None:  # type: ignore[no-untyped-def]
+        self.args = (flag, bias, mode)
         self.weights = {"w": np.zeros(2, dtype=np.float32)}
 
 
 def test_a_str_enum_is_no_str_and_a_bool_no_int(tmp_path: Path) -> None:
-    with pytest.warns(ConfigEncodingWarning, match=r"flag \(Flags\) .* back as str"):
-        Plain(flag=Flags.ON)
-    Plain().save_pretrained(tmp_path)
-    assert "flag" not in json.loads((tmp_path / "config.json").read_text())
-    assert Plain.from_pretrained(tmp_path).args[0] is Flags.OFF
+    with pytest.warns(ConfigEncodingWarning, match=r"mode \(Flags\) .* back as str"):
+        Plain(mode=Flags.ON)
+    Plain(flag=Flags.ON).save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["flag"] == "on"
+    assert Plain.from_pretrained(tmp_path).args[0] is Flags.ON  # as its default's type
     with pytest.warns(ConfigEncodingWarning, match=r"bias is 1, which its annotation bool does not take"):
         Plain(bias=1)  # type: ignore[arg-type]
 

@@ -49,7 +49,7 @@ from hubmixin_core._config import (
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import locate_file, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, model_arguments
-from hubmixin_core._roundtrip import json_native, type_change
+from hubmixin_core._roundtrip import decoded_as_default, json_native, type_change
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
     ConfigEncodingError,
@@ -686,7 +686,7 @@ class ModelHubMixinBase:
     @classmethod
     def _hub_decode_argument(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:
         """The ``__init__`` argument ``key`` from its ``config.json`` value: by its annotation, checked first; else
-        (no annotation, or a loose one) by the declared coder of its default's type, if any."""
+        (no annotation, or a loose one) as its default's type (by a declared coder, or a tuple or enum)."""
         decoded = value
         if key in hints:
             _check_config_type(hints[key], value, coders, source, key)
@@ -743,15 +743,16 @@ def _loose(annotation: Any, coders: Coders) -> bool:
 
 
 def _decoded_like(default: Any, value: Any, coders: Coders) -> Any:
-    """``value`` decoded by the coder of ``default``'s type (``param_dtype=jnp.float32`` with no annotation, or
-    a loose one such as ``DTypeLike``); unchanged if no coder takes it or that coder refuses it."""
+    """``value`` decoded as ``default``'s type, where nothing else says it (no annotation, or a loose one such as
+    ``DTypeLike``): by the coder of that type (``param_dtype=jnp.float32``), else back into a tuple or an enum;
+    unchanged if none takes it or it refuses the value."""
     for type_, (_, decoder) in coders.items():
         if isinstance(default, type_) and value is not None:
             try:
                 return decoder(value)
             except Exception:  # the annotation allowed this JSON value as it is
                 return value
-    return value
+    return decoded_as_default(default, value)
 
 
 def _check_model_location(location: str | Path) -> None:

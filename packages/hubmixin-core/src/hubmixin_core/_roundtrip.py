@@ -1,5 +1,6 @@
 """Whether an ``__init__`` argument comes back from ``config.json`` as the type it was given, where nothing in
-its annotation says that type (no annotation, ``Any``, or inside a ``dict[str, Any]``)."""
+its annotation says that type (no annotation, ``Any``, or inside a ``dict[str, Any]``); and a value decoded as its
+default's type where that is all that says it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from hubmixin_core._checks import same_value
 
-__all__ = ["json_native", "type_change"]
+__all__ = ["decoded_as_default", "json_native", "type_change"]
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
@@ -116,3 +117,23 @@ def _fields_change(before: Any, after: Any, where: str) -> Change:
         if found is not None:
             return found
     return None
+
+
+def decoded_as_default(default: Any, value: Any) -> Any:
+    """The JSON ``value`` of an argument with no annotation, as the type of its ``default`` where that is a tuple
+    or an enum (``image_shape=(224, 224, 3)``: a list comes back a tuple); unchanged otherwise, and where that type
+    refuses the value (a string that names no member of the enum). Not a path: such an argument may be given a
+    URL, which a path would mangle."""
+    if value is None:
+        return value
+    if isinstance(default, enum.Enum):
+        try:
+            return type(default)(value)
+        except (ValueError, TypeError):
+            return value
+    if type(default) is tuple and type(value) is list:
+        if len(default) == len(value):
+            return tuple(decoded_as_default(d, v) for d, v in zip(default, value, strict=True))
+        alike = default and all(type(item) is type(default[0]) for item in default)
+        return tuple(decoded_as_default(default[0], v) for v in value) if alike else tuple(value)
+    return value

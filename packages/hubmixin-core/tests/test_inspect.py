@@ -85,7 +85,9 @@ def test_inspect_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["inspect", str(bad)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("hubmixin: error:") and "model.safetensors" in err and len(err.splitlines()) == 1
+    capsys.readouterr()
     assert main(["inspect", str(tmp_path / "missing-dir" / "x"), "--json"]) == 1
+    assert "missing-dir/x: does not exist; give a .safetensors file" in capsys.readouterr().err  # not a repo id
 
 
 def test_inspect_into_a_pipe_its_reader_left_stops_quietly(tmp_path: Path) -> None:

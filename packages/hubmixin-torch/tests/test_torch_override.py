@@ -13,6 +13,7 @@ from torch_models import NetLayers, assert_same_tensors, trained_net
 from hubmixin_core import DownloadOptions, LoaderOptionWarning
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, WeightsKeyError
 from hubmixin_core.testing import LocalHub
+from hubmixin_core.testing.xet import xet_available
 from hubmixin_torch import PyTorchModelHubMixin
 
 
@@ -123,6 +124,7 @@ def test_override_loads_from_the_hub(cls: type[HubSignatureNet | KwargsNet], loc
     assert_same_tensors(latest, cls.from_pretrained(repo_id, local_files_only=True))
 
 
+@pytest.mark.skipif(not xet_available(), reason="the client's Xet is on: LocalHub needs hubmixin-core[hub]")
 def test_kwargs_override_receives_the_endpoint(tmp_path: Path) -> None:
     with LocalHub() as hub:
         repo_id = f"{hub.username}/net"

@@ -49,6 +49,7 @@ from hubmixin_core._config import (
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import locate_file, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, model_arguments
+from hubmixin_core._paths import check_local_location
 from hubmixin_core._roundtrip import decoded_as_default, json_native, type_change
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
@@ -60,7 +61,6 @@ from hubmixin_core.errors import (
     HubMixinTypeError,
     HubMixinValueError,
     LoaderOptionWarning,
-    WeightsNotFoundError,
 )
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
 from hubmixin_core.typing import Coders, DataclassInstance
@@ -471,7 +471,7 @@ class ModelHubMixinBase:
         given = pretrained_model_name_or_path
         location = expand_location(Path(given) if isinstance(given, os.PathLike) else given)
         model_id = str(location)
-        _check_model_location(location)
+        check_local_location(location, "from_pretrained takes a model directory or a repo id")
         if isinstance(download.max_workers, bool) or not isinstance(download.max_workers, int):
             raise HubMixinTypeError(f"max_workers must be an int, got {type(download.max_workers).__name__}")
         if download.max_workers < 1:
@@ -753,19 +753,6 @@ def _decoded_like(default: Any, value: Any, coders: Coders) -> Any:
             except Exception:  # the annotation allowed this JSON value as it is
                 return value
     return decoded_as_default(default, value)
-
-
-def _check_model_location(location: str | Path) -> None:
-    """Fail clearly when ``location`` is meant as a local directory (a ``Path``, or a string written as a path)
-    that does not exist, instead of letting the Hub client reject it as a malformed repo id."""
-    path = Path(location)
-    if path.is_dir():
-        return
-    text = str(location)
-    looks_local = isinstance(location, Path) or text.startswith(("/", "./", "../", "~")) or text.count("/") > 1
-    if looks_local:
-        kind = "is a file, not a directory" if path.exists() else "does not exist"
-        raise WeightsNotFoundError(f"{text}: {kind}; from_pretrained takes a model directory or a repo id")
 
 
 def _suggesting(method: Callable[..., Any]) -> Callable[..., Any]:

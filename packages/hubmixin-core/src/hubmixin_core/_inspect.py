@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubmixin_core._paths import check_local_location
 from hubmixin_core.errors import HubMixinError
 from hubmixin_core.weights import FRAMEWORK_KEY, LAYOUT_KEY, TensorInfo, read_header, resolve_weight_files
 
@@ -114,6 +115,7 @@ def inspect_checkpoint(path_or_repo: str | Path, *, revision: str | None = None)
     elif path.is_dir():
         files = list(resolve_weight_files(path).files)
     else:
+        check_local_location(path_or_repo, "give a .safetensors file, a model directory or a repo id", files=True)
         return _inspect_repo(str(path_or_repo), revision)
     summaries = []
     for file in files:

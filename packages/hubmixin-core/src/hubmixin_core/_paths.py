@@ -1,12 +1,12 @@
-"""The check that keeps repository file names inside the model directory."""
+"""Checks of paths: repository file names stay inside the model directory; a local path meant as one exists."""
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
-from hubmixin_core.errors import InvalidRepoPathError
+from hubmixin_core.errors import InvalidRepoPathError, WeightsNotFoundError
 
-__all__ = ["check_relative_path"]
+__all__ = ["check_local_location", "check_relative_path"]
 
 
 def check_relative_path(name: str, source: str) -> str:
@@ -31,3 +31,26 @@ def check_relative_path(name: str, source: str) -> str:
     ):
         raise InvalidRepoPathError(name, source)
     return name
+
+
+def check_local_location(location: str | Path, takes: str, *, files: bool = False) -> None:
+    """Fail clearly when ``location`` is meant as a local path (a ``Path``, or a string written as a path) that
+    does not exist, instead of letting the Hub client reject it as a malformed repo id.
+
+    Args:
+        location: A local directory (or, with ``files``, a file) or a repo id.
+        takes: Who takes it, for the message (``"from_pretrained takes a model directory or a repo id"``).
+        files: Whether a file is a valid local location too.
+
+    Raises:
+        WeightsNotFoundError: ``location`` looks like a local path and is not there (or is a file, without
+            ``files``).
+    """
+    path = Path(location)
+    if path.is_dir() or (files and path.is_file()):
+        return
+    text = str(location)
+    looks_local = isinstance(location, Path) or text.startswith(("/", "./", "../", "~")) or text.count("/") > 1
+    if looks_local:
+        kind = "is a file, not a directory" if path.exists() else "does not exist"
+        raise WeightsNotFoundError(f"{text}: {kind}; {takes}")

@@ -248,3 +248,31 @@ def test_unimplemented_hub_apis_answer_501_naming_the_route(local_hub: LocalHub)
     assert "/api/settings/webhooks" in str(excinfo.value) and "not supported by the local Hub" in str(excinfo.value)
     with pytest.raises(hf.errors.RepositoryNotFoundError):  # what does not exist stays a 404 the client knows
         hf.hf_hub_download(f"{local_hub.username}/nothing-here", "config.json")
+
+
+_WITHOUT_HUB_EXTRA = """
+import sys
+sys.modules["blake3"] = sys.modules["lz4"] = None  # as without hubmixin-core[hub]
+from hubmixin_core.errors import HubMixinValueError
+from hubmixin_core.testing import LocalHub, configure_client
+with LocalHub(lfs_threshold=1024) as hub:
+    try:
+        hub.configure_client(xet=True)
+    except HubMixinValueError as error:
+        print("refused:", error)
+    with configure_client(hub.endpoint, token=hub.token, xet=True):  # a client left with Xet on
+        from huggingface_hub import HfApi
+        api = HfApi()
+        repo = api.create_repo(f"{hub.username}/model").repo_id
+        try:
+            api.upload_file(path_or_fileobj=bytes(4096), path_in_repo="model.safetensors", repo_id=repo)
+        except Exception as error:
+            print("failed:", type(error).__name__)
+"""
+
+
+def test_without_the_hub_extra_xet_is_refused_naming_the_extra() -> None:
+    result = subprocess.run([sys.executable, "-c", _WITHOUT_HUB_EXTRA], capture_output=True, text=True, timeout=120)
+    assert "refused: configure_client(xet=True)" in result.stdout and "hubmixin-core[hub]" in result.stdout
+    assert "failed:" in result.stdout  # the client's own error (a 501) does not say why: the server's log does
+    assert result.stderr.count("install hubmixin-core[hub]") == 1, result.stderr

@@ -8,16 +8,14 @@ import torch
 
 from hubmixin_core.errors import HubMixinTypeError, WeightsError
 from hubmixin_core.typing import Coders
-from hubmixin_core.weights import NUMPY_DTYPES
+from hubmixin_core.weights import ARRAY_DTYPE_NAMES
 
 __all__ = ["DTYPE_CODERS", "TORCH_DTYPES", "check_dtype_argument", "check_savable", "dtype_name", "target_dtype"]
 
-_TORCH_NAMES = {"BOOL": "bool", "F8_E4M3": "float8_e4m3fn", "F8_E8M0": "float8_e8m0fnu", "C64": "complex64"}
-
 TORCH_DTYPES: dict[str, torch.dtype] = {
     name: dtype
-    for name, numpy in NUMPY_DTYPES.items()
-    if isinstance(dtype := getattr(torch, _TORCH_NAMES.get(name, numpy.name), None), torch.dtype)
+    for name, type_name in ARRAY_DTYPE_NAMES.items()
+    if isinstance(dtype := getattr(torch, type_name, None), torch.dtype)
 }
 """The torch dtype of each safetensors dtype name this torch has (core's table, as torch names them)."""
 _DTYPE_NAMES: dict[torch.dtype, str] = {dtype: name for name, dtype in TORCH_DTYPES.items()}

@@ -25,6 +25,8 @@ from hubmixin_core.testing._httpd import HubHTTPServer
 from hubmixin_core.testing._orgs import ROLES, OrgRole
 from hubmixin_core.testing._routes import RESERVED_NAMES
 from hubmixin_core.testing._storage import RepoKey
+from hubmixin_core.testing.xet import xet_available
+from hubmixin_core.testing.xet._data import XET_EXTRA_MESSAGE
 
 __all__ = ["LocalHub"]
 
@@ -329,6 +331,9 @@ class LocalHub:
 
         ``cache_dir`` becomes ``HF_HOME`` (default: a temporary folder). Xet stays on, large files going
         through this server's Xet storage, unless ``xet=False`` (plain LFS) or the ``hubmixin-core[hub]``
-        extra is missing. See `hubmixin_core.testing.configure_client`.
+        extra is missing (then ``xet=True`` raises ``HubMixinValueError``). See
+        `hubmixin_core.testing.configure_client`.
         """
+        if xet and not xet_available():
+            raise HubMixinValueError(f"configure_client(xet=True): {XET_EXTRA_MESSAGE}")
         return configure_client(self.endpoint, token=self.token, cache_dir=cache_dir, xet=xet)

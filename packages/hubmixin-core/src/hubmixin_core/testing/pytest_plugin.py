@@ -1,5 +1,8 @@
 """Pytest plugin (entry point ``hubmixin_local_hub``): the ``local_hub`` fixture.
 
+Installed with hubmixin-core and loaded by pytest on its own; ``LFS_UPLOAD_WARNING_FILTER`` is for tests that
+start a ``LocalHub`` themselves.
+
 Examples:
     def test_push(local_hub):
         huggingface_hub.upload_file(path_or_fileobj=b"{}", path_in_repo="config.json", repo_id=...)
@@ -7,44 +10,6 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from hubmixin_core.testing._server import LocalHub
+from _hubmixin_pytest import LFS_UPLOAD_WARNING_FILTER, local_hub, pytest_collection_modifyitems, pytest_configure
 
 __all__ = ["LFS_UPLOAD_WARNING_FILTER", "local_hub", "pytest_collection_modifyitems", "pytest_configure"]
-
-LFS_UPLOAD_WARNING_FILTER = "ignore:Use 'content=<...>' to upload raw bytes/text content.:DeprecationWarning"
-"""``filterwarnings`` entry for an upstream warning: huggingface_hub uploads LFS objects with httpx2's deprecated
-``data=<file>``. Tests using ``local_hub`` get it automatically; add it yourself to tests that start a
-``LocalHub`` directly and upload LFS files under ``-W error``."""
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``local_hub`` marker."""
-    config.addinivalue_line(
-        "markers", "local_hub(xet=False): options of the local_hub fixture (xet=False: plain LFS, Xet off)"
-    )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Let tests that use ``local_hub`` upload LFS files despite the upstream httpx2 deprecation warning."""
-    for item in items:
-        if "local_hub" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.filterwarnings(LFS_UPLOAD_WARNING_FILTER))
-
-
-@pytest.fixture
-def local_hub(request: pytest.FixtureRequest) -> Iterator[LocalHub]:
-    """A running `LocalHub` (fresh, empty) with ``huggingface_hub`` pointed at it for the test.
-
-    The client gets the hub's endpoint, ``HF_TOKEN`` = ``local_hub.token`` (user ``local_hub.username``) and
-    a temporary ``HF_HOME`` cache; all of it is restored after the test. Xet stays on, as users run the
-    client (large files go through the hub's Xet storage); ``@pytest.mark.local_hub(xet=False)`` switches
-    it off so that large files use plain LFS.
-    """
-    marker = request.node.get_closest_marker("local_hub")
-    xet = marker.kwargs.get("xet") if marker is not None else None
-    with LocalHub() as hub, hub.configure_client(xet=xet):
-        yield hub

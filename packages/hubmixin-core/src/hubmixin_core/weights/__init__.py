@@ -26,6 +26,7 @@ from hubmixin_core.weights._check import read_tensor_infos as read_tensor_infos
 from hubmixin_core.weights._checkpoint import Checkpoint as Checkpoint
 from hubmixin_core.weights._checkpoint import TensorReader as TensorReader
 from hubmixin_core.weights._checkpoint import open_checkpoint as open_checkpoint
+from hubmixin_core.weights._dtypes import ARRAY_DTYPE_NAMES as ARRAY_DTYPE_NAMES
 from hubmixin_core.weights._dtypes import FLOATING_DTYPES as FLOATING_DTYPES
 from hubmixin_core.weights._dtypes import NUMPY_DTYPES as NUMPY_DTYPES
 from hubmixin_core.weights._dtypes import dtype_name as dtype_name
@@ -79,6 +80,7 @@ from hubmixin_core.weights._write import write_safetensors as write_safetensors
 
 __all__ = [
     "ALIGNMENT",
+    "ARRAY_DTYPE_NAMES",
     "CANONICAL_METADATA",
     "CONFIG_NAME",
     "DTYPE_SIZES",

@@ -2,45 +2,88 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
 from hubmixin_core.errors import HubMixinKeyError, HubMixinTypeError
 
-__all__ = ["FLOATING_DTYPES", "NUMPY_DTYPES", "dtype_name", "floating_dtype_name", "is_floating", "numpy_dtype"]
+__all__ = [
+    "ARRAY_DTYPE_NAMES",
+    "FLOATING_DTYPES",
+    "NUMPY_DTYPES",
+    "dtype_name",
+    "floating_dtype_name",
+    "is_floating",
+    "numpy_dtype",
+]
 
-NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
-    "BOOL": np.dtype(np.bool_),
-    "U8": np.dtype(np.uint8),
-    "I8": np.dtype(np.int8),
-    "U16": np.dtype(np.uint16),
-    "I16": np.dtype(np.int16),
-    "U32": np.dtype(np.uint32),
-    "I32": np.dtype(np.int32),
-    "U64": np.dtype(np.uint64),
-    "I64": np.dtype(np.int64),
-    "F16": np.dtype(np.float16),
-    "BF16": np.dtype(ml_dtypes.bfloat16),
-    "F32": np.dtype(np.float32),
-    "F64": np.dtype(np.float64),
-    "C64": np.dtype(np.complex64),
-    "F8_E4M3": np.dtype(ml_dtypes.float8_e4m3fn),
-    "F8_E5M2": np.dtype(ml_dtypes.float8_e5m2),
-    "F8_E4M3FNUZ": np.dtype(ml_dtypes.float8_e4m3fnuz),
-    "F8_E5M2FNUZ": np.dtype(ml_dtypes.float8_e5m2fnuz),
+ARRAY_DTYPE_NAMES: dict[str, str] = {
+    "BOOL": "bool",
+    "U8": "uint8",
+    "I8": "int8",
+    "U16": "uint16",
+    "I16": "int16",
+    "U32": "uint32",
+    "I32": "int32",
+    "U64": "uint64",
+    "I64": "int64",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F32": "float32",
+    "F64": "float64",
+    "C64": "complex64",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "F8_E4M3FNUZ": "float8_e4m3fnuz",
+    "F8_E5M2FNUZ": "float8_e5m2fnuz",
+    "F8_E8M0": "float8_e8m0fnu",
 }
-"""The numpy dtype of each safetensors dtype name that numpy can hold."""
-if hasattr(ml_dtypes, "float8_e8m0fnu"):
-    NUMPY_DTYPES["F8_E8M0"] = np.dtype(ml_dtypes.float8_e8m0fnu)
+"""The name numpy (with ``ml_dtypes``), torch and JAX give each safetensors dtype they may hold."""
+
+_FROM_ML_DTYPES = frozenset({"BF16", "F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F8_E8M0"})
+_NATIVE: dict[str, np.dtype[Any]] = {
+    name: np.dtype(type_name) for name, type_name in ARRAY_DTYPE_NAMES.items() if name not in _FROM_ML_DTYPES
+}
+
+
+@functools.cache
+def _extended() -> dict[str, np.dtype[Any]]:
+    """bfloat16 and the float8 types, from ``ml_dtypes``: imported at first use (it takes ~0.5 s to import)."""
+    import ml_dtypes
+
+    found = {name: getattr(ml_dtypes, ARRAY_DTYPE_NAMES[name], None) for name in sorted(_FROM_ML_DTYPES)}
+    return {name: np.dtype(type_) for name, type_ in found.items() if type_ is not None}  # F8_E8M0: 0.5.1+
+
+
+class _NumpyDtypes(Mapping[str, np.dtype[Any]]):
+    """The table, with ``ml_dtypes``' types looked up only when a name numpy lacks is asked for."""
+
+    def __getitem__(self, name: str) -> np.dtype[Any]:
+        native = _NATIVE.get(name)
+        return native if native is not None else _extended()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**_NATIVE, **_extended()})
+
+    def __len__(self) -> int:
+        return len(_NATIVE) + len(_extended())
+
+    def __repr__(self) -> str:
+        return f"NUMPY_DTYPES({dict(self)!r})"
+
+
+NUMPY_DTYPES: Mapping[str, np.dtype[Any]] = _NumpyDtypes()
+"""The numpy dtype of each safetensors dtype name that numpy can hold (bfloat16 and float8 by ``ml_dtypes``)."""
 
 FLOATING_DTYPES: frozenset[str] = frozenset(
     {"F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ"}
 )
 """Safetensors names of the floating-point dtypes (those ``dtype=`` converts)."""
 
-_NAMES: dict[np.dtype[Any], str] = {dtype: name for name, dtype in NUMPY_DTYPES.items()}
+_NATIVE_NAMES: dict[np.dtype[Any], str] = {dtype: name for name, dtype in _NATIVE.items()}
 
 
 def numpy_dtype(name: str) -> np.dtype[Any]:
@@ -66,11 +109,13 @@ def dtype_name(dtype: Any) -> str:
         >>> dtype_name(np.float32), dtype_name("bfloat16")
         ('F32', 'BF16')
     """
-    resolved = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
-    try:
-        return _NAMES[resolved]
-    except KeyError:
-        raise HubMixinKeyError(f"numpy dtype {resolved} has no safetensors name") from None
+    resolved = _extended()["BF16"] if isinstance(dtype, str) and dtype == "bfloat16" else np.dtype(dtype)
+    name = _NATIVE_NAMES.get(resolved)
+    if name is None:  # a dtype numpy lacks comes from ml_dtypes, imported already
+        name = next((n for n, d in _extended().items() if d == resolved), None)
+    if name is None:
+        raise HubMixinKeyError(f"numpy dtype {resolved} has no safetensors name")
+    return name
 
 
 def floating_dtype_name(dtype: Any) -> str | None:

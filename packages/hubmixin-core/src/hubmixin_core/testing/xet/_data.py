@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -30,14 +32,23 @@ XET_EXTRA_MESSAGE = (
 )
 _READ_BATCH = 2 * 1024 * 1024
 
+logger = logging.getLogger("hubmixin_core.testing")
+
 
 def formats() -> ModuleType:
-    """The `_format` module, or 501 when the ``hub`` extra is missing."""
+    """The `_format` module, or 501 when the ``hub`` extra is missing (also logged, once: the Xet client
+    reports a 501 without the message)."""
     try:
         from hubmixin_core.testing.xet import _format
     except ImportError as exc:
+        _log_missing_extra()
         raise HubError(501, XET_EXTRA_MESSAGE) from exc
     return _format
+
+
+@functools.cache
+def _log_missing_extra() -> None:
+    logger.warning("A client asked for Xet, which it cannot use here. %s", XET_EXTRA_MESSAGE)
 
 
 def load_index(ex: Exchange, fmt: ModuleType, xorb: str) -> _format.XorbIndex:

@@ -112,3 +112,51 @@ def test_a_tied_flax_model_records_its_dropped_names_for_other_ports(tmp_path: P
     again = FlaxTied.from_pretrained(tmp_path, strict=True)
     assert again.b.kernel is again.a.kernel and again.d is again.c
     np.testing.assert_array_equal(np.asarray(again(jnp.asarray(x))), np.asarray(model(jnp.asarray(x))))
+
+
+class KerasShared(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """Layers reachable at two paths: a layer set first, then listed; a listed layer, then set."""
+
+    def __init__(self, dim: int = 4, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shared = keras.layers.Dense(dim)
+        self.alias = [self.shared]
+        self.blocks = [keras.layers.Dense(dim), keras.layers.Dense(dim)]
+        self.first = self.blocks[0]
+
+    def call(self, x: Any) -> Any:
+        return self.blocks[1](self.first(self.alias[0](x)))
+
+
+class TorchShared(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, dim: int = 4) -> None:
+        super().__init__()
+        self.shared = nn.Linear(dim, dim)
+        self.alias = nn.ModuleList([self.shared])
+        self.blocks = nn.ModuleList([nn.Linear(dim, dim), nn.Linear(dim, dim)])
+        self.first = self.blocks[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.blocks[1](self.first(self.alias[0](x)))
+        return out
+
+
+def test_a_keras_layer_at_two_paths_is_stored_once_under_the_same_name_on_every_backend(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    model = KerasShared()
+    expected = keras.ops.convert_to_numpy(model(x))
+    model.save_pretrained(tmp_path)
+    with safe_open(str(tmp_path / "model.safetensors"), "np") as f:
+        # Layers set directly come first, then listed ones, whatever the backend keeps them in.
+        keys: list[str] = f.keys()
+        stored = {name.rsplit(".", 1)[0] for name in keys}
+        assert stored == {"blocks.1", "first", "shared"}
+        metadata = f.metadata()
+    assert metadata["alias.0.weight"] == "shared.weight" and metadata["blocks.0.bias"] == "first.bias"
+    port = TorchShared.from_pretrained(tmp_path, strict=True)
+    with torch.no_grad():
+        np.testing.assert_allclose(port(torch.from_numpy(x)).numpy(), expected, rtol=0, atol=1e-5)
+
+    port.save_pretrained(tmp_path / "torch")  # torch keeps the first registered name: blocks.0, not first
+    back = KerasShared.from_pretrained(tmp_path / "torch", strict=True)  # what the tied names read is no surplus
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(back(x)), expected, rtol=0, atol=1e-5)

@@ -14,6 +14,7 @@ from safetensors import safe_open
 from hubmixin_core.errors import LayoutError, WeightsKeyError, WeightsShapeError
 from hubmixin_core.weights import (
     IDENTITY,
+    BidirectionalAdapter,
     LayerTensors,
     LayoutAdapter,
     LayoutRegistry,
@@ -148,6 +149,27 @@ def test_sub_layer_adapter_maps_the_cell_at_the_layers_path() -> None:
     assert adapter.rule_for(layer, "cell.kernel") == TensorRule("cell.kernel", "weight", (1, 0))
     assert adapter.rule_for(layer, "h0") == TensorRule("h0", "h0")
     assert SubLayerAdapter(registry.find, "inner").attribute == "inner"
+
+
+class TwoWay:
+    """Two ``Dense`` layers, one per direction, as a bidirectional RNN holds its forward and backward RNNs."""
+
+    def __init__(self, din: int, dout: int) -> None:
+        self.fwd, self.bwd = Dense(din, dout), Dense(din, dout)
+
+
+def test_bidirectional_adapter_suffixes_the_backward_tensors() -> None:
+    adapter = BidirectionalAdapter(_registry().find, "fwd", "bwd")
+    layer = TwoWay(4, 3)
+    tensors = {
+        f"{side}.{name}": getattr(getattr(layer, side), name) for side in ("fwd", "bwd") for name in ("kernel", "bias")
+    }
+    canonical = adapter.to_canonical(layer, "rnn", tensors)
+    assert sorted(canonical) == ["bias", "bias_reverse", "weight", "weight_reverse"]
+    assert np.array_equal(canonical["weight_reverse"], layer.bwd.kernel.T)
+    back = adapter.from_canonical(layer, "rnn", canonical)
+    assert all(np.array_equal(back[name], tensors[name]) for name in tensors) and back.keys() == tensors.keys()
+    assert adapter.rule_for(layer, "bwd.kernel") == TensorRule("bwd.kernel", "weight_reverse", (1, 0))
 
 
 def test_canonical_save_writes_pytorch_names_and_layouts(tmp_path: Path) -> None:

@@ -99,3 +99,24 @@ def test_variables_the_walk_cannot_reach_are_named_at_save(tmp_path: Path) -> No
     model(X)
     with pytest.warns(UserWarning, match=r"variables '[^']*kernel', '[^']*bias' are held by layers hubmixin does not"):
         model.save_pretrained(tmp_path)
+
+
+class PartlyCalled(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.head = keras.layers.Dense(2)
+        self.unused = keras.layers.Dense(3)  # never reached by call: never built
+        self.dropout = keras.layers.Dropout(0.1)  # never built either, but it holds nothing
+
+    def call(self, x: Any) -> Any:
+        return self.head(x)
+
+
+def test_layers_never_built_are_named_at_save(tmp_path: Path) -> None:
+    model = PartlyCalled()
+    with pytest.warns(UserWarning, match="unbuilt state"):  # Keras' own warning, at the first call
+        model(X)
+    with pytest.warns(UserWarning, match=r"layers 'unused' are not built \(never called\)") as caught:
+        model.save_pretrained(tmp_path)
+    assert caught[0].filename == __file__
+    assert sorted(load_file(tmp_path / "model.safetensors")) == ["head.bias", "head.weight"]

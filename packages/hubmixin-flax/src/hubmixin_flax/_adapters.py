@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 
 from hubmixin_core.errors import LayoutError
+from hubmixin_core.weights import BidirectionalAdapter as CoreBidirectionalAdapter
 from hubmixin_core.weights import ConvAdapter, LayoutAdapter, SubLayerAdapter, TensorInfo, TensorRule
 from hubmixin_core.weights.transforms import T, add, concat, inverse_axes, reshape, split, transpose, zeros_like
 
 __all__ = [
     "AttentionAdapter",
+    "BidirectionalAdapter",
     "CompositeAdapter",
     "ConvTransposeAdapter",
     "GRUCellAdapter",
@@ -307,6 +309,23 @@ class LSTMCellAdapter(CompositeAdapter):
 
     def __repr__(self) -> str:
         return "LSTMCellAdapter()"
+
+
+class BidirectionalAdapter(CompositeAdapter, CoreBidirectionalAdapter):
+    """``nnx.Bidirectional`` as torch's ``nn.LSTM(..., bidirectional=True, batch_first=True)`` (or GRU, RNN): the
+    forward RNN's tensors as an ``nnx.RNN``'s (``weight_ih_l0``), the backward RNN's with ``_reverse``
+    (``weight_ih_l0_reverse``). Outputs equal torch's with the default concatenation, the backward RNN built with
+    ``reverse=True, keep_order=True``.
+
+    Args:
+        find: The adapter of an RNN (the package's registry's ``find``).
+    """
+
+    def __init__(self, find: Callable[[Any], LayoutAdapter]) -> None:
+        super().__init__(find, "forward_rnn", "backward_rnn")
+
+    def __repr__(self) -> str:
+        return "BidirectionalAdapter()"
 
 
 class RNNAdapter(CompositeAdapter, SubLayerAdapter):

@@ -14,6 +14,7 @@ from flax import nnx
 from hubmixin_core.weights import ConvAdapter, LayoutRegistry, MappedAdapter, TensorRule
 from hubmixin_flax._adapters import (
     AttentionAdapter,
+    BidirectionalAdapter,
     ConvTransposeAdapter,
     GRUCellAdapter,
     LSTMCellAdapter,
@@ -54,6 +55,7 @@ LAYOUTS.register(nnx.OptimizedLSTMCell, OptimizedLSTMCellAdapter())
 LAYOUTS.register(nnx.GRUCell, GRUCellAdapter())
 LAYOUTS.register(nnx.SimpleCell, SimpleCellAdapter())
 LAYOUTS.register(nnx.RNN, RNNAdapter(LAYOUTS.find))
+LAYOUTS.register(nnx.Bidirectional, BidirectionalAdapter(LAYOUTS.find))
 
 
 def is_composite(layer: Any) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from hubmixin_core.errors import LayoutError, WeightsShapeError
+from hubmixin_core.weights import BidirectionalAdapter as CoreBidirectionalAdapter
 from hubmixin_core.weights import ConvAdapter, LayoutAdapter, SubLayerAdapter, TensorInfo, TensorRule
 from hubmixin_core.weights.transforms import (
     T,
@@ -49,6 +50,7 @@ def ranked(canonical: Mapping[str, TensorInfo], name: str, rank: int | range) ->
 
 __all__ = [
     "AttentionAdapter",
+    "BidirectionalAdapter",
     "CompositeAdapter",
     "ConvTransposeAdapter",
     "DepthwiseConvAdapter",
@@ -480,6 +482,35 @@ class RNNAdapter(CompositeAdapter, SubLayerAdapter):
 
     def __repr__(self) -> str:
         return "RNNAdapter()"
+
+
+class BidirectionalAdapter(CompositeAdapter, CoreBidirectionalAdapter):
+    """``Bidirectional(rnn)`` as torch's ``nn.LSTM(..., bidirectional=True, batch_first=True)`` (or GRU, RNN): the
+    forward layer's tensors as the RNN's (``weight_ih_l0``), the backward layer's with ``_reverse``
+    (``weight_ih_l0_reverse``). Outputs equal torch's for the default ``merge_mode="concat"``. Built as its
+    forward layer is.
+
+    Args:
+        find: The adapter of an RNN (the package's registry's ``find``).
+    """
+
+    def __init__(self, find: Callable[[Any], LayoutAdapter]) -> None:
+        super().__init__(find, "forward_layer", "backward_layer")
+
+    def parts(self, layer: Any) -> dict[str, Any]:
+        return {"forward_layer": layer.forward_layer, "backward_layer": layer.backward_layer}
+
+    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
+        method = getattr(self.find(layer.forward_layer), "input_shape", None)
+        forward = {name: info for name, info in canonical.items() if not name.endswith(self.REVERSE)}
+        return None if method is None else method(layer.forward_layer, forward)
+
+    def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
+        method = getattr(self.find(layer.forward_layer), "shape_keys", None)
+        return None if method is None else tuple(method(layer.forward_layer))
+
+    def __repr__(self) -> str:
+        return "BidirectionalAdapter()"
 
 
 def _layer_key(name: str, index: int) -> str:

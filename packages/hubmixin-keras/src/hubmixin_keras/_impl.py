@@ -19,6 +19,7 @@ import numpy as np
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
 from hubmixin_core._override import takes_hub_keywords
+from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import HubMixinTypeError, WeightsNotFoundError, format_names
 from hubmixin_core.weights import (
     Checkpoint,
@@ -44,9 +45,9 @@ from hubmixin_keras._construct import (
     unbuilt_error,
 )
 from hubmixin_keras._keras_saving import keep_keras_saving
-from hubmixin_keras._layout import LAYOUTS
+from hubmixin_keras._layout import LAYOUTS, shape_keys_of
 from hubmixin_keras._settings import layer_settings
-from hubmixin_keras._walk import named_layers, own_variables, unreached_variables
+from hubmixin_keras._walk import named_layers, other_paths, own_variables, unreached_variables
 
 __all__ = ["KerasHubMixinBase"]
 
@@ -79,6 +80,33 @@ def _layers(model: keras.Layer, value: Any) -> list[LayerTensors[Any]]:
         if variables:
             found.append(LayerTensors(path, layer, {name: value(v) for name, v in variables.items()}))
     return found
+
+
+def _warn_unbuilt(model: keras.Layer) -> None:
+    """Name the layers that would hold variables but are not built (never called): they are not saved."""
+    unbuilt = [path for path, layer in named_layers(model) if not layer.built and shape_keys_of(layer)]
+    if unbuilt:
+        warn_user(
+            f"{type(model).__qualname__}: layers {format_names(unbuilt)} are not built (never called), so they hold "
+            "no variables and are not saved: from_pretrained(strict=True) will report them missing; call the model "
+            "on an input that reaches them before saving",
+            UserWarning,
+        )
+
+
+def _tied_metadata(model: keras.Layer, layers: list[LayerTensors[Any]]) -> dict[str, str]:
+    """``{name: kept}`` for the tensors of layers reachable under several paths, each stored once under its first
+    path: recorded as PyTorch's tied weights are, so a model that names them by another path loads them too."""
+    by_path = {group.path: group for group in layers}
+    tied: dict[str, str] = {}
+    for other, first in other_paths(model).items():
+        group = by_path.get(first)
+        if group is None:  # a layer holding no variables of its own
+            continue
+        infos = {name: _info(value) for name, value in group.tensors.items()}
+        for local in LAYOUTS.find(group.layer).to_canonical(group.layer, first, infos):
+            tied[LayerTensors(other, group.layer, {}).full_name(local)] = group.full_name(local)
+    return tied
 
 
 def _value(tensor: LazyTensor) -> Any:
@@ -143,18 +171,19 @@ class KerasHubMixinBase(ModelHubMixin):
         layers = _layers(_as_layer(self), _numpy)
         unreached = unreached_variables(_as_layer(self))
         if unreached:
-            warnings.warn(
+            warn_user(
                 f"{type(self).__qualname__}: variables {format_names(unreached)} are held by layers hubmixin does not "
                 "walk (private attributes, a functional model): they are not saved; hold those layers in public "
                 "attributes, lists, dicts or a keras.Sequential",
                 UserWarning,
-                stacklevel=4,
             )
         if not layers:
             logger.warning(
-                "%s has no variables yet: call it once (or build it) before saving; the checkpoint is empty",
+                "%s has no variables yet: call it once on an input before saving; the checkpoint is empty",
                 type(self).__qualname__,
             )
+        else:
+            _warn_unbuilt(_as_layer(self))
         save_canonical(
             layers,
             LAYOUTS,
@@ -163,7 +192,7 @@ class KerasHubMixinBase(ModelHubMixin):
             dtype=floating_dtype_name(dtype),
             framework=f"keras-{keras.backend.backend()}",
             settings=layer_settings,
-            metadata=build_metadata(_as_layer(self)),
+            metadata={**build_metadata(_as_layer(self)), **_tied_metadata(_as_layer(self), layers)},
         )
 
     @classmethod

@@ -16,6 +16,7 @@ import keras
 from hubmixin_core.weights import ConvAdapter, LayoutRegistry, MappedAdapter, TensorInfo, TensorRule
 from hubmixin_keras._adapters import (
     AttentionAdapter,
+    BidirectionalAdapter,
     ConvTransposeAdapter,
     DepthwiseConvAdapter,
     GRUCellAdapter,
@@ -238,3 +239,4 @@ LAYOUTS.register(keras.layers.GRUCell, GRUCellAdapter())
 LAYOUTS.register(keras.layers.SimpleRNNCell, SimpleRNNCellAdapter())
 LAYOUTS.register(keras.layers.StackedRNNCells, StackedCellsAdapter(LAYOUTS.find))
 LAYOUTS.register(keras.layers.RNN, RNNAdapter(LAYOUTS.find))
+LAYOUTS.register(keras.layers.Bidirectional, BidirectionalAdapter(LAYOUTS.find))

@@ -1,7 +1,10 @@
 """Walking a Keras model by attribute: each layer under its attribute path, and the variables it holds itself.
 
 Keys come from attribute names and list indices (``encoder.blocks.0.dense``), never from Keras' auto-generated
-layer names (``dense_3``), so the same class always maps to the same keys.
+layer names (``dense_3``), so the same class always maps to the same keys, on every backend. A layer reachable
+under several paths is walked once, under its first: layers held directly by attributes come before those in
+lists and dicts (on the torch backend Keras keeps the two kinds apart, so the order they were set in is not
+known there), each kind in the order it was set.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import keras
 
 from hubmixin_keras._layout import parts_of
 
-__all__ = ["named_layers", "own_variables", "unreached_variables"]
+__all__ = ["named_layers", "other_paths", "own_variables", "unreached_variables"]
 
 
 def _children(layer: keras.Layer) -> Iterator[tuple[str, keras.Layer]]:
@@ -25,9 +28,9 @@ def _children(layer: keras.Layer) -> Iterator[tuple[str, keras.Layer]]:
         return
     # On the torch backend a layer is a torch.nn.Module: sub-layers it is given live in its `_modules`.
     attributes = {**vars(layer), **vars(layer).get("_modules", {})}
-    for name, value in attributes.items():
-        if not name.startswith("_"):
-            yield from _contained(name, value)
+    public = [(name, value) for name, value in attributes.items() if not name.startswith("_")]
+    for name, value in sorted(public, key=lambda item: not isinstance(item[1], keras.Layer)):  # stable
+        yield from _contained(name, value)
 
 
 def _contained(path: str, value: Any) -> Iterator[tuple[str, keras.Layer]]:
@@ -58,6 +61,25 @@ def named_layers(model: keras.Layer) -> list[tuple[str, keras.Layer]]:
 
     visit("", model)
     return found
+
+
+def other_paths(model: keras.Layer) -> dict[str, str]:
+    """The paths of layers reachable under several, other than their first: ``{other path: first path}``
+    (a shared layer's sub-layers under each of its paths too)."""
+    first = {id(layer): path for path, layer in named_layers(model)}
+    others: dict[str, str] = {}
+
+    def visit(path: str, layer: keras.Layer, above: frozenset[int]) -> None:
+        if first[id(layer)] != path:
+            others[path] = first[id(layer)]
+        if parts_of(layer):
+            return
+        for name, child in _children(layer):
+            if id(child) not in above:  # a layer holding one of its own ancestors is not walked again
+                visit(f"{path}.{name}" if path else name, child, above | {id(child)})
+
+    visit("", model, frozenset({id(model)}))
+    return others
 
 
 def own_variables(layer: keras.Layer) -> dict[str, Any]:

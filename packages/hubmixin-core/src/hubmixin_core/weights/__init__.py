@@ -39,6 +39,7 @@ from hubmixin_core.weights._header import TensorInfo as TensorInfo
 from hubmixin_core.weights._header import read_header as read_header
 from hubmixin_core.weights._index import ShardIndex as ShardIndex
 from hubmixin_core.weights._layout import IDENTITY as IDENTITY
+from hubmixin_core.weights._layout import BidirectionalAdapter as BidirectionalAdapter
 from hubmixin_core.weights._layout import ConvAdapter as ConvAdapter
 from hubmixin_core.weights._layout import LayerTensors as LayerTensors
 from hubmixin_core.weights._layout import LayoutAdapter as LayoutAdapter
@@ -81,6 +82,7 @@ from hubmixin_core.weights._write import write_safetensors as write_safetensors
 __all__ = [
     "ALIGNMENT",
     "ARRAY_DTYPE_NAMES",
+    "BidirectionalAdapter",
     "CANONICAL_METADATA",
     "CONFIG_NAME",
     "DTYPE_SIZES",

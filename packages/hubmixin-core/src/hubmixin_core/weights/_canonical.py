@@ -316,7 +316,9 @@ def load_canonical(
             expected[key], keys[local] = info, key
         ignored.update(group.full_name(name) for name in adapter.ignored)
         planned.append(_Planned(group, keys))
-    checkpoint = checkpoint.aliased(tied_names(checkpoint, expected))
+    tied = tied_names(checkpoint, expected)
+    checkpoint = checkpoint.aliased(tied)
+    ignored.update(kept for name, kept in tied.items() if kept not in expected)  # read under the tied name
     report = check_checkpoint(
         expected, checkpoint, strict=strict, convert_floating=convert_floating, ignore_unexpected=ignored
     )

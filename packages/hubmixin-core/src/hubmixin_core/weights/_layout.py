@@ -18,6 +18,7 @@ from hubmixin_core.weights.transforms import T, inverse_axes, transpose
 
 __all__ = [
     "IDENTITY",
+    "BidirectionalAdapter",
     "ConvAdapter",
     "LayerTensors",
     "LayoutAdapter",
@@ -178,6 +179,56 @@ class SubLayerAdapter(LayoutAdapter):
         inner, adapter = self._inner(layer)
         rule = adapter.rule_for(inner, name.removeprefix(prefix))
         return None if rule is None else TensorRule(name, rule.canonical, rule.axes)
+
+
+class BidirectionalAdapter(LayoutAdapter):
+    """A bidirectional RNN as torch's ``nn.LSTM(..., bidirectional=True)``: the forward RNN's tensors as its own
+    adapter maps them (``weight_ih_l0``), the backward RNN's with torch's ``_reverse`` suffix
+    (``weight_ih_l0_reverse``), both at the layer's path.
+
+    The layer holds them as ``<forward>.<name>`` and ``<backward>.<name>``.
+
+    Args:
+        find: The adapter of a layer (the package's registry's ``find``).
+        forward: The forward RNN's attribute on the layer.
+        backward: The backward RNN's attribute on the layer.
+    """
+
+    REVERSE = "_reverse"
+
+    def __init__(self, find: Callable[[Any], LayoutAdapter], forward: str, backward: str) -> None:
+        self.find = find
+        self.forward = forward
+        self.backward = backward
+
+    def _sides(self) -> tuple[tuple[str, str], tuple[str, str]]:
+        return (self.forward, ""), (self.backward, self.REVERSE)
+
+    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out: dict[str, T] = {}
+        for side, suffix in self._sides():
+            inner, prefix = getattr(layer, side), f"{side}."
+            own = {name.removeprefix(prefix): x for name, x in tensors.items() if name.startswith(prefix)}
+            out.update((name + suffix, x) for name, x in self.find(inner).to_canonical(inner, path, own).items())
+        return out
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out: dict[str, T] = {}
+        for side, suffix in self._sides():
+            inner = getattr(layer, side)
+            if suffix:
+                own = {name.removesuffix(suffix): x for name, x in tensors.items() if name.endswith(suffix)}
+            else:
+                own = {name: x for name, x in tensors.items() if not name.endswith(self.REVERSE)}
+            out.update((f"{side}.{name}", x) for name, x in self.find(inner).from_canonical(inner, path, own).items())
+        return out
+
+    def rule_for(self, layer: Any, name: str) -> TensorRule | None:
+        side, _, own = name.partition(".")
+        inner = getattr(layer, side)
+        rule = self.find(inner).rule_for(inner, own)
+        suffix = self.REVERSE if side == self.backward else ""
+        return None if rule is None else TensorRule(name, rule.canonical + suffix, rule.axes)
 
 
 class ConvAdapter(LayoutAdapter):

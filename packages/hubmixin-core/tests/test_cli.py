@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,9 @@ def test_env_lists_versions(capsys: pytest.CaptureFixture[str]) -> None:
     assert "hubmixin-core: 0.1.0" in out and "huggingface_hub: " in out and "ml_dtypes: " in out
     for framework in ("torch", "jax", "flax", "keras", "tensorflow"):
         assert f"\n{framework}: " in out
+    installed = {d.metadata["Name"] for d in importlib.metadata.distributions()}
+    if "tensorflow-cpu" in installed and "tensorflow" not in installed:  # the CPU build, under its own name
+        assert "\ntensorflow: " in out and "(tensorflow-cpu)" in out
 
 
 @pytest.mark.usefixtures("plugin_dist")

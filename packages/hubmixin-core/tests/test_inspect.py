@@ -77,6 +77,10 @@ def test_inspect_a_hub_repository_reads_headers_only(local_hub: LocalHub, capsys
     tensors = report["files"][0]["tensors"]
     assert {k: v["shape"] for k, v in tensors.items()} == {k: list(v.shape) for k, v in model.weights.items()}
     assert report["files"][0]["size"] > report["tensor_bytes"] > 0
+    assert main(["inspect", f"{local_hub.username}/nope"]) == 1
+    assert "RepositoryNotFoundError" in capsys.readouterr().err  # not "is not a safetensors repo"
+    assert main(["inspect", repo_id, "--revision", "nope"]) == 1
+    assert "RevisionNotFoundError" in capsys.readouterr().err
 
 
 def test_inspect_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

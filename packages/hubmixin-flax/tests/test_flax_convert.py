@@ -38,6 +38,11 @@ def test_a_flax_msgpack_file_converts_for_torch(tmp_path: Path) -> None:
     assert main(["convert", src, out, "--to", "torch", "--model", "flax_models:Port", "--quiet"]) == 0
     loaded = TorchPort.from_pretrained(out, strict=True)
     np.testing.assert_allclose(_torch_out(loaded), _flax_out(port), rtol=0, atol=1e-5)
+    sharded = str(tmp_path / "sharded")
+    args = ["convert", src, sharded, "--to", "torch", "--model", "flax_models:Port", "--max-shard-size", "200B"]
+    assert main([*args, "--quiet"]) == 0
+    assert (tmp_path / "sharded" / "model.safetensors.index.json").is_file()
+    np.testing.assert_allclose(_torch_out(TorchPort.from_pretrained(sharded, strict=True)), _flax_out(port), atol=1e-5)
 
 
 def test_formats_that_need_the_model_say_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -153,17 +153,36 @@ class StackedLinear(nnx.Module, FlaxModelHubMixin):
         self.blocks = create(rngs)
 
 
+class Block(nnx.Module):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.linear = nnx.Linear(8, 8, rngs=rngs)
+
+
+class StackedBlocks(nnx.Module, FlaxModelHubMixin):
+    """A block of one layer, stacked: the module to declare is the stacked one (``blocks``), not its layer."""
+
+    def __init__(self, depth: int = 3, *, rngs: nnx.Rngs) -> None:
+        @nnx.split_rngs(splits=depth)
+        @nnx.vmap(in_axes=(0,), out_axes=0)
+        def create(rngs: nnx.Rngs) -> Block:
+            return Block(rngs=rngs)
+
+        self.blocks = create(rngs)
+        self.head = nnx.Linear(8, 2, rngs=rngs)
+
+
 @pytest.mark.parametrize(
-    ("cls", "detail"),
+    ("cls", "layer", "detail"),
     [
-        (StackedAttention, r"holds '\w+\.kernel' of shape \(3, 8, 2, 4\), with more axes than the 3 its type"),
-        (StackedLinear, r"holds 'kernel' of shape \(3, 8, 8\), with more axes than the 2 its type"),
+        (StackedAttention, "blocks", r"holds '\w+\.kernel' of shape \(3, 8, 2, 4\), with more axes than the 3"),
+        (StackedLinear, "blocks", r"holds 'kernel' of shape \(3, 8, 8\), with more axes than the 2 its type"),
+        (StackedBlocks, "blocks.linear", r"holds 'kernel' of shape \(3, 8, 8\), with more axes than the 2"),
     ],
 )
 def test_layers_stacked_by_vmap_are_refused_at_save(
-    tmp_path: Path, cls: type[StackedAttention | StackedLinear], detail: str
+    tmp_path: Path, cls: type[StackedAttention | StackedLinear | StackedBlocks], layer: str, detail: str
 ) -> None:
     model = cls(rngs=nnx.Rngs(0))
-    with pytest.raises(LayoutError, match=rf"layer 'blocks' \(\w+\) {detail}.*stacked_layers=\['blocks'\]"):
+    with pytest.raises(LayoutError, match=rf"layer '{layer}' \(\w+\) {detail}.*stacked_layers=\['blocks'\]"):
         model.save_pretrained(tmp_path / "stacked")
     assert not (tmp_path / "stacked").exists()  # no file that would save but not load

@@ -29,6 +29,10 @@ def test_a_keras_weights_file_converts(tmp_path: Path) -> None:
     assert header.metadata["format"] == "pt"
     loaded = Mlp.from_pretrained(out)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(X)), expected, rtol=0, atol=1e-6)
+    assert main([*args[:2], str(tmp_path / "sharded"), *args[3:], "--max-shard-size", "40B"]) == 0
+    assert (tmp_path / "sharded" / "model.safetensors.index.json").is_file()
+    sharded = Mlp.from_pretrained(tmp_path / "sharded", strict=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(sharded(X)), expected, rtol=0, atol=1e-6)
 
 
 def test_an_unbuilt_model_needs_an_input_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

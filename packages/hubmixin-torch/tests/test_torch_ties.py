@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors import safe_open
 from torch import nn
 from torch_models import Net, TiedByMethod, assert_same_tensors
 
+from hubmixin_core.errors import WeightsError
 from hubmixin_torch import PyTorchModelHubMixin
 
 
@@ -104,3 +107,15 @@ def test_overlapping_views_are_stored_each_with_its_values(tmp_path: Path) -> No
         assert loaded.a.tolist() == [0.0, 10.0, 20.0, 30.0]
         assert loaded.head.tolist() == [0.0, 10.0]  # not the values __init__ gave it
         assert torch.equal(loaded.columns, model.columns)
+
+
+def test_a_tie_the_checkpoint_does_not_hold_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    model = TiedByMethod()  # tie_weights() not called: saved untied, two different tensors
+    assert not torch.equal(model.encoder.weight, model.decoder.weight)
+    model.save_pretrained(tmp_path)
+    with pytest.raises(WeightsError, match=r"'encoder.weight', 'decoder.weight' are one tensor in the model \(tied\)"):
+        TiedByMethod.from_pretrained(tmp_path, strict=True)  # tie_weights() ties them: one of the two is lost
+    with caplog.at_level(logging.WARNING, logger="hubmixin_torch"):
+        loaded = TiedByMethod.from_pretrained(tmp_path)
+    assert "'decoder.weight' not" in caplog.text
+    assert torch.equal(loaded.encoder.weight, model.encoder.weight) and loaded.decoder.weight is loaded.encoder.weight

@@ -113,7 +113,7 @@ def inspect_checkpoint(path_or_repo: str | Path, *, revision: str | None = None)
     if path.is_file():
         files = [path]
     elif path.is_dir():
-        files = list(resolve_weight_files(path).files)
+        files = sorted(resolve_weight_files(path).files)  # shards in their numbered order
     else:
         check_local_location(path_or_repo, "give a .safetensors file, a model directory or a repo id", files=True)
         return _inspect_repo(str(path_or_repo), revision)
@@ -126,8 +126,13 @@ def inspect_checkpoint(path_or_repo: str | Path, *, revision: str | None = None)
 
 def _inspect_repo(repo_id: str, revision: str | None) -> CheckpointSummary:
     from huggingface_hub import HfApi, get_safetensors_metadata
+    from huggingface_hub.errors import NotASafetensorsRepoError
 
-    remote = get_safetensors_metadata(repo_id, revision=revision)
+    try:
+        remote = get_safetensors_metadata(repo_id, revision=revision)
+    except NotASafetensorsRepoError:
+        HfApi().repo_info(repo_id, revision=revision)  # a missing repository or revision, said as such
+        raise
     names = sorted(remote.files_metadata)
     sizes = {
         entry.path: getattr(entry, "size", 0) for entry in HfApi().get_paths_info(repo_id, names, revision=revision)
@@ -154,7 +159,8 @@ def _print_summary(summary: CheckpointSummary) -> None:
     layout, framework = summary.layout_version or "-", summary.framework or "-"
     print(f"format: {summary.format or '-'}  layout: {layout}  framework: {framework}")
     for file in summary.files:
-        print(f"{file.name} ({_human(file.size)}, {len(file.tensors)} tensors)")
+        count = len(file.tensors)
+        print(f"{file.name} ({_human(file.size)}, {count} tensor{'' if count == 1 else 's'})")
         width = max((len(name) for name in file.tensors), default=0)
         for name, info in sorted(file.tensors.items()):
             print(f"  {name:<{width}}  {info.dtype:<4}  {list(info.shape)}")
@@ -165,11 +171,12 @@ def _print_summary(summary: CheckpointSummary) -> None:
 def _run(args: argparse.Namespace) -> int:
     try:
         summary = inspect_checkpoint(args.path_or_repo, revision=args.revision)
-    except (HubMixinError, OSError) as error:
+    except HubMixinError as error:
         print(f"hubmixin: error: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # the client's HTTP errors (repo not found, ...): one line, not a traceback
-        print(f"hubmixin: error: {type(error).__name__}: {error}".splitlines()[0], file=sys.stderr)
+        lines = [line for line in str(error).splitlines() if line.strip()]  # the server's message comes last
+        print(f"hubmixin: error: {type(error).__name__}: {lines[-1] if lines else ''}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(summary.to_json(), indent=2))

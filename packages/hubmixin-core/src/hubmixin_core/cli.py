@@ -39,6 +39,8 @@ COMMANDS: list[AddCommand] = []
 """Sub-commands registered in-process, added after those of :data:`GROUP` (empty unless a caller appends)."""
 
 _ENV = ("huggingface_hub", "hf_xet", "safetensors", "numpy", "ml_dtypes", "torch", "jax", "flax", "keras", "tensorflow")
+_ALSO_SHIPPED_AS = {"tensorflow": ("tensorflow-cpu", "tf-nightly")}
+"""Distributions that install a package of :data:`_ENV` under another name."""
 
 
 def _normalize(name: str) -> str:
@@ -74,7 +76,12 @@ def _print_env(_: argparse.Namespace) -> int:
     for dist in metadata.distributions():
         versions.setdefault(_normalize((dist.metadata.get_all("Name") or [""])[0]), dist.version)
     for name in [*sorted(n for n in versions if n.startswith("hubmixin-")), *_ENV]:
-        print(f"{name}: {versions.get(_normalize(name), 'not installed')}")
+        shipped = [_normalize(d) for d in (name, *_ALSO_SHIPPED_AS.get(name, ())) if _normalize(d) in versions]
+        if not shipped:
+            print(f"{name}: not installed")
+        else:
+            under = shipped[0]
+            print(f"{name}: {versions[under]}" + (f" ({under})" if under != _normalize(name) else ""))
     return 0
 
 

@@ -43,7 +43,7 @@ class FlaxMsgpackConverter:
         _check_tree(request.source, expected, restored, "")
         nnx.replace_by_pure_dict(state, jax.tree.map(np.asarray, restored))
         nnx.update(model, state)
-        model.save_pretrained(output)
+        model.save_pretrained(output, max_shard_size=request.max_shard_size)
 
 
 def _check_tree(source: Path, expected: Any, found: Any, path: str) -> None:

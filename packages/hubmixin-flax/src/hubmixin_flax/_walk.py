@@ -114,7 +114,8 @@ def _refuse_undeclared_stacks(
     roots: list[tuple[Any, ...]],
 ) -> None:
     """Layers whose variables have more axes than their type gives them (built by ``nnx.vmap``) outside the
-    declared stacks are refused, naming the module to declare: the deepest one holding all such layers."""
+    declared stacks are refused, naming the module to declare: the deepest one holding all such layers (the
+    module around a lone stacked layer, where that module holds nothing else)."""
     found: dict[tuple[Any, ...], tuple[str, tuple[int, ...], int]] = {}
     for path in groups:
         if not any(path[: len(r)] == r for r in roots):
@@ -129,11 +130,20 @@ def _refuse_undeclared_stacks(
     alike = [p for p, (_, other, _) in found.items() if other[0] == shape[0]]
     common = next(i for i in range(min(map(len, alike)), -1, -1) if all(q[:i] == path[:i] for q in alike))
     root = path[:common] if common else path  # two stacks apart: name the first
+    holder = nodes.get(root[:-1]) if len(root) > 1 else None
+    if root in groups and _is_block(holder) and all(p[: len(root) - 1] != root[:-1] or p in alike for p in groups):
+        root = root[:-1]  # one stacked layer: the block of a module of its own that holds it was vmapped
     raise LayoutError(
         f"layer {dotted(path)!r} ({type(nodes[path]).__name__}) holds {name!r} of shape {shape}, with more axes "
         f"than the {rank} its type gives it: stacked by nnx.vmap (scan over layers)? Name the stacked module in "
         f"the class to save it as torch's nn.ModuleList of its layers: stacked_layers=[{dotted(root)!r}]"
     )
+
+
+def _is_block(module: Any) -> bool:
+    """A module of the model's own code (a transformer block), not a container of modules (``nnx.Dict``)."""
+    containers = tuple(getattr(nnx, name) for name in ("Dict", "List", "Sequential") if hasattr(nnx, name))
+    return isinstance(module, nnx.Module) and not isinstance(module, containers)
 
 
 def _stacked_layers(root: tuple[Any, ...], groups: _Groups, nodes: dict[tuple[Any, ...], Any]) -> list[LayerVariables]:

@@ -38,7 +38,7 @@ class KerasWeightsConverter:
             model.load_weights(str(request.source))
         except (ValueError, OSError, KeyError) as error:
             raise WeightsFileError(f"{request.source}: {str(error).splitlines()[0]}") from None
-        model.save_pretrained(output)
+        model.save_pretrained(output, max_shard_size=request.max_shard_size)
 
 
 CONVERTER = KerasWeightsConverter()

@@ -128,6 +128,7 @@ def load_checkpoint(
     # Read (memory-mapped) and assign.
     sources = [n for n in dict.fromkeys(source_of.values()) if n in found and n in expected]
     loaded = read_tensors(checkpoint, sources, device)
+    _check_ties_held(checkpoint, [names for names in groups.values() if len(names) > 1], source_of, strict, owner)
     state: dict[str, torch.Tensor] = {}
     for name in sources:
         target = target_dtype(expected[name], dtype)
@@ -168,3 +169,27 @@ def load_checkpoint(
             raise WeightsError(f"{owner}: tensors {format_names(left)} are still on the meta device after loading")
     report.log(logger, owner, checkpoint.description)
     return report
+
+
+def _check_ties_held(
+    checkpoint: Checkpoint, groups: list[list[str]], source_of: dict[str, str], strict: bool, owner: str
+) -> None:
+    """Names the model ties (one tensor) that the checkpoint stores apart with other values (an untied model's
+    file): only the source's values can load. Raised with ``strict``, else logged."""
+    for names in groups:
+        stored = [n for n in names if n in checkpoint.infos]
+        if len(stored) < 2 or any(checkpoint.infos[n] != checkpoint.infos[stored[0]] for n in stored):
+            continue  # stored once (or of other shapes: the header check names those)
+        tensors = read_tensors(checkpoint, stored, torch.device("cpu"))
+        source = source_of[stored[0]]
+        other = [n for n in stored if n != source and not torch.equal(tensors[n], tensors[source])]
+        if not other:
+            continue
+        message = (
+            f"{owner}: {format_names([source, *other])} are one tensor in the model (tied), but "
+            f"{checkpoint.description} holds them apart with other values: {source!r} is loaded, "
+            f"{format_names(other)} not"
+        )
+        if strict:
+            raise WeightsError(message)
+        logger.warning("%s", message)

@@ -197,7 +197,7 @@ def _from_pretrained(extras: FrameworkExtras) -> list[str]:
         "            pretrained_model_name_or_path,",
         f"            download=DownloadOptions({_kwargs(DOWNLOAD_PARAMS)}),",
         f"            load_kwargs={_dict(extras.load)},",
-        "            model_kwargs={**(model_kwargs or {}), **init_kwargs},",
+        "            model_kwargs=cls._hub_model_kwargs(model_kwargs, init_kwargs),",
         "        )",
     ]
     return lines

@@ -13,6 +13,7 @@ import pytest
 from core_models import MLP, NumpyModelMixin
 
 from hubmixin_core import ConfigEncodingError, ConfigEncodingWarning
+from hubmixin_core.errors import HubMixinTypeError
 
 
 class Activation(enum.Enum):
@@ -102,6 +103,8 @@ def test_model_kwargs_override_config(tmp_path: Path) -> None:
     MLP(3, 5).save_pretrained(tmp_path)
     assert MLP.from_pretrained(tmp_path, model_kwargs={"activation": "tanh"}).activation == "tanh"
     assert MLP.from_pretrained(tmp_path, activation="gelu").activation == "gelu"  # type: ignore[arg-type]
+    with pytest.raises(HubMixinTypeError, match=r"'activation' given both in model_kwargs and as keywords"):
+        MLP.from_pretrained(tmp_path, activation="gelu", model_kwargs={"activation": "tanh"})  # type: ignore[arg-type]
 
 
 def test_var_kwargs_are_captured_and_given_back(tmp_path: Path) -> None:

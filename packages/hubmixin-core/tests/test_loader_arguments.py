@@ -279,3 +279,24 @@ def test_tuples_and_enums_inside_unions_come_back_as_given(tmp_path: Path) -> No
     assert loaded == ((32, 64, 64), (5, 10, 20), [(1, 1), (2, 2)], Act.GELU)
     defaults: Any = Diffusers.from_pretrained(tmp_path / "defaults").args
     assert defaults == ((32, 64, 64), 8, "SAME", None)
+
+
+@dataclasses.dataclass
+class WithRate:
+    hidden: int = 4
+    rate: float = 0.0
+
+
+class RateBeside(NumpyModelMixin):
+    def __init__(self, config: WithRate, rate: float = 0.0) -> None:
+        self.config, self.rate = config, rate
+        self.weights = {"w": np.zeros(config.hidden, dtype=np.float32)}
+
+
+def test_an_argument_named_like_a_field_of_the_dataclass_config_comes_back_as_that_field(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        RateBeside(WithRate(rate=0.5), rate=0.5).save_pretrained(tmp_path)  # the field's value: nothing lost
+    assert RateBeside.from_pretrained(tmp_path).rate == 0.5  # config.json's key reaches the argument too
+    with pytest.warns(ConfigEncodingWarning, match=r"\['rate'\] are not saved.*their defaults \(or the config's"):
+        RateBeside(WithRate(rate=0.1), rate=0.5)

@@ -61,6 +61,7 @@ from hubmixin_core.errors import (
     HubMixinTypeError,
     HubMixinValueError,
     LoaderOptionWarning,
+    format_names,
 )
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
 from hubmixin_core.typing import Coders, DataclassInstance
@@ -285,16 +286,25 @@ class ModelHubMixinBase:
     def _hub_mixin_warn_beside_dataclass(
         cls, passed: Mapping[str, Any], parameters: Mapping[str, inspect.Parameter]
     ) -> None:
-        """Arguments given beside a dataclass ``config`` (not at their default) are not saved: warn, naming them."""
+        """Arguments given beside a dataclass ``config`` are not saved: warn, naming those that would come back
+        otherwise (not at their default, or, for one named like a field of the config, not at that field's value:
+        config.json's keys reach the ``__init__`` arguments of their names)."""
+        fields = {f.name: getattr(passed["config"], f.name) for f in dataclasses.fields(passed["config"])}
+
+        def back(name: str) -> Any:
+            return fields[name] if name in fields else parameters[name].default
+
+        known = parameters.keys() | fields.keys()
         lost = sorted(
             name
             for name, value in passed.items()
-            if name != "config" and (name not in parameters or not same_value(value, parameters[name].default))
+            if name != "config" and (name not in known or not same_value(value, back(name)))
         )
         if lost and not _LOADING.get():
+            how = "their defaults" if not fields.keys() & set(lost) else "their defaults (or the config's fields)"
             warn_user(
                 f"{cls.__qualname__}: arguments {lost} are not saved: with a dataclass `config`, config.json holds "
-                "the config alone (as with huggingface_hub), so from_pretrained gives them their defaults; move them "
+                f"the config alone (as with huggingface_hub), so from_pretrained gives them {how}; move them "
                 "into the dataclass, or give them again at load (model_kwargs={...})",
                 ConfigEncodingWarning,
             )
@@ -453,6 +463,17 @@ class ModelHubMixinBase:
         return model_card
 
     # LOAD
+
+    @classmethod
+    def _hub_model_kwargs(cls, model_kwargs: Mapping[str, Any] | None, init_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The ``__init__`` arguments of a ``from_pretrained`` call: ``model_kwargs`` and the keywords, which may
+        not both give one argument (which would win is not obvious)."""
+        both = sorted(init_kwargs.keys() & (model_kwargs or {}).keys())
+        if both:
+            raise HubMixinTypeError(
+                f"{cls.__qualname__}.from_pretrained: {format_names(both)} given both in model_kwargs and as keywords"
+            )
+        return {**(model_kwargs or {}), **init_kwargs}
 
     @classmethod
     def _hub_load(

@@ -231,7 +231,7 @@ class ModelHubMixinMethods(ModelHubMixinBase):
                 max_workers=max_workers,
             ),
             load_kwargs={},
-            model_kwargs={**(model_kwargs or {}), **init_kwargs},
+            model_kwargs=cls._hub_model_kwargs(model_kwargs, init_kwargs),
         )
 
     def push_to_hub(

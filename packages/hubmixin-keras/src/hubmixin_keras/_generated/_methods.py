@@ -276,7 +276,7 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
                 max_workers=max_workers,
             ),
             load_kwargs={"strict": strict, "key_mapping": key_mapping, "dtype": dtype},
-            model_kwargs={**(model_kwargs or {}), **init_kwargs},
+            model_kwargs=cls._hub_model_kwargs(model_kwargs, init_kwargs),
         )
 
     def push_to_hub(

@@ -282,7 +282,7 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
                 max_workers=max_workers,
             ),
             load_kwargs={"map_location": map_location, "strict": strict, "key_mapping": key_mapping, "dtype": dtype},
-            model_kwargs={**(model_kwargs or {}), **init_kwargs},
+            model_kwargs=cls._hub_model_kwargs(model_kwargs, init_kwargs),
         )
 
     def push_to_hub(

@@ -275,7 +275,7 @@ class NumpyModelHubMixinMethods(NumpyHubMixinBase):
                 max_workers=max_workers,
             ),
             load_kwargs={"strict": strict, "key_mapping": key_mapping, "dtype": dtype},
-            model_kwargs={**(model_kwargs or {}), **init_kwargs},
+            model_kwargs=cls._hub_model_kwargs(model_kwargs, init_kwargs),
         )
 
     def push_to_hub(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,39 @@ def test_torch_warns_of_a_keras_port_s_settings(tmp_path: Path) -> None:
     port.save_pretrained(tmp_path)
     with pytest.warns(LayerSettingsWarning, match=re.escape("norm: eps 1e-05 here, 0.001 saved")):
         TorchNet.from_pretrained(tmp_path, strict=True)
+
+
+class TorchDown(nn.Module, PyTorchModelHubMixin):
+    """A ResNet shortcut (1x1 convolution, stride 2) and a group norm."""
+
+    def __init__(self, groups: int = 2) -> None:
+        super().__init__()
+        self.shortcut = nn.Conv2d(4, 4, 1, stride=2)
+        self.norm = nn.GroupNorm(groups, 4)
+
+
+class FlaxDown(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, groups: int = 2, *, rngs: nnx.Rngs) -> None:
+        self.shortcut = nnx.Conv(4, 4, (1, 1), strides=2, rngs=rngs)  # padding "SAME": none for a 1x1 kernel
+        self.norm = nnx.GroupNorm(4, num_groups=groups, epsilon=1e-5, rngs=rngs)
+
+
+class KerasDown(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, groups: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shortcut = keras.layers.Conv2D(4, 1, strides=2, padding="same")
+        self.norm = keras.layers.GroupNormalization(groups, epsilon=1e-5)
+
+    def call(self, x: Any) -> Any:
+        return self.norm(self.shortcut(x))
+
+
+def test_a_strided_1x1_same_convolution_is_no_setting_difference_but_group_counts_are(tmp_path: Path) -> None:
+    TorchDown().save_pretrained(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "same" of a 1x1 kernel pads nothing, at stride 2 too
+        FlaxDown.from_pretrained(tmp_path, strict=True)
+        KerasDown.from_pretrained(tmp_path, strict=True)
+    for port in (FlaxDown, KerasDown):
+        with pytest.warns(LayerSettingsWarning, match=re.escape("norm: groups 4 here, 2 saved")):
+            port.from_pretrained(tmp_path, model_kwargs={"groups": 4}, strict=True)

@@ -3,14 +3,18 @@ lists, tuples and dicts): not saved, and computed again by ``from_pretrained`` a
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
+from hubmixin_core import ConfigEncodingWarning
 from hubmixin_flax import FlaxModelHubMixin
 
 
@@ -47,3 +51,93 @@ def test_plain_arrays_are_computed_again_at_load(tmp_path: Path) -> None:
     x = jnp.ones((4, 8))
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
     assert loaded.freqs.shape == (12, 4)  # built from the saved config
+
+
+P: Any = jax.P  # untyped in jax
+
+
+class QuantizedAtInit(nnx.Module, FlaxModelHubMixin):
+    """Quantises an initialised kernel with numpy in ``__init__``: it cannot run abstractly (nnx.eval_shape)."""
+
+    def __init__(self, dim: int = 8, *, rngs: nnx.Rngs) -> None:
+        kernel = np.asarray(nnx.initializers.lecun_normal()(rngs.params(), (dim, dim)))
+        scale = np.abs(kernel).max(0) / 127
+        self.qkernel = nnx.Param(np.round(kernel / scale).astype(np.int8))
+        self.scale = nnx.Param(scale.astype(np.float32))
+
+
+def test_an_init_needing_concrete_arrays_is_built_normally_then_loaded(tmp_path: Path) -> None:
+    model = QuantizedAtInit(rngs=nnx.Rngs(1))
+    model.save_pretrained(tmp_path)
+    loaded = QuantizedAtInit.from_pretrained(tmp_path, strict=True)  # a TracerArrayConversionError before
+    assert np.array_equal(np.asarray(loaded.qkernel.get_value()), np.asarray(model.qkernel.get_value()))
+    assert np.array_equal(np.asarray(loaded.scale.get_value()), np.asarray(model.scale.get_value()))
+    mesh = jax.make_mesh((2, 4), ("data", "model"))
+    sharded = QuantizedAtInit.from_pretrained(tmp_path, sharding={"qkernel": jax.NamedSharding(mesh, P(None, "model"))})
+    assert sharded.qkernel.get_value().sharding.spec == P(None, "model")
+    assert np.array_equal(np.asarray(sharded.qkernel.get_value()), np.asarray(model.qkernel.get_value()))
+
+
+EMB, OUT, FREE = P(None, "model"), P(("data", "model")), P(P.UNCONSTRAINED, None)
+
+
+@dataclasses.dataclass
+class ShardingConfig:
+    emb: jax.P = EMB
+    out: jax.P = OUT
+    free: jax.P = FREE
+
+
+class WithShardingConfig(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, shd: ShardingConfig, dim: int = 4, *, rngs: nnx.Rngs) -> None:
+        self.shd = shd
+        self.proj = nnx.Linear(dim, dim, rngs=rngs)
+
+
+def test_partition_specs_in_a_config_round_trip(tmp_path: Path) -> None:
+    model = WithShardingConfig(ShardingConfig(emb=P("data", None)), rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["shd"] == {"emb": ["data", None], "out": [["data", "model"]], "free": [{"unconstrained": True}, None]}
+    assert WithShardingConfig.from_pretrained(tmp_path).shd == model.shd
+
+
+class Opaque:
+    """A value no coder takes."""
+
+
+@dataclasses.dataclass
+class Inner:
+    thing: Any = None
+
+
+@dataclasses.dataclass
+class Outer:
+    inner: Inner = dataclasses.field(default_factory=Inner)
+
+
+class WithOpaque(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, cfg: Outer, *, rngs: nnx.Rngs) -> None:
+        self.proj = nnx.Linear(2, 2, rngs=rngs)
+
+
+def test_an_unencodable_part_of_a_nested_config_is_named() -> None:
+    with pytest.warns(ConfigEncodingWarning, match=r"'cfg' of type \S+Outer \(at cfg\.inner\.thing: \S+Opaque\)"):
+        WithOpaque(Outer(Inner(Opaque())), rngs=nnx.Rngs(0))
+
+
+class Ema(nnx.Variable[jax.Array]):
+    """State of the model's own kind: not a Param, not a BatchStat."""
+
+
+class WithEma(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.proj = nnx.Linear(2, 2, rngs=rngs)
+        self.ema = Ema(jnp.zeros(2))
+        self.dropout = nnx.Dropout(0.1, rngs=rngs)  # RNG state: rebuilt at load, nothing to say
+
+
+def test_variables_of_other_types_are_named_at_save(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match=r"variables 'ema' \(Ema\) are not saved") as caught:
+        WithEma(rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
+    assert len(caught) == 1 and caught[0].filename == __file__

@@ -45,6 +45,7 @@ from hubmixin_core._config import (
     encode_value,
     init_type_hints,
     json_type_mismatch,
+    unencodable_part,
 )
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import locate_file, upload_folder
@@ -379,7 +380,9 @@ class ModelHubMixinBase:
     def _hub_mixin_reject(cls, name: str, value: Any) -> None:
         """An argument cannot be encoded: raise under ``strict_config``, else warn (never drop silently); not
         while ``from_pretrained`` builds the model with it (given again at load, as the warning asked)."""
-        error = ConfigEncodingError(name, type(value), cls.__qualname__)
+        found = unencodable_part(value, cls._all_coders())
+        part, part_type = (None, None) if found is None else (found[0], type(found[1]))
+        error = ConfigEncodingError(name, type(value), cls.__qualname__, part, part_type)
         if cls._hub_mixin_strict_config:
             raise error
         if not _LOADING.get():

@@ -72,6 +72,24 @@ def encode_value(value: Any, coders: Coders) -> Any:
     return UNENCODABLE
 
 
+def unencodable_part(value: Any, coders: Coders) -> tuple[str, Any] | None:
+    """Where inside ``value`` (a dataclass, list or dict that :func:`encode_value` refuses) the first part JSON
+    cannot hold is, and that part (``(".shd.emb", PartitionSpec(...))``); ``None`` when it is ``value`` itself."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        parts: list[tuple[str, Any]] = [(f".{f.name}", getattr(value, f.name)) for f in dataclasses.fields(value)]
+    elif isinstance(value, list | tuple):
+        parts = [(f"[{i}]", item) for i, item in enumerate(value)]
+    elif isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        parts = [(f"[{k!r}]", item) for k, item in value.items()]
+    else:
+        return None
+    for where, part in parts:
+        if encode_value(part, coders) is UNENCODABLE:
+            inner = unencodable_part(part, coders)
+            return (where, part) if inner is None else (where + inner[0], inner[1])
+    return None
+
+
 def _encode_items(items: dict[str, Any], coders: Coders) -> Any:
     encoded = {k: encode_value(v, coders) for k, v in items.items()}
     return UNENCODABLE if any(v is UNENCODABLE for v in encoded.values()) else encoded

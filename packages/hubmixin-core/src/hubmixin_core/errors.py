@@ -84,16 +84,28 @@ class ConfigEncodingError(ConfigError, TypeError):
     Attributes:
         parameter: Name of the `__init__` parameter.
         value_type: Type of the value that could not be encoded.
+        part: Where inside the value the first part JSON cannot hold is (``"shd.emb"`` of a dataclass,
+            ``"[0]"`` of a list), or ``None`` when it is the value itself.
+        part_type: That part's type (``value_type`` when ``part`` is ``None``).
     """
 
-    def __init__(self, parameter: str, value_type: type, cls_name: str) -> None:
+    def __init__(
+        self, parameter: str, value_type: type, cls_name: str, part: str | None = None, part_type: type | None = None
+    ) -> None:
         self.parameter = parameter
         self.value_type = value_type
+        self.part = part
+        self.part_type = part_type or value_type
+        at = "" if part is None else f" (at {parameter}{part}: {_type_name(self.part_type)})"
         super().__init__(
-            f"{cls_name}: argument {parameter!r} of type {value_type.__module__}.{value_type.__qualname__} "
-            "cannot be encoded into config.json. Pass a JSON-compatible value, a dataclass, or declare a coder "
-            f"for this type with `class {cls_name}(..., coders={{{value_type.__qualname__}: (encode, decode)}})`."
+            f"{cls_name}: argument {parameter!r} of type {_type_name(value_type)}{at} cannot be encoded into "
+            "config.json. Pass a JSON-compatible value, a dataclass, or declare a coder for this type with "
+            f"`class {cls_name}(..., coders={{{self.part_type.__qualname__}: (encode, decode)}})`."
         )
+
+
+def _type_name(type_: type) -> str:
+    return f"{type_.__module__}.{type_.__qualname__}"
 
 
 class ConfigTypeError(ConfigError, TypeError):

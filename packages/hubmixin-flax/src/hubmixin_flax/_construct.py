@@ -9,6 +9,7 @@ initialisation of everything else.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -20,6 +21,8 @@ from jax.sharding import Mesh
 __all__ = ["abstract_paths", "construct_abstract", "materialize"]
 
 M = TypeVar("M")
+
+logger = logging.getLogger("hubmixin_flax")
 
 
 def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -38,10 +41,20 @@ def _under(mesh: Mesh | None) -> Iterator[None]:
 
 
 def construct_abstract(factory: Callable[..., M], kwargs: dict[str, Any], mesh: Mesh | None = None) -> M:
-    """``factory(**kwargs)`` with every variable abstract (a ``ShapeDtypeStruct``), built under ``mesh`` if given."""
+    """``factory(**kwargs)`` with every variable abstract (a ``ShapeDtypeStruct``), built under ``mesh`` if given.
+
+    An ``__init__`` that needs concrete arrays (``np.asarray`` of an initialised one, a Python ``if`` on a value)
+    cannot run abstractly: it is run normally instead (its initialisation then runs once), and this is logged.
+    """
     static, nodes = _split_kwargs(kwargs)
     with _under(mesh):
-        model: M = nnx.eval_shape(lambda nodes: factory(**static, **nodes), nodes)
+        try:
+            model: M = nnx.eval_shape(lambda nodes: factory(**static, **nodes), nodes)
+        except jax.errors.JAXTypeError as error:  # a tracer turned into numpy, a bool or an index
+            name = getattr(factory, "__qualname__", repr(factory))
+            reason = str(error).splitlines()[0]
+            logger.info("%s: __init__ needs concrete arrays (%s): built normally, then loaded", name, reason)
+            model = factory(**kwargs)
     return model
 
 

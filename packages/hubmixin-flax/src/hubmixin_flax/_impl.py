@@ -23,8 +23,15 @@ from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core._override import takes_hub_keywords
-from hubmixin_core.errors import HubMixinError, HubMixinKeyError, HubMixinTypeError, HubMixinValueError, WeightsError
-from hubmixin_core.typing import Coders
+from hubmixin_core._warn import warn_user
+from hubmixin_core.errors import (
+    HubMixinError,
+    HubMixinKeyError,
+    HubMixinTypeError,
+    HubMixinValueError,
+    WeightsError,
+    format_names,
+)
 from hubmixin_core.weights import (
     NUMPY_DTYPES,
     LayerTensors,
@@ -39,13 +46,14 @@ from hubmixin_core.weights import (
     save_canonical,
     warn_settings,
 )
+from hubmixin_flax._coders import DTYPE_CODERS, SPEC_CODERS
 from hubmixin_flax._construct import abstract_paths, construct_abstract, materialize
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
 from hubmixin_flax._stacked import StackedPiece, StackedVariable, with_layer_axis
 from hubmixin_flax._ties import tied_metadata
-from hubmixin_flax._walk import LayerVariables, layer_variables, legacy_layer_paths
+from hubmixin_flax._walk import LayerVariables, layer_variables, legacy_layer_paths, unsaved_variables
 
 __all__ = ["FlaxHubMixinBase"]
 
@@ -103,25 +111,7 @@ def _place(tensor: LazyTensor, sharding: Sharding | None) -> jax.Array:
     return jax.make_array_from_single_device_arrays(tensor.info.shape, sharding, [shards[d] for d in indices])
 
 
-class _ScalarTypeMeta(type):
-    def __instancecheck__(cls, instance: object) -> bool:
-        return isinstance(instance, type) and issubclass(instance, np.generic)
-
-
-class NumpyScalarType(metaclass=_ScalarTypeMeta):
-    """What ``np.float32`` is (a numpy scalar type, a class): ``isinstance(np.float32, NumpyScalarType)``."""
-
-
-DTYPE_CODERS: Coders = {
-    dtype_type: (lambda dtype: jnp.dtype(dtype).name, jnp.dtype)
-    for dtype_type in (np.dtype, type(jnp.float32), NumpyScalarType)
-}
-"""``__init__`` arguments that are dtypes (``param_dtype=jnp.bfloat16``, ``np.float32``, ``jnp.dtype("float16")``)
-go into ``config.json`` by name and come back as ``numpy.dtype`` objects (equal to ``jnp.bfloat16`` and accepted
-wherever JAX takes a dtype)."""
-
-
-class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
+class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
     """Hand-written core of :class:`hubmixin_flax.FlaxModelHubMixin`; use that class, not this one."""
 
     _hub_mixin_json_forms_taken = tuple(DTYPE_CODERS)  # JAX takes a dtype's name wherever it takes a dtype
@@ -141,6 +131,15 @@ class FlaxHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: DTypeLike | None = None
     ) -> None:
         """Write ``nnx.Param`` and ``nnx.BatchStat`` values in the canonical layout (one file or shards)."""
+        unsaved = unsaved_variables(_as_module(self))
+        if unsaved:
+            kinds = ", ".join(sorted(set(unsaved.values())))
+            warn_user(
+                f"{type(self).__qualname__}: variables {format_names(list(unsaved))} ({kinds}) are not saved: a "
+                "checkpoint holds nnx.Param and nnx.BatchStat variables; make such state a subclass of one of "
+                "those to save it",
+                UserWarning,
+            )
         layers = [
             LayerTensors(group.path, group.layer, {n: np.asarray(v.get_value()) for n, v in group.variables.items()})
             for group in layer_variables(_as_module(self), self._hub_flax_stacked_layers)

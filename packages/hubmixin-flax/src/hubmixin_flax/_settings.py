@@ -25,7 +25,7 @@ def _padding(padding: Any, kernel: Sequence[int], stride: list[int], dilation: l
         mode = padding.lower()
         if mode == "valid":
             return [[0, 0] for _ in kernel]
-        if mode == "same" and all(s == 1 for s in stride):
+        if mode == "same" and all(s == 1 or k == 1 for s, k in zip(stride, kernel, strict=True)):  # no input size
             return same_padding(kernel, dilation)
         if mode == "causal":
             return [[d * (k - 1), 0] for k, d in zip(kernel, dilation, strict=True)]
@@ -43,6 +43,8 @@ def layer_settings(layer: Any) -> dict[str, Any]:
         if isinstance(layer, nnx.ConvTranspose):
             return {"stride": stride, "dilation": dilation}
         return {"stride": stride, "dilation": dilation, "padding": _padding(layer.padding, kernel, stride, dilation)}
+    if isinstance(layer, nnx.GroupNorm):
+        return {"eps": float(layer.epsilon), "groups": int(layer.num_groups)}
     if isinstance(layer, _NORMS):
         return {"eps": float(layer.epsilon)}
     if isinstance(layer, nnx.MultiHeadAttention):

@@ -23,10 +23,28 @@ __all__ = [
     "layer_variables",
     "legacy_layer_paths",
     "torch_path",
+    "unsaved_variables",
 ]
 
 PERSISTENT = (nnx.Param, nnx.BatchStat)
 """The variable types a checkpoint holds; RNG state and other variables are rebuilt at load."""
+
+_TRANSIENT = tuple(
+    getattr(nnx, name)
+    for name in ("RngState", "Cache", "Intermediate", "Perturbation", "OptState", "OptVariable", "OptArray")
+    if hasattr(nnx, name)
+)
+"""Variable types that hold no model state to save: RNG state, decode caches, sown values, optimizer state."""
+
+
+def unsaved_variables(model: Any) -> dict[str, str]:
+    """Variables of ``model`` of other types than these (a custom ``nnx.Variable`` holding an EMA or a step
+    count): they are not saved. Dotted path to type name."""
+    return {
+        dotted(tuple(path)): type(node).__qualname__
+        for path, node in nnx.iter_graph(model)
+        if isinstance(node, nnx.Variable) and not isinstance(node, PERSISTENT + _TRANSIENT)
+    }
 
 
 def dotted(path: tuple[Any, ...]) -> str:

@@ -28,7 +28,7 @@ def _padding(layer: Any) -> Any:
     kernel, stride, dilation = list(layer.kernel_size), list(layer.strides), list(layer.dilation_rate)
     if layer.padding == "valid":
         return [[0, 0] for _ in kernel]
-    if layer.padding == "same" and all(s == 1 for s in stride):
+    if layer.padding == "same" and all(s == 1 or k == 1 for s, k in zip(stride, kernel, strict=True)):
         return same_padding(kernel, dilation)
     if layer.padding == "causal":
         return [[d * (k - 1), 0] for k, d in zip(kernel, dilation, strict=True)]
@@ -41,6 +41,8 @@ def layer_settings(layer: Any) -> dict[str, Any]:
         return {"stride": list(layer.strides), "dilation": list(layer.dilation_rate)}
     if isinstance(layer, _CONVS):
         return {"stride": list(layer.strides), "dilation": list(layer.dilation_rate), "padding": _padding(layer)}
+    if isinstance(layer, keras.layers.GroupNormalization):
+        return {"eps": float(layer.epsilon), "groups": int(layer.groups)}
     if isinstance(layer, _NORMS):
         return {"eps": float(layer.epsilon)}
     if isinstance(layer, keras.layers.MultiHeadAttention):

@@ -29,6 +29,8 @@ def layer_settings(layer: nn.Module) -> dict[str, Any]:
         return {"stride": list(layer.stride), "dilation": list(layer.dilation)}
     if isinstance(layer, nn.modules.conv._ConvNd):
         return {"stride": list(layer.stride), "dilation": list(layer.dilation), "padding": _padding(layer)}
+    if isinstance(layer, nn.GroupNorm):
+        return {"eps": float(layer.eps), "groups": int(layer.num_groups)}
     if isinstance(layer, _NORMS) and layer.eps is not None:
         return {"eps": float(layer.eps)}
     if isinstance(layer, nn.MultiheadAttention):

@@ -44,6 +44,7 @@ SETTING_NAMES = {
     "stride": "a convolution's stride per spatial dimension",
     "dilation": "a convolution's dilation per spatial dimension",
     "heads": "an attention layer's number of heads",
+    "groups": "a group norm's number of groups",
 }
 """The settings compared, and what each is. Values are JSON: numbers, strings, lists."""
 

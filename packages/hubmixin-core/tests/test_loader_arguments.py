@@ -300,3 +300,24 @@ def test_an_argument_named_like_a_field_of_the_dataclass_config_comes_back_as_th
     assert RateBeside.from_pretrained(tmp_path).rate == 0.5  # config.json's key reaches the argument too
     with pytest.warns(ConfigEncodingWarning, match=r"\['rate'\] are not saved.*their defaults \(or the config's"):
         RateBeside(WithRate(rate=0.1), rate=0.5)
+
+
+@dataclasses.dataclass
+class LooseFields:
+    act: Any = Act.RELU
+    kernel: Any = (3, 3)
+    root: Any = Path("data")  # a path default gives no type (a URL would be mangled)
+
+
+class WithLooseFields(NumpyModelMixin):
+    def __init__(self, config: LooseFields) -> None:
+        self.config = config
+        self.weights = {"w": np.zeros(2, dtype=np.float32)}
+
+
+def test_a_dataclass_field_annotated_any_comes_back_as_its_defaults_type(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning) as caught:  # only about the path
+        WithLooseFields(LooseFields(act=Act.GELU, kernel=(5, 5))).save_pretrained(tmp_path)
+    assert [str(w.message).split(" (")[0] for w in caught] == ["WithLooseFields: argument config.root"]
+    config = WithLooseFields.from_pretrained(tmp_path).config
+    assert config.act is Act.GELU and config.kernel == (5, 5) and config.root == "data"

@@ -40,6 +40,7 @@ from hubmixin_core._config import (
     BUILTIN_CODERS,
     UNENCODABLE,
     decode_value,
+    decoded_like_default,
     describe_type,
     dumps_config,
     encode_value,
@@ -51,7 +52,7 @@ from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import locate_file, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, model_arguments
 from hubmixin_core._paths import check_local_location
-from hubmixin_core._roundtrip import decoded_as_default, json_native, type_change
+from hubmixin_core._roundtrip import json_native, type_change
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
     ConfigEncodingError,
@@ -717,7 +718,7 @@ class ModelHubMixinBase:
             decoded = _decoded(hints[key], value, coders, source, key)
         declared = cls._hub_mixin_coders  # the class's and its framework's, not the built-in path coder
         if decoded is value and _loose(hints.get(key, Any), declared):
-            decoded = _decoded_like(cls._hub_mixin_init_parameters[key].default, value, declared)
+            decoded = decoded_like_default(cls._hub_mixin_init_parameters[key].default, value, declared)
         return decoded
 
     @classmethod
@@ -764,19 +765,6 @@ def _loose(annotation: Any, coders: Coders) -> bool:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return any(member is Any or member in coders for member in typing.get_args(annotation))
     return False
-
-
-def _decoded_like(default: Any, value: Any, coders: Coders) -> Any:
-    """``value`` decoded as ``default``'s type, where nothing else says it (no annotation, or a loose one such as
-    ``DTypeLike``): by the coder of that type (``param_dtype=jnp.float32``), else back into a tuple or an enum;
-    unchanged if none takes it or it refuses the value."""
-    for type_, (_, decoder) in coders.items():
-        if isinstance(default, type_) and value is not None:
-            try:
-                return decoder(value)
-            except Exception:  # the annotation allowed this JSON value as it is
-                return value
-    return decoded_as_default(default, value)
 
 
 def _suggesting(method: Callable[..., Any]) -> Callable[..., Any]:

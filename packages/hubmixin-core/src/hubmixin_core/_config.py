@@ -13,17 +13,20 @@ import typing
 from pathlib import Path, PurePath
 from typing import Any
 
+from hubmixin_core._roundtrip import decoded_as_default
 from hubmixin_core.typing import Coders
 
 __all__ = [
     "BUILTIN_CODERS",
     "UNENCODABLE",
     "decode_value",
+    "decoded_like_default",
     "describe_type",
     "encode_value",
     "init_type_hints",
     "json_type_mismatch",
     "Mismatch",
+    "unencodable_part",
 ]
 
 
@@ -259,14 +262,32 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch 
     return None
 
 
+def decoded_like_default(default: Any, value: Any, coders: Coders) -> Any:
+    """``value`` decoded as ``default``'s type, where nothing else says it (no annotation, or a loose one such as
+    ``Any`` or ``DTypeLike``): by the coder of that type (``param_dtype=jnp.float32``; not the built-in path
+    coder: such an argument may be given a URL), else back into a tuple or an enum; unchanged if none takes it
+    or it refuses the value."""
+    for type_, (_, decoder) in coders.items():
+        if isinstance(default, type_) and value is not None and type_ not in BUILTIN_CODERS:
+            try:
+                return decoder(value)
+            except Exception:  # the annotation allowed this JSON value as it is
+                return value
+    return decoded_as_default(default, value)
+
+
 def _decode_dataclass(datacls: type, data: dict[str, Any], coders: Coders) -> Any:
-    """An instance of ``datacls`` from ``data``; keys the dataclass does not define are ignored."""
+    """An instance of ``datacls`` from ``data``; keys the dataclass does not define are ignored. A field
+    annotated ``Any`` is decoded as its default's type (``dtype: Any = jnp.float32``, as Flax's configs write)."""
     hints = _type_hints(datacls)
-    kwargs = {
-        f.name: decode_value(hints.get(f.name, Any), data[f.name], coders)
-        for f in dataclasses.fields(datacls)
-        if f.init and f.name in data
-    }
+    kwargs = {}
+    for f in dataclasses.fields(datacls):
+        if f.init and f.name in data:
+            annotation = hints.get(f.name, Any)
+            decoded = decode_value(annotation, data[f.name], coders)
+            if annotation is Any and f.default is not dataclasses.MISSING:
+                decoded = decoded_like_default(f.default, decoded, coders)
+            kwargs[f.name] = decoded
     return datacls(**kwargs)
 
 

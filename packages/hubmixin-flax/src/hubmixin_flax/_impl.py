@@ -195,7 +195,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             if not isinstance(variable, StackedPiece)
         } | {stack.path: stack.variable.get_value() for stack in stacks}
         if isinstance(sharding, Mapping):
-            _check_sharding_paths(sharding, abstract)
+            _check_sharding_paths(sharding, abstract, _checkpoint_names(groups.values()))
         load = load_canonical(
             [_infos(group, target) for group in groups.values()],
             checkpoint,
@@ -251,6 +251,12 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
 def _naming(path: str, shape: tuple[int, ...], sharding: Sharding | None) -> Iterator[None]:
     """Errors of placing variable ``path`` on ``sharding`` (a spec of another rank, an axis it does not divide)
     name the variable, its shape and the sharding."""
+    spec = getattr(sharding, "spec", None)
+    if spec is not None and len(spec) > len(shape):
+        raise HubMixinValueError(
+            f"variable {path!r} of shape {shape} cannot be placed on {sharding}: its spec has {len(spec)} entries, "
+            f"the variable {len(shape)} dimensions"
+        )
     try:
         yield
     except HubMixinError:
@@ -260,11 +266,27 @@ def _naming(path: str, shape: tuple[int, ...], sharding: Sharding | None) -> Ite
         raise HubMixinValueError(message) from error
 
 
-def _check_sharding_paths(sharding: Mapping[str, Any], abstract: Mapping[str, Any]) -> None:
-    """A ``sharding`` mapping names variables of the model (a misspelled path would leave one unsharded)."""
+def _checkpoint_names(groups: Iterable[LayerVariables]) -> dict[str, str]:
+    """The variable path of each tensor the checkpoint stores as one variable (``img.weight``: ``img.kernel``)."""
+    names: dict[str, str] = {}
+    for group in groups:
+        for name, variable in group.variables.items():
+            rule = None if isinstance(variable, StackedPiece) else LAYOUTS.find(group.layer).rule_for(group.layer, name)
+            if rule is not None:
+                at = LayerTensors(group.path, group.layer, {})
+                names[at.full_name(rule.canonical)] = at.full_name(name)
+    return names
+
+
+def _check_sharding_paths(sharding: Mapping[str, Any], abstract: Mapping[str, Any], stored: Mapping[str, str]) -> None:
+    """A ``sharding`` mapping names variables of the model (a misspelled path would leave one unsharded); one
+    named by its checkpoint key (``img.weight``) is pointed to the variable (``img.kernel``)."""
     unknown = sorted(set(sharding) - set(abstract))
     if unknown:
-        hints = {key: difflib.get_close_matches(key, list(abstract), n=1) for key in unknown}
+        hints = {
+            key: [stored[key]] if key in stored else difflib.get_close_matches(key, list(abstract), n=1)
+            for key in unknown
+        }
         named = ", ".join(f"{key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "") for key, hint in hints.items())
         raise HubMixinValueError(f"sharding names no variable of the model at {named}")
 

@@ -141,3 +141,15 @@ def test_variables_of_other_types_are_named_at_save(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match=r"variables 'ema' \(Ema\) are not saved") as caught:
         WithEma(rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
     assert len(caught) == 1 and caught[0].filename == __file__
+
+
+class MutableParam(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.w = nnx.Param(jax.random.normal(rngs.params(), (4, 4)), ref=True)  # nnx.eval_shape refuses it
+
+
+def test_a_model_holding_mutable_arrays_is_built_normally_then_loaded(tmp_path: Path) -> None:
+    model = MutableParam(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path)
+    loaded = MutableParam.from_pretrained(tmp_path, model_kwargs={"rngs": nnx.Rngs(5)})  # another init: loaded over
+    assert np.array_equal(np.asarray(loaded.w[...]), np.asarray(model.w[...]))

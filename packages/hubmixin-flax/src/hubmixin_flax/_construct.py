@@ -43,14 +43,16 @@ def _under(mesh: Mesh | None) -> Iterator[None]:
 def construct_abstract(factory: Callable[..., M], kwargs: dict[str, Any], mesh: Mesh | None = None) -> M:
     """``factory(**kwargs)`` with every variable abstract (a ``ShapeDtypeStruct``), built under ``mesh`` if given.
 
-    An ``__init__`` that needs concrete arrays (``np.asarray`` of an initialised one, a Python ``if`` on a value)
-    cannot run abstractly: it is run normally instead (its initialisation then runs once), and this is logged.
+    An ``__init__`` that needs concrete arrays (``np.asarray`` of an initialised one, a Python ``if`` on a value,
+    a mutable ``ref=True`` variable) cannot run abstractly: it is run normally instead (its initialisation then
+    runs once; an error of its own is raised again there), and this is logged.
     """
     static, nodes = _split_kwargs(kwargs)
     with _under(mesh):
         try:
             model: M = nnx.eval_shape(lambda nodes: factory(**static, **nodes), nodes)
-        except jax.errors.JAXTypeError as error:  # a tracer turned into numpy, a bool or an index
+        except (jax.errors.JAXTypeError, TypeError) as error:  # a tracer turned into numpy, a bool, an index;
+            # a variable holding a mutable array (nnx.Param(..., ref=True)), which eval_shape cannot abstract
             name = getattr(factory, "__qualname__", repr(factory))
             reason = str(error).splitlines()[0]
             logger.info("%s: __init__ needs concrete arrays (%s): built normally, then loaded", name, reason)

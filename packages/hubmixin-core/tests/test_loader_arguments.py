@@ -58,6 +58,15 @@ def test_max_workers_must_be_a_positive_int(tmp_path: Path, value: Any, error: t
         Named.from_pretrained(tmp_path, max_workers=value, model_kwargs={"max_workers": 1})
 
 
+def test_a_token_of_another_type_is_refused_not_ignored(tmp_path: Path) -> None:
+    model = Named()
+    model.save_pretrained(tmp_path)
+    with pytest.raises(HubMixinTypeError, match="token must be a string, a bool or None, got list"):
+        Named.from_pretrained(tmp_path, token=["hf_x"])  # type: ignore[arg-type]  # the client would send none
+    with pytest.raises(HubMixinTypeError, match="got bytes"):
+        model.push_to_hub("user/named", token=b"hf_x")  # type: ignore[arg-type]
+
+
 @dataclasses.dataclass
 class Config:
     hidden: int = 4

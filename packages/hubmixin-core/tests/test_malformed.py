@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,6 +204,7 @@ def _saved_mlp(tmp_path: Path, config: dict[str, Any] | bytes) -> Path:
         ({"activation": 3}, "activation", "str"),
         ({"hidden": None}, "hidden", "int"),
         ({"hidden": [8]}, "hidden", "int"),
+        ({"hidden": 1e300}, "hidden", "int"),  # integral, but no size: floats hold every int only up to 2**53
     ],
 )
 def test_config_value_of_the_wrong_type_names_file_key_and_type(
@@ -225,9 +227,15 @@ def test_a_wrong_value_the_caller_overrides_is_not_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", [b"[" * 100_000 + b"]" * 100_000, b'{"hidden":' + b"[" * 100_000 + b"]" * 100_000 + b"}"]
+    "text",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"hidden":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"hidden": 4, "hidden": 8}',  # which one a reader takes differs: refused
+        b'{"nested": {"a": 1, "a": 2}}',
+    ],
 )
-def test_deeply_nested_config_is_a_config_error(tmp_path: Path, text: bytes) -> None:
+def test_deeply_nested_or_ambiguous_config_is_a_config_error(tmp_path: Path, text: bytes) -> None:
     directory = _saved_mlp(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         MLP.from_pretrained(directory)
@@ -323,3 +331,14 @@ def test_an_integral_float_is_an_int_in_json(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"width": 1.5}))
     with pytest.raises(ConfigTypeError, match="'width'"):
         Typed.from_pretrained(tmp_path)
+
+
+def test_a_file_linked_outside_the_model_directory_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    directory = _saved_mlp(tmp_path, {"in_features": 4, "hidden": 8})
+    secret = tmp_path / "elsewhere.json"  # a file of the user's, not of the model
+    secret.write_text(json.dumps({"in_features": 4, "hidden": 8}))
+    (directory / "config.json").unlink()
+    (directory / "config.json").symlink_to(secret)
+    with caplog.at_level(logging.WARNING, logger="hubmixin_core"):
+        MLP.from_pretrained(directory)
+    assert f"config.json is a link to {secret}, outside the model directory" in caplog.text

@@ -46,6 +46,7 @@ from hubmixin_core._config import (
     encode_value,
     init_type_hints,
     json_type_mismatch,
+    loads_config,
     unencodable_part,
 )
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
@@ -444,6 +445,7 @@ class ModelHubMixinBase:
         return commit
 
     def _hub_push(self, repo_id: str, *, upload: UploadOptions, save_kwargs: dict[str, Any]) -> CommitInfo:
+        _check_token(upload.token)
         with tempfile.TemporaryDirectory(prefix="hubmixin-push-") as tmp:
             folder = Path(tmp) / "model"
             self._hub_save(folder, repo_id=None, push_to_hub=False, upload=upload, save_kwargs=save_kwargs)
@@ -497,6 +499,7 @@ class ModelHubMixinBase:
         location = expand_location(Path(given) if isinstance(given, os.PathLike) else given)
         model_id = str(location)
         check_local_location(location, "from_pretrained takes a model directory or a repo id")
+        _check_token(download.token)
         if isinstance(download.max_workers, bool) or not isinstance(download.max_workers, int):
             raise HubMixinTypeError(f"max_workers must be an int, got {type(download.max_workers).__name__}")
         if download.max_workers < 1:
@@ -645,7 +648,7 @@ class ModelHubMixinBase:
             logger.log(level, "%s not found in %s", CONFIG_NAME, where)
             return None
         try:
-            data = json.loads(config_file.read_text(encoding="utf-8"))
+            data = loads_config(config_file.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ConfigError(f"{config_file}: not valid JSON: {e}") from e
         except ValueError as e:  # an integer longer than Python's int-string limit
@@ -765,6 +768,13 @@ def _loose(annotation: Any, coders: Coders) -> bool:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return any(member is Any or member in coders for member in typing.get_args(annotation))
     return False
+
+
+def _check_token(token: object) -> None:
+    """``token`` is a string, ``True``/``False`` or ``None``, as huggingface_hub takes it: anything else would be
+    ignored by the client, and the request sent without authentication."""
+    if token is not None and not isinstance(token, str | bool):
+        raise HubMixinTypeError(f"token must be a string, a bool or None, got {type(token).__name__}")
 
 
 def _suggesting(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -14,6 +14,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from hubmixin_core._roundtrip import decoded_as_default
+from hubmixin_core.errors import HubMixinValueError
 from hubmixin_core.typing import Coders
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "encode_value",
     "init_type_hints",
     "json_type_mismatch",
+    "loads_config",
     "Mismatch",
     "unencodable_part",
 ]
@@ -151,8 +153,9 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
 
 
 def _integral_float(annotation: Any, value: Any) -> bool:
-    """``3.0`` for an ``int``: JSON has one number type, so it is the int ``3``."""
-    return annotation is int and isinstance(value, float) and value.is_integer()
+    """``3.0`` for an ``int``: JSON has one number type, so it is the int ``3`` (up to 2**53, where floats stop
+    holding every integer: ``1e300`` is no size)."""
+    return annotation is int and isinstance(value, float) and value.is_integer() and abs(value) <= 2**53
 
 
 _JSON_TYPES: dict[Any, tuple[type, ...]] = {
@@ -329,6 +332,21 @@ def _type_hints(obj: Any) -> dict[str, Any]:
             except Exception:  # a name only a type checker sees: left out, as if unannotated at load
                 continue
         return hints
+
+
+def loads_config(text: str) -> Any:
+    """The JSON ``text`` of a ``config.json``; a key given twice in one object is refused (``ValueError``): which
+    one a reader takes differs between readers, so the model built could differ from the one reviewed."""
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) < len(pairs):
+            counts = collections.Counter(key for key, _ in pairs)
+            repeated = sorted(key for key, count in counts.items() if count > 1)
+            raise HubMixinValueError(f"keys {repeated} given twice in one object")
+        return obj
+
+    return json.loads(text, object_pairs_hook=unique)
 
 
 def dumps_config(config: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hubmixin_core._atomic import atomic_directory
+from hubmixin_core._config import loads_config
 from hubmixin_core.errors import HubMixinError, WeightsFileError
 from hubmixin_core.weights import CONFIG_NAME, read_header
 
@@ -150,7 +151,7 @@ def _read_config(source: Path, config: str | Path | None) -> dict[str, Any] | No
             raise ConvertError(f"{path}: no such config file")
         return None
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        loaded = loads_config(path.read_text(encoding="utf-8"))
     except (ValueError, RecursionError) as error:
         raise ConvertError(f"{path}: not valid JSON ({error})") from None
     if not isinstance(loaded, dict):

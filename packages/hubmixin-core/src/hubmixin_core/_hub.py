@@ -13,7 +13,7 @@ from huggingface_hub.file_download import _CACHED_NO_EXIST
 from huggingface_hub.utils._paths import filter_repo_objects
 
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
-from hubmixin_core._paths import check_relative_path
+from hubmixin_core._paths import check_relative_path, warn_if_linked_outside
 
 __all__ = ["download_file", "download_files", "download_optional_file", "locate_file", "upload_folder"]
 
@@ -81,7 +81,7 @@ def locate_file(model_id: str | Path, filename: str, options: DownloadOptions) -
     directory = Path(model_id)
     if directory.is_dir():
         path = directory / check_relative_path(filename, str(directory))
-        return path if path.is_file() else None
+        return warn_if_linked_outside(directory, path) if path.is_file() else None
     return download_optional_file(str(model_id), filename, options)
 
 

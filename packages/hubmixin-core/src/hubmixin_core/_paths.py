@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path, PurePosixPath
 
 from hubmixin_core.errors import InvalidRepoPathError, WeightsNotFoundError
 
-__all__ = ["check_local_location", "check_relative_path"]
+__all__ = ["check_local_location", "check_relative_path", "warn_if_linked_outside"]
+
+logger = logging.getLogger("hubmixin_core")
 
 
 def check_relative_path(name: str, source: str) -> str:
@@ -54,3 +57,16 @@ def check_local_location(location: str | Path, takes: str, *, files: bool = Fals
     if looks_local:
         kind = "is a file, not a directory" if path.exists() else "does not exist"
         raise WeightsNotFoundError(f"{text}: {kind}; {takes}")
+
+
+def warn_if_linked_outside(directory: Path, path: Path) -> Path:
+    """Return ``path`` (a file of the local model ``directory``), logging a warning when it is a link to a file
+    outside ``directory``: a cloned repository's ``config.json`` linked to a file of the user's would be read,
+    and saved again by a later save. Links into a Hugging Face cache's ``blobs`` folder are how its snapshots
+    are laid out, and pass."""
+    target = path.resolve()
+    inside = target.is_relative_to(directory.resolve())
+    cache_blob = target.parent.name == "blobs" and target.parent.parent.name.startswith(("models--", "datasets--"))
+    if not inside and not cache_blob:
+        logger.warning("%s is a link to %s, outside the model directory %s", path, target, directory)
+    return path

@@ -7,6 +7,7 @@ from pathlib import Path, PurePosixPath
 
 from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core._hub import download_files, locate_file
+from hubmixin_core._paths import warn_if_linked_outside
 from hubmixin_core.errors import ShardIndexError, WeightsNotFoundError
 from hubmixin_core.weights._index import ShardIndex
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE
@@ -81,4 +82,5 @@ def resolve_weight_files(
     for name, path in zip(index.shard_files(), files, strict=True):
         if not path.is_file():
             raise ShardIndexError(f"{index_path}: shard {name!r} is missing")
+        warn_if_linked_outside(directory, path)
     return WeightFiles(files, index)

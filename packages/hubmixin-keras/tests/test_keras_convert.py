@@ -45,3 +45,17 @@ def test_an_unbuilt_model_needs_an_input_shape(tmp_path: Path, capsys: pytest.Ca
     assert main(["convert", src, out, "--to", "torch"]) == 1
     assert "--model" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_weights_file_of_another_model_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = Mlp(units=4, depth=1)  # one hidden layer; the model given below has two
+    other(X)
+    other.save_weights(str(tmp_path / "mlp.weights.h5"))
+    (tmp_path / "config.json").write_text(json.dumps({"units": 4, "depth": 2}))
+    src, out = str(tmp_path / "mlp.weights.h5"), str(tmp_path / "out")
+    args = ["convert", src, out, "--to", "torch", "--model", "keras_models:Mlp", "--input-shape", "2,4"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "mlp.weights.h5" in err and len(err.splitlines()) == 1
+    assert "expected 2 variables, but received 0" in err  # Keras' reason, after its first line
+    assert not (tmp_path / "out").exists()

@@ -37,7 +37,9 @@ class KerasWeightsConverter:
         try:
             model.load_weights(str(request.source))
         except (ValueError, OSError, KeyError) as error:
-            raise WeightsFileError(f"{request.source}: {str(error).splitlines()[0]}") from None
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            reason = " ".join(lines)[:400]  # Keras says what it could not load first, and why after
+            raise WeightsFileError(f"{request.source}: {reason}") from None
         model.save_pretrained(output, max_shard_size=request.max_shard_size)
 
 

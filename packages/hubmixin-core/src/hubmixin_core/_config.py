@@ -270,8 +270,9 @@ def decoded_like_default(default: Any, value: Any, coders: Coders) -> Any:
     ``Any`` or ``DTypeLike``): by the coder of that type (``param_dtype=jnp.float32``; not the built-in path
     coder: such an argument may be given a URL), else back into a tuple or an enum; unchanged if none takes it
     or it refuses the value."""
-    for type_, (_, decoder) in coders.items():
-        if isinstance(default, type_) and value is not None and type_ not in BUILTIN_CODERS:
+    for type_, coder in coders.items():
+        _, decoder = coder
+        if isinstance(default, type_) and value is not None and coder is not BUILTIN_CODERS.get(type_):
             try:
                 return decoder(value)
             except Exception:  # the annotation allowed this JSON value as it is

@@ -35,6 +35,22 @@ def rank_error(source: str, key: str, found: tuple[int, ...], rank: int | str) -
     return error
 
 
+def shape_keys_by(find: Callable[[Any], LayoutAdapter], layer: Any) -> tuple[str, ...] | None:
+    """The canonical keys ``layer``'s adapter (as ``find`` gives it) builds it from (``()``: it holds no tensors;
+    ``None``: not known)."""
+    method = getattr(find(layer), "shape_keys", None)
+    return None if method is None else tuple(method(layer))
+
+
+def input_shape_by(
+    find: Callable[[Any], LayoutAdapter], layer: Any, canonical: Mapping[str, TensorInfo]
+) -> Shape | None:
+    """The input shape ``layer``'s adapter (as ``find`` gives it) builds it with, or ``None`` if it cannot tell."""
+    method = getattr(find(layer), "input_shape", None)
+    shape: Shape | None = None if method is None else method(layer, canonical)
+    return shape
+
+
 def ranked(canonical: Mapping[str, TensorInfo], name: str, rank: int | range) -> TensorInfo | None:
     """``canonical[name]`` (``None`` if absent), checked to have ``rank`` dimensions (or one in the range).
 
@@ -468,17 +484,13 @@ class RNNAdapter(CompositeAdapter, SubLayerAdapter):
         return {"cell": layer.cell}
 
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
-        method = getattr(self.find(layer.cell), "input_shape", None)
-        if method is None:
-            return None
         # The cell's tensors at the RNN's path, or (a walk that visits the cell on its own) at the cell's.
         below = {name.removeprefix("cell."): info for name, info in canonical.items() if name.startswith("cell.")}
-        shape: Shape | None = method(layer.cell, canonical) or method(layer.cell, below)
+        shape = input_shape_by(self.find, layer.cell, canonical) or input_shape_by(self.find, layer.cell, below)
         return None if not shape else (shape[0], None, *shape[1:])
 
     def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
-        method = getattr(self.find(layer.cell), "shape_keys", None)
-        return None if method is None else tuple(method(layer.cell))
+        return shape_keys_by(self.find, layer.cell)
 
     def __repr__(self) -> str:
         return "RNNAdapter()"
@@ -501,13 +513,11 @@ class BidirectionalAdapter(CompositeAdapter, CoreBidirectionalAdapter):
         return {"forward_layer": layer.forward_layer, "backward_layer": layer.backward_layer}
 
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
-        method = getattr(self.find(layer.forward_layer), "input_shape", None)
         forward = {name: info for name, info in canonical.items() if not name.endswith(self.REVERSE)}
-        return None if method is None else method(layer.forward_layer, forward)
+        return input_shape_by(self.find, layer.forward_layer, forward)
 
     def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
-        method = getattr(self.find(layer.forward_layer), "shape_keys", None)
-        return None if method is None else tuple(method(layer.forward_layer))
+        return shape_keys_by(self.find, layer.forward_layer)
 
     def __repr__(self) -> str:
         return "BidirectionalAdapter()"
@@ -559,12 +569,10 @@ class StackedCellsAdapter(CompositeAdapter):
         return None if rule is None else TensorRule(name, _layer_key(rule.canonical, int(index)), rule.axes)
 
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
-        method = getattr(self.find(layer.cells[0]), "input_shape", None) if layer.cells else None
-        return None if method is None else method(layer.cells[0], canonical)
+        return input_shape_by(self.find, layer.cells[0], canonical) if layer.cells else None
 
     def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
-        method = getattr(self.find(layer.cells[0]), "shape_keys", None) if layer.cells else None
-        return None if method is None else tuple(method(layer.cells[0]))
+        return shape_keys_by(self.find, layer.cells[0]) if layer.cells else None
 
     def __repr__(self) -> str:
         return "StackedCellsAdapter()"

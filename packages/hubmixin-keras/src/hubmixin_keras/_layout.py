@@ -25,7 +25,9 @@ from hubmixin_keras._adapters import (
     SeparableConvAdapter,
     SimpleRNNCellAdapter,
     StackedCellsAdapter,
+    input_shape_by,
     ranked,
+    shape_keys_by,
 )
 
 __all__ = [
@@ -150,9 +152,7 @@ def _ids(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, .
 
 def input_shape_of(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
     """The input shape ``layer``'s registered adapter builds it with, or ``None`` if it cannot tell."""
-    adapter = LAYOUTS.find(layer)
-    method = getattr(adapter, "input_shape", None)
-    return None if method is None else method(layer, canonical)
+    return input_shape_by(LAYOUTS.find, layer, canonical)
 
 
 def builds_from_shapes(layer: Any) -> bool:
@@ -162,8 +162,7 @@ def builds_from_shapes(layer: Any) -> bool:
 
 def shape_keys_of(layer: Any) -> tuple[str, ...] | None:
     """The canonical keys ``layer``'s adapter builds it from (``()``: it holds no tensors; ``None``: not known)."""
-    method = getattr(LAYOUTS.find(layer), "shape_keys", None)
-    return None if method is None else tuple(method(layer))
+    return shape_keys_by(LAYOUTS.find, layer)
 
 
 def parts_of(layer: Any) -> dict[str, Any]:

@@ -120,3 +120,34 @@ def test_layers_never_built_are_named_at_save(tmp_path: Path) -> None:
         model.save_pretrained(tmp_path)
     assert caught[0].filename == __file__
     assert sorted(load_file(tmp_path / "model.safetensors")) == ["head.bias", "head.weight"]
+
+
+class Pair(keras.layers.Layer):  # type: ignore[misc]
+    """Holds one sub-layer under two names: each level doubles the paths to the layers below."""
+
+    def __init__(self, inner: keras.layers.Layer, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.left = self.right = inner
+
+    def call(self, x: Any) -> Any:
+        return self.left(x)
+
+
+class DeeplyShared(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, depth: int = 30, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        layer: keras.layers.Layer = keras.layers.Dense(2)
+        for _ in range(depth):
+            layer = Pair(layer)
+        self.top = layer
+
+    def call(self, x: Any) -> Any:
+        return self.top(x)
+
+
+def test_a_model_sharing_layers_at_every_level_saves(tmp_path: Path) -> None:
+    model = DeeplyShared()  # 2**30 paths to its Dense: the other paths are not recorded past a bound
+    expected = keras.ops.convert_to_numpy(model(X))
+    model.save_pretrained(tmp_path)
+    loaded = DeeplyShared.from_pretrained(tmp_path, strict=True)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(X)), expected)

@@ -63,13 +63,25 @@ def named_layers(model: keras.Layer) -> list[tuple[str, keras.Layer]]:
     return found
 
 
+_MAX_PATHS = 200_000  # a model sharing layers at every level has exponentially many paths (as in hubmixin_flax)
+
+
+class _TooManyPaths(Exception):
+    pass
+
+
 def other_paths(model: keras.Layer) -> dict[str, str]:
     """The paths of layers reachable under several, other than their first: ``{other path: first path}``
-    (a shared layer's sub-layers under each of its paths too)."""
+    (a shared layer's sub-layers under each of its paths too); ``{}`` past :data:`_MAX_PATHS` paths."""
     first = {id(layer): path for path, layer in named_layers(model)}
     others: dict[str, str] = {}
+    visited = 0
 
     def visit(path: str, layer: keras.Layer, above: frozenset[int]) -> None:
+        nonlocal visited
+        visited += 1
+        if visited > _MAX_PATHS:
+            raise _TooManyPaths
         if first[id(layer)] != path:
             others[path] = first[id(layer)]
         if parts_of(layer):
@@ -78,7 +90,10 @@ def other_paths(model: keras.Layer) -> dict[str, str]:
             if id(child) not in above:  # a layer holding one of its own ancestors is not walked again
                 visit(f"{path}.{name}" if path else name, child, above | {id(child)})
 
-    visit("", model, frozenset({id(model)}))
+    try:
+        visit("", model, frozenset({id(model)}))
+    except _TooManyPaths:
+        return {}
     return others
 
 

@@ -16,8 +16,15 @@ import numpy as np
 
 from hubmixin_core.errors import LayoutError
 from hubmixin_core.weights import BidirectionalAdapter as CoreBidirectionalAdapter
-from hubmixin_core.weights import ConvAdapter, LayoutAdapter, SubLayerAdapter, TensorInfo, TensorRule
-from hubmixin_core.weights.transforms import T, add, concat, inverse_axes, reshape, split, transpose, zeros_like
+from hubmixin_core.weights import (
+    ConvAdapter,
+    LayoutAdapter,
+    MultiHeadAttentionAdapter,
+    SubLayerAdapter,
+    TensorInfo,
+    TensorRule,
+)
+from hubmixin_core.weights.transforms import T, add, concat, inverse_axes, split, transpose, zeros_like
 
 __all__ = [
     "AttentionAdapter",
@@ -100,69 +107,24 @@ class ConvTransposeAdapter(ConvAdapter):
         return "ConvTransposeAdapter()"
 
 
-class AttentionAdapter(CompositeAdapter):
-    """Per-head query/key/value/output projections as ``torch.nn.MultiheadAttention``'s tensors.
-
-    Kernels ``(E_in, H, D)`` with biases ``(H, D)`` become ``in_proj_weight`` ``(3E, E)`` and ``in_proj_bias``
-    ``(3E)`` (or ``q_proj_weight``/``k_proj_weight``/``v_proj_weight`` when the key or value inputs have another
-    width, torch's ``kdim``/``vdim``); the output kernel ``(H, D, E)`` and bias become ``out_proj.weight`` and
-    ``out_proj.bias``. Other variables (an NNX layer's ``query_ln``) keep their names: torch has none.
+class AttentionAdapter(CompositeAdapter, MultiHeadAttentionAdapter):
+    """Per-head query/key/value/output projections as ``torch.nn.MultiheadAttention``'s tensors (core's
+    :class:`~hubmixin_core.weights.MultiHeadAttentionAdapter`). Other variables (an NNX layer's ``query_ln``)
+    keep their names: torch has none.
 
     Args:
         parts: The sub-layer names of the query, key, value and output projections.
-        head_dims: ``layer -> (D of query, D of key, D of value)``.
+        head_dims: ``layer -> (D of query, D of key, D of value)``; the layer's ``num_heads`` is the count.
     """
 
+    SETTINGS = "num_heads, qkv_features or out_features"
+
     def __init__(self, parts: tuple[str, str, str, str], head_dims: Callable[[Any], tuple[int, int, int]]) -> None:
-        self.parts = parts
+        super().__init__(parts)
         self.head_dims = head_dims
-        self._own = {f"{part}.{kind}" for part in parts for kind in ("kernel", "bias")}
 
-    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
-        out = {name: x for name, x in tensors.items() if name not in self._own}
-        *qkv, output = self.parts
-        kernels = [tensors[f"{part}.kernel"] for part in qkv if f"{part}.kernel" in tensors]
-        if len(kernels) == len(qkv):
-            weights = [transpose(reshape(k, (k.shape[0], -1)), _T_AXES) for k in kernels]
-            if all(tuple(k.shape) == tuple(kernels[0].shape) for k in kernels):
-                out["in_proj_weight"] = concat(weights)
-            else:
-                out.update(zip(("q_proj_weight", "k_proj_weight", "v_proj_weight"), weights, strict=True))
-        biases = [tensors[f"{part}.bias"] for part in qkv if f"{part}.bias" in tensors]
-        if len(biases) == len(qkv):
-            out["in_proj_bias"] = concat([reshape(b, (-1,)) for b in biases])
-        if f"{output}.kernel" in tensors:
-            kernel = tensors[f"{output}.kernel"]
-            out["out_proj.weight"] = transpose(reshape(kernel, (-1, kernel.shape[-1])), _T_AXES)
-        if f"{output}.bias" in tensors:
-            out["out_proj.bias"] = tensors[f"{output}.bias"]
-        return out
-
-    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
-        canonical = {"in_proj_weight", "in_proj_bias", "q_proj_weight", "k_proj_weight", "v_proj_weight"}
-        out = {name: x for name, x in tensors.items() if name not in canonical and not name.startswith("out_proj.")}
-        *qkv, output = self.parts
-        dims = self.head_dims(layer)
-        if "in_proj_weight" in tensors:
-            separate = split(tensors["in_proj_weight"], 3)
-        else:
-            names = ("q_proj_weight", "k_proj_weight", "v_proj_weight")
-            separate = [tensors[name] for name in names if name in tensors]
-        if len(separate) == len(qkv):
-            for part, weight, dim in zip(qkv, separate, dims, strict=True):
-                out[f"{part}.kernel"] = reshape(transpose(weight, _T_AXES), (weight.shape[1], -1, dim))
-        if "in_proj_bias" in tensors:
-            for part, bias, dim in zip(qkv, split(tensors["in_proj_bias"], 3), dims, strict=True):
-                out[f"{part}.bias"] = reshape(bias, (-1, dim))
-        if "out_proj.weight" in tensors:
-            weight = tensors["out_proj.weight"]
-            out[f"{output}.kernel"] = reshape(transpose(weight, _T_AXES), (-1, dims[2], weight.shape[0]))
-        if "out_proj.bias" in tensors:
-            out[f"{output}.bias"] = tensors["out_proj.bias"]
-        return out
-
-    def __repr__(self) -> str:
-        return f"AttentionAdapter({self.parts})"
+    def heads(self, layer: Any) -> tuple[int, tuple[int, int, int]]:
+        return int(layer.num_heads), self.head_dims(layer)
 
 
 def folded_bias(tensors: Mapping[str, T]) -> T | None:

@@ -13,9 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from hubmixin_core.errors import LayoutError, WeightsShapeError
+from hubmixin_core.errors import WeightsShapeError
 from hubmixin_core.weights import BidirectionalAdapter as CoreBidirectionalAdapter
-from hubmixin_core.weights import ConvAdapter, LayoutAdapter, SubLayerAdapter, TensorInfo, TensorRule
+from hubmixin_core.weights import (
+    ConvAdapter,
+    LayoutAdapter,
+    MultiHeadAttentionAdapter,
+    SubLayerAdapter,
+    TensorInfo,
+    TensorRule,
+)
 from hubmixin_core.weights.transforms import (
     T,
     add,
@@ -236,10 +243,7 @@ class SeparableConvAdapter(LayoutAdapter):
         return "SeparableConvAdapter()"
 
 
-_QKV = ("q_proj_weight", "k_proj_weight", "v_proj_weight")
-
-
-class AttentionAdapter(CompositeAdapter):
+class AttentionAdapter(CompositeAdapter, MultiHeadAttentionAdapter):
     """``MultiHeadAttention`` as ``torch.nn.MultiheadAttention``.
 
     The query/key/value kernels ``(E_in, H, D)`` with biases ``(H, D)`` become ``in_proj_weight`` ``(3E, E)``
@@ -256,6 +260,14 @@ class AttentionAdapter(CompositeAdapter):
     """
 
     names = ("query", "key", "value", "attention_output")
+    SETTINGS = "num_heads, key_dim or value_dim"
+
+    def __init__(self) -> None:
+        super().__init__(self.names)
+
+    def heads(self, layer: Any) -> tuple[int, tuple[int, int, int]]:
+        key = int(layer.key_dim)
+        return int(layer.num_heads), (key, key, int(layer.value_dim or key))
 
     def parts(self, layer: Any) -> dict[str, Any]:
         # The sub-layers exist once the layer is built (their public properties raise before).
@@ -263,58 +275,13 @@ class AttentionAdapter(CompositeAdapter):
         found = {name: getattr(layer, attribute, None) for name, attribute in zip(self.names, dense, strict=True)}
         return {name: part for name, part in found.items() if part is not None}
 
-    def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
-        own = {f"{part}.{kind}" for part in self.names for kind in ("kernel", "bias")}
-        out = {name: x for name, x in tensors.items() if name not in own}
-        *qkv, output = self.names
-        kernels = [tensors[f"{part}.kernel"] for part in qkv if f"{part}.kernel" in tensors]
-        if len(kernels) == len(qkv):
-            weights = [transpose(reshape(k, (k.shape[0], -1)), _T_AXES) for k in kernels]
-            if all(tuple(k.shape) == tuple(kernels[0].shape) for k in kernels):
-                out["in_proj_weight"] = concat(weights)
-            else:
-                out.update(zip(_QKV, weights, strict=True))
-        biases = [tensors[f"{part}.bias"] for part in qkv if f"{part}.bias" in tensors]
-        if len(biases) == len(qkv):
-            out["in_proj_bias"] = concat([reshape(b, (-1,)) for b in biases])
-        if f"{output}.kernel" in tensors:
-            kernel = tensors[f"{output}.kernel"]
-            out["out_proj.weight"] = transpose(reshape(kernel, (-1, kernel.shape[-1])), _T_AXES)
-        if f"{output}.bias" in tensors:
-            out["out_proj.bias"] = tensors[f"{output}.bias"]
-        return out
-
-    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
-        canonical = {"in_proj_weight", "in_proj_bias", *_QKV}
-        out = {name: x for name, x in tensors.items() if name not in canonical and not name.startswith("out_proj.")}
-        *qkv, output = self.names
-        dims = (int(layer.key_dim), int(layer.key_dim), int(layer.value_dim or layer.key_dim))
-        sizes = [int(layer.num_heads) * dim for dim in dims]  # query, key, value: value_dim may differ
-        if "in_proj_weight" in tensors:
-            weights = _split_qkv(tensors["in_proj_weight"], sizes, "in_proj_weight")
-        else:
-            weights = [tensors[name] for name in _QKV if name in tensors]
-        if len(weights) == len(qkv):
-            for part, weight, dim in zip(qkv, weights, dims, strict=True):
-                out[f"{part}.kernel"] = reshape(transpose(weight, _T_AXES), (weight.shape[1], -1, dim))
-        if "in_proj_bias" in tensors:
-            biases = _split_qkv(tensors["in_proj_bias"], sizes, "in_proj_bias")
-            for part, bias, dim in zip(qkv, biases, dims, strict=True):
-                out[f"{part}.bias"] = reshape(bias, (-1, dim))
-        if "out_proj.weight" in tensors:
-            weight = tensors["out_proj.weight"]
-            out[f"{output}.kernel"] = reshape(transpose(weight, _T_AXES), (-1, dims[2], weight.shape[0]))
-        if "out_proj.bias" in tensors:
-            out[f"{output}.bias"] = tensors["out_proj.bias"]
-        return out
-
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
         """Builds ``layer`` for the query, key and value widths of the checkpoint; returns ``None``."""
         if "in_proj_weight" in canonical:
             width = canonical["in_proj_weight"].shape[1]
             query = key = value = width
-        elif all(name in canonical for name in _QKV):
-            query, key, value = (canonical[name].shape[1] for name in _QKV)
+        elif all(name in canonical for name in self.PROJECTIONS):
+            query, key, value = (canonical[name].shape[1] for name in self.PROJECTIONS)
         else:
             return None
         layer.build((None, None, query), (None, None, value), (None, None, key))
@@ -325,17 +292,6 @@ class AttentionAdapter(CompositeAdapter):
 
     def __repr__(self) -> str:
         return "AttentionAdapter()"
-
-
-def _split_qkv(x: T, sizes: list[int], name: str) -> list[T]:
-    """``x`` cut along axis 0 into the query, key and value projections' ``sizes`` (``num_heads * dim`` rows)."""
-    if x.shape[0] != sum(sizes):
-        raise LayoutError(
-            f"{name!r} of shape {tuple(x.shape)} cannot be cut into query, key and value projections of "
-            f"{sizes} rows (num_heads * key_dim, num_heads * key_dim, num_heads * value_dim): the layer's "
-            "num_heads, key_dim or value_dim differ from the checkpoint's"
-        )
-    return split(x, sizes)
 
 
 def _folded_bias(tensors: Mapping[str, T]) -> T | None:

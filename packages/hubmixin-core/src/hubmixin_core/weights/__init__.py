@@ -16,6 +16,7 @@ Examples:
 """
 
 from hubmixin_core.weights import transforms as transforms
+from hubmixin_core.weights._attention import MultiHeadAttentionAdapter as MultiHeadAttentionAdapter
 from hubmixin_core.weights._canonical import CanonicalLoad as CanonicalLoad
 from hubmixin_core.weights._canonical import LazyTensor as LazyTensor
 from hubmixin_core.weights._canonical import load_canonical as load_canonical
@@ -103,6 +104,7 @@ __all__ = [
     "LazyTensor",
     "LoadReport",
     "MappedAdapter",
+    "MultiHeadAttentionAdapter",
     "SaveFile",
     "ShardIndex",
     "SubLayerAdapter",

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import assert_type
 
+import jax.numpy as jnp
 import torch
 from huggingface_hub import CommitInfo
 from tinylib import LinearRegressor, TinyClassifier
+from tinylib.flax_models import TinyFlaxClassifier
+from tinylib.keras_models import TinyKerasClassifier
 
 
 def check(clf: TinyClassifier, flag: bool) -> None:
@@ -18,6 +21,13 @@ def check(clf: TinyClassifier, flag: bool) -> None:
     assert_type(clf.push_to_hub("u/clf", max_shard_size=10_000_000, private=True), CommitInfo)
     assert_type(clf.save_pretrained("out", push_to_hub=flag), CommitInfo | None)
     assert_type(clf.forward(torch.zeros(1, 4)), torch.Tensor)
+
+
+def check_twins(flax_clf: TinyFlaxClassifier, keras_clf: TinyKerasClassifier) -> None:
+    assert_type(TinyFlaxClassifier.from_pretrained("u/clf", dtype=jnp.bfloat16, strict=True), TinyFlaxClassifier)
+    assert_type(flax_clf.push_to_hub("u/clf", private=True), CommitInfo)
+    assert_type(TinyKerasClassifier.from_pretrained("u/clf", dtype="float16"), TinyKerasClassifier)
+    assert_type(keras_clf.save_pretrained("out", max_shard_size="1GB"), None)
 
 
 class Wrapped(TinyClassifier):

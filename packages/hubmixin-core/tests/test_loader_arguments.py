@@ -264,6 +264,61 @@ def test_annotations_resolve_one_by_one_and_warnings_point_at_the_user_line_in_a
     assert caught[0].filename == __file__
 
 
+_TYPE_CHECKING_ONLY = """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from core_models import NumpyModelMixin
+
+if TYPE_CHECKING:
+    from modes import Mode
+
+
+class Checked(NumpyModelMixin):
+    def __init__(self, mode: Mode | None = None, size: int = 1):
+        self.args = (mode, size)
+        self.weights = {"w": np.zeros(2, dtype=np.float32)}
+"""
+
+
+def test_an_annotation_only_type_checkers_can_resolve_is_warned_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "modes.py").write_text("import enum\n\nclass Mode(enum.Enum):\n    A = 'a'\n    B = 'b'\n")
+    (tmp_path / "checked_model.py").write_text(_TYPE_CHECKING_ONLY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module, modes = importlib.import_module("checked_model"), importlib.import_module("modes")
+    with pytest.warns(
+        ConfigEncodingWarning, match=r"argument mode \(Mode\) .* back as str: its annotation 'Mode \| None'"
+    ):
+        model = module.Checked(mode=modes.Mode.B, size=3)
+    model.save_pretrained(tmp_path / "saved")
+    assert module.Checked.from_pretrained(tmp_path / "saved").args == ("b", 3)  # as the warning said
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        module.Checked(size=2)  # nothing lost: no warning
+
+
+def test_a_string_annotation_naming_a_coders_type_is_decoded_by_it(tmp_path: Path) -> None:
+    class Point:  # defined in a function: the module cannot resolve the annotation "Point"
+        def __init__(self, x: int, y: int) -> None:
+            self.x, self.y = x, y
+
+    class WithPoint(NumpyModelMixin, coders={Point: (lambda p: [p.x, p.y], lambda v: Point(*v))}):
+        def __init__(self, at: Point, other: Point | None = None) -> None:
+            self.at, self.other = at, other
+            self.weights = {"w": np.zeros(2, dtype=np.float32)}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        WithPoint(Point(1, 2), other=Point(3, 4)).save_pretrained(tmp_path)
+    loaded = WithPoint.from_pretrained(tmp_path)
+    assert isinstance(loaded.at, Point) and (loaded.at.x, loaded.at.y) == (1, 2)
+    assert isinstance(loaded.other, Point) and (loaded.other.x, loaded.other.y) == (3, 4)
+
+
 class Diffusers(NumpyModelMixin):
     """diffusers' annotations: ``Tuple[int]`` written for a tuple of any length, tuples inside unions."""
 

@@ -314,15 +314,17 @@ class ModelHubMixinBase:
 
     @classmethod
     def _hub_mixin_type_change(
-        cls, name: str, value: Any, encoded: Any, coders: Coders | None = None
+        cls, name: str, value: Any, encoded: Any, coders: Coders | None = None, *, trust_unresolved: bool = True
     ) -> tuple[str, str, str] | None:
         """Where ``from_pretrained`` would give argument ``name`` (``value``, saved as ``encoded``) back as a value of
-        another type, and both types' names (see ``_roundtrip.type_change``); ``None`` if it comes back as it was."""
+        another type, and both types' names (see ``_roundtrip.type_change``); ``None`` if it comes back as it was.
+
+        An annotation that does not resolve is trusted with ``trust_unresolved`` (while the class is created, a
+        name defined later in its module does not resolve yet); it is no annotation otherwise (at load too)."""
         if json_native(value):
             return None
         hints = cls._hub_mixin_hints()
-        annotated = cls._hub_mixin_init_parameters[name].annotation is not inspect.Parameter.empty
-        if annotated and name not in hints:  # annotated with a name this module cannot resolve: trust it
+        if trust_unresolved and cls._hub_mixin_unresolved(name):
             return None
         if isinstance(value, cls._hub_mixin_json_forms_taken):  # the framework takes their JSON form back
             return None
@@ -333,6 +335,13 @@ class ModelHubMixinBase:
         return type_change(value, decoded, name, hints.get(name, Any))
 
     @classmethod
+    def _hub_mixin_unresolved(cls, name: str) -> bool:
+        """Whether argument ``name`` is annotated with a name this module cannot resolve (imported only under
+        ``TYPE_CHECKING``, defined in a function): ``from_pretrained`` cannot decode by it."""
+        annotated = cls._hub_mixin_init_parameters[name].annotation is not inspect.Parameter.empty
+        return annotated and name not in cls._hub_mixin_hints()
+
+    @classmethod
     def _hub_mixin_hints(cls) -> dict[str, Any]:
         """The resolved ``__init__`` annotations. Kept once every one resolves (and until ``__init__`` changes):
         a name defined later in the class's module, or imported only for type checkers, is tried again each
@@ -341,7 +350,7 @@ class ModelHubMixinBase:
         if cached is not None and cached[0] is cls.__init__:
             kept: dict[str, Any] = cached[1]
             return kept
-        hints = init_type_hints(cls)
+        hints = init_type_hints(cls, cls._all_coders())
         if getattr(cls.__init__, "__annotations__", {}).keys() <= hints.keys():
             cls._hub_mixin_hints_cache = (cls.__init__, hints)
         return hints
@@ -368,8 +377,18 @@ class ModelHubMixinBase:
         enum, a path, a tuple where nothing says the type: no annotation, or inside ``dict[str, Any]``)."""
         if _LOADING.get():
             return
-        changed = cls._hub_mixin_type_change(name, value, encoded, coders)
-        if changed is not None:
+        changed = cls._hub_mixin_type_change(name, value, encoded, coders, trust_unresolved=False)
+        if changed is not None and cls._hub_mixin_unresolved(name):
+            where, before, after = changed
+            annotation = cls._hub_mixin_init_parameters[name].annotation
+            warn_user(
+                f"{cls.__qualname__}: argument {where} ({before}) is saved as JSON that from_pretrained gives back "
+                f"as {after}: its annotation {annotation!r} names a type {cls.__module__} does not define at run "
+                "time (imported under TYPE_CHECKING?), so nothing decodes it; import the type at run time, or "
+                "declare a coder for it",
+                ConfigEncodingWarning,
+            )
+        elif changed is not None:
             where, before, after = changed
             warn_user(
                 f"{cls.__qualname__}: argument {where} ({before}) is saved as JSON that from_pretrained gives back "

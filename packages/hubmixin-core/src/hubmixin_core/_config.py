@@ -10,6 +10,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Iterable
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -256,7 +257,7 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch 
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
             return Mismatch("", f"{describe_type(annotation)} (a JSON object)", value)
-        hints = _type_hints(annotation)
+        hints = _type_hints(annotation, coders)
         for f in dataclasses.fields(annotation):
             if f.init and f.name in value and not (value[f.name] is None and f.default is None):
                 found = json_type_mismatch(hints.get(f.name, Any), value[f.name], coders)
@@ -283,7 +284,7 @@ def decoded_like_default(default: Any, value: Any, coders: Coders) -> Any:
 def _decode_dataclass(datacls: type, data: dict[str, Any], coders: Coders) -> Any:
     """An instance of ``datacls`` from ``data``; keys the dataclass does not define are ignored. A field
     annotated ``Any`` is decoded as its default's type (``dtype: Any = jnp.float32``, as Flax's configs write)."""
-    hints = _type_hints(datacls)
+    hints = _type_hints(datacls, coders)
     kwargs = {}
     for f in dataclasses.fields(datacls):
         if f.init and f.name in data:
@@ -315,12 +316,16 @@ def _is_json_match(annotation: Any, value: Any) -> bool:
     return isinstance(base, type) and base in json_types and isinstance(value, base)
 
 
-def init_type_hints(cls: type) -> dict[str, Any]:
-    """Resolved annotations of ``cls.__init__`` (string annotations included); empty where they cannot be."""
-    return _type_hints(cls.__init__)  # type: ignore[misc]
+def init_type_hints(cls: type, coders: Iterable[type] = ()) -> dict[str, Any]:
+    """Resolved annotations of ``cls.__init__`` (string annotations included); left out where they cannot be.
+
+    A string annotation naming a type of ``coders`` resolves to it where the module does not define that name
+    (a class defined in a function, or imported only under ``TYPE_CHECKING``).
+    """
+    return _type_hints(cls.__init__, coders)  # type: ignore[misc]
 
 
-def _type_hints(obj: Any) -> dict[str, Any]:
+def _type_hints(obj: Any, coders: Iterable[type] = ()) -> dict[str, Any]:
     try:
         return typing.get_type_hints(obj, include_extras=True)
     except Exception:  # one unresolvable name (imported under TYPE_CHECKING): resolve the others one by one
@@ -328,10 +333,15 @@ def _type_hints(obj: Any) -> dict[str, Any]:
         namespace = getattr(inspect.unwrap(obj), "__globals__", {})
         hints = {}
         for name, annotation in raw.items():
-            try:
-                hints[name] = eval(annotation, namespace) if isinstance(annotation, str) else annotation  # noqa: S307
-            except Exception:  # a name only a type checker sees: left out, as if unannotated at load
+            if not isinstance(annotation, str):
+                hints[name] = annotation
                 continue
+            for names in ({}, {t.__name__: t for t in coders}):  # the module's names first, then the coders'
+                try:
+                    hints[name] = eval(annotation, namespace, names)  # noqa: S307
+                    break
+                except Exception:  # a name only a type checker sees: left out, as if unannotated at load
+                    continue
         return hints
 
 

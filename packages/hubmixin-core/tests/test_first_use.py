@@ -18,7 +18,7 @@ from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
 from hubmixin_core import ConfigEncodingWarning, ConfigError
 from hubmixin_core.errors import HubMixinTypeError
-from hubmixin_core.testing import LocalHub
+from hubmixin_core.testing import Fault, LocalHub
 
 
 class WithFunction(NumpyModelMixin):
@@ -59,6 +59,30 @@ def test_an_unsaved_argument_is_asked_for_at_load(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "again" / "config.json").read_text())["_hub_mixin_unsaved"] == {
         "act": "builtin_function_or_method"
     }
+
+
+class WithTokenizer(NumpyModelMixin, runtime_args=["tokenizer"]):
+    """A required argument the class declares the run's own."""
+
+    def __init__(self, tokenizer: object, size: int = 2) -> None:
+        self.tokenizer, self.size = tokenizer, size
+        self.weights = {}
+
+
+def test_a_required_runtime_argument_is_asked_for_before_any_request(local_hub: LocalHub, tmp_path: Path) -> None:
+    tokenizer = object()
+    WithTokenizer(tokenizer, size=3).save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"size": 3}
+    expected = r"without \['tokenizer'\]: the class declares them runtime_args.*model_kwargs=\{'tokenizer': \.\.\.\}"
+    with pytest.raises(ConfigError, match=expected):
+        WithTokenizer.from_pretrained(tmp_path)
+    fault = local_hub.inject_fault(Fault(route="*", status=500, times=None))  # any request would fail otherwise
+    with pytest.raises(ConfigError, match=expected):
+        WithTokenizer.from_pretrained(f"{local_hub.username}/absent")
+    assert fault.hits == 0
+    local_hub.clear_faults()
+    loaded = WithTokenizer.from_pretrained(tmp_path, model_kwargs={"tokenizer": tokenizer})
+    assert loaded.tokenizer is tokenizer and loaded.size == 3
 
 
 def test_config_keys_the_class_does_not_take_are_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -30,6 +30,7 @@ from hubmixin_core._card import CardInfo
 from hubmixin_core._checks import (
     UNSAVED_KEY,
     check_keywords,
+    check_runtime_args,
     check_unsaved,
     expand_location,
     same_value,
@@ -107,6 +108,11 @@ class ModelHubMixinBase:
     such a value coming back as that form where nothing says its type is not warned about."""
     _hub_mixin_runtime_args: ClassVar[frozenset[str]] = frozenset()
     """``__init__`` arguments never written to config.json (the framework's own, and the class's ``runtime_args``)."""
+    _hub_mixin_declared_runtime_args: ClassVar[frozenset[str]] = frozenset()
+    """The classes' own ``runtime_args`` (the user's to give at load; the framework gives its own)."""
+    _hub_mixin_runtime_types: ClassVar[tuple[type, ...]] = ()
+    """Types whose objects belong to the run, not the model (a JAX ``Mesh``): an argument given one is left out of
+    config.json without a warning, and is asked for at load (see :meth:`_hub_runtime_values`)."""
     _hub_extra_defaults: ClassVar[dict[str, Any]] = {}
     """Defaults of the framework's extra parameters (set by the generated class)."""
     _hub_mixin_inject_config: ClassVar[bool] = False
@@ -162,6 +168,7 @@ class ModelHubMixinBase:
         if isinstance(runtime_args, str):
             raise HubMixinTypeError(f"{cls.__qualname__}: runtime_args must be a list of argument names, not a string")
         cls._hub_mixin_runtime_args = cls._hub_mixin_runtime_args | frozenset(runtime_args)
+        cls._hub_mixin_declared_runtime_args = cls._hub_mixin_declared_runtime_args | frozenset(runtime_args)
         if cls.__module__.endswith("._generated._methods") and "push_to_hub" in cls.__dict__:
             cls.push_to_hub = _suggesting(cls.__dict__["push_to_hub"])  # type: ignore[attr-defined]
         cls._hub_mixin_inspect_init()
@@ -269,6 +276,11 @@ class ModelHubMixinBase:
         config = dict(cls._hub_mixin_jsonable_default_values)
         coders = cls._all_coders()
         for name, value in passed.items():
+            if isinstance(value, cls._hub_mixin_runtime_types):  # the run's own: given again (or by default) at load
+                config.pop(name, None)
+                if unsaved is not None:
+                    unsaved[name] = type(value).__qualname__
+                continue
             encoded = encode_value(value, coders)
             if encoded is not UNENCODABLE:
                 config[name] = encoded
@@ -542,11 +554,25 @@ class ModelHubMixinBase:
             hint = "pass model_kwargs={'model_kwargs': ...}"
             message = f"{error} ({cls.__qualname__}.__init__ takes an argument named model_kwargs: {hint})"
             raise HubMixinTypeError(message) from None
+        provided = cls._hub_runtime_values(load_kwargs)
+        for name in cls._hub_mixin_declared_runtime_args - model_kwargs.keys():
+            for kind in _type_names(cls._hub_mixin_hints().get(name)):
+                if kind in provided:
+                    model_kwargs[name] = provided[kind]
+        declared = cls._hub_mixin_declared_runtime_args
+        check_runtime_args(cls.__qualname__, declared, cls._hub_mixin_init_parameters, model_kwargs)
         read = cls._hub_read_config_for(model_id, location, download)
         raw, config_file = read if read is not None else (None, None)
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None
         if isinstance(unsaved, dict):
-            check_unsaved(cls.__qualname__, unsaved, model_kwargs)
+            for name, kind in unsaved.items():
+                if kind in provided:
+                    model_kwargs.setdefault(name, provided[kind])
+            runtime = {t.__qualname__ for t in cls._hub_mixin_runtime_types}
+            init = cls._hub_mixin_init_parameters
+            optional = {n for n, k in unsaved.items() if k in runtime and n in init and _has_default(init[n])}
+            needed = {name: kind for name, kind in unsaved.items() if name not in optional}  # else: its default
+            check_unsaved(cls.__qualname__, needed, model_kwargs, runtime)
         config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs, source=str(config_file))
         if _named(parameters, "config") or cls._hub_mixin_inject_config:  # huggingface_hub's: given if asked for
             if _named(parameters, "model_kwargs"):
@@ -561,6 +587,12 @@ class ModelHubMixinBase:
         if config is not None and get_config(instance) in (None, {}):
             set_config(instance, config)
         return instance
+
+    @classmethod
+    def _hub_runtime_values(cls, load_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Objects of :attr:`_hub_mixin_runtime_types` that the load options give, by type name: such an argument
+        left out of config.json takes them (Flax: the ``Mesh`` given as ``sharding=``). None by default."""
+        return {}
 
     @classmethod
     def _hub_warn_options_named_like_arguments(
@@ -778,6 +810,16 @@ def _decoded(annotation: Any, value: Any, coders: Coders, source: str, key: str)
         raise ConfigError(
             f"{source}: key {key!r}: cannot decode {value!r:.80} as {describe_type(annotation)}: {e}"
         ) from e
+
+
+def _has_default(parameter: inspect.Parameter) -> bool:
+    return parameter.default is not inspect.Parameter.empty
+
+
+def _type_names(annotation: Any) -> set[str]:
+    """The names of the classes ``annotation`` is, or is a union of (``Mesh | None``: ``{"Mesh", "NoneType"}``)."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    return {t.__qualname__ for t in (typing.get_args(annotation) if union else (annotation,)) if isinstance(t, type)}
 
 
 def _loose(annotation: Any, coders: Coders) -> bool:

@@ -17,6 +17,7 @@ from hubmixin_core.errors import ConfigError, HubMixinTypeError
 
 __all__ = [
     "UNSAVED_KEY",
+    "check_runtime_args",
     "check_keywords",
     "check_unsaved",
     "same_value",
@@ -71,8 +72,11 @@ def check_keywords(
             raise HubMixinTypeError(f"{method}() got an unexpected keyword argument {name!r}{hint}")
 
 
-def check_unsaved(owner: str, unsaved: Mapping[str, str], given: Collection[str]) -> None:
-    """Refuse to build a model without the ``__init__`` arguments its ``config.json`` says were not saved.
+def check_unsaved(
+    owner: str, unsaved: Mapping[str, str], given: Collection[str], runtime: Collection[str] = ()
+) -> None:
+    """Refuse to build a model without the ``__init__`` arguments its ``config.json`` says were not saved
+    (``unsaved``: their type names; those in ``runtime`` belong to the run, as a JAX mesh does).
 
     Raises:
         ConfigError: names each missing argument, why it was not saved, and how to give it.
@@ -80,15 +84,43 @@ def check_unsaved(owner: str, unsaved: Mapping[str, str], given: Collection[str]
     missing = {name: kind for name, kind in unsaved.items() if name not in given}
     if not missing:
         return
-    lines = [
-        f"  - {name!r} (a {kind}): JSON cannot hold it, so it was left out of config.json; give it with "
-        f"{owner}.from_pretrained(..., model_kwargs={{{name!r}: ...}}), or save it next time by declaring "
-        f"`coders={{{kind}: (encode, decode)}}` on the class"
-        for name, kind in missing.items()
-    ]
+    lines = []
+    for name, kind in missing.items():
+        give = f"give it with {owner}.from_pretrained(..., model_kwargs={{{name!r}: ...}})"
+        if kind in runtime:
+            lines.append(f"  - {name!r} (a {kind}): it belongs to the run, so it is never saved; {give}")
+        else:
+            lines.append(
+                f"  - {name!r} (a {kind}): JSON cannot hold it, so it was left out of config.json; {give}, or "
+                f"save it next time by declaring `coders={{{kind}: (encode, decode)}}` on the class"
+            )
     raise ConfigError(
         f"{owner}: cannot rebuild the saved model without arguments that were not saved:\n" + "\n".join(lines)
     )
+
+
+def check_runtime_args(
+    owner: str, runtime_args: Collection[str], parameters: Mapping[str, inspect.Parameter], given: Collection[str]
+) -> None:
+    """Refuse to build a model without a required ``__init__`` argument the class declares ``runtime_args``.
+
+    Raises:
+        ConfigError: names each one, why it is not in config.json, and how to give it.
+    """
+    missing = [
+        name
+        for name in sorted(runtime_args)
+        if name in parameters
+        and parameters[name].default is inspect.Parameter.empty
+        and parameters[name].kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        and name not in given
+    ]
+    if missing:
+        how = ", ".join(f"{name!r}: ..." for name in missing)
+        raise ConfigError(
+            f"{owner}: cannot build the model without {missing}: the class declares them runtime_args, so they are "
+            f"never saved in config.json; give them with {owner}.from_pretrained(..., model_kwargs={{{how}}})"
+        )
 
 
 def unknown_config_keys(config: Mapping[str, object], parameters: Mapping[str, inspect.Parameter]) -> list[str]:

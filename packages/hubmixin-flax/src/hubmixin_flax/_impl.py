@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from jax.sharding import Sharding
+from jax.sharding import Mesh, Sharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
@@ -115,6 +115,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
     """Hand-written core of :class:`hubmixin_flax.FlaxModelHubMixin`; use that class, not this one."""
 
     _hub_mixin_json_forms_taken = tuple(DTYPE_CODERS)  # JAX takes a dtype's name wherever it takes a dtype
+    _hub_mixin_runtime_types = (Mesh,)  # the devices of this run: never saved; the load's sharding= mesh fills it
     _hub_flax_stacked_layers: ClassVar[tuple[str, ...]] = ()
     """Dotted attribute paths of the modules built by ``nnx.vmap`` (the class's ``stacked_layers``)."""
 
@@ -126,6 +127,12 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             message = f"{cls.__qualname__}: stacked_layers must be a list of attribute paths, not a string"
             raise HubMixinTypeError(message)
         cls._hub_flax_stacked_layers = tuple(dict.fromkeys((*cls._hub_flax_stacked_layers, *stacked_layers)))
+
+    @classmethod
+    def _hub_runtime_values(cls, load_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The mesh of ``sharding=`` (a ``Mesh``, or that of its ``NamedSharding`` s), for a ``Mesh`` argument."""
+        mesh = mesh_of(load_kwargs.get("sharding"))
+        return {} if mesh is None else {Mesh.__qualname__: mesh}
 
     def _save_pretrained(
         self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: DTypeLike | None = None

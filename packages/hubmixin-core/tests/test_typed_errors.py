@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from core_models import MLP
+from core_models import MLP, NumpyModelMixin
 from safetensors.numpy import save_file
 
 from hubmixin_core.errors import (
@@ -201,3 +201,25 @@ def test_strange_layout_versions_are_layout_errors(tmp_path: Path, version: str,
     with pytest.raises(LayoutError) as info, warnings.catch_warnings():
         open_checkpoint(tmp_path)
     assert str(path) in str(info.value) and named in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        ({"tags": 3}, r"class keyword tags= must be a list of strings, got 3"),
+        ({"tags": [1, 2]}, r"tags= must be a list of strings, got \[1, 2\]"),
+        ({"tags": "vision"}, r"tags= must be a list of strings, got 'vision'"),
+        ({"license": 3}, r"class keyword license= must be a string, got int"),
+        ({"model_card_template": b"x"}, r"class keyword model_card_template= must be a string, got bytes"),
+        ({"language": ["en", 1]}, r"language= must be a string or a list of strings"),
+        ({"librayr_name": "x"}, r"unexpected class keyword 'librayr_name' \(did you mean 'library_name'\?\)"),
+    ],
+)
+def test_class_keywords_of_another_type_or_name_are_typed_errors(keywords: dict[str, Any], message: str) -> None:
+    with pytest.raises(HubMixinTypeError, match=message):
+        type("Bad", (NumpyModelMixin,), {}, **keywords)
+
+
+def test_class_keywords_of_the_right_types_are_taken() -> None:
+    good: Any = type("Good", (NumpyModelMixin,), {}, tags=("a", "b"), language="en", license="mit")
+    assert {"a", "b"} <= set(good._hub_mixin_card.tags) and good._hub_mixin_card.data["language"] == "en"

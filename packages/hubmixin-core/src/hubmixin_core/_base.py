@@ -32,6 +32,7 @@ from hubmixin_core._checks import (
     check_keywords,
     check_runtime_args,
     check_unsaved,
+    closest,
     expand_location,
     same_value,
     takes_any_keyword,
@@ -146,7 +147,12 @@ class ModelHubMixinBase:
         runtime_args: Iterable[str] = (),
         **kwargs: Any,
     ) -> None:
-        super().__init_subclass__(**kwargs)
+        try:
+            super().__init_subclass__(**kwargs)
+        except TypeError as error:
+            if not kwargs or "keyword" not in str(error):
+                raise
+            raise _unknown_class_keywords(cls, kwargs) from error
         cls._hub_mixin_card = cls._hub_mixin_card.derive(
             template=model_card_template,
             repo_url=repo_url,
@@ -810,6 +816,25 @@ def _decoded(annotation: Any, value: Any, coders: Coders, source: str, key: str)
         raise ConfigError(
             f"{source}: key {key!r}: cannot decode {value!r:.80} as {describe_type(annotation)}: {e}"
         ) from e
+
+
+def _unknown_class_keywords(cls: type, given: Mapping[str, Any]) -> HubMixinTypeError:
+    """The error for class keywords no class in ``cls``'s bases takes, with the closest one each."""
+    known = []
+    for base in cls.__mro__[1:]:
+        hook = base.__dict__.get("__init_subclass__")
+        try:
+            parameters = inspect.signature(getattr(hook, "__func__", hook)).parameters.values()
+        except (TypeError, ValueError):  # none, or a builtin's (object's takes no keyword)
+            continue
+        known += [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    parts = []
+    for name in given:
+        guess = closest(name, known)
+        parts.append(f"{name!r}" + (f" (did you mean {guess!r}?)" if guess else ""))
+    return HubMixinTypeError(
+        f"{cls.__qualname__}: unexpected class keyword {', '.join(parts)}; class keywords: {sorted(set(known))}"
+    )
 
 
 def _has_default(parameter: inspect.Parameter) -> bool:

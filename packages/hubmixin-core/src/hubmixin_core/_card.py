@@ -7,6 +7,8 @@ from typing import Any
 
 from huggingface_hub import ModelCardData
 
+from hubmixin_core.errors import HubMixinTypeError
+
 __all__ = ["DEFAULT_MODEL_CARD", "CardInfo"]
 
 DEFAULT_MODEL_CARD = """
@@ -38,7 +40,12 @@ class CardInfo:
     tags: list[str] = field(default_factory=lambda: [BASE_TAG])
 
     def derive(self, **updates: Any) -> CardInfo:
-        """A copy for a subclass: ``updates`` whose value is not ``None`` override; tags are added."""
+        """A copy for a subclass: ``updates`` whose value is not ``None`` override; tags are added.
+
+        Raises:
+            HubMixinTypeError: a value of another type than the class keyword takes (``tags=3``).
+        """
+        _check_card_keywords(updates)
         child = CardInfo(self.template, self.repo_url, self.paper_url, self.docs_url, dict(self.data), list(self.tags))
         for key in ("template", "repo_url", "paper_url", "docs_url"):
             if updates.get(key) is not None:
@@ -53,3 +60,33 @@ class CardInfo:
     def card_data(self) -> ModelCardData:
         """A fresh ``ModelCardData`` holding this metadata."""
         return ModelCardData(**self.data, tags=list(self.tags))
+
+
+_STRINGS = (
+    "template",
+    "repo_url",
+    "paper_url",
+    "docs_url",
+    "library_name",
+    "license",
+    "license_name",
+    "license_link",
+    "pipeline_tag",
+)
+
+
+def _check_card_keywords(updates: dict[str, Any]) -> None:
+    """Each class keyword of the card is ``None`` or of the type it takes: a string, ``language`` a string or
+    a list of strings, ``tags`` a list of strings."""
+    for key in _STRINGS:
+        value = updates.get(key)
+        if value is not None and not isinstance(value, str):
+            keyword = "model_card_template" if key == "template" else key
+            raise HubMixinTypeError(f"class keyword {keyword}= must be a string, got {type(value).__name__}")
+    for key, takes_string in (("language", True), ("tags", False)):
+        value = updates.get(key)
+        if value is None or (takes_string and isinstance(value, str)):
+            continue
+        if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+            kind = "a string or a list of strings" if takes_string else "a list of strings"
+            raise HubMixinTypeError(f"class keyword {key}= must be {kind}, got {value!r:.80}")

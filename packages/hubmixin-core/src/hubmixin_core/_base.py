@@ -823,9 +823,11 @@ def _unknown_class_keywords(cls: type, given: Mapping[str, Any]) -> HubMixinType
     known = []
     for base in cls.__mro__[1:]:
         hook = base.__dict__.get("__init_subclass__")
+        if hook is None:
+            continue
         try:
             parameters = inspect.signature(getattr(hook, "__func__", hook)).parameters.values()
-        except (TypeError, ValueError):  # none, or a builtin's (object's takes no keyword)
+        except (TypeError, ValueError):  # a builtin's (object's takes no keyword)
             continue
         known += [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
     parts = []

@@ -36,6 +36,14 @@ def test_misspelled_keyword_names_the_closest_option_before_any_request(local_hu
         MLP.from_pretrained("unused/repo", model_kwargs={"hiden": 3})
 
 
+def test_a_class_keyword_given_to_from_pretrained_says_where_it_goes(tmp_path: Path) -> None:
+    MLP().save_pretrained(tmp_path)
+    with pytest.raises(
+        TypeError, match=r"'strict_config': it is a class keyword.*class MyModel\(\.\.\., strict_config="
+    ):
+        MLP.from_pretrained(tmp_path, strict_config=True)  # type: ignore[arg-type]
+
+
 def test_misspelled_save_keyword(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match=r"'comit_message'; did you mean 'commit_message'\?"):
         MLP().save_pretrained(tmp_path / "m", comit_message="x")  # type: ignore[call-overload]

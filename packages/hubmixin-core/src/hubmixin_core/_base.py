@@ -553,7 +553,8 @@ class ModelHubMixinBase:
         accepted = {**own, **init} if not _named(parameters, "model_kwargs") else {}
         cls._hub_warn_options_named_like_arguments(download, load_kwargs, model_kwargs)
         try:
-            check_keywords(f"{cls.__qualname__}.from_pretrained", model_kwargs, accepted or init, options)
+            method = f"{cls.__qualname__}.from_pretrained"
+            check_keywords(method, model_kwargs, accepted or init, options, _class_keywords(cls))
         except HubMixinTypeError as error:
             if "model_kwargs" not in init:
                 raise
@@ -820,6 +821,18 @@ def _decoded(annotation: Any, value: Any, coders: Coders, source: str, key: str)
 
 def _unknown_class_keywords(cls: type, given: Mapping[str, Any]) -> HubMixinTypeError:
     """The error for class keywords no class in ``cls``'s bases takes, with the closest one each."""
+    known = _class_keywords(cls)
+    parts = []
+    for name in given:
+        guess = closest(name, known)
+        parts.append(f"{name!r}" + (f" (did you mean {guess!r}?)" if guess else ""))
+    return HubMixinTypeError(
+        f"{cls.__qualname__}: unexpected class keyword {', '.join(parts)}; class keywords: {sorted(set(known))}"
+    )
+
+
+def _class_keywords(cls: type) -> list[str]:
+    """The keywords the ``__init_subclass__`` hooks of ``cls``'s bases take."""
     known = []
     for base in cls.__mro__[1:]:
         hook = base.__dict__.get("__init_subclass__")
@@ -830,13 +843,7 @@ def _unknown_class_keywords(cls: type, given: Mapping[str, Any]) -> HubMixinType
         except (TypeError, ValueError):  # a builtin's (object's takes no keyword)
             continue
         known += [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    parts = []
-    for name in given:
-        guess = closest(name, known)
-        parts.append(f"{name!r}" + (f" (did you mean {guess!r}?)" if guess else ""))
-    return HubMixinTypeError(
-        f"{cls.__qualname__}: unexpected class keyword {', '.join(parts)}; class keywords: {sorted(set(known))}"
-    )
+    return known
 
 
 def _has_default(parameter: inspect.Parameter) -> bool:

@@ -55,17 +55,27 @@ def takes_any_keyword(parameters: Mapping[str, inspect.Parameter]) -> bool:
 
 
 def check_keywords(
-    method: str, given: Iterable[str], accepted: Mapping[str, inspect.Parameter], options: Collection[str]
+    method: str,
+    given: Iterable[str],
+    accepted: Mapping[str, inspect.Parameter],
+    options: Collection[str],
+    class_keywords: Collection[str] = (),
 ) -> None:
     """Raise ``TypeError`` for a keyword that is neither an option nor accepted (``__init__``'s parameters).
 
     Raises:
-        TypeError: the first unknown keyword, with the closest option or parameter ("did you mean ...?").
+        TypeError: the first unknown keyword, with the closest option or parameter ("did you mean ...?"), or
+            where it is one of ``class_keywords`` (``strict_config``), how to give it to the class.
     """
     if takes_any_keyword(accepted):
         return
     names = [n for n, p in accepted.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
     for name in given:
+        if name in class_keywords and name not in accepted:
+            raise HubMixinTypeError(
+                f"{method}() got an unexpected keyword argument {name!r}: it is a class keyword, given where the "
+                f"class is defined: `class MyModel(..., {name}=...)`"
+            )
         if name not in accepted:
             guess = closest(name, [*options, *names])
             hint = f"; did you mean {guess!r}?" if guess else f"; options: {sorted(options)}, parameters: {names}"

@@ -61,3 +61,11 @@ def test_a_legacy_file_that_is_not_a_state_dict_is_refused(tmp_path: Path) -> No
     torch.save([torch.zeros(2)], tmp_path / "pytorch_model.bin")
     with pytest.raises(WeightsFileError, match="expected a state dict, found a list"):
         Net.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("content", [b"garbage not a zip", b"", b"PK\x03\x04 truncated zip"])
+def test_a_file_that_is_no_checkpoint_at_all_says_so(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "pytorch_model.bin").write_bytes(content)
+    with pytest.raises(WeightsFileError, match=r"pytorch_model\.bin: (not a PyTorch checkpoint|cannot read)") as caught:
+        Net.from_pretrained(tmp_path)
+    assert "holds more than tensors" not in str(caught.value)

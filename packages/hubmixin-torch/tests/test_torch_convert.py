@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,17 @@ def test_bad_requests_are_one_line_errors(tmp_path: Path, capsys: pytest.Capture
     assert not (tmp_path / "out").exists()
     with pytest.raises(SystemExit):
         main(["convert", str(tmp_path / "broken.pt"), str(tmp_path / "out"), "--to", "jax"])
+
+
+def test_a_torch_file_loads_no_other_framework(tmp_path: Path) -> None:
+    torch.save(Tied().state_dict(), tmp_path / "sd.pt")
+    argv = ["convert", str(tmp_path / "sd.pt"), str(tmp_path / "out"), "--to", "torch", "--quiet"]
+    script = (
+        "import sys\n"
+        "from hubmixin_core.cli import main\n"
+        f"assert main({argv!r}) == 0\n"
+        "print(sorted(m for m in ('jax', 'flax', 'keras', 'tensorflow') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stderr
+    assert (tmp_path / "out" / "model.safetensors").is_file()

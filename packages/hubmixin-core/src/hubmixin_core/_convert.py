@@ -23,6 +23,7 @@ import importlib.util
 import json
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -118,14 +119,20 @@ def source_model_class(request: ConvertRequest, base: type[Any], why: str) -> ty
     return cls
 
 
-def _converters() -> list[Converter]:
-    found: list[Converter] = [_SAFETENSORS]
-    for entry_point in sorted(metadata.entry_points(group=GROUP), key=lambda ep: ep.name):
+_LIKELY_READER = {".pt": "torch", ".pth": "torch", ".bin": "torch", ".h5": "keras", ".msgpack": "flax"}
+"""The converter to try first for a file suffix: each one imports its framework, so the others are not loaded
+when it accepts the file (the converters still decide)."""
+
+
+def _converters(source: Path) -> Iterator[Converter]:
+    """The converters, loaded one at a time as they are asked for: core's, then the likely one for ``source``."""
+    yield _SAFETENSORS
+    likely = _LIKELY_READER.get(source.suffix)
+    for entry_point in sorted(metadata.entry_points(group=GROUP), key=lambda ep: (ep.name != likely, ep.name)):
         try:
-            found.append(entry_point.load())
+            yield entry_point.load()
         except Exception as error:  # a broken framework install must not hide the other readers
             print(f"hubmixin: warning: skipping converter {entry_point.name}: {error}", file=sys.stderr)
-    return found
 
 
 class _SafetensorsConverter:
@@ -196,7 +203,7 @@ def convert_checkpoint(
         raise ConvertError(f"--to {to}: hubmixin-{to} is not installed (pip install hubmixin-{to})")
     if not source.exists():
         raise ConvertError(f"{source}: no such file or directory")
-    converter = next((c for c in _converters() if c.accepts(source)), None)
+    converter = next((c for c in _converters(source) if c.accepts(source)), None)
     if converter is None:
         raise ConvertError(
             f"{source}: not a format hubmixin converts (.safetensors; .pt/.pth/.bin with hubmixin-torch; "

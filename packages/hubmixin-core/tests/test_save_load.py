@@ -294,3 +294,15 @@ def test_a_failed_copy_across_file_systems_leaves_no_part_file(tmp_path: Path, m
     monkeypatch.undo()
     _atomic._replace_file(source, destination)
     assert destination.read_bytes() == b"new"
+
+
+def test_a_load_of_a_target_never_saved_removes_the_staging_of_its_killed_first_save(tmp_path: Path) -> None:
+    dead = 2**22 + 1
+    staging = tmp_path / f".m.hubmixin-{_host()}-{dead}-abcd1234.tmp"  # killed before "m" first existed
+    staging.mkdir()
+    (staging / "model.safetensors").write_bytes(b"partial")
+    live = tmp_path / f".m.hubmixin-{_host()}-{os.getpid()}-abcd1234.tmp"  # a save in progress
+    live.mkdir()
+    with pytest.raises(WeightsNotFoundError, match="does not exist"):
+        MLP.from_pretrained(tmp_path / "m")
+    assert not staging.exists() and live.is_dir()

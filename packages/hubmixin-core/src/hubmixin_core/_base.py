@@ -535,14 +535,14 @@ class ModelHubMixinBase:
         given = pretrained_model_name_or_path
         location = expand_location(Path(given) if isinstance(given, os.PathLike) else given)
         model_id = str(location)
+        if Path(location).is_dir() or Path(location).parent.is_dir():  # a path given as a string too
+            remove_interrupted_saves(Path(location))  # also one whose first save was killed before it existed
         check_local_location(location, "from_pretrained takes a model directory or a repo id")
         _check_token(download.token)
         if isinstance(download.max_workers, bool) or not isinstance(download.max_workers, int):
             raise HubMixinTypeError(f"max_workers must be an int, got {type(download.max_workers).__name__}")
         if download.max_workers < 1:
             raise HubMixinValueError(f"max_workers must be at least 1, got {download.max_workers}")
-        if Path(location).is_dir():  # a path given as a string too
-            remove_interrupted_saves(Path(location))
         model_kwargs = dict(model_kwargs)
         call = cls._hub_loader_arguments(download, load_kwargs)
         parameters = inspect.signature(cls._from_pretrained).parameters

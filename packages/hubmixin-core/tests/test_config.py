@@ -192,6 +192,18 @@ def test_strict_config_raises_instead_of_warning() -> None:
     assert isinstance(info.value, TypeError)
 
 
+def test_a_dict_key_that_is_no_string_is_named_with_what_to_do() -> None:
+    class Strict(MLP, strict_config=True):
+        pass
+
+    with pytest.raises(
+        ConfigEncodingError, match=r"\(at activation\['s'\]\[1\]: a builtins\.int key\).*keys are strings"
+    ) as info:
+        Strict(activation={"s": {1: "relu"}})  # type: ignore[arg-type]
+    assert info.value.part == "['s'][1]" and info.value.key_type is int
+    assert "coders=" not in str(info.value)
+
+
 def test_non_finite_float_is_not_written_as_invalid_json() -> None:
     with pytest.warns(ConfigEncodingWarning, match="'ratio'"):
         model = WithKwargs(ratio=float("nan"))

@@ -41,6 +41,7 @@ from hubmixin_core._checks import (
 from hubmixin_core._config import (
     BUILTIN_CODERS,
     UNENCODABLE,
+    NonStringKey,
     decode_value,
     decoded_like_default,
     describe_type,
@@ -421,7 +422,8 @@ class ModelHubMixinBase:
         while ``from_pretrained`` builds the model with it (given again at load, as the warning asked)."""
         found = unencodable_part(value, cls._all_coders())
         part, part_type = (None, None) if found is None else (found[0], type(found[1]))
-        error = ConfigEncodingError(name, type(value), cls.__qualname__, part, part_type)
+        key_type = type(found[1].key) if found is not None and isinstance(found[1], NonStringKey) else None
+        error = ConfigEncodingError(name, type(value), cls.__qualname__, part, part_type, key_type)
         if cls._hub_mixin_strict_config:
             raise error
         if not _LOADING.get():

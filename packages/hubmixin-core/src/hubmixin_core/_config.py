@@ -12,7 +12,7 @@ import types
 import typing
 from collections.abc import Iterable
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, NamedTuple
 
 from hubmixin_core._roundtrip import decoded_as_default
 from hubmixin_core.errors import HubMixinValueError
@@ -30,6 +30,7 @@ __all__ = [
     "loads_config",
     "Mismatch",
     "unencodable_part",
+    "NonStringKey",
 ]
 
 
@@ -78,14 +79,24 @@ def encode_value(value: Any, coders: Coders) -> Any:
     return UNENCODABLE
 
 
+class NonStringKey(NamedTuple):
+    """A dict key that is not a string (``unencodable_part``'s part): JSON object keys are strings."""
+
+    key: Any
+
+
 def unencodable_part(value: Any, coders: Coders) -> tuple[str, Any] | None:
     """Where inside ``value`` (a dataclass, list or dict that :func:`encode_value` refuses) the first part JSON
-    cannot hold is, and that part (``(".shd.emb", PartitionSpec(...))``); ``None`` when it is ``value`` itself."""
+    cannot hold is, and that part (``(".shd.emb", PartitionSpec(...))``, a :class:`NonStringKey` for a dict's
+    key); ``None`` when it is ``value`` itself."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         parts: list[tuple[str, Any]] = [(f".{f.name}", getattr(value, f.name)) for f in dataclasses.fields(value)]
     elif isinstance(value, list | tuple):
         parts = [(f"[{i}]", item) for i, item in enumerate(value)]
-    elif isinstance(value, dict) and all(isinstance(k, str) for k in value):
+    elif isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                return f"[{key!r}]", NonStringKey(key)
         parts = [(f"[{k!r}]", item) for k, item in value.items()]
     else:
         return None

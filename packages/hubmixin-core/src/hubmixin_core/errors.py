@@ -87,20 +87,34 @@ class ConfigEncodingError(ConfigError, TypeError):
         part: Where inside the value the first part JSON cannot hold is (``"shd.emb"`` of a dataclass,
             ``"[0]"`` of a list), or ``None`` when it is the value itself.
         part_type: That part's type (``value_type`` when ``part`` is ``None``).
+        key_type: The type of the dict key at ``part`` that is not a string, or ``None``.
     """
 
     def __init__(
-        self, parameter: str, value_type: type, cls_name: str, part: str | None = None, part_type: type | None = None
+        self,
+        parameter: str,
+        value_type: type,
+        cls_name: str,
+        part: str | None = None,
+        part_type: type | None = None,
+        key_type: type | None = None,
     ) -> None:
         self.parameter = parameter
         self.value_type = value_type
         self.part = part
         self.part_type = part_type or value_type
+        self.key_type = key_type
         at = "" if part is None else f" (at {parameter}{part}: {_type_name(self.part_type)})"
+        advice = (
+            "Pass a JSON-compatible value, a dataclass, or declare a coder for this type with "
+            f"`class {cls_name}(..., coders={{{self.part_type.__qualname__}: (encode, decode)}})`."
+        )
+        if key_type is not None:  # the part is a dict's key
+            at = f" (at {parameter}{part}: a {_type_name(key_type)} key)"
+            advice = "JSON object keys are strings: use string keys, or a list of pairs."
         super().__init__(
             f"{cls_name}: argument {parameter!r} of type {_type_name(value_type)}{at} cannot be encoded into "
-            "config.json. Pass a JSON-compatible value, a dataclass, or declare a coder for this type with "
-            f"`class {cls_name}(..., coders={{{self.part_type.__qualname__}: (encode, decode)}})`."
+            f"config.json. {advice}"
         )
 
 

@@ -68,12 +68,15 @@ _PICKLE_PROTOCOL = b"\x80"  # the PROTO opcode that starts every pickle of proto
 
 def _pickle_checkpoint(path: Path, device: torch.device) -> Checkpoint:
     """A legacy ``pytorch_model.bin``, read with ``torch.load(weights_only=True)``: never a full unpickle."""
-    mmap = zipfile.is_zipfile(path)  # torch >= 1.6 format; the older one cannot be memory-mapped
-    with path.open("rb") as file:
-        if not mmap and file.read(1) != _PICKLE_PROTOCOL:  # the older format is pickles from its first byte
-            raise WeightsFileError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
     try:
+        mmap = zipfile.is_zipfile(path)  # torch >= 1.6 format; the older one cannot be memory-mapped
+        with path.open("rb") as file:
+            pickled = file.read(1) == _PICKLE_PROTOCOL  # the older format is pickles from its first byte
+        if not mmap and not pickled:
+            raise WeightsFileError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
         state = torch.load(path, map_location=device, weights_only=True, mmap=mmap)
+    except WeightsFileError:
+        raise
     except pickle.UnpicklingError as e:
         raise WeightsFileError(f"{path}: refusing to load: it holds more than tensors ({_refusal(e)})") from None
     except Exception as e:  # a corrupt file makes torch raise anything (struct.error, BadZipFile, IndexError...)

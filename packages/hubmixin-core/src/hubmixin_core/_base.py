@@ -564,24 +564,12 @@ class ModelHubMixinBase:
             message = f"{error} ({cls.__qualname__}.__init__ takes an argument named model_kwargs: {hint})"
             raise HubMixinTypeError(message) from None
         provided = cls._hub_runtime_values(load_kwargs)
-        for name in cls._hub_mixin_declared_runtime_args - model_kwargs.keys():
-            for kind in _type_names(cls._hub_mixin_hints().get(name)):
-                if kind in provided:
-                    model_kwargs[name] = provided[kind]
-        declared = cls._hub_mixin_declared_runtime_args
-        check_runtime_args(cls.__qualname__, declared, cls._hub_mixin_init_parameters, model_kwargs)
+        cls._hub_give_runtime_args(provided, model_kwargs)
         read = cls._hub_read_config_for(model_id, location, download)
         raw, config_file = read if read is not None else (None, None)
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None
         if isinstance(unsaved, dict):
-            for name, kind in unsaved.items():
-                if kind in provided:
-                    model_kwargs.setdefault(name, provided[kind])
-            runtime = {t.__qualname__ for t in cls._hub_mixin_runtime_types}
-            init = cls._hub_mixin_init_parameters
-            optional = {n for n, k in unsaved.items() if k in runtime and n in init and _has_default(init[n])}
-            needed = {name: kind for name, kind in unsaved.items() if name not in optional}  # else: its default
-            check_unsaved(cls.__qualname__, needed, model_kwargs, runtime)
+            cls._hub_give_unsaved(unsaved, provided, model_kwargs)
         config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs, source=str(config_file))
         if _named(parameters, "config") or cls._hub_mixin_inject_config:  # huggingface_hub's: given if asked for
             if _named(parameters, "model_kwargs"):
@@ -596,6 +584,41 @@ class ModelHubMixinBase:
         if config is not None and get_config(instance) in (None, {}):
             set_config(instance, config)
         return instance
+
+    @classmethod
+    def _hub_give_runtime_args(cls, provided: Mapping[str, Any], model_kwargs: dict[str, Any]) -> None:
+        """Give the class's declared ``runtime_args`` the objects of their annotated type that the load options
+        provide, then refuse to go on (before any download) without a required one.
+
+        Raises:
+            ConfigError: a required runtime argument is missing; the message says how to give it.
+        """
+        declared = cls._hub_mixin_declared_runtime_args
+        for name in declared - model_kwargs.keys():
+            for kind in _type_names(cls._hub_mixin_hints().get(name)):
+                if kind in provided:
+                    model_kwargs[name] = provided[kind]
+        check_runtime_args(cls.__qualname__, declared, cls._hub_mixin_init_parameters, model_kwargs)
+
+    @classmethod
+    def _hub_give_unsaved(
+        cls, unsaved: Mapping[str, str], provided: Mapping[str, Any], model_kwargs: dict[str, Any]
+    ) -> None:
+        """Give the arguments config.json records as not saved (``{name: type name}``) what the load options
+        provide for their type; then refuse to build the model without one, unless it is the run's own (a mesh)
+        and has a default.
+
+        Raises:
+            ConfigError: names each missing argument, why it was not saved, and how to give it.
+        """
+        for name, kind in unsaved.items():
+            if kind in provided:
+                model_kwargs.setdefault(name, provided[kind])
+        runtime = {t.__qualname__ for t in cls._hub_mixin_runtime_types}
+        init = cls._hub_mixin_init_parameters
+        optional = {n for n, k in unsaved.items() if k in runtime and n in init and _has_default(init[n])}
+        needed = {name: kind for name, kind in unsaved.items() if name not in optional}
+        check_unsaved(cls.__qualname__, needed, model_kwargs, runtime)
 
     @classmethod
     def _hub_runtime_values(cls, load_kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -200,7 +200,7 @@ def test_a_dict_key_that_is_no_string_is_named_with_what_to_do() -> None:
         ConfigEncodingError, match=r"\(at activation\['s'\]\[1\]: a builtins\.int key\).*keys are strings"
     ) as info:
         Strict(activation={"s": {1: "relu"}})  # type: ignore[arg-type]
-    assert info.value.part == "['s'][1]" and info.value.key_type is int
+    assert info.value.part == "['s'][1]" and info.value.key_type is int and info.value.part_type is int
     assert "coders=" not in str(info.value)
 
 

@@ -421,8 +421,9 @@ class ModelHubMixinBase:
         """An argument cannot be encoded: raise under ``strict_config``, else warn (never drop silently); not
         while ``from_pretrained`` builds the model with it (given again at load, as the warning asked)."""
         found = unencodable_part(value, cls._all_coders())
-        part, part_type = (None, None) if found is None else (found[0], type(found[1]))
-        key_type = type(found[1].key) if found is not None and isinstance(found[1], NonStringKey) else None
+        part, part_value = (None, None) if found is None else found
+        key_type = type(part_value.key) if isinstance(part_value, NonStringKey) else None
+        part_type = key_type or (None if found is None else type(part_value))
         error = ConfigEncodingError(name, type(value), cls.__qualname__, part, part_type, key_type)
         if cls._hub_mixin_strict_config:
             raise error

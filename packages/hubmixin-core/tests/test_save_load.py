@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Self
 
@@ -17,7 +19,7 @@ from core_models import MLP
 
 from hubmixin_core import ModelHubMixin, _atomic
 from hubmixin_core._atomic import _host, remove_interrupted_saves
-from hubmixin_core.errors import ConfigError, HubMixinOSError, WeightsNotFoundError, WeightsShapeError
+from hubmixin_core.errors import ConfigError, HubMixinOSError, WeightsError, WeightsNotFoundError, WeightsShapeError
 
 
 def test_save_writes_weights_config_and_card_and_load_restores_weights(tmp_path: Path) -> None:
@@ -306,3 +308,36 @@ def test_a_load_of_a_target_never_saved_removes_the_staging_of_its_killed_first_
     with pytest.raises(WeightsNotFoundError, match="does not exist"):
         MLP.from_pretrained(tmp_path / "m")
     assert not staging.exists() and live.is_dir()
+
+
+def test_a_load_racing_saves_to_the_same_directory_reads_one_save(tmp_path: Path) -> None:
+    models = [MLP(seed=0, activation="relu"), MLP(seed=1, activation="gelu")]
+    target = tmp_path / "m"
+    models[0].save_pretrained(target)
+    stop = threading.Event()
+
+    def keep_saving() -> None:
+        for i in itertools.count():
+            if stop.is_set():
+                return
+            models[i % 2].save_pretrained(target)
+
+    saver = threading.Thread(target=keep_saving)
+    saver.start()
+    try:
+        for _ in range(60):
+            loaded = MLP.from_pretrained(target)
+            source = models[0] if loaded.activation == "relu" else models[1]  # the config says which save
+            for name, array in source.weights.items():
+                np.testing.assert_array_equal(loaded.weights[name], array)  # and the weights are that save's
+    finally:
+        stop.set()
+        saver.join()
+
+
+def test_a_directory_that_never_holds_still_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    MLP().save_pretrained(tmp_path)
+    stamps = itertools.count()
+    monkeypatch.setattr("hubmixin_core._base.save_stamp", lambda target: next(stamps))  # a save lands every time
+    with pytest.raises(WeightsError, match="changed while it was read, 5 times in a row"):
+        MLP.from_pretrained(tmp_path)

@@ -10,7 +10,9 @@ short hash of the machine's name); then:
   so they are kept; the managed ones (weights, ``config.json``) of the old save leave with the old directory,
   which then sits at the staging path and is removed.
 
-So at any instant the target holds the complete old save or the complete new one, and a load never mixes them.
+So at any instant the target holds the complete old save or the complete new one; a load, which reads its files
+one after the other, compares :func:`save_stamp` before and after and reads again if a save landed meanwhile, so
+it never mixes them.
 A kill leaves at most a staging directory (and, in a target saved file by file across file systems, one ``.part``
 file); the next save or load of the same target removes those whose process is gone. Where no atomic exchange
 exists (other systems, some network file systems), or the target cannot move (a mount point, the working
@@ -41,7 +43,7 @@ from pathlib import Path
 
 from hubmixin_core.errors import HubMixinOSError
 
-__all__ = ["atomic_directory", "remove_interrupted_saves"]
+__all__ = ["atomic_directory", "remove_interrupted_saves", "save_stamp"]
 
 _STAGING = re.compile(r"^\.(?P<name>.+)\.hubmixin-(?:(?P<host>h[0-9a-f]{8})-)?(?P<pid>\d+)-[^.]+\.tmp$")
 _PART = re.compile(r"^\..+\.hubmixin-(?:(?P<host>h[0-9a-f]{8})-)?(?P<pid>\d+)\.part$")
@@ -242,3 +244,22 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # another user's live process
     return True
+
+
+def save_stamp(target: Path) -> object:
+    """What changes whenever a save to ``target`` lands: the directory's identity (an exchange swaps it) and each
+    file's identity, size and time (a save moving files one at a time replaces them). ``None`` if unreadable.
+
+    A load compares the stamps from before and after reading to know that it read one save, not parts of two.
+    """
+    try:
+        status = target.stat()
+        with os.scandir(target) as entries:
+            files = sorted(
+                (entry.name, info.st_ino, info.st_size, info.st_mtime_ns)
+                for entry in entries
+                if entry.is_file() and (info := entry.stat())
+            )
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino, files

@@ -24,7 +24,7 @@ from huggingface_hub import CommitInfo, ModelCard
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from huggingface_hub.hub_mixin import MixinInfo
 
-from hubmixin_core._atomic import atomic_directory, remove_interrupted_saves
+from hubmixin_core._atomic import atomic_directory, remove_interrupted_saves, save_stamp
 from hubmixin_core._capture import ConfigSlot, get_config, get_unsaved, set_config, wrap_init
 from hubmixin_core._card import CardInfo
 from hubmixin_core._checks import (
@@ -67,6 +67,7 @@ from hubmixin_core.errors import (
     HubMixinTypeError,
     HubMixinValueError,
     LoaderOptionWarning,
+    WeightsError,
     format_names,
 )
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
@@ -89,6 +90,9 @@ _ALWAYS_PASSED = ("revision", "cache_dir", "force_download", "local_files_only",
 """The download keywords huggingface_hub's ``_from_pretrained`` contract always passes."""
 _CARD_KEYS = ("language", "library_name", "license", "license_name", "license_link", "pipeline_tag")
 
+
+_LOAD_ATTEMPTS = 5
+"""Loads of a local directory that changed while it was read, before giving up (each is retried)."""
 
 _LOADING: ContextVar[bool] = ContextVar("hubmixin_loading", default=False)
 """Whether ``from_pretrained`` is building a model (its unencodable arguments were given back on purpose)."""
@@ -566,6 +570,37 @@ class ModelHubMixinBase:
             raise HubMixinTypeError(message) from None
         provided = cls._hub_runtime_values(load_kwargs)
         cls._hub_give_runtime_args(provided, model_kwargs)
+        if not Path(location).is_dir():
+            return cls._hub_build(model_id, location, download, call, model_kwargs, provided)
+        # A save to the directory while it is read (from another thread or process) would mix the two saves'
+        # files: the load is done again until the directory held still throughout.
+        for attempt in range(1, _LOAD_ATTEMPTS + 1):
+            before = save_stamp(Path(location))
+            try:
+                instance = cls._hub_build(model_id, location, download, dict(call), dict(model_kwargs), provided)
+            except Exception:
+                if attempt < _LOAD_ATTEMPTS and save_stamp(Path(location)) != before:
+                    continue
+                raise
+            if save_stamp(Path(location)) == before:
+                return instance
+        raise WeightsError(
+            f"{location}: changed while it was read, {_LOAD_ATTEMPTS} times in a row: another process keeps saving "
+            "to it; load it once that save is done"
+        )
+
+    @classmethod
+    def _hub_build(
+        cls,
+        model_id: str,
+        location: str | Path,
+        download: DownloadOptions,
+        call: dict[str, Any],
+        model_kwargs: dict[str, Any],
+        provided: Mapping[str, Any],
+    ) -> Self:
+        """Read the config of ``model_id``, then build the model and load its weights with ``_from_pretrained``."""
+        parameters = inspect.signature(cls._from_pretrained).parameters
         read = cls._hub_read_config_for(model_id, location, download)
         raw, config_file = read if read is not None else (None, None)
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +61,27 @@ def test_repo_without_config_loads_offline_once_cached(local_hub: LocalHub, tmp_
     offline = MLP.from_pretrained(repo_id, cache_dir=tmp_path, local_files_only=True)
     np.testing.assert_array_equal(offline.weights["fc1.weight"], MLP(seed=5).weights["fc1.weight"])
     assert offline._hub_mixin_config == {"in_features": 4, "hidden": 8, "activation": "relu", "seed": 0}
+
+
+@pytest.mark.parametrize("shards", [None, 64])
+def test_a_push_landing_during_a_load_does_not_mix_two_commits(
+    local_hub: LocalHub, tmp_path: Path, shards: int | None
+) -> None:
+    repo_id = f"{local_hub.username}/raced"
+    first, second = MLP(seed=1, activation="relu"), MLP(seed=2, activation="gelu")
+    first.max_shard_size = second.max_shard_size = shards
+    first.push_to_hub(repo_id)
+    weights = "model.safetensors" if shards is None else "model.safetensors.index.json"
+    held = local_hub.inject_fault(Fault(route="resolve", method="HEAD", path=weights, delay=1.0))
+    loaded: list[MLP] = []
+    loader = threading.Thread(target=lambda: loaded.append(MLP.from_pretrained(repo_id, cache_dir=tmp_path)))
+    loader.start()
+    deadline = time.monotonic() + 10
+    while held.hits == 0 and time.monotonic() < deadline:  # the config is read; the weights' request is held
+        time.sleep(0.01)
+    second.push_to_hub(repo_id)  # lands before the weights are asked for
+    loader.join()
+    assert held.hits == 1 and loaded[0].activation == "relu"  # the first push's config ...
+    for name, array in first.weights.items():
+        np.testing.assert_array_equal(loaded[0].weights[name], array)  # ... with the first push's weights
+    assert MLP.from_pretrained(repo_id, cache_dir=tmp_path).activation == "gelu"  # the next load: the second push

@@ -53,7 +53,7 @@ from hubmixin_core._config import (
     unencodable_part,
 )
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
-from hubmixin_core._hub import locate_file, upload_folder
+from hubmixin_core._hub import locate_file, one_commit, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, model_arguments
 from hubmixin_core._paths import check_local_location
 from hubmixin_core._roundtrip import json_native, type_change
@@ -571,7 +571,8 @@ class ModelHubMixinBase:
         provided = cls._hub_runtime_values(load_kwargs)
         cls._hub_give_runtime_args(provided, model_kwargs)
         if not Path(location).is_dir():
-            return cls._hub_build(model_id, location, download, call, model_kwargs, provided)
+            with one_commit():  # the config and the weights of one push, even if another lands meanwhile
+                return cls._hub_build(model_id, location, download, call, model_kwargs, provided)
         # A save to the directory while it is read (from another thread or process) would mix the two saves'
         # files: the load is done again until the directory held still throughout.
         for attempt in range(1, _LOAD_ATTEMPTS + 1):

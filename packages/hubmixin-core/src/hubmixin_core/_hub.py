@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import dataclasses
+import re
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from importlib import metadata
 from pathlib import Path
 
@@ -15,7 +19,14 @@ from huggingface_hub.utils._paths import filter_repo_objects
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._paths import check_relative_path, warn_if_linked_outside
 
-__all__ = ["download_file", "download_files", "download_optional_file", "locate_file", "upload_folder"]
+__all__ = [
+    "download_file",
+    "download_files",
+    "download_optional_file",
+    "locate_file",
+    "one_commit",
+    "upload_folder",
+]
 
 _LIBRARY = "hubmixin"
 
@@ -27,14 +38,59 @@ def _version() -> str:
         return "0+unknown"
 
 
+_PINNED: ContextVar[dict[str, str] | None] = ContextVar("hubmixin_pinned_commits", default=None)
+"""Inside :func:`one_commit`: the commit each repository's first download came from, by repo id."""
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+@contextlib.contextmanager
+def one_commit() -> Iterator[None]:
+    """Download every file of a repository from one commit while in this context: the first file's (a branch
+    pushed to meanwhile would otherwise give one commit's config with another's weights). Nests: an inner
+    context (a load inside a model's ``__init__``) keeps the outer one's commits."""
+    if _PINNED.get() is not None:
+        yield
+        return
+    token = _PINNED.set({})
+    try:
+        yield
+    finally:
+        _PINNED.reset(token)
+
+
+def _pinned(repo_id: str, options: DownloadOptions) -> DownloadOptions:
+    """``options`` at the commit :func:`one_commit` holds for ``repo_id``, if any."""
+    pins = _PINNED.get()
+    commit = None if pins is None else pins.get(repo_id)
+    return options if commit is None else dataclasses.replace(options, revision=commit)
+
+
+def _pin(repo_id: str, filename: str, path: Path) -> None:
+    """Hold the commit of ``path`` (``.../snapshots/<commit>/<filename>`` in the cache) for ``repo_id``."""
+    pins = _PINNED.get()
+    if pins is None or repo_id in pins:
+        return
+    snapshot = path.parents[len(Path(filename).parts) - 1]
+    if _COMMIT.match(snapshot.name):
+        pins[repo_id] = snapshot.name
+
+
 def download_file(repo_id: str, filename: str, options: DownloadOptions) -> Path:
     """Download ``filename`` of ``repo_id`` into the cache (or find it there) and return its path.
+
+    Inside :func:`one_commit` (as ``from_pretrained`` runs), every file comes from the commit of the first one.
 
     Raises:
         InvalidRepoPathError: ``filename`` would leave the repository.
         huggingface_hub.errors.EntryNotFoundError: the file is not in the repository (or not cached with
             ``local_files_only``); other client errors as the client raises them.
     """
+    path = _download(repo_id, filename, _pinned(repo_id, options))
+    _pin(repo_id, filename, path)
+    return path
+
+
+def _download(repo_id: str, filename: str, options: DownloadOptions) -> Path:
     check_relative_path(filename, repo_id)
     path = hf_hub_download(
         repo_id,
@@ -65,7 +121,8 @@ def download_optional_file(repo_id: str, filename: str, options: DownloadOptions
     except RemoteEntryNotFoundError:
         return None
     except LocalEntryNotFoundError:
-        cached = try_to_load_from_cache(repo_id, filename, cache_dir=options.cache_dir, revision=options.revision)
+        revision = _pinned(repo_id, options).revision
+        cached = try_to_load_from_cache(repo_id, filename, cache_dir=options.cache_dir, revision=revision)
         if cached is _CACHED_NO_EXIST:
             return None
         raise
@@ -92,8 +149,13 @@ def download_files(repo_id: str, filenames: list[str], options: DownloadOptions)
     workers = max(1, min(options.max_workers, len(filenames)))
     if workers == 1:
         return [download_file(repo_id, name, options) for name in filenames]
+    pins = _PINNED.get()
+    first = []
+    if pins is not None and repo_id not in pins:  # the first file pins the commit (the pool's threads see no context)
+        first = [download_file(repo_id, filenames[0], options)]
+    pinned = _pinned(repo_id, options)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubmixin-download") as pool:
-        return list(pool.map(lambda name: download_file(repo_id, name, options), filenames))
+        return [*first, *pool.map(lambda name: _download(repo_id, name, pinned), filenames[len(first) :])]
 
 
 def _delete_patterns(folder: Path, options: UploadOptions, replaced: Sequence[str]) -> list[str] | str | None:

@@ -119,3 +119,47 @@ def test_rnns_are_built_without_initialising_their_weights(tmp_path: Path, caplo
     assert loaded.lstm._flat_weights[0] is loaded.lstm.weight_ih_l0  # the list follows the loaded parameters
     x = torch.randn(2, 3, 4)
     assert torch.equal(loaded(x), model(x))
+
+
+class Backbone(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, dim: int = 8) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim))
+
+
+class WithPretrainedBackbone(nn.Module, PyTorchModelHubMixin):
+    """Loads a pretrained part of itself in ``__init__``, as fine-tuning code does."""
+
+    def __init__(self, backbone: str, classes: int = 3) -> None:
+        super().__init__()
+        self.backbone = Backbone.from_pretrained(backbone)
+        self.head = nn.Linear(8, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.backbone.body(x))
+        return out
+
+
+def test_a_load_inside_init_is_built_without_weights_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.manual_seed(3)
+    Backbone().save_pretrained(tmp_path / "backbone")
+    model = WithPretrainedBackbone(str(tmp_path / "backbone")).eval()
+    with torch.no_grad():
+        model.backbone.body[0].bias.add_(1.0)  # fine-tuned: the outer checkpoint's backbone differs from its repo's
+    model.save_pretrained(tmp_path / "outer")
+    initialised: list[nn.Linear] = []
+    reset = nn.Linear.reset_parameters
+
+    def counting(layer: nn.Linear) -> None:
+        if not layer.weight.is_meta:
+            initialised.append(layer)
+        reset(layer)
+
+    monkeypatch.setattr(nn.Linear, "reset_parameters", counting)
+    with caplog.at_level("INFO", logger="hubmixin_torch"):
+        loaded = WithPretrainedBackbone.from_pretrained(tmp_path / "outer")
+    assert "constructing normally" not in caplog.text and not initialised  # once: 5 random initialisations
+    x = torch.randn(2, 8)
+    assert torch.equal(loaded(x), model(x))  # the fine-tuned weights, from the outer checkpoint

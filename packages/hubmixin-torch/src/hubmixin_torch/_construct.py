@@ -6,6 +6,7 @@ device (nothing allocated, nothing initialised). See :func:`construct_without_we
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import weakref
@@ -15,7 +16,7 @@ from typing import TypeVar, cast
 
 import torch
 
-__all__ = ["construct_without_weights"]
+__all__ = ["construct_without_weights", "parameters_as_given"]
 
 logger = logging.getLogger("hubmixin_torch")
 
@@ -62,6 +63,12 @@ def _parameters_on_meta(active: bool) -> Iterator[None]:
         yield
     finally:
         _local.memo = previous
+
+
+def parameters_as_given() -> contextlib.AbstractContextManager[None]:
+    """Within this block (this thread only), parameters are registered as they are, even inside a construction
+    without weights (a model loading a pretrained part of itself in its ``__init__``)."""
+    return _parameters_on_meta(False)
 
 
 def construct_without_weights(factory: Callable[[], M]) -> M:

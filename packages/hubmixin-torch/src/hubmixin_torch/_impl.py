@@ -16,7 +16,7 @@ from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core.errors import DeviceError, HubMixinTypeError
 from hubmixin_torch._checkpoint import open_torch_checkpoint
-from hubmixin_torch._construct import construct_without_weights
+from hubmixin_torch._construct import construct_without_weights, parameters_as_given
 from hubmixin_torch._dtypes import DTYPE_CODERS, check_dtype_argument
 from hubmixin_torch._load import load_checkpoint
 from hubmixin_torch._save import save_module
@@ -106,16 +106,19 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
         model = construct_without_weights(lambda: cls(**model_kwargs))
         module = _as_module(model)
-        tie_weights = getattr(module, "tie_weights", None)
-        if callable(tie_weights) and _takes_no_arguments(tie_weights):  # transformers': ties made outside __init__
-            tie_weights()
-        load_checkpoint(
-            module,
-            checkpoint,
-            device=device,
-            dtype=dtype,
-            strict=strict,
-            rebuild=lambda: _as_module(cls(**model_kwargs)),
-        )
+        # A load inside another model's __init__ (a pretrained backbone), itself built without weights: the
+        # tensors assigned here are this model's, not parameters of the outer one to put on the meta device.
+        with parameters_as_given():
+            tie_weights = getattr(module, "tie_weights", None)
+            if callable(tie_weights) and _takes_no_arguments(tie_weights):  # transformers': ties made outside init
+                tie_weights()
+            load_checkpoint(
+                module,
+                checkpoint,
+                device=device,
+                dtype=dtype,
+                strict=strict,
+                rebuild=lambda: _as_module(cls(**model_kwargs)),
+            )
         module.eval()
         return model

@@ -147,7 +147,8 @@ def test_a_load_inside_init_is_built_without_weights_too(
     Backbone().save_pretrained(tmp_path / "backbone")
     model = WithPretrainedBackbone(str(tmp_path / "backbone")).eval()
     with torch.no_grad():
-        model.backbone.body[0].bias.add_(1.0)  # fine-tuned: the outer checkpoint's backbone differs from its repo's
+        first: nn.Linear = model.backbone.body[0]  # type: ignore[assignment]
+        first.bias.add_(1.0)  # fine-tuned: the outer checkpoint's backbone differs from its repo's
     model.save_pretrained(tmp_path / "outer")
     initialised: list[nn.Linear] = []
     reset = nn.Linear.reset_parameters

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import jax
@@ -18,11 +19,24 @@ from flax import nnx
 from flax.nnx import graphlib
 from jax.sharding import Mesh
 
-__all__ = ["abstract_paths", "construct_abstract", "materialize"]
+__all__ = ["NestedLoad", "abstract_paths", "check_not_abstract", "construct_abstract", "materialize"]
 
 M = TypeVar("M")
 
 logger = logging.getLogger("hubmixin_flax")
+
+_ABSTRACT: ContextVar[bool] = ContextVar("hubmixin_flax_abstract", default=False)
+"""Whether this context runs an ``__init__`` under :func:`construct_abstract`."""
+
+
+class NestedLoad(Exception):
+    """A ``from_pretrained`` inside an ``__init__`` run abstractly: the values it loads would be dropped."""
+
+
+def check_not_abstract(name: str) -> None:
+    """Raise :class:`NestedLoad` inside an abstract construction (``name``: the class loading)."""
+    if _ABSTRACT.get():
+        raise NestedLoad(f"{name}.from_pretrained in __init__")
 
 
 def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -50,14 +64,25 @@ def construct_abstract(factory: Callable[..., M], kwargs: dict[str, Any], mesh: 
     static, nodes = _split_kwargs(kwargs)
     with _under(mesh):
         try:
-            model: M = nnx.eval_shape(lambda nodes: factory(**static, **nodes), nodes)
-        except (jax.errors.JAXTypeError, TypeError) as error:  # a tracer turned into numpy, a bool, an index;
-            # a variable holding a mutable array (nnx.Param(..., ref=True)), which eval_shape cannot abstract
+            with _abstractly():
+                model: M = nnx.eval_shape(lambda nodes: factory(**static, **nodes), nodes)
+        except (jax.errors.JAXTypeError, TypeError, NestedLoad) as error:  # a tracer turned into numpy, a bool,
+            # an index; a variable holding a mutable array (nnx.Param(..., ref=True)), which eval_shape cannot
+            # abstract; a pretrained part loaded in __init__, whose values eval_shape would drop
             name = getattr(factory, "__qualname__", repr(factory))
             reason = str(error).splitlines()[0]
             logger.info("%s: __init__ needs concrete arrays (%s): built normally, then loaded", name, reason)
             model = factory(**kwargs)
     return model
+
+
+@contextlib.contextmanager
+def _abstractly() -> Iterator[None]:
+    token = _ABSTRACT.set(True)
+    try:
+        yield
+    finally:
+        _ABSTRACT.reset(token)
 
 
 def _pending(value: Any) -> bool:

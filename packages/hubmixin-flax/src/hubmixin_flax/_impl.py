@@ -47,7 +47,7 @@ from hubmixin_core.weights import (
     warn_settings,
 )
 from hubmixin_flax._coders import DTYPE_CODERS, SPEC_CODERS
-from hubmixin_flax._construct import abstract_paths, construct_abstract, materialize
+from hubmixin_flax._construct import abstract_paths, check_not_abstract, construct_abstract, materialize
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
@@ -183,6 +183,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         Also takes huggingface_hub's signature (``revision``, ``token``, ... and the ``__init__`` arguments as
         keywords), so an override written for huggingface_hub forwards to ``super()._from_pretrained`` unchanged.
         """
+        check_not_abstract(cls.__qualname__)  # inside another model's abstract __init__: it is built normally
         target = floating_dtype_name(dtype)
         checkpoint = open_checkpoint(model_id, download).renamed(key_mapping)
         kwargs = dict(model_kwargs)

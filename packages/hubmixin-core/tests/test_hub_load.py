@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,8 @@ import pytest
 from core_models import MLP
 from huggingface_hub.errors import LocalEntryNotFoundError
 
+from hubmixin_core import DownloadOptions, download_file
+from hubmixin_core._hub import one_commit
 from hubmixin_core.testing import Fault, LocalHub
 
 
@@ -85,3 +89,15 @@ def test_a_push_landing_during_a_load_does_not_mix_two_commits(
     for name, array in first.weights.items():
         np.testing.assert_array_equal(loaded[0].weights[name], array)  # ... with the first push's weights
     assert MLP.from_pretrained(repo_id, cache_dir=tmp_path).activation == "gelu"  # the next load: the second push
+
+
+def test_one_commit_pins_each_revision_asked_for_apart(local_hub: LocalHub, tmp_path: Path) -> None:
+    repo_id = f"{local_hub.username}/pinned"
+    first = MLP(activation="relu").push_to_hub(repo_id)
+    MLP(activation="gelu").push_to_hub(repo_id)
+    options = DownloadOptions(cache_dir=tmp_path)
+    with one_commit():
+        latest = json.loads(download_file(repo_id, "config.json", options).read_text())
+        older = json.loads(download_file(repo_id, "config.json", replace(options, revision=first.oid)).read_text())
+        again = json.loads(download_file(repo_id, "config.json", options).read_text())
+    assert (latest["activation"], older["activation"], again["activation"]) == ("gelu", "relu", "gelu")

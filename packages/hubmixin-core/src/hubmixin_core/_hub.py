@@ -38,8 +38,9 @@ def _version() -> str:
         return "0+unknown"
 
 
-_PINNED: ContextVar[dict[str, str] | None] = ContextVar("hubmixin_pinned_commits", default=None)
-"""Inside :func:`one_commit`: the commit each repository's first download came from, by repo id."""
+_PINNED: ContextVar[dict[tuple[str, str | None], str] | None] = ContextVar("hubmixin_pinned_commits", default=None)
+"""Inside :func:`one_commit`: the commit each repository's first download came from, by repo id and the revision
+asked for."""
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -61,18 +62,19 @@ def one_commit() -> Iterator[None]:
 def _pinned(repo_id: str, options: DownloadOptions) -> DownloadOptions:
     """``options`` at the commit :func:`one_commit` holds for ``repo_id``, if any."""
     pins = _PINNED.get()
-    commit = None if pins is None else pins.get(repo_id)
+    commit = None if pins is None else pins.get((repo_id, options.revision))
     return options if commit is None else dataclasses.replace(options, revision=commit)
 
 
-def _pin(repo_id: str, filename: str, path: Path) -> None:
-    """Hold the commit of ``path`` (``.../snapshots/<commit>/<filename>`` in the cache) for ``repo_id``."""
+def _pin(repo_id: str, filename: str, options: DownloadOptions, path: Path) -> None:
+    """Hold the commit of ``path`` (``.../snapshots/<commit>/<filename>`` in the cache) for ``repo_id`` at the
+    revision ``options`` ask for."""
     pins = _PINNED.get()
-    if pins is None or repo_id in pins:
+    if pins is None or (repo_id, options.revision) in pins:
         return
     snapshot = path.parents[len(Path(filename).parts) - 1]
     if _COMMIT.match(snapshot.name):
-        pins[repo_id] = snapshot.name
+        pins[(repo_id, options.revision)] = snapshot.name
 
 
 def download_file(repo_id: str, filename: str, options: DownloadOptions) -> Path:
@@ -86,7 +88,7 @@ def download_file(repo_id: str, filename: str, options: DownloadOptions) -> Path
             ``local_files_only``); other client errors as the client raises them.
     """
     path = _download(repo_id, filename, _pinned(repo_id, options))
-    _pin(repo_id, filename, path)
+    _pin(repo_id, filename, options, path)
     return path
 
 
@@ -151,8 +153,8 @@ def download_files(repo_id: str, filenames: list[str], options: DownloadOptions)
         return [download_file(repo_id, name, options) for name in filenames]
     pins = _PINNED.get()
     first = []
-    if pins is not None and repo_id not in pins:  # the first file pins the commit (the pool's threads see no context)
-        first = [download_file(repo_id, filenames[0], options)]
+    if pins is not None and (repo_id, options.revision) not in pins:
+        first = [download_file(repo_id, filenames[0], options)]  # pins the commit: the pool's threads see no context
     pinned = _pinned(repo_id, options)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubmixin-download") as pool:
         return [*first, *pool.map(lambda name: _download(repo_id, name, pinned), filenames[len(first) :])]

@@ -101,3 +101,18 @@ def test_one_commit_pins_each_revision_asked_for_apart(local_hub: LocalHub, tmp_
         older = json.loads(download_file(repo_id, "config.json", replace(options, revision=first.oid)).read_text())
         again = json.loads(download_file(repo_id, "config.json", options).read_text())
     assert (latest["activation"], older["activation"], again["activation"]) == ("gelu", "relu", "gelu")
+
+
+def test_an_offline_load_missing_one_shard_names_it(local_hub: LocalHub, tmp_path: Path) -> None:
+    repo_id = f"{local_hub.username}/offline-shards"
+    model = MLP()
+    model.max_shard_size = 64
+    model.push_to_hub(repo_id)
+    MLP.from_pretrained(repo_id, cache_dir=tmp_path)  # every shard cached
+    shards = sorted(tmp_path.rglob("model-*-of-*.safetensors"))
+    assert len(shards) > 1
+    shards[-1].unlink()
+    with pytest.raises(
+        LocalEntryNotFoundError, match=rf"{shards[-1].name} of {repo_id}@[0-9a-f]{{40}} is not in the cache"
+    ):
+        MLP.from_pretrained(repo_id, cache_dir=tmp_path, local_files_only=True)

@@ -94,18 +94,24 @@ def download_file(repo_id: str, filename: str, options: DownloadOptions) -> Path
 
 def _download(repo_id: str, filename: str, options: DownloadOptions) -> Path:
     check_relative_path(filename, repo_id)
-    path = hf_hub_download(
-        repo_id,
-        filename,
-        revision=options.revision,
-        cache_dir=options.cache_dir,
-        force_download=options.force_download,
-        local_files_only=options.local_files_only,
-        token=options.token,
-        endpoint=options.endpoint,
-        library_name=_LIBRARY,
-        library_version=_version(),
-    )
+    try:
+        path = hf_hub_download(
+            repo_id,
+            filename,
+            revision=options.revision,
+            cache_dir=options.cache_dir,
+            force_download=options.force_download,
+            local_files_only=options.local_files_only,
+            token=options.token,
+            endpoint=options.endpoint,
+            library_name=_LIBRARY,
+            library_version=_version(),
+        )
+    except LocalEntryNotFoundError as error:  # the client's message names no file (one shard of six, offline)
+        where = f"{repo_id}@{options.revision or 'main'}"
+        raise LocalEntryNotFoundError(
+            f"{filename} of {where} is not in the cache and cannot be fetched: {error}"
+        ) from error
     return Path(str(path))
 
 

@@ -36,10 +36,7 @@ def mesh_of(spec: ShardingSpec | None) -> Mesh | None:
 def _ambient_mesh() -> Mesh | None:
     """The concrete mesh of the caller's ``jax.set_mesh`` context, if any."""
     get_mesh = getattr(jax.sharding, "get_mesh", None)
-    try:
-        mesh = get_mesh() if get_mesh is not None else None
-    except ValueError:  # inside a trace (a load in the __init__ of a model being built abstractly): none there
-        return None
+    mesh = get_mesh() if get_mesh is not None else None
     return mesh if isinstance(mesh, Mesh) and not mesh.empty else None
 
 

@@ -561,7 +561,7 @@ class ModelHubMixinBase:
         cls._hub_warn_options_named_like_arguments(download, load_kwargs, model_kwargs)
         try:
             method = f"{cls.__qualname__}.from_pretrained"
-            check_keywords(method, model_kwargs, accepted or init, options, _class_keywords(cls))
+            check_keywords(method, model_kwargs, accepted or init, options, lambda: _class_keywords(cls))
         except HubMixinTypeError as error:
             if "model_kwargs" not in init:
                 raise

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import logging
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,19 +59,20 @@ def check_keywords(
     given: Iterable[str],
     accepted: Mapping[str, inspect.Parameter],
     options: Collection[str],
-    class_keywords: Collection[str] = (),
+    class_keywords: Callable[[], Collection[str]] = tuple,
 ) -> None:
     """Raise ``TypeError`` for a keyword that is neither an option nor accepted (``__init__``'s parameters).
 
     Raises:
         TypeError: the first unknown keyword, with the closest option or parameter ("did you mean ...?"), or
-            where it is one of ``class_keywords`` (``strict_config``), how to give it to the class.
+            where it is one of ``class_keywords()`` (``strict_config``; asked only then), how to give it to the
+            class.
     """
     if takes_any_keyword(accepted):
         return
     names = [n for n, p in accepted.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
     for name in given:
-        if name in class_keywords and name not in accepted:
+        if name not in accepted and name in class_keywords():
             raise HubMixinTypeError(
                 f"{method}() got an unexpected keyword argument {name!r}: it is a class keyword, given where the "
                 f"class is defined: `class MyModel(..., {name}=...)`"

@@ -104,14 +104,15 @@ class ConfigEncodingError(ConfigError, TypeError):
         self.part = part
         self.part_type = part_type or value_type
         self.key_type = key_type
-        at = "" if part is None else f" (at {parameter}{part}: {_type_name(self.part_type)})"
-        advice = (
-            "Pass a JSON-compatible value, a dataclass, or declare a coder for this type with "
-            f"`class {cls_name}(..., coders={{{self.part_type.__qualname__}: (encode, decode)}})`."
-        )
         if key_type is not None:  # the part is a dict's key
             at = f" (at {parameter}{part}: a {_type_name(key_type)} key)"
             advice = "JSON object keys are strings: use string keys, or a list of pairs."
+        else:
+            at = "" if part is None else f" (at {parameter}{part}: {_type_name(self.part_type)})"
+            advice = (
+                "Pass a JSON-compatible value, a dataclass, or declare a coder for this type with "
+                f"`class {cls_name}(..., coders={{{self.part_type.__qualname__}: (encode, decode)}})`."
+            )
         super().__init__(
             f"{cls_name}: argument {parameter!r} of type {_type_name(value_type)}{at} cannot be encoded into "
             f"config.json. {advice}"

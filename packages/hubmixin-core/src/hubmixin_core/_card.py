@@ -47,10 +47,10 @@ class CardInfo:
         """
         _check_card_keywords(updates)
         child = CardInfo(self.template, self.repo_url, self.paper_url, self.docs_url, dict(self.data), list(self.tags))
-        for key in ("template", "repo_url", "paper_url", "docs_url"):
+        for key in _ATTRIBUTES:
             if updates.get(key) is not None:
                 setattr(child, key, updates[key])
-        for key in ("language", "library_name", "license", "license_name", "license_link", "pipeline_tag"):
+        for key in _DATA:
             value = updates.get(key)
             if value is not None:
                 child.data[key] = list(value) if isinstance(value, list | tuple) else value
@@ -62,17 +62,12 @@ class CardInfo:
         return ModelCardData(**self.data, tags=list(self.tags))
 
 
-_STRINGS = (
-    "template",
-    "repo_url",
-    "paper_url",
-    "docs_url",
-    "library_name",
-    "license",
-    "license_name",
-    "license_link",
-    "pipeline_tag",
-)
+_ATTRIBUTES = ("template", "repo_url", "paper_url", "docs_url")
+"""The card's keywords kept as attributes of :class:`CardInfo`."""
+_DATA = ("language", "library_name", "license", "license_name", "license_link", "pipeline_tag")
+"""The card's keywords kept in its ``ModelCardData``."""
+_STRINGS = (*_ATTRIBUTES, *(key for key in _DATA if key != "language"))
+"""The keywords that take a string (``language`` takes a list of them too)."""
 
 
 def _check_card_keywords(updates: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from core_models import MLP, NumpyModelMixin
 from huggingface_hub import ModelCard
@@ -50,18 +51,17 @@ def test_tags_are_inherited_and_never_leak_between_siblings() -> None:
         pass
 
     assert tags == ["shared"]  # the caller's list is not mutated
-    assert A._hub_mixin_card.tags == ["model_hub_mixin", "numpy", "shared"]
-    assert B._hub_mixin_card.tags == ["b-only", "model_hub_mixin", "numpy"]
-    assert C._hub_mixin_card.tags == ["c-only", "model_hub_mixin", "numpy", "shared"]
-    assert NumpyModelMixin._hub_mixin_card.tags == ["model_hub_mixin", "numpy"]
-    assert A._hub_mixin_info.model_card_data.tags == A._hub_mixin_card.tags  # huggingface_hub-compatible view
+    assert A._hub_mixin_info.model_card_data.tags == ["model_hub_mixin", "numpy", "shared"]
+    assert B._hub_mixin_info.model_card_data.tags == ["b-only", "model_hub_mixin", "numpy"]
+    assert C._hub_mixin_info.model_card_data.tags == ["c-only", "model_hub_mixin", "numpy", "shared"]
+    assert NumpyModelMixin._hub_mixin_info.model_card_data.tags == ["model_hub_mixin", "numpy"]
 
 
 def test_plain_subclass_always_has_the_base_tag() -> None:
     class Bare(ModelHubMixin):
         pass
 
-    assert Bare._hub_mixin_card.tags == ["model_hub_mixin"]
+    assert Bare._hub_mixin_info.model_card_data.tags == ["model_hub_mixin"]
 
 
 def test_custom_template_and_card_kwargs(tmp_path: Path) -> None:
@@ -78,3 +78,31 @@ def test_existing_readme_is_kept(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("my own card")
     MLP().save_pretrained(tmp_path)
     assert (tmp_path / "README.md").read_text() == "my own card"
+
+
+def test_changes_to_hub_mixin_info_reach_the_card_and_later_subclasses(tmp_path: Path) -> None:
+    # Libraries written for huggingface_hub set card metadata by changing the class's MixinInfo.
+    class Lib(MLP, library_name="orig"):
+        pass
+
+    class Earlier(Lib):
+        pass
+
+    Lib._hub_mixin_info.model_card_data.library_name = "renamed"
+    Lib._hub_mixin_info.model_card_data.tags = [*(Lib._hub_mixin_info.model_card_data.tags or []), "added"]
+    Lib._hub_mixin_info.repo_url = "https://example.org/lib"
+
+    class Later(Lib, tags=["later"]):
+        pass
+
+    Lib().save_pretrained(tmp_path / "lib")
+    card: Any = ModelCard.load(tmp_path / "lib" / "README.md")
+    assert card.data.library_name == "renamed" and "added" in card.data.tags
+    assert "https://example.org/lib" in card.content
+    later: Any = Later().generate_model_card()
+    assert later.data.library_name == "renamed" and {"added", "later"} <= set(later.data.tags)
+    assert "https://example.org/lib" in later.content
+    earlier: Any = Earlier().generate_model_card()  # made before the change: keeps its own copy, as in huggingface_hub
+    assert earlier.data.library_name == "orig" and "added" not in earlier.data.tags
+    Lib().generate_model_card(title="x")
+    assert Lib._hub_mixin_info.model_card_data.tags.count("added") == 1  # rendering leaves the class's info alone

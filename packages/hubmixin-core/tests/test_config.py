@@ -246,3 +246,27 @@ def test_class_coder_wins_over_builtin_path_coder(tmp_path: Path) -> None:
     PathAsParts(Path("x/y")).save_pretrained(tmp_path)
     assert json.loads((tmp_path / "config.json").read_text())["where"] == ["x", "y"]
     assert PathAsParts.from_pretrained(tmp_path).where == Path("x/y")
+
+
+def test_huggingface_hub_argument_helpers_use_the_class_coders() -> None:
+    # _encode_arg / _decode_arg / _is_jsonable: called by __init__ and _from_pretrained code written for
+    # huggingface_hub's ModelHubMixin.
+    assert AllTypes._hub_mixin_jsonable_custom_types == (Point,)
+    assert AllTypes._encode_arg(Point(1, 2)) == [1, 2]
+    assert AllTypes._decode_arg(Point, [1, 2]) == Point(1, 2)
+    assert AllTypes._decode_arg(Point | None, None) is None
+    assert AllTypes._encode_arg(Optim(lr=0.5)) == {"lr": 0.5, "betas": [0.9, 0.999]}
+    assert AllTypes._decode_arg(Optim, {"lr": 0.5, "betas": [0.9, 0.999]}) == Optim(lr=0.5)
+    assert AllTypes._decode_arg(Activation, "gelu") is Activation.GELU
+    assert AllTypes._decode_arg(int, "not decoded") == "not decoded"  # nothing says how: unchanged, as hf does
+    assert AllTypes._is_jsonable(Point(1, 2)) and AllTypes._is_jsonable({"a": [1, 2.5, None]})
+    unencodable = object()
+    assert not AllTypes._is_jsonable(unencodable) and AllTypes._encode_arg(unencodable) is unencodable
+    assert not MLP._is_jsonable(Point(1, 2)) and MLP._hub_mixin_jsonable_custom_types == ()
+
+
+def test_a_config_argument_json_cannot_hold_is_named_and_is_a_type_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigEncodingError, match=r"at config\['b'\]: builtins.set") as raised:
+        MLP().save_pretrained(tmp_path / "m", config={"a": 3, "b": {1, 2}})
+    assert isinstance(raised.value, TypeError)  # json.dumps' error type, which huggingface_hub's mixin raises
+    assert raised.value.part == "['b']" and not (tmp_path / "m").exists()

@@ -17,7 +17,7 @@ import pytest
 from core_models import NumpyModelMixin
 
 from hubmixin_core import ConfigEncodingWarning, LoaderOptionWarning
-from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
+from hubmixin_core.errors import ConfigTypeError, HubMixinTypeError, HubMixinValueError
 
 
 class Named(NumpyModelMixin):
@@ -385,3 +385,54 @@ def test_a_dataclass_field_annotated_any_comes_back_as_its_defaults_type(tmp_pat
     assert [str(w.message).split(" (")[0] for w in caught] == ["WithLooseFields: argument config.root"]
     config = WithLooseFields.from_pretrained(tmp_path).config
     assert config.act is Act.GELU and config.kernel == (5, 5) and config.root == "data"
+
+
+class SloppyDefaults(NumpyModelMixin):
+    """Defaults of another type than their annotations, as written in real code (huggingface_hub loads them)."""
+
+    def __init__(self, flag: bool = 0, size: int = 1.5, scale: float = 1) -> None:  # type: ignore[assignment]
+        self.args: tuple[Any, ...] = (flag, size, scale)
+        self.weights = {"w": np.zeros(2, dtype=np.float32)}
+
+
+def test_a_default_of_another_type_than_its_annotation_comes_back(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the class's own defaults are not the user's mistake: no warning
+        SloppyDefaults().save_pretrained(tmp_path / "defaults")
+    assert json.loads((tmp_path / "defaults" / "config.json").read_text()) == {"flag": 0, "size": 1.5, "scale": 1}
+    loaded = SloppyDefaults.from_pretrained(tmp_path / "defaults")
+    assert loaded.args == (0, 1.5, 1) and type(loaded.args[0]) is int
+    assert SloppyDefaults(flag=True).args == (True, 1.5, 1)  # the annotated type, given: checked as before
+    SloppyDefaults(flag=True, size=3).save_pretrained(tmp_path / "given")
+    assert SloppyDefaults.from_pretrained(tmp_path / "given").args == (True, 3, 1)
+    (tmp_path / "given" / "config.json").write_text(json.dumps({"flag": 1}))  # 1 is not the default 0: refused
+    with pytest.raises(ConfigTypeError, match="'flag' must be bool"):
+        SloppyDefaults.from_pretrained(tmp_path / "given")
+
+
+class TakesProxies(NumpyModelMixin):
+    def __init__(self, proxies: int = 0) -> None:
+        self.proxies = proxies
+        self.weights = {"w": np.zeros(2, dtype=np.float32)}
+
+
+def test_keywords_huggingface_hub_deprecated_are_ignored_as_it_does(tmp_path: Path) -> None:
+    Loose().save_pretrained(tmp_path)
+    loose: Any = Loose  # the keywords are not in the typed signature
+    with pytest.warns(FutureWarning) as caught:
+        loose.from_pretrained(tmp_path, resume_download=True, force_filename="x")
+    messages = [str(w.message) for w in caught]
+    assert messages == [
+        "Loose.from_pretrained: resume_download= is deprecated and ignored, as in huggingface_hub >= 1.0",
+        "Loose.from_pretrained: force_filename= is deprecated and ignored, as in huggingface_hub >= 1.0",
+    ]
+    assert caught[0].filename == __file__  # the user's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loose.from_pretrained(tmp_path, proxies=None, resume_download=None, local_dir_use_symlinks=None)
+    with pytest.raises(HubMixinValueError, match=r"proxies \(given for \['https'\]\)") as refused:
+        loose.from_pretrained(tmp_path, proxies={"https": "http://user:secret@proxy"})
+    assert "secret" not in str(refused.value)
+    TakesProxies(proxies=3).save_pretrained(tmp_path / "p")
+    takes: Any = TakesProxies
+    assert takes.from_pretrained(tmp_path / "p", proxies=5).proxies == 5  # the model's own argument

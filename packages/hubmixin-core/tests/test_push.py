@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -154,3 +155,30 @@ def test_the_overridden_push_gets_the_config_as_a_dict_and_card_kwargs(local_hub
     }
     loaded = DataclassPushRecorder.from_pretrained(f"{local_hub.username}/sizes", cache_dir=tmp_path / "cache")
     assert loaded.config == Sizes(hidden=3)
+
+
+class WithVocabulary(MLP):
+    """A library's save_pretrained writing one more file, as huggingface_hub's push_to_hub runs it."""
+
+    calls: ClassVar[list[dict[str, object]]] = []
+
+    def save_pretrained(  # type: ignore[override]  # huggingface_hub's narrow signature
+        self, save_directory: str | Path, *, config: Any = None, model_card_kwargs: Any = None, **kwargs: Any
+    ) -> None:
+        WithVocabulary.calls.append({"config": config, "model_card_kwargs": model_card_kwargs, **kwargs})
+        base: Any = super()
+        base.save_pretrained(save_directory, config=config, model_card_kwargs=model_card_kwargs, **kwargs)
+        (Path(save_directory) / "vocab.txt").write_text("a\nb\n")
+
+
+def test_push_saves_through_an_overridden_save_pretrained(local_hub: LocalHub, tmp_path: Path) -> None:
+    WithVocabulary.calls.clear()
+    WithVocabulary().push_to_hub("localuser/vocab", model_card_kwargs={"title": "t"})
+    api = HfApi()
+    assert "vocab.txt" in api.list_repo_files("localuser/vocab")
+    assert WithVocabulary.calls == [{"config": None, "model_card_kwargs": {"title": "t"}}]
+    WithVocabulary().save_pretrained(tmp_path / "local", push_to_hub=True, repo_id="localuser/vocab2")
+    assert (tmp_path / "local" / "vocab.txt").is_file()
+    assert "vocab.txt" in api.list_repo_files("localuser/vocab2")
+    loaded = WithVocabulary.from_pretrained("localuser/vocab2")
+    np.testing.assert_array_equal(loaded.weights["fc1.weight"], MLP().weights["fc1.weight"])

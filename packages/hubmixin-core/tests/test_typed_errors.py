@@ -222,4 +222,5 @@ def test_class_keywords_of_another_type_or_name_are_typed_errors(keywords: dict[
 
 def test_class_keywords_of_the_right_types_are_taken() -> None:
     good: Any = type("Good", (NumpyModelMixin,), {}, tags=("a", "b"), language="en", license="mit")
-    assert {"a", "b"} <= set(good._hub_mixin_card.tags) and good._hub_mixin_card.data["language"] == "en"
+    data = good._hub_mixin_info.model_card_data
+    assert {"a", "b"} <= set(data.tags) and data.language == "en"

@@ -53,8 +53,9 @@ from hubmixin_core._config import (
     unencodable_part,
 )
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
+from hubmixin_core._hf_compat import HfMixinHelpers
 from hubmixin_core._hub import locate_file, one_commit, upload_folder
-from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, model_arguments
+from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
 from hubmixin_core._paths import check_local_location
 from hubmixin_core._roundtrip import json_native, type_change
 from hubmixin_core._warn import warn_user
@@ -98,11 +99,12 @@ _LOADING: ContextVar[bool] = ContextVar("hubmixin_loading", default=False)
 """Whether ``from_pretrained`` is building a model (its unencodable arguments were given back on purpose)."""
 
 
-class ModelHubMixinBase:
+class ModelHubMixinBase(HfMixinHelpers):
     """Hand-written core of :class:`hubmixin_core.ModelHubMixin`; use that class, not this one."""
 
-    _hub_mixin_card: ClassVar[CardInfo] = CardInfo()
-    _hub_mixin_info: ClassVar[MixinInfo]
+    _hub_mixin_info: ClassVar[MixinInfo] = CardInfo().info()
+    """The card's template and metadata (huggingface_hub's): what a library changes in it goes into the cards of
+    the class's models, and into the subclasses made after the change (each class holds its own copy)."""
     _hub_mixin_coders: ClassVar[Coders] = {}
     _hub_mixin_strict_config: ClassVar[bool] = False
     _hub_mixin_init_parameters: ClassVar[dict[str, inspect.Parameter]] = {}
@@ -158,22 +160,25 @@ class ModelHubMixinBase:
             if not kwargs or "keyword" not in str(error):
                 raise
             raise _unknown_class_keywords(cls, kwargs) from error
-        cls._hub_mixin_card = cls._hub_mixin_card.derive(
-            template=model_card_template,
-            repo_url=repo_url,
-            paper_url=paper_url,
-            docs_url=docs_url,
-            language=language,
-            library_name=library_name,
-            license=license,
-            license_name=license_name,
-            license_link=license_link,
-            pipeline_tag=pipeline_tag,
-            tags=tags,
+        cls._hub_mixin_info = (
+            CardInfo.from_info(cls._hub_mixin_info)
+            .derive(
+                template=model_card_template,
+                repo_url=repo_url,
+                paper_url=paper_url,
+                docs_url=docs_url,
+                language=language,
+                library_name=library_name,
+                license=license,
+                license_name=license_name,
+                license_link=license_link,
+                pipeline_tag=pipeline_tag,
+                tags=tags,
+            )
+            .info()
         )
-        card = cls._hub_mixin_card
-        cls._hub_mixin_info = MixinInfo(card.template, card.card_data(), card.docs_url, card.paper_url, card.repo_url)
         cls._hub_mixin_coders = {**cls._hub_mixin_coders, **(coders or {})}
+        cls._hub_mixin_jsonable_custom_types = tuple(cls._hub_mixin_coders)
         if strict_config is not None:
             cls._hub_mixin_strict_config = strict_config
         if isinstance(runtime_args, str):
@@ -424,20 +429,27 @@ class ModelHubMixinBase:
     def _hub_mixin_reject(cls, name: str, value: Any) -> None:
         """An argument cannot be encoded: raise under ``strict_config``, else warn (never drop silently); not
         while ``from_pretrained`` builds the model with it (given again at load, as the warning asked)."""
-        found = unencodable_part(value, cls._all_coders())
-        part, part_value = (None, None) if found is None else found
-        key_type = type(part_value.key) if isinstance(part_value, NonStringKey) else None
-        part_type = key_type or (None if found is None else type(part_value))
-        error = ConfigEncodingError(name, type(value), cls.__qualname__, part, part_type, key_type)
+        error = cls._hub_mixin_encoding_error(name, value)
         if cls._hub_mixin_strict_config:
             raise error
         if not _LOADING.get():
             warn_user(f"{error} It is left out of config.json.", ConfigEncodingWarning)
 
+    @classmethod
+    def _hub_mixin_encoding_error(cls, name: str, value: Any) -> ConfigEncodingError:
+        """The error naming the part of ``value`` (the argument ``name``) that JSON cannot hold."""
+        found = unencodable_part(value, cls._all_coders())
+        part, part_value = (None, None) if found is None else found
+        key_type = type(part_value.key) if isinstance(part_value, NonStringKey) else None
+        part_type = key_type or (None if found is None else type(part_value))
+        return ConfigEncodingError(name, type(value), cls.__qualname__, part, part_type, key_type)
+
     def _hub_config_dict(self, config: dict[str, Any] | DataclassInstance | None) -> dict[str, Any] | None:
         if config is None:
             return None
         encoded = encode_value(config, self._all_coders())
+        if encoded is UNENCODABLE and (isinstance(config, dict) or dataclasses.is_dataclass(config)):
+            raise self._hub_mixin_encoding_error("config", config)  # a TypeError, as json.dumps raises
         if not isinstance(encoded, dict):
             raise ConfigError(f"{type(self).__qualname__}: config {type(config).__qualname__} cannot be saved as JSON")
         return encoded
@@ -492,7 +504,14 @@ class ModelHubMixinBase:
         _check_token(upload.token)
         with tempfile.TemporaryDirectory(prefix="hubmixin-push-") as tmp:
             folder = Path(tmp) / "model"
-            self._hub_save(folder, repo_id=None, push_to_hub=False, upload=upload, save_kwargs=save_kwargs)
+            if _overridden(type(self), "save_pretrained"):
+                # As huggingface_hub does: a library's save_pretrained may write more files (a tokenizer, a
+                # vocabulary); the save options given to push_to_hub reach it where they are not the defaults.
+                given = {k: v for k, v in save_kwargs.items() if v != self._hub_extra_defaults.get(k)}
+                config, card_kwargs = upload.config, upload.model_card_kwargs
+                self.save_pretrained(folder, config=config, model_card_kwargs=card_kwargs, **given)  # type: ignore[attr-defined]
+            else:
+                self._hub_save(folder, repo_id=None, push_to_hub=False, upload=upload, save_kwargs=save_kwargs)
             return upload_folder(repo_id, folder, upload, replaced=WEIGHTS_FILE_PATTERNS)
 
     def _save_pretrained(self, save_directory: Path) -> None:
@@ -505,7 +524,7 @@ class ModelHubMixinBase:
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
         """The model card of this model: the class's card template filled with its metadata and ``kwargs``."""
-        card = type(self)._hub_mixin_card
+        card = CardInfo.from_info(type(self)._hub_mixin_info)  # a copy: rendering must not change the class's
         values = {"repo_url": card.repo_url, "paper_url": card.paper_url, "docs_url": card.docs_url, **kwargs}
         model_card: ModelCard = ModelCard.from_template(
             card_data=card.card_data(), template_str=card.template, **values
@@ -551,6 +570,7 @@ class ModelHubMixinBase:
         if download.max_workers < 1:
             raise HubMixinValueError(f"max_workers must be at least 1, got {download.max_workers}")
         model_kwargs = dict(model_kwargs)
+        drop_deprecated_keywords(f"{cls.__qualname__}.from_pretrained", model_kwargs, cls._hub_init_takes)
         call = cls._hub_loader_arguments(download, load_kwargs)
         parameters = inspect.signature(cls._from_pretrained).parameters
         cls._hub_mixin_inspect_init()
@@ -801,6 +821,9 @@ class ModelHubMixinBase:
             default = parameters[key].default
             if value is None and default is None:  # ``x: int = None``: kept as it is
                 continue
+            if key in hints and json_type_mismatch(hints[key], value, coders) and _is_json_of(value, default, coders):
+                values[key] = default  # the class's own default, of another type than its annotation (``b: bool = 0``)
+                continue
             values[key] = cls._hub_decode_argument(key, value, hints, coders, source)
         named = {name: p for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
         keywords = parameters if cls._hub_mixin_config_to_kwargs else named  # what reaches __init__ by name
@@ -863,6 +886,20 @@ class ModelHubMixinBase:
         an override written for huggingface_hub may forward everything to ``super()._from_pretrained``.
         """
         raise NotImplementedError
+
+
+def _is_json_of(value: Any, default: Any, coders: Coders) -> bool:
+    """Whether the JSON ``value`` is ``default`` encoded (``0`` is not ``False``: JSON texts are compared)."""
+    if default is inspect.Parameter.empty:
+        return False
+    encoded = encode_value(default, coders)
+    return encoded is not UNENCODABLE and json.dumps(encoded, sort_keys=True) == json.dumps(value, sort_keys=True)
+
+
+def _overridden(cls: type, name: str) -> bool:
+    """Whether a class of the user's defines ``name``, not hubmixin's generated facade."""
+    owner = next((c for c in cls.__mro__ if name in c.__dict__), None)
+    return owner is not None and not owner.__module__.endswith("._generated._methods")
 
 
 def _check_config_type(annotation: Any, value: Any, coders: Coders, source: str, key: str) -> None:

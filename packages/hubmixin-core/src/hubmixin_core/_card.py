@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from huggingface_hub import ModelCardData
+from huggingface_hub.hub_mixin import MixinInfo
 
 from hubmixin_core.errors import HubMixinTypeError
 
@@ -38,6 +39,18 @@ class CardInfo:
     docs_url: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=lambda: [BASE_TAG])
+
+    @classmethod
+    def from_info(cls, info: MixinInfo) -> CardInfo:
+        """The card a class's ``_hub_mixin_info`` describes, as it is now (a library may have changed it)."""
+        data: dict[str, Any] = info.model_card_data.to_dict()  # type: ignore[no-untyped-call]
+        tags = data.pop("tags", None) or []
+        template = info.model_card_template
+        return cls(template, info.repo_url, info.paper_url, info.docs_url, data, list(tags))
+
+    def info(self) -> MixinInfo:
+        """This card as huggingface_hub's ``MixinInfo``, the class's ``_hub_mixin_info``."""
+        return MixinInfo(self.template, self.card_data(), self.docs_url, self.paper_url, self.repo_url)
 
     def derive(self, **updates: Any) -> CardInfo:
         """A copy for a subclass: ``updates`` whose value is not ``None`` override; tags are added.

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from hubmixin_core._generated._options import DownloadOptions
+from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 from hubmixin_core.params import DOWNLOAD_PARAMS
 
@@ -121,12 +122,7 @@ def loader_arguments(
     is_option = {k: k in HUB_KEYWORDS and k not in model_names for k in keywords}
     extra_model_kwargs = {k: v for k, v in keywords.items() if not is_option[k]}
     keywords = {k: v for k, v in keywords.items() if is_option[k]}
-    proxies = keywords.get("proxies")
-    if proxies is not None:  # named by their keys only: a proxy URL may hold credentials
-        raise HubMixinValueError(
-            f"{owner} does not accept proxies (given for {sorted(proxies) if isinstance(proxies, dict) else '?'}): "
-            "huggingface_hub >= 1.0 takes proxies from the environment (HTTP_PROXY, HTTPS_PROXY)"
-        )
+    check_proxies(owner, keywords.get("proxies"))
     # resume_download is ignored, as huggingface_hub does: an interrupted download always resumes
     given = {p.name: keywords[p.name] for p in DOWNLOAD_PARAMS if p.name in keywords}
     if download is None:
@@ -141,3 +137,37 @@ def loader_arguments(
     if clash:
         raise HubMixinTypeError(f"{owner} got the model arguments {clash} both in model_kwargs and as keywords")
     return download, {**model_kwargs, **extra_model_kwargs}
+
+
+DEPRECATED_HUB_KEYWORDS = ("proxies", "resume_download", "force_filename", "local_dir_use_symlinks")
+"""Keywords of huggingface_hub 0.x that its ``from_pretrained`` still takes and ignores (with a warning)."""
+
+
+def check_proxies(owner: str, proxies: object) -> None:
+    """Refuse ``proxies`` other than ``None``: huggingface_hub >= 1.0 takes them from the environment.
+
+    Raises:
+        HubMixinValueError: named by the proxies' keys only (a proxy URL may hold credentials).
+    """
+    if proxies is not None:
+        raise HubMixinValueError(
+            f"{owner} does not accept proxies (given for {sorted(proxies) if isinstance(proxies, dict) else '?'}): "
+            "huggingface_hub >= 1.0 takes proxies from the environment (HTTP_PROXY, HTTPS_PROXY)"
+        )
+
+
+def drop_deprecated_keywords(owner: str, keywords: dict[str, Any], takes: Callable[[str], bool]) -> None:
+    """Remove from ``keywords`` those of :data:`DEPRECATED_HUB_KEYWORDS` that ``__init__`` does not name
+    (``takes``), as huggingface_hub's ``from_pretrained`` does: a warning for each one given a value.
+
+    Raises:
+        HubMixinValueError: ``proxies`` other than ``None`` (see :func:`check_proxies`).
+    """
+    for name in DEPRECATED_HUB_KEYWORDS:
+        if name not in keywords or takes(name):
+            continue
+        value = keywords.pop(name)
+        if name == "proxies":
+            check_proxies(owner, value)
+        elif value is not None:
+            warn_user(f"{owner}: {name}= is deprecated and ignored, as in huggingface_hub >= 1.0", FutureWarning)

@@ -2,7 +2,7 @@
 
 Examples:
     >>> from hubmixin_flax import FlaxModelHubMixin
-    >>> "flax_model_hub_mixin" in FlaxModelHubMixin._hub_mixin_card.tags
+    >>> "flax_model_hub_mixin" in FlaxModelHubMixin._hub_mixin_info.model_card_data.tags
     True
 """
 

@@ -2,7 +2,7 @@
 
 Examples:
     >>> from hubmixin_keras import KerasModelHubMixin
-    >>> "keras_model_hub_mixin" in KerasModelHubMixin._hub_mixin_card.tags
+    >>> "keras_model_hub_mixin" in KerasModelHubMixin._hub_mixin_info.model_card_data.tags
     True
 """
 

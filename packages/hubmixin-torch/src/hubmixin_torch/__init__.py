@@ -2,7 +2,7 @@
 
 Examples:
     >>> from hubmixin_torch import PyTorchModelHubMixin
-    >>> "pytorch_model_hub_mixin" in PyTorchModelHubMixin._hub_mixin_card.tags
+    >>> "pytorch_model_hub_mixin" in PyTorchModelHubMixin._hub_mixin_info.model_card_data.tags
     True
 """
 

@@ -24,11 +24,12 @@ from hubmixin_core.weights import (
     SAFETENSORS_SINGLE_FILE,
     Checkpoint,
     TensorInfo,
+    WeightFiles,
     open_checkpoint,
 )
 from hubmixin_torch._dtypes import TORCH_DTYPES, dtype_name
 
-__all__ = ["open_torch_checkpoint", "read_tensors"]
+__all__ = ["open_torch_checkpoint", "open_torch_file", "read_tensors"]
 
 logger = logging.getLogger("hubmixin_torch")
 
@@ -137,3 +138,12 @@ def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torc
             ) from missing
     logger.info("%s: no safetensors weights, reading legacy %s", model_id, legacy)
     return _pickle_checkpoint(legacy, device)
+
+
+def open_torch_file(path: str | Path, device: torch.device, *, pickled: bool) -> Checkpoint:
+    """One weights file: safetensors (headers read), or with ``pickled`` a ``torch.save`` state dict read with
+    ``torch.load(weights_only=True)``."""
+    path = Path(path)
+    if pickled:
+        return _pickle_checkpoint(path, device)
+    return _check_torch_dtypes(Checkpoint.from_files(WeightFiles((path,))))

@@ -8,20 +8,23 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import torch
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core.errors import DeviceError, HubMixinTypeError
-from hubmixin_torch._checkpoint import open_torch_checkpoint
+from hubmixin_core.weights import Checkpoint
+from hubmixin_torch._checkpoint import open_torch_checkpoint, open_torch_file
 from hubmixin_torch._construct import construct_without_weights, parameters_as_given
 from hubmixin_torch._dtypes import DTYPE_CODERS, check_dtype_argument
 from hubmixin_torch._load import load_checkpoint
 from hubmixin_torch._save import save_module
 
 __all__ = ["TorchHubMixinBase"]
+
+_Model = TypeVar("_Model")
 
 
 def _as_module(obj: object) -> torch.nn.Module:
@@ -122,3 +125,31 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             )
         module.eval()
         return model
+
+    @classmethod
+    def _load_as_safetensor(cls, model: _Model, model_file: str, map_location: str, strict: bool) -> _Model:
+        """Load a safetensors file into ``model`` (built by the caller) and put it in eval mode.
+
+        huggingface_hub's helper, for ``_from_pretrained`` overrides written against it; the load is
+        ``from_pretrained``'s: headers checked first, typed errors, tensors on ``map_location`` and aligned.
+        """
+        checkpoint = open_torch_file(model_file, _as_device(map_location), pickled=False)
+        return _load_file_into(model, checkpoint, map_location, strict)
+
+    @classmethod
+    def _load_as_pickle(cls, model: _Model, model_file: str, map_location: str, strict: bool) -> _Model:
+        """Load a ``torch.save`` state dict (``pytorch_model.bin``) into ``model`` and put it in eval mode.
+
+        huggingface_hub's helper; the file is read with ``torch.load(weights_only=True)``, never unpickled.
+        """
+        checkpoint = open_torch_file(model_file, _as_device(map_location), pickled=True)
+        return _load_file_into(model, checkpoint, map_location, strict)
+
+
+def _load_file_into(model: _Model, checkpoint: Checkpoint, map_location: str, strict: bool) -> _Model:
+    module = _as_module(model)
+    load_checkpoint(
+        module, checkpoint, device=_as_device(map_location), dtype=None, strict=strict, rebuild=lambda: module
+    )
+    module.eval()
+    return model

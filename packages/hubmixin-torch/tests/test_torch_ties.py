@@ -119,3 +119,26 @@ def test_a_tie_the_checkpoint_does_not_hold_is_named(tmp_path: Path, caplog: pyt
         loaded = TiedByMethod.from_pretrained(tmp_path)
     assert "'decoder.weight' not" in caplog.text
     assert torch.equal(loaded.encoder.weight, model.encoder.weight) and loaded.decoder.weight is loaded.encoder.weight
+
+
+class TiedPair(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb, self.head = nn.Embedding(10, 4), nn.Linear(4, 10, bias=False)
+        self.head.weight = self.emb.weight
+
+
+class UntiedRenamedPair(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding, self.out = nn.Embedding(10, 4), nn.Linear(4, 10, bias=False)
+
+
+def test_key_mapping_renames_the_tied_names_the_file_records(tmp_path: Path) -> None:
+    saved = TiedPair()
+    saved.save_pretrained(tmp_path)  # holds emb.weight, records head.weight as its tie
+    mapping = {r"^emb\.": "embedding.", r"^head\.": "out."}
+    for strict in (True, False):
+        loaded = UntiedRenamedPair.from_pretrained(tmp_path, strict=strict, key_mapping=mapping)
+        assert torch.equal(loaded.embedding.weight, saved.emb.weight)
+        assert torch.equal(loaded.out.weight, saved.emb.weight)  # was missing (strict) or left random

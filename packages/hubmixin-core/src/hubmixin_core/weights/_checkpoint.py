@@ -114,8 +114,12 @@ class Checkpoint:
                 )
             renames[new] = name
         old_to_new = {old: new for new, old in renames.items()}
-        # torch ties are recorded in the metadata as {dropped name: kept name}: renamed with the tensors
-        metadata = {old_to_new.get(k, k): old_to_new.get(v, v) for k, v in self.metadata.items()}
+        # torch ties are recorded in the metadata as {dropped name: kept name}: both renamed as the tensors are
+        ties = {k for k, v in self.metadata.items() if v in self.infos and k not in self.infos}
+        metadata = {
+            (_rename(k, patterns) if k in ties else old_to_new.get(k, k)): old_to_new.get(v, v)
+            for k, v in self.metadata.items()
+        }
         for key in LAYER_KEYED_METADATA:
             if key in metadata:
                 metadata[key] = renamed_settings(metadata[key], lambda name: _rename(name, patterns))

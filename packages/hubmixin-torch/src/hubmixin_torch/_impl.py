@@ -133,8 +133,8 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         huggingface_hub's helper, for ``_from_pretrained`` overrides written against it; the load is
         ``from_pretrained``'s: headers checked first, typed errors, tensors on ``map_location`` and aligned.
         """
-        checkpoint = open_torch_file(model_file, _as_device(map_location), pickled=False)
-        return _load_file_into(model, checkpoint, map_location, strict)
+        device = _as_device(map_location)
+        return _load_file_into(model, open_torch_file(model_file, device, pickled=False), device, strict)
 
     @classmethod
     def _load_as_pickle(cls, model: _Model, model_file: str, map_location: str, strict: bool) -> _Model:
@@ -142,14 +142,12 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
         huggingface_hub's helper; the file is read with ``torch.load(weights_only=True)``, never unpickled.
         """
-        checkpoint = open_torch_file(model_file, _as_device(map_location), pickled=True)
-        return _load_file_into(model, checkpoint, map_location, strict)
+        device = _as_device(map_location)
+        return _load_file_into(model, open_torch_file(model_file, device, pickled=True), device, strict)
 
 
-def _load_file_into(model: _Model, checkpoint: Checkpoint, map_location: str, strict: bool) -> _Model:
+def _load_file_into(model: _Model, checkpoint: Checkpoint, device: torch.device, strict: bool) -> _Model:
     module = _as_module(model)
-    load_checkpoint(
-        module, checkpoint, device=_as_device(map_location), dtype=None, strict=strict, rebuild=lambda: module
-    )
+    load_checkpoint(module, checkpoint, device=device, dtype=None, strict=strict, rebuild=lambda: module)
     module.eval()
     return model

@@ -164,3 +164,56 @@ def test_a_load_inside_init_is_built_without_weights_too(
     assert "constructing normally" not in caplog.text and not initialised  # once: 5 random initialisations
     x = torch.randn(2, 8)
     assert torch.equal(loaded(x), model(x))  # the fine-tuned weights, from the outer checkpoint
+
+
+class TaggedParameter(nn.Parameter):
+    """A Parameter subclass a library marks some weights with."""
+
+
+class Marked(nn.Module, PyTorchModelHubMixin):
+    """Marks its parameters in ``__init__`` as libraries do for their optimiser (mamba_ssm's ``_no_weight_decay``),
+    hooks a gradient, keeps a list of some parameters and ties its head to its embedding."""
+
+    def __init__(self, dim: int = 4) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(dim))
+        self.scale._no_weight_decay = True  # type: ignore[attr-defined]
+        self.scale.register_hook(lambda grad: grad * 0)  # type: ignore[no-untyped-call]
+        self.emb = nn.Embedding(6, dim)
+        self.head = nn.Linear(dim, 6, bias=False)
+        self.head.weight = self.emb.weight
+        self.frozen = nn.Linear(dim, dim)
+        self.frozen.requires_grad_(False)
+        self.tagged = TaggedParameter(torch.zeros(dim))
+        self.decayed = [self.frozen.weight, self.tagged]
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.frozen(self.emb(ids)) * self.scale + self.tagged)
+        return out
+
+
+@pytest.mark.parametrize("load", ["from_pretrained", "_load_as_safetensor"])
+def test_what_init_did_to_its_parameters_stays(load: str, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = Marked()
+    with torch.no_grad():
+        model.scale.mul_(3)
+        model.tagged.add_(2)
+    model.save_pretrained(tmp_path)
+    if load == "from_pretrained":
+        loaded = Marked.from_pretrained(tmp_path)
+    else:
+        loaded = Marked._load_as_safetensor(Marked(), str(tmp_path / "model.safetensors"), "cpu", True)
+
+    assert getattr(loaded.scale, "_no_weight_decay", False) is True
+    assert type(loaded.tagged) is TaggedParameter
+    assert not loaded.frozen.weight.requires_grad and loaded.scale.requires_grad
+    assert loaded.head.weight is loaded.emb.weight
+    assert loaded.decayed[0] is loaded.frozen.weight and loaded.decayed[1] is loaded.tagged
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+    ids = torch.tensor([[0, 3, 5]])
+    assert torch.equal(loaded(ids), model(ids))
+    loaded(ids).sum().backward()
+    assert loaded.scale.grad is not None and not loaded.scale.grad.any()  # the hook ran
+    assert loaded.emb.weight.grad is not None and loaded.emb.weight.grad.any()

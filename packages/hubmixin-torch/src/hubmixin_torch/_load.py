@@ -7,6 +7,7 @@ about one copy of the weights. See :func:`construct_without_weights` and :func:`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -91,6 +92,7 @@ def load_checkpoint(
     """
     owner = type(module).__qualname__
     named = _named_tensors(module)
+    originals = dict(module.named_parameters(remove_duplicate=False))
     expected = {k: v for k, v in module.state_dict(keep_vars=True).items() if isinstance(v, torch.Tensor)}
     found = checkpoint.infos
 
@@ -163,12 +165,59 @@ def load_checkpoint(
     for name, kept in shared.items():  # a tensor of its own again, on the kept one's memory (`.data =` ties)
         _set_tensor(module, name, final[source_of.get(kept, kept)].detach())
 
+    _keep_parameter_objects(module, originals)
+
     if device.type != "meta":
         left = [n for n, t in _named_tensors(module).items() if t.is_meta]
         if left:
             raise WeightsError(f"{owner}: tensors {format_names(left)} are still on the meta device after loading")
     report.log(logger, owner, checkpoint.description)
     return report
+
+
+def _keep_parameter_objects(module: torch.nn.Module, originals: dict[str, torch.nn.Parameter]) -> None:
+    """Move each loaded parameter's tensor into the Parameter object the module had before loading.
+
+    What ``__init__`` did to its parameters stays: Python attributes (``p._no_weight_decay = True``), a
+    Parameter subclass, gradient hooks, and references held elsewhere (a list of the parameters) all see the
+    loaded values, as with huggingface_hub's in-place copy.
+    """
+    final = dict(module.named_parameters(remove_duplicate=False))
+    moved: dict[int, torch.nn.Parameter] = {}  # id(original) -> the loaded Parameter it took the tensor of
+    for name, original in originals.items():
+        loaded = final.get(name)
+        if loaded is None or loaded is original:
+            continue
+        if id(original) not in moved:
+            moved[id(original)] = loaded
+            if not _transplant(original, loaded):
+                continue
+        if moved[id(original)] is loaded:
+            _set_tensor(module, name, original)
+
+
+def _transplant(original: torch.nn.Parameter, loaded: torch.nn.Parameter) -> bool:
+    """Give ``original`` the tensor of ``loaded``, keeping its class, attributes and hooks. Returns False where
+    torch cannot swap them (a weak reference to either): then ``loaded`` stays, given those instead."""
+    cls, attributes = type(original), original.__dict__
+    hooks, accumulate_hooks = original._backward_hooks, original._post_accumulate_grad_hooks
+    try:
+        torch.utils.swap_tensors(original, loaded)  # type: ignore[no-untyped-call]  # swaps classes and attributes too
+    except RuntimeError:
+        kept, swapped = loaded, False
+        attributes = dict(attributes)
+    else:
+        kept, swapped = original, True
+        loaded.__dict__ = {}
+    with contextlib.suppress(TypeError):  # a subclass with slots of its own (no swap): a plain Parameter stays
+        kept.__class__ = cls
+    kept.__dict__ = attributes
+    # Autograd holds hooks on the tensor, not on the Python object: register them on the one now held.
+    if hooks is not None:
+        kept._backward_hooks = hooks
+    if accumulate_hooks is not None:
+        kept._post_accumulate_grad_hooks = accumulate_hooks
+    return swapped
 
 
 def _check_ties_held(

@@ -7,7 +7,7 @@ from typing import Any
 
 from flax import nnx
 
-from hubmixin_core.weights import same_padding
+from hubmixin_core.weights import activation_name, same_padding, transpose_crop
 
 __all__ = ["layer_settings"]
 
@@ -35,13 +35,52 @@ def _padding(padding: Any, kernel: Sequence[int], stride: list[int], dilation: l
     return [[int(p), int(p)] if isinstance(p, int) else [int(p[0]), int(p[1])] for p in padding]
 
 
+def _lax_transpose_pads(padding: str, size: int, stride: int) -> tuple[int, int]:
+    """``lax.conv_transpose``'s padding of one dimension for "SAME" or "VALID" (``size``: the dilated kernel)."""
+    if padding == "SAME":
+        total = size + stride - 2
+        low = size - 1 if stride > size - 1 else -(-total // 2)
+    else:
+        total = size + stride - 2 + max(size - stride, 0)
+        low = size - 1
+    return low, total - low
+
+
+def _transpose_crop(padding: Any, kernel: Sequence[int], stride: list[int], dilation: list[int]) -> Any:
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode not in ("SAME", "VALID"):
+            return mode.lower()
+        sizes = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
+        pads = [_lax_transpose_pads(mode, n, s) for n, s in zip(sizes, stride, strict=True)]
+    elif isinstance(padding, int):
+        pads = [(padding, padding) for _ in kernel]
+    else:
+        pads = [(p, p) if isinstance(p, int) else (p[0], p[1]) for p in padding]
+    return transpose_crop(kernel, dilation, pads)
+
+
+def _recurrent(layer: nnx.RNN) -> dict[str, Any]:
+    cell = layer.cell
+    found = {"activation": activation_name(getattr(cell, "activation_fn", None))}
+    if isinstance(cell, nnx.LSTMCell | nnx.OptimizedLSTMCell | nnx.GRUCell):
+        found["recurrent_activation"] = activation_name(cell.gate_fn)
+    elif not isinstance(cell, nnx.SimpleCell):
+        return {}
+    return {key: value for key, value in found.items() if value is not None}
+
+
 def layer_settings(layer: Any) -> dict[str, Any]:
     """``layer``'s own settings that change results (empty for a layer type without any)."""
     if isinstance(layer, nnx.Conv | nnx.ConvTranspose):
         kernel = tuple(layer.kernel_size)
         stride, dilation = _per_dim(layer.strides, len(kernel)), _per_dim(layer.kernel_dilation, len(kernel))
         if isinstance(layer, nnx.ConvTranspose):
-            return {"stride": stride, "dilation": dilation}
+            return {
+                "stride": stride,
+                "dilation": dilation,
+                "crop": _transpose_crop(layer.padding, kernel, stride, dilation),
+            }
         return {"stride": stride, "dilation": dilation, "padding": _padding(layer.padding, kernel, stride, dilation)}
     if isinstance(layer, nnx.GroupNorm):
         return {"eps": float(layer.epsilon), "groups": int(layer.num_groups)}
@@ -49,4 +88,6 @@ def layer_settings(layer: Any) -> dict[str, Any]:
         return {"eps": float(layer.epsilon)}
     if isinstance(layer, nnx.MultiHeadAttention):
         return {"heads": int(layer.num_heads)}
+    if isinstance(layer, nnx.RNN):
+        return _recurrent(layer)
     return {}

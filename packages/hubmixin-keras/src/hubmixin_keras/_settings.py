@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+from keras.src.backend.common.backend_utils import _convert_conv_transpose_padding_args_from_keras_to_jax
 from keras.src.layers.convolutional.base_conv_transpose import BaseConvTranspose
 
-from hubmixin_core.weights import same_padding
+from hubmixin_core.weights import activation_name, same_padding, transpose_crop
 
 __all__ = ["layer_settings"]
 
@@ -35,10 +36,30 @@ def _padding(layer: Any) -> Any:
     return str(layer.padding)
 
 
+def _transpose_crop(layer: Any) -> list[list[int]]:
+    """Keras' own semantics of ``padding`` and ``output_padding``: its JAX backend's (TensorFlow's) padding."""
+    kernel, stride, dilation = list(layer.kernel_size), list(layer.strides), list(layer.dilation_rate)
+    extra = layer.output_padding if layer.output_padding is not None else [None] * len(kernel)
+    pads = [
+        _convert_conv_transpose_padding_args_from_keras_to_jax(k, s, d, layer.padding, e)
+        for k, s, d, e in zip(kernel, stride, dilation, extra, strict=True)
+    ]
+    return transpose_crop(kernel, dilation, pads)
+
+
+def _recurrent(cell: Any) -> dict[str, Any]:
+    found = {"activation": activation_name(getattr(cell, "activation", None))}
+    if isinstance(cell, keras.layers.LSTMCell | keras.layers.GRUCell):
+        found["recurrent_activation"] = activation_name(cell.recurrent_activation)
+    elif not isinstance(cell, keras.layers.SimpleRNNCell):
+        return {}
+    return {key: value for key, value in found.items() if value is not None}
+
+
 def layer_settings(layer: Any) -> dict[str, Any]:
     """``layer``'s own settings that change results (empty for a layer type without any)."""
     if isinstance(layer, BaseConvTranspose):
-        return {"stride": list(layer.strides), "dilation": list(layer.dilation_rate)}
+        return {"stride": list(layer.strides), "dilation": list(layer.dilation_rate), "crop": _transpose_crop(layer)}
     if isinstance(layer, _CONVS):
         return {"stride": list(layer.strides), "dilation": list(layer.dilation_rate), "padding": _padding(layer)}
     if isinstance(layer, keras.layers.GroupNormalization):
@@ -47,4 +68,6 @@ def layer_settings(layer: Any) -> dict[str, Any]:
         return {"eps": float(layer.epsilon)}
     if isinstance(layer, keras.layers.MultiHeadAttention):
         return {"heads": int(layer.num_heads)}
+    if isinstance(layer, keras.layers.RNN):
+        return _recurrent(layer.cell)
     return {}

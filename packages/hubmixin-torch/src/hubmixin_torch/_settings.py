@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
+import torch
 from torch import nn
 
 from hubmixin_core.weights import Settings, same_padding
@@ -26,15 +28,24 @@ def _padding(layer: nn.modules.conv._ConvNd) -> Any:
 def layer_settings(layer: nn.Module) -> dict[str, Any]:
     """``layer``'s own settings that change results (empty for a layer type without any)."""
     if isinstance(layer, nn.modules.conv._ConvTransposeNd):
-        return {"stride": list(layer.stride), "dilation": list(layer.dilation)}
+        pairs = zip(layer.padding, layer.output_padding, strict=True)
+        crop = [[int(p), int(p) - int(extra)] for p, extra in cast("Iterable[tuple[int, int]]", pairs)]
+        return {"stride": list(layer.stride), "dilation": list(layer.dilation), "crop": crop}
     if isinstance(layer, nn.modules.conv._ConvNd):
         return {"stride": list(layer.stride), "dilation": list(layer.dilation), "padding": _padding(layer)}
     if isinstance(layer, nn.GroupNorm):
         return {"eps": float(layer.eps), "groups": int(layer.num_groups)}
-    if isinstance(layer, _NORMS) and layer.eps is not None:
-        return {"eps": float(layer.eps)}
+    if isinstance(layer, nn.RMSNorm) and layer.eps is None:  # the input dtype's epsilon, at each call
+        dtype = layer.weight.dtype if layer.weight is not None else torch.get_default_dtype()
+        return {"eps": float(torch.finfo(dtype).eps)}
+    if isinstance(layer, _NORMS):
+        return {"eps": float(cast("float", layer.eps))}
     if isinstance(layer, nn.MultiheadAttention):
         return {"heads": layer.num_heads}
+    if isinstance(layer, nn.RNN):
+        return {"activation": layer.nonlinearity}
+    if isinstance(layer, nn.LSTM | nn.GRU):
+        return {"activation": "tanh", "recurrent_activation": "sigmoid"}
     return {}
 
 

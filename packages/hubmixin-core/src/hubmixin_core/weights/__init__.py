@@ -72,8 +72,10 @@ from hubmixin_core.weights._settings import BUILD_KEY as BUILD_KEY
 from hubmixin_core.weights._settings import SETTING_NAMES as SETTING_NAMES
 from hubmixin_core.weights._settings import SETTINGS_KEY as SETTINGS_KEY
 from hubmixin_core.weights._settings import Settings as Settings
+from hubmixin_core.weights._settings import activation_name as activation_name
 from hubmixin_core.weights._settings import same_padding as same_padding
 from hubmixin_core.weights._settings import settings_metadata as settings_metadata
+from hubmixin_core.weights._settings import transpose_crop as transpose_crop
 from hubmixin_core.weights._settings import warn_settings as warn_settings
 from hubmixin_core.weights._size import parse_size as parse_size
 from hubmixin_core.weights._write import ALIGNMENT as ALIGNMENT

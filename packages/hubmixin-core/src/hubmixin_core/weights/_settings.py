@@ -23,8 +23,10 @@ __all__ = [
     "SETTINGS_KEY",
     "SETTING_NAMES",
     "Settings",
+    "activation_name",
     "same_padding",
     "settings_metadata",
+    "transpose_crop",
     "warn_settings",
 ]
 
@@ -45,6 +47,13 @@ SETTING_NAMES = {
     "dilation": "a convolution's dilation per spatial dimension",
     "heads": "an attention layer's number of heads",
     "groups": "a group norm's number of groups",
+    "crop": (
+        "a transposed convolution's [before, after] cut from its full output ((n - 1) * stride + dilation * "
+        "(kernel - 1) + 1 per spatial dimension, for n inputs) per spatial dimension; negative: positions added, "
+        "which hold the bias"
+    ),
+    "activation": "a recurrent layer's activation of its state ('tanh', 'relu')",
+    "recurrent_activation": "an LSTM's or GRU's activation of its gates ('sigmoid')",
 }
 """The settings compared, and what each is. Values are JSON: numbers, strings, lists."""
 
@@ -64,6 +73,33 @@ def same_padding(kernel: Sequence[int], dilation: Sequence[int]) -> list[list[in
         total = rate * (size - 1)
         pairs.append([total // 2, total - total // 2])
     return pairs
+
+
+def activation_name(function: object) -> str | None:
+    """The name an activation function is recorded under (``"tanh"``); None for one without a plain name (a
+    lambda), which is then not compared.
+
+    Examples:
+        >>> import math
+        >>> activation_name(math.tanh), activation_name(lambda x: x)
+        ('tanh', None)
+    """
+    name = getattr(function, "__name__", None)
+    return name if isinstance(name, str) and name.isidentifier() else None
+
+
+def transpose_crop(kernel: Sequence[int], dilation: Sequence[int], pads: Sequence[Sequence[int]]) -> list[list[int]]:
+    """The ``crop`` of a transposed convolution given XLA's padding of its dilated input (``lax.conv_transpose``'s
+    ``(low, high)`` per spatial dimension): ``dilation * (kernel - 1) - low`` before, ``... - high`` after.
+
+    Examples:
+        >>> transpose_crop((3,), (1,), [(1, 2)])  # torch's padding=1, output_padding=1
+        [[1, 0]]
+    """
+    return [
+        [rate * (size - 1) - int(low), rate * (size - 1) - int(high)]
+        for size, rate, (low, high) in zip(kernel, dilation, pads, strict=True)
+    ]
 
 
 def settings_metadata(settings: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:

@@ -204,10 +204,20 @@ def test_a_dict_key_that_is_no_string_is_named_with_what_to_do() -> None:
     assert "coders=" not in str(info.value)
 
 
-def test_non_finite_float_is_not_written_as_invalid_json() -> None:
-    with pytest.warns(ConfigEncodingWarning, match="'ratio'"):
-        model = WithKwargs(ratio=float("nan"))
-    assert model._hub_mixin_config == {"size": 2}
+class Clipped(NumpyModelMixin):
+    def __init__(self, max_norm: float = float("inf"), threshold: float = 0.5, limits: tuple[float, ...] = ()) -> None:
+        self.max_norm, self.threshold, self.limits = max_norm, threshold, limits
+        self.weights = {"w": np.zeros(2, np.float32)}
+
+
+def test_non_finite_floats_round_trip_as_python_s_json_writes_them(tmp_path: Path) -> None:
+    model = Clipped(threshold=float("nan"), limits=(float("-inf"), 1.0))
+    model.save_pretrained(tmp_path)
+    text = (tmp_path / "config.json").read_text()
+    assert '"max_norm": Infinity' in text and '"threshold": NaN' in text  # as huggingface_hub and transformers
+    loaded = Clipped.from_pretrained(tmp_path)
+    assert loaded.max_norm == float("inf") and loaded.threshold != loaded.threshold
+    assert loaded.limits == (float("-inf"), 1.0)
 
 
 def test_explicit_config_argument_of_save_pretrained_wins(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import dataclasses
 import enum
 import inspect
 import json
-import math
 import types
 import typing
 from collections.abc import Iterable
@@ -55,10 +54,8 @@ def encode_value(value: Any, coders: Coders) -> Any:
     Custom coders win over the built-in rules; dataclasses become dicts (recursively), enums their value,
     tuples lists.
     """
-    if value is None or type(value) in (bool, int, str):
+    if value is None or type(value) in (bool, int, str, float):  # inf and nan as Python's json writes them
         return value
-    if type(value) is float:
-        return value if math.isfinite(value) else UNENCODABLE
     for type_, (encoder, _) in coders.items():
         if isinstance(value, type_):
             return encoder(value)

@@ -111,6 +111,17 @@ def test_dtype_policy(tmp_path: Path) -> None:
     integers = {"a": TensorInfo((2, 3), "F16"), "b": TensorInfo((4,), "I32")}
     with pytest.raises(WeightsDtypeError, match="'b'"):  # converting floats never converts integers
         check_checkpoint(integers, checkpoint, strict=True, convert_floating=True)
+    assert check_checkpoint(integers, checkpoint, strict=False) == LoadReport()  # integers into other integers
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_integer_and_floating_tensors_are_never_converted_into_each_other(tmp_path: Path, strict: bool) -> None:
+    checkpoint = _checkpoint(tmp_path)  # a: F16, b: I64
+    for want in ({"a": TensorInfo((2, 3), "I8")}, {"b": TensorInfo((4,), "F32")}):
+        ((key, info),) = want.items()
+        expected = rf"tensor '{key}' has dtype \w+, the model expects {info.dtype} \(integer and floating"
+        with pytest.raises(WeightsDtypeError, match=expected):
+            check_checkpoint(want, checkpoint, strict=strict, convert_floating=True)
 
 
 def test_key_policy_and_report(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -210,9 +210,10 @@ class WeightsDtypeError(WeightsError, TypeError, RuntimeError):
     Also a ``RuntimeError``, like the other errors of a strict load.
     """
 
-    def __init__(self, source: str, key: str, expected: str, found: str) -> None:
+    def __init__(self, source: str, key: str, expected: str, found: str, *, detail: str = "") -> None:
         self.key, self.expected, self.found = key, expected, found
-        super().__init__(f"{source}: tensor {key!r} has dtype {found}, the model expects {expected}")
+        suffix = f" ({detail})" if detail else ""
+        super().__init__(f"{source}: tensor {key!r} has dtype {found}, the model expects {expected}{suffix}")
 
 
 class LayoutError(WeightsError):

@@ -46,6 +46,7 @@ from hubmixin_keras._construct import (
 )
 from hubmixin_keras._keras_saving import keep_keras_saving
 from hubmixin_keras._layout import LAYOUTS, shape_keys_of
+from hubmixin_keras._lora import lora_names, merge_lora, reset_lora
 from hubmixin_keras._settings import layer_settings
 from hubmixin_keras._walk import named_layers, other_paths, own_variables, unreached_variables
 
@@ -73,12 +74,20 @@ def _numpy(variable: Any) -> np.ndarray[Any, Any]:
     return array if array.dtype == dtype else array.astype(dtype)
 
 
-def _layers(model: keras.Layer, value: Any) -> list[LayerTensors[Any]]:
+def _layers(model: keras.Layer, *, arrays: bool) -> list[LayerTensors[Any]]:
+    """Each layer holding variables: as arrays with LoRA updates merged (to save, as Keras' ``save_weights``
+    writes them), or the variables themselves without the LoRA factors (to load into); see ``_lora``."""
     found = []
     for path, layer in named_layers(model):
         variables = own_variables(layer)
-        if variables:
-            found.append(LayerTensors(path, layer, {name: value(v) for name, v in variables.items()}))
+        if not variables:
+            continue
+        if arrays:
+            tensors = merge_lora(layer, {name: _numpy(v) for name, v in variables.items()})
+        else:
+            factors = lora_names(layer, variables)
+            tensors = {name: v for name, v in variables.items() if name not in factors}
+        found.append(LayerTensors(path, layer, tensors))
     return found
 
 
@@ -168,7 +177,7 @@ class KerasHubMixinBase(ModelHubMixin):
         self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: str | None = None
     ) -> None:
         """Write every variable of the model's layers in the canonical layout (one file, or shards)."""
-        layers = _layers(_as_layer(self), _numpy)
+        layers = _layers(_as_layer(self), arrays=True)
         unreached = unreached_variables(_as_layer(self))
         if unreached:
             warn_user(
@@ -229,7 +238,7 @@ class KerasHubMixinBase(ModelHubMixin):
             if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
                 raise unbuilt_error(model, unbuilt, checkpoint.description)
             layer = _as_layer(model)
-            layers = _layers(layer, lambda variable: variable)
+            layers = _layers(layer, arrays=False)
             variables = {group.path: group.tensors for group in layers}
             ours = {group.path: layer_settings(group.layer) for group in layers}
             warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
@@ -239,6 +248,8 @@ class KerasHubMixinBase(ModelHubMixin):
                 for name, tensor in tensors.items():
                     assign(variables[group.path][name], _value(tensor))
             initialize_rest(layer)
+            for group in layers:
+                reset_lora(group.layer, own_variables(group.layer))
         if unbuilt:
             logger.warning(
                 "%s: layers %s are not in %s: Keras builds them at their first call, with their own initialisation",

@@ -60,7 +60,8 @@ def check_checkpoint(
     The policy every framework package follows: a shape mismatch is an error whatever ``strict`` says (the
     tensor cannot be loaded); with ``strict``, a dtype mismatch is an error unless ``convert_floating`` (the
     user asked for a floating dtype) and both dtypes are floating, and missing or unexpected keys are errors.
-    Without ``strict`` dtypes are converted to the model's and the keys are only reported.
+    Without ``strict`` dtypes are converted to the model's and the keys are only reported, except between floating
+    and integer tensors: those are refused always (integer codes of a quantized layer are no weights).
 
     Args:
         expected: The model's tensors: canonical name to shape and the dtype it will be loaded in.
@@ -73,7 +74,8 @@ def check_checkpoint(
 
     Raises:
         WeightsShapeError: a tensor has another shape (the message names the file and the key).
-        WeightsDtypeError: with ``strict``, a tensor has another dtype.
+        WeightsDtypeError: with ``strict``, a tensor has another dtype; always, a floating tensor where the model
+            has an integer or boolean one, or the reverse.
         WeightsKeyError: with ``strict``, keys are missing or unexpected; all are named. Without ``strict``, the
             missing tensors would take more bytes than the checkpoint's tensors and :data:`MISSING_BYTES_FLOOR`:
             the model would be built larger than its checkpoint (a config asking for a huge model with no
@@ -85,6 +87,8 @@ def check_checkpoint(
         if want.shape != got.shape:
             raise WeightsShapeError(checkpoint.source(key), key, want.shape, got.shape)
         convertible = convert_floating and is_floating(want.dtype) and is_floating(got.dtype)
+        if is_floating(want.dtype) != is_floating(got.dtype):
+            raise WeightsDtypeError(checkpoint.source(key), key, want.dtype, got.dtype, detail=_KIND_DETAIL)
         if strict and want.dtype != got.dtype and not convertible:
             raise WeightsDtypeError(checkpoint.source(key), key, want.dtype, got.dtype)
     skip = set(ignore_unexpected)
@@ -99,6 +103,12 @@ def check_checkpoint(
     )
     _check_missing_size(expected, missing, checkpoint)
     return LoadReport(missing, unexpected)
+
+
+_KIND_DETAIL = (
+    "integer and floating tensors are never converted into each other: the values would not mean the same (the "
+    "integer codes of a quantized layer); save the model unquantized, or build the model with that dtype"
+)
 
 
 def _check_missing_size(expected: Mapping[str, TensorInfo], missing: list[str], checkpoint: Checkpoint) -> None:

@@ -81,7 +81,8 @@ def layer_settings(layer: Any) -> dict[str, Any]:
                 "dilation": dilation,
                 "crop": _transpose_crop(layer.padding, kernel, stride, dilation),
             }
-        return {"stride": stride, "dilation": dilation, "padding": _padding(layer.padding, kernel, stride, dilation)}
+        padding = _padding(layer.padding, kernel, stride, dilation)
+        return {"stride": stride, "dilation": dilation, "padding": padding, "groups": int(layer.feature_group_count)}
     if isinstance(layer, nnx.GroupNorm):
         return {"eps": float(layer.epsilon), "groups": int(layer.num_groups)}
     if isinstance(layer, _NORMS):

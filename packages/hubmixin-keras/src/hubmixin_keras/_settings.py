@@ -61,7 +61,10 @@ def layer_settings(layer: Any) -> dict[str, Any]:
     if isinstance(layer, BaseConvTranspose):
         return {"stride": list(layer.strides), "dilation": list(layer.dilation_rate), "crop": _transpose_crop(layer)}
     if isinstance(layer, _CONVS):
-        return {"stride": list(layer.strides), "dilation": list(layer.dilation_rate), "padding": _padding(layer)}
+        found = {"stride": list(layer.strides), "dilation": list(layer.dilation_rate), "padding": _padding(layer)}
+        if isinstance(getattr(layer, "groups", None), int):  # depthwise convolutions have none (one per channel)
+            found["groups"] = layer.groups
+        return found
     if isinstance(layer, keras.layers.GroupNormalization):
         return {"eps": float(layer.epsilon), "groups": int(layer.groups)}
     if isinstance(layer, _NORMS):

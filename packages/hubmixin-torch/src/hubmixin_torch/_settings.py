@@ -32,7 +32,13 @@ def layer_settings(layer: nn.Module) -> dict[str, Any]:
         crop = [[int(p), int(p) - int(extra)] for p, extra in cast("Iterable[tuple[int, int]]", pairs)]
         return {"stride": list(layer.stride), "dilation": list(layer.dilation), "crop": crop}
     if isinstance(layer, nn.modules.conv._ConvNd):
-        return {"stride": list(layer.stride), "dilation": list(layer.dilation), "padding": _padding(layer)}
+        padding = _padding(layer)
+        return {
+            "stride": list(layer.stride),
+            "dilation": list(layer.dilation),
+            "padding": padding,
+            "groups": layer.groups,
+        }
     if isinstance(layer, nn.GroupNorm):
         return {"eps": float(layer.eps), "groups": int(layer.num_groups)}
     if isinstance(layer, nn.RMSNorm) and layer.eps is None:  # the input dtype's epsilon, at each call

@@ -46,7 +46,7 @@ SETTING_NAMES = {
     "stride": "a convolution's stride per spatial dimension",
     "dilation": "a convolution's dilation per spatial dimension",
     "heads": "an attention layer's number of heads",
-    "groups": "a group norm's number of groups",
+    "groups": "a group norm's number of groups, or a convolution's (feature groups: 1 for a plain one)",
     "crop": (
         "a transposed convolution's [before, after] cut from its full output ((n - 1) * stride + dilation * "
         "(kernel - 1) + 1 per spatial dimension, for n inputs) per spatial dimension; negative: positions added, "

@@ -28,7 +28,7 @@ def test_metadata_is_format_pt(saved: Path) -> None:
     settings = json.loads(metadata.pop("hubmixin.settings"))
     assert metadata == {"format": "pt", "hubmixin.layout": "1", "hubmixin.framework": "flax"}
     assert settings["bn"] == {"eps": 1e-5}
-    assert settings["conv"] == {"dilation": [1], "padding": [[1, 1]], "stride": [1]}
+    assert settings["conv"] == {"dilation": [1], "groups": 1, "padding": [[1, 1]], "stride": [1]}
 
 
 def test_linear_embed_and_norms(net: Net, saved: Path) -> None:

@@ -181,3 +181,16 @@ def assert_same_variables(a: nnx.Module, b: nnx.Module) -> None:
         assert type(variable) is type(right[path]), path
         assert (x.dtype, x.shape) == (y.dtype, y.shape), path
         assert x.tobytes() == y.tobytes(), path
+
+
+class Noisy(nnx.Module, FlaxModelHubMixin):
+    """Holds RNG state besides its parameters: a dropout's stream and a recurrent layer's."""
+
+    def __init__(self, features: int = 3, *, rngs: nnx.Rngs) -> None:
+        self.fc = nnx.Linear(features, features, rngs=rngs)
+        self.drop = nnx.Dropout(0.1, rngs=rngs)
+        self.rnn = nnx.RNN(nnx.GRUCell(features, features, rngs=rngs), rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        out: jax.Array = self.rnn(self.drop(self.fc(x)))
+        return out

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
+from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
 from flax import nnx, serialization
-from flax_models import Port
+from flax_models import Noisy, Port
 from test_flax_torch import PortLayers, TorchPort, _flax_out, _torch_out, _trained
 
 from hubmixin_core.cli import main
@@ -69,3 +72,24 @@ def test_a_pickle_with_code_is_refused_without_running_it(tmp_path: Path, capsys
 def _saved(tmp_path: Path) -> Path:
     _trained(TorchPort).save_pretrained(tmp_path / "torch")
     return tmp_path / "torch"
+
+
+def _key_data(value: Any) -> Any:
+    return jax.random.key_data(value) if jnp.issubdtype(value.dtype, jax.dtypes.prng_key) else value
+
+
+@pytest.mark.parametrize("written", ["parameters", "with_rng_key_data"])
+def test_a_msgpack_of_a_model_holding_rng_state_converts(written: str, tmp_path: Path) -> None:
+    model = Noisy(rngs=nnx.Rngs(3))
+    if written == "parameters":  # docs/cli.md's recipe
+        state = nnx.to_pure_dict(nnx.state(model, (nnx.Param, nnx.BatchStat)))
+    else:  # the whole state, its RNG keys as raw key data (msgpack cannot hold typed keys)
+        state = jax.tree.map(_key_data, nnx.to_pure_dict(nnx.state(model)))
+    (tmp_path / "noisy.msgpack").write_bytes(serialization.to_bytes(state))
+    (tmp_path / "config.json").write_text(json.dumps({"features": 3}))
+    args = ["convert", str(tmp_path / "noisy.msgpack"), str(tmp_path / "out"), "--to", "flax"]
+    assert main([*args, "--model", "flax_models:Noisy", "--quiet"]) == 0
+    loaded = Noisy.from_pretrained(tmp_path / "out", strict=True)
+    for (path, saved), (_, got) in zip(nnx.iter_graph(model), nnx.iter_graph(loaded), strict=True):
+        if isinstance(saved, nnx.Param):
+            np.testing.assert_array_equal(np.asarray(got.get_value()), np.asarray(saved.get_value()), err_msg=str(path))

@@ -44,6 +44,10 @@ def test_an_unbuilt_model_needs_an_input_shape(tmp_path: Path, capsys: pytest.Ca
     assert "--input-shape" in capsys.readouterr().err
     assert main(["convert", src, out, "--to", "torch"]) == 1
     assert "--model" in capsys.readouterr().err
+    assert main(["convert", src, out, "--to", "torch", "--model", "keras_models:Mlp", "--input-shape", "4"]) == 1
+    err = capsys.readouterr().err  # the model's call fails on that input: one line, no traceback
+    assert err.startswith("hubmixin: error: --model keras_models:Mlp: calling it on float32 zeros of shape (4,)")
+    assert "Traceback" not in err and "build()" in err
     assert not (tmp_path / "out").exists()
 
 

@@ -13,12 +13,15 @@ from hubmixin_core._convert import ConvertRequest, source_model_class
 from hubmixin_core.errors import WeightsFileError, WeightsShapeError
 from hubmixin_flax._construct import construct_abstract
 from hubmixin_flax._mixin import FlaxModelHubMixin
+from hubmixin_flax._walk import PERSISTENT
 
 __all__ = ["CONVERTER", "FlaxMsgpackConverter"]
 
 
 class FlaxMsgpackConverter:
-    """``flax.serialization.to_bytes(nnx.to_pure_dict(nnx.state(model)))`` files, loaded into ``--model``."""
+    """``flax.serialization.to_bytes(nnx.to_pure_dict(nnx.state(model, (nnx.Param, nnx.BatchStat))))`` files,
+    loaded into ``--model``. What a checkpoint holds (parameters and batch statistics) must match the model; other
+    state the file holds (RNG keys, caches) is ignored, as ``save_pretrained`` saves none."""
 
     framework = "flax"
 
@@ -38,12 +41,30 @@ class FlaxMsgpackConverter:
             restored = serialization.msgpack_restore(request.source.read_bytes())
         except Exception as error:  # msgpack raises its own errors for a corrupt file
             raise WeightsFileError(f"{request.source}: not a Flax msgpack file ({type(error).__name__})") from None
-        state = nnx.state(model)
+        state = nnx.state(model, PERSISTENT)
         expected = nnx.to_pure_dict(state)
+        restored = _without(restored, nnx.to_pure_dict(nnx.state(model, nnx.Not(PERSISTENT))))
         _check_tree(request.source, expected, restored, "")
         nnx.replace_by_pure_dict(state, jax.tree.map(np.asarray, restored))
         nnx.update(model, state)
         model.save_pretrained(output, max_shard_size=request.max_shard_size)
+
+
+def _without(found: Any, other: Any) -> Any:
+    """``found`` (the file's tree) without the entries of ``other`` (the model's state no checkpoint holds), where
+    the file has them; subtrees left empty are dropped."""
+    if not isinstance(found, dict) or not isinstance(other, dict):
+        return found
+    skip = {str(key): value for key, value in other.items()}
+    kept = {}
+    for key, value in found.items():
+        if str(key) not in skip:
+            kept[key] = value
+        elif isinstance(value, dict) and isinstance(skip[str(key)], dict):
+            rest = _without(value, skip[str(key)])
+            if rest:
+                kept[key] = rest
+    return kept
 
 
 def _check_tree(source: Path, expected: Any, found: Any, path: str) -> None:

@@ -29,7 +29,15 @@ class KerasWeightsConverter:
         cls = source_model_class(request, KerasModelHubMixin, why)
         model: Any = cls(**(request.config or {}))  # a keras.Model too
         if request.input_shape is not None:
-            model(np.zeros(request.input_shape, np.float32))
+            try:
+                model(np.zeros(request.input_shape, np.float32))
+            except Exception as error:  # whatever the model's call raises on the dummy input
+                first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+                raise ConvertError(
+                    f"--model {request.model}: calling it on float32 zeros of shape {request.input_shape} failed "
+                    f"({type(error).__name__}: {first[:200]}); --input-shape builds a model called on one input: "
+                    "for another call, give the model a build() (or call it once in __init__)"
+                ) from None
         elif not model.built:
             raise ConvertError(
                 f"--model {request.model}: the model has no variables until it is called: pass --input-shape"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,15 @@ def test_tags_are_inherited_and_never_leak_between_siblings() -> None:
     assert B._hub_mixin_info.model_card_data.tags == ["b-only", "model_hub_mixin", "numpy"]
     assert C._hub_mixin_info.model_card_data.tags == ["c-only", "model_hub_mixin", "numpy", "shared"]
     assert NumpyModelMixin._hub_mixin_info.model_card_data.tags == ["model_hub_mixin", "numpy"]
+
+
+def test_an_instance_s_own_mixin_info_makes_its_card() -> None:
+    model = MLP(2, 3)
+    info = copy.deepcopy(model._hub_mixin_info)
+    info.model_card_data.tags = [*(info.model_card_data.tags or []), "this-one"]
+    model._hub_mixin_info = info  # type: ignore[misc]  # as huggingface_hub's card reads it: from the instance
+    assert "this-one" in model.generate_model_card().data.to_dict()["tags"]  # type: ignore[no-untyped-call]
+    assert "this-one" not in MLP(2, 3).generate_model_card().data.to_dict()["tags"]  # type: ignore[no-untyped-call]
 
 
 def test_plain_subclass_always_has_the_base_tag() -> None:

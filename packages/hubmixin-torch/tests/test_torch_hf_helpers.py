@@ -55,6 +55,12 @@ def test_load_as_pickle_reads_weights_only(tmp_path: Path) -> None:
         OwnLoader.from_pretrained(tmp_path)
 
 
+@pytest.mark.parametrize("loader", ["_load_as_safetensor", "_load_as_pickle"])
+def test_a_missing_file_is_a_file_not_found_error(loader: str, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"absent\.bin"):  # as safetensors' and torch.load's are
+        getattr(OwnLoader, loader)(OwnLoader(), str(tmp_path / "absent.bin"), "cpu", True)
+
+
 def test_strict_and_shape_errors_name_the_keys(tmp_path: Path) -> None:
     other = OwnLoader(dim=4)
     file = tmp_path / "model.safetensors"
@@ -85,3 +91,36 @@ def test_push_to_hub_saves_through_an_overridden_save_pretrained(local_hub: Loca
     files = HfApi().list_repo_files(repo_id)
     assert "tokenizer.json" in files and "model.safetensors.index.json" in files
     assert_same_tensors(saved.eval(), WithTokenizer.from_pretrained(repo_id))
+
+
+class NarrowSave(NetLayers, PyTorchModelHubMixin):
+    """Overrides save_pretrained with huggingface_hub's parameters only (no ``max_shard_size``)."""
+
+    def save_pretrained(  # type: ignore[override]
+        self, save_directory: str | Path, *, config: dict[str, Any] | None = None, **hub: Any
+    ) -> str | None:
+        return super().save_pretrained(save_directory, config=config)
+
+
+class NarrowerSave(NetLayers, PyTorchModelHubMixin):
+    """huggingface_hub's save_pretrained parameters, without its ``**push_to_hub_kwargs``."""
+
+    def save_pretrained(  # type: ignore[override]
+        self,
+        save_directory: str | Path,
+        *,
+        config: dict[str, Any] | None = None,
+        repo_id: str | None = None,
+        push_to_hub: bool = False,
+        model_card_kwargs: dict[str, Any] | None = None,
+    ) -> str | None:
+        return super().save_pretrained(save_directory, config=config, model_card_kwargs=model_card_kwargs)
+
+
+def test_a_save_option_the_override_cannot_take_is_named(local_hub: LocalHub) -> None:
+    repo_id = f"{local_hub.username}/narrow"
+    trained_net(NarrowerSave).push_to_hub(repo_id)  # no save option given: the override is called as it is
+    assert "model.safetensors" in HfApi().list_repo_files(repo_id)
+    with pytest.raises(TypeError, match=r"max_shard_size= given, but NarrowerSave\.save_pretrained.*does not take it"):
+        trained_net(NarrowerSave).push_to_hub(repo_id, max_shard_size="1KB")
+    trained_net(NarrowSave).push_to_hub(repo_id, max_shard_size="1KB")  # **kwargs takes it

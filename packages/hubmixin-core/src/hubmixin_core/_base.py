@@ -508,6 +508,7 @@ class ModelHubMixinBase(HfMixinHelpers):
                 # As huggingface_hub does: a library's save_pretrained may write more files (a tokenizer, a
                 # vocabulary); the save options given to push_to_hub reach it where they are not the defaults.
                 given = {k: v for k, v in save_kwargs.items() if v != self._hub_extra_defaults.get(k)}
+                _check_override_takes(type(self), given)
                 config, card_kwargs = upload.config, upload.model_card_kwargs
                 self.save_pretrained(folder, config=config, model_card_kwargs=card_kwargs, **given)  # type: ignore[attr-defined]
             else:
@@ -524,7 +525,7 @@ class ModelHubMixinBase(HfMixinHelpers):
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
         """The model card of this model: the class's card template filled with its metadata and ``kwargs``."""
-        card = CardInfo.from_info(type(self)._hub_mixin_info)  # a copy: rendering must not change the class's
+        card = CardInfo.from_info(self._hub_mixin_info)  # a copy: rendering must not change the class's
         values = {"repo_url": card.repo_url, "paper_url": card.paper_url, "docs_url": card.docs_url, **kwargs}
         model_card: ModelCard = ModelCard.from_template(
             card_data=card.card_data(), template_str=card.template, **values
@@ -900,6 +901,21 @@ def _overridden(cls: type, name: str) -> bool:
     """Whether a class of the user's defines ``name``, not hubmixin's generated facade."""
     owner = next((c for c in cls.__mro__ if name in c.__dict__), None)
     return owner is not None and not owner.__module__.endswith("._generated._methods")
+
+
+def _check_override_takes(cls: type, options: dict[str, Any]) -> None:
+    """Raise where ``cls``'s own ``save_pretrained`` cannot take the save ``options`` given to ``push_to_hub``."""
+    parameters = inspect.signature(cls.save_pretrained).parameters.values()  # type: ignore[attr-defined]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    names = {p.name for p in parameters if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
+    refused = sorted(set(options) - names)
+    if refused:
+        raise HubMixinTypeError(
+            f"{cls.__qualname__}.push_to_hub: {', '.join(f'{name}=' for name in refused)} given, but "
+            f"{cls.__qualname__}.save_pretrained, which push_to_hub saves through (as huggingface_hub does), does "
+            "not take it: add it to that override's parameters (or **kwargs passed to super().save_pretrained)"
+        )
 
 
 def _check_config_type(annotation: Any, value: Any, coders: Coders, source: str, key: str) -> None:

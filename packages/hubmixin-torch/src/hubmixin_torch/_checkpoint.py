@@ -144,6 +144,8 @@ def open_torch_file(path: str | Path, device: torch.device, *, pickled: bool) ->
     """One weights file: safetensors (headers read), or with ``pickled`` a ``torch.save`` state dict read with
     ``torch.load(weights_only=True)``."""
     path = Path(path)
+    if not path.is_file():  # a FileNotFoundError, as safetensors' and torch.load's are
+        raise WeightsNotFoundError(f"{path}: no such weights file")
     if pickled:
         return _pickle_checkpoint(path, device)
     return _check_torch_dtypes(Checkpoint.from_files(WeightFiles((path,))))

@@ -48,9 +48,8 @@ SETTING_NAMES = {
     "heads": "an attention layer's number of heads",
     "groups": "a group norm's number of groups, or a convolution's (feature groups: 1 for a plain one)",
     "crop": (
-        "a transposed convolution's [before, after] cut from its full output ((n - 1) * stride + dilation * "
-        "(kernel - 1) + 1 per spatial dimension, for n inputs) per spatial dimension; negative: positions added, "
-        "which hold the bias"
+        "a transposed convolution's [before, after] per spatial dimension, cut from its full output of "
+        "(n - 1) * stride + dilation * (kernel - 1) + 1 for n inputs; negative: positions added, holding the bias"
     ),
     "activation": "a recurrent layer's activation of its state ('tanh', 'relu')",
     "recurrent_activation": "an LSTM's or GRU's activation of its gates ('sigmoid')",

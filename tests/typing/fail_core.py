@@ -16,3 +16,15 @@ def misspelled_and_mistyped(model: Model) -> None:
     model.push_to_hub("u/m", create_pr="yes")  # E: arg-type
     model.push_to_hub(repo_id=None)  # E: arg-type
     wrong: str = Model.from_pretrained("user/model")  # E: assignment
+
+
+class MisspelledKeyword(Model, licence="mit"):  # E: call-arg
+    pass
+
+
+class RuntimeArgsAsOneString(Model, runtime_args="rng"):  # E: arg-type
+    pass
+
+
+class TagsAsOneString(Model, tags="vision"):  # E: arg-type
+    pass

@@ -21,3 +21,7 @@ def misspelled_and_mistyped(model: MyKerasModel) -> None:
     model.push_to_hub("u/m", strict=True)  # E: call-arg
     model.push_to_hub("u/m", dtype=1.5)  # E: arg-type
     wrong: str = model.save_pretrained("out")  # E: assignment
+
+
+class MisspelledKeyword(MyKerasModel, librayr_name="mine"):  # E: call-arg
+    pass

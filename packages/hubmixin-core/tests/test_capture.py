@@ -110,7 +110,7 @@ def test_runtime_args_accumulate_over_subclasses() -> None:
     assert WithMesh(5, rngs=Rngs(), mesh=object())._hub_mixin_config == {"din": 5}
     with pytest.raises(TypeError, match="runtime_args"):
 
-        class Wrong(ModelHubMixin, runtime_args="rngs"):
+        class Wrong(ModelHubMixin, runtime_args="rngs"):  # type: ignore[arg-type]
             pass
 
 

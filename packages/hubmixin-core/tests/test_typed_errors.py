@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import struct
 import warnings
@@ -13,6 +14,7 @@ import pytest
 from core_models import MLP, NumpyModelMixin
 from safetensors.numpy import save_file
 
+from hubmixin_core import ModelHubMixin
 from hubmixin_core.errors import (
     ConfigError,
     HubMixinKeyError,
@@ -24,6 +26,7 @@ from hubmixin_core.errors import (
     WeightsFileError,
     WeightsKeyError,
 )
+from hubmixin_core.typing import ClassKeywords
 from hubmixin_core.weights import (
     NUMPY_DTYPES,
     SAFETENSORS_INDEX_NAME,
@@ -224,3 +227,9 @@ def test_class_keywords_of_the_right_types_are_taken() -> None:
     good: Any = type("Good", (NumpyModelMixin,), {}, tags=("a", "b"), language="en", license="mit")
     data = good._hub_mixin_info.model_card_data
     assert {"a", "b"} <= set(data.tags) and data.language == "en"
+
+
+def test_the_class_keywords_mypy_checks_are_those_taken() -> None:
+    hook = ModelHubMixin._hub_mixin_init_subclass
+    taken = {p.name for p in inspect.signature(hook).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert taken == set(ClassKeywords.__optional_keys__)

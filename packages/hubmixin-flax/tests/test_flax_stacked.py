@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from jax.sharding import PartitionSpec as P
 from torch import nn
 
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, LayoutError, WeightsKeyError
+from hubmixin_core.typing import ClassKeywords
 from hubmixin_flax import FlaxModelHubMixin
+from hubmixin_flax._impl import FlaxClassKeywords, FlaxHubMixinBase
 from hubmixin_torch import PyTorchModelHubMixin
 
 DIM, DEPTH = 8, 3
@@ -242,3 +245,9 @@ def test_a_declared_module_that_is_not_stacked_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(LayoutError, match=r"names 'head', but its layer 'head' \(Linear\) holds 'kernel' of shape"):
         NotStacked(rngs=nnx.Rngs(0)).save_pretrained(tmp_path / "x")
+
+
+def test_the_class_keywords_mypy_checks_are_those_taken() -> None:
+    hook = FlaxHubMixinBase._hub_flax_init_subclass
+    taken = {p.name for p in inspect.signature(hook).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert taken == set(FlaxClassKeywords.__optional_keys__) - set(ClassKeywords.__optional_keys__)

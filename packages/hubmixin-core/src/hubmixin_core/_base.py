@@ -18,7 +18,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, ClassVar, Self, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack, cast
 
 from huggingface_hub import CommitInfo, ModelCard
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
@@ -72,7 +72,7 @@ from hubmixin_core.errors import (
     format_names,
 )
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
-from hubmixin_core.typing import Coders, DataclassInstance
+from hubmixin_core.typing import ClassKeywords, Coders, DataclassInstance
 from hubmixin_core.weights._names import CONFIG_NAME, WEIGHTS_FILE_PATTERNS, is_weights_file
 
 __all__ = ["ModelHubMixinBase"]
@@ -135,7 +135,8 @@ class ModelHubMixinBase(HfMixinHelpers):
     whose ``**kwargs`` are its own base class's keywords (Keras' ``Layer``) turns it off: such keys are then
     unknown keys, and the fields of a ``config`` parameter reach only ``config``."""
 
-    def __init_subclass__(
+    @classmethod
+    def _hub_mixin_init_subclass(
         cls,
         *,
         repo_url: str | None = None,
@@ -189,6 +190,13 @@ class ModelHubMixinBase(HfMixinHelpers):
             cls.push_to_hub = _suggesting(cls.__dict__["push_to_hub"])  # type: ignore[attr-defined]
         cls._hub_mixin_inspect_init()
         cls._hub_mixin_inject_config = _named(inspect.signature(cls._from_pretrained).parameters, "config")
+
+    if TYPE_CHECKING:  # the class keywords, typed for mypy: a misspelled one is an error there too
+
+        def __init_subclass__(cls, **kwargs: Unpack[ClassKeywords]) -> None: ...
+
+    else:
+        __init_subclass__ = _hub_mixin_init_subclass
 
     @classmethod
     def _hub_mixin_inspect_init(cls) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import Field
-from typing import Any, ClassVar, Protocol, TypeAlias
+from typing import Any, ClassVar, Protocol, TypeAlias, TypedDict
 
-__all__ = ["Coder", "Coders", "DataclassInstance"]
+__all__ = ["ClassKeywords", "Coder", "Coders", "DataclassInstance"]
 
 
 class DataclassInstance(Protocol):
@@ -20,3 +20,29 @@ Coder: TypeAlias = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 
 Coders: TypeAlias = dict[type, Coder]
 """Custom coders of a mixin class, keyed by the type they handle."""
+
+
+class ClassKeywords(TypedDict, total=False):
+    """The class keywords every mixin takes, as mypy checks them (a misspelled one, or ``runtime_args="x"``, is an
+    error there; run time checks them too).
+
+    Examples:
+        >>> from hubmixin_core import ModelHubMixin
+        >>> class Model(ModelHubMixin, library_name="my-lib", license="mit", tags=["vision"]):
+        ...     pass
+    """
+
+    repo_url: str | None
+    paper_url: str | None
+    docs_url: str | None
+    model_card_template: str | None
+    language: str | list[str] | None
+    library_name: str | None
+    license: str | None
+    license_name: str | None
+    license_link: str | None
+    pipeline_tag: str | None
+    tags: list[str] | tuple[str, ...] | None
+    coders: Coders | None
+    strict_config: bool | None
+    runtime_args: list[str] | tuple[str, ...]

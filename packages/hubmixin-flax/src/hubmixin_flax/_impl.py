@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +32,7 @@ from hubmixin_core.errors import (
     WeightsError,
     format_names,
 )
+from hubmixin_core.typing import ClassKeywords
 from hubmixin_core.weights import (
     NUMPY_DTYPES,
     LayerTensors,
@@ -111,6 +112,12 @@ def _place(tensor: LazyTensor, sharding: Sharding | None) -> jax.Array:
     return jax.make_array_from_single_device_arrays(tensor.info.shape, sharding, [shards[d] for d in indices])
 
 
+class FlaxClassKeywords(ClassKeywords, total=False):
+    """The class keywords of :class:`~hubmixin_flax.FlaxModelHubMixin`: every mixin's and ``stacked_layers``."""
+
+    stacked_layers: list[str] | tuple[str, ...]
+
+
 class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
     """Hand-written core of :class:`hubmixin_flax.FlaxModelHubMixin`; use that class, not this one."""
 
@@ -119,7 +126,8 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
     _hub_flax_stacked_layers: ClassVar[tuple[str, ...]] = ()
     """Dotted attribute paths of the modules built by ``nnx.vmap`` (the class's ``stacked_layers``)."""
 
-    def __init_subclass__(cls, *, stacked_layers: Iterable[str] = (), **kwargs: Any) -> None:
+    @classmethod
+    def _hub_flax_init_subclass(cls, *, stacked_layers: Iterable[str] = (), **kwargs: Any) -> None:
         """``stacked_layers``: the attribute paths (``"blocks"``, ``"encoder.layers"``) of modules built by
         ``nnx.vmap`` to scan over layers; each is saved as torch's ``nn.ModuleList`` of its layers."""
         super().__init_subclass__(**kwargs)
@@ -127,6 +135,13 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             message = f"{cls.__qualname__}: stacked_layers must be a list of attribute paths, not a string"
             raise HubMixinTypeError(message)
         cls._hub_flax_stacked_layers = tuple(dict.fromkeys((*cls._hub_flax_stacked_layers, *stacked_layers)))
+
+    if TYPE_CHECKING:  # the class keywords, typed for mypy
+
+        def __init_subclass__(cls, **kwargs: Unpack[FlaxClassKeywords]) -> None: ...
+
+    else:
+        __init_subclass__ = _hub_flax_init_subclass
 
     @classmethod
     def _hub_runtime_values(cls, load_kwargs: Mapping[str, Any]) -> dict[str, Any]:

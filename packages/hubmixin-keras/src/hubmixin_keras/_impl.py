@@ -12,7 +12,7 @@ import logging
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import keras
 import numpy as np
@@ -21,6 +21,7 @@ from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import HubMixinTypeError, WeightsNotFoundError, format_names
+from hubmixin_core.typing import ClassKeywords
 from hubmixin_core.weights import (
     Checkpoint,
     LayerTensors,
@@ -169,9 +170,17 @@ class KerasHubMixinBase(ModelHubMixin):
     _hub_mixin_config_to_kwargs = False  # a Keras model's **kwargs are Layer's (name, dtype, trainable)
     _hub_mixin_kwargs_names = _LAYER_KEYWORDS
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    @classmethod
+    def _hub_keras_init_subclass(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         keep_keras_saving(cls)  # keras.saving.load_model rebuilds what from_pretrained built
+
+    if TYPE_CHECKING:  # the class keywords, typed for mypy
+
+        def __init_subclass__(cls, **kwargs: Unpack[ClassKeywords]) -> None: ...
+
+    else:
+        __init_subclass__ = _hub_keras_init_subclass
 
     def _save_pretrained(
         self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: str | None = None

@@ -18,13 +18,12 @@ def misspelled_and_mistyped(model: Model) -> None:
     wrong: str = Model.from_pretrained("user/model")  # E: assignment
 
 
-class MisspelledKeyword(Model, licence="mit"):  # E: call-arg
-    pass
+def misspelled_and_mistyped_class_keywords() -> None:  # in a function: importing this file defines no class
+    class MisspelledKeyword(Model, licence="mit"):  # E: call-arg
+        pass
 
+    class RuntimeArgsAsOneString(Model, runtime_args="rng"):  # E: arg-type
+        pass
 
-class RuntimeArgsAsOneString(Model, runtime_args="rng"):  # E: arg-type
-    pass
-
-
-class TagsAsOneString(Model, tags="vision"):  # E: arg-type
-    pass
+    class TagsAsOneString(Model, tags="vision"):  # E: arg-type
+        pass

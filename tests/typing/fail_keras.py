@@ -23,5 +23,6 @@ def misspelled_and_mistyped(model: MyKerasModel) -> None:
     wrong: str = model.save_pretrained("out")  # E: assignment
 
 
-class MisspelledKeyword(MyKerasModel, librayr_name="mine"):  # E: call-arg
-    pass
+def misspelled_class_keyword() -> None:  # in a function: importing this file defines no class
+    class MisspelledKeyword(MyKerasModel, librayr_name="mine"):  # E: call-arg
+        pass

@@ -913,10 +913,10 @@ def _overridden(cls: type, name: str) -> bool:
 
 def _check_override_takes(cls: type, options: dict[str, Any]) -> None:
     """Raise where ``cls``'s own ``save_pretrained`` cannot take the save ``options`` given to ``push_to_hub``."""
-    parameters = inspect.signature(cls.save_pretrained).parameters.values()  # type: ignore[attr-defined]
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+    parameters = inspect.signature(cls.save_pretrained).parameters  # type: ignore[attr-defined]
+    if takes_any_keyword(parameters):
         return
-    names = {p.name for p in parameters if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
+    names = {name for name, p in parameters.items() if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
     refused = sorted(set(options) - names)
     if refused:
         raise HubMixinTypeError(

@@ -7,7 +7,7 @@ from typing import Any
 
 from flax import nnx
 
-from hubmixin_core.weights import activation_name, same_padding, transpose_crop
+from hubmixin_core.weights import recurrent_settings, same_padding, transpose_crop
 
 __all__ = ["layer_settings"]
 
@@ -60,14 +60,13 @@ def _transpose_crop(padding: Any, kernel: Sequence[int], stride: list[int], dila
     return transpose_crop(kernel, dilation, pads)
 
 
-def _recurrent(layer: nnx.RNN) -> dict[str, Any]:
+def _recurrent(layer: nnx.RNN) -> dict[str, str]:
     cell = layer.cell
-    found = {"activation": activation_name(getattr(cell, "activation_fn", None))}
     if isinstance(cell, nnx.LSTMCell | nnx.OptimizedLSTMCell | nnx.GRUCell):
-        found["recurrent_activation"] = activation_name(cell.gate_fn)
-    elif not isinstance(cell, nnx.SimpleCell):
-        return {}
-    return {key: value for key, value in found.items() if value is not None}
+        return recurrent_settings(cell.activation_fn, cell.gate_fn)
+    if isinstance(cell, nnx.SimpleCell):
+        return recurrent_settings(cell.activation_fn)
+    return {}
 
 
 def layer_settings(layer: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import keras
 from keras.src.backend.common.backend_utils import _convert_conv_transpose_padding_args_from_keras_to_jax
 from keras.src.layers.convolutional.base_conv_transpose import BaseConvTranspose
 
-from hubmixin_core.weights import activation_name, same_padding, transpose_crop
+from hubmixin_core.weights import recurrent_settings, same_padding, transpose_crop
 
 __all__ = ["layer_settings"]
 
@@ -47,13 +47,12 @@ def _transpose_crop(layer: Any) -> list[list[int]]:
     return transpose_crop(kernel, dilation, pads)
 
 
-def _recurrent(cell: Any) -> dict[str, Any]:
-    found = {"activation": activation_name(getattr(cell, "activation", None))}
+def _recurrent(cell: Any) -> dict[str, str]:
     if isinstance(cell, keras.layers.LSTMCell | keras.layers.GRUCell):
-        found["recurrent_activation"] = activation_name(cell.recurrent_activation)
-    elif not isinstance(cell, keras.layers.SimpleRNNCell):
-        return {}
-    return {key: value for key, value in found.items() if value is not None}
+        return recurrent_settings(cell.activation, cell.recurrent_activation)
+    if isinstance(cell, keras.layers.SimpleRNNCell):
+        return recurrent_settings(cell.activation)
+    return {}
 
 
 def layer_settings(layer: Any) -> dict[str, Any]:

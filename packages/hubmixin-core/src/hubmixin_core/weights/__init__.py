@@ -72,7 +72,7 @@ from hubmixin_core.weights._settings import BUILD_KEY as BUILD_KEY
 from hubmixin_core.weights._settings import SETTING_NAMES as SETTING_NAMES
 from hubmixin_core.weights._settings import SETTINGS_KEY as SETTINGS_KEY
 from hubmixin_core.weights._settings import Settings as Settings
-from hubmixin_core.weights._settings import activation_name as activation_name
+from hubmixin_core.weights._settings import recurrent_settings as recurrent_settings
 from hubmixin_core.weights._settings import same_padding as same_padding
 from hubmixin_core.weights._settings import settings_metadata as settings_metadata
 from hubmixin_core.weights._settings import transpose_crop as transpose_crop

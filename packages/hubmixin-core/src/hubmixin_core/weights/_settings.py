@@ -23,7 +23,7 @@ __all__ = [
     "SETTINGS_KEY",
     "SETTING_NAMES",
     "Settings",
-    "activation_name",
+    "recurrent_settings",
     "same_padding",
     "settings_metadata",
     "transpose_crop",
@@ -74,17 +74,22 @@ def same_padding(kernel: Sequence[int], dilation: Sequence[int]) -> list[list[in
     return pairs
 
 
-def activation_name(function: object) -> str | None:
-    """The name an activation function is recorded under (``"tanh"``); None for one without a plain name (a
-    lambda), which is then not compared.
+def _function_name(function: object) -> str | None:
+    name = getattr(function, "__name__", None)
+    return name if isinstance(name, str) and name.isidentifier() else None
+
+
+def recurrent_settings(activation: object, recurrent_activation: object = None) -> dict[str, str]:
+    """A recurrent layer's ``activation`` (and its gates' ``recurrent_activation``) settings: the functions' names.
+    A function without a plain name (a lambda) is left out, so not compared.
 
     Examples:
         >>> import math
-        >>> activation_name(math.tanh), activation_name(lambda x: x)
-        ('tanh', None)
+        >>> recurrent_settings(math.tanh, lambda x: x)
+        {'activation': 'tanh'}
     """
-    name = getattr(function, "__name__", None)
-    return name if isinstance(name, str) and name.isidentifier() else None
+    found = {"activation": _function_name(activation), "recurrent_activation": _function_name(recurrent_activation)}
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def transpose_crop(kernel: Sequence[int], dilation: Sequence[int], pads: Sequence[Sequence[int]]) -> list[list[int]]:

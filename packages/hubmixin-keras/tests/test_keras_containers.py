@@ -1,8 +1,11 @@
 """Layers inside a ``keras.Sequential`` and nested lists and dicts are saved and loaded (keys ``body.0``, as torch
-names an ``nn.Sequential``); layers the walk cannot reach are named at save instead of silently left out."""
+names an ``nn.Sequential``) and functional models (by index too); layers the walk cannot reach are named at save
+and at load instead of silently left out."""
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ from keras_models import numpy, randomize_weights
 from safetensors.numpy import load_file
 from torch import nn
 
+from hubmixin_core.errors import WeightsKeyError
 from hubmixin_keras import KerasModelHubMixin
 from hubmixin_torch import PyTorchModelHubMixin
 
@@ -94,11 +98,85 @@ class Hidden(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
         return self.head(self._inner(x))
 
 
-def test_variables_the_walk_cannot_reach_are_named_at_save(tmp_path: Path) -> None:
+def test_variables_the_walk_cannot_reach_are_named_at_save_and_at_load(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     model = Hidden()
     model(X)
     with pytest.warns(UserWarning, match=r"variables '[^']*kernel', '[^']*bias' are held by layers hubmixin does not"):
         model.save_pretrained(tmp_path)
+
+    with pytest.raises(WeightsKeyError, match=r"held by layers hubmixin does not walk.*missing keys \['dense[_0-9]*'"):
+        Hidden.from_pretrained(tmp_path, strict=True)  # (not built yet: named as a layer)
+    with caplog.at_level(logging.WARNING, logger="hubmixin_keras"):
+        loaded = Hidden.from_pretrained(tmp_path)
+    assert "not loaded: 'dense" in caplog.text
+    np.testing.assert_array_equal(numpy(loaded.head.kernel), numpy(model.head.kernel))
+
+
+class HiddenBuilt(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        inputs = keras.Input((6,))
+        self._inner = keras.Model(inputs, keras.layers.Dense(3)(inputs))  # built here, private: not walked
+
+    def call(self, x: Any) -> Any:
+        return self._inner(x)
+
+
+def test_built_variables_the_walk_cannot_reach_fail_a_strict_load(tmp_path: Path) -> None:
+    model = HiddenBuilt()
+    with pytest.warns(UserWarning, match="not saved"):
+        model.save_pretrained(tmp_path)
+    with pytest.raises(WeightsKeyError, match=r"missing keys \['[^']*/kernel', '[^']*/bias'\]"):
+        HiddenBuilt.from_pretrained(tmp_path, strict=True)
+
+
+class WithBackbone(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """A functional model held as an attribute: the usual backbone and head."""
+
+    def __init__(self, classes: int = 3, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        inputs = keras.Input((6,))
+        hidden = keras.layers.Dense(6, activation="relu")(inputs)
+        self.backbone = keras.Model(inputs, keras.layers.Dense(5)(hidden))
+        self.head = keras.layers.Dense(classes)
+
+    def call(self, x: Any) -> Any:
+        return self.head(self.backbone(x))
+
+
+class FunctionalStyle(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """A functional model of its own: its layers live in the graph, not in attributes (but ``gate``)."""
+
+    def __init__(self, width: int = 6, **kwargs: Any) -> None:
+        inputs = keras.Input((6,))
+        gate = keras.layers.Dense(width, name="gate")
+        super().__init__(inputs=inputs, outputs=keras.layers.Dense(2)(gate(inputs)), **kwargs)
+        self.gate = gate
+
+
+@pytest.mark.parametrize(
+    ("cls", "keys"),
+    [
+        (WithBackbone, ["backbone.0.bias", "backbone.0.weight", "backbone.1.bias", "backbone.1.weight", "head.bias"]),
+        (FunctionalStyle, ["1.bias", "1.weight", "gate.bias", "gate.weight"]),
+    ],
+)
+def test_functional_models_layers_are_saved_by_index(tmp_path: Path, cls: Any, keys: list[str]) -> None:
+    model = cls()
+    model(X)
+    randomize_weights(model, seed=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every variable reached: no warning
+        model.save_pretrained(tmp_path)
+    assert sorted(load_file(tmp_path / "model.safetensors"))[: len(keys)] == keys
+
+    loaded = cls.from_pretrained(tmp_path, strict=True)
+
+    for mine, theirs in zip(loaded.weights, model.weights, strict=True):  # built in the same order
+        assert numpy(mine).tobytes() == numpy(theirs).tobytes(), theirs.path
+    np.testing.assert_array_equal(numpy(loaded(X)), numpy(model(X)))
 
 
 class PartlyCalled(keras.Model, KerasModelHubMixin):  # type: ignore[misc]

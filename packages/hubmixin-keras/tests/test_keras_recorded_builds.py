@@ -96,3 +96,75 @@ def test_a_malformed_record_is_ignored_with_a_warning(tmp_path: Path, caplog: py
     with caplog.at_level(logging.WARNING, logger="hubmixin_keras"):
         loaded = Mixer.from_pretrained(tmp_path)
     assert BUILD_KEY in caplog.text and not loaded.proj.built  # left to be built at its first call
+
+
+class Residual(keras.layers.Layer):  # type: ignore[misc]
+    """Makes its sub-layers in ``build`` (as keras-hub's layers do), sized by the input."""
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        width = int(input_shape[-1] or 0)
+        self.up = keras.layers.Dense(width * 2)
+        self.down = keras.layers.Dense(width)
+        self.up.build(input_shape)  # `down` is left to be built at its first call
+
+    def call(self, x: Any) -> Any:
+        return x + self.down(keras.ops.relu(self.up(x)))
+
+
+class BuildsLayers(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """Holds a layer making its sub-layers in ``build``, and makes its own head in its ``build``."""
+
+    def __init__(self, classes: int = 3, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.classes = classes
+        self.block = Residual()
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.head = keras.layers.Dense(self.classes)
+
+    def call(self, x: Any) -> Any:
+        return self.head(self.block(x))
+
+
+def test_layers_made_in_build_load(tmp_path: Path) -> None:
+    model = BuildsLayers()
+    model(X)
+    randomize_weights(model, seed=5)
+    model.save_pretrained(tmp_path)
+    recorded = json.loads(read_header(tmp_path / "model.safetensors").metadata[BUILD_KEY])
+    assert recorded == {"": {"input_shape": [2, 5, 6]}, "block": {"input_shape": [2, 5, 6]}}
+
+    loaded = BuildsLayers.from_pretrained(tmp_path, strict=True)
+
+    assert loaded.head.built and loaded.block.down.built  # before any call
+    for mine, theirs in zip(loaded.weights, model.weights, strict=True):
+        assert numpy(mine).tobytes() == numpy(theirs).tobytes(), theirs.path
+    np.testing.assert_array_equal(numpy(loaded(X)), numpy(model(X)))
+
+
+class Axial(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, axes: tuple[int, ...] | None = (1,), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.attention = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=axes)
+
+    def call(self, x: Any) -> Any:
+        return self.attention(x, x)
+
+
+@pytest.mark.parametrize("axes", [(1,), None])
+def test_attention_on_rank_4_inputs_loads_for_them(tmp_path: Path, axes: tuple[int, ...] | None) -> None:
+    images = np.random.default_rng(1).standard_normal((2, 3, 4, 6)).astype(np.float32)
+    model = Axial(axes)
+    expected = numpy(model(images))
+    model.save_pretrained(tmp_path)
+
+    loaded = Axial.from_pretrained(tmp_path, strict=True)
+
+    np.testing.assert_array_equal(numpy(loaded(images)), expected)
+
+
+def test_attention_on_rank_3_inputs_records_nothing(tmp_path: Path) -> None:
+    model = Axial(None)
+    model(X)
+    model.save_pretrained(tmp_path)
+    assert BUILD_KEY not in read_header(tmp_path / "model.safetensors").metadata

@@ -290,6 +290,12 @@ class AttentionAdapter(CompositeAdapter, MultiHeadAttentionAdapter):
     def shape_keys(self, layer: Any) -> tuple[str, ...]:
         return ("in_proj_weight",)
 
+    def records_build(self, layer: Any) -> bool:
+        """Whether ``layer`` was built for inputs of another rank than 3 (images, ``attention_axes``): its
+        kernels do not say so, :meth:`input_shape` builds for rank 3, so the checkpoint records its build."""
+        shapes = getattr(layer, "_build_shapes_dict", None) or {}
+        return any(shape is not None and len(shape) != 3 for shape in shapes.values())
+
     def __repr__(self) -> str:
         return "AttentionAdapter()"
 

@@ -1,7 +1,8 @@
 """How layers no adapter can build from tensor shapes were built: recorded at save, replayed at load.
 
 An ``EinsumDense``, a ``PReLU`` or a custom layer creating its variables in ``build`` holds tensors whose shapes
-do not say what input it was built for. ``save_pretrained`` records such a layer's own Keras build config
+do not say what input it was built for; a layer creating its sub-layers in ``build`` holds none, and an attention
+layer's do not say the rank of its inputs. ``save_pretrained`` records such a layer's own Keras build config
 (``{"input_shape": [null, 6]}``) in the checkpoint's metadata (``hubmixin.build``, by layer path), and
 ``from_pretrained`` builds the layer from it, so its tensors load.
 """
@@ -16,7 +17,8 @@ from typing import Any
 import keras
 
 from hubmixin_core.weights import BUILD_KEY
-from hubmixin_keras._layout import builds_from_shapes
+from hubmixin_keras._keras_saving import LAYERS_KEY
+from hubmixin_keras._layout import LAYOUTS, builds_from_shapes
 from hubmixin_keras._walk import named_layers, own_variables
 
 __all__ = ["build_metadata", "recorded_builds"]
@@ -25,17 +27,36 @@ logger = logging.getLogger("hubmixin_keras")
 
 
 def _needs_record(layer: keras.Layer) -> bool:
-    """A built layer holding variables its ``build`` created, which its adapter cannot build from their shapes
-    (a layer without a ``build`` of its own made them in ``__init__``: it needs none)."""
-    own_build = not getattr(type(layer).build, "_is_default", False)
-    return bool(layer.built and own_build and own_variables(layer)) and not builds_from_shapes(layer)
+    """A built layer whose own ``build`` made what its tensors' shapes cannot rebuild: variables its adapter
+    cannot build from their shapes, or sub-layers (a custom layer, or a model, creating its layers in ``build``;
+    Keras' own containers are built from their layers'); or one its adapter asks to record (attention on inputs
+    of another rank). A layer without a ``build`` of its own made everything in ``__init__``: it needs none."""
+    if not layer.built or getattr(type(layer).build, "_is_default", False):
+        return False
+    asks = getattr(LAYOUTS.find(layer), "records_build", None)
+    if asks is not None:
+        return bool(asks(layer))
+    if builds_from_shapes(layer):
+        return False
+    if own_variables(layer):
+        return True
+    keras_own = type(layer).build.__module__.startswith("keras.")
+    return not keras_own and len(named_layers(layer)) > 1
+
+
+def _build_config(layer: keras.Layer) -> Any:
+    """The layer's Keras build config, without what ``_keras_saving`` adds to a mixin model's (its layers')."""
+    config = layer.get_build_config()
+    if isinstance(config, dict) and LAYERS_KEY in config:
+        config = {key: value for key, value in config.items() if key != LAYERS_KEY}
+    return config
 
 
 def build_metadata(model: keras.Layer) -> dict[str, str]:
     """The checkpoint metadata recording the build configs of ``model``'s layers that need one (none: ``{}``)."""
     configs: dict[str, Any] = {}
     for path, layer in named_layers(model):
-        config = layer.get_build_config() if _needs_record(layer) else None
+        config = _build_config(layer) if _needs_record(layer) else None
         try:
             json.dumps(config)
         except (TypeError, ValueError):  # not JSON: the layer is left to be built at its first call

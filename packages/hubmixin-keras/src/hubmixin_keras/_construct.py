@@ -90,38 +90,61 @@ def construct_deferred(
 ) -> tuple[M, list[str]]:
     """``factory()`` with its layers built from the checkpoint's shapes (``infos``), every variable deferred.
 
-    A layer whose adapter cannot tell its input shape is built from its Keras build config in ``built_as`` (by
-    layer path), where the checkpoint recorded one.
+    A layer with a Keras build config in ``built_as`` (by layer path: the checkpoint recorded how the layer was
+    built, see ``_built_as``) is built from it first, parents before their sub-layers, as a call builds them (its
+    ``build`` may make and build its sub-layers); the others from their tensors' shapes, leaves first; again for
+    the layers a ``build`` made.
 
     Returns the model and the paths of the layers that could not be built (their shape-giving tensors are not
     in the checkpoint): Keras builds those at their first call, with their own initialisation.
     """
+    recorded = built_as or {}
     unbuilt: list[str] = []
     with _dtype_policy(dtype), keras.StatelessScope(initialize_variables=False):
         model = factory()
-        layers = named_layers(model)
-        for path, layer in reversed(layers):  # leaves first
-            if layer.built:
-                continue
-            prefix = f"{path}." if path else ""
-            canonical = {k[len(prefix) :]: v for k, v in infos.items() if k.startswith(prefix)}
-            try:
-                with in_scopes_of(layers, path):  # (an adapter may build the layer itself: attention does)
-                    shape = input_shape_of(layer, canonical)
-            except WeightsShapeError as error:  # the tensor named in full, with the checkpoint
-                raise _renamed(error, source, prefix + error.key) from None
-            if shape is not None:
-                with in_scopes_of(layers, path):
-                    layer.build(shape if shape else None)
-                any_rank(layer)
-            elif not builds_from_shapes(layer):
-                if built_as and path in built_as:  # as the model that saved it recorded
+        walked: set[int] = set()
+        while True:
+            layers = named_layers(model)
+            new = [(path, layer) for path, layer in layers if id(layer) not in walked]
+            if not new:
+                break
+            walked.update(id(layer) for _, layer in new)
+            for path, layer in new:  # parents first
+                if not layer.built and path in recorded:
                     with in_scopes_of(layers, path):
-                        layer.build_from_config(dict(built_as[path]))
-            elif not layer.built and shape_keys_of(layer) != ():  # (an adapter may build it and return None)
-                unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
+                        layer.build_from_config(dict(recorded[path]))
+                    any_rank(layer)
+            for path, layer in reversed(new):  # leaves first
+                if not layer.built and _built_from_shapes(layers, path, layer, infos, source):
+                    continue
+                if not layer.built and builds_from_shapes(layer) and shape_keys_of(layer) != ():
+                    unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
         mark_containers_built(model)
     return model, unbuilt
+
+
+def _built_from_shapes(
+    layers: Sequence[tuple[str, keras.Layer]],
+    path: str,
+    layer: keras.Layer,
+    infos: Mapping[str, TensorInfo],
+    source: str,
+) -> bool:
+    """Build ``layer`` (at ``path``) from the shapes of its tensors in ``infos``; whether its adapter could tell
+    them (an adapter may build the layer itself and return ``None``: attention does)."""
+    prefix = f"{path}." if path else ""
+    canonical = {k[len(prefix) :]: v for k, v in infos.items() if k.startswith(prefix)}
+    try:
+        with in_scopes_of(layers, path):
+            shape = input_shape_of(layer, canonical)
+    except WeightsShapeError as error:  # the tensor named in full, with the checkpoint
+        raise _renamed(error, source, prefix + error.key) from None
+    if shape is None:
+        return False
+    with in_scopes_of(layers, path):
+        layer.build(shape if shape else None)
+    any_rank(layer)
+    return True
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ import numpy as np
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core._warn import warn_user
-from hubmixin_core.errors import HubMixinTypeError, WeightsNotFoundError, format_names
+from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError, WeightsNotFoundError, format_names
 from hubmixin_core.typing import ClassKeywords
 from hubmixin_core.weights import (
     Checkpoint,
@@ -48,8 +48,9 @@ from hubmixin_keras._construct import (
 from hubmixin_keras._keras_saving import keep_keras_saving
 from hubmixin_keras._layout import LAYOUTS, shape_keys_of
 from hubmixin_keras._lora import lora_names, merge_lora, reset_lora
+from hubmixin_keras._own_loaders import run_own_loaders
 from hubmixin_keras._settings import layer_settings
-from hubmixin_keras._walk import named_layers, other_paths, own_variables, unreached_variables
+from hubmixin_keras._walk import named_layers, other_paths, own_variables, unreached_layers, unreached_variables
 
 __all__ = ["KerasHubMixinBase"]
 
@@ -58,6 +59,7 @@ logger = logging.getLogger("hubmixin_keras")
 _KERAS_WEIGHTS = "model.weights.h5"
 _KERAS_HUB_METADATA = "metadata.json"
 _KERAS_FILE = "model.keras"
+_NOT_WALKED = "private attributes: hold those layers in public attributes, lists, dicts or a keras.Sequential"
 
 
 def _as_layer(obj: object) -> keras.Layer:
@@ -191,8 +193,7 @@ class KerasHubMixinBase(ModelHubMixin):
         if unreached:
             warn_user(
                 f"{type(self).__qualname__}: variables {format_names(unreached)} are held by layers hubmixin does not "
-                "walk (private attributes, a functional model): they are not saved; hold those layers in public "
-                "attributes, lists, dicts or a keras.Sequential",
+                f"walk ({_NOT_WALKED}): they are not saved",
                 UserWarning,
             )
         if not layers:
@@ -247,6 +248,12 @@ class KerasHubMixinBase(ModelHubMixin):
             if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
                 raise unbuilt_error(model, unbuilt, checkpoint.description)
             layer = _as_layer(model)
+            unreached = unreached_variables(layer) + unreached_layers(layer)
+            if unreached:  # no checkpoint can hold them: they keep their initialisation
+                detail = f"{cls.__qualname__}: variables held by layers hubmixin does not walk ({_NOT_WALKED})"
+                if strict:
+                    raise WeightsKeyError(checkpoint.description, missing=unreached, detail=detail)
+                logger.warning("%s, not loaded: %s", detail, format_names(unreached))
             layers = _layers(layer, arrays=False)
             variables = {group.path: group.tensors for group in layers}
             ours = {group.path: layer_settings(group.layer) for group in layers}
@@ -259,6 +266,7 @@ class KerasHubMixinBase(ModelHubMixin):
             initialize_rest(layer)
             for group in layers:
                 reset_lora(group.layer, own_variables(group.layer))
+            run_own_loaders(layer)
         if unbuilt:
             logger.warning(
                 "%s: layers %s are not in %s: Keras builds them at their first call, with their own initialisation",

@@ -21,9 +21,10 @@ from hubmixin_core._capture import get_unsaved
 from hubmixin_keras._construct import any_rank, in_scopes_of, mark_containers_built
 from hubmixin_keras._walk import named_layers
 
-__all__ = ["keep_keras_saving"]
+__all__ = ["LAYERS_KEY", "keep_keras_saving"]
 
-_LAYERS = "hubmixin_layers"
+LAYERS_KEY = "hubmixin_layers"
+"""The key of a mixin model's Keras build config holding its layers' own, by attribute path."""
 _KERAS_KEYS = ("name", "trainable", "dtype")  # Layer's own keywords: never in the mixin's config
 
 
@@ -60,13 +61,13 @@ def _keep_build_config(cls: Any) -> None:
     def get_build_config(self: keras.Layer) -> dict[str, Any] | None:
         config: dict[str, Any] = keras.Layer.get_build_config(self) or {}
         layers = _layer_build_configs(self) if self.built else {}
-        return {**config, _LAYERS: layers} if layers else config or None
+        return {**config, LAYERS_KEY: layers} if layers else config or None
 
     def build_from_config(self: keras.Layer, config: dict[str, Any]) -> None:
-        if not config or _LAYERS not in config:
+        if not config or LAYERS_KEY not in config:
             keras_build_from_config(self, config)
             return
-        _build_layers(self, config[_LAYERS])  # each layer as it was: no call, whatever the model's inputs
+        _build_layers(self, config[LAYERS_KEY])  # each layer as it was: no call, whatever the model's inputs
         if "input_shape" in config:  # Keras' own record, kept for the next save
             self._build_shapes_dict = {"input_shape": config["input_shape"]}
         elif "shapes_dict" in config:

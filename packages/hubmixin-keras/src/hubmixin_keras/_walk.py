@@ -13,15 +13,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import keras
+from keras.src.models.functional import Functional
 
-from hubmixin_keras._layout import parts_of
+from hubmixin_keras._layout import parts_of, shape_keys_of
 
-__all__ = ["named_layers", "other_paths", "own_variables", "unreached_variables"]
+__all__ = ["named_layers", "other_paths", "own_variables", "unreached_layers", "unreached_variables"]
 
 
 def _children(layer: keras.Layer) -> Iterator[tuple[str, keras.Layer]]:
     """Sub-layers held in public attributes, directly or in (nested) lists, tuples and dicts; a ``Sequential``'s
-    layers by index (``body.0``, as torch names an ``nn.Sequential``'s modules)."""
+    layers by index (``body.0``, as torch names an ``nn.Sequential``'s modules), and a functional model's after
+    its attributes' (``backbone.0``: its layers in Keras' order, inputs left out)."""
     if isinstance(layer, keras.Sequential):
         for index, item in enumerate(layer.layers):
             yield str(index), item
@@ -31,6 +33,10 @@ def _children(layer: keras.Layer) -> Iterator[tuple[str, keras.Layer]]:
     public = [(name, value) for name, value in attributes.items() if not name.startswith("_")]
     for name, value in sorted(public, key=lambda item: not isinstance(item[1], keras.Layer)):  # stable
         yield from _contained(name, value)
+    if isinstance(layer, Functional):
+        graph = [item for item in layer.layers if not isinstance(item, keras.layers.InputLayer)]
+        for index, item in enumerate(graph):
+            yield str(index), item
 
 
 def _contained(path: str, value: Any) -> Iterator[tuple[str, keras.Layer]]:
@@ -107,7 +113,20 @@ def own_variables(layer: keras.Layer) -> dict[str, Any]:
 
 
 def unreached_variables(model: keras.Layer) -> list[str]:
-    """The Keras paths of ``model``'s weights that no walked layer holds (layers in private attributes, inside a
-    functional model, ...): a checkpoint would leave them out."""
+    """The Keras paths of ``model``'s weights that no walked layer holds (layers in private attributes, ...): a
+    checkpoint would leave them out."""
     reached = {id(v) for _, layer in named_layers(model) for v in own_variables(layer).values()}
     return [variable.path for variable in model.weights if id(variable) not in reached]
+
+
+def unreached_layers(model: keras.Layer) -> list[str]:
+    """The names of ``model``'s layers that the walk does not reach, not built yet, that will hold weights (their
+    adapters name tensors): they make their variables at their first call, with their own initialisation."""
+    walked = named_layers(model)
+    reached = {id(layer) for _, layer in walked}
+    reached.update(id(part) for _, layer in walked for part in parts_of(layer).values())
+    return [
+        layer.name
+        for layer in model._flatten_layers(include_self=False)
+        if id(layer) not in reached and not layer.built and shape_keys_of(layer)
+    ]

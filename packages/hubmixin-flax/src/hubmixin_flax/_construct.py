@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import jax
+import numpy as np
 from flax import nnx
 from flax.nnx import graphlib
 from jax.sharding import Mesh
@@ -57,15 +58,27 @@ def _under(mesh: Mesh | None) -> Iterator[None]:
 def construct_abstract(factory: Callable[..., M], kwargs: dict[str, Any], mesh: Mesh | None = None) -> M:
     """``factory(**kwargs)`` with every variable abstract (a ``ShapeDtypeStruct``), built under ``mesh`` if given.
 
+    The model holds the graph nodes given in ``kwargs`` themselves (the caller's ``nnx.Rngs``, a module given
+    as a runtime argument) and the numpy arrays its ``__init__`` computed, as a fresh construction does.
+
     An ``__init__`` that needs concrete arrays (``np.asarray`` of an initialised one, a Python ``if`` on a value,
     a mutable ``ref=True`` variable) cannot run abstractly: it is run normally instead (its initialisation then
     runs once; an error of its own is raised again there), and this is logged.
     """
     static, nodes = _split_kwargs(kwargs)
+    kept: dict[tuple[Any, ...], Any] = {}
+
+    def build(copies: dict[str, Any]) -> M:
+        built = factory(**static, **copies)
+        kept.update(_concrete_parts(built, copies, nodes))
+        return built
+
     with _under(mesh):
         try:
             with _abstractly():
-                model: M = nnx.eval_shape(lambda nodes: factory(**static, **nodes), nodes)
+                model: M = nnx.eval_shape(build, nodes)
+            for path, value in kept.items():
+                _set_path(model, path, value)
         except (jax.errors.JAXTypeError, TypeError, NestedLoad) as error:  # a tracer turned into numpy, a bool,
             # an index; a variable holding a mutable array (nnx.Param(..., ref=True)), which eval_shape cannot
             # abstract; a pretrained part loaded in __init__, whose values eval_shape would drop
@@ -74,6 +87,29 @@ def construct_abstract(factory: Callable[..., M], kwargs: dict[str, Any], mesh: 
             logger.info("%s: __init__ needs concrete arrays (%s): built normally, then loaded", name, reason)
             model = factory(**kwargs)
     return model
+
+
+def _concrete_parts(built: Any, copies: dict[str, Any], given: dict[str, Any]) -> dict[tuple[Any, ...], Any]:
+    """What a fresh construction holds that ``eval_shape`` would replace, by path in ``built``: the objects given
+    in the keyword arguments (``eval_shape`` hands ``__init__`` copies of them: ``self.rngs = rngs`` would draw
+    the caller's keys again, a given backbone would be unshared), and numpy arrays (``eval_shape`` abstracts
+    them; computed again, they would come back as 32-bit jax arrays)."""
+    origins: dict[int, tuple[str, tuple[Any, ...]]] = {}
+    for key, copy in copies.items():
+        for path, node in nnx.iter_graph(copy):
+            if graphlib.is_graph_node(node) or isinstance(node, nnx.Variable):
+                origins.setdefault(id(node), (key, tuple(path)))
+    found: dict[tuple[Any, ...], Any] = {}
+    for path, node in sorted(nnx.iter_graph(built), key=lambda item: len(item[0])):  # outermost first
+        path = tuple(path)
+        if not path or any(path[: len(above)] == above for above in found):
+            continue
+        if id(node) in origins:
+            key, inner = origins[id(node)]
+            found[path] = _at_path(given[key], inner)
+        elif isinstance(node, np.ndarray | np.generic):
+            found[path] = node
+    return found
 
 
 @contextlib.contextmanager
@@ -124,6 +160,13 @@ def materialize(
 
 def _child(parent: Any, key: Any) -> Any:
     return parent[key] if isinstance(key, int) or isinstance(parent, list | tuple | dict) else getattr(parent, key)
+
+
+def _at_path(root: Any, path: tuple[Any, ...]) -> Any:
+    node = root
+    for step in path:
+        node = _child(node, step)
+    return node
 
 
 def _set_path(root: Any, path: tuple[Any, ...], value: Any) -> None:

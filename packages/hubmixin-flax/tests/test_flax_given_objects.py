@@ -1,0 +1,66 @@
+"""What a fresh construction holds, ``from_pretrained`` holds too: the objects given in ``model_kwargs`` (the
+caller's ``nnx.Rngs``, a module given as a runtime argument), not copies, and the numpy arrays ``__init__``
+computed, in their own dtypes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from hubmixin_flax import FlaxModelHubMixin
+
+
+class Noisy(nnx.Module, FlaxModelHubMixin):
+    """Keeps its ``Rngs`` to draw noise at call time, and numpy tables computed in ``__init__``."""
+
+    def __init__(self, dim: int = 4, *, rngs: nnx.Rngs) -> None:
+        self.linear = nnx.Linear(dim, dim, rngs=rngs)
+        self.rngs = rngs
+        self.freqs = 1.0 / (10000.0 ** (np.arange(0, dim, 2) / dim))  # float64
+        self.perm = np.array([3, 1, 0, 2])  # int64
+
+    def noise(self) -> jax.Array:
+        return jax.random.normal(self.rngs.noise(), (2,))
+
+
+def test_the_callers_rngs_and_numpy_tables_are_kept(tmp_path: Path) -> None:
+    Noisy(rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
+    rngs = nnx.Rngs(params=0, noise=1)
+
+    loaded = Noisy.from_pretrained(tmp_path, model_kwargs={"rngs": rngs})
+
+    assert loaded.rngs is rngs
+    assert not np.array_equal(np.asarray(loaded.noise()), np.asarray(jax.random.normal(rngs.noise(), (2,))))
+    fresh = Noisy(rngs=nnx.Rngs(0))
+    for name in ("freqs", "perm"):
+        ours, theirs = getattr(loaded, name), getattr(fresh, name)
+        assert type(ours) is np.ndarray and ours.dtype == theirs.dtype, name
+        np.testing.assert_array_equal(ours, theirs)
+
+
+class Head(nnx.Module, FlaxModelHubMixin, runtime_args=["backbone"]):
+    def __init__(self, backbone: nnx.Module, dim: int = 4, *, rngs: nnx.Rngs) -> None:
+        self.backbone = backbone
+        self.head = nnx.Linear(dim, 2, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        out: jax.Array = self.head(self.backbone(x))
+        return out
+
+
+def test_a_module_given_at_load_is_the_one_loaded_into(tmp_path: Path) -> None:
+    saved_backbone = nnx.Linear(4, 4, rngs=nnx.Rngs(1))
+    model = Head(saved_backbone, rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path)
+    backbone = nnx.Linear(4, 4, rngs=nnx.Rngs(2))
+
+    loaded = Head.from_pretrained(tmp_path, model_kwargs={"backbone": backbone}, strict=True)
+
+    assert loaded.backbone is backbone
+    np.testing.assert_array_equal(np.asarray(backbone.kernel[...]), np.asarray(saved_backbone.kernel[...]))
+    x = jnp.ones((1, 4))
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))

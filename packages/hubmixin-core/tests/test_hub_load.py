@@ -116,3 +116,21 @@ def test_an_offline_load_missing_one_shard_names_it(local_hub: LocalHub, tmp_pat
         LocalEntryNotFoundError, match=rf"{shards[-1].name} of {repo_id}@[0-9a-f]{{40}} is not in the cache"
     ):
         MLP.from_pretrained(repo_id, cache_dir=tmp_path, local_files_only=True)
+
+
+def test_a_sharded_snapshot_fetched_ahead_loads_offline(local_hub: LocalHub, tmp_path: Path) -> None:
+    from huggingface_hub import snapshot_download
+
+    repo_id = f"{local_hub.username}/snapshot-shards"
+    model = MLP(seed=3)
+    model.max_shard_size = 64
+    model.push_to_hub(repo_id)
+    snapshot_download(repo_id, cache_dir=tmp_path)  # records no model.safetensors as absent (.no_exist)
+
+    offline = MLP.from_pretrained(repo_id, cache_dir=tmp_path, local_files_only=True)
+
+    assert offline.weights.keys() == model.weights.keys()
+    for name, value in model.weights.items():
+        np.testing.assert_array_equal(offline.weights[name], value)
+    with pytest.raises(LocalEntryNotFoundError, match="is not in the cache"):  # nothing cached: still refused
+        MLP.from_pretrained(repo_id, cache_dir=tmp_path / "empty", local_files_only=True)

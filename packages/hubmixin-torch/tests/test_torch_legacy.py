@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from huggingface_hub import HfApi, snapshot_download
 from safetensors.torch import save_file
 from torch_models import Net, assert_same_tensors
 
 from hubmixin_core.errors import WeightsFileError
+from hubmixin_core.testing import LocalHub
 
 
 def _legacy(net: Net, directory: Path, *, zip_format: bool = True) -> Path:
@@ -69,3 +71,15 @@ def test_a_file_that_is_no_checkpoint_at_all_says_so(tmp_path: Path, content: by
     with pytest.raises(WeightsFileError, match=r"pytorch_model\.bin: (not a PyTorch checkpoint|cannot read)") as caught:
         Net.from_pretrained(tmp_path)
     assert "holds more than tensors" not in str(caught.value)
+
+
+def test_a_legacy_snapshot_fetched_ahead_loads_offline(net: Net, tmp_path: Path, local_hub: LocalHub) -> None:
+    repo_id = f"{local_hub.username}/legacy-snapshot"
+    api = HfApi()
+    api.create_repo(repo_id)
+    api.upload_folder(repo_id=repo_id, folder_path=_legacy(net, tmp_path / "legacy"))
+    snapshot_download(repo_id, cache_dir=tmp_path / "cache")  # records no model.safetensors as absent
+
+    loaded = Net.from_pretrained(repo_id, cache_dir=tmp_path / "cache", local_files_only=True, strict=True)
+
+    assert_same_tensors(net, loaded)

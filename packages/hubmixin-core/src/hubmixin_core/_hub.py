@@ -20,6 +20,7 @@ from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._paths import check_relative_path, warn_if_linked_outside
 
 __all__ = [
+    "cached_alternative",
     "download_file",
     "download_files",
     "download_optional_file",
@@ -134,6 +135,22 @@ def download_optional_file(repo_id: str, filename: str, options: DownloadOptions
         if cached is _CACHED_NO_EXIST:
             return None
         raise
+
+
+def cached_alternative(repo_id: str | Path, filename: str, options: DownloadOptions) -> Path | None:
+    """Offline, after a file tried before it was not cached: ``filename`` of ``repo_id`` if the cache holds it.
+
+    Whether a repository lacks a file is known offline only where the cache recorded it (``.no_exist``, as an
+    online download does); a snapshot fetched ahead (``snapshot_download``, ``hf download``) records nothing, so
+    a loader trying files in turn takes the first one the cache holds. ``None`` otherwise (the caller raises its
+    own ``LocalEntryNotFoundError``); a local directory has no cache: ``None``.
+    """
+    if Path(repo_id).is_dir():
+        return None
+    try:
+        return download_optional_file(str(repo_id), filename, options)
+    except LocalEntryNotFoundError:
+        return None
 
 
 def locate_file(model_id: str | Path, filename: str, options: DownloadOptions) -> Path | None:

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub.errors import LocalEntryNotFoundError
 
 from hubmixin_core import DownloadOptions, locate_file
+from hubmixin_core._hub import cached_alternative
 from hubmixin_core.errors import WeightsFileError, WeightsNotFoundError
 from hubmixin_core.weights import (
     ALIGNMENT,
@@ -129,6 +131,10 @@ def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torc
     """
     try:
         return _check_torch_dtypes(open_checkpoint(model_id, download))
+    except LocalEntryNotFoundError:  # offline, no safetensors cached: a cached legacy file loads
+        legacy = cached_alternative(model_id, PYTORCH_WEIGHTS_NAME, download)
+        if legacy is None:
+            raise
     except WeightsNotFoundError as missing:
         legacy = locate_file(model_id, PYTORCH_WEIGHTS_NAME, download)
         if legacy is None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from huggingface_hub.errors import LocalEntryNotFoundError
+
 from hubmixin_core._generated._options import DownloadOptions
-from hubmixin_core._hub import download_files, locate_file
+from hubmixin_core._hub import cached_alternative, download_files, locate_file
 from hubmixin_core._paths import warn_if_linked_outside
 from hubmixin_core.errors import ShardIndexError, WeightsNotFoundError
 from hubmixin_core.weights._index import ShardIndex
@@ -54,7 +56,8 @@ def resolve_weight_files(
     """Locate (downloading where needed) the safetensors files of ``model_id``.
 
     A local directory is used as it is; anything else is a repo id: ``filename`` is downloaded, or, when the
-    repository has none, ``index_filename`` and then every shard it names, in parallel.
+    repository has none, ``index_filename`` and then every shard it names, in parallel. Offline, a cached index
+    is used when ``filename`` is not cached (a snapshot fetched ahead records no file as absent).
 
     Raises:
         WeightsNotFoundError: neither a single file nor an index is there (the message names both).
@@ -62,10 +65,17 @@ def resolve_weight_files(
         InvalidRepoPathError: the index names a shard outside the model directory.
     """
     options = options or DownloadOptions()
-    single = locate_file(model_id, filename, options)
+    try:
+        single = locate_file(model_id, filename, options)
+    except LocalEntryNotFoundError:  # offline, not cached: the repository may have shards, cached instead
+        index_path = cached_alternative(model_id, index_filename, options)
+        if index_path is None:
+            raise
+        single = None
+    else:
+        index_path = None if single is not None else locate_file(model_id, index_filename, options)
     if single is not None:
         return WeightFiles((single,))
-    index_path = locate_file(model_id, index_filename, options)
     directory = Path(model_id)
     if index_path is None:
         missing = f"found neither {filename} nor {index_filename}"

@@ -145,3 +145,43 @@ def test_an_argument_json_cannot_hold_makes_the_keras_config_fail_clearly(tmp_pa
         model.get_config()
     default = Activated(units=4)  # the default function: rebuilt as it is
     assert Activated.from_config(default.get_config()).act is keras.activations.relu
+
+
+class Encoder(keras.layers.Layer):  # type: ignore[misc]
+    """Makes its sub-layers in ``__init__`` and builds them in its own ``build`` (as keras-hub's layers do)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(8)
+        self.norm = keras.layers.LayerNormalization()
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.dense.build(input_shape)
+        self.norm.build((*input_shape[:-1], 8))
+
+    def call(self, x: Any) -> Any:
+        return self.norm(self.dense(x))
+
+
+class Encoded(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.encoder = Encoder()
+        self.head = keras.layers.Dense(2)
+
+    def call(self, x: Any) -> Any:
+        return self.head(self.encoder(x))
+
+
+@pytest.mark.parametrize("loaded", [False, True], ids=["called", "from_pretrained"])
+def test_keras_file_of_a_layer_building_its_sub_layers(tmp_path: Path, loaded: bool) -> None:
+    x = np.random.default_rng(0).standard_normal((2, 5)).astype(np.float32)
+    model = Encoded()
+    expected = keras.ops.convert_to_numpy(model(x))
+    if loaded:
+        model.save_pretrained(tmp_path / "hub")
+        model = Encoded.from_pretrained(tmp_path / "hub", strict=True)
+
+    again = _round_trip(model, tmp_path / "m.keras", {"Encoded": Encoded, "Encoder": Encoder})
+
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(again(x)), expected)

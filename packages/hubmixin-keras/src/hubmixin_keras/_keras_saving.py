@@ -42,10 +42,10 @@ def _build_layers(model: keras.Layer, configs: dict[str, Any]) -> None:
     while pending:  # again while building a layer brings new ones (a layer that makes its sub-layers in build)
         named = named_layers(model)
         layers = dict(named)
-        found = sorted(pending.keys() & layers.keys(), key=lambda path: -path.count("."))  # leaves first
-        for path in found:
+        found = sorted(pending.keys() & layers.keys(), key=lambda path: path.count("."))  # parents first,
+        for path in found:  # as a call builds them: a layer's own build may build the sub-layers it holds
             layer = layers[path]
-            if not layer.built:
+            if not layer.built and not getattr(type(layer).build, "_is_default", False):
                 with in_scopes_of(named, path):
                     layer.build_from_config(pending[path])
                 any_rank(layer)

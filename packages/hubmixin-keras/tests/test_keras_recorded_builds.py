@@ -11,10 +11,13 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
+import torch
 from keras_models import numpy, randomize_weights
 
+from hubmixin_core.errors import WeightsKeyError
 from hubmixin_core.weights import BUILD_KEY, read_header
-from hubmixin_keras import KerasModelHubMixin
+from hubmixin_keras import LAYOUTS, KerasAdapter, KerasModelHubMixin
+from hubmixin_torch import PyTorchModelHubMixin
 
 X = np.random.default_rng(0).standard_normal((2, 5, 6)).astype(np.float32)
 
@@ -168,3 +171,55 @@ def test_attention_on_rank_3_inputs_records_nothing(tmp_path: Path) -> None:
     model(X)
     model.save_pretrained(tmp_path)
     assert BUILD_KEY not in read_header(tmp_path / "model.safetensors").metadata
+
+
+class PortedResidual(Residual):
+    """``Residual`` for a PyTorch port (its own class, so registering its adapter touches no other test)."""
+
+
+class Ported(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.block = PortedResidual()
+        self.head = keras.layers.Dense(3)
+
+    def call(self, x: Any) -> Any:
+        return self.head(self.block(x))
+
+
+class TorchResidual(torch.nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.up = torch.nn.Linear(width, 2 * width)
+        self.down = torch.nn.Linear(2 * width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = x + self.down(torch.relu(self.up(x)))
+        return out
+
+
+class TorchPorted(torch.nn.Module, PyTorchModelHubMixin):
+    def __init__(self, width: int = 6) -> None:
+        super().__init__()
+        self.block = TorchResidual(width)
+        self.head = torch.nn.Linear(width, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.block(x))
+        return out
+
+
+def test_a_layer_making_sub_layers_in_build_from_another_framework_needs_an_adapter(tmp_path: Path) -> None:
+    source = TorchPorted()
+    source.save_pretrained(tmp_path)
+    with pytest.raises(WeightsKeyError, match=r"layers 'block' make their variables or sub-layers in their own build"):
+        Ported.from_pretrained(tmp_path, strict=True)
+
+    LAYOUTS.register(
+        PortedResidual, KerasAdapter(input_shape=lambda layer, tensors: (None, tensors["up.weight"].shape[1]))
+    )
+    loaded = Ported.from_pretrained(tmp_path, strict=True)
+
+    with torch.no_grad():
+        expected = source(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(numpy(loaded(X)), expected, rtol=1e-5, atol=1e-6)

@@ -23,6 +23,7 @@ from hubmixin_keras._walk import named_layers
 
 __all__ = [
     "assign",
+    "builders_error",
     "construct_deferred",
     "dtype_policy_name",
     "any_rank",
@@ -30,6 +31,7 @@ __all__ = [
     "initialize_rest",
     "mark_containers_built",
     "pending_cleared_on_error",
+    "unbuilt_builders",
     "unbuilt_error",
 ]
 
@@ -165,6 +167,37 @@ def mark_containers_built(model: keras.Layer) -> None:
     for _, layer in named_layers(model):
         if not layer.built and any(sub.built for _, sub in named_layers(layer)[1:]):
             layer.built = True
+
+
+def unbuilt_builders(model: keras.Layer, infos: Mapping[str, TensorInfo]) -> dict[str, list[str]]:
+    """The layers of ``model`` left unbuilt whose own ``build`` makes their variables or sub-layers, which no
+    adapter builds from shapes (the checkpoint holds tensors under their path but no build record: it was written
+    elsewhere), with those tensors' keys."""
+    found: dict[str, list[str]] = {}
+    for path, layer in named_layers(model):
+        if layer.built or getattr(type(layer).build, "_is_default", False) or builds_from_shapes(layer):
+            continue
+        prefix = f"{path}." if path else ""
+        if any(prefix.startswith(f"{above}.") or not above for above in found):
+            continue  # below a layer found already: its tensors are that layer's
+        keys = sorted(key for key in infos if key.startswith(prefix))
+        if keys:
+            found[path] = keys
+    return found
+
+
+def builders_error(builders: Mapping[str, Sequence[str]], source: str, strict: bool) -> WeightsKeyError:
+    """The error (or, not strict, the warning's text) for :func:`unbuilt_builders`' layers."""
+    names = ", ".join(repr(path or "(the model)") for path in builders)
+    detail = (
+        f"layers {names} make their variables or sub-layers in their own build(), and the checkpoint records no "
+        "build for them "
+        "(it was not written by hubmixin-keras): register an adapter telling their input shape from the "
+        "checkpoint's tensors, hubmixin_keras.LAYOUTS.register(TheLayer, hubmixin_keras.KerasAdapter("
+        "input_shape=...)), as docs/keras.md shows"
+    )
+    unexpected = [key for keys in builders.values() for key in keys] if strict else []
+    return WeightsKeyError(source, unexpected=unexpected, detail=detail)
 
 
 def unbuilt_error(model: Any, unbuilt: list[str], source: str) -> WeightsKeyError:

@@ -39,10 +39,12 @@ from hubmixin_core.weights import (
 from hubmixin_keras._built_as import build_metadata, recorded_builds
 from hubmixin_keras._construct import (
     assign,
+    builders_error,
     construct_deferred,
     dtype_policy_name,
     initialize_rest,
     pending_cleared_on_error,
+    unbuilt_builders,
     unbuilt_error,
 )
 from hubmixin_keras._keras_saving import keep_keras_saving
@@ -248,6 +250,12 @@ class KerasHubMixinBase(ModelHubMixin):
             if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
                 raise unbuilt_error(model, unbuilt, checkpoint.description)
             layer = _as_layer(model)
+            builders = unbuilt_builders(layer, checkpoint.infos)
+            if builders:  # their sub-layers do not exist: their tensors cannot be loaded
+                error = builders_error(builders, checkpoint.description, strict)
+                if strict:
+                    raise error
+                logger.warning("%s", error)
             unreached = unreached_variables(layer) + unreached_layers(layer)
             if unreached:  # no checkpoint can hold them: they keep their initialisation
                 detail = f"{cls.__qualname__}: variables held by layers hubmixin does not walk ({_NOT_WALKED})"

@@ -91,11 +91,11 @@ def test_torch_sequential_and_keras_sequential_exchange_checkpoints(tmp_path: Pa
 class Hidden(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._inner = keras.layers.Dense(3)  # a private attribute: not walked
+        self.inner = {keras.layers.Dense(3)}  # a set: Keras tracks it, no key can name its items
         self.head = keras.layers.Dense(2)
 
     def call(self, x: Any) -> Any:
-        return self.head(self._inner(x))
+        return self.head(next(iter(self.inner))(x))
 
 
 def test_variables_the_walk_cannot_reach_are_named_at_save_and_at_load(
@@ -118,10 +118,10 @@ class HiddenBuilt(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         inputs = keras.Input((6,))
-        self._inner = keras.Model(inputs, keras.layers.Dense(3)(inputs))  # built here, private: not walked
+        self.inner = {keras.Model(inputs, keras.layers.Dense(3)(inputs))}  # built here, in a set: not walked
 
     def call(self, x: Any) -> Any:
-        return self._inner(x)
+        return next(iter(self.inner))(x)
 
 
 def test_built_variables_the_walk_cannot_reach_fail_a_strict_load(tmp_path: Path) -> None:
@@ -130,6 +130,46 @@ def test_built_variables_the_walk_cannot_reach_fail_a_strict_load(tmp_path: Path
         model.save_pretrained(tmp_path)
     with pytest.raises(WeightsKeyError, match=r"missing keys \['[^']*/kernel', '[^']*/bias'\]"):
         HiddenBuilt.from_pretrained(tmp_path, strict=True)
+
+
+class Private(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """Holds layers in private attributes (as keras-hub's layers do), one of them also public."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._proj = keras.layers.Dense(4)
+        self._blocks = [keras.layers.Dense(4), keras.layers.LayerNormalization()]
+        self._head = keras.layers.Dense(2)
+        self.head = self._head  # its public name wins
+
+    def call(self, x: Any) -> Any:
+        return self.head(self._blocks[1](self._blocks[0](self._proj(x))))
+
+
+class TorchPrivate(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self._proj = nn.Linear(6, 4)
+        self._blocks = nn.ModuleList([nn.Linear(4, 4), nn.LayerNorm(4, eps=1e-3)])
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self._blocks[1](self._blocks[0](self._proj(x))))
+        return out
+
+
+def test_layers_in_private_attributes_are_saved_as_torch_names_them(tmp_path: Path) -> None:
+    model = Private()
+    model(X)
+    randomize_weights(model, seed=2)
+    model.save_pretrained(tmp_path / "keras")
+    assert sorted(load_file(tmp_path / "keras" / "model.safetensors")) == sorted(TorchPrivate().state_dict())
+
+    loaded = Private.from_pretrained(tmp_path / "keras", strict=True)
+    np.testing.assert_array_equal(numpy(loaded(X)), numpy(model(X)))
+    port = TorchPrivate.from_pretrained(tmp_path / "keras", strict=True)
+    with torch.no_grad():
+        np.testing.assert_allclose(port(torch.from_numpy(X)).numpy(), numpy(model(X)), rtol=1e-5, atol=1e-6)
 
 
 class WithBackbone(keras.Model, KerasModelHubMixin):  # type: ignore[misc]

@@ -61,7 +61,7 @@ logger = logging.getLogger("hubmixin_keras")
 _KERAS_WEIGHTS = "model.weights.h5"
 _KERAS_HUB_METADATA = "metadata.json"
 _KERAS_FILE = "model.keras"
-_NOT_WALKED = "private attributes: hold those layers in public attributes, lists, dicts or a keras.Sequential"
+_NOT_WALKED = "held in other containers, a set: hold those layers in attributes, lists, tuples, dicts or a Sequential"
 
 
 def _as_layer(obj: object) -> keras.Layer:

@@ -4,7 +4,8 @@ Keys come from attribute names and list indices (``encoder.blocks.0.dense``), ne
 layer names (``dense_3``), so the same class always maps to the same keys, on every backend. A layer reachable
 under several paths is walked once, under its first: layers held directly by attributes come before those in
 lists and dicts (on the torch backend Keras keeps the two kinds apart, so the order they were set in is not
-known there), each kind in the order it was set.
+known there), each kind in the order it was set. Layers that only private attributes hold (``self._inner``, keys
+``_inner.weight``, as torch names a module's) come after all those reached through public ones.
 """
 
 from __future__ import annotations
@@ -20,10 +21,19 @@ from hubmixin_keras._layout import parts_of, shape_keys_of
 __all__ = ["named_layers", "other_paths", "own_variables", "unreached_layers", "unreached_variables"]
 
 
-def _children(layer: keras.Layer) -> Iterator[tuple[str, keras.Layer]]:
+_KERAS_OWN = frozenset(
+    {"_layers", "_tracker", "_functional", "_operations", "_operations_by_depth", "_nodes", "_nodes_by_depth"}
+    | {"_inbound_nodes", "_outbound_nodes", "_inputs", "_outputs", "_inputs_struct", "_outputs_struct"}
+)
+"""Private attributes in which Keras keeps layers of its own bookkeeping (every tracked sub-layer, a functional
+model's graph): never paths of their own."""
+
+
+def _children(layer: keras.Layer, *, private: bool = False) -> Iterator[tuple[str, keras.Layer]]:
     """Sub-layers held in public attributes, directly or in (nested) lists, tuples and dicts; a ``Sequential``'s
     layers by index (``body.0``, as torch names an ``nn.Sequential``'s modules), and a functional model's after
-    its attributes' (``backbone.0``: its layers in Keras' order, inputs left out)."""
+    its attributes' (``backbone.0``: its layers in Keras' order, inputs left out); with ``private``, then those
+    held in private attributes (``_inner``, as torch names a module's)."""
     if isinstance(layer, keras.Sequential):
         for index, item in enumerate(layer.layers):
             yield str(index), item
@@ -37,6 +47,10 @@ def _children(layer: keras.Layer) -> Iterator[tuple[str, keras.Layer]]:
         graph = [item for item in layer.layers if not isinstance(item, keras.layers.InputLayer)]
         for index, item in enumerate(graph):
             yield str(index), item
+    if private:
+        hidden = [(n, v) for n, v in attributes.items() if n.startswith("_") and n not in _KERAS_OWN]
+        for name, value in sorted(hidden, key=lambda item: not isinstance(item[1], keras.Layer)):
+            yield from _contained(name, value)
 
 
 def _contained(path: str, value: Any) -> Iterator[tuple[str, keras.Layer]]:
@@ -51,21 +65,42 @@ def _contained(path: str, value: Any) -> Iterator[tuple[str, keras.Layer]]:
 
 
 def named_layers(model: keras.Layer) -> list[tuple[str, keras.Layer]]:
-    """``model`` (path ``""``) and every sub-layer under its attribute path; a shared layer once, first path."""
-    seen: set[int] = set()
+    """``model`` (path ``""``) and every sub-layer under its attribute path; a shared layer once, first path.
+
+    Layers reached through public attributes come first; then those only private attributes hold, each under
+    the path from its holder's (``block._inner``), so a layer's path never depends on private ones when it has
+    a public one.
+    """
+    first: dict[int, str] = {}
     found: list[tuple[str, keras.Layer]] = []
 
     def visit(path: str, layer: keras.Layer) -> None:
-        if id(layer) in seen:
+        if id(layer) in first:
             return
-        seen.add(id(layer))
+        first[id(layer)] = path
         found.append((path, layer))
         if parts_of(layer):  # its adapter maps its sub-layers' variables: they are not layers of their own
             return
         for name, child in _children(layer):
             visit(f"{path}.{name}" if path else name, child)
 
+    walked: set[int] = set()
+
+    def reach(path: str, layer: keras.Layer) -> None:
+        if id(layer) in walked:
+            return
+        walked.add(id(layer))
+        if id(layer) not in first:
+            first[id(layer)] = path
+            found.append((path, layer))
+        path = first[id(layer)]
+        if parts_of(layer):
+            return
+        for name, child in _children(layer, private=True):
+            reach(f"{path}.{name}" if path else name, child)
+
     visit("", model)
+    reach("", model)
     return found
 
 
@@ -113,8 +148,8 @@ def own_variables(layer: keras.Layer) -> dict[str, Any]:
 
 
 def unreached_variables(model: keras.Layer) -> list[str]:
-    """The Keras paths of ``model``'s weights that no walked layer holds (layers in private attributes, ...): a
-    checkpoint would leave them out."""
+    """The Keras paths of ``model``'s weights that no walked layer holds (layers held in other objects than
+    attributes, lists, tuples and dicts): a checkpoint would leave them out."""
     reached = {id(v) for _, layer in named_layers(model) for v in own_variables(layer).values()}
     return [variable.path for variable in model.weights if id(variable) not in reached]
 

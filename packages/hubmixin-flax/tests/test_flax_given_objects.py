@@ -64,3 +64,29 @@ def test_a_module_given_at_load_is_the_one_loaded_into(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.asarray(backbone.kernel[...]), np.asarray(saved_backbone.kernel[...]))
     x = jnp.ones((1, 4))
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+
+
+class Keeper(nnx.Module):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.linear = nnx.Linear(4, 4, rngs=rngs)
+        self.rngs = rngs
+
+
+class TwoKeepers(nnx.Module, FlaxModelHubMixin, runtime_args=["shared"]):
+    """Keeps its ``Rngs`` in two layers, and one given module under two names."""
+
+    def __init__(self, shared: nnx.Module, *, rngs: nnx.Rngs) -> None:
+        self.left, self.right = Keeper(rngs=rngs), Keeper(rngs=rngs)
+        self.rngs = rngs
+        self.enc = shared
+        self.dec = shared
+
+
+def test_objects_held_in_several_places_stay_one(tmp_path: Path) -> None:
+    TwoKeepers(nnx.Linear(4, 4, rngs=nnx.Rngs(1)), rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
+    rngs, shared = nnx.Rngs(3), nnx.Linear(4, 4, rngs=nnx.Rngs(2))
+
+    loaded = TwoKeepers.from_pretrained(tmp_path, model_kwargs={"rngs": rngs, "shared": shared}, strict=True)
+
+    assert loaded.left.rngs is rngs and loaded.right.rngs is rngs and loaded.rngs is rngs
+    assert loaded.enc is shared and loaded.dec is shared

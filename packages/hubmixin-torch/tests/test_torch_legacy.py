@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from huggingface_hub import HfApi, snapshot_download
+from huggingface_hub.errors import LocalEntryNotFoundError
 from safetensors.torch import save_file
 from torch_models import Net, assert_same_tensors
 
@@ -83,3 +84,22 @@ def test_a_legacy_snapshot_fetched_ahead_loads_offline(net: Net, tmp_path: Path,
     loaded = Net.from_pretrained(repo_id, cache_dir=tmp_path / "cache", local_files_only=True, strict=True)
 
     assert_same_tensors(net, loaded)
+
+
+def test_a_missing_shard_offline_is_named_not_replaced_by_a_legacy_file(
+    net: Net, tmp_path: Path, local_hub: LocalHub
+) -> None:
+    repo_id = f"{local_hub.username}/shards-and-legacy"
+    folder = _legacy(net, tmp_path / "both")
+    net.save_pretrained(folder, max_shard_size=200)
+    api = HfApi()
+    api.create_repo(repo_id)
+    api.upload_folder(repo_id=repo_id, folder_path=folder)
+    shards = sorted(p.name for p in folder.glob("model-*-of-*.safetensors"))
+    assert len(shards) > 1
+    skipped = shards[-1]
+    allowed = [p.name for p in folder.iterdir() if p.name != skipped]
+    snapshot_download(repo_id, cache_dir=tmp_path / "cache", allow_patterns=allowed)
+
+    with pytest.raises(LocalEntryNotFoundError, match=skipped):
+        Net.from_pretrained(repo_id, cache_dir=tmp_path / "cache", local_files_only=True)

@@ -77,8 +77,7 @@ def construct_abstract(factory: Callable[..., M], kwargs: dict[str, Any], mesh: 
         try:
             with _abstractly():
                 model: M = nnx.eval_shape(build, nodes)
-            for path, value in kept.items():
-                _set_path(model, path, value)
+            _restore(model, kept)
         except (jax.errors.JAXTypeError, TypeError, NestedLoad) as error:  # a tracer turned into numpy, a bool,
             # an index; a variable holding a mutable array (nnx.Param(..., ref=True)), which eval_shape cannot
             # abstract; a pretrained part loaded in __init__, whose values eval_shape would drop
@@ -110,6 +109,42 @@ def _concrete_parts(built: Any, copies: dict[str, Any], given: dict[str, Any]) -
         elif isinstance(node, np.ndarray | np.generic):
             found[path] = node
     return found
+
+
+def _restore(model: Any, kept: dict[tuple[Any, ...], Any]) -> None:
+    """Put ``kept`` back at its paths in ``model``, and each given object wherever ``model`` shares its copy
+    (``nnx.iter_graph`` names a shared node once: a ``Rngs`` kept by two layers, a module given twice)."""
+    swaps: dict[int, Any] = {}
+    for path, value in kept.items():
+        copy = _at_path(model, path)
+        if graphlib.is_graph_node(copy) or isinstance(copy, nnx.Variable):
+            swaps[id(copy)] = value
+        else:
+            _set_path(model, path, value)
+    if not swaps:
+        return
+    for _, node in list(nnx.iter_graph(model)):
+        if graphlib.is_graph_node(node) and id(node) not in swaps:
+            for name, value in list(vars(node).items()):
+                swapped = _swapped(value, swaps)
+                if swapped is not value:
+                    object.__setattr__(node, name, swapped)
+
+
+def _swapped(value: Any, swaps: dict[int, Any]) -> Any:
+    """``value`` with each object of ``swaps`` replaced, inside lists and dicts in place, in tuples by a new one."""
+    if id(value) in swaps:
+        return swaps[id(value)]
+    if isinstance(value, list):
+        value[:] = [_swapped(item, swaps) for item in value]
+    elif isinstance(value, dict):
+        for key, item in list(value.items()):
+            value[key] = _swapped(item, swaps)
+    elif isinstance(value, tuple):
+        items = tuple(_swapped(item, swaps) for item in value)
+        if any(a is not b for a, b in zip(items, value, strict=True)):
+            return type(value)(*items) if hasattr(value, "_fields") else items
+    return value
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ class StackedVariable:
     def host(self) -> NDArray[Any]:
         """The whole value as one numpy array, converted once (each layer's piece is a view of it)."""
         if self._host is None:
-            self._host = np.asarray(self.variable.get_value())
+            self._host = np.array(self.variable.get_value())  # writable: layers may be filled into it
         return self._host
 
     def fill(self, index: int, value: NDArray[Any]) -> None:

@@ -132,8 +132,9 @@ def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torc
     try:
         return _check_torch_dtypes(open_checkpoint(model_id, download))
     except LocalEntryNotFoundError:  # offline, no safetensors cached: a cached legacy file loads
-        legacy = cached_alternative(model_id, PYTORCH_WEIGHTS_NAME, download)
-        if legacy is None:
+        index = cached_alternative(model_id, SAFETENSORS_INDEX_NAME, download)
+        legacy = None if index is not None else cached_alternative(model_id, PYTORCH_WEIGHTS_NAME, download)
+        if legacy is None:  # (a shard of a cached index missing is named, never replaced by another file)
             raise
     except WeightsNotFoundError as missing:
         legacy = locate_file(model_id, PYTORCH_WEIGHTS_NAME, download)

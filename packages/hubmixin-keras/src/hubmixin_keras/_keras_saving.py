@@ -67,6 +67,8 @@ def _keep_build_config(cls: Any) -> None:
         if not config or LAYERS_KEY not in config:
             keras_build_from_config(self, config)
             return
+        if not getattr(type(self).build, "_is_default", False):  # its own build makes layers: it runs first
+            keras_build_from_config(self, {key: value for key, value in config.items() if key != LAYERS_KEY})
         _build_layers(self, config[LAYERS_KEY])  # each layer as it was: no call, whatever the model's inputs
         if "input_shape" in config:  # Keras' own record, kept for the next save
             self._build_shapes_dict = {"input_shape": config["input_shape"]}

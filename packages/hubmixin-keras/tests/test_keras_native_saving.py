@@ -173,20 +173,6 @@ class Encoded(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
         return self.head(self.encoder(x))
 
 
-@pytest.mark.parametrize("loaded", [False, True], ids=["called", "from_pretrained"])
-def test_keras_file_of_a_layer_building_its_sub_layers(tmp_path: Path, loaded: bool) -> None:
-    x = np.random.default_rng(0).standard_normal((2, 5)).astype(np.float32)
-    model = Encoded()
-    expected = keras.ops.convert_to_numpy(model(x))
-    if loaded:
-        model.save_pretrained(tmp_path / "hub")
-        model = Encoded.from_pretrained(tmp_path / "hub", strict=True)
-
-    again = _round_trip(model, tmp_path / "m.keras", {"Encoded": Encoded, "Encoder": Encoder})
-
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(again(x)), expected)
-
-
 class MakesItsHead(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
     """Makes a layer in its own ``build``."""
 
@@ -201,16 +187,17 @@ class MakesItsHead(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
         return self.late(self.body(x))
 
 
+@pytest.mark.parametrize("cls", [Encoded, MakesItsHead])
 @pytest.mark.parametrize("loaded", [False, True], ids=["called", "from_pretrained"])
-def test_keras_file_and_clone_of_a_model_making_layers_in_its_build(tmp_path: Path, loaded: bool) -> None:
+def test_keras_file_and_clone_of_layers_made_or_built_in_build(tmp_path: Path, loaded: bool, cls: Any) -> None:
     x = np.random.default_rng(0).standard_normal((2, 5)).astype(np.float32)
-    model = MakesItsHead()
+    model = cls()
     expected = keras.ops.convert_to_numpy(model(x))
     if loaded:
         model.save_pretrained(tmp_path / "hub")
-        model = MakesItsHead.from_pretrained(tmp_path / "hub", strict=True)
+        model = cls.from_pretrained(tmp_path / "hub", strict=True)
 
-    again = _round_trip(model, tmp_path / "m.keras", {"MakesItsHead": MakesItsHead})
+    again = _round_trip(model, tmp_path / "m.keras", {cls.__name__: cls, "Encoder": Encoder})
 
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(again(x)), expected)
     assert keras.models.clone_model(model)(x).shape == (2, 2)

@@ -17,9 +17,9 @@ from typing import Any
 import keras
 
 from hubmixin_core.weights import BUILD_KEY
-from hubmixin_keras._keras_saving import LAYERS_KEY
+from hubmixin_keras._keras_saving import keras_build_config
 from hubmixin_keras._layout import LAYOUTS, builds_from_shapes
-from hubmixin_keras._walk import named_layers, own_variables
+from hubmixin_keras._walk import has_own_build, named_layers, own_variables
 
 __all__ = ["build_metadata", "recorded_builds"]
 
@@ -31,7 +31,7 @@ def _needs_record(layer: keras.Layer) -> bool:
     cannot build from their shapes, or sub-layers (a custom layer, or a model, creating its layers in ``build``;
     Keras' own containers are built from their layers'); or one its adapter asks to record (attention on inputs
     of another rank). A layer without a ``build`` of its own made everything in ``__init__``: it needs none."""
-    if not layer.built or getattr(type(layer).build, "_is_default", False):
+    if not layer.built or not has_own_build(layer):
         return False
     asks = getattr(LAYOUTS.find(layer), "records_build", None)
     if asks is not None:
@@ -47,9 +47,7 @@ def _needs_record(layer: keras.Layer) -> bool:
 def _build_config(layer: keras.Layer) -> Any:
     """The layer's Keras build config, without what ``_keras_saving`` adds to a mixin model's (its layers')."""
     config = layer.get_build_config()
-    if isinstance(config, dict) and LAYERS_KEY in config:
-        config = {key: value for key, value in config.items() if key != LAYERS_KEY}
-    return config
+    return keras_build_config(config) if isinstance(config, dict) else config
 
 
 def build_metadata(model: keras.Layer) -> dict[str, str]:

@@ -19,7 +19,7 @@ from keras.src.backend.common import global_state
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, WeightsKeyError, WeightsShapeError
 from hubmixin_core.weights import TensorInfo, dtype_name, is_floating
 from hubmixin_keras._layout import builds_from_shapes, input_shape_of, shape_keys_of
-from hubmixin_keras._walk import named_layers
+from hubmixin_keras._walk import has_own_build, named_layers
 
 __all__ = [
     "assign",
@@ -175,7 +175,7 @@ def unbuilt_builders(model: keras.Layer, infos: Mapping[str, TensorInfo]) -> dic
     elsewhere), with those tensors' keys."""
     found: dict[str, list[str]] = {}
     for path, layer in named_layers(model):
-        if layer.built or getattr(type(layer).build, "_is_default", False) or builds_from_shapes(layer):
+        if layer.built or not has_own_build(layer) or builds_from_shapes(layer):
             continue
         prefix = f"{path}." if path else ""
         if any(prefix.startswith(f"{above}.") or not above for above in found):

@@ -19,13 +19,18 @@ import keras
 
 from hubmixin_core._capture import get_unsaved
 from hubmixin_keras._construct import any_rank, in_scopes_of, mark_containers_built
-from hubmixin_keras._walk import named_layers
+from hubmixin_keras._walk import has_own_build, named_layers
 
-__all__ = ["LAYERS_KEY", "keep_keras_saving"]
+__all__ = ["LAYERS_KEY", "keep_keras_saving", "keras_build_config"]
 
 LAYERS_KEY = "hubmixin_layers"
 """The key of a mixin model's Keras build config holding its layers' own, by attribute path."""
 _KERAS_KEYS = ("name", "trainable", "dtype")  # Layer's own keywords: never in the mixin's config
+
+
+def keras_build_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (a layer's build config) without what a mixin model's adds: its layers' own."""
+    return {key: value for key, value in config.items() if key != LAYERS_KEY}
 
 
 def _layer_build_configs(model: keras.Layer) -> dict[str, Any]:
@@ -45,7 +50,7 @@ def _build_layers(model: keras.Layer, configs: dict[str, Any]) -> None:
         found = sorted(pending.keys() & layers.keys(), key=lambda path: path.count("."))  # parents first,
         for path in found:  # as a call builds them: a layer's own build may build the sub-layers it holds
             layer = layers[path]
-            if not layer.built and not getattr(type(layer).build, "_is_default", False):
+            if not layer.built and has_own_build(layer):
                 with in_scopes_of(named, path):
                     layer.build_from_config(pending[path])
                 any_rank(layer)
@@ -67,8 +72,8 @@ def _keep_build_config(cls: Any) -> None:
         if not config or LAYERS_KEY not in config:
             keras_build_from_config(self, config)
             return
-        if not getattr(type(self).build, "_is_default", False):  # its own build makes layers: it runs first
-            keras_build_from_config(self, {key: value for key, value in config.items() if key != LAYERS_KEY})
+        if has_own_build(self):  # its own build makes layers: it runs first
+            keras_build_from_config(self, keras_build_config(config))
         _build_layers(self, config[LAYERS_KEY])  # each layer as it was: no call, whatever the model's inputs
         if "input_shape" in config:  # Keras' own record, kept for the next save
             self._build_shapes_dict = {"input_shape": config["input_shape"]}

@@ -18,7 +18,7 @@ from keras.src.models.functional import Functional
 
 from hubmixin_keras._layout import parts_of, shape_keys_of
 
-__all__ = ["named_layers", "other_paths", "own_variables", "unreached_layers", "unreached_variables"]
+__all__ = ["has_own_build", "named_layers", "other_paths", "own_variables", "unreached_layers", "unreached_variables"]
 
 
 _KERAS_OWN = frozenset(
@@ -136,6 +136,11 @@ def other_paths(model: keras.Layer) -> dict[str, str]:
     except _TooManyPaths:
         return {}
     return others
+
+
+def has_own_build(layer: keras.Layer) -> bool:
+    """Whether ``layer``'s class defines a ``build`` (Keras' default one only marks the layer built)."""
+    return not getattr(type(layer).build, "_is_default", False)
 
 
 def own_variables(layer: keras.Layer) -> dict[str, Any]:

@@ -17,9 +17,11 @@ from keras_models import (
     assert_same_variables,
     canonical,
     layers_of,
+    numpy,
     outputs,
     pending_variables,
     randomize,
+    randomize_weights,
 )
 from safetensors.numpy import load_file
 
@@ -143,4 +145,42 @@ def test_a_custom_layer_built_in_build_loads_through_a_registered_adapter(tmp_pa
     assert {key: value.shape for key, value in file.items()} == {"affine.weight": (2, 3), "affine.bias": (2,)}
     loaded = Custom.from_pretrained(tmp_path, strict=True)
     assert loaded.affine.built and tuple(loaded.affine.w.shape) == (3, 2)
+    np.testing.assert_array_equal(outputs(loaded, x)[0], outputs(model, x)[0])
+
+
+class Offset(keras.layers.Layer):  # type: ignore[misc]
+    """Variables made from values in ``__init__``, which Keras refuses to defer."""
+
+    def __init__(self, size: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shift = keras.Variable(np.arange(size, dtype="float32"), name="shift")
+        self.scale = keras.Variable(np.ones(size, dtype="float32"), trainable=False, name="scale")
+
+    def call(self, x: Any) -> Any:
+        return x * self.scale + self.shift
+
+
+class WithValues(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, size: int = 3, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.offset = Offset(size)
+        self.dense = keras.layers.Dense(2)
+        self.bias = keras.Variable(np.zeros(size, dtype="float32"), name="bias")
+
+    def call(self, x: Any) -> Any:
+        return self.dense(self.offset(x) + self.bias)
+
+
+def test_variables_made_from_values_in_init_load(tmp_path: Path) -> None:
+    model = WithValues()
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    model(x)
+    randomize_weights(model)
+    model.save_pretrained(tmp_path)
+    loaded = WithValues.from_pretrained(tmp_path, strict=True)
+    assert loaded.name == f"{model.name}_1"  # the refused construction took no name
+    assert [v.name for v in loaded.weights] == [v.name for v in model.weights]
+    for ours, theirs in zip(model.weights, loaded.weights, strict=True):
+        np.testing.assert_array_equal(numpy(theirs), numpy(ours))
+    assert pending_variables() == []  # the deferred variables of the refused construction are not left behind
     np.testing.assert_array_equal(outputs(loaded, x)[0], outputs(model, x)[0])

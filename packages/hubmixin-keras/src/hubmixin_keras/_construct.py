@@ -8,7 +8,9 @@ variable its value from the checkpoint; :func:`initialize_rest` runs the deferre
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -36,6 +38,7 @@ __all__ = [
 ]
 
 M = TypeVar("M")
+logger = logging.getLogger("hubmixin_keras")
 _UNINITIALIZED = "uninitialized_variables"
 
 
@@ -97,12 +100,40 @@ def construct_deferred(
     ``build`` may make and build its sub-layers); the others from their tensors' shapes, leaves first; again for
     the layers a ``build`` made.
 
+    A model that creates a variable from a value (``keras.Variable(np.ones(3))``, which Keras refuses to defer)
+    is constructed again with every variable initialised, then loaded as the other ones.
+
     Returns the model and the paths of the layers that could not be built (their shape-giving tensors are not
     in the checkpoint): Keras builds those at their first call, with their own initialisation.
     """
-    recorded = built_as or {}
+    names = dict(global_state.get_global_attribute(_NAME_COUNTS) or {})
+    try:
+        with pending_cleared_on_error():
+            return _construct(factory, infos, dtype, source, built_as or {}, deferred=True)
+    except ValueError as error:
+        if _VALUE_IN_SCOPE not in str(error):
+            raise
+    global_state.set_global_attribute(_NAME_COUNTS, collections.defaultdict(int, names))  # names as in one try
+    logger.info("a variable is created from a value: constructing with every variable initialised, then loading")
+    return _construct(factory, infos, dtype, source, built_as or {}, deferred=False)
+
+
+_NAME_COUNTS = "object_name_uids"  # Keras' counters of automatic names (dense, dense_1, ...)
+_VALUE_IN_SCOPE = "create a variable while in a stateless scope"  # Keras' ValueError for a variable made from a value
+
+
+def _construct(
+    factory: Callable[[], M],
+    infos: Mapping[str, TensorInfo],
+    dtype: str | None,
+    source: str,
+    recorded: Mapping[str, Mapping[str, Any]],
+    *,
+    deferred: bool,
+) -> tuple[M, list[str]]:
     unbuilt: list[str] = []
-    with _dtype_policy(dtype), keras.StatelessScope(initialize_variables=False):
+    scope = keras.StatelessScope(initialize_variables=False) if deferred else contextlib.nullcontext()
+    with _dtype_policy(dtype), scope:
         model = factory()
         walked: set[int] = set()
         while True:

@@ -176,3 +176,53 @@ def test_a_torch_batch_norm_2d_loads_into_keras(tmp_path: Path) -> None:
     with torch.no_grad():
         expected = model(image).numpy().transpose(0, 2, 3, 1)
     np.testing.assert_allclose(outputs(port, image.numpy().transpose(0, 2, 3, 1))[0], expected, rtol=0, atol=1e-5)
+
+
+def _wrapped_block() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5))
+
+
+class TorchWrapping(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = _wrapped_block()
+        self.head = nn.Linear(5, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.net(x))
+        return out
+
+
+class KerasWrapping(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """A torch module inside a Keras model (``TorchModuleWrapper``: PyTorch backend only)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.net = keras.layers.TorchModuleWrapper(_wrapped_block())
+        self.head = keras.layers.Dense(3)
+
+    def call(self, x: Any, training: bool | None = None) -> Any:
+        return self.head(self.net(x, training=training))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="TorchModuleWrapper runs on the PyTorch backend")
+def test_a_wrapped_torch_module_saves_its_state_dict_under_torch_names(tmp_path: Path) -> None:
+    model = KerasWrapping()
+    x = np.random.default_rng(0).standard_normal((8, 4)).astype("float32")
+    model(x, training=True)  # BatchNorm's running statistics move away from their initial values
+    model.save_pretrained(tmp_path / "keras")
+    expected = {"net.0.weight", "net.0.bias", "net.1.weight", "net.1.bias", "net.1.running_mean"}
+    expected |= {"net.1.running_var", "net.1.num_batches_tracked", "head.weight", "head.bias"}
+    assert set(load_file(tmp_path / "keras" / "model.safetensors")) == expected
+    loaded = KerasWrapping.from_pretrained(tmp_path / "keras", strict=True)
+    for name, tensor in model.net.module.state_dict().items():
+        assert torch.equal(loaded.net.module.state_dict()[name], tensor), name
+    np.testing.assert_array_equal(outputs(loaded, x, training=False)[0], outputs(model, x, training=False)[0])
+
+    torch_model = TorchWrapping.from_pretrained(tmp_path / "keras", strict=True).eval()  # and the torch port
+    np.testing.assert_allclose(
+        torch_model(torch.from_numpy(x)).detach().numpy(), outputs(model, x, training=False)[0], atol=1e-6
+    )
+    torch_model.save_pretrained(tmp_path / "torch")
+    again = KerasWrapping.from_pretrained(tmp_path / "torch", strict=True)
+    np.testing.assert_array_equal(outputs(again, x, training=False)[0], outputs(model, x, training=False)[0])

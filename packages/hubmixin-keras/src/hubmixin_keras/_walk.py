@@ -17,6 +17,7 @@ import keras
 from keras.src.models.functional import Functional
 
 from hubmixin_keras._layout import parts_of, shape_keys_of
+from hubmixin_keras._torch_module import module_tensors
 
 __all__ = ["has_own_build", "named_layers", "other_paths", "own_variables", "unreached_layers", "unreached_variables"]
 
@@ -144,7 +145,11 @@ def has_own_build(layer: keras.Layer) -> bool:
 
 
 def own_variables(layer: keras.Layer) -> dict[str, Any]:
-    """The variables ``layer`` created itself (not its sub-layers', except the parts of a composite layer), by name."""
+    """The variables ``layer`` created itself (not its sub-layers', except the parts of a composite layer), by name;
+    a wrapped torch module's tensors by ``state_dict`` name (``_torch_module``)."""
+    module = module_tensors(layer)
+    if module is not None:
+        return module
     variables = [*getattr(layer, "_trainable_variables", []), *getattr(layer, "_non_trainable_variables", [])]
     own = {variable.name: variable for variable in variables}
     for prefix, part in parts_of(layer).items():  # a composite layer's sub-layers: `query.kernel`, `cell.bias`

@@ -4,6 +4,7 @@ computed, in their own dtypes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import jax
@@ -90,3 +91,38 @@ def test_objects_held_in_several_places_stay_one(tmp_path: Path) -> None:
 
     assert loaded.left.rngs is rngs and loaded.right.rngs is rngs and loaded.rngs is rngs
     assert loaded.enc is shared and loaded.dec is shared
+
+
+class Stages(nnx.Module, FlaxModelHubMixin, runtime_args=["stages", "parts"]):
+    """Given modules in a list and in a dict."""
+
+    def __init__(self, stages: Sequence[nnx.Module], parts: Mapping[str, nnx.Module], *, rngs: nnx.Rngs) -> None:
+        self.stages = nnx.List(stages)
+        self.encoder = parts["encoder"]
+        self.head = nnx.Linear(4, 2, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for stage in self.stages:
+            x = stage(x)
+        out: jax.Array = self.head(self.encoder(x))
+        return out
+
+
+def test_modules_given_in_a_list_or_a_dict_are_the_ones_loaded_into(tmp_path: Path) -> None:
+    def linears(seed: int) -> list[nnx.Linear]:
+        return [nnx.Linear(4, 4, rngs=nnx.Rngs(seed + i)) for i in range(3)]
+
+    saved = linears(10)
+    model = Stages(saved[:2], {"encoder": saved[2]}, rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path)
+    given = linears(20)
+
+    kwargs = {"stages": given[:2], "parts": {"encoder": given[2]}}
+    loaded = Stages.from_pretrained(tmp_path, model_kwargs=kwargs, strict=True)
+
+    assert len(loaded.stages) == 2 and all(a is b for a, b in zip(loaded.stages, given[:2], strict=True))
+    assert loaded.encoder is given[2]
+    for ours, theirs in zip(given, saved, strict=True):
+        np.testing.assert_array_equal(np.asarray(ours.kernel[...]), np.asarray(theirs.kernel[...]))
+    x = jnp.ones((1, 4))
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))

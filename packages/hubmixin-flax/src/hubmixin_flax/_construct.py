@@ -41,9 +41,16 @@ def check_not_abstract(name: str) -> None:
 
 
 def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Graph nodes (``nnx.Rngs``, modules) go through the transform as arguments; the rest is closed over."""
-    nodes = {k: v for k, v in kwargs.items() if graphlib.is_graph_node(v)}
+    """Graph nodes (``nnx.Rngs``, modules, lists and dicts of modules) go through the transform as arguments; the
+    rest is closed over."""
+    nodes = {k: v for k, v in kwargs.items() if _holds_graph_nodes(v)}
     return {k: v for k, v in kwargs.items() if k not in nodes}, nodes
+
+
+def _holds_graph_nodes(value: Any) -> bool:
+    """A graph node, or a list, tuple or dict of nothing else (other leaves would be traced: ``4`` a tracer)."""
+    leaves = jax.tree.leaves(value, is_leaf=graphlib.is_graph_node)
+    return bool(leaves) and all(graphlib.is_graph_node(leaf) for leaf in leaves)
 
 
 @contextlib.contextmanager

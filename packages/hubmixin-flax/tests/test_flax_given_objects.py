@@ -10,6 +10,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
 from hubmixin_flax import FlaxModelHubMixin
@@ -126,3 +127,26 @@ def test_modules_given_in_a_list_or_a_dict_are_the_ones_loaded_into(tmp_path: Pa
         np.testing.assert_array_equal(np.asarray(ours.kernel[...]), np.asarray(theirs.kernel[...]))
     x = jnp.ones((1, 4))
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+
+
+class Plain(nnx.Module, FlaxModelHubMixin):
+    """Every variable in the checkpoint: nothing left to initialise at load."""
+
+    def __init__(self, dim: int = 4, *, rngs: nnx.Rngs) -> None:
+        self.first = nnx.Linear(dim, dim, rngs=rngs)
+        self.second = nnx.Linear(dim, 2, rngs=rngs)
+
+
+@pytest.mark.parametrize("model_class", [Plain, Noisy])
+def test_the_callers_rngs_end_where_a_fresh_construction_leaves_them(
+    model_class: type[Plain | Noisy], tmp_path: Path
+) -> None:
+    model_class(rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
+    fresh, given = nnx.Rngs(params=3, noise=4), nnx.Rngs(params=3, noise=4)
+    model_class(rngs=fresh)
+
+    model_class.from_pretrained(tmp_path, model_kwargs={"rngs": given})
+
+    for stream in ("params", "noise"):
+        assert int(getattr(given, stream).count[...]) == int(getattr(fresh, stream).count[...]), stream
+        np.testing.assert_array_equal(jax.random.key_data(given[stream]()), jax.random.key_data(fresh[stream]()))

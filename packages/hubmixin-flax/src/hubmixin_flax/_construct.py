@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from flax.nnx import graphlib
 from jax.sharding import Mesh
 
-__all__ = ["NestedLoad", "abstract_paths", "check_not_abstract", "construct_abstract", "materialize"]
+__all__ = ["NestedLoad", "RngCounts", "abstract_paths", "check_not_abstract", "construct_abstract", "materialize"]
 
 M = TypeVar("M")
 
@@ -62,11 +63,23 @@ def _under(mesh: Mesh | None) -> Iterator[None]:
             yield
 
 
-def construct_abstract(factory: Callable[..., M], kwargs: dict[str, Any], mesh: Mesh | None = None) -> M:
+RngCounts = list[tuple[nnx.Variable[Any], np.ndarray[Any, Any]]]
+"""The counters of the caller's ``nnx.Rngs`` streams with the values a construction left them at."""
+
+
+def construct_abstract(
+    factory: Callable[..., M],
+    kwargs: dict[str, Any],
+    mesh: Mesh | None = None,
+    *,
+    rng_counts: RngCounts | None = None,
+) -> M:
     """``factory(**kwargs)`` with every variable abstract (a ``ShapeDtypeStruct``), built under ``mesh`` if given.
 
     The model holds the graph nodes given in ``kwargs`` themselves (the caller's ``nnx.Rngs``, a module given
-    as a runtime argument) and the numpy arrays its ``__init__`` computed, as a fresh construction does.
+    as a runtime argument) and the numpy arrays its ``__init__`` computed, as a fresh construction does. The
+    caller's ``Rngs`` are not advanced: the counts a fresh construction leaves them at are added to
+    ``rng_counts``, for :func:`materialize`.
 
     An ``__init__`` that needs concrete arrays (``np.asarray`` of an initialised one, a Python ``if`` on a value,
     a mutable ``ref=True`` variable) cannot run abstractly: it is run normally instead (its initialisation then
@@ -75,9 +88,14 @@ def construct_abstract(factory: Callable[..., M], kwargs: dict[str, Any], mesh: 
     static, nodes = _split_kwargs(kwargs)
     kept: dict[tuple[Any, ...], Any] = {}
 
+    counts: RngCounts = []
+
     def build(copies: dict[str, Any]) -> M:
+        streams = _counted_streams(copies, nodes)
         built = factory(**static, **copies)
         kept.update(_concrete_parts(built, copies, nodes))
+        reached = [(given, copy.count.get_value()) for given, copy in streams]
+        counts.extend((given, value) for given, value in reached if isinstance(value, np.ndarray))
         return built
 
     with _under(mesh):
@@ -91,8 +109,25 @@ def construct_abstract(factory: Callable[..., M], kwargs: dict[str, Any], mesh: 
             name = getattr(factory, "__qualname__", repr(factory))
             reason = str(error).splitlines()[0]
             logger.info("%s: __init__ needs concrete arrays (%s): built normally, then loaded", name, reason)
+            counts.clear()  # the caller's Rngs are advanced by this construction itself
             model = factory(**kwargs)
+    if rng_counts is not None:
+        rng_counts.extend(counts)
     return model
+
+
+def _counted_streams(copies: dict[str, Any], given: dict[str, Any]) -> list[tuple[nnx.Variable[Any], Any]]:
+    """The ``RngStream`` copies ``eval_shape`` hands ``__init__``, each with the counter of the caller's stream it
+    copies; the copy counts in numpy from the caller's value, so the count a construction reaches stays concrete
+    (drawing a key does ``count += 1``)."""
+    streams = []
+    for key, copy in copies.items():
+        for path, node in nnx.iter_graph(copy):
+            if isinstance(node, nnx.RngStream):
+                caller = _at_path(given[key], tuple(path)).count
+                node.count.set_value(np.array(caller.get_value()))  # type: ignore[arg-type]  # numpy on purpose
+                streams.append((caller, node))
+    return streams
 
 
 def _concrete_parts(built: Any, copies: dict[str, Any], given: dict[str, Any]) -> dict[tuple[Any, ...], Any]:
@@ -179,11 +214,22 @@ def abstract_paths(model: nnx.Module) -> set[tuple[Any, ...]]:
 
 
 def materialize(
-    model: nnx.Module, factory: Callable[..., Any], kwargs: dict[str, Any], mesh: Mesh | None = None
+    model: nnx.Module,
+    factory: Callable[..., Any],
+    kwargs: dict[str, Any],
+    mesh: Mesh | None = None,
+    *,
+    rng_counts: Sequence[tuple[nnx.Variable[Any], np.ndarray[Any, Any]]] = (),
 ) -> None:
-    """Give the abstract variables and array attributes of ``model`` the values a real construction gives them."""
+    """Give the abstract variables and array attributes of ``model`` the values a real construction gives them.
+
+    The caller's ``nnx.Rngs`` end where a fresh construction leaves them: advanced by the construction run here,
+    else set to ``rng_counts`` (from :func:`construct_abstract`).
+    """
     pending = abstract_paths(model)
     if not pending:
+        for counter, value in rng_counts:
+            counter.set_value(jnp.asarray(value, dtype=counter.get_value().dtype))
         return
     static, nodes = _split_kwargs(kwargs)
     variables = {tuple(path) for path, node in nnx.iter_graph(model) if isinstance(node, nnx.Variable)}

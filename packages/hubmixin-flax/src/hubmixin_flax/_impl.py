@@ -48,7 +48,13 @@ from hubmixin_core.weights import (
     warn_settings,
 )
 from hubmixin_flax._coders import DTYPE_CODERS, SPEC_CODERS
-from hubmixin_flax._construct import abstract_paths, check_not_abstract, construct_abstract, materialize
+from hubmixin_flax._construct import (
+    RngCounts,
+    abstract_paths,
+    check_not_abstract,
+    construct_abstract,
+    materialize,
+)
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
@@ -205,7 +211,8 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
             kwargs["rngs"] = nnx.Rngs(0)
         mesh = mesh_of(sharding)
-        model = construct_abstract(cls, kwargs, mesh)
+        rng_counts: RngCounts = []
+        model = construct_abstract(cls, kwargs, mesh, rng_counts=rng_counts)
         checkpoint = checkpoint.renamed(_sequential_aliases(_as_module(model), checkpoint.infos))
         groups = {group.path: group for group in layer_variables(_as_module(model), cls._hub_flax_stacked_layers)}
         ours = {path: layer_settings(group.layer) for path, group in groups.items()}
@@ -244,7 +251,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             host = stack.release()
             with _naming(stack.path, host.shape, placement):
                 stack.variable.set_value(jax.device_put(host, placement))
-        materialize(_as_module(model), cls, kwargs, mesh)
+        materialize(_as_module(model), cls, kwargs, mesh, rng_counts=rng_counts)
         for stack in (stack for stack in stacks if not stack.complete):  # some layers (or none) were read
             placement = _stack_sharding(sharding, stack, abstract[stack.path])
             value = stack.variable.get_value()

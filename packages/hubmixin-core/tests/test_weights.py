@@ -20,8 +20,10 @@ from hubmixin_core.weights import (
     SAFETENSORS_INDEX_NAME,
     ShardIndex,
     TensorInfo,
+    _header,
     check_relative_path,
     check_tensors,
+    open_checkpoint,
     parse_size,
     plan_shards,
     read_header,
@@ -74,6 +76,39 @@ def test_read_header_reports_truncated_file(tmp_path: Path) -> None:
     (tmp_path / "model.safetensors").write_bytes(data[:-10])
     with pytest.raises(WeightsFileError, match=r"model\.safetensors: tensor 'w' spans bytes"):
         read_header(tmp_path / "model.safetensors")
+
+
+def test_read_header_sees_a_file_rewritten_or_truncated_after_a_read(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    save_file({"w": np.zeros(4, np.float32)}, str(path))
+    assert list(read_header(path).tensors) == ["w"]
+    save_file({"v": np.ones(4, np.float32)}, str(path))  # the same size, another header
+    assert list(read_header(path).tensors) == ["v"]
+    path.write_bytes(path.read_bytes()[:-4])  # the same header, data cut
+    with pytest.raises(WeightsFileError, match="spans bytes"):
+        read_header(path)
+
+
+def test_a_header_is_parsed_once_for_reads_of_one_tensor_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tensors = {f"layer.{i}.weight": np.full(3, i, np.float32) for i in range(50)}
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    parsed: list[Path] = []
+    checked = _header._checked
+
+    def counted(path: Path, raw: bytes, file_size: int) -> _header.Header:
+        parsed.append(path)
+        return checked(path, raw, file_size)
+
+    monkeypatch.setattr(_header, "_checked", counted)
+    checkpoint = open_checkpoint(tmp_path)
+    for name, expected in tensors.items():
+        np.testing.assert_array_equal(checkpoint.read([name])[name], expected)
+    assert parsed == [tmp_path / "model.safetensors"]
+    header = read_header(tmp_path / "model.safetensors")
+    header.tensors.clear()  # each caller gets its own dicts
+    assert len(read_header(tmp_path / "model.safetensors").tensors) == 50
 
 
 def test_read_header_rejects_non_safetensors(tmp_path: Path) -> None:

@@ -7,9 +7,12 @@ before any tensor is read.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import struct
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,6 +248,26 @@ def read_header(path: str | Path) -> Header:
     """
     path = Path(path)
     raw, file_size = _read_raw(path)
+    # Parsed once per file state: a model's layers read their tensors one by one, and a header can hold
+    # thousands of entries (checking one is milliseconds). Callers get their own dicts.
+    key = (str(path), file_size, hashlib.blake2b(raw, digest_size=16).digest())
+    with _PARSED_LOCK:
+        header = _PARSED.get(key)
+    if header is None:
+        header = _checked(path, raw, file_size)
+        with _PARSED_LOCK:
+            _PARSED[key] = header
+            while len(_PARSED) > _PARSED_KEPT:
+                _PARSED.popitem(last=False)
+    return Header(dict(header.tensors), dict(header.metadata), dict(header.offsets), header.data_start)
+
+
+_PARSED: OrderedDict[tuple[str, int, bytes], Header] = OrderedDict()
+_PARSED_KEPT = 8
+_PARSED_LOCK = threading.Lock()
+
+
+def _checked(path: Path, raw: bytes, file_size: int) -> Header:
     data = _parse(path, raw)
     metadata = _metadata(path, data.pop("__metadata__", None))
     tensors: dict[str, TensorInfo] = {}

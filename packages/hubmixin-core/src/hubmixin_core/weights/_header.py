@@ -246,10 +246,16 @@ def read_header(path: str | Path) -> Header:
         WeightsFileError: the file is truncated or not a valid safetensors file; the message names the file and,
             where one is at fault, the tensor or metadata key.
     """
+    header = shared_header(path)
+    return Header(dict(header.tensors), dict(header.metadata), dict(header.offsets), header.data_start)
+
+
+def shared_header(path: str | Path) -> Header:
+    """:func:`read_header`, without copying: the dicts are shared by every reader of the file, never to change."""
     path = Path(path)
     raw, file_size = _read_raw(path)
     # Parsed once per file state: a model's layers read their tensors one by one, and a header can hold
-    # thousands of entries (checking one is milliseconds). Callers get their own dicts.
+    # thousands of entries (checking one is milliseconds).
     key = (str(path), file_size, hashlib.blake2b(raw, digest_size=16).digest())
     with _PARSED_LOCK:
         header = _PARSED.get(key)
@@ -259,7 +265,7 @@ def read_header(path: str | Path) -> Header:
             _PARSED[key] = header
             while len(_PARSED) > _PARSED_KEPT:
                 _PARSED.popitem(last=False)
-    return Header(dict(header.tensors), dict(header.metadata), dict(header.offsets), header.data_start)
+    return header
 
 
 _PARSED: OrderedDict[tuple[str, int, bytes], Header] = OrderedDict()

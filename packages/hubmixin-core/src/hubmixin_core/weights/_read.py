@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from hubmixin_core.errors import HubMixinIndexError, WeightsFileError
 from hubmixin_core.weights._dtypes import numpy_dtype
-from hubmixin_core.weights._header import Header, TensorInfo, read_header
+from hubmixin_core.weights._header import Header, TensorInfo, shared_header
 
 __all__ = ["Index", "aligned_empty", "read_numpy", "read_numpy_slice", "read_raw"]
 
@@ -145,7 +145,7 @@ def _read_all(path: Path, jobs: Sequence[tuple[NDArray[Any], int]]) -> None:
 
 def read_numpy(path: Path, names: Sequence[str]) -> dict[str, NDArray[Any]]:
     """The tensors ``names`` of one file as writable numpy arrays (any dtype of core's table, float8 included)."""
-    header = read_header(path)
+    header = shared_header(path)
     arrays: dict[str, NDArray[Any]] = {}
     jobs = []
     for name in names:
@@ -161,7 +161,7 @@ def read_raw(path: Path, names: Sequence[str]) -> dict[str, NDArray[np.uint8]]:
 
     For a framework that views bytes as its own dtypes (torch's bfloat16 has no numpy equivalent).
     """
-    header = read_header(path)
+    header = shared_header(path)
     raw: dict[str, NDArray[np.uint8]] = {}
     jobs: list[tuple[NDArray[Any], int]] = []
     for name in names:
@@ -186,7 +186,7 @@ def _bounds(index: Index, shape: tuple[int, ...]) -> list[tuple[int, int]]:
 
 def read_numpy_slice(path: Path, name: str, index: Index) -> NDArray[Any]:
     """``tensor[index]`` of tensor ``name``, reading blocks of leading-axis rows: never the whole tensor at once."""
-    header = read_header(path)
+    header = shared_header(path)
     info, dtype, offset = _locate(path, header, name)
     if not info.shape:
         return read_numpy(path, [name])[name]

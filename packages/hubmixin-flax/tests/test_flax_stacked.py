@@ -186,6 +186,47 @@ def test_a_stacked_attention_layer_is_saved_per_layer(tmp_path: Path) -> None:
     )
 
 
+class ConvBlock(nnx.Module):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.conv = nnx.Conv(4, 4, (3,), padding=1, rngs=rngs)
+        self.up = nnx.ConvTranspose(4, 4, (2, 2), padding="VALID", transpose_kernel=True, rngs=rngs)
+
+
+class StackedConvs(nnx.Module, FlaxModelHubMixin, stacked_layers=["blocks"]):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.blocks = _stack(DEPTH, rngs, lambda rngs: ConvBlock(rngs=rngs))
+
+
+class TorchConvBlock(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(4, 4, 3, padding=1)
+        self.up = nn.ConvTranspose2d(4, 4, 2)
+
+
+class TorchConvs(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(TorchConvBlock() for _ in range(DEPTH))
+
+
+def test_stacked_convolutions_round_trip_and_read_torch_module_lists(tmp_path: Path) -> None:
+    model = StackedConvs(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path / "flax")
+    loaded = StackedConvs.from_pretrained(tmp_path / "flax", strict=True)
+    for name in ("conv", "up"):
+        ours, theirs = getattr(model.blocks, name).kernel.get_value(), getattr(loaded.blocks, name).kernel.get_value()
+        assert np.array_equal(np.asarray(ours), np.asarray(theirs)), name
+    port = TorchConvs.from_pretrained(tmp_path / "flax", strict=True)  # the file is torch's layout
+    port.save_pretrained(tmp_path / "torch")
+    from_torch = StackedConvs.from_pretrained(tmp_path / "torch", strict=True)
+    for layer, block in enumerate(port.blocks):
+        conv = np.asarray(from_torch.blocks.conv.kernel.get_value())[layer]
+        assert isinstance(block, TorchConvBlock)
+        np.testing.assert_array_equal(conv, block.conv.weight.detach().numpy().transpose(2, 1, 0))
+    assert np.array_equal(np.asarray(from_torch.blocks.up.kernel.get_value()), np.asarray(model.blocks.up.kernel[...]))
+
+
 class Undeclared(nnx.Module, FlaxModelHubMixin):
     def __init__(self, depth: int = DEPTH, *, rngs: nnx.Rngs) -> None:
         self.encoder = nnx.Dict(blocks=_stack(depth, rngs, lambda rngs: Block(DIM, rngs=rngs)))

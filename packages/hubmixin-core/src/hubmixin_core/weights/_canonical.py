@@ -190,6 +190,8 @@ class CanonicalLoad:
             lazy: dict[str, LazyTensor] = {}
             for name, info in plan.group.tensors.items():
                 rule = adapter.rule_for(plan.group.layer, name)
+                if rule is not None and rule.axes is not None and len(rule.axes) != len(info.shape):
+                    rule = None  # the adapter saw another rank (a stacked layer's variable): made whole instead
                 key = None if rule is None else present.get(rule.canonical)
                 if rule is not None and key is not None:
                     lazy[name] = LazyTensor(name, info, self.checkpoint, key, rule.axes, None)

@@ -253,6 +253,9 @@ class ConvAdapter(LayoutAdapter):
     def rule_for(self, layer: Any, name: str) -> TensorRule | None:
         if name != self.framework:
             return TensorRule(name, name)
+        kernel_size = getattr(layer, "kernel_size", None)
+        if isinstance(kernel_size, tuple | list):  # one layer's rank, also when layers are stacked on a new axis
+            return TensorRule(name, self.canonical, self.axes(len(kernel_size) + 2))
         kernel = getattr(layer, self.framework, None)
         shape = getattr(kernel, "shape", None)
         if shape is None and kernel is not None and hasattr(kernel, "get_value"):

@@ -75,6 +75,15 @@ def test_a_missing_dense_weight_is_named_when_strict(saved: Path) -> None:
     assert (info.value.missing, info.value.unexpected) == (["blocks.0.dense.weight"], [])
 
 
+def test_a_layer_stored_in_another_layout_is_named_with_the_tensors_it_holds(saved: Path) -> None:
+    weight = load_file(saved / "model.safetensors")["blocks.0.dense.weight"]
+    _rewrite(saved / "model.safetensors", {"blocks.0.dense.weight": None, "blocks.0.dense.w_packed": weight})
+    with pytest.raises(WeightsKeyError) as info:
+        Net.from_pretrained(saved, strict=True)
+    assert (info.value.missing, info.value.unexpected) == (["blocks.0.dense.weight"], [])
+    assert "it holds only ['blocks.0.dense.bias', 'blocks.0.dense.w_packed'] under its path" in str(info.value)
+
+
 def test_a_layer_that_cannot_be_built_is_left_to_keras_when_not_strict(
     saved: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

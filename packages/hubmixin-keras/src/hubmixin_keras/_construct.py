@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras.src.backend.common import global_state
 
-from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, WeightsKeyError, WeightsShapeError
+from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, WeightsKeyError, WeightsShapeError, format_names
 from hubmixin_core.weights import TensorInfo, dtype_name, is_floating
 from hubmixin_keras._layout import builds_from_shapes, input_shape_of, shape_keys_of
 from hubmixin_keras._walk import has_own_build, named_layers
@@ -231,18 +231,28 @@ def builders_error(builders: Mapping[str, Sequence[str]], source: str, strict: b
     return WeightsKeyError(source, unexpected=unexpected, detail=detail)
 
 
-def unbuilt_error(model: Any, unbuilt: list[str], source: str) -> WeightsKeyError:
+def unbuilt_error(
+    model: Any, unbuilt: list[str], source: str, infos: Mapping[str, TensorInfo] | None = None
+) -> WeightsKeyError:
     """The error of a strict load for the layers ``construct_deferred`` could not build: they are missing from
     ``source``, named with the keys that would give their shapes (``lstm.weight_ih_l0``) where their adapters
-    tell."""
+    tell, and with the tensors ``infos`` (the checkpoint's) holds under their paths (another layout: a GRU saved
+    by torch, loaded into ``GRU(reset_after=False)``)."""
     layers = [(path, layer) for path, layer in named_layers(model) if path in unbuilt]  # in the model's order
     missing: list[str] = []
+    held: list[str] = []
     for path, layer in layers:
         prefix = f"{path}." if path else ""
         missing.extend(prefix + key for key in shape_keys_of(layer) or ())
+        held.extend(sorted(key for key in infos or () if key.startswith(prefix)))
     names = ", ".join(repr(path) for path, _ in layers)
     plural = "s" if len(layers) > 1 else ""
     detail = f"layer{plural} {names}: no tensors in the checkpoint that give {'their' if plural else 'its'} shapes"
+    if held:
+        detail += (
+            f" (it holds only [{format_names(held)}] under {'their paths' if plural else 'its path'}: stored in "
+            f"another layout than this configuration of the layer{plural} reads? see docs/porting.md)"
+        )
     return WeightsKeyError(source, missing=missing, detail=detail)
 
 

@@ -248,7 +248,7 @@ class KerasHubMixinBase(ModelHubMixin):
                 built_as=recorded_builds(checkpoint.metadata, checkpoint.description),
             )
             if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
-                raise unbuilt_error(model, unbuilt, checkpoint.description)
+                raise unbuilt_error(model, unbuilt, checkpoint.description, checkpoint.infos)
             layer = _as_layer(model)
             builders = unbuilt_builders(layer, checkpoint.infos)
             if builders:  # their sub-layers do not exist: their tensors cannot be loaded

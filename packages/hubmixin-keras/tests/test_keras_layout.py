@@ -188,3 +188,44 @@ def test_norms_over_feature_maps_load_and_run(tmp_path: Path) -> None:
     model.save_pretrained(tmp_path)
     loaded = Images.from_pretrained(tmp_path, strict=True)
     np.testing.assert_array_equal(outputs(loaded, x)[0], outputs(model, x)[0])
+
+
+class Unnamed(keras.layers.Layer):  # type: ignore[misc]
+    """Variables without names (Keras numbers them across the process) and with one name repeated."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scale = keras.Variable(np.ones(3, dtype="float32"))
+
+    def build(self, input_shape: Any) -> None:
+        self.shift = self.add_weight(shape=(input_shape[-1],), initializer="zeros")
+        self.kernels = [self.add_weight(shape=(3,), initializer="ones", name="kernel") for _ in range(2)]
+
+    def call(self, x: Any) -> Any:
+        return x * self.scale * self.kernels[0] * self.kernels[1] + self.shift
+
+
+class HoldsUnnamed(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.affine = Unnamed()
+
+    def call(self, x: Any) -> Any:
+        return self.affine(x)
+
+
+def test_variables_without_distinct_names_are_keyed_by_their_attributes(tmp_path: Path) -> None:
+    x = np.arange(3, dtype="float32").reshape(1, 3)
+    model = HoldsUnnamed()
+    model(x)
+    for index, variable in enumerate(model.weights):
+        variable.assign(np.full(3, index + 2, dtype="float32"))
+    model.save_pretrained(tmp_path)
+    with safe_open(tmp_path / "model.safetensors", "np") as file:
+        keys = set(file.keys())
+    assert keys == {"affine.scale", "affine.shift", "affine.kernels.0", "affine.kernels.1"}
+    HoldsUnnamed()(x)  # more variables numbered by Keras in this process: the keys stay
+    loaded = HoldsUnnamed.from_pretrained(tmp_path, strict=True)
+    for ours, theirs in zip(model.weights, loaded.weights, strict=True):
+        np.testing.assert_array_equal(numpy(theirs), numpy(ours))
+    np.testing.assert_array_equal(outputs(loaded, x)[0], outputs(model, x)[0])

@@ -10,7 +10,9 @@ known there), each kind in the order it was set. Layers that only private attrib
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -151,10 +153,60 @@ def own_variables(layer: keras.Layer) -> dict[str, Any]:
     if module is not None:
         return module
     variables = [*getattr(layer, "_trainable_variables", []), *getattr(layer, "_non_trainable_variables", [])]
-    own = {variable.name: variable for variable in variables}
+    own = _local_names(layer, variables)
     for prefix, part in parts_of(layer).items():  # a composite layer's sub-layers: `query.kernel`, `cell.bias`
         own.update((f"{prefix}.{name}", variable) for name, variable in own_variables(part).items())
     return own
+
+
+_AUTO_NAMED = re.compile(r"variable(_\d+)?")
+"""Keras' names for variables made without one (``add_weight(shape=...)``, ``keras.Variable(value)``): numbered
+across the whole process, so never keys."""
+
+_VARIABLE_LISTS = frozenset({"_trainable_variables", "_non_trainable_variables", "_seed_generators"})
+"""Private attributes in which Keras keeps every variable a layer tracks: never paths of their own."""
+
+
+def _local_names(layer: keras.Layer, variables: Sequence[Any]) -> dict[str, Any]:
+    """``variables`` (a layer's own) by name: their Keras names where given and distinct, else the attribute
+    holding them (``self.shift = self.add_weight(shape=...)`` is ``shift``; ``self.kernels = [...]``,
+    ``kernels.0``), so the same class always maps to the same keys; a name still repeated is numbered in the
+    order Keras tracks the variables (``kernel``, ``kernel_1``)."""
+    repeated = Counter(variable.name for variable in variables)
+    held: dict[int, str] | None = None
+    own: dict[str, Any] = {}
+    for variable in variables:
+        name = variable.name
+        if repeated[name] > 1 or _AUTO_NAMED.fullmatch(name):
+            held = _held_variables(layer) if held is None else held
+            name = held.get(id(variable), name)
+        base, number = name, 0
+        while name in own:
+            number += 1
+            name = f"{base}_{number}"
+        own[name] = variable
+    return own
+
+
+def _held_variables(layer: keras.Layer) -> dict[int, str]:
+    """The attribute path of each variable ``layer`` holds in its attributes (public ones first), by ``id``."""
+    attributes = sorted(vars(layer).items(), key=lambda item: item[0].startswith("_"))
+    held: dict[int, str] = {}
+
+    def visit(path: str, value: Any) -> None:
+        if isinstance(value, keras.Variable):
+            held.setdefault(id(value), path)
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                visit(f"{path}.{index}", item)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                visit(f"{path}.{key}", item)
+
+    for name, value in attributes:
+        if name not in _VARIABLE_LISTS and name not in _KERAS_OWN:
+            visit(name, value)
+    return held
 
 
 def unreached_variables(model: keras.Layer) -> list[str]:

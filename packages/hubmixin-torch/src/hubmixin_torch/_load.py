@@ -125,7 +125,7 @@ def load_checkpoint(
         convert_floating=dtype is not None,
         ignore_missing=aliases | counters | shared.keys(),
     )
-    warn_settings(checkpoint.metadata, model_settings(module), owner, checkpoint.description)
+    warn_settings(checkpoint.metadata, model_settings(module, dtype), owner, checkpoint.description)
 
     # Read (memory-mapped) and assign.
     sources = [n for n in dict.fromkeys(source_of.values()) if n in found and n in expected]

@@ -55,7 +55,7 @@ def save_module(
             f"{owner}: cannot save tensors {format_names(on_meta)}: on the meta device they hold no data"
         )
     check_savable(state, dtype, owner)
-    metadata = {**canonical_metadata("torch"), **settings_metadata(model_settings(module))}
+    metadata = {**canonical_metadata("torch"), **settings_metadata(model_settings(module, dtype))}
     for kept, dropped in _tied_names(state).items():
         for name in dropped:
             metadata.setdefault(name, kept)

@@ -25,8 +25,9 @@ def _padding(layer: nn.modules.conv._ConvNd) -> Any:
     return [[int(p), int(p)] for p in layer.padding]
 
 
-def layer_settings(layer: nn.Module) -> dict[str, Any]:
-    """``layer``'s own settings that change results (empty for a layer type without any)."""
+def layer_settings(layer: nn.Module, dtype: torch.dtype | None = None) -> dict[str, Any]:
+    """``layer``'s own settings that change results (empty for a layer type without any), its floating tensors
+    taken as ``dtype`` where given (the dtype a load or save converts them to)."""
     if isinstance(layer, nn.modules.conv._ConvTransposeNd):
         pairs = zip(layer.padding, layer.output_padding, strict=True)
         crop = [[int(p), int(p) - int(extra)] for p, extra in cast("Iterable[tuple[int, int]]", pairs)]
@@ -42,8 +43,8 @@ def layer_settings(layer: nn.Module) -> dict[str, Any]:
     if isinstance(layer, nn.GroupNorm):
         return {"eps": float(layer.eps), "groups": int(layer.num_groups)}
     if isinstance(layer, nn.RMSNorm) and layer.eps is None:  # the input dtype's epsilon, at each call
-        dtype = layer.weight.dtype if layer.weight is not None else torch.get_default_dtype()
-        return {"eps": float(torch.finfo(dtype).eps)}
+        own = layer.weight.dtype if layer.weight is not None else torch.get_default_dtype()
+        return {"eps": float(torch.finfo(dtype or own).eps)}
     if isinstance(layer, _NORMS):
         return {"eps": float(cast("float", layer.eps))}
     if isinstance(layer, nn.MultiheadAttention):
@@ -55,7 +56,8 @@ def layer_settings(layer: nn.Module) -> dict[str, Any]:
     return {}
 
 
-def model_settings(module: nn.Module) -> Settings:
-    """Every sub-module's settings by its dotted path (those without settings left out)."""
-    found = {path: layer_settings(layer) for path, layer in module.named_modules()}
+def model_settings(module: nn.Module, dtype: torch.dtype | None = None) -> Settings:
+    """Every sub-module's settings by its dotted path (those without settings left out); ``dtype`` as for
+    :func:`layer_settings`."""
+    found = {path: layer_settings(layer, dtype) for path, layer in module.named_modules()}
     return {path: values for path, values in found.items() if values}

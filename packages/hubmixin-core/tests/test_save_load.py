@@ -19,7 +19,14 @@ from core_models import MLP
 
 from hubmixin_core import ModelHubMixin, _atomic
 from hubmixin_core._atomic import _host, remove_interrupted_saves
-from hubmixin_core.errors import ConfigError, HubMixinOSError, WeightsError, WeightsNotFoundError, WeightsShapeError
+from hubmixin_core.errors import (
+    ConfigError,
+    HubMixinOSError,
+    SaveLocationError,
+    WeightsError,
+    WeightsNotFoundError,
+    WeightsShapeError,
+)
 
 
 def test_save_writes_weights_config_and_card_and_load_restores_weights(tmp_path: Path) -> None:
@@ -201,10 +208,12 @@ def test_save_into_the_working_directory_keeps_it(tmp_path: Path, monkeypatch: p
 
 def test_save_into_a_file_is_a_typed_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    with pytest.raises(HubMixinOSError, match="is a file"):
+    with pytest.raises(FileExistsError, match="is a file") as info:  # as huggingface_hub's mixin raises
         MLP().save_pretrained(tmp_path / "file")
-    with pytest.raises(HubMixinOSError, match="a parent of it is a file"):
+    assert isinstance(info.value, SaveLocationError) and isinstance(info.value, HubMixinOSError)
+    with pytest.raises(NotADirectoryError, match="a parent of it is a file") as below:  # huggingface_hub's too
         MLP().save_pretrained(tmp_path / "file" / "model")
+    assert isinstance(below.value, SaveLocationError)
     assert (tmp_path / "file").read_text() == "x"
 
 

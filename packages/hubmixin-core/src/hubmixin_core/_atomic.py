@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from hubmixin_core.errors import HubMixinOSError
+from hubmixin_core.errors import HubMixinOSError, SaveLocationError
 
 __all__ = ["atomic_directory", "remove_interrupted_saves", "save_stamp"]
 
@@ -66,11 +66,11 @@ def atomic_directory(target: Path, *, replaces: Callable[[str], bool] = lambda _
     """
     target = Path(os.path.realpath(target))  # a symlink's directory, and ".." resolved: saved where it points
     if target.exists() and not target.is_dir():
-        raise HubMixinOSError(errno.ENOTDIR, f"cannot save into {target}: it is a file, not a directory")
+        raise SaveLocationError(errno.EEXIST, f"cannot save into {target}: it is a file, not a directory")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as e:
-        raise HubMixinOSError(errno.ENOTDIR, f"cannot save into {target}: a parent of it is a file") from e
+        raise SaveLocationError(errno.ENOTDIR, f"cannot save into {target}: a parent of it is a file") from e
     remove_interrupted_saves(target)
     prefix = f".{target.name}.hubmixin-{_host()}-{os.getpid()}-"
     staging = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent))

@@ -25,6 +25,7 @@ __all__ = [
     "LayerSettingsWarning",
     "LoaderOptionWarning",
     "LayoutError",
+    "SaveLocationError",
     "ShardIndexError",
     "WeightsDtypeError",
     "WeightsError",
@@ -69,6 +70,11 @@ class HubMixinIndexError(HubMixinError, IndexError):
 
 class HubMixinOSError(HubMixinError, OSError):
     """A file-system step of a save failed (the directory keeps its previous content)."""
+
+
+class SaveLocationError(HubMixinOSError, FileExistsError, NotADirectoryError):
+    """``save_pretrained``'s directory is a file, or lies under one. Also a ``FileExistsError`` and a
+    ``NotADirectoryError``, as huggingface_hub's mixin raises (``Path.mkdir``'s) in those two cases."""
 
 
 # CONFIG ERRORS

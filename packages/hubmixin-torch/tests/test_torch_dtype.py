@@ -54,6 +54,14 @@ def test_an_integer_tensor_saved_as_float_is_a_strict_error_even_with_dtype(net:
     assert (info.value.key, info.value.expected, info.value.found) == ("norm.num_batches_tracked", "I64", "F32")
 
 
+def test_a_complex_tensor_into_a_real_parameter_is_an_error_saying_so(net: Net, tmp_path: Path) -> None:
+    net.norm.weight.data = torch.zeros_like(net.norm.weight, dtype=torch.complex64)
+    net.save_pretrained(tmp_path)
+    with pytest.raises(WeightsDtypeError, match="complex and real tensors are never converted") as info:
+        Net.from_pretrained(tmp_path)
+    assert (info.value.key, info.value.expected, info.value.found) == ("norm.weight", "F32", "C64")
+
+
 @pytest.mark.parametrize("dtype", [torch.int8, "float16", torch.bool])
 def test_a_dtype_that_is_not_floating_is_a_type_error(saved: Path, dtype: object) -> None:
     with pytest.raises(TypeError, match=r"floating-point torch\.dtype"):

@@ -88,7 +88,8 @@ def check_checkpoint(
             raise WeightsShapeError(checkpoint.source(key), key, want.shape, got.shape)
         convertible = convert_floating and is_floating(want.dtype) and is_floating(got.dtype)
         if is_floating(want.dtype) != is_floating(got.dtype):
-            raise WeightsDtypeError(checkpoint.source(key), key, want.dtype, got.dtype, detail=_KIND_DETAIL)
+            detail = _COMPLEX_DETAIL if "C" in (want.dtype[0], got.dtype[0]) else _KIND_DETAIL
+            raise WeightsDtypeError(checkpoint.source(key), key, want.dtype, got.dtype, detail=detail)
         if strict and want.dtype != got.dtype and not convertible:
             raise WeightsDtypeError(checkpoint.source(key), key, want.dtype, got.dtype)
     skip = set(ignore_unexpected)
@@ -109,6 +110,9 @@ _KIND_DETAIL = (
     "integer and floating tensors are never converted into each other: the values would not mean the same (the "
     "integer codes of a quantized layer); save the model unquantized, or build the model with that dtype"
 )
+
+
+_COMPLEX_DETAIL = "complex and real tensors are never converted into each other: build the model with that dtype"
 
 
 def _check_missing_size(expected: Mapping[str, TensorInfo], missing: list[str], checkpoint: Checkpoint) -> None:

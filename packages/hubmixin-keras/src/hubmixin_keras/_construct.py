@@ -106,16 +106,17 @@ def construct_deferred(
     Returns the model and the paths of the layers that could not be built (their shape-giving tensors are not
     in the checkpoint): Keras builds those at their first call, with their own initialisation.
     """
+    recorded = built_as or {}
     names = dict(global_state.get_global_attribute(_NAME_COUNTS) or {})
     try:
         with pending_cleared_on_error():
-            return _construct(factory, infos, dtype, source, built_as or {}, deferred=True)
+            return _construct(factory, infos, dtype, source, recorded, deferred=True)
     except ValueError as error:
         if _VALUE_IN_SCOPE not in str(error):
             raise
     global_state.set_global_attribute(_NAME_COUNTS, collections.defaultdict(int, names))  # names as in one try
     logger.info("a variable is created from a value: constructing with every variable initialised, then loading")
-    return _construct(factory, infos, dtype, source, built_as or {}, deferred=False)
+    return _construct(factory, infos, dtype, source, recorded, deferred=False)
 
 
 _NAME_COUNTS = "object_name_uids"  # Keras' counters of automatic names (dense, dense_1, ...)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import keras
 from keras.src.models.functional import Functional
@@ -23,6 +23,8 @@ from hubmixin_keras._torch_module import module_tensors
 
 __all__ = ["has_own_build", "named_layers", "other_paths", "own_variables", "unreached_layers", "unreached_variables"]
 
+
+T = TypeVar("T")
 
 _KERAS_OWN = frozenset(
     {"_layers", "_tracker", "_functional", "_operations", "_operations_by_depth", "_nodes", "_nodes_by_depth"}
@@ -45,7 +47,7 @@ def _children(layer: keras.Layer, *, private: bool = False) -> Iterator[tuple[st
     attributes = {**vars(layer), **vars(layer).get("_modules", {})}
     public = [(name, value) for name, value in attributes.items() if not name.startswith("_")]
     for name, value in sorted(public, key=lambda item: not isinstance(item[1], keras.Layer)):  # stable
-        yield from _contained(name, value)
+        yield from _contained(name, value, keras.Layer)
     if isinstance(layer, Functional):
         graph = [item for item in layer.layers if not isinstance(item, keras.layers.InputLayer)]
         for index, item in enumerate(graph):
@@ -53,18 +55,19 @@ def _children(layer: keras.Layer, *, private: bool = False) -> Iterator[tuple[st
     if private:
         hidden = [(n, v) for n, v in attributes.items() if n.startswith("_") and n not in _KERAS_OWN]
         for name, value in sorted(hidden, key=lambda item: not isinstance(item[1], keras.Layer)):
-            yield from _contained(name, value)
+            yield from _contained(name, value, keras.Layer)
 
 
-def _contained(path: str, value: Any) -> Iterator[tuple[str, keras.Layer]]:
-    if isinstance(value, keras.Layer):
+def _contained(path: str, value: Any, kind: type[T]) -> Iterator[tuple[str, T]]:
+    """The objects of type ``kind`` that ``value`` (at ``path``) is or holds in (nested) lists, tuples and dicts."""
+    if isinstance(value, kind):
         yield path, value
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _contained(f"{path}.{index}", item)
+            yield from _contained(f"{path}.{index}", item, kind)
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _contained(f"{path}.{key}", item)
+            yield from _contained(f"{path}.{key}", item, kind)
 
 
 def named_layers(model: keras.Layer) -> list[tuple[str, keras.Layer]]:
@@ -192,20 +195,10 @@ def _held_variables(layer: keras.Layer) -> dict[int, str]:
     """The attribute path of each variable ``layer`` holds in its attributes (public ones first), by ``id``."""
     attributes = sorted(vars(layer).items(), key=lambda item: item[0].startswith("_"))
     held: dict[int, str] = {}
-
-    def visit(path: str, value: Any) -> None:
-        if isinstance(value, keras.Variable):
-            held.setdefault(id(value), path)
-        elif isinstance(value, list | tuple):
-            for index, item in enumerate(value):
-                visit(f"{path}.{index}", item)
-        elif isinstance(value, Mapping):
-            for key, item in value.items():
-                visit(f"{path}.{key}", item)
-
     for name, value in attributes:
         if name not in _VARIABLE_LISTS and name not in _KERAS_OWN:
-            visit(name, value)
+            for path, variable in _contained(name, value, keras.Variable):
+                held.setdefault(id(variable), path)
     return held
 
 

@@ -10,6 +10,7 @@ known there), each kind in the order it was set. Layers that only private attrib
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -58,8 +59,17 @@ def _children(layer: keras.Layer, *, private: bool = False) -> Iterator[tuple[st
             yield from _contained(name, value, keras.Layer)
 
 
+@functools.cache
+def _may_hold(value_type: type, kind: type) -> bool:
+    """Whether a value of ``value_type`` can be or hold a ``kind``: most attributes (flags, names, initialisers)
+    cannot, and a layer has dozens of them (a per-type answer keeps a walk of a large model fast)."""
+    return issubclass(value_type, (kind, list, tuple, Mapping))
+
+
 def _contained(path: str, value: Any, kind: type[T]) -> Iterator[tuple[str, T]]:
     """The objects of type ``kind`` that ``value`` (at ``path``) is or holds in (nested) lists, tuples and dicts."""
+    if not _may_hold(type(value), kind):
+        return
     if isinstance(value, kind):
         yield path, value
     elif isinstance(value, list | tuple):

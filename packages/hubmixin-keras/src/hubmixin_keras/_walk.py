@@ -10,7 +10,6 @@ known there), each kind in the order it was set. Layers that only private attrib
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -59,11 +58,16 @@ def _children(layer: keras.Layer, *, private: bool = False) -> Iterator[tuple[st
             yield from _contained(name, value, keras.Layer)
 
 
-@functools.cache
+_HOLDERS: dict[tuple[type, type], bool] = {}
+
+
 def _may_hold(value_type: type, kind: type) -> bool:
     """Whether a value of ``value_type`` can be or hold a ``kind``: most attributes (flags, names, initialisers)
     cannot, and a layer has dozens of them (a per-type answer keeps a walk of a large model fast)."""
-    return issubclass(value_type, (kind, list, tuple, Mapping))
+    key = (value_type, kind)
+    if key not in _HOLDERS:
+        _HOLDERS[key] = issubclass(value_type, (kind, list, tuple, Mapping))
+    return _HOLDERS[key]
 
 
 def _contained(path: str, value: Any, kind: type[T]) -> Iterator[tuple[str, T]]:

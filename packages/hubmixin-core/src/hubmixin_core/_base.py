@@ -42,6 +42,7 @@ from hubmixin_core._config import (
     BUILTIN_CODERS,
     UNENCODABLE,
     NonStringKey,
+    coder_output_fault,
     decode_value,
     decoded_like_default,
     describe_type,
@@ -446,8 +447,17 @@ class ModelHubMixinBase(HfMixinHelpers):
     @classmethod
     def _hub_mixin_encoding_error(cls, name: str, value: Any) -> ConfigEncodingError:
         """The error naming the part of ``value`` (the argument ``name``) that JSON cannot hold."""
-        found = unencodable_part(value, cls._all_coders())
-        part, part_value = (None, None) if found is None else found
+        coders = cls._all_coders()
+        found = unencodable_part(value, coders)
+        part, part_value = (None, value) if found is None else found
+        coder = next((t for t in coders if isinstance(part_value, t)), None)
+        if coder is not None:  # its encoder returned something JSON cannot hold
+            where, fault = coder_output_fault(coders[coder][0](part_value)) or ("", None)
+            fault_type = type(fault.key) if isinstance(fault, NonStringKey) else type(fault)
+            part_type = None if found is None else type(part_value)
+            return ConfigEncodingError(
+                name, type(value), cls.__qualname__, part, part_type, coder_type=coder, coder_fault=(where, fault_type)
+            )
         key_type = type(part_value.key) if isinstance(part_value, NonStringKey) else None
         part_type = key_type or (None if found is None else type(part_value))
         return ConfigEncodingError(name, type(value), cls.__qualname__, part, part_type, key_type)

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path, PurePath
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from hubmixin_core._roundtrip import decoded_as_default
 from hubmixin_core.errors import HubMixinValueError
 from hubmixin_core.typing import Coders
@@ -30,6 +32,7 @@ __all__ = [
     "Mismatch",
     "unencodable_part",
     "NonStringKey",
+    "coder_output_fault",
 ]
 
 
@@ -58,12 +61,15 @@ def encode_value(value: Any, coders: Coders) -> Any:
         return value
     for type_, (encoder, _) in coders.items():
         if isinstance(value, type_):
-            return encoder(value)
+            encoded = encoder(value)
+            return encoded if coder_output_fault(encoded) is None else UNENCODABLE
     if isinstance(value, enum.Enum):  # a StrEnum or IntEnum too: its plain value
         return encode_value(value.value, coders)
     for scalar in (bool, int, str, float):  # other subclasses (numpy.float64): as the plain type
         if isinstance(value, scalar):
             return encode_value(scalar(value), coders)
+    if isinstance(value, np.generic) and type(value.item()) in (bool, int, float):  # numpy.int64, float32, bool_
+        return value.item()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _encode_items({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, coders)
     if isinstance(value, list | tuple):
@@ -74,6 +80,27 @@ def encode_value(value: Any, coders: Coders) -> Any:
             return UNENCODABLE
         return _encode_items(value, coders)
     return UNENCODABLE
+
+
+def coder_output_fault(data: Any, where: str = "") -> tuple[str, Any] | None:
+    """Where in a coder's output the first part JSON cannot hold is, and that part (``("['words']", {...})``);
+    ``None`` when the output is JSON data (``None``, booleans, numbers, strings, lists, string-keyed dicts)."""
+    if data is None or type(data) in (bool, int, float, str):
+        return None
+    if type(data) in (list, tuple):
+        parts: list[tuple[str, Any]] = [(f"{where}[{i}]", item) for i, item in enumerate(data)]
+    elif type(data) is dict:
+        for key in data:
+            if not isinstance(key, str):
+                return f"{where}[{key!r}]", NonStringKey(key)
+        parts = [(f"{where}[{k!r}]", item) for k, item in data.items()]
+    else:
+        return where, data
+    for at, part in parts:
+        found = coder_output_fault(part, at)
+        if found is not None:
+            return found
+    return None
 
 
 class NonStringKey(NamedTuple):
@@ -125,10 +152,7 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         members = [a for a in args if a is not type(None)]
         if len(members) == 1:
             return decode_value(members[0], value, coders)
-        for member in members:  # the first member, in order, the JSON value fits or that decodes it
-            if _is_json_match(member, value) or _decodes(member, value, coders):
-                return decode_value(member, value, coders)
-        return value
+        return _decode_union(members, value, coders)
     if origin is typing.Annotated:
         return decode_value(args[0], value, coders)
     if origin in (collections.abc.Sequence, collections.abc.MutableSequence) and isinstance(value, list):
@@ -151,7 +175,7 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         return int(value)
     for type_, (_, decoder) in coders.items():
         if issubclass(annotation, type_):
-            return value if value is None else decoder(value)
+            return value if value is None else _decode_by_coder(annotation, decoder, value, coders)
     if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
         return _decode_dataclass(typing.cast(type, annotation), value, coders)
     if issubclass(annotation, enum.Enum) and not isinstance(value, annotation):
@@ -159,6 +183,42 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
     if annotation is tuple and isinstance(value, list):
         return tuple(value)
     return value
+
+
+def _decode_union(members: list[Any], value: Any, coders: Coders) -> Any:
+    """``value`` as the first member, in order, whose JSON type it is or that decodes it: a coder that accepts
+    it, a dataclass whose fields its keys are, an enum it is a value of. A coder that refuses it (``"auto"`` for
+    ``torch.dtype | str``) passes it on; a dict with keys a dataclass lacks is decoded as that dataclass (as a
+    dataclass argument's is) only where no member takes it as it is. Unchanged where no member takes it."""
+    refusals: list[Exception] = []
+    for member in members:
+        if _is_json_match(member, value):
+            return decode_value(member, value, coders)
+        if _decodes(member, value, coders):
+            try:
+                return decode_value(member, value, coders)
+            except Exception as e:  # the coder's or the dataclass's own check
+                refusals.append(e)
+    for member in members:
+        if isinstance(member, type) and dataclasses.is_dataclass(member) and isinstance(value, dict):
+            return decode_value(member, value, coders)
+    if refusals:
+        raise refusals[0]
+    return value
+
+
+def _decode_by_coder(annotation: type, decoder: Any, value: Any, coders: Coders) -> Any:
+    """``decoder(value)``; for a dataclass, a JSON object its coder refuses is read as the dataclass's fields,
+    the form huggingface_hub writes (it encodes dataclasses before trying coders)."""
+    try:
+        return decoder(value)
+    except Exception:
+        if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
+            try:
+                return _decode_dataclass(annotation, value, coders)
+            except Exception:
+                pass
+        raise
 
 
 def _integral_float(annotation: Any, value: Any) -> bool:
@@ -312,12 +372,16 @@ def _decodes(annotation: Any, value: Any, coders: Coders) -> bool:
         return True
     if issubclass(annotation, enum.Enum):  # one of its values (``lax.Precision`` in ``PrecisionLike``)
         return any(type(member.value) is type(value) and member.value == value for member in annotation)
-    return dataclasses.is_dataclass(annotation) and isinstance(value, dict)
+    if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
+        return value.keys() <= {f.name for f in dataclasses.fields(annotation) if f.init}
+    return False
 
 
 def _is_json_match(annotation: Any, value: Any) -> bool:
     """Whether JSON ``value`` is of the JSON type ``annotation`` stands for (a list for a tuple or sequence)."""
     base = typing.get_origin(annotation) or annotation
+    if base is typing.Literal:
+        return any(type(value) is type(a) and value == a for a in typing.get_args(annotation))
     if base in (tuple, collections.abc.Sequence, collections.abc.MutableSequence):
         return isinstance(value, list)
     json_types: tuple[type, ...] = (bool, int, float, str, list, dict)

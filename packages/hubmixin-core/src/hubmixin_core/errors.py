@@ -94,6 +94,7 @@ class ConfigEncodingError(ConfigError, TypeError):
             ``"[0]"`` of a list), or ``None`` when it is the value itself.
         part_type: That part's type (``value_type`` when ``part`` is ``None``).
         key_type: The type of the dict key at ``part`` that is not a string, or ``None``.
+        coder_type: The type whose declared coder returned data JSON cannot hold, or ``None``.
     """
 
     def __init__(
@@ -104,13 +105,24 @@ class ConfigEncodingError(ConfigError, TypeError):
         part: str | None = None,
         part_type: type | None = None,
         key_type: type | None = None,
+        coder_type: type | None = None,
+        coder_fault: tuple[str, type] | None = None,
     ) -> None:
         self.parameter = parameter
         self.value_type = value_type
         self.part = part
         self.part_type = part_type or value_type
         self.key_type = key_type
-        if key_type is not None:  # the part is a dict's key
+        self.coder_type = coder_type
+        if coder_type is not None:  # the class's own coder is at fault
+            at = "" if part is None else f" (at {parameter}{part}: {_type_name(self.part_type)})"
+            where, found = coder_fault or ("", object)
+            advice = (
+                f"The encoder of the coder declared for {coder_type.__qualname__} returned a {_type_name(found)}"
+                f"{f' at {where}' if where else ''}, which JSON cannot hold: make it return JSON data (None, "
+                "booleans, numbers, strings, lists, dicts with string keys)."
+            )
+        elif key_type is not None:  # the part is a dict's key
             at = f" (at {parameter}{part}: a {_type_name(key_type)} key)"
             advice = "JSON object keys are strings: use string keys, or a list of pairs."
         else:

@@ -223,3 +223,54 @@ def test_a_layer_making_sub_layers_in_build_from_another_framework_needs_an_adap
     with torch.no_grad():
         expected = source(torch.from_numpy(X)).numpy()
     np.testing.assert_allclose(numpy(loaded(X)), expected, rtol=1e-5, atol=1e-6)
+
+
+@keras.saving.register_keras_serializable("hubmixin_tests")  # Bidirectional copies its layer by config
+class MinimalRNNCell(keras.layers.Layer):  # type: ignore[misc]
+    """Keras' guide's custom RNN cell: no adapter knows it."""
+
+    def __init__(self, units: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.units = self.state_size = units
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units}
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel")
+
+    def call(self, inputs: Any, states: Any) -> tuple[Any, list[Any]]:
+        out = keras.ops.matmul(inputs, self.kernel) + keras.ops.matmul(states[0], self.recurrent_kernel)
+        return out, [out]
+
+
+class Recurrent(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, kind: str = "custom") -> None:
+        super().__init__()
+        self.kind = kind
+        if kind == "custom":
+            self.rnn = keras.layers.RNN(MinimalRNNCell(4))
+        elif kind == "bidirectional":
+            self.rnn = keras.layers.Bidirectional(keras.layers.RNN(MinimalRNNCell(3)))
+        elif kind == "convlstm":
+            self.rnn = keras.layers.ConvLSTM2D(2, 3)
+        else:  # a stateful LSTM: Keras builds it only for a fixed batch size
+            self.rnn = keras.layers.LSTM(4, stateful=True)
+
+    def call(self, x: Any) -> Any:
+        return self.rnn(x)
+
+
+@pytest.mark.parametrize("kind", ["custom", "bidirectional", "convlstm", "stateful"])
+def test_recurrent_layers_shapes_cannot_build_load_from_their_recorded_build(tmp_path: Path, kind: str) -> None:
+    x = np.random.default_rng(1).standard_normal((2, 3, 5, 5, 1) if kind == "convlstm" else (2, 5, 6))
+    model = Recurrent(kind)
+    model(x.astype(np.float32))
+    randomize_weights(model)
+    model.save_pretrained(tmp_path)
+    assert "rnn" in json.loads(read_header(tmp_path / "model.safetensors").metadata[BUILD_KEY])
+    loaded = Recurrent.from_pretrained(tmp_path, strict=True)
+    assert [numpy(v).tobytes() for v in loaded.weights] == [numpy(v).tobytes() for v in model.weights]
+    if kind != "stateful":  # the model's state moved on at its call
+        np.testing.assert_array_equal(numpy(loaded(x.astype(np.float32))), numpy(model(x.astype(np.float32))))

@@ -46,7 +46,16 @@ def shape_keys_by(find: Callable[[Any], LayoutAdapter], layer: Any) -> tuple[str
     """The canonical keys ``layer``'s adapter (as ``find`` gives it) builds it from (``()``: it holds no tensors;
     ``None``: not known)."""
     method = getattr(find(layer), "shape_keys", None)
-    return None if method is None else tuple(method(layer))
+    keys = None if method is None else method(layer)
+    return None if keys is None else tuple(keys)
+
+
+def builds_from_shapes_by(find: Callable[[Any], LayoutAdapter], layer: Any) -> bool:
+    """Whether ``layer``'s adapter (as ``find`` gives it) can build it from the checkpoint's shapes: it has an
+    ``input_shape``, and where it also has ``builds_from_shapes`` (an RNN asks its cell's), that says so."""
+    adapter = find(layer)
+    method = getattr(adapter, "builds_from_shapes", None)
+    return bool(method(layer)) if method is not None else hasattr(adapter, "input_shape")
 
 
 def input_shape_by(
@@ -454,6 +463,15 @@ class RNNAdapter(CompositeAdapter, SubLayerAdapter):
     def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
         return shape_keys_by(self.find, layer.cell)
 
+    def builds_from_shapes(self, layer: Any) -> bool:
+        """Whether its cell's adapter builds from shapes (a custom cell's, ``ConvLSTM2D``'s do not), and it is not
+        stateful (Keras builds a stateful RNN only for a fixed batch size, which no tensor gives)."""
+        return not getattr(layer, "stateful", False) and builds_from_shapes_by(self.find, layer.cell)
+
+    def records_build(self, layer: Any) -> bool:
+        """Whether the checkpoint records its build: where shapes cannot build it."""
+        return not self.builds_from_shapes(layer)
+
     def __repr__(self) -> str:
         return "RNNAdapter()"
 
@@ -480,6 +498,14 @@ class BidirectionalAdapter(CompositeAdapter, CoreBidirectionalAdapter):
 
     def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
         return shape_keys_by(self.find, layer.forward_layer)
+
+    def builds_from_shapes(self, layer: Any) -> bool:
+        """Whether its forward layer's adapter builds from shapes."""
+        return builds_from_shapes_by(self.find, layer.forward_layer)
+
+    def records_build(self, layer: Any) -> bool:
+        """Whether the checkpoint records its build: where shapes cannot build it."""
+        return not self.builds_from_shapes(layer)
 
     def __repr__(self) -> str:
         return "BidirectionalAdapter()"
@@ -535,6 +561,10 @@ class StackedCellsAdapter(CompositeAdapter):
 
     def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
         return shape_keys_by(self.find, layer.cells[0]) if layer.cells else None
+
+    def builds_from_shapes(self, layer: Any) -> bool:
+        """Whether every cell's adapter builds from shapes."""
+        return bool(layer.cells) and all(builds_from_shapes_by(self.find, cell) for cell in layer.cells)
 
     def __repr__(self) -> str:
         return "StackedCellsAdapter()"

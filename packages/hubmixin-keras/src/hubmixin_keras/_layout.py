@@ -25,6 +25,7 @@ from hubmixin_keras._adapters import (
     SeparableConvAdapter,
     SimpleRNNCellAdapter,
     StackedCellsAdapter,
+    builds_from_shapes_by,
     input_shape_by,
     ranked,
     shape_keys_by,
@@ -156,8 +157,8 @@ def input_shape_of(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int
 
 
 def builds_from_shapes(layer: Any) -> bool:
-    """Whether ``layer``'s adapter can build it from the checkpoint's shapes (it has an ``input_shape``)."""
-    return hasattr(LAYOUTS.find(layer), "input_shape")
+    """Whether ``layer``'s adapter can build it from the checkpoint's shapes (see :func:`builds_from_shapes_by`)."""
+    return builds_from_shapes_by(LAYOUTS.find, layer)
 
 
 def shape_keys_of(layer: Any) -> tuple[str, ...] | None:

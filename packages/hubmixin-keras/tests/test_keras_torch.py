@@ -226,3 +226,75 @@ def test_a_wrapped_torch_module_saves_its_state_dict_under_torch_names(tmp_path:
     torch_model.save_pretrained(tmp_path / "torch")
     again = KerasWrapping.from_pretrained(tmp_path / "torch", strict=True)
     np.testing.assert_array_equal(outputs(again, x, training=False)[0], outputs(model, x, training=False)[0])
+
+
+class TiedHead(keras.layers.Layer):  # type: ignore[misc]
+    """Projects onto the vocabulary with the embedding matrix it is given."""
+
+    def tie(self, variable: Any) -> None:
+        self.weight = variable
+
+    def call(self, h: Any) -> Any:
+        return keras.ops.matmul(h, keras.ops.transpose(self.weight))
+
+
+class TiedLM(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, vocab: int = 10, dim: int = 4) -> None:
+        super().__init__()
+        self.emb = keras.layers.Embedding(vocab, dim)
+        self.head = TiedHead()
+        self.emb.build((None,))
+        self.head.tie(self.emb.embeddings)
+
+    def call(self, ids: Any) -> Any:
+        return self.head(self.emb(ids))
+
+
+class TorchTiedLM(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, vocab: int = 10, dim: int = 4) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.emb.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.emb(ids))
+        return out
+
+
+def test_a_variable_two_layers_hold_is_saved_once_as_torch_ties_it(tmp_path: Path) -> None:
+    ids = np.array([[1, 2, 3]])
+    model = TiedLM()
+    model.emb.embeddings.assign(np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32))
+    model.save_pretrained(tmp_path / "keras")
+    assert list(load_file(tmp_path / "keras" / "model.safetensors")) == ["emb.weight"]
+    loaded = TiedLM.from_pretrained(tmp_path / "keras", strict=True)
+    assert loaded.head.weight is loaded.emb.embeddings
+    np.testing.assert_array_equal(numpy(loaded(ids)), numpy(model(ids)))
+
+    port = TorchTiedLM.from_pretrained(tmp_path / "keras", strict=True)
+    with torch.no_grad():
+        np.testing.assert_allclose(port(torch.as_tensor(ids)).numpy(), numpy(model(ids)), rtol=1e-6, atol=1e-6)
+        port.emb.weight.mul_(2)
+    port.save_pretrained(tmp_path / "torch")
+    back = TiedLM.from_pretrained(tmp_path / "torch", strict=True)
+    np.testing.assert_array_equal(numpy(back.head.weight), port.emb.weight.detach().numpy())
+
+
+def test_a_wrapped_layer_sharing_its_kernel_saves_it_once(tmp_path: Path) -> None:
+    class Normalized(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.sn = keras.layers.SpectralNormalization(keras.layers.Dense(3))
+
+        def call(self, x: Any) -> Any:
+            return self.sn(x)
+
+    x = np.ones((2, 4), np.float32)
+    model = Normalized()
+    model(x)
+    model.save_pretrained(tmp_path)
+    keys = list(load_file(tmp_path / "model.safetensors"))
+    assert "sn.layer.weight" in keys and "sn.kernel" not in keys
+    loaded = Normalized.from_pretrained(tmp_path, strict=True)
+    assert [numpy(v).tobytes() for v in loaded.weights] == [numpy(v).tobytes() for v in model.weights]

@@ -52,6 +52,7 @@ from hubmixin_keras._layout import LAYOUTS, shape_keys_of
 from hubmixin_keras._lora import lora_names, merge_lora, reset_lora
 from hubmixin_keras._own_loaders import run_own_loaders
 from hubmixin_keras._settings import layer_settings
+from hubmixin_keras._shared import layer_variables
 from hubmixin_keras._walk import named_layers, other_paths, own_variables, unreached_layers, unreached_variables
 
 __all__ = ["KerasHubMixinBase"]
@@ -83,8 +84,7 @@ def _layers(model: keras.Layer, *, arrays: bool) -> list[LayerTensors[Any]]:
     """Each layer holding variables: as arrays with LoRA updates merged (to save, as Keras' ``save_weights``
     writes them), or the variables themselves without the LoRA factors (to load into); see ``_lora``."""
     found = []
-    for path, layer in named_layers(model):
-        variables = own_variables(layer)
+    for path, layer, variables in layer_variables(model)[0]:  # a tied variable in its owner's group only
         if not variables:
             continue
         if arrays:
@@ -110,9 +110,22 @@ def _warn_unbuilt(model: keras.Layer) -> None:
 
 def _tied_metadata(model: keras.Layer, layers: list[LayerTensors[Any]]) -> dict[str, str]:
     """``{name: kept}`` for the tensors of layers reachable under several paths, each stored once under its first
-    path: recorded as PyTorch's tied weights are, so a model that names them by another path loads them too."""
+    path, and for variables held by several layers, each stored once by its owner (``_shared``): recorded as
+    PyTorch's tied weights are, so a model that names them by another path loads them too."""
     by_path = {group.path: group for group in layers}
     tied: dict[str, str] = {}
+    for tie in layer_variables(model)[1]:
+        info = next((_info(v) for n, v in own_variables(tie.owner).items() if n == tie.owner_name), None)
+        if info is None:
+            continue
+        try:
+            name = LAYOUTS.find(tie.layer).to_canonical(tie.layer, tie.path, {tie.name: info})
+            kept = LAYOUTS.find(tie.owner).to_canonical(tie.owner, tie.owner_path, {tie.owner_name: info})
+        except Exception:  # an adapter that maps only its whole set of tensors: the tie is not recorded
+            continue
+        if len(name) == len(kept) == 1 and next(iter(name.values())) == next(iter(kept.values())):
+            other = LayerTensors(tie.path, tie.layer, {}).full_name(next(iter(name)))
+            tied[other] = LayerTensors(tie.owner_path, tie.owner, {}).full_name(next(iter(kept)))
     for other, first in other_paths(model).items():
         group = by_path.get(first)
         if group is None:  # a layer holding no variables of its own

@@ -21,7 +21,15 @@ from keras.src.models.functional import Functional
 from hubmixin_keras._layout import parts_of, shape_keys_of
 from hubmixin_keras._torch_module import module_tensors
 
-__all__ = ["has_own_build", "named_layers", "other_paths", "own_variables", "unreached_layers", "unreached_variables"]
+__all__ = [
+    "has_own_build",
+    "held_variables",
+    "named_layers",
+    "other_paths",
+    "own_variables",
+    "unreached_layers",
+    "unreached_variables",
+]
 
 
 T = TypeVar("T")
@@ -195,7 +203,7 @@ def _local_names(layer: keras.Layer, variables: Sequence[Any]) -> dict[str, Any]
     for variable in variables:
         name = variable.name
         if repeated[name] > 1 or _AUTO_NAMED.fullmatch(name):
-            held = _held_variables(layer) if held is None else held
+            held = held_variables(layer) if held is None else held
             name = held.get(id(variable), name)
         base, number = name, 0
         while name in own:
@@ -205,7 +213,7 @@ def _local_names(layer: keras.Layer, variables: Sequence[Any]) -> dict[str, Any]
     return own
 
 
-def _held_variables(layer: keras.Layer) -> dict[int, str]:
+def held_variables(layer: keras.Layer) -> dict[int, str]:
     """The attribute path of each variable ``layer`` holds in its attributes (public ones first), by ``id``."""
     attributes = sorted(vars(layer).items(), key=lambda item: item[0].startswith("_"))
     held: dict[int, str] = {}

@@ -79,3 +79,16 @@ def test_a_torch_file_loads_no_other_framework(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stderr
     assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_converting_into_an_earlier_save_replaces_its_weights(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    Tied().save_pretrained(out)  # a single model.safetensors
+    torch.manual_seed(1)
+    model = Tied(vocab=64, dim=16).eval()
+    torch.save(model.state_dict(), tmp_path / "new.pth")
+    args = ["convert", str(tmp_path / "new.pth"), str(out), "--to", "torch", "--max-shard-size", "3KB", "--quiet"]
+    assert main(args) == 0
+    assert not (out / "model.safetensors").exists()  # it would be read instead of the new shards
+    loaded = Tied.from_pretrained(out, model_kwargs={"vocab": 64, "dim": 16})
+    torch.testing.assert_close(loaded.embed.weight, model.embed.weight, rtol=0, atol=0)

@@ -13,14 +13,22 @@ short hash of the machine's name); then:
 So at any instant the target holds the complete old save or the complete new one; a load, which reads its files
 one after the other, compares :func:`save_stamp` before and after and reads again if a save landed meanwhile, so
 it never mixes them.
+Files a user (or another program) creates in the target while the save runs are moved back after the exchange,
+so nothing the save does not manage is lost. The old directory is removed without crossing into a file system
+mounted inside it.
 A kill leaves at most a staging directory (and, in a target saved file by file across file systems, one ``.part``
 file); the next save or load of the same target removes those whose process is gone. Where no atomic exchange
 exists (other systems, some network file systems), or the target cannot move (a mount point, the working
-directory or one of its parents), files are moved one at a time, each whole, and only a
-crash during that final step can leave a mix. A symlink to a directory is followed: the save goes where it points.
+directory of a process, or one of its parents), or exchanging it would change what the directory is (another
+owner or group than the saver's, access control lists, a file system mounted inside it), files are moved one at
+a time, each whole, and only a crash during that final step can leave a mix. Where the target's parent cannot be
+written, the staging directory is made inside the target, and files are moved so too. A symlink to a directory
+is followed: the save goes where it points.
 
-The target gets the permissions a plain ``mkdir`` would give under the user's umask (an existing one keeps its
-own); files get those ``open`` gives.
+The target gets the permissions a plain ``mkdir`` would give under the user's umask (the set-group-ID bit of a
+group-shared parent included; an existing one keeps its own, its owner and its group); files get those ``open``
+gives. A save in progress holds a lock on its staging directory, so no other process (another container's PID
+namespace included) takes it for abandoned.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import sys
 import tempfile
 import time
@@ -42,6 +51,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from hubmixin_core.errors import HubMixinOSError, SaveLocationError
+
+if sys.platform != "win32":  # (Windows: no locks; a staging directory is judged by its process alone)
+    import fcntl
 
 __all__ = ["atomic_directory", "remove_interrupted_saves", "save_stamp"]
 
@@ -54,6 +66,34 @@ _FOREIGN_AFTER_S = 24 * 3600  # another machine's staging directory is taken for
 def _host() -> str:
     """This machine, in staging names: a process id means something on its own machine only (shared disks)."""
     return "h" + hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+_NAME_MAX = 255  # bytes in one path component, on the usual file systems
+_STEM_MAX = 160  # longest target name kept whole in a staging name (the rest of it takes up to ~45 bytes)
+
+
+def _stem(name: str) -> str:
+    """``name`` as staging names hold it: whole, or cut with a hash of it where a staging name would be too long."""
+    encoded = os.fsencode(name)
+    if len(encoded) <= _STEM_MAX:
+        return name
+    digest = hashlib.sha256(encoded).hexdigest()[:12]
+    return os.fsdecode(encoded[:100]).encode("utf-8", "ignore").decode("utf-8", "ignore") + "~" + digest
+
+
+def _make_staging(target: Path) -> tuple[Path, bool]:
+    """A fresh staging directory for ``target``: beside it, else (its parent cannot be written) inside it; and
+    whether it is inside."""
+    prefix = f".{_stem(target.name)}.hubmixin-{_host()}-{os.getpid()}-"
+    try:
+        return Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent)), False
+    except OSError as e:
+        if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        if target.is_dir() and os.access(target, os.W_OK | os.X_OK):
+            return Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target)), True
+        where = target.parent if target.is_dir() or not target.exists() else target
+        raise HubMixinOSError(e.errno, f"cannot save into {target}: {where} cannot be written ({e.strerror})") from e
 
 
 @contextlib.contextmanager
@@ -72,34 +112,76 @@ def atomic_directory(target: Path, *, replaces: Callable[[str], bool] = lambda _
     except (FileExistsError, NotADirectoryError) as e:
         raise SaveLocationError(errno.ENOTDIR, f"cannot save into {target}: a parent of it is a file") from e
     remove_interrupted_saves(target)
-    prefix = f".{target.name}.hubmixin-{_host()}-{os.getpid()}-"
-    staging = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent))
+    staging, inside = _make_staging(target)
+    locks = [_hold(staging)]  # released when the save is over: until then no one takes it for abandoned
     try:
         yield staging
-        _commit(staging, target, replaces)
+        if inside:
+            _move_into(staging, target, replaces)
+        else:
+            _commit(staging, target, replaces, locks)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_tree(staging)
+        for lock in locks:
+            if lock is not None:
+                os.close(lock)
 
 
-def _commit(staging: Path, target: Path, replaces: Callable[[str], bool]) -> None:
+def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks: list[int | None]) -> None:
     if not target.exists():
-        staging.chmod(0o777 & ~_umask())
+        staging.chmod(0o777 & ~_umask() | staging.stat().st_mode & stat.S_ISGID)  # a group-shared parent's
         try:
             staging.rename(target)
             return
         except OSError:  # created meanwhile by someone else: exchange with it
             pass
-    if os.path.ismount(target) or _holds_cwd(target):  # a mount cannot move, nor the cwd (the process would lose it)
-        _move_into(staging, target, replaces)
+    if os.path.ismount(target) or _holds_cwd(target) or not _exchangeable(staging, target):
+        _move_into(staging, target, replaces)  # the cwd cannot move either: the process would lose it
         return
     written = {p.name for p in staging.iterdir()}
     kept = [p for p in target.iterdir() if p.name not in written and not (p.is_file() and replaces(p.name))]
     for path in kept:
         _link_tree(path, staging / path.name)
     staging.chmod(target.stat().st_mode & 0o7777)
+    locks.append(_hold(target))  # the old directory, at the staging path once exchanged
     if not _exchange(staging, target):
         _move_into(staging, target, replaces)
-    # staging now holds the old save (or what is left of the staging files): the caller's finally removes it
+        return
+    # staging now holds the old save: what was created in it meanwhile goes back; the caller's finally removes it
+    _move_back(staging, target, lambda name: name in written or replaces(name))
+
+
+def _exchangeable(staging: Path, target: Path) -> bool:
+    """Whether the staging directory can take ``target``'s place and be the same directory to its users: the
+    same owner and group (set where this process may), no access control lists, no file system mounted inside."""
+    status = target.stat()
+    try:
+        if status.st_uid != staging.stat().st_uid or status.st_gid != staging.stat().st_gid:
+            os.chown(staging, status.st_uid, status.st_gid)  # root may; a member of the group may set the group
+    except OSError:
+        return False
+    if hasattr(os, "listxattr"):
+        with contextlib.suppress(OSError):
+            if any(name.startswith("system.posix_acl") for name in os.listxattr(target)):
+                return False
+    return not _mounts_below(target)
+
+
+def _move_back(old: Path, new: Path, managed: Callable[[str], bool]) -> None:
+    """Move into ``new`` what was created (or replaced) in ``old`` after its entries were linked into ``new``:
+    files another program wrote into the target while the save ran. ``managed`` names the save's own files."""
+    with contextlib.suppress(OSError):
+        for entry in old.iterdir():
+            if managed(entry.name):
+                continue
+            destination = new / entry.name
+            with contextlib.suppress(OSError):
+                if not destination.exists() and not destination.is_symlink():
+                    entry.rename(destination)
+                elif entry.is_dir() and not entry.is_symlink() and destination.is_dir():
+                    _move_back(entry, destination, lambda _: False)
+                elif entry.is_file() and not entry.is_symlink() and not entry.samefile(destination):
+                    entry.replace(destination)  # replaced in the old directory after it was linked
 
 
 def _link_tree(source: Path, destination: Path) -> None:
@@ -150,13 +232,93 @@ def _replace_file(source: Path, destination: Path) -> None:
             raise
 
 
-def _holds_cwd(target: Path) -> bool:
-    """Whether ``target`` is the working directory or one of its parents."""
+def _hold(path: Path) -> int | None:
+    """A shared lock on directory ``path`` (its file descriptor; ``None`` where locks are not to be had): a save
+    holds one on its staging directory for as long as it runs."""
+    if sys.platform == "win32":
+        return None
     try:
-        cwd = Path.cwd().resolve()
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    with contextlib.suppress(OSError):  # (a file system without locks: the process check alone remains)
+        fcntl.flock(descriptor, fcntl.LOCK_SH)  # waits only while another process checks it (_locked)
+    return descriptor
+
+
+def _locked(path: Path) -> bool:
+    """Whether a process (of any PID namespace on this machine) holds a lock on directory ``path``."""
+    if sys.platform == "win32":
+        return False
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
     except OSError:
         return False
-    return cwd == target or target in cwd.parents
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(descriptor)  # closing releases a lock taken here
+    return False
+
+
+def _mounts_below(path: Path) -> list[Path]:
+    """The mount points strictly inside directory ``path`` (bind mounts of the same file system too, on Linux)."""
+    with contextlib.suppress(OSError):
+        text = Path("/proc/self/mountinfo").read_text()
+        inside = []
+        for line in text.splitlines():
+            fields = line.split(" ")
+            if len(fields) > 4:
+                point = Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4]))
+                if path in point.parents:
+                    inside.append(point)
+        return inside
+    device = path.stat().st_dev  # elsewhere: a directory on another device than its target's
+    return [
+        Path(root) / name
+        for root, names, _ in os.walk(path)
+        for name in names
+        if os.lstat(Path(root) / name).st_dev != device
+    ]
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove directory ``path``, but no file system mounted inside it (``shutil.rmtree`` empties those too)."""
+    try:
+        device = os.lstat(path).st_dev
+    except OSError:
+        return
+    mounts = set(_mounts_below(path))
+
+    def remove(directory: str) -> None:
+        with contextlib.suppress(OSError), os.scandir(directory) as entries:
+            for entry in list(entries):
+                with contextlib.suppress(OSError):
+                    if not entry.is_dir(follow_symlinks=False):
+                        Path(entry.path).unlink()
+                    elif Path(entry.path) not in mounts and entry.stat(follow_symlinks=False).st_dev == device:
+                        remove(entry.path)
+        with contextlib.suppress(OSError):
+            Path(directory).rmdir()
+
+    remove(str(path))
+
+
+def _holds_cwd(target: Path) -> bool:
+    """Whether ``target`` (or a folder inside it) is the working directory of this process or of another one this
+    user's (a shell ``cd``'d into a run folder): exchanged, it would sit in the removed old directory."""
+    try:
+        cwds = [Path.cwd().resolve()]
+    except OSError:
+        cwds = []
+    with contextlib.suppress(OSError):
+        for process in Path("/proc").iterdir():
+            if process.name.isdigit():
+                with contextlib.suppress(OSError):
+                    cwds.append((process / "cwd").readlink())
+    return any(cwd == target or target in cwd.parents for cwd in cwds)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -213,12 +375,13 @@ def remove_interrupted_saves(target: str | Path) -> list[Path]:
     """
     target = Path(os.path.realpath(target))
     removed = []
-    with contextlib.suppress(OSError):
-        for path in target.parent.iterdir():
-            match = _STAGING.match(path.name)
-            if match and match["name"] == target.name and path.is_dir() and _abandoned(path, match):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path)
+    for folder in (target.parent, target):  # beside it; inside it where its parent could not be written
+        with contextlib.suppress(OSError):
+            for path in folder.iterdir() if folder.is_dir() else ():
+                match = _STAGING.match(path.name)
+                if match and match["name"] == _stem(target.name) and path.is_dir() and _abandoned(path, match):
+                    _remove_tree(path)
+                    removed.append(path)
     with contextlib.suppress(OSError):
         for path in target.iterdir() if target.is_dir() else ():
             match = _PART.match(path.name)
@@ -229,8 +392,8 @@ def remove_interrupted_saves(target: str | Path) -> list[Path]:
 
 
 def _abandoned(path: Path, match: re.Match[str]) -> bool:
-    if match["host"] in (None, _host()):  # ours (or named before hosts were): is its process still there?
-        return not _alive(int(match["pid"]))
+    if match["host"] in (None, _host()):  # this machine's: is its save still running (locked), its process there?
+        return not (path.is_dir() and _locked(path)) and not _alive(int(match["pid"]))
     return time.time() - path.stat().st_mtime > _FOREIGN_AFTER_S
 
 

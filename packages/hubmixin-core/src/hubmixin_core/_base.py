@@ -74,7 +74,7 @@ from hubmixin_core.errors import (
 )
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
 from hubmixin_core.typing import ClassKeywords, Coders, DataclassInstance
-from hubmixin_core.weights._names import CONFIG_NAME, WEIGHTS_FILE_PATTERNS, is_weights_file
+from hubmixin_core.weights._names import CONFIG_NAME, WEIGHTS_FILE_PATTERNS, replaced_by_save
 
 __all__ = ["ModelHubMixinBase"]
 
@@ -496,8 +496,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         unsaved = get_unsaved(self) if config == own else {}  # the model's own config (save_pretrained's push too)
         # unsaved arguments are recorded, so that from_pretrained asks for them instead of building another model
         config_dict = {**(config or {}), UNSAVED_KEY: unsaved} if unsaved else config
-        replaces: Callable[[str], bool] = lambda name: is_weights_file(name) or name == CONFIG_NAME  # noqa: E731
-        with atomic_directory(save_directory, replaces=replaces) as staging:
+        with atomic_directory(save_directory, replaces=replaced_by_save) as staging:
             self._save_pretrained(
                 staging, **_supported(type(self)._save_pretrained, save_kwargs, self._hub_extra_defaults)
             )
@@ -614,20 +613,22 @@ class ModelHubMixinBase(HfMixinHelpers):
                 return cls._hub_build(model_id, location, download, call, model_kwargs, provided)
         # A save to the directory while it is read (from another thread or process) would mix the two saves'
         # files: the load is done again until the directory held still throughout.
-        for attempt in range(1, _LOAD_ATTEMPTS + 1):
+        changed = WeightsError(
+            f"{location}: changed while it was read, {_LOAD_ATTEMPTS} times in a row: another process keeps saving "
+            "to it; load it once that save is done"
+        )
+        for _ in range(_LOAD_ATTEMPTS):
             before = save_stamp(Path(location))
             try:
                 instance = cls._hub_build(model_id, location, download, dict(call), dict(model_kwargs), provided)
-            except Exception:
-                if attempt < _LOAD_ATTEMPTS and save_stamp(Path(location)) != before:
+            except Exception as error:  # caused by a save landing meanwhile, or by the files themselves
+                if save_stamp(Path(location)) != before:
+                    changed.__cause__ = error
                     continue
                 raise
             if save_stamp(Path(location)) == before:
                 return instance
-        raise WeightsError(
-            f"{location}: changed while it was read, {_LOAD_ATTEMPTS} times in a row: another process keeps saving "
-            "to it; load it once that save is done"
-        )
+        raise changed
 
     @classmethod
     def _hub_build(

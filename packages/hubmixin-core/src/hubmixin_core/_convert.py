@@ -33,6 +33,7 @@ from hubmixin_core._atomic import atomic_directory
 from hubmixin_core._config import loads_config
 from hubmixin_core.errors import HubMixinError, WeightsFileError
 from hubmixin_core.weights import CONFIG_NAME, read_header
+from hubmixin_core.weights._names import replaced_by_save
 
 __all__ = [
     "GROUP",
@@ -211,7 +212,7 @@ def convert_checkpoint(
         )
     loaded_config = _read_config(source, config)
     request = ConvertRequest(source, to, model, loaded_config, input_shape, max_shard_size, progress)
-    with atomic_directory(destination) as staging:
+    with atomic_directory(destination, replaces=replaced_by_save) as staging:
         converter.convert(request, staging)
         if loaded_config is not None and not (staging / CONFIG_NAME).exists():
             (staging / CONFIG_NAME).write_text(json.dumps(loaded_config, indent=2, sort_keys=True) + "\n")

@@ -8,6 +8,7 @@ from hubmixin_core._paths import check_relative_path
 
 __all__ = [
     "CONFIG_NAME",
+    "replaced_by_save",
     "PYTORCH_WEIGHTS_NAME",
     "SAFETENSORS_INDEX_NAME",
     "SAFETENSORS_SINGLE_FILE",
@@ -41,3 +42,9 @@ def shard_file_name(number: int, total: int) -> str:
 def is_weights_file(name: str) -> bool:
     """Whether ``name`` is one of the files a safetensors save writes (single file, shard or index)."""
     return name in (SAFETENSORS_SINGLE_FILE, SAFETENSORS_INDEX_NAME) or bool(_SHARD.match(name))
+
+
+def replaced_by_save(name: str) -> bool:
+    """Whether a save (or a conversion) into a directory replaces its file ``name`` (weights and ``config.json``:
+    an old shard left beside a new single file, or the reverse, would be read instead)."""
+    return is_weights_file(name) or name == CONFIG_NAME

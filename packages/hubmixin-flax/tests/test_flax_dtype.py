@@ -130,3 +130,20 @@ def test_dtype_arguments_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         np.asarray(loaded.linear.kernel.get_value()), np.asarray(model.linear.kernel.get_value())
     )
+
+
+class DefaultNoneDtype(nnx.Module, FlaxModelHubMixin):
+    """``dtype=None`` as Flax's own modules declare it: unannotated, or ``Dtype | None``."""
+
+    def __init__(  # type: ignore[no-untyped-def]
+        self, dtype=None, compute_dtype: Dtype | None = None, name: str = "float32", *, rngs: nnx.Rngs
+    ) -> None:
+        self.settings = (dtype, compute_dtype, name)
+        self.linear = nnx.Linear(2, 2, dtype=dtype, rngs=rngs)
+
+
+def test_a_dtype_argument_defaulting_to_none_comes_back_a_dtype(tmp_path: Path) -> None:
+    DefaultNoneDtype(jnp.bfloat16, jnp.float16, rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
+    loaded = DefaultNoneDtype.from_pretrained(tmp_path)
+    assert loaded.settings == (jnp.bfloat16, jnp.float16, "float32")
+    assert [isinstance(setting, np.dtype) for setting in loaded.settings] == [True, True, False]  # str stays str

@@ -51,6 +51,11 @@ def test_plain_arrays_are_computed_again_at_load(tmp_path: Path) -> None:
     x = jnp.ones((4, 8))
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
     assert loaded.freqs.shape == (12, 4)  # built from the saved config
+    # They are pytree data, as in a fresh construction: the same state, each model's state merges into the
+    # other's graph.
+    assert sorted(nnx.state(loaded).keys()) == sorted(nnx.state(model).keys())
+    merged = nnx.merge(nnx.graphdef(model), nnx.state(loaded))
+    np.testing.assert_array_equal(np.asarray(merged(x)), np.asarray(model(x)))
 
 
 P: Any = jax.P  # untyped in jax

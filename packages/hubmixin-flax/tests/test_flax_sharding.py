@@ -15,7 +15,8 @@ from flax_models import Net, Plain, Sharded, persistent, pspec
 from jax.sharding import Mesh, NamedSharding, Sharding, SingleDeviceSharding
 from safetensors.numpy import load_file, save_file
 
-from hubmixin_core.errors import HubMixinValueError
+from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
+from hubmixin_flax import FlaxModelHubMixin
 
 PATHS = ["down.bias", "down.kernel", "norm.bias", "norm.scale", "up.bias", "up.kernel"]
 
@@ -231,3 +232,33 @@ def test_a_mapping_naming_no_variable_is_refused(plain_dir: Path, mesh: Mesh) ->
         HubMixinValueError, match=r"names no variable of the model at 'up\.weight' \(did you mean 'up\.kernel'"
     ):
         Plain.from_pretrained(plain_dir, sharding=spec)
+
+
+def test_a_partition_spec_in_a_mapping_is_placed_on_the_callers_mesh(plain: Plain, plain_dir: Path, mesh: Mesh) -> None:
+    with jax.set_mesh(mesh):  # as jax.device_put takes a PartitionSpec there
+        loaded = Plain.from_pretrained(plain_dir, sharding={"up.kernel": pspec("data", "model")}, strict=True)
+    _assert_sharding(_arrays(loaded)["up.kernel"], NamedSharding(mesh, pspec("data", "model")), "up.kernel")
+    with pytest.raises(HubMixinTypeError, match=r"sharding for 'up\.kernel' is .*PartitionSpec, and no mesh is set"):
+        Plain.from_pretrained(plain_dir, sharding={"up.kernel": pspec("data", "model")})
+    with pytest.raises(HubMixinTypeError, match=r"sharding for 'up\.bias' must be a jax\.sharding\.Sharding.*got str"):
+        Plain.from_pretrained(plain_dir, sharding=lambda path: "model" if path == "up.bias" else None)  # type: ignore[arg-type,return-value]
+
+
+class Stack(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.seq = nnx.Sequential(nnx.Linear(8, 8, rngs=rngs), nnx.relu, nnx.Sequential(nnx.Linear(8, 8, rngs=rngs)))
+
+
+def test_a_mapping_takes_the_paths_nnx_prints_for_a_sequential_s_layers(tmp_path: Path, mesh: Mesh) -> None:
+    model = Stack(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path)
+    nnx_paths = [".".join(map(str, path)) for path, _ in nnx.to_flat_state(nnx.state(model, nnx.Param))]
+    assert "seq.layers.2.layers.0.kernel" in nnx_paths
+    place = NamedSharding(mesh, pspec(None, "model"))
+    loaded = Stack.from_pretrained(tmp_path, sharding={"seq.layers.2.layers.0.kernel": place}, strict=True)
+    inner: Any = loaded.seq.layers[2]
+    _assert_sharding(inner.layers[0].kernel.get_value(), place, "seq.2.0.kernel")
+    before: Any = model.seq.layers[2]
+    np.testing.assert_array_equal(
+        np.asarray(inner.layers[0].kernel.get_value()), np.asarray(before.layers[0].kernel.get_value())
+    )

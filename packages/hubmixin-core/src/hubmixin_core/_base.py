@@ -76,7 +76,7 @@ from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
 from hubmixin_core.typing import ClassKeywords, Coders, DataclassInstance
 from hubmixin_core.weights._names import CONFIG_NAME, WEIGHTS_FILE_PATTERNS, replaced_by_save
 
-__all__ = ["ModelHubMixinBase"]
+__all__ = ["ModelHubMixinBase", "loose_annotation"]
 
 logger = logging.getLogger("hubmixin_core")
 
@@ -883,7 +883,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             _check_config_type(hints[key], value, coders, source, key)
             decoded = _decoded(hints[key], value, coders, source, key)
         declared = cls._hub_mixin_coders  # the class's and its framework's, not the built-in path coder
-        if decoded is value and _loose(hints.get(key, Any), declared):
+        if decoded is value and loose_annotation(hints.get(key, Any), declared):
             decoded = decoded_like_default(cls._hub_mixin_init_parameters[key].default, value, declared)
         return decoded
 
@@ -990,7 +990,7 @@ def _type_names(annotation: Any) -> set[str]:
     return {t.__qualname__ for t in (typing.get_args(annotation) if union else (annotation,)) if isinstance(t, type)}
 
 
-def _loose(annotation: Any, coders: Coders) -> bool:
+def loose_annotation(annotation: Any, coders: Coders) -> bool:
     """No annotation, ``Any``, or a union taking anything or a coder's type (``DTypeLike``, Flax's ``Dtype``)."""
     if annotation is Any or annotation is inspect.Parameter.empty:
         return True

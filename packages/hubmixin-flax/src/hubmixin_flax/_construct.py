@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from flax.nnx import graphlib
+from flax.nnx.pytreelib import is_data as _is_data
 from jax.sharding import Mesh
 
 __all__ = ["NestedLoad", "RngCounts", "abstract_paths", "check_not_abstract", "construct_abstract", "materialize"]
@@ -269,3 +270,16 @@ def _set_path(root: Any, path: tuple[Any, ...], value: Any) -> None:
         parent[key] = value
     else:
         object.__setattr__(parent, key, value)  # past the module's own checks: the attribute exists already
+        _as_fresh_status(parent, key, value)
+
+
+def _as_fresh_status(parent: Any, key: str, value: Any) -> None:
+    """Record attribute ``key`` of an NNX pytree as data or static as a fresh construction does: built abstractly,
+    an array computed in ``__init__`` (a RoPE table) was a tracer, which NNX records as static; the concrete array
+    put back is data, in ``nnx.state`` and ``nnx.split`` as in a freshly built model."""
+    nodes = getattr(parent, "_pytree__nodes", None)
+    if nodes is None or key not in nodes or not getattr(parent, "_pytree__is_pytree", False):
+        return
+    data = _is_data(value)
+    if nodes[key] != data:
+        object.__setattr__(parent, "_pytree__nodes", nodes.update({key: data}))

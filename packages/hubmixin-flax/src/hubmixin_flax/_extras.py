@@ -21,7 +21,8 @@ EXTRAS = FrameworkExtras(
             "None",
             "Where each parameter goes: a `jax.sharding.Sharding` for all of them; a mapping from parameter path "
             '(`"blocks.0.linear.kernel"`) to a `Sharding`; a callable of the path returning a `Sharding` (or '
-            "`None` for the default device); or a `jax.sharding.Mesh`, which resolves the model's own "
+            "`None` for the default device); in either, a `PartitionSpec` under the caller's `jax.set_mesh` "
+            "places on that mesh; or a `jax.sharding.Mesh`, which resolves the model's own "
             "`nnx.with_partitioning` annotations against it (unannotated parameters are replicated). Each "
             "device receives only its slice, read from the file by slice. `None` puts everything on the default "
             "device.",

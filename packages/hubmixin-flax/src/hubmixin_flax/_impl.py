@@ -22,6 +22,7 @@ from jax.sharding import Mesh, Sharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
+from hubmixin_core._base import loose_annotation
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
@@ -32,7 +33,7 @@ from hubmixin_core.errors import (
     WeightsError,
     format_names,
 )
-from hubmixin_core.typing import ClassKeywords
+from hubmixin_core.typing import ClassKeywords, Coders
 from hubmixin_core.weights import (
     NUMPY_DTYPES,
     LayerTensors,
@@ -150,6 +151,17 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         __init_subclass__ = _hub_flax_init_subclass
 
     @classmethod
+    def _hub_decode_argument(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:
+        """Core's decoding; then a dtype argument as Flax's modules declare them (``dtype=None`` unannotated, or
+        ``dtype: Dtype | None``, a type taking anything), saved by name, comes back as a dtype, not a string."""
+        decoded = super()._hub_decode_argument(key, value, hints, coders, source)
+        dtype_argument = key == "dtype" or key.endswith("_dtype")
+        if isinstance(decoded, str) and dtype_argument and loose_annotation(hints.get(key, Any), coders):
+            with contextlib.suppress(TypeError):
+                return jnp.dtype(decoded)
+        return decoded
+
+    @classmethod
     def _hub_runtime_values(cls, load_kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """The mesh of ``sharding=`` (a ``Mesh``, or that of its ``NamedSharding`` s), for a ``Mesh`` argument."""
         mesh = mesh_of(load_kwargs.get("sharding"))
@@ -225,6 +237,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             if not isinstance(variable, StackedPiece)
         } | {stack.path: stack.variable.get_value() for stack in stacks}
         if isinstance(sharding, Mapping):
+            sharding = _as_our_paths(sharding, abstract, _as_module(model))
             _check_sharding_paths(sharding, abstract, _checkpoint_names(groups.values()))
         load = load_canonical(
             [_infos(group, target) for group in groups.values()],
@@ -319,6 +332,24 @@ def _check_sharding_paths(sharding: Mapping[str, Any], abstract: Mapping[str, An
         }
         named = ", ".join(f"{key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "") for key, hint in hints.items())
         raise HubMixinValueError(f"sharding names no variable of the model at {named}")
+
+
+def _as_our_paths(sharding: Mapping[str, Any], abstract: Mapping[str, Any], model: nnx.Module) -> Mapping[str, Any]:
+    """``sharding`` with paths in NNX's own form for layers of an ``nnx.Sequential`` (``seq.layers.0.kernel``, as
+    ``nnx.state`` prints them) given as the model's variables' (``seq.0.kernel``)."""
+    unknown = [key for key in sharding if key not in abstract]
+    if not unknown:
+        return sharding
+    renames = sorted(legacy_layer_paths(model).items(), key=lambda item: -len(item[0]))
+    ours = dict(sharding)
+    for key in unknown:
+        for old, new in renames:
+            if key.startswith(f"{old}."):
+                renamed = (f"{new}." if new else "") + key[len(old) + 1 :]
+                if renamed in abstract and renamed not in ours:
+                    ours[renamed] = ours.pop(key)
+                break
+    return ours
 
 
 def _sequential_aliases(model: nnx.Module, names: Iterable[str]) -> dict[str, str]:

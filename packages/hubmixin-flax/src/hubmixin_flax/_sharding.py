@@ -12,7 +12,9 @@ from hubmixin_core.errors import HubMixinTypeError
 
 __all__ = ["ShardingSpec", "mesh_of", "resolve_sharding"]
 
-ShardingSpec: TypeAlias = Sharding | Mesh | Mapping[str, Sharding] | Callable[[str], Sharding | None]
+ShardingSpec: TypeAlias = (
+    Sharding | Mesh | Mapping[str, Sharding | PartitionSpec] | Callable[[str], Sharding | PartitionSpec | None]
+)
 """A ``Sharding`` for every parameter, a ``Mesh`` (the model's annotations), a mapping or a callable of the path."""
 
 
@@ -60,7 +62,26 @@ def resolve_sharding(spec: ShardingSpec | None, path: str, abstract: Any) -> Sha
     if isinstance(spec, Sharding):
         return spec
     if isinstance(spec, Mapping):
-        return spec.get(path)
+        return _placed(spec.get(path), path)
     if callable(spec):
-        return spec(path)
+        return _placed(spec(path), path)
     raise HubMixinTypeError(f"sharding must be a Sharding, a Mesh, a mapping or a callable, got {type(spec).__name__}")
+
+
+def _placed(found: object, path: str) -> Sharding | None:
+    """What a ``sharding=`` mapping or callable gave for ``path``, checked: a ``Sharding`` or ``None``; a
+    ``PartitionSpec`` on the caller's ``jax.set_mesh`` mesh (as ``jax.device_put`` takes it there)."""
+    if found is None or isinstance(found, Sharding):
+        return found
+    if isinstance(found, PartitionSpec):
+        ambient = _ambient_mesh()
+        if ambient is not None:
+            return NamedSharding(ambient, found)
+        raise HubMixinTypeError(
+            f"sharding for {path!r} is {found}, a PartitionSpec, and no mesh is set: give "
+            f"NamedSharding(mesh, {found}), or load under jax.set_mesh(mesh)"
+        )
+    raise HubMixinTypeError(
+        f"sharding for {path!r} must be a jax.sharding.Sharding (NamedSharding(mesh, PartitionSpec(...))) or None, "
+        f"got {type(found).__name__} {found!r:.60}"
+    )

@@ -239,9 +239,10 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
             sharding (`ShardingSpec | None`, *optional*, defaults to `None`):
                 Where each parameter goes: a `jax.sharding.Sharding` for all of them; a mapping from parameter path
                 (`"blocks.0.linear.kernel"`) to a `Sharding`; a callable of the path returning a `Sharding` (or `None`
-                for the default device); or a `jax.sharding.Mesh`, which resolves the model's own
-                `nnx.with_partitioning` annotations against it (unannotated parameters are replicated). Each device
-                receives only its slice, read from the file by slice. `None` puts everything on the default device.
+                for the default device); in either, a `PartitionSpec` under the caller's `jax.set_mesh` places on that
+                mesh; or a `jax.sharding.Mesh`, which resolves the model's own `nnx.with_partitioning` annotations
+                against it (unannotated parameters are replicated). Each device receives only its slice, read from the
+                file by slice. `None` puts everything on the default device.
             strict (`bool`, *optional*, defaults to `False`):
                 Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise
                 `WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is

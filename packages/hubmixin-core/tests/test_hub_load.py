@@ -134,3 +134,21 @@ def test_a_sharded_snapshot_fetched_ahead_loads_offline(local_hub: LocalHub, tmp
         np.testing.assert_array_equal(offline.weights[name], value)
     with pytest.raises(LocalEntryNotFoundError, match="is not in the cache"):  # nothing cached: still refused
         MLP.from_pretrained(repo_id, cache_dir=tmp_path / "empty", local_files_only=True)
+
+
+def test_a_repository_missing_a_shard_its_index_names_is_a_shard_index_error(
+    local_hub: LocalHub, tmp_path: Path
+) -> None:
+    from huggingface_hub import HfApi
+
+    from hubmixin_core.errors import ShardIndexError
+
+    repo_id = f"{local_hub.username}/missing-shard"
+    model = MLP()
+    model.max_shard_size = 64
+    model.save_pretrained(tmp_path / "saved")
+    shards = sorted(p.name for p in (tmp_path / "saved").glob("model-*-of-*.safetensors"))
+    HfApi().create_repo(repo_id)
+    HfApi().upload_folder(folder_path=tmp_path / "saved", repo_id=repo_id, ignore_patterns=[shards[1]])
+    with pytest.raises(ShardIndexError, match=rf"{repo_id}: model\.safetensors\.index\.json: shard '{shards[1]}'"):
+        MLP.from_pretrained(repo_id, cache_dir=tmp_path / "cache")

@@ -85,3 +85,24 @@ def test_storage_grows_with_the_change_not_the_repo(local_hub: LocalHub) -> None
     assert len(files) == 201
     assert Path(hf.hf_hub_download(repo_id, "f019.txt")).read_bytes() == b"v19"
     assert Path(hf.hf_hub_download(repo_id, "f020.txt")).read_bytes() == b"file 20"
+
+
+def test_a_blob_shorter_than_recorded_cuts_the_download_at_once(tmp_path: Path) -> None:
+    import time
+
+    import httpx2
+    import pytest
+
+    root = tmp_path / "hub"
+    with LocalHub(root) as hub, hub.configure_client(xet=False):
+        repo_id = f"{hub.username}/damaged"
+        api = hf.HfApi()
+        api.create_repo(repo_id)
+        api.upload_file(path_or_fileobj=b"\x01" * 40_000, path_in_repo="w.bin", repo_id=repo_id)
+        blob = next(p for p in root.rglob("*") if p.is_file() and p.parent.parent.name == "blobs")
+        blob.write_bytes(blob.read_bytes()[:-5000])  # a damaged server store
+        start = time.monotonic()
+        with pytest.raises(httpx2.HTTPError):
+            hf.hf_hub_download(repo_id, "w.bin", cache_dir=tmp_path / "cache", etag_timeout=60)
+        assert time.monotonic() - start < 30  # cut, not left waiting for the client's read timeout
+        assert not list((tmp_path / "cache").rglob("w.bin"))  # nothing damaged cached

@@ -299,7 +299,9 @@ class Exchange:
         with path.open("rb") as file:
             if self.cut_after is None and hasattr(os, "sendfile"):
                 self.handler.wfile.flush()
-                self.handler.connection.sendfile(file, offset=start, count=length)
+                sent = self.handler.connection.sendfile(file, offset=start, count=length)
+                if sent < length:  # the stored blob is shorter than recorded: cut, so the client fails at once
+                    raise OSError(f"blob {path.name} is shorter than recorded")
                 return
             file.seek(start)
             left = length

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from huggingface_hub.errors import LocalEntryNotFoundError
+from huggingface_hub.errors import LocalEntryNotFoundError, RemoteEntryNotFoundError
 
 from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core._hub import cached_alternative, download_files, locate_file
@@ -87,7 +87,12 @@ def resolve_weight_files(
         raise WeightsNotFoundError(f"{where}: {missing}")
     index = ShardIndex.read(index_path)
     if not directory.is_dir():
-        return WeightFiles(tuple(download_files(str(model_id), index.shard_files(), options)), index)
+        try:
+            return WeightFiles(tuple(download_files(str(model_id), index.shard_files(), options)), index)
+        except RemoteEntryNotFoundError as error:  # the repository lacks a shard its index names
+            names = [name for name in index.shard_files() if name in str(error)] or index.shard_files()
+            where = f"{model_id}@{options.revision}" if options.revision else str(model_id)
+            raise ShardIndexError(f"{where}: {index_filename}: shard {names[0]!r} is missing") from error
     files = tuple(directory / name for name in index.shard_files())
     for name, path in zip(index.shard_files(), files, strict=True):
         if not path.is_file():

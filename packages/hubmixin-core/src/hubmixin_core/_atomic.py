@@ -68,8 +68,7 @@ def _host() -> str:
     return "h" + hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
-_NAME_MAX = 255  # bytes in one path component, on the usual file systems
-_STEM_MAX = 160  # longest target name kept whole in a staging name (the rest of it takes up to ~45 bytes)
+_STEM_MAX = 160  # longest target name kept whole in a staging name (255 bytes at most; the rest takes ~45)
 
 
 def _stem(name: str) -> str:
@@ -78,7 +77,7 @@ def _stem(name: str) -> str:
     if len(encoded) <= _STEM_MAX:
         return name
     digest = hashlib.sha256(encoded).hexdigest()[:12]
-    return os.fsdecode(encoded[:100]).encode("utf-8", "ignore").decode("utf-8", "ignore") + "~" + digest
+    return encoded[:100].decode("utf-8", "ignore") + "~" + digest
 
 
 def _make_staging(target: Path) -> tuple[Path, bool]:

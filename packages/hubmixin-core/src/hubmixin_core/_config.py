@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import dataclasses
 import enum
 import inspect
@@ -214,10 +215,8 @@ def _decode_by_coder(annotation: type, decoder: Any, value: Any, coders: Coders)
         return decoder(value)
     except Exception:
         if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
-            try:
+            with contextlib.suppress(Exception):  # not that form either: the coder's own error says why
                 return _decode_dataclass(annotation, value, coders)
-            except Exception:
-                pass
         raise
 
 

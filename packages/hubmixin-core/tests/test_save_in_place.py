@@ -140,3 +140,21 @@ def test_a_save_in_progress_elsewhere_is_not_taken_for_abandoned(tmp_path: Path)
     finally:
         os.close(held)
     assert remove_interrupted_saves(tmp_path / "m") == [staging]
+
+
+@needs_root
+def test_entries_of_other_users_keep_their_owner(tmp_path: Path) -> None:
+    target = tmp_path / "run"
+    MLP().save_pretrained(target)
+    (target / "results").mkdir()
+    (target / "results" / "eval.json").write_text("{}")
+    (target / "secret.txt").write_text("theirs")
+    for path in (target / "results", target / "results" / "eval.json", target / "secret.txt"):
+        os.chown(path, 2, 2)
+    (target / "secret.txt").chmod(0o600)
+    MLP(seed=1).save_pretrained(target)
+    owners = {p.relative_to(target).as_posix(): p.stat().st_uid for p in target.rglob("*")}
+    assert owners["results"] == owners["results/eval.json"] == owners["secret.txt"] == 2
+    assert (target / "secret.txt").read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    _assert_loads(target, MLP(seed=1))

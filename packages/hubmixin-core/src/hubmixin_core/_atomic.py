@@ -134,13 +134,14 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks:
             return
         except OSError:  # created meanwhile by someone else: exchange with it
             pass
-    if os.path.ismount(target) or _holds_cwd(target) or not _exchangeable(staging, target):
+    written = {p.name for p in staging.iterdir()}
+    kept = [p for p in target.iterdir() if p.name not in written and not replaces(p.name)]
+    if os.path.ismount(target) or _holds_cwd(target) or not _exchangeable(staging, target, kept):
         _move_into(staging, target, replaces)  # the cwd cannot move either: the process would lose it
         return
-    written = {p.name for p in staging.iterdir()}
-    kept = [p for p in target.iterdir() if p.name not in written and not (p.is_file() and replaces(p.name))]
     for path in kept:
-        _link_tree(path, staging / path.name)
+        with contextlib.suppress(FileNotFoundError):  # gone meanwhile (another save landed): nothing to keep
+            _link_tree(path, staging / path.name)
     staging.chmod(target.stat().st_mode & 0o7777)
     locks.append(_hold(target))  # the old directory, at the staging path once exchanged
     if not _exchange(staging, target):
@@ -150,9 +151,11 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks:
     _move_back(staging, target, lambda name: name in written or replaces(name))
 
 
-def _exchangeable(staging: Path, target: Path) -> bool:
+def _exchangeable(staging: Path, target: Path, kept: list[Path]) -> bool:
     """Whether the staging directory can take ``target``'s place and be the same directory to its users: the
-    same owner and group (set where this process may), no access control lists, no file system mounted inside."""
+    same owner and group (set where this process may), no access control lists, no file system mounted inside,
+    and every entry kept ours to link (another user's file may not be hard-linked, nor its folder re-created as
+    its own, except by root)."""
     status = target.stat()
     try:
         if status.st_uid != staging.stat().st_uid or status.st_gid != staging.stat().st_gid:
@@ -163,7 +166,26 @@ def _exchangeable(staging: Path, target: Path) -> bool:
         with contextlib.suppress(OSError):
             if any(name.startswith("system.posix_acl") for name in os.listxattr(target)):
                 return False
-    return not _mounts_below(target)
+    return not _mounts_below(target) and (_ROOT or all(_owned(path) for path in kept))
+
+
+_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _owned(path: Path) -> bool:
+    """Whether ``path`` and everything under it belongs to this process' user (``True`` where it vanished)."""
+    if not hasattr(os, "geteuid"):
+        return True
+    try:
+        if path.lstat().st_uid != os.geteuid():
+            return False
+        if path.is_dir() and not path.is_symlink():
+            return all(_owned(child) for child in path.iterdir())
+    except FileNotFoundError:
+        pass
+    except OSError:  # unreadable: not ours to re-create
+        return False
+    return True
 
 
 def _move_back(old: Path, new: Path, managed: Callable[[str], bool]) -> None:
@@ -190,8 +212,12 @@ def _link_tree(source: Path, destination: Path) -> None:
     elif source.is_dir():
         destination.mkdir()
         shutil.copystat(source, destination)
+        if _ROOT:  # a folder of another user stays theirs
+            status = source.lstat()
+            os.chown(destination, status.st_uid, status.st_gid)
         for child in source.iterdir():
-            _link_tree(child, destination / child.name)
+            with contextlib.suppress(FileNotFoundError):
+                _link_tree(child, destination / child.name)
     else:
         try:
             os.link(source, destination)

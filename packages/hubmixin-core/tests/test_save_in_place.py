@@ -158,3 +158,45 @@ def test_entries_of_other_users_keep_their_owner(tmp_path: Path) -> None:
     assert (target / "secret.txt").read_text() == "theirs"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     _assert_loads(target, MLP(seed=1))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="locks are POSIX file locks")
+def test_a_save_moving_files_in_one_by_one_waits_for_a_load_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hubmixin_core._atomic import reading
+
+    target = tmp_path / "run"
+    MLP().save_pretrained(target)
+    monkeypatch.chdir(target)  # the working directory cannot be exchanged: saved file by file
+    done = threading.Event()
+
+    def save() -> None:
+        MLP(seed=1).save_pretrained(target)
+        done.set()
+
+    with reading(target):  # as a load holds it
+        saver = threading.Thread(target=save)
+        saver.start()
+        time.sleep(0.5)
+        assert not done.is_set()
+        _assert_loads(target, MLP())  # the old save, whole
+    saver.join(timeout=30)
+    assert done.is_set()
+    _assert_loads(target, MLP(seed=1))
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
+def test_a_directory_its_user_made_read_only_is_not_saved_over(tmp_path: Path) -> None:
+    from hubmixin_core.errors import HubMixinOSError
+
+    target = tmp_path / "frozen"
+    MLP().save_pretrained(target)
+    target.chmod(0o555)
+    try:
+        with pytest.raises(HubMixinOSError, match="not writable"):
+            MLP(seed=1).save_pretrained(target)
+    finally:
+        target.chmod(0o755)
+    _assert_loads(target, MLP())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frozen"]

@@ -55,7 +55,7 @@ from hubmixin_core.errors import HubMixinOSError, SaveLocationError
 if sys.platform != "win32":  # (Windows: no locks; a staging directory is judged by its process alone)
     import fcntl
 
-__all__ = ["atomic_directory", "remove_interrupted_saves", "save_stamp"]
+__all__ = ["atomic_directory", "reading", "remove_interrupted_saves", "save_stamp"]
 
 _STAGING = re.compile(r"^\.(?P<name>.+)\.hubmixin-(?:(?P<host>h[0-9a-f]{8})-)?(?P<pid>\d+)-[^.]+\.tmp$")
 _PART = re.compile(r"^\..+\.hubmixin-(?:(?P<host>h[0-9a-f]{8})-)?(?P<pid>\d+)\.part$")
@@ -134,6 +134,8 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks:
             return
         except OSError:  # created meanwhile by someone else: exchange with it
             pass
+    if not os.access(target, os.W_OK | os.X_OK):  # the exchange needs only the parent's: refuse as a write would
+        raise HubMixinOSError(errno.EACCES, f"cannot save into {target}: it is not writable")
     written = {p.name for p in staging.iterdir()}
     kept = [p for p in target.iterdir() if p.name not in written and not replaces(p.name)]
     if os.path.ismount(target) or _holds_cwd(target) or not _exchangeable(staging, target, kept):
@@ -143,10 +145,13 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks:
         with contextlib.suppress(FileNotFoundError):  # gone meanwhile (another save landed): nothing to keep
             _link_tree(path, staging / path.name)
     staging.chmod(target.stat().st_mode & 0o7777)
-    locks.append(_hold(target))  # the old directory, at the staging path once exchanged
+    old = _hold(target)  # the old directory, at the staging path once exchanged
     if not _exchange(staging, target):
+        if old is not None:
+            os.close(old)  # (_move_into locks the target exclusively: this shared lock would hold it up)
         _move_into(staging, target, replaces)
         return
+    locks.append(old)
     # staging now holds the old save: what was created in it meanwhile goes back; the caller's finally removes it
     _move_back(staging, target, lambda name: name in written or replaces(name))
 
@@ -211,13 +216,13 @@ def _link_tree(source: Path, destination: Path) -> None:
         destination.symlink_to(source.readlink())
     elif source.is_dir():
         destination.mkdir()
-        shutil.copystat(source, destination)
-        if _ROOT:  # a folder of another user stays theirs
-            status = source.lstat()
-            os.chown(destination, status.st_uid, status.st_gid)
         for child in source.iterdir():
             with contextlib.suppress(FileNotFoundError):
                 _link_tree(child, destination / child.name)
+        shutil.copystat(source, destination)  # after its entries: a read-only folder takes none once its mode is set
+        if _ROOT:  # a folder of another user stays theirs
+            status = source.lstat()
+            os.chown(destination, status.st_uid, status.st_gid)
     else:
         try:
             os.link(source, destination)
@@ -225,9 +230,44 @@ def _link_tree(source: Path, destination: Path) -> None:
             shutil.copy2(source, destination)
 
 
+@contextlib.contextmanager
+def reading(directory: str | Path) -> Iterator[None]:
+    """Hold a shared lock on ``directory`` while a load reads it: a save moving files into it one at a time (see
+    :func:`atomic_directory`) waits for the load to end, and the load for the save, so a load never reads the
+    files of two saves (a save exchanging the directory whole needs no lock: loads compare :func:`save_stamp`)."""
+    descriptor = _locking(Path(directory), exclusive=False)
+    try:
+        yield
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)
+
+
+def _locking(directory: Path, *, exclusive: bool) -> int | None:
+    """A lock on ``directory``, waited for (its descriptor; ``None`` where locks are not to be had)."""
+    if sys.platform == "win32" or not directory.is_dir():
+        return None
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return None
+    with contextlib.suppress(OSError):  # (a file system without locks: loads compare stamps alone)
+        fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    return descriptor
+
+
 def _move_into(staging: Path, target: Path, replaces: Callable[[str], bool]) -> None:
     """The fallback without an atomic exchange: each staged file moved over its counterpart, then stale ones
-    removed."""
+    removed; under an exclusive lock on ``target``, so that no load (:func:`reading`) sees half of it."""
+    descriptor = _locking(target, exclusive=True)
+    try:
+        _move_files(staging, target, replaces)
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)
+
+
+def _move_files(staging: Path, target: Path, replaces: Callable[[str], bool]) -> None:
     written = {p.relative_to(staging).as_posix() for p in staging.rglob("*") if not p.is_dir()}
     for name in sorted(written):
         destination = target / name

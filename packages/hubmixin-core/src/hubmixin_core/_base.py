@@ -24,7 +24,7 @@ from huggingface_hub import CommitInfo, ModelCard
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from huggingface_hub.hub_mixin import MixinInfo
 
-from hubmixin_core._atomic import atomic_directory, remove_interrupted_saves, save_stamp
+from hubmixin_core._atomic import atomic_directory, reading, remove_interrupted_saves, save_stamp
 from hubmixin_core._capture import ConfigSlot, get_config, get_unsaved, set_config, wrap_init
 from hubmixin_core._card import CardInfo
 from hubmixin_core._checks import (
@@ -620,7 +620,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         for _ in range(_LOAD_ATTEMPTS):
             before = save_stamp(Path(location))
             try:
-                instance = cls._hub_build(model_id, location, download, dict(call), dict(model_kwargs), provided)
+                with reading(location):  # a save moving files in one at a time waits, and is waited for
+                    instance = cls._hub_build(model_id, location, download, dict(call), dict(model_kwargs), provided)
             except Exception as error:  # caused by a save landing meanwhile, or by the files themselves
                 if save_stamp(Path(location)) != before:
                     changed.__cause__ = error

@@ -18,11 +18,12 @@ so nothing the save does not manage is lost. The old directory is removed withou
 mounted inside it.
 A kill leaves at most a staging directory (and, in a target saved file by file across file systems, one ``.part``
 file); the next save or load of the same target removes those whose process is gone. Where no atomic exchange
-exists (other systems, some network file systems), or the target cannot move (a mount point, the working
-directory of a process, or one of its parents), or exchanging it would change what the directory is (another
-owner or group than the saver's, access control lists, a file system mounted inside it), files are moved one at
-a time, each whole, and only a crash during that final step can leave a mix. Where the target's parent cannot be
-written, the staging directory is made inside the target, and files are moved so too. A symlink to a directory
+exists (other systems, some network file systems), or the target cannot move (a mount point, the working directory
+of a process, or one of its parents), or exchanging it would change what the directory is (another owner or group
+than the saver's, another user's entries, access control lists, a file system mounted inside it), files are moved
+one at a time, each whole, under an exclusive lock on the target that loads share (:func:`reading`), so a load
+never reads two saves' files; only a crash during that final step can leave a mix. Where the target's parent cannot
+be written, the staging directory is made inside the target, and files are moved so too. A symlink to a directory
 is followed: the save goes where it points.
 
 The target gets the permissions a plain ``mkdir`` would give under the user's umask (the set-group-ID bit of a

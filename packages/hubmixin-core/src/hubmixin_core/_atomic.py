@@ -113,7 +113,7 @@ def atomic_directory(target: Path, *, replaces: Callable[[str], bool] = lambda _
         raise SaveLocationError(errno.ENOTDIR, f"cannot save into {target}: a parent of it is a file") from e
     remove_interrupted_saves(target)
     staging, inside = _make_staging(target)
-    locks = [_hold(staging)]  # released when the save is over: until then no one takes it for abandoned
+    locks = [_locking(staging, exclusive=False)]  # held while the save runs: no one takes it for abandoned
     try:
         yield staging
         if inside:
@@ -146,7 +146,7 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks:
         with contextlib.suppress(FileNotFoundError):  # gone meanwhile (another save landed): nothing to keep
             _link_tree(path, staging / path.name)
     staging.chmod(target.stat().st_mode & 0o7777)
-    old = _hold(target)  # the old directory, at the staging path once exchanged
+    old = _locking(target, exclusive=False)  # the old directory, at the staging path once exchanged
     if not _exchange(staging, target):
         if old is not None:
             os.close(old)  # (_move_into locks the target exclusively: this shared lock would hold it up)
@@ -245,7 +245,9 @@ def reading(directory: str | Path) -> Iterator[None]:
 
 
 def _locking(directory: Path, *, exclusive: bool) -> int | None:
-    """A lock on ``directory``, waited for (its descriptor; ``None`` where locks are not to be had)."""
+    """A lock on ``directory``, waited for (its descriptor; ``None`` where locks are not to be had). A save holds
+    a shared one on its staging directory while it runs (see :func:`_locked`), and an exclusive one on a target
+    it moves files into one at a time; a load holds a shared one (:func:`reading`)."""
     if sys.platform == "win32" or not directory.is_dir():
         return None
     try:
@@ -296,20 +298,6 @@ def _replace_file(source: Path, destination: Path) -> None:
         except BaseException:
             part.unlink(missing_ok=True)
             raise
-
-
-def _hold(path: Path) -> int | None:
-    """A shared lock on directory ``path`` (its file descriptor; ``None`` where locks are not to be had): a save
-    holds one on its staging directory for as long as it runs."""
-    if sys.platform == "win32":
-        return None
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    with contextlib.suppress(OSError):  # (a file system without locks: the process check alone remains)
-        fcntl.flock(descriptor, fcntl.LOCK_SH)  # waits only while another process checks it (_locked)
-    return descriptor
 
 
 def _locked(path: Path) -> bool:

@@ -52,7 +52,7 @@ from hubmixin_keras._layout import LAYOUTS, shape_keys_of
 from hubmixin_keras._lora import lora_names, merge_lora, reset_lora
 from hubmixin_keras._own_loaders import run_own_loaders
 from hubmixin_keras._settings import layer_settings
-from hubmixin_keras._shared import layer_variables
+from hubmixin_keras._shared import Tie, layer_variables
 from hubmixin_keras._walk import named_layers, other_paths, own_variables, unreached_layers, unreached_variables
 
 __all__ = ["KerasHubMixinBase"]
@@ -80,11 +80,12 @@ def _numpy(variable: Any) -> np.ndarray[Any, Any]:
     return array if array.dtype == dtype else array.astype(dtype)
 
 
-def _layers(model: keras.Layer, *, arrays: bool) -> list[LayerTensors[Any]]:
-    """Each layer holding variables: as arrays with LoRA updates merged (to save, as Keras' ``save_weights``
-    writes them), or the variables themselves without the LoRA factors (to load into); see ``_lora``."""
+def _layers(walked: list[tuple[str, keras.Layer, dict[str, Any]]], *, arrays: bool) -> list[LayerTensors[Any]]:
+    """Each layer of ``walked`` (:func:`layer_variables`' groups) holding variables: as arrays with LoRA updates
+    merged (to save, as Keras' ``save_weights`` writes them), or the variables themselves without the LoRA factors
+    (to load into); see ``_lora``."""
     found = []
-    for path, layer, variables in layer_variables(model)[0]:  # a tied variable in its owner's group only
+    for path, layer, variables in walked:  # a tied variable in its owner's group only
         if not variables:
             continue
         if arrays:
@@ -108,16 +109,14 @@ def _warn_unbuilt(model: keras.Layer) -> None:
         )
 
 
-def _tied_metadata(model: keras.Layer, layers: list[LayerTensors[Any]]) -> dict[str, str]:
+def _tied_metadata(model: keras.Layer, layers: list[LayerTensors[Any]], ties: list[Tie]) -> dict[str, str]:
     """``{name: kept}`` for the tensors of layers reachable under several paths, each stored once under its first
     path, and for variables held by several layers, each stored once by its owner (``_shared``): recorded as
     PyTorch's tied weights are, so a model that names them by another path loads them too."""
     by_path = {group.path: group for group in layers}
     tied: dict[str, str] = {}
-    for tie in layer_variables(model)[1]:
-        info = next((_info(v) for n, v in own_variables(tie.owner).items() if n == tie.owner_name), None)
-        if info is None:
-            continue
+    for tie in ties:
+        info = _info(tie.variable)
         try:
             name = LAYOUTS.find(tie.layer).to_canonical(tie.layer, tie.path, {tie.name: info})
             kept = LAYOUTS.find(tie.owner).to_canonical(tie.owner, tie.owner_path, {tie.owner_name: info})
@@ -203,7 +202,8 @@ class KerasHubMixinBase(ModelHubMixin):
         self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: str | None = None
     ) -> None:
         """Write every variable of the model's layers in the canonical layout (one file, or shards)."""
-        layers = _layers(_as_layer(self), arrays=True)
+        walked, ties = layer_variables(_as_layer(self))
+        layers = _layers(walked, arrays=True)
         unreached = unreached_variables(_as_layer(self))
         if unreached:
             warn_user(
@@ -226,7 +226,7 @@ class KerasHubMixinBase(ModelHubMixin):
             dtype=floating_dtype_name(dtype),
             framework=f"keras-{keras.backend.backend()}",
             settings=layer_settings,
-            metadata={**build_metadata(_as_layer(self)), **_tied_metadata(_as_layer(self), layers)},
+            metadata={**build_metadata(_as_layer(self)), **_tied_metadata(_as_layer(self), layers, ties)},
         )
 
     @classmethod
@@ -275,7 +275,7 @@ class KerasHubMixinBase(ModelHubMixin):
                 if strict:
                     raise WeightsKeyError(checkpoint.description, missing=unreached, detail=detail)
                 logger.warning("%s, not loaded: %s", detail, format_names(unreached))
-            layers = _layers(layer, arrays=False)
+            layers = _layers(layer_variables(layer)[0], arrays=False)
             variables = {group.path: group.tensors for group in layers}
             ours = {group.path: layer_settings(group.layer) for group in layers}
             warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)

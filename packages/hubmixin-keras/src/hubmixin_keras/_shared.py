@@ -19,7 +19,7 @@ __all__ = ["Tie", "layer_variables"]
 
 
 class Tie(NamedTuple):
-    """A variable ``layer`` (at ``path``) holds under ``name`` that ``owner`` (at ``owner_path``) saves as
+    """``variable``, which ``layer`` (at ``path``) holds under ``name`` and ``owner`` (at ``owner_path``) saves as
     ``owner_name``."""
 
     path: str
@@ -28,6 +28,7 @@ class Tie(NamedTuple):
     owner_path: str
     owner: keras.Layer
     owner_name: str
+    variable: Any
 
 
 def _creator(variable: Any) -> str | None:
@@ -61,6 +62,6 @@ def layer_variables(model: keras.Layer) -> tuple[list[tuple[str, keras.Layer, di
                 continue
             held = held_variables(layer).get(id(variable), name)  # the attribute holding it: ``head.weight``
             owner_path, owner_layer, _ = walked[owner[0]]
-            ties.append(Tie(path, layer, held, owner_path, owner_layer, owner[1]))
+            ties.append(Tie(path, layer, held, owner_path, owner_layer, owner[1], variable))
         groups.append((path, layer, kept))
     return groups, ties

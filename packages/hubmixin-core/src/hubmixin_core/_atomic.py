@@ -113,21 +113,19 @@ def atomic_directory(target: Path, *, replaces: Callable[[str], bool] = lambda _
         raise SaveLocationError(errno.ENOTDIR, f"cannot save into {target}: a parent of it is a file") from e
     remove_interrupted_saves(target)
     staging, inside = _make_staging(target)
-    locks = [_locking(staging, exclusive=False)]  # held while the save runs: no one takes it for abandoned
     try:
-        yield staging
-        if inside:
-            _move_into(staging, target, replaces)
-        else:
-            _commit(staging, target, replaces, locks)
+        with contextlib.ExitStack() as locks:
+            locks.enter_context(_locking(staging, exclusive=False))  # while it runs: no one takes it for abandoned
+            yield staging
+            if inside:
+                _move_into(staging, target, replaces)
+            else:
+                _commit(staging, target, replaces, locks)
     finally:
         _remove_tree(staging)
-        for lock in locks:
-            if lock is not None:
-                os.close(lock)
 
 
-def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks: list[int | None]) -> None:
+def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks: contextlib.ExitStack) -> None:
     if not target.exists():
         staging.chmod(0o777 & ~_umask() | staging.stat().st_mode & stat.S_ISGID)  # a group-shared parent's
         try:
@@ -146,13 +144,13 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks:
         with contextlib.suppress(FileNotFoundError):  # gone meanwhile (another save landed): nothing to keep
             _link_tree(path, staging / path.name)
     staging.chmod(target.stat().st_mode & 0o7777)
-    old = _locking(target, exclusive=False)  # the old directory, at the staging path once exchanged
+    old = contextlib.ExitStack()
+    old.enter_context(_locking(target, exclusive=False))  # the old directory, at the staging path once exchanged
     if not _exchange(staging, target):
-        if old is not None:
-            os.close(old)  # (_move_into locks the target exclusively: this shared lock would hold it up)
+        old.close()  # (_move_into locks the target exclusively: this shared lock would hold it up)
         _move_into(staging, target, replaces)
         return
-    locks.append(old)
+    locks.push(old)
     # staging now holds the old save: what was created in it meanwhile goes back; the caller's finally removes it
     _move_back(staging, target, lambda name: name in written or replaces(name))
 
@@ -236,52 +234,44 @@ def reading(directory: str | Path) -> Iterator[None]:
     """Hold a shared lock on ``directory`` while a load reads it: a save moving files into it one at a time (see
     :func:`atomic_directory`) waits for the load to end, and the load for the save, so a load never reads the
     files of two saves (a save exchanging the directory whole needs no lock: loads compare :func:`save_stamp`)."""
-    descriptor = _locking(Path(directory), exclusive=False)
+    with _locking(Path(directory), exclusive=False):
+        yield
+
+
+@contextlib.contextmanager
+def _locking(directory: Path, *, exclusive: bool) -> Iterator[None]:
+    """A lock on ``directory``, waited for, held for the block (none where locks are not to be had). A save holds
+    a shared one on its staging directory while it runs (see :func:`_locked`), and an exclusive one on a target
+    it moves files into one at a time; a load holds a shared one (:func:`reading`)."""
+    descriptor = None
+    if sys.platform != "win32" and directory.is_dir():
+        with contextlib.suppress(OSError):
+            descriptor = os.open(directory, os.O_RDONLY)
     try:
+        if descriptor is not None:
+            with contextlib.suppress(OSError):  # (a file system without locks: loads compare stamps alone)
+                fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
     finally:
         if descriptor is not None:
-            os.close(descriptor)
-
-
-def _locking(directory: Path, *, exclusive: bool) -> int | None:
-    """A lock on ``directory``, waited for (its descriptor; ``None`` where locks are not to be had). A save holds
-    a shared one on its staging directory while it runs (see :func:`_locked`), and an exclusive one on a target
-    it moves files into one at a time; a load holds a shared one (:func:`reading`)."""
-    if sys.platform == "win32" or not directory.is_dir():
-        return None
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return None
-    with contextlib.suppress(OSError):  # (a file system without locks: loads compare stamps alone)
-        fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-    return descriptor
+            os.close(descriptor)  # releases the lock
 
 
 def _move_into(staging: Path, target: Path, replaces: Callable[[str], bool]) -> None:
     """The fallback without an atomic exchange: each staged file moved over its counterpart, then stale ones
     removed; under an exclusive lock on ``target``, so that no load (:func:`reading`) sees half of it."""
-    descriptor = _locking(target, exclusive=True)
-    try:
-        _move_files(staging, target, replaces)
-    finally:
-        if descriptor is not None:
-            os.close(descriptor)
-
-
-def _move_files(staging: Path, target: Path, replaces: Callable[[str], bool]) -> None:
     written = {p.relative_to(staging).as_posix() for p in staging.rglob("*") if not p.is_dir()}
-    for name in sorted(written):
-        destination = target / name
-        if destination.exists() and not destination.is_file():
-            continue  # a kept folder, linked into staging: already there
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        if not (destination.exists() and (staging / name).samefile(destination)):
-            _replace_file(staging / name, destination)
-    for stale in target.iterdir():
-        if stale.is_file() and stale.name not in written and replaces(stale.name):
-            stale.unlink()
+    with _locking(target, exclusive=True):
+        for name in sorted(written):
+            destination = target / name
+            if destination.exists() and not destination.is_file():
+                continue  # a kept folder, linked into staging: already there
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if not (destination.exists() and (staging / name).samefile(destination)):
+                _replace_file(staging / name, destination)
+        for stale in target.iterdir():
+            if stale.is_file() and stale.name not in written and replaces(stale.name):
+                stale.unlink()
 
 
 def _replace_file(source: Path, destination: Path) -> None:

@@ -340,7 +340,7 @@ def _as_our_paths(sharding: Mapping[str, Any], abstract: Mapping[str, Any], mode
     unknown = [key for key in sharding if key not in abstract]
     if not unknown:
         return sharding
-    renames = sorted(legacy_layer_paths(model).items(), key=lambda item: -len(item[0]))
+    renames = legacy_layer_paths(model).items()
     ours = dict(sharding)
     for key in unknown:
         for old, new in renames:
@@ -354,13 +354,13 @@ def _as_our_paths(sharding: Mapping[str, Any], abstract: Mapping[str, Any], mode
 
 def _sequential_aliases(model: nnx.Module, names: Iterable[str]) -> dict[str, str]:
     """Renames of the keys earlier releases gave the layers inside an ``nnx.Sequential`` (``mlp.layers.0.weight``,
-    now ``mlp.0.weight``), for the layers the checkpoint holds under those keys; longest paths first, so that a
-    nested sequential's layers are renamed whole."""
+    now ``mlp.0.weight``), for the layers the checkpoint holds under those keys; longest paths first (as
+    ``legacy_layer_paths`` gives them), so that a nested sequential's layers are renamed whole."""
     names = [name for name in names if name.startswith("layers.") or ".layers." in name]
     if not names:  # no key of an earlier release: the model's graph is not walked again
         return {}
     aliases = {}
-    for old, new in sorted(legacy_layer_paths(model).items(), key=lambda item: -len(item[0])):
+    for old, new in legacy_layer_paths(model).items():
         if any(name.startswith(f"{old}.") for name in names):
             aliases[rf"^{re.escape(old)}\."] = f"{new}." if new else ""
     return aliases

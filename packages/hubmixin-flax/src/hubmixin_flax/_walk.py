@@ -194,10 +194,11 @@ def _stacked_layers(root: tuple[Any, ...], groups: _Groups, nodes: dict[tuple[An
 
 def legacy_layer_paths(model: nnx.Module) -> dict[str, str]:
     """``{path earlier releases gave a layer: its path now}`` for the layers inside an ``nnx.Sequential``
-    (``mlp.layers.0.layers.1`` is now ``mlp.0.1``)."""
+    (``mlp.layers.0.layers.1`` is now ``mlp.0.1``), longest old path first: the first one a key starts with is
+    the key's whole layer."""
     groups, nodes = _groups(model)
     renamed = {dotted(path): dotted(torch_path(path, nodes)) for path in groups}
-    return {old: new for old, new in renamed.items() if old != new}
+    return {old: new for old, new in sorted(renamed.items(), key=lambda item: -len(item[0])) if old != new}
 
 
 def _groups(

@@ -8,8 +8,10 @@ variable its value from the checkpoint; :func:`initialize_rest` runs the deferre
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -133,13 +135,14 @@ def _construct(
     deferred: bool,
 ) -> tuple[M, list[str]]:
     unbuilt: list[str] = []
+    names = sorted(infos)  # a layer's tensors, found by prefix: a model can have thousands of layers
     scope = keras.StatelessScope(initialize_variables=False) if deferred else contextlib.nullcontext()
     with _dtype_policy(dtype), scope:
         model = factory()
         walked: set[int] = set()
         while True:
-            layers = named_layers(model)
-            new = [(path, layer) for path, layer in layers if id(layer) not in walked]
+            layers = dict(named_layers(model))
+            new = [(path, layer) for path, layer in layers.items() if id(layer) not in walked]
             if not new:
                 break
             walked.update(id(layer) for _, layer in new)
@@ -149,7 +152,7 @@ def _construct(
                         layer.build_from_config(dict(recorded[path]))
                     any_rank(layer)
             for path, layer in reversed(new):  # leaves first
-                if not layer.built and _built_from_shapes(layers, path, layer, infos, source):
+                if not layer.built and _built_from_shapes(layers, path, layer, _under(path, names, infos), source):
                     continue
                 if not layer.built and builds_from_shapes(layer) and shape_keys_of(layer) != ():
                     unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
@@ -157,22 +160,31 @@ def _construct(
     return model, unbuilt
 
 
+def _under(path: str, names: Sequence[str], infos: Mapping[str, TensorInfo]) -> dict[str, TensorInfo]:
+    """The tensors of ``infos`` under the layer at ``path``, by their names below it (``names``: sorted)."""
+    prefix = f"{path}." if path else ""
+    found = {}
+    for name in itertools.islice(names, bisect.bisect_left(names, prefix), None):
+        if not name.startswith(prefix):
+            break
+        found[name[len(prefix) :]] = infos[name]
+    return found
+
+
 def _built_from_shapes(
-    layers: Sequence[tuple[str, keras.Layer]],
+    layers: Mapping[str, keras.Layer],
     path: str,
     layer: keras.Layer,
     infos: Mapping[str, TensorInfo],
     source: str,
 ) -> bool:
-    """Build ``layer`` (at ``path``) from the shapes of its tensors in ``infos``; whether its adapter could tell
-    them (an adapter may build the layer itself and return ``None``: attention does)."""
-    prefix = f"{path}." if path else ""
-    canonical = {k[len(prefix) :]: v for k, v in infos.items() if k.startswith(prefix)}
+    """Build ``layer`` (at ``path``) from the shapes of its tensors, ``infos`` (by name under the layer); whether
+    its adapter could tell them (an adapter may build the layer itself and return ``None``: attention does)."""
     try:
         with in_scopes_of(layers, path):
-            shape = input_shape_of(layer, canonical)
+            shape = input_shape_of(layer, infos)
     except WeightsShapeError as error:  # the tensor named in full, with the checkpoint
-        raise _renamed(error, source, prefix + error.key) from None
+        raise _renamed(error, source, (f"{path}." if path else "") + error.key) from None
     if shape is None:
         return False
     with in_scopes_of(layers, path):
@@ -182,12 +194,11 @@ def _built_from_shapes(
 
 
 @contextlib.contextmanager
-def in_scopes_of(layers: Sequence[tuple[str, keras.Layer]], path: str) -> Iterator[None]:
+def in_scopes_of(layers: Mapping[str, keras.Layer], path: str) -> Iterator[None]:
     """Inside the name scopes of the layers that hold the one at ``path`` (``layers``: the model's, by path), as
     when the model's call builds it: its variables' paths are then Keras' own (``net/block/dense/kernel``)."""
-    by_path = dict(layers)
     parts = path.split(".") if path else []
-    holders = [by_path[".".join(parts[:end])] for end in range(len(parts)) if ".".join(parts[:end]) in by_path]
+    holders = [layers[".".join(parts[:end])] for end in range(len(parts)) if ".".join(parts[:end]) in layers]
     with contextlib.ExitStack() as scopes:
         for holder in holders:
             scopes.enter_context(holder._open_name_scope())

@@ -45,13 +45,12 @@ def _layer_build_configs(model: keras.Layer) -> dict[str, Any]:
 def _build_layers(model: keras.Layer, configs: dict[str, Any]) -> None:
     pending = dict(configs)
     while pending:  # again while building a layer brings new ones (a layer that makes its sub-layers in build)
-        named = named_layers(model)
-        layers = dict(named)
+        layers = dict(named_layers(model))
         found = sorted(pending.keys() & layers.keys(), key=lambda path: path.count("."))  # parents first,
         for path in found:  # as a call builds them: a layer's own build may build the sub-layers it holds
             layer = layers[path]
             if not layer.built and has_own_build(layer):
-                with in_scopes_of(named, path):
+                with in_scopes_of(layers, path):
                     layer.build_from_config(pending[path])
                 any_rank(layer)
             del pending[path]

@@ -52,8 +52,11 @@ def _children(layer: keras.Layer, *, private: bool = False) -> Iterator[tuple[st
             yield str(index), item
         return
     # On the torch backend a layer is a torch.nn.Module: sub-layers it is given live in its `_modules`.
-    attributes = {**vars(layer), **vars(layer).get("_modules", {})}
-    public = [(name, value) for name, value in attributes.items() if not name.startswith("_")]
+    attributes = vars(layer)
+    if modules := attributes.get("_modules"):
+        attributes = {**attributes, **modules}
+    holders = [(name, value) for name, value in attributes.items() if _may_hold(type(value), keras.Layer)]
+    public = [(name, value) for name, value in holders if not name.startswith("_")]
     for name, value in sorted(public, key=lambda item: not isinstance(item[1], keras.Layer)):  # stable
         yield from _contained(name, value, keras.Layer)
     if isinstance(layer, Functional):
@@ -61,7 +64,7 @@ def _children(layer: keras.Layer, *, private: bool = False) -> Iterator[tuple[st
         for index, item in enumerate(graph):
             yield str(index), item
     if private:
-        hidden = [(n, v) for n, v in attributes.items() if n.startswith("_") and n not in _KERAS_OWN]
+        hidden = [(n, v) for n, v in holders if n.startswith("_") and n not in _KERAS_OWN]
         for name, value in sorted(hidden, key=lambda item: not isinstance(item[1], keras.Layer)):
             yield from _contained(name, value, keras.Layer)
 

@@ -7,7 +7,6 @@ before any tensor is read.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import struct
@@ -254,21 +253,24 @@ def shared_header(path: str | Path) -> Header:
     """:func:`read_header`, without copying: the dicts are shared by every reader of the file, never to change."""
     path = Path(path)
     raw, file_size = _read_raw(path)
-    # Parsed once per file state: a model's layers read their tensors one by one, and a header can hold
-    # thousands of entries (checking one is milliseconds).
-    key = (str(path), file_size, hashlib.blake2b(raw, digest_size=16).digest())
+    # Parsed once per file state (the header's bytes compared whole, a cheaper check than hashing them): a
+    # model's layers read their tensors one by one, and a header can hold thousands of entries (checking one is
+    # milliseconds).
+    key = (str(path), file_size)
     with _PARSED_LOCK:
-        header = _PARSED.get(key)
-    if header is None:
-        header = _checked(path, raw, file_size)
-        with _PARSED_LOCK:
-            _PARSED[key] = header
-            while len(_PARSED) > _PARSED_KEPT:
-                _PARSED.popitem(last=False)
+        known = _PARSED.get(key)
+    if known is not None and known[0] == raw:
+        return known[1]
+    header = _checked(path, raw, file_size)
+    with _PARSED_LOCK:
+        _PARSED[key] = (raw, header)
+        _PARSED.move_to_end(key)
+        while len(_PARSED) > _PARSED_KEPT:
+            _PARSED.popitem(last=False)
     return header
 
 
-_PARSED: OrderedDict[tuple[str, int, bytes], Header] = OrderedDict()
+_PARSED: OrderedDict[tuple[str, int], tuple[bytes, Header]] = OrderedDict()
 _PARSED_KEPT = 8
 _PARSED_LOCK = threading.Lock()
 

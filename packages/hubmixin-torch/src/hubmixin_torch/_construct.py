@@ -7,10 +7,11 @@ device (nothing allocated, nothing initialised). See :func:`construct_without_we
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar, cast
 
@@ -33,6 +34,8 @@ def _meta_parameter_hook(module: torch.nn.Module, name: str, param: torch.nn.Par
     memo: _Memo | None = getattr(_local, "memo", None)
     if memo is None or type(param) is not torch.nn.Parameter or param.is_meta:
         return None  # not constructing, a Parameter subclass (lazy, quantized...) or already meta
+    if id(param) in _local.given:
+        return None  # a parameter of a module given to __init__ (a head tied to a given embedding): stays one
     hit = memo.get(id(param))
     if hit is not None and hit[0]() is param:  # the same Parameter registered twice: keep the tie
         return hit[1]
@@ -53,16 +56,28 @@ def _install_hook() -> None:
 
 
 @contextmanager
-def _parameters_on_meta(active: bool) -> Iterator[None]:
-    """Within this block (this thread only), parameters registered on a module are put on the meta device."""
+def _parameters_on_meta(active: bool, given: Iterable[object] = ()) -> Iterator[None]:
+    """Within this block (this thread only), parameters registered on a module are put on the meta device, except
+    those of the modules ``given`` (maybe in lists, tuples and dicts)."""
     if active:
         _install_hook()
-    previous = getattr(_local, "memo", None)
+    previous: tuple[_Memo | None, Collection[int]] = getattr(_local, "memo", None), getattr(_local, "given", ())
     _local.memo = {} if active else None
+    _local.given = {id(p) for module in _modules_in(given) for p in module.parameters()} if active else ()
     try:
         yield
     finally:
-        _local.memo = previous
+        _local.memo, _local.given = previous
+
+
+def _modules_in(values: Iterable[object]) -> Iterator[torch.nn.Module]:
+    for value in values:
+        if isinstance(value, torch.nn.Module):
+            yield value
+        elif isinstance(value, dict):
+            yield from _modules_in(value.values())
+        elif isinstance(value, list | tuple):
+            yield from _modules_in(value)
 
 
 def parameters_as_given() -> contextlib.AbstractContextManager[None]:
@@ -71,25 +86,27 @@ def parameters_as_given() -> contextlib.AbstractContextManager[None]:
     return _parameters_on_meta(False)
 
 
-def construct_without_weights(factory: Callable[[], M]) -> M:
+def construct_without_weights(factory: Callable[[], M], *, given: Iterable[object] = ()) -> M:
     """Call ``factory`` (a module's constructor) with every parameter it registers moved to the meta device.
 
     Parameters made the usual way (``torch.empty`` then ``reset_parameters()``, as every ``torch.nn`` layer does)
     are never initialised, and the empty tensor they start from is freed untouched (no memory is committed); a
     parameter ``__init__`` fills itself (``nn.Parameter(torch.randn(...))``) is computed once and dropped. Buffers
     and plain tensor attributes are built on the CPU as usual, so non-persistent buffers get their values from
-    ``__init__``. A Parameter registered twice (tied) stays one Parameter. Only this thread is affected.
+    ``__init__``. A Parameter registered twice (tied) stays one Parameter, and the parameters of modules
+    ``given`` to ``__init__`` (the arguments, maybe in lists, tuples and dicts) stay as they are. Only this thread is
+    affected.
 
     If ``__init__`` cannot run that way (it reads a parameter's values), the module is constructed normally:
     :func:`load_checkpoint` then replaces the initialised parameters, at the reference's cost.
     """
     try:
-        with _parameters_on_meta(True):
+        with _parameters_on_meta(True, given):
             module = factory()
     except Exception as error:  # data-dependent code in __init__: fall back to a normal construction below
         failure: BaseException | str = error
     else:
-        derived = _meta_attributes(module)
+        derived = _meta_attributes(module) + _meta_buffers(module)
         if not derived:
             return module
         failure = f"attributes {derived} were computed from parameters"  # they would stay on the meta device
@@ -106,21 +123,60 @@ _MODULE_TABLES = frozenset({"_parameters", "_buffers", "_modules"})
 
 
 def _meta_attributes(module: object) -> list[str]:
-    """Tensors held as plain attributes (not parameters or buffers, maybe in a list, tuple or dict) that are on
-    the meta device: ``__init__`` computed them from a parameter (``self.cache = self.fc.weight.clone()``)."""
+    """Plain attributes (not parameters, buffers or sub-modules; maybe in a list, tuple, set or dict) left on the
+    meta device: a tensor ``__init__`` computed from a parameter (``self.cache = self.fc.weight.clone()``), a device
+    taken from one (``self.device = self.fc.weight.device``), or a module kept out of the tree (``self._frozen =
+    [helper]``, never loaded) whose parameters were put there."""
     if not isinstance(module, torch.nn.Module):
         return []
+    return _meta_in(module, {id(sub) for sub in module.modules()}, set())
+
+
+def _meta_buffers(module: object) -> list[str]:
+    """Buffers a checkpoint never holds (non-persistent) that are on the meta device: ``__init__`` computed them
+    from a parameter (``self.register_buffer("flat", self.fc.weight.view(-1), persistent=False)``)."""
+    if not isinstance(module, torch.nn.Module):
+        return []
+    return [
+        f"{prefix}.{name}" if prefix else name
+        for prefix, sub in module.named_modules()
+        for name in sub._non_persistent_buffers_set
+        if (buffer := sub._buffers.get(name)) is not None and buffer.is_meta
+    ]
+
+
+def _meta_in(module: torch.nn.Module, registered: set[int], seen: set[int]) -> list[str]:
     found = []
     for prefix, sub in module.named_modules():
         for name, value in vars(sub).items():
             if name in _MODULE_TABLES or (name == "_flat_weights" and isinstance(sub, torch.nn.RNNBase)):
                 continue  # an RNN's list of its own parameters, which it keeps in step as they are assigned
-            values = (
-                value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else [value]
-            )
-            if any(isinstance(v, torch.Tensor) and v.is_meta for v in values):
+            if _holds_meta(value, registered, seen):
                 found.append(f"{prefix}.{name}" if prefix else name)
     return found
+
+
+def _holds_meta(value: object, registered: set[int], seen: set[int]) -> bool:
+    """Whether ``value`` is or holds something on the meta device that loading does not replace (``registered``:
+    the model's modules, loaded; ``seen``: containers already looked into)."""
+    if isinstance(value, torch.Tensor):
+        return value.is_meta
+    if isinstance(value, torch.device):
+        return value.type == "meta"
+    if id(value) in registered or id(value) in seen:
+        return False
+    if isinstance(value, torch.nn.Module):
+        seen.add(id(value))
+        own = [sub for sub in value.modules() if id(sub) not in registered]  # (a model's module it holds: loaded)
+        tensors = itertools.chain.from_iterable(
+            itertools.chain(m._parameters.values(), m._buffers.values()) for m in own
+        )
+        return any(t is not None and t.is_meta for t in tensors) or bool(_meta_in(value, registered, seen))
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        seen.add(id(value))
+        items = value.values() if isinstance(value, dict) else value
+        return any(_holds_meta(item, registered, seen) for item in items)
+    return False
 
 
 def _out_of_memory(error: BaseException | str) -> bool:

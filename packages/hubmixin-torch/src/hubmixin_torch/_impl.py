@@ -35,11 +35,15 @@ def _as_module(obj: object) -> torch.nn.Module:
     return obj
 
 
-def _as_device(map_location: str | torch.device) -> torch.device:
+def _as_device(map_location: str | torch.device | None) -> torch.device:
+    if map_location is None:  # wrappers pass None for "no preference": huggingface_hub's mixin loads on the CPU
+        return torch.device("cpu")
     try:
         device = torch.device(map_location)
     except (RuntimeError, TypeError) as e:
         raise DeviceError(f"map_location={map_location!r} is not a torch device: {e}") from e
+    if device.type == "cpu":
+        return torch.device("cpu")  # "cpu:0" is the CPU, which torch.load only knows by that name
     if device.type == "cuda":  # checked here: safetensors and torch.load would fail deep inside, untyped
         if not torch.cuda.is_available():
             raise DeviceError(f"map_location={map_location!r}: CUDA is not available on this machine")
@@ -107,7 +111,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         device = _as_device(map_location)
         dtype = check_dtype_argument(dtype)
         checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
-        model = construct_without_weights(lambda: cls(**model_kwargs))
+        model = construct_without_weights(lambda: cls(**model_kwargs), given=model_kwargs.values())
         module = _as_module(model)
         # A load inside another model's __init__ (a pretrained backbone), itself built without weights: the
         # tensors assigned here are this model's, not parameters of the outer one to put on the meta device.

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 
 import torch
+from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
 
-from hubmixin_core.errors import WeightsError, format_names
+from hubmixin_core.errors import WeightsError, WeightsKeyError, WeightsShapeError, format_names
 from hubmixin_core.weights import (
     ALIGNMENT,
     Checkpoint,
     LoadReport,
     TensorInfo,
     check_checkpoint,
+    check_missing_size,
     tied_names,
     warn_settings,
 )
@@ -48,6 +51,19 @@ def _set_tensor(module: torch.nn.Module, name: str, value: torch.Tensor) -> None
     if old is not None and not isinstance(value, torch.nn.Parameter):
         value = torch.nn.Parameter(value, requires_grad=old.requires_grad)
     setattr(owner, leaf, value)  # through __setattr__: modules caching their tensors (RNNs) see the change
+
+
+def _lazy(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` is a lazy module's parameter or buffer, without a shape until loaded or first called."""
+    return isinstance(tensor, UninitializedParameter | UninitializedBuffer)
+
+
+def _shape(name: str, tensor: torch.Tensor, found: Mapping[str, TensorInfo]) -> tuple[int, ...]:
+    """The shape ``tensor`` (at ``name``) will have: a lazy module's takes the checkpoint's (torch's load hook
+    materialises it so), else its own."""
+    if _lazy(tensor):
+        return found[name].shape if name in found else ()
+    return tuple(tensor.shape)
 
 
 def _on_device(tensor: torch.Tensor, device: torch.device) -> bool:
@@ -92,7 +108,6 @@ def load_checkpoint(
     """
     owner = type(module).__qualname__
     named = _named_tensors(module)
-    originals = dict(module.named_parameters(remove_duplicate=False))
     expected = {k: v for k, v in module.state_dict(keep_vars=True).items() if isinstance(v, torch.Tensor)}
     found = checkpoint.infos
 
@@ -105,7 +120,7 @@ def load_checkpoint(
         source = next((n for n in names if n in found), next((n for n in names if n in expected), names[0]))
         source_of.update(dict.fromkeys(names, source))
     aliases = {n for n, s in source_of.items() if n != s}
-    want = {k: TensorInfo(tuple(t.shape), dtype_name(target_dtype(t, dtype))) for k, t in expected.items()}
+    want = {k: TensorInfo(_shape(k, t, found), dtype_name(target_dtype(t, dtype))) for k, t in expected.items()}
     # Tensors the file holds once under another name it records (safetensors' save_model: {dropped: kept}), where
     # the module holds them as tensors of their own (tied by `head.weight.data = emb.weight.data`).
     shared = {n: kept for n, kept in tied_names(checkpoint, want).items() if n not in aliases and kept in want}
@@ -118,25 +133,36 @@ def load_checkpoint(
         for name, m in module.named_modules()
         if isinstance(m, torch.nn.modules.batchnorm._NormBase)
     }
+    ignored = aliases | counters | shared.keys()
+    # Tensors under names the model does not have, where its modules' load hooks may rename them (a library
+    # reading checkpoints written before a rename): given to load_state_dict too, keys checked after it.
+    renamed = [n for n in found if n not in expected] if _remaps_keys(module) else []
     report = check_checkpoint(
         want,
         checkpoint,
         strict=strict,
         convert_floating=dtype is not None,
-        ignore_missing=aliases | counters | shared.keys(),
+        ignore_missing=want.keys() if renamed else ignored,
+        ignore_unexpected=renamed,
     )
     warn_settings(checkpoint.metadata, model_settings(module, dtype), owner, checkpoint.description)
 
     # Read (memory-mapped) and assign.
     sources = [n for n in dict.fromkeys(source_of.values()) if n in found and n in expected]
-    loaded = read_tensors(checkpoint, sources, device)
+    loaded = read_tensors(checkpoint, [*sources, *renamed], device)
     _check_ties_held(checkpoint, [names for names in groups.values() if len(names) > 1], source_of, strict, owner)
     state: dict[str, torch.Tensor] = {}
     for name in sources:
         target = target_dtype(expected[name], dtype)
         state[name] = loaded.pop(name).to(target)  # no copy when the dtype matches
-    module.load_state_dict(state, strict=False, assign=True)
-    del state
+    state.update(loaded)
+    result = _load_state(module, state, checkpoint.description)
+    del state, loaded
+    if renamed:
+        report = LoadReport([n for n in result.missing if n in want and n not in ignored], result.unexpected)
+        if strict and (report.missing or report.unexpected):
+            raise WeightsKeyError(checkpoint.description, report.missing, report.unexpected)
+        check_missing_size(want, report.missing, checkpoint)
 
     # Parameters still on meta (absent from the checkpoint) get the module's own initialisation.
     pending = [n for n, t in _named_tensors(module).items() if t.is_meta and n not in aliases and n not in shared]
@@ -154,7 +180,14 @@ def load_checkpoint(
     for name, tensor in _named_tensors(module).items():
         if name in aliases or name in shared:
             continue
-        target = target_dtype(tensor, dtype)
+        before = named.get(name)
+        target = target_dtype(tensor if before is None else before, dtype)
+        if before is not None and not _lazy(before) and not before.is_contiguous() and before.shape == tensor.shape:
+            # The layout __init__ gave it (channels_last, a transposed weight): kernels would take other paths.
+            laid_out = torch.empty_like(before, device=device, dtype=target)
+            if laid_out.stride() != tensor.stride():
+                _set_tensor(module, name, laid_out.copy_(tensor.detach()))
+                continue
         if not _on_device(tensor, device) or tensor.dtype != target:
             _set_tensor(module, name, tensor.detach().to(device=device, dtype=target))
         elif device.type == "cpu" and tensor.data_ptr() % ALIGNMENT:
@@ -165,7 +198,7 @@ def load_checkpoint(
     for name, kept in shared.items():  # a tensor of its own again, on the kept one's memory (`.data =` ties)
         _set_tensor(module, name, final[source_of.get(kept, kept)].detach())
 
-    _keep_parameter_objects(module, originals)
+    _keep_parameter_objects(module, named)
 
     if device.type != "meta":
         left = [n for n, t in _named_tensors(module).items() if t.is_meta]
@@ -175,25 +208,83 @@ def load_checkpoint(
     return report
 
 
-def _keep_parameter_objects(module: torch.nn.Module, originals: dict[str, torch.nn.Parameter]) -> None:
-    """Move each loaded parameter's tensor into the Parameter object the module had before loading.
+_TORCH_LOADERS = {
+    torch.nn.Module._load_from_state_dict,
+    torch.nn.modules.batchnorm._NormBase._load_from_state_dict,  # a step counter older files lack
+    torch.nn.modules.instancenorm._InstanceNorm._load_from_state_dict,  # statistics it does not track
+}
 
-    What ``__init__`` did to its parameters stays: Python attributes (``p._no_weight_decay = True``), a
-    Parameter subclass, gradient hooks, and references held elsewhere (a list of the parameters) all see the
-    loaded values, as with huggingface_hub's in-place copy.
+
+def _remaps_keys(module: torch.nn.Module) -> bool:
+    """Whether a module of ``module``'s tree may read tensors under other names than its own: it overrides
+    ``_load_from_state_dict`` or has load pre-hooks (torch's ``weight_norm`` and lazy modules, libraries' renames)."""
+    return any(
+        sub._load_state_dict_pre_hooks or type(sub)._load_from_state_dict not in _TORCH_LOADERS
+        for sub in module.modules()
+    )
+
+
+_SIZE_MISMATCH = re.compile(
+    r"size mismatch for (\S+): copying a param with shape torch\.Size\(\[([\d, ]*)\]\) from checkpoint, "
+    r"the shape in current model is torch\.Size\(\[([\d, ]*)\]\)"
+)
+
+
+def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> LoadReport:
+    """``module.load_state_dict(state, strict=False, assign=True)``: the keys it found missing and unexpected (after
+    the modules' hooks); a shape they could not reconcile is a WeightsShapeError naming the tensor."""
+    try:
+        result = module.load_state_dict(state, strict=False, assign=True)
+    except RuntimeError as error:
+        mismatch = _SIZE_MISMATCH.search(str(error))
+        if mismatch is None:
+            raise
+        key, found, expected = mismatch.groups()
+        shape = [tuple(int(d) for d in dims.split(",") if d.strip()) for dims in (expected, found)]
+        raise WeightsShapeError(source, key, shape[0], shape[1]) from error
+    return LoadReport(list(result.missing_keys), list(result.unexpected_keys))
+
+
+def _keep_parameter_objects(module: torch.nn.Module, originals: dict[str, torch.Tensor]) -> None:
+    """Put back the tensor objects the module had before loading (``originals``: parameters and buffers by name),
+    holding the loaded values.
+
+    A tensor ``__init__`` built for real (not on the meta device) gets the values copied in, as huggingface_hub's
+    load does: views of it (``self.flat = self.fc.weight.view(-1)``) see them too. A parameter built on the meta
+    device takes the loaded tensor's memory instead. Either way what ``__init__`` did to its parameters stays:
+    Python attributes (``p._no_weight_decay = True``), a Parameter subclass, gradient hooks, and references held
+    elsewhere (a list of the parameters).
     """
-    final = dict(module.named_parameters(remove_duplicate=False))
-    moved: dict[int, torch.nn.Parameter] = {}  # id(original) -> the loaded Parameter it took the tensor of
+    final = _named_tensors(module)
+    moved: dict[int, torch.Tensor] = {}  # id(original) -> the loaded tensor it took the values of
     for name, original in originals.items():
         loaded = final.get(name)
         if loaded is None or loaded is original:
             continue
         if id(original) not in moved:
             moved[id(original)] = loaded
-            if not _transplant(original, loaded):
+            if _same_kind(original, loaded):
+                with torch.no_grad():
+                    original.copy_(loaded)
+            elif not isinstance(original, torch.nn.Parameter) or not isinstance(loaded, torch.nn.Parameter):
+                continue  # a buffer on another device or dtype than loaded: the loaded one stays
+            elif not _transplant(original, loaded):
                 continue
         if moved[id(original)] is loaded:
             _set_tensor(module, name, original)
+
+
+def _same_kind(original: torch.Tensor, loaded: torch.Tensor) -> bool:
+    """Whether ``loaded``'s values can be copied into ``original`` as they are (an allocated tensor of its shape,
+    dtype, device and layout)."""
+    return (
+        not original.is_meta
+        and not _lazy(original)
+        and original.shape == loaded.shape
+        and original.dtype == loaded.dtype
+        and original.device == loaded.device
+        and original.stride() == loaded.stride()
+    )
 
 
 def _transplant(original: torch.nn.Parameter, loaded: torch.nn.Parameter) -> bool:

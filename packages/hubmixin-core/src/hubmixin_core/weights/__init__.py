@@ -63,6 +63,7 @@ from hubmixin_core.weights._names import shard_file_name as shard_file_name
 from hubmixin_core.weights._report import MISSING_BYTES_FLOOR as MISSING_BYTES_FLOOR
 from hubmixin_core.weights._report import LoadReport as LoadReport
 from hubmixin_core.weights._report import check_checkpoint as check_checkpoint
+from hubmixin_core.weights._report import check_missing_size as check_missing_size
 from hubmixin_core.weights._resolve import WeightFiles as WeightFiles
 from hubmixin_core.weights._resolve import resolve_weight_files as resolve_weight_files
 from hubmixin_core.weights._save import SaveFile as SaveFile
@@ -116,6 +117,7 @@ __all__ = [
     "TensorRule",
     "WeightFiles",
     "check_checkpoint",
+    "check_missing_size",
     "check_relative_path",
     "check_tensors",
     "dtype_name",

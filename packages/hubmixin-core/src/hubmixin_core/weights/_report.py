@@ -12,7 +12,7 @@ from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import is_floating
 from hubmixin_core.weights._header import TensorInfo
 
-__all__ = ["MISSING_BYTES_FLOOR", "LoadReport", "check_checkpoint"]
+__all__ = ["MISSING_BYTES_FLOOR", "LoadReport", "check_checkpoint", "check_missing_size"]
 
 MISSING_BYTES_FLOOR = 256 * 2**20
 """Without ``strict``, tensors a checkpoint lacks are initialised if they take at most this many bytes, or at most
@@ -102,7 +102,7 @@ def check_checkpoint(
         check_dtype=False,
         ignore_missing=ignore_missing,
     )
-    _check_missing_size(expected, missing, checkpoint)
+    check_missing_size(expected, missing, checkpoint)
     return LoadReport(missing, unexpected)
 
 
@@ -115,7 +115,14 @@ _KIND_DETAIL = (
 _COMPLEX_DETAIL = "complex and real tensors are never converted into each other: build the model with that dtype"
 
 
-def _check_missing_size(expected: Mapping[str, TensorInfo], missing: list[str], checkpoint: Checkpoint) -> None:
+def check_missing_size(expected: Mapping[str, TensorInfo], missing: Iterable[str], checkpoint: Checkpoint) -> None:
+    """Refuse to initialise the tensors ``missing`` (names of ``expected``) where they would take more bytes than
+    ``checkpoint``'s tensors and :data:`MISSING_BYTES_FLOOR` (see :func:`check_checkpoint`).
+
+    Raises:
+        WeightsKeyError: naming the keys and the bytes.
+    """
+    missing = list(missing)
     needed = sum(expected[name].nbytes for name in missing)
     held = sum(info.nbytes for info in checkpoint.infos.values())
     if needed > max(held, MISSING_BYTES_FLOOR):

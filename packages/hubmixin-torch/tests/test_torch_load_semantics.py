@@ -1,0 +1,218 @@
+"""Loads that keep what ``__init__`` built, as huggingface_hub's in-place copy does: parameter layouts, devices and
+views taken from parameters, modules kept out of the tree or given to ``__init__``, modules' own load hooks, lazy
+modules, and the CPU named any way torch names it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from hubmixin_core.errors import WeightsKeyError, WeightsShapeError
+from hubmixin_torch import PyTorchModelHubMixin
+
+
+def _round_trip(model: nn.Module, path: Path, **kwargs: Any) -> Any:
+    model.save_pretrained(path)  # type: ignore[operator]
+    return type(model).from_pretrained(path, **kwargs)  # type: ignore[attr-defined]
+
+
+class Laid(nn.Module, PyTorchModelHubMixin):
+    """A transposed weight and a channels_last convolution, as ``__init__`` lays them out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(7, 1000).t())
+        self.conv = nn.Conv2d(3, 8, 3).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+    def forward(self, x: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x @ self.w, self.conv(image)
+
+
+def test_parameters_keep_the_layout_init_gave_them(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = Laid().eval()
+    loaded = _round_trip(model, tmp_path)
+    assert loaded.w.stride() == model.w.stride() == (1, 1000)
+    assert loaded.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert loaded.w.data_ptr() % 64 == 0 and loaded.conv.weight.data_ptr() % 64 == 0
+    x, image = torch.randn(1, 1000), torch.randn(1, 3, 9, 9).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        for expected, got in zip(model(x, image), loaded(x, image), strict=True):
+            assert torch.equal(expected, got) and expected.stride() == got.stride()
+
+
+class WithDevice(nn.Module, PyTorchModelHubMixin):
+    """Keeps the device of its parameters, and a frozen helper module out of its tree."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+        self.device = self.fc.weight.device
+        helper = nn.Linear(3, 3, bias=False)
+        with torch.no_grad():
+            helper.weight.copy_(torch.eye(3) * 2)
+        self._frozen = [helper]  # not a sub-module: never saved, built by __init__ alone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.fc(self._frozen[0](x.to(self.device)))
+        return out
+
+
+def test_devices_and_modules_out_of_the_tree_are_built_for_real(tmp_path: Path) -> None:
+    model = WithDevice().eval()
+    loaded = _round_trip(model, tmp_path)
+    assert loaded.device == torch.device("cpu")
+    assert torch.equal(loaded._frozen[0].weight, torch.eye(3) * 2)
+    x = torch.randn(2, 3)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
+class Views(nn.Module, PyTorchModelHubMixin):
+    """Views of a parameter taken in ``__init__``: a non-persistent buffer and (with ``attribute``) a plain one."""
+
+    def __init__(self, attribute: bool = False) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+        self.register_buffer("flat", self.fc.weight.detach().view(-1), persistent=False)
+        if attribute:
+            self.rows = self.fc.weight.detach()[0]
+
+
+@pytest.mark.parametrize("attribute", [False, True])
+def test_views_of_parameters_see_the_loaded_values(attribute: bool, tmp_path: Path) -> None:
+    model = Views(attribute=attribute)
+    loaded = _round_trip(model, tmp_path)
+    assert torch.equal(loaded.fc.weight, model.fc.weight)
+    assert torch.equal(loaded.flat, model.fc.weight.detach().view(-1))
+    assert loaded.flat.data_ptr() == loaded.fc.weight.data_ptr()
+    if attribute:
+        assert torch.equal(loaded.rows, model.fc.weight[0])
+
+
+class TiedToGiven(nn.Module, PyTorchModelHubMixin):
+    """Ties its output head to an embedding given to ``__init__``."""
+
+    def __init__(self, encoder: nn.Embedding, vocab: int = 11) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(4, vocab, bias=False)
+        self.head.weight = self.encoder.weight
+
+
+@pytest.mark.filterwarnings("ignore::hubmixin_core.errors.ConfigEncodingWarning")  # the module: given at load
+def test_a_tie_to_a_given_module_stays_one_parameter(tmp_path: Path) -> None:
+    model = TiedToGiven(encoder=nn.Embedding(11, 4))
+    model.save_pretrained(tmp_path)
+    loaded = TiedToGiven.from_pretrained(tmp_path, model_kwargs={"encoder": nn.Embedding(11, 4)})
+    assert loaded.head.weight is loaded.encoder.weight
+    assert len(list(loaded.parameters())) == 1
+    assert torch.equal(loaded.encoder.weight, model.encoder.weight)
+
+
+class Renaming(nn.Linear):
+    """Version 2 renamed ``w``/``b`` to ``weight``/``bias``; it still reads version 1's checkpoints."""
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        for old, new in (("w", "weight"), ("b", "bias")):
+            if prefix + old in state_dict:
+                state_dict[prefix + new] = state_dict.pop(prefix + old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class Versioned(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, hooked: bool = False) -> None:
+        super().__init__()
+        self.fc = Renaming(3, 2)
+        self.out = nn.Linear(2, 2)
+        if hooked:  # the same rename as a pre-hook, for the second layer
+            self.out.register_load_state_dict_pre_hook(_rename_out)  # type: ignore[no-untyped-call]
+
+
+def _rename_out(module: nn.Module, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    if prefix + "kernel" in state_dict:
+        state_dict[prefix + "weight"] = state_dict.pop(prefix + "kernel")
+
+
+def _old_checkpoint(
+    path: Path, weight_shape: tuple[int, int] = (2, 3), **extra: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """A checkpoint of version 1 (``fc.w``, ``out.kernel``), with tensors ``extra`` beside."""
+    tensors = {
+        "fc.w": torch.arange(6.0).reshape(weight_shape),
+        "fc.b": torch.tensor([7.0, 8.0]),
+        "out.kernel": torch.eye(2),
+        "out.bias": torch.zeros(2),
+        **extra,
+    }
+    path.mkdir()
+    save_file(tensors, path / "model.safetensors")
+    (path / "config.json").write_text(json.dumps({"hooked": True}))
+    return tensors
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_load_hooks_that_rename_keys_read_older_checkpoints(strict: bool, tmp_path: Path) -> None:
+    tensors = _old_checkpoint(tmp_path / "v1")
+    loaded = Versioned.from_pretrained(tmp_path / "v1", strict=strict)
+    assert torch.equal(loaded.fc.weight, tensors["fc.w"]) and torch.equal(loaded.fc.bias, tensors["fc.b"])
+    assert torch.equal(loaded.out.weight, tensors["out.kernel"])
+    assert loaded.fc.weight.data_ptr() % 64 == 0
+
+
+def test_keys_no_hook_takes_are_still_reported(tmp_path: Path) -> None:
+    _old_checkpoint(tmp_path / "v1", stray=torch.ones(1))
+    with pytest.raises(WeightsKeyError) as caught:
+        Versioned.from_pretrained(tmp_path / "v1", strict=True)
+    assert caught.value.unexpected == ["stray"] and caught.value.missing == []
+    assert isinstance(caught.value, RuntimeError)
+    loaded = Versioned.from_pretrained(tmp_path / "v1")  # without strict: loaded, the stray tensor reported
+    assert torch.equal(loaded.fc.bias, torch.tensor([7.0, 8.0]))
+
+
+def test_a_renamed_tensor_of_another_shape_is_a_shape_error(tmp_path: Path) -> None:
+    _old_checkpoint(tmp_path / "v1", weight_shape=(3, 2))
+    with pytest.raises(WeightsShapeError) as caught:
+        Versioned.from_pretrained(tmp_path / "v1")
+    assert caught.value.key == "fc.weight" and caught.value.found == (3, 2) and caught.value.expected == (2, 3)
+    assert isinstance(caught.value, RuntimeError)
+
+
+class Lazy(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.LazyLinear(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.fc(x)
+        return out
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_lazy_modules_take_the_checkpoint_shapes(strict: bool, tmp_path: Path) -> None:
+    model = Lazy()
+    x = torch.randn(2, 5)
+    expected = model(x)
+    loaded = _round_trip(model, tmp_path, strict=strict)
+    assert loaded.fc.weight.shape == (4, 5)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), expected)
+
+
+@pytest.mark.parametrize("map_location", [None, "cpu:0", torch.device("cpu", 0)])
+@pytest.mark.parametrize("legacy", [False, True])
+def test_the_cpu_by_any_name(map_location: Any, legacy: bool, tmp_path: Path) -> None:
+    model = Views()
+    model.save_pretrained(tmp_path)
+    if legacy:  # a pytorch_model.bin, read by torch.load
+        torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
+        (tmp_path / "model.safetensors").unlink()
+    loaded = Views.from_pretrained(tmp_path, map_location=map_location)
+    assert loaded.fc.weight.device == torch.device("cpu")
+    assert torch.equal(loaded.fc.weight, model.fc.weight)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import assert_type
+from typing import Any, assert_type
 
 import jax.numpy as jnp
 import torch
@@ -33,12 +33,18 @@ def check_twins(flax_clf: TinyFlaxClassifier, keras_clf: TinyKerasClassifier) ->
 class Wrapped(TinyClassifier):
     """A library author overriding the framework hooks with the framework's extra parameters."""
 
-    def _save_pretrained(
-        self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: torch.dtype | None = None
-    ) -> None:
-        super()._save_pretrained(save_directory, max_shard_size=max_shard_size, dtype=dtype)
+    def _save_pretrained(self, save_directory: Path, **kwargs: Any) -> None:  # the save extras, forwarded
+        super()._save_pretrained(save_directory, **kwargs)
         (save_directory / "extra.txt").write_text("written by the library")
 
 
 def check_override() -> None:
     assert_type(Wrapped.from_pretrained("u/wrapped", dtype=torch.float16), Wrapped)
+
+
+class SavedTheHuggingFaceHubWay(TinyClassifier):
+    """An override written for huggingface_hub's mixin, unchanged: its signature is the base's, to type checkers."""
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        super()._save_pretrained(save_directory)
+        (save_directory / "extra.txt").write_text("written by the library")

@@ -40,3 +40,11 @@ def check(model: MyKerasModel, flag: bool) -> None:
     assert_type(model.save_pretrained("out", push_to_hub=True, repo_id="u/m", max_shard_size=10_000), CommitInfo)
     assert_type(model.save_pretrained("out", push_to_hub=flag), CommitInfo | None)
     assert_type(model.push_to_hub("u/m", max_shard_size=10_000, dtype="float16", private=True), CommitInfo)
+
+
+class SavedTheHuggingFaceHubWay(MyKerasModel):
+    """An override written for huggingface_hub's mixin, unchanged: its signature is the base's, to type checkers."""
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        super()._save_pretrained(save_directory)
+        (save_directory / "extra.txt").write_text("written by the library")

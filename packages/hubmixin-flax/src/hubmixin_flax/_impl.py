@@ -167,7 +167,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         mesh = mesh_of(load_kwargs.get("sharding"))
         return {} if mesh is None else {Mesh.__qualname__: mesh}
 
-    def _save_pretrained(
+    def _hub_write_weights(
         self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: DTypeLike | None = None
     ) -> None:
         """Write ``nnx.Param`` and ``nnx.BatchStat`` values in the canonical layout (one file or shards)."""
@@ -194,6 +194,13 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             settings=layer_settings,
             metadata=tied_metadata(_as_module(self), LAYOUTS),
         )
+
+    if TYPE_CHECKING:  # huggingface_hub's signature, so that a library's override written for it type-checks
+
+        def _save_pretrained(self, save_directory: Path) -> None: ...
+
+    else:  # the save extras arrive as keywords: an override forwards them with **kwargs
+        _save_pretrained = _hub_write_weights
 
     @classmethod
     @takes_hub_keywords

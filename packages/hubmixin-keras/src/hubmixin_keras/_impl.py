@@ -198,7 +198,7 @@ class KerasHubMixinBase(ModelHubMixin):
     else:
         __init_subclass__ = _hub_keras_init_subclass
 
-    def _save_pretrained(
+    def _hub_write_weights(
         self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: str | None = None
     ) -> None:
         """Write every variable of the model's layers in the canonical layout (one file, or shards)."""
@@ -228,6 +228,13 @@ class KerasHubMixinBase(ModelHubMixin):
             settings=layer_settings,
             metadata={**build_metadata(_as_layer(self)), **_tied_metadata(_as_layer(self), layers, ties)},
         )
+
+    if TYPE_CHECKING:  # huggingface_hub's signature, so that a library's override written for it type-checks
+
+        def _save_pretrained(self, save_directory: Path) -> None: ...
+
+    else:  # the save extras arrive as keywords: an override forwards them with **kwargs
+        _save_pretrained = _hub_write_weights
 
     @classmethod
     @takes_hub_keywords

@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import torch
 
@@ -74,7 +74,7 @@ def _takes_no_arguments(method: Callable[..., object]) -> bool:
 class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
     """Hand-written core of :class:`hubmixin_torch.PyTorchModelHubMixin`; use that class, not this one."""
 
-    def _save_pretrained(
+    def _hub_write_weights(
         self,
         save_directory: Path,
         *,
@@ -86,6 +86,13 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         if isinstance(module, torch.nn.DataParallel | torch.nn.parallel.DistributedDataParallel):
             module = module.module  # as huggingface_hub does: save the wrapped model's names
         save_module(module, save_directory, max_shard_size=max_shard_size, dtype=dtype)
+
+    if TYPE_CHECKING:  # huggingface_hub's signature, so that a library's override written for it type-checks
+
+        def _save_pretrained(self, save_directory: Path) -> None: ...
+
+    else:  # the save extras arrive as keywords: an override forwards them with **kwargs
+        _save_pretrained = _hub_write_weights
 
     @classmethod
     @takes_hub_keywords

@@ -5,6 +5,7 @@ modules, and the CPU named any way torch names it."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,137 @@ def test_the_cpu_by_any_name(map_location: Any, legacy: bool, tmp_path: Path) ->
     loaded = Views.from_pretrained(tmp_path, map_location=map_location)
     assert loaded.fc.weight.device == torch.device("cpu")
     assert torch.equal(loaded.fc.weight, model.fc.weight)
+
+
+class OwnLoad(nn.Module, PyTorchModelHubMixin):
+    """Overrides ``load_state_dict`` with the signature of torch before 2.1, mapping version 1's ``dense`` keys."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> Any:  # type: ignore[override]
+        renamed = {k.replace("dense.", "fc."): v for k, v in state_dict.items()}
+        return super().load_state_dict(renamed, strict=strict)
+
+
+class OwnStateDict(nn.Module, PyTorchModelHubMixin):
+    """Overrides ``state_dict`` and ``named_parameters`` with narrower signatures than torch's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def state_dict(self) -> Any:  # type: ignore[override]
+        return super().state_dict()
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Any:  # type: ignore[override]
+        return super().named_parameters(prefix=prefix, recurse=recurse)
+
+
+def test_a_models_own_load_state_dict_is_called(tmp_path: Path) -> None:
+    model = OwnLoad()
+    loaded = _round_trip(model, tmp_path / "own")
+    assert torch.equal(loaded.fc.weight, model.fc.weight)
+    (tmp_path / "v1").mkdir()
+    save_file({"dense.weight": torch.ones(2, 3), "dense.bias": torch.zeros(2)}, tmp_path / "v1" / "model.safetensors")
+    (tmp_path / "v1" / "config.json").write_text("{}")
+    loaded = OwnLoad.from_pretrained(tmp_path / "v1", strict=True)
+    assert torch.equal(loaded.fc.weight, torch.ones(2, 3))
+
+
+def test_narrower_state_dict_and_named_parameters_overrides_load(tmp_path: Path) -> None:
+    model = OwnStateDict()
+    loaded = _round_trip(model, tmp_path, strict=True)
+    assert torch.equal(loaded.fc.weight, model.fc.weight) and torch.equal(loaded.fc.bias, model.fc.bias)
+
+
+class SavedAsWeight(nn.Module):
+    """Keeps ``w`` but saves it as ``weight``, through torch's public state-dict hooks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(3))
+        self.register_state_dict_post_hook(_save_as_weight)  # type: ignore[no-untyped-call]
+        self.register_load_state_dict_pre_hook(_load_from_weight)  # type: ignore[no-untyped-call]
+
+
+def _save_as_weight(module: nn.Module, state_dict: dict[str, Any], prefix: str, metadata: Any) -> None:
+    state_dict[prefix + "weight"] = state_dict.pop(prefix + "w")
+
+
+def _load_from_weight(module: nn.Module, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    if prefix + "weight" in state_dict:
+        state_dict[prefix + "w"] = state_dict.pop(prefix + "weight")
+
+
+class CopiesInPlace(nn.Linear):
+    """Reads its tensors itself, copying them into its parameters (as layers unpacking a stored format do)."""
+
+    def _load_from_state_dict(
+        self, state_dict: dict[str, Any], prefix: str, metadata: Any, strict: bool, missing: list[str], *args: Any
+    ) -> None:
+        for name in ("weight", "bias"):
+            if prefix + name not in state_dict:
+                missing.append(prefix + name)
+            elif name == "weight":
+                with torch.no_grad():
+                    self.weight.copy_(state_dict[prefix + name])
+            else:
+                self.bias.data = state_dict[prefix + name].clone()
+
+
+class Hooked(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = SavedAsWeight()
+        self.fc = CopiesInPlace(3, 2)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_modules_with_state_dict_hooks_and_their_own_loading_round_trip(strict: bool, tmp_path: Path) -> None:
+    model = Hooked()
+    loaded = _round_trip(model, tmp_path, strict=strict)
+    assert torch.equal(loaded.scale.w, model.scale.w)
+    assert torch.equal(loaded.fc.weight, model.fc.weight) and torch.equal(loaded.fc.bias, model.fc.bias)
+
+
+_SHARED = nn.Embedding(11, 4)
+
+
+class TiedToDefault(nn.Module, PyTorchModelHubMixin):
+    """Ties its head to an embedding it takes from a default argument (a process-wide module)."""
+
+    def __init__(self, vocab: int = 11, encoder: nn.Embedding = _SHARED) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(4, vocab, bias=False)
+        self.head.weight = self.encoder.weight
+
+
+def test_a_tie_to_a_module_made_before_stays_one_parameter(tmp_path: Path) -> None:
+    loaded = _round_trip(TiedToDefault(), tmp_path)
+    assert loaded.head.weight is loaded.encoder.weight
+    assert len(list(loaded.parameters())) == 1
+
+
+class TorchsOwnHooks(nn.Module, PyTorchModelHubMixin):
+    """torch layers whose state-dict hooks or loaders are torch's own: loaded by assignment all the same."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(4)
+        self.instance = nn.InstanceNorm1d(4, affine=True)
+        self.lazy = nn.LazyLinear(4)
+        self.normed = nn.utils.parametrizations.weight_norm(nn.Linear(4, 4))
+        self.spectral = nn.utils.spectral_norm(nn.Linear(4, 4))
+
+
+def test_torchs_own_hooks_keep_the_fast_load(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    model = TorchsOwnHooks()
+    model.lazy(torch.randn(2, 3))
+    caplog.set_level(logging.INFO, logger="hubmixin_torch")
+    loaded = _round_trip(model, tmp_path, strict=True)
+    assert "loads itself" not in caplog.text
+    for (name, expected), got in zip(model.state_dict().items(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(expected, got), name

@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import operator
 import threading
 import weakref
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import torch
 
@@ -34,8 +35,6 @@ def _meta_parameter_hook(module: torch.nn.Module, name: str, param: torch.nn.Par
     memo: _Memo | None = getattr(_local, "memo", None)
     if memo is None or type(param) is not torch.nn.Parameter or param.is_meta:
         return None  # not constructing, a Parameter subclass (lazy, quantized...) or already meta
-    if id(param) in _local.given:
-        return None  # a parameter of a module given to __init__ (a head tied to a given embedding): stays one
     hit = memo.get(id(param))
     if hit is not None and hit[0]() is param:  # the same Parameter registered twice: keep the tie
         return hit[1]
@@ -56,53 +55,44 @@ def _install_hook() -> None:
 
 
 @contextmanager
-def _parameters_on_meta(active: bool, given: Iterable[object] = ()) -> Iterator[None]:
-    """Within this block (this thread only), parameters registered on a module are put on the meta device, except
-    those of the modules ``given`` (maybe in lists, tuples and dicts)."""
+def _parameters_on_meta(active: bool) -> Iterator[_Memo]:
+    """Within this block (this thread only), parameters registered on a module are put on the meta device; yields
+    the memo of what was moved (``id(real)`` -> the real one, its meta copy)."""
     if active:
         _install_hook()
-    previous: tuple[_Memo | None, Collection[int]] = getattr(_local, "memo", None), getattr(_local, "given", ())
-    _local.memo = {} if active else None
-    _local.given = {id(p) for module in _modules_in(given) for p in module.parameters()} if active else ()
+    previous = getattr(_local, "memo", None)
+    memo: _Memo = {}
+    _local.memo = memo if active else None
     try:
-        yield
+        yield memo
     finally:
-        _local.memo, _local.given = previous
+        _local.memo = previous
 
 
-def _modules_in(values: Iterable[object]) -> Iterator[torch.nn.Module]:
-    for value in values:
-        if isinstance(value, torch.nn.Module):
-            yield value
-        elif isinstance(value, dict):
-            yield from _modules_in(value.values())
-        elif isinstance(value, list | tuple):
-            yield from _modules_in(value)
-
-
-def parameters_as_given() -> contextlib.AbstractContextManager[None]:
+def parameters_as_given() -> contextlib.AbstractContextManager[_Memo]:
     """Within this block (this thread only), parameters are registered as they are, even inside a construction
     without weights (a model loading a pretrained part of itself in its ``__init__``)."""
     return _parameters_on_meta(False)
 
 
-def construct_without_weights(factory: Callable[[], M], *, given: Iterable[object] = ()) -> M:
+def construct_without_weights(factory: Callable[[], M]) -> M:
     """Call ``factory`` (a module's constructor) with every parameter it registers moved to the meta device.
 
     Parameters made the usual way (``torch.empty`` then ``reset_parameters()``, as every ``torch.nn`` layer does)
     are never initialised, and the empty tensor they start from is freed untouched (no memory is committed); a
     parameter ``__init__`` fills itself (``nn.Parameter(torch.randn(...))``) is computed once and dropped. Buffers
     and plain tensor attributes are built on the CPU as usual, so non-persistent buffers get their values from
-    ``__init__``. A Parameter registered twice (tied) stays one Parameter, and the parameters of modules
-    ``given`` to ``__init__`` (the arguments, maybe in lists, tuples and dicts) stay as they are. Only this thread is
+    ``__init__``. A Parameter registered twice (tied) stays one Parameter, and so does one that existed before
+    (of a module given to ``__init__`` or kept elsewhere, a head tied to its embedding). Only this thread is
     affected.
 
     If ``__init__`` cannot run that way (it reads a parameter's values), the module is constructed normally:
     :func:`load_checkpoint` then replaces the initialised parameters, at the reference's cost.
     """
     try:
-        with _parameters_on_meta(True, given):
+        with _parameters_on_meta(True) as memo:
             module = factory()
+        _keep_existing(module, memo)
     except Exception as error:  # data-dependent code in __init__: fall back to a normal construction below
         failure: BaseException | str = error
     else:
@@ -117,6 +107,21 @@ def construct_without_weights(factory: Callable[[], M], *, given: Iterable[objec
     logger.info("constructing with parameters on the meta device failed (%r); constructing normally", failure)
     with _parameters_on_meta(False):
         return factory()
+
+
+def _keep_existing(module: object, memo: _Memo) -> None:
+    """Put back the parameters that existed before the construction (a module given to ``__init__``, or kept
+    elsewhere) where their meta copies were registered, if the model holds them too: a head tied to a given
+    embedding stays tied to it, as one Parameter."""
+    if not isinstance(module, torch.nn.Module) or not memo:
+        return
+    held = {id(p) for m in module.modules() for p in m._parameters.values() if p is not None and not p.is_meta}
+    real_of = {id(meta): real for real_ref, meta in memo.values() if (real := real_ref()) is not None}
+    for sub in module.modules():
+        for name, param in sub._parameters.items():
+            real = real_of.get(id(param))
+            if real is not None and id(real) in held:
+                sub._parameters[name] = real
 
 
 _MODULE_TABLES = frozenset({"_parameters", "_buffers", "_modules"})
@@ -172,11 +177,37 @@ def _holds_meta(value: object, registered: set[int], seen: set[int]) -> bool:
             itertools.chain(m._parameters.values(), m._buffers.values()) for m in own
         )
         return any(t is not None and t.is_meta for t in tensors) or bool(_meta_in(value, registered, seen))
-    if isinstance(value, dict | list | tuple | set | frozenset):
-        seen.add(id(value))
-        items = value.values() if isinstance(value, dict) else value
-        return any(_holds_meta(item, registered, seen) for item in items)
+    if not isinstance(value, _CONTAINERS):
+        return False
+    # Containers level by level (at most _DEPTH), their items sorted out in C: a vocabulary or a list of merges
+    # of a million entries is no slower to pass than the model's construction.
+    level: list[Any] = [value]
+    for _ in range(_DEPTH):
+        if set(map(type, level)) <= _SEQUENCES:
+            items = list(itertools.chain.from_iterable(level))
+        else:
+            items = list(itertools.chain.from_iterable(c.values() if isinstance(c, dict) else c for c in level))
+        others = list(itertools.compress(items, map(operator.not_, map(_PLAIN.__contains__, map(type, items)))))
+        if set(map(type, others)) <= _SEQUENCES | {dict}:
+            level = others
+        else:
+            level = []
+            for item in others:
+                if isinstance(item, _CONTAINERS):
+                    level.append(item)
+                elif _holds_meta(item, registered, seen):
+                    return True
+        if not level:
+            return False
     return False
+
+
+_PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
+"""Types of values that cannot be or hold anything on the meta device."""
+
+_SEQUENCES = frozenset({list, tuple, set, frozenset})
+_DEPTH = 8  # levels of containers looked into (a list holding itself ends there)
+_CONTAINERS = (dict, list, tuple, set, frozenset)
 
 
 def _out_of_memory(error: BaseException | str) -> bool:

@@ -6,6 +6,7 @@ The public methods are generated (``_generated/_methods.py``) and reach these th
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -19,8 +20,11 @@ from hubmixin_core.weights import Checkpoint
 from hubmixin_torch._checkpoint import open_torch_checkpoint, open_torch_file
 from hubmixin_torch._construct import construct_without_weights, parameters_as_given
 from hubmixin_torch._dtypes import DTYPE_CODERS, check_dtype_argument
-from hubmixin_torch._load import load_checkpoint
+from hubmixin_torch._load import load_checkpoint, named_tensors
+from hubmixin_torch._load_as_torch import customised_loading, load_like_torch
 from hubmixin_torch._save import save_module
+
+logger = logging.getLogger("hubmixin_torch")
 
 __all__ = ["TorchHubMixinBase"]
 
@@ -118,22 +122,20 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         device = _as_device(map_location)
         dtype = check_dtype_argument(dtype)
         checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
-        model = construct_without_weights(lambda: cls(**model_kwargs), given=model_kwargs.values())
+        model = construct_without_weights(lambda: cls(**model_kwargs))
         module = _as_module(model)
         # A load inside another model's __init__ (a pretrained backbone), itself built without weights: the
         # tensors assigned here are this model's, not parameters of the outer one to put on the meta device.
         with parameters_as_given():
+            own = customised_loading(module)
+            if own is not None and any(t.is_meta for t in named_tensors(module).values()):
+                logger.info("%s loads itself (%s): built normally, as huggingface_hub builds it", cls.__qualname__, own)
+                model = cls(**model_kwargs)
+                module = _as_module(model)
             tie_weights = getattr(module, "tie_weights", None)
             if callable(tie_weights) and _takes_no_arguments(tie_weights):  # transformers': ties made outside init
                 tie_weights()
-            load_checkpoint(
-                module,
-                checkpoint,
-                device=device,
-                dtype=dtype,
-                strict=strict,
-                rebuild=lambda: _as_module(cls(**model_kwargs)),
-            )
+            _load_into(module, checkpoint, device, dtype, strict, rebuild=lambda: _as_module(cls(**model_kwargs)))
         module.eval()
         return model
 
@@ -159,6 +161,22 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
 def _load_file_into(model: _Model, checkpoint: Checkpoint, device: torch.device, strict: bool) -> _Model:
     module = _as_module(model)
-    load_checkpoint(module, checkpoint, device=device, dtype=None, strict=strict, rebuild=lambda: module)
+    _load_into(module, checkpoint, device, None, strict, rebuild=lambda: module)
     module.eval()
     return model
+
+
+def _load_into(
+    module: torch.nn.Module,
+    checkpoint: Checkpoint,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    strict: bool,
+    *,
+    rebuild: Callable[[], torch.nn.Module],
+) -> None:
+    """Load by assignment, or through the model's own ``load_state_dict`` where it loads itself."""
+    if customised_loading(module) is None:
+        load_checkpoint(module, checkpoint, device=device, dtype=dtype, strict=strict, rebuild=rebuild)
+    else:
+        load_like_torch(module, checkpoint, device=device, dtype=dtype, strict=strict)

@@ -11,18 +11,18 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
 
-from hubmixin_core.errors import WeightsError, WeightsKeyError, WeightsShapeError, format_names
+from hubmixin_core.errors import WeightsError, WeightsShapeError, format_names
 from hubmixin_core.weights import (
     ALIGNMENT,
     Checkpoint,
     LoadReport,
     TensorInfo,
     check_checkpoint,
-    check_missing_size,
     tied_names,
     warn_settings,
 )
@@ -31,15 +31,17 @@ from hubmixin_torch._construct import _parameters_on_meta
 from hubmixin_torch._dtypes import dtype_name, target_dtype
 from hubmixin_torch._settings import model_settings
 
-__all__ = ["load_checkpoint"]
+__all__ = ["ExpectedTensors", "expected_tensors", "load_checkpoint", "load_state", "named_tensors", "place"]
 
 logger = logging.getLogger("hubmixin_torch")
 
 
-def _named_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+def named_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Parameters and buffers by attribute path, tied ones under each name (torch's own methods: a model may
+    override them with narrower signatures)."""
     return {
-        **dict(module.named_parameters(remove_duplicate=False)),
-        **dict(module.named_buffers(remove_duplicate=False)),
+        **dict(torch.nn.Module.named_parameters(module, remove_duplicate=False)),
+        **dict(torch.nn.Module.named_buffers(module, remove_duplicate=False)),
     }
 
 
@@ -68,6 +70,99 @@ def _shape(name: str, tensor: torch.Tensor, found: Mapping[str, TensorInfo]) -> 
 
 def _on_device(tensor: torch.Tensor, device: torch.device) -> bool:
     return tensor.device.type == device.type and (device.index is None or tensor.device.index == device.index)
+
+
+@dataclass(frozen=True)
+class ExpectedTensors:
+    """What a module holds before a load, and what it expects of a checkpoint."""
+
+    named: dict[str, torch.Tensor]
+    """Parameters and buffers by attribute path (:func:`named_tensors`), as built."""
+    state: dict[str, torch.Tensor]
+    """The tensors of the module's state dict, by state-dict name."""
+    want: dict[str, TensorInfo]
+    """Each state-dict tensor's shape and the dtype it loads in."""
+    source_of: dict[str, str]
+    """For each attribute path of a tie group (paths of one tensor object), the one it loads from (preferably one
+    the file holds)."""
+    groups: list[list[str]]
+    """The tie groups of more than one name."""
+    shared: dict[str, str]
+    """Tensors the file holds once under another name it records (safetensors' ``save_model``: {dropped: kept}),
+    where the module holds them as tensors of their own (tied by ``head.weight.data = emb.weight.data``)."""
+    counters: set[str]
+    """Batch norms' step counters: as torch's own load_state_dict does for a state dict without version metadata
+    (safetensors never has it), one may be absent, and keeps its ``__init__`` value."""
+
+    @property
+    def aliases(self) -> set[str]:
+        """Names of a tie group other than the one it loads from."""
+        return {n for n, s in self.source_of.items() if n != s}
+
+    @property
+    def tied(self) -> set[str]:
+        """Names restored from another's tensor: aliases and shared ones."""
+        return self.aliases | self.shared.keys()
+
+    @property
+    def ignored(self) -> set[str]:
+        """Names a checkpoint may lack."""
+        return self.tied | self.counters
+
+
+def expected_tensors(module: torch.nn.Module, checkpoint: Checkpoint, dtype: torch.dtype | None) -> ExpectedTensors:
+    """What ``module`` holds and expects of ``checkpoint`` (``dtype``: the floating dtype asked for, if any)."""
+    named = named_tensors(module)
+    state = torch.nn.Module.state_dict(module, keep_vars=True)
+    expected = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    found = checkpoint.infos
+    groups: dict[int, list[str]] = {}
+    for name, tensor in named.items():  # attribute paths (a state-dict hook may save one under another name)
+        groups.setdefault(id(tensor), []).append(name)
+    source_of: dict[str, str] = {}
+    for names in groups.values():
+        source = next((n for n in names if n in found), next((n for n in names if n in expected), names[0]))
+        source_of.update(dict.fromkeys(names, source))
+    aliases = {n for n, s in source_of.items() if n != s}
+    want = {k: TensorInfo(_shape(k, t, found), dtype_name(target_dtype(t, dtype))) for k, t in expected.items()}
+    shared = {n: kept for n, kept in tied_names(checkpoint, want).items() if n not in aliases and kept in want}
+    counters = {
+        f"{name}.num_batches_tracked" if name else "num_batches_tracked"
+        for name, m in module.named_modules()
+        if isinstance(m, torch.nn.modules.batchnorm._NormBase)
+    }
+    tie_groups = [names for names in groups.values() if len(names) > 1]
+    return ExpectedTensors(named, expected, want, source_of, tie_groups, shared, counters)
+
+
+def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.device, dtype: torch.dtype | None) -> None:
+    """Leave every loaded tensor on ``device`` and in the dtype asked for, aligned and in the layout ``__init__``
+    gave it, ties restored, in the tensor objects the module had before (:func:`_keep_parameter_objects`).
+
+    Aligned: CPU kernels take other paths on unaligned data, so a misaligned memory-mapped tensor would compute
+    differently from the saved model.
+    """
+    for name, tensor in named_tensors(module).items():
+        if name in expected.tied:
+            continue
+        before = expected.named.get(name)
+        target = target_dtype(tensor if before is None else before, dtype)
+        if before is not None and not _lazy(before) and not before.is_contiguous() and before.shape == tensor.shape:
+            # The layout __init__ gave it (channels_last, a transposed weight): kernels would take other paths.
+            laid_out = torch.empty_like(before, device=device, dtype=target)
+            if laid_out.stride() != tensor.stride():
+                _set_tensor(module, name, laid_out.copy_(tensor.detach()))
+                continue
+        if not _on_device(tensor, device) or tensor.dtype != target:
+            _set_tensor(module, name, tensor.detach().to(device=device, dtype=target))
+        elif device.type == "cpu" and tensor.data_ptr() % ALIGNMENT:
+            _set_tensor(module, name, tensor.detach().clone())
+    final = named_tensors(module)
+    for name in sorted(expected.aliases):
+        _set_tensor(module, name, final[expected.source_of[name]])
+    for name, kept in expected.shared.items():  # a tensor of its own again, on the kept one's memory
+        _set_tensor(module, name, final[expected.source_of.get(kept, kept)].detach())
+    _keep_parameter_objects(module, expected.named)
 
 
 def load_checkpoint(
@@ -107,121 +202,51 @@ def load_checkpoint(
             ``rebuild`` runs, so a config asking for a larger model than its weights allocates nothing.
     """
     owner = type(module).__qualname__
-    named = _named_tensors(module)
-    expected = {k: v for k, v in module.state_dict(keep_vars=True).items() if isinstance(v, torch.Tensor)}
     found = checkpoint.infos
-
-    # Tie groups: names of one tensor object. Each group loads from one source name, preferably in the file.
-    groups: dict[int, list[str]] = {}
-    for name, tensor in {**named, **expected}.items():
-        groups.setdefault(id(tensor), []).append(name)
-    source_of: dict[str, str] = {}
-    for names in groups.values():
-        source = next((n for n in names if n in found), next((n for n in names if n in expected), names[0]))
-        source_of.update(dict.fromkeys(names, source))
-    aliases = {n for n, s in source_of.items() if n != s}
-    want = {k: TensorInfo(_shape(k, t, found), dtype_name(target_dtype(t, dtype))) for k, t in expected.items()}
-    # Tensors the file holds once under another name it records (safetensors' save_model: {dropped: kept}), where
-    # the module holds them as tensors of their own (tied by `head.weight.data = emb.weight.data`).
-    shared = {n: kept for n, kept in tied_names(checkpoint, want).items() if n not in aliases and kept in want}
-
+    expected = expected_tensors(module, checkpoint, dtype)
     # Check the headers before reading anything (core's policy for every framework).
-    # As torch's own load_state_dict does for a state dict without version metadata (safetensors never has it):
-    # a batch norm's step counter may be absent, and keeps its __init__ value.
-    counters = {
-        f"{name}.num_batches_tracked" if name else "num_batches_tracked"
-        for name, m in module.named_modules()
-        if isinstance(m, torch.nn.modules.batchnorm._NormBase)
-    }
-    ignored = aliases | counters | shared.keys()
-    # Tensors under names the model does not have, where its modules' load hooks may rename them (a library
-    # reading checkpoints written before a rename): given to load_state_dict too, keys checked after it.
-    renamed = [n for n in found if n not in expected] if _remaps_keys(module) else []
     report = check_checkpoint(
-        want,
+        expected.want,
         checkpoint,
         strict=strict,
         convert_floating=dtype is not None,
-        ignore_missing=want.keys() if renamed else ignored,
-        ignore_unexpected=renamed,
+        ignore_missing=expected.ignored,
     )
     warn_settings(checkpoint.metadata, model_settings(module, dtype), owner, checkpoint.description)
 
     # Read (memory-mapped) and assign.
-    sources = [n for n in dict.fromkeys(source_of.values()) if n in found and n in expected]
-    loaded = read_tensors(checkpoint, [*sources, *renamed], device)
-    _check_ties_held(checkpoint, [names for names in groups.values() if len(names) > 1], source_of, strict, owner)
+    sources = [n for n in dict.fromkeys(expected.source_of.values()) if n in found and n in expected.state]
+    loaded = read_tensors(checkpoint, sources, device)
+    _check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
     state: dict[str, torch.Tensor] = {}
     for name in sources:
-        target = target_dtype(expected[name], dtype)
+        target = target_dtype(expected.state[name], dtype)
         state[name] = loaded.pop(name).to(target)  # no copy when the dtype matches
-    state.update(loaded)
-    result = _load_state(module, state, checkpoint.description)
-    del state, loaded
-    if renamed:
-        report = LoadReport([n for n in result.missing if n in want and n not in ignored], result.unexpected)
-        if strict and (report.missing or report.unexpected):
-            raise WeightsKeyError(checkpoint.description, report.missing, report.unexpected)
-        check_missing_size(want, report.missing, checkpoint)
+    load_state(module, state, checkpoint.description, assign=True)
+    del state
 
     # Parameters still on meta (absent from the checkpoint) get the module's own initialisation.
-    pending = [n for n, t in _named_tensors(module).items() if t.is_meta and n not in aliases and n not in shared]
+    pending = [n for n, t in named_tensors(module).items() if t.is_meta and n not in expected.tied]
+    unloaded = [n for n in pending if n in sources]
+    if unloaded and device.type != "meta":  # (models loading themselves take load_like_torch: see customised_loading)
+        message = f"{owner}: {format_names(unloaded)} of {checkpoint.description} were given but not loaded"
+        raise WeightsError(message)
     if pending and device.type != "meta":
         with _parameters_on_meta(False):
-            donor = _named_tensors(rebuild())
+            donor = named_tensors(rebuild())
         for name in pending:
             if name not in donor or donor[name].is_meta:
                 raise WeightsError(f"{owner}: cannot initialise {name!r}, which the checkpoint does not hold")
             _set_tensor(module, name, donor[name].detach())
         del donor
 
-    # Everything on the device and dtype asked for, and aligned (CPU kernels take other paths on unaligned data,
-    # so a misaligned memory-mapped tensor would compute differently from the saved model), then ties restored.
-    for name, tensor in _named_tensors(module).items():
-        if name in aliases or name in shared:
-            continue
-        before = named.get(name)
-        target = target_dtype(tensor if before is None else before, dtype)
-        if before is not None and not _lazy(before) and not before.is_contiguous() and before.shape == tensor.shape:
-            # The layout __init__ gave it (channels_last, a transposed weight): kernels would take other paths.
-            laid_out = torch.empty_like(before, device=device, dtype=target)
-            if laid_out.stride() != tensor.stride():
-                _set_tensor(module, name, laid_out.copy_(tensor.detach()))
-                continue
-        if not _on_device(tensor, device) or tensor.dtype != target:
-            _set_tensor(module, name, tensor.detach().to(device=device, dtype=target))
-        elif device.type == "cpu" and tensor.data_ptr() % ALIGNMENT:
-            _set_tensor(module, name, tensor.detach().clone())
-    final = _named_tensors(module)
-    for name in sorted(aliases):
-        _set_tensor(module, name, final[source_of[name]])
-    for name, kept in shared.items():  # a tensor of its own again, on the kept one's memory (`.data =` ties)
-        _set_tensor(module, name, final[source_of.get(kept, kept)].detach())
-
-    _keep_parameter_objects(module, named)
-
+    place(module, expected, device, dtype)
     if device.type != "meta":
-        left = [n for n, t in _named_tensors(module).items() if t.is_meta]
+        left = [n for n, t in named_tensors(module).items() if t.is_meta]
         if left:
             raise WeightsError(f"{owner}: tensors {format_names(left)} are still on the meta device after loading")
     report.log(logger, owner, checkpoint.description)
     return report
-
-
-_TORCH_LOADERS = {
-    torch.nn.Module._load_from_state_dict,
-    torch.nn.modules.batchnorm._NormBase._load_from_state_dict,  # a step counter older files lack
-    torch.nn.modules.instancenorm._InstanceNorm._load_from_state_dict,  # statistics it does not track
-}
-
-
-def _remaps_keys(module: torch.nn.Module) -> bool:
-    """Whether a module of ``module``'s tree may read tensors under other names than its own: it overrides
-    ``_load_from_state_dict`` or has load pre-hooks (torch's ``weight_norm`` and lazy modules, libraries' renames)."""
-    return any(
-        sub._load_state_dict_pre_hooks or type(sub)._load_from_state_dict not in _TORCH_LOADERS
-        for sub in module.modules()
-    )
 
 
 _SIZE_MISMATCH = re.compile(
@@ -230,11 +255,15 @@ _SIZE_MISMATCH = re.compile(
 )
 
 
-def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> LoadReport:
-    """``module.load_state_dict(state, strict=False, assign=True)``: the keys it found missing and unexpected (after
-    the modules' hooks); a shape they could not reconcile is a WeightsShapeError naming the tensor."""
+def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str, *, assign: bool) -> LoadReport:
+    """``module.load_state_dict(state, strict=False)`` (with ``assign``, torch's own): the keys it found missing and
+    unexpected (after the modules' hooks; none where a model's own method returns nothing); a shape they could
+    not reconcile is a WeightsShapeError naming the tensor (``source``: the checkpoint)."""
     try:
-        result = module.load_state_dict(state, strict=False, assign=True)
+        if assign:
+            result = torch.nn.Module.load_state_dict(module, state, strict=False, assign=True)
+        else:  # as huggingface_hub's load calls it (safetensors' load_model): a model's override receives that
+            result = module.load_state_dict(state, strict=False)
     except RuntimeError as error:
         mismatch = _SIZE_MISMATCH.search(str(error))
         if mismatch is None:
@@ -242,7 +271,8 @@ def _load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source:
         key, found, expected = mismatch.groups()
         shape = [tuple(int(d) for d in dims.split(",") if d.strip()) for dims in (expected, found)]
         raise WeightsShapeError(source, key, shape[0], shape[1]) from error
-    return LoadReport(list(result.missing_keys), list(result.unexpected_keys))
+    missing, unexpected = getattr(result, "missing_keys", []), getattr(result, "unexpected_keys", [])
+    return LoadReport(list(missing), list(unexpected))
 
 
 def _keep_parameter_objects(module: torch.nn.Module, originals: dict[str, torch.Tensor]) -> None:
@@ -255,7 +285,7 @@ def _keep_parameter_objects(module: torch.nn.Module, originals: dict[str, torch.
     Python attributes (``p._no_weight_decay = True``), a Parameter subclass, gradient hooks, and references held
     elsewhere (a list of the parameters).
     """
-    final = _named_tensors(module)
+    final = named_tensors(module)
     moved: dict[int, torch.Tensor] = {}  # id(original) -> the loaded tensor it took the values of
     for name, original in originals.items():
         loaded = final.get(name)

@@ -1,0 +1,92 @@
+"""Loading a model that loads itself: huggingface_hub's way, for models whose state-dict methods or hooks are
+their own.
+
+Such a model may read tensors under other names than its attributes' (a library reading checkpoints written
+before a rename), copy them in place, or unpack them: it is built normally and given every tensor of the
+checkpoint through its own ``load_state_dict(state_dict, strict=False)``, as huggingface_hub's mixin does. See
+:func:`customised_loading` and :func:`load_like_torch`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from hubmixin_core.errors import WeightsKeyError
+from hubmixin_core.weights import Checkpoint, LoadReport, check_checkpoint, warn_settings
+from hubmixin_torch._checkpoint import read_tensors
+from hubmixin_torch._load import expected_tensors, load_state, place
+from hubmixin_torch._settings import model_settings
+
+__all__ = ["customised_loading", "load_like_torch"]
+
+logger = logging.getLogger("hubmixin_torch")
+
+_OWN_METHODS = ("load_state_dict", "state_dict")
+"""Methods of the model's class that, overridden, decide which tensors it saves or how it loads them."""
+
+_TORCH_LOADERS = {
+    torch.nn.Module._load_from_state_dict,
+    torch.nn.modules.batchnorm._NormBase._load_from_state_dict,  # a step counter older files lack
+    torch.nn.modules.instancenorm._InstanceNorm._load_from_state_dict,  # statistics it does not track
+}
+"""torch's own ``_load_from_state_dict`` methods, which assignment serves as it is."""
+
+_TORCH_HOOKS = ("torch.nn.modules.lazy", "torch.nn.utils.parametrizations", "torch.nn.utils.spectral_norm")
+"""Modules of torch's own state-dict hooks (lazy modules', ``weight_norm``'s and ``spectral_norm``'s)."""
+
+
+def customised_loading(module: torch.nn.Module) -> str | None:
+    """What makes ``module`` load itself, if anything: its class overriding ``load_state_dict`` or ``state_dict``,
+    a module of it overriding ``_load_from_state_dict``, or state-dict hooks of its own (torch's are not)."""
+    for method in _OWN_METHODS:
+        if getattr(type(module), method) is not getattr(torch.nn.Module, method):
+            return f"{type(module).__qualname__}.{method}"
+    for path, sub in module.named_modules():
+        if type(sub)._load_from_state_dict not in _TORCH_LOADERS:
+            return f"{type(sub).__qualname__}._load_from_state_dict"
+        hooks = [sub._load_state_dict_pre_hooks, sub._load_state_dict_post_hooks]
+        hooks += [sub._state_dict_hooks, sub._state_dict_pre_hooks]
+        for hook in (hook for table in hooks for hook in table.values()):
+            inner = getattr(hook, "hook", hook)  # torch wraps load pre-hooks
+            if getattr(inner, "__module__", None) not in _TORCH_HOOKS:
+                return f"a state-dict hook of {path or 'the model'} ({getattr(inner, '__qualname__', inner)!r})"
+    return None
+
+
+def load_like_torch(
+    module: torch.nn.Module, checkpoint: Checkpoint, *, device: torch.device, dtype: torch.dtype | None, strict: bool
+) -> LoadReport:
+    """Load ``checkpoint`` into ``module`` (built normally) through its own ``load_state_dict``, which copies every
+    tensor of the file into it; then leave every tensor on ``device`` and in ``dtype``.
+
+    The headers of the tensors the model names as the file does are checked first, as :func:`load_checkpoint`
+    checks them; the keys are checked on what the model's loading left (its hooks may rename them).
+
+    Raises:
+        WeightsShapeError: a tensor's shape differs from the module's (always).
+        WeightsDtypeError: as :func:`load_checkpoint`, for the tensors the file names as the model does.
+        WeightsKeyError: with ``strict``, keys are missing or unexpected after the model's own loading.
+    """
+    owner = type(module).__qualname__
+    expected = expected_tensors(module, checkpoint, dtype)
+    found = checkpoint.infos
+    check_checkpoint(
+        expected.want,
+        checkpoint,
+        strict=strict,
+        convert_floating=dtype is not None,
+        ignore_missing=expected.want.keys(),
+        ignore_unexpected=found.keys(),
+    )
+    warn_settings(checkpoint.metadata, model_settings(module, dtype), owner, checkpoint.description)
+    state = read_tensors(checkpoint, list(found), torch.device("cpu"))  # copied into the module's own memory
+    result = load_state(module, state, checkpoint.description, assign=False)
+    del state
+    report = LoadReport([n for n in result.missing if n not in expected.ignored], result.unexpected)
+    if strict and (report.missing or report.unexpected):
+        raise WeightsKeyError(checkpoint.description, report.missing, report.unexpected)
+    place(module, expected, device, dtype)
+    report.log(logger, owner, checkpoint.description)
+    return report

@@ -274,3 +274,23 @@ def test_recurrent_layers_shapes_cannot_build_load_from_their_recorded_build(tmp
     assert [numpy(v).tobytes() for v in loaded.weights] == [numpy(v).tobytes() for v in model.weights]
     if kind != "stateful":  # the model's state moved on at its call
         np.testing.assert_array_equal(numpy(loaded(x.astype(np.float32))), numpy(model(x.astype(np.float32))))
+
+
+class Grouped(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """Keras' own GroupQueryAttention makes its sub-layers in ``build``, without an adapter."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.attention = keras.layers.GroupQueryAttention(head_dim=4, num_query_heads=4, num_key_value_heads=2)
+
+    def call(self, x: Any) -> Any:
+        return self.attention(x, x)
+
+
+def test_keras_layers_made_in_build_load(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).random((2, 4, 8)).astype(np.float32)
+    model = Grouped()
+    expected = numpy(model(x))
+    model.save_pretrained(tmp_path)
+    loaded = Grouped.from_pretrained(tmp_path, strict=True)
+    np.testing.assert_array_equal(numpy(loaded(x)), expected)

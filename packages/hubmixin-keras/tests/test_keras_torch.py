@@ -298,3 +298,44 @@ def test_a_wrapped_layer_sharing_its_kernel_saves_it_once(tmp_path: Path) -> Non
     assert "sn.layer.weight" in keys and "sn.kernel" not in keys
     loaded = Normalized.from_pretrained(tmp_path, strict=True)
     assert [numpy(v).tobytes() for v in loaded.weights] == [numpy(v).tobytes() for v in model.weights]
+
+
+class AliasedBlocks(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """Holds its first block at two paths: Keras names it ``first`` (a layer attribute comes before a list)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.blocks = [keras.layers.Dense(3), keras.layers.Dense(3)]
+        self.first = self.blocks[0]
+
+    def call(self, x: Any) -> Any:
+        return self.blocks[1](self.blocks[0](x))
+
+
+class TorchBlocks(nn.Module, PyTorchModelHubMixin):
+    """The same blocks, named once (``blocks.0``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Linear(3, 3), nn.Linear(3, 3)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.blocks[1](self.blocks[0](x))
+        return out
+
+
+def test_a_layer_held_at_two_paths_exchanges_with_a_port_naming_it_once(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).random((2, 3)).astype("float32")
+    torch_model = TorchBlocks().eval()
+    torch_model.save_pretrained(tmp_path / "torch")
+    ported = AliasedBlocks.from_pretrained(tmp_path / "torch", strict=True)
+    with torch.no_grad():
+        expected = torch_model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(numpy(ported(x)), expected, rtol=1e-6, atol=1e-6)
+
+    keras_model = AliasedBlocks()
+    keras_model(x)
+    keras_model.save_pretrained(tmp_path / "keras")
+    back = TorchBlocks.from_pretrained(tmp_path / "keras", strict=True)
+    with torch.no_grad():
+        np.testing.assert_allclose(back(torch.from_numpy(x)).numpy(), numpy(keras_model(x)), rtol=1e-6, atol=1e-6)

@@ -40,8 +40,8 @@ def _needs_record(layer: keras.Layer) -> bool:
         return False
     if own_variables(layer):
         return True
-    keras_own = type(layer).build.__module__.startswith("keras.")
-    return not keras_own and len(named_layers(layer)) > 1
+    container = isinstance(layer, keras.Model) and type(layer).build.__module__.startswith("keras.")
+    return not container and len(named_layers(layer)) > 1
 
 
 def _build_config(layer: keras.Layer) -> Any:

@@ -13,6 +13,7 @@ import collections
 import contextlib
 import itertools
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -23,7 +24,7 @@ from keras.src.backend.common import global_state
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, WeightsKeyError, WeightsShapeError, format_names
 from hubmixin_core.weights import TensorInfo, dtype_name, is_floating
 from hubmixin_keras._layout import builds_from_shapes, input_shape_of, shape_keys_of
-from hubmixin_keras._walk import has_own_build, named_layers
+from hubmixin_keras._walk import has_own_build, named_layers, shared_path_renames
 
 __all__ = [
     "assign",
@@ -135,10 +136,13 @@ def _construct(
     deferred: bool,
 ) -> tuple[M, list[str]]:
     unbuilt: list[str] = []
-    names = sorted(infos)  # a layer's tensors, found by prefix: a model can have thousands of layers
     scope = keras.StatelessScope(initialize_variables=False) if deferred else contextlib.nullcontext()
     with _dtype_policy(dtype), scope:
         model = factory()
+        renames = [(re.compile(old), new) for old, new in shared_path_renames(model, infos).items()]
+        if renames:  # a shared layer the checkpoint holds under another of its paths: built from those tensors
+            infos = {**infos, **{_path_renamed(name, renames): info for name, info in infos.items()}}
+        names = sorted(infos)  # a layer's tensors, found by prefix: a model can have thousands of layers
         walked: set[int] = set()
         while True:
             layers = dict(named_layers(model))
@@ -158,6 +162,12 @@ def _construct(
                     unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
         mark_containers_built(model)
     return model, unbuilt
+
+
+def _path_renamed(name: str, renames: Sequence[tuple[re.Pattern[str], str]]) -> str:
+    for pattern, replacement in renames:
+        name = pattern.sub(replacement, name)
+    return name
 
 
 def _under(path: str, names: Sequence[str], infos: Mapping[str, TensorInfo]) -> dict[str, TensorInfo]:

@@ -53,7 +53,14 @@ from hubmixin_keras._lora import lora_names, merge_lora, reset_lora
 from hubmixin_keras._own_loaders import run_own_loaders
 from hubmixin_keras._settings import layer_settings
 from hubmixin_keras._shared import Tie, layer_variables
-from hubmixin_keras._walk import named_layers, other_paths, own_variables, unreached_layers, unreached_variables
+from hubmixin_keras._walk import (
+    named_layers,
+    other_paths,
+    own_variables,
+    shared_path_renames,
+    unreached_layers,
+    unreached_variables,
+)
 
 __all__ = ["KerasHubMixinBase"]
 
@@ -270,6 +277,7 @@ class KerasHubMixinBase(ModelHubMixin):
             if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
                 raise unbuilt_error(model, unbuilt, checkpoint.description, checkpoint.infos)
             layer = _as_layer(model)
+            checkpoint = checkpoint.renamed(shared_path_renames(layer, checkpoint.infos))
             builders = unbuilt_builders(layer, checkpoint.infos)
             if builders:  # their sub-layers do not exist: their tensors cannot be loaded
                 error = builders_error(builders, checkpoint.description, strict)

@@ -10,9 +10,10 @@ known there), each kind in the order it was set. Layers that only private attrib
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import keras
@@ -26,6 +27,7 @@ __all__ = [
     "held_variables",
     "named_layers",
     "other_paths",
+    "shared_path_renames",
     "own_variables",
     "unreached_layers",
     "unreached_variables",
@@ -167,6 +169,26 @@ def other_paths(model: keras.Layer) -> dict[str, str]:
     except _TooManyPaths:
         return {}
     return others
+
+
+def shared_path_renames(model: keras.Layer, names: Iterable[str]) -> dict[str, str]:
+    """Renames (regular expression: replacement, as ``key_mapping``) of the tensors ``names`` a checkpoint holds
+    under another path of a shared layer than its first (``blocks.0.kernel`` for a layer that is also
+    ``self.first``, as a port naming it once saves it), where the checkpoint lacks the first path."""
+    ordered = sorted(names)
+
+    def holds(path: str) -> bool:
+        prefix = f"{path}."
+        at = bisect.bisect_left(ordered, prefix)
+        return at < len(ordered) and ordered[at].startswith(prefix)
+
+    renames: dict[str, str] = {}
+    firsts: set[str] = set()
+    for other, first in other_paths(model).items():
+        if first not in firsts and holds(other) and not holds(first):
+            renames[rf"^{re.escape(other)}\."] = f"{first}."
+            firsts.add(first)
+    return renames
 
 
 def has_own_build(layer: keras.Layer) -> bool:

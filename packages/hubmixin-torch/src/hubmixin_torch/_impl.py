@@ -20,7 +20,7 @@ from hubmixin_core.weights import Checkpoint
 from hubmixin_torch._checkpoint import open_torch_checkpoint, open_torch_file
 from hubmixin_torch._construct import construct_without_weights, parameters_as_given
 from hubmixin_torch._dtypes import DTYPE_CODERS, check_dtype_argument
-from hubmixin_torch._load import load_checkpoint, named_tensors
+from hubmixin_torch._load import load_checkpoint, named_as_model, named_tensors
 from hubmixin_torch._load_as_torch import customised_loading, load_like_torch
 from hubmixin_torch._save import save_module
 
@@ -176,6 +176,7 @@ def _load_into(
     rebuild: Callable[[], torch.nn.Module],
 ) -> None:
     """Load by assignment, or through the model's own ``load_state_dict`` where it loads itself."""
+    checkpoint = named_as_model(module, checkpoint)
     if customised_loading(module) is None:
         load_checkpoint(module, checkpoint, device=device, dtype=dtype, strict=strict, rebuild=rebuild)
     else:

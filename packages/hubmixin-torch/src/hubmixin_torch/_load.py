@@ -31,7 +31,15 @@ from hubmixin_torch._construct import _parameters_on_meta
 from hubmixin_torch._dtypes import dtype_name, target_dtype
 from hubmixin_torch._settings import model_settings
 
-__all__ = ["ExpectedTensors", "expected_tensors", "load_checkpoint", "load_state", "named_tensors", "place"]
+__all__ = [
+    "ExpectedTensors",
+    "expected_tensors",
+    "load_checkpoint",
+    "load_state",
+    "named_as_model",
+    "named_tensors",
+    "place",
+]
 
 logger = logging.getLogger("hubmixin_torch")
 
@@ -70,6 +78,14 @@ def _shape(name: str, tensor: torch.Tensor, found: Mapping[str, TensorInfo]) -> 
 
 def _on_device(tensor: torch.Tensor, device: torch.device) -> bool:
     return tensor.device.type == device.type and (device.index is None or tensor.device.index == device.index)
+
+
+def named_as_model(module: torch.nn.Module, checkpoint: Checkpoint) -> Checkpoint:
+    """``checkpoint`` with each tensor it stores once under a name ``module`` lacks, and records as tied to a name
+    the module has, under that name (a Keras or Flax save of a layer held at two paths, by a port naming it once)."""
+    state = torch.nn.Module.state_dict(module, keep_vars=True)
+    renames = {rf"^{re.escape(kept)}$": name for name, kept in tied_names(checkpoint).items() if kept not in state}
+    return checkpoint.renamed({pattern: name for pattern, name in renames.items() if name in state})
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,7 +16,8 @@ from huggingface_hub import CommitInfo, HfApi
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from hubmixin_core import UploadOptions
-from hubmixin_core.testing import LocalHub
+from hubmixin_core.errors import HubMixinValueError
+from hubmixin_core.testing import Fault, LocalHub
 
 
 def test_push_makes_one_commit_with_weights_config_and_card(local_hub: LocalHub) -> None:
@@ -51,6 +54,46 @@ def test_a_push_replaces_the_weight_files_of_the_last_one(local_hub: LocalHub) -
     MLP(seed=3).push_to_hub(repo_id, delete_patterns="notes.txt")
     assert _weights_files(repo_id) == ["model.safetensors"]  # the shards and their index are gone
     np.testing.assert_array_equal(MLP.from_pretrained(repo_id).weights["fc2.weight"], MLP(seed=3).weights["fc2.weight"])
+
+
+def test_an_overlapping_push_is_made_again_on_the_new_head(local_hub: LocalHub) -> None:
+    repo_id = "localuser/overlapping"
+    HfApi().create_repo(repo_id)
+    sharded = MLP(seed=2)
+    sharded.max_shard_size = 100  # bytes: several shards
+    fault = local_hub.inject_fault(Fault("commit", delay=1.0))  # the sharded push's commit waits
+    pushed: dict[str, CommitInfo] = {}
+    thread = threading.Thread(target=lambda: pushed.setdefault("sharded", sharded.push_to_hub(repo_id)))
+    thread.start()
+    while fault.hits == 0:  # it has listed the repository's files and is committing
+        time.sleep(0.01)
+    MLP(seed=1).push_to_hub(repo_id)  # one model.safetensors, landing first
+    thread.join()
+    files = HfApi().list_repo_files(repo_id, revision=pushed["sharded"].oid)
+    assert "model.safetensors" not in files and "model.safetensors.index.json" in files  # made on the new head
+    np.testing.assert_array_equal(MLP.from_pretrained(repo_id).weights["fc1.weight"], sharded.weights["fc1.weight"])
+
+
+def test_a_push_to_a_pull_request_adds_a_commit_to_it(local_hub: LocalHub) -> None:
+    repo_id = "localuser/reviewed"
+    MLP(seed=1).push_to_hub(repo_id)
+    MLP(seed=2).push_to_hub(repo_id, create_pr=True)  # opens refs/pr/1
+    MLP(seed=3).push_to_hub(repo_id, branch="refs/pr/1", commit_message="follow-up")
+    assert HfApi().list_repo_commits(repo_id, revision="refs/pr/1")[0].title == "follow-up"
+    loaded = MLP.from_pretrained(repo_id, revision="refs/pr/1")
+    np.testing.assert_array_equal(loaded.weights["fc1.weight"], MLP(seed=3).weights["fc1.weight"])
+
+
+def test_a_push_to_a_tags_name_is_refused(local_hub: LocalHub) -> None:
+    repo_id = "localuser/released"
+    MLP(seed=1).push_to_hub(repo_id)
+    HfApi().create_tag(repo_id, tag="v1.0")
+    with pytest.raises(HubMixinValueError, match="tag"):
+        MLP(seed=2).push_to_hub(repo_id, branch="v1.0")
+    assert [ref.name for ref in HfApi().list_repo_refs(repo_id).branches] == ["main"]
+    np.testing.assert_array_equal(
+        MLP.from_pretrained(repo_id, revision="v1.0").weights["fc1.weight"], MLP(seed=1).weights["fc1.weight"]
+    )
 
 
 def test_save_pretrained_with_push_to_hub_defaults_repo_to_folder_name(local_hub: LocalHub, tmp_path: Path) -> None:

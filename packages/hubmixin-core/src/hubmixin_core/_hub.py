@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import random
 import re
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
@@ -12,12 +14,13 @@ from importlib import metadata
 from pathlib import Path
 
 from huggingface_hub import CommitInfo, HfApi, hf_hub_download, try_to_load_from_cache
-from huggingface_hub.errors import LocalEntryNotFoundError, RemoteEntryNotFoundError
+from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RemoteEntryNotFoundError
 from huggingface_hub.file_download import _CACHED_NO_EXIST
 from huggingface_hub.utils._paths import filter_repo_objects
 
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._paths import check_relative_path, warn_if_linked_outside
+from hubmixin_core.errors import HubMixinValueError
 
 __all__ = [
     "cached_alternative",
@@ -200,24 +203,47 @@ def _delete_patterns(folder: Path, options: UploadOptions, replaced: Sequence[st
 def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replaced: Sequence[str] = ()) -> CommitInfo:
     """Create ``repo_id`` if needed, then upload ``folder`` as one commit; returns the commit's info.
 
-    A ``branch`` that does not exist yet is created from ``main`` first (unless a pull request is asked for).
-    When the push uploads a file matching the glob patterns ``replaced`` (the weight files), the repository's other
-    files matching them are deleted in the same commit.
+    A ``branch`` that does not exist yet is created from ``main`` first (unless a pull request is asked for, or
+    the branch is one: ``refs/pr/N``); a tag's name is refused. When the push uploads a file matching the glob
+    patterns ``replaced`` (the weight files), the repository's other files matching them are deleted in the same
+    commit, which is made on the head it listed them at: a push landing in between (another process pushing
+    the same repository) makes the Hub refuse it (412), and it is made again on the new head.
     """
     api = HfApi(endpoint=options.endpoint, token=options.token, library_name=_LIBRARY, library_version=_version())
     repo_id = api.create_repo(repo_id, private=options.private, exist_ok=True).repo_id
-    if options.branch is not None and not options.create_pr:
-        api.create_branch(repo_id, branch=options.branch, exist_ok=True)
-    commit = api.upload_folder(
-        repo_id=repo_id,
-        folder_path=folder,
-        repo_type="model",
-        commit_message=options.commit_message,
-        revision=options.branch,
-        create_pr=options.create_pr,
-        allow_patterns=options.allow_patterns,
-        ignore_patterns=options.ignore_patterns,
-        delete_patterns=_delete_patterns(folder, options, replaced),
-    )
-    assert isinstance(commit, CommitInfo)  # run_as_future=False
-    return commit
+    branch = options.branch
+    if branch is not None and not options.create_pr and not branch.startswith("refs/pr/"):
+        if branch in {tag.name for tag in api.list_repo_refs(repo_id).tags}:
+            raise HubMixinValueError(f"branch={branch!r}: {repo_id} has a tag of that name; pushes go to branches")
+        api.create_branch(repo_id, branch=branch, exist_ok=True)
+    delete_patterns = _delete_patterns(folder, options, replaced)
+    for attempt in range(_PUSH_ATTEMPTS):
+        parent = None
+        if delete_patterns and not options.create_pr:  # its deletions are decided on the head it is made on
+            parent = api.repo_info(repo_id, revision=branch).sha
+        try:
+            commit = api.upload_folder(
+                repo_id=repo_id,
+                folder_path=folder,
+                repo_type="model",
+                commit_message=options.commit_message,
+                revision=branch,
+                create_pr=options.create_pr,
+                parent_commit=parent,
+                allow_patterns=options.allow_patterns,
+                ignore_patterns=options.ignore_patterns,
+                delete_patterns=delete_patterns,
+            )
+        except HfHubHTTPError as error:
+            status = error.response.status_code if error.response is not None else None
+            if status != _PRECONDITION_FAILED or attempt + 1 == _PUSH_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.05, 0.5) * (attempt + 1))  # another push landed: on its head, again
+            continue
+        assert isinstance(commit, CommitInfo)  # run_as_future=False
+        return commit
+    raise AssertionError("unreachable")  # the last attempt returns or raises
+
+
+_PUSH_ATTEMPTS = 8
+_PRECONDITION_FAILED = 412

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from huggingface_hub import HfApi
 from safetensors.torch import save_file
 from torch import nn
 
-from hubmixin_core.errors import DeviceError, HubMixinValueError, WeightsError
+from hubmixin_core.errors import DeviceError, HubMixinValueError, MissingArgumentError, WeightsError
+from hubmixin_core.testing import LocalHub
 from hubmixin_core.weights import read_header
 from hubmixin_core.weights._settings import SETTINGS_KEY
 from hubmixin_torch import PyTorchModelHubMixin
@@ -86,3 +88,37 @@ def test_a_location_that_is_no_device_is_a_device_error(tmp_path: Path, location
     with pytest.raises(RuntimeError, match=rf"map_location={location!r} is not a torch device") as info:
         Scaled.from_pretrained(tmp_path, map_location=location)
     assert isinstance(info.value, DeviceError)
+
+
+class Required(nn.Module, PyTorchModelHubMixin):
+    """An ``__init__`` argument without a default."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(hidden, hidden)
+
+
+@pytest.mark.parametrize("config", [None, "{}", '{"hiden": 3}'])
+def test_a_required_argument_no_config_gives_is_named(config: str | None, tmp_path: Path) -> None:
+    Required(hidden=3).save_pretrained(tmp_path)
+    if config is None:
+        (tmp_path / "config.json").unlink()
+    else:
+        (tmp_path / "config.json").write_text(config)
+    with pytest.raises(MissingArgumentError) as caught:
+        Required.from_pretrained(tmp_path)
+    assert isinstance(caught.value, TypeError) and caught.value.missing == ["hidden"]
+    assert "model_kwargs={'hidden': ...}" in str(caught.value)
+    assert ("'hiden'" in str(caught.value)) == (config == '{"hiden": 3}')
+    assert Required.from_pretrained(tmp_path, model_kwargs={"hidden": 3}).fc.in_features == 3
+
+
+def test_a_required_argument_is_asked_for_before_the_weights_download(local_hub: LocalHub, tmp_path: Path) -> None:
+    repo_id = f"{local_hub.username}/required"
+    Required(hidden=3).save_pretrained(tmp_path)
+    (tmp_path / "config.json").unlink()
+    HfApi().create_repo(repo_id)
+    HfApi().upload_folder(repo_id=repo_id, folder_path=tmp_path)
+    with pytest.raises(MissingArgumentError):
+        Required.from_pretrained(repo_id, cache_dir=tmp_path / "cache")
+    assert not list((tmp_path / "cache").rglob("model.safetensors"))

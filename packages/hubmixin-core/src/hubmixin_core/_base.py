@@ -30,6 +30,7 @@ from hubmixin_core._card import CardInfo
 from hubmixin_core._checks import (
     UNSAVED_KEY,
     check_keywords,
+    check_required_args,
     check_runtime_args,
     check_unsaved,
     closest,
@@ -654,6 +655,15 @@ class ModelHubMixinBase(HfMixinHelpers):
                 call["config"] = config
             else:
                 model_kwargs.setdefault("config", config)
+        if _builds_from_arguments(cls):  # what config.json and the caller give must make a call to __init__
+            check_required_args(
+                cls.__qualname__,
+                cls._hub_mixin_init_parameters,
+                model_kwargs.keys(),
+                supplied=cls._hub_mixin_runtime_args,
+                config=raw,
+                source=str(config_file) if config_file is not None else model_id,
+            )
         loading = _LOADING.set(True)
         try:
             instance = cls._hub_call_from_pretrained(model_id, call, model_kwargs, parameters)
@@ -1041,6 +1051,13 @@ def _named(parameters: Mapping[str, inspect.Parameter], name: str) -> bool:
     """Whether ``name`` is a parameter of its own in a signature (not only caught by ``**kwargs``)."""
     param = parameters.get(name)
     return param is not None and param.kind is not inspect.Parameter.VAR_KEYWORD
+
+
+def _builds_from_arguments(cls: type) -> bool:
+    """Whether ``cls``'s ``_from_pretrained`` is a framework's own (``_hub_builds_from_arguments`` in the class
+    that defines it), which calls ``cls(**model_kwargs)``: an override may supply arguments itself."""
+    owner = next((klass for klass in cls.__mro__ if "_from_pretrained" in vars(klass)), None)
+    return owner is not None and bool(vars(owner).get("_hub_builds_from_arguments", False))
 
 
 def _supported(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hubmixin_core.errors import ConfigError, HubMixinTypeError
+from hubmixin_core.errors import HubMixinTypeError, MissingArgumentError
 
 __all__ = [
     "UNSAVED_KEY",
@@ -90,7 +90,7 @@ def check_unsaved(
     (``unsaved``: their type names; those in ``runtime`` belong to the run, as a JAX mesh does).
 
     Raises:
-        ConfigError: names each missing argument, why it was not saved, and how to give it.
+        MissingArgumentError: names each missing argument, why it was not saved, and how to give it.
     """
     missing = {name: kind for name, kind in unsaved.items() if name not in given}
     if not missing:
@@ -105,8 +105,9 @@ def check_unsaved(
                 f"  - {name!r} (a {kind}): JSON cannot hold it, so it was left out of config.json; {give}, or "
                 f"save it next time by declaring `coders={{{kind}: (encode, decode)}}` on the class"
             )
-    raise ConfigError(
-        f"{owner}: cannot rebuild the saved model without arguments that were not saved:\n" + "\n".join(lines)
+    raise MissingArgumentError(
+        f"{owner}: cannot rebuild the saved model without arguments that were not saved:\n" + "\n".join(lines),
+        list(missing),
     )
 
 
@@ -116,7 +117,7 @@ def check_runtime_args(
     """Refuse to build a model without a required ``__init__`` argument the class declares ``runtime_args``.
 
     Raises:
-        ConfigError: names each one, why it is not in config.json, and how to give it.
+        MissingArgumentError: names each one, why it is not in config.json, and how to give it.
     """
     missing = [
         name
@@ -128,10 +129,53 @@ def check_runtime_args(
     ]
     if missing:
         how = ", ".join(f"{name!r}: ..." for name in missing)
-        raise ConfigError(
+        raise MissingArgumentError(
             f"{owner}: cannot build the model without {missing}: the class declares them runtime_args, so they are "
-            f"never saved in config.json; give them with {owner}.from_pretrained(..., model_kwargs={{{how}}})"
+            f"never saved in config.json; give them with {owner}.from_pretrained(..., model_kwargs={{{how}}})",
+            missing,
         )
+
+
+def check_required_args(
+    owner: str,
+    parameters: Mapping[str, inspect.Parameter],
+    given: Collection[str],
+    *,
+    supplied: Collection[str],
+    config: Mapping[str, object] | None,
+    source: str,
+) -> None:
+    """Refuse to build a model without a required ``__init__`` argument that neither ``config.json`` (``config``,
+    read from ``source``; ``None`` where there is none) nor the caller gives (``given``: the arguments the
+    model will be called with; ``supplied``: the ones the framework gives itself).
+
+    Raises:
+        MissingArgumentError: names each one, the config (or its absence), keys of the config that may be
+            misspelled forms of them, and how to give them.
+    """
+    missing = [
+        name
+        for name, parameter in parameters.items()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        and name not in given
+        and name not in supplied
+    ]
+    if not missing:
+        return
+    where = f"{source} does not hold them" if config is not None else f"there is no config.json in {source}"
+    hints = []
+    for name in missing:
+        close = difflib.get_close_matches(name, [k for k in config or {} if k not in parameters], n=1)
+        if close:
+            hints.append(f"{name!r} (config.json has {close[0]!r})")
+    hint = f" (did you mean: {', '.join(hints)}?)" if hints else ""
+    how = ", ".join(f"{name!r}: ..." for name in missing)
+    raise MissingArgumentError(
+        f"{owner}: cannot build the model without {missing}{hint}: {where}; give them with "
+        f"{owner}.from_pretrained(..., model_kwargs={{{how}}})",
+        missing,
+    )
 
 
 def unknown_config_keys(config: Mapping[str, object], parameters: Mapping[str, inspect.Parameter]) -> list[str]:

@@ -25,6 +25,7 @@ __all__ = [
     "LayerSettingsWarning",
     "LoaderOptionWarning",
     "LayoutError",
+    "MissingArgumentError",
     "SaveLocationError",
     "ShardIndexError",
     "WeightsDtypeError",
@@ -155,6 +156,19 @@ class ConfigTypeError(ConfigError, TypeError):
         self.source, self.key, self.expected, self.value = source, key, expected, value
         found = "null" if value is None else type(value).__name__
         super().__init__(f"{source}: key {key!r} must be {expected}, found {found} {value!r:.80}")
+
+
+class MissingArgumentError(ConfigError, TypeError):
+    """A required ``__init__`` argument is neither in ``config.json`` nor given to ``from_pretrained`` (raised
+    before the weights are read or downloaded; also a ``TypeError``, as calling ``__init__`` without it is).
+
+    Attributes:
+        missing: The arguments' names.
+    """
+
+    def __init__(self, message: str, missing: Sequence[str]) -> None:
+        self.missing = list(missing)
+        super().__init__(message)
 
 
 # PATH ERRORS

@@ -128,6 +128,8 @@ class FlaxClassKeywords(ClassKeywords, total=False):
 class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
     """Hand-written core of :class:`hubmixin_flax.FlaxModelHubMixin`; use that class, not this one."""
 
+    _hub_builds_from_arguments = True  # _from_pretrained calls cls(**model_kwargs): core checks them first
+
     _hub_mixin_json_forms_taken = tuple(DTYPE_CODERS)  # JAX takes a dtype's name wherever it takes a dtype
     _hub_mixin_runtime_types = (Mesh,)  # the devices of this run: never saved; the load's sharding= mesh fills it
     _hub_flax_stacked_layers: ClassVar[tuple[str, ...]] = ()

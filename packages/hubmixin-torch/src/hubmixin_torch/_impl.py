@@ -78,6 +78,8 @@ def _takes_no_arguments(method: Callable[..., object]) -> bool:
 class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
     """Hand-written core of :class:`hubmixin_torch.PyTorchModelHubMixin`; use that class, not this one."""
 
+    _hub_builds_from_arguments = True  # _from_pretrained calls cls(**model_kwargs): core checks them first
+
     def _hub_write_weights(
         self,
         save_directory: Path,

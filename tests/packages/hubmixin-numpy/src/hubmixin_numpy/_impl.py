@@ -63,6 +63,8 @@ def _cast(module: Module, dtype: str) -> None:
 class NumpyHubMixinBase(ModelHubMixin):
     """Hand-written core of :class:`hubmixin_numpy.NumpyModelHubMixin`; use that class, not this one."""
 
+    _hub_builds_from_arguments = True  # _from_pretrained calls cls(**model_kwargs): core checks them first
+
     def _save_pretrained(
         self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: str | None = None
     ) -> None:

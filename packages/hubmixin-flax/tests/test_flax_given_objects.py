@@ -150,3 +150,36 @@ def test_the_callers_rngs_end_where_a_fresh_construction_leaves_them(
     for stream in ("params", "noise"):
         assert int(getattr(given, stream).count[...]) == int(getattr(fresh, stream).count[...]), stream
         np.testing.assert_array_equal(jax.random.key_data(given[stream]()), jax.random.key_data(fresh[stream]()))
+
+
+_CONCRETE_INITS: list[bool] = []
+
+
+def _probe_init(key: jax.Array, shape: Sequence[int], dtype: jnp.dtype = jnp.float32) -> jax.Array:
+    """lecun_normal, recording whether it ran on a concrete key (a real initialisation) or under tracing."""
+    _CONCRETE_INITS.append(not isinstance(key, jax.core.Tracer))
+    out: jax.Array = nnx.initializers.lecun_normal()(key, shape, dtype)
+    return out
+
+
+class KeepsRngs(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, dim: int = 4, *, rngs: nnx.Rngs) -> None:
+        self.linear = nnx.Linear(dim, dim, kernel_init=_probe_init, rngs=rngs)
+        self.rngs = rngs  # kept for dropout or sampling at call time
+
+
+class GivenBackbone(nnx.Module, FlaxModelHubMixin, runtime_args=["backbone"]):
+    def __init__(self, backbone: nnx.Linear, *, rngs: nnx.Rngs) -> None:
+        self.backbone = backbone
+        self.head = nnx.Linear(4, 2, kernel_init=_probe_init, rngs=rngs)
+
+
+def test_models_keeping_given_objects_are_built_without_initialising(tmp_path: Path) -> None:
+    KeepsRngs(rngs=nnx.Rngs(0)).save_pretrained(tmp_path / "rngs")
+    GivenBackbone(nnx.Linear(4, 4, rngs=nnx.Rngs(1)), rngs=nnx.Rngs(0)).save_pretrained(tmp_path / "given")
+    _CONCRETE_INITS.clear()
+    kept = KeepsRngs.from_pretrained(tmp_path / "rngs")
+    backbone = nnx.Linear(4, 4, rngs=nnx.Rngs(2))
+    given = GivenBackbone.from_pretrained(tmp_path / "given", model_kwargs={"backbone": backbone})
+    assert _CONCRETE_INITS and not any(_CONCRETE_INITS)  # traced by eval_shape only: nothing initialised for real
+    assert isinstance(kept.rngs, nnx.Rngs) and given.backbone is backbone

@@ -103,7 +103,6 @@ def construct_abstract(
         try:
             with _abstractly():
                 model: M = nnx.eval_shape(build, nodes)
-            _restore(model, kept)
         except (jax.errors.JAXTypeError, TypeError, NestedLoad) as error:  # a tracer turned into numpy, a bool,
             # an index; a variable holding a mutable array (nnx.Param(..., ref=True)), which eval_shape cannot
             # abstract; a pretrained part loaded in __init__, whose values eval_shape would drop
@@ -112,6 +111,8 @@ def construct_abstract(
             logger.info("%s: __init__ needs concrete arrays (%s): built normally, then loaded", name, reason)
             counts.clear()  # the caller's Rngs are advanced by this construction itself
             model = factory(**kwargs)
+        else:
+            _restore(model, kept)  # (its own errors are not the __init__'s)
     if rng_counts is not None:
         rng_counts.extend(counts)
     return model
@@ -167,7 +168,8 @@ def _restore(model: Any, kept: dict[tuple[Any, ...], Any]) -> None:
     if not swaps:
         return
     for _, node in list(nnx.iter_graph(model)):
-        if graphlib.is_graph_node(node) and id(node) not in swaps:
+        # (a Variable is a graph node with slots: it holds a value, never a kept object)
+        if graphlib.is_graph_node(node) and id(node) not in swaps and hasattr(node, "__dict__"):
             for name, value in list(vars(node).items()):
                 swapped = _swapped(value, swaps)
                 if swapped is not value:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,16 @@ def test_sharded_save_writes_transformers_layout(tmp_path: Path) -> None:
     files = resolve_weight_files(tmp_path)
     infos = read_tensor_infos(files)
     assert files.sharded and infos["t2"][0] == TensorInfo((16,), "F32")
+
+
+@pytest.mark.parametrize("max_shard_size", [None, 16])
+def test_saved_files_get_the_umasks_mode(max_shard_size: int | None, tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        written = _save({"a": np.ones(4, np.float32), "b": np.ones(4, np.float32)}, tmp_path, max_shard_size)
+    finally:
+        os.umask(old)
+    assert {name: (tmp_path / name).stat().st_mode & 0o777 for name in written} == dict.fromkeys(written, 0o644)
 
 
 def test_read_header_reports_truncated_file(tmp_path: Path) -> None:

@@ -394,6 +394,11 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
+def new_file_mode() -> int:
+    """The permissions a file this process creates gets by default: ``0o666`` less the umask."""
+    return 0o666 & ~_umask()
+
+
 def _umask() -> int:
     """The process' umask, read without changing it where the system tells it (Linux), else set back at once."""
     with contextlib.suppress(OSError, ValueError):

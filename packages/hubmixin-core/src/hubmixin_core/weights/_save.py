@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from hubmixin_core._atomic import new_file_mode
 from hubmixin_core.weights._index import ShardIndex
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE, shard_file_name
 from hubmixin_core.weights._size import parse_size
@@ -67,14 +68,17 @@ def save_safetensors(
     directory = Path(directory)
     sizes = [(name, nbytes(t)) for name, t in tensors.items()]
     groups = [list(tensors)] if max_shard_size is None else plan_shards(sizes, max_shard_size)
+    mode = new_file_mode()  # safetensors creates its files 0600 (a temporary file renamed): the save's, as the rest
     if len(groups) == 1:
         save_file(dict(tensors), str(directory / SAFETENSORS_SINGLE_FILE), metadata)
+        (directory / SAFETENSORS_SINGLE_FILE).chmod(mode)
         return [SAFETENSORS_SINGLE_FILE]
     weight_map: dict[str, str] = {}
     written = []
     for number, names in enumerate(groups, start=1):
         filename = shard_file_name(number, len(groups))
         save_file({n: tensors[n] for n in names}, str(directory / filename), metadata)
+        (directory / filename).chmod(mode)
         weight_map.update(dict.fromkeys(names, filename))
         written.append(filename)
     total = sum(size for _, size in sizes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
@@ -194,3 +195,18 @@ class Noisy(nnx.Module, FlaxModelHubMixin):
     def __call__(self, x: jax.Array) -> jax.Array:
         out: jax.Array = self.rnn(self.drop(self.fc(x)))
         return out
+
+
+@dataclasses.dataclass
+class Sizes:
+    """A dataclass config."""
+
+    din: int = 4
+    dout: int = 3
+
+
+class Configured(nnx.Module, FlaxModelHubMixin):
+    """Takes its sizes as one dataclass argument."""
+
+    def __init__(self, config: Sizes, *, rngs: nnx.Rngs) -> None:
+        self.fc = nnx.Linear(config.din, config.dout, rngs=rngs)

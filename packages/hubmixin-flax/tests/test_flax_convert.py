@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from flax import nnx, serialization
-from flax_models import Noisy, Port
+from flax_models import Configured, Noisy, Port, Sizes
 from test_flax_torch import PortLayers, TorchPort, _flax_out, _torch_out, _trained
 
 from hubmixin_core.cli import main
@@ -93,3 +93,18 @@ def test_a_msgpack_of_a_model_holding_rng_state_converts(written: str, tmp_path:
     for (path, saved), (_, got) in zip(nnx.iter_graph(model), nnx.iter_graph(loaded), strict=True):
         if isinstance(saved, nnx.Param):
             np.testing.assert_array_equal(np.asarray(got.get_value()), np.asarray(saved.get_value()), err_msg=str(path))
+
+
+def test_the_source_model_is_built_from_its_config_as_from_pretrained_builds_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = Configured(Sizes(din=5, dout=2), rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path / "saved")  # config.json: {"din": 5, "dout": 2}, the dataclass's fields
+    (tmp_path / "saved" / "state.msgpack").write_bytes(serialization.to_bytes(nnx.to_pure_dict(nnx.state(model))))
+    src, args = str(tmp_path / "saved" / "state.msgpack"), ["--to", "flax", "--model", "flax_models:Configured"]
+    assert main(["convert", src, str(tmp_path / "out"), *args, "--quiet"]) == 0
+    loaded = Configured.from_pretrained(tmp_path / "out", strict=True)
+    np.testing.assert_array_equal(np.asarray(loaded.fc.kernel[...]), np.asarray(model.fc.kernel[...]))
+    (tmp_path / "saved" / "config.json").write_text(json.dumps({"din": "five", "dout": 2}))
+    assert main(["convert", src, str(tmp_path / "bad"), *args, "--quiet"]) == 1
+    assert "'din'" in capsys.readouterr().err and not (tmp_path / "bad").exists()

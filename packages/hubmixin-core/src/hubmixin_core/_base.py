@@ -689,6 +689,34 @@ class ModelHubMixinBase(HfMixinHelpers):
         check_runtime_args(cls.__qualname__, declared, cls._hub_mixin_init_parameters, model_kwargs)
 
     @classmethod
+    def _hub_model_arguments(cls, raw: Mapping[str, Any] | None, *, source: str) -> dict[str, Any]:
+        """The arguments ``from_pretrained`` would build the model with from the config ``raw`` (read from
+        ``source``; ``None`` where there is none), decoded and checked, without loading anything (``hubmixin
+        convert`` builds the source model so).
+
+        Raises:
+            ConfigTypeError: a value has another JSON type than its annotation.
+            MissingArgumentError: a required argument is neither in the config nor recorded as unsaved.
+        """
+        model_kwargs: dict[str, Any] = {}
+        values = dict(raw) if raw is not None else None
+        unsaved = values.pop(UNSAVED_KEY, None) if values is not None else None
+        if isinstance(unsaved, dict):
+            cls._hub_give_unsaved(unsaved, {}, model_kwargs)
+        config = None if values is None else cls._hub_apply_config(values, model_kwargs, source=source)
+        if cls._hub_mixin_inject_config:
+            model_kwargs.setdefault("config", config)
+        check_required_args(
+            cls.__qualname__,
+            cls._hub_mixin_init_parameters,
+            model_kwargs.keys(),
+            supplied=cls._hub_mixin_runtime_args,
+            config=values,
+            source=source,
+        )
+        return model_kwargs
+
+    @classmethod
     def _hub_give_unsaved(
         cls, unsaved: Mapping[str, str], provided: Mapping[str, Any], model_kwargs: dict[str, Any]
     ) -> None:

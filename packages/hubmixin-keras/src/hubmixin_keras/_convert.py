@@ -27,7 +27,8 @@ class KerasWeightsConverter:
         """Build ``--model`` from the config, ``load_weights`` the file, write it with ``save_pretrained``."""
         why = "a Keras weights file names layers, not the model's attributes, and keeps Keras layouts"
         cls = source_model_class(request, KerasModelHubMixin, why)
-        model: Any = cls(**(request.config or {}))  # a keras.Model too
+        kwargs = cls._hub_model_arguments(request.config, source=f"the config.json of {request.source}")
+        model: Any = cls(**kwargs)  # a keras.Model too
         if request.input_shape is not None:
             try:
                 model(np.zeros(request.input_shape, np.float32))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from hubmixin_core.cli import main
@@ -52,6 +53,23 @@ def test_sharded_output_and_safetensors_input(tmp_path: Path) -> None:
     again = tmp_path / "again"
     assert main(["convert", str(tmp_path / "saved" / "model.safetensors"), str(again), "--to", "keras"]) == 0
     assert read_header(again / "model.safetensors").tensors.keys() >= {"embed.weight"}
+
+
+def test_a_safetensors_file_is_rewritten_aligned_sharded_and_described(tmp_path: Path) -> None:
+    tensors = {f"layers.{i}.weight": torch.randn(16, 16) for i in range(3)} | {"scale": torch.ones(3)}
+    save_file(tensors, tmp_path / "raw.safetensors")  # safetensors' own writer: no hubmixin metadata
+    out = tmp_path / "out"
+    args = ["convert", str(tmp_path / "raw.safetensors"), str(out), "--to", "torch", "--max-shard-size", "1KB"]
+    assert main([*args, "--quiet"]) == 0
+    files = resolve_weight_files(out)
+    assert files.sharded and len(files.files) == 4  # 1 KiB each: 16 x 16 floats, then the scale
+    read = {}
+    for file in files.files:
+        header = read_header(file)
+        assert header.metadata["hubmixin.layout"] == "1" and header.metadata["hubmixin.framework"] == "torch"
+        assert header.data_start % 64 == 0
+        read.update(load_file(file))
+    assert read.keys() == tensors.keys() and all(torch.equal(read[k], v) for k, v in tensors.items())
 
 
 def test_bad_requests_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,6 @@ import argparse
 import importlib
 import importlib.util
 import json
-import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,8 +31,9 @@ from typing import Any, Protocol
 from hubmixin_core._atomic import atomic_directory
 from hubmixin_core._config import loads_config
 from hubmixin_core.errors import HubMixinError, WeightsFileError
-from hubmixin_core.weights import CONFIG_NAME, read_header
+from hubmixin_core.weights import CONFIG_NAME, FRAMEWORK_KEY, canonical_metadata, read_header, write_safetensors
 from hubmixin_core.weights._names import replaced_by_save
+from hubmixin_core.weights._read import read_raw
 
 __all__ = [
     "GROUP",
@@ -143,10 +143,18 @@ class _SafetensorsConverter:
         return source.suffix == ".safetensors"
 
     def convert(self, request: ConvertRequest, output: Path) -> None:
-        header = read_header(request.source)  # validates before copying
+        """Rewrite the file (sharded as asked), its tensors aligned, with the canonical layout's metadata."""
+        header = read_header(request.source)  # validates before anything is written
         if header.metadata.get("format", "pt") != "pt":
             raise WeightsFileError(f"{request.source}: format {header.metadata['format']!r} is not the PyTorch layout")
-        shutil.copyfile(request.source, output / "model.safetensors")
+        framework = header.metadata.get(FRAMEWORK_KEY, "torch")
+        write_safetensors(
+            output,
+            header.tensors,
+            lambda name: read_raw(request.source, [name])[name],  # one tensor in memory at a time
+            max_shard_size=request.max_shard_size,
+            metadata={**header.metadata, **canonical_metadata(framework)},
+        )
 
 
 _SAFETENSORS = _SafetensorsConverter()

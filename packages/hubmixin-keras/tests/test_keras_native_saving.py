@@ -147,6 +147,24 @@ def test_an_argument_json_cannot_hold_makes_the_keras_config_fail_clearly(tmp_pa
     assert Activated.from_config(default.get_config()).act is keras.activations.relu
 
 
+class Deep(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """A dataclass config and an argument beside it."""
+
+    def __init__(self, config: Sizes, depth: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.blocks = [keras.layers.Dense(config.hidden) for _ in range(depth)]
+
+
+def test_an_argument_beside_a_dataclass_config_makes_the_keras_config_fail_clearly(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning):
+        model = Deep(Sizes(), depth=3)
+    with pytest.raises(NotImplementedError, match=r"\['depth'\]"):  # not a config that rebuilds one block
+        model.get_config()
+    with pytest.raises(NotImplementedError):
+        keras.models.clone_model(model)
+    assert len(Deep.from_config(Deep(Sizes(hidden=5)).get_config()).blocks) == 1  # at its default: rebuilt
+
+
 class Encoder(keras.layers.Layer):  # type: ignore[misc]
     """Makes its sub-layers in ``__init__`` and builds them in its own ``build`` (as keras-hub's layers do)."""
 

@@ -278,11 +278,16 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_mixin_slot(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ConfigSlot:
         """The configuration of an instance built with ``args`` and ``kwargs``, and what it leaves out."""
         unsaved: dict[str, str] = {}
-        return ConfigSlot(cls._hub_mixin_capture(args, kwargs, unsaved), unsaved)
+        beside: list[str] = []
+        return ConfigSlot(cls._hub_mixin_capture(args, kwargs, unsaved, beside), unsaved, beside)
 
     @classmethod
     def _hub_mixin_capture(
-        cls, args: tuple[Any, ...], kwargs: dict[str, Any], unsaved: dict[str, str] | None = None
+        cls,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        unsaved: dict[str, str] | None = None,
+        beside: list[str] | None = None,
     ) -> dict[str, Any] | DataclassInstance | None:
         cls._hub_mixin_inspect_init()
         parameters = cls._hub_mixin_init_parameters
@@ -295,7 +300,9 @@ class ModelHubMixinBase(HfMixinHelpers):
             del passed[name]
         if dataclasses.is_dataclass(passed.get("config")):
             given: DataclassInstance = passed["config"]
-            cls._hub_mixin_warn_beside_dataclass(passed, parameters)
+            lost = cls._hub_mixin_warn_beside_dataclass(passed, parameters)
+            if beside is not None:
+                beside.extend(lost)
             if "config" in parameters:
                 cls._hub_mixin_warn_changed_type("config", given, encode_value(given, cls._all_coders()))
             return given
@@ -326,10 +333,10 @@ class ModelHubMixinBase(HfMixinHelpers):
     @classmethod
     def _hub_mixin_warn_beside_dataclass(
         cls, passed: Mapping[str, Any], parameters: Mapping[str, inspect.Parameter]
-    ) -> None:
+    ) -> list[str]:
         """Arguments given beside a dataclass ``config`` are not saved: warn, naming those that would come back
         otherwise (not at their default, or, for one named like a field of the config, not at that field's value:
-        config.json's keys reach the ``__init__`` arguments of their names)."""
+        config.json's keys reach the ``__init__`` arguments of their names); returns them."""
         fields = {f.name: getattr(passed["config"], f.name) for f in dataclasses.fields(passed["config"])}
 
         def back(name: str) -> Any:
@@ -349,6 +356,7 @@ class ModelHubMixinBase(HfMixinHelpers):
                 "into the dataclass, or give them again at load (model_kwargs={...})",
                 ConfigEncodingWarning,
             )
+        return lost
 
     @classmethod
     def _hub_mixin_type_change(

@@ -27,22 +27,26 @@ class ConfigSlot:
     Attributes:
         config: The configuration.
         unsaved: ``__init__`` arguments given but left out of it (JSON cannot hold them): name to type name.
+        beside: Arguments given beside a dataclass ``config`` (not at what loading gives them), which config.json
+            leaves out as huggingface_hub does.
     """
 
-    __slots__ = ("config", "unsaved")
+    __slots__ = ("beside", "config", "unsaved")
 
-    def __init__(self, config: Any, unsaved: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Any, unsaved: dict[str, str] | None = None, beside: list[str] | None = None) -> None:
         self.config = config
         self.unsaved = unsaved or {}
+        self.beside = beside or []
 
     def __repr__(self) -> str:
         return f"ConfigSlot({self.config!r})"
 
     def __getstate__(self) -> Any:
-        return (self.config, self.unsaved)
+        return (self.config, self.unsaved, self.beside)
 
     def __setstate__(self, state: Any) -> None:
-        self.config, self.unsaved = state
+        self.config, self.unsaved, *beside = state  # (pickled before `beside` existed: two items)
+        self.beside = beside[0] if beside else []
 
 
 def has_config(instance: object) -> bool:
@@ -60,6 +64,12 @@ def get_unsaved(instance: object) -> dict[str, str]:
     """The ``__init__`` arguments of ``instance`` left out of its configuration: name to type name."""
     slot = getattr(instance, "__dict__", {}).get(_SLOT)
     return dict(slot.unsaved) if isinstance(slot, ConfigSlot) else {}
+
+
+def get_beside(instance: object) -> list[str]:
+    """The arguments of ``instance`` given beside a dataclass ``config``, which its configuration leaves out."""
+    slot = getattr(instance, "__dict__", {}).get(_SLOT)
+    return list(slot.beside) if isinstance(slot, ConfigSlot) else []
 
 
 def set_config(instance: object, config: Any, unsaved: dict[str, str] | None = None) -> None:

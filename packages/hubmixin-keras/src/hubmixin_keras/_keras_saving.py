@@ -17,7 +17,7 @@ from typing import Any
 
 import keras
 
-from hubmixin_core._capture import get_unsaved
+from hubmixin_core._capture import get_beside, get_unsaved
 from hubmixin_keras._construct import any_rank, in_scopes_of, mark_containers_built
 from hubmixin_keras._walk import has_own_build, named_layers
 
@@ -90,6 +90,12 @@ def _keep_config(cls: Any) -> None:
             raise NotImplementedError(
                 f"{type(self).__qualname__}: __init__ arguments {sorted(unsaved)} cannot be put in a Keras config "
                 "(JSON cannot hold them): define get_config and from_config, or declare coders= on the class"
+            )
+        beside = get_beside(self)
+        if beside:  # config.json leaves them out as huggingface_hub does; a Keras config must rebuild this model
+            raise NotImplementedError(
+                f"{type(self).__qualname__}: __init__ arguments {beside} given beside a dataclass `config` are not in "
+                "its config: move them into the dataclass, or define get_config and from_config"
             )
         config: dict[str, Any] = keras.Layer.get_config(self)  # name, trainable, dtype: Keras' own
         accepted = type(self)._hub_keyword_parameters()  # named, or Layer's through **kwargs

@@ -49,6 +49,9 @@ def local_hub(request: pytest.FixtureRequest) -> Iterator[LocalHub]:
     from hubmixin_core.testing import LocalHub
 
     marker = request.node.get_closest_marker("local_hub")
+    if marker is not None and (marker.args or marker.kwargs.keys() - {"xet"}):
+        given = [repr(a) for a in marker.args] + [f"{k}=" for k in marker.kwargs if k != "xet"]
+        raise pytest.UsageError(f"@pytest.mark.local_hub takes xet= only, not {', '.join(given)}")
     xet = marker.kwargs.get("xet") if marker is not None else None
     with LocalHub() as hub, hub.configure_client(xet=xet):
         yield hub

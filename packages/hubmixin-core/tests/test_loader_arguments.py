@@ -65,6 +65,9 @@ def test_a_token_of_another_type_is_refused_not_ignored(tmp_path: Path) -> None:
         Named.from_pretrained(tmp_path, token=["hf_x"])  # type: ignore[arg-type]  # the client would send none
     with pytest.raises(HubMixinTypeError, match="got bytes"):
         model.push_to_hub("user/named", token=b"hf_x")  # type: ignore[arg-type]
+    for empty in ("", "  "):  # the client would send an empty Authorization header
+        with pytest.raises(HubMixinValueError, match="token is an empty string"):
+            model.push_to_hub("user/named", token=empty)
 
 
 @dataclasses.dataclass

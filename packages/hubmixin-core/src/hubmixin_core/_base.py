@@ -1051,6 +1051,8 @@ def _check_token(token: object) -> None:
     ignored by the client, and the request sent without authentication."""
     if token is not None and not isinstance(token, str | bool):
         raise HubMixinTypeError(f"token must be a string, a bool or None, got {type(token).__name__}")
+    if isinstance(token, str) and not token.strip():  # the client would send "Bearer " (an HTTP-level error)
+        raise HubMixinValueError("token is an empty string: pass a token, or None for the one you are logged in with")
 
 
 def _suggesting(method: Callable[..., Any]) -> Callable[..., Any]:

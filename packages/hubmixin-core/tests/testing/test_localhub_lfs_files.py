@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -179,3 +181,24 @@ def test_a_database_of_an_older_version_gets_the_new_columns(tmp_path: Path) -> 
         assert storage.get_repo(repo.key) == Repo(repo.id, repo.key, False, repo.created_at, "manual")
     finally:
         storage.close()
+
+
+_MARKED = """
+import pytest
+
+@pytest.mark.local_hub(xte=False)
+def test_typo(local_hub):
+    pass
+
+@pytest.mark.local_hub(False)
+def test_positional(local_hub):
+    pass
+"""
+
+
+def test_the_local_hub_marker_refuses_what_it_does_not_take(tmp_path: Path) -> None:
+    (tmp_path / "test_marked.py").write_text(_MARKED)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_marked.py")]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert result.returncode != 0 and "2 errors" in result.stdout
+    assert "takes xet= only, not xte=" in result.stdout and "not False" in result.stdout

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import keyword
 from dataclasses import dataclass
 from pathlib import Path
 
 from codegen._render import render_facade, render_options
-from hubmixin_core.params import FrameworkExtras
+from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS, FrameworkExtras, Param
 
 __all__ = ["CORE_EXTRAS", "REPO_ROOT", "Target", "discover_targets", "render_all"]
 
@@ -39,7 +40,27 @@ def load_extras(path: Path) -> FrameworkExtras:
     extras = getattr(module, "EXTRAS", None)
     if not isinstance(extras, FrameworkExtras):
         raise TypeError(f"{path}: EXTRAS must be a hubmixin_core.params.FrameworkExtras")
+    _check_names(path, "load", extras.load, DOWNLOAD_PARAMS)
+    _check_names(path, "save", extras.save, UPLOAD_PARAMS + SAVE_PARAMS)
     return extras
+
+
+_OWN_NAMES = frozenset(
+    {"self", "cls", "pretrained_model_name_or_path", "model_kwargs", "save_directory", "repo_id", "push_to_hub"}
+    | {"push_kwargs", "kwargs", "config", "model_card_kwargs"}
+)
+"""Parameters of the generated methods themselves, beside the shared and extra ones."""
+
+
+def _check_names(path: Path, kind: str, extras: tuple[Param, ...], shared: tuple[Param, ...]) -> None:
+    """Refuse an extra whose name is no identifier, or already a parameter of the methods it joins."""
+    taken = {p.name for p in shared} | _OWN_NAMES
+    for param in extras:
+        if not param.name.isidentifier() or keyword.iskeyword(param.name):
+            raise ValueError(f"{path}: {kind} extra {param.name!r} is not a Python parameter name")
+        if param.name in taken:
+            raise ValueError(f"{path}: {kind} extra {param.name!r} is already a parameter of the generated methods")
+        taken.add(param.name)
 
 
 def package_dir(package: str, root: Path) -> Path:

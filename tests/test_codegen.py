@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
 
 ROOT = Path(__file__).parent.parent
@@ -82,3 +84,25 @@ def test_shared_parameter_docs_are_written_only_in_the_spec() -> None:
     generated = " ".join(GENERATED[0].read_text().split())
     for doc in docs:
         assert " ".join(doc.split())[:40] in generated
+
+
+_CLASHING = """
+from hubmixin_core.params import FrameworkExtras, Param
+
+EXTRAS = FrameworkExtras(
+    package="hubmixin_foo",
+    class_name="FooModelHubMixinMethods",
+    base="hubmixin_foo._impl:FooHubMixinBase",
+    load=(Param({name!r}, "int", "0", "An option."),),
+)
+"""
+
+
+@pytest.mark.parametrize(("name", "why"), [("token", "already a parameter"), ("class", "not a Python parameter")])
+def test_an_extra_named_like_a_parameter_is_refused(name: str, why: str, tmp_path: Path) -> None:
+    from codegen._targets import load_extras
+
+    (tmp_path / "_extras.py").write_text(_CLASHING.format(name=name))
+    with pytest.raises(ValueError, match=why) as caught:
+        load_extras(tmp_path / "_extras.py")
+    assert repr(name) in str(caught.value) and "_extras.py" in str(caught.value)

@@ -126,6 +126,7 @@ def test_registry_finds_the_nearest_type_and_refuses_conflicts() -> None:
     registry.register(Dense, replacement, replace=True)
     assert registry.find(Dense(1, 1)) is replacement
     assert LayoutRegistry("other").find(Dense(1, 1)) is IDENTITY  # registries are per framework
+    assert (Dense, replacement) in registry.items() and len(registry) == len(registry.items())
 
 
 class Wrapper:

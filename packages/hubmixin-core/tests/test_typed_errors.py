@@ -216,6 +216,8 @@ def test_strange_layout_versions_are_layout_errors(tmp_path: Path, version: str,
         ({"model_card_template": b"x"}, r"class keyword model_card_template= must be a string, got bytes"),
         ({"language": ["en", 1]}, r"language= must be a string or a list of strings"),
         ({"librayr_name": "x"}, r"unexpected class keyword 'librayr_name' \(did you mean 'library_name'\?\)"),
+        ({"coders": 3}, r"class keyword coders= must map types to \(encode, decode\), got 3"),
+        ({"strict_config": "yes"}, r"class keyword strict_config= must be a bool, got 'yes'"),
     ],
 )
 def test_class_keywords_of_another_type_or_name_are_typed_errors(keywords: dict[str, Any], message: str) -> None:

@@ -64,6 +64,12 @@ def test_a_legacy_file_that_is_not_a_state_dict_is_refused(tmp_path: Path) -> No
     torch.save([torch.zeros(2)], tmp_path / "pytorch_model.bin")
     with pytest.raises(WeightsFileError, match="expected a state dict, found a list"):
         Net.from_pretrained(tmp_path)
+    torch.save({1: torch.zeros(2)}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(WeightsFileError, match="key 1 is a int, not a str"):
+        Net.from_pretrained(tmp_path)
+    torch.save({"fc.weight": 3}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(WeightsFileError, match=r"entry 'fc\.weight' is a int, not a tensor"):
+        Net.from_pretrained(tmp_path)
 
 
 @pytest.mark.parametrize("content", [b"garbage not a zip", b"", b"PK\x03\x04 truncated zip"])

@@ -180,6 +180,14 @@ class ModelHubMixinBase(HfMixinHelpers):
             )
             .info()
         )
+        if coders is not None and not isinstance(coders, Mapping):
+            raise HubMixinTypeError(
+                f"{cls.__qualname__}: class keyword coders= must map types to (encode, decode), got {coders!r:.80}"
+            )
+        if strict_config is not None and not isinstance(strict_config, bool):
+            raise HubMixinTypeError(
+                f"{cls.__qualname__}: class keyword strict_config= must be a bool, got {strict_config!r}"
+            )
         cls._hub_mixin_coders = {**cls._hub_mixin_coders, **(coders or {})}
         cls._hub_mixin_jsonable_custom_types = tuple(cls._hub_mixin_coders)
         if strict_config is not None:

@@ -88,7 +88,9 @@ def _pickle_checkpoint(path: Path, device: torch.device) -> Checkpoint:
     if not isinstance(state, Mapping):
         raise WeightsFileError(f"{path}: expected a state dict, found a {type(state).__name__}")
     for key, value in state.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+        if not isinstance(key, str):
+            raise WeightsFileError(f"{path}: key {key!r} is a {type(key).__name__}, not a str (a tensor's name)")
+        if not isinstance(value, torch.Tensor):
             raise WeightsFileError(f"{path}: entry {key!r} is a {type(value).__name__}, not a tensor")
     tensors: dict[str, torch.Tensor] = dict(state)
 

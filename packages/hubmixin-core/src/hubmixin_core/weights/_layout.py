@@ -325,6 +325,13 @@ class LayoutRegistry:
             )
         self._adapters[layer_type] = adapter
 
+    def items(self) -> list[tuple[type, LayoutAdapter]]:
+        """Every registered layer type with its adapter, in the order they were registered."""
+        return list(self._adapters.items())
+
+    def __len__(self) -> int:
+        return len(self._adapters)
+
     def find(self, layer: object) -> LayoutAdapter:
         """The adapter registered for the nearest class in ``type(layer).__mro__``, else :data:`IDENTITY`."""
         for cls in type(layer).__mro__:

@@ -119,6 +119,8 @@ class ModelHubMixinBase(HfMixinHelpers):
     _hub_mixin_runtime_args: ClassVar[frozenset[str]] = frozenset()
     """``__init__`` arguments never written to config.json (the framework's own, and the class's ``runtime_args``)."""
     _hub_mixin_declared_runtime_args: ClassVar[frozenset[str]] = frozenset()
+    _hub_mixin_runtime_option: ClassVar[str | None] = None
+    """The load option that gives arguments of ``_hub_mixin_runtime_types`` (Flax: ``sharding``), if any."""
     """The classes' own ``runtime_args`` (the user's to give at load; the framework gives its own)."""
     _hub_mixin_runtime_types: ClassVar[tuple[type, ...]] = ()
     """Types whose objects belong to the run, not the model (a JAX ``Mesh``): an argument given one is left out of
@@ -750,7 +752,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         init = cls._hub_mixin_init_parameters
         optional = {n for n, k in unsaved.items() if k in runtime and n in init and _has_default(init[n])}
         needed = {name: kind for name, kind in unsaved.items() if name not in optional}
-        check_unsaved(cls.__qualname__, needed, model_kwargs, runtime)
+        check_unsaved(cls.__qualname__, needed, model_kwargs, runtime, cls._hub_mixin_runtime_option)
 
     @classmethod
     def _hub_runtime_values(cls, load_kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -84,10 +84,15 @@ def check_keywords(
 
 
 def check_unsaved(
-    owner: str, unsaved: Mapping[str, str], given: Collection[str], runtime: Collection[str] = ()
+    owner: str,
+    unsaved: Mapping[str, str],
+    given: Collection[str],
+    runtime: Collection[str] = (),
+    runtime_option: str | None = None,
 ) -> None:
     """Refuse to build a model without the ``__init__`` arguments its ``config.json`` says were not saved
-    (``unsaved``: their type names; those in ``runtime`` belong to the run, as a JAX mesh does).
+    (``unsaved``: their type names; those in ``runtime`` belong to the run, as a JAX mesh does, and the loader's
+    option ``runtime_option``, if any, gives them).
 
     Raises:
         MissingArgumentError: names each missing argument, why it was not saved, and how to give it.
@@ -97,8 +102,11 @@ def check_unsaved(
         return
     lines = []
     for name, kind in missing.items():
-        give = f"give it with {owner}.from_pretrained(..., model_kwargs={{{name!r}: ...}})"
+        call = f"{owner}.from_pretrained(..., model_kwargs={{{name!r}: ...}})"
+        give = f"give it with {call}"
         if kind in runtime:
+            if runtime_option is not None:
+                give = f"give it with {owner}.from_pretrained(..., {runtime_option}=...), or {call}"
             lines.append(f"  - {name!r} (a {kind}): it belongs to the run, so it is never saved; {give}")
         else:
             lines.append(

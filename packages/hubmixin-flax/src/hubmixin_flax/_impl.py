@@ -132,6 +132,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
 
     _hub_mixin_json_forms_taken = tuple(DTYPE_CODERS)  # JAX takes a dtype's name wherever it takes a dtype
     _hub_mixin_runtime_types = (Mesh,)  # the devices of this run: never saved; the load's sharding= mesh fills it
+    _hub_mixin_runtime_option = "sharding"
     _hub_flax_stacked_layers: ClassVar[tuple[str, ...]] = ()
     """Dotted attribute paths of the modules built by ``nnx.vmap`` (the class's ``stacked_layers``)."""
 

@@ -94,6 +94,24 @@ def test_inspect_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "missing-dir/x: does not exist; give a .safetensors file" in capsys.readouterr().err  # not a repo id
 
 
+def test_inspect_refuses_an_index_its_shards_disagree_with(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _canonical(tmp_path, max_shard_size=40)
+    index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
+    index["weight_map"]["gone"] = index["weight_map"].pop("step")
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
+    assert main(["inspect", str(tmp_path)]) == 1
+    assert "index and shards disagree" in capsys.readouterr().err
+
+
+def test_inspect_of_a_name_neither_local_nor_on_the_hub_says_both(
+    local_hub: LocalHub, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["inspect", "my-model.safetensors"]) == 1
+    err = capsys.readouterr().err
+    assert "neither a local file or directory" in err and "nor a repository on the Hub" in err
+
+
 def test_inspect_into_a_pipe_its_reader_left_stops_quietly(tmp_path: Path) -> None:
     # `hubmixin inspect repo | head`: the reader closes the pipe before the listing is written.
     save_file({f"layer.{i}.weight": np.zeros(1, np.float32) for i in range(4000)}, str(tmp_path / "model.safetensors"))

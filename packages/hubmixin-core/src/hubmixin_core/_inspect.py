@@ -22,7 +22,14 @@ from typing import Any
 
 from hubmixin_core._paths import check_local_location
 from hubmixin_core.errors import HubMixinError
-from hubmixin_core.weights import FRAMEWORK_KEY, LAYOUT_KEY, TensorInfo, read_header, resolve_weight_files
+from hubmixin_core.weights import (
+    FRAMEWORK_KEY,
+    LAYOUT_KEY,
+    TensorInfo,
+    read_header,
+    read_tensor_infos,
+    resolve_weight_files,
+)
 
 __all__ = ["CheckpointSummary", "FileSummary", "add_inspect_parser", "inspect_checkpoint"]
 
@@ -113,10 +120,23 @@ def inspect_checkpoint(path_or_repo: str | Path, *, revision: str | None = None)
     if path.is_file():
         files = [path]
     elif path.is_dir():
-        files = sorted(resolve_weight_files(path).files)  # shards in their numbered order
+        weights = resolve_weight_files(path)
+        read_tensor_infos(weights)  # an index and its shards agree, as from_pretrained checks them
+        files = sorted(weights.files)  # shards in their numbered order
     else:
         check_local_location(path_or_repo, "give a .safetensors file, a model directory or a repo id", files=True)
-        return _inspect_repo(str(path_or_repo), revision)
+        from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+        try:
+            return _inspect_repo(str(path_or_repo), revision)
+        except RepositoryNotFoundError as error:
+            if isinstance(path_or_repo, Path) or isinstance(error, GatedRepoError):
+                raise
+            where = Path(path_or_repo).absolute()
+            said = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+            message = f"{str(path_or_repo)!r} is neither a local file or directory ({where} does not exist) nor a "
+            message += f"repository on the Hub ({said[-1]})"  # one line: the command prints the last
+            raise RepositoryNotFoundError(message, response=error.response) from error
     summaries = []
     for file in files:
         header = read_header(file)

@@ -294,3 +294,27 @@ def test_keras_layers_made_in_build_load(tmp_path: Path) -> None:
     model.save_pretrained(tmp_path)
     loaded = Grouped.from_pretrained(tmp_path, strict=True)
     np.testing.assert_array_equal(numpy(loaded(x)), expected)
+
+
+class TorchLSTM(torch.nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = torch.nn.LSTM(3, 4, batch_first=True)
+
+
+class StatefulPort(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rnn = keras.layers.LSTM(4, stateful=True, return_sequences=True)
+
+    def call(self, x: Any) -> Any:
+        return self.rnn(x)
+
+
+def test_a_stateful_rnn_without_a_recorded_build_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    TorchLSTM().save_pretrained(tmp_path)  # no build record: the batch size is in no tensor
+    with pytest.raises(WeightsKeyError, match="layers 'rnn'"):
+        StatefulPort.from_pretrained(tmp_path, strict=True)
+    with caplog.at_level(logging.WARNING, logger="hubmixin_keras"):
+        loaded = StatefulPort.from_pretrained(tmp_path)  # left to be built by its first call, said so
+    assert not loaded.rnn.built and "'rnn'" in caplog.text

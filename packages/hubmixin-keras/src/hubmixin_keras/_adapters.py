@@ -455,6 +455,8 @@ class RNNAdapter(CompositeAdapter, SubLayerAdapter):
         return {"cell": layer.cell}
 
     def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> Shape | None:
+        if getattr(layer, "stateful", False):  # its batch size is in no tensor: built from a recorded build only
+            return None
         # The cell's tensors at the RNN's path, or (a walk that visits the cell on its own) at the cell's.
         below = {name.removeprefix("cell."): info for name, info in canonical.items() if name.startswith("cell.")}
         shape = input_shape_by(self.find, layer.cell, canonical) or input_shape_by(self.find, layer.cell, below)

@@ -63,3 +63,15 @@ def test_a_weights_file_of_another_model_says_why(tmp_path: Path, capsys: pytest
     assert "mlp.weights.h5" in err and len(err.splitlines()) == 1
     assert "expected 2 variables, but received 0" in err  # Keras' reason, after its first line
     assert not (tmp_path / "out").exists()
+
+
+def test_a_weights_file_of_a_larger_model_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = Mlp(units=4, depth=2)  # two hidden layers; the model given below has one: load_weights skips the rest
+    other(X)
+    other.save_weights(str(tmp_path / "mlp.weights.h5"))
+    (tmp_path / "config.json").write_text(json.dumps({"units": 4, "depth": 1}))
+    src, out = str(tmp_path / "mlp.weights.h5"), str(tmp_path / "out")
+    args = ["convert", src, out, "--to", "torch", "--model", "keras_models:Mlp", "--input-shape", "2,4"]
+    assert main(args) == 1
+    assert "a file of another model" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -49,7 +49,23 @@ class KerasWeightsConverter:
             lines = [line.strip() for line in str(error).splitlines() if line.strip()]
             reason = " ".join(lines)[:400]  # Keras says what it could not load first, and why after
             raise WeightsFileError(f"{request.source}: {reason}") from None
+        stored = _stored_arrays(request.source)
+        if len(stored) > len(model.weights):  # Keras' load_weights skips what the model lacks
+            raise WeightsFileError(
+                f"{request.source}: holds {len(stored)} arrays, --model {request.model} has {len(model.weights)} "
+                f"variables: a file of another model (first arrays: {', '.join(stored[:3])})"
+            )
         model.save_pretrained(output, max_shard_size=request.max_shard_size)
+
+
+def _stored_arrays(path: Path) -> list[str]:
+    """The paths of the arrays a ``.weights.h5`` file holds."""
+    import h5py  # type: ignore[import-untyped]  # (Keras' own dependency for this format)
+
+    found: list[str] = []
+    with h5py.File(path, "r") as file:
+        file.visititems(lambda name, item: found.append(name) if isinstance(item, h5py.Dataset) else None)
+    return found
 
 
 CONVERTER = KerasWeightsConverter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,23 @@ def test_converting_into_an_earlier_save_replaces_its_weights(tmp_path: Path) ->
     assert not (out / "model.safetensors").exists()  # it would be read instead of the new shards
     loaded = Tied.from_pretrained(out, model_kwargs={"vocab": 64, "dim": 16})
     torch.testing.assert_close(loaded.embed.weight, model.embed.weight, rtol=0, atol=0)
+
+
+def test_sharded_state_dict_files_convert_by_their_index(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "repo").mkdir()
+    shards = {"pytorch_model-00001-of-00002.bin": {"a.weight": torch.ones(2, 2)}}
+    shards["pytorch_model-00002-of-00002.bin"] = {"b.weight": torch.full((2, 2), 2.0)}
+    for name, state in shards.items():
+        torch.save(state, tmp_path / "repo" / name)
+    weight_map = {key: name for name, state in shards.items() for key in state}
+    (tmp_path / "repo" / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    for source in (tmp_path / "repo", tmp_path / "repo" / "pytorch_model.bin.index.json"):
+        out = tmp_path / f"out-{source.name}"
+        assert main(["convert", str(source), str(out), "--to", "torch", "--quiet"]) == 0
+        read = load_file(out / "model.safetensors")
+        assert torch.equal(read["a.weight"], torch.ones(2, 2)) and torch.equal(
+            read["b.weight"], torch.full((2, 2), 2.0)
+        )
+    lone = tmp_path / "repo" / "pytorch_model-00001-of-00002.bin"
+    assert main(["convert", str(lone), str(tmp_path / "partial"), "--to", "torch"]) == 1
+    assert "one shard of 2" in capsys.readouterr().err and not (tmp_path / "partial").exists()

@@ -128,7 +128,8 @@ when it accepts the file (the converters still decide)."""
 def _converters(source: Path) -> Iterator[Converter]:
     """The converters, loaded one at a time as they are asked for: core's, then the likely one for ``source``."""
     yield _SAFETENSORS
-    likely = _LIKELY_READER.get(source.suffix)
+    shards = source.is_dir() or source.name.endswith(".bin.index.json")  # (torch's, by their index)
+    likely = "torch" if shards else _LIKELY_READER.get(source.suffix)
     for entry_point in sorted(metadata.entry_points(group=GROUP), key=lambda ep: (ep.name != likely, ep.name)):
         try:
             yield entry_point.load()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import torch
 from huggingface_hub.utils.tqdm import tqdm
 from safetensors.torch import save_file
 
-from hubmixin_core._convert import ConvertRequest
-from hubmixin_core.weights import canonical_metadata, save_safetensors
+from hubmixin_core._convert import ConvertError, ConvertRequest
+from hubmixin_core.errors import ShardIndexError
+from hubmixin_core.weights import canonical_metadata, check_relative_path, save_safetensors
 from hubmixin_torch._checkpoint import _pickle_checkpoint
 
 __all__ = ["CONVERTER", "TorchStateDictConverter"]
@@ -23,15 +26,18 @@ class TorchStateDictConverter:
     framework = "torch"
 
     def accepts(self, source: Path) -> bool:
-        """``.pt``, ``.pth`` and ``.bin`` files."""
-        return source.is_file() and source.suffix in (".pt", ".pth", ".bin")
+        """``.pt``, ``.pth`` and ``.bin`` files; shards by their ``pytorch_model.bin.index.json`` or its folder."""
+        if source.is_dir():
+            return (source / _INDEX).is_file()
+        return source.is_file() and (
+            source.suffix in (".pt", ".pth", ".bin") or source.name.endswith(".bin.index.json")
+        )
 
     def convert(self, request: ConvertRequest, output: Path) -> None:
         """Read the tensors with ``torch.load(weights_only=True)`` and write them as canonical safetensors."""
-        checkpoint = _pickle_checkpoint(request.source, torch.device("cpu"))  # typed error for anything else
-        names = list(checkpoint.infos)
-        state = checkpoint.read(names, framework="pt")
-        total = sum(info.nbytes for info in checkpoint.infos.values())
+        state = _read_state(request.source)
+        names = list(state)
+        total = sum(t.numel() * t.element_size() for t in state.values())
         shown = request.progress and total >= _PROGRESS_FROM_BYTES
         tensors: dict[str, torch.Tensor] = {}
         seen: set[int] = set()
@@ -53,6 +59,36 @@ class TorchStateDictConverter:
             max_shard_size=request.max_shard_size,
             metadata=canonical_metadata("torch"),
         )
+
+
+_INDEX = "pytorch_model.bin.index.json"
+_SHARD = re.compile(r"-(\d+)-of-(\d+)\.bin$")
+
+
+def _read_state(source: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a state-dict file, or of every shard an index (or the folder holding it) names."""
+    index = source / _INDEX if source.is_dir() else source
+    if not index.name.endswith(".bin.index.json"):
+        shard = _SHARD.search(source.name)
+        if shard is not None and int(shard[2]) > 1:
+            raise ConvertError(f"{source}: one shard of {int(shard[2])}: convert its folder or its {_INDEX}")
+        checkpoint = _pickle_checkpoint(source, torch.device("cpu"))  # typed error for anything else
+        read: dict[str, torch.Tensor] = checkpoint.read(list(checkpoint.infos), framework="pt")
+        return read
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        files = sorted(set(weight_map.values()))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ShardIndexError(f"{index}: not a shard index ({type(error).__name__}: {error})") from None
+    state: dict[str, torch.Tensor] = {}
+    for name in files:
+        check_relative_path(name, str(index))
+        checkpoint = _pickle_checkpoint(index.parent / name, torch.device("cpu"))
+        state.update(checkpoint.read(list(checkpoint.infos), framework="pt"))
+    if state.keys() != weight_map.keys():
+        gone, extra = sorted(weight_map.keys() - state.keys())[:5], sorted(state.keys() - weight_map.keys())[:5]
+        raise ShardIndexError(f"{index}: index and shards disagree: indexed but absent {gone}, unindexed {extra}")
+    return state
 
 
 CONVERTER = TorchStateDictConverter()

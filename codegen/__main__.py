@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root")
     args = parser.parse_args(argv)
     root: Path = args.root.resolve()
+    if root != REPO_ROOT.resolve():  # that tree's spec and generator, not this one's (nor an installed spec)
+        if not (root / "codegen" / "__main__.py").is_file():
+            raise SystemExit(f"codegen: {root} has no codegen/ (not a hubmixin repository root)")
+        command = [sys.executable, "-m", "codegen", *(["--check"] if args.check else [])]
+        return subprocess.run(command, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=False).returncode
     stale = 0
     for target in render_all(root):
         expected = format_source(target.text, target.path, root)

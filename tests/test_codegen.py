@@ -15,10 +15,10 @@ ROOT = Path(__file__).parent.parent
 GENERATED = sorted(ROOT.glob("packages/*/src/*/_generated/_methods.py"))
 
 
-def _codegen(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _codegen(root: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "codegen", "--root", str(root), *args],
-        cwd=root,
+        cwd=root if cwd is None else cwd,
         capture_output=True,
         text=True,
         check=False,
@@ -63,6 +63,18 @@ def test_spec_change_makes_check_fail_until_regenerated(tmp_path: Path) -> None:
         body = (root / rel).read_text()
         assert "Parallel downloads, changed by the test." in body and "max_workers: int = 3," in body
     assert _codegen(root, "--check").returncode == 0
+
+
+def test_another_roots_spec_is_the_one_generated_from(tmp_path: Path) -> None:
+    root = _copy_sources(tmp_path)
+    params = root / "packages/hubmixin-core/src/hubmixin_core/params.py"
+    text = params.read_text()
+    default = '"max_workers",\n        "int",\n        "{}",'
+    params.write_text(text.replace(default.format(8), default.format(5)))
+    assert _codegen(root, "--check", cwd=ROOT).returncode == 1  # run from this checkout: stale there
+    assert _codegen(root, cwd=ROOT).returncode == 0
+    torch_methods = root / "packages/hubmixin-torch/src/hubmixin_torch/_generated/_methods.py"
+    assert "max_workers: int = 5," in torch_methods.read_text()
 
 
 def test_generated_files_carry_the_header() -> None:

@@ -16,8 +16,8 @@ import pytest
 from core_models import MLP, NumpyModelMixin
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-from hubmixin_core import ConfigEncodingWarning, ConfigError
-from hubmixin_core.errors import HubMixinTypeError
+from hubmixin_core import ConfigEncodingWarning, ConfigError, ModelHubMixin
+from hubmixin_core.errors import HubMixinTypeError, WeightsNotFoundError
 from hubmixin_core.testing import Fault, LocalHub
 
 
@@ -190,3 +190,19 @@ def test_a_missing_config_is_a_warning_only_where_one_was_expected(
         MLP.from_pretrained(tmp_path / "mlp")
     levels = {record.getMessage().rsplit("/", 1)[-1]: record.levelname for record in caplog.records}
     assert levels == {"none": "INFO", "mlp": "WARNING"}
+
+
+@pytest.mark.parametrize("url", ["https://huggingface.co/someone/model", "hf://someone/model"])
+def test_a_hub_url_given_as_the_id_is_answered_with_the_id(url: str) -> None:
+    with pytest.raises(WeightsNotFoundError, match="pass its id: 'someone/model'"):
+        MLP.from_pretrained(url)
+
+
+def test_the_bare_core_mixin_says_what_to_implement(tmp_path: Path) -> None:
+    class Bare(ModelHubMixin):
+        pass
+
+    with pytest.raises(NotImplementedError, match="implements no _save_pretrained: subclass a framework's mixin"):
+        Bare().save_pretrained(tmp_path)
+    with pytest.raises(NotImplementedError, match="implements no _from_pretrained"):
+        Bare._from_pretrained(model_id="x")

@@ -557,7 +557,10 @@ class ModelHubMixinBase(HfMixinHelpers):
         Implemented by each framework. ``save_directory`` is a fresh staging directory: the public method moves
         its content into place only if this returns without error.
         """
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__qualname__} implements no _save_pretrained: subclass a framework's mixin (hubmixin_torch, "
+            "hubmixin_flax, hubmixin_keras), or implement _save_pretrained and _from_pretrained"
+        )
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
         """The model card of this model: the class's card template filled with its metadata and ``kwargs``."""
@@ -962,7 +965,10 @@ class ModelHubMixinBase(HfMixinHelpers):
         whose value is not their default. Each framework's base ``_from_pretrained`` takes both signatures, so
         an override written for huggingface_hub may forward everything to ``super()._from_pretrained``.
         """
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{cls.__qualname__} implements no _from_pretrained: subclass a framework's mixin (hubmixin_torch, "
+            "hubmixin_flax, hubmixin_keras), or implement _save_pretrained and _from_pretrained"
+        )
 
 
 def _is_json_of(value: Any, default: Any, coders: Coders) -> bool:

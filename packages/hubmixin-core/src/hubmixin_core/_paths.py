@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path, PurePosixPath
 
 from hubmixin_core.errors import InvalidRepoPathError, WeightsNotFoundError
@@ -56,7 +57,18 @@ def check_local_location(location: str | Path, takes: str, *, files: bool = Fals
     looks_local = isinstance(location, Path) or text.startswith(("/", "./", "../", "~")) or text.count("/") > 1
     if looks_local:
         kind = "is a file, not a directory" if path.exists() else "does not exist"
-        raise WeightsNotFoundError(f"{text}: {kind}; {takes}")
+        repo = _repo_in_url(text)
+        hint = f" (for the Hub repository, pass its id: {repo!r})" if repo is not None and not path.exists() else ""
+        raise WeightsNotFoundError(f"{text}: {kind}; {takes}{hint}")
+
+
+_HUB_URL = re.compile(r"^(?:hf://|https?://(?:www\.)?huggingface\.co/)(?:models/)?([\w.-]+/[\w.-]+)")
+
+
+def _repo_in_url(text: str) -> str | None:
+    """The repo id of a Hub URL pasted as one (``https://huggingface.co/org/name/tree/main``, ``hf://org/name``)."""
+    match = _HUB_URL.match(text)
+    return None if match is None else match[1]
 
 
 def warn_if_linked_outside(directory: Path, path: Path) -> Path:

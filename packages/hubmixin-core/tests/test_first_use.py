@@ -206,3 +206,8 @@ def test_the_bare_core_mixin_says_what_to_implement(tmp_path: Path) -> None:
         Bare().save_pretrained(tmp_path)
     with pytest.raises(NotImplementedError, match="implements no _from_pretrained"):
         Bare._from_pretrained(model_id="x")
+
+
+def test_a_loads_keyword_given_to_a_push_names_the_pushs() -> None:
+    with pytest.raises(HubMixinTypeError, match="unexpected keyword argument 'revision'; did you mean 'branch'"):
+        MLP().push_to_hub("someone/model", revision="v2")  # type: ignore[call-arg]

@@ -78,9 +78,15 @@ def check_keywords(
                 f"class is defined: `class MyModel(..., {name}=...)`"
             )
         if name not in accepted:
-            guess = closest(name, [*options, *names])
-            hint = f"; did you mean {guess!r}?" if guess else f"; options: {sorted(options)}, parameters: {names}"
+            known = [n for n in dict.fromkeys([*options, *names]) if n not in ("self", "cls")]
+            guess = _SYNONYMS.get(name) if _SYNONYMS.get(name) in known else closest(name, known)
+            hint = f"; did you mean {guess!r}?" if guess else f"; options and parameters: {sorted(known)}"
             raise HubMixinTypeError(f"{method}() got an unexpected keyword argument {name!r}{hint}")
+
+
+_SYNONYMS = {"revision": "branch", "branch": "revision", "map_location": "device", "device": "map_location"}
+"""Keywords of one method given to the other: a push names its branch, a load its revision (and torch's
+``map_location`` is a device)."""
 
 
 def check_unsaved(

@@ -677,14 +677,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             else:
                 model_kwargs.setdefault("config", config)
         if _builds_from_arguments(cls):  # what config.json and the caller give must make a call to __init__
-            check_required_args(
-                cls.__qualname__,
-                cls._hub_mixin_init_parameters,
-                model_kwargs.keys(),
-                supplied=cls._hub_mixin_runtime_args,
-                config=raw,
-                source=str(config_file) if config_file is not None else model_id,
-            )
+            cls._hub_check_required(model_kwargs, raw, str(config_file) if config_file is not None else model_id)
         loading = _LOADING.set(True)
         try:
             instance = cls._hub_call_from_pretrained(model_id, call, model_kwargs, parameters)
@@ -727,15 +720,22 @@ class ModelHubMixinBase(HfMixinHelpers):
         config = None if values is None else cls._hub_apply_config(values, model_kwargs, source=source)
         if cls._hub_mixin_inject_config:
             model_kwargs.setdefault("config", config)
+        cls._hub_check_required(model_kwargs, values, source)
+        return model_kwargs
+
+    @classmethod
+    def _hub_check_required(
+        cls, model_kwargs: Mapping[str, Any], config: Mapping[str, Any] | None, source: str
+    ) -> None:
+        """Refuse to call ``__init__`` without a required argument (see :func:`check_required_args`)."""
         check_required_args(
             cls.__qualname__,
             cls._hub_mixin_init_parameters,
             model_kwargs.keys(),
             supplied=cls._hub_mixin_runtime_args,
-            config=values,
+            config=config,
             source=source,
         )
-        return model_kwargs
 
     @classmethod
     def _hub_give_unsaved(

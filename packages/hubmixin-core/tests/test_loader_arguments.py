@@ -68,6 +68,7 @@ def test_a_token_of_another_type_is_refused_not_ignored(tmp_path: Path) -> None:
     for empty in ("", "  "):  # the client would send an empty Authorization header
         with pytest.raises(HubMixinValueError, match="token is an empty string"):
             model.push_to_hub("user/named", token=empty)
+    assert Named.from_pretrained(tmp_path, token="") is not None  # a local directory: no request, no token
 
 
 @dataclasses.dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import pickle
 import struct
 import warnings
 from pathlib import Path
@@ -17,14 +18,20 @@ from safetensors.numpy import save_file
 from hubmixin_core import ModelHubMixin
 from hubmixin_core.errors import (
     ConfigError,
+    ConfigTypeError,
     HubMixinKeyError,
+    HubMixinOSError,
     HubMixinTypeError,
     HubMixinValueError,
+    InvalidRepoPathError,
     LayoutError,
+    MissingArgumentError,
     ShardIndexError,
+    WeightsDtypeError,
     WeightsError,
     WeightsFileError,
     WeightsKeyError,
+    WeightsShapeError,
 )
 from hubmixin_core.typing import ClassKeywords
 from hubmixin_core.weights import (
@@ -235,3 +242,18 @@ def test_the_class_keywords_mypy_checks_are_those_taken() -> None:
     hook = ModelHubMixin._hub_mixin_init_subclass
     taken = {p.name for p in inspect.signature(hook).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
     assert taken == set(ClassKeywords.__optional_keys__)
+
+
+def test_errors_survive_pickling_as_from_a_worker_process() -> None:
+    errors = [
+        MissingArgumentError("M: cannot build the model without ['x']", ["x"]),
+        ConfigTypeError("config.json", "hidden", "int", "x"),
+        WeightsShapeError("model.safetensors", "fc.weight", (2, 3), (3, 2)),
+        WeightsDtypeError("model.safetensors", "fc.weight", "F32", "I64", detail="never converted"),
+        WeightsKeyError("model.safetensors", ["a"], ["b"]),
+        InvalidRepoPathError("../x", "repo"),
+        HubMixinOSError(13, "cannot save into /x: it is not writable"),
+    ]
+    for error in errors:
+        back = pickle.loads(pickle.dumps(error))  # noqa: S301  (our own bytes)
+        assert type(back) is type(error) and str(back) == str(error) and vars(back) == vars(error)

@@ -75,3 +75,16 @@ def test_a_weights_file_of_a_larger_model_is_refused(tmp_path: Path, capsys: pyt
     assert main(args) == 1
     assert "a file of another model" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_weights_file_of_a_trained_model_converts(tmp_path: Path) -> None:
+    model = Mlp(units=4, depth=1)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(X, np.zeros((2, 1), "float32"), epochs=1, verbose=0)  # save_weights also writes the optimizer's
+    model.save_weights(str(tmp_path / "mlp.weights.h5"))
+    (tmp_path / "config.json").write_text(json.dumps({"units": 4, "depth": 1}))
+    src, out = str(tmp_path / "mlp.weights.h5"), str(tmp_path / "out")
+    args = ["convert", src, out, "--to", "keras", "--model", "keras_models:Mlp", "--input-shape", "2,4", "--quiet"]
+    assert main(args) == 0
+    loaded = Mlp.from_pretrained(out, strict=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(X)), keras.ops.convert_to_numpy(model(X)), atol=1e-6)

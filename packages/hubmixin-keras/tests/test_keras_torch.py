@@ -307,6 +307,7 @@ class AliasedBlocks(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
         super().__init__(**kwargs)
         self.blocks = [keras.layers.Dense(3), keras.layers.Dense(3)]
         self.first = self.blocks[0]
+        self.also = {"x": self.blocks[0]}  # a third path
 
     def call(self, x: Any) -> Any:
         return self.blocks[1](self.blocks[0](x))

@@ -4,8 +4,11 @@ modules, and the CPU named any way torch names it."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from hubmixin_core.errors import WeightsKeyError, WeightsShapeError
+from hubmixin_core.errors import WeightsError, WeightsKeyError, WeightsShapeError
 from hubmixin_torch import PyTorchModelHubMixin
 
 
@@ -351,3 +354,129 @@ def test_torchs_own_hooks_keep_the_fast_load(tmp_path: Path, caplog: pytest.LogC
     assert "loads itself" not in caplog.text
     for (name, expected), got in zip(model.state_dict().items(), loaded.state_dict().values(), strict=True):
         assert torch.equal(expected, got), name
+
+
+class LegacyNorm(nn.Module, PyTorchModelHubMixin):
+    """Weight norm as torch.nn.utils.weight_norm writes it (``weight_g``/``weight_v``), or as its successor."""
+
+    def __init__(self, legacy: bool = False) -> None:
+        super().__init__()
+        conv = nn.Conv1d(4, 4, 3, padding=1)
+        if legacy:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                self.conv = nn.utils.weight_norm(conv)
+        else:
+            self.conv = nn.utils.parametrizations.weight_norm(conv)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_an_older_weight_norm_checkpoint_loads_through_torchs_hook(strict: bool, tmp_path: Path) -> None:
+    old = LegacyNorm(legacy=True).eval()
+    old.save_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("{}")
+    new = LegacyNorm.from_pretrained(tmp_path, strict=strict)
+    x = torch.randn(1, 4, 16)
+    with torch.no_grad():
+        assert torch.equal(new.conv(x), old.conv(x))
+
+
+class Helper:
+    """A plain object (not a module or a container) given what ``__init__`` computed from a parameter."""
+
+    def __init__(self, device: torch.device, table: torch.Tensor) -> None:
+        self.device, self.table = device, table
+
+
+@dataclasses.dataclass
+class Held:
+    table: torch.Tensor
+
+
+class PlainHolders(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(5, 3)
+        self.helper = Helper(self.emb.weight.device, self.emb.weight.detach() * 2)
+        self.held = Held(self.emb.weight.detach() + 1)
+        table = self.emb.weight.detach() - 1
+        self.shift = functools.partial(torch.add, other=table)
+        self.scale = lambda x: x * table
+
+
+def test_what_plain_objects_hold_of_the_parameters_is_real(tmp_path: Path) -> None:
+    loaded = _round_trip(PlainHolders(), tmp_path)
+    assert loaded.helper.device == torch.device("cpu") and not loaded.helper.table.is_meta
+    assert not loaded.held.table.is_meta
+    x = torch.ones(3)
+    assert not loaded.shift(x).is_meta and not loaded.scale(x).is_meta
+
+
+class Grouped(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(5, 3)
+        self.groups = [[self.emb.weight]]  # the model's own parameter: loaded in place, no normal construction
+        graph: list[list[Any]] = [[] for _ in range(200)]  # containers reaching each other along many paths
+        for i, node in enumerate(graph):
+            node.extend(graph[(i + k) % 200] for k in range(1, 8))
+        self.graph = graph
+
+
+def test_lists_of_the_models_parameters_keep_the_fast_load(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    model = Grouped()
+    caplog.set_level(logging.INFO, logger="hubmixin_torch")
+    loaded = _round_trip(model, tmp_path)
+    assert "constructing normally" not in caplog.text
+    assert loaded.groups[0][0] is loaded.emb.weight and torch.equal(loaded.emb.weight, model.emb.weight)
+
+
+class KeptAside(nn.Module, PyTorchModelHubMixin):
+    """Registers a Parameter it also keeps in a list (a parameter group) and marks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        scale = nn.Parameter(torch.ones(3))
+        scale.no_weight_decay = True  # type: ignore[attr-defined]
+        self.scale = scale
+        self.no_decay = [scale]
+
+
+def test_a_parameter_kept_aside_in_init_is_the_loaded_one(tmp_path: Path) -> None:
+    model = KeptAside()
+    with torch.no_grad():
+        model.scale.mul_(3)
+    loaded = _round_trip(model, tmp_path)
+    assert loaded.no_decay[0] is loaded.scale and torch.equal(loaded.scale, model.scale)
+    assert loaded.scale.no_weight_decay
+
+
+class OwnLoadTied(nn.Module, PyTorchModelHubMixin):
+    """A tied model that loads itself; its own load_state_dict forgets to return torch's result."""
+
+    def __init__(self, vocab: int = 7) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, 3)
+        self.head = nn.Linear(3, vocab, bias=False)
+        self.head.weight = self.emb.weight
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> None:
+        super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def test_a_model_that_loads_itself_keeps_the_checks(tmp_path: Path) -> None:
+    model = OwnLoadTied()
+    tensors = {"emb.weight": torch.ones(7, 3), "head.weight": torch.zeros(7, 3)}  # tied names apart, unequal
+    (tmp_path / "apart").mkdir()
+    save_file(tensors, tmp_path / "apart" / "model.safetensors")
+    (tmp_path / "apart" / "config.json").write_text("{}")
+    with pytest.raises(WeightsError, match="tied"):
+        OwnLoadTied.from_pretrained(tmp_path / "apart", strict=True)
+    assert torch.equal(OwnLoadTied.from_pretrained(tmp_path / "apart").emb.weight, torch.ones(7, 3))  # the source
+    (tmp_path / "short").mkdir()
+    save_file({"emb.weight": torch.ones(7, 3)}, tmp_path / "short" / "model.safetensors")  # nothing missing: tied
+    (tmp_path / "short" / "config.json").write_text('{"vocab": 70}')  # a config of another model
+    with pytest.raises(WeightsShapeError, match=r"emb\.weight"):
+        OwnLoadTied.from_pretrained(tmp_path / "short")
+    model.save_pretrained(tmp_path / "own")
+    assert torch.equal(OwnLoadTied.from_pretrained(tmp_path / "own", strict=True).emb.weight, model.emb.weight)

@@ -222,12 +222,21 @@ def test_model_arguments_named_like_load_options_reach_init(tmp_path: Path) -> N
 
 class SaveKwargs(NetLayers, PyTorchModelHubMixin):
     def _save_pretrained(self, save_directory: Path, **kwargs: Any) -> None:
-        super()._save_pretrained(save_directory)  # drops what it is given
+        super()._save_pretrained(save_directory, **kwargs)  # the save options, forwarded (integrating.md)
+        (save_directory / "extra.txt").write_text("written by the library")
 
 
-def test_a_save_option_the_override_cannot_honour_is_refused(tmp_path: Path) -> None:
+class SaveNothing(NetLayers, PyTorchModelHubMixin):
+    def _save_pretrained(self, save_directory: Path) -> None:  # huggingface_hub's signature
+        super()._save_pretrained(save_directory)
+
+
+def test_save_options_reach_an_override_taking_kwargs_and_are_refused_by_one_without(tmp_path: Path) -> None:
+    SaveKwargs().save_pretrained(tmp_path / "sharded", max_shard_size=1000)
+    assert (tmp_path / "sharded" / "model.safetensors.index.json").is_file()
+    assert (tmp_path / "sharded" / "extra.txt").is_file()
     with pytest.raises(HubMixinTypeError, match="max_shard_size"):
-        SaveKwargs().save_pretrained(tmp_path, max_shard_size=1000)
+        SaveNothing().save_pretrained(tmp_path / "refused", max_shard_size=1000)
 
 
 def test_proxy_credentials_are_not_repeated_in_the_error(tmp_path: Path) -> None:

@@ -517,7 +517,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         config_dict = {**(config or {}), UNSAVED_KEY: unsaved} if unsaved else config
         with atomic_directory(save_directory, replaces=replaced_by_save) as staging:
             self._save_pretrained(
-                staging, **_supported(type(self)._save_pretrained, save_kwargs, self._hub_extra_defaults)
+                staging, **_supported(type(self)._save_pretrained, save_kwargs, self._hub_extra_defaults, forward=True)
             )
             if config_dict is not None and not (staging / CONFIG_NAME).exists():
                 (staging / CONFIG_NAME).write_text(dumps_config(config_dict), encoding="utf-8")
@@ -604,7 +604,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         if Path(location).is_dir() or Path(location).parent.is_dir():  # a path given as a string too
             remove_interrupted_saves(Path(location))  # also one whose first save was killed before it existed
         check_local_location(location, "from_pretrained takes a model directory or a repo id")
-        _check_token(download.token)
+        _check_token(download.token, remote=not Path(location).is_dir())
         if isinstance(download.max_workers, bool) or not isinstance(download.max_workers, int):
             raise HubMixinTypeError(f"max_workers must be an int, got {type(download.max_workers).__name__}")
         if download.max_workers < 1:
@@ -717,9 +717,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         unsaved = values.pop(UNSAVED_KEY, None) if values is not None else None
         if isinstance(unsaved, dict):
             cls._hub_give_unsaved(unsaved, {}, model_kwargs)
-        config = None if values is None else cls._hub_apply_config(values, model_kwargs, source=source)
-        if cls._hub_mixin_inject_config:
-            model_kwargs.setdefault("config", config)
+        if values is not None:
+            cls._hub_apply_config(values, model_kwargs, source=source)
         cls._hub_check_required(model_kwargs, values, source)
         return model_kwargs
 
@@ -1062,12 +1061,12 @@ def loose_annotation(annotation: Any, coders: Coders) -> bool:
     return False
 
 
-def _check_token(token: object) -> None:
+def _check_token(token: object, *, remote: bool = True) -> None:
     """``token`` is a string, ``True``/``False`` or ``None``, as huggingface_hub takes it: anything else would be
     ignored by the client, and the request sent without authentication."""
     if token is not None and not isinstance(token, str | bool):
         raise HubMixinTypeError(f"token must be a string, a bool or None, got {type(token).__name__}")
-    if isinstance(token, str) and not token.strip():  # the client would send "Bearer " (an HTTP-level error)
+    if remote and isinstance(token, str) and not token.strip():  # the client would send "Bearer " (an HTTP error)
         raise HubMixinValueError("token is an empty string: pass a token, or None for the one you are logged in with")
 
 

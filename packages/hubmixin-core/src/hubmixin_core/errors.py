@@ -8,6 +8,7 @@ are. Messages name the file, key, shape or dtype at fault.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "ConfigError",
@@ -40,6 +41,18 @@ __all__ = [
 
 class HubMixinError(Exception):
     """Root of every exception raised by hubmixin."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its message and attributes, not by calling its __init__ again (most take other arguments
+        # than the message): an error raised in a worker process reaches the parent whole.
+        return (_rebuilt, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuilt(cls: type[HubMixinError], args: tuple[Any, ...], state: dict[str, Any]) -> HubMixinError:
+    error = cls.__new__(cls, *args)
+    BaseException.__init__(error, *args)
+    vars(error).update(state)
+    return error
 
 
 # USAGE ERRORS: a call hubmixin cannot honour (wrong argument, unsupported class); each is also the builtin

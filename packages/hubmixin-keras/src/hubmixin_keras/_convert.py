@@ -59,13 +59,13 @@ class KerasWeightsConverter:
 
 
 def _stored_arrays(path: Path) -> list[str]:
-    """The paths of the arrays a ``.weights.h5`` file holds."""
+    """The paths of the model's arrays a ``.weights.h5`` file holds (not a compiled model's optimizer's)."""
     import h5py  # type: ignore[import-untyped]  # (Keras' own dependency for this format)
 
     found: list[str] = []
     with h5py.File(path, "r") as file:
         file.visititems(lambda name, item: found.append(name) if isinstance(item, h5py.Dataset) else None)
-    return found
+    return [name for name in found if not name.startswith("optimizer/")]
 
 
 CONVERTER = KerasWeightsConverter()

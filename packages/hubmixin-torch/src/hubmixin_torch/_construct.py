@@ -7,10 +7,12 @@ device (nothing allocated, nothing initialised). See :func:`construct_without_we
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import operator
 import threading
+import types
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -110,17 +112,16 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
 
 
 def _keep_existing(module: object, memo: _Memo) -> None:
-    """Put back the parameters that existed before the construction (a module given to ``__init__``, or kept
-    elsewhere) where their meta copies were registered, if the model holds them too: a head tied to a given
-    embedding stays tied to it, as one Parameter."""
+    """Put back the parameters still referenced once the construction is over (of a module given to ``__init__``
+    or kept elsewhere, or held in a list of the model's) where their meta copies were registered: a head tied to
+    a given embedding stays tied to it, as one Parameter, and the list holds what is loaded."""
     if not isinstance(module, torch.nn.Module) or not memo:
         return
-    held = {id(p) for m in module.modules() for p in m._parameters.values() if p is not None and not p.is_meta}
     real_of = {id(meta): real for real_ref, meta in memo.values() if (real := real_ref()) is not None}
     for sub in module.modules():
         for name, param in sub._parameters.items():
             real = real_of.get(id(param))
-            if real is not None and id(real) in held:
+            if real is not None:
                 sub._parameters[name] = real
 
 
@@ -134,7 +135,9 @@ def _meta_attributes(module: object) -> list[str]:
     [helper]``, never loaded) whose parameters were put there."""
     if not isinstance(module, torch.nn.Module):
         return []
-    return _meta_in(module, {id(sub) for sub in module.modules()}, set())
+    registered = {id(sub) for sub in module.modules()}
+    registered |= {id(t) for sub in module.modules() for t in (*sub._parameters.values(), *sub._buffers.values())}
+    return _meta_in(module, registered, set())
 
 
 def _meta_buffers(module: object) -> list[str]:
@@ -164,12 +167,12 @@ def _meta_in(module: torch.nn.Module, registered: set[int], seen: set[int]) -> l
 def _holds_meta(value: object, registered: set[int], seen: set[int]) -> bool:
     """Whether ``value`` is or holds something on the meta device that loading does not replace (``registered``:
     the model's modules, loaded; ``seen``: containers already looked into)."""
+    if id(value) in registered or id(value) in seen:  # (the model's own parameters in a list: loaded in place)
+        return False
     if isinstance(value, torch.Tensor):
         return value.is_meta
     if isinstance(value, torch.device):
         return value.type == "meta"
-    if id(value) in registered or id(value) in seen:
-        return False
     if isinstance(value, torch.nn.Module):
         seen.add(id(value))
         own = [sub for sub in value.modules() if id(sub) not in registered]  # (a model's module it holds: loaded)
@@ -178,9 +181,11 @@ def _holds_meta(value: object, registered: set[int], seen: set[int]) -> bool:
         )
         return any(t is not None and t.is_meta for t in tensors) or bool(_meta_in(value, registered, seen))
     if not isinstance(value, _CONTAINERS):
-        return False
+        seen.add(id(value))
+        return _holds_meta(_contents(value), registered, seen)
     # Containers level by level (at most _DEPTH), their items sorted out in C: a vocabulary or a list of merges
     # of a million entries is no slower to pass than the model's construction.
+    seen.add(id(value))
     level: list[Any] = [value]
     for _ in range(_DEPTH):
         if set(map(type, level)) <= _SEQUENCES:
@@ -189,17 +194,44 @@ def _holds_meta(value: object, registered: set[int], seen: set[int]) -> bool:
             items = list(itertools.chain.from_iterable(c.values() if isinstance(c, dict) else c for c in level))
         others = list(itertools.compress(items, map(operator.not_, map(_PLAIN.__contains__, map(type, items)))))
         if set(map(type, others)) <= _SEQUENCES | {dict}:
-            level = others
+            unseen = {id(item): item for item in others if id(item) not in seen}  # (a graph's: once each)
+            seen.update(unseen)
+            level = list(unseen.values())
         else:
             level = []
             for item in others:
                 if isinstance(item, _CONTAINERS):
-                    level.append(item)
+                    if id(item) not in seen:
+                        seen.add(id(item))
+                        level.append(item)
                 elif _holds_meta(item, registered, seen):
                     return True
         if not level:
             return False
     return False
+
+
+def _contents(value: object) -> tuple[Any, ...]:
+    """What an object other than a container holds that could be on the meta device: a partial's arguments, a
+    closure's cells, an instance's attributes (a dataclass, a namespace); ``()`` for a class, module or builtin."""
+    if isinstance(value, functools.partial):
+        return (value.func, value.args, value.keywords)
+    if isinstance(value, types.FunctionType):
+        cells = value.__closure__ or ()
+        return tuple(cell.cell_contents for cell in cells if _filled(cell))
+    if isinstance(value, types.MethodType):
+        return (value.__self__,)
+    if isinstance(value, type | types.ModuleType) or not hasattr(value, "__dict__"):
+        return ()
+    return (vars(value),)
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018  (an empty cell raises)
+    except ValueError:
+        return False
+    return True
 
 
 _PLAIN = frozenset({str, int, float, bool, bytes, type(None)})

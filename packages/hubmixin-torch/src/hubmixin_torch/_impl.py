@@ -21,7 +21,12 @@ from hubmixin_torch._checkpoint import open_torch_checkpoint, open_torch_file
 from hubmixin_torch._construct import construct_without_weights, parameters_as_given
 from hubmixin_torch._dtypes import DTYPE_CODERS, check_dtype_argument
 from hubmixin_torch._load import load_checkpoint, named_as_model, named_tensors
-from hubmixin_torch._load_as_torch import customised_loading, load_like_torch
+from hubmixin_torch._load_as_torch import (
+    check_before_building,
+    customised_class,
+    customised_loading,
+    load_like_torch,
+)
 from hubmixin_torch._save import save_module
 
 logger = logging.getLogger("hubmixin_torch")
@@ -124,14 +129,19 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         device = _as_device(map_location)
         dtype = check_dtype_argument(dtype)
         checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
-        model = construct_without_weights(lambda: cls(**model_kwargs))
+        if customised_class(cls):
+            with parameters_as_given():
+                model = cls(**model_kwargs)
+        else:
+            model = construct_without_weights(lambda: cls(**model_kwargs))
         module = _as_module(model)
         # A load inside another model's __init__ (a pretrained backbone), itself built without weights: the
         # tensors assigned here are this model's, not parameters of the outer one to put on the meta device.
         with parameters_as_given():
-            own = customised_loading(module)
+            own = customised_loading(module, unknown_names=_unknown_names(module, checkpoint))
             if own is not None and any(t.is_meta for t in named_tensors(module).values()):
                 logger.info("%s loads itself (%s): built normally, as huggingface_hub builds it", cls.__qualname__, own)
+                check_before_building(module, checkpoint, dtype)
                 model = cls(**model_kwargs)
                 module = _as_module(model)
             tie_weights = getattr(module, "tie_weights", None)
@@ -168,6 +178,11 @@ def _load_file_into(model: _Model, checkpoint: Checkpoint, device: torch.device,
     return model
 
 
+def _unknown_names(module: torch.nn.Module, checkpoint: Checkpoint) -> bool:
+    """Whether ``checkpoint`` holds tensors under names ``module``'s state dict lacks (an older release's)."""
+    return not checkpoint.infos.keys() <= torch.nn.Module.state_dict(module, keep_vars=True).keys()
+
+
 def _load_into(
     module: torch.nn.Module,
     checkpoint: Checkpoint,
@@ -179,7 +194,7 @@ def _load_into(
 ) -> None:
     """Load by assignment, or through the model's own ``load_state_dict`` where it loads itself."""
     checkpoint = named_as_model(module, checkpoint)
-    if customised_loading(module) is None:
+    if customised_loading(module, unknown_names=_unknown_names(module, checkpoint)) is None:
         load_checkpoint(module, checkpoint, device=device, dtype=dtype, strict=strict, rebuild=rebuild)
     else:
         load_like_torch(module, checkpoint, device=device, dtype=dtype, strict=strict)

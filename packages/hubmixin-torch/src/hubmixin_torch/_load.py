@@ -39,6 +39,7 @@ __all__ = [
     "named_as_model",
     "named_tensors",
     "place",
+    "check_ties_held",
 ]
 
 logger = logging.getLogger("hubmixin_torch")
@@ -84,8 +85,11 @@ def named_as_model(module: torch.nn.Module, checkpoint: Checkpoint) -> Checkpoin
     """``checkpoint`` with each tensor it stores once under a name ``module`` lacks, and records as tied to a name
     the module has, under that name (a Keras or Flax save of a layer held at two paths, by a port naming it once)."""
     state = torch.nn.Module.state_dict(module, keep_vars=True)
-    renames = {rf"^{re.escape(kept)}$": name for name, kept in tied_names(checkpoint).items() if kept not in state}
-    return checkpoint.renamed({pattern: name for pattern, name in renames.items() if name in state})
+    renames: dict[str, str] = {}
+    for name, kept in tied_names(checkpoint).items():  # a kept tensor may be recorded under several names
+        if kept not in state and name in state:
+            renames.setdefault(rf"^{re.escape(kept)}$", name)
+    return checkpoint.renamed(renames)
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ def load_checkpoint(
     # Read (memory-mapped) and assign.
     sources = [n for n in dict.fromkeys(expected.source_of.values()) if n in found and n in expected.state]
     loaded = read_tensors(checkpoint, sources, device)
-    _check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
+    check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
     state: dict[str, torch.Tensor] = {}
     for name in sources:
         target = target_dtype(expected.state[name], dtype)
@@ -271,9 +275,11 @@ _SIZE_MISMATCH = re.compile(
 )
 
 
-def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str, *, assign: bool) -> LoadReport:
+def load_state(
+    module: torch.nn.Module, state: dict[str, torch.Tensor], source: str, *, assign: bool
+) -> LoadReport | None:
     """``module.load_state_dict(state, strict=False)`` (with ``assign``, torch's own): the keys it found missing and
-    unexpected (after the modules' hooks; none where a model's own method returns nothing); a shape they could
+    unexpected (after the modules' hooks; ``None`` where a model's own method returns nothing); a shape they could
     not reconcile is a WeightsShapeError naming the tensor (``source``: the checkpoint)."""
     try:
         if assign:
@@ -287,8 +293,9 @@ def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], source: 
         key, found, expected = mismatch.groups()
         shape = [tuple(int(d) for d in dims.split(",") if d.strip()) for dims in (expected, found)]
         raise WeightsShapeError(source, key, shape[0], shape[1]) from error
-    missing, unexpected = getattr(result, "missing_keys", []), getattr(result, "unexpected_keys", [])
-    return LoadReport(list(missing), list(unexpected))
+    if not hasattr(result, "missing_keys") or not hasattr(result, "unexpected_keys"):
+        return None  # a model's own load_state_dict that returns nothing
+    return LoadReport(list(result.missing_keys), list(result.unexpected_keys))
 
 
 def _keep_parameter_objects(module: torch.nn.Module, originals: dict[str, torch.Tensor]) -> None:
@@ -357,7 +364,7 @@ def _transplant(original: torch.nn.Parameter, loaded: torch.nn.Parameter) -> boo
     return swapped
 
 
-def _check_ties_held(
+def check_ties_held(
     checkpoint: Checkpoint, groups: list[list[str]], source_of: dict[str, str], strict: bool, owner: str
 ) -> None:
     """Names the model ties (one tensor) that the checkpoint stores apart with other values (an untied model's

@@ -16,10 +16,10 @@ import torch
 from hubmixin_core.errors import WeightsKeyError
 from hubmixin_core.weights import Checkpoint, LoadReport, check_checkpoint, warn_settings
 from hubmixin_torch._checkpoint import read_tensors
-from hubmixin_torch._load import expected_tensors, load_state, place
+from hubmixin_torch._load import check_ties_held, expected_tensors, load_state, place
 from hubmixin_torch._settings import model_settings
 
-__all__ = ["customised_loading", "load_like_torch"]
+__all__ = ["check_before_building", "customised_class", "customised_loading", "load_like_torch"]
 
 logger = logging.getLogger("hubmixin_torch")
 
@@ -37,22 +37,54 @@ _TORCH_HOOKS = ("torch.nn.modules.lazy", "torch.nn.utils.parametrizations", "tor
 """Modules of torch's own state-dict hooks (lazy modules', ``weight_norm``'s and ``spectral_norm``'s)."""
 
 
-def customised_loading(module: torch.nn.Module) -> str | None:
+def customised_class(cls: type) -> bool:
+    """Whether the class ``cls`` overrides ``load_state_dict`` or ``state_dict``: it loads itself, and is built
+    normally from the start (not on the meta device first: ``__init__`` may have side effects, a cached part)."""
+    if not issubclass(cls, torch.nn.Module):
+        return False
+    return any(getattr(cls, method) is not getattr(torch.nn.Module, method) for method in _OWN_METHODS)
+
+
+def customised_loading(module: torch.nn.Module, *, unknown_names: bool = False) -> str | None:
     """What makes ``module`` load itself, if anything: its class overriding ``load_state_dict`` or ``state_dict``,
-    a module of it overriding ``_load_from_state_dict``, or state-dict hooks of its own (torch's are not)."""
+    a module of it overriding ``_load_from_state_dict``, or state-dict hooks of its own; torch's own load hooks
+    too where the checkpoint holds names the model lacks (``unknown_names``: ``weight_norm``'s reads an older
+    release's ``weight_g``/``weight_v``)."""
     for method in _OWN_METHODS:
         if getattr(type(module), method) is not getattr(torch.nn.Module, method):
             return f"{type(module).__qualname__}.{method}"
     for path, sub in module.named_modules():
         if type(sub)._load_from_state_dict not in _TORCH_LOADERS:
             return f"{type(sub).__qualname__}._load_from_state_dict"
-        hooks = [sub._load_state_dict_pre_hooks, sub._load_state_dict_post_hooks]
-        hooks += [sub._state_dict_hooks, sub._state_dict_pre_hooks]
-        for hook in (hook for table in hooks for hook in table.values()):
-            inner = getattr(hook, "hook", hook)  # torch wraps load pre-hooks
-            if getattr(inner, "__module__", None) not in _TORCH_HOOKS:
-                return f"a state-dict hook of {path or 'the model'} ({getattr(inner, '__qualname__', inner)!r})"
+        tables = [sub._load_state_dict_pre_hooks, sub._load_state_dict_post_hooks]
+        tables += [sub._state_dict_hooks, sub._state_dict_pre_hooks]
+        for table in tables:
+            for hook in table.values():
+                inner = getattr(hook, "hook", hook)  # torch wraps load pre-hooks
+                torchs = getattr(inner, "__module__", None) in _TORCH_HOOKS
+                if not torchs or (unknown_names and table is sub._load_state_dict_pre_hooks):
+                    return f"a state-dict hook of {path or 'the model'} ({getattr(inner, '__qualname__', inner)!r})"
     return None
+
+
+def check_before_building(module: torch.nn.Module, checkpoint: Checkpoint, dtype: torch.dtype | None) -> None:
+    """Check ``checkpoint``'s headers against ``module`` built on the meta device, before a model that loads itself
+    is built for real: a tensor of another shape, or a model far larger than its weights, fails before anything
+    is allocated.
+
+    Raises:
+        WeightsShapeError: a tensor the file names as the model does has another shape.
+        WeightsKeyError: the tensors the file lacks would take more than it holds (see ``check_missing_size``).
+    """
+    expected = expected_tensors(module, checkpoint, dtype)
+    check_checkpoint(
+        expected.want,
+        checkpoint,
+        strict=False,
+        convert_floating=dtype is not None,
+        ignore_missing=expected.ignored,
+        ignore_unexpected=checkpoint.infos.keys(),
+    )
 
 
 def load_like_torch(
@@ -82,8 +114,13 @@ def load_like_torch(
     )
     warn_settings(checkpoint.metadata, model_settings(module, dtype), owner, checkpoint.description)
     state = read_tensors(checkpoint, list(found), torch.device("cpu"))  # copied into the module's own memory
+    check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
+    for name in expected.aliases & state.keys():  # a tied tensor loads from its source alone, as by assignment
+        del state[name]
     result = load_state(module, state, checkpoint.description, assign=False)
     del state
+    if result is None:  # a load_state_dict of its own that returns nothing: the keys as the headers give them
+        result = LoadReport([n for n in expected.want if n not in found], [n for n in found if n not in expected.want])
     report = LoadReport([n for n in result.missing if n not in expected.ignored], result.unexpected)
     if strict and (report.missing or report.unexpected):
         raise WeightsKeyError(checkpoint.description, report.missing, report.unexpected)

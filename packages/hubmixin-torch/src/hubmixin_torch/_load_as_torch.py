@@ -40,9 +40,12 @@ _TORCH_HOOKS = ("torch.nn.modules.lazy", "torch.nn.utils.parametrizations", "tor
 def customised_class(cls: type) -> bool:
     """Whether the class ``cls`` overrides ``load_state_dict`` or ``state_dict``: it loads itself, and is built
     normally from the start (not on the meta device first: ``__init__`` may have side effects, a cached part)."""
-    if not issubclass(cls, torch.nn.Module):
-        return False
-    return any(getattr(cls, method) is not getattr(torch.nn.Module, method) for method in _OWN_METHODS)
+    return issubclass(cls, torch.nn.Module) and _own_method(cls) is not None
+
+
+def _own_method(cls: type[torch.nn.Module]) -> str | None:
+    """The first of :data:`_OWN_METHODS` that ``cls`` overrides, if any."""
+    return next((m for m in _OWN_METHODS if getattr(cls, m) is not getattr(torch.nn.Module, m)), None)
 
 
 def customised_loading(module: torch.nn.Module, *, unknown_names: bool = False) -> str | None:
@@ -50,9 +53,9 @@ def customised_loading(module: torch.nn.Module, *, unknown_names: bool = False) 
     a module of it overriding ``_load_from_state_dict``, or state-dict hooks of its own; torch's own load hooks
     too where the checkpoint holds names the model lacks (``unknown_names``: ``weight_norm``'s reads an older
     release's ``weight_g``/``weight_v``)."""
-    for method in _OWN_METHODS:
-        if getattr(type(module), method) is not getattr(torch.nn.Module, method):
-            return f"{type(module).__qualname__}.{method}"
+    method = _own_method(type(module))
+    if method is not None:
+        return f"{type(module).__qualname__}.{method}"
     for path, sub in module.named_modules():
         if type(sub)._load_from_state_dict not in _TORCH_LOADERS:
             return f"{type(sub).__qualname__}._load_from_state_dict"

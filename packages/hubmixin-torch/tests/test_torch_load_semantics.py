@@ -8,6 +8,8 @@ import dataclasses
 import functools
 import json
 import logging
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -480,3 +482,30 @@ def test_a_model_that_loads_itself_keeps_the_checks(tmp_path: Path) -> None:
         OwnLoadTied.from_pretrained(tmp_path / "short")
     model.save_pretrained(tmp_path / "own")
     assert torch.equal(OwnLoadTied.from_pretrained(tmp_path / "own", strict=True).emb.weight, model.emb.weight)
+
+
+_FIRST_LOAD = """
+import sys, tempfile, torch
+from torch import nn
+from hubmixin_torch import PyTorchModelHubMixin
+
+class Embedded(nn.Module, PyTorchModelHubMixin):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 4)
+        self.fc = nn.Linear(4, 4)
+        nn.init.trunc_normal_(self.fc.weight)
+
+with tempfile.TemporaryDirectory() as d:
+    Embedded().save_pretrained(d)
+    assert "torch._dynamo" not in sys.modules
+    loaded = Embedded.from_pretrained(d)
+    assert not loaded.emb.weight.is_meta
+    print("dynamo" if "torch._dynamo" in sys.modules else "no dynamo")
+"""
+
+
+def test_initialisers_of_meta_parameters_do_not_run() -> None:
+    # On the meta device they do nothing, but torch's first use imports torch._dynamo (half a second per process).
+    result = subprocess.run([sys.executable, "-c", _FIRST_LOAD], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "no dynamo", result.stderr

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 __all__ = ["construct_without_weights", "parameters_as_given"]
 
@@ -66,9 +67,32 @@ def _parameters_on_meta(active: bool) -> Iterator[_Memo]:
     memo: _Memo = {}
     _local.memo = memo if active else None
     try:
-        yield memo
+        with _MetaInitsSkipped() if active else contextlib.nullcontext():
+            yield memo
     finally:
         _local.memo = previous
+
+
+_RANDOM_FILLS = frozenset(
+    {"normal_", "uniform_", "bernoulli_", "exponential_", "geometric_", "log_normal_", "cauchy_", "random_"}
+    | {"trunc_normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_"}
+    | {"sparse_"}
+)
+"""In-place random fills (tensor methods and ``torch.nn.init``'s), which on a meta tensor do nothing."""
+
+
+class _MetaInitsSkipped(TorchFunctionMode):
+    """Random fills of meta tensors return at once (this thread only): on the meta device they do nothing, but
+    torch runs them through its Python references, whose first use imports ``torch._dynamo`` (half a second)."""
+
+    def __torch_function__(
+        self, func: Callable[..., Any], types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        kwargs = kwargs or {}
+        target = args[0] if args else kwargs.get("tensor", kwargs.get("input"))
+        if getattr(func, "__name__", "") in _RANDOM_FILLS and isinstance(target, torch.Tensor) and target.is_meta:
+            return target
+        return func(*args, **kwargs)
 
 
 def parameters_as_given() -> contextlib.AbstractContextManager[_Memo]:

@@ -245,9 +245,11 @@ def _contents(value: object) -> tuple[Any, ...]:
         return tuple(cell.cell_contents for cell in cells if _filled(cell))
     if isinstance(value, types.MethodType):
         return (value.__self__,)
-    if isinstance(value, type | types.ModuleType) or not hasattr(value, "__dict__"):
+    try:
+        attributes = object.__getattribute__(value, "__dict__")  # (not a proxy's __getattr__)
+    except AttributeError:
         return ()
-    return (vars(value),)
+    return () if isinstance(value, type | types.ModuleType) or not isinstance(attributes, dict) else (attributes,)
 
 
 def _filled(cell: Any) -> bool:

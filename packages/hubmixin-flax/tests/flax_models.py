@@ -210,3 +210,14 @@ class Configured(nnx.Module, FlaxModelHubMixin):
 
     def __init__(self, config: Sizes, *, rngs: nnx.Rngs) -> None:
         self.fc = nnx.Linear(config.din, config.dout, rngs=rngs)
+
+
+class SeesConfig(nnx.Module, FlaxModelHubMixin):
+    """Its _from_pretrained takes the loaded config, as huggingface_hub's overrides do."""
+
+    def __init__(self, din: int = 2, dout: int = 3, *, rngs: nnx.Rngs) -> None:
+        self.lin = nnx.Linear(din, dout, rngs=rngs)
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, config: Any = None, **kwargs: Any) -> SeesConfig:
+        return super()._from_pretrained(model_id=model_id, **kwargs)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from flax import nnx, serialization
-from flax_models import Configured, Noisy, Port, Sizes
+from flax_models import Configured, Noisy, Port, SeesConfig, Sizes
 from test_flax_torch import PortLayers, TorchPort, _flax_out, _torch_out, _trained
 
 from hubmixin_core.cli import main
@@ -108,3 +108,13 @@ def test_the_source_model_is_built_from_its_config_as_from_pretrained_builds_it(
     (tmp_path / "saved" / "config.json").write_text(json.dumps({"din": "five", "dout": 2}))
     assert main(["convert", src, str(tmp_path / "bad"), *args, "--quiet"]) == 1
     assert "'din'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_a_model_whose_from_pretrained_takes_the_config_converts(tmp_path: Path) -> None:
+    model = SeesConfig(din=4, rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path / "saved")
+    (tmp_path / "saved" / "state.msgpack").write_bytes(serialization.to_bytes(nnx.to_pure_dict(nnx.state(model))))
+    src, args = str(tmp_path / "saved" / "state.msgpack"), ["--to", "flax", "--model", "flax_models:SeesConfig"]
+    assert main(["convert", src, str(tmp_path / "out"), *args, "--quiet"]) == 0
+    loaded = SeesConfig.from_pretrained(tmp_path / "out", strict=True)
+    np.testing.assert_array_equal(np.asarray(loaded.lin.kernel[...]), np.asarray(model.lin.kernel[...]))

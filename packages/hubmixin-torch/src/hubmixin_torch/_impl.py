@@ -138,7 +138,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         # A load inside another model's __init__ (a pretrained backbone), itself built without weights: the
         # tensors assigned here are this model's, not parameters of the outer one to put on the meta device.
         with parameters_as_given():
-            own = customised_loading(module, unknown_names=_unknown_names(module, checkpoint))
+            checkpoint, own = _prepared(module, checkpoint)
             if own is not None and any(t.is_meta for t in named_tensors(module).values()):
                 logger.info("%s loads itself (%s): built normally, as huggingface_hub builds it", cls.__qualname__, own)
                 check_before_building(module, checkpoint, dtype)
@@ -147,7 +147,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             tie_weights = getattr(module, "tie_weights", None)
             if callable(tie_weights) and _takes_no_arguments(tie_weights):  # transformers': ties made outside init
                 tie_weights()
-            _load_into(module, checkpoint, device, dtype, strict, rebuild=lambda: _as_module(cls(**model_kwargs)))
+            _load_into(module, checkpoint, own, device, dtype, strict, rebuild=lambda: _as_module(cls(**model_kwargs)))
         module.eval()
         return model
 
@@ -173,28 +173,33 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
 def _load_file_into(model: _Model, checkpoint: Checkpoint, device: torch.device, strict: bool) -> _Model:
     module = _as_module(model)
-    _load_into(module, checkpoint, device, None, strict, rebuild=lambda: module)
+    checkpoint, own = _prepared(module, checkpoint)
+    _load_into(module, checkpoint, own, device, None, strict, rebuild=lambda: module)
     module.eval()
     return model
 
 
-def _unknown_names(module: torch.nn.Module, checkpoint: Checkpoint) -> bool:
-    """Whether ``checkpoint`` holds tensors under names ``module``'s state dict lacks (an older release's)."""
-    return not checkpoint.infos.keys() <= torch.nn.Module.state_dict(module, keep_vars=True).keys()
+def _prepared(module: torch.nn.Module, checkpoint: Checkpoint) -> tuple[Checkpoint, str | None]:
+    """``checkpoint`` under the names ``module`` has (see :func:`named_as_model`), and what makes the module load
+    itself, if anything (:func:`customised_loading`; torch's own load hooks count where the file holds names the
+    module's state dict lacks, an older release's)."""
+    checkpoint = named_as_model(module, checkpoint)
+    unknown = not checkpoint.infos.keys() <= torch.nn.Module.state_dict(module, keep_vars=True).keys()
+    return checkpoint, customised_loading(module, unknown_names=unknown)
 
 
 def _load_into(
     module: torch.nn.Module,
     checkpoint: Checkpoint,
+    own: str | None,
     device: torch.device,
     dtype: torch.dtype | None,
     strict: bool,
     *,
     rebuild: Callable[[], torch.nn.Module],
 ) -> None:
-    """Load by assignment, or through the model's own ``load_state_dict`` where it loads itself."""
-    checkpoint = named_as_model(module, checkpoint)
-    if customised_loading(module, unknown_names=_unknown_names(module, checkpoint)) is None:
+    """Load by assignment, or through the model's own ``load_state_dict`` where it loads itself (``own``)."""
+    if own is None:
         load_checkpoint(module, checkpoint, device=device, dtype=dtype, strict=strict, rebuild=rebuild)
     else:
         load_like_torch(module, checkpoint, device=device, dtype=dtype, strict=strict)

@@ -136,10 +136,7 @@ def check_runtime_args(
     missing = [
         name
         for name in sorted(runtime_args)
-        if name in parameters
-        and parameters[name].default is inspect.Parameter.empty
-        and parameters[name].kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-        and name not in given
+        if name in parameters and _required(parameters[name]) and name not in given
     ]
     if missing:
         how = ", ".join(f"{name!r}: ..." for name in missing)
@@ -148,6 +145,14 @@ def check_runtime_args(
             f"never saved in config.json; give them with {owner}.from_pretrained(..., model_kwargs={{{how}}})",
             missing,
         )
+
+
+def _required(parameter: inspect.Parameter) -> bool:
+    """Whether ``__init__`` cannot be called without ``parameter`` (no default, not ``*args``/``**kwargs``)."""
+    return parameter.default is inspect.Parameter.empty and parameter.kind not in (
+        inspect.Parameter.VAR_POSITIONAL,
+        inspect.Parameter.VAR_KEYWORD,
+    )
 
 
 def check_required_args(
@@ -170,19 +175,16 @@ def check_required_args(
     missing = [
         name
         for name, parameter in parameters.items()
-        if parameter.default is inspect.Parameter.empty
-        and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-        and name not in given
-        and name not in supplied
+        if _required(parameter) and name not in given and name not in supplied
     ]
     if not missing:
         return
     where = f"{source} does not hold them" if config is not None else f"there is no config.json in {source}"
     hints = []
     for name in missing:
-        close = difflib.get_close_matches(name, [k for k in config or {} if k not in parameters], n=1)
+        close = closest(name, [k for k in config or {} if k not in parameters])
         if close:
-            hints.append(f"{name!r} (config.json has {close[0]!r})")
+            hints.append(f"{name!r} (config.json has {close!r})")
     hint = f" (did you mean: {', '.join(hints)}?)" if hints else ""
     how = ", ".join(f"{name!r}: ..." for name in missing)
     raise MissingArgumentError(

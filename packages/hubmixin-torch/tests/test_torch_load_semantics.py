@@ -4,6 +4,7 @@ modules, and the CPU named any way torch names it."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import json
@@ -11,6 +12,7 @@ import logging
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -395,6 +397,11 @@ class Held:
     table: torch.Tensor
 
 
+@dataclasses.dataclass(slots=True)
+class SlottedHeld:
+    table: torch.Tensor
+
+
 class PlainHolders(nn.Module, PyTorchModelHubMixin):
     def __init__(self) -> None:
         super().__init__()
@@ -412,6 +419,28 @@ def test_what_plain_objects_hold_of_the_parameters_is_real(tmp_path: Path) -> No
     assert not loaded.held.table.is_meta
     x = torch.ones(3)
     assert not loaded.shift(x).is_meta and not loaded.scale(x).is_meta
+
+
+class Kept(nn.Module, PyTorchModelHubMixin):
+    """Keeps a tensor computed from a parameter in a deque, a slotted dataclass or a function's default."""
+
+    def __init__(self, holder: str = "deque") -> None:
+        super().__init__()
+        self.emb = nn.Embedding(5, 3)
+        table = self.emb.weight.detach() - 1
+        makers: dict[str, Callable[[], Any]] = {
+            "deque": lambda: collections.deque([table], maxlen=2),
+            "slots": lambda: SlottedHeld(table),
+            "default": lambda: lambda t=table: t,
+        }
+        self.kept = makers[holder]()
+
+
+@pytest.mark.parametrize("holder", ["deque", "slots", "default"])
+def test_tensors_in_deques_slots_and_defaults_are_real(tmp_path: Path, holder: str) -> None:
+    loaded = _round_trip(Kept(holder), tmp_path)
+    table = {"deque": lambda k: k[0], "slots": lambda k: k.table, "default": lambda k: k()}[holder](loaded.kept)
+    assert not table.is_meta
 
 
 class Grouped(nn.Module, PyTorchModelHubMixin):
@@ -509,3 +538,65 @@ def test_initialisers_of_meta_parameters_do_not_run() -> None:
     # On the meta device they do nothing, but torch's first use imports torch._dynamo (half a second per process).
     result = subprocess.run([sys.executable, "-c", _FIRST_LOAD], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "no dynamo", result.stderr
+
+
+class SharedBuffers(nn.Module, PyTorchModelHubMixin):
+    """One rotary table used by every block, one BatchNorm at two places (ALBERT-style), one mask in every block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rotary = nn.Module()
+        self.rotary.register_buffer("inv_freq", torch.arange(4.0), persistent=False)
+        self.bn = nn.BatchNorm1d(4)
+        self.blocks = nn.ModuleList([self.bn, self.bn])
+        mask = torch.ones(4)
+        self.heads = nn.ModuleList(nn.Module() for _ in range(3))
+        for head in self.heads:
+            head.register_buffer("mask", mask)
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        out: torch.Tensor = self.fc(x) * self.rotary.inv_freq * self.heads[2].mask
+        return out
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_dtype_converts_shared_buffers(tmp_path: Path, dtype: torch.dtype) -> None:
+    torch.manual_seed(0)
+    model = SharedBuffers()
+    model(torch.randn(8, 4))  # running statistics of the shared BatchNorm
+    model.eval()
+    loaded = _round_trip(model, tmp_path, dtype=dtype)
+    expected = model.to(dtype)
+    for name, got in loaded.named_buffers(remove_duplicate=False):
+        assert got.dtype == (dtype if got.is_floating_point() else torch.int64), name
+    assert loaded.rotary.inv_freq.dtype == dtype and loaded.bn.running_mean.dtype == dtype
+    assert loaded.heads[0].mask is loaded.heads[1].mask is loaded.heads[2].mask
+    x = torch.randn(2, 4, dtype=dtype)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), expected(x))
+
+
+class Scripted(nn.Module, PyTorchModelHubMixin):
+    """A ``torch.jit.script``ed submodule (its ``_parameters`` is a wrapper without ``.get``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = torch.jit.script(nn.Linear(4, 4))
+        self.out = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.out(self.block(x))
+        return out
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch deprecates TorchScript; models still use it
+def test_a_scripted_submodule_loads(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = Scripted().eval()
+    loaded = _round_trip(model, tmp_path)
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))

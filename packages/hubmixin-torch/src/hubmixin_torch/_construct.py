@@ -6,6 +6,7 @@ device (nothing allocated, nothing initialised). See :func:`construct_without_we
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import itertools
@@ -242,14 +243,28 @@ def _contents(value: object) -> tuple[Any, ...]:
         return (value.func, value.args, value.keywords)
     if isinstance(value, types.FunctionType):
         cells = value.__closure__ or ()
-        return tuple(cell.cell_contents for cell in cells if _filled(cell))
+        defaults = (value.__defaults__ or (), value.__kwdefaults__ or {})  # (a lambda's ``w=w``)
+        return (*(cell.cell_contents for cell in cells if _filled(cell)), *defaults)
     if isinstance(value, types.MethodType):
         return (value.__self__,)
+    if isinstance(value, type | types.ModuleType):
+        return ()
     try:
         attributes = object.__getattribute__(value, "__dict__")  # (not a proxy's __getattr__)
     except AttributeError:
-        return ()
-    return () if isinstance(value, type | types.ModuleType) or not isinstance(attributes, dict) else (attributes,)
+        attributes = None
+    held = (attributes,) if isinstance(attributes, dict) else ()
+    return held + tuple(_slot_values(value))
+
+
+def _slot_values(value: object) -> Iterator[Any]:
+    """The values of ``value``'s ``__slots__`` (a ``@dataclass(slots=True)`` instance's fields)."""
+    for cls in type(value).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            if slot not in ("__dict__", "__weakref__"):
+                with contextlib.suppress(AttributeError, TypeError):
+                    yield object.__getattribute__(value, slot)
 
 
 def _filled(cell: Any) -> bool:
@@ -265,7 +280,7 @@ _PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
 
 _SEQUENCES = frozenset({list, tuple, set, frozenset})
 _DEPTH = 8  # levels of containers looked into (a list holding itself ends there)
-_CONTAINERS = (dict, list, tuple, set, frozenset)
+_CONTAINERS = (dict, list, tuple, set, frozenset, collections.deque)
 
 
 def _out_of_memory(error: BaseException | str) -> bool:

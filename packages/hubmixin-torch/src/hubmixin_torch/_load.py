@@ -58,7 +58,7 @@ def _set_tensor(module: torch.nn.Module, name: str, value: torch.Tensor) -> None
     """Put ``value`` at ``name`` (a parameter stays a Parameter with its ``requires_grad``)."""
     owner_name, _, leaf = name.rpartition(".")
     owner = module.get_submodule(owner_name)
-    old = owner._parameters.get(leaf)
+    old = owner._parameters[leaf] if leaf in owner._parameters else None  # noqa: SIM401  (a ScriptModule: no .get)
     if old is not None and not isinstance(value, torch.nn.Parameter):
         value = torch.nn.Parameter(value, requires_grad=old.requires_grad)
     setattr(owner, leaf, value)  # through __setattr__: modules caching their tensors (RNNs) see the change
@@ -309,20 +309,20 @@ def _keep_parameter_objects(module: torch.nn.Module, originals: dict[str, torch.
     elsewhere (a list of the parameters).
     """
     final = named_tensors(module)
-    moved: dict[int, torch.Tensor] = {}  # id(original) -> the loaded tensor it took the values of
+    moved: dict[int, torch.Tensor | None] = {}  # id(original) -> the loaded tensor it took the values of
     for name, original in originals.items():
         loaded = final.get(name)
         if loaded is None or loaded is original:
             continue
         if id(original) not in moved:
-            moved[id(original)] = loaded
             if _same_kind(original, loaded):
                 with torch.no_grad():
                     original.copy_(loaded)
-            elif not isinstance(original, torch.nn.Parameter) or not isinstance(loaded, torch.nn.Parameter):
-                continue  # a buffer on another device or dtype than loaded: the loaded one stays
-            elif not _transplant(original, loaded):
-                continue
+                moved[id(original)] = loaded
+            elif isinstance(original, torch.nn.Parameter) and isinstance(loaded, torch.nn.Parameter):
+                moved[id(original)] = loaded if _transplant(original, loaded) else None
+            else:  # a buffer on another device or dtype than loaded: the loaded one stays, under every name
+                moved[id(original)] = None
         if moved[id(original)] is loaded:
             _set_tensor(module, name, original)
 

@@ -229,3 +229,25 @@ def test_variables_without_distinct_names_are_keyed_by_their_attributes(tmp_path
     for ours, theirs in zip(model.weights, loaded.weights, strict=True):
         np.testing.assert_array_equal(numpy(theirs), numpy(ours))
     np.testing.assert_array_equal(outputs(loaded, x)[0], outputs(model, x)[0])
+
+
+class HoldsTuple(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """Layers in a tuple attribute (TensorFlow's tracking wraps it in a proxy that is no tuple subclass)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pair = (keras.layers.Dense(3), keras.layers.Dense(2))
+
+    def call(self, x: Any) -> Any:
+        return self.pair[1](self.pair[0](x))
+
+
+def test_layers_in_a_tuple_are_saved_under_their_index(tmp_path: Path) -> None:
+    x = np.arange(4, dtype="float32").reshape(1, 4)
+    model = HoldsTuple()
+    model(x)
+    model.save_pretrained(tmp_path)
+    tensors, _ = _read(tmp_path)
+    assert set(tensors) == {"pair.0.weight", "pair.0.bias", "pair.1.weight", "pair.1.bias"}
+    loaded = HoldsTuple.from_pretrained(tmp_path, strict=True)
+    np.testing.assert_array_equal(outputs(loaded, x)[0], outputs(model, x)[0])

@@ -219,3 +219,34 @@ def test_keras_file_and_clone_of_layers_made_or_built_in_build(tmp_path: Path, l
 
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(again(x)), expected)
     assert keras.models.clone_model(model)(x).shape == (2, 2)
+
+
+class Classifier(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, hidden: int = 4, activation: str = "relu", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.body = keras.layers.Dense(hidden, activation=activation)
+        self.head = keras.layers.Dense(2)
+
+    def call(self, x: Any) -> Any:
+        return self.head(self.body(x))
+
+
+class Tagger(Classifier):
+    """Gives its parent's arguments through ``**kwargs`` (the usual Keras subclassing pattern)."""
+
+    def __init__(self, dropout: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dropout = dropout
+
+
+def test_arguments_given_to_a_parent_through_kwargs_come_back(tmp_path: Path) -> None:
+    x = np.linspace(-1, 1, 12, dtype="float32").reshape(2, 6)
+    model = Tagger(dropout=0.1, activation="tanh", hidden=3)
+    expected = keras.ops.convert_to_numpy(model(x))
+    model.save_pretrained(tmp_path / "hub")
+    loaded = Tagger.from_pretrained(tmp_path / "hub", strict=True)
+    assert (loaded.dropout, loaded.body.units, loaded.body.activation.__name__) == (0.1, 3, "tanh")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), expected)
+    again = _round_trip(model, tmp_path / "m.keras", {"Tagger": Tagger})
+    assert (again.body.units, again.body.activation.__name__) == (3, "tanh")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(again(x)), expected)

@@ -905,6 +905,13 @@ class ModelHubMixinBase(HfMixinHelpers):
                 continue
             values[key] = cls._hub_decode_argument(key, value, hints, coders, source)
         named = {name: p for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
+        for key, owner in cls._hub_forwarded_parameters().items():  # given to a base's __init__ by **kwargs
+            if key in raw and key not in named and key not in model_kwargs:
+                named[key] = owner._hub_mixin_init_parameters[key]
+                value = raw[key]
+                if value is not None or named[key].default is not None:
+                    values[key] = owner._hub_decode_argument(key, value, owner._hub_mixin_hints(), coders, source)
+                model_kwargs[key] = values[key]
         keywords = parameters if cls._hub_mixin_config_to_kwargs else named  # what reaches __init__ by name
         unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, keywords)
         if unknown:
@@ -932,6 +939,26 @@ class ModelHubMixinBase(HfMixinHelpers):
             for key, value in values.items():
                 model_kwargs.setdefault(key, value)
         return config
+
+    @classmethod
+    def _hub_forwarded_parameters(cls) -> dict[str, type[ModelHubMixinBase]]:
+        """The named ``__init__`` parameters of the bases that ``__init__``'s ``**kwargs`` reaches (``def
+        __init__(self, dropout=0.0, **kwargs): super().__init__(**kwargs)``), each with the base naming it: the
+        capture saves what was given through ``**kwargs``, so a load gives it back."""
+        cls._hub_mixin_inspect_init()
+        forwarded: dict[str, type[ModelHubMixinBase]] = {}
+        parameters = cls._hub_mixin_init_parameters
+        for base in cls.__mro__[1:]:
+            if not takes_any_keyword(parameters):
+                break
+            if not issubclass(base, ModelHubMixinBase) or "__init__" not in vars(base):
+                continue
+            base._hub_mixin_inspect_init()
+            parameters = base._hub_mixin_init_parameters
+            for name, parameter in parameters.items():
+                if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+                    forwarded.setdefault(name, base)
+        return forwarded
 
     @classmethod
     def _hub_decode_argument(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:

@@ -57,7 +57,7 @@ def _children(layer: keras.Layer, *, private: bool = False) -> Iterator[tuple[st
     attributes = vars(layer)
     if modules := attributes.get("_modules"):
         attributes = {**attributes, **modules}
-    holders = [(name, value) for name, value in attributes.items() if _may_hold(type(value), keras.Layer)]
+    holders = [(name, value) for name, value in attributes.items() if _may_hold(value.__class__, keras.Layer)]
     public = [(name, value) for name, value in holders if not name.startswith("_")]
     for name, value in sorted(public, key=lambda item: not isinstance(item[1], keras.Layer)):  # stable
         yield from _contained(name, value, keras.Layer)
@@ -85,7 +85,7 @@ def _may_hold(value_type: type, kind: type) -> bool:
 
 def _contained(path: str, value: Any, kind: type[T]) -> Iterator[tuple[str, T]]:
     """The objects of type ``kind`` that ``value`` (at ``path``) is or holds in (nested) lists, tuples and dicts."""
-    if not _may_hold(type(value), kind):
+    if not _may_hold(value.__class__, kind):  # (not type(): TensorFlow tracks tuples and dicts in proxies)
         return
     if isinstance(value, kind):
         yield path, value

@@ -4,6 +4,7 @@ lists, tuples and dicts): not saved, and computed again by ``from_pretrained`` a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,10 @@ class Rotary(nnx.Module, FlaxModelHubMixin):
         self.mask = nnx.data(jnp.tril(jnp.ones((4, 4))))
         self.tables: list[Any] = nnx.data([jnp.ones(3), (jnp.zeros(2), jnp.arange(4.0))])
         self.named = nnx.data({"shift": jnp.full(2, 7.0)})
+        self.pair = nnx.data((jnp.ones(2), jnp.full(2, 3.0)))  # a tuple holding arrays is data when marked
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        extra = self.tables[0].sum() + self.tables[1][1].sum() + self.named["shift"].sum()
+        extra = self.tables[0].sum() + self.tables[1][1].sum() + self.named["shift"].sum() + self.pair[1].sum()
         out: jax.Array = self.mask @ self.proj(x) * jnp.cos(self.freqs[: x.shape[-2]]).repeat(2, -1) + extra
         return out
 
@@ -44,6 +46,7 @@ def test_plain_arrays_are_computed_again_at_load(tmp_path: Path) -> None:
         (loaded.tables[1][0], model.tables[1][0]),
         (loaded.tables[1][1], model.tables[1][1]),
         (loaded.named["shift"], model.named["shift"]),
+        (loaded.pair[1], model.pair[1]),
     ]
     for ours, theirs in arrays:
         assert isinstance(ours, jax.Array) and not isinstance(ours, jax.core.Tracer)
@@ -54,8 +57,46 @@ def test_plain_arrays_are_computed_again_at_load(tmp_path: Path) -> None:
     # They are pytree data, as in a fresh construction: the same state, each model's state merges into the
     # other's graph.
     assert sorted(nnx.state(loaded).keys()) == sorted(nnx.state(model).keys())
+    assert nnx.graphdef(loaded) == nnx.graphdef(model)  # (nnx.jit's cache: compiled once for both)
     merged = nnx.merge(nnx.graphdef(model), nnx.state(loaded))
     np.testing.assert_array_equal(np.asarray(merged(x)), np.asarray(model(x)))
+
+
+class Table:
+    """A plain helper object (static for NNX) holding arrays ``__init__`` computes."""
+
+    def __init__(self, length: int) -> None:
+        self.sin = jnp.sin(jnp.arange(float(length)))
+
+
+class Sampler:
+    """A plain helper object keeping the ``Rngs`` it is given."""
+
+    def __init__(self, rngs: nnx.Rngs) -> None:
+        self.rngs = rngs
+
+
+class HelperHolder(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, length: int = 4, *, rngs: nnx.Rngs) -> None:
+        self.proj = nnx.Linear(length, length, rngs=rngs)
+        self.table = Table(length)
+        self.shift = functools.partial(jnp.add, jnp.full((length,), 0.5))
+        self.sampler = Sampler(rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        out: jax.Array = self.shift(self.proj(x)) * self.table.sin
+        return out
+
+
+def test_arrays_and_rngs_in_plain_objects_are_real(tmp_path: Path) -> None:
+    HelperHolder(rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
+    rngs = nnx.Rngs(1)
+    loaded = HelperHolder.from_pretrained(tmp_path, model_kwargs={"rngs": rngs})
+    assert not isinstance(loaded.table.sin, jax.core.Tracer) and loaded.sampler.rngs is rngs
+    loaded.sampler.rngs.params()  # (a copy from the abstract construction cannot draw here)
+    x = jnp.ones((2, 4))
+    expected = (loaded.proj(x) + 0.5) * jnp.sin(jnp.arange(4.0))
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(expected))
 
 
 P: Any = jax.P  # untyped in jax

@@ -41,6 +41,21 @@ class ConfigSlot:
     def __repr__(self) -> str:
         return f"ConfigSlot({self.config!r})"
 
+    def __eq__(self, other: object) -> bool:
+        """Equal configurations are equal slots: a framework comparing models' static structure (a Flax NNX
+        ``GraphDef``, the key of ``nnx.jit``'s cache) sees two models built alike as alike."""
+        if not isinstance(other, ConfigSlot):
+            return NotImplemented
+        if other is self:
+            return True
+        try:
+            return bool((self.config, self.unsaved, self.beside) == (other.config, other.unsaved, other.beside))
+        except Exception:  # values without a truth (arrays): only the slot itself is equal
+            return False
+
+    def __hash__(self) -> int:
+        return hash(ConfigSlot)  # (configurations are dicts: unhashable; equal slots hash alike)
+
     def __getstate__(self) -> Any:
         return (self.config, self.unsaved, self.beside)
 

@@ -22,6 +22,8 @@ from flax.nnx import graphlib
 from flax.nnx.pytreelib import is_data as _is_data
 from jax.sharding import Mesh
 
+from hubmixin_core._held import find_held
+
 __all__ = ["NestedLoad", "RngCounts", "abstract_paths", "check_not_abstract", "construct_abstract", "materialize"]
 
 M = TypeVar("M")
@@ -103,9 +105,11 @@ def construct_abstract(
         try:
             with _abstractly():
                 model: M = nnx.eval_shape(build, nodes)
-        except (jax.errors.JAXTypeError, TypeError, NestedLoad) as error:  # a tracer turned into numpy, a bool,
-            # an index; a variable holding a mutable array (nnx.Param(..., ref=True)), which eval_shape cannot
-            # abstract; a pretrained part loaded in __init__, whose values eval_shape would drop
+            _check_no_leftovers(model)
+        except (jax.errors.JAXTypeError, TypeError, NestedLoad, _Leftover) as error:
+            # a tracer turned into numpy, a bool, an index; a variable holding a mutable array (nnx.Param(...,
+            # ref=True)), which eval_shape cannot abstract; a pretrained part loaded in __init__, whose values
+            # eval_shape would drop; a plain object holding a tracer or a copy of a given Rngs
             name = getattr(factory, "__qualname__", repr(factory))
             reason = str(error).splitlines()[0]
             logger.info("%s: __init__ needs concrete arrays (%s): built normally, then loaded", name, reason)
@@ -116,6 +120,30 @@ def construct_abstract(
     if rng_counts is not None:
         rng_counts.extend(counts)
     return model
+
+
+class _Leftover(Exception):
+    """A plain object ``__init__`` made holds what the abstract construction left: a tracer, or a copy of a graph
+    node (``self.rope = Table(jnp.sin(...))``, ``self.sampler = Sampler(rngs)``), which nothing would replace."""
+
+
+def _check_no_leftovers(model: Any) -> None:
+    """Raise :class:`_Leftover` naming the attribute of ``model`` outside its graph (static: a plain object, a
+    partial, a closure) that holds a tracer, a variable or a graph node."""
+    for path, node in nnx.iter_graph(model):
+        data = getattr(node, "_pytree__nodes", None)  # attribute -> whether it is data (else static)
+        if data is None or isinstance(node, nnx.Variable) or not hasattr(node, "__dict__"):
+            continue
+        for name, value in vars(node).items():
+            if data.get(name, True) or name.startswith(("_pytree__", "_object__", "_hub_mixin")):  # data: loaded
+                continue
+            if find_held(value, _left_by_tracing, set(), depth=6) is not None:
+                where = ".".join(map(str, (*path, name)))
+                raise _Leftover(f"attribute {where!r} holds what the abstract construction made")
+
+
+def _left_by_tracing(value: Any) -> bool:
+    return isinstance(value, jax.core.Tracer | nnx.Variable) or graphlib.is_graph_node(value)
 
 
 def _counted_streams(copies: dict[str, Any], given: dict[str, Any]) -> list[tuple[nnx.Variable[Any], Any]]:
@@ -260,19 +288,21 @@ def _at_path(root: Any, path: tuple[Any, ...]) -> Any:
     return node
 
 
-def _set_path(root: Any, path: tuple[Any, ...], value: Any) -> None:
+def _set_path(root: Any, path: tuple[Any, ...], value: Any, *, fresh_status: bool = True) -> None:
     """Set the attribute or item at ``path`` (attribute names, list indices, dict keys) below ``root``."""
     *head, key = path
     parent = root
     for step in head:
         parent = _child(parent, step)
-    if isinstance(parent, tuple):  # immutable: a new tuple, set in its own parent
-        _set_path(root, tuple(head), tuple(value if i == key else item for i, item in enumerate(parent)))
+    if isinstance(parent, tuple):  # immutable: a new tuple, set in its own parent, as data or static as it was
+        items = tuple(value if i == key else item for i, item in enumerate(parent))
+        _set_path(root, tuple(head), items, fresh_status=False)
     elif isinstance(key, int) or isinstance(parent, list | dict):
         parent[key] = value
     else:
         object.__setattr__(parent, key, value)  # past the module's own checks: the attribute exists already
-        _as_fresh_status(parent, key, value)
+        if fresh_status:
+            _as_fresh_status(parent, key, value)
 
 
 def _as_fresh_status(parent: Any, key: str, value: Any) -> None:

@@ -6,14 +6,11 @@ device (nothing allocated, nothing initialised). See :func:`construct_without_we
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import functools
 import itertools
 import logging
 import operator
 import threading
-import types
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +18,8 @@ from typing import Any, TypeVar, cast
 
 import torch
 from torch.overrides import TorchFunctionMode
+
+from hubmixin_core._held import CONTAINERS, held_by
 
 __all__ = ["construct_without_weights", "parameters_as_given"]
 
@@ -205,9 +204,9 @@ def _holds_meta(value: object, registered: set[int], seen: set[int]) -> bool:
             itertools.chain(m._parameters.values(), m._buffers.values()) for m in own
         )
         return any(t is not None and t.is_meta for t in tensors) or bool(_meta_in(value, registered, seen))
-    if not isinstance(value, _CONTAINERS):
+    if not isinstance(value, CONTAINERS):
         seen.add(id(value))
-        return _holds_meta(_contents(value), registered, seen)
+        return _holds_meta(held_by(value), registered, seen)
     # Containers level by level (at most _DEPTH), their items sorted out in C: a vocabulary or a list of merges
     # of a million entries is no slower to pass than the model's construction.
     seen.add(id(value))
@@ -225,7 +224,7 @@ def _holds_meta(value: object, registered: set[int], seen: set[int]) -> bool:
         else:
             level = []
             for item in others:
-                if isinstance(item, _CONTAINERS):
+                if isinstance(item, CONTAINERS):
                     if id(item) not in seen:
                         seen.add(id(item))
                         level.append(item)
@@ -236,51 +235,11 @@ def _holds_meta(value: object, registered: set[int], seen: set[int]) -> bool:
     return False
 
 
-def _contents(value: object) -> tuple[Any, ...]:
-    """What an object other than a container holds that could be on the meta device: a partial's arguments, a
-    closure's cells, an instance's attributes (a dataclass, a namespace); ``()`` for a class, module or builtin."""
-    if isinstance(value, functools.partial):
-        return (value.func, value.args, value.keywords)
-    if isinstance(value, types.FunctionType):
-        cells = value.__closure__ or ()
-        defaults = (value.__defaults__ or (), value.__kwdefaults__ or {})  # (a lambda's ``w=w``)
-        return (*(cell.cell_contents for cell in cells if _filled(cell)), *defaults)
-    if isinstance(value, types.MethodType):
-        return (value.__self__,)
-    if isinstance(value, type | types.ModuleType):
-        return ()
-    try:
-        attributes = object.__getattribute__(value, "__dict__")  # (not a proxy's __getattr__)
-    except AttributeError:
-        attributes = None
-    held = (attributes,) if isinstance(attributes, dict) else ()
-    return held + tuple(_slot_values(value))
-
-
-def _slot_values(value: object) -> Iterator[Any]:
-    """The values of ``value``'s ``__slots__`` (a ``@dataclass(slots=True)`` instance's fields)."""
-    for cls in type(value).__mro__:
-        slots = cls.__dict__.get("__slots__", ())
-        for slot in (slots,) if isinstance(slots, str) else slots:
-            if slot not in ("__dict__", "__weakref__"):
-                with contextlib.suppress(AttributeError, TypeError):
-                    yield object.__getattribute__(value, slot)
-
-
-def _filled(cell: Any) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018  (an empty cell raises)
-    except ValueError:
-        return False
-    return True
-
-
 _PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
 """Types of values that cannot be or hold anything on the meta device."""
 
 _SEQUENCES = frozenset({list, tuple, set, frozenset})
 _DEPTH = 8  # levels of containers looked into (a list holding itself ends there)
-_CONTAINERS = (dict, list, tuple, set, frozenset, collections.deque)
 
 
 def _out_of_memory(error: BaseException | str) -> bool:

@@ -251,3 +251,55 @@ def test_layers_in_a_tuple_are_saved_under_their_index(tmp_path: Path) -> None:
     assert set(tensors) == {"pair.0.weight", "pair.0.bias", "pair.1.weight", "pair.1.bias"}
     loaded = HoldsTuple.from_pretrained(tmp_path, strict=True)
     np.testing.assert_array_equal(outputs(loaded, x)[0], outputs(model, x)[0])
+
+
+class ProjectedCell(keras.layers.Layer):  # type: ignore[misc]
+    """An RNN cell made of ``Dense`` layers held in its attributes (no adapter knows it)."""
+
+    def __init__(self, units: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.units, self.state_size = units, units
+        self.input_proj = keras.layers.Dense(units)
+        self.recurrent_proj = keras.layers.Dense(units, use_bias=False)
+
+    def build(self, input_shape: Any) -> None:
+        self.input_proj.build(input_shape)
+        self.recurrent_proj.build((None, self.units))
+
+    def call(self, x: Any, states: Any) -> Any:
+        h = keras.ops.tanh(self.input_proj(x) + self.recurrent_proj(states[0]))
+        return h, [h]
+
+
+class GatedAttention(keras.layers.MultiHeadAttention):  # type: ignore[misc]
+    """A ``MultiHeadAttention`` with one more layer of its own."""
+
+    def __init__(self, dim: int, **kwargs: Any) -> None:
+        super().__init__(2, dim // 2, **kwargs)
+        self.gate = keras.layers.Dense(dim)
+
+    def call(self, query: Any, value: Any, key: Any = None, **kwargs: Any) -> Any:
+        return super().call(query, value, key, **kwargs) * keras.ops.sigmoid(self.gate(query))
+
+
+class Composites(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rnn = keras.layers.RNN(ProjectedCell(4), return_sequences=True)
+        self.attn = GatedAttention(4)
+
+    def call(self, x: Any) -> Any:
+        h = self.rnn(x)
+        return self.attn(h, h)
+
+
+def test_sub_layers_of_composite_layers_parts_are_saved(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype("float32")
+    model = Composites()
+    model(x)
+    model.save_pretrained(tmp_path)
+    tensors, _ = _read(tmp_path)
+    expected = {"rnn.cell.input_proj.weight", "rnn.cell.input_proj.bias", "rnn.cell.recurrent_proj.weight"}
+    assert expected | {"attn.gate.weight", "attn.gate.bias", "attn.in_proj_weight"} <= set(tensors)
+    loaded = Composites.from_pretrained(tmp_path, strict=True)
+    np.testing.assert_array_equal(outputs(loaded, x)[0], outputs(model, x)[0])

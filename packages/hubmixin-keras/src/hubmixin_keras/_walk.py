@@ -112,9 +112,7 @@ def named_layers(model: keras.Layer) -> list[tuple[str, keras.Layer]]:
             return
         first[id(layer)] = path
         found.append((path, layer))
-        if parts_of(layer):  # its adapter maps its sub-layers' variables: they are not layers of their own
-            return
-        for name, child in _children(layer):
+        for name, child in _walked_children(layer):
             visit(f"{path}.{name}" if path else name, child)
 
     walked: set[int] = set()
@@ -127,13 +125,36 @@ def named_layers(model: keras.Layer) -> list[tuple[str, keras.Layer]]:
             first[id(layer)] = path
             found.append((path, layer))
         path = first[id(layer)]
-        if parts_of(layer):
-            return
-        for name, child in _children(layer, private=True):
+        for name, child in _walked_children(layer, private=True):
             reach(f"{path}.{name}" if path else name, child)
 
     visit("", model)
     reach("", model)
+    return found
+
+
+def _walked_children(layer: keras.Layer, *, private: bool = False) -> Iterator[tuple[str, keras.Layer]]:
+    """The sub-layers of ``layer`` walked as layers of their own: :func:`_children`, less the parts a composite
+    layer's adapter maps with its own variables (``parts_of``); the sub-layers of those parts are walked under
+    the part's prefix (a custom RNN cell's ``Dense``: ``cell.input_proj``), and so are a composite's other
+    sub-layers (a ``MultiHeadAttention`` subclass's ``gate``)."""
+    parts = _parts_closure(layer, "")
+    if not parts:
+        yield from _children(layer, private=private)
+        return
+    covered = {id(part) for _, part in parts}
+    for prefix, holder in [("", layer), *parts]:
+        for name, child in _children(holder, private=private):
+            if id(child) not in covered:
+                yield (f"{prefix}.{name}" if prefix else name), child
+
+
+def _parts_closure(layer: keras.Layer, prefix: str) -> list[tuple[str, keras.Layer]]:
+    """The parts of ``layer`` (see :func:`~hubmixin_keras._layout.parts_of`), theirs too, by prefixed name."""
+    found = []
+    for name, part in parts_of(layer).items():
+        path = f"{prefix}.{name}" if prefix else name
+        found += [(path, part), *_parts_closure(part, path)]
     return found
 
 
@@ -158,9 +179,7 @@ def other_paths(model: keras.Layer) -> dict[str, str]:
             raise _TooManyPaths
         if first[id(layer)] != path:
             others[path] = first[id(layer)]
-        if parts_of(layer):
-            return
-        for name, child in _children(layer):
+        for name, child in _walked_children(layer):
             if id(child) not in above:  # a layer holding one of its own ancestors is not walked again
                 visit(f"{path}.{name}" if path else name, child, above | {id(child)})
 

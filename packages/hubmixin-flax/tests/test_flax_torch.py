@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from flax_models import Port
+from safetensors import safe_open
 from torch import nn
 
 from hubmixin_torch import PyTorchModelHubMixin
@@ -135,3 +136,43 @@ def test_a_flax_checkpoint_loads_into_hubmixin_torch(tmp_path: Path) -> None:
     np.testing.assert_allclose(_torch_out(model), _flax_out(port), rtol=0, atol=1e-5)
     kernel = np.asarray(port.conv.kernel.get_value())  # (kh, kw, in, out)
     assert torch.equal(model.conv.weight.detach(), torch.tensor(kernel.transpose(3, 2, 0, 1)))
+
+
+class GatedTorch(nn.MultiheadAttention):
+    """An attention with one more layer of its own, in torch."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__(dim, 2, batch_first=True)
+        self.gate = nn.Linear(dim, dim)
+
+
+class TorchGated(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, dim: int = 8) -> None:
+        super().__init__()
+        self.attn = GatedTorch(dim)
+
+
+def test_a_layer_inside_an_attention_maps_by_its_own_type(tmp_path: Path) -> None:
+    from flax import nnx
+
+    from hubmixin_flax import FlaxModelHubMixin
+
+    class GatedFlax(nnx.MultiHeadAttention):
+        def __init__(self, dim: int, *, rngs: nnx.Rngs) -> None:
+            super().__init__(2, dim, decode=False, normalize_qk=True, rngs=rngs)
+            self.gate = nnx.Linear(dim, dim, rngs=rngs)
+
+    class FlaxGated(nnx.Module, FlaxModelHubMixin):
+        def __init__(self, dim: int = 8, *, rngs: nnx.Rngs) -> None:
+            self.attn = GatedFlax(dim, rngs=rngs)
+
+    torch.manual_seed(0)
+    source = TorchGated()
+    source.save_pretrained(tmp_path / "torch")
+    port = FlaxGated.from_pretrained(tmp_path / "torch")
+    expected = source.attn.gate.weight.detach().numpy().T
+    np.testing.assert_array_equal(np.asarray(port.attn.gate.kernel[...]), expected)
+    port.save_pretrained(tmp_path / "flax")
+    with safe_open(tmp_path / "flax" / "model.safetensors", "np") as file:
+        keys = set(file.keys())
+    assert {"attn.gate.weight", "attn.gate.bias", "attn.query_ln.weight", "attn.in_proj_weight"} <= keys

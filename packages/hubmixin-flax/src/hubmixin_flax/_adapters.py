@@ -9,14 +9,14 @@ relative to the layer, so that one adapter writes the torch module's tensors (``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from hubmixin_core.errors import LayoutError
-from hubmixin_core.weights import BidirectionalAdapter as CoreBidirectionalAdapter
 from hubmixin_core.weights import (
+    IDENTITY,
     ConvAdapter,
     LayoutAdapter,
     MultiHeadAttentionAdapter,
@@ -24,6 +24,7 @@ from hubmixin_core.weights import (
     TensorInfo,
     TensorRule,
 )
+from hubmixin_core.weights import BidirectionalAdapter as CoreBidirectionalAdapter
 from hubmixin_core.weights.transforms import T, add, concat, inverse_axes, split, transpose, zeros_like
 
 __all__ = [
@@ -58,6 +59,11 @@ class CompositeAdapter(LayoutAdapter):
     """
 
     composite = True
+
+    def parts(self, layer: Any) -> Collection[str] | None:
+        """The sub-modules of ``layer`` (attribute names) whose variables this adapter maps with its own; the
+        others are layers of their own, each mapped by its type's adapter. ``None``: all of them."""
+        return None
 
 
 class ConvTransposeAdapter(ConvAdapter):
@@ -109,8 +115,8 @@ class ConvTransposeAdapter(ConvAdapter):
 
 class AttentionAdapter(CompositeAdapter, MultiHeadAttentionAdapter):
     """Per-head query/key/value/output projections as ``torch.nn.MultiheadAttention``'s tensors (core's
-    :class:`~hubmixin_core.weights.MultiHeadAttentionAdapter`). Other variables (an NNX layer's ``query_ln``)
-    keep their names: torch has none.
+    :class:`~hubmixin_core.weights.MultiHeadAttentionAdapter`). Other sub-modules (an NNX layer's ``query_ln``, a
+    subclass's ``gate``) are layers of their own, mapped by their types' adapters.
 
     Args:
         parts: The sub-layer names of the query, key, value and output projections.
@@ -118,6 +124,9 @@ class AttentionAdapter(CompositeAdapter, MultiHeadAttentionAdapter):
     """
 
     SETTINGS = "num_heads, qkv_features or out_features"
+
+    def parts(self, layer: Any) -> Collection[str] | None:
+        return self.projections  # (an NNX layer's query_ln and key_ln, a subclass's gate: layers of their own)
 
     def __init__(self, parts: tuple[str, str, str, str], head_dims: Callable[[Any], tuple[int, int, int]]) -> None:
         super().__init__(parts)
@@ -289,6 +298,9 @@ class BidirectionalAdapter(CompositeAdapter, CoreBidirectionalAdapter):
     def __repr__(self) -> str:
         return "BidirectionalAdapter()"
 
+    def parts(self, layer: Any) -> Collection[str] | None:
+        return (self.forward, self.backward)
+
 
 class RNNAdapter(CompositeAdapter, SubLayerAdapter):
     """``nnx.RNN``: its cell's adapter, its tensors at the RNN's path (``lstm.weight_ih_l0``, as torch's LSTM).
@@ -302,3 +314,8 @@ class RNNAdapter(CompositeAdapter, SubLayerAdapter):
 
     def __repr__(self) -> str:
         return "RNNAdapter()"
+
+    def parts(self, layer: Any) -> Collection[str] | None:
+        """The cell where an adapter knows it; a cell of the user's own is walked: its layers map by their types
+        (``rnn.cell.input_proj.weight``, as hubmixin-keras names a custom cell's layers)."""
+        return (self.attribute,) if self.find(getattr(layer, self.attribute)) is not IDENTITY else ()

@@ -9,7 +9,7 @@ from typing import Any
 from flax import nnx
 
 from hubmixin_core.weights import LayoutRegistry
-from hubmixin_flax._walk import PERSISTENT, composite_paths, dotted, layer_path, torch_path
+from hubmixin_flax._walk import PERSISTENT, Composites, composite_paths, dotted, layer_path, torch_path
 
 __all__ = ["tied_metadata"]
 
@@ -44,7 +44,7 @@ def _paths(
 
 def _canonical_key(
     nodes: dict[tuple[Any, ...], Any],
-    composite: set[tuple[Any, ...]],
+    composite: Composites,
     path: tuple[Any, ...],
     registry: LayoutRegistry,
 ) -> tuple[str, Any] | None:

@@ -10,13 +10,14 @@ from typing import Any, TypeAlias
 from flax import nnx
 
 from hubmixin_core.errors import HubMixinValueError, LayoutError
-from hubmixin_flax._layout import is_composite
+from hubmixin_flax._layout import LAYOUTS, is_composite
 from hubmixin_flax._stacked import StackedPiece, StackedVariable, extra_axes, single_layer, stack_size
 
 __all__ = [
     "PERSISTENT",
     "Held",
     "LayerVariables",
+    "Composites",
     "composite_paths",
     "dotted",
     "layer_path",
@@ -221,15 +222,29 @@ def _groups(
     return groups, nodes
 
 
-def composite_paths(nodes: dict[tuple[Any, ...], Any]) -> set[tuple[Any, ...]]:
-    """The paths of ``nodes`` (graph nodes by path) whose adapter maps their sub-modules' variables too."""
-    return {path for path, node in nodes.items() if isinstance(node, nnx.Module) and is_composite(node)}
+Composites = dict[tuple[Any, ...], Collection[str] | None]
+"""Paths of composite layers, each with the sub-modules its adapter maps (``None``: all)."""
 
 
-def layer_path(path: tuple[Any, ...], composite: set[tuple[Any, ...]]) -> tuple[Any, ...]:
+def composite_paths(nodes: dict[tuple[Any, ...], Any]) -> Composites:
+    """The paths of ``nodes`` (graph nodes by path) whose adapter maps their sub-modules' variables too, each with
+    the sub-modules it maps."""
+    return {
+        path: LAYOUTS.find(node).parts(node)  # type: ignore[attr-defined]  # a CompositeAdapter
+        for path, node in nodes.items()
+        if isinstance(node, nnx.Module) and is_composite(node)
+    }
+
+
+def layer_path(path: tuple[Any, ...], composite: Composites) -> tuple[Any, ...]:
     """The path of the layer whose tensors include the variable at ``path``: its first composite ancestor (of
-    ``composite``), else the module holding it."""
-    return next((path[:i] for i in range(len(path) - 1) if path[:i] in composite), path[:-1])
+    ``composite``) whose adapter maps the sub-module holding it, else the module holding it."""
+    for i in range(len(path) - 1):
+        if path[:i] in composite:
+            parts = composite[path[:i]]
+            if parts is None or path[i] in parts:
+                return path[:i]
+    return path[:-1]
 
 
 def torch_path(path: tuple[Any, ...], nodes: dict[tuple[Any, ...], Any]) -> tuple[Any, ...]:

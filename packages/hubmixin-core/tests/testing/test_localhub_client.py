@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
+import struct
 from pathlib import Path
 
 import huggingface_hub as hf
@@ -15,6 +18,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.hf_api import SafeTensorsInfo
 
 from hubmixin_core.testing import LocalHub
 
@@ -45,6 +49,19 @@ def test_create_repo_public_private_and_exist_ok(local_hub: LocalHub) -> None:
     assert hf.model_info(url.repo_id).private is False
 
 
+def test_repo_ids_are_case_insensitive(local_hub: LocalHub) -> None:
+    repo_id = hf.create_repo("MyModel").repo_id
+    hf.upload_file(path_or_fileobj=b"{}", path_in_repo="config.json", repo_id=repo_id)
+    for other in (repo_id.lower(), repo_id.upper()):
+        assert hf.model_info(other).id == repo_id  # the name as created
+        assert Path(hf.hf_hub_download(other, "config.json")).read_bytes() == b"{}"
+    with pytest.raises(HfHubHTTPError) as excinfo:
+        hf.create_repo("mymodel")
+    assert excinfo.value.response.status_code == 409
+    assert hf.create_repo("mymodel", exist_ok=True).repo_id == repo_id
+    assert [m.id for m in hf.list_models(author=local_hub.username)] == [repo_id]
+
+
 def test_repo_info_and_model_info(local_hub: LocalHub) -> None:
     repo_id = hf.create_repo("info").repo_id
     commit = hf.upload_file(path_or_fileobj=b'{"a": 1}', path_in_repo="config.json", repo_id=repo_id)
@@ -61,6 +78,41 @@ def test_repo_info_and_model_info(local_hub: LocalHub) -> None:
         hf.model_info(repo_id, revision="no-such-branch")
     with pytest.raises(RepositoryNotFoundError):
         hf.model_info(f"{local_hub.username}/missing")
+
+
+def _safetensors(tensors: dict[str, tuple[str, list[int], int]]) -> bytes:
+    """A safetensors file of zeros: ``{name: (dtype, shape, bytes per item)}``."""
+    header: dict[str, object] = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    for name, (dtype, shape, itemsize) in tensors.items():
+        size = itemsize * math.prod(shape)
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    encoded = json.dumps(header).encode()
+    return struct.pack("<Q", len(encoded)) + encoded + bytes(offset)
+
+
+@pytest.mark.parametrize("xet", [pytest.param(True), pytest.param(False, marks=pytest.mark.local_hub(xet=False))])
+def test_model_info_counts_the_safetensors_parameters(local_hub: LocalHub, xet: bool) -> None:
+    # Xet on: the weights are stored as Xet files only; off: as LFS blobs
+    single, sharded = hf.create_repo("single").repo_id, hf.create_repo("sharded").repo_id
+    assert hf.model_info(single).safetensors is None
+    weights = _safetensors({"w": ("F32", [3, 4], 4), "ids": ("I64", [1000], 8)})
+    hf.upload_file(path_or_fileobj=weights, path_in_repo="model.safetensors", repo_id=single)
+    expected = SafeTensorsInfo(parameters={"F32": 12, "I64": 1000}, total=1012)
+    assert hf.model_info(single).safetensors == expected
+    assert hf.model_info(single, expand=["safetensors"]).safetensors == expected
+    shards = {
+        "a.safetensors": _safetensors({"x": ("BF16", [8], 2)}),
+        "b.safetensors": _safetensors({"y": ("F32", [2, 2], 4)}),
+    }
+    index = {"metadata": {}, "weight_map": {"x": "a.safetensors", "y": "b.safetensors"}}
+    operations = [CommitOperationAdd(path, data) for path, data in shards.items()]
+    operations.append(CommitOperationAdd("model.safetensors.index.json", json.dumps(index).encode()))
+    hf.create_commit(sharded, operations, commit_message="Shards")
+    assert hf.model_info(sharded).safetensors == SafeTensorsInfo(parameters={"BF16": 8, "F32": 4}, total=12)
+    listed = {m.id: m.safetensors for m in hf.list_models(author=local_hub.username, expand=["safetensors"])}
+    assert listed == {single: expected, sharded: SafeTensorsInfo(parameters={"BF16": 8, "F32": 4}, total=12)}
 
 
 def test_upload_file_regular_and_lfs_then_download(local_hub: LocalHub) -> None:

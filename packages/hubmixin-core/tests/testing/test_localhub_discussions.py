@@ -8,7 +8,7 @@ from pathlib import Path
 import huggingface_hub as hf
 import pytest
 from huggingface_hub import DiscussionComment, DiscussionCommit, DiscussionStatusChange
-from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
 from hubmixin_core.testing import LocalHub
 
@@ -73,6 +73,22 @@ def test_create_pr_commits_open_pull_requests(local_hub: LocalHub, repo_id: str)
     assert hf.create_discussion(repo_id, title="Question").num == 2  # one numbering for both
 
 
+def test_create_pr_against_a_branch_targets_and_merges_into_it(local_hub: LocalHub, repo_id: str) -> None:
+    first = hf.list_repo_commits(repo_id)[-1].commit_id
+    hf.create_branch(repo_id, branch="dev", revision=first)
+    hf.upload_file(path_or_fileobj=b"m", path_in_repo="main.txt", repo_id=repo_id)
+    add = [hf.CommitOperationAdd("pr.txt", b"pr")]
+    info = hf.create_commit(repo_id, add, commit_message="To dev", revision="dev", create_pr=True)
+    assert info.pr_num is not None
+    assert hf.get_discussion_details(repo_id, info.pr_num).target_branch == "refs/heads/dev"
+    hf.merge_pull_request(repo_id, info.pr_num)
+    assert sorted(hf.list_repo_files(repo_id, revision="dev")) == [".gitattributes", "pr.txt"]
+    assert "pr.txt" not in hf.list_repo_files(repo_id)
+    with pytest.raises(RevisionNotFoundError):  # as the client documents: PRs are opened against branches
+        add = [hf.CommitOperationAdd("sha.txt", b"sha")]
+        hf.create_commit(repo_id, add, commit_message="To a sha", revision=first, create_pr=True)
+
+
 def test_list_and_close(local_hub: LocalHub, repo_id: str) -> None:
     hf.create_discussion(repo_id, title="A question")
     hf.create_pull_request(repo_id, title="A change")
@@ -122,6 +138,22 @@ def test_access_rules(local_hub: LocalHub, repo_id: str) -> None:
     with pytest.raises(RepositoryNotFoundError):
         list(hf.get_repo_discussions(private, token=other))
     assert hf.create_discussion(private, title="Note to self").num == 1
+
+
+@pytest.mark.local_hub(xet=False)  # through the LFS batch API
+def test_pr_authors_push_lfs_files_to_their_pull_request(local_hub: LocalHub, repo_id: str) -> None:
+    other, third = local_hub.add_user("contributor"), local_hub.add_user("third")
+    pr = hf.upload_file(path_or_fileobj=b"\0" * 100, path_in_repo="a.bin", repo_id=repo_id, create_pr=True, token=other)
+    assert pr.pr_revision == "refs/pr/1"
+    hf.upload_file(
+        path_or_fileobj=b"\0" * 200, path_in_repo="b.bin", repo_id=repo_id, revision="refs/pr/1", token=other
+    )
+    assert _read(repo_id, "b.bin", revision="refs/pr/1") == b"\0" * 200
+    with pytest.raises(HfHubHTTPError) as excinfo:  # someone else's PR
+        hf.upload_file(
+            path_or_fileobj=b"\0" * 300, path_in_repo="c.bin", repo_id=repo_id, revision="refs/pr/1", token=third
+        )
+    assert excinfo.value.response.status_code == 403
 
 
 @pytest.mark.filterwarnings("ignore:Hidden comments' content cannot be retrieved:UserWarning")

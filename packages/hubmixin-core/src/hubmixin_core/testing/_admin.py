@@ -18,6 +18,7 @@ from hubmixin_core.testing._cards import read_card
 from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
 from hubmixin_core.testing._org_api import existing_org
 from hubmixin_core.testing._repos import check_repo_name
+from hubmixin_core.testing._safetensors import safetensors_info
 from hubmixin_core.testing._sort import sort_listing
 from hubmixin_core.testing._storage import Repo, RepoKey
 
@@ -79,6 +80,9 @@ def handle_list_repos(ex: Exchange) -> None:
             item["siblings"] = [{"rfilename": path} for path in ex.app.storage.files(repo, head)]
         if repo.key.type == "model":
             item["modelId"] = repo.key.repo_id
+        if head is not None and repo.key.type == "model" and "safetensors" in expand:
+            weights = safetensors_info(ex, repo, ex.app.storage.files(repo, head))
+            item |= {} if weights is None else {"safetensors": weights}
         found.append((repo, item))
     ex.send_json(sort_listing(found, ex.query_value("sort"), ex.query_value("direction"))[:limit])
 

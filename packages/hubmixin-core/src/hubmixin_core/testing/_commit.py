@@ -128,7 +128,8 @@ def handle_commit(ex: Exchange) -> None:
     repo = writable_repo(ex, ex.match.repo, pull_request=create_pr or revision.startswith("refs/pr/"))
     ref = ex.app.storage.branch_ref(repo, revision)
     if ref is None:
-        if ex.app.storage.resolve(repo, revision) is not None:
+        # As on the Hub, a pull request is opened against a branch: any other revision is "not found".
+        if not create_pr and ex.app.storage.resolve(repo, revision) is not None:
             raise HubError(400, f"Cannot commit to {revision!r}: commits go to a branch or a pull request ref")
         raise revision_not_found(revision)
     if not create_pr:

@@ -113,14 +113,18 @@ class DiscussionStore:
         status: str = "open",
         num: int | None = None,
         base_commit: str | None = None,
+        base_ref: str = "refs/heads/main",
     ) -> int:
-        """A new discussion (number ``num`` if given, else the repo's next one); a new PR also gets ``refs/pr/N``."""
+        """A new discussion (number ``num`` if given, else the repo's next one); a new PR also gets ``refs/pr/N``.
+
+        A pull request is merged into ``base_ref``; a new one starts at ``base_commit``, by default its head.
+        """
         with self.storage._tx() as db:
             if num is None:
                 num = int(db.execute("SELECT next_pr FROM repos WHERE id = ?", (repo.id,)).fetchone()[0])
                 db.execute("UPDATE repos SET next_pr = next_pr + 1 WHERE id = ?", (repo.id,))
                 if pull_request:
-                    base_commit = self.storage.get_ref(repo, "refs/heads/main")
+                    base_commit = self.storage.get_ref(repo, base_ref)
                     assert base_commit is not None
                     db.execute("INSERT INTO refs VALUES (?, ?, ?)", (repo.id, f"refs/pr/{num}", base_commit))
             db.execute(
@@ -133,7 +137,7 @@ class DiscussionStore:
                     author,
                     status,
                     now_iso(),
-                    "refs/heads/main" if pull_request else None,
+                    base_ref if pull_request else None,
                     base_commit,
                 ),
             )
@@ -454,8 +458,16 @@ def record_pr_commit(ex: Exchange, repo: Repo, ref: str, oid: str, pr_num: int |
     if pr_num is not None:
         record = ex.app.storage.get_commit(repo, oid)
         parent = None if record is None else record.parent
+        base_ref = ref if ref.startswith("refs/heads/") else "refs/heads/main"
         store.create(
-            repo, title=title, author=ex.user, description=body, pull_request=True, num=pr_num, base_commit=parent
+            repo,
+            title=title,
+            author=ex.user,
+            description=body,
+            pull_request=True,
+            num=pr_num,
+            base_commit=parent,
+            base_ref=base_ref,
         )
         num = pr_num
     elif ref.startswith("refs/pr/") and ref[len("refs/pr/") :].isdigit():

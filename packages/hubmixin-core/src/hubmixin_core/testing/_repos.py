@@ -14,6 +14,7 @@ from hubmixin_core.testing._access import (
 from hubmixin_core.testing._cards import read_card
 from hubmixin_core.testing._gitmeta import DEFAULT_GITATTRIBUTES, git_blob_oid, lfs_pointer, validate_ref_name
 from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
+from hubmixin_core.testing._safetensors import safetensors_info
 from hubmixin_core.testing._storage import FileEntry, RepoKey
 
 __all__ = [
@@ -105,6 +106,8 @@ def handle_create_repo(ex: Exchange) -> None:
     repo = ex.app.storage.create_repo(key, private=private, author=user, initial=initial)
     url = _repo_url(ex, key)
     if repo is None:
+        existing = ex.app.storage.get_repo(key)  # its name may differ in case
+        url = _repo_url(ex, existing.key) if existing else url
         ex.send_json({"error": f"You already created this {key.type} repo", "url": url}, status=409)
         return
     ex.send_json({"url": url, "name": key.repo_id, "id": f"{key.type}-{key.repo_id}"})
@@ -155,6 +158,8 @@ def handle_repo_info(ex: Exchange) -> None:
     info |= read_card(ex.app, repo, commit).fields(card_data=True)
     if repo.key.type == "model":
         info["modelId"] = repo.key.repo_id
+        if (weights := safetensors_info(ex, repo, files)) is not None:
+            info["safetensors"] = weights
     ex.send_json(info)
 
 

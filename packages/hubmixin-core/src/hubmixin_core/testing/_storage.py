@@ -66,6 +66,8 @@ _ADDED_COLUMNS = {  # columns newer than the first databases: added to those whe
 }
 
 _SHORT_SHA = re.compile(r"[0-9a-f]{7,40}")
+# Repo ids are case-insensitive, as on the Hub: a repository keeps the casing it was created with.
+_SAME_KEY = "type = ? AND namespace = ? COLLATE NOCASE AND name = ? COLLATE NOCASE"
 
 
 def now_iso() -> str:
@@ -151,7 +153,10 @@ def repo_from_row(row: Sequence[object]) -> Repo:
 
 
 def insert_repo(db: sqlite3.Connection, key: RepoKey, *, private: bool, created: str) -> int | None:
-    """Insert the row of a new repository inside the transaction ``db``; its id, ``None`` if ``key`` is taken."""
+    """Insert the row of a new repository inside the transaction ``db``; its id, ``None`` if ``key`` is taken
+    (whatever its casing)."""
+    if _key_taken(db, key):
+        return None
     try:
         cursor = db.execute(
             "INSERT INTO repos (type, namespace, name, private, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -164,10 +169,18 @@ def insert_repo(db: sqlite3.Connection, key: RepoKey, *, private: bool, created:
     return cursor.lastrowid
 
 
+def _key_taken(db: sqlite3.Connection, key: RepoKey, *, but: int | None = None) -> bool:
+    """Whether a repository other than the one of id ``but`` has ``key``, whatever its casing."""
+    found = db.execute(f"SELECT 1 FROM repos WHERE {_SAME_KEY} AND id IS NOT ?", (*_key_args(key), but))
+    return found.fetchone() is not None
+
+
+def _key_args(key: RepoKey) -> tuple[str, str, str]:
+    return key.type, key.namespace, key.name
+
+
 def _forget_former_name(db: sqlite3.Connection, key: RepoKey) -> None:
-    db.execute(
-        "DELETE FROM moved_repos WHERE type = ? AND namespace = ? AND name = ?", (key.type, key.namespace, key.name)
-    )
+    db.execute(f"DELETE FROM moved_repos WHERE {_SAME_KEY}", _key_args(key))
 
 
 class Storage(SqliteDatabase):
@@ -216,13 +229,8 @@ class Storage(SqliteDatabase):
     # Repositories
 
     def get_repo(self, key: RepoKey) -> Repo | None:
-        """The repository at ``key``, if any."""
-        row = self._one(
-            f"SELECT {repo_columns()} FROM repos WHERE type = ? AND namespace = ? AND name = ?",
-            key.type,
-            key.namespace,
-            key.name,
-        )
+        """The repository at ``key`` (whatever its casing), if any."""
+        row = self._one(f"SELECT {repo_columns()} FROM repos WHERE {_SAME_KEY}", *_key_args(key))
         return None if row is None else repo_from_row(row)
 
     def create_repo(self, key: RepoKey, *, private: bool, author: str, initial: Sequence[FileEntry]) -> Repo | None:
@@ -267,10 +275,12 @@ class Storage(SqliteDatabase):
 
     def move_repo(self, repo: Repo, key: RepoKey) -> bool:
         """Rename ``repo`` to ``key`` (history, refs and files follow, its old name leads to it: `moved_repo`); False
-        if ``key`` is taken."""
+        if ``key`` is taken (a new casing of its own name is not)."""
         old = repo.key
         try:
             with self._tx() as db:
+                if _key_taken(db, key, but=repo.id):
+                    return False
                 db.execute("UPDATE repos SET namespace = ?, name = ? WHERE id = ?", (key.namespace, key.name, repo.id))
                 _forget_former_name(db, key)
                 former = (old.type, old.namespace, old.name, repo.id)
@@ -283,10 +293,8 @@ class Storage(SqliteDatabase):
         """The repository that was renamed away from ``key`` (no repository has that name now), if any."""
         row = self._one(
             f"SELECT {repo_columns('r')} FROM moved_repos m JOIN repos r ON r.id = m.repo_id "
-            "WHERE m.type = ? AND m.namespace = ? AND m.name = ?",
-            key.type,
-            key.namespace,
-            key.name,
+            "WHERE m.type = ? AND m.namespace = ? COLLATE NOCASE AND m.name = ? COLLATE NOCASE",
+            *_key_args(key),
         )
         return None if row is None else repo_from_row(row)
 

@@ -12,6 +12,7 @@ import re
 from typing import TypeGuard
 
 from hubmixin_core.testing._access import resolve_revision, safe_path, writable_repo
+from hubmixin_core.testing._discussions import check_pr_push
 from hubmixin_core.testing._gitmeta import DEFAULT_GITATTRIBUTES, is_lfs_path, lfs_patterns
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._storage import FileEntry, Repo
@@ -74,13 +75,23 @@ def handle_preupload(ex: Exchange) -> None:
     ex.send_json({"files": answers, "commitOid": commit})
 
 
+def _batch_repo(ex: Exchange, ref: object) -> Repo:
+    """The repo an LFS batch uploads to, under the rules of the commit that follows: a batch naming no ref (the
+    client's ``create_pr``) may open a pull request; one for ``refs/pr/N`` follows the rules of pushes to that PR."""
+    name = ref.get("name") if isinstance(ref, dict) else None
+    pr_ref = name if isinstance(name, str) and name.startswith("refs/pr/") else None
+    repo = writable_repo(ex, ex.match.repo, pull_request=not isinstance(ref, dict) or pr_ref is not None)
+    if pr_ref is not None:
+        check_pr_push(ex, repo, pr_ref)
+    return repo
+
+
 def handle_lfs_batch(ex: Exchange) -> None:
     """``POST /{repo}.git/info/lfs/objects/batch`` (upload only): one upload URL per object the repo lacks."""
     body = ex.read_json()
     if not isinstance(body, dict) or body.get("operation") != "upload":
         raise HubError(400, "LocalHub's LFS batch API only handles uploads; download through /resolve/")
-    ref = body.get("ref")
-    repo = writable_repo(ex, ex.match.repo, pull_request=not isinstance(ref, dict))
+    repo = _batch_repo(ex, body.get("ref"))
     objects = body.get("objects")
     if not isinstance(objects, list):
         raise HubError(400, "Expected a list of 'objects'")

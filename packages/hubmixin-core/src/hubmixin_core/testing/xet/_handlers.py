@@ -286,24 +286,50 @@ def _reconstruction(ex: Exchange, fmt: ModuleType, file_hash: str, *, v2: bool) 
     span = parse_range(ex.handler.headers.get("Range"), file.size) if file.size else None
     start, end = (0, file.size) if span is None else (span[0], span[0] + span[1])
     terms: list[dict[str, object]] = []
-    fetch: dict[str, list[dict[str, object]]] = {}
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    indexes: dict[str, _format.XorbIndex] = {}
     offset_into_first = 0
     for xorb, index, first, last, offset in term_spans(ex, fmt, file, start, end):
         if not terms:
             offset_into_first = start - offset
         length = index.unpacked_offsets[last] - index.unpacked_offsets[first]
         terms.append({"hash": xorb, "unpacked_length": length, "range": {"start": first, "end": last}})
-        byte_range = {"start": index.byte_offsets[first], "end": index.byte_offsets[last] - 1}
-        chunk_range = {"start": first, "end": last}
-        url = _xorb_url(ex, xorb, index.byte_offsets[first], index.byte_offsets[last] - 1)
-        if v2:
-            entry: dict[str, object] = {"url": url, "ranges": [{"chunks": chunk_range, "bytes": byte_range}]}
-        else:
-            entry = {"range": chunk_range, "url": url, "url_range": byte_range}
-        fetch.setdefault(xorb, []).append(entry)
+        ranges.setdefault(xorb, []).append((first, last))
+        indexes[xorb] = index
+    fetch = {
+        xorb: [_fetch_entry(ex, xorb, indexes[xorb], *chunks, v2=v2) for chunks in _merge_ranges(spans)]
+        for xorb, spans in ranges.items()
+    }
     answer: dict[str, object] = {"offset_into_first_range": offset_into_first, "terms": terms}
     answer["xorbs" if v2 else "fetch_info"] = fetch
     ex.send_json(answer)
+
+
+def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Chunk ranges ``[start, end)`` merged into sorted, disjoint ranges that cover them all.
+
+    The Xet spec serves each term from one fetch entry whose range contains the term's; with overlapping entries
+    hf_xet may serve a term from one that holds only part of it (and panics).
+    """
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1]:  # overlapping or touching: one download
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _fetch_entry(
+    ex: Exchange, xorb: str, index: _format.XorbIndex, first: int, last: int, *, v2: bool
+) -> dict[str, object]:
+    """The fetch entry (v1 ``fetch_info`` or v2 ``xorbs``) for chunks ``[first, last)`` of a xorb."""
+    byte_range = {"start": index.byte_offsets[first], "end": index.byte_offsets[last] - 1}
+    chunk_range = {"start": first, "end": last}
+    url = _xorb_url(ex, xorb, index.byte_offsets[first], index.byte_offsets[last] - 1)
+    if v2:
+        return {"url": url, "ranges": [{"chunks": chunk_range, "bytes": byte_range}]}
+    return {"range": chunk_range, "url": url, "url_range": byte_range}
 
 
 def _is_decimal(text: str) -> bool:

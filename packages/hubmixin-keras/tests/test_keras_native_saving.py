@@ -250,3 +250,71 @@ def test_arguments_given_to_a_parent_through_kwargs_come_back(tmp_path: Path) ->
     again = _round_trip(model, tmp_path / "m.keras", {"Tagger": Tagger})
     assert (again.body.units, again.body.activation.__name__) == (3, "tanh")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(again(x)), expected)
+
+
+class Labeller(Classifier):
+    """Gives its parent's ``hidden`` itself: a checkpoint's ``hidden`` is not given again through ``**kwargs``."""
+
+    def __init__(self, width: int = 5, **kwargs: Any) -> None:
+        super().__init__(hidden=width, **kwargs)
+
+
+def test_a_parent_argument_the_subclass_gives_itself_is_not_given_twice(tmp_path: Path) -> None:
+    x = np.ones((1, 6), "float32")
+    parent = Classifier(hidden=5, activation="tanh")
+    expected = keras.ops.convert_to_numpy(parent(x))
+    parent.save_pretrained(tmp_path)
+    loaded = Labeller.from_pretrained(tmp_path)  # the parent's checkpoint: its `hidden` is ignored (logged)
+    assert loaded.body.units == 5
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), expected)
+
+
+@dataclasses.dataclass
+class BackboneConfig:
+    hidden: int = 8
+    act: str = "relu"
+
+
+class Backbone(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, config: BackboneConfig, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.body = keras.layers.Dense(config.hidden, activation=config.act)
+
+    def call(self, x: Any) -> Any:
+        return self.body(x)
+
+
+class PlainBase(keras.Model):  # type: ignore[misc]
+    """A base without the mixin, its arguments given through a mixin subclass's ``**kwargs``."""
+
+    def __init__(self, hidden: int = 8, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.body = keras.layers.Dense(hidden)
+
+    def call(self, x: Any) -> Any:
+        return self.body(x)
+
+
+class OnBackbone(Backbone):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+
+class OnPlainBase(PlainBase, KerasModelHubMixin):
+    def __init__(self, dropout: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dropout = dropout
+
+
+def test_a_dataclass_config_and_a_plain_bases_arguments_given_through_kwargs_come_back(tmp_path: Path) -> None:
+    x = np.ones((1, 5), "float32")
+    model = OnBackbone(config=BackboneConfig(hidden=4, act="tanh"))
+    model(x)
+    model.save_pretrained(tmp_path / "dataclass")
+    loaded = OnBackbone.from_pretrained(tmp_path / "dataclass", strict=True)
+    assert (loaded.body.units, loaded.body.activation.__name__) == (4, "tanh")
+    plain = OnPlainBase(dropout=0.5, hidden=3)
+    plain(x)
+    plain.save_pretrained(tmp_path / "plain")
+    again = OnPlainBase.from_pretrained(tmp_path / "plain", strict=True)
+    assert (again.body.units, again.dropout) == (3, 0.5)

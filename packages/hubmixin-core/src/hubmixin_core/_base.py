@@ -54,6 +54,7 @@ from hubmixin_core._config import (
     loads_config,
     unencodable_part,
 )
+from hubmixin_core._forwarding import super_call
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hf_compat import HfMixinHelpers
 from hubmixin_core._hub import locate_file, one_commit, upload_folder
@@ -905,13 +906,17 @@ class ModelHubMixinBase(HfMixinHelpers):
                 continue
             values[key] = cls._hub_decode_argument(key, value, hints, coders, source)
         named = {name: p for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
-        for key, owner in cls._hub_forwarded_parameters().items():  # given to a base's __init__ by **kwargs
+        forwarded = cls._hub_forwarded_parameters()
+        config_owner = cls if "config" in parameters else forwarded.get("config", (None,))[0]
+        for key, (owner, parameter) in forwarded.items():  # given to a base's __init__ by **kwargs
             if key in raw and key not in named and key not in model_kwargs:
-                named[key] = owner._hub_mixin_init_parameters[key]
+                named[key] = parameter
                 value = raw[key]
-                if value is not None or named[key].default is not None:
-                    values[key] = owner._hub_decode_argument(key, value, owner._hub_mixin_hints(), coders, source)
-                model_kwargs[key] = values[key]
+                if issubclass(owner, ModelHubMixinBase) and (value is not None or parameter.default is not None):
+                    value = owner._hub_decode_argument(key, value, owner._hub_mixin_hints(), coders, source)
+                values[key] = model_kwargs[key] = value
+        if config_owner is not None:  # (a base's `config` takes the keys: its dataclass's fields)
+            named.setdefault("config", forwarded["config"][1] if config_owner is not cls else parameters["config"])
         keywords = parameters if cls._hub_mixin_config_to_kwargs else named  # what reaches __init__ by name
         unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, keywords)
         if unknown:
@@ -923,8 +928,12 @@ class ModelHubMixinBase(HfMixinHelpers):
             if name not in model_kwargs and name in values:
                 model_kwargs[name] = values[name]
         config: Any = raw
-        if "config" in parameters and "config" not in model_kwargs:
-            annotation = hints.get("config", Any)
+        if config_owner is not None and "config" not in model_kwargs:
+            annotation = (
+                config_owner._hub_mixin_hints().get("config", Any)
+                if issubclass(config_owner, ModelHubMixinBase)
+                else init_type_hints(config_owner, coders).get("config", Any)
+            )
             found = json_type_mismatch(annotation, raw, coders)
             if found is not None:  # a dataclass config: the keys are its fields
                 raise ConfigTypeError(source, found.where.removeprefix("."), found.expected, found.found)
@@ -941,23 +950,36 @@ class ModelHubMixinBase(HfMixinHelpers):
         return config
 
     @classmethod
-    def _hub_forwarded_parameters(cls) -> dict[str, type[ModelHubMixinBase]]:
+    def _hub_forwarded_parameters(cls) -> dict[str, tuple[type, inspect.Parameter]]:
         """The named ``__init__`` parameters of the bases that ``__init__``'s ``**kwargs`` reaches (``def
         __init__(self, dropout=0.0, **kwargs): super().__init__(**kwargs)``), each with the base naming it: the
-        capture saves what was given through ``**kwargs``, so a load gives it back."""
+        capture saves what was given through ``**kwargs``, so a load gives it back. A parameter an ``__init__``
+        on the way gives itself (``super().__init__(classes=num_labels, **kwargs)``) is not forwarded, nor are
+        those of the frameworks' own classes."""
         cls._hub_mixin_inspect_init()
-        forwarded: dict[str, type[ModelHubMixinBase]] = {}
-        parameters = cls._hub_mixin_init_parameters
+        forwarded: dict[str, tuple[type, inspect.Parameter]] = {}
+        parameters: Mapping[str, inspect.Parameter] = cls._hub_mixin_init_parameters
+        positional, given = super_call(cls.__init__)
         for base in cls.__mro__[1:]:
-            if not takes_any_keyword(parameters):
+            if not takes_any_keyword(parameters) or _frameworks_own(base):
                 break
-            if not issubclass(base, ModelHubMixinBase) or "__init__" not in vars(base):
+            if "__init__" not in vars(base):
                 continue
-            base._hub_mixin_inspect_init()
-            parameters = base._hub_mixin_init_parameters
-            for name, parameter in parameters.items():
-                if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
-                    forwarded.setdefault(name, base)
+            try:
+                parameters = dict(inspect.signature(vars(base)["__init__"]).parameters)
+            except (TypeError, ValueError):
+                break
+            named = [
+                name
+                for name, parameter in list(parameters.items())[1:]  # (self)
+                if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+            ]
+            taken = given | set(named[:positional])
+            for name in named:
+                if name not in taken:
+                    forwarded.setdefault(name, (base, parameters[name]))
+            positional, more = super_call(vars(base)["__init__"])
+            given = given | more
         return forwarded
 
     @classmethod
@@ -995,6 +1017,13 @@ class ModelHubMixinBase(HfMixinHelpers):
             f"{cls.__qualname__} implements no _from_pretrained: subclass a framework's mixin (hubmixin_torch, "
             "hubmixin_flax, hubmixin_keras), or implement _save_pretrained and _from_pretrained"
         )
+
+
+def _frameworks_own(cls: type) -> bool:
+    """Whether ``cls`` is a framework's (keras, torch, flax, hubmixin's own): its ``__init__`` takes what the
+    framework packages give, not configuration."""
+    root = cls.__module__.partition(".")[0]
+    return root in {"builtins", "keras", "torch", "flax", "tensorflow", "jax"} or root.startswith("hubmixin_")
 
 
 def _is_json_of(value: Any, default: Any, coders: Coders) -> bool:

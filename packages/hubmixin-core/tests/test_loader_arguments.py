@@ -440,3 +440,110 @@ def test_keywords_huggingface_hub_deprecated_are_ignored_as_it_does(tmp_path: Pa
     TakesProxies(proxies=3).save_pretrained(tmp_path / "p")
     takes: Any = TakesProxies
     assert takes.from_pretrained(tmp_path / "p", proxies=5).proxies == 5  # the model's own argument
+
+
+class PopsOptions(NumpyModelMixin):
+    """huggingface_hub's override pattern: its own load options popped from ``**model_kwargs``."""
+
+    config_seen: Any = None
+
+    def __init__(self, size: int = 1) -> None:
+        self.size, self.device = size, "cpu"
+        self.weights = {"w": np.zeros(size, dtype=np.float32)}
+
+    @classmethod
+    def _from_pretrained(  # type: ignore[override]
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: Any,
+        force_download: bool,
+        local_files_only: bool,
+        token: Any,
+        config: Any = None,
+        **model_kwargs: Any,
+    ) -> Any:
+        device = model_kwargs.pop("device", "cpu")
+        model = cls(**{k: v for k, v in (config or {}).items() if k == "size"})
+        model.device = device
+        model.config_seen = config
+        return model
+
+
+class NamesOption(NumpyModelMixin):
+    """hubmixin's signature, with a load option of the override's own."""
+
+    def __init__(self, size: int = 1) -> None:
+        self.size, self.device = size, "cpu"
+        self.weights = {"w": np.zeros(size, dtype=np.float32)}
+
+    @classmethod
+    def _from_pretrained(
+        cls, *, model_id: str, download: Any, model_kwargs: dict[str, Any], device: str = "cpu"
+    ) -> Any:
+        model = cls(**model_kwargs)
+        model.device = device
+        return model
+
+
+def test_an_overrides_own_options_reach_it(tmp_path: Path) -> None:
+    PopsOptions(size=2).save_pretrained(tmp_path / "pops")
+    loaded = PopsOptions.from_pretrained(tmp_path / "pops", device="meta", config={"size": 3})  # type: ignore[arg-type]
+    assert (loaded.size, loaded.device, loaded.config_seen) == (3, "meta", {"size": 3})
+    NamesOption(size=2).save_pretrained(tmp_path / "names")
+    named = NamesOption.from_pretrained(tmp_path / "names", device="meta")  # type: ignore[arg-type]
+    assert (named.size, named.device) == (2, "meta")
+    with pytest.raises(HubMixinTypeError, match="devise"):
+        NamesOption.from_pretrained(tmp_path / "names", devise="meta")  # type: ignore[arg-type]
+
+
+class BareContainers(NumpyModelMixin):
+    def __init__(self, extra: dict | None = None, items: tuple = (), seq: Sequence = ()) -> None:  # type: ignore[type-arg]
+        self.extra, self.items, self.seq = extra, items, seq
+        self.weights = {"w": np.zeros(1, dtype=np.float32)}
+
+
+@pytest.mark.parametrize("argument", ["extra", "items", "seq"])
+def test_a_bare_container_annotation_warns_of_values_coming_back_as_json(argument: str) -> None:
+    value: Any = {"act": Act.GELU} if argument == "extra" else (Act.GELU,)
+    with pytest.warns(ConfigEncodingWarning, match=rf"argument {argument}\["):
+        BareContainers(**{argument: value})
+
+
+class Base(NumpyModelMixin):
+    def __init__(self, hidden: int = 4, act: str = "relu") -> None:
+        self.hidden, self.act = hidden, act
+        self.weights = {"w": np.zeros(hidden, dtype=np.float32)}
+
+
+class Forwarding(Base):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+
+
+def test_positional_arguments_forwarded_through_args_are_saved_by_their_names(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Forwarding(8, "gelu").save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"hidden": 8, "act": "gelu"}
+    loaded = Forwarding.from_pretrained(tmp_path)
+    assert (loaded.hidden, loaded.act) == (8, "gelu")
+
+
+class Takes(NumpyModelMixin):
+    def __init__(self, hidden: int = 4, callback: Any = None) -> None:
+        self.hidden, self.callback = hidden, callback
+        self.weights = {"w": np.zeros(hidden, dtype=np.float32)}
+
+
+class TakesNoMore(NumpyModelMixin):
+    def __init__(self, hidden: int = 4) -> None:
+        self.hidden = hidden
+        self.weights = {"w": np.zeros(hidden, dtype=np.float32)}
+
+
+def test_an_unsaved_argument_the_class_no_longer_takes_is_ignored(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning):
+        Takes(hidden=2, callback=print).save_pretrained(tmp_path)
+    assert TakesNoMore.from_pretrained(tmp_path).hidden == 2

@@ -305,7 +305,12 @@ class ModelHubMixinBase(HfMixinHelpers):
         positional = [p.name for p in parameters.values() if p.kind in _POSITIONAL]
         passed = dict(zip(positional, args, strict=False))
         if len(args) > len(positional):
-            cls._hub_mixin_reject("*args", args[len(positional) :])
+            extra = args[len(positional) :]
+            names = cls._hub_varargs_names()  # ``super().__init__(*args, **kwargs)``: the base's parameters
+            if len(names) >= len(extra):
+                passed.update(zip(names, extra, strict=False))
+            else:
+                cls._hub_mixin_reject_varargs(extra)
         passed.update(kwargs)
         for name in cls._hub_mixin_runtime_args & passed.keys():
             del passed[name]
@@ -465,6 +470,38 @@ class ModelHubMixinBase(HfMixinHelpers):
             warn_user(f"{error} It is left out of config.json.", ConfigEncodingWarning)
 
     @classmethod
+    def _hub_mixin_reject_varargs(cls, extra: tuple[Any, ...]) -> None:
+        """Positional arguments ``*args`` takes that no base's parameter names: config.json cannot say which
+        argument each is. A :class:`ConfigError` under ``strict_config``, else a warning."""
+        message = (
+            f"{cls.__qualname__}: {len(extra)} positional argument(s) given through *args cannot be saved in "
+            "config.json (no parameter names them); pass them by keyword"
+        )
+        if cls._hub_mixin_strict_config:
+            raise ConfigError(message)
+        if not _LOADING.get():
+            warn_user(f"{message}. They are left out of config.json.", ConfigEncodingWarning)
+
+    @classmethod
+    def _hub_varargs_names(cls) -> list[str]:
+        """The names of the parameters ``__init__``'s ``*args`` reaches when it forwards them to its base's
+        ``__init__`` (``super().__init__(*args, **kwargs)``): its positional parameters past those given
+        explicitly before."""
+        if not any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in cls._hub_mixin_init_parameters.values()):
+            return []
+        given, _ = super_call(cls.__init__)
+        for base in cls.__mro__[1:]:
+            if _frameworks_own(base):
+                return []
+            if "__init__" in vars(base):
+                try:
+                    parameters = list(inspect.signature(vars(base)["__init__"]).parameters.values())[1:]
+                except (TypeError, ValueError):
+                    return []
+                return [p.name for p in parameters if p.kind in _POSITIONAL][given:]
+        return []
+
+    @classmethod
     def _hub_mixin_encoding_error(cls, name: str, value: Any) -> ConfigEncodingError:
         """The error naming the part of ``value`` (the argument ``name``) that JSON cannot hold."""
         coders = cls._all_coders()
@@ -615,10 +652,12 @@ class ModelHubMixinBase(HfMixinHelpers):
         call = cls._hub_loader_arguments(download, load_kwargs)
         parameters = inspect.signature(cls._from_pretrained).parameters
         cls._hub_mixin_inspect_init()
-        own = {n: p for n, p in parameters.items() if n not in ("model_id", "model_kwargs", "config", *call)}
+        hub_style = _named(parameters, "model_kwargs")  # (model_kwargs: dict[str, Any]) else **model_kwargs
+        loader = ("model_id", "model_kwargs", "config") if hub_style else ("model_id",)
+        own = {n: p for n, p in parameters.items() if n not in (*loader, *call)}
         options = [*(p.name for p in DOWNLOAD_PARAMS), *load_kwargs, "model_kwargs"]
         init = cls._hub_keyword_parameters()
-        accepted = {**own, **init} if not _named(parameters, "model_kwargs") else {}
+        accepted = {**own, **init}
         cls._hub_warn_options_named_like_arguments(download, load_kwargs, model_kwargs)
         try:
             method = f"{cls.__qualname__}.from_pretrained"
@@ -629,6 +668,8 @@ class ModelHubMixinBase(HfMixinHelpers):
             hint = "pass model_kwargs={'model_kwargs': ...}"
             message = f"{error} ({cls.__qualname__}.__init__ takes an argument named model_kwargs: {hint})"
             raise HubMixinTypeError(message) from None
+        if hub_style:  # the override's own options (``device: str = "cpu"``), not the model's arguments
+            call.update({name: model_kwargs.pop(name) for name in own.keys() - init.keys() if name in model_kwargs})
         provided = cls._hub_runtime_values(load_kwargs)
         cls._hub_give_runtime_args(provided, model_kwargs)
         if not Path(location).is_dir():
@@ -753,6 +794,17 @@ class ModelHubMixinBase(HfMixinHelpers):
                 model_kwargs.setdefault(name, provided[kind])
         runtime = {t.__qualname__ for t in cls._hub_mixin_runtime_types}
         init = cls._hub_mixin_init_parameters
+        taken = cls._hub_keyword_parameters()
+        if not takes_any_keyword(taken):  # a name this class no longer takes (saved by an older version of it)
+            gone = sorted(unsaved.keys() - taken.keys() - cls._hub_forwarded_parameters().keys())
+            if gone:
+                logger.warning(
+                    "%s.__init__ takes no %s, which config.json lists as not saved (saved by an older version?); "
+                    "they are ignored",
+                    cls.__qualname__,
+                    gone,
+                )
+                unsaved = {name: kind for name, kind in unsaved.items() if name not in gone}
         optional = {n for n, k in unsaved.items() if k in runtime and n in init and _has_default(init[n])}
         needed = {name: kind for name, kind in unsaved.items() if name not in optional}
         check_unsaved(cls.__qualname__, needed, model_kwargs, runtime, cls._hub_mixin_runtime_option)

@@ -68,10 +68,10 @@ def type_change(before: Any, after: Any, where: str, annotation: Any = Any) -> C
     origin = typing.get_origin(annotation) or annotation
     args = typing.get_args(annotation)
     if not _loose(annotation):
-        if origin in _MAPPINGS and isinstance(before, dict) and isinstance(after, dict) and len(args) == 2:
-            return _items_change(before, after, where, args[1])
-        if origin in _SEQUENCES and isinstance(before, list | tuple) and isinstance(after, list) and len(args) == 1:
-            return _sequence_change(before, after, where, args[0])
+        if origin in _MAPPINGS and isinstance(before, dict) and isinstance(after, dict):
+            return _items_change(before, after, where, args[1] if len(args) == 2 else Any)  # (bare ``dict``: Any)
+        if origin in (*_SEQUENCES, tuple) and isinstance(before, list | tuple) and isinstance(after, list | tuple):
+            return _sequence_change(before, after, where, _item_annotation(args))
         if dataclasses.is_dataclass(before) and type(after) is type(before):
             return _fields_change(before, after, where)
         return None  # annotated: the decoder gave what the annotation says
@@ -88,6 +88,14 @@ def type_change(before: Any, after: Any, where: str, annotation: Any = Any) -> C
     return None
 
 
+def _item_annotation(args: tuple[Any, ...]) -> Any:
+    """What a sequence annotation's arguments say of each item: ``list[X]`` and ``tuple[X, ...]`` say ``X``; a bare
+    ``list`` or ``Sequence``, and a fixed ``tuple[A, B]`` (checked item by item by its decoder), nothing more."""
+    if len(args) == 1 or (len(args) == 2 and args[1] is Ellipsis):
+        return args[0]
+    return Any
+
+
 def _items_change(before: dict[Any, Any], after: dict[Any, Any], where: str, annotation: Any) -> Change:
     for key, item in before.items():
         if not isinstance(key, str):  # JSON keys are strings
@@ -98,7 +106,7 @@ def _items_change(before: dict[Any, Any], after: dict[Any, Any], where: str, ann
     return None
 
 
-def _sequence_change(before: Any, after: list[Any], where: str, annotation: Any) -> Change:
+def _sequence_change(before: Any, after: list[Any] | tuple[Any, ...], where: str, annotation: Any) -> Change:
     for i, (item, other) in enumerate(zip(before, after, strict=False)):
         found = type_change(item, other, f"{where}[{i}]", annotation)
         if found is not None:

@@ -547,3 +547,69 @@ def test_an_unsaved_argument_the_class_no_longer_takes_is_ignored(tmp_path: Path
     with pytest.warns(ConfigEncodingWarning):
         Takes(hidden=2, callback=print).save_pretrained(tmp_path)
     assert TakesNoMore.from_pretrained(tmp_path).hidden == 2
+
+
+@dataclasses.dataclass
+class Required:
+    hidden: int
+
+
+class OptionalConfig(NumpyModelMixin):
+    """Picks its own default configuration where it is given none."""
+
+    def __init__(self, config: Required | None = None, layers: int = 1) -> None:
+        self.config = config if config is not None else Required(hidden=512)
+        self.layers = layers
+        self.weights = {"w": np.zeros(layers, dtype=np.float32)}
+
+
+def test_a_dataclass_config_left_at_none_comes_back_as_none(tmp_path: Path) -> None:
+    OptionalConfig(layers=4).save_pretrained(tmp_path / "none")
+    loaded = OptionalConfig.from_pretrained(tmp_path / "none")
+    assert (loaded.config, loaded.layers) == (Required(hidden=512), 4)
+    OptionalConfig(Required(hidden=3)).save_pretrained(tmp_path / "given")
+    assert OptionalConfig.from_pretrained(tmp_path / "given").config == Required(hidden=3)
+
+
+class Tree(NumpyModelMixin):
+    def __init__(self, graph: Any = None) -> None:
+        self.graph = graph
+        self.weights = {"w": np.zeros(1, dtype=np.float32)}
+
+
+def test_an_argument_holding_itself_is_named_not_saved(tmp_path: Path) -> None:
+    graph: dict[str, Any] = {"children": []}
+    graph["children"].append({"parent": graph})
+    with pytest.warns(ConfigEncodingWarning, match=r"graph\['children'\]\[0\]\['parent'\]"):
+        Tree(graph=graph).save_pretrained(tmp_path)
+    assert "graph" not in json.loads((tmp_path / "config.json").read_text())
+
+
+def test_malformed_coders_are_refused_at_class_creation() -> None:
+    for coders in ({Path: str}, {"Path": (str, Path)}):
+        with pytest.raises(HubMixinTypeError, match="coders="):
+
+            class Bad(NumpyModelMixin, coders=coders):  # type: ignore[arg-type]
+                pass
+
+
+class Registry:
+    created = 0
+
+    def __new__(cls) -> Any:
+        Registry.created += 1
+        return super().__new__(cls)
+
+
+class Registered(NumpyModelMixin, Registry):
+    def __init__(self, size: int = 1) -> None:
+        self.size = size
+        self.weights = {"w": np.zeros(size, dtype=np.float32)}
+
+
+def test_a_base_whose_new_takes_no_arguments_and_an_empty_name(tmp_path: Path) -> None:
+    before = Registry.created
+    model = Registered(size=3)
+    assert Registry.created == before + 1 and model._hub_mixin_config == {"size": 3}
+    with pytest.raises(HubMixinValueError, match="empty"):
+        Registered.from_pretrained("")

@@ -183,9 +183,15 @@ class ModelHubMixinBase(HfMixinHelpers):
             )
             .info()
         )
-        if coders is not None and not isinstance(coders, Mapping):
+        if coders is not None and (not isinstance(coders, Mapping) or not all(map(_is_coder, coders.items()))):
+            wrong = (
+                coders
+                if not isinstance(coders, Mapping)
+                else dict([next(i for i in coders.items() if not _is_coder(i))])
+            )
             raise HubMixinTypeError(
-                f"{cls.__qualname__}: class keyword coders= must map types to (encode, decode), got {coders!r:.80}"
+                f"{cls.__qualname__}: class keyword coders= must map types to (encode, decode), got {wrong!r:.120} "
+                "(each a type, and a pair of callables)"
             )
         if strict_config is not None and not isinstance(strict_config, bool):
             raise HubMixinTypeError(
@@ -273,7 +279,9 @@ class ModelHubMixinBase(HfMixinHelpers):
         """Create the instance; its configuration is captured when ``__init__`` is entered."""
         cls._hub_mixin_inspect_init()  # wraps an ``__init__`` added after class creation (``@dataclass``)
         base_new = super().__new__
-        return base_new(cls) if base_new is object.__new__ else base_new(cls, *args, **kwargs)
+        if base_new is object.__new__ or not _takes_arguments(base_new):  # (a registry's ``__new__(cls)``)
+            return base_new(cls)
+        return base_new(cls, *args, **kwargs)  # Keras' Operation.__new__(cls, *args, **kwargs)
 
     @property
     def _hub_mixin_config(self) -> dict[str, Any] | DataclassInstance | None:
@@ -637,6 +645,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                 f"got {type(pretrained_model_name_or_path).__qualname__}"
             )
         given = pretrained_model_name_or_path
+        if isinstance(given, str) and not given.strip():  # an unset option or variable; Path("") if cwd is meant
+            raise HubMixinValueError("pretrained_model_name_or_path is empty: give a repo id or a directory")
         location = expand_location(Path(given) if isinstance(given, os.PathLike) else given)
         model_id = str(location)
         if Path(location).is_dir() or Path(location).parent.is_dir():  # a path given as a string too
@@ -986,11 +996,14 @@ class ModelHubMixinBase(HfMixinHelpers):
                 if issubclass(config_owner, ModelHubMixinBase)
                 else init_type_hints(config_owner, coders).get("config", Any)
             )
-            found = json_type_mismatch(annotation, raw, coders)
-            if found is not None:  # a dataclass config: the keys are its fields
-                raise ConfigTypeError(source, found.where.removeprefix("."), found.expected, found.found)
-            config = _decoded(annotation, raw, coders, source, "config")
-            model_kwargs["config"] = config
+            if _left_at_none(annotation, raw, config_owner):
+                model_kwargs["config"] = None  # built without one: config.json holds the other arguments
+            else:
+                found = json_type_mismatch(annotation, raw, coders)
+                if found is not None:  # a dataclass config: the keys are its fields
+                    raise ConfigTypeError(source, found.where.removeprefix("."), found.expected, found.found)
+                config = _decoded(annotation, raw, coders, source, "config")
+                model_kwargs["config"] = config
         model_type: type = cls
         if dataclasses.is_dataclass(model_type):
             for field in dataclasses.fields(model_type):
@@ -1069,6 +1082,42 @@ class ModelHubMixinBase(HfMixinHelpers):
             f"{cls.__qualname__} implements no _from_pretrained: subclass a framework's mixin (hubmixin_torch, "
             "hubmixin_flax, hubmixin_keras), or implement _save_pretrained and _from_pretrained"
         )
+
+
+def _is_coder(item: tuple[Any, Any]) -> bool:
+    """Whether a ``coders=`` entry is a type and an ``(encode, decode)`` pair of callables."""
+    key, pair = item
+    return (
+        isinstance(key, type)
+        and isinstance(pair, tuple | list)
+        and len(pair) == 2
+        and all(callable(function) for function in pair)
+    )
+
+
+@functools.cache
+def _takes_arguments(new: Callable[..., Any]) -> bool:
+    """Whether a base's ``__new__`` takes more than the class (so the constructor's arguments are passed on)."""
+    try:
+        parameters = list(inspect.signature(new).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    return len(parameters) > 1 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
+
+
+def _left_at_none(annotation: Any, raw: Mapping[str, Any], owner: type) -> bool:
+    """Whether a ``config: Cfg | None = None`` parameter (a dataclass) was left at ``None``: config.json then
+    holds the other arguments, none of them a field of the dataclass."""
+    try:
+        default = inspect.signature(cast(Any, owner).__init__).parameters["config"].default
+    except (KeyError, TypeError, ValueError):
+        return False
+    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+    if default is not None or type(None) not in members:
+        return False
+    classes = [m for m in members if dataclasses.is_dataclass(m)]
+    fields = {f.name for c in classes for f in dataclasses.fields(c)}
+    return bool(classes) and len(classes) == len(members) - 1 and not raw.keys() & fields
 
 
 def _frameworks_own(cls: type) -> bool:

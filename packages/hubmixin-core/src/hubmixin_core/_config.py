@@ -52,11 +52,11 @@ BUILTIN_CODERS: Coders = {
 """Coders every mixin has: paths are stored as strings. Enums are handled by value."""
 
 
-def encode_value(value: Any, coders: Coders) -> Any:
+def encode_value(value: Any, coders: Coders, _above: frozenset[int] = frozenset()) -> Any:
     """JSON data for ``value``, or :data:`UNENCODABLE`.
 
     Custom coders win over the built-in rules; dataclasses become dicts (recursively), enums their value,
-    tuples lists.
+    tuples lists. A value holding itself (a tree with parent links) is unencodable.
     """
     if value is None or type(value) in (bool, int, str, float):  # inf and nan as Python's json writes them
         return value
@@ -71,15 +71,18 @@ def encode_value(value: Any, coders: Coders) -> Any:
             return encode_value(scalar(value), coders)
     if isinstance(value, np.generic) and type(value.item()) in (bool, int, float):  # numpy.int64, float32, bool_
         return value.item()
+    if id(value) in _above:
+        return UNENCODABLE
+    above = _above | {id(value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _encode_items({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, coders)
+        return _encode_items({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, coders, above)
     if isinstance(value, list | tuple):
-        items = [encode_value(v, coders) for v in value]
+        items = [encode_value(v, coders, above) for v in value]
         return UNENCODABLE if any(v is UNENCODABLE for v in items) else items
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             return UNENCODABLE
-        return _encode_items(value, coders)
+        return _encode_items(value, coders, above)
     return UNENCODABLE
 
 
@@ -110,10 +113,11 @@ class NonStringKey(NamedTuple):
     key: Any
 
 
-def unencodable_part(value: Any, coders: Coders) -> tuple[str, Any] | None:
+def unencodable_part(value: Any, coders: Coders, _above: frozenset[int] = frozenset()) -> tuple[str, Any] | None:
     """Where inside ``value`` (a dataclass, list or dict that :func:`encode_value` refuses) the first part JSON
     cannot hold is, and that part (``(".shd.emb", PartitionSpec(...))``, a :class:`NonStringKey` for a dict's
-    key); ``None`` when it is ``value`` itself."""
+    key; a part holding a value it is inside of); ``None`` when it is ``value`` itself."""
+    above = _above | {id(value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         parts: list[tuple[str, Any]] = [(f".{f.name}", getattr(value, f.name)) for f in dataclasses.fields(value)]
     elif isinstance(value, list | tuple):
@@ -126,14 +130,16 @@ def unencodable_part(value: Any, coders: Coders) -> tuple[str, Any] | None:
     else:
         return None
     for where, part in parts:
-        if encode_value(part, coders) is UNENCODABLE:
-            inner = unencodable_part(part, coders)
+        if id(part) in above:
+            return where, part
+        if encode_value(part, coders, above) is UNENCODABLE:
+            inner = unencodable_part(part, coders, above)
             return (where, part) if inner is None else (where + inner[0], inner[1])
     return None
 
 
-def _encode_items(items: dict[str, Any], coders: Coders) -> Any:
-    encoded = {k: encode_value(v, coders) for k, v in items.items()}
+def _encode_items(items: dict[str, Any], coders: Coders, above: frozenset[int] = frozenset()) -> Any:
+    encoded = {k: encode_value(v, coders, above) for k, v in items.items()}
     return UNENCODABLE if any(v is UNENCODABLE for v in encoded.values()) else encoded
 
 

@@ -600,3 +600,55 @@ def test_a_scripted_submodule_loads(tmp_path: Path) -> None:
     x = torch.randn(2, 4)
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
+
+
+class CompatLinear(nn.Linear):
+    """Reads checkpoints of an older release, which stored the weight transposed."""
+
+    def _load_from_state_dict(self, state: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        weight = state.get(prefix + "weight")
+        if weight is not None and weight.shape == self.weight.shape[::-1] != self.weight.shape:
+            state[prefix + "weight"] = weight.t().contiguous()
+        super()._load_from_state_dict(state, prefix, *args, **kwargs)
+
+
+class Compat(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = CompatLinear(4, 6)
+
+
+def test_a_layer_reshaping_what_it_reads_loads_and_a_real_mismatch_is_typed(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    reference = Compat()
+    weights = {"proj.weight": reference.proj.weight.detach().t().contiguous(), "proj.bias": reference.proj.bias}
+    save_file({k: v.detach() for k, v in weights.items()}, tmp_path / "model.safetensors")
+    (tmp_path / "config.json").write_text("{}")
+    loaded = Compat.from_pretrained(tmp_path, strict=True)
+    assert torch.equal(loaded.proj.weight, reference.proj.weight)
+    save_file({"proj.weight": torch.zeros(5, 4), "proj.bias": torch.zeros(6)}, tmp_path / "model.safetensors")
+    with pytest.raises(WeightsShapeError, match=r"proj\.weight"):
+        Compat.from_pretrained(tmp_path)
+
+
+class DrawsThenReads(nn.Module, PyTorchModelHubMixin):
+    """Draws random numbers, then reads a parameter's values in ``__init__`` (so it is built normally)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("noise", torch.randn(3), persistent=False)
+        self.fc = nn.Linear(3, 3)
+        self.start = self.fc.weight.detach().clone()
+
+
+def test_a_normal_construction_after_a_meta_one_draws_from_the_callers_state(tmp_path: Path) -> None:
+    DrawsThenReads().save_pretrained(tmp_path)
+    torch.manual_seed(0)
+    expected = DrawsThenReads()
+    torch.manual_seed(0)
+    loaded = DrawsThenReads.from_pretrained(tmp_path)
+    after_load = torch.rand(2)
+    assert torch.equal(loaded.noise, expected.noise)
+    torch.manual_seed(0)
+    DrawsThenReads()
+    assert torch.equal(after_load, torch.rand(2))  # the generator where a plain construction leaves it

@@ -21,7 +21,7 @@ from torch.overrides import TorchFunctionMode
 
 from hubmixin_core._held import CONTAINERS, held_by
 
-__all__ = ["construct_without_weights", "parameters_as_given"]
+__all__ = ["construct_without_weights", "parameters_as_given", "rng_state", "set_rng_state"]
 
 logger = logging.getLogger("hubmixin_torch")
 
@@ -115,6 +115,7 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
     If ``__init__`` cannot run that way (it reads a parameter's values), the module is constructed normally:
     :func:`load_checkpoint` then replaces the initialised parameters, at the reference's cost.
     """
+    rng = rng_state()
     try:
         with _parameters_on_meta(True) as memo:
             module = factory()
@@ -126,6 +127,7 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
         if not derived:
             return module
         failure = f"attributes {derived} were computed from parameters"  # they would stay on the meta device
+    set_rng_state(rng)  # the construction below draws what a construction from the caller's state draws
     if _out_of_memory(failure):  # __init__ asks for more than this machine holds (a config asking for a huge model)
         logger.info("constructing allocated too much (%r); constructing on the meta device", failure)
         with torch.device("meta"):  # nothing allocated: the checkpoint's shapes are checked before anything is
@@ -133,6 +135,19 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
     logger.info("constructing with parameters on the meta device failed (%r); constructing normally", failure)
     with _parameters_on_meta(False):
         return factory()
+
+
+def rng_state() -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+    """torch's generators' states (CPU, and CUDA's where initialised)."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None  # type: ignore[no-untyped-call]
+    return torch.random.get_rng_state(), cuda
+
+
+def set_rng_state(state: tuple[torch.Tensor, list[torch.Tensor] | None]) -> None:
+    cpu, cuda = state
+    torch.random.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
 
 
 def _keep_existing(module: object, memo: _Memo) -> None:

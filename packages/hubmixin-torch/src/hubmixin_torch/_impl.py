@@ -18,7 +18,7 @@ from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core.errors import DeviceError, HubMixinTypeError
 from hubmixin_core.weights import Checkpoint
 from hubmixin_torch._checkpoint import open_torch_checkpoint, open_torch_file
-from hubmixin_torch._construct import construct_without_weights, parameters_as_given
+from hubmixin_torch._construct import construct_without_weights, parameters_as_given, rng_state, set_rng_state
 from hubmixin_torch._dtypes import DTYPE_CODERS, check_dtype_argument
 from hubmixin_torch._load import load_checkpoint, named_as_model, named_tensors
 from hubmixin_torch._load_as_torch import (
@@ -129,6 +129,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         device = _as_device(map_location)
         dtype = check_dtype_argument(dtype)
         checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
+        rng = rng_state()
         if customised_class(cls):
             with parameters_as_given():
                 model = cls(**model_kwargs)
@@ -142,6 +143,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             if own is not None and any(t.is_meta for t in named_tensors(module).values()):
                 logger.info("%s loads itself (%s): built normally, as huggingface_hub builds it", cls.__qualname__, own)
                 check_before_building(module, checkpoint, dtype)
+                set_rng_state(rng)  # drawing in __init__ what a construction from the caller's state draws
                 model = cls(**model_kwargs)
                 module = _as_module(model)
             tie_weights = getattr(module, "tie_weights", None)

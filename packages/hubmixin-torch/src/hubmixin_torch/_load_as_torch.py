@@ -10,11 +10,13 @@ checkpoint through its own ``load_state_dict(state_dict, strict=False)``, as hug
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import replace
 
 import torch
 
 from hubmixin_core.errors import WeightsKeyError
-from hubmixin_core.weights import Checkpoint, LoadReport, check_checkpoint, warn_settings
+from hubmixin_core.weights import Checkpoint, LoadReport, TensorInfo, check_checkpoint, warn_settings
 from hubmixin_torch._checkpoint import read_tensors
 from hubmixin_torch._load import check_ties_held, expected_tensors, load_state, place
 from hubmixin_torch._settings import model_settings
@@ -81,7 +83,7 @@ def check_before_building(module: torch.nn.Module, checkpoint: Checkpoint, dtype
     """
     expected = expected_tensors(module, checkpoint, dtype)
     check_checkpoint(
-        expected.want,
+        _shapes_as_stored(expected.want, checkpoint),
         checkpoint,
         strict=False,
         convert_floating=dtype is not None,
@@ -108,7 +110,7 @@ def load_like_torch(
     expected = expected_tensors(module, checkpoint, dtype)
     found = checkpoint.infos
     check_checkpoint(
-        expected.want,
+        _shapes_as_stored(expected.want, checkpoint),
         checkpoint,
         strict=strict,
         convert_floating=dtype is not None,
@@ -130,3 +132,11 @@ def load_like_torch(
     place(module, expected, device, dtype)
     report.log(logger, owner, checkpoint.description)
     return report
+
+
+def _shapes_as_stored(want: Mapping[str, TensorInfo], checkpoint: Checkpoint) -> dict[str, TensorInfo]:
+    """``want`` with the shapes the file stores: a model's own loading may reshape what it reads (an observer
+    resizing its statistics, a legacy layout transposed, a position embedding resampled), so shapes are checked by
+    its ``load_state_dict`` (torch's size mismatch, raised as a WeightsShapeError), not before."""
+    found = checkpoint.infos
+    return {name: replace(info, shape=found[name].shape) if name in found else info for name, info in want.items()}

@@ -15,14 +15,17 @@ __all__ = ["layer_settings", "model_settings"]
 _NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase, nn.RMSNorm)
 
 
-def _padding(layer: nn.modules.conv._ConvNd) -> Any:
-    if layer.padding_mode != "zeros":
-        return layer.padding_mode
+def _pads(layer: nn.modules.conv._ConvNd) -> list[list[int]]:
     if layer.padding == "same":
         return same_padding(layer.kernel_size, layer.dilation)
     if layer.padding == "valid":
         return [[0, 0] for _ in layer.kernel_size]
     return [[int(p), int(p)] for p in layer.padding]
+
+
+def _padding(layer: nn.modules.conv._ConvNd) -> Any:
+    pads = _pads(layer)
+    return pads if layer.padding_mode == "zeros" else {"mode": layer.padding_mode, "padding": pads}
 
 
 def layer_settings(layer: nn.Module, dtype: torch.dtype | None = None) -> dict[str, Any]:

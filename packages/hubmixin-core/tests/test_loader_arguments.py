@@ -613,3 +613,32 @@ def test_a_base_whose_new_takes_no_arguments_and_an_empty_name(tmp_path: Path) -
     assert Registry.created == before + 1 and model._hub_mixin_config == {"size": 3}
     with pytest.raises(HubMixinValueError, match="empty"):
         Registered.from_pretrained("")
+
+
+@dataclasses.dataclass
+class Scaled:
+    hidden: int = 4
+    scale: dataclasses.InitVar[float] = 1.0
+    scaled: float = dataclasses.field(init=False, default=0.0)
+
+    def __post_init__(self, scale: float) -> None:
+        self.scaled = self.hidden * scale
+
+
+class WithScaled(NumpyModelMixin):
+    def __init__(self, config: Scaled, dropout: float = 0.0) -> None:
+        self.config, self.dropout = config, dropout
+        self.weights = {"w": np.zeros(1, dtype=np.float32)}
+
+
+class WithDict(NumpyModelMixin):
+    def __init__(self, config: dict[str, Any] | None = None, dropout: float = 0.0) -> None:
+        self.config, self.dropout = config, dropout
+        self.weights = {"w": np.zeros(1, dtype=np.float32)}
+
+
+def test_what_a_config_would_lose_or_override_is_named() -> None:
+    with pytest.warns(ConfigEncodingWarning, match=r"init-only fields \['scale'\]"):
+        WithScaled(Scaled(hidden=4, scale=3.0))
+    with pytest.warns(ConfigEncodingWarning, match=r"arguments \['dropout'\] are also keys of the config"):
+        WithDict({"dropout": 0.1}, dropout=0.5)

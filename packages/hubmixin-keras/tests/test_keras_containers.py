@@ -225,6 +225,9 @@ class PartlyCalled(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
         self.head = keras.layers.Dense(2)
         self.unused = keras.layers.Dense(3)  # never reached by call: never built
         self.dropout = keras.layers.Dropout(0.1)  # never built either, but it holds nothing
+        self.add = keras.layers.Add()  # nor this one, which has a build
+        self.emb = keras.layers.Embedding(10, 2)  # its adapter names no shape-giving tensor: built from its sizes
+        self.einsum = keras.layers.EinsumDense("ab,bc->ac", 2)  # no adapter: its own build makes its variables
 
     def call(self, x: Any) -> Any:
         return self.head(x)
@@ -234,7 +237,8 @@ def test_layers_never_built_are_named_at_save(tmp_path: Path) -> None:
     model = PartlyCalled()
     with pytest.warns(UserWarning, match="unbuilt state"):  # Keras' own warning, at the first call
         model(X)
-    with pytest.warns(UserWarning, match=r"layers 'unused' are not built \(never called\)") as caught:
+    unbuilt = r"layers 'unused', 'emb', 'einsum' are not built \(never called\)"
+    with pytest.warns(UserWarning, match=unbuilt) as caught:
         model.save_pretrained(tmp_path)
     assert caught[0].filename == __file__
     assert sorted(load_file(tmp_path / "model.safetensors")) == ["head.bias", "head.weight"]

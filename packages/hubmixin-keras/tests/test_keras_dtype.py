@@ -12,7 +12,7 @@ import pytest
 from keras_models import Net, assert_same_variables, canonical, keras_variables, make_net, numpy, outputs
 from safetensors import safe_open
 
-from hubmixin_core.errors import HubMixinValueError, WeightsDtypeError
+from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, WeightsDtypeError
 
 
 def _file_dtypes(directory: Path) -> dict[str, Any]:
@@ -87,6 +87,20 @@ def test_an_integer_dtype_is_a_type_error(net: Net, saved: Path, tmp_path: Path)
     with pytest.raises(TypeError, match="floating"):
         net.save_pretrained(tmp_path / "out", dtype="int8")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("dtype", ["int8", "string", "bool"])  # "int8": Keras reads it as a quantization mode
+def test_a_dtype_that_is_not_floating_is_a_typed_error(saved: Path, dtype: str) -> None:
+    with pytest.raises(HubMixinTypeError, match=f"floating.*got '{dtype}'"):
+        Net.from_pretrained(saved, dtype=dtype)
+
+
+def test_the_backends_own_dtype_is_taken_on_save_as_on_load(net: Net, saved: Path, tmp_path: Path) -> None:
+    half = keras.ops.convert_to_tensor(np.zeros(1, "float16")).dtype  # torch.float16 on torch, tf.float16 on TF
+    net.save_pretrained(tmp_path / "half", dtype=half)
+    dtypes = set(_file_dtypes(tmp_path / "half").values())
+    assert np.dtype("float16") in dtypes and np.dtype("float32") not in dtypes
+    assert str(Net.from_pretrained(saved, dtype=half).blocks[0].dense.kernel.dtype) == "float16"
 
 
 def test_a_mixed_precision_policy_keeps_float32_variables(net: Net, saved: Path) -> None:

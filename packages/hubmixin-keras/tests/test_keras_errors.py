@@ -228,6 +228,22 @@ def test_a_hub_repo_saved_by_keras_is_refused(net: Net, tmp_path: Path, local_hu
     assert repo_id in str(info.value) and expected in str(info.value)
 
 
+def test_a_saved_model_of_huggingface_hubs_keras_mixin_is_named(tmp_path: Path, local_hub: LocalHub) -> None:
+    # What huggingface_hub's Keras 2 mixin (push_to_hub_keras) wrote: tf.keras' SavedModel and a config.json.
+    directory = tmp_path / "saved_model"
+    (directory / "variables").mkdir(parents=True)
+    for name in ("saved_model.pb", "keras_metadata.pb", "fingerprint.pb", "variables/variables.index"):
+        (directory / name).write_bytes(b"\0")
+    (directory / "config.json").write_text(json.dumps({"units": 4}))
+    repo_id = f"{local_hub.username}/saved-model"
+    HfApi().create_repo(repo_id)
+    HfApi().upload_folder(folder_path=directory, repo_id=repo_id)
+    for model_id in (str(directory), repo_id):
+        with pytest.raises(WeightsNotFoundError, match="TensorFlow SavedModel") as info:
+            Net.from_pretrained(model_id)
+        assert model_id in str(info.value) and "tf_keras.models.load_model" in str(info.value)
+
+
 def test_a_misspelled_keyword_is_refused_before_any_download(saved: Path) -> None:
     # Net takes **kwargs, which reach keras.Layer: only Layer's keywords can go there.
     with pytest.raises(HubMixinTypeError, match="did you mean 'revision'"):

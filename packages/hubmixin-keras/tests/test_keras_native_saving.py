@@ -318,3 +318,46 @@ def test_a_dataclass_config_and_a_plain_bases_arguments_given_through_kwargs_com
     plain.save_pretrained(tmp_path / "plain")
     again = OnPlainBase.from_pretrained(tmp_path / "plain", strict=True)
     assert (again.body.units, again.dropout) == (3, 0.5)
+
+
+@dataclasses.dataclass
+class NamedConfig:
+    """Fields named like Keras' own keys, as Hugging Face configs have (``name``, ``dtype``)."""
+
+    hidden: int = 8
+    name: str = "base"
+    dtype: str = "float32"
+    trainable: bool = False
+
+
+class NamedConfigured(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, config: NamedConfig, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config_ = config
+        self.proj = keras.layers.Dense(config.hidden, dtype=config.dtype)
+
+    def call(self, x: Any) -> Any:
+        return self.proj(x)
+
+
+class DictConfigured(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, config: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config_ = config
+        self.proj = keras.layers.Dense(config["hidden"])
+
+    def call(self, x: Any) -> Any:
+        return self.proj(x)
+
+
+def test_config_fields_named_like_keras_keys_keep_apart_from_them(tmp_path: Path) -> None:
+    x = np.ones((1, 3), "float32")
+    model = NamedConfigured(NamedConfig(hidden=4, name="tiny", dtype="bfloat16", trainable=True), name="my_net")
+    model(x)
+    custom = {"NamedConfigured": NamedConfigured}
+    for again in (_round_trip(model, tmp_path / "m.keras", custom), keras.models.clone_model(model)):
+        assert again.config_ == model.config_ and again.name == "my_net"
+        assert (again.dtype_policy.name, str(again.proj.kernel.dtype)) == ("float32", "bfloat16")
+    plain = DictConfigured({"hidden": 3, "name": "tiny"}, name="my_dict")
+    again = DictConfigured.from_config(plain.get_config())
+    assert again.config_ == {"hidden": 3, "name": "tiny"} and again.name == "my_dict"

@@ -324,6 +324,13 @@ class ModelHubMixinBase(HfMixinHelpers):
             del passed[name]
         if dataclasses.is_dataclass(passed.get("config")):
             given: DataclassInstance = passed["config"]
+            init_only = _init_only_fields(type(given))
+            if init_only and not _LOADING.get():
+                warn_user(
+                    f"{cls.__qualname__}: the init-only fields {init_only} of {type(given).__qualname__} (InitVar) "
+                    "are not saved in config.json: from_pretrained builds the config with their defaults",
+                    ConfigEncodingWarning,
+                )
             lost = cls._hub_mixin_warn_beside_dataclass(passed, parameters)
             if beside is not None:
                 beside.extend(lost)
@@ -351,6 +358,13 @@ class ModelHubMixinBase(HfMixinHelpers):
                     unsaved[name] = type(value).__qualname__
         passed_config = config.pop("config", {})
         if isinstance(passed_config, dict):
+            shadowed = sorted(k for k in passed_config.keys() & passed.keys() if config.get(k) != passed_config[k])
+            if shadowed and not _LOADING.get():  # config.json can hold one value of each: the config's is saved
+                warn_user(
+                    f"{cls.__qualname__}: arguments {shadowed} are also keys of the config dict given, with other "
+                    "values; config.json saves the config's, so from_pretrained gives those",
+                    ConfigEncodingWarning,
+                )
             config.update(passed_config)
         return config or None
 
@@ -1082,6 +1096,14 @@ class ModelHubMixinBase(HfMixinHelpers):
             f"{cls.__qualname__} implements no _from_pretrained: subclass a framework's mixin (hubmixin_torch, "
             "hubmixin_flax, hubmixin_keras), or implement _save_pretrained and _from_pretrained"
         )
+
+
+def _init_only_fields(config_type: type) -> list[str]:
+    """The ``InitVar`` pseudo-fields of a dataclass (string annotations too): ``__init__`` takes them, nothing
+    keeps them."""
+    marker = getattr(dataclasses, "_FIELD_INITVAR", None)
+    fields = getattr(config_type, "__dataclass_fields__", {})
+    return [name for name, field in fields.items() if marker is not None and field._field_type is marker]
 
 
 def _is_coder(item: tuple[Any, Any]) -> bool:

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hubmixin_core._atomic import atomic_directory
+from hubmixin_core._checks import closest
 from hubmixin_core._config import loads_config
-from hubmixin_core.errors import HubMixinError, WeightsFileError
+from hubmixin_core.errors import HubMixinError, MissingArgumentError, WeightsFileError
 from hubmixin_core.weights import CONFIG_NAME, FRAMEWORK_KEY, canonical_metadata, read_header, write_safetensors
 from hubmixin_core.weights._names import replaced_by_save
 from hubmixin_core.weights._read import read_raw
@@ -161,8 +162,12 @@ class _SafetensorsConverter:
 _SAFETENSORS = _SafetensorsConverter()
 
 
+def _config_path(source: Path, config: str | Path | None) -> Path:
+    return Path(config) if config is not None else (source if source.is_dir() else source.parent) / CONFIG_NAME
+
+
 def _read_config(source: Path, config: str | Path | None) -> dict[str, Any] | None:
-    path = Path(config) if config is not None else (source if source.is_dir() else source.parent) / CONFIG_NAME
+    path = _config_path(source, config)
     if not path.is_file():
         if config is not None:
             raise ConvertError(f"{path}: no such config file")
@@ -222,10 +227,35 @@ def convert_checkpoint(
     loaded_config = _read_config(source, config)
     request = ConvertRequest(source, to, model, loaded_config, input_shape, max_shard_size, progress)
     with atomic_directory(destination, replaces=replaced_by_save) as staging:
-        converter.convert(request, staging)
+        try:
+            converter.convert(request, staging)
+        except MissingArgumentError as error:
+            raise _missing_arguments(request, _config_path(source, config), error) from None
         if loaded_config is not None and not (staging / CONFIG_NAME).exists():
             (staging / CONFIG_NAME).write_text(json.dumps(loaded_config, indent=2, sort_keys=True) + "\n")
     return destination
+
+
+def _missing_arguments(request: ConvertRequest, config: Path, error: MissingArgumentError) -> ConvertError:
+    """The error for a ``--model`` that the config cannot build, with the command line's remedy (``--config``)
+    rather than ``from_pretrained``'s (``model_kwargs``)."""
+    if request.config is None:
+        beside = "in" if request.source.is_dir() else "beside"
+        where = f"there is no {CONFIG_NAME} {beside} {request.source}: pass the model's config with --config PATH"
+    else:
+        where = f"{config} does not hold them: add them to it, or pass another config with --config PATH"
+        where += _misspelt(error.missing, request.config)
+    return ConvertError(f"--model {request.model}: cannot build the model without {error.missing}: {where}")
+
+
+def _misspelt(missing: list[str], config: dict[str, Any]) -> str:
+    """`` (did you mean: ...?)`` naming keys of ``config`` that may be misspelt forms of ``missing`` ('' if none)."""
+    hints = []
+    for name in missing:
+        close = closest(name, [key for key in config if key != name])
+        if close:
+            hints.append(f"{name!r} ({CONFIG_NAME} has {close!r})")
+    return f" (did you mean: {', '.join(hints)}?)" if hints else ""
 
 
 def _shape(text: str) -> tuple[int, ...]:

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from hubmixin_core._paths import check_local_location
-from hubmixin_core.errors import HubMixinError
+from hubmixin_core.errors import HubMixinError, WeightsFileError
 from hubmixin_core.weights import (
     FRAMEWORK_KEY,
     LAYOUT_KEY,
+    Header,
     TensorInfo,
     read_header,
     read_tensor_infos,
@@ -139,9 +140,34 @@ def inspect_checkpoint(path_or_repo: str | Path, *, revision: str | None = None)
             raise RepositoryNotFoundError(message, response=error.response) from error
     summaries = []
     for file in files:
-        header = read_header(file)
+        header = _read_header(file)
         summaries.append(FileSummary(file.name, file.stat().st_size, header.tensors, header.metadata))
     return CheckpointSummary(str(path_or_repo), summaries)
+
+
+_NATIVE_FORMATS = (
+    (b"PK\x03\x04", "a zip archive (torch.save's format)"),
+    *((b"\x80" + bytes([protocol]), "a Python pickle (torch.save's legacy format)") for protocol in range(2, 6)),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (Keras' .weights.h5)"),
+)
+"""Leading bytes of the checkpoint formats that are not safetensors, and what each file is."""
+
+
+def _read_header(file: Path) -> Header:
+    """``read_header(file)``, naming a framework's own checkpoint format (and ``hubmixin convert``) where the
+    file is one."""
+    try:
+        return read_header(file)
+    except WeightsFileError:
+        with file.open("rb") as handle:
+            start = handle.read(8)
+        what = next((name for magic, name in _NATIVE_FORMATS if start.startswith(magic)), None)
+        if what is None:
+            raise
+        raise WeightsFileError(
+            f"{file}: not a safetensors file but {what}: convert it with "
+            f"`hubmixin convert {file} DST --to torch|flax|keras`, then inspect DST"
+        ) from None
 
 
 def _inspect_repo(repo_id: str, revision: str | None) -> CheckpointSummary:

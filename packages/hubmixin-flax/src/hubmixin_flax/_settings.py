@@ -29,6 +29,8 @@ def _padding(padding: Any, kernel: Sequence[int], stride: list[int], dilation: l
             return same_padding(kernel, dilation)
         if mode == "causal":
             return [[d * (k - 1), 0] for k, d in zip(kernel, dilation, strict=True)]
+        if mode in ("circular", "reflect"):  # Flax pads these "same"-sized at any stride
+            return {"mode": mode, "padding": same_padding(kernel, dilation)}
         return mode
     if isinstance(padding, int):
         return [[padding, padding] for _ in kernel]

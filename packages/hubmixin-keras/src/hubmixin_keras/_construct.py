@@ -22,7 +22,7 @@ import numpy as np
 from keras.src.backend.common import global_state
 
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, WeightsKeyError, WeightsShapeError, format_names
-from hubmixin_core.weights import TensorInfo, dtype_name, is_floating
+from hubmixin_core.weights import TensorInfo, floating_dtype_name
 from hubmixin_keras._layout import builds_from_shapes, input_shape_of, shape_keys_of
 from hubmixin_keras._walk import has_own_build, named_layers, shared_path_renames
 
@@ -31,6 +31,7 @@ __all__ = [
     "builders_error",
     "construct_deferred",
     "dtype_policy_name",
+    "file_dtype_name",
     "any_rank",
     "in_scopes_of",
     "initialize_rest",
@@ -46,15 +47,20 @@ _UNINITIALIZED = "uninitialized_variables"
 
 
 def dtype_policy_name(dtype: Any) -> str | None:
-    """The name of the Keras dtype policy ``dtype`` (``"bfloat16"``, ``"mixed_bfloat16"``, ``np.float16``, a
-    ``keras.DTypePolicy``) that ``from_pretrained`` builds the model under; ``None`` stays ``None``.
+    """The name of the Keras dtype policy ``dtype`` (``"bfloat16"``, ``"mixed_bfloat16"``, ``np.float16``,
+    ``torch.float16``, a ``keras.DTypePolicy``) that ``from_pretrained`` builds the model under; ``None`` stays
+    ``None``.
 
     Raises:
         HubMixinValueError: Keras knows no such policy, or it is a quantized one.
-        HubMixinTypeError: its variables or computations are not floating (``"int32"``).
+        HubMixinTypeError: a dtype that is not floating (``"int8"``, ``"string"``), or a policy whose variables or
+            computations are not.
     """
     if dtype is None:
         return None
+    standard = _keras_dtype(dtype)
+    if standard is not None and not keras.backend.is_float_dtype(standard):  # before Keras reads "int8" as a
+        raise _not_floating(dtype, f"a {standard} dtype")  # quantization mode, not a policy
     try:
         policy = keras.dtype_policies.get(dtype)
     except (ValueError, TypeError) as error:
@@ -67,12 +73,38 @@ def dtype_policy_name(dtype: Any) -> str | None:
             f"dtype={dtype!r} is a quantized Keras dtype policy: load in floating point, then quantize the model"
         )
     for role, name in (("variable", policy.variable_dtype), ("compute", policy.compute_dtype)):
-        if not is_floating(dtype_name(name)):
-            raise HubMixinTypeError(
-                f"dtype must be a floating-point dtype or mixed-precision policy (float16, bfloat16, float32, "
-                f"mixed_bfloat16, ...), got {dtype!r} (its {role} dtype is {name})"
-            )
+        if not keras.backend.is_float_dtype(name):
+            raise _not_floating(dtype, f"its {role} dtype is {name}")
     return str(policy.name)
+
+
+def file_dtype_name(dtype: Any) -> str | None:
+    """The safetensors name of ``save_pretrained``'s ``dtype=``: a floating dtype, in any form Keras takes
+    (``"bfloat16"``, ``np.float16``, ``torch.float16``); ``None`` stays ``None``.
+
+    Raises:
+        HubMixinTypeError: not a floating dtype (a mixed-precision policy included: the file holds one dtype).
+    """
+    if dtype is None:
+        return None
+    standard = _keras_dtype(dtype)
+    floating = standard is not None and keras.backend.is_float_dtype(standard)
+    return floating_dtype_name(standard if floating else dtype)  # (else core's error names what was given)
+
+
+def _keras_dtype(dtype: Any) -> str | None:
+    """``dtype`` as Keras names it (``torch.float16``: ``"float16"``); ``None`` for anything else (a policy)."""
+    try:
+        return str(keras.backend.standardize_dtype(dtype))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _not_floating(dtype: Any, detail: str) -> HubMixinTypeError:
+    return HubMixinTypeError(
+        f"dtype must be a floating-point dtype or mixed-precision policy (float16, bfloat16, float32, "
+        f"mixed_bfloat16, ...), got {dtype!r} ({detail})"
+    )
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import keras
 import numpy as np
+from keras.src.layers.merging.base_merge import Merge
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
 from hubmixin_core._override import takes_hub_keywords
@@ -28,7 +29,6 @@ from hubmixin_core.weights import (
     LazyTensor,
     TensorInfo,
     dtype_name,
-    floating_dtype_name,
     load_canonical,
     numpy_dtype,
     open_checkpoint,
@@ -42,6 +42,7 @@ from hubmixin_keras._construct import (
     builders_error,
     construct_deferred,
     dtype_policy_name,
+    file_dtype_name,
     initialize_rest,
     pending_cleared_on_error,
     unbuilt_builders,
@@ -54,6 +55,7 @@ from hubmixin_keras._own_loaders import run_own_loaders
 from hubmixin_keras._settings import layer_settings
 from hubmixin_keras._shared import Tie, layer_variables
 from hubmixin_keras._walk import (
+    has_own_build,
     named_layers,
     other_paths,
     own_variables,
@@ -69,6 +71,7 @@ logger = logging.getLogger("hubmixin_keras")
 _KERAS_WEIGHTS = "model.weights.h5"
 _KERAS_HUB_METADATA = "metadata.json"
 _KERAS_FILE = "model.keras"
+_SAVED_MODEL = "keras_metadata.pb"  # tf.keras' own part of a SavedModel (saved_model.pb is any TensorFlow graph's)
 _NOT_WALKED = "held in other containers, a set: hold those layers in attributes, lists, tuples, dicts or a Sequential"
 
 
@@ -106,14 +109,24 @@ def _layers(walked: list[tuple[str, keras.Layer, dict[str, Any]]], *, arrays: bo
 
 def _warn_unbuilt(model: keras.Layer) -> None:
     """Name the layers that would hold variables but are not built (never called): they are not saved."""
-    unbuilt = [path for path, layer in named_layers(model) if not layer.built and shape_keys_of(layer)]
+    unbuilt = [path for path, layer in named_layers(model) if not layer.built and _makes_variables(layer)]
     if unbuilt:
         warn_user(
             f"{type(model).__qualname__}: layers {format_names(unbuilt)} are not built (never called), so they hold "
-            "no variables and are not saved: from_pretrained(strict=True) will report them missing; call the model "
-            "on an input that reaches them before saving",
+            "no variables and are not saved: from_pretrained(strict=True) will report them missing, or Keras builds "
+            "them at their first call with new weights; call the model on an input that reaches them before saving",
             UserWarning,
         )
+
+
+def _makes_variables(layer: keras.Layer) -> bool:
+    """Whether ``layer``, unbuilt, would hold variables once built: as its adapter says (``Dense``), or, where it
+    does not say (``Embedding``, ``EinsumDense``, a custom layer), as its own ``build`` suggests: one holding
+    sub-layers is named by them instead, and Keras' merge layers (``Add``) make none."""
+    keys = shape_keys_of(layer)
+    if keys is not None:
+        return bool(keys)
+    return has_own_build(layer) and not isinstance(layer, Merge) and len(named_layers(layer)) == 1
 
 
 def _tied_metadata(model: keras.Layer, layers: list[LayerTensors[Any]], ties: list[Tie]) -> dict[str, str]:
@@ -161,24 +174,39 @@ def _open(model_id: str, download: DownloadOptions) -> Checkpoint:
     try:
         return open_checkpoint(model_id, download)
     except WeightsNotFoundError as missing:
-        metadata = locate_file(model_id, _KERAS_HUB_METADATA, download)
-        if metadata is not None and "keras_hub_version" in metadata.read_text(encoding="utf-8", errors="replace"):
-            preset = model_id if Path(model_id).is_dir() else f"hf://{model_id}"
-            raise WeightsNotFoundError(
-                f"{model_id}: this is a keras-hub preset, not a hubmixin checkpoint: load it with "
-                f'keras_hub.models.<Class>.from_preset("{preset}")'
-            ) from missing
-        if locate_file(model_id, _KERAS_FILE, download) is not None:
-            raise WeightsNotFoundError(
-                f"{model_id}: holds {_KERAS_FILE}, a Keras model file, not safetensors: load it with "
-                f"keras.saving.load_model('{_KERAS_FILE}')"
-            ) from missing
-        if locate_file(model_id, _KERAS_WEIGHTS, download) is not None:
-            raise WeightsNotFoundError(
-                f"{model_id}: holds {_KERAS_WEIGHTS}, written by Keras' own saving, not safetensors: build the "
-                f"model, then model.load_weights('{_KERAS_WEIGHTS}') (keras.saving.load_model for a .keras file)"
-            ) from missing
-        raise
+        found = _keras_format(model_id, download)
+        if found is None:
+            raise
+        raise WeightsNotFoundError(f"{model_id}: {found}") from missing
+
+
+def _keras_format(model_id: str, download: DownloadOptions) -> str | None:
+    """What ``model_id`` holds that Keras' own saving wrote, and the call that loads it; ``None``: none of it."""
+    metadata = locate_file(model_id, _KERAS_HUB_METADATA, download)
+    if metadata is not None and "keras_hub_version" in metadata.read_text(encoding="utf-8", errors="replace"):
+        preset = model_id if Path(model_id).is_dir() else f"hf://{model_id}"
+        return (
+            "this is a keras-hub preset, not a hubmixin checkpoint: load it with "
+            f'keras_hub.models.<Class>.from_preset("{preset}")'
+        )
+    if locate_file(model_id, _KERAS_FILE, download) is not None:
+        return (
+            f"holds {_KERAS_FILE}, a Keras model file, not safetensors: load it with "
+            f"keras.saving.load_model('{_KERAS_FILE}')"
+        )
+    if locate_file(model_id, _KERAS_WEIGHTS, download) is not None:
+        return (
+            f"holds {_KERAS_WEIGHTS}, written by Keras' own saving, not safetensors: build the model, then "
+            f"model.load_weights('{_KERAS_WEIGHTS}') (keras.saving.load_model for a .keras file)"
+        )
+    if locate_file(model_id, _SAVED_MODEL, download) is not None:
+        return (
+            f"holds {_SAVED_MODEL}, a TensorFlow SavedModel of Keras 2 (as huggingface_hub's Keras mixin, removed "
+            "in huggingface_hub 1.0, pushed them), not safetensors: load it with tf_keras.models.load_model (or, "
+            "for inference, keras.layers.TFSMLayer); to convert it, copy its weights into this model, then "
+            "save_pretrained"
+        )
+    return None
 
 
 _LAYER_KEYWORDS = frozenset(
@@ -232,7 +260,7 @@ class KerasHubMixinBase(ModelHubMixin):
             LAYOUTS,
             save_directory,
             max_shard_size=max_shard_size,
-            dtype=floating_dtype_name(dtype),
+            dtype=file_dtype_name(dtype),
             framework=f"keras-{keras.backend.backend()}",
             settings=layer_settings,
             metadata={**build_metadata(_as_layer(self)), **_tied_metadata(_as_layer(self), layers, ties)},

@@ -21,10 +21,13 @@ from hubmixin_core._capture import get_beside, get_unsaved
 from hubmixin_keras._construct import any_rank, in_scopes_of, mark_containers_built
 from hubmixin_keras._walk import has_own_build, named_layers
 
-__all__ = ["LAYERS_KEY", "keep_keras_saving", "keras_build_config"]
+__all__ = ["ARGUMENTS_KEY", "LAYERS_KEY", "keep_keras_saving", "keras_build_config"]
 
 LAYERS_KEY = "hubmixin_layers"
 """The key of a mixin model's Keras build config holding its layers' own, by attribute path."""
+ARGUMENTS_KEY = "hubmixin_config"
+"""The key of a mixin model's Keras config holding its captured arguments, where one of them (a field of a
+dataclass or dict ``config``) is named like a Keras key; else they sit beside Keras' keys, as Keras puts them."""
 _KERAS_KEYS = ("name", "trainable", "dtype")  # Layer's own keywords: never in the mixin's config
 
 
@@ -100,17 +103,28 @@ def _keep_config(cls: Any) -> None:
         config: dict[str, Any] = keras.Layer.get_config(self)  # name, trainable, dtype: Keras' own
         accepted = type(self)._hub_keyword_parameters()  # named, or Layer's through **kwargs
         config = {key: value for key, value in config.items() if key in accepted}
-        return {**config, **(self._hub_config_dict(self._hub_mixin_config) or {})}
+        arguments = self._hub_config_dict(self._hub_mixin_config) or {}
+        if arguments.keys() & {*_KERAS_KEYS, ARGUMENTS_KEY}:  # merged, one would overwrite the other
+            return {**config, ARGUMENTS_KEY: arguments}
+        return {**config, **arguments}
 
     def from_config(cls: Any, config: dict[str, Any], custom_objects: Any = None) -> Any:
         keras_part = {key: config[key] for key in _KERAS_KEYS if key in config}
         model_kwargs: dict[str, Any] = {}
-        raw = {key: value for key, value in config.items() if key not in keras_part}
+        raw = _arguments(config)
         cls._hub_apply_config(raw, model_kwargs, source=f"the Keras config of {cls.__qualname__}")
         return cls(**keras_part, **model_kwargs)
 
     cls.get_config = get_config
     cls.from_config = classmethod(from_config)
+
+
+def _arguments(config: dict[str, Any]) -> dict[str, Any]:
+    """The captured arguments in a mixin model's Keras config: nested, or beside Keras' own keys."""
+    nested = config.get(ARGUMENTS_KEY)
+    if isinstance(nested, dict):
+        return nested
+    return {key: value for key, value in config.items() if key not in _KERAS_KEYS}
 
 
 def keep_keras_saving(cls: Any) -> None:

@@ -42,7 +42,11 @@ LAYER_KEYED_METADATA = (SETTINGS_KEY, BUILD_KEY)
 
 SETTING_NAMES = {
     "eps": "the epsilon a norm layer adds to the variance",
-    "padding": "a convolution's padding, [before, after] per spatial dimension (or a mode: 'same', 'circular')",
+    "padding": (
+        "a convolution's zero padding, [before, after] per spatial dimension; other padding as "
+        "{'mode': 'circular' | 'reflect' | 'replicate', 'padding': [[before, after], ...]}; or 'same' where it "
+        "depends on the input size"
+    ),
     "stride": "a convolution's stride per spatial dimension",
     "dilation": "a convolution's dilation per spatial dimension",
     "heads": "an attention layer's number of heads",
@@ -54,7 +58,7 @@ SETTING_NAMES = {
     "activation": "a recurrent layer's activation of its state ('tanh', 'relu')",
     "recurrent_activation": "an LSTM's or GRU's activation of its gates ('sigmoid')",
 }
-"""The settings compared, and what each is. Values are JSON: numbers, strings, lists."""
+"""The settings compared, and what each is. Values are JSON: numbers, strings, lists, objects."""
 
 Settings = dict[str, dict[str, Any]]
 """Each layer's settings by its path in the model (``blocks.0.norm``)."""
@@ -137,12 +141,47 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _padding_parts(value: Any) -> tuple[Any, Any]:
+    """A recorded padding's ``(mode, pads)``; pads None where only a mode is recorded (a "same" that depends on
+    the input size, or a padding mode in a file written before its pads were recorded with it)."""
+    if isinstance(value, dict):
+        return value.get("mode"), value.get("padding")
+    if isinstance(value, str):
+        return value, None
+    return "zeros", value
+
+
+def _no_padding(pads: Any) -> bool:
+    return isinstance(pads, list) and all(isinstance(pair, list) and not any(pair) for pair in pads)
+
+
+def _same_padding(a: Any, b: Any) -> bool:
+    """Whether two recorded paddings pad alike: the same pads in the same mode, or no pads in any mode.
+
+    Examples:
+        >>> _same_padding({"mode": "reflect", "padding": [[0, 0]]}, [[0, 0]])
+        True
+        >>> _same_padding({"mode": "circular", "padding": [[2, 2]]}, {"mode": "circular", "padding": [[1, 2]]})
+        False
+        >>> _same_padding("circular", {"mode": "circular", "padding": [[1, 2]]})  # an older file: mode only
+        True
+    """
+    (mode_a, pads_a), (mode_b, pads_b) = _padding_parts(a), _padding_parts(b)
+    if pads_a is None or pads_b is None:
+        return bool(mode_a == mode_b)
+    return bool(pads_a == pads_b) and (mode_a == mode_b or _no_padding(pads_a))
+
+
+_COMPARED_BY: dict[str, Callable[[Any, Any], bool]] = {"padding": _same_padding}
+"""Settings whose values are compared otherwise than by :func:`_same`."""
+
+
 def differences(saved: Mapping[str, Mapping[str, Any]], ours: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Each setting of a layer in both models whose values differ, as ``"path: name v (ours), w (saved)"``."""
     found = []
     for path in sorted(set(saved) & set(ours)):
         for name in sorted(set(saved[path]) & set(ours[path])):
-            if not _same(ours[path][name], saved[path][name]):
+            if not _COMPARED_BY.get(name, _same)(ours[path][name], saved[path][name]):
                 found.append(f"{path or '(model)'}: {name} {ours[path][name]!r} here, {saved[path][name]!r} saved")
     return found
 

@@ -1,0 +1,48 @@
+"""`hubmixin inspect` of a framework's own checkpoint (a pickle, a zip, an HDF5 file) names the format and the
+`hubmixin convert` that rewrites it, rather than a safetensors header length read from its first bytes."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hubmixin_core.cli import main
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _zip(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"fc.weight": [0.0]}))
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "what"),
+    [
+        ("pytorch_model.bin", _zip, "a zip archive (torch.save's format)"),
+        ("model.pt", lambda p: p.write_bytes(pickle.dumps({"w": 1}, protocol=2)), "a Python pickle"),
+        ("model.pth", lambda p: p.write_bytes(pickle.dumps({"w": 1}, protocol=5)), "a Python pickle"),
+        ("model.weights.h5", lambda p: p.write_bytes(HDF5_SIGNATURE + bytes(64)), "an HDF5 file (Keras'"),
+    ],
+    ids=["zip", "pickle2", "pickle5", "hdf5"],
+)
+def test_a_native_checkpoint_is_named_with_its_conversion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, write: Callable[[Path], object], what: str
+) -> None:
+    path = tmp_path / name
+    write(path)
+    assert main(["inspect", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"hubmixin: error: {path}: not a safetensors file but {what}") and "header length" not in err
+    assert f"`hubmixin convert {path} DST --to torch|flax|keras`" in err and len(err.splitlines()) == 1
+
+
+def test_other_bytes_keep_the_safetensors_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"\xff" * 16)
+    assert main(["inspect", str(path)]) == 1
+    assert "header length" in capsys.readouterr().err

@@ -3,6 +3,7 @@ arguments that are dtypes saved by name."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from flax import nnx
 from flax.typing import Dtype
 from flax_models import IDS, Net, persistent
+from jax.typing import DTypeLike
 from safetensors import safe_open
 
 from hubmixin_core.errors import WeightsDtypeError
@@ -147,3 +149,48 @@ def test_a_dtype_argument_defaulting_to_none_comes_back_a_dtype(tmp_path: Path) 
     loaded = DefaultNoneDtype.from_pretrained(tmp_path)
     assert loaded.settings == (jnp.bfloat16, jnp.float16, "float32")
     assert [isinstance(setting, np.dtype) for setting in loaded.settings] == [True, True, False]  # str stays str
+
+
+@dataclasses.dataclass(frozen=True)
+class Precision:
+    """Dtype fields annotated as Flax's modules (``Dtype | None``) and JAX (``DTypeLike``) annotate them."""
+
+    dtype: Dtype | None = None
+    param_dtype: DTypeLike = jnp.float32
+    name: str = "float32"
+
+
+@dataclasses.dataclass(frozen=True)
+class DtypeConfig:
+    dim: int = 2
+    dtype: Dtype | None = None
+    precision: Precision = Precision()
+
+
+class DataclassDtypes(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, config: DtypeConfig, *, rngs: nnx.Rngs) -> None:
+        self.config = config
+        self.linear = nnx.Linear(config.dim, 2, param_dtype=config.precision.param_dtype, rngs=rngs)
+
+
+class DataclassArgument(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, precision: Precision | None = None) -> None:
+        self.precision = precision
+
+
+def test_dtype_fields_of_a_dataclass_config_come_back_as_dtypes(tmp_path: Path) -> None:
+    precision = Precision(jnp.float16, jnp.bfloat16, "float16")
+    config = DtypeConfig(dtype=jnp.bfloat16, precision=precision)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConfigEncodingWarning: the fields come back as they were given
+        DataclassDtypes(config, rngs=nnx.Rngs(0)).save_pretrained(tmp_path / "config")
+        DataclassArgument(precision).save_pretrained(tmp_path / "argument")
+    loaded = DataclassDtypes.from_pretrained(tmp_path / "config", strict=True)
+    assert loaded.config == config
+    assert isinstance(loaded.config.dtype, np.dtype)
+    assert isinstance(loaded.config.precision.param_dtype, np.dtype)
+    assert loaded.linear.kernel.get_value().dtype == jnp.bfloat16
+    argument = DataclassArgument.from_pretrained(tmp_path / "argument").precision
+    assert argument == precision
+    assert argument is not None and isinstance(argument.dtype, np.dtype)
+    assert argument.name == "float16"  # a str field stays a str

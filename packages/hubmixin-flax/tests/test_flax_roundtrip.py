@@ -134,6 +134,26 @@ def test_a_scalar_variable_round_trips(tmp_path: Path) -> None:
         assert f.get_slice("step").get_shape() == []
 
 
+class HostValues(nnx.Module, FlaxModelHubMixin):
+    """Variables holding what NNX takes as given: Python scalars and a float64 numpy array."""
+
+    def __init__(self) -> None:
+        self.temperature = nnx.Param(1.5)
+        self.steps = nnx.BatchStat(3)
+        self.grid = nnx.Param(np.linspace(0.0, 1.0, 4))
+
+
+def test_python_scalars_and_float64_arrays_are_saved_in_the_dtypes_jax_gives_them(tmp_path: Path) -> None:
+    HostValues().save_pretrained(tmp_path)
+    with safe_open(str(tmp_path / "model.safetensors"), framework="numpy") as f:
+        dtypes = {key: f.get_slice(key).get_dtype() for key in ("grid", "steps", "temperature")}
+    assert dtypes == {"grid": "F32", "steps": "I32", "temperature": "F32"}
+    loaded = HostValues.from_pretrained(tmp_path, strict=True)  # the model reloads its own checkpoint
+    assert loaded.temperature.get_value() == 1.5
+    assert loaded.steps.get_value() == 3
+    np.testing.assert_array_equal(np.asarray(loaded.grid.get_value()), np.linspace(0.0, 1.0, 4, dtype=np.float32))
+
+
 class Tied(nnx.Module, FlaxModelHubMixin):
     """Two layers sharing one kernel variable."""
 

@@ -112,6 +112,24 @@ def test_a_mapping_places_each_listed_path(plain: Plain, plain_dir: Path, mesh: 
     _assert_same_values(plain, loaded)
 
 
+def test_under_the_callers_mesh_paths_a_mapping_leaves_out_go_to_the_default_device(
+    plain: Plain, plain_dir: Path, mesh: Mesh
+) -> None:
+    spec = {"up.kernel": NamedSharding(mesh, pspec(None, "model"))}
+    default = SingleDeviceSharding(jax.devices()[0])
+    with jax.set_mesh(mesh):  # transposed kernels (down.kernel) too, not replicated over the mesh
+        loaded = Plain.from_pretrained(plain_dir, sharding=spec, strict=True)
+    for path, array in _arrays(loaded).items():
+        _assert_sharding(array, spec.get(path, default), path)
+    _assert_same_values(plain, loaded)
+    weights = load_file(plain_dir / "model.safetensors")
+    del weights["down.weight"]
+    save_file(weights, plain_dir / "model.safetensors", metadata={"format": "pt"})
+    with jax.set_mesh(mesh):  # a weight the file lacks, initialised under the mesh, as well
+        partial = Plain.from_pretrained(plain_dir, sharding=spec)
+    _assert_sharding(partial.down.kernel.get_value(), default, "down.kernel")
+
+
 def test_a_callable_is_asked_for_every_path(plain: Plain, plain_dir: Path, mesh: Mesh) -> None:
     asked: list[str] = []
 

@@ -149,6 +149,17 @@ def test_stacked_variables_land_on_the_requested_sharding(tmp_path: Path, mesh: 
     assert np.array_equal(_kernel(loaded), _kernel(model))
 
 
+def test_a_callers_spec_shorter_than_a_stacked_variable_is_taken_as_given(tmp_path: Path, mesh: Mesh) -> None:
+    model = Scanned(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path / "scan")
+    features = NamedSharding(mesh, P(None, "model"))  # type: ignore[no-untyped-call]
+    loaded = Scanned.from_pretrained(tmp_path / "scan", sharding=lambda path: features if "blocks" in path else None)
+    kernel = loaded.blocks.linear.kernel.get_value()  # (layers, in, out): "in" over "model", as jax.device_put does
+    assert kernel.sharding.is_equivalent_to(jax.device_put(kernel, features).sharding, kernel.ndim)
+    assert kernel.sharding.spec == features.spec
+    assert np.array_equal(_kernel(loaded), _kernel(model))
+
+
 def test_stacked_load_casts_and_keeps_own_values_for_missing_layers(tmp_path: Path) -> None:
     port = _trained_torch()
     state = {k: v for k, v in port.state_dict().items() if k != "blocks.1.linear.weight"}
@@ -241,6 +252,64 @@ def test_an_undeclared_stacked_module_is_refused_naming_it(tmp_path: Path) -> No
     Scanned(rngs=nnx.Rngs(0)).save_pretrained(tmp_path / "scan")
     with pytest.raises(LayoutError, match=hint):
         Undeclared.from_pretrained(tmp_path / "scan")
+
+
+class InSequential(nnx.Module, FlaxModelHubMixin, stacked_layers=["seq.0"]):
+    """A stacked module inside an ``nnx.Sequential``, named by index as its checkpoint keys name it."""
+
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.seq = nnx.Sequential(
+            _stack(DEPTH, rngs, lambda rngs: Block(DIM, rngs=rngs)), nnx.Linear(DIM, 2, rngs=rngs)
+        )
+
+
+def test_stacked_layers_names_a_sequential_s_layer_by_index(tmp_path: Path) -> None:
+    model = InSequential(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path)
+    keys = set(safetensors.numpy.load_file(tmp_path / "model.safetensors"))
+    assert {f"seq.0.{i}.linear.weight" for i in range(DEPTH)} | {"seq.1.weight"} <= keys
+    loaded = InSequential.from_pretrained(tmp_path, strict=True)
+    stacks: list[Any] = [loaded.seq.layers[0], model.seq.layers[0]]
+    kernel, saved = (np.asarray(stack.linear.kernel.get_value()) for stack in stacks)
+    assert kernel.shape == (DEPTH, DIM, DIM)
+    assert np.array_equal(kernel, saved)
+
+
+class Experts(nnx.Module):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.up = nnx.Linear(DIM, 2 * DIM, rngs=rngs)
+
+
+class MoEBlock(nnx.Module):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.experts = _stack(2, rngs, lambda rngs: Experts(rngs=rngs))  # up.kernel: (experts, in, out)
+
+
+class NestedStacks(nnx.Module, FlaxModelHubMixin, stacked_layers=["layers"]):
+    """Vmapped experts inside scanned layers: up.kernel is (layers, experts, in, out)."""
+
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.layers = _stack(DEPTH, rngs, lambda rngs: MoEBlock(rngs=rngs))
+
+
+class NestedStacksDeclared(NestedStacks, stacked_layers=["layers.experts"]):
+    pass
+
+
+@pytest.mark.parametrize("cls", [NestedStacks, NestedStacksDeclared])
+def test_a_stack_nested_in_a_stacked_module_is_refused_naming_it(cls: type[NestedStacks], tmp_path: Path) -> None:
+    expected = (
+        r"layer 'layers\.0\.experts\.up' \(Linear\) of a module named in stacked_layers holds 'kernel' of shape "
+        r"\(3, 2, 8, 16\), 2 axes more than the 2 its type gives it: .* Nested stacks are not supported"
+    )
+    with pytest.raises(LayoutError, match=expected):
+        cls(rngs=nnx.Rngs(0)).save_pretrained(tmp_path / "saved")
+    (tmp_path / "other").mkdir()
+    safetensors.numpy.save_file(
+        {"layers.0.experts.0.up.weight": np.zeros((16, 8), np.float32)}, tmp_path / "other" / "model.safetensors"
+    )
+    with pytest.raises(LayoutError, match=expected):
+        cls.from_pretrained(tmp_path / "other")
 
 
 def test_stacked_layers_must_name_modules_of_the_model(tmp_path: Path) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec
 
-from hubmixin_core._config import UNENCODABLE
+from hubmixin_core._base import loose_annotation
+from hubmixin_core._config import UNENCODABLE, _type_hints
 from hubmixin_core.typing import Coders
 
-__all__ = ["DTYPE_CODERS", "SPEC_CODERS", "NumpyScalarType"]
+__all__ = ["DTYPE_CODERS", "SPEC_CODERS", "NumpyScalarType", "as_dtype", "with_dtype_fields"]
 
 
 class _ScalarTypeMeta(type):
@@ -30,6 +33,32 @@ DTYPE_CODERS: Coders = {
 """``__init__`` arguments that are dtypes (``param_dtype=jnp.bfloat16``, ``np.float32``, ``jnp.dtype("float16")``)
 go into ``config.json`` by name and come back as ``numpy.dtype`` objects (equal to ``jnp.bfloat16`` and accepted
 wherever JAX takes a dtype)."""
+
+
+def as_dtype(name: str, value: Any, annotation: Any, coders: Coders) -> Any:
+    """``value`` decoded from ``config.json`` for a dtype argument or field as Flax's modules declare them
+    (``dtype``, ``*_dtype``; unannotated, ``Dtype | None`` or ``DTypeLike``, types taking a string first): a
+    dtype's name comes back as that dtype, not as a string. Anything else is returned unchanged."""
+    if isinstance(value, str) and (name == "dtype" or name.endswith("_dtype")) and loose_annotation(annotation, coders):
+        with contextlib.suppress(TypeError):
+            return jnp.dtype(value)
+    return value
+
+
+def with_dtype_fields(value: Any, coders: Coders) -> Any:
+    """``value``, a dataclass decoded from ``config.json`` (nested ones too), with its dtype fields decoded by
+    :func:`as_dtype` (core decodes a field by its annotation alone: ``Dtype | None`` gives a string back)."""
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        return value
+    hints = _type_hints(type(value), coders)
+    changes = {}
+    for field in dataclasses.fields(value):
+        if field.init:
+            before = getattr(value, field.name)
+            after = as_dtype(field.name, with_dtype_fields(before, coders), hints.get(field.name, Any), coders)
+            if after is not before:
+                changes[field.name] = after
+    return dataclasses.replace(value, **changes) if changes else value
 
 
 def _encode_spec(spec: PartitionSpec) -> Any:

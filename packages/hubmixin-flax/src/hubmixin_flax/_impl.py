@@ -10,7 +10,7 @@ import contextlib
 import difflib
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack
 
@@ -22,7 +22,6 @@ from jax.sharding import Mesh, Sharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core._base import loose_annotation
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
@@ -30,11 +29,13 @@ from hubmixin_core.errors import (
     HubMixinKeyError,
     HubMixinTypeError,
     HubMixinValueError,
+    LayoutError,
     WeightsError,
     format_names,
 )
 from hubmixin_core.typing import ClassKeywords, Coders
 from hubmixin_core.weights import (
+    CONFIG_NAME,
     NUMPY_DTYPES,
     LayerTensors,
     LazyTensor,
@@ -48,7 +49,7 @@ from hubmixin_core.weights import (
     save_canonical,
     warn_settings,
 )
-from hubmixin_flax._coders import DTYPE_CODERS, SPEC_CODERS
+from hubmixin_flax._coders import DTYPE_CODERS, SPEC_CODERS, as_dtype, with_dtype_fields
 from hubmixin_flax._construct import (
     RngCounts,
     abstract_paths,
@@ -59,9 +60,16 @@ from hubmixin_flax._construct import (
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
-from hubmixin_flax._stacked import StackedPiece, StackedVariable, with_layer_axis
+from hubmixin_flax._stacked import StackedPiece, StackedVariable, nested_stack, with_layer_axis
 from hubmixin_flax._ties import tied_metadata
-from hubmixin_flax._walk import LayerVariables, layer_variables, legacy_layer_paths, unsaved_variables
+from hubmixin_flax._walk import (
+    LayerVariables,
+    dotted,
+    layer_variables,
+    legacy_layer_paths,
+    torch_path,
+    unsaved_variables,
+)
 
 __all__ = ["FlaxHubMixinBase"]
 
@@ -86,6 +94,14 @@ def _dtype_name(value: Any, path: str) -> str:
         ) from None
 
 
+def _host_array(value: Any) -> np.ndarray[Any, Any]:
+    """A variable's value as numpy, in the dtype JAX gives it: a Python scalar (``nnx.Param(1.0)``) or a float64
+    numpy array is float32 (int32 for integers) unless x64 is enabled, as the model rebuilt at load holds it."""
+    array = np.asarray(value)
+    dtype = jax.dtypes.canonicalize_dtype(array.dtype)
+    return array if array.dtype == dtype else array.astype(dtype)
+
+
 def _info(value: Any, target: str | None, path: str) -> TensorInfo:
     name = _dtype_name(value, path)
     return TensorInfo(tuple(value.shape), target if target is not None and is_floating(name) else name)
@@ -98,11 +114,12 @@ def _place(tensor: LazyTensor, sharding: Sharding | None) -> jax.Array:
         if stored is None or tensor.to_framework is None:
             placed: jax.Array = jax.device_put(tensor.read(), sharding)
             return placed
-        # Transposed and cast by XLA on the devices (several times faster than numpy): the stored array is
-        # 64-byte aligned, so putting it on a CPU device copies nothing.
-        array = jnp.transpose(jax.device_put(stored, sharding), tensor.to_framework)
-        array = array.astype(numpy_dtype(tensor.info.dtype))
-        return array if sharding is None else jax.device_put(array, sharding)  # the sharding as given
+        axes, dtype = tensor.to_framework, tensor.info.dtype
+        if sharding is None:  # the default device: under the caller's jax.set_mesh, jnp would replicate the result
+            with jax.set_mesh(None):
+                return _transposed(stored, axes, dtype, None)
+        given: jax.Array = jax.device_put(_transposed(stored, axes, dtype, sharding), sharding)  # as given
+        return given
     # Each distinct slice is read once, put on the devices holding it, and dropped from the host before the next
     # is read: the host never holds the whole tensor on top of the devices' shards.
     indices = sharding.addressable_devices_indices_map(tensor.info.shape)
@@ -117,6 +134,13 @@ def _place(tensor: LazyTensor, sharding: Sharding | None) -> jax.Array:
         shards.update((device, jax.device_put(host, device)) for device in devices)
         del host
     return jax.make_array_from_single_device_arrays(tensor.info.shape, sharding, [shards[d] for d in indices])
+
+
+def _transposed(stored: Any, axes: tuple[int, ...], dtype: str, sharding: Sharding | None) -> jax.Array:
+    """The stored array put on ``sharding``, then transposed by ``axes`` and cast to ``dtype`` by XLA there
+    (several times faster than numpy): the stored array is 64-byte aligned, so putting it on a CPU device copies
+    nothing."""
+    return jnp.transpose(jax.device_put(stored, sharding), axes).astype(numpy_dtype(dtype))
 
 
 class FlaxClassKeywords(ClassKeywords, total=False):
@@ -156,13 +180,21 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
     @classmethod
     def _hub_decode_argument(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:
         """Core's decoding; then a dtype argument as Flax's modules declare them (``dtype=None`` unannotated, or
-        ``dtype: Dtype | None``, a type taking anything), saved by name, comes back as a dtype, not a string."""
+        ``dtype: Dtype | None``, a type taking anything), saved by name, comes back as a dtype, not a string; so do
+        such fields of a dataclass argument."""
         decoded = super()._hub_decode_argument(key, value, hints, coders, source)
-        dtype_argument = key == "dtype" or key.endswith("_dtype")
-        if isinstance(decoded, str) and dtype_argument and loose_annotation(hints.get(key, Any), coders):
-            with contextlib.suppress(TypeError):
-                return jnp.dtype(decoded)
-        return decoded
+        return as_dtype(key, with_dtype_fields(decoded, coders), hints.get(key, Any), coders)
+
+    @classmethod
+    def _hub_apply_config(cls, raw: dict[str, Any], model_kwargs: dict[str, Any], *, source: str = CONFIG_NAME) -> Any:
+        """Core's; then the dtype fields of a dataclass ``config`` (``dtype: Dtype | None``) come back as dtypes,
+        as the same ``__init__`` arguments do (core decodes that ``config`` without ``_hub_decode_argument``)."""
+        given = "config" in model_kwargs
+        config = super()._hub_apply_config(raw, model_kwargs, source=source)
+        fixed = with_dtype_fields(config, cls._all_coders())
+        if not given and model_kwargs.get("config") is config:
+            model_kwargs["config"] = fixed
+        return fixed
 
     @classmethod
     def _hub_runtime_values(cls, load_kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -184,8 +216,8 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
                 UserWarning,
             )
         layers = [
-            LayerTensors(group.path, group.layer, {n: np.asarray(v.get_value()) for n, v in group.variables.items()})
-            for group in layer_variables(_as_module(self), self._hub_flax_stacked_layers)
+            LayerTensors(group.path, group.layer, {n: _host_array(v.get_value()) for n, v in group.variables.items()})
+            for group in _layers(_as_module(self), self._hub_flax_stacked_layers)
         ]
         save_canonical(
             layers,
@@ -236,7 +268,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         rng_counts: RngCounts = []
         model = construct_abstract(cls, kwargs, mesh, rng_counts=rng_counts)
         checkpoint = checkpoint.renamed(_sequential_aliases(_as_module(model), checkpoint.infos))
-        groups = {group.path: group for group in layer_variables(_as_module(model), cls._hub_flax_stacked_layers)}
+        groups = {group.path: group for group in _layers(_as_module(model), cls._hub_flax_stacked_layers)}
         ours = {path: layer_settings(group.layer) for path, group in groups.items()}
         warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
         stacks = _stacks(groups.values())
@@ -298,6 +330,39 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
         load.report.log(logger, cls.__qualname__, checkpoint.description)
         return model
+
+
+def _layers(model: nnx.Module, stacked: Collection[str]) -> list[LayerVariables]:
+    """:func:`layer_variables`, a stack nested in a stacked module refused (its layers' layouts cannot map it)."""
+    layers = layer_variables(model, _graph_paths(model, stacked))
+    first: dict[int, LayerVariables] = {}  # each layer module once (at its first index), not once per index
+    for group in layers:
+        if any(isinstance(held, StackedPiece) for held in group.variables.values()):
+            first.setdefault(id(group.layer), group)
+    for group in first.values():
+        nested = nested_stack(group.layer)
+        if nested is not None:
+            name, shape, rank = nested
+            raise LayoutError(
+                f"layer {group.path!r} ({type(group.layer).__name__}) of a module named in stacked_layers holds "
+                f"{name!r} of shape {shape}, {len(shape) - rank} axes more than the {rank} its type gives it: a "
+                "module stacked by nnx.vmap inside a stacked module (vmapped experts in scanned layers)? Nested "
+                "stacks are not supported, declared or not: hold the inner layers in an nnx.List"
+            )
+    return layers
+
+
+def _graph_paths(model: nnx.Module, stacked: Collection[str]) -> Collection[str]:
+    """``stacked`` (``stacked_layers``) with the modules inside an ``nnx.Sequential`` named by index, as checkpoints
+    and ``sharding=`` name them (``seq.0``), given in NNX's own form (``seq.layers.0``), which the walk matches."""
+    if not stacked:
+        return stacked
+    nodes = {tuple(path): node for path, node in nnx.iter_graph(model) if isinstance(node, nnx.Module)}
+    graph = {dotted(path) for path in nodes}
+    if all(name in graph for name in stacked):  # the common case: nothing to rename
+        return stacked
+    by_index = {dotted(torch_path(path, nodes)): dotted(path) for path in nodes if path}
+    return [name if name in graph else by_index.get(name, name) for name in stacked]
 
 
 @contextlib.contextmanager
@@ -377,8 +442,12 @@ def _sequential_aliases(model: nnx.Module, names: Iterable[str]) -> dict[str, st
 
 
 def _stack_sharding(spec: ShardingSpec | None, stack: StackedVariable, abstract: Any) -> Sharding | None:
-    """Where the stacked variable goes: as ``spec`` resolves its path, a one-layer spec with the layer axis."""
-    return with_layer_axis(resolve_sharding(spec, stack.path, abstract), len(abstract.shape))
+    """Where the stacked variable goes: as ``spec`` resolves its path. A one-layer spec the model's annotation
+    gives (with a ``Mesh`` or without ``spec``) gets the layer axis; the caller's shardings are taken as given
+    (a spec shorter than the rank leaves the trailing axes unpartitioned, as in ``jax.device_put``)."""
+    sharding = resolve_sharding(spec, stack.path, abstract)
+    from_annotation = spec is None or isinstance(spec, Mesh)
+    return with_layer_axis(sharding, len(abstract.shape)) if from_annotation else sharding
 
 
 def _stacks(groups: Iterable[LayerVariables]) -> list[StackedVariable]:
@@ -396,8 +465,13 @@ def _infos(group: LayerVariables, target: str | None) -> LayerTensors[TensorInfo
 
 
 def _conform(value: jax.Array, target: str | None, sharding: Sharding | None, path: str) -> jax.Array:
-    """``value`` (variable ``path``) in the floating dtype ``target`` (if given) and on ``sharding`` (if given)."""
+    """``value`` (variable ``path``) in the floating dtype ``target`` (if given) and on ``sharding`` (else on the
+    default device)."""
     info = _info(value, target, path)
     if info.dtype != _dtype_name(value, path):
         value = value.astype(numpy_dtype(info.dtype))
+    if sharding is None and isinstance(value, jax.Array) and len(value.sharding.device_set) > 1:
+        with jax.set_mesh(None):  # computed under the caller's mesh: to the default device, as a loaded one goes
+            default: jax.Array = jax.device_put(np.asarray(value), None)
+            return default
     return value if sharding is None else jax.device_put(value, sharding)

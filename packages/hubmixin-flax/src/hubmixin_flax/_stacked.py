@@ -20,7 +20,15 @@ from numpy.typing import NDArray
 
 from hubmixin_core.errors import LayoutError
 
-__all__ = ["StackedPiece", "StackedVariable", "extra_axes", "single_layer", "stack_size", "with_layer_axis"]
+__all__ = [
+    "StackedPiece",
+    "StackedVariable",
+    "extra_axes",
+    "nested_stack",
+    "single_layer",
+    "stack_size",
+    "with_layer_axis",
+]
 
 
 @dataclass(eq=False)
@@ -142,3 +150,15 @@ def single_layer(layer: Any) -> tuple[str, tuple[int, ...]] | None:
     """``(name, shape)`` of a variable of ``layer`` (a built-in NNX layer) with exactly the rank its type gives
     it, so not stacked; ``None`` if there is none."""
     return next(((n, shape) for n, shape, rank in _shapes_and_ranks(layer) if len(shape) == rank), None)
+
+
+def nested_stack(layer: Any) -> tuple[str, tuple[int, ...], int] | None:
+    """``(name, shape, rank)`` of a variable of ``layer`` (a layer of a stacked module) or of its sub-modules with
+    two axes or more beyond the ``rank`` its type gives it: a stack built by ``nnx.vmap`` inside a stacked module
+    (vmapped experts in scanned layers); ``None`` if there is none."""
+    for path, node in nnx.iter_graph(layer):
+        if isinstance(node, nnx.Module):
+            for name, shape, rank in _shapes_and_ranks(node):
+                if len(shape) > rank + 1:
+                    return ".".join(map(str, (*path, name))), shape, rank
+    return None

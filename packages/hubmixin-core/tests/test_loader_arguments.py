@@ -642,3 +642,48 @@ def test_what_a_config_would_lose_or_override_is_named() -> None:
         WithScaled(Scaled(hidden=4, scale=3.0))
     with pytest.warns(ConfigEncodingWarning, match=r"arguments \['dropout'\] are also keys of the config"):
         WithDict({"dropout": 0.1}, dropout=0.5)
+
+
+class KeepsArgs(Base):
+    """Keeps its ``*sizes`` and ``**options`` for itself: nothing of them reaches the base."""
+
+    def __init__(self, *sizes: int, **options: Any) -> None:
+        super().__init__()
+        self.sizes, self.options = sizes, options
+
+
+class WithDictBase(NumpyModelMixin):
+    def __init__(self, config: dict[str, Any] | None = None, hidden: int = 4) -> None:
+        self.config, self.hidden = config, hidden
+        self.weights = {"w": np.zeros(1, dtype=np.float32)}
+
+
+class KeepsKwargs(WithDictBase):
+    def __init__(self, width: int = 2, **options: Any) -> None:
+        super().__init__()
+        self.width, self.options = width, options
+
+
+def test_arguments_an_init_keeps_for_itself_are_not_given_to_its_base(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning, match=r"positional argument\(s\) given through \*args"):
+        KeepsArgs(4, 3).save_pretrained(tmp_path / "args")
+    assert not (tmp_path / "args" / "config.json").exists()  # (its sizes were not the base's hidden and act)
+    KeepsKwargs(width=3, bias=False).save_pretrained(tmp_path / "kwargs")
+    loaded = KeepsKwargs.from_pretrained(tmp_path / "kwargs")
+    assert (loaded.width, loaded.options, loaded.config) == (3, {"bias": False}, None)
+
+
+class TypoChecked(NumpyModelMixin):
+    def __init__(self, hidden: int = 4) -> None:
+        self.hidden = hidden
+        self.weights = {"w": np.zeros(1, dtype=np.float32)}
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: Any, model_kwargs: dict[str, Any], **kwargs: Any) -> Any:
+        return cls(**model_kwargs)
+
+
+def test_a_hubmixin_style_override_with_kwargs_keeps_the_keyword_check(tmp_path: Path) -> None:
+    TypoChecked().save_pretrained(tmp_path)
+    with pytest.raises(HubMixinTypeError, match="did you mean 'hidden'"):
+        TypoChecked.from_pretrained(tmp_path, hiden=3)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -183,3 +184,22 @@ def test_models_keeping_given_objects_are_built_without_initialising(tmp_path: P
     given = GivenBackbone.from_pretrained(tmp_path / "given", model_kwargs={"backbone": backbone})
     assert _CONCRETE_INITS and not any(_CONCRETE_INITS)  # traced by eval_shape only: nothing initialised for real
     assert isinstance(kept.rngs, nnx.Rngs) and given.backbone is backbone
+
+
+class RngsBase(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, dim: int = 4, *, rngs: nnx.Rngs) -> None:
+        self.lin = nnx.Linear(dim, 2, rngs=rngs)
+
+
+class RngsThroughKwargs(RngsBase):
+    """Gives its base ``rngs`` (and ``dim``) through ``**kwargs``."""
+
+    def __init__(self, scale: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scale = scale
+
+
+def test_rngs_given_through_kwargs_are_supplied_at_load(tmp_path: Path) -> None:
+    RngsThroughKwargs(scale=2.0, dim=3, rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
+    loaded = RngsThroughKwargs.from_pretrained(tmp_path)
+    assert loaded.scale == 2.0 and loaded.lin.kernel[...].shape == (3, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +304,70 @@ def test_sub_layers_of_composite_layers_parts_are_saved(tmp_path: Path) -> None:
     assert expected | {"attn.gate.weight", "attn.gate.bias", "attn.in_proj_weight"} <= set(tensors)
     loaded = Composites.from_pretrained(tmp_path, strict=True)
     np.testing.assert_array_equal(outputs(loaded, x)[0], outputs(model, x)[0])
+
+
+class OwnCell(keras.layers.Layer):  # type: ignore[misc]
+    """A cell with variables of its own (no adapter knows it)."""
+
+    def __init__(self, units: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.units = self.state_size = units
+
+    def build(self, input_shape: Any) -> None:
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+        self.rec = self.add_weight(shape=(self.units, self.units), name="rec")
+
+    def call(self, x: Any, states: Any) -> Any:
+        h = keras.ops.tanh(keras.ops.matmul(x, self.kernel) + keras.ops.matmul(states[0], self.rec))
+        return h, [h]
+
+
+class StackedOwnCells(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stk = keras.layers.RNN(keras.layers.StackedRNNCells([OwnCell(4), OwnCell(4)]), return_sequences=True)
+
+    def call(self, x: Any) -> Any:
+        return self.stk(x)
+
+
+def test_stacked_custom_cells_each_keep_their_tensors(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype("float32")
+    model = StackedOwnCells()
+    model(x)
+    model.save_pretrained(tmp_path)
+    tensors, _ = _read(tmp_path)
+    assert set(tensors) == {f"stk.cell.{i}.{name}" for i in (0, 1) for name in ("kernel", "rec")}
+    loaded = StackedOwnCells.from_pretrained(tmp_path, strict=True)
+    np.testing.assert_array_equal(outputs(loaded, x)[0], outputs(model, x)[0])
+
+
+class HoldsProxy(keras.layers.Layer):  # type: ignore[misc]
+    """Keeps a weak proxy of a layer of the model (not a layer of its own)."""
+
+    def __init__(self, owner: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(2)
+        self.owner = owner
+
+    def call(self, x: Any) -> Any:
+        return self.dense(x)
+
+
+class WithProxy(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.enc = keras.layers.Dense(3)
+        self.head = HoldsProxy(owner=weakref.proxy(self.enc))
+
+    def call(self, x: Any) -> Any:
+        return self.head(self.enc(x))
+
+
+def test_a_weak_proxy_of_a_layer_is_not_walked(tmp_path: Path) -> None:
+    x = np.ones((2, 4), "float32")
+    model = WithProxy()
+    model(x)
+    model.save_pretrained(tmp_path)
+    tensors, _ = _read(tmp_path)
+    assert set(tensors) == {"enc.weight", "enc.bias", "head.dense.weight", "head.dense.bias"}

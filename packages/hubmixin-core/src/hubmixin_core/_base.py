@@ -262,10 +262,13 @@ class ModelHubMixinBase(HfMixinHelpers):
 
     @classmethod
     def _hub_init_takes(cls, name: str) -> bool:
-        """Whether ``__init__`` names a parameter ``name``: for a framework package supplying a runtime argument."""
+        """Whether ``__init__`` names a parameter ``name``, or passes its ``**kwargs`` on to a base's that names it:
+        for a framework package supplying a runtime argument."""
         cls._hub_mixin_inspect_init()
         param = cls._hub_mixin_init_parameters.get(name)
-        return param is not None and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)
+        if param is not None and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            return True
+        return param is None and name in cls._hub_forwarded_parameters()
 
     @classmethod
     def _all_coders(cls) -> Coders:
@@ -506,12 +509,13 @@ class ModelHubMixinBase(HfMixinHelpers):
 
     @classmethod
     def _hub_varargs_names(cls) -> list[str]:
-        """The names of the parameters ``__init__``'s ``*args`` reaches when it forwards them to its base's
-        ``__init__`` (``super().__init__(*args, **kwargs)``): its positional parameters past those given
-        explicitly before."""
-        if not any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in cls._hub_mixin_init_parameters.values()):
+        """The names of the parameters ``__init__``'s ``*args`` reaches when it passes them, and its ``**kwargs``,
+        on to its base's ``__init__`` (``super().__init__(*args, **kwargs)``: the load gives them back by keyword):
+        the base's positional parameters past those given explicitly before; ``[]`` otherwise."""
+        own = cls._hub_mixin_init_parameters
+        call = super_call(cls.__init__)
+        if not takes_any_keyword(own) or not call.args or not call.kwargs:  # (given back by keyword, at load)
             return []
-        given, _ = super_call(cls.__init__)
         for base in cls.__mro__[1:]:
             if _frameworks_own(base):
                 return []
@@ -520,7 +524,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                     parameters = list(inspect.signature(vars(base)["__init__"]).parameters.values())[1:]
                 except (TypeError, ValueError):
                     return []
-                return [p.name for p in parameters if p.kind in _POSITIONAL][given:]
+                names = [p.name for p in parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+                return [name for name in names[call.positional :] if name not in call.keywords]
         return []
 
     @classmethod
@@ -678,7 +683,11 @@ class ModelHubMixinBase(HfMixinHelpers):
         cls._hub_mixin_inspect_init()
         hub_style = _named(parameters, "model_kwargs")  # (model_kwargs: dict[str, Any]) else **model_kwargs
         loader = ("model_id", "model_kwargs", "config") if hub_style else ("model_id",)
-        own = {n: p for n, p in parameters.items() if n not in (*loader, *call)}
+        own = {
+            n: p
+            for n, p in parameters.items()
+            if n not in (*loader, *call) and not (hub_style and p.kind is inspect.Parameter.VAR_KEYWORD)
+        }  # (hubmixin's signature: the model's arguments come in model_kwargs, an override's **kwargs take none)
         options = [*(p.name for p in DOWNLOAD_PARAMS), *load_kwargs, "model_kwargs"]
         init = cls._hub_keyword_parameters()
         accepted = {**own, **init}
@@ -984,6 +993,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         named = {name: p for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
         forwarded = cls._hub_forwarded_parameters()
         config_owner = cls if "config" in parameters else forwarded.get("config", (None,))[0]
+        if config_owner not in (None, cls) and not _dataclass_config(config_owner):
+            config_owner = None  # a base's dict config: config.json cannot tell whether one was given to it
         for key, (owner, parameter) in forwarded.items():  # given to a base's __init__ by **kwargs
             if key in raw and key not in named and key not in model_kwargs:
                 named[key] = parameter
@@ -1032,15 +1043,17 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_forwarded_parameters(cls) -> dict[str, tuple[type, inspect.Parameter]]:
         """The named ``__init__`` parameters of the bases that ``__init__``'s ``**kwargs`` reaches (``def
         __init__(self, dropout=0.0, **kwargs): super().__init__(**kwargs)``), each with the base naming it: the
-        capture saves what was given through ``**kwargs``, so a load gives it back. A parameter an ``__init__``
-        on the way gives itself (``super().__init__(classes=num_labels, **kwargs)``) is not forwarded, nor are
-        those of the frameworks' own classes."""
+        capture saves what was given through ``**kwargs``, so a load gives it back. Read from the source of each
+        ``__init__`` on the way: one that does not pass its ``**kwargs`` on (or whose source cannot be read) ends
+        the way, and a parameter one gives itself (``super().__init__(classes=num_labels, **kwargs)``) is not
+        forwarded. The frameworks' own classes end it too."""
         cls._hub_mixin_inspect_init()
         forwarded: dict[str, tuple[type, inspect.Parameter]] = {}
         parameters: Mapping[str, inspect.Parameter] = cls._hub_mixin_init_parameters
-        positional, given = super_call(cls.__init__)
+        call = super_call(cls.__init__)
+        given = call.keywords
         for base in cls.__mro__[1:]:
-            if not takes_any_keyword(parameters) or _frameworks_own(base):
+            if not takes_any_keyword(parameters) or not call.kwargs or _frameworks_own(base):
                 break
             if "__init__" not in vars(base):
                 continue
@@ -1053,12 +1066,12 @@ class ModelHubMixinBase(HfMixinHelpers):
                 for name, parameter in list(parameters.items())[1:]  # (self)
                 if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
             ]
-            taken = given | set(named[:positional])
+            taken = given | set(named[: call.positional])
             for name in named:
                 if name not in taken:
                     forwarded.setdefault(name, (base, parameters[name]))
-            positional, more = super_call(vars(base)["__init__"])
-            given = given | more
+            call = super_call(vars(base)["__init__"])
+            given = given | call.keywords
         return forwarded
 
     @classmethod
@@ -1125,6 +1138,13 @@ def _takes_arguments(new: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return True
     return len(parameters) > 1 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
+
+
+def _dataclass_config(owner: type) -> bool:
+    """Whether ``owner``'s ``__init__`` annotates ``config`` with a dataclass (or one or ``None``)."""
+    annotation = init_type_hints(owner).get("config", Any)
+    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+    return any(dataclasses.is_dataclass(m) for m in (*members, annotation))
 
 
 def _left_at_none(annotation: Any, raw: Mapping[str, Any], owner: type) -> bool:

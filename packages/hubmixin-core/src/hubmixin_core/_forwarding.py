@@ -1,5 +1,5 @@
-"""What an ``__init__`` gives its base's ``__init__`` itself: read from its source, so that a load does not give
-the same argument again through ``**kwargs``."""
+"""What an ``__init__`` gives its base's ``__init__``: read from its source, so that a load gives back through
+``**kwargs`` (and ``*args``) only what reaches the base that way, and never an argument twice."""
 
 from __future__ import annotations
 
@@ -8,32 +8,49 @@ import functools
 import inspect
 import textwrap
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["SuperCall", "super_call"]
 
-SuperCall = tuple[int, frozenset[str]]
-"""The positional arguments (count) and keyword names an ``__init__`` passes to its base's ``__init__``."""
+
+class SuperCall(NamedTuple):
+    """What an ``__init__`` passes to its base's ``__init__`` (``known`` False where its source cannot be read:
+    then nothing is taken as passed on)."""
+
+    positional: int
+    """Arguments passed by position before any ``*args``."""
+    keywords: frozenset[str]
+    """Names passed by keyword (``classes=num_labels``)."""
+    args: bool
+    """Whether ``*args`` is passed on."""
+    kwargs: bool
+    """Whether ``**kwargs`` is passed on."""
+    known: bool = True
+
+
+_UNKNOWN = SuperCall(0, frozenset(), args=False, kwargs=False, known=False)
 
 
 @functools.cache
 def super_call(init: Callable[..., Any]) -> SuperCall:
-    """What ``init`` passes to ``super().__init__(...)`` (or ``Base.__init__(self, ...)``) by name, and how many
-    arguments by position (``*args`` and ``**kwargs`` not counted); ``(0, frozenset())`` where its source cannot
-    be read."""
+    """What ``init`` passes to ``super().__init__(...)`` (or ``Base.__init__(self, ...)``)."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(init))))
     except (OSError, TypeError, SyntaxError):
-        return 0, frozenset()
-    positional, names = 0, set[str]()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _is_base_init(node.func):
-            args = [a for a in node.args if not isinstance(a, ast.Starred)]
-            if isinstance(node.func.value, ast.Name):  # Base.__init__(self, ...): self is the first
-                args = args[1:]
-            positional = max(positional, len(args))
-            names.update(k.arg for k in node.keywords if k.arg is not None)
-    return positional, frozenset(names)
+        return _UNKNOWN
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+    calls = [c for c in calls if _is_base_init(c.func)]  # type: ignore[arg-type]
+    if not calls:
+        return _UNKNOWN
+    positional, names, args, kwargs = 0, set[str](), False, False
+    for call in calls:
+        given = call.args[1:] if isinstance(call.func.value, ast.Name) else call.args  # type: ignore[attr-defined]
+        before = given[: next((i for i, a in enumerate(given) if isinstance(a, ast.Starred)), len(given))]
+        positional = max(positional, len(before))
+        args = args or any(isinstance(a, ast.Starred) for a in given)
+        names.update(k.arg for k in call.keywords if k.arg is not None)
+        kwargs = kwargs or any(k.arg is None for k in call.keywords)
+    return SuperCall(positional, frozenset(names), args=args, kwargs=kwargs)
 
 
 def _is_base_init(func: ast.Attribute) -> bool:

@@ -514,8 +514,19 @@ class BidirectionalAdapter(CompositeAdapter, CoreBidirectionalAdapter):
 
 
 def _layer_key(name: str, index: int) -> str:
-    """A torch recurrent tensor of layer 0 (``weight_ih_l0``) named for layer ``index`` (``weight_ih_l1``)."""
-    return f"{name.removesuffix('_l0')}_l{index}" if name.endswith("_l0") else name
+    """A torch recurrent tensor of layer 0 (``weight_ih_l0``) named for layer ``index`` (``weight_ih_l1``); another
+    cell's tensor (a custom cell's ``kernel``) under the cell's index (``cell.1.kernel``, where its sub-layers'
+    tensors are too): one key for each cell's."""
+    return f"{name.removesuffix('_l0')}_l{index}" if name.endswith("_l0") else f"cell.{index}.{name}"
+
+
+def _cell_tensors(tensors: Mapping[str, T], index: int) -> dict[str, T]:
+    """The tensors of cell ``index`` among a stack's canonical ones, as its adapter names them (``weight_ih_l0``,
+    ``kernel``): the inverse of :func:`_layer_key`."""
+    suffix, prefix = f"_l{index}", f"cell.{index}."
+    own = {f"{name.removesuffix(suffix)}_l0": x for name, x in tensors.items() if name.endswith(suffix)}
+    own.update((name.removeprefix(prefix), x) for name, x in tensors.items() if name.startswith(prefix))
+    return own
 
 
 class StackedCellsAdapter(CompositeAdapter):
@@ -546,9 +557,7 @@ class StackedCellsAdapter(CompositeAdapter):
     def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
         out: dict[str, T] = {}
         for index, cell in enumerate(layer.cells):
-            suffix = f"_l{index}"
-            own = {f"{name.removesuffix(suffix)}_l0": x for name, x in tensors.items() if name.endswith(suffix)}
-            mapped = self.find(cell).from_canonical(cell, path, own)
+            mapped = self.find(cell).from_canonical(cell, path, _cell_tensors(tensors, index))
             out.update((f"{index}.{name}", x) for name, x in mapped.items())
         return out
 

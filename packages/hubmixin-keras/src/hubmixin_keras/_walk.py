@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -57,7 +58,7 @@ def _children(layer: keras.Layer, *, private: bool = False) -> Iterator[tuple[st
     attributes = vars(layer)
     if modules := attributes.get("_modules"):
         attributes = {**attributes, **modules}
-    holders = [(name, value) for name, value in attributes.items() if _may_hold(value.__class__, keras.Layer)]
+    holders = [(name, value) for name, value in attributes.items() if _may_hold(_class_of(value), keras.Layer)]
     public = [(name, value) for name, value in holders if not name.startswith("_")]
     for name, value in sorted(public, key=lambda item: not isinstance(item[1], keras.Layer)):  # stable
         yield from _contained(name, value, keras.Layer)
@@ -74,6 +75,13 @@ def _children(layer: keras.Layer, *, private: bool = False) -> Iterator[tuple[st
 _HOLDERS: dict[tuple[type, type], bool] = {}
 
 
+def _class_of(value: Any) -> type:
+    """``value``'s class as ``isinstance`` sees it (TensorFlow tracks tuples and dicts in proxies of them), but a
+    weak reference's own (``weakref.proxy(layer)`` is no layer of the model's)."""
+    kind = type(value)
+    return kind if kind in weakref.ProxyTypes else value.__class__
+
+
 def _may_hold(value_type: type, kind: type) -> bool:
     """Whether a value of ``value_type`` can be or hold a ``kind``: most attributes (flags, names, initialisers)
     cannot, and a layer has dozens of them (a per-type answer keeps a walk of a large model fast)."""
@@ -85,7 +93,7 @@ def _may_hold(value_type: type, kind: type) -> bool:
 
 def _contained(path: str, value: Any, kind: type[T]) -> Iterator[tuple[str, T]]:
     """The objects of type ``kind`` that ``value`` (at ``path``) is or holds in (nested) lists, tuples and dicts."""
-    if not _may_hold(value.__class__, kind):  # (not type(): TensorFlow tracks tuples and dicts in proxies)
+    if not _may_hold(_class_of(value), kind):
         return
     if isinstance(value, kind):
         yield path, value

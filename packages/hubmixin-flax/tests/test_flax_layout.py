@@ -6,10 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from flax_models import Net, Port, randomize
 from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
+
+from hubmixin_flax import FlaxModelHubMixin
 
 
 def _read(directory: Path) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, str]]:
@@ -88,3 +92,22 @@ def test_conv_2d_with_a_rectangular_kernel(tmp_path: Path) -> None:
         *("fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"),
         *("norm.bias", "norm.weight"),
     ]
+
+
+class NormalizedAttention(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, dim: int = 8, *, rngs: nnx.Rngs) -> None:
+        self.attn = nnx.MultiHeadAttention(2, dim, decode=False, normalize_qk=True, rngs=rngs)
+
+
+def test_files_naming_a_composites_sub_modules_as_before_still_load(tmp_path: Path) -> None:
+    model = NormalizedAttention(rngs=nnx.Rngs(0))
+    norm: Any = model.attn.query_ln
+    norm.scale.set_value(jnp.full((4,), 3.0))
+    model.save_pretrained(tmp_path)
+    tensors = load_file(tmp_path / "model.safetensors")
+    assert "attn.query_ln.weight" in tensors
+    old = {k.replace("_ln.weight", "_ln.scale"): v for k, v in tensors.items()}  # as 0.1.0 named them
+    save_file(old, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    loaded = NormalizedAttention.from_pretrained(tmp_path, strict=True)
+    loaded_norm: Any = loaded.attn.query_ln
+    np.testing.assert_array_equal(np.asarray(loaded_norm.scale[...]), np.full((4,), 3.0))

@@ -299,7 +299,11 @@ class BidirectionalAdapter(CompositeAdapter, CoreBidirectionalAdapter):
         return "BidirectionalAdapter()"
 
     def parts(self, layer: Any) -> Collection[str] | None:
-        return (self.forward, self.backward)
+        """Both RNNs where their cells' adapters are known; else they are walked (as :class:`RNNAdapter` walks a
+        cell of the user's own)."""
+        rnns = (getattr(layer, self.forward), getattr(layer, self.backward))
+        known = all(self.find(rnn).parts(rnn) for rnn in rnns)  # type: ignore[attr-defined]  # RNNAdapters
+        return (self.forward, self.backward) if known else ()
 
 
 class RNNAdapter(CompositeAdapter, SubLayerAdapter):

@@ -268,7 +268,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         rng_counts: RngCounts = []
         model = construct_abstract(cls, kwargs, mesh, rng_counts=rng_counts)
         checkpoint = checkpoint.renamed(_sequential_aliases(_as_module(model), checkpoint.infos))
-        groups = {group.path: group for group in _layers(_as_module(model), cls._hub_flax_stacked_layers)}
+        groups = _groups_naming(_as_module(model), cls._hub_flax_stacked_layers, checkpoint.infos.keys())
         ours = {path: layer_settings(group.layer) for path, group in groups.items()}
         warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
         stacks = _stacks(groups.values())
@@ -332,9 +332,31 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         return model
 
 
-def _layers(model: nnx.Module, stacked: Collection[str]) -> list[LayerVariables]:
+def _groups_naming(model: nnx.Module, stacked: Collection[str], found: Collection[str]) -> dict[str, LayerVariables]:
+    """The model's layers by path, grouped as the checkpoint's names (``found``) tell: as this release groups a
+    composite layer's sub-modules (``attn.gate.weight``), or, where those name more of its tensors, as releases
+    before grouped them all into the composite's (``attn.gate.kernel``), so that their files keep loading."""
+    layers, stored = _layers(model, stacked), set(found)
+    names = _canonical_names(layers)
+    if names <= stored:
+        return {group.path: group for group in layers}
+    before = _layers(model, stacked, whole_composites=True)
+    if len(_canonical_names(before) & stored) > len(names & stored):
+        layers = before
+    return {group.path: group for group in layers}
+
+
+def _canonical_names(layers: list[LayerVariables]) -> set[str]:
+    """The checkpoint keys ``layers`` read (none where their layouts clash)."""
+    try:
+        return set(LAYOUTS.to_canonical(_infos(group, None) for group in layers))
+    except LayoutError:
+        return set()
+
+
+def _layers(model: nnx.Module, stacked: Collection[str], *, whole_composites: bool = False) -> list[LayerVariables]:
     """:func:`layer_variables`, a stack nested in a stacked module refused (its layers' layouts cannot map it)."""
-    layers = layer_variables(model, _graph_paths(model, stacked))
+    layers = layer_variables(model, _graph_paths(model, stacked), whole_composites=whole_composites)
     first: dict[int, LayerVariables] = {}  # each layer module once (at its first index), not once per index
     for group in layers:
         if any(isinstance(held, StackedPiece) for held in group.variables.values()):

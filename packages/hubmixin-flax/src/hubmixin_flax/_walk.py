@@ -69,16 +69,20 @@ class LayerVariables:
     variables: dict[str, Held]
 
 
-def layer_variables(model: nnx.Module, stacked: Collection[str] = ()) -> list[LayerVariables]:
+def layer_variables(
+    model: nnx.Module, stacked: Collection[str] = (), *, whole_composites: bool = False
+) -> list[LayerVariables]:
     """Every layer of ``model`` holding ``nnx.Param`` or ``nnx.BatchStat`` variables, in graph order.
 
     A variable shared by two layers (tied weights) appears once, under its first path. The variables below a
     layer whose adapter is composite (see :func:`~hubmixin_flax._layout.is_composite`) are that layer's, named
     by their path relative to it (``query.kernel``). Below each module of ``stacked`` (dotted attribute paths of
     modules built by ``nnx.vmap``), each layer is one entry per stacked layer (``blocks.0.linear``,
-    ``blocks.1.linear``...) holding :class:`~hubmixin_flax._stacked.StackedPiece` views.
+    ``blocks.1.linear``...) holding :class:`~hubmixin_flax._stacked.StackedPiece` views. With
+    ``whole_composites``, a composite layer's group takes in all of its sub-modules, its adapter's parts or not
+    (as releases before 0.1.1 grouped them: their files name an attention's ``gate.kernel`` so).
     """
-    groups, nodes = _groups(model)
+    groups, nodes = _groups(model, whole_composites=whole_composites)
     roots = _stacked_roots(stacked, nodes)
     _refuse_undeclared_stacks(groups, nodes, roots)
     layers: list[LayerVariables] = []
@@ -202,9 +206,7 @@ def legacy_layer_paths(model: nnx.Module) -> dict[str, str]:
     return {old: new for old, new in sorted(renamed.items(), key=lambda item: -len(item[0])) if old != new}
 
 
-def _groups(
-    model: nnx.Module,
-) -> tuple[_Groups, dict[tuple[Any, ...], Any]]:
+def _groups(model: nnx.Module, *, whole_composites: bool = False) -> tuple[_Groups, dict[tuple[Any, ...], Any]]:
     """Each layer's persistent variables by its graph path, and every graph node by its path."""
     nodes: dict[tuple[Any, ...], Any] = {}
     found: list[tuple[tuple[Any, ...], nnx.Variable[Any]]] = []
@@ -215,6 +217,8 @@ def _groups(
         else:
             nodes[tuple(path)] = node
     composite = composite_paths(nodes)
+    if whole_composites:
+        composite = dict.fromkeys(composite)
     groups: _Groups = {}
     for path, variable in found:
         owner = layer_path(path, composite)

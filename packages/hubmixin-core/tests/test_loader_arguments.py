@@ -687,3 +687,15 @@ def test_a_hubmixin_style_override_with_kwargs_keeps_the_keyword_check(tmp_path:
     TypoChecked().save_pretrained(tmp_path)
     with pytest.raises(HubMixinTypeError, match="did you mean 'hidden'"):
         TypoChecked.from_pretrained(tmp_path, hiden=3)  # type: ignore[arg-type]
+
+
+class PositionalOnly(NumpyModelMixin):
+    def __init__(self, width: int = 2, depth: int = 1, /, scale: float = 1.0) -> None:
+        self.width, self.depth, self.scale = width, depth, scale
+        self.weights = {"w": np.zeros(width, dtype=np.float32)}
+
+
+def test_positional_only_arguments_come_back(tmp_path: Path) -> None:
+    PositionalOnly(4, 3, scale=2.0).save_pretrained(tmp_path)
+    loaded = PositionalOnly.from_pretrained(tmp_path)
+    assert (loaded.width, loaded.depth, loaded.scale) == (4, 3, 2.0)

@@ -16,7 +16,6 @@ import tempfile
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack, cast
 
@@ -25,7 +24,7 @@ from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from huggingface_hub.hub_mixin import MixinInfo
 
 from hubmixin_core._atomic import atomic_directory, reading, remove_interrupted_saves, save_stamp
-from hubmixin_core._capture import ConfigSlot, get_config, get_unsaved, set_config, wrap_init
+from hubmixin_core._capture import LOADING, ConfigSlot, get_config, get_unsaved, set_config, wrap_init
 from hubmixin_core._card import CardInfo
 from hubmixin_core._checks import (
     UNSAVED_KEY,
@@ -98,7 +97,7 @@ _CARD_KEYS = ("language", "library_name", "license", "license_name", "license_li
 _LOAD_ATTEMPTS = 5
 """Loads of a local directory that changed while it was read, before giving up (each is retried)."""
 
-_LOADING: ContextVar[bool] = ContextVar("hubmixin_loading", default=False)
+_LOADING = LOADING
 """Whether ``from_pretrained`` is building a model (its unencodable arguments were given back on purpose)."""
 
 

@@ -3,8 +3,9 @@
 The configuration is captured when ``__init__`` is entered (not in ``__new__``: Keras' ``Operation.__new__``
 drops the constructor arguments) and stored straight into the instance's ``__dict__`` (not through the model's
 own ``__setattr__``: Flax NNX guards it until its state is set up, Keras tracks what it is given). It is held in
-a :class:`ConfigSlot`, hashed by identity, so that frameworks which keep instance attributes as static data
-(NNX graph definitions) can hash it, and ``copy.deepcopy`` and pickling carry it along.
+a :class:`ConfigSlot`, hashable and compared by configuration, so that frameworks which keep instance attributes
+as static data (NNX graph definitions) can hash and compare it, and ``copy.deepcopy`` and pickling carry it
+along.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import contextlib
 import functools
 import inspect
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["ConfigSlot", "get_config", "get_unsaved", "has_config", "set_config", "wrap_init"]
+__all__ = ["LOADING", "ConfigSlot", "get_config", "get_unsaved", "has_config", "set_config", "wrap_init"]
+
+LOADING: ContextVar[bool] = ContextVar("hubmixin_loading", default=False)
+"""Whether ``from_pretrained`` is building a model (its arguments come back by keyword, from config.json)."""
 
 _SLOT = "_hub_mixin_config_slot"
 _WRAPPED = "_hub_mixin_wraps_init"
@@ -93,6 +98,26 @@ def set_config(instance: object, config: Any, unsaved: dict[str, str] | None = N
         object.__setattr__(instance, _SLOT, ConfigSlot(config, unsaved))
 
 
+@functools.cache
+def _positional_only(init: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
+    """The positional-only parameters of ``init`` (after ``self``), each with its default."""
+    try:
+        parameters = list(inspect.signature(init).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return ()
+    return tuple((p.name, p.default) for p in parameters if p.kind is inspect.Parameter.POSITIONAL_ONLY)
+
+
+def _by_position(init: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """``args`` extended with the positional-only parameters ``kwargs`` names (taken out of it), and the defaults
+    of those before them."""
+    rest = _positional_only(init)[len(args) :]
+    last = max((i for i, (name, _) in enumerate(rest) if name in kwargs), default=-1)
+    if any(default is inspect.Parameter.empty and name not in kwargs for name, default in rest[: last + 1]):
+        return args  # a required one is missing: Python says so
+    return (*args, *(kwargs.pop(name) if name in kwargs else default for name, default in rest[: last + 1]))
+
+
 def wrap_init(cls: type, capture: Callable[[type, tuple[Any, ...], dict[str, Any]], ConfigSlot]) -> None:
     """Make ``cls.__init__`` (its own, or the one it inherits, wrapped on ``cls``) capture its arguments on entry.
 
@@ -109,6 +134,8 @@ def wrap_init(cls: type, capture: Callable[[type, tuple[Any, ...], dict[str, Any
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if not has_config(self) and hasattr(self, "__dict__"):
+            if LOADING.get():  # config.json names every argument: positional-only ones go by position
+                args = _by_position(init, args, kwargs)
             object.__setattr__(self, _SLOT, capture(type(self), args, kwargs))
         if own:
             init(self, *args, **kwargs)

@@ -203,3 +203,16 @@ def test_rngs_given_through_kwargs_are_supplied_at_load(tmp_path: Path) -> None:
     RngsThroughKwargs(scale=2.0, dim=3, rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
     loaded = RngsThroughKwargs.from_pretrained(tmp_path)
     assert loaded.scale == 2.0 and loaded.lin.kernel[...].shape == (3, 2)
+
+
+class RngNamedOtherwise(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, dim: int = 4, *, rng: nnx.Rngs) -> None:
+        self.lin = nnx.Linear(dim, 2, rngs=rng)
+
+
+def test_an_rngs_argument_of_another_name_is_the_runs_own(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
+    model = RngNamedOtherwise(dim=3, rng=nnx.Rngs(0))
+    model.save_pretrained(tmp_path)
+    assert not recwarn.list  # not an argument to encode
+    loaded = RngNamedOtherwise.from_pretrained(tmp_path, strict=True)
+    np.testing.assert_array_equal(np.asarray(loaded.lin.kernel[...]), np.asarray(model.lin.kernel[...]))

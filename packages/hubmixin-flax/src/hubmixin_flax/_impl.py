@@ -155,7 +155,9 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
     _hub_builds_from_arguments = True  # _from_pretrained calls cls(**model_kwargs): core checks them first
 
     _hub_mixin_json_forms_taken = tuple(DTYPE_CODERS)  # JAX takes a dtype's name wherever it takes a dtype
-    _hub_mixin_runtime_types = (Mesh,)  # the devices of this run: never saved; the load's sharding= mesh fills it
+    # The run's own, never saved: the devices (the load's sharding= mesh fills them) and RNG streams under any
+    # argument name (`rng: nnx.Rngs`; one named `rngs` is a runtime argument by name): fresh ones at load.
+    _hub_mixin_runtime_types = (Mesh, nnx.Rngs)
     _hub_mixin_runtime_option = "sharding"
     _hub_flax_stacked_layers: ClassVar[tuple[str, ...]] = ()
     """Dotted attribute paths of the modules built by ``nnx.vmap`` (the class's ``stacked_layers``)."""
@@ -198,9 +200,11 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
 
     @classmethod
     def _hub_runtime_values(cls, load_kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        """The mesh of ``sharding=`` (a ``Mesh``, or that of its ``NamedSharding`` s), for a ``Mesh`` argument."""
+        """The mesh of ``sharding=`` (a ``Mesh``, or that of its ``NamedSharding`` s), for a ``Mesh`` argument; fresh
+        ``nnx.Rngs(0)`` for an ``nnx.Rngs`` argument of another name than ``rngs``."""
         mesh = mesh_of(load_kwargs.get("sharding"))
-        return {} if mesh is None else {Mesh.__qualname__: mesh}
+        rngs = {nnx.Rngs.__qualname__: nnx.Rngs(0)}  # as for an argument named rngs
+        return rngs if mesh is None else {Mesh.__qualname__: mesh, **rngs}
 
     def _hub_write_weights(
         self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: DTypeLike | None = None

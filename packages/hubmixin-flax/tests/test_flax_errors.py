@@ -15,7 +15,13 @@ from flax_models import IDS, Net, persistent
 from huggingface_hub import HfApi
 from safetensors.numpy import load_file, save_file
 
-from hubmixin_core.errors import LayoutError, WeightsKeyError, WeightsNotFoundError, WeightsShapeError
+from hubmixin_core.errors import (
+    HubMixinValueError,
+    LayoutError,
+    WeightsKeyError,
+    WeightsNotFoundError,
+    WeightsShapeError,
+)
 from hubmixin_core.testing import LocalHub
 from hubmixin_flax import FlaxModelHubMixin
 
@@ -186,3 +192,10 @@ def test_layers_stacked_by_vmap_are_refused_at_save(
     with pytest.raises(LayoutError, match=rf"layer '{layer}' \(\w+\) {detail}.*stacked_layers=\['blocks'\]"):
         model.save_pretrained(tmp_path / "stacked")
     assert not (tmp_path / "stacked").exists()  # no file that would save but not load
+
+
+def test_an_abstract_model_is_refused_at_save_naming_a_variable(tmp_path: Path) -> None:
+    abstract = nnx.eval_shape(lambda: Net(rngs=nnx.Rngs(0)))
+    with pytest.raises(HubMixinValueError, match=r"holds no value .*abstract model"):
+        abstract.save_pretrained(tmp_path)
+    assert not any(tmp_path.iterdir())

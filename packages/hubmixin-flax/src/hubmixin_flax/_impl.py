@@ -94,9 +94,15 @@ def _dtype_name(value: Any, path: str) -> str:
         ) from None
 
 
-def _host_array(value: Any) -> np.ndarray[Any, Any]:
-    """A variable's value as numpy, in the dtype JAX gives it: a Python scalar (``nnx.Param(1.0)``) or a float64
-    numpy array is float32 (int32 for integers) unless x64 is enabled, as the model rebuilt at load holds it."""
+def _host_array(value: Any, path: str) -> np.ndarray[Any, Any]:
+    """A variable's value (at ``path``) as numpy, in the dtype JAX gives it: a Python scalar (``nnx.Param(1.0)``)
+    or a float64 numpy array is float32 (int32 for integers) unless x64 is enabled, as the model rebuilt at load
+    holds it."""
+    if isinstance(value, jax.ShapeDtypeStruct | jax.core.Tracer):
+        raise HubMixinValueError(
+            f"variable {path!r} holds no value ({type(value).__name__}): an abstract model (built by "
+            "nnx.eval_shape, or inside a transform) cannot be saved; save the model built for real"
+        )
     array = np.asarray(value)
     dtype = jax.dtypes.canonicalize_dtype(array.dtype)
     return array if array.dtype == dtype else array.astype(dtype)
@@ -220,7 +226,11 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
                 UserWarning,
             )
         layers = [
-            LayerTensors(group.path, group.layer, {n: _host_array(v.get_value()) for n, v in group.variables.items()})
+            LayerTensors(
+                group.path,
+                group.layer,
+                {n: _host_array(v.get_value(), f"{group.path}.{n}".lstrip(".")) for n, v in group.variables.items()},
+            )
             for group in _layers(_as_module(self), self._hub_flax_stacked_layers)
         ]
         save_canonical(

@@ -15,7 +15,7 @@ import os
 import tempfile
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack, cast
 
@@ -96,9 +96,6 @@ _CARD_KEYS = ("language", "library_name", "license", "license_name", "license_li
 
 _LOAD_ATTEMPTS = 5
 """Loads of a local directory that changed while it was read, before giving up (each is retried)."""
-
-_LOADING = LOADING
-"""Whether ``from_pretrained`` is building a model (its unencodable arguments were given back on purpose)."""
 
 
 class ModelHubMixinBase(HfMixinHelpers):
@@ -327,7 +324,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         if dataclasses.is_dataclass(passed.get("config")):
             given: DataclassInstance = passed["config"]
             init_only = _init_only_fields(type(given))
-            if init_only and not _LOADING.get():
+            if init_only and not LOADING.get():
                 warn_user(
                     f"{cls.__qualname__}: the init-only fields {init_only} of {type(given).__qualname__} (InitVar) "
                     "are not saved in config.json: from_pretrained builds the config with their defaults",
@@ -361,7 +358,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         passed_config = config.pop("config", {})
         if isinstance(passed_config, dict):
             shadowed = sorted(k for k in passed_config.keys() & passed.keys() if config.get(k) != passed_config[k])
-            if shadowed and not _LOADING.get():  # config.json can hold one value of each: the config's is saved
+            if shadowed and not LOADING.get():  # config.json can hold one value of each: the config's is saved
                 warn_user(
                     f"{cls.__qualname__}: arguments {shadowed} are also keys of the config dict given, with other "
                     "values; config.json saves the config's, so from_pretrained gives those",
@@ -388,7 +385,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             for name, value in passed.items()
             if name != "config" and (name not in known or not same_value(value, back(name)))
         )
-        if lost and not _LOADING.get():
+        if lost and not LOADING.get():
             how = "their defaults" if not fields.keys() & set(lost) else "their defaults (or the config's fields)"
             warn_user(
                 f"{cls.__qualname__}: arguments {lost} are not saved: with a dataclass `config`, config.json holds "
@@ -446,7 +443,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         """Warn when the value saved for argument ``name`` is of a JSON type its annotation refuses (``1`` for a
         ``bool``): ``from_pretrained`` would raise ``ConfigTypeError`` on the saved config."""
         annotation = cls._hub_mixin_hints().get(name)
-        if annotation is None or type(encoded) is annotation or _LOADING.get():  # the common case, at once
+        if annotation is None or type(encoded) is annotation or LOADING.get():  # the common case, at once
             return
         found = json_type_mismatch(annotation, encoded, coders)
         if found is not None:
@@ -461,7 +458,7 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_mixin_warn_changed_type(cls, name: str, value: Any, encoded: Any, coders: Coders | None = None) -> None:
         """Warn when ``from_pretrained`` would give argument ``name`` back as another type than it was given (an
         enum, a path, a tuple where nothing says the type: no annotation, or inside ``dict[str, Any]``)."""
-        if _LOADING.get():
+        if LOADING.get():
             return
         changed = cls._hub_mixin_type_change(name, value, encoded, coders, trust_unresolved=False)
         if changed is not None and cls._hub_mixin_unresolved(name):
@@ -490,7 +487,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         error = cls._hub_mixin_encoding_error(name, value)
         if cls._hub_mixin_strict_config:
             raise error
-        if not _LOADING.get():
+        if not LOADING.get():
             warn_user(f"{error} It is left out of config.json.", ConfigEncodingWarning)
 
     @classmethod
@@ -503,7 +500,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         )
         if cls._hub_mixin_strict_config:
             raise ConfigError(message)
-        if not _LOADING.get():
+        if not LOADING.get():
             warn_user(f"{message}. They are left out of config.json.", ConfigEncodingWarning)
 
     @classmethod
@@ -515,16 +512,9 @@ class ModelHubMixinBase(HfMixinHelpers):
         call = super_call(cls.__init__)
         if not takes_any_keyword(own) or not call.args or not call.kwargs:  # (given back by keyword, at load)
             return []
-        for base in cls.__mro__[1:]:
-            if _frameworks_own(base):
-                return []
-            if "__init__" in vars(base):
-                try:
-                    parameters = list(inspect.signature(vars(base)["__init__"]).parameters.values())[1:]
-                except (TypeError, ValueError):
-                    return []
-                names = [p.name for p in parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
-                return [name for name in names[call.positional :] if name not in call.keywords]
+        for _, _, parameters in _base_inits(cls):  # the first: the one `super().__init__` calls
+            names = [n for n, p in parameters.items() if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+            return [name for name in names[call.positional :] if name not in call.keywords]
         return []
 
     @classmethod
@@ -752,11 +742,11 @@ class ModelHubMixinBase(HfMixinHelpers):
                 model_kwargs.setdefault("config", config)
         if _builds_from_arguments(cls):  # what config.json and the caller give must make a call to __init__
             cls._hub_check_required(model_kwargs, raw, str(config_file) if config_file is not None else model_id)
-        loading = _LOADING.set(True)
+        loading = LOADING.set(True)
         try:
             instance = cls._hub_call_from_pretrained(model_id, call, model_kwargs, parameters)
         finally:
-            _LOADING.reset(loading)
+            LOADING.reset(loading)
         if config is not None and get_config(instance) in (None, {}):
             set_config(instance, config)
         return instance
@@ -991,8 +981,11 @@ class ModelHubMixinBase(HfMixinHelpers):
             values[key] = cls._hub_decode_argument(key, value, hints, coders, source)
         named = {name: p for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
         forwarded = cls._hub_forwarded_parameters()
-        config_owner = cls if "config" in parameters else forwarded.get("config", (None,))[0]
-        if config_owner not in (None, cls) and not _dataclass_config(config_owner):
+        config_owner, config_parameter = (
+            (cls, parameters["config"]) if "config" in parameters else forwarded.get("config", (None, None))
+        )
+        annotation = Any if config_owner is None else _config_annotation(config_owner, coders)
+        if config_owner not in (None, cls) and not _dataclass_members(annotation):
             config_owner = None  # a base's dict config: config.json cannot tell whether one was given to it
         for key, (owner, parameter) in forwarded.items():  # given to a base's __init__ by **kwargs
             if key in raw and key not in named and key not in model_kwargs:
@@ -1001,8 +994,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                 if issubclass(owner, ModelHubMixinBase) and (value is not None or parameter.default is not None):
                     value = owner._hub_decode_argument(key, value, owner._hub_mixin_hints(), coders, source)
                 values[key] = model_kwargs[key] = value
-        if config_owner is not None:  # (a base's `config` takes the keys: its dataclass's fields)
-            named.setdefault("config", forwarded["config"][1] if config_owner is not cls else parameters["config"])
+        if config_owner is not None and config_parameter is not None:  # (a base's takes the keys: its fields)
+            named.setdefault("config", config_parameter)
         keywords = parameters if cls._hub_mixin_config_to_kwargs else named  # what reaches __init__ by name
         unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, keywords)
         if unknown:
@@ -1014,13 +1007,8 @@ class ModelHubMixinBase(HfMixinHelpers):
             if name not in model_kwargs and name in values:
                 model_kwargs[name] = values[name]
         config: Any = raw
-        if config_owner is not None and "config" not in model_kwargs:
-            annotation = (
-                config_owner._hub_mixin_hints().get("config", Any)
-                if issubclass(config_owner, ModelHubMixinBase)
-                else init_type_hints(config_owner, coders).get("config", Any)
-            )
-            if _left_at_none(annotation, raw, config_owner):
+        if config_owner is not None and config_parameter is not None and "config" not in model_kwargs:
+            if _left_at_none(annotation, raw, config_parameter):
                 model_kwargs["config"] = None  # built without one: config.json holds the other arguments
             else:
                 found = json_type_mismatch(annotation, raw, coders)
@@ -1048,28 +1036,22 @@ class ModelHubMixinBase(HfMixinHelpers):
         forwarded. The frameworks' own classes end it too."""
         cls._hub_mixin_inspect_init()
         forwarded: dict[str, tuple[type, inspect.Parameter]] = {}
-        parameters: Mapping[str, inspect.Parameter] = cls._hub_mixin_init_parameters
+        passes_on = takes_any_keyword(cls._hub_mixin_init_parameters)  # (the __init__ before the base's)
         call = super_call(cls.__init__)
         given = call.keywords
-        for base in cls.__mro__[1:]:
-            if not takes_any_keyword(parameters) or not call.kwargs or _frameworks_own(base):
-                break
-            if "__init__" not in vars(base):
-                continue
-            try:
-                parameters = dict(inspect.signature(vars(base)["__init__"]).parameters)
-            except (TypeError, ValueError):
+        for base, init, parameters in _base_inits(cls):
+            if not passes_on or not call.kwargs:
                 break
             named = [
                 name
-                for name, parameter in list(parameters.items())[1:]  # (self)
+                for name, parameter in parameters.items()
                 if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
             ]
             taken = given | set(named[: call.positional])
             for name in named:
                 if name not in taken:
                     forwarded.setdefault(name, (base, parameters[name]))
-            call = super_call(vars(base)["__init__"])
+            passes_on, call = takes_any_keyword(parameters), super_call(init)
             given = given | call.keywords
         return forwarded
 
@@ -1139,26 +1121,47 @@ def _takes_arguments(new: Callable[..., Any]) -> bool:
     return len(parameters) > 1 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
 
 
-def _dataclass_config(owner: type) -> bool:
-    """Whether ``owner``'s ``__init__`` annotates ``config`` with a dataclass (or one or ``None``)."""
-    annotation = init_type_hints(owner).get("config", Any)
-    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
-    return any(dataclasses.is_dataclass(m) for m in (*members, annotation))
+def _config_annotation(owner: type, coders: Coders) -> Any:
+    """The annotation of the ``config`` parameter of ``owner``'s ``__init__`` (a mixin class's resolved hints)."""
+    hints = owner._hub_mixin_hints() if issubclass(owner, ModelHubMixinBase) else init_type_hints(owner, coders)
+    return hints.get("config", Any)
 
 
-def _left_at_none(annotation: Any, raw: Mapping[str, Any], owner: type) -> bool:
+def _union_members(annotation: Any) -> tuple[Any, ...]:
+    """The members of a union annotation; ``()`` for any other."""
+    return typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+
+
+def _dataclass_members(annotation: Any) -> list[type]:
+    """The dataclasses ``annotation`` is, or is a union of."""
+    return [m for m in (*_union_members(annotation), annotation) if dataclasses.is_dataclass(m)]  # type: ignore[misc]
+
+
+def _left_at_none(annotation: Any, raw: Mapping[str, Any], parameter: inspect.Parameter) -> bool:
     """Whether a ``config: Cfg | None = None`` parameter (a dataclass) was left at ``None``: config.json then
     holds the other arguments, none of them a field of the dataclass."""
-    try:
-        default = inspect.signature(cast(Any, owner).__init__).parameters["config"].default
-    except (KeyError, TypeError, ValueError):
+    members = _union_members(annotation)
+    if parameter.default is not None or type(None) not in members:
         return False
-    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
-    if default is not None or type(None) not in members:
-        return False
-    classes = [m for m in members if dataclasses.is_dataclass(m)]
+    classes = _dataclass_members(annotation)
     fields = {f.name for c in classes for f in dataclasses.fields(c)}
     return bool(classes) and len(classes) == len(members) - 1 and not raw.keys() & fields
+
+
+def _base_inits(cls: type) -> Iterator[tuple[type, Callable[..., Any], dict[str, inspect.Parameter]]]:
+    """The bases of ``cls`` defining an ``__init__``, in MRO order, each with it and its parameters (``self``
+    left out), up to the first of a framework's own classes or one whose signature cannot be read."""
+    for base in cls.__mro__[1:]:
+        if _frameworks_own(base):
+            return
+        init = vars(base).get("__init__")
+        if init is None:
+            continue
+        try:
+            parameters = dict(list(inspect.signature(init).parameters.items())[1:])
+        except (TypeError, ValueError):
+            return
+        yield base, init, parameters
 
 
 def _frameworks_own(cls: type) -> bool:

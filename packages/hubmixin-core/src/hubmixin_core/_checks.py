@@ -180,18 +180,21 @@ def check_required_args(
     if not missing:
         return
     where = f"{source} does not hold them" if config is not None else f"there is no config.json in {source}"
-    hints = []
-    for name in missing:
-        close = closest(name, [k for k in config or {} if k not in parameters])
-        if close:
-            hints.append(f"{name!r} (config.json has {close!r})")
-    hint = f" (did you mean: {', '.join(hints)}?)" if hints else ""
+    hint = misspelt_keys(missing, [k for k in config or {} if k not in parameters])
     how = ", ".join(f"{name!r}: ..." for name in missing)
     raise MissingArgumentError(
         f"{owner}: cannot build the model without {missing}{hint}: {where}; give them with "
         f"{owner}.from_pretrained(..., model_kwargs={{{how}}})",
         missing,
     )
+
+
+def misspelt_keys(missing: Iterable[str], keys: Iterable[str]) -> str:
+    """`` (did you mean: ...?)`` naming, for each of ``missing``, the config key (of ``keys``) that may be a
+    misspelt form of it; ``""`` where none may be."""
+    candidates = list(keys)
+    hints = [f"{name!r} (config.json has {close!r})" for name in missing if (close := closest(name, candidates))]
+    return f" (did you mean: {', '.join(hints)}?)" if hints else ""
 
 
 def unknown_config_keys(config: Mapping[str, object], parameters: Mapping[str, inspect.Parameter]) -> list[str]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hubmixin_core._atomic import atomic_directory
-from hubmixin_core._checks import closest
+from hubmixin_core._checks import misspelt_keys
 from hubmixin_core._config import loads_config
 from hubmixin_core.errors import HubMixinError, MissingArgumentError, WeightsFileError
 from hubmixin_core.weights import CONFIG_NAME, FRAMEWORK_KEY, canonical_metadata, read_header, write_safetensors
@@ -244,18 +244,8 @@ def _missing_arguments(request: ConvertRequest, config: Path, error: MissingArgu
         where = f"there is no {CONFIG_NAME} {beside} {request.source}: pass the model's config with --config PATH"
     else:
         where = f"{config} does not hold them: add them to it, or pass another config with --config PATH"
-        where += _misspelt(error.missing, request.config)
+        where += misspelt_keys(error.missing, [key for key in request.config if key not in error.missing])
     return ConvertError(f"--model {request.model}: cannot build the model without {error.missing}: {where}")
-
-
-def _misspelt(missing: list[str], config: dict[str, Any]) -> str:
-    """`` (did you mean: ...?)`` naming keys of ``config`` that may be misspelt forms of ``missing`` ('' if none)."""
-    hints = []
-    for name in missing:
-        close = closest(name, [key for key in config if key != name])
-        if close:
-            hints.append(f"{name!r} ({CONFIG_NAME} has {close!r})")
-    return f" (did you mean: {', '.join(hints)}?)" if hints else ""
 
 
 def _shape(text: str) -> tuple[int, ...]:

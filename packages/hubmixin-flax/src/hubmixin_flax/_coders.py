@@ -11,7 +11,7 @@ import numpy as np
 from jax.sharding import PartitionSpec
 
 from hubmixin_core._base import loose_annotation
-from hubmixin_core._config import UNENCODABLE, _type_hints
+from hubmixin_core._config import UNENCODABLE, init_type_hints
 from hubmixin_core.typing import Coders
 
 __all__ = ["DTYPE_CODERS", "SPEC_CODERS", "NumpyScalarType", "as_dtype", "with_dtype_fields"]
@@ -50,7 +50,7 @@ def with_dtype_fields(value: Any, coders: Coders) -> Any:
     :func:`as_dtype` (core decodes a field by its annotation alone: ``Dtype | None`` gives a string back)."""
     if not dataclasses.is_dataclass(value) or isinstance(value, type):
         return value
-    hints = _type_hints(type(value), coders)
+    hints = init_type_hints(type(value), coders)  # (the fields __init__ takes)
     changes = {}
     for field in dataclasses.fields(value):
         if field.init:

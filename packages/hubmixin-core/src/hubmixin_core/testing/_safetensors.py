@@ -16,11 +16,12 @@ from itertools import chain
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._storage import FileEntry, Repo
 from hubmixin_core.testing.xet._data import xet_content
+from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE
 
 __all__ = ["safetensors_info"]
 
-SINGLE_FILE = "model.safetensors"
-INDEX_FILE = "model.safetensors.index.json"
+SINGLE_FILE = SAFETENSORS_SINGLE_FILE
+INDEX_FILE = SAFETENSORS_INDEX_NAME
 _MAX_HEADER = 25_000_000  # huggingface_hub's limit for a safetensors header
 _MAX_INDEX = 10 * 1024 * 1024
 

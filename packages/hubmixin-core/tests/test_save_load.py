@@ -99,6 +99,24 @@ def test_resave_replaces_stale_shards_and_keeps_other_files(tmp_path: Path) -> N
     MLP.from_pretrained(tmp_path)
 
 
+def test_resave_keeps_user_files_inside_folders_the_library_writes(tmp_path: Path) -> None:
+    class WithTokenizer(MLP):
+        def _save_pretrained(self, save_directory: Path) -> None:
+            super()._save_pretrained(save_directory)
+            (save_directory / "tokenizer").mkdir()
+            (save_directory / "tokenizer" / "vocab.json").write_text(f'{{"hidden": {self.hidden}}}')
+
+    WithTokenizer(hidden=8).save_pretrained(tmp_path)
+    (tmp_path / "tokenizer" / "special_tokens_map.json").write_text("mine")
+    (tmp_path / "tokenizer" / "extra").mkdir()
+    (tmp_path / "tokenizer" / "extra" / "merges.txt").write_text("mine too")
+    WithTokenizer(hidden=16).save_pretrained(tmp_path)
+    assert (tmp_path / "tokenizer" / "vocab.json").read_text() == '{"hidden": 16}'  # the new save's
+    assert (tmp_path / "tokenizer" / "special_tokens_map.json").read_text() == "mine"
+    assert (tmp_path / "tokenizer" / "extra" / "merges.txt").read_text() == "mine too"
+    assert WithTokenizer.from_pretrained(tmp_path).hidden == 16
+
+
 def test_sharded_model_roundtrips(tmp_path: Path) -> None:
     model = MLP(hidden=64)
     model.max_shard_size = 300

@@ -6,9 +6,9 @@ short hash of the machine's name); then:
 - a new target appears with one ``rename``;
 - an existing target is exchanged with the staging directory in one atomic step (Linux ``renameat2`` with
   ``RENAME_EXCHANGE``, macOS ``renamex_np`` with ``RENAME_SWAP``). Before it, the files of the target that the
-  save does not manage (a README the user edited, notes, sub-folders) are hard-linked into the staging directory,
-  so they are kept; the managed ones (weights, ``config.json``) of the old save leave with the old directory,
-  which then sits at the staging path and is removed.
+  save does not manage (a README the user edited, notes, sub-folders, a file added to a folder the save writes)
+  are hard-linked into the staging directory, so they are kept; the managed ones (weights, ``config.json``) of
+  the old save leave with the old directory, which then sits at the staging path and is removed.
 
 So at any instant the target holds the complete old save or the complete new one; a load, which reads its files
 one after the other, compares :func:`save_stamp` before and after and reads again if a save landed meanwhile, so
@@ -135,14 +135,14 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks:
             pass
     if not os.access(target, os.W_OK | os.X_OK):  # the exchange needs only the parent's: refuse as a write would
         raise HubMixinOSError(errno.EACCES, f"cannot save into {target}: it is not writable")
-    written = {p.name for p in staging.iterdir()}
-    kept = [p for p in target.iterdir() if p.name not in written and not replaces(p.name)]
+    written = {p.relative_to(staging).as_posix() for p in staging.rglob("*")}
+    kept = _not_written(target, staging, replaces)
     if os.path.ismount(target) or _holds_cwd(target) or not _exchangeable(staging, target, kept):
         _move_into(staging, target, replaces)  # the cwd cannot move either: the process would lose it
         return
     for path in kept:
         with contextlib.suppress(FileNotFoundError):  # gone meanwhile (another save landed): nothing to keep
-            _link_tree(path, staging / path.name)
+            _link_tree(path, staging / path.relative_to(target))
     staging.chmod(target.stat().st_mode & 0o7777)
     old = contextlib.ExitStack()
     old.enter_context(_locking(target, exclusive=False))  # the old directory, at the staging path once exchanged
@@ -152,7 +152,30 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks:
         return
     locks.push(old)
     # staging now holds the old save: what was created in it meanwhile goes back; the caller's finally removes it
-    _move_back(staging, target, lambda name: name in written or replaces(name))
+    _move_back(staging, target, lambda name: name in written or ("/" not in name and replaces(name)))
+
+
+def _not_written(target: Path, staging: Path, replaces: Callable[[str], bool]) -> list[Path]:
+    """The entries of ``target`` the save did not write, at any depth (a folder both hold is merged: a file the
+    user added to the library's ``tokenizer/`` is kept), except the top-level ones ``replaces`` claims."""
+    kept: list[Path] = []
+
+    def walk(old: Path, new: Path) -> None:
+        for entry in old.iterdir():
+            counterpart = new / entry.name
+            if old == target and replaces(entry.name):
+                continue
+            if not counterpart.exists() and not counterpart.is_symlink():
+                kept.append(entry)
+            elif _real_dir(entry) and _real_dir(counterpart):
+                walk(entry, counterpart)
+
+    walk(target, staging)
+    return kept
+
+
+def _real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
 
 
 def _exchangeable(staging: Path, target: Path, kept: list[Path]) -> bool:
@@ -192,19 +215,22 @@ def _owned(path: Path) -> bool:
     return True
 
 
-def _move_back(old: Path, new: Path, managed: Callable[[str], bool]) -> None:
+def _move_back(old: Path, new: Path, managed: Callable[[str], bool], prefix: str = "") -> None:
     """Move into ``new`` what was created (or replaced) in ``old`` after its entries were linked into ``new``:
-    files another program wrote into the target while the save ran. ``managed`` names the save's own files."""
+    files another program wrote into the target while the save ran. ``managed`` names the save's own files, by
+    their paths relative to the target."""
     with contextlib.suppress(OSError):
         for entry in old.iterdir():
-            if managed(entry.name):
-                continue
             destination = new / entry.name
+            if managed(prefix + entry.name):
+                if _real_dir(entry) and _real_dir(destination):  # a folder the save wrote: what else came in it
+                    _move_back(entry, destination, managed, f"{prefix}{entry.name}/")
+                continue
             with contextlib.suppress(OSError):
                 if not destination.exists() and not destination.is_symlink():
                     entry.rename(destination)
-                elif entry.is_dir() and not entry.is_symlink() and destination.is_dir():
-                    _move_back(entry, destination, lambda _: False)
+                elif _real_dir(entry) and destination.is_dir():
+                    _move_back(entry, destination, managed, f"{prefix}{entry.name}/")
                 elif entry.is_file() and not entry.is_symlink() and not entry.samefile(destination):
                     entry.replace(destination)  # replaced in the old directory after it was linked
 

@@ -197,11 +197,61 @@ def test_a_dict_key_that_is_no_string_is_named_with_what_to_do() -> None:
         pass
 
     with pytest.raises(
-        ConfigEncodingError, match=r"\(at activation\['s'\]\[1\]: a builtins\.int key\).*keys are strings"
+        ConfigEncodingError, match=r"\(at activation\['s'\]\[1\.5\]: a builtins\.float key\).*keys are strings"
     ) as info:
-        Strict(activation={"s": {1: "relu"}})  # type: ignore[arg-type]
-    assert info.value.part == "['s'][1]" and info.value.key_type is int and info.value.part_type is int
+        Strict(activation={"s": {1.5: "relu"}})  # type: ignore[arg-type]
+    assert info.value.part == "['s'][1.5]" and info.value.key_type is float and info.value.part_type is float
     assert "coders=" not in str(info.value)
+
+
+@dataclass
+class LabelConfig:
+    hidden: int = 4
+    id2label: dict[int, str] = field(default_factory=dict)
+
+
+class Classifier(NumpyModelMixin):
+    def __init__(self, id2label: dict[int, str] | None = None) -> None:
+        self.id2label = id2label
+        self.weights = {"w": np.zeros(2, np.float32)}
+
+
+class ConfiguredClassifier(NumpyModelMixin):
+    def __init__(self, config: LabelConfig) -> None:
+        self.config = config
+        self.weights = {"w": np.zeros(2, np.float32)}
+
+
+def test_integer_keys_are_written_as_huggingface_hub_writes_them_and_read_back_as_annotated(tmp_path: Path) -> None:
+    labels = {0: "negative", 1: "positive", np.int64(2): "neutral"}
+    Classifier(id2label=labels).save_pretrained(tmp_path / "arg")  # type: ignore[arg-type]  # (a numpy key)
+    assert json.loads((tmp_path / "arg" / "config.json").read_text()) == {
+        "id2label": {"0": "negative", "1": "positive", "2": "neutral"}  # json.dumps' keys
+    }
+    assert Classifier.from_pretrained(tmp_path / "arg").id2label == {0: "negative", 1: "positive", 2: "neutral"}
+    ConfiguredClassifier(LabelConfig(8, {0: "neg"})).save_pretrained(tmp_path / "dataclass")
+    saved = json.loads((tmp_path / "dataclass" / "config.json").read_text())
+    assert saved == {"hidden": 8, "id2label": {"0": "neg"}}
+    assert ConfiguredClassifier.from_pretrained(tmp_path / "dataclass").config == LabelConfig(8, {0: "neg"})
+
+
+def test_integer_keys_nothing_annotates_come_back_as_strings_with_a_warning(tmp_path: Path) -> None:
+    class Loose(MLP):
+        def __init__(self, labels: dict = {}) -> None:  # type: ignore[type-arg]  # noqa: B006
+            super().__init__()
+            self.labels = labels
+
+    with pytest.warns(ConfigEncodingWarning, match=r"labels\[0\] \(int key\).*`labels: dict\[int, \.\.\.\]`"):
+        Loose(labels={0: "a"}).save_pretrained(tmp_path)
+    assert Loose.from_pretrained(tmp_path).labels == {"0": "a"}  # as huggingface_hub's mixin gives it
+
+
+def test_integer_and_string_keys_that_would_collide_are_refused() -> None:
+    class Strict(Classifier, strict_config=True):
+        pass
+
+    with pytest.raises(ConfigEncodingError, match="id2label"):
+        Strict(id2label={1: "a", "1": "b"})  # type: ignore[dict-item]
 
 
 class Clipped(NumpyModelMixin):

@@ -473,10 +473,11 @@ class ModelHubMixinBase(HfMixinHelpers):
             )
         elif changed is not None:
             where, before, after = changed
+            example = f"dict[{before.removesuffix(' key')}, ...]" if before.endswith(" key") else "MyType"
             warn_user(
                 f"{cls.__qualname__}: argument {where} ({before}) is saved as JSON that from_pretrained gives back "
-                f"as {after} (nothing says its type): annotate it (`{name}: MyType`, a dataclass for nested values) "
-                "or declare a coder for its type",
+                f"as {after} (nothing says its type): annotate it (`{name}: {example}`, a dataclass for nested "
+                "values) or declare a coder for its type",
                 ConfigEncodingWarning,
             )
 

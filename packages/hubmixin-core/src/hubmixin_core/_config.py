@@ -33,6 +33,7 @@ __all__ = [
     "Mismatch",
     "unencodable_part",
     "NonStringKey",
+    "json_key",
     "coder_output_fault",
 ]
 
@@ -80,10 +81,21 @@ def encode_value(value: Any, coders: Coders, _above: frozenset[int] = frozenset(
         items = [encode_value(v, coders, above) for v in value]
         return UNENCODABLE if any(v is UNENCODABLE for v in items) else items
     if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
+        keys = [key for key in map(json_key, value) if key is not None]
+        if len(set(keys)) < len(value):  # a key JSON cannot hold, or two alike (``{1: .., "1": ..}``)
             return UNENCODABLE
-        return _encode_items(value, coders, above)
+        return _encode_items(dict(zip(keys, value.values(), strict=True)), coders, above)
     return UNENCODABLE
+
+
+def json_key(key: Any) -> str | None:
+    """``key`` as a JSON object key: a string as it is, an integer (``id2label``'s) as its digits, as
+    ``json.dumps`` and so huggingface_hub write it (``dict[int, str]`` annotations decode it back); else None."""
+    if isinstance(key, str):
+        return str(key)
+    if isinstance(key, int | np.integer) and not isinstance(key, bool | np.bool_):
+        return str(int(key))
+    return None
 
 
 def coder_output_fault(data: Any, where: str = "") -> tuple[str, Any] | None:
@@ -124,7 +136,7 @@ def unencodable_part(value: Any, coders: Coders, _above: frozenset[int] = frozen
         parts = [(f"[{i}]", item) for i, item in enumerate(value)]
     elif isinstance(value, dict):
         for key in value:
-            if not isinstance(key, str):
+            if json_key(key) is None:
                 return f"[{key!r}]", NonStringKey(key)
         parts = [(f"[{k!r}]", item) for k, item in value.items()]
     else:
@@ -174,8 +186,8 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         item = args[0] if args else Any
         decoded = [decode_value(item, v, coders) for v in value]
         return tuple(decoded) if origin is tuple else decoded
-    if origin is dict and isinstance(value, dict) and len(args) == 2:
-        return {k: decode_value(args[1], v, coders) for k, v in value.items()}
+    if origin in _MAPPINGS and isinstance(value, dict) and len(args) == 2:
+        return {_decode_key(args[0], k): decode_value(args[1], v, coders) for k, v in value.items()}
     if not isinstance(annotation, type):
         return value
     if _integral_float(annotation, value):
@@ -190,6 +202,17 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
     if annotation is tuple and isinstance(value, list):
         return tuple(value)
     return value
+
+
+_MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+
+
+def _decode_key(annotation: Any, key: Any) -> Any:
+    """A JSON object key as the key type ``annotation`` says: an integer type's from its digits."""
+    integral = isinstance(annotation, type) and issubclass(annotation, int) and not issubclass(annotation, bool)
+    if integral and isinstance(key, str) and key.lstrip("-").isdigit():
+        return annotation(int(key))
+    return key
 
 
 def _decode_union(members: list[Any], value: Any, coders: Coders) -> Any:

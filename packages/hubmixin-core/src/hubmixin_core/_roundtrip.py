@@ -98,9 +98,9 @@ def _item_annotation(args: tuple[Any, ...]) -> Any:
 
 def _items_change(before: dict[Any, Any], after: dict[Any, Any], where: str, annotation: Any) -> Change:
     for key, item in before.items():
-        if not isinstance(key, str):  # JSON keys are strings
+        if key not in after:  # JSON keys are strings: an integer key comes back one unless annotated
             return f"{where}[{key!r}]", f"{type(key).__qualname__} key", "str key"
-        found = type_change(item, after.get(key), f"{where}[{key!r}]", annotation)
+        found = type_change(item, after[key], f"{where}[{key!r}]", annotation)
         if found is not None:
             return found
     return None

@@ -138,7 +138,7 @@ class ConfigEncodingError(ConfigError, TypeError):
             )
         elif key_type is not None:  # the part is a dict's key
             at = f" (at {parameter}{part}: a {_type_name(key_type)} key)"
-            advice = "JSON object keys are strings: use string keys, or a list of pairs."
+            advice = "JSON object keys are strings (integers are written as their digits): use such keys, or pairs."
         else:
             at = "" if part is None else f" (at {parameter}{part}: {_type_name(self.part_type)})"
             advice = (

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, assert_type
 
 import keras
+import numpy as np
 from huggingface_hub import CommitInfo
 
 from hubmixin_keras import KerasModelHubMixin
@@ -34,6 +35,7 @@ def check(model: MyKerasModel, flag: bool) -> None:
     assert_type(MyKerasModel.from_pretrained("user/model"), MyKerasModel)
     assert_type(MyKerasModel.from_pretrained("u/m", dtype="bfloat16", strict=True), MyKerasModel)
     assert_type(MyKerasModel.from_pretrained(Path("dir"), strict=False, dtype=None), MyKerasModel)
+    assert_type(MyKerasModel.from_pretrained("u/m", dtype=np.float16), MyKerasModel)
     assert_type(MyKerasModel.from_pretrained("u/m", model_kwargs={"name": "mine", "hidden": 4}), MyKerasModel)
     assert_type(SubModel.from_pretrained("u/m", revision="main", max_workers=2), SubModel)
     assert_type(model.save_pretrained("out", max_shard_size="1GB", dtype="bfloat16"), None)

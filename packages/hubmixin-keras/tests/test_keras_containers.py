@@ -244,6 +244,12 @@ def test_layers_never_built_are_named_at_save(tmp_path: Path) -> None:
     assert sorted(load_file(tmp_path / "model.safetensors")) == ["head.bias", "head.weight"]
 
 
+def test_a_model_never_called_is_named_at_save(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match=r"PartlyCalled has no variables yet \(never called\): the checkpoint"):
+        PartlyCalled().save_pretrained(tmp_path)
+    assert load_file(tmp_path / "model.safetensors") == {}
+
+
 class Pair(keras.layers.Layer):  # type: ignore[misc]
     """Holds one sub-layer under two names: each level doubles the paths to the layers below."""
 

@@ -8,6 +8,8 @@ from hubmixin_core.params import KEY_MAPPING, MAX_SHARD_SIZE, STRICT, FrameworkE
 
 __all__ = ["EXTRAS"]
 
+_DTYPE = ("from numpy.typing import DTypeLike",)  # what Keras takes; numpy comes with Keras
+
 EXTRAS = FrameworkExtras(
     package="hubmixin_keras",
     class_name="KerasModelHubMixinMethods",
@@ -17,21 +19,25 @@ EXTRAS = FrameworkExtras(
         KEY_MAPPING,
         Param(
             "dtype",
-            "str | None",
+            "DTypeLike | None",
             "None",
-            'Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, ...): the model is built '
-            "under that Keras dtype policy, so its floating variables (and computations) use it; integer "
-            "variables are left as they are. `None` keeps the model's own dtype policy.",
+            'Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, `np.float16`, ...; the '
+            "backend's own `torch.float16` works too): the model is built under that Keras dtype policy, "
+            "so its floating variables (and computations) use it; integer variables are left as they are. `None` "
+            "keeps the model's own dtype policy.",
+            _DTYPE,
         ),
     ),
     save=(
         MAX_SHARD_SIZE,
         Param(
             "dtype",
-            "str | None",
+            "DTypeLike | None",
             "None",
-            'Floating-point dtype to save the weights as (`"bfloat16"`, `"float16"`, ...); integer variables are '
-            "saved as they are. The model itself is not changed. `None` saves each variable in its own dtype.",
+            'Floating-point dtype to save the weights as (`"bfloat16"`, `"float16"`, `np.float16`, ...); integer '
+            "variables are saved as they are. The model itself is not changed. `None` saves each variable in its "
+            "own dtype.",
+            _DTYPE,
         ),
     ),
     runtime_args=("name", "dtype", "trainable"),

@@ -248,10 +248,11 @@ class KerasHubMixinBase(ModelHubMixin):
                 f"walk ({_NOT_WALKED}): they are not saved",
                 UserWarning,
             )
-        if not layers:
-            logger.warning(
-                "%s has no variables yet: call it once on an input before saving; the checkpoint is empty",
-                type(self).__qualname__,
+        if not layers and not unreached and not _as_layer(self).built:
+            warn_user(
+                f"{type(self).__qualname__} has no variables yet (never called): the checkpoint is empty, and "
+                "from_pretrained gives the model new weights; call it once on an input before saving",
+                UserWarning,
             )
         else:
             _warn_unbuilt(_as_layer(self))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Never, Self, overload
 
 from huggingface_hub import CommitInfo
+from numpy.typing import DTypeLike
 
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core.typing import DataclassInstance
@@ -48,7 +49,7 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
         model_card_kwargs: dict[str, Any] | None = None,
         endpoint: str | None = None,
         max_shard_size: int | str | None = None,
-        dtype: str | None = None,
+        dtype: DTypeLike | None = None,
     ) -> None: ...
 
     @overload
@@ -70,7 +71,7 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
         model_card_kwargs: dict[str, Any] | None = None,
         endpoint: str | None = None,
         max_shard_size: int | str | None = None,
-        dtype: str | None = None,
+        dtype: DTypeLike | None = None,
     ) -> CommitInfo: ...
 
     @overload
@@ -92,7 +93,7 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
         model_card_kwargs: dict[str, Any] | None = None,
         endpoint: str | None = None,
         max_shard_size: int | str | None = None,
-        dtype: str | None = None,
+        dtype: DTypeLike | None = None,
     ) -> CommitInfo | None: ...
 
     def save_pretrained(
@@ -113,7 +114,7 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
         model_card_kwargs: dict[str, Any] | None = None,
         endpoint: str | None = None,
         max_shard_size: int | str | None = None,
-        dtype: str | None = None,
+        dtype: DTypeLike | None = None,
         **push_to_hub_kwargs: Any,
     ) -> CommitInfo | None:
         """Save the model's weights, `config.json` and model card to a local directory.
@@ -156,9 +157,10 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
                 is written as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`, as
                 transformers does; a smaller one stays a single `model.safetensors`. `None` always writes a single file
                 (the one `huggingface_hub.PyTorchModelHubMixin` reads).
-            dtype (`str | None`, *optional*, defaults to `None`):
-                Floating-point dtype to save the weights as (`"bfloat16"`, `"float16"`, ...); integer variables are
-                saved as they are. The model itself is not changed. `None` saves each variable in its own dtype.
+            dtype (`DTypeLike | None`, *optional*, defaults to `None`):
+                Floating-point dtype to save the weights as (`"bfloat16"`, `"float16"`, `np.float16`, ...); integer
+                variables are saved as they are. The model itself is not changed. `None` saves each variable in its own
+                dtype.
             **push_to_hub_kwargs (`Any`):
                 With `push_to_hub=True`, more keywords for `push_to_hub`, which `save_pretrained` calls at the end (as
                 huggingface_hub does), so a class overriding `push_to_hub` receives them. Accepted at run time only:
@@ -206,7 +208,7 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
         max_workers: int = 8,
         strict: bool = False,
         key_mapping: Mapping[str, str] | None = None,
-        dtype: str | None = None,
+        dtype: DTypeLike | None = None,
         model_kwargs: Mapping[str, Any] | None = None,
         **init_kwargs: Never,
     ) -> Self:
@@ -245,10 +247,11 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
                 (`{"^encoder[.]attn[.]": "enc.attention."}`), and layer settings are compared under the new names. For
                 two ports of a model whose attribute names differ. Two names renamed to the same one raise
                 `WeightsKeyError`. The files are not changed.
-            dtype (`str | None`, *optional*, defaults to `None`):
-                Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, ...): the model is built under
-                that Keras dtype policy, so its floating variables (and computations) use it; integer variables are left
-                as they are. `None` keeps the model's own dtype policy.
+            dtype (`DTypeLike | None`, *optional*, defaults to `None`):
+                Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, `np.float16`, ...; the backend's
+                own `torch.float16` works too): the model is built under that Keras dtype policy, so its floating
+                variables (and computations) use it; integer variables are left as they are. `None` keeps the model's
+                own dtype policy.
             model_kwargs (`Mapping[str, Any]`, *optional*, defaults to `None`):
                 Keyword arguments for the model's `__init__`, overriding values read from `config.json`. Extra keywords
                 given directly to `from_pretrained` are accepted at run time too (for compatibility with
@@ -295,7 +298,7 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
         model_card_kwargs: dict[str, Any] | None = None,
         endpoint: str | None = None,
         max_shard_size: int | str | None = None,
-        dtype: str | None = None,
+        dtype: DTypeLike | None = None,
     ) -> CommitInfo:
         """Save the model to a temporary directory and upload it to the Hub in one commit.
 
@@ -333,9 +336,10 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
                 is written as `model-0000i-of-0000n.safetensors` shards plus `model.safetensors.index.json`, as
                 transformers does; a smaller one stays a single `model.safetensors`. `None` always writes a single file
                 (the one `huggingface_hub.PyTorchModelHubMixin` reads).
-            dtype (`str | None`, *optional*, defaults to `None`):
-                Floating-point dtype to save the weights as (`"bfloat16"`, `"float16"`, ...); integer variables are
-                saved as they are. The model itself is not changed. `None` saves each variable in its own dtype.
+            dtype (`DTypeLike | None`, *optional*, defaults to `None`):
+                Floating-point dtype to save the weights as (`"bfloat16"`, `"float16"`, `np.float16`, ...); integer
+                variables are saved as they are. The model itself is not changed. `None` saves each variable in its own
+                dtype.
 
         Returns:
             `CommitInfo` of the upload: a `str` holding the commit URL, with `.oid` and `.pr_url`.

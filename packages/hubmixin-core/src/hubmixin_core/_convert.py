@@ -21,25 +21,41 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Protocol
 
-from hubmixin_core._atomic import atomic_directory
+import numpy as np
+from huggingface_hub.utils.tqdm import tqdm
+from numpy.typing import NDArray
+
+from hubmixin_core._atomic import _stem, atomic_directory
 from hubmixin_core._checks import misspelt_keys
 from hubmixin_core._config import loads_config
 from hubmixin_core.errors import HubMixinError, MissingArgumentError, WeightsFileError
-from hubmixin_core.weights import CONFIG_NAME, FRAMEWORK_KEY, canonical_metadata, read_header, write_safetensors
+from hubmixin_core.weights import (
+    CONFIG_NAME,
+    FRAMEWORK_KEY,
+    Header,
+    canonical_metadata,
+    read_header,
+    write_safetensors,
+)
 from hubmixin_core.weights._names import replaced_by_save
-from hubmixin_core.weights._read import read_raw
+from hubmixin_core.weights._read import _locate, _read_all, aligned_empty, read_raw
 
 __all__ = [
     "GROUP",
+    "PROGRESS_FROM_BYTES",
     "TARGETS",
     "ConvertError",
+    "ConvertProgress",
     "ConvertRequest",
     "Converter",
     "add_convert_parser",
@@ -97,6 +113,124 @@ class Converter(Protocol):
         ...
 
 
+PROGRESS_FROM_BYTES = 100 * 2**20
+"""A conversion that reads at least this many bytes shows a progress bar (unless asked not to)."""
+
+_STEP_BYTES = 64 * 2**20  # one step of the bar: it moves during a large tensor, and reads stay parallel
+_POLL_S = 0.1
+
+
+class ConvertProgress:
+    """One progress bar over the bytes a conversion reads from its source and writes under its output.
+
+    Readers count what they read (`read`, or `copy` and `read_file`, which read in steps). What is written is
+    measured from the sizes of the files under the output directory and under the staging directories a
+    ``save_pretrained`` into it writes first, so a framework's own writer is followed as it writes.
+    Use it as a context manager: the bar reaches 100 % only when the body ends without an error.
+    """
+
+    def __init__(self, request: ConvertRequest, output: Path, *, reads: int, writes: int | None = None) -> None:
+        """``reads``: bytes the reader will read; ``writes``: bytes of tensors it will write (default: as many)."""
+        self._output, self._reads = output, reads
+        self._writes = reads if writes is None else writes
+        self._read = self._wrote = 0  # (what was written is measured by the poller alone: a directory walk)
+        self._bar = tqdm(  # type: ignore[no-untyped-call]
+            total=self._reads + self._writes,
+            unit="B",
+            unit_scale=True,
+            desc=request.source.name,
+            disable=not (request.progress and reads >= PROGRESS_FROM_BYTES),
+        )
+        self.shown: bool = not self._bar.disable
+        """Whether the bar shows (``HF_HUB_DISABLE_PROGRESS_BARS`` hides it too)."""
+        self._lock = threading.Lock()  # the bar moves from the reader (reads) and from the poller (writes)
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="hubmixin-convert-progress", daemon=True)
+
+    def __enter__(self) -> ConvertProgress:
+        if self.shown:
+            self._poller.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self.shown:
+            self._stop.set()
+            self._poller.join()
+            if kind is None:
+                self._move_to(self._reads + self._writes)
+        self._bar.close()
+
+    def read(self, nbytes: int) -> None:
+        """Count ``nbytes`` more bytes read from the source."""
+        self._read += nbytes
+        if self.shown:
+            self._move()
+
+    def copy(self, data: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """The flat bytes ``data`` (a view of a memory-mapped source) read into memory step by step, counted;
+        without a bar, ``data`` itself (its writer reads it)."""
+        if not self.shown:
+            self.read(data.nbytes)
+            return data
+        copied = aligned_empty(data.shape, data.dtype)
+        for start in range(0, data.size, _STEP_BYTES):
+            copied[start : start + _STEP_BYTES] = data[start : start + _STEP_BYTES]
+            self.read(min(_STEP_BYTES, data.size - start))
+        return copied
+
+    def read_file(self, path: Path) -> bytearray:
+        """The bytes of the file ``path``, read step by step and counted."""
+        data = bytearray(path.stat().st_size)
+        done = 0
+        with path.open("rb") as file, memoryview(data) as view:
+            while done < len(data) and (count := file.readinto(view[done : done + _STEP_BYTES])):
+                done += count
+                self.read(count)
+        del data[done:]  # (a file cut short since its size was read)
+        return data
+
+    def _poll(self) -> None:
+        while not self._stop.wait(_POLL_S):
+            self._wrote = self._written()
+            self._move()
+
+    def _move(self) -> None:
+        """Show the bytes read and written so far (never more than expected: the files hold headers too)."""
+        self._move_to(min(self._read, self._reads) + min(self._wrote, self._writes))
+
+    def _move_to(self, position: int) -> None:
+        with self._lock:
+            if position > self._bar.n:
+                self._bar.update(position - self._bar.n)
+
+    def _written(self) -> int:
+        """Bytes of the files under the output and under the staging directories of a save into it."""
+        staging = f".{_stem(self._output.name)}.hubmixin-"  # (see hubmixin_core._atomic)
+        try:
+            with os.scandir(self._output.parent) as entries:
+                roots = [entry.path for entry in entries if entry.name.startswith(staging)]
+        except OSError:
+            roots = []
+        return sum(_tree_bytes(root) for root in [str(self._output), *roots])
+
+
+def _tree_bytes(root: str) -> int:
+    """Bytes of the files under ``root``; what vanishes while it is read (a staging directory renamed) is 0."""
+    total = 0
+    try:
+        with os.scandir(root) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    total += _tree_bytes(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+    except OSError:
+        pass
+    return total
+
+
 def load_class(spec: str) -> type[Any]:
     """The class named by ``package.module:Class``."""
     module_name, _, name = spec.partition(":")
@@ -150,13 +284,26 @@ class _SafetensorsConverter:
         if header.metadata.get("format", "pt") != "pt":
             raise WeightsFileError(f"{request.source}: format {header.metadata['format']!r} is not the PyTorch layout")
         framework = header.metadata.get(FRAMEWORK_KEY, "torch")
-        write_safetensors(
-            output,
-            header.tensors,
-            lambda name: read_raw(request.source, [name])[name],  # one tensor in memory at a time
-            max_shard_size=request.max_shard_size,
-            metadata={**header.metadata, **canonical_metadata(framework)},
-        )
+        with ConvertProgress(request, output, reads=sum(info.nbytes for info in header.tensors.values())) as progress:
+            write_safetensors(
+                output,
+                header.tensors,
+                lambda name: _read_tensor(request.source, header, name, progress),  # one in memory at a time
+                max_shard_size=request.max_shard_size,
+                metadata={**header.metadata, **canonical_metadata(framework)},
+            )
+
+
+def _read_tensor(path: Path, header: Header, name: str, progress: ConvertProgress) -> NDArray[np.uint8]:
+    """The stored bytes of tensor ``name``: read at once, or in counted steps where a bar shows."""
+    if not progress.shown:
+        return read_raw(path, [name])[name]
+    info, _, offset = _locate(path, header, name)
+    raw = aligned_empty((info.nbytes,), np.dtype(np.uint8))
+    for start in range(0, info.nbytes, _STEP_BYTES):
+        _read_all(path, [(raw[start : start + _STEP_BYTES], offset + start)])
+        progress.read(min(_STEP_BYTES, info.nbytes - start))
+    return raw
 
 
 _SAFETENSORS = _SafetensorsConverter()
@@ -220,6 +367,11 @@ def convert_checkpoint(
         raise ConvertError(f"{source}: no such file or directory")
     converter = next((c for c in _converters(source) if c.accepts(source)), None)
     if converter is None:
+        if source.is_dir():
+            raise ConvertError(
+                f"{source}: a folder holding no checkpoint hubmixin converts (a folder: pytorch_model.bin or "
+                "shards with their pytorch_model.bin.index.json, with hubmixin-torch; give other formats' file path)"
+            )
         raise ConvertError(
             f"{source}: not a format hubmixin converts (.safetensors; .pt/.pth/.bin with hubmixin-torch; "
             ".weights.h5 with hubmixin-keras; .msgpack with hubmixin-flax)"

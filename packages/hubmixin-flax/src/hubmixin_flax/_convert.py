@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jax
 import numpy as np
 from flax import nnx, serialization
 
-from hubmixin_core._convert import ConvertRequest, source_model_class
+from hubmixin_core._convert import ConvertProgress, ConvertRequest, source_model_class
 from hubmixin_core.errors import WeightsFileError, WeightsShapeError
 from hubmixin_flax._construct import construct_abstract
 from hubmixin_flax._mixin import FlaxModelHubMixin
@@ -37,17 +37,19 @@ class FlaxMsgpackConverter:
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
             kwargs["rngs"] = nnx.Rngs(0)
         model = construct_abstract(cls, kwargs)
-        try:
-            restored = serialization.msgpack_restore(request.source.read_bytes())
-        except Exception as error:  # msgpack raises its own errors for a corrupt file
-            raise WeightsFileError(f"{request.source}: not a Flax msgpack file ({type(error).__name__})") from None
-        state = nnx.state(model, PERSISTENT)
-        expected = nnx.to_pure_dict(state)
-        restored = _without(restored, nnx.to_pure_dict(nnx.state(model, nnx.Not(PERSISTENT))))
-        _check_tree(request.source, expected, restored, "")
-        nnx.replace_by_pure_dict(state, jax.tree.map(np.asarray, restored))
-        nnx.update(model, state)
-        model.save_pretrained(output, max_shard_size=request.max_shard_size)
+        with ConvertProgress(request, output, reads=request.source.stat().st_size) as progress:
+            try:
+                data = progress.read_file(request.source)
+                restored = serialization.msgpack_restore(cast(bytes, data))  # (msgpack reads any buffer: no copy)
+            except Exception as error:  # msgpack raises its own errors for a corrupt file
+                raise WeightsFileError(f"{request.source}: not a Flax msgpack file ({type(error).__name__})") from None
+            state = nnx.state(model, PERSISTENT)
+            expected = nnx.to_pure_dict(state)
+            restored = _without(restored, nnx.to_pure_dict(nnx.state(model, nnx.Not(PERSISTENT))))
+            _check_tree(request.source, expected, restored, "")
+            nnx.replace_by_pure_dict(state, jax.tree.map(np.asarray, restored))
+            nnx.update(model, state)
+            model.save_pretrained(output, max_shard_size=request.max_shard_size)
 
 
 def _without(found: Any, other: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from hubmixin_core._convert import ConvertError, ConvertRequest, source_model_class
+from hubmixin_core._convert import ConvertError, ConvertProgress, ConvertRequest, source_model_class
 from hubmixin_core.errors import WeightsFileError
 from hubmixin_keras._mixin import KerasModelHubMixin
 
@@ -43,19 +43,27 @@ class KerasWeightsConverter:
             raise ConvertError(
                 f"--model {request.model}: the model has no variables until it is called: pass --input-shape"
             )
-        try:
-            model.load_weights(str(request.source))
-        except (ValueError, OSError, KeyError) as error:
-            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-            reason = " ".join(lines)[:400]  # Keras says what it could not load first, and why after
-            raise WeightsFileError(f"{request.source}: {reason}") from None
-        stored = _stored_arrays(request.source)
-        if len(stored) > len(model.weights):  # Keras' load_weights skips what the model lacks
-            raise WeightsFileError(
-                f"{request.source}: holds {len(stored)} arrays, --model {request.model} has {len(model.weights)} "
-                f"variables: a file of another model (first arrays: {', '.join(stored[:3])})"
-            )
-        model.save_pretrained(output, max_shard_size=request.max_shard_size)
+        size = request.source.stat().st_size
+        with ConvertProgress(request, output, reads=size) as progress:
+            _load_weights(model, request.source)
+            progress.read(size)  # Keras reads the file in one call
+            stored = _stored_arrays(request.source)
+            if len(stored) > len(model.weights):  # Keras' load_weights skips what the model lacks
+                raise WeightsFileError(
+                    f"{request.source}: holds {len(stored)} arrays, --model {request.model} has "
+                    f"{len(model.weights)} variables: a file of another model (first arrays: {', '.join(stored[:3])})"
+                )
+            model.save_pretrained(output, max_shard_size=request.max_shard_size)
+
+
+def _load_weights(model: Any, source: Path) -> None:
+    """``model.load_weights(source)``, its errors as one `WeightsFileError` naming the file."""
+    try:
+        model.load_weights(str(source))
+    except (ValueError, OSError, KeyError) as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = " ".join(lines)[:400]  # Keras says what it could not load first, and why after
+        raise WeightsFileError(f"{source}: {reason}") from None
 
 
 def _stored_arrays(path: Path) -> list[str]:

@@ -6,18 +6,23 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import torch
-from huggingface_hub.utils.tqdm import tqdm
-from safetensors.torch import save_file
+from numpy.typing import NDArray
 
-from hubmixin_core._convert import ConvertError, ConvertRequest
+from hubmixin_core._convert import ConvertError, ConvertProgress, ConvertRequest
 from hubmixin_core.errors import ShardIndexError
-from hubmixin_core.weights import canonical_metadata, check_relative_path, save_safetensors
+from hubmixin_core.weights import (
+    PYTORCH_WEIGHTS_NAME,
+    TensorInfo,
+    canonical_metadata,
+    check_relative_path,
+    write_safetensors,
+)
 from hubmixin_torch._checkpoint import _pickle_checkpoint
+from hubmixin_torch._dtypes import dtype_name
 
 __all__ = ["CONVERTER", "TorchStateDictConverter"]
-
-_PROGRESS_FROM_BYTES = 100 * 2**20
 
 
 class TorchStateDictConverter:
@@ -26,39 +31,34 @@ class TorchStateDictConverter:
     framework = "torch"
 
     def accepts(self, source: Path) -> bool:
-        """``.pt``, ``.pth`` and ``.bin`` files; shards by their ``pytorch_model.bin.index.json`` or its folder."""
+        """``.pt``, ``.pth`` and ``.bin`` files; shards by their ``pytorch_model.bin.index.json``; a folder holding
+        that index or a ``pytorch_model.bin``."""
         if source.is_dir():
-            return (source / _INDEX).is_file()
+            return (source / _INDEX).is_file() or (source / PYTORCH_WEIGHTS_NAME).is_file()
         return source.is_file() and (
             source.suffix in (".pt", ".pth", ".bin") or source.name.endswith(".bin.index.json")
         )
 
     def convert(self, request: ConvertRequest, output: Path) -> None:
-        """Read the tensors with ``torch.load(weights_only=True)`` and write them as canonical safetensors."""
-        state = _read_state(request.source)
-        names = list(state)
-        total = sum(t.numel() * t.element_size() for t in state.values())
-        shown = request.progress and total >= _PROGRESS_FROM_BYTES
-        tensors: dict[str, torch.Tensor] = {}
-        seen: set[int] = set()
-        with tqdm(  # type: ignore[no-untyped-call]
-            total=total, unit="B", unit_scale=True, desc=request.source.name, disable=not shown
-        ) as bar:
-            for name in names:
-                tensor = state[name].detach().contiguous()
-                if tensor.untyped_storage().data_ptr() in seen:  # tied weights: safetensors stores each once
-                    tensor = tensor.clone()
-                seen.add(tensor.untyped_storage().data_ptr())
-                tensors[name] = tensor
-                bar.update(tensor.numel() * tensor.element_size())
-        save_safetensors(
-            tensors,
-            output,
-            save_file=save_file,
-            nbytes=lambda t: t.numel() * t.element_size(),
-            max_shard_size=request.max_shard_size,
-            metadata=canonical_metadata("torch"),
-        )
+        """Read the tensors with ``torch.load(weights_only=True)`` (memory-mapped where the file allows) and write
+        them one at a time as canonical safetensors."""
+        state = {name: tensor.detach() for name, tensor in _read_state(request.source).items()}
+        infos = {name: TensorInfo(tuple(tensor.shape), dtype_name(tensor.dtype)) for name, tensor in state.items()}
+        total = sum(tensor.numel() * tensor.element_size() for tensor in state.values())
+        with ConvertProgress(request, output, reads=total) as progress:
+            write_safetensors(
+                output,
+                infos,
+                lambda name: progress.copy(_flat_bytes(state.pop(name))),  # tied weights: written under each name
+                max_shard_size=request.max_shard_size,
+                metadata=canonical_metadata("torch"),
+            )
+
+
+def _flat_bytes(tensor: torch.Tensor) -> NDArray[np.uint8]:
+    """The tensor's data in C order as a flat ``uint8`` array (a view where it is contiguous)."""
+    flat: NDArray[np.uint8] = tensor.contiguous().reshape(-1).view(torch.uint8).numpy()
+    return flat
 
 
 _INDEX = "pytorch_model.bin.index.json"
@@ -66,7 +66,10 @@ _SHARD = re.compile(r"-(\d+)-of-(\d+)\.bin$")
 
 
 def _read_state(source: Path) -> dict[str, torch.Tensor]:
-    """The tensors of a state-dict file, or of every shard an index (or the folder holding it) names."""
+    """The tensors of a state-dict file, or of every shard an index (or the folder holding it) names, or of a
+    folder's ``pytorch_model.bin``."""
+    if source.is_dir() and not (source / _INDEX).is_file():
+        source = source / PYTORCH_WEIGHTS_NAME
     index = source / _INDEX if source.is_dir() else source
     if not index.name.endswith(".bin.index.json"):
         shard = _SHARD.search(source.name)

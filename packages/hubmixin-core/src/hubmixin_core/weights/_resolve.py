@@ -80,9 +80,8 @@ def resolve_weight_files(
     if index_path is None:
         missing = f"found neither {filename} nor {index_filename}"
         if directory.is_dir():
-            raise WeightsNotFoundError(
-                f"{directory}: {missing} (it holds {sorted(p.name for p in directory.iterdir())})"
-            )
+            held = sorted(p.name for p in directory.iterdir())
+            raise WeightsNotFoundError(f"{directory}: {missing} (it holds {held}){_convert_hint(directory, held)}")
         where = f"{model_id}@{options.revision}" if options.revision else str(model_id)
         raise WeightsNotFoundError(f"{where}: {missing}")
     index = ShardIndex.read(index_path)
@@ -99,3 +98,15 @@ def resolve_weight_files(
             raise ShardIndexError(f"{index_path}: shard {name!r} is missing")
         warn_if_linked_outside(directory, path)
     return WeightFiles(files, index)
+
+
+_TORCH_CHECKPOINTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+"""What huggingface_hub's and transformers' PyTorch saves wrote before safetensors."""
+
+
+def _convert_hint(directory: Path, held: list[str]) -> str:
+    """How to rewrite a folder's legacy PyTorch checkpoint for loading (hubmixin-torch loads it as it is)."""
+    found = next((name for name in _TORCH_CHECKPOINTS if name in held), None)
+    if found is None:
+        return ""
+    return f": a PyTorch checkpoint ({found}): convert it with `hubmixin convert {directory} DST --to torch|flax|keras`"

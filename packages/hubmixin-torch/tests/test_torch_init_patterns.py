@@ -3,6 +3,7 @@ computed from parameters, ties made by sharing ``.data``, a ``tie_weights`` of a
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import huggingface_hub
@@ -217,3 +218,45 @@ def test_what_init_did_to_its_parameters_stays(load: str, tmp_path: Path) -> Non
     loaded(ids).sum().backward()
     assert loaded.scale.grad is not None and not loaded.scale.grad.any()  # the hook ran
     assert loaded.emb.weight.grad is not None and loaded.emb.weight.grad.any()
+
+
+class WeaklyRegistered(nn.Module, PyTorchModelHubMixin):
+    """Keeps its weight aside in a list, and in a registry holding it weakly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+        self.decay = [self.fc.weight]
+        self.registry = weakref.WeakSet([self.fc.weight])
+        self.ref = weakref.ref(self.fc.bias)
+
+
+def test_weakly_referenced_parameters_are_the_loaded_ones_everywhere(tmp_path: Path) -> None:
+    model = WeaklyRegistered()
+    model.save_pretrained(tmp_path)
+    loaded = WeaklyRegistered.from_pretrained(tmp_path)
+    assert loaded.decay[0] is loaded.fc.weight and list(loaded.registry) == [loaded.fc.weight]
+    assert loaded.ref() is loaded.fc.bias
+    assert torch.equal(loaded.decay[0], model.fc.weight)
+
+
+class PersistentView(nn.Module, PyTorchModelHubMixin):
+    """Saves a flat view of its weight as a (persistent) buffer."""
+
+    flat: torch.Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+        self.register_buffer("flat", self.fc.weight.data.view(-1))
+
+
+def test_a_persistent_buffer_viewing_a_parameter_stays_a_view(tmp_path: Path) -> None:
+    model = PersistentView()
+    model.save_pretrained(tmp_path)
+    loaded = PersistentView.from_pretrained(tmp_path)
+    assert torch.equal(loaded.fc.weight, model.fc.weight)
+    assert loaded.flat.data_ptr() == loaded.fc.weight.data_ptr()
+    with torch.no_grad():
+        loaded.fc.weight.add_(1)
+    assert torch.equal(loaded.flat, loaded.fc.weight.view(-1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -142,3 +143,70 @@ def test_key_mapping_renames_the_tied_names_the_file_records(tmp_path: Path) -> 
         loaded = UntiedRenamedPair.from_pretrained(tmp_path, strict=strict, key_mapping=mapping)
         assert torch.equal(loaded.embedding.weight, saved.emb.weight)
         assert torch.equal(loaded.out.weight, saved.emb.weight)  # was missing (strict) or left random
+        assert loaded.out.weight.data_ptr() != loaded.embedding.weight.data_ptr()  # the model holds them apart
+
+
+class Switchable(nn.Module, PyTorchModelHubMixin):
+    """Ties its head to its embedding unless asked not to (``tie=False``: the head fine-tuned on its own)."""
+
+    def __init__(self, tie: bool = True, by_data: bool = False) -> None:
+        super().__init__()
+        self.emb, self.head = nn.Embedding(10, 4), nn.Linear(4, 10, bias=False)
+        if tie and by_data:
+            self.head.weight.data = self.emb.weight.data
+        elif tie:
+            self.head.weight = self.emb.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.emb(ids))
+        return out
+
+
+def _head_step_changes_emb(model: Switchable) -> bool:
+    """Whether one SGD step on the head alone, the embedding frozen, changes the embedding."""
+    before = model.emb.weight.detach().clone()
+    model.emb.weight.requires_grad_(False)
+    optimizer = torch.optim.SGD([model.head.weight], lr=1.0)
+    model(torch.tensor([1, 2, 3])).logsumexp(-1).sum().backward()
+    optimizer.step()
+    return not torch.equal(before, model.emb.weight)
+
+
+@pytest.mark.parametrize("by_data", [False, True])
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_tied_checkpoint_loaded_untied_gives_each_its_own_memory(by_data: bool, strict: bool, tmp_path: Path) -> None:
+    saved = Switchable(by_data=by_data)
+    saved.save_pretrained(tmp_path)  # emb.weight, head.weight recorded as its tie
+    loaded = Switchable.from_pretrained(tmp_path, strict=strict, model_kwargs={"tie": False})
+    assert torch.equal(loaded.head.weight, saved.emb.weight)  # a copy of the kept tensor
+    assert loaded.head.weight.untyped_storage().data_ptr() != loaded.emb.weight.untyped_storage().data_ptr()
+    assert not _head_step_changes_emb(loaded)
+    half = Switchable.from_pretrained(tmp_path, model_kwargs={"tie": False}, dtype=torch.float16)
+    assert half.head.weight.dtype == torch.float16 and half.head.weight.data_ptr() != half.emb.weight.data_ptr()
+    tied = Switchable.from_pretrained(tmp_path, strict=strict, model_kwargs={"by_data": by_data})
+    assert tied.head.weight.data_ptr() == tied.emb.weight.data_ptr()  # a model that ties keeps its tie
+
+
+def test_a_legacy_bin_of_a_tied_model_loads_untied_apart(tmp_path: Path) -> None:
+    saved = Switchable(by_data=True)
+    saved.save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    torch.save(saved.state_dict(), tmp_path / "pytorch_model.bin")  # both names, on one storage
+    loaded = Switchable.from_pretrained(tmp_path, model_kwargs={"tie": False})
+    assert torch.equal(loaded.head.weight, saved.emb.weight)
+    assert loaded.head.weight.data_ptr() != loaded.emb.weight.data_ptr()
+    assert not _head_step_changes_emb(loaded)
+    tied = Switchable.from_pretrained(tmp_path, strict=True, model_kwargs={"by_data": True})
+    assert tied.head.weight.data_ptr() == tied.emb.weight.data_ptr()
+
+
+class SwitchableLoadingItself(Switchable):
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def test_a_model_loading_itself_loads_a_tied_checkpoint_untied_apart(tmp_path: Path) -> None:
+    Switchable().save_pretrained(tmp_path)
+    loaded = SwitchableLoadingItself.from_pretrained(tmp_path, strict=True, model_kwargs={"tie": False})
+    assert torch.equal(loaded.head.weight, loaded.emb.weight)
+    assert loaded.head.weight.data_ptr() != loaded.emb.weight.data_ptr()

@@ -10,7 +10,7 @@ from huggingface_hub import HfApi
 from safetensors.torch import save_file
 from torch import nn
 
-from hubmixin_core.errors import DeviceError, HubMixinValueError, MissingArgumentError, WeightsError
+from hubmixin_core.errors import DeviceError, HubMixinOSError, HubMixinValueError, MissingArgumentError, WeightsError
 from hubmixin_core.testing import LocalHub
 from hubmixin_core.weights import read_header
 from hubmixin_core.weights._settings import SETTINGS_KEY
@@ -122,3 +122,18 @@ def test_a_required_argument_is_asked_for_before_the_weights_download(local_hub:
     with pytest.raises(MissingArgumentError):
         Required.from_pretrained(repo_id, cache_dir=tmp_path / "cache")
     assert not list((tmp_path / "cache").rglob("model.safetensors"))
+
+
+@pytest.mark.parametrize(
+    ("directory", "named"),
+    [
+        ("x" * 300, r"cannot save into \S+x{300}: File name too long"),  # the name is longer than file systems take
+        ("/proc/model", r"cannot save into /proc/model: cannot create a directory in /proc \("),  # proc takes none
+    ],
+)
+def test_os_failures_to_save_are_typed_and_name_the_directory(directory: str, named: str, tmp_path: Path) -> None:
+    if directory.startswith("/proc") and not Path("/proc/self").is_dir():
+        pytest.skip("no /proc")
+    with pytest.raises(HubMixinOSError, match=named) as raised:
+        Scaled().save_pretrained(directory if directory.startswith("/") else tmp_path / directory)
+    assert ".tmp" not in str(raised.value)  # not the staging directory's name

@@ -88,12 +88,26 @@ def _make_staging(target: Path) -> tuple[Path, bool]:
     try:
         return Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent)), False
     except OSError as e:
-        if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise
+        if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):  # (the OS names the staging directory)
+            detail = f"cannot create a directory in {target.parent} ({e.strerror})"
+            raise HubMixinOSError(e.errno, f"cannot save into {target}: {detail}") from e
         if target.is_dir() and os.access(target, os.W_OK | os.X_OK):
             return Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target)), True
         where = target.parent if target.is_dir() or not target.exists() else target
         raise HubMixinOSError(e.errno, f"cannot save into {target}: {where} cannot be written ({e.strerror})") from e
+
+
+@contextlib.contextmanager
+def _naming_target(target: Path) -> Iterator[None]:
+    """OS errors of the block (a name too long, a parent that cannot be made) as ``HubMixinOSError`` naming
+    ``target``."""
+    try:
+        yield
+    except HubMixinOSError:
+        raise
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename and Path(e.filename) in target.parents else ""
+        raise HubMixinOSError(e.errno, f"cannot save into {target}: {e.strerror}{where}") from e
 
 
 @contextlib.contextmanager
@@ -105,14 +119,15 @@ def atomic_directory(target: Path, *, replaces: Callable[[str], bool] = lambda _
     removed.
     """
     target = Path(os.path.realpath(target))  # a symlink's directory, and ".." resolved: saved where it points
-    if target.exists() and not target.is_dir():
-        raise SaveLocationError(errno.EEXIST, f"cannot save into {target}: it is a file, not a directory")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as e:
-        raise SaveLocationError(errno.ENOTDIR, f"cannot save into {target}: a parent of it is a file") from e
-    remove_interrupted_saves(target)
-    staging, inside = _make_staging(target)
+    with _naming_target(target):
+        if target.exists() and not target.is_dir():
+            raise SaveLocationError(errno.EEXIST, f"cannot save into {target}: it is a file, not a directory")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as e:
+            raise SaveLocationError(errno.ENOTDIR, f"cannot save into {target}: a parent of it is a file") from e
+        remove_interrupted_saves(target)
+        staging, inside = _make_staging(target)
     try:
         with contextlib.ExitStack() as locks:
             locks.enter_context(_locking(staging, exclusive=False))  # while it runs: no one takes it for abandoned

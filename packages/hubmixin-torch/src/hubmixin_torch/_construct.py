@@ -112,8 +112,9 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
     (of a module given to ``__init__`` or kept elsewhere, a head tied to its embedding). Only this thread is
     affected.
 
-    If ``__init__`` cannot run that way (it reads a parameter's values), the module is constructed normally:
-    :func:`load_checkpoint` then replaces the initialised parameters, at the reference's cost.
+    If ``__init__`` cannot run that way (it reads a parameter's values, or something holds one weakly), the
+    module is constructed normally: :func:`load_checkpoint` then replaces the initialised parameters, at the
+    reference's cost.
     """
     rng = rng_state()
     try:
@@ -123,10 +124,10 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
     except Exception as error:  # data-dependent code in __init__: fall back to a normal construction below
         failure: BaseException | str = error
     else:
-        derived = _meta_attributes(module) + _meta_buffers(module)
+        derived = _meta_attributes(module) + _meta_buffers(module) + _weakly_held(module)
         if not derived:
             return module
-        failure = f"attributes {derived} were computed from parameters"  # they would stay on the meta device
+        failure = f"{derived} were computed from parameters or hold them weakly"  # would stay on the meta device
     set_rng_state(rng)  # the construction below draws what a construction from the caller's state draws
     if _out_of_memory(failure):  # __init__ asks for more than this machine holds (a config asking for a huge model)
         logger.info("constructing allocated too much (%r); constructing on the meta device", failure)
@@ -180,15 +181,34 @@ def _meta_attributes(module: object) -> list[str]:
 
 
 def _meta_buffers(module: object) -> list[str]:
-    """Buffers a checkpoint never holds (non-persistent) that are on the meta device: ``__init__`` computed them
-    from a parameter (``self.register_buffer("flat", self.fc.weight.view(-1), persistent=False)``)."""
+    """Buffers on the meta device (``__init__`` computed them from a parameter) that loading would not make what
+    ``__init__`` made: one a checkpoint never holds (non-persistent), or a view of a parameter
+    (``self.register_buffer("flat", self.fc.weight.view(-1))``), which loaded apart would no longer view it."""
     if not isinstance(module, torch.nn.Module):
         return []
+    parameters = {p.untyped_storage()._cdata for p in torch.nn.Module.parameters(module) if p.is_meta}
     return [
         f"{prefix}.{name}" if prefix else name
         for prefix, sub in module.named_modules()
-        for name in sub._non_persistent_buffers_set
-        if (buffer := sub._buffers.get(name)) is not None and buffer.is_meta
+        for name, buffer in sub._buffers.items()
+        if buffer is not None
+        and buffer.is_meta
+        and (name in sub._non_persistent_buffers_set or buffer.untyped_storage()._cdata in parameters)
+    ]
+
+
+def _weakly_held(module: object) -> list[str]:
+    """Parameters on the meta device that something holds a weak reference to (a registry of parameters): torch
+    swaps no weakly referenced tensor, so the loaded one could not take its place there. An RNN's references to
+    its own weights are left out (it follows the assignments)."""
+    if not isinstance(module, torch.nn.Module):
+        return []
+    rnns = [sub for sub in module.modules() if isinstance(sub, torch.nn.RNNBase)]
+    own = {id(ref) for rnn in rnns for ref in getattr(rnn, "_flat_weight_refs", ()) if ref is not None}
+    return [
+        name
+        for name, param in torch.nn.Module.named_parameters(module)
+        if param.is_meta and any(id(ref) not in own for ref in weakref.getweakrefs(param))
     ]
 
 

@@ -109,7 +109,11 @@ class ExpectedTensors:
     """The tie groups of more than one name."""
     shared: dict[str, str]
     """Tensors the file holds once under another name it records (safetensors' ``save_model``: {dropped: kept}),
-    where the module holds them as tensors of their own (tied by ``head.weight.data = emb.weight.data``)."""
+    where the module holds them as tensors of their own on one memory (tied by ``head.weight.data =
+    emb.weight.data``)."""
+    copied: dict[str, str]
+    """Tensors the file holds once under another name it records, where the module holds them apart (a tied
+    model's file loaded untied): each loads its own copy of the kept one."""
     counters: set[str]
     """Batch norms' step counters: as torch's own load_state_dict does for a state dict without version metadata
     (safetensors never has it), one may be absent, and keeps its ``__init__`` value."""
@@ -127,7 +131,7 @@ class ExpectedTensors:
     @property
     def ignored(self) -> set[str]:
         """Names a checkpoint may lack."""
-        return self.tied | self.counters
+        return self.tied | self.copied.keys() | self.counters
 
 
 def expected_tensors(module: torch.nn.Module, checkpoint: Checkpoint, dtype: torch.dtype | None) -> ExpectedTensors:
@@ -145,14 +149,42 @@ def expected_tensors(module: torch.nn.Module, checkpoint: Checkpoint, dtype: tor
         source_of.update(dict.fromkeys(names, source))
     aliases = {n for n, s in source_of.items() if n != s}
     want = {k: TensorInfo(_shape(k, t, found), dtype_name(target_dtype(t, dtype))) for k, t in expected.items()}
-    shared = {n: kept for n, kept in tied_names(checkpoint, want).items() if n not in aliases and kept in want}
+    recorded = {n: kept for n, kept in tied_names(checkpoint, want).items() if n not in aliases and kept in want}
+    shared = {n: k for n, k in recorded.items() if _same_memory(named.get(n), named.get(source_of.get(k, k)))}
+    copied = {n: k for n, k in recorded.items() if n not in shared}
     counters = {
         f"{name}.num_batches_tracked" if name else "num_batches_tracked"
         for name, m in module.named_modules()
         if isinstance(m, torch.nn.modules.batchnorm._NormBase)
     }
     tie_groups = [names for names in groups.values() if len(names) > 1]
-    return ExpectedTensors(named, expected, want, source_of, tie_groups, shared, counters)
+    return ExpectedTensors(named, expected, want, source_of, tie_groups, shared, copied, counters)
+
+
+def _same_memory(first: torch.Tensor | None, second: torch.Tensor | None) -> bool:
+    """Whether two tensors of a module are one memory (``head.weight.data = emb.weight.data``): told apart on the
+    meta device too, where each tensor made apart has a storage of its own."""
+    if first is None or second is None or _lazy(first) or _lazy(second):
+        return False
+    return _memory(first) == _memory(second) and first.shape == second.shape and first.stride() == second.stride()
+
+
+def _memory(tensor: torch.Tensor) -> tuple[int, int]:
+    """Where ``tensor`` starts: its storage (meta storages included) and its offset in it."""
+    return tensor.untyped_storage()._cdata, int(tensor.storage_offset())
+
+
+def _apart(state: dict[str, torch.Tensor], named: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with tensors the file holds on one memory (a ``pytorch_model.bin`` of a tied model) copied where
+    the module (``named``) holds them apart: assigned as they are, they would tie the module's tensors."""
+    first: dict[tuple[int, int], str] = {}
+    for name, tensor in state.items():
+        if tensor.is_meta or not tensor.numel():
+            continue
+        other = first.setdefault(_memory(tensor), name)
+        if other != name and not _same_memory(named.get(name), named.get(other)):
+            state[name] = tensor.clone()
+    return state
 
 
 def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.device, dtype: torch.dtype | None) -> None:
@@ -236,13 +268,16 @@ def load_checkpoint(
 
     # Read (memory-mapped) and assign.
     sources = [n for n in dict.fromkeys(expected.source_of.values()) if n in found and n in expected.state]
-    loaded = read_tensors(checkpoint, sources, device)
+    loaded = read_tensors(checkpoint, list(dict.fromkeys([*sources, *expected.copied.values()])), device)
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
     state: dict[str, torch.Tensor] = {}
+    for name, kept in expected.copied.items():
+        state[name] = loaded[kept].to(target_dtype(expected.state[name], dtype), copy=True)
     for name in sources:
         target = target_dtype(expected.state[name], dtype)
         state[name] = loaded.pop(name).to(target)  # no copy when the dtype matches
-    load_state(module, state, checkpoint.description, assign=True)
+    loaded.clear()
+    load_state(module, _apart(state, expected.named), checkpoint.description, assign=True)
     del state
 
     # Parameters still on meta (absent from the checkpoint) get the module's own initialisation.

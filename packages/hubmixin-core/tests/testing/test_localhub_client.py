@@ -49,6 +49,30 @@ def test_create_repo_public_private_and_exist_ok(local_hub: LocalHub) -> None:
     assert hf.model_info(url.repo_id).private is False
 
 
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"resource_group_id": "rg"}, "resource groups"),
+        ({"region": "eu"}, "storage regions"),
+        ({"repo_type": "space", "space_sdk": "gradio", "space_hardware": "t4-small"}, "Space hardware"),
+        ({"repo_type": "space", "space_sdk": "gradio", "space_secrets": [{"key": "K", "value": "V"}]}, "Space secrets"),
+        (
+            {"repo_type": "space", "space_sdk": "docker", "space_variables": [{"key": "K", "value": "V"}]},
+            "Space variables",
+        ),
+        ({"repo_type": "space", "space_sdk": "gradio", "space_sleep_time": 600}, "Space sleep time"),
+    ],
+)
+def test_create_repo_options_not_implemented_answer_501(
+    local_hub: LocalHub, options: dict[str, object], named: str
+) -> None:
+    with pytest.raises(HfHubHTTPError) as excinfo:
+        hf.create_repo("unsupported", exist_ok=True, **options)  # type: ignore[arg-type]
+    assert excinfo.value.response.status_code == 501
+    assert f"['{named}'] are not supported by the local Hub" in excinfo.value.response.text
+    assert not hf.repo_exists(f"{local_hub.username}/unsupported", repo_type=str(options.get("repo_type", "model")))
+
+
 def test_repo_ids_are_case_insensitive(local_hub: LocalHub) -> None:
     repo_id = hf.create_repo("MyModel").repo_id
     hf.upload_file(path_or_fileobj=b"{}", path_in_repo="config.json", repo_id=repo_id)

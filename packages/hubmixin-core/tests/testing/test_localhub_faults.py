@@ -137,5 +137,10 @@ def test_invalid_faults_are_refused(kwargs: dict[str, object]) -> None:
         Fault(**kwargs)  # type: ignore[arg-type]
 
 
+def test_an_invalid_path_pattern_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"not a valid regular expression: 'model\(\.safetensors'"):
+        Fault("resolve", status=503, path="model(.safetensors")
+
+
 def test_every_route_of_the_server_can_be_faulted() -> None:
     assert {route for route, _ in HANDLERS} == ROUTES

@@ -257,6 +257,34 @@ def test_org_and_user_names_do_not_clash(local_hub: LocalHub) -> None:
     assert hf.whoami()["orgs"] == []
 
 
+def test_names_differing_only_by_case_clash(local_hub: LocalHub) -> None:
+    mallory = local_hub.add_user("mallory")
+    local_hub.add_organization("team", members={"mallory": "write"})
+    for name, clash in [("LOCALUSER", "is a user \\('localuser'"), ("Team", "by case from the organization 'team'")]:
+        with pytest.raises(ValueError, match=clash):
+            local_hub.add_organization(name)
+    for name, clash in [("MALLORY", "by case from the user 'mallory'"), ("TEAM", "is an organization \\('team'")]:
+        with pytest.raises(ValueError, match=clash):
+            local_hub.add_user(name)
+    _refused(403, hf.create_repo, "LOCALUSER/n", token=mallory)  # nobody takes the user's repository names
+    assert hf.create_repo("n").repo_id == f"{local_hub.username}/n"
+    # namespaces match whatever their casing, as repository ids do; repositories take the account's casing
+    assert hf.create_repo("LOCALUSER/m").repo_id == f"{local_hub.username}/m"
+    assert hf.create_repo("TEAM/x", token=mallory).repo_id == "team/x"
+    hf.upload_file(path_or_fileobj=b"1", path_in_repo="a.txt", repo_id="Team/X", token=mallory)
+    local_hub.set_org_role("TEAM", "Mallory", "read")
+    assert hf.whoami(token=mallory)["orgs"][0]["roleInOrg"] == "read"
+    _refused(403, hf.upload_file, path_or_fileobj=b"2", path_in_repo="b.txt", repo_id="team/x", token=mallory)
+    assert hf.get_organization_overview("TEAM").name == "team"
+
+
+def test_a_username_differing_only_by_case_from_a_stored_user_is_refused(tmp_path: Path) -> None:
+    with LocalHub(tmp_path / "hub"):
+        pass
+    with pytest.raises(HubMixinError, match="only by case from the user 'localuser'"):
+        LocalHub(tmp_path / "hub", username="LocalUser").start()
+
+
 @pytest.mark.filterwarnings(LFS_UPLOAD_WARNING_FILTER)
 def test_orgs_persist_across_restarts(tmp_path: Path) -> None:
     root = tmp_path / "hub"

@@ -80,6 +80,12 @@ def test_only_loopback_hosts_are_accepted(host: str) -> None:
         LocalHub(host=host)
 
 
+@pytest.mark.parametrize("port", [-1, 65536, 70000])
+def test_ports_outside_the_tcp_range_are_refused_at_construction(port: int) -> None:
+    with pytest.raises(ValueError, match=rf"port must be a TCP port \(0-65535\), not {port}"):
+        LocalHub(port=port)
+
+
 def test_users_and_tokens() -> None:
     with LocalHub(username="alice") as hub:
         assert hub.username == "alice"

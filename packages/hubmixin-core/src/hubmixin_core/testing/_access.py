@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UNGATED_FILES",
+    "account_name",
     "can_read",
     "can_write",
     "downloadable_repo",
@@ -56,9 +57,14 @@ def user_role(app: HubApp, user: str | None, namespace: str) -> OrgRole | None:
     """The role of ``user`` in ``namespace``: ``admin`` of their own, their role in an organization, else ``None``."""
     if user is None:
         return None
-    if user == namespace:
+    if user.lower() == namespace.lower():  # names are ASCII and case-insensitive, like repository ids
         return "admin"
     return app.orgs.role(namespace, user)
+
+
+def account_name(app: HubApp, namespace: str) -> str:
+    """The user or organization ``namespace`` names, as created (names are case-insensitive); else ``namespace``."""
+    return app.storage.user_name(namespace) or app.orgs.name(namespace) or namespace
 
 
 def namespace_role(ex: Exchange, namespace: str) -> OrgRole | None:

@@ -6,6 +6,7 @@ for the requests), ``move_repo``, ``super_squash_history``."""
 from __future__ import annotations
 
 from hubmixin_core.testing._access import (
+    account_name,
     can_read,
     downloadable_repo,
     namespace_role,
@@ -141,7 +142,7 @@ def handle_move_repo(ex: Exchange) -> None:
         namespace, _, name = str(body[field]).partition("/")
         if not namespace or not name or "/" in name:
             raise HubError(400, f"{field} must be 'namespace/name', not {body[field]!r}")
-        keys.append(RepoKey(str(repo_type), namespace, name))
+        keys.append(RepoKey(str(repo_type), account_name(ex.app, namespace), name))
     source, target = keys
     check_repo_name(target.name, "bucket" if repo_type == BUCKET else "repository")
     repo = writable_repo(ex, source)

@@ -54,7 +54,7 @@ def _target(ex: Exchange, body: dict[str, object], source: Repo, user: str) -> R
     if not isinstance(repository, str) or repository.count("/") != 1:
         raise HubError(400, f"repository must be 'namespace/name', not {repository!r}")
     namespace, name = repository.split("/")
-    key = _key_from_body({"name": name, "organization": namespace, "type": source.key.type}, user)
+    key = _key_from_body(ex, {"name": name, "organization": namespace, "type": source.key.type}, user)
     require_namespace_writer(ex, key.namespace)
     return key
 

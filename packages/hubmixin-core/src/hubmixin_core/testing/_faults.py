@@ -125,6 +125,11 @@ class Fault:
             raise ValueError("`delay` and `cut_after` must not be negative")
         if self.times is not None and self.times < 1:
             raise ValueError("`times` must be at least 1 (or None for every request)")
+        if self.path is not None:
+            try:
+                re.compile(self.path)
+            except re.error as exc:
+                raise ValueError(f"`path` is not a valid regular expression: {self.path!r} ({exc})") from exc
         if self.method is not None:
             self.method = self.method.upper()
 

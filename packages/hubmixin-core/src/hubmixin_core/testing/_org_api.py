@@ -9,10 +9,10 @@ __all__ = ["existing_org", "handle_org_members", "handle_org_overview"]
 
 
 def existing_org(ex: Exchange) -> str:
-    """The organization the route names; 404 if there is none."""
-    org = ex.match.arg
-    if not ex.app.orgs.exists(org):
-        raise HubError(404, f"Organization not found: {org}")
+    """The name of the organization the route names (whatever its casing); 404 if there is none."""
+    org = ex.app.orgs.name(ex.match.arg)
+    if org is None:
+        raise HubError(404, f"Organization not found: {ex.match.arg}")
     return org
 
 

@@ -37,16 +37,25 @@ class OrgStore:
             storage._db.executescript(_SCHEMA)
 
     def create(self, name: str) -> bool:
-        """Create the organization ``name`` unless it exists; ``False`` if a user has that name."""
+        """Create the organization ``name`` unless it exists; ``False`` if a user or an organization has that name
+        in another casing (names are case-insensitive, as on the Hub)."""
         with self.storage._tx() as db:
-            if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is not None:
+            if db.execute("SELECT 1 FROM users WHERE name = ? COLLATE NOCASE", (name,)).fetchone() is not None:
                 return False
-            db.execute("INSERT OR IGNORE INTO orgs VALUES (?, ?)", (name, now_iso()))
+            found = db.execute("SELECT name FROM orgs WHERE name = ? COLLATE NOCASE", (name,)).fetchone()
+            if found is not None:
+                return bool(found[0] == name)
+            db.execute("INSERT INTO orgs VALUES (?, ?)", (name, now_iso()))
         return True
 
     def exists(self, name: str) -> bool:
-        """Whether the organization exists."""
-        return self.storage._one("SELECT 1 FROM orgs WHERE name = ?", name) is not None
+        """Whether the organization exists (whatever the casing of ``name``)."""
+        return self.name(name) is not None
+
+    def name(self, name: str) -> str | None:
+        """The name of the organization ``name`` whatever its casing, as created; ``None`` if there is none."""
+        row = self.storage._one("SELECT name FROM orgs WHERE name = ? COLLATE NOCASE", name)
+        return None if row is None else str(row[0])
 
     def set_role(self, org: str, user: str, role: OrgRole | None) -> None:
         """Make ``user`` a member of ``org`` with ``role``, or no member with ``None``."""
@@ -58,7 +67,7 @@ class OrgStore:
 
     def role(self, org: str, user: str) -> OrgRole | None:
         """The role of ``user`` in ``org``, ``None`` for a non-member."""
-        row = self.storage._one("SELECT role FROM org_members WHERE org = ? AND user = ?", org, user)
+        row = self.storage._one("SELECT role FROM org_members WHERE org = ? COLLATE NOCASE AND user = ?", org, user)
         return None if row is None else _role(row[0])
 
     def memberships(self, user: str) -> dict[str, OrgRole]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from hubmixin_core.testing._access import (
+    account_name,
     readable_repo,
     require_namespace_writer,
     require_user,
@@ -32,6 +33,17 @@ __all__ = [
 
 _REPO_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 _REPO_TYPES = {None: "model", "model": "model", "dataset": "dataset", "space": "space"}
+_CREATE_FIELDS = {"name", "organization", "type", "private", "visibility", "sdk"}
+_UNSUPPORTED_FIELDS = {  # what the client sends for options LocalHub does not implement, by the option's name
+    "resourceGroupId": "resource groups",
+    "region": "storage regions",
+    "template": "Space templates",
+    "hardware": "Space hardware",
+    "sleepTimeSeconds": "Space sleep time",
+    "secrets": "Space secrets",
+    "variables": "Space variables",
+    "volumes": "Space storage volumes",
+}
 
 
 def _repo_url(ex: Exchange, key: RepoKey) -> str:
@@ -45,11 +57,18 @@ def check_repo_name(name: object, what: str = "repository") -> str:
     return name
 
 
-def _key_from_body(body: dict[str, object], user: str) -> RepoKey:
+def _refuse_unsupported_options(body: dict[str, object]) -> None:
+    """501 naming the options of ``body`` that LocalHub does not implement (rather than dropping them silently)."""
+    given = {field for field, value in body.items() if value is not None}
+    if unsupported := sorted(_UNSUPPORTED_FIELDS.get(field, field) for field in given - _CREATE_FIELDS):
+        raise HubError(501, f"Repository options {unsupported} are not supported by the local Hub (hubmixin LocalHub)")
+
+
+def _key_from_body(ex: Exchange, body: dict[str, object], user: str) -> RepoKey:
     name, organization, repo_type = check_repo_name(body.get("name")), body.get("organization"), body.get("type")
     if not (repo_type is None or isinstance(repo_type, str)) or repo_type not in _REPO_TYPES:
         raise HubError(400, f"Invalid repository type {repo_type!r}")
-    namespace = organization if isinstance(organization, str) and organization else user
+    namespace = account_name(ex.app, organization) if isinstance(organization, str) and organization else user
     return RepoKey(_REPO_TYPES[repo_type if isinstance(repo_type, str) else None], namespace, name)
 
 
@@ -89,10 +108,12 @@ def handle_validate_yaml(ex: Exchange) -> None:
 
 
 def handle_create_repo(ex: Exchange) -> None:
-    """``POST /api/repos/create`` ``{name, organization, type, private | visibility, sdk}`` (``sdk``: a Space's)."""
+    """``POST /api/repos/create`` ``{name, organization, type, private | visibility, sdk}`` (``sdk``: a Space's);
+    other options (resource group, region, a Space's hardware, secrets ...) answer 501."""
     user = require_user(ex)
     body = ex.read_json_object()
-    key = _key_from_body(body, user)
+    _refuse_unsupported_options(body)
+    key = _key_from_body(ex, body, user)
     require_namespace_writer(ex, key.namespace)
     private = body.get("private") is True or body.get("visibility") in ("private", "protected")
     files = {".gitattributes": DEFAULT_GITATTRIBUTES.encode()}
@@ -116,7 +137,7 @@ def handle_create_repo(ex: Exchange) -> None:
 def handle_delete_repo(ex: Exchange) -> None:
     """``DELETE /api/repos/delete`` ``{name, organization, type}``."""
     user = require_user(ex)
-    repo = writable_repo(ex, _key_from_body(ex.read_json_object(), user))
+    repo = writable_repo(ex, _key_from_body(ex, ex.read_json_object(), user))
     ex.app.storage.delete_repo(repo)
     ex.app.likes.forget(repo)
     ex.app.collections.forget_repo(repo)

@@ -44,6 +44,26 @@ def _check_loopback(host: str) -> str:
     raise ValueError(f"LocalHub only binds to the IPv4 loopback interface (127.0.0.1), not {host!r}")
 
 
+def _check_port(port: int) -> int:
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be a TCP port (0-65535), not {port}")
+    return port
+
+
+def _account_clash(app: HubApp, name: str, kind: str) -> str | None:
+    """Why ``name`` cannot be a ``kind`` (``"user"`` or ``"organization"``) of ``app``, or ``None``: names are
+    case-insensitive, as on the Hub, and users and organizations share them (the repositories' namespaces)."""
+    user, org = app.storage.user_name(name), app.orgs.name(name)
+    same_kind, other_kind = (user, org) if kind == "user" else (org, user)
+    if other_kind is not None:
+        this, other = ("a user", "an organization") if kind == "user" else ("an organization", "a user")
+        casing = "" if other_kind == name else f" ({other_kind!r}: names are case-insensitive)"
+        return f"{name!r} is {other}{casing}: {this} cannot have its name"
+    if same_kind is not None and same_kind != name:
+        return f"{name!r} differs only by case from the {kind} {same_kind!r}: names are case-insensitive"
+    return None
+
+
 def _check_user_name(name: str, what: str = "user") -> str:
     if not _USER_NAME.match(name) or name in RESERVED_NAMES or "--" in name:
         raise ValueError(
@@ -107,7 +127,7 @@ class LocalHub:
         self._max_shard_bytes = max_shard_bytes
         self._root = None if root is None else Path(root)
         self._host = _check_loopback(host)
-        self._port = port
+        self._port = _check_port(port)
         self.username = _check_user_name(username)
         self._lfs_threshold = lfs_threshold
         self._page_size = page_size
@@ -163,10 +183,10 @@ class LocalHub:
             max_commit_line_bytes=self._max_commit_line_bytes,
             max_shard_bytes=self._max_shard_bytes,
         )
-        if app.orgs.exists(self.username):
+        if (clash := _account_clash(app, self.username, "user")) is not None:
             app.close()
             self._remove_temp_root()
-            raise HubMixinValueError(f"{self.username!r} is an organization of this hub: pick another username")
+            raise HubMixinValueError(f"{clash} (in this hub's data): pick another username")
         try:
             httpd = HubHTTPServer((self._host, self._port), app)
         except BaseException:
@@ -221,8 +241,8 @@ class LocalHub:
     def add_user(self, name: str) -> str:
         """Create the user ``name`` (if needed) and return a new write token for it."""
         app = self._running_app()
-        if app.orgs.exists(_check_user_name(name)):
-            raise HubMixinValueError(f"{name!r} is an organization: a user cannot have its name")
+        if (clash := _account_clash(app, _check_user_name(name), "user")) is not None:
+            raise HubMixinValueError(clash)
         app.storage.ensure_user(name)
         return app.storage.create_token(name, write=True)
 
@@ -243,11 +263,10 @@ class LocalHub:
             'my-org/model'
         """
         app = self._running_app()
-        roles = dict(members or {})
-        for user, role in roles.items():
-            self._check_member(app, user, role)
-        if not app.orgs.create(_check_user_name(name, "organization")):
-            raise HubMixinValueError(f"{name!r} is a user: an organization cannot have its name")
+        roles = {self._check_member(app, user, role): role for user, role in (members or {}).items()}
+        clash = _account_clash(app, _check_user_name(name, "organization"), "organization")
+        if clash is not None or not app.orgs.create(name):
+            raise HubMixinValueError(clash or f"{name!r} is taken: names are case-insensitive")
         for user, role in roles.items():
             app.orgs.set_role(name, user, role)
 
@@ -255,18 +274,20 @@ class LocalHub:
         """Give ``username`` the ``role`` in the organization ``org`` (see `add_organization`); ``None`` removes
         them from it."""
         app = self._running_app()
-        if not app.orgs.exists(org):
+        name = app.orgs.name(org)
+        if name is None:
             raise HubMixinValueError(f"No organization {org!r}: create it with add_organization()")
-        if role is not None:
-            self._check_member(app, username, role)
-        app.orgs.set_role(org, username, role)
+        user = username if role is None else self._check_member(app, username, role)
+        app.orgs.set_role(name, app.storage.user_name(user) or user, role)
 
     @staticmethod
-    def _check_member(app: HubApp, username: str, role: str) -> None:
+    def _check_member(app: HubApp, username: str, role: str) -> str:
+        """The name of the user ``username`` as created (whatever its casing), if ``role`` is valid."""
         if role not in ROLES:
             raise HubMixinValueError(f"Invalid role {role!r} for {username!r}: use one of {list(ROLES)}")
-        if not app.storage.user_exists(username):
+        if (name := app.storage.user_name(username)) is None:
             raise HubMixinValueError(f"No user {username!r}: create it with add_user() before adding it to an org")
+        return name
 
     def request_access(
         self, repo_id: str, user: str, *, repo_type: str = "model", fields: Mapping[str, object] | None = None

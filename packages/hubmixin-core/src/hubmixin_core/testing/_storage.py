@@ -212,6 +212,11 @@ class Storage(SqliteDatabase):
         """Whether the user exists."""
         return self._one("SELECT 1 FROM users WHERE name = ?", name) is not None
 
+    def user_name(self, name: str) -> str | None:
+        """The name of the user ``name`` whatever its casing (as on the Hub, names are case-insensitive), as created."""
+        row = self._one("SELECT name FROM users WHERE name = ? COLLATE NOCASE", name)
+        return None if row is None else str(row[0])
+
     def create_token(self, user: str, *, write: bool, token: str | None = None) -> str:
         """Mint a token for ``user`` (or register the given ``token``); only its sha256 is stored."""
         token = "hf_" + secrets.token_hex(17) if token is None else token

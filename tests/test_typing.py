@@ -62,3 +62,47 @@ def test_positive_cases_pass_pyright() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 errors" in result.stdout
+
+
+_SHARED_CODERS = """
+from hubmixin_core import ModelHubMixin
+
+
+class Frac:
+    def __init__(self, n: int, d: int) -> None:
+        self.n, self.d = n, d
+
+
+def enc(f: Frac) -> list[int]:
+    return [f.n, f.d]
+
+
+def dec(v: list[int]) -> Frac:
+    return Frac(v[0], v[1])
+
+
+CODERS = {Frac: (enc, dec)}  # shared by several model classes: its inferred type is narrower than Coders
+
+
+class Shared(ModelHubMixin, coders=CODERS):
+    pass
+
+
+class NotCoders(ModelHubMixin, coders={Frac: enc}):  # E: arg-type
+    pass
+
+
+class Misspelled(ModelHubMixin, coder=CODERS):  # E: call-arg
+    pass
+"""
+
+
+def test_coders_given_as_a_shared_constant_pass_mypy_and_wrong_ones_fail(tmp_path: Path) -> None:
+    case = tmp_path / "shared_coders.py"
+    case.write_text(_SHARED_CODERS)
+    cmd = [sys.executable, "-m", "mypy", "--strict", "--config-file", str(ROOT / "pyproject.toml"), case.name]
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, check=False)
+    lines = _SHARED_CODERS.splitlines()
+    marked = {n for n, line in enumerate(lines, start=1) if _MARK.search(line)}
+    reported = {int(m["line"]) for line in result.stdout.splitlines() if (m := _ERROR.match(line))}
+    assert reported == marked, result.stdout

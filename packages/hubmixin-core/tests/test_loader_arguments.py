@@ -665,9 +665,10 @@ class KeepsKwargs(WithDictBase):
 
 
 def test_arguments_an_init_keeps_for_itself_are_not_given_to_its_base(tmp_path: Path) -> None:
-    with pytest.warns(ConfigEncodingWarning, match=r"positional argument\(s\) given through \*args"):
+    with pytest.warns(ConfigEncodingWarning, match=r"positional argument\(s\) given through \*sizes"):
         KeepsArgs(4, 3).save_pretrained(tmp_path / "args")
-    assert not (tmp_path / "args" / "config.json").exists()  # (its sizes were not the base's hidden and act)
+    saved = json.loads((tmp_path / "args" / "config.json").read_text())
+    assert saved == {"_hub_mixin_unsaved": {"*sizes": "tuple"}}  # (its sizes were not the base's hidden and act)
     KeepsKwargs(width=3, bias=False).save_pretrained(tmp_path / "kwargs")
     loaded = KeepsKwargs.from_pretrained(tmp_path / "kwargs")
     assert (loaded.width, loaded.options, loaded.config) == (3, {"bias": False}, None)

@@ -257,3 +257,9 @@ def test_errors_survive_pickling_as_from_a_worker_process() -> None:
     for error in errors:
         back = pickle.loads(pickle.dumps(error))  # noqa: S301  (our own bytes)
         assert type(back) is type(error) and str(back) == str(error) and vars(back) == vars(error)
+
+
+def test_model_kwargs_of_the_wrong_kind_are_a_typed_error(tmp_path: Path) -> None:
+    MLP().save_pretrained(tmp_path)
+    with pytest.raises(HubMixinTypeError, match="model_kwargs must be a mapping of __init__ arguments, got list"):
+        MLP.from_pretrained(tmp_path, model_kwargs=[("hidden", 8)])  # type: ignore[arg-type]

@@ -10,7 +10,14 @@ from huggingface_hub import HfApi
 from safetensors.torch import save_file
 from torch import nn
 
-from hubmixin_core.errors import DeviceError, HubMixinOSError, HubMixinValueError, MissingArgumentError, WeightsError
+from hubmixin_core.errors import (
+    DeviceError,
+    HubMixinOSError,
+    HubMixinTypeError,
+    HubMixinValueError,
+    MissingArgumentError,
+    WeightsError,
+)
 from hubmixin_core.testing import LocalHub
 from hubmixin_core.weights import read_header
 from hubmixin_core.weights._settings import SETTINGS_KEY
@@ -137,3 +144,9 @@ def test_os_failures_to_save_are_typed_and_name_the_directory(directory: str, na
     with pytest.raises(HubMixinOSError, match=named) as raised:
         Scaled().save_pretrained(directory if directory.startswith("/") else tmp_path / directory)
     assert ".tmp" not in str(raised.value)  # not the staging directory's name
+
+
+def test_a_key_mapping_that_is_no_mapping_is_a_typed_error(tmp_path: Path) -> None:
+    Scaled().save_pretrained(tmp_path)
+    with pytest.raises(HubMixinTypeError, match="key_mapping must be a mapping of regular expressions"):
+        Scaled.from_pretrained(tmp_path, key_mapping=[("fc", "proj")])  # type: ignore[arg-type]

@@ -24,7 +24,16 @@ from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from huggingface_hub.hub_mixin import MixinInfo
 
 from hubmixin_core._atomic import atomic_directory, reading, remove_interrupted_saves, save_stamp
-from hubmixin_core._capture import LOADING, ConfigSlot, get_config, get_unsaved, set_config, wrap_init
+from hubmixin_core._capture import (
+    LOADING,
+    ConfigSlot,
+    get_config,
+    get_unsaved,
+    loader_values,
+    loaders_own,
+    set_config,
+    wrap_init,
+)
 from hubmixin_core._card import CardInfo
 from hubmixin_core._checks import (
     UNSAVED_KEY,
@@ -47,13 +56,15 @@ from hubmixin_core._config import (
     decoded_like_default,
     describe_type,
     dumps_config,
+    encode_config,
     encode_value,
     init_type_hints,
     json_type_mismatch,
     loads_config,
     unencodable_part,
+    unknown_fields,
 )
-from hubmixin_core._forwarding import super_call
+from hubmixin_core._forwarding import passes_on_whole, super_call
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hf_compat import HfMixinHelpers
 from hubmixin_core._hub import locate_file, one_commit, upload_folder
@@ -317,9 +328,9 @@ class ModelHubMixinBase(HfMixinHelpers):
             if len(names) >= len(extra):
                 passed.update(zip(names, extra, strict=False))
             else:
-                cls._hub_mixin_reject_varargs(extra)
+                cls._hub_mixin_reject_varargs(extra, names, unsaved)
         passed.update(kwargs)
-        for name in cls._hub_mixin_runtime_args & passed.keys():
+        for name in (cls._hub_mixin_runtime_args & passed.keys()) | set(loaders_own(passed, cls._hub_init_takes)):
             del passed[name]
         if dataclasses.is_dataclass(passed.get("config")):
             given: DataclassInstance = passed["config"]
@@ -344,7 +355,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                 if unsaved is not None:
                     unsaved[name] = type(value).__qualname__
                 continue
-            encoded = encode_value(value, coders)
+            merged = name == "config" and isinstance(value, dict)  # its keys join config.json's, coders or not
+            encoded = encode_config(value, coders) if merged else encode_value(value, coders)
             if encoded is not UNENCODABLE:
                 config[name] = encoded
                 if name in parameters:
@@ -446,7 +458,9 @@ class ModelHubMixinBase(HfMixinHelpers):
         if annotation is None or type(encoded) is annotation or LOADING.get():  # the common case, at once
             return
         found = json_type_mismatch(annotation, encoded, coders)
-        if found is not None:
+        # The loader's rule: the JSON of the parameter's own default (``None`` for ``x: int = None``) is taken as
+        # that default, whatever the annotation says.
+        if found is not None and not _is_json_of(encoded, cls._hub_mixin_init_parameters[name].default, coders):
             warn_user(
                 f"{cls.__qualname__}: argument {name}{found.where} is {found.found!r:.80}, which its annotation "
                 f"{found.expected} does not take: from_pretrained would refuse the saved config.json "
@@ -492,17 +506,33 @@ class ModelHubMixinBase(HfMixinHelpers):
             warn_user(f"{error} It is left out of config.json.", ConfigEncodingWarning)
 
     @classmethod
-    def _hub_mixin_reject_varargs(cls, extra: tuple[Any, ...]) -> None:
-        """Positional arguments ``*args`` takes that no base's parameter names: config.json cannot say which
-        argument each is. A :class:`ConfigError` under ``strict_config``, else a warning."""
+    def _hub_mixin_reject_varargs(
+        cls, extra: tuple[Any, ...], names: list[str], unsaved: dict[str, str] | None = None
+    ) -> None:
+        """Positional arguments ``*args`` takes beyond those the base's parameters ``names`` take: config.json
+        cannot say which argument each is. A :class:`ConfigError` under ``strict_config``; else a warning, and
+        ``*args`` recorded in ``unsaved`` (as ``"*args"``), so that ``from_pretrained`` refuses to build another
+        model."""
+        star = next((f"*{p.name}" for p in cls._hub_mixin_init_parameters.values() if p.kind is p.VAR_POSITIONAL), "")
+        advice = (
+            f"pass them by keyword ({format_names(names)})"
+            if names
+            else f"make __init__ take them as one named argument (`{star[1:] or 'values'}: list[...]`)"
+        )
         message = (
-            f"{cls.__qualname__}: {len(extra)} positional argument(s) given through *args cannot be saved in "
-            "config.json (no parameter names them); pass them by keyword"
+            f"{cls.__qualname__}: {len(extra)} positional argument(s) given through {star or '*args'} cannot be "
+            f"saved in config.json (no parameter names them, and from_pretrained gives arguments by keyword); {advice}"
         )
         if cls._hub_mixin_strict_config:
             raise ConfigError(message)
+        if star and unsaved is not None:
+            unsaved[star] = type(extra).__qualname__
         if not LOADING.get():
-            warn_user(f"{message}. They are left out of config.json.", ConfigEncodingWarning)
+            warn_user(
+                f"{message}. They are left out of config.json, which records them as not saved: from_pretrained "
+                "raises MissingArgumentError rather than build the model without them.",
+                ConfigEncodingWarning,
+            )
 
     @classmethod
     def _hub_varargs_names(cls) -> list[str]:
@@ -539,7 +569,7 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_config_dict(self, config: dict[str, Any] | DataclassInstance | None) -> dict[str, Any] | None:
         if config is None:
             return None
-        encoded = encode_value(config, self._all_coders())
+        encoded = encode_config(config, self._all_coders())
         if encoded is UNENCODABLE and (isinstance(config, dict) or dataclasses.is_dataclass(config)):
             raise self._hub_mixin_encoding_error("config", config)  # a TypeError, as json.dumps raises
         if not isinstance(encoded, dict):
@@ -632,6 +662,11 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_model_kwargs(cls, model_kwargs: Mapping[str, Any] | None, init_kwargs: dict[str, Any]) -> dict[str, Any]:
         """The ``__init__`` arguments of a ``from_pretrained`` call: ``model_kwargs`` and the keywords, which may
         not both give one argument (which would win is not obvious)."""
+        if model_kwargs is not None and not isinstance(model_kwargs, Mapping):
+            raise HubMixinTypeError(
+                f"{cls.__qualname__}.from_pretrained: model_kwargs must be a mapping of __init__ arguments, "
+                f"got {type(model_kwargs).__name__}"
+            )
         both = sorted(init_kwargs.keys() & (model_kwargs or {}).keys())
         if both:
             raise HubMixinTypeError(
@@ -676,8 +711,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         own = {
             n: p
             for n, p in parameters.items()
-            if n not in (*loader, *call) and not (hub_style and p.kind is inspect.Parameter.VAR_KEYWORD)
-        }  # (hubmixin's signature: the model's arguments come in model_kwargs, an override's **kwargs take none)
+            if n not in (*loader, *call) and not (p.kind is p.VAR_KEYWORD and cls._hub_passes_on(hub_style, n))
+        }
         options = [*(p.name for p in DOWNLOAD_PARAMS), *load_kwargs, "model_kwargs"]
         init = cls._hub_keyword_parameters()
         accepted = {**own, **init}
@@ -719,6 +754,15 @@ class ModelHubMixinBase(HfMixinHelpers):
         raise changed
 
     @classmethod
+    def _hub_passes_on(cls, hub_style: bool, var_keyword: str) -> bool:
+        """Whether the keywords ``_from_pretrained``'s ``**kwargs`` (named ``var_keyword``) takes are all
+        ``__init__``'s, so that ``from_pretrained`` checks them against it: with hubmixin's signature the model's
+        arguments come in ``model_kwargs``, and its ``**kwargs`` take none; with huggingface_hub's, they are the
+        model's where it only passes them on (an override reading one, ``model_kwargs.pop("device")``, takes it as
+        an option of its own, as huggingface_hub lets it)."""
+        return hub_style or passes_on_whole(cls._from_pretrained, var_keyword)
+
+    @classmethod
     def _hub_build(
         cls,
         model_id: str,
@@ -743,9 +787,11 @@ class ModelHubMixinBase(HfMixinHelpers):
                 model_kwargs.setdefault("config", config)
         if _builds_from_arguments(cls):  # what config.json and the caller give must make a call to __init__
             cls._hub_check_required(model_kwargs, raw, str(config_file) if config_file is not None else model_id)
+        secrets = [v for p in DOWNLOAD_PARAMS if p.secret and isinstance(v := getattr(download, p.name), str)]
         loading = LOADING.set(True)
         try:
-            instance = cls._hub_call_from_pretrained(model_id, call, model_kwargs, parameters)
+            with loader_values(secrets=secrets):  # (never captured)
+                instance = cls._hub_call_from_pretrained(model_id, call, model_kwargs, parameters)
         finally:
             LOADING.reset(loading)
         if config is not None and get_config(instance) in (None, {}):
@@ -818,16 +864,19 @@ class ModelHubMixinBase(HfMixinHelpers):
         runtime = {t.__qualname__ for t in cls._hub_mixin_runtime_types}
         init = cls._hub_mixin_init_parameters
         taken = cls._hub_keyword_parameters()
-        if not takes_any_keyword(taken):  # a name this class no longer takes (saved by an older version of it)
-            gone = sorted(unsaved.keys() - taken.keys() - cls._hub_forwarded_parameters().keys())
-            if gone:
-                logger.warning(
-                    "%s.__init__ takes no %s, which config.json lists as not saved (saved by an older version?); "
-                    "they are ignored",
-                    cls.__qualname__,
-                    gone,
-                )
-                unsaved = {name: kind for name, kind in unsaved.items() if name not in gone}
+        star = {f"*{p.name}" for p in init.values() if p.kind is p.VAR_POSITIONAL}
+        named = {name for name in unsaved if not name.startswith("*")}  # ("*args": values *args took)
+        gone = sorted(unsaved.keys() - named - star)  # an argument this class no longer takes (an older version's)
+        if not takes_any_keyword(taken):
+            gone += sorted(named - taken.keys() - cls._hub_forwarded_parameters().keys())
+        if gone:
+            logger.warning(
+                "%s.__init__ takes no %s, which config.json lists as not saved (saved by an older version?); "
+                "they are ignored",
+                cls.__qualname__,
+                gone,
+            )
+            unsaved = {name: kind for name, kind in unsaved.items() if name not in gone}
         optional = {n for n, k in unsaved.items() if k in runtime and n in init and _has_default(init[n])}
         needed = {name: kind for name, kind in unsaved.items() if name not in optional}
         check_unsaved(cls.__qualname__, needed, model_kwargs, runtime, cls._hub_mixin_runtime_option)
@@ -866,7 +915,8 @@ class ModelHubMixinBase(HfMixinHelpers):
     ) -> Self:
         """``_from_pretrained`` called with the loader's options and the model's arguments, the way it takes them."""
         if _named(parameters, "model_kwargs"):
-            with model_arguments(()):  # none passed as keywords (this may run inside another model's load)
+            # (no model argument passed as a keyword: this may run inside another model's load)
+            with model_arguments(()), loader_values(forwarded=_unnamed(parameters, call)):
                 return cls._from_pretrained(model_id=model_id, **call, model_kwargs=model_kwargs)
         defaults = {**{p.name: p.value for p in DOWNLOAD_PARAMS}, **cls._hub_extra_defaults}
         for name in model_kwargs.keys() & call.keys() & defaults.keys():
@@ -881,7 +931,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                 f"arguments {clash} cannot reach __init__: declare `download: DownloadOptions` and "
                 "`model_kwargs: dict[str, Any]` parameters in its signature instead"
             )
-        with model_arguments(model_kwargs):  # the base knows these keywords are the model's, not the loader's
+        # The base knows these keywords are the model's; the options that reach **kwargs are not captured.
+        with model_arguments(model_kwargs), loader_values(forwarded=_unnamed(parameters, call)):
             return cls._from_pretrained(model_id=model_id, **call, **model_kwargs)
 
     @classmethod
@@ -999,11 +1050,14 @@ class ModelHubMixinBase(HfMixinHelpers):
             named.setdefault("config", config_parameter)
         keywords = parameters if cls._hub_mixin_config_to_kwargs else named  # what reaches __init__ by name
         unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, keywords)
-        if unknown:
-            message = f"{cls.__qualname__}.__init__ takes no {unknown} found in {source} (saved by another class?)"
-            if cls._hub_mixin_strict_config:
-                raise ConfigError(message)
-            logger.warning("%s; they are ignored", message)
+        decoded_config = (
+            config_owner is not None
+            and config_parameter is not None
+            and "config" not in model_kwargs
+            and not _left_at_none(annotation, raw, config_parameter)
+        )
+        fields = cls._hub_unknown_fields(raw, values, model_kwargs, keywords, annotation if decoded_config else None)
+        cls._hub_report_unknown_keys(unknown, fields, source)
         for name in parameters:
             if name not in model_kwargs and name in values:
                 model_kwargs[name] = values[name]
@@ -1026,6 +1080,61 @@ class ModelHubMixinBase(HfMixinHelpers):
             for key, value in values.items():
                 model_kwargs.setdefault(key, value)
         return config
+
+    @classmethod
+    def _hub_unknown_fields(
+        cls,
+        raw: Mapping[str, Any],
+        values: Mapping[str, Any],
+        model_kwargs: Mapping[str, Any],
+        keywords: Mapping[str, inspect.Parameter],
+        config_annotation: Any,
+    ) -> list[tuple[str, type]]:
+        """The keys of config ``raw`` that the dataclasses it is decoded into have no field for, with each
+        dataclass (see :func:`unknown_fields`): those of the arguments taken from it (not given by the caller), and,
+        where ``config_annotation`` (a dataclass ``config``) takes its keys, those neither it nor ``__init__``
+        takes. ``values`` holds the decoded arguments, a forwarded one (a base's) also in ``model_kwargs``."""
+        coders = cls._all_coders()
+        found: list[tuple[str, type]] = []
+        if config_annotation is not None and _dataclass_members(config_annotation):
+            to_kwargs = cls._hub_mixin_config_to_kwargs and takes_any_keyword(cls._hub_mixin_init_parameters)
+            for path, owner in unknown_fields(config_annotation, raw, coders):
+                top = path.removeprefix(".")
+                if top not in keywords and not (to_kwargs and top in raw):  # (**kwargs takes the top-level keys)
+                    found.append((top, owner))
+        forwarded = cls._hub_forwarded_parameters()
+        for key, value in raw.items():
+            if key in cls._hub_mixin_init_parameters and key not in model_kwargs:
+                hints = cls._hub_mixin_hints()
+            elif key in forwarded and key in values and model_kwargs.get(key) is values[key]:
+                owner = forwarded[key][0]
+                hints = owner._hub_mixin_hints() if issubclass(owner, ModelHubMixinBase) else init_type_hints(owner)
+            else:
+                continue
+            found += unknown_fields(hints.get(key, Any), value, coders, key)
+        return list(dict.fromkeys(found))  # (a key both a field of the config and an argument: once)
+
+    @classmethod
+    def _hub_report_unknown_keys(cls, unknown: list[str], fields: list[tuple[str, type]], source: str) -> None:
+        """Keys of config.json the class takes nowhere (``unknown``: not ``__init__``'s; ``fields``: not the fields
+        of the dataclasses their values are decoded into) usually mean another class saved it: a
+        :class:`ConfigError` under ``strict_config``, else a warning naming them."""
+        parts = [f"{cls.__qualname__}.__init__ takes no {unknown} found in {source}"] if unknown else []
+        for owner in dict.fromkeys(owner for _, owner in fields):
+            paths = [path for path, of in fields if of is owner]
+            top = [path for path in paths if "." not in path and "[" not in path]  # the config's own keys
+            if top:
+                name = f"{cls.__qualname__}.__init__"
+                parts.append(f"{name} takes no {top} found in {source} (nor are they fields of {owner.__qualname__})")
+            if len(top) < len(paths):
+                nested = [path for path in paths if path not in top]
+                parts.append(f"{cls.__qualname__}: {owner.__qualname__} has no field for {nested} found in {source}")
+        if not parts:
+            return
+        message = "; ".join(parts) + " (saved by another class?)"
+        if cls._hub_mixin_strict_config:
+            raise ConfigError(message)
+        logger.warning("%s; they are ignored", message)
 
     @classmethod
     def _hub_forwarded_parameters(cls) -> dict[str, tuple[type, inspect.Parameter]]:
@@ -1313,6 +1422,11 @@ def _builds_from_arguments(cls: type) -> bool:
     that defines it), which calls ``cls(**model_kwargs)``: an override may supply arguments itself."""
     owner = next((klass for klass in cls.__mro__ if "_from_pretrained" in vars(klass)), None)
     return owner is not None and bool(vars(owner).get("_hub_builds_from_arguments", False))
+
+
+def _unnamed(parameters: Mapping[str, inspect.Parameter], call: Mapping[str, Any]) -> dict[str, Any]:
+    """The keywords of ``call`` that a signature's ``**kwargs`` takes (it does not name them)."""
+    return {name: value for name, value in call.items() if not _named(parameters, name)}
 
 
 def _supported(

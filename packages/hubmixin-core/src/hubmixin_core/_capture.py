@@ -13,14 +13,30 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["LOADING", "ConfigSlot", "get_config", "get_unsaved", "has_config", "set_config", "wrap_init"]
+__all__ = [
+    "LOADING",
+    "ConfigSlot",
+    "get_config",
+    "get_unsaved",
+    "has_config",
+    "loader_values",
+    "loaders_own",
+    "set_config",
+    "wrap_init",
+]
 
 LOADING: ContextVar[bool] = ContextVar("hubmixin_loading", default=False)
 """Whether ``from_pretrained`` is building a model (its arguments come back by keyword, from config.json)."""
+
+_FORWARDED: ContextVar[tuple[tuple[str, Any], ...]] = ContextVar("hubmixin_forwarded_options", default=())
+"""While ``from_pretrained`` calls ``_from_pretrained``: the loader's options (name, value) that this method takes
+through its ``**kwargs`` (huggingface_hub's contract passes them all, named or not)."""
+_SECRETS: ContextVar[frozenset[str]] = ContextVar("hubmixin_secrets", default=frozenset())
+"""While ``from_pretrained`` builds a model: the secret values (a token) it was given."""
 
 _SLOT = "_hub_mixin_config_slot"
 _WRAPPED = "_hub_mixin_wraps_init"
@@ -31,7 +47,8 @@ class ConfigSlot:
 
     Attributes:
         config: The configuration.
-        unsaved: ``__init__`` arguments given but left out of it (JSON cannot hold them): name to type name.
+        unsaved: ``__init__`` arguments given but left out of it (JSON cannot hold them): name to type name
+            (``"*args"`` for the positional values ``*args`` took).
         beside: Arguments given beside a dataclass ``config`` (not at what loading gives them), which config.json
             leaves out as huggingface_hub does.
     """
@@ -96,6 +113,38 @@ def set_config(instance: object, config: Any, unsaved: dict[str, str] | None = N
     """Store ``config`` on ``instance`` without going through its class's ``__setattr__``."""
     if hasattr(instance, "__dict__"):
         object.__setattr__(instance, _SLOT, ConfigSlot(config, unsaved))
+
+
+@contextlib.contextmanager
+def loader_values(
+    *, forwarded: Mapping[str, Any] | None = None, secrets: Iterable[str] | None = None
+) -> Iterator[None]:
+    """While ``from_pretrained`` builds a model: the loader's options ``_from_pretrained`` takes through its
+    ``**kwargs`` (``forwarded``), and the secret values it was given (``secrets``); ``None`` keeps the outer ones."""
+    options = None if forwarded is None else _FORWARDED.set(tuple(forwarded.items()))
+    values = None if secrets is None else _SECRETS.set(frozenset(s for s in secrets if s))
+    try:
+        yield
+    finally:
+        if values is not None:
+            _SECRETS.reset(values)
+        if options is not None:
+            _FORWARDED.reset(options)
+
+
+def loaders_own(passed: Mapping[str, Any], takes: Callable[[str], bool]) -> list[str]:
+    """The arguments of ``passed`` that are the loader's, not the model's, while ``from_pretrained`` builds it: its
+    options that reached them through ``_from_pretrained``'s ``**kwargs`` (those ``__init__`` does not name, per
+    ``takes``), and strings holding a secret given to it (a token): never captured, so never saved."""
+    if not LOADING.get():
+        return []
+    forwarded, secrets = dict(_FORWARDED.get()), _SECRETS.get()
+    return [
+        name
+        for name, value in passed.items()
+        if (name in forwarded and value is forwarded[name] and not takes(name))
+        or (isinstance(value, str) and any(secret in value for secret in secrets))
+    ]
 
 
 @functools.cache

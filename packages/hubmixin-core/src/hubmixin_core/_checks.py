@@ -30,7 +30,8 @@ __all__ = [
 logger = logging.getLogger("hubmixin_core")
 
 UNSAVED_KEY = "_hub_mixin_unsaved"
-"""Key of ``config.json`` recording the ``__init__`` arguments left out of it (name to type name).
+"""Key of ``config.json`` recording the ``__init__`` arguments left out of it (name to type name; ``"*args"`` for
+the positional values ``*args`` took).
 
 huggingface_hub's loader ignores keys that ``__init__`` does not name, so the file stays loadable there, except
 by a class whose ``__init__`` takes ``**kwargs``: that loader passes it this key too (documented in
@@ -110,7 +111,9 @@ def check_unsaved(
     for name, kind in missing.items():
         call = f"{owner}.from_pretrained(..., model_kwargs={{{name!r}: ...}})"
         give = f"give it with {call}"
-        if kind in runtime:
+        if name.startswith("*"):  # values ``*args`` took: no keyword reaches it
+            lines.append(_unsaved_varargs(owner, name[1:]))
+        elif kind in runtime:
             if runtime_option is not None:
                 give = f"give it with {owner}.from_pretrained(..., {runtime_option}=...), or {call}"
             lines.append(f"  - {name!r} (a {kind}): it belongs to the run, so it is never saved; {give}")
@@ -122,6 +125,16 @@ def check_unsaved(
     raise MissingArgumentError(
         f"{owner}: cannot rebuild the saved model without arguments that were not saved:\n" + "\n".join(lines),
         list(missing),
+    )
+
+
+def _unsaved_varargs(owner: str, name: str) -> str:
+    """The line of :func:`check_unsaved` for the values ``*name`` took."""
+    return (
+        f"  - the positional values given through *{name}: no parameter names them, so they were left out of "
+        f"config.json, and from_pretrained gives arguments by keyword, which *{name} cannot take; make "
+        f"{owner}.__init__ take them as one named argument (`{name}: list[...]`), then give them with "
+        f"{owner}.from_pretrained(..., model_kwargs={{{name!r}: [...]}}) (saved in config.json from then on)"
     )
 
 

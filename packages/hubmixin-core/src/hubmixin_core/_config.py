@@ -26,12 +26,14 @@ __all__ = [
     "decode_value",
     "decoded_like_default",
     "describe_type",
+    "encode_config",
     "encode_value",
     "init_type_hints",
     "json_type_mismatch",
     "loads_config",
     "Mismatch",
     "unencodable_part",
+    "unknown_fields",
     "NonStringKey",
     "json_key",
     "coder_output_fault",
@@ -56,17 +58,21 @@ BUILTIN_CODERS: Coders = {
 def encode_value(value: Any, coders: Coders, _above: frozenset[int] = frozenset()) -> Any:
     """JSON data for ``value``, or :data:`UNENCODABLE`.
 
-    Custom coders win over the built-in rules; dataclasses become dicts (recursively), enums their value,
-    tuples lists. A value holding itself (a tree with parent links) is unencodable.
+    Custom coders win over the built-in rules, for JSON's own types too (a ``tuple`` coder writing ``"224x224"``);
+    dataclasses become dicts (recursively), enums their value, tuples lists. A value holding itself (a tree with
+    parent links) is unencodable.
     """
-    if value is None or type(value) in (bool, int, str, float):  # inf and nan as Python's json writes them
+    if value is None:
         return value
     for type_, (encoder, _) in coders.items():
         if isinstance(value, type_):
             encoded = encoder(value)
             return encoded if coder_output_fault(encoded) is None else UNENCODABLE
-    if isinstance(value, enum.Enum):  # a StrEnum or IntEnum too: its plain value
-        return encode_value(value.value, coders)
+    if type(value) in (bool, int, str, float):  # inf and nan as Python's json writes them
+        return value
+    if isinstance(value, enum.Enum):  # a StrEnum or IntEnum too: its plain value (the enum decodes it, no coder)
+        plain = value.value
+        return plain if type(plain) in (bool, int, str, float) else encode_value(plain, coders)
     for scalar in (bool, int, str, float):  # other subclasses (numpy.float64): as the plain type
         if isinstance(value, scalar):
             return encode_value(scalar(value), coders)
@@ -86,6 +92,22 @@ def encode_value(value: Any, coders: Coders, _above: frozenset[int] = frozenset(
             return UNENCODABLE
         return _encode_items(dict(zip(keys, value.values(), strict=True)), coders, above)
     return UNENCODABLE
+
+
+def encode_config(config: Any, coders: Coders) -> Any:
+    """The JSON object of a whole config (a dict, or a dataclass's fields), or :data:`UNENCODABLE`: coders apply to
+    the values in it, never to the mapping itself (a ``dict`` coder is for dict arguments). Values JSON holds
+    already (a captured config is encoded) are kept as they are: a coder for ``str`` or ``list`` is not applied
+    twice."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return _encode_items({f.name: getattr(config, f.name) for f in dataclasses.fields(config)}, coders)
+    if not isinstance(config, dict):
+        return UNENCODABLE
+    others = {t: c for t, c in coders.items() if not any(issubclass(j, t) for j in _JSON_VALUE_TYPES)}
+    return encode_value(config, others)
+
+
+_JSON_VALUE_TYPES = (type(None), bool, int, float, str, list, dict)
 
 
 def json_key(key: Any) -> str | None:
@@ -174,6 +196,10 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         return _decode_union(members, value, coders)
     if origin is typing.Annotated:
         return decode_value(args[0], value, coders)
+    coder = _coder_for(annotation, coders)
+    if coder is not None:  # a declared coder wins, for a JSON type too (``tuple`` written as ``"224x224"``)
+        base, decoder = coder
+        return value if value is None else _decode_by_coder(base, decoder, value, coders)
     if origin in (collections.abc.Sequence, collections.abc.MutableSequence) and isinstance(value, list):
         return [decode_value(args[0] if args else Any, v, coders) for v in value]
     if origin in (tuple, list) and isinstance(value, list):
@@ -192,9 +218,6 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         return value
     if _integral_float(annotation, value):
         return int(value)
-    for type_, (_, decoder) in coders.items():
-        if issubclass(annotation, type_):
-            return value if value is None else _decode_by_coder(annotation, decoder, value, coders)
     if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
         return _decode_dataclass(typing.cast(type, annotation), value, coders)
     if issubclass(annotation, enum.Enum) and not isinstance(value, annotation):
@@ -205,6 +228,15 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
 
 
 _MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+
+
+def _coder_for(annotation: Any, coders: Coders) -> tuple[type, Any] | None:
+    """The class ``annotation`` is (or is a generic of: ``tuple[int, int]``) and the decoder of the first coder
+    whose type it is a subclass of; ``None`` where no coder takes it."""
+    base = typing.get_origin(annotation) or annotation
+    if not isinstance(base, type) or base is types.UnionType:
+        return None
+    return next(((base, decoder) for type_, (_, decoder) in coders.items() if issubclass(base, type_)), None)
 
 
 def _decode_key(annotation: Any, key: Any) -> Any:
@@ -309,6 +341,8 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch 
         if any(type(value) is type(a) and value == a for a in args):
             return None
         return Mismatch("", describe_type(annotation), value)
+    if _coder_for(annotation, coders) is not None:  # the coder's JSON form, whatever its type: the decoder checks it
+        return None
     if origin is typing.Union or origin is types.UnionType:
         each = [json_type_mismatch(member, value, coders) for member in args]
         if any(m is None for m in each):
@@ -392,12 +426,44 @@ def _decode_dataclass(datacls: type, data: dict[str, Any], coders: Coders) -> An
     return datacls(**kwargs)
 
 
+def unknown_fields(annotation: Any, value: Any, coders: Coders, where: str = "") -> list[tuple[str, type]]:
+    """The keys of JSON ``value`` that a dataclass ``annotation`` decodes it into has no field for (decoding drops
+    them), at any depth, each as its path from ``where`` (``vision.sample_rate``) with that dataclass. Unions
+    other than ``X | None`` and types a coder decodes are not looked into."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return unknown_fields(args[0], value, coders, where)
+    if origin is typing.Union or origin is types.UnionType:
+        members = [a for a in args if a is not type(None)]
+        return unknown_fields(members[0], value, coders, where) if len(members) == 1 else []
+    if _coder_for(annotation, coders) is not None:
+        return []
+    if isinstance(value, list) and origin in (list, tuple, collections.abc.Sequence, collections.abc.MutableSequence):
+        fixed = origin is tuple and not (len(args) == 2 and args[1] is Ellipsis) and len(args) > 1
+        items = args if fixed else (args[:1] or (Any,)) * len(value)
+        return [
+            found
+            for i, (item, v) in enumerate(zip(items, value, strict=False))
+            for found in unknown_fields(item, v, coders, f"{where}[{i}]")
+        ]
+    if isinstance(value, dict) and origin in _MAPPINGS and len(args) == 2:
+        return [found for k, v in value.items() for found in unknown_fields(args[1], v, coders, f"{where}[{k!r}]")]
+    if not (isinstance(annotation, type) and dataclasses.is_dataclass(annotation) and isinstance(value, dict)):
+        return []
+    fields = {f.name for f in dataclasses.fields(annotation)}
+    found = [(f"{where}.{key}", annotation) for key in value if key not in fields]
+    hints = _type_hints(annotation, coders)
+    for name in fields & value.keys():
+        found += unknown_fields(hints.get(name, Any), value[name], coders, f"{where}.{name}")
+    return found
+
+
 def _decodes(annotation: Any, value: Any, coders: Coders) -> bool:
     """Whether a union member would decode ``value`` into something other than itself."""
+    if _coder_for(annotation, coders) is not None:
+        return True
     if not isinstance(annotation, type):
         return False
-    if any(issubclass(annotation, t) for t in coders):
-        return True
     if issubclass(annotation, enum.Enum):  # one of its values (``lax.Precision`` in ``PrecisionLike``)
         return any(type(member.value) is type(value) and member.value == value for member in annotation)
     if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
@@ -426,23 +492,50 @@ def init_type_hints(cls: type, coders: Iterable[type] = ()) -> dict[str, Any]:
 
 
 def _type_hints(obj: Any, coders: Iterable[type] = ()) -> dict[str, Any]:
+    """The annotations of a function or class (a dataclass's fields, its bases' too), resolved; where one names
+    what only a type checker sees (imported under ``TYPE_CHECKING``), the others are resolved one by one and it is
+    left out, as if unannotated."""
     try:
         return typing.get_type_hints(obj, include_extras=True)
-    except Exception:  # one unresolvable name (imported under TYPE_CHECKING): resolve the others one by one
-        raw = getattr(obj, "__annotations__", {})
-        namespace = getattr(inspect.unwrap(obj), "__globals__", {})
-        hints = {}
-        for name, annotation in raw.items():
-            if not isinstance(annotation, str):
-                hints[name] = annotation
-                continue
-            for names in ({}, {t.__name__: t for t in coders}):  # the module's names first, then the coders'
-                try:
-                    hints[name] = eval(annotation, namespace, names)  # noqa: S307
-                    break
-                except Exception:  # a name only a type checker sees: left out, as if unannotated at load
-                    continue
+    except Exception:
+        coder_names: dict[str, Any] = {t.__name__: t for t in coders}
+        hints: dict[str, Any] = {}
+        for annotations, namespace, own in _annotation_scopes(obj):
+            for name, annotation in annotations.items():
+                resolved = _resolved(annotation, namespace, own, coder_names)
+                if resolved is _UNRESOLVED:
+                    hints.pop(name, None)  # (a base's annotation of the field no longer applies)
+                else:
+                    hints[name] = resolved
         return hints
+
+
+_UNRESOLVED = object()
+
+
+def _annotation_scopes(obj: Any) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """Each ``__annotations__`` of ``obj`` with the namespaces its strings name things in: a function's globals;
+    for a class, each class of its MRO (bases first) with its module's names and its own, as
+    :func:`typing.get_type_hints` takes them."""
+    if not isinstance(obj, type):
+        return [(getattr(obj, "__annotations__", {}), getattr(inspect.unwrap(obj), "__globals__", {}), {})]
+    scopes = []
+    for base in reversed(obj.__mro__):
+        annotations = inspect.get_annotations(base)
+        if annotations:
+            scopes.append((annotations, getattr(inspect.getmodule(base), "__dict__", {}), dict(vars(base))))
+    return scopes
+
+
+def _resolved(annotation: Any, namespace: dict[str, Any], own: dict[str, Any], coder_names: dict[str, Any]) -> Any:
+    """A string ``annotation`` evaluated in ``namespace`` (the module's names first, then the class's ``own``, then
+    the coders' types by name), or :data:`_UNRESOLVED`; any other annotation as it is."""
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return eval(annotation, namespace, collections.ChainMap(namespace, own, coder_names))  # noqa: S307
+    except Exception:  # a name only a type checker sees
+        return _UNRESOLVED
 
 
 def loads_config(text: str) -> Any:

@@ -1,5 +1,7 @@
 """What an ``__init__`` gives its base's ``__init__``: read from its source, so that a load gives back through
-``**kwargs`` (and ``*args``) only what reaches the base that way, and never an argument twice."""
+``**kwargs`` (and ``*args``) only what reaches the base that way, and never an argument twice. And whether a
+``_from_pretrained`` only passes its ``**kwargs`` on, so that the keywords given to ``from_pretrained`` are checked
+against ``__init__`` before any download."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-__all__ = ["SuperCall", "super_call"]
+__all__ = ["SuperCall", "passes_on_whole", "super_call"]
 
 
 class SuperCall(NamedTuple):
@@ -61,3 +63,43 @@ def _is_base_init(func: ast.Attribute) -> bool:
     if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "super":
         return True
     return isinstance(owner, ast.Name)
+
+
+def passes_on_whole(method: Callable[..., Any], name: str) -> bool:
+    """Whether ``method`` uses its ``**name`` only to pass it on whole to the model's class or to a
+    ``_from_pretrained`` (``cls(**model_kwargs)``, ``super()._from_pretrained(..., **kwargs)``): then each keyword
+    in it is an ``__init__`` argument. ``False`` where the method reads it (``model_kwargs.pop("device")``: an
+    option of its own) or its source cannot be read."""
+    function = getattr(method, "__func__", method)  # (a classmethod's, bound anew at each access)
+    try:
+        return _passes_on_whole(function, name)
+    except TypeError:  # not hashable (a mock's stand-in): nothing to read
+        return False
+
+
+@functools.cache
+def _passes_on_whole(function: Callable[..., Any], name: str) -> bool:
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(function))))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    node = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)), None)
+    if node is None or not node.args.args:
+        return False
+    owner = node.args.args[0].arg  # ``cls``
+    passed = [
+        k.value
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call) and _builds_or_loads(call.func, owner)
+        for k in call.keywords
+        if k.arg is None and isinstance(k.value, ast.Name) and k.value.id == name
+    ]
+    uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name]
+    return bool(passed) and len(uses) == len(passed)
+
+
+def _builds_or_loads(func: ast.expr, owner: str) -> bool:
+    """``cls(...)`` (``owner`` is the method's first parameter) or ``..._from_pretrained(...)``."""
+    if isinstance(func, ast.Name):
+        return func.id == owner
+    return isinstance(func, ast.Attribute) and func.attr == "_from_pretrained"

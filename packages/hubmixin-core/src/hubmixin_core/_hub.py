@@ -13,13 +13,14 @@ from contextvars import ContextVar
 from importlib import metadata
 from pathlib import Path
 
-from huggingface_hub import CommitInfo, HfApi, hf_hub_download, try_to_load_from_cache
+from huggingface_hub import CommitInfo, HfApi, constants, hf_hub_download, try_to_load_from_cache
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RemoteEntryNotFoundError
-from huggingface_hub.file_download import _CACHED_NO_EXIST
+from huggingface_hub.file_download import _CACHED_NO_EXIST, repo_folder_name
 from huggingface_hub.utils._paths import filter_repo_objects
 
+from hubmixin_core._checks import expand_location
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
-from hubmixin_core._paths import check_relative_path, warn_if_linked_outside
+from hubmixin_core._paths import check_local_location, check_relative_path, warn_if_linked_outside
 from hubmixin_core.errors import HubMixinValueError
 
 __all__ = [
@@ -113,10 +114,18 @@ def _download(repo_id: str, filename: str, options: DownloadOptions) -> Path:
         )
     except LocalEntryNotFoundError as error:  # the client's message names no file (one shard of six, offline)
         where = f"{repo_id}@{options.revision or 'main'}"
-        raise LocalEntryNotFoundError(
-            f"{filename} of {where} is not in the cache and cannot be fetched: {error}"
-        ) from error
+        message = f"{filename} of {where} is not in the cache and cannot be fetched: {error}"
+        if not Path(repo_id).exists() and not _cached_repo(repo_id, options):  # a mistyped local path, offline
+            local = f"{repo_id!r} is neither a local directory ({Path(repo_id).absolute()} does not exist)"
+            message = f"{local} nor a repository in the Hub cache; {message}"
+        raise LocalEntryNotFoundError(message) from error
     return Path(str(path))
+
+
+def _cached_repo(repo_id: str, options: DownloadOptions) -> bool:
+    """Whether the Hub cache holds anything of model repository ``repo_id``."""
+    cache = Path(options.cache_dir or constants.HF_HUB_CACHE)
+    return (cache / repo_folder_name(repo_id=repo_id, repo_type="model")).is_dir()
 
 
 def download_optional_file(repo_id: str, filename: str, options: DownloadOptions) -> Path | None:
@@ -161,8 +170,12 @@ def locate_file(model_id: str | Path, filename: str, options: DownloadOptions) -
 
     Raises:
         InvalidRepoPathError: ``filename`` would leave the model directory.
+        WeightsNotFoundError: ``model_id`` is written as a local path (``~/m``, ``./m``, ``my model``) that is not
+            a directory.
         huggingface_hub.errors.LocalEntryNotFoundError: the file is not cached and cannot be fetched.
     """
+    model_id = expand_location(model_id)  # as from_pretrained expands it
+    check_local_location(model_id, "a model directory or a repo id is expected")
     directory = Path(model_id)
     if directory.is_dir():
         path = directory / check_relative_path(filename, str(directory))

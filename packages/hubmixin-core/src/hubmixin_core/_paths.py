@@ -6,6 +6,9 @@ import logging
 import re
 from pathlib import Path, PurePosixPath
 
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils._validators import validate_repo_id
+
 from hubmixin_core.errors import InvalidRepoPathError, WeightsNotFoundError
 
 __all__ = ["check_local_location", "check_relative_path", "warn_if_linked_outside"]
@@ -54,12 +57,26 @@ def check_local_location(location: str | Path, takes: str, *, files: bool = Fals
     if path.is_dir() or (files and path.is_file()):
         return
     text = str(location)
-    looks_local = isinstance(location, Path) or text.startswith(("/", "./", "../", "~")) or text.count("/") > 1
+    looks_local = (
+        isinstance(location, Path)
+        or text.startswith(("/", "./", "../", "~"))
+        or text.count("/") > 1
+        or not _valid_repo_id(text)  # ``my-model/``, ``my model``: only a path can be meant
+    )
     if looks_local:
         kind = "is a file, not a directory" if path.exists() else "does not exist"
         repo = _repo_in_url(text)
         hint = f" (for the Hub repository, pass its id: {repo!r})" if repo is not None and not path.exists() else ""
         raise WeightsNotFoundError(f"{text}: {kind}; {takes}{hint}")
+
+
+def _valid_repo_id(text: str) -> bool:
+    """Whether the Hub client takes ``text`` as a repo id (else it raises ``HFValidationError``)."""
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return False
+    return True
 
 
 _HUB_URL = re.compile(r"^(?:hf://|https?://(?:www\.)?huggingface\.co/)(?:models/)?([\w.-]+/[\w.-]+)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import Field
 from typing import Any, ClassVar, Protocol, TypeAlias, TypedDict
 
@@ -43,6 +43,6 @@ class ClassKeywords(TypedDict, total=False):
     license_link: str | None
     pipeline_tag: str | None
     tags: list[str] | tuple[str, ...] | None
-    coders: Coders | None
+    coders: Mapping[Any, Coder] | None  # a Mapping (covariant): a constant of a narrower inferred type is taken
     strict_config: bool | None
     runtime_args: list[str] | tuple[str, ...]

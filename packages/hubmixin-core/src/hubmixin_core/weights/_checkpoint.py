@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from safetensors import safe_open
 
+from hubmixin_core._checks import expand_location
 from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError
 from hubmixin_core.weights._check import read_tensor_infos
@@ -103,6 +104,11 @@ class Checkpoint:
         """
         if not key_mapping:
             return self
+        if not isinstance(key_mapping, Mapping):
+            raise HubMixinTypeError(
+                "key_mapping must be a mapping of regular expressions to replacements, "
+                f"got {type(key_mapping).__name__}"
+            )
         patterns = [_compile(pattern, replacement) for pattern, replacement in key_mapping.items()]
         renames: dict[str, str] = {}  # new name -> current name
         for name in self.infos:
@@ -150,6 +156,14 @@ class Checkpoint:
             stored_names={**self.stored_names, **{name: self._stored(kept) for name, kept in added.items()}},
         )
 
+    def _check_names(self, names: Sequence[str]) -> None:
+        """Raise :class:`WeightsKeyError` naming the checkpoint and each of ``names`` it does not hold."""
+        if isinstance(names, str):  # ``read("w")`` would read the names "w", ...: one name is a list of one
+            raise HubMixinTypeError(f"{self.description}: give a list of tensor names, not the string {names!r}")
+        missing = [name for name in names if name not in self.infos]
+        if missing:
+            raise WeightsKeyError(self.description, missing, detail="no such tensors")
+
     def _stored(self, name: str) -> str:
         return self.stored_names.get(name, name)
 
@@ -179,7 +193,11 @@ class Checkpoint:
 
         Safetensors files are memory-mapped and each file is opened once per call; torch tensors on CPU are
         not copied.
+
+        Raises:
+            WeightsKeyError: a name is not in the checkpoint (the message names its file and the names).
         """
+        self._check_names(names)
         if (reader := self.reader) is not None:
             return self._by_stored_name(names, lambda stored: reader(stored, framework, device))
         tensors: dict[str, Any] = {}
@@ -202,9 +220,11 @@ class Checkpoint:
 
         Raises:
             TypeError: the checkpoint has a custom reader (it is not safetensors files).
+            WeightsKeyError: a name is not in the checkpoint.
         """
         if self.reader is not None:
             raise HubMixinTypeError(f"{self.description}: raw bytes are only read from safetensors files")
+        self._check_names(names)
         raw: dict[str, NDArray[np.uint8]] = {}
         for path, keys in self._by_file(names).items():
             raw.update(self._by_stored_name(keys, partial(read_raw, path)))
@@ -215,7 +235,11 @@ class Checkpoint:
 
         From safetensors files only the slice's rows are read, in bounded blocks; a custom reader reads the
         whole tensor, then slices it.
+
+        Raises:
+            WeightsKeyError: ``name`` is not in the checkpoint.
         """
+        self._check_names([name])
         if self.reader is not None:
             stored = self._stored(name)
             array: NDArray[Any] = np.asarray(self.reader([stored], "numpy", "cpu")[stored])[index]
@@ -255,4 +279,4 @@ def open_checkpoint(model_id: str | Path, download: DownloadOptions | None = Non
         WeightsFileError: a file is not valid safetensors.
         ShardIndexError: the index and the shards disagree.
     """
-    return Checkpoint.from_files(resolve_weight_files(model_id, download))
+    return Checkpoint.from_files(resolve_weight_files(expand_location(model_id), download))

@@ -1,0 +1,161 @@
+"""What a load captures and checks when ``_from_pretrained`` has huggingface_hub's keyword signature, and arguments
+config.json cannot say (``*args``; an explicit ``None`` default)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from core_models import NumpyModelMixin
+
+from hubmixin_core import ConfigEncodingWarning, ConfigError
+from hubmixin_core.errors import HubMixinTypeError, MissingArgumentError
+from hubmixin_core.testing import Fault, LocalHub
+
+SECRET = "hf_not_a_real_token_for_tests"
+
+
+class KeepsOptions(NumpyModelMixin):
+    """huggingface_hub's contract: the download keywords ``_from_pretrained`` does not name reach ``**kwargs``."""
+
+    def __init__(self, hidden: int = 4, **options: Any) -> None:
+        self.hidden, self.options = hidden, options
+        self.weights = {"w": np.zeros(hidden, dtype=np.float32)}
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, **model_kwargs: Any) -> Any:
+        return cls(**model_kwargs)
+
+
+def test_options_reaching_kwargs_are_not_captured_and_a_token_never_written(
+    local_hub: LocalHub, tmp_path: Path
+) -> None:
+    repo = f"{local_hub.username}/private-net"
+    KeepsOptions(hidden=8, bias=False).push_to_hub(repo, private=True)
+    model = KeepsOptions.from_pretrained(repo, token=local_hub.token, revision="main")
+    assert model.options["token"] == local_hub.token and model.options["revision"] == "main"  # as huggingface_hub
+    assert model._hub_mixin_config == {"hidden": 8, "bias": False}
+    model.save_pretrained(tmp_path)
+    text = (tmp_path / "config.json").read_text()
+    assert local_hub.token not in text and json.loads(text) == {"hidden": 8, "bias": False}
+    model.push_to_hub(f"{local_hub.username}/public-copy", private=False)
+    public = KeepsOptions.from_pretrained(f"{local_hub.username}/public-copy")
+    assert public._hub_mixin_config == {"hidden": 8, "bias": False} and public.options["token"] is None
+
+
+class UsesToken(NumpyModelMixin):
+    """Gives the load's token to its own argument on purpose (to fetch more files, say)."""
+
+    def __init__(self, size: int = 1, hub_token: str | None = None) -> None:
+        self.size, self.hub_token = size, hub_token
+        self.weights = {"w": np.zeros(size, dtype=np.float32)}
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: Any, model_kwargs: dict[str, Any]) -> Any:
+        return cls(**{**model_kwargs, "hub_token": download.token})
+
+
+def test_a_token_given_to_an_argument_on_purpose_reaches_it_and_is_not_saved(tmp_path: Path) -> None:
+    UsesToken(size=2).save_pretrained(tmp_path / "first")
+    model = UsesToken.from_pretrained(tmp_path / "first", token=SECRET)
+    assert (model.size, model.hub_token) == (2, SECRET)
+    model.save_pretrained(tmp_path / "again")
+    text = (tmp_path / "again" / "config.json").read_text()
+    assert SECRET not in text and json.loads(text) == {"size": 2, "hub_token": None}
+    assert UsesToken.from_pretrained(tmp_path / "again", token=SECRET).hub_token == SECRET
+    assert UsesToken(hub_token="mine")._hub_mixin_config == {"size": 1, "hub_token": "mine"}  # not a load's
+
+
+class HubStyle(NumpyModelMixin):
+    """An override written for huggingface_hub that passes its ``**model_kwargs`` on to ``__init__``."""
+
+    def __init__(self, hidden: int = 4) -> None:
+        self.hidden = hidden
+        self.weights = {"w": np.zeros(hidden, dtype=np.float32)}
+
+    @classmethod
+    def _from_pretrained(  # type: ignore[override]
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: Any,
+        force_download: bool,
+        local_files_only: bool,
+        token: Any,
+        **model_kwargs: Any,
+    ) -> Any:
+        return cls(**model_kwargs)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "guess"),
+    [({"revison": "main"}, "revision"), ({"hiden": 3}, "hidden"), ({"model_kwargs": {"hiden": 3}}, "hidden")],
+)
+def test_huggingface_hub_style_override_gets_the_keyword_check_before_any_request(
+    local_hub: LocalHub, keywords: dict[str, Any], guess: str
+) -> None:
+    repo = f"{local_hub.username}/net"
+    HubStyle(hidden=2).push_to_hub(repo)
+    counter = local_hub.inject_fault(Fault(route="*", delay=0.001, times=None))  # counts the requests
+    try:
+        with pytest.raises(HubMixinTypeError, match=rf"unexpected keyword argument '\w+'; did you mean '{guess}'\?"):
+            HubStyle.from_pretrained(repo, **keywords)
+        assert counter.hits == 0
+    finally:
+        local_hub.remove_fault(counter)
+    assert HubStyle.from_pretrained(repo, model_kwargs={"hidden": 3}).hidden == 3
+
+
+class Stack(NumpyModelMixin):
+    def __init__(self, *widths: int, act: str = "relu") -> None:
+        self.widths, self.act = widths, act
+        self.weights = {"w": np.zeros(len(widths), dtype=np.float32)}
+
+
+class NamedStack(NumpyModelMixin):
+    """``Stack`` changed as the error advises."""
+
+    def __init__(self, widths: list[int], act: str = "relu") -> None:
+        self.widths, self.act = widths, act
+        self.weights = {"w": np.zeros(len(widths), dtype=np.float32)}
+
+
+class StrictStack(Stack, strict_config=True):
+    pass
+
+
+def test_values_args_took_are_recorded_and_asked_for_with_advice_that_works(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning, match=r"through \*widths .*`widths: list\[\.\.\.\]`.*MissingArgument"):
+        Stack(64, 32, act="gelu").save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved == {"act": "gelu", "_hub_mixin_unsaved": {"*widths": "tuple"}}
+    with pytest.raises(MissingArgumentError, match=r"\*widths.*`widths: list\[\.\.\.\]`.*model_kwargs=\{'widths'"):
+        Stack.from_pretrained(tmp_path)
+    loaded = NamedStack.from_pretrained(tmp_path, model_kwargs={"widths": [64, 32]})
+    assert (loaded.widths, loaded.act) == ([64, 32], "gelu")
+    with pytest.raises(ConfigError, match=r"\*widths"):
+        StrictStack(1, 2)
+
+
+class ImplicitOptional(NumpyModelMixin):
+    """Written as much ML code writes it: ``None`` defaults on annotations that do not say ``| None``."""
+
+    def __init__(self, hidden: int = None, act: str = None, flag: bool = 0) -> None:  # type: ignore[assignment]  # noqa: RUF013
+        self.hidden, self.act, self.flag = hidden, act, flag
+        self.weights = {"w": np.zeros(1, dtype=np.float32)}
+
+
+def test_a_default_given_explicitly_warns_only_where_the_load_would_refuse_it(tmp_path: Path) -> None:
+    model: Any = ImplicitOptional  # (the values are of other types than the annotations say)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model(hidden=None, act=None, flag=0).save_pretrained(tmp_path)
+    loaded = model.from_pretrained(tmp_path)
+    assert (loaded.hidden, loaded.act, loaded.flag) == (None, None, 0)
+    with pytest.warns(ConfigEncodingWarning, match=r"argument flag is 1, which its annotation bool does not take"):
+        model(flag=1)

@@ -46,8 +46,11 @@ def as_dtype(name: str, value: Any, annotation: Any, coders: Coders) -> Any:
 
 
 def with_dtype_fields(value: Any, coders: Coders) -> Any:
-    """``value``, a dataclass decoded from ``config.json`` (nested ones too), with its dtype fields decoded by
-    :func:`as_dtype` (core decodes a field by its annotation alone: ``Dtype | None`` gives a string back)."""
+    """``value``, a dataclass decoded from ``config.json`` (nested ones too, and ones in lists, tuples and dicts:
+    ``layers: list[Block]``), with its dtype fields decoded by :func:`as_dtype` (core decodes a field by its
+    annotation alone: ``Dtype | None`` gives a string back)."""
+    if type(value) in (list, tuple, dict):
+        return _with_dtype_items(value, coders)
     if not dataclasses.is_dataclass(value) or isinstance(value, type):
         return value
     hints = init_type_hints(type(value), coders)  # (the fields __init__ takes)
@@ -59,6 +62,17 @@ def with_dtype_fields(value: Any, coders: Coders) -> Any:
             if after is not before:
                 changes[field.name] = after
     return dataclasses.replace(value, **changes) if changes else value
+
+
+def _with_dtype_items(items: list[Any] | tuple[Any, ...] | dict[Any, Any], coders: Coders) -> Any:
+    """A plain list, tuple or dict with :func:`with_dtype_fields` of each value; itself where none changes."""
+    values = list(items.values() if isinstance(items, dict) else items)
+    after = [with_dtype_fields(v, coders) for v in values]
+    if all(a is b for a, b in zip(after, values, strict=True)):
+        return items
+    if isinstance(items, dict):
+        return dict(zip(items, after, strict=True))
+    return type(items)(after)
 
 
 def _encode_spec(spec: PartitionSpec) -> Any:

@@ -12,13 +12,13 @@ import logging
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, Unpack
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from jax.sharding import Mesh, Sharding
+from jax.sharding import Mesh, NamedSharding, Sharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
@@ -61,7 +61,7 @@ from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
 from hubmixin_flax._stacked import StackedPiece, StackedVariable, nested_stack, with_layer_axis
-from hubmixin_flax._ties import tied_metadata
+from hubmixin_flax._ties import named_as_model, tied_metadata
 from hubmixin_flax._walk import (
     LayerVariables,
     dotted,
@@ -74,6 +74,8 @@ from hubmixin_flax._walk import (
 __all__ = ["FlaxHubMixinBase"]
 
 logger = logging.getLogger("hubmixin_flax")
+
+_M = TypeVar("_M", bound="FlaxHubMixinBase")
 
 
 def _as_module(obj: object) -> nnx.Module:
@@ -278,20 +280,15 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         kwargs = dict(model_kwargs)
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
             kwargs["rngs"] = nnx.Rngs(0)
-        mesh = mesh_of(sharding)
         rng_counts: RngCounts = []
-        model = construct_abstract(cls, kwargs, mesh, rng_counts=rng_counts)
+        model, mesh = _construct(cls, kwargs, sharding, rng_counts)
         checkpoint = checkpoint.renamed(_sequential_aliases(_as_module(model), checkpoint.infos))
+        checkpoint = named_as_model(_as_module(model), checkpoint, LAYOUTS, strict=strict, owner=cls.__qualname__)
         groups = _groups_naming(_as_module(model), cls._hub_flax_stacked_layers, checkpoint.infos.keys())
         ours = {path: layer_settings(group.layer) for path, group in groups.items()}
         warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
         stacks = _stacks(groups.values())
-        abstract = {  # each variable's abstract value: with a mesh, it carries the model's annotation
-            f"{group.path}.{name}" if group.path else name: variable.get_value()
-            for group in groups.values()
-            for name, variable in group.variables.items()
-            if not isinstance(variable, StackedPiece)
-        } | {stack.path: stack.variable.get_value() for stack in stacks}
+        abstract = _abstract_values(groups.values(), stacks)  # with a mesh, they carry the model's annotations
         if isinstance(sharding, Mapping):
             sharding = _as_our_paths(sharding, abstract, _as_module(model))
             _check_sharding_paths(sharding, abstract, _checkpoint_names(groups.values()))
@@ -344,6 +341,64 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
         load.report.log(logger, cls.__qualname__, checkpoint.description)
         return model
+
+
+def _construct(
+    cls: type[_M], kwargs: dict[str, Any], sharding: ShardingSpec | None, rng_counts: RngCounts
+) -> tuple[_M, Mesh | None]:
+    """The model built abstractly, and the mesh it is built under: that of ``sharding`` (:func:`mesh_of`), or, for
+    a model annotated with ``nnx.with_partitioning`` (which Flax builds under a mesh only) loaded with a callable,
+    that of the first ``NamedSharding`` the callable gives for its variables.
+
+    Raises:
+        HubMixinValueError: the model needs a mesh and ``sharding`` gives none.
+    """
+    mesh = mesh_of(sharding)
+    try:
+        return construct_abstract(cls, kwargs, mesh, rng_counts=rng_counts), mesh
+    except ValueError as error:  # Flax's "An auto mesh context or metadata is required ..."
+        if mesh is not None or sharding is None or "mesh" not in str(error):
+            raise
+        found = _mesh_of_callable(cls, kwargs, sharding) if _is_callable(sharding) else None
+        if found is None:
+            raise HubMixinValueError(
+                f"{cls.__qualname__} has variables annotated with nnx.with_partitioning, which Flax creates under a "
+                f"mesh only, and sharding= gives no NamedSharding to take one from: load it under "
+                f"`with jax.set_mesh(mesh):`, or pass the Mesh (sharding=mesh) or NamedShardings "
+                f"({str(error).splitlines()[0]})"
+            ) from error
+    return construct_abstract(cls, kwargs, found, rng_counts=rng_counts), found
+
+
+def _is_callable(sharding: ShardingSpec) -> bool:
+    return callable(sharding) and not isinstance(sharding, Mapping | Sharding | Mesh)
+
+
+def _mesh_of_callable(cls: type[FlaxHubMixinBase], kwargs: dict[str, Any], place: Any) -> Mesh | None:
+    """The mesh of the first ``NamedSharding`` ``place`` gives for the model's variables, their paths found from
+    a build that leaves annotated variables unplaced (it needs no mesh); ``None`` if it gives none, or if the
+    model cannot be built so (its ``__init__`` reads the mesh)."""
+    try:
+        with nnx.use_eager_sharding(False):  # type: ignore[no-untyped-call]
+            probe = _as_module(construct_abstract(cls, kwargs))
+    except ValueError:
+        return None
+    groups = _layers(probe, cls._hub_flax_stacked_layers)
+    for path in _abstract_values(groups, _stacks(groups)):
+        found = place(path)
+        if isinstance(found, NamedSharding) and isinstance(found.mesh, Mesh):
+            return found.mesh
+    return None
+
+
+def _abstract_values(groups: Iterable[LayerVariables], stacks: Iterable[StackedVariable]) -> dict[str, Any]:
+    """Each variable's abstract value by path (a stacked one's whole, not its layers')."""
+    return {
+        f"{group.path}.{name}" if group.path else name: variable.get_value()
+        for group in groups
+        for name, variable in group.variables.items()
+        if not isinstance(variable, StackedPiece)
+    } | {stack.path: stack.variable.get_value() for stack in stacks}
 
 
 def _groups_naming(model: nnx.Module, stacked: Collection[str], found: Collection[str]) -> dict[str, LayerVariables]:

@@ -22,7 +22,8 @@ def mesh_of(spec: ShardingSpec | None) -> Mesh | None:
     """The mesh the model is built under: the ``Mesh`` given, or that of the ``NamedSharding`` (s) given.
 
     Built under it, a model annotated with ``nnx.with_partitioning`` can be constructed at all (Flax requires a
-    mesh for annotated variables); with a callable, the caller's own ``jax.set_mesh`` context applies.
+    mesh for annotated variables); with a callable, the caller's own ``jax.set_mesh`` context applies (else
+    ``from_pretrained`` builds such a model under the mesh of the first ``NamedSharding`` the callable gives).
     """
     if isinstance(spec, Mesh):
         return spec

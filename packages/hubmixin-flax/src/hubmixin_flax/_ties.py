@@ -1,17 +1,24 @@
 """Variables a model reaches at several paths (tied weights): the checkpoint stores each once, and records the
 other names as ``{dropped: kept}`` in its metadata, as safetensors' ``save_model`` and hubmixin-torch do, so a
-port that holds the two apart (a PyTorch model with its own head) reads both."""
+port that holds the two apart (a PyTorch model with its own head) reads both. At load, the variable is read under
+whichever of its names the checkpoint holds it."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import re
 from typing import Any
 
 from flax import nnx
 
-from hubmixin_core.weights import LayoutRegistry
+from hubmixin_core.errors import WeightsError, format_names
+from hubmixin_core.weights import Checkpoint, LayoutRegistry
 from hubmixin_flax._walk import PERSISTENT, Composites, composite_paths, dotted, layer_path, torch_path
 
-__all__ = ["tied_metadata"]
+__all__ = ["named_as_model", "tied_metadata"]
+
+logger = logging.getLogger("hubmixin_flax")
 
 
 _MAX_PATHS = 200_000  # a graph sharing nodes at every level has exponentially many paths: record no ties then
@@ -61,18 +68,81 @@ def _canonical_key(
 
 def tied_metadata(model: nnx.Module, registry: LayoutRegistry) -> dict[str, str]:
     """``{dropped key: kept key}`` for each variable ``model`` reaches at several paths, kept under its first."""
+    return {other: kept for kept, others in _tie_groups(model, registry).items() for other in others}
+
+
+def _tie_groups(model: nnx.Module, registry: LayoutRegistry) -> dict[str, list[str]]:
+    """``{key: other keys}`` of each variable ``model`` reaches at several paths: the key of its first path (the
+    one the model saves and reads it under) and those of the others, in graph order."""
     paths: dict[int, list[tuple[Any, ...]]] = {}
     nodes: dict[tuple[Any, ...], Any] = {}
-    tied: dict[str, str] = {}
+    groups: dict[str, list[str]] = {}
     try:
         _paths(model, (), frozenset({id(model)}), paths, nodes)
     except _TooManyPaths:
-        return tied
+        return groups
     composite = composite_paths(nodes)
     for found in (found for found in paths.values() if len(found) > 1):
         kept = _canonical_key(nodes, composite, found[0], registry)
         for other in found[1:]:
             dropped = _canonical_key(nodes, composite, other, registry)
             if kept is not None and dropped is not None and dropped[1] == kept[1] and dropped[0] != kept[0]:
-                tied[dropped[0]] = kept[0]
-    return tied
+                groups.setdefault(kept[0], []).append(dropped[0])
+    return groups
+
+
+def named_as_model(
+    model: nnx.Module, checkpoint: Checkpoint, registry: LayoutRegistry, *, strict: bool, owner: str
+) -> Checkpoint:
+    """``checkpoint`` with each variable ``model`` reaches at several paths under the key the model reads it by,
+    where the file holds it under another of its paths only (torch's ``named_parameters()`` keeps another one, and
+    a file without tie metadata says nothing more), and its copies under the other paths left out (a
+    ``state_dict()`` holds one per path).
+
+    Raises:
+        WeightsError: with ``strict``, a copy holds other values than the one read (else logged, and not read).
+    """
+    renames: dict[str, str] = {}
+    copies: set[str] = set()
+    infos = checkpoint.infos
+    for kept, others in _tie_groups(model, registry).items():
+        stored = [name for name in (kept, *others) if name in infos]
+        if not stored:
+            continue
+        source, same = stored[0], [name for name in stored[1:] if infos[name] == infos[stored[0]]]
+        if source != kept:
+            renames[rf"^{re.escape(source)}$"] = kept
+        _check_copies(checkpoint, source, same, strict=strict, owner=owner)
+        copies.update(same)
+    return _without(checkpoint, copies).renamed(renames)
+
+
+def _without(checkpoint: Checkpoint, names: set[str]) -> Checkpoint:
+    """``checkpoint`` without the tensors ``names``: neither expected nor reported unexpected."""
+    if not names:
+        return checkpoint
+    return dataclasses.replace(
+        checkpoint,
+        infos={k: v for k, v in checkpoint.infos.items() if k not in names},
+        files={k: v for k, v in checkpoint.files.items() if k not in names},
+        positions={k: v for k, v in checkpoint.positions.items() if k not in names},
+        stored_names={k: v for k, v in checkpoint.stored_names.items() if k not in names},
+    )
+
+
+def _check_copies(checkpoint: Checkpoint, source: str, copies: list[str], *, strict: bool, owner: str) -> None:
+    """Copies of tensor ``source`` under the other names of one tied variable hold its values (bit for bit):
+    those that do not are raised (``strict``) or logged, as only ``source`` can be read."""
+    if not copies:
+        return
+    tensors = checkpoint.read([source, *copies])
+    other = [name for name in copies if tensors[name].tobytes() != tensors[source].tobytes()]
+    if not other:
+        return
+    message = (
+        f"{owner}: {format_names([source, *other])} are one variable in the model (tied), but "
+        f"{checkpoint.description} holds them apart with other values: {source!r} is loaded, {format_names(other)} not"
+    )
+    if strict:
+        raise WeightsError(message)
+    logger.warning("%s", message)

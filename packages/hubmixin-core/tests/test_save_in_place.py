@@ -3,7 +3,9 @@ set-group-ID bit, a parent the saver cannot write, long names, and a save in pro
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -200,3 +202,66 @@ def test_a_directory_its_user_made_read_only_is_not_saved_over(tmp_path: Path) -
         target.chmod(0o755)
     _assert_loads(target, MLP())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frozen"]
+
+
+_READ_ONLY_FOLDER_SAVE = """
+import json, shutil, sys
+from pathlib import Path
+from typing import Any
+from hubmixin_core import DownloadOptions, ModelHubMixin
+
+base = Path(sys.argv[1])
+assets = base / "assets"  # a packaged tokenizer folder, read-only: copytree keeps its mode
+assets.mkdir()
+(assets / "vocab.txt").write_text("a")
+assets.chmod(0o555)
+
+class M(ModelHubMixin):
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+    def _save_pretrained(self, save_directory: Path) -> None:
+        shutil.copytree(assets, save_directory / "tokenizer")
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> "M":
+        return cls(**model_kwargs)
+
+target = base / "model"
+M().save_pretrained(target)
+(target / "tokenizer").chmod(0o755)
+(target / "tokenizer" / "special_tokens_map.json").write_text("mine")
+(target / "tokenizer").chmod(0o555)
+M(size=3).save_pretrained(target)
+print(json.dumps(sorted(p.relative_to(base).as_posix() for p in base.rglob("*"))))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX permissions")
+def test_a_read_only_folder_the_save_writes_keeps_the_user_file_added_to_it() -> None:
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # root ignores folder modes: run as nobody
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("needs setpriv to drop root")
+        as_user = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    base = Path(tempfile.mkdtemp())
+    base.chmod(0o777)
+    try:
+        result = subprocess.run(
+            [*as_user, sys.executable, "-c", _READ_ONLY_FOLDER_SAVE, str(base)], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == [
+            "assets",
+            "assets/vocab.txt",
+            "model",
+            "model/README.md",
+            "model/config.json",
+            "model/tokenizer",
+            "model/tokenizer/special_tokens_map.json",
+            "model/tokenizer/vocab.txt",
+        ]  # the user's file kept, and no staging directory left behind
+    finally:
+        for folder in [base, *base.rglob("*")]:
+            if folder.is_dir():
+                folder.chmod(0o755)
+        shutil.rmtree(base)

@@ -117,6 +117,38 @@ def test_resave_keeps_user_files_inside_folders_the_library_writes(tmp_path: Pat
     assert WithTokenizer.from_pretrained(tmp_path).hidden == 16
 
 
+class WithEncoder(MLP):
+    """Saves a sub-model into ``encoder/`` with its own save_pretrained, as composite models do."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__(seed=seed)
+        self.seed = seed
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        super()._save_pretrained(save_directory)
+        encoder = MLP(hidden=64, seed=self.seed)
+        encoder.max_shard_size = self.max_shard_size
+        encoder.save_pretrained(save_directory / "encoder")
+
+
+@pytest.mark.parametrize("in_place", [False, True], ids=["exchanged", "moved-file-by-file"])
+def test_resave_replaces_the_stale_weights_of_a_sub_folder_the_save_writes(
+    tmp_path: Path, in_place: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "pipe"
+    WithEncoder(seed=1).save_pretrained(target)  # encoder/model.safetensors
+    (target / "encoder" / "notes.txt").write_text("mine")
+    if in_place:
+        monkeypatch.chdir(target)  # a directory a process works in cannot be exchanged: files move one by one
+    sharded = WithEncoder(seed=2)
+    sharded.max_shard_size = 300
+    sharded.save_pretrained(target)  # encoder/ shards and their index
+    names = sorted(p.name for p in (target / "encoder").iterdir())
+    assert "model.safetensors" not in names and "model.safetensors.index.json" in names and "notes.txt" in names
+    loaded = MLP.from_pretrained(target / "encoder")
+    np.testing.assert_array_equal(loaded.weights["fc1.weight"], MLP(hidden=64, seed=2).weights["fc1.weight"])
+
+
 def test_sharded_model_roundtrips(tmp_path: Path) -> None:
     model = MLP(hidden=64)
     model.max_shard_size = 300

@@ -150,14 +150,16 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks:
             pass
     if not os.access(target, os.W_OK | os.X_OK):  # the exchange needs only the parent's: refuse as a write would
         raise HubMixinOSError(errno.EACCES, f"cannot save into {target}: it is not writable")
-    written = {p.relative_to(staging).as_posix() for p in staging.rglob("*")}
-    kept = _not_written(target, staging, replaces)
+    managed = _managed_by(staging, replaces)
+    kept = _not_written(target, staging, managed)
     if os.path.ismount(target) or _holds_cwd(target) or not _exchangeable(staging, target, kept):
         _move_into(staging, target, replaces)  # the cwd cannot move either: the process would lose it
         return
-    for path in kept:
-        with contextlib.suppress(FileNotFoundError):  # gone meanwhile (another save landed): nothing to keep
-            _link_tree(path, staging / path.relative_to(target))
+    with _naming_target(target):
+        for path in kept:
+            destination = staging / path.relative_to(target)
+            with contextlib.suppress(FileNotFoundError), _writable(destination.parent):  # (gone meanwhile)
+                _link_tree(path, destination)
     staging.chmod(target.stat().st_mode & 0o7777)
     old = contextlib.ExitStack()
     old.enter_context(_locking(target, exclusive=False))  # the old directory, at the staging path once exchanged
@@ -167,26 +169,53 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks:
         return
     locks.push(old)
     # staging now holds the old save: what was created in it meanwhile goes back; the caller's finally removes it
-    _move_back(staging, target, lambda name: name in written or ("/" not in name and replaces(name)))
+    _move_back(staging, target, managed)
 
 
-def _not_written(target: Path, staging: Path, replaces: Callable[[str], bool]) -> list[Path]:
+def _managed_by(staging: Path, replaces: Callable[[str], bool]) -> Callable[[str], bool]:
+    """Whether the save in ``staging`` manages the entry at a path relative to the target: it wrote it, or it is
+    one ``replaces`` claims (by its name) in a folder the save writes: the target itself, or ``encoder/`` of a
+    library saving a sub-model there (an old shard beside a new single file would be read instead)."""
+    written = {p.relative_to(staging).as_posix() for p in staging.rglob("*")}
+
+    def managed(name: str) -> bool:
+        folder, _, base = name.rpartition("/")
+        return name in written or ((not folder or folder in written) and replaces(base))
+
+    return managed
+
+
+def _not_written(target: Path, staging: Path, managed: Callable[[str], bool]) -> list[Path]:
     """The entries of ``target`` the save did not write, at any depth (a folder both hold is merged: a file the
-    user added to the library's ``tokenizer/`` is kept), except the top-level ones ``replaces`` claims."""
+    user added to the library's ``tokenizer/`` is kept), except those the save manages (see :func:`_managed_by`)."""
     kept: list[Path] = []
 
     def walk(old: Path, new: Path) -> None:
         for entry in old.iterdir():
             counterpart = new / entry.name
-            if old == target and replaces(entry.name):
-                continue
             if not counterpart.exists() and not counterpart.is_symlink():
-                kept.append(entry)
+                if not managed(entry.relative_to(target).as_posix()):
+                    kept.append(entry)
             elif _real_dir(entry) and _real_dir(counterpart):
                 walk(entry, counterpart)
 
     walk(target, staging)
     return kept
+
+
+@contextlib.contextmanager
+def _writable(folder: Path) -> Iterator[None]:
+    """``folder`` writable by its owner for the block (a read-only folder a save copied, to keep a user's file
+    in it), then given its mode back."""
+    mode = folder.stat().st_mode
+    if _ROOT or os.access(folder, os.W_OK | os.X_OK):
+        yield
+        return
+    folder.chmod(mode | stat.S_IWUSR | stat.S_IXUSR)
+    try:
+        yield
+    finally:
+        folder.chmod(stat.S_IMODE(mode))
 
 
 def _real_dir(path: Path) -> bool:
@@ -302,6 +331,8 @@ def _move_into(staging: Path, target: Path, replaces: Callable[[str], bool]) -> 
     """The fallback without an atomic exchange: each staged file moved over its counterpart, then stale ones
     removed; under an exclusive lock on ``target``, so that no load (:func:`reading`) sees half of it."""
     written = {p.relative_to(staging).as_posix() for p in staging.rglob("*") if not p.is_dir()}
+    folders = [target, *(target / p.relative_to(staging) for p in staging.rglob("*") if _real_dir(p))]
+    managed = _managed_by(staging, replaces)
     with _locking(target, exclusive=True):
         for name in sorted(written):
             destination = target / name
@@ -310,9 +341,11 @@ def _move_into(staging: Path, target: Path, replaces: Callable[[str], bool]) -> 
             destination.parent.mkdir(parents=True, exist_ok=True)
             if not (destination.exists() and (staging / name).samefile(destination)):
                 _replace_file(staging / name, destination)
-        for stale in target.iterdir():
-            if stale.is_file() and stale.name not in written and replaces(stale.name):
-                stale.unlink()
+        for folder in folders:  # the save's own stale files, in the folders it writes
+            for stale in [p for p in folder.iterdir() if p.is_file() and not p.is_symlink()]:
+                name = stale.relative_to(target).as_posix()
+                if name not in written and managed(name):
+                    stale.unlink()
 
 
 def _replace_file(source: Path, destination: Path) -> None:
@@ -378,6 +411,9 @@ def _remove_tree(path: Path) -> None:
     mounts = set(_mounts_below(path))
 
     def remove(directory: str) -> None:
+        if not _ROOT and not os.access(directory, os.W_OK | os.X_OK):  # a read-only folder a save copied
+            with contextlib.suppress(OSError):
+                Path(directory).chmod(stat.S_IMODE(os.lstat(directory).st_mode) | stat.S_IRWXU)
         with contextlib.suppress(OSError), os.scandir(directory) as entries:
             for entry in list(entries):
                 with contextlib.suppress(OSError):

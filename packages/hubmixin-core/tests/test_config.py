@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
@@ -244,6 +245,47 @@ def test_integer_keys_nothing_annotates_come_back_as_strings_with_a_warning(tmp_
     with pytest.warns(ConfigEncodingWarning, match=r"labels\[0\] \(int key\).*`labels: dict\[int, \.\.\.\]`"):
         Loose(labels={0: "a"}).save_pretrained(tmp_path)
     assert Loose.from_pretrained(tmp_path).labels == {"0": "a"}  # as huggingface_hub's mixin gives it
+
+
+class Split(str, enum.Enum):  # noqa: UP042  # (its str() is not its value, unlike a StrEnum's)
+    TRAIN = "train"
+    TEST = "test"
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+
+
+class KeyedByType(NumpyModelMixin):
+    def __init__(
+        self,
+        weights_by_split: dict[Split, float] | None = None,
+        ordered: OrderedDict[int, str] | None = None,
+        levels: dict[Level, str] | None = None,
+    ) -> None:
+        self.weights_by_split, self.ordered, self.levels = weights_by_split, ordered, levels
+        self.weights = {"w": np.zeros(2, np.float32)}
+
+
+def test_keys_of_other_types_are_written_as_json_dumps_writes_them_and_read_back_as_annotated(tmp_path: Path) -> None:
+    KeyedByType(
+        weights_by_split={Split.TRAIN: 0.8}, ordered=OrderedDict([(2, "b"), (1, "a")]), levels={Level.LOW: "x"}
+    ).save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved == {"weights_by_split": {"train": 0.8}, "ordered": {"2": "b", "1": "a"}, "levels": {"1": "x"}}
+    loaded = KeyedByType.from_pretrained(tmp_path)
+    assert loaded.weights_by_split == {Split.TRAIN: 0.8} and loaded.levels == {Level.LOW: "x"}
+    assert dict(loaded.ordered or {}) == {2: "b", 1: "a"} and type(loaded.ordered) is OrderedDict  # (keys sorted)
+
+
+def test_the_advice_for_a_nested_integer_key_names_the_annotation_at_its_depth(tmp_path: Path) -> None:
+    class Nested(MLP):
+        def __init__(self, heads: dict = {}) -> None:  # type: ignore[type-arg]  # noqa: B006
+            super().__init__()
+            self.heads = heads
+
+    with pytest.warns(ConfigEncodingWarning, match=r"`heads: dict\[str, dict\[int, \.\.\.\]\]`"):
+        Nested(heads={"cls": {0: "cat"}}).save_pretrained(tmp_path)
 
 
 def test_integer_and_string_keys_that_would_collide_are_refused() -> None:

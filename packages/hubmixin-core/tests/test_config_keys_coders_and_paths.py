@@ -235,3 +235,10 @@ def test_reading_a_missing_tensor_names_the_file_and_the_key(tmp_path: Path) -> 
         checkpoint.read(["missing"])
     with pytest.raises(WeightsKeyError, match="'missing'"):
         checkpoint.read_slice("missing", (slice(0, 1),))
+
+
+def test_names_given_as_a_generator_are_read(tmp_path: Path) -> None:
+    save_file({"w": np.arange(2, dtype=np.float32)}, str(tmp_path / "model.safetensors"))
+    checkpoint = open_checkpoint(tmp_path)
+    np.testing.assert_array_equal(checkpoint.read(n for n in ["w"])["w"], np.arange(2, dtype=np.float32))
+    assert checkpoint.read_raw(n for n in ["w"])["w"].nbytes == 8

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from core_models import NumpyModelMixin
 
-from hubmixin_core import ConfigEncodingWarning, ConfigError
+from hubmixin_core import ConfigEncodingWarning, ConfigError, DownloadOptions
 from hubmixin_core.errors import HubMixinTypeError, MissingArgumentError
 from hubmixin_core.testing import Fault, LocalHub
 
@@ -109,6 +109,52 @@ def test_huggingface_hub_style_override_gets_the_keyword_check_before_any_reques
     finally:
         local_hub.remove_fault(counter)
     assert HubStyle.from_pretrained(repo, model_kwargs={"hidden": 3}).hidden == 3
+
+
+class WithDevice(HubStyle):
+    """A library base adding an option of its own to huggingface_hub's signature."""
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, device: str = "cpu", **model_kwargs: Any) -> Any:
+        model = super()._from_pretrained(model_id=model_id, **model_kwargs)
+        model.device = device
+        return model
+
+
+class WithDeviceChild(WithDevice):
+    """Forwards everything to its base's loader, which may take options of its own."""
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, **kwargs: Any) -> Any:
+        return super()._from_pretrained(model_id=model_id, **kwargs)
+
+
+def test_keywords_forwarded_to_another_loader_reach_its_options(tmp_path: Path) -> None:
+    WithDeviceChild(hidden=2).save_pretrained(tmp_path)
+    loaded: Any = WithDeviceChild.from_pretrained(tmp_path, device="meta")  # type: ignore[arg-type]  # (its own)
+    assert loaded.device == "meta"
+
+
+class LayersFromFile(NumpyModelMixin):
+    """A ``*args`` model whose own loader gives the positional values (from a file it saved)."""
+
+    def __init__(self, *widths: int) -> None:
+        self.widths = widths
+        self.weights = {"w": np.zeros(len(widths), dtype=np.float32)}
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        super()._save_pretrained(save_directory)
+        (save_directory / "widths.json").write_text(json.dumps(self.widths))
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Any:
+        return cls(*json.loads((Path(model_id) / "widths.json").read_text()), **model_kwargs)
+
+
+def test_a_loader_giving_the_values_args_takes_loads(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning, match=r"\*widths"):
+        LayersFromFile(3, 5).save_pretrained(tmp_path)
+    assert LayersFromFile.from_pretrained(tmp_path).widths == (3, 5)
 
 
 class Stack(NumpyModelMixin):

@@ -64,7 +64,7 @@ from hubmixin_core._config import (
     unencodable_part,
     unknown_fields,
 )
-from hubmixin_core._forwarding import passes_on_whole, super_call
+from hubmixin_core._forwarding import builds_with_positional, passes_on_whole, super_call
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hf_compat import HfMixinHelpers
 from hubmixin_core._hub import locate_file, one_commit, upload_folder
@@ -487,7 +487,10 @@ class ModelHubMixinBase(HfMixinHelpers):
             )
         elif changed is not None:
             where, before, after = changed
-            example = f"dict[{before.removesuffix(' key')}, ...]" if before.endswith(" key") else "MyType"
+            example = "MyType"
+            if before.endswith(" key"):  # the key type, at the depth of the dict holding it
+                depth = where.removeprefix(name).count("[")
+                example = "dict[str, " * (depth - 1) + f"dict[{before.removesuffix(' key')}, ...]" + "]" * (depth - 1)
             warn_user(
                 f"{cls.__qualname__}: argument {where} ({before}) is saved as JSON that from_pretrained gives back "
                 f"as {after} (nothing says its type): annotate it (`{name}: {example}`, a dataclass for nested "
@@ -865,6 +868,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         init = cls._hub_mixin_init_parameters
         taken = cls._hub_keyword_parameters()
         star = {f"*{p.name}" for p in init.values() if p.kind is p.VAR_POSITIONAL}
+        if builds_with_positional(cls._from_pretrained):  # the library's loader gives them (``cls(*layers)``)
+            unsaved = {name: kind for name, kind in unsaved.items() if name not in star}
         named = {name for name in unsaved if not name.startswith("*")}  # ("*args": values *args took)
         gone = sorted(unsaved.keys() - named - star)  # an argument this class no longer takes (an older version's)
         if not takes_any_keyword(taken):

@@ -114,7 +114,7 @@ def json_key(key: Any) -> str | None:
     """``key`` as a JSON object key: a string as it is, an integer (``id2label``'s) as its digits, as
     ``json.dumps`` and so huggingface_hub write it (``dict[int, str]`` annotations decode it back); else None."""
     if isinstance(key, str):
-        return str(key)
+        return str.__str__(key)  # its characters: a ``(str, Enum)`` member's value, as json.dumps writes it
     if isinstance(key, int | np.integer) and not isinstance(key, bool | np.bool_):
         return str(int(key))
     return None
@@ -212,8 +212,14 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         item = args[0] if args else Any
         decoded = [decode_value(item, v, coders) for v in value]
         return tuple(decoded) if origin is tuple else decoded
-    if origin in _MAPPINGS and isinstance(value, dict) and len(args) == 2:
-        return {_decode_key(args[0], k): decode_value(args[1], v, coders) for k, v in value.items()}
+    if _is_mapping(origin) and isinstance(value, dict) and len(args) == 2:
+        items = {_decode_key(args[0], k): decode_value(args[1], v, coders) for k, v in value.items()}
+        if origin in _MAPPINGS:
+            return items
+        try:
+            return origin(items)  # ``OrderedDict[int, str]``
+        except TypeError:  # ``defaultdict``: its factory is not saved
+            return items
     if not isinstance(annotation, type):
         return value
     if _integral_float(annotation, value):
@@ -239,11 +245,22 @@ def _coder_for(annotation: Any, coders: Coders) -> tuple[type, Any] | None:
     return next(((base, decoder) for type_, (_, decoder) in coders.items() if issubclass(base, type_)), None)
 
 
+def _is_mapping(origin: Any) -> bool:
+    return isinstance(origin, type) and issubclass(origin, collections.abc.Mapping)
+
+
 def _decode_key(annotation: Any, key: Any) -> Any:
-    """A JSON object key as the key type ``annotation`` says: an integer type's from its digits."""
-    integral = isinstance(annotation, type) and issubclass(annotation, int) and not issubclass(annotation, bool)
-    if integral and isinstance(key, str) and key.lstrip("-").isdigit():
+    """A JSON object key as the key type ``annotation`` says: an integer type's from its digits, an enum's member
+    of that value."""
+    if not isinstance(annotation, type) or not isinstance(key, str):
+        return key
+    if issubclass(annotation, int) and not issubclass(annotation, bool) and key.lstrip("-").isdigit():
         return annotation(int(key))
+    if issubclass(annotation, enum.Enum):
+        try:
+            return annotation(key)
+        except ValueError:
+            return key
     return key
 
 
@@ -446,7 +463,7 @@ def unknown_fields(annotation: Any, value: Any, coders: Coders, where: str = "")
             for i, (item, v) in enumerate(zip(items, value, strict=False))
             for found in unknown_fields(item, v, coders, f"{where}[{i}]")
         ]
-    if isinstance(value, dict) and origin in _MAPPINGS and len(args) == 2:
+    if isinstance(value, dict) and _is_mapping(origin) and len(args) == 2:
         return [found for k, v in value.items() for found in unknown_fields(args[1], v, coders, f"{where}[{k!r}]")]
     if not (isinstance(annotation, type) and dataclasses.is_dataclass(annotation) and isinstance(value, dict)):
         return []

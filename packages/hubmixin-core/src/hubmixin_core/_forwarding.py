@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-__all__ = ["SuperCall", "passes_on_whole", "super_call"]
+__all__ = ["SuperCall", "builds_with_positional", "passes_on_whole", "super_call"]
 
 
 class SuperCall(NamedTuple):
@@ -66,40 +66,54 @@ def _is_base_init(func: ast.Attribute) -> bool:
 
 
 def passes_on_whole(method: Callable[..., Any], name: str) -> bool:
-    """Whether ``method`` uses its ``**name`` only to pass it on whole to the model's class or to a
-    ``_from_pretrained`` (``cls(**model_kwargs)``, ``super()._from_pretrained(..., **kwargs)``): then each keyword
-    in it is an ``__init__`` argument. ``False`` where the method reads it (``model_kwargs.pop("device")``: an
-    option of its own) or its source cannot be read."""
+    """Whether ``method`` uses its ``**name`` only to pass it on whole to the model's class
+    (``cls(**model_kwargs)``): then each keyword in it is an ``__init__`` argument. ``False`` where the method reads
+    it (``model_kwargs.pop("device")``: an option of its own), passes it elsewhere (another ``_from_pretrained``,
+    which may take options of its own), or its source cannot be read."""
+    found = _builds(method)
+    return found is not None and found.whole == name
+
+
+def builds_with_positional(method: Callable[..., Any]) -> bool:
+    """Whether ``method`` builds the model's class with positional arguments (``cls(*layers)``): it supplies what
+    an ``__init__``'s ``*args`` takes, which config.json cannot hold."""
+    found = _builds(method)
+    return found is not None and found.positional
+
+
+class _Builds(NamedTuple):
+    whole: str | None
+    """The ``**name`` passed on whole to ``cls(...)`` and used nowhere else, if any."""
+    positional: bool
+    """Whether a ``cls(...)`` call gives positional arguments."""
+
+
+def _builds(method: Callable[..., Any]) -> _Builds | None:
+    """How ``method`` (a classmethod) calls its class, read from its source; ``None`` where it cannot be read."""
     function = getattr(method, "__func__", method)  # (a classmethod's, bound anew at each access)
     try:
-        return _passes_on_whole(function, name)
+        return _read_builds(function)
     except TypeError:  # not hashable (a mock's stand-in): nothing to read
-        return False
+        return None
 
 
 @functools.cache
-def _passes_on_whole(function: Callable[..., Any], name: str) -> bool:
+def _read_builds(function: Callable[..., Any]) -> _Builds | None:
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(function))))
     except (OSError, TypeError, SyntaxError):
-        return False
+        return None
     node = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)), None)
     if node is None or not node.args.args:
-        return False
+        return None
     owner = node.args.args[0].arg  # ``cls``
+    builds = [
+        c for c in ast.walk(tree) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == owner
+    ]
+    name = node.args.kwarg.arg if node.args.kwarg is not None else None  # ``model_kwargs``
     passed = [
-        k.value
-        for call in ast.walk(tree)
-        if isinstance(call, ast.Call) and _builds_or_loads(call.func, owner)
-        for k in call.keywords
-        if k.arg is None and isinstance(k.value, ast.Name) and k.value.id == name
+        k for c in builds for k in c.keywords if k.arg is None and isinstance(k.value, ast.Name) and k.value.id == name
     ]
     uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name]
-    return bool(passed) and len(uses) == len(passed)
-
-
-def _builds_or_loads(func: ast.expr, owner: str) -> bool:
-    """``cls(...)`` (``owner`` is the method's first parameter) or ``..._from_pretrained(...)``."""
-    if isinstance(func, ast.Name):
-        return func.id == owner
-    return isinstance(func, ast.Attribute) and func.attr == "_from_pretrained"
+    whole = name if passed and len(uses) == len(passed) else None
+    return _Builds(whole, any(c.args for c in builds))

@@ -17,7 +17,6 @@ from hubmixin_core._checks import same_value
 __all__ = ["decoded_as_default", "json_native", "type_change"]
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
-_MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
 _SEQUENCES = (list, collections.abc.Sequence, collections.abc.MutableSequence)
 
 
@@ -68,7 +67,8 @@ def type_change(before: Any, after: Any, where: str, annotation: Any = Any) -> C
     origin = typing.get_origin(annotation) or annotation
     args = typing.get_args(annotation)
     if not _loose(annotation):
-        if origin in _MAPPINGS and isinstance(before, dict) and isinstance(after, dict):
+        mapping = isinstance(origin, type) and issubclass(origin, collections.abc.Mapping)
+        if mapping and isinstance(before, dict) and isinstance(after, dict):
             return _items_change(before, after, where, args[1] if len(args) == 2 else Any)  # (bare ``dict``: Any)
         if origin in (*_SEQUENCES, tuple) and isinstance(before, list | tuple) and isinstance(after, list | tuple):
             return _sequence_change(before, after, where, _item_annotation(args))

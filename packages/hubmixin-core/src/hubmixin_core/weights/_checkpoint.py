@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -156,13 +156,16 @@ class Checkpoint:
             stored_names={**self.stored_names, **{name: self._stored(kept) for name, kept in added.items()}},
         )
 
-    def _check_names(self, names: Sequence[str]) -> None:
-        """Raise :class:`WeightsKeyError` naming the checkpoint and each of ``names`` it does not hold."""
+    def _checked_names(self, names: Iterable[str]) -> list[str]:
+        """``names`` as a list (a generator is read once); :class:`WeightsKeyError` naming the checkpoint and each
+        name it does not hold."""
         if isinstance(names, str):  # ``read("w")`` would read the names "w", ...: one name is a list of one
             raise HubMixinTypeError(f"{self.description}: give a list of tensor names, not the string {names!r}")
+        names = list(names)
         missing = [name for name in names if name not in self.infos]
         if missing:
             raise WeightsKeyError(self.description, missing, detail="no such tensors")
+        return names
 
     def _stored(self, name: str) -> str:
         return self.stored_names.get(name, name)
@@ -188,7 +191,7 @@ class Checkpoint:
         path = self.files.get(name)
         return str(path) if path is not None else self.description
 
-    def read(self, names: Sequence[str], *, framework: str = "numpy", device: str = "cpu") -> dict[str, Any]:
+    def read(self, names: Iterable[str], *, framework: str = "numpy", device: str = "cpu") -> dict[str, Any]:
         """The tensors ``names`` as ``framework`` arrays (``"numpy"``, ``"pt"``, ``"flax"``, ...) on ``device``.
 
         Safetensors files are memory-mapped and each file is opened once per call; torch tensors on CPU are
@@ -197,7 +200,7 @@ class Checkpoint:
         Raises:
             WeightsKeyError: a name is not in the checkpoint (the message names its file and the names).
         """
-        self._check_names(names)
+        names = self._checked_names(names)
         if (reader := self.reader) is not None:
             return self._by_stored_name(names, lambda stored: reader(stored, framework, device))
         tensors: dict[str, Any] = {}
@@ -215,7 +218,7 @@ class Checkpoint:
         position = self.positions.get(name)
         return position is not None and position % alignment == 0
 
-    def read_raw(self, names: Sequence[str]) -> dict[str, NDArray[np.uint8]]:
+    def read_raw(self, names: Iterable[str]) -> dict[str, NDArray[np.uint8]]:
         """The stored bytes of tensors ``names``, each in a fresh 64-byte aligned ``uint8`` array.
 
         Raises:
@@ -224,7 +227,7 @@ class Checkpoint:
         """
         if self.reader is not None:
             raise HubMixinTypeError(f"{self.description}: raw bytes are only read from safetensors files")
-        self._check_names(names)
+        names = self._checked_names(names)
         raw: dict[str, NDArray[np.uint8]] = {}
         for path, keys in self._by_file(names).items():
             raw.update(self._by_stored_name(keys, partial(read_raw, path)))
@@ -239,7 +242,7 @@ class Checkpoint:
         Raises:
             WeightsKeyError: ``name`` is not in the checkpoint.
         """
-        self._check_names([name])
+        self._checked_names([name])
         if self.reader is not None:
             stored = self._stored(name)
             array: NDArray[Any] = np.asarray(self.reader([stored], "numpy", "cpu")[stored])[index]

@@ -23,6 +23,7 @@ from hubmixin_torch._dtypes import DTYPE_CODERS, check_dtype_argument
 from hubmixin_torch._load import load_checkpoint, named_as_model, named_tensors
 from hubmixin_torch._load_as_torch import (
     check_before_building,
+    customised_class,
     customised_loading,
     load_like_torch,
 )
@@ -129,8 +130,11 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         dtype = check_dtype_argument(dtype)
         checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
         rng = rng_state()
-        # Built without weights first, a model that loads itself too: its headers are checked before it is built.
-        model = construct_without_weights(lambda: cls(**model_kwargs))
+        if customised_class(cls):
+            with parameters_as_given():
+                model = cls(**model_kwargs)
+        else:
+            model = construct_without_weights(lambda: cls(**model_kwargs))
         module = _as_module(model)
         # A load inside another model's __init__ (a pretrained backbone), itself built without weights: the
         # tensors assigned here are this model's, not parameters of the outer one to put on the meta device.

@@ -10,25 +10,18 @@ checkpoint through its own ``load_state_dict(state_dict, strict=False)``, as hug
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 
 import torch
 
 from hubmixin_core.errors import WeightsKeyError
-from hubmixin_core.weights import (
-    MISSING_BYTES_FLOOR,
-    Checkpoint,
-    LoadReport,
-    TensorInfo,
-    check_checkpoint,
-    warn_settings,
-)
+from hubmixin_core.weights import Checkpoint, LoadReport, TensorInfo, check_checkpoint, warn_settings
 from hubmixin_torch._checkpoint import read_tensors
 from hubmixin_torch._load import check_ties_held, expected_tensors, load_state, place
 from hubmixin_torch._settings import model_settings
 
-__all__ = ["check_before_building", "customised_loading", "load_like_torch"]
+__all__ = ["check_before_building", "customised_class", "customised_loading", "load_like_torch"]
 
 logger = logging.getLogger("hubmixin_torch")
 
@@ -44,6 +37,13 @@ _TORCH_LOADERS = {
 
 _TORCH_HOOKS = ("torch.nn.modules.lazy", "torch.nn.utils.parametrizations", "torch.nn.utils.spectral_norm")
 """Modules of torch's own state-dict hooks (lazy modules', ``weight_norm``'s and ``spectral_norm``'s)."""
+
+
+def customised_class(cls: type) -> bool:
+    """Whether the class ``cls`` overrides ``load_state_dict`` or ``state_dict``: it loads itself, and is built
+    normally from the start (not on the meta device first: ``__init__`` may have side effects, a cached part, and
+    its state dict need not name what it holds: an adapter leaving out a frozen base)."""
+    return issubclass(cls, torch.nn.Module) and _own_method(cls) is not None
 
 
 def _own_method(cls: type[torch.nn.Module]) -> str | None:
@@ -75,45 +75,22 @@ def customised_loading(module: torch.nn.Module, *, unknown_names: bool = False) 
 
 def check_before_building(module: torch.nn.Module, checkpoint: Checkpoint, dtype: torch.dtype | None) -> None:
     """Check ``checkpoint``'s headers against ``module`` built on the meta device, before a model that loads itself
-    is built for real: a model far larger than its weights fails before anything is allocated.
-
-    Shapes are checked only where the model would be larger than its checkpoint: its own loading may reshape
-    what it reads (see :func:`_shapes_as_stored`), but not into a model larger than the file.
+    is built for real: a tensor of another shape, or a model far larger than its weights, fails before anything
+    is allocated.
 
     Raises:
-        WeightsShapeError: a tensor the file names as the model does has another shape, and the tensors the file
-            lacks or holds in another shape would take more than it holds.
+        WeightsShapeError: a tensor the file names as the model does has another shape.
         WeightsKeyError: the tensors the file lacks would take more than it holds (see ``check_missing_size``).
     """
     expected = expected_tensors(module, checkpoint, dtype)
-    _check_headers(_shapes_as_stored(expected.want, checkpoint), checkpoint, dtype, ignore_missing=expected.ignored)
-    beyond = _bytes_beyond(expected.want, checkpoint, expected.ignored)
-    if beyond > max(_bytes(checkpoint.infos), MISSING_BYTES_FLOOR):
-        _check_headers(expected.want, checkpoint, dtype, ignore_missing=expected.want.keys())
-
-
-def _check_headers(
-    want: Mapping[str, TensorInfo], checkpoint: Checkpoint, dtype: torch.dtype | None, *, ignore_missing: Iterable[str]
-) -> None:
-    """Core's header check of ``checkpoint`` against ``want``, without ``strict`` and ignoring unexpected names."""
     check_checkpoint(
-        want,
+        _shapes_as_stored(expected.want, checkpoint),
         checkpoint,
         strict=False,
         convert_floating=dtype is not None,
-        ignore_missing=ignore_missing,
+        ignore_missing=expected.ignored,
         ignore_unexpected=checkpoint.infos.keys(),
     )
-
-
-def _bytes_beyond(want: Mapping[str, TensorInfo], checkpoint: Checkpoint, ignored: set[str]) -> int:
-    """The bytes of the tensors of ``want`` that ``checkpoint`` lacks or holds in another shape."""
-    found = checkpoint.infos
-    return _bytes({n: i for n, i in want.items() if n not in ignored and (n not in found or found[n].shape != i.shape)})
-
-
-def _bytes(infos: Mapping[str, TensorInfo]) -> int:
-    return sum(info.nbytes for info in infos.values())
 
 
 def load_like_torch(

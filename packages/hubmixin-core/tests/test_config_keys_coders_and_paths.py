@@ -242,3 +242,17 @@ def test_names_given_as_a_generator_are_read(tmp_path: Path) -> None:
     checkpoint = open_checkpoint(tmp_path)
     np.testing.assert_array_equal(checkpoint.read(n for n in ["w"])["w"], np.arange(2, dtype=np.float32))
     assert checkpoint.read_raw(n for n in ["w"])["w"].nbytes == 8
+
+
+def test_copies_of_a_tensor_are_compared_in_place(tmp_path: Path) -> None:
+    values = np.arange(6, dtype=np.float32).reshape(2, 3)
+    other = values.copy()
+    other[1, 2] = -1
+    tensors: dict[str, np.ndarray[Any, Any]] = {"a": values, "b": values.copy(), "c": other}
+    tensors.update(d=values.astype(np.float16), e=values[:0], f=values[:0].copy())
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    checkpoint = open_checkpoint(tmp_path)
+    assert checkpoint.same_bytes("a", "b") and checkpoint.same_bytes("e", "f")
+    assert not checkpoint.same_bytes("a", "c") and not checkpoint.same_bytes("a", "d")
+    with pytest.raises(WeightsKeyError, match="'g'"):
+        checkpoint.same_bytes("a", "g")

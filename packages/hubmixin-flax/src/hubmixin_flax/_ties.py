@@ -135,8 +135,7 @@ def _check_copies(checkpoint: Checkpoint, source: str, copies: list[str], *, str
     those that do not are raised (``strict``) or logged, as only ``source`` can be read."""
     if not copies:
         return
-    tensors = checkpoint.read([source, *copies])
-    other = [name for name in copies if tensors[name].tobytes() != tensors[source].tobytes()]
+    other = [name for name in copies if not checkpoint.same_bytes(source, name)]
     if not other:
         return
     message = (

@@ -31,6 +31,14 @@ TensorReader = Callable[[Sequence[str], str, str], dict[str, Any]]
 """``reader(names, framework, device)``: the named tensors as arrays of ``framework`` on ``device``."""
 
 
+_COMPARE_BYTES = 16 * 2**20
+
+
+def _flat_bytes(array: Any) -> NDArray[np.uint8]:
+    flat: NDArray[np.uint8] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+    return flat
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """The tensors of a checkpoint: shapes and dtypes known before any data is read, and a reader.
@@ -217,6 +225,33 @@ class Checkpoint:
         """Whether tensor ``name`` starts on an ``alignment``-byte boundary of its file (so when mapped)."""
         position = self.positions.get(name)
         return position is not None and position % alignment == 0
+
+    def same_bytes(self, first: str, second: str) -> bool:
+        """Whether tensors ``first`` and ``second`` hold the same shape, dtype and bytes: compared in place, a block
+        at a time, where both are in safetensors files (copies of one tensor in a file need not be read whole).
+
+        Raises:
+            WeightsKeyError: a name is not in the checkpoint.
+        """
+        self._checked_names([first, second])
+        if self.infos[first] != self.infos[second]:
+            return False
+        if self.reader is not None or first not in self.positions or second not in self.positions:
+            tensors = self.read([first, second])
+            return bool(np.array_equal(_flat_bytes(tensors[first]), _flat_bytes(tensors[second])))
+        size = self.infos[first].nbytes
+        blocks = (
+            [
+                np.memmap(self.files[name], dtype=np.uint8, mode="r", offset=self.positions[name], shape=(size,))
+                for name in (first, second)
+            ]
+            if size
+            else []
+        )
+        return all(
+            np.array_equal(blocks[0][i : i + _COMPARE_BYTES], blocks[1][i : i + _COMPARE_BYTES])
+            for i in range(0, size, _COMPARE_BYTES)
+        )
 
     def read_raw(self, names: Iterable[str]) -> dict[str, NDArray[np.uint8]]:
         """The stored bytes of tensors ``names``, each in a fresh 64-byte aligned ``uint8`` array.

@@ -278,6 +278,17 @@ def test_names_differing_only_by_case_clash(local_hub: LocalHub) -> None:
     assert hf.get_organization_overview("TEAM").name == "team"
 
 
+def test_buckets_and_collections_take_the_accounts_casing(local_hub: LocalHub) -> None:
+    mallory = local_hub.add_user("mallory")
+    local_hub.add_organization("Team", members={"mallory": "write"})
+    bucket = hf.create_bucket("MALLORY/b", token=mallory)
+    assert bucket.bucket_id == "mallory/b"
+    assert [b.id for b in hf.list_buckets("Mallory", token=mallory)] == ["mallory/b"]
+    collection = hf.create_collection("c", namespace="team", token=mallory)
+    assert collection.slug.startswith("Team/")
+    assert [c.slug for c in hf.list_collections(owner="TEAM")] == [collection.slug]
+
+
 def test_a_username_differing_only_by_case_from_a_stored_user_is_refused(tmp_path: Path) -> None:
     with LocalHub(tmp_path / "hub"):
         pass

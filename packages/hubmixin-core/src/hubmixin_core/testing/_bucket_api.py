@@ -10,7 +10,7 @@ of a creation or a listing names the caller. Resource groups and regions answer 
 
 from __future__ import annotations
 
-from hubmixin_core.testing._access import can_read, can_write, require_namespace_writer, require_user
+from hubmixin_core.testing._access import account_name, can_read, can_write, require_namespace_writer, require_user
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._repos import check_repo_name
 from hubmixin_core.testing._storage import Repo
@@ -85,8 +85,8 @@ def _private_field(body: dict[str, object]) -> bool | None:
 
 
 def _namespace(ex: Exchange, namespace: str) -> str:
-    """``namespace``, the caller for ``me``."""
-    return require_user(ex, write=False) if namespace == "me" else namespace
+    """``namespace`` as its account was created (names are case-insensitive), the caller for ``me``."""
+    return require_user(ex, write=False) if namespace == "me" else account_name(ex.app, namespace)
 
 
 def handle_buckets(ex: Exchange) -> None:

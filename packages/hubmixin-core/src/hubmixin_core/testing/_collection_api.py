@@ -15,7 +15,14 @@ import html
 import itertools
 import random
 
-from hubmixin_core.testing._access import can_read, can_write, namespace_role, readable_repo, require_user
+from hubmixin_core.testing._access import (
+    account_name,
+    can_read,
+    can_write,
+    namespace_role,
+    readable_repo,
+    require_user,
+)
 from hubmixin_core.testing._collections import (
     ITEM_TYPES,
     REPO_ITEM_TYPES,
@@ -184,7 +191,7 @@ def handle_collections(ex: Exchange) -> None:
     if ex.method == "POST":
         _create(ex)
         return
-    owners = set(ex.query.get("owner") or [])
+    owners = {account_name(ex.app, owner) for owner in ex.query.get("owner") or []}
     holders: set[str] | None = None
     for value in ex.query.get("item") or []:
         holders = (holders or set()) | _holders(ex, value)
@@ -233,7 +240,7 @@ def _create(ex: Exchange) -> None:
     title = _title(body)
     if title is None:
         raise HubError(400, "Missing 'title' in the request body")
-    namespace = _text(body, "namespace") or user
+    namespace = account_name(ex.app, _text(body, "namespace") or user)  # (as created: names are case-insensitive)
     if not can_write(ex, namespace):
         raise HubError(403, f"You don't have the rights to create a collection under the namespace {namespace!r}")
     description = _text(body, "description", _DESCRIPTION_LIMIT) or None

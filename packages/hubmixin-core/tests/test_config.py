@@ -286,6 +286,15 @@ def test_the_advice_for_a_nested_integer_key_names_the_annotation_at_its_depth(t
 
     with pytest.warns(ConfigEncodingWarning, match=r"`heads: dict\[str, dict\[int, \.\.\.\]\]`"):
         Nested(heads={"cls": {0: "cat"}}).save_pretrained(tmp_path)
+    with pytest.warns(ConfigEncodingWarning, match=r"`heads: dict\[str, list\[dict\[int, \.\.\.\]\]\]`"):
+        Nested(heads={"cls": [{0: "cat"}]}).save_pretrained(tmp_path / "list")
+
+
+def test_a_key_no_member_of_its_enum_has_is_kept_as_written(tmp_path: Path) -> None:
+    KeyedByType().save_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"weights_by_split": {"dev": 0.1}, "levels": {"7": "x"}}))
+    loaded = KeyedByType.from_pretrained(tmp_path)
+    assert loaded.weights_by_split == {"dev": 0.1} and loaded.levels == {"7": "x"}  # type: ignore[comparison-overlap]
 
 
 def test_integer_and_string_keys_that_would_collide_are_refused() -> None:

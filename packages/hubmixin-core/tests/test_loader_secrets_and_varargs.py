@@ -157,6 +157,26 @@ def test_a_loader_giving_the_values_args_takes_loads(tmp_path: Path) -> None:
     assert LayersFromFile.from_pretrained(tmp_path).widths == (3, 5)
 
 
+class PassesCallerArgs(NumpyModelMixin):
+    """transformers' pattern: positional values the caller gave the loader, passed on (none from a file)."""
+
+    def __init__(self, *widths: int) -> None:
+        self.widths = widths
+        self.weights = {"w": np.zeros(len(widths), dtype=np.float32)}
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Any:
+        model_args = model_kwargs.pop("model_args", ())
+        return cls(*model_args, **model_kwargs)
+
+
+def test_a_loader_passing_on_the_callers_positional_values_still_needs_the_unsaved_ones(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning, match=r"\*widths"):
+        PassesCallerArgs(3, 5).save_pretrained(tmp_path)
+    with pytest.raises(MissingArgumentError, match=r"\*widths"):
+        PassesCallerArgs.from_pretrained(tmp_path)
+
+
 class Stack(NumpyModelMixin):
     def __init__(self, *widths: int, act: str = "relu") -> None:
         self.widths, self.act = widths, act

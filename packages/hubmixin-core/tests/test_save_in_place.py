@@ -205,7 +205,7 @@ def test_a_directory_its_user_made_read_only_is_not_saved_over(tmp_path: Path) -
 
 
 _READ_ONLY_FOLDER_SAVE = """
-import json, shutil, sys
+import json, os, shutil, sys
 from pathlib import Path
 from typing import Any
 from hubmixin_core import DownloadOptions, ModelHubMixin
@@ -230,13 +230,16 @@ M().save_pretrained(target)
 (target / "tokenizer").chmod(0o755)
 (target / "tokenizer" / "special_tokens_map.json").write_text("mine")
 (target / "tokenizer").chmod(0o555)
+if sys.argv[2] == "in-place":
+    os.chdir(target)  # a directory a process works in cannot be exchanged: files move one by one
 M(size=3).save_pretrained(target)
 print(json.dumps(sorted(p.relative_to(base).as_posix() for p in base.rglob("*"))))
 """
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX permissions")
-def test_a_read_only_folder_the_save_writes_keeps_the_user_file_added_to_it() -> None:
+@pytest.mark.parametrize("how", ["exchanged", "in-place"])
+def test_a_read_only_folder_the_save_writes_keeps_the_user_file_added_to_it(how: str) -> None:
     as_user: list[str] = []
     if os.geteuid() == 0:  # root ignores folder modes: run as nobody
         setpriv = shutil.which("setpriv")
@@ -247,7 +250,7 @@ def test_a_read_only_folder_the_save_writes_keeps_the_user_file_added_to_it() ->
     base.chmod(0o777)
     try:
         result = subprocess.run(
-            [*as_user, sys.executable, "-c", _READ_ONLY_FOLDER_SAVE, str(base)], capture_output=True, text=True
+            [*as_user, sys.executable, "-c", _READ_ONLY_FOLDER_SAVE, str(base), how], capture_output=True, text=True
         )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == [

@@ -138,6 +138,9 @@ def test_resave_replaces_the_stale_weights_of_a_sub_folder_the_save_writes(
     target = tmp_path / "pipe"
     WithEncoder(seed=1).save_pretrained(target)  # encoder/model.safetensors
     (target / "encoder" / "notes.txt").write_text("mine")
+    elsewhere = tmp_path / "elsewhere.safetensors"  # the old weights, kept elsewhere and linked
+    (target / "encoder" / "model.safetensors").rename(elsewhere)
+    (target / "encoder" / "model.safetensors").symlink_to(elsewhere)
     if in_place:
         monkeypatch.chdir(target)  # a directory a process works in cannot be exchanged: files move one by one
     sharded = WithEncoder(seed=2)
@@ -145,8 +148,39 @@ def test_resave_replaces_the_stale_weights_of_a_sub_folder_the_save_writes(
     sharded.save_pretrained(target)  # encoder/ shards and their index
     names = sorted(p.name for p in (target / "encoder").iterdir())
     assert "model.safetensors" not in names and "model.safetensors.index.json" in names and "notes.txt" in names
+    assert elsewhere.is_file()  # the link went, not what it pointed to
     loaded = MLP.from_pretrained(target / "encoder")
     np.testing.assert_array_equal(loaded.weights["fc1.weight"], MLP(hidden=64, seed=2).weights["fc1.weight"])
+
+
+class RefreshesEncoderWeights(MLP):
+    """Writes only the weights of ``encoder/`` (its config was written once, by another save)."""
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        super()._save_pretrained(save_directory)
+        (save_directory / "encoder").mkdir()
+        super()._save_pretrained(save_directory / "encoder")
+        (save_directory / "empty").mkdir()  # a folder the save makes and leaves empty
+
+
+@pytest.mark.parametrize("in_place", [False, True], ids=["exchanged", "moved-file-by-file"])
+def test_resave_keeps_the_files_of_a_sub_folder_it_writes_no_such_file_into(
+    tmp_path: Path, in_place: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "pipe"
+    MLP().save_pretrained(target / "encoder")  # the sub-model's own save: config.json, README.md, weights
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "model.safetensors").write_text("not this save's")
+    (target / "linked").symlink_to(shared)  # a folder of the user's, elsewhere
+    if in_place:
+        monkeypatch.chdir(target)
+    RefreshesEncoderWeights(seed=3).save_pretrained(target)
+    assert sorted(p.name for p in (target / "encoder").iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert (shared / "model.safetensors").read_text() == "not this save's" and (target / "linked").is_symlink()
+    np.testing.assert_array_equal(
+        MLP.from_pretrained(target / "encoder").weights["fc1.weight"], MLP(seed=3).weights["fc1.weight"]
+    )
 
 
 def test_sharded_model_roundtrips(tmp_path: Path) -> None:

@@ -111,12 +111,18 @@ def _naming_target(target: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def atomic_directory(target: Path, *, replaces: Callable[[str], bool] = lambda _: False) -> Iterator[Path]:
+def atomic_directory(
+    target: Path,
+    *,
+    replaces: Callable[[str], bool] = lambda _: False,
+    replaces_in_folders: Callable[[str], bool] = lambda _: False,
+) -> Iterator[Path]:
     """Yield an empty staging directory beside ``target``; on success it becomes ``target`` in one step.
 
-    Files of an existing ``target`` that the save did not write are kept, unless ``replaces(name)`` claims
-    them (stale weight shards). If the body raises, ``target`` is left untouched and the staging directory is
-    removed.
+    Files of an existing ``target`` that the save did not write are kept (at any depth), unless ``replaces(name)``
+    claims them at the top (stale weight shards, an old ``config.json``), or ``replaces_in_folders(name)`` claims
+    them in a sub-folder where the save writes such a file too (a sub-model's stale shards beside its new single
+    file). If the body raises, ``target`` is left untouched and the staging directory is removed.
     """
     target = Path(os.path.realpath(target))  # a symlink's directory, and ".." resolved: saved where it points
     with _naming_target(target):
@@ -132,15 +138,16 @@ def atomic_directory(target: Path, *, replaces: Callable[[str], bool] = lambda _
         with contextlib.ExitStack() as locks:
             locks.enter_context(_locking(staging, exclusive=False))  # while it runs: no one takes it for abandoned
             yield staging
+            managed = _managed_by(staging, replaces, replaces_in_folders)
             if inside:
-                _move_into(staging, target, replaces)
+                _move_into(staging, target, managed)
             else:
-                _commit(staging, target, replaces, locks)
+                _commit(staging, target, managed, locks)
     finally:
         _remove_tree(staging)
 
 
-def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks: contextlib.ExitStack) -> None:
+def _commit(staging: Path, target: Path, managed: Callable[[str], bool], locks: contextlib.ExitStack) -> None:
     if not target.exists():
         staging.chmod(0o777 & ~_umask() | staging.stat().st_mode & stat.S_ISGID)  # a group-shared parent's
         try:
@@ -150,10 +157,9 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks:
             pass
     if not os.access(target, os.W_OK | os.X_OK):  # the exchange needs only the parent's: refuse as a write would
         raise HubMixinOSError(errno.EACCES, f"cannot save into {target}: it is not writable")
-    managed = _managed_by(staging, replaces)
     kept = _not_written(target, staging, managed)
     if os.path.ismount(target) or _holds_cwd(target) or not _exchangeable(staging, target, kept):
-        _move_into(staging, target, replaces)  # the cwd cannot move either: the process would lose it
+        _move_into(staging, target, managed)  # the cwd cannot move either: the process would lose it
         return
     with _naming_target(target):
         for path in kept:
@@ -165,22 +171,28 @@ def _commit(staging: Path, target: Path, replaces: Callable[[str], bool], locks:
     old.enter_context(_locking(target, exclusive=False))  # the old directory, at the staging path once exchanged
     if not _exchange(staging, target):
         old.close()  # (_move_into locks the target exclusively: this shared lock would hold it up)
-        _move_into(staging, target, replaces)
+        _move_into(staging, target, managed)
         return
     locks.push(old)
     # staging now holds the old save: what was created in it meanwhile goes back; the caller's finally removes it
     _move_back(staging, target, managed)
 
 
-def _managed_by(staging: Path, replaces: Callable[[str], bool]) -> Callable[[str], bool]:
+def _managed_by(
+    staging: Path, replaces: Callable[[str], bool], replaces_in_folders: Callable[[str], bool]
+) -> Callable[[str], bool]:
     """Whether the save in ``staging`` manages the entry at a path relative to the target: it wrote it, or it is
-    one ``replaces`` claims (by its name) in a folder the save writes: the target itself, or ``encoder/`` of a
-    library saving a sub-model there (an old shard beside a new single file would be read instead)."""
+    one ``replaces`` claims at the top, or one ``replaces_in_folders`` claims in a sub-folder where the save wrote
+    one too (``encoder/`` of a library saving a sub-model there: an old shard beside a new single file would be
+    read instead; a folder the save writes no weights into keeps its files)."""
     written = {p.relative_to(staging).as_posix() for p in staging.rglob("*")}
+    claimed = {name.rpartition("/")[0] for name in written if replaces_in_folders(name.rpartition("/")[2])}
 
     def managed(name: str) -> bool:
         folder, _, base = name.rpartition("/")
-        return name in written or ((not folder or folder in written) and replaces(base))
+        if name in written:
+            return True
+        return replaces(base) if not folder else folder in claimed and replaces_in_folders(base)
 
     return managed
 
@@ -327,25 +339,29 @@ def _locking(directory: Path, *, exclusive: bool) -> Iterator[None]:
             os.close(descriptor)  # releases the lock
 
 
-def _move_into(staging: Path, target: Path, replaces: Callable[[str], bool]) -> None:
+def _move_into(staging: Path, target: Path, managed: Callable[[str], bool]) -> None:
     """The fallback without an atomic exchange: each staged file moved over its counterpart, then stale ones
     removed; under an exclusive lock on ``target``, so that no load (:func:`reading`) sees half of it."""
     written = {p.relative_to(staging).as_posix() for p in staging.rglob("*") if not p.is_dir()}
     folders = [target, *(target / p.relative_to(staging) for p in staging.rglob("*") if _real_dir(p))]
-    managed = _managed_by(staging, replaces)
-    with _locking(target, exclusive=True):
+    with _naming_target(target), _locking(target, exclusive=True):
         for name in sorted(written):
             destination = target / name
             if destination.exists() and not destination.is_file():
                 continue  # a kept folder, linked into staging: already there
             destination.parent.mkdir(parents=True, exist_ok=True)
             if not (destination.exists() and (staging / name).samefile(destination)):
-                _replace_file(staging / name, destination)
-        for folder in folders:  # the save's own stale files, in the folders it writes
-            for stale in [p for p in folder.iterdir() if p.is_file() and not p.is_symlink()]:
+                source = staging / name
+                with _writable(source.parent), _writable(destination.parent):  # (a read-only folder the save copies)
+                    _replace_file(source, destination)
+        for folder in folders:  # the save's own stale files, in the folders it writes (never through a link)
+            if not folder.is_dir() or folder.resolve() != folder:  # (none made, or a link out of the target)
+                continue
+            for stale in [p for p in folder.iterdir() if p.is_file()]:  # (a link to one too: the link goes)
                 name = stale.relative_to(target).as_posix()
                 if name not in written and managed(name):
-                    stale.unlink()
+                    with _writable(folder):
+                        stale.unlink()
 
 
 def _replace_file(source: Path, destination: Path) -> None:

@@ -70,7 +70,7 @@ from hubmixin_core._hf_compat import HfMixinHelpers
 from hubmixin_core._hub import locate_file, one_commit, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
 from hubmixin_core._paths import check_local_location
-from hubmixin_core._roundtrip import json_native, type_change
+from hubmixin_core._roundtrip import json_native, key_annotation, type_change
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
     ConfigEncodingError,
@@ -86,7 +86,7 @@ from hubmixin_core.errors import (
 )
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
 from hubmixin_core.typing import ClassKeywords, Coders, DataclassInstance
-from hubmixin_core.weights._names import CONFIG_NAME, WEIGHTS_FILE_PATTERNS, replaced_by_save
+from hubmixin_core.weights._names import CONFIG_NAME, WEIGHTS_FILE_PATTERNS, is_weights_file, replaced_by_save
 
 __all__ = ["ModelHubMixinBase", "loose_annotation"]
 
@@ -489,8 +489,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             where, before, after = changed
             example = "MyType"
             if before.endswith(" key"):  # the key type, at the depth of the dict holding it
-                depth = where.removeprefix(name).count("[")
-                example = "dict[str, " * (depth - 1) + f"dict[{before.removesuffix(' key')}, ...]" + "]" * (depth - 1)
+                example = key_annotation(value, where.removeprefix(name), before.removesuffix(" key")) or example
             warn_user(
                 f"{cls.__qualname__}: argument {where} ({before}) is saved as JSON that from_pretrained gives back "
                 f"as {after} (nothing says its type): annotate it (`{name}: {example}`, a dataclass for nested "
@@ -603,7 +602,9 @@ class ModelHubMixinBase(HfMixinHelpers):
         unsaved = get_unsaved(self) if config == own else {}  # the model's own config (save_pretrained's push too)
         # unsaved arguments are recorded, so that from_pretrained asks for them instead of building another model
         config_dict = {**(config or {}), UNSAVED_KEY: unsaved} if unsaved else config
-        with atomic_directory(save_directory, replaces=replaced_by_save) as staging:
+        with atomic_directory(
+            save_directory, replaces=replaced_by_save, replaces_in_folders=is_weights_file
+        ) as staging:
             self._save_pretrained(
                 staging, **_supported(type(self)._save_pretrained, save_kwargs, self._hub_extra_defaults, forward=True)
             )

@@ -254,13 +254,13 @@ def _decode_key(annotation: Any, key: Any) -> Any:
     of that value."""
     if not isinstance(annotation, type) or not isinstance(key, str):
         return key
-    if issubclass(annotation, int) and not issubclass(annotation, bool) and key.lstrip("-").isdigit():
-        return annotation(int(key))
-    if issubclass(annotation, enum.Enum):
-        try:
+    try:
+        if issubclass(annotation, int) and not issubclass(annotation, bool) and key.lstrip("-").isdigit():
+            return annotation(int(key))
+        if issubclass(annotation, enum.Enum):
             return annotation(key)
-        except ValueError:
-            return key
+    except ValueError:  # no member of that value: kept as written, as any value no annotation decodes
+        pass
     return key
 
 

@@ -116,4 +116,25 @@ def _read_builds(function: Callable[..., Any]) -> _Builds | None:
     ]
     uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name]
     whole = name if passed and len(uses) == len(passed) else None
-    return _Builds(whole, any(c.args for c in builds))
+    given = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+    given |= {node.args.vararg.arg} if node.args.vararg is not None else set()
+    given |= _taken_from(tree, {name, "model_kwargs"} & (given | {name}))  # (hubmixin's signature names it)
+    return _Builds(whole, any(not _passed_on(arg, given) for c in builds for arg in c.args))
+
+
+def _taken_from(tree: ast.AST, sources: set[str | None]) -> set[str]:
+    """Names assigned from the caller's arguments ``sources`` (``model_args = model_kwargs.pop("model_args", ())``)."""
+    return {
+        target.id
+        for assign in ast.walk(tree)
+        if isinstance(assign, ast.Assign)
+        and any(isinstance(n, ast.Name) and n.id in sources for n in ast.walk(assign.value))
+        for target in assign.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def _passed_on(arg: ast.expr, given: set[str]) -> bool:
+    """Whether ``arg`` is ``*name`` of what the loader's caller gave (``cls(*model_args)``), not values the loader
+    reads itself (from a file it saved)."""
+    return isinstance(arg, ast.Starred) and isinstance(arg.value, ast.Name) and arg.value.id in given

@@ -4,17 +4,19 @@ default's type where that is all that says it."""
 
 from __future__ import annotations
 
+import ast
 import collections.abc
 import dataclasses
 import enum
 import inspect
+import re
 import types
 import typing
 from typing import Any
 
 from hubmixin_core._checks import same_value
 
-__all__ = ["decoded_as_default", "json_native", "type_change"]
+__all__ = ["decoded_as_default", "json_native", "key_annotation", "type_change"]
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _SEQUENCES = (list, collections.abc.Sequence, collections.abc.MutableSequence)
@@ -145,3 +147,26 @@ def decoded_as_default(default: Any, value: Any) -> Any:
         alike = default and all(type(item) is type(default[0]) for item in default)
         return tuple(decoded_as_default(default[0], v) for v in value) if alike else tuple(value)
     return value
+
+
+_INDEX = re.compile(r"\[((?:'[^']*'|\"[^\"]*\"|[^\]])*)\]")
+
+
+def key_annotation(value: Any, path: str, key_type: str) -> str | None:
+    """An annotation for ``value`` saying the key type ``key_type`` of the dict at ``path`` (``['cls'][0]``, the
+    last index being that dict's key): ``dict[str, dict[int, ...]]``, ``list[dict[int, ...]]``; ``None`` where the
+    path cannot be followed."""
+    try:
+        keys = [ast.literal_eval(part) for part in _INDEX.findall(path)]
+        outer: list[tuple[str, str]] = []
+        for key in keys[:-1]:
+            if isinstance(value, dict):
+                outer.append((f"dict[{type(key).__name__}, ", "]"))
+            elif isinstance(value, list | tuple):
+                outer.append((f"{type(value).__name__}[", ", ...]" if isinstance(value, tuple) else "]"))
+            else:
+                return None
+            value = value[key]
+    except (ValueError, SyntaxError, KeyError, IndexError, TypeError):
+        return None
+    return "".join(o for o, _ in outer) + f"dict[{key_type}, ...]" + "".join(c for _, c in reversed(outer))

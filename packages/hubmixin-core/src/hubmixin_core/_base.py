@@ -64,7 +64,7 @@ from hubmixin_core._config import (
     unencodable_part,
     unknown_fields,
 )
-from hubmixin_core._forwarding import builds_with_positional, passes_on_whole, super_call
+from hubmixin_core._forwarding import builds_from_own_values, builds_with_positional, passes_on_whole, super_call
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hf_compat import HfMixinHelpers
 from hubmixin_core._hub import locate_file, one_commit, upload_folder
@@ -345,7 +345,9 @@ class ModelHubMixinBase(HfMixinHelpers):
             if beside is not None:
                 beside.extend(lost)
             if "config" in parameters:
-                cls._hub_mixin_warn_changed_type("config", given, encode_value(given, cls._all_coders()))
+                encoded = encode_value(given, cls._all_coders())
+                cls._hub_mixin_warn_changed_type("config", given, encoded)
+                cls._hub_mixin_warn_unloadable("config", encoded, cls._all_coders())  # (its fields, as arguments)
             return given
         config = dict(cls._hub_mixin_jsonable_default_values)
         coders = cls._all_coders()
@@ -362,6 +364,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                 if name in parameters:
                     cls._hub_mixin_warn_changed_type(name, value, encoded, coders)
                     cls._hub_mixin_warn_unloadable(name, encoded, coders)
+                else:
+                    cls._hub_mixin_warn_kwargs_type_change(name, value, encoded)
             elif name not in parameters or value is not parameters[name].default:
                 config.pop(name, None)  # the default is not what this instance was built with
                 cls._hub_mixin_reject(name, value)
@@ -377,6 +381,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                     ConfigEncodingWarning,
                 )
             config.update(passed_config)
+        elif passed_config is not None:  # a preset name, a NamedTuple: saved as any other argument
+            config["config"] = passed_config  # (not None: the loader then gives ``config`` all of config.json, as hf)
         return config or None
 
     @classmethod
@@ -494,6 +500,28 @@ class ModelHubMixinBase(HfMixinHelpers):
                 f"{cls.__qualname__}: argument {where} ({before}) is saved as JSON that from_pretrained gives back "
                 f"as {after} (nothing says its type): annotate it (`{name}: {example}`, a dataclass for nested "
                 "values) or declare a coder for its type",
+                ConfigEncodingWarning,
+            )
+
+    @classmethod
+    def _hub_mixin_warn_kwargs_type_change(cls, name: str, value: Any, encoded: Any) -> None:
+        """Warn when ``from_pretrained`` would give ``name``, an argument ``**kwargs`` took, back as another type
+        than it was given (a tuple as a list): nothing says its type, unless a base's ``__init__`` that is a mixin's
+        takes it (and decodes it by its own annotation)."""
+        if LOADING.get() or json_native(value) or isinstance(value, cls._hub_mixin_json_forms_taken):
+            return
+        owner = cls._hub_forwarded_parameters().get(name, (None,))[0]
+        changed = (
+            None
+            if isinstance(owner, type) and issubclass(owner, ModelHubMixinBase)
+            else type_change(value, encoded, name)
+        )
+        if changed is not None:
+            where, before, after = changed
+            warn_user(
+                f"{cls.__qualname__}: argument {where} ({before}), taken by **kwargs, is saved as JSON that "
+                f"from_pretrained gives back as {after} (nothing says its type): make it a named, annotated parameter "
+                f"of __init__ (`{name}: MyType`) or declare a coder for its type",
                 ConfigEncodingWarning,
             )
 
@@ -781,8 +809,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         read = cls._hub_read_config_for(model_id, location, download)
         raw, config_file = read if read is not None else (None, None)
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None
-        if isinstance(unsaved, dict):
-            cls._hub_give_unsaved(unsaved, provided, model_kwargs)
+        if isinstance(unsaved, dict):  # (an override of the loader may rebuild them itself, as setfit's does)
+            cls._hub_give_unsaved(unsaved, provided, model_kwargs, check=not _rebuilds_itself(cls))
         config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs, source=str(config_file))
         if _named(parameters, "config") or cls._hub_mixin_inject_config:  # huggingface_hub's: given if asked for
             if _named(parameters, "model_kwargs"):
@@ -853,11 +881,16 @@ class ModelHubMixinBase(HfMixinHelpers):
 
     @classmethod
     def _hub_give_unsaved(
-        cls, unsaved: Mapping[str, str], provided: Mapping[str, Any], model_kwargs: dict[str, Any]
+        cls,
+        unsaved: Mapping[str, str],
+        provided: Mapping[str, Any],
+        model_kwargs: dict[str, Any],
+        *,
+        check: bool = True,
     ) -> None:
         """Give the arguments config.json records as not saved (``{name: type name}``) what the load options
-        provide for their type; then refuse to build the model without one, unless it is the run's own (a mesh)
-        and has a default.
+        provide for their type; then, with ``check``, refuse to build the model without one, unless it is the run's
+        own (a mesh) and has a default.
 
         Raises:
             ConfigError: names each missing argument, why it was not saved, and how to give it.
@@ -865,6 +898,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         for name, kind in unsaved.items():
             if kind in provided:
                 model_kwargs.setdefault(name, provided[kind])
+        if not check:
+            return
         runtime = {t.__qualname__ for t in cls._hub_mixin_runtime_types}
         init = cls._hub_mixin_init_parameters
         taken = cls._hub_keyword_parameters()
@@ -1063,7 +1098,8 @@ class ModelHubMixinBase(HfMixinHelpers):
             and not _left_at_none(annotation, raw, config_parameter)
         )
         fields = cls._hub_unknown_fields(raw, values, model_kwargs, keywords, annotation if decoded_config else None)
-        cls._hub_report_unknown_keys(unknown, fields, source)
+        if not _saves_and_loads_itself(cls):  # (its own loader reads the keys of the config.json it wrote)
+            cls._hub_report_unknown_keys(unknown, fields, source)
         for name in parameters:
             if name not in model_kwargs and name in values:
                 model_kwargs[name] = values[name]
@@ -1428,6 +1464,21 @@ def _builds_from_arguments(cls: type) -> bool:
     that defines it), which calls ``cls(**model_kwargs)``: an override may supply arguments itself."""
     owner = next((klass for klass in cls.__mro__ if "_from_pretrained" in vars(klass)), None)
     return owner is not None and bool(vars(owner).get("_hub_builds_from_arguments", False))
+
+
+def _saves_and_loads_itself(cls: type) -> bool:
+    """Whether the class defining ``cls``'s ``_from_pretrained``, one building the model from values of its own,
+    defines its ``_save_pretrained`` too (NVIDIA's BigVGAN writes and reads a config.json of its own): the keys of
+    its config.json are then its loader's to take, not only ``__init__``'s."""
+    savers = (klass for klass in cls.__mro__ if "_save_pretrained" in vars(klass))
+    loaders = (klass for klass in cls.__mro__ if "_from_pretrained" in vars(klass))
+    return next(savers, None) is next(loaders, None) and _rebuilds_itself(cls)
+
+
+def _rebuilds_itself(cls: type) -> bool:
+    """Whether ``cls``'s ``_from_pretrained`` is an override that builds the model from values of its own, never
+    from the arguments it is given (see :func:`builds_from_own_values`): what config.json lacks, it supplies."""
+    return not _builds_from_arguments(cls) and builds_from_own_values(cls._from_pretrained)  # type: ignore[attr-defined]
 
 
 def _unnamed(parameters: Mapping[str, inspect.Parameter], call: Mapping[str, Any]) -> dict[str, Any]:

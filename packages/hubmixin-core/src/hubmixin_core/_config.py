@@ -29,6 +29,7 @@ __all__ = [
     "encode_config",
     "encode_value",
     "init_type_hints",
+    "is_field_default",
     "json_type_mismatch",
     "loads_config",
     "Mismatch",
@@ -180,8 +181,9 @@ def _encode_items(items: dict[str, Any], coders: Coders, above: frozenset[int] =
 def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
     """Turn JSON data back into a value of type ``annotation`` where the annotation says how.
 
-    Handles ``X | None``, dataclasses (nested ones too), enums, custom coders, ``tuple``/``list``/``dict``
-    generics; anything else is returned unchanged.
+    Handles ``X | None``, dataclasses (nested ones too), enums, ``NamedTuple`` s, custom coders (for a
+    ``Callable`` or Protocol, those of types of that kind), ``tuple``/``list``/``dict`` generics; anything else is
+    returned unchanged.
     """
     if annotation is inspect.Parameter.empty or annotation is Any or isinstance(annotation, str):
         return value
@@ -200,6 +202,8 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
     if coder is not None:  # a declared coder wins, for a JSON type too (``tuple`` written as ``"224x224"``)
         base, decoder = coder
         return value if value is None else _decode_by_coder(base, decoder, value, coders)
+    if _coders_under(annotation, coders) and value is not None:
+        return _decode_under(annotation, value, coders)
     if origin in (collections.abc.Sequence, collections.abc.MutableSequence) and isinstance(value, list):
         return [decode_value(args[0] if args else Any, v, coders) for v in value]
     if origin in (tuple, list) and isinstance(value, list):
@@ -228,6 +232,8 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         return _decode_dataclass(typing.cast(type, annotation), value, coders)
     if issubclass(annotation, enum.Enum) and not isinstance(value, annotation):
         return annotation(value)
+    if _is_namedtuple(annotation) and isinstance(value, list):
+        return _decode_namedtuple(annotation, value, coders)
     if annotation is tuple and isinstance(value, list):
         return tuple(value)
     return value
@@ -243,6 +249,67 @@ def _coder_for(annotation: Any, coders: Coders) -> tuple[type, Any] | None:
     if not isinstance(base, type) or base is types.UnionType:
         return None
     return next(((base, decoder) for type_, (_, decoder) in coders.items() if issubclass(base, type_)), None)
+
+
+def _coders_under(annotation: Any, coders: Coders) -> list[Any]:
+    """The decoders of the coders whose types are a kind of ``annotation`` where that is a ``Callable`` or a
+    Protocol (``nnx.Initializer``, coded with ``coders={types.FunctionType: ...}``): no JSON value is one, so a JSON
+    value there can only be a coder's form."""
+    base = typing.get_origin(annotation) or annotation
+    if base is not collections.abc.Callable and not getattr(base, "_is_protocol", False):
+        return []
+    # the latest declared first: the class's own coders before its framework's
+    return [decoder for type_, (_, decoder) in reversed(coders.items()) if _falls_under(type_, base)]
+
+
+def _falls_under(type_: type, abstract: type) -> bool:
+    """Whether ``type_``'s instances are ``abstract``'s: a subclass of it, or, for a Protocol not checkable at run
+    time, a class that defines each of its members."""
+    try:
+        return issubclass(type_, abstract)
+    except TypeError:  # a Protocol without @runtime_checkable
+        members = {
+            name
+            for base in abstract.__mro__
+            if getattr(base, "_is_protocol", False) and base is not typing.Protocol
+            for name in (*vars(base), *getattr(base, "__annotations__", {}))
+            if name not in _PROTOCOL_INTERNALS and not name.startswith("_abc_")
+        }
+        return all(any(name in vars(k) for k in type_.__mro__) for name in members)
+
+
+class _EmptyProtocol(typing.Protocol):
+    pass
+
+
+_PROTOCOL_INTERNALS = frozenset(  # what ``class P(Protocol)`` has of its own, whatever it declares
+    {*vars(typing.Protocol), *vars(typing.Generic), *vars(_EmptyProtocol), "__annotations__", "__orig_bases__"}
+    | {"__protocol_attrs__", "__non_callable_proto_members__", "__static_attributes__", "__firstlineno__"}
+)
+
+
+def _decode_under(annotation: Any, value: Any, coders: Coders) -> Any:
+    """JSON ``value`` by the first coder under ``annotation`` that takes it (see :func:`_coders_under`); the first
+    refusal raised where none does."""
+    refusals: list[Exception] = []
+    for decoder in _coders_under(annotation, coders):
+        try:
+            return decoder(value)
+        except Exception as e:  # another coder's form (a dtype's name for a ``Callable``)
+            refusals.append(e)
+    raise refusals[0]
+
+
+def _is_namedtuple(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, tuple) and hasattr(annotation, "_fields")
+
+
+def _decode_namedtuple(annotation: type, value: list[Any], coders: Coders) -> Any:
+    """A ``typing.NamedTuple`` from the JSON list it was saved as, each field decoded by its annotation."""
+    hints = _type_hints(annotation, coders)
+    fields: tuple[str, ...] = getattr(annotation, "_fields")  # noqa: B009
+    decoded = [decode_value(hints.get(name, Any), v, coders) for name, v in zip(fields, value, strict=False)]
+    return annotation(*decoded, *value[len(fields) :])  # too many: the NamedTuple's own error
 
 
 def _is_mapping(origin: Any) -> bool:
@@ -268,7 +335,8 @@ def _decode_union(members: list[Any], value: Any, coders: Coders) -> Any:
     """``value`` as the first member, in order, whose JSON type it is or that decodes it: a coder that accepts
     it, a dataclass whose fields its keys are, an enum it is a value of. A coder that refuses it (``"auto"`` for
     ``torch.dtype | str``) passes it on; a dict with keys a dataclass lacks is decoded as that dataclass (as a
-    dataclass argument's is) only where no member takes it as it is. Unchanged where no member takes it."""
+    dataclass argument's is) only where no member takes it as it is, then by the coders under a ``Callable`` or
+    Protocol member. Unchanged where no member takes it."""
     refusals: list[Exception] = []
     for member in members:
         if _is_json_match(member, value):
@@ -281,6 +349,12 @@ def _decode_union(members: list[Any], value: Any, coders: Coders) -> Any:
     for member in members:
         if isinstance(member, type) and dataclasses.is_dataclass(member) and isinstance(value, dict):
             return decode_value(member, value, coders)
+    for member in members:  # ``nnx.Initializer`` (a Protocol or a ``Callable``) given a coder's JSON form
+        if _coders_under(member, coders) and value is not None:
+            try:
+                return _decode_under(member, value, coders)
+            except Exception as e:
+                refusals.append(e)
     if refusals:
         raise refusals[0]
     return value
@@ -305,7 +379,7 @@ def _integral_float(annotation: Any, value: Any) -> bool:
 
 
 _JSON_TYPES: dict[Any, tuple[type, ...]] = {
-    int: (int,),
+    int: (int,),  # a bool too: Python's bool is an int (``x: int = False`` type-checks; huggingface_hub loads it)
     float: (int, float),  # JSON writes 1.0 as 1.0, but a user may write 1
     bool: (bool,),
     str: (str,),
@@ -336,16 +410,17 @@ class Mismatch(typing.NamedTuple):
 def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch | None:
     """The first part of JSON ``value`` that cannot be of type ``annotation``, or ``None`` if it fits.
 
-    Checked: ``int`` (not ``bool``; a float of integral value, JSON having one number type: decoded as an int),
-    ``float`` (``int`` accepted), ``bool``, ``str``, ``None``, ``Literal``, unions of those, ``list``/``tuple``/
-    ``dict`` and their generics, and the fields of dataclasses; types with a coder, enums and other classes are
-    left to their decoding.
+    Checked: ``int`` (a ``bool`` too, Python's bool being an int: ``x: int = False``; a float of integral value,
+    JSON having one number type: decoded as an int), ``float`` (``int`` and ``bool`` accepted), ``bool``, ``str``,
+    ``None``, ``Literal``, unions of those, ``list``/``tuple``/``dict`` and their generics, and the fields of
+    dataclasses (a field's own default, in its JSON form, is taken whatever its annotation says, as
+    huggingface_hub takes it); types with a coder, enums and other classes are left to their decoding.
 
     Examples:
         >>> json_type_mismatch(int, "abc", {})
         Mismatch(where='', expected='int', found='abc')
-        >>> json_type_mismatch(list[int], [1, True], {})
-        Mismatch(where='[1]', expected='int', found=True)
+        >>> json_type_mismatch(list[bool], [True, 1], {})
+        Mismatch(where='[1]', expected='bool', found=1)
         >>> json_type_mismatch(float | None, 3, {}) is None
         True
     """
@@ -369,8 +444,7 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch 
             return members[0]
         return Mismatch("", describe_type(annotation), value)
     if annotation in _JSON_TYPES:
-        ok = isinstance(value, _JSON_TYPES[annotation]) and (annotation is bool or not isinstance(value, bool))
-        ok = ok or _integral_float(annotation, value)
+        ok = isinstance(value, _JSON_TYPES[annotation]) or _integral_float(annotation, value)
         return None if ok else Mismatch("", describe_type(annotation), value)
     if origin in (list, tuple) or annotation in (list, tuple):
         if not isinstance(value, list):
@@ -406,11 +480,23 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch 
             return Mismatch("", f"{describe_type(annotation)} (a JSON object)", value)
         hints = _type_hints(annotation, coders)
         for f in dataclasses.fields(annotation):
-            if f.init and f.name in value and not (value[f.name] is None and f.default is None):
+            if f.init and f.name in value and not is_field_default(f, value[f.name], coders):
                 found = json_type_mismatch(hints.get(f.name, Any), value[f.name], coders)
                 if found is not None:
                     return found._replace(where=f".{f.name}{found.where}")
     return None
+
+
+def is_field_default(field: dataclasses.Field[Any], value: Any, coders: Coders) -> bool:
+    """Whether JSON ``value`` is a dataclass ``field``'s own default as saved (``None`` for ``= None``, ``false``
+    for ``x: int = False``): the loader takes it as that default, whatever the annotation says, as it takes an
+    ``__init__`` argument's."""
+    if field.default is dataclasses.MISSING:
+        return False
+    if field.default is None or value is None:
+        return value is field.default
+    encoded = encode_value(field.default, coders)
+    return encoded is not UNENCODABLE and json.dumps(encoded, sort_keys=True) == json.dumps(value, sort_keys=True)
 
 
 def decoded_like_default(default: Any, value: Any, coders: Coders) -> Any:
@@ -436,9 +522,14 @@ def _decode_dataclass(datacls: type, data: dict[str, Any], coders: Coders) -> An
     for f in dataclasses.fields(datacls):
         if f.init and f.name in data:
             annotation = hints.get(f.name, Any)
+            if annotation is not Any and is_field_default(f, data[f.name], coders):
+                kwargs[f.name] = f.default  # (``b: bool = 0``: the default as it is, not decoded as a bool)
+                continue
             decoded = decode_value(annotation, data[f.name], coders)
             if annotation is Any and f.default is not dataclasses.MISSING:
                 decoded = decoded_like_default(f.default, decoded, coders)
+            elif type(f.default) is tuple and type(decoded) is list:  # ``Sequence[int] = (4, 8)``: as given
+                decoded = tuple(decoded)
             kwargs[f.name] = decoded
     return datacls(**kwargs)
 
@@ -485,7 +576,7 @@ def _decodes(annotation: Any, value: Any, coders: Coders) -> bool:
         return any(type(member.value) is type(value) and member.value == value for member in annotation)
     if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
         return value.keys() <= {f.name for f in dataclasses.fields(annotation) if f.init}
-    return False
+    return _is_namedtuple(annotation) and isinstance(value, list)
 
 
 def _is_json_match(annotation: Any, value: Any) -> bool:

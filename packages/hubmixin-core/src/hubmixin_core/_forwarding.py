@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-__all__ = ["SuperCall", "builds_with_positional", "passes_on_whole", "super_call"]
+__all__ = ["SuperCall", "builds_from_own_values", "builds_with_positional", "passes_on_whole", "super_call"]
 
 
 class SuperCall(NamedTuple):
@@ -81,11 +81,22 @@ def builds_with_positional(method: Callable[..., Any]) -> bool:
     return found is not None and found.positional
 
 
+def builds_from_own_values(method: Callable[..., Any]) -> bool:
+    """Whether ``method`` (a ``_from_pretrained``) builds its class only from values it makes itself (setfit's
+    rebuilds the modules it saved, then calls ``cls(model_body=body, ...)``): it calls ``cls(...)`` and never passes
+    on to it the arguments or the config it was given (``**model_kwargs``, or a name assigned from them). ``False``
+    where it calls no ``cls(...)`` (it may hand them to ``super()._from_pretrained``) or its source cannot be read."""
+    found = _builds(method)
+    return found is not None and found.own_values
+
+
 class _Builds(NamedTuple):
     whole: str | None
     """The ``**name`` passed on whole to ``cls(...)`` and used nowhere else, if any."""
     positional: bool
     """Whether a ``cls(...)`` call gives positional arguments."""
+    own_values: bool
+    """Whether it calls ``cls(...)``, never spreading into it the arguments or config it was given."""
 
 
 def _builds(method: Callable[..., Any]) -> _Builds | None:
@@ -116,22 +127,31 @@ def _read_builds(function: Callable[..., Any]) -> _Builds | None:
     ]
     uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name]
     whole = name if passed and len(uses) == len(passed) else None
-    given = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
-    given |= {node.args.vararg.arg} if node.args.vararg is not None else set()
-    given |= _taken_from(tree, {name, "model_kwargs"} & (given | {name}))  # (hubmixin's signature names it)
-    return _Builds(whole, any(not _passed_on(arg, given) for c in builds for arg in c.args))
+    parameters = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+    arguments = _taken_from(tree, {n for n in (name, "model_kwargs", "config") if n in parameters | {name}})
+    given = parameters | arguments | ({node.args.vararg.arg} if node.args.vararg is not None else set())
+    spread = [a.value for c in builds for a in c.args if isinstance(a, ast.Starred)]
+    spread += [k.value for c in builds for k in c.keywords if k.arg is None]  # ``**settings``
+    own_values = bool(builds) and not any(isinstance(v, ast.Name) and v.id in arguments for v in spread)
+    return _Builds(whole, any(not _passed_on(arg, given) for c in builds for arg in c.args), own_values)
 
 
 def _taken_from(tree: ast.AST, sources: set[str | None]) -> set[str]:
-    """Names assigned from the caller's arguments ``sources`` (``model_args = model_kwargs.pop("model_args", ())``)."""
-    return {
-        target.id
-        for assign in ast.walk(tree)
-        if isinstance(assign, ast.Assign)
-        and any(isinstance(n, ast.Name) and n.id in sources for n in ast.walk(assign.value))
-        for target in assign.targets
-        if isinstance(target, ast.Name)
-    }
+    """``sources`` (the caller's arguments) and the names assigned from them, at any remove
+    (``model_args = model_kwargs.pop("model_args", ())``, ``kwargs = dict(model_kwargs)``)."""
+    assigns = [a for a in ast.walk(tree) if isinstance(a, ast.Assign)]
+    found = {s for s in sources if s is not None}
+    while True:
+        more = {
+            target.id
+            for assign in assigns
+            if any(isinstance(n, ast.Name) and n.id in found for n in ast.walk(assign.value))
+            for target in assign.targets
+            if isinstance(target, ast.Name)
+        }
+        if more <= found:
+            return found
+        found |= more
 
 
 def _passed_on(arg: ast.expr, given: set[str]) -> bool:

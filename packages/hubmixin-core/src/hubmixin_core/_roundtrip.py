@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import collections.abc
+import contextlib
 import dataclasses
 import enum
 import inspect
@@ -45,8 +46,9 @@ def _member_for(annotation: Any, value: Any) -> Any:
         return Any
     for member in members:
         origin = typing.get_origin(member) or member
-        if isinstance(origin, type) and isinstance(value, origin):
-            return member
+        with contextlib.suppress(TypeError):  # a Protocol not checkable at run time says nothing
+            if isinstance(origin, type) and isinstance(value, origin):
+                return member
     return None
 
 
@@ -116,6 +118,10 @@ def _sequence_change(before: Any, after: list[Any] | tuple[Any, ...], where: str
     return None
 
 
+def _abstract_sequence(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (collections.abc.Sequence, collections.abc.MutableSequence)
+
+
 def _fields_change(before: Any, after: Any, where: str) -> Change:
     try:
         hints = typing.get_type_hints(type(before))
@@ -123,7 +129,10 @@ def _fields_change(before: Any, after: Any, where: str) -> Change:
         return None
     for field in dataclasses.fields(before):
         name = field.name
-        found = type_change(getattr(before, name), getattr(after, name), f"{where}.{name}", hints.get(name, Any))
+        value, back = getattr(before, name), getattr(after, name)
+        if isinstance(value, tuple) and type(back) is list and _abstract_sequence(hints.get(name)):
+            return f"{where}.{name}", type(value).__qualname__, "list"  # a frozen config's hash and equality break
+        found = type_change(value, back, f"{where}.{name}", hints.get(name, Any))
         if found is not None:
             return found
     return None

@@ -7,6 +7,8 @@ are. Messages name the file, key, shape or dtype at fault.
 
 from __future__ import annotations
 
+import builtins
+import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -143,7 +145,7 @@ class ConfigEncodingError(ConfigError, TypeError):
             at = "" if part is None else f" (at {parameter}{part}: {_type_name(self.part_type)})"
             advice = (
                 "Pass a JSON-compatible value, a dataclass, or declare a coder for this type with "
-                f"`class {cls_name}(..., coders={{{self.part_type.__qualname__}: (encode, decode)}})`."
+                f"`class {cls_name}(..., coders={{{_spelled_type(self.part_type)}: (encode, decode)}})`."
             )
         super().__init__(
             f"{cls_name}: argument {parameter!r} of type {_type_name(value_type)}{at} cannot be encoded into "
@@ -151,8 +153,19 @@ class ConfigEncodingError(ConfigError, TypeError):
         )
 
 
+def _spelled_type(type_: type) -> str:
+    """``type_`` as code names it: ``types.FunctionType`` for a function's class (whose own name, ``function``,
+    names nothing), else its qualified name."""
+    if type_.__module__ == "builtins" and getattr(builtins, type_.__qualname__, None) is not type_:
+        name = next((n for n, t in vars(types).items() if t is type_ and not n.startswith("_")), None)
+        if name is not None:
+            return f"types.{name}"
+    return type_.__qualname__
+
+
 def _type_name(type_: type) -> str:
-    return f"{type_.__module__}.{type_.__qualname__}"
+    spelled = _spelled_type(type_)
+    return spelled if spelled.startswith("types.") else f"{type_.__module__}.{type_.__qualname__}"
 
 
 class ConfigTypeError(ConfigError, TypeError):

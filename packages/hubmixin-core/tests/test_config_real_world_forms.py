@@ -189,3 +189,15 @@ class NoDefault(NumpyModelMixin):
 def test_a_tuple_in_a_sequence_field_without_a_tuple_default_warns_at_save() -> None:
     with pytest.warns(ConfigEncodingWarning, match=r"config\.attention_types \(tuple\) .* back as list"):
         NoDefault(NoDefaultConfig((AttentionType.LOCAL,)))
+
+
+class NamedPreset(NumpyModelMixin):
+    def __init__(self, config: str | None = None, hidden: int = 2) -> None:
+        self.config, self.hidden = config, hidden
+        self.weights = {"w": np.zeros(hidden, dtype=np.float32)}
+
+
+def test_a_preset_config_left_at_none_loads(tmp_path: Path) -> None:
+    NamedPreset(hidden=3).save_pretrained(tmp_path)
+    loaded = NamedPreset.from_pretrained(tmp_path)
+    assert (loaded.config, loaded.hidden) == (None, 3)

@@ -129,13 +129,27 @@ class PassesConfigOn(SetFitModel):
         return cls(**values)
 
 
+class PassesOneArgumentOn(SetFitModel):
+    """Gives ``body`` from what it was given: the unsaved argument is not its own."""
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return cls(body=model_kwargs["body"], labels=model_kwargs.get("labels"))
+
+
+class PassesACopyOn(SetFitModel):
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return cls(**{key: value for key, value in model_kwargs.items() if key != "unused"})
+
+
 def test_a_loader_rebuilding_an_unsaved_argument_itself_loads(tmp_path: Path) -> None:
     with pytest.warns(ConfigEncodingWarning, match=r"body"):
         SetFitModel(Module(3), labels=["neg", "pos"]).save_pretrained(tmp_path)
     assert json.loads((tmp_path / "config.json").read_text())["_hub_mixin_unsaved"] == {"body": "Module"}
     loaded = SetFitModel.from_pretrained(tmp_path)
     assert (loaded.body.size, loaded.labels) == (3, ["neg", "pos"])
-    for passes_on in (PassesArgumentsOn, PassesConfigOn):  # what it passes on lacks it
+    for passes_on in (PassesArgumentsOn, PassesConfigOn, PassesOneArgumentOn, PassesACopyOn):  # all lack it
         with pytest.raises(MissingArgumentError, match=r"'body' \(a Module\)"):
             passes_on.from_pretrained(tmp_path)
 

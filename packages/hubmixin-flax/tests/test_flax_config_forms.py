@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flax import nnx
 
@@ -42,3 +44,18 @@ def test_an_initializer_field_is_decoded_by_its_coder(tmp_path: Path) -> None:
 def test_an_initializer_argument_is_decoded_by_its_coder(tmp_path: Path) -> None:
     ArgInit(kernel_init=INITS["ones"], rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
     assert ArgInit.from_pretrained(tmp_path).kernel_init is INITS["ones"]
+
+
+class NamedActivation(nnx.Module, FlaxModelHubMixin):
+    """An argument annotated ``Callable`` given an activation's name, resolved in ``__init__``."""
+
+    def __init__(self, din: int = 2, act: Callable[..., Any] = "relu", *, rngs: nnx.Rngs) -> None:  # type: ignore[assignment]
+        self.act_name: Any = act
+        self.act: Any = getattr(nnx, act) if isinstance(act, str) else act
+        self.lin = nnx.Linear(din, din, rngs=rngs)
+
+
+def test_a_callable_argument_given_a_name_comes_back_that_name(tmp_path: Path) -> None:
+    NamedActivation(din=3, act="gelu", rngs=nnx.Rngs(0)).save_pretrained(tmp_path)  # type: ignore[arg-type]
+    loaded = NamedActivation.from_pretrained(tmp_path)
+    assert loaded.act_name == "gelu" and loaded.act is nnx.gelu  # (no dtype coder took the name)

@@ -15,7 +15,7 @@ import os
 import tempfile
 import types
 import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack, cast
 
@@ -64,7 +64,13 @@ from hubmixin_core._config import (
     unencodable_part,
     unknown_fields,
 )
-from hubmixin_core._forwarding import builds_from_own_values, builds_with_positional, passes_on_whole, super_call
+from hubmixin_core._forwarding import (
+    builds_from_own_values,
+    builds_with_positional,
+    passes_on_whole,
+    super_call,
+    supplied_arguments,
+)
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hf_compat import HfMixinHelpers
 from hubmixin_core._hub import locate_file, one_commit, upload_folder
@@ -810,7 +816,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         raw, config_file = read if read is not None else (None, None)
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None
         if isinstance(unsaved, dict):  # (an override of the loader may rebuild them itself, as setfit's does)
-            cls._hub_give_unsaved(unsaved, provided, model_kwargs, check=not _rebuilds_itself(cls))
+            supplied = frozenset() if _builds_from_arguments(cls) else supplied_arguments(cls._from_pretrained)
+            cls._hub_give_unsaved(unsaved, provided, model_kwargs, supplied=supplied)
         config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs, source=str(config_file))
         if _named(parameters, "config") or cls._hub_mixin_inject_config:  # huggingface_hub's: given if asked for
             if _named(parameters, "model_kwargs"):
@@ -886,11 +893,11 @@ class ModelHubMixinBase(HfMixinHelpers):
         provided: Mapping[str, Any],
         model_kwargs: dict[str, Any],
         *,
-        check: bool = True,
+        supplied: Collection[str] = (),
     ) -> None:
         """Give the arguments config.json records as not saved (``{name: type name}``) what the load options
-        provide for their type; then, with ``check``, refuse to build the model without one, unless it is the run's
-        own (a mesh) and has a default.
+        provide for their type; then refuse to build the model without one, unless the loader ``supplied`` it
+        itself (see :func:`supplied_arguments`), or it is the run's own (a mesh) and has a default.
 
         Raises:
             ConfigError: names each missing argument, why it was not saved, and how to give it.
@@ -898,8 +905,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         for name, kind in unsaved.items():
             if kind in provided:
                 model_kwargs.setdefault(name, provided[kind])
-        if not check:
-            return
+        unsaved = {name: kind for name, kind in unsaved.items() if name not in supplied}
         runtime = {t.__qualname__ for t in cls._hub_mixin_runtime_types}
         init = cls._hub_mixin_init_parameters
         taken = cls._hub_keyword_parameters()
@@ -1291,13 +1297,24 @@ def _dataclass_members(annotation: Any) -> list[type]:
 
 def _left_at_none(annotation: Any, raw: Mapping[str, Any], parameter: inspect.Parameter) -> bool:
     """Whether a ``config: Cfg | None = None`` parameter (a dataclass) was left at ``None``: config.json then
-    holds the other arguments, none of them a field of the dataclass."""
+    holds the other arguments, none of them a field of the dataclass; or one no JSON object can be
+    (``config: str | None = None``, a preset's name), whose config.json holds no ``config``."""
     members = _union_members(annotation)
     if parameter.default is not None or type(None) not in members:
         return False
+    if not any(_takes_an_object(m) for m in members if m is not type(None)):
+        return True
     classes = _dataclass_members(annotation)
     fields = {f.name for c in classes for f in dataclasses.fields(c)}
     return bool(classes) and len(classes) == len(members) - 1 and not raw.keys() & fields
+
+
+def _takes_an_object(annotation: Any) -> bool:
+    """Whether a JSON object may be a value of ``annotation`` (a mapping, a dataclass, anything)."""
+    origin = typing.get_origin(annotation) or annotation
+    if annotation in (Any, object, inspect.Parameter.empty) or isinstance(origin, str):
+        return True
+    return isinstance(origin, type) and (issubclass(origin, Mapping) or dataclasses.is_dataclass(origin))
 
 
 def _base_inits(cls: type) -> Iterator[tuple[type, Callable[..., Any], dict[str, inspect.Parameter]]]:

@@ -254,12 +254,17 @@ def _coder_for(annotation: Any, coders: Coders) -> tuple[type, Any] | None:
 def _coders_under(annotation: Any, coders: Coders) -> list[Any]:
     """The decoders of the coders whose types are a kind of ``annotation`` where that is a ``Callable`` or a
     Protocol (``nnx.Initializer``, coded with ``coders={types.FunctionType: ...}``): no JSON value is one, so a JSON
-    value there can only be a coder's form."""
+    value there can only be a coder's form. Not the coders of classes (a metaclass's: Flax's for ``jnp.float32``):
+    a class is callable, but an argument annotated ``Callable`` is not meant to be given one by name."""
     base = typing.get_origin(annotation) or annotation
     if base is not collections.abc.Callable and not getattr(base, "_is_protocol", False):
         return []
     # the latest declared first: the class's own coders before its framework's
-    return [decoder for type_, (_, decoder) in reversed(coders.items()) if _falls_under(type_, base)]
+    return [
+        decoder
+        for type_, (_, decoder) in reversed(coders.items())
+        if not issubclass(type_, type) and _falls_under(type_, base)
+    ]
 
 
 def _falls_under(type_: type, abstract: type) -> bool:

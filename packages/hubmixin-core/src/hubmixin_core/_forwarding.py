@@ -12,7 +12,14 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-__all__ = ["SuperCall", "builds_from_own_values", "builds_with_positional", "passes_on_whole", "super_call"]
+__all__ = [
+    "SuperCall",
+    "builds_from_own_values",
+    "builds_with_positional",
+    "passes_on_whole",
+    "super_call",
+    "supplied_arguments",
+]
 
 
 class SuperCall(NamedTuple):
@@ -90,13 +97,23 @@ def builds_from_own_values(method: Callable[..., Any]) -> bool:
     return found is not None and found.own_values
 
 
+def supplied_arguments(method: Callable[..., Any]) -> frozenset[str]:
+    """The ``__init__`` arguments ``method`` (a ``_from_pretrained``) gives ``cls(...)`` by keyword from values it
+    makes itself (setfit's ``cls(model_body=body, ...)``, rebuilt from the files it saved): config.json need not hold
+    them. Empty where its source cannot be read."""
+    found = _builds(method)
+    return frozenset() if found is None else found.supplies
+
+
 class _Builds(NamedTuple):
     whole: str | None
     """The ``**name`` passed on whole to ``cls(...)`` and used nowhere else, if any."""
     positional: bool
     """Whether a ``cls(...)`` call gives positional arguments."""
     own_values: bool
-    """Whether it calls ``cls(...)``, never spreading into it the arguments or config it was given."""
+    """Whether it calls ``cls(...)``, never giving it anything of the arguments or config it was given."""
+    supplies: frozenset[str]
+    """The keywords it gives ``cls(...)`` values of its own (none read from the arguments or config it was given)."""
 
 
 def _builds(method: Callable[..., Any]) -> _Builds | None:
@@ -130,10 +147,17 @@ def _read_builds(function: Callable[..., Any]) -> _Builds | None:
     parameters = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
     arguments = _taken_from(tree, {n for n in (name, "model_kwargs", "config") if n in parameters | {name}})
     given = parameters | arguments | ({node.args.vararg.arg} if node.args.vararg is not None else set())
-    spread = [a.value for c in builds for a in c.args if isinstance(a, ast.Starred)]
-    spread += [k.value for c in builds for k in c.keywords if k.arg is None]  # ``**settings``
-    own_values = bool(builds) and not any(isinstance(v, ast.Name) and v.id in arguments for v in spread)
-    return _Builds(whole, any(not _passed_on(arg, given) for c in builds for arg in c.args), own_values)
+    values = [v for c in builds for v in (*c.args, *(k.value for k in c.keywords))]
+    own_values = bool(builds) and not any(_reads(v) & arguments for v in values)  # (model_kwargs["hidden"] too)
+    supplies = frozenset(
+        k.arg for c in builds for k in c.keywords if k.arg is not None and not _reads(k.value) & arguments
+    )
+    positional = any(not _passed_on(arg, given) for c in builds for arg in c.args)
+    return _Builds(whole, positional, own_values, supplies)
+
+
+def _reads(expression: ast.expr) -> set[str]:
+    return {n.id for n in ast.walk(expression) if isinstance(n, ast.Name)}
 
 
 def _taken_from(tree: ast.AST, sources: set[str | None]) -> set[str]:

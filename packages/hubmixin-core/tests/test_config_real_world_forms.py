@@ -201,3 +201,43 @@ def test_a_preset_config_left_at_none_loads(tmp_path: Path) -> None:
     NamedPreset(hidden=3).save_pretrained(tmp_path)
     loaded = NamedPreset.from_pretrained(tmp_path)
     assert (loaded.config, loaded.hidden) == (None, 3)
+
+
+class Settings:
+    """A config class of a library's own, written as a JSON object by a coder."""
+
+    def __init__(self, hidden: int = 2) -> None:
+        self.hidden = hidden
+
+
+class WithSettings(NumpyModelMixin, coders={Settings: (lambda c: {"hidden": c.hidden}, lambda d: Settings(**d))}):
+    def __init__(self, config: Settings | None = None) -> None:
+        self.config = config
+        self.weights = {"w": np.zeros(2, dtype=np.float32)}
+
+
+def test_a_config_of_a_coded_class_comes_back(tmp_path: Path) -> None:
+    WithSettings(Settings(hidden=8)).save_pretrained(tmp_path)
+    loaded = WithSettings.from_pretrained(tmp_path)
+    assert loaded.config is not None and loaded.config.hidden == 8
+
+
+class Activation:
+    """Stands for an activation class (``nn.GELU``)."""
+
+
+class Relu(Activation):
+    pass
+
+
+class TimmStyle(
+    NumpyModelMixin, coders={type: (lambda c: c.__name__, lambda n: {"Relu": Relu, "Activation": Activation}[n])}
+):
+    def __init__(self, act_layer: Callable[..., Activation] = Activation) -> None:
+        self.act_layer = act_layer
+        self.weights = {"w": np.zeros(2, dtype=np.float32)}
+
+
+def test_a_coder_the_class_declares_for_classes_decodes_a_callable_argument(tmp_path: Path) -> None:
+    TimmStyle(act_layer=Relu).save_pretrained(tmp_path)
+    assert TimmStyle.from_pretrained(tmp_path).act_layer is Relu

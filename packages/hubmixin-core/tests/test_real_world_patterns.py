@@ -137,6 +137,21 @@ class PassesOneArgumentOn(SetFitModel):
         return cls(body=model_kwargs["body"], labels=model_kwargs.get("labels"))
 
 
+class UnpacksWhatItWasGiven(SetFitModel):
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        body, labels = model_kwargs.get("body"), model_kwargs.get("labels")
+        return cls(body=body, labels=labels)  # type: ignore[arg-type]
+
+
+class FillsACopy(SetFitModel):
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        given: dict[str, Any] = {}
+        given.update(model_kwargs)
+        return cls(body=given.get("body"), labels=given.get("labels"))  # type: ignore[arg-type]
+
+
 class PassesACopyOn(SetFitModel):
     @classmethod
     def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
@@ -149,7 +164,15 @@ def test_a_loader_rebuilding_an_unsaved_argument_itself_loads(tmp_path: Path) ->
     assert json.loads((tmp_path / "config.json").read_text())["_hub_mixin_unsaved"] == {"body": "Module"}
     loaded = SetFitModel.from_pretrained(tmp_path)
     assert (loaded.body.size, loaded.labels) == (3, ["neg", "pos"])
-    for passes_on in (PassesArgumentsOn, PassesConfigOn, PassesOneArgumentOn, PassesACopyOn):  # all lack it
+    passing_on = (
+        PassesArgumentsOn,
+        PassesConfigOn,
+        PassesOneArgumentOn,
+        PassesACopyOn,
+        UnpacksWhatItWasGiven,
+        FillsACopy,
+    )
+    for passes_on in passing_on:  # what each passes on lacks it
         with pytest.raises(MissingArgumentError, match=r"'body' \(a Module\)"):
             passes_on.from_pretrained(tmp_path)
 

@@ -7,6 +7,7 @@ The public methods are generated (``_generated/_methods.py``) and forward here; 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import inspect
 import json
@@ -1310,11 +1311,12 @@ def _left_at_none(annotation: Any, raw: Mapping[str, Any], parameter: inspect.Pa
 
 
 def _takes_an_object(annotation: Any) -> bool:
-    """Whether a JSON object may be a value of ``annotation`` (a mapping, a dataclass, anything)."""
+    """Whether a JSON object may be a value of ``annotation``: anything but a JSON scalar, a list or an enum
+    (a class with a coder may be written as one)."""
     origin = typing.get_origin(annotation) or annotation
-    if annotation in (Any, object, inspect.Parameter.empty) or isinstance(origin, str):
-        return True
-    return isinstance(origin, type) and (issubclass(origin, Mapping) or dataclasses.is_dataclass(origin))
+    if origin in (str, int, float, bool, list, tuple):
+        return False
+    return not (isinstance(origin, type) and issubclass(origin, enum.Enum))
 
 
 def _base_inits(cls: type) -> Iterator[tuple[type, Callable[..., Any], dict[str, inspect.Parameter]]]:

@@ -254,8 +254,9 @@ def _coder_for(annotation: Any, coders: Coders) -> tuple[type, Any] | None:
 def _coders_under(annotation: Any, coders: Coders) -> list[Any]:
     """The decoders of the coders whose types are a kind of ``annotation`` where that is a ``Callable`` or a
     Protocol (``nnx.Initializer``, coded with ``coders={types.FunctionType: ...}``): no JSON value is one, so a JSON
-    value there can only be a coder's form. Not the coders of classes (a metaclass's: Flax's for ``jnp.float32``):
-    a class is callable, but an argument annotated ``Callable`` is not meant to be given one by name."""
+    value there can only be a coder's form. Not the coders of one kind of classes (a metaclass's: Flax's for
+    ``jnp.float32``): a class is callable, but such an argument is not meant to be given one by its name; a coder
+    the class declares for every class (``coders={type: ...}``, timm's ``act_layer=nn.GELU``) is used."""
     base = typing.get_origin(annotation) or annotation
     if base is not collections.abc.Callable and not getattr(base, "_is_protocol", False):
         return []
@@ -263,7 +264,7 @@ def _coders_under(annotation: Any, coders: Coders) -> list[Any]:
     return [
         decoder
         for type_, (_, decoder) in reversed(coders.items())
-        if not issubclass(type_, type) and _falls_under(type_, base)
+        if not (issubclass(type_, type) and type_ is not type) and _falls_under(type_, base)
     ]
 
 

@@ -149,11 +149,45 @@ def _read_builds(function: Callable[..., Any]) -> _Builds | None:
     given = parameters | arguments | ({node.args.vararg.arg} if node.args.vararg is not None else set())
     values = [v for c in builds for v in (*c.args, *(k.value for k in c.keywords))]
     own_values = bool(builds) and not any(_reads(v) & arguments for v in values)  # (model_kwargs["hidden"] too)
+    unsure = arguments | _bound_otherwise(tree) | _mutated_from(tree, arguments)
     supplies = frozenset(
-        k.arg for c in builds for k in c.keywords if k.arg is not None and not _reads(k.value) & arguments
+        k.arg for c in builds for k in c.keywords if k.arg is not None and not _reads(k.value) & unsure
     )
     positional = any(not _passed_on(arg, given) for c in builds for arg in c.args)
     return _Builds(whole, positional, own_values, supplies)
+
+
+def _bound_otherwise(tree: ast.AST) -> set[str]:
+    """Names bound other than by ``name = value`` (unpacked, annotated, augmented, loop and ``with`` targets):
+    where their values come from is not followed, so they are never taken for the loader's own."""
+    targets: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            targets += [t for t in node.targets if not isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign | ast.For | ast.AsyncFor | ast.NamedExpr):
+            targets.append(node.target)
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            targets.append(node.optional_vars)
+    return {n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _mutated_from(tree: ast.AST, arguments: set[str]) -> set[str]:
+    """Names a method call fills from the caller's arguments (``kwargs.update(model_kwargs)``), and the names
+    assigned from them."""
+    found: set[str] = set()
+    while True:
+        filled = {
+            call.func.value.id
+            for call in ast.walk(tree)
+            if isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name)
+            and any(_reads(v) & (arguments | found) for v in (*call.args, *(k.value for k in call.keywords)))
+        }
+        more = _taken_from(tree, set(filled | found))
+        if more <= found:
+            return found
+        found |= more
 
 
 def _reads(expression: ast.expr) -> set[str]:

@@ -40,12 +40,19 @@ class SuperCall(NamedTuple):
 _UNKNOWN = SuperCall(0, frozenset(), args=False, kwargs=False, known=False)
 
 
+def _source_tree(function: Callable[..., Any]) -> ast.Module | None:
+    """The syntax tree of ``function``'s source; ``None`` where it cannot be read (built-in, made at run time)."""
+    try:
+        return ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(function))))
+    except (OSError, TypeError, SyntaxError):
+        return None
+
+
 @functools.cache
 def super_call(init: Callable[..., Any]) -> SuperCall:
     """What ``init`` passes to ``super().__init__(...)`` (or ``Base.__init__(self, ...)``)."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(init))))
-    except (OSError, TypeError, SyntaxError):
+    tree = _source_tree(init)
+    if tree is None:
         return _UNKNOWN
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
     calls = [c for c in calls if _is_base_init(c.func)]  # type: ignore[arg-type]
@@ -127,9 +134,8 @@ def _builds(method: Callable[..., Any]) -> _Builds | None:
 
 @functools.cache
 def _read_builds(function: Callable[..., Any]) -> _Builds | None:
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(function))))
-    except (OSError, TypeError, SyntaxError):
+    tree = _source_tree(function)
+    if tree is None:
         return None
     node = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)), None)
     if node is None or not node.args.args:

@@ -817,8 +817,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         raw, config_file = read if read is not None else (None, None)
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None
         if isinstance(unsaved, dict):  # (an override of the loader may rebuild them itself, as setfit's does)
-            supplied = frozenset() if _builds_from_arguments(cls) else supplied_arguments(cls._from_pretrained)
-            cls._hub_give_unsaved(unsaved, provided, model_kwargs, supplied=supplied)
+            cls._hub_give_unsaved(unsaved, provided, model_kwargs, supplied=_loader_supplies(cls))
         config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs, source=str(config_file))
         if _named(parameters, "config") or cls._hub_mixin_inject_config:  # huggingface_hub's: given if asked for
             if _named(parameters, "model_kwargs"):
@@ -911,8 +910,6 @@ class ModelHubMixinBase(HfMixinHelpers):
         init = cls._hub_mixin_init_parameters
         taken = cls._hub_keyword_parameters()
         star = {f"*{p.name}" for p in init.values() if p.kind is p.VAR_POSITIONAL}
-        if builds_with_positional(cls._from_pretrained):  # the library's loader gives them (``cls(*layers)``)
-            unsaved = {name: kind for name, kind in unsaved.items() if name not in star}
         named = {name for name in unsaved if not name.startswith("*")}  # ("*args": values *args took)
         gone = sorted(unsaved.keys() - named - star)  # an argument this class no longer takes (an older version's)
         if not takes_any_keyword(taken):
@@ -1156,8 +1153,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             if key in cls._hub_mixin_init_parameters and key not in model_kwargs:
                 hints = cls._hub_mixin_hints()
             elif key in forwarded and key in values and model_kwargs.get(key) is values[key]:
-                owner = forwarded[key][0]
-                hints = owner._hub_mixin_hints() if issubclass(owner, ModelHubMixinBase) else init_type_hints(owner)
+                hints = _init_hints(forwarded[key][0])
             else:
                 continue
             found += unknown_fields(hints.get(key, Any), value, coders, key)
@@ -1281,9 +1277,13 @@ def _takes_arguments(new: Callable[..., Any]) -> bool:
 
 
 def _config_annotation(owner: type, coders: Coders) -> Any:
-    """The annotation of the ``config`` parameter of ``owner``'s ``__init__`` (a mixin class's resolved hints)."""
-    hints = owner._hub_mixin_hints() if issubclass(owner, ModelHubMixinBase) else init_type_hints(owner, coders)
-    return hints.get("config", Any)
+    """The annotation of the ``config`` parameter of ``owner``'s ``__init__``."""
+    return _init_hints(owner, coders).get("config", Any)
+
+
+def _init_hints(owner: type, coders: Coders | None = None) -> dict[str, Any]:
+    """The resolved annotations of ``owner``'s ``__init__``: a mixin class's own (cached), else read now."""
+    return owner._hub_mixin_hints() if issubclass(owner, ModelHubMixinBase) else init_type_hints(owner, coders or ())
 
 
 def _union_members(annotation: Any) -> tuple[Any, ...]:
@@ -1491,13 +1491,23 @@ def _saves_and_loads_itself(cls: type) -> bool:
     its config.json are then its loader's to take, not only ``__init__``'s."""
     savers = (klass for klass in cls.__mro__ if "_save_pretrained" in vars(klass))
     loaders = (klass for klass in cls.__mro__ if "_from_pretrained" in vars(klass))
-    return next(savers, None) is next(loaders, None) and _rebuilds_itself(cls)
+    if next(savers, None) is not next(loaders, None) or _builds_from_arguments(cls):
+        return False
+    return builds_from_own_values(cls._from_pretrained)  # type: ignore[attr-defined]
 
 
-def _rebuilds_itself(cls: type) -> bool:
-    """Whether ``cls``'s ``_from_pretrained`` is an override that builds the model from values of its own, never
-    from the arguments it is given (see :func:`builds_from_own_values`): what config.json lacks, it supplies."""
-    return not _builds_from_arguments(cls) and builds_from_own_values(cls._from_pretrained)  # type: ignore[attr-defined]
+def _loader_supplies(cls: type) -> frozenset[str]:
+    """The arguments an override of ``_from_pretrained`` gives ``__init__`` itself, which config.json need not hold:
+    keywords from values of its own (setfit's rebuilt modules, see :func:`supplied_arguments`), and ``*args``'s
+    values where it builds ``cls(*layers)``. None for a framework's own loader, which passes on what it is given."""
+    if _builds_from_arguments(cls):
+        return frozenset()
+    loader = cls._from_pretrained  # type: ignore[attr-defined]
+    init = cls._hub_mixin_init_parameters  # type: ignore[attr-defined]
+    star = (
+        {f"*{p.name}" for p in init.values() if p.kind is p.VAR_POSITIONAL} if builds_with_positional(loader) else set()
+    )
+    return supplied_arguments(loader) | star
 
 
 def _unnamed(parameters: Mapping[str, inspect.Parameter], call: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hubmixin_core._roundtrip import decoded_as_default
+from hubmixin_core._roundtrip import decoded_as_default, is_mapping
 from hubmixin_core.errors import HubMixinValueError
 from hubmixin_core.typing import Coders
 
@@ -216,7 +216,7 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         item = args[0] if args else Any
         decoded = [decode_value(item, v, coders) for v in value]
         return tuple(decoded) if origin is tuple else decoded
-    if _is_mapping(origin) and isinstance(value, dict) and len(args) == 2:
+    if is_mapping(origin) and isinstance(value, dict) and len(args) == 2:
         items = {_decode_key(args[0], k): decode_value(args[1], v, coders) for k, v in value.items()}
         if origin in _MAPPINGS:
             return items
@@ -316,10 +316,6 @@ def _decode_namedtuple(annotation: type, value: list[Any], coders: Coders) -> An
     fields: tuple[str, ...] = getattr(annotation, "_fields")  # noqa: B009
     decoded = [decode_value(hints.get(name, Any), v, coders) for name, v in zip(fields, value, strict=False)]
     return annotation(*decoded, *value[len(fields) :])  # too many: the NamedTuple's own error
-
-
-def _is_mapping(origin: Any) -> bool:
-    return isinstance(origin, type) and issubclass(origin, collections.abc.Mapping)
 
 
 def _decode_key(annotation: Any, key: Any) -> Any:
@@ -560,7 +556,7 @@ def unknown_fields(annotation: Any, value: Any, coders: Coders, where: str = "")
             for i, (item, v) in enumerate(zip(items, value, strict=False))
             for found in unknown_fields(item, v, coders, f"{where}[{i}]")
         ]
-    if isinstance(value, dict) and _is_mapping(origin) and len(args) == 2:
+    if isinstance(value, dict) and is_mapping(origin) and len(args) == 2:
         return [found for k, v in value.items() for found in unknown_fields(args[1], v, coders, f"{where}[{k!r}]")]
     if not (isinstance(annotation, type) and dataclasses.is_dataclass(annotation) and isinstance(value, dict)):
         return []

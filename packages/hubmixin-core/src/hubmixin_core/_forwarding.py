@@ -151,7 +151,8 @@ def _read_builds(function: Callable[..., Any]) -> _Builds | None:
     uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name]
     whole = name if passed and len(uses) == len(passed) else None
     parameters = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
-    arguments = _taken_from(tree, {n for n in (name, "model_kwargs", "config") if n in parameters | {name}})
+    sources = {n for n in ("model_kwargs", "config") if n in parameters} | ({name} if name is not None else set())
+    arguments = _taken_from(tree, sources)  # (hubmixin's signature names ``model_kwargs``; hf's ``**kwargs``)
     given = parameters | arguments | ({node.args.vararg.arg} if node.args.vararg is not None else set())
     values = [v for c in builds for v in (*c.args, *(k.value for k in c.keywords))]
     own_values = bool(builds) and not any(_reads(v) & arguments for v in values)  # (model_kwargs["hidden"] too)
@@ -190,7 +191,7 @@ def _mutated_from(tree: ast.AST, arguments: set[str]) -> set[str]:
             and isinstance(call.func.value, ast.Name)
             and any(_reads(v) & (arguments | found) for v in (*call.args, *(k.value for k in call.keywords)))
         }
-        more = _taken_from(tree, set(filled | found))
+        more = _taken_from(tree, filled | found)
         if more <= found:
             return found
         found |= more
@@ -200,11 +201,11 @@ def _reads(expression: ast.expr) -> set[str]:
     return {n.id for n in ast.walk(expression) if isinstance(n, ast.Name)}
 
 
-def _taken_from(tree: ast.AST, sources: set[str | None]) -> set[str]:
+def _taken_from(tree: ast.AST, sources: set[str]) -> set[str]:
     """``sources`` (the caller's arguments) and the names assigned from them, at any remove
     (``model_args = model_kwargs.pop("model_args", ())``, ``kwargs = dict(model_kwargs)``)."""
     assigns = [a for a in ast.walk(tree) if isinstance(a, ast.Assign)]
-    found = {s for s in sources if s is not None}
+    found = set(sources)
     while True:
         more = {
             target.id

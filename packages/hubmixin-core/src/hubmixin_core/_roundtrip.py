@@ -17,7 +17,7 @@ from typing import Any
 
 from hubmixin_core._checks import same_value
 
-__all__ = ["decoded_as_default", "json_native", "key_annotation", "type_change"]
+__all__ = ["decoded_as_default", "is_mapping", "json_native", "key_annotation", "type_change"]
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _SEQUENCES = (list, collections.abc.Sequence, collections.abc.MutableSequence)
@@ -32,6 +32,11 @@ def json_native(value: Any) -> bool:
     if type(value) is dict:
         return all(isinstance(k, str) and json_native(v) for k, v in value.items())
     return False
+
+
+def is_mapping(origin: Any) -> bool:
+    """Whether ``origin`` (an annotation's, ``typing.get_origin``) is a mapping class (``dict``, ``OrderedDict``)."""
+    return isinstance(origin, type) and issubclass(origin, collections.abc.Mapping)
 
 
 def _loose(annotation: Any) -> bool:
@@ -71,8 +76,7 @@ def type_change(before: Any, after: Any, where: str, annotation: Any = Any) -> C
     origin = typing.get_origin(annotation) or annotation
     args = typing.get_args(annotation)
     if not _loose(annotation):
-        mapping = isinstance(origin, type) and issubclass(origin, collections.abc.Mapping)
-        if mapping and isinstance(before, dict) and isinstance(after, dict):
+        if is_mapping(origin) and isinstance(before, dict) and isinstance(after, dict):
             return _items_change(before, after, where, args[1] if len(args) == 2 else Any)  # (bare ``dict``: Any)
         if origin in (*_SEQUENCES, tuple) and isinstance(before, list | tuple) and isinstance(after, list | tuple):
             return _sequence_change(before, after, where, _item_annotation(args))

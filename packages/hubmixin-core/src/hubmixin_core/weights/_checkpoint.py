@@ -240,14 +240,12 @@ class Checkpoint:
             tensors = self.read([first, second])
             return bool(np.array_equal(_flat_bytes(tensors[first]), _flat_bytes(tensors[second])))
         size = self.infos[first].nbytes
-        blocks = (
-            [
-                np.memmap(self.files[name], dtype=np.uint8, mode="r", offset=self.positions[name], shape=(size,))
-                for name in (first, second)
-            ]
-            if size
-            else []
-        )
+        if not size:
+            return True
+        blocks = [
+            np.memmap(self.files[name], dtype=np.uint8, mode="r", offset=self.positions[name], shape=(size,))
+            for name in (first, second)
+        ]
         return all(
             np.array_equal(blocks[0][i : i + _COMPARE_BYTES], blocks[1][i : i + _COMPARE_BYTES])
             for i in range(0, size, _COMPARE_BYTES)

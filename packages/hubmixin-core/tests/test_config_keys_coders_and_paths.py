@@ -256,3 +256,13 @@ def test_copies_of_a_tensor_are_compared_in_place(tmp_path: Path) -> None:
     assert not checkpoint.same_bytes("a", "c") and not checkpoint.same_bytes("a", "d")
     with pytest.raises(WeightsKeyError, match="'g'"):
         checkpoint.same_bytes("a", "g")
+
+
+def test_a_checkpoint_without_some_tensors_neither_reads_nor_lists_them(tmp_path: Path) -> None:
+    save_file(
+        {"a": np.ones(2, dtype=np.float32), "b": np.zeros(2, dtype=np.float32)}, str(tmp_path / "model.safetensors")
+    )
+    checkpoint = open_checkpoint(tmp_path).without(["b"])
+    assert list(checkpoint.infos) == ["a"] and checkpoint.read(["a"])["a"].tolist() == [1.0, 1.0]
+    with pytest.raises(WeightsKeyError, match="'b'"):
+        checkpoint.read(["b"])

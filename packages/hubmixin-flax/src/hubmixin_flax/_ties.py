@@ -5,7 +5,6 @@ whichever of its names the checkpoint holds it."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from typing import Any
@@ -114,20 +113,7 @@ def named_as_model(
             renames[rf"^{re.escape(source)}$"] = kept
         _check_copies(checkpoint, source, same, strict=strict, owner=owner)
         copies.update(same)
-    return _without(checkpoint, copies).renamed(renames)
-
-
-def _without(checkpoint: Checkpoint, names: set[str]) -> Checkpoint:
-    """``checkpoint`` without the tensors ``names``: neither expected nor reported unexpected."""
-    if not names:
-        return checkpoint
-    return dataclasses.replace(
-        checkpoint,
-        infos={k: v for k, v in checkpoint.infos.items() if k not in names},
-        files={k: v for k, v in checkpoint.files.items() if k not in names},
-        positions={k: v for k, v in checkpoint.positions.items() if k not in names},
-        stored_names={k: v for k, v in checkpoint.stored_names.items() if k not in names},
-    )
+    return checkpoint.without(copies).renamed(renames)
 
 
 def _check_copies(checkpoint: Checkpoint, source: str, copies: list[str], *, strict: bool, owner: str) -> None:

@@ -164,6 +164,20 @@ class Checkpoint:
             stored_names={**self.stored_names, **{name: self._stored(kept) for name, kept in added.items()}},
         )
 
+    def without(self, names: Iterable[str]) -> Checkpoint:
+        """This checkpoint without the tensors ``names`` (copies a model reads under another name): neither
+        expected nor reported unexpected; the files are not touched."""
+        dropped = set(names)
+        if not dropped:
+            return self
+        return replace(
+            self,
+            infos={k: v for k, v in self.infos.items() if k not in dropped},
+            files={k: v for k, v in self.files.items() if k not in dropped},
+            positions={k: v for k, v in self.positions.items() if k not in dropped},
+            stored_names={k: v for k, v in self.stored_names.items() if k not in dropped},
+        )
+
     def _checked_names(self, names: Iterable[str]) -> list[str]:
         """``names`` as a list (a generator is read once); :class:`WeightsKeyError` naming the checkpoint and each
         name it does not hold."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors import safe_open
 from torch_models import Net, RefNet, assert_same_tensors, trained_net
+
+from hubmixin_torch import PyTorchModelHubMixin
 
 
 def _contents(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -48,3 +51,27 @@ def test_files_match_the_reference(tmp_path: Path) -> None:
     our_keys = {"format": "pt", "hubmixin.layout": "1", "hubmixin.framework": "torch"}
     settings = '{"lstm":{"activation":"tanh","recurrent_activation":"sigmoid"},"norm":{"eps":1e-05}}'
     assert our_meta == {**ref_meta, **our_keys, "hubmixin.settings": settings}
+
+
+class Scriptable(torch.nn.Module, PyTorchModelHubMixin):
+    def __init__(self, width: int = 6) -> None:
+        super().__init__()
+        self.norm = torch.nn.BatchNorm1d(width)
+        self.fc = torch.nn.Linear(width, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.fc(self.norm(x))
+        return out
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:DeprecationWarning")  # deprecated, still used
+def test_a_loaded_model_scripts_as_the_references_does(tmp_path: Path) -> None:
+    """TorchScript compiles every property of a module: the mixin's configuration must stay out of it."""
+    Scriptable(width=5).save_pretrained(tmp_path)
+    loaded = Scriptable.from_pretrained(tmp_path)
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(loaded), buffer)
+    buffer.seek(0)
+    x = torch.randn(4, 5)
+    assert torch.equal(torch.jit.load(buffer)(x), loaded(x))  # type: ignore[no-untyped-call]
+    assert loaded._hub_mixin_config == {"width": 5}  # still there for Python

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import torch
+
+from hubmixin_core._capture import get_config, set_config
+from hubmixin_core.typing import DataclassInstance
 from hubmixin_torch._generated._methods import PyTorchModelHubMixinMethods
 
 __all__ = ["PyTorchModelHubMixin"]
@@ -46,3 +52,16 @@ class PyTorchModelHubMixin(PyTorchModelHubMixinMethods, tags=["pytorch_model_hub
         >>> loaded.encoder.in_features, loaded.head.weight.dtype, loaded.training
         (16, torch.bfloat16, False)
     """
+
+    # TorchScript compiles every property of a module it scripts; the configuration is Python-only (in
+    # huggingface_hub it is a plain attribute), so ``torch.jit.script(model)`` must leave it out.
+    @property
+    @torch.jit.unused
+    def _hub_mixin_config(self) -> dict[str, Any] | DataclassInstance | None:
+        """The configuration captured from ``__init__`` (or set by ``from_pretrained``); ``None`` if none."""
+        config: dict[str, Any] | DataclassInstance | None = get_config(self)
+        return config
+
+    @_hub_mixin_config.setter
+    def _hub_mixin_config(self, config: dict[str, Any] | DataclassInstance | None) -> None:
+        set_config(self, config)

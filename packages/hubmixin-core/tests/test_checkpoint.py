@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import mmap
+import os
 from pathlib import Path
 from typing import Any
 
@@ -204,8 +206,19 @@ def test_renamed_refuses_two_names_made_one_and_a_bad_pattern(tmp_path: Path) ->
         open_checkpoint(tmp_path).renamed({"(": "x"})
 
 
-def test_large_tensors_are_read_whole_and_aligned_by_the_parallel_reader(tmp_path: Path) -> None:
+def _as_on_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take away what Windows' Python lacks: positional reads and anonymous private mappings."""
+    monkeypatch.delattr(os, "preadv")
+    monkeypatch.delattr(mmap, "MAP_ANONYMOUS")
+
+
+@pytest.mark.parametrize("windows", [False, True])
+def test_large_tensors_are_read_whole_and_aligned_by_the_parallel_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, windows: bool
+) -> None:
     """Over 64 MiB the read is cut into pieces read by several threads: every byte lands where it belongs."""
+    if windows:
+        _as_on_windows(monkeypatch)
     rng = np.random.default_rng(3)
     big = rng.standard_normal((6000, 3001)).astype(np.float32)  # 69 MiB, rows not a multiple of any piece size
     tensors: dict[str, Array] = {"a_bias": rng.standard_normal(7).astype(np.float32), "b_big": big}

@@ -57,7 +57,7 @@ def aligned_empty(shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
     Frameworks can then use the memory as it is (JAX on CPU takes a 64-byte aligned array without a copy).
     """
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes >= _MAPPED_FROM:
+    if nbytes >= _MAPPED_FROM and hasattr(mmap, "MAP_ANONYMOUS"):  # (not on Windows)
         # Anonymous memory of our own, page-aligned: numpy would advise huge pages for a large array, and the
         # kernel may then stall compacting memory on the first touch (seconds per gigabyte on a busy machine).
         flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS  # pages are faulted in by the readers, in parallel
@@ -97,6 +97,15 @@ def _fault_in(flat: NDArray[np.uint8]) -> None:
     flat[::_PAGE] = 0
 
 
+def _read_at(fd: int, path: Path, view: memoryview, offset: int) -> int:
+    """Read into ``view`` from ``offset`` of the file; returns the number of bytes read (0 at its end)."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [view], offset)
+    with open(path, "rb", buffering=0) as file:  # Windows has no positional reads: a handle per read
+        file.seek(offset)
+        return file.readinto(view) or 0
+
+
 def _pread_into(fd: int, target: NDArray[Any], offset: int, path: Path) -> None:
     """Fill the contiguous array ``target`` with the file's bytes from ``offset``."""
     flat = target.reshape(-1).view(np.uint8)
@@ -105,7 +114,7 @@ def _pread_into(fd: int, target: NDArray[Any], offset: int, path: Path) -> None:
     view = flat.data
     done, size = 0, view.nbytes
     while done < size:
-        n = os.preadv(fd, [view[done:]], offset + done)
+        n = _read_at(fd, path, view[done:], offset + done)
         if n == 0:
             raise WeightsFileError(f"{path}: truncated: expected {size} bytes at offset {offset}")
         done += n
@@ -130,7 +139,7 @@ def _read_all(path: Path, jobs: Sequence[tuple[NDArray[Any], int]]) -> None:
         pieces += [(flat[i : i + _PIECE_BYTES], offset + i) for i in range(0, flat.size, _PIECE_BYTES)]
     total = sum(piece.size for piece, _ in pieces)
     readers = min(_MAX_READERS, _usable_cpus(), len(pieces))
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
         if total < _PARALLEL_FROM or readers < 2:
             for piece, offset in pieces:
@@ -198,7 +207,7 @@ def read_numpy_slice(path: Path, name: str, index: Index) -> NDArray[Any]:
     if whole_rows:  # one contiguous range of the file: read straight into the result
         _read_all(path, [(out, offset + first * row_bytes)])
         return out
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
         block = max(1, _BLOCK_BYTES // max(1, row_bytes))
         buffer = np.empty((min(block, last - first), *info.shape[1:]), dtype=dtype)

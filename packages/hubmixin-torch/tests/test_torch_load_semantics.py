@@ -680,3 +680,34 @@ def test_a_model_saving_part_of_itself_loads_building_once(tmp_path: Path) -> No
     loaded = Adapter.from_pretrained(tmp_path)
     assert torch.equal(loaded.lora.weight, model.lora.weight)
     assert Adapter.builds == 1  # built as huggingface_hub builds it: __init__ may have side effects
+
+
+class _Scalars(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(1.0))
+        self.norm = nn.BatchNorm1d(2)
+        self.register_buffer("temperature", torch.tensor(0.5))
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_scalars_saved_as_one_element_load_as_torch_loads_them(strict: bool, tmp_path: Path) -> None:
+    """torch's load_state_dict takes a 0-d tensor stored as shape (1,) (PyTorch < 0.4, converters); so does ours."""
+    state = {k: v.detach().clone() for k, v in _Scalars().state_dict().items()}
+    state |= {"scale": torch.tensor([3.0]), "temperature": torch.tensor([2.0])}
+    state["norm.num_batches_tracked"] = torch.tensor([7])
+    save_file(state, str(tmp_path / "model.safetensors"))
+    loaded = _Scalars.from_pretrained(tmp_path, strict=strict)
+    expected = _Scalars()
+    expected.load_state_dict(state)
+    for name, tensor in expected.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+    assert loaded.scale.shape == () and loaded.state_dict()["norm.num_batches_tracked"].shape == ()
+    assert isinstance(loaded.scale, nn.Parameter) and loaded.scale.detach().item() == 3.0
+
+
+def test_a_longer_tensor_for_a_scalar_is_still_a_shape_error(tmp_path: Path) -> None:
+    state = {k: v.detach().clone() for k, v in _Scalars().state_dict().items()} | {"scale": torch.tensor([3.0, 4.0])}
+    save_file(state, str(tmp_path / "model.safetensors"))
+    with pytest.raises(WeightsShapeError, match=r"'scale' has shape \(2,\), the model expects \(\)"):
+        _Scalars.from_pretrained(tmp_path)

@@ -74,7 +74,14 @@ def _shape(name: str, tensor: torch.Tensor, found: Mapping[str, TensorInfo]) -> 
     materialises it so), else its own."""
     if _lazy(tensor):
         return found[name].shape if name in found else ()
+    if tensor.dim() == 0 and name in found and found[name].shape == (1,):
+        return (1,)  # torch loads a scalar saved as one element (PyTorch < 0.4, converters): see _scalar
     return tuple(tensor.shape)
+
+
+def _scalar(loaded: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
+    """``loaded`` as the scalar ``before`` is, where the checkpoint stores that scalar as one element."""
+    return loaded.reshape(()) if not _lazy(before) and before.dim() == 0 and loaded.dim() == 1 else loaded
 
 
 def _on_device(tensor: torch.Tensor, device: torch.device) -> bool:
@@ -272,10 +279,11 @@ def load_checkpoint(
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
     state: dict[str, torch.Tensor] = {}
     for name, kept in expected.copied.items():
-        state[name] = loaded[kept].to(target_dtype(expected.state[name], dtype), copy=True)
+        before = expected.state[name]
+        state[name] = _scalar(loaded[kept], before).to(target_dtype(before, dtype), copy=True)
     for name in sources:
-        target = target_dtype(expected.state[name], dtype)
-        state[name] = loaded.pop(name).to(target)  # no copy when the dtype matches
+        before = expected.state[name]
+        state[name] = _scalar(loaded.pop(name), before).to(target_dtype(before, dtype))  # no copy if dtype matches
     loaded.clear()
     load_state(module, _apart(state, expected.named), checkpoint.description, assign=True)
     del state

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from core_models import MLP
-from huggingface_hub.errors import LocalEntryNotFoundError
+from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
 
 from hubmixin_core import DownloadOptions, download_file
 from hubmixin_core._hub import one_commit
+from hubmixin_core.errors import WeightsNotFoundError
 from hubmixin_core.testing import Fault, LocalHub
 
 
@@ -152,3 +153,18 @@ def test_a_repository_missing_a_shard_its_index_names_is_a_shard_index_error(
     HfApi().upload_folder(folder_path=tmp_path / "saved", repo_id=repo_id, ignore_patterns=[shards[1]])
     with pytest.raises(ShardIndexError, match=rf"{repo_id}: model\.safetensors\.index\.json: shard '{shards[1]}'"):
         MLP.from_pretrained(repo_id, cache_dir=tmp_path / "cache")
+
+
+def test_a_path_naming_a_repo_loads_it_as_huggingface_hub_does(
+    local_hub: LocalHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Path("user/model")`` is read as its text (a config may keep every location in a ``Path``)."""
+    repo_id = f"{local_hub.username}/mlp"
+    MLP(seed=4).push_to_hub(repo_id)
+    monkeypatch.chdir(tmp_path)  # no such local directory
+    loaded = MLP.from_pretrained(Path(repo_id))
+    np.testing.assert_array_equal(loaded.weights["fc1.bias"], MLP(seed=4).weights["fc1.bias"])
+    with pytest.raises(RepositoryNotFoundError, match=r"'runs/ckpt' is neither a local directory .* nor a repo"):
+        MLP.from_pretrained(Path("runs/ckpt"))
+    with pytest.raises(WeightsNotFoundError, match=r"a/b/c: does not exist"):  # only a path can be meant
+        MLP.from_pretrained(Path("a/b/c"))

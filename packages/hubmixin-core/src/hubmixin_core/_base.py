@@ -771,7 +771,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         cls._hub_give_runtime_args(provided, model_kwargs)
         if not Path(location).is_dir():
             with one_commit():  # the config and the weights of one push, even if another lands meanwhile
-                return cls._hub_build(model_id, location, download, call, model_kwargs, provided)
+                return cls._hub_build(model_id, download, call, model_kwargs, provided)
         # A save to the directory while it is read (from another thread or process) would mix the two saves'
         # files: the load is done again until the directory held still throughout.
         changed = WeightsError(
@@ -782,7 +782,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             before = save_stamp(Path(location))
             try:
                 with reading(location):  # a save moving files in one at a time waits, and is waited for
-                    instance = cls._hub_build(model_id, location, download, dict(call), dict(model_kwargs), provided)
+                    instance = cls._hub_build(model_id, download, dict(call), dict(model_kwargs), provided)
             except Exception as error:  # caused by a save landing meanwhile, or by the files themselves
                 if save_stamp(Path(location)) != before:
                     changed.__cause__ = error
@@ -805,7 +805,6 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_build(
         cls,
         model_id: str,
-        location: str | Path,
         download: DownloadOptions,
         call: dict[str, Any],
         model_kwargs: dict[str, Any],
@@ -813,7 +812,7 @@ class ModelHubMixinBase(HfMixinHelpers):
     ) -> Self:
         """Read the config of ``model_id``, then build the model and load its weights with ``_from_pretrained``."""
         parameters = inspect.signature(cls._from_pretrained).parameters
-        read = cls._hub_read_config_for(model_id, location, download)
+        read = cls._hub_read_config_for(model_id, download)
         raw, config_file = read if read is not None else (None, None)
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None
         if isinstance(unsaved, dict):  # (an override of the loader may rebuild them itself, as setfit's does)
@@ -1003,16 +1002,14 @@ class ModelHubMixinBase(HfMixinHelpers):
         return call
 
     @classmethod
-    def _hub_read_config_for(
-        cls, model_id: str, location: str | Path, download: DownloadOptions
-    ) -> tuple[dict[str, Any], Path] | None:
+    def _hub_read_config_for(cls, model_id: str, download: DownloadOptions) -> tuple[dict[str, Any], Path] | None:
         """:meth:`_hub_read_config`; a repo id that is not on the Hub is said not to be a local directory either."""
         try:
             return cls._hub_read_config(model_id, download)
         except GatedRepoError:  # the repo exists: the caller needs access to it (a subclass of the one below)
             raise
         except RepositoryNotFoundError as e:
-            if isinstance(location, Path) or Path(model_id).exists():
+            if Path(model_id).exists():
                 raise
             where = Path(model_id).absolute()
             message = f"{model_id!r} is neither a local directory ({where} does not exist) nor a repository on the Hub"

@@ -41,8 +41,10 @@ def check_relative_path(name: str, source: str) -> str:
 
 
 def check_local_location(location: str | Path, takes: str, *, files: bool = False) -> None:
-    """Fail clearly when ``location`` is meant as a local path (a ``Path``, or a string written as a path) that
-    does not exist, instead of letting the Hub client reject it as a malformed repo id.
+    """Fail clearly when ``location`` is meant as a local path (written as a path: ``./x``, ``a/b/c``) that does
+    not exist, instead of letting the Hub client reject it as a malformed repo id.
+
+    A ``Path`` is read as its text, as huggingface_hub reads it: ``Path("user/model")`` may name a repo.
 
     Args:
         location: A local directory (or, with ``files``, a file) or a repo id.
@@ -58,8 +60,7 @@ def check_local_location(location: str | Path, takes: str, *, files: bool = Fals
         return
     text = str(location)
     looks_local = (
-        isinstance(location, Path)
-        or text.startswith(("/", "./", "../", "~"))
+        text.startswith(("/", "./", "../", "~"))
         or text.count("/") > 1
         or not _valid_repo_id(text)  # ``my-model/``, ``my model``: only a path can be meant
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import huggingface_hub
 import pytest
 import torch
 from safetensors import safe_open
@@ -75,3 +76,39 @@ def test_a_loaded_model_scripts_as_the_references_does(tmp_path: Path) -> None:
     x = torch.randn(4, 5)
     assert torch.equal(torch.jit.load(buffer)(x), loaded(x))  # type: ignore[no-untyped-call]
     assert loaded._hub_mixin_config == {"width": 5}  # still there for Python
+
+
+class _ViewsLayers(torch.nn.Module):
+    flat: torch.Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(3, 2)
+        self.register_buffer("flat", self.fc.weight.data.view(-1))  # built for real: the view is kept
+        self.a = torch.nn.Parameter(torch.randn(4))
+        self.b = torch.nn.Parameter(self.a.data[1:3])
+
+
+class _Views(_ViewsLayers, PyTorchModelHubMixin):
+    pass
+
+
+class _RefViews(_ViewsLayers, huggingface_hub.PyTorchModelHubMixin):
+    pass
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_views_in_the_references_file_load_as_views(
+    strict: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """safetensors' save_model stores a view's covering tensor once and records the view's name under it."""
+    reference = _RefViews()
+    reference.save_pretrained(tmp_path)
+    capsys.readouterr()
+    assert set(_contents(tmp_path / "model.safetensors")[0]) == {"fc.weight", "fc.bias", "a"}
+    loaded = _Views.from_pretrained(tmp_path, strict=strict)
+    for name, tensor in reference.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+    assert loaded.flat.data_ptr() == loaded.fc.weight.data_ptr()
+    assert loaded.b.data_ptr() == loaded.a.data_ptr() + loaded.a.element_size()
+    assert isinstance(loaded.b, torch.nn.Parameter) and loaded.b.requires_grad

@@ -121,6 +121,10 @@ class ExpectedTensors:
     copied: dict[str, str]
     """Tensors the file holds once under another name it records, where the module holds them apart (a tied
     model's file loaded untied): each loads its own copy of the kept one."""
+    views: dict[str, str]
+    """Tensors the file records under another name it holds (safetensors' ``save_model``: {dropped: kept}), where
+    the module holds a view of that tensor of another shape (``register_buffer("flat", fc.weight.view(-1))``,
+    ``Parameter(a.data[:2])``): each is a view of the loaded one again."""
     counters: set[str]
     """Batch norms' step counters: as torch's own load_state_dict does for a state dict without version metadata
     (safetensors never has it), one may be absent, and keeps its ``__init__`` value."""
@@ -132,8 +136,8 @@ class ExpectedTensors:
 
     @property
     def tied(self) -> set[str]:
-        """Names restored from another's tensor: aliases and shared ones."""
-        return self.aliases | self.shared.keys()
+        """Names restored from another's tensor: aliases, shared ones and views."""
+        return self.aliases | self.shared.keys() | self.views.keys()
 
     @property
     def ignored(self) -> set[str]:
@@ -159,13 +163,19 @@ def expected_tensors(module: torch.nn.Module, checkpoint: Checkpoint, dtype: tor
     recorded = {n: kept for n, kept in tied_names(checkpoint, want).items() if n not in aliases and kept in want}
     shared = {n: k for n, k in recorded.items() if _same_memory(named.get(n), named.get(source_of.get(k, k)))}
     copied = {n: k for n, k in recorded.items() if n not in shared}
+    views = {
+        n: kept
+        for n, kept in tied_names(checkpoint).items()
+        if n in want and n not in recorded and kept in want
+        if _views(named.get(n), named.get(source_of.get(kept, kept)))
+    }
     counters = {
         f"{name}.num_batches_tracked" if name else "num_batches_tracked"
         for name, m in module.named_modules()
         if isinstance(m, torch.nn.modules.batchnorm._NormBase)
     }
     tie_groups = [names for names in groups.values() if len(names) > 1]
-    return ExpectedTensors(named, expected, want, source_of, tie_groups, shared, copied, counters)
+    return ExpectedTensors(named, expected, want, source_of, tie_groups, shared, copied, views, counters)
 
 
 def _same_memory(first: torch.Tensor | None, second: torch.Tensor | None) -> bool:
@@ -174,6 +184,19 @@ def _same_memory(first: torch.Tensor | None, second: torch.Tensor | None) -> boo
     if first is None or second is None or _lazy(first) or _lazy(second):
         return False
     return _memory(first) == _memory(second) and first.shape == second.shape and first.stride() == second.stride()
+
+
+def _views(view: torch.Tensor | None, whole: torch.Tensor | None) -> bool:
+    """Whether ``view`` lies on the memory of ``whole`` (meta memory too) without being it."""
+    if view is None or whole is None or _lazy(view) or _lazy(whole) or view is whole:
+        return False
+    return _memory(view)[0] == _memory(whole)[0] and view.dtype == whole.dtype
+
+
+def _view_of(whole: torch.Tensor, view: torch.Tensor, whole_before: torch.Tensor) -> torch.Tensor:
+    """``view`` (of ``whole_before``, as ``__init__`` made it) taken again of the loaded ``whole``."""
+    offset = whole.storage_offset() + view.storage_offset() - whole_before.storage_offset()
+    return whole.detach().as_strided(view.shape, view.stride(), offset)
 
 
 def _memory(tensor: torch.Tensor) -> tuple[int, int]:
@@ -221,6 +244,10 @@ def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.devi
         _set_tensor(module, name, final[expected.source_of[name]])
     for name, kept in expected.shared.items():  # a tensor of its own again, on the kept one's memory
         _set_tensor(module, name, final[expected.source_of.get(kept, kept)].detach())
+    for name, kept in expected.views.items():  # (one built for real views the kept one's memory already)
+        source = expected.source_of.get(kept, kept)
+        if final[name].is_meta and final[source].stride() == expected.named[source].stride():
+            _set_tensor(module, name, _view_of(final[source], expected.named[name], expected.named[source]))
     _keep_parameter_objects(module, expected.named)
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from core_models import MLP
-from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub import create_repo, upload_file
+from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 
 from hubmixin_core import DownloadOptions, download_file
 from hubmixin_core._hub import one_commit
@@ -168,3 +169,13 @@ def test_a_path_naming_a_repo_loads_it_as_huggingface_hub_does(
         MLP.from_pretrained(Path("runs/ckpt"))
     with pytest.raises(WeightsNotFoundError, match=r"a/b/c: does not exist"):  # only a path can be meant
         MLP.from_pretrained(Path("a/b/c"))
+
+
+def test_a_repository_without_weights_is_an_entry_not_found_error(local_hub: LocalHub) -> None:
+    """huggingface_hub's mixin raises its EntryNotFoundError there: code catching it keeps catching ours."""
+    repo_id = f"{local_hub.username}/no-weights"
+    create_repo(repo_id)
+    upload_file(path_or_fileobj=json.dumps({"hidden": 4}).encode(), path_in_repo="config.json", repo_id=repo_id)
+    with pytest.raises(EntryNotFoundError) as raised:
+        MLP.from_pretrained(repo_id)
+    assert isinstance(raised.value, WeightsNotFoundError) and "found neither model.safetensors" in str(raised.value)

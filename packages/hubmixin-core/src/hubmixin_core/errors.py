@@ -12,6 +12,8 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
+from huggingface_hub.errors import EntryNotFoundError
+
 __all__ = [
     "ConfigError",
     "ConfigEncodingError",
@@ -215,8 +217,11 @@ class WeightsError(HubMixinError, ValueError):
     """Weights cannot be saved or loaded."""
 
 
-class WeightsNotFoundError(WeightsError, FileNotFoundError):
-    """No weights file was found where one was expected."""
+class WeightsNotFoundError(WeightsError, FileNotFoundError, EntryNotFoundError):
+    """No weights file was found where one was expected.
+
+    Also huggingface_hub's ``EntryNotFoundError``, as its mixin raises for a repository without weights.
+    """
 
 
 class WeightsFileError(WeightsError):

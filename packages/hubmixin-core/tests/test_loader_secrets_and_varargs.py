@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,22 @@ def test_a_default_given_explicitly_warns_only_where_the_load_would_refuse_it(tm
     assert (loaded.hidden, loaded.act, loaded.flag) == (None, None, 0)
     with pytest.warns(ConfigEncodingWarning, match=r"argument flag is 1, which its annotation bool does not take"):
         model(flag=1)
+
+
+class BuildsInAPool(KeepsOptions):
+    """Builds the model on another thread (while weights download, say): the load's context is not there."""
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, **model_kwargs: Any) -> Any:
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(cls, **model_kwargs).result()
+
+
+def test_a_token_never_written_whichever_thread_builds_the_model(tmp_path: Path) -> None:
+    token = SECRET + "-pool"
+    BuildsInAPool(hidden=3).save_pretrained(tmp_path / "first")
+    model = BuildsInAPool.from_pretrained(tmp_path / "first", token=token)
+    assert model.options["token"] == token
+    model.save_pretrained(tmp_path / "again")
+    assert token not in (tmp_path / "again" / "config.json").read_text()
+    assert model._hub_mixin_config == {"hidden": 3}

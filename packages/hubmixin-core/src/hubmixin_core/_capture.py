@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -37,6 +38,11 @@ _FORWARDED: ContextVar[tuple[tuple[str, Any], ...]] = ContextVar("hubmixin_forwa
 through its ``**kwargs`` (huggingface_hub's contract passes them all, named or not)."""
 _SECRETS: ContextVar[frozenset[str]] = ContextVar("hubmixin_secrets", default=frozenset())
 """While ``from_pretrained`` builds a model: the secret values (a token) it was given."""
+
+_GIVEN_SECRETS: set[str] = set()
+"""Every secret value (a token) given to a ``from_pretrained`` of this process: never captured, on whichever
+thread the model is built (a loader may build it in a pool, where the context variables above are unset)."""
+_GIVEN_SECRETS_LOCK = threading.Lock()
 
 _SLOT = "_hub_mixin_config_slot"
 _WRAPPED = "_hub_mixin_wraps_init"
@@ -122,7 +128,10 @@ def loader_values(
     """While ``from_pretrained`` builds a model: the loader's options ``_from_pretrained`` takes through its
     ``**kwargs`` (``forwarded``), and the secret values it was given (``secrets``); ``None`` keeps the outer ones."""
     options = None if forwarded is None else _FORWARDED.set(tuple(forwarded.items()))
-    values = None if secrets is None else _SECRETS.set(frozenset(s for s in secrets if s))
+    given = frozenset(s for s in secrets or () if s)
+    with _GIVEN_SECRETS_LOCK:
+        _GIVEN_SECRETS.update(given)
+    values = None if secrets is None else _SECRETS.set(given)
     try:
         yield
     finally:
@@ -135,16 +144,21 @@ def loader_values(
 def loaders_own(passed: Mapping[str, Any], takes: Callable[[str], bool]) -> list[str]:
     """The arguments of ``passed`` that are the loader's, not the model's, while ``from_pretrained`` builds it: its
     options that reached them through ``_from_pretrained``'s ``**kwargs`` (those ``__init__`` does not name, per
-    ``takes``), and strings holding a secret given to it (a token): never captured, so never saved."""
-    if not LOADING.get():
-        return []
-    forwarded, secrets = dict(_FORWARDED.get()), _SECRETS.get()
+    ``takes``), and strings holding a secret given to any ``from_pretrained`` of this process (a token; one of
+    under 8 characters only as the whole string): never captured, so never saved."""
+    forwarded = dict(_FORWARDED.get()) if LOADING.get() else {}
+    with _GIVEN_SECRETS_LOCK:
+        secrets = _SECRETS.get() | _GIVEN_SECRETS
     return [
         name
         for name, value in passed.items()
         if (name in forwarded and value is forwarded[name] and not takes(name))
-        or (isinstance(value, str) and any(secret in value for secret in secrets))
+        or (isinstance(value, str) and any(_holds(value, secret) for secret in secrets))
     ]
+
+
+def _holds(value: str, secret: str) -> bool:
+    return secret in value if len(secret) >= 8 else value == secret  # (a short "token" would match too much)
 
 
 @functools.cache

@@ -960,8 +960,10 @@ class ModelHubMixinBase(HfMixinHelpers):
         """``_from_pretrained`` called with the loader's options and the model's arguments, the way it takes them."""
         if _named(parameters, "model_kwargs"):
             # (no model argument passed as a keyword: this may run inside another model's load)
-            with model_arguments(()), loader_values(forwarded=_unnamed(parameters, call)):
-                return cls._from_pretrained(model_id=model_id, **call, model_kwargs=model_kwargs)
+            forwarded = _unnamed(parameters, call)
+            with model_arguments(()), loader_values(forwarded=forwarded):
+                instance = cls._from_pretrained(model_id=model_id, **call, model_kwargs=model_kwargs)
+            return cls._hub_forget_forwarded(instance, forwarded)
         defaults = {**{p.name: p.value for p in DOWNLOAD_PARAMS}, **cls._hub_extra_defaults}
         for name in model_kwargs.keys() & call.keys() & defaults.keys():
             # An option left at its default yields its keyword to the model's argument, where the override
@@ -976,8 +978,21 @@ class ModelHubMixinBase(HfMixinHelpers):
                 "`model_kwargs: dict[str, Any]` parameters in its signature instead"
             )
         # The base knows these keywords are the model's; the options that reach **kwargs are not captured.
-        with model_arguments(model_kwargs), loader_values(forwarded=_unnamed(parameters, call)):
-            return cls._from_pretrained(model_id=model_id, **call, **model_kwargs)
+        forwarded = _unnamed(parameters, call)
+        with model_arguments(model_kwargs), loader_values(forwarded=forwarded):
+            instance = cls._from_pretrained(model_id=model_id, **call, **model_kwargs)
+        return cls._hub_forget_forwarded(instance, forwarded)
+
+    @classmethod
+    def _hub_forget_forwarded(cls, instance: Self, forwarded: Mapping[str, Any]) -> Self:
+        """``instance`` without the loader's options its ``__init__`` got through ``**kwargs`` in its config: a
+        model built on another thread (a loader's pool) was captured where the load's context is unknown."""
+        config = get_config(instance)
+        if isinstance(config, dict):
+            for name, value in forwarded.items():
+                if name in config and config[name] is value and not cls._hub_init_takes(name):
+                    del config[name]
+        return instance
 
     @classmethod
     def _hub_loader_arguments(cls, download: DownloadOptions, load_kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def writable_bucket(ex: Exchange) -> Repo:
 
 
 def _url(ex: Exchange, bucket_id: str) -> str:
-    return f"{ex.app.endpoint}/buckets/{bucket_id}"
+    return f"{ex.endpoint}/buckets/{bucket_id}"
 
 
 def _bucket_json(ex: Exchange, bucket: Repo) -> dict[str, object]:

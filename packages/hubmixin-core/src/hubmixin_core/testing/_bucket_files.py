@@ -95,7 +95,7 @@ def handle_bucket_resolve(ex: Exchange) -> None:
     if entry is None:
         raise entry_not_found(path, None)
     filename = path.rsplit("/", 1)[-1]
-    refresh_route = f"{ex.app.endpoint}/api/buckets/{bucket.key.repo_id}/xet-read-token"
+    refresh_route = f"{ex.endpoint}/api/buckets/{bucket.key.repo_id}/xet-read-token"
     headers = {
         "ETag": f'"{entry.xet_hash}"',
         "X-Xet-Hash": entry.xet_hash,

@@ -140,7 +140,7 @@ def _summary(ex: Exchange, collection: Collection) -> dict[str, object]:
         data["description"] = collection.description
     data |= {"lastUpdated": collection.updated_at, "owner": _owner(ex, collection.namespace)}
     data |= {"theme": collection.theme, "upvotes": 0, "isUpvotedByUser": False}
-    return data | {"shareUrl": f"{ex.app.endpoint}/collections/{collection.slug}"}
+    return data | {"shareUrl": f"{ex.endpoint}/collections/{collection.slug}"}
 
 
 def _visible(ex: Exchange, item: CollectionItem) -> bool:

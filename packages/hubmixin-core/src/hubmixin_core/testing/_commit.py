@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 from hubmixin_core.testing._access import safe_path, writable_repo
@@ -42,6 +43,16 @@ def _value(item: object) -> tuple[str, dict[str, object]]:
     if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(item.get("value"), dict):
         raise HubError(400, "Each commit line must be {'key': ..., 'value': {...}}")
     return item["key"], item["value"]
+
+
+_COMMIT_OID = re.compile(r"[0-9a-f]{40}")
+
+
+def _parent_oid(parent: str) -> str:
+    """A ``parentCommit`` as a full commit id; 400 for anything else (a prefix would match other commits)."""
+    if not _COMMIT_OID.fullmatch(parent.lower()):
+        raise HubError(400, f"Commit field 'parentCommit' must be a full 40-character commit id, not {parent!r}")
+    return parent.lower()
 
 
 def _regular_file(ex: Exchange, value: dict[str, object]) -> _Op:
@@ -85,6 +96,7 @@ def _parse(ex: Exchange, repo: Repo) -> tuple[_Header, list[_Op]]:
             parent = value.get("parentCommit")
             if parent is not None and not isinstance(parent, str):
                 raise HubError(400, "Commit field 'parentCommit' must be a string")
+            parent = None if parent is None else _parent_oid(parent)
             header = _Header(_string(value, "summary"), _string(value, "description"), parent)
         elif key == "file":
             ops.append(_regular_file(ex, value))
@@ -136,6 +148,10 @@ def handle_commit(ex: Exchange) -> None:
         check_pr_push(ex, repo, ref)
     header, ops = _parse(ex, repo)
     assert ex.user is not None
+    # As huggingface_hub documents parent_commit: the head the commit expects, or the commit a new PR starts from.
+    start = header.parent if create_pr else None
+    if start is not None and ex.app.storage.get_commit(repo, start) is None:
+        raise HubError(412, f"Parent commit {start} is not a commit of {repo.key.url_path}: cannot open a PR from it")
     try:
         oid, pr_num = ex.app.storage.commit(
             repo,
@@ -144,13 +160,14 @@ def handle_commit(ex: Exchange) -> None:
             author=ex.user,
             title=header.summary.strip(),
             message=header.description,
-            expected_parent=header.parent,
+            expected_parent=None if create_pr else header.parent,
             create_pr=create_pr,
+            start=start,
         )
     except ParentMismatchError as exc:
         raise HubError(412, "A commit has happened since. Please refresh and try again.") from exc
     record_pr_commit(ex, repo, ref, oid, pr_num, header.summary.strip(), header.description)
-    repo_url = f"{ex.app.endpoint}/{repo.key.url_path}"
+    repo_url = f"{ex.endpoint}/{repo.key.url_path}"
     ex.send_json(
         {
             "success": True,

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS discussion_events (
 _PAGE_SIZE = 50
 _TYPES = {"all", "discussion", "pull_request"}
 _STATUSES = {"all", "open", "closed", "merged", "draft"}
+_STATUS_FILTERS = {"open": {"open", "draft"}, "closed": {"closed", "merged"}}  # a draft is open, a merged PR closed
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,7 @@ def handle_discussions(ex: Exchange) -> None:
             pull_request=pull_request,
             status="draft" if pull_request else "open",
         )
-        url = f"{ex.app.endpoint}/{repo.key.url_path}/discussions/{num}"
+        url = f"{ex.endpoint}/{repo.key.url_path}/discussions/{num}"
         ex.send_json({"num": num, "url": url, "pullRequest": pull_request})
         return
     repo = readable_repo(ex, ex.match.repo)
@@ -292,7 +293,7 @@ def handle_discussions(ex: Exchange) -> None:
         d
         for d in _store(ex).all(repo)
         if (kind == "all" or d.is_pr == (kind == "pull_request"))
-        and (status == "all" or d.status == status)
+        and (status == "all" or d.status in _STATUS_FILTERS.get(status, {status}))
         and (author is None or d.author == author)
     ]
     start = int(page) * _PAGE_SIZE
@@ -355,7 +356,11 @@ def _merge(ex: Exchange, repo: Repo, d: Discussion, user: str) -> str:
 
     title = f"Merge pull request #{d.num}: {d.title}"
     ref = d.base_ref or "refs/heads/main"
-    return ex.app.storage.commit(repo, ref=ref, build=build, author=user, title=title, message="")[0]
+    try:
+        return ex.app.storage.commit(repo, ref=ref, build=build, author=user, title=title, message="")[0]
+    except LookupError as exc:  # the branch was deleted while the pull request stayed open
+        branch = ref.removeprefix("refs/heads/")
+        raise HubError(400, f"The base branch {branch!r} of pull request #{d.num} no longer exists") from exc
 
 
 def handle_discussion_change(ex: Exchange) -> None:

@@ -75,7 +75,7 @@ def handle_duplicate_repo(ex: Exchange) -> None:
     private = source.private if visibility is None else visibility == "private"
     if isinstance(body.get("private"), bool):
         private = bool(body["private"])
-    url = f"{ex.app.endpoint}/{key.url_path}"
+    url = f"{ex.endpoint}/{key.url_path}"
     if copy_repo(ex.app.storage, ex.app.xet, source, key, private=private) is None:
         ex.send_json({"error": f"Repository {key.repo_id} already exists", "url": url}, status=409)
         return

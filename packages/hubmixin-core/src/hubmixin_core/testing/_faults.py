@@ -39,6 +39,7 @@ ROUTES = frozenset(
         "discussion-change",
         "discussions",
         "duplicate-repo",
+        "git",
         "lfs-batch",
         "lfs-files",
         "lfs-files-batch",

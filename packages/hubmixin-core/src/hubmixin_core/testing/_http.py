@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from hubmixin_core.testing._routes import Match
 
@@ -164,6 +164,17 @@ class Exchange:
         self._body = io.BufferedReader(self._raw, CHUNK)
 
     # Request
+
+    @property
+    def endpoint(self) -> str:
+        """The server's base URL as this request names it, for the URLs of answers: ``http://localhost:PORT`` when
+        its ``Host`` is ``localhost`` at this server's port (the client checks that the URLs it gets name the
+        endpoint it was given), else the endpoint the server serves at."""
+        served = self.app.endpoint
+        port = urlsplit(served).port
+        if (self.handler.headers.get("Host") or "").strip().lower() == f"localhost:{port}":
+            return f"http://localhost:{port}"
+        return served
 
     def query_value(self, name: str) -> str | None:
         """The first value of a query parameter."""

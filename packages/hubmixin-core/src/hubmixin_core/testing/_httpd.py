@@ -61,6 +61,7 @@ from hubmixin_core.testing._repos import (
     handle_branch,
     handle_create_repo,
     handle_delete_repo,
+    handle_git,
     handle_refs,
     handle_repo_info,
     handle_tag,
@@ -87,6 +88,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("delete-repo", "DELETE"): handle_delete_repo,
     ("repo-info", "GET"): handle_repo_info,
     ("tree", "GET"): handle_tree,
+    ("git", "GET"): handle_git,
+    ("git", "POST"): handle_git,
     ("paths-info", "POST"): handle_paths_info,
     ("commits", "GET"): handle_commits,
     ("refs", "GET"): handle_refs,
@@ -157,7 +160,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
 }
 """Handler of each ``(route, method)``."""
 
-_UNAUTHENTICATED_ROUTES = {"lfs-upload", "xet-cas"}  # unguessable URL / Xet token: checked by the handler
+# Unguessable URL (lfs-upload) / Xet token (xet-cas): checked by the handler; git gets "not supported" whoever asks.
+_UNAUTHENTICATED_ROUTES = {"lfs-upload", "xet-cas", "git"}
 _SECRET_IN_PATH = re.compile(r"/api/lfs-upload/[^\s'\"?]+")
 
 

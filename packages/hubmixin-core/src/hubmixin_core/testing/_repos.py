@@ -24,6 +24,7 @@ __all__ = [
     "handle_branch",
     "handle_create_repo",
     "handle_delete_repo",
+    "handle_git",
     "handle_refs",
     "handle_repo_info",
     "handle_tag",
@@ -47,7 +48,19 @@ _UNSUPPORTED_FIELDS = {  # what the client sends for options LocalHub does not i
 
 
 def _repo_url(ex: Exchange, key: RepoKey) -> str:
-    return f"{ex.app.endpoint}/{key.url_path}"
+    return f"{ex.endpoint}/{key.url_path}"
+
+
+_GIT_UNSUPPORTED = (
+    "git (clone, fetch, push) is not supported by the local Hub (hubmixin LocalHub): use the huggingface_hub client"
+)
+
+
+def handle_git(ex: Exchange) -> None:
+    """``/{repo}[.git]/info/refs``, ``.../git-upload-pack`` and ``.../git-receive-pack`` (git's smart HTTP protocol):
+    not served. A 501 in plain text, which git prints (``remote: ...``) instead of "repository not found"."""
+    headers = {"Content-Type": "text/plain; charset=utf-8", "X-Error-Message": _GIT_UNSUPPORTED}
+    ex.send_bytes(501, f"{_GIT_UNSUPPORTED}\n".encode(), headers)
 
 
 def check_repo_name(name: object, what: str = "repository") -> str:

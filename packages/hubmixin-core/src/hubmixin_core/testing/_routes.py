@@ -41,6 +41,8 @@ _ACCESS_REQUEST_ROUTES = {
     "grant": "access-request-grant",
 }
 
+_GIT_ROUTES = {("info", "refs"), ("git-upload-pack",), ("git-receive-pack",)}  # git's smart HTTP protocol
+
 RESERVED_NAMES = frozenset({"api", "datasets", "spaces", "models", "kernels", "buckets"})
 """Names that cannot be users: they start non-repo URLs."""
 
@@ -166,6 +168,8 @@ def match_route(raw_path: str) -> Match | None:
         segments = segments[1:]
     if len(segments) == 6 and segments[1].endswith(".git") and segments[2:] == ["info", "lfs", "objects", "batch"]:
         return Match("lfs-batch", RepoKey(repo_type, segments[0], segments[1].removesuffix(".git")))
+    if len(segments) >= 3 and tuple(segments[2:]) in _GIT_ROUTES:
+        return Match("git", RepoKey(repo_type, segments[0], segments[1].removesuffix(".git")))
     if len(segments) == 3 and segments[2] == "ask-access":
         return Match("ask-access", RepoKey(repo_type, segments[0], segments[1]))
     if len(segments) >= 5 and segments[2] == "resolve":

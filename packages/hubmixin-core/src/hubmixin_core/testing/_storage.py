@@ -471,18 +471,27 @@ class Storage(SqliteDatabase):
         message: str,
         expected_parent: str | None = None,
         create_pr: bool = False,
+        start: str | None = None,
     ) -> tuple[str, int | None]:
         """Atomically commit ``build(files at the head of ref)`` on top of ``ref``.
 
-        With ``create_pr`` the ref is left alone and a new ``refs/pr/N`` points to the commit. Returns the commit id
-        and the PR number (or ``None``). Exceptions raised by ``build`` roll everything back.
+        ``expected_parent`` (a full commit id) must be the head of ``ref``. With ``create_pr`` the ref is left alone
+        and a new ``refs/pr/N`` points to the commit, made on top of the commit ``start`` of the repo if given (else
+        the head of ``ref``). Returns the commit id and the PR number (or ``None``). Exceptions raised by ``build``
+        roll everything back; `LookupError` when ``ref`` or ``start`` does not exist.
         """
+        if start is not None and not create_pr:
+            raise ValueError("start is only for a commit that opens a pull request")
         with self._tx() as db:
             head = self.get_ref(repo, ref)
             if head is None:
                 raise LookupError(ref)
-            if expected_parent is not None and not head.startswith(expected_parent):
+            if expected_parent is not None and head != expected_parent:
                 raise ParentMismatchError(head)
+            if start is not None:
+                if self.get_commit(repo, start) is None:
+                    raise LookupError(start)
+                head = start
             old = self.files(repo, head)
             entries = build(old)
             created = now_iso()

@@ -55,7 +55,7 @@ def send_page(ex: Exchange, items: Sequence[object]) -> None:
     if start + size < len(items):
         query = {k: v for k, v in parse_qs(urlsplit(ex.handler.path).query).items() if k != "cursor"}
         query["cursor"] = [str(start + size)]
-        url = f"{ex.app.endpoint}{urlsplit(ex.handler.path).path}?{urlencode(query, doseq=True)}"
+        url = f"{ex.endpoint}{urlsplit(ex.handler.path).path}?{urlencode(query, doseq=True)}"
         headers["Link"] = f'<{url}>; rel="next"'
     ex.send_json(items[start : start + size], headers=headers)
 
@@ -65,7 +65,8 @@ def handle_tree(ex: Exchange) -> None:
     repo = readable_repo(ex, ex.match.repo)
     commit = resolve_revision(ex, repo, ex.match.revision)
     files = ex.app.storage.files(repo, commit)
-    folder = safe_path(ex.match.path) if ex.match.path else ""
+    # A folder may be named with its trailing slash ("sub/"), as paths-info and deletions take it.
+    folder = safe_path(ex.match.path.rstrip("/") or ex.match.path) if ex.match.path else ""
     prefix = folder + "/" if folder else ""
     folders = folders_of(files)
     if folder and folder not in folders:

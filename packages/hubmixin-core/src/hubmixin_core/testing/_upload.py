@@ -106,7 +106,7 @@ def handle_lfs_batch(ex: Exchange) -> None:
         answer: dict[str, object] = {"oid": oid, "size": size, "authenticated": True}
         if ex.app.storage.lfs_size(repo, oid) != size:
             ticket = ex.app.tickets.issue(repo, oid, size)
-            href = f"{ex.app.endpoint}/api/lfs-upload/{ticket}"
+            href = f"{ex.endpoint}/api/lfs-upload/{ticket}"
             answer["actions"] = {"upload": {"href": href, "expires_in": 3600}}
         answers.append(answer)
     headers = {"Content-Type": "application/vnd.git-lfs+json"}

@@ -82,7 +82,7 @@ def xet_file_headers(ex: Exchange, repo: Repo, commit: str, sha256: str) -> tupl
     if file is None:
         return None, {}
     api_type = f"{repo.key.type}s"
-    route = f"{ex.app.endpoint}/api/{api_type}/{repo.key.repo_id}/xet-read-token/{quote(commit, safe='')}"
+    route = f"{ex.endpoint}/api/{api_type}/{repo.key.repo_id}/xet-read-token/{quote(commit, safe='')}"
     return file, {"X-Xet-Hash": file.file_hash, "X-Xet-Refresh-Route": route}
 
 

@@ -1,6 +1,7 @@
 """Xet routes of LocalHub: access tokens, the CAS API (xorbs, shards, dedup, reconstructions) and downloads.
 
-The CAS service lives under ``<endpoint>/api/xet-cas`` (its URL is what the token routes hand out). Its
+The CAS service lives under ``<endpoint>/api/xet-cas/<store id>`` (its URL is what the token routes hand out; the
+store id changes with the data store, see `XetStore.store_id`; paths without it are served too). Its
 access tokens are signed with a secret kept in the hub root, so they survive restarts; xorb data is served
 through short-lived signed URLs, like the Hub's CDN. A token names the user it was handed to: the CAS checks at each
 request that they may still read the files of a gated repository (see `_access.has_file_access`).
@@ -12,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -33,10 +35,15 @@ __all__ = ["handle_cas", "handle_xet_token", "send_xet_token"]
 TOKEN_TTL = 3600
 URL_TTL = 3600
 CAS_PREFIX = "/api/xet-cas"
+_STORE_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def _store(ex: Exchange) -> XetStore:
     return ex.app.xet
+
+
+def _cas_url(ex: Exchange) -> str:
+    return f"{ex.endpoint}{CAS_PREFIX}/{_store(ex).store_id}"
 
 
 # Tokens
@@ -109,7 +116,7 @@ def send_xet_token(ex: Exchange, repo: Repo, *, write: bool) -> None:
     formats()
     expires = int(time.time()) + TOKEN_TTL
     token = _mint(_store(ex), repo, ex.user, write=write, expires=expires)
-    cas_url = ex.app.endpoint + CAS_PREFIX
+    cas_url = _cas_url(ex)
     headers = {"X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)}
     ex.send_json({"casUrl": cas_url, "accessToken": token, "exp": expires}, headers=headers)
 
@@ -118,8 +125,8 @@ def send_xet_token(ex: Exchange, repo: Repo, *, write: bool) -> None:
 
 
 def handle_cas(ex: Exchange) -> None:
-    """Dispatch a request under ``/api/xet-cas/``."""
-    parts = ex.match.path.split("/")
+    """Dispatch a request under ``/api/xet-cas/[<store id>/]``."""
+    parts = _cas_parts(ex)
     route = (ex.method, *parts[:2])
     if ex.method in ("GET", "HEAD") and parts[0] == "data" and len(parts) == 2:
         _serve_xorb_data(ex, parts[1])
@@ -146,6 +153,18 @@ def handle_cas(ex: Exchange) -> None:
         ex.send_bytes(200, b"", {"Content-Length": str(file.size)})
     else:
         raise HubError(404, f"LocalHub's Xet CAS does not serve {ex.method} /{ex.match.path}")
+
+
+def _cas_parts(ex: Exchange) -> list[str]:
+    """The segments of a CAS path after the store id; 404 for the id of another store."""
+    parts = ex.match.path.split("/")
+    if parts[0] == _store(ex).store_id:
+        return parts[1:] or [""]
+    if _STORE_ID.fullmatch(parts[0]):
+        raise HubError(
+            404, f"Xet storage {parts[0]!r} is not this LocalHub's (its data was replaced): get a new Xet token"
+        )
+    return parts
 
 
 def _hash_arg(fmt: ModuleType, text: str) -> str:
@@ -277,7 +296,7 @@ def _xorb_url(ex: Exchange, xorb: str, first: int, last: int) -> str:
     expires = int(time.time()) + URL_TTL
     span = f"{first}-{last}"
     signature = _sign(_store(ex), f"{xorb}:{span}:{expires}")
-    return f"{ex.app.endpoint}{CAS_PREFIX}/data/{xorb}?range={span}&exp={expires}&sig={signature}"
+    return f"{_cas_url(ex)}/data/{xorb}?range={span}&exp={expires}&sig={signature}"
 
 
 def _reconstruction(ex: Exchange, fmt: ModuleType, file_hash: str, *, v2: bool) -> None:

@@ -7,6 +7,7 @@ third-party module: only the code that checks uploads (`_format`) does.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import tempfile
@@ -56,6 +57,9 @@ class XetStore(SqliteDatabase):
         if not secret_file.is_file():
             self._write_atomic(secret_file, secrets.token_bytes(32))
         self.secret = secret_file.read_bytes()
+        # Names this store in its CAS URL: hf_xet keys its shard cache by that URL and deduplicates uploads against
+        # it, so another store (wiped or new data at the same address) must get another URL. Kept with the secret.
+        self.store_id = hashlib.sha256(b"cas-url:" + self.secret).hexdigest()[:16]
 
     def _write_atomic(self, target: Path, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)

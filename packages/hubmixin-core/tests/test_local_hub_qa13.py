@@ -141,16 +141,23 @@ def test_pull_request_from_an_older_parent_commit(local_hub: LocalHub) -> None:
     assert Path(hf.hf_hub_download(repo_id, "a.txt")).read_bytes() == b"a2"
 
 
-def test_parent_commit_must_be_a_full_commit_id_of_the_repo(local_hub: LocalHub) -> None:
+def test_parent_commit_is_a_commit_id_of_the_repo_or_its_shorthand(local_hub: LocalHub) -> None:
     repo_id = hf.create_repo("parent-rules").repo_id
-    head = hf.upload_file(path_or_fileobj=b"a", path_in_repo="a.txt", repo_id=repo_id).oid
-    add = [CommitOperationAdd("b.txt", b"b")]
-    with pytest.raises(BadRequestError, match="full 40-character commit id"):
-        hf.create_commit(repo_id, add, commit_message="short", parent_commit=head[:7])  # was taken as the head
+
+    def _add(n: int) -> list[CommitOperationAdd]:
+        return [CommitOperationAdd("b.txt", str(n).encode())]  # new content: the client skips unchanged files
+
+    first = hf.upload_file(path_or_fileobj=b"a", path_in_repo="a.txt", repo_id=repo_id).oid
+    head = hf.upload_file(path_or_fileobj=b"a2", path_in_repo="a.txt", repo_id=repo_id).oid
+    with pytest.raises(HfHubHTTPError, match="412"):
+        hf.create_commit(repo_id, _add(1), commit_message="old", parent_commit=first[:7])  # not the head
+    with pytest.raises(BadRequestError, match="7 to 40 hex digits"):
+        hf.create_commit(repo_id, _add(2), commit_message="short", parent_commit=head[:5])
+    head = hf.create_commit(repo_id, _add(3), commit_message="shorthand", parent_commit=head[:7]).oid  # as the Hub
     with pytest.raises(HfHubHTTPError, match="412") as missing:
-        hf.create_commit(repo_id, add, commit_message="unknown", create_pr=True, parent_commit="0" * 40)
+        hf.create_commit(repo_id, _add(4), commit_message="unknown", create_pr=True, parent_commit="0" * 40)
     assert "not a commit of" in str(missing.value)
-    assert hf.create_commit(repo_id, add, commit_message="ok", parent_commit=head.upper()).oid
+    assert hf.create_commit(repo_id, _add(5), commit_message="ok", parent_commit=head.upper()).oid
     lines = [{"key": "header", "value": {"summary": "empty parent", "parentCommit": ""}}]
     connection = http.client.HTTPConnection("127.0.0.1", urlsplit(local_hub.endpoint).port, timeout=30)
     body = "\n".join(json.dumps(line) for line in lines).encode()

@@ -45,13 +45,13 @@ def _value(item: object) -> tuple[str, dict[str, object]]:
     return item["key"], item["value"]
 
 
-_COMMIT_OID = re.compile(r"[0-9a-f]{40}")
+_COMMIT_OID = re.compile(r"[0-9a-f]{7,40}")
 
 
 def _parent_oid(parent: str) -> str:
-    """A ``parentCommit`` as a full commit id; 400 for anything else (a prefix would match other commits)."""
+    """A ``parentCommit``: a commit id, or its first 7 characters or more (as the Hub takes them); 400 else."""
     if not _COMMIT_OID.fullmatch(parent.lower()):
-        raise HubError(400, f"Commit field 'parentCommit' must be a full 40-character commit id, not {parent!r}")
+        raise HubError(400, f"Commit field 'parentCommit' must be a commit id (7 to 40 hex digits), not {parent!r}")
     return parent.lower()
 
 
@@ -149,7 +149,10 @@ def handle_commit(ex: Exchange) -> None:
     header, ops = _parse(ex, repo)
     assert ex.user is not None
     # As huggingface_hub documents parent_commit: the head the commit expects, or the commit a new PR starts from.
-    start = header.parent if create_pr else None
+    parent = header.parent
+    if parent is not None and len(parent) < 40:  # a shorthand: the one commit it starts (else it matches none)
+        parent = ex.app.storage.commit_of_prefix(repo, parent) or parent
+    start = parent if create_pr else None
     if start is not None and ex.app.storage.get_commit(repo, start) is None:
         raise HubError(412, f"Parent commit {start} is not a commit of {repo.key.url_path}: cannot open a PR from it")
     try:
@@ -160,7 +163,7 @@ def handle_commit(ex: Exchange) -> None:
             author=ex.user,
             title=header.summary.strip(),
             message=header.description,
-            expected_parent=None if create_pr else header.parent,
+            expected_parent=None if create_pr else parent,
             create_pr=create_pr,
             start=start,
         )

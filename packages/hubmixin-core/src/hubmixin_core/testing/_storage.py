@@ -357,16 +357,14 @@ class Storage(SqliteDatabase):
         for name in (f"refs/heads/{revision}", f"refs/tags/{revision}", revision):
             if (target := self.get_ref(repo, name)) is not None:
                 return target
-        if _SHORT_SHA.fullmatch(revision):
-            rows = self._all(
-                "SELECT oid FROM commits WHERE repo_id = ? AND substr(oid, 1, ?) = ?",
-                repo.id,
-                len(revision),
-                revision,
-            )
-            if len(rows) == 1:
-                return str(rows[0][0])
-        return None
+        return self.commit_of_prefix(repo, revision) if _SHORT_SHA.fullmatch(revision) else None
+
+    def commit_of_prefix(self, repo: Repo, prefix: str) -> str | None:
+        """The one commit of ``repo`` whose id starts with ``prefix``; ``None`` if none or several do."""
+        rows = self._all(
+            "SELECT oid FROM commits WHERE repo_id = ? AND substr(oid, 1, ?) = ?", repo.id, len(prefix), prefix
+        )
+        return str(rows[0][0]) if len(rows) == 1 else None
 
     # Commits and trees
 

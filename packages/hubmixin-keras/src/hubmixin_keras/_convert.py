@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 
 from hubmixin_core._convert import ConvertError, ConvertProgress, ConvertRequest, source_model_class
-from hubmixin_core.errors import WeightsFileError
+from hubmixin_core.errors import WeightsFileError, format_names
+from hubmixin_keras._impl import _makes_variables
 from hubmixin_keras._mixin import KerasModelHubMixin
+from hubmixin_keras._walk import named_layers
 
 __all__ = ["CONVERTER", "KerasWeightsConverter"]
 
@@ -47,13 +49,25 @@ class KerasWeightsConverter:
         with ConvertProgress(request, output, reads=size) as progress:
             _load_weights(model, request.source)
             progress.read(size)  # Keras reads the file in one call
-            stored = _stored_arrays(request.source)
-            if len(stored) > len(model.weights):  # Keras' load_weights skips what the model lacks
-                raise WeightsFileError(
-                    f"{request.source}: holds {len(stored)} arrays, --model {request.model} has "
-                    f"{len(model.weights)} variables: a file of another model (first arrays: {', '.join(stored[:3])})"
-                )
+            _check_all_loaded(model, request)
             model.save_pretrained(output, max_shard_size=request.max_shard_size)
+
+
+def _check_all_loaded(model: Any, request: ConvertRequest) -> None:
+    """Raise where the file holds more arrays than the model has variables (Keras' ``load_weights`` skips what
+    the model lacks): layers the dummy call left unbuilt, or else a file of another model."""
+    stored = _stored_arrays(request.source)
+    if len(stored) <= len(model.weights):
+        return
+    counts = f"{request.source}: holds {len(stored)} arrays, --model {request.model} has {len(model.weights)} variables"
+    unbuilt = [path for path, layer in named_layers(model) if not layer.built and _makes_variables(layer)]
+    if unbuilt:
+        called = "" if request.input_shape is None else f" after calling it on zeros of shape {request.input_shape}"
+        raise ConvertError(
+            f"{counts}: layers {format_names(unbuilt)} are not built{called}, so they hold no variables to load "
+            "the file's into: give the model a build() that builds every layer"
+        )
+    raise WeightsFileError(f"{counts}: a file of another model (first arrays: {', '.join(stored[:3])})")
 
 
 def _load_weights(model: Any, source: Path) -> None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import keras
 from keras.src.backend.common.backend_utils import _convert_conv_transpose_padding_args_from_keras_to_jax
 from keras.src.layers.convolutional.base_conv_transpose import BaseConvTranspose
 
-from hubmixin_core.weights import recurrent_settings, same_padding, transpose_crop
+from hubmixin_core.weights import Settings, recurrent_settings, same_padding, transpose_crop
 
-__all__ = ["layer_settings"]
+__all__ = ["layer_settings", "model_settings"]
 
 _NORMS = (
     keras.layers.LayerNormalization,
@@ -23,6 +24,7 @@ _CONVS = (
     keras.src.layers.convolutional.base_depthwise_conv.BaseDepthwiseConv,
 )
 _CONV_TRANSPOSE = keras.src.layers.convolutional.base_conv_transpose.BaseConvTranspose
+_SEPARABLE = keras.src.layers.convolutional.base_separable_conv.BaseSeparableConv
 
 
 def _padding(layer: Any) -> Any:
@@ -47,11 +49,23 @@ def _transpose_crop(layer: Any) -> list[list[int]]:
     return transpose_crop(kernel, dilation, pads)
 
 
-def _recurrent(cell: Any) -> dict[str, str]:
+def _merged(settings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The settings of cells (or directions) that torch sets once for them all: each value where they agree, the
+    list of their values where they differ (which no torch layer records: it is warned of)."""
+    merged: dict[str, Any] = {}
+    for name in sorted({name for found in settings for name in found}):
+        values = [found[name] for found in settings if name in found]
+        merged[name] = values[0] if all(value == values[0] for value in values) else values
+    return merged
+
+
+def _recurrent(cell: Any) -> dict[str, Any]:
     if isinstance(cell, keras.layers.LSTMCell | keras.layers.GRUCell):
         return recurrent_settings(cell.activation, cell.recurrent_activation)
     if isinstance(cell, keras.layers.SimpleRNNCell):
         return recurrent_settings(cell.activation)
+    if isinstance(cell, keras.layers.StackedRNNCells):  # torch's nn.LSTM(num_layers=N): one setting for all
+        return _merged([_recurrent(inner) for inner in cell.cells])
     return {}
 
 
@@ -72,4 +86,27 @@ def layer_settings(layer: Any) -> dict[str, Any]:
         return {"heads": int(layer.num_heads)}
     if isinstance(layer, keras.layers.RNN):
         return _recurrent(layer.cell)
+    if isinstance(layer, keras.layers.Bidirectional):  # torch's bidirectional=True: one setting for both
+        rnns = (layer.forward_layer, layer.backward_layer)
+        return _merged([_recurrent(getattr(rnn, "cell", None)) for rnn in rnns])
     return {}
+
+
+def _separable(layer: Any) -> dict[str, dict[str, Any]]:
+    """A separable convolution's settings as those of the two torch convolutions it is saved as (see
+    ``SeparableConvAdapter``), by their names below its path: no groups, as for a depthwise convolution."""
+    ones = [1] * len(layer.kernel_size)
+    return {
+        "depthwise": {"stride": list(layer.strides), "dilation": list(layer.dilation_rate), "padding": _padding(layer)},
+        "pointwise": {"stride": ones, "dilation": ones, "padding": [[0, 0] for _ in ones], "groups": 1},
+    }
+
+
+def model_settings(layers: Iterable[tuple[str, Any]]) -> Settings:
+    """The settings of ``(path, layer)`` pairs by path (those without settings left out); a separable
+    convolution's under ``<path>.depthwise`` and ``<path>.pointwise``, where torch's port records them."""
+    found: Settings = {}
+    for path, layer in layers:
+        parts = _separable(layer) if isinstance(layer, _SEPARABLE) else {"": layer_settings(layer)}
+        found.update((".".join(name for name in (path, part) if name), values) for part, values in parts.items())
+    return {path: values for path, values in found.items() if values}

@@ -16,6 +16,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hubmixin_core.errors import LayoutError
+from hubmixin_core.weights._dtypes import dtype_name, is_floating, numpy_dtype
 from hubmixin_core.weights._header import TensorInfo
 
 __all__ = ["T", "add", "concat", "inverse_axes", "reshape", "split", "transpose", "zeros_like"]
@@ -84,27 +86,45 @@ def split(x: T, sections: int | Sequence[int], axis: int = 0) -> list[T]:
 
 
 def concat(xs: Sequence[T], axis: int = 0) -> T:
-    """The tensors ``xs`` joined along ``axis`` (all other dimensions and the dtype equal)."""
+    """The tensors ``xs`` joined along ``axis`` (all other dimensions equal).
+
+    Tensors of one dtype keep it; floating tensors of several (torch's two recurrent biases, each converted on its
+    own by a non-strict load) are joined in the dtype that holds them all exactly.
+    """
     first = xs[0]
-    for other in xs[1:]:
+    names = [_dtype_name(x) for x in xs]
+    floating = all(is_floating(name) for name in names)
+    for other, name in zip(xs[1:], names[1:], strict=True):
         same_rest = _with(other.shape, axis, 0) == _with(first.shape, axis, 0)
-        if not same_rest or _dtype(other) != _dtype(first):
+        if not same_rest or (name != names[0] and not floating):
             raise LayoutError(
                 f"cannot join tensors of shapes {[tuple(x.shape) for x in xs]} "
                 f"and dtypes {[_dtype(x) for x in xs]} along axis {axis}"
             )
+    dtype = functools.reduce(np.promote_types, [numpy_dtype(name) for name in set(names)])
     if isinstance(first, TensorInfo):
-        return TensorInfo(_with(first.shape, axis, sum(x.shape[axis] for x in xs)), first.dtype)
-    return np.concatenate(list(xs), axis=axis)
+        return TensorInfo(_with(first.shape, axis, sum(x.shape[axis] for x in xs)), dtype_name(dtype))
+    return np.concatenate([x.astype(dtype, copy=False) for x in xs], axis=axis)
 
 
 def add(a: T, b: T) -> T:
-    """The elementwise sum of two tensors of one shape and dtype (two biases folded into one)."""
-    if tuple(a.shape) != tuple(b.shape) or _dtype(a) != _dtype(b):
+    """The elementwise sum of two tensors of one shape (two biases folded into one).
+
+    Floating tensors are added in float32 at least (float64 stays float64), whatever their dtypes: the sum of two
+    half-precision biases is then exact before it is cast to the model's dtype, as a float32 torch model adds
+    them (rounding it in the file's dtype would lose up to one unit of its last place). Other tensors must have
+    one dtype, which the sum keeps.
+
+    Examples:
+        >>> add(TensorInfo((4,), "BF16"), TensorInfo((4,), "F16"))
+        TensorInfo(shape=(4,), dtype='F32')
+    """
+    if tuple(a.shape) != tuple(b.shape):
         raise LayoutError(f"cannot add tensors of shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    dtype = _sum_dtype(_dtype_name(a), _dtype_name(b))
     if isinstance(a, TensorInfo):
-        return a
-    total: NDArray[Any] = np.add(a, b)
+        return TensorInfo(a.shape, dtype_name(dtype))
+    total: NDArray[Any] = np.add(a.astype(dtype, copy=False), b.astype(dtype, copy=False))
     return total
 
 
@@ -123,3 +143,16 @@ def _with(shape: Sequence[int], axis: int, size: int) -> tuple[int, ...]:
 
 def _dtype(x: NDArray[Any] | TensorInfo) -> str:
     return x.dtype if isinstance(x, TensorInfo) else str(x.dtype)
+
+
+def _dtype_name(x: NDArray[Any] | TensorInfo) -> str:
+    return x.dtype if isinstance(x, TensorInfo) else dtype_name(x.dtype)
+
+
+def _sum_dtype(a: str, b: str) -> np.dtype[Any]:
+    """The dtype two tensors of safetensors dtypes ``a`` and ``b`` are added in."""
+    if is_floating(a) and is_floating(b):
+        return np.promote_types(np.promote_types(np.float32, numpy_dtype(a)), numpy_dtype(b))
+    if a != b:
+        raise LayoutError(f"cannot add tensors of dtypes {a} and {b}")
+    return numpy_dtype(a)

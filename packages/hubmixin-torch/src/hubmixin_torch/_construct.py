@@ -10,10 +10,14 @@ import contextlib
 import itertools
 import logging
 import operator
+import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import torch
@@ -30,20 +34,146 @@ M = TypeVar("M")
 _local = threading.local()
 _hook_lock = threading.Lock()
 _hook_installed = False
-_Memo = dict[int, tuple[weakref.ref[torch.nn.Parameter], torch.nn.Parameter]]
+
+_OWN_CODE = tuple(f"{Path(m.__file__).parent}{os.sep}" for m in (torch, sys.modules[__name__]) if m.__file__)
+"""The folders of the code a meta copy's ``is_cpu``... answer truly (torch's, this package's): see _MetaInitsSkipped."""
+
+
+@dataclass(eq=False)
+class _Moved:
+    """A Parameter ``__init__`` registered and the meta copy registered in its place, which shares its attributes and
+    hooks (one ``__dict__``, one dict of hooks). The real one is held until the construction ends, or until nothing
+    else holds it (``None`` then: :meth:`_Memo.settle`)."""
+
+    real: torch.nn.Parameter | None
+    meta: torch.nn.Parameter
+    device: torch.device
+    """The real one's."""
+    requires_grad: bool
+    """At registration: a later change, through either object, is the one ``__init__`` made."""
+
+    @classmethod
+    def of(cls, real: torch.nn.Parameter) -> _Moved | None:
+        """``real`` and its meta copy; ``None`` where ``real`` is on the meta device already."""
+        with torch._C.DisableTorchFunction():  # (reads of a real Parameter: nothing for _MetaInitsSkipped)
+            if real.is_meta:
+                return None
+            requires_grad, hooks, accumulate_hooks = (
+                real.requires_grad,
+                real._backward_hooks,
+                real._post_accumulate_grad_hooks,
+            )
+            meta = torch.nn.Parameter(torch.empty_like(real, device="meta"), requires_grad=requires_grad)
+            meta.__dict__ = real.__dict__  # one dict: attributes set through either name are the other's too
+            if hooks is not None:  # one dict of hooks, registered on the meta copy too
+                meta._backward_hooks = hooks
+            if accumulate_hooks is not None:
+                meta._post_accumulate_grad_hooks = accumulate_hooks
+            return cls(real, meta, real.device, requires_grad)
+
+
+@dataclass(frozen=True)
+class _State:
+    """What ``__init__`` can give a Parameter besides its values: ``requires_grad``, attributes, gradient hooks."""
+
+    requires_grad: bool
+    attributes: dict[str, Any]
+    hooks: dict[int, Any] | None
+    accumulate_hooks: dict[int, Any] | None
+
+    @classmethod
+    def of(cls, param: torch.nn.Parameter) -> _State:
+        return cls(param.requires_grad, param.__dict__, param._backward_hooks, param._post_accumulate_grad_hooks)
+
+    def apply(self, param: torch.nn.Parameter, *, since: bool) -> None:
+        """Give ``param`` this state (``since``: the ``requires_grad`` both had at registration)."""
+        if self.requires_grad != since:
+            param.requires_grad_(self.requires_grad)
+        if self.attributes is not param.__dict__:
+            param.__dict__.update(self.attributes)
+        # Autograd holds hooks on the tensor, not on the Python object: the dict is registered on this one too.
+        if self.hooks is not None and self.hooks is not param._backward_hooks:
+            param._backward_hooks = _merged(param._backward_hooks, self.hooks)
+        if self.accumulate_hooks is not None and self.accumulate_hooks is not param._post_accumulate_grad_hooks:
+            param._post_accumulate_grad_hooks = _merged(param._post_accumulate_grad_hooks, self.accumulate_hooks)
+
+
+def _merged(own: dict[int, Any] | None, other: dict[int, Any]) -> dict[int, Any]:
+    if own is None:
+        return other
+    own.update(other)  # hooks registered through both objects (a handle removes its own object's only)
+    return own
+
+
+_HELD_BYTES = 64 << 20
+"""How much more memory than the real Parameters held elsewhere those only the construction holds may take before
+it lets them go (an untouched ``torch.empty`` commits no memory on Linux, but does on Windows)."""
+
+
+class _Memo:
+    """The Parameters a construction without weights moved to the meta device, by ``id`` of each object."""
+
+    def __init__(self) -> None:
+        self.by_real: dict[int, _Moved] = {}
+        """Those whose real Parameter is still held (``__init__`` may still change it through a name of its own)."""
+        self.by_meta: dict[int, _Moved] = {}
+        self._held = 0
+        self._limit = _HELD_BYTES
+
+    def meta_of(self, real: torch.nn.Parameter) -> torch.nn.Parameter | None:
+        """The meta copy registered in place of ``real`` (one for a Parameter registered twice, tied); ``None``
+        for one on the meta device already."""
+        moved = self.by_real.get(id(real))
+        if moved is None:
+            moved = _Moved.of(real)
+            if moved is None:
+                return None
+            self.by_real[id(real)] = self.by_meta[id(moved.meta)] = moved
+            self._held += _nbytes(moved.meta)
+            if self._held > self._limit:
+                self.settle()
+                self._limit = self._held + _HELD_BYTES
+        return moved.meta
+
+    def settle(self) -> list[tuple[_Moved, torch.nn.Parameter]]:
+        """Let go of the real Parameters nothing else holds, giving each meta copy what ``__init__`` did through
+        the real one (freed then); returns the others (held elsewhere), still held, each with its pair."""
+        moved, self.by_real = list(self.by_real.values()), {}
+        checks = [(m, *_let_go(m)) for m in moved]
+        kept = []
+        for m, ref, state in checks:
+            m.real = ref()
+            if m.real is None:
+                state.apply(m.meta, since=m.requires_grad)
+            else:
+                self.by_real[id(m.real)] = m
+                kept.append((m, m.real))
+        self._held = sum(_nbytes(m.meta) for m, _ in kept)
+        return kept
+
+    def clear(self) -> None:
+        self.by_real, self.by_meta, self._held = {}, {}, 0
+
+
+def _let_go(moved: _Moved) -> tuple[weakref.ref[torch.nn.Parameter], _State]:
+    """Stop holding ``moved``'s real Parameter: a weak reference to it, and its state."""
+    real, moved.real = moved.real, None
+    if real is None:
+        raise ValueError("a Parameter let go of twice")
+    return weakref.ref(real), _State.of(real)
+
+
+def _nbytes(tensor: torch.Tensor) -> int:
+    with torch._C.DisableTorchFunction():
+        return tensor.nelement() * tensor.element_size()
 
 
 def _meta_parameter_hook(module: torch.nn.Module, name: str, param: torch.nn.Parameter) -> torch.nn.Parameter | None:
     """Global parameter-registration hook: on a meta copy while this thread constructs without weights."""
     memo: _Memo | None = getattr(_local, "memo", None)
-    if memo is None or type(param) is not torch.nn.Parameter or param.is_meta:
-        return None  # not constructing, a Parameter subclass (lazy, quantized...) or already meta
-    hit = memo.get(id(param))
-    if hit is not None and hit[0]() is param:  # the same Parameter registered twice: keep the tie
-        return hit[1]
-    meta = torch.nn.Parameter(torch.empty_like(param, device="meta"), requires_grad=param.requires_grad)
-    memo[id(param)] = (weakref.ref(param), meta)
-    return meta
+    if memo is None or type(param) is not torch.nn.Parameter:
+        return None  # not constructing, or a Parameter subclass (lazy, quantized...)
+    return memo.meta_of(param)
 
 
 def _install_hook() -> None:
@@ -60,14 +190,14 @@ def _install_hook() -> None:
 @contextmanager
 def _parameters_on_meta(active: bool) -> Iterator[_Memo]:
     """Within this block (this thread only), parameters registered on a module are put on the meta device; yields
-    the memo of what was moved (``id(real)`` -> the real one, its meta copy)."""
+    the memo of what was moved."""
     if active:
         _install_hook()
     previous = getattr(_local, "memo", None)
-    memo: _Memo = {}
+    memo = _Memo()
     _local.memo = memo if active else None
     try:
-        with _MetaInitsSkipped() if active else contextlib.nullcontext():
+        with _MetaInitsSkipped(memo) if active else contextlib.nullcontext():
             yield memo
     finally:
         _local.memo = previous
@@ -81,17 +211,35 @@ _RANDOM_FILLS = frozenset(
 """In-place random fills (tensor methods and ``torch.nn.init``'s), which on a meta tensor do nothing."""
 
 
+_DEVICE_FLAGS = {f"is_{kind}": kind for kind in ("cpu", "cuda", "mps", "xpu", "xla", "ipu", "mtia", "maia")}
+"""A tensor's ``is_cpu``... properties, by the device type each tells (``is_meta`` is told as it is: code asking it
+knows of the meta device, and skips what it cannot do there)."""
+
+
 class _MetaInitsSkipped(TorchFunctionMode):
     """Random fills of meta tensors return at once (this thread only): on the meta device they do nothing, but
-    torch runs them through its Python references, whose first use imports ``torch._dynamo`` (half a second)."""
+    torch runs them through its Python references, whose first use imports ``torch._dynamo`` (half a second).
+
+    ``__init__``'s own reads of a moved Parameter's ``is_cpu``, ``is_cuda``... answer as the Parameter it made
+    would (``self.use_cpu_path = self.fc.weight.is_cpu``): they are plain values, which no check could tell apart.
+    """
+
+    def __init__(self, memo: _Memo) -> None:
+        super().__init__()
+        self.memo = memo
 
     def __torch_function__(
         self, func: Callable[..., Any], types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
     ) -> Any:
         kwargs = kwargs or {}
         target = args[0] if args else kwargs.get("tensor", kwargs.get("input"))
-        if getattr(func, "__name__", "") in _RANDOM_FILLS and isinstance(target, torch.Tensor) and target.is_meta:
+        name = getattr(func, "__name__", "")
+        if name in _RANDOM_FILLS and isinstance(target, torch.Tensor) and target.is_meta:
             return target
+        if name == "__get__" and (moved := self.memo.by_meta.get(id(target))) is not None:
+            kind = _DEVICE_FLAGS.get(getattr(getattr(func, "__self__", None), "__name__", ""))
+            if kind is not None and not sys._getframe(1).f_code.co_filename.startswith(_OWN_CODE):
+                return moved.device.type == kind
         return func(*args, **kwargs)
 
 
@@ -105,14 +253,17 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
     """Call ``factory`` (a module's constructor) with every parameter it registers moved to the meta device.
 
     Parameters made the usual way (``torch.empty`` then ``reset_parameters()``, as every ``torch.nn`` layer does)
-    are never initialised, and the empty tensor they start from is freed untouched (no memory is committed); a
-    parameter ``__init__`` fills itself (``nn.Parameter(torch.randn(...))``) is computed once and dropped. Buffers
-    and plain tensor attributes are built on the CPU as usual, so non-persistent buffers get their values from
+    are never initialised, and the empty tensor they start from is freed untouched (no memory is committed) when
+    the construction ends; a parameter ``__init__`` fills itself (``nn.Parameter(torch.randn(...))``) is computed
+    once and dropped then. Each meta copy shares the attributes and hooks of the Parameter ``__init__`` made, and
+    takes the ``requires_grad`` ``__init__`` gave it through that object, also after registering it. Buffers and
+    plain tensor attributes are built on the CPU as usual, so non-persistent buffers get their values from
     ``__init__``. A Parameter registered twice (tied) stays one Parameter, and so does one that existed before
     (of a module given to ``__init__`` or kept elsewhere, a head tied to its embedding). Only this thread is
     affected.
 
-    If ``__init__`` cannot run that way (it reads a parameter's values, or something holds one weakly), the
+    If ``__init__`` cannot run that way (it reads a parameter's values, keeps its device or device type, or
+    something holds one weakly), the
     module is constructed normally: :func:`load_checkpoint` then replaces the initialised parameters, at the
     reference's cost.
     """
@@ -120,7 +271,7 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
     try:
         with _parameters_on_meta(True) as memo:
             module = factory()
-        _keep_existing(module, memo)
+        _keep_what_init_made(module, memo)
     except Exception as error:  # data-dependent code in __init__: fall back to a normal construction below
         failure: BaseException | str = error
     else:
@@ -128,6 +279,7 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
         if not derived:
             return module
         failure = f"{derived} were computed from parameters or hold them weakly"  # would stay on the meta device
+    memo.clear()  # (what __init__ made, freed before it runs again)
     set_rng_state(rng)  # the construction below draws what a construction from the caller's state draws
     if _out_of_memory(failure):  # __init__ asks for more than this machine holds (a config asking for a huge model)
         logger.info("constructing allocated too much (%r); constructing on the meta device", failure)
@@ -151,18 +303,23 @@ def set_rng_state(state: tuple[torch.Tensor, list[torch.Tensor] | None]) -> None
         torch.cuda.set_rng_state_all(cuda)
 
 
-def _keep_existing(module: object, memo: _Memo) -> None:
-    """Put back the parameters still referenced once the construction is over (of a module given to ``__init__``
-    or kept elsewhere, or held in a list of the model's) where their meta copies were registered: a head tied to
-    a given embedding stays tied to it, as one Parameter, and the list holds what is loaded."""
-    if not isinstance(module, torch.nn.Module) or not memo:
+def _keep_what_init_made(module: object, memo: _Memo) -> None:
+    """Once the construction is over, give each meta copy what ``__init__`` did to its Parameter through the object
+    it made (``requires_grad_(False)``, attributes, hooks, also after registering it), or put back the Parameters
+    still held elsewhere (of a module given to ``__init__`` or kept aside) where their meta copies were registered,
+    given what was done through the module: a head tied to a given embedding stays tied to it, as one Parameter."""
+    real_of: dict[int, torch.nn.Parameter] = {}
+    for moved, real in memo.settle():
+        _State.of(moved.meta).apply(real, since=moved.requires_grad)
+        real_of[id(moved.meta)] = real
+    memo.clear()
+    if not isinstance(module, torch.nn.Module) or not real_of:
         return
-    real_of = {id(meta): real for real_ref, meta in memo.values() if (real := real_ref()) is not None}
     for sub in module.modules():
         for name, param in sub._parameters.items():
-            real = real_of.get(id(param))
-            if real is not None:
-                sub._parameters[name] = real
+            kept = real_of.get(id(param))
+            if kept is not None:
+                sub._parameters[name] = kept
 
 
 _MODULE_TABLES = frozenset({"_parameters", "_buffers", "_modules"})
@@ -232,6 +389,8 @@ def _holds_meta(value: object, registered: set[int], seen: set[int]) -> bool:
         return value.is_meta
     if isinstance(value, torch.device):
         return value.type == "meta"
+    if isinstance(value, str):  # a device's type (``self.fc.weight.device.type``), as torch.autocast takes it
+        return value == "meta"
     if isinstance(value, torch.nn.Module):
         seen.add(id(value))
         own = [sub for sub in value.modules() if id(sub) not in registered]  # (a model's module it holds: loaded)
@@ -251,7 +410,10 @@ def _holds_meta(value: object, registered: set[int], seen: set[int]) -> bool:
             items = list(itertools.chain.from_iterable(level))
         else:
             items = list(itertools.chain.from_iterable(c.values() if isinstance(c, dict) else c for c in level))
-        others = list(itertools.compress(items, map(operator.not_, map(_PLAIN.__contains__, map(type, items)))))
+        types = list(map(type, items))
+        if str in types and "meta" in itertools.compress(items, map(operator.is_, types, itertools.repeat(str))):
+            return True
+        others = list(itertools.compress(items, map(operator.not_, map(_PLAIN.__contains__, types))))
         if set(map(type, others)) <= _SEQUENCES | {dict}:
             unseen = {id(item): item for item in others if id(item) not in seen}  # (a graph's: once each)
             seen.update(unseen)
@@ -271,7 +433,7 @@ def _holds_meta(value: object, registered: set[int], seen: set[int]) -> bool:
 
 
 _PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
-"""Types of values that cannot be or hold anything on the meta device."""
+"""Types of values that cannot be or hold anything on the meta device (a ``str`` is only looked at for ``"meta"``)."""
 
 _SEQUENCES = frozenset({list, tuple, set, frozenset})
 _DEPTH = 8  # levels of containers looked into (a list holding itself ends there)

@@ -149,7 +149,12 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
             tie_weights = getattr(module, "tie_weights", None)
             if callable(tie_weights) and _takes_no_arguments(tie_weights):  # transformers': ties made outside init
                 tie_weights()
-            _load_into(module, checkpoint, own, device, dtype, strict, rebuild=lambda: _as_module(cls(**model_kwargs)))
+
+            def rebuild() -> torch.nn.Module:  # what the checkpoint lacks, as a construction from the caller's state
+                set_rng_state(rng)
+                return _as_module(cls(**model_kwargs))
+
+            _load_into(module, checkpoint, own, device, dtype, strict, rebuild=rebuild)
         module.eval()
         return model
 

@@ -158,8 +158,7 @@ class _Memo:
 def _let_go(moved: _Moved) -> tuple[weakref.ref[torch.nn.Parameter], _State]:
     """Stop holding ``moved``'s real Parameter: a weak reference to it, and its state."""
     real, moved.real = moved.real, None
-    if real is None:
-        raise ValueError("a Parameter let go of twice")
+    assert real is not None, "a Parameter let go of twice"  # (only held ones are in by_real)
     return weakref.ref(real), _State.of(real)
 
 

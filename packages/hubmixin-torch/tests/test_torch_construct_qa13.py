@@ -50,7 +50,7 @@ class Tagged(nn.Module, PyTorchModelHubMixin):
         pos.requires_grad_(False)  # frozen through the local name, after registering
         mask = nn.Parameter(torch.ones(n))
         mask.register_hook(lambda grad: grad * 0)  # type: ignore[no-untyped-call]  # a gradient mask
-        mask.register_post_accumulate_grad_hook(lambda t: setattr(t, "accumulated", True))
+        mask.register_post_accumulate_grad_hook(lambda t: setattr(t, "accumulated", True))  # type: ignore[no-untyped-call]
         self.mask = mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -139,7 +139,7 @@ def test_a_given_parameter_tied_in_init_stays_the_callers_with_what_init_did_to_
     torch.manual_seed(0)
     Embedded().save_pretrained(tmp_path)
     given = nn.Embedding(5, 3)
-    loaded = Embedded.from_pretrained(tmp_path, emb=given)
+    loaded = Embedded.from_pretrained(tmp_path, model_kwargs={"emb": given})
     assert loaded.head.weight is given.weight is loaded.emb.weight
     assert given.weight.requires_grad is False and getattr(given.weight, "frozen_by", None) == "init"
 
@@ -158,7 +158,7 @@ class NewHead(nn.Module, PyTorchModelHubMixin):
 def test_a_layer_the_checkpoint_lacks_starts_as_a_plain_construction_from_the_same_seed(tmp_path: Path) -> None:
     NewHead().save_pretrained(tmp_path)
     torch.manual_seed(123)
-    loaded = NewHead.from_pretrained(tmp_path, head=True)
+    loaded = NewHead.from_pretrained(tmp_path, model_kwargs={"head": True})
     after_load = torch.random.get_rng_state()
     torch.manual_seed(123)
     plain = NewHead(head=True)

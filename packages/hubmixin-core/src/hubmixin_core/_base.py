@@ -29,9 +29,11 @@ from hubmixin_core._capture import (
     LOADING,
     ConfigSlot,
     get_config,
+    get_received,
     get_unsaved,
     loader_values,
     loaders_own,
+    recording_builds,
     set_config,
     wrap_init,
 )
@@ -77,7 +79,7 @@ from hubmixin_core._hf_compat import HfMixinHelpers
 from hubmixin_core._hub import locate_file, one_commit, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
 from hubmixin_core._paths import check_local_location
-from hubmixin_core._roundtrip import json_native, key_annotation, type_change
+from hubmixin_core._roundtrip import json_native, key_annotation, sentinel_default, type_change
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
     ConfigEncodingError,
@@ -88,6 +90,7 @@ from hubmixin_core.errors import (
     HubMixinTypeError,
     HubMixinValueError,
     LoaderOptionWarning,
+    MissingArgumentError,
     WeightsError,
     format_names,
 )
@@ -249,7 +252,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         for param in parameters.values():
             if param.name in cls._hub_mixin_runtime_args:
                 continue
-            if param.default is not inspect.Parameter.empty:
+            if param.default is not inspect.Parameter.empty and not cls._hub_sentinel_default(param):
                 encoded = encode_value(param.default, cls._all_coders())
                 # A default that would come back as another type (an enum with no annotation) is left to apply
                 # at load, as huggingface_hub leaves any default JSON cannot hold.
@@ -260,6 +263,13 @@ class ModelHubMixinBase(HfMixinHelpers):
                     defaults[param.name] = encoded
         cls._hub_mixin_jsonable_default_values = defaults
         cls._hub_mixin_inspected_init = init
+
+    @classmethod
+    def _hub_sentinel_default(cls, param: inspect.Parameter) -> bool:
+        """Whether ``param``'s default is an Enum sentinel of "not given" (see :func:`sentinel_default`)."""
+        if not isinstance(param.default, enum.Enum):
+            return False  # (no annotations to resolve)
+        return sentinel_default(param.default, cls._hub_mixin_hints().get(param.name, Any))
 
     @classmethod
     def _hub_keyword_parameters(cls) -> dict[str, inspect.Parameter]:
@@ -359,6 +369,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         config = dict(cls._hub_mixin_jsonable_default_values)
         coders = cls._all_coders()
         for name, value in passed.items():
+            if name in parameters and value is parameters[name].default and cls._hub_sentinel_default(parameters[name]):
+                continue  # ("not given", passed on as such: its default applies at load)
             if isinstance(value, cls._hub_mixin_runtime_types):  # the run's own: given again (or by default) at load
                 config.pop(name, None)
                 if unsaved is not None:
@@ -577,7 +589,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         on to its base's ``__init__`` (``super().__init__(*args, **kwargs)``: the load gives them back by keyword):
         the base's positional parameters past those given explicitly before; ``[]`` otherwise."""
         own = cls._hub_mixin_init_parameters
-        call = super_call(cls.__init__)
+        call = super_call(cls.__init__, _next_init_class(cls, cls.__init__))
         if not takes_any_keyword(own) or not call.args or not call.kwargs:  # (given back by keyword, at load)
             return []
         for _, _, parameters in _base_inits(cls):  # the first: the one `super().__init__` calls
@@ -815,8 +827,10 @@ class ModelHubMixinBase(HfMixinHelpers):
         read = cls._hub_read_config_for(model_id, download)
         raw, config_file = read if read is not None else (None, None)
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None
-        if isinstance(unsaved, dict):  # (an override of the loader may rebuild them itself, as setfit's does)
-            cls._hub_give_unsaved(unsaved, provided, model_kwargs, supplied=_loader_supplies(cls))
+        deferred: dict[str, str] = {}  # (a class's own loader may rebuild them itself, as setfit's does)
+        if isinstance(unsaved, dict):
+            own = _loader_is_own(cls)
+            deferred = cls._hub_give_unsaved(unsaved, provided, model_kwargs, supplied=_loader_supplies(cls), defer=own)
         config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs, source=str(config_file))
         if _named(parameters, "config") or cls._hub_mixin_inject_config:  # huggingface_hub's: given if asked for
             if _named(parameters, "model_kwargs"):
@@ -828,10 +842,17 @@ class ModelHubMixinBase(HfMixinHelpers):
         secrets = [v for p in DOWNLOAD_PARAMS if p.secret and isinstance(v := getattr(download, p.name), str)]
         loading = LOADING.set(True)
         try:
-            with loader_values(secrets=secrets):  # (never captured)
-                instance = cls._hub_call_from_pretrained(model_id, call, model_kwargs, parameters)
+            with loader_values(secrets=secrets), recording_builds() as builds:  # (secrets: never captured)
+                try:
+                    instance = cls._hub_call_from_pretrained(model_id, call, model_kwargs, parameters)
+                except Exception as error:
+                    cls._hub_check_failed_build(deferred, builds, error)
+                    raise
         finally:
             LOADING.reset(loading)
+        received = get_received(instance) if isinstance(instance, cls) else None
+        if deferred and received is not None:
+            cls._hub_check_received(deferred, received)
         if config is not None and get_config(instance) in (None, {}):
             set_config(instance, config)
         return instance
@@ -893,10 +914,13 @@ class ModelHubMixinBase(HfMixinHelpers):
         model_kwargs: dict[str, Any],
         *,
         supplied: Collection[str] = (),
-    ) -> None:
+        defer: bool = False,
+    ) -> dict[str, str]:
         """Give the arguments config.json records as not saved (``{name: type name}``) what the load options
         provide for their type; then refuse to build the model without one, unless the loader ``supplied`` it
-        itself (see :func:`supplied_arguments`), or it is the run's own (a mesh) and has a default.
+        itself (see :func:`supplied_arguments`), or it is the run's own (a mesh) and has a default. With
+        ``defer``, return those still missing instead: a class's own loader may make them itself, which only the
+        ``__init__`` it calls tells (see :meth:`_hub_check_received`).
 
         Raises:
             ConfigError: names each missing argument, why it was not saved, and how to give it.
@@ -923,7 +947,42 @@ class ModelHubMixinBase(HfMixinHelpers):
             unsaved = {name: kind for name, kind in unsaved.items() if name not in gone}
         optional = {n for n, k in unsaved.items() if k in runtime and n in init and _has_default(init[n])}
         needed = {name: kind for name, kind in unsaved.items() if name not in optional}
+        if defer:
+            return {name: kind for name, kind in needed.items() if name not in model_kwargs}
         check_unsaved(cls.__qualname__, needed, model_kwargs, runtime, cls._hub_mixin_runtime_option)
+        return {}
+
+    @classmethod
+    def _hub_check_received(cls, needed: Mapping[str, str], received: Collection[str]) -> None:
+        """Refuse the model a class's own loader built where its ``__init__`` was not given (a value for) an
+        argument config.json lists as not saved (``needed``), as :meth:`_hub_give_unsaved` would have up front.
+
+        Raises:
+            MissingArgumentError: names each missing argument, why it was not saved, and how to give it.
+        """
+        given = set(received)
+        if any(name.startswith("*") for name in given):  # (named by the base's parameters they reach)
+            given.update(cls._hub_varargs_names())
+        runtime = {t.__qualname__ for t in cls._hub_mixin_runtime_types}
+        check_unsaved(cls.__qualname__, needed, given, runtime, cls._hub_mixin_runtime_option)
+
+    @classmethod
+    def _hub_check_failed_build(
+        cls, needed: Mapping[str, str], builds: list[tuple[type, frozenset[str]]], error: Exception
+    ) -> None:
+        """Raise :class:`MissingArgumentError` for the ``error`` of a class's own loader that called ``__init__``
+        without an argument config.json lists as not saved (``needed``; Python's ``TypeError`` for a required
+        one, or whatever ``__init__`` made of a ``None``), or looked it up where it was not (a ``KeyError``)."""
+        received = next((names for kind, names in reversed(builds) if issubclass(kind, cls)), None)
+        if received is None:  # not built: only a lookup of the missing argument is told
+            name = error.args[0] if isinstance(error, KeyError) and error.args else None
+            if not isinstance(name, str) or name not in needed:
+                return
+            needed, received = {name: needed[name]}, frozenset()
+        try:
+            cls._hub_check_received(needed, received)
+        except MissingArgumentError as missing:
+            raise missing from error
 
     @classmethod
     def _hub_runtime_values(cls, load_kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -1204,7 +1263,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         cls._hub_mixin_inspect_init()
         forwarded: dict[str, tuple[type, inspect.Parameter]] = {}
         passes_on = takes_any_keyword(cls._hub_mixin_init_parameters)  # (the __init__ before the base's)
-        call = super_call(cls.__init__)
+        call = super_call(cls.__init__, _next_init_class(cls, cls.__init__))
         given = call.keywords
         for base, init, parameters in _base_inits(cls):
             if not passes_on or not call.kwargs:
@@ -1218,7 +1277,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             for name in named:
                 if name not in taken:
                     forwarded.setdefault(name, (base, parameters[name]))
-            passes_on, call = takes_any_keyword(parameters), super_call(init)
+            passes_on, call = takes_any_keyword(parameters), super_call(init, _next_init_class(cls, init))
             given = given | call.keywords
         return forwarded
 
@@ -1345,6 +1404,21 @@ def _base_inits(cls: type) -> Iterator[tuple[type, Callable[..., Any], dict[str,
         except (TypeError, ValueError):
             return
         yield base, init, parameters
+
+
+def _next_init_class(cls: type, init: Callable[..., Any]) -> type | None:
+    """The class after the one defining ``init`` in ``cls``'s MRO that has an ``__init__`` of its own: the one
+    ``init`` initialises next (``super().__init__``, or that class named). ``None`` where there is none."""
+    function = inspect.unwrap(init)
+    # (the wrappers of subclasses unwrap to it too: the last of these classes is the one defining it)
+    owners = [i for i, k in enumerate(cls.__mro__) if _unwrapped(vars(k).get("__init__")) is function]
+    if not owners:
+        return None
+    return next((k for k in cls.__mro__[owners[-1] + 1 :] if "__init__" in vars(k)), None)
+
+
+def _unwrapped(function: Any) -> Any:
+    return inspect.unwrap(function) if callable(function) else function
 
 
 def _frameworks_own(cls: type) -> bool:
@@ -1506,6 +1580,13 @@ def _saves_and_loads_itself(cls: type) -> bool:
     if next(savers, None) is not next(loaders, None) or _builds_from_arguments(cls):
         return False
     return builds_from_own_values(cls._from_pretrained)  # type: ignore[attr-defined]
+
+
+def _loader_is_own(cls: type) -> bool:
+    """Whether ``cls``'s ``_from_pretrained`` is its own (or a library's built on hubmixin), not a framework's,
+    which builds from the arguments it is given, nor the base's."""
+    owner = next((klass for klass in cls.__mro__ if "_from_pretrained" in vars(klass)), None)
+    return owner is not None and not _builds_from_arguments(cls) and not owner.__module__.startswith("hubmixin_")
 
 
 def _loader_supplies(cls: type) -> frozenset[str]:

@@ -21,11 +21,13 @@ from typing import Any
 __all__ = [
     "LOADING",
     "ConfigSlot",
+    "get_received",
     "get_config",
     "get_unsaved",
     "has_config",
     "loader_values",
     "loaders_own",
+    "recording_builds",
     "set_config",
     "wrap_init",
 ]
@@ -44,6 +46,10 @@ _GIVEN_SECRETS: set[str] = set()
 thread the model is built (a loader may build it in a pool, where the context variables above are unset)."""
 _GIVEN_SECRETS_LOCK = threading.Lock()
 
+_BUILDS: ContextVar[list[tuple[type, frozenset[str]]] | None] = ContextVar("hubmixin_builds", default=None)
+"""While a class's own ``_from_pretrained`` runs: each instance's class and the arguments its outermost
+``__init__`` was given (see :attr:`ConfigSlot.received`), in the order they were built."""
+
 _SLOT = "_hub_mixin_config_slot"
 _WRAPPED = "_hub_mixin_wraps_init"
 
@@ -57,14 +63,18 @@ class ConfigSlot:
             (``"*args"`` for the positional values ``*args`` took).
         beside: Arguments given beside a dataclass ``config`` (not at what loading gives them), which config.json
             leaves out as huggingface_hub does.
+        received: The arguments the outermost ``__init__`` call was given a value for (neither ``None`` nor the
+            parameter's default; positional ones by their parameter's name, values ``*args`` took as ``"*args"``);
+            ``None`` where unknown (a configuration set, or unpickled). Not part of the configuration.
     """
 
-    __slots__ = ("beside", "config", "unsaved")
+    __slots__ = ("beside", "config", "received", "unsaved")
 
     def __init__(self, config: Any, unsaved: dict[str, str] | None = None, beside: list[str] | None = None) -> None:
         self.config = config
         self.unsaved = unsaved or {}
         self.beside = beside or []
+        self.received: frozenset[str] | None = None
 
     def __repr__(self) -> str:
         return f"ConfigSlot({self.config!r})"
@@ -90,6 +100,7 @@ class ConfigSlot:
     def __setstate__(self, state: Any) -> None:
         self.config, self.unsaved, *beside = state  # (pickled before `beside` existed: two items)
         self.beside = beside[0] if beside else []
+        self.received = None
 
 
 def has_config(instance: object) -> bool:
@@ -107,6 +118,26 @@ def get_unsaved(instance: object) -> dict[str, str]:
     """The ``__init__`` arguments of ``instance`` left out of its configuration: name to type name."""
     slot = getattr(instance, "__dict__", {}).get(_SLOT)
     return dict(slot.unsaved) if isinstance(slot, ConfigSlot) else {}
+
+
+def get_received(instance: object) -> frozenset[str] | None:
+    """The arguments the outermost ``__init__`` of ``instance`` was given a value for (see
+    :attr:`ConfigSlot.received`); ``None`` where unknown."""
+    slot = getattr(instance, "__dict__", {}).get(_SLOT)
+    return slot.received if isinstance(slot, ConfigSlot) else None
+
+
+@contextlib.contextmanager
+def recording_builds() -> Iterator[list[tuple[type, frozenset[str]]]]:
+    """Record, while it is open, the class of each instance built on this thread and the arguments its outermost
+    ``__init__`` was given (see :attr:`ConfigSlot.received`): a class's own ``_from_pretrained`` that fails is
+    told apart from one that built the model without an argument config.json could not hold."""
+    builds: list[tuple[type, frozenset[str]]] = []
+    token = _BUILDS.set(builds)
+    try:
+        yield builds
+    finally:
+        _BUILDS.reset(token)
 
 
 def get_beside(instance: object) -> list[str]:
@@ -181,6 +212,31 @@ def _by_position(init: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
     return (*args, *(kwargs.pop(name) if name in kwargs else default for name, default in rest[: last + 1]))
 
 
+@functools.cache
+def _parameters(init: Callable[..., Any]) -> tuple[tuple[str, ...], dict[str, Any], str | None]:
+    """The positional parameters of ``init`` (after ``self``), the defaults of its named ones, and its ``*args``'s
+    name."""
+    try:
+        parameters = list(inspect.signature(init).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return (), {}, None
+    positional = tuple(p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
+    star = next((p.name for p in parameters if p.kind is p.VAR_POSITIONAL), None)
+    return positional, defaults, star
+
+
+def _received(init: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> frozenset[str]:
+    """The arguments ``init`` is given a value for by ``args`` and ``kwargs``: neither ``None`` nor the
+    parameter's default (what a loader passes on from what it was given, lacking the argument)."""
+    positional, defaults, star = _parameters(init)
+    given = {**dict(zip(positional, args, strict=False)), **kwargs}
+    names = {n for n, v in given.items() if v is not None and v is not defaults.get(n, inspect.Parameter.empty)}
+    if star is not None and len(args) > len(positional):
+        names.add(f"*{star}")
+    return frozenset(names)
+
+
 def wrap_init(cls: type, capture: Callable[[type, tuple[Any, ...], dict[str, Any]], ConfigSlot]) -> None:
     """Make ``cls.__init__`` (its own, or the one it inherits, wrapped on ``cls``) capture its arguments on entry.
 
@@ -197,9 +253,15 @@ def wrap_init(cls: type, capture: Callable[[type, tuple[Any, ...], dict[str, Any
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if not has_config(self) and hasattr(self, "__dict__"):
+            received = _received(init, args, kwargs)
+            builds = _BUILDS.get()
+            if builds is not None:
+                builds.append((type(self), received))
             if LOADING.get():  # config.json names every argument: positional-only ones go by position
                 args = _by_position(init, args, kwargs)
-            object.__setattr__(self, _SLOT, capture(type(self), args, kwargs))
+            slot = capture(type(self), args, kwargs)
+            slot.received = received
+            object.__setattr__(self, _SLOT, slot)
         if own:
             init(self, *args, **kwargs)
         else:  # inherited: the next ``__init__`` in the instance's MRO, as if this wrapper were not there

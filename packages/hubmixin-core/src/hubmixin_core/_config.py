@@ -8,6 +8,7 @@ import dataclasses
 import enum
 import inspect
 import json
+import os
 import types
 import typing
 from collections.abc import Iterable
@@ -246,6 +247,8 @@ def _coder_for(annotation: Any, coders: Coders) -> tuple[type, Any] | None:
     """The class ``annotation`` is (or is a generic of: ``tuple[int, int]``) and the decoder of the first coder
     whose type it is a subclass of; ``None`` where no coder takes it."""
     base = typing.get_origin(annotation) or annotation
+    if base is os.PathLike:  # (the usual annotation of a path: the built-in coder encoded it from a PurePath)
+        base = PurePath
     if not isinstance(base, type) or base is types.UnionType:
         return None
     return next(((base, decoder) for type_, (_, decoder) in coders.items() if issubclass(base, type_)), None)

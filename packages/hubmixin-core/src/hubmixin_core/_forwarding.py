@@ -49,34 +49,71 @@ def _source_tree(function: Callable[..., Any]) -> ast.Module | None:
 
 
 @functools.cache
-def super_call(init: Callable[..., Any]) -> SuperCall:
-    """What ``init`` passes to ``super().__init__(...)`` (or ``Base.__init__(self, ...)``)."""
+def super_call(init: Callable[..., Any], base: type | None = None) -> SuperCall:
+    """What ``init`` passes to its base's ``__init__``: ``super().__init__(...)``, or ``Base.__init__(self, ...)``
+    where ``Base`` is ``base`` (the next class in the MRO; another class's ``__init__``, a helper's, is not the
+    base's). Unknown where the source cannot be read, where the calls differ (branches), or where a starred
+    argument is not the ``*args`` it takes, passed on unchanged and last (``*args[1:]``, ``*reversed(args)``):
+    the values ``*args`` took cannot then be named."""
     tree = _source_tree(init)
-    if tree is None:
+    node = None if tree is None else next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
+    if node is None:
         return _UNKNOWN
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
-    calls = [c for c in calls if _is_base_init(c.func)]  # type: ignore[arg-type]
-    if not calls:
+    named = _resolved(init, base)
+    calls = [
+        c
+        for c in ast.walk(node)
+        if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and _is_base_init(c.func, named)
+    ]
+    if not calls or len({ast.dump(_given(c)) for c in calls}) > 1:
         return _UNKNOWN
-    positional, names, args, kwargs = 0, set[str](), False, False
-    for call in calls:
-        given = call.args[1:] if isinstance(call.func.value, ast.Name) else call.args  # type: ignore[attr-defined]
-        before = given[: next((i for i, a in enumerate(given) if isinstance(a, ast.Starred)), len(given))]
-        positional = max(positional, len(before))
-        args = args or any(isinstance(a, ast.Starred) for a in given)
-        names.update(k.arg for k in call.keywords if k.arg is not None)
-        kwargs = kwargs or any(k.arg is None for k in call.keywords)
-    return SuperCall(positional, frozenset(names), args=args, kwargs=kwargs)
+    given = _given(calls[0])
+    stars = [i for i, a in enumerate(given.args) if isinstance(a, ast.Starred)]
+    varargs = node.args.vararg.arg if node.args.vararg is not None else None
+    last = given.args[-1] if given.args else None
+    if stars and (stars != [len(given.args) - 1] or not (isinstance(last, ast.Starred) and _is(last.value, varargs))):
+        return _UNKNOWN
+    return SuperCall(
+        len(given.args) - len(stars),
+        frozenset(k.arg for k in given.keywords if k.arg is not None),
+        args=bool(stars),
+        kwargs=any(k.arg is None for k in given.keywords),
+    )
 
 
-def _is_base_init(func: ast.Attribute) -> bool:
-    """``super().__init__``, ``super(Cls, self).__init__`` or ``Name.__init__`` (a base named)."""
+def _given(call: ast.Call) -> ast.Call:
+    """What ``call`` gives the base's ``__init__`` (without the ``self`` of ``Base.__init__(self, ...)``), as a
+    call comparable with another's."""
+    args = (
+        call.args[1:] if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name) else call.args
+    )
+    return ast.Call(func=ast.Name(id="init"), args=args, keywords=call.keywords)
+
+
+def _is(node: ast.expr, name: str | None) -> bool:
+    return name is not None and isinstance(node, ast.Name) and node.id == name
+
+
+def _resolved(init: Callable[..., Any], base: type | None) -> frozenset[str]:
+    """The names under which ``init``'s code reaches the class ``base`` (a global, or a class of an enclosing
+    function)."""
+    if base is None:
+        return frozenset()
+    try:
+        found = inspect.getclosurevars(inspect.unwrap(init))
+    except (TypeError, ValueError):
+        return frozenset()
+    return frozenset(n for scope in (found.nonlocals, found.globals) for n, v in scope.items() if v is base)
+
+
+def _is_base_init(func: ast.Attribute, base: frozenset[str]) -> bool:
+    """``super().__init__``, ``super(Cls, self).__init__`` or ``Name.__init__`` with ``Name`` one of ``base``."""
     if func.attr != "__init__":
         return False
     owner = func.value
     if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "super":
         return True
-    return isinstance(owner, ast.Name)
+    return isinstance(owner, ast.Name) and owner.id in base
 
 
 def passes_on_whole(method: Callable[..., Any], name: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 from hubmixin_core._checks import same_value
 
-__all__ = ["decoded_as_default", "is_mapping", "json_native", "key_annotation", "type_change"]
+__all__ = ["decoded_as_default", "is_mapping", "json_native", "key_annotation", "sentinel_default", "type_change"]
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _SEQUENCES = (list, collections.abc.Sequence, collections.abc.MutableSequence)
@@ -140,6 +140,25 @@ def _fields_change(before: Any, after: Any, where: str) -> Change:
         if found is not None:
             return found
     return None
+
+
+def sentinel_default(default: Any, annotation: Any = Any) -> bool:
+    """Whether ``default`` is an Enum member standing for "not given" (attrs' ``NOTHING``, a PEP 661-style
+    ``_Missing.MISSING``): its annotation names other types than that enum (``None`` aside). Such a default is left
+    out of config.json (huggingface_hub cannot hold it either), so it applies at load. Without an annotation (or
+    ``Any``) the enum default says the argument's type instead."""
+    if not isinstance(default, enum.Enum) or _loose(annotation):
+        return False
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    named = [a for a in typing.get_args(annotation) if a is not type(None)] if union else [annotation]
+    return not all(_enum_class_of(a, default) for a in named)
+
+
+def _enum_class_of(annotation: Any, member: enum.Enum) -> bool:
+    """Whether ``annotation`` is an enum class ``member`` belongs to."""
+    return isinstance(annotation, type) and issubclass(annotation, enum.Enum) and isinstance(member, annotation)
 
 
 def decoded_as_default(default: Any, value: Any) -> Any:

@@ -1,0 +1,277 @@
+"""A class's own loader rebuilding an argument config.json cannot hold is judged by what its ``__init__`` receives,
+whatever shape the loader has and whether its source can be read; ``*args`` passed on are named only where the
+``__init__`` passes them on unchanged to its base; sentinel defaults stay out of config.json; path annotations."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import json
+import os
+import textwrap
+from pathlib import Path
+from typing import Any, Self
+
+import pytest
+
+from hubmixin_core import DownloadOptions, ModelHubMixin
+from hubmixin_core.errors import MissingArgumentError
+
+pytestmark = pytest.mark.filterwarnings("ignore::hubmixin_core.ConfigEncodingWarning")  # (unsaved arguments)
+
+
+class Body:
+    """A module JSON cannot hold (setfit's sentence-transformers body)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+def load_body(model_id: str) -> Body:
+    return Body(int((Path(model_id) / "body.txt").read_text()))
+
+
+class Net(ModelHubMixin):
+    def __init__(self, body: Body, head_dim: int = 2) -> None:
+        self.body, self.head_dim = body, head_dim
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        (save_directory / "body.txt").write_text(str(self.body.n))
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return cls(load_body(model_id), **model_kwargs)
+
+
+class IntoKwargs(Net):
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        model_kwargs["body"] = load_body(model_id)
+        return cls(**model_kwargs)
+
+
+class ThroughHelper(Net):
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return cls.from_body(load_body(model_id), **model_kwargs)
+
+    @classmethod
+    def from_body(cls, body: Body, **kwargs: Any) -> Self:
+        return cls(body=body, **kwargs)
+
+
+class ThroughPartial(Net):
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return functools.partial(cls, body=load_body(model_id))(**model_kwargs)
+
+
+class GivenOrRebuilt(Net):
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        body = model_kwargs.pop("body", None) or load_body(model_id)
+        return cls(body, **model_kwargs)
+
+
+class OptionalBody(ModelHubMixin):
+    """Its loader passes on what it was given: ``body`` falls back to its default."""
+
+    def __init__(self, body: Body | None = None, head_dim: int = 2) -> None:
+        self.body, self.head_dim = body, head_dim
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        pass
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return cls(**model_kwargs)
+
+
+def _saved(model: ModelHubMixin, directory: Path) -> dict[str, Any]:
+    model.save_pretrained(directory)
+    saved: dict[str, Any] = json.loads((directory / "config.json").read_text())
+    return saved
+
+
+@pytest.mark.parametrize("loader", [Net, IntoKwargs, ThroughHelper, ThroughPartial, GivenOrRebuilt])
+def test_a_loader_rebuilding_the_unsaved_argument_loads_whatever_its_shape(loader: type[Net], tmp_path: Path) -> None:
+    assert _saved(loader(Body(7), head_dim=3), tmp_path)["_hub_mixin_unsaved"] == {"body": "Body"}
+    loaded = loader.from_pretrained(tmp_path)
+    assert (type(loaded), loaded.body.n, loaded.head_dim) == (loader, 7, 3)
+
+
+_GENERATED = textwrap.dedent(
+    """
+    class Generated(ModelHubMixin):
+        def __init__(self, body, head_dim: int = 2):
+            self.body, self.head_dim = body, head_dim
+        def _save_pretrained(self, save_directory):
+            (save_directory / "body.txt").write_text(str(self.body.n))
+        @classmethod
+        def _from_pretrained(cls, *, model_id, revision, cache_dir, force_download, local_files_only, token, **kw):
+            kw["body"] = load_body(model_id)
+            return cls(**kw)
+    class Forgets(Generated):
+        @classmethod
+        def _from_pretrained(cls, *, model_id, revision, cache_dir, force_download, local_files_only, token, **kw):
+            return cls(**kw)
+    """
+)
+
+
+def test_a_loader_without_source_is_judged_by_what_init_receives(tmp_path: Path) -> None:
+    namespace: dict[str, Any] = {"__name__": "generated", "ModelHubMixin": ModelHubMixin, "load_body": load_body}
+    exec(compile(_GENERATED, "<generated>", "exec"), namespace)  # noqa: S102  (no source to read: a .pyc-only install too)
+    _saved(namespace["Generated"](Body(7), head_dim=3), tmp_path)
+    loaded = namespace["Generated"].from_pretrained(tmp_path)
+    assert (loaded.body.n, loaded.head_dim) == (7, 3)
+    with pytest.raises(MissingArgumentError, match=r"'body' \(a Body\).*model_kwargs=\{'body'") as caught:
+        namespace["Forgets"].from_pretrained(tmp_path)
+    assert isinstance(caught.value.__cause__, TypeError)  # (__init__'s: a required argument missing)
+    given = namespace["Forgets"].from_pretrained(tmp_path, model_kwargs={"body": Body(5)})
+    assert (given.body.n, given.head_dim) == (5, 3)
+
+
+def test_a_loader_building_the_model_without_the_unsaved_argument_is_refused(tmp_path: Path) -> None:
+    assert _saved(OptionalBody(Body(7), head_dim=3), tmp_path)["_hub_mixin_unsaved"] == {"body": "Body"}
+    with pytest.raises(MissingArgumentError, match=r"'body' \(a Body\)"):
+        OptionalBody.from_pretrained(tmp_path)  # (built with body=None: not the model saved)
+    given = OptionalBody.from_pretrained(tmp_path, model_kwargs={"body": Body(1)}).body
+    assert given is not None and given.n == 1
+
+
+class Backbone(ModelHubMixin):
+    def __init__(self, depth: int = 1, width: int = 2, heads: int = 3) -> None:
+        self.shape = (depth, width, heads)
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        pass
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return cls(**model_kwargs)
+
+
+class Tagged(Backbone):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args[1:], **kwargs)  # (the first value is a tag)
+
+
+class Flippable(Backbone):
+    def __init__(self, *args: Any, transpose: bool = False, **kwargs: Any) -> None:
+        super().__init__(*(reversed(args) if transpose else args), **kwargs)
+
+
+class Legacy(Backbone):
+    def __init__(self, *args: Any, legacy: bool = False, **kwargs: Any) -> None:
+        if legacy:
+            super().__init__(0, *args, **kwargs)
+        else:
+            super().__init__(*args, **kwargs)
+
+
+class Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class WithHelper(Backbone, Named):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        Named.__init__(self, "backbone")
+        super().__init__(*args, **kwargs)
+
+
+class NamesItsBase(Backbone):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        Backbone.__init__(self, 10, *args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("build", "saved"),
+    [
+        (lambda: Tagged(7, 4, 5), {"_hub_mixin_unsaved": {"*args": "tuple"}}),
+        (lambda: Flippable(4, 5, transpose=True), {"_hub_mixin_unsaved": {"*args": "tuple"}, "transpose": True}),
+        (lambda: Legacy(4, 5), {"_hub_mixin_unsaved": {"*args": "tuple"}, "legacy": False}),
+    ],
+)
+def test_args_passed_on_transformed_or_in_branches_are_not_named(
+    build: Any, saved: dict[str, Any], tmp_path: Path
+) -> None:
+    assert _saved(build(), tmp_path) == saved
+    with pytest.raises(MissingArgumentError, match=r"\*args"):  # (not another model, silently)
+        type(build()).from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("build", "shape"), [(lambda: WithHelper(4, 5), (4, 5, 3)), (lambda: NamesItsBase(4), (10, 4, 3))]
+)
+def test_args_passed_on_to_the_base_are_named_by_its_parameters(build: Any, shape: Any, tmp_path: Path) -> None:
+    model = build()
+    assert model.shape == shape
+    _saved(model, tmp_path)
+    assert type(model).from_pretrained(tmp_path).shape == shape
+
+
+class _Missing(enum.Enum):
+    MISSING = enum.auto()
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class WithSentinel(ModelHubMixin):
+    def __init__(
+        self,
+        hidden: int = 1,
+        layers: list[int] | _Missing = _Missing.MISSING,
+        color: Color | None = Color.RED,
+    ) -> None:
+        self.layers = [] if layers is _Missing.MISSING else layers
+        self.color = color
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        pass
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return cls(**model_kwargs)
+
+
+def test_a_sentinel_default_is_left_out_of_config_json(tmp_path: Path) -> None:
+    assert _saved(WithSentinel(), tmp_path) == {"color": "red", "hidden": 1}  # (an enum default is a value)
+    assert WithSentinel.from_pretrained(tmp_path).layers == []
+    assert _saved(WithSentinel(layers=_Missing.MISSING), tmp_path / "given") == {"color": "red", "hidden": 1}
+    assert _saved(WithSentinel(layers=[3]), tmp_path / "set")["layers"] == [3]
+
+
+class WithPaths(ModelHubMixin):
+    def __init__(self, vocab: os.PathLike[str] = Path("vocab.txt"), extra: os.PathLike[str] | None = None) -> None:
+        self.vocab, self.extra = vocab, extra
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        pass
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return cls(**model_kwargs)
+
+
+def test_an_argument_annotated_pathlike_comes_back_a_path(tmp_path: Path) -> None:
+    _saved(WithPaths(Path("data/vocab.txt"), extra=Path("data/merges.txt")), tmp_path)
+    loaded = WithPaths.from_pretrained(tmp_path)
+    assert (loaded.vocab, loaded.extra) == (Path("data/vocab.txt"), Path("data/merges.txt"))
+    assert isinstance(loaded.vocab, Path) and isinstance(loaded.extra, Path)
+
+
+def test_an_attrs_factory_field_is_left_out_of_config_json(tmp_path: Path) -> None:
+    attrs = pytest.importorskip("attrs")
+
+    @attrs.define(slots=False)
+    class Layers(WithPaths):
+        hidden: int = 1
+        layers: list[int] = attrs.field(factory=list)  # (its __init__'s default: attrs.NOTHING, an Enum member)
+
+    assert _saved(Layers(), tmp_path) == {"hidden": 1}
+    assert Layers.from_pretrained(tmp_path).layers == []

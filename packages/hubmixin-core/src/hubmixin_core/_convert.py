@@ -49,6 +49,7 @@ from hubmixin_core.weights import (
 )
 from hubmixin_core.weights._names import replaced_by_save
 from hubmixin_core.weights._read import _locate, _read_all, aligned_empty, read_raw
+from hubmixin_core.weights._resolve import _TORCH_CHECKPOINTS, TORCH_READER_NEEDED
 
 __all__ = [
     "GROUP",
@@ -255,6 +256,8 @@ def source_model_class(request: ConvertRequest, base: type[Any], why: str) -> ty
     return cls
 
 
+_TORCH_SUFFIXES = (".pt", ".pth", ".bin")
+
 _LIKELY_READER = {".pt": "torch", ".pth": "torch", ".bin": "torch", ".h5": "keras", ".msgpack": "flax"}
 """The converter to try first for a file suffix: each one imports its framework, so the others are not loaded
 when it accepts the file (the converters still decide)."""
@@ -367,15 +370,7 @@ def convert_checkpoint(
         raise ConvertError(f"{source}: no such file or directory")
     converter = next((c for c in _converters(source) if c.accepts(source)), None)
     if converter is None:
-        if source.is_dir():
-            raise ConvertError(
-                f"{source}: a folder holding no checkpoint hubmixin converts (a folder: pytorch_model.bin or "
-                "shards with their pytorch_model.bin.index.json, with hubmixin-torch; give other formats' file path)"
-            )
-        raise ConvertError(
-            f"{source}: not a format hubmixin converts (.safetensors; .pt/.pth/.bin with hubmixin-torch; "
-            ".weights.h5 with hubmixin-keras; .msgpack with hubmixin-flax)"
-        )
+        raise _no_reader(source)
     loaded_config = _read_config(source, config)
     request = ConvertRequest(source, to, model, loaded_config, input_shape, max_shard_size, progress)
     with atomic_directory(destination, replaces=replaced_by_save) as staging:
@@ -386,6 +381,26 @@ def convert_checkpoint(
         if loaded_config is not None and not (staging / CONFIG_NAME).exists():
             (staging / CONFIG_NAME).write_text(json.dumps(loaded_config, indent=2, sort_keys=True) + "\n")
     return destination
+
+
+def _no_reader(source: Path) -> ConvertError:
+    """The error for a ``source`` no installed converter reads: a PyTorch checkpoint without hubmixin-torch is
+    named as such, with what installs its reader."""
+    torch_reader = any(entry_point.name == "torch" for entry_point in metadata.entry_points(group=GROUP))
+    held = [name for name in _TORCH_CHECKPOINTS if (source / name).is_file()] if source.is_dir() else []
+    torch_file = source.suffix in _TORCH_SUFFIXES or source.name.endswith(".bin.index.json")
+    if not torch_reader and (held or torch_file):
+        what = f"a folder holding {held[0]}" if held else "a PyTorch checkpoint"
+        return ConvertError(f"{source}: {what}: {TORCH_READER_NEEDED}")
+    if source.is_dir():
+        return ConvertError(
+            f"{source}: a folder holding no checkpoint hubmixin converts (a folder: pytorch_model.bin or "
+            "shards with their pytorch_model.bin.index.json, with hubmixin-torch; give other formats' file path)"
+        )
+    return ConvertError(
+        f"{source}: not a format hubmixin converts (.safetensors; .pt/.pth/.bin with hubmixin-torch; "
+        ".weights.h5 with hubmixin-keras; .msgpack with hubmixin-flax)"
+    )
 
 
 def _missing_arguments(request: ConvertRequest, config: Path, error: MissingArgumentError) -> ConvertError:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core._paths import check_local_location
 from hubmixin_core.errors import HubMixinError, WeightsFileError
 from hubmixin_core.weights import (
@@ -31,6 +32,7 @@ from hubmixin_core.weights import (
     read_tensor_infos,
     resolve_weight_files,
 )
+from hubmixin_core.weights._resolve import missing_weights_error
 
 __all__ = ["CheckpointSummary", "FileSummary", "add_inspect_parser", "inspect_checkpoint"]
 
@@ -176,9 +178,9 @@ def _inspect_repo(repo_id: str, revision: str | None) -> CheckpointSummary:
 
     try:
         remote = get_safetensors_metadata(repo_id, revision=revision)
-    except NotASafetensorsRepoError:
+    except NotASafetensorsRepoError as error:
         HfApi().repo_info(repo_id, revision=revision)  # a missing repository or revision, said as such
-        raise
+        raise missing_weights_error(repo_id, DownloadOptions(revision=revision)) from error  # as from_pretrained
     names = sorted(remote.files_metadata)
     sizes = {
         entry.path: getattr(entry, "size", 0) for entry in HfApi().get_paths_info(repo_id, names, revision=revision)

@@ -25,7 +25,9 @@ EXTRAS = FrameworkExtras(
             "places on that mesh; or a `jax.sharding.Mesh`, which resolves the model's own "
             "`nnx.with_partitioning` annotations against it (unannotated parameters are replicated). Each "
             "device receives only its slice, read from the file by slice. `None` puts everything on the default "
-            "device.",
+            "device, or, under the caller's `jax.set_mesh`, where a construction there puts it. A model annotated "
+            "with `nnx.with_partitioning` (which Flax builds under a mesh only) loaded outside a mesh with `None`, "
+            "or with a mapping or callable giving no `NamedSharding`, raises `HubMixinValueError`.",
             ("from hubmixin_flax._sharding import ShardingSpec",),
         ),
         STRICT,

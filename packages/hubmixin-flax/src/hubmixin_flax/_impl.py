@@ -351,19 +351,20 @@ def _construct(
     that of the first ``NamedSharding`` the callable gives for its variables.
 
     Raises:
-        HubMixinValueError: the model needs a mesh and ``sharding`` gives none.
+        HubMixinValueError: the model needs a mesh and ``sharding`` (``None`` included) gives none.
     """
     mesh = mesh_of(sharding)
     try:
         return construct_abstract(cls, kwargs, mesh, rng_counts=rng_counts), mesh
     except ValueError as error:  # Flax's "An auto mesh context or metadata is required ..."
-        if mesh is not None or sharding is None or "mesh" not in str(error):
+        if mesh is not None or "mesh" not in str(error):
             raise
-        found = _mesh_of_callable(cls, kwargs, sharding) if _is_callable(sharding) else None
+        found = _mesh_of_callable(cls, kwargs, sharding) if sharding is not None and _is_callable(sharding) else None
         if found is None:
+            given = "no sharding= is given" if sharding is None else "sharding= gives no NamedSharding to take one from"
             raise HubMixinValueError(
                 f"{cls.__qualname__} has variables annotated with nnx.with_partitioning, which Flax creates under a "
-                f"mesh only, and sharding= gives no NamedSharding to take one from: load it under "
+                f"mesh only, and {given}: load it under "
                 f"`with jax.set_mesh(mesh):`, or pass the Mesh (sharding=mesh) or NamedShardings "
                 f"({str(error).splitlines()[0]})"
             ) from error

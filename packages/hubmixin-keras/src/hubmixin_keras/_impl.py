@@ -21,7 +21,13 @@ from keras.src.layers.merging.base_merge import Merge
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core._warn import warn_user
-from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError, WeightsNotFoundError, format_names
+from hubmixin_core.errors import (
+    HubMixinTypeError,
+    WeightsDtypeError,
+    WeightsKeyError,
+    WeightsNotFoundError,
+    format_names,
+)
 from hubmixin_core.typing import ClassKeywords
 from hubmixin_core.weights import (
     Checkpoint,
@@ -90,6 +96,49 @@ def _numpy(variable: Any) -> np.ndarray[Any, Any]:
     return array if array.dtype == dtype else array.astype(dtype)
 
 
+_INT_WIDTHS = frozenset({"I32", "I64"})
+_BACKEND_INTS: tuple[tuple[type[keras.Layer], str], ...] = ((keras.layers.Normalization, "count"),)
+"""Keras' own variables declared ``dtype="int"``, which Keras makes int64 on TensorFlow and int32 on the other
+backends: written as I64 (PyTorch's width) and loaded from either width, so that the files do not depend on the
+backend."""
+
+
+def _backend_int(layer: keras.Layer, name: str) -> bool:
+    return any(isinstance(layer, kind) and name == variable for kind, variable in _BACKEND_INTS)
+
+
+def _saved(layer: keras.Layer, name: str, variable: Any) -> np.ndarray[Any, Any]:
+    """A variable's value as written to the file: one of ``_BACKEND_INTS`` as int64."""
+    array = _numpy(variable)
+    return array.astype(np.int64) if _backend_int(layer, name) and array.dtype == np.int32 else array
+
+
+def _expected(group: LayerTensors[Any], name: str, checkpoint: Checkpoint) -> TensorInfo:
+    """The shape and dtype variable ``name`` of ``group`` loads in: one of ``_BACKEND_INTS`` takes the file's
+    width, I32 or I64 (its values are checked to fit by ``_check_fits``)."""
+    info = _info(group.tensors[name])
+    if not _backend_int(group.layer, name) or info.dtype not in _INT_WIDTHS:
+        return info
+    try:
+        (local,) = LAYOUTS.find(group.layer).to_canonical(group.layer, group.path, {name: info})
+    except Exception:  # an adapter that maps only its whole set of tensors: the variable's own dtype
+        return info
+    found = checkpoint.infos.get(group.full_name(local))
+    return TensorInfo(info.shape, found.dtype) if found is not None and found.dtype in _INT_WIDTHS else info
+
+
+def _check_fits(variable: Any, tensor: LazyTensor, value: Any) -> None:
+    """Refuse an I64 tensor whose values an int32 variable cannot hold (rather than wrap them around)."""
+    if tensor.info.dtype != "I64" or dtype_name(variable.dtype) != "I32":
+        return
+    array = np.asarray(keras.ops.convert_to_numpy(value))
+    bounds = np.iinfo(np.int32)
+    if array.size and (array.min() < bounds.min or array.max() > bounds.max):
+        source = tensor.checkpoint.source(tensor.key) if tensor.key else tensor.checkpoint.description
+        detail = "its values exceed int32's range"
+        raise WeightsDtypeError(source, tensor.key or tensor.name, "I32", "I64", detail=detail)
+
+
 def _layers(walked: list[tuple[str, keras.Layer, dict[str, Any]]], *, arrays: bool) -> list[LayerTensors[Any]]:
     """Each layer of ``walked`` (:func:`layer_variables`' groups) holding variables: as arrays with LoRA updates
     merged (to save, as Keras' ``save_weights`` writes them), or the variables themselves without the LoRA factors
@@ -99,7 +148,7 @@ def _layers(walked: list[tuple[str, keras.Layer, dict[str, Any]]], *, arrays: bo
         if not variables:
             continue
         if arrays:
-            tensors = merge_lora(layer, {name: _numpy(v) for name, v in variables.items()})
+            tensors = merge_lora(layer, {name: _saved(layer, name, v) for name, v in variables.items()})
         else:
             factors = lora_names(layer, variables)
             tensors = {name: v for name, v in variables.items() if name not in factors}
@@ -209,6 +258,16 @@ def _keras_format(model_id: str, download: DownloadOptions) -> str | None:
     return None
 
 
+def _dtype_given_once(owner: str, dtype: Any, model_kwargs: Mapping[str, Any]) -> None:
+    """Refuse ``dtype=`` beside Keras' own ``dtype`` keyword in ``model_kwargs``: the model would report one
+    policy while its layers, built under the other, hold and compute in that one."""
+    if dtype is not None and model_kwargs.get("dtype") is not None:
+        raise HubMixinTypeError(
+            f"{owner}.from_pretrained: 'dtype' given both in model_kwargs and as the load option: give it once "
+            "(dtype= builds the model and all its layers under that Keras dtype policy)"
+        )
+
+
 _LAYER_KEYWORDS = frozenset(
     name for name, p in inspect.signature(keras.Layer.__init__).parameters.items() if p.kind is p.KEYWORD_ONLY
 ) | {"input_shape", "input_dim"}  # (Layer takes these two from its **kwargs, with a warning)
@@ -294,6 +353,7 @@ class KerasHubMixinBase(ModelHubMixin):
         Also takes huggingface_hub's signature (``revision``, ``token``, ... and the ``__init__`` arguments as
         keywords), so an override written for huggingface_hub forwards to ``super()._from_pretrained`` unchanged.
         """
+        _dtype_given_once(cls.__qualname__, dtype, model_kwargs)
         dtype = dtype_policy_name(dtype)  # any Keras dtype policy; variables keep the dtype it gives them
         checkpoint = _open(model_id, download).renamed(key_mapping)
         with pending_cleared_on_error():
@@ -325,11 +385,13 @@ class KerasHubMixinBase(ModelHubMixin):
             variables = {group.path: group.tensors for group in layers}
             ours = {group.path: layer_settings(group.layer) for group in layers}
             warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
-            infos = [LayerTensors(g.path, g.layer, {n: _info(v) for n, v in g.tensors.items()}) for g in layers]
+            infos = [LayerTensors(g.path, g.layer, {n: _expected(g, n, checkpoint) for n in g.tensors}) for g in layers]
             load = load_canonical(infos, checkpoint, LAYOUTS, strict=strict, convert_floating=dtype is not None)
             for group, tensors in load.lazily():
                 for name, tensor in tensors.items():
-                    assign(variables[group.path][name], _value(tensor))
+                    value = _value(tensor)
+                    _check_fits(variables[group.path][name], tensor, value)
+                    assign(variables[group.path][name], value)
             initialize_rest(layer)
             for group in layers:
                 reset_lora(group.layer, own_variables(group.layer))

@@ -32,7 +32,11 @@ __all__ = [
     "handle_whoami",
 ]
 
-_REPO_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
+_REPO_NAME = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")  # the Hub client's rule
+_REPO_NAME_RULE = (
+    "up to 96 letters, digits, '-', '_' and '.', neither starting nor ending with '-' or '.', without '--' or "
+    "'..', not ending in '.git'"
+)
 _REPO_TYPES = {None: "model", "model": "model", "dataset": "dataset", "space": "space"}
 _CREATE_FIELDS = {"name", "organization", "type", "private", "visibility", "sdk"}
 _UNSUPPORTED_FIELDS = {  # what the client sends for options LocalHub does not implement, by the option's name
@@ -65,9 +69,13 @@ def handle_git(ex: Exchange) -> None:
 
 def check_repo_name(name: object, what: str = "repository") -> str:
     """``name`` if it is a valid repository (or bucket) name; 400 otherwise."""
-    if not isinstance(name, str) or not _REPO_NAME.match(name) or "--" in name or ".." in name:
-        raise HubError(400, f"Invalid {what} name {name!r}: use letters, digits, '-', '_' and '.'")
+    if not isinstance(name, str) or not _valid_name(name):
+        raise HubError(400, f"Invalid {what} name {name!r}: {_REPO_NAME_RULE}")
     return name
+
+
+def _valid_name(name: str) -> bool:
+    return bool(_REPO_NAME.match(name)) and "--" not in name and ".." not in name and not name.endswith(".git")
 
 
 def _refuse_unsupported_options(body: dict[str, object]) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path, PurePosixPath
 
+from huggingface_hub import HfApi
 from huggingface_hub.errors import LocalEntryNotFoundError, RemoteEntryNotFoundError
 
 from hubmixin_core._generated._options import DownloadOptions
@@ -14,7 +16,7 @@ from hubmixin_core.errors import ShardIndexError, WeightsNotFoundError
 from hubmixin_core.weights._index import ShardIndex
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE
 
-__all__ = ["WeightFiles", "resolve_weight_files"]
+__all__ = ["TORCH_READER_NEEDED", "WeightFiles", "missing_weights_error", "resolve_weight_files", "torch_reader_note"]
 
 
 @dataclass(frozen=True)
@@ -78,12 +80,7 @@ def resolve_weight_files(
         return WeightFiles((single,))
     directory = Path(model_id)
     if index_path is None:
-        missing = f"found neither {filename} nor {index_filename}"
-        if directory.is_dir():
-            held = sorted(p.name for p in directory.iterdir())
-            raise WeightsNotFoundError(f"{directory}: {missing} (it holds {held}){_convert_hint(directory, held)}")
-        where = f"{model_id}@{options.revision}" if options.revision else str(model_id)
-        raise WeightsNotFoundError(f"{where}: {missing}")
+        raise missing_weights_error(model_id, options, filename, index_filename)
     index = ShardIndex.read(index_path)
     if not directory.is_dir():
         try:
@@ -103,10 +100,63 @@ def resolve_weight_files(
 _TORCH_CHECKPOINTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 """What huggingface_hub's and transformers' PyTorch saves wrote before safetensors."""
 
+_CONVERTERS = "hubmixin.converters"  # the entry-point group of hubmixin convert's readers (_convert.GROUP)
 
-def _convert_hint(directory: Path, held: list[str]) -> str:
-    """How to rewrite a folder's legacy PyTorch checkpoint for loading (hubmixin-torch loads it as it is)."""
-    found = next((name for name in _TORCH_CHECKPOINTS if name in held), None)
+TORCH_READER_NEEDED = "reading it needs hubmixin-torch, which is not installed: pip install hubmixin-torch"
+"""What a legacy PyTorch checkpoint's hint and ``hubmixin convert`` say where hubmixin-torch is not installed."""
+
+
+def missing_weights_error(
+    model_id: str | Path,
+    options: DownloadOptions,
+    filename: str = SAFETENSORS_SINGLE_FILE,
+    index_filename: str = SAFETENSORS_INDEX_NAME,
+) -> WeightsNotFoundError:
+    """The error for a model directory or Hub repository holding neither ``filename`` nor ``index_filename``:
+    naming what a folder holds, and, for a legacy PyTorch checkpoint there, how to convert it."""
+    missing = f"found neither {filename} nor {index_filename}"
+    directory = Path(model_id)
+    if directory.is_dir():
+        held = sorted(p.name for p in directory.iterdir())
+        found = next((name for name in _TORCH_CHECKPOINTS if name in held), None)
+        hint = _convert_hint(found, f"convert it with `hubmixin convert {directory} DST --to torch|flax|keras`")
+        return WeightsNotFoundError(f"{directory}: {missing} (it holds {held}){hint}")
+    revision = f" --revision {options.revision}" if options.revision else ""
+    steps = (
+        f"download it (`hf download {model_id}{revision} --local-dir DIR`), then convert it with "
+        "`hubmixin convert DIR DST --to torch|flax|keras`"
+    )
+    where = f"{model_id}@{options.revision}" if options.revision else str(model_id)
+    hint = _convert_hint(_hub_torch_checkpoint(str(model_id), options), steps)
+    return WeightsNotFoundError(f"{where}: {missing}{hint}")
+
+
+def _convert_hint(found: str | None, steps: str) -> str:
+    """How to rewrite the legacy PyTorch checkpoint ``found`` for loading (hubmixin-torch loads it as it is)."""
     if found is None:
         return ""
-    return f": a PyTorch checkpoint ({found}): convert it with `hubmixin convert {directory} DST --to torch|flax|keras`"
+    needs = torch_reader_note()
+    return f": a PyTorch checkpoint ({found}): {steps}{f' ({needs})' if needs else ''}"
+
+
+def _hub_torch_checkpoint(repo_id: str, options: DownloadOptions) -> str | None:
+    """The legacy PyTorch checkpoint the Hub repository ``repo_id`` holds, asked without downloading it; ``None``
+    where it holds none, or where that is not known (offline, ``local_files_only``, any error: a hint only)."""
+    if options.local_files_only:
+        return None
+    api = HfApi(endpoint=options.endpoint, token=options.token)
+    for name in _TORCH_CHECKPOINTS:
+        try:
+            if api.file_exists(repo_id, name, revision=options.revision):
+                return name
+        except Exception:  # (offline, no access, ...): the error stays as it was, without the hint
+            return None
+    return None
+
+
+def torch_reader_note() -> str:
+    """``""`` where hubmixin-torch, which reads ``pytorch_model.bin`` (and ``.pt`` files), is installed; else
+    what reading one needs."""
+    if any(entry_point.name == "torch" for entry_point in metadata.entry_points(group=_CONVERTERS)):
+        return ""
+    return TORCH_READER_NEEDED

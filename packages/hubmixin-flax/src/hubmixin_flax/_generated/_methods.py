@@ -242,7 +242,10 @@ class FlaxModelHubMixinMethods(FlaxHubMixinBase):
                 for the default device); in either, a `PartitionSpec` under the caller's `jax.set_mesh` places on that
                 mesh; or a `jax.sharding.Mesh`, which resolves the model's own `nnx.with_partitioning` annotations
                 against it (unannotated parameters are replicated). Each device receives only its slice, read from the
-                file by slice. `None` puts everything on the default device.
+                file by slice. `None` puts everything on the default device, or, under the caller's `jax.set_mesh`,
+                where a construction there puts it. A model annotated with `nnx.with_partitioning` (which Flax builds
+                under a mesh only) loaded outside a mesh with `None`, or with a mapping or callable giving no
+                `NamedSharding`, raises `HubMixinValueError`.
             strict (`bool`, *optional*, defaults to `False`):
                 Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise
                 `WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is

@@ -39,6 +39,7 @@ from hubmixin_core.weights import (
     numpy_dtype,
     open_checkpoint,
     save_canonical,
+    settings_metadata,
     tied_names,
     warn_settings,
 )
@@ -58,7 +59,7 @@ from hubmixin_keras._keras_saving import keep_keras_saving
 from hubmixin_keras._layout import LAYOUTS, shape_keys_of
 from hubmixin_keras._lora import lora_names, merge_lora, reset_lora
 from hubmixin_keras._own_loaders import run_own_loaders
-from hubmixin_keras._settings import layer_settings
+from hubmixin_keras._settings import model_settings
 from hubmixin_keras._shared import Tie, layer_variables
 from hubmixin_keras._walk import (
     has_own_build,
@@ -322,8 +323,11 @@ class KerasHubMixinBase(ModelHubMixin):
             max_shard_size=max_shard_size,
             dtype=file_dtype_name(dtype),
             framework=f"keras-{keras.backend.backend()}",
-            settings=layer_settings,
-            metadata={**build_metadata(_as_layer(self)), **_tied_metadata(_as_layer(self), layers, ties)},
+            metadata={
+                **build_metadata(_as_layer(self)),
+                **_tied_metadata(_as_layer(self), layers, ties),
+                **settings_metadata(model_settings((group.path, group.layer) for group in layers)),
+            },
         )
 
     if TYPE_CHECKING:  # huggingface_hub's signature, so that a library's override written for it type-checks
@@ -383,7 +387,7 @@ class KerasHubMixinBase(ModelHubMixin):
                 logger.warning("%s, not loaded: %s", detail, format_names(unreached))
             layers = _layers(layer_variables(layer)[0], arrays=False)
             variables = {group.path: group.tensors for group in layers}
-            ours = {group.path: layer_settings(group.layer) for group in layers}
+            ours = model_settings((group.path, group.layer) for group in layers)
             warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
             infos = [LayerTensors(g.path, g.layer, {n: _expected(g, n, checkpoint) for n in g.tensors}) for g in layers]
             load = load_canonical(infos, checkpoint, LAYOUTS, strict=strict, convert_floating=dtype is not None)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 
 import pytest
 from core_models import MLP
+from huggingface_hub.errors import EntryNotFoundError
 
-from hubmixin_core.errors import HubMixinError
+from hubmixin_core.errors import HubMixinError, WeightsNotFoundError
 from hubmixin_core.weights import numpy_dtype, parse_size
 
 PACKAGES = Path(__file__).parents[2]
@@ -38,3 +40,12 @@ def test_no_package_raises_a_bare_builtin() -> None:
         if _BUILTIN_RAISE.search(line)
     ]
     assert offenders == []
+
+
+def test_a_missing_checkpoint_error_crosses_a_process_pool(tmp_path: Path) -> None:
+    """An error raised in a worker reaches the parent whole (WeightsNotFoundError is laid out as an OSError)."""
+    with pytest.raises(WeightsNotFoundError) as raised:
+        MLP.from_pretrained(tmp_path)  # a directory without weights
+    restored = pickle.loads(pickle.dumps(raised.value))  # noqa: S301 - our own object
+    assert type(restored) is WeightsNotFoundError and restored.args == raised.value.args
+    assert isinstance(restored, FileNotFoundError) and isinstance(restored, EntryNotFoundError)

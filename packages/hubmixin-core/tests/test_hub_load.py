@@ -179,3 +179,12 @@ def test_a_repository_without_weights_is_an_entry_not_found_error(local_hub: Loc
     with pytest.raises(EntryNotFoundError) as raised:
         MLP.from_pretrained(repo_id)
     assert isinstance(raised.value, WeightsNotFoundError) and "found neither model.safetensors" in str(raised.value)
+
+
+def test_a_path_to_a_file_is_refused_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file given for the model's directory names no repository: said so before any request."""
+    monkeypatch.chdir(tmp_path)
+    Path("ckpt.safetensors").write_bytes(b"")
+    for given in (Path("ckpt.safetensors"), "ckpt.safetensors"):
+        with pytest.raises(WeightsNotFoundError, match=r"ckpt\.safetensors: is a file, not a directory"):
+            MLP.from_pretrained(given, endpoint="http://127.0.0.1:9")  # (no request reaches it)

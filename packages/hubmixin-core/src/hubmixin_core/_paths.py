@@ -60,7 +60,8 @@ def check_local_location(location: str | Path, takes: str, *, files: bool = Fals
         return
     text = str(location)
     looks_local = (
-        text.startswith(("/", "./", "../", "~"))
+        path.exists()  # a file: no repo id is meant
+        or text.startswith(("/", "./", "../", "~"))
         or text.count("/") > 1
         or not _valid_repo_id(text)  # ``my-model/``, ``my model``: only a path can be meant
     )

@@ -53,7 +53,9 @@ class HubMixinError(Exception):
 
 
 def _rebuilt(cls: type[HubMixinError], args: tuple[Any, ...], state: dict[str, Any]) -> HubMixinError:
-    error = cls.__new__(cls, *args)
+    # The first builtin base's __new__, unless another one lays the instance out (OSError, for WeightsNotFoundError).
+    new = OSError.__new__ if issubclass(cls, OSError) else cls.__new__
+    error = new(cls, *args)
     BaseException.__init__(error, *args)
     vars(error).update(state)
     return error

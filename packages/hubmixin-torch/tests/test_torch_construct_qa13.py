@@ -217,3 +217,24 @@ def test_device_flags_read_from_a_parameter_in_init_tell_its_device(
     assert (loaded.use_cpu_path, loaded.on_cuda) == (True, False)  # use_cpu_path was False
     assert loaded.fc.weight.is_cpu and not loaded.fc.weight.is_meta
     assert not _built_normally(caplog)
+
+
+class Resized(nn.Module, PyTorchModelHubMixin):
+    """Gives registered Parameters other data through ``__init__``'s own names for them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        table = nn.Parameter(torch.zeros(4))
+        self.table = table
+        table.data = torch.arange(6.0)  # resized once its real size is known
+        scale = nn.Parameter(torch.ones(3))
+        self.scale = scale
+        scale.data = scale.data.double()
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_data_given_through_inits_own_name_after_registering_loads(strict: bool, tmp_path: Path) -> None:
+    Resized().save_pretrained(tmp_path)
+    loaded = Resized.from_pretrained(tmp_path, strict=strict)
+    assert torch.equal(loaded.table, torch.arange(6.0))
+    assert loaded.scale.dtype == torch.float64 and torch.equal(loaded.scale, torch.ones(3, dtype=torch.float64))

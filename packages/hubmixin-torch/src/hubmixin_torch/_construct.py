@@ -155,10 +155,18 @@ class _Memo:
         self.by_real, self.by_meta, self._held = {}, {}, 0
 
 
+class _ChangedAfterRegistering(Exception):
+    """``__init__`` gave a registered Parameter other data through its own name (``p.data = ...``): the meta copy
+    no longer matches it, so the module is constructed normally."""
+
+
 def _let_go(moved: _Moved) -> tuple[weakref.ref[torch.nn.Parameter], _State]:
     """Stop holding ``moved``'s real Parameter: a weak reference to it, and its state."""
     real, moved.real = moved.real, None
     assert real is not None, "a Parameter let go of twice"  # (only held ones are in by_real)
+    with torch._C.DisableTorchFunction():
+        if real.shape != moved.meta.shape or real.dtype != moved.meta.dtype:
+            raise _ChangedAfterRegistering(f"a Parameter became {real.dtype} {tuple(real.shape)} after registering")
     return weakref.ref(real), _State.of(real)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flax import nnx
 
-from hubmixin_core.weights import recurrent_settings, same_padding, transpose_crop
+from hubmixin_core.weights import merged_settings, recurrent_settings, same_padding, transpose_crop
 
 __all__ = ["layer_settings"]
 
@@ -62,16 +62,6 @@ def _transpose_crop(padding: Any, kernel: Sequence[int], stride: list[int], dila
     return transpose_crop(kernel, dilation, pads)
 
 
-def _merged(settings: list[dict[str, Any]]) -> dict[str, Any]:
-    """The settings of both directions, which torch sets once for the two: each value where they agree, the list
-    of their values where they differ (which no torch layer records: it is warned of)."""
-    merged: dict[str, Any] = {}
-    for name in sorted({name for found in settings for name in found}):
-        values = [found[name] for found in settings if name in found]
-        merged[name] = values[0] if all(value == values[0] for value in values) else values
-    return merged
-
-
 def _recurrent(layer: Any) -> dict[str, Any]:
     cell = getattr(layer, "cell", None)
     if isinstance(cell, nnx.LSTMCell | nnx.OptimizedLSTMCell | nnx.GRUCell):
@@ -103,5 +93,5 @@ def layer_settings(layer: Any) -> dict[str, Any]:
     if isinstance(layer, nnx.RNN):
         return _recurrent(layer)
     if isinstance(layer, nnx.Bidirectional):  # torch's bidirectional=True: one setting for both directions
-        return _merged([_recurrent(layer.forward_rnn), _recurrent(layer.backward_rnn)])
+        return merged_settings([_recurrent(layer.forward_rnn), _recurrent(layer.backward_rnn)])
     return {}

@@ -9,7 +9,7 @@ import keras
 from keras.src.backend.common.backend_utils import _convert_conv_transpose_padding_args_from_keras_to_jax
 from keras.src.layers.convolutional.base_conv_transpose import BaseConvTranspose
 
-from hubmixin_core.weights import Settings, recurrent_settings, same_padding, transpose_crop
+from hubmixin_core.weights import Settings, merged_settings, recurrent_settings, same_padding, transpose_crop
 
 __all__ = ["layer_settings", "model_settings"]
 
@@ -49,23 +49,13 @@ def _transpose_crop(layer: Any) -> list[list[int]]:
     return transpose_crop(kernel, dilation, pads)
 
 
-def _merged(settings: list[dict[str, Any]]) -> dict[str, Any]:
-    """The settings of cells (or directions) that torch sets once for them all: each value where they agree, the
-    list of their values where they differ (which no torch layer records: it is warned of)."""
-    merged: dict[str, Any] = {}
-    for name in sorted({name for found in settings for name in found}):
-        values = [found[name] for found in settings if name in found]
-        merged[name] = values[0] if all(value == values[0] for value in values) else values
-    return merged
-
-
 def _recurrent(cell: Any) -> dict[str, Any]:
     if isinstance(cell, keras.layers.LSTMCell | keras.layers.GRUCell):
         return recurrent_settings(cell.activation, cell.recurrent_activation)
     if isinstance(cell, keras.layers.SimpleRNNCell):
         return recurrent_settings(cell.activation)
     if isinstance(cell, keras.layers.StackedRNNCells):  # torch's nn.LSTM(num_layers=N): one setting for all
-        return _merged([_recurrent(inner) for inner in cell.cells])
+        return merged_settings([_recurrent(inner) for inner in cell.cells])
     return {}
 
 
@@ -88,7 +78,7 @@ def layer_settings(layer: Any) -> dict[str, Any]:
         return _recurrent(layer.cell)
     if isinstance(layer, keras.layers.Bidirectional):  # torch's bidirectional=True: one setting for both
         rnns = (layer.forward_layer, layer.backward_layer)
-        return _merged([_recurrent(getattr(rnn, "cell", None)) for rnn in rnns])
+        return merged_settings([_recurrent(getattr(rnn, "cell", None)) for rnn in rnns])
     return {}
 
 

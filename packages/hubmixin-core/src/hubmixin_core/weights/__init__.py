@@ -73,6 +73,7 @@ from hubmixin_core.weights._settings import BUILD_KEY as BUILD_KEY
 from hubmixin_core.weights._settings import SETTING_NAMES as SETTING_NAMES
 from hubmixin_core.weights._settings import SETTINGS_KEY as SETTINGS_KEY
 from hubmixin_core.weights._settings import Settings as Settings
+from hubmixin_core.weights._settings import merged_settings as merged_settings
 from hubmixin_core.weights._settings import recurrent_settings as recurrent_settings
 from hubmixin_core.weights._settings import same_padding as same_padding
 from hubmixin_core.weights._settings import settings_metadata as settings_metadata

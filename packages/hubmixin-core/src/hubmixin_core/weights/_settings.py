@@ -23,6 +23,7 @@ __all__ = [
     "SETTINGS_KEY",
     "SETTING_NAMES",
     "Settings",
+    "merged_settings",
     "recurrent_settings",
     "same_padding",
     "settings_metadata",
@@ -94,6 +95,22 @@ def recurrent_settings(activation: object, recurrent_activation: object = None) 
     """
     found = {"activation": _function_name(activation), "recurrent_activation": _function_name(recurrent_activation)}
     return {key: value for key, value in found.items() if value is not None}
+
+
+def merged_settings(settings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The settings of cells or directions that PyTorch sets once for them all (a bidirectional or stacked
+    recurrent layer): each value where they agree, the list of their values where they differ (which no PyTorch
+    layer records, so it is warned of).
+
+    Examples:
+        >>> merged_settings([{"activation": "tanh"}, {"activation": "relu"}])
+        {'activation': ['tanh', 'relu']}
+    """
+    merged: dict[str, Any] = {}
+    for name in sorted({name for found in settings for name in found}):
+        values = [found[name] for found in settings if name in found]
+        merged[name] = values[0] if all(value == values[0] for value in values) else values
+    return merged
 
 
 def transpose_crop(kernel: Sequence[int], dilation: Sequence[int], pads: Sequence[Sequence[int]]) -> list[list[int]]:

@@ -12,6 +12,7 @@ from flax_models import Sharded
 from jax.sharding import Mesh, NamedSharding
 
 from hubmixin_core.errors import HubMixinValueError
+from hubmixin_flax import FlaxModelHubMixin
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +47,19 @@ def test_the_remedies_it_names_load_the_model(saved: Path, mesh: Mesh) -> None:
 def test_the_docstring_says_so() -> None:
     doc = Sharded.from_pretrained.__doc__ or ""
     assert "loaded outside a mesh with `None`" in " ".join(doc.split())
+
+
+class RefusesItsMesh(nnx.Module, FlaxModelHubMixin):
+    """Its own ``__init__`` refuses an argument with an error that names a mesh (no annotations)."""
+
+    def __init__(self, mesh_axes: int = 2, *, rngs: nnx.Rngs) -> None:
+        if 4 % mesh_axes:
+            raise ValueError(f"dim=4 must be divisible by mesh_axes={mesh_axes}")
+        self.fc = nnx.Linear(4, 4, rngs=rngs)
+
+
+def test_a_models_own_error_naming_a_mesh_is_its_own(tmp_path: Path) -> None:
+    RefusesItsMesh(rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=r"^dim=4 must be divisible by mesh_axes=3") as info:
+        RefusesItsMesh.from_pretrained(tmp_path, model_kwargs={"mesh_axes": 3})
+    assert not isinstance(info.value, HubMixinValueError)

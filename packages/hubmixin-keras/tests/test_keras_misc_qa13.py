@@ -3,6 +3,7 @@ backend-independently; ``dtype=`` beside Keras' own ``dtype`` keyword is refused
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from hubmixin_core.errors import HubMixinTypeError, WeightsDtypeError
+from hubmixin_core.errors import WeightsDtypeError
 from hubmixin_keras import KerasModelHubMixin
 
 
@@ -73,11 +74,33 @@ def test_an_i64_value_an_int32_variable_cannot_hold_is_refused(tmp_path: Path, s
         Scaler.from_pretrained(tmp_path / "m", strict=strict)
 
 
-def test_dtype_given_both_as_option_and_in_model_kwargs_is_refused(tmp_path: Path) -> None:
+def test_dtype_given_both_as_option_and_in_model_kwargs_is_the_options_for_the_whole_model(tmp_path: Path) -> None:
     _saved(tmp_path / "m")
-    with pytest.raises(HubMixinTypeError, match="'dtype' given both in model_kwargs and as the load option"):
-        Scaler.from_pretrained(tmp_path / "m", dtype="bfloat16", model_kwargs={"dtype": "float16"})
+    both = Scaler.from_pretrained(tmp_path / "m", dtype="bfloat16", model_kwargs={"dtype": "float16"})
+    assert both.dtype_policy.name == "bfloat16" and both.head.kernel.dtype == "bfloat16"
+    assert both.head.dtype_policy.name == "bfloat16"
     one = Scaler.from_pretrained(tmp_path / "m", model_kwargs={"dtype": "float16"})
     assert one.dtype_policy.name == "float16"
     other = Scaler.from_pretrained(tmp_path / "m", dtype="bfloat16")
     assert other.head.kernel.dtype == "bfloat16"
+
+
+class Ported(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """Names Keras' ``dtype`` among its arguments, as a port of a PyTorch model saving a ``dtype`` may."""
+
+    def __init__(self, units: int = 3, dtype: str | None = None) -> None:
+        super().__init__(dtype=dtype)
+        self.head = keras.layers.Dense(units)
+
+    def call(self, x: Any) -> Any:
+        return self.head(x)
+
+
+def test_dtype_option_wins_over_a_dtype_config_json_holds(tmp_path: Path) -> None:
+    model = Ported()
+    model(np.ones((1, 4), "float32"))
+    model.save_pretrained(tmp_path)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "dtype": "float32"}))
+    loaded = Ported.from_pretrained(tmp_path, dtype="bfloat16")
+    assert loaded.dtype_policy.name == "bfloat16" and loaded.head.kernel.dtype == "bfloat16"

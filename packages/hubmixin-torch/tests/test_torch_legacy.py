@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from huggingface_hub import HfApi, snapshot_download
+from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from huggingface_hub.errors import LocalEntryNotFoundError
 from safetensors.torch import save_file
 from torch_models import Net, assert_same_tensors
 
 from hubmixin_core.errors import WeightsFileError
-from hubmixin_core.testing import LocalHub
+from hubmixin_core.testing import Fault, LocalHub
 
 
 def _legacy(net: Net, directory: Path, *, zip_format: bool = True) -> Path:
@@ -109,3 +109,18 @@ def test_a_missing_shard_offline_is_named_not_replaced_by_a_legacy_file(
 
     with pytest.raises(LocalEntryNotFoundError, match=skipped):
         Net.from_pretrained(repo_id, cache_dir=tmp_path / "cache", local_files_only=True)
+
+
+def test_a_legacy_repository_loads_with_no_request_beyond_its_files(
+    net: Net, tmp_path: Path, local_hub: LocalHub
+) -> None:
+    """The hint naming a legacy checkpoint (for frameworks that cannot read it) is never asked for here."""
+    repo_id = f"{local_hub.username}/legacy-requests"
+    api = HfApi()
+    api.create_repo(repo_id)
+    api.upload_folder(repo_id=repo_id, folder_path=_legacy(net, tmp_path / "legacy"))
+    asked = local_hub.inject_fault(Fault(path="pytorch_model.bin", method="HEAD", delay=0.001, times=None))
+    assert_same_tensors(net, Net.from_pretrained(repo_id, cache_dir=tmp_path / "load"))
+    during_load = asked.hits
+    hf_hub_download(repo_id, "pytorch_model.bin", cache_dir=tmp_path / "download")  # the file's own requests
+    assert during_load == asked.hits - during_load

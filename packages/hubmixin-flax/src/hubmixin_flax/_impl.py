@@ -357,7 +357,8 @@ def _construct(
     try:
         return construct_abstract(cls, kwargs, mesh, rng_counts=rng_counts), mesh
     except ValueError as error:  # Flax's "An auto mesh context or metadata is required ..."
-        if mesh is not None or "mesh" not in str(error):
+        annotated = "with annotation" in str(error)  # (not a model's own error that names a mesh)
+        if mesh is not None or "mesh" not in str(error) or (sharding is None and not annotated):
             raise
         found = _mesh_of_callable(cls, kwargs, sharding) if sharding is not None and _is_callable(sharding) else None
         if found is None:

@@ -259,14 +259,11 @@ def _keras_format(model_id: str, download: DownloadOptions) -> str | None:
     return None
 
 
-def _dtype_given_once(owner: str, dtype: Any, model_kwargs: Mapping[str, Any]) -> None:
-    """Refuse ``dtype=`` beside Keras' own ``dtype`` keyword in ``model_kwargs``: the model would report one
-    policy while its layers, built under the other, hold and compute in that one."""
+def _one_dtype(dtype: Any, model_kwargs: dict[str, Any]) -> None:
+    """``dtype=`` over Keras' own ``dtype`` keyword in ``model_kwargs`` (the caller's, or config.json's: a PyTorch
+    port's config may hold one): the model reports the policy its layers are built under, hold and compute in."""
     if dtype is not None and model_kwargs.get("dtype") is not None:
-        raise HubMixinTypeError(
-            f"{owner}.from_pretrained: 'dtype' given both in model_kwargs and as the load option: give it once "
-            "(dtype= builds the model and all its layers under that Keras dtype policy)"
-        )
+        model_kwargs["dtype"] = dtype
 
 
 _LAYER_KEYWORDS = frozenset(
@@ -357,7 +354,7 @@ class KerasHubMixinBase(ModelHubMixin):
         Also takes huggingface_hub's signature (``revision``, ``token``, ... and the ``__init__`` arguments as
         keywords), so an override written for huggingface_hub forwards to ``super()._from_pretrained`` unchanged.
         """
-        _dtype_given_once(cls.__qualname__, dtype, model_kwargs)
+        _one_dtype(dtype, model_kwargs)
         dtype = dtype_policy_name(dtype)  # any Keras dtype policy; variables keep the dtype it gives them
         checkpoint = _open(model_id, download).renamed(key_mapping)
         with pending_cleared_on_error():

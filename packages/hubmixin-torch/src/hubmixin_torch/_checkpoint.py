@@ -17,6 +17,7 @@ import torch
 from huggingface_hub.errors import LocalEntryNotFoundError
 
 from hubmixin_core import DownloadOptions, locate_file
+from hubmixin_core._checks import expand_location
 from hubmixin_core._hub import cached_alternative
 from hubmixin_core.errors import WeightsFileError, WeightsNotFoundError
 from hubmixin_core.weights import (
@@ -27,7 +28,7 @@ from hubmixin_core.weights import (
     Checkpoint,
     TensorInfo,
     WeightFiles,
-    open_checkpoint,
+    resolve_weight_files,
 )
 from hubmixin_torch._dtypes import TORCH_DTYPES, dtype_name
 
@@ -132,7 +133,9 @@ def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torc
         ShardIndexError: the index and the shards disagree.
     """
     try:
-        return _check_torch_dtypes(open_checkpoint(model_id, download))
+        # (no legacy hint: reading pytorch_model.bin is this function's own fallback)
+        files = resolve_weight_files(expand_location(model_id), download, legacy_hint=False)
+        return _check_torch_dtypes(Checkpoint.from_files(files))
     except LocalEntryNotFoundError:  # offline, no safetensors cached: a cached legacy file loads
         index = cached_alternative(model_id, SAFETENSORS_INDEX_NAME, download)
         legacy = None if index is not None else cached_alternative(model_id, PYTORCH_WEIGHTS_NAME, download)

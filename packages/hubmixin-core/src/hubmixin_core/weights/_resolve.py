@@ -54,12 +54,15 @@ def resolve_weight_files(
     *,
     filename: str = SAFETENSORS_SINGLE_FILE,
     index_filename: str = SAFETENSORS_INDEX_NAME,
+    legacy_hint: bool = True,
 ) -> WeightFiles:
     """Locate (downloading where needed) the safetensors files of ``model_id``.
 
     A local directory is used as it is; anything else is a repo id: ``filename`` is downloaded, or, when the
     repository has none, ``index_filename`` and then every shard it names, in parallel. Offline, a cached index
-    is used when ``filename`` is not cached (a snapshot fetched ahead records no file as absent).
+    is used when ``filename`` is not cached (a snapshot fetched ahead records no file as absent). Without
+    ``legacy_hint`` (a caller that reads ``pytorch_model.bin`` itself), the Hub is not asked whether the
+    repository holds one, to name it in the error.
 
     Raises:
         WeightsNotFoundError: neither a single file nor an index is there (the message names both).
@@ -80,7 +83,7 @@ def resolve_weight_files(
         return WeightFiles((single,))
     directory = Path(model_id)
     if index_path is None:
-        raise missing_weights_error(model_id, options, filename, index_filename)
+        raise missing_weights_error(model_id, options, filename, index_filename, legacy_hint=legacy_hint)
     index = ShardIndex.read(index_path)
     if not directory.is_dir():
         try:
@@ -111,9 +114,12 @@ def missing_weights_error(
     options: DownloadOptions,
     filename: str = SAFETENSORS_SINGLE_FILE,
     index_filename: str = SAFETENSORS_INDEX_NAME,
+    *,
+    legacy_hint: bool = True,
 ) -> WeightsNotFoundError:
     """The error for a model directory or Hub repository holding neither ``filename`` nor ``index_filename``:
-    naming what a folder holds, and, for a legacy PyTorch checkpoint there, how to convert it."""
+    naming what a folder holds, and, for a legacy PyTorch checkpoint there, how to convert it (for a repository,
+    only with ``legacy_hint``: the Hub is asked)."""
     missing = f"found neither {filename} nor {index_filename}"
     directory = Path(model_id)
     if directory.is_dir():
@@ -127,7 +133,7 @@ def missing_weights_error(
         "`hubmixin convert DIR DST --to torch|flax|keras`"
     )
     where = f"{model_id}@{options.revision}" if options.revision else str(model_id)
-    hint = _convert_hint(_hub_torch_checkpoint(str(model_id), options), steps)
+    hint = _convert_hint(_hub_torch_checkpoint(str(model_id), options) if legacy_hint else None, steps)
     return WeightsNotFoundError(f"{where}: {missing}{hint}")
 
 

@@ -96,8 +96,9 @@ def markdown_table(loaded: Records, back: Records) -> str:
         "Each reference architecture, saved by the framework of the row and loaded (`strict=True`) by the framework",
         "of the column: the largest absolute difference between their outputs on the same input (float32; the",
         f"matrix fails above {TOLERANCE:g}). A cell is marked ✓ when the model, saved again by the column's framework",
-        "and loaded back by the row's, has every variable bit-identical to the original. The architectures and the",
-        "test are in `tests/interchange/`; `huggingface_hub` is torch under `huggingface_hub.PyTorchModelHubMixin`.",
+        "and loaded back by the row's, has every variable bit-identical to the original (but a BatchNorm's",
+        "`num_batches_tracked`, a counter Flax and Keras do not keep). The architectures and the test are in",
+        "`tests/interchange/`; `huggingface_hub` is torch under `huggingface_hub.PyTorchModelHubMixin`.",
         "",
     ]
     for architecture in ARCHITECTURES:

@@ -1,14 +1,18 @@
 """A class's own loader rebuilding an argument config.json cannot hold is judged by what its ``__init__`` receives,
 whatever shape the loader has and whether its source can be read; ``*args`` passed on are named only where the
-``__init__`` passes them on unchanged to its base; sentinel defaults stay out of config.json; path annotations."""
+``__init__`` passes them on unchanged to its base; sentinel defaults stay out of config.json (ordinary enum defaults
+do not); path annotations."""
 
 from __future__ import annotations
 
+import copy
 import enum
 import functools
 import json
 import os
+import pickle
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self
 
@@ -275,3 +279,118 @@ def test_an_attrs_factory_field_is_left_out_of_config_json(tmp_path: Path) -> No
 
     assert _saved(Layers(), tmp_path) == {"hidden": 1}
     assert Layers.from_pretrained(tmp_path).layers == []
+
+
+class Act(enum.StrEnum):
+    GELU = "gelu"
+    RELU = "relu"
+
+
+class WithEnumDefaults(ModelHubMixin):
+    """Ordinary enum defaults whose annotations also name other types: values, not "not given"."""
+
+    def __init__(
+        self, act: Act | str = Act.GELU, name: str = Act.RELU, color: Color | int = Color.BLUE, hidden: int = 1
+    ) -> None:
+        self.act, self.name, self.color = act, name, color
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        pass
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return cls(**model_kwargs)
+
+
+def test_an_enum_default_that_the_annotation_takes_is_saved(tmp_path: Path) -> None:
+    expected = {"act": "gelu", "color": "blue", "hidden": 1, "name": "relu"}
+    assert _saved(WithEnumDefaults(), tmp_path) == expected
+    assert _saved(WithEnumDefaults(act=Act.GELU), tmp_path / "given") == expected
+    loaded = WithEnumDefaults.from_pretrained(tmp_path)
+    assert (loaded.act, loaded.color) == (Act.GELU, Color.BLUE)
+
+
+class _Copies(OptionalBody):
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return copy.deepcopy(cls(**model_kwargs))
+
+
+class _Pickles(OptionalBody):
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        copied: Self = pickle.loads(pickle.dumps(cls(**model_kwargs)))  # noqa: S301  (a process pool's way back)
+        return copied
+
+
+@pytest.mark.parametrize("loader", [_Copies, _Pickles])
+def test_a_copy_of_a_model_built_without_the_unsaved_argument_is_refused(
+    loader: type[OptionalBody], tmp_path: Path
+) -> None:
+    _saved(loader(Body(7), head_dim=3), tmp_path)
+    with pytest.raises(MissingArgumentError, match=r"'body' \(a Body\)"):
+        loader.from_pretrained(tmp_path)
+    given = loader.from_pretrained(tmp_path, model_kwargs={"body": Body(1)}).body
+    assert given is not None and given.n == 1
+
+
+class _InAPool(Net):
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        with ThreadPoolExecutor(1) as pool:  # (the build is recorded on the loading thread only)
+            return pool.submit(cls, **model_kwargs).result()
+
+
+def test_a_model_built_in_a_pool_without_the_unsaved_argument_is_refused(tmp_path: Path) -> None:
+    _saved(_InAPool(Body(7), head_dim=3), tmp_path)
+    with pytest.raises(MissingArgumentError, match=r"'body' \(a Body\).*model_kwargs=\{'body'") as caught:
+        _InAPool.from_pretrained(tmp_path)
+    assert isinstance(caught.value.__cause__, TypeError)
+    assert _InAPool.from_pretrained(tmp_path, model_kwargs={"body": Body(5)}).body.n == 5
+
+
+def test_a_url_given_to_a_pathlike_argument_stays_a_string(tmp_path: Path) -> None:
+    url: Any = "https://example.com/data//vocab.txt"  # (a str where a path is asked for, as callers often give)
+    _saved(WithPaths(url, extra=url), tmp_path)
+    loaded = WithPaths.from_pretrained(tmp_path)
+    assert (loaded.vocab, loaded.extra) == (url, url)
+
+
+class _Positional(ModelHubMixin):
+    def __init__(self, a: int = 1, b: int = 2) -> None:
+        self.a, self.b = a, b
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        pass
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        return cls(**model_kwargs)
+
+
+class _PassesOn(_Positional):
+    def __init__(self, *args: Any, c: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.c = c
+
+
+class _InheritsPassingOn(_PassesOn):
+    pass
+
+
+class _PassesOnAgain(_InheritsPassingOn):
+    def __init__(self, *args: Any, d: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.d = d
+
+
+@pytest.mark.parametrize("model", [_PassesOn, _InheritsPassingOn, _PassesOnAgain])
+def test_args_passed_on_are_named_through_subclasses(model: type[_PassesOn], tmp_path: Path) -> None:
+    assert _saved(model(5, 6, c=3), tmp_path) == {
+        "a": 5,
+        "b": 6,
+        "c": 3,
+        **({"d": 1} if model is _PassesOnAgain else {}),
+    }
+    loaded = model.from_pretrained(tmp_path)
+    assert (loaded.a, loaded.b, loaded.c) == (5, 6, 3)

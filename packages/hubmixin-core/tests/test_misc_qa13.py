@@ -3,8 +3,13 @@ hubmixin-torch is not installed; LocalHub's repository names as the Hub client t
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
+import logging
+import os
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -16,13 +21,14 @@ import pytest
 from huggingface_hub.utils._validators import validate_repo_id
 from safetensors.numpy import save_file
 
-from hubmixin_core import DownloadOptions
+from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core._convert import ConvertError, convert_checkpoint
 from hubmixin_core._inspect import inspect_checkpoint
 from hubmixin_core.cli import main
-from hubmixin_core.errors import WeightsNotFoundError
+from hubmixin_core.errors import ConfigEncodingWarning, MissingArgumentError, WeightsNotFoundError
 from hubmixin_core.testing import LocalHub
-from hubmixin_core.weights import open_checkpoint
+from hubmixin_core.weights import LoadReport, open_checkpoint
+from hubmixin_core.weights._report import HeldReports
 
 _NEEDS_TORCH = "reading it needs hubmixin-torch, which is not installed: pip install hubmixin-torch"
 
@@ -162,3 +168,123 @@ def test_local_hub_refuses_other_names_naming_the_rule(local_hub: LocalHub, name
         f"Invalid repository name {name!r}: up to 96 letters, digits, '-', '_' and '.', neither starting nor ending "
         "with '-' or '.', without '--' or '..', not ending in '.git'"
     )
+
+
+class _LibraryBase:
+    """A base class with an ``__init__`` of its own (``torch.nn.Module``, ``keras.Layer``, a library's)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.base_ready = True
+
+
+@dataclasses.dataclass
+class _DataclassModel(_LibraryBase, ModelHubMixin):
+    width: int = 3
+    name: str = "x"
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        (save_directory / "weights.txt").write_text(str(self.width))
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Any:
+        return cls(**model_kwargs)
+
+
+def test_a_dataclass_model_over_a_base_with_its_own_init_gets_the_dataclass_init(tmp_path: Path) -> None:
+    model = _DataclassModel(5, "y")
+    assert (model.width, model.name, model.base_ready) == (5, "y", True)  # __post_init__ ran
+    assert model._hub_mixin_config == {"width": 5, "name": "y"}
+    model.save_pretrained(tmp_path)
+    loaded = _DataclassModel.from_pretrained(tmp_path)
+    assert (loaded.width, loaded.name, loaded.base_ready) == (5, "y", True)
+
+
+def test_a_plugin_command_named_like_cores_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    """Entry points are found in sys.path order: core's command keeps its name whatever the order."""
+    (tmp_path / "dup_cli.py").write_text(
+        "def add(subparsers):\n    subparsers.add_parser('convert').set_defaults(func=lambda args: 7)\n"
+    )
+    info = tmp_path / "dup_cli-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: dup-cli\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[hubmixin.commands]\nconvert = dup_cli:add\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(
+        [sys.executable, "-m", "hubmixin_core.cli", "convert", "--help"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "--to" in done.stdout  # core's convert
+    assert "skipping sub-command 'convert' (dup_cli:add, group hubmixin.commands)" in done.stderr
+    assert "hubmixin_core.cli:_add_convert already adds 'convert'" in done.stderr
+
+
+class _NamesCls(ModelHubMixin):
+    def __init__(self, cls: int = 1, n: int = 2) -> None:
+        self.kind, self.n = cls, n
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        (save_directory / "weights.txt").write_text("")
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Any:
+        return cls(**model_kwargs)
+
+
+def test_an_argument_named_cls_is_given_by_keyword_and_round_trips(tmp_path: Path) -> None:
+    model = _NamesCls(cls=7)
+    assert model.kind == 7 and model._hub_mixin_config == {"cls": 7, "n": 2}
+    model.save_pretrained(tmp_path)
+    assert _NamesCls.from_pretrained(tmp_path).kind == 7
+
+
+class _SavedOverWhileLoading(ModelHubMixin):
+    """Its first load finds a tensor missing, then a save lands (the load is done again and finds it whole)."""
+
+    attempts = 0
+
+    def __init__(self, width: int = 2) -> None:
+        self.width = width
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        (save_directory / "weights.txt").write_text(str(self.width))
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Any:
+        cls.attempts += 1
+        if cls.attempts == 1:
+            LoadReport(missing=["head.weight"]).log(logging.getLogger("hubmixin_core"), cls.__qualname__, model_id)
+            cls(width=3).save_pretrained(model_id)  # lands while this load reads
+        return cls(**model_kwargs)
+
+
+def test_a_load_done_again_says_nothing_of_the_attempt_given_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _SavedOverWhileLoading().save_pretrained(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        loaded = _SavedOverWhileLoading.from_pretrained(tmp_path)
+    assert _SavedOverWhileLoading.attempts == 2 and loaded.width == 3
+    assert not [r for r in caplog.records if "keep the model's own initialisation" in r.getMessage()]
+    with caplog.at_level(logging.WARNING):  # a report of the load that is kept is logged
+        with HeldReports() as held:
+            LoadReport(unexpected=["x"]).log(logging.getLogger("hubmixin_core"), "M", "file")
+        assert not caplog.records
+        held.release()
+    assert "1 tensors of file are not used by the model" in caplog.records[-1].getMessage()
+
+
+class _TakesAFunction(ModelHubMixin):
+    def __init__(self, act: Any = None) -> None:
+        self.act = act
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        (save_directory / "weights.txt").write_text("")
+
+
+def test_the_advice_for_an_unsaved_function_names_its_type_as_code(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning):
+        _TakesAFunction(act=len).save_pretrained(tmp_path / "builtin")
+    with pytest.raises(MissingArgumentError, match=r"`coders=\{types\.BuiltinFunctionType: \(encode, decode\)\}`"):
+        _TakesAFunction.from_pretrained(tmp_path / "builtin")

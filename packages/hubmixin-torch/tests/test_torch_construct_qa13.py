@@ -4,6 +4,7 @@ caller's random state."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import weakref
 from pathlib import Path
@@ -238,3 +239,23 @@ def test_data_given_through_inits_own_name_after_registering_loads(strict: bool,
     loaded = Resized.from_pretrained(tmp_path, strict=strict)
     assert torch.equal(loaded.table, torch.arange(6.0))
     assert loaded.scale.dtype == torch.float64 and torch.equal(loaded.scale, torch.ones(3, dtype=torch.float64))
+
+
+@dataclasses.dataclass(eq=False)
+class DataclassNet(nn.Module, PyTorchModelHubMixin):
+    """A dataclass model: ``torch.nn.Module`` has an ``__init__`` of its own, the dataclass makes the model's."""
+
+    width: int = 3
+    out: int = 2
+
+    def __post_init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(self.width, self.out)
+
+
+def test_a_dataclass_module_is_built_by_its_dataclass_init(tmp_path: Path) -> None:
+    model = DataclassNet(5, out=4)
+    assert model.fc.weight.shape == (4, 5) and model._hub_mixin_config == {"width": 5, "out": 4}
+    model.save_pretrained(tmp_path)
+    loaded = DataclassNet.from_pretrained(tmp_path, strict=True)
+    assert (loaded.width, loaded.out) == (5, 4) and torch.equal(loaded.fc.weight, model.fc.weight)

@@ -13,6 +13,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import tempfile
 import types
 import typing
@@ -68,6 +69,7 @@ from hubmixin_core._config import (
     unknown_fields,
 )
 from hubmixin_core._forwarding import (
+    SuperCall,
     builds_from_own_values,
     builds_with_positional,
     passes_on_whole,
@@ -97,6 +99,7 @@ from hubmixin_core.errors import (
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
 from hubmixin_core.typing import ClassKeywords, Coders, DataclassInstance
 from hubmixin_core.weights._names import CONFIG_NAME, WEIGHTS_FILE_PATTERNS, is_weights_file, replaced_by_save
+from hubmixin_core.weights._report import HeldReports
 
 __all__ = ["ModelHubMixinBase", "loose_annotation"]
 
@@ -224,7 +227,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         cls._hub_mixin_declared_runtime_args = cls._hub_mixin_declared_runtime_args | frozenset(runtime_args)
         if cls.__module__.endswith("._generated._methods") and "push_to_hub" in cls.__dict__:
             cls.push_to_hub = _suggesting(cls.__dict__["push_to_hub"])  # type: ignore[attr-defined]
-        cls._hub_mixin_inspect_init()
+        cls._hub_mixin_inspect_init(creating=True)
         cls._hub_mixin_inject_config = _named(inspect.signature(cls._from_pretrained).parameters, "config")
 
     if TYPE_CHECKING:  # the class keywords, typed for mypy: a misspelled one is an error there too
@@ -235,13 +238,13 @@ class ModelHubMixinBase(HfMixinHelpers):
         __init_subclass__ = _hub_mixin_init_subclass
 
     @classmethod
-    def _hub_mixin_inspect_init(cls) -> None:
+    def _hub_mixin_inspect_init(cls, *, creating: bool = False) -> None:
         """Read the ``__init__`` signature: its parameters and JSON-encodable defaults.
 
-        Done at class creation and again whenever ``__init__`` changed since (``@dataclass`` adds it after
-        ``__init_subclass__`` has run).
+        Done at class creation (``creating``: an inherited ``__init__`` is wrapped later, see :func:`wrap_init`)
+        and again whenever ``__init__`` changed since (``@dataclass`` adds it after ``__init_subclass__`` has run).
         """
-        wrap_init(cls, lambda owner, args, kwargs: cast(type[ModelHubMixinBase], owner)._hub_mixin_slot(args, kwargs))
+        wrap_init(cls, _slot_of, inherited=not creating)
         init = cls.__init__
         if cls.__dict__.get("_hub_mixin_inspected_init") is init:
             return
@@ -302,7 +305,7 @@ class ModelHubMixinBase(HfMixinHelpers):
 
     # CONFIG CAPTURE
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+    def __new__(cls, /, *args: Any, **kwargs: Any) -> Self:  # (an __init__ may name an argument ``cls``)
         """Create the instance; its configuration is captured when ``__init__`` is entered."""
         cls._hub_mixin_inspect_init()  # wraps an ``__init__`` added after class creation (``@dataclass``)
         base_new = super().__new__
@@ -592,9 +595,17 @@ class ModelHubMixinBase(HfMixinHelpers):
         call = super_call(cls.__init__, _next_init_class(cls, cls.__init__))
         if not takes_any_keyword(own) or not call.args or not call.kwargs:  # (given back by keyword, at load)
             return []
-        for _, _, parameters in _base_inits(cls):  # the first: the one `super().__init__` calls
+        passed, keywords = {_unwrapped(cls.__init__)}, set(call.keywords)
+        for _, init, parameters in _base_inits(cls):  # the first after its own: the one `super().__init__` calls
+            if _unwrapped(init) in passed:  # (a subclass without an ``__init__`` of its own inherits it)
+                continue
+            onward = _passes_all_on(cls, init, parameters) if call.positional == 0 else None
+            if onward is not None:  # (a base's ``__init__(self, *args, **kwargs)`` passing them on in turn)
+                passed.add(_unwrapped(init))
+                keywords |= onward.keywords
+                continue
             names = [n for n, p in parameters.items() if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
-            return [name for name in names[call.positional :] if name not in call.keywords]
+            return [name for name in names[call.positional :] if name not in keywords]
         return []
 
     @classmethod
@@ -790,17 +801,20 @@ class ModelHubMixinBase(HfMixinHelpers):
             f"{location}: changed while it was read, {_LOAD_ATTEMPTS} times in a row: another process keeps saving "
             "to it; load it once that save is done"
         )
+        reports = HeldReports()  # (what an attempt given up found is not said)
         for _ in range(_LOAD_ATTEMPTS):
             before = save_stamp(Path(location))
             try:
-                with reading(location):  # a save moving files in one at a time waits, and is waited for
+                with reading(location), reports:  # a save moving files in one at a time waits, and is waited for
                     instance = cls._hub_build(model_id, download, dict(call), dict(model_kwargs), provided)
             except Exception as error:  # caused by a save landing meanwhile, or by the files themselves
                 if save_stamp(Path(location)) != before:
                     changed.__cause__ = error
                     continue
+                reports.release()
                 raise
             if save_stamp(Path(location)) == before:
+                reports.release()
                 return instance
         raise changed
 
@@ -974,11 +988,11 @@ class ModelHubMixinBase(HfMixinHelpers):
         without an argument config.json lists as not saved (``needed``; Python's ``TypeError`` for a required
         one, or whatever ``__init__`` made of a ``None``), or looked it up where it was not (a ``KeyError``)."""
         received = next((names for kind, names in reversed(builds) if issubclass(kind, cls)), None)
-        if received is None:  # not built: only a lookup of the missing argument is told
-            name = error.args[0] if isinstance(error, KeyError) and error.args else None
-            if not isinstance(name, str) or name not in needed:
+        if received is None:  # not built here (or in a pool's thread): only an error naming the argument is told
+            names = [name for name in _missing_names(error) if name in needed]
+            if not names:
                 return
-            needed, received = {name: needed[name]}, frozenset()
+            needed, received = {name: needed[name] for name in names}, frozenset()
         try:
             cls._hub_check_received(needed, received)
         except MissingArgumentError as missing:
@@ -1406,6 +1420,24 @@ def _base_inits(cls: type) -> Iterator[tuple[type, Callable[..., Any], dict[str,
         yield base, init, parameters
 
 
+def _slot_of(owner: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ConfigSlot:
+    """The configuration slot of an instance of ``owner`` built with ``args`` and ``kwargs``."""
+    return cast(type[ModelHubMixinBase], owner)._hub_mixin_slot(args, kwargs)
+
+
+def _passes_all_on(cls: type, init: Callable[..., Any], parameters: dict[str, inspect.Parameter]) -> SuperCall | None:
+    """What ``init`` (of a base of ``cls``) passes to the next base's ``__init__`` where it takes nothing by
+    position but ``*args`` and passes them on whole with its ``**kwargs``, first (``super().__init__(*args,
+    **kwargs)``); ``None`` otherwise."""
+    kinds = {p.kind for p in parameters.values()}
+    if inspect.Parameter.VAR_POSITIONAL not in kinds or not takes_any_keyword(parameters):
+        return None
+    if kinds & {inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD}:
+        return None
+    call = super_call(init, _next_init_class(cls, init))
+    return call if call.args and call.kwargs and call.positional == 0 else None
+
+
 def _next_init_class(cls: type, init: Callable[..., Any]) -> type | None:
     """The class after the one defining ``init`` in ``cls``'s MRO that has an ``__init__`` of its own: the one
     ``init`` initialises next (``super().__init__``, or that class named). ``None`` where there is none."""
@@ -1580,6 +1612,18 @@ def _saves_and_loads_itself(cls: type) -> bool:
     if next(savers, None) is not next(loaders, None) or _builds_from_arguments(cls):
         return False
     return builds_from_own_values(cls._from_pretrained)  # type: ignore[attr-defined]
+
+
+_MISSING_ARGUMENTS = re.compile(r"__init__\(\) missing \d+ required (?:positional|keyword-only) arguments?: (.*)")
+
+
+def _missing_names(error: Exception) -> list[str]:
+    """The arguments ``error`` says are missing: a ``KeyError``'s key, or those Python's ``TypeError`` for a call of
+    an ``__init__`` names."""
+    if isinstance(error, KeyError):
+        return [error.args[0]] if error.args and isinstance(error.args[0], str) else []
+    found = _MISSING_ARGUMENTS.search(str(error)) if isinstance(error, TypeError) else None
+    return re.findall(r"'([^']+)'", found.group(1)) if found else []
 
 
 def _loader_is_own(cls: type) -> bool:

@@ -65,7 +65,8 @@ class ConfigSlot:
             leaves out as huggingface_hub does.
         received: The arguments the outermost ``__init__`` call was given a value for (neither ``None`` nor the
             parameter's default; positional ones by their parameter's name, values ``*args`` took as ``"*args"``);
-            ``None`` where unknown (a configuration set, or unpickled). Not part of the configuration.
+            ``None`` where unknown (a configuration set, or pickled before it was kept). Not part of the
+            configuration, but kept by copies and pickles.
     """
 
     __slots__ = ("beside", "config", "received", "unsaved")
@@ -95,12 +96,13 @@ class ConfigSlot:
         return hash(ConfigSlot)  # (configurations are dicts: unhashable; equal slots hash alike)
 
     def __getstate__(self) -> Any:
-        return (self.config, self.unsaved, self.beside)
+        # (``received`` kept: a class's own loader may return a copy, or a model pickled back from a process pool)
+        return (self.config, self.unsaved, self.beside, self.received)
 
     def __setstate__(self, state: Any) -> None:
-        self.config, self.unsaved, *beside = state  # (pickled before `beside` existed: two items)
-        self.beside = beside[0] if beside else []
-        self.received = None
+        self.config, self.unsaved, *rest = state  # (pickled before `beside`, `received` existed: fewer items)
+        self.beside = rest[0] if rest else []
+        self.received = rest[1] if len(rest) > 1 else None
 
 
 def has_config(instance: object) -> bool:
@@ -237,10 +239,14 @@ def _received(init: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[s
     return frozenset(names)
 
 
-def wrap_init(cls: type, capture: Callable[[type, tuple[Any, ...], dict[str, Any]], ConfigSlot]) -> None:
+def wrap_init(
+    cls: type, capture: Callable[[type, tuple[Any, ...], dict[str, Any]], ConfigSlot], *, inherited: bool = True
+) -> None:
     """Make ``cls.__init__`` (its own, or the one it inherits, wrapped on ``cls``) capture its arguments on entry.
 
-    Nothing is wrapped where the ``__init__`` is ``object.__init__`` (it takes no arguments) or already wraps.
+    Nothing is wrapped where the ``__init__`` is ``object.__init__`` (it takes no arguments) or already wraps,
+    nor, without ``inherited``, where ``cls`` inherits it: at class creation, a wrapper in the class's namespace
+    would stop ``@dataclass`` from adding the ``__init__`` it makes (it wraps at the first instance instead).
 
     The outermost ``__init__`` of an instance captures (``super().__init__(...)`` calls do not): its arguments
     are those the caller gave. ``capture(type(self), args, kwargs)`` returns the configuration's slot.
@@ -249,6 +255,8 @@ def wrap_init(cls: type, capture: Callable[[type, tuple[Any, ...], dict[str, Any
     if init is object.__init__ or getattr(init, _WRAPPED, False):
         return
     own = "__init__" in cls.__dict__
+    if not own and not inherited:
+        return
 
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:

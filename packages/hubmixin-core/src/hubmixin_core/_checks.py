@@ -6,9 +6,11 @@ take, an ``__init__`` argument that was never saved.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import inspect
 import logging
+import types
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,15 @@ _SYNONYMS = {"revision": "branch", "branch": "revision", "map_location": "device
 ``map_location`` is a device)."""
 
 
+def _spelled(kind: str) -> str:
+    """A type name config.json records as code names the type: ``function`` is ``types.FunctionType``."""
+    if hasattr(builtins, kind):
+        return kind
+    found = (n for n, t in vars(types).items() if isinstance(t, type) and t.__qualname__ == kind and n[0] != "_")
+    name = next(found, None)
+    return kind if name is None else f"types.{name}"
+
+
 def check_unsaved(
     owner: str,
     unsaved: Mapping[str, str],
@@ -120,7 +131,7 @@ def check_unsaved(
         else:
             lines.append(
                 f"  - {name!r} (a {kind}): JSON cannot hold it, so it was left out of config.json; {give}, or "
-                f"save it next time by declaring `coders={{{kind}: (encode, decode)}}` on the class"
+                f"save it next time by declaring `coders={{{_spelled(kind)}: (encode, decode)}}` on the class"
             )
     raise MissingArgumentError(
         f"{owner}: cannot rebuild the saved model without arguments that were not saved:\n" + "\n".join(lines),

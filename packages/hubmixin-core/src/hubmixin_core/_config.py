@@ -199,6 +199,8 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         return _decode_union(members, value, coders)
     if origin is typing.Annotated:
         return decode_value(args[0], value, coders)
+    if _url_for_pathlike(annotation, value):  # (a Path would collapse its "//")
+        return value
     coder = _coder_for(annotation, coders)
     if coder is not None:  # a declared coder wins, for a JSON type too (``tuple`` written as ``"224x224"``)
         base, decoder = coder
@@ -241,6 +243,12 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
 
 
 _MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+
+
+def _url_for_pathlike(annotation: Any, value: Any) -> bool:
+    """Whether ``value`` is a URL (``https://``, ``hf://``, ``s3://``) given to an ``os.PathLike`` argument, which
+    stays the string it was (a path comes back a ``Path``)."""
+    return (typing.get_origin(annotation) or annotation) is os.PathLike and isinstance(value, str) and "://" in value
 
 
 def _coder_for(annotation: Any, coders: Coders) -> tuple[type, Any] | None:

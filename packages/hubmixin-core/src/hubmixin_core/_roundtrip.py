@@ -144,21 +144,36 @@ def _fields_change(before: Any, after: Any, where: str) -> Change:
 
 def sentinel_default(default: Any, annotation: Any = Any) -> bool:
     """Whether ``default`` is an Enum member standing for "not given" (attrs' ``NOTHING``, a PEP 661-style
-    ``_Missing.MISSING``): its annotation names other types than that enum (``None`` aside). Such a default is left
-    out of config.json (huggingface_hub cannot hold it either), so it applies at load. Without an annotation (or
-    ``Any``) the enum default says the argument's type instead."""
+    ``_Missing.MISSING``): its annotation admits no value of its type (``int = NOTHING``), or its enum has that one
+    member and the annotation names other types too (``list[int] | _Missing = MISSING``). Such a default is left
+    out of config.json (huggingface_hub cannot hold it either), so it applies at load. An ordinary enum default is a
+    value (``Act | str = Act.GELU``, a ``str`` enum's member for a ``str``); without an annotation (or ``Any``) it
+    says the argument's type."""
     if not isinstance(default, enum.Enum) or _loose(annotation):
         return False
     if typing.get_origin(annotation) is typing.Annotated:
         annotation = typing.get_args(annotation)[0]
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     named = [a for a in typing.get_args(annotation) if a is not type(None)] if union else [annotation]
-    return not all(_enum_class_of(a, default) for a in named)
+    if any(_enum_class_of(a, default) for a in named):
+        return len(type(default)) == 1 and not all(_enum_class_of(a, default) for a in named)
+    return not any(_admits(a, default) for a in named)
 
 
 def _enum_class_of(annotation: Any, member: enum.Enum) -> bool:
     """Whether ``annotation`` is an enum class ``member`` belongs to."""
     return isinstance(annotation, type) and issubclass(annotation, enum.Enum) and isinstance(member, annotation)
+
+
+def _admits(annotation: Any, value: Any) -> bool:
+    """Whether ``annotation`` (a class, a generic of one, a ``Literal``) takes ``value``; ``False`` where it cannot
+    be told (a Protocol not checkable at run time)."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return any(value == a for a in typing.get_args(annotation))
+    origin = typing.get_origin(annotation) or annotation
+    with contextlib.suppress(TypeError):
+        return isinstance(origin, type) and isinstance(value, origin)
+    return False
 
 
 def decoded_as_default(default: Any, value: Any) -> Any:

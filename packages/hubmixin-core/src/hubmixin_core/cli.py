@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import TypeAlias
 
+from hubmixin_core.errors import HubMixinValueError
+
 __all__ = ["COMMANDS", "GROUP", "build_parser", "commands", "main"]
 
 GROUP = "hubmixin.commands"
@@ -85,6 +87,9 @@ def _print_env(_: argparse.Namespace) -> int:
     return 0
 
 
+_CORE = "hubmixin_core."
+
+
 def _skip(what: str, error: Exception) -> None:
     print(f"hubmixin: warning: skipping sub-command {what}: {type(error).__name__}: {error}", file=sys.stderr)
 
@@ -92,18 +97,28 @@ def _skip(what: str, error: Exception) -> None:
 def commands() -> dict[str, AddCommand]:
     """The sub-command adders of :data:`GROUP` by entry-point name (sorted), then those of :data:`COMMANDS`.
 
-    An entry point that fails to load is left out, with a warning on stderr naming it.
+    An entry point that fails to load, or whose name another took (core's first), is left out, with a warning
+    on stderr naming it.
     """
     found: dict[str, AddCommand] = {}
-    for entry_point in sorted(metadata.entry_points(group=GROUP), key=lambda ep: ep.name):
+    taken: dict[str, str] = {}
+    # By name; of one name, core's first (a plugin's command never takes a core command's place).
+    order = sorted(metadata.entry_points(group=GROUP), key=lambda ep: (ep.name, not ep.value.startswith(_CORE)))
+    for entry_point in order:
+        what = f"{entry_point.name!r} ({entry_point.value}, group {GROUP})"
+        if entry_point.name in taken:
+            if taken[entry_point.name] != entry_point.value:  # (the same one found twice: nothing to say)
+                _skip(what, HubMixinValueError(f"{taken[entry_point.name]} already adds {entry_point.name!r}"))
+            continue
         try:
             add = entry_point.load()
             if not callable(add):
                 raise TypeError(f"{add!r} is not callable")
         except Exception as error:
-            _skip(f"{entry_point.name!r} ({entry_point.value}, group {GROUP})", error)
+            _skip(what, error)
             continue
         found[entry_point.name] = add
+        taken[entry_point.name] = entry_point.value
     found.update((getattr(add, "__qualname__", repr(add)), add) for add in COMMANDS)
     return found
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 
 from hubmixin_core.errors import WeightsDtypeError, WeightsKeyError, WeightsShapeError, format_names
@@ -12,7 +13,7 @@ from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import is_floating
 from hubmixin_core.weights._header import TensorInfo
 
-__all__ = ["MISSING_BYTES_FLOOR", "LoadReport", "check_checkpoint", "check_missing_size"]
+__all__ = ["MISSING_BYTES_FLOOR", "LoadReport", "check_checkpoint", "check_missing_size", "HeldReports"]
 
 MISSING_BYTES_FLOOR = 256 * 2**20
 """Without ``strict``, tensors a checkpoint lacks are initialised if they take at most this many bytes, or at most
@@ -27,7 +28,12 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)
 
     def log(self, logger: logging.Logger, owner: str, source: str) -> None:
-        """Log both lists as warnings, naming the model class ``owner`` and the checkpoint ``source``."""
+        """Log both lists as warnings, naming the model class ``owner`` and the checkpoint ``source`` (within a
+        :class:`HeldReports` block, once the load they belong to is kept)."""
+        held = _HELD.get()
+        if held is not None:
+            held.append((self, logger, owner, source))
+            return
         if self.missing:
             logger.warning(
                 "%s: %d weights are not in %s and keep the model's own initialisation: %s",
@@ -44,6 +50,34 @@ class LoadReport:
                 source,
                 format_names(self.unexpected),
             )
+
+
+_HELD: ContextVar[list[tuple[LoadReport, logging.Logger, str, str]] | None] = ContextVar("held_reports", default=None)
+
+
+class HeldReports:
+    """Within ``with``, the reports logged (this thread only) are held; :meth:`release` logs them, after it: a
+    load that is done again (a save landed while it read) says nothing of the attempt given up."""
+
+    def __init__(self) -> None:
+        self._held: list[tuple[LoadReport, logging.Logger, str, str]] = []
+        self._token: Token[list[tuple[LoadReport, logging.Logger, str, str]] | None] | None = None
+
+    def __enter__(self) -> HeldReports:
+        self._held.clear()
+        self._token = _HELD.set(self._held)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _HELD.reset(self._token)
+            self._token = None
+
+    def release(self) -> None:
+        """Log the reports held by the last ``with`` block."""
+        held, self._held = self._held, []
+        for report, logger, owner, source in held:
+            report.log(logger, owner, source)
 
 
 def check_checkpoint(

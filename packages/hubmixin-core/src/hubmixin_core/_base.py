@@ -63,6 +63,7 @@ from hubmixin_core._config import (
     encode_config,
     encode_value,
     init_type_hints,
+    is_json_of,
     json_type_mismatch,
     loads_config,
     unencodable_part,
@@ -943,7 +944,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             if kind in provided:
                 model_kwargs.setdefault(name, provided[kind])
         unsaved = {name: kind for name, kind in unsaved.items() if name not in supplied}
-        runtime = {t.__qualname__ for t in cls._hub_mixin_runtime_types}
+        runtime = cls._hub_runtime_type_names()
         init = cls._hub_mixin_init_parameters
         taken = cls._hub_keyword_parameters()
         star = {f"*{p.name}" for p in init.values() if p.kind is p.VAR_POSITIONAL}
@@ -967,6 +968,11 @@ class ModelHubMixinBase(HfMixinHelpers):
         return {}
 
     @classmethod
+    def _hub_runtime_type_names(cls) -> set[str]:
+        """The names config.json records for the run's own types (:attr:`_hub_mixin_runtime_types`)."""
+        return {t.__qualname__ for t in cls._hub_mixin_runtime_types}
+
+    @classmethod
     def _hub_check_received(cls, needed: Mapping[str, str], received: Collection[str]) -> None:
         """Refuse the model a class's own loader built where its ``__init__`` was not given (a value for) an
         argument config.json lists as not saved (``needed``), as :meth:`_hub_give_unsaved` would have up front.
@@ -977,8 +983,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         given = set(received)
         if any(name.startswith("*") for name in given):  # (named by the base's parameters they reach)
             given.update(cls._hub_varargs_names())
-        runtime = {t.__qualname__ for t in cls._hub_mixin_runtime_types}
-        check_unsaved(cls.__qualname__, needed, given, runtime, cls._hub_mixin_runtime_option)
+        check_unsaved(cls.__qualname__, needed, given, cls._hub_runtime_type_names(), cls._hub_mixin_runtime_option)
 
     @classmethod
     def _hub_check_failed_build(
@@ -1462,15 +1467,17 @@ def _frameworks_own(cls: type) -> bool:
 
 def _is_json_of(value: Any, default: Any, coders: Coders) -> bool:
     """Whether the JSON ``value`` is ``default`` encoded (``0`` is not ``False``: JSON texts are compared)."""
-    if default is inspect.Parameter.empty:
-        return False
-    encoded = encode_value(default, coders)
-    return encoded is not UNENCODABLE and json.dumps(encoded, sort_keys=True) == json.dumps(value, sort_keys=True)
+    return default is not inspect.Parameter.empty and is_json_of(value, default, coders)
+
+
+def _defining(cls: type, name: str) -> type | None:
+    """The class of ``cls``'s MRO whose own namespace defines ``name``: the one whose ``name`` ``cls`` has."""
+    return next((klass for klass in cls.__mro__ if name in vars(klass)), None)
 
 
 def _overridden(cls: type, name: str) -> bool:
     """Whether a class of the user's defines ``name``, not hubmixin's generated facade."""
-    owner = next((c for c in cls.__mro__ if name in c.__dict__), None)
+    owner = _defining(cls, name)
     return owner is not None and not owner.__module__.endswith("._generated._methods")
 
 
@@ -1599,7 +1606,7 @@ def _named(parameters: Mapping[str, inspect.Parameter], name: str) -> bool:
 def _builds_from_arguments(cls: type) -> bool:
     """Whether ``cls``'s ``_from_pretrained`` is a framework's own (``_hub_builds_from_arguments`` in the class
     that defines it), which calls ``cls(**model_kwargs)``: an override may supply arguments itself."""
-    owner = next((klass for klass in cls.__mro__ if "_from_pretrained" in vars(klass)), None)
+    owner = _defining(cls, "_from_pretrained")
     return owner is not None and bool(vars(owner).get("_hub_builds_from_arguments", False))
 
 
@@ -1607,9 +1614,7 @@ def _saves_and_loads_itself(cls: type) -> bool:
     """Whether the class defining ``cls``'s ``_from_pretrained``, one building the model from values of its own,
     defines its ``_save_pretrained`` too (NVIDIA's BigVGAN writes and reads a config.json of its own): the keys of
     its config.json are then its loader's to take, not only ``__init__``'s."""
-    savers = (klass for klass in cls.__mro__ if "_save_pretrained" in vars(klass))
-    loaders = (klass for klass in cls.__mro__ if "_from_pretrained" in vars(klass))
-    if next(savers, None) is not next(loaders, None) or _builds_from_arguments(cls):
+    if _defining(cls, "_save_pretrained") is not _defining(cls, "_from_pretrained") or _builds_from_arguments(cls):
         return False
     return builds_from_own_values(cls._from_pretrained)  # type: ignore[attr-defined]
 
@@ -1629,7 +1634,7 @@ def _missing_names(error: Exception) -> list[str]:
 def _loader_is_own(cls: type) -> bool:
     """Whether ``cls``'s ``_from_pretrained`` is its own (or a library's built on hubmixin), not a framework's,
     which builds from the arguments it is given, nor the base's."""
-    owner = next((klass for klass in cls.__mro__ if "_from_pretrained" in vars(klass)), None)
+    owner = _defining(cls, "_from_pretrained")
     return owner is not None and not _builds_from_arguments(cls) and not owner.__module__.startswith("hubmixin_")
 
 

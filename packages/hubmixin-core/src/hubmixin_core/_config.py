@@ -31,6 +31,7 @@ __all__ = [
     "encode_value",
     "init_type_hints",
     "is_field_default",
+    "is_json_of",
     "json_type_mismatch",
     "loads_config",
     "Mismatch",
@@ -508,7 +509,12 @@ def is_field_default(field: dataclasses.Field[Any], value: Any, coders: Coders) 
         return False
     if field.default is None or value is None:
         return value is field.default
-    encoded = encode_value(field.default, coders)
+    return is_json_of(value, field.default, coders)
+
+
+def is_json_of(value: Any, default: Any, coders: Coders) -> bool:
+    """Whether the JSON ``value`` is ``default`` encoded (``0`` is not ``False``: JSON texts are compared)."""
+    encoded = encode_value(default, coders)
     return encoded is not UNENCODABLE and json.dumps(encoded, sort_keys=True) == json.dumps(value, sort_keys=True)
 
 

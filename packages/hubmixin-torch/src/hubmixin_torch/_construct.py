@@ -58,18 +58,14 @@ class _Moved:
         with torch._C.DisableTorchFunction():  # (reads of a real Parameter: nothing for _MetaInitsSkipped)
             if real.is_meta:
                 return None
-            requires_grad, hooks, accumulate_hooks = (
-                real.requires_grad,
-                real._backward_hooks,
-                real._post_accumulate_grad_hooks,
-            )
-            meta = torch.nn.Parameter(torch.empty_like(real, device="meta"), requires_grad=requires_grad)
-            meta.__dict__ = real.__dict__  # one dict: attributes set through either name are the other's too
-            if hooks is not None:  # one dict of hooks, registered on the meta copy too
-                meta._backward_hooks = hooks
-            if accumulate_hooks is not None:
-                meta._post_accumulate_grad_hooks = accumulate_hooks
-            return cls(real, meta, real.device, requires_grad)
+            state = _State.of(real)
+            meta = torch.nn.Parameter(torch.empty_like(real, device="meta"), requires_grad=state.requires_grad)
+            meta.__dict__ = state.attributes  # one dict: attributes set through either name are the other's too
+            if state.hooks is not None:  # one dict of hooks, registered on the meta copy too
+                meta._backward_hooks = state.hooks
+            if state.accumulate_hooks is not None:
+                meta._post_accumulate_grad_hooks = state.accumulate_hooks
+            return cls(real, meta, real.device, state.requires_grad)
 
 
 @dataclass(frozen=True)

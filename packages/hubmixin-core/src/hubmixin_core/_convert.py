@@ -49,7 +49,7 @@ from hubmixin_core.weights import (
 )
 from hubmixin_core.weights._names import replaced_by_save
 from hubmixin_core.weights._read import _locate, _read_all, aligned_empty, read_raw
-from hubmixin_core.weights._resolve import _TORCH_CHECKPOINTS, TORCH_READER_NEEDED
+from hubmixin_core.weights._resolve import _TORCH_CHECKPOINTS, CONVERTERS_GROUP, torch_reader_note
 
 __all__ = [
     "GROUP",
@@ -65,7 +65,7 @@ __all__ = [
     "source_model_class",
 ]
 
-GROUP = "hubmixin.converters"
+GROUP = CONVERTERS_GROUP
 """Entry-point group of native-format readers: each entry point is a `Converter`."""
 
 TARGETS = ("torch", "flax", "keras")
@@ -386,12 +386,12 @@ def convert_checkpoint(
 def _no_reader(source: Path) -> ConvertError:
     """The error for a ``source`` no installed converter reads: a PyTorch checkpoint without hubmixin-torch is
     named as such, with what installs its reader."""
-    torch_reader = any(entry_point.name == "torch" for entry_point in metadata.entry_points(group=GROUP))
+    needs = torch_reader_note()
     held = [name for name in _TORCH_CHECKPOINTS if (source / name).is_file()] if source.is_dir() else []
     torch_file = source.suffix in _TORCH_SUFFIXES or source.name.endswith(".bin.index.json")
-    if not torch_reader and (held or torch_file):
+    if needs and (held or torch_file):
         what = f"a folder holding {held[0]}" if held else "a PyTorch checkpoint"
-        return ConvertError(f"{source}: {what}: {TORCH_READER_NEEDED}")
+        return ConvertError(f"{source}: {what}: {needs}")
     if source.is_dir():
         return ConvertError(
             f"{source}: a folder holding no checkpoint hubmixin converts (a folder: pytorch_model.bin or "

@@ -16,7 +16,14 @@ from hubmixin_core.errors import ShardIndexError, WeightsNotFoundError
 from hubmixin_core.weights._index import ShardIndex
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE
 
-__all__ = ["TORCH_READER_NEEDED", "WeightFiles", "missing_weights_error", "resolve_weight_files", "torch_reader_note"]
+__all__ = [
+    "CONVERTERS_GROUP",
+    "TORCH_READER_NEEDED",
+    "WeightFiles",
+    "missing_weights_error",
+    "resolve_weight_files",
+    "torch_reader_note",
+]
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,8 @@ def resolve_weight_files(
 _TORCH_CHECKPOINTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 """What huggingface_hub's and transformers' PyTorch saves wrote before safetensors."""
 
-_CONVERTERS = "hubmixin.converters"  # the entry-point group of hubmixin convert's readers (_convert.GROUP)
+CONVERTERS_GROUP = "hubmixin.converters"
+"""The entry-point group of ``hubmixin convert``'s readers, one per framework package (``torch``, ...)."""
 
 TORCH_READER_NEEDED = "reading it needs hubmixin-torch, which is not installed: pip install hubmixin-torch"
 """What a legacy PyTorch checkpoint's hint and ``hubmixin convert`` say where hubmixin-torch is not installed."""
@@ -163,6 +171,6 @@ def _hub_torch_checkpoint(repo_id: str, options: DownloadOptions) -> str | None:
 def torch_reader_note() -> str:
     """``""`` where hubmixin-torch, which reads ``pytorch_model.bin`` (and ``.pt`` files), is installed; else
     what reading one needs."""
-    if any(entry_point.name == "torch" for entry_point in metadata.entry_points(group=_CONVERTERS)):
+    if any(entry_point.name == "torch" for entry_point in metadata.entry_points(group=CONVERTERS_GROUP)):
         return ""
     return TORCH_READER_NEEDED

@@ -43,8 +43,8 @@ def local_hub(request: pytest.FixtureRequest) -> Iterator[LocalHub]:
 
     The client gets the hub's endpoint, ``HF_TOKEN`` = ``local_hub.token`` (user ``local_hub.username``) and
     a temporary ``HF_HOME`` cache; all of it is restored after the test. Xet stays on, as users run the
-    client (large files go through the hub's Xet storage); ``@pytest.mark.local_hub(xet=False)`` switches
-    it off so that large files use plain LFS.
+    client (large files go through the hub's Xet storage), unless ``HF_HUB_DISABLE_XET=1`` is set or
+    ``@pytest.mark.local_hub(xet=False)`` switches it off: then large files use plain LFS.
     """
     from hubmixin_core.testing import LocalHub
 

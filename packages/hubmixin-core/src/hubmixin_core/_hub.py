@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 from huggingface_hub import CommitInfo, HfApi, constants, hf_hub_download, try_to_load_from_cache
-from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RemoteEntryNotFoundError
+from huggingface_hub.errors import HfHubHTTPError, HfUriError, LocalEntryNotFoundError, RemoteEntryNotFoundError
 from huggingface_hub.file_download import _CACHED_NO_EXIST, repo_folder_name
 from huggingface_hub.utils._paths import filter_repo_objects
 
@@ -213,6 +213,20 @@ def _delete_patterns(folder: Path, options: UploadOptions, replaced: Sequence[st
     return [*given, *replaced]  # huggingface_hub does not delete the files the same commit uploads
 
 
+def _create_repo(api: HfApi, repo_id: str, *, private: bool | None) -> str:
+    """The id of ``repo_id``, created unless it exists.
+
+    For an existing repository the caller may not write (a contributor opening a pull request),
+    huggingface_hub's ``create_repo(exist_ok=True)`` finds it, then fails to build its URL on an endpoint other
+    than its default (``HfUriError``): the repository is there, so the push goes on (and gets the Hub's 403
+    if the caller may not open a pull request either).
+    """
+    try:
+        return api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+    except HfUriError:
+        return repo_id
+
+
 def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replaced: Sequence[str] = ()) -> CommitInfo:
     """Create ``repo_id`` if needed, then upload ``folder`` as one commit; returns the commit's info.
 
@@ -223,7 +237,7 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
     the same repository) makes the Hub refuse it (412), and it is made again on the new head.
     """
     api = HfApi(endpoint=options.endpoint, token=options.token, library_name=_LIBRARY, library_version=_version())
-    repo_id = api.create_repo(repo_id, private=options.private, exist_ok=True).repo_id
+    repo_id = _create_repo(api, repo_id, private=options.private)
     branch = options.branch
     if branch is not None and not options.create_pr and not branch.startswith("refs/pr/"):
         if branch in {tag.name for tag in api.list_repo_refs(repo_id).tags}:

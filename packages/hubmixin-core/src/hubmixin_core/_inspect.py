@@ -13,6 +13,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -113,7 +114,9 @@ def inspect_checkpoint(path_or_repo: str | Path, *, revision: str | None = None)
     """Summarise a checkpoint from its headers: a ``.safetensors`` file, a save directory, or a Hub repo id.
 
     Local files are validated by `hubmixin_core.weights.read_header`; a repository's headers are fetched with
-    HTTP range requests (``huggingface_hub.get_safetensors_metadata``), so no weights are downloaded.
+    HTTP range requests (``huggingface_hub.get_safetensors_metadata``), so no weights are downloaded. Offline
+    (``HF_HUB_OFFLINE=1``), a repository's headers are read from its files in the Hub cache, found as
+    ``from_pretrained`` finds them.
 
     Raises:
         WeightsNotFoundError: Nothing holds safetensors weights at ``path_or_repo``.
@@ -140,11 +143,15 @@ def inspect_checkpoint(path_or_repo: str | Path, *, revision: str | None = None)
             message = f"{str(path_or_repo)!r} is neither a local file or directory ({where} does not exist) nor a "
             message += f"repository on the Hub ({said[-1]})"  # one line: the command prints the last
             raise RepositoryNotFoundError(message, response=error.response) from error
+    return _summarise(str(path_or_repo), files)
+
+
+def _summarise(source: str, files: list[Path]) -> CheckpointSummary:
     summaries = []
     for file in files:
         header = _read_header(file)
         summaries.append(FileSummary(file.name, file.stat().st_size, header.tensors, header.metadata))
-    return CheckpointSummary(str(path_or_repo), summaries)
+    return CheckpointSummary(source, summaries)
 
 
 _NATIVE_FORMATS = (
@@ -172,10 +179,19 @@ def _read_header(file: Path) -> Header:
         ) from None
 
 
+def _inspect_cached_repo(repo_id: str, revision: str | None) -> CheckpointSummary:
+    """Offline: the headers of the files of ``repo_id`` that the Hub cache holds (its weights at ``revision``)."""
+    weights = resolve_weight_files(repo_id, DownloadOptions(revision=revision))
+    read_tensor_infos(weights)
+    return _summarise(repo_id, sorted(weights.files))
+
+
 def _inspect_repo(repo_id: str, revision: str | None) -> CheckpointSummary:
-    from huggingface_hub import HfApi, get_safetensors_metadata
+    from huggingface_hub import HfApi, get_safetensors_metadata, is_offline_mode
     from huggingface_hub.errors import NotASafetensorsRepoError
 
+    if is_offline_mode():
+        return _inspect_cached_repo(repo_id, revision)
     try:
         remote = get_safetensors_metadata(repo_id, revision=revision)
     except NotASafetensorsRepoError as error:
@@ -216,9 +232,21 @@ def _print_summary(summary: CheckpointSummary) -> None:
     print(f"total: {summary.parameters:,} parameters, {data} of tensors, {disk} on disk")
 
 
+def _quiet_client() -> contextlib.AbstractContextManager[object]:
+    """No progress bar of huggingface_hub (a sharded repository's "Parse safetensors files") on the command's
+    stderr, unless the user asked for them (``HF_HUB_DISABLE_PROGRESS_BARS=0``)."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils.tqdm import disable_progress_bars
+
+    if constants.HF_HUB_DISABLE_PROGRESS_BARS is False:
+        return contextlib.nullcontext()
+    return disable_progress_bars()
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
-        summary = inspect_checkpoint(args.path_or_repo, revision=args.revision)
+        with _quiet_client():
+            summary = inspect_checkpoint(args.path_or_repo, revision=args.revision)
     except HubMixinError as error:
         print(f"hubmixin: error: {error}", file=sys.stderr)
         return 1

@@ -107,7 +107,11 @@ class HubApp:
         self.blobs = BlobStore(root)
         self.faults = FaultInjector()
         self.tickets = UploadTickets()
-        self.xet = XetStore(root / "xet")
+        try:
+            self.xet = XetStore(root / "xet")
+        except BaseException:
+            self.storage.close()
+            raise
         self.endpoint = ""
         self.stopping = threading.Event()  # set on stop: cuts injected delays short
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from hubmixin_core.testing._server import LocalHub
+from hubmixin_core.testing._sqlite import DatabaseFileError
 from hubmixin_core.testing.xet import xet_available
 
 __all__ = ["add_hub_parser", "main"]
@@ -67,6 +68,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as error:  # a host off the loopback interface, a bad user, organization name or token
         print(f"hubmixin hub serve: error: {error}", file=sys.stderr)
         return 2
+    except DatabaseFileError as error:  # a damaged or foreign data folder
+        print(f"hubmixin hub serve: error: {error}", file=sys.stderr)
+        return 1
     except OSError as error:  # the port is taken, the address cannot be bound, the root is not writable
         reason = error.strerror or str(error)
         where = f"data folder {error.filename}" if error.filename else f"{args.host}:{args.port}"

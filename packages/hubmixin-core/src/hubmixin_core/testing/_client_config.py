@@ -12,6 +12,15 @@ from pathlib import Path
 __all__ = ["configure_client"]
 
 _UNSET = object()
+_TRUE = {"1", "ON", "YES", "TRUE"}  # huggingface_hub's reading of a boolean variable
+
+
+def _default_xet() -> bool:
+    """Xet stays on unless the user switched it off (as the client reads the variable) or it cannot run here."""
+    from hubmixin_core.testing.xet import xet_available
+
+    disabled = os.environ.get("HF_HUB_DISABLE_XET", "").upper() in _TRUE
+    return not disabled and xet_available()
 
 
 @contextmanager
@@ -29,7 +38,8 @@ def configure_client(
     the endpoint of the module-level ``HfApi`` behind ``huggingface_hub.upload_file`` and friends. ``xet``:
     ``True`` leaves Xet on (large files go through the local Hub's Xet storage, as with the real Hub),
     ``False`` switches it off (plain LFS), ``None`` keeps it on when the Xet storage can run here (the
-    ``hubmixin-core[hub]`` extra is installed). Everything is restored on exit. Yields the client's home
+    ``hubmixin-core[hub]`` extra is installed) unless the environment switches it off, as it does for the
+    client (``HF_HUB_DISABLE_XET=1``). Everything is restored on exit. Yields the client's home
     folder (``cache_dir``, or a temporary folder removed on exit).
 
     Not thread-safe: it changes process-wide settings.
@@ -39,9 +49,7 @@ def configure_client(
 
     endpoint = endpoint.rstrip("/")
     if xet is None:
-        from hubmixin_core.testing.xet import xet_available
-
-        xet = xet_available()
+        xet = _default_xet()
     temp_home = cache_dir is None
     home = Path(tempfile.mkdtemp(prefix="localhub-client-")) if cache_dir is None else Path(cache_dir)
     home.mkdir(parents=True, exist_ok=True)

@@ -139,6 +139,8 @@ def handle_commit(ex: Exchange) -> None:
     revision = ex.match.revision or "main"
     repo = writable_repo(ex, ex.match.repo, pull_request=create_pr or revision.startswith("refs/pr/"))
     ref = ex.app.storage.branch_ref(repo, revision)
+    if create_pr and ref is not None and ref.startswith("refs/pr/"):
+        ref = None  # not a branch: a pull request of a pull request would merge other files than its ref holds
     if ref is None:
         # As on the Hub, a pull request is opened against a branch: any other revision is "not found".
         if not create_pr and ex.app.storage.resolve(repo, revision) is not None:

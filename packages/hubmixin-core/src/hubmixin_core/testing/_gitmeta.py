@@ -104,7 +104,7 @@ def validate_repo_path(path: str) -> str:
     """Return ``path`` if it is a safe relative POSIX path inside a repository; raise otherwise.
 
     The client-side rules of :func:`hubmixin_core.weights.check_relative_path`, plus the server's own: a length
-    limit, no ``.`` segment, and no ``.git`` folder.
+    limit, no ``.`` segment, and no ``.git`` segment (in any case, at any depth).
     """
     if len(path) > 1024:
         raise InvalidPathError(f"Invalid path {path!r}: too long")
@@ -115,8 +115,8 @@ def validate_repo_path(path: str) -> str:
     parts = path.split("/")
     if "." in parts:
         raise InvalidPathError(f"Invalid path {path!r}: '.' segments are refused")
-    if parts[0] == ".git":
-        raise InvalidPathError(f"Invalid path {path!r}: the .git folder is reserved")
+    if any(part.lower() == ".git" for part in parts):  # git refuses them in any folder, in any case
+        raise InvalidPathError(f"Invalid path {path!r}: .git is reserved")
     return path
 
 

@@ -43,6 +43,9 @@ _ACCESS_REQUEST_ROUTES = {
 
 _GIT_ROUTES = {("info", "refs"), ("git-upload-pack",), ("git-receive-pack",)}  # git's smart HTTP protocol
 
+_SPACES_API_PATHS = {("hardware",), ("templates",), ("semantic-search",), ("zero-gpu", "quota")}
+"""Hub APIs under ``/api/spaces/`` that are not repositories (LocalHub has none of them: they answer 501)."""
+
 RESERVED_NAMES = frozenset({"api", "datasets", "spaces", "models", "kernels", "buckets"})
 """Names that cannot be users: they start non-repo URLs."""
 
@@ -141,6 +144,8 @@ def match_route(raw_path: str) -> Match | None:
         segments.pop()
     if segments[:1] == ["api"]:
         rest = segments[1:]
+        if rest[:1] == ["spaces"] and tuple(rest[1:]) in _SPACES_API_PATHS:
+            return None
         if (name := _FIXED.get(tuple(rest))) is not None:
             return Match(name)
         if len(rest) == 3 and rest[0] == "users" and (name := _USER_ROUTES.get(rest[2])):
@@ -184,6 +189,8 @@ def unnamespaced_repo(path: str) -> str | None:
     has: the caller then answers "not found" as the Hub does for a missing one. ``None`` for any other path."""
     segments = [unquote(part) for part in path.strip("/").split("/")]
     if len(segments) >= 3 and segments[0] == "api" and segments[1] in _API_TYPES:
+        if segments[1] == "spaces" and tuple(segments[2:]) in _SPACES_API_PATHS:
+            return None
         if len(segments) == 3 or segments[3] in {"revision", "tree", "refs", "paths-info", "commits", "preupload"}:
             return segments[2]
         return None

@@ -87,7 +87,9 @@ class LocalHub:
 
     Args:
         root: Folder holding the data (content-addressed blobs plus a SQLite metadata store); repositories
-            persist across restarts. ``None`` uses a temporary folder removed by `stop`.
+            persist across restarts. A relative path (or ``~``) is made absolute here, at construction, so
+            later changes of the current directory do not move it. ``None`` uses a temporary folder removed
+            by `stop`.
         host: Loopback address to bind (only ``127.x.x.x``/``localhost`` are accepted).
         port: TCP port; ``0`` picks a free one.
         username: The default user, owner of `token`.
@@ -125,7 +127,8 @@ class LocalHub:
         self._max_json_bytes = max_json_bytes
         self._max_commit_line_bytes = max_commit_line_bytes
         self._max_shard_bytes = max_shard_bytes
-        self._root = None if root is None else Path(root)
+        # Fixed now: the stores open their files at request time, after the caller may have changed directory.
+        self._root = None if root is None else Path(root).expanduser().resolve()
         self._host = _check_loopback(host)
         self._port = _check_port(port)
         self.username = _check_user_name(username)
@@ -164,7 +167,7 @@ class LocalHub:
 
     @property
     def root(self) -> Path:
-        """The data folder of the running server."""
+        """The data folder of the running server, an absolute path."""
         return self._running_app().root
 
     def start(self) -> Self:
@@ -351,8 +354,9 @@ class LocalHub:
         """Point ``huggingface_hub`` at this server, with `token` and a private cache, for a ``with`` block.
 
         ``cache_dir`` becomes ``HF_HOME`` (default: a temporary folder). Xet stays on, large files going
-        through this server's Xet storage, unless ``xet=False`` (plain LFS) or the ``hubmixin-core[hub]``
-        extra is missing (then ``xet=True`` raises ``HubMixinValueError``). See
+        through this server's Xet storage, unless ``xet=False`` (plain LFS), ``HF_HUB_DISABLE_XET=1`` in the
+        environment with ``xet=None``, or the ``hubmixin-core[hub]`` extra is missing (then ``xet=True`` raises
+        ``HubMixinValueError``). See
         `hubmixin_core.testing.configure_client`.
         """
         if xet and not xet_available():

@@ -8,19 +8,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["SqliteDatabase"]
+from hubmixin_core.errors import HubMixinOSError
+
+__all__ = ["DatabaseFileError", "SqliteDatabase"]
+
+
+class DatabaseFileError(HubMixinOSError):
+    """A database file of a data folder that SQLite cannot open or read (damaged, foreign, a folder)."""
 
 
 class SqliteDatabase:
     """Base of the server's stores: ``_tx()`` runs one ``BEGIN IMMEDIATE`` transaction, rolled back on error."""
 
     def __init__(self, path: Path, schema: str, *, wal: bool = False) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
-        with self._lock:
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:  # e.g. a folder in its place
+            raise DatabaseFileError(f"cannot open {path} as a LocalHub database: {exc}") from exc
+        try:
             if wal:
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(schema)
+        except sqlite3.Error as exc:  # a damaged file, or not a database at all
+            self._db.close()
+            raise DatabaseFileError(f"cannot open {path} as a LocalHub database: {exc}") from exc
 
     def add_missing_columns(self, table: str, columns: dict[str, str]) -> None:
         """Add the ``columns`` (name: SQL declaration with a default) that a database of an older version lacks."""

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import time
@@ -36,6 +37,8 @@ TOKEN_TTL = 3600
 URL_TTL = 3600
 CAS_PREFIX = "/api/xet-cas"
 _STORE_ID = re.compile(r"[0-9a-f]{16}")
+
+logger = logging.getLogger("hubmixin_core.testing")
 
 
 def _store(ex: Exchange) -> XetStore:
@@ -208,9 +211,9 @@ def _upload_shard(ex: Exchange, fmt: ModuleType, *, streaming: bool) -> None:
     except fmt.FormatError as exc:
         raise HubError(400, f"Shard rejected: {exc}") from exc
     store = _store(ex)
-    for listed in xorbs:
-        if not store.has_xorb(fmt.hash_hex(listed.xorb)):
-            raise HubError(400, f"Shard lists xorb {fmt.hash_hex(listed.xorb)}, which was never uploaded")
+    referenced = [listed.xorb for listed in xorbs] + [term.xorb for info in files for term in info.terms]
+    if missing := sorted({fmt.hash_hex(xorb) for xorb in referenced if not store.has_xorb(fmt.hash_hex(xorb))}):
+        raise _missing_xorbs(missing)
     checked = [_check_file(ex, fmt, info) for info in files]
     for file in checked:
         store.put_file(grant.repo.id, file)
@@ -225,6 +228,20 @@ def _upload_shard(ex: Exchange, fmt: ModuleType, *, streaming: bool) -> None:
         ex.send_bytes(200, body, {"Content-Type": "application/x-ndjson", "Cache-Control": "no-cache"})
     else:
         ex.send_json({"result": 1})
+
+
+def _missing_xorbs(missing: list[str]) -> HubError:
+    """The 400 for a shard naming xorbs this store lacks, logged: hf_xet does not show the reason."""
+    message = (
+        f"Shard refers to xorb {missing[0]}{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}, "
+        "which was never uploaded to this LocalHub"
+    )
+    logger.warning(
+        "%s. A client that deduplicates against what it uploaded to another store at the same CAS URL does this "
+        "(its Xet cache, HF_XET_CACHE or HF_HOME/xet, outlived the data folder): delete that cache",
+        message,
+    )
+    return HubError(400, message)
 
 
 def _check_file(ex: Exchange, fmt: ModuleType, info: _format.FileInfo) -> XetFile:

@@ -42,6 +42,14 @@ class XetFile:
     terms: bytes
 
 
+def _store_id(secret: bytes, database: Path) -> str:
+    """Names a store in its CAS URL. hf_xet keys its shard cache by that URL and deduplicates uploads against it,
+    so other data at the same address must get another URL: a new store has another secret, and a copy of a data
+    folder (a restored backup, a template copied per run) has another database file, so another inode."""
+    stat = database.stat()
+    return hashlib.sha256(b"cas-url:%s:%d:%d" % (secret, stat.st_dev, stat.st_ino)).hexdigest()[:16]
+
+
 class XetStore(SqliteDatabase):
     """Xorbs and file reconstructions under ``root`` (thread-safe)."""
 
@@ -57,9 +65,7 @@ class XetStore(SqliteDatabase):
         if not secret_file.is_file():
             self._write_atomic(secret_file, secrets.token_bytes(32))
         self.secret = secret_file.read_bytes()
-        # Names this store in its CAS URL: hf_xet keys its shard cache by that URL and deduplicates uploads against
-        # it, so another store (wiped or new data at the same address) must get another URL. Kept with the secret.
-        self.store_id = hashlib.sha256(b"cas-url:" + self.secret).hexdigest()[:16]
+        self.store_id = _store_id(self.secret, root / "xet.sqlite")
 
     def _write_atomic(self, target: Path, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)

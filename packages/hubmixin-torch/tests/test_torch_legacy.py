@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -10,10 +11,12 @@ import torch
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from huggingface_hub.errors import LocalEntryNotFoundError
 from safetensors.torch import save_file
+from torch import nn
 from torch_models import Net, assert_same_tensors
 
 from hubmixin_core.errors import WeightsFileError
 from hubmixin_core.testing import Fault, LocalHub
+from hubmixin_torch import PyTorchModelHubMixin
 
 
 def _legacy(net: Net, directory: Path, *, zip_format: bool = True) -> Path:
@@ -124,3 +127,69 @@ def test_a_legacy_repository_loads_with_no_request_beyond_its_files(
     during_load = asked.hits
     hf_hub_download(repo_id, "pytorch_model.bin", cache_dir=tmp_path / "download")  # the file's own requests
     assert during_load == asked.hits - during_load
+
+
+class Kernels(nn.Module, PyTorchModelHubMixin):
+    """A convolution, a linear layer, and a channels_last convolution as ``__init__`` lays it out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.fc = nn.Linear(8, 6)
+        self.last = nn.Conv2d(8, 4, 3).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+
+def _strided_views(model: Kernels) -> dict[str, torch.Tensor]:
+    """``model``'s state dict as conversion scripts write it: kernels transposed from another framework's layout,
+    a zero bias expanded from one element, a channels_last kernel made contiguous."""
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    state["fc.weight"] = model.fc.weight.detach().t().contiguous().t()  # from an (in, out) kernel
+    state["conv.weight"] = model.conv.weight.detach().permute(2, 3, 1, 0).contiguous().permute(3, 2, 0, 1)  # HWIO
+    state["fc.bias"] = torch.zeros(1).expand(6)  # stride 0
+    state["last.weight"] = model.last.weight.detach().contiguous()
+    return state
+
+
+def test_a_legacy_checkpoint_of_strided_views_loads_in_the_layout_init_gives(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = Kernels()
+    torch.save(_strided_views(model), tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_text("{}")
+    layout = {name: p.stride() for name, p in Kernels().named_parameters()}
+    for loaded in (
+        Kernels.from_pretrained(tmp_path),
+        Kernels._load_as_pickle(Kernels(), str(tmp_path / "pytorch_model.bin"), "cpu", True),
+    ):
+        assert {name: p.stride() for name, p in loaded.named_parameters()} == layout
+        assert torch.equal(loaded.fc.weight, model.fc.weight) and torch.equal(loaded.conv.weight, model.conv.weight)
+        assert loaded.fc.bias.tolist() == [0.0] * 6
+        flat = torch.nn.utils.parameters_to_vector([*loaded.conv.parameters(), *loaded.fc.parameters()])
+        assert flat.numel() == 278  # each .view(-1) works
+        loaded.train()
+        optimizer = torch.optim.SGD(loaded.parameters(), lr=0.1)
+        loaded.fc(loaded.conv(torch.randn(1, 3, 5, 5)).mean((2, 3))).sum().backward()
+        optimizer.step()  # an expanded bias would refuse: its elements share one memory location
+        assert loaded.fc.bias.tolist() != [0.0] * 6
+
+
+class Pair(nn.Module, PyTorchModelHubMixin):
+    """Two parameters, apart, or ``b`` viewing the end of ``a``."""
+
+    def __init__(self, view: bool = False) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.zeros(40))
+        self.b = nn.Parameter(self.a.data[16:] if view else torch.zeros(24))
+
+
+@pytest.mark.parametrize("view", [False, True])
+def test_legacy_entries_overlapping_in_one_storage_load_apart_unless_the_model_overlaps_them(
+    view: bool, tmp_path: Path
+) -> None:
+    whole = torch.arange(40.0)
+    torch.save({"a": whole, "b": whole[16:]}, tmp_path / "pytorch_model.bin")  # b: a's last 24 (64-byte aligned)
+    (tmp_path / "config.json").write_text(json.dumps({"view": view}))
+    loaded = Pair.from_pretrained(tmp_path, strict=True)
+    assert loaded.a.tolist() == whole.tolist() and loaded.b.tolist() == whole[16:].tolist()
+    with torch.no_grad():
+        loaded.a.add_(100.0)  # an optimizer step on a
+    assert loaded.b[0].item() == (116.0 if view else 16.0)  # b follows a only where the model made it a view of a

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 from torch_models import Net
 
-from hubmixin_core.errors import WeightsKeyError, WeightsNotFoundError, WeightsShapeError
+from hubmixin_core.errors import WeightsDtypeError, WeightsKeyError, WeightsNotFoundError, WeightsShapeError
 
 
 def _rewrite(saved: Path, change: dict[str, torch.Tensor | None]) -> None:
@@ -69,3 +70,47 @@ def test_no_weights_at_all_names_the_files_looked_for(tmp_path: Path) -> None:
         WeightsNotFoundError, match=r"model\.safetensors, model\.safetensors\.index\.json and pytorch_model\.bin"
     ):
         Net.from_pretrained(tmp_path)
+
+
+def test_every_shape_mismatch_is_named_in_one_error_with_the_keys_when_strict(saved: Path) -> None:
+    _rewrite(saved, {"norm.weight": torch.ones(9), "norm.bias": torch.ones(9), "frozen": torch.ones(3).half()})
+    _rewrite(saved, {"lstm.bias_hh_l0": None, "extra.weight": torch.zeros(2)})
+    for strict in (False, True):
+        with pytest.raises(WeightsShapeError) as info:  # a RuntimeError, listing all as torch's load_state_dict
+            Net.from_pretrained(saved, strict=strict)
+        error = info.value
+        assert (error.key, error.expected, error.found) == ("norm.bias", (8,), (9,))  # the first, as before
+        named = [(type(m), m.key) for m in error.mismatches]
+        shapes = [(WeightsShapeError, "norm.bias"), (WeightsShapeError, "norm.weight")]
+        assert named == shapes + ([(WeightsDtypeError, "frozen")] if strict else [])
+        assert (error.missing, error.unexpected) == ((["lstm.bias_hh_l0"], ["extra.weight"]) if strict else ([], []))
+        message = str(error)
+        assert "tensor 'norm.weight' has shape (9,), the model expects (8,)" in message
+        assert ("missing keys ['lstm.bias_hh_l0']" in message) is strict
+        assert ("unexpected keys ['extra.weight']" in message) is strict
+
+
+def test_every_dtype_mismatch_is_named_in_one_error(saved: Path) -> None:
+    tensors = load_file(saved / "model.safetensors")
+    _rewrite(saved, {name: tensors[name].half() for name in ("norm.weight", "norm.bias", "frozen")})
+    with pytest.raises(WeightsDtypeError) as info:
+        Net.from_pretrained(saved, strict=True)
+    assert [m.key for m in info.value.mismatches] == ["frozen", "norm.bias", "norm.weight"]
+    assert str(info.value).count("has dtype F16, the model expects F32") == 3
+
+
+class NetLoadingItself(Net):
+    """Loaded through its own ``load_state_dict``, as torch loads: torch's size mismatches are translated."""
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def test_every_shape_mismatch_torch_reports_is_named(saved: Path) -> None:
+    _rewrite(saved, {"norm.weight": torch.ones(9), "norm.bias": torch.ones(9)})
+    with pytest.raises(WeightsShapeError) as info:
+        NetLoadingItself.from_pretrained(saved)
+    assert [(m.key, m.expected, m.found) for m in info.value.mismatches] == [
+        ("norm.bias", (8,), (9,)),
+        ("norm.weight", (8,), (9,)),
+    ]

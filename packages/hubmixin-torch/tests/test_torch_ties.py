@@ -13,7 +13,7 @@ from safetensors import safe_open
 from torch import nn
 from torch_models import Net, TiedByMethod, assert_same_tensors
 
-from hubmixin_core.errors import WeightsError
+from hubmixin_core.errors import WeightsError, WeightsKeyError
 from hubmixin_torch import PyTorchModelHubMixin
 
 
@@ -210,3 +210,12 @@ def test_a_model_loading_itself_loads_a_tied_checkpoint_untied_apart(tmp_path: P
     loaded = SwitchableLoadingItself.from_pretrained(tmp_path, strict=True, model_kwargs={"tie": False})
     assert torch.equal(loaded.head.weight, loaded.emb.weight)
     assert loaded.head.weight.data_ptr() != loaded.emb.weight.data_ptr()
+
+
+def test_a_strict_load_of_tied_names_held_apart_is_a_runtime_error(tmp_path: Path) -> None:
+    Switchable(tie=False).save_pretrained(tmp_path)  # emb.weight and head.weight differ
+    with pytest.raises(RuntimeError) as info:  # as huggingface_hub's mixin raises for this file
+        Switchable.from_pretrained(tmp_path, strict=True, model_kwargs={"tie": True})
+    assert isinstance(info.value, WeightsKeyError)
+    assert (info.value.missing, info.value.unexpected) == ([], ["head.weight"])
+    assert "'emb.weight', 'head.weight' are one tensor in the model (tied)" in str(info.value)

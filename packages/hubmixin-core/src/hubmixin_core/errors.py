@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import types
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from huggingface_hub.errors import EntryNotFoundError
 
@@ -261,24 +261,98 @@ class WeightsKeyError(WeightsError, KeyError, RuntimeError):
         return self.message
 
 
-class WeightsShapeError(WeightsError, RuntimeError):
-    """A tensor in a checkpoint has another shape than the model's (also a ``RuntimeError``, as torch's)."""
+class _Mismatch(WeightsError):
+    """A tensor of another shape or dtype than the model's; one error may name several, as torch's does.
 
-    def __init__(self, source: str, key: str, expected: Sequence[int], found: Sequence[int]) -> None:
-        self.key, self.expected, self.found = key, tuple(expected), tuple(found)
-        super().__init__(f"{source}: tensor {key!r} has shape {self.found}, the model expects {self.expected}")
-
-
-class WeightsDtypeError(WeightsError, TypeError, RuntimeError):
-    """A tensor in a checkpoint has another dtype than the model's, and no conversion was asked for.
-
-    Also a ``RuntimeError``, like the other errors of a strict load.
+    Attributes:
+        source: The checkpoint (or its file) named.
+        key, expected, found: The (first) tensor at fault, what the model expects and what the checkpoint holds.
+        problem: The message about that tensor, without ``source``.
+        others: The other tensors at fault (each an error naming one), in the same message.
+        missing, unexpected: The keys missing from and unexpected in the checkpoint, in the same message (a strict
+            load's, as torch's ``load_state_dict`` names them beside the mismatches).
     """
 
-    def __init__(self, source: str, key: str, expected: str, found: str, *, detail: str = "") -> None:
-        self.key, self.expected, self.found = key, expected, found
+    key: str
+    expected: tuple[int, ...] | str
+    found: tuple[int, ...] | str
+
+    def _set(
+        self,
+        source: str,
+        problem: str,
+        others: Sequence[WeightsShapeError | WeightsDtypeError],
+        missing: Sequence[str],
+        unexpected: Sequence[str],
+    ) -> None:
+        self.source, self.problem, self.others = source, problem, list(others)
+        self.missing, self.unexpected = list(missing), list(unexpected)
+        more = [other.problem for other in self.others]
+        if self.missing:
+            more.append(f"missing keys [{format_names(self.missing)}]")
+        if self.unexpected:
+            more.append(f"unexpected keys [{format_names(self.unexpected)}]")
+        listed = f"; {len(more)} more:" + "".join(f"\n  {line}" for line in more) if more else ""
+        super().__init__(f"{source}: {problem}{listed}")
+
+    @property
+    def mismatches(self) -> list[WeightsShapeError | WeightsDtypeError]:
+        """Every tensor at fault, each as an error naming one (this one first)."""
+        return [cast("WeightsShapeError | WeightsDtypeError", self), *self.others]  # (the only subclasses)
+
+
+class WeightsShapeError(_Mismatch, RuntimeError):
+    """A tensor in a checkpoint has another shape than the model's (also a ``RuntimeError``, as torch's).
+
+    ``key``, ``expected`` and ``found`` name the first such tensor, ``mismatches`` every one (dtype mismatches
+    found with them too); ``missing`` and ``unexpected`` list a strict load's keys, named in the same message.
+    """
+
+    expected: tuple[int, ...]
+    found: tuple[int, ...]
+
+    def __init__(
+        self,
+        source: str,
+        key: str,
+        expected: Sequence[int],
+        found: Sequence[int],
+        *,
+        others: Sequence[WeightsShapeError | WeightsDtypeError] = (),
+        missing: Sequence[str] = (),
+        unexpected: Sequence[str] = (),
+    ) -> None:
+        self.key, self.expected, self.found = key, tuple(expected), tuple(found)
+        problem = f"tensor {key!r} has shape {self.found}, the model expects {self.expected}"
+        self._set(source, problem, others, missing, unexpected)
+
+
+class WeightsDtypeError(_Mismatch, TypeError, RuntimeError):
+    """A tensor in a checkpoint has another dtype than the model's, and no conversion was asked for.
+
+    Also a ``RuntimeError``, like the other errors of a strict load. ``key``, ``expected`` and ``found`` name the
+    first such tensor, ``mismatches`` every one; ``missing`` and ``unexpected`` list a strict load's keys.
+    """
+
+    expected: str
+    found: str
+
+    def __init__(
+        self,
+        source: str,
+        key: str,
+        expected: str,
+        found: str,
+        *,
+        detail: str = "",
+        others: Sequence[WeightsShapeError | WeightsDtypeError] = (),
+        missing: Sequence[str] = (),
+        unexpected: Sequence[str] = (),
+    ) -> None:
+        self.key, self.expected, self.found, self.detail = key, expected, found, detail
         suffix = f" ({detail})" if detail else ""
-        super().__init__(f"{source}: tensor {key!r} has dtype {found}, the model expects {expected}{suffix}")
+        problem = f"tensor {key!r} has dtype {found}, the model expects {expected}{suffix}"
+        self._set(source, problem, others, missing, unexpected)
 
 
 class LayoutError(WeightsError):

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 import torch
 from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
 
-from hubmixin_core.errors import WeightsError, WeightsShapeError, format_names
+from hubmixin_core.errors import WeightsDtypeError, WeightsError, WeightsKeyError, WeightsShapeError, format_names
 from hubmixin_core.weights import (
     ALIGNMENT,
     Checkpoint,
     LoadReport,
     TensorInfo,
     check_checkpoint,
+    mismatch_error,
     tied_names,
     warn_settings,
 )
@@ -205,16 +206,43 @@ def _memory(tensor: torch.Tensor) -> tuple[int, int]:
 
 
 def _apart(state: dict[str, torch.Tensor], named: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """``state`` with tensors the file holds on one memory (a ``pytorch_model.bin`` of a tied model) copied where
-    the module (``named``) holds them apart: assigned as they are, they would tie the module's tensors."""
-    first: dict[tuple[int, int], str] = {}
+    """``state`` with tensors the file holds on overlapping memory (a ``pytorch_model.bin`` of a tied model, or of
+    views of one tensor) copied where the module (``named``) does not hold them so: assigned as they are, they
+    would tie the module's tensors (training one would change the other)."""
+    by_storage: dict[int, list[tuple[int, int, str]]] = {}
     for name, tensor in state.items():
-        if tensor.is_meta or not tensor.numel():
-            continue
-        other = first.setdefault(_memory(tensor), name)
-        if other != name and not _same_memory(named.get(name), named.get(other)):
-            state[name] = tensor.clone()
+        if not tensor.is_meta and tensor.numel():
+            by_storage.setdefault(tensor.untyped_storage()._cdata, []).append((*_extent(tensor), name))
+    for spans in by_storage.values():
+        reaching: list[tuple[int, str]] = []  # (end, name) of the tensors kept that start before this one
+        for start, end, name in sorted(spans):
+            reaching = [(e, n) for e, n in reaching if e > start]
+            if all(_held_alike(state, named, other, name) for _, other in reaching):
+                reaching.append((end, name))
+            else:
+                state[name] = state[name].clone()
     return state
+
+
+def _extent(tensor: torch.Tensor) -> tuple[int, int]:
+    """The bytes of its storage ``tensor`` (not empty) spans: ``(start, end)``."""
+    last = sum((int(n) - 1) * int(s) for n, s in zip(tensor.shape, tensor.stride(), strict=True))
+    start = _start(tensor)
+    return start, start + (last + 1) * tensor.element_size()
+
+
+def _start(tensor: torch.Tensor) -> int:
+    """Where ``tensor`` starts in its storage, in bytes."""
+    return _memory(tensor)[1] * tensor.element_size()
+
+
+def _held_alike(state: Mapping[str, torch.Tensor], named: Mapping[str, torch.Tensor], first: str, second: str) -> bool:
+    """Whether the module holds ``first`` and ``second`` on one memory, as far apart as ``state`` holds them (a
+    tie, a view of another parameter)."""
+    one, two = named.get(first), named.get(second)
+    if one is None or two is None or _lazy(one) or _lazy(two) or _memory(one)[0] != _memory(two)[0]:
+        return False
+    return _start(two) - _start(one) == _start(state[second]) - _start(state[first])
 
 
 def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.device, dtype: torch.dtype | None) -> None:
@@ -229,12 +257,13 @@ def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.devi
             continue
         before = expected.named.get(name)
         target = target_dtype(tensor if before is None else before, dtype)
-        if before is not None and not _lazy(before) and not before.is_contiguous() and before.shape == tensor.shape:
-            # The layout __init__ gave it (channels_last, a transposed weight): kernels would take other paths.
-            laid_out = torch.empty_like(before, device=device, dtype=target)
-            if laid_out.stride() != tensor.stride():
-                _set_tensor(module, name, laid_out.copy_(tensor.detach()))
-                continue
+        strides = _strides(before, tensor)
+        if not _laid_out(tensor, strides):
+            # The layout __init__ gave it (channels_last, a transposed weight), not the one a pytorch_model.bin kept
+            # (a transposed kernel, an expanded bias): kernels would take other paths, .view(-1) or a step would fail.
+            laid_out = torch.empty_strided(tensor.shape, strides, device=device, dtype=target)
+            _set_tensor(module, name, laid_out.copy_(tensor.detach()))
+            continue
         if not _on_device(tensor, device) or tensor.dtype != target:
             _set_tensor(module, name, tensor.detach().to(device=device, dtype=target))
         elif device.type == "cpu" and tensor.data_ptr() % ALIGNMENT:
@@ -249,6 +278,19 @@ def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.devi
         if final[name].is_meta and final[source].stride() == expected.named[source].stride():
             _set_tensor(module, name, _view_of(final[source], expected.named[name], expected.named[source]))
     _keep_parameter_objects(module, expected.named)
+
+
+def _strides(before: torch.Tensor | None, tensor: torch.Tensor) -> tuple[int, ...]:
+    """The strides ``tensor`` loads with: those ``__init__`` gave the model's own (``before``), else contiguous ones
+    (a tensor ``__init__`` made overlapping or with gaps, or without a shape yet)."""
+    if before is None or _lazy(before) or before.shape != tensor.shape:
+        return torch.empty(tensor.shape, device="meta").stride()
+    return torch.empty_like(before, device="meta").stride()  # (keeps strides only where dense and not overlapping)
+
+
+def _laid_out(tensor: torch.Tensor, strides: tuple[int, ...]) -> bool:
+    """Whether ``tensor`` has ``strides`` (but for dimensions of one element, whose stride is never used)."""
+    return all(n == 1 or s == w for n, s, w in zip(tensor.shape, tensor.stride(), strides, strict=True))
 
 
 def load_checkpoint(
@@ -357,12 +399,14 @@ def load_state(
         else:  # as huggingface_hub's load calls it (safetensors' load_model): a model's override receives that
             result = module.load_state_dict(state, strict=False)
     except RuntimeError as error:
-        mismatch = _SIZE_MISMATCH.search(str(error))
-        if mismatch is None:
+        mismatches: list[WeightsShapeError | WeightsDtypeError] = []
+        for mismatch in _SIZE_MISMATCH.finditer(str(error)):
+            key, found, expected = mismatch.groups()
+            shape = [tuple(int(d) for d in dims.split(",") if d.strip()) for dims in (expected, found)]
+            mismatches.append(WeightsShapeError(source, key, shape[0], shape[1]))
+        if not mismatches:
             raise
-        key, found, expected = mismatch.groups()
-        shape = [tuple(int(d) for d in dims.split(",") if d.strip()) for dims in (expected, found)]
-        raise WeightsShapeError(source, key, shape[0], shape[1]) from error
+        raise mismatch_error(source, mismatches) from error
     if not hasattr(result, "missing_keys") or not hasattr(result, "unexpected_keys"):
         return None  # a model's own load_state_dict that returns nothing
     return LoadReport(list(result.missing_keys), list(result.unexpected_keys))
@@ -438,7 +482,8 @@ def check_ties_held(
     checkpoint: Checkpoint, groups: list[list[str]], source_of: dict[str, str], strict: bool, owner: str
 ) -> None:
     """Names the model ties (one tensor) that the checkpoint stores apart with other values (an untied model's
-    file): only the source's values can load. Raised with ``strict``, else logged."""
+    file): only the source's values can load. Logged, or with ``strict`` a :class:`WeightsKeyError` naming the
+    others as unexpected (a ``RuntimeError``, as huggingface_hub's load raises for such a file)."""
     for names in groups:
         stored = [n for n in names if n in checkpoint.infos]
         if len(stored) < 2 or any(checkpoint.infos[n] != checkpoint.infos[stored[0]] for n in stored):
@@ -448,11 +493,14 @@ def check_ties_held(
         other = [n for n in stored if n != source and not torch.equal(tensors[n], tensors[source])]
         if not other:
             continue
-        message = (
-            f"{owner}: {format_names([source, *other])} are one tensor in the model (tied), but "
-            f"{checkpoint.description} holds them apart with other values: {source!r} is loaded, "
-            f"{format_names(other)} not"
-        )
+        tied = f"{owner}: {format_names([source, *other])} are one tensor in the model (tied), but"
         if strict:
-            raise WeightsError(message)
-        logger.warning("%s", message)
+            detail = f"{tied} the file holds them apart with other values: only {source!r} can load"
+            raise WeightsKeyError(checkpoint.description, unexpected=other, detail=detail)
+        logger.warning(
+            "%s %s holds them apart with other values: %r is loaded, %s not",
+            tied,
+            checkpoint.description,
+            source,
+            format_names(other),
+        )

@@ -23,6 +23,7 @@ from hubmixin_core.weights._canonical import load_canonical as load_canonical
 from hubmixin_core.weights._canonical import save_canonical as save_canonical
 from hubmixin_core.weights._canonical import tied_names as tied_names
 from hubmixin_core.weights._check import check_tensors as check_tensors
+from hubmixin_core.weights._check import mismatch_error as mismatch_error
 from hubmixin_core.weights._check import read_tensor_infos as read_tensor_infos
 from hubmixin_core.weights._checkpoint import Checkpoint as Checkpoint
 from hubmixin_core.weights._checkpoint import TensorReader as TensorReader
@@ -126,6 +127,7 @@ __all__ = [
     "is_floating",
     "is_weights_file",
     "load_canonical",
+    "mismatch_error",
     "numpy_dtype",
     "open_checkpoint",
     "parse_size",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from hubmixin_core.errors import ShardIndexError, WeightsDtypeError, WeightsKeyError, WeightsShapeError
 from hubmixin_core.weights._header import TensorInfo, read_header
 from hubmixin_core.weights._resolve import WeightFiles
 
-__all__ = ["check_tensors", "read_tensor_infos"]
+__all__ = ["check_tensors", "mismatch_error", "read_tensor_infos"]
 
 
 def read_tensor_infos(weights: WeightFiles) -> dict[str, tuple[TensorInfo, Path]]:
@@ -56,18 +56,55 @@ def check_tensors(
 
     Raises:
         WeightsKeyError: with ``strict``, some keys are missing or unexpected (all of them are named).
-        WeightsShapeError: a shared key has another shape (always, since it cannot be loaded).
-        WeightsDtypeError: with ``check_dtype``, a shared key has another dtype.
+        WeightsShapeError: a shared key has another shape (always, since it cannot be loaded); every tensor of
+            another shape or dtype is named, and with ``strict`` the missing and unexpected keys too.
+        WeightsDtypeError: with ``check_dtype``, a shared key has another dtype (all are named, as above).
     """
     skip = set(ignore_missing)
     missing = sorted(k for k in expected.keys() - found.keys() if k not in skip)
     unexpected = sorted(found.keys() - expected.keys())
+    mismatches: list[WeightsShapeError | WeightsDtypeError] = []
     for key in sorted(expected.keys() & found.keys()):
         want, got = expected[key], found[key]
         if want.shape != got.shape:
-            raise WeightsShapeError(source, key, want.shape, got.shape)
-        if check_dtype and want.dtype != got.dtype:
-            raise WeightsDtypeError(source, key, want.dtype, got.dtype)
+            mismatches.append(WeightsShapeError(source, key, want.shape, got.shape))
+        elif check_dtype and want.dtype != got.dtype:
+            mismatches.append(WeightsDtypeError(source, key, want.dtype, got.dtype))
+    if mismatches:
+        raise mismatch_error(source, mismatches, *((missing, unexpected) if strict else ()))
     if strict and (missing or unexpected):
         raise WeightsKeyError(source, missing, unexpected)
     return missing, unexpected
+
+
+def mismatch_error(
+    source: str,
+    mismatches: Sequence[WeightsShapeError | WeightsDtypeError],
+    missing: Sequence[str] = (),
+    unexpected: Sequence[str] = (),
+) -> WeightsShapeError | WeightsDtypeError:
+    """One error naming every tensor of ``mismatches`` (errors naming one each) and the keys ``missing`` and
+    ``unexpected``, as torch's ``load_state_dict`` lists them all: a :class:`WeightsShapeError` where a shape
+    differs, else a :class:`WeightsDtypeError`; its ``key``, ``expected`` and ``found`` are the first tensor's
+    (shapes first, then by name); ``source`` is theirs where they share one (a shard). A lone error with no keys
+    to add is returned as it is.
+    """
+    first, *others = sorted(mismatches, key=lambda error: (not isinstance(error, WeightsShapeError), error.key))
+    if not others and not missing and not unexpected:
+        return first
+    if all(error.source == first.source for error in others):  # one file of a sharded checkpoint: named
+        source = first.source
+    if isinstance(first, WeightsShapeError):
+        return WeightsShapeError(
+            source, first.key, first.expected, first.found, others=others, missing=missing, unexpected=unexpected
+        )
+    return WeightsDtypeError(
+        source,
+        first.key,
+        first.expected,
+        first.found,
+        detail=first.detail,
+        others=others,
+        missing=missing,
+        unexpected=unexpected,
+    )

@@ -8,7 +8,7 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 
 from hubmixin_core.errors import WeightsDtypeError, WeightsKeyError, WeightsShapeError, format_names
-from hubmixin_core.weights._check import check_tensors
+from hubmixin_core.weights._check import check_tensors, mismatch_error
 from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import is_floating
 from hubmixin_core.weights._header import TensorInfo
@@ -109,35 +109,48 @@ def check_checkpoint(
     Raises:
         WeightsShapeError: a tensor has another shape (the message names the file and the key).
         WeightsDtypeError: with ``strict``, a tensor has another dtype; always, a floating tensor where the model
-            has an integer or boolean one, or the reverse.
+            has an integer or boolean one, or the reverse. Either error names every such tensor (a shape error
+            first), and with ``strict`` the missing and unexpected keys too, as torch's ``load_state_dict`` does.
         WeightsKeyError: with ``strict``, keys are missing or unexpected; all are named. Without ``strict``, the
             missing tensors would take more bytes than the checkpoint's tensors and :data:`MISSING_BYTES_FLOOR`:
             the model would be built larger than its checkpoint (a config asking for a huge model with no
             weights for it), so nothing is allocated; the message names the keys and the bytes.
     """
     found = checkpoint.infos
-    for key in sorted(expected.keys() & found.keys()):
-        want, got = expected[key], found[key]
-        if want.shape != got.shape:
-            raise WeightsShapeError(checkpoint.source(key), key, want.shape, got.shape)
-        convertible = convert_floating and is_floating(want.dtype) and is_floating(got.dtype)
-        if is_floating(want.dtype) != is_floating(got.dtype):
-            detail = _COMPLEX_DETAIL if "C" in (want.dtype[0], got.dtype[0]) else _KIND_DETAIL
-            raise WeightsDtypeError(checkpoint.source(key), key, want.dtype, got.dtype, detail=detail)
-        if strict and want.dtype != got.dtype and not convertible:
-            raise WeightsDtypeError(checkpoint.source(key), key, want.dtype, got.dtype)
-    skip = set(ignore_unexpected)
-    considered = {k: v for k, v in found.items() if k not in skip or k in expected}
+    mismatches = [
+        error
+        for key in sorted(expected.keys() & found.keys())
+        if (error := _mismatch(checkpoint.source(key), key, expected[key], found[key], strict, convert_floating))
+    ]
+    skip, bad = set(ignore_unexpected), {error.key for error in mismatches}
+    considered = {k: v for k, v in found.items() if (k not in skip or k in expected) and k not in bad}
     missing, unexpected = check_tensors(
-        expected,
+        {k: v for k, v in expected.items() if k not in bad},
         considered,
         source=checkpoint.description,
-        strict=strict,
+        strict=strict and not mismatches,
         check_dtype=False,
         ignore_missing=ignore_missing,
     )
+    if mismatches:  # all named in one error, with strict the keys too (as torch's load_state_dict lists them)
+        raise mismatch_error(checkpoint.description, mismatches, *((missing, unexpected) if strict else ()))
     check_missing_size(expected, missing, checkpoint)
     return LoadReport(missing, unexpected)
+
+
+def _mismatch(
+    source: str, key: str, want: TensorInfo, got: TensorInfo, strict: bool, convert_floating: bool
+) -> WeightsShapeError | WeightsDtypeError | None:
+    """The error of the tensor ``key`` stored as ``got`` where the model expects ``want``; ``None``: it loads."""
+    if want.shape != got.shape:
+        return WeightsShapeError(source, key, want.shape, got.shape)
+    if is_floating(want.dtype) != is_floating(got.dtype):
+        detail = _COMPLEX_DETAIL if "C" in (want.dtype[0], got.dtype[0]) else _KIND_DETAIL
+        return WeightsDtypeError(source, key, want.dtype, got.dtype, detail=detail)
+    convertible = convert_floating and is_floating(want.dtype) and is_floating(got.dtype)
+    if strict and want.dtype != got.dtype and not convertible:
+        return WeightsDtypeError(source, key, want.dtype, got.dtype)
+    return None
 
 
 _KIND_DETAIL = (

@@ -24,11 +24,21 @@ HEADER = (
 _WIDTH = 120
 
 
+def _escaped(text: str) -> str:
+    """``text`` as the source of a (non-raw) docstring that reads back as ``text``: backslashes doubled, and
+    triple quotes, which would end the docstring, escaped. Neither contains a space, so wrapping keeps them whole."""
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """Docstring source lines of ``text``, at most ``width`` characters each."""
+    return textwrap.wrap(_escaped(text), width, break_on_hyphens=False)
+
+
 def _doc_lines(name: str, annotation: str, default: str | None, doc: str, indent: str) -> list[str]:
     optional = "" if default is None else f", *optional*, defaults to `{default}`"
-    head = f"{indent}{name} (`{annotation}`{optional}):"
-    body = textwrap.wrap(doc, _WIDTH - len(indent) - 4, break_on_hyphens=False)
-    return [head, *(f"{indent}    {line}" for line in body)]
+    head = f"{indent}{_escaped(name)} (`{_escaped(annotation)}`{_escaped(optional)}):"
+    return [head, *(f"{indent}    {line}" for line in _wrapped(doc, _WIDTH - len(indent) - 4))]
 
 
 _MAPPING = "from collections.abc import Mapping"
@@ -47,7 +57,7 @@ def _options_class(name: str, summary: str, params: tuple[Param, ...]) -> list[s
         "",
         "@dataclass(frozen=True, kw_only=True)",
         f"class {name}:",
-        f'    """{summary}',
+        f'    """{_escaped(summary)}',
         "",
         "    Attributes:",
     ]
@@ -94,26 +104,39 @@ def _signature(params: tuple[Param, ...], overrides: dict[str, str] | None = Non
     return out
 
 
-def _args_doc(positional: list[tuple[str, str]], params: tuple[Param, ...], tail: list[tuple[str, str]]) -> list[str]:
-    lines = ["", "        Args:"]
+_BODY = " " * 8
+"""Indentation of a method's body; a method declared under ``if TYPE_CHECKING:`` adds ``_LEVEL``."""
+_LEVEL = " " * 4
+
+
+def _args_doc(
+    positional: list[tuple[str, str]],
+    params: tuple[Param, ...],
+    tail: list[tuple[str, str, str | None]],
+    body: str = _BODY,
+) -> list[str]:
+    """The Args section: ``positional`` (name, annotation), ``params``, then ``tail`` (name, annotation, default)."""
+    indent = body + _LEVEL
+    lines = ["", f"{body}Args:"]
     for name, annotation in positional:
-        lines += _doc_lines(name, annotation, None, ARGUMENT_DOCS[name], " " * 12)
+        lines += _doc_lines(name, annotation, None, ARGUMENT_DOCS[name], indent)
     for p in params:
-        lines += _doc_lines(p.name, p.annotation, p.default, p.doc, " " * 12)
-    for name, annotation in tail:
-        lines += _doc_lines(name, annotation, "None", ARGUMENT_DOCS[name], " " * 12)
+        lines += _doc_lines(p.name, p.annotation, p.default, p.doc, indent)
+    for name, annotation, default in tail:
+        lines += _doc_lines(name, annotation, default, ARGUMENT_DOCS[name.lstrip("*")], indent)
     return lines
 
 
-def _method_doc(method: str, args: list[str]) -> list[str]:
+def _method_doc(method: str, args: list[str], body: str = _BODY) -> list[str]:
     summary, returns, raises = METHOD_DOCS[method]
-    lines = [f'        """{summary}', *args, "", "        Returns:"]
-    lines += [f"            {line}" for line in textwrap.wrap(returns, _WIDTH - 12)]
-    lines += ["", "        Raises:"]
+    indent = body + _LEVEL
+    lines = [f'{body}"""{_escaped(summary)}', *args, "", f"{body}Returns:"]
+    lines += [f"{indent}{line}" for line in _wrapped(returns, _WIDTH - len(indent))]
+    lines += ["", f"{body}Raises:"]
     for error, when in raises:
-        wrapped = textwrap.wrap(f"{error}: {when}", _WIDTH - 16)
-        lines += [f"            {wrapped[0]}", *(f"                {line}" for line in wrapped[1:])]
-    lines.append('        """')
+        wrapped = _wrapped(f"{error}: {when}", _WIDTH - len(indent) - 4)
+        lines += [f"{indent}{wrapped[0]}", *(f"{indent}{_LEVEL}{line}" for line in wrapped[1:])]
+    lines.append(f'{body}"""')
     return lines
 
 
@@ -143,8 +166,7 @@ def _save_pretrained(extras: FrameworkExtras) -> list[str]:
         ]
     lines += ["", "    @overload", head, *_signature(upload), "    ) -> CommitInfo | None: ..."]
     lines += ["", head, *_signature(upload), _PUSH_KWARGS, "    ) -> CommitInfo | None:"]
-    args = _args_doc([("save_directory", "str | Path")], upload, [])
-    args += _doc_lines("**push_to_hub_kwargs", "Any", None, ARGUMENT_DOCS["push_to_hub_kwargs"], " " * 12)
+    args = _args_doc([("save_directory", "str | Path")], upload, [("**push_to_hub_kwargs", "Any", None)])
     lines += _method_doc("save_pretrained", args)
     lines += [
         "        return self._hub_save(",
@@ -181,24 +203,37 @@ def _push_to_hub(extras: FrameworkExtras) -> list[str]:
     return lines
 
 
+_MODEL_KWARGS = "Mapping[str, Any] | None"
+
+
+def _from_pretrained_declaration(params: tuple[Param, ...], init_kwargs: bool) -> list[str]:
+    """``from_pretrained``'s decorator, signature and docstring, one level deeper than a method's (under an ``if``)."""
+    lines = ["", "        @classmethod", "        def from_pretrained(", "            cls,"]
+    lines += ["            pretrained_model_name_or_path: str | Path,", "            *,"]
+    lines += [f"{_LEVEL}{line}" for line in _signature(params)]
+    lines += [f"            model_kwargs: {_MODEL_KWARGS} = None,"]
+    lines += ["            **init_kwargs: Any,"] if init_kwargs else []
+    lines += ["        ) -> Self:"]
+    tail = [("model_kwargs", _MODEL_KWARGS, "None"), ("**init_kwargs", "Any", None)]
+    args = _args_doc([("pretrained_model_name_or_path", "str | Path")], params, tail, _BODY + _LEVEL)
+    return lines + _method_doc("from_pretrained", args, _BODY + _LEVEL)
+
+
 def _from_pretrained(extras: FrameworkExtras) -> list[str]:
+    """Type checkers see ``from_pretrained`` without ``**init_kwargs`` (a keyword that is no option is an error
+    whatever its value's type, ``Any`` too, and a TypedDict of options unpacks into it); run time keeps them."""
     params = DOWNLOAD_PARAMS + extras.load
-    lines = ["", "    @classmethod", "    def from_pretrained(", "        cls,"]
-    lines += ["        pretrained_model_name_or_path: str | Path,", "        *,", *_signature(params)]
+    lines = ["", "    if TYPE_CHECKING:  # no **init_kwargs: a keyword that is no option is a type error"]
+    lines += [*_from_pretrained_declaration(params, init_kwargs=False), "            ..."]
+    lines += ["", "    else:  # __init__ arguments given as keywords are accepted, as huggingface_hub accepts them"]
+    lines += _from_pretrained_declaration(params, init_kwargs=True)
     lines += [
-        "        model_kwargs: Mapping[str, Any] | None = None,",
-        "        **init_kwargs: Never,",
-        "    ) -> Self:",
-    ]
-    args = _args_doc([("pretrained_model_name_or_path", "str | Path")], params, [("model_kwargs", "Mapping[str, Any]")])
-    lines += _method_doc("from_pretrained", args)
-    lines += [
-        "        return cls._hub_load(",
-        "            pretrained_model_name_or_path,",
-        f"            download=DownloadOptions({_kwargs(DOWNLOAD_PARAMS)}),",
-        f"            load_kwargs={_dict(extras.load)},",
-        "            model_kwargs=cls._hub_model_kwargs(model_kwargs, init_kwargs),",
-        "        )",
+        "            return cls._hub_load(",
+        "                pretrained_model_name_or_path,",
+        f"                download=DownloadOptions({_kwargs(DOWNLOAD_PARAMS)}),",
+        f"                load_kwargs={_dict(extras.load)},",
+        "                model_kwargs=cls._hub_model_kwargs(model_kwargs, init_kwargs),",
+        "            )",
     ]
     return lines
 
@@ -214,8 +249,8 @@ def render_facade(extras: FrameworkExtras) -> str:
         "from __future__ import annotations",
         "",
         "from pathlib import Path",
-        f"from typing import Any, {'ClassVar, ' if extras.load + extras.save + extras.runtime_args else ''}"
-        "Literal, Never, Self, overload",
+        "from typing import TYPE_CHECKING, Any, "
+        f"{'ClassVar, ' if extras.load + extras.save + extras.runtime_args else ''}Literal, Self, overload",
         "",
         "from huggingface_hub import CommitInfo",
         "",

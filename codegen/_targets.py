@@ -47,9 +47,13 @@ def load_extras(path: Path) -> FrameworkExtras:
 
 _OWN_NAMES = frozenset(
     {"self", "cls", "pretrained_model_name_or_path", "model_kwargs", "save_directory", "repo_id", "push_to_hub"}
-    | {"push_kwargs", "kwargs", "config", "model_card_kwargs"}
+    | {"push_kwargs", "kwargs", "config", "model_card_kwargs", "push_to_hub_kwargs", "init_kwargs"}
+    | {"model_id", "download", "proxies", "resume_download"}
+    | {"DownloadOptions", "UploadOptions"}
 )
-"""Parameters of the generated methods themselves, beside the shared and extra ones."""
+"""Names an extra may not take: parameters of the generated methods themselves (beside the shared and extra ones),
+the keywords core's loader passes ``_from_pretrained`` beside the load extras (``hubmixin_core._override``'s
+legacy ones too), and the names the generated bodies call."""
 
 
 def _check_names(path: Path, kind: str, extras: tuple[Param, ...], shared: tuple[Param, ...]) -> None:

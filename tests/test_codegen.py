@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
+import textwrap
+import warnings
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
+from hubmixin_core import ModelHubMixin
+from hubmixin_core.errors import HubMixinTypeError
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
 
 ROOT = Path(__file__).parent.parent
@@ -56,7 +62,8 @@ def test_spec_change_makes_check_fail_until_regenerated(tmp_path: Path) -> None:
     for rel in generated:
         assert f"+++ b/{rel}" in stale.stdout
     assert "+            Parallel downloads, changed by the test." in stale.stdout
-    assert "+        max_workers: int = 3," in stale.stdout
+    added = {line[1:].strip() for line in stale.stdout.splitlines() if line.startswith("+")}
+    assert "max_workers: int = 3," in added
 
     assert _codegen(root).returncode == 0
     for rel in generated:
@@ -110,7 +117,16 @@ EXTRAS = FrameworkExtras(
 """
 
 
-@pytest.mark.parametrize(("name", "why"), [("token", "already a parameter"), ("class", "not a Python parameter")])
+_RESERVED = ["push_to_hub_kwargs", "init_kwargs", "model_id", "download", "proxies", "UploadOptions"]
+"""Names of the generated methods' own ``**`` parameters, the keywords core's loader passes ``_from_pretrained``
+beside the load extras, and a name the generated bodies call."""
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [("token", "already a parameter"), ("class", "not a Python parameter")]
+    + [(name, "already a parameter") for name in _RESERVED],
+)
 def test_an_extra_named_like_a_parameter_is_refused(name: str, why: str, tmp_path: Path) -> None:
     from codegen._targets import load_extras
 
@@ -118,3 +134,178 @@ def test_an_extra_named_like_a_parameter_is_refused(name: str, why: str, tmp_pat
     with pytest.raises(ValueError, match=why) as caught:
         load_extras(tmp_path / "_extras.py")
     assert repr(name) in str(caught.value) and "_extras.py" in str(caught.value)
+
+
+def _documented(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, str]:
+    """``name: annotation`` of each Args entry of a generated method's docstring (``**name`` for ``**kwargs``)."""
+    doc = ast.get_docstring(function) or ""
+    args = doc.split("Args:\n", 1)[1].split("\n\n", 1)[0]
+    return {
+        line.strip().split(" (`")[0]: line.split(" (`")[1].split("`")[0]
+        for line in args.splitlines()
+        if line.startswith("    ") and not line.startswith("        ")
+    }
+
+
+def _generated_methods(path: Path) -> list[ast.FunctionDef]:
+    """The public methods of a generated module that carry a docstring (implementations, not overloads)."""
+    return [
+        node
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and ast.get_docstring(node)
+    ]
+
+
+@pytest.mark.parametrize("path", GENERATED, ids=lambda p: p.parts[-3])
+def test_every_parameter_is_documented_once_with_its_annotation(path: Path) -> None:
+    methods = _generated_methods(path)
+    assert {m.name for m in methods} == {"save_pretrained", "from_pretrained", "push_to_hub"}
+    for method in methods:
+        arguments = method.args
+        expected = {
+            a.arg: ast.unparse(a.annotation) for a in [*arguments.args[1:], *arguments.kwonlyargs] if a.annotation
+        }
+        if arguments.kwarg is not None and arguments.kwarg.annotation is not None:
+            expected[f"**{arguments.kwarg.arg}"] = ast.unparse(arguments.kwarg.annotation)
+        documented = _documented(method)
+        missing = {k: v for k, v in expected.items() if documented.get(k) != v}
+        assert not missing, f"{method.name} (line {method.lineno}): {missing} not documented as annotated"
+    runtime = [m for m in methods if m.name == "from_pretrained" and m.args.kwarg is not None]
+    assert len(runtime) == 1 and "**init_kwargs" in _documented(runtime[0])
+
+
+_DOC = r'Layers named like `^blocks\.\d+\.` (a regex, C:\new), shown as """quoted""" or """" text; ends with \ '
+_DEFAULT = r'"^a\\.b"'
+"""A default is source text (a string literal holding a backslash)."""
+
+
+def _docstrings(text: str) -> list[str]:
+    """The docstrings of the classes and functions of ``text``, whitespace collapsed; an invalid escape fails."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an invalid escape sequence is a SyntaxWarning
+        tree = ast.parse(text)
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+    return [" ".join((ast.get_docstring(n) or "").split()) for n in nodes]
+
+
+def test_doc_text_is_written_faithfully() -> None:
+    from codegen._render import _options_class, render_facade
+    from hubmixin_core.params import FrameworkExtras, Param
+
+    param = Param("layer_filter", "str | None", _DEFAULT, _DOC)
+    extras = FrameworkExtras("hubmixin_fake", "FakeMethods", "hubmixin_core._base:ModelHubMixinBase", load=(param,))
+    doc = " ".join(_DOC.split())
+    facade = _docstrings(render_facade(extras))
+    assert sum(doc in d and f"defaults to `{_DEFAULT}`" in d for d in facade) == 2  # both from_pretrained
+    options = _docstrings("\n".join(_options_class("Opts", _DOC, (param,))))
+    assert options[0].startswith(doc) and options[0].count(doc) == 2  # the summary and the attribute
+
+
+_OVERRIDE = textwrap.dedent(
+    """
+    import os, tempfile, warnings
+    from typing import Any, Self
+    from torch import nn
+    import hubmixin_core
+    from hubmixin_core.errors import WeightsKeyError
+    from hubmixin_torch import PyTorchModelHubMixin
+
+    assert hubmixin_core.__file__.startswith(os.getcwd()), hubmixin_core.__file__
+    warnings.simplefilter("ignore")
+
+    class Small(nn.Module, PyTorchModelHubMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Linear(2, 2)
+
+    class Big(Small):  # one layer more than the checkpoint holds
+        def __init__(self) -> None:
+            super().__init__()
+            self.b = nn.Linear(2, 2)
+
+    class BigOverride(Big):  # the override docs/integrating.md shows
+        @classmethod
+        def _from_pretrained(cls, **kwargs: Any) -> Self:
+            return super()._from_pretrained(**kwargs)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Small().save_pretrained(tmp)
+        for model in (Big, BigOverride):
+            try:
+                model.from_pretrained(tmp)
+                print(model.__name__, "loaded")
+            except WeightsKeyError:
+                print(model.__name__, "strict")
+    """
+)
+
+
+def test_a_spec_default_change_reaches_an_override_leaving_the_extra_to_its_base(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    root = _copy_sources(tmp_path)
+    params = root / "packages/hubmixin-core/src/hubmixin_core/params.py"
+    head, tail = params.read_text().split("STRICT = Param(", 1)
+    params.write_text(head + "STRICT = Param(" + tail.replace('    "False",', '    "True",', 1))
+    assert _codegen(root).returncode == 0
+    (root / "user.py").write_text(_OVERRIDE)
+    path = ":".join(str(root / f"packages/hubmixin-{p}/src") for p in ("core", "torch"))
+    result = subprocess.run(
+        [sys.executable, "user.py"], cwd=root, env={"PYTHONPATH": path}, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.split() == ["Big", "strict", "BigOverride", "strict"], result.stdout + result.stderr[-3000:]
+
+
+class _HfPush(ModelHubMixin):
+    """Its ``push_to_hub`` has huggingface_hub's signature (without hubmixin's ``endpoint`` and save extras)."""
+
+    pushed: ClassVar[list[dict[str, Any]]] = []
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        (save_directory / "weights.bin").write_bytes(b"")
+
+    def push_to_hub(  # type: ignore[override]
+        self,
+        repo_id: str,
+        *,
+        config: dict[str, Any] | None = None,
+        commit_message: str = "Push model using huggingface_hub.",
+        private: bool | None = None,
+        token: str | None = None,
+        branch: str | None = None,
+        create_pr: bool | None = None,
+        allow_patterns: list[str] | str | None = None,
+        ignore_patterns: list[str] | str | None = None,
+        delete_patterns: list[str] | str | None = None,
+        model_card_kwargs: dict[str, Any] | None = None,
+    ) -> str:
+        self.pushed.append({"repo_id": repo_id, "commit_message": commit_message})
+        return "pushed"
+
+
+def test_a_typed_option_a_push_to_hub_override_does_not_take_is_refused_before_saving(tmp_path: Path) -> None:
+    target = tmp_path / "m"
+    with pytest.raises(HubMixinTypeError, match=r"endpoint= given with push_to_hub=True, but _HfPush\.push_to_hub"):
+        _HfPush().save_pretrained(target, push_to_hub=True, repo_id="u/m", endpoint="http://localhost:9")
+    assert not target.exists()
+    assert _HfPush().save_pretrained(target, push_to_hub=True, repo_id="u/m", commit_message="c") == "pushed"
+    assert _HfPush.pushed == [{"repo_id": "u/m", "commit_message": "c"}]
+
+
+def test_a_save_extra_a_push_to_hub_override_does_not_take_is_refused_before_saving(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import torch
+
+    from hubmixin_torch import PyTorchModelHubMixin
+
+    class Net(torch.nn.Module, PyTorchModelHubMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 2)
+
+        push_to_hub = _HfPush.push_to_hub  # type: ignore[assignment]
+
+    target = tmp_path / "m"
+    for option in ({"dtype": torch.float16}, {"max_shard_size": "1MB"}):
+        with pytest.raises(HubMixinTypeError, match=rf"{next(iter(option))}= given with push_to_hub=True"):
+            Net().save_pretrained(target, push_to_hub=True, repo_id="u/m", **option)
+        assert not target.exists()

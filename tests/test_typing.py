@@ -106,3 +106,94 @@ def test_coders_given_as_a_shared_constant_pass_mypy_and_wrong_ones_fail(tmp_pat
     marked = {n for n, line in enumerate(lines, start=1) if _MARK.search(line)}
     reported = {int(m["line"]) for line in result.stdout.splitlines() if (m := _ERROR.match(line))}
     assert reported == marked, result.stdout
+
+
+_OPTIONS_OF_ANY_TYPE = """
+import argparse
+from typing import Any, TypedDict
+
+from torch import nn
+
+from hubmixin_core import ModelHubMixin
+from hubmixin_torch import PyTorchModelHubMixin
+
+
+class Net(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, dim: int = 4) -> None:
+        super().__init__()
+
+
+class Plain(ModelHubMixin):
+    pass
+
+
+class LoadOptions(TypedDict, total=False):
+    revision: str
+    strict: bool
+
+
+def load(options: LoadOptions, args: argparse.Namespace, config: dict[str, Any]) -> None:
+    Net.from_pretrained("user/net", **options)
+    Net.from_pretrained("user/net", revision=args.revision, strict=config["strict"], model_kwargs=config)
+    Net.from_pretrained("user/net", revison=args.revision)  # E: call-arg
+    Net.from_pretrained("user/net", map_locaton=config["device"])  # E: call-arg
+    Plain.from_pretrained("user/net", dim=args.dim)  # E: call-arg
+"""
+
+
+def _marked(text: str) -> set[int]:
+    return {n for n, line in enumerate(text.splitlines(), start=1) if _MARK.search(line)}
+
+
+def test_misspelled_load_options_of_any_type_fail_and_a_typeddict_of_options_passes(tmp_path: Path) -> None:
+    case = tmp_path / "any_options.py"
+    case.write_text(_OPTIONS_OF_ANY_TYPE)
+    result = _mypy(str(case))
+    reported = {(int(m["line"]), m["code"]) for line in result.stdout.splitlines() if (m := _ERROR.match(line))}
+    assert reported == {(n, "call-arg") for n in _marked(_OPTIONS_OF_ANY_TYPE)}, result.stdout
+    pyright = shutil.which("pyright", path=str(Path(sys.executable).parent))
+    if pyright is None:
+        pytest.skip("pyright is not installed")
+    found = subprocess.run(
+        [pyright, "--pythonpath", sys.executable, str(case)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    lines = {int(n) for n in re.findall(r"any_options\.py:(\d+):\d+ - error", found.stdout)}
+    assert lines == _marked(_OPTIONS_OF_ANY_TYPE), found.stdout
+
+
+_KERAS_OVERRIDE = """
+from collections.abc import Mapping
+from typing import Any, Self
+
+import keras
+from numpy.typing import DTypeLike
+
+from hubmixin_core import DownloadOptions
+from hubmixin_keras import KerasModelHubMixin
+
+
+class Net(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        download: DownloadOptions,
+        model_kwargs: dict[str, Any],
+        strict: bool = False,
+        key_mapping: Mapping[str, str] | None = None,
+        dtype: DTypeLike | None = None,
+    ) -> Self:
+        return super()._from_pretrained(
+            model_id=model_id, download=download, model_kwargs=model_kwargs, strict=strict, key_mapping=key_mapping,
+            dtype=dtype,
+        )
+
+"""
+
+
+def test_a_keras_override_forwarding_the_public_methods_dtype_passes_mypy(tmp_path: Path) -> None:
+    case = tmp_path / "keras_override.py"
+    case.write_text(_KERAS_OVERRIDE)
+    result = _mypy(str(case))
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -6,7 +6,7 @@ from pass_core import Model
 
 
 def misspelled_and_mistyped(model: Model) -> None:
-    Model.from_pretrained("user/model", revison="main")  # E: arg-type
+    Model.from_pretrained("user/model", revison="main")  # E: call-arg
     Model.from_pretrained("user/model", revision=1)  # E: arg-type
     Model.from_pretrained("user/model", force_download="yes")  # E: arg-type
     Model.from_pretrained("user/model", max_workers="8")  # E: arg-type

@@ -8,7 +8,7 @@ from tinylib.keras_models import TinyKerasClassifier
 
 
 def misspelled_and_mistyped(clf: TinyClassifier) -> None:
-    TinyClassifier.from_pretrained("u/clf", map_locaton="cpu")  # E: arg-type
+    TinyClassifier.from_pretrained("u/clf", map_locaton="cpu")  # E: call-arg
     TinyClassifier.from_pretrained("u/clf", strict="yes")  # E: arg-type
     TinyClassifier.from_pretrained("u/clf", dtype="float16")  # E: arg-type
     clf.save_pretrained("out", max_shard_size=1.5)  # E: call-overload
@@ -16,5 +16,5 @@ def misspelled_and_mistyped(clf: TinyClassifier) -> None:
 
 
 def twins_misspelled() -> None:
-    TinyFlaxClassifier.from_pretrained("u/clf", shardng=None)  # E: arg-type
+    TinyFlaxClassifier.from_pretrained("u/clf", shardng=None)  # E: call-arg
     TinyKerasClassifier.from_pretrained("u/clf", strict="no")  # E: arg-type

@@ -8,8 +8,8 @@ from pass_flax import MyFlaxModel
 
 
 def misspelled_and_mistyped(model: MyFlaxModel, mesh: Mesh) -> None:
-    MyFlaxModel.from_pretrained("u/m", shardng=mesh)  # E: arg-type
-    MyFlaxModel.from_pretrained("u/m", stict=True)  # E: arg-type
+    MyFlaxModel.from_pretrained("u/m", shardng=mesh)  # E: call-arg
+    MyFlaxModel.from_pretrained("u/m", stict=True)  # E: call-arg
     MyFlaxModel.from_pretrained("u/m", strict="yes")  # E: arg-type
     MyFlaxModel.from_pretrained("u/m", sharding="model")  # E: arg-type
     MyFlaxModel.from_pretrained("u/m", sharding=[mesh])  # E: arg-type

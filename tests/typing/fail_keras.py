@@ -10,11 +10,11 @@ from pass_keras import MyKerasModel
 
 
 def misspelled_and_mistyped(model: MyKerasModel) -> None:
-    MyKerasModel.from_pretrained("u/m", stict=True)  # E: arg-type
+    MyKerasModel.from_pretrained("u/m", stict=True)  # E: call-arg
     MyKerasModel.from_pretrained("u/m", strict="yes")  # E: arg-type
     MyKerasModel.from_pretrained("u/m", dtype=1.5)  # E: arg-type
-    MyKerasModel.from_pretrained("u/m", name="mine")  # E: arg-type
-    MyKerasModel.from_pretrained("u/m", map_location="cpu")  # E: arg-type
+    MyKerasModel.from_pretrained("u/m", name="mine")  # E: call-arg
+    MyKerasModel.from_pretrained("u/m", map_location="cpu")  # E: call-arg
     MyKerasModel.from_pretrained("u/m", model_kwargs=["hidden"])  # E: arg-type
     model.save_pretrained("out", max_shard_size=1.5)  # E: call-overload
     model.save_pretrained("out", dtpye="bfloat16")  # E: call-overload

@@ -103,9 +103,9 @@ def test_config_roundtrip_through_directory(tmp_path: Path) -> None:
 def test_model_kwargs_override_config(tmp_path: Path) -> None:
     MLP(3, 5).save_pretrained(tmp_path)
     assert MLP.from_pretrained(tmp_path, model_kwargs={"activation": "tanh"}).activation == "tanh"
-    assert MLP.from_pretrained(tmp_path, activation="gelu").activation == "gelu"  # type: ignore[arg-type]
+    assert MLP.from_pretrained(tmp_path, activation="gelu").activation == "gelu"  # type: ignore[call-arg]
     with pytest.raises(HubMixinTypeError, match=r"'activation' given both in model_kwargs and as keywords"):
-        MLP.from_pretrained(tmp_path, activation="gelu", model_kwargs={"activation": "tanh"})  # type: ignore[arg-type]
+        MLP.from_pretrained(tmp_path, activation="gelu", model_kwargs={"activation": "tanh"})  # type: ignore[call-arg]
 
 
 def test_var_kwargs_are_captured_and_given_back(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ class WithFunction(NumpyModelMixin):
 
 def test_misspelled_keyword_names_the_closest_option_before_any_request(local_hub: LocalHub) -> None:
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'revison'; did you mean 'revision'\?"):
-        MLP.from_pretrained(f"{local_hub.username}/absent", revison="main")  # type: ignore[arg-type]
+        MLP.from_pretrained(f"{local_hub.username}/absent", revison="main")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match=r"'hiden'; did you mean 'hidden'\?"):
         MLP.from_pretrained("unused/repo", model_kwargs={"hiden": 3})
 
@@ -41,7 +41,7 @@ def test_a_class_keyword_given_to_from_pretrained_says_where_it_goes(tmp_path: P
     with pytest.raises(
         TypeError, match=r"'strict_config': it is a class keyword.*class MyModel\(\.\.\., strict_config="
     ):
-        MLP.from_pretrained(tmp_path, strict_config=True)  # type: ignore[arg-type]
+        MLP.from_pretrained(tmp_path, strict_config=True)  # type: ignore[call-arg]
 
 
 def test_misspelled_save_keyword(tmp_path: Path) -> None:

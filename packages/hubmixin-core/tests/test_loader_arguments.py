@@ -489,13 +489,13 @@ class NamesOption(NumpyModelMixin):
 
 def test_an_overrides_own_options_reach_it(tmp_path: Path) -> None:
     PopsOptions(size=2).save_pretrained(tmp_path / "pops")
-    loaded = PopsOptions.from_pretrained(tmp_path / "pops", device="meta", config={"size": 3})  # type: ignore[arg-type]
+    loaded = PopsOptions.from_pretrained(tmp_path / "pops", device="meta", config={"size": 3})  # type: ignore[call-arg]
     assert (loaded.size, loaded.device, loaded.config_seen) == (3, "meta", {"size": 3})
     NamesOption(size=2).save_pretrained(tmp_path / "names")
-    named = NamesOption.from_pretrained(tmp_path / "names", device="meta")  # type: ignore[arg-type]
+    named = NamesOption.from_pretrained(tmp_path / "names", device="meta")  # type: ignore[call-arg]
     assert (named.size, named.device) == (2, "meta")
     with pytest.raises(HubMixinTypeError, match="devise"):
-        NamesOption.from_pretrained(tmp_path / "names", devise="meta")  # type: ignore[arg-type]
+        NamesOption.from_pretrained(tmp_path / "names", devise="meta")  # type: ignore[call-arg]
 
 
 class BareContainers(NumpyModelMixin):
@@ -687,7 +687,7 @@ class TypoChecked(NumpyModelMixin):
 def test_a_hubmixin_style_override_with_kwargs_keeps_the_keyword_check(tmp_path: Path) -> None:
     TypoChecked().save_pretrained(tmp_path)
     with pytest.raises(HubMixinTypeError, match="did you mean 'hidden'"):
-        TypoChecked.from_pretrained(tmp_path, hiden=3)  # type: ignore[arg-type]
+        TypoChecked.from_pretrained(tmp_path, hiden=3)  # type: ignore[call-arg]
 
 
 class PositionalOnly(NumpyModelMixin):

@@ -132,7 +132,7 @@ class WithDeviceChild(WithDevice):
 
 def test_keywords_forwarded_to_another_loader_reach_its_options(tmp_path: Path) -> None:
     WithDeviceChild(hidden=2).save_pretrained(tmp_path)
-    loaded: Any = WithDeviceChild.from_pretrained(tmp_path, device="meta")  # type: ignore[arg-type]  # (its own)
+    loaded: Any = WithDeviceChild.from_pretrained(tmp_path, device="meta")  # type: ignore[call-arg]  # (its own)
     assert loaded.device == "meta"
 
 

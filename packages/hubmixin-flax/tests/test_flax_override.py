@@ -114,7 +114,7 @@ def test_override_loads_from_the_hub(cls: type[HubSignatureNet | KwargsNet], loc
 @pytest.mark.parametrize("cls", OVERRIDES)
 def test_strict_and_model_arguments_reach_the_base(cls: type[HubSignatureNet | KwargsNet], tmp_path: Path) -> None:
     _make(cls, depth=3).save_pretrained(tmp_path)
-    shallow = cls.from_pretrained(tmp_path, depth=2)  # type: ignore[arg-type]  # a model argument as a keyword
+    shallow = cls.from_pretrained(tmp_path, depth=2)  # type: ignore[call-arg]  # a model argument as a keyword
     assert shallow.extra == 1 and len(shallow.blocks) == 2
     with pytest.raises(WeightsKeyError, match=r"blocks\.2"):
         cls.from_pretrained(tmp_path, model_kwargs={"depth": 2}, strict=True)

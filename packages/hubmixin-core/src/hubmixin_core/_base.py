@@ -82,6 +82,7 @@ from hubmixin_core._hf_compat import HfMixinHelpers
 from hubmixin_core._hub import locate_file, one_commit, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
 from hubmixin_core._paths import check_local_location
+from hubmixin_core._published import refuse_published_token
 from hubmixin_core._roundtrip import json_native, key_annotation, sentinel_default, type_change
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
@@ -118,6 +119,9 @@ _ALWAYS_PASSED = ("revision", "cache_dir", "force_download", "local_files_only",
 """The download keywords huggingface_hub's ``_from_pretrained`` contract always passes."""
 _CARD_KEYS = ("language", "library_name", "license", "license_name", "license_link", "pipeline_tag")
 
+
+_HELD_BACK = object()
+"""Stands for a ``config`` config.json records as not saved while the rest of config.json is applied."""
 
 _LOAD_ATTEMPTS = 5
 """Loads of a local directory that changed while it was read, before giving up (each is retried)."""
@@ -353,7 +357,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         passed.update(kwargs)
         for name in (cls._hub_mixin_runtime_args & passed.keys()) | set(loaders_own(passed, cls._hub_init_takes)):
             del passed[name]
-        if dataclasses.is_dataclass(passed.get("config")):
+        if _saved_dataclass(passed.get("config"), cls._all_coders()):
             given: DataclassInstance = passed["config"]
             init_only = _init_only_fields(type(given))
             if init_only and not LOADING.get():
@@ -656,6 +660,17 @@ class ModelHubMixinBase(HfMixinHelpers):
             options = [p.name for p in (*UPLOAD_PARAMS, *SAVE_PARAMS)] + list(save_kwargs)
             target = inspect.signature(type(self).push_to_hub).parameters if push_to_hub else {}  # type: ignore[attr-defined]
             check_keywords(f"{type(self).__qualname__}.save_pretrained", push_kwargs, target, options)
+        # The options push_to_hub will be given (those not at their default), which an override must take too.
+        given = {p.name: getattr(upload, p.name) for p in UPLOAD_PARAMS if getattr(upload, p.name) != p.value}
+        given.update({k: v for k, v in save_kwargs.items() if v != self._hub_extra_defaults.get(k)})
+        push = inspect.signature(type(self).push_to_hub).parameters if push_to_hub else None  # type: ignore[attr-defined]
+        refused = sorted(given.keys() - push.keys()) if push is not None and not takes_any_keyword(push) else []
+        if refused:  # checked before writing anything, as an unknown keyword is
+            raise HubMixinTypeError(
+                f"{type(self).__qualname__}.save_pretrained: {', '.join(f'{n}=' for n in refused)} given with "
+                f"push_to_hub=True, but {type(self).push_to_hub.__qualname__}, which it ends with (as huggingface_hub "  # type: ignore[attr-defined]
+                "does), does not take it: add it to that override's parameters (or **kwargs passed to super())"
+            )
         own = self._hub_config_dict(self._hub_mixin_config)
         config = own if upload.config is None else self._hub_config_dict(upload.config)
         unsaved = get_unsaved(self) if config == own else {}  # the model's own config (save_pretrained's push too)
@@ -671,12 +686,12 @@ class ModelHubMixinBase(HfMixinHelpers):
                 (staging / CONFIG_NAME).write_text(dumps_config(config_dict), encoding="utf-8")
             if not (save_directory / _README).exists() and not (staging / _README).exists():
                 self.generate_model_card(**(upload.model_card_kwargs or {})).save(staging / _README)
+            if push_to_hub:  # refused before the target is replaced: the local copy must not hold it either
+                refuse_published_token(type(self).__qualname__, staging, upload.token)
         if not push_to_hub:
             return None
         # As huggingface_hub does: end with self.push_to_hub, so a class overriding it runs, with the keywords
         # given here (the options that differ from their defaults, and any extra ones meant for the override).
-        given = {p.name: getattr(upload, p.name) for p in UPLOAD_PARAMS if getattr(upload, p.name) != p.value}
-        given.update({k: v for k, v in save_kwargs.items() if v != self._hub_extra_defaults.get(k)})
         given.update(push_kwargs or {})
         if config is not None:  # as a dict, as huggingface_hub passes it (a dataclass config too)
             given["config"] = config
@@ -697,6 +712,7 @@ class ModelHubMixinBase(HfMixinHelpers):
                 self.save_pretrained(folder, config=config, model_card_kwargs=card_kwargs, **given)  # type: ignore[attr-defined]
             else:
                 self._hub_save(folder, repo_id=None, push_to_hub=False, upload=upload, save_kwargs=save_kwargs)
+            refuse_published_token(type(self).__qualname__, folder, upload.token)
             return upload_folder(repo_id, folder, upload, replaced=WEIGHTS_FILE_PATTERNS)
 
     def _save_pretrained(self, save_directory: Path) -> None:
@@ -846,12 +862,13 @@ class ModelHubMixinBase(HfMixinHelpers):
         if isinstance(unsaved, dict):
             own = _loader_is_own(cls)
             deferred = cls._hub_give_unsaved(unsaved, provided, model_kwargs, supplied=_loader_supplies(cls), defer=own)
-        config: Any = None if raw is None else cls._hub_apply_config(raw, model_kwargs, source=str(config_file))
+        held = "config" in deferred  # not saved: the rest of config.json is not it (the loader must give it)
+        config: Any = None if raw is None else cls._hub_config_beside(raw, model_kwargs, str(config_file), held=held)
         if _named(parameters, "config") or cls._hub_mixin_inject_config:  # huggingface_hub's: given if asked for
             if _named(parameters, "model_kwargs"):
-                call["config"] = config
+                call["config"] = None if held else config
             else:
-                model_kwargs.setdefault("config", config)
+                model_kwargs.setdefault("config", None if held else config)
         if _builds_from_arguments(cls):  # what config.json and the caller give must make a call to __init__
             cls._hub_check_required(model_kwargs, raw, str(config_file) if config_file is not None else model_id)
         secrets = [v for p in DOWNLOAD_PARAMS if p.secret and isinstance(v := getattr(download, p.name), str)]
@@ -868,9 +885,22 @@ class ModelHubMixinBase(HfMixinHelpers):
         received = get_received(instance) if isinstance(instance, cls) else None
         if deferred and received is not None:
             cls._hub_check_received(deferred, received)
-        if config is not None and get_config(instance) in (None, {}):
-            set_config(instance, config)
+        if config is not None and get_config(instance) in (None, {}):  # (what it was built without stays recorded)
+            set_config(instance, config, get_unsaved(instance))
         return instance
+
+    @classmethod
+    def _hub_config_beside(cls, raw: dict[str, Any], model_kwargs: dict[str, Any], source: str, *, held: bool) -> Any:
+        """:meth:`_hub_apply_config`; with ``held`` (config.json records ``config`` as not saved), ``config`` is
+        left out of ``model_kwargs``, not filled with the other arguments' keys (huggingface_hub's rule for a
+        config.json without one), so that a class's own loader building the model without it is refused."""
+        if not held:
+            return cls._hub_apply_config(raw, model_kwargs, source=source)
+        model_kwargs["config"] = _HELD_BACK  # (as if the caller gave it: the keys then fill the other arguments)
+        try:
+            return cls._hub_apply_config(raw, model_kwargs, source=source)
+        finally:
+            del model_kwargs["config"]
 
     @classmethod
     def _hub_give_runtime_args(cls, provided: Mapping[str, Any], model_kwargs: dict[str, Any]) -> None:
@@ -1335,6 +1365,14 @@ class ModelHubMixinBase(HfMixinHelpers):
             f"{cls.__qualname__} implements no _from_pretrained: subclass a framework's mixin (hubmixin_torch, "
             "hubmixin_flax, hubmixin_keras), or implement _save_pretrained and _from_pretrained"
         )
+
+
+def _saved_dataclass(config: Any, coders: Coders) -> bool:
+    """Whether ``config`` is a dataclass instance config.json holds as the whole config (huggingface_hub's rule); one
+    with a field JSON cannot hold is an argument like any other (warned about, or refused, and not saved)."""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        return False
+    return encode_value(config, coders) is not UNENCODABLE
 
 
 def _init_only_fields(config_type: type) -> list[str]:

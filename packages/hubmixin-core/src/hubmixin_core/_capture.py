@@ -259,7 +259,7 @@ def wrap_init(
         return
 
     @functools.wraps(init)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+    def __init__(self: Any, /, *args: Any, **kwargs: Any) -> None:  # (``__init__`` may take a keyword ``self``)
         if not has_config(self) and hasattr(self, "__dict__"):
             received = _received(init, args, kwargs)
             builds = _BUILDS.get()

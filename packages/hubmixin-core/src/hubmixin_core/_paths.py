@@ -93,11 +93,30 @@ def _repo_in_url(text: str) -> str | None:
 def warn_if_linked_outside(directory: Path, path: Path) -> Path:
     """Return ``path`` (a file of the local model ``directory``), logging a warning when it is a link to a file
     outside ``directory``: a cloned repository's ``config.json`` linked to a file of the user's would be read,
-    and saved again by a later save. Links into a Hugging Face cache's ``blobs`` folder are how its snapshots
-    are laid out, and pass."""
+    and saved again by a later save. Links into a Hugging Face cache's blob store are how its snapshots are laid
+    out, and pass (see :func:`_cache_blob`)."""
     target = path.resolve()
-    inside = target.is_relative_to(directory.resolve())
-    cache_blob = target.parent.name == "blobs" and target.parent.parent.name.startswith(("models--", "datasets--"))
-    if not inside and not cache_blob:
+    home = directory.resolve()
+    if not target.is_relative_to(home) and not _cache_blob(home, target):
         logger.warning("%s is a link to %s, outside the model directory %s", path, target, directory)
     return path
+
+
+_SHARED_BLOB = re.compile(r"[0-9a-f]{2}")
+_REPO_FOLDERS = ("models--", "datasets--", "spaces--")
+
+
+def _cache_blob(directory: Path, target: Path) -> bool:
+    """Whether ``target`` (resolved) is a blob of the Hugging Face cache whose snapshot ``directory`` (resolved)
+    is: a repository's own ``models--*/blobs/<hash>``, or (huggingface_hub 2.4, Xet files) the cache-wide store
+    ``<cache>/blobs/<2 hex>/<hash>`` of the cache holding ``directory``."""
+    if target.parent.name == "blobs" and target.parent.parent.name.startswith(_REPO_FOLDERS):
+        return True
+    prefix, store = target.parent.name, target.parent.parent
+    if store.name != "blobs" or _SHARED_BLOB.fullmatch(prefix) is None or not target.name.startswith(prefix):
+        return False
+    cache = store.parent
+    if not directory.is_relative_to(cache):
+        return False
+    repo = directory.relative_to(cache).parts[:1]  # (the ``models--*`` folder holding the snapshot)
+    return bool(repo) and repo[0].startswith(_REPO_FOLDERS)

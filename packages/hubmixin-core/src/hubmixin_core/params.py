@@ -85,6 +85,15 @@ class FrameworkExtras:
     save: tuple[Param, ...] = ()
     runtime_args: tuple[str, ...] = ()
 
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The default of each extra, as a Python value (a load and a save extra sharing a name share it).
+
+        The framework's ``_from_pretrained`` and ``_save_pretrained`` take their defaults from here, so that a
+        changed default reaches an override that leaves the extra to them (``super()._from_pretrained(**kwargs)``).
+        """
+        return {p.name: p.value for p in (*self.save, *self.load)}
+
 
 _PATH = "from pathlib import Path"
 _ANY = "from typing import Any"
@@ -249,7 +258,7 @@ KEY_MAPPING = Param(
     "None",
     "Renames the checkpoint's tensors before they are matched to the model, as transformers' `key_mapping` "
     "does: each `pattern: replacement` pair is applied in order to every checkpoint name with `re.sub` "
-    '(`{"^encoder[.]attn[.]": "enc.attention."}`), and layer settings are compared under the new names. For '
+    r'(`{r"^encoder\.attn\.": "enc.attention."}`), and layer settings are compared under the new names. For '
     "two ports of a model whose attribute names differ. Two names renamed to the same one raise "
     "`WeightsKeyError`. The files are not changed.",
     ("from collections.abc import Mapping",),
@@ -281,9 +290,10 @@ ARGUMENT_DOCS: dict[str, str] = {
     "push_to_hub_kwargs": "With `push_to_hub=True`, more keywords for `push_to_hub`, which `save_pretrained` "
     "calls at the end (as huggingface_hub does), so a class overriding `push_to_hub` receives them. Accepted at "
     "run time only: type checkers flag them, as they flag a misspelled option.",
-    "model_kwargs": "Keyword arguments for the model's `__init__`, overriding values read from `config.json`. "
-    "Extra keywords given directly to `from_pretrained` are accepted at run time too (for compatibility with "
-    "`huggingface_hub`), but type checkers flag them: prefer this dict.",
+    "model_kwargs": "Keyword arguments for the model's `__init__`, overriding values read from `config.json`.",
+    "init_kwargs": "More keyword arguments for the model's `__init__`, as `model_kwargs` gives them (not both for "
+    "one argument). Accepted at run time only, for compatibility with `huggingface_hub`: type checkers flag them, "
+    "as they flag a misspelled option, whatever the value's type. Prefer `model_kwargs`.",
 }
 """Documentation of the arguments that are not shared parameters."""
 

@@ -2,8 +2,8 @@
 
 :func:`construct_abstract` runs ``__init__`` under ``nnx.eval_shape`` (nothing allocated, nothing initialised).
 :func:`materialize` gives real values to the variables left abstract (RNG state, weights absent from the
-checkpoint) by running the constructor under ``jit`` with only those variables as outputs: XLA drops the
-initialisation of everything else.
+checkpoint) by running the traced constructor pruned to those variables: the initialisation of everything else
+is neither compiled nor run.
 """
 
 from __future__ import annotations
@@ -23,10 +23,28 @@ from flax.nnx.pytreelib import is_data as _is_data
 from jax.sharding import Mesh
 
 from hubmixin_core._held import find_held
+from hubmixin_core.errors import HubMixinValueError
 
-__all__ = ["NestedLoad", "RngCounts", "abstract_paths", "check_not_abstract", "construct_abstract", "materialize"]
+try:  # JAX's tracing internals: without them, jit compiles the whole construction (the same values, slower)
+    from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
+    from jax.interpreters.partial_eval import dce_jaxpr
+except ImportError:  # pragma: no cover - a JAX release that moved them
+    _PRUNES = False
+else:
+    _PRUNES = True
+
+__all__ = [
+    "NestedLoad",
+    "RngCounts",
+    "abstract_paths",
+    "check_not_abstract",
+    "check_not_traced",
+    "construct_abstract",
+    "materialize",
+]
 
 M = TypeVar("M")
+R = TypeVar("R")
 
 logger = logging.getLogger("hubmixin_flax")
 
@@ -42,6 +60,21 @@ def check_not_abstract(name: str) -> None:
     """Raise :class:`NestedLoad` inside an abstract construction (``name``: the class loading)."""
     if _ABSTRACT.get():
         raise NestedLoad(f"{name}.from_pretrained in __init__")
+
+
+def check_not_traced(name: str) -> None:
+    """Refuse a load inside a JAX transform (``jit``, ``eval_shape``), where a new array is a tracer: it reads
+    files and places arrays itself (``name``: the class loading).
+
+    Raises:
+        HubMixinValueError: called under a transform.
+    """
+    if isinstance(jnp.zeros(()), jax.core.Tracer):
+        raise HubMixinValueError(
+            f"{name}.from_pretrained was called inside a JAX transform (jax.jit, nnx.jit, nnx.eval_shape): it reads "
+            "the files and places each array on its devices itself, so call it outside any transform; to get a "
+            "sharded model, pass sharding= (a Mesh, NamedShardings or a callable of the path)"
+        )
 
 
 def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -146,6 +179,14 @@ def _left_by_tracing(value: Any) -> bool:
     return isinstance(value, jax.core.Tracer | nnx.Variable) or graphlib.is_graph_node(value)
 
 
+class _Count(np.ndarray[Any, Any]):
+    """A stream's counter in numpy whose reads are copies: drawing a key (``fold_in(key, count[...])``, then
+    ``count[...] += 1`` in place) leaves the count a trace took as a constant (by reference) as it was."""
+
+    def __getitem__(self, index: Any) -> Any:
+        return np.array(np.asarray(self)[index])
+
+
 def _counted_streams(copies: dict[str, Any], given: dict[str, Any]) -> list[tuple[nnx.Variable[Any], Any]]:
     """The ``RngStream`` copies ``eval_shape`` hands ``__init__``, each with the counter of the caller's stream it
     copies; the copy counts in numpy from the caller's value, so the count a construction reaches stays concrete
@@ -155,7 +196,7 @@ def _counted_streams(copies: dict[str, Any], given: dict[str, Any]) -> list[tupl
         for path, node in nnx.iter_graph(copy):
             if isinstance(node, nnx.RngStream):
                 caller = _at_path(given[key], tuple(path)).count
-                node.count.set_value(np.array(caller.get_value()))  # type: ignore[arg-type]  # numpy on purpose
+                node.count.set_value(np.array(caller.get_value()).view(_Count))  # type: ignore[arg-type]  # on purpose
                 streams.append((caller, node))
     return streams
 
@@ -271,10 +312,37 @@ def materialize(
         return nnx.state(built, lambda path, _: tuple(path) in pending & variables), plain
 
     with _under(mesh):
-        state, plain = nnx.jit(build)(nodes)
+        state, plain = _needed_only(build, nodes) if _PRUNES else nnx.jit(build)(nodes)
     nnx.update(model, state)
     for path, value in plain.items():
         _set_path(model, path, value)
+
+
+def _needed_only(build: Callable[[Any], R], nodes: dict[str, Any]) -> R:
+    """``build(nodes)``, computing only what its outputs (and the updated ``nodes``) depend on.
+
+    The traced construction is pruned of everything else (the initialisers of the weights loaded), then run
+    operation by operation as a fresh construction runs, so its results are bit for bit those of one; under
+    ``jit``, XLA would compile the whole ``__init__`` first (seconds per dozen layers), on every load. The given
+    graph nodes (the caller's ``nnx.Rngs``) end as ``build`` leaves them.
+    """
+    graph, given = nnx.split(nodes)
+
+    def traced(state: nnx.State[Any, Any]) -> tuple[R, nnx.State[Any, Any]]:
+        copies = nnx.merge(graph, state)
+        _counted_streams(copies, nodes)  # counted in numpy: a traced count costs JAX a scan of the trace per key
+        return build(copies), nnx.state(copies)
+
+    closed, shapes = jax.make_jaxpr(traced, return_shape=True)(given)
+    pruned, used = dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars))
+    inputs = [leaf for leaf, keep in zip(jax.tree.leaves(given), used, strict=True) if keep]
+    outputs = jaxpr_as_fun(ClosedJaxpr(pruned, closed.consts))(*inputs)
+    # a constant output (a new stream's count) comes back as numpy or a Python number, as the trace holds it
+    leaves = jax.tree.leaves(shapes)
+    outputs = [jnp.asarray(value, dtype=shape.dtype) for value, shape in zip(outputs, leaves, strict=True)]
+    result: tuple[R, nnx.State[Any, Any]] = jax.tree.unflatten(jax.tree.structure(shapes), outputs)
+    nnx.update(nodes, result[1])
+    return result[0]
 
 
 def _child(parent: Any, key: Any) -> Any:

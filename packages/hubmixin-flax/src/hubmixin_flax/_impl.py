@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from jax.sharding import Mesh, NamedSharding, Sharding
+from jax.sharding import Mesh, NamedSharding, Sharding, SingleDeviceSharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
@@ -54,14 +54,16 @@ from hubmixin_flax._construct import (
     RngCounts,
     abstract_paths,
     check_not_abstract,
+    check_not_traced,
     construct_abstract,
     materialize,
 )
+from hubmixin_flax._extras import EXTRAS
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
 from hubmixin_flax._stacked import StackedPiece, StackedVariable, nested_stack, with_layer_axis
-from hubmixin_flax._ties import named_as_model, tied_metadata
+from hubmixin_flax._ties import named_as_model, tied_aliases, tied_metadata
 from hubmixin_flax._walk import (
     LayerVariables,
     dotted,
@@ -119,10 +121,13 @@ def _place(tensor: LazyTensor, sharding: Sharding | None) -> jax.Array:
     """The tensor on its devices: whole for one device or a replicated sharding, else each device's slice."""
     if sharding is None or sharding.is_fully_replicated:
         stored = tensor.read_stored()
-        if stored is None or tensor.to_framework is None:
+        if stored is None:  # made from several stored tensors
             placed: jax.Array = jax.device_put(tensor.read(), sharding)
             return placed
         axes, dtype = tensor.to_framework, tensor.info.dtype
+        if axes is None:  # stored as the framework holds it: the array read is the one placed, cast as read() does
+            as_stored: jax.Array = jax.device_put(stored.astype(numpy_dtype(dtype), copy=False), sharding)
+            return as_stored
         if sharding is None:  # the default device: under the caller's jax.set_mesh, jnp would replicate the result
             with jax.set_mesh(None):
                 return _transposed(stored, axes, dtype, None)
@@ -137,9 +142,10 @@ def _place(tensor: LazyTensor, sharding: Sharding | None) -> jax.Array:
         key = tuple(part.indices(size)[:2] for part, size in zip(index, tensor.info.shape, strict=True))
         holders.setdefault(key, (index, []))[1].append(device)
     shards: dict[Any, jax.Array] = {}
+    memory = sharding.memory_kind  # each slice in the memory asked for (pinned_host: offloaded), not the device's
     for index, devices in holders.values():
         host = tensor.read_slice(index)
-        shards.update((device, jax.device_put(host, device)) for device in devices)
+        shards.update((d, jax.device_put(host, SingleDeviceSharding(d, memory_kind=memory))) for d in devices)
         del host
     return jax.make_array_from_single_device_arrays(tensor.info.shape, sharding, [shards[d] for d in indices])
 
@@ -175,8 +181,9 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         """``stacked_layers``: the attribute paths (``"blocks"``, ``"encoder.layers"``) of modules built by
         ``nnx.vmap`` to scan over layers; each is saved as torch's ``nn.ModuleList`` of its layers."""
         super().__init_subclass__(**kwargs)
-        if isinstance(stacked_layers, str):
-            message = f"{cls.__qualname__}: stacked_layers must be a list of attribute paths, not a string"
+        if not isinstance(stacked_layers, list | tuple) or not all(isinstance(p, str) for p in stacked_layers):
+            given = f"{type(stacked_layers).__name__} {stacked_layers!r:.60}"
+            message = f"{cls.__qualname__}: stacked_layers must be a list of attribute paths (strings), got {given}"
             raise HubMixinTypeError(message)
         cls._hub_flax_stacked_layers = tuple(dict.fromkeys((*cls._hub_flax_stacked_layers, *stacked_layers)))
 
@@ -215,7 +222,11 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         return rngs if mesh is None else {Mesh.__qualname__: mesh, **rngs}
 
     def _hub_write_weights(
-        self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: DTypeLike | None = None
+        self,
+        save_directory: Path,
+        *,
+        max_shard_size: int | str | None = EXTRAS.defaults["max_shard_size"],
+        dtype: DTypeLike | None = EXTRAS.defaults["dtype"],
     ) -> None:
         """Write ``nnx.Param`` and ``nnx.BatchStat`` values in the canonical layout (one file or shards)."""
         unsaved = unsaved_variables(_as_module(self))
@@ -261,10 +272,10 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         model_id: str,
         download: DownloadOptions,
         model_kwargs: dict[str, Any],
-        sharding: ShardingSpec | None = None,
-        strict: bool = False,
-        key_mapping: Mapping[str, str] | None = None,
-        dtype: DTypeLike | None = None,
+        sharding: ShardingSpec | None = EXTRAS.defaults["sharding"],  # the spec's: a changed one reaches an
+        strict: bool = EXTRAS.defaults["strict"],  # override leaving them to super()._from_pretrained(**kwargs)
+        key_mapping: Mapping[str, str] | None = EXTRAS.defaults["key_mapping"],
+        dtype: DTypeLike | None = EXTRAS.defaults["dtype"],
     ) -> Self:
         """Build the model abstractly, then fill each variable from the checkpoint, straight onto its devices.
 
@@ -275,6 +286,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         keywords), so an override written for huggingface_hub forwards to ``super()._from_pretrained`` unchanged.
         """
         check_not_abstract(cls.__qualname__)  # inside another model's abstract __init__: it is built normally
+        check_not_traced(cls.__qualname__)
         target = floating_dtype_name(dtype)
         checkpoint = open_checkpoint(model_id, download).renamed(key_mapping)
         kwargs = dict(model_kwargs)
@@ -504,13 +516,25 @@ def _check_sharding_paths(sharding: Mapping[str, Any], abstract: Mapping[str, An
 
 def _as_our_paths(sharding: Mapping[str, Any], abstract: Mapping[str, Any], model: nnx.Module) -> Mapping[str, Any]:
     """``sharding`` with paths in NNX's own form for layers of an ``nnx.Sequential`` (``seq.layers.0.kernel``, as
-    ``nnx.state`` prints them) given as the model's variables' (``seq.0.kernel``)."""
+    ``nnx.state`` prints them), and the other paths of a tied variable (``shared.embedding``), given as the model's
+    variables' (``seq.0.kernel``, ``embed_tokens.embedding``).
+
+    Raises:
+        HubMixinValueError: two paths of one tied variable are given different shardings.
+    """
     unknown = [key for key in sharding if key not in abstract]
     if not unknown:
         return sharding
-    renames = legacy_layer_paths(model).items()
+    renames, tied = legacy_layer_paths(model).items(), tied_aliases(model)
     ours = dict(sharding)
     for key in unknown:
+        if tied.get(key) in abstract:
+            first = tied[key]
+            if first in ours and ours[first] != ours[key]:
+                message = f"sharding gives {key!r} and {first!r}, one variable (tied), different shardings"
+                raise HubMixinValueError(message)
+            ours[first] = ours.pop(key)
+            continue
         for old, new in renames:
             if key.startswith(f"{old}."):
                 renamed = (f"{new}." if new else "") + key[len(old) + 1 :]

@@ -13,9 +13,10 @@ from hubmixin_core.errors import HubMixinTypeError
 __all__ = ["ShardingSpec", "mesh_of", "resolve_sharding"]
 
 ShardingSpec: TypeAlias = (
-    Sharding | Mesh | Mapping[str, Sharding | PartitionSpec] | Callable[[str], Sharding | PartitionSpec | None]
+    Sharding | Mesh | Mapping[str, Sharding | PartitionSpec | None] | Callable[[str], Sharding | PartitionSpec | None]
 )
-"""A ``Sharding`` for every parameter, a ``Mesh`` (the model's annotations), a mapping or a callable of the path."""
+"""A ``Sharding`` for every parameter, a ``Mesh`` (the model's annotations), a mapping or a callable of the path
+(``None`` from either: where JAX puts a new array)."""
 
 
 def mesh_of(spec: ShardingSpec | None) -> Mesh | None:

@@ -15,7 +15,7 @@ from hubmixin_core.errors import WeightsError, format_names
 from hubmixin_core.weights import Checkpoint, LayoutRegistry
 from hubmixin_flax._walk import PERSISTENT, Composites, composite_paths, dotted, layer_path, torch_path
 
-__all__ = ["named_as_model", "tied_metadata"]
+__all__ = ["named_as_model", "tied_aliases", "tied_metadata"]
 
 logger = logging.getLogger("hubmixin_flax")
 
@@ -46,6 +46,23 @@ def _paths(
                 variables.setdefault(id(child), []).append(path)
         elif id(child) not in above:
             _paths(child, path, above | {id(child)}, variables, nodes)
+
+
+def tied_aliases(model: nnx.Module) -> dict[str, str]:
+    """``{other path: first path}`` of each variable ``model`` reaches at several paths (``shared.embedding``:
+    ``embed_tokens.embedding``), as ``sharding=`` names them; the first, in graph order, is the path the model
+    loads and places it under."""
+    paths: dict[int, list[tuple[Any, ...]]] = {}
+    nodes: dict[tuple[Any, ...], Any] = {}
+    try:
+        _paths(model, (), frozenset({id(model)}), paths, nodes)
+    except _TooManyPaths:
+        return {}
+    return {
+        dotted(torch_path(other, nodes)): dotted(torch_path(found[0], nodes))
+        for found in paths.values()
+        for other in found[1:]
+    }
 
 
 def _canonical_key(

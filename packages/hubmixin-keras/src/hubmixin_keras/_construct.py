@@ -21,9 +21,18 @@ import keras
 import numpy as np
 from keras.src.backend.common import global_state
 
-from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, WeightsKeyError, WeightsShapeError, format_names
+from hubmixin_core.errors import (
+    HubMixinError,
+    HubMixinTypeError,
+    HubMixinValueError,
+    WeightsError,
+    WeightsKeyError,
+    WeightsShapeError,
+    format_names,
+)
 from hubmixin_core.weights import TensorInfo, floating_dtype_name
-from hubmixin_keras._layout import builds_from_shapes, input_shape_of, shape_keys_of
+from hubmixin_keras._layout import builds_from_shapes, input_shape_of, least_rank, shape_keys_of
+from hubmixin_keras._memory_order import in_initial_order
 from hubmixin_keras._walk import has_own_build, named_layers, shared_path_renames
 
 __all__ = [
@@ -184,8 +193,10 @@ def _construct(
             walked.update(id(layer) for _, layer in new)
             for path, layer in new:  # parents first
                 if not layer.built and path in recorded:
-                    with in_scopes_of(layers, path):
-                        layer.build_from_config(dict(recorded[path]))
+                    config = dict(recorded[path])
+                    shape = config.get("input_shape", config)
+                    with in_scopes_of(layers, path), _build_failure_named(path, layer, shape, source, "its record"):
+                        layer.build_from_config(config)
                     any_rank(layer)
             for path, layer in reversed(new):  # leaves first
                 if not layer.built and _built_from_shapes(layers, path, layer, _under(path, names, infos), source):
@@ -229,10 +240,26 @@ def _built_from_shapes(
         raise _renamed(error, source, (f"{path}." if path else "") + error.key) from None
     if shape is None:
         return False
-    with in_scopes_of(layers, path):
+    with in_scopes_of(layers, path), _build_failure_named(path, layer, shape, source, "its tensors' shapes"):
         layer.build(shape if shape else None)
     any_rank(layer)
     return True
+
+
+@contextlib.contextmanager
+def _build_failure_named(path: str, layer: keras.Layer, shape: Any, source: str, given_by: str) -> Iterator[None]:
+    """A layer's own error when its ``build`` refuses the input shape the checkpoint gives (``GroupNormalization``
+    whose groups do not divide the channels), as a :class:`WeightsError` naming the layer and the checkpoint."""
+    try:
+        yield
+    except (ValueError, IndexError) as error:
+        if isinstance(error, HubMixinError) or _VALUE_IN_SCOPE in str(error):  # (the latter: retried initialised)
+            raise
+        kind = type(layer).__name__
+        raise WeightsError(
+            f"{source}: layer {path or '(the model)'!r} ({kind}) cannot be built for input shape {shape} (given by "
+            f"{given_by}): {type(error).__name__}: {error}"
+        ) from error
 
 
 @contextlib.contextmanager
@@ -319,15 +346,16 @@ def _renamed(error: WeightsShapeError, source: str, key: str) -> WeightsShapeErr
 
 
 def any_rank(layer: Any) -> None:
-    """A normalization layer built from ``(None, channels)`` accepts inputs of any rank, as if built for them.
+    """A normalization layer built for the least rank its axis needs (``(None, channels)``; ``(None, None, None,
+    channels)`` for ``axis=3``) accepts inputs of any higher rank too, as if built for them.
 
     The checkpoint gives the channels, not the rank of the inputs (a batch norm after a Conv2D sees 4-D ones).
     """
     if not isinstance(layer, keras.layers.BatchNormalization | keras.layers.GroupNormalization):
         return
     spec = layer.input_spec
-    if spec is not None and spec.ndim == 2:
-        layer.input_spec = keras.InputSpec(min_ndim=2, axes=spec.axes)
+    if spec is not None and spec.ndim is not None and spec.ndim == least_rank(layer.axis):
+        layer.input_spec = keras.InputSpec(min_ndim=spec.ndim, axes=spec.axes)
     if isinstance(layer, keras.layers.BatchNormalization):
         moments = type(layer)._moments
 
@@ -359,7 +387,7 @@ def assign(variable: Any, value: np.ndarray[Any, Any]) -> None:
     """Give a deferred (or initialised) variable its value, without running its initialiser."""
     tensor = variable._convert_to_tensor(value, dtype=variable.dtype)
     if variable._value is None:
-        variable._initialize(tensor)
+        variable._initialize(in_initial_order(variable, tensor))
     else:
         variable.assign(tensor)
 

@@ -22,7 +22,8 @@ EXTRAS = FrameworkExtras(
             "DTypeLike | None",
             "None",
             'Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, `np.float16`, ...; the '
-            "backend's own `torch.float16` works too): the model is built under that Keras dtype policy, "
+            "backend's own `torch.float16` works at run time too, but type checkers take numpy's `DTypeLike` "
+            "only): the model is built under that Keras dtype policy, "
             "so its floating variables (and computations) use it; integer variables are left as they are. `None` "
             "keeps the model's own dtype policy.",
             _DTYPE,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 import keras
 import numpy as np
 from keras.src.layers.merging.base_merge import Merge
+from numpy.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
 from hubmixin_core._override import takes_hub_keywords
@@ -55,6 +56,7 @@ from hubmixin_keras._construct import (
     unbuilt_builders,
     unbuilt_error,
 )
+from hubmixin_keras._extras import EXTRAS
 from hubmixin_keras._keras_saving import keep_keras_saving
 from hubmixin_keras._layout import LAYOUTS, shape_keys_of
 from hubmixin_keras._lora import lora_names, merge_lora, reset_lora
@@ -84,8 +86,12 @@ _NOT_WALKED = "held in other containers, a set: hold those layers in attributes,
 
 def _as_layer(obj: object) -> keras.Layer:
     if not isinstance(obj, keras.Layer):
-        raise HubMixinTypeError(f"{type(obj).__qualname__} uses KerasModelHubMixin but is not a keras.Model subclass")
+        raise _not_keras(type(obj))
     return obj
+
+
+def _not_keras(cls: type) -> HubMixinTypeError:
+    return HubMixinTypeError(f"{cls.__qualname__} uses KerasModelHubMixin but is not a keras.Model subclass")
 
 
 def _numpy(variable: Any) -> np.ndarray[Any, Any]:
@@ -233,21 +239,27 @@ def _open(model_id: str, download: DownloadOptions) -> Checkpoint:
 def _keras_format(model_id: str, download: DownloadOptions) -> str | None:
     """What ``model_id`` holds that Keras' own saving wrote, and the call that loads it; ``None``: none of it."""
     metadata = locate_file(model_id, _KERAS_HUB_METADATA, download)
-    if metadata is not None and "keras_hub_version" in metadata.read_text(encoding="utf-8", errors="replace"):
-        preset = model_id if Path(model_id).is_dir() else f"hf://{model_id}"
+    held = "" if metadata is None else metadata.read_text(encoding="utf-8", errors="replace")
+    saved_to = model_id if Path(model_id).is_dir() else f"hf://{model_id}"  # as Keras and keras-hub name it
+    if "keras_hub_version" in held:
         return (
             "this is a keras-hub preset, not a hubmixin checkpoint: load it with "
-            f'keras_hub.models.<Class>.from_preset("{preset}")'
+            f'keras_hub.models.<Class>.from_preset("{saved_to}")'
         )
     if locate_file(model_id, _KERAS_FILE, download) is not None:
         return (
             f"holds {_KERAS_FILE}, a Keras model file, not safetensors: load it with "
-            f"keras.saving.load_model('{_KERAS_FILE}')"
+            f"keras.saving.load_model({_file_of(model_id, _KERAS_FILE)})"
         )
     if locate_file(model_id, _KERAS_WEIGHTS, download) is not None:
+        if '"keras_version"' in held:  # model.save("hf://...") or model.save(directory, zipped=False)
+            return (
+                f"holds {_KERAS_WEIGHTS}, {_KERAS_HUB_METADATA} and a config.json written by Keras' own model "
+                f'saving, not safetensors: load it with keras.saving.load_model("{saved_to}")'
+            )
         return (
             f"holds {_KERAS_WEIGHTS}, written by Keras' own saving, not safetensors: build the model, then "
-            f"model.load_weights('{_KERAS_WEIGHTS}') (keras.saving.load_model for a .keras file)"
+            f"model.load_weights({_file_of(model_id, _KERAS_WEIGHTS)})"
         )
     if locate_file(model_id, _SAVED_MODEL, download) is not None:
         return (
@@ -257,6 +269,18 @@ def _keras_format(model_id: str, download: DownloadOptions) -> str | None:
             "save_pretrained"
         )
     return None
+
+
+def _file_of(model_id: str, filename: str) -> str:
+    """The expression of the local path of ``filename`` of ``model_id`` (a directory, or a repo id)."""
+    if Path(model_id).is_dir():
+        return repr(str(Path(model_id) / filename))
+    return f'huggingface_hub.hf_hub_download("{model_id}", "{filename}")'
+
+
+def _keras_config(raw: Mapping[str, Any]) -> bool:
+    """Whether ``raw`` (a config.json) is a Keras object's serialization, not a class's arguments."""
+    return isinstance(raw.get("class_name"), str) and "module" in raw  # (None for a registered class)
 
 
 def _one_dtype(dtype: Any, model_kwargs: dict[str, Any]) -> None:
@@ -292,8 +316,21 @@ class KerasHubMixinBase(ModelHubMixin):
     else:
         __init_subclass__ = _hub_keras_init_subclass
 
+    @classmethod
+    def _hub_read_config_for(cls, model_id: str, download: DownloadOptions) -> tuple[dict[str, Any], Path] | None:
+        """The config of ``model_id``; where Keras' own saving wrote it (no arguments of this class), the weights
+        are opened first: without safetensors, the load is refused naming the Keras call that loads it."""
+        read = super()._hub_read_config_for(model_id, download)
+        if read is not None and _keras_config(read[0]):
+            _open(model_id, download)
+        return read
+
     def _hub_write_weights(
-        self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: str | None = None
+        self,
+        save_directory: Path,
+        *,
+        max_shard_size: int | str | None = EXTRAS.defaults["max_shard_size"],
+        dtype: DTypeLike | None = EXTRAS.defaults["dtype"],
     ) -> None:
         """Write every variable of the model's layers in the canonical layout (one file, or shards)."""
         walked, ties = layer_variables(_as_layer(self))
@@ -342,9 +379,9 @@ class KerasHubMixinBase(ModelHubMixin):
         model_id: str,
         download: DownloadOptions,
         model_kwargs: dict[str, Any],
-        strict: bool = False,
-        key_mapping: Mapping[str, str] | None = None,
-        dtype: str | None = None,
+        strict: bool = EXTRAS.defaults["strict"],  # the spec's: a changed one reaches an override leaving
+        key_mapping: Mapping[str, str] | None = EXTRAS.defaults["key_mapping"],  # them to super()._from_pretrained
+        dtype: DTypeLike | None = EXTRAS.defaults["dtype"],
     ) -> Self:
         """Build the model from the checkpoint's shapes with its variables deferred, then give each its value.
 
@@ -354,6 +391,8 @@ class KerasHubMixinBase(ModelHubMixin):
         Also takes huggingface_hub's signature (``revision``, ``token``, ... and the ``__init__`` arguments as
         keywords), so an override written for huggingface_hub forwards to ``super()._from_pretrained`` unchanged.
         """
+        if not issubclass(cls, keras.Layer):  # (before the build reads what only a Layer has)
+            raise _not_keras(cls)
         _one_dtype(dtype, model_kwargs)
         dtype = dtype_policy_name(dtype)  # any Keras dtype policy; variables keep the dtype it gives them
         checkpoint = _open(model_id, download).renamed(key_mapping)

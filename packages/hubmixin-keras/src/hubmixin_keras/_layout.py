@@ -39,6 +39,7 @@ __all__ = [
     "ShapeKeys",
     "builds_from_shapes",
     "input_shape_of",
+    "least_rank",
     "parts_of",
     "shape_keys_of",
 ]
@@ -109,8 +110,7 @@ def _first(canonical: Mapping[str, TensorInfo], names: Sequence[str], rank: int)
 
 def _features(names: Sequence[str], axis: int, rank: int) -> InputShape:
     """Build with ``(None, n)``: ``n`` is dimension ``axis`` of the first of canonical tensors ``names`` (of
-    ``rank`` dims) the checkpoint holds (a norm's ``weight``, ``bias``, ``running_mean``, ``running_var`` have
-    the same shape: a layer without a scale is built from its bias or statistics)."""
+    ``rank`` dims) the checkpoint holds (for a layer that works on the last axis of inputs of any rank)."""
 
     def shape(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
         info = _first(canonical, names, rank)
@@ -119,28 +119,37 @@ def _features(names: Sequence[str], axis: int, rank: int) -> InputShape:
     return shape
 
 
+def least_rank(axis: int | Sequence[int]) -> int | None:
+    """The smallest rank of an input where each of ``axis`` (one axis or several) is an axis of its own and none
+    is the batch axis (``3``: 4; ``-2``: 3; ``[-2, -1]``: 3); ``None`` if there is none."""
+    axes = list(axis) if isinstance(axis, Sequence) else [axis]
+    for rank in range(len(axes) + 1, len(axes) + 2 + max(abs(a) for a in axes)):
+        positions = {a % rank for a in axes if -rank <= a < rank}
+        if len(positions) == len(axes) and 0 not in positions:
+            return rank
+    return None
+
+
 def _normalized(names: Sequence[str]) -> InputShape:
     """Build a layer normalising over ``layer.axis`` (one axis or several) from the first of canonical tensors
-    ``names`` the checkpoint holds (``weight`` or ``bias``: same shape).
+    ``names`` the checkpoint holds (``weight``, ``bias``, a batch norm's statistics: same shape).
 
     Keras gives the scale the sizes of the normalised axes, in sorted order (``LayerNormalization(axis=[-2, -1])``
     holds a ``(rows, cols)`` gamma, as torch's ``LayerNorm((rows, cols))`` does): the input is built with those
-    sizes on those axes, of the smallest rank where every axis is one of its own and not the batch axis.
+    sizes on those axes, of the :func:`least_rank` of the axes (``BatchNormalization(axis=3)``: ``(None, None,
+    None, C)``; the loader then lets it take inputs of any rank that has its axis).
     """
 
     def shape(layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
         axes = sorted(layer.axis) if isinstance(layer.axis, list | tuple) else [layer.axis]
         info = _first(canonical, names, len(axes))
-        if info is None:
+        rank = least_rank(axes)
+        if info is None or rank is None:
             return None
-        for rank in range(len(axes) + 1, len(axes) + 2 + max(abs(a) for a in axes)):
-            positions = [a % rank for a in axes if -rank <= a < rank]
-            if len(positions) == len(axes) and len(set(positions)) == len(axes) and 0 not in positions:
-                built: list[int | None] = [None] * rank
-                for position, size in zip(positions, info.shape, strict=True):
-                    built[position] = size
-                return tuple(built)
-        return None
+        built: list[int | None] = [None] * rank
+        for axis, size in zip(axes, info.shape, strict=True):
+            built[axis % rank] = size
+        return tuple(built)
 
     return shape
 
@@ -210,7 +219,7 @@ LAYOUTS.register(
 )
 LAYOUTS.register(
     keras.layers.GroupNormalization,
-    KerasAdapter(*_GAMMA_BETA, input_shape=_features(_AFFINE, 0, 1), shape_keys=_affine),
+    KerasAdapter(*_GAMMA_BETA, input_shape=_normalized(_AFFINE), shape_keys=_affine),
 )
 LAYOUTS.register(
     keras.layers.BatchNormalization,
@@ -218,7 +227,7 @@ LAYOUTS.register(
         *_GAMMA_BETA,
         TensorRule("moving_mean", "running_mean"),
         TensorRule("moving_variance", "running_var"),
-        input_shape=_features(_NORM, 0, 1),
+        input_shape=_normalized(_NORM),
         shape_keys=_batch_norm,
         ignored=("num_batches_tracked",),
     ),

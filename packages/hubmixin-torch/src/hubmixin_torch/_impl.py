@@ -20,6 +20,7 @@ from hubmixin_core.weights import Checkpoint
 from hubmixin_torch._checkpoint import open_torch_checkpoint, open_torch_file
 from hubmixin_torch._construct import construct_without_weights, parameters_as_given, rng_state, set_rng_state
 from hubmixin_torch._dtypes import DTYPE_CODERS, check_dtype_argument
+from hubmixin_torch._extras import EXTRAS
 from hubmixin_torch._load import load_checkpoint, named_as_model, named_tensors
 from hubmixin_torch._load_as_torch import (
     check_before_building,
@@ -89,8 +90,8 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         self,
         save_directory: Path,
         *,
-        max_shard_size: int | str | None = None,
-        dtype: torch.dtype | None = None,
+        max_shard_size: int | str | None = EXTRAS.defaults["max_shard_size"],
+        dtype: torch.dtype | None = EXTRAS.defaults["dtype"],
     ) -> None:
         """Write the module's weights as safetensors: one ``model.safetensors``, or shards and their index."""
         module = _as_module(self)
@@ -113,10 +114,10 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         model_id: str,
         download: DownloadOptions,
         model_kwargs: dict[str, Any],
-        map_location: str | torch.device = "cpu",
-        strict: bool = False,
-        key_mapping: Mapping[str, str] | None = None,
-        dtype: torch.dtype | None = None,
+        map_location: str | torch.device = EXTRAS.defaults["map_location"],  # the spec's: a changed one reaches
+        strict: bool = EXTRAS.defaults["strict"],  # an override leaving them to super()._from_pretrained(**kwargs)
+        key_mapping: Mapping[str, str] | None = EXTRAS.defaults["key_mapping"],
+        dtype: torch.dtype | None = EXTRAS.defaults["dtype"],
     ) -> Self:
         """Build the model without initialising its parameters, then assign the checkpoint's tensors to it.
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
+
+import numpy as np
 
 from hubmixin_core._atomic import new_file_mode
 from hubmixin_core.weights._index import ShardIndex
@@ -54,6 +56,10 @@ def save_safetensors(
 ) -> list[str]:
     """Write ``tensors`` to ``directory`` as ``model.safetensors``, or as shards plus an index.
 
+    A tensor whose elements are not laid out densely in row-major order (a transposed or sliced numpy array, a
+    ``torch`` view) is written from a contiguous copy: safetensors' numpy writer copies the array's memory as it
+    lies, which would write its elements in the wrong order (or memory past its end, for a negative stride).
+
     Args:
         tensors: Name to tensor, in the framework's own tensor type.
         directory: An existing directory.
@@ -66,6 +72,7 @@ def save_safetensors(
         The file names written, index last.
     """
     directory = Path(directory)
+    tensors = {name: _contiguous(t) for name, t in tensors.items()}
     sizes = [(name, nbytes(t)) for name, t in tensors.items()]
     groups = [list(tensors)] if max_shard_size is None else plan_shards(sizes, max_shard_size)
     mode = new_file_mode()  # safetensors creates its files 0600 (a temporary file renamed): the save's, as the rest
@@ -84,3 +91,14 @@ def save_safetensors(
     total = sum(size for _, size in sizes)
     ShardIndex.of_shards(weight_map, total, metadata).write(directory / SAFETENSORS_INDEX_NAME)
     return [*written, SAFETENSORS_INDEX_NAME]
+
+
+def _contiguous(tensor: T) -> T:
+    """``tensor``, or a row-major contiguous copy of it where it is not laid out so (numpy's ``flags``, torch's
+    ``is_contiguous()``); a tensor of another kind (JAX, TensorFlow: dense by construction) as it is."""
+    if isinstance(tensor, np.ndarray):
+        return tensor if tensor.flags.c_contiguous else cast(T, np.ascontiguousarray(tensor))
+    is_contiguous: Any = getattr(tensor, "is_contiguous", None)
+    if callable(is_contiguous) and callable(getattr(tensor, "contiguous", None)) and is_contiguous() is False:
+        return cast(T, tensor.contiguous())  # type: ignore[attr-defined]
+    return tensor

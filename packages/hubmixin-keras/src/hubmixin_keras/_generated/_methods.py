@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Never, Self, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, overload
 
 from huggingface_hub import CommitInfo
 from numpy.typing import DTypeLike
@@ -194,93 +194,177 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
             push_kwargs=push_to_hub_kwargs,
         )
 
-    @classmethod
-    def from_pretrained(
-        cls,
-        pretrained_model_name_or_path: str | Path,
-        *,
-        revision: str | None = None,
-        cache_dir: str | Path | None = None,
-        force_download: bool = False,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
-        endpoint: str | None = None,
-        max_workers: int = 8,
-        strict: bool = False,
-        key_mapping: Mapping[str, str] | None = None,
-        dtype: DTypeLike | None = None,
-        model_kwargs: Mapping[str, Any] | None = None,
-        **init_kwargs: Never,
-    ) -> Self:
-        """Load a model from the Hub or from a local directory, with its configuration.
+    if TYPE_CHECKING:  # no **init_kwargs: a keyword that is no option is a type error
 
-        Args:
-            pretrained_model_name_or_path (`str | Path`):
-                A repo id on the Hub (`user/model`) or a local directory written by `save_pretrained`.
-            revision (`str | None`, *optional*, defaults to `None`):
-                Revision of the model on the Hub: a branch name, a tag or a commit sha. Defaults to the latest commit on
-                the `main` branch. Ignored when loading from a local directory.
-            cache_dir (`str | Path | None`, *optional*, defaults to `None`):
-                Folder where downloaded files are cached. Defaults to the `huggingface_hub` cache (`HF_HUB_CACHE`).
-            force_download (`bool`, *optional*, defaults to `False`):
-                Whether to download the files again even if they are already in the cache.
-            local_files_only (`bool`, *optional*, defaults to `False`):
-                If `True`, never reach the network: use only files already in the cache, and fail if they are not.
-            token (`str | bool | None`, *optional*, defaults to `None`):
-                Hugging Face access token used as HTTP bearer authorization. `None` uses the token saved by `hf auth
-                login` (or `HF_TOKEN`); `False` sends none. Tokens are never written to disk or logged.
-            endpoint (`str | None`, *optional*, defaults to `None`):
-                Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
-                `HF_ENDPOINT`, or `https://huggingface.co`.
-            max_workers (`int`, *optional*, defaults to `8`):
-                How many files (weight shards) to download in parallel.
-            strict (`bool`, *optional*, defaults to `False`):
-                Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise
-                `WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is
-                given); if `False`, missing weights keep the model's own initialisation and both lists are logged as a
-                warning, unless they would take more bytes than the checkpoint's tensors (and than 256 MiB): then
-                `WeightsKeyError` names them before anything is allocated, so a config asking for a larger model than
-                its weights is refused. A shape mismatch raises `WeightsShapeError` either way.
-            key_mapping (`Mapping[str, str] | None`, *optional*, defaults to `None`):
-                Renames the checkpoint's tensors before they are matched to the model, as transformers' `key_mapping`
-                does: each `pattern: replacement` pair is applied in order to every checkpoint name with `re.sub`
-                (`{"^encoder[.]attn[.]": "enc.attention."}`), and layer settings are compared under the new names. For
-                two ports of a model whose attribute names differ. Two names renamed to the same one raise
-                `WeightsKeyError`. The files are not changed.
-            dtype (`DTypeLike | None`, *optional*, defaults to `None`):
-                Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, `np.float16`, ...; the backend's
-                own `torch.float16` works too): the model is built under that Keras dtype policy, so its floating
-                variables (and computations) use it; integer variables are left as they are. `None` keeps the model's
-                own dtype policy.
-            model_kwargs (`Mapping[str, Any]`, *optional*, defaults to `None`):
-                Keyword arguments for the model's `__init__`, overriding values read from `config.json`. Extra keywords
-                given directly to `from_pretrained` are accepted at run time too (for compatibility with
-                `huggingface_hub`), but type checkers flag them: prefer this dict.
+        @classmethod
+        def from_pretrained(
+            cls,
+            pretrained_model_name_or_path: str | Path,
+            *,
+            revision: str | None = None,
+            cache_dir: str | Path | None = None,
+            force_download: bool = False,
+            local_files_only: bool = False,
+            token: str | bool | None = None,
+            endpoint: str | None = None,
+            max_workers: int = 8,
+            strict: bool = False,
+            key_mapping: Mapping[str, str] | None = None,
+            dtype: DTypeLike | None = None,
+            model_kwargs: Mapping[str, Any] | None = None,
+        ) -> Self:
+            """Load a model from the Hub or from a local directory, with its configuration.
 
-        Returns:
-            An instance of the class this is called on.
+            Args:
+                pretrained_model_name_or_path (`str | Path`):
+                    A repo id on the Hub (`user/model`) or a local directory written by `save_pretrained`.
+                revision (`str | None`, *optional*, defaults to `None`):
+                    Revision of the model on the Hub: a branch name, a tag or a commit sha. Defaults to the latest
+                    commit on the `main` branch. Ignored when loading from a local directory.
+                cache_dir (`str | Path | None`, *optional*, defaults to `None`):
+                    Folder where downloaded files are cached. Defaults to the `huggingface_hub` cache (`HF_HUB_CACHE`).
+                force_download (`bool`, *optional*, defaults to `False`):
+                    Whether to download the files again even if they are already in the cache.
+                local_files_only (`bool`, *optional*, defaults to `False`):
+                    If `True`, never reach the network: use only files already in the cache, and fail if they are not.
+                token (`str | bool | None`, *optional*, defaults to `None`):
+                    Hugging Face access token used as HTTP bearer authorization. `None` uses the token saved by `hf auth
+                    login` (or `HF_TOKEN`); `False` sends none. Tokens are never written to disk or logged.
+                endpoint (`str | None`, *optional*, defaults to `None`):
+                    Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
+                    `HF_ENDPOINT`, or `https://huggingface.co`.
+                max_workers (`int`, *optional*, defaults to `8`):
+                    How many files (weight shards) to download in parallel.
+                strict (`bool`, *optional*, defaults to `False`):
+                    Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise
+                    `WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is
+                    given); if `False`, missing weights keep the model's own initialisation and both lists are logged as
+                    a warning, unless they would take more bytes than the checkpoint's tensors (and than 256 MiB): then
+                    `WeightsKeyError` names them before anything is allocated, so a config asking for a larger model
+                    than its weights is refused. A shape mismatch raises `WeightsShapeError` either way.
+                key_mapping (`Mapping[str, str] | None`, *optional*, defaults to `None`):
+                    Renames the checkpoint's tensors before they are matched to the model, as transformers'
+                    `key_mapping` does: each `pattern: replacement` pair is applied in order to every checkpoint name
+                    with `re.sub` (`{r"^encoder\\.attn\\.": "enc.attention."}`), and layer settings are compared under
+                    the new names. For two ports of a model whose attribute names differ. Two names renamed to the same
+                    one raise `WeightsKeyError`. The files are not changed.
+                dtype (`DTypeLike | None`, *optional*, defaults to `None`):
+                    Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, `np.float16`, ...; the
+                    backend's own `torch.float16` works at run time too, but type checkers take numpy's `DTypeLike`
+                    only): the model is built under that Keras dtype policy, so its floating variables (and
+                    computations) use it; integer variables are left as they are. `None` keeps the model's own dtype
+                    policy.
+                model_kwargs (`Mapping[str, Any] | None`, *optional*, defaults to `None`):
+                    Keyword arguments for the model's `__init__`, overriding values read from `config.json`.
+                **init_kwargs (`Any`):
+                    More keyword arguments for the model's `__init__`, as `model_kwargs` gives them (not both for one
+                    argument). Accepted at run time only, for compatibility with `huggingface_hub`: type checkers flag
+                    them, as they flag a misspelled option, whatever the value's type. Prefer `model_kwargs`.
 
-        Raises:
-            WeightsNotFoundError: the directory or repository holds no weights, or a local path does not exist.
-            WeightsError: the weights do not fit the model (the message names the key, shape, dtype or file).
-            ConfigError: `config.json` is not a JSON object.
-            huggingface_hub.errors.RepositoryNotFoundError: the repository does not exist or is private.
-            huggingface_hub.errors.RevisionNotFoundError: the revision does not exist.
-        """
-        return cls._hub_load(
-            pretrained_model_name_or_path,
-            download=DownloadOptions(
-                revision=revision,
-                cache_dir=cache_dir,
-                force_download=force_download,
-                local_files_only=local_files_only,
-                token=token,
-                endpoint=endpoint,
-                max_workers=max_workers,
-            ),
-            load_kwargs={"strict": strict, "key_mapping": key_mapping, "dtype": dtype},
-            model_kwargs=cls._hub_model_kwargs(model_kwargs, init_kwargs),
-        )
+            Returns:
+                An instance of the class this is called on.
+
+            Raises:
+                WeightsNotFoundError: the directory or repository holds no weights, or a local path does not exist.
+                WeightsError: the weights do not fit the model (the message names the key, shape, dtype or file).
+                ConfigError: `config.json` is not a JSON object.
+                huggingface_hub.errors.RepositoryNotFoundError: the repository does not exist or is private.
+                huggingface_hub.errors.RevisionNotFoundError: the revision does not exist.
+            """
+            ...
+
+    else:  # __init__ arguments given as keywords are accepted, as huggingface_hub accepts them
+
+        @classmethod
+        def from_pretrained(
+            cls,
+            pretrained_model_name_or_path: str | Path,
+            *,
+            revision: str | None = None,
+            cache_dir: str | Path | None = None,
+            force_download: bool = False,
+            local_files_only: bool = False,
+            token: str | bool | None = None,
+            endpoint: str | None = None,
+            max_workers: int = 8,
+            strict: bool = False,
+            key_mapping: Mapping[str, str] | None = None,
+            dtype: DTypeLike | None = None,
+            model_kwargs: Mapping[str, Any] | None = None,
+            **init_kwargs: Any,
+        ) -> Self:
+            """Load a model from the Hub or from a local directory, with its configuration.
+
+            Args:
+                pretrained_model_name_or_path (`str | Path`):
+                    A repo id on the Hub (`user/model`) or a local directory written by `save_pretrained`.
+                revision (`str | None`, *optional*, defaults to `None`):
+                    Revision of the model on the Hub: a branch name, a tag or a commit sha. Defaults to the latest
+                    commit on the `main` branch. Ignored when loading from a local directory.
+                cache_dir (`str | Path | None`, *optional*, defaults to `None`):
+                    Folder where downloaded files are cached. Defaults to the `huggingface_hub` cache (`HF_HUB_CACHE`).
+                force_download (`bool`, *optional*, defaults to `False`):
+                    Whether to download the files again even if they are already in the cache.
+                local_files_only (`bool`, *optional*, defaults to `False`):
+                    If `True`, never reach the network: use only files already in the cache, and fail if they are not.
+                token (`str | bool | None`, *optional*, defaults to `None`):
+                    Hugging Face access token used as HTTP bearer authorization. `None` uses the token saved by `hf auth
+                    login` (or `HF_TOKEN`); `False` sends none. Tokens are never written to disk or logged.
+                endpoint (`str | None`, *optional*, defaults to `None`):
+                    Base URL of the Hub to talk to, for a private or enterprise Hub or a local test server. Defaults to
+                    `HF_ENDPOINT`, or `https://huggingface.co`.
+                max_workers (`int`, *optional*, defaults to `8`):
+                    How many files (weight shards) to download in parallel.
+                strict (`bool`, *optional*, defaults to `False`):
+                    Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise
+                    `WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is
+                    given); if `False`, missing weights keep the model's own initialisation and both lists are logged as
+                    a warning, unless they would take more bytes than the checkpoint's tensors (and than 256 MiB): then
+                    `WeightsKeyError` names them before anything is allocated, so a config asking for a larger model
+                    than its weights is refused. A shape mismatch raises `WeightsShapeError` either way.
+                key_mapping (`Mapping[str, str] | None`, *optional*, defaults to `None`):
+                    Renames the checkpoint's tensors before they are matched to the model, as transformers'
+                    `key_mapping` does: each `pattern: replacement` pair is applied in order to every checkpoint name
+                    with `re.sub` (`{r"^encoder\\.attn\\.": "enc.attention."}`), and layer settings are compared under
+                    the new names. For two ports of a model whose attribute names differ. Two names renamed to the same
+                    one raise `WeightsKeyError`. The files are not changed.
+                dtype (`DTypeLike | None`, *optional*, defaults to `None`):
+                    Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, `np.float16`, ...; the
+                    backend's own `torch.float16` works at run time too, but type checkers take numpy's `DTypeLike`
+                    only): the model is built under that Keras dtype policy, so its floating variables (and
+                    computations) use it; integer variables are left as they are. `None` keeps the model's own dtype
+                    policy.
+                model_kwargs (`Mapping[str, Any] | None`, *optional*, defaults to `None`):
+                    Keyword arguments for the model's `__init__`, overriding values read from `config.json`.
+                **init_kwargs (`Any`):
+                    More keyword arguments for the model's `__init__`, as `model_kwargs` gives them (not both for one
+                    argument). Accepted at run time only, for compatibility with `huggingface_hub`: type checkers flag
+                    them, as they flag a misspelled option, whatever the value's type. Prefer `model_kwargs`.
+
+            Returns:
+                An instance of the class this is called on.
+
+            Raises:
+                WeightsNotFoundError: the directory or repository holds no weights, or a local path does not exist.
+                WeightsError: the weights do not fit the model (the message names the key, shape, dtype or file).
+                ConfigError: `config.json` is not a JSON object.
+                huggingface_hub.errors.RepositoryNotFoundError: the repository does not exist or is private.
+                huggingface_hub.errors.RevisionNotFoundError: the revision does not exist.
+            """
+            return cls._hub_load(
+                pretrained_model_name_or_path,
+                download=DownloadOptions(
+                    revision=revision,
+                    cache_dir=cache_dir,
+                    force_download=force_download,
+                    local_files_only=local_files_only,
+                    token=token,
+                    endpoint=endpoint,
+                    max_workers=max_workers,
+                ),
+                load_kwargs={"strict": strict, "key_mapping": key_mapping, "dtype": dtype},
+                model_kwargs=cls._hub_model_kwargs(model_kwargs, init_kwargs),
+            )
 
     def push_to_hub(
         self,

@@ -25,6 +25,7 @@ from hubmixin_core.weights import (
     open_checkpoint,
     save_canonical,
 )
+from hubmixin_numpy._extras import EXTRAS
 from hubmixin_numpy._layout import LAYOUTS
 from hubmixin_numpy._module import Array, Module
 
@@ -66,7 +67,11 @@ class NumpyHubMixinBase(ModelHubMixin):
     _hub_builds_from_arguments = True  # _from_pretrained calls cls(**model_kwargs): core checks them first
 
     def _save_pretrained(
-        self, save_directory: Path, *, max_shard_size: int | str | None = None, dtype: str | None = None
+        self,
+        save_directory: Path,
+        *,
+        max_shard_size: int | str | None = EXTRAS.defaults["max_shard_size"],
+        dtype: str | None = EXTRAS.defaults["dtype"],
     ) -> None:
         """Write the model's arrays in the canonical layout: one ``model.safetensors``, or shards and an index."""
         layers = _layers(_as_module(self))
@@ -79,9 +84,9 @@ class NumpyHubMixinBase(ModelHubMixin):
         model_id: str,
         download: DownloadOptions,
         model_kwargs: dict[str, Any],
-        strict: bool = False,
-        key_mapping: Mapping[str, str] | None = None,
-        dtype: str | None = None,
+        strict: bool = EXTRAS.defaults["strict"],
+        key_mapping: Mapping[str, str] | None = EXTRAS.defaults["key_mapping"],
+        dtype: str | None = EXTRAS.defaults["dtype"],
     ) -> Self:
         """Open the checkpoint (a repository without weights fails first), build the model, set its arrays."""
         target = floating_dtype_name(dtype)

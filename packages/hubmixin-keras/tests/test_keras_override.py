@@ -144,3 +144,13 @@ def test_model_arguments_named_like_load_options_reach_init(tmp_path: Path) -> N
     loaded = NamedLikeExtras.from_pretrained(tmp_path)  # not taken as the load's strictness or key mapping
     assert loaded.settings == ("yes", "rows")
     np.testing.assert_array_equal(numpy(loaded(x)), numpy(saved(x)))
+
+
+@pytest.mark.parametrize("dtype", ["float64", np.float64, np.dtype("float64")])
+def test_a_dtype_equal_to_none_in_numpy_reaches_a_kwargs_override(dtype: Any, tmp_path: Path) -> None:
+    # np.dtype("float64") == None holds in numpy: it must not be taken for the default
+    if keras.backend.backend() == "jax":
+        pytest.skip("JAX holds no float64 without jax_enable_x64")
+    _make(KwargsNet).save_pretrained(tmp_path)
+    loaded = KwargsNet.from_pretrained(tmp_path, dtype=dtype)
+    assert {str(v.dtype) for v in loaded.weights if "float" in str(v.dtype)} == {"float64"}

@@ -661,8 +661,10 @@ class ModelHubMixinBase(HfMixinHelpers):
             target = inspect.signature(type(self).push_to_hub).parameters if push_to_hub else {}  # type: ignore[attr-defined]
             check_keywords(f"{type(self).__qualname__}.save_pretrained", push_kwargs, target, options)
         # The options push_to_hub will be given (those not at their default), which an override must take too.
-        given = {p.name: getattr(upload, p.name) for p in UPLOAD_PARAMS if getattr(upload, p.name) != p.value}
-        given.update({k: v for k, v in save_kwargs.items() if v != self._hub_extra_defaults.get(k)})
+        given = {
+            p.name: getattr(upload, p.name) for p in UPLOAD_PARAMS if not same_value(getattr(upload, p.name), p.value)
+        }
+        given.update({k: v for k, v in save_kwargs.items() if not same_value(v, self._hub_extra_defaults.get(k))})
         push = inspect.signature(type(self).push_to_hub).parameters if push_to_hub else None  # type: ignore[attr-defined]
         refused = sorted(given.keys() - push.keys()) if push is not None and not takes_any_keyword(push) else []
         if refused:  # checked before writing anything, as an unknown keyword is
@@ -706,7 +708,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             if _overridden(type(self), "save_pretrained"):
                 # As huggingface_hub does: a library's save_pretrained may write more files (a tokenizer, a
                 # vocabulary); the save options given to push_to_hub reach it where they are not the defaults.
-                given = {k: v for k, v in save_kwargs.items() if v != self._hub_extra_defaults.get(k)}
+                given = {k: v for k, v in save_kwargs.items() if not same_value(v, self._hub_extra_defaults.get(k))}
                 _check_override_takes(type(self), given)
                 config, card_kwargs = upload.config, upload.model_card_kwargs
                 self.save_pretrained(folder, config=config, model_card_kwargs=card_kwargs, **given)  # type: ignore[attr-defined]

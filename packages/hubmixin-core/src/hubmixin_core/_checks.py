@@ -236,7 +236,10 @@ def expand_location(location: str | Path) -> str | Path:
 
 
 def same_value(value: Any, default: Any) -> bool:
-    """Whether ``value`` is ``default`` (a value whose ``==`` is not a plain bool, as an array's, is not)."""
+    """Whether ``value`` is ``default`` (a value whose ``==`` is not a plain bool, as an array's, is not; nor is
+    one equal to ``None`` without being it: numpy's ``np.dtype("float64") == None`` holds)."""
+    if value is None or default is None:
+        return value is default
     try:
         return value is default or bool(value == default)
     except Exception:  # an array's ambiguous truth value, a failing __eq__

@@ -45,9 +45,12 @@ class XetFile:
 def _store_id(secret: bytes, database: Path) -> str:
     """Names a store in its CAS URL. hf_xet keys its shard cache by that URL and deduplicates uploads against it,
     so other data at the same address must get another URL: a new store has another secret, and a copy of a data
-    folder (a restored backup, a template copied per run) has another database file, so another inode."""
+    folder (a restored backup, a template copied per run) has another database file: another inode, or (a file
+    put back in place, which may reuse the inode) another change time. A store written since its last start gets a
+    new URL too: hf_xet then deduplicates less, but never against xorbs this store lacks."""
     stat = database.stat()
-    return hashlib.sha256(b"cas-url:%s:%d:%d" % (secret, stat.st_dev, stat.st_ino)).hexdigest()[:16]
+    named = b"cas-url:%s:%d:%d:%d" % (secret, stat.st_dev, stat.st_ino, stat.st_ctime_ns)
+    return hashlib.sha256(named).hexdigest()[:16]
 
 
 class XetStore(SqliteDatabase):

@@ -153,6 +153,31 @@ def test_a_dataclass_config_json_holds_is_still_saved_whole(tmp_path: Path) -> N
     assert OptionalCfg.from_pretrained(tmp_path).config == Cfg(8, "gelu")
 
 
+ACTS = {"act": Act}
+
+
+def _encode_cfg(config: Cfg) -> dict[str, Any]:
+    return {"hidden": config.hidden, "act": next(name for name, kind in ACTS.items() if isinstance(config.act, kind))}
+
+
+def _decode_cfg(data: dict[str, Any]) -> Cfg:
+    return Cfg(data["hidden"], ACTS[data["act"]]())
+
+
+class CodedCfg(_Own, coders={Cfg: (_encode_cfg, _decode_cfg)}):
+    def __init__(self, config: Cfg | None = None) -> None:
+        self.config = config
+
+
+def test_a_dataclass_config_with_a_coder_is_saved_through_it(tmp_path: Path) -> None:
+    model, messages = _build(CodedCfg, Cfg(8, Act()))
+    assert messages == []
+    model.save_pretrained(tmp_path)
+    assert _config_json(tmp_path) == {"hidden": 8, "act": "act"}
+    loaded = CodedCfg.from_pretrained(tmp_path).config
+    assert isinstance(loaded, Cfg) and loaded.hidden == 8 and isinstance(loaded.act, Act)
+
+
 class OnlyOptions(_Own):
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options = options

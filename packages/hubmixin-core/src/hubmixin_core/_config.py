@@ -53,9 +53,10 @@ class _Unencodable:
 UNENCODABLE: Any = _Unencodable()
 
 BUILTIN_CODERS: Coders = {
-    PurePath: (str, Path),
+    PurePath: (PurePath.as_posix, Path),
 }
-"""Coders every mixin has: paths are stored as strings. Enums are handled by value."""
+"""Coders every mixin has: paths are stored as strings with ``/`` separators (a ``config.json`` saved on Windows
+loads elsewhere; Windows reads ``/`` too), and read back as ``Path``. Enums are handled by value."""
 
 
 def encode_value(value: Any, coders: Coders, _above: frozenset[int] = frozenset()) -> Any:
@@ -103,6 +104,9 @@ def encode_config(config: Any, coders: Coders) -> Any:
     already (a captured config is encoded) are kept as they are: a coder for ``str`` or ``list`` is not applied
     twice."""
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        if any(isinstance(config, type_) for type_ in coders):  # the class's coder for it: a JSON object
+            encoded = encode_value(config, coders)
+            return encoded if isinstance(encoded, dict) else UNENCODABLE
         return _encode_items({f.name: getattr(config, f.name) for f in dataclasses.fields(config)}, coders)
     if not isinstance(config, dict):
         return UNENCODABLE

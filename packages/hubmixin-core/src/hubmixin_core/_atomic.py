@@ -17,14 +17,15 @@ Files a user (or another program) creates in the target while the save runs are 
 so nothing the save does not manage is lost. The old directory is removed without crossing into a file system
 mounted inside it.
 A kill leaves at most a staging directory (and, in a target saved file by file across file systems, one ``.part``
-file); the next save or load of the same target removes those whose process is gone. Where no atomic exchange
-exists (other systems, some network file systems), or the target cannot move (a mount point, the working directory
-of a process, or one of its parents), or exchanging it would change what the directory is (another owner or group
-than the saver's, another user's entries, access control lists, a file system mounted inside it), files are moved
-one at a time, each whole, under an exclusive lock on the target that loads share (:func:`reading`), so a load
-never reads two saves' files; only a crash during that final step can leave a mix. Where the target's parent cannot
-be written, the staging directory is made inside the target, and files are moved so too. A symlink to a directory
-is followed: the save goes where it points.
+file); the next save or load of the same target removes those whose process is gone. Where no atomic exchange exists
+(Windows, some network file systems), or the target cannot move (a mount point, the working directory of this
+process or, on Linux, which lists them in ``/proc``, of another, or one of its parents), or exchanging it would
+change what the directory is (another owner or group than the saver's, another user's entries, access control lists,
+a file system mounted inside it), files are moved one at a time, each whole, under an exclusive lock on the target
+that loads share (:func:`reading`), so a load never reads two saves' files, ``config.json`` last; only a crash
+during that final step can leave a mix, and a failure (Windows refuses to replace a file in use) leaves the old
+``config.json``. Where the target's parent cannot be written, the staging directory is made inside the target, and
+files are moved so too. A symlink to a directory is followed: the save goes where it points.
 
 The target gets the permissions a plain ``mkdir`` would give under the user's umask (the set-group-ID bit of a
 group-shared parent included; an existing one keeps its own, its owner and its group); files get those ``open``
@@ -40,6 +41,7 @@ import ctypes.util
 import errno
 import functools
 import hashlib
+import importlib
 import os
 import re
 import shutil
@@ -50,6 +52,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from hubmixin_core.errors import HubMixinOSError, SaveLocationError
 
@@ -238,7 +241,9 @@ def _exchangeable(staging: Path, target: Path, kept: list[Path]) -> bool:
     """Whether the staging directory can take ``target``'s place and be the same directory to its users: the
     same owner and group (set where this process may), no access control lists, no file system mounted inside,
     and every entry kept ours to link (another user's file may not be hard-linked, nor its folder re-created as
-    its own, except by root)."""
+    its own, except by root); never off Linux and macOS, which alone have an atomic exchange."""
+    if not _exchanging_system():
+        return False
     status = target.stat()
     try:
         if status.st_uid != staging.stat().st_uid or status.st_gid != staging.stat().st_gid:
@@ -345,7 +350,7 @@ def _move_into(staging: Path, target: Path, managed: Callable[[str], bool]) -> N
     written = {p.relative_to(staging).as_posix() for p in staging.rglob("*") if not p.is_dir()}
     folders = [target, *(target / p.relative_to(staging) for p in staging.rglob("*") if _real_dir(p))]
     with _naming_target(target), _locking(target, exclusive=True):
-        for name in sorted(written):
+        for name in sorted(written, key=_move_order):
             destination = target / name
             if destination.exists() and not destination.is_file():
                 continue  # a kept folder, linked into staging: already there
@@ -353,7 +358,7 @@ def _move_into(staging: Path, target: Path, managed: Callable[[str], bool]) -> N
             if not (destination.exists() and (staging / name).samefile(destination)):
                 source = staging / name
                 with _writable(source.parent), _writable(destination.parent):  # (a read-only folder the save copies)
-                    _replace_file(source, destination)
+                    _replace_in_use(source, destination, target)
         for folder in folders:  # the save's own stale files, in the folders it writes (never through a link)
             if not folder.is_dir() or folder.resolve() != folder:  # (none made, or a link out of the target)
                 continue
@@ -362,6 +367,24 @@ def _move_into(staging: Path, target: Path, managed: Callable[[str], bool]) -> N
                 if name not in written and managed(name):
                     with _writable(folder):
                         stale.unlink()
+
+
+def _replace_in_use(source: Path, destination: Path, target: Path) -> None:
+    """:func:`_replace_file`, saying why Windows refused: a file in use there cannot be replaced."""
+    try:
+        _replace_file(source, destination)
+    except PermissionError as e:
+        if sys.platform == "win32":
+            name = destination.relative_to(target).as_posix()
+            detail = "Windows replaces no file a program holds open or mapped, such as a model loaded from this folder"
+            raise HubMixinOSError(e.errno, f"cannot save into {target}: {name} is in use ({detail})") from e
+        raise
+
+
+def _move_order(name: str) -> tuple[bool, bool, str]:
+    """Weights first, then their index, ``config.json`` last: a save failing midway (Windows refuses to replace a
+    file in use) leaves the old config, which never meets weights of another model."""
+    return name == "config.json", name.endswith(".index.json"), name
 
 
 def _replace_file(source: Path, destination: Path) -> None:
@@ -445,7 +468,8 @@ def _remove_tree(path: Path) -> None:
 
 def _holds_cwd(target: Path) -> bool:
     """Whether ``target`` (or a folder inside it) is the working directory of this process or of another one this
-    user's (a shell ``cd``'d into a run folder): exchanged, it would sit in the removed old directory."""
+    user's (a shell ``cd``'d into a run folder): exchanged, it would sit in the removed old directory. Other
+    processes' are known from ``/proc`` (Linux); macOS has none, and its exchange leaves such a shell behind."""
     try:
         cwds = [Path.cwd().resolve()]
     except OSError:
@@ -479,11 +503,23 @@ def _exchange(a: Path, b: Path) -> bool:
     raise HubMixinOSError(error, f"cannot exchange {a} and {b}: {os.strerror(error)}")
 
 
+def _exchanging_system() -> bool:
+    """Whether this system has an atomic exchange of two paths: Linux and macOS."""
+    return sys.platform.startswith("linux") or sys.platform == "darwin"
+
+
 def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
+    """The C library, for the exchange; ``None`` off Linux and macOS (Windows' ``find_library("c")`` finds none,
+    and ``CDLL(None)`` raises ``TypeError`` there)."""
+    return _c_library() if _exchanging_system() else None
+
+
+@functools.cache
+def _c_library() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")  # (None on Linux too without ldconfig: CDLL(None) is the process' own)
     try:
         return ctypes.CDLL(name, use_errno=True)
-    except OSError:
+    except (OSError, TypeError):
         return None
 
 
@@ -518,19 +554,27 @@ def remove_interrupted_saves(target: str | Path) -> list[Path]:
     target = Path(os.path.realpath(target))
     removed = []
     for folder in (target.parent, target):  # beside it; inside it where its parent could not be written
-        with contextlib.suppress(OSError):
-            for path in folder.iterdir() if folder.is_dir() else ():
-                match = _STAGING.match(path.name)
+        for path in _entries(folder):
+            match = _STAGING.match(path.name)
+            with contextlib.suppress(OSError):  # (per entry: one that cannot be judged stops no other)
                 if match and match["name"] == _stem(target.name) and path.is_dir() and _abandoned(path, match):
                     _remove_tree(path)
                     removed.append(path)
-    with contextlib.suppress(OSError):
-        for path in target.iterdir() if target.is_dir() else ():
-            match = _PART.match(path.name)
+    for path in _entries(target):
+        match = _PART.match(path.name)
+        with contextlib.suppress(OSError):
             if match and path.is_file() and _abandoned(path, match):
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
+
+
+def _entries(folder: Path) -> list[Path]:
+    """The entries of ``folder``; none where it is no readable directory."""
+    try:
+        return list(folder.iterdir()) if folder.is_dir() else []
+    except OSError:
+        return []
 
 
 def _abandoned(path: Path, match: re.Match[str]) -> bool:
@@ -540,15 +584,42 @@ def _abandoned(path: Path, match: re.Match[str]) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine runs; ``True`` where it cannot be told."""
     if pid == os.getpid():
         return True  # ours: another save of this process may be writing it
+    if sys.platform == "win32":
+        return _windows_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True  # another user's live process
+    except OSError:
+        return True  # another user's live process (PermissionError), or no answer: keep its files
     return True
+
+
+_WINDOWS_QUERY = 0x1000 | 0x100000  # PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE
+_WINDOWS_NO_PROCESS = 87  # ERROR_INVALID_PARAMETER: OpenProcess of a pid no process has
+_WINDOWS_WAIT_TIMEOUT = 0x102
+
+
+def _windows_api() -> Any:
+    """Windows' ``_winapi`` module (typed loosely: its stubs exist for Windows only)."""
+    return importlib.import_module("_winapi")
+
+
+def _windows_alive(pid: int) -> bool:
+    """Windows: whether process ``pid`` runs, asked of the process itself (``os.kill(pid, 0)`` would send a
+    console Ctrl+C there, ``signal.CTRL_C_EVENT`` being 0)."""
+    api = _windows_api()
+    try:
+        handle = api.OpenProcess(_WINDOWS_QUERY, False, pid)
+    except OSError as e:
+        return getattr(e, "winerror", None) != _WINDOWS_NO_PROCESS  # access denied: another user's, running
+    try:
+        return bool(api.WaitForSingleObject(handle, 0) == _WINDOWS_WAIT_TIMEOUT)  # not signalled: not exited
+    finally:
+        api.CloseHandle(handle)
 
 
 def save_stamp(target: Path) -> object:

@@ -19,6 +19,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import re
 import sys
@@ -140,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``hubmixin`` console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    _replace_unencodable()
     try:
         code = func(args)
         sys.stdout.flush()
@@ -147,6 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
         return 141  # 128 + SIGPIPE, what a shell reports for a command its pipe's reader left
     return code
+
+
+def _replace_unencodable() -> None:
+    """Names the output's encoding lacks (a tensor name outside Windows' code page, output redirected) written
+    as ``\\u5c42`` escapes rather than aborting the command."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import pickle
 import re
+import sys
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,7 +43,8 @@ def read_tensors(checkpoint: Checkpoint, names: Sequence[str], device: torch.dev
 
     On CPU every tensor comes back 64-byte aligned, so it computes exactly as freshly allocated memory does: a
     tensor stored aligned (as hubmixin writes them) is memory-mapped, not copied; one stored elsewhere (files
-    other writers laid out) is read into fresh aligned memory, once.
+    other writers laid out) is read into fresh aligned memory, once. On Windows every tensor is read so: a mapped
+    file cannot be replaced or deleted there while the model lives (a save into its folder, a temporary folder).
     """
     if device.type == "meta":
         infos = {n: checkpoint.infos[n] for n in names}
@@ -50,12 +52,17 @@ def read_tensors(checkpoint: Checkpoint, names: Sequence[str], device: torch.dev
     if device.type != "cpu" or checkpoint.reader is not None:
         read: dict[str, torch.Tensor] = checkpoint.read(names, framework="pt", device=str(device))
         return read
-    mapped = [n for n in names if checkpoint.is_aligned(n, ALIGNMENT)]
+    mapped = [n for n in names if _maps_files() and checkpoint.is_aligned(n, ALIGNMENT)]
     tensors: dict[str, torch.Tensor] = checkpoint.read(mapped, framework="pt", device="cpu")
     for name, raw in checkpoint.read_raw([n for n in names if n not in tensors]).items():
         info = checkpoint.infos[name]
         tensors[name] = torch.from_numpy(raw).view(TORCH_DTYPES[info.dtype]).reshape(info.shape)
     return tensors
+
+
+def _maps_files() -> bool:
+    """Whether loaded tensors may stay mapped from their file: not on Windows, which then locks the file."""
+    return sys.platform != "win32"
 
 
 def _check_torch_dtypes(checkpoint: Checkpoint) -> Checkpoint:
@@ -78,7 +85,7 @@ def _pickle_checkpoint(path: Path, device: torch.device) -> Checkpoint:
             pickled = file.read(1) == _PICKLE_PROTOCOL  # the older format is pickles from its first byte
         if not mmap and not pickled:
             raise WeightsFileError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
-        state = torch.load(path, map_location=device, weights_only=True, mmap=mmap)
+        state = torch.load(path, map_location=device, weights_only=True, mmap=mmap and _maps_files())
     except WeightsFileError:
         raise
     except pickle.UnpicklingError as e:

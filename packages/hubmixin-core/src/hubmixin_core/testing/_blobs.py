@@ -12,7 +12,7 @@ from types import TracebackType
 
 try:
     import fcntl
-except ImportError:  # Windows: an open file cannot be deleted anyway
+except ImportError:  # Windows: a file an upload holds open cannot be deleted anyway
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["BlobStore", "BlobWriter", "lock_upload", "remove_orphans"]
@@ -35,14 +35,21 @@ def remove_orphans(folder: Path, prefixes: Iterable[str]) -> int:
     for prefix in prefixes:
         for path in folder.glob(f"{prefix}*"):
             try:
-                with path.open("rb") as file:
-                    if fcntl is not None:
+                if not _have_locks():
+                    path.unlink()  # (Windows refuses while the upload has it open; opened here, it would always)
+                else:
+                    with path.open("rb") as file:
                         fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    path.unlink()
+                        path.unlink()
                 removed += 1
             except OSError:  # in use, or gone already
                 continue
     return removed
+
+
+def _have_locks() -> bool:
+    """Whether ``flock`` exists here (not on Windows)."""
+    return fcntl is not None
 
 
 UPLOAD_PREFIX = "upload-"

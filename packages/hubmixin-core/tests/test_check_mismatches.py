@@ -67,24 +67,28 @@ def test_dtype_mismatches_alone_are_one_dtype_error() -> None:
 
 def test_one_mismatch_keeps_its_message() -> None:
     single = WeightsShapeError("shard-1.safetensors", "w", (2,), (3,))
-    assert mismatch_error("index.json", [single]) is single
+    assert mismatch_error([single]) is single
+    with pytest.raises(ValueError, match="at least one"):
+        mismatch_error([])
     assert str(single) == "shard-1.safetensors: tensor 'w' has shape (3,), the model expects (2,)"
     assert single.mismatches == [single] and (single.missing, single.unexpected) == ([], [])
     with pytest.raises(WeightsKeyError):  # keys alone are still a WeightsKeyError
         check_tensors({"a": EXPECTED["a"]}, {"e": FOUND["e"]}, source="ckpt")
 
 
-def test_the_error_names_the_checkpoint_and_keeps_the_first_detail() -> None:
+def test_the_error_names_each_tensors_file_and_keeps_the_first_detail() -> None:
     errors = [
-        WeightsDtypeError("index.json", "y", "F32", "F16"),
+        WeightsDtypeError("shard-1.safetensors", "y", "F32", "F16"),
         WeightsDtypeError("shard-2.safetensors", "x", "F32", "I8", detail="never converted"),
+        WeightsDtypeError("shard-2.safetensors", "z", "F32", "F16"),
     ]
-    combined = mismatch_error("index.json", errors)
+    combined = mismatch_error(errors)
     assert isinstance(combined, WeightsDtypeError)
-    assert (combined.key, combined.detail, combined.source) == ("x", "never converted", "index.json")
+    assert (combined.key, combined.detail, combined.source) == ("x", "never converted", "shard-2.safetensors")
     assert str(combined) == (
-        "index.json: tensor 'x' has dtype I8, the model expects F32 (never converted); 1 more:\n"
-        "  tensor 'y' has dtype F16, the model expects F32"
+        "shard-2.safetensors: tensor 'x' has dtype I8, the model expects F32 (never converted); 2 more:\n"
+        "  shard-1.safetensors: tensor 'y' has dtype F16, the model expects F32\n"
+        "  tensor 'z' has dtype F16, the model expects F32"
     )
 
 

@@ -287,7 +287,9 @@ class _Mismatch(WeightsError):
     ) -> None:
         self.source, self.problem, self.others = source, problem, list(others)
         self.missing, self.unexpected = list(missing), list(unexpected)
-        more = [other.problem for other in self.others]
+        more = [
+            other.problem if other.source == source else f"{other.source}: {other.problem}" for other in self.others
+        ]
         if self.missing:
             more.append(f"missing keys [{format_names(self.missing)}]")
         if self.unexpected:

@@ -406,7 +406,7 @@ def load_state(
             mismatches.append(WeightsShapeError(source, key, shape[0], shape[1]))
         if not mismatches:
             raise
-        raise mismatch_error(source, mismatches) from error
+        raise mismatch_error(mismatches) from error
     if not hasattr(result, "missing_keys") or not hasattr(result, "unexpected_keys"):
         return None  # a model's own load_state_dict that returns nothing
     return LoadReport(list(result.missing_keys), list(result.unexpected_keys))

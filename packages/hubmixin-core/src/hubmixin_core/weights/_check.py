@@ -71,35 +71,34 @@ def check_tensors(
         elif check_dtype and want.dtype != got.dtype:
             mismatches.append(WeightsDtypeError(source, key, want.dtype, got.dtype))
     if mismatches:
-        raise mismatch_error(source, mismatches, *((missing, unexpected) if strict else ()))
+        raise mismatch_error(mismatches, *((missing, unexpected) if strict else ()))
     if strict and (missing or unexpected):
         raise WeightsKeyError(source, missing, unexpected)
     return missing, unexpected
 
 
 def mismatch_error(
-    source: str,
     mismatches: Sequence[WeightsShapeError | WeightsDtypeError],
     missing: Sequence[str] = (),
     unexpected: Sequence[str] = (),
 ) -> WeightsShapeError | WeightsDtypeError:
-    """One error naming every tensor of ``mismatches`` (errors naming one each) and the keys ``missing`` and
-    ``unexpected``, as torch's ``load_state_dict`` lists them all: a :class:`WeightsShapeError` where a shape
-    differs, else a :class:`WeightsDtypeError`; its ``key``, ``expected`` and ``found`` are the first tensor's
-    (shapes first, then by name); ``source`` is theirs where they share one (a shard). A lone error with no keys
-    to add is returned as it is.
+    """One error naming every tensor of ``mismatches`` (errors naming one each, and its file) and the keys
+    ``missing`` and ``unexpected``, as torch's ``load_state_dict`` lists them all: a :class:`WeightsShapeError`
+    where a shape differs, else a :class:`WeightsDtypeError`; its ``key``, ``expected``, ``found`` and ``source``
+    are the first tensor's (shapes first, then by name), the others' lines name their own file where it is another
+    shard. A lone error with no keys to add is returned as it is.
     """
+    if not mismatches:
+        raise ValueError("mismatch_error needs at least one mismatch")
     first, *others = sorted(mismatches, key=lambda error: (not isinstance(error, WeightsShapeError), error.key))
     if not others and not missing and not unexpected:
         return first
-    if all(error.source == first.source for error in others):  # one file of a sharded checkpoint: named
-        source = first.source
     if isinstance(first, WeightsShapeError):
         return WeightsShapeError(
-            source, first.key, first.expected, first.found, others=others, missing=missing, unexpected=unexpected
+            first.source, first.key, first.expected, first.found, others=others, missing=missing, unexpected=unexpected
         )
     return WeightsDtypeError(
-        source,
+        first.source,
         first.key,
         first.expected,
         first.found,

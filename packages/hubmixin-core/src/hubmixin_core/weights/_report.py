@@ -133,7 +133,7 @@ def check_checkpoint(
         ignore_missing=ignore_missing,
     )
     if mismatches:  # all named in one error, with strict the keys too (as torch's load_state_dict lists them)
-        raise mismatch_error(checkpoint.description, mismatches, *((missing, unexpected) if strict else ()))
+        raise mismatch_error(mismatches, *((missing, unexpected) if strict else ()))
     check_missing_size(expected, missing, checkpoint)
     return LoadReport(missing, unexpected)
 

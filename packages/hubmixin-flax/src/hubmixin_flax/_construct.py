@@ -129,6 +129,9 @@ def construct_abstract(
     def build(copies: dict[str, Any]) -> M:
         streams = _counted_streams(copies, nodes)
         built = factory(**static, **copies)
+        # checked in the trace: a tracer in the output's static part would stay in JAX's caches, and the next
+        # eval_shape of the class would fail comparing its own with it (UnexpectedTracerError)
+        _check_no_leftovers(built)
         kept.update(_concrete_parts(built, copies, nodes))
         reached = [(given, copy.count.get_value()) for given, copy in streams]
         counts.extend((given, value) for given, value in reached if isinstance(value, np.ndarray))
@@ -138,7 +141,6 @@ def construct_abstract(
         try:
             with _abstractly():
                 model: M = nnx.eval_shape(build, nodes)
-            _check_no_leftovers(model)
         except (jax.errors.JAXTypeError, TypeError, NestedLoad, _Leftover) as error:
             # a tracer turned into numpy, a bool, an index; a variable holding a mutable array (nnx.Param(...,
             # ref=True)), which eval_shape cannot abstract; a pretrained part loaded in __init__, whose values
@@ -184,7 +186,8 @@ class _Count(np.ndarray[Any, Any]):
     ``count[...] += 1`` in place) leaves the count a trace took as a constant (by reference) as it was."""
 
     def __getitem__(self, index: Any) -> Any:
-        return np.array(np.asarray(self)[index])
+        # a _Count again: nnx.split_rngs backs the counter up as ``count[...]`` and restore_rngs sets that back
+        return np.array(np.asarray(self)[index]).view(_Count)
 
 
 def _counted_streams(copies: dict[str, Any], given: dict[str, Any]) -> list[tuple[nnx.Variable[Any], Any]]:

@@ -21,7 +21,7 @@ from safetensors.numpy import save_file
 
 from hubmixin_core import ConfigEncodingError, DownloadOptions, ModelHubMixin
 from hubmixin_core._paths import warn_if_linked_outside
-from hubmixin_core.errors import ConfigEncodingWarning, HubMixinValueError, MissingArgumentError
+from hubmixin_core.errors import ConfigEncodingWarning, ConfigError, HubMixinValueError, MissingArgumentError
 from hubmixin_core.testing import LocalHub
 from hubmixin_core.weights import open_checkpoint, save_safetensors
 
@@ -484,3 +484,14 @@ def test_an_init_taking_a_keyword_named_self_builds_saves_and_loads(tmp_path: Pa
     assert _config_json(tmp_path) == {"width": 2, "self": True}
     loaded = Attention.from_pretrained(tmp_path)
     assert (loaded.width, loaded.self_attention) == (2, True)
+
+
+class StrCodedCfg(_Own, coders={Cfg: (lambda config: f"{config.hidden}", lambda text: Cfg(int(text)))}):
+    def __init__(self, config: Cfg | None = None) -> None:
+        self.config = config
+
+
+def test_a_dataclass_config_coder_giving_no_json_object_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"coder declared for Cfg returned str, but config\.json holds a JSON object"):
+        StrCodedCfg(Cfg(8)).save_pretrained(tmp_path / "out")
+    assert not (tmp_path / "out").exists()

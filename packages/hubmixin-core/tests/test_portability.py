@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import io
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from core_models import MLP, NumpyModelMixin
 from safetensors.numpy import save_file
 
-from hubmixin_core import _atomic
+from hubmixin_core import _atomic, cli
 from hubmixin_core._config import BUILTIN_CODERS, encode_value
 from hubmixin_core.errors import HubMixinOSError
 from hubmixin_core.testing import _blobs
@@ -200,3 +201,13 @@ def test_inspect_into_a_file_of_a_code_page_without_the_names(tmp_path: Path) ->
     result = subprocess.run(command, capture_output=True, env=environment, timeout=120, check=False)
     assert result.returncode == 0, result.stderr.decode()
     assert b"\\u5c42.weight" in result.stdout
+
+
+def test_main_called_in_a_program_gives_its_streams_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    save_file({"层.weight": np.zeros(1, np.float32)}, str(tmp_path / "model.safetensors"))
+    out = io.TextIOWrapper(io.BytesIO(), encoding="cp1252", errors="strict")
+    monkeypatch.setattr(sys, "stdout", out)
+    assert cli.main(["inspect", str(tmp_path)]) == 0
+    assert out.errors == "strict"  # the program's own writes still raise where they did
+    out.flush()
+    assert b"\\u5c42.weight" in out.buffer.getvalue()

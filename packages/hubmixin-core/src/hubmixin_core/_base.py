@@ -634,7 +634,14 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_config_dict(self, config: dict[str, Any] | DataclassInstance | None) -> dict[str, Any] | None:
         if config is None:
             return None
-        encoded = encode_config(config, self._all_coders())
+        coders = self._all_coders()
+        encoded = encode_config(config, coders)
+        coded = encode_value(config, coders) if encoded is UNENCODABLE and dataclasses.is_dataclass(config) else None
+        if coded is not None and coded is not UNENCODABLE:  # JSON, but no object: what the coder gave is refused
+            raise ConfigError(
+                f"{type(self).__qualname__}: the coder declared for {type(config).__qualname__} returned "
+                f"{type(coded).__qualname__}, but config.json holds a JSON object: return a dict from it"
+            )
         if encoded is UNENCODABLE and (isinstance(config, dict) or dataclasses.is_dataclass(config)):
             raise self._hub_mixin_encoding_error("config", config)  # a TypeError, as json.dumps raises
         if not isinstance(encoded, dict):

@@ -19,11 +19,12 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from typing import TypeAlias
 
@@ -141,22 +142,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``hubmixin`` console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    _replace_unencodable()
     try:
-        code = func(args)
-        sys.stdout.flush()
+        with _replacing_unencodable():
+            code = func(args)
+            sys.stdout.flush()
     except BrokenPipeError:  # the reader left (`hubmixin inspect ... | head`): stop quietly, as cat does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
         return 141  # 128 + SIGPIPE, what a shell reports for a command its pipe's reader left
     return code
 
 
-def _replace_unencodable() -> None:
+@contextlib.contextmanager
+def _replacing_unencodable() -> Iterator[None]:
     """Names the output's encoding lacks (a tensor name outside Windows' code page, output redirected) written
-    as ``\\u5c42`` escapes rather than aborting the command."""
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="backslashreplace")
+    as ``\\u5c42`` escapes rather than aborting the command; the streams are given back as they were (``main``
+    called inside a program)."""
+    streams = [s for s in (sys.stdout, sys.stderr) if isinstance(s, io.TextIOWrapper)]
+    before = [stream.errors for stream in streams]
+    for stream in streams:
+        stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        for stream, errors in zip(streams, before, strict=True):
+            with contextlib.suppress(ValueError):  # (a stream closed meanwhile)
+                stream.reconfigure(errors=errors)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from hubmixin_core.errors import ShardIndexError, WeightsDtypeError, WeightsKeyError, WeightsShapeError
+from hubmixin_core.errors import (
+    HubMixinValueError,
+    ShardIndexError,
+    WeightsDtypeError,
+    WeightsKeyError,
+    WeightsShapeError,
+)
 from hubmixin_core.weights._header import TensorInfo, read_header
 from hubmixin_core.weights._resolve import WeightFiles
 
@@ -89,7 +95,7 @@ def mismatch_error(
     shard. A lone error with no keys to add is returned as it is.
     """
     if not mismatches:
-        raise ValueError("mismatch_error needs at least one mismatch")
+        raise HubMixinValueError("mismatch_error needs at least one mismatch")
     first, *others = sorted(mismatches, key=lambda error: (not isinstance(error, WeightsShapeError), error.key))
     if not others and not missing and not unexpected:
         return first

@@ -5,11 +5,13 @@ to an explicit endpoint."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +36,7 @@ def _xet_runs_here() -> None:
         pytest.importorskip(module)
 
 
-# F1: the Hub's /api/spaces/{hardware,templates,semantic-search,zero-gpu} are APIs, not repositories
+# the Hub's /api/spaces/{hardware,templates,semantic-search,zero-gpu} are APIs, not repositories
 
 
 @pytest.mark.parametrize(
@@ -56,7 +58,7 @@ def test_the_client_sees_501_for_spaces_hardware(local_hub: LocalHub) -> None:
     assert hf.space_info(space).id == space  # real Spaces keep their routes
 
 
-# F2: the data folder is fixed when the LocalHub is made, whatever the current directory does later
+# the data folder is fixed when the LocalHub is made, whatever the current directory does later
 
 
 @pytest.mark.local_hub(xet=False)
@@ -86,7 +88,7 @@ def test_a_root_under_home_is_expanded(tmp_path: Path, monkeypatch: pytest.Monke
     assert not (tmp_path / "~").exists()
 
 
-# F3: create_pr=True opens a pull request against a branch only
+# create_pr=True opens a pull request against a branch only
 
 
 def test_create_pr_on_a_pull_request_ref_is_revision_not_found(local_hub: LocalHub) -> None:
@@ -104,7 +106,7 @@ def test_create_pr_on_a_pull_request_ref_is_revision_not_found(local_hub: LocalH
     assert [ref.target_commit for ref in pull_requests] == [pushed.oid]
 
 
-# F4: a copy of a data folder at the same address gets its own Xet storage URL
+# a copy of a data folder at the same address gets its own Xet storage URL
 
 
 def _free_port() -> int:
@@ -164,7 +166,7 @@ def test_a_shard_naming_lost_xorbs_is_logged_with_a_hint(tmp_path: Path, caplog:
     )
 
 
-# F5: no path component is .git, in any case and at any depth
+# no path component is .git, in any case and at any depth
 
 
 @pytest.mark.parametrize("path", ["a/.git/config", "a/.git/hooks/post-checkout", "sub/.git", ".GIT/config", "a/.Git/x"])
@@ -188,16 +190,21 @@ def test_names_that_only_contain_git_are_kept(local_hub: LocalHub) -> None:
     assert len(hf.list_repo_files(repo_id)) == 5
 
 
-# F6: a data folder that holds something else than LocalHub's databases is one line, naming the file
+# a data folder that holds something else than LocalHub's databases is one line, naming the file
 
 
-@pytest.mark.parametrize("damage", ["garbage", "folder", "xet-folder"])
+@pytest.mark.parametrize("damage", ["garbage", "folder", "xet-folder", "foreign"])
 def test_serving_a_damaged_data_folder_is_one_line(tmp_path: Path, damage: str) -> None:
     root = tmp_path / "data"
     bad = root / ("xet/xet.sqlite" if damage == "xet-folder" else "hub.sqlite")
     if damage == "garbage":
         root.mkdir()
         bad.write_text("garbage, not a database")
+    elif damage == "foreign":  # another application's SQLite file, with a table named like one of LocalHub's
+        root.mkdir()
+        with contextlib.closing(sqlite3.connect(bad)) as db:
+            db.execute("CREATE TABLE repos (owner TEXT, payload BLOB)")
+            db.commit()
     else:
         bad.mkdir(parents=True)
     result = subprocess.run([*_SERVE, "--root", str(root)], capture_output=True, text=True, timeout=60)
@@ -206,9 +213,13 @@ def test_serving_a_damaged_data_folder_is_one_line(tmp_path: Path, damage: str) 
     assert line.startswith(f"hubmixin hub serve: error: cannot open {bad} as a LocalHub database: ")
     with pytest.raises(OSError, match="as a LocalHub database"):
         LocalHub(root).start()
+    if damage == "foreign":
+        with contextlib.closing(sqlite3.connect(bad)) as db:  # never altered
+            assert [row[1] for row in db.execute("PRAGMA table_info(repos)")] == ["owner", "payload"]
+            assert [row[0] for row in db.execute("SELECT name FROM sqlite_master")] == ["repos"]
 
 
-# F7: HF_HUB_DISABLE_XET=1 of the user's environment holds under configure_client()
+# HF_HUB_DISABLE_XET=1 of the user's environment holds under configure_client()
 
 
 def test_configure_client_keeps_the_users_disabled_xet(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,7 +238,7 @@ def test_configure_client_keeps_the_users_disabled_xet(monkeypatch: pytest.Monke
         assert os.environ["HF_HUB_DISABLE_XET"] == "1"
 
 
-# F8: a contributor's pull request to an endpoint that is not the client's default
+# a contributor's pull request to an endpoint that is not the client's default
 
 
 def test_a_contributor_opens_a_pull_request_at_an_explicit_endpoint(

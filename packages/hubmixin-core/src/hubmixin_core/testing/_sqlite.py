@@ -27,12 +27,20 @@ class SqliteDatabase:
         except sqlite3.Error as exc:  # e.g. a folder in its place
             raise DatabaseFileError(f"cannot open {path} as a LocalHub database: {exc}") from exc
         try:
-            if wal:
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(schema)
+            foreign = _foreign_tables(self._db, schema)
+            if not foreign:
+                if wal:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(schema)
         except sqlite3.Error as exc:  # a damaged file, or not a database at all
             self._db.close()
             raise DatabaseFileError(f"cannot open {path} as a LocalHub database: {exc}") from exc
+        if foreign:  # another application's database: never altered
+            self._db.close()
+            raise DatabaseFileError(
+                f"cannot open {path} as a LocalHub database: it holds tables or columns LocalHub never makes "
+                f"({', '.join(foreign)}): another application's file"
+            )
 
     def add_missing_columns(self, table: str, columns: dict[str, str]) -> None:
         """Add the ``columns`` (name: SQL declaration with a default) that a database of an older version lacks."""
@@ -57,3 +65,29 @@ class SqliteDatabase:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+
+def _foreign_tables(db: sqlite3.Connection, schema: str) -> list[str]:
+    """What marks ``db`` as another application's: columns (``table.column``) that ``schema``'s tables never have
+    (an older LocalHub only lacks some), or, in a database holding tables, none of ``schema``'s (other LocalHub
+    stores may add tables of their own beside them)."""
+    ours = sqlite3.connect(":memory:")
+    try:
+        ours.executescript(schema)
+        expected = {table: _columns(ours, table) for table in _tables(ours)}
+    finally:
+        ours.close()
+    present = _tables(db)
+    shared = [table for table in present if table in expected]
+    if present and not shared:
+        return present
+    return [f"{table}.{column}" for table in shared for column in sorted(_columns(db, table) - expected[table])]
+
+
+def _tables(db: sqlite3.Connection) -> list[str]:
+    rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    return sorted(str(row[0]) for row in rows)
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {str(row[1]) for row in db.execute(f'PRAGMA table_info("{table}")')}

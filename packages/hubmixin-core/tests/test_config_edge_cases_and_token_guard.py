@@ -446,8 +446,9 @@ class Noted(_Own, model_card_template="---\n{{ card_data }}\n---\n{{ note }}\n")
 
 def test_a_token_in_the_model_card_is_not_published(local_hub: LocalHub) -> None:
     token = local_hub.token
-    with pytest.raises(HubMixinValueError, match=r"README\.md would publish"):
+    with pytest.raises(HubMixinValueError, match=r"README\.md would publish") as raised:
         Noted().push_to_hub("localuser/card", model_card_kwargs={"note": f"pushed with {token}"})
+    assert "model_card_kwargs" in str(raised.value) and "runtime_args" not in str(raised.value)
     assert not _repo_exists("localuser/card")
 
 

@@ -38,10 +38,16 @@ def refuse_published_token(owner: str, folder: Path, token: str | bool | None) -
     if not files:
         return
     where = ", ".join(f"{name} (keys {keys})" if name == CONFIG_NAME and keys else name for name in files)
+    advice = (
+        "a model argument holding a token is saved like any other: declare it with the class keyword "
+        f"runtime_args={keys} (never saved; given again at load), or build the model without it"
+        if keys
+        else "take the token out of what writes them (model_card_kwargs, the class's card template, the files its "
+        "save_pretrained writes)"
+    )
     raise HubMixinValueError(
         f"{owner}.push_to_hub: {where} would publish the token this push authenticates with; nothing was "
-        "uploaded. A model argument holding a token is saved like any other: declare it with the class keyword "
-        f"runtime_args={keys or ['...']} (never saved; given again at load), or build the model without it"
+        f"uploaded: {advice}"
     )
 
 

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import types
-from pathlib import Path, PosixPath, PureWindowsPath
+from pathlib import Path, PosixPath, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
@@ -170,6 +170,23 @@ def test_a_windows_path_is_written_with_slashes(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "config.json").read_text())["vocab"] == "assets/vocab.txt"
     loaded = WithPath.from_pretrained(tmp_path)
     assert isinstance(loaded.vocab, Path) and loaded.vocab == Path("assets", "vocab.txt")
+
+
+_REMOTE, _LOCAL = PureWindowsPath("C:/x"), PurePosixPath("/")
+
+
+class WithPurePaths(NumpyModelMixin):
+    def __init__(self, remote: PureWindowsPath = _REMOTE, local: PurePosixPath = _LOCAL) -> None:
+        self.remote, self.local = remote, local
+        self.weights = {"w": np.zeros(2, np.float32)}
+
+
+def test_a_path_comes_back_as_its_annotations_class(tmp_path: Path) -> None:
+    WithPurePaths(PureWindowsPath("D:\\share\\data"), PurePosixPath("/srv/data")).save_pretrained(tmp_path)
+    loaded = WithPurePaths.from_pretrained(tmp_path)
+    assert type(loaded.remote) is PureWindowsPath and loaded.remote == PureWindowsPath("D:\\share\\data")
+    assert loaded.remote.drive == "D:"
+    assert type(loaded.local) is PurePosixPath and loaded.local == PurePosixPath("/srv/data")
 
 
 class _WindowsPath(PosixPath):

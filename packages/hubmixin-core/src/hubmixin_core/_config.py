@@ -378,9 +378,18 @@ def _decode_union(members: list[Any], value: Any, coders: Coders) -> Any:
     return value
 
 
+_PLAIN = (Path, PurePath)
+"""Path annotations read back as ``Path`` (``os.PathLike`` annotations reach the coder as ``PurePath``)."""
+
+
 def _decode_by_coder(annotation: type, decoder: Any, value: Any, coders: Coders) -> Any:
     """``decoder(value)``; for a dataclass, a JSON object its coder refuses is read as the dataclass's fields,
-    the form huggingface_hub writes (it encodes dataclasses before trying coders)."""
+    the form huggingface_hub writes (it encodes dataclasses before trying coders). A path comes back as the class
+    its annotation names (a ``PureWindowsPath`` keeps its drive), where this system can make one."""
+    own_path = isinstance(annotation, type) and issubclass(annotation, PurePath) and annotation not in _PLAIN
+    if decoder is Path and own_path:
+        with contextlib.suppress(NotImplementedError):  # (a WindowsPath annotation elsewhere: a Path, as before)
+            return annotation(value)
     try:
         return decoder(value)
     except Exception:

@@ -15,7 +15,7 @@ from hubmixin_core.errors import (
 from hubmixin_core.weights._header import TensorInfo, read_header
 from hubmixin_core.weights._resolve import WeightFiles
 
-__all__ = ["check_tensors", "mismatch_error", "read_tensor_infos"]
+__all__ = ["check_tensors", "key_differences", "mismatch_error", "raise_mismatches", "read_tensor_infos"]
 
 
 def read_tensor_infos(weights: WeightFiles) -> dict[str, tuple[TensorInfo, Path]]:
@@ -66,9 +66,7 @@ def check_tensors(
             another shape or dtype is named, and with ``strict`` the missing and unexpected keys too.
         WeightsDtypeError: with ``check_dtype``, a shared key has another dtype (all are named, as above).
     """
-    skip = set(ignore_missing)
-    missing = sorted(k for k in expected.keys() - found.keys() if k not in skip)
-    unexpected = sorted(found.keys() - expected.keys())
+    missing, unexpected = key_differences(expected, found, ignore_missing)
     mismatches: list[WeightsShapeError | WeightsDtypeError] = []
     for key in sorted(expected.keys() & found.keys()):
         want, got = expected[key], found[key]
@@ -76,11 +74,32 @@ def check_tensors(
             mismatches.append(WeightsShapeError(source, key, want.shape, got.shape))
         elif check_dtype and want.dtype != got.dtype:
             mismatches.append(WeightsDtypeError(source, key, want.dtype, got.dtype))
+    raise_mismatches(source, mismatches, missing, unexpected, strict=strict)
+    return missing, unexpected
+
+
+def key_differences(
+    expected: Mapping[str, TensorInfo], found: Mapping[str, TensorInfo], ignore_missing: Iterable[str] = ()
+) -> tuple[list[str], list[str]]:
+    """The keys of ``expected`` that ``found`` lacks (but ``ignore_missing``), and those it has besides, sorted."""
+    skip = set(ignore_missing)
+    return sorted(k for k in expected.keys() - found.keys() if k not in skip), sorted(found.keys() - expected.keys())
+
+
+def raise_mismatches(
+    source: str,
+    mismatches: Sequence[WeightsShapeError | WeightsDtypeError],
+    missing: Sequence[str],
+    unexpected: Sequence[str],
+    *,
+    strict: bool,
+) -> None:
+    """Raise one error naming every mismatch (with ``strict``, the keys ``missing`` and ``unexpected`` too), or,
+    with ``strict`` and no mismatch, a :class:`WeightsKeyError` for those keys; nothing where all loads."""
     if mismatches:
         raise mismatch_error(mismatches, *((missing, unexpected) if strict else ()))
     if strict and (missing or unexpected):
-        raise WeightsKeyError(source, missing, unexpected)
-    return missing, unexpected
+        raise WeightsKeyError(source, list(missing), list(unexpected))
 
 
 def mismatch_error(

@@ -8,7 +8,7 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 
 from hubmixin_core.errors import WeightsDtypeError, WeightsKeyError, WeightsShapeError, format_names
-from hubmixin_core.weights._check import check_tensors, mismatch_error
+from hubmixin_core.weights._check import key_differences, raise_mismatches
 from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import is_floating
 from hubmixin_core.weights._header import TensorInfo
@@ -122,18 +122,11 @@ def check_checkpoint(
         for key in sorted(expected.keys() & found.keys())
         if (error := _mismatch(checkpoint.source(key), key, expected[key], found[key], strict, convert_floating))
     ]
-    skip, bad = set(ignore_unexpected), {error.key for error in mismatches}
-    considered = {k: v for k, v in found.items() if (k not in skip or k in expected) and k not in bad}
-    missing, unexpected = check_tensors(
-        {k: v for k, v in expected.items() if k not in bad},
-        considered,
-        source=checkpoint.description,
-        strict=strict and not mismatches,
-        check_dtype=False,
-        ignore_missing=ignore_missing,
-    )
-    if mismatches:  # all named in one error, with strict the keys too (as torch's load_state_dict lists them)
-        raise mismatch_error(mismatches, *((missing, unexpected) if strict else ()))
+    skip = set(ignore_unexpected)
+    considered = {k: v for k, v in found.items() if k not in skip or k in expected}
+    missing, unexpected = key_differences(expected, considered, ignore_missing)
+    # all named in one error, with strict the keys too (as torch's load_state_dict lists them)
+    raise_mismatches(checkpoint.description, mismatches, missing, unexpected, strict=strict)
     check_missing_size(expected, missing, checkpoint)
     return LoadReport(missing, unexpected)
 

@@ -357,7 +357,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         passed.update(kwargs)
         for name in (cls._hub_mixin_runtime_args & passed.keys()) | set(loaders_own(passed, cls._hub_init_takes)):
             del passed[name]
-        if _saved_dataclass(passed.get("config"), cls._all_coders()):
+        if (encoded := _saved_dataclass(passed.get("config"), cls._all_coders())) is not UNENCODABLE:
             given: DataclassInstance = passed["config"]
             init_only = _init_only_fields(type(given))
             if init_only and not LOADING.get():
@@ -370,7 +370,6 @@ class ModelHubMixinBase(HfMixinHelpers):
             if beside is not None:
                 beside.extend(lost)
             if "config" in parameters:
-                encoded = encode_value(given, cls._all_coders())
                 cls._hub_mixin_warn_changed_type("config", given, encoded)
                 cls._hub_mixin_warn_unloadable("config", encoded, cls._all_coders())  # (its fields, as arguments)
             return given
@@ -1376,12 +1375,13 @@ class ModelHubMixinBase(HfMixinHelpers):
         )
 
 
-def _saved_dataclass(config: Any, coders: Coders) -> bool:
-    """Whether ``config`` is a dataclass instance config.json holds as the whole config (huggingface_hub's rule); one
-    with a field JSON cannot hold is an argument like any other (warned about, or refused, and not saved)."""
+def _saved_dataclass(config: Any, coders: Coders) -> Any:
+    """The JSON of ``config`` where it is a dataclass instance config.json holds as the whole config (huggingface_hub's
+    rule), else ``UNENCODABLE``: one with a field JSON cannot hold is an argument like any other (warned about,
+    or refused, and not saved)."""
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
-        return False
-    return encode_value(config, coders) is not UNENCODABLE
+        return UNENCODABLE
+    return encode_value(config, coders)
 
 
 def _init_only_fields(config_type: type) -> list[str]:

@@ -69,7 +69,8 @@ def _check_torch_dtypes(checkpoint: Checkpoint) -> Checkpoint:
     for name, info in checkpoint.infos.items():
         if info.dtype not in TORCH_DTYPES:
             raise WeightsFileError(
-                f"{checkpoint.source(name)}: tensor {name!r} has dtype {info.dtype}, which this torch cannot hold"
+                f"{checkpoint.source(name)}: tensor {name!r} has dtype {info.dtype}, which hubmixin does not load "
+                f"into torch (it loads {', '.join(TORCH_DTYPES)})"
             )
     return checkpoint
 

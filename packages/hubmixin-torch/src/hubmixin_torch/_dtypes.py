@@ -38,9 +38,20 @@ def _torch_dtype(name: str) -> torch.dtype:
     return dtype
 
 
-DTYPE_CODERS: Coders = {torch.dtype: (lambda dtype: str(dtype).removeprefix("torch."), _torch_dtype)}
-"""``__init__`` arguments that are torch dtypes go into ``config.json`` by name (``torch.bfloat16`` is
-``"bfloat16"``) and come back as dtypes."""
+def _torch_device(name: str) -> torch.device:
+    try:
+        return torch.device(name)
+    except (RuntimeError, TypeError) as error:
+        raise HubMixinTypeError(f"{name!r} is not a torch device") from error
+
+
+DTYPE_CODERS: Coders = {
+    torch.dtype: (lambda dtype: str(dtype).removeprefix("torch."), _torch_dtype),
+    torch.device: (str, _torch_device),
+}
+"""``__init__`` arguments that are torch dtypes or devices (torch's ``device=``, ``dtype=`` factory keywords) go
+into ``config.json`` by name (``torch.bfloat16`` is ``"bfloat16"``, ``torch.device("cuda", 0)`` is
+``"cuda:0"``) and come back as dtypes and devices."""
 
 
 def check_dtype_argument(dtype: object) -> torch.dtype | None:
@@ -57,19 +68,27 @@ def check_dtype_argument(dtype: object) -> torch.dtype | None:
 
 
 def check_savable(state: Mapping[str, object], dtype: torch.dtype | None, owner: str) -> None:
-    """Refuse, before anything is written, a state dict holding a tensor of a dtype safetensors cannot store.
+    """Refuse, before anything is written, a state dict holding a tensor of a dtype hubmixin does not store
+    (``torch.complex128``, which safetensors cannot store; ``torch.float4_e2m1fn_x2``, which it stores as ``F4``
+    but hubmixin does not support: its header shape counts values packed two a byte).
 
     Raises:
-        WeightsError: naming the first such tensor and its dtype (``torch.complex128``, ``torch.float4_e2m1fn_x2``).
+        WeightsError: naming the first such tensor and its dtype.
     """
     for name, tensor in state.items():
         if isinstance(tensor, torch.Tensor) and (found := target_dtype(tensor, dtype)) not in _DTYPE_NAMES:
             raise WeightsError(
-                f"{owner}: cannot save tensor {name!r}: safetensors cannot store its dtype {found} "
+                f"{owner}: cannot save tensor {name!r}: hubmixin does not store its dtype {found} "
                 f"(it stores {', '.join(str(d).removeprefix('torch.') for d in _DTYPE_NAMES)})"
             )
 
 
 def target_dtype(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.dtype:
-    """The dtype ``tensor`` is loaded or saved in: ``dtype`` for a floating tensor, if given, else its own."""
-    return dtype if dtype is not None and tensor.is_floating_point() else tensor.dtype
+    """The dtype ``tensor`` is loaded or saved in: ``dtype`` for a floating tensor, if given, else its own.
+
+    float8 tensors keep theirs, as transformers keeps ``float8_e4m3fn``: quantised weights and their block scales
+    (``float8_e8m0fnu`` ones overflow ``float16``), not the compute dtype ``dtype`` asks for.
+    """
+    if dtype is None or not tensor.is_floating_point() or tensor.dtype.itemsize == 1:
+        return tensor.dtype
+    return dtype

@@ -45,6 +45,9 @@ __all__ = [
 
 logger = logging.getLogger("hubmixin_torch")
 
+_EXTRA_STATE = "_extra_state"
+"""The state-dict name ending of a module's extra state (``torch.nn.Module.get_extra_state``)."""
+
 
 def named_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Parameters and buffers by attribute path, tied ones under each name (torch's own methods: a model may
@@ -129,6 +132,9 @@ class ExpectedTensors:
     counters: set[str]
     """Batch norms' step counters: as torch's own load_state_dict does for a state dict without version metadata
     (safetensors never has it), one may be absent, and keeps its ``__init__`` value."""
+    extra: set[str]
+    """Modules' extra state (``get_extra_state``): handed to ``set_extra_state`` as the file holds it, whatever its
+    shape and dtype (as torch's load_state_dict hands it)."""
 
     @property
     def aliases(self) -> set[str]:
@@ -161,6 +167,8 @@ def expected_tensors(module: torch.nn.Module, checkpoint: Checkpoint, dtype: tor
         source_of.update(dict.fromkeys(names, source))
     aliases = {n for n, s in source_of.items() if n != s}
     want = {k: TensorInfo(_shape(k, t, found), dtype_name(target_dtype(t, dtype))) for k, t in expected.items()}
+    extra = {k for k in expected if k not in named and k.endswith(_EXTRA_STATE)}
+    want.update({k: found[k] for k in extra if k in found})
     recorded = {n: kept for n, kept in tied_names(checkpoint, want).items() if n not in aliases and kept in want}
     shared = {n: k for n, k in recorded.items() if _same_memory(named.get(n), named.get(source_of.get(k, k)))}
     copied = {n: k for n, k in recorded.items() if n not in shared}
@@ -176,7 +184,7 @@ def expected_tensors(module: torch.nn.Module, checkpoint: Checkpoint, dtype: tor
         if isinstance(m, torch.nn.modules.batchnorm._NormBase)
     }
     tie_groups = [names for names in groups.values() if len(names) > 1]
-    return ExpectedTensors(named, expected, want, source_of, tie_groups, shared, copied, views, counters)
+    return ExpectedTensors(named, expected, want, source_of, tie_groups, shared, copied, views, counters, extra)
 
 
 def _same_memory(first: torch.Tensor | None, second: torch.Tensor | None) -> bool:
@@ -184,6 +192,8 @@ def _same_memory(first: torch.Tensor | None, second: torch.Tensor | None) -> boo
     meta device too, where each tensor made apart has a storage of its own."""
     if first is None or second is None or _lazy(first) or _lazy(second):
         return False
+    if first.is_conj() != second.is_conj() or first.is_neg() != second.is_neg():
+        return False  # w.conj() is w's memory with other values
     return _memory(first) == _memory(second) and first.shape == second.shape and first.stride() == second.stride()
 
 
@@ -191,6 +201,8 @@ def _views(view: torch.Tensor | None, whole: torch.Tensor | None) -> bool:
     """Whether ``view`` lies on the memory of ``whole`` (meta memory too) without being it."""
     if view is None or whole is None or _lazy(view) or _lazy(whole) or view is whole:
         return False
+    if view.is_conj() != whole.is_conj() or view.is_neg() != whole.is_neg():
+        return False  # other values than its memory holds for ``whole``
     return _memory(view)[0] == _memory(whole)[0] and view.dtype == whole.dtype
 
 
@@ -252,11 +264,20 @@ def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.devi
     Aligned: CPU kernels take other paths on unaligned data, so a misaligned memory-mapped tensor would compute
     differently from the saved model.
     """
+    _refresh_views(module, expected, device, dtype)
     for name, tensor in named_tensors(module).items():
         if name in expected.tied:
             continue
         before = expected.named.get(name)
         target = target_dtype(tensor if before is None else before, dtype)
+        if _lazy(tensor):  # a lazy module the checkpoint lacks stays lazy, sized at its first call
+            if not _on_device(tensor, device) or tensor.dtype != target:
+                _set_tensor(module, name, _uninitialized(tensor, device, target))
+            continue
+        if tensor is before:  # not loaded, built for real: as __init__ made it (a view of a parameter stays one)
+            if not _on_device(tensor, device) or tensor.dtype != target:
+                _set_tensor(module, name, tensor.detach().to(device=device, dtype=target))
+            continue
         strides = _strides(before, tensor)
         if not _laid_out(tensor, strides):
             # The layout __init__ gave it (channels_last, a transposed weight), not the one a pytorch_model.bin kept
@@ -278,6 +299,31 @@ def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.devi
         if final[name].is_meta and final[source].stride() == expected.named[source].stride():
             _set_tensor(module, name, _view_of(final[source], expected.named[name], expected.named[source]))
     _keep_parameter_objects(module, expected.named)
+
+
+def _uninitialized(tensor: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A lazy module's ``tensor`` (not sized yet), to be sized on ``device`` in ``dtype``."""
+    lazy = UninitializedParameter if isinstance(tensor, UninitializedParameter) else UninitializedBuffer
+    # (torch's stubs give these classes Parameter's signature, not their own)
+    return lazy(tensor.requires_grad, device=device, dtype=dtype)  # type: ignore[call-arg, arg-type]
+
+
+def _refresh_views(
+    module: torch.nn.Module, expected: ExpectedTensors, device: torch.device, dtype: torch.dtype | None
+) -> None:
+    """Copy the loaded values into the memory ``__init__`` built for real where a tensor not loaded views it and
+    is about to be converted to ``device`` or ``dtype`` (a non-persistent row of a parameter): converted, it
+    takes the loaded values, not those of ``__init__`` (:func:`_keep_parameter_objects` copies them only after)."""
+    current = named_tensors(module)
+    untouched = [t for n, t in current.items() if t is expected.named.get(n) and not t.is_meta and not _lazy(t)]
+    converting = {_memory(t)[0] for t in untouched if not _on_device(t, device) or t.dtype != target_dtype(t, dtype)}
+    for name, tensor in current.items():
+        before = expected.named.get(name)
+        if before is None or tensor is before or before.is_meta or tensor.is_meta or _lazy(before) or _lazy(tensor):
+            continue
+        if _memory(before)[0] in converting and before.shape == tensor.shape and not _overlapping(before):
+            with torch.no_grad():
+                before.copy_(tensor)
 
 
 def _strides(before: torch.Tensor | None, tensor: torch.Tensor) -> tuple[int, ...]:
@@ -344,7 +390,8 @@ def load_checkpoint(
 
     # Read (memory-mapped) and assign.
     sources = [n for n in dict.fromkeys(expected.source_of.values()) if n in found and n in expected.state]
-    loaded = read_tensors(checkpoint, list(dict.fromkeys([*sources, *expected.copied.values()])), device)
+    extra = [n for n in expected.extra if n in found]
+    loaded = read_tensors(checkpoint, list(dict.fromkeys([*sources, *extra, *expected.copied.values()])), device)
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
     state: dict[str, torch.Tensor] = {}
     for name, kept in expected.copied.items():
@@ -353,6 +400,8 @@ def load_checkpoint(
     for name in sources:
         before = expected.state[name]
         state[name] = _scalar(loaded.pop(name), before).to(target_dtype(before, dtype))  # no copy if dtype matches
+    for name in extra:  # set_extra_state gets its own memory: it may keep the tensor as it is
+        state[name] = loaded.pop(name).clone()
     loaded.clear()
     load_state(module, _apart(state, expected.named), checkpoint.description, assign=True)
     del state
@@ -450,8 +499,19 @@ def _same_kind(original: torch.Tensor, loaded: torch.Tensor) -> bool:
         and original.shape == loaded.shape
         and original.dtype == loaded.dtype
         and original.device == loaded.device
-        and original.stride() == loaded.stride()
+        and not _overlapping(original)
     )
+
+
+def _overlapping(tensor: torch.Tensor) -> bool:
+    """Whether elements of ``tensor`` share memory (an expanded one), so that values cannot be copied into it; any
+    other strides take them (a column or the diagonal of a parameter, ``z.real``: views of it stay views)."""
+    reach = 0  # the farthest element reached by the dimensions of smaller strides
+    for stride, size in sorted((s, n) for n, s in zip(tensor.shape, tensor.stride(), strict=True) if n > 1):
+        if stride <= reach:
+            return True
+        reach += (size - 1) * stride
+    return False
 
 
 def _transplant(original: torch.nn.Parameter, loaded: torch.nn.Parameter) -> bool:

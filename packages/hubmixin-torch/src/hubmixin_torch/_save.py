@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
 
 from hubmixin_core.errors import WeightsError, format_names
 from hubmixin_core.weights import TensorInfo, canonical_metadata, settings_metadata, write_safetensors
@@ -23,11 +24,12 @@ def save_module(
 ) -> list[str]:
     """Write ``module``'s state dict into ``directory`` as ``model.safetensors``, or as shards plus an index.
 
-    Tensors that are the same memory (tied weights: same storage, offset, shape, strides and dtype) are stored
-    once, under the first name in sorted order (the one ``safetensors.torch.save_model`` keeps); each dropped name
-    is recorded in the header metadata as ``{dropped: kept}``, as ``save_model`` does. Other tensors that only
-    overlap (a buffer viewing part of a parameter) are stored each on its own, so none loses its values. The
-    header metadata also holds ``{"format": "pt"}``, which transformers requires.
+    Tensors that are the same memory seen the same way (tied weights: same storage, offset, shape, strides, dtype
+    and conjugate and negative bits) are stored once, under the first name in sorted order (the one
+    ``safetensors.torch.save_model`` keeps); each dropped name is recorded in the header metadata as
+    ``{dropped: kept}``, as ``save_model`` does. Other tensors that only overlap (a buffer viewing part of a
+    parameter) are stored each on its own, so none loses its values. The header metadata also holds
+    ``{"format": "pt"}``, which transformers requires.
 
     Args:
         module: The module to save.
@@ -39,8 +41,9 @@ def save_module(
         The names of the files written, index last.
 
     Raises:
-        WeightsError: a state-dict entry is not a tensor, is on the meta device (it holds no data), or has a dtype
-            safetensors cannot store (``torch.complex128`` ...); nothing is written.
+        WeightsError: a state-dict entry is not a tensor, holds no data (on the meta device, a lazy module's
+            before its first call), is not dense (sparse, nested), or has a dtype hubmixin does not store
+            (``torch.complex128``, float4); nothing is written.
         TypeError: ``dtype`` is not a floating-point ``torch.dtype``.
     """
     dtype = check_dtype_argument(dtype)
@@ -49,11 +52,7 @@ def save_module(
     for name, tensor in state.items():
         if not isinstance(tensor, torch.Tensor):
             raise WeightsError(f"{owner}: state dict entry {name!r} is a {type(tensor).__name__}, not a tensor")
-    on_meta = [name for name, tensor in state.items() if tensor.is_meta]
-    if on_meta:
-        raise WeightsError(
-            f"{owner}: cannot save tensors {format_names(on_meta)}: on the meta device they hold no data"
-        )
+    _check_data(state, owner)
     check_savable(state, dtype, owner)
     metadata = {**canonical_metadata("torch"), **settings_metadata(model_settings(module, dtype))}
     for kept, dropped in _tied_names(state).items():
@@ -65,10 +64,28 @@ def save_module(
 
     def data(name: str) -> object:
         # Converted one tensor at a time: a cast to another dtype costs one tensor of memory.
-        tensor = state[name].detach().to(device="cpu", dtype=target_dtype(state[name], dtype)).contiguous()
+        tensor = state[name].detach().to(device="cpu", dtype=target_dtype(state[name], dtype))
+        tensor = tensor.resolve_conj().resolve_neg().contiguous()  # a conj or neg view: the values it shows
         return tensor.reshape(-1).view(torch.uint8).numpy()
 
     return write_safetensors(directory, infos, data, max_shard_size=max_shard_size, metadata=metadata)
+
+
+def _check_data(state: dict[str, torch.Tensor], owner: str) -> None:
+    """Refuse tensors that hold no data (on the meta device, a lazy module's before its first call) or whose data
+    is not one dense array (sparse, nested): a WeightsError naming them, before anything is written."""
+    problems = {
+        "on the meta device they hold no data": [n for n, t in state.items() if t.is_meta],
+        "a lazy module not yet called, they hold no data (run a forward pass first)": [
+            n for n, t in state.items() if isinstance(t, UninitializedParameter | UninitializedBuffer)
+        ],
+        "safetensors stores dense tensors only (save `tensor.to_dense()`, or register it non-persistent)": [
+            n for n, t in state.items() if t.layout != torch.strided or t.is_nested
+        ],
+    }
+    for reason, names in problems.items():
+        if names:
+            raise WeightsError(f"{owner}: cannot save tensors {format_names(names)}: {reason}")
 
 
 def _tied_names(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:
@@ -77,6 +94,7 @@ def _tied_names(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:
     for name, tensor in state.items():
         if tensor.numel() == 0:
             continue  # nothing to share
-        key = (tensor.device, tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tensor.stride())
+        seen = (tensor.is_conj(), tensor.is_neg())  # w.conj() is w's memory with other values
+        key = (tensor.device, tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tensor.stride(), seen)
         groups.setdefault(key, []).append(name)
     return {names[0]: names[1:] for names in map(sorted, groups.values()) if len(names) > 1}

@@ -20,6 +20,7 @@ import numpy as np
 from flax import nnx
 from flax.nnx import graphlib
 from flax.nnx.pytreelib import is_data as _is_data
+from jax._src import core as _jax_core  # trace_state_clean: JAX's own test before jax.set_mesh, not public
 from jax.sharding import Mesh
 
 from hubmixin_core._held import find_held
@@ -63,18 +64,28 @@ def check_not_abstract(name: str) -> None:
 
 
 def check_not_traced(name: str) -> None:
-    """Refuse a load inside a JAX transform (``jit``, ``eval_shape``), where a new array is a tracer: it reads
-    files and places arrays itself (``name``: the class loading).
+    """Refuse a load inside a JAX transform (``jit``, ``eval_shape``, ``vmap``, ``grad``): it reads files and
+    places arrays itself (``name``: the class loading).
 
     Raises:
         HubMixinValueError: called under a transform.
     """
-    if isinstance(jnp.zeros(()), jax.core.Tracer):
+    if _under_a_trace():
         raise HubMixinValueError(
-            f"{name}.from_pretrained was called inside a JAX transform (jax.jit, nnx.jit, nnx.eval_shape): it reads "
-            "the files and places each array on its devices itself, so call it outside any transform; to get a "
-            "sharded model, pass sharding= (a Mesh, NamedShardings or a callable of the path)"
+            f"{name}.from_pretrained was called inside a JAX transform (jax.jit, jax.vmap, jax.grad, nnx.jit, "
+            "nnx.eval_shape, ...): it reads the files and places each array on its devices itself, so call it "
+            "outside any transform; to get a sharded model, pass sharding= (a Mesh, NamedShardings or a callable of "
+            "the path)"
         )
+
+
+def _under_a_trace() -> bool:
+    """Whether a JAX transform is tracing: ``jit`` (where a new array is a tracer), and those that trace their
+    inputs only (``vmap``, ``grad``), where ``jax.set_mesh`` and ``jax.sharding.get_mesh`` refuse to run."""
+    clean = getattr(_jax_core, "trace_state_clean", None)
+    if callable(clean):
+        return not clean()
+    return isinstance(jnp.zeros(()), jax.core.Tracer)  # pragma: no cover - a JAX release that moved it
 
 
 def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -118,8 +129,8 @@ def construct_abstract(
     ``rng_counts``, for :func:`materialize`.
 
     An ``__init__`` that needs concrete arrays (``np.asarray`` of an initialised one, a Python ``if`` on a value,
-    a mutable ``ref=True`` variable) cannot run abstractly: it is run normally instead (its initialisation then
-    runs once; an error of its own is raised again there), and this is logged.
+    a mutable ``ref=True`` variable, ``jax.set_mesh``), or fails abstractly at all, is run normally instead (its
+    initialisation then runs once; an error of its own is raised again there), and this is logged.
     """
     static, nodes = _split_kwargs(kwargs)
     kept: dict[tuple[Any, ...], Any] = {}
@@ -141,10 +152,12 @@ def construct_abstract(
         try:
             with _abstractly():
                 model: M = nnx.eval_shape(build, nodes)
-        except (jax.errors.JAXTypeError, TypeError, NestedLoad, _Leftover) as error:
+        except Exception as error:
             # a tracer turned into numpy, a bool, an index; a variable holding a mutable array (nnx.Param(...,
             # ref=True)), which eval_shape cannot abstract; a pretrained part loaded in __init__, whose values
-            # eval_shape would drop; a plain object holding a tracer or a copy of a given Rngs
+            # eval_shape would drop; a plain object holding a tracer or a copy of a given Rngs; a JAX call that
+            # refuses a trace (jax.set_mesh, jax.sharding.get_mesh, a tracer's .sharding). Any error at all: the
+            # normal construction raises again one of the __init__'s own
             name = getattr(factory, "__qualname__", repr(factory))
             reason = str(error).splitlines()[0]
             logger.info("%s: __init__ needs concrete arrays (%s): built normally, then loaded", name, reason)

@@ -30,6 +30,7 @@ from hubmixin_core.errors import (
     HubMixinTypeError,
     HubMixinValueError,
     LayoutError,
+    WeightsDtypeError,
     WeightsError,
     format_names,
 )
@@ -37,6 +38,7 @@ from hubmixin_core.typing import ClassKeywords, Coders
 from hubmixin_core.weights import (
     CONFIG_NAME,
     NUMPY_DTYPES,
+    Checkpoint,
     LayerTensors,
     LazyTensor,
     TensorInfo,
@@ -61,9 +63,9 @@ from hubmixin_flax._construct import (
 from hubmixin_flax._extras import EXTRAS
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
-from hubmixin_flax._sharding import ShardingSpec, mesh_of, resolve_sharding
+from hubmixin_flax._sharding import ShardingSpec, flat_sharding, mesh_of, resolve_sharding
 from hubmixin_flax._stacked import StackedPiece, StackedVariable, nested_stack, with_layer_axis
-from hubmixin_flax._ties import named_as_model, tied_aliases, tied_metadata
+from hubmixin_flax._ties import CrossLayoutCopy, cross_layout_copies, named_as_model, tied_aliases, tied_metadata
 from hubmixin_flax._walk import (
     LayerVariables,
     dotted,
@@ -246,6 +248,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             )
             for group in _layers(_as_module(self), self._hub_flax_stacked_layers)
         ]
+        _add_cross_layout_copies(layers, cross_layout_copies(_as_module(self), LAYOUTS))
         save_canonical(
             layers,
             LAYOUTS,
@@ -287,6 +290,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         """
         check_not_abstract(cls.__qualname__)  # inside another model's abstract __init__: it is built normally
         check_not_traced(cls.__qualname__)
+        sharding = flat_sharding(sharding)
         target = floating_dtype_name(dtype)
         checkpoint = open_checkpoint(model_id, download).renamed(key_mapping)
         kwargs = dict(model_kwargs)
@@ -305,7 +309,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             sharding = _as_our_paths(sharding, abstract, _as_module(model))
             _check_sharding_paths(sharding, abstract, _checkpoint_names(groups.values()))
         load = load_canonical(
-            [_infos(group, target) for group in groups.values()],
+            [_with_file_widths(_infos(group, target), checkpoint) for group in groups.values()],
             checkpoint,
             LAYOUTS,
             strict=strict,
@@ -317,12 +321,17 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             for name, tensor in tensors.items():
                 variable = variables[name]
                 path = layer.full_name(name)
+                held = variable.stacked.variable if isinstance(variable, StackedPiece) else variable  # not host()
+                wanted = _dtype_name(held.get_value(), path)
                 if isinstance(variable, StackedPiece):  # gathered on the host, placed whole once complete
-                    variable.stacked.fill(variable.index, tensor.read())
+                    variable.stacked.fill(variable.index, _read_as(tensor, wanted))
                     continue
                 placement = resolve_sharding(sharding, path, abstract[path])
                 with _naming(path, tensor.info.shape, placement):
-                    variable.set_value(_place(tensor, placement))
+                    if not _other_width(tensor, wanted):
+                        variable.set_value(_place(tensor, placement))
+                    else:  # an integer of the other width (torch's int64 into JAX's int32), checked to fit
+                        variable.set_value(jax.device_put(_read_as(tensor, wanted), placement))
                 loaded.add(layer.full_name(name))
         for stack in (stack for stack in stacks if stack.complete):
             placement = _stack_sharding(sharding, stack, abstract[stack.path])
@@ -353,6 +362,19 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
         load.report.log(logger, cls.__qualname__, checkpoint.description)
         return model
+
+
+def _add_cross_layout_copies(layers: list[LayerTensors[Any]], copies: Iterable[CrossLayoutCopy]) -> None:
+    """Each tied variable's value also in the layer of each other path of another layout (in its group if it has
+    one, else a group of its own), so that the file holds it in that layer's layout too."""
+    by_path = {group.path: group for group in layers}
+    for copy in copies:
+        value = _host_array(copy.variable.get_value(), f"{copy.layer_path}.{copy.name}".lstrip("."))
+        group = by_path.get(copy.layer_path)
+        if group is None:
+            group = by_path[copy.layer_path] = LayerTensors(copy.layer_path, copy.layer, {})
+            layers.append(group)
+        group.tensors[copy.name] = value
 
 
 def _construct(
@@ -408,11 +430,23 @@ def _mesh_of_callable(cls: type[FlaxHubMixinBase], kwargs: dict[str, Any], place
 def _abstract_values(groups: Iterable[LayerVariables], stacks: Iterable[StackedVariable]) -> dict[str, Any]:
     """Each variable's abstract value by path (a stacked one's whole, not its layers')."""
     return {
-        f"{group.path}.{name}" if group.path else name: variable.get_value()
+        f"{group.path}.{name}" if group.path else name: _on_own_mesh(variable)
         for group in groups
         for name, variable in group.variables.items()
         if not isinstance(variable, StackedPiece)
-    } | {stack.path: stack.variable.get_value() for stack in stacks}
+    } | {stack.path: _on_own_mesh(stack.variable) for stack in stacks}
+
+
+def _on_own_mesh(variable: nnx.Variable[Any]) -> Any:
+    """The variable's value; an abstract one annotated with its own mesh (``nnx.with_partitioning(..., mesh=)``),
+    which an ``Explicit`` mesh gives as an ``AbstractMesh``, with that concrete mesh, to be placed on."""
+    value = variable.get_value()
+    sharding, mesh = getattr(value, "sharding", None), variable.get_metadata().get("mesh")
+    if not isinstance(value, jax.ShapeDtypeStruct) or not isinstance(sharding, NamedSharding):
+        return value
+    if not isinstance(mesh, Mesh) or isinstance(sharding.mesh, Mesh) or sharding.mesh != mesh.abstract_mesh:
+        return value
+    return jax.ShapeDtypeStruct(value.shape, value.dtype, sharding=NamedSharding(mesh, sharding.spec))  # type: ignore[no-untyped-call]
 
 
 def _groups_naming(model: nnx.Module, stacked: Collection[str], found: Collection[str]) -> dict[str, LayerVariables]:
@@ -489,14 +523,26 @@ def _naming(path: str, shape: tuple[int, ...], sharding: Sharding | None) -> Ite
         raise HubMixinValueError(message) from error
 
 
+_PER_LAYER = " A stacked variable is named once, without the layer index."
+
+
 def _checkpoint_names(groups: Iterable[LayerVariables]) -> dict[str, str]:
-    """The variable path of each tensor the checkpoint stores as one variable (``img.weight``: ``img.kernel``)."""
+    """The variable path each name of a checkpoint tensor stored as one variable stands for (``img.weight``:
+    ``img.kernel``); a stacked layer's, per layer (``blocks.0.linear.weight``, also ``blocks.0.linear.kernel``)
+    or without the index (``blocks.linear.weight``), the stacked variable's (``blocks.linear.kernel``), the
+    per-layer ones with :data:`_PER_LAYER` appended."""
     names: dict[str, str] = {}
     for group in groups:
         for name, variable in group.variables.items():
-            rule = None if isinstance(variable, StackedPiece) else LAYOUTS.find(group.layer).rule_for(group.layer, name)
-            if rule is not None:
-                at = LayerTensors(group.path, group.layer, {})
+            rule = LAYOUTS.find(group.layer).rule_for(group.layer, name)
+            if rule is None:
+                continue
+            at = LayerTensors(group.path, group.layer, {})
+            if isinstance(variable, StackedPiece):
+                whole = variable.stacked.path
+                names[at.full_name(rule.canonical)] = names[at.full_name(name)] = whole + _PER_LAYER
+                names[f"{whole[: -len(name) - 1]}.{rule.canonical}"] = whole
+            else:
                 names[at.full_name(rule.canonical)] = at.full_name(name)
     return names
 
@@ -506,12 +552,17 @@ def _check_sharding_paths(sharding: Mapping[str, Any], abstract: Mapping[str, An
     named by its checkpoint key (``img.weight``) is pointed to the variable (``img.kernel``)."""
     unknown = sorted(set(sharding) - set(abstract))
     if unknown:
-        hints = {
-            key: [stored[key]] if key in stored else difflib.get_close_matches(key, list(abstract), n=1)
-            for key in unknown
-        }
-        named = ", ".join(f"{key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "") for key, hint in hints.items())
+        named = ", ".join(f"{key!r}{_hint(key, abstract, stored)}" for key in unknown)
         raise HubMixinValueError(f"sharding names no variable of the model at {named}")
+
+
+def _hint(key: str, abstract: Mapping[str, Any], stored: Mapping[str, str]) -> str:
+    """`` (did you mean ...?)`` for a ``sharding`` key naming no variable, or nothing."""
+    if key in stored:
+        path = stored[key].removesuffix(_PER_LAYER)
+        return f" (did you mean {path!r}?{_PER_LAYER if path != stored[key] else ''})"
+    close = difflib.get_close_matches(key, list(abstract), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _as_our_paths(sharding: Mapping[str, Any], abstract: Mapping[str, Any], model: nnx.Module) -> Mapping[str, Any]:
@@ -579,6 +630,49 @@ def _infos(group: LayerVariables, target: str | None) -> LayerTensors[TensorInfo
         group.layer,
         {n: _info(v.get_value(), target, f"{group.path}.{n}" if group.path else n) for n, v in group.variables.items()},
     )
+
+
+_INT_WIDTHS = frozenset({"I32", "I64"})
+"""Integer widths read into each other: torch's int64 buffers (``position_ids``) into JAX's int32 (x64 off), and
+back, each value checked to fit (:func:`_read_as`)."""
+
+
+def _with_file_widths(group: LayerTensors[TensorInfo], checkpoint: Checkpoint) -> LayerTensors[TensorInfo]:
+    """``group``'s expected tensors, an I32 or I64 one taking the file's width if that is the other one."""
+    tensors = dict(group.tensors)
+    for name, info in group.tensors.items():
+        if info.dtype not in _INT_WIDTHS:
+            continue
+        try:
+            (local,) = LAYOUTS.find(group.layer).to_canonical(group.layer, group.path, {name: info})
+        except Exception:  # an adapter that maps only its whole set of tensors: the variable's own dtype
+            continue
+        found = checkpoint.infos.get(group.full_name(local))
+        if found is not None and found.dtype in _INT_WIDTHS:
+            tensors[name] = TensorInfo(info.shape, found.dtype)
+    return LayerTensors(group.path, group.layer, tensors)
+
+
+def _other_width(tensor: LazyTensor, dtype: str) -> bool:
+    """Whether ``tensor`` is read as the other integer width than ``dtype``, the variable's."""
+    return tensor.info.dtype != dtype and {tensor.info.dtype, dtype} <= _INT_WIDTHS
+
+
+def _read_as(tensor: LazyTensor, dtype: str) -> np.ndarray[Any, Any]:
+    """The whole tensor on the host, in ``dtype`` where it is the other integer width.
+
+    Raises:
+        WeightsDtypeError: an I64 tensor with values an int32 variable cannot hold (rather than wrap them around).
+    """
+    array: np.ndarray[Any, Any] = np.asarray(tensor.read())
+    if not _other_width(tensor, dtype):
+        return array
+    bounds = np.iinfo(numpy_dtype(dtype))
+    if array.size and (array.min() < bounds.min or array.max() > bounds.max):
+        source = tensor.checkpoint.source(tensor.key) if tensor.key else tensor.checkpoint.description
+        detail = f"its values exceed {np.dtype(numpy_dtype(dtype)).name}'s range"
+        raise WeightsDtypeError(source, tensor.key or tensor.name, dtype, tensor.info.dtype, detail=detail)
+    return array.astype(numpy_dtype(dtype))
 
 
 def _conform(value: jax.Array, target: str | None, sharding: Sharding | None, path: str) -> jax.Array:

@@ -6,17 +6,53 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
 import jax
+from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec, Sharding
 
 from hubmixin_core.errors import HubMixinTypeError
+from hubmixin_flax._walk import PERSISTENT
 
-__all__ = ["ShardingSpec", "mesh_of", "resolve_sharding"]
+__all__ = ["ShardingSpec", "flat_sharding", "mesh_of", "resolve_sharding"]
+
+ShardingTree: TypeAlias = Mapping[str, "Sharding | PartitionSpec | nnx.Variable[Any] | ShardingTree | None"]
+"""A mapping from parameter path, or shaped like the model's state (``nnx.get_named_sharding``, nested dicts)."""
 
 ShardingSpec: TypeAlias = (
-    Sharding | Mesh | Mapping[str, Sharding | PartitionSpec | None] | Callable[[str], Sharding | PartitionSpec | None]
+    Sharding
+    | Mesh
+    | Mapping[str, Sharding | PartitionSpec | None]
+    | ShardingTree
+    | Callable[[str], Sharding | PartitionSpec | None]
 )
 """A ``Sharding`` for every parameter, a ``Mesh`` (the model's annotations), a mapping or a callable of the path
 (``None`` from either: where JAX puts a new array)."""
+
+
+def flat_sharding(spec: ShardingSpec | None) -> ShardingSpec | None:
+    """``spec`` with a state-shaped mapping (``nnx.get_named_sharding(nnx.state(model), mesh)``, an ``nnx.State``;
+    or nested dicts, ``{"hidden": {"kernel": ...}}``) flattened to dotted paths (``hidden.kernel``), each
+    ``nnx.Variable`` leaf to its value; the shardings of state a checkpoint does not hold (RNG streams) are left
+    out. Anything else as it is."""
+    return _flat(spec) if isinstance(spec, Mapping) else spec
+
+
+def _flat(spec: Mapping[Any, Any]) -> Mapping[str, Any]:
+    if not any(isinstance(v, Mapping | nnx.Variable) for v in spec.values()):
+        return spec
+    flat: dict[str, Any] = {}
+    _flatten(spec, "", flat)
+    return flat
+
+
+def _flatten(tree: Mapping[Any, Any], prefix: str, into: dict[str, Any]) -> None:
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            _flatten(value, f"{path}.", into)
+        elif not isinstance(value, nnx.Variable):
+            into[path] = value
+        elif isinstance(value, PERSISTENT):
+            into[path] = value.get_value()
 
 
 def mesh_of(spec: ShardingSpec | None) -> Mesh | None:
@@ -31,7 +67,7 @@ def mesh_of(spec: ShardingSpec | None) -> Mesh | None:
     if isinstance(spec, NamedSharding) and isinstance(spec.mesh, Mesh):
         return spec.mesh
     if isinstance(spec, Mapping):
-        for sharding in spec.values():
+        for sharding in _flat(spec).values():
             if isinstance(sharding, NamedSharding) and isinstance(sharding.mesh, Mesh):
                 return sharding.mesh
     return None
@@ -50,12 +86,15 @@ def resolve_sharding(spec: ShardingSpec | None, path: str, abstract: Any) -> Sha
     With a ``Mesh``, the partition spec the model's own ``nnx.with_partitioning`` annotation gave the abstract
     value (built under that mesh) is placed on it; a parameter without one is replicated. Without ``spec``, an
     annotated parameter built under the caller's ``jax.set_mesh`` goes where its annotation says (as in a fresh
-    construction there); any other gets ``None``, and JAX places it as it places a new array there (replicated).
+    construction there), one whose annotation names its own mesh onto that mesh; any other gets ``None``, and JAX
+    places it as it places a new array there (replicated).
     """
     if spec is None:  # where a fresh construction puts it: by its annotation under the caller's jax.set_mesh
         annotated, ambient = getattr(abstract, "sharding", None), _ambient_mesh()
         if isinstance(annotated, NamedSharding) and ambient is not None:
             return NamedSharding(ambient, annotated.spec)
+        if isinstance(annotated, NamedSharding) and isinstance(annotated.mesh, Mesh) and not annotated.mesh.empty:
+            return annotated  # its own mesh: nnx.with_partitioning(..., mesh=mesh), or __init__'s jax.set_mesh
         return None
     if isinstance(spec, Mesh):
         annotated = getattr(abstract, "sharding", None)

@@ -1,21 +1,28 @@
 """Variables a model reaches at several paths (tied weights): the checkpoint stores each once, and records the
 other names as ``{dropped: kept}`` in its metadata, as safetensors' ``save_model`` and hubmixin-torch do, so a
 port that holds the two apart (a PyTorch model with its own head) reads both. At load, the variable is read under
-whichever of its names the checkpoint holds it."""
+whichever of its names the checkpoint holds it.
+
+A variable shared by layers of different layouts (an ``nnx.Linear`` kernel reused as a raw ``nnx.Param``, its
+transpose) cannot be recorded so: it is written under each path, each in its own layer's layout, and at load the
+copy under the other path is checked and left out."""
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from flax import nnx
 
 from hubmixin_core.errors import WeightsError, format_names
 from hubmixin_core.weights import Checkpoint, LayoutRegistry
+from hubmixin_core.weights.transforms import inverse_axes, transpose
 from hubmixin_flax._walk import PERSISTENT, Composites, composite_paths, dotted, layer_path, torch_path
 
-__all__ = ["named_as_model", "tied_aliases", "tied_metadata"]
+__all__ = ["CrossLayoutCopy", "cross_layout_copies", "named_as_model", "tied_aliases", "tied_metadata"]
 
 logger = logging.getLogger("hubmixin_flax")
 
@@ -87,24 +94,68 @@ def tied_metadata(model: nnx.Module, registry: LayoutRegistry) -> dict[str, str]
     return {other: kept for kept, others in _tie_groups(model, registry).items() for other in others}
 
 
+@dataclass(frozen=True)
+class CrossLayoutCopy:
+    """A tied variable's other path whose layer's layout differs from that of its first path's layer."""
+
+    kept: tuple[str, Any]
+    """The checkpoint key of the first path, and its layout's axes."""
+    key: str
+    """The checkpoint key of this path."""
+    axes: Any
+    """Its layout's axes (``None``: as the variable holds it)."""
+    layer_path: str
+    """The layer's path, as the walk names it (``encoder``)."""
+    layer: Any
+    name: str
+    """The variable's name in the layer (``kernel``)."""
+    variable: nnx.Variable[Any]
+
+
+def cross_layout_copies(model: nnx.Module, registry: LayoutRegistry) -> list[CrossLayoutCopy]:
+    """The other paths of each variable ``model`` reaches at several paths through layers of other layouts: a
+    metadata alias cannot say to transpose, so the variable is saved under each of them too."""
+    return [copy for _, copy in _ties(model, registry) if isinstance(copy, CrossLayoutCopy)]
+
+
 def _tie_groups(model: nnx.Module, registry: LayoutRegistry) -> dict[str, list[str]]:
-    """``{key: other keys}`` of each variable ``model`` reaches at several paths: the key of its first path (the
-    one the model saves and reads it under) and those of the others, in graph order."""
+    """``{key: other keys}`` of each variable ``model`` reaches at several paths through layers of one layout: the
+    key of its first path (the one the model saves and reads it under) and those of the others, in graph order."""
+    groups: dict[str, list[str]] = {}
+    for kept, other in _ties(model, registry):
+        if isinstance(other, str):
+            groups.setdefault(kept, []).append(other)
+    return groups
+
+
+def _ties(model: nnx.Module, registry: LayoutRegistry) -> list[tuple[str, str | CrossLayoutCopy]]:
+    """``(key of the first path, other)`` for each other path of a variable ``model`` reaches at several: its key
+    where the layouts agree, else a :class:`CrossLayoutCopy`; paths without a one-to-one rule are left out."""
     paths: dict[int, list[tuple[Any, ...]]] = {}
     nodes: dict[tuple[Any, ...], Any] = {}
-    groups: dict[str, list[str]] = {}
+    found: list[tuple[str, str | CrossLayoutCopy]] = []
     try:
         _paths(model, (), frozenset({id(model)}), paths, nodes)
     except _TooManyPaths:
-        return groups
+        return found
     composite = composite_paths(nodes)
-    for found in (found for found in paths.values() if len(found) > 1):
-        kept = _canonical_key(nodes, composite, found[0], registry)
-        for other in found[1:]:
+    for tied in (tied for tied in paths.values() if len(tied) > 1):
+        kept = _canonical_key(nodes, composite, tied[0], registry)
+        for other in tied[1:]:
             dropped = _canonical_key(nodes, composite, other, registry)
-            if kept is not None and dropped is not None and dropped[1] == kept[1] and dropped[0] != kept[0]:
-                groups.setdefault(kept[0], []).append(dropped[0])
-    return groups
+            if kept is None or dropped is None or dropped[0] == kept[0]:
+                continue
+            if dropped[1] == kept[1]:
+                found.append((kept[0], dropped[0]))
+            else:
+                owner = layer_path(other, composite)
+                variable = dict(nnx.iter_children(nodes[other[:-1]]))[other[-1]]
+                at = dotted(torch_path(owner, nodes))
+                copy = CrossLayoutCopy(
+                    kept, dropped[0], dropped[1], at, nodes[owner], dotted(other[len(owner) :]), variable
+                )
+                found.append((kept[0], copy))
+    return found
 
 
 def named_as_model(
@@ -121,6 +172,10 @@ def named_as_model(
     renames: dict[str, str] = {}
     copies: set[str] = set()
     infos = checkpoint.infos
+    for copy in cross_layout_copies(model, registry):
+        if copy.kept[0] in infos and copy.key in infos:
+            _check_transposed(checkpoint, copy, strict=strict, owner=owner)
+            copies.add(copy.key)
     for kept, others in _tie_groups(model, registry).items():
         stored = [name for name in (kept, *others) if name in infos]
         if not stored:
@@ -131,6 +186,27 @@ def named_as_model(
         _check_copies(checkpoint, source, same, strict=strict, owner=owner)
         copies.update(same)
     return checkpoint.without(copies).renamed(renames)
+
+
+def _check_transposed(checkpoint: Checkpoint, copy: CrossLayoutCopy, *, strict: bool, owner: str) -> None:
+    """The copy of a tied variable under a path of another layout holds its values, through both layouts: one
+    that does not is raised (``strict``) or logged, as only the first path's tensor is read."""
+    key, axes = copy.kept
+    tensors = checkpoint.read([key, copy.key])
+    ours = [
+        np.asarray(tensor if layout is None else transpose(tensor, inverse_axes(layout)))
+        for tensor, layout in ((tensors[key], axes), (tensors[copy.key], copy.axes))
+    ]
+    if ours[0].shape == ours[1].shape and np.array_equal(ours[0], ours[1]):
+        return
+    message = (
+        f"{owner}: {format_names([key, copy.key])} are one variable in the model (tied, {copy.key!r} in another "
+        f"layout), but {checkpoint.description} holds them apart with other values: {key!r} is loaded, "
+        f"{copy.key!r} not"
+    )
+    if strict:
+        raise WeightsError(message)
+    logger.warning("%s", message)
 
 
 def _check_copies(checkpoint: Checkpoint, source: str, copies: list[str], *, strict: bool, owner: str) -> None:

@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 import keras
 import numpy as np
 from keras.src.layers.merging.base_merge import Merge
+from keras.src.models.functional import Functional
 from numpy.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
+from hubmixin_core._capture import get_unsaved
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
+    ConfigError,
     HubMixinTypeError,
     WeightsDtypeError,
     WeightsKeyError,
@@ -134,16 +137,51 @@ def _expected(group: LayerTensors[Any], name: str, checkpoint: Checkpoint) -> Te
     return TensorInfo(info.shape, found.dtype) if found is not None and found.dtype in _INT_WIDTHS else info
 
 
-def _check_fits(variable: Any, tensor: LazyTensor, value: Any) -> None:
-    """Refuse an I64 tensor whose values an int32 variable cannot hold (rather than wrap them around)."""
-    if tensor.info.dtype != "I64" or dtype_name(variable.dtype) != "I32":
+_NARROWER = {"I64": "I32", "U64": "U32", "F64": "F32"}
+"""The 32-bit dtype a 64-bit tensor may be given to: an int32 variable, or a 64-bit one on JAX without x64 (Keras'
+default there), which holds 32 bits."""
+
+
+def _held_dtype(variable: Any) -> str:
+    """The dtype ``variable`` holds its values in: on JAX without ``jax_enable_x64`` an ``int64`` (``float64``)
+    variable reports its declared dtype but holds int32 (float32)."""
+    declared = dtype_name(variable.dtype)
+    if declared not in _NARROWER or keras.backend.backend() != "jax":
+        return declared
+    import jax  # (the backend's own: installed)
+
+    return dtype_name(jax.dtypes.canonicalize_dtype(numpy_dtype(declared)))
+
+
+def _check_fits(variable: Any, tensor: LazyTensor) -> None:
+    """Refuse a 64-bit tensor whose values the 32-bit dtype ``variable`` holds them in cannot represent (an I64
+    one in an int32 variable, or in an int64 one on JAX without x64), rather than wrap them around (or, floating,
+    make them infinite)."""
+    held = _held_dtype(variable)
+    if _NARROWER.get(tensor.info.dtype) != held:
         return
-    array = np.asarray(keras.ops.convert_to_numpy(value))
-    bounds = np.iinfo(np.int32)
-    if array.size and (array.min() < bounds.min or array.max() > bounds.max):
-        source = tensor.checkpoint.source(tensor.key) if tensor.key else tensor.checkpoint.description
-        detail = "its values exceed int32's range"
-        raise WeightsDtypeError(source, tensor.key or tensor.name, "I32", "I64", detail=detail)
+    array = np.asarray(tensor.read())  # (in the 64-bit dtype: the value given to the variable may be wrapped)
+    if not _exceeds(array, numpy_dtype(held)):
+        return
+    source = tensor.checkpoint.source(tensor.key) if tensor.key else tensor.checkpoint.description
+    detail = f"its values exceed {numpy_dtype(held).name}'s range"
+    if held != dtype_name(variable.dtype):
+        detail += (
+            f": JAX holds this {variable.dtype} variable in {numpy_dtype(held).name}, unless "
+            "jax.config.update('jax_enable_x64', True) runs first"
+        )
+    raise WeightsDtypeError(source, tensor.key or tensor.name, held, tensor.info.dtype, detail=detail)
+
+
+def _exceeds(array: np.ndarray[Any, Any], narrow: np.dtype[Any]) -> bool:
+    """Whether a value of ``array`` is out of ``narrow``'s range (a finite one that would become infinite)."""
+    if not array.size:
+        return False
+    if np.issubdtype(narrow, np.integer):
+        bounds = np.iinfo(narrow)
+        return bool(array.min() < bounds.min or array.max() > bounds.max)
+    finite = np.abs(array[np.isfinite(array)])
+    return bool(finite.size and finite.max() > np.finfo(narrow).max)
 
 
 def _layers(walked: list[tuple[str, keras.Layer, dict[str, Any]]], *, arrays: bool) -> list[LayerTensors[Any]]:
@@ -161,6 +199,27 @@ def _layers(walked: list[tuple[str, keras.Layer, dict[str, Any]]], *, arrays: bo
             tensors = {name: v for name, v in variables.items() if name not in factors}
         found.append(LayerTensors(path, layer, tensors))
     return found
+
+
+_GRAPH_ARGUMENTS = frozenset({"inputs", "outputs", "*args"})
+"""The arguments a functional model takes its graph in (``Model(inputs, outputs)``, by name or position)."""
+
+
+def _refuse_given_graph(model: keras.Layer) -> None:
+    """Refuse to save a functional model built from a graph given to it (``FS(inputs=..., outputs=...)``, the
+    class adding no ``__init__`` that builds one): config.json cannot hold the graph, so no load could build it."""
+    given = sorted(_GRAPH_ARGUMENTS & get_unsaved(model).keys())
+    if not isinstance(model, Functional) or not given:
+        return
+    name = type(model).__qualname__
+    raise ConfigError(
+        f"{name} is a functional model built from the graph given to it ({', '.join(given)}): config.json holds "
+        "only JSON arguments, so from_pretrained could not build it again, and it is not saved. Build the graph "
+        f"in {name}.__init__ from such arguments, then pass it on: `def __init__(self, units: int = 2, **kwargs): "
+        "inputs = keras.Input((8,)); outputs = keras.layers.Dense(units)(inputs); "
+        "super().__init__(inputs=inputs, outputs=outputs, **kwargs)`; or save this model with Keras' own "
+        "model.save('model.keras')"
+    )
 
 
 def _warn_unbuilt(model: keras.Layer) -> None:
@@ -333,6 +392,7 @@ class KerasHubMixinBase(ModelHubMixin):
         dtype: DTypeLike | None = EXTRAS.defaults["dtype"],
     ) -> None:
         """Write every variable of the model's layers in the canonical layout (one file, or shards)."""
+        _refuse_given_graph(_as_layer(self))
         walked, ties = layer_variables(_as_layer(self))
         layers = _layers(walked, arrays=True)
         unreached = unreached_variables(_as_layer(self))
@@ -429,9 +489,8 @@ class KerasHubMixinBase(ModelHubMixin):
             load = load_canonical(infos, checkpoint, LAYOUTS, strict=strict, convert_floating=dtype is not None)
             for group, tensors in load.lazily():
                 for name, tensor in tensors.items():
-                    value = _value(tensor)
-                    _check_fits(variables[group.path][name], tensor, value)
-                    assign(variables[group.path][name], value)
+                    _check_fits(variables[group.path][name], tensor)
+                    assign(variables[group.path][name], _value(tensor))
             initialize_rest(layer)
             for group in layers:
                 reset_lora(group.layer, own_variables(group.layer))

@@ -229,8 +229,7 @@ def own_variables(layer: keras.Layer) -> dict[str, Any]:
     module = module_tensors(layer)
     if module is not None:
         return module
-    variables = [*getattr(layer, "_trainable_variables", []), *getattr(layer, "_non_trainable_variables", [])]
-    own = _local_names(layer, variables)
+    own = _local_names(layer, _live_variables(layer, _tracked_variables(layer)))
     for prefix, part in parts_of(layer).items():  # a composite layer's sub-layers: `query.kernel`, `cell.bias`
         own.update((f"{prefix}.{name}", variable) for name, variable in own_variables(part).items())
     return own
@@ -242,6 +241,25 @@ across the whole process, so never keys."""
 
 _VARIABLE_LISTS = frozenset({"_trainable_variables", "_non_trainable_variables", "_seed_generators"})
 """Private attributes in which Keras keeps every variable a layer tracks: never paths of their own."""
+
+
+def _tracked_variables(layer: keras.Layer) -> list[Any]:
+    """The variables Keras tracks as ``layer``'s own."""
+    return [*getattr(layer, "_trainable_variables", []), *getattr(layer, "_non_trainable_variables", [])]
+
+
+def _live_variables(layer: keras.Layer, variables: Sequence[Any]) -> list[Any]:
+    """``variables`` less those a retried ``build`` left behind: held by no attribute, named as one that is.
+
+    Keras runs a layer's ``build`` again when the model's first, symbolic, build fails (a ``keras.Variable(value)``
+    or a numpy read of a variable in ``build``): the first attempt's variables stay tracked, under the same
+    names, while the layer's attributes hold the second's, which its ``call`` uses.
+    """
+    if len({variable.name for variable in variables}) == len(variables):
+        return list(variables)
+    held = held_variables(layer)
+    held_names = {variable.name for variable in variables if id(variable) in held}
+    return [variable for variable in variables if id(variable) in held or variable.name not in held_names]
 
 
 def _local_names(layer: keras.Layer, variables: Sequence[Any]) -> dict[str, Any]:
@@ -278,9 +296,52 @@ def held_variables(layer: keras.Layer) -> dict[int, str]:
 
 def unreached_variables(model: keras.Layer) -> list[str]:
     """The Keras paths of ``model``'s weights that no walked layer holds (layers held in other objects than
-    attributes, lists, tuples and dicts): a checkpoint would leave them out."""
-    reached = {id(v) for _, layer in named_layers(model) for v in own_variables(layer).values()}
+    attributes, lists, tuples and dicts): a checkpoint would leave them out. Those a retried ``build`` left
+    behind (see :func:`_live_variables`, :func:`_left_behind_layers`) are not counted: no call uses them."""
+    walked = named_layers(model)
+    reached = {id(v) for _, layer in walked for v in own_variables(layer).values()}
+    reached.update(id(v) for layer in _left_behind_layers(model, walked) for v in layer.weights)
+    for _, layer in walked:
+        tracked = _tracked_variables(layer)
+        live = {id(v) for v in _live_variables(layer, tracked)}
+        reached.update(id(v) for v in tracked if id(v) not in live)
     return [variable.path for variable in model.weights if id(variable) not in reached]
+
+
+def _left_behind_layers(model: keras.Layer, walked: list[tuple[str, keras.Layer]]) -> list[keras.Layer]:
+    """The sub-layers Keras tracks that the walk does not reach and no attribute of their parent holds (in any
+    container, a set too): those a retried ``build`` made, then replaced (``self.inner = Dense(3)`` run twice)."""
+    reached = {id(layer) for _, layer in walked}
+    reached.update(id(part) for _, layer in walked for part in parts_of(layer).values())
+    found: list[keras.Layer] = []
+    for layer in model._flatten_layers(include_self=True):
+        if isinstance(layer, keras.Sequential | Functional):  # their graph holds their layers
+            continue
+        tracked = [child for child in getattr(layer, "_layers", ()) if id(child) not in reached]
+        if tracked:
+            referenced = _referenced(layer)
+            found += [child for child in tracked if id(child) not in referenced]
+    return found
+
+
+def _referenced(layer: keras.Layer) -> set[int]:
+    """The ``id`` of every object ``layer``'s attributes hold, directly or in (nested) lists, tuples, dicts and
+    sets, but Keras' own bookkeeping (``_layers``, a functional model's graph)."""
+    attributes = vars(layer)
+    if modules := attributes.get("_modules"):  # the torch backend's sub-layers
+        attributes = {**attributes, **modules}
+    found: set[int] = set()
+    pending = [value for name, value in attributes.items() if name not in _KERAS_OWN and name not in _VARIABLE_LISTS]
+    while pending:
+        value = pending.pop()
+        if id(value) in found:
+            continue
+        found.add(id(value))
+        if isinstance(value, Mapping):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple | set | frozenset):
+            pending.extend(value)
+    return found
 
 
 def unreached_layers(model: keras.Layer) -> list[str]:
@@ -289,6 +350,7 @@ def unreached_layers(model: keras.Layer) -> list[str]:
     walked = named_layers(model)
     reached = {id(layer) for _, layer in walked}
     reached.update(id(part) for _, layer in walked for part in parts_of(layer).values())
+    reached.update(id(layer) for dead in _left_behind_layers(model, walked) for layer in dead._flatten_layers())
     return [
         layer.name
         for layer in model._flatten_layers(include_self=False)

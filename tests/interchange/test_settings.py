@@ -160,7 +160,7 @@ class KerasUp(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
 
 def test_a_port_differing_in_crop_epsilon_or_activation_is_warned_of(tmp_path: Path) -> None:
     settings = torch_settings(TorchUp().norm)
-    assert settings == {"eps": pytest.approx(float(torch.finfo(torch.float32).eps))}
+    assert settings == {"eps": pytest.approx(float(torch.finfo(torch.float32).eps)), "norm": "rms"}
     TorchUp().save_pretrained(tmp_path)
 
     with pytest.warns(LayerSettingsWarning) as caught:

@@ -31,7 +31,7 @@ def test_a_separable_convolution_records_its_two_convolutions_settings() -> None
         "a.pointwise": {"stride": [1], "dilation": [1], "padding": [[0, 0]], "groups": 1},
         "b.sep.depthwise": {"stride": [1, 1], "dilation": [2, 2], "padding": [[2, 2], [2, 2]]},
         "b.sep.pointwise": {"stride": [1, 1], "dilation": [1, 1], "padding": [[0, 0], [0, 0]], "groups": 1},
-        "norm": {"eps": 1e-3},
+        "norm": {"eps": 1e-3, "norm": "layer"},
     }
     assert model_settings([("", L.Dense(2)), ("sep", sep)])["sep.depthwise"] == {
         "stride": [2],

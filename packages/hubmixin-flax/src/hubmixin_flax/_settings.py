@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
 from flax import nnx
 
 from hubmixin_core.weights import merged_settings, recurrent_settings, same_padding, transpose_crop
+from hubmixin_core.weights._settings import direction_settings
 
 __all__ = ["layer_settings"]
 
 _NORMS = (nnx.LayerNorm, nnx.BatchNorm, nnx.GroupNorm, nnx.RMSNorm)
+_KINDS = ((nnx.LayerNorm, "layer"), (nnx.RMSNorm, "rms"), (nnx.GroupNorm, "group"))
+"""What each norm computes (``norm``); batch norms record none."""
+_CONCATENATE = inspect.signature(nnx.Bidirectional.__init__).parameters["merge_fn"].default
 
 
 def _per_dim(value: int | Sequence[int] | None, ndim: int) -> list[int]:
@@ -84,14 +89,25 @@ def layer_settings(layer: Any) -> dict[str, Any]:
             }
         padding = _padding(layer.padding, kernel, stride, dilation)
         return {"stride": stride, "dilation": dilation, "padding": padding, "groups": int(layer.feature_group_count)}
-    if isinstance(layer, nnx.GroupNorm):
-        return {"eps": float(layer.epsilon), "groups": int(layer.num_groups)}
     if isinstance(layer, _NORMS):
-        return {"eps": float(layer.epsilon)}
+        return _norm(layer)
     if isinstance(layer, nnx.MultiHeadAttention):
         return {"heads": int(layer.num_heads)}
     if isinstance(layer, nnx.RNN):
-        return _recurrent(layer)
+        return {**_recurrent(layer), **direction_settings(bool(layer.reverse))}
     if isinstance(layer, nnx.Bidirectional):  # torch's bidirectional=True: one setting for both directions
-        return merged_settings([_recurrent(layer.forward_rnn), _recurrent(layer.backward_rnn)])
+        merge = "concat" if layer.merge_fn is _CONCATENATE else layer.merge_fn
+        both = merged_settings([_recurrent(layer.forward_rnn), _recurrent(layer.backward_rnn)])
+        return {**both, **direction_settings(False, merge)}  # it runs each RNN in its direction, whatever its own
     return {}
+
+
+def _norm(layer: Any) -> dict[str, Any]:
+    """A norm layer's settings: its epsilon, groups, and what it computes."""
+    found: dict[str, Any] = {"eps": float(layer.epsilon)}
+    kind = next((kind for cls, kind in _KINDS if isinstance(layer, cls)), None)
+    if kind is not None:
+        found["norm"] = kind
+    if isinstance(layer, nnx.GroupNorm):
+        found["groups"] = int(layer.num_groups)
+    return found

@@ -10,6 +10,7 @@ from keras.src.backend.common.backend_utils import _convert_conv_transpose_paddi
 from keras.src.layers.convolutional.base_conv_transpose import BaseConvTranspose
 
 from hubmixin_core.weights import Settings, merged_settings, recurrent_settings, same_padding, transpose_crop
+from hubmixin_core.weights._settings import direction_settings
 
 __all__ = ["layer_settings", "model_settings"]
 
@@ -19,6 +20,12 @@ _NORMS = (
     keras.layers.GroupNormalization,
     keras.layers.RMSNormalization,
 )
+_KINDS = (
+    (keras.layers.LayerNormalization, "layer"),
+    (keras.layers.RMSNormalization, "rms"),
+    (keras.layers.GroupNormalization, "group"),
+)
+"""What each norm computes (``norm``); batch norms record none."""
 _CONVS = (
     keras.src.layers.convolutional.base_conv.BaseConv,
     keras.src.layers.convolutional.base_depthwise_conv.BaseDepthwiseConv,
@@ -68,18 +75,29 @@ def layer_settings(layer: Any) -> dict[str, Any]:
         if isinstance(getattr(layer, "groups", None), int):  # depthwise convolutions have none (one per channel)
             found["groups"] = layer.groups
         return found
-    if isinstance(layer, keras.layers.GroupNormalization):
-        return {"eps": float(layer.epsilon), "groups": int(layer.groups)}
     if isinstance(layer, _NORMS):
-        return {"eps": float(layer.epsilon)}
+        return _norm(layer)
     if isinstance(layer, keras.layers.MultiHeadAttention):
         return {"heads": int(layer.num_heads)}
     if isinstance(layer, keras.layers.RNN):
-        return _recurrent(layer.cell)
+        return {**_recurrent(layer.cell), **direction_settings(bool(layer.go_backwards))}
     if isinstance(layer, keras.layers.Bidirectional):  # torch's bidirectional=True: one setting for both
         rnns = (layer.forward_layer, layer.backward_layer)
-        return merged_settings([_recurrent(getattr(rnn, "cell", None)) for rnn in rnns])
+        both = merged_settings([_recurrent(getattr(rnn, "cell", None)) for rnn in rnns])
+        return {**both, **direction_settings(bool(layer.forward_layer.go_backwards), layer.merge_mode)}
     return {}
+
+
+def _norm(layer: Any) -> dict[str, Any]:
+    """A norm layer's settings: its epsilon, groups, and what it computes (``rms_scaling``: neither a layer nor an
+    RMS norm, see ``norm`` in ``hubmixin_core.weights.SETTING_NAMES``)."""
+    found: dict[str, Any] = {"eps": float(layer.epsilon)}
+    kind = next((kind for cls, kind in _KINDS if isinstance(layer, cls)), None)
+    if kind is not None:
+        found["norm"] = "rms_scaling" if kind == "layer" and layer.rms_scaling else kind
+    if isinstance(layer, keras.layers.GroupNormalization):
+        found["groups"] = int(layer.groups)
+    return found
 
 
 def _separable(layer: Any) -> dict[str, dict[str, Any]]:

@@ -13,6 +13,8 @@ from hubmixin_core.weights import Settings, same_padding
 __all__ = ["layer_settings", "model_settings"]
 
 _NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase, nn.RMSNorm)
+_KINDS = ((nn.LayerNorm, "layer"), (nn.RMSNorm, "rms"), (nn.GroupNorm, "group"))
+"""What each norm computes (``norm``); batch and instance norms record none."""
 
 
 def _pads(layer: nn.modules.conv._ConvNd) -> list[list[int]]:
@@ -26,6 +28,24 @@ def _pads(layer: nn.modules.conv._ConvNd) -> list[list[int]]:
 def _padding(layer: nn.modules.conv._ConvNd) -> Any:
     pads = _pads(layer)
     return pads if layer.padding_mode == "zeros" else {"mode": layer.padding_mode, "padding": pads}
+
+
+def _eps(layer: nn.Module, dtype: torch.dtype | None) -> float:
+    if isinstance(layer, nn.RMSNorm) and layer.eps is None:  # the input dtype's epsilon, at each call
+        own = layer.weight.dtype if layer.weight is not None else torch.get_default_dtype()
+        return float(torch.finfo(dtype or own).eps)
+    return float(cast("float", layer.eps))
+
+
+def _norm(layer: nn.Module, dtype: torch.dtype | None) -> dict[str, Any]:
+    """A norm layer's settings: its epsilon, groups, and what it computes."""
+    found: dict[str, Any] = {"eps": _eps(layer, dtype)}
+    kind = next((kind for cls, kind in _KINDS if isinstance(layer, cls)), None)
+    if kind is not None:
+        found["norm"] = kind
+    if isinstance(layer, nn.GroupNorm):
+        found["groups"] = int(layer.num_groups)
+    return found
 
 
 def layer_settings(layer: nn.Module, dtype: torch.dtype | None = None) -> dict[str, Any]:
@@ -43,15 +63,10 @@ def layer_settings(layer: nn.Module, dtype: torch.dtype | None = None) -> dict[s
             "padding": padding,
             "groups": layer.groups,
         }
-    if isinstance(layer, nn.GroupNorm):
-        return {"eps": float(layer.eps), "groups": int(layer.num_groups)}
-    if isinstance(layer, nn.RMSNorm) and layer.eps is None:  # the input dtype's epsilon, at each call
-        own = layer.weight.dtype if layer.weight is not None else torch.get_default_dtype()
-        return {"eps": float(torch.finfo(dtype or own).eps)}
     if isinstance(layer, _NORMS):
-        return {"eps": float(cast("float", layer.eps))}
+        return _norm(layer, dtype)
     if isinstance(layer, nn.MultiheadAttention):
-        return {"heads": layer.num_heads}
+        return {"heads": layer.num_heads, "add_zero_attn": bool(layer.add_zero_attn)}
     if isinstance(layer, nn.RNN):
         return {"activation": layer.nonlinearity}
     if isinstance(layer, nn.LSTM | nn.GRU):

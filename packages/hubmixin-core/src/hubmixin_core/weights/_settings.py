@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hubmixin_core.errors import LayerSettingsWarning
+from hubmixin_core.weights._metadata import FRAMEWORK_KEY
 
 __all__ = [
     "BUILD_KEY",
@@ -23,6 +24,7 @@ __all__ = [
     "SETTINGS_KEY",
     "SETTING_NAMES",
     "Settings",
+    "direction_settings",
     "merged_settings",
     "recurrent_settings",
     "same_padding",
@@ -58,11 +60,28 @@ SETTING_NAMES = {
     ),
     "activation": "a recurrent layer's activation of its state ('tanh', 'relu')",
     "recurrent_activation": "an LSTM's or GRU's activation of its gates ('sigmoid')",
+    "norm": (
+        "what a norm layer computes: 'layer' (centred, over its features), 'rms' (root mean square, not centred), "
+        "'group', or Keras' 'rms_scaling' (not centred, divided by the standard deviation); batch and instance "
+        "norms record none (their running statistics tell them apart)"
+    ),
+    "reverse": "true where a recurrent layer runs from the last step to the first (PyTorch's never do)",
+    "merge": "how a bidirectional layer joins its two directions' outputs where not concatenated, as PyTorch does",
+    "add_zero_attn": "whether an attention layer adds a zero key and value (PyTorch's option; Flax's and Keras' never)",
+    "transposed": "whether a convolution is transposed: not recorded, but implied by its crop (or padding)",
 }
 """The settings compared, and what each is. Values are JSON: numbers, strings, lists, objects."""
 
 Settings = dict[str, dict[str, Any]]
 """Each layer's settings by its path in the model (``blocks.0.norm``)."""
+
+_DEFAULTS: dict[str, tuple[Any, frozenset[str]]] = {
+    "reverse": (False, frozenset({"torch"})),
+    "merge": ("concat", frozenset({"torch"})),
+    "add_zero_attn": (False, frozenset({"flax", "keras"})),
+}
+"""Settings a layer may leave out at their default (PyTorch's): the default, and the frameworks whose files leave
+one out only at its default, having no layer with another value. Other files may predate the setting: not compared."""
 
 
 def same_padding(kernel: Sequence[int], dilation: Sequence[int]) -> list[list[int]]:
@@ -95,6 +114,21 @@ def recurrent_settings(activation: object, recurrent_activation: object = None) 
     """
     found = {"activation": _function_name(activation), "recurrent_activation": _function_name(recurrent_activation)}
     return {key: value for key, value in found.items() if value is not None}
+
+
+def direction_settings(reverse: bool, merge: object = "concat") -> dict[str, Any]:
+    """A recurrent layer's ``reverse`` and a bidirectional one's ``merge`` (a mode, or a function by its name),
+    each left out at PyTorch's (forward, concatenated) and where a function has no plain name.
+
+    Examples:
+        >>> direction_settings(True), direction_settings(False, "sum"), direction_settings(False, lambda a, b: a)
+        ({'reverse': True}, {'merge': 'sum'}, {})
+    """
+    found: dict[str, Any] = {"reverse": True} if reverse else {}
+    mode = _function_name(merge) if callable(merge) else merge
+    if mode != "concat" and not (callable(merge) and mode is None):
+        found["merge"] = mode
+    return found
 
 
 def merged_settings(settings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -193,13 +227,44 @@ _COMPARED_BY: dict[str, Callable[[Any, Any], bool]] = {"padding": _same_padding}
 """Settings whose values are compared otherwise than by :func:`_same`."""
 
 
-def differences(saved: Mapping[str, Mapping[str, Any]], ours: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Each setting of a layer in both models whose values differ, as ``"path: name v (ours), w (saved)"``."""
+def _completed(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A layer's settings with those its keys imply, which files written before they were recorded leave out: a
+    convolution's ``transposed`` (it records ``crop``, not ``padding``), a group norm's ``norm``.
+
+    Examples:
+        >>> _completed({"eps": 1e-5, "groups": 2}), _completed({"stride": [1], "crop": [[0, 0]]})["transposed"]
+        ({'eps': 1e-05, 'groups': 2, 'norm': 'group'}, True)
+    """
+    found = dict(values)
+    if "crop" in values or "padding" in values:
+        found.setdefault("transposed", "crop" in values)
+    if "eps" in values and "groups" in values:
+        found.setdefault("norm", "group")
+    return found
+
+
+def _with_defaults(saved: dict[str, Any], ours: dict[str, Any], framework: object) -> None:
+    """Fill in, on each side, the settings of :data:`_DEFAULTS` the other records: ours always (this code
+    records any other value), the file's where its framework has no layer with another value."""
+    for name, (default, only_default) in _DEFAULTS.items():
+        if name in saved and name not in ours:
+            ours[name] = default
+        elif name in ours and name not in saved and framework in only_default:
+            saved[name] = default
+
+
+def differences(
+    saved: Mapping[str, Mapping[str, Any]], ours: Mapping[str, Mapping[str, Any]], framework: object = None
+) -> list[str]:
+    """Each setting of a layer in both models whose values differ, as ``"path: name v (ours), w (saved)"``;
+    ``framework``: the one that wrote the file, where recorded."""
     found = []
     for path in sorted(set(saved) & set(ours)):
-        for name in sorted(set(saved[path]) & set(ours[path])):
-            if not _COMPARED_BY.get(name, _same)(ours[path][name], saved[path][name]):
-                found.append(f"{path or '(model)'}: {name} {ours[path][name]!r} here, {saved[path][name]!r} saved")
+        theirs, mine = _completed(saved[path]), _completed(ours[path])
+        _with_defaults(theirs, mine, framework)
+        for name in sorted(set(theirs) & set(mine)):
+            if not _COMPARED_BY.get(name, _same)(mine[name], theirs[name]):
+                found.append(f"{path or '(model)'}: {name} {mine[name]!r} here, {theirs[name]!r} saved")
     return found
 
 
@@ -227,7 +292,7 @@ def warn_settings(metadata: Mapping[str, str], ours: Mapping[str, Mapping[str, A
         return
     if not isinstance(saved, dict):
         return
-    found = differences({p: v for p, v in saved.items() if isinstance(v, dict)}, ours)
+    found = differences({p: v for p, v in saved.items() if isinstance(v, dict)}, ours, metadata.get(FRAMEWORK_KEY))
     if found:
         warnings.warn(
             f"{owner} loads {source}, but layers are set differently from the model that saved it, so the "

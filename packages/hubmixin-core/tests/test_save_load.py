@@ -396,11 +396,11 @@ def test_a_load_of_a_target_never_saved_removes_the_staging_of_its_killed_first_
     staging = tmp_path / f".m.hubmixin-{_host()}-{dead}-abcd1234.tmp"  # killed before "m" first existed
     staging.mkdir()
     (staging / "model.safetensors").write_bytes(b"partial")
-    live = tmp_path / f".m.hubmixin-{_host()}-{os.getpid()}-abcd1234.tmp"  # a save in progress
-    live.mkdir()
+    live, _ = _atomic._make_staging(tmp_path / "m")  # a save of this process in progress (one it knows as its own)
     with pytest.raises(WeightsNotFoundError, match="does not exist"):
         MLP.from_pretrained(tmp_path / "m")
     assert not staging.exists() and live.is_dir()
+    _atomic._OURS.discard(live.name)
 
 
 def test_a_load_racing_saves_to_the_same_directory_reads_one_save(tmp_path: Path) -> None:

@@ -22,15 +22,20 @@ file); the next save or load of the same target removes those whose process is g
 process or, on Linux, which lists them in ``/proc``, of another, or one of its parents), or exchanging it would
 change what the directory is (another owner or group than the saver's, another user's entries, access control lists,
 a file system mounted inside it), files are moved one at a time, each whole, under an exclusive lock on the target
-that loads share (:func:`reading`), so a load never reads two saves' files, ``config.json`` last; only a crash
-during that final step can leave a mix, and a failure (Windows refuses to replace a file in use) leaves the old
-``config.json``. Where the target's parent cannot be written, the staging directory is made inside the target, and
-files are moved so too. A symlink to a directory is followed: the save goes where it points.
+that loads share (:func:`reading`), so a load never reads two saves' files: the old save's stale weights removed
+first, then the new save's files, what completes its weights (the index, or ``model.safetensors``) last but one,
+``config.json`` last. A kill or failure (Windows refuses to remove or replace a file in use) midway leaves the old
+``config.json`` with the old weights or with none a load would take (a typed error); only a kill between the last
+two moves leaves the new weights beside the old ``config.json``. Where the target's parent cannot be written, the
+staging directory is made inside the target, and files are moved so too. A symlink to a directory is followed: the
+save goes where it points.
 
 The target gets the permissions a plain ``mkdir`` would give under the user's umask (the set-group-ID bit of a
 group-shared parent included; an existing one keeps its own, its owner and its group); files get those ``open``
 gives. A save in progress holds a lock on its staging directory, so no other process (another container's PID
-namespace included) takes it for abandoned.
+namespace included) takes it for abandoned; an unlocked one is abandoned once its process is gone, or, where its
+process ID now belongs to another process (a restarted container's entrypoint has the killed one's), once it is a
+minute old (at once if that process is the one judging), on a file system that enforces locks.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ import socket
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -59,10 +65,11 @@ from hubmixin_core.errors import HubMixinOSError, SaveLocationError
 if sys.platform != "win32":  # (Windows: no locks; a staging directory is judged by its process alone)
     import fcntl
 
-__all__ = ["atomic_directory", "reading", "remove_interrupted_saves", "save_stamp"]
+__all__ = ["atomic_directory", "push_folder", "reading", "remove_interrupted_saves", "save_stamp"]
 
 _STAGING = re.compile(r"^\.(?P<name>.+)\.hubmixin-(?:(?P<host>h[0-9a-f]{8})-)?(?P<pid>\d+)-[^.]+\.tmp$")
 _PART = re.compile(r"^\..+\.hubmixin-(?:(?P<host>h[0-9a-f]{8})-)?(?P<pid>\d+)\.part$")
+_PUSH = re.compile(r"^hubmixin-push-(?P<host>h[0-9a-f]{8})-(?P<pid>\d+)-[^.]+$")
 _FOREIGN_AFTER_S = 24 * 3600  # another machine's staging directory is taken for abandoned after a day
 
 
@@ -84,7 +91,21 @@ def _stem(name: str) -> str:
     return encoded[:100].decode("utf-8", "ignore") + "~" + digest
 
 
+_OURS: set[str] = set()
+"""Names of the staging directories (and push folders) this process uses: one with our PID not here is a killed
+run's."""
+_OURS_LOCK = threading.Lock()
+
+
 def _make_staging(target: Path) -> tuple[Path, bool]:
+    """A fresh staging directory for ``target`` (see :func:`_new_staging`), known as ours before anyone sees it."""
+    with _OURS_LOCK:
+        staging, inside = _new_staging(target)
+        _OURS.add(staging.name)
+    return staging, inside
+
+
+def _new_staging(target: Path) -> tuple[Path, bool]:
     """A fresh staging directory for ``target``: beside it, else (its parent cannot be written) inside it; and
     whether it is inside."""
     prefix = f".{_stem(target.name)}.hubmixin-{_host()}-{os.getpid()}-"
@@ -148,6 +169,8 @@ def atomic_directory(
                 _commit(staging, target, managed, locks)
     finally:
         _remove_tree(staging)
+        with _OURS_LOCK:
+            _OURS.discard(staging.name)
 
 
 def _commit(staging: Path, target: Path, managed: Callable[[str], bool], locks: contextlib.ExitStack) -> None:
@@ -345,11 +368,18 @@ def _locking(directory: Path, *, exclusive: bool) -> Iterator[None]:
 
 
 def _move_into(staging: Path, target: Path, managed: Callable[[str], bool]) -> None:
-    """The fallback without an atomic exchange: each staged file moved over its counterpart, then stale ones
-    removed; under an exclusive lock on ``target``, so that no load (:func:`reading`) sees half of it."""
+    """The fallback without an atomic exchange: each staged file moved over its counterpart, under an exclusive
+    lock on ``target``, so that no load (:func:`reading`) sees half of it.
+
+    The old save's stale files (an old single file where shards come, old shards and index where a single file
+    comes) go first, its index before its weights, so that a kill midway leaves no old weights that a load would
+    take beside the new ones: until the new weights are in, the folder holds the old ``config.json`` and no
+    loadable weights. Then weights, their index, ``config.json`` last.
+    """
     written = {p.relative_to(staging).as_posix() for p in staging.rglob("*") if not p.is_dir()}
     folders = [target, *(target / p.relative_to(staging) for p in staging.rglob("*") if _real_dir(p))]
     with _naming_target(target), _locking(target, exclusive=True):
+        _remove_stale(target, folders, written, managed)
         for name in sorted(written, key=_move_order):
             destination = target / name
             if destination.exists() and not destination.is_file():
@@ -359,14 +389,22 @@ def _move_into(staging: Path, target: Path, managed: Callable[[str], bool]) -> N
                 source = staging / name
                 with _writable(source.parent), _writable(destination.parent):  # (a read-only folder the save copies)
                     _replace_in_use(source, destination, target)
-        for folder in folders:  # the save's own stale files, in the folders it writes (never through a link)
-            if not folder.is_dir() or folder.resolve() != folder:  # (none made, or a link out of the target)
-                continue
-            for stale in [p for p in folder.iterdir() if p.is_file()]:  # (a link to one too: the link goes)
-                name = stale.relative_to(target).as_posix()
-                if name not in written and managed(name):
-                    with _writable(folder):
-                        stale.unlink()
+
+
+def _remove_stale(target: Path, folders: list[Path], written: set[str], managed: Callable[[str], bool]) -> None:
+    """Remove the files the save manages but did not write, in the folders it writes (never through a link);
+    indexes first, so that no index outlives a shard it names."""
+    stale = []
+    for folder in folders:
+        if not folder.is_dir() or folder.resolve() != folder:  # (none there yet, or a link out of the target)
+            continue
+        for path in [p for p in folder.iterdir() if p.is_file()]:  # (a link to one too: the link goes)
+            name = path.relative_to(target).as_posix()
+            if name not in written and managed(name):
+                stale.append(path)
+    for path in sorted(stale, key=lambda p: not p.name.endswith(".index.json")):
+        with _writable(path.parent):
+            path.unlink()
 
 
 def _replace_in_use(source: Path, destination: Path, target: Path) -> None:
@@ -382,9 +420,11 @@ def _replace_in_use(source: Path, destination: Path, target: Path) -> None:
 
 
 def _move_order(name: str) -> tuple[bool, bool, str]:
-    """Weights first, then their index, ``config.json`` last: a save failing midway (Windows refuses to replace a
-    file in use) leaves the old config, which never meets weights of another model."""
-    return name == "config.json", name.endswith(".index.json"), name
+    """Weights first, then what completes them (their index, or a single ``model.safetensors``), ``config.json``
+    last: a save failing midway (Windows refuses to replace a file in use) leaves the old config, and only a kill
+    between the last two moves leaves new weights beside it."""
+    base = name.rpartition("/")[2]
+    return name == "config.json", base.endswith(".index.json") or base == "model.safetensors", name
 
 
 def _replace_file(source: Path, destination: Path) -> None:
@@ -569,6 +609,29 @@ def remove_interrupted_saves(target: str | Path) -> list[Path]:
     return removed
 
 
+@contextlib.contextmanager
+def push_folder() -> Iterator[Path]:
+    """A fresh folder for a push's copy of the model, ``hubmixin-push-HOST-PID-XXXXXXXX`` in the system's temporary
+    directory, locked while in use and removed after; the folders that killed pushes left there are removed first,
+    judged as staging directories are (:func:`remove_interrupted_saves`)."""
+    root = Path(tempfile.gettempdir())
+    for path in _entries(root):
+        match = _PUSH.match(path.name)
+        with contextlib.suppress(OSError):  # (another user's, or gone meanwhile)
+            if match and path.is_dir() and not path.is_symlink() and _abandoned(path, match):
+                _remove_tree(path)
+    with _OURS_LOCK:
+        folder = Path(tempfile.mkdtemp(prefix=f"hubmixin-push-{_host()}-{os.getpid()}-", dir=root))
+        _OURS.add(folder.name)
+    try:
+        with _locking(folder, exclusive=False):
+            yield folder
+    finally:
+        _remove_tree(folder)
+        with _OURS_LOCK:
+            _OURS.discard(folder.name)
+
+
 def _entries(folder: Path) -> list[Path]:
     """The entries of ``folder``; none where it is no readable directory."""
     try:
@@ -578,9 +641,43 @@ def _entries(folder: Path) -> list[Path]:
 
 
 def _abandoned(path: Path, match: re.Match[str]) -> bool:
-    if match["host"] in (None, _host()):  # this machine's: is its save still running (locked), its process there?
-        return not (path.is_dir() and _locked(path)) and not _alive(int(match["pid"]))
-    return time.time() - path.stat().st_mtime > _FOREIGN_AFTER_S
+    if match["host"] not in (None, _host()):
+        return time.time() - path.stat().st_mtime > _FOREIGN_AFTER_S
+    # This machine's: is its save still running (locked), its process there?
+    if path.is_dir() and _locked(path):
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid() and path.is_dir():  # ours only if this process made it: else a killed run had our PID
+        with _OURS_LOCK:
+            return path.name not in _OURS
+    if not _alive(pid):
+        return True
+    # The PID is another live process's: a killed run's reused, or a save between making the directory and
+    # locking it (an instant). Where locks work, an unlocked directory that no one wrote into lately is abandoned.
+    old = time.time() - path.stat().st_mtime > _REUSED_PID_AFTER_S
+    return old and path.is_dir() and _locks_enforced(path.parent)
+
+
+_REUSED_PID_AFTER_S = 60
+
+
+def _locks_enforced(folder: Path) -> bool:
+    """Whether ``folder``'s file system makes two locks conflict (some network file systems grant every one)."""
+    if sys.platform == "win32":
+        return False
+    try:
+        first, second = os.open(folder, os.O_RDONLY), os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(first, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:  # refused as a conflict (with ours, or a save's exclusive lock on the folder): enforced
+        return e.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+    finally:
+        os.close(first)
+        os.close(second)
+    return False
 
 
 def _alive(pid: int) -> bool:

@@ -14,26 +14,38 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import math
+import struct
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hubmixin_core._checks import expand_location
 from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core._paths import check_local_location
-from hubmixin_core.errors import HubMixinError, WeightsFileError
+from hubmixin_core.errors import HubMixinError, ShardIndexError, WeightsFileError
 from hubmixin_core.weights import (
     FRAMEWORK_KEY,
     LAYOUT_KEY,
+    SAFETENSORS_INDEX_NAME,
+    SAFETENSORS_SINGLE_FILE,
     Header,
+    ShardIndex,
     TensorInfo,
     read_header,
     read_tensor_infos,
     resolve_weight_files,
 )
+from hubmixin_core.weights._header import MAX_HEADER_SIZE
+from hubmixin_core.weights._header import _checked as checked_header
 from hubmixin_core.weights._resolve import missing_weights_error
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
 
 __all__ = ["CheckpointSummary", "FileSummary", "add_inspect_parser", "inspect_checkpoint"]
 
@@ -114,14 +126,17 @@ def inspect_checkpoint(path_or_repo: str | Path, *, revision: str | None = None)
     """Summarise a checkpoint from its headers: a ``.safetensors`` file, a save directory, or a Hub repo id.
 
     Local files are validated by `hubmixin_core.weights.read_header`; a repository's headers are fetched with
-    HTTP range requests (``huggingface_hub.get_safetensors_metadata``), so no weights are downloaded. Offline
-    (``HF_HUB_OFFLINE=1``), a repository's headers are read from its files in the Hub cache, found as
-    ``from_pretrained`` finds them.
+    HTTP range requests, so no weights are downloaded, and validated alike (an index against its shards too).
+    Offline (``HF_HUB_OFFLINE=1``), or where the Hub cannot be reached, a repository's headers are read from its
+    files in the Hub cache, found as ``from_pretrained`` finds them. A leading ``~`` is expanded.
 
     Raises:
         WeightsNotFoundError: Nothing holds safetensors weights at ``path_or_repo``.
         WeightsFileError: A header is malformed (names the file).
+        ShardIndexError: An index and its shards disagree.
+        ConnectionError: The Hub cannot be reached, and the Hub cache lacks the repository (a ``HubMixinError``).
     """
+    path_or_repo = expand_location(path_or_repo)
     path = Path(path_or_repo)
     if path.is_file():
         files = [path]
@@ -179,34 +194,135 @@ def _read_header(file: Path) -> Header:
         ) from None
 
 
-def _inspect_cached_repo(repo_id: str, revision: str | None) -> CheckpointSummary:
+def _inspect_cached_repo(repo_id: str, revision: str | None, *, cache_only: bool = False) -> CheckpointSummary:
     """Offline: the headers of the files of ``repo_id`` that the Hub cache holds (its weights at ``revision``)."""
-    weights = resolve_weight_files(repo_id, DownloadOptions(revision=revision))
+    weights = resolve_weight_files(repo_id, DownloadOptions(revision=revision, local_files_only=cache_only))
     read_tensor_infos(weights)
     return _summarise(repo_id, sorted(weights.files))
 
 
 def _inspect_repo(repo_id: str, revision: str | None) -> CheckpointSummary:
-    from huggingface_hub import HfApi, get_safetensors_metadata, is_offline_mode
-    from huggingface_hub.errors import NotASafetensorsRepoError
+    from huggingface_hub import HfApi, is_offline_mode
 
     if is_offline_mode():
         return _inspect_cached_repo(repo_id, revision)
     try:
-        remote = get_safetensors_metadata(repo_id, revision=revision)
-    except NotASafetensorsRepoError as error:
-        HfApi().repo_info(repo_id, revision=revision)  # a missing repository or revision, said as such
-        raise missing_weights_error(repo_id, DownloadOptions(revision=revision)) from error  # as from_pretrained
-    names = sorted(remote.files_metadata)
-    sizes = {
-        entry.path: getattr(entry, "size", 0) for entry in HfApi().get_paths_info(repo_id, names, revision=revision)
-    }
-    files = []
-    for name in names:
-        meta = remote.files_metadata[name]
-        tensors = {key: TensorInfo(tuple(info.shape), info.dtype) for key, info in meta.tensors.items()}
-        files.append(FileSummary(name, sizes.get(name, 0), tensors, dict(meta.metadata or {})))
+        return _inspect_remote(HfApi(), repo_id, revision)
+    except _transport_errors() as error:  # the Hub cannot be reached: its cache, as from_pretrained falls back to
+        return _unreachable_fallback(repo_id, revision, error)
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """The "server not reached" errors of huggingface_hub's HTTP library (httpx2, or httpx in older releases)."""
+    found = []
+    for module in ("httpx2", "httpx"):
+        with contextlib.suppress(ImportError):
+            found.append(importlib.import_module(module).TransportError)
+    return tuple(found)
+
+
+def _unreachable_fallback(repo_id: str, revision: str | None, error: Exception) -> CheckpointSummary:
+    """The cached copy of ``repo_id``; where there is none, one line naming both readings of ``repo_id``."""
+    try:
+        return _inspect_cached_repo(repo_id, revision, cache_only=True)  # (asking again would retry for a minute)
+    except HubMixinError:
+        raise
+    except Exception as cached:
+        where = Path(repo_id).absolute()
+        raise HubUnreachableError(
+            f"{repo_id!r} is neither a local file or directory ({where} does not exist) nor a repository in the Hub "
+            f"cache, and the Hub could not be reached ({type(error).__name__}: {error})"
+        ) from cached
+
+
+class HubUnreachableError(HubMixinError, ConnectionError):
+    """The Hub could not be reached for a repository that is not in the Hub cache either."""
+
+
+def _inspect_remote(api: HfApi, repo_id: str, revision: str | None) -> CheckpointSummary:
+    """The headers of a repository's weights, fetched with range requests and checked as local files are."""
+    from huggingface_hub import RepoFile
+
+    names, index = _remote_weight_names(api, repo_id, revision)
+    sizes = {e.path: e.size for e in api.get_paths_info(repo_id, names, revision=revision) if isinstance(e, RepoFile)}
+    where = f"{repo_id}@{revision}" if revision else repo_id
+    missing = [name for name in names if name not in sizes]
+    if missing:
+        raise ShardIndexError(f"{where}: {SAFETENSORS_INDEX_NAME}: shard {missing[0]!r} is missing")
+    with ThreadPoolExecutor(max_workers=8) as pool:  # (a large model's dozens of shards: one request each)
+        headers = list(pool.map(lambda name: _remote_header(api, repo_id, name, revision, sizes[name]), names))
+    files = [FileSummary(n, sizes[n], h.tensors, h.metadata) for n, h in zip(names, headers, strict=True)]
+    if index is not None:
+        _check_index(where, index, files)
     return CheckpointSummary(repo_id, files)
+
+
+def _remote_weight_names(api: HfApi, repo_id: str, revision: str | None) -> tuple[list[str], ShardIndex | None]:
+    """``model.safetensors``, or the shards (and the index) of ``model.safetensors.index.json``."""
+    wanted = [SAFETENSORS_SINGLE_FILE, SAFETENSORS_INDEX_NAME]
+    present = {entry.path for entry in api.get_paths_info(repo_id, wanted, revision=revision)}
+    if SAFETENSORS_SINGLE_FILE in present:
+        return [SAFETENSORS_SINGLE_FILE], None
+    if SAFETENSORS_INDEX_NAME not in present:
+        api.repo_info(repo_id, revision=revision)  # a missing repository or revision, said as such
+        raise missing_weights_error(repo_id, DownloadOptions(revision=revision))  # as from_pretrained
+    index = ShardIndex.read(api.hf_hub_download(repo_id, SAFETENSORS_INDEX_NAME, revision=revision))
+    return sorted(index.shard_files()), index
+
+
+_FIRST_BYTES = 100_000
+"""Bytes asked for first: most headers are shorter (huggingface_hub asks as much)."""
+
+
+def _remote_header(api: HfApi, repo_id: str, name: str, revision: str | None, size: int) -> Header:
+    """The header of the repository's file ``name`` (``size`` bytes), checked as `read_header` checks a file."""
+    from huggingface_hub import hf_hub_url
+
+    label = Path(repo_id, name)  # what the errors name: "user/model/model.safetensors"
+    if size < 8:
+        raise WeightsFileError(f"{label}: not a safetensors file (shorter than 8 bytes)")
+    url = hf_hub_url(repo_id, name, revision=revision, endpoint=api.endpoint)
+    first = _get_bytes(api, url, 0, min(size, _FIRST_BYTES))
+    (length,) = struct.unpack("<Q", first[:8])
+    if length > MAX_HEADER_SIZE:
+        raise WeightsFileError(
+            f"{label}: not a safetensors file (header length {length} exceeds the {MAX_HEADER_SIZE}-byte limit)"
+        )
+    if 8 + length > size:
+        raise WeightsFileError(f"{label}: truncated safetensors header ({size - 8} of {length} bytes)")
+    raw = first[8 : 8 + length]
+    if len(raw) < length:
+        raw += _get_bytes(api, url, len(first), 8 + length)
+    return checked_header(label, raw, size)
+
+
+def _get_bytes(api: HfApi, url: str, start: int, end: int) -> bytes:
+    """Bytes ``[start, end)`` of the file at ``url``, asked as ``api`` asks (its token)."""
+    from huggingface_hub import constants, get_session, hf_raise_for_status
+
+    headers = {**api._build_hf_headers(), "range": f"bytes={start}-{end - 1}"}
+    response = get_session().get(url, headers=headers, timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT)
+    hf_raise_for_status(response)
+    data = response.content
+    return data[start:end] if response.status_code == 200 else data  # (a server that ignores ranges)
+
+
+def _check_index(where: str, index: ShardIndex, files: list[FileSummary]) -> None:
+    """The shards' tensors are those the index maps to them, each in one shard (as from_pretrained checks)."""
+    found: dict[str, str] = {}
+    for file in files:
+        for name in file.tensors:
+            if name in found:
+                raise ShardIndexError(f"{where}: {file.name}: tensor {name!r} is also in {found[name]}")
+            found[name] = file.name
+    if found != index.weight_map:
+        wrong = sorted(k for k in found.keys() & index.weight_map.keys() if found[k] != index.weight_map[k])[:5]
+        gone = sorted(index.weight_map.keys() - found.keys())[:5]
+        extra = sorted(found.keys() - index.weight_map.keys())[:5]
+        raise ShardIndexError(
+            f"{where}: {SAFETENSORS_INDEX_NAME}: index and shards disagree: indexed but absent {gone}, present but "
+            f"unindexed {extra}, in another shard than indexed {wrong}"
+        )
 
 
 def _human(size: int) -> str:

@@ -26,8 +26,10 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import TypeAlias
 
+from hubmixin_core._checks import expand_location
 from hubmixin_core.errors import HubMixinValueError
 
 __all__ = ["COMMANDS", "GROUP", "build_parser", "commands", "main"]
@@ -140,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``hubmixin`` console script; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    args = _expand_paths(build_parser().parse_args(argv))
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         with _replacing_unencodable():
@@ -150,6 +152,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
         return 141  # 128 + SIGPIPE, what a shell reports for a command its pipe's reader left
     return code
+
+
+_PATH_STRINGS = frozenset({"path_or_repo"})
+"""String arguments that may be a local path (a repo id never starts with ``~``)."""
+
+
+def _expand_paths(args: argparse.Namespace) -> argparse.Namespace:
+    """``~`` expanded in every path argument, as the Python API expands it: a shell leaves ``--config=~/x``
+    and quoted or exec'd arguments as they are."""
+    for name, value in vars(args).items():
+        if isinstance(value, Path) or (name in _PATH_STRINGS and isinstance(value, str)):
+            setattr(args, name, expand_location(value))
+    return args
 
 
 @contextlib.contextmanager

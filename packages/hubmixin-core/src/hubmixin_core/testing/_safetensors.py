@@ -78,7 +78,7 @@ def _read(ex: Exchange, repo: Repo, entry: FileEntry, start: int, length: int) -
 def _json_object(data: bytes, path: str) -> dict[str, object]:
     try:
         value = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # (a deeply nested header: the real Hub omits the field too)
         raise _Unreadable(path) from exc
     if not isinstance(value, dict):
         raise _Unreadable(path)

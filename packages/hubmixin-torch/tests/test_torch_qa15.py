@@ -232,7 +232,8 @@ class LazyHead(nn.Module, PyTorchModelHubMixin):
         self.head = nn.LazyLinear(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        out: torch.Tensor = self.head(self.backbone(x))
+        return out
 
 
 @pytest.mark.parametrize("dtype", [None, torch.float16])
@@ -282,6 +283,7 @@ def test_float4_is_refused_by_hubmixin(tmp_path: Path) -> None:
 
     with pytest.raises(WeightsError, match=r"'codes': hubmixin does not store its dtype torch\.float4_e2m1fn_x2"):
         Codes().save_pretrained(tmp_path / "ours")
-    save_file({"codes": Codes().codes}, tmp_path / "model.safetensors")
+    codes: torch.Tensor = Codes().get_buffer("codes")
+    save_file({"codes": codes}, tmp_path / "model.safetensors")
     with pytest.raises(WeightsFileError, match=r"'codes' has dtype F4, which hubmixin does not load into torch"):
         Codes.from_pretrained(tmp_path)

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import types
 import typing
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -25,7 +24,7 @@ from huggingface_hub import CommitInfo, ModelCard
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from huggingface_hub.hub_mixin import MixinInfo
 
-from hubmixin_core._atomic import atomic_directory, reading, remove_interrupted_saves, save_stamp
+from hubmixin_core._atomic import atomic_directory, push_folder, reading, remove_interrupted_saves, save_stamp
 from hubmixin_core._capture import (
     LOADING,
     ConfigSlot,
@@ -73,6 +72,8 @@ from hubmixin_core._forwarding import (
     SuperCall,
     builds_from_own_values,
     builds_with_positional,
+    forwards_whole,
+    kwargs_only_passed_on,
     passes_on_whole,
     super_call,
     supplied_arguments,
@@ -230,8 +231,10 @@ class ModelHubMixinBase(HfMixinHelpers):
             raise HubMixinTypeError(f"{cls.__qualname__}: runtime_args must be a list of argument names, not a string")
         cls._hub_mixin_runtime_args = cls._hub_mixin_runtime_args | frozenset(runtime_args)
         cls._hub_mixin_declared_runtime_args = cls._hub_mixin_declared_runtime_args | frozenset(runtime_args)
-        if cls.__module__.endswith("._generated._methods") and "push_to_hub" in cls.__dict__:
-            cls.push_to_hub = _suggesting(cls.__dict__["push_to_hub"])  # type: ignore[attr-defined]
+        if cls.__module__.endswith("._generated._methods"):
+            for name in ("push_to_hub", "save_pretrained"):
+                if name in cls.__dict__:
+                    setattr(cls, name, _suggesting(cls.__dict__[name]))
         cls._hub_mixin_inspect_init(creating=True)
         cls._hub_mixin_inject_config = _named(inspect.signature(cls._from_pretrained).parameters, "config")
 
@@ -286,6 +289,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         cls._hub_mixin_inspect_init()
         parameters = dict(cls._hub_mixin_init_parameters)
         names = cls._hub_mixin_kwargs_names
+        if names is None and takes_any_keyword(parameters) and cls._hub_kwargs_end():
+            names = frozenset(cls._hub_forwarded_parameters())  # (only those reach the base that ends the way)
         if names is None or not takes_any_keyword(parameters):
             return parameters
         kept = {name: p for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
@@ -489,10 +494,11 @@ class ModelHubMixinBase(HfMixinHelpers):
         annotation = cls._hub_mixin_hints().get(name)
         if annotation is None or type(encoded) is annotation or LOADING.get():  # the common case, at once
             return
-        found = json_type_mismatch(annotation, encoded, coders)
+        default = cls._hub_mixin_init_parameters[name].default
+        found = json_type_mismatch(annotation, encoded, coders, bool_number=isinstance(default, bool))
         # The loader's rule: the JSON of the parameter's own default (``None`` for ``x: int = None``) is taken as
         # that default, whatever the annotation says.
-        if found is not None and not _is_json_of(encoded, cls._hub_mixin_init_parameters[name].default, coders):
+        if found is not None and not _is_json_of(encoded, default, coders):
             warn_user(
                 f"{cls.__qualname__}: argument {name}{found.where} is {found.found!r:.80}, which its annotation "
                 f"{found.expected} does not take: from_pretrained would refuse the saved config.json "
@@ -662,22 +668,23 @@ class ModelHubMixinBase(HfMixinHelpers):
         if not isinstance(save_directory, str | os.PathLike):
             raise HubMixinTypeError(f"save_directory must be a path, got {type(save_directory).__qualname__}")
         save_directory = Path(save_directory).expanduser()  # as from_pretrained expands it
+        # What is called: the instance's own push_to_hub too (a wrapper, a Mock), as huggingface_hub calls it.
+        push = _signature_parameters(self.push_to_hub) if push_to_hub else None  # type: ignore[attr-defined]
         if push_kwargs:  # only an overriding push_to_hub may take more keywords: checked before writing anything
             options = [p.name for p in (*UPLOAD_PARAMS, *SAVE_PARAMS)] + list(save_kwargs)
-            target = inspect.signature(type(self).push_to_hub).parameters if push_to_hub else {}  # type: ignore[attr-defined]
-            check_keywords(f"{type(self).__qualname__}.save_pretrained", push_kwargs, target, options)
+            check_keywords(f"{type(self).__qualname__}.save_pretrained", push_kwargs, push or {}, options)
         # The options push_to_hub will be given (those not at their default), which an override must take too.
         given = {
             p.name: getattr(upload, p.name) for p in UPLOAD_PARAMS if not same_value(getattr(upload, p.name), p.value)
         }
         given.update({k: v for k, v in save_kwargs.items() if not same_value(v, self._hub_extra_defaults.get(k))})
-        push = inspect.signature(type(self).push_to_hub).parameters if push_to_hub else None  # type: ignore[attr-defined]
         refused = sorted(given.keys() - push.keys()) if push is not None and not takes_any_keyword(push) else []
         if refused:  # checked before writing anything, as an unknown keyword is
+            called = getattr(self.push_to_hub, "__qualname__", "push_to_hub")  # type: ignore[attr-defined]
             raise HubMixinTypeError(
                 f"{type(self).__qualname__}.save_pretrained: {', '.join(f'{n}=' for n in refused)} given with "
-                f"push_to_hub=True, but {type(self).push_to_hub.__qualname__}, which it ends with (as huggingface_hub "  # type: ignore[attr-defined]
-                "does), does not take it: add it to that override's parameters (or **kwargs passed to super())"
+                f"push_to_hub=True, but {called}, which it ends with (as huggingface_hub does), does not take it: "
+                "add it to that override's parameters (or **kwargs passed to super())"
             )
         own = self._hub_config_dict(self._hub_mixin_config)
         config = own if upload.config is None else self._hub_config_dict(upload.config)
@@ -694,8 +701,10 @@ class ModelHubMixinBase(HfMixinHelpers):
                 (staging / CONFIG_NAME).write_text(dumps_config(config_dict), encoding="utf-8")
             if not (save_directory / _README).exists() and not (staging / _README).exists():
                 self.generate_model_card(**(upload.model_card_kwargs or {})).save(staging / _README)
-            if push_to_hub:  # refused before the target is replaced: the local copy must not hold it either
-                refuse_published_token(type(self).__qualname__, staging, upload.token)
+            if push_to_hub and not _own_method(self, "push_to_hub"):  # (an override decides what it uploads: the
+                # base push_to_hub it reaches checks that.) Refused before the target is replaced: the local copy
+                # must not hold it either.
+                refuse_published_token(type(self).__qualname__, staging, upload)
         if not push_to_hub:
             return None
         # As huggingface_hub does: end with self.push_to_hub, so a class overriding it runs, with the keywords
@@ -709,18 +718,18 @@ class ModelHubMixinBase(HfMixinHelpers):
 
     def _hub_push(self, repo_id: str, *, upload: UploadOptions, save_kwargs: dict[str, Any]) -> CommitInfo:
         _check_token(upload.token)
-        with tempfile.TemporaryDirectory(prefix="hubmixin-push-") as tmp:
+        with push_folder() as tmp:
             folder = Path(tmp) / "model"
-            if _overridden(type(self), "save_pretrained"):
+            if _own_method(self, "save_pretrained"):
                 # As huggingface_hub does: a library's save_pretrained may write more files (a tokenizer, a
                 # vocabulary); the save options given to push_to_hub reach it where they are not the defaults.
                 given = {k: v for k, v in save_kwargs.items() if not same_value(v, self._hub_extra_defaults.get(k))}
-                _check_override_takes(type(self), given)
+                _check_override_takes(type(self).__qualname__, self.save_pretrained, given)  # type: ignore[attr-defined]
                 config, card_kwargs = upload.config, upload.model_card_kwargs
                 self.save_pretrained(folder, config=config, model_card_kwargs=card_kwargs, **given)  # type: ignore[attr-defined]
             else:
                 self._hub_save(folder, repo_id=None, push_to_hub=False, upload=upload, save_kwargs=save_kwargs)
-            refuse_published_token(type(self).__qualname__, folder, upload.token)
+            refuse_published_token(type(self).__qualname__, folder, upload)
             return upload_folder(repo_id, folder, upload, replaced=WEIGHTS_FILE_PATTERNS)
 
     def _save_pretrained(self, save_directory: Path) -> None:
@@ -784,6 +793,8 @@ class ModelHubMixinBase(HfMixinHelpers):
             remove_interrupted_saves(Path(location))  # also one whose first save was killed before it existed
         check_local_location(location, "from_pretrained takes a model directory or a repo id")
         _check_token(download.token, remote=not Path(location).is_dir())
+        if Path(location).is_dir():
+            _warn_hub_options_ignored(f"{cls.__qualname__}.from_pretrained", given, download)
         if isinstance(download.max_workers, bool) or not isinstance(download.max_workers, int):
             raise HubMixinTypeError(f"max_workers must be an int, got {type(download.max_workers).__name__}")
         if download.max_workers < 1:
@@ -850,7 +861,9 @@ class ModelHubMixinBase(HfMixinHelpers):
         arguments come in ``model_kwargs``, and its ``**kwargs`` take none; with huggingface_hub's, they are the
         model's where it only passes them on (an override reading one, ``model_kwargs.pop("device")``, takes it as
         an option of its own, as huggingface_hub lets it)."""
-        return hub_style or passes_on_whole(cls._from_pretrained, var_keyword)
+        loader = cls._from_pretrained
+        forwarded = forwards_whole(loader, var_keyword) and _base_loader_is_frameworks(cls)
+        return hub_style or passes_on_whole(loader, var_keyword) or forwarded
 
     @classmethod
     def _hub_build(
@@ -1129,8 +1142,45 @@ class ModelHubMixinBase(HfMixinHelpers):
             call.update({k: v for k, v in LEGACY_DOWNLOAD_KEYWORDS.items() if _named(parameters, k)})
             defaults = {p.name: p.value for p in DOWNLOAD_PARAMS}
             call.update(_supported(cls._from_pretrained, shared, defaults, forward=True))
+        cls._hub_refuse_stranded_extras(parameters, load_kwargs)
         call.update(_supported(cls._from_pretrained, load_kwargs, cls._hub_extra_defaults, forward=True))
         return call
+
+    @classmethod
+    def _hub_refuse_stranded_extras(
+        cls, parameters: Mapping[str, inspect.Parameter], load_kwargs: dict[str, Any]
+    ) -> None:
+        """Refuse the load extras (``dtype``, ``key_mapping``) asked for that an override written for
+        huggingface_hub would only hand to ``__init__``: it does not name them, and passes its ``**kwargs`` whole
+        to ``cls(...)``, so the framework's base never applies them (an ``__init__`` taking ``**kwargs`` drops
+        them). One that ``__init__`` names is its argument, and goes there.
+
+        Raises:
+            HubMixinTypeError: before any download, naming the override and the option.
+        """
+        var_keyword = next((n for n, p in parameters.items() if p.kind is p.VAR_KEYWORD), None)
+        if var_keyword is None or _named(parameters, "model_kwargs") or not _loader_is_own(cls):
+            return
+        if not passes_on_whole(cls._from_pretrained, var_keyword):
+            return
+        taken = cls._hub_keyword_parameters()  # (with the framework base's keywords its **kwargs takes)
+        init = {n for n, p in taken.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        defaults = cls._hub_extra_defaults
+        stranded = [
+            f"{k}={v!r}"
+            for k, v in load_kwargs.items()
+            if not _named(parameters, k)
+            and k not in init
+            and not cls._hub_init_takes(k)
+            and not same_value(v, defaults.get(k))
+        ]
+        if stranded:
+            owner = cls._from_pretrained.__qualname__
+            raise HubMixinTypeError(
+                f"{cls.__qualname__}.from_pretrained: {', '.join(stranded)} given, but {owner} does not accept it: "
+                f"it builds cls(**{var_keyword}) itself, so the option would only reach __init__. Name it in that "
+                f"override's parameters and apply it, or pass **{var_keyword} on to super()._from_pretrained"
+            )
 
     @classmethod
     def _hub_read_config_for(cls, model_id: str, download: DownloadOptions) -> tuple[dict[str, Any], Path] | None:
@@ -1339,12 +1389,34 @@ class ModelHubMixinBase(HfMixinHelpers):
         return forwarded
 
     @classmethod
+    def _hub_kwargs_end(cls) -> bool:
+        """Whether ``__init__``'s ``**kwargs``, passed on from base to base (read from their source, as
+        :meth:`_hub_forwarded_parameters` reads it), ends at a base's ``__init__`` taking no ``**kwargs``: then a
+        keyword that no ``__init__`` on the way names is an error (a typo), which ``from_pretrained`` can say
+        before any download. ``False`` where the way is not known to the end (a framework's own class, a source
+        that cannot be read, ``**kwargs`` kept or read on the way)."""
+        call = super_call(cls.__init__, _next_init_class(cls, cls.__init__))
+        passes_on = kwargs_only_passed_on(_unwrapped(cls.__init__))
+        for _, init, parameters in _base_inits(cls):
+            if _unwrapped(init) is _unwrapped(cls.__init__):  # (inherited: the class has no __init__ of its own)
+                continue
+            if not (call.known and call.kwargs and passes_on):
+                return False
+            if not takes_any_keyword(parameters):
+                return True
+            call = super_call(init, _next_init_class(cls, init))
+            passes_on = kwargs_only_passed_on(_unwrapped(init))
+        return False
+
+    @classmethod
     def _hub_decode_argument(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:
         """The ``__init__`` argument ``key`` from its ``config.json`` value: by its annotation, checked first; else
         (no annotation, or a loose one) as its default's type (by a declared coder, or a tuple or enum)."""
         decoded = value
+        parameter = cls._hub_mixin_init_parameters.get(key)
         if key in hints:
-            _check_config_type(hints[key], value, coders, source, key)
+            bools = parameter is not None and isinstance(parameter.default, bool)
+            _check_config_type(hints[key], value, coders, source, key, bool_number=bools)
             decoded = _decoded(hints[key], value, coders, source, key)
         declared = cls._hub_mixin_coders  # the class's and its framework's, not the built-in path coder
         if decoded is value and loose_annotation(hints.get(key, Any), declared):
@@ -1528,23 +1600,54 @@ def _overridden(cls: type, name: str) -> bool:
     return owner is not None and not owner.__module__.endswith("._generated._methods")
 
 
-def _check_override_takes(cls: type, options: dict[str, Any]) -> None:
-    """Raise where ``cls``'s own ``save_pretrained`` cannot take the save ``options`` given to ``push_to_hub``."""
-    parameters = inspect.signature(cls.save_pretrained).parameters  # type: ignore[attr-defined]
+def _warn_hub_options_ignored(method: str, given: str | os.PathLike[str], download: DownloadOptions) -> None:
+    """Warn that the options only a Hub repository has (``revision``, ``force_download``) do nothing for the
+    local directory ``given`` (which wins over a repository of the same name)."""
+    ignored = [f"revision={download.revision!r}"] if download.revision is not None else []
+    ignored += ["force_download=True"] if download.force_download else []
+    if ignored:
+        warn_user(
+            f"{method}: {os.fspath(given)!r} is a local directory, which is loaded as it is: {', '.join(ignored)} "
+            "only applies to a Hub repository; to load the Hub's, run from another directory or move that folder",
+            UserWarning,
+        )
+
+
+def _own_method(instance: object, name: str) -> bool:
+    """Whether ``instance``'s method ``name`` is the user's: a class's override, or set on the instance itself
+    (a wrapper, a ``Mock``), which huggingface_hub's mixin calls as well."""
+    return name in getattr(instance, "__dict__", {}) or _overridden(type(instance), name)
+
+
+def _signature_parameters(function: Any) -> Mapping[str, inspect.Parameter]:
+    """The parameters of the callable ``function``; any keyword where it has no signature to read."""
+    try:
+        return inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return {"kwargs": inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)}
+
+
+def _check_override_takes(owner: str, save_pretrained: Any, options: dict[str, Any]) -> None:
+    """Raise where the model's own ``save_pretrained`` (bound) cannot take the save ``options`` given to
+    ``push_to_hub``."""
+    parameters = _signature_parameters(save_pretrained)
     if takes_any_keyword(parameters):
         return
     names = {name for name, p in parameters.items() if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
     refused = sorted(set(options) - names)
     if refused:
+        called = getattr(save_pretrained, "__qualname__", f"{owner}.save_pretrained")
         raise HubMixinTypeError(
-            f"{cls.__qualname__}.push_to_hub: {', '.join(f'{name}=' for name in refused)} given, but "
-            f"{cls.__qualname__}.save_pretrained, which push_to_hub saves through (as huggingface_hub does), does "
-            "not take it: add it to that override's parameters (or **kwargs passed to super().save_pretrained)"
+            f"{owner}.push_to_hub: {', '.join(f'{name}=' for name in refused)} given, but {called}, which "
+            "push_to_hub saves through (as huggingface_hub does), does not take it: add it to that override's "
+            "parameters (or **kwargs passed to super().save_pretrained)"
         )
 
 
-def _check_config_type(annotation: Any, value: Any, coders: Coders, source: str, key: str) -> None:
-    found = json_type_mismatch(annotation, value, coders)
+def _check_config_type(
+    annotation: Any, value: Any, coders: Coders, source: str, key: str, *, bool_number: bool = False
+) -> None:
+    found = json_type_mismatch(annotation, value, coders, bool_number=bool_number)
     if found is not None:
         raise ConfigTypeError(source, f"{key}{found.where}", found.expected, found.found)
 
@@ -1623,8 +1726,13 @@ def _suggesting(method: Callable[..., Any]) -> Callable[..., Any]:
         try:
             signature.bind(*args, **kwargs)
         except TypeError:
+            if not args or not isinstance(args[0], ModelHubMixinBase):  # ``MyModel.push_to_hub("me/model")``
+                raise HubMixinTypeError(
+                    f"{method.__name__} is a method of a model, not of its class: build the model first, then call "
+                    f"it on the model (`model = MyModel(...)`, `model.{method.__name__}(...)`)"
+                ) from None
             parameters = dict(signature.parameters)
-            owner = type(args[0]).__qualname__ if args else method.__qualname__.rpartition(".")[0]
+            owner = type(args[0]).__qualname__
             check_keywords(f"{owner}.{method.__name__}", kwargs, parameters, parameters)
             raise
         return method(*args, **kwargs)
@@ -1676,6 +1784,17 @@ def _missing_names(error: Exception) -> list[str]:
         return [error.args[0]] if error.args and isinstance(error.args[0], str) else []
     found = _MISSING_ARGUMENTS.search(str(error)) if isinstance(error, TypeError) else None
     return re.findall(r"'([^']+)'", found.group(1)) if found else []
+
+
+def _base_loader_is_frameworks(cls: type) -> bool:
+    """Whether the ``_from_pretrained`` that ``super()`` reaches from ``cls``'s own is a framework's (which takes
+    the download options, its load extras and ``__init__``'s arguments), not another override's."""
+    owner = _defining(cls, "_from_pretrained")
+    if owner is None:
+        return False
+    mro = cls.__mro__
+    base = next((k for k in mro[mro.index(owner) + 1 :] if "_from_pretrained" in vars(k)), None)
+    return base is not None and _builds_from_arguments(base)
 
 
 def _loader_is_own(cls: type) -> bool:

@@ -87,7 +87,15 @@ def check_keywords(
             raise HubMixinTypeError(f"{method}() got an unexpected keyword argument {name!r}{hint}")
 
 
-_SYNONYMS = {"revision": "branch", "branch": "revision", "map_location": "device", "device": "map_location"}
+_SYNONYMS = {
+    "revision": "branch",
+    "branch": "revision",
+    "map_location": "device",
+    "device": "map_location",
+    "device_map": "map_location",  # (transformers')
+    "use_auth_token": "token",  # (huggingface_hub's former name)
+    "torch_dtype": "dtype",
+}
 """Keywords of one method given to the other: a push names its branch, a load its revision (and torch's
 ``map_location`` is a device)."""
 

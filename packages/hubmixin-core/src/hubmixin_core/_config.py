@@ -406,7 +406,7 @@ def _integral_float(annotation: Any, value: Any) -> bool:
 
 
 _JSON_TYPES: dict[Any, tuple[type, ...]] = {
-    int: (int,),  # a bool too: Python's bool is an int (``x: int = False`` type-checks; huggingface_hub loads it)
+    int: (int,),  # a bool only where the default is one (see json_type_mismatch)
     float: (int, float),  # JSON writes 1.0 as 1.0, but a user may write 1
     bool: (bool,),
     str: (str,),
@@ -434,11 +434,12 @@ class Mismatch(typing.NamedTuple):
     """The part found there."""
 
 
-def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch | None:
+def json_type_mismatch(annotation: Any, value: Any, coders: Coders, *, bool_number: bool = False) -> Mismatch | None:
     """The first part of JSON ``value`` that cannot be of type ``annotation``, or ``None`` if it fits.
 
-    Checked: ``int`` (a ``bool`` too, Python's bool being an int: ``x: int = False``; a float of integral value,
-    JSON having one number type: decoded as an int), ``float`` (``int`` and ``bool`` accepted), ``bool``, ``str``,
+    Checked: ``int`` (a float of integral value, JSON having one number type: decoded as an int; a ``bool`` only
+    with ``bool_number``, where the argument's default is a bool: ``x: int = False``, Python's bool being an int),
+    ``float`` (``int`` accepted; a ``bool`` as for ``int``), ``bool``, ``str``,
     ``None``, ``Literal``, unions of those, ``list``/``tuple``/``dict`` and their generics, and the fields of
     dataclasses (a field's own default, in its JSON form, is taken whatever its annotation says, as
     huggingface_hub takes it); types with a coder, enums and other classes are left to their decoding.
@@ -455,7 +456,7 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch 
         return None
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Annotated:
-        return json_type_mismatch(args[0], value, coders)
+        return json_type_mismatch(args[0], value, coders, bool_number=bool_number)
     if origin is typing.Literal:
         if any(type(value) is type(a) and value == a for a in args):
             return None
@@ -463,7 +464,7 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch 
     if _coder_for(annotation, coders) is not None:  # the coder's JSON form, whatever its type: the decoder checks it
         return None
     if origin is typing.Union or origin is types.UnionType:
-        each = [json_type_mismatch(member, value, coders) for member in args]
+        each = [json_type_mismatch(member, value, coders, bool_number=bool_number) for member in args]
         if any(m is None for m in each):
             return None
         members = [m for m, member in zip(each, args, strict=True) if member is not type(None)]
@@ -472,6 +473,8 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch 
         return Mismatch("", describe_type(annotation), value)
     if annotation in _JSON_TYPES:
         ok = isinstance(value, _JSON_TYPES[annotation]) or _integral_float(annotation, value)
+        if isinstance(value, bool) and annotation in (int, float):  # ``true`` for ``hidden: int = 4`` is a mistake
+            ok = bool_number
         return None if ok else Mismatch("", describe_type(annotation), value)
     if origin in (list, tuple) or annotation in (list, tuple):
         if not isinstance(value, list):
@@ -508,7 +511,8 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders) -> Mismatch 
         hints = _type_hints(annotation, coders)
         for f in dataclasses.fields(annotation):
             if f.init and f.name in value and not is_field_default(f, value[f.name], coders):
-                found = json_type_mismatch(hints.get(f.name, Any), value[f.name], coders)
+                bools = isinstance(f.default, bool)
+                found = json_type_mismatch(hints.get(f.name, Any), value[f.name], coders, bool_number=bools)
                 if found is not None:
                     return found._replace(where=f".{f.name}{found.where}")
     return None

@@ -16,6 +16,8 @@ __all__ = [
     "SuperCall",
     "builds_from_own_values",
     "builds_with_positional",
+    "forwards_whole",
+    "kwargs_only_passed_on",
     "passes_on_whole",
     "super_call",
     "supplied_arguments",
@@ -123,6 +125,56 @@ def passes_on_whole(method: Callable[..., Any], name: str) -> bool:
     which may take options of its own), or its source cannot be read."""
     found = _builds(method)
     return found is not None and found.whole == name
+
+
+def forwards_whole(method: Callable[..., Any], name: str) -> bool:
+    """Whether ``method`` (a ``_from_pretrained``) uses its ``**name`` only to pass it on whole to its base's
+    (``super()._from_pretrained(..., **model_kwargs)``, huggingface_hub's integration pattern): then each keyword
+    in it is one that loader takes. ``False`` where it reads it, or its source cannot be read."""
+    function = getattr(method, "__func__", method)  # (a classmethod's, bound anew at each access)
+    try:
+        return _read_forwards(function, name)
+    except TypeError:  # not hashable (a mock's stand-in): nothing to read
+        return False
+
+
+@functools.cache
+def _read_forwards(function: Callable[..., Any], name: str) -> bool:
+    tree = _source_tree(function)
+    node = None if tree is None else next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
+    if node is None or node.args.kwarg is None or node.args.kwarg.arg != name:
+        return False
+    calls = [
+        c
+        for c in ast.walk(node)
+        if isinstance(c, ast.Call)
+        and isinstance(c.func, ast.Attribute)
+        and c.func.attr == "_from_pretrained"
+        and _is_super(c.func.value)
+    ]
+    passed = [k for c in calls for k in c.keywords if k.arg is None and _is(k.value, name)]
+    uses = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name]
+    return bool(passed) and len(uses) == len(passed)
+
+
+@functools.cache
+def kwargs_only_passed_on(init: Callable[..., Any]) -> bool:
+    """Whether ``init`` uses its ``**kwargs`` only to pass them on whole (``super().__init__(**kwargs)``), never
+    reading or popping one (``kwargs.pop("extra")``: a keyword of its own). ``False`` where its source cannot be
+    read."""
+    tree = _source_tree(init)
+    node = None if tree is None else next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
+    if node is None or node.args.kwarg is None:
+        return False
+    name = node.args.kwarg.arg
+    passed = [k for c in ast.walk(node) if isinstance(c, ast.Call) for k in c.keywords if k.arg is None]
+    uses = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name]
+    return len(uses) == len([k for k in passed if _is(k.value, name)]) > 0
+
+
+def _is_super(node: ast.expr) -> bool:
+    """``super()`` or ``super(Cls, cls)``."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
 
 
 def builds_with_positional(method: Callable[..., Any]) -> bool:

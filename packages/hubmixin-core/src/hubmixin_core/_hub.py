@@ -14,7 +14,13 @@ from importlib import metadata
 from pathlib import Path
 
 from huggingface_hub import CommitInfo, HfApi, constants, hf_hub_download, try_to_load_from_cache
-from huggingface_hub.errors import HfHubHTTPError, HfUriError, LocalEntryNotFoundError, RemoteEntryNotFoundError
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    HfUriError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RemoteEntryNotFoundError,
+)
 from huggingface_hub.file_download import _CACHED_NO_EXIST, repo_folder_name
 from huggingface_hub.utils._paths import filter_repo_objects
 
@@ -114,12 +120,27 @@ def _download(repo_id: str, filename: str, options: DownloadOptions) -> Path:
         )
     except LocalEntryNotFoundError as error:  # the client's message names no file (one shard of six, offline)
         where = f"{repo_id}@{options.revision or 'main'}"
-        message = f"{filename} of {where} is not in the cache and cannot be fetched: {error}"
+        message = f"{filename} of {where} is not in the cache and cannot be fetched: {_why_not_fetched(error, repo_id)}"
         if not Path(repo_id).exists() and not _cached_repo(repo_id, options):  # a mistyped local path, offline
             local = f"{repo_id!r} is neither a local directory ({Path(repo_id).absolute()} does not exist)"
             message = f"{local} nor a repository in the Hub cache; {message}"
         raise LocalEntryNotFoundError(message) from error
     return Path(str(path))
+
+
+def _why_not_fetched(error: LocalEntryNotFoundError, repo_id: str) -> str:
+    """The client's reason, but for offline mode, for which it says to check the connection."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if not constants.is_offline_mode() and not any(isinstance(e, OfflineModeIsEnabled) for e in chain):
+        return str(error)
+    return (
+        "offline mode is on (HF_HUB_OFFLINE is set), so nothing is downloaded: download the repository once "
+        f"online (`hf download {repo_id}`), or unset HF_HUB_OFFLINE"
+    )
 
 
 def _cached_repo(repo_id: str, options: DownloadOptions) -> bool:

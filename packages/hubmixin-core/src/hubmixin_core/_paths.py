@@ -69,6 +69,8 @@ def check_local_location(location: str | Path, takes: str, *, files: bool = Fals
         kind = "is a file, not a directory" if path.exists() else "does not exist"
         repo = _repo_in_url(text)
         hint = f" (for the Hub repository, pass its id: {repo!r})" if repo is not None and not path.exists() else ""
+        if path.is_file():  # (a weights file or config.json given for its folder)
+            hint = f": give its folder, {str(path.parent)!r}"
         raise WeightsNotFoundError(f"{text}: {kind}; {takes}{hint}")
 
 

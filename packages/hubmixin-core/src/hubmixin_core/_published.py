@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import get_token
+from huggingface_hub.utils._paths import filter_repo_objects
 
+from hubmixin_core._generated._options import UploadOptions
 from hubmixin_core.errors import HubMixinValueError
 from hubmixin_core.weights._names import CONFIG_NAME, is_weights_file
 
@@ -19,20 +21,26 @@ _SHORT = 8
 """A token shorter than this is looked for only as a whole value of config.json (a substring would match too much)."""
 
 
-def refuse_published_token(owner: str, folder: Path, token: str | bool | None) -> None:
-    """Refuse to push ``folder`` when a file of it (config.json, the model card, a library's own files; not the
-    weights) holds the token the push authenticates with (``token``, or the one the client finds, as it resolves
-    it): a model argument holding it would publish it. The message names the files and config.json's keys, never
-    the token.
+def refuse_published_token(owner: str, folder: Path, upload: UploadOptions) -> None:
+    """Refuse to push ``folder`` when a file of it that the push uploads (by ``upload``'s ``allow_patterns`` and
+    ``ignore_patterns``: config.json, the model card, a library's own files; not the weights) holds the token the
+    push authenticates with (``upload.token``, or the one the client finds, as it resolves it): a model argument
+    holding it would publish it. The message names the files and config.json's keys, never the token.
 
     Raises:
         HubMixinValueError: before anything is uploaded.
     """
-    secret = _token_sent(token)
+    secret = _token_sent(upload.token)
     if not secret:
         return
-    files = [] if len(secret) < _SHORT else [name for name in _scanned(folder) if _holds(folder / name, secret)]
-    keys = _config_keys_holding(folder / CONFIG_NAME, secret)
+    uploaded = set(
+        filter_repo_objects(
+            _files(folder), allow_patterns=upload.allow_patterns, ignore_patterns=upload.ignore_patterns
+        )
+    )
+    scanned = [name for name in _scanned(folder) if name in uploaded]
+    files = [] if len(secret) < _SHORT else [name for name in scanned if _holds(folder / name, secret)]
+    keys = _config_keys_holding(folder / CONFIG_NAME, secret) if CONFIG_NAME in uploaded else []
     if keys and CONFIG_NAME not in files:
         files.insert(0, CONFIG_NAME)
     if not files:
@@ -56,6 +64,11 @@ def _token_sent(token: str | bool | None) -> str | None:
     if isinstance(token, str):
         return token
     return None if token is False else get_token()
+
+
+def _files(folder: Path) -> list[str]:
+    """The files of ``folder`` (relative POSIX names), as the upload matches its patterns against them."""
+    return [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
 
 
 def _scanned(folder: Path) -> list[str]:

@@ -8,6 +8,7 @@ are. Messages name the file, key, shape or dtype at fault.
 from __future__ import annotations
 
 import builtins
+import functools
 import types
 from collections.abc import Sequence
 from typing import Any, cast
@@ -151,10 +152,18 @@ class ConfigEncodingError(ConfigError, TypeError):
                 "Pass a JSON-compatible value, a dataclass, or declare a coder for this type with "
                 f"`class {cls_name}(..., coders={{{_spelled_type(self.part_type)}: (encode, decode)}})`."
             )
+            if _is_function_type(self.part_type):
+                advice += f" For a function, take its name instead (`{parameter}: str`) and look it up in __init__."
         super().__init__(
             f"{cls_name}: argument {parameter!r} of type {_type_name(value_type)}{at} cannot be encoded into "
             f"config.json. {advice}"
         )
+
+
+def _is_function_type(type_: type) -> bool:
+    """Whether ``type_`` is a function's class (a jitted function's is a private one: ``PjitFunction``)."""
+    functions = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial)
+    return issubclass(type_, functions) or "Function" in type_.__name__
 
 
 def _spelled_type(type_: type) -> str:
@@ -164,6 +173,8 @@ def _spelled_type(type_: type) -> str:
         name = next((n for n, t in vars(types).items() if t is type_ and not n.startswith("_")), None)
         if name is not None:
             return f"types.{name}"
+    if any(part.startswith("_") for part in type_.__module__.split(".")):  # not exported (``jaxlib._jax``)
+        return f"{type_.__module__}.{type_.__qualname__}"
     return type_.__qualname__
 
 

@@ -78,6 +78,7 @@ from hubmixin_core._forwarding import (
     super_call,
     supplied_arguments,
 )
+from hubmixin_core._frameworks import check_framework_base
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hf_compat import HfMixinHelpers
 from hubmixin_core._hub import locate_file, one_commit, upload_folder
@@ -157,6 +158,9 @@ class ModelHubMixinBase(HfMixinHelpers):
     _hub_mixin_inject_config: ClassVar[bool] = False
     """Whether ``_from_pretrained`` named ``config`` when the class was made (huggingface_hub's flag: a mock put in
     its place later, as in tests written for huggingface_hub, still gets the config)."""
+    _hub_mixin_framework: ClassVar[str | None] = None
+    """The framework package's name (``"torch"``, ``"flax"``, ``"keras"``): its mixin on another framework's model
+    class is refused when the class is defined."""
     _hub_mixin_kwargs_names: ClassVar[frozenset[str] | None] = None
     """The keywords an ``__init__``'s ``**kwargs`` can take, where the framework's base class takes them all
     (Keras' ``Layer``: ``name``, ``dtype``, ``trainable`` ...): a misspelled one is then refused before any
@@ -192,6 +196,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             if not kwargs or "keyword" not in str(error):
                 raise
             raise _unknown_class_keywords(cls, kwargs) from error
+        check_framework_base(cls, cls._hub_mixin_framework)
         cls._hub_mixin_info = (
             CardInfo.from_info(cls._hub_mixin_info)
             .derive(

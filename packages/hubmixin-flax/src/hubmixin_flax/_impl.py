@@ -169,6 +169,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
     """Hand-written core of :class:`hubmixin_flax.FlaxModelHubMixin`; use that class, not this one."""
 
     _hub_builds_from_arguments = True  # _from_pretrained calls cls(**model_kwargs): core checks them first
+    _hub_mixin_framework = "flax"
 
     _hub_mixin_json_forms_taken = tuple(DTYPE_CODERS)  # JAX takes a dtype's name wherever it takes a dtype
     # The run's own, never saved: the devices (the load's sharding= mesh fills them) and RNG streams under any

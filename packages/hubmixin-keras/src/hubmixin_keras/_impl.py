@@ -359,6 +359,7 @@ class KerasHubMixinBase(ModelHubMixin):
     """Hand-written core of :class:`hubmixin_keras.KerasModelHubMixin`; use that class, not this one."""
 
     _hub_builds_from_arguments = True  # _from_pretrained calls cls(**model_kwargs): core checks them first
+    _hub_mixin_framework = "keras"
 
     _hub_mixin_config_to_kwargs = False  # a Keras model's **kwargs are Layer's (name, dtype, trainable)
     _hub_mixin_kwargs_names = _LAYER_KEYWORDS

@@ -85,6 +85,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
     """Hand-written core of :class:`hubmixin_torch.PyTorchModelHubMixin`; use that class, not this one."""
 
     _hub_builds_from_arguments = True  # _from_pretrained calls cls(**model_kwargs): core checks them first
+    _hub_mixin_framework = "torch"
 
     def _hub_write_weights(
         self,

@@ -15,7 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from hubmixin_core.errors import WeightsError, WeightsFileError, WeightsKeyError
+from hubmixin_core.errors import WeightsDtypeError, WeightsError, WeightsFileError, WeightsKeyError
 from hubmixin_torch import PyTorchModelHubMixin
 
 
@@ -287,3 +287,21 @@ def test_float4_is_refused_by_hubmixin(tmp_path: Path) -> None:
     save_file({"codes": codes}, tmp_path / "model.safetensors")
     with pytest.raises(WeightsFileError, match=r"'codes' has dtype F4, which hubmixin does not load into torch"):
         Codes.from_pretrained(tmp_path)
+
+
+class Positions(nn.Module, PyTorchModelHubMixin):
+    """Position ids as PyTorch keeps them (int64), or as a JAX port without 64-bit mode saves them (int32)."""
+
+    def __init__(self, wide: bool = True) -> None:
+        super().__init__()
+        self.register_buffer("ids", torch.arange(5, dtype=torch.int64 if wide else torch.int32) * 3)
+
+
+def test_integers_widening_without_loss_load_under_strict(tmp_path: Path) -> None:
+    Positions(wide=False).save_pretrained(tmp_path / "narrow")
+    loaded = Positions.from_pretrained(tmp_path / "narrow", strict=True, model_kwargs={"wide": True})
+    ids = loaded.get_buffer("ids")
+    assert ids.dtype == torch.int64 and ids.tolist() == [0, 3, 6, 9, 12]
+    Positions(wide=True).save_pretrained(tmp_path / "wide")
+    with pytest.raises(WeightsDtypeError, match=r"'ids'.*I32.*I64|'ids'.*I64.*I32"):
+        Positions.from_pretrained(tmp_path / "wide", strict=True, model_kwargs={"wide": False})

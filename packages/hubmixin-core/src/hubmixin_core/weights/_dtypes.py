@@ -18,6 +18,7 @@ __all__ = [
     "floating_dtype_name",
     "is_floating",
     "numpy_dtype",
+    "widens_integer",
 ]
 
 ARRAY_DTYPE_NAMES: dict[str, str] = {
@@ -47,6 +48,15 @@ _FROM_ML_DTYPES = frozenset({"BF16", "F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5
 _NATIVE: dict[str, np.dtype[Any]] = {
     name: np.dtype(type_name) for name, type_name in ARRAY_DTYPE_NAMES.items() if name not in _FROM_ML_DTYPES
 }
+
+
+def widens_integer(stored: str, wanted: str) -> bool:
+    """Whether integers of the safetensors dtype ``stored`` convert to ``wanted`` without loss (``I32`` to ``I64``,
+    ``U8`` to ``I16``; not the reverse, nor booleans)."""
+    one, two = _NATIVE.get(stored), _NATIVE.get(wanted)
+    if one is None or two is None or one.kind not in "iu" or two.kind not in "iu":
+        return False
+    return bool(np.can_cast(one, two, casting="safe"))
 
 
 @functools.cache

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from hubmixin_core.errors import WeightsDtypeError, WeightsKeyError, WeightsShapeError, format_names
 from hubmixin_core.weights._check import key_differences, raise_mismatches
 from hubmixin_core.weights._checkpoint import Checkpoint
-from hubmixin_core.weights._dtypes import is_floating
+from hubmixin_core.weights._dtypes import is_floating, widens_integer
 from hubmixin_core.weights._header import TensorInfo
 
 __all__ = ["MISSING_BYTES_FLOOR", "LoadReport", "check_checkpoint", "check_missing_size", "HeldReports"]
@@ -93,7 +93,8 @@ def check_checkpoint(
 
     The policy every framework package follows: a shape mismatch is an error whatever ``strict`` says (the
     tensor cannot be loaded); with ``strict``, a dtype mismatch is an error unless ``convert_floating`` (the
-    user asked for a floating dtype) and both dtypes are floating, and missing or unexpected keys are errors.
+    user asked for a floating dtype) and both dtypes are floating, or the file's integers widen into the model's
+    without loss (a JAX port's int32 position ids into PyTorch's int64), and missing or unexpected keys are errors.
     Without ``strict`` dtypes are converted to the model's and the keys are only reported, except between floating
     and integer tensors: those are refused always (integer codes of a quantized layer are no weights).
 
@@ -141,7 +142,7 @@ def _mismatch(
         detail = _COMPLEX_DETAIL if "C" in (want.dtype[0], got.dtype[0]) else _KIND_DETAIL
         return WeightsDtypeError(source, key, want.dtype, got.dtype, detail=detail)
     convertible = convert_floating and is_floating(want.dtype) and is_floating(got.dtype)
-    if strict and want.dtype != got.dtype and not convertible:
+    if strict and want.dtype != got.dtype and not convertible and not widens_integer(got.dtype, want.dtype):
         return WeightsDtypeError(source, key, want.dtype, got.dtype)
     return None
 

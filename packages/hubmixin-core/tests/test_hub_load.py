@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import replace
@@ -11,8 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from core_models import MLP
-from huggingface_hub import create_repo, upload_file
-from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub import create_repo, create_tag, upload_file
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
 
 from hubmixin_core import DownloadOptions, download_file
 from hubmixin_core._hub import one_commit
@@ -103,6 +109,16 @@ def test_one_commit_pins_each_revision_asked_for_apart(local_hub: LocalHub, tmp_
         older = json.loads(download_file(repo_id, "config.json", replace(options, revision=first.oid)).read_text())
         again = json.loads(download_file(repo_id, "config.json", options).read_text())
     assert (latest["activation"], older["activation"], again["activation"]) == ("gelu", "relu", "gelu")
+
+
+def test_a_mistyped_revision_names_the_branches_and_tags_and_the_closest(local_hub: LocalHub) -> None:
+    repo_id = f"{local_hub.username}/refs"
+    MLP().push_to_hub(repo_id)
+    create_tag(repo_id, tag="v1.0")
+    for revision, guess in (("mian", "; did you mean 'main'?"), ("v1.O", "; did you mean 'v1.0'?"), ("zzzz", "")):
+        refs = rf"has no revision '{revision}' \(branches \['main'\], tags \['v1\.0'\]{re.escape(guess)}\)\. 404"
+        with pytest.raises(RevisionNotFoundError, match=rf"^{repo_id} {refs}"):
+            MLP.from_pretrained(repo_id, revision=revision)
 
 
 def test_an_offline_load_missing_one_shard_names_it(local_hub: LocalHub, tmp_path: Path) -> None:

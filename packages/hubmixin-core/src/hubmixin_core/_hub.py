@@ -20,11 +20,12 @@ from huggingface_hub.errors import (
     LocalEntryNotFoundError,
     OfflineModeIsEnabled,
     RemoteEntryNotFoundError,
+    RevisionNotFoundError,
 )
 from huggingface_hub.file_download import _CACHED_NO_EXIST, repo_folder_name
 from huggingface_hub.utils._paths import filter_repo_objects
 
-from hubmixin_core._checks import expand_location
+from hubmixin_core._checks import closest, expand_location
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._paths import check_local_location, check_relative_path, warn_if_linked_outside
 from hubmixin_core.errors import HubMixinValueError
@@ -125,7 +126,23 @@ def _download(repo_id: str, filename: str, options: DownloadOptions) -> Path:
             local = f"{repo_id!r} is neither a local directory ({Path(repo_id).absolute()} does not exist)"
             message = f"{local} nor a repository in the Hub cache; {message}"
         raise LocalEntryNotFoundError(message) from error
+    except RevisionNotFoundError as error:  # the client's message is a bare 404 naming the URL
+        message = f"{repo_id} has no revision {options.revision!r}{_known_refs(repo_id, options)}"
+        raise RevisionNotFoundError(f"{message}. {error}", response=error.response) from error
     return Path(str(path))
+
+
+def _known_refs(repo_id: str, options: DownloadOptions) -> str:
+    """The branches and tags of ``repo_id`` and the closest to the revision asked for, as a message's tail (empty
+    where the Hub does not say)."""
+    try:
+        refs = HfApi(endpoint=options.endpoint, library_name=_LIBRARY).list_repo_refs(repo_id, token=options.token)
+    except Exception:  # (only a better message is lost)
+        return ""
+    branches, tags = [b.name for b in refs.branches], [t.name for t in refs.tags]
+    guess = closest(str(options.revision), [*branches, *tags])
+    hint = f"; did you mean {guess!r}?" if guess else ""
+    return f" (branches {branches}, tags {tags}{hint})"
 
 
 def _why_not_fetched(error: LocalEntryNotFoundError, repo_id: str) -> str:

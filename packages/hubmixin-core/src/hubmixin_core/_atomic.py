@@ -23,12 +23,14 @@ process or, on Linux, which lists them in ``/proc``, of another, or one of its p
 change what the directory is (another owner or group than the saver's, another user's entries, access control lists,
 a file system mounted inside it), files are moved one at a time, each whole, under an exclusive lock on the target
 that loads share (:func:`reading`), so a load never reads two saves' files: the old save's stale weights removed
-first, then the new save's files, what completes its weights (the index, or ``model.safetensors``) last but one,
+first, and its index (or single files) where the new save writes the same names and more than one weights file (a
+checkpoint saved again with the same shard names: the old index would take the new shards beside the old ones),
+then the new save's files, what completes its weights (the index, or ``model.safetensors``) last but one,
 ``config.json`` last. A kill or failure (Windows refuses to remove or replace a file in use) midway leaves the old
-``config.json`` with the old weights or with none a load would take (a typed error); only a kill between the last
-two moves leaves the new weights beside the old ``config.json``. Where the target's parent cannot be written, the
-staging directory is made inside the target, and files are moved so too. A symlink to a directory is followed: the
-save goes where it points.
+``config.json`` with the old weights or with none a load would take (a typed error); only a kill after the last
+weights file moved in, before ``config.json`` does, leaves the new weights beside the old ``config.json``. Where
+the target's parent cannot be written, the staging directory is made inside the target, and files are moved so too.
+A symlink to a directory is followed: the save goes where it points.
 
 The target gets the permissions a plain ``mkdir`` would give under the user's umask (the set-group-ID bit of a
 group-shared parent included; an existing one keeps its own, its owner and its group); files get those ``open``
@@ -372,14 +374,19 @@ def _move_into(staging: Path, target: Path, managed: Callable[[str], bool]) -> N
     lock on ``target``, so that no load (:func:`reading`) sees half of it.
 
     The old save's stale files (an old single file where shards come, old shards and index where a single file
-    comes) go first, its index before its weights, so that a kill midway leaves no old weights that a load would
-    take beside the new ones: until the new weights are in, the folder holds the old ``config.json`` and no
-    loadable weights. Then weights, their index, ``config.json`` last.
+    comes) go first, its index before its weights; so do the old files that complete weights which the save
+    rewrites (an index naming the same shard files, a ``model.safetensors`` beside another folder's), where it
+    writes more than one weights file. So a kill midway leaves no old weights that a load would take beside the
+    new ones: until the new weights are in, the folder holds the old ``config.json`` and no loadable weights. Then
+    weights, their index, ``config.json`` last.
     """
     written = {p.relative_to(staging).as_posix() for p in staging.rglob("*") if not p.is_dir()}
     folders = [target, *(target / p.relative_to(staging) for p in staging.rglob("*") if _real_dir(p))]
     with _naming_target(target), _locking(target, exclusive=True):
         _remove_stale(target, folders, written, managed)
+        for path in _superseded(staging, target, written):
+            with _writable(path.parent), _in_use(path, target):
+                path.unlink()
         for name in sorted(written, key=_move_order):
             destination = target / name
             if destination.exists() and not destination.is_file():
@@ -407,24 +414,53 @@ def _remove_stale(target: Path, folders: list[Path], written: set[str], managed:
             path.unlink()
 
 
+def _superseded(staging: Path, target: Path, written: set[str]) -> list[Path]:
+    """The target's files that complete weights (see :func:`_completes_weights`) which the save rewrites, indexes
+    first, where it writes more than one weights file: an old index left while the shards it names are replaced
+    one by one would make a load take old and new shards together (a checkpoint saved again with the same shard
+    names), and an old single file would be taken beside a new one in another folder. (A save of one weights file
+    replaces it in one step: no one sees a mix, and the old save stays loadable until then.)"""
+    weights = [name for name in written if name.endswith((".safetensors", ".index.json"))]
+    if len(weights) < 2:
+        return []
+    old = []
+    for name in sorted(weights, key=lambda n: not n.endswith(".index.json")):
+        path = target / name
+        if _completes_weights(name) and path.is_file() and not path.samefile(staging / name):  # (not a kept link)
+            old.append(path)
+    return old
+
+
 def _replace_in_use(source: Path, destination: Path, target: Path) -> None:
     """:func:`_replace_file`, saying why Windows refused: a file in use there cannot be replaced."""
-    try:
+    with _in_use(destination, target):
         _replace_file(source, destination)
+
+
+@contextlib.contextmanager
+def _in_use(path: Path, target: Path) -> Iterator[None]:
+    """Windows' refusal to replace or remove ``path`` in the block said as such: a file in use there cannot be."""
+    try:
+        yield
     except PermissionError as e:
         if sys.platform == "win32":
-            name = destination.relative_to(target).as_posix()
+            name = path.relative_to(target).as_posix()
             detail = "Windows replaces no file a program holds open or mapped, such as a model loaded from this folder"
             raise HubMixinOSError(e.errno, f"cannot save into {target}: {name} is in use ({detail})") from e
         raise
+
+
+def _completes_weights(name: str) -> bool:
+    """Whether a load takes the file ``name`` as a whole checkpoint: an index, or a single ``model.safetensors``."""
+    base = name.rpartition("/")[2]
+    return base.endswith(".index.json") or base == "model.safetensors"
 
 
 def _move_order(name: str) -> tuple[bool, bool, str]:
     """Weights first, then what completes them (their index, or a single ``model.safetensors``), ``config.json``
     last: a save failing midway (Windows refuses to replace a file in use) leaves the old config, and only a kill
     between the last two moves leaves new weights beside it."""
-    base = name.rpartition("/")[2]
-    return name == "config.json", base.endswith(".index.json") or base == "model.safetensors", name
+    return name == "config.json", _completes_weights(name), name
 
 
 def _replace_file(source: Path, destination: Path) -> None:

@@ -73,10 +73,12 @@ from hubmixin_core._forwarding import (
     builds_from_own_values,
     builds_with_positional,
     forwards_whole,
+    keywords_read,
     kwargs_only_passed_on,
     passes_on_whole,
     super_call,
     supplied_arguments,
+    wrapper_changes_signature,
 )
 from hubmixin_core._frameworks import check_framework_base
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
@@ -672,7 +674,7 @@ class ModelHubMixinBase(HfMixinHelpers):
     ) -> CommitInfo | None:
         if not isinstance(save_directory, str | os.PathLike):
             raise HubMixinTypeError(f"save_directory must be a path, got {type(save_directory).__qualname__}")
-        save_directory = Path(save_directory).expanduser()  # as from_pretrained expands it
+        save_directory = Path(expand_location(Path(save_directory)))  # as from_pretrained expands it
         # What is called: the instance's own push_to_hub too (a wrapper, a Mock), as huggingface_hub calls it.
         push = _signature_parameters(self.push_to_hub) if push_to_hub else None  # type: ignore[attr-defined]
         if push_kwargs:  # only an overriding push_to_hub may take more keywords: checked before writing anything
@@ -1020,8 +1022,16 @@ class ModelHubMixinBase(HfMixinHelpers):
         needed = {name: kind for name, kind in unsaved.items() if name not in optional}
         if defer:
             return {name: kind for name, kind in needed.items() if name not in model_kwargs}
-        check_unsaved(cls.__qualname__, needed, model_kwargs, runtime, cls._hub_mixin_runtime_option)
+        check_unsaved(
+            cls.__qualname__, needed, model_kwargs, runtime, cls._hub_mixin_runtime_option, cls._hub_coded_type_names()
+        )
         return {}
+
+    @classmethod
+    def _hub_coded_type_names(cls) -> set[str]:
+        """The names config.json records for the types a coder (the class's or a built-in one) now saves: an older
+        save left them out."""
+        return {t.__qualname__ for t in cls._all_coders() if isinstance(t, type)}
 
     @classmethod
     def _hub_runtime_type_names(cls) -> set[str]:
@@ -1039,7 +1049,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         given = set(received)
         if any(name.startswith("*") for name in given):  # (named by the base's parameters they reach)
             given.update(cls._hub_varargs_names())
-        check_unsaved(cls.__qualname__, needed, given, cls._hub_runtime_type_names(), cls._hub_mixin_runtime_option)
+        runtime, coded = cls._hub_runtime_type_names(), cls._hub_coded_type_names()
+        check_unsaved(cls.__qualname__, needed, given, runtime, cls._hub_mixin_runtime_option, coded)
 
     @classmethod
     def _hub_check_failed_build(
@@ -1156,9 +1167,10 @@ class ModelHubMixinBase(HfMixinHelpers):
         cls, parameters: Mapping[str, inspect.Parameter], load_kwargs: dict[str, Any]
     ) -> None:
         """Refuse the load extras (``dtype``, ``key_mapping``) asked for that an override written for
-        huggingface_hub would only hand to ``__init__``: it does not name them, and passes its ``**kwargs`` whole
-        to ``cls(...)``, so the framework's base never applies them (an ``__init__`` taking ``**kwargs`` drops
-        them). One that ``__init__`` names is its argument, and goes there.
+        huggingface_hub would hand to an ``__init__`` that provably drops them: the override does not name them,
+        and passes its ``**kwargs`` whole to ``cls(...)``, so the framework's base never applies them, and
+        ``__init__`` neither names them nor reads them from its ``**kwargs`` (``kwargs.get("dtype")`` does, as
+        huggingface_hub lets it). Where what ``__init__``'s ``**kwargs`` do is not known, they go there.
 
         Raises:
             HubMixinTypeError: before any download, naming the override and the option.
@@ -1169,7 +1181,10 @@ class ModelHubMixinBase(HfMixinHelpers):
         if not passes_on_whole(cls._from_pretrained, var_keyword):
             return
         taken = cls._hub_keyword_parameters()  # (with the framework base's keywords its **kwargs takes)
-        init = {n for n, p in taken.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        read = cls._hub_init_reads() if takes_any_keyword(taken) else frozenset()
+        if read is None:
+            return
+        init = {n for n, p in taken.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)} | read
         defaults = cls._hub_extra_defaults
         stranded = [
             f"{k}={v!r}"
@@ -1183,9 +1198,18 @@ class ModelHubMixinBase(HfMixinHelpers):
             owner = cls._from_pretrained.__qualname__
             raise HubMixinTypeError(
                 f"{cls.__qualname__}.from_pretrained: {', '.join(stranded)} given, but {owner} does not accept it: "
-                f"it builds cls(**{var_keyword}) itself, so the option would only reach __init__. Name it in that "
-                f"override's parameters and apply it, or pass **{var_keyword} on to super()._from_pretrained"
+                f"it builds cls(**{var_keyword}) itself, and {cls.__qualname__}.__init__ neither names it nor reads "
+                f"it from its **kwargs, so it would be dropped. Name it in that override's parameters and apply it, "
+                f"or pass **{var_keyword} on to super()._from_pretrained"
             )
+
+    @classmethod
+    def _hub_init_reads(cls) -> frozenset[str] | None:
+        """The keywords ``__init__`` reads from its ``**kwargs`` where it does nothing else with them (any other is
+        dropped); ``None`` where not known (passed on, a decorator taking keywords of its own, no source)."""
+        if wrapper_changes_signature(cls.__init__):
+            return None
+        return keywords_read(_unwrapped(cls.__init__))
 
     @classmethod
     def _hub_read_config_for(cls, model_id: str, download: DownloadOptions) -> tuple[dict[str, Any], Path] | None:
@@ -1399,13 +1423,13 @@ class ModelHubMixinBase(HfMixinHelpers):
         :meth:`_hub_forwarded_parameters` reads it), ends at a base's ``__init__`` taking no ``**kwargs``: then a
         keyword that no ``__init__`` on the way names is an error (a typo), which ``from_pretrained`` can say
         before any download. ``False`` where the way is not known to the end (a framework's own class, a source
-        that cannot be read, ``**kwargs`` kept or read on the way)."""
+        that cannot be read, ``**kwargs`` kept or read on the way, a decorator taking keywords of its own)."""
         call = super_call(cls.__init__, _next_init_class(cls, cls.__init__))
-        passes_on = kwargs_only_passed_on(_unwrapped(cls.__init__))
+        passes_on = kwargs_only_passed_on(_unwrapped(cls.__init__)) and not wrapper_changes_signature(cls.__init__)
         for _, init, parameters in _base_inits(cls):
             if _unwrapped(init) is _unwrapped(cls.__init__):  # (inherited: the class has no __init__ of its own)
                 continue
-            if not (call.known and call.kwargs and passes_on):
+            if not (call.known and call.kwargs and passes_on) or wrapper_changes_signature(init):
                 return False
             if not takes_any_keyword(parameters):
                 return True

@@ -10,6 +10,7 @@ import builtins
 import difflib
 import inspect
 import logging
+import os
 import types
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
@@ -115,10 +116,11 @@ def check_unsaved(
     given: Collection[str],
     runtime: Collection[str] = (),
     runtime_option: str | None = None,
+    coded: Collection[str] = (),
 ) -> None:
     """Refuse to build a model without the ``__init__`` arguments its ``config.json`` says were not saved
     (``unsaved``: their type names; those in ``runtime`` belong to the run, as a JAX mesh does, and the loader's
-    option ``runtime_option``, if any, gives them).
+    option ``runtime_option``, if any, gives them; those in ``coded`` have a coder now, which an older save lacked).
 
     Raises:
         MissingArgumentError: names each missing argument, why it was not saved, and how to give it.
@@ -136,6 +138,11 @@ def check_unsaved(
             if runtime_option is not None:
                 give = f"give it with {owner}.from_pretrained(..., {runtime_option}=...), or {call}"
             lines.append(f"  - {name!r} (a {kind}): it belongs to the run, so it is never saved; {give}")
+        elif kind in coded:
+            lines.append(
+                f"  - {name!r} (a {kind}): config.json was written before a {kind} could be saved, so it was left "
+                f"out; {give} once, and save the model again: config.json then holds it"
+            )
         else:
             lines.append(
                 f"  - {name!r} (a {kind}): JSON cannot hold it, so it was left out of config.json; {give}, or "
@@ -237,10 +244,13 @@ def unknown_config_keys(config: Mapping[str, object], parameters: Mapping[str, i
 
 
 def expand_location(location: str | Path) -> str | Path:
-    """``~`` expanded in a local path (a ``Path``, or a string starting with ``~``); anything else unchanged."""
-    if isinstance(location, Path):
-        return location.expanduser()
-    return str(Path(location).expanduser()) if location.startswith("~") else location
+    """``~`` expanded in a local path (a ``Path`` or another ``os.PathLike``, or a string starting with ``~``) as
+    ``os.path.expanduser`` and shells expand it: ``~name`` of no user is left as it is (a folder may have that
+    name); anything else unchanged."""
+    if isinstance(location, str) and not location.startswith("~"):
+        return location
+    expanded = os.path.expanduser(location)  # noqa: PTH111 (pathlib's raises RuntimeError for a ~name of no user)
+    return expanded if isinstance(location, str) else Path(expanded)
 
 
 def same_value(value: Any, default: Any) -> bool:

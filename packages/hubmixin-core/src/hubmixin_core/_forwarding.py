@@ -17,10 +17,12 @@ __all__ = [
     "builds_from_own_values",
     "builds_with_positional",
     "forwards_whole",
+    "keywords_read",
     "kwargs_only_passed_on",
     "passes_on_whole",
     "super_call",
     "supplied_arguments",
+    "wrapper_changes_signature",
 ]
 
 
@@ -118,13 +120,28 @@ def _is_base_init(func: ast.Attribute, base: frozenset[str]) -> bool:
     return isinstance(owner, ast.Name) and owner.id in base
 
 
+def wrapper_changes_signature(function: Callable[..., Any]) -> bool:
+    """Whether a decorator on ``function`` (``functools.wraps``) takes other parameters than the function it wraps
+    (transformers' ``@deprecate_kwarg`` renaming a keyword, a wrapper adding ``verbose=``): the wrapped function's
+    source and signature then do not say which keywords a call takes. ``True`` where a signature cannot be read."""
+    function = getattr(function, "__func__", function)  # (a classmethod's, bound anew at each access)
+    while (inner := getattr(function, "__wrapped__", None)) is not None:
+        try:
+            if inspect.signature(function, follow_wrapped=False) != inspect.signature(inner, follow_wrapped=False):
+                return True
+        except (TypeError, ValueError):
+            return True
+        function = inner
+    return False
+
+
 def passes_on_whole(method: Callable[..., Any], name: str) -> bool:
     """Whether ``method`` uses its ``**name`` only to pass it on whole to the model's class
     (``cls(**model_kwargs)``): then each keyword in it is an ``__init__`` argument. ``False`` where the method reads
     it (``model_kwargs.pop("device")``: an option of its own), passes it elsewhere (another ``_from_pretrained``,
     which may take options of its own), or its source cannot be read."""
     found = _builds(method)
-    return found is not None and found.whole == name
+    return found is not None and found.whole == name and not wrapper_changes_signature(method)
 
 
 def forwards_whole(method: Callable[..., Any], name: str) -> bool:
@@ -132,6 +149,8 @@ def forwards_whole(method: Callable[..., Any], name: str) -> bool:
     (``super()._from_pretrained(..., **model_kwargs)``, huggingface_hub's integration pattern): then each keyword
     in it is one that loader takes. ``False`` where it reads it, or its source cannot be read."""
     function = getattr(method, "__func__", method)  # (a classmethod's, bound anew at each access)
+    if wrapper_changes_signature(function):
+        return False
     try:
         return _read_forwards(function, name)
     except TypeError:  # not hashable (a mock's stand-in): nothing to read
@@ -170,6 +189,40 @@ def kwargs_only_passed_on(init: Callable[..., Any]) -> bool:
     passed = [k for c in ast.walk(node) if isinstance(c, ast.Call) for k in c.keywords if k.arg is None]
     uses = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name]
     return len(uses) == len([k for k in passed if _is(k.value, name)]) > 0
+
+
+def keywords_read(init: Callable[..., Any]) -> frozenset[str] | None:
+    """The keywords ``init`` reads from its ``**kwargs`` where it does nothing else with them (``kwargs.get("dtype")``,
+    ``kwargs.pop("dtype")``, ``kwargs["dtype"]``, ``"dtype" in kwargs``): any other keyword is dropped. ``None``
+    where that is not known: no ``**kwargs``, other uses (passed on, stored, looped over), or no source to read."""
+    try:
+        return _read_keywords(init)
+    except TypeError:  # not hashable (a mock's stand-in): nothing to read
+        return None
+
+
+@functools.cache
+def _read_keywords(init: Callable[..., Any]) -> frozenset[str] | None:
+    tree = _source_tree(init)
+    node = None if tree is None else next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
+    if node is None or node.args.kwarg is None:
+        return None
+    name = node.args.kwarg.arg
+    uses = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name]
+    read = [k for n in ast.walk(node) if (k := _keyword_read(n, name)) is not None]
+    return frozenset(read) if len(read) == len(uses) else None
+
+
+def _keyword_read(node: ast.AST, name: str) -> str | None:
+    """The keyword ``node`` reads from the mapping ``name`` by a constant key, if it does."""
+    key: ast.expr | None = None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _is(node.func.value, name):
+        key = node.args[0] if node.func.attr in ("get", "pop") and node.args else None
+    elif isinstance(node, ast.Subscript) and _is(node.value, name):
+        key = node.slice
+    elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In | ast.NotIn):
+        key = node.left if _is(node.comparators[0], name) else None
+    return key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
 
 
 def _is_super(node: ast.expr) -> bool:

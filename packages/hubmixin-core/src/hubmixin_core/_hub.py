@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import random
 import re
+import shlex
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -121,7 +122,8 @@ def _download(repo_id: str, filename: str, options: DownloadOptions) -> Path:
         )
     except LocalEntryNotFoundError as error:  # the client's message names no file (one shard of six, offline)
         where = f"{repo_id}@{options.revision or 'main'}"
-        message = f"{filename} of {where} is not in the cache and cannot be fetched: {_why_not_fetched(error, repo_id)}"
+        why = _why_not_fetched(error, repo_id, options)
+        message = f"{filename} of {where} is not in the cache and cannot be fetched: {why}"
         if not Path(repo_id).exists() and not _cached_repo(repo_id, options):  # a mistyped local path, offline
             local = f"{repo_id!r} is neither a local directory ({Path(repo_id).absolute()} does not exist)"
             message = f"{local} nor a repository in the Hub cache; {message}"
@@ -145,8 +147,9 @@ def _known_refs(repo_id: str, options: DownloadOptions) -> str:
     return f" (branches {branches}, tags {tags}{hint})"
 
 
-def _why_not_fetched(error: LocalEntryNotFoundError, repo_id: str) -> str:
-    """The client's reason, but for offline mode, for which it says to check the connection."""
+def _why_not_fetched(error: LocalEntryNotFoundError, repo_id: str, options: DownloadOptions) -> str:
+    """The client's reason, but for offline mode, for which it says to check the connection (and gives the command
+    fetching what the load asked for: its revision, into its cache)."""
     chain: list[BaseException] = []
     cause: BaseException | None = error
     while cause is not None and cause not in chain:
@@ -156,8 +159,18 @@ def _why_not_fetched(error: LocalEntryNotFoundError, repo_id: str) -> str:
         return str(error)
     return (
         "offline mode is on (HF_HUB_OFFLINE is set), so nothing is downloaded: download the repository once "
-        f"online (`hf download {repo_id}`), or unset HF_HUB_OFFLINE"
+        f"online (`{_download_command(repo_id, options)}`), or unset HF_HUB_OFFLINE"
     )
+
+
+def _download_command(repo_id: str, options: DownloadOptions) -> str:
+    """The ``hf download`` command fetching ``repo_id`` at the revision and into the cache ``options`` ask for."""
+    words = ["hf", "download", repo_id]
+    if options.revision is not None:
+        words += ["--revision", options.revision]
+    if options.cache_dir is not None:
+        words += ["--cache-dir", str(options.cache_dir)]
+    return shlex.join(words)
 
 
 def _cached_repo(repo_id: str, options: DownloadOptions) -> bool:

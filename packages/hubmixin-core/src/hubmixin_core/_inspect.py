@@ -17,6 +17,7 @@ import contextlib
 import importlib
 import json
 import math
+import os
 import struct
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -122,7 +123,7 @@ class CheckpointSummary:
         }
 
 
-def inspect_checkpoint(path_or_repo: str | Path, *, revision: str | None = None) -> CheckpointSummary:
+def inspect_checkpoint(path_or_repo: str | os.PathLike[str], *, revision: str | None = None) -> CheckpointSummary:
     """Summarise a checkpoint from its headers: a ``.safetensors`` file, a save directory, or a Hub repo id.
 
     Local files are validated by `hubmixin_core.weights.read_header`; a repository's headers are fetched with
@@ -136,7 +137,7 @@ def inspect_checkpoint(path_or_repo: str | Path, *, revision: str | None = None)
         ShardIndexError: An index and its shards disagree.
         ConnectionError: The Hub cannot be reached, and the Hub cache lacks the repository (a ``HubMixinError``).
     """
-    path_or_repo = expand_location(path_or_repo)
+    path_or_repo = expand_location(path_or_repo if isinstance(path_or_repo, str) else Path(path_or_repo))
     path = Path(path_or_repo)
     if path.is_file():
         files = [path]
@@ -206,10 +207,16 @@ def _inspect_repo(repo_id: str, revision: str | None) -> CheckpointSummary:
 
     if is_offline_mode():
         return _inspect_cached_repo(repo_id, revision)
+    from huggingface_hub.errors import HfHubHTTPError
+
     try:
         return _inspect_remote(HfApi(), repo_id, revision)
     except _transport_errors() as error:  # the Hub cannot be reached: its cache, as from_pretrained falls back to
         return _unreachable_fallback(repo_id, revision, error)
+    except HfHubHTTPError as error:  # the Hub is down or overloaded (5xx): its cache too, as from_pretrained
+        if getattr(error.response, "status_code", 0) < 500:
+            raise
+        return _server_error_fallback(repo_id, revision, error)
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:
@@ -233,6 +240,16 @@ def _unreachable_fallback(repo_id: str, revision: str | None, error: Exception) 
             f"{repo_id!r} is neither a local file or directory ({where} does not exist) nor a repository in the Hub "
             f"cache, and the Hub could not be reached ({type(error).__name__}: {error})"
         ) from cached
+
+
+def _server_error_fallback(repo_id: str, revision: str | None, error: Exception) -> CheckpointSummary:
+    """The cached copy of ``repo_id``; where there is none, the Hub's ``error``."""
+    try:
+        return _inspect_cached_repo(repo_id, revision, cache_only=True)
+    except HubMixinError:
+        raise
+    except Exception:
+        raise error from None
 
 
 class HubUnreachableError(HubMixinError, ConnectionError):
@@ -266,7 +283,12 @@ def _remote_weight_names(api: HfApi, repo_id: str, revision: str | None) -> tupl
     if SAFETENSORS_INDEX_NAME not in present:
         api.repo_info(repo_id, revision=revision)  # a missing repository or revision, said as such
         raise missing_weights_error(repo_id, DownloadOptions(revision=revision))  # as from_pretrained
-    index = ShardIndex.read(api.hf_hub_download(repo_id, SAFETENSORS_INDEX_NAME, revision=revision))
+    downloaded = api.hf_hub_download(repo_id, SAFETENSORS_INDEX_NAME, revision=revision)
+    try:
+        index = ShardIndex.read(downloaded)
+    except HubMixinError as error:  # named as the repository's other files are, not by its Hub-cache path
+        error.args = (str(error).replace(str(Path(downloaded)), str(Path(repo_id, SAFETENSORS_INDEX_NAME)), 1),)
+        raise
     return sorted(index.shard_files()), index
 
 

@@ -142,11 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``hubmixin`` console script; returns the process exit code."""
-    args = _expand_paths(build_parser().parse_args(argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         with _replacing_unencodable():
-            code = func(args)
+            code = func(_expand_paths(parser, args))
             sys.stdout.flush()
     except BrokenPipeError:  # the reader left (`hubmixin inspect ... | head`): stop quietly, as cat does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
@@ -158,12 +159,17 @@ _PATH_STRINGS = frozenset({"path_or_repo"})
 """String arguments that may be a local path (a repo id never starts with ``~``)."""
 
 
-def _expand_paths(args: argparse.Namespace) -> argparse.Namespace:
+def _expand_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     """``~`` expanded in every path argument, as the Python API expands it: a shell leaves ``--config=~/x``
-    and quoted or exec'd arguments as they are."""
+    and quoted or exec'd arguments as they are. One that cannot be expanded is a usage error (one line, status 2)."""
     for name, value in vars(args).items():
         if isinstance(value, Path) or (name in _PATH_STRINGS and isinstance(value, str)):
-            setattr(args, name, expand_location(value))
+            try:
+                setattr(args, name, expand_location(value))
+            except (OSError, RuntimeError, ValueError) as error:
+                parser.exit(
+                    2, f"{parser.prog}: error: {str(value)!r}: cannot expand ~ ({type(error).__name__}: {error})\n"
+                )
     return args
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import sys
 import types
 from collections.abc import Sequence
 from typing import Any, cast
@@ -160,10 +161,16 @@ class ConfigEncodingError(ConfigError, TypeError):
         )
 
 
+_COMPILING = frozenset({"jax", "jaxlib", "torch", "tensorflow"})
+"""Frameworks whose compiled functions have classes of their own (``jaxlib._jax.PjitFunction``)."""
+
+
 def _is_function_type(type_: type) -> bool:
-    """Whether ``type_`` is a function's class (a jitted function's is a private one: ``PjitFunction``)."""
+    """Whether ``type_`` is a function's class, or a framework's compiled function's (``PjitFunction``); not a
+    class of the user's that only has ``Function`` in its name (a loss object keeps state a name would lose)."""
     functions = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial)
-    return issubclass(type_, functions) or "Function" in type_.__name__
+    compiled = type_.__module__.partition(".")[0] in _COMPILING and "Function" in type_.__name__
+    return issubclass(type_, functions) or compiled
 
 
 def _spelled_type(type_: type) -> str:
@@ -173,9 +180,25 @@ def _spelled_type(type_: type) -> str:
         name = next((n for n, t in vars(types).items() if t is type_ and not n.startswith("_")), None)
         if name is not None:
             return f"types.{name}"
-    if any(part.startswith("_") for part in type_.__module__.split(".")):  # not exported (``jaxlib._jax``)
+    if not _reachable(type_):  # a private module's class not exported (``jaxlib._jax.PjitFunction``)
         return f"{type_.__module__}.{type_.__qualname__}"
     return type_.__qualname__
+
+
+def _reachable(type_: type) -> bool:
+    """Whether code names ``type_`` by its qualified name: a class of the running script (``__main__``), of a
+    public module, or exported by a public package above its private module (``mylib.Block``)."""
+    parts = type_.__module__.split(".")
+    if parts[0] in ("__main__", "__mp_main__") or not any(part.startswith("_") for part in parts):
+        return True
+    public = parts[: next(i for i, part in enumerate(parts) if part.startswith("_"))]
+    for end in range(len(public), 0, -1):
+        found: Any = sys.modules.get(".".join(public[:end]))
+        for name in type_.__qualname__.split("."):
+            found = getattr(found, name, None)
+        if found is type_:
+            return True
+    return False
 
 
 def _type_name(type_: type) -> str:

@@ -54,22 +54,44 @@ def _as_device(map_location: str | torch.device | None) -> torch.device:
         raise DeviceError(f"map_location={map_location!r} is not a torch device: {e}") from e
     if device.type == "cpu":
         return torch.device("cpu")  # "cpu:0" is the CPU, which torch.load only knows by that name
-    if device.type == "cuda":  # checked here: safetensors and torch.load would fail deep inside, untyped
-        if not torch.cuda.is_available():
-            raise DeviceError(f"map_location={map_location!r}: CUDA is not available on this machine")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceError(
-                f"map_location={map_location!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
-            )
-    elif device.type not in ("cpu", "meta"):  # mps, xpu, ...: torch says whether this build and machine have it
-        try:
-            torch.empty(0, device=device)
-        except (RuntimeError, AssertionError) as e:
-            reason = (str(e).splitlines() or [""])[0][:200]  # torch's full message lists every backend it has
-            raise DeviceError(
-                f"map_location={map_location!r}: not available in this torch build or machine ({reason})"
-            ) from e
+    # (checked here: safetensors and torch.load would fail deep inside, untyped)
+    if (reason := _unusable(device)) is not None:
+        raise DeviceError(f"map_location={map_location!r}: {reason}")
     return device
+
+
+def _unusable(device: torch.device) -> str | None:
+    """Why this torch build and machine cannot put tensors on ``device``; ``None`` where they can."""
+    if device.type in ("cpu", "meta"):
+        return None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return "CUDA is not available on this machine"
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            return f"this machine has {torch.cuda.device_count()} CUDA device(s)"
+        return None
+    try:  # mps, xpu, ...: torch says whether this build and machine have it
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as e:
+        reason = (str(e).splitlines() or [""])[0][:200]  # torch's full message lists every backend it has
+        return f"not available in this torch build or machine ({reason})"
+    return None
+
+
+def _check_device_arguments(cls: type, model_kwargs: Mapping[str, Any]) -> None:
+    """Refuse a ``torch.device`` argument this machine cannot build on (a model saved on a GPU, loaded on a laptop)
+    before ``__init__`` fails on it with torch's bare error.
+
+    Raises:
+        DeviceError: naming the argument (config.json's key) and the ``model_kwargs`` to load with instead.
+    """
+    for key, value in model_kwargs.items():
+        if isinstance(value, torch.device) and (reason := _unusable(value)) is not None:
+            raise DeviceError(
+                f"{cls.__qualname__}: argument {key!r} is {str(value)!r} (config.json: key {key!r}, unless given at "
+                f"load), which this machine cannot build on: {reason}. Give the device to build on at load: "
+                f"{cls.__qualname__}.from_pretrained(..., model_kwargs={{{key!r}: 'cpu'}})"
+            )
 
 
 def _takes_no_arguments(method: Callable[..., object]) -> bool:
@@ -130,6 +152,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         """
         device = _as_device(map_location)
         dtype = check_dtype_argument(dtype)
+        _check_device_arguments(cls, model_kwargs)
         checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
         rng = rng_state()
         if customised_class(cls):

@@ -73,6 +73,11 @@ def _lazy(tensor: torch.Tensor) -> bool:
     return isinstance(tensor, UninitializedParameter | UninitializedBuffer)
 
 
+def _storageless(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` has no one storage to compare (sparse, nested: only non-persistent buffers can be so)."""
+    return tensor.layout != torch.strided or tensor.is_nested
+
+
 def _shape(name: str, tensor: torch.Tensor, found: Mapping[str, TensorInfo]) -> tuple[int, ...]:
     """The shape ``tensor`` (at ``name``) will have: a lazy module's takes the checkpoint's (torch's load hook
     materialises it so), else its own."""
@@ -315,7 +320,11 @@ def _refresh_views(
     is about to be converted to ``device`` or ``dtype`` (a non-persistent row of a parameter): converted, it
     takes the loaded values, not those of ``__init__`` (:func:`_keep_parameter_objects` copies them only after)."""
     current = named_tensors(module)
-    untouched = [t for n, t in current.items() if t is expected.named.get(n) and not t.is_meta and not _lazy(t)]
+    untouched = [
+        t
+        for n, t in current.items()
+        if t is expected.named.get(n) and not t.is_meta and not _lazy(t) and not _storageless(t)
+    ]
     converting = {_memory(t)[0] for t in untouched if not _on_device(t, device) or t.dtype != target_dtype(t, dtype)}
     for name, tensor in current.items():
         before = expected.named.get(name)
@@ -496,6 +505,7 @@ def _same_kind(original: torch.Tensor, loaded: torch.Tensor) -> bool:
     return (
         not original.is_meta
         and not _lazy(original)
+        and not _storageless(original)
         and original.shape == loaded.shape
         and original.dtype == loaded.dtype
         and original.device == loaded.device

@@ -10,6 +10,7 @@ from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
 from hubmixin_core.errors import WeightsError, format_names
 from hubmixin_core.weights import TensorInfo, canonical_metadata, settings_metadata, write_safetensors
 from hubmixin_torch._dtypes import check_dtype_argument, check_savable, dtype_name, target_dtype
+from hubmixin_torch._load import named_tensors
 from hubmixin_torch._settings import model_settings
 
 __all__ = ["save_module"]
@@ -49,9 +50,10 @@ def save_module(
     dtype = check_dtype_argument(dtype)
     state = module.state_dict()
     owner = type(module).__qualname__
+    extra = _extra_state_names(module, state)
     for name, tensor in state.items():
         if not isinstance(tensor, torch.Tensor):
-            raise WeightsError(f"{owner}: state dict entry {name!r} is a {type(tensor).__name__}, not a tensor")
+            raise WeightsError(_not_a_tensor(module, name, tensor, extra))
     _check_data(state, owner)
     check_savable(state, dtype, owner)
     metadata = {**canonical_metadata("torch"), **settings_metadata(model_settings(module, dtype))}
@@ -60,15 +62,37 @@ def save_module(
             metadata.setdefault(name, kept)
             del state[name]
 
-    infos = {name: TensorInfo(tuple(t.shape), dtype_name(target_dtype(t, dtype))) for name, t in state.items()}
+    # Extra state is saved as get_extra_state made it, as from_pretrained(dtype=) hands it back as the file holds it.
+    dtypes = {name: t.dtype if name in extra else target_dtype(t, dtype) for name, t in state.items()}
+    infos = {name: TensorInfo(tuple(t.shape), dtype_name(dtypes[name])) for name, t in state.items()}
 
     def data(name: str) -> object:
         # Converted one tensor at a time: a cast to another dtype costs one tensor of memory.
-        tensor = state[name].detach().to(device="cpu", dtype=target_dtype(state[name], dtype))
+        tensor = state[name].detach().to(device="cpu", dtype=dtypes[name])
         tensor = tensor.resolve_conj().resolve_neg().contiguous()  # a conj or neg view: the values it shows
         return tensor.reshape(-1).view(torch.uint8).numpy()
 
     return write_safetensors(directory, infos, data, max_shard_size=max_shard_size, metadata=metadata)
+
+
+def _extra_state_names(module: torch.nn.Module, state: dict[str, object]) -> set[str]:
+    """The entries of ``state`` that are modules' extra state (``get_extra_state``), not parameters or buffers."""
+    ending = [n for n in state if n.rpartition(".")[2] == "_extra_state"]
+    return set(ending) - named_tensors(module).keys() if ending else set()
+
+
+def _not_a_tensor(module: torch.nn.Module, name: str, value: object, extra: set[str]) -> str:
+    """Why the state-dict entry ``name`` (``value``, no tensor) cannot be saved, and what to do."""
+    owner = type(module).__qualname__
+    if name not in extra:
+        return f"{owner}: state dict entry {name!r} is a {type(value).__name__}, not a tensor"
+    path = name.rpartition(".")[0]
+    where = f"module {path!r} ({type(module.get_submodule(path)).__qualname__})" if path else owner
+    return (
+        f"{owner}: the extra state of {where}, saved as {name!r}, is a {type(value).__name__}, not a tensor: "
+        "safetensors holds tensors only. Make its get_extra_state return a tensor (the state encoded into a "
+        "torch.uint8 tensor, as TransformerEngine does) and its set_extra_state decode it"
+    )
 
 
 def _check_data(state: dict[str, torch.Tensor], owner: str) -> None:

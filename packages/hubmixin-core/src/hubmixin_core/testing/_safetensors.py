@@ -7,7 +7,6 @@ names. A repository without them, or whose headers cannot be read, gets no such 
 from __future__ import annotations
 
 import json
-import math
 import struct
 from collections import Counter
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ SINGLE_FILE = SAFETENSORS_SINGLE_FILE
 INDEX_FILE = SAFETENSORS_INDEX_NAME
 _MAX_HEADER = 25_000_000  # huggingface_hub's limit for a safetensors header
 _MAX_INDEX = 10 * 1024 * 1024
+_MAX_COUNT = 2**64 - 1  # the Hub counts in unsigned 64-bit integers: it reports no larger count
 
 
 class _Unreadable(Exception):
@@ -39,7 +39,8 @@ def safetensors_info(ex: Exchange, repo: Repo, files: dict[str, FileEntry]) -> d
         parameters = _parameters(_header(ex, repo, _entry(files, path)) for path in sorted(paths))
     except _Unreadable:
         return None
-    return {"parameters": parameters, "total": sum(parameters.values())}
+    total = sum(parameters.values())
+    return None if total > _MAX_COUNT else {"parameters": parameters, "total": total}
 
 
 def _parameters(headers: Iterable[dict[str, object]]) -> dict[str, int]:
@@ -112,4 +113,11 @@ def _count(tensor: object) -> int:
     shape = tensor.get("shape") if isinstance(tensor, dict) else None
     if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
         raise _Unreadable("tensor shape")
-    return math.prod(shape)
+    if 0 in shape:
+        return 0
+    count = 1
+    for n in shape:  # (stopped at the first overflow: a long shape of large dimensions would take long)
+        count *= n
+        if count > _MAX_COUNT:
+            raise _Unreadable("tensor shape")
+    return count

@@ -128,7 +128,7 @@ class LocalHub:
         self._max_commit_line_bytes = max_commit_line_bytes
         self._max_shard_bytes = max_shard_bytes
         # Fixed now: the stores open their files at request time, after the caller may have changed directory.
-        self._root = None if root is None else Path(root).expanduser().resolve()
+        self._root = None if root is None else Path(os.path.expanduser(root)).resolve()  # noqa: PTH111 (~name of no user: as is)
         self._host = _check_loopback(host)
         self._port = _check_port(port)
         self.username = _check_user_name(username)

@@ -6,11 +6,13 @@ before, without new warnings."""
 from __future__ import annotations
 
 import json
+import operator
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jax.numpy as jnp
 import keras
 import numpy as np
 import pytest
@@ -48,7 +50,15 @@ FLAX: dict[str, Callable[[nnx.Rngs], nnx.Module]] = {
     "lstm": lambda r: nnx.RNN(nnx.LSTMCell(3, 4, rngs=r)),
     "reversed_lstm": lambda r: nnx.RNN(nnx.LSTMCell(3, 4, rngs=r), reverse=True, keep_order=True),
     "attention": lambda r: nnx.MultiHeadAttention(2, 8, decode=False, rngs=r),
+    "summed_bi_lstm": lambda r: _flax_bidirectional(r, jnp.add),
+    "lambda_bi_lstm": lambda r: _flax_bidirectional(r, lambda a, b: a + b),
+    "multiplied_bi_lstm": lambda r: _flax_bidirectional(r, operator.mul),
 }
+
+
+def _flax_bidirectional(rngs: nnx.Rngs, merge: Callable[[Any, Any], Any]) -> nnx.Module:
+    forward, backward = (nnx.RNN(nnx.LSTMCell(3, 4, rngs=rngs)) for _ in range(2))
+    return nnx.Bidirectional(forward, backward, merge_fn=merge)
 
 
 def _rms_scaling() -> Any:
@@ -69,6 +79,7 @@ KERAS: dict[str, Callable[[], Any]] = {
     "backwards_lstm": lambda: L.LSTM(4, return_sequences=True, go_backwards=True),
     "bi_lstm": lambda: L.Bidirectional(L.LSTM(4, return_sequences=True)),
     "summed_bi_lstm": lambda: L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode="sum"),
+    "multiplied_bi_lstm": lambda: L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode="mul"),
     "attention": lambda: L.MultiHeadAttention(2, 4),
 }
 KERAS_INPUTS = {"conv": (1, 5, 5, 4), "conv_transpose": (1, 5, 5, 4), "attention": (1, 3, 8)}
@@ -137,6 +148,9 @@ WARNED = [
     ("torch", "bi_lstm", "keras", "summed_bi_lstm", "layer: merge 'sum' here, 'concat' saved"),
     ("torch", "zero_attention", "flax", "attention", "layer: add_zero_attn False here, True saved"),
     ("flax", "attention", "torch", "zero_attention", "layer: add_zero_attn True here, False saved"),
+    ("keras", "attention", "torch", "zero_attention", "layer: add_zero_attn True here, False saved"),
+    ("torch", "bi_lstm", "flax", "summed_bi_lstm", "layer: merge 'sum' here, 'concat' saved"),
+    ("keras", "summed_bi_lstm", "flax", "multiplied_bi_lstm", "layer: merge 'mul' here, 'sum' saved"),
 ]
 
 
@@ -159,6 +173,11 @@ SAME = [
     ("keras", "summed_bi_lstm", "keras", "summed_bi_lstm"),
     ("torch", "attention", "keras", "attention"),
     ("keras", "attention", "torch", "attention"),
+    ("keras", "summed_bi_lstm", "flax", "summed_bi_lstm"),  # Keras' "sum" is jnp.add
+    ("keras", "multiplied_bi_lstm", "flax", "multiplied_bi_lstm"),
+    ("flax", "summed_bi_lstm", "keras", "summed_bi_lstm"),
+    ("keras", "summed_bi_lstm", "flax", "lambda_bi_lstm"),  # a lambda's merge is not compared
+    ("flax", "lambda_bi_lstm", "keras", "summed_bi_lstm"),
 ]
 
 
@@ -208,3 +227,19 @@ def test_older_files_are_still_compared_where_their_settings_tell_the_kind(tmp_p
     assert _warnings("keras", "conv_transpose", conv) == ["layer: transposed True here, False saved"]
     lstm = _saved("torch", "lstm", tmp_path / "lstm")  # recorded as before: no torch RNN runs backwards
     assert _warnings("keras", "backwards_lstm", lstm) == ["layer: reverse True here, False saved"]
+
+
+class FlaxRenamed(nnx.Module, FlaxModelHubMixin):
+    """An RMS norm port of ``TorchNet("layer_norm")`` naming its layer ``ln``."""
+
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.ln = nnx.RMSNorm(6, epsilon=1e-6, rngs=rngs)
+
+
+@pytest.mark.parametrize("key_mapping", [{r"^layer\.": "ln."}, {r"^layer\.weight$": "ln.weight"}])
+def test_settings_are_compared_under_the_names_a_key_mapping_gives_whole_tensor_names(
+    tmp_path: Path, key_mapping: dict[str, str]
+) -> None:
+    path = _saved("torch", "layer_norm", tmp_path)
+    with pytest.warns(LayerSettingsWarning, match=r"differ: ln: norm 'rms' here, 'layer' saved"):
+        FlaxRenamed.from_pretrained(path, strict=True, key_mapping=key_mapping)

@@ -133,6 +133,7 @@ def construct_abstract(
     initialisation then runs once; an error of its own is raised again there), and this is logged.
     """
     static, nodes = _split_kwargs(kwargs)
+    pristine = {name: _fresh(value) for name, value in static.items()}  # the fallback's: the attempt may mutate them
     kept: dict[tuple[Any, ...], Any] = {}
 
     counts: RngCounts = []
@@ -162,12 +163,22 @@ def construct_abstract(
             reason = str(error).splitlines()[0]
             logger.info("%s: __init__ needs concrete arrays (%s): built normally, then loaded", name, reason)
             counts.clear()  # the caller's Rngs are advanced by this construction itself
-            model = factory(**kwargs)
+            model = factory(**{name: pristine.get(name, value) for name, value in kwargs.items()})
         else:
             _restore(model, kept)  # (its own errors are not the __init__'s)
     if rng_counts is not None:
         rng_counts.extend(counts)
     return model
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of the plain dicts, lists and tuples in ``value`` (config.json's arguments), other objects as they
+    are: an ``__init__`` that consumes its arguments (``cfg.pop("width")``) finds them whole again when run twice."""
+    if type(value) is dict:
+        return {key: _fresh(item) for key, item in value.items()}
+    if type(value) is list or type(value) is tuple:
+        return type(value)(_fresh(item) for item in value)
+    return value
 
 
 class _Leftover(Exception):

@@ -63,7 +63,14 @@ from hubmixin_flax._construct import (
 from hubmixin_flax._extras import EXTRAS
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._settings import layer_settings
-from hubmixin_flax._sharding import ShardingSpec, flat_sharding, mesh_of, resolve_sharding
+from hubmixin_flax._sharding import (
+    ShardingSpec,
+    flat_sharding,
+    mesh_of,
+    resolve_sharding,
+    state_shaped,
+    without_unsaved_state,
+)
 from hubmixin_flax._stacked import StackedPiece, StackedVariable, nested_stack, with_layer_axis
 from hubmixin_flax._ties import CrossLayoutCopy, cross_layout_copies, named_as_model, tied_aliases, tied_metadata
 from hubmixin_flax._walk import (
@@ -291,7 +298,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         """
         check_not_abstract(cls.__qualname__)  # inside another model's abstract __init__: it is built normally
         check_not_traced(cls.__qualname__)
-        sharding = flat_sharding(sharding)
+        nested, sharding = state_shaped(sharding), flat_sharding(sharding)
         target = floating_dtype_name(dtype)
         checkpoint = open_checkpoint(model_id, download).renamed(key_mapping)
         kwargs = dict(model_kwargs)
@@ -307,6 +314,8 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         stacks = _stacks(groups.values())
         abstract = _abstract_values(groups.values(), stacks)  # with a mesh, they carry the model's annotations
         if isinstance(sharding, Mapping):
+            if nested:
+                sharding = without_unsaved_state(sharding, _as_module(model))
             sharding = _as_our_paths(sharding, abstract, _as_module(model))
             _check_sharding_paths(sharding, abstract, _checkpoint_names(groups.values()))
         load = load_canonical(

@@ -12,7 +12,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec, Sharding
 from hubmixin_core.errors import HubMixinTypeError
 from hubmixin_flax._walk import PERSISTENT
 
-__all__ = ["ShardingSpec", "flat_sharding", "mesh_of", "resolve_sharding"]
+__all__ = ["ShardingSpec", "flat_sharding", "mesh_of", "resolve_sharding", "state_shaped", "without_unsaved_state"]
 
 ShardingTree: TypeAlias = Mapping[str, "Sharding | PartitionSpec | nnx.Variable[Any] | ShardingTree | None"]
 """A mapping from parameter path, or shaped like the model's state (``nnx.get_named_sharding``, nested dicts)."""
@@ -36,8 +36,24 @@ def flat_sharding(spec: ShardingSpec | None) -> ShardingSpec | None:
     return _flat(spec) if isinstance(spec, Mapping) else spec
 
 
+def state_shaped(spec: ShardingSpec | None) -> bool:
+    """Whether ``spec`` is a mapping shaped like the model's state (nested, or of ``nnx.Variable`` leaves)."""
+    return isinstance(spec, Mapping) and any(isinstance(v, Mapping | nnx.Variable) for v in spec.values())
+
+
+def without_unsaved_state(flat: Mapping[str, Any], model: nnx.Module) -> Mapping[str, Any]:
+    """A flattened state-shaped sharding less the paths of ``model``'s state a checkpoint does not hold (RNG
+    streams, plain ``nnx.Variable`` s): as nested dicts (``nnx.to_pure_dict`` of the state) it names them too."""
+    unsaved = {
+        ".".join(map(str, path))
+        for path, node in nnx.iter_graph(model)
+        if isinstance(node, nnx.Variable) and not isinstance(node, PERSISTENT)
+    }
+    return {path: value for path, value in flat.items() if path not in unsaved}
+
+
 def _flat(spec: Mapping[Any, Any]) -> Mapping[str, Any]:
-    if not any(isinstance(v, Mapping | nnx.Variable) for v in spec.values()):
+    if not state_shaped(spec):
         return spec
     flat: dict[str, Any] = {}
     _flatten(spec, "", flat)

@@ -197,7 +197,7 @@ def _check_transposed(checkpoint: Checkpoint, copy: CrossLayoutCopy, *, strict: 
         np.asarray(tensor if layout is None else transpose(tensor, inverse_axes(layout)))
         for tensor, layout in ((tensors[key], axes), (tensors[copy.key], copy.axes))
     ]
-    if ours[0].shape == ours[1].shape and np.array_equal(ours[0], ours[1]):
+    if ours[0].shape == ours[1].shape and np.array_equal(ours[0], ours[1], equal_nan=True):
         return
     message = (
         f"{owner}: {format_names([key, copy.key])} are one variable in the model (tied, {copy.key!r} in another "

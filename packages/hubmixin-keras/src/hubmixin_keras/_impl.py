@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import warnings
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, Unpack
@@ -28,6 +29,7 @@ from hubmixin_core.errors import (
     ConfigError,
     HubMixinTypeError,
     WeightsDtypeError,
+    WeightsError,
     WeightsKeyError,
     WeightsNotFoundError,
     format_names,
@@ -270,6 +272,36 @@ def _tied_metadata(model: keras.Layer, layers: list[LayerTensors[Any]], ties: li
     return tied
 
 
+class _CrossLayoutCopies:
+    """The variables several layers save, each in its own layout (see ``_shared``): the first copy read is
+    loaded; another holding other values (a port holding them apart) is raised (``strict``) or logged."""
+
+    def __init__(self, layers: list[LayerTensors[Any]], owner: str, source: str, *, strict: bool) -> None:
+        counts = Counter(id(variable) for group in layers for variable in group.tensors.values())
+        self.shared = {key for key, count in counts.items() if count > 1}
+        self.read: dict[int, tuple[str, np.ndarray[Any, Any]]] = {}
+        self.owner, self.source, self.strict = owner, source, strict
+
+    def first(self, variable: Any, key: str, tensor: LazyTensor) -> bool:
+        """Whether to assign ``tensor`` (the checkpoint's ``key``) to ``variable``: it is its first copy."""
+        if id(variable) not in self.shared:
+            return True
+        value = np.asarray(tensor.read())
+        if id(variable) not in self.read:
+            self.read[id(variable)] = key, value
+            return True
+        kept, held = self.read[id(variable)]
+        if held.shape != value.shape or not np.array_equal(held, value, equal_nan=True):
+            message = (
+                f"{self.owner}: {format_names([kept, key])} are one variable in the model (tied, {key!r} in another "
+                f"layout), but {self.source} holds them apart with other values: {kept!r} is loaded, {key!r} not"
+            )
+            if self.strict:
+                raise WeightsError(message)
+            logger.warning("%s", message)
+        return False
+
+
 def _value(tensor: LazyTensor) -> Any:
     """A tensor to give a variable: transposed by the backend (multi-threaded), not by numpy, where needed."""
     stored = tensor.read_stored()
@@ -488,10 +520,12 @@ class KerasHubMixinBase(ModelHubMixin):
             warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
             infos = [LayerTensors(g.path, g.layer, {n: _expected(g, n, checkpoint) for n in g.tensors}) for g in layers]
             load = load_canonical(infos, checkpoint, LAYOUTS, strict=strict, convert_floating=dtype is not None)
+            copies = _CrossLayoutCopies(layers, cls.__qualname__, checkpoint.description, strict=strict)
             for group, tensors in load.lazily():
                 for name, tensor in tensors.items():
                     _check_fits(variables[group.path][name], tensor)
-                    assign(variables[group.path][name], _value(tensor))
+                    if copies.first(variables[group.path][name], tensor.key or group.full_name(name), tensor):
+                        assign(variables[group.path][name], _value(tensor))
             initialize_rest(layer)
             for group in layers:
                 reset_lora(group.layer, own_variables(group.layer))

@@ -4,7 +4,9 @@ Keras tracks a variable in every layer that holds it in an attribute, so a walk 
 them. It belongs to the layer that created it (the one its Keras path names: ``lm/embedding/embeddings`` is
 ``embedding``'s; else the first holder in the walk); every other holder records it as a tied name under the
 attribute holding it (``head.weight``), as PyTorch's tied weights are, so a PyTorch port with the same tie
-(``self.head.weight = self.emb.weight``) reads the file strictly, and the file holds the tensor once.
+(``self.head.weight = self.emb.weight``) reads the file strictly, and the file holds the tensor once. A holder
+whose layer lays the variable out otherwise (a ``Dense`` kernel held raw, ``[in, out]``, by a layer of no adapter)
+saves it too, under its own path in its own layout: a tied name cannot say to transpose.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, NamedTuple
 
 import keras
 
+from hubmixin_keras._layout import LAYOUTS
 from hubmixin_keras._walk import held_variables, named_layers, own_variables
 
 __all__ = ["Tie", "layer_variables"]
@@ -62,6 +65,22 @@ def layer_variables(model: keras.Layer) -> tuple[list[tuple[str, keras.Layer, di
                 continue
             held = held_variables(layer).get(id(variable), name)  # the attribute holding it: ``head.weight``
             owner_path, owner_layer, _ = walked[owner[0]]
+            if not _same_layout(layer, held, owner_layer, owner[1]):
+                kept[held if held not in variables else name] = variable
+                continue
             ties.append(Tie(path, layer, held, owner_path, owner_layer, owner[1], variable))
         groups.append((path, layer, kept))
     return groups, ties
+
+
+def _same_layout(layer: keras.Layer, name: str, owner: keras.Layer, owner_name: str) -> bool:
+    """Whether ``layer``'s variable ``name`` and ``owner``'s ``owner_name`` are saved in one layout (taken as so
+    where an adapter has no rule for one of them: it maps only its whole set of tensors)."""
+    rule = LAYOUTS.find(layer).rule_for(layer, name)
+    owner_rule = LAYOUTS.find(owner).rule_for(owner, owner_name)
+    return rule is None or owner_rule is None or _moved(rule.axes) == _moved(owner_rule.axes)
+
+
+def _moved(axes: tuple[int, ...] | None) -> tuple[int, ...]:
+    """A rule's transpose, ``()`` where it moves no axis."""
+    return () if axes is None or tuple(axes) == tuple(range(len(axes))) else tuple(axes)

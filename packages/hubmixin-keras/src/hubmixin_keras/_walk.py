@@ -249,17 +249,49 @@ def _tracked_variables(layer: keras.Layer) -> list[Any]:
 
 
 def _live_variables(layer: keras.Layer, variables: Sequence[Any]) -> list[Any]:
-    """``variables`` less those a retried ``build`` left behind: held by no attribute, named as one that is.
-
-    Keras runs a layer's ``build`` again when the model's first, symbolic, build fails (a ``keras.Variable(value)``
-    or a numpy read of a variable in ``build``): the first attempt's variables stay tracked, under the same
-    names, while the layer's attributes hold the second's, which its ``call`` uses.
-    """
+    """``variables`` less those a retried ``build`` left behind (see :func:`_retry_leftovers`)."""
     if len({variable.name for variable in variables}) == len(variables):
         return list(variables)
     held = held_variables(layer)
-    held_names = {variable.name for variable in variables if id(variable) in held}
-    return [variable for variable in variables if id(variable) in held or variable.name not in held_names]
+    dead: set[int] = set()
+    for tracked in (getattr(layer, "_trainable_variables", []), getattr(layer, "_non_trainable_variables", [])):
+        dead |= _retry_leftovers(list(tracked), held)
+    return [variable for variable in variables if id(variable) not in dead]
+
+
+def _retry_leftovers(tracked: list[Any], held: Mapping[int, str]) -> set[int]:
+    """The ``id`` of the variables of ``tracked`` (one of a layer's lists, in the order they were made) that a
+    retried ``build`` left behind: a run that no attribute holds, made of one or more attempts, each named as the
+    start of the variables that follow the run, of which an attribute holds one.
+
+    Keras runs a layer's ``build`` again when the model's first, symbolic, build fails (a ``keras.Variable(value)``
+    or a numpy read of a variable in ``build``; twice on the torch backend): the failed attempts' variables stay
+    tracked, under the same names, while the layer's attributes hold the last's, which its ``call`` uses. Any
+    other repeated name (a variable used through ``self.weights``) is kept.
+    """
+    names = [variable.name for variable in tracked]
+    for start in range(len(tracked)):
+        for end in range(start + 1, len(tracked)):
+            if id(tracked[end - 1]) in held:
+                break
+            if names[end] == names[start] and _attempts(names[start:end], names[end:], tracked[end:], held):
+                return {id(variable) for variable in tracked[start:end]}
+    return set()
+
+
+def _attempts(run: list[str], live: list[str], after: list[Any], held: Mapping[int, str]) -> bool:
+    """Whether ``run`` splits into attempts, each named as the start of ``live``, one of whose first ones (the
+    variables ``after`` the run) an attribute holds."""
+    longest = at = 0
+    for name in run:
+        if at < len(live) and name == live[at]:
+            at += 1
+        elif name == live[0]:
+            at = 1
+        else:
+            return False
+        longest = max(longest, at)
+    return any(id(variable) in held for variable in after[:longest])
 
 
 def _local_names(layer: keras.Layer, variables: Sequence[Any]) -> dict[str, Any]:

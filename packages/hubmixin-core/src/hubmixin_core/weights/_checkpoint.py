@@ -136,7 +136,7 @@ class Checkpoint:
         }
         for key in LAYER_KEYED_METADATA:
             if key in metadata:
-                metadata[key] = renamed_settings(metadata[key], lambda name: _rename(name, patterns))
+                metadata[key] = renamed_settings(metadata[key], lambda name: _rename(name, patterns), old_to_new)
         return replace(
             self,
             infos={new: self.infos[old] for new, old in renames.items()},

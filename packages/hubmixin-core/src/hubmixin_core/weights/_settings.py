@@ -116,19 +116,50 @@ def recurrent_settings(activation: object, recurrent_activation: object = None) 
     return {key: value for key, value in found.items() if value is not None}
 
 
+_MERGE_MODES = frozenset({"concat", "sum", "mul", "ave", None})
+"""The ways of joining two directions' outputs that are compared: PyTorch's (``concat``) and Keras' modes
+(``None``: a list of both)."""
+
+_MERGE_FUNCTIONS = {"add": "sum", "multiply": "mul", "mul": "mul"}
+"""The modes of merge functions by name (``jnp.add``, ``operator.add``, ``jnp.multiply``, ``operator.mul``)."""
+
+_CUSTOM_MERGE = "custom"
+"""The ``merge`` of a function without a plain name (a lambda): not compared."""
+
+
 def direction_settings(reverse: bool, merge: object = "concat") -> dict[str, Any]:
-    """A recurrent layer's ``reverse`` and a bidirectional one's ``merge`` (a mode, or a function by its name),
-    each left out at PyTorch's (forward, concatenated) and where a function has no plain name.
+    """A recurrent layer's ``reverse`` and a bidirectional one's ``merge`` (a mode; a function by its mode where
+    known, ``jnp.add`` as ``'sum'``, else by its name or as ``'custom'``), each left out at PyTorch's (forward,
+    concatenated). A merge function of no known mode is not compared.
 
     Examples:
         >>> direction_settings(True), direction_settings(False, "sum"), direction_settings(False, lambda a, b: a)
-        ({'reverse': True}, {'merge': 'sum'}, {})
+        ({'reverse': True}, {'merge': 'sum'}, {'merge': 'custom'})
+        >>> import operator
+        >>> direction_settings(False, operator.add)
+        {'merge': 'sum'}
     """
     found: dict[str, Any] = {"reverse": True} if reverse else {}
-    mode = _function_name(merge) if callable(merge) else merge
-    if mode != "concat" and not (callable(merge) and mode is None):
+    mode = merge
+    if callable(merge):
+        name = _function_name(merge)
+        mode = _CUSTOM_MERGE if name is None else _MERGE_FUNCTIONS.get(name, name)
+    if mode != "concat":
         found["merge"] = mode
     return found
+
+
+def _same_merge(a: Any, b: Any) -> bool:
+    """Whether two recorded merges join alike; a function of no known mode (a lambda, one of the user's) is
+    taken as any (not compared).
+
+    Examples:
+        >>> _same_merge("add", "sum"), _same_merge("custom", "concat"), _same_merge(None, "concat")
+        (True, True, False)
+    """
+    a, b = (_MERGE_FUNCTIONS.get(value, value) if isinstance(value, str) else value for value in (a, b))
+    known = all(value is None or (isinstance(value, str) and value in _MERGE_MODES) for value in (a, b))
+    return not known or a == b
 
 
 def merged_settings(settings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -167,11 +198,16 @@ def settings_metadata(settings: Mapping[str, Mapping[str, Any]]) -> dict[str, st
     return {SETTINGS_KEY: json.dumps(kept, sort_keys=True, separators=(",", ":"))} if kept else {}
 
 
-def renamed_settings(text: str, rename: Callable[[str], str]) -> str:
+def renamed_settings(text: str, rename: Callable[[str], str], tensors: Mapping[str, str] | None = None) -> str:
     """The metadata ``text`` keyed by layer path (:data:`LAYER_KEYED_METADATA`) with each path renamed as its
-    tensors are (``rename("path.")``).
+    tensors are: by ``rename("path.")``, or, where that leaves it (a ``key_mapping`` of whole tensor names,
+    ``^norm\\.weight$``), by the renames ``tensors`` (``{old name: new name}``) give all of its own tensors alike.
 
     Text that is not a JSON object is returned as it is.
+
+    Examples:
+        >>> renamed_settings('{"norm":{"eps":1e-05}}', lambda name: name, {"norm.weight": "ln.weight"})
+        '{"ln":{"eps":1e-05}}'
     """
     try:
         saved = json.loads(text)
@@ -182,8 +218,23 @@ def renamed_settings(text: str, rename: Callable[[str], str]) -> str:
     renamed = {}
     for path, values in saved.items():
         new = rename(f"{path}.") if path else path
-        renamed[new[:-1] if new.endswith(".") else new] = values
+        new = new[:-1] if new.endswith(".") else new
+        if new == path and path and tensors:
+            new = _moved_layer(path, tensors)
+        renamed[new] = values
     return json.dumps(renamed, sort_keys=True, separators=(",", ":"))
+
+
+def _moved_layer(path: str, tensors: Mapping[str, str]) -> str:
+    """The path the renames ``tensors`` move all the tensors of layer ``path`` to (each keeping its local
+    name), else ``path``."""
+    prefix = f"{path}."
+    moved = set()
+    for old, new in tensors.items():
+        local = old[len(prefix) :]
+        if old.startswith(prefix) and "." not in local:
+            moved.add(new[: -len(local) - 1] if new.endswith(f".{local}") else None)
+    return moved.pop() or path if len(moved) == 1 else path
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -223,7 +274,7 @@ def _same_padding(a: Any, b: Any) -> bool:
     return bool(pads_a == pads_b) and (mode_a == mode_b or _no_padding(pads_a))
 
 
-_COMPARED_BY: dict[str, Callable[[Any, Any], bool]] = {"padding": _same_padding}
+_COMPARED_BY: dict[str, Callable[[Any, Any], bool]] = {"padding": _same_padding, "merge": _same_merge}
 """Settings whose values are compared otherwise than by :func:`_same`."""
 
 
@@ -245,11 +296,13 @@ def _completed(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def _with_defaults(saved: dict[str, Any], ours: dict[str, Any], framework: object) -> None:
     """Fill in, on each side, the settings of :data:`_DEFAULTS` the other records: ours always (this code
-    records any other value), the file's where its framework has no layer with another value."""
+    records any other value), the file's where its framework (``keras`` for ``keras-jax``) has no layer with
+    another value."""
+    family = framework.split("-")[0] if isinstance(framework, str) else framework
     for name, (default, only_default) in _DEFAULTS.items():
         if name in saved and name not in ours:
             ours[name] = default
-        elif name in ours and name not in saved and framework in only_default:
+        elif name in ours and name not in saved and family in only_default:
             saved[name] = default
 
 

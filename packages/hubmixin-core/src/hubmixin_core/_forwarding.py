@@ -52,6 +52,12 @@ def _source_tree(function: Callable[..., Any]) -> ast.Module | None:
         return None
 
 
+def _function_node(function: Callable[..., Any]) -> ast.FunctionDef | None:
+    """The definition of ``function`` in its source's syntax tree; ``None`` where the source cannot be read."""
+    tree = _source_tree(function)
+    return None if tree is None else next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
+
+
 @functools.cache
 def super_call(init: Callable[..., Any], base: type | None = None) -> SuperCall:
     """What ``init`` passes to its base's ``__init__``: ``super().__init__(...)``, or ``Base.__init__(self, ...)``
@@ -59,8 +65,7 @@ def super_call(init: Callable[..., Any], base: type | None = None) -> SuperCall:
     base's). Unknown where the source cannot be read, where the calls differ (branches), or where a starred
     argument is not the ``*args`` it takes, passed on unchanged and last (``*args[1:]``, ``*reversed(args)``):
     the values ``*args`` took cannot then be named."""
-    tree = _source_tree(init)
-    node = None if tree is None else next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
+    node = _function_node(init)
     if node is None:
         return _UNKNOWN
     named = _resolved(init, base)
@@ -159,8 +164,7 @@ def forwards_whole(method: Callable[..., Any], name: str) -> bool:
 
 @functools.cache
 def _read_forwards(function: Callable[..., Any], name: str) -> bool:
-    tree = _source_tree(function)
-    node = None if tree is None else next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
+    node = _function_node(function)
     if node is None or node.args.kwarg is None or node.args.kwarg.arg != name:
         return False
     calls = [
@@ -181,8 +185,7 @@ def kwargs_only_passed_on(init: Callable[..., Any]) -> bool:
     """Whether ``init`` uses its ``**kwargs`` only to pass them on whole (``super().__init__(**kwargs)``), never
     reading or popping one (``kwargs.pop("extra")``: a keyword of its own). ``False`` where its source cannot be
     read."""
-    tree = _source_tree(init)
-    node = None if tree is None else next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
+    node = _function_node(init)
     if node is None or node.args.kwarg is None:
         return False
     name = node.args.kwarg.arg
@@ -203,8 +206,7 @@ def keywords_read(init: Callable[..., Any]) -> frozenset[str] | None:
 
 @functools.cache
 def _read_keywords(init: Callable[..., Any]) -> frozenset[str] | None:
-    tree = _source_tree(init)
-    node = None if tree is None else next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
+    node = _function_node(init)
     if node is None or node.args.kwarg is None:
         return None
     name = node.args.kwarg.arg

@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 from flax import nnx
 
-from hubmixin_core.errors import WeightsError, format_names
-from hubmixin_core.weights import Checkpoint, LayoutRegistry
+from hubmixin_core.weights import Checkpoint, LayoutRegistry, report_held_apart
 from hubmixin_core.weights.transforms import inverse_axes, transpose
 from hubmixin_flax._walk import PERSISTENT, Composites, composite_paths, dotted, layer_path, torch_path
 
@@ -197,16 +196,9 @@ def _check_transposed(checkpoint: Checkpoint, copy: CrossLayoutCopy, *, strict: 
         np.asarray(tensor if layout is None else transpose(tensor, inverse_axes(layout)))
         for tensor, layout in ((tensors[key], axes), (tensors[copy.key], copy.axes))
     ]
-    if ours[0].shape == ours[1].shape and np.array_equal(ours[0], ours[1], equal_nan=True):
-        return
-    message = (
-        f"{owner}: {format_names([key, copy.key])} are one variable in the model (tied, {copy.key!r} in another "
-        f"layout), but {checkpoint.description} holds them apart with other values: {key!r} is loaded, "
-        f"{copy.key!r} not"
-    )
-    if strict:
-        raise WeightsError(message)
-    logger.warning("%s", message)
+    if ours[0].shape != ours[1].shape or not np.array_equal(ours[0], ours[1], equal_nan=True):
+        description = checkpoint.description
+        report_held_apart(owner, key, [copy.key], description, strict=strict, logger=logger, other_layout=True)
 
 
 def _check_copies(checkpoint: Checkpoint, source: str, copies: list[str], *, strict: bool, owner: str) -> None:
@@ -215,12 +207,5 @@ def _check_copies(checkpoint: Checkpoint, source: str, copies: list[str], *, str
     if not copies:
         return
     other = [name for name in copies if not checkpoint.same_bytes(source, name)]
-    if not other:
-        return
-    message = (
-        f"{owner}: {format_names([source, *other])} are one variable in the model (tied), but "
-        f"{checkpoint.description} holds them apart with other values: {source!r} is loaded, {format_names(other)} not"
-    )
-    if strict:
-        raise WeightsError(message)
-    logger.warning("%s", message)
+    if other:
+        report_held_apart(owner, source, other, checkpoint.description, strict=strict, logger=logger)

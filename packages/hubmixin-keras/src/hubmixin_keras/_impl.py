@@ -29,7 +29,6 @@ from hubmixin_core.errors import (
     ConfigError,
     HubMixinTypeError,
     WeightsDtypeError,
-    WeightsError,
     WeightsKeyError,
     WeightsNotFoundError,
     format_names,
@@ -44,6 +43,7 @@ from hubmixin_core.weights import (
     load_canonical,
     numpy_dtype,
     open_checkpoint,
+    report_held_apart,
     save_canonical,
     settings_metadata,
     tied_names,
@@ -292,13 +292,9 @@ class _CrossLayoutCopies:
             return True
         kept, held = self.read[id(variable)]
         if held.shape != value.shape or not np.array_equal(held, value, equal_nan=True):
-            message = (
-                f"{self.owner}: {format_names([kept, key])} are one variable in the model (tied, {key!r} in another "
-                f"layout), but {self.source} holds them apart with other values: {kept!r} is loaded, {key!r} not"
+            report_held_apart(
+                self.owner, kept, [key], self.source, strict=self.strict, logger=logger, other_layout=True
             )
-            if self.strict:
-                raise WeightsError(message)
-            logger.warning("%s", message)
         return False
 
 

@@ -25,6 +25,7 @@ from hubmixin_core.weights._canonical import tied_names as tied_names
 from hubmixin_core.weights._check import check_tensors as check_tensors
 from hubmixin_core.weights._check import mismatch_error as mismatch_error
 from hubmixin_core.weights._check import read_tensor_infos as read_tensor_infos
+from hubmixin_core.weights._check import report_held_apart as report_held_apart
 from hubmixin_core.weights._checkpoint import Checkpoint as Checkpoint
 from hubmixin_core.weights._checkpoint import TensorReader as TensorReader
 from hubmixin_core.weights._checkpoint import open_checkpoint as open_checkpoint
@@ -134,6 +135,7 @@ __all__ = [
     "plan_shards",
     "read_header",
     "read_tensor_infos",
+    "report_held_apart",
     "resolve_weight_files",
     "save_canonical",
     "save_safetensors",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -9,13 +10,22 @@ from hubmixin_core.errors import (
     HubMixinValueError,
     ShardIndexError,
     WeightsDtypeError,
+    WeightsError,
     WeightsKeyError,
     WeightsShapeError,
+    format_names,
 )
 from hubmixin_core.weights._header import TensorInfo, read_header
 from hubmixin_core.weights._resolve import WeightFiles
 
-__all__ = ["check_tensors", "key_differences", "mismatch_error", "raise_mismatches", "read_tensor_infos"]
+__all__ = [
+    "check_tensors",
+    "key_differences",
+    "mismatch_error",
+    "raise_mismatches",
+    "read_tensor_infos",
+    "report_held_apart",
+]
 
 
 def read_tensor_infos(weights: WeightFiles) -> dict[str, tuple[TensorInfo, Path]]:
@@ -132,3 +142,30 @@ def mismatch_error(
         missing=missing,
         unexpected=unexpected,
     )
+
+
+def report_held_apart(
+    owner: str,
+    loaded: str,
+    others: Sequence[str],
+    source: str,
+    *,
+    strict: bool,
+    logger: logging.Logger,
+    other_layout: bool = False,
+) -> None:
+    """Names of one tied variable (``loaded``, ``others``) that ``source`` holds apart with other values: only
+    ``loaded``'s tensor is read. A :class:`WeightsError` with ``strict``, else a warning on ``logger``
+    (``other_layout``: the others are saved in another layout).
+
+    Raises:
+        WeightsError: with ``strict``, naming the model (``owner``), the file and the names.
+    """
+    tied = f"tied, {format_names(others)} in another layout" if other_layout else "tied"
+    message = (
+        f"{owner}: {format_names([loaded, *others])} are one variable in the model ({tied}), but {source} holds "
+        f"them apart with other values: {loaded!r} is loaded, {format_names(others)} not"
+    )
+    if strict:
+        raise WeightsError(message)
+    logger.warning("%s", message)

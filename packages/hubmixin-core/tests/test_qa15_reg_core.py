@@ -94,6 +94,23 @@ def test_a_keyword_a_decorator_adds_is_taken(tmp_path: Path) -> None:
     assert loaded.verbose is True
 
 
+class VerboseNamed(torch.nn.Module, PyTorchModelHubMixin):
+    """The decorator directly on an ``__init__`` that names its parameters (no ``**kwargs``)."""
+
+    @with_verbose
+    def __init__(self, dim: int = 4) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(dim, dim)
+
+
+def test_a_keyword_a_decorator_on_an_init_naming_its_parameters_adds_is_taken(tmp_path: Path) -> None:
+    VerboseNamed(dim=3).save_pretrained(tmp_path)
+    loaded: Any = VerboseNamed.from_pretrained(tmp_path, verbose=True)  # type: ignore[call-arg]
+    assert loaded.verbose is True and loaded.lin.weight.shape == (3, 3)
+    given: Any = VerboseNamed.from_pretrained(tmp_path, model_kwargs={"verbose": True})
+    assert given.verbose is True
+
+
 def test_a_typo_through_an_undecorated_forwarding_init_is_still_refused(tmp_path: Path) -> None:
     Plain(dim=3).save_pretrained(tmp_path)
     with pytest.raises(HubMixinTypeError, match=r"unexpected keyword argument 'dimm'"):

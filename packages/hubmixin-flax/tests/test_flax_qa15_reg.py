@@ -3,6 +3,7 @@ state-shaped sharding leaves the RNG state out."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +71,45 @@ def test_a_nested_dict_sharding_of_the_state_leaves_the_rng_state_out(tmp_path: 
     loaded = WithDropout.from_pretrained(tmp_path / "m", sharding=nested, strict=True)
     np.testing.assert_array_equal(np.asarray(loaded.lin.kernel.get_value()), np.asarray(model.lin.kernel.get_value()))
     assert loaded.lin.kernel.get_value().sharding == replicated
+
+
+class Float8Scaled(nnx.Module, FlaxModelHubMixin):
+    """float8 weights with float8_e8m0fnu block scales (2**20 overflows float16) beside a float32 bias."""
+
+    def __init__(self) -> None:
+        self.w = nnx.Param(jnp.full((2, 2), 1.5, jnp.float8_e4m3fn))
+        self.scale = nnx.Param(jnp.asarray([2.0**20, 1.0]).astype(jnp.float8_e8m0fnu))
+        self.bias = nnx.Param(jnp.ones((2,), jnp.float32))
+
+
+def _header_dtypes(path: Path) -> dict[str, str]:
+    raw = path.read_bytes()
+    header = json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
+    return {key: value["dtype"] for key, value in header.items() if key != "__metadata__"}
+
+
+def test_dtype_leaves_float8_alone_on_save_and_load(tmp_path: Path) -> None:
+    Float8Scaled().save_pretrained(tmp_path, dtype=jnp.float16)
+    assert _header_dtypes(tmp_path / "model.safetensors") == {"w": "F8_E4M3", "scale": "F8_E8M0", "bias": "F16"}
+    loaded = Float8Scaled.from_pretrained(tmp_path, dtype=jnp.bfloat16)
+    assert loaded.w.get_value().dtype == jnp.float8_e4m3fn and loaded.bias.get_value().dtype == jnp.bfloat16
+    scale = loaded.scale.get_value()
+    assert scale.dtype == jnp.float8_e8m0fnu
+    np.testing.assert_array_equal(np.asarray(scale, np.float32), [2.0**20, 1.0])
+
+
+def test_an_annotation_naming_its_mesh_keeps_it_under_the_callers_set_mesh(tmp_path: Path) -> None:
+    own = jax.make_mesh((4,), ("model",))
+
+    class OwnMesh(nnx.Module, FlaxModelHubMixin):
+        def __init__(self, *, rngs: nnx.Rngs) -> None:
+            init = nnx.with_partitioning(nnx.initializers.lecun_normal(), (None, "model"), mesh=own)
+            self.lin = nnx.Linear(4, 8, kernel_init=init, rngs=rngs)
+
+    saved = OwnMesh(rngs=nnx.Rngs(0))
+    saved.save_pretrained(tmp_path)
+    with jax.set_mesh(jax.make_mesh((2, 2), ("data", "model"))):  # (the same devices: JAX requires it)
+        fresh = OwnMesh(rngs=nnx.Rngs(0)).lin.kernel.get_value()
+        loaded = OwnMesh.from_pretrained(tmp_path).lin.kernel.get_value()
+    assert loaded.sharding == fresh.sharding == NamedSharding(own, P(None, "model"))  # type: ignore[no-untyped-call]
+    np.testing.assert_array_equal(np.asarray(loaded), np.asarray(saved.lin.kernel.get_value()))

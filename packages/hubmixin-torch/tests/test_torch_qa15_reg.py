@@ -13,7 +13,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from hubmixin_core.errors import DeviceError, MissingArgumentError, WeightsError
+from hubmixin_core.errors import DeviceError, MissingArgumentError, WeightsError, WeightsNotFoundError
 from hubmixin_torch import PyTorchModelHubMixin
 
 # F6: a non-persistent sparse or nested buffer (what the save error advises) under from_pretrained(dtype=)
@@ -127,3 +127,24 @@ def test_extra_state_is_saved_in_its_own_dtype_under_save_dtype(tmp_path: Path) 
 def test_extra_state_that_is_no_tensor_is_refused_naming_the_module_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match=r"extra state of module 'block' \(Counter\).* is a dict.*return a tensor"):
         WithExtra(counting=True).save_pretrained(tmp_path)
+
+
+def test_sharded_pytorch_bin_files_are_named_with_how_to_convert_them(tmp_path: Path) -> None:
+    class Two(nn.Module, PyTorchModelHubMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(2, 2), nn.Linear(2, 2)
+
+    state = Two().state_dict()
+    shards = {
+        "pytorch_model-00001-of-00002.bin": ["a.weight", "a.bias"],
+        "pytorch_model-00002-of-00002.bin": ["b.weight", "b.bias"],
+    }
+    for shard, names in shards.items():
+        torch.save({name: state[name] for name in names}, tmp_path / shard)
+    weight_map = {name: shard for shard, names in shards.items() for name in names}
+    (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (tmp_path / "config.json").write_text("{}")
+    legacy = r"pytorch_model\.bin\.index\.json.*hubmixin convert .*not its shards"
+    with pytest.raises(WeightsNotFoundError, match=legacy):
+        Two.from_pretrained(tmp_path)

@@ -295,6 +295,9 @@ class ModelHubMixinBase(HfMixinHelpers):
         through it (:attr:`_hub_mixin_kwargs_names`), where the framework says which."""
         cls._hub_mixin_inspect_init()
         parameters = dict(cls._hub_mixin_init_parameters)
+        if wrapper_changes_signature(cls.__init__) and not takes_any_keyword(parameters):
+            # a decorator taking keywords of its own (``@deprecate_kwarg`` renaming one): any may be its
+            return {**parameters, "kwargs": inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)}
         names = cls._hub_mixin_kwargs_names
         if names is None and takes_any_keyword(parameters) and cls._hub_kwargs_end():
             names = frozenset(cls._hub_forwarded_parameters())  # (only those reach the base that ends the way)

@@ -42,9 +42,9 @@ from hubmixin_core.weights import (
     LayerTensors,
     LazyTensor,
     TensorInfo,
+    converted_by_dtype,
     dtype_name,
     floating_dtype_name,
-    is_floating,
     load_canonical,
     numpy_dtype,
     open_checkpoint,
@@ -123,7 +123,7 @@ def _host_array(value: Any, path: str) -> np.ndarray[Any, Any]:
 
 def _info(value: Any, target: str | None, path: str) -> TensorInfo:
     name = _dtype_name(value, path)
-    return TensorInfo(tuple(value.shape), target if target is not None and is_floating(name) else name)
+    return TensorInfo(tuple(value.shape), target if target is not None and converted_by_dtype(name) else name)
 
 
 def _place(tensor: LazyTensor, sharding: Sharding | None) -> jax.Array:

@@ -14,8 +14,9 @@ from hubmixin_flax._walk import PERSISTENT
 
 __all__ = ["ShardingSpec", "flat_sharding", "mesh_of", "resolve_sharding", "state_shaped", "without_unsaved_state"]
 
-ShardingTree: TypeAlias = Mapping[str, "Sharding | PartitionSpec | nnx.Variable[Any] | ShardingTree | None"]
-"""A mapping from parameter path, or shaped like the model's state (``nnx.get_named_sharding``, nested dicts)."""
+ShardingTree: TypeAlias = Mapping[Any, "Sharding | PartitionSpec | nnx.Variable[Any] | ShardingTree | None"]
+"""A mapping from parameter path, or shaped like the model's state (``nnx.get_named_sharding``, nested dicts; an
+``nnx.List``'s items under int keys)."""
 
 ShardingSpec: TypeAlias = (
     Sharding
@@ -107,10 +108,10 @@ def resolve_sharding(spec: ShardingSpec | None, path: str, abstract: Any) -> Sha
     """
     if spec is None:  # where a fresh construction puts it: by its annotation under the caller's jax.set_mesh
         annotated, ambient = getattr(abstract, "sharding", None), _ambient_mesh()
+        if isinstance(annotated, NamedSharding) and isinstance(annotated.mesh, Mesh) and not annotated.mesh.empty:
+            return annotated  # its own mesh (nnx.with_partitioning(..., mesh=mesh), __init__'s jax.set_mesh) wins
         if isinstance(annotated, NamedSharding) and ambient is not None:
             return NamedSharding(ambient, annotated.spec)
-        if isinstance(annotated, NamedSharding) and isinstance(annotated.mesh, Mesh) and not annotated.mesh.empty:
-            return annotated  # its own mesh: nnx.with_partitioning(..., mesh=mesh), or __init__'s jax.set_mesh
         return None
     if isinstance(spec, Mesh):
         annotated = getattr(abstract, "sharding", None)

@@ -31,9 +31,13 @@ from hubmixin_core.weights import (
     WeightFiles,
     resolve_weight_files,
 )
+from hubmixin_core.weights._resolve import missing_weights_error
 from hubmixin_torch._dtypes import TORCH_DTYPES, dtype_name
 
 __all__ = ["open_torch_checkpoint", "open_torch_file", "read_tensors"]
+
+_LEGACY_INDEX = f"{PYTORCH_WEIGHTS_NAME}.index.json"
+"""The index of a sharded ``torch.save`` checkpoint (``pytorch_model-00001-of-00002.bin``, ...)."""
 
 logger = logging.getLogger("hubmixin_torch")
 
@@ -152,10 +156,14 @@ def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torc
     except WeightsNotFoundError as missing:
         legacy = locate_file(model_id, PYTORCH_WEIGHTS_NAME, download)
         if legacy is None:
-            raise WeightsNotFoundError(
+            message = (
                 f"{model_id}: no weights found: looked for {SAFETENSORS_SINGLE_FILE}, {SAFETENSORS_INDEX_NAME} "
                 f"and {PYTORCH_WEIGHTS_NAME}"
-            ) from missing
+            )
+            if locate_file(model_id, _LEGACY_INDEX, download) is not None:  # sharded .bin files: named, with how to
+                shards = f"hubmixin-torch reads a single {PYTORCH_WEIGHTS_NAME} as it is, not its shards"
+                message = f"{missing_weights_error(model_id, download)} ({shards})"
+            raise WeightsNotFoundError(message) from missing
     logger.info("%s: no safetensors weights, reading legacy %s", model_id, legacy)
     return _pickle_checkpoint(legacy, device)
 

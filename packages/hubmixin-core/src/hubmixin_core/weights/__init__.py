@@ -32,6 +32,7 @@ from hubmixin_core.weights._checkpoint import open_checkpoint as open_checkpoint
 from hubmixin_core.weights._dtypes import ARRAY_DTYPE_NAMES as ARRAY_DTYPE_NAMES
 from hubmixin_core.weights._dtypes import FLOATING_DTYPES as FLOATING_DTYPES
 from hubmixin_core.weights._dtypes import NUMPY_DTYPES as NUMPY_DTYPES
+from hubmixin_core.weights._dtypes import converted_by_dtype as converted_by_dtype
 from hubmixin_core.weights._dtypes import dtype_name as dtype_name
 from hubmixin_core.weights._dtypes import floating_dtype_name as floating_dtype_name
 from hubmixin_core.weights._dtypes import is_floating as is_floating
@@ -123,6 +124,7 @@ __all__ = [
     "check_missing_size",
     "check_relative_path",
     "check_tensors",
+    "converted_by_dtype",
     "dtype_name",
     "floating_dtype_name",
     "is_floating",

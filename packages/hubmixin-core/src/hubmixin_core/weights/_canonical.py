@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from hubmixin_core.errors import HubMixinKeyError, HubMixinTypeError, LayoutError
 from hubmixin_core.weights._checkpoint import Checkpoint
-from hubmixin_core.weights._dtypes import dtype_name, is_floating, numpy_dtype
+from hubmixin_core.weights._dtypes import converted_by_dtype, dtype_name, is_floating, numpy_dtype
 from hubmixin_core.weights._header import TensorInfo
 from hubmixin_core.weights._layout import LayerTensors, LayoutRegistry
 from hubmixin_core.weights._metadata import CANONICAL_METADATA, FRAMEWORK_KEY
@@ -79,7 +79,7 @@ def save_canonical(
     groups = list(layers)
 
     def saved_as(info: TensorInfo) -> TensorInfo:
-        return TensorInfo(info.shape, dtype) if dtype is not None and is_floating(info.dtype) else info
+        return TensorInfo(info.shape, dtype) if dtype is not None and converted_by_dtype(info.dtype) else info
 
     plan: dict[str, TensorInfo] = {}
     owner: dict[str, tuple[int, str]] = {}

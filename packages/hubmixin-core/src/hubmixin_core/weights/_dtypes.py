@@ -16,6 +16,7 @@ __all__ = [
     "NUMPY_DTYPES",
     "dtype_name",
     "floating_dtype_name",
+    "converted_by_dtype",
     "is_floating",
     "numpy_dtype",
     "widens_integer",
@@ -48,6 +49,13 @@ _FROM_ML_DTYPES = frozenset({"BF16", "F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5
 _NATIVE: dict[str, np.dtype[Any]] = {
     name: np.dtype(type_name) for name, type_name in ARRAY_DTYPE_NAMES.items() if name not in _FROM_ML_DTYPES
 }
+
+
+def converted_by_dtype(name: str) -> bool:
+    """Whether ``dtype=`` (on save or load) converts a tensor of the safetensors dtype ``name``: a floating one of 16
+    bits or more. float8 tensors (quantized weights, their block scales) keep theirs, as transformers leaves them:
+    ``float8_e8m0fnu`` scales overflow float16."""
+    return is_floating(name) and not name.startswith("F8_")
 
 
 def widens_integer(stored: str, wanted: str) -> bool:
@@ -91,7 +99,8 @@ NUMPY_DTYPES: Mapping[str, np.dtype[Any]] = _NumpyDtypes()
 FLOATING_DTYPES: frozenset[str] = frozenset(
     {"F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ"}
 )
-"""Safetensors names of the floating-point dtypes (those ``dtype=`` converts)."""
+"""Safetensors names of the floating-point dtypes (those ``dtype=`` converts but float8, see
+:func:`converted_by_dtype`)."""
 
 _NATIVE_NAMES: dict[np.dtype[Any], str] = {dtype: name for name, dtype in _NATIVE.items()}
 

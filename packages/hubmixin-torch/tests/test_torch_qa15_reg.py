@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +150,27 @@ def test_sharded_pytorch_bin_files_are_named_with_how_to_convert_them(tmp_path: 
     legacy = r"pytorch_model\.bin\.index\.json.*hubmixin convert .*not its shards"
     with pytest.raises(WeightsNotFoundError, match=legacy):
         Two.from_pretrained(tmp_path)
+
+
+_LOAD_ONLY = """
+import sys
+from torch import nn
+from hubmixin_torch import PyTorchModelHubMixin
+
+class Net(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3).to(memory_format=__import__("torch").channels_last)
+        self.lin = nn.Linear(4, 2)
+
+Net().save_pretrained(sys.argv[1])
+before = "sympy" in sys.modules
+Net.from_pretrained(sys.argv[1])
+print(before, "sympy" in sys.modules)
+"""
+
+
+def test_a_load_imports_no_symbolic_shape_machinery(tmp_path: Path) -> None:
+    # torch.empty_like on the meta device imports sympy (~0.3 s, most of a 1 GB load's time): never on the way
+    out = subprocess.run([sys.executable, "-c", _LOAD_ONLY, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -338,9 +338,30 @@ def _refresh_views(
 def _strides(before: torch.Tensor | None, tensor: torch.Tensor) -> tuple[int, ...]:
     """The strides ``tensor`` loads with: those ``__init__`` gave the model's own (``before``), else contiguous ones
     (a tensor ``__init__`` made overlapping or with gaps, or without a shape yet)."""
-    if before is None or _lazy(before) or before.shape != tensor.shape:
-        return torch.empty(tensor.shape, device="meta").stride()
-    return torch.empty_like(before, device="meta").stride()  # (keeps strides only where dense and not overlapping)
+    if before is None or _lazy(before) or before.shape != tensor.shape or not _dense(before):
+        return _row_major(tuple(tensor.shape))
+    return tuple(before.stride())  # as torch.empty_like keeps them (not called: it imports sympy, ~0.3 s, on meta)
+
+
+def _row_major(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The strides of a contiguous tensor of ``shape``."""
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
+
+
+def _dense(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor``'s elements fill its memory without gaps or overlaps (in any order of dimensions)."""
+    if tensor.numel() == 0:
+        return False
+    expected = 1
+    for stride, size in sorted((s, n) for n, s in zip(tensor.shape, tensor.stride(), strict=True) if n != 1):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
 
 
 def _laid_out(tensor: torch.Tensor, strides: tuple[int, ...]) -> bool:

@@ -27,20 +27,23 @@ def _ruff() -> str:
     return found
 
 
+def _run_ruff(args: list[str], text: str, path: Path) -> str:
+    """Ruff's output for ``text`` as the file ``path``; its own message, naming that file, when it fails."""
+    result = subprocess.run([_ruff(), *args, "-"], input=text, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        message = (result.stderr + result.stdout).strip()
+        raise SystemExit(f"codegen: ruff {args[0]} failed on the rendering of {path}:\n{message}")
+    return result.stdout
+
+
 def format_source(text: str, path: Path, root: Path) -> str:
-    """``text`` with imports sorted and ruff-formatted under the repository's ruff configuration."""
-    ruff = _ruff()
+    """``text`` with imports sorted and ruff-formatted under the repository's ruff configuration, then checked:
+    generated code must pass the repository's ruff as committed code does (line length included)."""
     common = ["--config", str(root / "pyproject.toml"), "--stdin-filename", str(path)]
-    fixed = subprocess.run(
-        [ruff, "check", "--select", "I", "--fix", "--quiet", "--exit-zero", *common, "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return subprocess.run(
-        [ruff, "format", *common, "-"], input=fixed, capture_output=True, text=True, check=True
-    ).stdout
+    fixed = _run_ruff(["check", "--select", "I", "--fix", "--quiet", "--exit-zero", *common], text, path)
+    formatted = _run_ruff(["format", *common], fixed, path)
+    _run_ruff(["check", "--quiet", "--output-format", "concise", *common], formatted, path)
+    return formatted
 
 
 def main(argv: Sequence[str] | None = None) -> int:

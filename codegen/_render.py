@@ -15,12 +15,23 @@ from hubmixin_core.params import (
     Param,
 )
 
-__all__ = ["HEADER", "render_facade", "render_options"]
+__all__ = ["header", "render_facade", "render_options"]
 
-HEADER = (
-    f"# DO NOT EDIT: generated from hubmixin_core/params.py (spec version {SPEC_VERSION}) by `python -m codegen`.\n"
-    "# Change the spec or a package's _extras.py, then run `python -m codegen` from the repository root.\n"
-)
+
+def header(package: str) -> str:
+    """The comment opening each generated file of ``package``: the generator and the files it is generated from."""
+    spec = f"hubmixin_core/params.py (spec version {SPEC_VERSION})"
+    if package == "hubmixin_core":
+        return (
+            f"# DO NOT EDIT: generated from {spec} by `python -m codegen`.\n"
+            "# Change the spec, then run `python -m codegen` from the repository root.\n"
+        )
+    return (
+        f"# DO NOT EDIT: generated from {spec} and {package}/_extras.py\n"
+        "# by `python -m codegen`. Change either, then run `python -m codegen` from the repository root.\n"
+    )
+
+
 _WIDTH = 120
 
 
@@ -30,15 +41,26 @@ def _escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
-def _wrapped(text: str, width: int) -> list[str]:
-    """Docstring source lines of ``text``, at most ``width`` characters each."""
-    return textwrap.wrap(_escaped(text), width, break_on_hyphens=False)
+def _wrapped(text: str, width: int, indent: str = "", hanging: str = "") -> list[str]:
+    """Docstring source lines of ``text`` at most ``width`` characters long, ``indent`` (and on all but the first
+    line ``hanging``) included; a token longer than that (a URL, a regular expression) is kept whole on a line of
+    its own (E501 exempts such a line)."""
+    return textwrap.wrap(
+        _escaped(text),
+        width,
+        initial_indent=indent,
+        subsequent_indent=indent + hanging,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def _doc_lines(name: str, annotation: str, default: str | None, doc: str, indent: str) -> list[str]:
+    """An Args entry: ``name (`annotation`, *optional*, defaults to `default`):`` (continued at the doc's indent
+    where too long for a line), then the doc."""
     optional = "" if default is None else f", *optional*, defaults to `{default}`"
-    head = f"{indent}{_escaped(name)} (`{_escaped(annotation)}`{_escaped(optional)}):"
-    return [head, *(f"{indent}    {line}" for line in _wrapped(doc, _WIDTH - len(indent) - 4))]
+    head = _wrapped(f"{name} (`{annotation}`{optional}):", _WIDTH, indent, _LEVEL)
+    return [*head, *(f"{indent}    {line}" for line in _wrapped(doc, _WIDTH - len(indent) - 4))]
 
 
 _MAPPING = "from collections.abc import Mapping"
@@ -75,7 +97,7 @@ def render_options() -> str:
     """``hubmixin_core/_generated/_options.py``: the option bundles the runtime passes around."""
     upload = tuple(p for p in UPLOAD_PARAMS)
     lines = [
-        HEADER.rstrip("\n"),
+        header("hubmixin_core").rstrip("\n"),
         '"""Option bundles of the shared download and upload parameters."""',
         "",
         "from __future__ import annotations",
@@ -243,7 +265,7 @@ def render_facade(extras: FrameworkExtras) -> str:
     module, base = extras.base.split(":")
     params = DOWNLOAD_PARAMS + UPLOAD_PARAMS + extras.load + extras.save
     lines = [
-        HEADER.rstrip("\n"),
+        header(extras.package).rstrip("\n"),
         f'"""Typed public methods of `{extras.package}`, generated from the shared parameter spec."""',
         "",
         "from __future__ import annotations",

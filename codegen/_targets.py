@@ -7,7 +7,7 @@ import keyword
 from dataclasses import dataclass
 from pathlib import Path
 
-from codegen._render import render_facade, render_options
+from codegen._render import header, render_facade, render_options
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS, FrameworkExtras, Param
 
 __all__ = ["CORE_EXTRAS", "REPO_ROOT", "Target", "discover_targets", "render_all"]
@@ -40,9 +40,26 @@ def load_extras(path: Path) -> FrameworkExtras:
     extras = getattr(module, "EXTRAS", None)
     if not isinstance(extras, FrameworkExtras):
         raise TypeError(f"{path}: EXTRAS must be a hubmixin_core.params.FrameworkExtras")
+    _check_declaration(path, extras)
     _check_names(path, "load", extras.load, DOWNLOAD_PARAMS)
     _check_names(path, "save", extras.save, UPLOAD_PARAMS + SAVE_PARAMS)
     return extras
+
+
+def _identifier(name: str) -> bool:
+    """Whether ``name`` can name a parameter, class or module."""
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _check_declaration(path: Path, extras: FrameworkExtras) -> None:
+    """Refuse a ``package``, ``class_name`` or ``base`` the generated module could not be written with."""
+    if not _identifier(extras.package):
+        raise ValueError(f"{path}: package {extras.package!r} is not a top-level import name (hubmixin_<fw>)")
+    if not _identifier(extras.class_name):
+        raise ValueError(f"{path}: class_name {extras.class_name!r} is not a Python class name")
+    module, _, base = extras.base.partition(":")
+    if not (all(_identifier(part) for part in module.split(".")) and _identifier(base)):
+        raise ValueError(f"{path}: base {extras.base!r} is not 'module:Class' (hubmixin_<fw>._impl:<Fw>HubMixinBase)")
 
 
 _OWN_NAMES = frozenset(
@@ -60,7 +77,7 @@ def _check_names(path: Path, kind: str, extras: tuple[Param, ...], shared: tuple
     """Refuse an extra whose name is no identifier, or already a parameter of the methods it joins."""
     taken = {p.name for p in shared} | _OWN_NAMES
     for param in extras:
-        if not param.name.isidentifier() or keyword.iskeyword(param.name):
+        if not _identifier(param.name):
             raise ValueError(f"{path}: {kind} extra {param.name!r} is not a Python parameter name")
         if param.name in taken:
             raise ValueError(f"{path}: {kind} extra {param.name!r} is already a parameter of the generated methods")
@@ -88,5 +105,6 @@ def render_all(root: Path = REPO_ROOT) -> list[Target]:
     for extras, directory in discover_targets(root):
         generated = directory / "_generated"
         targets.append(Target(generated / "_methods.py", render_facade(extras)))
-        targets.append(Target(generated / "__init__.py", f'"""Generated code of {extras.package}: do not edit."""\n'))
+        docstring = f'"""Generated code of {extras.package}: do not edit."""\n'
+        targets.append(Target(generated / "__init__.py", header(extras.package) + docstring))
     return targets

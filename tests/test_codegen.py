@@ -85,9 +85,16 @@ def test_another_roots_spec_is_the_one_generated_from(tmp_path: Path) -> None:
 
 
 def test_generated_files_carry_the_header() -> None:
-    assert GENERATED
-    for path in [*GENERATED, *ROOT.glob("packages/*/src/*/_generated/_options.py")]:
-        assert path.read_text().startswith("# DO NOT EDIT: generated from hubmixin_core/params.py")
+    from codegen._targets import render_all
+
+    targets = render_all(ROOT)
+    assert {t.path.name for t in targets} == {"__init__.py", "_methods.py", "_options.py"}
+    for target in targets:
+        head = " ".join(target.path.read_text().split('"""')[0].split())
+        assert head.startswith("# DO NOT EDIT: generated from hubmixin_core/params.py"), target.path
+        assert "by `python -m codegen`" in head, target.path
+        package = target.path.parent.parent.name
+        assert (f"{package}/_extras.py" in head) == (package != "hubmixin_core"), target.path
 
 
 def test_shared_parameter_docs_are_written_only_in_the_spec() -> None:
@@ -137,14 +144,16 @@ def test_an_extra_named_like_a_parameter_is_refused(name: str, why: str, tmp_pat
 
 
 def _documented(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, str]:
-    """``name: annotation`` of each Args entry of a generated method's docstring (``**name`` for ``**kwargs``)."""
+    """``name: annotation`` of each Args entry of a generated method's docstring (``**name`` for ``**kwargs``); a
+    head too long for a line continues on the next ones, up to its closing ``):``."""
     doc = ast.get_docstring(function) or ""
-    args = doc.split("Args:\n", 1)[1].split("\n\n", 1)[0]
-    return {
-        line.strip().split(" (`")[0]: line.split(" (`")[1].split("`")[0]
-        for line in args.splitlines()
-        if line.startswith("    ") and not line.startswith("        ")
-    }
+    args = doc.split("Args:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    heads = []
+    for i, line in enumerate(args):
+        if line.startswith("    ") and not line.startswith("        "):
+            end = next(j for j in range(i, len(args)) if args[j].endswith("):"))
+            heads.append(" ".join(" ".join(args[i : end + 1]).split()))
+    return {head.split(" (`")[0]: head.split(" (`")[1].split("`")[0] for head in heads}
 
 
 def _generated_methods(path: Path) -> list[ast.FunctionDef]:
@@ -199,6 +208,93 @@ def test_doc_text_is_written_faithfully() -> None:
     assert sum(doc in d and f"defaults to `{_DEFAULT}`" in d for d in facade) == 2  # both from_pretrained
     options = _docstrings("\n".join(_options_class("Opts", _DOC, (param,))))
     assert options[0].startswith(doc) and options[0].count(doc) == 2  # the summary and the attribute
+
+
+_URL = "https://huggingface.co/docs/huggingface_hub/main/en/package_reference/environment_variables#hf_hub_enable_hf_transfer"
+_REGEX = (
+    r"^(encoder|decoder)\.layers\.(\d+)\.(self_attn|cross_attn)\.(q_proj|k_proj|v_proj|o_proj)\.(weight|bias)$_and\w+"
+)
+_LONG = (
+    "Sharding | Mesh | Mapping[str, Sharding | PartitionSpec | None] | Callable[[str], Sharding | PartitionSpec | None]"
+    " | None"
+)
+"""Flax's ``sharding`` annotation without its alias: a docstring head longer than a line."""
+
+
+def test_a_long_annotation_renders_a_head_continued_on_the_next_line_and_passes_ruff() -> None:
+    from codegen.__main__ import _ruff, format_source
+    from codegen._render import render_facade
+    from hubmixin_core.params import FrameworkExtras, Param
+
+    imports = ("from collections.abc import Callable", "from jax.sharding import Mesh, PartitionSpec, Sharding")
+    name = "a_forty_seven_character_long_extra_name_for_fw"
+    extras = FrameworkExtras(
+        "hubmixin_foo",
+        "FooMethods",
+        "hubmixin_core._base:ModelHubMixinBase",
+        load=(Param(name, _LONG, "None", "Where.", imports),),
+        save=(Param("placement", _LONG, "None", "Where.", imports),),
+    )
+    path = ROOT / "packages/hubmixin-foo/src/hubmixin_foo/_generated/_methods.py"
+    text = format_source(render_facade(extras), path, ROOT)
+    common = ["--config", str(ROOT / "pyproject.toml"), "--stdin-filename", str(path), "-"]
+    lint = subprocess.run([_ruff(), "check", *common], input=text, capture_output=True, text=True, check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    methods = [n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef) and ast.get_docstring(n)]
+    assert len(methods) == 4  # save_pretrained, from_pretrained twice, push_to_hub
+    for method in methods:
+        documented = _documented(method)
+        assert documented.get(name, documented.get("placement")) == _LONG
+
+
+def test_a_token_longer_than_a_line_is_kept_whole() -> None:
+    from codegen._render import render_facade
+    from hubmixin_core.params import FrameworkExtras, Param
+
+    docs = {"url_opt": f"See {_URL} for details.", "regex_opt": f"Keys like {_REGEX} (a \\ at a line's end)."}
+    params = tuple(Param(name, "str | None", "None", doc) for name, doc in docs.items())
+    extras = FrameworkExtras("hubmixin_foo", "FooMethods", "hubmixin_core._base:ModelHubMixinBase", load=params)
+    loaders = [d for d in _docstrings(render_facade(extras)) if "url_opt" in d]
+    assert len(loaders) == 2
+    for doc in docs.values():
+        assert all(" ".join(doc.split()) in loader for loader in loaders), doc
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("base", "hubmixin_foo._impl.FooHubMixinBase"),
+        ("base", "hubmixin_foo._impl:Foo.Base"),
+        ("base", "hubmixin-foo._impl:FooHubMixinBase"),
+        ("class_name", "Foo Methods"),
+        ("class_name", "class"),
+        ("package", "hubmixin-foo"),
+    ],
+)
+def test_a_malformed_declaration_is_refused_naming_the_extras_file(field: str, value: str, tmp_path: Path) -> None:
+    from codegen._targets import load_extras
+
+    declared = {"package": "hubmixin_foo", "class_name": "FooMethods", "base": "hubmixin_foo._impl:FooBase"}
+    arguments = ", ".join(f"{k}={v!r}" for k, v in {**declared, field: value}.items())
+    (tmp_path / "_extras.py").write_text(
+        f"from hubmixin_core.params import FrameworkExtras\n\nEXTRAS = FrameworkExtras({arguments})\n"
+    )
+    with pytest.raises(ValueError, match=field) as caught:
+        load_extras(tmp_path / "_extras.py")
+    assert str(caught.value).startswith(f"{tmp_path / '_extras.py'}: ") and repr(value) in str(caught.value)
+
+
+def test_a_rendering_ruff_rejects_fails_with_ruffs_message() -> None:
+    from codegen.__main__ import format_source
+
+    path = ROOT / "packages/hubmixin-foo/src/hubmixin_foo/_generated/_methods.py"
+    with pytest.raises(SystemExit) as caught:
+        format_source("class Foo Methods:\n    pass\n", path, ROOT)
+    message = str(caught.value)
+    assert str(path) in message and "ruff format" in message and "parse" in message.lower()
+    with pytest.raises(SystemExit) as caught:
+        format_source(f"X = 1  # {'x ' * 80}\n", path, ROOT)
+    assert "ruff check" in str(caught.value) and "E501" in str(caught.value)
 
 
 _OVERRIDE = textwrap.dedent(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, ForwardRef, TypeAlias
 
 import jax
 from flax import nnx
@@ -14,9 +14,15 @@ from hubmixin_flax._walk import PERSISTENT
 
 __all__ = ["ShardingSpec", "flat_sharding", "mesh_of", "resolve_sharding", "state_shaped", "without_unsaved_state"]
 
-ShardingTree: TypeAlias = Mapping[Any, "Sharding | PartitionSpec | nnx.Variable[Any] | ShardingTree | None"]
-"""A mapping from parameter path, or shaped like the model's state (``nnx.get_named_sharding``, nested dicts; an
-``nnx.List``'s items under int keys)."""
+if TYPE_CHECKING:
+    ShardingTree: TypeAlias = Mapping[Any, "Sharding | PartitionSpec | nnx.Variable[Any] | ShardingTree | None"]
+    """A mapping from parameter path, or shaped like the model's state (``nnx.get_named_sharding``, nested dicts;
+    an ``nnx.List``'s items under int keys)."""
+else:  # the same, its forward ref bound to this module: get_type_hints evaluates a bare one in the globals of the
+    # annotated function's module (the generated methods', a user's), which lack these names
+    ShardingTree = Mapping[
+        Any, ForwardRef("Sharding | PartitionSpec | nnx.Variable[Any] | ShardingTree | None", module=__name__)
+    ]
 
 ShardingSpec: TypeAlias = (
     Sharding

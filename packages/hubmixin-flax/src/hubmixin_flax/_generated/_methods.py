@@ -1,5 +1,5 @@
-# DO NOT EDIT: generated from hubmixin_core/params.py (spec version 1) by `python -m codegen`.
-# Change the spec or a package's _extras.py, then run `python -m codegen` from the repository root.
+# DO NOT EDIT: generated from hubmixin_core/params.py (spec version 1) and hubmixin_flax/_extras.py
+# by `python -m codegen`. Change either, then run `python -m codegen` from the repository root.
 """Typed public methods of `hubmixin_flax`, generated from the shared parameter spec."""
 
 from __future__ import annotations

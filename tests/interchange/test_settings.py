@@ -178,7 +178,7 @@ def test_a_port_differing_in_crop_epsilon_or_activation_is_warned_of(tmp_path: P
     assert re.search(r"norm: eps 1e-06 here", message)
 
 
-def test_torchs_default_rms_epsilon_is_the_one_of_the_dtype_saved_or_loaded_as(tmp_path: Path) -> None:
+def test_torchs_default_rms_epsilon_follows_the_dtype_and_is_not_warned_of_between_torch_dtypes(tmp_path: Path) -> None:
     bf16 = float(torch.finfo(torch.bfloat16).eps)
     TorchUp().save_pretrained(tmp_path / "bf16", dtype=torch.bfloat16)
     assert TorchUp.from_pretrained(tmp_path / "bf16", dtype=torch.bfloat16).norm.weight.dtype == torch.bfloat16
@@ -187,8 +187,10 @@ def test_torchs_default_rms_epsilon_is_the_one_of_the_dtype_saved_or_loaded_as(t
         TorchUp.from_pretrained(tmp_path / "bf16", dtype=torch.bfloat16)
         FlaxUp.from_pretrained(tmp_path / "bf16", model_kwargs={"eps": bf16})
     TorchUp().save_pretrained(tmp_path / "f32")
-    with pytest.warns(LayerSettingsWarning, match=re.escape(f"norm: eps {bf16!r} here")):
-        TorchUp.from_pretrained(tmp_path / "f32", dtype=torch.bfloat16)  # computes with bfloat16's epsilon
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # both take the input dtype's epsilon: another dtype sets nothing differently
+        TorchUp.from_pretrained(tmp_path / "f32", dtype=torch.bfloat16)
+        TorchUp.from_pretrained(tmp_path / "bf16")
 
 
 class TorchGrouped(nn.Module, PyTorchModelHubMixin):

@@ -105,6 +105,8 @@ def _pickle_checkpoint(path: Path, device: torch.device) -> Checkpoint:
             raise WeightsFileError(f"{path}: key {key!r} is a {type(key).__name__}, not a str (a tensor's name)")
         if not isinstance(value, torch.Tensor):
             raise WeightsFileError(f"{path}: entry {key!r} is a {type(value).__name__}, not a tensor")
+        if (kind := _not_dense(value)) is not None:  # no one array of values: safetensors cannot hold it either
+            raise WeightsFileError(f"{path}: entry {key!r} is a {kind} tensor: hubmixin loads dense tensors only")
     tensors: dict[str, torch.Tensor] = dict(state)
 
     def read(names: Sequence[str], framework: str, device: str) -> dict[str, Any]:
@@ -112,6 +114,17 @@ def _pickle_checkpoint(path: Path, device: torch.device) -> Checkpoint:
 
     infos = {n: TensorInfo(tuple(t.shape), dtype_name(t.dtype)) for n, t in tensors.items()}
     return Checkpoint(infos, dict.fromkeys(tensors, path), str(path), reader=read)
+
+
+def _not_dense(tensor: torch.Tensor) -> str | None:
+    """What ``tensor`` is where it is not one dense array of values (sparse, nested, quantized); else ``None``."""
+    if tensor.is_nested:
+        return "nested"
+    if tensor.layout != torch.strided:
+        return str(tensor.layout).removeprefix("torch.").replace("_", " ")
+    if tensor.is_quantized:
+        return f"quantized ({dtype_name(tensor.dtype)})"
+    return None
 
 
 def _refusal(error: Exception) -> str:
@@ -141,7 +154,7 @@ def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torc
         WeightsNotFoundError: none of ``model.safetensors``, ``model.safetensors.index.json`` and
             ``pytorch_model.bin`` is there.
         WeightsFileError: a file is not a valid checkpoint, holds a dtype torch lacks; a ``.bin`` holds more
-            than tensors.
+            than tensors, or tensors that are not dense (sparse, nested, quantized).
         ShardIndexError: the index and the shards disagree.
     """
     try:

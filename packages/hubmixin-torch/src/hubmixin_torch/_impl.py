@@ -36,6 +36,9 @@ __all__ = ["TorchHubMixinBase"]
 
 _Model = TypeVar("_Model")
 
+_WRAPPERS = (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)
+"""Wrappers whose weights are those of the module they wrap (``.module``): saved and loaded under its names."""
+
 
 def _as_module(obj: object) -> torch.nn.Module:
     if not isinstance(obj, torch.nn.Module):
@@ -118,7 +121,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
     ) -> None:
         """Write the module's weights as safetensors: one ``model.safetensors``, or shards and their index."""
         module = _as_module(self)
-        if isinstance(module, torch.nn.DataParallel | torch.nn.parallel.DistributedDataParallel):
+        if isinstance(module, _WRAPPERS):
             module = module.module  # as huggingface_hub does: save the wrapped model's names
         save_module(module, save_directory, max_shard_size=max_shard_size, dtype=dtype)
 
@@ -161,13 +164,14 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         else:
             model = construct_without_weights(lambda: cls(**model_kwargs))
         module = _as_module(model)
+        unwrap = _loads_wrapped(module, checkpoint)
         # A load inside another model's __init__ (a pretrained backbone), itself built without weights: the
         # tensors assigned here are this model's, not parameters of the outer one to put on the meta device.
         with parameters_as_given():
-            checkpoint, own = _prepared(module, checkpoint)
+            checkpoint, own = _prepared(_target(module, unwrap), checkpoint)
             if own is not None and any(t.is_meta for t in named_tensors(module).values()):
                 logger.info("%s loads itself (%s): built normally, as huggingface_hub builds it", cls.__qualname__, own)
-                check_before_building(module, checkpoint, dtype)
+                check_before_building(_target(module, unwrap), checkpoint, dtype)
                 set_rng_state(rng)  # drawing in __init__ what a construction from the caller's state draws
                 model = cls(**model_kwargs)
                 module = _as_module(model)
@@ -177,9 +181,9 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
             def rebuild() -> torch.nn.Module:  # what the checkpoint lacks, as a construction from the caller's state
                 set_rng_state(rng)
-                return _as_module(cls(**model_kwargs))
+                return _target(_as_module(cls(**model_kwargs)), unwrap)
 
-            _load_into(module, checkpoint, own, device, dtype, strict, rebuild=rebuild)
+            _load_into(_target(module, unwrap), checkpoint, own, device, dtype, strict, rebuild=rebuild)
         module.eval()
         return model
 
@@ -205,10 +209,27 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
 def _load_file_into(model: _Model, checkpoint: Checkpoint, device: torch.device, strict: bool) -> _Model:
     module = _as_module(model)
-    checkpoint, own = _prepared(module, checkpoint)
-    _load_into(module, checkpoint, own, device, None, strict, rebuild=lambda: module)
+    target = _target(module, _loads_wrapped(module, checkpoint))
+    checkpoint, own = _prepared(target, checkpoint)
+    _load_into(target, checkpoint, own, device, None, strict, rebuild=lambda: target)
     module.eval()
     return model
+
+
+def _loads_wrapped(module: torch.nn.Module, checkpoint: Checkpoint) -> bool:
+    """Whether ``checkpoint`` loads into the module that a ``DataParallel`` or ``DistributedDataParallel``
+    ``module`` wraps, whose names a save writes (:meth:`TorchHubMixinBase._hub_write_weights`): unless it holds
+    more of the wrapper's own names (``module.``-prefixed: a ``torch.save`` of the wrapper's state dict)."""
+    if not isinstance(module, _WRAPPERS):
+        return False
+    inner = torch.nn.Module.state_dict(module.module, keep_vars=True).keys()
+    names = checkpoint.infos.keys()
+    return len(names & inner) >= len(names & {f"module.{name}" for name in inner})
+
+
+def _target(module: torch.nn.Module, unwrap: bool) -> torch.nn.Module:
+    """The module the weights load into: the wrapped one where ``unwrap`` (see :func:`_loads_wrapped`)."""
+    return _as_module(module.module) if unwrap else module
 
 
 def _prepared(module: torch.nn.Module, checkpoint: Checkpoint) -> tuple[Checkpoint, str | None]:

@@ -30,7 +30,7 @@ from hubmixin_core.weights import (
 from hubmixin_torch._checkpoint import read_tensors
 from hubmixin_torch._construct import _parameters_on_meta
 from hubmixin_torch._dtypes import dtype_name, target_dtype
-from hubmixin_torch._settings import model_settings
+from hubmixin_torch._settings import settings_to_compare
 
 __all__ = [
     "ExpectedTensors",
@@ -416,7 +416,8 @@ def load_checkpoint(
         convert_floating=dtype is not None,
         ignore_missing=expected.ignored,
     )
-    warn_settings(checkpoint.metadata, model_settings(module, dtype), owner, checkpoint.description)
+    ours = settings_to_compare(module, dtype, checkpoint.metadata)
+    warn_settings(checkpoint.metadata, ours, owner, checkpoint.description)
 
     # Read (memory-mapped) and assign.
     sources = [n for n in dict.fromkeys(expected.source_of.values()) if n in found and n in expected.state]
@@ -580,6 +581,8 @@ def check_ties_held(
         if len(stored) < 2 or any(checkpoint.infos[n] != checkpoint.infos[stored[0]] for n in stored):
             continue  # stored once (or of other shapes: the header check names those)
         tensors = read_tensors(checkpoint, stored, torch.device("cpu"))
+        if any(t.is_meta for t in tensors.values()):  # a pytorch_model.bin read for map_location="meta": no values
+            continue
         source = source_of[stored[0]]
         other = [n for n in stored if n != source and not torch.equal(tensors[n], tensors[source])]
         if not other:

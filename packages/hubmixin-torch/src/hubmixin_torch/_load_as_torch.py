@@ -19,7 +19,7 @@ from hubmixin_core.errors import WeightsKeyError
 from hubmixin_core.weights import Checkpoint, LoadReport, TensorInfo, check_checkpoint, warn_settings
 from hubmixin_torch._checkpoint import read_tensors
 from hubmixin_torch._load import check_ties_held, expected_tensors, load_state, place
-from hubmixin_torch._settings import model_settings
+from hubmixin_torch._settings import settings_to_compare
 
 __all__ = ["check_before_building", "customised_class", "customised_loading", "load_like_torch"]
 
@@ -118,7 +118,8 @@ def load_like_torch(
         ignore_missing=expected.want.keys(),
         ignore_unexpected=found.keys(),
     )
-    warn_settings(checkpoint.metadata, model_settings(module, dtype), owner, checkpoint.description)
+    ours = settings_to_compare(module, dtype, checkpoint.metadata)
+    warn_settings(checkpoint.metadata, ours, owner, checkpoint.description)
     state = read_tensors(checkpoint, list(found), torch.device("cpu"))  # copied into the module's own memory
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
     for name, kept in expected.copied.items():  # a tied model's file, the model untied: each its own copy

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import torch
 from torch import nn
 
-from hubmixin_core.weights import Settings, same_padding
+from hubmixin_core.weights import SETTINGS_KEY, Settings, same_padding
 
-__all__ = ["layer_settings", "model_settings"]
+__all__ = ["layer_settings", "model_settings", "settings_to_compare"]
 
 _NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase, nn.RMSNorm)
 _KINDS = ((nn.LayerNorm, "layer"), (nn.RMSNorm, "rms"), (nn.GroupNorm, "group"))
 """What each norm computes (``norm``); batch and instance norms record none."""
+_DTYPE_EPSILONS = [float(torch.finfo(d).eps) for d in (torch.float16, torch.bfloat16, torch.float32, torch.float64)]
+"""The epsilons an ``nn.RMSNorm`` without ``eps`` computes with: its input dtype's."""
 
 
 def _pads(layer: nn.modules.conv._ConvNd) -> list[list[int]]:
@@ -79,3 +83,28 @@ def model_settings(module: nn.Module, dtype: torch.dtype | None = None) -> Setti
     :func:`layer_settings`."""
     found = {path: layer_settings(layer, dtype) for path, layer in module.named_modules()}
     return {path: values for path, values in found.items() if values}
+
+
+def settings_to_compare(module: nn.Module, dtype: torch.dtype | None, metadata: Mapping[str, str]) -> Settings:
+    """``module``'s settings (:func:`model_settings`) to compare with those a file's ``metadata`` records: the
+    epsilon of an ``nn.RMSNorm`` without ``eps`` is left out where the file records a floating dtype's epsilon
+    there (a torch ``RMSNorm`` without ``eps`` too, saved or loaded in another dtype: both take the input's)."""
+    ours = model_settings(module, dtype)
+    try:
+        saved = json.loads(metadata.get(SETTINGS_KEY) or "{}")
+    except (ValueError, RecursionError):  # (core's comparison warns of such metadata)
+        return ours
+    if not isinstance(saved, dict):
+        return ours
+    for path, layer in module.named_modules():
+        recorded = saved.get(path)
+        eps = recorded.get("eps") if isinstance(recorded, dict) else None
+        if isinstance(layer, nn.RMSNorm) and layer.eps is None and path in ours and _dtype_epsilon(eps):
+            del ours[path]["eps"]
+    return ours
+
+
+def _dtype_epsilon(value: object) -> bool:
+    """Whether ``value`` is the epsilon of a floating dtype an ``nn.RMSNorm`` computes in."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and any(math.isclose(cast("float", value), eps, rel_tol=1e-6) for eps in _DTYPE_EPSILONS)

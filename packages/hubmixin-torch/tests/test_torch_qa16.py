@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from hubmixin_core.cli import main
-from hubmixin_core.errors import LayerSettingsWarning, WeightsFileError
+from hubmixin_core.errors import LayerSettingsWarning, WeightsFileError, WeightsNotFoundError
 from hubmixin_torch import PyTorchModelHubMixin
 
 # F1: a DataParallel subclass with the mixin
@@ -144,3 +144,17 @@ def test_a_tied_bin_loads_on_the_meta_device(tmp_path: Path, strict: bool) -> No
     loaded = TiedLM.from_pretrained(tmp_path, map_location="meta", strict=strict)
     assert loaded.wte.weight.is_meta
     assert loaded.head.weight is loaded.wte.weight
+
+
+class Plain(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(2, 2)
+
+
+def test_a_folder_holding_a_torch_save_names_how_to_convert_it(tmp_path: Path) -> None:
+    Plain().save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    torch.save(Plain().state_dict(), tmp_path / "model.pt")
+    with pytest.raises(WeightsNotFoundError, match=r"model\.pt\): convert it with `hubmixin convert .*model\.pt DST"):
+        Plain.from_pretrained(tmp_path)

@@ -157,9 +157,20 @@ def inspect_checkpoint(path_or_repo: str | os.PathLike[str], *, revision: str | 
             where = Path(path_or_repo).absolute()
             said = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
             message = f"{str(path_or_repo)!r} is neither a local file or directory ({where} does not exist) nor a "
-            message += f"repository on the Hub ({said[-1]})"  # one line: the command prints the last
+            # one line (the command prints the last), with what to do about a private repository
+            message += f"repository on the Hub ({said[-1]}); {_access_hint()}"
             raise RepositoryNotFoundError(message, response=error.response) from error
     return _summarise(str(path_or_repo), files)
+
+
+def _access_hint() -> str:
+    """What to do if the repository is private: the line of huggingface_hub's error that says so is not the
+    last one, which the command prints."""
+    from huggingface_hub import get_token
+
+    if get_token() is None:
+        return "if it is private, log in (`hf auth login`) or set HF_TOKEN"
+    return "if it is private, check that your token (HF_TOKEN or `hf auth login`) may read it"
 
 
 def _summarise(source: str, files: list[Path]) -> CheckpointSummary:

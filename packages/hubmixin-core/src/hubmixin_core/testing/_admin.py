@@ -175,14 +175,13 @@ def _send_namespace_repos(ex: Exchange, namespace: str) -> None:
                 continue
             head = storage.resolve(repo, "main")
             record = storage.get_commit(repo, head) if head is not None else None
-            size = sum(entry.size for entry in storage.files(repo, head).values()) if head is not None else 0
             found.append(
                 {
                     "id": repo.key.repo_id,
                     "type": repo_type,
                     "updatedAt": record.created_at if record is not None else repo.created_at,
                     "visibility": "private" if repo.private else "public",
-                    "storage": size,
+                    "storage": storage.used_storage(repo),
                 }
             )
     ex.send_json(found)

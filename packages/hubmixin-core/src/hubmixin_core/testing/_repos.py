@@ -195,7 +195,7 @@ def handle_repo_info(ex: Exchange) -> None:
         "downloads": 0,
         "likes": ex.app.likes.count(repo),
         "siblings": siblings,
-        "usedStorage": sum(entry.size for entry in files.values()),
+        "usedStorage": ex.app.storage.used_storage(repo),
     }
     info |= read_card(ex.app, repo, commit).fields(card_data=True)
     if repo.key.type == "model":

@@ -140,7 +140,9 @@ def match_route(raw_path: str) -> Match | None:
     Raises `UnicodeDecodeError` if a percent-decoded segment is not UTF-8.
     """
     segments = [unquote(segment, errors="strict") for segment in raw_path.split("/")[1:]]
-    if segments and segments[-1] == "" and len(segments) > 1:
+    # A trailing slash ends a folder (``tree/main/``, the root); a file's path keeps it (an empty segment: 400)
+    trailing = "/" if len(segments) > 1 and segments[-1] == "" else ""
+    if trailing:
         segments.pop()
     if segments[:1] == ["api"]:
         rest = segments[1:]
@@ -179,7 +181,7 @@ def match_route(raw_path: str) -> Match | None:
         return Match("ask-access", RepoKey(repo_type, segments[0], segments[1]))
     if len(segments) >= 5 and segments[2] == "resolve":
         key = RepoKey(repo_type, segments[0], segments[1])
-        return Match("resolve", key, revision=segments[3], path="/".join(segments[4:]))
+        return Match("resolve", key, revision=segments[3], path="/".join(segments[4:]) + trailing)
     return None
 
 

@@ -533,6 +533,18 @@ class Storage(SqliteDatabase):
                 (repo.id, sha256, size, now_iso()),
             )
 
+    def used_storage(self, repo: Repo) -> int:
+        """The bytes ``repo`` takes, as the Hub counts them whatever revision is asked: every LFS (or Xet) object
+        it holds (those of old commits, other branches, tags and pull requests too, until
+        ``permanently_delete_lfs_files`` removes them), and the regular files at the heads of its branches, each
+        content once."""
+        row = self._one("SELECT COALESCE(SUM(size), 0) FROM lfs_objects WHERE repo_id = ?", repo.id)
+        regular: dict[str, int] = {}
+        for ref, target in self.refs(repo).items():
+            if ref.startswith("refs/heads/"):
+                regular |= {e.git_oid: e.size for e in self.files(repo, target).values() if not e.lfs}
+        return int(str(row[0] if row else 0)) + sum(regular.values())
+
     def lfs_size(self, repo: Repo, sha256: str) -> int | None:
         """The size of an LFS object of ``repo``, or ``None`` if the repo never received it."""
         row = self._one("SELECT size FROM lfs_objects WHERE repo_id = ? AND sha256 = ?", repo.id, sha256)

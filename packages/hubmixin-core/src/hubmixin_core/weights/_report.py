@@ -118,11 +118,13 @@ def check_checkpoint(
             weights for it), so nothing is allocated; the message names the keys and the bytes.
     """
     found = checkpoint.infos
-    mismatches = [
-        error
-        for key in sorted(expected.keys() & found.keys())
-        if (error := _mismatch(checkpoint.source(key), key, expected[key], found[key], strict, convert_floating))
-    ]
+    mismatches = _hint_once(
+        [
+            error
+            for key in sorted(expected.keys() & found.keys())
+            if (error := _mismatch(checkpoint.source(key), key, expected[key], found[key], strict, convert_floating))
+        ]
+    )
     skip = set(ignore_unexpected)
     considered = {k: v for k, v in found.items() if k not in skip or k in expected}
     missing, unexpected = key_differences(expected, considered, ignore_missing)
@@ -143,14 +145,34 @@ def _mismatch(
         return WeightsDtypeError(source, key, want.dtype, got.dtype, detail=detail)
     convertible = convert_floating and is_floating(want.dtype) and is_floating(got.dtype)
     if strict and want.dtype != got.dtype and not convertible and not widens_integer(got.dtype, want.dtype):
-        return WeightsDtypeError(source, key, want.dtype, got.dtype)
+        detail = _FLOAT_DETAIL if is_floating(want.dtype) and is_floating(got.dtype) else ""
+        return WeightsDtypeError(source, key, want.dtype, got.dtype, detail=detail)
     return None
+
+
+def _hint_once(
+    mismatches: list[WeightsShapeError | WeightsDtypeError],
+) -> list[WeightsShapeError | WeightsDtypeError]:
+    """``mismatches``, the floating dtypes' hint given by the first only: it is the same for every tensor, and a
+    half-precision checkpoint lists them all."""
+    hinted = False
+    kept: list[WeightsShapeError | WeightsDtypeError] = []
+    for error in mismatches:
+        if isinstance(error, WeightsDtypeError) and error.detail == _FLOAT_DETAIL:
+            if hinted:
+                error = WeightsDtypeError(error.source, error.key, error.expected, error.found)
+            hinted = True
+        kept.append(error)
+    return kept
 
 
 _KIND_DETAIL = (
     "integer and floating tensors are never converted into each other: the values would not mean the same (the "
     "integer codes of a quantized layer); save the model unquantized, or build the model with that dtype"
 )
+
+
+_FLOAT_DETAIL = "floating tensors are converted only when asked: pass dtype=<the dtype to load in>, or strict=False"
 
 
 _COMPLEX_DETAIL = "complex and real tensors are never converted into each other: build the model with that dtype"

@@ -21,6 +21,7 @@ __all__ = [
     "TORCH_READER_NEEDED",
     "WeightFiles",
     "missing_weights_error",
+    "native_checkpoint_hint",
     "resolve_weight_files",
     "torch_reader_note",
 ]
@@ -116,6 +117,14 @@ CONVERTERS_GROUP = "hubmixin.converters"
 TORCH_READER_NEEDED = "reading it needs hubmixin-torch, which is not installed: pip install hubmixin-torch"
 """What a legacy PyTorch checkpoint's hint and ``hubmixin convert`` say where hubmixin-torch is not installed."""
 
+_NATIVE_CHECKPOINTS = (
+    (".pt", "a torch.save state dict", "torch"),
+    (".pth", "a torch.save state dict", "torch"),
+    (".weights.h5", "a Keras save_weights file", "keras"),
+    (".msgpack", "a Flax msgpack", "flax"),
+)
+"""File suffixes of the framework-native checkpoints ``hubmixin convert`` reads, what each is, and its reader."""
+
 
 def missing_weights_error(
     model_id: str | Path,
@@ -133,7 +142,8 @@ def missing_weights_error(
     if directory.is_dir():
         held = sorted(p.name for p in directory.iterdir())
         found = next((name for name in _TORCH_CHECKPOINTS if name in held), None)
-        hint = _convert_hint(found, f"convert it with `hubmixin convert {directory} DST --to torch|flax|keras`")
+        steps = f"convert it with `hubmixin convert {directory} DST --to torch|flax|keras`"
+        hint = _convert_hint(found, steps) if found is not None else native_checkpoint_hint(directory)
         return WeightsNotFoundError(f"{directory}: {missing} (it holds {held}){hint}")
     revision = f" --revision {options.revision}" if options.revision else ""
     steps = (
@@ -151,6 +161,22 @@ def _convert_hint(found: str | None, steps: str) -> str:
         return ""
     needs = torch_reader_note()
     return f": a PyTorch checkpoint ({found}): {steps}{f' ({needs})' if needs else ''}"
+
+
+def native_checkpoint_hint(directory: Path) -> str:
+    """How to rewrite the first framework-native checkpoint (``.pt``, ``.pth``, ``.weights.h5``, ``.msgpack``) in
+    ``directory`` with ``hubmixin convert`` for loading, as ``": a Flax msgpack (...): convert it with ..."``;
+    ``""`` where it holds none."""
+    for file in sorted(directory.iterdir()):
+        what = next((entry for entry in _NATIVE_CHECKPOINTS if file.name.endswith(entry[0])), None)
+        if what is None or not file.is_file():
+            continue
+        _, kind, framework = what
+        model = "" if framework == "torch" else " --model package.module:Class"  # the class that saved it
+        needs = _reader_note(framework)
+        steps = f"convert it with `hubmixin convert {file} DST --to torch|flax|keras{model}`"
+        return f": {kind} ({file.name}): {steps}{f' ({needs})' if needs else ''}"
+    return ""
 
 
 def _hub_torch_checkpoint(repo_id: str, options: DownloadOptions) -> str | None:
@@ -171,6 +197,12 @@ def _hub_torch_checkpoint(repo_id: str, options: DownloadOptions) -> str | None:
 def torch_reader_note() -> str:
     """``""`` where hubmixin-torch, which reads ``pytorch_model.bin`` (and ``.pt`` files), is installed; else
     what reading one needs."""
-    if any(entry_point.name == "torch" for entry_point in metadata.entry_points(group=CONVERTERS_GROUP)):
+    return _reader_note("torch")
+
+
+def _reader_note(framework: str) -> str:
+    """``""`` where ``hubmixin-{framework}``, which reads that framework's files, is installed; else what reading
+    one needs."""
+    if any(entry_point.name == framework for entry_point in metadata.entry_points(group=CONVERTERS_GROUP)):
         return ""
-    return TORCH_READER_NEEDED
+    return f"reading it needs hubmixin-{framework}, which is not installed: pip install hubmixin-{framework}"

@@ -153,8 +153,9 @@ class ModelHubMixinBase(HfMixinHelpers):
     """The load option that gives arguments of ``_hub_mixin_runtime_types`` (Flax: ``sharding``), if any."""
     """The classes' own ``runtime_args`` (the user's to give at load; the framework gives its own)."""
     _hub_mixin_runtime_types: ClassVar[tuple[type, ...]] = ()
-    """Types whose objects belong to the run, not the model (a JAX ``Mesh``): an argument given one is left out of
-    config.json without a warning, and is asked for at load (see :meth:`_hub_runtime_values`)."""
+    """Types whose objects belong to the run, not the model (a JAX ``Mesh``): an argument given one, or annotated
+    with one and defaulted (``mesh: Mesh | None = None``, whatever its value), is left out of config.json without a
+    warning, and is given again at load (see :meth:`_hub_runtime_values`)."""
     _hub_extra_defaults: ClassVar[dict[str, Any]] = {}
     """Defaults of the framework's extra parameters (set by the generated class)."""
     _hub_mixin_inject_config: ClassVar[bool] = False
@@ -388,7 +389,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                 cls._hub_mixin_warn_changed_type("config", given, encoded)
                 cls._hub_mixin_warn_unloadable("config", encoded, cls._all_coders())  # (its fields, as arguments)
             return given
-        config = dict(cls._hub_mixin_jsonable_default_values)
+        annotated = cls._hub_runtime_annotated()  # the run's own by their annotation, whatever their value
+        config = {k: v for k, v in cls._hub_mixin_jsonable_default_values.items() if k not in annotated}
         coders = cls._all_coders()
         for name, value in passed.items():
             if name in parameters and value is parameters[name].default and cls._hub_sentinel_default(parameters[name]):
@@ -398,6 +400,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                 if unsaved is not None:
                     unsaved[name] = type(value).__qualname__
                 continue
+            if name in annotated and _has_default(parameters[name]):  # (``mesh=None``: the load's mesh, else the
+                continue  # default, at load; a required one given ``None`` is saved so, for a load without a mesh)
             merged = name == "config" and isinstance(value, dict)  # its keys join config.json's, coders or not
             encoded = encode_config(value, coders) if merged else encode_value(value, coders)
             if encoded is not UNENCODABLE:
@@ -946,6 +950,9 @@ class ModelHubMixinBase(HfMixinHelpers):
             for kind in _type_names(cls._hub_mixin_hints().get(name)):
                 if kind in provided:
                     model_kwargs[name] = provided[kind]
+        for name, kind in cls._hub_runtime_annotated().items():  # (over a value an older config.json holds too)
+            if kind in provided and name not in model_kwargs:
+                model_kwargs[name] = provided[kind]
         check_runtime_args(cls.__qualname__, declared, cls._hub_mixin_init_parameters, model_kwargs)
 
     @classmethod
@@ -1035,6 +1042,22 @@ class ModelHubMixinBase(HfMixinHelpers):
         """The names config.json records for the types a coder (the class's or a built-in one) now saves: an older
         save left them out."""
         return {t.__qualname__ for t in cls._all_coders() if isinstance(t, type)}
+
+    @classmethod
+    def _hub_runtime_annotated(cls) -> dict[str, str]:
+        """The ``__init__`` arguments annotated with the run's own types only (:attr:`_hub_mixin_runtime_types`;
+        ``mesh: Mesh | None``, ``rng: nnx.Rngs``), each with the name of its type: given what the load options
+        provide for that type, and, where defaulted, never saved, whatever their value (the ``runtime_args``,
+        supplied or declared, are left to their own rules)."""
+        if not cls._hub_mixin_runtime_types:
+            return {}
+        cls._hub_mixin_inspect_init()
+        found = {}
+        for name, annotation in cls._hub_mixin_hints().items():
+            kind = _runtime_type(annotation, cls._hub_mixin_runtime_types)
+            if kind is not None and name in cls._hub_mixin_init_parameters and name not in cls._hub_mixin_runtime_args:
+                found[name] = kind.__qualname__
+        return found
 
     @classmethod
     def _hub_runtime_type_names(cls) -> set[str]:
@@ -1729,6 +1752,17 @@ def _type_names(annotation: Any) -> set[str]:
     """The names of the classes ``annotation`` is, or is a union of (``Mesh | None``: ``{"Mesh", "NoneType"}``)."""
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     return {t.__qualname__ for t in (typing.get_args(annotation) if union else (annotation,)) if isinstance(t, type)}
+
+
+def _runtime_type(annotation: Any, runtime: tuple[type, ...]) -> type | None:
+    """The type of ``runtime`` that ``annotation`` names, where it names no other (``Mesh``, ``Mesh | None``,
+    ``Annotated[Mesh, ...]``), else ``None``."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    members = [t for t in (typing.get_args(annotation) if union else (annotation,)) if t is not type(None)]
+    kinds = [next((k for k in runtime if isinstance(t, type) and issubclass(t, k)), None) for t in members]
+    return kinds[0] if kinds and None not in kinds and len(set(kinds)) == 1 else None
 
 
 def loose_annotation(annotation: Any, coders: Coders) -> bool:

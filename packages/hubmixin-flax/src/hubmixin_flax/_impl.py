@@ -62,9 +62,11 @@ from hubmixin_flax._construct import (
 )
 from hubmixin_flax._extras import EXTRAS
 from hubmixin_flax._layout import LAYOUTS
+from hubmixin_flax._mesh import annotations_unplaced, rng_counters, set_rng_counters, unfit_annotation
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import (
     ShardingSpec,
+    _ambient_mesh,
     flat_sharding,
     mesh_of,
     resolve_sharding,
@@ -305,7 +307,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
             kwargs["rngs"] = nnx.Rngs(0)
         rng_counts: RngCounts = []
-        model, mesh = _construct(cls, kwargs, sharding, rng_counts)
+        model, mesh, placed = _construct(cls, kwargs, sharding, rng_counts)
         checkpoint = checkpoint.renamed(_sequential_aliases(_as_module(model), checkpoint.infos))
         checkpoint = named_as_model(_as_module(model), checkpoint, LAYOUTS, strict=strict, owner=cls.__qualname__)
         groups = _groups_naming(_as_module(model), cls._hub_flax_stacked_layers, checkpoint.infos.keys())
@@ -348,7 +350,8 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             host = stack.release()
             with _naming(stack.path, host.shape, placement):
                 stack.variable.set_value(jax.device_put(host, placement))
-        materialize(_as_module(model), cls, kwargs, mesh, rng_counts=rng_counts)
+        with contextlib.nullcontext() if placed else annotations_unplaced():  # (as it was built)
+            materialize(_as_module(model), cls, kwargs, mesh, rng_counts=rng_counts)
         for stack in (stack for stack in stacks if not stack.complete):  # some layers (or none) were read
             placement = _stack_sharding(sharding, stack, abstract[stack.path])
             value = stack.variable.get_value()
@@ -389,18 +392,28 @@ def _add_cross_layout_copies(layers: list[LayerTensors[Any]], copies: Iterable[C
 
 def _construct(
     cls: type[_M], kwargs: dict[str, Any], sharding: ShardingSpec | None, rng_counts: RngCounts
-) -> tuple[_M, Mesh | None]:
-    """The model built abstractly, and the mesh it is built under: that of ``sharding`` (:func:`mesh_of`), or, for
-    a model annotated with ``nnx.with_partitioning`` (which Flax builds under a mesh only) loaded with a callable,
-    that of the first ``NamedSharding`` the callable gives for its variables.
+) -> tuple[_M, Mesh | None, bool]:
+    """The model built abstractly, the mesh it is built under, and whether its annotations are placed.
+
+    The mesh is that of ``sharding`` (:func:`mesh_of`), or, for a model annotated with ``nnx.with_partitioning``
+    (which Flax builds under a mesh only) loaded with a callable, that of the first ``NamedSharding`` the callable
+    gives for its variables. Where ``sharding=`` says where each parameter goes itself (a ``Sharding``, a mapping
+    or a callable), the annotations are not needed: a model whose annotations name an axis that mesh lacks is
+    built with them left unplaced.
 
     Raises:
-        HubMixinValueError: the model needs a mesh and ``sharding`` (``None`` included) gives none.
+        HubMixinValueError: the model needs a mesh and ``sharding`` (``None`` included) gives none; or an
+            annotation names an axis the mesh lacks, and ``sharding=`` (a ``Mesh``, or none) places by them.
     """
-    mesh = mesh_of(sharding)
+    mesh, counters = mesh_of(sharding), rng_counters(kwargs)
     try:
-        return construct_abstract(cls, kwargs, mesh, rng_counts=rng_counts), mesh
-    except ValueError as error:  # Flax's "An auto mesh context or metadata is required ..."
+        return construct_abstract(cls, kwargs, mesh, rng_counts=rng_counts), mesh, True
+    except ValueError as error:  # Flax's "An auto mesh context or metadata is required ...", or a JAX axis's
+        set_rng_counters(counters)  # (the normal construction tried drew from the caller's streams)
+        under = mesh if mesh is not None else _ambient_mesh()
+        unplaced = _unplaced(cls, kwargs, sharding, under, rng_counts, error) if under is not None else None
+        if unplaced is not None:
+            return unplaced, None, False
         annotated = "with annotation" in str(error)  # (not a model's own error that names a mesh)
         if mesh is not None or "mesh" not in str(error) or (sharding is None and not annotated):
             raise
@@ -413,7 +426,65 @@ def _construct(
                 f"`with jax.set_mesh(mesh):`, or pass the Mesh (sharding=mesh) or NamedShardings "
                 f"({str(error).splitlines()[0]})"
             ) from error
-    return construct_abstract(cls, kwargs, found, rng_counts=rng_counts), found
+    try:
+        return construct_abstract(cls, kwargs, found, rng_counts=rng_counts), found, True
+    except ValueError as error:
+        set_rng_counters(counters)
+        unplaced = _unplaced(cls, kwargs, sharding, found, rng_counts, error)
+        if unplaced is None:
+            raise
+        return unplaced, None, False
+
+
+def _explicit(sharding: ShardingSpec | None) -> bool:
+    """Whether ``sharding`` says where each parameter goes itself, without the model's annotations."""
+    return isinstance(sharding, Sharding | Mapping) or (sharding is not None and _is_callable(sharding))
+
+
+def _unplaced(
+    cls: type[_M],
+    kwargs: dict[str, Any],
+    sharding: ShardingSpec | None,
+    mesh: Mesh,
+    rng_counts: RngCounts,
+    error: ValueError,
+) -> _M | None:
+    """The model built with its annotations left unplaced, where building it under ``mesh`` failed (``error``)
+    because an annotation names an axis ``mesh`` lacks, and ``sharding`` places every parameter itself; ``None``
+    where the annotations are not the cause.
+
+    Raises:
+        HubMixinValueError: ``sharding`` (a ``Mesh``, or none: the caller's ``jax.set_mesh``) places by the
+            annotations; names the variable, its annotation and the mesh's axes.
+    """
+    built = _unplaced_build(cls, kwargs)
+    unfit = unfit_annotation(_as_module(built[0]), mesh) if built is not None else None
+    if built is None or unfit is None:
+        return None
+    if _explicit(sharding):
+        rng_counts.extend(built[1])
+        return built[0]
+    path, spec, axis = unfit
+    where = "the Mesh given as sharding=" if sharding is not None else "the mesh of your jax.set_mesh"
+    raise HubMixinValueError(
+        f"{cls.__qualname__}: variable {path!r} is annotated {spec} (nnx.with_partitioning), whose axis {axis!r} is "
+        f"not one of {where}: {mesh.axis_names}; load it onto a mesh with that axis, or give each parameter its "
+        "sharding (sharding= NamedShardings on this mesh: one for all, a mapping or a callable of the path)"
+    ) from error
+
+
+def _unplaced_build(cls: type[_M], kwargs: dict[str, Any]) -> tuple[_M, RngCounts] | None:
+    """The model built abstractly with its annotations left unplaced (see :func:`annotations_unplaced`), and the
+    counts it leaves the caller's streams at; ``None`` if it cannot be built so (its ``__init__`` needs the mesh).
+    """
+    counts: RngCounts = []
+    counters = rng_counters(kwargs)
+    try:
+        with annotations_unplaced():
+            return construct_abstract(cls, kwargs, rng_counts=counts), counts
+    except ValueError:
+        set_rng_counters(counters)
+        return None
 
 
 def _is_callable(sharding: ShardingSpec) -> bool:
@@ -425,7 +496,7 @@ def _mesh_of_callable(cls: type[FlaxHubMixinBase], kwargs: dict[str, Any], place
     a build that leaves annotated variables unplaced (it needs no mesh); ``None`` if it gives none, or if the
     model cannot be built so (its ``__init__`` reads the mesh)."""
     try:
-        with nnx.use_eager_sharding(False):  # type: ignore[no-untyped-call]
+        with annotations_unplaced():
             probe = _as_module(construct_abstract(cls, kwargs))
     except ValueError:
         return None

@@ -90,7 +90,7 @@ def layer_variables(
     for path, variables in groups.items():
         root = next((r for r in roots if path[: len(r)] == r), None)
         if root is None:
-            _check_not_around(path, roots)
+            _check_not_around(path, variables, roots)
             layers.append(LayerVariables(dotted(torch_path(path, nodes)), nodes[path], dict(variables)))
         elif root not in done:
             done.add(root)
@@ -113,9 +113,14 @@ def _stacked_roots(stacked: Collection[str], nodes: dict[tuple[Any, ...], Any]) 
     return roots
 
 
-def _check_not_around(path: tuple[Any, ...], roots: list[tuple[Any, ...]]) -> None:
-    """A composite layer's group must not take in a stacked module below it."""
-    inside = [r for r in roots if r[: len(path)] == path]
+def _check_not_around(path: tuple[Any, ...], variables: dict[str, Any], roots: list[tuple[Any, ...]]) -> None:
+    """A composite layer's group (its ``variables``, by name relative to it) must not take in a stacked module
+    below it; a module that merely holds one (the model, with a parameter of its own) may."""
+    inside = [
+        r
+        for r in roots
+        if r[: len(path)] == path and any(n.startswith(f"{dotted(r[len(path) :])}.") for n in variables)
+    ]
     if inside:
         raise LayoutError(
             f"stacked_layers: {dotted(inside[0])!r} is inside the layer {dotted(path)!r}, whose adapter maps all of "

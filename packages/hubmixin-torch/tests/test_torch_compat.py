@@ -50,7 +50,9 @@ def test_files_match_the_reference(tmp_path: Path) -> None:
     assert all(torch.equal(our_tensors[k], ref_tensors[k]) for k in our_tensors)
     # plus the format transformers requires, our layout version, the framework that wrote it, the layers' settings
     our_keys = {"format": "pt", "hubmixin.layout": "1", "hubmixin.framework": "torch"}
-    settings = '{"lstm":{"activation":"tanh","recurrent_activation":"sigmoid"},"norm":{"eps":1e-05}}'
+    settings = (
+        '{"embed":{"max_norm":null},"lstm":{"activation":"tanh","recurrent_activation":"sigmoid"},"norm":{"eps":1e-05}}'
+    )
     assert our_meta == {**ref_meta, **our_keys, "hubmixin.settings": settings}
 
 

@@ -111,10 +111,11 @@ def _separable(layer: Any) -> dict[str, dict[str, Any]]:
 
 
 def model_settings(layers: Iterable[tuple[str, Any]]) -> Settings:
-    """The settings of ``(path, layer)`` pairs by path (those without settings left out); a separable
-    convolution's under ``<path>.depthwise`` and ``<path>.pointwise``, where torch's port records them."""
+    """The settings of ``(path, layer)`` pairs by path; a separable convolution's under ``<path>.depthwise`` and
+    ``<path>.pointwise``, where torch's port records them. Layers without settings are kept (empty), so a setting
+    a Keras layer never has (``add_zero_attn``, ``max_norm``) is compared as its default; a file leaves them out."""
     found: Settings = {}
     for path, layer in layers:
         parts = _separable(layer) if isinstance(layer, _SEPARABLE) else {"": layer_settings(layer)}
         found.update((".".join(name for name in (path, part) if name), values) for part, values in parts.items())
-    return {path: values for path, values in found.items() if values}
+    return found

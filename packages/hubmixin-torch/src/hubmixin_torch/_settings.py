@@ -75,6 +75,10 @@ def layer_settings(layer: nn.Module, dtype: torch.dtype | None = None) -> dict[s
         return {"activation": layer.nonlinearity}
     if isinstance(layer, nn.LSTM | nn.GRU):
         return {"activation": "tanh", "recurrent_activation": "sigmoid"}
+    if isinstance(layer, nn.Embedding | nn.EmbeddingBag):  # unset recorded too, unlike "not recorded" (older)
+        if layer.max_norm is None:
+            return {"max_norm": None}
+        return {"max_norm": float(layer.max_norm), "norm_type": float(layer.norm_type)}
     return {}
 
 

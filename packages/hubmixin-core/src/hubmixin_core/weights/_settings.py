@@ -68,9 +68,14 @@ SETTING_NAMES = {
     "reverse": "true where a recurrent layer runs from the last step to the first (PyTorch's never do)",
     "merge": "how a bidirectional layer joins its two directions' outputs where not concatenated, as PyTorch does",
     "add_zero_attn": "whether an attention layer adds a zero key and value (PyTorch's option; Flax's and Keras' never)",
+    "max_norm": (
+        "the norm an embedding renormalises each looked-up row to where larger (PyTorch's option, null where unset; "
+        "Flax's and Keras' never renormalise)"
+    ),
+    "norm_type": "the p of the p-norm an embedding with a max_norm renormalises by",
     "transposed": "whether a convolution is transposed: not recorded, but implied by its crop (or padding)",
 }
-"""The settings compared, and what each is. Values are JSON: numbers, strings, lists, objects."""
+"""The settings compared, and what each is. Values are JSON: numbers, strings, lists, objects, null."""
 
 Settings = dict[str, dict[str, Any]]
 """Each layer's settings by its path in the model (``blocks.0.norm``)."""
@@ -79,6 +84,7 @@ _DEFAULTS: dict[str, tuple[Any, frozenset[str]]] = {
     "reverse": (False, frozenset({"torch"})),
     "merge": ("concat", frozenset({"torch"})),
     "add_zero_attn": (False, frozenset({"flax", "keras"})),
+    "max_norm": (None, frozenset({"flax", "keras"})),
 }
 """Settings a layer may leave out at their default (PyTorch's): the default, and the frameworks whose files leave
 one out only at its default, having no layer with another value. Other files may predate the setting: not compared."""

@@ -40,6 +40,7 @@ __all__ = [
     "builders_error",
     "construct_deferred",
     "dtype_policy_name",
+    "dtype_policy_scope",
     "file_dtype_name",
     "any_rank",
     "in_scopes_of",
@@ -117,7 +118,9 @@ def _not_floating(dtype: Any, detail: str) -> HubMixinTypeError:
 
 
 @contextlib.contextmanager
-def _dtype_policy(dtype: str | None) -> Iterator[None]:
+def dtype_policy_scope(dtype: str | None) -> Iterator[None]:
+    """Inside Keras' global dtype policy ``dtype`` (a policy name): the layers made in it take it; ``None``: the
+    caller's, as it is."""
     if dtype is None:
         yield
         return
@@ -178,7 +181,7 @@ def _construct(
 ) -> tuple[M, list[str]]:
     unbuilt: list[str] = []
     scope = keras.StatelessScope(initialize_variables=False) if deferred else contextlib.nullcontext()
-    with _dtype_policy(dtype), scope:
+    with dtype_policy_scope(dtype), scope:
         model = factory()
         renames = [(re.compile(old), new) for old, new in shared_path_renames(model, infos).items()]
         if renames:  # a shared layer the checkpoint holds under another of its paths: built from those tensors
@@ -396,7 +399,7 @@ def initialize_rest(model: keras.Layer) -> None:
     """Initialise the model's variables still deferred, and drop them all from Keras' pending list."""
     for variable in model.variables:
         if getattr(variable, "_value", True) is None:
-            variable._deferred_initialize()
+            _deferred_initialize(variable)
     for layer in model._flatten_layers():
         for generator in getattr(layer, "_seed_generators", []):
             state = generator.state
@@ -404,3 +407,24 @@ def initialize_rest(model: keras.Layer) -> None:
                 state._deferred_initialize()
     pending = global_state.get_global_attribute(_UNINITIALIZED) or []
     global_state.set_global_attribute(_UNINITIALIZED, [v for v in pending if v._value is None])
+
+
+_HALF_FLOATS = ("bfloat16", "float16")
+
+
+def _deferred_initialize(variable: Any) -> None:
+    """Run a deferred variable's initialiser; one the backend cannot compute in a 16-bit float dtype (Orthogonal's
+    QR, for an LSTM's or GRU's recurrent kernel under ``bfloat16``) is computed in float32, then rounded to it."""
+    try:
+        variable._deferred_initialize()
+        return
+    except Exception as error:
+        if variable._value is not None or keras.backend.standardize_dtype(variable.dtype) not in _HALF_FLOATS:
+            raise
+        failure = error
+    try:
+        value = variable._initializer(variable.shape, dtype="float32")
+    except Exception:
+        raise failure from None
+    variable._initialize(keras.ops.cast(value, variable.dtype))
+    variable._initializer = None

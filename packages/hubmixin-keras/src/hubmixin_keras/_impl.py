@@ -62,7 +62,7 @@ from hubmixin_keras._construct import (
     unbuilt_error,
 )
 from hubmixin_keras._extras import EXTRAS
-from hubmixin_keras._keras_saving import keep_keras_saving
+from hubmixin_keras._keras_saving import keep_keras_saving, record_dtype_policy
 from hubmixin_keras._layout import LAYOUTS, shape_keys_of
 from hubmixin_keras._lora import lora_names, merge_lora, reset_lora
 from hubmixin_keras._own_loaders import run_own_loaders
@@ -494,6 +494,7 @@ class KerasHubMixinBase(ModelHubMixin):
                 source=checkpoint.description,
                 built_as=recorded_builds(checkpoint.metadata, checkpoint.description),
             )
+            record_dtype_policy(model, dtype)  # for Keras' own saving: load_model builds it under it again
             if strict and unbuilt:  # their shape-giving tensors are missing: they cannot be loaded
                 raise unbuilt_error(model, unbuilt, checkpoint.description, checkpoint.infos)
             layer = _as_layer(model)

@@ -1,6 +1,6 @@
 """Keras' own saving (``model.save("m.keras")``, ``keras.saving.load_model``, ``clone_model``) of a mixin model.
 
-Two things Keras cannot know without the mixin, given to a class that keeps Keras' defaults for them:
+What Keras cannot know without the mixin, given to a class that keeps Keras' defaults for it:
 
 - its config: Keras' automatic config of a ``keras.Model`` subclass holds the ``__init__`` defaults, not the
   arguments given (``Model.__new__`` does not pass them on), so a ``.keras`` file rebuilt another architecture;
@@ -8,27 +8,88 @@ Two things Keras cannot know without the mixin, given to a class that keeps Kera
 - its build config: ``from_pretrained`` builds each layer from the checkpoint's shapes, not by calling the model,
   so Keras records no input shape and would leave the layers unbuilt at load (their weights not loaded), and
   Keras cannot rebuild a model of several inputs by a call either; the model's build config holds each built
-  layer's own too, by attribute path, and the layers are built from those.
+  layer's own too, by attribute path, and the layers are built from those;
+- the dtype policy ``from_pretrained(dtype=...)`` built it under, in its config: Keras records a model's own
+  ``dtype`` only, and does not pass it to the layers its ``__init__`` makes; the model is made and built under it.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import keras
 
 from hubmixin_core._capture import get_beside, get_unsaved
-from hubmixin_keras._construct import any_rank, in_scopes_of, mark_containers_built
+from hubmixin_core.errors import HubMixinValueError
+from hubmixin_keras._construct import (
+    _VALUE_IN_SCOPE,
+    any_rank,
+    dtype_policy_name,
+    dtype_policy_scope,
+    in_scopes_of,
+    initialize_rest,
+    mark_containers_built,
+    pending_cleared_on_error,
+)
 from hubmixin_keras._walk import has_own_build, named_layers
 
-__all__ = ["ARGUMENTS_KEY", "LAYERS_KEY", "keep_keras_saving", "keras_build_config"]
+__all__ = [
+    "ARGUMENTS_KEY",
+    "DTYPE_POLICY_KEY",
+    "LAYERS_KEY",
+    "keep_keras_saving",
+    "keras_build_config",
+    "record_dtype_policy",
+]
 
 LAYERS_KEY = "hubmixin_layers"
 """The key of a mixin model's Keras build config holding its layers' own, by attribute path."""
 ARGUMENTS_KEY = "hubmixin_config"
 """The key of a mixin model's Keras config holding its captured arguments, where one of them (a field of a
 dataclass or dict ``config``) is named like a Keras key; else they sit beside Keras' keys, as Keras puts them."""
+DTYPE_POLICY_KEY = "hubmixin_dtype_policy"
+"""The key of a mixin model's Keras config holding the dtype policy ``from_pretrained(dtype=...)`` built it under."""
 _KERAS_KEYS = ("name", "trainable", "dtype")  # Layer's own keywords: never in the mixin's config
+_MIXIN_KEYS = (ARGUMENTS_KEY, DTYPE_POLICY_KEY)
+_POLICY_ATTRIBUTE = "_hub_dtype_policy"
+
+
+def record_dtype_policy(model: Any, policy: str | None) -> None:
+    """Remember on ``model`` the dtype policy (a name) its layers were made under, for its Keras config."""
+    if policy is not None:
+        object.__setattr__(model, _POLICY_ATTRIBUTE, policy)  # (not a tracked attribute)
+
+
+def _recorded_policy(model: Any) -> str | None:
+    policy: str | None = getattr(model, _POLICY_ATTRIBUTE, None)
+    return policy
+
+
+@contextlib.contextmanager
+def _built_under(model: keras.Layer, policy: str | None) -> Iterator[None]:
+    """Under ``model``'s recorded dtype policy; where it makes 16-bit float variables, with their initialisers
+    deferred, then run: Keras' own build runs some that a backend cannot compute in 16 bits (Orthogonal's QR, of an
+    LSTM's recurrent kernel under ``bfloat16``), which ``from_pretrained`` never runs."""
+    half = policy is not None and keras.dtype_policies.get(policy).variable_dtype in ("bfloat16", "float16")
+    if not half:
+        with dtype_policy_scope(policy):
+            yield
+        return
+    try:
+        with pending_cleared_on_error(), dtype_policy_scope(policy):
+            with keras.StatelessScope(initialize_variables=False):
+                yield
+            initialize_rest(model)  # (one that fails in 16 bits is computed in float32)
+    except ValueError as error:
+        if _VALUE_IN_SCOPE not in str(error):
+            raise
+        raise HubMixinValueError(
+            f"{type(model).__qualname__}: a layer creates a variable from a value in its build(), which Keras cannot "
+            f"defer, and the model's layers were made under dtype policy {policy!r} (by from_pretrained(dtype=...)), "
+            f"whose variables Keras' own loading builds deferred: load it with from_pretrained(dtype={policy!r})"
+        ) from error
 
 
 def keras_build_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -71,6 +132,10 @@ def _keep_build_config(cls: Any) -> None:
         return {**config, LAYERS_KEY: layers} if layers else config or None
 
     def build_from_config(self: keras.Layer, config: dict[str, Any]) -> None:
+        with _built_under(self, _recorded_policy(self)):
+            _build_from_config(self, config)
+
+    def _build_from_config(self: keras.Layer, config: dict[str, Any]) -> None:
         if not config or LAYERS_KEY not in config:
             keras_build_from_config(self, config)
             return
@@ -103,17 +168,24 @@ def _keep_config(cls: Any) -> None:
         config: dict[str, Any] = keras.Layer.get_config(self)  # name, trainable, dtype: Keras' own
         accepted = type(self)._hub_keyword_parameters()  # named, or Layer's through **kwargs
         config = {key: value for key, value in config.items() if key in accepted}
+        policy = _recorded_policy(self)
+        if policy is not None:
+            config[DTYPE_POLICY_KEY] = policy
         arguments = self._hub_config_dict(self._hub_mixin_config) or {}
-        if arguments.keys() & {*_KERAS_KEYS, ARGUMENTS_KEY}:  # merged, one would overwrite the other
+        if arguments.keys() & {*_KERAS_KEYS, *_MIXIN_KEYS}:  # merged, one would overwrite the other
             return {**config, ARGUMENTS_KEY: arguments}
         return {**config, **arguments}
 
     def from_config(cls: Any, config: dict[str, Any], custom_objects: Any = None) -> Any:
         keras_part = {key: config[key] for key in _KERAS_KEYS if key in config}
+        policy = dtype_policy_name(config.get(DTYPE_POLICY_KEY))
         model_kwargs: dict[str, Any] = {}
         raw = _arguments(config)
         cls._hub_apply_config(raw, model_kwargs, source=f"the Keras config of {cls.__qualname__}")
-        return cls(**keras_part, **model_kwargs)
+        with dtype_policy_scope(policy):  # the layers its __init__ makes take it, as in from_pretrained
+            model = cls(**keras_part, **model_kwargs)
+        record_dtype_policy(model, policy)
+        return model
 
     cls.get_config = get_config
     cls.from_config = classmethod(from_config)
@@ -124,7 +196,7 @@ def _arguments(config: dict[str, Any]) -> dict[str, Any]:
     nested = config.get(ARGUMENTS_KEY)
     if isinstance(nested, dict):
         return nested
-    return {key: value for key, value in config.items() if key not in _KERAS_KEYS}
+    return {key: value for key, value in config.items() if key not in (*_KERAS_KEYS, *_MIXIN_KEYS)}
 
 
 def keep_keras_saving(cls: Any) -> None:

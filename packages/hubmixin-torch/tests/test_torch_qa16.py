@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 from hubmixin_core.cli import main
@@ -55,6 +57,50 @@ def test_a_data_parallel_state_dict_with_module_prefixes_still_loads(tmp_path: P
     model = _trained(Wrapped())
     torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")  # module.0.weight, ...
     assert _same_state(Wrapped.from_pretrained(tmp_path, strict=True), model)
+
+
+class Renaming(nn.DataParallel, PyTorchModelHubMixin):  # type: ignore[type-arg]
+    """A wrapper whose own loading reads an older release's names (``old.*``)."""
+
+    def __init__(self) -> None:
+        super().__init__(nn.Linear(3, 3))
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        for name in [n for n in state_dict if n.startswith(f"{prefix}old.")]:
+            state_dict[f"{prefix}module.{name.removeprefix(f'{prefix}old.')}"] = state_dict.pop(name)
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+
+def test_a_wrapper_loading_itself_is_loaded_through_its_own_code(tmp_path: Path) -> None:
+    model = Renaming()
+    state = {f"old.{name}": torch.randn(t.shape) for name, t in model.module.state_dict().items()}
+    save_file(state, tmp_path / "model.safetensors")
+    (tmp_path / "config.json").write_text("{}")
+    loaded = Renaming.from_pretrained(tmp_path)
+    assert torch.equal(loaded.module.weight, state["old.weight"])
+
+
+class TiedInner(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(5, 3)
+        self.head = nn.Linear(3, 5, bias=False)
+
+    def tie_weights(self) -> None:
+        self.head.weight = self.emb.weight
+
+
+class WrappedTied(nn.DataParallel, PyTorchModelHubMixin):  # type: ignore[type-arg]
+    def __init__(self) -> None:
+        super().__init__(TiedInner())  # tied by tie_weights() after construction, as transformers ties
+
+
+def test_the_wrapped_modules_tie_weights_is_called(tmp_path: Path) -> None:
+    model = WrappedTied()
+    model.module.tie_weights()
+    model.save_pretrained(tmp_path)
+    loaded = WrappedTied.from_pretrained(tmp_path)
+    assert loaded.module.head.weight is loaded.module.emb.weight
 
 
 # F2: tensors that are not dense in a pytorch_model.bin

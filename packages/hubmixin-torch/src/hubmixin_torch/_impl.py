@@ -175,7 +175,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
                 set_rng_state(rng)  # drawing in __init__ what a construction from the caller's state draws
                 model = cls(**model_kwargs)
                 module = _as_module(model)
-            tie_weights = getattr(module, "tie_weights", None)
+            tie_weights = getattr(module, "tie_weights", getattr(_target(module, unwrap), "tie_weights", None))
             if callable(tie_weights) and _takes_no_arguments(tie_weights):  # transformers': ties made outside init
                 tie_weights()
 
@@ -224,7 +224,17 @@ def _loads_wrapped(module: torch.nn.Module, checkpoint: Checkpoint) -> bool:
         return False
     inner = torch.nn.Module.state_dict(module.module, keep_vars=True).keys()
     names = checkpoint.infos.keys()
-    return len(names & inner) >= len(names & {f"module.{name}" for name in inner})
+    if len(names & inner) <= len(names & {f"module.{name}" for name in inner}):
+        return False  # (a file of the wrapper's own names, or of neither: loaded into the wrapper, as torch does)
+    if any(not name.startswith("module.") for name in torch.nn.Module.state_dict(module, keep_vars=True)):
+        return False  # the wrapper holds tensors of its own beside the module it wraps
+    found = customised_loading(module)  # the wrapper's own loading code runs only where the load goes through it
+    inside = found == customised_loading(_as_module(module.module)) or f"{found}".startswith(_HOOK_INSIDE)
+    return found is None or inside
+
+
+_HOOK_INSIDE = "a state-dict hook of module"
+"""How :func:`customised_loading` names a hook of the wrapped module (``module``, ``module.<path>``)."""
 
 
 def _target(module: torch.nn.Module, unwrap: bool) -> torch.nn.Module:

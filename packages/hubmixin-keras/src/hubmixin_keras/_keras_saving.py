@@ -24,12 +24,10 @@ import keras
 from hubmixin_core._capture import get_beside, get_unsaved
 from hubmixin_core.errors import HubMixinValueError
 from hubmixin_keras._construct import (
-    _VALUE_IN_SCOPE,
     any_rank,
     dtype_policy_name,
     dtype_policy_scope,
     in_scopes_of,
-    initialize_rest,
     mark_containers_built,
     pending_cleared_on_error,
 )
@@ -69,26 +67,22 @@ def _recorded_policy(model: Any) -> str | None:
 
 @contextlib.contextmanager
 def _built_under(model: keras.Layer, policy: str | None) -> Iterator[None]:
-    """Under ``model``'s recorded dtype policy; where it makes 16-bit float variables, with their initialisers
-    deferred, then run: Keras' own build runs some that a backend cannot compute in 16 bits (Orthogonal's QR, of an
-    LSTM's recurrent kernel under ``bfloat16``), which ``from_pretrained`` never runs."""
+    """Under ``model``'s recorded dtype policy, plainly, as Keras builds (a value a layer assigns in ``build`` is
+    kept). Where that fails under a 16-bit policy (Keras cannot compute Orthogonal's QR, an LSTM's or GRU's recurrent
+    initialiser, in 16 bits), the error says to load with ``from_pretrained(dtype=...)``, which never runs them."""
     half = policy is not None and keras.dtype_policies.get(policy).variable_dtype in ("bfloat16", "float16")
-    if not half:
-        with dtype_policy_scope(policy):
-            yield
-        return
     try:
         with pending_cleared_on_error(), dtype_policy_scope(policy):
-            with keras.StatelessScope(initialize_variables=False):
-                yield
-            initialize_rest(model)  # (one that fails in 16 bits is computed in float32)
-    except ValueError as error:
-        if _VALUE_IN_SCOPE not in str(error):
+            yield
+    except HubMixinValueError:
+        raise
+    except Exception as error:
+        if not half:
             raise
         raise HubMixinValueError(
-            f"{type(model).__qualname__}: a layer creates a variable from a value in its build(), which Keras cannot "
-            f"defer, and the model's layers were made under dtype policy {policy!r} (by from_pretrained(dtype=...)), "
-            f"whose variables Keras' own loading builds deferred: load it with from_pretrained(dtype={policy!r})"
+            f"{type(model).__qualname__}: Keras failed to build its layers under dtype policy {policy!r} (recorded by "
+            f"from_pretrained(dtype=...)): {type(error).__name__}: {error}; Keras cannot run some initialisers in 16 "
+            f"bits (Orthogonal, of LSTM and GRU): load it with from_pretrained(dtype={policy!r}) instead"
         ) from error
 
 

@@ -21,6 +21,7 @@ class RuntimeMixin(NumpyModelMixin):
     """A framework whose load options give a :class:`Devices` (``provided``, as Flax's ``sharding=`` a mesh)."""
 
     _hub_mixin_runtime_types = (Devices,)
+    _hub_mixin_runtime_annotations = (Devices,)
     provided: ClassVar[dict[str, Any]] = {}
 
     @classmethod

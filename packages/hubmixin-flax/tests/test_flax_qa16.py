@@ -214,8 +214,35 @@ def test_a_mesh_argument_left_at_none_is_not_saved_and_gets_the_load_s_mesh(mesh
     assert OptionalMesh.from_pretrained(tmp_path, sharding=mesh).mesh is mesh
 
 
-def test_an_rngs_argument_of_another_name_left_at_none_is_not_saved(tmp_path: Path) -> None:
-    OtherRngs().save_pretrained(tmp_path)
-    assert json.loads((tmp_path / "config.json").read_text()) == {"din": 4}
-    loaded = OtherRngs.from_pretrained(tmp_path, strict=True)
-    assert isinstance(loaded.rng, nnx.Rngs)  # fresh streams, as for one given at save (and for `rngs`)
+def test_an_rngs_argument_of_another_name_left_at_none_stays_none(tmp_path: Path) -> None:
+    OtherRngs().save_pretrained(tmp_path)  # None may mean "no dropout": the model loads as it was saved
+    assert json.loads((tmp_path / "config.json").read_text()) == {"din": 4, "rng": None}
+    assert OtherRngs.from_pretrained(tmp_path, strict=True).rng is None
+
+
+class DropoutWhenSeeded(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, rng: nnx.Rngs | None = None) -> None:
+        self.linear = nnx.Linear(3, 3, rngs=nnx.Rngs(0))
+        self.dropout = nnx.Dropout(0.5, rngs=rng) if rng is not None else None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        y = self.linear(x)
+        return self.dropout(y) if self.dropout is not None else y
+
+
+def test_a_model_without_dropout_computes_the_same_after_load(tmp_path: Path) -> None:
+    model = DropoutWhenSeeded()
+    model.save_pretrained(tmp_path)
+    x = jnp.ones((2, 3))
+    assert jnp.array_equal(DropoutWhenSeeded.from_pretrained(tmp_path)(x), model(x))
+
+
+class VariadicRuntime(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, din: int = 2, **meshes: Mesh) -> None:
+        self.meshes = meshes
+        self.linear = nnx.Linear(din, 2, rngs=nnx.Rngs(0))
+
+
+def test_runtime_typed_keywords_are_not_filled_in(mesh: Mesh, tmp_path: Path) -> None:
+    VariadicRuntime().save_pretrained(tmp_path)
+    assert VariadicRuntime.from_pretrained(tmp_path, sharding=mesh).meshes == {}

@@ -156,6 +156,10 @@ class ModelHubMixinBase(HfMixinHelpers):
     """Types whose objects belong to the run, not the model (a JAX ``Mesh``): an argument given one, or annotated
     with one and defaulted (``mesh: Mesh | None = None``, whatever its value), is left out of config.json without a
     warning, and is given again at load (see :meth:`_hub_runtime_values`)."""
+    _hub_mixin_runtime_annotations: ClassVar[tuple[type, ...]] = ()
+    """Those of :attr:`_hub_mixin_runtime_types` an argument belongs to the run by its annotation alone
+    (``mesh: Mesh | None = None`` left at ``None``: Flax's ``Mesh``, not ``nnx.Rngs``, whose ``None`` may mean no
+    dropout); see :meth:`_hub_runtime_annotated`."""
     _hub_extra_defaults: ClassVar[dict[str, Any]] = {}
     """Defaults of the framework's extra parameters (set by the generated class)."""
     _hub_mixin_inject_config: ClassVar[bool] = False
@@ -1045,17 +1049,19 @@ class ModelHubMixinBase(HfMixinHelpers):
 
     @classmethod
     def _hub_runtime_annotated(cls) -> dict[str, str]:
-        """The ``__init__`` arguments annotated with the run's own types only (:attr:`_hub_mixin_runtime_types`;
-        ``mesh: Mesh | None``, ``rng: nnx.Rngs``), each with the name of its type: given what the load options
-        provide for that type, and, where defaulted, never saved, whatever their value (the ``runtime_args``,
-        supplied or declared, are left to their own rules)."""
-        if not cls._hub_mixin_runtime_types:
+        """The named ``__init__`` arguments annotated with the run's own types only
+        (:attr:`_hub_mixin_runtime_annotations`; ``mesh: Mesh | None``), each with the name of its type: given what
+        the load options provide for that type, and, where defaulted, never saved, whatever their value (the
+        ``runtime_args``, supplied or declared, are left to their own rules)."""
+        if not cls._hub_mixin_runtime_annotations:
             return {}
         cls._hub_mixin_inspect_init()
+        parameters = cls._hub_mixin_init_parameters
         found = {}
         for name, annotation in cls._hub_mixin_hints().items():
-            kind = _runtime_type(annotation, cls._hub_mixin_runtime_types)
-            if kind is not None and name in cls._hub_mixin_init_parameters and name not in cls._hub_mixin_runtime_args:
+            kind = _runtime_type(annotation, cls._hub_mixin_runtime_annotations)
+            named = name in parameters and parameters[name].kind not in _VARIADIC  # (not *args, **kwargs)
+            if kind is not None and named and name not in cls._hub_mixin_runtime_args:
                 found[name] = kind.__qualname__
         return found
 
@@ -1752,6 +1758,9 @@ def _type_names(annotation: Any) -> set[str]:
     """The names of the classes ``annotation`` is, or is a union of (``Mesh | None``: ``{"Mesh", "NoneType"}``)."""
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     return {t.__qualname__ for t in (typing.get_args(annotation) if union else (annotation,)) if isinstance(t, type)}
+
+
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
 def _runtime_type(annotation: Any, runtime: tuple[type, ...]) -> type | None:

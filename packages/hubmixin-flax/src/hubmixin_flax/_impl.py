@@ -184,6 +184,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
     # The run's own, never saved: the devices (the load's sharding= mesh fills them) and RNG streams under any
     # argument name (`rng: nnx.Rngs`; one named `rngs` is a runtime argument by name): fresh ones at load.
     _hub_mixin_runtime_types = (Mesh, nnx.Rngs)
+    _hub_mixin_runtime_annotations = (Mesh,)
     _hub_mixin_runtime_option = "sharding"
     _hub_flax_stacked_layers: ClassVar[tuple[str, ...]] = ()
     """Dotted attribute paths of the modules built by ``nnx.vmap`` (the class's ``stacked_layers``)."""

@@ -3,6 +3,7 @@ an annotated model loaded onto a mesh of other axis names."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import warnings
 from pathlib import Path
@@ -246,3 +247,34 @@ class VariadicRuntime(nnx.Module, FlaxModelHubMixin):
 def test_runtime_typed_keywords_are_not_filled_in(mesh: Mesh, tmp_path: Path) -> None:
     VariadicRuntime().save_pretrained(tmp_path)
     assert VariadicRuntime.from_pretrained(tmp_path, sharding=mesh).meshes == {}
+
+
+_TYPE_CHECKING_MESH = """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flax import nnx
+
+from hubmixin_flax import FlaxModelHubMixin
+
+if TYPE_CHECKING:
+    from jax.sharding import Mesh
+
+
+class CheckedMesh(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, din: int = 2, mesh: Mesh | None = None) -> None:
+        self.mesh = mesh
+        self.linear = nnx.Linear(din, 2, rngs=nnx.Rngs(0))
+"""
+
+
+def test_a_mesh_annotation_imported_for_type_checkers_only_is_recognised(
+    mesh: Mesh, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "checked_mesh_model.py").write_text(_TYPE_CHECKING_MESH)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cls = importlib.import_module("checked_mesh_model").CheckedMesh
+    cls().save_pretrained(tmp_path / "saved")
+    assert json.loads((tmp_path / "saved" / "config.json").read_text()) == {"din": 2}
+    assert cls.from_pretrained(tmp_path / "saved", sharding=mesh).mesh is mesh

@@ -500,7 +500,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         if cached is not None and cached[0] is cls.__init__:
             kept: dict[str, Any] = cached[1]
             return kept
-        hints = init_type_hints(cls, cls._all_coders())
+        hints = init_type_hints(cls, (*cls._all_coders(), *cls._hub_mixin_runtime_types))  # (Flax's Mesh too)
         if getattr(cls.__init__, "__annotations__", {}).keys() <= hints.keys():
             cls._hub_mixin_hints_cache = (cls.__init__, hints)
         return hints

@@ -79,9 +79,10 @@ def _built_under(model: keras.Layer, policy: str | None) -> Iterator[None]:
     except Exception as error:
         if not half:
             raise
+        reason = " ".join(str(error).split())  # (TensorFlow's messages span lines)
         raise HubMixinValueError(
             f"{type(model).__qualname__}: Keras failed to build its layers under dtype policy {policy!r} (recorded by "
-            f"from_pretrained(dtype=...)): {type(error).__name__}: {error}; Keras cannot run some initialisers in 16 "
+            f"from_pretrained(dtype=...)): {type(error).__name__}: {reason}; Keras cannot run some initialisers in 16 "
             f"bits (Orthogonal, of LSTM and GRU): load it with from_pretrained(dtype={policy!r}) instead"
         ) from error
 

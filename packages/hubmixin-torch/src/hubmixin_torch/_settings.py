@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
@@ -10,7 +9,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from hubmixin_core.weights import SETTINGS_KEY, Settings, same_padding
+from hubmixin_core.weights import Settings, same_padding, saved_settings
 
 __all__ = ["layer_settings", "model_settings", "settings_to_compare"]
 
@@ -94,15 +93,9 @@ def settings_to_compare(module: nn.Module, dtype: torch.dtype | None, metadata: 
     epsilon of an ``nn.RMSNorm`` without ``eps`` is left out where the file records a floating dtype's epsilon
     there (a torch ``RMSNorm`` without ``eps`` too, saved or loaded in another dtype: both take the input's)."""
     ours = model_settings(module, dtype)
-    try:
-        saved = json.loads(metadata.get(SETTINGS_KEY) or "{}")
-    except (ValueError, RecursionError):  # (core's comparison warns of such metadata)
-        return ours
-    if not isinstance(saved, dict):
-        return ours
+    saved = saved_settings(metadata) or {}  # (core's comparison warns of a record that is not JSON)
     for path, layer in module.named_modules():
-        recorded = saved.get(path)
-        eps = recorded.get("eps") if isinstance(recorded, dict) else None
+        eps = saved.get(path, {}).get("eps")
         if isinstance(layer, nn.RMSNorm) and layer.eps is None and path in ours and _dtype_epsilon(eps):
             del ours[path]["eps"]
     return ours

@@ -79,6 +79,7 @@ from hubmixin_core.weights._settings import Settings as Settings
 from hubmixin_core.weights._settings import merged_settings as merged_settings
 from hubmixin_core.weights._settings import recurrent_settings as recurrent_settings
 from hubmixin_core.weights._settings import same_padding as same_padding
+from hubmixin_core.weights._settings import saved_settings as saved_settings
 from hubmixin_core.weights._settings import settings_metadata as settings_metadata
 from hubmixin_core.weights._settings import transpose_crop as transpose_crop
 from hubmixin_core.weights._settings import warn_settings as warn_settings

@@ -28,6 +28,7 @@ __all__ = [
     "merged_settings",
     "recurrent_settings",
     "same_padding",
+    "saved_settings",
     "settings_metadata",
     "transpose_crop",
     "warn_settings",
@@ -327,6 +328,19 @@ def differences(
     return found
 
 
+def saved_settings(metadata: Mapping[str, str]) -> dict[str, dict[str, Any]] | None:
+    """The layer settings ``metadata`` records, by layer path (``{}`` where it records none, or not as an
+    object); ``None`` where its record is not JSON."""
+    text = metadata.get(SETTINGS_KEY)
+    if not text:
+        return {}
+    try:
+        saved = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deeply
+        return None
+    return {p: v for p, v in saved.items() if isinstance(v, dict)} if isinstance(saved, dict) else {}
+
+
 def warn_settings(metadata: Mapping[str, str], ours: Mapping[str, Mapping[str, Any]], owner: str, source: str) -> None:
     """Warn, naming each layer, where ``ours`` differs from the settings saved in ``metadata``.
 
@@ -341,17 +355,12 @@ def warn_settings(metadata: Mapping[str, str], ours: Mapping[str, Mapping[str, A
         >>> str(caught[0].message).split(": ", 1)[1]
         'norm: eps 1e-05 here, 0.001 saved'
     """
-    text = metadata.get(SETTINGS_KEY)
-    if not text:
+    saved = saved_settings(metadata)
+    if saved is None:
+        if metadata.get(SETTINGS_KEY):
+            warnings.warn(f"{source}: {SETTINGS_KEY} is not JSON: layer settings not compared", stacklevel=2)
         return
-    try:
-        saved = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deeply
-        warnings.warn(f"{source}: {SETTINGS_KEY} is not JSON: layer settings not compared", stacklevel=2)
-        return
-    if not isinstance(saved, dict):
-        return
-    found = differences({p: v for p, v in saved.items() if isinstance(v, dict)}, ours, metadata.get(FRAMEWORK_KEY))
+    found = differences(saved, ours, metadata.get(FRAMEWORK_KEY))
     if found:
         warnings.warn(
             f"{owner} loads {source}, but layers are set differently from the model that saved it, so the "

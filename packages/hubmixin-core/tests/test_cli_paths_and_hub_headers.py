@@ -135,3 +135,25 @@ def test_the_cli_expands_tilde_in_every_path(
     assert (home / "out" / "model.safetensors").is_file()
     assert main(["inspect", "~/out", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["parameters"] == 4
+
+
+@pytest.mark.parametrize(
+    ("argv", "argument"),
+    [
+        (["convert", "", "out", "--to", "torch"], "SRC"),
+        (["convert", "w.safetensors", "", "--to", "torch"], "DST"),
+        (["convert", "w.safetensors", "out", "--to", "torch", "--config="], "--config"),
+        (["inspect", ""], "PATH_OR_REPO"),
+        (["hub", "serve", "--root", ""], "--root"),
+    ],
+)
+def test_an_empty_path_is_a_usage_error_not_the_current_directory(
+    argv: list[str], argument: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    save_file({"w": np.zeros(2, np.float32)}, str(tmp_path / "w.safetensors"))
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert f"error: argument {argument}: empty (give . for the current directory)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.safetensors"]

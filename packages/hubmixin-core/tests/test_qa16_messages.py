@@ -73,6 +73,18 @@ def test_a_folder_holding_a_native_checkpoint_names_the_convert(
     )
 
 
+def test_a_training_checkpoints_optimizer_state_is_not_taken_for_the_model(tmp_path: Path) -> None:
+    for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth", "scaler.pt"):
+        (tmp_path / name).write_bytes(b"not read")
+    with pytest.raises(WeightsNotFoundError) as info:
+        open_checkpoint(tmp_path)
+    assert "hubmixin convert" not in str(info.value)
+    (tmp_path / "weights.pt").write_bytes(b"not read")
+    with pytest.raises(WeightsNotFoundError) as info:
+        open_checkpoint(tmp_path)
+    assert f"(weights.pt): convert it with `hubmixin convert {tmp_path / 'weights.pt'} DST" in str(info.value)
+
+
 def test_the_hint_says_what_reading_the_file_needs_where_its_reader_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -62,3 +62,12 @@ def test_a_config_without_the_argument_is_named(native: Path, capsys: pytest.Cap
     assert f"{native.parent / 'config.json'} does not hold them" in err and "--config PATH" in err
     assert "(did you mean: 'width' (config.json has 'widht')?)" in err
     assert "model_kwargs" not in err and len(err.splitlines()) == 1
+
+
+def test_unknown_keys_of_a_given_config_are_named_by_its_file(native: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = native.parent.parent / "needs.json"
+    config.write_text(json.dumps({"width": 3, "colour": "red"}))
+    with caplog.at_level("WARNING", logger="hubmixin_core"):
+        assert _convert(native, native.parent / "out", "--config", str(config)) == 0
+    (message,) = [record.getMessage() for record in caplog.records if "colour" in record.getMessage()]
+    assert f"found in {config} " in message and "config.json of" not in message

@@ -37,3 +37,17 @@ def test_without_a_config_the_error_says_to_pass_one(tmp_path: Path, capsys: pyt
         f"config.json beside {source}: pass the model's config with --config PATH\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_unknown_keys_of_a_given_config_are_named_by_its_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    model = Needs(2)
+    model(np.zeros((1, 3), "float32"))
+    source = tmp_path / "needs.weights.h5"
+    model.save_weights(str(source))
+    config = tmp_path / "given.json"
+    config.write_text('{"units": 2, "colour": "red"}')
+    args = ["convert", str(source), str(tmp_path / "out"), "--to", "torch", "--model", f"{__name__}:Needs"]
+    with caplog.at_level("WARNING", logger="hubmixin_core"):
+        assert main([*args, "--input-shape", "1,3", "--quiet", "--config", str(config)]) == 0
+    (message,) = [record.getMessage() for record in caplog.records if "colour" in record.getMessage()]
+    assert f"found in {config} " in message and "config.json of" not in message

@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 from hubmixin_core._atomic import _stem, atomic_directory
 from hubmixin_core._checks import misspelt_keys
 from hubmixin_core._config import loads_config
+from hubmixin_core._paths import path_argument
 from hubmixin_core.errors import HubMixinError, MissingArgumentError, WeightsFileError
 from hubmixin_core.weights import (
     CONFIG_NAME,
@@ -88,6 +89,7 @@ class ConvertRequest:
         input_shape: Shape of a dummy input that builds a Keras model which cannot build itself.
         max_shard_size: Shard the output above this size (``"5GB"``; None: one file).
         progress: Show a progress bar.
+        config_file: The file ``config`` was read from (``--config``, or the ``config.json`` beside ``source``).
     """
 
     source: Path
@@ -97,6 +99,12 @@ class ConvertRequest:
     input_shape: tuple[int, ...] | None = None
     max_shard_size: str | None = None
     progress: bool = True
+    config_file: Path | None = None
+
+    @property
+    def config_source(self) -> str:
+        """Where ``config`` came from, as messages name it (the file, else "the config.json of SOURCE")."""
+        return str(self.config_file) if self.config_file is not None else f"the {CONFIG_NAME} of {self.source}"
 
 
 class Converter(Protocol):
@@ -372,7 +380,8 @@ def convert_checkpoint(
     if converter is None:
         raise _no_reader(source)
     loaded_config = _read_config(source, config)
-    request = ConvertRequest(source, to, model, loaded_config, input_shape, max_shard_size, progress)
+    config_file = _config_path(source, config) if loaded_config is not None else None
+    request = ConvertRequest(source, to, model, loaded_config, input_shape, max_shard_size, progress, config_file)
     with atomic_directory(destination, replaces=replaced_by_save) as staging:
         try:
             converter.convert(request, staging)
@@ -445,11 +454,15 @@ def _run(args: argparse.Namespace) -> int:
 def add_convert_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``convert SRC DST --to {torch,flax,keras}`` to a ``hubmixin`` parser."""
     parser = subparsers.add_parser("convert", help="rewrite a framework-native checkpoint in the canonical layout")
-    parser.add_argument("src", metavar="SRC", type=Path, help="state_dict file, .weights.h5, .msgpack or .safetensors")
-    parser.add_argument("dst", metavar="DST", type=Path, help="the hubmixin save directory to write")
+    parser.add_argument(
+        "src", metavar="SRC", type=path_argument, help="state_dict file, .weights.h5, .msgpack or .safetensors"
+    )
+    parser.add_argument("dst", metavar="DST", type=path_argument, help="the hubmixin save directory to write")
     parser.add_argument("--to", required=True, choices=TARGETS, help="the framework that will load DST")
     parser.add_argument("--model", default=None, help="package.module:Class of the source model (Flax, Keras)")
-    parser.add_argument("--config", type=Path, default=None, help="config.json of the model (default: beside SRC)")
+    parser.add_argument(
+        "--config", type=path_argument, default=None, help="config.json of the model (default: beside SRC)"
+    )
     parser.add_argument("--input-shape", type=_shape, default=None, help="dummy input that builds a Keras model")
     parser.add_argument("--max-shard-size", default=None, help='shard the output above this size ("5GB")')
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")

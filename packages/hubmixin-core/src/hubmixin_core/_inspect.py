@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubmixin_core._checks import expand_location
 from hubmixin_core._generated._options import DownloadOptions
-from hubmixin_core._paths import check_local_location
+from hubmixin_core._paths import check_local_location, location_argument
 from hubmixin_core.errors import HubMixinError, ShardIndexError, WeightsFileError
 from hubmixin_core.weights import (
     FRAMEWORK_KEY,
@@ -415,7 +415,12 @@ def add_inspect_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     parser = subparsers.add_parser(
         "inspect", help="list a checkpoint's files, tensors, dtypes, shapes, layout version and writer"
     )
-    parser.add_argument("path_or_repo", metavar="PATH_OR_REPO", help="a .safetensors file, a directory or a repo id")
+    parser.add_argument(
+        "path_or_repo",
+        metavar="PATH_OR_REPO",
+        type=location_argument,
+        help="a .safetensors file, a directory or a repo id",
+    )
     parser.add_argument("--revision", default=None, help="branch, tag or commit of a Hub repository")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(func=_run)

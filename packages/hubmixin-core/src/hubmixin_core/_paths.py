@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 from pathlib import Path, PurePosixPath
@@ -11,9 +12,28 @@ from huggingface_hub.utils._validators import validate_repo_id
 
 from hubmixin_core.errors import InvalidRepoPathError, WeightsNotFoundError
 
-__all__ = ["check_local_location", "check_relative_path", "warn_if_linked_outside"]
+__all__ = [
+    "check_local_location",
+    "check_relative_path",
+    "location_argument",
+    "path_argument",
+    "warn_if_linked_outside",
+]
 
 logger = logging.getLogger("hubmixin_core")
+
+
+def location_argument(text: str) -> str:
+    """The ``argparse`` type of a command-line path or repo id: an empty one is a usage error (the shell's
+    ``""`` from an unset variable), not the current directory."""
+    if not text:
+        raise argparse.ArgumentTypeError("empty (give . for the current directory)")
+    return text
+
+
+def path_argument(text: str) -> Path:
+    """The ``argparse`` type of a command-line path: :func:`location_argument`, as a ``Path``."""
+    return Path(location_argument(text))
 
 
 def check_relative_path(name: str, source: str) -> str:

@@ -33,7 +33,7 @@ class FlaxMsgpackConverter:
         """Build ``--model`` abstractly from the config, fill it from the file, write it with ``save_pretrained``."""
         why = "a Flax msgpack file has the model's own names and layouts and does not say which layer each array is"
         cls = source_model_class(request, FlaxModelHubMixin, why)
-        kwargs = cls._hub_model_arguments(request.config, source=f"the config.json of {request.source}")
+        kwargs = cls._hub_model_arguments(request.config, source=request.config_source)
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
             kwargs["rngs"] = nnx.Rngs(0)
         model = construct_abstract(cls, kwargs)

@@ -29,7 +29,7 @@ class KerasWeightsConverter:
         """Build ``--model`` from the config, ``load_weights`` the file, write it with ``save_pretrained``."""
         why = "a Keras weights file names layers, not the model's attributes, and keeps Keras layouts"
         cls = source_model_class(request, KerasModelHubMixin, why)
-        kwargs = cls._hub_model_arguments(request.config, source=f"the config.json of {request.source}")
+        kwargs = cls._hub_model_arguments(request.config, source=request.config_source)
         model: Any = cls(**kwargs)  # a keras.Model too
         if request.input_shape is not None:
             try:

@@ -7,9 +7,9 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
 
+from hubmixin_core._paths import path_argument
 from hubmixin_core.testing._server import LocalHub
 from hubmixin_core.testing._sqlite import DatabaseFileError
 from hubmixin_core.testing.xet import xet_available
@@ -22,7 +22,9 @@ def add_hub_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     hub = subparsers.add_parser("hub", help="a local Hub-compatible server for tests and offline work")
     commands = hub.add_subparsers(dest="hub_command", required=True)
     serve = commands.add_parser("serve", help="serve a local Hub until interrupted (Ctrl-C)")
-    serve.add_argument("--root", type=Path, default=None, help="data folder (default: temporary, deleted at exit)")
+    serve.add_argument(
+        "--root", type=path_argument, default=None, help="data folder (default: temporary, deleted at exit)"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=0, help="TCP port (default: 0, any free port)")
     serve.add_argument("--username", default="localuser", help="name of the default user (default: localuser)")

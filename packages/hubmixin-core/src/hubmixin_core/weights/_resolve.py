@@ -124,6 +124,9 @@ _NATIVE_CHECKPOINTS = (
     (".msgpack", "a Flax msgpack", "flax"),
 )
 """File suffixes of the framework-native checkpoints ``hubmixin convert`` reads, what each is, and its reader."""
+_TRAINING_STATE = ("optimizer", "scheduler", "lr_scheduler", "scaler", "rng_state", "training_args", "trainer_state")
+"""Stems of the files a training checkpoint holds beside the model's weights (``transformers.Trainer``,
+Accelerate): never a model's state dict, however suffixed."""
 
 
 def missing_weights_error(
@@ -169,7 +172,7 @@ def native_checkpoint_hint(directory: Path) -> str:
     ``""`` where it holds none."""
     for file in sorted(directory.iterdir()):
         what = next((entry for entry in _NATIVE_CHECKPOINTS if file.name.endswith(entry[0])), None)
-        if what is None or not file.is_file():
+        if what is None or not file.is_file() or file.name.startswith(_TRAINING_STATE):
             continue
         _, kind, framework = what
         model = "" if framework == "torch" else " --model package.module:Class"  # the class that saved it

@@ -1,7 +1,7 @@
 """An embedding's ``max_norm`` (PyTorch renormalises each looked-up row larger than it) is recorded and compared:
 a Flax or Keras port, which cannot renormalise, loads a PyTorch file with one with a ``LayerSettingsWarning``, as
-does a PyTorch model whose ``max_norm`` differs from the file's; files written before it was recorded load as
-before."""
+does a PyTorch model whose ``max_norm`` differs from the file's (or that loads a Flax or Keras file); files written
+before it was recorded load as before."""
 
 from __future__ import annotations
 
@@ -86,6 +86,14 @@ def test_flax_and_keras_files_record_no_max_norm(tmp_path: Path) -> None:
 def test_a_port_that_cannot_renormalise_is_warned_of_a_max_norm(tmp_path: Path, port: str) -> None:
     path = _saved("torch", tmp_path, max_norm=1.0)
     assert _warnings(port, path) == ["layer: max_norm None here, 1.0 saved"]
+
+
+@pytest.mark.parametrize("source", ["flax", "keras"])
+def test_a_torch_model_that_renormalises_is_warned_of_a_file_whose_embedding_never_did(
+    tmp_path: Path, source: str
+) -> None:
+    path = _saved(source, tmp_path)  # (the file records nothing for the embedding: Flax's and Keras' never renormalise)
+    assert _warnings("torch", path, max_norm=1.0) == ["layer: max_norm 1.0 here, None saved"]
 
 
 WARNED = [

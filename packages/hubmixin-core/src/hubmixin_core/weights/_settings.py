@@ -317,10 +317,12 @@ def differences(
     saved: Mapping[str, Mapping[str, Any]], ours: Mapping[str, Mapping[str, Any]], framework: object = None
 ) -> list[str]:
     """Each setting of a layer in both models whose values differ, as ``"path: name v (ours), w (saved)"``;
-    ``framework``: the one that wrote the file, where recorded."""
+    ``framework``: the one that wrote the file, where recorded. A layer the file records nothing for has, where
+    its framework is known, the :data:`_DEFAULTS` that framework's layers always have (a Flax file's embedding
+    never renormalises: ``max_norm`` None)."""
     found = []
-    for path in sorted(set(saved) & set(ours)):
-        theirs, mine = _completed(saved[path]), _completed(ours[path])
+    for path in sorted(set(ours) if isinstance(framework, str) else set(saved) & set(ours)):
+        theirs, mine = _completed(saved.get(path, {})), _completed(ours[path])
         _with_defaults(theirs, mine, framework)
         for name in sorted(set(theirs) & set(mine)):
             if not _COMPARED_BY.get(name, _same)(mine[name], theirs[name]):

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from core_models import MLP
-from huggingface_hub import create_repo, create_tag, upload_file
+from huggingface_hub import HfApi, create_repo, create_tag, upload_file
 from huggingface_hub.errors import (
     EntryNotFoundError,
+    GatedRepoError,
     LocalEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
@@ -204,3 +205,19 @@ def test_a_path_to_a_file_is_refused_at_once(tmp_path: Path, monkeypatch: pytest
     for given in (Path("ckpt.safetensors"), "ckpt.safetensors"):
         with pytest.raises(WeightsNotFoundError, match=r"ckpt\.safetensors: is a file, not a directory"):
             MLP.from_pretrained(given, endpoint="http://127.0.0.1:9")  # (no request reaches it)
+
+
+def test_force_download_keeps_the_hubs_typed_errors(local_hub: LocalHub) -> None:
+    """huggingface_hub wraps them in a bare ValueError under force_download=True; a load raises them as without."""
+    with pytest.raises(RepositoryNotFoundError):
+        MLP.from_pretrained(f"{local_hub.username}/no-such-model", force_download=True)
+    repo_id = f"{local_hub.username}/gated-mlp"
+    MLP(seed=1).push_to_hub(repo_id)
+    HfApi().update_repo_settings(repo_id, gated="manual")
+    other = local_hub.add_user("bob")
+    for force in (False, True):
+        with pytest.raises(GatedRepoError):
+            MLP.from_pretrained(repo_id, token=other, force_download=force)
+    np.testing.assert_array_equal(
+        MLP.from_pretrained(repo_id, force_download=True).weights["fc1.bias"], MLP(seed=1).weights["fc1.bias"]
+    )

@@ -209,6 +209,34 @@ def test_values_args_took_are_recorded_and_asked_for_with_advice_that_works(tmp_
         StrictStack(1, 2)
 
 
+def _unwrapped_call(init: Any) -> Any:
+    """A decorator without ``functools.wraps``: the ``__init__`` it returns has the signature ``(*a, **k)``."""
+
+    def call(*a: Any, **k: Any) -> Any:
+        return init(*a, **k)
+
+    return call
+
+
+class Decorated(NumpyModelMixin):
+    @_unwrapped_call
+    def __init__(self, width: int = 1, act: str = "relu") -> None:
+        self.width, self.act = width, act
+        self.weights = {"w": np.zeros(width, dtype=np.float32)}
+
+
+def test_values_a_signature_less_init_took_by_position_are_recorded_as_not_saved(tmp_path: Path) -> None:
+    with pytest.warns(ConfigEncodingWarning, match=r"through \*a "):
+        Decorated(3, act="gelu").save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved == {"act": "gelu", "_hub_mixin_unsaved": {"*a": "tuple"}}
+    with pytest.raises(MissingArgumentError, match=r"\*a"):
+        Decorated.from_pretrained(tmp_path)  # not rebuilt silently with width=1
+    Decorated(width=3, act="gelu").save_pretrained(tmp_path / "by-keyword")
+    loaded = Decorated.from_pretrained(tmp_path / "by-keyword")
+    assert (loaded.width, loaded.act) == (3, "gelu")
+
+
 class ImplicitOptional(NumpyModelMixin):
     """Written as much ML code writes it: ``None`` defaults on annotations that do not say ``| None``."""
 

@@ -164,3 +164,28 @@ def test_a_non_keras_subclass_is_a_type_error(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match=r"not a keras\.Model"):
         NotAModel().save_pretrained(tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+class _Odd(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """Variables of odd sizes (11 and 7 floats), which a 16-byte aligned allocation would start mid-line."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.a, self.b = keras.layers.Dense(11), keras.layers.Dense(7)
+
+    def call(self, x: object) -> object:
+        return self.b(self.a(x))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="data_ptr() of the PyTorch backend's variables")
+def test_variables_loaded_on_the_torch_backend_are_64_byte_aligned_and_their_own(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).standard_normal((64, 7)).astype("float32")
+    for attempt in range(10):
+        model = _Odd()
+        model(x)
+        model.save_pretrained(tmp_path / str(attempt))
+        loaded = _Odd.from_pretrained(tmp_path / str(attempt))
+        assert [w.value.data_ptr() % 64 for w in loaded.weights] == [0] * 4
+        assert np.array_equal(numpy(model(x)), numpy(loaded(x)))
+    pointers = [w.value.data_ptr() for w in loaded.weights]
+    assert len(set(pointers)) == len(pointers)

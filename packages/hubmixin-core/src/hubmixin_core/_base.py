@@ -31,6 +31,7 @@ from hubmixin_core._capture import (
     get_config,
     get_received,
     get_unsaved,
+    init_parameters,
     loader_values,
     loaders_own,
     recording_builds,
@@ -268,8 +269,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         init = cls.__init__
         if cls.__dict__.get("_hub_mixin_inspected_init") is init:
             return
-        parameters = dict(inspect.signature(init).parameters)
-        parameters.pop(next(iter(parameters), ""), None)  # self
+        parameters = init_parameters(init)
         cls._hub_mixin_init_parameters = parameters
         defaults = {}
         for param in parameters.values():
@@ -1599,7 +1599,7 @@ def _base_inits(cls: type) -> Iterator[tuple[type, Callable[..., Any], dict[str,
         if init is None:
             continue
         try:
-            parameters = dict(list(inspect.signature(init).parameters.items())[1:])
+            parameters = init_parameters(init)
         except (TypeError, ValueError):
             return
         yield base, init, parameters

@@ -22,6 +22,7 @@ __all__ = [
     "LOADING",
     "ConfigSlot",
     "get_received",
+    "init_parameters",
     "get_config",
     "get_unsaved",
     "has_config",
@@ -194,11 +195,25 @@ def _holds(value: str, secret: str) -> bool:
     return secret in value if len(secret) >= 8 else value == secret  # (a short "token" would match too much)
 
 
+def init_parameters(init: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    """The parameters of the ``__init__`` ``init`` after ``self``, by name: ``self`` is the first where that is
+    positional; an ``(*args, **kwargs)`` wrapper (a decorator without ``functools.wraps``) takes it in ``*args``.
+
+    Raises:
+        TypeError, ValueError: ``init`` has no signature (as :func:`inspect.signature` raises).
+    """
+    parameters = dict(inspect.signature(init).parameters)
+    first = next(iter(parameters.values()), None)
+    if first is not None and first.kind in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD):
+        del parameters[first.name]
+    return parameters
+
+
 @functools.cache
 def _positional_only(init: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
     """The positional-only parameters of ``init`` (after ``self``), each with its default."""
     try:
-        parameters = list(inspect.signature(init).parameters.values())[1:]
+        parameters = list(init_parameters(init).values())
     except (TypeError, ValueError):
         return ()
     return tuple((p.name, p.default) for p in parameters if p.kind is inspect.Parameter.POSITIONAL_ONLY)
@@ -219,7 +234,7 @@ def _parameters(init: Callable[..., Any]) -> tuple[tuple[str, ...], dict[str, An
     """The positional parameters of ``init`` (after ``self``), the defaults of its named ones, and its ``*args``'s
     name."""
     try:
-        parameters = list(inspect.signature(init).parameters.values())[1:]
+        parameters = list(init_parameters(init).values())
     except (TypeError, ValueError):
         return (), {}, None
     positional = tuple(p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))

@@ -105,21 +105,34 @@ def download_file(repo_id: str, filename: str, options: DownloadOptions) -> Path
     return path
 
 
+def _hf_hub_download(repo_id: str, filename: str, options: DownloadOptions) -> str:
+    """``hf_hub_download`` with ``options``; the Hub's typed error (``RepositoryNotFoundError``, ``GatedRepoError``)
+    raised as it is under ``force_download=True`` too, where the client wraps it in a bare ``ValueError``."""
+    try:
+        return str(
+            hf_hub_download(
+                repo_id,
+                filename,
+                revision=options.revision,
+                cache_dir=options.cache_dir,
+                force_download=options.force_download,
+                local_files_only=options.local_files_only,
+                token=options.token,
+                endpoint=options.endpoint,
+                library_name=_LIBRARY,
+                library_version=_version(),
+            )
+        )
+    except ValueError as error:
+        if options.force_download and isinstance(error.__cause__, HfHubHTTPError):
+            raise error.__cause__ from None
+        raise
+
+
 def _download(repo_id: str, filename: str, options: DownloadOptions) -> Path:
     check_relative_path(filename, repo_id)
     try:
-        path = hf_hub_download(
-            repo_id,
-            filename,
-            revision=options.revision,
-            cache_dir=options.cache_dir,
-            force_download=options.force_download,
-            local_files_only=options.local_files_only,
-            token=options.token,
-            endpoint=options.endpoint,
-            library_name=_LIBRARY,
-            library_version=_version(),
-        )
+        path = _hf_hub_download(repo_id, filename, options)
     except LocalEntryNotFoundError as error:  # the client's message names no file (one shard of six, offline)
         where = f"{repo_id}@{options.revision or 'main'}"
         why = _why_not_fetched(error, repo_id, options)
@@ -251,14 +264,16 @@ def download_files(repo_id: str, filenames: list[str], options: DownloadOptions)
 
 
 def _delete_patterns(folder: Path, options: UploadOptions, replaced: Sequence[str]) -> list[str] | str | None:
-    """The caller's ``delete_patterns``, plus ``replaced`` when the push uploads a file matching one of them: the
-    weight files of an earlier push (a single file, shards, an index) would otherwise be read instead of, or with,
-    the new ones."""
+    """The caller's ``delete_patterns``, plus ``replaced`` when the push uploads every file of ``folder`` matching
+    one of them: the weight files of an earlier push (a single file, shards, an index) would otherwise be read
+    instead of, or with, the new ones. A push filtered to leave any of them out (``allow_patterns=["*.json"]``,
+    which uploads a sharded save's index but not its shards) deletes none, as huggingface_hub's."""
     names = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
-    uploaded = filter_repo_objects(
-        names, allow_patterns=options.allow_patterns, ignore_patterns=options.ignore_patterns
+    uploaded = set(
+        filter_repo_objects(names, allow_patterns=options.allow_patterns, ignore_patterns=options.ignore_patterns)
     )
-    if not replaced or not any(filter_repo_objects(uploaded, allow_patterns=list(replaced))):
+    weights = set(filter_repo_objects(names, allow_patterns=list(replaced))) if replaced else set()
+    if not weights or not weights <= uploaded:
         return options.delete_patterns
     given = [options.delete_patterns] if isinstance(options.delete_patterns, str) else options.delete_patterns or []
     return [*given, *replaced]  # huggingface_hub does not delete the files the same commit uploads
@@ -308,9 +323,9 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
                 revision=branch,
                 create_pr=options.create_pr,
                 parent_commit=parent,
-                allow_patterns=options.allow_patterns,
-                ignore_patterns=options.ignore_patterns,
-                delete_patterns=delete_patterns,
+                allow_patterns=_copied(options.allow_patterns),
+                ignore_patterns=_copied(options.ignore_patterns),  # (the client appends its own to the list)
+                delete_patterns=_copied(delete_patterns),
             )
         except HfHubHTTPError as error:
             status = error.response.status_code if error.response is not None else None
@@ -324,4 +339,11 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
 
 
 _PUSH_ATTEMPTS = 8
+
+
+def _copied(patterns: list[str] | str | None) -> list[str] | str | None:
+    """A list of patterns copied, so the caller's is left as it was given."""
+    return list(patterns) if isinstance(patterns, list) else patterns
+
+
 _PRECONDITION_FAILED = 412

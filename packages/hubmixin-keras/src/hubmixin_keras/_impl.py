@@ -302,10 +302,24 @@ def _value(tensor: LazyTensor) -> Any:
     """A tensor to give a variable: transposed by the backend (multi-threaded), not by numpy, where needed."""
     stored = tensor.read_stored()
     if stored is None or tensor.to_framework is None:
-        return tensor.read()
+        return _backend_tensor(tensor.read())
     transposed = keras.ops.transpose(keras.ops.convert_to_tensor(stored), tensor.to_framework)
     contiguous = getattr(transposed, "contiguous", None)  # torch transposes as a view: kernels would differ
     return contiguous() if callable(contiguous) else transposed
+
+
+_TORCH_NUMPY_KINDS = frozenset("biuf")
+"""numpy dtype kinds ``torch.from_numpy`` takes (not ml_dtypes' bfloat16 or float8: Keras converts those)."""
+
+
+def _backend_tensor(value: np.ndarray[Any, Any]) -> Any:
+    """``value`` as the backend takes it. On PyTorch's, copied into a torch tensor of its own (64-byte aligned):
+    Keras would copy it into numpy's memory, aligned to 16 bytes only, and outputs could then differ."""
+    if keras.backend.backend() != "torch" or value.dtype.kind not in _TORCH_NUMPY_KINDS or value.dtype.isbuiltin != 1:
+        return value
+    import torch  # (the backend's own: installed)
+
+    return torch.tensor(value)
 
 
 def _info(variable: Any) -> TensorInfo:

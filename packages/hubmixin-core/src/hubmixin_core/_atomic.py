@@ -152,6 +152,8 @@ def atomic_directory(
     """
     target = Path(os.path.realpath(target))  # a symlink's directory, and ".." resolved: saved where it points
     with _naming_target(target):
+        if target.is_symlink():  # (what realpath leaves: a loop of links)
+            raise SaveLocationError(errno.ELOOP, f"cannot save into {target}: a loop of symbolic links")
         if target.exists() and not target.is_dir():
             raise SaveLocationError(errno.EEXIST, f"cannot save into {target}: it is a file, not a directory")
         try:
@@ -755,17 +757,20 @@ def _windows_alive(pid: int) -> bool:
         api.CloseHandle(handle)
 
 
-def save_stamp(target: Path) -> object:
+def save_stamp(target: Path, read: Callable[[str], bool]) -> object:
     """What changes whenever a save to ``target`` lands: the directory's identity (an exchange swaps it) and each
-    file's identity, size and time (a save moving files one at a time replaces them). ``None`` if unreadable.
+    file's identity (a save moving files one at a time replaces them), with the size and time of those a load
+    reads (``read(name)``: the weights and config). ``None`` if unreadable.
 
-    A load compares the stamps from before and after reading to know that it read one save, not parts of two.
+    A load compares the stamps from before and after reading to know that it read one save, not parts of two. A
+    file written in place beside the model (a training log appended to) does not change the stamp: a load
+    would otherwise be done again, and given up, for every line logged meanwhile.
     """
     try:
         status = target.stat()
         with os.scandir(target) as entries:
             files = sorted(
-                (entry.name, info.st_ino, info.st_size, info.st_mtime_ns)
+                (entry.name, info.st_ino, *((info.st_size, info.st_mtime_ns) if read(entry.name) else ()))
                 for entry in entries
                 if entry.is_file() and (info := entry.stat())
             )

@@ -685,6 +685,8 @@ class ModelHubMixinBase(HfMixinHelpers):
     ) -> CommitInfo | None:
         if not isinstance(save_directory, str | os.PathLike):
             raise HubMixinTypeError(f"save_directory must be a path, got {type(save_directory).__qualname__}")
+        if "\0" in os.fspath(save_directory):  # (the OS's calls raise a bare ValueError naming no path)
+            raise HubMixinValueError(f"save_directory {os.fspath(save_directory)!r} holds a NUL character")
         save_directory = Path(expand_location(Path(save_directory)))  # as from_pretrained expands it
         # What is called: the instance's own push_to_hub too (a wrapper, a Mock), as huggingface_hub calls it.
         push = _signature_parameters(self.push_to_hub) if push_to_hub else None  # type: ignore[attr-defined]
@@ -805,6 +807,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         given = pretrained_model_name_or_path
         if isinstance(given, str) and not given.strip():  # an unset option or variable; Path("") if cwd is meant
             raise HubMixinValueError("pretrained_model_name_or_path is empty: give a repo id or a directory")
+        if "\0" in os.fspath(given):
+            raise HubMixinValueError(f"pretrained_model_name_or_path {os.fspath(given)!r} holds a NUL character")
         location = expand_location(Path(given) if isinstance(given, os.PathLike) else given)
         model_id = str(location)
         if Path(location).is_dir() or Path(location).parent.is_dir():  # a path given as a string too
@@ -857,17 +861,17 @@ class ModelHubMixinBase(HfMixinHelpers):
         )
         reports = HeldReports()  # (what an attempt given up found is not said)
         for _ in range(_LOAD_ATTEMPTS):
-            before = save_stamp(Path(location))
+            before = save_stamp(Path(location), replaced_by_save)
             try:
                 with reading(location), reports:  # a save moving files in one at a time waits, and is waited for
                     instance = cls._hub_build(model_id, download, dict(call), dict(model_kwargs), provided)
             except Exception as error:  # caused by a save landing meanwhile, or by the files themselves
-                if save_stamp(Path(location)) != before:
+                if save_stamp(Path(location), replaced_by_save) != before:
                     changed.__cause__ = error
                     continue
                 reports.release()
                 raise
-            if save_stamp(Path(location)) == before:
+            if save_stamp(Path(location), replaced_by_save) == before:
                 reports.release()
                 return instance
         raise changed
@@ -1262,11 +1266,15 @@ class ModelHubMixinBase(HfMixinHelpers):
         """The config of ``model_id`` and its file; ``None`` without one.
 
         Raises:
-            ConfigError: the file is not JSON (or nests too deeply) or not a JSON object; the message names it.
+            ConfigError: the file is not JSON (or nests too deeply) or not a JSON object, or is there but not a
+                file (a directory, a link to a missing file); the message names it.
         """
         config_file = locate_file(model_id, CONFIG_NAME, download)
         if config_file is None:
             local = Path(model_id).is_dir()  # a local directory without config is more likely a mistake
+            if local and os.path.lexists(entry := Path(model_id) / CONFIG_NAME):  # (not silently built from defaults)
+                what = "a directory" if entry.is_dir() else "a link to a missing file" if entry.is_symlink() else ""
+                raise ConfigError(f"{entry}: not a file{f' ({what})' if what else ''}: cannot read the config")
             where = Path(model_id).resolve() if local else model_id
             cls._hub_mixin_inspect_init()
             expected = any(  # an argument a config would give (a model without any saves no config.json)

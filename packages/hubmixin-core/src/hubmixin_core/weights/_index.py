@@ -73,8 +73,10 @@ class ShardIndex:
         except RecursionError:
             raise ShardIndexError(f"{path}: cannot read shard index: JSON nested too deeply") from None
         weight_map = data.get("weight_map") if isinstance(data, dict) else None
-        if not isinstance(weight_map, dict) or not weight_map:
+        if not isinstance(weight_map, dict):
             raise ShardIndexError(f"{path}: shard index has no 'weight_map' object")
+        if not weight_map:
+            raise ShardIndexError(f"{path}: the shard index's 'weight_map' is empty: it names no tensor")
         for key, shard in weight_map.items():
             if not isinstance(shard, str):
                 raise ShardIndexError(f"{path}: tensor {key!r} maps to {shard!r}, not a file name")

@@ -1,0 +1,84 @@
+"""Entries that are there but are not files, writes beside a model during its load, paths no OS takes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Self
+
+import pytest
+from core_models import MLP
+
+from hubmixin_core import DownloadOptions
+from hubmixin_core.errors import ConfigError, HubMixinValueError, SaveLocationError, ShardIndexError
+
+
+@pytest.mark.parametrize("entry", ["directory", "dangling link"])
+def test_a_config_that_is_not_a_file_is_an_error_not_the_defaults(tmp_path: Path, entry: str) -> None:
+    MLP(hidden=6, seed=1).save_pretrained(tmp_path)
+    config = tmp_path / "config.json"
+    config.unlink()
+    if entry == "directory":
+        config.mkdir()
+    else:
+        config.symlink_to(tmp_path / "gone.json")
+    with pytest.raises(
+        ConfigError, match=rf"{config}: not a file \(a {'directory' if entry == 'directory' else 'link'}"
+    ):
+        MLP.from_pretrained(tmp_path)  # (not MLP(hidden=8) silently, with the checkpoint's weights refused)
+
+
+class LogsWhileLoading(MLP):
+    """Appends to a log beside its weights while it loads, as a training run logging into its folder would."""
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: DownloadOptions, model_kwargs: dict[str, Any]) -> Self:
+        with (Path(model_id) / "train_log.jsonl").open("a") as log:
+            log.write('{"loss": 0.1}\n')
+        return super()._from_pretrained(model_id=model_id, download=download, model_kwargs=model_kwargs)
+
+
+def test_a_file_written_in_place_beside_the_model_does_not_make_its_load_start_again(tmp_path: Path) -> None:
+    model = LogsWhileLoading(seed=2)
+    model.save_pretrained(tmp_path)
+    (tmp_path / "train_log.jsonl").write_text("")
+    loaded = LogsWhileLoading.from_pretrained(tmp_path)  # (was: "changed while it was read, 5 times in a row")
+    assert (loaded.weights["fc1.weight"] == model.weights["fc1.weight"]).all()
+    assert len((tmp_path / "train_log.jsonl").read_text().splitlines()) == 1  # read once, not again
+
+
+def test_a_save_landing_during_a_load_still_makes_it_read_again(tmp_path: Path) -> None:
+    from hubmixin_core._atomic import save_stamp
+    from hubmixin_core.weights._names import replaced_by_save
+
+    MLP(seed=1).save_pretrained(tmp_path)
+    (tmp_path / "notes.txt").write_text("a user's")
+    before = save_stamp(tmp_path, replaced_by_save)
+    with (tmp_path / "notes.txt").open("a") as notes:
+        notes.write("appended in place")
+    assert save_stamp(tmp_path, replaced_by_save) == before
+    MLP(seed=2).save_pretrained(tmp_path)
+    assert save_stamp(tmp_path, replaced_by_save) != before
+
+
+def test_an_empty_weight_map_is_named_as_empty(tmp_path: Path) -> None:
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": {}}))
+    with pytest.raises(ShardIndexError, match=r"'weight_map' is empty: it names no tensor"):
+        MLP.from_pretrained(tmp_path)
+
+
+def test_a_path_holding_a_nul_character_is_a_typed_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(HubMixinValueError, match=r"save_directory '.*a\\x00b' holds a NUL character"):
+        MLP().save_pretrained(f"{tmp_path}/a\0b")
+    with pytest.raises(HubMixinValueError, match=r"pretrained_model_name_or_path '.*a\\x00b' holds a NUL"):
+        MLP.from_pretrained(f"{tmp_path}/a\0b")
+
+
+def test_saving_into_a_loop_of_links_says_so(tmp_path: Path) -> None:
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(SaveLocationError, match="a loop of symbolic links") as raised:
+        MLP().save_pretrained(loop)
+    assert raised.value.errno == 40 or os.name != "posix"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop"]

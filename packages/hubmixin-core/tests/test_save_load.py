@@ -431,6 +431,6 @@ def test_a_load_racing_saves_to_the_same_directory_reads_one_save(tmp_path: Path
 def test_a_directory_that_never_holds_still_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     MLP().save_pretrained(tmp_path)
     stamps = itertools.count()
-    monkeypatch.setattr("hubmixin_core._base.save_stamp", lambda target: next(stamps))  # a save lands every time
+    monkeypatch.setattr("hubmixin_core._base.save_stamp", lambda target, read: next(stamps))  # a save lands every time
     with pytest.raises(WeightsError, match="changed while it was read, 5 times in a row"):
         MLP.from_pretrained(tmp_path)

@@ -49,6 +49,7 @@ __all__ = [
     "pending_cleared_on_error",
     "unbuilt_builders",
     "unbuilt_error",
+    "unbuilt_warnings",
 ]
 
 M = TypeVar("M")
@@ -315,6 +316,30 @@ def builders_error(builders: Mapping[str, Sequence[str]], source: str, strict: b
     return WeightsKeyError(source, unexpected=unexpected, detail=detail)
 
 
+def _unbuilt_keys(
+    model: Any, unbuilt: list[str], infos: Mapping[str, TensorInfo] | None
+) -> list[tuple[str, list[str], list[str]]]:
+    """Each layer of ``unbuilt`` (in the model's order) with the keys that would give its shapes (where its adapter
+    tells) and the keys ``infos`` holds under its path."""
+    found = []
+    for path, layer in named_layers(model):
+        if path in unbuilt:
+            prefix = f"{path}." if path else ""
+            missing = [prefix + key for key in shape_keys_of(layer) or ()]
+            found.append((path, missing, sorted(key for key in infos or () if key.startswith(prefix))))
+    return found
+
+
+def _no_shapes(layers: Sequence[str], source: str) -> str:
+    names = ", ".join(repr(path) for path in layers)
+    if len(layers) > 1:
+        return f"layers {names}: no tensors in {source} that give their shapes"
+    return f"layer {names}: no tensors in {source} that give its shapes"
+
+
+_OTHER_LAYOUT = "stored in another layout than this configuration of the layer{} reads? see docs/porting.md"
+
+
 def unbuilt_error(
     model: Any, unbuilt: list[str], source: str, infos: Mapping[str, TensorInfo] | None = None
 ) -> WeightsKeyError:
@@ -322,22 +347,47 @@ def unbuilt_error(
     ``source``, named with the keys that would give their shapes (``lstm.weight_ih_l0``) where their adapters
     tell, and with the tensors ``infos`` (the checkpoint's) holds under their paths (another layout: a GRU saved
     by torch, loaded into ``GRU(reset_after=False)``)."""
-    layers = [(path, layer) for path, layer in named_layers(model) if path in unbuilt]  # in the model's order
-    missing: list[str] = []
-    held: list[str] = []
-    for path, layer in layers:
-        prefix = f"{path}." if path else ""
-        missing.extend(prefix + key for key in shape_keys_of(layer) or ())
-        held.extend(sorted(key for key in infos or () if key.startswith(prefix)))
-    names = ", ".join(repr(path) for path, _ in layers)
+    layers = _unbuilt_keys(model, unbuilt, infos)
+    missing = [key for _, keys, _ in layers for key in keys]
+    held = [key for _, _, keys in layers for key in keys]
     plural = "s" if len(layers) > 1 else ""
-    detail = f"layer{plural} {names}: no tensors in the checkpoint that give {'their' if plural else 'its'} shapes"
+    detail = _no_shapes([path for path, _, _ in layers], "the checkpoint")
     if held:
         detail += (
-            f" (it holds only [{format_names(held)}] under {'their paths' if plural else 'its path'}: stored in "
-            f"another layout than this configuration of the layer{plural} reads? see docs/porting.md)"
+            f" (it holds only [{format_names(held)}] under {'their paths' if plural else 'its path'}: "
+            f"{_OTHER_LAYOUT.format(plural)})"
         )
     return WeightsKeyError(source, missing=missing, detail=detail)
+
+
+def unbuilt_warnings(
+    model: Any, unbuilt: list[str], source: str, infos: Mapping[str, TensorInfo] | None = None
+) -> list[str]:
+    """The warnings of a load that is not strict for the layers ``construct_deferred`` could not build, worded as
+    :func:`unbuilt_error`: those ``source`` holds no tensor of are not in it; those it holds tensors of (``infos``),
+    but not the ones that give their shapes, are named with those keys, and the tensors it holds are not loaded.
+    Keras builds either at its first call, with its own initialisation."""
+    layers = _unbuilt_keys(model, unbuilt, infos)
+    warnings = []
+    absent = [path for path, _, held in layers if not held]
+    if absent:
+        warnings.append(
+            f"layers {absent} are not in {source}: Keras builds them at their first call, with their own initialisation"
+        )
+    partial = [(path, missing, held) for path, missing, held in layers if held]
+    if partial:
+        plural = len(partial) > 1
+        held = [key for _, _, keys in partial for key in keys]
+        missing = [key for _, keys, _ in partial for key in keys]
+        keys = f" (missing keys [{format_names(missing)}])" if missing else ""
+        warnings.append(
+            f"{_no_shapes([path for path, _, _ in partial], source)}{keys}, so the "
+            f"{len(held)} tensors the checkpoint holds under {'their paths' if plural else 'its path'} are not loaded: "
+            f"{format_names(held)} ({_OTHER_LAYOUT.format('s' if plural else '')}); Keras builds "
+            f"{'them at their' if plural else 'it at its'} first call, with {'their' if plural else 'its'} own "
+            "initialisation"
+        )
+    return warnings
 
 
 def _renamed(error: WeightsShapeError, source: str, key: str) -> WeightsShapeError:

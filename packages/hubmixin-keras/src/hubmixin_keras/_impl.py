@@ -60,6 +60,7 @@ from hubmixin_keras._construct import (
     pending_cleared_on_error,
     unbuilt_builders,
     unbuilt_error,
+    unbuilt_warnings,
 )
 from hubmixin_keras._extras import EXTRAS
 from hubmixin_keras._keras_saving import keep_keras_saving, record_dtype_policy
@@ -74,6 +75,7 @@ from hubmixin_keras._walk import (
     other_paths,
     own_variables,
     shared_path_renames,
+    torch_tensors,
     unreached_layers,
     unreached_variables,
 )
@@ -86,6 +88,10 @@ _KERAS_WEIGHTS = "model.weights.h5"
 _KERAS_HUB_METADATA = "metadata.json"
 _KERAS_FILE = "model.keras"
 _SAVED_MODEL = "keras_metadata.pb"  # tf.keras' own part of a SavedModel (saved_model.pb is any TensorFlow graph's)
+_NOT_VARIABLES = (
+    "are set on layers as torch parameters or buffers, not Keras variables (make them with self.add_weight, or hold "
+    "them in a torch module, which Keras wraps in a TorchModuleWrapper)"
+)
 _NOT_WALKED = "held in other containers, a set: hold those layers in attributes, lists, tuples, dicts or a Sequential"
 
 
@@ -439,12 +445,16 @@ class KerasHubMixinBase(ModelHubMixin):
         walked, ties = layer_variables(_as_layer(self))
         layers = _layers(walked, arrays=True)
         unreached = unreached_variables(_as_layer(self))
+        raw = torch_tensors(_as_layer(self))
+        held = []
         if unreached:
-            warn_user(
-                f"{type(self).__qualname__}: variables {format_names(unreached)} are held by layers hubmixin does not "
-                f"walk ({_NOT_WALKED}): they are not saved",
-                UserWarning,
+            held.append(
+                f"variables {format_names(unreached)} are held by layers hubmixin does not walk ({_NOT_WALKED})"
             )
+        if raw:
+            held.append(f"torch tensors {format_names(raw)} {_NOT_VARIABLES}")
+        if held:
+            warn_user(f"{type(self).__qualname__}: {'; '.join(held)}: they are not saved", UserWarning)
         if not layers and not unreached and not _as_layer(self).built:
             warn_user(
                 f"{type(self).__qualname__} has no variables yet (never called): the checkpoint is empty, and "
@@ -541,12 +551,7 @@ class KerasHubMixinBase(ModelHubMixin):
             for group in layers:
                 reset_lora(group.layer, own_variables(group.layer))
             run_own_loaders(layer)
-        if unbuilt:
-            logger.warning(
-                "%s: layers %s are not in %s: Keras builds them at their first call, with their own initialisation",
-                cls.__qualname__,
-                unbuilt,
-                checkpoint.description,
-            )
+        for warning in unbuilt_warnings(model, unbuilt, checkpoint.description, checkpoint.infos):
+            logger.warning("%s: %s", cls.__qualname__, warning)
         load.report.log(logger, cls.__qualname__, checkpoint.description)
         return model

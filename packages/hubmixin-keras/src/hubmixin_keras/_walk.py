@@ -30,6 +30,7 @@ __all__ = [
     "other_paths",
     "shared_path_renames",
     "own_variables",
+    "torch_tensors",
     "unreached_layers",
     "unreached_variables",
 ]
@@ -324,6 +325,29 @@ def held_variables(layer: keras.Layer) -> dict[int, str]:
             for path, variable in _contained(name, value, keras.Variable):
                 held.setdefault(id(variable), path)
     return held
+
+
+def torch_tensors(model: keras.Layer) -> list[str]:
+    """On the PyTorch backend, the paths of the torch parameters and persistent buffers the walked layers hold
+    themselves that are no Keras variable's value (``self.scale = nn.Parameter(...)``,
+    ``self.register_buffer("shift", ...)``): torch trains them, but only Keras variables are saved. Keras' own
+    (``_torch_params``, a sub-module) and a ``TorchModuleWrapper``'s module's (saved, see ``_torch_module``) are
+    not the layers' own."""
+    if keras.backend.backend() != "torch":
+        return []
+    import torch  # (the backend's own: installed)
+
+    values = {id(getattr(variable, "_value", None)) for variable in model.variables}  # seed generators' too
+    found = []
+    for path, layer in named_layers(model):
+        for prefix, holder in [(path, layer), *_parts_closure(layer, path)]:
+            buffers = torch.nn.Module.named_buffers(holder, recurse=False)
+            tensors = [  # torch's own method: Keras' override tracks the layer's variables as it runs
+                *torch.nn.Module.named_parameters(holder, recurse=False),
+                *((name, buffer) for name, buffer in buffers if name not in holder._non_persistent_buffers_set),
+            ]
+            found += [f"{prefix}.{name}" if prefix else name for name, tensor in tensors if id(tensor) not in values]
+    return found
 
 
 def unreached_variables(model: keras.Layer) -> list[str]:

@@ -685,7 +685,7 @@ class ModelHubMixinBase(HfMixinHelpers):
     ) -> CommitInfo | None:
         if not isinstance(save_directory, str | os.PathLike):
             raise HubMixinTypeError(f"save_directory must be a path, got {type(save_directory).__qualname__}")
-        if "\0" in os.fspath(save_directory):  # (the OS's calls raise a bare ValueError naming no path)
+        if _holds_nul(save_directory):  # (the OS's calls raise a bare ValueError naming no path)
             raise HubMixinValueError(f"save_directory {os.fspath(save_directory)!r} holds a NUL character")
         save_directory = Path(expand_location(Path(save_directory)))  # as from_pretrained expands it
         # What is called: the instance's own push_to_hub too (a wrapper, a Mock), as huggingface_hub calls it.
@@ -807,7 +807,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         given = pretrained_model_name_or_path
         if isinstance(given, str) and not given.strip():  # an unset option or variable; Path("") if cwd is meant
             raise HubMixinValueError("pretrained_model_name_or_path is empty: give a repo id or a directory")
-        if "\0" in os.fspath(given):
+        if _holds_nul(given):
             raise HubMixinValueError(f"pretrained_model_name_or_path {os.fspath(given)!r} holds a NUL character")
         location = expand_location(Path(given) if isinstance(given, os.PathLike) else given)
         model_id = str(location)
@@ -1611,6 +1611,12 @@ def _base_inits(cls: type) -> Iterator[tuple[type, Callable[..., Any], dict[str,
         except (TypeError, ValueError):
             return
         yield base, init, parameters
+
+
+def _holds_nul(path: str | os.PathLike[Any]) -> bool:
+    """Whether ``path`` holds a NUL character, which no operating system takes in a path."""
+    text = os.fspath(path)
+    return ("\0" if isinstance(text, str) else b"\0") in text
 
 
 def _slot_of(owner: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ConfigSlot:

@@ -339,11 +339,9 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
 
 
 _PUSH_ATTEMPTS = 8
+_PRECONDITION_FAILED = 412
 
 
 def _copied(patterns: list[str] | str | None) -> list[str] | str | None:
     """A list of patterns copied, so the caller's is left as it was given."""
     return list(patterns) if isinstance(patterns, list) else patterns
-
-
-_PRECONDITION_FAILED = 412

@@ -96,6 +96,22 @@ def test_a_torch_model_that_renormalises_is_warned_of_a_file_whose_embedding_nev
     assert _warnings("torch", path, max_norm=1.0) == ["layer: max_norm 1.0 here, None saved"]
 
 
+class TorchNetWithExtra(nn.Module, PyTorchModelHubMixin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = nn.Embedding(10, 4)
+        self.extra = nn.Embedding(10, 4, max_norm=1.0)  # a new layer: not in the file
+
+
+@pytest.mark.parametrize("source", ["flax", "keras"])
+def test_a_layer_the_file_holds_no_tensor_of_is_not_compared(tmp_path: Path, source: str) -> None:
+    path = _saved(source, tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TorchNetWithExtra.from_pretrained(path, strict=False)
+    assert [w for w in caught if issubclass(w.category, LayerSettingsWarning)] == []
+
+
 WARNED = [
     ({}, {"max_norm": 1.0}, "layer: max_norm 1.0 here, None saved"),
     ({"max_norm": 1.0}, {"max_norm": None}, "layer: max_norm None here, 1.0 saved"),  # config.json's: 1.0

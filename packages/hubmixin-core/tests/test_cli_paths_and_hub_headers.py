@@ -155,5 +155,5 @@ def test_an_empty_path_is_a_usage_error_not_the_current_directory(
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2
-    assert f"error: argument {argument}: empty (give . for the current directory)" in capsys.readouterr().err
+    assert f"error: argument {argument}: an empty path (an unset variable?)" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.safetensors"]

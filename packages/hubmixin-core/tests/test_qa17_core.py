@@ -9,9 +9,11 @@ from typing import Any, Self
 
 import pytest
 from core_models import MLP
+from huggingface_hub import HfApi
 
 from hubmixin_core import DownloadOptions
 from hubmixin_core.errors import ConfigError, HubMixinValueError, SaveLocationError, ShardIndexError
+from hubmixin_core.testing import LocalHub
 
 
 @pytest.mark.parametrize("entry", ["directory", "dangling link"])
@@ -82,3 +84,16 @@ def test_saving_into_a_loop_of_links_says_so(tmp_path: Path) -> None:
         MLP().save_pretrained(loop)
     assert raised.value.errno == 40 or os.name != "posix"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loop"]
+
+
+def test_saving_below_a_loop_of_links_names_it(tmp_path: Path) -> None:
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(SaveLocationError, match=f"its parent {loop} is a loop of symbolic links"):
+        MLP().save_pretrained(loop / "model")
+
+
+def test_pattern_tuples_are_taken_as_lists(local_hub: LocalHub) -> None:
+    ignore = ("README.md",)
+    MLP(seed=1).push_to_hub("localuser/tuples", ignore_patterns=ignore, delete_patterns=("*.bin",))
+    assert "README.md" not in HfApi().list_repo_files("localuser/tuples") and ignore == ("README.md",)

@@ -159,7 +159,9 @@ def atomic_directory(
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as e:
-            raise SaveLocationError(errno.ENOTDIR, f"cannot save into {target}: a parent of it is a file") from e
+            blocker = next((p for p in reversed(target.parents) if os.path.lexists(p) and not p.is_dir()), None)
+            what = "a loop of symbolic links" if blocker is not None and blocker.is_symlink() else "a file"
+            raise SaveLocationError(errno.ENOTDIR, f"cannot save into {target}: its parent {blocker} is {what}") from e
         remove_interrupted_saves(target)
         staging, inside = _make_staging(target)
     try:

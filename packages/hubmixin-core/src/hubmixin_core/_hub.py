@@ -343,5 +343,5 @@ _PRECONDITION_FAILED = 412
 
 
 def _copied(patterns: list[str] | str | None) -> list[str] | str | None:
-    """A list of patterns copied, so the caller's is left as it was given."""
-    return list(patterns) if isinstance(patterns, list) else patterns
+    """Patterns as a list of their own, so the caller's is left as it was given (a tuple taken too)."""
+    return patterns if patterns is None or isinstance(patterns, str) else list(patterns)

@@ -27,7 +27,7 @@ def location_argument(text: str) -> str:
     """The ``argparse`` type of a command-line path or repo id: an empty one is a usage error (the shell's
     ``""`` from an unset variable), not the current directory."""
     if not text:
-        raise argparse.ArgumentTypeError("empty (give . for the current directory)")
+        raise argparse.ArgumentTypeError("an empty path (an unset variable?)")
     return text
 
 

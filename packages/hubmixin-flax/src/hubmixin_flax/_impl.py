@@ -120,7 +120,17 @@ def _host_array(value: Any, path: str) -> np.ndarray[Any, Any]:
         )
     array = np.asarray(value)
     dtype = jax.dtypes.canonicalize_dtype(array.dtype)
-    return array if array.dtype == dtype else array.astype(dtype)
+    if array.dtype == dtype:
+        return array
+    if array.dtype.kind in "iu" and array.size:
+        lowest, highest = array.min(), array.max()
+        if lowest < np.iinfo(dtype).min or highest > np.iinfo(dtype).max:  # (astype would wrap them silently)
+            raise HubMixinValueError(
+                f"variable {path!r} holds {array.dtype} values ({lowest} to {highest}) that {dtype} cannot: JAX "
+                f"without 64-bit types holds it as {dtype}; enable them (jax.config.update('jax_enable_x64', True)) "
+                "or keep the values in range"
+            )
+    return array.astype(dtype)
 
 
 def _info(value: Any, target: str | None, path: str) -> TensorInfo:
@@ -313,7 +323,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         checkpoint = named_as_model(_as_module(model), checkpoint, LAYOUTS, strict=strict, owner=cls.__qualname__)
         groups = _groups_naming(_as_module(model), cls._hub_flax_stacked_layers, checkpoint.infos.keys())
         ours = {path: layer_settings(group.layer) for path, group in groups.items()}
-        warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
+        warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description, checkpoint.infos)
         stacks = _stacks(groups.values())
         abstract = _abstract_values(groups.values(), stacks)  # with a mesh, they carry the model's annotations
         if isinstance(sharding, Mapping):

@@ -417,7 +417,7 @@ def load_checkpoint(
         ignore_missing=expected.ignored,
     )
     ours = settings_to_compare(module, dtype, checkpoint.metadata)
-    warn_settings(checkpoint.metadata, ours, owner, checkpoint.description)
+    warn_settings(checkpoint.metadata, ours, owner, checkpoint.description, checkpoint.infos)
 
     # Read (memory-mapped) and assign.
     sources = [n for n in dict.fromkeys(expected.source_of.values()) if n in found and n in expected.state]

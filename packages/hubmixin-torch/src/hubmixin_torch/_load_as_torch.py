@@ -119,7 +119,7 @@ def load_like_torch(
         ignore_unexpected=found.keys(),
     )
     ours = settings_to_compare(module, dtype, checkpoint.metadata)
-    warn_settings(checkpoint.metadata, ours, owner, checkpoint.description)
+    warn_settings(checkpoint.metadata, ours, owner, checkpoint.description, checkpoint.infos)
     state = read_tensors(checkpoint, list(found), torch.device("cpu"))  # copied into the module's own memory
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
     for name, kept in expected.copied.items():  # a tied model's file, the model untied: each its own copy

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from hubmixin_core.errors import LayerSettingsWarning
@@ -314,14 +314,21 @@ def _with_defaults(saved: dict[str, Any], ours: dict[str, Any], framework: objec
 
 
 def differences(
-    saved: Mapping[str, Mapping[str, Any]], ours: Mapping[str, Mapping[str, Any]], framework: object = None
+    saved: Mapping[str, Mapping[str, Any]],
+    ours: Mapping[str, Mapping[str, Any]],
+    framework: object = None,
+    held: Iterable[str] = (),
 ) -> list[str]:
     """Each setting of a layer in both models whose values differ, as ``"path: name v (ours), w (saved)"``;
-    ``framework``: the one that wrote the file, where recorded. A layer the file records nothing for has, where
-    its framework is known, the :data:`_DEFAULTS` that framework's layers always have (a Flax file's embedding
-    never renormalises: ``max_norm`` None)."""
+    ``framework``: the one that wrote the file, where recorded. A layer the file records nothing for, but holds
+    tensors of (``held``: the file's tensor names), has, where its framework is known, the :data:`_DEFAULTS` that
+    framework's layers always have (a Flax file's embedding never renormalises: ``max_norm`` None)."""
+    paths = set(saved) & set(ours)
+    if isinstance(framework, str):
+        layers = {".".join(parts[:i]) for parts in (name.split(".") for name in held) for i in range(len(parts))}
+        paths |= set(ours) & layers
     found = []
-    for path in sorted(set(ours) if isinstance(framework, str) else set(saved) & set(ours)):
+    for path in sorted(paths):
         theirs, mine = _completed(saved.get(path, {})), _completed(ours[path])
         _with_defaults(theirs, mine, framework)
         for name in sorted(set(theirs) & set(mine)):
@@ -343,8 +350,15 @@ def saved_settings(metadata: Mapping[str, str]) -> dict[str, dict[str, Any]] | N
     return {p: v for p, v in saved.items() if isinstance(v, dict)} if isinstance(saved, dict) else {}
 
 
-def warn_settings(metadata: Mapping[str, str], ours: Mapping[str, Mapping[str, Any]], owner: str, source: str) -> None:
-    """Warn, naming each layer, where ``ours`` differs from the settings saved in ``metadata``.
+def warn_settings(
+    metadata: Mapping[str, str],
+    ours: Mapping[str, Mapping[str, Any]],
+    owner: str,
+    source: str,
+    held: Iterable[str] = (),
+) -> None:
+    """Warn, naming each layer, where ``ours`` differs from the settings saved in ``metadata`` (the header of the
+    file ``source``, which holds the tensors ``held``: see :func:`differences`).
 
     Nothing happens when the file records no settings (it was not written by hubmixin) or they all agree.
 
@@ -362,7 +376,7 @@ def warn_settings(metadata: Mapping[str, str], ours: Mapping[str, Mapping[str, A
         if metadata.get(SETTINGS_KEY):
             warnings.warn(f"{source}: {SETTINGS_KEY} is not JSON: layer settings not compared", stacklevel=2)
         return
-    found = differences(saved, ours, metadata.get(FRAMEWORK_KEY))
+    found = differences(saved, ours, metadata.get(FRAMEWORK_KEY), held)
     if found:
         warnings.warn(
             f"{owner} loads {source}, but layers are set differently from the model that saved it, so the "

@@ -12,7 +12,7 @@ from core_models import MLP
 from huggingface_hub import HfApi
 
 from hubmixin_core import DownloadOptions
-from hubmixin_core.errors import ConfigError, HubMixinValueError, SaveLocationError, ShardIndexError
+from hubmixin_core.errors import ConfigError, HubMixinValueError, SaveLocationError, ShardIndexError, WeightsError
 from hubmixin_core.testing import LocalHub
 
 
@@ -97,3 +97,11 @@ def test_pattern_tuples_are_taken_as_lists(local_hub: LocalHub) -> None:
     ignore = ("README.md",)
     MLP(seed=1).push_to_hub("localuser/tuples", ignore_patterns=ignore, delete_patterns=("*.bin",))
     assert "README.md" not in HfApi().list_repo_files("localuser/tuples") and ignore == ("README.md",)
+
+
+def test_a_tensor_named_like_the_headers_metadata_is_refused_before_writing(tmp_path: Path) -> None:
+    model = MLP()
+    model.weights = {**model.weights, "__metadata__": model.weights["fc1.bias"]}
+    with pytest.raises(WeightsError, match=r"cannot save tensor '__metadata__': safetensors keeps that name"):
+        model.save_pretrained(tmp_path / "out")
+    assert not (tmp_path / "out").exists()

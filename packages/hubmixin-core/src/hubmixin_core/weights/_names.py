@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from hubmixin_core._paths import check_relative_path
+from hubmixin_core.errors import WeightsError
 
 __all__ = [
     "CONFIG_NAME",
@@ -14,6 +16,7 @@ __all__ = [
     "SAFETENSORS_SINGLE_FILE",
     "WEIGHTS_FILE_PATTERNS",
     "check_relative_path",
+    "check_tensor_names",
     "is_weights_file",
     "shard_file_name",
 ]
@@ -48,3 +51,16 @@ def replaced_by_save(name: str) -> bool:
     """Whether a save (or a conversion) into a directory replaces its file ``name`` (weights and ``config.json``:
     an old shard left beside a new single file, or the reverse, would be read instead)."""
     return is_weights_file(name) or name == CONFIG_NAME
+
+
+def check_tensor_names(names: Iterable[str]) -> None:
+    """Refuse a tensor name no safetensors file can hold: ``__metadata__``, the header's own key (a file written
+    with it opens in no reader).
+
+    Raises:
+        WeightsError: naming the tensor.
+    """
+    if "__metadata__" in names:
+        raise WeightsError(
+            "cannot save tensor '__metadata__': safetensors keeps that name for the header's metadata; rename it"
+        )

@@ -10,7 +10,12 @@ import numpy as np
 
 from hubmixin_core._atomic import new_file_mode
 from hubmixin_core.weights._index import ShardIndex
-from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE, shard_file_name
+from hubmixin_core.weights._names import (
+    SAFETENSORS_INDEX_NAME,
+    SAFETENSORS_SINGLE_FILE,
+    check_tensor_names,
+    shard_file_name,
+)
 from hubmixin_core.weights._size import parse_size
 
 __all__ = ["SaveFile", "plan_shards", "save_safetensors"]
@@ -72,6 +77,7 @@ def save_safetensors(
         The file names written, index last.
     """
     directory = Path(directory)
+    check_tensor_names(tensors)
     tensors = {name: _contiguous(t) for name, t in tensors.items()}
     sizes = [(name, nbytes(t)) for name, t in tensors.items()]
     groups = [list(tensors)] if max_shard_size is None else plan_shards(sizes, max_shard_size)

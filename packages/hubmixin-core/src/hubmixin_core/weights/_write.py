@@ -17,7 +17,12 @@ from typing import Any
 from hubmixin_core.errors import HubMixinOSError, HubMixinValueError, WeightsError
 from hubmixin_core.weights._header import DTYPE_SIZES, TensorInfo
 from hubmixin_core.weights._index import ShardIndex
-from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE, shard_file_name
+from hubmixin_core.weights._names import (
+    SAFETENSORS_INDEX_NAME,
+    SAFETENSORS_SINGLE_FILE,
+    check_tensor_names,
+    shard_file_name,
+)
 from hubmixin_core.weights._save import plan_shards
 
 __all__ = ["ALIGNMENT", "TensorBytes", "write_safetensors"]
@@ -89,7 +94,8 @@ def write_safetensors(
         The file names written, index last.
 
     Raises:
-        WeightsError: a tensor's dtype is not a safetensors dtype (the tensor is named; nothing is written).
+        WeightsError: a tensor's dtype is not a safetensors dtype, or it is named ``__metadata__`` (the tensor is
+            named; nothing is written).
 
     Examples:
         >>> import numpy as np, tempfile
@@ -104,7 +110,8 @@ def write_safetensors(
     """
     directory = Path(directory)
     names = list(infos)
-    for name in names:  # checked before any file is written
+    check_tensor_names(names)  # checked before any file is written
+    for name in names:
         if infos[name].dtype not in DTYPE_SIZES:
             raise WeightsError(
                 f"cannot save tensor {name!r}: safetensors cannot store its dtype {infos[name].dtype} "

@@ -95,7 +95,11 @@ def test_saving_below_a_loop_of_links_names_it(tmp_path: Path) -> None:
 
 def test_pattern_tuples_are_taken_as_lists(local_hub: LocalHub) -> None:
     ignore = ("README.md",)
-    MLP(seed=1).push_to_hub("localuser/tuples", ignore_patterns=ignore, delete_patterns=("*.bin",))
+    MLP(seed=1).push_to_hub(
+        "localuser/tuples",
+        ignore_patterns=ignore,  # type: ignore[arg-type]  # (an untyped caller's tuple)
+        delete_patterns=("*.bin",),  # type: ignore[arg-type]
+    )
     assert "README.md" not in HfApi().list_repo_files("localuser/tuples") and ignore == ("README.md",)
 
 
@@ -105,3 +109,51 @@ def test_a_tensor_named_like_the_headers_metadata_is_refused_before_writing(tmp_
     with pytest.raises(WeightsError, match=r"cannot save tensor '__metadata__': safetensors keeps that name"):
         model.save_pretrained(tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_scan_a_save_keeps_cutting_short_equals_no_other_stamp(tmp_path: Path) -> None:
+    """Both stamps ``None`` compared equal: a load overlapping saves could take one save's config with another's
+    weights."""
+    from hubmixin_core._atomic import save_stamp
+
+    made = iter(range(100))
+
+    def read(name: str) -> bool:  # a save landing at each entry: the others renamed away, new ones in
+        for other in tmp_path.iterdir():
+            if other.name != name:
+                other.unlink()
+        (tmp_path / f"shard-{next(made)}").write_text("x")
+        return True
+
+    (tmp_path / "a").write_text("x")
+    (tmp_path / "b").write_text("x")
+    first, second = save_stamp(tmp_path, read), save_stamp(tmp_path, read)
+    assert first is not None and first != second
+
+
+def test_saves_and_loads_parse_no_python_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPython 3.11's parser may raise SystemError when two threads parse at once: models saved and loaded from
+    threads must not parse (the options' defaults are read once, at import)."""
+    import ast
+
+    MLP(seed=1).save_pretrained(tmp_path / "warm")  # (a class's own source is read once, on first use)
+    MLP.from_pretrained(tmp_path / "warm")
+
+    parsed: list[str] = []
+    literal_eval, parse = ast.literal_eval, ast.parse
+
+    def literal_eval_seen(text: str) -> Any:
+        parsed.append(text)
+        return literal_eval(text)
+
+    def parse_seen(text: str, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(text[:40])
+        return parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "literal_eval", literal_eval_seen)
+    monkeypatch.setattr(ast, "parse", parse_seen)
+    MLP(seed=2).save_pretrained(tmp_path / "again")
+    loaded = MLP.from_pretrained(tmp_path / "again")
+    monkeypatch.undo()
+    assert parsed == []
+    assert (loaded.weights["fc1.bias"] == MLP(seed=2).weights["fc1.bias"]).all()

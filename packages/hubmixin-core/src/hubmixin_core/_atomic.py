@@ -766,16 +766,24 @@ def save_stamp(target: Path, read: Callable[[str], bool]) -> object:
 
     A load compares the stamps from before and after reading to know that it read one save, not parts of two. A
     file written in place beside the model (a training log appended to) does not change the stamp: a load
-    would otherwise be done again, and given up, for every line logged meanwhile.
+    would otherwise be done again, and given up, for every line logged meanwhile. A scan a save keeps cutting
+    short (an entry renamed away between listing and reading it) gives a stamp equal to no other.
     """
-    try:
-        status = target.stat()
-        with os.scandir(target) as entries:
-            files = sorted(
-                (entry.name, info.st_ino, *((info.st_size, info.st_mtime_ns) if read(entry.name) else ()))
-                for entry in entries
-                if entry.is_file() and (info := entry.stat())
-            )
-    except OSError:
-        return None
-    return status.st_dev, status.st_ino, files
+    for _ in range(_STAMP_ATTEMPTS):
+        try:
+            status = target.stat()
+            with os.scandir(target) as entries:
+                files = sorted(
+                    (entry.name, info.st_ino, *((info.st_size, info.st_mtime_ns) if read(entry.name) else ()))
+                    for entry in entries
+                    if entry.is_file() and (info := entry.stat())
+                )
+        except FileNotFoundError:  # a save landing meanwhile: scanned again
+            continue
+        except OSError:
+            return None
+        return status.st_dev, status.st_ino, files
+    return object()
+
+
+_STAMP_ATTEMPTS = 3

@@ -9,6 +9,7 @@ import ast
 import functools
 import inspect
 import textwrap
+import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -18,6 +19,7 @@ __all__ = [
     "builds_with_positional",
     "forwards_whole",
     "keywords_read",
+    "literal",
     "kwargs_only_passed_on",
     "passes_on_whole",
     "super_call",
@@ -44,10 +46,23 @@ class SuperCall(NamedTuple):
 _UNKNOWN = SuperCall(0, frozenset(), args=False, kwargs=False, known=False)
 
 
+_PARSING = threading.Lock()
+"""Held while parsing: CPython 3.11's AST constructor keeps a process-wide depth counter, and two threads parsing
+at once can make it raise ``SystemError`` (models built in threads)."""
+
+
+def literal(text: str) -> Any:
+    """``ast.literal_eval(text)``, one thread at a time (see :data:`_PARSING`)."""
+    with _PARSING:
+        return ast.literal_eval(text)
+
+
 def _source_tree(function: Callable[..., Any]) -> ast.Module | None:
     """The syntax tree of ``function``'s source; ``None`` where it cannot be read (built-in, made at run time)."""
     try:
-        return ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(function))))
+        source = textwrap.dedent(inspect.getsource(inspect.unwrap(function)))
+        with _PARSING:
+            return ast.parse(source)
     except (OSError, TypeError, SyntaxError):
         return None
 

@@ -4,7 +4,6 @@ default's type where that is all that says it."""
 
 from __future__ import annotations
 
-import ast
 import collections.abc
 import contextlib
 import dataclasses
@@ -16,6 +15,7 @@ import typing
 from typing import Any
 
 from hubmixin_core._checks import same_value
+from hubmixin_core._forwarding import literal
 
 __all__ = ["decoded_as_default", "is_mapping", "json_native", "key_annotation", "sentinel_default", "type_change"]
 
@@ -204,7 +204,7 @@ def key_annotation(value: Any, path: str, key_type: str) -> str | None:
     last index being that dict's key): ``dict[str, dict[int, ...]]``, ``list[dict[int, ...]]``; ``None`` where the
     path cannot be followed."""
     try:
-        keys = [ast.literal_eval(part) for part in _INDEX.findall(path)]
+        keys = [literal(part) for part in _INDEX.findall(path)]
         outer: list[tuple[str, str]] = []
         for key in keys[:-1]:
             if isinstance(value, dict):

@@ -53,11 +53,17 @@ class Param:
     doc: str
     imports: tuple[str, ...] = field(default=())
     secret: bool = False
+    _value: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Parsed once, here (at import): CPython 3.11's AST constructor may fail with a SystemError when two
+        # threads parse at once, and every save and load reads these defaults.
+        object.__setattr__(self, "_value", ast.literal_eval(self.default))
 
     @property
     def value(self) -> Any:
         """The default as a Python value."""
-        return ast.literal_eval(self.default)
+        return self._value
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ def test_key_policy_and_report(tmp_path: Path, caplog: pytest.LogCaptureFixture)
     assert check_checkpoint(want, checkpoint, strict=False, ignore_unexpected=["b"]).unexpected == []
     with caplog.at_level(logging.WARNING, logger="test"):
         report.log(logging.getLogger("test"), "Net", "ckpt")
-    assert "Net: 1 weights are not in ckpt" in caplog.text and "'b'" in caplog.text
+    assert "Net: 1 weight is not in ckpt" in caplog.text and "'b'" in caplog.text
 
 
 def test_dtype_table() -> None:

@@ -272,7 +272,7 @@ def test_a_load_done_again_says_nothing_of_the_attempt_given_up(
             LoadReport(unexpected=["x"]).log(logging.getLogger("hubmixin_core"), "M", "file")
         assert not caplog.records
         held.release()
-    assert "1 tensors of file are not used by the model" in caplog.records[-1].getMessage()
+    assert "1 tensor of file is not used by the model" in caplog.records[-1].getMessage()
 
 
 class _TakesAFunction(ModelHubMixin):

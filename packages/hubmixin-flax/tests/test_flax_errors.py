@@ -65,7 +65,7 @@ def test_missing_weights_get_the_model_init_and_a_warning(
         loaded = Net.from_pretrained(saved)
     assert "2 weights are not in" in caplog.text
     assert "'blocks.0.linear.weight'" in caplog.text and "'bn.running_var'" in caplog.text
-    assert "1 tensors of" in caplog.text and "'extra.w'" in caplog.text
+    assert "1 tensor of" in caplog.text and "'extra.w'" in caplog.text
     kernel = loaded.blocks[0].linear.kernel.get_value()
     assert isinstance(kernel, jax.Array) and kernel.shape == (4, 4) and kernel.dtype == np.float32
     assert np.isfinite(np.asarray(kernel)).all()

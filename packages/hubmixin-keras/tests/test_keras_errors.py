@@ -59,7 +59,7 @@ def test_missing_weights_get_their_initializer_and_a_warning(
         loaded = Net.from_pretrained(saved)
     assert "2 weights are not in" in caplog.text
     assert "'blocks.0.dense.bias'" in caplog.text and "'blocks.1.norm.running_var'" in caplog.text
-    assert "1 tensors of" in caplog.text and "'extra.w'" in caplog.text
+    assert "1 tensor of" in caplog.text and "'extra.w'" in caplog.text
     np.testing.assert_array_equal(numpy(loaded.blocks[0].dense.bias), np.zeros(4, np.float32))  # "zeros"
     np.testing.assert_array_equal(numpy(loaded.blocks[1].norm.moving_variance), np.ones(4, np.float32))  # "ones"
     ours, theirs = canonical(net), canonical(loaded)

@@ -164,3 +164,39 @@ def test_several_partial_layers_and_an_absent_one_are_told_apart(
     assert "that give their shapes (missing keys ['att.in_proj_weight', 'lstm.weight_ih_l0'])" in text
     assert "the 6 tensors the checkpoint holds under their paths are not loaded" in text
     assert "Keras builds them at their first call" in text
+
+
+class _Float8(keras.layers.Layer):  # type: ignore[misc]
+    def build(self, input_shape: Any = None) -> None:
+        self.w = self.add_weight(name="w", shape=(4,), dtype="float8_e4m3fn", trainable=False, initializer="zeros")
+
+    def call(self, x: Any) -> Any:
+        return x
+
+
+class Float8Model(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scales = _Float8()
+
+    def call(self, x: Any) -> Any:
+        return self.scales(x)
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="TensorFlow makes no float8 variable (Cast)")
+def test_float8_variables_round_trip_on_jax_and_torch(tmp_path: Path) -> None:
+    import ml_dtypes
+
+    model = Float8Model()
+    model.scales.build()
+    values = np.array([1.0, -2.0, 0.5, 448.0], ml_dtypes.float8_e4m3fn)
+    model.scales.w.assign(values.astype(np.float32))
+    model.save_pretrained(tmp_path)
+    import torch
+    from safetensors.torch import load_file as load_torch_file  # (safetensors' numpy reader takes no float8)
+
+    saved = load_torch_file(str(tmp_path / "model.safetensors"))["scales.w"]
+    assert saved.dtype == torch.float8_e4m3fn and saved.view(torch.uint8).tolist() == values.view(np.uint8).tolist()
+    loaded = Float8Model.from_pretrained(tmp_path, strict=True)
+    value = keras.ops.convert_to_numpy(keras.ops.cast(loaded.scales.w.value, "float32"))
+    assert str(loaded.scales.w.dtype) == "float8_e4m3fn" and value.tolist() == [1.0, -2.0, 0.5, 448.0]

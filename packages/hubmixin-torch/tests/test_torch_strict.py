@@ -39,8 +39,8 @@ def test_missing_weights_get_the_model_init_and_a_warning(
     _rewrite(saved, {"lstm.bias_hh_l0": None, "extra.weight": torch.zeros(2)})
     with caplog.at_level(logging.WARNING, logger="hubmixin_torch"):
         loaded = Net.from_pretrained(saved)
-    assert "1 weights are not in" in caplog.text and "'lstm.bias_hh_l0'" in caplog.text
-    assert "1 tensors of" in caplog.text and "'extra.weight'" in caplog.text
+    assert "1 weight is not in" in caplog.text and "'lstm.bias_hh_l0'" in caplog.text
+    assert "1 tensor of" in caplog.text and "'extra.weight'" in caplog.text
     bias = loaded.get_parameter("lstm.bias_hh_l0")
     assert not bias.is_meta and bias.requires_grad and torch.isfinite(bias).all()
     assert bias.abs().max() <= 1 / 8**0.5  # LSTM's own uniform(-1/sqrt(hidden), 1/sqrt(hidden))

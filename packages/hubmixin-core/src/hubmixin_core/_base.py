@@ -856,8 +856,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         # A save to the directory while it is read (from another thread or process) would mix the two saves'
         # files: the load is done again until the directory held still throughout.
         changed = WeightsError(
-            f"{location}: changed while it was read, {_LOAD_ATTEMPTS} times in a row: another process keeps saving "
-            "to it; load it once that save is done"
+            f"{location}: changed while it was read, {_LOAD_ATTEMPTS} times in a row: another thread or process keeps "
+            "saving to it; load it once that save is done"
         )
         reports = HeldReports()  # (what an attempt given up found is not said)
         for _ in range(_LOAD_ATTEMPTS):

@@ -499,7 +499,9 @@ class BidirectionalAdapter(CompositeAdapter, CoreBidirectionalAdapter):
         return input_shape_by(self.find, layer.forward_layer, forward)
 
     def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
-        return shape_keys_by(self.find, layer.forward_layer)
+        """Its forward layer's, and the same keys of the backward layer (``weight_ih_l0_reverse``)."""
+        keys = shape_keys_by(self.find, layer.forward_layer)
+        return None if keys is None else (*keys, *(key + self.REVERSE for key in keys))
 
     def builds_from_shapes(self, layer: Any) -> bool:
         """Whether its forward layer's adapter builds from shapes."""

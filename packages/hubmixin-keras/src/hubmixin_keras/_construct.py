@@ -14,7 +14,7 @@ import contextlib
 import itertools
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import keras
@@ -33,7 +33,7 @@ from hubmixin_core.errors import (
 from hubmixin_core.weights import TensorInfo, floating_dtype_name
 from hubmixin_keras._layout import builds_from_shapes, input_shape_of, least_rank, shape_keys_of
 from hubmixin_keras._memory_order import in_initial_order
-from hubmixin_keras._walk import has_own_build, named_layers, shared_path_renames
+from hubmixin_keras._walk import has_own_build, named_layers, own_variables, shared_path_renames
 
 __all__ = [
     "assign",
@@ -49,6 +49,7 @@ __all__ = [
     "pending_cleared_on_error",
     "unbuilt_builders",
     "unbuilt_error",
+    "unbuilt_held_keys",
     "unbuilt_warnings",
 ]
 
@@ -207,7 +208,7 @@ def _construct(
                     continue
                 if not layer.built and builds_from_shapes(layer) and shape_keys_of(layer) != ():
                     unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
-        mark_containers_built(model)
+        mark_containers_built(model, infos)
     return model, unbuilt
 
 
@@ -278,37 +279,59 @@ def in_scopes_of(layers: Mapping[str, keras.Layer], path: str) -> Iterator[None]
         yield
 
 
-def mark_containers_built(model: keras.Layer) -> None:
-    """Mark built the layers of ``model`` (itself included) that are not, but hold built sub-layers."""
-    for _, layer in named_layers(model):
-        if not layer.built and any(sub.built for _, sub in named_layers(layer)[1:]):
+def mark_containers_built(model: keras.Layer, infos: Mapping[str, TensorInfo] | None = None) -> None:
+    """Mark built the layers of ``model`` (itself included) that are not, but hold built sub-layers; but not one
+    with a ``build`` of its own and no variables yet for which ``infos`` (the checkpoint's) holds tensors under its
+    path that none of its sub-layers holds: its ``build`` makes them (``self.scale = self.add_weight(...)``), and
+    Keras runs it at the layer's first call."""
+    for path, layer in named_layers(model):
+        subs = named_layers(layer)[1:]
+        if layer.built or not any(sub.built for _, sub in subs):
+            continue
+        builds_own = infos is not None and has_own_build(layer) and not own_variables(layer)  # (none in __init__)
+        if not (builds_own and infos is not None and _own_keys(path, [sub for sub, _ in subs], infos)):
             layer.built = True
 
 
-def unbuilt_builders(model: keras.Layer, infos: Mapping[str, TensorInfo]) -> dict[str, list[str]]:
+def _own_keys(path: str, below: Sequence[str], keys: Iterable[str]) -> list[str]:
+    """The ``keys`` under the layer at ``path`` that are not under any of the paths ``below`` it (relative)."""
+    prefix = f"{path}." if path else ""
+    inner = tuple(f"{prefix}{sub}." for sub in below)
+    return sorted(key for key in keys if key.startswith(prefix) and not key.startswith(inner))
+
+
+def unbuilt_builders(
+    model: keras.Layer, infos: Mapping[str, TensorInfo], unbuilt: Sequence[str] = ()
+) -> dict[str, list[str]]:
     """The layers of ``model`` left unbuilt whose own ``build`` makes their variables or sub-layers, which no
     adapter builds from shapes (the checkpoint holds tensors under their path but no build record: it was written
-    elsewhere), with those tensors' keys."""
+    elsewhere), with those tensors' keys: those under none of their built sub-layers, nor under a layer of
+    ``unbuilt`` (``construct_deferred``'s: named by :func:`unbuilt_warnings`, with their own cause)."""
     found: dict[str, list[str]] = {}
     for path, layer in named_layers(model):
-        if layer.built or not has_own_build(layer) or builds_from_shapes(layer):
+        if layer.built or not has_own_build(layer) or builds_from_shapes(layer) or path in unbuilt:
             continue
         prefix = f"{path}." if path else ""
         if any(prefix.startswith(f"{above}.") or not above for above in found):
             continue  # below a layer found already: its tensors are that layer's
-        keys = sorted(key for key in infos if key.startswith(prefix))
+        subs = named_layers(layer)[1:]
+        below = [sub for sub, held in subs if held.built or (f"{prefix}{sub}" in unbuilt)]
+        keys = _own_keys(path, below, infos)
         if keys:
             found[path] = keys
     return found
 
 
-def builders_error(builders: Mapping[str, Sequence[str]], source: str, strict: bool) -> WeightsKeyError:
-    """The error (or, not strict, the warning's text) for :func:`unbuilt_builders`' layers."""
+def builders_error(
+    builders: Mapping[str, Sequence[str]], source: str, strict: bool, *, written_here: bool = False
+) -> WeightsKeyError:
+    """The error (or, not strict, the warning's text) for :func:`unbuilt_builders`' layers; ``written_here``:
+    the checkpoint was written by hubmixin-keras (its metadata says so)."""
     names = ", ".join(repr(path or "(the model)") for path in builders)
+    elsewhere = "" if written_here else " (it was not written by hubmixin-keras)"
     detail = (
         f"layers {names} make their variables or sub-layers in their own build(), and the checkpoint records no "
-        "build for them "
-        "(it was not written by hubmixin-keras): register an adapter telling their input shape from the "
+        f"build for them{elsewhere}: register an adapter telling their input shape from the "
         "checkpoint's tensors, hubmixin_keras.LAYOUTS.register(TheLayer, hubmixin_keras.KerasAdapter("
         "input_shape=...)), as docs/keras.md shows"
     )
@@ -325,9 +348,15 @@ def _unbuilt_keys(
     for path, layer in named_layers(model):
         if path in unbuilt:
             prefix = f"{path}." if path else ""
-            missing = [prefix + key for key in shape_keys_of(layer) or ()]
+            missing = [prefix + key for key in shape_keys_of(layer) or () if prefix + key not in (infos or ())]
             found.append((path, missing, sorted(key for key in infos or () if key.startswith(prefix))))
     return found
+
+
+def unbuilt_held_keys(unbuilt: Sequence[str], infos: Mapping[str, TensorInfo]) -> set[str]:
+    """The keys of ``infos`` under the layers ``unbuilt``: those :func:`unbuilt_warnings` names as not loaded."""
+    prefixes = tuple(f"{path}." if path else "" for path in unbuilt)
+    return {key for key in infos if prefixes and key.startswith(prefixes)}
 
 
 def _no_shapes(layers: Sequence[str], source: str) -> str:
@@ -380,9 +409,12 @@ def unbuilt_warnings(
         held = [key for _, _, keys in partial for key in keys]
         missing = [key for _, keys, _ in partial for key in keys]
         keys = f" (missing keys [{format_names(missing)}])" if missing else ""
+        tensors = (
+            "tensor the checkpoint holds under {} is" if len(held) == 1 else "tensors the checkpoint holds under {} are"
+        )
         warnings.append(
-            f"{_no_shapes([path for path, _, _ in partial], source)}{keys}, so the "
-            f"{len(held)} tensors the checkpoint holds under {'their paths' if plural else 'its path'} are not loaded: "
+            f"{_no_shapes([path for path, _, _ in partial], source)}{keys}, so the {len(held)} "
+            f"{tensors.format('their paths' if plural else 'its path')} not loaded: "
             f"{format_names(held)} ({_OTHER_LAYOUT.format('s' if plural else '')}); Keras builds "
             f"{'them at their' if plural else 'it at its'} first call, with {'their' if plural else 'its'} own "
             "initialisation"

@@ -7,6 +7,7 @@ its variables deferred, and gives each variable its value.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import warnings
@@ -35,6 +36,7 @@ from hubmixin_core.errors import (
 )
 from hubmixin_core.typing import ClassKeywords
 from hubmixin_core.weights import (
+    FRAMEWORK_KEY,
     Checkpoint,
     LayerTensors,
     LazyTensor,
@@ -60,6 +62,7 @@ from hubmixin_keras._construct import (
     pending_cleared_on_error,
     unbuilt_builders,
     unbuilt_error,
+    unbuilt_held_keys,
     unbuilt_warnings,
 )
 from hubmixin_keras._extras import EXTRAS
@@ -107,11 +110,20 @@ def _not_keras(cls: type) -> HubMixinTypeError:
 
 def _numpy(variable: Any) -> np.ndarray[Any, Any]:
     """A variable's value as numpy, in its own dtype (some backends hand bfloat16 over as float32)."""
+    dtype = numpy_dtype(dtype_name(variable.dtype))
+    value = variable.value
+    if str(getattr(value, "dtype", "")).startswith("torch.float8"):  # (torch hands no float8 to numpy: as bytes)
+        return np.asarray(value.detach().cpu().contiguous().view(_torch_uint8()).numpy()).view(dtype)
     with warnings.catch_warnings():  # TensorFlow's tensors predate numpy 2's `copy=` protocol: not ours to fix
         warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy", DeprecationWarning)
-        array = np.asarray(keras.ops.convert_to_numpy(variable.value))
-    dtype = numpy_dtype(dtype_name(variable.dtype))
+        array = np.asarray(keras.ops.convert_to_numpy(value))
     return array if array.dtype == dtype else array.astype(dtype)
+
+
+def _torch_uint8() -> Any:
+    import torch  # (the PyTorch backend's own: installed)
+
+    return torch.uint8
 
 
 _INT_WIDTHS = frozenset({"I32", "I64"})
@@ -306,9 +318,11 @@ class _CrossLayoutCopies:
 
 def _value(tensor: LazyTensor) -> Any:
     """A tensor to give a variable: transposed by the backend (multi-threaded), not by numpy, where needed."""
+    if tensor.key is None or tensor.to_framework is None:  # (read once: not read_stored() as well)
+        # A safetensors file's tensor is read into fresh memory of its own; a reader's (a PyTorch .bin's) may be
+        # the tensor it holds, which a tied weight's other variable reads too.
+        return _backend_tensor(tensor.read(), fresh=tensor.key is not None and tensor.checkpoint.reader is None)
     stored = tensor.read_stored()
-    if stored is None or tensor.to_framework is None:
-        return _backend_tensor(tensor.read())
     transposed = keras.ops.transpose(keras.ops.convert_to_tensor(stored), tensor.to_framework)
     contiguous = getattr(transposed, "contiguous", None)  # torch transposes as a view: kernels would differ
     return contiguous() if callable(contiguous) else transposed
@@ -318,14 +332,36 @@ _TORCH_NUMPY_KINDS = frozenset("biuf")
 """numpy dtype kinds ``torch.from_numpy`` takes (not ml_dtypes' bfloat16 or float8: Keras converts those)."""
 
 
-def _backend_tensor(value: np.ndarray[Any, Any]) -> Any:
-    """``value`` as the backend takes it. On PyTorch's, copied into a torch tensor of its own (64-byte aligned):
-    Keras would copy it into numpy's memory, aligned to 16 bytes only, and outputs could then differ."""
-    if keras.backend.backend() != "torch" or value.dtype.kind not in _TORCH_NUMPY_KINDS or value.dtype.isbuiltin != 1:
+def _backend_tensor(value: np.ndarray[Any, Any], *, fresh: bool = False) -> Any:
+    """``value`` as the backend takes it. On PyTorch's, a torch tensor of its own, 64-byte aligned (Keras would copy
+    it into numpy's memory, aligned to 16 bytes only, and outputs could then differ): ``value``'s memory where it
+    is ``fresh`` (no other array or variable holds it), aligned, writable and not a file's mapping; else a copy."""
+    if keras.backend.backend() != "torch":
         return value
     import torch  # (the backend's own: installed)
 
+    if value.dtype.name.startswith("float8") and value.dtype.itemsize == 1:  # (Keras converts no float8 array)
+        kind = getattr(torch, value.dtype.name, None)
+        if kind is not None:
+            return torch.from_numpy(np.ascontiguousarray(value).view(np.uint8).copy()).view(kind)
+    if value.dtype.kind not in _TORCH_NUMPY_KINDS or value.dtype.isbuiltin != 1:
+        return value
+
+    if fresh and _shareable(value):
+        return torch.from_numpy(value)  # no second copy alive while the variable takes it
     return torch.tensor(value)
+
+
+def _shareable(value: np.ndarray[Any, Any]) -> bool:
+    """Whether ``value`` is C-contiguous, writable, 64-byte aligned and no view of a memory-mapped file."""
+    if not (value.flags.c_contiguous and value.flags.writeable) or value.ctypes.data % 64:
+        return False
+    base: Any = value
+    while isinstance(base, np.ndarray):
+        if isinstance(base, np.memmap):
+            return False
+        base = base.base
+    return True
 
 
 def _info(variable: Any) -> TensorInfo:
@@ -523,9 +559,10 @@ class KerasHubMixinBase(ModelHubMixin):
                 raise unbuilt_error(model, unbuilt, checkpoint.description, checkpoint.infos)
             layer = _as_layer(model)
             checkpoint = checkpoint.renamed(shared_path_renames(layer, checkpoint.infos))
-            builders = unbuilt_builders(layer, checkpoint.infos)
-            if builders:  # their sub-layers do not exist: their tensors cannot be loaded
-                error = builders_error(builders, checkpoint.description, strict)
+            builders = unbuilt_builders(layer, checkpoint.infos, unbuilt)
+            if builders:  # their sub-layers or own variables do not exist: their tensors cannot be loaded
+                written_here = FRAMEWORK_KEY in checkpoint.metadata
+                error = builders_error(builders, checkpoint.description, strict, written_here=written_here)
                 if strict:
                     raise error
                 logger.warning("%s", error)
@@ -538,7 +575,7 @@ class KerasHubMixinBase(ModelHubMixin):
             layers = _layers(layer_variables(layer)[0], arrays=False)
             variables = {group.path: group.tensors for group in layers}
             ours = model_settings((group.path, group.layer) for group in layers)
-            warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description)
+            warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description, checkpoint.infos)
             infos = [LayerTensors(g.path, g.layer, {n: _expected(g, n, checkpoint) for n in g.tensors}) for g in layers]
             load = load_canonical(infos, checkpoint, LAYOUTS, strict=strict, convert_floating=dtype is not None)
             copies = _CrossLayoutCopies(layers, cls.__qualname__, checkpoint.description, strict=strict)
@@ -553,5 +590,7 @@ class KerasHubMixinBase(ModelHubMixin):
             run_own_loaders(layer)
         for warning in unbuilt_warnings(model, unbuilt, checkpoint.description, checkpoint.infos):
             logger.warning("%s: %s", cls.__qualname__, warning)
-        load.report.log(logger, cls.__qualname__, checkpoint.description)
+        named = unbuilt_held_keys(unbuilt, checkpoint.infos).union(*builders.values())  # (not listed again as unused)
+        report = dataclasses.replace(load.report, unexpected=[k for k in load.report.unexpected if k not in named])
+        report.log(logger, cls.__qualname__, checkpoint.description)
         return model

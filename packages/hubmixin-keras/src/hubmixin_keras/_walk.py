@@ -368,7 +368,7 @@ def _left_behind_layers(model: keras.Layer, walked: list[tuple[str, keras.Layer]
     """The sub-layers Keras tracks that the walk does not reach and no attribute of their parent holds (in any
     container, a set too): those a retried ``build`` made, then replaced (``self.inner = Dense(3)`` run twice)."""
     reached = {id(layer) for _, layer in walked}
-    reached.update(id(part) for _, layer in walked for part in parts_of(layer).values())
+    reached.update(id(part) for _, layer in walked for _, part in _parts_closure(layer, ""))
     found: list[keras.Layer] = []
     for layer in model._flatten_layers(include_self=True):
         if isinstance(layer, keras.Sequential | Functional):  # their graph holds their layers
@@ -405,7 +405,7 @@ def unreached_layers(model: keras.Layer) -> list[str]:
     adapters name tensors): they make their variables at their first call, with their own initialisation."""
     walked = named_layers(model)
     reached = {id(layer) for _, layer in walked}
-    reached.update(id(part) for _, layer in walked for part in parts_of(layer).values())
+    reached.update(id(part) for _, layer in walked for _, part in _parts_closure(layer, ""))  # a part's parts too
     reached.update(id(layer) for dead in _left_behind_layers(model, walked) for layer in dead._flatten_layers())
     return [
         layer.name

@@ -51,6 +51,8 @@ class _Moved:
     """The real one's."""
     requires_grad: bool
     """At registration: a later change, through either object, is the one ``__init__`` made."""
+    memory: _Memory | None = None
+    """Where the real one's values lie, once let go of while something else may hold that memory."""
 
     @classmethod
     def of(cls, real: torch.nn.Parameter) -> _Moved | None:
@@ -66,6 +68,29 @@ class _Moved:
             if state.accumulate_hooks is not None:
                 meta._post_accumulate_grad_hooks = state.accumulate_hooks
             return cls(real, meta, real.device, state.requires_grad)
+
+
+@dataclass(frozen=True)
+class _Memory:
+    """The memory a real Parameter's values lie on (held), and where in it."""
+
+    storage: torch.UntypedStorage
+    offset: int
+    stride: tuple[int, ...]
+
+    @classmethod
+    def of(cls, tensor: torch.Tensor) -> _Memory:
+        return cls(tensor.untyped_storage(), int(tensor.storage_offset()), tuple(tensor.stride()))
+
+    def shared(self) -> bool:
+        """Whether something besides this hold keeps the memory (a tensor ``__init__`` kept): torch gives a memory
+        one storage object, so all our holds of it count once."""
+        return bool(torch._C._storage_Use_Count(self.storage._cdata) > 1)
+
+    def tensor(self, like: torch.Tensor) -> torch.Tensor:
+        """A tensor of ``like``'s shape and dtype on this memory, where the real Parameter lay."""
+        empty = torch.empty(0, dtype=like.dtype, device=self.storage.device)
+        return empty.set_(self.storage, self.offset, like.shape, self.stride)
 
 
 @dataclass(frozen=True)
@@ -113,6 +138,9 @@ class _Memo:
         self.by_real: dict[int, _Moved] = {}
         """Those whose real Parameter is still held (``__init__`` may still change it through a name of its own)."""
         self.by_meta: dict[int, _Moved] = {}
+        self.on_kept_memory: list[_Moved] = []
+        """Those let go of whose memory a tensor still held kept (a flat tensor ``__init__`` keeps, which the real
+        one viewed): :func:`_keep_what_init_made` puts the meta copy there if it is still held then."""
         self._held = 0
         self._limit = _HELD_BYTES
 
@@ -136,19 +164,35 @@ class _Memo:
         the real one (freed then); returns the others (held elsewhere), still held, each with its pair."""
         moved, self.by_real = list(self.by_real.values()), {}
         checks = [(m, *_let_go(m)) for m in moved]
+        self.on_kept_memory = self._on_kept_memory()  # (a local of an __init__ that has returned: freed now)
         kept = []
         for m, ref, state in checks:
             m.real = ref()
             if m.real is None:
                 state.apply(m.meta, since=m.requires_grad)
+                if m.memory is not None and m.memory.shared():
+                    self.on_kept_memory.append(m)
+                else:
+                    m.memory = None  # (freed now)
             else:
+                m.memory = None
                 self.by_real[id(m.real)] = m
                 kept.append((m, m.real))
-        self._held = sum(_nbytes(m.meta) for m, _ in kept)
+        self._held = sum(_nbytes(m.meta) for m in [*(m for m, _ in kept), *self.on_kept_memory])
         return kept
 
+    def _on_kept_memory(self) -> list[_Moved]:
+        """Those of :attr:`on_kept_memory` whose memory something else still holds, the others let go of."""
+        still = []
+        for moved in self.on_kept_memory:
+            if moved.memory is not None and moved.memory.shared():
+                still.append(moved)
+            else:
+                moved.memory = None
+        return still
+
     def clear(self) -> None:
-        self.by_real, self.by_meta, self._held = {}, {}, 0
+        self.by_real, self.by_meta, self.on_kept_memory, self._held = {}, {}, [], 0
 
 
 class _ChangedAfterRegistering(Exception):
@@ -163,6 +207,8 @@ def _let_go(moved: _Moved) -> tuple[weakref.ref[torch.nn.Parameter], _State]:
     with torch._C.DisableTorchFunction():
         if real.shape != moved.meta.shape or real.dtype != moved.meta.dtype:
             raise _ChangedAfterRegistering(f"a Parameter became {real.dtype} {tuple(real.shape)} after registering")
+        if moved.memory is None and real.layout == torch.strided:
+            moved.memory = _Memory.of(real)
     return weakref.ref(real), _State.of(real)
 
 
@@ -262,8 +308,9 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
     takes the ``requires_grad`` ``__init__`` gave it through that object, also after registering it. Buffers and
     plain tensor attributes are built on the CPU as usual, so non-persistent buffers get their values from
     ``__init__``. A Parameter registered twice (tied) stays one Parameter, and so does one that existed before
-    (of a module given to ``__init__`` or kept elsewhere, a head tied to its embedding). Only this thread is
-    affected.
+    (of a module given to ``__init__`` or kept elsewhere, a head tied to its embedding). One on memory that a
+    tensor ``__init__`` keeps holds too (a view of a flat buffer) is put back on it, so that loading copies the
+    values in, as torch's ``load_state_dict`` does. Only this thread is affected.
 
     If ``__init__`` cannot run that way (it reads a parameter's values, keeps its device or device type, or
     something holds one weakly), the
@@ -310,11 +357,16 @@ def _keep_what_init_made(module: object, memo: _Memo) -> None:
     """Once the construction is over, give each meta copy what ``__init__`` did to its Parameter through the object
     it made (``requires_grad_(False)``, attributes, hooks, also after registering it), or put back the Parameters
     still held elsewhere (of a module given to ``__init__`` or kept aside) where their meta copies were registered,
-    given what was done through the module: a head tied to a given embedding stays tied to it, as one Parameter."""
+    given what was done through the module: a head tied to a given embedding stays tied to it, as one Parameter.
+    A meta copy whose real Parameter lay on memory a tensor still held keeps (a flat buffer it viewed) is put on
+    that memory."""
     real_of: dict[int, torch.nn.Parameter] = {}
     for moved, real in memo.settle():
         _State.of(moved.meta).apply(real, since=moved.requires_grad)
         real_of[id(moved.meta)] = real
+    for moved in memo.on_kept_memory:
+        if moved.memory is not None:  # (settle kept only those whose memory is still held elsewhere)
+            _put_on(moved.meta, moved.memory)
     memo.clear()
     if not isinstance(module, torch.nn.Module) or not real_of:
         return
@@ -323,6 +375,22 @@ def _keep_what_init_made(module: object, memo: _Memo) -> None:
             kept = real_of.get(id(param))
             if kept is not None:
                 sub._parameters[name] = kept
+
+
+def _put_on(meta: torch.nn.Parameter, memory: _Memory) -> None:
+    """Give the meta copy ``meta`` the memory its real Parameter lay on, which a tensor ``__init__`` keeps holds
+    too (``self.register_buffer("flat", w, persistent=False); self.a = nn.Parameter(w[:10])``): loading copies the
+    values into it, as torch's ``load_state_dict`` does, so that tensor shows them. Raises ``RuntimeError`` where
+    torch cannot swap it (weakly referenced): the module is constructed normally then."""
+    attributes, hooks, accumulate_hooks = meta.__dict__, meta._backward_hooks, meta._post_accumulate_grad_hooks
+    real = torch.nn.Parameter(memory.tensor(meta), requires_grad=meta.requires_grad)
+    torch.utils.swap_tensors(meta, real)  # type: ignore[no-untyped-call]  # (swaps attributes too: put back below)
+    meta.__dict__ = attributes
+    # Autograd holds hooks on the tensor, not on the Python object: register them on the one now held.
+    if hooks is not None:
+        meta._backward_hooks = hooks
+    if accumulate_hooks is not None:
+        meta._post_accumulate_grad_hooks = accumulate_hooks
 
 
 _MODULE_TABLES = frozenset({"_parameters", "_buffers", "_modules"})

@@ -35,19 +35,24 @@ class LoadReport:
             held.append((self, logger, owner, source))
             return
         if self.missing:
+            one = len(self.missing) == 1
             logger.warning(
-                "%s: %d weights are not in %s and keep the model's own initialisation: %s",
+                "%s: %d %s not in %s and %s the model's own initialisation: %s",
                 owner,
                 len(self.missing),
+                "weight is" if one else "weights are",
                 source,
+                "keeps" if one else "keep",
                 format_names(self.missing),
             )
         if self.unexpected:
             logger.warning(
-                "%s: %d tensors of %s are not used by the model: %s",
+                "%s: %d %s of %s %s not used by the model: %s",
                 owner,
                 len(self.unexpected),
+                "tensor" if len(self.unexpected) == 1 else "tensors",
                 source,
+                "is" if len(self.unexpected) == 1 else "are",
                 format_names(self.unexpected),
             )
 

@@ -1,0 +1,123 @@
+"""Regressions of QA round 17 (torch): Parameters that view a flat tensor ``__init__`` keeps (a non-persistent
+buffer, a plain attribute) stay its views after loading, so the loaded model computes what the saved one did."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+import torch
+from torch import nn
+
+from hubmixin_torch import PyTorchModelHubMixin, _construct
+from hubmixin_torch._construct import construct_without_weights
+
+_FALLBACK = "constructing normally"
+"""What the log says where a model could not be built without weights."""
+
+
+class Flat(nn.Module, PyTorchModelHubMixin):
+    """Two Parameters viewing one flat tensor (a flat-weights layout), which ``forward`` reads."""
+
+    a: nn.Parameter
+    b: nn.Parameter
+    scale: nn.Parameter
+    flat: torch.Tensor
+    _flat: torch.Tensor
+
+    def __init__(self, keep: str = "buffer") -> None:
+        super().__init__()
+        w = torch.zeros(20)
+        a = nn.Parameter(w[:10])
+        a._no_weight_decay = True  # type: ignore[attr-defined]
+        self.a = a
+        self.b = nn.Parameter(w[10:])
+        self.scale = nn.Parameter(torch.ones(()))  # (let go of b, w still a local only, past the limit below)
+        a.requires_grad_(False)  # through __init__'s own name, after registering
+        if keep == "buffer":
+            self.register_buffer("flat", w, persistent=False)
+        elif keep == "attribute":
+            self._flat = w
+
+    def forward(self) -> torch.Tensor:
+        flat = self.flat if hasattr(self, "flat") else self._flat
+        return (flat * torch.arange(20.0)).sum() * self.scale
+
+
+class Whole(nn.Module, PyTorchModelHubMixin):
+    """A Parameter on all of a tensor kept as a non-persistent buffer (not a slice)."""
+
+    p: nn.Parameter
+    shadow: torch.Tensor
+
+    def __init__(self, n: int = 4) -> None:
+        super().__init__()
+        w = torch.zeros(n)
+        self.register_buffer("shadow", w, persistent=False)
+        self.p = nn.Parameter(w)
+
+    def forward(self) -> torch.Tensor:
+        return self.shadow.sum()
+
+
+M = TypeVar("M", Flat, Whole)
+
+
+def _saved(model: M, path: Path) -> M:
+    with torch.no_grad():
+        for param in model.parameters():
+            param.uniform_(1.0, 2.0)
+    model.save_pretrained(path)
+    return model
+
+
+@pytest.mark.parametrize("keep", ["buffer", "attribute"])
+@pytest.mark.parametrize("let_go", [False, True], ids=["held", "let-go-at-each-registration"])
+def test_parameters_viewing_a_flat_tensor_init_keeps_stay_its_views(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, keep: str, let_go: bool
+) -> None:
+    model = _saved(Flat(keep), tmp_path)
+    if let_go:  # the Parameters only the construction holds are let go of as it goes, the flat tensor still a local
+        monkeypatch.setattr(_construct, "_HELD_BYTES", 0)
+    with caplog.at_level(logging.INFO, logger="hubmixin_torch"):
+        loaded = Flat.from_pretrained(tmp_path, strict=True)  # (keep: from the config)
+    assert torch.equal(loaded(), model())  # was forward on __init__'s zeros: the flat tensor kept them
+    reference = Flat(keep)
+    reference.load_state_dict(model.state_dict())
+    assert torch.equal(loaded(), reference())  # as torch's load_state_dict, copying in place
+    flat = loaded.flat if keep == "buffer" else loaded._flat
+    assert torch.equal(flat, torch.cat([model.a, model.b]).detach())
+    with torch.no_grad():
+        loaded.b.add_(1.0)  # still views: a change to a parameter shows in the flat tensor
+    assert torch.equal(flat[10:], loaded.b.detach())
+    assert getattr(loaded.a, "_no_weight_decay", False) is True
+    assert not loaded.a.requires_grad and loaded.b.requires_grad
+    assert not any(_FALLBACK in r.getMessage() for r in caplog.records)  # built without weights, __init__ run once
+
+
+def test_a_parameter_on_all_of_a_kept_tensor_loads_into_it(tmp_path: Path) -> None:
+    model = _saved(Whole(), tmp_path)
+    loaded = Whole.from_pretrained(tmp_path, strict=True)
+    assert torch.equal(loaded(), model())  # was 0.0: the buffer kept __init__'s zeros
+    assert loaded.p.untyped_storage().data_ptr() == loaded.shadow.untyped_storage().data_ptr()
+
+
+def test_a_flat_tensor_is_converted_with_the_loaded_values(tmp_path: Path) -> None:
+    model = _saved(Flat(), tmp_path)
+    loaded = Flat.from_pretrained(tmp_path, dtype=torch.float64)
+    assert loaded.flat.dtype == loaded.a.dtype == torch.float64
+    assert torch.equal(loaded.flat, model.flat.double())  # was __init__'s zeros
+
+
+def test_parameters_viewing_a_local_tensor_stay_on_the_meta_device() -> None:
+    class Local(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            w = torch.zeros(20)  # dropped when __init__ returns: nothing to keep the views on
+            self.a = nn.Parameter(w[:10])
+            self.b = nn.Parameter(w[10:])
+
+    module = construct_without_weights(Local)
+    assert module.a.is_meta and module.b.is_meta  # loaded by assignment, not copied into memory of their own

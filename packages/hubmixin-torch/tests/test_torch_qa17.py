@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from hubmixin_torch import PyTorchModelHubMixin, _construct
@@ -121,3 +122,52 @@ def test_parameters_viewing_a_local_tensor_stay_on_the_meta_device() -> None:
 
     module = construct_without_weights(Local)
     assert module.a.is_meta and module.b.is_meta  # loaded by assignment, not copied into memory of their own
+
+
+_DEFAULT_SCALE = torch.ones(4)
+
+
+class FromDefault(nn.Module, PyTorchModelHubMixin):
+    """A Parameter on a module-level tensor ``__init__`` keeps no reference to."""
+
+    def __init__(self, n: int = 4) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(_DEFAULT_SCALE)
+
+
+def test_a_parameter_on_a_tensor_init_does_not_keep_is_loaded_by_assignment(tmp_path: Path) -> None:
+    saved = FromDefault()
+    with torch.no_grad():
+        saved.scale.copy_(torch.arange(4.0))  # (into the shared default, as torch writes)
+    saved.save_pretrained(tmp_path)
+    _DEFAULT_SCALE.fill_(1.0)
+    first = FromDefault.from_pretrained(tmp_path)
+    assert first.scale.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert _DEFAULT_SCALE.tolist() == [1.0] * 4  # the module-level tensor is left as it was
+    assert first.scale.untyped_storage().data_ptr() != _DEFAULT_SCALE.untyped_storage().data_ptr()
+
+
+class FlatWithHead(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, n: int = 4) -> None:
+        super().__init__()
+        self.lin = nn.Linear(8, 8)  # draws from the random state in a normal construction
+        w = torch.empty(2 * n)
+        nn.init.normal_(w)
+        self.a, self.b = nn.Parameter(w[:n]), nn.Parameter(w[n:])
+        self.register_buffer("flat", w, persistent=False)
+
+
+def test_a_missing_parameter_on_a_flat_buffer_gets_a_normal_constructions_values(tmp_path: Path) -> None:
+    FlatWithHead().save_pretrained(tmp_path)
+    file = str(tmp_path / "model.safetensors")
+    state = load_file(file)
+    del state["b"]
+    save_file(state, file, metadata={"format": "pt"})
+    torch.manual_seed(0)
+    ours = FlatWithHead.from_pretrained(tmp_path, strict=False)
+    torch.manual_seed(0)
+    reference = FlatWithHead()
+    reference.load_state_dict(load_file(file), strict=False)
+    flat, reference_flat = ours.get_buffer("flat"), reference.get_buffer("flat")
+    assert torch.equal(ours.b, reference.b) and torch.equal(flat, reference_flat)
+    assert ours.b.data_ptr() == flat.data_ptr() + 4 * flat.element_size()  # still a view of it

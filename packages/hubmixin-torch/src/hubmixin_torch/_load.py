@@ -28,7 +28,7 @@ from hubmixin_core.weights import (
     warn_settings,
 )
 from hubmixin_torch._checkpoint import read_tensors
-from hubmixin_torch._construct import _parameters_on_meta
+from hubmixin_torch._construct import _parameters_on_meta, on_kept_memory
 from hubmixin_torch._dtypes import dtype_name, target_dtype
 from hubmixin_torch._settings import settings_to_compare
 
@@ -437,20 +437,29 @@ def load_checkpoint(
     load_state(module, _apart(state, expected.named), checkpoint.description, assign=True)
     del state
 
-    # Parameters still on meta (absent from the checkpoint) get the module's own initialisation.
-    pending = [n for n, t in named_tensors(module).items() if t.is_meta and n not in expected.tied]
+    # Parameters still on meta (absent from the checkpoint) get the module's own initialisation; so do those on a
+    # flat buffer of the module's (on_kept_memory), copied into it.
+    tensors = named_tensors(module)
+    given = {*sources, *expected.copied}
+    on_flat = [n for n, t in tensors.items() if on_kept_memory(t) and n not in given and n not in expected.tied]
+    pending = [n for n, t in tensors.items() if t.is_meta and n not in expected.tied]
     unloaded = [n for n in pending if n in sources]
     if unloaded and device.type != "meta":  # (models loading themselves take load_like_torch: see customised_loading)
         message = f"{owner}: {format_names(unloaded)} of {checkpoint.description} were given but not loaded"
         raise WeightsError(message)
-    if pending and device.type != "meta":
+    if (pending or on_flat) and device.type != "meta":
         with _parameters_on_meta(False):
             donor = named_tensors(rebuild())
-        for name in pending:
+        for name in [*pending, *on_flat]:
             if name not in donor or donor[name].is_meta:
                 raise WeightsError(f"{owner}: cannot initialise {name!r}, which the checkpoint does not hold")
-            _set_tensor(module, name, donor[name].detach())
+            if name in on_flat:
+                with torch.no_grad():
+                    tensors[name].copy_(donor[name])
+            else:
+                _set_tensor(module, name, donor[name].detach())
         del donor
+    del tensors
 
     place(module, expected, device, dtype)
     if device.type != "meta":

@@ -14,7 +14,6 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
-from hubmixin_core.errors import WeightsKeyError
 from hubmixin_core.weights import Checkpoint
 from hubmixin_keras import KerasModelHubMixin
 from hubmixin_keras._impl import _backend_tensor
@@ -78,38 +77,6 @@ def test_a_layer_with_its_own_build_and_sub_layers_loads_from_its_save(saved_blo
     model, directory = saved_block
     loaded = WithBlock.from_pretrained(directory, strict=True)
     assert np.allclose(keras.ops.convert_to_numpy(loaded(X)), keras.ops.convert_to_numpy(model(X)), atol=1e-6)
-
-
-def test_without_its_build_record_such_a_layer_is_left_to_its_first_call_not_marked_built(
-    saved_block: tuple[WithBlock, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    model, source = saved_block
-    directory = _rewritten(source, tmp_path / "bare")  # no metadata: as a checkpoint written elsewhere
-    with pytest.raises(WeightsKeyError) as info:
-        WithBlock.from_pretrained(directory, strict=True)
-    assert info.value.unexpected == ["block.scale"]  # its own tensor only: the sub-layers' load
-    assert "layers 'block' make their variables or sub-layers in their own build()" in str(info.value)
-    assert "(it was not written by hubmixin-keras)" in str(info.value)
-    with caplog.at_level(logging.WARNING, logger="hubmixin_keras"):
-        loaded = WithBlock.from_pretrained(directory)
-    assert not loaded.block.built  # Keras runs its build at its first call
-    output = keras.ops.convert_to_numpy(loaded(X))  # (was: AttributeError, no 'scale')
-    assert "layers 'block' make their variables" in caplog.text
-    assert "are not used by the model" not in caplog.text  # 'block.scale' is named once, by that warning
-    expected = keras.ops.convert_to_numpy(model.block.fc(model.block.lstm(X)))  # its scale: the initializer's
-    assert np.allclose(output, expected, atol=1e-6)
-
-
-def test_a_hubmixin_keras_file_without_the_build_record_is_not_said_to_be_written_elsewhere(
-    saved_block: tuple[WithBlock, Path], tmp_path: Path
-) -> None:
-    _, source = saved_block
-    metadata = {k: v for k, v in _metadata(source).items() if k != "hubmixin.build"}
-    directory = _rewritten(source, tmp_path / "unrecorded", metadata=metadata)
-    with pytest.raises(WeightsKeyError) as info:
-        WithBlock.from_pretrained(directory, strict=True)
-    assert "records no build for them:" in str(info.value)
-    assert "not written by hubmixin-keras" not in str(info.value)
 
 
 class Body(keras.Model, KerasModelHubMixin):  # type: ignore[misc]

@@ -33,7 +33,7 @@ from hubmixin_core.errors import (
 from hubmixin_core.weights import TensorInfo, floating_dtype_name
 from hubmixin_keras._layout import builds_from_shapes, input_shape_of, least_rank, shape_keys_of
 from hubmixin_keras._memory_order import in_initial_order
-from hubmixin_keras._walk import has_own_build, named_layers, own_variables, shared_path_renames
+from hubmixin_keras._walk import has_own_build, named_layers, shared_path_renames
 
 __all__ = [
     "assign",
@@ -208,7 +208,7 @@ def _construct(
                     continue
                 if not layer.built and builds_from_shapes(layer) and shape_keys_of(layer) != ():
                     unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
-        mark_containers_built(model, infos)
+        mark_containers_built(model)
     return model, unbuilt
 
 
@@ -279,17 +279,10 @@ def in_scopes_of(layers: Mapping[str, keras.Layer], path: str) -> Iterator[None]
         yield
 
 
-def mark_containers_built(model: keras.Layer, infos: Mapping[str, TensorInfo] | None = None) -> None:
-    """Mark built the layers of ``model`` (itself included) that are not, but hold built sub-layers; but not one
-    with a ``build`` of its own and no variables yet for which ``infos`` (the checkpoint's) holds tensors under its
-    path that none of its sub-layers holds: its ``build`` makes them (``self.scale = self.add_weight(...)``), and
-    Keras runs it at the layer's first call."""
-    for path, layer in named_layers(model):
-        subs = named_layers(layer)[1:]
-        if layer.built or not any(sub.built for _, sub in subs):
-            continue
-        builds_own = infos is not None and has_own_build(layer) and not own_variables(layer)  # (none in __init__)
-        if not (builds_own and infos is not None and _own_keys(path, [sub for sub, _ in subs], infos)):
+def mark_containers_built(model: keras.Layer) -> None:
+    """Mark built the layers of ``model`` (itself included) that are not, but hold built sub-layers."""
+    for _, layer in named_layers(model):
+        if not layer.built and any(sub.built for _, sub in named_layers(layer)[1:]):
             layer.built = True
 
 

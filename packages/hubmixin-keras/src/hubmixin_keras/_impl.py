@@ -561,7 +561,7 @@ class KerasHubMixinBase(ModelHubMixin):
             checkpoint = checkpoint.renamed(shared_path_renames(layer, checkpoint.infos))
             builders = unbuilt_builders(layer, checkpoint.infos, unbuilt)
             if builders:  # their sub-layers or own variables do not exist: their tensors cannot be loaded
-                written_here = FRAMEWORK_KEY in checkpoint.metadata
+                written_here = checkpoint.metadata.get(FRAMEWORK_KEY, "").startswith("keras")
                 error = builders_error(builders, checkpoint.description, strict, written_here=written_here)
                 if strict:
                     raise error

@@ -171,3 +171,36 @@ def test_a_missing_parameter_on_a_flat_buffer_gets_a_normal_constructions_values
     flat, reference_flat = ours.get_buffer("flat"), reference.get_buffer("flat")
     assert torch.equal(ours.b, reference.b) and torch.equal(flat, reference_flat)
     assert ours.b.data_ptr() == flat.data_ptr() + 4 * flat.element_size()  # still a view of it
+
+
+class FlatInGroups(nn.Module, PyTorchModelHubMixin):
+    """The flat tensor held a level deeper: in a list in a dict attribute."""
+
+    def __init__(self, n: int = 4) -> None:
+        super().__init__()
+        w = torch.zeros(2 * n)
+        self.groups = {"flat": [w]}
+        self.a, self.b = nn.Parameter(w[:n]), nn.Parameter(w[n:])
+
+
+def test_a_flat_tensor_held_deeper_still_shows_the_loaded_values(tmp_path: Path) -> None:
+    saved = FlatInGroups()
+    with torch.no_grad():
+        saved.a.copy_(torch.arange(4.0))
+        saved.b.fill_(7.0)
+    saved.save_pretrained(tmp_path)
+    loaded = FlatInGroups.from_pretrained(tmp_path)
+    assert loaded.groups["flat"][0].tolist() == [0.0, 1.0, 2.0, 3.0, 7.0, 7.0, 7.0, 7.0]
+
+
+def test_a_loaded_flat_parameter_can_be_swapped_by_torch(tmp_path: Path) -> None:
+    """torch.utils.swap_tensors refuses a tensor something holds weakly (Module.to with swapping on)."""
+    FlatWithHead().save_pretrained(tmp_path)
+    loaded = FlatWithHead.from_pretrained(tmp_path)
+    swapping = torch.__future__.get_swap_module_params_on_conversion()
+    torch.__future__.set_swap_module_params_on_conversion(True)
+    try:
+        loaded.to(torch.float64)
+    finally:
+        torch.__future__.set_swap_module_params_on_conversion(swapping)
+    assert loaded.a.dtype == torch.float64

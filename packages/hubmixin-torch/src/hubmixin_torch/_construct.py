@@ -23,7 +23,7 @@ from typing import Any, TypeVar, cast
 import torch
 from torch.overrides import TorchFunctionMode
 
-from hubmixin_core._held import CONTAINERS, held_by
+from hubmixin_core._held import CONTAINERS, find_held, held_by
 
 __all__ = [
     "construct_without_weights",
@@ -371,10 +371,13 @@ def _keep_what_init_made(module: object, memo: _Memo) -> None:
         _State.of(moved.meta).apply(real, since=moved.requires_grad)
         real_of[id(moved.meta)] = real
     own_memory = _module_memory(module) if memo.on_kept_memory else set()
+    put_on = set()
     for moved in memo.on_kept_memory:  # (settle kept only those whose memory is still held elsewhere)
         if moved.memory is not None and moved.memory.storage.data_ptr() in own_memory:
             _put_on(moved.meta, moved.memory)
-            _ON_KEPT_MEMORY[id(moved.meta)] = weakref.ref(moved.meta, _forget(id(moved.meta)))
+            put_on.add(id(moved.meta))
+    if put_on and isinstance(module, torch.nn.Module):  # (no weak reference to a Parameter: torch swaps none then)
+        _ON_KEPT_MEMORY[module] = frozenset(put_on)
     memo.clear()
     if not isinstance(module, torch.nn.Module) or not real_of:
         return
@@ -385,38 +388,30 @@ def _keep_what_init_made(module: object, memo: _Memo) -> None:
                 sub._parameters[name] = kept
 
 
-_ON_KEPT_MEMORY: dict[int, weakref.ref[torch.nn.Parameter]] = {}
-"""The Parameters :func:`_put_on` put on memory of the module's own, by ``id``."""
-
-
-def _forget(key: int) -> Callable[[object], None]:
-    def forget(_: object) -> None:
-        _ON_KEPT_MEMORY.pop(key, None)
-
-    return forget
+_ON_KEPT_MEMORY: weakref.WeakKeyDictionary[torch.nn.Module, frozenset[int]] = weakref.WeakKeyDictionary()
+"""By constructed module, the ``id`` of the Parameters :func:`_put_on` put on memory of the module's own."""
 
 
 def on_kept_memory(tensor: torch.Tensor) -> bool:
     """Whether the construction put ``tensor`` (a Parameter) on memory a buffer or tensor attribute of the module
     holds too (a view of a flat buffer): loading copies values into it, rather than giving it the file's."""
-    ref = _ON_KEPT_MEMORY.get(id(tensor))
-    return ref is not None and ref() is tensor
+    return any(id(tensor) in ids for ids in list(_ON_KEPT_MEMORY.values()))
 
 
 def _module_memory(module: object) -> set[int]:
-    """Where the real memory of ``module``'s buffers and tensor attributes (in lists, tuples and dicts too) lies:
-    only a Parameter on such memory is put back on it (one on a tensor held elsewhere, a caller's or a module-level
-    default, is loaded by assignment and leaves that tensor as it was)."""
+    """Where the real memory of the tensors ``module`` holds other than its Parameters lies (buffers, attributes, in
+    containers and objects it holds too): only a Parameter on such memory is put back on it (one on a tensor held
+    elsewhere, a caller's or a module-level default, is loaded by assignment and leaves that tensor as it was)."""
     if not isinstance(module, torch.nn.Module):
         return set()
     found: set[int] = set()
-    for sub in module.modules():
-        values = [*sub._buffers.values(), *(v for k, v in vars(sub).items() if k not in _MODULE_TABLES)]
-        for value in values:
-            items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else [value]
-            for item in items:
-                if isinstance(item, torch.Tensor) and not isinstance(item, torch.nn.Parameter) and not item.is_meta:
-                    found.add(item.untyped_storage().data_ptr())
+
+    def collect(value: object) -> bool:
+        if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter) and not value.is_meta:
+            found.add(value.untyped_storage().data_ptr())
+        return False  # (every object looked into)
+
+    find_held(module, collect, set())
     return found
 
 

@@ -204,3 +204,18 @@ def test_a_loaded_flat_parameter_can_be_swapped_by_torch(tmp_path: Path) -> None
     finally:
         torch.__future__.set_swap_module_params_on_conversion(swapping)
     assert loaded.a.dtype == torch.float64
+
+
+class WithTensorDefault(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, n: int = 4, init: torch.Tensor = torch.ones(4)) -> None:  # noqa: B008
+        super().__init__()
+        self.scale = nn.Parameter(init.clone())
+
+
+def test_an_init_with_a_tensor_default_loads(tmp_path: Path) -> None:
+    """Signatures were compared with ==, which compares a tensor default elementwise (no truth value)."""
+    saved = WithTensorDefault()
+    with torch.no_grad():
+        saved.scale.mul_(3.0)
+    saved.save_pretrained(tmp_path)
+    assert WithTensorDefault.from_pretrained(tmp_path).scale.tolist() == [3.0] * 4

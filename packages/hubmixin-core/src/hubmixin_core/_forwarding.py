@@ -147,12 +147,36 @@ def wrapper_changes_signature(function: Callable[..., Any]) -> bool:
     function = getattr(function, "__func__", function)  # (a classmethod's, bound anew at each access)
     while (inner := getattr(function, "__wrapped__", None)) is not None:
         try:
-            if inspect.signature(function, follow_wrapped=False) != inspect.signature(inner, follow_wrapped=False):
+            outer_signature = inspect.signature(function, follow_wrapped=False)
+            if not _same_signature(outer_signature, inspect.signature(inner, follow_wrapped=False)):
                 return True
         except (TypeError, ValueError):
             return True
         function = inner
     return False
+
+
+def _same_signature(one: inspect.Signature, other: inspect.Signature) -> bool:
+    """``one == other``, with defaults and annotations whose ``==`` is no truth value (a tensor default) compared
+    by identity."""
+    pairs = list(zip(one.parameters.values(), other.parameters.values(), strict=False))
+    return (
+        len(one.parameters) == len(other.parameters)
+        and _same(one.return_annotation, other.return_annotation)
+        and all(
+            a.name == b.name and a.kind == b.kind and _same(a.default, b.default) and _same(a.annotation, b.annotation)
+            for a, b in pairs
+        )
+    )
+
+
+def _same(one: object, other: object) -> bool:
+    if one is other:
+        return True
+    try:
+        return bool(one == other)
+    except Exception:  # (an array's ==, elementwise: no single truth value)
+        return False
 
 
 def passes_on_whole(method: Callable[..., Any], name: str) -> bool:

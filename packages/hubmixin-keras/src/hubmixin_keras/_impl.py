@@ -113,17 +113,13 @@ def _numpy(variable: Any) -> np.ndarray[Any, Any]:
     dtype = numpy_dtype(dtype_name(variable.dtype))
     value = variable.value
     if str(getattr(value, "dtype", "")).startswith("torch.float8"):  # (torch hands no float8 to numpy: as bytes)
-        return np.asarray(value.detach().cpu().contiguous().view(_torch_uint8()).numpy()).view(dtype)
+        import torch  # (the PyTorch backend's own: installed)
+
+        return np.asarray(value.detach().cpu().contiguous().view(torch.uint8).numpy()).view(dtype)
     with warnings.catch_warnings():  # TensorFlow's tensors predate numpy 2's `copy=` protocol: not ours to fix
         warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy", DeprecationWarning)
         array = np.asarray(keras.ops.convert_to_numpy(value))
     return array if array.dtype == dtype else array.astype(dtype)
-
-
-def _torch_uint8() -> Any:
-    import torch  # (the PyTorch backend's own: installed)
-
-    return torch.uint8
 
 
 _INT_WIDTHS = frozenset({"I32", "I64"})

@@ -315,8 +315,8 @@ def construct_without_weights(factory: Callable[[], M]) -> M:
     plain tensor attributes are built on the CPU as usual, so non-persistent buffers get their values from
     ``__init__``. A Parameter registered twice (tied) stays one Parameter, and so does one that existed before
     (of a module given to ``__init__`` or kept elsewhere, a head tied to its embedding). One on memory that a
-    tensor ``__init__`` keeps holds too (a view of a flat buffer) is put back on it, so that loading copies the
-    values in, as torch's ``load_state_dict`` does. Only this thread is affected.
+    buffer or tensor attribute of the module holds too (a view of a flat buffer) is put back on it, so that loading
+    copies the values in, as torch's ``load_state_dict`` does. Only this thread is affected.
 
     If ``__init__`` cannot run that way (it reads a parameter's values, keeps its device or device type, or
     something holds one weakly), the
@@ -364,8 +364,8 @@ def _keep_what_init_made(module: object, memo: _Memo) -> None:
     it made (``requires_grad_(False)``, attributes, hooks, also after registering it), or put back the Parameters
     still held elsewhere (of a module given to ``__init__`` or kept aside) where their meta copies were registered,
     given what was done through the module: a head tied to a given embedding stays tied to it, as one Parameter.
-    A meta copy whose real Parameter lay on memory a tensor still held keeps (a flat buffer it viewed) is put on
-    that memory."""
+    A meta copy whose real Parameter lay on memory the module holds too (a flat buffer it viewed) is put on that
+    memory."""
     real_of: dict[int, torch.nn.Parameter] = {}
     for moved, real in memo.settle():
         _State.of(moved.meta).apply(real, since=moved.requires_grad)
@@ -416,7 +416,7 @@ def _module_memory(module: object) -> set[int]:
 
 
 def _put_on(meta: torch.nn.Parameter, memory: _Memory) -> None:
-    """Give the meta copy ``meta`` the memory its real Parameter lay on, which a tensor ``__init__`` keeps holds
+    """Give the meta copy ``meta`` the memory its real Parameter lay on, which a tensor the module keeps holds
     too (``self.register_buffer("flat", w, persistent=False); self.a = nn.Parameter(w[:10])``): loading copies the
     values into it, as torch's ``load_state_dict`` does, so that tensor shows them. Raises ``RuntimeError`` where
     torch cannot swap it (weakly referenced): the module is constructed normally then."""

@@ -46,13 +46,14 @@ class LoadReport:
                 format_names(self.missing),
             )
         if self.unexpected:
+            one = len(self.unexpected) == 1
             logger.warning(
                 "%s: %d %s of %s %s not used by the model: %s",
                 owner,
                 len(self.unexpected),
-                "tensor" if len(self.unexpected) == 1 else "tensors",
+                "tensor" if one else "tensors",
                 source,
-                "is" if len(self.unexpected) == 1 else "are",
+                "is" if one else "are",
                 format_names(self.unexpected),
             )
 

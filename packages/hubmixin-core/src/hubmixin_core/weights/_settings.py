@@ -373,8 +373,7 @@ def warn_settings(
     """
     saved = saved_settings(metadata)
     if saved is None:
-        if metadata.get(SETTINGS_KEY):
-            warnings.warn(f"{source}: {SETTINGS_KEY} is not JSON: layer settings not compared", stacklevel=2)
+        warnings.warn(f"{source}: {SETTINGS_KEY} is not JSON: layer settings not compared", stacklevel=2)
         return
     found = differences(saved, ours, metadata.get(FRAMEWORK_KEY), held)
     if found:

@@ -170,20 +170,23 @@ class _Memo:
         the real one (freed then); returns the others (held elsewhere), still held, each with its pair."""
         moved, self.by_real = list(self.by_real.values()), {}
         checks = [(m, *_let_go(m)) for m in moved]
-        self.on_kept_memory = self._on_kept_memory()  # (a local of an __init__ that has returned: freed now)
-        kept = []
+        kept, let_go = [], []
         for m, ref, state in checks:
             m.real = ref()
             if m.real is None:
                 state.apply(m.meta, since=m.requires_grad)
-                if m.memory is not None and m.memory.shared():
-                    self.on_kept_memory.append(m)
-                else:
-                    m.memory = None  # (freed now)
+                let_go.append(m)
             else:
                 m.memory = None
                 self.by_real[id(m.real)] = m
                 kept.append((m, m.real))
+        _share_meta_memory([*self.on_kept_memory, *let_go])
+        self.on_kept_memory = self._on_kept_memory()  # (a local of an __init__ that has returned: freed now)
+        for m in let_go:
+            if m.memory is not None and m.memory.shared():
+                self.on_kept_memory.append(m)
+            else:
+                m.memory = None  # (freed now)
         self._held = sum(_nbytes(m.meta) for m in [*(m for m, _ in kept), *self.on_kept_memory])
         return kept
 
@@ -199,6 +202,26 @@ class _Memo:
 
     def clear(self) -> None:
         self.by_real, self.by_meta, self.on_kept_memory, self._held = {}, {}, [], 0
+
+
+def _share_meta_memory(let_go: list[_Moved]) -> None:
+    """Give the meta copies of Parameters let go of that lay on one memory nothing else holds one meta memory, each
+    where its real one lay (``self.b = nn.Parameter(a.data[:2])``): loading then sees ``b`` views ``a`` and makes
+    it a view of the loaded ``a`` again, as torch's ``load_state_dict`` leaves it (a file recording ``b`` as ``a``
+    loads it so too)."""
+    by_memory: dict[int, list[_Moved]] = {}
+    for moved in let_go:
+        if moved.memory is not None and moved.memory.storage.device.type != "meta":
+            by_memory.setdefault(moved.memory.storage._cdata, []).append(moved)
+    for group in by_memory.values():
+        real = group[0].memory
+        assert real is not None  # (grouped by it)
+        if len(group) < 2 or real.shared():  # (memory held elsewhere too: _keep_what_init_made's case)
+            continue
+        meta = torch.empty(real.storage.nbytes(), dtype=torch.uint8, device="meta").untyped_storage()
+        for moved in group:
+            assert moved.memory is not None
+            _put_on(moved.meta, _Memory(meta, moved.memory.offset, moved.memory.stride))
 
 
 class _ChangedAfterRegistering(Exception):

@@ -134,6 +134,10 @@ class ExpectedTensors:
     """Tensors the file records under another name it holds (safetensors' ``save_model``: {dropped: kept}), where
     the module holds a view of that tensor of another shape (``register_buffer("flat", fc.weight.view(-1))``,
     ``Parameter(a.data[:2])``): each is a view of the loaded one again."""
+    held_views: dict[str, str]
+    """Tensors the module holds as views of another (``Parameter(a.data[:2])``) that the file holds apart, with no
+    record (hubmixin's own save): each is a view of the loaded one again where the file's values are the ones it
+    views, as torch's ``load_state_dict`` leaves it."""
     counters: set[str]
     """Batch norms' step counters: as torch's own load_state_dict does for a state dict without version metadata
     (safetensors never has it), one may be absent, and keeps its ``__init__`` value."""
@@ -183,13 +187,39 @@ def expected_tensors(module: torch.nn.Module, checkpoint: Checkpoint, dtype: tor
         if n in want and n not in recorded and kept in want
         if _views(named.get(n), named.get(source_of.get(kept, kept)))
     }
+    held_views = {
+        n: kept
+        for n, kept in _views_held(named, source_of).items()
+        if n in found and kept in found and n in want and n not in views and n not in recorded
+    }
     counters = {
         f"{name}.num_batches_tracked" if name else "num_batches_tracked"
         for name, m in module.named_modules()
         if isinstance(m, torch.nn.modules.batchnorm._NormBase)
     }
     tie_groups = [names for names in groups.values() if len(names) > 1]
-    return ExpectedTensors(named, expected, want, source_of, tie_groups, shared, copied, views, counters, extra)
+    return ExpectedTensors(
+        named, expected, want, source_of, tie_groups, shared, copied, views, held_views, counters, extra
+    )
+
+
+def _views_held(named: Mapping[str, torch.Tensor], source_of: Mapping[str, str]) -> dict[str, str]:
+    """{view: whole} for each tensor of ``named`` that views another on one memory (meta memory too), the largest
+    there, within its bytes (``Parameter(a.data[:2])``: ``{"b": "a"}``)."""
+    by_memory: dict[int, list[str]] = {}
+    for name, tensor in named.items():
+        if source_of.get(name, name) == name and not _lazy(tensor) and not _storageless(tensor):
+            by_memory.setdefault(_memory(tensor)[0], []).append(name)
+    held = {}
+    for names in by_memory.values():
+        whole = max(names, key=lambda n: named[n].numel())
+        if len(names) < 2 or not named[whole].numel():
+            continue
+        span = _extent(named[whole])
+        for name in names:
+            if _views(named[name], named[whole]) and named[name].numel() and _within(_extent(named[name]), span):
+                held[name] = whole
+    return held
 
 
 def _same_memory(first: torch.Tensor | None, second: torch.Tensor | None) -> bool:
@@ -248,6 +278,10 @@ def _extent(tensor: torch.Tensor) -> tuple[int, int]:
     return start, start + (last + 1) * tensor.element_size()
 
 
+def _within(inner: tuple[int, int], outer: tuple[int, int]) -> bool:
+    return outer[0] <= inner[0] and inner[1] <= outer[1]
+
+
 def _start(tensor: torch.Tensor) -> int:
     """Where ``tensor`` starts in its storage, in bytes."""
     return _memory(tensor)[1] * tensor.element_size()
@@ -303,7 +337,20 @@ def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.devi
         source = expected.source_of.get(kept, kept)
         if final[name].is_meta and final[source].stride() == expected.named[source].stride():
             _set_tensor(module, name, _view_of(final[source], expected.named[name], expected.named[source]))
+    for name, kept in expected.held_views.items():
+        if final[kept].stride() == expected.named[kept].stride():
+            view = _view_of(final[kept], expected.named[name], expected.named[kept])
+            if _same_bits(view, final[name]):
+                _set_tensor(module, name, view)
     _keep_parameter_objects(module, expected.named)
+
+
+def _same_bits(first: torch.Tensor, second: torch.Tensor) -> bool:
+    """Whether two tensors hold the same bits (NaNs alike)."""
+    if first.shape != second.shape or first.dtype != second.dtype or first.device != second.device:
+        return False
+    as_bytes = [t.detach().reshape(-1).contiguous().view(torch.uint8) for t in (first, second)]
+    return bool(torch.equal(*as_bytes))
 
 
 def _uninitialized(tensor: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from hubmixin_core.cli import main
 from hubmixin_torch import PyTorchModelHubMixin
 
 
@@ -77,3 +78,24 @@ def test_parameters_on_halves_of_a_dropped_tensor_load_their_values(tmp_path: Pa
     model.save_pretrained(tmp_path)
     loaded = Halves.from_pretrained(tmp_path, strict=True)
     assert torch.equal(loaded.a, model.a) and torch.equal(loaded.b, model.b)
+
+
+def test_a_dtype_hubmixin_does_not_store_is_refused_up_front(tmp_path: Path) -> None:
+    Ours().save_pretrained(tmp_path)
+    with pytest.raises(TypeError, match=r"hubmixin stores .*got torch\.float4_e2m1fn_x2"):
+        Ours.from_pretrained(tmp_path, dtype=torch.float4_e2m1fn_x2)  # was a WeightsDtypeError per tensor
+    with pytest.raises(TypeError, match=r"got torch\.float4_e2m1fn_x2"):
+        Ours().save_pretrained(tmp_path / "again", dtype=torch.float4_e2m1fn_x2)
+    assert not (tmp_path / "again").exists()
+
+
+def test_convert_names_the_file_and_a_dtype_hubmixin_does_not_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "x.pt"
+    torch.save({"w": torch.zeros(2, dtype=torch.float4_e2m1fn_x2)}, source)
+    assert main(["convert", str(source), str(tmp_path / "out"), "--to", "torch"]) == 1
+    error = capsys.readouterr().err
+    assert f"{source}: cannot save tensor 'w': hubmixin does not store its dtype torch.float4_e2m1fn_x2" in error
+    assert "safetensors cannot store" not in error  # (it does store F4)
+    assert not (tmp_path / "out").exists()

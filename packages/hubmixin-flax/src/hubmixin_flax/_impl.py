@@ -26,7 +26,6 @@ from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
     HubMixinError,
-    HubMixinKeyError,
     HubMixinTypeError,
     HubMixinValueError,
     LayoutError,
@@ -103,9 +102,9 @@ def _dtype_name(value: Any, path: str) -> str:
     try:
         return dtype_name(np.dtype(value.dtype))
     except KeyError:
-        raise HubMixinKeyError(
-            f"variable {path!r} has dtype {value.dtype}, which safetensors cannot store "
-            f"({', '.join(np.dtype(d).name for d in NUMPY_DTYPES.values())} can be)"
+        raise WeightsError(
+            f"variable {path!r} has dtype {value.dtype}, which hubmixin does not store "
+            f"({', '.join(np.dtype(d).name for d in NUMPY_DTYPES.values())} are stored)"
         ) from None
 
 

@@ -20,7 +20,7 @@ from hubmixin_core.weights import (
     write_safetensors,
 )
 from hubmixin_torch._checkpoint import _pickle_checkpoint
-from hubmixin_torch._dtypes import dtype_name
+from hubmixin_torch._dtypes import check_savable, dtype_name
 
 __all__ = ["CONVERTER", "TorchStateDictConverter"]
 
@@ -43,6 +43,7 @@ class TorchStateDictConverter:
         """Read the tensors with ``torch.load(weights_only=True)`` (memory-mapped where the file allows) and write
         them one at a time as canonical safetensors."""
         state = {name: tensor.detach() for name, tensor in _read_state(request.source).items()}
+        check_savable(state, None, str(request.source))
         infos = {name: TensorInfo(tuple(tensor.shape), dtype_name(tensor.dtype)) for name, tensor in state.items()}
         total = sum(tensor.numel() * tensor.element_size() for tensor in state.values())
         with ConvertProgress(request, output, reads=total) as progress:

@@ -55,15 +55,16 @@ into ``config.json`` by name (``torch.bfloat16`` is ``"bfloat16"``, ``torch.devi
 
 
 def check_dtype_argument(dtype: object) -> torch.dtype | None:
-    """Return ``dtype`` if it is ``None`` or a floating-point ``torch.dtype``.
+    """Return ``dtype`` if it is ``None`` or a floating-point ``torch.dtype`` hubmixin stores.
 
     Raises:
-        TypeError: anything else (the message shows what was given).
+        TypeError: anything else (the message shows what was given; ``torch.float4_e2m1fn_x2`` is not stored).
     """
-    if dtype is None or (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+    if dtype is None or (isinstance(dtype, torch.dtype) and dtype.is_floating_point and dtype in _DTYPE_NAMES):
         return dtype
     raise HubMixinTypeError(
-        f"dtype must be a floating-point torch.dtype (torch.float16, torch.bfloat16, ...), got {dtype!r}"
+        "dtype must be a floating-point torch.dtype hubmixin stores (torch.float16, torch.bfloat16, ...), "
+        f"got {dtype!r}"
     )
 
 

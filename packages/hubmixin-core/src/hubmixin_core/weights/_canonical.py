@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hubmixin_core.errors import HubMixinKeyError, HubMixinTypeError, LayoutError
+from hubmixin_core.errors import HubMixinTypeError, LayoutError, WeightsError
 from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import converted_by_dtype, dtype_name, is_floating, numpy_dtype
 from hubmixin_core.weights._header import TensorInfo
@@ -36,8 +36,8 @@ def _dtype_name(group: LayerTensors[Any], name: str, array: Any) -> str:
     try:
         return dtype_name(array.dtype)
     except KeyError:
-        raise HubMixinKeyError(
-            f"variable {group.full_name(name)!r} has dtype {array.dtype}, which safetensors cannot store"
+        raise WeightsError(
+            f"variable {group.full_name(name)!r} has dtype {array.dtype}, which hubmixin does not store"
         ) from None
 
 
@@ -73,6 +73,7 @@ def save_canonical(
 
     Raises:
         LayoutError: two layers write the same key, or an adapter's arrays disagree with its shapes.
+        WeightsError: a variable's dtype is one hubmixin does not store (named; nothing is written).
     """
     if dtype is not None and not is_floating(dtype):
         raise HubMixinTypeError(f"dtype must name a floating dtype (F16, BF16, F32, ...), got {dtype!r}")

@@ -114,8 +114,8 @@ def write_safetensors(
     for name in names:
         if infos[name].dtype not in DTYPE_SIZES:
             raise WeightsError(
-                f"cannot save tensor {name!r}: safetensors cannot store its dtype {infos[name].dtype} "
-                f"(it stores {', '.join(DTYPE_SIZES)})"
+                f"cannot save tensor {name!r}: its dtype {infos[name].dtype} is not a safetensors dtype name "
+                f"(those are {', '.join(DTYPE_SIZES)})"
             )
     if max_shard_size is None:
         groups = [names]

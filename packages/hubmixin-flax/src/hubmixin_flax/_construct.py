@@ -130,7 +130,9 @@ def construct_abstract(
 
     An ``__init__`` that needs concrete arrays (``np.asarray`` of an initialised one, a Python ``if`` on a value,
     a mutable ``ref=True`` variable, ``jax.set_mesh``), or fails abstractly at all, is run normally instead (its
-    initialisation then runs once; an error of its own is raised again there), and this is logged.
+    initialisation then runs once; an error of its own is raised again there), and this is logged; except where
+    an ``nnx.with_partitioning`` annotation cannot be placed under ``mesh`` (none given, or one lacking an axis it
+    names), which a normal construction under ``mesh`` fails alike: that ``ValueError`` is raised at once.
     """
     static, nodes = _split_kwargs(kwargs)
     pristine = {name: _fresh(value) for name, value in static.items()}  # the fallback's: the attempt may mutate them
@@ -154,6 +156,8 @@ def construct_abstract(
             with _abstractly():
                 model: M = nnx.eval_shape(build, nodes)
         except Exception as error:
+            if _unplaceable_annotation(error):  # (the caller builds it again, under another mesh or unplaced)
+                raise
             # a tracer turned into numpy, a bool, an index; a variable holding a mutable array (nnx.Param(...,
             # ref=True)), which eval_shape cannot abstract; a pretrained part loaded in __init__, whose values
             # eval_shape would drop; a plain object holding a tracer or a copy of a given Rngs; a JAX call that
@@ -169,6 +173,15 @@ def construct_abstract(
     if rng_counts is not None:
         rng_counts.extend(counts)
     return model
+
+
+_UNPLACEABLE = ("An auto mesh context or metadata is required", "is not found in mesh")
+"""Flax's error for an annotated variable created without a mesh; JAX's for a spec naming an axis the mesh lacks."""
+
+
+def _unplaceable_annotation(error: Exception) -> bool:
+    """Whether ``error`` says an annotated variable cannot be placed under the mesh of the construction."""
+    return isinstance(error, ValueError) and any(text in str(error) for text in _UNPLACEABLE)
 
 
 def _fresh(value: Any) -> Any:

@@ -236,6 +236,37 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         return fixed
 
     @classmethod
+    def _hub_mixin_capture(
+        cls,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        unsaved: dict[str, str] | None = None,
+        beside: list[str] | None = None,
+    ) -> Any:
+        """Core's; an ``nnx.Rngs`` given as ``rngs`` through a ``**kwargs`` that no base's ``__init__`` names it in
+        is recorded as not saved, as one under another name is, so that ``from_pretrained`` gives it again (it
+        gives ``rngs`` unrecorded only to an ``__init__`` that names it)."""
+        config = super()._hub_mixin_capture(args, kwargs, unsaved, beside)
+        if unsaved is not None and isinstance(kwargs.get("rngs"), nnx.Rngs) and not cls._hub_init_takes("rngs"):
+            unsaved["rngs"] = nnx.Rngs.__qualname__
+        return config
+
+    @classmethod
+    def _hub_give_unsaved(
+        cls,
+        unsaved: Mapping[str, str],
+        provided: Mapping[str, Any],
+        model_kwargs: dict[str, Any],
+        *,
+        supplied: Collection[str] = (),
+        defer: bool = False,
+    ) -> dict[str, str]:
+        """Core's, an ``nnx.Rngs`` recorded as not saved given fresh ``nnx.Rngs(0)`` where no load options are
+        (``hubmixin convert`` builds the model from config.json alone)."""
+        provided = {nnx.Rngs.__qualname__: nnx.Rngs(0), **provided}
+        return super()._hub_give_unsaved(unsaved, provided, model_kwargs, supplied=supplied, defer=defer)
+
+    @classmethod
     def _hub_runtime_values(cls, load_kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """The mesh of ``sharding=`` (a ``Mesh``, or that of its ``NamedSharding`` s), for a ``Mesh`` argument; fresh
         ``nnx.Rngs(0)`` for an ``nnx.Rngs`` argument of another name than ``rngs``."""

@@ -1180,9 +1180,10 @@ class ModelHubMixinBase(HfMixinHelpers):
         """The keywords ``_from_pretrained`` is called with, besides ``model_id`` and the model's arguments.
 
         The download options go as one ``download`` argument if it declares one, else as huggingface_hub's
-        keywords (``endpoint`` and ``max_workers`` if named or, through its ``**kwargs``, if not at their default;
-        ``proxies`` and ``resume_download``, as ``None``, only if named, as older huggingface_hub releases passed
-        them); then the framework's load extras it names, or, through its ``**kwargs``, those not at their default.
+        keywords (``endpoint`` and ``max_workers`` if named or, through its ``**kwargs``, if not at their default and
+        forwarded to a loader taking them; ``proxies`` and ``resume_download``, as ``None``, only if named, as older
+        huggingface_hub releases passed them); then the framework's load extras it names, or, through its
+        ``**kwargs``, those not at their default.
         """
         parameters = inspect.signature(cls._from_pretrained).parameters
         options = _options_parameter(parameters)
@@ -1193,10 +1194,45 @@ class ModelHubMixinBase(HfMixinHelpers):
             call = {k: shared.pop(k) for k in _ALWAYS_PASSED}
             call.update({k: v for k, v in LEGACY_DOWNLOAD_KEYWORDS.items() if _named(parameters, k)})
             defaults = {p.name: p.value for p in DOWNLOAD_PARAMS}
+            # huggingface_hub's contract has no endpoint nor max_workers: where they reach no loader applying them,
+            # max_workers (a speed setting) is left out, not handed to __init__; endpoint is refused (below).
+            shared = {k: v for k, v in shared.items() if _loader_takes(cls, k)}
+            cls._hub_refuse_unrouted_endpoint(parameters, download, defaults["endpoint"])
             call.update(_supported(cls._from_pretrained, shared, defaults, forward=True))
         cls._hub_refuse_stranded_extras(parameters, load_kwargs)
         call.update(_supported(cls._from_pretrained, load_kwargs, cls._hub_extra_defaults, forward=True))
         return call
+
+    @classmethod
+    def _hub_refuse_unrouted_endpoint(
+        cls, parameters: Mapping[str, inspect.Parameter], download: DownloadOptions, default: Any
+    ) -> None:
+        """Refuse an ``endpoint`` that ``_from_pretrained``, written to huggingface_hub's contract (which has none),
+        would not apply: ``config.json`` would come from that Hub, and the files it downloads itself from the
+        default one, with the token meant for the other.
+
+        Raises:
+            HubMixinTypeError: before anything is read, naming the override and what to change.
+        """
+        if same_value(download.endpoint, default) or _loader_takes(cls, "endpoint"):
+            return
+        owner = cls._from_pretrained.__qualname__
+        var_keyword = next((n for n, p in parameters.items() if p.kind is p.VAR_KEYWORD), None)
+        fixes = ["name `endpoint` in its parameters and pass it to its downloads", "take `download: DownloadOptions`"]
+        if var_keyword is not None and _base_loader_is_frameworks(cls):
+            fixes.append(f"pass **{var_keyword} on to super()._from_pretrained")
+        argument = cls._hub_init_takes("endpoint")  # (then meant, maybe, as huggingface_hub gives it: to __init__)
+        hint = (
+            f"; to set {cls.__qualname__}.__init__'s endpoint, pass model_kwargs={{'endpoint': ...}}"
+            if argument
+            else ""
+        )
+        raise HubMixinTypeError(
+            f"{cls.__qualname__}.from_pretrained: endpoint={download.endpoint!r} given, but {owner} does not accept "
+            "it: it takes huggingface_hub's download keywords, which have no endpoint, so config.json would come "
+            "from that Hub and the files it downloads itself from the default one (sent the token meant for the "
+            f"other). In that override, {', '.join(fixes[:-1])} or {fixes[-1]}{hint}"
+        )
 
     @classmethod
     def _hub_refuse_stranded_extras(
@@ -1507,7 +1543,9 @@ class ModelHubMixinBase(HfMixinHelpers):
 
         Either may name ``config`` to receive the loaded configuration, and the framework's load extras; the
         second receives, through its ``**model_kwargs``, the load extras and download options it does not name
-        whose value is not their default. Each framework's base ``_from_pretrained`` takes both signatures, so
+        whose value is not their default (``endpoint`` and ``max_workers`` only where it passes them whole to a
+        ``super()._from_pretrained`` taking them: else ``max_workers`` is left out, and ``endpoint`` refused, its own
+        downloads going to the default Hub). Each framework's base ``_from_pretrained`` takes both signatures, so
         an override written for huggingface_hub may forward everything to ``super()._from_pretrained``.
         """
         raise NotImplementedError(
@@ -1891,6 +1929,29 @@ def _loader_is_own(cls: type) -> bool:
     which builds from the arguments it is given, nor the base's."""
     owner = _defining(cls, "_from_pretrained")
     return owner is not None and not _builds_from_arguments(cls) and not owner.__module__.startswith("hubmixin_")
+
+
+def _loader_takes(cls: type, name: str) -> bool:
+    """Whether ``cls``'s ``_from_pretrained`` applies the download option ``name``: it names it or takes
+    ``download``, is a framework's or hubmixin's, or passes its ``**kwargs`` whole to a
+    ``super()._from_pretrained`` that applies it (read from its source)."""
+    for klass in cls.__mro__:
+        loader = vars(klass).get("_from_pretrained")
+        if loader is None:
+            continue
+        if vars(klass).get("_hub_builds_from_arguments", False) or klass.__module__.startswith("hubmixin_"):
+            return True
+        function = getattr(loader, "__func__", loader)
+        try:
+            parameters = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            return False
+        if _named(parameters, name) or _options_parameter(parameters) is not None:
+            return True
+        var_keyword = next((n for n, p in parameters.items() if p.kind is p.VAR_KEYWORD), None)
+        if var_keyword is None or not forwards_whole(function, var_keyword):
+            return False
+    return False
 
 
 def _loader_supplies(cls: type) -> frozenset[str]:

@@ -8,6 +8,7 @@ about one copy of the weights. See :func:`construct_without_weights` and :func:`
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -145,17 +146,17 @@ class ExpectedTensors:
     """Modules' extra state (``get_extra_state``): handed to ``set_extra_state`` as the file holds it, whatever its
     shape and dtype (as torch's load_state_dict hands it)."""
 
-    @property
+    @functools.cached_property  # (read once per tensor: a set built each time made loads quadratic)
     def aliases(self) -> set[str]:
         """Names of a tie group other than the one it loads from."""
         return {n for n, s in self.source_of.items() if n != s}
 
-    @property
+    @functools.cached_property
     def tied(self) -> set[str]:
         """Names restored from another's tensor: aliases, shared ones and views."""
         return self.aliases | self.shared.keys() | self.views.keys()
 
-    @property
+    @functools.cached_property
     def ignored(self) -> set[str]:
         """Names a checkpoint may lack."""
         return self.tied | self.copied.keys() | self.counters

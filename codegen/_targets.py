@@ -52,7 +52,8 @@ def _identifier(name: str) -> bool:
 
 
 def _check_declaration(path: Path, extras: FrameworkExtras) -> None:
-    """Refuse a ``package``, ``class_name`` or ``base`` the generated module could not be written with."""
+    """Refuse a ``package``, ``class_name``, ``base`` or ``runtime_args`` the generated module could not be
+    written with."""
     if not _identifier(extras.package):
         raise ValueError(f"{path}: package {extras.package!r} is not a top-level import name (hubmixin_<fw>)")
     if not _identifier(extras.class_name):
@@ -60,6 +61,14 @@ def _check_declaration(path: Path, extras: FrameworkExtras) -> None:
     module, _, base = extras.base.partition(":")
     if not (all(_identifier(part) for part in module.split(".")) and _identifier(base)):
         raise ValueError(f"{path}: base {extras.base!r} is not 'module:Class' (hubmixin_<fw>._impl:<Fw>HubMixinBase)")
+    if not isinstance(extras.runtime_args, tuple):  # ("rngs") without its comma is a string
+        raise ValueError(
+            f"{path}: runtime_args must be a tuple of argument names, got {extras.runtime_args!r} "
+            '(one name is written ("rngs",), with the comma)'
+        )
+    for name in extras.runtime_args:
+        if not (isinstance(name, str) and _identifier(name)):
+            raise ValueError(f"{path}: runtime_args name {name!r} is not a Python parameter name")
 
 
 _OWN_NAMES = frozenset(
@@ -75,6 +84,8 @@ legacy ones too), and the names the generated bodies call."""
 
 def _check_names(path: Path, kind: str, extras: tuple[Param, ...], shared: tuple[Param, ...]) -> None:
     """Refuse an extra whose name is no identifier, or already a parameter of the methods it joins."""
+    if not isinstance(extras, tuple):  # (Param(...)) without its comma is the Param
+        raise ValueError(f"{path}: {kind} must be a tuple of Param, got {extras!r}")
     taken = {p.name for p in shared} | _OWN_NAMES
     for param in extras:
         if not _identifier(param.name):

@@ -154,7 +154,7 @@ class CanonicalLoad:
 
     Attributes:
         report: The model tensors the checkpoint lacks and the checkpoint tensors the model does not use, by
-            checkpoint key.
+            checkpoint key (with those that go only into a framework tensor the checkpoint lacks another part of).
     """
 
     report: LoadReport
@@ -325,7 +325,48 @@ def load_canonical(
     report = check_checkpoint(
         expected, checkpoint, strict=strict, convert_floating=convert_floating, ignore_unexpected=ignored
     )
+    if report.missing:  # (never with strict: missing keys raised)
+        unused = _unused_parts(planned, expected, checkpoint.infos, registry)
+        if unused:
+            report = LoadReport(report.missing, sorted({*report.unexpected, *unused}))
     return CanonicalLoad(report, checkpoint, registry, planned)
+
+
+def _unused_parts(
+    planned: Sequence[_Planned],
+    expected: Mapping[str, TensorInfo],
+    found: Mapping[str, TensorInfo],
+    registry: LayoutRegistry,
+) -> list[str]:
+    """The checkpoint keys that go only into framework tensors the checkpoint cannot make, for lack of another
+    part (torch's ``bias_ih_l0`` of an LSTM whose fused gate bias also needs the missing ``bias_hh_l0``): they are
+    not loaded, so they are reported unused beside the missing part, not silently dropped.
+
+    Run on the headers: a key is a part of a framework tensor if the layer's adapter cannot make that tensor
+    without it (from the model's canonical tensors less that key).
+    """
+    unused: list[str] = []
+    for plan in planned:
+        present = [local for local, key in plan.keys.items() if key in found]
+        if not present or len(present) == len(plan.keys):
+            continue
+        full = {local: expected[key] for local, key in plan.keys.items()}
+        everything = _made(registry, plan.group, full, full)
+        not_made = everything - _made(registry, plan.group, full, present)
+        if not not_made:
+            continue
+        for local in present:
+            needed_by = everything - _made(registry, plan.group, full, [name for name in full if name != local])
+            if needed_by and needed_by <= not_made:
+                unused.append(plan.keys[local])
+    return unused
+
+
+def _made(
+    registry: LayoutRegistry, group: LayerTensors[TensorInfo], infos: Mapping[str, TensorInfo], names: Iterable[str]
+) -> set[str]:
+    """The framework tensors of ``group`` its adapter makes from the canonical tensors ``names`` (of ``infos``)."""
+    return set(registry.from_canonical(group, {name: infos[name] for name in names}))
 
 
 def tied_names(checkpoint: Checkpoint, expected: Mapping[str, TensorInfo] | None = None) -> dict[str, str]:

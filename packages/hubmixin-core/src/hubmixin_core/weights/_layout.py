@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from hubmixin_core.errors import LayoutError
+from hubmixin_core.errors import HubMixinTypeError, LayoutError
 from hubmixin_core.weights.transforms import T, inverse_axes, transpose
 
 __all__ = [
@@ -67,7 +67,8 @@ class LayoutAdapter:
         """The framework tensors of ``layer`` from its canonical tensors.
 
         ``tensors`` holds those canonical tensors the checkpoint has; a tensor that cannot be made from them
-        is left out of the result (and keeps the model's own value).
+        is left out of the result (and keeps the model's own value; the load reports the canonical tensors it
+        is made from that the checkpoint holds as unused).
         """
         raise NotImplementedError
 
@@ -315,8 +316,20 @@ class LayoutRegistry:
         """Use ``adapter`` for layers of ``layer_type`` and of its subclasses (the nearest registered type wins).
 
         Raises:
+            HubMixinTypeError: ``layer_type`` is not a class or ``adapter`` not a :class:`LayoutAdapter` (an
+                instance or a name would never be found; a function would fail only at the first save).
             LayoutError: another adapter is already registered for ``layer_type`` and ``replace`` is false.
         """
+        if not isinstance(layer_type, type):
+            raise HubMixinTypeError(
+                f"{self.name}: register() takes a layer class, got {_given(layer_type)} (the adapter is chosen by "
+                "the class of each layer)"
+            )
+        if not isinstance(adapter, LayoutAdapter):
+            raise HubMixinTypeError(
+                f"{self.name}: the adapter for {layer_type.__qualname__} must be a LayoutAdapter instance "
+                f"(MappedAdapter(...), or of a subclass of LayoutAdapter), got {_given(adapter)}"
+            )
         current = self._adapters.get(layer_type)
         if current is not None and current is not adapter and not replace:
             raise LayoutError(
@@ -362,3 +375,8 @@ class LayoutRegistry:
 
     def __repr__(self) -> str:
         return f"LayoutRegistry({self.name!r}, {len(self._adapters)} adapters)"
+
+
+def _given(value: object) -> str:
+    """``value`` as an error names what was given: its repr and, for an instance, its type."""
+    return repr(value) if isinstance(value, type) else f"{value!r} ({type(value).__qualname__})"

@@ -2,7 +2,8 @@
 
 Each function takes either numpy arrays or :class:`~hubmixin_core.weights.TensorInfo` values (shape and dtype
 only) and returns the same kind. An adapter written with them therefore maps a layer's tensors and, run on the
-infos from a checkpoint header or a model, their shapes and dtypes before any data is read.
+infos from a checkpoint header or a model, their shapes and dtypes before any data is read; a transform the
+shapes do not allow raises :class:`~hubmixin_core.errors.LayoutError` for both kinds alike.
 
 Examples:
     >>> import numpy as np
@@ -57,11 +58,13 @@ def transpose(x: T, axes: Sequence[int]) -> T:
 
 
 def reshape(x: T, shape: Sequence[int]) -> T:
-    """``x`` with another shape of the same size; one dimension may be ``-1``."""
+    """``x`` with another shape of the same size; one dimension may be ``-1`` (not with a zero-size target, where
+    it is ambiguous; numpy refuses it too)."""
     size = math.prod(x.shape)
     known = math.prod(d for d in shape if d != -1)
     resolved = tuple(size // known if d == -1 and known else d for d in shape)
-    if math.prod(resolved) != size or list(shape).count(-1) > 1:
+    unknown = list(shape).count(-1)
+    if any(d < -1 for d in shape) or unknown > 1 or (unknown and not known) or math.prod(resolved) != size:
         raise LayoutError(f"cannot reshape a tensor of shape {tuple(x.shape)} to {tuple(shape)}")
     if isinstance(x, TensorInfo):
         return TensorInfo(resolved, x.dtype)

@@ -16,7 +16,7 @@ def test_torch_benchmark_reports_all_contenders(tmp_path: Path) -> None:
     cmd += ["--warmup", "0", "--output", str(out), "--workdir", str(tmp_path)]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
     report = json.loads(out.read_text())
-    for op, own in (("load", {"hubmixin_own_file"}), ("save", set())):
+    for op, own in (("load", {"hubmixin_reference_file"}), ("save", set())):
         assert set(report[op]) == {"hubmixin", "huggingface_hub", "safetensors", *own}
         assert report[op]["huggingface_hub"]["wall_ratio"] == 1.0
         for figures in report[op].values():

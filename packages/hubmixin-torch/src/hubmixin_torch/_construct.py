@@ -6,6 +6,7 @@ device (nothing allocated, nothing initialised). See :func:`construct_without_we
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import logging
@@ -507,6 +508,8 @@ def _meta_in(module: torch.nn.Module, registered: set[int], seen: set[int]) -> l
         for name, value in vars(sub).items():
             if name in _MODULE_TABLES or (name == "_flat_weights" and isinstance(sub, torch.nn.RNNBase)):
                 continue  # an RNN's list of its own parameters, which it keeps in step as they are assigned
+            if type(value) in _NOT_META or (type(value) in _EMPTY_ABLE and not value):
+                continue  # (most of a module's attributes: flags, sizes, empty tables of hooks)
             if _holds_meta(value, registered, seen):
                 found.append(f"{prefix}.{name}" if prefix else name)
     return found
@@ -568,6 +571,10 @@ _PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
 """Types of values that cannot be or hold anything on the meta device (a ``str`` is only looked at for ``"meta"``)."""
 
 _SEQUENCES = frozenset({list, tuple, set, frozenset})
+_NOT_META = _PLAIN - {str}
+"""Types of values that cannot be or hold anything on the meta device."""
+_EMPTY_ABLE = frozenset({dict, collections.OrderedDict, list, tuple, set, frozenset})
+"""Built-in containers an empty one of which holds nothing."""
 _DEPTH = 8  # levels of containers looked into (a list holding itself ends there)
 
 

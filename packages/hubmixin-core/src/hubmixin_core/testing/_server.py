@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from hubmixin_core.errors import HubMixinValueError
+from hubmixin_core.errors import HubMixinOSError, HubMixinValueError
 from hubmixin_core.testing._access import user_role
 from hubmixin_core.testing._access_requests import RequestStatus
 from hubmixin_core.testing._app import SHARD_LIMIT, HubApp
@@ -28,9 +29,22 @@ from hubmixin_core.testing._storage import RepoKey
 from hubmixin_core.testing.xet import xet_available
 from hubmixin_core.testing.xet._data import XET_EXTRA_MESSAGE
 
-__all__ = ["LocalHub"]
+__all__ = ["DataFolderError", "LocalHub"]
 
 _USER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?$")
+
+
+class DataFolderError(HubMixinOSError, NotADirectoryError):
+    """LocalHub's data folder is a file, or lies under one."""
+
+
+def _make_data_folder(root: Path) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:  # a file (or a dangling link) in its place
+        raise DataFolderError(errno.ENOTDIR, "it is a file, not a folder", str(root)) from exc
+    except NotADirectoryError as exc:  # a file above it
+        raise DataFolderError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(root)) from exc
 
 
 def _check_loopback(host: str) -> str:
@@ -177,7 +191,7 @@ class LocalHub:
         root = self._root
         if root is None:
             root = self._temp_root = Path(tempfile.mkdtemp(prefix="localhub-"))
-        root.mkdir(parents=True, exist_ok=True)
+        _make_data_folder(root)
         app = HubApp(
             root,
             lfs_threshold=self._lfs_threshold,

@@ -1,7 +1,8 @@
 """Xet routes of LocalHub: access tokens, the CAS API (xorbs, shards, dedup, reconstructions) and downloads.
 
 The CAS service lives under ``<endpoint>/api/xet-cas/<store id>`` (its URL is what the token routes hand out; the
-store id changes with the data store, see `XetStore.store_id`; paths without it are served too). Its
+store id changes with the data store, see `XetStore.store_id`; paths without it are served too, and so are reads
+under an earlier id, see `_cas_parts`). Its
 access tokens are signed with a secret kept in the hub root, so they survive restarts; xorb data is served
 through short-lived signed URLs, like the Hub's CDN. A token names the user it was handed to: the CAS checks at each
 request that they may still read the files of a gated repository (see `_access.has_file_access`).
@@ -74,10 +75,15 @@ def _mint(store: XetStore, repo: Repo, user: str | None, *, write: bool, expires
     return f"{encoded}.{_sign(store, encoded)}"
 
 
-def _check_token(ex: Exchange, *, write: bool) -> _Grant:
+def _signed_token(ex: Exchange) -> str | None:
+    """The payload of the request's Xet access token if this store signed it (expired or not), else ``None``."""
     scheme, _, token = (ex.handler.headers.get("Authorization") or "").partition(" ")
     encoded, _, signature = token.strip().partition(".")
-    if scheme.lower() != "bearer" or not _same(_sign(_store(ex), encoded), signature):
+    return encoded if scheme.lower() == "bearer" and _same(_sign(_store(ex), encoded), signature) else None
+
+
+def _check_token(ex: Exchange, *, write: bool) -> _Grant:
+    if (encoded := _signed_token(ex)) is None:
         raise HubError(401, "Invalid or missing Xet access token (get one from .../xet-read-token or xet-write-token)")
     _, scope, expires, repo_id, repo_type, namespace, name, *user = json.loads(base64.urlsafe_b64decode(encoded + "=="))
     if expires < time.time():
@@ -159,15 +165,41 @@ def handle_cas(ex: Exchange) -> None:
 
 
 def _cas_parts(ex: Exchange) -> list[str]:
-    """The segments of a CAS path after the store id; 404 for the id of another store."""
+    """The segments of a CAS path after the store id.
+
+    A download under another id is served when this store issued its access token (or signed its xorb URL): the
+    client keeps the CAS URL of a revision for the token's life (huggingface_hub caches it), across a restart
+    that gave the store a new id, and what it reads is named by its hash and checked against this store. Anything
+    else under another id gets a 404: uploads need the current id, since hf_xet deduplicates them against what its
+    cache remembers for the URL (see `XetStore.store_id`).
+    """
     parts = ex.match.path.split("/")
     if parts[0] == _store(ex).store_id:
         return parts[1:] or [""]
-    if _STORE_ID.fullmatch(parts[0]):
-        raise HubError(
-            404, f"Xet storage {parts[0]!r} is not this LocalHub's (its data was replaced): get a new Xet token"
-        )
-    return parts
+    if not _STORE_ID.fullmatch(parts[0]):
+        return parts
+    rest = parts[1:] or [""]
+    if _issued_here(ex, rest):
+        return rest
+    raise HubError(
+        404,
+        f"Xet storage {parts[0]!r} is not this LocalHub's (written since, or its data was replaced): "
+        "get a new Xet token",
+    )
+
+
+def _issued_here(ex: Exchange, parts: list[str]) -> bool:
+    """Whether a CAS request (path ``parts`` after the store id) is a read with this store's token or xorb URL."""
+    if ex.method not in ("GET", "HEAD"):
+        return False
+    if parts[0] == "data" and len(parts) == 2:
+        try:
+            _signed_span(ex, parts[1])
+        except HubError:
+            return False
+        return True
+    reads = (("v1", "reconstructions"), ("v2", "reconstructions"), ("v1", "files"))
+    return tuple(parts[:2]) in reads and len(parts) == 3 and _signed_token(ex) is not None
 
 
 def _hash_arg(fmt: ModuleType, text: str) -> str:

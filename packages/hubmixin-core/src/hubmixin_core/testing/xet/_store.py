@@ -47,7 +47,8 @@ def _store_id(secret: bytes, database: Path) -> str:
     so other data at the same address must get another URL: a new store has another secret, and a copy of a data
     folder (a restored backup, a template copied per run) has another database file: another inode, or (a file
     put back in place, which may reuse the inode) another change time. A store written since its last start gets a
-    new URL too: hf_xet then deduplicates less, but never against xorbs this store lacks."""
+    new URL too: hf_xet then deduplicates less, but never against xorbs this store lacks. Downloads through an
+    earlier URL of this store keep working (see ``_handlers._cas_parts``)."""
     stat = database.stat()
     named = b"cas-url:%s:%d:%d:%d" % (secret, stat.st_dev, stat.st_ino, stat.st_ctime_ns)
     return hashlib.sha256(named).hexdigest()[:16]

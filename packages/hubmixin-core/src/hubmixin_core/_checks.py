@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import difflib
 import inspect
+import keyword
 import logging
 import os
 import types
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hubmixin_core.errors import HubMixinTypeError, MissingArgumentError
+from hubmixin_core.params import DOWNLOAD_PARAMS
 
 __all__ = [
     "UNSAVED_KEY",
@@ -70,7 +72,7 @@ def check_keywords(
     Raises:
         TypeError: the first unknown keyword, with the closest option or parameter ("did you mean ...?"), or
             where it is one of ``class_keywords()`` (``strict_config``; asked only then), how to give it to the
-            class.
+            class; for ``from_pretrained``, where ``model_kwargs`` gives one of its options, that it is an option.
     """
     if takes_any_keyword(accepted):
         return
@@ -81,11 +83,32 @@ def check_keywords(
                 f"{method}() got an unexpected keyword argument {name!r}: it is a class keyword, given where the "
                 f"class is defined: `class MyModel(..., {name}=...)`"
             )
+        if name not in accepted and name in options and method.endswith(".from_pretrained"):
+            # (given as a keyword, an option is the option: only model_kwargs={...} brings its name here)
+            raise HubMixinTypeError(_option_in_model_kwargs(method, name, names))
         if name not in accepted:
-            known = [n for n in dict.fromkeys([*options, *names]) if n not in ("self", "cls")]
+            known = [n for n in dict.fromkeys([*options, *names]) if n not in ("self", "cls", name)]
             guess = _SYNONYMS.get(name) if _SYNONYMS.get(name) in known else closest(name, known)
             hint = f"; did you mean {guess!r}?" if guess else f"; options and parameters: {sorted(known)}"
             raise HubMixinTypeError(f"{method}() got an unexpected keyword argument {name!r}{hint}")
+
+
+def _option_in_model_kwargs(method: str, name: str, parameters: Collection[str]) -> str:
+    """The message of :func:`check_keywords` for ``model_kwargs`` giving ``name``, an option of ``method``
+    (``from_pretrained``) that ``__init__`` (whose ``parameters`` are named) does not take."""
+    owner = method.rpartition(".")[0]
+    if name == "model_kwargs":
+        return (
+            f"{method}(): model_kwargs gives 'model_kwargs', which {owner}.__init__ does not take: give the "
+            f"arguments of {owner}.__init__ in one model_kwargs={{...}}, not nested"
+        )
+    guess = closest(name, [n for n in parameters if n not in ("self", "cls")])
+    also = f"; if you meant the argument {guess!r} of {owner}.__init__, name it so in model_kwargs" if guess else ""
+    return (
+        f"{method}(): model_kwargs gives {name!r}, which is not a parameter of {owner}.__init__ but an option of "
+        f"from_pretrained itself: give it to from_pretrained directly, not in model_kwargs "
+        f"(`{method}(..., {name}=...)`){also}"
+    )
 
 
 _SYNONYMS = {
@@ -130,7 +153,7 @@ def check_unsaved(
         return
     lines = []
     for name, kind in missing.items():
-        call = f"{owner}.from_pretrained(..., model_kwargs={{{name!r}: ...}})"
+        call = _giving(owner, name)
         give = f"give it with {call}"
         if name.startswith("*"):  # values ``*args`` took: no keyword reaches it
             lines.append(_unsaved_varargs(owner, name[1:]))
@@ -143,6 +166,20 @@ def check_unsaved(
                 f"  - {name!r} (a {kind}): config.json was written before a {kind} could be saved, so it was left "
                 f"out; {give} once, and save the model again: config.json then holds it"
             )
+        elif kind in _CONTAINERS:  # (the ConfigEncodingWarning at save named the value and its type)
+            lines.append(
+                f"  - {name!r} (a {kind}): JSON cannot hold a value inside it, so it was left out of config.json; "
+                f"{give}, or save it next time by declaring a coder for that value's type on the class "
+                "(`coders={Type: (encode, decode)}`; the ConfigEncodingWarning at save named the value and its type)"
+            )
+        elif name == "config" and _spelled(kind) == kind and not hasattr(builtins, kind):
+            # (a dataclass config is recorded by its type's name alone: which field JSON cannot hold is not)
+            lines.append(
+                f"  - 'config' (a {kind}): JSON cannot hold it or one of its fields (the ConfigEncodingWarning at "
+                f"save named which: config.<field>), so it was left out of config.json; {give}, or save it next "
+                f"time by declaring a coder for that field's type on the class (`coders={{FieldType: (encode, "
+                f"decode)}}`, or `{{{kind}: ...}}` for the whole config)"
+            )
         else:
             lines.append(
                 f"  - {name!r} (a {kind}): JSON cannot hold it, so it was left out of config.json; {give}, or "
@@ -152,6 +189,25 @@ def check_unsaved(
         f"{owner}: cannot rebuild the saved model without arguments that were not saved:\n" + "\n".join(lines),
         list(missing),
     )
+
+
+_CONTAINERS = frozenset({"dict", "list", "tuple", "set", "frozenset"})
+"""Type names config.json records for arguments JSON could hold but for a value inside them."""
+
+
+def _giving(owner: str, name: str) -> str:
+    """How to give ``__init__`` argument ``name`` to ``owner.from_pretrained``: as a keyword (the form
+    huggingface_hub takes) and in ``model_kwargs`` (which type checkers take, and which alone reaches an argument
+    named like a download option)."""
+    kwargs = f"model_kwargs={{{name!r}: ...}}"
+    if not name.isidentifier() or keyword.iskeyword(name) or name in _LOADER_NAMES:
+        return f"{owner}.from_pretrained(..., {kwargs})"
+    return f"{owner}.from_pretrained(..., {name}=...) (or {kwargs})"
+
+
+_LOADER_NAMES = frozenset({"pretrained_model_name_or_path", "model_kwargs", *(p.name for p in DOWNLOAD_PARAMS)})
+"""``from_pretrained``'s own keywords in every framework: an argument of one of these names is given in
+``model_kwargs`` only."""
 
 
 def _unsaved_varargs(owner: str, name: str) -> str:

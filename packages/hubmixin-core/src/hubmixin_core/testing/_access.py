@@ -83,11 +83,34 @@ def can_write(ex: Exchange, namespace: str) -> bool:
 
 
 def require_namespace_writer(ex: Exchange, namespace: str) -> str:
-    """The caller, if they may create repositories in ``namespace`` (with a write token); 401/403 otherwise."""
+    """The caller, if they may create repositories in ``namespace`` (with a write token); 401/403 otherwise (the
+    Hub's message, then who the token's user is and where they may create one)."""
     user = require_user(ex)
     if not can_write(ex, namespace):
-        raise HubError(403, f"You don't have the rights to create a repository under the namespace {namespace!r}")
+        denied = f"You don't have the rights to create a repository under the namespace {namespace!r}"
+        raise HubError(403, f"{denied}: {_where_to_create(ex.app, user, namespace)}")
     return user
+
+
+def _where_to_create(app: HubApp, user: str, namespace: str) -> str:
+    """What a ``user`` refused the creation of a repository in ``namespace`` can do instead: the token is theirs,
+    so their own namespace (the ``LocalHub.username`` of the fixture), or an organization they write to."""
+    own = (
+        f"this token belongs to the user {user!r} (the LocalHub's username, for its own token): create the "
+        f"repository as '{user}/<name>'"
+    )
+    org = app.orgs.name(namespace)
+    if org is not None:
+        role = app.orgs.role(org, user)
+        member = f"a member with the {role!r} role" if role is not None else "no member"
+        return f"{own}, or be given the 'write' role in the organization {org!r}, where {user!r} is {member}"
+    if app.storage.user_name(namespace) is not None:
+        return f"{own}; {account_name(app, namespace)!r} is another user"
+    return (
+        f"{own}, or create the organization {namespace!r} with {user!r} as a writer "
+        f"(LocalHub.add_organization({namespace!r}, members={{{user!r}: 'write'}}), or `hubmixin hub serve --org "
+        f"{namespace}`)"
+    )
 
 
 def has_file_access(app: HubApp, user: str | None, repo: Repo) -> bool:

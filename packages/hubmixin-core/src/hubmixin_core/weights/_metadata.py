@@ -9,7 +9,7 @@ from hubmixin_core.errors import LayoutError
 
 __all__ = ["CANONICAL_METADATA", "FRAMEWORK_KEY", "LAYOUT_KEY", "LAYOUT_VERSION", "canonical_metadata"]
 
-_VERSION = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit also accepts "²", which int() refuses
+_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)*")  # ASCII digits only: str.isdigit also accepts "²", which int() refuses
 
 LAYOUT_KEY = "hubmixin.layout"
 """Header metadata key of the canonical layout's version (absent from files that hubmixin did not write)."""
@@ -44,10 +44,22 @@ def check_layout_version(metadata: Mapping[str, str], source: str) -> None:
     if version is None or version == LAYOUT_VERSION:
         return
     if not _VERSION.fullmatch(version):
-        raise LayoutError(f"{source}: layout version {version!r:.40} ({LAYOUT_KEY}) is not a number")
-    digits = version.lstrip("0") or "0"  # compared by length first: int() refuses over 4,300 digits
-    if len(digits) > len(LAYOUT_VERSION) or int(digits) > int(LAYOUT_VERSION):
+        raise LayoutError(
+            f"{source}: layout version {version!r:.40} ({LAYOUT_KEY}) is not a version number (such as '1' or '2.0')"
+        )
+    if _later(version.split("."), [LAYOUT_VERSION]):
         raise LayoutError(
             f"{source}: written in canonical layout version {version:.40}; this hubmixin reads up to version "
             f"{LAYOUT_VERSION}: upgrade hubmixin to load it"
         )
+
+
+def _later(version: list[str], than: list[str]) -> bool:
+    """Whether the dotted version ``version`` (its parts ASCII digits) is later than ``than``: ``1.0`` is ``1``."""
+    # compared by length first: int() refuses over 4,300 digits
+    ours = [part.lstrip("0") or "0" for part in version]
+    theirs = [part.lstrip("0") or "0" for part in than]
+    width = max(len(ours), len(theirs))
+    ours += ["0"] * (width - len(ours))
+    theirs += ["0"] * (width - len(theirs))
+    return [(len(p), p) for p in ours] > [(len(p), p) for p in theirs]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import LayerSettingsWarning
 from hubmixin_core.weights._metadata import FRAMEWORK_KEY
 
@@ -373,13 +373,12 @@ def warn_settings(
     """
     saved = saved_settings(metadata)
     if saved is None:
-        warnings.warn(f"{source}: {SETTINGS_KEY} is not JSON: layer settings not compared", stacklevel=2)
+        warn_user(f"{source}: {SETTINGS_KEY} is not JSON: layer settings not compared", UserWarning)
         return
     found = differences(saved, ours, metadata.get(FRAMEWORK_KEY), held)
     if found:
-        warnings.warn(
+        warn_user(
             f"{owner} loads {source}, but layers are set differently from the model that saved it, so the "
             f"outputs will differ: {'; '.join(found)}",
             LayerSettingsWarning,
-            stacklevel=4,
         )

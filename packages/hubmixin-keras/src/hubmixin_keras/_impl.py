@@ -12,7 +12,7 @@ import inspect
 import logging
 import warnings
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
@@ -51,7 +51,9 @@ from hubmixin_core.weights import (
     tied_names,
     warn_settings,
 )
+from hubmixin_keras._adapted import unsaved_state
 from hubmixin_keras._built_as import build_metadata, recorded_builds
+from hubmixin_keras._consistency import check_consistent
 from hubmixin_keras._construct import (
     assign,
     builders_error,
@@ -91,6 +93,19 @@ _KERAS_WEIGHTS = "model.weights.h5"
 _KERAS_HUB_METADATA = "metadata.json"
 _KERAS_FILE = "model.keras"
 _SAVED_MODEL = "keras_metadata.pb"  # tf.keras' own part of a SavedModel (saved_model.pb is any TensorFlow graph's)
+_PRESET_VERSIONS = (
+    ("keras_hub_version", "keras-hub"),
+    ("keras_nlp_version", "keras-nlp"),
+    ("keras_cv_version", "keras-cv"),
+)
+"""The keys of a preset's metadata.json naming the library that saved it (keras-hub, or its predecessors)."""
+_PRESET_OLD_CALLS = {
+    "keras-nlp": (
+        " (keras-hub reads keras-nlp presets; with keras-nlp itself, "
+        'keras_nlp.models.<Class>.from_preset("{saved_to}"))'
+    ),
+    "keras-cv": ' (where keras-hub has the model; else keras_cv.models.<Class>.from_preset("{saved_to}"))',
+}
 _NOT_VARIABLES = (
     "are set on layers as torch parameters or buffers, not Keras variables (make them with self.add_weight, or hold "
     "them in a torch module, which Keras wraps in a TorchModuleWrapper)"
@@ -200,10 +215,12 @@ def _exceeds(array: np.ndarray[Any, Any], narrow: np.dtype[Any]) -> bool:
     return bool(finite.size and finite.max() > np.finfo(narrow).max)
 
 
-def _layers(walked: list[tuple[str, keras.Layer, dict[str, Any]]], *, arrays: bool) -> list[LayerTensors[Any]]:
+def _layers(
+    walked: list[tuple[str, keras.Layer, dict[str, Any]]], *, arrays: bool, held: Collection[str] = ()
+) -> list[LayerTensors[Any]]:
     """Each layer of ``walked`` (:func:`layer_variables`' groups) holding variables: as arrays with LoRA updates
     merged (to save, as Keras' ``save_weights`` writes them), or the variables themselves without the LoRA factors
-    (to load into); see ``_lora``."""
+    but those of a quantized base that the file (its keys ``held``) holds (to load into); see ``_lora``."""
     found = []
     for path, layer, variables in walked:  # a tied variable in its owner's group only
         if not variables:
@@ -211,7 +228,8 @@ def _layers(walked: list[tuple[str, keras.Layer, dict[str, Any]]], *, arrays: bo
         if arrays:
             tensors = merge_lora(layer, {name: _saved(layer, name, v) for name, v in variables.items()})
         else:
-            factors = lora_names(layer, variables)
+            in_file = {name for name in variables if (f"{path}.{name}" if path else name) in held}
+            factors = lora_names(layer, variables, in_file)  # a factor's canonical key is its own name
             tensors = {name: v for name, v in variables.items() if name not in factors}
         found.append(LayerTensors(path, layer, tensors))
     return found
@@ -380,10 +398,12 @@ def _keras_format(model_id: str, download: DownloadOptions) -> str | None:
     metadata = locate_file(model_id, _KERAS_HUB_METADATA, download)
     held = "" if metadata is None else metadata.read_text(encoding="utf-8", errors="replace")
     saved_to = model_id if Path(model_id).is_dir() else f"hf://{model_id}"  # as Keras and keras-hub name it
-    if "keras_hub_version" in held:
+    preset = next((name for version, name in _PRESET_VERSIONS if f'"{version}"' in held), None)
+    if preset is not None:
         return (
-            "this is a keras-hub preset, not a hubmixin checkpoint: load it with "
+            f"this is a {preset} preset, not a hubmixin checkpoint: load it with "
             f'keras_hub.models.<Class>.from_preset("{saved_to}")'
+            + _PRESET_OLD_CALLS.get(preset, "").format(saved_to=saved_to)
         )
     if locate_file(model_id, _KERAS_FILE, download) is not None:
         return (
@@ -495,6 +515,16 @@ class KerasHubMixinBase(ModelHubMixin):
             )
         else:
             _warn_unbuilt(_as_layer(self))
+        adapted = unsaved_state(_as_layer(self))
+        if adapted:
+            warn_user(
+                f"{type(self).__qualname__}: layers {', '.join(adapted)} hold state set by adapt() (or "
+                "set_vocabulary) that is no Keras variable: it is not saved, and from_pretrained builds them from "
+                "the model's __init__ arguments only, without it. Give it as an __init__ argument "
+                "(StringLookup(vocabulary=...), Discretization(bin_boundaries=...)), or save the model with Keras' "
+                "own model.save('model.keras')",
+                UserWarning,
+            )
         save_canonical(
             layers,
             LAYOUTS,
@@ -568,7 +598,7 @@ class KerasHubMixinBase(ModelHubMixin):
                 if strict:
                     raise WeightsKeyError(checkpoint.description, missing=unreached, detail=detail)
                 logger.warning("%s, not loaded: %s", detail, format_names(unreached))
-            layers = _layers(layer_variables(layer)[0], arrays=False)
+            layers = _layers(layer_variables(layer)[0], arrays=False, held=checkpoint.infos)
             variables = {group.path: group.tensors for group in layers}
             ours = model_settings((group.path, group.layer) for group in layers)
             warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description, checkpoint.infos)
@@ -582,8 +612,10 @@ class KerasHubMixinBase(ModelHubMixin):
                         assign(variables[group.path][name], _value(tensor))
             initialize_rest(layer)
             for group in layers:
-                reset_lora(group.layer, own_variables(group.layer))
+                reset_lora(group.layer, own_variables(group.layer), group.tensors)
             run_own_loaders(layer)
+            if not unbuilt and not builders:  # (a symbolic call would build those)
+                check_consistent(layer, checkpoint.infos, checkpoint.description)
         for warning in unbuilt_warnings(model, unbuilt, checkpoint.description, checkpoint.infos):
             logger.warning("%s: %s", cls.__qualname__, warning)
         named = unbuilt_held_keys(unbuilt, checkpoint.infos).union(*builders.values())  # (not listed again as unused)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import huggingface_hub
 import pytest
@@ -99,3 +100,110 @@ def test_convert_names_the_file_and_a_dtype_hubmixin_does_not_store(
     assert f"{source}: cannot save tensor 'w': hubmixin does not store its dtype torch.float4_e2m1fn_x2" in error
     assert "safetensors cannot store" not in error  # (it does store F4)
     assert not (tmp_path / "out").exists()
+
+
+class TiedView(nn.Module, PyTorchModelHubMixin):
+    """``b`` views ``a`` and is held at two paths."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        a = nn.Parameter(torch.zeros(6))
+        self.a = a
+        self.b = nn.Parameter(a.data[1:3])
+        self.b2 = self.b
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_view_held_at_two_paths_stays_one_parameter(tmp_path: Path, strict: bool) -> None:
+    model = TiedView()
+    with torch.no_grad():
+        model.a.copy_(torch.arange(6.0))
+    model.save_pretrained(tmp_path)
+    loaded = TiedView.from_pretrained(tmp_path, strict=strict)
+    assert loaded.b is loaded.b2 and len(list(loaded.parameters())) == 2  # as torch's load_state_dict keeps them
+    assert torch.equal(loaded.b2, model.b) and loaded.b2.untyped_storage().data_ptr() == loaded.a.data_ptr()
+
+
+def test_a_data_tied_head_held_at_two_paths_stays_one_parameter_from_a_bin(tmp_path: Path) -> None:
+    class Tied(nn.Module, PyTorchModelHubMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(5, 3)
+            self.head = nn.Linear(3, 5, bias=False)
+            self.head.weight.data = self.emb.weight.data
+            self.head2 = nn.Linear(3, 5, bias=False)
+            self.head2.weight = self.head.weight
+
+    model = Tied()
+    model.save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
+    loaded = Tied.from_pretrained(tmp_path)
+    assert loaded.head.weight is loaded.head2.weight
+    assert torch.equal(loaded.head2.weight, model.emb.weight)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_views_load_onto_the_meta_device(tmp_path: Path, strict: bool) -> None:
+    Ours().save_pretrained(tmp_path)
+    loaded = Ours.from_pretrained(tmp_path, map_location="meta", strict=strict)  # was aten::equal on Meta
+    assert loaded.a.is_meta and loaded.b.is_meta and loaded.b.shape == (2,)
+
+
+class ViewOfView(nn.Module):
+    """A view of a view: ``c`` is part of ``b``, a row of ``a``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        a = nn.Parameter(torch.zeros(2, 6))
+        self.a = a
+        self.b = nn.Parameter(a.data[1])  # through __init__'s own name for a
+        self.c = nn.Parameter(self.b.data[2:4])  # through the registered b
+
+
+class ViewOfRegistered(nn.Module):
+    """Views of ``a`` through __init__'s own name and through the registered Parameter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        a = nn.Parameter(torch.zeros(12))
+        self.a = a
+        self.b = nn.Parameter(a.data[2:])
+        self.c = nn.Parameter(self.a.data[4:6])
+
+
+def _with(body: type[nn.Module], mixin: type) -> type[nn.Module]:
+    return type(f"{body.__name__}{mixin.__module__.split('.')[0]}", (body, mixin), {})
+
+
+@pytest.mark.parametrize("body", [ViewOfView, ViewOfRegistered])
+@pytest.mark.parametrize("mixin", [PyTorchModelHubMixin, huggingface_hub.PyTorchModelHubMixin])
+@pytest.mark.parametrize("strict", [False, True])
+def test_views_of_registered_parameters_and_of_views_load_as_views(
+    tmp_path: Path, body: type[nn.Module], mixin: type, strict: bool
+) -> None:
+    model: Any = _with(body, mixin)()
+    with torch.no_grad():
+        model.a.copy_(torch.arange(12.0).view(model.a.shape) + 1)
+    model.save_pretrained(tmp_path)
+    loaded: Any = _with(body, PyTorchModelHubMixin).from_pretrained(tmp_path, strict=strict)
+    for name in ("a", "b", "c"):  # c loaded as zeros from huggingface_hub's file
+        assert torch.equal(getattr(loaded, name), getattr(model, name)), name
+        assert getattr(loaded, name).untyped_storage().data_ptr() == loaded.a.data_ptr(), name
+
+
+def test_views_converted_by_dtype_get_memory_of_their_own(tmp_path: Path) -> None:
+    class Expanded(nn.Module, PyTorchModelHubMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            a = nn.Parameter(torch.zeros(6))
+            self.a = a
+            self.b = nn.Parameter(a.data[1:3])
+            self.e = nn.Parameter(a.data[:1].expand(3))
+
+    Expanded().save_pretrained(tmp_path)
+    loaded = Expanded.from_pretrained(tmp_path, dtype=torch.float16)
+    reference = Expanded().to(torch.float16)  # torch's Module.to: memory of its own
+    assert reference.b.untyped_storage().data_ptr() != reference.a.untyped_storage().data_ptr()
+    assert loaded.b.untyped_storage().data_ptr() != loaded.a.untyped_storage().data_ptr()
+    assert loaded.e.stride() != (0,)

@@ -148,6 +148,9 @@ class _Memo:
         self.on_kept_memory: list[_Moved] = []
         """Those let go of whose memory a tensor still held kept (a flat tensor ``__init__`` keeps, which the real
         one viewed): :func:`_keep_what_init_made` puts the meta copy there if it is still held then."""
+        self.rehomed: dict[int, tuple[torch.UntypedStorage, int, torch.UntypedStorage]] = {}
+        """By meta storage a meta copy left for a shared one (:func:`_share_meta_memory`): that storage (held), the
+        byte offset the copy took in the shared one, and the shared one."""
         self._held = 0
         self._limit = _HELD_BYTES
 
@@ -181,7 +184,7 @@ class _Memo:
                 m.memory = None
                 self.by_real[id(m.real)] = m
                 kept.append((m, m.real))
-        _share_meta_memory([*self.on_kept_memory, *let_go])
+        self.rehomed.update(_share_meta_memory([*self.on_kept_memory, *let_go]))
         self.on_kept_memory = self._on_kept_memory()  # (a local of an __init__ that has returned: freed now)
         for m in let_go:
             if m.memory is not None and m.memory.shared():
@@ -203,13 +206,15 @@ class _Memo:
 
     def clear(self) -> None:
         self.by_real, self.by_meta, self.on_kept_memory, self._held = {}, {}, [], 0
+        self.rehomed = {}
 
 
-def _share_meta_memory(let_go: list[_Moved]) -> None:
+def _share_meta_memory(let_go: list[_Moved]) -> dict[int, tuple[torch.UntypedStorage, int, torch.UntypedStorage]]:
     """Give the meta copies of Parameters let go of that lay on one memory nothing else holds one meta memory, each
     where its real one lay (``self.b = nn.Parameter(a.data[:2])``): loading then sees ``b`` views ``a`` and makes
     it a view of the loaded ``a`` again, as torch's ``load_state_dict`` leaves it (a file recording ``b`` as ``a``
-    loads it so too)."""
+    loads it so too). Returns what :attr:`_Memo.rehomed` keeps, for the views taken of a meta copy moved so."""
+    rehomed = {}
     by_memory: dict[int, list[_Moved]] = {}
     for moved in let_go:
         if moved.memory is not None and moved.memory.storage.device.type != "meta":
@@ -222,7 +227,10 @@ def _share_meta_memory(let_go: list[_Moved]) -> None:
         meta = torch.empty(real.storage.nbytes(), dtype=torch.uint8, device="meta").untyped_storage()
         for moved in group:
             assert moved.memory is not None
+            old = moved.meta.untyped_storage()
+            rehomed[old._cdata] = (old, moved.memory.offset * moved.meta.element_size(), meta)
             _put_on(moved.meta, _Memory(meta, moved.memory.offset, moved.memory.stride))
+    return rehomed
 
 
 class _ChangedAfterRegistering(Exception):
@@ -394,6 +402,13 @@ def _keep_what_init_made(module: object, memo: _Memo) -> None:
     for moved, real in memo.settle():
         _State.of(moved.meta).apply(real, since=moved.requires_grad)
         real_of[id(moved.meta)] = real
+    if memo.rehomed and isinstance(module, torch.nn.Module):  # views __init__ took of a re-homed meta copy
+        for param in list(torch.nn.Module.parameters(module)):
+            found = memo.rehomed.get(param.untyped_storage()._cdata) if param.is_meta else None
+            if found is not None:
+                _, shift, meta = found
+                offset = param.storage_offset() + shift // param.element_size()
+                _put_on(param, _Memory(meta, offset, tuple(param.stride())))
     own_memory = _module_memory(module) if memo.on_kept_memory else set()
     put_on = set()
     for moved in memo.on_kept_memory:  # (settle kept only those whose memory is still held elsewhere)

@@ -330,19 +330,20 @@ def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.devi
         elif device.type == "cpu" and tensor.data_ptr() % ALIGNMENT:
             _set_tensor(module, name, tensor.detach().clone())
     final = named_tensors(module)
-    for name in sorted(expected.aliases):
-        _set_tensor(module, name, final[expected.source_of[name]])
     for name, kept in expected.shared.items():  # a tensor of its own again, on the kept one's memory
         _set_tensor(module, name, final[expected.source_of.get(kept, kept)].detach())
     for name, kept in expected.views.items():  # (one built for real views the kept one's memory already)
         source = expected.source_of.get(kept, kept)
         if final[name].is_meta and final[source].stride() == expected.named[source].stride():
             _set_tensor(module, name, _view_of(final[source], expected.named[name], expected.named[source]))
-    for name, kept in expected.held_views.items():
-        if final[kept].stride() == expected.named[kept].stride():
+    for name, kept in expected.held_views.items():  # (converted by dtype=: memory of its own, as after Module.to)
+        if final[kept].stride() == expected.named[kept].stride() and final[name].dtype == expected.named[name].dtype:
             view = _view_of(final[kept], expected.named[name], expected.named[kept])
-            if _same_bits(view, final[name]):
+            if view.is_meta or _same_bits(view, final[name]):
                 _set_tensor(module, name, view)
+    final = named_tensors(module)
+    for name in sorted(expected.aliases):
+        _set_tensor(module, name, final[expected.source_of[name]])
     _keep_parameter_objects(module, expected.named)
 
 

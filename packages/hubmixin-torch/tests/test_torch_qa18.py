@@ -172,7 +172,7 @@ class ViewOfRegistered(nn.Module):
         self.c = nn.Parameter(self.a.data[4:6])
 
 
-def _with(body: type[nn.Module], mixin: type) -> type[nn.Module]:
+def _with(body: type[nn.Module], mixin: type) -> Any:  # (a class made here: mypy cannot see its mixin)
     return type(f"{body.__name__}{mixin.__module__.split('.')[0]}", (body, mixin), {})
 
 
@@ -182,11 +182,11 @@ def _with(body: type[nn.Module], mixin: type) -> type[nn.Module]:
 def test_views_of_registered_parameters_and_of_views_load_as_views(
     tmp_path: Path, body: type[nn.Module], mixin: type, strict: bool
 ) -> None:
-    model: Any = _with(body, mixin)()
+    model = _with(body, mixin)()
     with torch.no_grad():
         model.a.copy_(torch.arange(12.0).view(model.a.shape) + 1)
     model.save_pretrained(tmp_path)
-    loaded: Any = _with(body, PyTorchModelHubMixin).from_pretrained(tmp_path, strict=strict)
+    loaded = _with(body, PyTorchModelHubMixin).from_pretrained(tmp_path, strict=strict)
     for name in ("a", "b", "c"):  # c loaded as zeros from huggingface_hub's file
         assert torch.equal(getattr(loaded, name), getattr(model, name)), name
         assert getattr(loaded, name).untyped_storage().data_ptr() == loaded.a.data_ptr(), name

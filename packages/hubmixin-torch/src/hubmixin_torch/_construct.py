@@ -403,12 +403,12 @@ def _keep_what_init_made(module: object, memo: _Memo) -> None:
         _State.of(moved.meta).apply(real, since=moved.requires_grad)
         real_of[id(moved.meta)] = real
     if memo.rehomed and isinstance(module, torch.nn.Module):  # views __init__ took of a re-homed meta copy
-        for param in list(torch.nn.Module.parameters(module)):
-            found = memo.rehomed.get(param.untyped_storage()._cdata) if param.is_meta else None
+        for view in list(torch.nn.Module.parameters(module)):
+            found = memo.rehomed.get(view.untyped_storage()._cdata) if view.is_meta else None
             if found is not None:
                 _, shift, meta = found
-                offset = param.storage_offset() + shift // param.element_size()
-                _put_on(param, _Memory(meta, offset, tuple(param.stride())))
+                offset = int(view.storage_offset()) + shift // view.element_size()
+                _put_on(view, _Memory(meta, offset, tuple(view.stride())))
     own_memory = _module_memory(module) if memo.on_kept_memory else set()
     put_on = set()
     for moved in memo.on_kept_memory:  # (settle kept only those whose memory is still held elsewhere)

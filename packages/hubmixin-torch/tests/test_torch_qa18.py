@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from hubmixin_core.cli import main
+from hubmixin_core.errors import WeightsKeyError
 from hubmixin_torch import PyTorchModelHubMixin
 
 
@@ -56,12 +58,36 @@ def test_a_parameter_on_part_of_another_loads_as_its_view(tmp_path: Path, writer
     assert torch.equal(loaded.b, loaded.a[1:3])
 
 
-def test_a_file_whose_view_holds_other_values_loads_each_as_stored(tmp_path: Path) -> None:
+def test_a_file_whose_view_holds_other_values_loads_as_tied_weights_do(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     Ours().save_pretrained(tmp_path)
     a, b = torch.arange(4.0), torch.tensor([7.0, 8.0])  # b is not a[1:3]: written by something else
     save_file({"a": a, "b": b}, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
-    loaded = Ours.from_pretrained(tmp_path, strict=True)
-    assert torch.equal(loaded.a, a) and torch.equal(loaded.b, b)
+    with pytest.raises(WeightsKeyError, match=r"'b' views 'a' in the model, but the file holds them with other"):
+        Ours.from_pretrained(tmp_path, strict=True)
+    with caplog.at_level(logging.WARNING, logger="hubmixin_torch"):
+        loaded = Ours.from_pretrained(tmp_path)
+    assert torch.equal(loaded.a, a) and _views(loaded) and torch.equal(loaded.b, a[1:3])  # the covering one's
+    assert "'a' is loaded, 'b' not" in caplog.text
+
+
+def test_a_model_tied_by_data_refuses_a_file_holding_other_values(tmp_path: Path) -> None:
+    class LM(nn.Module, PyTorchModelHubMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(5, 3)
+            self.head = nn.Linear(3, 5, bias=False)
+            self.head.weight.data = self.emb.weight.data
+
+    LM().save_pretrained(tmp_path)
+    tensors = {"emb.weight": torch.ones(5, 3), "head.weight": torch.full((5, 3), 2.0)}  # saved before tying
+    save_file(tensors, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(RuntimeError, match=r"'head.weight' views 'emb.weight' in the model"):  # was loaded untied
+        LM.from_pretrained(tmp_path, strict=True)
+    loaded = LM.from_pretrained(tmp_path)
+    assert loaded.head.weight.data_ptr() == loaded.emb.weight.data_ptr()
+    assert torch.equal(loaded.head.weight, tensors["emb.weight"])
 
 
 def test_parameters_on_halves_of_a_dropped_tensor_load_their_values(tmp_path: Path) -> None:

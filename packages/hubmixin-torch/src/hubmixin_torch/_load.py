@@ -42,6 +42,7 @@ __all__ = [
     "named_tensors",
     "place",
     "check_ties_held",
+    "check_views_held",
 ]
 
 logger = logging.getLogger("hubmixin_torch")
@@ -137,8 +138,8 @@ class ExpectedTensors:
     ``Parameter(a.data[:2])``): each is a view of the loaded one again."""
     held_views: dict[str, str]
     """Tensors the module holds as views of another (``Parameter(a.data[:2])``) that the file holds apart, with no
-    record (hubmixin's own save): each is a view of the loaded one again where the file's values are the ones it
-    views, as torch's ``load_state_dict`` leaves it."""
+    record (hubmixin's own save): each is a view of the loaded one again, as torch's ``load_state_dict`` leaves it
+    (:func:`check_views_held` names those stored with other values)."""
     counters: set[str]
     """Batch norms' step counters: as torch's own load_state_dict does for a state dict without version metadata
     (safetensors never has it), one may be absent, and keeps its ``__init__`` value."""
@@ -338,21 +339,11 @@ def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.devi
             _set_tensor(module, name, _view_of(final[source], expected.named[name], expected.named[source]))
     for name, kept in expected.held_views.items():  # (converted by dtype=: memory of its own, as after Module.to)
         if final[kept].stride() == expected.named[kept].stride() and final[name].dtype == expected.named[name].dtype:
-            view = _view_of(final[kept], expected.named[name], expected.named[kept])
-            if view.is_meta or _same_bits(view, final[name]):
-                _set_tensor(module, name, view)
+            _set_tensor(module, name, _view_of(final[kept], expected.named[name], expected.named[kept]))
     final = named_tensors(module)
     for name in sorted(expected.aliases):
         _set_tensor(module, name, final[expected.source_of[name]])
     _keep_parameter_objects(module, expected.named)
-
-
-def _same_bits(first: torch.Tensor, second: torch.Tensor) -> bool:
-    """Whether two tensors hold the same bits (NaNs alike)."""
-    if first.shape != second.shape or first.dtype != second.dtype or first.device != second.device:
-        return False
-    as_bytes = [t.detach().reshape(-1).contiguous().view(torch.uint8) for t in (first, second)]
-    return bool(torch.equal(*as_bytes))
 
 
 def _uninitialized(tensor: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -473,6 +464,7 @@ def load_checkpoint(
     extra = [n for n in expected.extra if n in found]
     loaded = read_tensors(checkpoint, list(dict.fromkeys([*sources, *extra, *expected.copied.values()])), device)
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
+    check_views_held(checkpoint, expected, strict, owner)
     state: dict[str, torch.Tensor] = {}
     for name, kept in expected.copied.items():
         before = expected.state[name]
@@ -626,6 +618,44 @@ def _transplant(original: torch.nn.Parameter, loaded: torch.nn.Parameter) -> boo
     if accumulate_hooks is not None:
         kept._post_accumulate_grad_hooks = accumulate_hooks
     return swapped
+
+
+def check_views_held(checkpoint: Checkpoint, expected: ExpectedTensors, strict: bool, owner: str) -> None:
+    """Views the model holds (:attr:`ExpectedTensors.held_views`: ``Parameter(a.data[:2])``, a tie by
+    ``head.weight.data = emb.weight.data``) that the checkpoint stores apart with other values than the covering
+    tensor's: as for ties, only the covering tensor's values can load, and the view shows them. Logged, or with
+    ``strict`` a :class:`WeightsKeyError` naming the views as unexpected."""
+    pairs = {n: k for n, k in expected.held_views.items() if n in checkpoint.infos and k in checkpoint.infos}
+    if not pairs:
+        return
+    tensors = read_tensors(checkpoint, sorted({*pairs, *pairs.values()}), torch.device("cpu"))
+    differ: dict[str, list[str]] = {}
+    for name, kept in pairs.items():
+        stored, whole, before = tensors[name], tensors[kept], expected.named[kept]
+        if stored.is_meta or whole.is_meta or stored.dtype != whole.dtype or whole.shape != before.shape:
+            continue  # (a pytorch_model.bin read for map_location="meta": no values; other shapes: named elsewhere)
+        if whole.stride() != before.stride():
+            whole = torch.empty_strided(before.shape, before.stride(), dtype=whole.dtype).copy_(whole)
+        view = _view_of(whole, expected.named[name], before)
+        if view.shape != stored.shape or not torch.equal(_bytes(view), _bytes(stored)):
+            differ.setdefault(kept, []).append(name)
+    for kept, names in differ.items():
+        held = f"{owner}: {format_names(names)} {'views' if len(names) == 1 else 'view'} {kept!r} in the model, but"
+        if strict:
+            detail = f"{held} the file holds them with other values: only those of {kept!r} can load"
+            raise WeightsKeyError(checkpoint.description, unexpected=names, detail=detail)
+        logger.warning(
+            "%s %s holds them with other values: %r is loaded, %s not",
+            held,
+            checkpoint.description,
+            kept,
+            format_names(names),
+        )
+
+
+def _bytes(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor``'s values as bytes, in row-major order (NaNs compare alike)."""
+    return tensor.detach().contiguous().reshape(-1).view(torch.uint8)
 
 
 def check_ties_held(

@@ -112,3 +112,14 @@ def test_a_data_folder_that_is_a_file_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
         f"hubmixin hub serve: error: cannot use data folder {blocker}: it is a file, not a folder"
     ]
+
+
+def test_the_data_folder_error_is_public(tmp_path: Path) -> None:
+    from hubmixin_core import testing
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(testing.DataFolderError) as caught:
+        LocalHub(blocker).start()
+    assert "DataFolderError" in testing.__all__
+    assert isinstance(caught.value, NotADirectoryError | HubMixinOSError) and caught.value.filename == str(blocker)

@@ -162,3 +162,24 @@ def test_reshape_still_resolves_minus_one_and_zero_sizes() -> None:
     assert reshape(_info((2, 3, 4)), (6, -1)) == _info((6, 4))
     assert reshape(_info((0, 4)), (2, 0)) == _info((2, 0))
     assert reshape(np.zeros((0, 4), np.float32), (4, 0)).shape == (4, 0)
+
+
+class StrictReadAdapter(FoldedBiasAdapter):
+    """Reads ``weight`` whatever it is given, as adapters written for complete checkpoints do."""
+
+    def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
+        out = {"kernel": tensors["weight"]}
+        if "bias_ih" in tensors and "bias_hh" in tensors:
+            out["bias"] = add(tensors["bias_ih"], tensors["bias_hh"])
+        return out
+
+
+def test_an_adapter_raising_on_a_probed_subset_does_not_fail_the_load(tmp_path: Path) -> None:
+    registry = LayoutRegistry("qa18-strict-read")
+    registry.register(Cell, StrictReadAdapter())
+    _write(tmp_path, **{"rnn.weight": np.ones((3, 2), np.float32), "rnn.bias_ih": np.ones(3, np.float32)})
+    load = load_canonical(_cell_layers(), open_checkpoint(tmp_path), registry, strict=False)
+    assert load.report.missing == ["rnn.bias_hh"]
+    assert load.report.unexpected == ["rnn.bias_ih"]  # (weight, which it cannot build without, is used)
+    ((_, arrays),) = list(load)
+    assert set(arrays) == {"kernel"}

@@ -4,6 +4,8 @@ is refused before anything is read; an override forwarding to ``super()`` still 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -13,6 +15,7 @@ import torch
 from huggingface_hub import hf_hub_download
 from torch import nn
 
+from hubmixin_core import ConfigEncodingWarning, ConfigError
 from hubmixin_core.errors import HubMixinTypeError
 from hubmixin_core.testing import LocalHub
 from hubmixin_core.testing.xet import xet_available
@@ -95,3 +98,80 @@ def test_forwarding_override_loads_from_the_endpoint(tmp_path: Path) -> None:
         net.push_to_hub("localuser/net", endpoint=other.endpoint, token=other.token)
         loaded = Forwards.from_pretrained("localuser/net", endpoint=other.endpoint, token=other.token, max_workers=2)
     assert torch.equal(loaded.linear.weight, net.linear.weight)
+
+
+def _logged(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+class NoGrad(Forwards):
+    @classmethod
+    @torch.no_grad()
+    def _from_pretrained(cls, **kwargs: Any) -> Self:
+        return super()._from_pretrained(**kwargs)
+
+
+class Logged(Forwards):
+    @classmethod
+    @_logged
+    def _from_pretrained(cls, **kwargs: Any) -> Self:
+        return super()._from_pretrained(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [NoGrad, Logged])
+def test_a_decorated_forwarding_override_gets_the_endpoint(cls: type[Forwards], tmp_path: Path) -> None:
+    net = HubStyle(dim=3)
+    net.save_pretrained(tmp_path)
+    loaded = cls.from_pretrained(tmp_path, endpoint="http://127.0.0.1:9", max_workers=2)
+    assert torch.equal(loaded.linear.weight, net.linear.weight)
+
+
+_GENERATED = """
+class Generated(torch.nn.Module, PyTorchModelHubMixin):
+    def __init__(self, dim: int = 3) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(dim, dim)
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id, revision, cache_dir, force_download, local_files_only, token, **kwargs):
+        return super()._from_pretrained(model_id=model_id, revision=revision, cache_dir=cache_dir,
+            force_download=force_download, local_files_only=local_files_only, token=token, **kwargs)
+"""
+
+
+def test_a_forwarding_override_without_source_gets_the_endpoint(tmp_path: Path) -> None:
+    namespace: dict[str, Any] = {"torch": torch, "PyTorchModelHubMixin": PyTorchModelHubMixin, "__name__": "generated"}
+    exec(compile(_GENERATED, "<generated>", "exec"), namespace)  # noqa: S102  (no source for inspect to read)
+    generated = namespace["Generated"]
+    net = generated(dim=2)
+    net.save_pretrained(tmp_path)
+    loaded = generated.from_pretrained(tmp_path, endpoint="http://127.0.0.1:9", max_workers=2)
+    assert torch.equal(loaded.linear.weight, net.linear.weight)
+
+
+class Opaque:
+    """A value JSON cannot hold."""
+
+
+class NamedLikeOptions(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, dim: int = 2, map_location: object = None, dtype: object = None) -> None:
+        super().__init__()
+        self.linear = nn.Linear(dim, dim)
+        self.where, self.kind = map_location, dtype
+
+
+@pytest.mark.parametrize("name", ["map_location", "dtype"])
+def test_an_unsaved_argument_named_like_a_load_option_is_asked_for_in_model_kwargs(name: str, tmp_path: Path) -> None:
+    value = Opaque()
+    with pytest.warns(ConfigEncodingWarning):
+        NamedLikeOptions(**{name: value}).save_pretrained(tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError) as caught:
+        NamedLikeOptions.from_pretrained(tmp_path)
+    assert f"NamedLikeOptions.from_pretrained(..., model_kwargs={{{name!r}: ...}})" in str(caught.value)
+    assert f"{name}=..." not in str(caught.value)  # (that is the loader's option: config.json would be asked again)
+    loaded = NamedLikeOptions.from_pretrained(tmp_path, model_kwargs={name: value})
+    assert value in (loaded.where, loaded.kind)

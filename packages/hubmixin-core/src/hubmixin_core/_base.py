@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack, cast
 
 from huggingface_hub import CommitInfo, ModelCard
+from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from huggingface_hub.hub_mixin import MixinInfo
 
@@ -76,6 +77,7 @@ from hubmixin_core._forwarding import (
     forwards_whole,
     keywords_read,
     kwargs_only_passed_on,
+    mentions,
     passes_on_whole,
     super_call,
     supplied_arguments,
@@ -1041,7 +1043,13 @@ class ModelHubMixinBase(HfMixinHelpers):
         if defer:
             return {name: kind for name, kind in needed.items() if name not in model_kwargs}
         check_unsaved(
-            cls.__qualname__, needed, model_kwargs, runtime, cls._hub_mixin_runtime_option, cls._hub_coded_type_names()
+            cls.__qualname__,
+            needed,
+            model_kwargs,
+            runtime,
+            cls._hub_mixin_runtime_option,
+            cls._hub_coded_type_names(),
+            cls._hub_extra_defaults,
         )
         return {}
 
@@ -1086,7 +1094,9 @@ class ModelHubMixinBase(HfMixinHelpers):
         if any(name.startswith("*") for name in given):  # (named by the base's parameters they reach)
             given.update(cls._hub_varargs_names())
         runtime, coded = cls._hub_runtime_type_names(), cls._hub_coded_type_names()
-        check_unsaved(cls.__qualname__, needed, given, runtime, cls._hub_mixin_runtime_option, coded)
+        check_unsaved(
+            cls.__qualname__, needed, given, runtime, cls._hub_mixin_runtime_option, coded, cls._hub_extra_defaults
+        )
 
     @classmethod
     def _hub_check_failed_build(
@@ -1181,9 +1191,9 @@ class ModelHubMixinBase(HfMixinHelpers):
 
         The download options go as one ``download`` argument if it declares one, else as huggingface_hub's
         keywords (``endpoint`` and ``max_workers`` if named or, through its ``**kwargs``, if not at their default and
-        forwarded to a loader taking them; ``proxies`` and ``resume_download``, as ``None``, only if named, as older
-        huggingface_hub releases passed them); then the framework's load extras it names, or, through its
-        ``**kwargs``, those not at their default.
+        a loader takes them, see :func:`_loader_takes`; ``proxies`` and ``resume_download``, as ``None``, only if
+        named, as older huggingface_hub releases passed them); then the framework's load extras it names, or,
+        through its ``**kwargs``, those not at their default.
         """
         parameters = inspect.signature(cls._from_pretrained).parameters
         options = _options_parameter(parameters)
@@ -1195,9 +1205,12 @@ class ModelHubMixinBase(HfMixinHelpers):
             call.update({k: v for k, v in LEGACY_DOWNLOAD_KEYWORDS.items() if _named(parameters, k)})
             defaults = {p.name: p.value for p in DOWNLOAD_PARAMS}
             # huggingface_hub's contract has no endpoint nor max_workers: where they reach no loader applying them,
-            # max_workers (a speed setting) is left out, not handed to __init__; endpoint is refused (below).
-            shared = {k: v for k, v in shared.items() if _loader_takes(cls, k)}
-            cls._hub_refuse_unrouted_endpoint(parameters, download, defaults["endpoint"])
+            # max_workers (a speed setting) is left out, not handed to __init__; endpoint is refused (below) unless
+            # it is the default Hub. Where a loader's source cannot be read, endpoint goes on as it always did.
+            takes = {k: _loader_takes(cls, k) for k in shared}
+            shared = {k: v for k, v in shared.items() if takes[k] or (takes[k] is None and k == "endpoint")}
+            if takes.get("endpoint", True) is False:
+                cls._hub_refuse_unrouted_endpoint(parameters, download)
             call.update(_supported(cls._from_pretrained, shared, defaults, forward=True))
         cls._hub_refuse_stranded_extras(parameters, load_kwargs)
         call.update(_supported(cls._from_pretrained, load_kwargs, cls._hub_extra_defaults, forward=True))
@@ -1205,16 +1218,17 @@ class ModelHubMixinBase(HfMixinHelpers):
 
     @classmethod
     def _hub_refuse_unrouted_endpoint(
-        cls, parameters: Mapping[str, inspect.Parameter], download: DownloadOptions, default: Any
+        cls, parameters: Mapping[str, inspect.Parameter], download: DownloadOptions
     ) -> None:
-        """Refuse an ``endpoint`` that ``_from_pretrained``, written to huggingface_hub's contract (which has none),
-        would not apply: ``config.json`` would come from that Hub, and the files it downloads itself from the
-        default one, with the token meant for the other.
+        """Refuse an ``endpoint`` other than the default Hub (``HF_ENDPOINT``, or ``https://huggingface.co``) that
+        ``_from_pretrained``, written to huggingface_hub's contract (which has none), does not apply: ``config.json``
+        would come from that Hub, and the files it downloads itself from the default one, with the token meant for
+        the other.
 
         Raises:
             HubMixinTypeError: before anything is read, naming the override and what to change.
         """
-        if same_value(download.endpoint, default) or _loader_takes(cls, "endpoint"):
+        if download.endpoint is None or download.endpoint.rstrip("/") == hf_constants.ENDPOINT.rstrip("/"):
             return
         owner = cls._from_pretrained.__qualname__
         var_keyword = next((n for n, p in parameters.items() if p.kind is p.VAR_KEYWORD), None)
@@ -1543,10 +1557,11 @@ class ModelHubMixinBase(HfMixinHelpers):
 
         Either may name ``config`` to receive the loaded configuration, and the framework's load extras; the
         second receives, through its ``**model_kwargs``, the load extras and download options it does not name
-        whose value is not their default (``endpoint`` and ``max_workers`` only where it passes them whole to a
-        ``super()._from_pretrained`` taking them: else ``max_workers`` is left out, and ``endpoint`` refused, its own
-        downloads going to the default Hub). Each framework's base ``_from_pretrained`` takes both signatures, so
-        an override written for huggingface_hub may forward everything to ``super()._from_pretrained``.
+        whose value is not their default (``endpoint`` and ``max_workers`` only where its source reads them, or it
+        passes them whole to a ``super()._from_pretrained`` taking them: else ``max_workers`` is left out, and an
+        ``endpoint`` other than the default Hub refused, its own downloads going to the default Hub). Each
+        framework's base ``_from_pretrained`` takes both signatures, so an override written for huggingface_hub may
+        forward everything to ``super()._from_pretrained``.
         """
         raise NotImplementedError(
             f"{cls.__qualname__} implements no _from_pretrained: subclass a framework's mixin (hubmixin_torch, "
@@ -1931,15 +1946,21 @@ def _loader_is_own(cls: type) -> bool:
     return owner is not None and not _builds_from_arguments(cls) and not owner.__module__.startswith("hubmixin_")
 
 
-def _loader_takes(cls: type, name: str) -> bool:
-    """Whether ``cls``'s ``_from_pretrained`` applies the download option ``name``: it names it or takes
-    ``download``, is a framework's or hubmixin's, or passes its ``**kwargs`` whole to a
-    ``super()._from_pretrained`` that applies it (read from its source)."""
+_HUBMIXIN_PACKAGES = frozenset({"hubmixin_core", "hubmixin_torch", "hubmixin_flax", "hubmixin_keras"})
+
+
+def _loader_takes(cls: type, name: str) -> bool | None:
+    """Whether ``cls``'s ``_from_pretrained`` applies the download option ``name``, read down its MRO: a loader
+    takes it if it names it or takes ``download``, is a framework's or hubmixin's, or its source (through
+    ``functools.wraps`` decorators) mentions it (it reads it from its ``**kwargs``, hubmixin's earlier contract);
+    one that passes its ``**kwargs`` whole to ``super()._from_pretrained`` leaves it to that one. ``None`` where a
+    loader's source cannot be read (``.pyc`` only, generated code)."""
     for klass in cls.__mro__:
         loader = vars(klass).get("_from_pretrained")
         if loader is None:
             continue
-        if vars(klass).get("_hub_builds_from_arguments", False) or klass.__module__.startswith("hubmixin_"):
+        package = klass.__module__.partition(".")[0]
+        if vars(klass).get("_hub_builds_from_arguments", False) or package in _HUBMIXIN_PACKAGES:
             return True
         function = getattr(loader, "__func__", loader)
         try:
@@ -1949,7 +1970,12 @@ def _loader_takes(cls: type, name: str) -> bool:
         if _named(parameters, name) or _options_parameter(parameters) is not None:
             return True
         var_keyword = next((n for n, p in parameters.items() if p.kind is p.VAR_KEYWORD), None)
-        if var_keyword is None or not forwards_whole(function, var_keyword):
+        if var_keyword is None:
+            return False
+        mentioned = mentions(function, name)
+        if mentioned is None or mentioned:
+            return mentioned
+        if not forwards_whole(function, var_keyword, through_wrappers=True):
             return False
     return False
 

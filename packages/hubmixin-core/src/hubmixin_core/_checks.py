@@ -140,10 +140,13 @@ def check_unsaved(
     runtime: Collection[str] = (),
     runtime_option: str | None = None,
     coded: Collection[str] = (),
+    options: Collection[str] = (),
 ) -> None:
     """Refuse to build a model without the ``__init__`` arguments its ``config.json`` says were not saved
     (``unsaved``: their type names; those in ``runtime`` belong to the run, as a JAX mesh does, and the loader's
     option ``runtime_option``, if any, gives them; those in ``coded`` have a coder now, which an older save lacked).
+    ``options`` are the framework's own ``from_pretrained`` options (``dtype``, ``map_location``): an argument so
+    named, like one named as a download option, is given in ``model_kwargs`` only.
 
     Raises:
         MissingArgumentError: names each missing argument, why it was not saved, and how to give it.
@@ -153,7 +156,7 @@ def check_unsaved(
         return
     lines = []
     for name, kind in missing.items():
-        call = _giving(owner, name)
+        call = _giving(owner, name, options)
         give = f"give it with {call}"
         if name.startswith("*"):  # values ``*args`` took: no keyword reaches it
             lines.append(_unsaved_varargs(owner, name[1:]))
@@ -195,12 +198,12 @@ _CONTAINERS = frozenset({"dict", "list", "tuple", "set", "frozenset"})
 """Type names config.json records for arguments JSON could hold but for a value inside them."""
 
 
-def _giving(owner: str, name: str) -> str:
+def _giving(owner: str, name: str, options: Collection[str] = ()) -> str:
     """How to give ``__init__`` argument ``name`` to ``owner.from_pretrained``: as a keyword (the form
     huggingface_hub takes) and in ``model_kwargs`` (which type checkers take, and which alone reaches an argument
-    named like a download option)."""
+    named like one of ``from_pretrained``'s options: a download option, or one of the framework's ``options``)."""
     kwargs = f"model_kwargs={{{name!r}: ...}}"
-    if not name.isidentifier() or keyword.iskeyword(name) or name in _LOADER_NAMES:
+    if not name.isidentifier() or keyword.iskeyword(name) or name in _LOADER_NAMES or name in options:
         return f"{owner}.from_pretrained(..., {kwargs})"
     return f"{owner}.from_pretrained(..., {name}=...) (or {kwargs})"
 

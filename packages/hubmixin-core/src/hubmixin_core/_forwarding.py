@@ -21,6 +21,7 @@ __all__ = [
     "keywords_read",
     "literal",
     "kwargs_only_passed_on",
+    "mentions",
     "passes_on_whole",
     "super_call",
     "supplied_arguments",
@@ -188,12 +189,14 @@ def passes_on_whole(method: Callable[..., Any], name: str) -> bool:
     return found is not None and found.whole == name and not wrapper_changes_signature(method)
 
 
-def forwards_whole(method: Callable[..., Any], name: str) -> bool:
+def forwards_whole(method: Callable[..., Any], name: str, *, through_wrappers: bool = False) -> bool:
     """Whether ``method`` (a ``_from_pretrained``) uses its ``**name`` only to pass it on whole to its base's
     (``super()._from_pretrained(..., **model_kwargs)``, huggingface_hub's integration pattern): then each keyword
-    in it is one that loader takes. ``False`` where it reads it, or its source cannot be read."""
+    in it is one that loader takes. ``False`` where it reads it, or its source cannot be read, or (unless
+    ``through_wrappers``: a keyword's way through, not which keywords are taken) a decorator changes its
+    signature."""
     function = getattr(method, "__func__", method)  # (a classmethod's, bound anew at each access)
-    if wrapper_changes_signature(function):
+    if not through_wrappers and wrapper_changes_signature(function):
         return False
     try:
         return _read_forwards(function, name)
@@ -217,6 +220,31 @@ def _read_forwards(function: Callable[..., Any], name: str) -> bool:
     passed = [k for c in calls for k in c.keywords if k.arg is None and _is(k.value, name)]
     uses = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name]
     return bool(passed) and len(uses) == len(passed)
+
+
+def mentions(method: Callable[..., Any], name: str) -> bool | None:
+    """Whether the source of ``method`` (through ``functools.wraps`` decorators) mentions ``name``: as a variable,
+    attribute, keyword or string (``model_kwargs.pop("endpoint")``, ``endpoint=endpoint``). ``None`` where its
+    source cannot be read (``.pyc`` only, generated code)."""
+    function = getattr(method, "__func__", method)  # (a classmethod's, bound anew at each access)
+    try:
+        return _read_mentions(function, name)
+    except TypeError:  # not hashable (a mock's stand-in): nothing to read
+        return None
+
+
+@functools.cache
+def _read_mentions(function: Callable[..., Any], name: str) -> bool | None:
+    node = _function_node(function)
+    if node is None:
+        return None
+    return any(
+        (isinstance(n, ast.Name) and n.id == name)
+        or (isinstance(n, ast.Attribute) and n.attr == name)
+        or (isinstance(n, ast.keyword | ast.arg) and n.arg == name)
+        or (isinstance(n, ast.Constant) and n.value == name)
+        for n in ast.walk(node)
+    )
 
 
 @functools.cache

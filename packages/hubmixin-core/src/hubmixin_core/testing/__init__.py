@@ -12,6 +12,6 @@ from __future__ import annotations
 from hubmixin_core.testing._client_config import configure_client
 from hubmixin_core.testing._faults import ROUTES, Fault
 from hubmixin_core.testing._orgs import OrgRole
-from hubmixin_core.testing._server import LocalHub
+from hubmixin_core.testing._server import DataFolderError, LocalHub
 
-__all__ = ["ROUTES", "Fault", "LocalHub", "OrgRole", "configure_client"]
+__all__ = ["ROUTES", "DataFolderError", "Fault", "LocalHub", "OrgRole", "configure_client"]

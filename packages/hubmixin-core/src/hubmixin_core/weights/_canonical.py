@@ -343,7 +343,9 @@ def _unused_parts(
     not loaded, so they are reported unused beside the missing part, not silently dropped.
 
     Run on the headers: a key is a part of a framework tensor if the layer's adapter cannot make that tensor
-    without it (from the model's canonical tensors less that key).
+    without it (from the model's canonical tensors less that key; an adapter that raises there cannot make any).
+    A scan only: where the adapter raises on what the model or the checkpoint holds, nothing is reported, and the
+    load goes on as it would without it.
     """
     unused: list[str] = []
     for plan in planned:
@@ -352,11 +354,12 @@ def _unused_parts(
             continue
         full = {local: expected[key] for local, key in plan.keys.items()}
         everything = _made(registry, plan.group, full, full)
-        not_made = everything - _made(registry, plan.group, full, present)
-        if not not_made:
+        loaded = _made(registry, plan.group, full, present)
+        if everything is None or loaded is None or not (not_made := everything - loaded):
             continue
         for local in present:
-            needed_by = everything - _made(registry, plan.group, full, [name for name in full if name != local])
+            without = _made(registry, plan.group, full, [name for name in full if name != local])
+            needed_by = everything - (without or set())
             if needed_by and needed_by <= not_made:
                 unused.append(plan.keys[local])
     return unused
@@ -364,9 +367,13 @@ def _unused_parts(
 
 def _made(
     registry: LayoutRegistry, group: LayerTensors[TensorInfo], infos: Mapping[str, TensorInfo], names: Iterable[str]
-) -> set[str]:
-    """The framework tensors of ``group`` its adapter makes from the canonical tensors ``names`` (of ``infos``)."""
-    return set(registry.from_canonical(group, {name: infos[name] for name in names}))
+) -> set[str] | None:
+    """The framework tensors of ``group`` its adapter makes from the canonical tensors ``names`` (of ``infos``);
+    ``None`` where it raises (a user's adapter reading ``tensors["weight"]`` unconditionally)."""
+    try:
+        return set(registry.from_canonical(group, {name: infos[name] for name in names}))
+    except Exception:  # (any adapter's error: this is a diagnostic scan, never a reason for a load to fail)
+        return None
 
 
 def tied_names(checkpoint: Checkpoint, expected: Mapping[str, TensorInfo] | None = None) -> dict[str, str]:

@@ -53,7 +53,6 @@ from hubmixin_core.weights import (
 )
 from hubmixin_keras._adapted import unsaved_state
 from hubmixin_keras._built_as import build_metadata, recorded_builds
-from hubmixin_keras._consistency import check_consistent
 from hubmixin_keras._construct import (
     assign,
     builders_error,
@@ -614,8 +613,6 @@ class KerasHubMixinBase(ModelHubMixin):
             for group in layers:
                 reset_lora(group.layer, own_variables(group.layer), group.tensors)
             run_own_loaders(layer)
-            if not unbuilt and not builders:  # (a symbolic call would build those)
-                check_consistent(layer, checkpoint.infos, checkpoint.description)
         for warning in unbuilt_warnings(model, unbuilt, checkpoint.description, checkpoint.infos):
             logger.warning("%s: %s", cls.__qualname__, warning)
         named = unbuilt_held_keys(unbuilt, checkpoint.infos).union(*builders.values())  # (not listed again as unused)

@@ -233,3 +233,65 @@ def test_views_converted_by_dtype_get_memory_of_their_own(tmp_path: Path) -> Non
     assert reference.b.untyped_storage().data_ptr() != reference.a.untyped_storage().data_ptr()
     assert loaded.b.untyped_storage().data_ptr() != loaded.a.untyped_storage().data_ptr()
     assert loaded.e.stride() != (0,)
+
+
+class Views(nn.Module, PyTorchModelHubMixin):
+    """A view, an overlapping (expanded) view, and a tie by data."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.arange(6.0))
+        self.b = nn.Parameter(self.a.data[:2])
+        self.e = nn.Parameter(self.a.data[:1].expand(3))
+        self.emb = nn.Embedding(4, 2)
+        self.head = nn.Linear(2, 4, bias=False)
+        self.head.weight.data = self.emb.weight.data
+
+
+def _stored_with_other_values(directory: Path, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    Views().save_pretrained(directory)
+    state = {k: v.detach().clone().contiguous() for k, v in Views().state_dict().items()}
+    state["b"], state["head.weight"] = (state["b"] + 100).to(dtype), (state["head.weight"] + 100).to(dtype)
+    state["e"] = torch.tensor([5.0, 6.0, 7.0])
+    save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    return state
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_views_stored_with_other_values_in_any_dtype_are_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, dtype: torch.dtype
+) -> None:
+    state = _stored_with_other_values(tmp_path, dtype)
+    with caplog.at_level(logging.WARNING, logger="hubmixin_torch"):
+        loaded = Views.from_pretrained(tmp_path)
+    assert "'a' is loaded, 'b' not" in caplog.text and "'emb.weight' is loaded, 'head.weight' not" in caplog.text
+    assert torch.equal(loaded.b, state["a"][:2]) and loaded.b.data_ptr() == loaded.a.data_ptr()
+    # an overlapping view gets memory of its own, holding the file's values (not a view: its elements overlap)
+    assert torch.equal(loaded.e, state["e"]) and loaded.e.untyped_storage().data_ptr() != loaded.a.data_ptr()
+
+
+def test_views_converted_by_dtype_load_as_stored_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = _stored_with_other_values(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="hubmixin_torch"):
+        loaded = Views.from_pretrained(tmp_path, dtype=torch.float16, strict=True)  # (refused since 3ebdd03)
+    assert "other values" not in caplog.text
+    assert torch.equal(loaded.b, state["b"].half()) and torch.equal(loaded.head.weight, state["head.weight"].half())
+
+
+def test_a_model_loading_through_its_own_hooks_shows_what_torch_shows(tmp_path: Path) -> None:
+    class Hooked(nn.Module, PyTorchModelHubMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Parameter(torch.zeros(6))
+            self.b = nn.Parameter(self.a.data[:2])
+            self._register_load_state_dict_pre_hook(lambda *args, **kwargs: None)  # type: ignore[no-untyped-call]
+
+    Hooked().save_pretrained(tmp_path)
+    state = {"a": torch.arange(6.0), "b": torch.tensor([100.0, 101.0])}
+    save_file(state, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    loaded = Hooked.from_pretrained(tmp_path)
+    reference = Hooked()
+    reference.load_state_dict(state)
+    assert torch.equal(loaded.a, reference.a) and torch.equal(loaded.b, reference.b)  # (the view's values win)

@@ -175,3 +175,38 @@ def test_an_unsaved_argument_named_like_a_load_option_is_asked_for_in_model_kwar
     assert f"{name}=..." not in str(caught.value)  # (that is the loader's option: config.json would be asked again)
     loaded = NamedLikeOptions.from_pretrained(tmp_path, model_kwargs={name: value})
     assert value in (loaded.where, loaded.kind)
+
+
+_MIRROR: str | None = None
+"""A fixed endpoint an override passes to its own downloads (None: the default Hub)."""
+
+
+class FixedSettings(HubStyle):
+    """huggingface_hub's contract; its own download passes fixed keywords (no read from its **model_kwargs)."""
+
+    @classmethod
+    def _from_pretrained(  # type: ignore[override]
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        **model_kwargs: Any,
+    ) -> Self:
+        path = Path(model_id)
+        if not path.is_dir():
+            path = Path(hf_hub_download(model_id, "model.safetensors", endpoint=_MIRROR, token=token)).parent
+        model = cls(**model_kwargs)
+        safetensors.torch.load_model(model, str(path / "model.safetensors"))
+        return model
+
+
+def test_an_override_passing_fixed_keywords_is_not_taken_to_read_them(tmp_path: Path) -> None:
+    FixedSettings().save_pretrained(tmp_path)
+    loaded = FixedSettings.from_pretrained(tmp_path, max_workers=2)  # max_workers=... in its source is no read
+    assert isinstance(loaded, FixedSettings)
+    with pytest.raises(HubMixinTypeError, match="endpoint"):
+        FixedSettings.from_pretrained(tmp_path, endpoint="http://127.0.0.1:9")

@@ -223,9 +223,10 @@ def _read_forwards(function: Callable[..., Any], name: str) -> bool:
 
 
 def mentions(method: Callable[..., Any], name: str) -> bool | None:
-    """Whether the source of ``method`` (through ``functools.wraps`` decorators) mentions ``name``: as a variable,
-    attribute, keyword or string (``model_kwargs.pop("endpoint")``, ``endpoint=endpoint``). ``None`` where its
-    source cannot be read (``.pyc`` only, generated code)."""
+    """Whether the source of ``method`` (through ``functools.wraps`` decorators) reads ``name`` from a dict, as
+    from its ``**kwargs`` (``model_kwargs.pop("endpoint")``, ``kwargs["endpoint"]``): the name as a string; a
+    keyword of its own calls (``snapshot_download(..., endpoint=MIRROR)``) is no read. ``None`` where its source
+    cannot be read (``.pyc`` only, generated code)."""
     function = getattr(method, "__func__", method)  # (a classmethod's, bound anew at each access)
     try:
         return _read_mentions(function, name)
@@ -238,13 +239,7 @@ def _read_mentions(function: Callable[..., Any], name: str) -> bool | None:
     node = _function_node(function)
     if node is None:
         return None
-    return any(
-        (isinstance(n, ast.Name) and n.id == name)
-        or (isinstance(n, ast.Attribute) and n.attr == name)
-        or (isinstance(n, ast.keyword | ast.arg) and n.arg == name)
-        or (isinstance(n, ast.Constant) and n.value == name)
-        for n in ast.walk(node)
-    )
+    return any(isinstance(n, ast.Constant) and n.value == name for n in ast.walk(node))
 
 
 @functools.cache

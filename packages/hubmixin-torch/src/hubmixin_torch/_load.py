@@ -218,8 +218,9 @@ def _views_held(named: Mapping[str, torch.Tensor], source_of: Mapping[str, str])
         if len(names) < 2 or not named[whole].numel():
             continue
         span = _extent(named[whole])
-        for name in names:
-            if _views(named[name], named[whole]) and named[name].numel() and _within(_extent(named[name]), span):
+        for name in names:  # (an overlapping one, expand's, gets memory of its own: see _keep_parameter_objects)
+            view = named[name]
+            if _views(view, named[whole]) and view.numel() and not _overlapping(view) and _within(_extent(view), span):
                 held[name] = whole
     return held
 
@@ -464,7 +465,7 @@ def load_checkpoint(
     extra = [n for n in expected.extra if n in found]
     loaded = read_tensors(checkpoint, list(dict.fromkeys([*sources, *extra, *expected.copied.values()])), device)
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
-    check_views_held(checkpoint, expected, strict, owner)
+    check_views_held(checkpoint, expected, device, strict, owner)
     state: dict[str, torch.Tensor] = {}
     for name, kept in expected.copied.items():
         before = expected.state[name]
@@ -620,24 +621,37 @@ def _transplant(original: torch.nn.Parameter, loaded: torch.nn.Parameter) -> boo
     return swapped
 
 
-def check_views_held(checkpoint: Checkpoint, expected: ExpectedTensors, strict: bool, owner: str) -> None:
+def check_views_held(
+    checkpoint: Checkpoint, expected: ExpectedTensors, device: torch.device, strict: bool, owner: str
+) -> None:
     """Views the model holds (:attr:`ExpectedTensors.held_views`: ``Parameter(a.data[:2])``, a tie by
     ``head.weight.data = emb.weight.data``) that the checkpoint stores apart with other values than the covering
     tensor's: as for ties, only the covering tensor's values can load, and the view shows them. Logged, or with
-    ``strict`` a :class:`WeightsKeyError` naming the views as unexpected."""
-    pairs = {n: k for n, k in expected.held_views.items() if n in checkpoint.infos and k in checkpoint.infos}
-    if not pairs:
+    ``strict`` a :class:`WeightsKeyError` naming the views as unexpected. Views converted by ``dtype=`` are left
+    out (they load as stored, on memory of their own), and so is a load onto the meta device (no values)."""
+    pairs = {
+        n: k
+        for n, k in expected.held_views.items()
+        if n in checkpoint.infos
+        and k in checkpoint.infos
+        and expected.want[n].dtype == dtype_name(expected.named[n].dtype)
+    }
+    if not pairs or device.type == "meta":
         return
     tensors = read_tensors(checkpoint, sorted({*pairs, *pairs.values()}), torch.device("cpu"))
+    laid_out: dict[str, torch.Tensor] = {}  # each covering tensor in the layout the model gives it, once
     differ: dict[str, list[str]] = {}
     for name, kept in pairs.items():
-        stored, whole, before = tensors[name], tensors[kept], expected.named[kept]
-        if stored.is_meta or whole.is_meta or stored.dtype != whole.dtype or whole.shape != before.shape:
+        stored, before = tensors[name], expected.named[kept]
+        if stored.is_meta or tensors[kept].is_meta or tensors[kept].shape != before.shape:
             continue  # (a pytorch_model.bin read for map_location="meta": no values; other shapes: named elsewhere)
-        if whole.stride() != before.stride():
-            whole = torch.empty_strided(before.shape, before.stride(), dtype=whole.dtype).copy_(whole)
-        view = _view_of(whole, expected.named[name], before)
-        if view.shape != stored.shape or not torch.equal(_bytes(view), _bytes(stored)):
+        if kept not in laid_out:
+            whole = tensors[kept].to(before.dtype)
+            if whole.stride() != before.stride():
+                whole = torch.empty_strided(before.shape, before.stride(), dtype=before.dtype).copy_(whole)
+            laid_out[kept] = whole
+        view = _view_of(laid_out[kept], expected.named[name], before)
+        if view.shape != stored.shape or not torch.equal(_bytes(view), _bytes(stored.to(view.dtype))):
             differ.setdefault(kept, []).append(name)
     for kept, names in differ.items():
         held = f"{owner}: {format_names(names)} {'views' if len(names) == 1 else 'view'} {kept!r} in the model, but"

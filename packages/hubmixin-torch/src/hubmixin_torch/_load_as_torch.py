@@ -18,7 +18,7 @@ import torch
 from hubmixin_core.errors import WeightsKeyError
 from hubmixin_core.weights import Checkpoint, LoadReport, TensorInfo, check_checkpoint, warn_settings
 from hubmixin_torch._checkpoint import read_tensors
-from hubmixin_torch._load import check_ties_held, check_views_held, expected_tensors, load_state, place
+from hubmixin_torch._load import check_ties_held, expected_tensors, load_state, place
 from hubmixin_torch._settings import settings_to_compare
 
 __all__ = ["check_before_building", "customised_class", "customised_loading", "load_like_torch"]
@@ -122,7 +122,6 @@ def load_like_torch(
     warn_settings(checkpoint.metadata, ours, owner, checkpoint.description, checkpoint.infos)
     state = read_tensors(checkpoint, list(found), torch.device("cpu"))  # copied into the module's own memory
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
-    check_views_held(checkpoint, expected, strict, owner)
     for name, kept in expected.copied.items():  # a tied model's file, the model untied: each its own copy
         state[name] = state[kept].clone()
     for name in expected.aliases & state.keys():  # a tied tensor loads from its source alone, as by assignment

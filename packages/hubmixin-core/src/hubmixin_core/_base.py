@@ -77,8 +77,8 @@ from hubmixin_core._forwarding import (
     forwards_whole,
     keywords_read,
     kwargs_only_passed_on,
-    mentions,
     passes_on_whole,
+    reads_key,
     super_call,
     supplied_arguments,
     wrapper_changes_signature,
@@ -1952,7 +1952,7 @@ _HUBMIXIN_PACKAGES = frozenset({"hubmixin_core", "hubmixin_torch", "hubmixin_fla
 def _loader_takes(cls: type, name: str) -> bool | None:
     """Whether ``cls``'s ``_from_pretrained`` applies the download option ``name``, read down its MRO: a loader
     takes it if it names it or takes ``download``, is a framework's or hubmixin's, or its source (through
-    ``functools.wraps`` decorators) mentions it (it reads it from its ``**kwargs``, hubmixin's earlier contract);
+    ``functools.wraps`` decorators) reads it from its ``**kwargs`` (hubmixin's earlier contract);
     one that passes its ``**kwargs`` whole to ``super()._from_pretrained`` leaves it to that one. ``None`` where a
     loader's source cannot be read (``.pyc`` only, generated code)."""
     for klass in cls.__mro__:
@@ -1972,9 +1972,9 @@ def _loader_takes(cls: type, name: str) -> bool | None:
         var_keyword = next((n for n, p in parameters.items() if p.kind is p.VAR_KEYWORD), None)
         if var_keyword is None:
             return False
-        mentioned = mentions(function, name)
-        if mentioned is None or mentioned:
-            return mentioned
+        read = reads_key(function, name)
+        if read is None or read:
+            return read
         if not forwards_whole(function, var_keyword, through_wrappers=True):
             return False
     return False

@@ -21,8 +21,8 @@ __all__ = [
     "keywords_read",
     "literal",
     "kwargs_only_passed_on",
-    "mentions",
     "passes_on_whole",
+    "reads_key",
     "super_call",
     "supplied_arguments",
     "wrapper_changes_signature",
@@ -222,20 +222,20 @@ def _read_forwards(function: Callable[..., Any], name: str) -> bool:
     return bool(passed) and len(uses) == len(passed)
 
 
-def mentions(method: Callable[..., Any], name: str) -> bool | None:
+def reads_key(method: Callable[..., Any], name: str) -> bool | None:
     """Whether the source of ``method`` (through ``functools.wraps`` decorators) reads ``name`` from a dict, as
     from its ``**kwargs`` (``model_kwargs.pop("endpoint")``, ``kwargs["endpoint"]``): the name as a string; a
     keyword of its own calls (``snapshot_download(..., endpoint=MIRROR)``) is no read. ``None`` where its source
     cannot be read (``.pyc`` only, generated code)."""
     function = getattr(method, "__func__", method)  # (a classmethod's, bound anew at each access)
     try:
-        return _read_mentions(function, name)
+        return _read_key_reads(function, name)
     except TypeError:  # not hashable (a mock's stand-in): nothing to read
         return None
 
 
 @functools.cache
-def _read_mentions(function: Callable[..., Any], name: str) -> bool | None:
+def _read_key_reads(function: Callable[..., Any], name: str) -> bool | None:
     node = _function_node(function)
     if node is None:
         return None

@@ -3,7 +3,7 @@
 The model is constructed and its layers built inside ``keras.StatelessScope(initialize_variables=False)``: Keras
 then defers every variable's initialisation (nothing random is drawn, nothing allocated). The loader gives each
 variable its value from the checkpoint; :func:`initialize_rest` runs the deferred initialisers of the others
-(seed-generator state, weights the checkpoint lacks).
+(seed-generator state, weights the checkpoint lacks, metrics' state, any variable ``__init__`` made).
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def construct_deferred(
     *,
     source: str = "checkpoint",
     built_as: Mapping[str, Mapping[str, Any]] | None = None,
-) -> tuple[M, list[str]]:
+) -> tuple[M, list[str], list[Any]]:
     """``factory()`` with its layers built from the checkpoint's shapes (``infos``), every variable deferred.
 
     A layer with a Keras build config in ``built_as`` (by layer path: the checkpoint recorded how the layer was
@@ -152,8 +152,10 @@ def construct_deferred(
     A model that creates a variable from a value (``keras.Variable(np.ones(3))``, which Keras refuses to defer)
     is constructed again with every variable initialised, then loaded as the other ones.
 
-    Returns the model and the paths of the layers that could not be built (their shape-giving tensors are not
-    in the checkpoint): Keras builds those at their first call, with their own initialisation.
+    Returns the model, the paths of the layers that could not be built (their shape-giving tensors are not
+    in the checkpoint: Keras builds those at their first call, with their own initialisation) and the variables
+    deferred, for :func:`initialize_rest`: those the model tracks as weights, and the others (a metric's, one
+    held by a plain Python object), which ``model.variables`` does not list.
     """
     recorded = built_as or {}
     names = dict(global_state.get_global_attribute(_NAME_COUNTS) or {})
@@ -180,8 +182,9 @@ def _construct(
     recorded: Mapping[str, Mapping[str, Any]],
     *,
     deferred: bool,
-) -> tuple[M, list[str]]:
+) -> tuple[M, list[str], list[Any]]:
     unbuilt: list[str] = []
+    before = {id(v) for v in global_state.get_global_attribute(_UNINITIALIZED) or []}
     scope = keras.StatelessScope(initialize_variables=False) if deferred else contextlib.nullcontext()
     with dtype_policy_scope(dtype), scope:
         model = factory()
@@ -209,7 +212,8 @@ def _construct(
                 if not layer.built and builds_from_shapes(layer) and shape_keys_of(layer) != ():
                     unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
         mark_containers_built(model)
-    return model, unbuilt
+    made = [v for v in global_state.get_global_attribute(_UNINITIALIZED) or [] if id(v) not in before]
+    return model, unbuilt, made
 
 
 def _path_renamed(name: str, renames: Sequence[tuple[re.Pattern[str], str]]) -> str:
@@ -470,9 +474,11 @@ def assign(variable: Any, value: np.ndarray[Any, Any]) -> None:
         variable.assign(tensor)
 
 
-def initialize_rest(model: keras.Layer) -> None:
-    """Initialise the model's variables still deferred, and drop them all from Keras' pending list."""
-    for variable in model.variables:
+def initialize_rest(model: keras.Layer, deferred: Iterable[Any] = ()) -> None:
+    """Initialise the model's variables still deferred, and the others of ``deferred`` (``construct_deferred``'s:
+    a metric's ``total`` and ``count``, which ``model.variables`` leaves out), as a plain construction does; drop
+    them all from Keras' pending list."""
+    for variable in itertools.chain(model.variables, deferred):
         if getattr(variable, "_value", True) is None:
             _deferred_initialize(variable)
     for layer in model._flatten_layers():

@@ -572,7 +572,7 @@ class KerasHubMixinBase(ModelHubMixin):
         checkpoint = _open(model_id, download).renamed(key_mapping)
         with pending_cleared_on_error():
             tied = {name: checkpoint.infos[kept] for name, kept in tied_names(checkpoint).items()}
-            model, unbuilt = construct_deferred(
+            model, unbuilt, deferred = construct_deferred(
                 lambda: cls(**model_kwargs),
                 {**checkpoint.infos, **tied},  # a tied tensor's dropped name builds its layer too
                 dtype,
@@ -609,7 +609,7 @@ class KerasHubMixinBase(ModelHubMixin):
                     _check_fits(variables[group.path][name], tensor)
                     if copies.first(variables[group.path][name], tensor.key or group.full_name(name), tensor):
                         assign(variables[group.path][name], _value(tensor))
-            initialize_rest(layer)
+            initialize_rest(layer, deferred)
             for group in layers:
                 reset_lora(group.layer, own_variables(group.layer), group.tensors)
             run_own_loaders(layer)

@@ -295,3 +295,74 @@ def test_a_model_loading_through_its_own_hooks_shows_what_torch_shows(tmp_path: 
     reference = Hooked()
     reference.load_state_dict(state)
     assert torch.equal(loaded.a, reference.a) and torch.equal(loaded.b, reference.b)  # (the view's values win)
+
+
+class FlatPersistent(nn.Module):
+    """Parameters viewing a persistent flat buffer (huggingface_hub's file holds only ``flat``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        w = torch.zeros(15)
+        self.register_buffer("flat", w)
+        self.w = nn.Parameter(w[:12].view(3, 4))
+        self.b = nn.Parameter(w[12:])
+
+
+class BuiltForReal(nn.Module):
+    """Built normally (``__init__`` reads a value), ``b`` viewing ``a``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.randn(6))
+        self.b = nn.Parameter(self.a.data[:2])
+        self.scale = float(self.a.detach().abs().max().item())
+
+
+@pytest.mark.parametrize("body", [FlatPersistent, BuiltForReal])
+def test_views_recorded_by_huggingface_hub_are_converted_by_dtype(tmp_path: Path, body: type[nn.Module]) -> None:
+    model = _with(body, huggingface_hub.PyTorchModelHubMixin)()
+    model.save_pretrained(tmp_path)
+    cls = _with(body, PyTorchModelHubMixin)
+    loaded = cls.from_pretrained(tmp_path, dtype=torch.bfloat16)
+    reference = body()
+    reference.load_state_dict(model.state_dict())
+    reference = reference.to(torch.bfloat16)  # as torch's Module.to leaves them
+    for name, tensor in reference.state_dict().items():  # (b stayed float32, on __init__'s memory)
+        assert loaded.state_dict()[name].dtype == torch.bfloat16, name
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+    on_meta = cls.from_pretrained(tmp_path, map_location="meta")
+    assert all(t.is_meta for t in on_meta.state_dict().values())
+
+
+def test_an_unfold_window_is_no_covering_tensor(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    class Window(nn.Module, PyTorchModelHubMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Parameter(torch.zeros(6))
+            self.win = nn.Parameter(self.a.data.unfold(0, 3, 1))
+
+    Window().save_pretrained(tmp_path)
+    state = {"a": torch.arange(6.0), "win": torch.arange(12.0).view(4, 3) + 100}
+    save_file(state, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    with caplog.at_level(logging.WARNING, logger="hubmixin_torch"):
+        loaded = Window.from_pretrained(tmp_path, strict=True)  # (refused: win taken to cover a)
+    assert torch.equal(loaded.a, state["a"]) and torch.equal(loaded.win, state["win"]) and not caplog.text
+
+
+def test_a_covering_tensor_with_gaps_covers_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    class Gaps(nn.Module, PyTorchModelHubMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            w = torch.zeros(10)
+            self.a = nn.Parameter(w[::2])
+            self.b = nn.Parameter(w[:4])
+
+    model = Gaps()
+    with torch.no_grad():
+        model.a.copy_(torch.arange(5.0) + 1)
+    model.save_pretrained(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="hubmixin_torch"):
+        for _ in range(4):  # (compared with memory never filled, it failed at random)
+            loaded = Gaps.from_pretrained(tmp_path, strict=True)
+            assert torch.equal(loaded.a, model.a) and torch.equal(loaded.b, model.b)
+    assert not caplog.text

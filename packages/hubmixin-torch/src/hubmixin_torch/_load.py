@@ -214,8 +214,9 @@ def _views_held(named: Mapping[str, torch.Tensor], source_of: Mapping[str, str])
             by_memory.setdefault(_memory(tensor)[0], []).append(name)
     held = {}
     for names in by_memory.values():
-        whole = max(names, key=lambda n: named[n].numel())
-        if len(names) < 2 or not named[whole].numel():
+        dense = [n for n in names if _dense(named[n])]  # (a covering tensor with gaps or overlaps covers nothing)
+        whole = max(dense, key=lambda n: named[n].numel(), default=None)
+        if len(names) < 2 or whole is None:
             continue
         span = _extent(named[whole])
         for name in names:  # (an overlapping one, expand's, gets memory of its own: see _keep_parameter_objects)
@@ -336,8 +337,12 @@ def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.devi
         _set_tensor(module, name, final[expected.source_of.get(kept, kept)].detach())
     for name, kept in expected.views.items():  # (one built for real views the kept one's memory already)
         source = expected.source_of.get(kept, kept)
-        if final[name].is_meta and final[source].stride() == expected.named[source].stride():
+        view = final[name]
+        if view.is_meta and final[source].stride() == expected.named[source].stride():
             _set_tensor(module, name, _view_of(final[source], expected.named[name], expected.named[source]))
+        elif not view.is_meta and (not _on_device(view, device) or view.dtype != target_dtype(view, dtype)):
+            # built for real on __init__'s memory: converted, memory of its own (as after Module.to)
+            _set_tensor(module, name, view.detach().to(device=device, dtype=target_dtype(view, dtype), copy=True))
     for name, kept in expected.held_views.items():  # (converted by dtype=: memory of its own, as after Module.to)
         if final[kept].stride() == expected.named[kept].stride() and final[name].dtype == expected.named[name].dtype:
             _set_tensor(module, name, _view_of(final[kept], expected.named[name], expected.named[kept]))

@@ -141,3 +141,45 @@ def test_every_variable_made_in_init_holds_its_initializers_value(tmp_path: Path
     assert float(_numpy(loaded.block.seen.result())) == 3.0
     assert float(_numpy(loaded.trackers[1].result())) == 1.0
     np.testing.assert_allclose(_numpy(loaded(X)), _numpy(model(X)), rtol=1e-6)
+
+
+class Backbone(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """A pretrained part with a metric and a seed generator (Dropout)."""
+
+    def __init__(self, dim: int = 6, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(dim)
+        self.norm = keras.layers.LayerNormalization()
+        self.drop = keras.layers.Dropout(0.1)
+        self.tracker = keras.metrics.Mean(name="backbone_loss")
+
+    def call(self, x: Any, training: bool = False) -> Any:
+        return self.drop(self.norm(self.dense(x)), training=training)
+
+
+class Task(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    """A keras-hub style task: its ``__init__`` loads its backbone with ``from_pretrained``."""
+
+    def __init__(self, backbone_path: str = "", classes: int = 3, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.backbone_path = backbone_path
+        self.backbone = Backbone.from_pretrained(backbone_path, strict=False)
+        self.head = keras.layers.Dense(classes)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    def call(self, x: Any) -> Any:
+        return self.head(self.backbone(x))
+
+
+def test_a_model_loading_a_pretrained_part_in_init_loads(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
+    backbone = Backbone()
+    backbone(x)
+    backbone.save_pretrained(tmp_path / "backbone")
+    task = Task(backbone_path=str(tmp_path / "backbone"))
+    expected = _numpy(task(x))
+    task.save_pretrained(tmp_path / "task")
+    loaded = Task.from_pretrained(tmp_path / "task")  # was: "initialize a variable while in a stateless scope"
+    np.testing.assert_allclose(_numpy(loaded(x)), expected, atol=1e-6)
+    for metric in (loaded.loss_tracker, loaded.backbone.tracker):
+        assert all(variable._value is not None for variable in metric.variables)

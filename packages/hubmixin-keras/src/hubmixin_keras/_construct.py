@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import keras
 import numpy as np
 from keras.src.backend.common import global_state
+from keras.src.backend.common.stateless_scope import in_stateless_scope
 
 from hubmixin_core.errors import (
     HubMixinError,
@@ -477,7 +478,11 @@ def assign(variable: Any, value: np.ndarray[Any, Any]) -> None:
 def initialize_rest(model: keras.Layer, deferred: Iterable[Any] = ()) -> None:
     """Initialise the model's variables still deferred, and the others of ``deferred`` (``construct_deferred``'s:
     a metric's ``total`` and ``count``, which ``model.variables`` leaves out), as a plain construction does; drop
-    them all from Keras' pending list."""
+    them all from Keras' pending list. Inside an enclosing load's stateless scope (a model whose ``__init__`` loads
+    a pretrained part of itself), nothing: Keras initialises no variable there, and the enclosing load's own call
+    initialises them, as variables its construction deferred."""
+    if in_stateless_scope():
+        return
     for variable in itertools.chain(model.variables, deferred):
         if getattr(variable, "_value", True) is None:
             _deferred_initialize(variable)

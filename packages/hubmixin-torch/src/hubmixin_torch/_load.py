@@ -470,7 +470,7 @@ def load_checkpoint(
     extra = [n for n in expected.extra if n in found]
     loaded = read_tensors(checkpoint, list(dict.fromkeys([*sources, *extra, *expected.copied.values()])), device)
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
-    check_views_held(checkpoint, expected, device, strict, owner)
+    check_views_held(checkpoint, expected, loaded, strict, owner)
     state: dict[str, torch.Tensor] = {}
     for name, kept in expected.copied.items():
         before = expected.state[name]
@@ -627,33 +627,30 @@ def _transplant(original: torch.nn.Parameter, loaded: torch.nn.Parameter) -> boo
 
 
 def check_views_held(
-    checkpoint: Checkpoint, expected: ExpectedTensors, device: torch.device, strict: bool, owner: str
+    checkpoint: Checkpoint, expected: ExpectedTensors, loaded: Mapping[str, torch.Tensor], strict: bool, owner: str
 ) -> None:
     """Views the model holds (:attr:`ExpectedTensors.held_views`: ``Parameter(a.data[:2])``, a tie by
     ``head.weight.data = emb.weight.data``) that the checkpoint stores apart with other values than the covering
     tensor's: as for ties, only the covering tensor's values can load, and the view shows them. Logged, or with
-    ``strict`` a :class:`WeightsKeyError` naming the views as unexpected. Views converted by ``dtype=`` are left
-    out (they load as stored, on memory of their own), and so is a load onto the meta device (no values)."""
+    ``strict`` a :class:`WeightsKeyError` naming the views as unexpected. Compared on the tensors the load read
+    (``loaded``, as stored); views converted by ``dtype=`` are left out (they load as stored, on memory of their
+    own), and so is a load onto the meta device (no values)."""
     pairs = {
         n: k
         for n, k in expected.held_views.items()
-        if n in checkpoint.infos
-        and k in checkpoint.infos
-        and expected.want[n].dtype == dtype_name(expected.named[n].dtype)
+        if n in loaded and k in loaded and expected.want[n].dtype == dtype_name(expected.named[n].dtype)
     }
-    if not pairs or device.type == "meta":
-        return
-    tensors = read_tensors(checkpoint, sorted({*pairs, *pairs.values()}), torch.device("cpu"))
     laid_out: dict[str, torch.Tensor] = {}  # each covering tensor in the layout the model gives it, once
     differ: dict[str, list[str]] = {}
     for name, kept in pairs.items():
-        stored, before = tensors[name], expected.named[kept]
-        if stored.is_meta or tensors[kept].is_meta or tensors[kept].shape != before.shape:
-            continue  # (a pytorch_model.bin read for map_location="meta": no values; other shapes: named elsewhere)
+        stored, before = loaded[name], expected.named[kept]
+        if stored.is_meta or loaded[kept].is_meta or loaded[kept].shape != before.shape:
+            continue  # (read for map_location="meta": no values; other shapes: named elsewhere)
         if kept not in laid_out:
-            whole = tensors[kept].to(before.dtype)
+            whole = loaded[kept].to(before.dtype)
             if whole.stride() != before.stride():
-                whole = torch.empty_strided(before.shape, before.stride(), dtype=before.dtype).copy_(whole)
+                layout = torch.empty_strided(before.shape, before.stride(), dtype=before.dtype, device=whole.device)
+                whole = layout.copy_(whole)
             laid_out[kept] = whole
         view = _view_of(laid_out[kept], expected.named[name], before)
         if view.shape != stored.shape or not torch.equal(_bytes(view), _bytes(stored.to(view.dtype))):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import re
 import threading
 import time
@@ -16,7 +17,9 @@ from huggingface_hub import HfApi, create_repo, create_tag, upload_file
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
+    HfHubHTTPError,
     LocalEntryNotFoundError,
+    RemoteEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
@@ -188,14 +191,20 @@ def test_a_path_naming_a_repo_loads_it_as_huggingface_hub_does(
         MLP.from_pretrained(Path("a/b/c"))
 
 
-def test_a_repository_without_weights_is_an_entry_not_found_error(local_hub: LocalHub) -> None:
-    """huggingface_hub's mixin raises its EntryNotFoundError there: code catching it keeps catching ours."""
+def test_a_repository_without_weights_is_the_clients_remote_entry_not_found_error(local_hub: LocalHub) -> None:
+    """huggingface_hub's mixin raises the client's RemoteEntryNotFoundError (an HfHubHTTPError) there: code
+    catching it keeps catching ours, which carries the Hub's 404 and survives pickling."""
     repo_id = f"{local_hub.username}/no-weights"
     create_repo(repo_id)
     upload_file(path_or_fileobj=json.dumps({"hidden": 4}).encode(), path_in_repo="config.json", repo_id=repo_id)
-    with pytest.raises(EntryNotFoundError) as raised:
+    with pytest.raises(RemoteEntryNotFoundError) as raised:
         MLP.from_pretrained(repo_id)
-    assert isinstance(raised.value, WeightsNotFoundError) and "found neither model.safetensors" in str(raised.value)
+    error = raised.value
+    assert isinstance(error, HfHubHTTPError) and isinstance(error, EntryNotFoundError)
+    assert isinstance(error, WeightsNotFoundError) and "found neither model.safetensors" in str(error)
+    assert error.response.status_code == 404 and repo_id in str(error.response.url)
+    restored = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object
+    assert type(restored) is type(error) and restored.args == error.args
 
 
 def test_a_path_to_a_file_is_refused_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,7 @@ import torch
 from huggingface_hub import CommitInfo
 from torch import nn
 
+from hubmixin_core.errors import WeightsNotFoundError
 from hubmixin_core.testing import LocalHub
 from hubmixin_core.weights import ALIGNMENT, read_header
 from hubmixin_torch import PyTorchModelHubMixin
@@ -106,3 +107,15 @@ def test_save_pretrained_pushes_through_an_overridden_push_to_hub(local_hub: Loc
     assert seen["repo_id"] == "localuser/odd" and seen["revision_note"] == "v1"
     assert seen["config"] == {"dim": 7, "hidden": 5, "dtype": "float32"} and seen["max_shard_size"] == "1MB"
     assert Odd.from_pretrained("localuser/odd").fc1.out_features == 5
+
+
+def test_a_repository_without_weights_raises_what_huggingface_hub_raises(local_hub: LocalHub) -> None:
+    """The client's RemoteEntryNotFoundError (an HfHubHTTPError) for both mixins: drop-in ``except`` clauses hold."""
+    repo_id = f"{local_hub.username}/config-only"
+    huggingface_hub.create_repo(repo_id)
+    huggingface_hub.upload_file(path_or_fileobj=b'{"dim": 7}', path_in_repo="config.json", repo_id=repo_id)
+    for mixin in (RefOdd, Odd):
+        with pytest.raises(huggingface_hub.errors.RemoteEntryNotFoundError) as raised:
+            mixin.from_pretrained(repo_id)
+        assert isinstance(raised.value, huggingface_hub.errors.HfHubHTTPError)
+    assert isinstance(raised.value, WeightsNotFoundError) and "pytorch_model.bin" in str(raised.value)

@@ -36,6 +36,7 @@ __all__ = [
     "download_file",
     "download_files",
     "download_optional_file",
+    "last_absence",
     "locate_file",
     "one_commit",
     "upload_folder",
@@ -203,7 +204,8 @@ def download_optional_file(repo_id: str, filename: str, options: DownloadOptions
     """
     try:
         return download_file(repo_id, filename, options)
-    except RemoteEntryNotFoundError:
+    except RemoteEntryNotFoundError as absent:
+        _ABSENT.set((repo_id, absent))
         return None
     except LocalEntryNotFoundError:
         revision = _pinned(repo_id, options).revision
@@ -211,6 +213,16 @@ def download_optional_file(repo_id: str, filename: str, options: DownloadOptions
         if cached is _CACHED_NO_EXIST:
             return None
         raise
+
+
+_ABSENT: ContextVar[tuple[str, RemoteEntryNotFoundError] | None] = ContextVar("_ABSENT", default=None)
+"""The repository and the Hub's 404 of the last file :func:`download_optional_file` found absent."""
+
+
+def last_absence(repo_id: str) -> RemoteEntryNotFoundError | None:
+    """The Hub's answer for the last file of ``repo_id`` found absent, if the last absence was one of its."""
+    last = _ABSENT.get()
+    return last[1] if last is not None and last[0] == repo_id else None
 
 
 def cached_alternative(repo_id: str | Path, filename: str, options: DownloadOptions) -> Path | None:

@@ -14,7 +14,7 @@ import types
 from collections.abc import Sequence
 from typing import Any, cast
 
-from huggingface_hub.errors import EntryNotFoundError
+from huggingface_hub.errors import EntryNotFoundError, RemoteEntryNotFoundError
 
 __all__ = [
     "ConfigError",
@@ -33,6 +33,7 @@ __all__ = [
     "LoaderOptionWarning",
     "LayoutError",
     "MissingArgumentError",
+    "RepoWeightsNotFoundError",
     "SaveLocationError",
     "ShardIndexError",
     "WeightsDtypeError",
@@ -258,6 +259,24 @@ class WeightsNotFoundError(WeightsError, FileNotFoundError, EntryNotFoundError):
 
     Also huggingface_hub's ``EntryNotFoundError``, as its mixin raises for a repository without weights.
     """
+
+
+class RepoWeightsNotFoundError(WeightsNotFoundError, RemoteEntryNotFoundError):
+    """No weights in a Hub repository.
+
+    Also the client's ``RemoteEntryNotFoundError`` (an ``HfHubHTTPError``) for the last file asked for, as
+    huggingface_hub's mixin raises there: ``except HfHubHTTPError`` keeps working. ``response`` is that 404.
+    """
+
+    def __init__(self, message: str, *, response: Any, server_message: str | None = None) -> None:
+        RemoteEntryNotFoundError.__init__(self, message, response=response, server_message=server_message)
+
+
+def weights_not_found(message: str, like: WeightsNotFoundError) -> WeightsNotFoundError:
+    """A ``WeightsNotFoundError`` saying ``message``, of the kind of ``like`` (a repository's keeps its 404)."""
+    if isinstance(like, RepoWeightsNotFoundError):
+        return RepoWeightsNotFoundError(message, response=like.response, server_message=like.server_message)
+    return WeightsNotFoundError(message)
 
 
 class WeightsFileError(WeightsError):

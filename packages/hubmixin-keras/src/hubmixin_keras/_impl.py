@@ -33,6 +33,7 @@ from hubmixin_core.errors import (
     WeightsKeyError,
     WeightsNotFoundError,
     format_names,
+    weights_not_found,
 )
 from hubmixin_core.typing import ClassKeywords
 from hubmixin_core.weights import (
@@ -389,7 +390,7 @@ def _open(model_id: str, download: DownloadOptions) -> Checkpoint:
         found = _keras_format(model_id, download)
         if found is None:
             raise
-        raise WeightsNotFoundError(f"{model_id}: {found}") from missing
+        raise weights_not_found(f"{model_id}: {found}", missing) from missing
 
 
 def _keras_format(model_id: str, download: DownloadOptions) -> str | None:

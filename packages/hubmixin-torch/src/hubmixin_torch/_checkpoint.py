@@ -20,7 +20,7 @@ from huggingface_hub.errors import LocalEntryNotFoundError
 from hubmixin_core import DownloadOptions, locate_file
 from hubmixin_core._checks import expand_location
 from hubmixin_core._hub import cached_alternative
-from hubmixin_core.errors import WeightsFileError, WeightsNotFoundError
+from hubmixin_core.errors import WeightsFileError, WeightsNotFoundError, weights_not_found
 from hubmixin_core.weights import (
     ALIGNMENT,
     PYTORCH_WEIGHTS_NAME,
@@ -179,7 +179,7 @@ def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torc
             if locate_file(model_id, _LEGACY_INDEX, download) is not None:  # sharded .bin files: named, with how to
                 shards = f"hubmixin-torch reads a single {PYTORCH_WEIGHTS_NAME} as it is, not its shards"
                 message = f"{missing_weights_error(model_id, download)} ({shards})"
-            raise WeightsNotFoundError(message) from missing
+            raise weights_not_found(message, missing) from missing
     logger.info("%s: no safetensors weights, reading legacy %s", model_id, legacy)
     return _pickle_checkpoint(legacy, device)
 

@@ -10,9 +10,9 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import LocalEntryNotFoundError, RemoteEntryNotFoundError
 
 from hubmixin_core._generated._options import DownloadOptions
-from hubmixin_core._hub import cached_alternative, download_files, locate_file
+from hubmixin_core._hub import cached_alternative, download_files, last_absence, locate_file
 from hubmixin_core._paths import warn_if_linked_outside
-from hubmixin_core.errors import ShardIndexError, WeightsNotFoundError
+from hubmixin_core.errors import RepoWeightsNotFoundError, ShardIndexError, WeightsNotFoundError
 from hubmixin_core.weights._index import ShardIndex
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE
 
@@ -154,8 +154,11 @@ def missing_weights_error(
         "`hubmixin convert DIR DST --to torch|flax|keras`"
     )
     where = f"{model_id}@{options.revision}" if options.revision else str(model_id)
+    absent = last_absence(str(model_id))  # taken before the legacy hint asks the Hub again
     hint = _convert_hint(_hub_torch_checkpoint(str(model_id), options) if legacy_hint else None, steps)
-    return WeightsNotFoundError(f"{where}: {missing}{hint}")
+    if absent is None:  # (known absent from the cache, offline)
+        return WeightsNotFoundError(f"{where}: {missing}{hint}")
+    return RepoWeightsNotFoundError(f"{where}: {missing}{hint}", response=absent.response)
 
 
 def _convert_hint(found: str | None, steps: str) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 import zipfile
 from collections.abc import Callable
@@ -38,7 +39,12 @@ def test_a_native_checkpoint_is_named_with_its_conversion(
     assert main(["inspect", str(path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"hubmixin: error: {path}: not a safetensors file but {what}") and "header length" not in err
-    assert f"`hubmixin convert {path} DST --to torch|flax|keras`" in err and len(err.splitlines()) == 1
+    # A Keras file names layers, not tensors: its conversion needs the class that saved it, as convert says.
+    model = " --model package.module:Class" if name.endswith(".h5") else ""
+    assert f"`hubmixin convert {path} DST --to torch|flax|keras{model}`" in err and len(err.splitlines()) == 1
+    framework = "keras" if name.endswith(".h5") else "torch"
+    installed = importlib.util.find_spec(f"hubmixin_{framework}") is not None
+    assert (f"pip install hubmixin-{framework}" in err) is not installed
 
 
 def test_other_bytes_keep_the_safetensors_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

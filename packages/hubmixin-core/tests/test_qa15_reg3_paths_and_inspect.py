@@ -114,9 +114,11 @@ def test_inspect_reads_the_hub_cache_while_the_hub_answers_a_server_error(
     local_hub.inject_fault(Fault(status=status, times=None))
     assert main(["inspect", cached, "--json"]) == 0, capsys.readouterr().err  # as from_pretrained loads it
     assert json.loads(capsys.readouterr().out)["parameters"] == sum(w.size for w in MLP().weights.values())
-    assert main(["inspect", uncached]) == 1  # not cached: the Hub's own error
+    assert main(["inspect", uncached]) == 1  # not cached: both readings of the name, and the Hub's own error
     assert capsys.readouterr().err.splitlines() == [
-        f"hubmixin: error: HfHubHTTPError: Fault injected by LocalHub ({status} on route 'paths-info')"
+        f"hubmixin: error: {uncached!r} is neither a local file or directory ({Path(uncached).absolute()} does not "
+        "exist) nor a repository in the Hub cache, and the Hub answered HfHubHTTPError: Fault injected by LocalHub "
+        f"({status} on route 'paths-info')"
     ]
 
 

@@ -43,7 +43,7 @@ from hubmixin_core.weights import (
 )
 from hubmixin_core.weights._header import MAX_HEADER_SIZE
 from hubmixin_core.weights._header import _checked as checked_header
-from hubmixin_core.weights._resolve import missing_weights_error
+from hubmixin_core.weights._resolve import missing_weights_error, native_convert_steps
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -182,11 +182,11 @@ def _summarise(source: str, files: list[Path]) -> CheckpointSummary:
 
 
 _NATIVE_FORMATS = (
-    (b"PK\x03\x04", "a zip archive (torch.save's format)"),
-    *((b"\x80" + bytes([protocol]), "a Python pickle (torch.save's legacy format)") for protocol in range(2, 6)),
-    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (Keras' .weights.h5)"),
+    (b"PK\x03\x04", "a zip archive (torch.save's format)", "torch"),
+    *((b"\x80" + bytes([n]), "a Python pickle (torch.save's legacy format)", "torch") for n in range(2, 6)),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (Keras' .weights.h5)", "keras"),
 )
-"""Leading bytes of the checkpoint formats that are not safetensors, and what each file is."""
+"""Leading bytes of the checkpoint formats that are not safetensors, what each file is, and whose it is."""
 
 
 def _read_header(file: Path) -> Header:
@@ -197,13 +197,12 @@ def _read_header(file: Path) -> Header:
     except WeightsFileError:
         with file.open("rb") as handle:
             start = handle.read(8)
-        what = next((name for magic, name in _NATIVE_FORMATS if start.startswith(magic)), None)
-        if what is None:
+        found = next((entry[1:] for entry in _NATIVE_FORMATS if start.startswith(entry[0])), None)
+        if found is None:
             raise
-        raise WeightsFileError(
-            f"{file}: not a safetensors file but {what}: convert it with "
-            f"`hubmixin convert {file} DST --to torch|flax|keras`, then inspect DST"
-        ) from None
+        what, framework = found
+        steps = native_convert_steps(file, framework)
+        raise WeightsFileError(f"{file}: not a safetensors file but {what}: {steps}, then inspect DST") from None
 
 
 def _inspect_cached_repo(repo_id: str, revision: str | None, *, cache_only: bool = False) -> CheckpointSummary:
@@ -241,6 +240,15 @@ def _transport_errors() -> tuple[type[Exception], ...]:
 
 def _unreachable_fallback(repo_id: str, revision: str | None, error: Exception) -> CheckpointSummary:
     """The cached copy of ``repo_id``; where there is none, one line naming both readings of ``repo_id``."""
+    return _cached_fallback(repo_id, revision, f"the Hub could not be reached ({type(error).__name__}: {error})")
+
+
+def _server_error_fallback(repo_id: str, revision: str | None, error: Exception) -> CheckpointSummary:
+    """The cached copy of ``repo_id``; where there is none, one line naming both readings and the Hub's ``error``."""
+    return _cached_fallback(repo_id, revision, f"the Hub answered {_one_line(error)}")
+
+
+def _cached_fallback(repo_id: str, revision: str | None, hub: str) -> CheckpointSummary:
     try:
         return _inspect_cached_repo(repo_id, revision, cache_only=True)  # (asking again would retry for a minute)
     except HubMixinError:
@@ -249,22 +257,12 @@ def _unreachable_fallback(repo_id: str, revision: str | None, error: Exception) 
         where = Path(repo_id).absolute()
         raise HubUnreachableError(
             f"{repo_id!r} is neither a local file or directory ({where} does not exist) nor a repository in the Hub "
-            f"cache, and the Hub could not be reached ({type(error).__name__}: {error})"
+            f"cache, and {hub}"
         ) from cached
 
 
-def _server_error_fallback(repo_id: str, revision: str | None, error: Exception) -> CheckpointSummary:
-    """The cached copy of ``repo_id``; where there is none, the Hub's ``error``."""
-    try:
-        return _inspect_cached_repo(repo_id, revision, cache_only=True)
-    except HubMixinError:
-        raise
-    except Exception:
-        raise error from None
-
-
 class HubUnreachableError(HubMixinError, ConnectionError):
-    """The Hub could not be reached for a repository that is not in the Hub cache either."""
+    """The Hub could not be reached, or answered a server error, for a repository not in the Hub cache either."""
 
 
 def _inspect_remote(api: HfApi, repo_id: str, revision: str | None) -> CheckpointSummary:
@@ -392,6 +390,12 @@ def _quiet_client() -> contextlib.AbstractContextManager[object]:
     return disable_progress_bars()
 
 
+def _one_line(error: Exception) -> str:
+    """A client error as one line: its type and the server's message, which comes last."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[-1] if lines else ''}"
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
         with _quiet_client():
@@ -400,8 +404,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"hubmixin: error: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # the client's HTTP errors (repo not found, ...): one line, not a traceback
-        lines = [line for line in str(error).splitlines() if line.strip()]  # the server's message comes last
-        print(f"hubmixin: error: {type(error).__name__}: {lines[-1] if lines else ''}", file=sys.stderr)
+        print(f"hubmixin: error: {_one_line(error)}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(summary.to_json(), indent=2))

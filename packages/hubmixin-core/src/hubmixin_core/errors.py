@@ -113,7 +113,7 @@ class ConfigEncodingError(ConfigError, TypeError):
     Attributes:
         parameter: Name of the `__init__` parameter.
         value_type: Type of the value that could not be encoded.
-        part: Where inside the value the first part JSON cannot hold is (``"shd.emb"`` of a dataclass,
+        part: Where inside the value the first part JSON cannot hold is (``".shd.emb"`` of a dataclass,
             ``"[0]"`` of a list), or ``None`` when it is the value itself.
         part_type: That part's type (``value_type`` when ``part`` is ``None``).
         key_type: The type of the dict key at ``part`` that is not a string, or ``None``.

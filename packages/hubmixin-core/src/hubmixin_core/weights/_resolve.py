@@ -22,6 +22,7 @@ __all__ = [
     "WeightFiles",
     "missing_weights_error",
     "native_checkpoint_hint",
+    "native_convert_steps",
     "resolve_weight_files",
     "torch_reader_note",
 ]
@@ -178,11 +179,18 @@ def native_checkpoint_hint(directory: Path) -> str:
         if what is None or not file.is_file() or file.name.startswith(_TRAINING_STATE):
             continue
         _, kind, framework = what
-        model = "" if framework == "torch" else " --model package.module:Class"  # the class that saved it
-        needs = _reader_note(framework)
-        steps = f"convert it with `hubmixin convert {file} DST --to torch|flax|keras{model}`"
-        return f": {kind} ({file.name}): {steps}{f' ({needs})' if needs else ''}"
+        return f": {kind} ({file.name}): {native_convert_steps(file, framework)}"
     return ""
+
+
+def native_convert_steps(file: Path, framework: str) -> str:
+    """``"convert it with `hubmixin convert FILE DST ...`"`` for ``file``, a checkpoint of ``framework``'s own
+    format, with ``--model`` where reading it needs the class that saved it, and what reading it needs where
+    hubmixin-``framework`` is not installed."""
+    model = "" if framework == "torch" else " --model package.module:Class"  # (layer names, not tensor names)
+    needs = _reader_note(framework)
+    steps = f"convert it with `hubmixin convert {file} DST --to torch|flax|keras{model}`"
+    return f"{steps} ({needs})" if needs else steps
 
 
 def _hub_torch_checkpoint(repo_id: str, options: DownloadOptions) -> str | None:

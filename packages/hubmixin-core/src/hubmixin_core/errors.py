@@ -12,7 +12,7 @@ import functools
 import sys
 import types
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, Self, cast
 
 from huggingface_hub.errors import EntryNotFoundError, RemoteEntryNotFoundError
 
@@ -26,6 +26,7 @@ __all__ = [
     "HubMixinIndexError",
     "HubMixinKeyError",
     "HubMixinOSError",
+    "HubMixinRuntimeError",
     "HubMixinTypeError",
     "HubMixinValueError",
     "InvalidRepoPathError",
@@ -92,7 +93,50 @@ class HubMixinIndexError(HubMixinError, IndexError):
 
 
 class HubMixinOSError(HubMixinError, OSError):
-    """A file-system step of a save failed (the directory keeps its previous content)."""
+    """A file-system step of a save failed (the directory keeps its previous content).
+
+    Made with an errno, it is also the builtin Python raises for that errno, as ``OSError(errno, ...)`` is
+    (``PermissionError`` for ``EACCES``, ``FileNotFoundError`` for ``ENOENT``...): ``except PermissionError`` holds.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        if cls is HubMixinOSError and args and isinstance(args[0], int):
+            builtin = _BY_ERRNO_CLASS.get(type(OSError(args[0], "")), cls)
+            return cast(Self, super().__new__(builtin, *args, **kwargs))
+        return super().__new__(cls, *args, **kwargs)
+
+
+class HubMixinPermissionError(HubMixinOSError, PermissionError):
+    """A ``HubMixinOSError`` for ``EACCES``/``EPERM``."""
+
+
+class HubMixinFileNotFoundError(HubMixinOSError, FileNotFoundError):
+    """A ``HubMixinOSError`` for ``ENOENT``."""
+
+
+class HubMixinFileExistsError(HubMixinOSError, FileExistsError):
+    """A ``HubMixinOSError`` for ``EEXIST``."""
+
+
+class HubMixinIsADirectoryError(HubMixinOSError, IsADirectoryError):
+    """A ``HubMixinOSError`` for ``EISDIR``."""
+
+
+class HubMixinNotADirectoryError(HubMixinOSError, NotADirectoryError):
+    """A ``HubMixinOSError`` for ``ENOTDIR``."""
+
+
+_BY_ERRNO_CLASS: dict[type[OSError], type[HubMixinOSError]] = {
+    PermissionError: HubMixinPermissionError,
+    FileNotFoundError: HubMixinFileNotFoundError,
+    FileExistsError: HubMixinFileExistsError,
+    IsADirectoryError: HubMixinIsADirectoryError,
+    NotADirectoryError: HubMixinNotADirectoryError,
+}
+
+
+class HubMixinRuntimeError(HubMixinError, RuntimeError):
+    """A call at a moment it cannot run (a ``LocalHub`` used before it started, or started twice)."""
 
 
 class SaveLocationError(HubMixinOSError, FileExistsError, NotADirectoryError):

@@ -6,6 +6,8 @@ import re
 import threading
 from dataclasses import dataclass, field
 
+from hubmixin_core.errors import HubMixinValueError
+
 __all__ = ["ROUTES", "Fault", "FaultInjector"]
 
 ROUTES = frozenset(
@@ -115,22 +117,22 @@ class Fault:
 
     def __post_init__(self) -> None:
         if self.route != "*" and self.route not in ROUTES:
-            raise ValueError(f"Unknown route {self.route!r}; expected '*' or one of {sorted(ROUTES)}")
+            raise HubMixinValueError(f"Unknown route {self.route!r}; expected '*' or one of {sorted(ROUTES)}")
         if self.status is not None and not 400 <= self.status <= 599:
-            raise ValueError(f"status must be an HTTP error status (400-599), got {self.status}")
+            raise HubMixinValueError(f"status must be an HTTP error status (400-599), got {self.status}")
         if self.status is not None and self.cut_after is not None:
-            raise ValueError("A fault either answers with `status` or cuts the answer off, not both")
+            raise HubMixinValueError("A fault either answers with `status` or cuts the answer off, not both")
         if self.status is None and self.cut_after is None and self.delay <= 0:
-            raise ValueError("A fault needs an effect: `status`, `delay` or `cut_after`")
+            raise HubMixinValueError("A fault needs an effect: `status`, `delay` or `cut_after`")
         if self.delay < 0 or (self.cut_after is not None and self.cut_after < 0):
-            raise ValueError("`delay` and `cut_after` must not be negative")
+            raise HubMixinValueError("`delay` and `cut_after` must not be negative")
         if self.times is not None and self.times < 1:
-            raise ValueError("`times` must be at least 1 (or None for every request)")
+            raise HubMixinValueError("`times` must be at least 1 (or None for every request)")
         if self.path is not None:
             try:
                 re.compile(self.path)
             except re.error as exc:
-                raise ValueError(f"`path` is not a valid regular expression: {self.path!r} ({exc})") from exc
+                raise HubMixinValueError(f"`path` is not a valid regular expression: {self.path!r} ({exc})") from exc
         if self.method is not None:
             self.method = self.method.upper()
 

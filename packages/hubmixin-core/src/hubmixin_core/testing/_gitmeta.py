@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable
 
 from hubmixin_core._paths import check_relative_path
-from hubmixin_core.errors import InvalidRepoPathError
+from hubmixin_core.errors import HubMixinValueError, InvalidRepoPathError
 
 __all__ = [
     "folders_of",
@@ -72,7 +72,7 @@ DEFAULT_GITATTRIBUTES = (
 _REF_NAME = re.compile(r"^[A-Za-z0-9._\-/]{1,200}$")
 
 
-class InvalidPathError(ValueError):
+class InvalidPathError(HubMixinValueError):
     """A path in a repository is empty, absolute, or escapes the repository."""
 
 
@@ -123,9 +123,9 @@ def validate_repo_path(path: str) -> str:
 def validate_ref_name(name: str) -> str:
     """Return ``name`` if it can name a branch or tag; raise ``ValueError`` otherwise."""
     if not _REF_NAME.match(name) or ".." in name or name.startswith(("/", "refs/")) or name.endswith("/"):
-        raise ValueError(f"Invalid reference name {name!r}")
+        raise HubMixinValueError(f"Invalid reference name {name!r}")
     if re.fullmatch(r"[0-9a-f]{40}", name):
-        raise ValueError(f"Invalid reference name {name!r}: it looks like a commit id")
+        raise HubMixinValueError(f"Invalid reference name {name!r}: it looks like a commit id")
     return name
 
 

@@ -312,13 +312,13 @@ class Exchange:
                 self.handler.wfile.flush()
                 sent = self.handler.connection.sendfile(file, offset=start, count=length)
                 if sent < length:  # the stored blob is shorter than recorded: cut, so the client fails at once
-                    raise OSError(f"blob {path.name} is shorter than recorded")
+                    raise ConnectionAbortedError(f"blob {path.name} is shorter than recorded")
                 return
             file.seek(start)
             left = length
             while left > 0:
                 chunk = file.read(min(CHUNK, left))
                 if not chunk:
-                    raise OSError(f"blob {path.name} is shorter than recorded")
+                    raise ConnectionAbortedError(f"blob {path.name} is shorter than recorded")
                 self.write(chunk)
                 left -= len(chunk)

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from hubmixin_core.errors import HubMixinOSError, HubMixinValueError
+from hubmixin_core.errors import HubMixinOSError, HubMixinRuntimeError, HubMixinValueError
 from hubmixin_core.testing._access import user_role
 from hubmixin_core.testing._access_requests import RequestStatus
 from hubmixin_core.testing._app import SHARD_LIMIT, HubApp
@@ -55,12 +55,12 @@ def _check_loopback(host: str) -> str:
             return host
     except ValueError:
         pass
-    raise ValueError(f"LocalHub only binds to the IPv4 loopback interface (127.0.0.1), not {host!r}")
+    raise HubMixinValueError(f"LocalHub only binds to the IPv4 loopback interface (127.0.0.1), not {host!r}")
 
 
 def _check_port(port: int) -> int:
     if not 0 <= port <= 65535:
-        raise ValueError(f"port must be a TCP port (0-65535), not {port}")
+        raise HubMixinValueError(f"port must be a TCP port (0-65535), not {port}")
     return port
 
 
@@ -80,7 +80,7 @@ def _account_clash(app: HubApp, name: str, kind: str) -> str | None:
 
 def _check_user_name(name: str, what: str = "user") -> str:
     if not _USER_NAME.match(name) or name in RESERVED_NAMES or "--" in name:
-        raise ValueError(
+        raise HubMixinValueError(
             f"Invalid {what} name {name!r}: use letters, digits and single '-' (not {sorted(RESERVED_NAMES)})"
         )
     return name
@@ -135,9 +135,9 @@ class LocalHub:
         max_shard_bytes: int = SHARD_LIMIT,
     ) -> None:
         if lfs_threshold < 1 or page_size < 1:
-            raise ValueError("lfs_threshold and page_size must be positive")
+            raise HubMixinValueError("lfs_threshold and page_size must be positive")
         if min(max_json_bytes, max_shard_bytes, 1 if max_commit_line_bytes is None else max_commit_line_bytes) < 1:
-            raise ValueError("max_json_bytes, max_commit_line_bytes and max_shard_bytes must be positive")
+            raise HubMixinValueError("max_json_bytes, max_commit_line_bytes and max_shard_bytes must be positive")
         self._max_json_bytes = max_json_bytes
         self._max_commit_line_bytes = max_commit_line_bytes
         self._max_shard_bytes = max_shard_bytes
@@ -153,13 +153,13 @@ class LocalHub:
         self._thread: threading.Thread | None = None
         self._token: str | None = None
         if token is not None and (len(token) < 8 or not token.isascii() or not token.isprintable() or " " in token):
-            raise ValueError("token must be at least 8 printable ASCII characters without spaces")
+            raise HubMixinValueError("token must be at least 8 printable ASCII characters without spaces")
         self._fixed_token = token
         self._temp_root: Path | None = None
 
     def _running_app(self) -> HubApp:
         if self._app is None:
-            raise RuntimeError("LocalHub is not running: call start() or use it as a context manager")
+            raise HubMixinRuntimeError("LocalHub is not running: call start() or use it as a context manager")
         return self._app
 
     @property
@@ -187,7 +187,7 @@ class LocalHub:
     def start(self) -> Self:
         """Start serving in a background thread; returns ``self``."""
         if self._app is not None:
-            raise RuntimeError("LocalHub is already running")
+            raise HubMixinRuntimeError("LocalHub is already running")
         root = self._root
         if root is None:
             root = self._temp_root = Path(tempfile.mkdtemp(prefix="localhub-"))
@@ -347,7 +347,7 @@ class LocalHub:
         """A new token for an existing user; ``write=False`` gives a read-only token."""
         app = self._running_app()
         if not app.storage.user_exists(username):
-            raise ValueError(f"No user {username!r}: create it with add_user()")
+            raise HubMixinValueError(f"No user {username!r}: create it with add_user()")
         return app.storage.create_token(username, write=write)
 
     def inject_fault(self, fault: Fault) -> Fault:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hubmixin_core.errors import HubMixinValueError
 from hubmixin_core.testing._gitmeta import new_commit_oid
 from hubmixin_core.testing._sqlite import SqliteDatabase
 
@@ -479,7 +480,7 @@ class Storage(SqliteDatabase):
         roll everything back; `LookupError` when ``ref`` or ``start`` does not exist.
         """
         if start is not None and not create_pr:
-            raise ValueError("start is only for a commit that opens a pull request")
+            raise HubMixinValueError("start is only for a commit that opens a pull request")
         with self._tx() as db:
             head = self.get_ref(repo, ref)
             if head is None:

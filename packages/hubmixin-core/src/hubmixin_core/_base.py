@@ -1953,7 +1953,8 @@ def _loader_takes(cls: type, name: str) -> bool | None:
     """Whether ``cls``'s ``_from_pretrained`` applies the download option ``name``, read down its MRO: a loader
     takes it if it names it or takes ``download``, is a framework's or hubmixin's, or its source (through
     ``functools.wraps`` decorators) reads it from its ``**kwargs`` (hubmixin's earlier contract);
-    one that passes its ``**kwargs`` whole to ``super()._from_pretrained`` leaves it to that one. ``None`` where a
+    one that passes its ``**kwargs`` on to ``super()._from_pretrained``, ``name`` left in them, leaves it to that one
+    (see :func:`forwards_whole`'s ``keeping``). ``None`` where a
     loader's source cannot be read (``.pyc`` only, generated code)."""
     for klass in cls.__mro__:
         loader = vars(klass).get("_from_pretrained")
@@ -1975,7 +1976,7 @@ def _loader_takes(cls: type, name: str) -> bool | None:
         read = reads_key(function, name)
         if read is None or read:
             return read
-        if not forwards_whole(function, var_keyword, through_wrappers=True):
+        if not forwards_whole(function, var_keyword, through_wrappers=True, keeping=name):
             return False
     return False
 

@@ -189,23 +189,28 @@ def passes_on_whole(method: Callable[..., Any], name: str) -> bool:
     return found is not None and found.whole == name and not wrapper_changes_signature(method)
 
 
-def forwards_whole(method: Callable[..., Any], name: str, *, through_wrappers: bool = False) -> bool:
+def forwards_whole(
+    method: Callable[..., Any], name: str, *, through_wrappers: bool = False, keeping: str | None = None
+) -> bool:
     """Whether ``method`` (a ``_from_pretrained``) uses its ``**name`` only to pass it on whole to its base's
     (``super()._from_pretrained(..., **model_kwargs)``, huggingface_hub's integration pattern): then each keyword
     in it is one that loader takes. ``False`` where it reads it, or its source cannot be read, or (unless
     ``through_wrappers``: a keyword's way through, not which keywords are taken) a decorator changes its
-    signature."""
+    signature. With ``keeping`` (a download option, ``endpoint``), whether that one keyword reaches the base's: it
+    may then also read, set or remove other keywords by a constant key (``model_kwargs.pop("compile", False)``,
+    ``del model_kwargs["device"]``, ``**{**model_kwargs, "strict": False}``), options of its own; never ``keeping``,
+    nor a key it does not name (``model_kwargs.pop(key)``), nor the mapping otherwise (rebound, copied, filtered)."""
     function = getattr(method, "__func__", method)  # (a classmethod's, bound anew at each access)
     if not through_wrappers and wrapper_changes_signature(function):
         return False
     try:
-        return _read_forwards(function, name)
+        return _read_forwards(function, name, keeping)
     except TypeError:  # not hashable (a mock's stand-in): nothing to read
         return False
 
 
 @functools.cache
-def _read_forwards(function: Callable[..., Any], name: str) -> bool:
+def _read_forwards(function: Callable[..., Any], name: str, keeping: str | None) -> bool:
     node = _function_node(function)
     if node is None or node.args.kwarg is None or node.args.kwarg.arg != name:
         return False
@@ -217,9 +222,27 @@ def _read_forwards(function: Callable[..., Any], name: str) -> bool:
         and c.func.attr == "_from_pretrained"
         and _is_super(c.func.value)
     ]
-    passed = [k for c in calls for k in c.keywords if k.arg is None and _is(k.value, name)]
+    passed = [k for c in calls for k in c.keywords if k.arg is None and _passed_whole(k.value, name, keeping)]
     uses = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name]
-    return bool(passed) and len(uses) == len(passed)
+    own = [] if keeping is None else [n for n in ast.walk(node) if _keyword_read(n, name) not in (None, keeping)]
+    return bool(passed) and len(uses) == len(passed) + len(own)
+
+
+def _passed_whole(value: ast.expr, name: str, keeping: str | None) -> bool:
+    """Whether ``value``, given as ``**value``, is the mapping ``name`` or (with ``keeping``) a display of it that
+    sets only other keys, by constants (``{**model_kwargs, "strict": False}``): ``keeping`` then comes from ``name``."""
+    if _is(value, name):
+        return True
+    if keeping is None or not isinstance(value, ast.Dict):
+        return False
+    entries = list(zip(value.keys, value.values, strict=True))
+    spread = [v for k, v in entries if k is None]
+    keys = [k for k, _ in entries if k is not None]
+    return (
+        len(spread) == 1
+        and _is(spread[0], name)
+        and all(isinstance(k, ast.Constant) and isinstance(k.value, str) and k.value != keeping for k in keys)
+    )
 
 
 def reads_key(method: Callable[..., Any], name: str) -> bool | None:
@@ -278,10 +301,10 @@ def _read_keywords(init: Callable[..., Any]) -> frozenset[str] | None:
 
 
 def _keyword_read(node: ast.AST, name: str) -> str | None:
-    """The keyword ``node`` reads from the mapping ``name`` by a constant key, if it does."""
+    """The keyword ``node`` reads (or sets, or removes) in the mapping ``name`` by a constant key, if it does."""
     key: ast.expr | None = None
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _is(node.func.value, name):
-        key = node.args[0] if node.func.attr in ("get", "pop") and node.args else None
+        key = node.args[0] if node.func.attr in ("get", "pop", "setdefault") and node.args else None
     elif isinstance(node, ast.Subscript) and _is(node.value, name):
         key = node.slice
     elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In | ast.NotIn):

@@ -183,7 +183,7 @@ def test_a_later_layout_version_is_refused_by_name(tmp_path: Path) -> None:
 def test_renamed_reads_every_way_under_the_new_names(tmp_path: Path) -> None:
     tensors = {"enc.fc.weight": np.arange(12, dtype=np.float32).reshape(3, 4), "head.bias": np.ones(3, np.float32)}
     save_safetensors(tensors, tmp_path, save_file=save_file, nbytes=lambda t: t.nbytes, max_shard_size=48)
-    checkpoint = open_checkpoint(tmp_path).renamed({r"^enc\.": "encoder.", r"fc": "dense"})
+    checkpoint = open_checkpoint(tmp_path).renamed({r"^enc\.fc\.": "encoder.dense.", r"fc": "dense"})
     assert sorted(checkpoint.infos) == ["encoder.dense.weight", "head.bias"]
     assert checkpoint.files["encoder.dense.weight"].name.startswith("model-0000")
     np.testing.assert_array_equal(

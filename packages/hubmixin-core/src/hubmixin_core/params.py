@@ -263,8 +263,9 @@ KEY_MAPPING = Param(
     "Mapping[str, str] | None",
     "None",
     "Renames the checkpoint's tensors before they are matched to the model, as transformers' `key_mapping` "
-    "does: each `pattern: replacement` pair is applied in order to every checkpoint name with `re.sub` "
-    r'(`{r"^encoder\.attn\.": "enc.attention."}`), and layer settings are compared under the new names. For '
+    "does: each checkpoint name is rewritten with `re.subn` by the first `pattern: replacement` pair, in order, "
+    r'whose pattern matches it (`{r"^encoder\.attn\.": "enc.attention."}`); the later pairs are not applied to '
+    "the result. Layer settings are compared under the new names. For "
     "two ports of a model whose attribute names differ. Two names renamed to the same one raise "
     "`WeightsKeyError`. The files are not changed.",
     ("from collections.abc import Mapping",),

@@ -21,6 +21,7 @@ from hubmixin_core.weights import (
 )
 from hubmixin_torch._checkpoint import _pickle_checkpoint
 from hubmixin_torch._dtypes import check_savable, dtype_name
+from hubmixin_torch._save import drop_tied
 
 __all__ = ["CONVERTER", "TorchStateDictConverter"]
 
@@ -41,18 +42,21 @@ class TorchStateDictConverter:
 
     def convert(self, request: ConvertRequest, output: Path) -> None:
         """Read the tensors with ``torch.load(weights_only=True)`` (memory-mapped where the file allows) and write
-        them one at a time as canonical safetensors."""
+        them one at a time as canonical safetensors: tied tensors (one storage, seen the same way) once, their
+        dropped names recorded in the metadata, as ``save_pretrained`` writes them."""
         state = {name: tensor.detach() for name, tensor in _read_state(request.source).items()}
         check_savable(state, None, str(request.source))
+        metadata = canonical_metadata("torch")
+        drop_tied(state, metadata)  # torch.load keeps tied tensors on one storage: written once, as save_pretrained
         infos = {name: TensorInfo(tuple(tensor.shape), dtype_name(tensor.dtype)) for name, tensor in state.items()}
         total = sum(tensor.numel() * tensor.element_size() for tensor in state.values())
         with ConvertProgress(request, output, reads=total) as progress:
             write_safetensors(
                 output,
                 infos,
-                lambda name: progress.copy(_flat_bytes(state.pop(name))),  # tied weights: written under each name
+                lambda name: progress.copy(_flat_bytes(state.pop(name))),
                 max_shard_size=request.max_shard_size,
-                metadata=canonical_metadata("torch"),
+                metadata=metadata,
             )
 
 

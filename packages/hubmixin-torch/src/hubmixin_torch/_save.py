@@ -13,7 +13,7 @@ from hubmixin_torch._dtypes import check_dtype_argument, check_savable, dtype_na
 from hubmixin_torch._load import named_tensors
 from hubmixin_torch._settings import model_settings
 
-__all__ = ["save_module"]
+__all__ = ["drop_tied", "save_module"]
 
 
 def save_module(
@@ -57,10 +57,7 @@ def save_module(
     _check_data(state, owner)
     check_savable(state, dtype, owner)
     metadata = {**canonical_metadata("torch"), **settings_metadata(model_settings(module, dtype))}
-    for kept, dropped in _tied_names(state).items():
-        for name in dropped:
-            metadata.setdefault(name, kept)
-            del state[name]
+    drop_tied(state, metadata)
 
     # Extra state is saved as get_extra_state made it, as from_pretrained(dtype=) hands it back as the file holds it.
     dtypes = {name: t.dtype if name in extra else target_dtype(t, dtype) for name, t in state.items()}
@@ -110,6 +107,16 @@ def _check_data(state: dict[str, torch.Tensor], owner: str) -> None:
     for reason, names in problems.items():
         if names:
             raise WeightsError(f"{owner}: cannot save tensors {format_names(names)}: {reason}")
+
+
+def drop_tied(state: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Keep one name of each group of tensors of ``state`` that are the same memory seen the same way (tied), the
+    first in sorted order, as ``safetensors.torch.save_model`` does: delete the others from ``state`` and record
+    each in ``metadata`` as ``{dropped: kept}``."""
+    for kept, dropped in _tied_names(state).items():
+        for name in dropped:
+            metadata.setdefault(name, kept)
+            del state[name]
 
 
 def _tied_names(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:

@@ -93,8 +93,9 @@ class Checkpoint:
     def renamed(self, key_mapping: Mapping[str, str] | None) -> Checkpoint:
         """This checkpoint with its tensors' names rewritten, as transformers' ``key_mapping`` does.
 
-        Each ``pattern: replacement`` pair is applied in order to every name with :func:`re.sub`; the files
-        are not touched (reads translate the names back).
+        Each name is rewritten by the first ``pattern: replacement`` pair (in order) whose pattern matches it,
+        with :func:`re.subn`; the other pairs are not applied to it. The files are not touched (reads translate
+        the names back).
 
         Raises:
             WeightsKeyError: two tensors are renamed to the same name (both named), or a pattern is not a
@@ -314,8 +315,12 @@ def _compile(pattern: object, replacement: object) -> tuple[re.Pattern[str], str
 
 
 def _rename(name: str, patterns: Sequence[tuple[re.Pattern[str], str]]) -> str:
+    """``name`` rewritten by the first pattern that matches it (every match of that pattern), as transformers does:
+    later patterns do not see its result, so ``{"^a": "b", "^b": "a"}`` swaps two names."""
     for pattern, replacement in patterns:
-        name = pattern.sub(replacement, name)
+        new, count = pattern.subn(replacement, name)
+        if count:
+            return new
     return name
 
 

@@ -244,10 +244,11 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
                     than its weights is refused. A shape mismatch raises `WeightsShapeError` either way.
                 key_mapping (`Mapping[str, str] | None`, *optional*, defaults to `None`):
                     Renames the checkpoint's tensors before they are matched to the model, as transformers'
-                    `key_mapping` does: each `pattern: replacement` pair is applied in order to every checkpoint name
-                    with `re.sub` (`{r"^encoder\\.attn\\.": "enc.attention."}`), and layer settings are compared under
-                    the new names. For two ports of a model whose attribute names differ. Two names renamed to the same
-                    one raise `WeightsKeyError`. The files are not changed.
+                    `key_mapping` does: each checkpoint name is rewritten with `re.subn` by the first `pattern:
+                    replacement` pair, in order, whose pattern matches it (`{r"^encoder\\.attn\\.": "enc.attention."}`);
+                    the later pairs are not applied to the result. Layer settings are compared under the new names. For
+                    two ports of a model whose attribute names differ. Two names renamed to the same one raise
+                    `WeightsKeyError`. The files are not changed.
                 dtype (`DTypeLike | None`, *optional*, defaults to `None`):
                     Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, `np.float16`, ...; the
                     backend's own `torch.float16` works at run time too, but type checkers take numpy's `DTypeLike`
@@ -324,10 +325,11 @@ class KerasModelHubMixinMethods(KerasHubMixinBase):
                     than its weights is refused. A shape mismatch raises `WeightsShapeError` either way.
                 key_mapping (`Mapping[str, str] | None`, *optional*, defaults to `None`):
                     Renames the checkpoint's tensors before they are matched to the model, as transformers'
-                    `key_mapping` does: each `pattern: replacement` pair is applied in order to every checkpoint name
-                    with `re.sub` (`{r"^encoder\\.attn\\.": "enc.attention."}`), and layer settings are compared under
-                    the new names. For two ports of a model whose attribute names differ. Two names renamed to the same
-                    one raise `WeightsKeyError`. The files are not changed.
+                    `key_mapping` does: each checkpoint name is rewritten with `re.subn` by the first `pattern:
+                    replacement` pair, in order, whose pattern matches it (`{r"^encoder\\.attn\\.": "enc.attention."}`);
+                    the later pairs are not applied to the result. Layer settings are compared under the new names. For
+                    two ports of a model whose attribute names differ. Two names renamed to the same one raise
+                    `WeightsKeyError`. The files are not changed.
                 dtype (`DTypeLike | None`, *optional*, defaults to `None`):
                     Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, `np.float16`, ...; the
                     backend's own `torch.float16` works at run time too, but type checkers take numpy's `DTypeLike`

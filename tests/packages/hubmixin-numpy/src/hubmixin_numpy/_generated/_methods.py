@@ -242,10 +242,11 @@ class NumpyModelHubMixinMethods(NumpyHubMixinBase):
                     than its weights is refused. A shape mismatch raises `WeightsShapeError` either way.
                 key_mapping (`Mapping[str, str] | None`, *optional*, defaults to `None`):
                     Renames the checkpoint's tensors before they are matched to the model, as transformers'
-                    `key_mapping` does: each `pattern: replacement` pair is applied in order to every checkpoint name
-                    with `re.sub` (`{r"^encoder\\.attn\\.": "enc.attention."}`), and layer settings are compared under
-                    the new names. For two ports of a model whose attribute names differ. Two names renamed to the same
-                    one raise `WeightsKeyError`. The files are not changed.
+                    `key_mapping` does: each checkpoint name is rewritten with `re.subn` by the first `pattern:
+                    replacement` pair, in order, whose pattern matches it (`{r"^encoder\\.attn\\.": "enc.attention."}`);
+                    the later pairs are not applied to the result. Layer settings are compared under the new names. For
+                    two ports of a model whose attribute names differ. Two names renamed to the same one raise
+                    `WeightsKeyError`. The files are not changed.
                 dtype (`str | None`, *optional*, defaults to `None`):
                     Floating-point numpy dtype name to load the model in (`"float16"`, `"bfloat16"`, ...): every
                     floating array is converted, the others are left as they are. `None` keeps the dtypes `__init__`
@@ -320,10 +321,11 @@ class NumpyModelHubMixinMethods(NumpyHubMixinBase):
                     than its weights is refused. A shape mismatch raises `WeightsShapeError` either way.
                 key_mapping (`Mapping[str, str] | None`, *optional*, defaults to `None`):
                     Renames the checkpoint's tensors before they are matched to the model, as transformers'
-                    `key_mapping` does: each `pattern: replacement` pair is applied in order to every checkpoint name
-                    with `re.sub` (`{r"^encoder\\.attn\\.": "enc.attention."}`), and layer settings are compared under
-                    the new names. For two ports of a model whose attribute names differ. Two names renamed to the same
-                    one raise `WeightsKeyError`. The files are not changed.
+                    `key_mapping` does: each checkpoint name is rewritten with `re.subn` by the first `pattern:
+                    replacement` pair, in order, whose pattern matches it (`{r"^encoder\\.attn\\.": "enc.attention."}`);
+                    the later pairs are not applied to the result. Layer settings are compared under the new names. For
+                    two ports of a model whose attribute names differ. Two names renamed to the same one raise
+                    `WeightsKeyError`. The files are not changed.
                 dtype (`str | None`, *optional*, defaults to `None`):
                     Floating-point numpy dtype name to load the model in (`"float16"`, `"bfloat16"`, ...): every
                     floating array is converted, the others are left as they are. `None` keeps the dtypes `__init__`

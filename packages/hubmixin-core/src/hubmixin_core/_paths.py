@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 from pathlib import Path, PurePosixPath
 
@@ -16,11 +17,21 @@ __all__ = [
     "check_local_location",
     "check_relative_path",
     "location_argument",
+    "not_a_file",
     "path_argument",
     "warn_if_linked_outside",
 ]
 
 logger = logging.getLogger("hubmixin_core")
+
+
+def not_a_file(entry: Path) -> str | None:
+    """``"not a file (a directory)"`` (or a link to a missing file...) where ``entry`` is there but is no file to
+    read; ``None`` where it is a file or is not there."""
+    if entry.is_file() or not os.path.lexists(entry):
+        return None
+    what = "a directory" if entry.is_dir() else "a link to a missing file" if entry.is_symlink() else ""
+    return f"not a file{f' ({what})' if what else ''}"
 
 
 def location_argument(text: str) -> str:

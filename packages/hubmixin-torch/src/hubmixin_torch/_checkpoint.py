@@ -31,7 +31,7 @@ from hubmixin_core.weights import (
     WeightFiles,
     resolve_weight_files,
 )
-from hubmixin_core.weights._resolve import missing_weights_error, native_checkpoint_hint
+from hubmixin_core.weights._resolve import missing_weights_error, native_checkpoint_hint, unreadable_weights
 from hubmixin_torch._dtypes import TORCH_DTYPES, dtype_name
 
 __all__ = ["open_torch_checkpoint", "open_torch_file", "read_tensors"]
@@ -168,12 +168,15 @@ def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torc
             raise
     except WeightsNotFoundError as missing:
         legacy = locate_file(model_id, PYTORCH_WEIGHTS_NAME, download)
+        directory = Path(expand_location(model_id))
+        names = (SAFETENSORS_SINGLE_FILE, SAFETENSORS_INDEX_NAME, PYTORCH_WEIGHTS_NAME)
+        if legacy is None and directory.is_dir() and (unreadable := unreadable_weights(directory, names)):
+            raise unreadable from missing
         if legacy is None:
             message = (
                 f"{model_id}: no weights found: looked for {SAFETENSORS_SINGLE_FILE}, {SAFETENSORS_INDEX_NAME} "
                 f"and {PYTORCH_WEIGHTS_NAME}"
             )
-            directory = Path(expand_location(model_id))
             if directory.is_dir():  # a framework's own checkpoint there: how to convert it
                 message += native_checkpoint_hint(directory)
             if locate_file(model_id, _LEGACY_INDEX, download) is not None:  # sharded .bin files: named, with how to

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path, PurePosixPath
@@ -11,7 +12,7 @@ from huggingface_hub.errors import LocalEntryNotFoundError, RemoteEntryNotFoundE
 
 from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core._hub import cached_alternative, download_files, last_absence, locate_file
-from hubmixin_core._paths import warn_if_linked_outside
+from hubmixin_core._paths import not_a_file, warn_if_linked_outside
 from hubmixin_core.errors import RepoWeightsNotFoundError, ShardIndexError, WeightsNotFoundError
 from hubmixin_core.weights._index import ShardIndex
 from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SINGLE_FILE
@@ -25,6 +26,7 @@ __all__ = [
     "native_convert_steps",
     "resolve_weight_files",
     "torch_reader_note",
+    "unreadable_weights",
 ]
 
 
@@ -144,6 +146,8 @@ def missing_weights_error(
     missing = f"found neither {filename} nor {index_filename}"
     directory = Path(model_id)
     if directory.is_dir():
+        if unreadable := unreadable_weights(directory, (filename, index_filename)):
+            return unreadable
         held = sorted(p.name for p in directory.iterdir())
         found = next((name for name in _TORCH_CHECKPOINTS if name in held), None)
         steps = f"convert it with `hubmixin convert {directory} DST --to torch|flax|keras`"
@@ -160,6 +164,15 @@ def missing_weights_error(
     if absent is None:  # (known absent from the cache, offline)
         return WeightsNotFoundError(f"{where}: {missing}{hint}")
     return RepoWeightsNotFoundError(f"{where}: {missing}{hint}", response=absent.response)
+
+
+def unreadable_weights(directory: Path, names: Sequence[str]) -> WeightsNotFoundError | None:
+    """The error for the first of ``names`` that ``directory`` holds as something else than a file (a directory, a
+    link to a missing file), rather than "found neither"; ``None`` where there is none."""
+    for name in names:
+        if unreadable := not_a_file(directory / name):
+            return WeightsNotFoundError(f"{directory / name}: {unreadable}: cannot read the weights")
+    return None
 
 
 def _convert_hint(found: str | None, steps: str) -> str:

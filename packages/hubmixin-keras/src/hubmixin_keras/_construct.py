@@ -478,19 +478,22 @@ def assign(variable: Any, value: np.ndarray[Any, Any]) -> None:
 def initialize_rest(model: keras.Layer, deferred: Iterable[Any] = ()) -> None:
     """Initialise the model's variables still deferred, and the others of ``deferred`` (``construct_deferred``'s:
     a metric's ``total`` and ``count``, which ``model.variables`` leaves out), as a plain construction does; drop
-    them all from Keras' pending list. Inside an enclosing load's stateless scope (a model whose ``__init__`` loads
-    a pretrained part of itself), nothing: Keras initialises no variable there, and the enclosing load's own call
-    initialises them, as variables its construction deferred."""
-    if in_stateless_scope():
-        return
-    for variable in itertools.chain(model.variables, deferred):
-        if getattr(variable, "_value", True) is None:
-            _deferred_initialize(variable)
-    for layer in model._flatten_layers():
-        for generator in getattr(layer, "_seed_generators", []):
-            state = generator.state
-            if getattr(state, "_value", True) is None:
-                state._deferred_initialize()
+    them all from Keras' pending list.
+
+    Inside a stateless scope, Keras initialises no variable: those still deferred stay in its pending list, for
+    the enclosing load to initialise (a model whose ``__init__`` loads a pretrained part of itself: as variables
+    its construction deferred) or the caller's own ``keras.StatelessScope()`` at its exit. Those the load gave a
+    value leave the list either way: that exit would initialise them again ("already initialized").
+    """
+    if not in_stateless_scope():
+        for variable in itertools.chain(model.variables, deferred):
+            if getattr(variable, "_value", True) is None:
+                _deferred_initialize(variable)
+        for layer in model._flatten_layers():
+            for generator in getattr(layer, "_seed_generators", []):
+                state = generator.state
+                if getattr(state, "_value", True) is None:
+                    state._deferred_initialize()
     pending = global_state.get_global_attribute(_UNINITIALIZED) or []
     global_state.set_global_attribute(_UNINITIALIZED, [v for v in pending if v._value is None])
 

@@ -339,7 +339,10 @@ def place(module: torch.nn.Module, expected: ExpectedTensors, device: torch.devi
         source = expected.source_of.get(kept, kept)
         view = final[name]
         if view.is_meta and final[source].stride() == expected.named[source].stride():
-            _set_tensor(module, name, _view_of(final[source], expected.named[name], expected.named[source]))
+            again = _view_of(final[source], expected.named[name], expected.named[source])
+            if target_dtype(view, dtype) != view.dtype:  # converted by dtype=: memory of its own, as held_views below
+                again = again.clone()
+            _set_tensor(module, name, again)
         elif not view.is_meta and (not _on_device(view, device) or view.dtype != target_dtype(view, dtype)):
             # built for real on __init__'s memory: converted, memory of its own (as after Module.to)
             _set_tensor(module, name, view.detach().to(device=device, dtype=target_dtype(view, dtype), copy=True))

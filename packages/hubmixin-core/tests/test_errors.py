@@ -72,6 +72,12 @@ def test_a_file_system_error_is_the_builtin_of_its_errno(number: int, builtin: t
     restored = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object
     assert type(restored) is type(error) and restored.errno == number
     assert type(HubMixinOSError(errno.ENOSPC, "full")) is HubMixinOSError  # plain OSError in Python too
+    named = pickle.loads(pickle.dumps(HubMixinOSError(number, "denied", "/models/m")))  # noqa: S301
+    assert (named.filename, named.args, str(named)) == (
+        "/models/m",
+        (number, "denied"),
+        f"[Errno {number}] denied: '/models/m'",
+    )
 
 
 @pytest.mark.parametrize(

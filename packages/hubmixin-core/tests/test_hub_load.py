@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import re
 import threading
 import time
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -205,6 +207,24 @@ def test_a_repository_without_weights_is_the_clients_remote_entry_not_found_erro
     assert error.response.status_code == 404 and repo_id in str(error.response.url)
     restored = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object
     assert type(restored) is type(error) and restored.args == error.args
+
+    # Offline, the cache knows the files are absent: no Hub answer to give (not the earlier online 404).
+    with pytest.raises(WeightsNotFoundError) as offline:
+        MLP.from_pretrained(repo_id, local_files_only=True)
+    assert not isinstance(offline.value, HfHubHTTPError)
+
+
+def test_a_model_loaded_from_shards_is_freed_with_its_last_reference(local_hub: LocalHub) -> None:
+    """The Hub's 404 for the absent single file is not kept past the load (with the load's frames and model)."""
+    repo_id = f"{local_hub.username}/sharded-freed"
+    model = MLP()
+    model.max_shard_size = 64
+    model.push_to_hub(repo_id)
+    loaded = MLP.from_pretrained(repo_id)
+    gone = weakref.ref(loaded)
+    del loaded
+    gc.collect()
+    assert gone() is None
 
 
 def test_a_path_to_a_file_is_refused_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

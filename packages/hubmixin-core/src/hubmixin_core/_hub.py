@@ -8,11 +8,12 @@ import random
 import re
 import shlex
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from huggingface_hub import CommitInfo, HfApi, constants, hf_hub_download, try_to_load_from_cache
 from huggingface_hub.errors import (
@@ -36,7 +37,8 @@ __all__ = [
     "download_file",
     "download_files",
     "download_optional_file",
-    "last_absence",
+    "Absence",
+    "absences",
     "locate_file",
     "one_commit",
     "upload_folder",
@@ -205,7 +207,8 @@ def download_optional_file(repo_id: str, filename: str, options: DownloadOptions
     try:
         return download_file(repo_id, filename, options)
     except RemoteEntryNotFoundError as absent:
-        _ABSENT.set((repo_id, absent))
+        if (found := _ABSENT.get()) is not None:  # (the answer, not the error: it holds the caller's frames)
+            found.append(Absence(repo_id, absent.response, absent.server_message))
         return None
     except LocalEntryNotFoundError:
         revision = _pinned(repo_id, options).revision
@@ -215,14 +218,28 @@ def download_optional_file(repo_id: str, filename: str, options: DownloadOptions
         raise
 
 
-_ABSENT: ContextVar[tuple[str, RemoteEntryNotFoundError] | None] = ContextVar("_ABSENT", default=None)
-"""The repository and the Hub's 404 of the last file :func:`download_optional_file` found absent."""
+@dataclasses.dataclass(frozen=True)
+class Absence:
+    """The Hub's 404 for a file of ``repo_id`` that :func:`download_optional_file` found absent."""
+
+    repo_id: str
+    response: Any
+    server_message: str | None
 
 
-def last_absence(repo_id: str) -> RemoteEntryNotFoundError | None:
-    """The Hub's answer for the last file of ``repo_id`` found absent, if the last absence was one of its."""
-    last = _ABSENT.get()
-    return last[1] if last is not None and last[0] == repo_id else None
+_ABSENT: ContextVar[list[Absence] | None] = ContextVar("_ABSENT", default=None)
+
+
+@contextlib.contextmanager
+def absences() -> Iterator[Callable[[str], Absence | None]]:
+    """Within, the returned function gives the last absence of a file of its repository found inside the block
+    (``None`` where none was: offline, the cache knew); nothing is kept outside such a block."""
+    found: list[Absence] = []
+    token = _ABSENT.set(found)
+    try:
+        yield lambda repo_id: next((a for a in reversed(found) if a.repo_id == repo_id), None)
+    finally:
+        _ABSENT.reset(token)
 
 
 def cached_alternative(repo_id: str | Path, filename: str, options: DownloadOptions) -> Path | None:

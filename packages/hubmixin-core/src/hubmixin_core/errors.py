@@ -23,9 +23,14 @@ __all__ = [
     "ConfigTypeError",
     "DeviceError",
     "HubMixinError",
+    "HubMixinFileExistsError",
+    "HubMixinFileNotFoundError",
     "HubMixinIndexError",
+    "HubMixinIsADirectoryError",
     "HubMixinKeyError",
+    "HubMixinNotADirectoryError",
     "HubMixinOSError",
+    "HubMixinPermissionError",
     "HubMixinRuntimeError",
     "HubMixinTypeError",
     "HubMixinValueError",
@@ -53,14 +58,17 @@ class HubMixinError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuilt from its message and attributes, not by calling its __init__ again (most take other arguments
         # than the message): an error raised in a worker process reaches the parent whole.
-        return (_rebuilt, (type(self), self.args, dict(vars(self))))
+        args = self.args
+        if isinstance(self, OSError) and self.filename is not None:  # (not in args, as OSError's own pickling)
+            args = (self.errno, self.strerror, self.filename, None, self.filename2)
+        return (_rebuilt, (type(self), args, dict(vars(self))))
 
 
 def _rebuilt(cls: type[HubMixinError], args: tuple[Any, ...], state: dict[str, Any]) -> HubMixinError:
     # The first builtin base's __new__, unless another one lays the instance out (OSError, for WeightsNotFoundError).
     new = OSError.__new__ if issubclass(cls, OSError) else cls.__new__
     error = new(cls, *args)
-    BaseException.__init__(error, *args)
+    BaseException.__init__(error, *args[:2] if len(args) == 5 and issubclass(cls, OSError) else args)
     vars(error).update(state)
     return error
 

@@ -11,7 +11,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import LocalEntryNotFoundError, RemoteEntryNotFoundError
 
 from hubmixin_core._generated._options import DownloadOptions
-from hubmixin_core._hub import cached_alternative, download_files, last_absence, locate_file
+from hubmixin_core._hub import absences, cached_alternative, download_files, locate_file
 from hubmixin_core._paths import not_a_file, warn_if_linked_outside
 from hubmixin_core.errors import RepoWeightsNotFoundError, ShardIndexError, WeightsNotFoundError
 from hubmixin_core.weights._index import ShardIndex
@@ -81,20 +81,25 @@ def resolve_weight_files(
         InvalidRepoPathError: the index names a shard outside the model directory.
     """
     options = options or DownloadOptions()
-    try:
-        single = locate_file(model_id, filename, options)
-    except LocalEntryNotFoundError:  # offline, not cached: the repository may have shards, cached instead
-        index_path = cached_alternative(model_id, index_filename, options)
-        if index_path is None:
-            raise
-        single = None
-    else:
-        index_path = None if single is not None else locate_file(model_id, index_filename, options)
+    with absences() as absence:
+        try:
+            single = locate_file(model_id, filename, options)
+        except LocalEntryNotFoundError:  # offline, not cached: the repository may have shards, cached instead
+            index_path = cached_alternative(model_id, index_filename, options)
+            if index_path is None:
+                raise
+            single = None
+        else:
+            index_path = None if single is not None else locate_file(model_id, index_filename, options)
+        absent = absence(str(model_id))
     if single is not None:
         return WeightFiles((single,))
     directory = Path(model_id)
     if index_path is None:
-        raise missing_weights_error(model_id, options, filename, index_filename, legacy_hint=legacy_hint)
+        missing = missing_weights_error(model_id, options, filename, index_filename, legacy_hint=legacy_hint)
+        if absent is None:  # (known absent from the cache, offline)
+            raise missing
+        raise RepoWeightsNotFoundError(str(missing), response=absent.response, server_message=absent.server_message)
     index = ShardIndex.read(index_path)
     if not directory.is_dir():
         try:
@@ -159,11 +164,8 @@ def missing_weights_error(
         "`hubmixin convert DIR DST --to torch|flax|keras`"
     )
     where = f"{model_id}@{options.revision}" if options.revision else str(model_id)
-    absent = last_absence(str(model_id))  # taken before the legacy hint asks the Hub again
     hint = _convert_hint(_hub_torch_checkpoint(str(model_id), options) if legacy_hint else None, steps)
-    if absent is None:  # (known absent from the cache, offline)
-        return WeightsNotFoundError(f"{where}: {missing}{hint}")
-    return RepoWeightsNotFoundError(f"{where}: {missing}{hint}", response=absent.response)
+    return WeightsNotFoundError(f"{where}: {missing}{hint}")
 
 
 def unreadable_weights(directory: Path, names: Sequence[str]) -> WeightsNotFoundError | None:

@@ -52,3 +52,36 @@ def test_other_bytes_keep_the_safetensors_reason(tmp_path: Path, capsys: pytest.
     path.write_bytes(b"\xff" * 16)
     assert main(["inspect", str(path)]) == 1
     assert "header length" in capsys.readouterr().err
+
+
+def _keras_archive(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", "{}")
+        archive.writestr("model.weights.h5", HDF5_SIGNATURE)
+
+
+def _npz(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("w.npy", b"\x93NUMPY")
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "says"),
+    [
+        ("model.ckpt", _zip, "rename it to model.pt, then `hubmixin convert {dir}/model.pt DST --to torch|flax|keras`"),
+        ("model.safetensors", _zip, "rename it to model.pt, then `hubmixin convert {dir}/model.pt DST"),
+        ("full.keras", _keras_archive, "a Keras archive (model.save's .keras): load it with keras.saving.load_model"),
+        ("arrays.npz", _npz, "a numpy .npz archive: load it with numpy.load"),
+        ("legacy.h5", lambda p: p.write_bytes(HDF5_SIGNATURE + bytes(64)), "save_weights('model.weights.h5'), then"),
+    ],
+    ids=["ckpt", "misnamed", "keras-archive", "npz", "legacy-h5"],
+)
+def test_the_advice_follows_the_name_convert_reads_by(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, write: Callable[[Path], object], says: str
+) -> None:
+    """hubmixin convert picks its reader by the file's name: a command it would refuse is never given."""
+    write(tmp_path / name)
+    assert main(["inspect", str(tmp_path / name)]) == 1
+    err = capsys.readouterr().err
+    assert says.format(dir=tmp_path) in err and len(err.splitlines()) == 1
+    assert f"`hubmixin convert {tmp_path / name} " not in err

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubmixin_core._checks import expand_location
 from hubmixin_core._generated._options import DownloadOptions
+from hubmixin_core._native import native_file_advice
 from hubmixin_core._paths import check_local_location, location_argument
 from hubmixin_core.errors import HubMixinError, ShardIndexError, WeightsFileError
 from hubmixin_core.weights import (
@@ -43,7 +44,7 @@ from hubmixin_core.weights import (
 )
 from hubmixin_core.weights._header import MAX_HEADER_SIZE
 from hubmixin_core.weights._header import _checked as checked_header
-from hubmixin_core.weights._resolve import missing_weights_error, native_convert_steps
+from hubmixin_core.weights._resolve import missing_weights_error
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -181,28 +182,17 @@ def _summarise(source: str, files: list[Path]) -> CheckpointSummary:
     return CheckpointSummary(source, summaries)
 
 
-_NATIVE_FORMATS = (
-    (b"PK\x03\x04", "a zip archive (torch.save's format)", "torch"),
-    *((b"\x80" + bytes([n]), "a Python pickle (torch.save's legacy format)", "torch") for n in range(2, 6)),
-    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (Keras' .weights.h5)", "keras"),
-)
-"""Leading bytes of the checkpoint formats that are not safetensors, what each file is, and whose it is."""
-
-
 def _read_header(file: Path) -> Header:
     """``read_header(file)``, naming a framework's own checkpoint format (and ``hubmixin convert``) where the
     file is one."""
     try:
         return read_header(file)
     except WeightsFileError:
-        with file.open("rb") as handle:
-            start = handle.read(8)
-        found = next((entry[1:] for entry in _NATIVE_FORMATS if start.startswith(entry[0])), None)
-        if found is None:
+        advice = native_file_advice(file)
+        if advice is None:
             raise
-        what, framework = found
-        steps = native_convert_steps(file, framework)
-        raise WeightsFileError(f"{file}: not a safetensors file but {what}: {steps}, then inspect DST") from None
+        then = ", then inspect DST" if "`hubmixin convert" in advice else ""
+        raise WeightsFileError(f"{file}: not a safetensors file but {advice}{then}") from None
 
 
 def _inspect_cached_repo(repo_id: str, revision: str | None, *, cache_only: bool = False) -> CheckpointSummary:

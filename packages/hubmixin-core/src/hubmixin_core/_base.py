@@ -31,6 +31,7 @@ from hubmixin_core._capture import (
     ConfigSlot,
     get_config,
     get_received,
+    get_shared,
     get_unsaved,
     init_parameters,
     loader_values,
@@ -39,7 +40,7 @@ from hubmixin_core._capture import (
     set_config,
     wrap_init,
 )
-from hubmixin_core._card import CardInfo
+from hubmixin_core._card import TEMPLATE_NOT_GIVEN, CardInfo
 from hubmixin_core._checks import (
     UNSAVED_KEY,
     check_keywords,
@@ -88,7 +89,7 @@ from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hf_compat import HfMixinHelpers
 from hubmixin_core._hub import locate_file, one_commit, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
-from hubmixin_core._paths import check_local_location
+from hubmixin_core._paths import check_local_location, not_a_file
 from hubmixin_core._published import refuse_published_token
 from hubmixin_core._roundtrip import json_native, key_annotation, sentinel_default, type_change
 from hubmixin_core._warn import warn_user
@@ -187,7 +188,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         repo_url: str | None = None,
         paper_url: str | None = None,
         docs_url: str | None = None,
-        model_card_template: str | None = None,
+        model_card_template: str | None = TEMPLATE_NOT_GIVEN,
         language: str | list[str] | None = None,
         library_name: str | None = None,
         license: str | None = None,
@@ -210,7 +211,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         cls._hub_mixin_info = (
             CardInfo.from_info(cls._hub_mixin_info)
             .derive(
-                template=model_card_template,
+                **({} if model_card_template is TEMPLATE_NOT_GIVEN else {"template": model_card_template}),
                 repo_url=repo_url,
                 paper_url=paper_url,
                 docs_url=docs_url,
@@ -355,7 +356,29 @@ class ModelHubMixinBase(HfMixinHelpers):
         """The configuration of an instance built with ``args`` and ``kwargs``, and what it leaves out."""
         unsaved: dict[str, str] = {}
         beside: list[str] = []
-        return ConfigSlot(cls._hub_mixin_capture(args, kwargs, unsaved, beside), unsaved, beside)
+        config = cls._hub_mixin_capture(args, kwargs, unsaved, beside)
+        slot = ConfigSlot(config, unsaved, beside, cls._hub_mixin_shared(config, args, kwargs))
+        if isinstance(config, dict):  # (copies of what __init__ is given, to tell what it changes itself)
+            slot.entry = {key: _json_copy(config[key]) for key in slot.shared if isinstance(config[key], dict | list)}
+        return slot
+
+    @classmethod
+    def _hub_mixin_shared(cls, config: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, str]:
+        """The keys of the captured ``config`` (a dict) holding the very dict or list an argument was given (see
+        :attr:`ConfigSlot.shared`), each with the argument's name (``"config"`` for a config dict's values)."""
+        if not isinstance(config, dict):
+            return {}
+        positional = [p.name for p in cls._hub_mixin_init_parameters.values() if p.kind in _POSITIONAL]
+        given = {**dict(zip(positional, args, strict=False)), **kwargs}
+        objects = {id(value): name for name, value in given.items() if isinstance(value, dict | list)}
+        config_dict = given.get("config")
+        shared = {}
+        for key, value in config.items():
+            if isinstance(config_dict, dict) and key in config_dict and config_dict[key] is value:
+                shared[key] = "config"  # (its other keys too: left out with it, should it no longer encode)
+            elif isinstance(value, dict | list) and id(value) in objects:
+                shared[key] = objects[id(value)]
+        return shared
 
     @classmethod
     def _hub_mixin_capture(
@@ -396,7 +419,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                 cls._hub_mixin_warn_unloadable("config", encoded, cls._all_coders())  # (its fields, as arguments)
             return given
         annotated = cls._hub_runtime_annotated()  # the run's own by their annotation, whatever their value
-        config = {k: v for k, v in cls._hub_mixin_jsonable_default_values.items() if k not in annotated}
+        # (each instance its own copy of a dict or list default: a change to one is not the class's)
+        config = {k: _json_copy(v) for k, v in cls._hub_mixin_jsonable_default_values.items() if k not in annotated}
         coders = cls._all_coders()
         for name, value in passed.items():
             if name in parameters and value is parameters[name].default and cls._hub_sentinel_default(parameters[name]):
@@ -411,7 +435,10 @@ class ModelHubMixinBase(HfMixinHelpers):
             merged = name == "config" and isinstance(value, dict)  # its keys join config.json's, coders or not
             encoded = encode_config(value, coders) if merged else encode_value(value, coders)
             if encoded is not UNENCODABLE:
-                config[name] = encoded
+                # A dict or list holding JSON only is kept as given (as huggingface_hub keeps it): what the model
+                # puts in it after __init__ is entered is saved; a config dict's keys are copied, its values kept.
+                kept = isinstance(value, dict | list) and _is_own_json(value, encoded)
+                config[name] = (dict(value) if merged else value) if kept else encoded
                 if name in parameters:
                     cls._hub_mixin_warn_changed_type(name, value, encoded, coders)
                     cls._hub_mixin_warn_unloadable(name, encoded, coders)
@@ -508,11 +535,13 @@ class ModelHubMixinBase(HfMixinHelpers):
         return hints
 
     @classmethod
-    def _hub_mixin_warn_unloadable(cls, name: str, encoded: Any, coders: Coders) -> None:
+    def _hub_mixin_warn_unloadable(cls, name: str, encoded: Any, coders: Coders, *, given: str = "") -> None:
         """Warn when the value saved for argument ``name`` is of a JSON type its annotation refuses (``1`` for a
-        ``bool``): ``from_pretrained`` would raise ``ConfigTypeError`` on the saved config."""
+        ``bool``): ``from_pretrained`` would raise ``ConfigTypeError`` on the saved config. Not for the values
+        config.json gave a load (checked there), but for those ``given`` elsewhere (``" given to from_pretrained"``),
+        which the caller names."""
         annotation = cls._hub_mixin_hints().get(name)
-        if annotation is None or type(encoded) is annotation or LOADING.get():  # the common case, at once
+        if annotation is None or type(encoded) is annotation or (LOADING.get() and not given):  # the common case
             return
         default = cls._hub_mixin_init_parameters[name].default
         found = json_type_mismatch(annotation, encoded, coders, bool_number=isinstance(default, bool))
@@ -520,7 +549,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         # that default, whatever the annotation says.
         if found is not None and not _is_json_of(encoded, default, coders):
             warn_user(
-                f"{cls.__qualname__}: argument {name}{found.where} is {found.found!r:.80}, which its annotation "
+                f"{cls.__qualname__}: argument {name}{found.where}{given} is {found.found!r:.80}, which its annotation "
                 f"{found.expected} does not take: from_pretrained would refuse the saved config.json "
                 "(ConfigTypeError); pass a value of the annotated type",
                 ConfigEncodingWarning,
@@ -673,6 +702,47 @@ class ModelHubMixinBase(HfMixinHelpers):
             raise ConfigError(f"{type(self).__qualname__}: config {type(config).__qualname__} cannot be saved as JSON")
         return encoded
 
+    def _hub_own_config(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        """The config.json of this model as it holds its arguments now (a dict or list an argument was given is
+        kept, see :attr:`ConfigSlot.shared`), and the arguments JSON can no longer hold (name to type name): as
+        when the model is built, ``ConfigEncodingError`` under ``strict_config``, else a warning, and they are left
+        out and recorded as not saved."""
+        config = self._hub_mixin_config
+        try:
+            return self._hub_config_dict(config), {}
+        except ConfigEncodingError:
+            shared = get_shared(self)
+            if not shared or not isinstance(config, dict):
+                raise
+        coders, kept, dropped = self._all_coders(), dict(config), {}
+        for name in dict.fromkeys(shared.values()):
+            keys = [key for key, of in shared.items() if of == name and key in kept]
+            value = {key: kept[key] for key in keys} if name == "config" else kept[keys[0]] if keys else None
+            if keys and encode_value(value, coders) is UNENCODABLE:
+                self._hub_mixin_reject(name, value)
+                dropped[name] = type(value).__qualname__
+                for key in keys:
+                    del kept[key]
+        return self._hub_config_dict(kept), dropped
+
+    @classmethod
+    def _hub_check_given_config(cls, config: Mapping[str, Any]) -> None:
+        """Warn, as when the model is built, about each value of a ``config=`` given to ``save_pretrained`` or
+        ``push_to_hub`` (encoded) that the annotation of the ``__init__`` argument it reaches refuses:
+        ``from_pretrained`` would refuse the saved config.json."""
+        cls._hub_mixin_inspect_init()
+        parameters, coders = cls._hub_mixin_init_parameters, cls._all_coders()
+        where = " in the config= given to save_pretrained/push_to_hub"
+        for name, value in config.items():
+            parameter = parameters.get(name)
+            if parameter is not None and parameter.kind not in _VARIADIC and name not in cls._hub_mixin_runtime_args:
+                cls._hub_mixin_warn_unloadable(name, value, coders, given=where)
+        annotation = cls._hub_mixin_hints().get("config")
+        dataclass_config = "config" in parameters and bool(_dataclass_members(annotation))
+        # a dataclass ``config`` is decoded from the whole file (unless left at ``None``), as the loader does
+        if dataclass_config and "config" not in config and not _left_at_none(annotation, config, parameters["config"]):
+            cls._hub_mixin_warn_unloadable("config", dict(config), coders, given=where)
+
     # SAVE AND PUSH
 
     def _hub_save(
@@ -708,9 +778,12 @@ class ModelHubMixinBase(HfMixinHelpers):
                 f"push_to_hub=True, but {called}, which it ends with (as huggingface_hub does), does not take it: "
                 "add it to that override's parameters (or **kwargs passed to super())"
             )
-        own = self._hub_config_dict(self._hub_mixin_config)
+        own, dropped = self._hub_own_config()
         config = own if upload.config is None else self._hub_config_dict(upload.config)
-        unsaved = get_unsaved(self) if config == own else {}  # the model's own config (save_pretrained's push too)
+        if config is not None and config != own:
+            self._hub_check_given_config(config)
+        # (the model's own config, save_pretrained's push too)
+        unsaved = {**get_unsaved(self), **dropped} if config == own else {}
         # unsaved arguments are recorded, so that from_pretrained asks for them instead of building another model
         config_dict = {**(config or {}), UNSAVED_KEY: unsaved} if unsaved else config
         with atomic_directory(
@@ -850,6 +923,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             raise HubMixinTypeError(message) from None
         if hub_style:  # the override's own options (``device: str = "cpu"``), not the model's arguments
             call.update({name: model_kwargs.pop(name) for name in own.keys() - init.keys() if name in model_kwargs})
+        cls._hub_check_given_arguments(model_kwargs)
         provided = cls._hub_runtime_values(load_kwargs)
         cls._hub_give_runtime_args(provided, model_kwargs)
         if not Path(location).is_dir():
@@ -877,6 +951,25 @@ class ModelHubMixinBase(HfMixinHelpers):
                 reports.release()
                 return instance
         raise changed
+
+    @classmethod
+    def _hub_check_given_arguments(cls, model_kwargs: Mapping[str, Any]) -> None:
+        """Warn, as when the model is built, about each ``__init__`` argument given to ``from_pretrained`` (not read
+        from config.json: the load checks those) of a JSON type its annotation refuses (``"5"`` for an ``int``): the
+        model built with it would save a config.json ``from_pretrained`` refuses."""
+        parameters = cls._hub_mixin_init_parameters
+        coders: Coders | None = None
+        for name, value in model_kwargs.items():
+            parameter = parameters.get(name)
+            if parameter is None or parameter.kind in _VARIADIC or value is parameter.default:
+                continue
+            if name in cls._hub_mixin_runtime_args or isinstance(value, cls._hub_mixin_runtime_types):
+                continue
+            coders = coders or cls._all_coders()
+            merged = name == "config" and isinstance(value, dict)  # (its keys join config.json's)
+            encoded = encode_config(value, coders) if merged else encode_value(value, coders)
+            if encoded is not UNENCODABLE:
+                cls._hub_mixin_warn_unloadable(name, encoded, coders, given=" given to from_pretrained")
 
     @classmethod
     def _hub_passes_on(cls, hub_style: bool, var_keyword: str) -> bool:
@@ -1322,9 +1415,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         config_file = locate_file(model_id, CONFIG_NAME, download)
         if config_file is None:
             local = Path(model_id).is_dir()  # a local directory without config is more likely a mistake
-            if local and os.path.lexists(entry := Path(model_id) / CONFIG_NAME):  # (not silently built from defaults)
-                what = "a directory" if entry.is_dir() else "a link to a missing file" if entry.is_symlink() else ""
-                raise ConfigError(f"{entry}: not a file{f' ({what})' if what else ''}: cannot read the config")
+            if local and (unreadable := not_a_file(entry := Path(model_id) / CONFIG_NAME)):  # (not silently built
+                raise ConfigError(f"{entry}: {unreadable}: cannot read the config")  # from defaults)
             where = Path(model_id).resolve() if local else model_id
             cls._hub_mixin_inspect_init()
             expected = any(  # an argument a config would give (a model without any saves no config.json)
@@ -1362,6 +1454,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         parameters = cls._hub_mixin_init_parameters
         hints = cls._hub_mixin_hints()
         coders = cls._all_coders()
+        given = set(model_kwargs)  # the caller's
+        raw = _json_copy(raw)  # the model may change what it is given: not the dict a caller may load from again
         values = dict(raw)
         for key, value in raw.items():
             if key not in parameters or key in model_kwargs:
@@ -1392,11 +1486,14 @@ class ModelHubMixinBase(HfMixinHelpers):
             named.setdefault("config", config_parameter)
         keywords = parameters if cls._hub_mixin_config_to_kwargs else named  # what reaches __init__ by name
         unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, keywords)
+        to_kwargs = cls._hub_mixin_config_to_kwargs and takes_any_keyword(parameters)
+        alone = None if config_owner is not cls or takes_any_keyword(parameters) else named.keys()
+        left_at_none = config_parameter is not None and _left_at_none(annotation, raw, config_parameter, alone)
         decoded_config = (
             config_owner is not None
             and config_parameter is not None
             and "config" not in model_kwargs
-            and not _left_at_none(annotation, raw, config_parameter)
+            and not left_at_none
         )
         fields = cls._hub_unknown_fields(raw, values, model_kwargs, keywords, annotation if decoded_config else None)
         if not _saves_and_loads_itself(cls):  # (its own loader reads the keys of the config.json it wrote)
@@ -1405,23 +1502,52 @@ class ModelHubMixinBase(HfMixinHelpers):
             if name not in model_kwargs and name in values:
                 model_kwargs[name] = values[name]
         config: Any = raw
+        fields_of_config: set[str] = set()  # (they reach ``config``, not ``**kwargs`` too)
         if config_owner is not None and config_parameter is not None and "config" not in model_kwargs:
-            if _left_at_none(annotation, raw, config_parameter):
+            if left_at_none:
                 model_kwargs["config"] = None  # built without one: config.json holds the other arguments
             else:
                 found = json_type_mismatch(annotation, raw, coders)
                 if found is not None:  # a dataclass config: the keys are its fields
                     raise ConfigTypeError(source, found.where.removeprefix("."), found.expected, found.found)
                 config = _decoded(annotation, raw, coders, source, "config")
+                if to_kwargs and config_owner is cls and _is_dataclass_instance(config):
+                    fields_of_config = {f.name for f in dataclasses.fields(config)} - parameters.keys()
+                    config = cls._hub_override_fields(config, fields_of_config, model_kwargs, given, forwarded)
                 model_kwargs["config"] = config
         model_type: type = cls
         if dataclasses.is_dataclass(model_type):
             for field in dataclasses.fields(model_type):
                 if field.name not in model_kwargs and field.name in values:
                     model_kwargs[field.name] = values[field.name]
-        elif cls._hub_mixin_config_to_kwargs and takes_any_keyword(parameters):
+        elif to_kwargs:
             for key, value in values.items():
-                model_kwargs.setdefault(key, value)
+                if key not in fields_of_config:
+                    model_kwargs.setdefault(key, value)
+        return config
+
+    @classmethod
+    def _hub_override_fields(
+        cls,
+        config: DataclassInstance,
+        fields: Collection[str],
+        model_kwargs: dict[str, Any],
+        given: Collection[str],
+        forwarded: Mapping[str, Any],
+    ) -> DataclassInstance:
+        """The dataclass ``config`` decoded from config.json with the ``fields`` the caller of ``from_pretrained``
+        gave by keyword (in ``given``, and ``model_kwargs``): an ``__init__`` taking ``**kwargs`` gets them in
+        ``config``, as the field they are, and not in ``**kwargs`` (unless a base's ``__init__`` that ``**kwargs``
+        reaches names them too, as the saved value does)."""
+        init = {f.name for f in dataclasses.fields(config) if f.init}
+        overrides = {name: model_kwargs[name] for name in fields if name in given and name in init}
+        for name in overrides.keys() - forwarded.keys():
+            del model_kwargs[name]
+        if not overrides:
+            return config
+        config = dataclasses.replace(config, **overrides)
+        if (encoded := _saved_dataclass(config, cls._all_coders())) is not UNENCODABLE:  # (as the caller's config)
+            cls._hub_mixin_warn_unloadable("config", encoded, cls._all_coders(), given=" given to from_pretrained")
         return config
 
     @classmethod
@@ -1578,6 +1704,30 @@ def _saved_dataclass(config: Any, coders: Coders) -> Any:
     return encode_value(config, coders)
 
 
+def _is_own_json(value: Any, encoded: Any) -> bool:
+    """Whether ``value`` is its own JSON ``encoded``: JSON's types only (not a subclass), no coder changing it."""
+    if type(value) is not type(encoded):
+        return False
+    if type(value) is dict:
+        return value.keys() == encoded.keys() and all(_is_own_json(v, encoded[k]) for k, v in value.items())
+    if type(value) is list:
+        return len(value) == len(encoded) and all(map(_is_own_json, value, encoded))
+    return type(value) in (str, int, float, bool, type(None)) and (value is encoded or value == encoded)
+
+
+def _json_copy(value: Any) -> Any:
+    """``value`` (JSON data) with each dict and list in it copied."""
+    if isinstance(value, dict):
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(v) for v in value]
+    return value
+
+
+def _is_dataclass_instance(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
 def _init_only_fields(config_type: type) -> list[str]:
     """The ``InitVar`` pseudo-fields of a dataclass (string annotations too): ``__init__`` takes them, nothing
     keeps them."""
@@ -1627,18 +1777,25 @@ def _dataclass_members(annotation: Any) -> list[type]:
     return [m for m in (*_union_members(annotation), annotation) if dataclasses.is_dataclass(m)]  # type: ignore[misc]
 
 
-def _left_at_none(annotation: Any, raw: Mapping[str, Any], parameter: inspect.Parameter) -> bool:
-    """Whether a ``config: Cfg | None = None`` parameter (a dataclass) was left at ``None``: config.json then
-    holds the other arguments, none of them a field of the dataclass; or one no JSON object can be
-    (``config: str | None = None``, a preset's name), whose config.json holds no ``config``."""
-    members = _union_members(annotation)
-    if parameter.default is not None or type(None) not in members:
+def _left_at_none(
+    annotation: Any, raw: Mapping[str, Any], parameter: inspect.Parameter, named: Collection[str] | None = None
+) -> bool:
+    """Whether a ``config: Cfg | None = None`` parameter (a dataclass; ``config: Cfg = None`` too, PEP 484's
+    implicit ``Optional``) was left at ``None``: config.json then holds the other arguments, none of them a field
+    of the dataclass; or one no JSON object can be (``config: str | None = None``, a preset's name), whose
+    config.json holds no ``config``; or any other (a dict) whose config.json holds no ``config`` and only keys of
+    the other ``named`` parameters (given where ``__init__`` takes no ``**kwargs``): a config dict's keys join
+    config.json's, so such a file is the one a model built without one saves."""
+    if parameter.default is not None:
         return False
-    if not any(_takes_an_object(m) for m in members if m is not type(None)):
+    members = [m for m in _union_members(annotation) or (annotation,) if m is not type(None)]
+    if not any(_takes_an_object(m) for m in members):
         return True
     classes = _dataclass_members(annotation)
-    fields = {f.name for c in classes for f in dataclasses.fields(c)}
-    return bool(classes) and len(classes) == len(members) - 1 and not raw.keys() & fields
+    if classes and len(classes) == len(members):
+        fields = {f.name for c in classes for f in dataclasses.fields(c)}
+        return not raw.keys() & fields
+    return named is not None and "config" not in raw and raw.keys() <= {*named} - {"config"}
 
 
 def _takes_an_object(annotation: Any) -> bool:

@@ -10,7 +10,7 @@ from huggingface_hub.hub_mixin import MixinInfo
 
 from hubmixin_core.errors import HubMixinTypeError
 
-__all__ = ["DEFAULT_MODEL_CARD", "CardInfo"]
+__all__ = ["DEFAULT_MODEL_CARD", "TEMPLATE_NOT_GIVEN", "CardInfo"]
 
 DEFAULT_MODEL_CARD = """
 ---
@@ -28,12 +28,16 @@ replacement of the `huggingface_hub` ModelHubMixin integration:
 
 BASE_TAG = "model_hub_mixin"
 
+TEMPLATE_NOT_GIVEN: Any = object()
+"""The default of the ``model_card_template`` class keyword: not given (the parent's template is kept), which an
+explicit ``None`` is not (huggingface_hub's card template then: ``ModelCard.from_template(template_str=None)``)."""
+
 
 @dataclass
 class CardInfo:
     """What a mixin class puts in its models' cards. Each class holds its own copy (no sharing with siblings)."""
 
-    template: str = DEFAULT_MODEL_CARD
+    template: str | None = DEFAULT_MODEL_CARD
     repo_url: str | None = None
     paper_url: str | None = None
     docs_url: str | None = None
@@ -50,10 +54,12 @@ class CardInfo:
 
     def info(self) -> MixinInfo:
         """This card as huggingface_hub's ``MixinInfo``, the class's ``_hub_mixin_info``."""
-        return MixinInfo(self.template, self.card_data(), self.docs_url, self.paper_url, self.repo_url)
+        template: Any = self.template  # (``None`` as huggingface_hub keeps it: its card template)
+        return MixinInfo(template, self.card_data(), self.docs_url, self.paper_url, self.repo_url)
 
     def derive(self, **updates: Any) -> CardInfo:
-        """A copy for a subclass: ``updates`` whose value is not ``None`` override; tags are added.
+        """A copy for a subclass: ``updates`` whose value is not ``None`` override (``template`` whenever given: an
+        explicit ``None`` is huggingface_hub's card template, as there); tags are added.
 
         Raises:
             HubMixinTypeError: a value of another type than the class keyword takes (``tags=3``).
@@ -61,7 +67,7 @@ class CardInfo:
         _check_card_keywords(updates)
         child = CardInfo(self.template, self.repo_url, self.paper_url, self.docs_url, dict(self.data), list(self.tags))
         for key in _ATTRIBUTES:
-            if updates.get(key) is not None:
+            if updates.get(key) is not None or (key == "template" and "template" in updates):
                 setattr(child, key, updates[key])
         for key in _DATA:
             value = updates.get(key)

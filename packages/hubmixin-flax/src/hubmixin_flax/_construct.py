@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from flax.nnx.pytreelib import is_data as _is_data
 from jax._src import core as _jax_core  # trace_state_clean: JAX's own test before jax.set_mesh, not public
 from jax.sharding import Mesh
 
+from hubmixin_core._fresh import fresh_arguments as core_fresh_arguments
 from hubmixin_core._held import find_held
 from hubmixin_core.errors import HubMixinValueError
 
@@ -41,6 +42,7 @@ __all__ = [
     "check_not_abstract",
     "check_not_traced",
     "construct_abstract",
+    "fresh_arguments",
     "materialize",
 ]
 
@@ -135,7 +137,7 @@ def construct_abstract(
     names), which a normal construction under ``mesh`` fails alike: that ``ValueError`` is raised at once.
     """
     static, nodes = _split_kwargs(kwargs)
-    pristine = {name: _fresh(value) for name, value in static.items()}  # the fallback's: the attempt may mutate them
+    pristine = fresh_arguments(static)  # the fallback's: the attempt may mutate them
     kept: dict[tuple[Any, ...], Any] = {}
 
     counts: RngCounts = []
@@ -184,14 +186,15 @@ def _unplaceable_annotation(error: Exception) -> bool:
     return isinstance(error, ValueError) and any(text in str(error) for text in _UNPLACEABLE)
 
 
-def _fresh(value: Any) -> Any:
-    """A copy of the plain dicts, lists and tuples in ``value`` (config.json's arguments), other objects as they
-    are: an ``__init__`` that consumes its arguments (``cfg.pop("width")``) finds them whole again when run twice."""
-    if type(value) is dict:
-        return {key: _fresh(item) for key, item in value.items()}
-    if type(value) is list or type(value) is tuple:
-        return type(value)(_fresh(item) for item in value)
-    return value
+def fresh_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """``arguments`` (keyword name to value) for one construction of several: config values copied
+    (:func:`hubmixin_core._fresh.fresh`), graph nodes and what holds nothing else (``nnx.Rngs``, a list of modules
+    given) passed as they are."""
+    return core_fresh_arguments(arguments, _kept)
+
+
+def _kept(value: Any) -> bool:
+    return graphlib.is_graph_node(value) or isinstance(value, nnx.Variable) or _holds_graph_nodes(value)
 
 
 class _Leftover(Exception):

@@ -57,6 +57,7 @@ from hubmixin_flax._construct import (
     check_not_abstract,
     check_not_traced,
     construct_abstract,
+    fresh_arguments,
     materialize,
 )
 from hubmixin_flax._extras import EXTRAS
@@ -344,7 +345,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         nested, sharding = state_shaped(sharding), flat_sharding(sharding)
         target = floating_dtype_name(dtype)
         checkpoint = open_checkpoint(model_id, download).renamed(key_mapping)
-        kwargs = dict(model_kwargs)
+        kwargs = dict(model_kwargs)  # as given: each construction gets copies of its own (fresh_arguments)
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
             kwargs["rngs"] = nnx.Rngs(0)
         rng_counts: RngCounts = []
@@ -392,7 +393,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             with _naming(stack.path, host.shape, placement):
                 stack.variable.set_value(jax.device_put(host, placement))
         with contextlib.nullcontext() if placed else annotations_unplaced():  # (as it was built)
-            materialize(_as_module(model), cls, kwargs, mesh, rng_counts=rng_counts)
+            materialize(_as_module(model), cls, fresh_arguments(kwargs), mesh, rng_counts=rng_counts)
         for stack in (stack for stack in stacks if not stack.complete):  # some layers (or none) were read
             placement = _stack_sharding(sharding, stack, abstract[stack.path])
             value = stack.variable.get_value()
@@ -442,13 +443,16 @@ def _construct(
     or a callable), the annotations are not needed: a model whose annotations name an axis that mesh lacks is
     built with them left unplaced.
 
+    Each construction tried gets copies of the config arguments of ``kwargs`` (:func:`fresh_arguments`): one that
+    failed may have consumed its own.
+
     Raises:
         HubMixinValueError: the model needs a mesh and ``sharding`` (``None`` included) gives none; or an
             annotation names an axis the mesh lacks, and ``sharding=`` (a ``Mesh``, or none) places by them.
     """
     mesh, counters = mesh_of(sharding), rng_counters(kwargs)
     try:
-        return construct_abstract(cls, kwargs, mesh, rng_counts=rng_counts), mesh, True
+        return construct_abstract(cls, fresh_arguments(kwargs), mesh, rng_counts=rng_counts), mesh, True
     except ValueError as error:  # Flax's "An auto mesh context or metadata is required ...", or a JAX axis's
         set_rng_counters(counters)  # (the normal construction tried drew from the caller's streams)
         under = mesh if mesh is not None else _ambient_mesh()
@@ -468,7 +472,7 @@ def _construct(
                 f"({str(error).splitlines()[0]})"
             ) from error
     try:
-        return construct_abstract(cls, kwargs, found, rng_counts=rng_counts), found, True
+        return construct_abstract(cls, fresh_arguments(kwargs), found, rng_counts=rng_counts), found, True
     except ValueError as error:
         set_rng_counters(counters)
         unplaced = _unplaced(cls, kwargs, sharding, found, rng_counts, error)
@@ -522,7 +526,7 @@ def _unplaced_build(cls: type[_M], kwargs: dict[str, Any]) -> tuple[_M, RngCount
     counters = rng_counters(kwargs)
     try:
         with annotations_unplaced():
-            return construct_abstract(cls, kwargs, rng_counts=counts), counts
+            return construct_abstract(cls, fresh_arguments(kwargs), rng_counts=counts), counts
     except ValueError:
         set_rng_counters(counters)
         return None
@@ -535,12 +539,16 @@ def _is_callable(sharding: ShardingSpec) -> bool:
 def _mesh_of_callable(cls: type[FlaxHubMixinBase], kwargs: dict[str, Any], place: Any) -> Mesh | None:
     """The mesh of the first ``NamedSharding`` ``place`` gives for the model's variables, their paths found from
     a build that leaves annotated variables unplaced (it needs no mesh); ``None`` if it gives none, or if the
-    model cannot be built so (its ``__init__`` reads the mesh)."""
+    model cannot be built so (its ``__init__`` reads the mesh). That build is thrown away: the caller's streams
+    are set back to where they were (one needing concrete arrays is built normally, drawing from them)."""
+    counters = rng_counters(kwargs)
     try:
         with annotations_unplaced():
-            probe = _as_module(construct_abstract(cls, kwargs))
+            probe = _as_module(construct_abstract(cls, fresh_arguments(kwargs)))
     except ValueError:
         return None
+    finally:
+        set_rng_counters(counters)
     groups = _layers(probe, cls._hub_flax_stacked_layers)
     for path in _abstract_values(groups, _stacks(groups)):
         found = place(path)

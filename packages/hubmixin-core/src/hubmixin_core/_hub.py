@@ -15,7 +15,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import CommitInfo, HfApi, constants, hf_hub_download, try_to_load_from_cache
+from huggingface_hub import (
+    CommitInfo,
+    DiscussionWithDetails,
+    HfApi,
+    constants,
+    hf_hub_download,
+    try_to_load_from_cache,
+)
 from huggingface_hub.errors import (
     HfHubHTTPError,
     HfUriError,
@@ -292,11 +299,17 @@ def download_files(repo_id: str, filenames: list[str], options: DownloadOptions)
         return [*first, *pool.map(lambda name: _download(repo_id, name, pinned), filenames[len(first) :])]
 
 
+_LEGACY_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-?????-of-?????.bin")
+"""The weight files of pushes before safetensors (huggingface_hub's mixin, transformers' shards): loaders read them
+where no ``model.safetensors`` is, a sharded push's repository say, so a push of new weights deletes them too."""
+
+
 def _delete_patterns(folder: Path, options: UploadOptions, replaced: Sequence[str]) -> list[str] | str | None:
-    """The caller's ``delete_patterns``, plus ``replaced`` when the push uploads every file of ``folder`` matching
-    one of them: the weight files of an earlier push (a single file, shards, an index) would otherwise be read
-    instead of, or with, the new ones. A push filtered to leave any of them out (``allow_patterns=["*.json"]``,
-    which uploads a sharded save's index but not its shards) deletes none, as huggingface_hub's."""
+    """The caller's ``delete_patterns``, plus ``replaced`` (and the legacy ``pytorch_model*.bin`` files) when the
+    push uploads every file of ``folder`` matching one of them: the weight files of an earlier push (a single file,
+    shards, an index) would otherwise be read instead of, or with, the new ones. A push filtered to leave any of
+    them out (``allow_patterns=["*.json"]``, which uploads a sharded save's index but not its shards) deletes none,
+    as huggingface_hub's."""
     names = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
     uploaded = set(
         filter_repo_objects(names, allow_patterns=options.allow_patterns, ignore_patterns=options.ignore_patterns)
@@ -305,7 +318,7 @@ def _delete_patterns(folder: Path, options: UploadOptions, replaced: Sequence[st
     if not weights or not weights <= uploaded:
         return options.delete_patterns
     given = [options.delete_patterns] if isinstance(options.delete_patterns, str) else options.delete_patterns or []
-    return [*given, *replaced]  # huggingface_hub does not delete the files the same commit uploads
+    return [*given, *replaced, *_LEGACY_WEIGHTS]  # huggingface_hub does not delete the files the same commit uploads
 
 
 def _create_repo(api: HfApi, repo_id: str, *, private: bool | None) -> str:
@@ -325,32 +338,76 @@ def _create_repo(api: HfApi, repo_id: str, *, private: bool | None) -> str:
 def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replaced: Sequence[str] = ()) -> CommitInfo:
     """Create ``repo_id`` if needed, then upload ``folder`` as one commit; returns the commit's info.
 
-    A ``branch`` that does not exist yet is created from ``main`` first (unless a pull request is asked for, or
-    the branch is one: ``refs/pr/N``); a tag's name is refused. When the push uploads a file matching the glob
-    patterns ``replaced`` (the weight files), the repository's other files matching them are deleted in the same
-    commit, which is made on the head it listed them at: a push landing in between (another process pushing
-    the same repository) makes the Hub refuse it (412), and it is made again on the new head.
+    A ``branch`` (its name, or ``refs/heads/<name>``) that does not exist yet is created from ``main`` first
+    (unless a pull request is asked for, or the branch is one: ``refs/pr/N``); a tag's name is refused. When the
+    push uploads a file matching the glob patterns ``replaced`` (the weight files), the repository's other files
+    matching them are deleted in the same commit, which is made on the head it listed them at: a push landing in
+    between (another process pushing the same repository) makes the Hub refuse it (412), and it is made again on
+    the new head. With ``create_pr``, the pull request is opened first and the commit made on its ``refs/pr/N``
+    the same way, so its files are one push's whatever lands on ``main`` meanwhile.
     """
     api = HfApi(endpoint=options.endpoint, token=options.token, library_name=_LIBRARY, library_version=_version())
     repo_id = _create_repo(api, repo_id, private=options.private)
     branch = options.branch
+    if branch is not None and branch.startswith("refs/heads/"):  # a valid revision, not a valid branch name
+        branch = branch.removeprefix("refs/heads/")
     if branch is not None and not options.create_pr and not branch.startswith("refs/pr/"):
         if branch in {tag.name for tag in api.list_repo_refs(repo_id).tags}:
             raise HubMixinValueError(f"branch={branch!r}: {repo_id} has a tag of that name; pushes go to branches")
         api.create_branch(repo_id, branch=branch, exist_ok=True)
     delete_patterns = _delete_patterns(folder, options, replaced)
+    if not options.create_pr or branch not in (None, constants.DEFAULT_REVISION):  # (the client refuses others)
+        pinned = bool(delete_patterns) and not options.create_pr
+        return _commit(
+            api, repo_id, folder, options, branch, delete_patterns, pinned=pinned, create_pr=options.create_pr
+        )
+    # huggingface_hub opens the pull request on main's head when it commits, maybe another push's head than the one
+    # it listed the deletions at (and a `parent_commit` then fails the commit, leaving an empty pull request)
+    pull_request = api.create_pull_request(repo_id, title=options.commit_message)
+    assert pull_request.git_reference is not None  # a pull request's
+    start = api.repo_info(repo_id, revision=pull_request.git_reference).sha
+    try:
+        ref = pull_request.git_reference
+        commit = _commit(api, repo_id, folder, options, ref, delete_patterns, pinned=True, create_pr=False)
+    except BaseException:
+        with contextlib.suppress(Exception):  # (the push's own error is the one to raise)
+            _close_if_empty(api, repo_id, pull_request, start)
+        raise
+    if _close_if_empty(api, repo_id, pull_request, start, commit.oid):
+        return commit  # nothing changed: as huggingface_hub, which opens no pull request then
+    return CommitInfo(
+        commit_url=commit.commit_url,
+        commit_message=commit.commit_message,
+        commit_description=commit.commit_description,
+        oid=commit.oid,
+        _endpoint=api.endpoint,
+        pr_url=pull_request.url,
+    )
+
+
+def _commit(
+    api: HfApi,
+    repo_id: str,
+    folder: Path,
+    options: UploadOptions,
+    revision: str | None,
+    delete_patterns: list[str] | str | None,
+    *,
+    pinned: bool,
+    create_pr: bool | None,
+) -> CommitInfo:
+    """``folder`` committed to ``revision``; ``pinned``, on the head its deletions were listed at, and again on
+    the new head while the Hub refuses it (412: another push landed in between)."""
     for attempt in range(_PUSH_ATTEMPTS):
-        parent = None
-        if delete_patterns and not options.create_pr:  # its deletions are decided on the head it is made on
-            parent = api.repo_info(repo_id, revision=branch).sha
+        parent = api.repo_info(repo_id, revision=revision).sha if pinned else None
         try:
             commit = api.upload_folder(
                 repo_id=repo_id,
                 folder_path=folder,
                 repo_type="model",
                 commit_message=options.commit_message,
-                revision=branch,
-                create_pr=options.create_pr,
+                revision=revision,
+                create_pr=create_pr,
                 parent_commit=parent,
                 allow_patterns=_copied(options.allow_patterns),
                 ignore_patterns=_copied(options.ignore_patterns),  # (the client appends its own to the list)
@@ -365,6 +422,18 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
         assert isinstance(commit, CommitInfo)  # run_as_future=False
         return commit
     raise AssertionError("unreachable")  # the last attempt returns or raises
+
+
+def _close_if_empty(
+    api: HfApi, repo_id: str, pull_request: DiscussionWithDetails, start: str | None, head: str | None = None
+) -> bool:
+    """Close ``pull_request`` if it got no commit past ``start`` (its ``head``, or read); whether it did."""
+    assert pull_request.git_reference is not None
+    if (head or api.repo_info(repo_id, revision=pull_request.git_reference).sha) != start:
+        return False
+    comment = "Nothing was committed to this pull request."
+    api.change_discussion_status(repo_id, pull_request.num, "closed", comment=comment)
+    return True
 
 
 _PUSH_ATTEMPTS = 8

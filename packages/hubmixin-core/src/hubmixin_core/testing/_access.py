@@ -94,11 +94,9 @@ def require_namespace_writer(ex: Exchange, namespace: str) -> str:
 
 def _where_to_create(app: HubApp, user: str, namespace: str) -> str:
     """What a ``user`` refused the creation of a repository in ``namespace`` can do instead: the token is theirs,
-    so their own namespace (the ``LocalHub.username`` of the fixture), or an organization they write to."""
-    own = (
-        f"this token belongs to the user {user!r} (the LocalHub's username, for its own token): create the "
-        f"repository as '{user}/<name>'"
-    )
+    so their own namespace, or an organization they write to. (Which user is a ``LocalHub``'s ``username`` is not
+    known here: servers sharing a root each have their own, and ``add_user`` adds others.)"""
+    own = f"this token belongs to the user {user!r}: create the repository as '{user}/<name>'"
     org = app.orgs.name(namespace)
     if org is not None:
         role = app.orgs.role(org, user)

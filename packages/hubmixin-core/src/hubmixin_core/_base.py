@@ -31,7 +31,6 @@ from hubmixin_core._capture import (
     ConfigSlot,
     get_config,
     get_received,
-    get_shared,
     get_unsaved,
     init_parameters,
     loader_values,
@@ -356,29 +355,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         """The configuration of an instance built with ``args`` and ``kwargs``, and what it leaves out."""
         unsaved: dict[str, str] = {}
         beside: list[str] = []
-        config = cls._hub_mixin_capture(args, kwargs, unsaved, beside)
-        slot = ConfigSlot(config, unsaved, beside, cls._hub_mixin_shared(config, args, kwargs))
-        if isinstance(config, dict):  # (copies of what __init__ is given, to tell what it changes itself)
-            slot.entry = {key: _json_copy(config[key]) for key in slot.shared if isinstance(config[key], dict | list)}
-        return slot
-
-    @classmethod
-    def _hub_mixin_shared(cls, config: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, str]:
-        """The keys of the captured ``config`` (a dict) holding the very dict or list an argument was given (see
-        :attr:`ConfigSlot.shared`), each with the argument's name (``"config"`` for a config dict's values)."""
-        if not isinstance(config, dict):
-            return {}
-        positional = [p.name for p in cls._hub_mixin_init_parameters.values() if p.kind in _POSITIONAL]
-        given = {**dict(zip(positional, args, strict=False)), **kwargs}
-        objects = {id(value): name for name, value in given.items() if isinstance(value, dict | list)}
-        config_dict = given.get("config")
-        shared = {}
-        for key, value in config.items():
-            if isinstance(config_dict, dict) and key in config_dict and config_dict[key] is value:
-                shared[key] = "config"  # (its other keys too: left out with it, should it no longer encode)
-            elif isinstance(value, dict | list) and id(value) in objects:
-                shared[key] = objects[id(value)]
-        return shared
+        return ConfigSlot(cls._hub_mixin_capture(args, kwargs, unsaved, beside), unsaved, beside)
 
     @classmethod
     def _hub_mixin_capture(
@@ -435,10 +412,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             merged = name == "config" and isinstance(value, dict)  # its keys join config.json's, coders or not
             encoded = encode_config(value, coders) if merged else encode_value(value, coders)
             if encoded is not UNENCODABLE:
-                # A dict or list holding JSON only is kept as given (as huggingface_hub keeps it): what the model
-                # puts in it after __init__ is entered is saved; a config dict's keys are copied, its values kept.
-                kept = isinstance(value, dict | list) and _is_own_json(value, encoded)
-                config[name] = (dict(value) if merged else value) if kept else encoded
+                config[name] = encoded
                 if name in parameters:
                     cls._hub_mixin_warn_changed_type(name, value, encoded, coders)
                     cls._hub_mixin_warn_unloadable(name, encoded, coders)
@@ -702,29 +676,6 @@ class ModelHubMixinBase(HfMixinHelpers):
             raise ConfigError(f"{type(self).__qualname__}: config {type(config).__qualname__} cannot be saved as JSON")
         return encoded
 
-    def _hub_own_config(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
-        """The config.json of this model as it holds its arguments now (a dict or list an argument was given is
-        kept, see :attr:`ConfigSlot.shared`), and the arguments JSON can no longer hold (name to type name): as
-        when the model is built, ``ConfigEncodingError`` under ``strict_config``, else a warning, and they are left
-        out and recorded as not saved."""
-        config = self._hub_mixin_config
-        try:
-            return self._hub_config_dict(config), {}
-        except ConfigEncodingError:
-            shared = get_shared(self)
-            if not shared or not isinstance(config, dict):
-                raise
-        coders, kept, dropped = self._all_coders(), dict(config), {}
-        for name in dict.fromkeys(shared.values()):
-            keys = [key for key, of in shared.items() if of == name and key in kept]
-            value = {key: kept[key] for key in keys} if name == "config" else kept[keys[0]] if keys else None
-            if keys and encode_value(value, coders) is UNENCODABLE:
-                self._hub_mixin_reject(name, value)
-                dropped[name] = type(value).__qualname__
-                for key in keys:
-                    del kept[key]
-        return self._hub_config_dict(kept), dropped
-
     @classmethod
     def _hub_check_given_config(cls, config: Mapping[str, Any]) -> None:
         """Warn, as when the model is built, about each value of a ``config=`` given to ``save_pretrained`` or
@@ -778,12 +729,12 @@ class ModelHubMixinBase(HfMixinHelpers):
                 f"push_to_hub=True, but {called}, which it ends with (as huggingface_hub does), does not take it: "
                 "add it to that override's parameters (or **kwargs passed to super())"
             )
-        own, dropped = self._hub_own_config()
+        own = self._hub_config_dict(self._hub_mixin_config)
         config = own if upload.config is None else self._hub_config_dict(upload.config)
         if config is not None and config != own:
             self._hub_check_given_config(config)
         # (the model's own config, save_pretrained's push too)
-        unsaved = {**get_unsaved(self), **dropped} if config == own else {}
+        unsaved = get_unsaved(self) if config == own else {}
         # unsaved arguments are recorded, so that from_pretrained asks for them instead of building another model
         config_dict = {**(config or {}), UNSAVED_KEY: unsaved} if unsaved else config
         with atomic_directory(
@@ -1702,17 +1653,6 @@ def _saved_dataclass(config: Any, coders: Coders) -> Any:
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         return UNENCODABLE
     return encode_value(config, coders)
-
-
-def _is_own_json(value: Any, encoded: Any) -> bool:
-    """Whether ``value`` is its own JSON ``encoded``: JSON's types only (not a subclass), no coder changing it."""
-    if type(value) is not type(encoded):
-        return False
-    if type(value) is dict:
-        return value.keys() == encoded.keys() and all(_is_own_json(v, encoded[k]) for k, v in value.items())
-    if type(value) is list:
-        return len(value) == len(encoded) and all(map(_is_own_json, value, encoded))
-    return type(value) in (str, int, float, bool, type(None)) and (value is encoded or value == encoded)
 
 
 def _json_copy(value: Any) -> Any:

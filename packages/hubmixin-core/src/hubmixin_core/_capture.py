@@ -22,7 +22,6 @@ __all__ = [
     "LOADING",
     "ConfigSlot",
     "get_received",
-    "get_shared",
     "init_parameters",
     "get_config",
     "get_unsaved",
@@ -69,38 +68,15 @@ class ConfigSlot:
             parameter's default; positional ones by their parameter's name, values ``*args`` took as ``"*args"``);
             ``None`` where unknown (a configuration set, or pickled before it was kept). Not part of the
             configuration, but kept by copies and pickles.
-        shared: The keys of a dict ``config`` whose value is an argument's own dict or list (holding JSON only),
-            kept as given (as huggingface_hub keeps them), so that what is done to it once the model is built is
-            saved; each with the argument's name (``"config"`` for a value of a config dict's key).
-        entry: While the outermost ``__init__`` runs: a copy of each ``shared`` value as it was given (see
-            :meth:`settle`).
     """
 
-    __slots__ = ("beside", "config", "entry", "received", "shared", "unsaved")
+    __slots__ = ("beside", "config", "received", "unsaved")
 
-    def __init__(
-        self,
-        config: Any,
-        unsaved: dict[str, str] | None = None,
-        beside: list[str] | None = None,
-        shared: dict[str, str] | None = None,
-    ) -> None:
+    def __init__(self, config: Any, unsaved: dict[str, str] | None = None, beside: list[str] | None = None) -> None:
         self.config = config
         self.unsaved = unsaved or {}
         self.beside = beside or []
         self.received: frozenset[str] | None = None
-        self.shared = shared or {}
-        self.entry: dict[str, Any] = {}
-
-    def settle(self) -> None:
-        """Once the outermost ``__init__`` returned: a ``shared`` value that ``__init__`` itself changed
-        (``cfg.pop("width")``, ``layers.append(...)``) is kept as it was given, no longer shared: config.json must
-        rebuild the model, whose ``__init__`` changes it again."""
-        for key, given in self.entry.items():
-            if isinstance(self.config, dict) and key in self.config and self.config[key] != given:
-                self.config[key] = given
-                del self.shared[key]
-        self.entry = {}
 
     def __repr__(self) -> str:
         return f"ConfigSlot({self.config!r})"
@@ -122,14 +98,12 @@ class ConfigSlot:
 
     def __getstate__(self) -> Any:
         # (``received`` kept: a class's own loader may return a copy, or a model pickled back from a process pool)
-        return (self.config, self.unsaved, self.beside, self.received, self.shared)
+        return (self.config, self.unsaved, self.beside, self.received)
 
     def __setstate__(self, state: Any) -> None:
-        self.config, self.unsaved, *rest = state  # (pickled before `beside`, `received`, `shared`: fewer items)
+        self.config, self.unsaved, *rest = state  # (pickled before `beside`, `received` existed: fewer items)
         self.beside = rest[0] if rest else []
         self.received = rest[1] if len(rest) > 1 else None
-        self.shared = rest[2] if len(rest) > 2 else {}
-        self.entry = {}
 
 
 def has_config(instance: object) -> bool:
@@ -147,13 +121,6 @@ def get_unsaved(instance: object) -> dict[str, str]:
     """The ``__init__`` arguments of ``instance`` left out of its configuration: name to type name."""
     slot = getattr(instance, "__dict__", {}).get(_SLOT)
     return dict(slot.unsaved) if isinstance(slot, ConfigSlot) else {}
-
-
-def get_shared(instance: object) -> dict[str, str]:
-    """The keys of the configuration of ``instance`` holding an argument's own object (see
-    :attr:`ConfigSlot.shared`), each with the argument's name."""
-    slot = getattr(instance, "__dict__", {}).get(_SLOT)
-    return dict(slot.shared) if isinstance(slot, ConfigSlot) else {}
 
 
 def get_received(instance: object) -> frozenset[str] | None:
@@ -308,7 +275,6 @@ def wrap_init(
 
     @functools.wraps(init)
     def __init__(self: Any, /, *args: Any, **kwargs: Any) -> None:  # (``__init__`` may take a keyword ``self``)
-        slot: ConfigSlot | None = None
         if not has_config(self) and hasattr(self, "__dict__"):
             received = _received(init, args, kwargs)
             builds = _BUILDS.get()
@@ -323,8 +289,6 @@ def wrap_init(
             init(self, *args, **kwargs)
         else:  # inherited: the next ``__init__`` in the instance's MRO, as if this wrapper were not there
             super(cls, self).__init__(*args, **kwargs)  # type: ignore[arg-type]
-        if slot is not None and slot.entry:
-            slot.settle()
 
     # For introspection that does not follow __wrapped__ (Keras' auto-config uses getfullargspec).
     with contextlib.suppress(TypeError, ValueError):

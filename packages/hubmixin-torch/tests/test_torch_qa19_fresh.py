@@ -52,3 +52,19 @@ def test_an_init_consuming_its_arguments_loads_after_a_fallback(tmp_path: Path) 
 def test_a_dataclass_config_consumed_by_init_loads_whole(tmp_path: Path) -> None:
     ConsumingConfig(Config()).save_pretrained(tmp_path, config=Config())  # (the model's own is consumed)
     assert len(ConsumingConfig.from_pretrained(tmp_path, strict=True).fc) == 2  # (not 0: the consumed list)
+
+
+class Registering(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, width: int = 3, registry: dict[str, list[nn.Module]] | None = None) -> None:
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+        if registry is not None:
+            registry.setdefault("models", []).append(self)
+
+
+def test_a_load_built_once_gives_init_the_callers_own_objects(tmp_path: Path) -> None:
+    """As a plain ``cls(**kwargs)`` does (huggingface_hub's): copies only for constructions after the first."""
+    Registering().save_pretrained(tmp_path)
+    registry: dict[str, list[nn.Module]] = {}
+    loaded = Registering.from_pretrained(tmp_path, model_kwargs={"registry": registry})
+    assert registry["models"] == [loaded]

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["fresh", "fresh_arguments"]
+__all__ = ["constructions", "fresh", "fresh_arguments"]
 
 
 def _nothing(value: Any) -> bool:
@@ -26,7 +26,10 @@ def fresh(value: Any, kept: Callable[[Any], bool] = _nothing) -> Any:
     if type(value) is list or type(value) is tuple:
         return type(value)(fresh(item, kept) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        copied = copy.copy(value)
+        try:
+            copied = copy.copy(value)
+        except Exception:  # (an object that refuses copying is the caller's to share)
+            return value
         for field in dataclasses.fields(value):
             if hasattr(value, field.name):
                 object.__setattr__(copied, field.name, fresh(getattr(value, field.name), kept))  # (frozen too)
@@ -37,3 +40,12 @@ def fresh(value: Any, kept: Callable[[Any], bool] = _nothing) -> Any:
 def fresh_arguments(arguments: Mapping[str, Any], kept: Callable[[Any], bool] = _nothing) -> dict[str, Any]:
     """``arguments`` (keyword name to value) with each value :func:`fresh`."""
     return {name: fresh(value, kept) for name, value in arguments.items()}
+
+
+def constructions(arguments: Mapping[str, Any], kept: Callable[[Any], bool] = _nothing) -> Callable[[], dict[str, Any]]:
+    """The arguments of each construction of one load, call by call: the caller's own objects the first time (the
+    model keeps them, as a plain ``cls(**kwargs)`` does), then fresh copies of them as they were before it (what
+    the first construction consumed is whole again)."""
+    spare = fresh_arguments(arguments, kept)
+    first: list[dict[str, Any]] = [dict(arguments)]
+    return lambda: first.pop() if first else fresh_arguments(spare, kept)

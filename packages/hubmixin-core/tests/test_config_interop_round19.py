@@ -47,6 +47,8 @@ def test_a_dataclass_config_beside_kwargs_reloads_without_its_fields_in_kwargs(t
     assert _read(tmp_path) == {"hidden": 8, "name": "x"}
     loaded = DataclassAndKwargs.from_pretrained(tmp_path)  # (was: Base got hidden=, name=: TypeError)
     assert (loaded.config, loaded.kwargs) == (Cfg(hidden=8), {})
+    given = DataclassAndKwargs.from_pretrained(tmp_path, model_kwargs={"config": Cfg(hidden=8, name="y")})
+    assert (given.config, given.kwargs) == (Cfg(hidden=8, name="y"), {})  # (the caller's config, no fields beside)
 
 
 def test_a_field_given_at_load_reaches_the_dataclass_config_not_kwargs(tmp_path: Path) -> None:
@@ -71,6 +73,22 @@ def test_an_implicitly_optional_dataclass_config_left_at_none_comes_back_none(tm
     assert _read(tmp_path) == {"depth": 5}
     loaded = OptionalDataclass.from_pretrained(tmp_path)
     assert (loaded.config, loaded.depth) == (None, 5)  # (was Cfg(): another model than the one saved)
+
+
+class CodedOptional(
+    NumpyModelMixin, coders={Cfg: (lambda c: {"d_model": c.hidden}, lambda j: Cfg(hidden=j["d_model"]))}
+):
+    def __init__(self, config: Cfg = None, depth: int = 2) -> None:  # type: ignore[assignment]
+        self.config: Cfg | None = config
+        self.weights = {"w": np.zeros(depth, np.float32)}
+
+
+def test_a_coded_dataclass_config_is_told_from_one_left_at_none(tmp_path: Path) -> None:
+    """Its keys are the coder's, not its fields: given, it comes back (was None: another model)."""
+    CodedOptional(Cfg(hidden=8)).save_pretrained(tmp_path / "given")
+    assert CodedOptional.from_pretrained(tmp_path / "given").config == Cfg(hidden=8)
+    CodedOptional(depth=3).save_pretrained(tmp_path / "none")
+    assert CodedOptional.from_pretrained(tmp_path / "none").config is None
 
 
 DEFAULTS = {"hidden": 3}

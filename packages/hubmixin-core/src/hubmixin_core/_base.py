@@ -691,7 +691,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         annotation = cls._hub_mixin_hints().get("config")
         dataclass_config = "config" in parameters and bool(_dataclass_members(annotation))
         # a dataclass ``config`` is decoded from the whole file (unless left at ``None``), as the loader does
-        if dataclass_config and "config" not in config and not _left_at_none(annotation, config, parameters["config"]):
+        left_at_none = dataclass_config and _left_at_none(annotation, config, parameters["config"], coders=coders)
+        if dataclass_config and "config" not in config and not left_at_none:
             cls._hub_mixin_warn_unloadable("config", dict(config), coders, given=where)
 
     # SAVE AND PUSH
@@ -1439,7 +1440,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, keywords)
         to_kwargs = cls._hub_mixin_config_to_kwargs and takes_any_keyword(parameters)
         alone = None if config_owner is not cls or takes_any_keyword(parameters) else named.keys()
-        left_at_none = config_parameter is not None and _left_at_none(annotation, raw, config_parameter, alone)
+        left_at_none = config_parameter is not None and _left_at_none(annotation, raw, config_parameter, alone, coders)
         decoded_config = (
             config_owner is not None
             and config_parameter is not None
@@ -1466,6 +1467,9 @@ class ModelHubMixinBase(HfMixinHelpers):
                     fields_of_config = {f.name for f in dataclasses.fields(config)} - parameters.keys()
                     config = cls._hub_override_fields(config, fields_of_config, model_kwargs, given, forwarded)
                 model_kwargs["config"] = config
+        elif config_owner is cls and to_kwargs and _is_dataclass_instance(model_kwargs.get("config")):
+            # the caller's config: config.json's fields of its class are its, not ``**kwargs``'s either
+            fields_of_config = {f.name for f in dataclasses.fields(model_kwargs["config"])} - parameters.keys()
         model_type: type = cls
         if dataclasses.is_dataclass(model_type):
             for field in dataclasses.fields(model_type):
@@ -1718,24 +1722,32 @@ def _dataclass_members(annotation: Any) -> list[type]:
 
 
 def _left_at_none(
-    annotation: Any, raw: Mapping[str, Any], parameter: inspect.Parameter, named: Collection[str] | None = None
+    annotation: Any,
+    raw: Mapping[str, Any],
+    parameter: inspect.Parameter,
+    named: Collection[str] | None = None,
+    coders: Coders | None = None,
 ) -> bool:
     """Whether a ``config: Cfg | None = None`` parameter (a dataclass; ``config: Cfg = None`` too, PEP 484's
     implicit ``Optional``) was left at ``None``: config.json then holds the other arguments, none of them a field
     of the dataclass; or one no JSON object can be (``config: str | None = None``, a preset's name), whose
     config.json holds no ``config``; or any other (a dict) whose config.json holds no ``config`` and only keys of
     the other ``named`` parameters (given where ``__init__`` takes no ``**kwargs``): a config dict's keys join
-    config.json's, so such a file is the one a model built without one saves."""
+    config.json's, so such a file is the one a model built without one saves. A dataclass its class's ``coders``
+    write is told by that last rule, or an empty file: its keys are the coder's, not its fields."""
     if parameter.default is not None:
         return False
     members = [m for m in _union_members(annotation) or (annotation,) if m is not type(None)]
     if not any(_takes_an_object(m) for m in members):
         return True
     classes = _dataclass_members(annotation)
+    others = named is not None and "config" not in raw and raw.keys() <= {*named} - {"config"}
     if classes and len(classes) == len(members):
+        if coders and any(c in coders for c in classes):
+            return not raw or others
         fields = {f.name for c in classes for f in dataclasses.fields(c)}
         return not raw.keys() & fields
-    return named is not None and "config" not in raw and raw.keys() <= {*named} - {"config"}
+    return others
 
 
 def _takes_an_object(annotation: Any) -> bool:

@@ -68,3 +68,18 @@ def test_a_load_built_once_gives_init_the_callers_own_objects(tmp_path: Path) ->
     registry: dict[str, list[nn.Module]] = {}
     loaded = Registering.from_pretrained(tmp_path, model_kwargs={"registry": registry})
     assert registry["models"] == [loaded]
+
+
+class RegisteringFallback(Registering):
+    def __init__(self, width: int = 3, registry: dict[str, list[nn.Module]] | None = None) -> None:
+        super().__init__(width, registry)
+        self.norm = float(sum(p.detach().abs().sum() for p in self.parameters()))  # (no meta construction)
+
+
+def test_a_construction_after_a_failed_one_gets_the_callers_objects_as_they_were(tmp_path: Path) -> None:
+    """What the failed attempt added to them (its module) is undone, in place: the caller's registry holds the
+    model returned, once."""
+    RegisteringFallback().save_pretrained(tmp_path)
+    registry: dict[str, list[nn.Module]] = {}
+    loaded = RegisteringFallback.from_pretrained(tmp_path, model_kwargs={"registry": registry})
+    assert registry["models"] == [loaded] and registry["models"][0] is loaded

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from core_models import NumpyModelMixin
 
-from hubmixin_core.errors import ConfigEncodingWarning
+from hubmixin_core.errors import ConfigEncodingWarning, MissingArgumentError
 
 
 @dataclass
@@ -89,6 +89,25 @@ def test_a_coded_dataclass_config_is_told_from_one_left_at_none(tmp_path: Path) 
     assert CodedOptional.from_pretrained(tmp_path / "given").config == Cfg(hidden=8)
     CodedOptional(depth=3).save_pretrained(tmp_path / "none")
     assert CodedOptional.from_pretrained(tmp_path / "none").config is None
+
+
+class CodedOptionalKwargs(
+    NumpyModelMixin, coders={Cfg: (lambda c: {"d_model": c.hidden}, lambda j: Cfg(hidden=j["d_model"]))}
+):
+    def __init__(self, config: Cfg | None = None, depth: int = 2, **kwargs: Any) -> None:
+        self.config, self.kwargs = config, kwargs
+        self.weights = {"w": np.zeros(depth, np.float32)}
+
+
+def test_a_coded_dataclass_config_left_at_none_beside_kwargs_comes_back_none(tmp_path: Path) -> None:
+    """Neither the other arguments' keys nor ones the decoder refuses are a coded config."""
+    CodedOptionalKwargs(depth=3).save_pretrained(tmp_path / "plain")
+    assert CodedOptionalKwargs.from_pretrained(tmp_path / "plain").config is None
+    CodedOptionalKwargs(depth=3, extra=1).save_pretrained(tmp_path / "extra")
+    loaded = CodedOptionalKwargs.from_pretrained(tmp_path / "extra")
+    assert (loaded.config, loaded.kwargs) == (None, {"extra": 1})
+    CodedOptionalKwargs(Cfg(hidden=8)).save_pretrained(tmp_path / "given")
+    assert CodedOptionalKwargs.from_pretrained(tmp_path / "given").config == Cfg(hidden=8)
 
 
 DEFAULTS = {"hidden": 3}
@@ -228,3 +247,23 @@ def test_a_dict_holding_more_than_json_is_still_captured_as_given(tmp_path: Path
         model = Heads({"sst2": 2}, config={"size": (2, 2)})
     model.config["size"] = (3, 3)  # type: ignore[index]  # (a copy was captured: JSON does not hold a tuple)
     assert model._hub_mixin_config["size"] == [2, 2]  # type: ignore[index]
+
+
+class WithAct(NumpyModelMixin):
+    def __init__(self, heads: dict[str, int], act: Any = None) -> None:
+        self.heads, self.act = heads, act
+        self.weights = {f"cls.{k}": np.zeros(n, np.float32) for k, n in heads.items()}
+
+
+def test_a_config_given_at_save_keeps_the_record_of_unsaved_arguments_it_lacks(tmp_path: Path) -> None:
+    """docs/differences.md's way to save a head added later: the argument JSON cannot hold is still asked for."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfigEncodingWarning)
+        model = WithAct({"sst2": 2}, act=np.tanh)
+    model.heads["mnli"] = 3
+    model.weights["cls.mnli"] = np.zeros(3, np.float32)
+    model.save_pretrained(tmp_path, config={**model._hub_mixin_config, "heads": model.heads})  # type: ignore[dict-item]
+    assert _read(tmp_path)["_hub_mixin_unsaved"] == {"act": "ufunc"}
+    with pytest.raises(MissingArgumentError, match="'act'"):
+        WithAct.from_pretrained(tmp_path)
+    assert WithAct.from_pretrained(tmp_path, model_kwargs={"act": np.tanh}).heads == {"sst2": 2, "mnli": 3}

@@ -734,9 +734,15 @@ class ModelHubMixinBase(HfMixinHelpers):
         config = own if upload.config is None else self._hub_config_dict(upload.config)
         if config is not None and config != own:
             self._hub_check_given_config(config)
-        # (the model's own config, save_pretrained's push too)
-        unsaved = get_unsaved(self) if config == own else {}
-        # unsaved arguments are recorded, so that from_pretrained asks for them instead of building another model
+        # Unsaved arguments a config= given does not provide either are recorded too (one built from the model's own,
+        # a head added), so that from_pretrained asks for them instead of building another model; a config given
+        # provides ``config`` (a dataclass config JSON cannot hold, saved as the config given).
+        other_config = config is not None and config != own
+        unsaved = {
+            name: kind
+            for name, kind in get_unsaved(self).items()
+            if config is None or (name not in config and not (other_config and name == "config"))
+        }
         config_dict = {**(config or {}), UNSAVED_KEY: unsaved} if unsaved else config
         with atomic_directory(
             save_directory, replaces=replaced_by_save, replaces_in_folders=is_weights_file
@@ -1439,8 +1445,10 @@ class ModelHubMixinBase(HfMixinHelpers):
         keywords = parameters if cls._hub_mixin_config_to_kwargs else named  # what reaches __init__ by name
         unknown = [] if dataclasses.is_dataclass(cls) else unknown_config_keys(raw, keywords)
         to_kwargs = cls._hub_mixin_config_to_kwargs and takes_any_keyword(parameters)
-        alone = None if config_owner is not cls or takes_any_keyword(parameters) else named.keys()
-        left_at_none = config_parameter is not None and _left_at_none(annotation, raw, config_parameter, alone, coders)
+        alone = None if config_owner is not cls or to_kwargs else named.keys()  # (Keras gives **kwargs no keys)
+        left_at_none = config_parameter is not None and _left_at_none(
+            annotation, raw, config_parameter, alone, coders, others=named.keys() if config_owner is cls else None
+        )
         decoded_config = (
             config_owner is not None
             and config_parameter is not None
@@ -1727,6 +1735,8 @@ def _left_at_none(
     parameter: inspect.Parameter,
     named: Collection[str] | None = None,
     coders: Coders | None = None,
+    *,
+    others: Collection[str] | None = None,
 ) -> bool:
     """Whether a ``config: Cfg | None = None`` parameter (a dataclass; ``config: Cfg = None`` too, PEP 484's
     implicit ``Optional``) was left at ``None``: config.json then holds the other arguments, none of them a field
@@ -1734,20 +1744,35 @@ def _left_at_none(
     config.json holds no ``config``; or any other (a dict) whose config.json holds no ``config`` and only keys of
     the other ``named`` parameters (given where ``__init__`` takes no ``**kwargs``): a config dict's keys join
     config.json's, so such a file is the one a model built without one saves. A dataclass its class's ``coders``
-    write is told by that last rule, or an empty file: its keys are the coder's, not its fields."""
+    write is told by an empty file, one holding no ``config`` and only keys of the ``others`` named parameters
+    (``**kwargs`` or not), or one its decoder refuses: its keys are the coder's, not its fields."""
     if parameter.default is not None:
         return False
     members = [m for m in _union_members(annotation) or (annotation,) if m is not type(None)]
     if not any(_takes_an_object(m) for m in members):
         return True
     classes = _dataclass_members(annotation)
-    others = named is not None and "config" not in raw and raw.keys() <= {*named} - {"config"}
     if classes and len(classes) == len(members):
-        if coders and any(c in coders for c in classes):
-            return not raw or others
+        coded = [c for c in classes if coders and c in coders]
+        if coders and coded:  # (the coder's keys: a file it refuses is the other arguments')
+            return not raw or _only_keys_of(raw, others) or not any(_decodes(coders[c][1], raw) for c in coded)
         fields = {f.name for c in classes for f in dataclasses.fields(c)}
         return not raw.keys() & fields
-    return others
+    return _only_keys_of(raw, named)
+
+
+def _decodes(decode: Callable[[Any], Any], raw: Mapping[str, Any]) -> bool:
+    """Whether a coder's ``decode`` takes config.json (``raw``)."""
+    try:
+        decode(dict(raw))
+    except Exception:
+        return False
+    return True
+
+
+def _only_keys_of(raw: Mapping[str, Any], named: Collection[str] | None) -> bool:
+    """Whether config.json (``raw``) holds no ``config`` and only keys of the ``named`` parameters."""
+    return named is not None and "config" not in raw and raw.keys() <= {*named} - {"config"}
 
 
 def _takes_an_object(annotation: Any) -> bool:

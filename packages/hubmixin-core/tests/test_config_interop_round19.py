@@ -267,3 +267,24 @@ def test_a_config_given_at_save_keeps_the_record_of_unsaved_arguments_it_lacks(t
     with pytest.raises(MissingArgumentError, match="'act'"):
         WithAct.from_pretrained(tmp_path)
     assert WithAct.from_pretrained(tmp_path, model_kwargs={"act": np.tanh}).heads == {"sst2": 2, "mnli": 3}
+
+
+@dataclass
+class Layers:
+    widths: list[int]
+
+    def __post_init__(self) -> None:
+        self.widths.append(0)  # (changes what it is given: the file read to decide must not be the one decoded)
+
+
+class CodedLayers(
+    NumpyModelMixin, coders={Layers: (lambda c: {"widths": c.widths[:-1]}, lambda j: Layers(j["widths"]))}
+):
+    def __init__(self, config: Layers | None = None) -> None:
+        self.config = config
+        self.weights = {"w": np.zeros(len(config.widths) if config else 1, np.float32)}
+
+
+def test_a_coded_config_whose_decoder_changes_its_input_loads_as_saved(tmp_path: Path) -> None:
+    CodedLayers(Layers([3, 4])).save_pretrained(tmp_path)
+    assert CodedLayers.from_pretrained(tmp_path).config == Layers([3, 4])  # (widths [3, 4, 0], as saved)

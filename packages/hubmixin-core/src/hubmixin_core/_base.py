@@ -6,6 +6,7 @@ The public methods are generated (``_generated/_methods.py``) and forward here; 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 import functools
@@ -1762,9 +1763,9 @@ def _left_at_none(
 
 
 def _decodes(decode: Callable[[Any], Any], raw: Mapping[str, Any]) -> bool:
-    """Whether a coder's ``decode`` takes config.json (``raw``)."""
+    """Whether a coder's ``decode`` takes config.json (``raw``: a copy, which a decoder may change)."""
     try:
-        decode(dict(raw))
+        decode(copy.deepcopy(dict(raw)))
     except Exception:
         return False
     return True

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["constructions", "fresh", "fresh_arguments"]
+__all__ = ["fresh", "fresh_arguments"]
 
 
 def _nothing(value: Any) -> bool:
@@ -40,37 +40,3 @@ def fresh(value: Any, kept: Callable[[Any], bool] = _nothing) -> Any:
 def fresh_arguments(arguments: Mapping[str, Any], kept: Callable[[Any], bool] = _nothing) -> dict[str, Any]:
     """``arguments`` (keyword name to value) with each value :func:`fresh`."""
     return {name: fresh(value, kept) for name, value in arguments.items()}
-
-
-def constructions(arguments: Mapping[str, Any], kept: Callable[[Any], bool] = _nothing) -> Callable[[], dict[str, Any]]:
-    """The arguments of each construction of one load, call by call: always the caller's own objects (the model
-    keeps them, as a plain ``cls(**kwargs)`` does), each dict, list and dataclass among them put back, in place,
-    as it was before the first construction: what an attempt consumed (``cfg.pop("width")``) or added (a registry
-    an abstract attempt's module joined) is undone for the next."""
-    given = dict(arguments)
-    saved = fresh_arguments(given, kept)
-    calls = [0]
-
-    def next_arguments() -> dict[str, Any]:
-        if calls[0]:
-            for name, value in given.items():
-                _put_back(value, saved[name], kept)
-        calls[0] += 1
-        return dict(given)
-
-    return next_arguments
-
-
-def _put_back(value: Any, saved: Any, kept: Callable[[Any], bool]) -> None:
-    """Make the dict, list or dataclass ``value`` hold (copies of) what ``saved`` holds, in place."""
-    if kept(value) or value is saved:
-        return
-    if type(value) is dict and type(saved) is dict:
-        value.clear()
-        value.update(fresh(saved, kept))
-    elif type(value) is list and type(saved) is list:
-        value[:] = fresh(saved, kept)
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type) and type(saved) is type(value):
-        for field in dataclasses.fields(value):
-            if hasattr(saved, field.name):
-                object.__setattr__(value, field.name, fresh(getattr(saved, field.name), kept))

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import torch
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
-from hubmixin_core._fresh import constructions
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core.errors import DeviceError, HubMixinTypeError
 from hubmixin_core.weights import Checkpoint
@@ -159,12 +158,11 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         _check_device_arguments(cls, model_kwargs)
         checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
         rng = rng_state()
-        arguments = constructions(model_kwargs, kept=lambda value: isinstance(value, torch.nn.Module))
         if customised_class(cls):
             with parameters_as_given():
-                model = cls(**arguments())
+                model = cls(**model_kwargs)
         else:
-            model = construct_without_weights(lambda: cls(**arguments()))
+            model = construct_without_weights(lambda: cls(**model_kwargs))
         module = _as_module(model)
         unwrap = _loads_wrapped(module, checkpoint)
         # A load inside another model's __init__ (a pretrained backbone), itself built without weights: the
@@ -175,7 +173,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
                 logger.info("%s loads itself (%s): built normally, as huggingface_hub builds it", cls.__qualname__, own)
                 check_before_building(_target(module, unwrap), checkpoint, dtype)
                 set_rng_state(rng)  # drawing in __init__ what a construction from the caller's state draws
-                model = cls(**arguments())
+                model = cls(**model_kwargs)
                 module = _as_module(model)
             tie_weights = getattr(module, "tie_weights", getattr(_target(module, unwrap), "tie_weights", None))
             if callable(tie_weights) and _takes_no_arguments(tie_weights):  # transformers': ties made outside init
@@ -183,7 +181,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
             def rebuild() -> torch.nn.Module:  # what the checkpoint lacks, as a construction from the caller's state
                 set_rng_state(rng)
-                return _target(_as_module(cls(**arguments())), unwrap)
+                return _target(_as_module(cls(**model_kwargs)), unwrap)
 
             _load_into(_target(module, unwrap), checkpoint, own, device, dtype, strict, rebuild=rebuild)
         module.eval()

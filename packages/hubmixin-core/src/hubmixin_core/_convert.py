@@ -50,7 +50,7 @@ from hubmixin_core.weights import (
 )
 from hubmixin_core.weights._names import replaced_by_save
 from hubmixin_core.weights._read import _locate, _read_all, aligned_empty, read_raw
-from hubmixin_core.weights._resolve import _TORCH_CHECKPOINTS, CONVERTERS_GROUP, torch_reader_note
+from hubmixin_core.weights._resolve import _TORCH_CHECKPOINTS, CONVERTERS_GROUP, TORCH_SUFFIXES, torch_reader_note
 
 __all__ = [
     "GROUP",
@@ -264,8 +264,6 @@ def source_model_class(request: ConvertRequest, base: type[Any], why: str) -> ty
     return cls
 
 
-_TORCH_SUFFIXES = (".pt", ".pth", ".bin")
-
 _LIKELY_READER = {".pt": "torch", ".pth": "torch", ".bin": "torch", ".h5": "keras", ".msgpack": "flax"}
 """The converter to try first for a file suffix: each one imports its framework, so the others are not loaded
 when it accepts the file (the converters still decide)."""
@@ -397,7 +395,7 @@ def _no_reader(source: Path) -> ConvertError:
     named as such, with what installs its reader."""
     needs = torch_reader_note()
     held = [name for name in _TORCH_CHECKPOINTS if (source / name).is_file()] if source.is_dir() else []
-    torch_file = source.suffix in _TORCH_SUFFIXES or source.name.endswith(".bin.index.json")
+    torch_file = source.suffix in TORCH_SUFFIXES or source.name.endswith(".bin.index.json")
     if needs and (held or torch_file):
         what = f"a folder holding {held[0]}" if held else "a PyTorch checkpoint"
         return ConvertError(f"{source}: {what}: {needs}")

@@ -8,15 +8,13 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from hubmixin_core.weights._resolve import native_convert_steps
+from hubmixin_core.weights._resolve import TORCH_SUFFIXES, native_convert_steps
 
 __all__ = ["native_file_advice"]
 
 _PICKLE = tuple(b"\x80" + bytes([protocol]) for protocol in range(2, 6))
 _ZIP = b"PK\x03\x04"
 _HDF5 = b"\x89HDF\r\n\x1a\n"
-_TORCH_NAMES = (".pt", ".pth", ".bin")
-"""The suffixes under which ``hubmixin convert`` reads a ``torch.save`` file."""
 
 
 def native_file_advice(file: Path) -> str | None:
@@ -59,7 +57,7 @@ def _zip_advice(file: Path) -> str:
 
 def _torch_steps(file: Path) -> str:
     """``hubmixin convert``'s command for a ``torch.save`` file, which it reads under a torch suffix only."""
-    if file.suffix in _TORCH_NAMES:
+    if file.suffix in TORCH_SUFFIXES:
         return native_convert_steps(file, "torch")
     renamed = file.with_name(f"{file.stem}.pt")
     steps = native_convert_steps(renamed, "torch").removeprefix("convert it with ")

@@ -19,6 +19,7 @@ from hubmixin_core.weights import (
     check_relative_path,
     write_safetensors,
 )
+from hubmixin_core.weights._resolve import TORCH_SUFFIXES
 from hubmixin_torch._checkpoint import _pickle_checkpoint
 from hubmixin_torch._dtypes import check_savable, dtype_name
 from hubmixin_torch._save import drop_tied
@@ -36,9 +37,7 @@ class TorchStateDictConverter:
         that index or a ``pytorch_model.bin``."""
         if source.is_dir():
             return (source / _INDEX).is_file() or (source / PYTORCH_WEIGHTS_NAME).is_file()
-        return source.is_file() and (
-            source.suffix in (".pt", ".pth", ".bin") or source.name.endswith(".bin.index.json")
-        )
+        return source.is_file() and (source.suffix in TORCH_SUFFIXES or source.name.endswith(".bin.index.json"))
 
     def convert(self, request: ConvertRequest, output: Path) -> None:
         """Read the tensors with ``torch.load(weights_only=True)`` (memory-mapped where the file allows) and write

@@ -20,6 +20,7 @@ from hubmixin_core.weights._names import SAFETENSORS_INDEX_NAME, SAFETENSORS_SIN
 __all__ = [
     "CONVERTERS_GROUP",
     "TORCH_READER_NEEDED",
+    "TORCH_SUFFIXES",
     "WeightFiles",
     "missing_weights_error",
     "native_checkpoint_hint",
@@ -115,6 +116,9 @@ def resolve_weight_files(
         warn_if_linked_outside(directory, path)
     return WeightFiles(files, index)
 
+
+TORCH_SUFFIXES = (".pt", ".pth", ".bin")
+"""The suffixes under which ``hubmixin convert`` reads a ``torch.save`` file (with hubmixin-torch's converter)."""
 
 _TORCH_CHECKPOINTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 """What huggingface_hub's and transformers' PyTorch saves wrote before safetensors."""

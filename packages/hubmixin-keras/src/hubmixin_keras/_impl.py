@@ -24,6 +24,7 @@ from numpy.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
 from hubmixin_core._capture import get_unsaved
+from hubmixin_core._fresh import ArgumentsAsGiven
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
@@ -117,6 +118,11 @@ def _as_layer(obj: object) -> keras.Layer:
     if not isinstance(obj, keras.Layer):
         raise _not_keras(type(obj))
     return obj
+
+
+def _held_as_given(value: object) -> bool:
+    """Arguments a construction holds, never copies of them: layers, variables and tensors."""
+    return isinstance(value, keras.Layer | keras.Variable) or keras.ops.is_tensor(value)
 
 
 def _not_keras(cls: type) -> HubMixinTypeError:
@@ -571,10 +577,11 @@ class KerasHubMixinBase(ModelHubMixin):
         _one_dtype(dtype, model_kwargs)
         dtype = dtype_policy_name(dtype)  # any Keras dtype policy; variables keep the dtype it gives them
         checkpoint = _open(model_id, download).renamed(key_mapping)
+        arguments = ArgumentsAsGiven(model_kwargs, kept=_held_as_given)  # (constructed again if deferring fails)
         with pending_cleared_on_error():
             tied = {name: checkpoint.infos[kept] for name, kept in tied_names(checkpoint).items()}
             model, unbuilt, deferred = construct_deferred(
-                lambda: cls(**model_kwargs),
+                lambda: cls(**arguments()),
                 {**checkpoint.infos, **tied},  # a tied tensor's dropped name builds its layer too
                 dtype,
                 source=checkpoint.description,

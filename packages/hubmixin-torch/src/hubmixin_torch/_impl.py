@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import torch
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
+from hubmixin_core._fresh import ArgumentsAsGiven
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core.errors import DeviceError, HubMixinTypeError
 from hubmixin_core.weights import Checkpoint
@@ -97,6 +98,11 @@ def _check_device_arguments(cls: type, model_kwargs: Mapping[str, Any]) -> None:
             )
 
 
+def _held_as_given(value: object) -> bool:
+    """Arguments a construction holds, never copies of them: modules and tensors (a backbone, an embedding)."""
+    return isinstance(value, torch.nn.Module | torch.Tensor)
+
+
 def _takes_no_arguments(method: Callable[..., object]) -> bool:
     """Whether ``method`` can be called without arguments (a ``tie_weights`` of another meaning is left alone)."""
     try:
@@ -158,11 +164,12 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         _check_device_arguments(cls, model_kwargs)
         checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
         rng = rng_state()
+        arguments = ArgumentsAsGiven(model_kwargs, kept=_held_as_given)  # (a load may construct more than once)
         if customised_class(cls):
             with parameters_as_given():
-                model = cls(**model_kwargs)
+                model = cls(**arguments())
         else:
-            model = construct_without_weights(lambda: cls(**model_kwargs))
+            model = construct_without_weights(lambda: cls(**arguments()))
         module = _as_module(model)
         unwrap = _loads_wrapped(module, checkpoint)
         # A load inside another model's __init__ (a pretrained backbone), itself built without weights: the
@@ -173,7 +180,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
                 logger.info("%s loads itself (%s): built normally, as huggingface_hub builds it", cls.__qualname__, own)
                 check_before_building(_target(module, unwrap), checkpoint, dtype)
                 set_rng_state(rng)  # drawing in __init__ what a construction from the caller's state draws
-                model = cls(**model_kwargs)
+                model = cls(**arguments())
                 module = _as_module(model)
             tie_weights = getattr(module, "tie_weights", getattr(_target(module, unwrap), "tie_weights", None))
             if callable(tie_weights) and _takes_no_arguments(tie_weights):  # transformers': ties made outside init
@@ -181,7 +188,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
             def rebuild() -> torch.nn.Module:  # what the checkpoint lacks, as a construction from the caller's state
                 set_rng_state(rng)
-                return _target(_as_module(cls(**model_kwargs)), unwrap)
+                return _target(_as_module(cls(**arguments())), unwrap)
 
             _load_into(_target(module, unwrap), checkpoint, own, device, dtype, strict, rebuild=rebuild)
         module.eval()

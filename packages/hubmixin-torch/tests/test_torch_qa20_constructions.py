@@ -1,0 +1,69 @@
+"""A load that constructs more than once gives each later construction the arguments as the caller gave them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from hubmixin_torch import PyTorchModelHubMixin
+
+
+class ConsumesAndReads(nn.Module, PyTorchModelHubMixin):
+    """Pops its width and reads a parameter's values: the attempt without weights fails, a normal one follows."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        self.fc = nn.Linear(cfg.pop("width"), 3)
+        self.total = float(self.fc.weight.detach().abs().sum())
+
+
+class ConsumesWithHead(nn.Module, PyTorchModelHubMixin):
+    """Pops its width; ``head`` is what an older checkpoint lacks (a donor construction gives it its values)."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        self.fc = nn.Linear(cfg.pop("width"), 3)
+        self.head = nn.Linear(3, 2)
+
+
+class Remembers(nn.Module, PyTorchModelHubMixin):
+    """Reads a parameter's values (built normally after the attempt) and keeps the caller's dict."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.fc = nn.Linear(cfg["width"], 3)
+        self.total = float(self.fc.weight.detach().abs().sum())
+
+
+def test_a_consuming_init_built_normally_after_the_attempt_loads(tmp_path: Path) -> None:
+    model = ConsumesAndReads({"width": 4})
+    model.save_pretrained(tmp_path)
+    loaded = ConsumesAndReads.from_pretrained(tmp_path)
+    assert torch.equal(loaded.fc.weight, model.fc.weight)
+    given = {"width": 4}
+    assert ConsumesAndReads.from_pretrained(tmp_path, model_kwargs={"cfg": given}).fc.in_features == 4
+
+
+def test_a_consuming_init_loads_a_checkpoint_lacking_a_weight(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    model = ConsumesWithHead({"width": 4})
+    model.save_pretrained(tmp_path)
+    older = {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
+    save_file(older, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    loaded = ConsumesWithHead.from_pretrained(tmp_path, strict=False)
+    assert "head.weight" in caplog.text
+    assert torch.equal(loaded.fc.weight, model.fc.weight)
+    assert not loaded.head.weight.is_meta and loaded.head.weight.shape == (2, 3)
+
+
+def test_arguments_left_unchanged_reach_the_normal_construction_as_they_are(tmp_path: Path) -> None:
+    """A guard: the model built after the failed attempt holds the caller's own object."""
+    Remembers({"width": 4}).save_pretrained(tmp_path)
+    given = {"width": 4}
+    loaded = Remembers.from_pretrained(tmp_path, model_kwargs={"cfg": given})
+    assert loaded.cfg is given

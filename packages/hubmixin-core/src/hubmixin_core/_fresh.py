@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = ["ArgumentsAsGiven", "fresh", "fresh_arguments"]
@@ -12,6 +12,14 @@ __all__ = ["ArgumentsAsGiven", "fresh", "fresh_arguments"]
 
 def _nothing(value: Any) -> bool:
     return False
+
+
+_ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
+
+
+def _atoms(items: Iterable[Any]) -> bool:
+    """Whether ``items`` are all immutable scalars (a long list of ids or token strings: copied in one step)."""
+    return all(type(item) in _ATOMS for item in items)
 
 
 def fresh(value: Any, kept: Callable[[Any], bool] = _nothing) -> Any:
@@ -22,8 +30,10 @@ def fresh(value: Any, kept: Callable[[Any], bool] = _nothing) -> Any:
     if kept(value):
         return value
     if type(value) is dict:
-        return {key: fresh(item, kept) for key, item in value.items()}
+        return dict(value) if _atoms(value.values()) else {key: fresh(item, kept) for key, item in value.items()}
     if type(value) is list or type(value) is tuple:
+        if _atoms(value):
+            return list(value) if type(value) is list else value
         return type(value)(fresh(item, kept) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         try:
@@ -48,8 +58,12 @@ def _unchanged(value: Any, given: Any, kept: Callable[[Any], bool]) -> bool:
     if value is given or kept(value) or type(value) is not type(given):
         return value is given
     if type(value) is dict:
+        if _atoms(value.values()) and _atoms(given.values()):
+            return list(value.items()) == list(given.items())
         return list(value) == list(given) and all(_unchanged(value[k], given[k], kept) for k in value)
     if type(value) is list or type(value) is tuple:
+        if _atoms(value) and _atoms(given):
+            return bool(value == given)
         return len(value) == len(given) and all(_unchanged(v, g, kept) for v, g in zip(value, given, strict=True))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         missing = object()

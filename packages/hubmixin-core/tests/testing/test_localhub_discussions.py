@@ -63,6 +63,24 @@ def test_merge_applies_the_pr_changes_onto_a_moved_branch(local_hub: LocalHub, r
     assert sorted(hf.list_repo_files(repo_id)) == [".gitattributes", "c.txt"]
 
 
+def test_a_pull_request_whose_branch_changed_its_files_too_has_conflicts(local_hub: LocalHub, repo_id: str) -> None:
+    pr = hf.create_pull_request(repo_id, title="Change a")
+    hf.upload_file(path_or_fileobj=b"pr", path_in_repo="a.txt", repo_id=repo_id, revision=pr.git_reference)
+    hf.upload_file(path_or_fileobj=b"b", path_in_repo="b.txt", repo_id=repo_id, revision=pr.git_reference)
+    assert hf.get_discussion_details(repo_id, pr.num).conflicting_files == []
+    hf.upload_file(path_or_fileobj=b"main", path_in_repo="a.txt", repo_id=repo_id)  # main changes a.txt too
+    assert hf.get_discussion_details(repo_id, pr.num).conflicting_files == ["a.txt"]
+    head = hf.model_info(repo_id).sha
+    with pytest.raises(HfHubHTTPError, match=r"a\.txt") as caught:
+        hf.merge_pull_request(repo_id, pr.num)
+    assert caught.value.response is not None and caught.value.response.status_code == 409
+    assert hf.model_info(repo_id).sha == head and _read(repo_id, "a.txt") == b"main"
+    assert hf.get_discussion_details(repo_id, pr.num).status == "open"
+    hf.upload_file(path_or_fileobj=b"main", path_in_repo="a.txt", repo_id=repo_id, revision=pr.git_reference)
+    hf.merge_pull_request(repo_id, pr.num)  # resolved: the same contents on both sides
+    assert (_read(repo_id, "a.txt"), _read(repo_id, "b.txt")) == (b"main", b"b")
+
+
 def test_create_pr_commits_open_pull_requests(local_hub: LocalHub, repo_id: str) -> None:
     info = hf.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id, create_pr=True)
     assert info.pr_num == 1 and info.pr_revision == "refs/pr/1"

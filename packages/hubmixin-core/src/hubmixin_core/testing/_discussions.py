@@ -332,8 +332,10 @@ def handle_discussion(ex: Exchange) -> None:
     details["events"] = _store(ex).events(repo, d.num)
     if d.is_pr:
         details["changes"] = {"base": d.base_ref, "mergeCommitId": d.merge_commit, "headCommitId": None}
-        details["filesWithConflicts"] = []
-        details["diff"] = _diff(*_changes(ex, repo, d))
+        base, head = _changes(ex, repo, d)
+        branch = _branch_files(ex, repo, d) if d.status in ("open", "draft") else None
+        details["filesWithConflicts"] = [] if branch is None else _conflicts(base, head, branch)
+        details["diff"] = _diff(base, head)
     ex.send_json(details)
 
 
@@ -341,10 +343,28 @@ def _may_moderate(ex: Exchange, repo: Repo, d: Discussion) -> bool:
     return ex.user == d.author or can_write(ex, repo.key.namespace)
 
 
+def _conflicts(base: dict[str, FileEntry], head: dict[str, FileEntry], branch: dict[str, FileEntry]) -> list[str]:
+    """The paths a PR changes (``base`` to ``head``) that its branch changed too since, to other contents."""
+    return sorted(
+        path
+        for path in set(base) | set(head)
+        if base.get(path) != head.get(path) and branch.get(path) not in (base.get(path), head.get(path))
+    )
+
+
+def _branch_files(ex: Exchange, repo: Repo, d: Discussion) -> dict[str, FileEntry] | None:
+    """The files at the head of the PR's base branch; ``None`` where the branch is gone."""
+    head = ex.app.storage.get_ref(repo, d.base_ref or "refs/heads/main")
+    return None if head is None else ex.app.storage.files(repo, head)
+
+
 def _merge(ex: Exchange, repo: Repo, d: Discussion, user: str) -> str:
     base, head = _changes(ex, repo, d)
 
     def build(files: dict[str, FileEntry]) -> dict[str, FileEntry]:
+        conflicts = _conflicts(base, head, files)
+        if conflicts:  # (the Hub merges with git: both sides changing a file is a conflict for binary files)
+            raise HubError(409, f"Pull request #{d.num} has merge conflicts: {', '.join(conflicts)}")
         files = dict(files)
         for path in set(base) | set(head):
             if base.get(path) != head.get(path):

@@ -195,9 +195,10 @@ def _check_fits(variable: Any, tensor: LazyTensor) -> None:
     one in an int32 variable, or in an int64 one on JAX without x64), rather than wrap them around (or, floating,
     make them infinite)."""
     held = _held_dtype(variable)
-    if _NARROWER.get(tensor.info.dtype) != held:
+    stored = tensor.checkpoint.infos[tensor.key].dtype if tensor.key is not None else tensor.info.dtype
+    if _NARROWER.get(stored) != held:
         return
-    array = np.asarray(tensor.read())  # (in the 64-bit dtype: the value given to the variable may be wrapped)
+    array = np.asarray(tensor.read_stored() if tensor.key is not None else tensor.read())  # (the stored values)
     if not _exceeds(array, numpy_dtype(held)):
         return
     source = tensor.checkpoint.source(tensor.key) if tensor.key else tensor.checkpoint.description
@@ -207,7 +208,7 @@ def _check_fits(variable: Any, tensor: LazyTensor) -> None:
             f": JAX holds this {variable.dtype} variable in {numpy_dtype(held).name}, unless "
             "jax.config.update('jax_enable_x64', True) runs first"
         )
-    raise WeightsDtypeError(source, tensor.key or tensor.name, held, tensor.info.dtype, detail=detail)
+    raise WeightsDtypeError(source, tensor.key or tensor.name, held, stored, detail=detail)
 
 
 def _exceeds(array: np.ndarray[Any, Any], narrow: np.dtype[Any]) -> bool:

@@ -179,7 +179,7 @@ def test_annotated_arguments_are_trusted(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         Annotated(img_size=(256, 192), depths=(3, 3), root=Path("x"), settings={"a": [1, 2]}).save_pretrained(tmp_path)
         loaded = Annotated.from_pretrained(tmp_path).args
-        assert loaded[0] == (256, 192) and loaded[1] == [3, 3]  # by the union's tuple member; a Sequence's list
+        assert loaded[0] == (256, 192) and loaded[1] == (3, 3)  # by the union's tuple member; the default's tuple
     with pytest.warns(ConfigEncodingWarning, match=r"settings\['act'\] \(Act\) .* back as str"):
         Annotated(settings={"act": Act.GELU})  # the Any inside says nothing
 

@@ -1630,6 +1630,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         declared = cls._hub_mixin_coders  # the class's and its framework's, not the built-in path coder
         if decoded is value and loose_annotation(hints.get(key, Any), declared):
             decoded = decoded_like_default(cls._hub_mixin_init_parameters[key].default, value, declared)
+        elif parameter is not None and type(parameter.default) is tuple and type(decoded) is list:
+            decoded = tuple(decoded)  # ``kernel_size: Sequence[int] = (3, 3)``: as a dataclass field's
         return decoded
 
     @classmethod

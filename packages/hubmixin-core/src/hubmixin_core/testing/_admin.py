@@ -153,7 +153,8 @@ def handle_move_repo(ex: Exchange) -> None:
 
 
 def handle_user_repos(ex: Exchange) -> None:
-    """``GET /api/settings/repositories``: the caller's repositories of every type, with their storage."""
+    """``GET /api/settings/repositories``: the caller's repositories of every type, with their storage (bytes, and
+    percent of the namespace's)."""
     _send_namespace_repos(ex, require_user(ex, write=False))
 
 
@@ -168,22 +169,27 @@ def handle_org_repos(ex: Exchange) -> None:
 
 def _send_namespace_repos(ex: Exchange, namespace: str) -> None:
     storage = ex.app.storage
+    repos = [
+        (repo_type, repo, storage.used_storage(repo))
+        for repo_type in _TYPES.values()
+        for repo in storage.list_repos(repo_type)
+        if repo.key.namespace == namespace
+    ]
+    total = sum(size for _, _, size in repos)
     found: list[dict[str, object]] = []
-    for repo_type in _TYPES.values():
-        for repo in storage.list_repos(repo_type):
-            if repo.key.namespace != namespace:
-                continue
-            head = storage.resolve(repo, "main")
-            record = storage.get_commit(repo, head) if head is not None else None
-            found.append(
-                {
-                    "id": repo.key.repo_id,
-                    "type": repo_type,
-                    "updatedAt": record.created_at if record is not None else repo.created_at,
-                    "visibility": "private" if repo.private else "public",
-                    "storage": storage.used_storage(repo),
-                }
-            )
+    for repo_type, repo, size in repos:
+        head = storage.resolve(repo, "main")
+        record = storage.get_commit(repo, head) if head is not None else None
+        found.append(
+            {
+                "id": repo.key.repo_id,
+                "type": repo_type,
+                "updatedAt": record.created_at if record is not None else repo.created_at,
+                "visibility": "private" if repo.private else "public",
+                "storage": size,
+                "storagePercent": 100 * size / total if total else 0.0,  # its share of the namespace's storage
+            }
+        )
     ex.send_json(found)
 
 

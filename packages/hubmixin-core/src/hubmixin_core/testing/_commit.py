@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from hubmixin_core.testing._access import safe_path, writable_repo
 from hubmixin_core.testing._app import commit_line_limit
-from hubmixin_core.testing._discussions import check_pr_push, record_pr_commit
+from hubmixin_core.testing._discussions import check_pr_push, pr_commit_transaction, record_pr_commit
 from hubmixin_core.testing._gitmeta import folders_of, git_blob_oid, lfs_pointer
 from hubmixin_core.testing._http import Exchange, HubError, parse_json, revision_not_found
 from hubmixin_core.testing._storage import FileEntry, ParentMismatchError, Repo
@@ -158,20 +158,21 @@ def handle_commit(ex: Exchange) -> None:
     if start is not None and ex.app.storage.get_commit(repo, start) is None:
         raise HubError(412, f"Parent commit {start} is not a commit of {repo.key.url_path}: cannot open a PR from it")
     try:
-        oid, pr_num = ex.app.storage.commit(
-            repo,
-            ref=ref,
-            build=lambda files: _apply(ops, files),
-            author=ex.user,
-            title=header.summary.strip(),
-            message=header.description,
-            expected_parent=None if create_pr else parent,
-            create_pr=create_pr,
-            start=start,
-        )
+        with pr_commit_transaction(ex, repo, ref):
+            oid, pr_num = ex.app.storage.commit(
+                repo,
+                ref=ref,
+                build=lambda files: _apply(ops, files),
+                author=ex.user,
+                title=header.summary.strip(),
+                message=header.description,
+                expected_parent=None if create_pr else parent,
+                create_pr=create_pr,
+                start=start,
+            )
+            record_pr_commit(ex, repo, ref, oid, pr_num, header.summary.strip(), header.description)
     except ParentMismatchError as exc:
         raise HubError(412, "A commit has happened since. Please refresh and try again.") from exc
-    record_pr_commit(ex, repo, ref, oid, pr_num, header.summary.strip(), header.description)
     repo_url = f"{ex.endpoint}/{repo.key.url_path}"
     ex.send_json(
         {

@@ -16,6 +16,8 @@ import json
 import re
 import secrets
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,7 @@ __all__ = [
     "handle_discussion_change",
     "handle_comment_change",
     "handle_discussions",
+    "pr_commit_transaction",
     "record_pr_commit",
 ]
 
@@ -400,13 +403,17 @@ def handle_discussion_change(ex: Exchange) -> None:
     if resource == "merge":
         if not can_write(ex, repo.key.namespace):
             raise HubError(403, f"You don't have the rights to merge pull requests of {repo.key.url_path}")
-        if not d.is_pr or d.status not in ("open", "draft"):
-            raise HubError(400, f"Discussion #{d.num} is not an open pull request (status {d.status!r})")
-        oid = _merge(ex, repo, d, user)
-        if comment:
-            store.add_event(repo, d.num, "comment", user, _comment_data(comment, user))
-        store.update(repo, d.num, status="merged", merge_commit=oid)
-        store.add_event(repo, d.num, "status-change", user, {"status": "merged"})
+        # One transaction from the status check to the status change: of two merges (or a merge and a close) at
+        # once, the second sees the first's status; a commit to refs/pr/N lands before (merged) or is refused.
+        with ex.app.storage._tx():
+            d = _discussion(ex, repo)
+            if not d.is_pr or d.status not in ("open", "draft"):
+                raise HubError(400, f"Discussion #{d.num} is not an open pull request (status {d.status!r})")
+            oid = _merge(ex, repo, d, user)
+            if comment:
+                store.add_event(repo, d.num, "comment", user, _comment_data(comment, user))
+            store.update(repo, d.num, status="merged", merge_commit=oid)
+            store.add_event(repo, d.num, "status-change", user, {"status": "merged"})
         ex.send_json({"status": "merged", "mergeCommitId": oid})
         return
     if resource not in ("status", "title"):
@@ -422,13 +429,16 @@ def handle_discussion_change(ex: Exchange) -> None:
     status = _string_field(body, "status")
     if status not in ("open", "closed"):
         raise HubError(400, f"Invalid status {status!r}: use 'open' or 'closed'")
-    if d.status == "merged":
-        raise HubError(400, f"Pull request #{d.num} is merged: its status cannot change")
-    if comment:
-        store.add_event(repo, d.num, "comment", user, _comment_data(comment, user))
-    store.update(repo, d.num, status=status)
-    store.add_event(repo, d.num, "status-change", user, {"status": status})
-    ex.send_json({"newStatus": store.events(repo, d.num)[-1]})
+    with ex.app.storage._tx():  # the status checked is the one changed (see merge)
+        d = _discussion(ex, repo)
+        if d.status == "merged":
+            raise HubError(400, f"Pull request #{d.num} is merged: its status cannot change")
+        if comment:
+            store.add_event(repo, d.num, "comment", user, _comment_data(comment, user))
+        store.update(repo, d.num, status=status)
+        store.add_event(repo, d.num, "status-change", user, {"status": status})
+        event = store.events(repo, d.num)[-1]
+    ex.send_json({"newStatus": event})
 
 
 def handle_comment_change(ex: Exchange) -> None:
@@ -462,7 +472,10 @@ def handle_comment_change(ex: Exchange) -> None:
 
 
 def check_pr_push(ex: Exchange, repo: Repo, ref: str) -> None:
-    """A commit to ``refs/pr/N``: only the PR's author or the repo's writers, and not once merged or closed."""
+    """A commit to ``refs/pr/N``: only the PR's author or the repo's writers, and not once merged or closed.
+
+    Checked early (before the body is read), then again in the commit's transaction (`pr_commit_transaction`).
+    """
     if not ref.startswith("refs/pr/") or not ref[len("refs/pr/") :].isdigit():
         return
     d = _store(ex).get(repo, int(ref[len("refs/pr/") :]))
@@ -472,8 +485,19 @@ def check_pr_push(ex: Exchange, repo: Repo, ref: str) -> None:
         return
     if not _may_moderate(ex, repo, d):
         raise HubError(403, f"Only the author of pull request #{d.num} or the repo's writers may push to {ref}")
-    if d.status in ("merged", "closed"):
-        raise HubError(400, f"Pull request #{d.num} is {d.status}: reopen it (or open a new one) to push")
+    if d.status == "closed":
+        raise HubError(400, f"Pull request #{d.num} is closed: reopen it (or open a new one) to push")
+    if d.status == "merged":
+        raise HubError(400, f"Pull request #{d.num} is merged: open a new pull request to push more changes")
+
+
+@contextmanager
+def pr_commit_transaction(ex: Exchange, repo: Repo, ref: str) -> Iterator[None]:
+    """One transaction for a commit to ``ref`` and its `record_pr_commit`, where `check_pr_push` holds: a commit to
+    ``refs/pr/N`` lands before a concurrent merge or close of the PR (and is part of the merge) or is refused."""
+    with ex.app.storage._tx():
+        check_pr_push(ex, repo, ref)
+        yield
 
 
 def record_pr_commit(ex: Exchange, repo: Repo, ref: str, oid: str, pr_num: int | None, title: str, body: str) -> None:

@@ -6,9 +6,12 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from hubmixin_core.errors import HubMixinValueError
+from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError
 
-__all__ = ["ROUTES", "Fault", "FaultInjector"]
+__all__ = ["METHODS", "ROUTES", "Fault", "FaultInjector"]
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")
+"""The HTTP methods the server answers (what ``Fault(method=...)`` takes)."""
 
 ROUTES = frozenset(
     {
@@ -91,10 +94,11 @@ class Fault:
     Effects (at least one): ``delay`` seconds of sleep before answering; then either an error answer with
     ``status`` (the request is not handled), or the normal answer cut off after ``cut_after`` body bytes
     (the connection is dropped, so the client sees a truncated response; a shorter body goes through whole).
+    A ``cut_after`` fault never takes a ``HEAD`` request, whose answer has no body to cut.
 
     Args:
         route: A name from `ROUTES`, or ``"*"``.
-        method: Only requests with this HTTP method (``"GET"``, ``"HEAD"``, ``"PUT"`` ...); ``None`` for any.
+        method: Only requests with this HTTP method (one of `METHODS`, any case); ``None`` for any.
         status: HTTP status (400-599) to answer with.
         delay: Seconds to wait before answering.
         cut_after: Body bytes to send before dropping the connection.
@@ -102,7 +106,8 @@ class Fault:
         path: Regular expression searched in the request path (e.g. a file name).
         message: Error message of a ``status`` answer.
 
-    ``hits`` counts the requests the fault was applied to.
+    ``hits`` counts the requests the fault was applied to. A spent fault injected again (one `Fault` shared by
+    several tests) starts its count again.
     """
 
     route: str = "*"
@@ -116,16 +121,28 @@ class Fault:
     hits: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
+        _check_type("route", self.route, str)
+        _check_type("method", self.method, str, optional=True)
+        _check_type("status", self.status, int, optional=True)
+        _check_type("delay", self.delay, (int, float))
+        _check_type("cut_after", self.cut_after, int, optional=True)
+        _check_type("times", self.times, int, optional=True)
+        _check_type("path", self.path, str, optional=True)
+        _check_type("message", self.message, str)
         if self.route != "*" and self.route not in ROUTES:
             raise HubMixinValueError(f"Unknown route {self.route!r}; expected '*' or one of {sorted(ROUTES)}")
+        if self.method is not None and self.method.upper() not in METHODS:
+            raise HubMixinValueError(f"Unknown method {self.method!r}; expected None (any) or one of {list(METHODS)}")
         if self.status is not None and not 400 <= self.status <= 599:
             raise HubMixinValueError(f"status must be an HTTP error status (400-599), got {self.status}")
         if self.status is not None and self.cut_after is not None:
             raise HubMixinValueError("A fault either answers with `status` or cuts the answer off, not both")
-        if self.status is None and self.cut_after is None and self.delay <= 0:
-            raise HubMixinValueError("A fault needs an effect: `status`, `delay` or `cut_after`")
         if self.delay < 0 or (self.cut_after is not None and self.cut_after < 0):
             raise HubMixinValueError("`delay` and `cut_after` must not be negative")
+        if self.status is None and self.cut_after is None and self.delay == 0:
+            raise HubMixinValueError("A fault needs an effect: `status`, `delay` or `cut_after`")
+        if self.cut_after is not None and self.method is not None and self.method.upper() == "HEAD":
+            raise HubMixinValueError("`cut_after` cuts a body: a HEAD answer has none (use method='GET')")
         if self.times is not None and self.times < 1:
             raise HubMixinValueError("`times` must be at least 1 (or None for every request)")
         if self.path is not None:
@@ -146,8 +163,18 @@ class Fault:
         return (
             (self.route == "*" or self.route == route)
             and (self.method is None or self.method == method)
+            and not (self.cut_after is not None and method == "HEAD")  # no body to cut
             and (self.path is None or re.search(self.path, path) is not None)
         )
+
+
+def _check_type(name: str, value: object, kind: type | tuple[type, ...], *, optional: bool = False) -> None:
+    """A `HubMixinTypeError` naming the argument unless ``value`` is a ``kind`` (never a bool, an int to Python)."""
+    if (value is None and optional) or (isinstance(value, kind) and not isinstance(value, bool)):
+        return
+    names = [kind.__name__] if isinstance(kind, type) else [k.__name__ for k in kind]
+    expected = " or ".join(names + (["None"] if optional else []))
+    raise HubMixinTypeError(f"Fault({name}=...) must be {expected}, got {type(value).__name__} {value!r}")
 
 
 class FaultInjector:
@@ -157,10 +184,16 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
 
-    def add(self, fault: Fault) -> Fault:
-        """Activate ``fault`` (after those already active) and return it."""
+    def add(self, fault: object) -> Fault:
+        """Activate ``fault`` (after those already active) and return it; a spent one starts its count again."""
+        if not isinstance(fault, Fault):
+            hint = f": use Fault({fault!r}, ...)" if isinstance(fault, str) else ""
+            raise HubMixinTypeError(f"inject_fault expects a Fault, got {type(fault).__name__} {fault!r}{hint}")
         with self._lock:
-            self._faults.append(fault)
+            if fault.remaining is not None and fault.remaining <= 0:
+                fault.hits = 0
+            if fault not in self._faults:
+                self._faults.append(fault)
         return fault
 
     def remove(self, fault: Fault) -> None:
@@ -182,10 +215,12 @@ class FaultInjector:
     def take(self, route: str, method: str, path: str) -> Fault | None:
         """Count a hit on the first fault matching the request and return it; spent faults are dropped."""
         with self._lock:
+            # A fault also active in another server may be spent there: dropped here unused.
+            self._faults = [f for f in self._faults if f.remaining is None or f.remaining > 0]
             for fault in self._faults:
                 if fault.matches(route, method, path):
                     fault.hits += 1
-                    if fault.remaining == 0:
+                    if fault.remaining is not None and fault.remaining <= 0:
                         self._faults.remove(fault)
                     return fault
         return None

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from hubmixin_core.errors import HubMixinOSError, HubMixinRuntimeError, HubMixinValueError
+from hubmixin_core.errors import HubMixinOSError, HubMixinRuntimeError, HubMixinTypeError, HubMixinValueError
 from hubmixin_core.testing._access import user_role
 from hubmixin_core.testing._access_requests import RequestStatus
 from hubmixin_core.testing._app import SHARD_LIMIT, HubApp
@@ -59,6 +59,8 @@ def _check_loopback(host: str) -> str:
 
 
 def _check_port(port: int) -> int:
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise HubMixinTypeError(f"port must be an int (0-65535), got {type(port).__name__} {port!r}")
     if not 0 <= port <= 65535:
         raise HubMixinValueError(f"port must be a TCP port (0-65535), not {port}")
     return port
@@ -152,6 +154,8 @@ class LocalHub:
         self._httpd: HubHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._token: str | None = None
+        if token is not None and not isinstance(token, str):
+            raise HubMixinTypeError(f"token must be a str, got {type(token).__name__}")  # (its value is a secret)
         if token is not None and (len(token) < 8 or not token.isascii() or not token.isprintable() or " " in token):
             raise HubMixinValueError("token must be at least 8 printable ASCII characters without spaces")
         self._fixed_token = token
@@ -280,6 +284,10 @@ class LocalHub:
             'my-org/model'
         """
         app = self._running_app()
+        if members is not None and not isinstance(members, Mapping):
+            raise HubMixinTypeError(
+                f"members must be a mapping of user names to roles, got {type(members).__name__} {members!r}"
+            )
         roles = {self._check_member(app, user, role): role for user, role in (members or {}).items()}
         clash = _account_clash(app, _check_user_name(name, "organization"), "organization")
         if clash is not None or not app.orgs.create(name):
@@ -345,6 +353,8 @@ class LocalHub:
 
     def create_token(self, username: str, *, write: bool = True) -> str:
         """A new token for an existing user; ``write=False`` gives a read-only token."""
+        if not isinstance(write, bool):
+            raise HubMixinTypeError(f"write must be a bool, got {type(write).__name__} {write!r}")
         app = self._running_app()
         if not app.storage.user_exists(username):
             raise HubMixinValueError(f"No user {username!r}: create it with add_user()")
@@ -373,6 +383,8 @@ class LocalHub:
         ``HubMixinValueError``). See
         `hubmixin_core.testing.configure_client`.
         """
+        if xet is not None and not isinstance(xet, bool):
+            raise HubMixinTypeError(f"xet must be a bool or None, got {type(xet).__name__} {xet!r}")
         if xet and not xet_available():
             raise HubMixinValueError(f"configure_client(xet=True): {XET_EXTRA_MESSAGE}")
         return configure_client(self.endpoint, token=self.token, cache_dir=cache_dir, xet=xet)

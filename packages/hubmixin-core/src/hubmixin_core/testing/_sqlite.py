@@ -18,7 +18,8 @@ class DatabaseFileError(HubMixinOSError):
 
 
 class SqliteDatabase:
-    """Base of the server's stores: ``_tx()`` runs one ``BEGIN IMMEDIATE`` transaction, rolled back on error."""
+    """Base of the server's stores: ``_tx()`` runs one ``BEGIN IMMEDIATE`` transaction, rolled back on error; a
+    ``_tx()`` inside another (same thread) is a savepoint of it, so several steps commit as one."""
 
     def __init__(self, path: Path, schema: str, *, wal: bool = False) -> None:
         self._lock = threading.RLock()
@@ -58,6 +59,9 @@ class SqliteDatabase:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._db.in_transaction:  # inside this thread's own transaction (the lock is held): a part of it
+                yield from self._savepoint()
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -65,6 +69,16 @@ class SqliteDatabase:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def _savepoint(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("SAVEPOINT nested")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK TO nested")
+            self._db.execute("RELEASE nested")
+            raise
+        self._db.execute("RELEASE nested")
 
 
 def _foreign_tables(db: sqlite3.Connection, schema: str) -> list[str]:

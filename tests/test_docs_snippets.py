@@ -19,11 +19,17 @@ from hubmixin_core.testing import LocalHub
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-_BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+_BLOCK = re.compile(r"^([ \t]*)```python\n(.*?)^\1```", re.DOTALL | re.MULTILINE)
+"""A fenced block, at column 0 or indented inside a list item (as mkdocs' superfences renders it): its fence's
+indent, and its text."""
 
 
 def _blocks(page: Path) -> list[str]:
-    return _BLOCK.findall(page.read_text(encoding="utf-8"))
+    """The Python blocks of ``page``, each dedented by its fence's indent."""
+    return [
+        "".join(line.removeprefix(indent) for line in body.splitlines(keepends=True))
+        for indent, body in _BLOCK.findall(page.read_text(encoding="utf-8"))
+    ]
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if _blocks(p)], ids=lambda p: p.name)
@@ -44,3 +50,11 @@ def test_page_code_runs(page: Path, tmp_path: Path) -> None:
         result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     no_tests = 5  # a page without test functions: its blocks ran at import
     assert result.returncode in (0, no_tests), f"{page.name}:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+
+
+def test_a_block_indented_in_a_list_item_is_run_dedented(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    fences = ["```python\nx = 1\n```", "- an item:", "    ```python\n    if x:\n        y = x\n\n    ```"]
+    page.write_text("\n\n".join([*fences, "  ```python\n  z = 2\n  ```\n"]), encoding="utf-8")
+    assert _blocks(page) == ["x = 1\n", "if x:\n    y = x\n\n", "z = 2\n"]
+    assert any('model_kwargs={"rngs": nnx.Rngs(42)}' in block for block in _blocks(ROOT / "docs" / "flax.md"))

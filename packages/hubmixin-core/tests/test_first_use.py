@@ -38,9 +38,7 @@ def test_misspelled_keyword_names_the_closest_option_before_any_request(local_hu
 
 def test_a_class_keyword_given_to_from_pretrained_says_where_it_goes(tmp_path: Path) -> None:
     MLP().save_pretrained(tmp_path)
-    with pytest.raises(
-        TypeError, match=r"'strict_config': it is a class keyword.*class MyModel\(\.\.\., strict_config="
-    ):
+    with pytest.raises(TypeError, match=r"'strict_config': it is a class keyword.*class MLP\(\.\.\., strict_config="):
         MLP.from_pretrained(tmp_path, strict_config=True)  # type: ignore[call-arg]
 
 

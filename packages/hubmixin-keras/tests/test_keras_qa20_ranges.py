@@ -60,4 +60,4 @@ def test_values_in_range_load_converted_when_not_strict(tmp_path: Path) -> None:
     folder = _checkpoint(tmp_path, np.array([7, -(2**31)], np.int64), np.array([1.5, -3e38]))
     loaded = Holding.from_pretrained(folder, strict=False)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded.narrow.seen), [7, -(2**31)])
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded.narrow.total), np.float32([1.5, -3e38]))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded.narrow.total), np.array([1.5, -3e38], np.float32))

@@ -87,7 +87,7 @@ from hubmixin_core._forwarding import (
 from hubmixin_core._frameworks import check_framework_base
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hf_compat import HfMixinHelpers
-from hubmixin_core._hub import locate_file, one_commit, upload_folder
+from hubmixin_core._hub import check_whole_checkpoint, locate_file, one_commit, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
 from hubmixin_core._paths import check_local_location, not_a_file
 from hubmixin_core._published import refuse_published_token
@@ -717,7 +717,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         push = _signature_parameters(self.push_to_hub) if push_to_hub else None  # type: ignore[attr-defined]
         if push_kwargs:  # only an overriding push_to_hub may take more keywords: checked before writing anything
             options = [p.name for p in (*UPLOAD_PARAMS, *SAVE_PARAMS)] + list(save_kwargs)
-            check_keywords(f"{type(self).__qualname__}.save_pretrained", push_kwargs, push or {}, options)
+            method = f"{type(self).__qualname__}.save_pretrained"
+            check_keywords(method, push_kwargs, push or {}, options, lambda: _class_keywords(type(self)))
         # The options push_to_hub will be given (those not at their default), which an override must take too.
         given = {
             p.name: getattr(upload, p.name) for p in UPLOAD_PARAMS if not same_value(getattr(upload, p.name), p.value)
@@ -759,6 +760,7 @@ class ModelHubMixinBase(HfMixinHelpers):
                 # base push_to_hub it reaches checks that.) Refused before the target is replaced: the local copy
                 # must not hold it either.
                 refuse_published_token(type(self).__qualname__, staging, upload)
+                check_whole_checkpoint(staging, upload, WEIGHTS_FILE_PATTERNS)
         if not push_to_hub:
             return None
         # As huggingface_hub does: end with self.push_to_hub, so a class overriding it runs, with the keywords
@@ -2012,7 +2014,8 @@ def _suggesting(method: Callable[..., Any]) -> Callable[..., Any]:
                 ) from None
             parameters = dict(signature.parameters)
             owner = type(args[0]).__qualname__
-            check_keywords(f"{owner}.{method.__name__}", kwargs, parameters, parameters)
+            keywords = functools.partial(_class_keywords, type(args[0]))
+            check_keywords(f"{owner}.{method.__name__}", kwargs, parameters, parameters, keywords)
             raise
         return method(*args, **kwargs)
 
@@ -2156,6 +2159,18 @@ def _supported(
         if key in defaults and same_value(kwargs[key], defaults[key]):
             continue
         if not var_keyword:
-            raise HubMixinTypeError(f"{func.__qualname__} does not accept {key}={kwargs[key]!r}")
+            raise HubMixinTypeError(
+                f"{func.__qualname__} does not accept {key}={kwargs[key]!r}: it neither names it nor takes **kwargs. "
+                f"Add **kwargs to its signature and pass them on ({_forwarding_call(func, parameters)}), or name "
+                f"{key} in its parameters and apply it"
+            )
         accepted[key] = kwargs[key]
     return accepted
+
+
+def _forwarding_call(func: Callable[..., Any], parameters: Mapping[str, inspect.Parameter]) -> str:
+    """How an override ``func`` hands its keywords on: ``super()._save_pretrained(save_directory, **kwargs)``."""
+    positional = [
+        n for n, p in parameters.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and n != "self"
+    ]
+    return f"`super().{func.__name__}({', '.join([*positional, '**kwargs'])})`"

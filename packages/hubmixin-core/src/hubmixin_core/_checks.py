@@ -79,9 +79,10 @@ def check_keywords(
     names = [n for n, p in accepted.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
     for name in given:
         if name not in accepted and name in class_keywords():
+            owner = method.rpartition(".")[0].rpartition(".")[2]  # (``f.<locals>.Net.save_pretrained``: ``Net``)
             raise HubMixinTypeError(
                 f"{method}() got an unexpected keyword argument {name!r}: it is a class keyword, given where the "
-                f"class is defined: `class MyModel(..., {name}=...)`"
+                f"class is defined: `class {owner or 'MyModel'}(..., {name}=...)`"
             )
         if name not in accepted and name in options and method.endswith(".from_pretrained"):
             # (given as a keyword, an option is the option: only model_kwargs={...} brings its name here)

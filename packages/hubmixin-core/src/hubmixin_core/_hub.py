@@ -37,10 +37,11 @@ from huggingface_hub.utils._paths import filter_repo_objects
 from hubmixin_core._checks import closest, expand_location
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._paths import check_local_location, check_relative_path, warn_if_linked_outside
-from hubmixin_core.errors import HubMixinValueError
+from hubmixin_core.errors import HubMixinValueError, format_names
 
 __all__ = [
     "cached_alternative",
+    "check_whole_checkpoint",
     "download_file",
     "download_files",
     "download_optional_file",
@@ -304,18 +305,50 @@ _LEGACY_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch
 where no ``model.safetensors`` is, a sharded push's repository say, so a push of new weights deletes them too."""
 
 
+def _weight_files(folder: Path, options: UploadOptions, replaced: Sequence[str]) -> tuple[set[str], set[str]]:
+    """The files of ``folder`` matching the glob patterns ``replaced`` (its weight files), and those of them the
+    push's ``allow_patterns`` / ``ignore_patterns`` upload."""
+    names = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
+    weights = set(filter_repo_objects(names, allow_patterns=list(replaced))) if replaced else set()
+    uploaded = filter_repo_objects(
+        weights, allow_patterns=options.allow_patterns, ignore_patterns=options.ignore_patterns
+    )
+    return weights, set(uploaded)
+
+
+def check_whole_checkpoint(folder: Path, options: UploadOptions, replaced: Sequence[str]) -> None:
+    """Refuse a push whose patterns upload some of ``folder``'s weight files but not all: shards without their
+    index (``allow_patterns="*.safetensors"``) or the reverse would publish half a checkpoint, beside which an
+    earlier push's weights, which such a push deletes none of, would be loaded. A push of none of them (a
+    config-only ``allow_patterns=["config.json"]``) is made.
+
+    Raises:
+        HubMixinValueError: naming the files the patterns upload and those they leave out.
+    """
+    weights, uploaded = _weight_files(folder, options, replaced)
+    if not uploaded or uploaded == weights:
+        return
+    given = ", ".join(
+        f"{name}={value!r}"
+        for name, value in (("allow_patterns", options.allow_patterns), ("ignore_patterns", options.ignore_patterns))
+        if value is not None
+    )
+    raise HubMixinValueError(
+        f"push_to_hub: {given} upload the weight files {format_names(sorted(uploaded), limit=3)} but leave out "
+        f"{format_names(sorted(weights - uploaded), limit=3)} of the same save: the repository would hold half a "
+        "checkpoint (unloadable, or an earlier push's weights loaded instead). Let the patterns keep all the weight "
+        'files (allow_patterns=["*.safetensors", "*.json"]; ignore_patterns matching none of them), or none (a '
+        'config-only push: allow_patterns=["config.json"])'
+    )
+
+
 def _delete_patterns(folder: Path, options: UploadOptions, replaced: Sequence[str]) -> list[str] | str | None:
     """The caller's ``delete_patterns``, plus ``replaced`` (and the legacy ``pytorch_model*.bin`` files) when the
     push uploads every file of ``folder`` matching one of them: the weight files of an earlier push (a single file,
-    shards, an index) would otherwise be read instead of, or with, the new ones. A push filtered to leave any of
-    them out (``allow_patterns=["*.json"]``, which uploads a sharded save's index but not its shards) deletes none,
-    as huggingface_hub's."""
-    names = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
-    uploaded = set(
-        filter_repo_objects(names, allow_patterns=options.allow_patterns, ignore_patterns=options.ignore_patterns)
-    )
-    weights = set(filter_repo_objects(names, allow_patterns=list(replaced))) if replaced else set()
-    if not weights or not weights <= uploaded:
+    shards, an index) would otherwise be read instead of, or with, the new ones. A push filtered to leave them out
+    (a config-only ``allow_patterns=["*.json"]``) deletes none, as huggingface_hub's."""
+    weights, uploaded = _weight_files(folder, options, replaced)
+    if not weights or uploaded != weights:
         return options.delete_patterns
     given = [options.delete_patterns] if isinstance(options.delete_patterns, str) else options.delete_patterns or []
     return [*given, *replaced, *_LEGACY_WEIGHTS]  # huggingface_hub does not delete the files the same commit uploads
@@ -338,6 +371,9 @@ def _create_repo(api: HfApi, repo_id: str, *, private: bool | None) -> str:
 def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replaced: Sequence[str] = ()) -> CommitInfo:
     """Create ``repo_id`` if needed, then upload ``folder`` as one commit; returns the commit's info.
 
+    Patterns that keep some of the files matching ``replaced`` but not all are refused first
+    (:func:`check_whole_checkpoint`).
+
     A ``branch`` (its name, or ``refs/heads/<name>``) that does not exist yet is created from ``main`` first
     (unless a pull request is asked for, or the branch is one: ``refs/pr/N``); a tag's name is refused. When the
     push uploads a file matching the glob patterns ``replaced`` (the weight files), the repository's other files
@@ -346,6 +382,7 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
     the new head. With ``create_pr``, the pull request is opened first and the commit made on its ``refs/pr/N``
     the same way, so its files are one push's whatever lands on ``main`` meanwhile.
     """
+    check_whole_checkpoint(folder, options, replaced)
     api = HfApi(endpoint=options.endpoint, token=options.token, library_name=_LIBRARY, library_version=_version())
     repo_id = _create_repo(api, repo_id, private=options.private)
     branch = options.branch

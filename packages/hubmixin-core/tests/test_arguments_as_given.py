@@ -1,4 +1,4 @@
-"""ArgumentsAsGiven: the caller's objects where earlier constructions left them as given, copies where not."""
+"""ArgumentsAsGiven: the caller's objects, but copies as given of those an earlier construction took items out of."""
 
 from __future__ import annotations
 
@@ -42,11 +42,50 @@ def test_changed_arguments_are_given_again_as_they_were() -> None:
     assert cfg == {"width": 4, "sub": {}}  # the caller's object is never rewritten
 
 
-def test_a_replaced_value_counts_as_changed() -> None:
-    cfg = {"width": 4}
-    arguments = ArgumentsAsGiven({"cfg": cfg})
-    arguments()["cfg"]["width"] = 5
-    assert arguments()["cfg"] == {"width": 4}
+def test_items_added_or_replaced_leave_the_callers_objects() -> None:
+    """A registry the model appends itself to, a default it sets: as in a single construction."""
+    cfg: dict[str, Any] = {"width": 4}
+    registry: list[object] = []
+    arguments = ArgumentsAsGiven({"cfg": cfg, "registry": registry})
+    first = arguments()
+    first["cfg"]["width"] = 5
+    first["cfg"].setdefault("act", "gelu")
+    first["registry"].append(object())
+    second = arguments()
+    assert second["cfg"] is cfg and second["registry"] is registry
+
+
+def test_values_holding_themselves_and_shared_ones_are_copied_once() -> None:
+    cyclic: dict[str, Any] = {"width": 4}
+    cyclic["self"] = cyclic
+    shared = {"n": 1}
+    arguments = ArgumentsAsGiven({"cfg": cyclic, "pair": [shared, shared]})
+    first = arguments()
+    first["cfg"].pop("width")
+    first["pair"][0].pop("n")
+    second = arguments()
+    assert second["cfg"]["width"] == 4 and second["cfg"]["self"] is second["cfg"]
+    assert second["pair"][0] is second["pair"][1] == {"n": 1}
+
+
+def test_a_dataclass_whose_copy_is_itself_is_never_rewritten() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        widths: tuple[list[int], ...]
+
+        def __copy__(self) -> Frozen:
+            return self
+
+    given = Frozen(([1, 2],))
+    assert ArgumentsAsGiven({"config": given})()["config"] is given
+    assert given.widths[0] == [1, 2]
+
+
+def test_arguments_too_large_to_copy_are_given_as_they_are() -> None:
+    big = [[i] for i in range(ArgumentsAsGiven._LIMIT + 1)]
+    arguments = ArgumentsAsGiven({"big": big})
+    arguments()["big"].pop()
+    assert arguments()["big"] is big
 
 
 def test_kept_objects_are_never_copied() -> None:

@@ -67,3 +67,47 @@ def test_arguments_left_unchanged_reach_the_normal_construction_as_they_are(tmp_
     given = {"width": 4}
     loaded = Remembers.from_pretrained(tmp_path, model_kwargs={"cfg": given})
     assert loaded.cfg is given
+
+
+class Registered(nn.Module, PyTorchModelHubMixin):
+    """Appends itself to the caller's registry and reads a parameter's values (built normally after the attempt)."""
+
+    def __init__(self, registry: list[nn.Module] | None = None) -> None:
+        super().__init__()
+        if registry is not None:
+            registry.append(self)
+        self.fc = nn.Linear(4, 3)
+        self.total = float(self.fc.weight.detach().abs().sum())
+
+
+def test_a_registry_init_appends_to_holds_the_model_returned(tmp_path: Path) -> None:
+    """Items a construction adds are no consumption: the construction kept gets the caller's own list."""
+    Registered().save_pretrained(tmp_path)
+    registry: list[nn.Module] = []
+    loaded = Registered.from_pretrained(tmp_path, model_kwargs={"registry": registry})
+    assert registry[-1] is loaded
+
+
+class WithEncoder(nn.Module, PyTorchModelHubMixin):
+    """Takes a module and initialises every Linear, the given one too (transformers' ``_init_weights`` pattern)."""
+
+    def __init__(self, encoder: nn.Module | None = None) -> None:
+        super().__init__()
+        self.encoder = encoder if encoder is not None else nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight)
+
+
+def test_a_donor_of_missing_weights_leaves_a_given_module_loaded(tmp_path: Path) -> None:
+    model = WithEncoder()
+    model.save_pretrained(tmp_path)
+    older = {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
+    save_file(older, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    given = nn.Linear(4, 4)
+    loaded = WithEncoder.from_pretrained(tmp_path, strict=False, model_kwargs={"encoder": given})
+    assert loaded.encoder is given
+    assert torch.equal(given.weight, model.state_dict()["encoder.weight"])

@@ -5,6 +5,7 @@ The public methods are generated (``_generated/_methods.py``) and reach these th
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -103,6 +104,20 @@ def _held_as_given(value: object) -> bool:
     return isinstance(value, torch.nn.Module | torch.Tensor)
 
 
+def _for_a_donor(arguments: dict[str, Any]) -> dict[str, Any]:
+    """``arguments`` for a construction giving missing weights their initial values, with a copy of each module
+    given (``encoder=enc``): an ``__init__`` initialising its submodules (``self.apply(self._init_weights)``)
+    would otherwise overwrite the weights just loaded into the caller's module, which the model holds."""
+    donor = dict(arguments)
+    for name, value in arguments.items():
+        if isinstance(value, torch.nn.Module):
+            try:
+                donor[name] = copy.deepcopy(value)
+            except Exception:  # (one that refuses copying: given as it is)
+                continue
+    return donor
+
+
 def _takes_no_arguments(method: Callable[..., object]) -> bool:
     """Whether ``method`` can be called without arguments (a ``tie_weights`` of another meaning is left alone)."""
     try:
@@ -188,7 +203,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
             def rebuild() -> torch.nn.Module:  # what the checkpoint lacks, as a construction from the caller's state
                 set_rng_state(rng)
-                return _target(_as_module(cls(**arguments())), unwrap)
+                return _target(_as_module(cls(**_for_a_donor(arguments()))), unwrap)
 
             _load_into(_target(module, unwrap), checkpoint, own, device, dtype, strict, rebuild=rebuild)
         module.eval()

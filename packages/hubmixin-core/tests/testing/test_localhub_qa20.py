@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import huggingface_hub as hf
+import numpy as np
 import pytest
 from huggingface_hub.errors import HfHubHTTPError
 from localhub_raw import raw_request
@@ -166,6 +168,16 @@ def test_a_spent_fault_injected_again_affects_times_requests_again(local_hub: Lo
         shared = first.inject_fault(second.inject_fault(Fault("whoami", status=503)))
         assert _whoami_statuses(first, 2) + _whoami_statuses(second, 2) == [503, 200, 200, 200]
         assert shared.hits == 1
+
+
+def test_faults_take_compiled_patterns_and_any_integer(local_hub: LocalHub) -> None:
+    """What the checks of wrong types must keep taking: a compiled `path`, numpy integers (a reg20c regression)."""
+    numpy_ints: dict[str, Any] = {"status": np.int64(503), "times": np.int64(1)}  # (typed int: taken at run time)
+    fault = local_hub.inject_fault(Fault("whoami", path=re.compile("whoami"), **numpy_ints))
+    assert _whoami_statuses(local_hub, 2) == [503, 200]
+    assert fault.status == 503 and type(fault.status) is int
+    with LocalHub(port=np.int64(0)) as hub:  # type: ignore[arg-type]
+        assert _whoami_statuses(hub, 1) == [200]
 
 
 def test_inject_fault_refuses_anything_but_a_fault(local_hub: LocalHub) -> None:

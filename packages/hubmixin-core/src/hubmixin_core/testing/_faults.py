@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import re
 import threading
 from dataclasses import dataclass, field
@@ -116,18 +117,18 @@ class Fault:
     delay: float = 0.0
     cut_after: int | None = None
     times: int | None = 1
-    path: str | None = None
+    path: str | re.Pattern[str] | None = None
     message: str = "Fault injected by LocalHub"
     hits: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         _check_type("route", self.route, str)
         _check_type("method", self.method, str, optional=True)
-        _check_type("status", self.status, int, optional=True)
-        _check_type("delay", self.delay, (int, float))
-        _check_type("cut_after", self.cut_after, int, optional=True)
-        _check_type("times", self.times, int, optional=True)
-        _check_type("path", self.path, str, optional=True)
+        _check_type("status", self.status, numbers.Integral, optional=True)
+        _check_type("delay", self.delay, numbers.Real)
+        _check_type("cut_after", self.cut_after, numbers.Integral, optional=True)
+        _check_type("times", self.times, numbers.Integral, optional=True)
+        _check_type("path", self.path, (str, re.Pattern), optional=True)
         _check_type("message", self.message, str)
         if self.route != "*" and self.route not in ROUTES:
             raise HubMixinValueError(f"Unknown route {self.route!r}; expected '*' or one of {sorted(ROUTES)}")
@@ -152,6 +153,10 @@ class Fault:
                 raise HubMixinValueError(f"`path` is not a valid regular expression: {self.path!r} ({exc})") from exc
         if self.method is not None:
             self.method = self.method.upper()
+        self.status, self.cut_after, self.times = (
+            None if v is None else int(v) for v in (self.status, self.cut_after, self.times)
+        )
+        self.delay = float(self.delay) if not isinstance(self.delay, int) else int(self.delay)
 
     @property
     def remaining(self) -> int | None:
@@ -168,11 +173,14 @@ class Fault:
         )
 
 
+_NAMES: dict[type, str] = {numbers.Integral: "int", numbers.Real: "int or float", re.Pattern: "re.Pattern"}
+
+
 def _check_type(name: str, value: object, kind: type | tuple[type, ...], *, optional: bool = False) -> None:
     """A `HubMixinTypeError` naming the argument unless ``value`` is a ``kind`` (never a bool, an int to Python)."""
     if (value is None and optional) or (isinstance(value, kind) and not isinstance(value, bool)):
         return
-    names = [kind.__name__] if isinstance(kind, type) else [k.__name__ for k in kind]
+    names = [_NAMES.get(k, k.__name__) for k in ((kind,) if isinstance(kind, type) else kind)]
     expected = " or ".join(names + (["None"] if optional else []))
     raise HubMixinTypeError(f"Fault({name}=...) must be {expected}, got {type(value).__name__} {value!r}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import numbers
 import os
 import re
 import shutil
@@ -58,12 +59,13 @@ def _check_loopback(host: str) -> str:
     raise HubMixinValueError(f"LocalHub only binds to the IPv4 loopback interface (127.0.0.1), not {host!r}")
 
 
-def _check_port(port: int) -> int:
-    if isinstance(port, bool) or not isinstance(port, int):
+def _check_port(port: object) -> int:
+    if isinstance(port, bool) or not isinstance(port, numbers.Integral):
         raise HubMixinTypeError(f"port must be an int (0-65535), got {type(port).__name__} {port!r}")
-    if not 0 <= port <= 65535:
-        raise HubMixinValueError(f"port must be a TCP port (0-65535), not {port}")
-    return port
+    number = int(port)
+    if not 0 <= number <= 65535:
+        raise HubMixinValueError(f"port must be a TCP port (0-65535), not {number}")
+    return number
 
 
 def _account_clash(app: HubApp, name: str, kind: str) -> str | None:

@@ -111,3 +111,50 @@ def test_a_donor_of_missing_weights_leaves_a_given_module_loaded(tmp_path: Path)
     loaded = WithEncoder.from_pretrained(tmp_path, strict=False, model_kwargs={"encoder": given})
     assert loaded.encoder is given
     assert torch.equal(given.weight, model.state_dict()["encoder.weight"])
+
+
+class PopsAndRegisters(nn.Module, PyTorchModelHubMixin):
+    """Pops an optional key of its config, appends itself to a registry inside it, and reads a parameter's values."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        self.name = cfg.pop("name", "net")
+        cfg["registry"].append(self)
+        self.fc = nn.Linear(4, 3)
+        self.total = float(self.fc.weight.detach().abs().sum())
+
+
+def test_only_what_lost_items_is_given_again_as_a_copy(tmp_path: Path) -> None:
+    """The dict the attempt popped from comes back whole; the registry inside it (it only grew) stays the caller's."""
+    PopsAndRegisters({"name": "x", "registry": []}).save_pretrained(tmp_path)
+    registry: list[nn.Module] = []
+    loaded = PopsAndRegisters.from_pretrained(tmp_path, model_kwargs={"cfg": {"name": "x", "registry": registry}})
+    assert loaded.name == "x" and registry[-1] is loaded
+
+
+class WithEncoders(nn.Module, PyTorchModelHubMixin):
+    """Takes modules in a dict, initialises every Linear (the given ones too)."""
+
+    def __init__(self, parts: dict[str, nn.Module] | None = None) -> None:
+        super().__init__()
+        parts = parts if parts is not None else {"enc": nn.Linear(4, 4)}
+        self.enc = parts["enc"]
+        self.dec = parts.get("dec", self.enc)
+        self.head = nn.Linear(4, 2)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight)
+
+
+def test_a_donor_of_missing_weights_leaves_modules_given_in_a_dict_loaded(tmp_path: Path) -> None:
+    model = WithEncoders()
+    model.save_pretrained(tmp_path)
+    saved = model.state_dict()
+    older = {k: v for k, v in saved.items() if not k.startswith(("head.", "dec."))}  # (dec is enc: tied)
+    save_file(older, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    enc = nn.Linear(4, 4)
+    loaded = WithEncoders.from_pretrained(tmp_path, strict=False, model_kwargs={"parts": {"enc": enc, "dec": enc}})
+    assert loaded.enc is enc and loaded.dec is enc
+    assert torch.equal(enc.weight, saved["enc.weight"])

@@ -34,7 +34,24 @@ def fresh(value: Any, kept: Callable[[Any], bool] = _nothing) -> Any:
     return _fresh(value, kept, {}, None)
 
 
-def _fresh(value: Any, kept: Callable[[Any], bool], memo: dict[int, Any], limit: int | None) -> Any:
+def _fresh(
+    value: Any,
+    kept: Callable[[Any], bool],
+    memo: dict[int, Any],
+    limit: int | None,
+    originals: dict[int, Any] | None = None,
+) -> Any:
+    """:func:`fresh`, with ``memo`` (by ``id`` of each object copied, its copy), at most ``limit`` copies, and each
+    copy's object recorded in ``originals`` (by ``id`` of the copy)."""
+    copied = _fresh_one(value, kept, memo, limit, originals)
+    if originals is not None and copied is not value:
+        originals[id(copied)] = value
+    return copied
+
+
+def _fresh_one(
+    value: Any, kept: Callable[[Any], bool], memo: dict[int, Any], limit: int | None, originals: dict[int, Any] | None
+) -> Any:
     if kept(value):
         return value
     plain = type(value) in (dict, list, tuple)
@@ -50,15 +67,17 @@ def _fresh(value: Any, kept: Callable[[Any], bool], memo: dict[int, Any], limit:
             copied = memo[id(value)] = dict(value)
             return copied
         copied = memo[id(value)] = {}
-        copied.update((key, _fresh(item, kept, memo, limit)) for key, item in list(value.items()))
+        copied.update((key, _fresh(item, kept, memo, limit, originals)) for key, item in list(value.items()))
         return copied
     if type(value) is list:
         copied = memo[id(value)] = []
-        copied.extend(list(value) if _atoms(value) else [_fresh(item, kept, memo, limit) for item in list(value)])
+        copied.extend(
+            list(value) if _atoms(value) else [_fresh(item, kept, memo, limit, originals) for item in list(value)]
+        )
         return copied
     if type(value) is tuple:
         memo[id(value)] = value  # (a tuple holding itself through a list: that list's copy holds the tuple given)
-        items = tuple(_fresh(item, kept, memo, limit) for item in value)
+        items = tuple(_fresh(item, kept, memo, limit, originals) for item in value)
         copied = value if all(a is b for a, b in zip(items, value, strict=True)) else items
         memo[id(value)] = copied
         return copied
@@ -71,7 +90,9 @@ def _fresh(value: Any, kept: Callable[[Any], bool], memo: dict[int, Any], limit:
     memo[id(value)] = copied
     for field in dataclasses.fields(value):
         if hasattr(value, field.name):
-            object.__setattr__(copied, field.name, _fresh(getattr(value, field.name), kept, memo, limit))  # (frozen)
+            object.__setattr__(
+                copied, field.name, _fresh(getattr(value, field.name), kept, memo, limit, originals)
+            )  # (frozen)
     return copied
 
 
@@ -81,64 +102,103 @@ def fresh_arguments(arguments: Mapping[str, Any], kept: Callable[[Any], bool] = 
     return {name: _fresh(value, kept, memo, None) for name, value in arguments.items()}
 
 
-def _lost(value: Any, given: Any, seen: set[int]) -> bool:
-    """Whether ``value`` lost items that its copy ``given`` (:func:`fresh`, taken before) holds: a key of a dict,
-    the tail of a list, a field of a dataclass, at any depth. Items added or replaced are no loss."""
-    if value is given or type(value) is not type(given) or id(value) in seen:
-        return False
-    seen.add(id(value))
-    if type(value) is dict:
-        return any(key not in value or _lost(value[key], item, seen) for key, item in list(given.items()))
-    if type(value) is list or type(value) is tuple:
-        items = list(value)
-        return len(items) < len(given) or any(_lost(v, g, seen) for v, g in zip(items, given, strict=False))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = [f.name for f in dataclasses.fields(value) if hasattr(given, f.name)]
-        return any(not hasattr(value, f) or _lost(getattr(value, f), getattr(given, f), seen) for f in fields)
-    return False
+class _Restore:
+    """The objects of one construction's arguments: the caller's own, but a copy as given of each that an earlier
+    construction took items out of (and of the objects holding it)."""
+
+    def __init__(self, originals: dict[int, Any]) -> None:
+        self._originals = originals
+        self._lost: dict[int, bool] = {}
+        self._made: dict[int, Any] = {}
+
+    def lost(self, given: Any) -> bool:
+        """Whether the caller's object copied as ``given`` lost a key, its tail, a field, or holds one that did."""
+        original = self._originals.get(id(given))
+        if original is None:
+            return False  # (a leaf, or an object kept as it is)
+        if id(given) not in self._lost:
+            self._lost[id(given)] = False  # (while walking it: an object holding itself)
+            self._lost[id(given)] = self._lost_items(original, given)
+        return self._lost[id(given)]
+
+    def _lost_items(self, original: Any, given: Any) -> bool:
+        if type(given) is dict:
+            return any(key not in original or self.lost(item) for key, item in list(given.items()))
+        if type(given) is list or type(given) is tuple:
+            return len(original) < len(given) or any(self.lost(item) for item in given)
+        fields = [f.name for f in dataclasses.fields(given) if hasattr(given, f.name)]
+        return any(not hasattr(original, f) or self.lost(getattr(given, f)) for f in fields)
+
+    def restored(self, given: Any) -> Any:
+        """The object for ``given``'s place: the caller's own where nothing was taken out of it; a new one holding
+        what ``given`` holds, each item restored, where something was (a leaf comes back as it was given)."""
+        original = self._originals.get(id(given))
+        if original is None:
+            return given
+        if not self.lost(given):
+            return original
+        if id(given) in self._made:
+            return self._made[id(given)]
+        made: Any
+        if type(given) is dict:
+            made = self._made[id(given)] = {}
+            made.update((key, self.restored(item)) for key, item in given.items())
+        elif type(given) is list:
+            made = self._made[id(given)] = []
+            made.extend(self.restored(item) for item in given)
+        elif type(given) is tuple:
+            made = self._made[id(given)] = tuple(self.restored(item) for item in given)
+        else:
+            made = self._made[id(given)] = copy.copy(given)  # (a dataclass instance: fresh copied it once)
+            for field in dataclasses.fields(given):
+                if hasattr(given, field.name):
+                    object.__setattr__(made, field.name, self.restored(getattr(given, field.name)))
+        return made
 
 
 class ArgumentsAsGiven:
     """The keyword arguments of each construction of one load that may construct more than once (an attempt
     without weights, then a normal construction; a donor of what the checkpoint lacks).
 
-    Every call gives the caller's objects, but for an argument that an earlier construction took items out of
-    (``cfg.pop("width")``, ``del cfg["act"]``, ``config.layers.pop()``): that one is given again as it was given,
-    a :func:`fresh` copy of it, so such an ``__init__`` finds its arguments whole. What a construction added to its
-    arguments (a registry it appends itself to, a default it sets) stays the caller's, as in a single construction.
-    Arguments too large to copy cheaply, or changing while copied (another thread's), are given as they are.
+    Every call gives the caller's objects, but where an earlier construction took items out of one (a key:
+    ``cfg.pop("width")``, ``del cfg["act"]``; a list's tail: ``config.layers.pop()``; a dataclass field): that
+    object is given as it was given, a new one holding the items it held (and so is each object holding it), so
+    such an ``__init__`` finds its arguments whole. Objects nothing was taken out of stay the caller's: what a
+    construction added (a registry it appends itself to, a default it sets) stays, as in a single construction.
+    Arguments holding more than 10,000 dicts, lists, tuples and dataclass instances in all, or changing while
+    copied (another thread's), are given as they are.
 
     Example:
-        >>> arguments = ArgumentsAsGiven({"cfg": {"width": 4}, "seen": []})
+        >>> arguments = ArgumentsAsGiven({"cfg": {"width": 4, "seen": []}})
         >>> first = arguments()
-        >>> first["cfg"].pop("width"), first["seen"].append(1)
+        >>> first["cfg"].pop("width"), first["cfg"]["seen"].append(1)
         (4, None)
-        >>> arguments()
-        {'cfg': {'width': 4}, 'seen': [1]}
+        >>> again = arguments()
+        >>> again, again["cfg"]["seen"] is first["cfg"]["seen"]
+        ({'cfg': {'width': 4, 'seen': [1]}}, True)
     """
 
     _LIMIT = 10_000
-    """The most containers (dicts, lists, tuples, dataclass instances) copied of one argument."""
+    """The most containers (dicts, lists, tuples, dataclass instances) copied of the arguments."""
 
     def __init__(self, arguments: Mapping[str, Any], kept: Callable[[Any], bool] = _nothing) -> None:
         self._arguments = dict(arguments)
-        self._kept = kept
         self._given: dict[str, Any] = {}
+        self._originals: dict[int, Any] = {}
+        memo: dict[int, Any] = {}  # (one object given in two arguments: one copy)
         for name, value in self._arguments.items():
             try:
-                self._given[name] = _fresh(value, kept, {}, self._LIMIT)
+                self._given[name] = _fresh(value, kept, memo, self._LIMIT, self._originals)
             except (_TooLarge, RuntimeError):  # (too large, or changed by another thread meanwhile)
-                continue
+                break
 
     def __call__(self) -> dict[str, Any]:
         """The arguments for the next construction."""
-        return {name: self._next(name, value) for name, value in self._arguments.items()}
-
-    def _next(self, name: str, value: Any) -> Any:
-        if name not in self._given:
-            return value
+        restore = _Restore(self._originals)
         try:
-            lost = _lost(value, self._given[name], set())
+            return {
+                name: restore.restored(self._given[name]) if name in self._given else value
+                for name, value in self._arguments.items()
+            }
         except RuntimeError:  # (changed by another thread meanwhile)
-            return value
-        return fresh(self._given[name], self._kept) if lost else value
+            return dict(self._arguments)

@@ -6,6 +6,7 @@ The public methods are generated (``_generated/_methods.py``) and reach these th
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -105,17 +106,32 @@ def _held_as_given(value: object) -> bool:
 
 
 def _for_a_donor(arguments: dict[str, Any]) -> dict[str, Any]:
-    """``arguments`` for a construction giving missing weights their initial values, with a copy of each module
-    given (``encoder=enc``): an ``__init__`` initialising its submodules (``self.apply(self._init_weights)``)
-    would otherwise overwrite the weights just loaded into the caller's module, which the model holds."""
-    donor = dict(arguments)
-    for name, value in arguments.items():
-        if isinstance(value, torch.nn.Module):
-            try:
-                donor[name] = copy.deepcopy(value)
-            except Exception:  # (one that refuses copying: given as it is)
-                continue
-    return donor
+    """``arguments`` for a construction giving missing weights their initial values: one deep copy of them where
+    they hold a module (``encoder=enc``, in a dict or list too; one given twice stays one): an ``__init__``
+    initialising its submodules (``self.apply(self._init_weights)``) would otherwise overwrite the weights just
+    loaded into the caller's module, which the model holds. As they are where they cannot be copied."""
+    if not any(_holds_module(value, set()) for value in arguments.values()):
+        return arguments
+    try:
+        return copy.deepcopy(arguments)
+    except Exception:  # (an object refusing copies)
+        return arguments
+
+
+def _holds_module(value: object, seen: set[int]) -> bool:
+    """Whether ``value`` is a module, or a dict, list, tuple or dataclass instance holding one."""
+    if isinstance(value, torch.nn.Module):
+        return True
+    if id(value) in seen:
+        return False
+    seen.add(id(value))
+    if isinstance(value, dict):
+        return any(_holds_module(item, seen) for item in list(value.values()))
+    if isinstance(value, list | tuple):
+        return any(_holds_module(item, seen) for item in list(value))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(_holds_module(getattr(value, f.name, None), seen) for f in dataclasses.fields(value))
+    return False
 
 
 def _takes_no_arguments(method: Callable[..., object]) -> bool:

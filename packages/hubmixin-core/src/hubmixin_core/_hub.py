@@ -400,7 +400,7 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
         )
     # huggingface_hub opens the pull request on main's head when it commits, maybe another push's head than the one
     # it listed the deletions at (and a `parent_commit` then fails the commit, leaving an empty pull request)
-    pull_request = api.create_pull_request(repo_id, title=options.commit_message)
+    pull_request = api.create_pull_request(repo_id, title=_pull_request_title(options.commit_message))
     assert pull_request.git_reference is not None  # a pull request's
     start = api.repo_info(repo_id, revision=pull_request.git_reference).sha
     try:
@@ -420,6 +420,15 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
         _endpoint=api.endpoint,
         pr_url=pull_request.url,
     )
+
+
+def _pull_request_title(message: str) -> str:
+    """``message`` as a pull request's title, which the Hub takes of 3 to 200 characters (the commit keeps it
+    whole): a shorter one prefixed (``"v2"``: ``"Push: v2"``), a longer one cut."""
+    title = message.strip()
+    if len(title) < 3:
+        return f"Push: {title}".strip()
+    return title if len(title) <= 200 else title[:199] + "…"
 
 
 def _commit(

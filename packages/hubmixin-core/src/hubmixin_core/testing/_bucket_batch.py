@@ -30,7 +30,7 @@ __all__ = ["EMPTY_XET_HASH", "handle_bucket_batch"]
 EMPTY_XET_HASH = "0" * 64
 """The Xet hash of empty content (Xet stores nothing for it)."""
 
-_XET_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
+_XET_HASH = re.compile(r"[0-9a-fA-F]{64}")
 _MAX_MTIME = 253402300799999  # 9999-12-31T23:59:59.999Z
 _SOURCE_TYPES = ("model", "dataset", "space", BUCKET)
 
@@ -53,7 +53,7 @@ def _path(op: Operation) -> str:
 
 def _xet_hash(op: Operation) -> str:
     value = op.get("xetHash")
-    if not isinstance(value, str) or not _XET_HASH.match(value):
+    if not isinstance(value, str) or not _XET_HASH.fullmatch(value):
         raise _Failed(f"'xetHash' must be 64 hex digits, not {value!r}")
     return value.lower()
 

@@ -75,7 +75,7 @@ def _regular_file(ex: Exchange, value: dict[str, object]) -> _Op:
 def _lfs_file(ex: Exchange, repo: Repo, value: dict[str, object]) -> _Op:
     path = safe_path(_string(value, "path"))
     oid = value.get("oid")
-    if value.get("algo", "sha256") != "sha256" or not isinstance(oid, str) or not SHA256_HEX.match(oid):
+    if value.get("algo", "sha256") != "sha256" or not isinstance(oid, str) or not SHA256_HEX.fullmatch(oid):
         raise HubError(400, f"LFS file {path!r}: expected a sha256 'oid'")
     size = ex.app.storage.lfs_size(repo, oid)
     if size is None:

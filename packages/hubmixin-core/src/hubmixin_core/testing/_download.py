@@ -22,7 +22,7 @@ from hubmixin_core.testing.xet._data import xet_content, xet_file_headers
 
 __all__ = ["handle_resolve", "parse_range"]
 
-_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 _HUGE = 1 << 62  # an offset of more than 18 digits: beyond the end of any file (and no huge int() parse)
 
 
@@ -37,7 +37,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """
     if not header:
         return None
-    match = _RANGE.match(header.strip())
+    match = _RANGE.fullmatch(header.strip())
     if match is None:
         return None
     first, last = match.groups()

@@ -69,7 +69,7 @@ DEFAULT_GITATTRIBUTES = (
 )
 """The ``.gitattributes`` of a new repository, as the Hub writes it in the initial commit."""
 
-_REF_NAME = re.compile(r"^[A-Za-z0-9._\-/]{1,200}$")
+_REF_NAME = re.compile(r"[A-Za-z0-9._\-/]{1,200}")
 
 
 class InvalidPathError(HubMixinValueError):
@@ -122,7 +122,7 @@ def validate_repo_path(path: str) -> str:
 
 def validate_ref_name(name: str) -> str:
     """Return ``name`` if it can name a branch or tag; raise ``ValueError`` otherwise."""
-    if not _REF_NAME.match(name) or ".." in name or name.startswith(("/", "refs/")) or name.endswith("/"):
+    if not _REF_NAME.fullmatch(name) or ".." in name or name.startswith(("/", "refs/")) or name.endswith("/"):
         raise HubMixinValueError(f"Invalid reference name {name!r}")
     if re.fullmatch(r"[0-9a-f]{40}", name):
         raise HubMixinValueError(f"Invalid reference name {name!r}: it looks like a commit id")

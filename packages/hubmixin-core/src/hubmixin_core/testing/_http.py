@@ -34,7 +34,7 @@ __all__ = [
 
 CHUNK = 1024 * 1024
 _DRAIN_LIMIT = 4 * CHUNK
-_SAFE_HEADER = re.compile(r"^[A-Za-z0-9._:/=+-]{1,200}$")
+_SAFE_HEADER = re.compile(r"[A-Za-z0-9._:/=+-]{1,200}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 JSON_LIMIT = 16 * CHUNK
 """Default largest JSON (or form) request body accepted, in bytes (``LocalHub(max_json_bytes=...)``)."""
@@ -269,7 +269,7 @@ class Exchange:
         for name, value in headers.items():
             self.handler.send_header(name, header_value(value))
         request_id = self.handler.headers.get("X-Amzn-Trace-Id") or self.handler.headers.get("X-Request-Id")
-        if request_id and _SAFE_HEADER.match(request_id):
+        if request_id and _SAFE_HEADER.fullmatch(request_id):
             self.handler.send_header("X-Request-Id", request_id)
         self.handler.end_headers()
         self.headers_sent = True

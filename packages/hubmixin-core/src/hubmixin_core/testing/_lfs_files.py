@@ -110,7 +110,7 @@ def delete_lfs_objects(storage: Storage, repo: Repo, shas: list[str], *, rewrite
 
 
 def _is_sha(value: object) -> bool:
-    return isinstance(value, str) and SHA256_HEX.match(value) is not None
+    return isinstance(value, str) and SHA256_HEX.fullmatch(value) is not None
 
 
 def _owned_repo(ex: Exchange) -> Repo:

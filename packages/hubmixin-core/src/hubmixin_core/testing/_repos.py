@@ -32,7 +32,7 @@ __all__ = [
     "handle_whoami",
 ]
 
-_REPO_NAME = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")  # the Hub client's rule
+_REPO_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?")  # the Hub client's rule
 _REPO_NAME_RULE = (
     "up to 96 letters, digits, '-', '_' and '.', neither starting nor ending with '-' or '.', without '--' or "
     "'..', not ending in '.git'"
@@ -75,7 +75,7 @@ def check_repo_name(name: object, what: str = "repository") -> str:
 
 
 def _valid_name(name: str) -> bool:
-    return bool(_REPO_NAME.match(name)) and "--" not in name and ".." not in name and not name.endswith(".git")
+    return bool(_REPO_NAME.fullmatch(name)) and "--" not in name and ".." not in name and not name.endswith(".git")
 
 
 def _refuse_unsupported_options(body: dict[str, object]) -> None:

@@ -32,7 +32,7 @@ from hubmixin_core.testing.xet._data import XET_EXTRA_MESSAGE
 
 __all__ = ["DataFolderError", "LocalHub"]
 
-_USER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?$")
+_USER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?")
 
 
 class DataFolderError(HubMixinOSError, NotADirectoryError):
@@ -83,7 +83,7 @@ def _account_clash(app: HubApp, name: str, kind: str) -> str | None:
 
 
 def _check_user_name(name: str, what: str = "user") -> str:
-    if not _USER_NAME.match(name) or name in RESERVED_NAMES or "--" in name:
+    if not _USER_NAME.fullmatch(name) or name in RESERVED_NAMES or "--" in name:
         raise HubMixinValueError(
             f"Invalid {what} name {name!r}: use letters, digits and single '-' (not {sorted(RESERVED_NAMES)})"
         )

@@ -20,7 +20,7 @@ from hubmixin_core.testing.xet import xet_available
 
 __all__ = ["handle_lfs_batch", "handle_lfs_upload", "handle_preupload"]
 
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _MAX_SAMPLE = 4096  # the client sends the base64 of the first 512 bytes
 
 
@@ -99,7 +99,7 @@ def handle_lfs_batch(ex: Exchange) -> None:
     for obj in objects:
         oid = obj.get("oid") if isinstance(obj, dict) else None
         size = obj.get("size") if isinstance(obj, dict) else None
-        if not isinstance(oid, str) or not SHA256_HEX.match(oid) or not _is_size(size):
+        if not isinstance(oid, str) or not SHA256_HEX.fullmatch(oid) or not _is_size(size):
             error = {"code": 422, "message": "oid must be a sha256 hex digest and size a non-negative integer"}
             answers.append({"oid": str(oid), "size": size if _is_size(size) else 0, "error": error})
             continue

@@ -5,6 +5,7 @@ Needs ``blake3`` and ``lz4`` (the ``hubmixin-core[hub]`` extra); `XetUnavailable
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ __all__ = [
 DATA_KEY = bytes.fromhex("6697f5775b9550de3135cbaca597181c9de421109beb2b58b4d0b04b93adf229")
 INTERNAL_NODE_KEY = bytes.fromhex("017ec5c7a5472996fd946666b48a02e65ddd536f37c76dd2f86352e64a53713f")
 VERIFICATION_KEY = bytes.fromhex("7f1857d6ce56ed66127ff913e7a5c3f3a4cd26d5b5db49e64124987f28fb94c3")
+_HEX_HASH = re.compile(r"[0-9a-fA-F]{64}")
 SHARD_TAG = b"HFRepoMetaData\x00" + bytes(
     [85, 105, 103, 69, 106, 123, 129, 87, 131, 165, 189, 217, 92, 205, 209, 74, 169]
 )
@@ -65,12 +67,10 @@ def hash_hex(raw: bytes) -> str:
 
 def hex_hash(text: str) -> bytes:
     """The 32 raw bytes of a hash from its string form; `FormatError` if malformed."""
-    if len(text) != 64:
+    # Not int(text, 16) alone: it also takes a sign, spaces and "_", which would alias (or overflow) a hash.
+    if not _HEX_HASH.fullmatch(text):
         raise FormatError(f"A hash is 64 hex digits, not {text!r}")
-    try:
-        return struct.pack("<4Q", *(int(text[i : i + 16], 16) for i in range(0, 64, 16)))
-    except ValueError as exc:
-        raise FormatError(f"Invalid hash {text!r}") from exc
+    return struct.pack("<4Q", *(int(text[i : i + 16], 16) for i in range(0, 64, 16)))
 
 
 def chunk_hash(data: bytes) -> bytes:

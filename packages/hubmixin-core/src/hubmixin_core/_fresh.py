@@ -165,8 +165,8 @@ class ArgumentsAsGiven:
     object is given as it was given, a new one holding the items it held (and so is each object holding it), so
     such an ``__init__`` finds its arguments whole. Objects nothing was taken out of stay the caller's: what a
     construction added (a registry it appends itself to, a default it sets) stays, as in a single construction.
-    Arguments holding more than 10,000 dicts, lists, tuples and dataclass instances in all, or changing while
-    copied (another thread's), are given as they are.
+    An argument holding more than 10,000 dicts, lists, tuples and dataclass instances, or changing while copied
+    (another thread's), is given as it is.
 
     Example:
         >>> arguments = ArgumentsAsGiven({"cfg": {"width": 4, "seen": []}})
@@ -179,7 +179,7 @@ class ArgumentsAsGiven:
     """
 
     _LIMIT = 10_000
-    """The most containers (dicts, lists, tuples, dataclass instances) copied of the arguments."""
+    """The most containers (dicts, lists, tuples, dataclass instances) copied of one argument."""
 
     def __init__(self, arguments: Mapping[str, Any], kept: Callable[[Any], bool] = _nothing) -> None:
         self._arguments = dict(arguments)
@@ -188,9 +188,9 @@ class ArgumentsAsGiven:
         memo: dict[int, Any] = {}  # (one object given in two arguments: one copy)
         for name, value in self._arguments.items():
             try:
-                self._given[name] = _fresh(value, kept, memo, self._LIMIT, self._originals)
+                self._given[name] = _fresh(value, kept, memo, len(memo) + self._LIMIT, self._originals)
             except (_TooLarge, RuntimeError):  # (too large, or changed by another thread meanwhile)
-                break
+                continue
 
     def __call__(self) -> dict[str, Any]:
         """The arguments for the next construction."""

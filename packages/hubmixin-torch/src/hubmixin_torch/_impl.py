@@ -5,8 +5,6 @@ The public methods are generated (``_generated/_methods.py``) and reach these th
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -105,35 +103,6 @@ def _held_as_given(value: object) -> bool:
     return isinstance(value, torch.nn.Module | torch.Tensor)
 
 
-def _for_a_donor(arguments: dict[str, Any]) -> dict[str, Any]:
-    """``arguments`` for a construction giving missing weights their initial values: one deep copy of them where
-    they hold a module (``encoder=enc``, in a dict or list too; one given twice stays one): an ``__init__``
-    initialising its submodules (``self.apply(self._init_weights)``) would otherwise overwrite the weights just
-    loaded into the caller's module, which the model holds. As they are where they cannot be copied."""
-    if not any(_holds_module(value, set()) for value in arguments.values()):
-        return arguments
-    try:
-        return copy.deepcopy(arguments)
-    except Exception:  # (an object refusing copies)
-        return arguments
-
-
-def _holds_module(value: object, seen: set[int]) -> bool:
-    """Whether ``value`` is a module, or a dict, list, tuple or dataclass instance holding one."""
-    if isinstance(value, torch.nn.Module):
-        return True
-    if id(value) in seen:
-        return False
-    seen.add(id(value))
-    if isinstance(value, dict):
-        return any(_holds_module(item, seen) for item in list(value.values()))
-    if isinstance(value, list | tuple):
-        return any(_holds_module(item, seen) for item in list(value))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return any(_holds_module(getattr(value, f.name, None), seen) for f in dataclasses.fields(value))
-    return False
-
-
 def _takes_no_arguments(method: Callable[..., object]) -> bool:
     """Whether ``method`` can be called without arguments (a ``tie_weights`` of another meaning is left alone)."""
     try:
@@ -219,7 +188,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
             def rebuild() -> torch.nn.Module:  # what the checkpoint lacks, as a construction from the caller's state
                 set_rng_state(rng)
-                return _target(_as_module(cls(**_for_a_donor(arguments()))), unwrap)
+                return _target(_as_module(cls(**arguments())), unwrap)
 
             _load_into(_target(module, unwrap), checkpoint, own, device, dtype, strict, rebuild=rebuild)
         module.eval()

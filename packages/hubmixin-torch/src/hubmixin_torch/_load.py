@@ -433,8 +433,8 @@ def load_checkpoint(
     headers are checked against the module (shape always, dtype and keys with ``strict``) before any data is
     read; the tensors are read (memory-mapped on CPU), converted where the dtype differs and assigned with
     ``load_state_dict(assign=True)``; parameters the checkpoint lacks are taken from ``rebuild()`` (a normally
-    initialised instance, built only then); buffers not in the checkpoint keep their ``__init__`` values; all is
-    moved to ``device`` and ``dtype``; ties are restored.
+    initialised instance, built only then, before the assignment); buffers not in the checkpoint keep their
+    ``__init__`` values; all is moved to ``device`` and ``dtype``; ties are restored.
 
     Args:
         module: Built by :func:`construct_without_weights` (or normally).
@@ -471,6 +471,19 @@ def load_checkpoint(
     # Read (memory-mapped) and assign.
     sources = [n for n in dict.fromkeys(expected.source_of.values()) if n in found and n in expected.state]
     extra = [n for n in expected.extra if n in found]
+    # What the checkpoint lacks comes from a construction run before the assignment, as huggingface_hub's single
+    # construction runs before its load: an __init__ initialising modules the caller gave it (an encoder=, with
+    # self.apply(self._init_weights)) reaches their values before the checkpoint's replace them, not after.
+    assigned = {*sources, *expected.copied}
+    lacking = [
+        n
+        for n, t in named_tensors(module).items()
+        if (t.is_meta or on_kept_memory(t)) and n not in assigned and n not in expected.tied
+    ]
+    donor: dict[str, torch.Tensor] | None = None
+    if lacking and device.type != "meta":
+        with _parameters_on_meta(False):
+            donor = named_tensors(rebuild())
     loaded = read_tensors(checkpoint, list(dict.fromkeys([*sources, *extra, *expected.copied.values()])), device)
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
     check_views_held(checkpoint, expected, loaded, strict, owner)
@@ -498,8 +511,9 @@ def load_checkpoint(
         message = f"{owner}: {format_names(unloaded)} of {checkpoint.description} were given but not loaded"
         raise WeightsError(message)
     if (pending or on_flat) and device.type != "meta":
-        with _parameters_on_meta(False):
-            donor = named_tensors(rebuild())
+        if donor is None:
+            with _parameters_on_meta(False):
+                donor = named_tensors(rebuild())
         for name in [*pending, *on_flat]:
             if name not in donor or donor[name].is_meta:
                 raise WeightsError(f"{owner}: cannot initialise {name!r}, which the checkpoint does not hold")

@@ -682,9 +682,16 @@ def _resolved(annotation: Any, namespace: dict[str, Any], own: dict[str, Any], c
         return _UNRESOLVED
 
 
+MAX_CONFIG_DEPTH = 100
+"""Levels of arrays and objects a ``config.json`` may nest: its values are walked by functions calling themselves
+per level (encoding, decoding), which a config nested as deep as ``json`` reads (about a thousand) would take past
+Python's recursion limit."""
+
+
 def loads_config(text: str) -> Any:
     """The JSON ``text`` of a ``config.json``; a key given twice in one object is refused (``ValueError``): which
-    one a reader takes differs between readers, so the model built could differ from the one reviewed."""
+    one a reader takes differs between readers, so the model built could differ from the one reviewed. So is a value
+    nested more than :data:`MAX_CONFIG_DEPTH` levels deep."""
 
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
@@ -694,7 +701,21 @@ def loads_config(text: str) -> Any:
             raise HubMixinValueError(f"keys {repeated} given twice in one object")
         return obj
 
-    return json.loads(text, object_pairs_hook=unique)
+    loaded = json.loads(text, object_pairs_hook=unique)
+    _check_depth(loaded)
+    return loaded
+
+
+def _check_depth(value: Any) -> None:
+    """Refuse ``value`` (JSON data) nested more than :data:`MAX_CONFIG_DEPTH` levels deep (``ValueError``)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_CONFIG_DEPTH:
+            raise HubMixinValueError(f"arrays or objects nested too deeply (more than {MAX_CONFIG_DEPTH} levels)")
+        pending.extend((inner, depth + 1) for inner in (item.values() if isinstance(item, dict) else item))
 
 
 def dumps_config(config: dict[str, Any]) -> str:

@@ -355,16 +355,25 @@ def _human(size: int) -> str:
     raise AssertionError("unreachable")
 
 
+def _shown(text: str) -> str:
+    """``text`` as the listing prints it: as is where printable, else quoted and escaped by ``repr`` (a header is
+    untrusted: a name's escape sequences would reach the terminal, its newline would forge a line)."""
+    return text if text.isprintable() else repr(text)
+
+
 def _print_summary(summary: CheckpointSummary) -> None:
-    print(f"checkpoint: {summary.source}")
-    layout, framework = summary.layout_version or "-", summary.framework or "-"
-    print(f"format: {summary.format or '-'}  layout: {layout}  framework: {framework}")
+    print(f"checkpoint: {_shown(summary.source)}")
+    fmt, layout, framework = (
+        _shown(v) if v else "-" for v in (summary.format, summary.layout_version, summary.framework)
+    )
+    print(f"format: {fmt}  layout: {layout}  framework: {framework}")
     for file in summary.files:
         count = len(file.tensors)
-        print(f"{file.name} ({_human(file.size)}, {count} tensor{'' if count == 1 else 's'})")
-        width = max((len(name) for name in file.tensors), default=0)
+        print(f"{_shown(file.name)} ({_human(file.size)}, {count} tensor{'' if count == 1 else 's'})")
+        names = {name: _shown(name) for name in file.tensors}
+        width = max((len(shown) for shown in names.values()), default=0)
         for name, info in sorted(file.tensors.items()):
-            print(f"  {name:<{width}}  {info.dtype:<4}  {list(info.shape)}")
+            print(f"  {names[name]:<{width}}  {info.dtype:<4}  {list(info.shape)}")
     data, disk = _human(summary.tensor_bytes), _human(summary.total_size)
     print(f"total: {summary.parameters:,} parameters, {data} of tensors, {disk} on disk")
 

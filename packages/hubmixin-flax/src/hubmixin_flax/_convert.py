@@ -10,7 +10,8 @@ import numpy as np
 from flax import nnx, serialization
 
 from hubmixin_core._convert import ConvertProgress, ConvertRequest, source_model_class
-from hubmixin_core.errors import WeightsFileError, WeightsShapeError
+from hubmixin_core.errors import WeightsDtypeError, WeightsFileError, WeightsShapeError
+from hubmixin_core.weights import dtype_name
 from hubmixin_flax._construct import construct_abstract
 from hubmixin_flax._mixin import FlaxModelHubMixin
 from hubmixin_flax._walk import PERSISTENT
@@ -70,7 +71,8 @@ def _without(found: Any, other: Any) -> Any:
 
 
 def _check_tree(source: Path, expected: Any, found: Any, path: str) -> None:
-    """Same keys and shapes as the model: a file of another model fails here, naming the key."""
+    """Same keys and shapes as the model, each leaf an array of a dtype hubmixin stores: a file of another model
+    (or not of a model) fails here, naming the key."""
     if isinstance(expected, dict):
         if not isinstance(found, dict):
             raise WeightsFileError(f"{source}: {path or '/'} should be a mapping")
@@ -85,8 +87,18 @@ def _check_tree(source: Path, expected: Any, found: Any, path: str) -> None:
             _check_tree(source, value, by_name[str(key)], f"{path}/{key}")
         return
     shape = tuple(getattr(expected, "shape", ()))
+    if not isinstance(found, np.ndarray | np.generic) and not (shape == () and type(found) in (bool, int, float)):
+        # (a msgpack array of arrays has the right ``np.shape``, and a list would reach the model as it is)
+        raise WeightsFileError(f"{source}: {path!r} holds {type(found).__name__}, not an array")
     if tuple(np.shape(found)) != shape:
         raise WeightsShapeError(str(source), path, shape, np.shape(found))
+    if isinstance(found, np.ndarray | np.generic):
+        try:
+            dtype_name(found.dtype)
+        except KeyError:
+            wanted = getattr(expected, "dtype", None)
+            stored = f"hubmixin does not store {found.dtype}"
+            raise WeightsDtypeError(str(source), path, str(wanted), str(found.dtype), detail=stored) from None
 
 
 CONVERTER = FlaxMsgpackConverter()

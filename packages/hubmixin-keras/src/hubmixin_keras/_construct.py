@@ -204,7 +204,8 @@ def _construct(
                 if not layer.built and path in recorded:
                     config = dict(recorded[path])
                     shape = config.get("input_shape", config)
-                    with in_scopes_of(layers, path), _build_failure_named(path, layer, shape, source, "its record"):
+                    failure = _build_failure_named(path, layer, shape, source, "its record", untrusted=True)
+                    with in_scopes_of(layers, path), failure:
                         layer.build_from_config(config)
                     any_rank(layer)
             for path, layer in reversed(new):  # leaves first
@@ -257,12 +258,21 @@ def _built_from_shapes(
 
 
 @contextlib.contextmanager
-def _build_failure_named(path: str, layer: keras.Layer, shape: Any, source: str, given_by: str) -> Iterator[None]:
+def _build_failure_named(
+    path: str, layer: keras.Layer, shape: Any, source: str, given_by: str, *, untrusted: bool = False
+) -> Iterator[None]:
     """A layer's own error when its ``build`` refuses the input shape the checkpoint gives (``GroupNormalization``
-    whose groups do not divide the channels), as a :class:`WeightsError` naming the layer and the checkpoint."""
+    whose groups do not divide the channels), as a :class:`WeightsError` naming the layer and the checkpoint.
+
+    ``untrusted``: the shape is a record of the file's metadata, which can be anything JSON holds (``null``, a
+    ``shapes_dict`` of other names): a ``TypeError``, ``KeyError`` or ``AttributeError`` of ``build`` is the
+    record's fault too."""
+    caught: tuple[type[Exception], ...] = (ValueError, IndexError)
+    if untrusted:
+        caught += (TypeError, KeyError, AttributeError)
     try:
         yield
-    except (ValueError, IndexError) as error:
+    except caught as error:
         if isinstance(error, HubMixinError) or _VALUE_IN_SCOPE in str(error):  # (the latter: retried initialised)
             raise
         kind = type(layer).__name__

@@ -93,3 +93,14 @@ def test_kept_objects_are_never_copied() -> None:
     arguments = ArgumentsAsGiven({"state": held}, kept=lambda value: value is held)
     arguments()["state"].pop("n")
     assert arguments()["state"] is held
+
+
+def test_an_object_too_large_shared_by_two_arguments_is_given_as_it_is() -> None:
+    """A failed copy leaves no half-copied object for the other argument (it got half a vocabulary)."""
+    vocab = {f"t{i}": [i] for i in range(ArgumentsAsGiven._LIMIT + 1)}
+    cfg = {"vocab": vocab, "width": 4}
+    arguments = ArgumentsAsGiven({"vocab": vocab, "cfg": cfg})
+    first = arguments()
+    first["cfg"]["vocab"].pop("t0")
+    second = arguments()
+    assert second["vocab"] is vocab and second["cfg"] is cfg and len(vocab) == ArgumentsAsGiven._LIMIT

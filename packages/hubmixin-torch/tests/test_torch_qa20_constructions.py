@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from hubmixin_core.errors import WeightsShapeError
 from hubmixin_torch import PyTorchModelHubMixin
 
 
@@ -158,3 +159,23 @@ def test_a_donor_of_missing_weights_leaves_modules_given_in_a_dict_loaded(tmp_pa
     loaded = WithEncoders.from_pretrained(tmp_path, strict=False, model_kwargs={"parts": {"enc": enc, "dec": enc}})
     assert loaded.enc is enc and loaded.dec is enc
     assert torch.equal(enc.weight, saved["enc.weight"])
+
+
+class GrowsWithRegistry(nn.Module, PyTorchModelHubMixin):
+    """Sizes its head from a registry it appends to: each construction builds another model."""
+
+    def __init__(self, registry: list[str] | None = None) -> None:
+        super().__init__()
+        registry = registry if registry is not None else []
+        registry.append("built")
+        self.emb = nn.Embedding(8, 4)
+        self.out = nn.Linear(4, 2 + len(registry))
+
+
+def test_a_donor_of_another_shape_is_refused(tmp_path: Path) -> None:
+    """The tensors a construction for missing weights gives must fit the model as built (they were set silently)."""
+    GrowsWithRegistry().save_pretrained(tmp_path)
+    emb_only = {k: v for k, v in GrowsWithRegistry().state_dict().items() if k.startswith("emb.")}
+    save_file(emb_only, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(WeightsShapeError, match=r"out\.(weight|bias)"):
+        GrowsWithRegistry.from_pretrained(tmp_path, strict=False, model_kwargs={"registry": []})

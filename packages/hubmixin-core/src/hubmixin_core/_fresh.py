@@ -187,10 +187,12 @@ class ArgumentsAsGiven:
         self._originals: dict[int, Any] = {}
         memo: dict[int, Any] = {}  # (one object given in two arguments: one copy)
         for name, value in self._arguments.items():
+            trial, originals = dict(memo), dict(self._originals)  # (a failed copy's half leaves no trace)
             try:
-                self._given[name] = _fresh(value, kept, memo, len(memo) + self._LIMIT, self._originals)
+                self._given[name] = _fresh(value, kept, trial, len(memo) + self._LIMIT, originals)
             except (_TooLarge, RuntimeError):  # (too large, or changed by another thread meanwhile)
                 continue
+            memo, self._originals = trial, originals
 
     def __call__(self) -> dict[str, Any]:
         """The arguments for the next construction."""

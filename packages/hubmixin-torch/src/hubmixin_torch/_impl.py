@@ -5,6 +5,7 @@ The public methods are generated (``_generated/_methods.py``) and reach these th
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -103,6 +104,22 @@ def _held_as_given(value: object) -> bool:
     return isinstance(value, torch.nn.Module | torch.Tensor)
 
 
+def _holds_module(value: object, seen: set[int]) -> bool:
+    """Whether ``value`` is a module, or a dict, list, tuple or dataclass instance holding one."""
+    if isinstance(value, torch.nn.Module):
+        return True
+    if id(value) in seen or len(seen) > 10_000:  # (a value holding itself; a huge one: not walked further)
+        return False
+    seen.add(id(value))
+    if type(value) is dict:
+        return any(_holds_module(item, seen) for item in list(value.values()))
+    if type(value) is list or type(value) is tuple:
+        return any(_holds_module(item, seen) for item in list(value))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(_holds_module(getattr(value, f.name, None), seen) for f in dataclasses.fields(value))
+    return any(isinstance(item, torch.nn.Module) for item in getattr(value, "__dict__", {}).values())
+
+
 def _takes_no_arguments(method: Callable[..., object]) -> bool:
     """Whether ``method`` can be called without arguments (a ``tie_weights`` of another meaning is left alone)."""
     try:
@@ -190,7 +207,9 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
                 set_rng_state(rng)
                 return _target(_as_module(cls(**arguments())), unwrap)
 
-            _load_into(_target(module, unwrap), checkpoint, own, device, dtype, strict, rebuild=rebuild)
+            given_modules = any(_holds_module(value, set()) for value in model_kwargs.values())
+            target = _target(module, unwrap)
+            _load_into(target, checkpoint, own, device, dtype, strict, rebuild=rebuild, given_modules=given_modules)
         module.eval()
         return model
 
@@ -267,9 +286,13 @@ def _load_into(
     strict: bool,
     *,
     rebuild: Callable[[], torch.nn.Module],
+    given_modules: bool = False,
 ) -> None:
-    """Load by assignment, or through the model's own ``load_state_dict`` where it loads itself (``own``)."""
+    """Load by assignment, or through the model's own ``load_state_dict`` where it loads itself (``own``);
+    ``given_modules``: the model was given modules of the caller's (see ``load_checkpoint``'s ``rebuild_first``)."""
     if own is None:
-        load_checkpoint(module, checkpoint, device=device, dtype=dtype, strict=strict, rebuild=rebuild)
+        load_checkpoint(
+            module, checkpoint, device=device, dtype=dtype, strict=strict, rebuild=rebuild, rebuild_first=given_modules
+        )
     else:
         load_like_torch(module, checkpoint, device=device, dtype=dtype, strict=strict)

@@ -426,6 +426,7 @@ def load_checkpoint(
     dtype: torch.dtype | None,
     strict: bool,
     rebuild: Callable[[], torch.nn.Module],
+    rebuild_first: bool = False,
 ) -> LoadReport:
     """Load ``checkpoint`` into ``module`` by assignment (no copy), then leave every tensor on ``device``.
 
@@ -443,6 +444,8 @@ def load_checkpoint(
         dtype: Floating-point dtype for floating tensors; ``None`` keeps the module's dtypes.
         strict: Raise on missing or unexpected keys and on dtype mismatches (else log them and convert).
         rebuild: Builds a normally initialised module of the same structure.
+        rebuild_first: Build it before the tensors are assigned (for a module given modules of the caller's, which
+            its ``__init__`` may initialise: see below), not after them (its memory not held meanwhile).
 
     Returns:
         The missing and unexpected key names.
@@ -471,9 +474,10 @@ def load_checkpoint(
     # Read (memory-mapped) and assign.
     sources = [n for n in dict.fromkeys(expected.source_of.values()) if n in found and n in expected.state]
     extra = [n for n in expected.extra if n in found]
-    # What the checkpoint lacks comes from a construction run before the assignment, as huggingface_hub's single
-    # construction runs before its load: an __init__ initialising modules the caller gave it (an encoder=, with
-    # self.apply(self._init_weights)) reaches their values before the checkpoint's replace them, not after.
+    # With rebuild_first, what the checkpoint lacks comes from a construction run before the assignment, as
+    # huggingface_hub's single construction runs before its load: an __init__ initialising modules the caller gave
+    # it (an encoder=, with self.apply(self._init_weights)) reaches their values before the checkpoint's replace
+    # them, not after.
     assigned = {*sources, *expected.copied}
     lacking = [
         n
@@ -481,9 +485,9 @@ def load_checkpoint(
         if (t.is_meta or on_kept_memory(t)) and n not in assigned and n not in expected.tied
     ]
     donor: dict[str, torch.Tensor] | None = None
-    if lacking and device.type != "meta":
+    if rebuild_first and lacking and device.type != "meta":
         with _parameters_on_meta(False):
-            donor = named_tensors(rebuild())
+            donor = {n: t for n, t in named_tensors(rebuild()).items() if n in lacking}  # (the rest freed now)
     loaded = read_tensors(checkpoint, list(dict.fromkeys([*sources, *extra, *expected.copied.values()])), device)
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
     check_views_held(checkpoint, expected, loaded, strict, owner)
@@ -511,12 +515,15 @@ def load_checkpoint(
         message = f"{owner}: {format_names(unloaded)} of {checkpoint.description} were given but not loaded"
         raise WeightsError(message)
     if (pending or on_flat) and device.type != "meta":
-        if donor is None:
+        if donor is None or any(n not in donor for n in [*pending, *on_flat]):
             with _parameters_on_meta(False):
                 donor = named_tensors(rebuild())
         for name in [*pending, *on_flat]:
             if name not in donor or donor[name].is_meta:
                 raise WeightsError(f"{owner}: cannot initialise {name!r}, which the checkpoint does not hold")
+            if donor[name].shape != tensors[name].shape:  # (an __init__ reading state its first run changed)
+                source = f"{owner} constructed again for what {checkpoint.description} lacks"
+                raise WeightsShapeError(source, name, tuple(tensors[name].shape), tuple(donor[name].shape))
             if name in on_flat:
                 with torch.no_grad():
                     tensors[name].copy_(donor[name])

@@ -65,3 +65,10 @@ def test_convert_of_a_config_nested_too_deeply_is_one_error(tmp_path: Path) -> N
     config.write_text(f'{{"extra": {_nested(500, lists=False)}}}')
     with pytest.raises(ConvertError, match=r"deep\.json: .*nested too deeply"):
         _read_config(tmp_path, config)
+
+
+def test_spaces_of_other_scripts_print_as_they_are_and_bidi_overrides_are_escaped() -> None:
+    from hubmixin_core._inspect import _shown
+
+    assert _shown("模型\u3000v1\xa0final") == "模型\u3000v1\xa0final"  # (a path a user typed)
+    assert _shown("evil\u202etxt.safetensors") == repr("evil\u202etxt.safetensors")

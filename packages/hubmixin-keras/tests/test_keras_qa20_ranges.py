@@ -1,5 +1,5 @@
-"""A 64-bit value loaded into a 32-bit variable that cannot hold it is refused, strict or not (a non-strict load
-converts the dtype, and wrapped it around: int64 2**40 became 0, float64 1e300 became inf)."""
+"""An int64 value loaded into an int32 variable that cannot hold it is refused, strict or not (a non-strict load
+converts the dtype, and wrapped it around: int64 2**40 became 0)."""
 
 from __future__ import annotations
 
@@ -51,9 +51,12 @@ def test_values_out_of_the_variables_range_are_refused(tmp_path: Path, strict: b
     folder = _checkpoint(tmp_path, np.array([7, 2**40], np.int64), np.array([1.5, 2.5]))
     with pytest.raises(WeightsDtypeError, match=r"narrow\.seen.*I64.*I32"):
         Holding.from_pretrained(folder, strict=strict)
+    if strict:
+        return
     folder = _checkpoint(tmp_path, np.array([7, 8], np.int64), np.array([1.5, 1e300]))
-    with pytest.raises(WeightsDtypeError, match=r"narrow\.total.*F64.*F32"):
-        Holding.from_pretrained(folder, strict=strict)
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range: infinite, as PyTorch's copy makes it
+        loaded = Holding.from_pretrained(folder, strict=False)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded.narrow.total), np.array([1.5, np.inf], np.float32))
 
 
 def test_values_in_range_load_converted_when_not_strict(tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ from hubmixin_core._hub import check_whole_checkpoint, locate_file, one_commit, 
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
 from hubmixin_core._paths import check_local_location, not_a_file
 from hubmixin_core._published import refuse_published_token
-from hubmixin_core._roundtrip import json_native, key_annotation, sentinel_default, type_change
+from hubmixin_core._roundtrip import abstract_sequence, json_native, key_annotation, sentinel_default, type_change
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
     ConfigEncodingError,
@@ -1632,7 +1632,12 @@ class ModelHubMixinBase(HfMixinHelpers):
         declared = cls._hub_mixin_coders  # the class's and its framework's, not the built-in path coder
         if decoded is value and loose_annotation(hints.get(key, Any), declared):
             decoded = decoded_like_default(cls._hub_mixin_init_parameters[key].default, value, declared)
-        elif parameter is not None and type(parameter.default) is tuple and type(decoded) is list:
+        elif (
+            parameter is not None
+            and type(parameter.default) is tuple
+            and type(decoded) is list
+            and abstract_sequence(hints.get(key))
+        ):
             decoded = tuple(decoded)  # ``kernel_size: Sequence[int] = (3, 3)``: as a dataclass field's
         return decoded
 

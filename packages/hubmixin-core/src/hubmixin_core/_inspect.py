@@ -20,6 +20,7 @@ import math
 import os
 import struct
 import sys
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -358,7 +359,12 @@ def _human(size: int) -> str:
 def _shown(text: str) -> str:
     """``text`` as the listing prints it: as is where printable, else quoted and escaped by ``repr`` (a header is
     untrusted: a name's escape sequences would reach the terminal, its newline would forge a line)."""
-    return text if text.isprintable() else repr(text)
+    return repr(text) if any(unicodedata.category(c) in _ESCAPED for c in text) else text
+
+
+_ESCAPED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Unicode categories a listing escapes: controls, format characters (bidirectional overrides), line and paragraph
+separators, surrogates, private and unassigned code points; spaces of other scripts print as they are."""
 
 
 def _print_summary(summary: CheckpointSummary) -> None:

@@ -17,7 +17,15 @@ from typing import Any
 from hubmixin_core._checks import same_value
 from hubmixin_core._forwarding import literal
 
-__all__ = ["decoded_as_default", "is_mapping", "json_native", "key_annotation", "sentinel_default", "type_change"]
+__all__ = [
+    "abstract_sequence",
+    "decoded_as_default",
+    "is_mapping",
+    "json_native",
+    "key_annotation",
+    "sentinel_default",
+    "type_change",
+]
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _SEQUENCES = (list, collections.abc.Sequence, collections.abc.MutableSequence)
@@ -124,6 +132,19 @@ def _sequence_change(before: Any, after: list[Any] | tuple[Any, ...], where: str
 
 def _abstract_sequence(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (collections.abc.Sequence, collections.abc.MutableSequence)
+
+
+_READ_ONLY = (collections.abc.Sequence, collections.abc.Collection, collections.abc.Iterable)
+
+
+def abstract_sequence(annotation: Any) -> bool:
+    """Whether ``annotation`` is a read-only abstract sequence (``Sequence[int]``, ``Collection``, ``Iterable``, or
+    a union holding one and no ``list``): a tuple given to it, its default too, may come back a tuple."""
+    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+    origins = [typing.get_origin(m) or m for m in (members or (annotation,))]
+    return any(o in _READ_ONLY for o in origins) and not any(
+        o in (list, collections.abc.MutableSequence) for o in origins
+    )
 
 
 def _fields_change(before: Any, after: Any, where: str) -> Change:

@@ -105,7 +105,8 @@ def _held_as_given(value: object) -> bool:
 
 
 def _holds_module(value: object, seen: set[int]) -> bool:
-    """Whether ``value`` is a module, or a dict, list, tuple or dataclass instance holding one."""
+    """Whether ``value`` is a module, or a dict, list, tuple or dataclass instance holding one, or an object with one
+    among its attributes (a ``SimpleNamespace``, a config object)."""
     if isinstance(value, torch.nn.Module):
         return True
     if id(value) in seen or len(seen) > 10_000:  # (a value holding itself; a huge one: not walked further)

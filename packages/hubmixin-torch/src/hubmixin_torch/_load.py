@@ -434,8 +434,9 @@ def load_checkpoint(
     headers are checked against the module (shape always, dtype and keys with ``strict``) before any data is
     read; the tensors are read (memory-mapped on CPU), converted where the dtype differs and assigned with
     ``load_state_dict(assign=True)``; parameters the checkpoint lacks are taken from ``rebuild()`` (a normally
-    initialised instance, built only then, before the assignment); buffers not in the checkpoint keep their
-    ``__init__`` values; all is moved to ``device`` and ``dtype``; ties are restored.
+    initialised instance, built only then: after the assignment, or before it with ``rebuild_first``); buffers
+    not in the checkpoint keep their ``__init__`` values; all is moved to ``device`` and ``dtype``; ties are
+    restored.
 
     Args:
         module: Built by :func:`construct_without_weights` (or normally).

@@ -91,7 +91,7 @@ from hubmixin_core._hub import check_whole_checkpoint, locate_file, one_commit, 
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
 from hubmixin_core._paths import check_local_location, not_a_file
 from hubmixin_core._published import refuse_published_token
-from hubmixin_core._roundtrip import abstract_sequence, json_native, key_annotation, sentinel_default, type_change
+from hubmixin_core._roundtrip import json_native, key_annotation, read_only_sequence, sentinel_default, type_change
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
     ConfigEncodingError,
@@ -1636,7 +1636,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             parameter is not None
             and type(parameter.default) is tuple
             and type(decoded) is list
-            and abstract_sequence(hints.get(key))
+            and read_only_sequence(hints.get(key))
         ):
             decoded = tuple(decoded)  # ``kernel_size: Sequence[int] = (3, 3)``: as a dataclass field's
         return decoded

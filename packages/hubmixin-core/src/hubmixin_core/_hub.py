@@ -325,7 +325,11 @@ def check_whole_checkpoint(folder: Path, options: UploadOptions, replaced: Seque
     Raises:
         HubMixinValueError: naming the files the patterns upload and those they leave out.
     """
-    weights, uploaded = _weight_files(folder, options, replaced)
+    _check_whole(*_weight_files(folder, options, replaced), options)
+
+
+def _check_whole(weights: set[str], uploaded: set[str], options: UploadOptions) -> None:
+    """:func:`check_whole_checkpoint` of a folder's ``weights`` files, of which the push uploads ``uploaded``."""
     if not uploaded or uploaded == weights:
         return
     given = ", ".join(
@@ -342,12 +346,14 @@ def check_whole_checkpoint(folder: Path, options: UploadOptions, replaced: Seque
     )
 
 
-def _delete_patterns(folder: Path, options: UploadOptions, replaced: Sequence[str]) -> list[str] | str | None:
+def _delete_patterns(
+    weights: set[str], uploaded: set[str], options: UploadOptions, replaced: Sequence[str]
+) -> list[str] | str | None:
     """The caller's ``delete_patterns``, plus ``replaced`` (and the legacy ``pytorch_model*.bin`` files) when the
-    push uploads every file of ``folder`` matching one of them: the weight files of an earlier push (a single file,
-    shards, an index) would otherwise be read instead of, or with, the new ones. A push filtered to leave them out
-    (a config-only ``allow_patterns=["*.json"]``) deletes none, as huggingface_hub's."""
-    weights, uploaded = _weight_files(folder, options, replaced)
+    push uploads every one of the folder's ``weights`` files (those matching ``replaced``; ``uploaded``: those the
+    push uploads): the weight files of an earlier push (a single file, shards, an index) would otherwise be read
+    instead of, or with, the new ones. A push filtered to leave them out (a config-only
+    ``allow_patterns=["config.json"]``) deletes none, as huggingface_hub's."""
     if not weights or uploaded != weights:
         return options.delete_patterns
     given = [options.delete_patterns] if isinstance(options.delete_patterns, str) else options.delete_patterns or []
@@ -382,7 +388,8 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
     the new head. With ``create_pr``, the pull request is opened first and the commit made on its ``refs/pr/N``
     the same way, so its files are one push's whatever lands on ``main`` meanwhile.
     """
-    check_whole_checkpoint(folder, options, replaced)
+    weights, uploaded = _weight_files(folder, options, replaced)
+    _check_whole(weights, uploaded, options)
     api = HfApi(endpoint=options.endpoint, token=options.token, library_name=_LIBRARY, library_version=_version())
     repo_id = _create_repo(api, repo_id, private=options.private)
     branch = options.branch
@@ -392,7 +399,7 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
         if branch in {tag.name for tag in api.list_repo_refs(repo_id).tags}:
             raise HubMixinValueError(f"branch={branch!r}: {repo_id} has a tag of that name; pushes go to branches")
         api.create_branch(repo_id, branch=branch, exist_ok=True)
-    delete_patterns = _delete_patterns(folder, options, replaced)
+    delete_patterns = _delete_patterns(weights, uploaded, options, replaced)
     if not options.create_pr or branch not in (None, constants.DEFAULT_REVISION):  # (the client refuses others)
         pinned = bool(delete_patterns) and not options.create_pr
         return _commit(

@@ -18,11 +18,11 @@ from hubmixin_core._checks import same_value
 from hubmixin_core._forwarding import literal
 
 __all__ = [
-    "abstract_sequence",
     "decoded_as_default",
     "is_mapping",
     "json_native",
     "key_annotation",
+    "read_only_sequence",
     "sentinel_default",
     "type_change",
 ]
@@ -137,7 +137,7 @@ def _abstract_sequence(annotation: Any) -> bool:
 _READ_ONLY = (collections.abc.Sequence, collections.abc.Collection, collections.abc.Iterable)
 
 
-def abstract_sequence(annotation: Any) -> bool:
+def read_only_sequence(annotation: Any) -> bool:
     """Whether ``annotation`` is a read-only abstract sequence (``Sequence[int]``, ``Collection``, ``Iterable``, or
     a union holding one and no ``list``): a tuple given to it, its default too, may come back a tuple."""
     members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()

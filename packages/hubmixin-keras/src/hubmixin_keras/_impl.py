@@ -192,8 +192,9 @@ def _held_dtype(variable: Any) -> str:
 
 def _check_fits(variable: Any, tensor: LazyTensor) -> None:
     """Refuse a 64-bit tensor whose values the 32-bit dtype ``variable`` holds them in cannot represent (an I64
-    one in an int32 variable, or in an int64 one on JAX without x64), rather than wrap them around (or, floating,
-    make them infinite)."""
+    one in an int32 variable, or in an int64 one on JAX without x64), rather than wrap them around (or, an F64 one
+    in a float64 variable JAX holds in 32 bits, make them infinite; a float32 variable's are rounded, as every
+    framework's copy does)."""
     held = _held_dtype(variable)
     stored = tensor.checkpoint.infos[tensor.key].dtype if tensor.key is not None else tensor.info.dtype
     if _NARROWER.get(stored) != held:

@@ -480,15 +480,16 @@ def load_checkpoint(
     # it (an encoder=, with self.apply(self._init_weights)) reaches their values before the checkpoint's replace
     # them, not after.
     assigned = {*sources, *expected.copied}
-    lacking = [
-        n
-        for n, t in named_tensors(module).items()
-        if (t.is_meta or on_kept_memory(t)) and n not in assigned and n not in expected.tied
-    ]
     donor: dict[str, torch.Tensor] | None = None
-    if rebuild_first and lacking and device.type != "meta":
-        with _parameters_on_meta(False):
-            donor = {n: t for n, t in named_tensors(rebuild()).items() if n in lacking}  # (the rest freed now)
+    if rebuild_first and device.type != "meta":
+        lacking = {
+            n
+            for n, t in named_tensors(module).items()
+            if (t.is_meta or on_kept_memory(t)) and n not in assigned and n not in expected.tied
+        }
+        if lacking:
+            with _parameters_on_meta(False):
+                donor = {n: t for n, t in named_tensors(rebuild()).items() if n in lacking}  # (the rest freed now)
     loaded = read_tensors(checkpoint, list(dict.fromkeys([*sources, *extra, *expected.copied.values()])), device)
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
     check_views_held(checkpoint, expected, loaded, strict, owner)
@@ -508,8 +509,7 @@ def load_checkpoint(
     # Parameters still on meta (absent from the checkpoint) get the module's own initialisation; so do those on a
     # flat buffer of the module's (on_kept_memory), copied into it.
     tensors = named_tensors(module)
-    given = {*sources, *expected.copied}
-    on_flat = [n for n, t in tensors.items() if on_kept_memory(t) and n not in given and n not in expected.tied]
+    on_flat = [n for n, t in tensors.items() if on_kept_memory(t) and n not in assigned and n not in expected.tied]
     pending = [n for n, t in tensors.items() if t.is_meta and n not in expected.tied]
     unloaded = [n for n in pending if n in sources]
     if unloaded and device.type != "meta":  # (models loading themselves take load_like_torch: see customised_loading)

@@ -156,7 +156,7 @@ class Fault:
         self.status, self.cut_after, self.times = (
             None if v is None else int(v) for v in (self.status, self.cut_after, self.times)
         )
-        self.delay = float(self.delay) if not isinstance(self.delay, int) else int(self.delay)
+        self.delay = float(self.delay)
 
     @property
     def remaining(self) -> int | None:

@@ -49,8 +49,10 @@ from hubmixin_core._checks import (
     check_unsaved,
     closest,
     expand_location,
+    meant_instance,
     same_value,
     takes_any_keyword,
+    takes_class,
     unknown_config_keys,
 )
 from hubmixin_core._config import (
@@ -658,6 +660,11 @@ class ModelHubMixinBase(HfMixinHelpers):
             )
         key_type = type(part_value.key) if isinstance(part_value, NonStringKey) else None
         part_type = key_type or (None if found is None else type(part_value))
+        if isinstance(part_value, type):  # a class given (an instance meant, unless its annotation takes classes)
+            meant = takes_class(cls._hub_mixin_hints().get(name), part_value) if found is None else None
+            return ConfigEncodingError(
+                name, type(value), cls.__qualname__, part, part_type, given_class=part_value, class_meant=meant
+            )
         return ConfigEncodingError(name, type(value), cls.__qualname__, part, part_type, key_type)
 
     def _hub_config_dict(self, config: dict[str, Any] | DataclassInstance | None) -> dict[str, Any] | None:
@@ -977,7 +984,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                 try:
                     instance = cls._hub_call_from_pretrained(model_id, call, model_kwargs, parameters)
                 except Exception as error:
-                    cls._hub_check_failed_build(deferred, builds, error)
+                    source = str(config_file) if config_file is not None else model_id
+                    cls._hub_check_failed_build(deferred, builds, error, model_kwargs, raw, source)
                     raise
         finally:
             LOADING.reset(loading)
@@ -1104,6 +1112,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             cls._hub_mixin_runtime_option,
             cls._hub_coded_type_names(),
             cls._hub_extra_defaults,
+            cls._hub_meant_instances(needed),
         )
         return {}
 
@@ -1149,26 +1158,60 @@ class ModelHubMixinBase(HfMixinHelpers):
             given.update(cls._hub_varargs_names())
         runtime, coded = cls._hub_runtime_type_names(), cls._hub_coded_type_names()
         check_unsaved(
-            cls.__qualname__, needed, given, runtime, cls._hub_mixin_runtime_option, coded, cls._hub_extra_defaults
+            cls.__qualname__,
+            needed,
+            given,
+            runtime,
+            cls._hub_mixin_runtime_option,
+            coded,
+            cls._hub_extra_defaults,
+            cls._hub_meant_instances(needed),
         )
 
     @classmethod
+    def _hub_meant_instances(cls, unsaved: Mapping[str, str]) -> dict[str, str]:
+        """The arguments config.json records as not saved that were given a class where their annotation takes an
+        instance of one (``Net(config=Cfg)``), each with that class's name (see :func:`meant_instance`)."""
+        hints = cls._hub_mixin_hints()
+        found = {name: meant_instance(hints.get(name), kind) for name, kind in unsaved.items()}
+        return {name: meant for name, meant in found.items() if meant is not None}
+
+    @classmethod
     def _hub_check_failed_build(
-        cls, needed: Mapping[str, str], builds: list[tuple[type, frozenset[str]]], error: Exception
+        cls,
+        needed: Mapping[str, str],
+        builds: list[tuple[type, frozenset[str]]],
+        error: Exception,
+        model_kwargs: Mapping[str, Any],
+        config: Mapping[str, Any] | None,
+        source: str,
     ) -> None:
         """Raise :class:`MissingArgumentError` for the ``error`` of a class's own loader that called ``__init__``
         without an argument config.json lists as not saved (``needed``; Python's ``TypeError`` for a required
-        one, or whatever ``__init__`` made of a ``None``), or looked it up where it was not (a ``KeyError``)."""
-        received = next((names for kind, names in reversed(builds) if issubclass(kind, cls)), None)
+        one, or whatever ``__init__`` made of a ``None``), or looked it up where it was not (a ``KeyError``); or
+        for Python's ``TypeError`` of its call of the class's ``__init__`` without a required argument that neither
+        ``config`` (read from ``source``; ``None`` where there is none) nor ``model_kwargs`` holds, as
+        :meth:`_hub_check_required` tells a framework's loader up front."""
+        build = next(((kind, names) for kind, names in reversed(builds) if issubclass(kind, cls)), None)
+        received = None if build is None else build[1]
         if received is None:  # not built here (or in a pool's thread): only an error naming the argument is told
             names = [name for name in _missing_names(error) if name in needed]
-            if not names:
-                return
             needed, received = {name: needed[name] for name in names}, frozenset()
         try:
             cls._hub_check_received(needed, received)
         except MissingArgumentError as missing:
             raise missing from error
+        # Only the error of the call itself (its ``__init__`` named, the names not given it): one raised inside
+        # ``__init__``'s body, or by a ``super().__init__`` call there, is the class's own.
+        kind = cls if build is None else build[0]
+        given = {*model_kwargs, *(config or {}), *received}
+        init = cls._hub_mixin_init_parameters
+        absent = [name for name in _missing_names(error, init_of=kind) if name in init and name not in given]
+        if absent:
+            try:
+                cls._hub_check_required({name: None for name in init if name not in absent}, config, source)
+            except MissingArgumentError as missing:
+                raise missing from error
 
     @classmethod
     def _hub_runtime_values(cls, load_kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -2061,16 +2104,21 @@ def _saves_and_loads_itself(cls: type) -> bool:
     return builds_from_own_values(cls._from_pretrained)  # type: ignore[attr-defined]
 
 
-_MISSING_ARGUMENTS = re.compile(r"__init__\(\) missing \d+ required (?:positional|keyword-only) arguments?: (.*)")
+_MISSING_ARGUMENTS = re.compile(
+    r"(?P<init>\S*__init__)\(\) missing \d+ required (?:positional|keyword-only) arguments?: (?P<names>.*)"
+)
 
 
-def _missing_names(error: Exception) -> list[str]:
+def _missing_names(error: Exception, *, init_of: type | None = None) -> list[str]:
     """The arguments ``error`` says are missing: a ``KeyError``'s key, or those Python's ``TypeError`` for a call of
-    an ``__init__`` names."""
-    if isinstance(error, KeyError):
+    an ``__init__`` names; with ``init_of``, only that ``TypeError``, for a call of ``init_of``'s ``__init__``."""
+    if isinstance(error, KeyError) and init_of is None:
         return [error.args[0]] if error.args and isinstance(error.args[0], str) else []
     found = _MISSING_ARGUMENTS.search(str(error)) if isinstance(error, TypeError) else None
-    return re.findall(r"'([^']+)'", found.group(1)) if found else []
+    init = None if init_of is None else _unwrapped(init_of.__init__)  # type: ignore[misc]
+    if found is None or (init is not None and found["init"] != init.__qualname__):
+        return []
+    return re.findall(r"'([^']+)'", found["names"])
 
 
 def _base_loader_is_frameworks(cls: type) -> bool:

@@ -13,6 +13,7 @@ import keyword
 import logging
 import os
 import types
+import typing
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ __all__ = [
     "check_runtime_args",
     "check_keywords",
     "check_unsaved",
+    "meant_instance",
     "same_value",
     "closest",
+    "takes_class",
     "expand_location",
     "takes_any_keyword",
     "unknown_config_keys",
@@ -134,6 +137,33 @@ def _spelled(kind: str) -> str:
     return kind if name is None else f"types.{name}"
 
 
+def takes_class(annotation: Any, value: type) -> bool | None:
+    """Whether ``annotation`` takes the class ``value`` itself (``type[nn.Module]``, a ``Callable`` factory), not
+    only an instance (``Cfg``); ``None`` where it does not tell (none, ``Any``, a ``TypeVar``, a string)."""
+    origin = typing.get_origin(annotation)
+    if origin is type or origin is Callable or annotation is Callable:
+        return True
+    if origin is typing.Union or origin is types.UnionType:
+        found = [takes_class(member, value) for member in typing.get_args(annotation) if member is not type(None)]
+        return True if True in found else None if None in found else False
+    # (``list[int]``, and from Python 3.11 ``Any``, pass for types too)
+    plain = isinstance(annotation, type) and origin is None and annotation not in (Any, object)
+    return isinstance(value, annotation) if plain else None
+
+
+def meant_instance(annotation: Any, kind: str) -> str | None:
+    """The name of the class whose instance ``annotation`` takes (``Cfg``, or ``Cfg | None``'s), where the value
+    config.json records as not saved was of type ``kind``, that class's metaclass (``type``): the class itself was
+    given, not an instance; ``None`` otherwise."""
+    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+    for member in members or (annotation,):
+        plain = isinstance(member, type) and typing.get_origin(member) is None
+        classes = plain and not issubclass(member, type) and member is not object
+        if classes and type(member).__qualname__ == kind and takes_class(annotation, member) is False:
+            return str(member.__qualname__)
+    return None
+
+
 def check_unsaved(
     owner: str,
     unsaved: Mapping[str, str],
@@ -142,12 +172,14 @@ def check_unsaved(
     runtime_option: str | None = None,
     coded: Collection[str] = (),
     options: Collection[str] = (),
+    instances: Mapping[str, str] | None = None,
 ) -> None:
     """Refuse to build a model without the ``__init__`` arguments its ``config.json`` says were not saved
     (``unsaved``: their type names; those in ``runtime`` belong to the run, as a JAX mesh does, and the loader's
     option ``runtime_option``, if any, gives them; those in ``coded`` have a coder now, which an older save lacked).
     ``options`` are the framework's own ``from_pretrained`` options (``dtype``, ``map_location``): an argument so
-    named, like one named as a download option, is given in ``model_kwargs`` only.
+    named, like one named as a download option, is given in ``model_kwargs`` only. ``instances`` names, for those
+    given a class where their annotation takes an instance of one (see :func:`meant_instance`), that class.
 
     Raises:
         MissingArgumentError: names each missing argument, why it was not saved, and how to give it.
@@ -169,6 +201,19 @@ def check_unsaved(
             lines.append(
                 f"  - {name!r} (a {kind}): config.json was written before a {kind} could be saved, so it was left "
                 f"out; {give} once, and save the model again: config.json then holds it"
+            )
+        elif instances and name in instances:  # (``Net(config=Cfg)``: the parentheses forgotten)
+            meant = instances[name]
+            lines.append(
+                f"  - {name!r} (a class): it was given a class, not an instance of {meant} (`{meant}` for "
+                f"`{meant}(...)`?), so it was left out of config.json; {give}, and build the model with an "
+                f"instance ({meant}(...)) before saving it again"
+            )
+        elif kind == "type":  # a class, where nothing says whether one was meant
+            lines.append(
+                f"  - {name!r} (a class): JSON cannot hold a class, so it was left out of config.json; {give}; if an "
+                "instance was meant, build the model with one before saving it again, or save the class next time "
+                "by declaring `coders={type: (encode, decode)}` on the class"
             )
         elif kind in _CONTAINERS:  # (the ConfigEncodingWarning at save named the value and its type)
             lines.append(

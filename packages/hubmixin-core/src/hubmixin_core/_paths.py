@@ -7,7 +7,9 @@ import logging
 import os
 import re
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
+from huggingface_hub import constants
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils._validators import validate_repo_id
 
@@ -98,8 +100,7 @@ def check_local_location(location: str | Path, takes: str, *, files: bool = Fals
     )
     if looks_local:
         kind = "is a file, not a directory" if path.exists() else "does not exist"
-        repo = _repo_in_url(text)
-        hint = f" (for the Hub repository, pass its id: {repo!r})" if repo is not None and not path.exists() else ""
+        hint = "" if path.exists() else _url_hint(text)
         if path.is_file():  # (a weights file or config.json given for its folder)
             hint = f": give its folder, {str(path.parent)!r}"
         raise WeightsNotFoundError(f"{text}: {kind}; {takes}{hint}")
@@ -114,13 +115,37 @@ def _valid_repo_id(text: str) -> bool:
     return True
 
 
-_HUB_URL = re.compile(r"^(?:hf://|https?://(?:www\.)?huggingface\.co/)(?:models/)?([\w.-]+/[\w.-]+)")
+_HUB_HOSTS = frozenset({"huggingface.co", "www.huggingface.co", "hf.co", "www.hf.co"})
+_NOT_MODELS = {"datasets": "dataset", "spaces": "Space"}
 
 
-def _repo_in_url(text: str) -> str | None:
-    """The repo id of a Hub URL pasted as one (``https://huggingface.co/org/name/tree/main``, ``hf://org/name``)."""
-    match = _HUB_URL.match(text)
-    return None if match is None else match[1]
+def _url_hint(text: str) -> str:
+    """What to pass for a Hub URL pasted as a repo id (``https://huggingface.co/org/name/tree/main``,
+    ``https://hf.co/org/name.git``, ``hf://org/name``, a URL of the configured endpoint): `` (for the Hub
+    repository, pass its id: 'org/name')``, or that a dataset's or Space's URL names no model; ``""`` for any
+    other text."""
+    if text.startswith("hf://"):
+        path = text.removeprefix("hf://")
+    else:
+        url, endpoint = urlsplit(text), urlsplit(constants.ENDPOINT)
+        prefix = endpoint.path.rstrip("/") + "/"
+        host = url.netloc.lower()
+        if url.scheme not in ("http", "https"):
+            return ""
+        if host in _HUB_HOSTS:
+            path = url.path.lstrip("/")
+        elif host == endpoint.netloc.lower() and url.path.startswith(prefix):
+            path = url.path.removeprefix(prefix)
+        else:
+            return ""
+    parts = path.split("/")
+    if parts[0] in _NOT_MODELS:
+        return f" (the URL of a Hub {_NOT_MODELS[parts[0]]}, not of a model repository)"
+    parts = parts[1:] if parts[0] == "models" else parts
+    repo = "/".join(parts[:2]).removesuffix(".git")
+    if len(parts) < 2 or not _valid_repo_id(repo):
+        return ""
+    return f" (for the Hub repository, pass its id: {repo!r})"
 
 
 def warn_if_linked_outside(directory: Path, path: Path) -> Path:

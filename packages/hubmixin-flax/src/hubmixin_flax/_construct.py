@@ -380,9 +380,13 @@ def _needed_only(build: Callable[[Any], R], nodes: dict[str, Any]) -> R:
     pruned, used = dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars))
     inputs = [leaf for leaf, keep in zip(jax.tree.leaves(given), used, strict=True) if keep]
     outputs = jaxpr_as_fun(ClosedJaxpr(pruned, closed.consts))(*inputs)
-    # a constant output (a new stream's count) comes back as numpy or a Python number, as the trace holds it
+    # a constant output (a new stream's count) comes back as numpy or a Python number, as the trace holds it; a
+    # hijax variable made in the trace (nnx.var_defaults(hijax=True)) is a leaf of its own, with no dtype
     leaves = jax.tree.leaves(shapes)
-    outputs = [jnp.asarray(value, dtype=shape.dtype) for value, shape in zip(outputs, leaves, strict=True)]
+    outputs = [
+        jnp.asarray(value, dtype=shape.dtype) if isinstance(shape, jax.ShapeDtypeStruct) else value
+        for value, shape in zip(outputs, leaves, strict=True)
+    ]
     result: tuple[R, nnx.State[Any, Any]] = jax.tree.unflatten(jax.tree.structure(shapes), outputs)
     nnx.update(nodes, result[1])
     return result[0]

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from flax.nnx.variablelib import is_array_ref
 from jax.sharding import Mesh, NamedSharding, Sharding, SingleDeviceSharding
 from jax.typing import DTypeLike
 
@@ -70,7 +71,6 @@ from hubmixin_flax._sharding import (
     flat_sharding,
     mesh_of,
     resolve_sharding,
-    state_shaped,
     without_unsaved_state,
 )
 from hubmixin_flax._stacked import StackedPiece, StackedVariable, nested_stack, with_layer_axis
@@ -97,6 +97,15 @@ def _as_module(obj: object) -> nnx.Module:
             f"{type(obj).__qualname__} uses FlaxModelHubMixin but is not a flax.nnx.Module subclass"
         )
     return obj
+
+
+def _check_model_class(cls: type) -> None:
+    """Refuse ``from_pretrained`` on a class that cannot build a model (the mixin itself), before any download."""
+    if not issubclass(cls, nnx.Module):
+        raise HubMixinTypeError(
+            f"{cls.__qualname__}.from_pretrained: {cls.__qualname__} is not a flax.nnx.Module subclass: call "
+            "from_pretrained on your model class (class Net(nnx.Module, FlaxModelHubMixin)), not on the mixin"
+        )
 
 
 def _dtype_name(value: Any, path: str) -> str:
@@ -275,6 +284,26 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         rngs = {nnx.Rngs.__qualname__: nnx.Rngs(0)}  # as for an argument named rngs
         return rngs if mesh is None else {Mesh.__qualname__: mesh, **rngs}
 
+    @classmethod
+    def _hub_load(
+        cls,
+        pretrained_model_name_or_path: str | Path,
+        *,
+        download: DownloadOptions,
+        load_kwargs: dict[str, Any],
+        model_kwargs: dict[str, Any],
+    ) -> Self:
+        """Core's, refused first (before config.json or any weights are fetched) on a class that is no
+        ``nnx.Module``: ``FlaxModelHubMixin.from_pretrained(repo)``, the mixin itself, cannot build a model.
+
+        Raises:
+            HubMixinTypeError: ``cls`` is not an ``nnx.Module`` subclass.
+        """
+        _check_model_class(cls)
+        return super()._hub_load(
+            pretrained_model_name_or_path, download=download, load_kwargs=load_kwargs, model_kwargs=model_kwargs
+        )
+
     def _hub_write_weights(
         self,
         save_directory: Path,
@@ -342,7 +371,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         """
         check_not_abstract(cls.__qualname__)  # inside another model's abstract __init__: it is built normally
         check_not_traced(cls.__qualname__)
-        nested, sharding = state_shaped(sharding), flat_sharding(sharding)
+        sharding = flat_sharding(sharding)
         target = floating_dtype_name(dtype)
         checkpoint = open_checkpoint(model_id, download).renamed(key_mapping)
         kwargs = dict(model_kwargs)  # as given: each construction gets copies of its own (fresh_arguments)
@@ -357,9 +386,8 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description, checkpoint.infos)
         stacks = _stacks(groups.values())
         abstract = _abstract_values(groups.values(), stacks)  # with a mesh, they carry the model's annotations
-        if isinstance(sharding, Mapping):
-            if nested:
-                sharding = without_unsaved_state(sharding, _as_module(model))
+        if isinstance(sharding, Mapping):  # RNG state named, nested or flat (nnx.to_flat_state): not placed
+            sharding = without_unsaved_state(sharding, _as_module(model))
             sharding = _as_our_paths(sharding, abstract, _as_module(model))
             _check_sharding_paths(sharding, abstract, _checkpoint_names(groups.values()))
         load = load_canonical(
@@ -383,15 +411,15 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
                 placement = resolve_sharding(sharding, path, abstract[path])
                 with _naming(path, tensor.info.shape, placement):
                     if not _other_width(tensor, wanted):
-                        variable.set_value(_place(tensor, placement))
+                        _fill(variable, _place(tensor, placement))
                     else:  # an integer of the other width (torch's int64 into JAX's int32), checked to fit
-                        variable.set_value(jax.device_put(_read_as(tensor, wanted), placement))
+                        _fill(variable, jax.device_put(_read_as(tensor, wanted), placement))
                 loaded.add(layer.full_name(name))
         for stack in (stack for stack in stacks if stack.complete):
             placement = _stack_sharding(sharding, stack, abstract[stack.path])
             host = stack.release()
             with _naming(stack.path, host.shape, placement):
-                stack.variable.set_value(jax.device_put(host, placement))
+                _fill(stack.variable, jax.device_put(host, placement))
         with contextlib.nullcontext() if placed else annotations_unplaced():  # (as it was built)
             materialize(_as_module(model), cls, fresh_arguments(kwargs), mesh, rng_counts=rng_counts)
         for stack in (stack for stack in stacks if not stack.complete):  # some layers (or none) were read
@@ -403,7 +431,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
                 merged[filled] = host[filled]
                 value = jnp.asarray(merged)
             with _naming(stack.path, tuple(value.shape), placement):
-                stack.variable.set_value(_conform(value, target, placement, stack.path))
+                _fill(stack.variable, _conform(value, target, placement, stack.path))
         for group in groups.values():  # weights the checkpoint lacks: the model's own, in dtype and placement
             for name, variable in group.variables.items():
                 path = f"{group.path}.{name}" if group.path else name
@@ -411,7 +439,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
                     placement = resolve_sharding(sharding, path, abstract[path])
                     value = variable.get_value()
                     with _naming(path, tuple(value.shape), placement):
-                        variable.set_value(_conform(value, target, placement, path))
+                        _fill(variable, _conform(value, target, placement, path))
         left = abstract_paths(_as_module(model))
         if left:
             raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
@@ -803,6 +831,16 @@ def _read_as(tensor: LazyTensor, dtype: str) -> np.ndarray[Any, Any]:
         detail = f"its values exceed {np.dtype(numpy_dtype(dtype)).name}'s range"
         raise WeightsDtypeError(source, tensor.key or tensor.name, dtype, tensor.info.dtype, detail=detail)
     return array.astype(numpy_dtype(dtype))
+
+
+def _fill(variable: nnx.Variable[Any], value: jax.Array) -> None:
+    """Give ``variable`` the loaded ``value``. One backed by a mutable array (``nnx.Param(..., ref=True)``,
+    ``nnx.var_defaults(ref=True)``) gets a new ref of it: ``set_value`` would write into its ref, which keeps the
+    dtype and sharding of the construction (``dtype=`` refused, ``sharding=`` not applied)."""
+    if is_array_ref(variable.get_raw_value()):
+        variable.set_raw_value(jax.new_ref(value))
+    else:
+        variable.set_value(value)
 
 
 def _conform(value: jax.Array, target: str | None, sharding: Sharding | None, path: str) -> jax.Array:

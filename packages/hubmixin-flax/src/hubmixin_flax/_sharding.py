@@ -49,8 +49,9 @@ def state_shaped(spec: ShardingSpec | None) -> bool:
 
 
 def without_unsaved_state(flat: Mapping[str, Any], model: nnx.Module) -> Mapping[str, Any]:
-    """A flattened state-shaped sharding less the paths of ``model``'s state a checkpoint does not hold (RNG
-    streams, plain ``nnx.Variable`` s): as nested dicts (``nnx.to_pure_dict`` of the state) it names them too."""
+    """A flattened sharding mapping less the paths of ``model``'s state a checkpoint does not hold (RNG streams,
+    plain ``nnx.Variable`` s), which Flax's own sharding trees name (``nnx.get_named_sharding`` of the state, as
+    nested dicts or flattened to dotted paths)."""
     unsaved = {
         ".".join(map(str, path))
         for path, node in nnx.iter_graph(model)

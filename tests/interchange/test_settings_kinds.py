@@ -1,5 +1,7 @@
 """A port whose layer computes another kind of thing from the same tensors (an RMS norm for a LayerNorm, a
-transposed convolution for a convolution, an RNN run backwards, other merged directions, a zero attention) loads
+transposed convolution for a convolution, an RNN run backwards or with its outputs kept in input order, other
+merged directions, a zero attention, a residual cell, a layer norm for an instance norm, a convolution of an
+input-dilated input) loads
 with a ``LayerSettingsWarning`` naming the layer; files written before those settings were recorded load as
 before, without new warnings."""
 
@@ -36,6 +38,9 @@ TORCH: dict[str, Callable[[], nn.Module]] = {
     "conv": lambda: nn.Conv2d(4, 4, 3, padding=1),
     "conv_transpose": lambda: nn.ConvTranspose2d(4, 4, 3, padding=1),
     "lstm": lambda: nn.LSTM(3, 4, batch_first=True),
+    "rnn": lambda: nn.RNN(3, 4, batch_first=True),
+    "instance_norm": lambda: nn.InstanceNorm1d(6, eps=1e-6, affine=True),
+    "per_channel_group_norm": lambda: nn.GroupNorm(6, 6, eps=1e-6),
     "bi_lstm": lambda: nn.LSTM(3, 4, batch_first=True, bidirectional=True),
     "attention": lambda: nn.MultiheadAttention(8, 2, batch_first=True),
     "zero_attention": lambda: nn.MultiheadAttention(8, 2, batch_first=True, add_zero_attn=True),
@@ -45,10 +50,16 @@ FLAX: dict[str, Callable[[nnx.Rngs], nnx.Module]] = {
     "biased_layer_norm": lambda r: nnx.LayerNorm(6, epsilon=1e-6, rngs=r),
     "rms_norm": lambda r: nnx.RMSNorm(6, epsilon=1e-6, rngs=r),
     "group_norm": lambda r: nnx.GroupNorm(6, num_groups=2, epsilon=1e-6, rngs=r),
+    "per_channel_group_norm": lambda r: nnx.GroupNorm(6, num_groups=None, group_size=1, epsilon=1e-6, rngs=r),
     "conv": lambda r: nnx.Conv(4, 4, (3, 3), padding="SAME", rngs=r),
+    "same_lower_conv": lambda r: nnx.Conv(4, 4, (3, 3), padding="SAME_LOWER", rngs=r),
+    "input_dilated_conv": lambda r: nnx.Conv(4, 4, (3, 3), padding="SAME", input_dilation=2, rngs=r),
     "conv_transpose": lambda r: nnx.ConvTranspose(4, 4, (3, 3), padding="SAME", rngs=r),
     "lstm": lambda r: nnx.RNN(nnx.LSTMCell(3, 4, rngs=r)),
-    "reversed_lstm": lambda r: nnx.RNN(nnx.LSTMCell(3, 4, rngs=r), reverse=True, keep_order=True),
+    "reversed_lstm": lambda r: nnx.RNN(nnx.LSTMCell(3, 4, rngs=r), reverse=True),
+    "kept_order_lstm": lambda r: nnx.RNN(nnx.LSTMCell(3, 4, rngs=r), reverse=True, keep_order=True),
+    "rnn": lambda r: nnx.RNN(nnx.SimpleCell(3, 4, rngs=r)),
+    "residual_rnn": lambda r: nnx.RNN(nnx.SimpleCell(3, 4, residual=True, rngs=r)),
     "attention": lambda r: nnx.MultiHeadAttention(2, 8, decode=False, rngs=r),
     "summed_bi_lstm": lambda r: _flax_bidirectional(r, jnp.add),
     "lambda_bi_lstm": lambda r: _flax_bidirectional(r, lambda a, b: a + b),
@@ -70,13 +81,16 @@ def _rms_scaling() -> Any:
 
 KERAS: dict[str, Callable[[], Any]] = {
     "layer_norm": lambda: L.LayerNormalization(epsilon=1e-6, center=False),
+    "biased_layer_norm": lambda: L.LayerNormalization(epsilon=1e-6),
     "rms_scaling": _rms_scaling,
     "rms_norm": lambda: L.RMSNormalization(epsilon=1e-6),
     "group_norm": lambda: L.GroupNormalization(2, epsilon=1e-6),
+    "per_channel_group_norm": lambda: L.GroupNormalization(-1, epsilon=1e-6),
     "conv": lambda: L.Conv2D(4, 3, padding="same"),
     "conv_transpose": lambda: L.Conv2DTranspose(4, 3, padding="same"),
     "lstm": lambda: L.LSTM(4, return_sequences=True),
     "backwards_lstm": lambda: L.LSTM(4, return_sequences=True, go_backwards=True),
+    "rnn": lambda: L.SimpleRNN(4, return_sequences=True),
     "bi_lstm": lambda: L.Bidirectional(L.LSTM(4, return_sequences=True)),
     "summed_bi_lstm": lambda: L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode="sum"),
     "multiplied_bi_lstm": lambda: L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode="mul"),
@@ -111,7 +125,7 @@ def _saved(framework: str, case: str, path: Path) -> Path:
         FlaxNet(case, rngs=nnx.Rngs(0)).save_pretrained(path)
     elif framework == "keras":
         model = KerasNet(case)
-        x = np.zeros(KERAS_INPUTS.get(case, (1, 5, 3) if "lstm" in case else (1, 6)), np.float32)
+        x = np.zeros(KERAS_INPUTS.get(case, (1, 5, 3) if "rnn" in case or "lstm" in case else (1, 6)), np.float32)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", RMS_SCALING_DEPRECATED, UserWarning)
             model.layer(*(x, x) if case == "attention" else (x,))
@@ -151,6 +165,39 @@ WARNED = [
     ("keras", "attention", "torch", "zero_attention", "layer: add_zero_attn True here, False saved"),
     ("torch", "bi_lstm", "flax", "summed_bi_lstm", "layer: merge 'sum' here, 'concat' saved"),
     ("keras", "summed_bi_lstm", "flax", "multiplied_bi_lstm", "layer: merge 'mul' here, 'sum' saved"),
+    ("torch", "lstm", "flax", "kept_order_lstm", "layer: reverse 'keep_order' here, False saved"),
+    ("keras", "backwards_lstm", "flax", "kept_order_lstm", "layer: reverse 'keep_order' here, True saved"),
+    ("flax", "kept_order_lstm", "keras", "backwards_lstm", "layer: reverse True here, 'keep_order' saved"),
+    ("flax", "kept_order_lstm", "flax", "reversed_lstm", "layer: reverse True here, 'keep_order' saved"),
+    ("torch", "rnn", "flax", "residual_rnn", "layer: residual True here, False saved"),
+    ("keras", "rnn", "flax", "residual_rnn", "layer: residual True here, False saved"),
+    ("flax", "residual_rnn", "torch", "rnn", "layer: residual False here, True saved"),
+    ("flax", "residual_rnn", "keras", "rnn", "layer: residual False here, True saved"),
+    ("flax", "residual_rnn", "flax", "rnn", "layer: residual False here, True saved"),
+    ("torch", "instance_norm", "flax", "biased_layer_norm", "layer: norm 'layer' here, 'group' saved"),
+    ("torch", "instance_norm", "keras", "biased_layer_norm", "layer: norm 'layer' here, 'group' saved"),
+    ("flax", "biased_layer_norm", "torch", "instance_norm", "layer: norm 'group' here, 'layer' saved"),
+    (
+        "torch",
+        "conv",
+        "flax",
+        "input_dilated_conv",
+        "layer: padding [[1, 1, 1], [1, 1, 1]] here, [[1, 1], [1, 1]] saved",
+    ),
+    (
+        "flax",
+        "input_dilated_conv",
+        "keras",
+        "conv",
+        "layer: padding [[1, 1], [1, 1]] here, [[1, 1, 1], [1, 1, 1]] saved",
+    ),
+    (
+        "flax",
+        "input_dilated_conv",
+        "flax",
+        "conv",
+        "layer: padding [[1, 1], [1, 1]] here, [[1, 1, 1], [1, 1, 1]] saved",
+    ),
 ]
 
 
@@ -178,6 +225,22 @@ SAME = [
     ("flax", "summed_bi_lstm", "keras", "summed_bi_lstm"),
     ("keras", "summed_bi_lstm", "flax", "lambda_bi_lstm"),  # a lambda's merge is not compared
     ("flax", "lambda_bi_lstm", "keras", "summed_bi_lstm"),
+    ("keras", "backwards_lstm", "flax", "reversed_lstm"),  # keep_order=False: outputs in processing order
+    ("flax", "reversed_lstm", "keras", "backwards_lstm"),
+    ("flax", "kept_order_lstm", "flax", "kept_order_lstm"),
+    ("torch", "rnn", "flax", "rnn"),
+    ("torch", "rnn", "keras", "rnn"),
+    ("keras", "rnn", "flax", "rnn"),
+    ("flax", "rnn", "torch", "rnn"),
+    ("flax", "residual_rnn", "flax", "residual_rnn"),
+    ("torch", "instance_norm", "flax", "per_channel_group_norm"),  # InstanceNorm(C, affine=True): GroupNorm(C, C)
+    ("torch", "instance_norm", "keras", "per_channel_group_norm"),
+    ("torch", "instance_norm", "torch", "per_channel_group_norm"),
+    ("flax", "per_channel_group_norm", "torch", "instance_norm"),
+    ("keras", "per_channel_group_norm", "torch", "instance_norm"),
+    ("torch", "conv", "flax", "same_lower_conv"),  # SAME_LOWER of an odd kernel at stride 1: symmetric
+    ("flax", "same_lower_conv", "keras", "conv"),
+    ("flax", "input_dilated_conv", "flax", "input_dilated_conv"),
 ]
 
 
@@ -188,7 +251,7 @@ def test_a_port_of_the_same_kind_loads_without_warning(
     assert _warnings(port, case, _saved(source, saved_as, tmp_path)) == []
 
 
-NEW = ("norm", "reverse", "merge", "add_zero_attn")
+NEW = ("norm", "reverse", "merge", "add_zero_attn", "residual")
 
 
 def _as_before(path: Path) -> Path:
@@ -210,6 +273,7 @@ OLD_UNWARNED = [
     ("keras", "backwards_lstm", "keras", "backwards_lstm"),
     ("keras", "summed_bi_lstm", "keras", "summed_bi_lstm"),
     ("torch", "zero_attention", "torch", "zero_attention"),
+    ("torch", "rnn", "flax", "residual_rnn"),  # the file could be a residual cell's
 ]
 
 

@@ -26,9 +26,9 @@ def test_a_bidirectional_rnn_records_its_activations() -> None:
     lstm = _bidirectional(nnx.LSTMCell(3, 4, rngs=rngs), nnx.LSTMCell(3, 4, rngs=rngs))
     assert layer_settings(lstm) == {"activation": "tanh", "recurrent_activation": "sigmoid"}
     relu = _bidirectional(*(nnx.SimpleCell(3, 4, activation_fn=nnx.relu, rngs=rngs) for _ in range(2)))
-    assert layer_settings(relu) == {"activation": "relu"}
+    assert layer_settings(relu) == {"activation": "relu", "residual": False}
     apart = _bidirectional(nnx.SimpleCell(3, 4, rngs=rngs), nnx.SimpleCell(3, 4, activation_fn=nnx.relu, rngs=rngs))
-    assert layer_settings(apart) == {"activation": ["tanh", "relu"]}  # no torch RNN: warned against any
+    assert layer_settings(apart) == {"activation": ["tanh", "relu"], "residual": False}  # no torch RNN: warned
 
 
 class Bidirectional(nnx.Module, FlaxModelHubMixin):

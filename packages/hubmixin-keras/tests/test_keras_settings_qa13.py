@@ -44,11 +44,12 @@ def test_bidirectional_and_stacked_rnns_record_their_activations() -> None:
     bidirectional = L.Bidirectional(L.LSTM(4, activation="relu"))
     assert layer_settings(bidirectional) == {"activation": "relu", "recurrent_activation": "sigmoid"}
     apart = L.Bidirectional(L.SimpleRNN(4), backward_layer=L.SimpleRNN(4, activation="relu", go_backwards=True))
-    assert layer_settings(apart) == {"activation": ["tanh", "relu"]}  # no torch RNN: warned against any
+    assert layer_settings(apart) == {"activation": ["tanh", "relu"], "residual": False}  # no torch RNN: warned
     stacked = L.RNN(L.StackedRNNCells([L.GRUCell(4), L.GRUCell(4, recurrent_activation="hard_sigmoid")]))
     assert layer_settings(stacked) == {"activation": "tanh", "recurrent_activation": ["sigmoid", "hard_sigmoid"]}
     assert layer_settings(L.RNN(L.StackedRNNCells([L.SimpleRNNCell(4, activation="relu")] * 2))) == {
-        "activation": "relu"
+        "activation": "relu",
+        "residual": False,
     }
 
 

@@ -30,8 +30,11 @@ def _padding(padding: Any, kernel: Sequence[int], stride: list[int], dilation: l
         mode = padding.lower()
         if mode == "valid":
             return [[0, 0] for _ in kernel]
-        if mode == "same" and all(s == 1 or k == 1 for s, k in zip(stride, kernel, strict=True)):  # no input size
+        sized = all(s == 1 or k == 1 for s, k in zip(stride, kernel, strict=True))  # pads without the input size
+        if mode == "same" and sized:
             return same_padding(kernel, dilation)
+        if mode == "same_lower" and sized:  # the extra one before
+            return [[after, before] for before, after in same_padding(kernel, dilation)]
         if mode == "causal":
             return [[d * (k - 1), 0] for k, d in zip(kernel, dilation, strict=True)]
         if mode in ("circular", "reflect"):  # Flax pads these "same"-sized at any stride
@@ -67,12 +70,24 @@ def _transpose_crop(padding: Any, kernel: Sequence[int], stride: list[int], dila
     return transpose_crop(kernel, dilation, pads)
 
 
+def _interior(padding: Any, input_dilation: list[int]) -> Any:
+    """``padding`` with the zeros an ``input_dilation`` puts between input positions (``lax.pad``'s interior
+    padding) as a third number per dimension, which no PyTorch or Keras convolution records; none: as it is."""
+    if all(rate == 1 for rate in input_dilation):
+        return padding
+    if isinstance(padding, dict):
+        return {**padding, "padding": _interior(padding["padding"], input_dilation)}
+    if isinstance(padding, str):  # pads of the input size: compared by mode alone
+        return padding
+    return [[*pair, rate - 1] for pair, rate in zip(padding, input_dilation, strict=True)]
+
+
 def _recurrent(layer: Any) -> dict[str, Any]:
     cell = getattr(layer, "cell", None)
     if isinstance(cell, nnx.LSTMCell | nnx.OptimizedLSTMCell | nnx.GRUCell):
         return recurrent_settings(cell.activation_fn, cell.gate_fn)
-    if isinstance(cell, nnx.SimpleCell):
-        return recurrent_settings(cell.activation_fn)
+    if isinstance(cell, nnx.SimpleCell):  # residual: it adds its state to its output, as no torch or Keras RNN
+        return {**recurrent_settings(cell.activation_fn), "residual": bool(cell.residual)}
     return {}
 
 
@@ -87,14 +102,19 @@ def layer_settings(layer: Any) -> dict[str, Any]:
                 "dilation": dilation,
                 "crop": _transpose_crop(layer.padding, kernel, stride, dilation),
             }
-        padding = _padding(layer.padding, kernel, stride, dilation)
+        padding = _interior(
+            _padding(layer.padding, kernel, stride, dilation), _per_dim(layer.input_dilation, len(kernel))
+        )
         return {"stride": stride, "dilation": dilation, "padding": padding, "groups": int(layer.feature_group_count)}
     if isinstance(layer, _NORMS):
         return _norm(layer)
     if isinstance(layer, nnx.MultiHeadAttention):
         return {"heads": int(layer.num_heads)}
     if isinstance(layer, nnx.RNN):
-        return {**_recurrent(layer), **direction_settings(bool(layer.reverse))}
+        found = {**_recurrent(layer), **direction_settings(bool(layer.reverse))}
+        if layer.reverse and layer.keep_order:  # outputs in input order, unlike Keras' go_backwards
+            found["reverse"] = "keep_order"
+        return found
     if isinstance(layer, nnx.Bidirectional):  # torch's bidirectional=True: one setting for both directions
         merge = "concat" if layer.merge_fn is _CONCATENATE else layer.merge_fn
         both = merged_settings([_recurrent(layer.forward_rnn), _recurrent(layer.backward_rnn)])

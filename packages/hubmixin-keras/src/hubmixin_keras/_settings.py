@@ -59,8 +59,8 @@ def _transpose_crop(layer: Any) -> list[list[int]]:
 def _recurrent(cell: Any) -> dict[str, Any]:
     if isinstance(cell, keras.layers.LSTMCell | keras.layers.GRUCell):
         return recurrent_settings(cell.activation, cell.recurrent_activation)
-    if isinstance(cell, keras.layers.SimpleRNNCell):
-        return recurrent_settings(cell.activation)
+    if isinstance(cell, keras.layers.SimpleRNNCell):  # never residual (Flax's SimpleCell may be)
+        return {**recurrent_settings(cell.activation), "residual": False}
     if isinstance(cell, keras.layers.StackedRNNCells):  # torch's nn.LSTM(num_layers=N): one setting for all
         return merged_settings([_recurrent(inner) for inner in cell.cells])
     return {}

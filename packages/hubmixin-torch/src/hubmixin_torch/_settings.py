@@ -15,7 +15,7 @@ __all__ = ["layer_settings", "model_settings", "settings_to_compare"]
 
 _NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase, nn.RMSNorm)
 _KINDS = ((nn.LayerNorm, "layer"), (nn.RMSNorm, "rms"), (nn.GroupNorm, "group"))
-"""What each norm computes (``norm``); batch and instance norms record none."""
+"""What each norm computes (``norm``); batch norms and instance norms with running statistics record none."""
 _DTYPE_EPSILONS = [float(torch.finfo(d).eps) for d in (torch.float16, torch.bfloat16, torch.float32, torch.float64)]
 """The epsilons an ``nn.RMSNorm`` without ``eps`` computes with: its input dtype's."""
 
@@ -48,6 +48,8 @@ def _norm(layer: nn.Module, dtype: torch.dtype | None) -> dict[str, Any]:
         found["norm"] = kind
     if isinstance(layer, nn.GroupNorm):
         found["groups"] = int(layer.num_groups)
+    if isinstance(layer, nn.modules.instancenorm._InstanceNorm) and not layer.track_running_stats:
+        found.update(norm="group", groups=int(layer.num_features))  # nn.GroupNorm(C, C): one channel a group
     return found
 
 
@@ -70,8 +72,8 @@ def layer_settings(layer: nn.Module, dtype: torch.dtype | None = None) -> dict[s
         return _norm(layer, dtype)
     if isinstance(layer, nn.MultiheadAttention):
         return {"heads": layer.num_heads, "add_zero_attn": bool(layer.add_zero_attn)}
-    if isinstance(layer, nn.RNN):
-        return {"activation": layer.nonlinearity}
+    if isinstance(layer, nn.RNN):  # never residual (Flax's SimpleCell may be)
+        return {"activation": layer.nonlinearity, "residual": False}
     if isinstance(layer, nn.LSTM | nn.GRU):
         return {"activation": "tanh", "recurrent_activation": "sigmoid"}
     if isinstance(layer, nn.Embedding | nn.EmbeddingBag):  # unset recorded too, unlike "not recorded" (older)

@@ -208,7 +208,8 @@ class OptimizedLSTMCellAdapter(_FusedCell):
 
 
 class SimpleCellAdapter(_FusedCell):
-    """``nnx.SimpleCell`` (``residual=False``) as a one-layer ``torch.nn.RNN``: its bias is the sum of torch's."""
+    """``nnx.SimpleCell`` as a one-layer ``torch.nn.RNN``: its bias is the sum of torch's (one with ``residual=True``
+    computes otherwise: its settings record it)."""
 
     def __init__(self) -> None:
         super().__init__("dense_i.kernel", "dense_h.kernel", "dense_i.bias")

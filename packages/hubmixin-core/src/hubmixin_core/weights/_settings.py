@@ -47,7 +47,8 @@ LAYER_KEYED_METADATA = (SETTINGS_KEY, BUILD_KEY)
 SETTING_NAMES = {
     "eps": "the epsilon a norm layer adds to the variance",
     "padding": (
-        "a convolution's zero padding, [before, after] per spatial dimension; other padding as "
+        "a convolution's zero padding, [before, after] per spatial dimension ([before, after, zeros between inputs] "
+        "where it dilates its input, as Flax's input_dilation does); other padding as "
         "{'mode': 'circular' | 'reflect' | 'replicate', 'padding': [[before, after], ...]}; or 'same' where it "
         "depends on the input size"
     ),
@@ -63,10 +64,15 @@ SETTING_NAMES = {
     "recurrent_activation": "an LSTM's or GRU's activation of its gates ('sigmoid')",
     "norm": (
         "what a norm layer computes: 'layer' (centred, over its features), 'rms' (root mean square, not centred), "
-        "'group', or Keras' 'rms_scaling' (not centred, divided by the standard deviation); batch and instance "
-        "norms record none (their running statistics tell them apart)"
+        "'group', or Keras' 'rms_scaling' (not centred, divided by the standard deviation); batch norms and "
+        "instance norms with running statistics record none (those statistics tell them apart); one without is "
+        "'group' with a group per channel"
     ),
-    "reverse": "true where a recurrent layer runs from the last step to the first (PyTorch's never do)",
+    "reverse": (
+        "true where a recurrent layer runs from the last step to the first (PyTorch's never do); 'keep_order' where "
+        "it does and gives its outputs back in the input's order (Flax's keep_order=True)"
+    ),
+    "residual": "whether a simple recurrent cell adds its input to its new state (Flax's SimpleCell residual=True)",
     "merge": "how a bidirectional layer joins its two directions' outputs where not concatenated, as PyTorch does",
     "add_zero_attn": "whether an attention layer adds a zero key and value (PyTorch's option; Flax's and Keras' never)",
     "max_norm": (

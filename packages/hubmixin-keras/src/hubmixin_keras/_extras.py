@@ -24,8 +24,9 @@ EXTRAS = FrameworkExtras(
             'Floating-point dtype to load the model in (`"bfloat16"`, `"float16"`, `np.float16`, ...; the '
             "backend's own `torch.float16` works at run time too, but type checkers take numpy's `DTypeLike` "
             "only): the model is built under that Keras dtype policy, "
-            "so its floating variables (and computations) use it; integer variables are left as they are. `None` "
-            "keeps the model's own dtype policy.",
+            "so the floating variables (and computations) of layers left at the default policy use it (a layer "
+            "given its own `dtype` keeps it, as under `keras.config.set_dtype_policy`); integer variables are left "
+            "as they are. `None` keeps the model's own dtype policy.",
             _DTYPE,
         ),
     ),

@@ -834,6 +834,11 @@ class ModelHubMixinBase(HfMixinHelpers):
         return {**(model_kwargs or {}), **init_kwargs}
 
     @classmethod
+    def _hub_check_model_class(cls) -> None:
+        """Refuse, first in ``from_pretrained`` (before anything is read or fetched), a class that cannot build a
+        model: a framework's mixin itself (``PyTorchModelHubMixin.from_pretrained(repo)``). Frameworks check it."""
+
+    @classmethod
     def _hub_load(
         cls,
         pretrained_model_name_or_path: str | Path,
@@ -842,6 +847,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         load_kwargs: dict[str, Any],
         model_kwargs: dict[str, Any],
     ) -> Self:
+        cls._hub_check_model_class()
         if not isinstance(pretrained_model_name_or_path, str | os.PathLike):
             raise HubMixinTypeError(
                 "pretrained_model_name_or_path must be a repo id or a directory, "

@@ -285,24 +285,13 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         return rngs if mesh is None else {Mesh.__qualname__: mesh, **rngs}
 
     @classmethod
-    def _hub_load(
-        cls,
-        pretrained_model_name_or_path: str | Path,
-        *,
-        download: DownloadOptions,
-        load_kwargs: dict[str, Any],
-        model_kwargs: dict[str, Any],
-    ) -> Self:
-        """Core's, refused first (before config.json or any weights are fetched) on a class that is no
-        ``nnx.Module``: ``FlaxModelHubMixin.from_pretrained(repo)``, the mixin itself, cannot build a model.
+    def _hub_check_model_class(cls) -> None:
+        """Refuse a class that is no ``nnx.Module`` (the mixin itself: it cannot build a model).
 
         Raises:
             HubMixinTypeError: ``cls`` is not an ``nnx.Module`` subclass.
         """
         _check_model_class(cls)
-        return super()._hub_load(
-            pretrained_model_name_or_path, download=download, load_kwargs=load_kwargs, model_kwargs=model_kwargs
-        )
 
     def _hub_write_weights(
         self,

@@ -513,19 +513,14 @@ class KerasHubMixinBase(ModelHubMixin):
         return {**layer, **forwarded}
 
     @classmethod
-    def _hub_load(
-        cls,
-        pretrained_model_name_or_path: str | Path,
-        *,
-        download: DownloadOptions,
-        load_kwargs: dict[str, Any],
-        model_kwargs: dict[str, Any],
-    ) -> Self:
-        if not issubclass(cls, keras.Layer):  # (the mixin itself, called first: before any config is read)
+    def _hub_check_model_class(cls) -> None:
+        """Refuse a class that is no ``keras.Layer`` (the mixin itself: it cannot build a model).
+
+        Raises:
+            HubMixinTypeError: ``cls`` is not a ``keras.Layer`` subclass.
+        """
+        if not issubclass(cls, keras.Layer):
             raise _not_keras(cls, "from_pretrained")
-        return super()._hub_load(
-            pretrained_model_name_or_path, download=download, load_kwargs=load_kwargs, model_kwargs=model_kwargs
-        )
 
     @classmethod
     def _hub_read_config_for(cls, model_id: str, download: DownloadOptions) -> tuple[dict[str, Any], Path] | None:

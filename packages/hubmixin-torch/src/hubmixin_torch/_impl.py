@@ -168,24 +168,13 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         _save_pretrained = _hub_write_weights
 
     @classmethod
-    def _hub_load(
-        cls,
-        pretrained_model_name_or_path: str | Path,
-        *,
-        download: DownloadOptions,
-        load_kwargs: dict[str, Any],
-        model_kwargs: dict[str, Any],
-    ) -> Self:
-        """Core's, refused first (before config.json or any weights are fetched) on a class that is no
-        ``torch.nn.Module``: ``PyTorchModelHubMixin.from_pretrained(repo)``, the mixin itself, cannot build a model.
+    def _hub_check_model_class(cls) -> None:
+        """Refuse a class that is no ``torch.nn.Module`` (the mixin itself: it cannot build a model).
 
         Raises:
             HubMixinTypeError: ``cls`` is not a ``torch.nn.Module`` subclass.
         """
         _check_model_class(cls)
-        return super()._hub_load(
-            pretrained_model_name_or_path, download=download, load_kwargs=load_kwargs, model_kwargs=model_kwargs
-        )
 
     @classmethod
     @takes_hub_keywords

@@ -3,6 +3,7 @@ deeply nested header; the CLI expands ``~``; an unreachable Hub is said as such.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -119,6 +120,7 @@ def test_inspect_of_a_missing_path_with_the_hub_unreachable_says_both(tmp_path: 
     assert "the Hub could not be reached" in done.stderr
 
 
+@pytest.mark.skipif(importlib.util.find_spec("hubmixin_flax") is None, reason="converts --to flax: needs hubmixin-flax")
 def test_the_cli_expands_tilde_in_every_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

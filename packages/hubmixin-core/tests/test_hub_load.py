@@ -30,8 +30,10 @@ from hubmixin_core import DownloadOptions, download_file
 from hubmixin_core._hub import one_commit
 from hubmixin_core.errors import WeightsNotFoundError
 from hubmixin_core.testing import Fault, LocalHub
+from hubmixin_core.testing.xet import xet_available
 
 
+@pytest.mark.skipif(not xet_available(), reason="LocalHub's Xet storage needs hubmixin-core[hub]")
 def test_download_options_are_honoured(local_hub: LocalHub, tmp_path: Path) -> None:
     repo_id = f"{local_hub.username}/mlp"
     first = MLP(seed=1).push_to_hub(repo_id)

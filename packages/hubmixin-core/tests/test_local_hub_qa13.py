@@ -22,6 +22,7 @@ from huggingface_hub.errors import BadRequestError, HfHubHTTPError
 
 from hubmixin_core.testing import LocalHub
 from hubmixin_core.testing.pytest_plugin import LFS_UPLOAD_WARNING_FILTER
+from hubmixin_core.testing.xet import xet_available
 
 pytestmark = pytest.mark.filterwarnings(LFS_UPLOAD_WARNING_FILTER)
 
@@ -110,6 +111,7 @@ def test_xet_upload_after_the_data_changed_at_the_same_port(tmp_path: Path) -> N
             assert Path(path).read_bytes() == data
 
 
+@pytest.mark.skipif(not xet_available(), reason="LocalHub's Xet storage needs hubmixin-core[hub]")
 def test_cas_url_names_the_data_store(tmp_path: Path) -> None:
     port = _free_port()
     urls = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
+import importlib.util
 import json
 import logging
 import os
@@ -31,6 +32,10 @@ from hubmixin_core.weights import LoadReport, open_checkpoint
 from hubmixin_core.weights._report import HeldReports
 
 _NEEDS_TORCH = "reading it needs hubmixin-torch, which is not installed: pip install hubmixin-torch"
+_with_torch = pytest.mark.skipif(
+    importlib.util.find_spec("hubmixin_torch") is None, reason="the hint where hubmixin-torch is installed"
+)
+_with_flax = pytest.mark.skipif(importlib.util.find_spec("hubmixin_flax") is None, reason="converts --to flax")
 
 
 def _legacy(folder: Path, name: str = "pytorch_model.bin") -> Path:
@@ -64,6 +69,7 @@ def no_torch_reader(monkeypatch: pytest.MonkeyPatch) -> None:
 # A Hub repository holding a legacy PyTorch checkpoint
 
 
+@_with_torch
 @pytest.mark.parametrize("name", ["pytorch_model.bin", "pytorch_model.bin.index.json"])
 def test_a_hub_repository_holding_a_legacy_checkpoint_is_named_with_the_convert(
     local_hub: LocalHub, tmp_path: Path, name: str
@@ -80,6 +86,7 @@ def test_a_hub_repository_holding_a_legacy_checkpoint_is_named_with_the_convert(
         open_checkpoint(repo, DownloadOptions(revision="main"))
 
 
+@_with_torch
 def test_inspect_of_a_hub_repository_without_safetensors_names_the_legacy_checkpoint(
     local_hub: LocalHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -118,6 +125,7 @@ def test_the_folder_hint_says_reading_the_checkpoint_needs_hubmixin_torch(
     assert str(info.value).endswith(f"--to torch|flax|keras` ({_NEEDS_TORCH})")
 
 
+@_with_flax
 def test_convert_says_reading_the_checkpoint_needs_hubmixin_torch(tmp_path: Path, no_torch_reader: None) -> None:
     folder = _legacy(tmp_path / "legacy")
     with pytest.raises(ConvertError) as info:
@@ -129,6 +137,8 @@ def test_convert_says_reading_the_checkpoint_needs_hubmixin_torch(tmp_path: Path
     assert not (tmp_path / "out").exists()
 
 
+@_with_torch
+@_with_flax
 def test_with_hubmixin_torch_the_hint_needs_nothing_more(tmp_path: Path) -> None:
     with pytest.raises(WeightsNotFoundError) as info:
         open_checkpoint(_legacy(tmp_path / "legacy"))

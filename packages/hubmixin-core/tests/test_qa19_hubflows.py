@@ -13,6 +13,7 @@ from huggingface_hub import CommitInfo, HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
 from hubmixin_core.testing import Fault, LocalHub
+from hubmixin_core.testing.xet import xet_available
 
 
 def _sharded(seed: int, max_shard_size: int) -> MLP:
@@ -21,7 +22,16 @@ def _sharded(seed: int, max_shard_size: int) -> MLP:
     return model
 
 
-@pytest.mark.parametrize("xet", [True, False])
+@pytest.mark.parametrize(
+    "xet",
+    [
+        pytest.param(
+            True,
+            marks=pytest.mark.skipif(not xet_available(), reason="LocalHub's Xet storage needs hubmixin-core[hub]"),
+        ),
+        False,
+    ],
+)
 @pytest.mark.parametrize(
     ("main_shards", "pr_shards"),
     [(100, 100), (60, 100)],  # the same shard names (nothing listed to delete), fewer shards (some listed)
@@ -33,7 +43,8 @@ def test_a_pull_request_racing_a_push_to_main_holds_its_own_weights(
     api = HfApi()
     _sharded(1, main_shards).push_to_hub(repo_id)
     with local_hub.configure_client(xet=xet):
-        fault = local_hub.inject_fault(Fault("preupload", delay=1.0))  # the PR push waits after listing the files
+        # the PR push waits after listing the files (its commit's preupload, at refs/pr/1: the content went first)
+        fault = local_hub.inject_fault(Fault("preupload", delay=1.0, path="refs(/|%2F)pr"))
         pushed: dict[str, CommitInfo | BaseException] = {}
 
         def push() -> None:

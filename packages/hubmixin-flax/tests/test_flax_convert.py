@@ -11,13 +11,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
 from flax import nnx, serialization
 from flax_models import Configured, Noisy, Port, SeesConfig, Sizes
 from test_flax_torch import PortLayers, TorchPort, _flax_out, _torch_out, _trained
 
 from hubmixin_core.cli import main
 from hubmixin_core.weights import read_header
+
+pytest.importorskip("torch")
+pytest.importorskip("hubmixin_torch")
+
+import torch
 
 
 def test_a_torch_state_dict_file_converts_for_flax(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

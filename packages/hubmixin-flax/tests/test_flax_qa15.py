@@ -9,15 +9,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
 from flax import nnx
 from flax_models import Plain, Sharded, pspec
 from jax.sharding import Mesh, NamedSharding
 from safetensors import safe_open
-from torch import nn
 
 from hubmixin_core.errors import HubMixinValueError, WeightsDtypeError, WeightsError
 from hubmixin_flax import FlaxModelHubMixin
+
+pytest.importorskip("torch")
+pytest.importorskip("hubmixin_torch")
+
+import torch
+from torch import nn
+
 from hubmixin_torch import PyTorchModelHubMixin
 
 _INIT = nnx.initializers.lecun_normal()

@@ -14,14 +14,19 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import safetensors.numpy
-import torch
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
-from torch import nn
 
 from hubmixin_core.errors import HubMixinValueError, LayoutError
 from hubmixin_flax import FlaxModelHubMixin
+
+pytest.importorskip("torch")
+pytest.importorskip("hubmixin_torch")
+
+import torch
+from torch import nn
+
 from hubmixin_torch import PyTorchModelHubMixin
 
 DIM, DEPTH = 4, 2

@@ -8,12 +8,18 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import torch
+import pytest
 from flax import nnx
 from safetensors.numpy import load_file, save_file
-from torch import nn
 
 from hubmixin_flax import FlaxModelHubMixin
+
+pytest.importorskip("torch")
+pytest.importorskip("hubmixin_torch")
+
+import torch
+from torch import nn
+
 from hubmixin_torch import PyTorchModelHubMixin
 
 X = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)

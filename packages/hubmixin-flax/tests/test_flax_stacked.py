@@ -12,16 +12,21 @@ import numpy as np
 import pytest
 import safetensors.numpy
 import safetensors.torch
-import torch
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
-from torch import nn
 
 from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, LayoutError, WeightsKeyError
 from hubmixin_core.typing import ClassKeywords
 from hubmixin_flax import FlaxModelHubMixin
 from hubmixin_flax._impl import FlaxClassKeywords, FlaxHubMixinBase
+
+pytest.importorskip("torch")
+pytest.importorskip("hubmixin_torch")
+
+import torch
+from torch import nn
+
 from hubmixin_torch import PyTorchModelHubMixin
 
 DIM, DEPTH = 8, 3

@@ -13,9 +13,13 @@ import huggingface_hub
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
 from flax_models import Port
 from safetensors import safe_open
+
+pytest.importorskip("torch")
+pytest.importorskip("hubmixin_torch")
+
+import torch
 from torch import nn
 
 from hubmixin_torch import PyTorchModelHubMixin

@@ -12,10 +12,15 @@ import numpy as np
 import pytest
 from keras_models import numpy
 from safetensors.numpy import load_file
-from torch import nn
 
 from hubmixin_core.errors import WeightsKeyError, WeightsShapeError
 from hubmixin_keras import KerasModelHubMixin
+
+pytest.importorskip("torch")
+pytest.importorskip("hubmixin_torch")
+
+from torch import nn
+
 from hubmixin_torch import PyTorchModelHubMixin
 
 X = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)

@@ -9,13 +9,18 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
-import torch
 from keras_models import numpy
 from safetensors.numpy import load_file, save_file
-from torch import nn
 
 from hubmixin_core.errors import WeightsShapeError
 from hubmixin_keras import KerasModelHubMixin
+
+pytest.importorskip("torch")
+pytest.importorskip("hubmixin_torch")
+
+import torch
+from torch import nn
+
 from hubmixin_torch import PyTorchModelHubMixin
 
 X = np.random.default_rng(0).standard_normal((2, 3, 5, 7)).astype(np.float32)

@@ -11,14 +11,19 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
-import torch
 from huggingface_hub import HfApi
 from keras_models import numpy
-from torch import nn
 
 from hubmixin_core.errors import HubMixinTypeError, WeightsError, WeightsNotFoundError
 from hubmixin_core.testing import LocalHub
 from hubmixin_keras import KerasModelHubMixin
+
+pytest.importorskip("torch")
+pytest.importorskip("hubmixin_torch")
+
+import torch
+from torch import nn
+
 from hubmixin_torch import PyTorchModelHubMixin
 
 IMAGES = np.random.default_rng(0).standard_normal((2, 5, 4, 4)).astype(np.float32)  # NHWC, W == channels

@@ -11,12 +11,17 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
-import torch
 from keras_models import numpy, randomize_weights
 
 from hubmixin_core.errors import WeightsKeyError
 from hubmixin_core.weights import BUILD_KEY, read_header
 from hubmixin_keras import LAYOUTS, KerasAdapter, KerasModelHubMixin
+
+pytest.importorskip("torch")
+pytest.importorskip("hubmixin_torch")
+
+import torch
+
 from hubmixin_torch import PyTorchModelHubMixin
 
 X = np.random.default_rng(0).standard_normal((2, 5, 6)).astype(np.float32)

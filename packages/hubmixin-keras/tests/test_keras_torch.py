@@ -13,12 +13,17 @@ import huggingface_hub
 import keras
 import numpy as np
 import pytest
-import torch
 from keras_models import Port, numpy, outputs
 from safetensors.numpy import load_file
-from torch import nn
 
 from hubmixin_keras import KerasModelHubMixin
+
+pytest.importorskip("torch")
+pytest.importorskip("hubmixin_torch")
+
+import torch
+from torch import nn
+
 from hubmixin_torch import PyTorchModelHubMixin
 
 

@@ -38,7 +38,6 @@ def _convert(tmp_path: Path, state: dict[str, torch.Tensor], to: str) -> Path:
 
 
 def _flax_port(out: Path, expected: np.ndarray) -> None:
-    pytest.importorskip("hubmixin_flax")
     import jax.numpy as jnp
     from flax import nnx
 
@@ -57,7 +56,6 @@ def _flax_port(out: Path, expected: np.ndarray) -> None:
 
 
 def _keras_port(out: Path, expected: np.ndarray) -> None:
-    pytest.importorskip("hubmixin_keras")
     import keras
 
     from hubmixin_keras import KerasModelHubMixin
@@ -77,6 +75,8 @@ def _keras_port(out: Path, expected: np.ndarray) -> None:
 
 @pytest.mark.parametrize("to", ["torch", "flax", "keras"])
 def test_a_tied_state_dict_converts_as_save_pretrained_writes_it(tmp_path: Path, to: str) -> None:
+    if to != "torch":
+        pytest.importorskip(f"hubmixin_{to}")  # (--to needs it installed)
     torch.manual_seed(0)
     model = TiedLM().eval()
     model.save_pretrained(tmp_path / "saved")

@@ -269,16 +269,24 @@ _LIKELY_READER = {".pt": "torch", ".pth": "torch", ".bin": "torch", ".h5": "kera
 when it accepts the file (the converters still decide)."""
 
 
-def _converters(source: Path) -> Iterator[Converter]:
-    """The converters, loaded one at a time as they are asked for: core's, then the likely one for ``source``."""
+def _likely_reader(source: Path) -> str | None:
+    """The converter likely to read ``source``, by its name (shards are torch's, by their index)."""
+    if source.is_dir() or source.name.endswith(".bin.index.json"):
+        return "torch"
+    return _LIKELY_READER.get(source.suffix)
+
+
+def _converters(source: Path, failed: dict[str, Exception]) -> Iterator[Converter]:
+    """The converters, loaded one at a time as they are asked for: core's, then the likely one for ``source``;
+    those that fail to load are added to ``failed`` with their error."""
     yield _SAFETENSORS
-    shards = source.is_dir() or source.name.endswith(".bin.index.json")  # (torch's, by their index)
-    likely = "torch" if shards else _LIKELY_READER.get(source.suffix)
+    likely = _likely_reader(source)
     for entry_point in sorted(metadata.entry_points(group=GROUP), key=lambda ep: (ep.name != likely, ep.name)):
         try:
             yield entry_point.load()
         except Exception as error:  # a broken framework install must not hide the other readers
             print(f"hubmixin: warning: skipping converter {entry_point.name}: {error}", file=sys.stderr)
+            failed[entry_point.name] = error
 
 
 class _SafetensorsConverter:
@@ -374,9 +382,10 @@ def convert_checkpoint(
         raise ConvertError(f"--to {to}: hubmixin-{to} is not installed (pip install hubmixin-{to})")
     if not source.exists():
         raise ConvertError(f"{source}: no such file or directory")
-    converter = next((c for c in _converters(source) if c.accepts(source)), None)
+    failed: dict[str, Exception] = {}
+    converter = next((c for c in _converters(source, failed) if c.accepts(source)), None)
     if converter is None:
-        raise _no_reader(source)
+        raise _no_reader(source, failed)
     loaded_config = _read_config(source, config)
     config_file = _config_path(source, config) if loaded_config is not None else None
     request = ConvertRequest(source, to, model, loaded_config, input_shape, max_shard_size, progress, config_file)
@@ -390,11 +399,25 @@ def convert_checkpoint(
     return destination
 
 
-def _no_reader(source: Path) -> ConvertError:
-    """The error for a ``source`` no installed converter reads: a PyTorch checkpoint without hubmixin-torch is
-    named as such, with what installs its reader."""
-    needs = torch_reader_note()
+_KERAS_BACKEND_NOTE = (
+    " (Keras imports the backend KERAS_BACKEND names, TensorFlow where it is unset: set it to the one installed, "
+    "e.g. KERAS_BACKEND=jax)"
+)
+
+
+def _no_reader(source: Path, failed: dict[str, Exception]) -> ConvertError:
+    """The error for a ``source`` no installed converter reads: where its likely reader is installed but failed
+    to load (``failed``), why; a PyTorch checkpoint without hubmixin-torch is named as such, with what installs
+    its reader."""
     held = [name for name in _TORCH_CHECKPOINTS if (source / name).is_file()] if source.is_dir() else []
+    likely = _likely_reader(source) if held or not source.is_dir() else None  # (a folder: by what it holds)
+    if likely is not None and likely in failed:
+        note = _KERAS_BACKEND_NOTE if likely == "keras" else ""
+        why = str(failed[likely]) or type(failed[likely]).__name__
+        return ConvertError(
+            f"{source}: its reader, hubmixin-{likely}, is installed but could not be loaded: {why}{note}"
+        )
+    needs = torch_reader_note()
     torch_file = source.suffix in TORCH_SUFFIXES or source.name.endswith(".bin.index.json")
     if needs and (held or torch_file):
         what = f"a folder holding {held[0]}" if held else "a PyTorch checkpoint"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import random
 import re
 import shlex
@@ -17,6 +18,7 @@ from typing import Any
 
 from huggingface_hub import (
     CommitInfo,
+    CommitOperationAdd,
     DiscussionWithDetails,
     HfApi,
     constants,
@@ -32,12 +34,12 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.file_download import _CACHED_NO_EXIST, repo_folder_name
-from huggingface_hub.utils._paths import filter_repo_objects
+from huggingface_hub.utils._paths import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
 from hubmixin_core._checks import closest, expand_location
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._paths import check_local_location, check_relative_path, warn_if_linked_outside
-from hubmixin_core.errors import HubMixinValueError, format_names
+from hubmixin_core.errors import HubMixinError, HubMixinValueError, format_names
 
 __all__ = [
     "cached_alternative",
@@ -110,6 +112,8 @@ def download_file(repo_id: str, filename: str, options: DownloadOptions) -> Path
         InvalidRepoPathError: ``filename`` would leave the repository.
         huggingface_hub.errors.EntryNotFoundError: the file is not in the repository (or not cached with
             ``local_files_only``); other client errors as the client raises them.
+        ConnectionError: the connection kept dropping past the client's retries (a ``HubMixinError`` naming the
+            file, chained from the HTTP library's error).
     """
     path = _download(repo_id, filename, _pinned(repo_id, options))
     _pin(repo_id, filename, options, path)
@@ -155,7 +159,26 @@ def _download(repo_id: str, filename: str, options: DownloadOptions) -> Path:
     except RevisionNotFoundError as error:  # the client's message is a bare 404 naming the URL
         message = f"{repo_id} has no revision {options.revision!r}{_known_refs(repo_id, options)}"
         raise RevisionNotFoundError(f"{message}. {error}", response=error.response) from error
+    except transport_errors() as error:  # the connection dropped past the client's retries: its message names no file
+        where = f"{repo_id}@{options.revision or constants.DEFAULT_REVISION}"
+        raise HubUnreachableError(
+            f"{filename} of {where}: the download failed ({type(error).__name__}: {error})"
+        ) from error
     return Path(str(path))
+
+
+class HubUnreachableError(HubMixinError, ConnectionError):
+    """The Hub could not be reached (or, for ``hubmixin inspect``, answered a server error), for a file or a
+    repository not in the Hub cache either."""
+
+
+def transport_errors() -> tuple[type[Exception], ...]:
+    """The "server not reached" errors of huggingface_hub's HTTP library (httpx2, or httpx in older releases)."""
+    found = []
+    for module in ("httpx2", "httpx"):
+        with contextlib.suppress(ImportError):
+            found.append(importlib.import_module(module).TransportError)
+    return tuple(found)
 
 
 def _known_refs(repo_id: str, options: DownloadOptions) -> str:
@@ -385,8 +408,9 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
     push uploads a file matching the glob patterns ``replaced`` (the weight files), the repository's other files
     matching them are deleted in the same commit, which is made on the head it listed them at: a push landing in
     between (another process pushing the same repository) makes the Hub refuse it (412), and it is made again on
-    the new head. With ``create_pr``, the pull request is opened first and the commit made on its ``refs/pr/N``
-    the same way, so its files are one push's whatever lands on ``main`` meanwhile.
+    the new head. With ``create_pr``, the files' LFS/Xet content is uploaded first (a push killed meanwhile leaves
+    no pull request), then the pull request is opened and the commit made on its ``refs/pr/N`` the same way, so its
+    files are one push's whatever lands on ``main`` meanwhile.
     """
     weights, uploaded = _weight_files(folder, options, replaced)
     _check_whole(weights, uploaded, options)
@@ -407,6 +431,7 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
         )
     # huggingface_hub opens the pull request on main's head when it commits, maybe another push's head than the one
     # it listed the deletions at (and a `parent_commit` then fails the commit, leaving an empty pull request)
+    _preupload(api, repo_id, folder, options)  # the long part, before the pull request: a push killed in it opens none
     pull_request = api.create_pull_request(repo_id, title=_pull_request_title(options.commit_message))
     assert pull_request.git_reference is not None  # a pull request's
     start = api.repo_info(repo_id, revision=pull_request.git_reference).sha
@@ -427,6 +452,18 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
         _endpoint=api.endpoint,
         pr_url=pull_request.url,
     )
+
+
+def _preupload(api: HfApi, repo_id: str, folder: Path, options: UploadOptions) -> None:
+    """Upload the LFS/Xet content of the files of ``folder`` the push commits, as a pull request's commit would
+    (``create_pr``): the commit then sends none of it again (the Hub has it: LFS says so, Xet deduplicates)."""
+    names = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
+    ignored = [options.ignore_patterns] if isinstance(options.ignore_patterns, str) else options.ignore_patterns
+    committed = filter_repo_objects(
+        names, allow_patterns=options.allow_patterns, ignore_patterns=[*(ignored or []), *DEFAULT_IGNORE_PATTERNS]
+    )
+    additions = [CommitOperationAdd(name, folder / name) for name in committed]
+    api.preupload_lfs_files(repo_id, additions, create_pr=True)
 
 
 def _pull_request_title(message: str) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import math
 import os
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubmixin_core._checks import expand_location
 from hubmixin_core._generated._options import DownloadOptions
+from hubmixin_core._hub import HubUnreachableError, transport_errors
 from hubmixin_core._native import native_file_advice
 from hubmixin_core._paths import check_local_location, location_argument
 from hubmixin_core.errors import HubMixinError, ShardIndexError, WeightsFileError
@@ -129,7 +129,8 @@ def inspect_checkpoint(path_or_repo: str | os.PathLike[str], *, revision: str | 
     """Summarise a checkpoint from its headers: a ``.safetensors`` file, a save directory, or a Hub repo id.
 
     Local files are validated by `hubmixin_core.weights.read_header`; a repository's headers are fetched with
-    HTTP range requests, so no weights are downloaded, and validated alike (an index against its shards too).
+    HTTP range requests, so no weights are downloaded, all at the commit ``revision`` names when the first is
+    made, and validated alike (an index against its shards too).
     Offline (``HF_HUB_OFFLINE=1``), or where the Hub cannot be reached, a repository's headers are read from its
     files in the Hub cache, found as ``from_pretrained`` finds them. A leading ``~`` is expanded.
 
@@ -212,21 +213,12 @@ def _inspect_repo(repo_id: str, revision: str | None) -> CheckpointSummary:
 
     try:
         return _inspect_remote(HfApi(), repo_id, revision)
-    except _transport_errors() as error:  # the Hub cannot be reached: its cache, as from_pretrained falls back to
+    except transport_errors() as error:  # the Hub cannot be reached: its cache, as from_pretrained falls back to
         return _unreachable_fallback(repo_id, revision, error)
     except HfHubHTTPError as error:  # the Hub is down or overloaded (5xx): its cache too, as from_pretrained
         if getattr(error.response, "status_code", 0) < 500:
             raise
         return _server_error_fallback(repo_id, revision, error)
-
-
-def _transport_errors() -> tuple[type[Exception], ...]:
-    """The "server not reached" errors of huggingface_hub's HTTP library (httpx2, or httpx in older releases)."""
-    found = []
-    for module in ("httpx2", "httpx"):
-        with contextlib.suppress(ImportError):
-            found.append(importlib.import_module(module).TransportError)
-    return tuple(found)
 
 
 def _unreachable_fallback(repo_id: str, revision: str | None, error: Exception) -> CheckpointSummary:
@@ -252,38 +244,41 @@ def _cached_fallback(repo_id: str, revision: str | None, hub: str) -> Checkpoint
         ) from cached
 
 
-class HubUnreachableError(HubMixinError, ConnectionError):
-    """The Hub could not be reached, or answered a server error, for a repository not in the Hub cache either."""
-
-
 def _inspect_remote(api: HfApi, repo_id: str, revision: str | None) -> CheckpointSummary:
-    """The headers of a repository's weights, fetched with range requests and checked as local files are."""
+    """The headers of a repository's weights, fetched with range requests and checked as local files are.
+
+    Every request asks for the commit ``revision`` names when the first is made: a push landing meanwhile would
+    otherwise give one commit's sizes or index with another's headers (a healthy file reported as truncated).
+    """
     from huggingface_hub import RepoFile
 
-    names, index = _remote_weight_names(api, repo_id, revision)
-    sizes = {e.path: e.size for e in api.get_paths_info(repo_id, names, revision=revision) if isinstance(e, RepoFile)}
+    commit = api.repo_info(repo_id, revision=revision).sha or revision  # (also: no such repository or revision)
+    names, index = _remote_weight_names(api, repo_id, revision, commit)
+    sizes = {e.path: e.size for e in api.get_paths_info(repo_id, names, revision=commit) if isinstance(e, RepoFile)}
     where = f"{repo_id}@{revision}" if revision else repo_id
     missing = [name for name in names if name not in sizes]
     if missing:
         raise ShardIndexError(f"{where}: {SAFETENSORS_INDEX_NAME}: shard {missing[0]!r} is missing")
     with ThreadPoolExecutor(max_workers=8) as pool:  # (a large model's dozens of shards: one request each)
-        headers = list(pool.map(lambda name: _remote_header(api, repo_id, name, revision, sizes[name]), names))
+        headers = list(pool.map(lambda name: _remote_header(api, repo_id, name, commit, sizes[name]), names))
     files = [FileSummary(n, sizes[n], h.tensors, h.metadata) for n, h in zip(names, headers, strict=True)]
     if index is not None:
         _check_index(where, index, files)
     return CheckpointSummary(repo_id, files)
 
 
-def _remote_weight_names(api: HfApi, repo_id: str, revision: str | None) -> tuple[list[str], ShardIndex | None]:
-    """``model.safetensors``, or the shards (and the index) of ``model.safetensors.index.json``."""
+def _remote_weight_names(
+    api: HfApi, repo_id: str, revision: str | None, commit: str | None
+) -> tuple[list[str], ShardIndex | None]:
+    """``model.safetensors``, or the shards (and the index) of ``model.safetensors.index.json``, at ``commit``
+    (what ``revision`` names, which errors name)."""
     wanted = [SAFETENSORS_SINGLE_FILE, SAFETENSORS_INDEX_NAME]
-    present = {entry.path for entry in api.get_paths_info(repo_id, wanted, revision=revision)}
+    present = {entry.path for entry in api.get_paths_info(repo_id, wanted, revision=commit)}
     if SAFETENSORS_SINGLE_FILE in present:
         return [SAFETENSORS_SINGLE_FILE], None
     if SAFETENSORS_INDEX_NAME not in present:
-        api.repo_info(repo_id, revision=revision)  # a missing repository or revision, said as such
         raise missing_weights_error(repo_id, DownloadOptions(revision=revision))  # as from_pretrained
-    downloaded = api.hf_hub_download(repo_id, SAFETENSORS_INDEX_NAME, revision=revision)
+    downloaded = api.hf_hub_download(repo_id, SAFETENSORS_INDEX_NAME, revision=commit)
     try:
         index = ShardIndex.read(downloaded)
     except HubMixinError as error:  # named as the repository's other files are, not by its Hub-cache path
@@ -297,7 +292,8 @@ _FIRST_BYTES = 100_000
 
 
 def _remote_header(api: HfApi, repo_id: str, name: str, revision: str | None, size: int) -> Header:
-    """The header of the repository's file ``name`` (``size`` bytes), checked as `read_header` checks a file."""
+    """The header of the repository's file ``name`` (``size`` bytes) at ``revision`` (a commit), checked as
+    `read_header` checks a file."""
     from huggingface_hub import hf_hub_url
 
     label = Path(repo_id, name)  # what the errors name: "user/model/model.safetensors"

@@ -209,6 +209,37 @@ def test_from_pretrained_on_the_mixin_itself_says_what_to_do_before_fetching() -
         PyTorchModelHubMixin.from_pretrained("someone/not-fetched", local_files_only=True)
 
 
+ARCHITECTURES: dict[str, type[AutoBase]] = {}
+
+
+class AutoBase(PyTorchModelHubMixin):
+    """A library's AutoModel base (no ``nn.Module``): its own loader picks the class the save names."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        ARCHITECTURES[cls.__name__] = cls
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, **kwargs: Any) -> Any:
+        if cls is AutoBase:
+            architecture = json.loads((Path(model_id) / "config.json").read_text())["architecture"]
+            return ARCHITECTURES[architecture].from_pretrained(model_id)
+        return super()._from_pretrained(model_id=model_id, **kwargs)
+
+
+class AutoNet(nn.Module, AutoBase):
+    def __init__(self, architecture: str = "AutoNet") -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+
+
+def test_an_automodel_base_whose_own_loader_dispatches_is_not_refused(tmp_path: Path) -> None:
+    model = AutoNet()
+    model.save_pretrained(tmp_path)
+    loaded = AutoBase.from_pretrained(tmp_path)
+    assert isinstance(loaded, AutoNet) and torch.equal(loaded.fc.weight, model.fc.weight)
+
+
 class LazyLoadingItself(nn.Module, PyTorchModelHubMixin):
     def __init__(self) -> None:
         super().__init__()

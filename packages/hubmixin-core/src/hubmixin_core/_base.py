@@ -836,7 +836,8 @@ class ModelHubMixinBase(HfMixinHelpers):
     @classmethod
     def _hub_check_model_class(cls) -> None:
         """Refuse, first in ``from_pretrained`` (before anything is read or fetched), a class that cannot build a
-        model: a framework's mixin itself (``PyTorchModelHubMixin.from_pretrained(repo)``). Frameworks check it."""
+        model: a framework's mixin itself (``PyTorchModelHubMixin.from_pretrained(repo)``). Frameworks check it,
+        where the framework's own ``_from_pretrained`` would build it (an override may dispatch to a model class)."""
 
     @classmethod
     def _hub_load(
@@ -847,7 +848,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         load_kwargs: dict[str, Any],
         model_kwargs: dict[str, Any],
     ) -> Self:
-        cls._hub_check_model_class()
+        if _builds_from_arguments(cls):  # (an own loader may dispatch elsewhere: a library's AutoModel base)
+            cls._hub_check_model_class()
         if not isinstance(pretrained_model_name_or_path, str | os.PathLike):
             raise HubMixinTypeError(
                 "pretrained_model_name_or_path must be a repo id or a directory, "

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import traceback
 import types
 import typing
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -49,10 +50,10 @@ from hubmixin_core._checks import (
     check_unsaved,
     closest,
     expand_location,
+    instance_meant,
     meant_instance,
     same_value,
     takes_any_keyword,
-    takes_class,
     unknown_config_keys,
 )
 from hubmixin_core._config import (
@@ -660,11 +661,8 @@ class ModelHubMixinBase(HfMixinHelpers):
             )
         key_type = type(part_value.key) if isinstance(part_value, NonStringKey) else None
         part_type = key_type or (None if found is None else type(part_value))
-        if isinstance(part_value, type):  # a class given (an instance meant, unless its annotation takes classes)
-            meant = takes_class(cls._hub_mixin_hints().get(name), part_value) if found is None else None
-            return ConfigEncodingError(
-                name, type(value), cls.__qualname__, part, part_type, given_class=part_value, class_meant=meant
-            )
+        if found is None and isinstance(value, type) and instance_meant(cls._hub_mixin_hints().get(name), value):
+            return ConfigEncodingError(name, type(value), cls.__qualname__, given_class=value.__qualname__)
         return ConfigEncodingError(name, type(value), cls.__qualname__, part, part_type, key_type)
 
     def _hub_config_dict(self, config: dict[str, Any] | DataclassInstance | None) -> dict[str, Any] | None:
@@ -1120,7 +1118,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             cls._hub_mixin_runtime_option,
             cls._hub_coded_type_names(),
             cls._hub_extra_defaults,
-            cls._hub_meant_instances(needed),
+            cls._hub_meant_instances,
         )
         return {}
 
@@ -1173,13 +1171,14 @@ class ModelHubMixinBase(HfMixinHelpers):
             cls._hub_mixin_runtime_option,
             coded,
             cls._hub_extra_defaults,
-            cls._hub_meant_instances(needed),
+            cls._hub_meant_instances,
         )
 
     @classmethod
     def _hub_meant_instances(cls, unsaved: Mapping[str, str]) -> dict[str, str]:
-        """The arguments config.json records as not saved that were given a class where their annotation takes an
-        instance of one (``Net(config=Cfg)``), each with that class's name (see :func:`meant_instance`)."""
+        """Of the arguments config.json records as not saved that a load lacks, those given a class where their
+        annotation takes an instance of one (``Net(config=Cfg)``), each with that class's name (see
+        :func:`meant_instance`)."""
         hints = cls._hub_mixin_hints()
         found = {name: meant_instance(hints.get(name), kind) for name, kind in unsaved.items()}
         return {name: meant for name, meant in found.items() if meant is not None}
@@ -1209,13 +1208,14 @@ class ModelHubMixinBase(HfMixinHelpers):
             cls._hub_check_received(needed, received)
         except MissingArgumentError as missing:
             raise missing from error
-        # Only the error of the call itself (its ``__init__`` named, the names not given it): one raised inside
-        # ``__init__``'s body, or by a ``super().__init__`` call there, is the class's own.
+        # Only the error of the call itself (its ``__init__`` named, the names not given it, made outside any
+        # ``__init__``): one raised inside ``__init__``'s body (an inner instance of the class, a
+        # ``super().__init__`` call) is the class's own.
         kind = cls if build is None else build[0]
         given = {*model_kwargs, *(config or {}), *received}
         init = cls._hub_mixin_init_parameters
         absent = [name for name in _missing_names(error, init_of=kind) if name in init and name not in given]
-        if absent:
+        if absent and not _raised_in_init(error, kind):
             try:
                 cls._hub_check_required({name: None for name in init if name not in absent}, config, source)
             except MissingArgumentError as missing:
@@ -2127,6 +2127,15 @@ def _missing_names(error: Exception, *, init_of: type | None = None) -> list[str
     if found is None or (init is not None and found["init"] != init.__qualname__):
         return []
     return re.findall(r"'([^']+)'", found["names"])
+
+
+def _raised_in_init(error: BaseException, cls: type) -> bool:
+    """Whether ``error`` was raised while an ``__init__`` of ``cls`` (or of a base) ran: by a call made in its body
+    (an inner instance of the class), not by the loader's own call of the class, whose ``TypeError`` for missing
+    arguments comes before any ``__init__`` runs (a framework's metaclass may stand between, as NNX's does)."""
+    inits = {_unwrapped(vars(k)["__init__"]) for k in cls.__mro__ if "__init__" in vars(k)}
+    codes = {code for code in (getattr(init, "__code__", None) for init in inits) if code is not None}
+    return any(frame.f_code in codes for frame, _ in traceback.walk_tb(error.__traceback__))
 
 
 def _base_loader_is_frameworks(cls: type) -> bool:

@@ -7,6 +7,7 @@ take, an ``__init__`` argument that was never saved.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import difflib
 import inspect
 import keyword
@@ -26,6 +27,7 @@ __all__ = [
     "check_runtime_args",
     "check_keywords",
     "check_unsaved",
+    "instance_meant",
     "meant_instance",
     "same_value",
     "closest",
@@ -139,7 +141,9 @@ def _spelled(kind: str) -> str:
 
 def takes_class(annotation: Any, value: type) -> bool | None:
     """Whether ``annotation`` takes the class ``value`` itself (``type[nn.Module]``, a ``Callable`` factory), not
-    only an instance (``Cfg``); ``None`` where it does not tell (none, ``Any``, a ``TypeVar``, a string)."""
+    only an instance (``Cfg``); ``None`` where it does not tell (none, ``Any``, a ``TypeVar``, a string, a class
+    refusing ``isinstance``: a ``Protocol``, a ``TypedDict``)."""
+    annotation = _unannotated(annotation)
     origin = typing.get_origin(annotation)
     if origin is type or origin is Callable or annotation is Callable:
         return True
@@ -147,14 +151,32 @@ def takes_class(annotation: Any, value: type) -> bool | None:
         found = [takes_class(member, value) for member in typing.get_args(annotation) if member is not type(None)]
         return True if True in found else None if None in found else False
     # (``list[int]``, and from Python 3.11 ``Any``, pass for types too)
-    plain = isinstance(annotation, type) and origin is None and annotation not in (Any, object)
-    return isinstance(value, annotation) if plain else None
+    if not isinstance(annotation, type) or origin is not None or annotation in (Any, object):
+        return None
+    try:
+        return isinstance(value, annotation)
+    except TypeError:  # (a Protocol that is not runtime_checkable, a TypedDict)
+        return None
+
+
+def instance_meant(annotation: Any, value: type) -> bool:
+    """Whether the class ``value``, given for an argument annotated ``annotation``, was meant as an instance
+    (``Net(config=Cfg)``, the parentheses forgotten): the annotation takes instances of that very class (``Cfg``,
+    ``Cfg | None``), or it does not say (none, ``Any``) and ``value`` is a dataclass. A class passed on purpose
+    (``act=nn.GELU``, unannotated or annotated anyhow else) is not."""
+    annotation = _unannotated(annotation)
+    if annotation is None or annotation is Any:
+        return dataclasses.is_dataclass(value)
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    members = typing.get_args(annotation) if union else (annotation,)
+    return any(member is value for member in members) and takes_class(annotation, value) is False
 
 
 def meant_instance(annotation: Any, kind: str) -> str | None:
     """The name of the class whose instance ``annotation`` takes (``Cfg``, or ``Cfg | None``'s), where the value
     config.json records as not saved was of type ``kind``, that class's metaclass (``type``): the class itself was
     given, not an instance; ``None`` otherwise."""
+    annotation = _unannotated(annotation)
     members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
     for member in members or (annotation,):
         plain = isinstance(member, type) and typing.get_origin(member) is None
@@ -162,6 +184,11 @@ def meant_instance(annotation: Any, kind: str) -> str | None:
         if classes and type(member).__qualname__ == kind and takes_class(annotation, member) is False:
             return str(member.__qualname__)
     return None
+
+
+def _unannotated(annotation: Any) -> Any:
+    """``annotation`` without its ``Annotated[...]`` metadata."""
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is typing.Annotated else annotation
 
 
 def check_unsaved(
@@ -172,14 +199,15 @@ def check_unsaved(
     runtime_option: str | None = None,
     coded: Collection[str] = (),
     options: Collection[str] = (),
-    instances: Mapping[str, str] | None = None,
+    instances: Callable[[Mapping[str, str]], Mapping[str, str]] | None = None,
 ) -> None:
     """Refuse to build a model without the ``__init__`` arguments its ``config.json`` says were not saved
     (``unsaved``: their type names; those in ``runtime`` belong to the run, as a JAX mesh does, and the loader's
     option ``runtime_option``, if any, gives them; those in ``coded`` have a coder now, which an older save lacked).
     ``options`` are the framework's own ``from_pretrained`` options (``dtype``, ``map_location``): an argument so
-    named, like one named as a download option, is given in ``model_kwargs`` only. ``instances`` names, for those
-    given a class where their annotation takes an instance of one (see :func:`meant_instance`), that class.
+    named, like one named as a download option, is given in ``model_kwargs`` only. ``instances`` names, of the
+    missing ones it is given, those given a class where their annotation takes an instance of one (see
+    :func:`meant_instance`), with that class.
 
     Raises:
         MissingArgumentError: names each missing argument, why it was not saved, and how to give it.
@@ -187,6 +215,7 @@ def check_unsaved(
     missing = {name: kind for name, kind in unsaved.items() if name not in given}
     if not missing:
         return
+    meant = {} if instances is None else instances(missing)
     lines = []
     for name, kind in missing.items():
         call = _giving(owner, name, options)
@@ -202,12 +231,12 @@ def check_unsaved(
                 f"  - {name!r} (a {kind}): config.json was written before a {kind} could be saved, so it was left "
                 f"out; {give} once, and save the model again: config.json then holds it"
             )
-        elif instances and name in instances:  # (``Net(config=Cfg)``: the parentheses forgotten)
-            meant = instances[name]
+        elif name in meant:  # (``Net(config=Cfg)``: the parentheses forgotten)
+            of = meant[name]
             lines.append(
-                f"  - {name!r} (a class): it was given a class, not an instance of {meant} (`{meant}` for "
-                f"`{meant}(...)`?), so it was left out of config.json; {give}, and build the model with an "
-                f"instance ({meant}(...)) before saving it again"
+                f"  - {name!r} (a class): it was given a class, not an instance of {of} (`{of}` for "
+                f"`{of}(...)`?), so it was left out of config.json; {give}, and build the model with an "
+                f"instance ({of}(...)) before saving it again"
             )
         elif kind == "type":  # a class, where nothing says whether one was meant
             lines.append(

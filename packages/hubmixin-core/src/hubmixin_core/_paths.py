@@ -123,11 +123,14 @@ def _url_hint(text: str) -> str:
     """What to pass for a Hub URL pasted as a repo id (``https://huggingface.co/org/name/tree/main``,
     ``https://hf.co/org/name.git``, ``hf://org/name``, a URL of the configured endpoint): `` (for the Hub
     repository, pass its id: 'org/name')``, or that a dataset's or Space's URL names no model; ``""`` for any
-    other text."""
+    other text (a malformed URL too: the hint never replaces the error)."""
     if text.startswith("hf://"):
         path = text.removeprefix("hf://")
     else:
-        url, endpoint = urlsplit(text), urlsplit(constants.ENDPOINT)
+        try:
+            url, endpoint = urlsplit(text), urlsplit(constants.ENDPOINT)
+        except ValueError:  # (``https://[host/...``: an unbalanced IPv6 bracket)
+            return ""
         prefix = endpoint.path.rstrip("/") + "/"
         host = url.netloc.lower()
         if url.scheme not in ("http", "https"):
@@ -142,7 +145,8 @@ def _url_hint(text: str) -> str:
     if parts[0] in _NOT_MODELS:
         return f" (the URL of a Hub {_NOT_MODELS[parts[0]]}, not of a model repository)"
     parts = parts[1:] if parts[0] == "models" else parts
-    repo = "/".join(parts[:2]).removesuffix(".git")
+    # (``hf://org/name@main/model.safetensors``: HfFileSystem's revision)
+    repo = "/".join(parts[:2]).partition("@")[0].removesuffix(".git")
     if len(parts) < 2 or not _valid_repo_id(repo):
         return ""
     return f" (for the Hub repository, pass its id: {repo!r})"

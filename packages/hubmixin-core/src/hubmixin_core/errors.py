@@ -8,7 +8,6 @@ are. Messages name the file, key, shape or dtype at fault.
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import functools
 import sys
 import types
@@ -171,7 +170,8 @@ class ConfigEncodingError(ConfigError, TypeError):
         part_type: That part's type (``value_type`` when ``part`` is ``None``).
         key_type: The type of the dict key at ``part`` that is not a string, or ``None``.
         coder_type: The type whose declared coder returned data JSON cannot hold, or ``None``.
-        given_class: The class given as the value (at ``part``), where JSON holds no class, or ``None``.
+        given_class: The qualified name of the class given as the value where an instance of it was meant
+            (``Net(config=Cfg)``), or ``None``.
     """
 
     def __init__(
@@ -185,8 +185,7 @@ class ConfigEncodingError(ConfigError, TypeError):
         coder_type: type | None = None,
         coder_fault: tuple[str, type] | None = None,
         *,
-        given_class: type | None = None,
-        class_meant: bool | None = None,
+        given_class: str | None = None,
     ) -> None:
         self.parameter = parameter
         self.given_class = given_class
@@ -210,14 +209,8 @@ class ConfigEncodingError(ConfigError, TypeError):
             at = "" if part is None else f" (at {parameter}{part}: {_type_name(self.part_type)})"
             coder = f"`class {cls_name}(..., coders={{{_spelled_type(self.part_type)}: (encode, decode)}})`"
             advice = f"Pass a JSON-compatible value, a dataclass, or declare a coder for this type with {coder}."
-            # A class where its annotation (``class_meant``: whether it takes a class, None: it does not say) or its
-            # being a dataclass tells an instance was meant: ``Net(config=Cfg)``, the parentheses forgotten.
-            if given_class is not None and class_meant is not True:
-                name, where = given_class.__qualname__, f"{parameter}{part or ''}"
-                advice = f"{where!r} is the class {name} itself, not an instance: pass {name}(...)"
-                if class_meant is None and not dataclasses.is_dataclass(given_class):
-                    advice += f"; to save a class, declare a coder for classes with {coder}"
-                advice += "."
+            if given_class is not None:  # (``Net(config=Cfg)``, the parentheses forgotten)
+                advice = f"{parameter!r} is the class {given_class} itself, not an instance: pass {given_class}(...)."
             if _is_function_type(self.part_type):
                 advice += f" For a function, take its name instead (`{parameter}: str`) and look it up in __init__."
         super().__init__(

@@ -3,7 +3,9 @@ the mixin itself (round 21)."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -149,3 +151,108 @@ def test_from_pretrained_on_the_mixin_itself_says_what_to_do_before_fetching_any
     with pytest.raises(HubMixinTypeError, match=r"call from_pretrained on your model class \(class Net\(nnx.Module"):
         FlaxModelHubMixin.from_pretrained(repo_id, cache_dir=cache)
     assert not [p for p in cache.rglob("*") if p.is_file()]
+
+
+class LogScale(nnx.Param[jax.Array]):
+    """A positive scale kept as its log (Flax's hooks): ``get_value`` gives the scale, ``set_value`` takes one."""
+
+    def on_get_value(self, value: jax.Array) -> jax.Array:
+        return jnp.exp(value)
+
+    def on_set_value(self, value: jax.Array) -> jax.Array:
+        return jnp.log(value)
+
+
+class LogScaleOwn(nnx.Param[jax.Array]):
+    """The same by overriding ``get_value`` and ``set_value``, as Flax advises instead of hooks."""
+
+    def get_value(self, **kwargs: Any) -> jax.Array:
+        return jnp.exp(super().get_value(**kwargs))
+
+    def set_value(self, value: jax.Array, **kwargs: Any) -> None:
+        super().set_value(jnp.log(value), **kwargs)
+
+
+def _scaled_model(kind: type[nnx.Param[jax.Array]]) -> type[FlaxModelHubMixin]:
+    class Scaled(nnx.Module, FlaxModelHubMixin):
+        def __init__(self, *, rngs: nnx.Rngs) -> None:
+            self.lin = nnx.Linear(4, 4, rngs=rngs)
+            self.scale = kind(jnp.log(jnp.full((4,), 2.0)), ref=True)  # reads as 2.0
+
+    return Scaled
+
+
+@pytest.mark.filterwarnings("ignore:Variable hooks are deprecated")
+@pytest.mark.parametrize("kind", [LogScale, LogScaleOwn])
+def test_a_ref_variable_with_its_own_write_path_loads_the_values_saved(
+    tmp_path: Path, kind: type[nnx.Param[jax.Array]]
+) -> None:
+    scaled = _scaled_model(kind)
+    model: Any = scaled(rngs=nnx.Rngs(0))
+    model.scale.set_value(jnp.array([2.0, 3.0, 5.0, 7.0]))
+    model.save_pretrained(tmp_path)
+    for dtype in (None, jnp.bfloat16):
+        loaded: Any = scaled.from_pretrained(tmp_path, dtype=dtype)
+        assert is_array_ref(loaded.scale.get_raw_value())
+        np.testing.assert_allclose(np.asarray(loaded.scale.get_value(), np.float32), [2, 3, 5, 7], rtol=1e-2)
+
+
+@pytest.mark.filterwarnings("ignore:Variable hooks are deprecated")
+@pytest.mark.parametrize("kind", [LogScale, LogScaleOwn])
+def test_a_ref_variable_with_its_own_write_path_the_checkpoint_lacks_keeps_its_own_value(
+    tmp_path: Path, kind: type[nnx.Param[jax.Array]]
+) -> None:
+    class Before(nnx.Module, FlaxModelHubMixin):  # a release without the scale
+        def __init__(self, *, rngs: nnx.Rngs) -> None:
+            self.lin = nnx.Linear(4, 4, rngs=rngs)
+
+    Before(rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the weight the file lacks)
+        kept: Any = _scaled_model(kind).from_pretrained(tmp_path, strict=False)
+    assert is_array_ref(kept.scale.get_raw_value())
+    np.testing.assert_array_equal(np.asarray(kept.scale.get_raw_value()[...]), np.log(np.full((4,), 2.0, np.float32)))
+
+
+class StackedBlock(nnx.Module):
+    def __init__(self, dim: int, *, rngs: nnx.Rngs) -> None:
+        self.linear = nnx.Linear(dim, dim, rngs=rngs)
+        self.steps = nnx.Param(jnp.arange(dim, dtype=jnp.int32))
+
+
+def _stacked_model(ref: bool) -> type[FlaxModelHubMixin]:
+    class Scanned(nnx.Module, FlaxModelHubMixin, stacked_layers=["blocks"]):
+        """Built normally: its variables are refs, or its ``__init__`` reads a concrete value."""
+
+        @nnx.var_defaults(ref=ref)
+        def __init__(self, depth: int = 3, *, rngs: nnx.Rngs) -> None:
+            @nnx.split_rngs(splits=depth)
+            @nnx.vmap(in_axes=(0,), out_axes=0)
+            def create(rngs: nnx.Rngs) -> StackedBlock:
+                return StackedBlock(4, rngs=rngs)
+
+            self.blocks = create(rngs)
+            self.head = nnx.Linear(4, 2, rngs=rngs)
+            self.total = float(np.asarray(self.head.kernel[...]).sum())
+
+    return Scanned
+
+
+@pytest.mark.parametrize("ref", [False, True])
+@pytest.mark.parametrize("stored", [3, 2])  # every layer, or a checkpoint lacking the last (strict=False)
+def test_stacked_variables_of_a_model_built_normally_take_the_dtype_asked_for(
+    tmp_path: Path, ref: bool, stored: int
+) -> None:
+    kind = _stacked_model(ref)
+    model: Any = kind(depth=stored, rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the layer the file lacks)
+        loaded: Any = kind.from_pretrained(tmp_path, dtype=jnp.bfloat16, model_kwargs={"depth": 3}, strict=False)
+    kernel, steps = loaded.blocks.linear.kernel, loaded.blocks.steps
+    assert is_array_ref(kernel.get_raw_value()) == ref
+    assert kernel[...].dtype == loaded.head.kernel[...].dtype == jnp.bfloat16
+    assert steps[...].dtype == jnp.int32  # integers as they are
+    np.testing.assert_array_equal(
+        np.asarray(kernel[...][:stored]), np.asarray(model.blocks.linear.kernel[...].astype(jnp.bfloat16))
+    )

@@ -406,29 +406,27 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
                 loaded.add(layer.full_name(name))
         for stack in (stack for stack in stacks if stack.complete):
             placement = _stack_sharding(sharding, stack, abstract[stack.path])
-            host = stack.release()
+            host = _in_target(stack.release(), target, stack.path)
             with _naming(stack.path, host.shape, placement):
                 _fill(stack.variable, jax.device_put(host, placement))
         with contextlib.nullcontext() if placed else annotations_unplaced():  # (as it was built)
             materialize(_as_module(model), cls, fresh_arguments(kwargs), mesh, rng_counts=rng_counts)
         for stack in (stack for stack in stacks if not stack.complete):  # some layers (or none) were read
             placement = _stack_sharding(sharding, stack, abstract[stack.path])
-            value = stack.variable.get_value()
-            if stack.filled:
-                host, filled = stack.release(), sorted(stack.filled)
-                merged = np.array(value, dtype=host.dtype)
-                merged[filled] = host[filled]
-                value = jnp.asarray(merged)
+            if not stack.filled:  # none read: the model's own
+                _keep_own(stack.variable, target, placement, stack.path)
+                continue
+            host, filled = stack.release(), sorted(stack.filled)
+            merged = np.array(stack.variable.get_value(), dtype=host.dtype)
+            merged[filled] = host[filled]
+            value = jnp.asarray(merged)
             with _naming(stack.path, tuple(value.shape), placement):
                 _fill(stack.variable, _conform(value, target, placement, stack.path))
         for group in groups.values():  # weights the checkpoint lacks: the model's own, in dtype and placement
             for name, variable in group.variables.items():
                 path = f"{group.path}.{name}" if group.path else name
                 if path not in loaded and not isinstance(variable, StackedPiece):
-                    placement = resolve_sharding(sharding, path, abstract[path])
-                    value = variable.get_value()
-                    with _naming(path, tuple(value.shape), placement):
-                        _fill(variable, _conform(value, target, placement, path))
+                    _keep_own(variable, target, resolve_sharding(sharding, path, abstract[path]), path)
         left = abstract_paths(_as_module(model))
         if left:
             raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
@@ -823,13 +821,35 @@ def _read_as(tensor: LazyTensor, dtype: str) -> np.ndarray[Any, Any]:
 
 
 def _fill(variable: nnx.Variable[Any], value: jax.Array) -> None:
-    """Give ``variable`` the loaded ``value``. One backed by a mutable array (``nnx.Param(..., ref=True)``,
-    ``nnx.var_defaults(ref=True)``) gets a new ref of it: ``set_value`` would write into its ref, which keeps the
-    dtype and sharding of the construction (``dtype=`` refused, ``sharding=`` not applied)."""
+    """Give ``variable`` the loaded ``value`` through its own ``set_value`` (its ``on_set_value`` hooks, or its
+    class's override: the checkpoint holds what ``get_value`` gave). One backed by a mutable array
+    (``nnx.Param(..., ref=True)``, ``nnx.var_defaults(ref=True)``) first gets a new ref in ``value``'s dtype and
+    sharding: its own keeps those of the construction (``dtype=`` refused, ``sharding=`` not applied)."""
     if is_array_ref(variable.get_raw_value()):
         variable.set_raw_value(jax.new_ref(value))
-    else:
-        variable.set_value(value)
+    variable.set_value(value)
+
+
+def _keep_own(variable: nnx.Variable[Any], target: str | None, sharding: Sharding | None, path: str) -> None:
+    """Leave ``variable`` (``path``, a weight the checkpoint lacks) the value its construction gave it, in the
+    floating dtype ``target`` and on ``sharding``. A ref variable gets a new ref of its own stored value: its
+    ``get_value`` (hooks applied) written back through ``set_value`` would apply its hooks twice."""
+    raw = variable.get_raw_value()
+    if is_array_ref(raw):
+        stored: jax.Array = raw[...]
+        with _naming(path, tuple(stored.shape), sharding):
+            variable.set_raw_value(jax.new_ref(_conform(stored, target, sharding, path)))
+        return
+    value = variable.get_value()
+    with _naming(path, tuple(value.shape), sharding):
+        variable.set_value(_conform(value, target, sharding, path))
+
+
+def _in_target(host: np.ndarray[Any, Any], target: str | None, path: str) -> np.ndarray[Any, Any]:
+    """A stacked variable's layers gathered on the host (``path``), in the floating dtype ``target`` if given: a
+    model built normally gathers them in its own dtype."""
+    wanted = _info(host, target, path).dtype
+    return host if wanted == _dtype_name(host, path) else host.astype(numpy_dtype(wanted))
 
 
 def _conform(value: jax.Array, target: str | None, sharding: Sharding | None, path: str) -> jax.Array:

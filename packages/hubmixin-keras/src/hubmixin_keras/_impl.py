@@ -24,7 +24,6 @@ from numpy.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin, locate_file
 from hubmixin_core._capture import get_unsaved
-from hubmixin_core._checks import takes_any_keyword
 from hubmixin_core._fresh import ArgumentsAsGiven
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core._warn import warn_user
@@ -127,15 +126,12 @@ def _held_as_given(value: object) -> bool:
 
 
 def _not_keras(cls: type, method: str = "save_pretrained") -> HubMixinTypeError:
-    if cls.__module__.startswith("hubmixin_keras"):  # the mixin itself: a first use's mistake
+    if cls.__module__.partition(".")[0] == "hubmixin_keras":  # the mixin itself: a first use's mistake
         return HubMixinTypeError(
             f"{cls.__qualname__} is the mixin, not a model: call {method} on your model class "
             f"(`class MyModel(keras.Model, KerasModelHubMixin)`: `MyModel.{method}(...)`), not on the mixin"
         )
-    return HubMixinTypeError(
-        f"{cls.__qualname__} uses KerasModelHubMixin but is not a keras.Model subclass: "
-        f"define it as `class {cls.__name__}(keras.Model, KerasModelHubMixin)`"
-    )
+    return HubMixinTypeError(f"{cls.__qualname__} uses KerasModelHubMixin but is not a keras.Model subclass")
 
 
 def _numpy(variable: Any) -> np.ndarray[Any, Any]:
@@ -468,13 +464,10 @@ def _one_dtype(dtype: Any, model_kwargs: dict[str, Any]) -> None:
         model_kwargs["dtype"] = dtype
 
 
-_LAYER_PARAMETERS = {
-    name: p for name, p in inspect.signature(keras.Layer.__init__).parameters.items() if p.kind is p.KEYWORD_ONLY
-}
-"""The parameters ``keras.Layer.__init__`` names (``name``, ``dtype``, ``autocast``, ``activity_regularizer`` ...)."""
-_LAYER_KEYWORDS = frozenset(_LAYER_PARAMETERS) | {"input_shape", "input_dim"}
-"""The keywords ``keras.Layer.__init__`` takes (the last two from its ``**kwargs``, with a warning): a Keras
-model's ``**kwargs`` reach it."""
+_LAYER_KEYWORDS = frozenset(
+    name for name, p in inspect.signature(keras.Layer.__init__).parameters.items() if p.kind is p.KEYWORD_ONLY
+) | {"input_shape", "input_dim"}  # (Layer takes these two from its **kwargs, with a warning)
+"""The keywords ``keras.Layer.__init__`` takes: a Keras model's ``**kwargs`` reach it."""
 
 
 class KerasHubMixinBase(ModelHubMixin):
@@ -497,20 +490,6 @@ class KerasHubMixinBase(ModelHubMixin):
 
     else:
         __init_subclass__ = _hub_keras_init_subclass
-
-    @classmethod
-    def _hub_forwarded_parameters(cls) -> dict[str, tuple[type, inspect.Parameter]]:
-        """Also the parameters ``keras.Layer.__init__`` names (``autocast``, ``activity_regularizer``), where
-        ``__init__`` takes ``**kwargs``: the capture saves those given, and a load gives them back (Keras' ``name``,
-        ``dtype`` and ``trainable``, runtime arguments, are never saved; ``input_shape`` and ``input_dim``, which
-        Layer takes from its ``**kwargs`` with a warning, may be fields of a ``config``: not given to ``**kwargs``)."""
-        forwarded = super()._hub_forwarded_parameters()
-        cls._hub_mixin_inspect_init()
-        if not takes_any_keyword(cls._hub_mixin_init_parameters):
-            return forwarded
-        runtime = cls._hub_mixin_runtime_args
-        layer = {name: (keras.Layer, p) for name, p in _LAYER_PARAMETERS.items() if name not in runtime}
-        return {**layer, **forwarded}
 
     @classmethod
     def _hub_check_model_class(cls) -> None:

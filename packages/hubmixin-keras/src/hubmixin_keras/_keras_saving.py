@@ -21,7 +21,7 @@ from typing import Any
 
 import keras
 
-from hubmixin_core._capture import get_beside, get_received, get_unsaved
+from hubmixin_core._capture import get_beside, get_unsaved
 from hubmixin_core.errors import HubMixinValueError
 from hubmixin_keras._construct import (
     any_rank,
@@ -154,12 +154,6 @@ def _keep_config(cls: Any) -> None:
                 f"{type(self).__qualname__}: __init__ arguments {sorted(unsaved)} cannot be put in a Keras config "
                 "(JSON cannot hold them): define get_config and from_config, or declare coders= on the class"
             )
-        runtime = _runtime_given(self)
-        if runtime:  # given again at load by the caller, which Keras' saving has no way to
-            raise NotImplementedError(
-                f"{type(self).__qualname__}: runtime_args {runtime} are not in its config (from_pretrained is "
-                "given them again, keras.saving.load_model cannot be): define get_config and from_config"
-            )
         beside = get_beside(self)
         if beside:  # config.json leaves them out as huggingface_hub does; a Keras config must rebuild this model
             raise NotImplementedError(
@@ -190,26 +184,6 @@ def _keep_config(cls: Any) -> None:
 
     cls.get_config = get_config
     cls.from_config = classmethod(from_config)
-
-
-def _runtime_given(model: Any) -> list[str]:
-    """The class's own ``runtime_args`` that a Keras config, which leaves them out, would rebuild ``model``
-    without: those it was given (neither ``None`` nor the default), required ones, and, where what it was given is
-    not known, every one ``__init__`` names."""
-    cls = type(model)
-    cls._hub_mixin_inspect_init()
-    parameters = cls._hub_mixin_init_parameters
-    received = get_received(model)
-    found = []
-    for name in sorted(cls._hub_mixin_runtime_args - {*_KERAS_KEYS}):
-        parameter = parameters.get(name)
-        if parameter is None or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            given = received is not None and name in received  # (through **kwargs)
-        else:
-            given = received is None or name in received or parameter.default is parameter.empty
-        if given:
-            found.append(name)
-    return found
 
 
 def _arguments(config: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import types
 
 from hubmixin_core._held import find_held, held_by
@@ -29,8 +28,3 @@ def test_a_mappingproxy_holds_its_values() -> None:
     marker = Marker()
     assert held_by(types.MappingProxyType({"s": marker})) == (marker,)
     assert _finds({"nested": types.MappingProxyType({"s": [marker]})}, marker)
-
-
-def test_an_object_of_c_code_holds_what_it_refers_to() -> None:
-    marker = Marker()
-    assert _finds(itertools.repeat(marker), marker)

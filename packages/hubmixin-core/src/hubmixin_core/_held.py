@@ -6,7 +6,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
-import gc
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,8 +21,8 @@ _PLAIN = frozenset({str, int, float, bool, complex, bytes, type(None)})
 def held_by(value: object) -> tuple[Any, ...]:
     """What an object other than a container holds: a partial's function and arguments, a function's closure
     cells and default arguments, a bound method's instance (a builtin's too: ``w.mean().mul``, ``{...}.get``), a
-    read-only mapping's values, an instance's attributes (``__dict__`` and ``__slots__``), else what the object
-    holds at the C level; ``()`` for a class, a module or a builtin function."""
+    read-only mapping's values, an instance's attributes (``__dict__`` and ``__slots__``); ``()`` for a class, a
+    module or a builtin function."""
     if isinstance(value, functools.partial):
         return (value.func, value.args, value.keywords)
     if isinstance(value, types.FunctionType):
@@ -44,11 +43,7 @@ def held_by(value: object) -> tuple[Any, ...]:
     except AttributeError:
         attributes = None
     held = (attributes,) if isinstance(attributes, dict) else ()
-    held += tuple(_slot_values(value))
-    if held:
-        return held
-    # An object of C code (an iterator, a C extension's object): what the garbage collector sees it hold.
-    return tuple(item for item in gc.get_referents(value) if not isinstance(item, type | types.ModuleType))
+    return held + tuple(_slot_values(value))
 
 
 def _slot_values(value: object) -> Iterator[Any]:

@@ -336,7 +336,7 @@ def parameters_as_given() -> contextlib.AbstractContextManager[_Memo]:
     return _parameters_on_meta(False)
 
 
-def construct_without_weights(factory: Callable[[], M], *, check: Callable[[M], None] | None = None) -> M:
+def construct_without_weights(factory: Callable[[], M]) -> M:
     """Call ``factory`` (a module's constructor) with every parameter it registers moved to the meta device.
 
     Parameters made the usual way (``torch.empty`` then ``reset_parameters()``, as every ``torch.nn`` layer does)
@@ -353,8 +353,7 @@ def construct_without_weights(factory: Callable[[], M], *, check: Callable[[M], 
     If ``__init__`` cannot run that way (it reads a parameter's values, keeps its device or device type, or
     something holds one weakly), the
     module is constructed normally: :func:`load_checkpoint` then replaces the initialised parameters, at the
-    reference's cost. Where the construction on the meta device ran to its end, ``check`` is given that module
-    first: its shapes are checked against the checkpoint (raising) before the normal construction allocates them.
+    reference's cost.
     """
     rng = rng_state()
     try:
@@ -368,8 +367,6 @@ def construct_without_weights(factory: Callable[[], M], *, check: Callable[[M], 
         if not derived:
             return module
         failure = f"{derived} were computed from parameters or hold them weakly"  # would stay on the meta device
-        if check is not None:
-            check(module)  # (a config.json asking for a model larger than its checkpoint: refused unallocated)
     memo.clear()  # (what __init__ made, freed before it runs again)
     set_rng_state(rng)  # the construction below draws what a construction from the caller's state draws
     if _out_of_memory(failure):  # __init__ asks for more than this machine holds (a config asking for a huge model)

@@ -6,7 +6,6 @@ The public methods are generated (``_generated/_methods.py``) and reach these th
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -18,13 +17,13 @@ import torch
 from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core._fresh import ArgumentsAsGiven
 from hubmixin_core._override import takes_hub_keywords
-from hubmixin_core.errors import DeviceError, HubMixinError, HubMixinTypeError
-from hubmixin_core.weights import Checkpoint, check_checkpoint
+from hubmixin_core.errors import DeviceError, HubMixinTypeError
+from hubmixin_core.weights import Checkpoint
 from hubmixin_torch._checkpoint import open_torch_checkpoint, open_torch_file
 from hubmixin_torch._construct import construct_without_weights, parameters_as_given, rng_state, set_rng_state
 from hubmixin_torch._dtypes import DTYPE_CODERS, check_dtype_argument
 from hubmixin_torch._extras import EXTRAS
-from hubmixin_torch._load import expected_tensors, load_checkpoint, named_as_model, named_tensors
+from hubmixin_torch._load import load_checkpoint, named_as_model, named_tensors
 from hubmixin_torch._load_as_torch import (
     check_before_building,
     customised_class,
@@ -203,28 +202,26 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
         rng = rng_state()
         arguments = ArgumentsAsGiven(model_kwargs, kept=_held_as_given)  # (a load may construct more than once)
-        if customised_class(cls) and device.type != "meta":  # (on meta nothing is built for real: see below)
+        if customised_class(cls):
             with parameters_as_given():
                 model = cls(**arguments())
         else:
-            check = functools.partial(_check_headers, checkpoint=checkpoint, dtype=dtype, strict=strict)
-            model = construct_without_weights(
-                lambda: cls(**arguments()), check=None if customised_class(cls) else check
-            )
+            model = construct_without_weights(lambda: cls(**arguments()))
         module = _as_module(model)
         unwrap = _loads_wrapped(module, checkpoint)
         # A load inside another model's __init__ (a pretrained backbone), itself built without weights: the
         # tensors assigned here are this model's, not parameters of the outer one to put on the meta device.
         with parameters_as_given():
             checkpoint, own = _prepared(_target(module, unwrap), checkpoint)
-            meta_built = any(t.is_meta for t in named_tensors(module).values())
-            if own is not None and meta_built and device.type != "meta":
+            if own is not None and any(t.is_meta for t in named_tensors(module).values()):
                 logger.info("%s loads itself (%s): built normally, as huggingface_hub builds it", cls.__qualname__, own)
                 check_before_building(_target(module, unwrap), checkpoint, dtype)
                 set_rng_state(rng)  # drawing in __init__ what a construction from the caller's state draws
                 model = cls(**arguments())
                 module = _as_module(model)
-            _tie(module, unwrap)
+            tie_weights = getattr(module, "tie_weights", getattr(_target(module, unwrap), "tie_weights", None))
+            if callable(tie_weights) and _takes_no_arguments(tie_weights):  # transformers': ties made outside init
+                tie_weights()
 
             def rebuild() -> torch.nn.Module:  # what the checkpoint lacks, as a construction from the caller's state
                 set_rng_state(rng)
@@ -232,22 +229,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
             given_modules = any(_holds_module(value, set()) for value in model_kwargs.values())
             target = _target(module, unwrap)
-            if own is not None and device.type == "meta":
-                try:  # its own loading given the file's shapes on the meta device: nothing built, nothing read
-                    load_like_torch(target, checkpoint, device=device, dtype=dtype, strict=strict, read=False)
-                except HubMixinError:
-                    raise
-                except Exception as error:  # its loading reads the values it is given (a hook converting them)
-                    logger.info("%s loads itself (%s), not on meta (%r): built normally", cls.__qualname__, own, error)
-                    set_rng_state(rng)
-                    model = cls(**arguments())
-                    module = _as_module(model)
-                    _tie(module, unwrap)
-                    target = _target(module, unwrap)
-                    checkpoint, own = _prepared(target, checkpoint)
-                    load_like_torch(target, checkpoint, device=device, dtype=dtype, strict=strict)
-            else:
-                _load_into(target, checkpoint, own, device, dtype, strict, rebuild=rebuild, given_modules=given_modules)
+            _load_into(target, checkpoint, own, device, dtype, strict, rebuild=rebuild, given_modules=given_modules)
         module.eval()
         return model
 
@@ -278,37 +260,6 @@ def _load_file_into(model: _Model, checkpoint: Checkpoint, device: torch.device,
     _load_into(target, checkpoint, own, device, None, strict, rebuild=lambda: target)
     module.eval()
     return model
-
-
-def _tie(module: torch.nn.Module, unwrap: bool) -> None:
-    """Call the model's ``tie_weights()`` (transformers': ties made outside ``__init__``), if it takes no arguments."""
-    tie_weights = getattr(module, "tie_weights", getattr(_target(module, unwrap), "tie_weights", None))
-    if callable(tie_weights) and _takes_no_arguments(tie_weights):
-        tie_weights()
-
-
-def _check_headers(built: object, *, checkpoint: Checkpoint, dtype: torch.dtype | None, strict: bool) -> None:
-    """Check ``checkpoint``'s headers against a model built on the meta device, before it is built again normally
-    (its ``__init__`` computed from its parameters): the shape and key errors the load would raise, raised before
-    anything is allocated (a config.json asking for a model larger than its checkpoint)."""
-    if not isinstance(built, torch.nn.Module):
-        return  # (refused after its normal construction, as always)
-    with parameters_as_given():
-        unwrap = _loads_wrapped(built, checkpoint)
-        _tie(built, unwrap)
-        target = _target(built, unwrap)
-        checkpoint, own = _prepared(target, checkpoint)
-        if own is not None:  # its own loading may rename keys and reshape what it reads
-            check_before_building(target, checkpoint, dtype)
-            return
-        expected = expected_tensors(target, checkpoint, dtype)
-        check_checkpoint(
-            expected.want,
-            checkpoint,
-            strict=strict,
-            convert_floating=dtype is not None,
-            ignore_missing=expected.ignored,
-        )
 
 
 def _loads_wrapped(module: torch.nn.Module, checkpoint: Checkpoint) -> bool:

@@ -14,17 +14,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 import torch
-from torch.nn.parameter import is_lazy
 
 from hubmixin_core.errors import WeightsKeyError
-from hubmixin_core.weights import (
-    MISSING_BYTES_FLOOR,
-    Checkpoint,
-    LoadReport,
-    TensorInfo,
-    check_checkpoint,
-    warn_settings,
-)
+from hubmixin_core.weights import Checkpoint, LoadReport, TensorInfo, check_checkpoint, warn_settings
 from hubmixin_torch._checkpoint import read_tensors
 from hubmixin_torch._load import check_ties_held, expected_tensors, load_state, place
 from hubmixin_torch._settings import settings_to_compare
@@ -84,8 +76,7 @@ def customised_loading(module: torch.nn.Module, *, unknown_names: bool = False) 
 def check_before_building(module: torch.nn.Module, checkpoint: Checkpoint, dtype: torch.dtype | None) -> None:
     """Check ``checkpoint``'s headers against ``module`` built on the meta device, before a model that loads itself
     is built for real: a tensor of another shape, or a model far larger than its weights, fails before anything
-    is allocated. Shapes its own loading may change are taken as stored (see :func:`_shapes_known`), unless the
-    model would hold them in more than twice the checkpoint's bytes (and ``MISSING_BYTES_FLOOR``).
+    is allocated.
 
     Raises:
         WeightsShapeError: a tensor the file names as the model does has another shape.
@@ -93,7 +84,7 @@ def check_before_building(module: torch.nn.Module, checkpoint: Checkpoint, dtype
     """
     expected = expected_tensors(module, checkpoint, dtype)
     check_checkpoint(
-        _shapes_known(module, expected.want, checkpoint, refuse_larger=True),
+        _shapes_as_stored(expected.want, checkpoint),
         checkpoint,
         strict=False,
         convert_floating=dtype is not None,
@@ -103,18 +94,10 @@ def check_before_building(module: torch.nn.Module, checkpoint: Checkpoint, dtype
 
 
 def load_like_torch(
-    module: torch.nn.Module,
-    checkpoint: Checkpoint,
-    *,
-    device: torch.device,
-    dtype: torch.dtype | None,
-    strict: bool,
-    read: bool = True,
+    module: torch.nn.Module, checkpoint: Checkpoint, *, device: torch.device, dtype: torch.dtype | None, strict: bool
 ) -> LoadReport:
     """Load ``checkpoint`` into ``module`` (built normally) through its own ``load_state_dict``, which copies every
-    tensor of the file into it; then leave every tensor on ``device`` and in ``dtype``. Without ``read`` (for
-    ``device`` meta, ``module`` built on it), every tensor is put on the meta device first and the loading is
-    given the file's tensors as meta tensors: nothing is read, the keys and shapes are checked as ever.
+    tensor of the file into it; then leave every tensor on ``device`` and in ``dtype``.
 
     The headers of the tensors the model names as the file does are checked first, as :func:`load_checkpoint`
     checks them; the keys are checked on what the model's loading left (its hooks may rename them).
@@ -125,12 +108,10 @@ def load_like_torch(
         WeightsKeyError: with ``strict``, keys are missing or unexpected after the model's own loading.
     """
     owner = type(module).__qualname__
-    if not read:
-        _to_meta(module)
     expected = expected_tensors(module, checkpoint, dtype)
     found = checkpoint.infos
     check_checkpoint(
-        _shapes_known(module, expected.want, checkpoint),
+        _shapes_as_stored(expected.want, checkpoint),
         checkpoint,
         strict=strict,
         convert_floating=dtype is not None,
@@ -139,8 +120,7 @@ def load_like_torch(
     )
     ours = settings_to_compare(module, dtype, checkpoint.metadata)
     warn_settings(checkpoint.metadata, ours, owner, checkpoint.description, checkpoint.infos)
-    # copied into the module's own memory (or given as meta tensors: nothing read)
-    state = read_tensors(checkpoint, list(found), torch.device("cpu" if read else "meta"))
+    state = read_tensors(checkpoint, list(found), torch.device("cpu"))  # copied into the module's own memory
     check_ties_held(checkpoint, expected.groups, expected.source_of, strict, owner)
     for name, kept in expected.copied.items():  # a tied model's file, the model untied: each its own copy
         state[name] = state[kept].clone()
@@ -158,55 +138,9 @@ def load_like_torch(
     return report
 
 
-def _to_meta(module: torch.nn.Module) -> None:
-    """Put every parameter and buffer of ``module`` not on the meta device there (one object for a tensor held at
-    several paths, tied), except a lazy module's, which stays lazy (``Module.to`` would make it empty)."""
-    moved: dict[int, torch.Tensor] = {}
-    for sub in module.modules():
-        for table in (sub._parameters, sub._buffers):
-            for name, tensor in table.items():
-                if tensor is None or tensor.is_meta or is_lazy(tensor):
-                    continue
-                if id(tensor) not in moved:
-                    meta = tensor.detach().to(device="meta")
-                    if isinstance(tensor, torch.nn.Parameter):
-                        meta = torch.nn.Parameter(meta, requires_grad=tensor.requires_grad)
-                        meta.__dict__.update(tensor.__dict__)
-                    moved[id(tensor)] = meta
-                table[name] = moved[id(tensor)]  # type: ignore[assignment]  # (a Parameter for a Parameter)
-
-
-def _shapes_known(
-    module: torch.nn.Module, want: Mapping[str, TensorInfo], checkpoint: Checkpoint, *, refuse_larger: bool = False
-) -> dict[str, TensorInfo]:
-    """``want`` with the shapes the file stores for the tensors the model's own loading may reshape before torch
-    checks them (an observer resizing its statistics, a legacy layout transposed, a position embedding resampled):
-    those under a module with a ``_load_from_state_dict`` of its own, load pre-hooks or state-dict hooks, all of
-    them where the model's class overrides ``load_state_dict`` or ``state_dict``; their shapes are checked by its
-    ``load_state_dict`` (torch's size mismatch, raised as a WeightsShapeError). The others keep the model's.
-
-    With ``refuse_larger``, before the model is built: all keep the model's where those would take more than twice
-    the checkpoint's bytes and ``MISSING_BYTES_FLOOR`` at the model's shapes (a config.json asking for a larger
-    model than its weights, refused before it is allocated)."""
+def _shapes_as_stored(want: Mapping[str, TensorInfo], checkpoint: Checkpoint) -> dict[str, TensorInfo]:
+    """``want`` with the shapes the file stores: a model's own loading may reshape what it reads (an observer
+    resizing its statistics, a legacy layout transposed, a position embedding resampled), so shapes are checked by
+    its ``load_state_dict`` (torch's size mismatch, raised as a WeightsShapeError), not before."""
     found = checkpoint.infos
-    prefixes = _loaded_by_own_code(module)
-    loose = [n for n in want if n in found and any(p == "" or n.startswith(f"{p}.") for p in prefixes)]
-    if refuse_larger:
-        needed = sum(replace(found[n], shape=want[n].shape).nbytes for n in loose)  # (in the file's dtypes)
-        if needed > max(2 * sum(info.nbytes for info in found.values()), MISSING_BYTES_FLOOR):
-            return dict(want)
-    return {**want, **{n: replace(want[n], shape=found[n].shape) for n in loose}}
-
-
-def _loaded_by_own_code(module: torch.nn.Module) -> list[str]:
-    """The paths of the modules whose own code may reshape or rename what a load gives them before torch checks
-    it (see :func:`_shapes_known`); ``[""]``: the whole model's."""
-    if _own_method(type(module)) is not None:
-        return [""]
-    paths = []
-    for path, sub in module.named_modules(remove_duplicate=False):
-        own_state_dict = path != "" and _own_method(type(sub)) == "state_dict"  # (a child's names its own)
-        hooks = (sub._load_state_dict_pre_hooks, sub._state_dict_hooks, sub._state_dict_pre_hooks)
-        if type(sub)._load_from_state_dict not in _TORCH_LOADERS or own_state_dict or any(hooks):
-            paths.append(path)
-    return paths
+    return {name: replace(info, shape=found[name].shape) if name in found else info for name, info in want.items()}

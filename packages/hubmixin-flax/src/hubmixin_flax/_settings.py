@@ -9,7 +9,7 @@ from typing import Any
 from flax import nnx
 
 from hubmixin_core.weights import merged_settings, recurrent_settings, same_padding, transpose_crop
-from hubmixin_core.weights._settings import direction_settings
+from hubmixin_core.weights._settings import OlderPadding, direction_settings
 
 __all__ = ["layer_settings"]
 
@@ -82,11 +82,18 @@ def _interior(padding: Any, input_dilation: list[int]) -> Any:
     return [[*pair, rate - 1] for pair, rate in zip(padding, input_dilation, strict=True)]
 
 
+def _older(padding: Any, given: Any, pads: Any) -> Any:
+    """``padding`` as an :class:`OlderPadding` where older Flax files record it otherwise: ``"SAME_LOWER"`` by its
+    mode, an ``input_dilation``'s as ``pads`` (without the interior padding)."""
+    older = "same_lower" if isinstance(given, str) and given.upper() == "SAME_LOWER" else pads
+    return OlderPadding(padding, older, "flax") if isinstance(padding, list) and older != padding else padding
+
+
 def _recurrent(layer: Any) -> dict[str, Any]:
     cell = getattr(layer, "cell", None)
     if isinstance(cell, nnx.LSTMCell | nnx.OptimizedLSTMCell | nnx.GRUCell):
         return recurrent_settings(cell.activation_fn, cell.gate_fn)
-    if isinstance(cell, nnx.SimpleCell):  # residual: it adds its state to its output, as no torch or Keras RNN
+    if isinstance(cell, nnx.SimpleCell):  # residual: it adds its previous state, as no torch or Keras RNN
         return {**recurrent_settings(cell.activation_fn), "residual": bool(cell.residual)}
     return {}
 
@@ -102,10 +109,14 @@ def layer_settings(layer: Any) -> dict[str, Any]:
                 "dilation": dilation,
                 "crop": _transpose_crop(layer.padding, kernel, stride, dilation),
             }
-        padding = _interior(
-            _padding(layer.padding, kernel, stride, dilation), _per_dim(layer.input_dilation, len(kernel))
-        )
-        return {"stride": stride, "dilation": dilation, "padding": padding, "groups": int(layer.feature_group_count)}
+        pads = _padding(layer.padding, kernel, stride, dilation)
+        padding = _interior(pads, _per_dim(layer.input_dilation, len(kernel)))
+        return {
+            "stride": stride,
+            "dilation": dilation,
+            "padding": _older(padding, layer.padding, pads),
+            "groups": int(layer.feature_group_count),
+        }
     if isinstance(layer, _NORMS):
         return _norm(layer)
     if isinstance(layer, nnx.MultiHeadAttention):

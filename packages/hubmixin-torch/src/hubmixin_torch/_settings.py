@@ -49,7 +49,9 @@ def _norm(layer: nn.Module, dtype: torch.dtype | None) -> dict[str, Any]:
     if isinstance(layer, nn.GroupNorm):
         found["groups"] = int(layer.num_groups)
     if isinstance(layer, nn.modules.instancenorm._InstanceNorm) and not layer.track_running_stats:
-        found.update(norm="group", groups=int(layer.num_features))  # nn.GroupNorm(C, C): one channel a group
+        found["norm"] = "group"  # nn.GroupNorm(C, C): one channel a group
+        if layer.affine and layer.num_features:  # C unused without weights, unknown in a lazy norm before its call
+            found["groups"] = int(layer.num_features)
     return found
 
 

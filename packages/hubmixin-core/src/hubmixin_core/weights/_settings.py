@@ -72,7 +72,10 @@ SETTING_NAMES = {
         "true where a recurrent layer runs from the last step to the first (PyTorch's never do); 'keep_order' where "
         "it does and gives its outputs back in the input's order (Flax's keep_order=True)"
     ),
-    "residual": "whether a simple recurrent cell adds its input to its new state (Flax's SimpleCell residual=True)",
+    "residual": (
+        "whether a simple recurrent cell adds its previous state (the carry) before its activation (Flax's "
+        "SimpleCell residual=True)"
+    ),
     "merge": "how a bidirectional layer joins its two directions' outputs where not concatenated, as PyTorch does",
     "add_zero_attn": "whether an attention layer adds a zero key and value (PyTorch's option; Flax's and Keras' never)",
     "max_norm": (
@@ -95,6 +98,17 @@ _DEFAULTS: dict[str, tuple[Any, frozenset[str]]] = {
 }
 """Settings a layer may leave out at their default (PyTorch's): the default, and the frameworks whose files leave
 one out only at its default, having no layer with another value. Other files may predate the setting: not compared."""
+
+
+class OlderPadding(list[Any]):
+    """A recorded padding (its pads, a list as JSON writes it) that files of ``framework`` written before it was
+    recorded so hold as ``older`` (Flax's ``"same_lower"`` mode, or pads without an ``input_dilation``'s third
+    number): compared equal to ``older`` in those files, so they load as before."""
+
+    def __init__(self, pads: Sequence[Any], older: Any, framework: str) -> None:
+        super().__init__(pads)
+        self.older = older
+        self.framework = framework
 
 
 def same_padding(kernel: Sequence[int], dilation: Sequence[int]) -> list[list[int]]:
@@ -291,6 +305,19 @@ _COMPARED_BY: dict[str, Callable[[Any, Any], bool]] = {"padding": _same_padding,
 """Settings whose values are compared otherwise than by :func:`_same`."""
 
 
+def _as_older(ours: Any, saved: Any, framework: object) -> bool:
+    """Whether ``saved``, in a file of ``framework``, is what that framework's older files record for ``ours``
+    (an :class:`OlderPadding`).
+
+    Examples:
+        >>> ours = OlderPadding([[1, 1, 1]], [[1, 1]], "flax")
+        >>> _as_older(ours, [[1, 1]], "flax"), _as_older(ours, [[1, 1]], "torch")
+        (True, False)
+    """
+    family = framework.split("-")[0] if isinstance(framework, str) else framework
+    return isinstance(ours, OlderPadding) and ours.framework == family and _same_padding(ours.older, saved)
+
+
 def _completed(values: Mapping[str, Any]) -> dict[str, Any]:
     """A layer's settings with those its keys imply, which files written before they were recorded leave out: a
     convolution's ``transposed`` (it records ``crop``, not ``padding``), a group norm's ``norm``.
@@ -338,7 +365,9 @@ def differences(
         theirs, mine = _completed(saved.get(path, {})), _completed(ours[path])
         _with_defaults(theirs, mine, framework)
         for name in sorted(set(theirs) & set(mine)):
-            if not _COMPARED_BY.get(name, _same)(mine[name], theirs[name]):
+            if not _COMPARED_BY.get(name, _same)(mine[name], theirs[name]) and not _as_older(
+                mine[name], theirs[name], framework
+            ):
                 found.append(f"{path or '(model)'}: {name} {mine[name]!r} here, {theirs[name]!r} saved")
     return found
 

@@ -244,3 +244,15 @@ def test_a_malformed_url_is_still_weights_not_found(url: str) -> None:
 def test_a_hub_uri_with_a_revision_is_answered_with_its_id(url: str) -> None:
     with pytest.raises(WeightsNotFoundError, match=r"\(for the Hub repository, pass its id: 'org/name'\)"):
         MLP.from_pretrained(url, local_files_only=True)
+
+
+def test_a_subclass_given_for_an_instance_annotation_is_not_told_it_forgot_parentheses_at_load(
+    tmp_path: Path,
+) -> None:
+    """config.json records only that a class was given (``act_layer: nn.Module`` given ``nn.SiLU``, timm's way):
+    only a dataclass annotation says an instance was meant."""
+    with pytest.warns(ConfigEncodingWarning):
+        BaseAnnotated(act=Silu).save_pretrained(tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(MissingArgumentError, match=r"'act' \(a class\)") as info:
+        BaseAnnotated.from_pretrained(tmp_path)
+    assert "not an instance" not in str(info.value)

@@ -197,6 +197,24 @@ def test_a_ref_variable_with_its_own_write_path_loads_the_values_saved(
         np.testing.assert_allclose(np.asarray(loaded.scale.get_value(), np.float32), [2, 3, 5, 7], rtol=1e-2)
 
 
+class Master(nnx.Param[jax.Array]):
+    """A float32 master copy whatever it is given (its write path casts)."""
+
+    def set_value(self, value: jax.Array, **kwargs: Any) -> None:
+        super().set_value(jnp.asarray(value, jnp.float32), **kwargs)
+
+
+def test_a_ref_variable_whose_write_path_keeps_float32_loads_under_dtype(tmp_path: Path) -> None:
+    scaled = _scaled_model(Master)
+    model: Any = scaled(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path)
+    loaded: Any = scaled.from_pretrained(tmp_path, dtype=jnp.bfloat16)
+    assert is_array_ref(loaded.scale.get_raw_value()) and loaded.scale.get_value().dtype == jnp.float32
+    assert loaded.lin.kernel.get_value().dtype == jnp.bfloat16
+    rounded = model.scale.get_value().astype(jnp.bfloat16).astype(jnp.float32)  # (read as dtype= asks)
+    np.testing.assert_array_equal(np.asarray(loaded.scale.get_value()), np.asarray(rounded))
+
+
 @pytest.mark.filterwarnings("ignore:Variable hooks are deprecated")
 @pytest.mark.parametrize("kind", [LogScale, LogScaleOwn])
 def test_a_ref_variable_with_its_own_write_path_the_checkpoint_lacks_keeps_its_own_value(

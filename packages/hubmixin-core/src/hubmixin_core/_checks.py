@@ -173,14 +173,16 @@ def instance_meant(annotation: Any, value: type) -> bool:
 
 
 def meant_instance(annotation: Any, kind: str) -> str | None:
-    """The name of the class whose instance ``annotation`` takes (``Cfg``, or ``Cfg | None``'s), where the value
-    config.json records as not saved was of type ``kind``, that class's metaclass (``type``): the class itself was
-    given, not an instance; ``None`` otherwise."""
+    """The name of the dataclass whose instance ``annotation`` takes (``Cfg``, or ``Cfg | None``'s), where the
+    value config.json records as not saved was of type ``kind``, that class's metaclass (``type``): the class
+    itself was given, not an instance; ``None`` otherwise."""
     annotation = _unannotated(annotation)
     members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
     for member in members or (annotation,):
         plain = isinstance(member, type) and typing.get_origin(member) is None
-        classes = plain and not issubclass(member, type) and member is not object
+        # (a dataclass only: config.json does not say which class was given, and one of another annotated class,
+        # ``act_layer: nn.Module`` given ``nn.SiLU``, may be meant; a config dataclass never is)
+        classes = plain and dataclasses.is_dataclass(member) and member is not object
         if classes and type(member).__qualname__ == kind and takes_class(annotation, member) is False:
             return str(member.__qualname__)
     return None

@@ -824,10 +824,22 @@ def _fill(variable: nnx.Variable[Any], value: jax.Array) -> None:
     """Give ``variable`` the loaded ``value`` through its own ``set_value`` (its ``on_set_value`` hooks, or its
     class's override: the checkpoint holds what ``get_value`` gave). One backed by a mutable array
     (``nnx.Param(..., ref=True)``, ``nnx.var_defaults(ref=True)``) first gets a new ref in ``value``'s dtype and
-    sharding: its own keeps those of the construction (``dtype=`` refused, ``sharding=`` not applied)."""
-    if is_array_ref(variable.get_raw_value()):
-        variable.set_raw_value(jax.new_ref(value))
-    variable.set_value(value)
+    sharding: its own keeps those of the construction (``dtype=`` refused, ``sharding=`` not applied); one whose
+    write path keeps the dtype it was built in (a float32 master copy) gets a ref in that dtype."""
+    raw = variable.get_raw_value()
+    if not is_array_ref(raw):
+        variable.set_value(value)
+        return
+    built = raw.dtype
+    variable.set_raw_value(jax.new_ref(value))
+    try:
+        variable.set_value(value)
+    except Exception:
+        if value.dtype == built:
+            raise
+        # Its write path keeps the dtype it was built in (a float32 master copy under ``dtype=``): a ref of that.
+        variable.set_raw_value(jax.new_ref(value.astype(built)))
+        variable.set_value(value)
 
 
 def _keep_own(variable: nnx.Variable[Any], target: str | None, sharding: Sharding | None, path: str) -> None:

@@ -91,3 +91,13 @@ def test_a_download_whose_connection_keeps_dropping_names_the_file(local_hub: Lo
     commit = HfApi().repo_info(repo_id).sha
     assert str(raised.value).startswith(f"model.safetensors of {repo_id}@{commit}: the download failed (")
     MLP.from_pretrained(repo_id)  # once the connection holds
+
+
+@pytest.mark.parametrize("endpoint", ["127.0.0.1:1", "ftp://127.0.0.1:1"])
+def test_an_endpoint_without_a_usable_scheme_is_no_unreachable_hub(
+    endpoint: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A configuration mistake, not a dropped connection: code retrying on ConnectionError must not retry it."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(httpx2.UnsupportedProtocol):
+        MLP.from_pretrained("someone/model", endpoint=endpoint)

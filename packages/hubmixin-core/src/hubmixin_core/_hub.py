@@ -159,7 +159,7 @@ def _download(repo_id: str, filename: str, options: DownloadOptions) -> Path:
     except RevisionNotFoundError as error:  # the client's message is a bare 404 naming the URL
         message = f"{repo_id} has no revision {options.revision!r}{_known_refs(repo_id, options)}"
         raise RevisionNotFoundError(f"{message}. {error}", response=error.response) from error
-    except transport_errors() as error:  # the connection dropped past the client's retries: its message names no file
+    except transport_errors(dropped=True) as error:  # past the client's retries: its message names no file
         where = f"{repo_id}@{options.revision or constants.DEFAULT_REVISION}"
         raise HubUnreachableError(
             f"{filename} of {where}: the download failed ({type(error).__name__}: {error})"
@@ -172,12 +172,16 @@ class HubUnreachableError(HubMixinError, ConnectionError):
     repository not in the Hub cache either."""
 
 
-def transport_errors() -> tuple[type[Exception], ...]:
-    """The "server not reached" errors of huggingface_hub's HTTP library (httpx2, or httpx in older releases)."""
-    found = []
+def transport_errors(*, dropped: bool = False) -> tuple[type[Exception], ...]:
+    """The "server not reached" errors of huggingface_hub's HTTP library (httpx2, or httpx in older releases);
+    ``dropped``: only a connection that failed or dropped, or timed out (not a malformed endpoint's
+    ``UnsupportedProtocol``, nor a proxy's error)."""
+    names = ("NetworkError", "TimeoutException", "RemoteProtocolError") if dropped else ("TransportError",)
+    found: list[type[Exception]] = []
     for module in ("httpx2", "httpx"):
         with contextlib.suppress(ImportError):
-            found.append(importlib.import_module(module).TransportError)
+            imported = importlib.import_module(module)
+            found.extend(getattr(imported, name) for name in names)
     return tuple(found)
 
 

@@ -182,7 +182,7 @@ def meant_instance(annotation: Any, kind: str) -> str | None:
         plain = isinstance(member, type) and typing.get_origin(member) is None
         # (a dataclass only: config.json does not say which class was given, and one of another annotated class,
         # ``act_layer: nn.Module`` given ``nn.SiLU``, may be meant; a config dataclass never is)
-        classes = plain and dataclasses.is_dataclass(member) and member is not object
+        classes = plain and dataclasses.is_dataclass(member)
         if classes and type(member).__qualname__ == kind and takes_class(annotation, member) is False:
             return str(member.__qualname__)
     return None

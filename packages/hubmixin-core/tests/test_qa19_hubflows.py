@@ -43,8 +43,8 @@ def test_a_pull_request_racing_a_push_to_main_holds_its_own_weights(
     api = HfApi()
     _sharded(1, main_shards).push_to_hub(repo_id)
     with local_hub.configure_client(xet=xet):
-        # the PR push waits after listing the files (its commit's preupload, at refs/pr/1: the content went first)
-        fault = local_hub.inject_fault(Fault("preupload", delay=1.0, path="refs(/|%2F)pr"))
+        # the PR push waits after listing the files (its commit, at refs/pr/1: the content went first)
+        fault = local_hub.inject_fault(Fault("commit", delay=1.0, path="refs(/|%2F)pr"))
         pushed: dict[str, CommitInfo | BaseException] = {}
 
         def push() -> None:

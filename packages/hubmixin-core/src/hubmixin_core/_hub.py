@@ -19,6 +19,7 @@ from typing import Any
 from huggingface_hub import (
     CommitInfo,
     CommitOperationAdd,
+    CommitOperationDelete,
     DiscussionWithDetails,
     HfApi,
     constants,
@@ -435,13 +436,13 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
         )
     # huggingface_hub opens the pull request on main's head when it commits, maybe another push's head than the one
     # it listed the deletions at (and a `parent_commit` then fails the commit, leaving an empty pull request)
-    _preupload(api, repo_id, folder, options)  # the long part, before the pull request: a push killed in it opens none
+    additions = _preupload(api, repo_id, folder, options)  # the long part: a push killed in it opens no pull request
     pull_request = api.create_pull_request(repo_id, title=_pull_request_title(options.commit_message))
     assert pull_request.git_reference is not None  # a pull request's
     start = api.repo_info(repo_id, revision=pull_request.git_reference).sha
     try:
         ref = pull_request.git_reference
-        commit = _commit(api, repo_id, folder, options, ref, delete_patterns, pinned=True, create_pr=False)
+        commit = _commit_preuploaded(api, repo_id, additions, options, ref, delete_patterns)
     except BaseException:
         with contextlib.suppress(Exception):  # (the push's own error is the one to raise)
             _close_if_empty(api, repo_id, pull_request, start)
@@ -458,9 +459,10 @@ def upload_folder(repo_id: str, folder: Path, options: UploadOptions, *, replace
     )
 
 
-def _preupload(api: HfApi, repo_id: str, folder: Path, options: UploadOptions) -> None:
-    """Upload the LFS/Xet content of the files of ``folder`` the push commits, as a pull request's commit would
-    (``create_pr``): the commit then sends none of it again (the Hub has it: LFS says so, Xet deduplicates)."""
+def _preupload(api: HfApi, repo_id: str, folder: Path, options: UploadOptions) -> list[CommitOperationAdd]:
+    """The additions of the files of ``folder`` the push commits, their LFS/Xet content uploaded as a pull
+    request's commit would (``create_pr``): committed by :func:`_commit_preuploaded`, which sends none of it again
+    (nor reads or hashes the files again)."""
     names = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
     ignored = [options.ignore_patterns] if isinstance(options.ignore_patterns, str) else options.ignore_patterns
     committed = filter_repo_objects(
@@ -468,6 +470,38 @@ def _preupload(api: HfApi, repo_id: str, folder: Path, options: UploadOptions) -
     )
     additions = [CommitOperationAdd(name, folder / name) for name in committed]
     api.preupload_lfs_files(repo_id, additions, create_pr=True)
+    return additions
+
+
+def _commit_preuploaded(
+    api: HfApi,
+    repo_id: str,
+    additions: list[CommitOperationAdd],
+    options: UploadOptions,
+    revision: str,
+    delete_patterns: list[str] | str | None,
+) -> CommitInfo:
+    """``additions`` (uploaded by :func:`_preupload`) committed to ``revision`` on its head, with the deletion of
+    the files there matching ``delete_patterns`` that it does not add (never ``.gitattributes``, as
+    ``upload_folder``); again on the new head while the Hub refuses it (412)."""
+    added = {addition.path_in_repo for addition in additions}
+
+    def commit(parent: str | None) -> CommitInfo:
+        deleted = [] if delete_patterns is None else api.list_repo_files(repo_id, revision=parent)
+        deletions = [
+            CommitOperationDelete(path)
+            for path in filter_repo_objects(deleted, allow_patterns=_copied(delete_patterns))
+            if path not in added and path != ".gitattributes"
+        ]
+        return api.create_commit(
+            repo_id,
+            [*deletions, *additions],
+            commit_message=options.commit_message,
+            revision=revision,
+            parent_commit=parent,
+        )
+
+    return _retried(api, repo_id, revision, commit, pinned=True)
 
 
 def _pull_request_title(message: str) -> str:
@@ -492,29 +526,40 @@ def _commit(
 ) -> CommitInfo:
     """``folder`` committed to ``revision``; ``pinned``, on the head its deletions were listed at, and again on
     the new head while the Hub refuses it (412: another push landed in between)."""
+
+    def commit(parent: str | None) -> CommitInfo:
+        done = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            repo_type="model",
+            commit_message=options.commit_message,
+            revision=revision,
+            create_pr=create_pr,
+            parent_commit=parent,
+            allow_patterns=_copied(options.allow_patterns),
+            ignore_patterns=_copied(options.ignore_patterns),  # (the client appends its own to the list)
+            delete_patterns=_copied(delete_patterns),
+        )
+        assert isinstance(done, CommitInfo)  # run_as_future=False
+        return done
+
+    return _retried(api, repo_id, revision, commit, pinned=pinned)
+
+
+def _retried(
+    api: HfApi, repo_id: str, revision: str | None, commit: Callable[[str | None], CommitInfo], *, pinned: bool
+) -> CommitInfo:
+    """``commit(parent)``: ``pinned``, on ``revision``'s head (else ``None``), and again on the new head while the
+    Hub refuses it (412: another push landed in between)."""
     for attempt in range(_PUSH_ATTEMPTS):
         parent = api.repo_info(repo_id, revision=revision).sha if pinned else None
         try:
-            commit = api.upload_folder(
-                repo_id=repo_id,
-                folder_path=folder,
-                repo_type="model",
-                commit_message=options.commit_message,
-                revision=revision,
-                create_pr=create_pr,
-                parent_commit=parent,
-                allow_patterns=_copied(options.allow_patterns),
-                ignore_patterns=_copied(options.ignore_patterns),  # (the client appends its own to the list)
-                delete_patterns=_copied(delete_patterns),
-            )
+            return commit(parent)
         except HfHubHTTPError as error:
             status = error.response.status_code if error.response is not None else None
             if status != _PRECONDITION_FAILED or attempt + 1 == _PUSH_ATTEMPTS:
                 raise
             time.sleep(random.uniform(0.05, 0.5) * (attempt + 1))  # another push landed: on its head, again
-            continue
-        assert isinstance(commit, CommitInfo)  # run_as_future=False
-        return commit
     raise AssertionError("unreachable")  # the last attempt returns or raises
 
 

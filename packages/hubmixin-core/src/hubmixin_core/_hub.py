@@ -333,10 +333,15 @@ _LEGACY_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch
 where no ``model.safetensors`` is, a sharded push's repository say, so a push of new weights deletes them too."""
 
 
+def _folder_files(folder: Path) -> list[str]:
+    """The files under ``folder``, by their path in it with ``/`` separators (their name in the repository)."""
+    return [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
+
+
 def _weight_files(folder: Path, options: UploadOptions, replaced: Sequence[str]) -> tuple[set[str], set[str]]:
     """The files of ``folder`` matching the glob patterns ``replaced`` (its weight files), and those of them the
     push's ``allow_patterns`` / ``ignore_patterns`` upload."""
-    names = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
+    names = _folder_files(folder)
     weights = set(filter_repo_objects(names, allow_patterns=list(replaced))) if replaced else set()
     uploaded = filter_repo_objects(
         weights, allow_patterns=options.allow_patterns, ignore_patterns=options.ignore_patterns
@@ -463,7 +468,7 @@ def _preupload(api: HfApi, repo_id: str, folder: Path, options: UploadOptions) -
     """The additions of the files of ``folder`` the push commits, their LFS/Xet content uploaded as a pull
     request's commit would (``create_pr``): committed by :func:`_commit_preuploaded`, which sends none of it again
     (nor reads or hashes the files again)."""
-    names = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
+    names = _folder_files(folder)
     ignored = [options.ignore_patterns] if isinstance(options.ignore_patterns, str) else options.ignore_patterns
     committed = filter_repo_objects(
         names, allow_patterns=options.allow_patterns, ignore_patterns=[*(ignored or []), *DEFAULT_IGNORE_PATTERNS]

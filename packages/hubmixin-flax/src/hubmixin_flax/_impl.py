@@ -99,15 +99,6 @@ def _as_module(obj: object) -> nnx.Module:
     return obj
 
 
-def _check_model_class(cls: type) -> None:
-    """Refuse ``from_pretrained`` on a class that cannot build a model (the mixin itself), before any download."""
-    if not issubclass(cls, nnx.Module):
-        raise HubMixinTypeError(
-            f"{cls.__qualname__}.from_pretrained: {cls.__qualname__} is not a flax.nnx.Module subclass: call "
-            "from_pretrained on your model class (class Net(nnx.Module, FlaxModelHubMixin)), not on the mixin"
-        )
-
-
 def _dtype_name(value: Any, path: str) -> str:
     try:
         return dtype_name(np.dtype(value.dtype))
@@ -291,7 +282,11 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         Raises:
             HubMixinTypeError: ``cls`` is not an ``nnx.Module`` subclass.
         """
-        _check_model_class(cls)
+        if not issubclass(cls, nnx.Module):
+            raise HubMixinTypeError(
+                f"{cls.__qualname__}.from_pretrained: {cls.__qualname__} is not a flax.nnx.Module subclass: call "
+                "from_pretrained on your model class (class Net(nnx.Module, FlaxModelHubMixin)), not on the mixin"
+            )
 
     def _hub_write_weights(
         self,

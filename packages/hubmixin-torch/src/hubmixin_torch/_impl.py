@@ -50,16 +50,6 @@ def _as_module(obj: object) -> torch.nn.Module:
     return obj
 
 
-def _check_model_class(cls: type) -> None:
-    """Refuse ``from_pretrained`` on a class that cannot build a model (the mixin itself), before any download."""
-    if not issubclass(cls, torch.nn.Module):
-        raise HubMixinTypeError(
-            f"{cls.__qualname__}.from_pretrained: {cls.__qualname__} is not a torch.nn.Module subclass. Call "
-            "from_pretrained on your model class, declared as class Net(nn.Module, PyTorchModelHubMixin), not on "
-            "the mixin"
-        )
-
-
 def _as_device(map_location: str | torch.device | None) -> torch.device:
     if map_location is None:  # wrappers pass None for "no preference": huggingface_hub's mixin loads on the CPU
         return torch.device("cpu")
@@ -173,7 +163,12 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         Raises:
             HubMixinTypeError: ``cls`` is not a ``torch.nn.Module`` subclass.
         """
-        _check_model_class(cls)
+        if not issubclass(cls, torch.nn.Module):
+            raise HubMixinTypeError(
+                f"{cls.__qualname__}.from_pretrained: {cls.__qualname__} is not a torch.nn.Module subclass. Call "
+                "from_pretrained on your model class, declared as class Net(nn.Module, PyTorchModelHubMixin), not on "
+                "the mixin"
+            )
 
     @classmethod
     @takes_hub_keywords

@@ -34,7 +34,7 @@ from hubmixin_core.weights import (
 from hubmixin_core.weights._resolve import missing_weights_error, native_checkpoint_hint, unreadable_weights
 from hubmixin_torch._dtypes import TORCH_DTYPES, dtype_name
 
-__all__ = ["open_torch_checkpoint", "open_torch_file", "read_tensors"]
+__all__ = ["locate_torch_weights", "open_torch_checkpoint", "open_torch_file", "open_torch_weights", "read_tensors"]
 
 _LEGACY_INDEX = f"{PYTORCH_WEIGHTS_NAME}.index.json"
 """The index of a sharded ``torch.save`` checkpoint (``pytorch_model-00001-of-00002.bin``, ...)."""
@@ -144,23 +144,18 @@ def _refusal(error: Exception) -> str:
     return " ".join(kept) or "no reason given"
 
 
-def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torch.device) -> Checkpoint:
-    """Find the weights of ``model_id`` (a local directory or a repo id): safetensors, else ``pytorch_model.bin``.
-
-    Safetensors files (one, or shards downloaded in parallel) are only located here and their headers read;
-    a legacy ``pytorch_model.bin`` is read with ``torch.load(weights_only=True, mmap=True)``.
+def locate_torch_weights(model_id: str, download: DownloadOptions) -> WeightFiles | Path:
+    """Find the weights of ``model_id`` (a local directory or a repo id): the safetensors files (one, or shards
+    downloaded in parallel), else the path of a legacy ``pytorch_model.bin``; no file is opened but a shard index.
 
     Raises:
         WeightsNotFoundError: none of ``model.safetensors``, ``model.safetensors.index.json`` and
             ``pytorch_model.bin`` is there.
-        WeightsFileError: a file is not a valid checkpoint, holds a dtype torch lacks; a ``.bin`` holds more
-            than tensors, or tensors that are not dense (sparse, nested, quantized).
-        ShardIndexError: the index and the shards disagree.
+        ShardIndexError: the index names a shard that is missing.
     """
     try:
         # (no legacy hint: reading pytorch_model.bin is this function's own fallback)
-        files = resolve_weight_files(expand_location(model_id), download, legacy_hint=False)
-        return _check_torch_dtypes(Checkpoint.from_files(files))
+        return resolve_weight_files(expand_location(model_id), download, legacy_hint=False)
     except LocalEntryNotFoundError:  # offline, no safetensors cached: a cached legacy file loads
         index = cached_alternative(model_id, SAFETENSORS_INDEX_NAME, download)
         legacy = None if index is not None else cached_alternative(model_id, PYTORCH_WEIGHTS_NAME, download)
@@ -184,7 +179,26 @@ def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torc
                 message = f"{missing_weights_error(model_id, download)} ({shards})"
             raise weights_not_found(message, missing) from missing
     logger.info("%s: no safetensors weights, reading legacy %s", model_id, legacy)
-    return _pickle_checkpoint(legacy, device)
+    return legacy
+
+
+def open_torch_weights(weights: WeightFiles | Path, device: torch.device) -> Checkpoint:
+    """The checkpoint of weights :func:`locate_torch_weights` found: safetensors headers read, or a legacy
+    ``pytorch_model.bin`` read with ``torch.load(weights_only=True, mmap=True)``.
+
+    Raises:
+        WeightsFileError: a file is not a valid checkpoint, holds a dtype torch lacks; a ``.bin`` holds more
+            than tensors, or tensors that are not dense (sparse, nested, quantized).
+        ShardIndexError: the index and the shards disagree.
+    """
+    if isinstance(weights, WeightFiles):
+        return _check_torch_dtypes(Checkpoint.from_files(weights))
+    return _pickle_checkpoint(weights, device)
+
+
+def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torch.device) -> Checkpoint:
+    """Find and open the weights of ``model_id``: :func:`locate_torch_weights`, then :func:`open_torch_weights`."""
+    return open_torch_weights(locate_torch_weights(model_id, download), device)
 
 
 def open_torch_file(path: str | Path, device: torch.device, *, pickled: bool) -> Checkpoint:

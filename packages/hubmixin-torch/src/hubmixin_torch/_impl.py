@@ -10,7 +10,7 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import torch
 
@@ -18,8 +18,8 @@ from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core._fresh import ArgumentsAsGiven
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core.errors import DeviceError, HubMixinTypeError
-from hubmixin_core.weights import Checkpoint
-from hubmixin_torch._checkpoint import open_torch_checkpoint, open_torch_file
+from hubmixin_core.weights import Checkpoint, WeightFiles
+from hubmixin_torch._checkpoint import locate_torch_weights, open_torch_file, open_torch_weights
 from hubmixin_torch._construct import construct_without_weights, parameters_as_given, rng_state, set_rng_state
 from hubmixin_torch._dtypes import DTYPE_CODERS, check_dtype_argument
 from hubmixin_torch._extras import EXTRAS
@@ -190,11 +190,17 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
 
         Also takes huggingface_hub's signature (``revision``, ``token``, ... and the ``__init__`` arguments as
         keywords), so an override written for huggingface_hub forwards to ``super()._from_pretrained`` unchanged.
+        A class overriding ``_load_as_safetensor`` (``_load_as_pickle``) is built normally and loaded through it
+        from a single ``model.safetensors`` (a legacy ``pytorch_model.bin``), as huggingface_hub loads it; it
+        returns the model its override returns.
         """
         device = _as_device(map_location)
         dtype = check_dtype_argument(dtype)
         _check_device_arguments(cls, model_kwargs)
-        checkpoint = open_torch_checkpoint(model_id, download, device).renamed(key_mapping)
+        weights = locate_torch_weights(model_id, download)
+        if (hook := _own_loading_hook(cls, weights)) is not None:
+            return cast(Self, _load_through_hook(cls, hook, weights, model_kwargs, device, strict, key_mapping, dtype))
+        checkpoint = open_torch_weights(weights, device).renamed(key_mapping)
         rng = rng_state()
         arguments = ArgumentsAsGiven(model_kwargs, kept=_held_as_given)  # (a load may construct more than once)
         if customised_class(cls):
@@ -233,7 +239,8 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         """Load a safetensors file into ``model`` (built by the caller) and put it in eval mode.
 
         huggingface_hub's helper, for ``_from_pretrained`` overrides written against it; the load is
-        ``from_pretrained``'s: headers checked first, typed errors, tensors on ``map_location`` and aligned.
+        ``from_pretrained``'s: headers checked first, typed errors, tensors on ``map_location`` and aligned. A
+        subclass's override is what ``from_pretrained`` loads a single ``model.safetensors`` through.
         """
         device = _as_device(map_location)
         return _load_file_into(model, open_torch_file(model_file, device, pickled=False), device, strict)
@@ -242,10 +249,70 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
     def _load_as_pickle(cls, model: _Model, model_file: str, map_location: str, strict: bool) -> _Model:
         """Load a ``torch.save`` state dict (``pytorch_model.bin``) into ``model`` and put it in eval mode.
 
-        huggingface_hub's helper; the file is read with ``torch.load(weights_only=True)``, never unpickled.
+        huggingface_hub's helper; the file is read with ``torch.load(weights_only=True)``, never unpickled. A
+        subclass's override is what ``from_pretrained`` loads a legacy ``pytorch_model.bin`` through.
         """
         device = _as_device(map_location)
         return _load_file_into(model, open_torch_file(model_file, device, pickled=True), device, strict)
+
+
+_LOADING_HOOKS = ("_load_as_safetensor", "_load_as_pickle")
+"""huggingface_hub's classmethods that load one file into a built model: a class overriding one is loaded through it."""
+
+
+def _own_loading_hook(cls: type, weights: WeightFiles | Path) -> str | None:
+    """The loading hook (see :data:`_LOADING_HOOKS`) that ``cls`` overrides for ``weights``, if any:
+    ``_load_as_safetensor`` for one safetensors file, ``_load_as_pickle`` for a legacy ``pytorch_model.bin``.
+
+    Shards load through hubmixin's own loader: huggingface_hub's mixin reads no shards, and a hook takes one file.
+    """
+    if isinstance(weights, WeightFiles) and weights.sharded:
+        if _overrides(cls, _LOADING_HOOKS[0]):
+            logger.warning(
+                "%s overrides %s, which loads one file: the shards of %s load without it",
+                cls.__qualname__,
+                _LOADING_HOOKS[0],
+                weights.index_file,
+            )
+        return None
+    hook = _LOADING_HOOKS[0] if isinstance(weights, WeightFiles) else _LOADING_HOOKS[1]
+    return hook if _overrides(cls, hook) else None
+
+
+def _overrides(cls: type, hook: str) -> bool:
+    """Whether ``cls`` defines its own ``hook`` (a classmethod of :class:`TorchHubMixinBase`)."""
+    ours: classmethod[Any, Any, Any] = TorchHubMixinBase.__dict__[hook]
+    return getattr(getattr(cls, hook), "__func__", None) is not ours.__func__
+
+
+def _load_through_hook(
+    cls: type,
+    hook: str,
+    weights: WeightFiles | Path,
+    model_kwargs: dict[str, Any],
+    device: torch.device,
+    strict: bool,
+    key_mapping: Mapping[str, str] | None,
+    dtype: torch.dtype | None,
+) -> object:
+    """Load as huggingface_hub's ``_from_pretrained`` does for a class overriding ``hook`` (``_load_as_safetensor``
+    or ``_load_as_pickle``): build the model normally, then return what ``cls.<hook>(model, file, map_location,
+    strict)`` returns, as it returns it (in eval mode only where the override puts it there).
+
+    Raises:
+        HubMixinTypeError: ``key_mapping`` or ``dtype`` was given: the override reads the file itself.
+    """
+    (file,) = weights.files if isinstance(weights, WeightFiles) else (weights,)
+    given = [name for name, value in (("key_mapping", key_mapping), ("dtype", dtype)) if value is not None]
+    if given:
+        raise HubMixinTypeError(
+            f"{cls.__qualname__}.from_pretrained: {' and '.join(given)} cannot apply: {cls.__qualname__} overrides "
+            f"{hook}, which reads {file} itself. Rename or convert the tensors in {hook}, or convert the loaded model"
+        )
+    logger.info("%s loads %s through its own %s, as huggingface_hub's mixin does", cls.__qualname__, file, hook)
+    with parameters_as_given():
+        model = cls(**ArgumentsAsGiven(model_kwargs, kept=_held_as_given)())
+    return getattr(cls, hook)(model, str(file), str(device), strict)
 
 
 def _load_file_into(model: _Model, checkpoint: Checkpoint, device: torch.device, strict: bool) -> _Model:

@@ -89,7 +89,7 @@ from hubmixin_core._forwarding import (
 )
 from hubmixin_core._frameworks import check_framework_base
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
-from hubmixin_core._hf_compat import HfMixinHelpers
+from hubmixin_core._hf_compat import HfMixinHelpers, hf_hook
 from hubmixin_core._hub import check_whole_checkpoint, locate_file, one_commit, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
 from hubmixin_core._paths import check_local_location, not_a_file
@@ -282,7 +282,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             if param.name in cls._hub_mixin_runtime_args:
                 continue
             if param.default is not inspect.Parameter.empty and not cls._hub_sentinel_default(param):
-                encoded = encode_value(param.default, cls._all_coders())
+                encoded = cls._hub_encode_argument(param.default, cls._all_coders())
                 # A default that would come back as another type (an enum with no annotation) is left to apply
                 # at load, as huggingface_hub leaves any default JSON cannot hold.
                 if (
@@ -414,7 +414,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             if name in annotated and _has_default(parameters[name]):  # (``mesh=None``: the load's mesh, else the
                 continue  # default, at load; a required one given ``None`` is saved so, for a load without a mesh)
             merged = name == "config" and isinstance(value, dict)  # its keys join config.json's, coders or not
-            encoded = encode_config(value, coders) if merged else encode_value(value, coders)
+            encoded = cls._hub_encode_argument(value, coders, merged=merged)
             if encoded is not UNENCODABLE:
                 config[name] = encoded
                 if name in parameters:
@@ -440,6 +440,27 @@ class ModelHubMixinBase(HfMixinHelpers):
         elif passed_config is not None:  # a preset name, a NamedTuple: saved as any other argument
             config["config"] = passed_config  # (not None: the loader then gives ``config`` all of config.json, as hf)
         return config or None
+
+    @classmethod
+    def _hub_encode_argument(cls, value: Any, coders: Coders, *, merged: bool = False) -> Any:
+        """The JSON saved for an ``__init__`` argument (a ``config`` dict ``merged``: its keys join config.json's),
+        or ``UNENCODABLE``. Where the class overrides huggingface_hub's hooks, as there: ``_is_jsonable`` may refuse
+        the value, and what ``_encode_arg`` returns is saved (once JSON holds it)."""
+        is_jsonable, encode_arg = hf_hook(cls, "_is_jsonable"), hf_hook(cls, "_encode_arg")
+        if is_jsonable is not None and not is_jsonable(value):
+            return UNENCODABLE
+        if encode_arg is not None:
+            value = encode_arg(value)
+        return encode_config(value, coders) if merged and isinstance(value, dict) else encode_value(value, coders)
+
+    @classmethod
+    def _hub_decode_hook(cls, name: str) -> Callable[..., Any] | None:
+        """The class's override of huggingface_hub's ``_decode_arg`` where ``__init__`` annotates argument ``name``:
+        it then decides the value ``from_pretrained`` gives (as there), unchecked; else ``None``."""
+        parameter = cls._hub_mixin_init_parameters.get(name)
+        if parameter is None or parameter.annotation is inspect.Parameter.empty:
+            return None
+        return hf_hook(cls, "_decode_arg")
 
     @classmethod
     def _hub_mixin_warn_beside_dataclass(
@@ -478,7 +499,7 @@ class ModelHubMixinBase(HfMixinHelpers):
 
         An annotation that does not resolve is trusted with ``trust_unresolved`` (while the class is created, a
         name defined later in its module does not resolve yet); it is no annotation otherwise (at load too)."""
-        if json_native(value):
+        if json_native(value) or cls._hub_decode_hook(name) is not None:
             return None
         hints = cls._hub_mixin_hints()
         if trust_unresolved and cls._hub_mixin_unresolved(name):
@@ -520,6 +541,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         which the caller names."""
         annotation = cls._hub_mixin_hints().get(name)
         if annotation is None or type(encoded) is annotation or (LOADING.get() and not given):  # the common case
+            return
+        if cls._hub_decode_hook(name) is not None:  # (the load checks nothing the class's _decode_arg decodes)
             return
         default = cls._hub_mixin_init_parameters[name].default
         found = json_type_mismatch(annotation, encoded, coders, bool_number=isinstance(default, bool))
@@ -588,11 +611,27 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_mixin_reject(cls, name: str, value: Any) -> None:
         """An argument cannot be encoded: raise under ``strict_config``, else warn (never drop silently); not
         while ``from_pretrained`` builds the model with it (given again at load, as the warning asked)."""
-        error = cls._hub_mixin_encoding_error(name, value)
+        error = cls._hub_mixin_hook_refusal(name, value) or cls._hub_mixin_encoding_error(name, value)
         if cls._hub_mixin_strict_config:
             raise error
         if not LOADING.get():
             warn_user(f"{error} It is left out of config.json.", ConfigEncodingWarning)
+
+    @classmethod
+    def _hub_mixin_hook_refusal(cls, name: str, value: Any) -> ConfigEncodingError | None:
+        """The error for an argument hubmixin's rules would encode, which the class's own ``_is_jsonable`` refuses
+        or whose ``_encode_arg`` returns data JSON cannot hold; ``None`` for any other."""
+        hooks = [hook for hook in ("_is_jsonable", "_encode_arg") if hf_hook(cls, hook) is not None]
+        if not hooks or encode_value(value, cls._all_coders()) is UNENCODABLE:
+            return None
+        why = {"_is_jsonable": "refuses it", "_encode_arg": "returns data JSON cannot hold for it"}
+        error = ConfigEncodingError(name, type(value), cls.__qualname__)
+        error.args = (  # (the error strict_config raises; the message says which hook is at fault)
+            f"{cls.__qualname__}: argument {name!r} of type {type(value).__qualname__} cannot be encoded into "
+            f"config.json: the class's {' or its '.join(f'{hook} {why[hook]}' for hook in hooks)} (huggingface_hub's "
+            "hooks, which it overrides).",
+        )
+        return error
 
     @classmethod
     def _hub_mixin_reject_varargs(
@@ -1455,7 +1494,8 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_apply_config(cls, raw: dict[str, Any], model_kwargs: dict[str, Any], *, source: str = CONFIG_NAME) -> Any:
         """Fill ``model_kwargs`` from a loaded config (as huggingface_hub does); returns the decoded config.
 
-        Each value ``model_kwargs`` does not override is checked against its ``__init__`` annotation, then decoded.
+        Each value ``model_kwargs`` does not override is checked against its ``__init__`` annotation, then decoded
+        (an annotated one by the class's ``_decode_arg`` override alone, where it has one).
 
         Raises:
             ConfigTypeError: a value has another JSON type than its annotation (``None`` is accepted where the
@@ -1473,6 +1513,9 @@ class ModelHubMixinBase(HfMixinHelpers):
             if key not in parameters or key in model_kwargs:
                 continue
             default = parameters[key].default
+            if cls._hub_decode_hook(key) is not None:  # (the class's _decode_arg decides: None, or a default too)
+                values[key] = cls._hub_decode_argument(key, value, hints, coders, source)
+                continue
             if value is None and default is None:  # ``x: int = None``: kept as it is
                 continue
             if key in hints and json_type_mismatch(hints[key], value, coders) and _is_json_of(value, default, coders):
@@ -1521,10 +1564,13 @@ class ModelHubMixinBase(HfMixinHelpers):
             if left_at_none:
                 model_kwargs["config"] = None  # built without one: config.json holds the other arguments
             else:
-                found = json_type_mismatch(annotation, raw, coders)
-                if found is not None:  # a dataclass config: the keys are its fields
+                if config_owner is cls and (decode_arg := cls._hub_decode_hook("config")) is not None:
+                    config = _hook_decoded(decode_arg, annotation, raw, source, "config")  # (huggingface_hub's call)
+                elif (found := json_type_mismatch(annotation, raw, coders)) is not None:
+                    # a dataclass config: the keys are its fields
                     raise ConfigTypeError(source, found.where.removeprefix("."), found.expected, found.found)
-                config = _decoded(annotation, raw, coders, source, "config")
+                else:
+                    config = _decoded(annotation, raw, coders, source, "config")
                 if to_kwargs and config_owner is cls and _is_dataclass_instance(config):
                     fields_of_config = {f.name for f in dataclasses.fields(config)} - parameters.keys()
                     config = cls._hub_override_fields(config, fields_of_config, model_kwargs, given, forwarded)
@@ -1673,9 +1719,13 @@ class ModelHubMixinBase(HfMixinHelpers):
     @classmethod
     def _hub_decode_argument(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:
         """The ``__init__`` argument ``key`` from its ``config.json`` value: by its annotation, checked first; else
-        (no annotation, or a loose one) as its default's type (by a declared coder, or a tuple or enum)."""
+        (no annotation, or a loose one) as its default's type (by a declared coder, or a tuple or enum). An annotated
+        one by the class's override of ``_decode_arg``, where it has one (huggingface_hub's hook), alone."""
         decoded = value
         parameter = cls._hub_mixin_init_parameters.get(key)
+        decode_arg = cls._hub_decode_hook(key)
+        if decode_arg is not None and parameter is not None:
+            return _hook_decoded(decode_arg, hints.get(key, parameter.annotation), value, source, key)
         if key in hints:
             bools = parameter is not None and isinstance(parameter.default, bool)
             _check_config_type(hints[key], value, coders, source, key, bool_number=bools)
@@ -1982,6 +2032,19 @@ def _decoded(annotation: Any, value: Any, coders: Coders, source: str, key: str)
     except Exception as e:  # an enum's unknown value, a coder's or a dataclass's own check
         raise ConfigError(
             f"{source}: key {key!r}: cannot decode {value!r:.80} as {describe_type(annotation)}: {e}"
+        ) from e
+
+
+def _hook_decoded(decode_arg: Callable[..., Any], annotation: Any, value: Any, source: str, key: str) -> Any:
+    """What the class's ``_decode_arg`` override gives for ``value``, a failure named by file and key."""
+    try:
+        return decode_arg(annotation, value)
+    except HubMixinError:
+        raise
+    except Exception as e:
+        raise ConfigError(
+            f"{source}: key {key!r}: {getattr(decode_arg, '__qualname__', '_decode_arg')} cannot decode {value!r:.80} "
+            f"as {describe_type(annotation)}: {e}"
         ) from e
 
 

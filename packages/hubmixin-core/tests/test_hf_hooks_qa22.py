@@ -1,0 +1,191 @@
+"""Overrides of huggingface_hub's hooks ``_is_jsonable``, ``_encode_arg`` and ``_decode_arg`` (QA round 22): the
+config capture and ``from_pretrained`` call them, as huggingface_hub's mixin does (aion's ``SimCodecMixin`` writes
+classes as ``"module.qualname"`` so)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from core_models import NumpyModelMixin
+
+from hubmixin_core import ConfigEncodingError, ConfigEncodingWarning, ConfigError
+
+CALLS: Counter[str] = Counter()
+
+
+def _resolve(path: str) -> Any:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class Relu:
+    pass
+
+
+class Gelu:
+    pass
+
+
+@dataclass
+class Cfg:
+    width: int = 2
+    scale: tuple[float, float] = (1.0, 2.0)
+
+
+class ClassAsString(NumpyModelMixin):
+    """A library's mixin saving classes by their path, everything else by the built-in rules (``super()``)."""
+
+    @classmethod
+    def _is_jsonable(cls, value: Any) -> bool:
+        CALLS["_is_jsonable"] += 1
+        return inspect.isclass(value) or super()._is_jsonable(value)
+
+    @classmethod
+    def _encode_arg(cls, arg: Any) -> Any:
+        CALLS["_encode_arg"] += 1
+        return f"{arg.__module__}.{arg.__qualname__}" if inspect.isclass(arg) else super()._encode_arg(arg)
+
+    @classmethod
+    def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
+        CALLS["_decode_arg"] += 1
+        if expected_type is type and isinstance(value, str):
+            return _resolve(value)
+        return super()._decode_arg(expected_type, value)
+
+
+class Codec(ClassAsString):
+    def __init__(self, dim: int = 4, act: type = Relu, cfg: Cfg | None = None, where: Path = Path("a")) -> None:
+        self.dim, self.act, self.cfg, self.where = dim, act, cfg, where
+        self.weights = {"w": np.zeros(dim, np.float32)}
+
+
+def test_the_overrides_encode_at_capture_and_decode_at_load(tmp_path: Path) -> None:
+    CALLS.clear()
+    model = Codec(dim=3, act=Gelu, cfg=Cfg(width=5))
+    assert CALLS["_is_jsonable"] and CALLS["_encode_arg"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigEncodingWarning)
+        model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved == {
+        "dim": 3,
+        "act": f"{__name__}.Gelu",
+        "cfg": {"width": 5, "scale": [1.0, 2.0]},  # (the override's super(): hubmixin's rules)
+        "where": "a",
+    }
+    CALLS.clear()
+    loaded = Codec.from_pretrained(tmp_path)
+    assert CALLS["_decode_arg"] == 4  # each annotated key
+    assert (loaded.dim, loaded.act, loaded.cfg, loaded.where) == (3, Gelu, Cfg(width=5), Path("a"))
+
+
+def test_a_default_is_encoded_by_the_override_too(tmp_path: Path) -> None:
+    assert Codec._hub_mixin_jsonable_default_values["act"] == f"{__name__}.Relu"
+    Codec().save_pretrained(tmp_path)
+    assert Codec.from_pretrained(tmp_path).act is Relu
+
+
+def test_a_value_the_overrides_refuse_is_named_not_dropped_silently(tmp_path: Path) -> None:
+    class NoStrings(NumpyModelMixin):
+        @classmethod
+        def _is_jsonable(cls, value: Any) -> bool:
+            return not isinstance(value, str) and super()._is_jsonable(value)
+
+        def __init__(self, size: int = 1, name: str = "x") -> None:
+            self.weights = {"w": np.zeros(size, np.float32)}
+
+    with pytest.warns(ConfigEncodingWarning, match=r"argument 'name' of type str .*_is_jsonable"):
+        model = NoStrings(2, name="y")
+    assert model._hub_mixin_config == {"size": 2}
+
+    class StrictNoStrings(NoStrings, strict_config=True):
+        pass
+
+    with pytest.raises(ConfigEncodingError, match="_is_jsonable refuses it") as raised:
+        StrictNoStrings(name="y")
+    assert raised.value.parameter == "name"
+
+
+def test_an_encoder_override_returning_no_json_is_warned_about() -> None:
+    class AsSet(NumpyModelMixin):
+        @classmethod
+        def _encode_arg(cls, arg: Any) -> Any:
+            return set(arg) if isinstance(arg, list) else super()._encode_arg(arg)
+
+        def __init__(self, sizes: list[int] | None = None) -> None:
+            self.weights = {"w": np.zeros(1, np.float32)}
+
+    with pytest.warns(ConfigEncodingWarning, match=r"argument 'sizes' .*_encode_arg returns data JSON cannot hold"):
+        assert AsSet(sizes=[1, 2])._hub_mixin_config is None
+
+
+def test_a_decoder_override_failing_is_named_by_file_and_key(tmp_path: Path) -> None:
+    class Failing(NumpyModelMixin):
+        @classmethod
+        def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
+            raise ValueError("no such codec")
+
+        def __init__(self, size: int = 1) -> None:
+            self.weights = {"w": np.zeros(size, np.float32)}
+
+    Failing(2).save_pretrained(tmp_path)
+    with pytest.raises(ConfigError, match=r"config.json: key 'size': .*no such codec"):
+        Failing.from_pretrained(tmp_path)
+
+
+def test_a_dataclass_config_is_decoded_by_the_override_from_the_whole_file(tmp_path: Path) -> None:
+    seen: list[Any] = []
+
+    class WithConfig(NumpyModelMixin):
+        @classmethod
+        def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
+            seen.append(expected_type)
+            return super()._decode_arg(expected_type, value)
+
+        def __init__(self, config: Cfg) -> None:
+            self.config = config
+            self.weights = {"w": np.zeros(config.width, np.float32)}
+
+    WithConfig(Cfg(width=3)).save_pretrained(tmp_path)
+    assert WithConfig.from_pretrained(tmp_path).config == Cfg(width=3)
+    assert seen == [Cfg]
+
+
+def test_the_overrides_run_through_a_framework_package(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("hubmixin_torch")
+    import torch
+
+    from hubmixin_torch import PyTorchModelHubMixin
+
+    class TorchClassAsString(PyTorchModelHubMixin):
+        @classmethod
+        def _is_jsonable(cls, value: Any) -> bool:
+            return inspect.isclass(value) or super()._is_jsonable(value)
+
+        @classmethod
+        def _encode_arg(cls, arg: Any) -> Any:
+            return f"{arg.__module__}.{arg.__qualname__}" if inspect.isclass(arg) else super()._encode_arg(arg)
+
+        @classmethod
+        def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
+            is_path = expected_type is type and isinstance(value, str)
+            return _resolve(value) if is_path else super()._decode_arg(expected_type, value)
+
+    class Net(torch.nn.Module, TorchClassAsString):
+        def __init__(self, dim: int = 4, act: type = torch.nn.ReLU) -> None:
+            super().__init__()
+            self.act, self.fc = act(), torch.nn.Linear(dim, dim)
+
+    Net(dim=3, act=torch.nn.GELU).save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["act"] == "torch.nn.modules.activation.GELU"
+    assert isinstance(Net.from_pretrained(tmp_path).act, torch.nn.GELU)

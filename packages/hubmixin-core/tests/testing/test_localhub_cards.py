@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import huggingface_hub as hf
+import pytest
 
 from hubmixin_core.testing import LocalHub
 from hubmixin_core.testing._cards import card_tags, parse_card_metadata
@@ -24,7 +25,7 @@ def test_card_metadata_becomes_tags_and_filters_listings(local_hub: LocalHub) ->
     tagged = hf.create_repo("tagged").repo_id
     hf.upload_file(path_or_fileobj=_CARD.encode(), path_in_repo="README.md", repo_id=tagged)
     plain = hf.create_repo("plain").repo_id
-    hf.upload_file(path_or_fileobj=b"# no metadata\n", path_in_repo="README.md", repo_id=plain)
+    hf.upload_file(path_or_fileobj=b"# no metadata\n", path_in_repo="README.md", repo_id=plain)  # (no warning)
 
     info = hf.model_info(tagged)
     assert info.tags == [
@@ -59,8 +60,9 @@ def test_dataset_cards_and_bad_metadata(local_hub: LocalHub) -> None:
     assert [d.id for d in hf.list_datasets(filter="task_categories:text-classification")] == [data]
 
     broken = hf.create_repo("broken").repo_id
-    hf.upload_file(path_or_fileobj=b"---\n[unclosed\n---\n", path_in_repo="README.md", repo_id=broken)
-    assert hf.model_info(broken).tags == []  # invalid metadata: no tags, no error
+    with pytest.raises(ValueError, match=r"Invalid metadata in README\.md"):  # refused, as on the Hub
+        hf.upload_file(path_or_fileobj=b"---\n[unclosed\n---\n", path_in_repo="README.md", repo_id=broken)
+    assert parse_card_metadata("---\n[unclosed\n---\n") == {}  # (a card stored before: no tags, no error)
 
 
 def test_parse_card_metadata() -> None:

@@ -88,7 +88,7 @@ def test_of_two_merges_at_once_one_merges(local_hub: LocalHub, repo_id: str, pau
     assert sorted(map(_status, errors), key=str) == [400, None]
     assert "status 'merged'" in str(next(e for e in errors if e is not None))
     titles = [c.title for c in hf.list_repo_commits(repo_id)]
-    assert titles.count(f"Merge pull request #{num}: Upload b.txt with huggingface_hub") == 1
+    assert titles.count(f"Upload b.txt with huggingface_hub (#{num})") == 1
     events = hf.get_discussion_details(repo_id, num).events
     assert [e.new_status for e in events if isinstance(e, hf.DiscussionStatusChange)] == ["merged"]
 

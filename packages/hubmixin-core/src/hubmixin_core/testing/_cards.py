@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import yaml  # type: ignore[import-untyped,unused-ignore]  # a dependency of huggingface_hub
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils._validators import validate_repo_id
 
+from hubmixin_core.testing._licenses import HUB_LICENSES
 from hubmixin_core.testing._storage import Repo
 
 if TYPE_CHECKING:
     from hubmixin_core.testing._app import HubApp
 
-__all__ = ["Card", "card_tags", "parse_card_metadata", "read_card"]
+__all__ = ["Card", "card_problems", "card_tags", "parse_card_metadata", "read_card"]
 
 # What huggingface_hub.repocard reads as the metadata block.
 _FRONT_MATTER = re.compile(r"^(\s*---[\r\n]+)([\S\s]*?)([\r\n]+---(\r\n|\n|$))")
@@ -49,6 +52,58 @@ def parse_card_metadata(text: str) -> dict[str, object]:
     except (yaml.YAMLError, RecursionError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def card_problems(text: str, repo_type: str) -> tuple[list[str], list[str]]:
+    """The errors (the Hub refuses the card) and warnings (it takes it) of a card's metadata, in the Hub's words.
+
+    Checked, as the Hub checks them: the block is YAML and a mapping; ``license`` is one of the Hub's license ids
+    (or a list of them; ``other`` for the rest); a model's ``base_model`` is a model id or a list of them (not a
+    local path, as PEFT writes for a local base model) and its ``model-index`` a list. A card without a metadata
+    block, or with an empty one, is taken without the Hub's warning (test suites often run with warnings as errors).
+    """
+    match = _FRONT_MATTER.match(text)
+    try:
+        metadata = None if match is None else yaml.safe_load(match.group(2))
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        return [f"Invalid YAML in the metadata block: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}"], []
+    if metadata is None or metadata == {}:
+        return [], []
+    if not isinstance(metadata, dict):
+        return [f'"value" must be of type object: the metadata block is a {type(metadata).__name__}'], []
+    errors = [
+        f'"{name}" must be one of [{", ".join(HUB_LICENSES)}]'
+        for name, value in _items("license", metadata.get("license"))
+        if not (isinstance(value, str) and value.lower() in HUB_LICENSES)
+    ]
+    if repo_type == "model":
+        errors += [
+            f'"{name}" with value "{value}" is not valid. Use a model id from https://hf.co/models.'
+            for name, value in _items("base_model", metadata.get("base_model"))
+            if not _is_repo_id(value)
+        ]
+        if "model-index" in metadata and not isinstance(metadata["model-index"], list):
+            errors.append('"model-index" must be an array')
+    return errors, []
+
+
+def _items(key: str, value: object) -> list[tuple[str, object]]:
+    """``value`` of ``key`` as ``(name, item)`` pairs: itself, or each item of a list (``key[0]`` ...)."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [(f"{key}[{index}]", item) for index, item in enumerate(value)]
+    return [(key, value)]
+
+
+def _is_repo_id(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        validate_repo_id(value)
+    except HFValidationError:
+        return False
+    return True
 
 
 def _card_metadata(app: HubApp, repo: Repo, commit: str) -> dict[str, object]:

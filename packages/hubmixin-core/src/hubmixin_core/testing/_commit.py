@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from hubmixin_core.testing._access import safe_path, writable_repo
 from hubmixin_core.testing._app import commit_line_limit
+from hubmixin_core.testing._cards import card_problems
 from hubmixin_core.testing._discussions import check_pr_push, pr_commit_transaction, record_pr_commit
 from hubmixin_core.testing._gitmeta import folders_of, git_blob_oid, lfs_pointer
 from hubmixin_core.testing._http import Exchange, HubError, parse_json, revision_not_found
@@ -55,7 +56,7 @@ def _parent_oid(parent: str) -> str:
     return parent.lower()
 
 
-def _regular_file(ex: Exchange, value: dict[str, object]) -> _Op:
+def _regular_file(ex: Exchange, value: dict[str, object], repo_type: str) -> _Op:
     path = safe_path(_string(value, "path"))
     content = value.get("content")
     if value.get("encoding", "base64") != "base64" or not isinstance(content, str):
@@ -68,6 +69,10 @@ def _regular_file(ex: Exchange, value: dict[str, object]) -> _Op:
         raise HubError(400, f"File {path!r}: invalid base64 content") from exc
     if len(data) >= ex.app.lfs_threshold:
         raise HubError(400, f"File {path!r} has {len(data)} bytes: files this large must be uploaded through LFS")
+    if path == "README.md":  # the card: refused as the Hub refuses it (the client asks validate-yaml first)
+        errors, _ = card_problems(data.decode(errors="replace"), repo_type)
+        if errors:
+            raise HubError(400, "Invalid metadata in README.md.\n" + "\n".join(f"- {error}" for error in errors))
     entry = FileEntry(path, ex.app.blobs.put_bytes(data), len(data), False, git_blob_oid(data))
     return _Op("add", path, entry)
 
@@ -99,7 +104,7 @@ def _parse(ex: Exchange, repo: Repo) -> tuple[_Header, list[_Op]]:
             parent = None if parent is None else _parent_oid(parent)
             header = _Header(_string(value, "summary"), _string(value, "description"), parent)
         elif key == "file":
-            ops.append(_regular_file(ex, value))
+            ops.append(_regular_file(ex, value, repo.key.type))
         elif key == "lfsFile":
             ops.append(_lfs_file(ex, repo, value))
         elif key in ("deletedFile", "deletedFolder"):
@@ -118,13 +123,13 @@ def _apply(ops: list[_Op], files: dict[str, FileEntry]) -> dict[str, FileEntry]:
         if op.kind == "add":
             assert op.entry is not None
             files[op.path] = op.entry
-        elif op.kind == "delete-file":
-            if files.pop(op.path, None) is None:
-                raise HubError(404, f"A file with this name doesn't exist: {op.path}", code="EntryNotFound")
-        else:
+        elif op.kind == "delete-file" and op.path in files:
+            del files[op.path]
+        else:  # a folder (as on the Hub, a deletedFile naming a folder deletes it: the client's is_folder="auto")
             doomed = [path for path in files if path.startswith(op.path + "/")]
             if not doomed:
-                raise HubError(404, f"A folder with this name doesn't exist: {op.path}", code="EntryNotFound")
+                what = "file" if op.kind == "delete-file" else "folder"
+                raise HubError(404, f"A {what} with this name doesn't exist: {op.path}", code="EntryNotFound")
             for path in doomed:
                 del files[path]
     folders = folders_of(files)
@@ -172,7 +177,7 @@ def handle_commit(ex: Exchange) -> None:
             )
             record_pr_commit(ex, repo, ref, oid, pr_num, header.summary.strip(), header.description)
     except ParentMismatchError as exc:
-        raise HubError(412, "A commit has happened since. Please refresh and try again.") from exc
+        raise HubError(412, "The branch was updated since you opened this page. Please refresh and try again.") from exc
     repo_url = f"{ex.endpoint}/{repo.key.url_path}"
     ex.send_json(
         {

@@ -361,6 +361,16 @@ def _branch_files(ex: Exchange, repo: Repo, d: Discussion) -> dict[str, FileEntr
     return None if head is None else ex.app.storage.files(repo, head)
 
 
+def _squash_message(events: list[dict[str, Any]], d: Discussion, merger: str) -> tuple[str, str]:
+    """The title and message of the commit merging pull request ``d``, as the Hub squash-merges: ``<title> (#N)``,
+    then a line per commit of the pull request and a ``Co-authored-by`` line per other author of them."""
+    commits = [event for event in events if event["type"] == "commit"]
+    lines = [f"- {event['data']['subject']} ({str(event['data']['oid'])[:7]})" for event in commits]
+    authors = dict.fromkeys(str(event["author"]["name"]) for event in commits if event["author"]["name"] != merger)
+    trailers = [f"Co-authored-by: {name} <{name}@users.noreply.huggingface.co>" for name in authors]
+    return f"{d.title} (#{d.num})", "\n".join(lines) + ("\n\n\n" + "\n".join(trailers) if trailers else "")
+
+
 def _merge(ex: Exchange, repo: Repo, d: Discussion, user: str) -> str:
     base, head = _changes(ex, repo, d)
 
@@ -377,10 +387,10 @@ def _merge(ex: Exchange, repo: Repo, d: Discussion, user: str) -> str:
                     files.pop(path, None)
         return files
 
-    title = f"Merge pull request #{d.num}: {d.title}"
     ref = d.base_ref or "refs/heads/main"
+    title, message = _squash_message(_store(ex).events(repo, d.num), d, user)
     try:
-        return ex.app.storage.commit(repo, ref=ref, build=build, author=user, title=title, message="")[0]
+        return ex.app.storage.commit(repo, ref=ref, build=build, author=user, title=title, message=message)[0]
     except LookupError as exc:  # the branch was deleted while the pull request stayed open
         branch = ref.removeprefix("refs/heads/")
         raise HubError(400, f"The base branch {branch!r} of pull request #{d.num} no longer exists") from exc

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 import hashlib
 import json
 import re
 import uuid
 from collections.abc import Iterable
 
-from hubmixin_core._paths import check_relative_path
-from hubmixin_core.errors import HubMixinValueError, InvalidRepoPathError
+from hubmixin_core.errors import HubMixinValueError
 
 __all__ = [
     "folders_of",
@@ -103,16 +102,17 @@ def new_commit_oid(parent: str | None, title: str, author: str, date: str) -> st
 def validate_repo_path(path: str) -> str:
     """Return ``path`` if it is a safe relative POSIX path inside a repository; raise otherwise.
 
-    The client-side rules of :func:`hubmixin_core.weights.check_relative_path`, plus the server's own: a length
-    limit, no ``.`` segment, and no ``.git`` segment (in any case, at any depth).
+    Refused: an empty path, a leading ``/``, a backslash, a NUL, an empty, ``.`` or ``..`` segment, a ``.git``
+    segment (in any case, at any depth), and more than 1024 characters. A ``:`` is a character like another (git
+    and the Hub take ``eval_2024-01-01T10:00:00.json``): the client-side check of local paths,
+    :func:`hubmixin_core._paths.check_relative_path`, refuses it at the top for Windows drives, which a
+    repository has none of.
     """
     if len(path) > 1024:
         raise InvalidPathError(f"Invalid path {path!r}: too long")
-    try:
-        check_relative_path(path, "repository")
-    except InvalidRepoPathError as exc:
-        raise InvalidPathError(f"Invalid path {path!r}: absolute, empty, or escaping the repository") from exc
     parts = path.split("/")
+    if not path or "\\" in path or "\x00" in path or any(part in ("", "..") for part in parts):
+        raise InvalidPathError(f"Invalid path {path!r}: absolute, empty, or escaping the repository")
     if "." in parts:
         raise InvalidPathError(f"Invalid path {path!r}: '.' segments are refused")
     if any(part.lower() == ".git" for part in parts):  # git refuses them in any folder, in any case
@@ -121,34 +121,139 @@ def validate_repo_path(path: str) -> str:
 
 
 def validate_ref_name(name: str) -> str:
-    """Return ``name`` if it can name a branch or tag; raise ``ValueError`` otherwise."""
-    if not _REF_NAME.fullmatch(name) or ".." in name or name.startswith(("/", "refs/")) or name.endswith("/"):
+    """Return ``name`` if it can name a branch or tag; raise ``ValueError`` otherwise.
+
+    What ``git check-ref-format`` refuses is refused (the Hub keeps refs in git): beyond the characters outside
+    ``[A-Za-z0-9._-/]``, ``..``, an empty component (``a//b``, a leading or trailing ``/``), a component starting
+    with ``.`` or ending with ``.lock``, and a trailing ``.``; and so are a leading ``refs/`` and 40 hex digits.
+    """
+    if not _REF_NAME.fullmatch(name) or ".." in name or name.startswith("refs/") or name.endswith("."):
         raise HubMixinValueError(f"Invalid reference name {name!r}")
+    if any(not part or part.startswith(".") or part.endswith(".lock") for part in name.split("/")):
+        raise HubMixinValueError(
+            f"Invalid reference name {name!r}: git refuses empty components and components starting with '.' "
+            "or ending with '.lock'"
+        )
     if re.fullmatch(r"[0-9a-f]{40}", name):
         raise HubMixinValueError(f"Invalid reference name {name!r}: it looks like a commit id")
     return name
 
 
-def lfs_patterns(gitattributes: str) -> list[str]:
-    """The path patterns that ``gitattributes`` routes through LFS (``filter=lfs``)."""
-    patterns = []
+def lfs_patterns(gitattributes: str) -> list[tuple[str, bool]]:
+    """The lines of ``gitattributes`` that set or unset the ``filter`` attribute, in order: each pattern with
+    whether it routes its paths through LFS (``filter=lfs``; ``-filter``, ``!filter`` or another filter do not)."""
+    rules = []
     for line in gitattributes.splitlines():
         fields = line.split()
-        if len(fields) >= 2 and not fields[0].startswith("#") and "filter=lfs" in fields[1:]:
-            patterns.append(fields[0])
-    return patterns
+        if len(fields) < 2 or fields[0].startswith(("#", "[attr]")) or fields[0].endswith("/"):
+            continue  # (a pattern ending in "/" names folders only: it gives files no attribute)
+        filters = [field for field in fields[1:] if field.lstrip("-!").partition("=")[0] == "filter"]
+        if filters:
+            rules.append((fields[0], filters[-1] == "filter=lfs"))
+    return rules
 
 
-def is_lfs_path(path: str, patterns: list[str]) -> bool:
-    """Whether ``path`` matches one of ``patterns`` (git semantics, approximated with fnmatch)."""
+def is_lfs_path(path: str, patterns: list[tuple[str, bool]]) -> bool:
+    """Whether the last of ``patterns`` (from :func:`lfs_patterns`) that matches ``path`` routes it through LFS.
+
+    Patterns match as git's ``wildmatch`` with ``WM_PATHNAME`` matches them: one without a ``/`` matches the file
+    name at any depth, one with a ``/`` the whole path (a leading ``/`` anchors nothing more); ``*``, ``?`` and
+    ``[...]`` never match a ``/``, ``**/`` matches zero or more folders and a trailing ``/**`` everything below.
+    """
     basename = path.rsplit("/", 1)[-1]
-    for pattern in patterns:
-        if "/" in pattern:
-            if fnmatch.fnmatchcase(path, pattern.lstrip("/")):
-                return True
-        elif fnmatch.fnmatchcase(basename, pattern):
-            return True
-    return False
+    lfs = False
+    for pattern, sets_lfs in patterns:
+        regex, whole_path = _wildmatch(pattern)
+        if regex is not None and regex.fullmatch(path if whole_path else basename):
+            lfs = sets_lfs
+    return lfs
+
+
+_CLASSES = {
+    "alnum": "a-zA-Z0-9",
+    "alpha": "a-zA-Z",
+    "blank": " \\t",
+    "digit": "0-9",
+    "lower": "a-z",
+    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+    "space": " \\t\\n\\r\\f\\v",
+    "upper": "A-Z",
+    "xdigit": "0-9a-fA-F",
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def _wildmatch(pattern: str) -> tuple[re.Pattern[str] | None, bool]:
+    """The regex of a ``.gitattributes`` pattern and whether it matches the whole path (else the file name);
+    ``None`` for a pattern that matches nothing (an unclosed ``[``, as git's ``wildmatch`` aborts on it)."""
+    whole_path = "/" in pattern
+    pattern = pattern.removeprefix("/")
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            end = i
+            while end < len(pattern) and pattern[end] == "*":
+                end += 1
+            alone = (i == 0 or pattern[i - 1] == "/") and (end == len(pattern) or pattern[end] == "/")
+            if end - i >= 2 and alone:  # "**" as a whole component: any depth
+                if end == len(pattern):
+                    out.append(".*")
+                else:
+                    out.append("(?:.*/)?")  # "**/": zero or more folders
+                    end += 1
+            else:
+                out.append("[^/]*")
+            i = end
+        elif char == "?":
+            out.append("[^/]")
+            i += 1
+        elif char == "[":
+            bracket = _bracket(pattern, i)
+            if bracket is None:
+                return None, whole_path
+            regex, i = bracket
+            out.append(regex)
+        elif char == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(char))
+            i += 1
+    return re.compile("".join(out), re.DOTALL), whole_path
+
+
+def _bracket(pattern: str, start: int) -> tuple[str, int] | None:
+    """The regex of the bracket expression at ``pattern[start]`` (``[a-z]``, ``[!._]``, ``[[:digit:]]``) and the
+    index after it; ``None`` if it is not closed or names an unknown class."""
+    i = start + 1
+    negated = i < len(pattern) and pattern[i] in "!^"
+    i += negated
+    items: list[str] = []
+    while i < len(pattern) and (pattern[i] != "]" or i == start + 1 + negated):
+        if pattern.startswith("[:", i):
+            close = pattern.find(":]", i + 2)
+            if close < 0 or pattern[i + 2 : close] not in _CLASSES:
+                return None
+            items.append(_CLASSES[pattern[i + 2 : close]])
+            i = close + 2
+            continue
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            i += 1
+        low = pattern[i]
+        if i + 2 < len(pattern) and pattern[i + 1] == "-" and pattern[i + 2] != "]":
+            high = pattern[i + 3] if pattern[i + 2] == "\\" and i + 3 < len(pattern) else pattern[i + 2]
+            if low <= high:
+                items.append(f"{re.escape(low)}-{re.escape(high)}")
+            i += 4 if pattern[i + 2] == "\\" else 3
+            continue
+        items.append(re.escape(low))
+        i += 1
+    if i >= len(pattern):
+        return None
+    body = "".join(items)
+    return (f"[^/{body}]" if negated else f"(?!/)[{body}]" if body else "(?!)"), i + 1
 
 
 def folders_of(paths: Iterable[str]) -> set[str]:

@@ -12,11 +12,11 @@ from hubmixin_core.testing._access import (
     resolve_revision,
     writable_repo,
 )
-from hubmixin_core.testing._cards import read_card
+from hubmixin_core.testing._cards import card_problems, read_card
 from hubmixin_core.testing._gitmeta import DEFAULT_GITATTRIBUTES, git_blob_oid, lfs_pointer, validate_ref_name
-from hubmixin_core.testing._http import Exchange, HubError, revision_not_found
+from hubmixin_core.testing._http import ERROR_HEADER_LIMIT, Exchange, HubError, revision_not_found
 from hubmixin_core.testing._safetensors import safetensors_info
-from hubmixin_core.testing._storage import FileEntry, RepoKey
+from hubmixin_core.testing._storage import FileEntry, Repo, RepoKey
 
 __all__ = [
     "check_repo_name",
@@ -123,9 +123,25 @@ def handle_agent_harnesses(ex: Exchange) -> None:
 
 
 def handle_validate_yaml(ex: Exchange) -> None:
-    """``POST /api/validate-yaml``: every README metadata block is accepted."""
-    ex.read_json()
-    ex.send_json({"errors": [], "warnings": []})
+    """``POST /api/validate-yaml`` ``{content, repoType}``: the card's metadata checked as the Hub checks it
+    (:func:`~hubmixin_core.testing._cards.card_problems`). Refused: ``400`` with ``{"errors": [{"message"}, ...]}``
+    (the client raises ``ValueError("Invalid metadata in README.md ...")``), or, asked for ``text/plain`` as
+    ``RepoCard.validate`` asks, a ``- Error: ...`` line per error; ``warnings`` become the client's warnings."""
+    body = ex.read_json_object()
+    content, repo_type = body.get("content"), body.get("repoType") or "model"
+    if not isinstance(content, str) or repo_type not in ("model", "dataset", "space"):
+        raise HubError(400, "Expected {'content': <README.md text>, 'repoType': 'model' | 'dataset' | 'space'}")
+    errors, warnings = card_problems(content, repo_type)
+    answer = {"errors": [{"message": m} for m in errors], "warnings": [{"message": m} for m in warnings]}
+    if not errors:
+        ex.send_json(answer)
+        return
+    headers = {"X-Error-Message": errors[0][:ERROR_HEADER_LIMIT]}
+    if "text/plain" in (ex.handler.headers.get("Accept") or ""):
+        text = "\n".join(f"- Error: {message}" for message in errors)
+        ex.send_bytes(400, text.encode(), {"Content-Type": "text/plain; charset=utf-8", **headers})
+    else:
+        ex.send_json({"error": "\n".join(errors), **answer}, status=400, headers=headers)
 
 
 def handle_create_repo(ex: Exchange) -> None:
@@ -225,21 +241,29 @@ def _ref_name(name: str) -> str:
         raise HubError(400, str(exc)) from exc
 
 
+def _create_ref(ex: Exchange, repo: Repo, ref: str, target: str) -> None:
+    """Create ``ref``; ``409`` in the Hub's words if it exists, or naming the ref it would nest in or under."""
+    clash = ex.app.storage.create_ref(repo, ref, target)
+    if clash == ref:
+        raise HubError(409, f"Reference {ref} already exists")
+    if clash is not None:
+        raise HubError(409, f"Cannot create {ref}: {clash} exists (a ref cannot be a folder of another, as in git)")
+
+
 def handle_branch(ex: Exchange) -> None:
     """``POST`` (create, ``{startingPoint}``) or ``DELETE`` ``/api/{type}s/{repo}/branch/{name}``."""
     repo = writable_repo(ex, ex.match.repo)
     name = _ref_name(ex.match.arg)
     if ex.method == "DELETE":
-        if name == "main":
-            raise HubError(403, "The default branch 'main' cannot be deleted")
+        if name == "main":  # (not a 403: the client would blame the token's permissions)
+            raise HubError(400, "Cannot delete refs/heads/main")
         if not ex.app.storage.delete_ref(repo, f"refs/heads/{name}"):
             raise revision_not_found(name)
         ex.send_bytes(200, b"", {})
         return
     start = ex.read_json_object().get("startingPoint")
     target = resolve_revision(ex, repo, start if isinstance(start, str) else None)
-    if not ex.app.storage.create_ref(repo, f"refs/heads/{name}", target):
-        raise HubError(409, f"Reference already exists: refs/heads/{name}")
+    _create_ref(ex, repo, f"refs/heads/{name}", target)
     ex.send_json({})
 
 
@@ -255,6 +279,5 @@ def handle_tag(ex: Exchange) -> None:
     if not isinstance(tag, str):
         raise HubError(400, "Missing 'tag' in the request body")
     target = resolve_revision(ex, repo, ex.match.arg)
-    if not ex.app.storage.create_ref(repo, f"refs/tags/{_ref_name(tag)}", target):
-        raise HubError(409, f"Tag already exists: {tag}")
+    _create_ref(ex, repo, f"refs/tags/{_ref_name(tag)}", target)
     ex.send_json({})

@@ -332,14 +332,19 @@ class Storage(SqliteDatabase):
         row = self._one("SELECT target FROM refs WHERE repo_id = ? AND name = ?", repo.id, name)
         return None if row is None else str(row[0])
 
-    def create_ref(self, repo: Repo, name: str, target: str) -> bool:
-        """Create a ref; ``False`` if it already exists."""
+    def create_ref(self, repo: Repo, name: str, target: str) -> str | None:
+        """Create a ref; ``None`` once created, else the ref that prevents it: ``name`` itself, or (git keeps each
+        ref as a file, so no ref is a folder of another) a ref ``name/...`` or one that ``name`` is under."""
         with self._tx() as db:
-            try:
-                db.execute("INSERT INTO refs VALUES (?, ?, ?)", (repo.id, name, target))
-            except sqlite3.IntegrityError:
-                return False
-        return True
+            clash = db.execute(
+                "SELECT name FROM refs WHERE repo_id = ? AND (name = ? OR substr(name, 1, ?) = ? "
+                "OR substr(?, 1, length(name) + 1) = name || '/') ORDER BY name != ? LIMIT 1",
+                (repo.id, name, len(name) + 1, name + "/", name, name),
+            ).fetchone()
+            if clash is not None:
+                return str(clash[0])
+            db.execute("INSERT INTO refs VALUES (?, ?, ?)", (repo.id, name, target))
+        return None
 
     def delete_ref(self, repo: Repo, name: str) -> bool:
         """Delete a ref; ``False`` if it did not exist."""

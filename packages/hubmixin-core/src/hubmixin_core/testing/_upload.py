@@ -28,7 +28,7 @@ def _is_size(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _lfs_patterns(ex: Exchange, repo: Repo, commit: str) -> list[str]:
+def _lfs_patterns(ex: Exchange, repo: Repo, commit: str) -> list[tuple[str, bool]]:
     entry = ex.app.storage.file(repo, commit, ".gitattributes")
     text = DEFAULT_GITATTRIBUTES if entry is None else ex.app.read_small_blob(entry.sha256).decode(errors="replace")
     return lfs_patterns(text)

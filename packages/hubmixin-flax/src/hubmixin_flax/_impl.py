@@ -62,6 +62,7 @@ from hubmixin_flax._construct import (
     materialize,
 )
 from hubmixin_flax._extras import EXTRAS
+from hubmixin_flax._host import read_in_place, to_numpy
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._mesh import annotations_unplaced, rng_counters, set_rng_counters, unfit_annotation
 from hubmixin_flax._settings import layer_settings
@@ -118,7 +119,7 @@ def _host_array(value: Any, path: str) -> np.ndarray[Any, Any]:
             f"variable {path!r} holds no value ({type(value).__name__}): an abstract model (built by "
             "nnx.eval_shape, or inside a transform) cannot be saved; save the model built for real"
         )
-    array = np.asarray(value)
+    array = to_numpy(value)
     dtype = jax.dtypes.canonicalize_dtype(array.dtype)
     if array.dtype == dtype:
         return array
@@ -131,6 +132,15 @@ def _host_array(value: Any, path: str) -> np.ndarray[Any, Any]:
                 "or keep the values in range"
             )
     return array.astype(dtype)
+
+
+def _saved_value(value: Any, path: str) -> Any:
+    """A variable's value (at ``path``) to save: a ``jax.Array`` whose read copies it to the host (sharded, or on
+    an accelerator) as it is, read (:func:`to_numpy`; its dtype is canonical already) only when the writer reaches
+    its layer; any other value as :func:`_host_array` gives it (a CPU array read in place)."""
+    if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer) and not read_in_place(value):
+        return value
+    return _host_array(value, path)
 
 
 def _info(value: Any, target: str | None, path: str) -> TensorInfo:
@@ -309,7 +319,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             LayerTensors(
                 group.path,
                 group.layer,
-                {n: _host_array(v.get_value(), f"{group.path}.{n}".lstrip(".")) for n, v in group.variables.items()},
+                {n: _saved_value(v.get_value(), f"{group.path}.{n}".lstrip(".")) for n, v in group.variables.items()},
             )
             for group in _layers(_as_module(self), self._hub_flax_stacked_layers)
         ]
@@ -323,6 +333,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             framework="flax",
             settings=layer_settings,
             metadata=tied_metadata(_as_module(self), LAYOUTS),
+            host=to_numpy,
         )
 
     if TYPE_CHECKING:  # huggingface_hub's signature, so that a library's override written for it type-checks
@@ -434,7 +445,7 @@ def _add_cross_layout_copies(layers: list[LayerTensors[Any]], copies: Iterable[C
     one, else a group of its own), so that the file holds it in that layer's layout too."""
     by_path = {group.path: group for group in layers}
     for copy in copies:
-        value = _host_array(copy.variable.get_value(), f"{copy.layer_path}.{copy.name}".lstrip("."))
+        value = _saved_value(copy.variable.get_value(), f"{copy.layer_path}.{copy.name}".lstrip("."))
         group = by_path.get(copy.layer_path)
         if group is None:
             group = by_path[copy.layer_path] = LayerTensors(copy.layer_path, copy.layer, {})

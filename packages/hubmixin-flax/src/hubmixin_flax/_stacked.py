@@ -19,6 +19,7 @@ from jax.sharding import NamedSharding, PartitionSpec, Sharding
 from numpy.typing import NDArray
 
 from hubmixin_core.errors import LayoutError
+from hubmixin_flax._host import to_numpy
 
 __all__ = [
     "StackedPiece",
@@ -48,7 +49,7 @@ class StackedVariable:
     def host(self) -> NDArray[Any]:
         """The whole value as one numpy array, converted once (each layer's piece is a view of it)."""
         if self._host is None:
-            self._host = np.array(self.variable.get_value())  # writable: layers may be filled into it
+            self._host = np.array(to_numpy(self.variable.get_value()))  # writable: layers may be filled into it
         return self._host
 
     def fill(self, index: int, value: NDArray[Any]) -> None:

@@ -51,6 +51,7 @@ def save_canonical(
     metadata: Mapping[str, str] | None = None,
     framework: str | None = None,
     settings: Callable[[Any], Mapping[str, Any]] | None = None,
+    host: Callable[[Any], Array] | None = None,
 ) -> list[str]:
     """Write layers' numpy tensors in the canonical layout: ``model.safetensors``, or shards plus the index.
 
@@ -67,6 +68,9 @@ def save_canonical(
         metadata: Header metadata added to :data:`CANONICAL_METADATA`.
         framework: Recorded as the framework that wrote the files (:data:`FRAMEWORK_KEY`).
         settings: Each layer's settings that change results (see :func:`warn_settings`), recorded.
+        host: Reads one of the layers' values into a numpy array when its layer is written: the layers may then
+            hold any values with a ``shape`` and a ``dtype`` (device arrays), and only one layer's are on the host
+            at a time. ``None``: the layers hold numpy arrays.
 
     Returns:
         The names of the files written, index last.
@@ -98,7 +102,8 @@ def save_canonical(
         index, local = owner[key]
         if index not in converted:
             group = groups[index]
-            converted[index] = registry.find(group.layer).to_canonical(group.layer, group.path, group.tensors)
+            tensors = group.tensors if host is None else {name: host(a) for name, a in group.tensors.items()}
+            converted[index] = registry.find(group.layer).to_canonical(group.layer, group.path, tensors)
         array = converted[index].pop(local)
         if not converted[index]:
             del converted[index]

@@ -55,6 +55,7 @@ MAX_HEADER_SIZE = 100_000_000
 _USIZE_MAX = 2**64 - 1  # safetensors counts in usize
 _MAX_DEPTH = 127  # serde_json's recursion limit: deeper headers are refused by safetensors
 _FIELDS = ("dtype", "shape", "data_offsets")
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/"  # how a Git LFS pointer file begins
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,11 @@ def _read_raw(path: Path) -> tuple[bytes, int]:
             if len(prefix) < 8:
                 raise WeightsFileError(f"{path}: not a safetensors file (shorter than 8 bytes)")
             (size,) = struct.unpack("<Q", prefix)
+            if size > MAX_HEADER_SIZE and (prefix + f.read(len(_LFS_POINTER) - 8)) == _LFS_POINTER:
+                raise WeightsFileError(
+                    f"{path}: a Git LFS pointer, not the weights (a clone made without git-lfs): fetch them with "
+                    "`git lfs pull` in the clone, or download the repository with `hf download`"
+                )
             if size > MAX_HEADER_SIZE:
                 raise WeightsFileError(
                     f"{path}: not a safetensors file (header length {size} exceeds the {MAX_HEADER_SIZE}-byte limit)"
@@ -242,8 +248,8 @@ def read_header(path: str | Path) -> Header:
     overlap.
 
     Raises:
-        WeightsFileError: the file is truncated or not a valid safetensors file; the message names the file and,
-            where one is at fault, the tensor or metadata key.
+        WeightsFileError: the file is truncated or not a valid safetensors file (a Git LFS pointer is named as
+            one); the message names the file and, where one is at fault, the tensor or metadata key.
     """
     header = shared_header(path)
     return Header(dict(header.tensors), dict(header.metadata), dict(header.offsets), header.data_start)

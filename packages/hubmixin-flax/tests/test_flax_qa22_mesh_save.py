@@ -1,0 +1,102 @@
+"""Saving a model sharded over a mesh reads each variable to the host only when the writer reaches its layer, and
+leaves no host copy cached on the model's arrays (QA round 22): JAX caches on an array the host copy
+``np.asarray`` makes of it (a sharded or accelerator array), for the array's lifetime."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from hubmixin_flax import FlaxModelHubMixin
+
+WIDTH, DEPTH = 256, 8
+
+
+def P(*axes: str | None) -> PartitionSpec:  # jax.sharding.PartitionSpec, typed
+    return PartitionSpec(*axes)  # type: ignore[no-untyped-call]
+
+
+class Deep(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.layers = nnx.List([nnx.Linear(WIDTH, WIDTH, rngs=rngs) for _ in range(DEPTH)])
+
+
+class Stacked(nnx.Module, FlaxModelHubMixin, stacked_layers=["blocks"]):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        @nnx.split_rngs(splits=4)
+        @nnx.vmap(in_axes=(0,), out_axes=0)
+        def create(rngs: nnx.Rngs) -> nnx.Linear:
+            return nnx.Linear(16, 16, rngs=rngs)
+
+        self.blocks = create(rngs)
+
+
+def _place(model: nnx.Module, sharding: Any) -> list[jax.Array]:
+    """Each variable of ``model`` put by ``sharding(array)``; the arrays now held."""
+    state = nnx.state(model)
+    nnx.update(model, jax.tree.map(lambda x: jax.device_put(x, sharding(x)), state))
+    return list(jax.tree.leaves(nnx.state(model)))
+
+
+def _cached(arrays: list[jax.Array]) -> int:
+    return sum(getattr(array, "_npy_value", None) is not None for array in arrays)
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.suffix in (".safetensors", ".json")}
+
+
+def test_a_sharded_model_is_saved_as_on_one_device_and_keeps_no_host_copy(mesh: Mesh, tmp_path: Path) -> None:
+    model = Deep(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path / "cpu", max_shard_size="300KB")
+    arrays = _place(model, lambda x: NamedSharding(mesh, P("data", "model") if x.ndim == 2 else P("model")))
+    assert all(len(array.sharding.device_set) == 8 for array in arrays)
+    model.save_pretrained(tmp_path / "mesh", max_shard_size="300KB")
+    assert _cached(arrays) == 0
+    assert _files(tmp_path / "mesh") == _files(tmp_path / "cpu")
+
+
+def test_a_sharded_save_holds_about_one_layer_on_the_host(mesh: Mesh, tmp_path: Path) -> None:
+    models = [Deep(rngs=nnx.Rngs(0)) for _ in range(2)]
+    for model in models:
+        _place(model, lambda x: NamedSharding(mesh, P("data", "model") if x.ndim == 2 else P()))
+    models[0].save_pretrained(tmp_path / "warm-up")  # (a second save of one model would reuse a cached copy)
+    model = models[1]
+    kernel = WIDTH * WIDTH * 4
+    tracemalloc.start()
+    try:
+        model.save_pretrained(tmp_path / "net")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # about 3 (a layer gathered, its kernel transposed and made contiguous); 10 when every layer was read first
+    assert peak < DEPTH // 2 * kernel, (
+        f"{peak / kernel:.1f} kernels on the host at the save's peak (the model: {DEPTH})"
+    )
+
+
+def test_a_stacked_module_on_a_mesh_keeps_no_host_copy(mesh: Mesh, tmp_path: Path) -> None:
+    model = Stacked(rngs=nnx.Rngs(0))
+    model.save_pretrained(tmp_path / "cpu")
+    arrays = _place(model, lambda x: NamedSharding(mesh, P(None, "data", "model") if x.ndim == 3 else P()))
+    model.save_pretrained(tmp_path / "mesh")
+    assert _cached(arrays) == 0
+    assert _files(tmp_path / "mesh") == _files(tmp_path / "cpu")
+
+
+def test_a_cpu_array_held_whole_is_read_in_place(mesh: Mesh) -> None:
+    from hubmixin_flax._host import read_in_place, to_numpy
+
+    single = jax.device_put(np.arange(8.0, dtype=np.float32), jax.devices("cpu")[0])
+    replicated = jax.device_put(single, NamedSharding(mesh, P()))
+    sharded = jax.device_put(single, NamedSharding(mesh, P("model")))
+    assert read_in_place(single) and read_in_place(replicated) and not read_in_place(sharded)
+    assert np.shares_memory(to_numpy(single), np.asarray(single))
+    np.testing.assert_array_equal(to_numpy(sharded), np.arange(8.0))
+    assert _cached([single, replicated, sharded]) == 0

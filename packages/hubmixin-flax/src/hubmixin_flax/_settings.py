@@ -103,11 +103,14 @@ def layer_settings(layer: Any) -> dict[str, Any]:
     if isinstance(layer, nnx.Conv | nnx.ConvTranspose):
         kernel = tuple(layer.kernel_size)
         stride, dilation = _per_dim(layer.strides, len(kernel)), _per_dim(layer.kernel_dilation, len(kernel))
+        # The kernel is saved as it is held: a mask multiplies it only as it runs, so a port without one differs.
+        masked = {"masked": True} if layer.mask is not None else {}
         if isinstance(layer, nnx.ConvTranspose):
             return {
                 "stride": stride,
                 "dilation": dilation,
                 "crop": _transpose_crop(layer.padding, kernel, stride, dilation),
+                **masked,
             }
         pads = _padding(layer.padding, kernel, stride, dilation)
         padding = _interior(pads, _per_dim(layer.input_dilation, len(kernel)))
@@ -116,6 +119,7 @@ def layer_settings(layer: Any) -> dict[str, Any]:
             "dilation": dilation,
             "padding": _older(padding, layer.padding, pads),
             "groups": int(layer.feature_group_count),
+            **masked,
         }
     if isinstance(layer, _NORMS):
         return _norm(layer)

@@ -66,8 +66,27 @@ def _recurrent(cell: Any) -> dict[str, Any]:
     return {}
 
 
+def _embedding(layer: Any) -> dict[str, Any]:
+    """An embedding's options that neither PyTorch's nor Flax's has, each left out at its default: ``mask_zero``
+    and a ``ReversibleEmbedding``'s ``logit_soft_cap`` (keras_hub's too)."""
+    found: dict[str, Any] = {"mask_zero": True} if layer.mask_zero else {}
+    cap = getattr(layer, "logit_soft_cap", None)
+    if cap is not None:
+        found["logit_soft_cap"] = float(cap)
+    return found
+
+
+def _unwrapped(layer: Any) -> Any:
+    """The layer a ``TimeDistributed`` wraps (its tensors and settings are at the wrapper's path), else ``layer``."""
+    while isinstance(layer, keras.layers.TimeDistributed):
+        layer = layer.layer
+    return layer
+
+
 def layer_settings(layer: Any) -> dict[str, Any]:
-    """``layer``'s own settings that change results (empty for a layer type without any)."""
+    """``layer``'s own settings that change results (empty for a layer type without any); a ``TimeDistributed``'s
+    are those of the layer it wraps."""
+    layer = _unwrapped(layer)
     if isinstance(layer, BaseConvTranspose):
         return {"stride": list(layer.strides), "dilation": list(layer.dilation_rate), "crop": _transpose_crop(layer)}
     if isinstance(layer, _CONVS):
@@ -85,6 +104,8 @@ def layer_settings(layer: Any) -> dict[str, Any]:
         rnns = (layer.forward_layer, layer.backward_layer)
         both = merged_settings([_recurrent(getattr(rnn, "cell", None)) for rnn in rnns])
         return {**both, **direction_settings(bool(layer.forward_layer.go_backwards), layer.merge_mode)}
+    if isinstance(layer, keras.layers.Embedding):
+        return _embedding(layer)
     return {}
 
 
@@ -116,6 +137,7 @@ def model_settings(layers: Iterable[tuple[str, Any]]) -> Settings:
     a Keras layer never has (``add_zero_attn``, ``max_norm``) is compared as its default; a file leaves them out."""
     found: Settings = {}
     for path, layer in layers:
-        parts = _separable(layer) if isinstance(layer, _SEPARABLE) else {"": layer_settings(layer)}
+        inner = _unwrapped(layer)
+        parts = _separable(inner) if isinstance(inner, _SEPARABLE) else {"": layer_settings(inner)}
         found.update((".".join(name for name in (path, part) if name), values) for part, values in parts.items())
     return found

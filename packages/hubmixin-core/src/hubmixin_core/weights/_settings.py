@@ -83,6 +83,18 @@ SETTING_NAMES = {
         "Flax's and Keras' never renormalise)"
     ),
     "norm_type": "the p of the p-norm an embedding with a max_norm renormalises by",
+    "mask_zero": (
+        "whether an embedding takes id 0 for padding and masks those steps in the layers after it (Keras' option, "
+        "recorded where true; PyTorch's and Flax's never mask)"
+    ),
+    "logit_soft_cap": (
+        "the cap c of a reversible embedding's output logits, c * tanh(logits / c) (Keras' ReversibleEmbedding, "
+        "recorded where set; PyTorch's and Flax's tied heads never cap)"
+    ),
+    "masked": (
+        "whether a convolution multiplies its kernel by a mask as it runs (Flax's mask=, recorded where given; "
+        "PyTorch's and Keras' never do)"
+    ),
     "transposed": "whether a convolution is transposed: not recorded, but implied by its crop (or padding)",
 }
 """The settings compared, and what each is. Values are JSON: numbers, strings, lists, objects, null."""
@@ -95,6 +107,9 @@ _DEFAULTS: dict[str, tuple[Any, frozenset[str]]] = {
     "merge": ("concat", frozenset({"torch"})),
     "add_zero_attn": (False, frozenset({"flax", "keras"})),
     "max_norm": (None, frozenset({"flax", "keras"})),
+    "mask_zero": (False, frozenset({"torch", "flax"})),
+    "logit_soft_cap": (None, frozenset({"torch", "flax"})),
+    "masked": (False, frozenset({"torch", "keras"})),
 }
 """Settings a layer may leave out at their default (PyTorch's): the default, and the frameworks whose files leave
 one out only at its default, having no layer with another value. Other files may predate the setting: not compared."""

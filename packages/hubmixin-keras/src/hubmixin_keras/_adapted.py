@@ -2,13 +2,17 @@
 
 Keras keeps an adapted lookup's vocabulary (``StringLookup``, ``IntegerLookup``, ``TextVectorization``) in a
 TensorFlow table, saved as an asset by its own ``model.save``; a ``Discretization``'s adapted ``bin_boundaries``
-in the layer's config; any layer with ``save_assets`` (a keras-hub tokenizer) in files beside the model. None of
-it is a variable, and config.json holds the model's ``__init__`` arguments only.
+in the layer's config; any layer with ``save_assets`` (a keras-hub tokenizer) in files beside the model; a layer
+of one's own whose ``save_own_variables`` stores more than its variables (a table it keeps as an array), in Keras'
+weights file. None of it is a variable, and config.json holds the model's ``__init__`` arguments only.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
+import numpy as np
 from keras.src.layers.preprocessing.index_lookup import IndexLookup
 
 from hubmixin_keras._walk import named_layers
@@ -43,7 +47,39 @@ def _state_of(layer: keras.Layer) -> str | None:
         return "its bin_boundaries" if adapted else None
     if callable(getattr(layer, "save_assets", None)):
         return "its assets"
+    if layer.built and _stores_more_than_variables(layer):
+        return "what its own save_own_variables stores"
     return None
+
+
+def _stores_more_than_variables(layer: keras.Layer) -> bool:
+    """Whether ``layer``'s class, not Keras' own (whose overrides store the variables, in the quantized or
+    merged-LoRA layout Keras reads back), overrides ``save_own_variables`` to store an entry that is none of the
+    layer's variables' values."""
+    owner = next(cls for cls in type(layer).__mro__ if "save_own_variables" in vars(cls))
+    if owner.__module__.split(".")[0] == "keras":
+        return False
+    store: dict[str, Any] = {}
+    try:
+        layer.save_own_variables(store)
+    except Exception:  # (Keras' own saving would fail too: not this warning's concern)
+        return False
+    values = [_numpy(v) for v in layer.variables]
+    return any(not any(_same(entry, value) for value in values) for entry in store.values())
+
+
+def _same(entry: Any, value: np.ndarray[Any, Any]) -> bool:
+    try:
+        array = _numpy(entry)
+    except Exception:  # (no array: a string, a Python object)
+        return False
+    return array.shape == value.shape and bool(np.array_equal(array, value))
+
+
+def _numpy(value: Any) -> np.ndarray[Any, Any]:
+    if isinstance(value, keras.Variable):
+        value = value.value
+    return np.asarray(keras.ops.convert_to_numpy(value))
 
 
 def _adapted_lookup(layer: IndexLookup) -> bool:

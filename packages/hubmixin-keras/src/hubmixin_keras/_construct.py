@@ -2,8 +2,9 @@
 
 The model is constructed and its layers built inside ``keras.StatelessScope(initialize_variables=False)``: Keras
 then defers every variable's initialisation (nothing random is drawn, nothing allocated). The loader gives each
-variable its value from the checkpoint; :func:`initialize_rest` runs the deferred initialisers of the others
-(seed-generator state, weights the checkpoint lacks, metrics' state, any variable ``__init__`` made).
+variable its value from the checkpoint; :func:`initialize_rest` gives the others (seed-generator state, weights
+the checkpoint lacks, metrics' state, any variable ``__init__`` made) the value the construction assigned them
+(``self.pe.assign(table)``: Keras only records it in the scope), else runs their deferred initialisers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import bisect
 import collections
 import contextlib
+import dataclasses
 import itertools
 import logging
 import re
@@ -20,7 +22,7 @@ from typing import Any, TypeVar
 import keras
 import numpy as np
 from keras.src.backend.common import global_state
-from keras.src.backend.common.stateless_scope import in_stateless_scope
+from keras.src.backend.common.stateless_scope import get_stateless_scope
 
 from hubmixin_core.errors import (
     HubMixinError,
@@ -39,6 +41,7 @@ from hubmixin_keras._walk import has_own_build, named_layers, shared_path_rename
 __all__ = [
     "assign",
     "builders_error",
+    "Deferred",
     "construct_deferred",
     "dtype_policy_name",
     "dtype_policy_scope",
@@ -65,7 +68,7 @@ def dtype_policy_name(dtype: Any) -> str | None:
     ``None``.
 
     Raises:
-        HubMixinValueError: Keras knows no such policy, or it is a quantized one.
+        HubMixinValueError: Keras knows no such policy, or it is a quantized one or a ``DTypePolicyMap``.
         HubMixinTypeError: a dtype that is not floating (``"int8"``, ``"string"``), or a policy whose variables or
             computations are not.
     """
@@ -84,6 +87,12 @@ def dtype_policy_name(dtype: Any) -> str | None:
     if isinstance(policy, keras.dtype_policies.QuantizedDTypePolicy):
         raise HubMixinValueError(
             f"dtype={dtype!r} is a quantized Keras dtype policy: load in floating point, then quantize the model"
+        )
+    if isinstance(policy, keras.dtype_policies.DTypePolicyMap):  # (its name is no policy Keras can set globally)
+        raise HubMixinValueError(
+            f"dtype={dtype!r} is a Keras DTypePolicyMap (a policy per layer path): dtype= takes one policy for the "
+            "whole model, a floating dtype or a mixed-precision policy (bfloat16, mixed_bfloat16, ...); give the "
+            "map to the model as its own dtype, in model_kwargs={'dtype': ...}"
         )
     for role, name in (("variable", policy.variable_dtype), ("compute", policy.compute_dtype)):
         if not keras.backend.is_float_dtype(name):
@@ -135,6 +144,22 @@ def dtype_policy_scope(dtype: str | None) -> Iterator[None]:
         keras.config.set_dtype_policy(previous)
 
 
+@dataclasses.dataclass(eq=False)
+class Deferred:
+    """The variables a deferred construction made, and the values it assigned some of them (by variable id).
+
+    Inside the construction's stateless scope, ``variable.assign(value)`` only records the value in the scope,
+    which drops it at its exit: it is kept here instead, for :func:`initialize_rest`.
+    """
+
+    variables: list[Any] = dataclasses.field(default_factory=list)
+    assigned: dict[int, Any] = dataclasses.field(default_factory=dict)
+
+    def loaded(self, variable: Any) -> None:
+        """``variable`` got its value from the checkpoint: the one the construction assigned it is not needed."""
+        self.assigned.pop(id(variable), None)
+
+
 def construct_deferred(
     factory: Callable[[], M],
     infos: Mapping[str, TensorInfo],
@@ -142,7 +167,7 @@ def construct_deferred(
     *,
     source: str = "checkpoint",
     built_as: Mapping[str, Mapping[str, Any]] | None = None,
-) -> tuple[M, list[str], list[Any]]:
+) -> tuple[M, list[str], Deferred]:
     """``factory()`` with its layers built from the checkpoint's shapes (``infos``), every variable deferred.
 
     A layer with a Keras build config in ``built_as`` (by layer path: the checkpoint recorded how the layer was
@@ -156,7 +181,8 @@ def construct_deferred(
     Returns the model, the paths of the layers that could not be built (their shape-giving tensors are not
     in the checkpoint: Keras builds those at their first call, with their own initialisation) and the variables
     deferred, for :func:`initialize_rest`: those the model tracks as weights, and the others (a metric's, one
-    held by a plain Python object), which ``model.variables`` does not list.
+    held by a plain Python object), which ``model.variables`` does not list, with the values the construction
+    assigned them.
     """
     recorded = built_as or {}
     names = dict(global_state.get_global_attribute(_NAME_COUNTS) or {})
@@ -183,11 +209,11 @@ def _construct(
     recorded: Mapping[str, Mapping[str, Any]],
     *,
     deferred: bool,
-) -> tuple[M, list[str], list[Any]]:
+) -> tuple[M, list[str], Deferred]:
     unbuilt: list[str] = []
     before = {id(v) for v in global_state.get_global_attribute(_UNINITIALIZED) or []}
-    scope = keras.StatelessScope(initialize_variables=False) if deferred else contextlib.nullcontext()
-    with dtype_policy_scope(dtype), scope:
+    scope = keras.StatelessScope(initialize_variables=False) if deferred else None
+    with dtype_policy_scope(dtype), scope or contextlib.nullcontext():
         model = factory()
         renames = [(re.compile(old), new) for old, new in shared_path_renames(model, infos).items()]
         if renames:  # a shared layer the checkpoint holds under another of its paths: built from those tensors
@@ -215,7 +241,8 @@ def _construct(
                     unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
         mark_containers_built(model)
     made = [v for v in global_state.get_global_attribute(_UNINITIALIZED) or [] if id(v) not in before]
-    return model, unbuilt, made
+    values = ((v, scope.get_current_value(v) if scope is not None else None) for v in made)
+    return model, unbuilt, Deferred(made, {id(v): value for v, value in values if value is not None})
 
 
 def _path_renamed(name: str, renames: Sequence[tuple[re.Pattern[str], str]]) -> str:
@@ -485,25 +512,35 @@ def assign(variable: Any, value: np.ndarray[Any, Any]) -> None:
         variable.assign(tensor)
 
 
-def initialize_rest(model: keras.Layer, deferred: Iterable[Any] = ()) -> None:
+def initialize_rest(model: keras.Layer, deferred: Deferred | None = None) -> None:
     """Initialise the model's variables still deferred, and the others of ``deferred`` (``construct_deferred``'s:
-    a metric's ``total`` and ``count``, which ``model.variables`` leaves out), as a plain construction does; drop
-    them all from Keras' pending list.
+    a metric's ``total`` and ``count``, which ``model.variables`` leaves out), as a plain construction does: with
+    the value the construction assigned (``deferred.assigned``), else by their initializers; drop them all from
+    Keras' pending list.
 
     Inside a stateless scope, Keras initialises no variable: those still deferred stay in its pending list, for
     the enclosing load to initialise (a model whose ``__init__`` loads a pretrained part of itself: as variables
-    its construction deferred) or the caller's own ``keras.StatelessScope()`` at its exit. Those the load gave a
-    value leave the list either way: that exit would initialise them again ("already initialized").
+    its construction deferred, their assigned values recorded in that scope again) or the caller's own
+    ``keras.StatelessScope()`` at its exit. Those the load gave a value leave the list either way: that exit would
+    initialise them again ("already initialized").
     """
-    if not in_stateless_scope():
-        for variable in itertools.chain(model.variables, deferred):
-            if getattr(variable, "_value", True) is None:
-                _deferred_initialize(variable)
-        for layer in model._flatten_layers():
-            for generator in getattr(layer, "_seed_generators", []):
-                state = generator.state
-                if getattr(state, "_value", True) is None:
-                    state._deferred_initialize()
+    deferred = deferred or Deferred()
+    seeds = [
+        generator.state for layer in model._flatten_layers() for generator in getattr(layer, "_seed_generators", [])
+    ]
+    rest = [v for v in itertools.chain(model.variables, deferred.variables, seeds) if getattr(v, "_value", 1) is None]
+    outer = get_stateless_scope()
+    for variable in {id(v): v for v in rest}.values():
+        value = deferred.assigned.get(id(variable))
+        if outer is not None:
+            if value is not None:
+                outer.add_update((variable, value))
+        elif value is not None:
+            variable._initialize(in_initial_order(variable, value))
+            variable._initializer = None
+        else:
+            _deferred_initialize(variable)
+    deferred.assigned.clear()
     pending = global_state.get_global_attribute(_UNINITIALIZED) or []
     global_state.set_global_attribute(_UNINITIALIZED, [v for v in pending if v._value is None])
 

@@ -543,11 +543,11 @@ class KerasHubMixinBase(ModelHubMixin):
         adapted = unsaved_state(_as_layer(self))
         if adapted:
             warn_user(
-                f"{type(self).__qualname__}: layers {', '.join(adapted)} hold state set by adapt() (or "
-                "set_vocabulary) that is no Keras variable: it is not saved, and from_pretrained builds them from "
-                "the model's __init__ arguments only, without it. Give it as an __init__ argument "
-                "(StringLookup(vocabulary=...), Discretization(bin_boundaries=...)), or save the model with Keras' "
-                "own model.save('model.keras')",
+                f"{type(self).__qualname__}: layers {', '.join(adapted)} hold state that is no Keras variable (set "
+                "by adapt() or set_vocabulary, or kept by their own save_own_variables): it is not saved, and "
+                "from_pretrained builds them from the model's __init__ arguments only, without it. Give it as an "
+                "__init__ argument (StringLookup(vocabulary=...), Discretization(bin_boundaries=...)), make it a "
+                "Keras variable (self.add_weight), or save the model with Keras' own model.save('model.keras')",
                 UserWarning,
             )
         save_canonical(
@@ -636,6 +636,7 @@ class KerasHubMixinBase(ModelHubMixin):
                     _check_fits(variables[group.path][name], tensor)
                     if copies.first(variables[group.path][name], tensor.key or group.full_name(name), tensor):
                         assign(variables[group.path][name], _value(tensor))
+                        deferred.loaded(variables[group.path][name])  # (what __init__ assigned it is not kept)
             initialize_rest(layer, deferred)
             for group in layers:
                 reset_lora(group.layer, own_variables(group.layer), group.tensors)

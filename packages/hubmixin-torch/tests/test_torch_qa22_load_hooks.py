@@ -3,11 +3,14 @@ rename a checkpoint's keys) is loaded through its override by ``from_pretrained`
 
 from __future__ import annotations
 
+import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import pytest
+import safetensors
 import safetensors.torch
 import torch
 from huggingface_hub import HfApi
@@ -141,3 +144,71 @@ def test_shards_load_without_the_override(tmp_path: Path, caplog: pytest.LogCapt
     assert Policy.calls == []
     assert torch.equal(loaded.model.weight, saved.model.weight)
     assert "Policy overrides _load_as_safetensor, which loads one file: the shards of" in caplog.text
+
+
+class TiedLM(torch.nn.Module, PyTorchModelHubMixin):
+    """Ties made by a ``tie_weights()`` taking no arguments (transformers'), outside ``__init__``."""
+
+    def __init__(self, vocab: int = 10, dim: int = 4) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, dim)
+        self.head = torch.nn.Linear(dim, vocab, bias=False)
+
+    def tie_weights(self) -> None:
+        self.head.weight = self.emb.weight
+
+
+class TiedPassThrough(TiedLM):
+    @classmethod
+    def _load_as_safetensor(cls, model: _M, model_file: str, map_location: str, strict: bool) -> _M:
+        return super()._load_as_safetensor(model, model_file, map_location, strict)
+
+
+class TiedSafetensorsHook(TiedLM):
+    @classmethod
+    def _load_as_safetensor(cls, model: _M, model_file: str, map_location: str, strict: bool) -> _M:
+        safetensors.torch.load_model(model, model_file, strict=strict, device=map_location)  # type: ignore[arg-type]
+        return model  # (lerobot's)
+
+
+@pytest.mark.parametrize("cls", [TiedPassThrough, TiedSafetensorsHook])
+@pytest.mark.parametrize("strict", [False, True])
+def test_tie_weights_is_called_before_the_override_loads(cls: type[TiedLM], strict: bool, tmp_path: Path) -> None:
+    saved = cls()
+    saved.tie_weights()
+    saved.save_pretrained(tmp_path)
+    with safetensors.safe_open(tmp_path / "model.safetensors", "pt") as file:
+        assert list(file.keys()) == ["emb.weight"]
+    loaded = cls.from_pretrained(tmp_path, strict=strict)
+    assert loaded.head.weight is loaded.emb.weight
+    assert torch.equal(loaded.emb.weight, saved.emb.weight)
+
+
+def test_an_empty_key_mapping_is_no_renaming(tmp_path: Path) -> None:
+    _old_files(tmp_path, pickled=False)
+    Policy.calls.clear()
+    Policy.from_pretrained(tmp_path, key_mapping={})
+    assert Policy.calls == [("safetensor", "model.safetensors", "cpu", False)]
+
+
+def test_a_dtype_saved_by_an_encoder_override_alone_reaches_init_as_saved(tmp_path: Path) -> None:
+    class Net(torch.nn.Module, PyTorchModelHubMixin):
+        @classmethod
+        def _is_jsonable(cls, value: Any) -> bool:
+            return isinstance(value, torch.dtype) or super()._is_jsonable(value)
+
+        @classmethod
+        def _encode_arg(cls, arg: Any) -> Any:
+            return str(arg) if isinstance(arg, torch.dtype) else super()._encode_arg(arg)
+
+        def __init__(self, n: int = 2, dtype: torch.dtype = torch.float32) -> None:
+            super().__init__()
+            if isinstance(dtype, str):  # (huggingface_hub gives it so: "torch.bfloat16")
+                dtype = getattr(torch, dtype.removeprefix("torch."))
+            self.fc = torch.nn.Linear(n, n, dtype=dtype)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Net(dtype=torch.bfloat16).save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["dtype"] == "torch.bfloat16"
+    assert Net.from_pretrained(tmp_path).fc.weight.dtype == torch.bfloat16

@@ -89,7 +89,7 @@ from hubmixin_core._forwarding import (
 )
 from hubmixin_core._frameworks import check_framework_base
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
-from hubmixin_core._hf_compat import HfMixinHelpers, hf_hook
+from hubmixin_core._hf_compat import NONE_DEFAULT, HfMixinHelpers, hf_hook
 from hubmixin_core._hub import check_whole_checkpoint, locate_file, one_commit, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
 from hubmixin_core._paths import check_local_location, not_a_file
@@ -454,6 +454,13 @@ class ModelHubMixinBase(HfMixinHelpers):
         return encode_config(value, coders) if merged and isinstance(value, dict) else encode_value(value, coders)
 
     @classmethod
+    def _hub_encodes_alone(cls) -> bool:
+        """Whether the class overrides huggingface_hub's ``_encode_arg`` but not ``_decode_arg``: a saved value
+        hubmixin's rules cannot decode (or its annotation refuses) is then the hook's form, given to ``__init__`` as
+        it is."""
+        return hf_hook(cls, "_encode_arg") is not None and hf_hook(cls, "_decode_arg") is None
+
+    @classmethod
     def _hub_decode_hook(cls, name: str) -> Callable[..., Any] | None:
         """The class's override of huggingface_hub's ``_decode_arg`` where ``__init__`` annotates argument ``name``:
         it then decides the value ``from_pretrained`` gives (as there), unchecked; else ``None``."""
@@ -542,8 +549,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         annotation = cls._hub_mixin_hints().get(name)
         if annotation is None or type(encoded) is annotation or (LOADING.get() and not given):  # the common case
             return
-        if cls._hub_decode_hook(name) is not None:  # (the load checks nothing the class's _decode_arg decodes)
-            return
+        if cls._hub_decode_hook(name) is not None or (cls._hub_encodes_alone() and not given):
+            return  # (the load checks nothing the class's _decode_arg decodes; gives _encode_arg's form as it is)
         default = cls._hub_mixin_init_parameters[name].default
         found = json_type_mismatch(annotation, encoded, coders, bool_number=isinstance(default, bool))
         # The loader's rule: the JSON of the parameter's own default (``None`` for ``x: int = None``) is taken as
@@ -1149,17 +1156,65 @@ class ModelHubMixinBase(HfMixinHelpers):
         needed = {name: kind for name, kind in unsaved.items() if name not in optional}
         if defer:
             return {name: kind for name, kind in needed.items() if name not in model_kwargs}
-        check_unsaved(
-            cls.__qualname__,
-            needed,
-            model_kwargs,
-            runtime,
-            cls._hub_mixin_runtime_option,
-            cls._hub_coded_type_names(),
-            cls._hub_extra_defaults,
-            cls._hub_meant_instances,
-        )
+        cls._hub_check_unsaved(needed, model_kwargs, runtime, cls._hub_coded_type_names())
         return {}
+
+    @classmethod
+    def _hub_check_unsaved(
+        cls, needed: Mapping[str, str], given: Collection[str], runtime: Collection[str], coded: Collection[str]
+    ) -> None:
+        """:func:`check_unsaved`, an argument the class's own ``_is_jsonable`` left out of config.json said so
+        (a coder would not save it: the override refuses it first).
+
+        Raises:
+            MissingArgumentError: names each missing argument, why it was not saved, and how to give it.
+        """
+        refused = [n for n, kind in needed.items() if n not in given and cls._hub_refused_by_hook(n, kind)]
+        lines = [
+            f"  - {name!r} (a {needed[name]}): the class's _is_jsonable (huggingface_hub's hook, which it overrides) "
+            f"left it out of config.json; give it with {cls.__qualname__}.from_pretrained(..., "
+            f"model_kwargs={{{name!r}: ...}})"
+            for name in refused
+        ]
+        rest = {name: kind for name, kind in needed.items() if name not in refused}
+        try:
+            check_unsaved(
+                cls.__qualname__,
+                rest,
+                given,
+                runtime,
+                cls._hub_mixin_runtime_option,
+                coded,
+                cls._hub_extra_defaults,
+                cls._hub_meant_instances,
+            )
+        except MissingArgumentError as e:
+            if not refused:
+                raise
+            raise MissingArgumentError("\n".join([str(e), *lines]), [*e.missing, *refused]) from None
+        if refused:
+            raise MissingArgumentError(
+                f"{cls.__qualname__}: cannot rebuild the saved model without arguments that were not saved:\n"
+                + "\n".join(lines),
+                refused,
+            )
+
+    @classmethod
+    def _hub_refused_by_hook(cls, name: str, kind: str) -> bool:
+        """Whether argument ``name``, recorded as not saved, of type ``kind``, was left out by the class's own
+        ``_is_jsonable``: its annotation (or default) is of a type hubmixin's rules save."""
+        if hf_hook(cls, "_is_jsonable") is None or name.startswith("*"):
+            return False
+        parameter = cls._hub_mixin_init_parameters.get(name)
+        hint = cls._hub_mixin_hints().get(name)
+        candidates = [*(_union_members(hint) or (hint,)), None if parameter is None else type(parameter.default)]
+        coders = [t for t in cls._all_coders() if isinstance(t, type)]
+        return any(
+            isinstance(t, type)
+            and t.__qualname__ == kind
+            and (t in (str, int, float, bool) or dataclasses.is_dataclass(t) or issubclass(t, (enum.Enum, *coders)))
+            for t in candidates
+        )
 
     @classmethod
     def _hub_coded_type_names(cls) -> set[str]:
@@ -1201,17 +1256,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         given = set(received)
         if any(name.startswith("*") for name in given):  # (named by the base's parameters they reach)
             given.update(cls._hub_varargs_names())
-        runtime, coded = cls._hub_runtime_type_names(), cls._hub_coded_type_names()
-        check_unsaved(
-            cls.__qualname__,
-            needed,
-            given,
-            runtime,
-            cls._hub_mixin_runtime_option,
-            coded,
-            cls._hub_extra_defaults,
-            cls._hub_meant_instances,
-        )
+        cls._hub_check_unsaved(needed, given, cls._hub_runtime_type_names(), cls._hub_coded_type_names())
 
     @classmethod
     def _hub_meant_instances(cls, unsaved: Mapping[str, str]) -> dict[str, str]:
@@ -1495,7 +1540,9 @@ class ModelHubMixinBase(HfMixinHelpers):
         """Fill ``model_kwargs`` from a loaded config (as huggingface_hub does); returns the decoded config.
 
         Each value ``model_kwargs`` does not override is checked against its ``__init__`` annotation, then decoded
-        (an annotated one by the class's ``_decode_arg`` override alone, where it has one).
+        (an annotated one by the class's ``_decode_arg`` override alone, where it has one; one the class's
+        ``_encode_arg`` override, without a ``_decode_arg`` one, may have written is given as saved where these
+        rules refuse it, as huggingface_hub gives it).
 
         Raises:
             ConfigTypeError: a value has another JSON type than its annotation (``None`` is accepted where the
@@ -1521,7 +1568,14 @@ class ModelHubMixinBase(HfMixinHelpers):
             if key in hints and json_type_mismatch(hints[key], value, coders) and _is_json_of(value, default, coders):
                 values[key] = default  # the class's own default, of another type than its annotation (``b: bool = 0``)
                 continue
-            values[key] = cls._hub_decode_argument(key, value, hints, coders, source)
+            try:
+                values[key] = cls._hub_decode_argument(key, value, hints, coders, source)
+            except ConfigError:
+                if key not in hints or not cls._hub_encodes_alone():
+                    raise
+                # the form the class's _encode_arg wrote, which its __init__ takes: given as it is, as
+                # huggingface_hub's _decode_arg gives a value it has no rule for
+                logger.debug("%s: %s: key %r given to __init__ as saved", cls.__qualname__, source, key)
         named = {name: p for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
         forwarded = cls._hub_forwarded_parameters()
         config_owner, config_parameter = (
@@ -1725,7 +1779,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         parameter = cls._hub_mixin_init_parameters.get(key)
         decode_arg = cls._hub_decode_hook(key)
         if decode_arg is not None and parameter is not None:
-            return _hook_decoded(decode_arg, hints.get(key, parameter.annotation), value, source, key)
+            annotation = hints.get(key, parameter.annotation)
+            return _hook_decoded(decode_arg, annotation, value, source, key, none_default=parameter.default is None)
         if key in hints:
             bools = parameter is not None and isinstance(parameter.default, bool)
             _check_config_type(hints[key], value, coders, source, key, bool_number=bools)
@@ -2035,8 +2090,12 @@ def _decoded(annotation: Any, value: Any, coders: Coders, source: str, key: str)
         ) from e
 
 
-def _hook_decoded(decode_arg: Callable[..., Any], annotation: Any, value: Any, source: str, key: str) -> Any:
-    """What the class's ``_decode_arg`` override gives for ``value``, a failure named by file and key."""
+def _hook_decoded(
+    decode_arg: Callable[..., Any], annotation: Any, value: Any, source: str, key: str, *, none_default: bool = False
+) -> Any:
+    """What the class's ``_decode_arg`` override gives for ``value``, a failure named by file and key. Its
+    ``super()`` call keeps a ``None`` for an argument defaulting to ``None`` (``none_default``), as hubmixin does."""
+    token = NONE_DEFAULT.set(none_default)
     try:
         return decode_arg(annotation, value)
     except HubMixinError:
@@ -2046,6 +2105,8 @@ def _hook_decoded(decode_arg: Callable[..., Any], annotation: Any, value: Any, s
             f"{source}: key {key!r}: {getattr(decode_arg, '__qualname__', '_decode_arg')} cannot decode {value!r:.80} "
             f"as {describe_type(annotation)}: {e}"
         ) from e
+    finally:
+        NONE_DEFAULT.reset(token)
 
 
 def _unknown_class_keywords(cls: type, given: Mapping[str, Any]) -> HubMixinTypeError:

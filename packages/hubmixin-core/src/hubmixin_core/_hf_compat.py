@@ -10,13 +10,22 @@ overrides (see :func:`hf_hook`); these, reached by an override's ``super()``, ar
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from hubmixin_core._config import UNENCODABLE, decode_value, encode_value
 from hubmixin_core.typing import Coders
 
-__all__ = ["HfMixinHelpers", "hf_hook"]
+__all__ = ["NONE_DEFAULT", "HfMixinHelpers", "hf_hook"]
+
+logger = logging.getLogger("hubmixin_core")
+
+NONE_DEFAULT: ContextVar[bool] = ContextVar("hubmixin_none_default", default=False)
+"""Set while ``from_pretrained`` has a class's ``_decode_arg`` override decode an argument defaulting to ``None``:
+``HfMixinHelpers._decode_arg`` then keeps a saved ``None`` (hubmixin's rule for ``x: T = None``)."""
 
 
 class HfMixinHelpers:
@@ -44,12 +53,26 @@ class HfMixinHelpers:
     @classmethod
     def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
         """JSON data ``value`` decoded as ``expected_type`` where a coder or a built-in rule says how (``X | None``,
-        dataclasses, enums, tuples, ...); otherwise ``value`` unchanged."""
+        dataclasses, enums, tuples, ...); otherwise ``value`` unchanged. ``None`` stays ``None`` where the annotation
+        admits it, or (see :data:`NONE_DEFAULT`) the argument decoded defaults to it."""
+        if value is None and NONE_DEFAULT.get():
+            return None
         return decode_value(expected_type, value, cls._all_coders())
 
 
 def hf_hook(cls: type, name: str) -> Callable[..., Any] | None:
     """``cls``'s ``name`` (``"_is_jsonable"``, ``"_encode_arg"`` or ``"_decode_arg"``), bound, where a class
-    overrides :class:`HfMixinHelpers`' (huggingface_hub's hook); ``None`` where it does not, or has none."""
+    overrides :class:`HfMixinHelpers`' (huggingface_hub's hook); ``None`` where it does not, or has none.
+
+    An override written as a plain method (no ``@classmethod``) is ignored, with a debug log: the capture has no
+    instance to call it on (huggingface_hub calls ``_is_jsonable`` on the instance being built, and ``_encode_arg``
+    and ``_decode_arg`` on the class, where a plain method raises ``TypeError``)."""
     hook: Callable[..., Any] | None = getattr(cls, name, None)
-    return None if hook is None or getattr(hook, "__func__", None) is vars(HfMixinHelpers)[name].__func__ else hook
+    if hook is None or getattr(hook, "__func__", None) is vars(HfMixinHelpers)[name].__func__:
+        return None
+    if inspect.isfunction(hook):  # a staticmethod, or a plain method (read from the class, both are functions)
+        owner = next(klass for klass in cls.__mro__ if name in vars(klass))
+        if inspect.isfunction(vars(owner)[name]):
+            logger.debug("%s.%s is a plain method, not a classmethod: hubmixin's rules apply", owner.__qualname__, name)
+            return None
+    return hook

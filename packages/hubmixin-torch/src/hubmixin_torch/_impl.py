@@ -121,6 +121,14 @@ def _holds_module(value: object, seen: set[int]) -> bool:
     return any(isinstance(item, torch.nn.Module) for item in getattr(value, "__dict__", {}).values())
 
 
+def _tie_weights(model: object, target: object) -> None:
+    """Call the model's ``tie_weights()`` (else that of ``target``, the module a wrapper loads into) where it takes
+    no arguments: transformers' ties, made outside ``__init__``, before the weights load."""
+    tie_weights = getattr(model, "tie_weights", getattr(target, "tie_weights", None))
+    if callable(tie_weights) and _takes_no_arguments(tie_weights):
+        tie_weights()
+
+
 def _takes_no_arguments(method: Callable[..., object]) -> bool:
     """Whether ``method`` can be called without arguments (a ``tie_weights`` of another meaning is left alone)."""
     try:
@@ -220,9 +228,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
                 set_rng_state(rng)  # drawing in __init__ what a construction from the caller's state draws
                 model = cls(**arguments())
                 module = _as_module(model)
-            tie_weights = getattr(module, "tie_weights", getattr(_target(module, unwrap), "tie_weights", None))
-            if callable(tie_weights) and _takes_no_arguments(tie_weights):  # transformers': ties made outside init
-                tie_weights()
+            _tie_weights(module, _target(module, unwrap))
 
             def rebuild() -> torch.nn.Module:  # what the checkpoint lacks, as a construction from the caller's state
                 set_rng_state(rng)
@@ -297,13 +303,16 @@ def _load_through_hook(
 ) -> object:
     """Load as huggingface_hub's ``_from_pretrained`` does for a class overriding ``hook`` (``_load_as_safetensor``
     or ``_load_as_pickle``): build the model normally, then return what ``cls.<hook>(model, file, map_location,
-    strict)`` returns, as it returns it (in eval mode only where the override puts it there).
+    strict)`` returns, as it returns it (in eval mode only where the override puts it there). The model's
+    ``tie_weights()`` is called before, as for any load (the ties then hold in what the override loads).
 
     Raises:
-        HubMixinTypeError: ``key_mapping`` or ``dtype`` was given: the override reads the file itself.
+        HubMixinTypeError: a ``key_mapping`` renaming keys, or ``dtype``, was given: the override reads the file
+            itself.
     """
     (file,) = weights.files if isinstance(weights, WeightFiles) else (weights,)
-    given = [name for name, value in (("key_mapping", key_mapping), ("dtype", dtype)) if value is not None]
+    # (``key_mapping={}``, a wrapper's "no renaming", has nothing to apply)
+    given = [name for name, value in (("key_mapping", key_mapping or None), ("dtype", dtype)) if value is not None]
     if given:
         raise HubMixinTypeError(
             f"{cls.__qualname__}.from_pretrained: {' and '.join(given)} cannot apply: {cls.__qualname__} overrides "
@@ -312,6 +321,7 @@ def _load_through_hook(
     logger.info("%s loads %s through its own %s, as huggingface_hub's mixin does", cls.__qualname__, file, hook)
     with parameters_as_given():
         model = cls(**ArgumentsAsGiven(model_kwargs, kept=_held_as_given)())
+        _tie_weights(model, model.module if isinstance(model, _WRAPPERS) else model)
     return getattr(cls, hook)(model, str(file), str(device), strict)
 
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from hubmixin_core.weights._resolve import TORCH_SUFFIXES, native_convert_steps
+from hubmixin_core.weights._resolve import (
+    TORCH_SUFFIXES,
+    keras_shard_names,
+    keras_sharded_steps,
+    native_convert_steps,
+)
 
 __all__ = ["native_file_advice"]
 
@@ -28,6 +33,9 @@ def native_file_advice(file: Path) -> str | None:
         return f"a Python pickle (torch.save's legacy format): {_torch_steps(file)}"
     if start.startswith(_HDF5):
         if file.name.endswith(".weights.h5"):
+            for index in sorted(file.parent.glob("*.weights.json")):  # a shard of Keras' sharded save_weights
+                if file.name in (shards := keras_shard_names(index)):
+                    return f"an HDF5 file, a shard of {keras_sharded_steps(index, shards)}"
             return f"an HDF5 file (Keras' .weights.h5): {native_convert_steps(file, 'keras')}"
         return (
             "an HDF5 file (Keras' model.save .h5, or weights under another name): hubmixin convert reads "

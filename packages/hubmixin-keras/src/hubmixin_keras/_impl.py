@@ -53,6 +53,7 @@ from hubmixin_core.weights import (
     tied_names,
     warn_settings,
 )
+from hubmixin_core.weights._resolve import keras_shard_names, keras_sharded_steps
 from hubmixin_keras._adapted import unsaved_state
 from hubmixin_keras._built_as import build_metadata, recorded_builds
 from hubmixin_keras._construct import (
@@ -91,6 +92,7 @@ __all__ = ["KerasHubMixinBase"]
 logger = logging.getLogger("hubmixin_keras")
 
 _KERAS_WEIGHTS = "model.weights.h5"
+_KERAS_SHARDED = "model.weights.json"  # save_weights(..., max_shard_size=)'s index of model_00000.weights.h5, ...
 _KERAS_HUB_METADATA = "metadata.json"
 _KERAS_FILE = "model.keras"
 _SAVED_MODEL = "keras_metadata.pb"  # tf.keras' own part of a SavedModel (saved_model.pb is any TensorFlow graph's)
@@ -142,10 +144,41 @@ def _numpy(variable: Any) -> np.ndarray[Any, Any]:
         import torch  # (the PyTorch backend's own: installed)
 
         return np.asarray(value.detach().cpu().contiguous().view(torch.uint8).numpy()).view(dtype)
-    with warnings.catch_warnings():  # TensorFlow's tensors predate numpy 2's `copy=` protocol: not ours to fix
-        warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy", DeprecationWarning)
-        array = np.asarray(keras.ops.convert_to_numpy(value))
+    if keras.backend.backend() == "jax":  # (convert_to_numpy copies a CPU buffer, and caches a gathered one)
+        from hubmixin_keras._host import to_numpy  # (the backend's own: installed)
+
+        array = to_numpy(value)
+    else:
+        with warnings.catch_warnings():  # TensorFlow's tensors predate numpy 2's `copy=` protocol: not ours to fix
+            warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy", DeprecationWarning)
+            array = np.asarray(keras.ops.convert_to_numpy(value))
     return array if array.dtype == dtype else array.astype(dtype)
+
+
+def _read_later(variable: Any) -> bool:
+    """Whether ``variable`` holds a JAX array that reading copies to the host (sharded over several devices, or on
+    an accelerator): it is read when the writer reaches its layer (:class:`_HostRead`), not all at once."""
+    if keras.backend.backend() != "jax":
+        return False
+    from hubmixin_keras._host import copied_by_read  # (the backend's own: installed)
+
+    return copied_by_read(variable.value)
+
+
+class _HostRead:
+    """A variable's value as written to the file (``_saved``), read by ``save_canonical``'s ``host`` when it writes
+    the variable's layer; its ``shape`` and ``dtype`` plan the files before."""
+
+    def __init__(self, layer: keras.Layer, name: str, variable: Any) -> None:
+        self.layer, self.name, self.variable = layer, name, variable
+        self.shape = tuple(int(d) for d in variable.shape)
+        dtype = numpy_dtype(dtype_name(variable.dtype))
+        self.dtype = np.dtype(np.int64) if _backend_int(layer, name) and dtype == np.int32 else dtype
+
+    @staticmethod
+    def host(value: Any) -> np.ndarray[Any, Any]:
+        """``value``, a group's tensor to save: read where it is a :class:`_HostRead`."""
+        return _saved(value.layer, value.name, value.variable) if isinstance(value, _HostRead) else value
 
 
 _INT_WIDTHS = frozenset({"I32", "I64"})
@@ -234,13 +267,17 @@ def _layers(
     walked: list[tuple[str, keras.Layer, dict[str, Any]]], *, arrays: bool, held: Collection[str] = ()
 ) -> list[LayerTensors[Any]]:
     """Each layer of ``walked`` (:func:`layer_variables`' groups) holding variables: as arrays with LoRA updates
-    merged (to save, as Keras' ``save_weights`` writes them), or the variables themselves without the LoRA factors
+    merged (to save, as Keras' ``save_weights`` writes them; a layer holding a JAX array that reading copies, and
+    no LoRA, as :class:`_HostRead` values, read as it is written), or the variables themselves without the LoRA factors
     but those of a quantized base that the file (its keys ``held``) holds (to load into); see ``_lora``."""
     found = []
     for path, layer, variables in walked:  # a tied variable in its owner's group only
         if not variables:
             continue
-        if arrays:
+        tensors: dict[str, Any]  # (arrays, _HostRead values, or variables)
+        if arrays and any(map(_read_later, variables.values())) and not lora_names(layer, variables, ()):
+            tensors = {name: _HostRead(layer, name, v) for name, v in variables.items()}
+        elif arrays:
             tensors = merge_lora(layer, {name: _saved(layer, name, v) for name, v in variables.items()})
         else:
             in_file = {name for name in variables if (f"{path}.{name}" if path else name) in held}
@@ -435,6 +472,10 @@ def _keras_format(model_id: str, download: DownloadOptions) -> str | None:
             f"holds {_KERAS_WEIGHTS}, written by Keras' own saving, not safetensors: build the model, then "
             f"model.load_weights({_file_of(model_id, _KERAS_WEIGHTS)})"
         )
+    index = locate_file(model_id, _KERAS_SHARDED, download)
+    shards = [] if index is None else keras_shard_names(index)
+    if index is not None and shards:
+        return f"holds {keras_sharded_steps(index, shards, _sharded_file_of(model_id))}"
     if locate_file(model_id, _SAVED_MODEL, download) is not None:
         return (
             f"holds {_SAVED_MODEL}, a TensorFlow SavedModel of Keras 2 (as huggingface_hub's Keras mixin, removed "
@@ -450,6 +491,17 @@ def _file_of(model_id: str, filename: str) -> str:
     if Path(model_id).is_dir():
         return repr(str(Path(model_id) / filename))
     return f'huggingface_hub.hf_hub_download("{model_id}", "{filename}")'
+
+
+def _sharded_file_of(model_id: str) -> str:
+    """The expression of the local path of ``model_id``'s Keras sharded weights index, its shards beside it."""
+    if Path(model_id).is_dir():
+        return repr(str(Path(model_id) / _KERAS_SHARDED))
+    shards = f"{_KERAS_SHARDED.removesuffix('.weights.json')}_*.weights.h5"
+    return (
+        f'os.path.join(huggingface_hub.snapshot_download("{model_id}", allow_patterns=["{_KERAS_SHARDED}", '
+        f'"{shards}"]), "{_KERAS_SHARDED}")'
+    )
 
 
 def _keras_config(raw: Mapping[str, Any]) -> bool:
@@ -557,6 +609,7 @@ class KerasHubMixinBase(ModelHubMixin):
             max_shard_size=max_shard_size,
             dtype=file_dtype_name(dtype),
             framework=f"keras-{keras.backend.backend()}",
+            host=_HostRead.host,
             metadata={
                 **build_metadata(_as_layer(self)),
                 **_tied_metadata(_as_layer(self), layers, ties),

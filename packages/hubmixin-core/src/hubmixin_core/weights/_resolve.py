@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -23,6 +24,8 @@ __all__ = [
     "TORCH_SUFFIXES",
     "WeightFiles",
     "missing_weights_error",
+    "keras_shard_names",
+    "keras_sharded_steps",
     "native_checkpoint_hint",
     "native_convert_steps",
     "resolve_weight_files",
@@ -192,14 +195,55 @@ def _convert_hint(found: str | None, steps: str) -> str:
 def native_checkpoint_hint(directory: Path) -> str:
     """How to rewrite the first framework-native checkpoint (``.pt``, ``.pth``, ``.weights.h5``, ``.msgpack``) in
     ``directory`` with ``hubmixin convert`` for loading, as ``": a Flax msgpack (...): convert it with ..."``;
-    ``""`` where it holds none."""
-    for file in sorted(directory.iterdir()):
+    ``""`` where it holds none. Keras' sharded ``save_weights`` is named by its index (``hubmixin convert`` reads
+    none of its shards, each holding some layers only), with the Keras call that loads it."""
+    files = sorted(directory.iterdir())
+    indexes = {file: shards for file in files if (shards := keras_shard_names(file))}
+    in_shards = {name for shards in indexes.values() for name in shards}
+    for file in files:
+        if file in indexes:
+            return f": {keras_sharded_steps(file, indexes[file])}"
         what = next((entry for entry in _NATIVE_CHECKPOINTS if file.name.endswith(entry[0])), None)
-        if what is None or not file.is_file() or file.name.startswith(_TRAINING_STATE):
+        if what is None or not file.is_file() or file.name.startswith(_TRAINING_STATE) or file.name in in_shards:
             continue
         _, kind, framework = what
         return f": {kind} ({file.name}): {native_convert_steps(file, framework)}"
     return ""
+
+
+_KERAS_INDEX_SUFFIX = ".weights.json"
+_KERAS_SHARD_SUFFIX = ".weights.h5"
+
+
+def keras_shard_names(index: Path) -> list[str]:
+    """The shard files named by ``index`` where it is the index of Keras' sharded ``save_weights(...,
+    max_shard_size=)`` (``model.weights.json``: ``{"weight_map": {path: shard, or [shards]}}``, shards
+    ``model_00000.weights.h5``, ...), in order; ``[]`` where it is none (or unreadable)."""
+    if not index.name.endswith(_KERAS_INDEX_SUFFIX) or not index.is_file():
+        return []
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
+    except (OSError, ValueError, AttributeError):  # (not JSON, or no object: no Keras index)
+        return []
+    if not isinstance(weight_map, dict):
+        return []
+    named = [name for value in weight_map.values() for name in (value if isinstance(value, list) else [value])]
+    if not named or not all(isinstance(name, str) and name.endswith(_KERAS_SHARD_SUFFIX) for name in named):
+        return []
+    return sorted(set(named))
+
+
+def keras_sharded_steps(index: Path, shards: Sequence[str], load_from: str | None = None) -> str:
+    """``"Keras' sharded save_weights (INDEX, indexing its shards ...): ..."``: what ``index`` (and its ``shards``)
+    is, and the Keras call that loads it, ``model.load_weights(load_from)`` (``index``'s path by default)."""
+    listed = ", ".join(shards[:2]) + (", ..." if len(shards) > 2 else "")
+    load_from = repr(str(index)) if load_from is None else load_from
+    return (
+        f"Keras' sharded save_weights ({index.name}, indexing {len(shards)} shard{'s' * (len(shards) != 1)}: "
+        f"{listed}), not safetensors: build the Keras model that saved it, then model.load_weights({load_from}) "
+        "(hubmixin convert reads no shard of it: each holds some layers only); to load it elsewhere, save that "
+        "model with save_pretrained (a KerasModelHubMixin class)"
+    )
 
 
 def native_convert_steps(file: Path, framework: str) -> str:

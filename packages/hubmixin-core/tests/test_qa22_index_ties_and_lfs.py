@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from hubmixin_core.errors import ShardIndexError, WeightsFileError
+from hubmixin_core.errors import WeightsFileError
 from hubmixin_core.weights import open_checkpoint, tied_names
 
 _SHARDS = {
@@ -57,16 +57,17 @@ def test_the_headers_and_the_index_agreeing_on_a_tie_is_one_record(tmp_path: Pat
     assert checkpoint.metadata == {"format": "pt", **tie}
 
 
-def test_an_index_tie_naming_a_stored_tensor_as_dropped_is_refused(tmp_path: Path) -> None:
+def test_an_index_record_of_a_stored_tensor_is_no_tie(tmp_path: Path) -> None:
+    # An untied model re-saved with its tied original's index metadata: the shards hold both tensors.
     directory = _hf_shards(tmp_path / "m", {"total_size": 40, "mid.weight": "emb.weight"})
-    with pytest.raises(ShardIndexError, match=r"model\.safetensors\.index\.json: .*'mid\.weight'.*hold 'mid\.weight'"):
-        open_checkpoint(directory)
+    checkpoint = open_checkpoint(directory)
+    assert checkpoint.metadata == {"format": "pt"}
+    assert tied_names(checkpoint) == {}
 
 
-def test_an_index_tie_the_headers_record_otherwise_is_refused(tmp_path: Path) -> None:
+def test_the_headers_record_wins_over_the_index(tmp_path: Path) -> None:
     directory = _hf_shards(tmp_path / "m", {"head.weight": "emb.weight"}, {"format": "pt", "head.weight": "mid.weight"})
-    with pytest.raises(ShardIndexError, match=r"index\.json: .*'head\.weight'.*'emb\.weight'.*'mid\.weight'"):
-        open_checkpoint(directory)
+    assert open_checkpoint(directory).metadata == {"format": "pt", "head.weight": "mid.weight"}
 
 
 _POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:{}\nsize 1234\n".format("4d" * 32)

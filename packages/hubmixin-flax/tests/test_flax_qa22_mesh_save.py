@@ -100,3 +100,19 @@ def test_a_cpu_array_held_whole_is_read_in_place(mesh: Mesh) -> None:
     assert np.shares_memory(to_numpy(single), np.asarray(single))
     np.testing.assert_array_equal(to_numpy(sharded), np.arange(8.0))
     assert _cached([single, replicated, sharded]) == 0
+
+
+class Wide(nnx.Module, FlaxModelHubMixin):
+    def __init__(self) -> None:
+        self.w = nnx.Param(jax.numpy.ones((8, 8)))  # float64 where x64 is on
+
+
+def test_a_64_bit_sharded_variable_made_under_x64_is_saved_as_without_it(mesh: Mesh, tmp_path: Path) -> None:
+    with jax.enable_x64(True):
+        model = Wide()
+        assert model.w.get_value().dtype == np.float64
+        _place(model, lambda x: NamedSharding(mesh, P("data", "model")))
+    model.save_pretrained(tmp_path / "net")  # (x64 off again: saved as JAX holds it without x64, as on one device)
+    header = _files(tmp_path / "net")["model.safetensors"]
+    assert b'"F32"' in header and b'"F64"' not in header
+    np.testing.assert_array_equal(Wide.from_pretrained(tmp_path / "net", strict=True).w.get_value(), np.ones((8, 8)))

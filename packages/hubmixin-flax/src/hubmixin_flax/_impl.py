@@ -136,9 +136,15 @@ def _host_array(value: Any, path: str) -> np.ndarray[Any, Any]:
 
 def _saved_value(value: Any, path: str) -> Any:
     """A variable's value (at ``path``) to save: a ``jax.Array`` whose read copies it to the host (sharded, or on
-    an accelerator) as it is, read (:func:`to_numpy`; its dtype is canonical already) only when the writer reaches
-    its layer; any other value as :func:`_host_array` gives it (a CPU array read in place)."""
-    if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer) and not read_in_place(value):
+    an accelerator) in a dtype JAX keeps without x64 as it is, read (:func:`to_numpy`) only when the writer reaches
+    its layer; any other value as :func:`_host_array` gives it (a CPU array read in place; a 64-bit one, made while
+    x64 was on, converted and checked)."""
+    if (
+        isinstance(value, jax.Array)
+        and not isinstance(value, jax.core.Tracer)
+        and not read_in_place(value)
+        and value.dtype == jax.dtypes.canonicalize_dtype(value.dtype)
+    ):
         return value
     return _host_array(value, path)
 

@@ -15,7 +15,7 @@ from safetensors import safe_open
 
 from hubmixin_core._checks import expand_location
 from hubmixin_core._generated._options import DownloadOptions
-from hubmixin_core.errors import HubMixinTypeError, ShardIndexError, WeightsKeyError
+from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError
 from hubmixin_core.weights._check import read_tensor_infos
 from hubmixin_core.weights._header import TensorInfo, read_header
 from hubmixin_core.weights._metadata import check_layout_version
@@ -84,7 +84,7 @@ class Checkpoint:
             positions.update({name: header.data_start + begin for name, (begin, _) in header.offsets.items()})
         metadata = read_header(first).metadata
         if weights.index is not None:
-            metadata = {**_index_ties(weights.index.metadata, description, found, metadata), **metadata}
+            metadata = {**_index_ties(weights.index.metadata, found, metadata), **metadata}
         check_layout_version(metadata, description)
         return cls(
             {name: info for name, (info, _) in found.items()},
@@ -302,31 +302,16 @@ class Checkpoint:
         return read_numpy_slice(self.files[name], self._stored(name), index)
 
 
-def _index_ties(
-    index: Mapping[str, Any], index_file: str, found: Mapping[str, object], header: Mapping[str, str]
-) -> dict[str, str]:
-    """The tie records of the shard index ``index_file``'s ``metadata`` (``index``): ``{dropped: kept}``, each kept
-    name a stored tensor and each dropped one not (other entries, ``total_size`` or a writer's own, are no ties
-    and are left out); ``header`` is the shards' header metadata.
-
-    Raises:
-        ShardIndexError: a record names as dropped a tensor the shards hold, or the shards' headers record the
-            same name as a copy of another tensor (the index file, the record and the other are named).
-    """
-    ties: dict[str, str] = {}
-    for dropped, kept in index.items():
-        if not isinstance(kept, str) or kept not in found:
-            continue
-        where = f"{index_file}: its metadata records {dropped!r} as a copy of tensor {kept!r}"
-        if dropped in found:
-            raise ShardIndexError(
-                f"{where} stored once, but the shards hold {dropped!r} too: remove the record from the index"
-            )
-        recorded = header.get(dropped)
-        if recorded is not None and recorded != kept and recorded in found:
-            raise ShardIndexError(f"{where}, the shards' headers as a copy of {recorded!r}")
-        ties[dropped] = kept
-    return ties
+def _index_ties(index: Mapping[str, Any], found: Mapping[str, object], header: Mapping[str, str]) -> dict[str, str]:
+    """The tie records of a shard index's ``metadata`` (``index``): ``{dropped: kept}``, each kept name a stored
+    tensor and each dropped one not. Other entries (``total_size``, a writer's own, a record of a tensor the shards
+    hold: an index copied from a tied model's save to an untied one's) are no ties; a record ``header`` (the
+    shards' header metadata) gives otherwise is left to the header."""
+    return {
+        dropped: kept
+        for dropped, kept in index.items()
+        if isinstance(kept, str) and kept in found and dropped not in found and header.get(dropped) in (None, kept)
+    }
 
 
 def _compile(pattern: object, replacement: object) -> tuple[re.Pattern[str], str]:

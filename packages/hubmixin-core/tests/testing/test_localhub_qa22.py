@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import huggingface_hub as hf
@@ -16,6 +17,7 @@ from localhub_raw import raw_request
 from hubmixin_core._paths import check_relative_path
 from hubmixin_core.errors import HubMixinValueError, InvalidRepoPathError
 from hubmixin_core.testing import LocalHub
+from hubmixin_core.testing._cards import card_problems, parse_card_metadata
 from hubmixin_core.testing._gitmeta import (
     DEFAULT_GITATTRIBUTES,
     is_lfs_path,
@@ -23,6 +25,7 @@ from hubmixin_core.testing._gitmeta import (
     validate_ref_name,
     validate_repo_path,
 )
+from hubmixin_core.testing._storage import RepoKey
 
 _ATTRIBUTES = (
     DEFAULT_GITATTRIBUTES
@@ -89,12 +92,11 @@ def test_ref_names_git_refuses_are_refused(local_hub: LocalHub) -> None:
         ("branch", "feat", "refs/heads/feat/one"),
         ("tag", "v1/rc", "refs/tags/v1"),
     ):
-        with pytest.raises(hf.errors.HfHubHTTPError, match=f"{clash} exists") as raised:
-            if kind == "branch":
-                hf.create_branch(repo_id, branch=name)
+        with pytest.raises(hf.errors.BadRequestError, match=f"Invalid reference '{name}': '{clash}' exists"):
+            if kind == "branch":  # a 400, which exist_ok=True does not take for "exists" (a 409)
+                hf.create_branch(repo_id, branch=name, exist_ok=True)
             else:
-                hf.create_tag(repo_id, tag=name)
-        assert raised.value.response.status_code == 409
+                hf.create_tag(repo_id, tag=name, exist_ok=True)
     hf.create_branch(repo_id, branch="v1")  # another namespace: a branch beside the tag is git's too
     refs = hf.list_repo_refs(repo_id)
     assert sorted(b.name for b in refs.branches) == ["feat/one", "main", "v1"] and [t.name for t in refs.tags] == ["v1"]
@@ -247,3 +249,75 @@ def test_error_texts_are_the_hubs(local_hub: LocalHub) -> None:
         hf.upload_file(path_or_fileobj=b"2", path_in_repo="two.txt", repo_id=repo_id, parent_commit=old)
     assert conflict.value.response.status_code == 412
     assert "The branch was updated since you opened this page. Please refresh and try again." in str(conflict.value)
+
+
+# QA round 22 (reg22b): regressions of the round's LocalHub changes.
+
+
+def test_a_long_gitattributes_is_compiled_once() -> None:
+    text = DEFAULT_GITATTRIBUTES + "".join(f"data/train-{i:05d}.parquet filter=lfs\n" for i in range(1100))
+    rules = lfs_patterns(text)
+    assert lfs_patterns(text) is rules  # (was: each pattern compiled again per path past 1024 lines)
+    start = time.perf_counter()
+    verdicts = [is_lfs_path(f"meta/f{i}.json", rules) for i in range(100)]
+    assert time.perf_counter() - start < 2 and not any(verdicts)  # (was: ~7 s)
+    assert is_lfs_path("data/train-01099.parquet", rules) and is_lfs_path("x.safetensors", rules)
+    assert not is_lfs_path("x.bin", lfs_patterns(text + "*.bin -filter\n"))  # the last line that matches decides
+
+
+def test_a_nested_branch_push_names_the_clash(local_hub: LocalHub) -> None:
+    repo_id = f"{local_hub.username}/nested"
+    MLP().push_to_hub(repo_id)
+    hf.create_branch(repo_id, branch="release")
+    with pytest.raises(hf.errors.BadRequestError, match="Invalid reference 'release/v1': 'refs/heads/release' exists"):
+        MLP().push_to_hub(repo_id, branch="release/v1")  # (was: RevisionNotFoundError for release/v1)
+
+
+def test_refs_of_any_name_can_be_deleted(local_hub: LocalHub) -> None:
+    repo_id = hf.create_repo("legacy-refs").repo_id
+    storage = local_hub._running_app().storage
+    repo = storage.get_repo(RepoKey("model", local_hub.username, "legacy-refs"))
+    assert repo is not None
+    head = hf.list_repo_commits(repo_id)[0].commit_id
+    names = ["release.", "wip.lock", ".hidden"]  # names an older LocalHub took (a persistent root keeps them)
+    for name in names:
+        assert storage.create_ref(repo, f"refs/heads/{name}", head) is None
+        assert storage.create_ref(repo, f"refs/tags/{name}", head) is None
+    for name in names:
+        hf.delete_branch(repo_id, branch=name)
+        hf.delete_tag(repo_id, tag=name)
+    refs = hf.list_repo_refs(repo_id)
+    assert [b.name for b in refs.branches] == ["main"] and refs.tags == []
+    with pytest.raises(hf.errors.RevisionNotFoundError):
+        hf.delete_branch(repo_id, branch="release.")
+    with pytest.raises(hf.errors.HfHubHTTPError) as missing:
+        hf.delete_tag(repo_id, tag="nope")
+    assert missing.value.response.status_code == 404
+
+
+def test_card_metadata_read_as_huggingface_hub_reads_it(local_hub: LocalHub) -> None:
+    repo_id = hf.create_repo("fences").repo_id
+    card = "---\nlicense: mit\ntags: [vision]\n--- \n\n# My model\n\nIntro.\n\n---\n\n## Training\n"
+    data = hf.ModelCard(card).data  # huggingface_hub's reading
+    assert (data.get("license"), data.get("tags")) == ("mit", ["vision"])
+    hf.create_commit(repo_id, [_readme(card)], commit_message="card")  # (was: refused)
+    assert hf.model_info(repo_id).tags == ["vision", "license:mit"]
+    start = time.perf_counter()
+    assert card_problems("---\n" + "\n" * 2000, "model") == ([], [])  # no closing fence: no metadata
+    assert time.perf_counter() - start < 1  # (was: ~7 s, cubic backtracking)
+
+
+def test_a_date_pyyaml_alone_refuses_stays_a_string(local_hub: LocalHub) -> None:
+    repo_id = hf.create_repo("dates").repo_id
+    hf.create_commit(repo_id, [_readme("---\nlicense: mit\ndate: 2024-02-30\n---\n")], commit_message="card")
+    card_data = hf.model_info(repo_id).card_data  # (was: refused)
+    assert card_data is not None and card_data.get("date") == "2024-02-30"
+    # valid timestamps read as before
+    card = "---\nd: 2024-01-31\nt: 2024-01-31T10:00:00Z\n---\n"
+    assert parse_card_metadata(card) == {"d": "2024-01-31", "t": "2024-01-31 10:00:00+00:00"}
+
+
+def test_validate_yaml_quotes_a_lone_surrogate(local_hub: LocalHub) -> None:
+    card = '---\nbase_model: "\\ud800x"\n---\n'
+    with pytest.raises(ValueError, match='"base_model" with value'):  # (was: a 500)
+        hf.ModelCard(card, ignore_metadata_errors=True).validate()

@@ -25,14 +25,34 @@ if TYPE_CHECKING:
 
 __all__ = ["Card", "card_problems", "card_tags", "parse_card_metadata", "read_card"]
 
-# What huggingface_hub.repocard reads as the metadata block.
-_FRONT_MATTER = re.compile(r"^(\s*---[\r\n]+)([\S\s]*?)([\r\n]+---(\r\n|\n|$))")
+# What huggingface_hub.repocard reads as the metadata block (its REGEX_YAML_BLOCK since 2.4, as the Hub reads it):
+# one line break at each fence, which keeps matching linear in time, and blanks after the closing "---".
+_FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 _CARD_LIMIT = 1024 * 1024
 _MODEL_TAGS = {"library_name": "", "tags": "", "pipeline_tag": "", "language": "", "license": "license:"}
 _MODEL_TAGS |= {"datasets": "dataset:", "base_model": "base_model:"}
 _DATASET_TAGS = {"tags": "", "task_categories": "task_categories:", "language": "language:", "license": "license:"}
 _DATASET_TAGS |= {"size_categories": "size_categories:"}
 _SPACE_TAGS = {"tags": "", "license": "license:"}
+
+
+class _CardLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
+    """PyYAML's safe loader, but a timestamp that is no date (``2024-02-30``) stays a string, as YAML 1.2 (the
+    Hub's parser) reads it: PyYAML alone refuses the card."""
+
+
+def _timestamp(loader: _CardLoader, node: yaml.ScalarNode) -> object:
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_CardLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
+def _load(block: str) -> object:
+    return yaml.load(block, Loader=_CardLoader)  # (a SafeLoader)
 
 
 def parse_card_metadata(text: str) -> dict[str, object]:
@@ -48,7 +68,7 @@ def parse_card_metadata(text: str) -> dict[str, object]:
     try:
         if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(block, Loader=yaml.SafeLoader)):
             return {}
-        data = json.loads(json.dumps(yaml.safe_load(block), default=str))
+        data = json.loads(json.dumps(_load(block), default=str))
     except (yaml.YAMLError, RecursionError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -64,7 +84,7 @@ def card_problems(text: str, repo_type: str) -> tuple[list[str], list[str]]:
     """
     match = _FRONT_MATTER.match(text)
     try:
-        metadata = None if match is None else yaml.safe_load(match.group(2))
+        metadata = None if match is None else _load(match.group(2))
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return [f"Invalid YAML in the metadata block: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}"], []
     if metadata is None or metadata == {}:

@@ -7,7 +7,8 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from hubmixin_core.errors import HubMixinValueError
 
@@ -16,6 +17,7 @@ __all__ = [
     "DEFAULT_GITATTRIBUTES",
     "InvalidPathError",
     "git_blob_oid",
+    "LfsRule",
     "is_lfs_path",
     "lfs_patterns",
     "lfs_pointer",
@@ -139,9 +141,20 @@ def validate_ref_name(name: str) -> str:
     return name
 
 
-def lfs_patterns(gitattributes: str) -> list[tuple[str, bool]]:
-    """The lines of ``gitattributes`` that set or unset the ``filter`` attribute, in order: each pattern with
-    whether it routes its paths through LFS (``filter=lfs``; ``-filter``, ``!filter`` or another filter do not)."""
+class LfsRule(NamedTuple):
+    """A ``.gitattributes`` line that sets or unsets ``filter``: its pattern compiled, whether it matches the whole
+    path (else the file name), and whether it routes the paths it matches through LFS."""
+
+    regex: re.Pattern[str]
+    whole_path: bool
+    sets_lfs: bool
+
+
+@functools.lru_cache(maxsize=32)  # by text: a preupload reads the revision's .gitattributes again each time
+def lfs_patterns(gitattributes: str) -> tuple[LfsRule, ...]:
+    """The lines of ``gitattributes`` that set or unset the ``filter`` attribute, in order, compiled: each pattern
+    with whether it routes its paths through LFS (``filter=lfs``; ``-filter``, ``!filter`` or another filter do not).
+    A pattern that matches nothing (an unclosed ``[``) is left out."""
     rules = []
     for line in gitattributes.splitlines():
         fields = line.split()
@@ -149,11 +162,13 @@ def lfs_patterns(gitattributes: str) -> list[tuple[str, bool]]:
             continue  # (a pattern ending in "/" names folders only: it gives files no attribute)
         filters = [field for field in fields[1:] if field.lstrip("-!").partition("=")[0] == "filter"]
         if filters:
-            rules.append((fields[0], filters[-1] == "filter=lfs"))
-    return rules
+            regex, whole_path = _wildmatch(fields[0])
+            if regex is not None:
+                rules.append(LfsRule(regex, whole_path, filters[-1] == "filter=lfs"))
+    return tuple(rules)
 
 
-def is_lfs_path(path: str, patterns: list[tuple[str, bool]]) -> bool:
+def is_lfs_path(path: str, patterns: Sequence[LfsRule]) -> bool:
     """Whether the last of ``patterns`` (from :func:`lfs_patterns`) that matches ``path`` routes it through LFS.
 
     Patterns match as git's ``wildmatch`` with ``WM_PATHNAME`` matches them: one without a ``/`` matches the file
@@ -161,12 +176,10 @@ def is_lfs_path(path: str, patterns: list[tuple[str, bool]]) -> bool:
     ``[...]`` never match a ``/``, ``**/`` matches zero or more folders and a trailing ``/**`` everything below.
     """
     basename = path.rsplit("/", 1)[-1]
-    lfs = False
-    for pattern, sets_lfs in patterns:
-        regex, whole_path = _wildmatch(pattern)
-        if regex is not None and regex.fullmatch(path if whole_path else basename):
-            lfs = sets_lfs
-    return lfs
+    for rule in reversed(patterns):
+        if rule.regex.fullmatch(path if rule.whole_path else basename):
+            return rule.sets_lfs
+    return False
 
 
 _CLASSES = {
@@ -182,7 +195,6 @@ _CLASSES = {
 }
 
 
-@functools.lru_cache(maxsize=1024)
 def _wildmatch(pattern: str) -> tuple[re.Pattern[str] | None, bool]:
     """The regex of a ``.gitattributes`` pattern and whether it matches the whole path (else the file name);
     ``None`` for a pattern that matches nothing (an unclosed ``[``, as git's ``wildmatch`` aborts on it)."""

@@ -139,7 +139,9 @@ def handle_validate_yaml(ex: Exchange) -> None:
     headers = {"X-Error-Message": errors[0][:ERROR_HEADER_LIMIT]}
     if "text/plain" in (ex.handler.headers.get("Accept") or ""):
         text = "\n".join(f"- Error: {message}" for message in errors)
-        ex.send_bytes(400, text.encode(), {"Content-Type": "text/plain; charset=utf-8", **headers})
+        ex.send_bytes(
+            400, text.encode(errors="backslashreplace"), {"Content-Type": "text/plain; charset=utf-8", **headers}
+        )
     else:
         ex.send_json({"error": "\n".join(errors), **answer}, status=400, headers=headers)
 
@@ -241,26 +243,39 @@ def _ref_name(name: str) -> str:
         raise HubError(400, str(exc)) from exc
 
 
+def _deleted_ref_name(name: str) -> str:
+    """``name`` of a branch or tag to delete: one that exists may be whatever its name (a persistent root keeps the
+    refs an older LocalHub made under other rules), so only names no ref has are refused."""
+    if not name or "\x00" in name or ".." in name:
+        raise HubError(400, f"Invalid reference name {name!r}")
+    return name
+
+
 def _create_ref(ex: Exchange, repo: Repo, ref: str, target: str) -> None:
-    """Create ``ref``; ``409`` in the Hub's words if it exists, or naming the ref it would nest in or under."""
+    """Create ``ref``; ``409`` in the Hub's words if it exists; ``400`` naming the ref it would nest in or under
+    (not a 409, which ``create_branch(exist_ok=True)`` would take for "exists" and hide)."""
     clash = ex.app.storage.create_ref(repo, ref, target)
     if clash == ref:
         raise HubError(409, f"Reference {ref} already exists")
     if clash is not None:
-        raise HubError(409, f"Cannot create {ref}: {clash} exists (a ref cannot be a folder of another, as in git)")
+        name = ref.split("/", 2)[2]
+        raise HubError(
+            400, f"Invalid reference {name!r}: {clash!r} exists (a ref cannot be a folder of another, as in git)"
+        )
 
 
 def handle_branch(ex: Exchange) -> None:
     """``POST`` (create, ``{startingPoint}``) or ``DELETE`` ``/api/{type}s/{repo}/branch/{name}``."""
     repo = writable_repo(ex, ex.match.repo)
-    name = _ref_name(ex.match.arg)
     if ex.method == "DELETE":
+        name = _deleted_ref_name(ex.match.arg)
         if name == "main":  # (not a 403: the client would blame the token's permissions)
             raise HubError(400, "Cannot delete refs/heads/main")
         if not ex.app.storage.delete_ref(repo, f"refs/heads/{name}"):
             raise revision_not_found(name)
         ex.send_bytes(200, b"", {})
         return
+    name = _ref_name(ex.match.arg)
     start = ex.read_json_object().get("startingPoint")
     target = resolve_revision(ex, repo, start if isinstance(start, str) else None)
     _create_ref(ex, repo, f"refs/heads/{name}", target)
@@ -271,7 +286,7 @@ def handle_tag(ex: Exchange) -> None:
     """``POST /api/{type}s/{repo}/tag/{rev}`` ``{tag, message}`` or ``DELETE .../tag/{tag}``."""
     repo = writable_repo(ex, ex.match.repo)
     if ex.method == "DELETE":
-        if not ex.app.storage.delete_ref(repo, f"refs/tags/{_ref_name(ex.match.arg)}"):
+        if not ex.app.storage.delete_ref(repo, f"refs/tags/{_deleted_ref_name(ex.match.arg)}"):
             raise revision_not_found(ex.match.arg)
         ex.send_bytes(200, b"", {})
         return

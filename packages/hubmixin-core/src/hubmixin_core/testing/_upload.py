@@ -13,7 +13,7 @@ from typing import TypeGuard
 
 from hubmixin_core.testing._access import resolve_revision, safe_path, writable_repo
 from hubmixin_core.testing._discussions import check_pr_push
-from hubmixin_core.testing._gitmeta import DEFAULT_GITATTRIBUTES, is_lfs_path, lfs_patterns
+from hubmixin_core.testing._gitmeta import DEFAULT_GITATTRIBUTES, LfsRule, is_lfs_path, lfs_patterns
 from hubmixin_core.testing._http import Exchange, HubError
 from hubmixin_core.testing._storage import FileEntry, Repo
 from hubmixin_core.testing.xet import xet_available
@@ -28,7 +28,7 @@ def _is_size(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _lfs_patterns(ex: Exchange, repo: Repo, commit: str) -> list[tuple[str, bool]]:
+def _lfs_patterns(ex: Exchange, repo: Repo, commit: str) -> tuple[LfsRule, ...]:
     entry = ex.app.storage.file(repo, commit, ".gitattributes")
     text = DEFAULT_GITATTRIBUTES if entry is None else ex.app.read_small_blob(entry.sha256).decode(errors="replace")
     return lfs_patterns(text)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-import numpy as np
 from keras.src.layers.preprocessing.index_lookup import IndexLookup
 
 from hubmixin_keras._walk import named_layers
@@ -54,8 +53,9 @@ def _state_of(layer: keras.Layer) -> str | None:
 
 def _stores_more_than_variables(layer: keras.Layer) -> bool:
     """Whether ``layer``'s class, not Keras' own (whose overrides store the variables, in the quantized or
-    merged-LoRA layout Keras reads back), overrides ``save_own_variables`` to store an entry that is none of the
-    layer's variables' values."""
+    merged-LoRA layout Keras reads back), overrides ``save_own_variables`` to store more entries than the layer
+    has variables. (Counted, not compared: a store of its variables in another dtype or layout is no extra state,
+    and reading a sharded variable's values would leave a host copy cached on it.)"""
     owner = next(cls for cls in type(layer).__mro__ if "save_own_variables" in vars(cls))
     if owner.__module__.split(".")[0] == "keras":
         return False
@@ -64,22 +64,7 @@ def _stores_more_than_variables(layer: keras.Layer) -> bool:
         layer.save_own_variables(store)
     except Exception:  # (Keras' own saving would fail too: not this warning's concern)
         return False
-    values = [_numpy(v) for v in layer.variables]
-    return any(not any(_same(entry, value) for value in values) for entry in store.values())
-
-
-def _same(entry: Any, value: np.ndarray[Any, Any]) -> bool:
-    try:
-        array = _numpy(entry)
-    except Exception:  # (no array: a string, a Python object)
-        return False
-    return array.shape == value.shape and bool(np.array_equal(array, value))
-
-
-def _numpy(value: Any) -> np.ndarray[Any, Any]:
-    if isinstance(value, keras.Variable):
-        value = value.value
-    return np.asarray(keras.ops.convert_to_numpy(value))
+    return len(store) > len(layer.variables)
 
 
 def _adapted_lookup(layer: IndexLookup) -> bool:

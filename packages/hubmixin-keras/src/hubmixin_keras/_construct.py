@@ -535,8 +535,8 @@ def initialize_rest(model: keras.Layer, deferred: Deferred | None = None) -> Non
         if outer is not None:
             if value is not None:
                 outer.add_update((variable, value))
-        elif value is not None:
-            variable._initialize(in_initial_order(variable, value))
+        elif value is not None:  # (a copy: the value assigned may be shared, a cached table, on the torch backend)
+            variable._initialize(in_initial_order(variable, keras.ops.copy(value)))
             variable._initializer = None
         else:
             _deferred_initialize(variable)

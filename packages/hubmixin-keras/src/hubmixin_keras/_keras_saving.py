@@ -16,7 +16,6 @@ What Keras cannot know without the mixin, given to a class that keeps Keras' def
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -162,7 +161,7 @@ def _keep_config(cls: Any) -> None:
                 "its config: move them into the dataclass, or define get_config and from_config"
             )
         config: dict[str, Any] = keras.Layer.get_config(self)  # name, trainable, dtype: Keras' own
-        accepted = _keras_keywords(type(self))
+        accepted = type(self)._hub_keyword_parameters()  # named, or Layer's through **kwargs
         config = {key: value for key, value in config.items() if key in accepted}
         policy = _recorded_policy(self)
         if policy is not None:
@@ -187,16 +186,6 @@ def _keep_config(cls: Any) -> None:
     cls.from_config = classmethod(from_config)
 
 
-def _keras_keywords(cls: Any) -> set[str]:
-    """The keywords ``cls.__init__`` takes: named, or through its ``**kwargs`` Layer's (Sequential's, which takes no
-    ``dtype``, for a ``keras.Sequential`` subclass)."""
-    accepted = set(cls._hub_keyword_parameters())
-    if issubclass(cls, keras.Sequential):
-        named = {name for name, p in cls._hub_mixin_init_parameters.items() if p.kind is not p.VAR_KEYWORD}
-        accepted &= named | set(inspect.signature(keras.Sequential.__init__).parameters)
-    return accepted
-
-
 def _arguments(config: dict[str, Any]) -> dict[str, Any]:
     """The captured arguments in a mixin model's Keras config: nested, or beside Keras' own keys."""
     nested = config.get(ARGUMENTS_KEY)
@@ -214,22 +203,8 @@ def keep_keras_saving(cls: Any) -> None:
     if not issubclass(cls, keras.Layer) or any("_hub_keras_saving" in vars(base) for base in cls.__mro__):
         return  # not a layer, or inherited from a class already given them
     cls._hub_keras_saving = True
-    if _keras_default_config(cls):
+    keras_from_config = getattr(cls.from_config, "__func__", None)
+    if getattr(cls.get_config, "_is_default", False) and keras_from_config is keras.Model.from_config.__func__:
         _keep_config(cls)
     if cls.get_build_config is keras.Layer.get_build_config:
         _keep_build_config(cls)
-
-
-def _keras_default_config(cls: Any) -> bool:
-    """Whether ``cls`` keeps Keras' own ``get_config`` / ``from_config``: a ``keras.Model`` subclass' automatic
-    ones, or a ``keras.Sequential`` subclass' whose ``__init__`` makes its layers from its own arguments (takes no
-    ``layers``): Sequential's config lists the layers, and its ``from_config`` calls ``cls(name=...)``, whose
-    ``__init__`` adds its layers with default arguments, then adds the config's on top."""
-    from_config = getattr(cls.from_config, "__func__", None)
-    if getattr(cls.get_config, "_is_default", False) and from_config is keras.Model.from_config.__func__:
-        return True
-    return (
-        cls.get_config is keras.Sequential.get_config
-        and from_config is keras.Sequential.from_config.__func__
-        and "layers" not in inspect.signature(cls.__init__).parameters
-    )

@@ -8,26 +8,15 @@ checkpoint's shapes. An adapter with a ``parts(layer)`` method (see
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
 
-from hubmixin_core.weights import (
-    IDENTITY,
-    ConvAdapter,
-    LayoutAdapter,
-    LayoutRegistry,
-    MappedAdapter,
-    SubLayerAdapter,
-    TensorInfo,
-    TensorRule,
-)
+from hubmixin_core.weights import ConvAdapter, LayoutRegistry, MappedAdapter, TensorInfo, TensorRule
 from hubmixin_keras._adapters import (
     AttentionAdapter,
     BidirectionalAdapter,
-    CompositeAdapter,
     ConvTransposeAdapter,
     DepthwiseConvAdapter,
     GRUCellAdapter,
@@ -48,11 +37,9 @@ __all__ = [
     "KerasAdapter",
     "KerasConvAdapter",
     "ShapeKeys",
-    "TimeDistributedAdapter",
     "builds_from_shapes",
     "input_shape_of",
     "least_rank",
-    "older_wrapper_renames",
     "parts_of",
     "shape_keys_of",
 ]
@@ -198,75 +185,6 @@ def parts_of(layer: Any) -> dict[str, Any]:
     return {} if method is None else dict(method(layer))
 
 
-class TimeDistributedAdapter(CompositeAdapter, SubLayerAdapter):
-    """``TimeDistributed(layer)``: the wrapped layer's adapter, with its tensors at the wrapper's path, as an
-    ``RNN``'s cell's are. So a Keras ``tagger = TimeDistributed(Dense(n))`` is torch's ``tagger = nn.Linear(h, n)``
-    (``tagger.weight``), which applies to each step as it is. Built for the wrapped layer's input shape with a time
-    axis after the batch. A wrapped layer without an adapter (a custom block) is walked as a layer of its own, at
-    ``<path>.layer``, as before.
-
-    Args:
-        find: The adapter of a layer (the package's registry's ``find``).
-    """
-
-    def __init__(self, find: Callable[[Any], LayoutAdapter]) -> None:
-        super().__init__(find, "layer")
-
-    def _mapped(self, layer: Any) -> bool:
-        """Whether the innermost wrapped layer (under any other wrappers) has an adapter."""
-        inner = layer.layer
-        return (
-            self._mapped(inner) if isinstance(inner, keras.layers.TimeDistributed) else self.find(inner) is not IDENTITY
-        )
-
-    def parts(self, layer: Any) -> dict[str, Any]:
-        return {"layer": layer.layer} if self._mapped(layer) else {}
-
-    def input_shape(self, layer: Any, canonical: Mapping[str, TensorInfo]) -> tuple[int | None, ...] | None:
-        shape = input_shape_by(self.find, layer.layer, canonical) if self._mapped(layer) else None
-        return None if not shape else (shape[0], None, *shape[1:])
-
-    def shape_keys(self, layer: Any) -> tuple[str, ...] | None:
-        return shape_keys_by(self.find, layer.layer) if self._mapped(layer) else None
-
-    def builds_from_shapes(self, layer: Any) -> bool:
-        """Whether the wrapped layer's adapter builds from shapes."""
-        return self._mapped(layer) and builds_from_shapes_by(self.find, layer.layer)
-
-    def records_build(self, layer: Any) -> bool:
-        """Whether the checkpoint records its build: where shapes cannot build it."""
-        return not self.builds_from_shapes(layer)
-
-    def __repr__(self) -> str:
-        return "TimeDistributedAdapter()"
-
-
-def older_wrapper_renames(layers: Iterable[tuple[str, Any]], names: Collection[str]) -> dict[str, str]:
-    r"""Renames (regular expression: replacement, as ``key_mapping``) of the tensors ``names`` a checkpoint holds
-    under the path an older hubmixin-keras saved a ``TimeDistributed``'s wrapped layer at (``tagger.layer.weight``,
-    ``layer`` once per wrapper), for each wrapper of ``layers`` (``(path, layer)`` pairs) whose wrapped layer is
-    now saved at its path, where the checkpoint holds nothing there.
-
-    Examples:
-        >>> dense = keras.layers.TimeDistributed(keras.layers.Dense(2))
-        >>> older_wrapper_renames([("tagger", dense)], ["tagger.layer.weight", "tagger.layer.bias"])
-        {'^tagger\\.layer\\.': 'tagger.'}
-    """
-    renames: dict[str, str] = {}
-    for path, layer in layers:
-        depth, inner = 0, layer
-        while isinstance(inner, keras.layers.TimeDistributed) and parts_of(inner):
-            depth, inner = depth + 1, inner.layer
-        if not depth:
-            continue
-        new, old = f"{path}." if path else "", "".join(f"{part}." for part in (path, *["layer"] * depth) if part)
-        if any(name.startswith(old) for name in names) and not any(
-            name.startswith(new) and not name.startswith(old) for name in names
-        ):
-            renames[f"^{re.escape(old)}"] = new
-    return renames
-
-
 _GAMMA_BETA = (TensorRule("gamma", "weight"), TensorRule("beta", "bias"))
 _AFFINE = ("weight", "bias")
 _NORM = (*_AFFINE, "running_mean", "running_var")
@@ -331,4 +249,3 @@ LAYOUTS.register(keras.layers.SimpleRNNCell, SimpleRNNCellAdapter())
 LAYOUTS.register(keras.layers.StackedRNNCells, StackedCellsAdapter(LAYOUTS.find))
 LAYOUTS.register(keras.layers.RNN, RNNAdapter(LAYOUTS.find))
 LAYOUTS.register(keras.layers.Bidirectional, BidirectionalAdapter(LAYOUTS.find))
-LAYOUTS.register(keras.layers.TimeDistributed, TimeDistributedAdapter(LAYOUTS.find))

@@ -76,17 +76,8 @@ def _embedding(layer: Any) -> dict[str, Any]:
     return found
 
 
-def _unwrapped(layer: Any) -> Any:
-    """The layer a ``TimeDistributed`` wraps (its tensors and settings are at the wrapper's path), else ``layer``."""
-    while isinstance(layer, keras.layers.TimeDistributed):
-        layer = layer.layer
-    return layer
-
-
 def layer_settings(layer: Any) -> dict[str, Any]:
-    """``layer``'s own settings that change results (empty for a layer type without any); a ``TimeDistributed``'s
-    are those of the layer it wraps."""
-    layer = _unwrapped(layer)
+    """``layer``'s own settings that change results (empty for a layer type without any)."""
     if isinstance(layer, BaseConvTranspose):
         return {"stride": list(layer.strides), "dilation": list(layer.dilation_rate), "crop": _transpose_crop(layer)}
     if isinstance(layer, _CONVS):
@@ -137,7 +128,6 @@ def model_settings(layers: Iterable[tuple[str, Any]]) -> Settings:
     a Keras layer never has (``add_zero_attn``, ``max_norm``) is compared as its default; a file leaves them out."""
     found: Settings = {}
     for path, layer in layers:
-        inner = _unwrapped(layer)
-        parts = _separable(inner) if isinstance(inner, _SEPARABLE) else {"": layer_settings(inner)}
+        parts = _separable(layer) if isinstance(layer, _SEPARABLE) else {"": layer_settings(layer)}
         found.update((".".join(name for name in (path, part) if name), values) for part, values in parts.items())
     return found

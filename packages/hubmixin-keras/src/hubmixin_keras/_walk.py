@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import keras
 from keras.src.models.functional import Functional
 
-from hubmixin_keras._layout import older_wrapper_renames, parts_of, shape_keys_of
+from hubmixin_keras._layout import parts_of, shape_keys_of
 from hubmixin_keras._torch_module import module_tensors
 
 __all__ = [
@@ -202,8 +202,7 @@ def other_paths(model: keras.Layer) -> dict[str, str]:
 def shared_path_renames(model: keras.Layer, names: Iterable[str]) -> dict[str, str]:
     """Renames (regular expression: replacement, as ``key_mapping``) of the tensors ``names`` a checkpoint holds
     under another path of a shared layer than its first (``blocks.0.kernel`` for a layer that is also
-    ``self.first``, as a port naming it once saves it), where the checkpoint lacks the first path; and those of
-    tensors an older hubmixin-keras saved under a ``TimeDistributed``'s ``layer`` (``older_wrapper_renames``)."""
+    ``self.first``, as a port naming it once saves it), where the checkpoint lacks the first path."""
     ordered = sorted(names)
 
     def holds(path: str) -> bool:
@@ -217,7 +216,7 @@ def shared_path_renames(model: keras.Layer, names: Iterable[str]) -> dict[str, s
         if first not in firsts and holds(other) and not holds(first):
             renames[rf"^{re.escape(other)}\."] = f"{first}."
             firsts.add(first)
-    return {**renames, **older_wrapper_renames(named_layers(model), ordered)}
+    return renames
 
 
 def has_own_build(layer: keras.Layer) -> bool:

@@ -50,17 +50,20 @@ def test_a_keras_sharded_save_weights_folder_is_refused_naming_load_weights_of_i
     assert_same_variables(loaded, net)
 
 
+@pytest.mark.parametrize("revision", [None, "v2"])
 def test_a_keras_sharded_save_weights_repo_is_refused_naming_a_call_that_loads_it(
-    net: Net, tmp_path: Path, local_hub: LocalHub
+    net: Net, tmp_path: Path, local_hub: LocalHub, revision: str | None
 ) -> None:
     directory = tmp_path / "keras"
     _keras_sharded(net, directory)
     (directory / "unrelated.bin").write_bytes(b"\0")  # (not downloaded by the call named)
     repo_id = f"{local_hub.username}/keras-sharded"
     HfApi().create_repo(repo_id)
-    HfApi().upload_folder(folder_path=directory, repo_id=repo_id)
+    if revision is not None:  # (the files on that branch only: the call must fetch them from it)
+        HfApi().create_branch(repo_id, branch=revision)
+    HfApi().upload_folder(folder_path=directory, repo_id=repo_id, revision=revision)
     with pytest.raises(WeightsNotFoundError) as info:
-        Net.from_pretrained(repo_id)
+        Net.from_pretrained(repo_id, revision=revision)
     message = str(info.value)
     start = message.index("model.load_weights(") + len("model.load_weights(")
     expression = message[start : message.index(" (hubmixin convert reads no shard")][:-1]

@@ -460,7 +460,7 @@ def _keras_format(model_id: str, download: DownloadOptions) -> str | None:
     if locate_file(model_id, _KERAS_FILE, download) is not None:
         return (
             f"holds {_KERAS_FILE}, a Keras model file, not safetensors: load it with "
-            f"keras.saving.load_model({_file_of(model_id, _KERAS_FILE)})"
+            f"keras.saving.load_model({_file_of(model_id, _KERAS_FILE, download)})"
         )
     if locate_file(model_id, _KERAS_WEIGHTS, download) is not None:
         if '"keras_version"' in held:  # model.save("hf://...") or model.save(directory, zipped=False)
@@ -470,12 +470,12 @@ def _keras_format(model_id: str, download: DownloadOptions) -> str | None:
             )
         return (
             f"holds {_KERAS_WEIGHTS}, written by Keras' own saving, not safetensors: build the model, then "
-            f"model.load_weights({_file_of(model_id, _KERAS_WEIGHTS)})"
+            f"model.load_weights({_file_of(model_id, _KERAS_WEIGHTS, download)})"
         )
     index = locate_file(model_id, _KERAS_SHARDED, download)
     shards = [] if index is None else keras_shard_names(index)
     if index is not None and shards:
-        return f"holds {keras_sharded_steps(index, shards, _sharded_file_of(model_id))}"
+        return f"holds {keras_sharded_steps(index, shards, _sharded_file_of(model_id, download))}"
     if locate_file(model_id, _SAVED_MODEL, download) is not None:
         return (
             f"holds {_SAVED_MODEL}, a TensorFlow SavedModel of Keras 2 (as huggingface_hub's Keras mixin, removed "
@@ -486,22 +486,28 @@ def _keras_format(model_id: str, download: DownloadOptions) -> str | None:
     return None
 
 
-def _file_of(model_id: str, filename: str) -> str:
-    """The expression of the local path of ``filename`` of ``model_id`` (a directory, or a repo id)."""
+def _file_of(model_id: str, filename: str, download: DownloadOptions) -> str:
+    """The expression of the local path of ``filename`` of ``model_id`` (a directory, or a repo id at the
+    revision ``download`` asks for)."""
     if Path(model_id).is_dir():
         return repr(str(Path(model_id) / filename))
-    return f'huggingface_hub.hf_hub_download("{model_id}", "{filename}")'
+    return f'huggingface_hub.hf_hub_download("{model_id}", "{filename}"{_revision(download)})'
 
 
-def _sharded_file_of(model_id: str) -> str:
+def _sharded_file_of(model_id: str, download: DownloadOptions) -> str:
     """The expression of the local path of ``model_id``'s Keras sharded weights index, its shards beside it."""
     if Path(model_id).is_dir():
         return repr(str(Path(model_id) / _KERAS_SHARDED))
     shards = f"{_KERAS_SHARDED.removesuffix('.weights.json')}_*.weights.h5"
     return (
         f'os.path.join(huggingface_hub.snapshot_download("{model_id}", allow_patterns=["{_KERAS_SHARDED}", '
-        f'"{shards}"]), "{_KERAS_SHARDED}")'
+        f'"{shards}"]{_revision(download)}), "{_KERAS_SHARDED}")'
     )
+
+
+def _revision(download: DownloadOptions) -> str:
+    """The ``revision=`` keyword of a download call, for a revision other than the default branch."""
+    return "" if download.revision is None else f", revision={download.revision!r}"
 
 
 def _keras_config(raw: Mapping[str, Any]) -> bool:

@@ -1,6 +1,7 @@
 """Overrides of huggingface_hub's hooks ``_is_jsonable``, ``_encode_arg`` and ``_decode_arg`` (QA round 22): the
-config capture and ``from_pretrained`` call them, as huggingface_hub's mixin does (aion's ``SimCodecMixin`` writes
-classes as ``"module.qualname"`` so)."""
+config capture offers them the values hubmixin's own rules cannot encode (aion's ``SimCodecMixin`` writes classes as
+``"module.qualname"`` so), every other value saved as hubmixin saves it; ``from_pretrained`` has ``_decode_arg``
+decode each annotated argument, as huggingface_hub's mixin does."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import inspect
 import json
 import logging
 import warnings
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,6 @@ from core_models import NumpyModelMixin
 
 from hubmixin_core import ConfigEncodingError, ConfigEncodingWarning, ConfigError
 from hubmixin_core.errors import MissingArgumentError
-
-CALLS: Counter[str] = Counter()
 
 
 def _resolve(path: str) -> Any:
@@ -49,17 +47,14 @@ class ClassAsString(NumpyModelMixin):
 
     @classmethod
     def _is_jsonable(cls, value: Any) -> bool:
-        CALLS["_is_jsonable"] += 1
         return inspect.isclass(value) or super()._is_jsonable(value)
 
     @classmethod
     def _encode_arg(cls, arg: Any) -> Any:
-        CALLS["_encode_arg"] += 1
         return f"{arg.__module__}.{arg.__qualname__}" if inspect.isclass(arg) else super()._encode_arg(arg)
 
     @classmethod
     def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
-        CALLS["_decode_arg"] += 1
         if expected_type is type and isinstance(value, str):
             return _resolve(value)
         return super()._decode_arg(expected_type, value)
@@ -72,9 +67,7 @@ class Codec(ClassAsString):
 
 
 def test_the_overrides_encode_at_capture_and_decode_at_load(tmp_path: Path) -> None:
-    CALLS.clear()
     model = Codec(dim=3, act=Gelu, cfg=Cfg(width=5))
-    assert CALLS["_is_jsonable"] and CALLS["_encode_arg"]
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConfigEncodingWarning)
         model.save_pretrained(tmp_path)
@@ -82,12 +75,10 @@ def test_the_overrides_encode_at_capture_and_decode_at_load(tmp_path: Path) -> N
     assert saved == {
         "dim": 3,
         "act": f"{__name__}.Gelu",
-        "cfg": {"width": 5, "scale": [1.0, 2.0]},  # (the override's super(): hubmixin's rules)
+        "cfg": {"width": 5, "scale": [1.0, 2.0]},  # (hubmixin's rules)
         "where": "a",
     }
-    CALLS.clear()
-    loaded = Codec.from_pretrained(tmp_path)
-    assert CALLS["_decode_arg"] == 4  # each annotated key
+    loaded = Codec.from_pretrained(tmp_path)  # (each annotated key by the override: its super() for all but `act`)
     assert (loaded.dim, loaded.act, loaded.cfg, loaded.where) == (3, Gelu, Cfg(width=5), Path("a"))
 
 
@@ -97,41 +88,67 @@ def test_a_default_is_encoded_by_the_override_too(tmp_path: Path) -> None:
     assert Codec.from_pretrained(tmp_path).act is Relu
 
 
-def test_a_value_the_overrides_refuse_is_named_not_dropped_silently(tmp_path: Path) -> None:
+def test_a_value_hubmixin_saves_is_saved_so_whatever_the_overrides_say(tmp_path: Path) -> None:
     class NoStrings(NumpyModelMixin):
         @classmethod
         def _is_jsonable(cls, value: Any) -> bool:
             return not isinstance(value, str) and super()._is_jsonable(value)
 
+        @classmethod
+        def _encode_arg(cls, arg: Any) -> Any:
+            return arg.upper() if isinstance(arg, str) else super()._encode_arg(arg)
+
         def __init__(self, size: int = 1, name: str = "x") -> None:
+            self.name = name
             self.weights = {"w": np.zeros(size, np.float32)}
 
-    with pytest.warns(ConfigEncodingWarning, match=r"argument 'name' of type str .*_is_jsonable"):
-        model = NoStrings(2, name="y")
-    assert model._hub_mixin_config == {"size": 2}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        NoStrings(2, name="y").save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"size": 2, "name": "y"}
+    assert NoStrings.from_pretrained(tmp_path).name == "y"
 
-    class StrictNoStrings(NoStrings, strict_config=True):
+
+def test_a_value_the_is_jsonable_override_refuses_gets_hubmixins_message(tmp_path: Path) -> None:
+    class NoClasses(ClassAsString):
+        @classmethod
+        def _is_jsonable(cls, value: Any) -> bool:
+            return not inspect.isclass(value) and super()._is_jsonable(value)
+
+        def __init__(self, size: int = 1, act: type | None = None) -> None:
+            self.weights = {"w": np.zeros(size, np.float32)}
+
+    with pytest.warns(ConfigEncodingWarning, match=r"argument 'act' of type builtins.type cannot be encoded") as caught:
+        model = NoClasses(2, act=Gelu)  # (never offered to _encode_arg, which would write its path)
+    assert "hook" not in str(caught[0].message)
+    assert model._hub_mixin_config == {"size": 2}
+    model.save_pretrained(tmp_path)
+    with pytest.raises(MissingArgumentError, match=r"'act' \(a class\): JSON cannot hold a class") as raised:
+        NoClasses.from_pretrained(tmp_path)
+    assert "coders={type: (encode, decode)}" in str(raised.value)
+
+    class StrictNoClasses(NoClasses, strict_config=True):
         pass
 
-    with pytest.raises(ConfigEncodingError, match="_is_jsonable refuses it") as raised:
-        StrictNoStrings(name="y")
-    assert raised.value.parameter == "name"
+    with pytest.raises(ConfigEncodingError, match="cannot be encoded") as refused:
+        StrictNoClasses(act=Gelu)
+    assert refused.value.parameter == "act"
 
 
 def test_an_encoder_override_returning_no_json_is_warned_about() -> None:
     class AsSet(NumpyModelMixin):
         @classmethod
         def _encode_arg(cls, arg: Any) -> Any:
-            return set(arg) if isinstance(arg, list) else super()._encode_arg(arg)
+            return {arg.__qualname__} if inspect.isclass(arg) else super()._encode_arg(arg)
 
-        def __init__(self, sizes: list[int] | None = None) -> None:
+        def __init__(self, act: type | None = None) -> None:
             self.weights = {"w": np.zeros(1, np.float32)}
 
-    with pytest.warns(ConfigEncodingWarning, match=r"argument 'sizes' .*_encode_arg returns data JSON cannot hold"):
-        assert AsSet(sizes=[1, 2])._hub_mixin_config is None
+    with pytest.warns(ConfigEncodingWarning, match=r"argument 'act' of type builtins.type cannot be encoded"):
+        assert AsSet(act=Gelu)._hub_mixin_config is None
 
 
-def test_a_decoder_override_failing_is_named_by_file_and_key(tmp_path: Path) -> None:
+def test_a_decoder_override_failing_where_hubmixin_cannot_read_either_is_named_by_file_and_key(tmp_path: Path) -> None:
     class Failing(NumpyModelMixin):
         @classmethod
         def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
@@ -141,6 +158,8 @@ def test_a_decoder_override_failing_is_named_by_file_and_key(tmp_path: Path) -> 
             self.weights = {"w": np.zeros(size, np.float32)}
 
     Failing(2).save_pretrained(tmp_path)
+    assert Failing.from_pretrained(tmp_path).weights["w"].shape == (2,)  # (hubmixin's rules read what they saved)
+    (tmp_path / "config.json").write_text(json.dumps({"size": "two"}))
     with pytest.raises(ConfigError, match=r"config.json: key 'size': .*no such codec"):
         Failing.from_pretrained(tmp_path)
 
@@ -240,7 +259,7 @@ def test_a_hook_written_as_a_plain_method_is_ignored(tmp_path: Path, caplog: pyt
 
     with caplog.at_level(logging.DEBUG, logger="hubmixin_core"), pytest.warns(ConfigEncodingWarning, match="'act'"):
         model = PlainMethods(8, act=print)  # built, as with huggingface_hub; `act` left out by hubmixin's rules
-    assert "PlainMethods._is_jsonable is a plain method, not a classmethod" in caplog.text
+    assert "PlainMethods._encode_arg is a plain method, not a classmethod" in caplog.text
     assert model._hub_mixin_config == {"width": 8}
     model.save_pretrained(tmp_path)
     assert PlainMethods.from_pretrained(tmp_path, model_kwargs={"act": len}).act is len
@@ -264,46 +283,148 @@ class EnumByName(NumpyModelMixin):
         self.weights = {"w": np.zeros(size, np.float32)}
 
 
-def test_an_encoder_override_alone_gives_init_its_form_where_hubmixin_cannot_decode_it(tmp_path: Path) -> None:
+def test_an_enum_an_encoder_override_saves_by_name_is_saved_and_loaded_by_hubmixins_rules(tmp_path: Path) -> None:
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # nothing to warn about: __init__ takes the form the override writes
-        model = EnumByName(color=Color.GREEN, size=2)
-        model.save_pretrained(tmp_path)
-    assert json.loads((tmp_path / "config.json").read_text()) == {"color": "GREEN", "size": 2, "flag": False}
-    loaded = EnumByName.from_pretrained(tmp_path)  # "GREEN" given as saved, as huggingface_hub gives it
+        warnings.simplefilter("error")
+        EnumByName(color=Color.GREEN, size=2).save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"color": "g", "size": 2, "flag": False}
+    loaded = EnumByName.from_pretrained(tmp_path)
     assert (loaded.color, loaded.weights["w"].shape, loaded.flag) == (Color.GREEN, (2,), False)
+
+
+def test_an_encoder_override_alone_gives_init_as_saved_what_hubmixin_cannot_decode(tmp_path: Path) -> None:
+    EnumByName(size=2).save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    (tmp_path / "config.json").write_text(json.dumps({**config, "color": "g", "flag": "yes"}))
-    loaded = EnumByName.from_pretrained(tmp_path)  # what hubmixin decodes is decoded ("g" by value); not "yes"
-    assert (loaded.color, loaded.flag) == (Color.GREEN, "yes")
+    (tmp_path / "config.json").write_text(json.dumps({**config, "color": "GREEN", "flag": "yes"}))  # (as hf saves)
+    loaded = EnumByName.from_pretrained(tmp_path)  # given as saved, as huggingface_hub gives them
+    assert (loaded.color, loaded.weights["w"].shape, loaded.flag) == (Color.GREEN, (2,), "yes")
 
 
-class RefusesEnums(NumpyModelMixin):
+class Act(enum.Enum):
+    RELU = 1
+    GELU = 2
+
+
+@dataclass
+class Sub:
+    act: Act = Act.RELU
+    width: int = 4
+
+
+class NestedByName(NumpyModelMixin):
+    """huggingface_hub's pattern: enums by name, inside dataclasses too; ``__init__`` converts names back."""
+
     @classmethod
     def _is_jsonable(cls, value: Any) -> bool:
-        return isinstance(value, (int, float, str, bool, list, dict, type(None)))
+        return isinstance(value, (Act, Sub)) or super()._is_jsonable(value)
 
-    def __init__(self, color: Color = Color.RED, size: int = 1, act: Any = None) -> None:
+    @classmethod
+    def _encode_arg(cls, arg: Any) -> Any:
+        if isinstance(arg, Sub):
+            return {"act": arg.act.name, "width": arg.width}
+        return arg.name if isinstance(arg, Act) else super()._encode_arg(arg)
+
+    def __init__(self, sub: Sub = Sub(), act: Act = Act.RELU) -> None:  # noqa: B008
+        self.sub, self.act = sub, Act[act] if isinstance(act, str) else act
+        self.weights = {"w": np.zeros(sub.width, np.float32)}
+
+
+def test_a_dataclass_holding_enums_is_saved_and_loaded_by_hubmixins_rules(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        NestedByName(sub=Sub(Act.GELU, 3), act=Act.GELU).save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"sub": {"act": 2, "width": 3}, "act": 2}
+    loaded = NestedByName.from_pretrained(tmp_path)
+    assert (loaded.sub, loaded.act) == (Sub(Act.GELU, 3), Act.GELU)
+
+
+class ClassByPath(NumpyModelMixin):
+    """Classes saved by path (``_is_jsonable`` and ``_encode_arg``), no ``_decode_arg``: ``__init__`` resolves it."""
+
+    @classmethod
+    def _is_jsonable(cls, value: Any) -> bool:
+        return inspect.isclass(value) or super()._is_jsonable(value)
+
+    @classmethod
+    def _encode_arg(cls, arg: Any) -> Any:
+        return f"{arg.__module__}.{arg.__qualname__}" if inspect.isclass(arg) else super()._encode_arg(arg)
+
+    def __init__(self, act: type = Relu, size: int = 1) -> None:
+        given: Any = act  # (a path from config.json, which the annotation does not admit)
+        self.act = _resolve(given) if isinstance(given, str) else given
+        self.weights = {"w": np.zeros(size, np.float32)}
+
+
+def test_a_value_only_the_encoder_override_saves_reaches_init_as_saved(tmp_path: Path) -> None:
+    ClassByPath(act=Gelu, size=2).save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"act": f"{__name__}.Gelu", "size": 2}
+    assert ClassByPath.from_pretrained(tmp_path).act is Gelu
+
+
+@dataclass
+class Holder:
+    width: int = 2
+    tok: object = None
+
+
+def test_an_unsaved_value_an_is_jsonable_override_defers_on_gets_the_coder_advice(tmp_path: Path) -> None:
+    class ExtraRule(NumpyModelMixin):
+        @classmethod
+        def _is_jsonable(cls, value: Any) -> bool:
+            return not isinstance(value, np.ndarray) and super()._is_jsonable(value)
+
+        def __init__(self, holder: Holder | None = None, size: int = 1) -> None:
+            self.weights = {"w": np.zeros(size, np.float32)}
+
+    with pytest.warns(ConfigEncodingWarning, match="'holder'"):
+        ExtraRule(Holder(tok=Relu())).save_pretrained(tmp_path)
+    with pytest.raises(MissingArgumentError, match=r"'holder' \(a Holder\): JSON cannot hold it") as raised:
+        ExtraRule.from_pretrained(tmp_path)
+    assert "coders={Holder: (encode, decode)}" in str(raised.value)
+    assert "_is_jsonable" not in str(raised.value).replace(ExtraRule.__qualname__, "")
+
+
+class PairedByName(NumpyModelMixin):
+    """Both hooks, enums by name: the decoder reads names only."""
+
+    @classmethod
+    def _encode_arg(cls, arg: Any) -> Any:
+        return arg.name if isinstance(arg, enum.Enum) else super()._encode_arg(arg)
+
+    @classmethod
+    def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
+        return Color[value] if expected_type is Color else super()._decode_arg(expected_type, value)
+
+    def __init__(self, color: Color = Color.RED, size: int = 1) -> None:
         self.color = color
         self.weights = {"w": np.zeros(size, np.float32)}
 
 
-def test_a_value_the_is_jsonable_override_refused_is_named_so_at_load(tmp_path: Path) -> None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        RefusesEnums(color=Color.GREEN, act=print).save_pretrained(tmp_path)
-    assert any(
-        "argument 'color' of type Color" in f"{w.message}" and "_is_jsonable refuses it" in f"{w.message}"
-        for w in caught
-    )
-    with pytest.raises(MissingArgumentError) as raised:
-        RefusesEnums.from_pretrained(tmp_path)
-    message = str(raised.value)
-    assert (
-        "'color' (a Color): the class's _is_jsonable (huggingface_hub's hook, which it overrides) left it out of "
-        "config.json; give it with RefusesEnums.from_pretrained(..., model_kwargs={'color': ...})"
-    ) in message
-    assert "coders={Color" not in message
-    assert "'act' (a builtin_function_or_method): JSON cannot hold it" in message  # (hubmixin's rules refuse it too)
-    assert raised.value.missing == ["act", "color"]
-    assert RefusesEnums.from_pretrained(tmp_path, model_kwargs={"color": Color.GREEN, "act": len}).color is Color.GREEN
+def test_a_value_hubmixin_saved_which_the_decoder_override_cannot_read_is_decoded_by_hubmixins_rules(
+    tmp_path: Path,
+) -> None:
+    PairedByName(color=Color.GREEN, size=2).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config == {"color": "g", "size": 2}
+    assert PairedByName.from_pretrained(tmp_path).color is Color.GREEN  # (Color["g"] fails: Color("g"))
+    (tmp_path / "config.json").write_text(json.dumps({**config, "color": "GREEN"}))  # (as huggingface_hub saves it)
+    assert PairedByName.from_pretrained(tmp_path).color is Color.GREEN
+    (tmp_path / "config.json").write_text(json.dumps({**config, "color": "BLUE"}))
+    with pytest.raises(ConfigError, match=r"config.json: key 'color': .*PairedByName._decode_arg cannot decode 'BLUE'"):
+        PairedByName.from_pretrained(tmp_path)
+
+
+def test_a_dataclass_config_the_decoder_override_cannot_read_is_decoded_by_hubmixins_rules(tmp_path: Path) -> None:
+    class Tagged(NumpyModelMixin):
+        @classmethod
+        def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
+            if expected_type is Cfg:
+                return Cfg(width=value["w"])  # (its own form: {"w": ...})
+            return super()._decode_arg(expected_type, value)
+
+        def __init__(self, config: Cfg) -> None:
+            self.config = config
+            self.weights = {"w": np.zeros(config.width, np.float32)}
+
+    Tagged(Cfg(width=3)).save_pretrained(tmp_path)
+    assert Tagged.from_pretrained(tmp_path).config == Cfg(width=3)

@@ -444,13 +444,17 @@ class ModelHubMixinBase(HfMixinHelpers):
     @classmethod
     def _hub_encode_argument(cls, value: Any, coders: Coders, *, merged: bool = False) -> Any:
         """The JSON saved for an ``__init__`` argument (a ``config`` dict ``merged``: its keys join config.json's),
-        or ``UNENCODABLE``. Where the class overrides huggingface_hub's hooks, as there: ``_is_jsonable`` may refuse
-        the value, and what ``_encode_arg`` returns is saved (once JSON holds it)."""
-        is_jsonable, encode_arg = hf_hook(cls, "_is_jsonable"), hf_hook(cls, "_encode_arg")
+        or ``UNENCODABLE``: by hubmixin's rules; a value they cannot encode is offered to the class's overrides of
+        huggingface_hub's hooks, as there: its ``_is_jsonable`` (if overridden) must take it, and what its
+        ``_encode_arg`` returns is saved once JSON holds it."""
+        encoded = encode_config(value, coders) if merged else encode_value(value, coders)
+        encode_arg = hf_hook(cls, "_encode_arg")
+        if encoded is not UNENCODABLE or encode_arg is None:
+            return encoded
+        is_jsonable = hf_hook(cls, "_is_jsonable")
         if is_jsonable is not None and not is_jsonable(value):
             return UNENCODABLE
-        if encode_arg is not None:
-            value = encode_arg(value)
+        value = encode_arg(value)
         return encode_config(value, coders) if merged and isinstance(value, dict) else encode_value(value, coders)
 
     @classmethod
@@ -618,27 +622,11 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_mixin_reject(cls, name: str, value: Any) -> None:
         """An argument cannot be encoded: raise under ``strict_config``, else warn (never drop silently); not
         while ``from_pretrained`` builds the model with it (given again at load, as the warning asked)."""
-        error = cls._hub_mixin_hook_refusal(name, value) or cls._hub_mixin_encoding_error(name, value)
+        error = cls._hub_mixin_encoding_error(name, value)
         if cls._hub_mixin_strict_config:
             raise error
         if not LOADING.get():
             warn_user(f"{error} It is left out of config.json.", ConfigEncodingWarning)
-
-    @classmethod
-    def _hub_mixin_hook_refusal(cls, name: str, value: Any) -> ConfigEncodingError | None:
-        """The error for an argument hubmixin's rules would encode, which the class's own ``_is_jsonable`` refuses
-        or whose ``_encode_arg`` returns data JSON cannot hold; ``None`` for any other."""
-        hooks = [hook for hook in ("_is_jsonable", "_encode_arg") if hf_hook(cls, hook) is not None]
-        if not hooks or encode_value(value, cls._all_coders()) is UNENCODABLE:
-            return None
-        why = {"_is_jsonable": "refuses it", "_encode_arg": "returns data JSON cannot hold for it"}
-        error = ConfigEncodingError(name, type(value), cls.__qualname__)
-        error.args = (  # (the error strict_config raises; the message says which hook is at fault)
-            f"{cls.__qualname__}: argument {name!r} of type {type(value).__qualname__} cannot be encoded into "
-            f"config.json: the class's {' or its '.join(f'{hook} {why[hook]}' for hook in hooks)} (huggingface_hub's "
-            "hooks, which it overrides).",
-        )
-        return error
 
     @classmethod
     def _hub_mixin_reject_varargs(
@@ -1156,65 +1144,17 @@ class ModelHubMixinBase(HfMixinHelpers):
         needed = {name: kind for name, kind in unsaved.items() if name not in optional}
         if defer:
             return {name: kind for name, kind in needed.items() if name not in model_kwargs}
-        cls._hub_check_unsaved(needed, model_kwargs, runtime, cls._hub_coded_type_names())
-        return {}
-
-    @classmethod
-    def _hub_check_unsaved(
-        cls, needed: Mapping[str, str], given: Collection[str], runtime: Collection[str], coded: Collection[str]
-    ) -> None:
-        """:func:`check_unsaved`, an argument the class's own ``_is_jsonable`` left out of config.json said so
-        (a coder would not save it: the override refuses it first).
-
-        Raises:
-            MissingArgumentError: names each missing argument, why it was not saved, and how to give it.
-        """
-        refused = [n for n, kind in needed.items() if n not in given and cls._hub_refused_by_hook(n, kind)]
-        lines = [
-            f"  - {name!r} (a {needed[name]}): the class's _is_jsonable (huggingface_hub's hook, which it overrides) "
-            f"left it out of config.json; give it with {cls.__qualname__}.from_pretrained(..., "
-            f"model_kwargs={{{name!r}: ...}})"
-            for name in refused
-        ]
-        rest = {name: kind for name, kind in needed.items() if name not in refused}
-        try:
-            check_unsaved(
-                cls.__qualname__,
-                rest,
-                given,
-                runtime,
-                cls._hub_mixin_runtime_option,
-                coded,
-                cls._hub_extra_defaults,
-                cls._hub_meant_instances,
-            )
-        except MissingArgumentError as e:
-            if not refused:
-                raise
-            raise MissingArgumentError("\n".join([str(e), *lines]), [*e.missing, *refused]) from None
-        if refused:
-            raise MissingArgumentError(
-                f"{cls.__qualname__}: cannot rebuild the saved model without arguments that were not saved:\n"
-                + "\n".join(lines),
-                refused,
-            )
-
-    @classmethod
-    def _hub_refused_by_hook(cls, name: str, kind: str) -> bool:
-        """Whether argument ``name``, recorded as not saved, of type ``kind``, was left out by the class's own
-        ``_is_jsonable``: its annotation (or default) is of a type hubmixin's rules save."""
-        if hf_hook(cls, "_is_jsonable") is None or name.startswith("*"):
-            return False
-        parameter = cls._hub_mixin_init_parameters.get(name)
-        hint = cls._hub_mixin_hints().get(name)
-        candidates = [*(_union_members(hint) or (hint,)), None if parameter is None else type(parameter.default)]
-        coders = [t for t in cls._all_coders() if isinstance(t, type)]
-        return any(
-            isinstance(t, type)
-            and t.__qualname__ == kind
-            and (t in (str, int, float, bool) or dataclasses.is_dataclass(t) or issubclass(t, (enum.Enum, *coders)))
-            for t in candidates
+        check_unsaved(
+            cls.__qualname__,
+            needed,
+            model_kwargs,
+            runtime,
+            cls._hub_mixin_runtime_option,
+            cls._hub_coded_type_names(),
+            cls._hub_extra_defaults,
+            cls._hub_meant_instances,
         )
+        return {}
 
     @classmethod
     def _hub_coded_type_names(cls) -> set[str]:
@@ -1256,7 +1196,17 @@ class ModelHubMixinBase(HfMixinHelpers):
         given = set(received)
         if any(name.startswith("*") for name in given):  # (named by the base's parameters they reach)
             given.update(cls._hub_varargs_names())
-        cls._hub_check_unsaved(needed, given, cls._hub_runtime_type_names(), cls._hub_coded_type_names())
+        runtime, coded = cls._hub_runtime_type_names(), cls._hub_coded_type_names()
+        check_unsaved(
+            cls.__qualname__,
+            needed,
+            given,
+            runtime,
+            cls._hub_mixin_runtime_option,
+            coded,
+            cls._hub_extra_defaults,
+            cls._hub_meant_instances,
+        )
 
     @classmethod
     def _hub_meant_instances(cls, unsaved: Mapping[str, str]) -> dict[str, str]:
@@ -1540,7 +1490,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         """Fill ``model_kwargs`` from a loaded config (as huggingface_hub does); returns the decoded config.
 
         Each value ``model_kwargs`` does not override is checked against its ``__init__`` annotation, then decoded
-        (an annotated one by the class's ``_decode_arg`` override alone, where it has one; one the class's
+        (an annotated one by the class's ``_decode_arg`` override, where it has one and reads it; one the class's
         ``_encode_arg`` override, without a ``_decode_arg`` one, may have written is given as saved where these
         rules refuse it, as huggingface_hub gives it).
 
@@ -1618,13 +1568,17 @@ class ModelHubMixinBase(HfMixinHelpers):
             if left_at_none:
                 model_kwargs["config"] = None  # built without one: config.json holds the other arguments
             else:
+
+                def rules() -> Any:
+                    if (found := json_type_mismatch(annotation, raw, coders)) is not None:
+                        # a dataclass config: the keys are its fields
+                        raise ConfigTypeError(source, found.where.removeprefix("."), found.expected, found.found)
+                    return _decoded(annotation, raw, coders, source, "config")
+
                 if config_owner is cls and (decode_arg := cls._hub_decode_hook("config")) is not None:
-                    config = _hook_decoded(decode_arg, annotation, raw, source, "config")  # (huggingface_hub's call)
-                elif (found := json_type_mismatch(annotation, raw, coders)) is not None:
-                    # a dataclass config: the keys are its fields
-                    raise ConfigTypeError(source, found.where.removeprefix("."), found.expected, found.found)
+                    config = _hook_decoded(decode_arg, annotation, raw, source, "config", rules)  # (huggingface_hub's)
                 else:
-                    config = _decoded(annotation, raw, coders, source, "config")
+                    config = rules()
                 if to_kwargs and config_owner is cls and _is_dataclass_instance(config):
                     fields_of_config = {f.name for f in dataclasses.fields(config)} - parameters.keys()
                     config = cls._hub_override_fields(config, fields_of_config, model_kwargs, given, forwarded)
@@ -1774,13 +1728,25 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_decode_argument(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:
         """The ``__init__`` argument ``key`` from its ``config.json`` value: by its annotation, checked first; else
         (no annotation, or a loose one) as its default's type (by a declared coder, or a tuple or enum). An annotated
-        one by the class's override of ``_decode_arg``, where it has one (huggingface_hub's hook), alone."""
-        decoded = value
+        one by the class's override of ``_decode_arg``, where it has one (huggingface_hub's hook), unchecked; by these
+        rules where it fails (see :func:`_hook_decoded`)."""
         parameter = cls._hub_mixin_init_parameters.get(key)
         decode_arg = cls._hub_decode_hook(key)
         if decode_arg is not None and parameter is not None:
-            annotation = hints.get(key, parameter.annotation)
-            return _hook_decoded(decode_arg, annotation, value, source, key, none_default=parameter.default is None)
+            annotation, none_default = hints.get(key, parameter.annotation), parameter.default is None
+
+            def rules() -> Any:
+                kept = value is None and none_default  # (hubmixin's rule for ``x: T = None``)
+                return None if kept else cls._hub_decoded_by_rules(key, value, hints, coders, source)
+
+            return _hook_decoded(decode_arg, annotation, value, source, key, rules, none_default=none_default)
+        return cls._hub_decoded_by_rules(key, value, hints, coders, source)
+
+    @classmethod
+    def _hub_decoded_by_rules(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:
+        """:meth:`_hub_decode_argument` by hubmixin's rules (the coders, then the built-in ones)."""
+        decoded = value
+        parameter = cls._hub_mixin_init_parameters.get(key)
         if key in hints:
             bools = parameter is not None and isinstance(parameter.default, bool)
             _check_config_type(hints[key], value, coders, source, key, bool_number=bools)
@@ -2091,22 +2057,35 @@ def _decoded(annotation: Any, value: Any, coders: Coders, source: str, key: str)
 
 
 def _hook_decoded(
-    decode_arg: Callable[..., Any], annotation: Any, value: Any, source: str, key: str, *, none_default: bool = False
+    decode_arg: Callable[..., Any],
+    annotation: Any,
+    value: Any,
+    source: str,
+    key: str,
+    rules: Callable[[], Any],
+    *,
+    none_default: bool = False,
 ) -> Any:
-    """What the class's ``_decode_arg`` override gives for ``value``, a failure named by file and key. Its
-    ``super()`` call keeps a ``None`` for an argument defaulting to ``None`` (``none_default``), as hubmixin does."""
+    """What the class's ``_decode_arg`` override gives for ``value``. Its ``super()`` call keeps a ``None`` for an
+    argument defaulting to ``None`` (``none_default``), as hubmixin does. Where it fails, what hubmixin's ``rules``
+    give: the capture saves by them first, in a form an override written for its own ``_encode_arg``'s may not read
+    (an enum by value, not by name); where they fail too, the override's failure, named by file and key."""
     token = NONE_DEFAULT.set(none_default)
     try:
         return decode_arg(annotation, value)
-    except HubMixinError:
-        raise
     except Exception as e:
-        raise ConfigError(
-            f"{source}: key {key!r}: {getattr(decode_arg, '__qualname__', '_decode_arg')} cannot decode {value!r:.80} "
-            f"as {describe_type(annotation)}: {e}"
-        ) from e
+        failure = e
     finally:
         NONE_DEFAULT.reset(token)
+    try:
+        return rules()
+    except HubMixinError:
+        if isinstance(failure, HubMixinError):
+            raise failure from None
+        raise ConfigError(
+            f"{source}: key {key!r}: {getattr(decode_arg, '__qualname__', '_decode_arg')} cannot decode {value!r:.80} "
+            f"as {describe_type(annotation)}: {failure}"
+        ) from failure
 
 
 def _unknown_class_keywords(cls: type, given: Mapping[str, Any]) -> HubMixinTypeError:

@@ -4,8 +4,9 @@ Libraries' ``__init__`` and ``_from_pretrained`` overrides call ``cls._encode_ar
 ``cls._is_jsonable``; here they run on hubmixin's coders (the class's, then the built-in ones), so they accept
 what hubmixin's config capture accepts: dataclasses, enums, paths, tuples, and the class's ``coders=``.
 
-A class may override them, as huggingface_hub's allow: the config capture and ``from_pretrained`` then call its
-overrides (see :func:`hf_hook`); these, reached by an override's ``super()``, are hubmixin's own rules.
+A class may override them, as huggingface_hub's allow (see :func:`hf_hook`): the config capture offers its
+``_is_jsonable`` and ``_encode_arg`` the values hubmixin's own rules cannot encode, and ``from_pretrained`` has its
+``_decode_arg`` decode each annotated argument; these, reached by an override's ``super()``, are hubmixin's rules.
 """
 
 from __future__ import annotations

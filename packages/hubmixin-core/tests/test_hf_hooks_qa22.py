@@ -88,25 +88,28 @@ def test_a_default_is_encoded_by_the_override_too(tmp_path: Path) -> None:
     assert Codec.from_pretrained(tmp_path).act is Relu
 
 
-def test_a_value_hubmixin_saves_is_saved_so_whatever_the_overrides_say(tmp_path: Path) -> None:
-    class NoStrings(NumpyModelMixin):
+def test_a_value_the_is_jsonable_override_refuses_is_never_saved(tmp_path: Path) -> None:
+    """A secret the class's ``_is_jsonable`` refuses stays out of config.json, as with huggingface_hub; an
+    ``_encode_arg`` alone (no ``_decode_arg`` to read its form back) leaves what hubmixin saves to its rules."""
+
+    class NoSecrets(NumpyModelMixin):
         @classmethod
         def _is_jsonable(cls, value: Any) -> bool:
-            return not isinstance(value, str) and super()._is_jsonable(value)
+            return not (isinstance(value, str) and value.startswith("sk-")) and super()._is_jsonable(value)
 
         @classmethod
         def _encode_arg(cls, arg: Any) -> Any:
             return arg.upper() if isinstance(arg, str) else super()._encode_arg(arg)
 
-        def __init__(self, size: int = 1, name: str = "x") -> None:
+        def __init__(self, size: int = 1, name: str = "x", key: str = "") -> None:
             self.name = name
             self.weights = {"w": np.zeros(size, np.float32)}
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        NoStrings(2, name="y").save_pretrained(tmp_path)
-    assert json.loads((tmp_path / "config.json").read_text()) == {"size": 2, "name": "y"}
-    assert NoStrings.from_pretrained(tmp_path).name == "y"
+    with pytest.warns(ConfigEncodingWarning, match="'key'"):
+        NoSecrets(2, name="y", key="sk-123").save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["name"] == "y" and "key" not in saved and "sk-123" not in (tmp_path / "config.json").read_text()
+    assert NoSecrets.from_pretrained(tmp_path, model_kwargs={"key": "sk-123"}).name == "y"
 
 
 def test_a_value_the_is_jsonable_override_refuses_gets_hubmixins_message(tmp_path: Path) -> None:
@@ -400,15 +403,15 @@ class PairedByName(NumpyModelMixin):
         self.weights = {"w": np.zeros(size, np.float32)}
 
 
-def test_a_value_hubmixin_saved_which_the_decoder_override_cannot_read_is_decoded_by_hubmixins_rules(
+def test_a_pair_of_overrides_saves_its_own_form_and_reads_hubmixins_too(
     tmp_path: Path,
 ) -> None:
     PairedByName(color=Color.GREEN, size=2).save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config == {"color": "g", "size": 2}
-    assert PairedByName.from_pretrained(tmp_path).color is Color.GREEN  # (Color["g"] fails: Color("g"))
-    (tmp_path / "config.json").write_text(json.dumps({**config, "color": "GREEN"}))  # (as huggingface_hub saves it)
+    assert config == {"color": "GREEN", "size": 2}  # (the pair's own form, as huggingface_hub saves it)
     assert PairedByName.from_pretrained(tmp_path).color is Color.GREEN
+    (tmp_path / "config.json").write_text(json.dumps({**config, "color": "g"}))  # (hubmixin's form, before)
+    assert PairedByName.from_pretrained(tmp_path).color is Color.GREEN  # (Color["g"] fails: Color("g"))
     (tmp_path / "config.json").write_text(json.dumps({**config, "color": "BLUE"}))
     with pytest.raises(ConfigError, match=r"config.json: key 'color': .*PairedByName._decode_arg cannot decode 'BLUE'"):
         PairedByName.from_pretrained(tmp_path)

@@ -211,6 +211,11 @@ class ModelHubMixinBase(HfMixinHelpers):
                 raise
             raise _unknown_class_keywords(cls, kwargs) from error
         check_framework_base(cls, cls._hub_mixin_framework)
+        # huggingface_hub declares _hub_mixin_config as a class attribute; one re-declared as such (a plain value,
+        # here or in a helper mixin before this base) would shadow the property and leave config.json unwritten.
+        config_attr = next(vars(k)["_hub_mixin_config"] for k in cls.__mro__ if "_hub_mixin_config" in vars(k))
+        if not hasattr(type(config_attr), "__get__"):  # (a descriptor, a library's own property, is kept)
+            type.__setattr__(cls, "_hub_mixin_config", vars(ModelHubMixinBase)["_hub_mixin_config"])
         cls._hub_mixin_info = (
             CardInfo.from_info(cls._hub_mixin_info)
             .derive(
@@ -444,16 +449,19 @@ class ModelHubMixinBase(HfMixinHelpers):
     @classmethod
     def _hub_encode_argument(cls, value: Any, coders: Coders, *, merged: bool = False) -> Any:
         """The JSON saved for an ``__init__`` argument (a ``config`` dict ``merged``: its keys join config.json's),
-        or ``UNENCODABLE``: by hubmixin's rules; a value they cannot encode is offered to the class's overrides of
-        huggingface_hub's hooks, as there: its ``_is_jsonable`` (if overridden) must take it, and what its
-        ``_encode_arg`` returns is saved once JSON holds it."""
-        encoded = encode_config(value, coders) if merged else encode_value(value, coders)
-        encode_arg = hf_hook(cls, "_encode_arg")
-        if encoded is not UNENCODABLE or encode_arg is None:
-            return encoded
+        or ``UNENCODABLE``. Where the class overrides huggingface_hub's hooks, as there: its ``_is_jsonable`` must
+        take the value (a secret it refuses is never saved); a class overriding both ``_encode_arg`` and
+        ``_decode_arg`` (its own format, read back by its own decoder) saves what its ``_encode_arg`` returns. Else
+        by hubmixin's rules; a value they cannot encode is offered to an ``_encode_arg`` override (saved once JSON
+        holds it)."""
         is_jsonable = hf_hook(cls, "_is_jsonable")
         if is_jsonable is not None and not is_jsonable(value):
             return UNENCODABLE
+        encode_arg = hf_hook(cls, "_encode_arg")
+        if encode_arg is None or hf_hook(cls, "_decode_arg") is None:
+            encoded = encode_config(value, coders) if merged else encode_value(value, coders)
+            if encoded is not UNENCODABLE or encode_arg is None:
+                return encoded
         value = encode_arg(value)
         return encode_config(value, coders) if merged and isinstance(value, dict) else encode_value(value, coders)
 

@@ -54,8 +54,9 @@ def _state_of(layer: keras.Layer) -> str | None:
 def _stores_more_than_variables(layer: keras.Layer) -> bool:
     """Whether ``layer``'s class, not Keras' own (whose overrides store the variables, in the quantized or
     merged-LoRA layout Keras reads back), overrides ``save_own_variables`` to store more entries than the layer
-    has variables. (Counted, not compared: a store of its variables in another dtype or layout is no extra state,
-    and reading a sharded variable's values would leave a host copy cached on it.)"""
+    has variables of its own (those Keras' own ``save_own_variables`` stores: not its sub-layers' nor its seed
+    state). (Counted, not compared: a store of its variables in another dtype or layout is no extra state, and
+    reading a sharded variable's values would leave a host copy cached on it.)"""
     owner = next(cls for cls in type(layer).__mro__ if "save_own_variables" in vars(cls))
     if owner.__module__.split(".")[0] == "keras":
         return False
@@ -64,7 +65,8 @@ def _stores_more_than_variables(layer: keras.Layer) -> bool:
         layer.save_own_variables(store)
     except Exception:  # (Keras' own saving would fail too: not this warning's concern)
         return False
-    return len(store) > len(layer.variables)
+    own = getattr(layer, "_trainable_variables", []) + getattr(layer, "_non_trainable_variables", [])
+    return len(store) > len(own)
 
 
 def _adapted_lookup(layer: IndexLookup) -> bool:

@@ -207,11 +207,31 @@ class Renamed(Calibrated):
         self.kernel.assign(store["kernel"])
 
 
+class WithSublayer(keras.layers.Layer):  # type: ignore[misc]
+    """A table kept through its own store beside a sub-layer (whose variables its store does not hold)."""
+
+    def __init__(self, units: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.inner = keras.layers.Dense(units)
+        self.table = np.zeros((units,), np.float32)
+
+    def call(self, x: Any) -> Any:
+        return self.inner(x) + keras.ops.convert_to_tensor(self.table)
+
+    def save_own_variables(self, store: Any) -> None:
+        store["table"] = self.table
+
+    def load_own_variables(self, store: Any) -> None:
+        self.table = np.asarray(store["table"])
+
+
 class Holds(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
     def __init__(self, kind: str = "calibrated", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if kind == "calibrated":
             self.cal = Calibrated(3)
+        elif kind == "sublayer":
+            self.cal = WithSublayer(3)
         elif kind == "renamed":
             self.cal = Renamed(3)
         else:  # Keras' own layers overriding save_own_variables, storing their variables (merged LoRA, quantized)
@@ -224,11 +244,13 @@ class Holds(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
         return self.cal(x)
 
 
-def test_state_a_layer_keeps_through_its_own_save_own_variables_is_named_at_save(tmp_path: Path) -> None:
-    model = Holds()
+@pytest.mark.parametrize("kind", ["calibrated", "sublayer"])
+def test_state_a_layer_keeps_through_its_own_save_own_variables_is_named_at_save(kind: str, tmp_path: Path) -> None:
+    model = Holds(kind=kind)
     model(X[:, 0])
     model.cal.table = np.array([10.0, 20.0, 30.0], np.float32)
-    with pytest.warns(UserWarning, match=r"'cal' \(Calibrated: what its own save_own_variables stores\)"):
+    name = type(model.cal).__name__
+    with pytest.warns(UserWarning, match=rf"'cal' \({name}: what its own save_own_variables stores\)"):
         model.save_pretrained(tmp_path)
 
 

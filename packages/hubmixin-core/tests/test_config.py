@@ -365,11 +365,11 @@ def test_huggingface_hub_argument_helpers_use_the_class_coders() -> None:
     assert AllTypes._hub_mixin_jsonable_custom_types == (Point,)
     assert AllTypes._encode_arg(Point(1, 2)) == [1, 2]
     assert AllTypes._decode_arg(Point, [1, 2]) == Point(1, 2)
-    assert AllTypes._decode_arg(Point | None, None) is None
+    assert AllTypes._decode_arg(Point | None, None) is None  # type: ignore[arg-type]  # (typed as hf's: type[T])
     assert AllTypes._encode_arg(Optim(lr=0.5)) == {"lr": 0.5, "betas": [0.9, 0.999]}
     assert AllTypes._decode_arg(Optim, {"lr": 0.5, "betas": [0.9, 0.999]}) == Optim(lr=0.5)
     assert AllTypes._decode_arg(Activation, "gelu") is Activation.GELU
-    assert AllTypes._decode_arg(int, "not decoded") == "not decoded"  # nothing says how: unchanged, as hf does
+    assert AllTypes._decode_arg(int, "not decoded") == "not decoded"  # type: ignore[comparison-overlap]  # (as hf)
     assert AllTypes._is_jsonable(Point(1, 2)) and AllTypes._is_jsonable({"a": [1, 2.5, None]})
     unencodable = object()
     assert not AllTypes._is_jsonable(unencodable) and AllTypes._encode_arg(unencodable) is unencodable

@@ -248,6 +248,20 @@ def test_a_decoder_override_calling_super_keeps_none_for_an_argument_defaulting_
         OptionalColor._decode_arg(Color, None)
 
 
+class LooseColor(DecodesTypes):
+    def __init__(self, color: Any = Color.RED, size: int = 1) -> None:
+        self.color = color
+        self.weights = {"w": np.zeros(size, np.float32)}
+
+
+def test_a_decoder_override_calling_super_gets_what_hubmixins_loader_gives(tmp_path: Path) -> None:
+    """``color: Any = Color.RED`` is decoded as its default's type, as without the override (reg22g)."""
+    LooseColor(color=Color.GREEN).save_pretrained(tmp_path)
+    assert LooseColor.from_pretrained(tmp_path).color is Color.GREEN
+    LooseColor().save_pretrained(tmp_path / "default")
+    assert LooseColor.from_pretrained(tmp_path / "default").color is Color.RED
+
+
 def test_a_hook_written_as_a_plain_method_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     class PlainMethods(NumpyModelMixin):
         def _is_jsonable(self, value: Any) -> bool:  # type: ignore[override]  # (no @classmethod)

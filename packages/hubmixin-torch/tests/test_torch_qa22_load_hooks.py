@@ -15,11 +15,13 @@ import safetensors.torch
 import torch
 from huggingface_hub import HfApi
 
+from hubmixin_core import ModelHubMixin
 from hubmixin_core.errors import HubMixinTypeError
 from hubmixin_core.testing import LocalHub
 from hubmixin_torch import PyTorchModelHubMixin
 
 _M = TypeVar("_M")
+_T = TypeVar("_T", bound=ModelHubMixin)  # huggingface_hub's T: an override calling super() declares it
 
 
 def _renamed(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -160,7 +162,7 @@ class TiedLM(torch.nn.Module, PyTorchModelHubMixin):
 
 class TiedPassThrough(TiedLM):
     @classmethod
-    def _load_as_safetensor(cls, model: _M, model_file: str, map_location: str, strict: bool) -> _M:
+    def _load_as_safetensor(cls, model: _T, model_file: str, map_location: str, strict: bool) -> _T:
         return super()._load_as_safetensor(model, model_file, map_location, strict)
 
 

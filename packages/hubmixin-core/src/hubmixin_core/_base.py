@@ -89,7 +89,7 @@ from hubmixin_core._forwarding import (
 )
 from hubmixin_core._frameworks import check_framework_base
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
-from hubmixin_core._hf_compat import NONE_DEFAULT, HfMixinHelpers, hf_hook
+from hubmixin_core._hf_compat import DECODING, HfMixinHelpers, hf_hook
 from hubmixin_core._hub import check_whole_checkpoint, locate_file, one_commit, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
 from hubmixin_core._paths import check_local_location, not_a_file
@@ -1517,17 +1517,11 @@ class ModelHubMixinBase(HfMixinHelpers):
         for key, value in raw.items():
             if key not in parameters or key in model_kwargs:
                 continue
-            default = parameters[key].default
             if cls._hub_decode_hook(key) is not None:  # (the class's _decode_arg decides: None, or a default too)
                 values[key] = cls._hub_decode_argument(key, value, hints, coders, source)
                 continue
-            if value is None and default is None:  # ``x: int = None``: kept as it is
-                continue
-            if key in hints and json_type_mismatch(hints[key], value, coders) and _is_json_of(value, default, coders):
-                values[key] = default  # the class's own default, of another type than its annotation (``b: bool = 0``)
-                continue
             try:
-                values[key] = cls._hub_decode_argument(key, value, hints, coders, source)
+                values[key] = cls._hub_value_by_rules(key, value, hints, coders, source)
             except ConfigError:
                 if key not in hints or not cls._hub_encodes_alone():
                     raise
@@ -1741,13 +1735,24 @@ class ModelHubMixinBase(HfMixinHelpers):
         parameter = cls._hub_mixin_init_parameters.get(key)
         decode_arg = cls._hub_decode_hook(key)
         if decode_arg is not None and parameter is not None:
-            annotation, none_default = hints.get(key, parameter.annotation), parameter.default is None
+            annotation = hints.get(key, parameter.annotation)
 
             def rules() -> Any:
-                kept = value is None and none_default  # (hubmixin's rule for ``x: T = None``)
-                return None if kept else cls._hub_decoded_by_rules(key, value, hints, coders, source)
+                return cls._hub_value_by_rules(key, value, hints, coders, source)
 
-            return _hook_decoded(decode_arg, annotation, value, source, key, rules, none_default=none_default)
+            return _hook_decoded(decode_arg, annotation, value, source, key, rules)
+        return cls._hub_decoded_by_rules(key, value, hints, coders, source)
+
+    @classmethod
+    def _hub_value_by_rules(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:
+        """The value hubmixin's loader gives ``__init__`` argument ``key`` for its ``config.json`` value: a ``None``
+        kept for ``x: T = None``, the class's own default for its JSON of another type than the annotation (``b: bool
+        = 0``), else :meth:`_hub_decoded_by_rules`."""
+        default = cls._hub_mixin_init_parameters[key].default
+        if value is None and default is None:  # ``x: int = None``: kept as it is
+            return None
+        if key in hints and json_type_mismatch(hints[key], value, coders) and _is_json_of(value, default, coders):
+            return default  # the class's own default, of another type than its annotation (``b: bool = 0``)
         return cls._hub_decoded_by_rules(key, value, hints, coders, source)
 
     @classmethod
@@ -2065,31 +2070,24 @@ def _decoded(annotation: Any, value: Any, coders: Coders, source: str, key: str)
 
 
 def _hook_decoded(
-    decode_arg: Callable[..., Any],
-    annotation: Any,
-    value: Any,
-    source: str,
-    key: str,
-    rules: Callable[[], Any],
-    *,
-    none_default: bool = False,
+    decode_arg: Callable[..., Any], annotation: Any, value: Any, source: str, key: str, rules: Callable[[], Any]
 ) -> Any:
-    """What the class's ``_decode_arg`` override gives for ``value``. Its ``super()`` call keeps a ``None`` for an
-    argument defaulting to ``None`` (``none_default``), as hubmixin does. Where it fails, what hubmixin's ``rules``
-    give: the capture saves by them first, in a form an override written for its own ``_encode_arg``'s may not read
-    (an enum by value, not by name); where they fail too, the override's failure, named by file and key."""
-    token = NONE_DEFAULT.set(none_default)
+    """What the class's ``_decode_arg`` override gives for ``value``; its ``super()`` call for this argument gets
+    what hubmixin's ``rules`` give (see :data:`DECODING`). Where it fails, what the ``rules`` give: the capture saves
+    by them first, in a form an override written for its own ``_encode_arg``'s may not read (an enum by value, not
+    by name); where they fail too, their error (naming file and key), or the override's failure, named so."""
+    token = DECODING.set((annotation, value, rules))
     try:
         return decode_arg(annotation, value)
     except Exception as e:
         failure = e
     finally:
-        NONE_DEFAULT.reset(token)
+        DECODING.reset(token)
     try:
         return rules()
     except HubMixinError:
         if isinstance(failure, HubMixinError):
-            raise failure from None
+            raise
         raise ConfigError(
             f"{source}: key {key!r}: {getattr(decode_arg, '__qualname__', '_decode_arg')} cannot decode {value!r:.80} "
             f"as {describe_type(annotation)}: {failure}"

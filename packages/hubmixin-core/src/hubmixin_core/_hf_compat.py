@@ -15,18 +15,22 @@ import inspect
 import logging
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from hubmixin_core._config import UNENCODABLE, decode_value, encode_value
 from hubmixin_core.typing import Coders
 
-__all__ = ["NONE_DEFAULT", "HfMixinHelpers", "hf_hook"]
+__all__ = ["DECODING", "HfMixinHelpers", "hf_hook"]
 
 logger = logging.getLogger("hubmixin_core")
 
-NONE_DEFAULT: ContextVar[bool] = ContextVar("hubmixin_none_default", default=False)
-"""Set while ``from_pretrained`` has a class's ``_decode_arg`` override decode an argument defaulting to ``None``:
-``HfMixinHelpers._decode_arg`` then keeps a saved ``None`` (hubmixin's rule for ``x: T = None``)."""
+ARGS_T = TypeVar("ARGS_T")
+
+DECODING: ContextVar[tuple[Any, Any, Callable[[], Any]] | None] = ContextVar("hubmixin_decoding", default=None)
+"""Set while ``from_pretrained`` has a class's ``_decode_arg`` override decode one argument: its annotation, its
+saved value and hubmixin's decoding of it. ``HfMixinHelpers._decode_arg``, reached by the override's ``super()``
+for that same annotation and value, gives what hubmixin's loader gives (a ``None`` kept for ``x: T = None``, a
+loose annotation decoded as the default's type, errors naming the file and key)."""
 
 
 class HfMixinHelpers:
@@ -51,14 +55,22 @@ class HfMixinHelpers:
         encoded = encode_value(arg, cls._all_coders())
         return arg if encoded is UNENCODABLE else encoded
 
-    @classmethod
-    def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
-        """JSON data ``value`` decoded as ``expected_type`` where a coder or a built-in rule says how (``X | None``,
-        dataclasses, enums, tuples, ...); otherwise ``value`` unchanged. ``None`` stays ``None`` where the annotation
-        admits it, or (see :data:`NONE_DEFAULT`) the argument decoded defaults to it."""
-        if value is None and NONE_DEFAULT.get():
-            return None
-        return decode_value(expected_type, value, cls._all_coders())
+    if TYPE_CHECKING:  # huggingface_hub's signature, so that an override written for it (calling super()) type-checks
+
+        @classmethod
+        def _decode_arg(cls, expected_type: type[ARGS_T], value: Any) -> ARGS_T | None: ...
+
+    else:  # takes any annotation at run time (unions, aliases: hubmixin's callers pass them)
+
+        @classmethod
+        def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
+            """JSON data ``value`` decoded as ``expected_type`` where a coder or a built-in rule says how (``X | None``,
+            dataclasses, enums, tuples, ...); otherwise ``value`` unchanged. Reached from an override loading an
+            argument, what hubmixin's loader gives for it (see :data:`DECODING`)."""
+            decoding = DECODING.get()
+            if decoding is not None and decoding[0] is expected_type and decoding[1] is value:
+                return decoding[2]()
+            return decode_value(expected_type, value, cls._all_coders())
 
 
 def hf_hook(cls: type, name: str) -> Callable[..., Any] | None:

@@ -17,11 +17,12 @@ EXTRAS = FrameworkExtras(
     load=(
         Param(
             "map_location",
-            "str | torch.device",
+            "str | torch.device | None",
             '"cpu"',
             'Device the model is loaded on (`"cpu"`, `"cuda:0"`, a `torch.device`, or `"meta"` to read only '
-            "the shapes). Weights are read straight onto it: on CPU they are memory-mapped from the file, not "
-            "copied. Every parameter and buffer of the returned model is on this device.",
+            "the shapes; `None` is the CPU, as for huggingface_hub's mixin). Weights are read straight onto it: "
+            "on CPU they are memory-mapped from the file, not copied. Every parameter and buffer of the returned "
+            "model is on this device.",
             _TORCH,
         ),
         STRICT,

@@ -37,6 +37,8 @@ logger = logging.getLogger("hubmixin_torch")
 __all__ = ["TorchHubMixinBase"]
 
 _Model = TypeVar("_Model")
+_HubModel = TypeVar("_HubModel", bound=ModelHubMixin)
+"""huggingface_hub's ``T`` of the loading hooks, so that an override copied from its declaration type-checks."""
 
 _WRAPPERS = (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)
 """Wrappers whose weights are those of the module they wrap (``.module``): saved and loaded under its names."""
@@ -186,7 +188,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         model_id: str,
         download: DownloadOptions,
         model_kwargs: dict[str, Any],
-        map_location: str | torch.device = EXTRAS.defaults["map_location"],  # the spec's: a changed one reaches
+        map_location: str | torch.device | None = EXTRAS.defaults["map_location"],  # the spec's: a changed one reaches
         strict: bool = EXTRAS.defaults["strict"],  # an override leaving them to super()._from_pretrained(**kwargs)
         key_mapping: Mapping[str, str] | None = EXTRAS.defaults["key_mapping"],
         dtype: torch.dtype | None = EXTRAS.defaults["dtype"],
@@ -241,7 +243,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         return model
 
     @classmethod
-    def _load_as_safetensor(cls, model: _Model, model_file: str, map_location: str, strict: bool) -> _Model:
+    def _load_as_safetensor(cls, model: _HubModel, model_file: str, map_location: str, strict: bool) -> _HubModel:
         """Load a safetensors file into ``model`` (built by the caller) and put it in eval mode.
 
         huggingface_hub's helper, for ``_from_pretrained`` overrides written against it; the load is
@@ -252,7 +254,7 @@ class TorchHubMixinBase(ModelHubMixin, coders=DTYPE_CODERS):
         return _load_file_into(model, open_torch_file(model_file, device, pickled=False), device, strict)
 
     @classmethod
-    def _load_as_pickle(cls, model: _Model, model_file: str, map_location: str, strict: bool) -> _Model:
+    def _load_as_pickle(cls, model: _HubModel, model_file: str, map_location: str, strict: bool) -> _HubModel:
         """Load a ``torch.save`` state dict (``pytorch_model.bin``) into ``model`` and put it in eval mode.
 
         huggingface_hub's helper; the file is read with ``torch.load(weights_only=True)``, never unpickled. A

@@ -207,7 +207,7 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
             token: str | bool | None = None,
             endpoint: str | None = None,
             max_workers: int = 8,
-            map_location: str | torch.device = "cpu",
+            map_location: str | torch.device | None = "cpu",
             strict: bool = False,
             key_mapping: Mapping[str, str] | None = None,
             dtype: torch.dtype | None = None,
@@ -235,10 +235,11 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
                     `HF_ENDPOINT`, or `https://huggingface.co`.
                 max_workers (`int`, *optional*, defaults to `8`):
                     How many files (weight shards) to download in parallel.
-                map_location (`str | torch.device`, *optional*, defaults to `"cpu"`):
+                map_location (`str | torch.device | None`, *optional*, defaults to `"cpu"`):
                     Device the model is loaded on (`"cpu"`, `"cuda:0"`, a `torch.device`, or `"meta"` to read only the
-                    shapes). Weights are read straight onto it: on CPU they are memory-mapped from the file, not copied.
-                    Every parameter and buffer of the returned model is on this device.
+                    shapes; `None` is the CPU, as for huggingface_hub's mixin). Weights are read straight onto it: on
+                    CPU they are memory-mapped from the file, not copied. Every parameter and buffer of the returned
+                    model is on this device.
                 strict (`bool`, *optional*, defaults to `False`):
                     Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise
                     `WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is
@@ -290,7 +291,7 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
             token: str | bool | None = None,
             endpoint: str | None = None,
             max_workers: int = 8,
-            map_location: str | torch.device = "cpu",
+            map_location: str | torch.device | None = "cpu",
             strict: bool = False,
             key_mapping: Mapping[str, str] | None = None,
             dtype: torch.dtype | None = None,
@@ -319,10 +320,11 @@ class PyTorchModelHubMixinMethods(TorchHubMixinBase):
                     `HF_ENDPOINT`, or `https://huggingface.co`.
                 max_workers (`int`, *optional*, defaults to `8`):
                     How many files (weight shards) to download in parallel.
-                map_location (`str | torch.device`, *optional*, defaults to `"cpu"`):
+                map_location (`str | torch.device | None`, *optional*, defaults to `"cpu"`):
                     Device the model is loaded on (`"cpu"`, `"cuda:0"`, a `torch.device`, or `"meta"` to read only the
-                    shapes). Weights are read straight onto it: on CPU they are memory-mapped from the file, not copied.
-                    Every parameter and buffer of the returned model is on this device.
+                    shapes; `None` is the CPU, as for huggingface_hub's mixin). Weights are read straight onto it: on
+                    CPU they are memory-mapped from the file, not copied. Every parameter and buffer of the returned
+                    model is on this device.
                 strict (`bool`, *optional*, defaults to `False`):
                     Whether the checkpoint must match the model exactly. If `True`, missing or unexpected keys raise
                     `WeightsKeyError` and a dtype other than the model's raises `WeightsDtypeError` (unless `dtype` is

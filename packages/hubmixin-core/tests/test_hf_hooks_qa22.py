@@ -20,6 +20,7 @@ import pytest
 from core_models import NumpyModelMixin
 
 from hubmixin_core import ConfigEncodingError, ConfigEncodingWarning, ConfigError
+from hubmixin_core._hf_compat import HfMixinHelpers
 from hubmixin_core.errors import MissingArgumentError
 
 
@@ -42,8 +43,9 @@ class Cfg:
     scale: tuple[float, float] = (1.0, 2.0)
 
 
-class ClassAsString(NumpyModelMixin):
-    """A library's mixin saving classes by their path, everything else by the built-in rules (``super()``)."""
+class ClassPathHooks(HfMixinHelpers):
+    """A library's hooks saving classes by their path, everything else by the built-in rules (``super()``); put
+    before a hub mixin in the bases."""
 
     @classmethod
     def _is_jsonable(cls, value: Any) -> bool:
@@ -58,6 +60,10 @@ class ClassAsString(NumpyModelMixin):
         if expected_type is type and isinstance(value, str):
             return _resolve(value)
         return super()._decode_arg(expected_type, value)
+
+
+class ClassAsString(ClassPathHooks, NumpyModelMixin):
+    """A library's mixin saving classes by their path."""
 
 
 class Codec(ClassAsString):
@@ -192,19 +198,8 @@ def test_the_overrides_run_through_a_framework_package(tmp_path: Path) -> None:
 
     from hubmixin_torch import PyTorchModelHubMixin
 
-    class TorchClassAsString(PyTorchModelHubMixin):
-        @classmethod
-        def _is_jsonable(cls, value: Any) -> bool:
-            return inspect.isclass(value) or super()._is_jsonable(value)
-
-        @classmethod
-        def _encode_arg(cls, arg: Any) -> Any:
-            return f"{arg.__module__}.{arg.__qualname__}" if inspect.isclass(arg) else super()._encode_arg(arg)
-
-        @classmethod
-        def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
-            is_path = expected_type is type and isinstance(value, str)
-            return _resolve(value) if is_path else super()._decode_arg(expected_type, value)
+    class TorchClassAsString(ClassPathHooks, PyTorchModelHubMixin):
+        pass
 
     class Net(torch.nn.Module, TorchClassAsString):
         def __init__(self, dim: int = 4, act: type = torch.nn.ReLU) -> None:

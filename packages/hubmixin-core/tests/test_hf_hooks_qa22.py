@@ -440,3 +440,32 @@ def test_a_dataclass_config_the_decoder_override_cannot_read_is_decoded_by_hubmi
 
     Tagged(Cfg(width=3)).save_pretrained(tmp_path)
     assert Tagged.from_pretrained(tmp_path).config == Cfg(width=3)
+
+
+class TaggedPair(NumpyModelMixin, strict_config=True):
+    """Both hooks: a dataclass argument saved with a tag key its own ``_decode_arg`` strips."""
+
+    @classmethod
+    def _encode_arg(cls, arg: Any) -> Any:
+        if isinstance(arg, Cfg):
+            return {"kind": "Cfg", "width": arg.width, "scale": list(arg.scale)}
+        return super()._encode_arg(arg)
+
+    @classmethod
+    def _decode_arg(cls, expected_type: Any, value: Any) -> Any:
+        if expected_type is Cfg and isinstance(value, dict):
+            return Cfg(width=value["width"], scale=tuple(value["scale"]))
+        return super()._decode_arg(expected_type, value)
+
+    def __init__(self, cfg: Cfg | None = None, size: int = 1) -> None:
+        self.cfg = cfg
+        self.weights = {"w": np.zeros(size, np.float32)}
+
+
+def test_keys_of_the_pairs_own_form_are_not_unknown_fields(tmp_path: Path) -> None:
+    """strict_config refuses keys no dataclass field takes: not those the class's own ``_decode_arg`` reads (reg22h)."""
+    TaggedPair(Cfg(width=5)).save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["cfg"]["kind"] == "Cfg"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert TaggedPair.from_pretrained(tmp_path).cfg == Cfg(width=5)

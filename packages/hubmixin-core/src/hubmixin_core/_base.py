@@ -1521,7 +1521,7 @@ class ModelHubMixinBase(HfMixinHelpers):
                 values[key] = cls._hub_decode_argument(key, value, hints, coders, source)
                 continue
             try:
-                values[key] = cls._hub_value_by_rules(key, value, hints, coders, source)
+                values[key] = cls._hub_value_by_rules(key, value, hints, coders, source, cls._hub_decode_argument)
             except ConfigError:
                 if key not in hints or not cls._hub_encodes_alone():
                     raise
@@ -1638,7 +1638,11 @@ class ModelHubMixinBase(HfMixinHelpers):
         takes. ``values`` holds the decoded arguments, a forwarded one (a base's) also in ``model_kwargs``."""
         coders = cls._all_coders()
         found: list[tuple[str, type]] = []
-        if config_annotation is not None and _dataclass_members(config_annotation):
+        if (
+            config_annotation is not None
+            and _dataclass_members(config_annotation)
+            and cls._hub_decode_hook("config") is None  # (the class's _decode_arg reads the whole file its own way)
+        ):
             to_kwargs = cls._hub_mixin_config_to_kwargs and takes_any_keyword(cls._hub_mixin_init_parameters)
             for path, owner in unknown_fields(config_annotation, raw, coders):
                 top = path.removeprefix(".")
@@ -1646,6 +1650,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                     found.append((top, owner))
         forwarded = cls._hub_forwarded_parameters()
         for key, value in raw.items():
+            if cls._hub_decode_hook(key) is not None:  # (the class's _decode_arg reads its own form: any keys)
+                continue
             if key in cls._hub_mixin_init_parameters and key not in model_kwargs:
                 hints = cls._hub_mixin_hints()
             elif key in forwarded and key in values and model_kwargs.get(key) is values[key]:
@@ -1744,16 +1750,25 @@ class ModelHubMixinBase(HfMixinHelpers):
         return cls._hub_decoded_by_rules(key, value, hints, coders, source)
 
     @classmethod
-    def _hub_value_by_rules(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:
+    def _hub_value_by_rules(
+        cls,
+        key: str,
+        value: Any,
+        hints: Mapping[str, Any],
+        coders: Coders,
+        source: str,
+        decode: Callable[[str, Any, Mapping[str, Any], Coders, str], Any] | None = None,
+    ) -> Any:
         """The value hubmixin's loader gives ``__init__`` argument ``key`` for its ``config.json`` value: a ``None``
         kept for ``x: T = None``, the class's own default for its JSON of another type than the annotation (``b: bool
-        = 0``), else :meth:`_hub_decoded_by_rules`."""
+        = 0``), else ``decode``'s (:meth:`_hub_decode_argument`, a framework's override of it, without a hook: its
+        own decoding, as Flax's dtypes) or :meth:`_hub_decoded_by_rules`'s."""
         default = cls._hub_mixin_init_parameters[key].default
         if value is None and default is None:  # ``x: int = None``: kept as it is
             return None
         if key in hints and json_type_mismatch(hints[key], value, coders) and _is_json_of(value, default, coders):
             return default  # the class's own default, of another type than its annotation (``b: bool = 0``)
-        return cls._hub_decoded_by_rules(key, value, hints, coders, source)
+        return (decode or cls._hub_decoded_by_rules)(key, value, hints, coders, source)
 
     @classmethod
     def _hub_decoded_by_rules(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:

@@ -1768,7 +1768,12 @@ class ModelHubMixinBase(HfMixinHelpers):
             return None
         if key in hints and json_type_mismatch(hints[key], value, coders) and _is_json_of(value, default, coders):
             return default  # the class's own default, of another type than its annotation (``b: bool = 0``)
-        return (decode or cls._hub_decoded_by_rules)(key, value, hints, coders, source)
+        try:
+            return (decode or cls._hub_decoded_by_rules)(key, value, hints, coders, source)
+        except ConfigError:
+            if _is_json_of(value, default, coders):  # a default the annotation cannot decode (``dtype: torch.dtype
+                return default  # = "auto"``), saved as the class's own: given back so
+            raise
 
     @classmethod
     def _hub_decoded_by_rules(cls, key: str, value: Any, hints: Mapping[str, Any], coders: Coders, source: str) -> Any:

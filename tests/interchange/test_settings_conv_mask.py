@@ -7,7 +7,6 @@ mask records nothing new."""
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,9 @@ import numpy as np
 import pytest
 from flax import nnx
 from safetensors import safe_open
+from settings_checks import settings_warnings
 from torch import nn
 
-from hubmixin_core.errors import LayerSettingsWarning
 from hubmixin_core.weights import SETTINGS_KEY
 from hubmixin_flax import FlaxModelHubMixin
 from hubmixin_flax._settings import layer_settings as flax_settings
@@ -66,12 +65,7 @@ def _saved(framework: str, path: Path, **kwargs: Any) -> Path:
 
 
 def _warnings(port: str, path: Path, **kwargs: Any) -> list[str]:
-    """The ``LayerSettingsWarning`` messages (from the layer's path on) of loading ``path`` into ``port``."""
-    model: Any = {"torch": TorchNet, "flax": FlaxNet, "keras": KerasNet}[port]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model.from_pretrained(path, strict=True, model_kwargs=kwargs)
-    return [str(w.message).split("differ: ", 1)[1] for w in caught if issubclass(w.category, LayerSettingsWarning)]
+    return settings_warnings({"torch": TorchNet, "flax": FlaxNet, "keras": KerasNet}[port], path, **kwargs)
 
 
 def test_flax_records_a_mask_only_where_given() -> None:

@@ -5,7 +5,6 @@ before it was recorded load as before."""
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from flax import nnx
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
+from settings_checks import recorded_settings, settings_warnings
 from torch import nn
 
 from hubmixin_core.errors import LayerSettingsWarning
@@ -57,17 +57,7 @@ def _saved(framework: str, path: Path, **kwargs: Any) -> Path:
 
 
 def _warnings(port: str, path: Path, **kwargs: Any) -> list[str]:
-    """The ``LayerSettingsWarning`` messages (from the layer's path on) of loading ``path`` into ``port``."""
-    model: Any = {"torch": TorchNet, "flax": FlaxNet, "keras": KerasNet}[port]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model.from_pretrained(path, strict=True, model_kwargs=kwargs)
-    return [str(w.message).split("differ: ", 1)[1] for w in caught if issubclass(w.category, LayerSettingsWarning)]
-
-
-def _recorded(path: Path) -> Any:
-    with safe_open(str(path / "model.safetensors"), "np") as opened:
-        return json.loads(opened.metadata().get(SETTINGS_KEY) or "{}")
+    return settings_warnings({"torch": TorchNet, "flax": FlaxNet, "keras": KerasNet}[port], path, **kwargs)
 
 
 def test_torch_records_an_embeddings_max_norm_set_or_not() -> None:
@@ -78,8 +68,8 @@ def test_torch_records_an_embeddings_max_norm_set_or_not() -> None:
 
 def test_flax_and_keras_files_record_no_max_norm(tmp_path: Path) -> None:
     assert keras_model_settings([("emb", keras.layers.Embedding(3, 2))]) == {"emb": {}}  # compared as the default
-    assert _recorded(_saved("flax", tmp_path / "flax")) == {}
-    assert _recorded(_saved("keras", tmp_path / "keras")) == {}
+    assert recorded_settings(_saved("flax", tmp_path / "flax")) == {}
+    assert recorded_settings(_saved("keras", tmp_path / "keras")) == {}
 
 
 @pytest.mark.parametrize("port", ["flax", "keras"])

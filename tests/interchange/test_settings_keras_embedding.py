@@ -6,8 +6,6 @@ defaults nothing new is recorded, so files and ports without them load as before
 
 from __future__ import annotations
 
-import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +13,9 @@ import keras
 import numpy as np
 import pytest
 from flax import nnx
-from safetensors import safe_open
+from settings_checks import recorded_settings, settings_warnings
 from torch import nn
 
-from hubmixin_core.errors import LayerSettingsWarning
-from hubmixin_core.weights import SETTINGS_KEY
 from hubmixin_flax import FlaxModelHubMixin
 from hubmixin_keras import KerasModelHubMixin
 from hubmixin_keras._settings import layer_settings as keras_settings
@@ -62,17 +58,7 @@ def _saved(framework: str, path: Path, **kwargs: Any) -> Path:
 
 
 def _warnings(port: str, path: Path, **kwargs: Any) -> list[str]:
-    """The ``LayerSettingsWarning`` messages (from the layer's path on) of loading ``path`` into ``port``."""
-    model: Any = {"torch": TorchNet, "flax": FlaxNet, "keras": KerasNet}[port]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model.from_pretrained(path, strict=True, model_kwargs=kwargs)
-    return [str(w.message).split("differ: ", 1)[1] for w in caught if issubclass(w.category, LayerSettingsWarning)]
-
-
-def _recorded(path: Path) -> Any:
-    with safe_open(str(path / "model.safetensors"), "np") as opened:
-        return json.loads(opened.metadata().get(SETTINGS_KEY) or "{}")
+    return settings_warnings({"torch": TorchNet, "flax": FlaxNet, "keras": KerasNet}[port], path, **kwargs)
 
 
 def test_keras_records_mask_zero_and_a_logit_soft_cap_only_where_set() -> None:
@@ -84,9 +70,9 @@ def test_keras_records_mask_zero_and_a_logit_soft_cap_only_where_set() -> None:
 
 
 def test_a_keras_file_at_the_defaults_records_nothing_for_its_embedding(tmp_path: Path) -> None:
-    assert _recorded(_saved("keras", tmp_path / "plain")) == {}
-    assert _recorded(_saved("keras", tmp_path / "reversible", cap=None)) == {}
-    assert _recorded(_saved("keras", tmp_path / "masked", mask_zero=True)) == {"embed": {"mask_zero": True}}
+    assert recorded_settings(_saved("keras", tmp_path / "plain")) == {}
+    assert recorded_settings(_saved("keras", tmp_path / "reversible", cap=None)) == {}
+    assert recorded_settings(_saved("keras", tmp_path / "masked", mask_zero=True)) == {"embed": {"mask_zero": True}}
 
 
 UNSET = [("torch", {}), ("flax", {}), ("keras", {"mask_zero": False, "cap": None})]  # (config.json holds the file's)

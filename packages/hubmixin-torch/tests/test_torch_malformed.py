@@ -21,7 +21,7 @@ from torch_models import Net
 from hubmixin_core import DownloadOptions
 from hubmixin_core.errors import ConfigTypeError, HubMixinError, WeightsFileError, WeightsKeyError, WeightsShapeError
 from hubmixin_torch import PyTorchModelHubMixin
-from hubmixin_torch._checkpoint import open_torch_checkpoint
+from hubmixin_torch._checkpoint import locate_torch_weights, open_torch_weights
 
 
 class Wide(nn.Module, PyTorchModelHubMixin):
@@ -154,7 +154,7 @@ def test_corrupt_legacy_checkpoints_are_weights_file_errors(tmp_path: Path, zip_
             data[rng.randrange(len(data))] = rng.randrange(256)
         path.write_bytes(bytes(data))
         try:
-            open_torch_checkpoint(str(tmp_path), DownloadOptions(), torch.device("cpu"))
+            open_torch_weights(locate_torch_weights(str(tmp_path), DownloadOptions()), torch.device("cpu"))
         except Exception as error:  # which type it is, is the point
             assert isinstance(error, WeightsFileError), repr(error)
             assert str(path) in str(error) and "weights_only" not in str(error)

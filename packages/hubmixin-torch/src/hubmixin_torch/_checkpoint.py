@@ -1,6 +1,7 @@
 """Opening a checkpoint for torch: core's safetensors checkpoint, or a legacy ``pytorch_model.bin``.
 
-See :func:`open_torch_checkpoint`; reading tensors by name, the header checks and the report are core's.
+See :func:`locate_torch_weights` and :func:`open_torch_weights`; reading tensors by name, the header checks and
+the report are core's.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from hubmixin_core.weights import (
 from hubmixin_core.weights._resolve import missing_weights_error, native_checkpoint_hint, unreadable_weights
 from hubmixin_torch._dtypes import TORCH_DTYPES, dtype_name
 
-__all__ = ["locate_torch_weights", "open_torch_checkpoint", "open_torch_file", "open_torch_weights", "read_tensors"]
+__all__ = ["locate_torch_weights", "open_torch_file", "open_torch_weights", "read_tensors"]
 
 _LEGACY_INDEX = f"{PYTORCH_WEIGHTS_NAME}.index.json"
 """The index of a sharded ``torch.save`` checkpoint (``pytorch_model-00001-of-00002.bin``, ...)."""
@@ -196,17 +197,10 @@ def open_torch_weights(weights: WeightFiles | Path, device: torch.device) -> Che
     return _pickle_checkpoint(weights, device)
 
 
-def open_torch_checkpoint(model_id: str, download: DownloadOptions, device: torch.device) -> Checkpoint:
-    """Find and open the weights of ``model_id``: :func:`locate_torch_weights`, then :func:`open_torch_weights`."""
-    return open_torch_weights(locate_torch_weights(model_id, download), device)
-
-
 def open_torch_file(path: str | Path, device: torch.device, *, pickled: bool) -> Checkpoint:
     """One weights file: safetensors (headers read), or with ``pickled`` a ``torch.save`` state dict read with
     ``torch.load(weights_only=True)``."""
     path = Path(path)
     if not path.is_file():  # a FileNotFoundError, as safetensors' and torch.load's are
         raise WeightsNotFoundError(f"{path}: no such weights file")
-    if pickled:
-        return _pickle_checkpoint(path, device)
-    return _check_torch_dtypes(Checkpoint.from_files(WeightFiles((path,))))
+    return open_torch_weights(path if pickled else WeightFiles((path,)), device)

@@ -17,7 +17,7 @@ from localhub_raw import raw_request
 from hubmixin_core._paths import check_relative_path
 from hubmixin_core.errors import HubMixinValueError, InvalidRepoPathError
 from hubmixin_core.testing import LocalHub
-from hubmixin_core.testing._cards import card_problems, parse_card_metadata
+from hubmixin_core.testing._cards import card_errors, parse_card_metadata
 from hubmixin_core.testing._gitmeta import (
     DEFAULT_GITATTRIBUTES,
     is_lfs_path,
@@ -303,7 +303,7 @@ def test_card_metadata_read_as_huggingface_hub_reads_it(local_hub: LocalHub) -> 
     hf.create_commit(repo_id, [_readme(card)], commit_message="card")  # (was: refused)
     assert hf.model_info(repo_id).tags == ["vision", "license:mit"]
     start = time.perf_counter()
-    assert card_problems("---\n" + "\n" * 2000, "model") == ([], [])  # no closing fence: no metadata
+    assert card_errors("---\n" + "\n" * 2000, "model") == []  # no closing fence: no metadata
     assert time.perf_counter() - start < 1  # (was: ~7 s, cubic backtracking)
 
 

@@ -23,7 +23,7 @@ from hubmixin_core.testing._storage import Repo
 if TYPE_CHECKING:
     from hubmixin_core.testing._app import HubApp
 
-__all__ = ["Card", "card_problems", "card_tags", "parse_card_metadata", "read_card"]
+__all__ = ["Card", "card_errors", "card_tags", "parse_card_metadata", "read_card"]
 
 # What huggingface_hub.repocard reads as the metadata block (its REGEX_YAML_BLOCK since 2.4, as the Hub reads it):
 # one line break at each fence, which keeps matching linear in time, and blanks after the closing "---".
@@ -74,8 +74,8 @@ def parse_card_metadata(text: str) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
-def card_problems(text: str, repo_type: str) -> tuple[list[str], list[str]]:
-    """The errors (the Hub refuses the card) and warnings (it takes it) of a card's metadata, in the Hub's words.
+def card_errors(text: str, repo_type: str) -> list[str]:
+    """What makes the Hub refuse a card's metadata, in its words (none: the card is taken).
 
     Checked, as the Hub checks them: the block is YAML and a mapping; ``license`` is one of the Hub's license ids
     (or a list of them; ``other`` for the rest); a model's ``base_model`` is a model id or a list of them (not a
@@ -86,11 +86,11 @@ def card_problems(text: str, repo_type: str) -> tuple[list[str], list[str]]:
     try:
         metadata = None if match is None else _load(match.group(2))
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        return [f"Invalid YAML in the metadata block: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}"], []
+        return [f"Invalid YAML in the metadata block: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}"]
     if metadata is None or metadata == {}:
-        return [], []
+        return []
     if not isinstance(metadata, dict):
-        return [f'"value" must be of type object: the metadata block is a {type(metadata).__name__}'], []
+        return [f'"value" must be of type object: the metadata block is a {type(metadata).__name__}']
     errors = [
         f'"{name}" must be one of [{", ".join(HUB_LICENSES)}]'
         for name, value in _items("license", metadata.get("license"))
@@ -104,7 +104,7 @@ def card_problems(text: str, repo_type: str) -> tuple[list[str], list[str]]:
         ]
         if "model-index" in metadata and not isinstance(metadata["model-index"], list):
             errors.append('"model-index" must be an array')
-    return errors, []
+    return errors
 
 
 def _items(key: str, value: object) -> list[tuple[str, object]]:

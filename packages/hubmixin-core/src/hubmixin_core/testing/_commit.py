@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from hubmixin_core.testing._access import safe_path, writable_repo
 from hubmixin_core.testing._app import commit_line_limit
-from hubmixin_core.testing._cards import card_problems
+from hubmixin_core.testing._cards import card_errors
 from hubmixin_core.testing._discussions import check_pr_push, pr_commit_transaction, record_pr_commit
 from hubmixin_core.testing._gitmeta import folders_of, git_blob_oid, lfs_pointer
 from hubmixin_core.testing._http import Exchange, HubError, parse_json, revision_not_found
@@ -70,7 +70,7 @@ def _regular_file(ex: Exchange, value: dict[str, object], repo_type: str) -> _Op
     if len(data) >= ex.app.lfs_threshold:
         raise HubError(400, f"File {path!r} has {len(data)} bytes: files this large must be uploaded through LFS")
     if path == "README.md":  # the card: refused as the Hub refuses it (the client asks validate-yaml first)
-        errors, _ = card_problems(data.decode(errors="replace"), repo_type)
+        errors = card_errors(data.decode(errors="replace"), repo_type)
         if errors:
             raise HubError(400, "Invalid metadata in README.md.\n" + "\n".join(f"- {error}" for error in errors))
     entry = FileEntry(path, ex.app.blobs.put_bytes(data), len(data), False, git_blob_oid(data))

@@ -12,7 +12,7 @@ from hubmixin_core.testing._access import (
     resolve_revision,
     writable_repo,
 )
-from hubmixin_core.testing._cards import card_problems, read_card
+from hubmixin_core.testing._cards import card_errors, read_card
 from hubmixin_core.testing._gitmeta import DEFAULT_GITATTRIBUTES, git_blob_oid, lfs_pointer, validate_ref_name
 from hubmixin_core.testing._http import ERROR_HEADER_LIMIT, Exchange, HubError, revision_not_found
 from hubmixin_core.testing._safetensors import safetensors_info
@@ -124,15 +124,15 @@ def handle_agent_harnesses(ex: Exchange) -> None:
 
 def handle_validate_yaml(ex: Exchange) -> None:
     """``POST /api/validate-yaml`` ``{content, repoType}``: the card's metadata checked as the Hub checks it
-    (:func:`~hubmixin_core.testing._cards.card_problems`). Refused: ``400`` with ``{"errors": [{"message"}, ...]}``
+    (:func:`~hubmixin_core.testing._cards.card_errors`). Refused: ``400`` with ``{"errors": [{"message"}, ...]}``
     (the client raises ``ValueError("Invalid metadata in README.md ...")``), or, asked for ``text/plain`` as
-    ``RepoCard.validate`` asks, a ``- Error: ...`` line per error; ``warnings`` become the client's warnings."""
+    ``RepoCard.validate`` asks, a ``- Error: ...`` line per error. No warnings are sent (see ``card_errors``)."""
     body = ex.read_json_object()
     content, repo_type = body.get("content"), body.get("repoType") or "model"
     if not isinstance(content, str) or repo_type not in ("model", "dataset", "space"):
         raise HubError(400, "Expected {'content': <README.md text>, 'repoType': 'model' | 'dataset' | 'space'}")
-    errors, warnings = card_problems(content, repo_type)
-    answer = {"errors": [{"message": m} for m in errors], "warnings": [{"message": m} for m in warnings]}
+    errors = card_errors(content, repo_type)
+    answer = {"errors": [{"message": m} for m in errors], "warnings": []}
     if not errors:
         ex.send_json(answer)
         return

@@ -17,6 +17,7 @@ from huggingface_hub import HfApi
 from keras_models import Net, assert_same_variables, make_net
 
 from hubmixin_core._native import native_file_advice
+from hubmixin_core.cli import main
 from hubmixin_core.errors import WeightsNotFoundError
 from hubmixin_core.testing import LocalHub
 from hubmixin_core.weights._resolve import native_checkpoint_hint
@@ -163,3 +164,20 @@ def test_a_variable_on_one_cpu_device_is_read_in_place() -> None:
     array = _numpy(variable)
     assert np.shares_memory(array, np.asarray(variable.value))
     np.testing.assert_array_equal(array, np.arange(12.0).reshape(3, 4))
+
+
+@pytest.mark.parametrize("command", ["inspect", "convert"])
+def test_the_cli_names_load_weights_for_a_keras_index_and_its_shards(
+    net: Net, tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "keras"
+    shards = _keras_sharded(net, directory)
+    call = f"model.load_weights({str(directory / 'model.weights.json')!r})"
+    for name in ("model.weights.json", shards[1]):
+        convert = ["convert", str(directory / name), str(tmp_path / "out"), "--to", "torch"]
+        args = [*convert, "--model", "keras_models:Net"] if command == "convert" else ["inspect", str(directory / name)]
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        assert call in err, (name, err)
+        assert "`hubmixin convert" not in err
+        assert not (tmp_path / "out").exists()

@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 from hubmixin_core._atomic import _stem, atomic_directory
 from hubmixin_core._checks import misspelt_keys
 from hubmixin_core._config import loads_config
+from hubmixin_core._native import keras_sharded_advice
 from hubmixin_core._paths import path_argument
 from hubmixin_core.errors import HubMixinError, MissingArgumentError, WeightsFileError
 from hubmixin_core.weights import (
@@ -422,6 +423,8 @@ def _no_reader(source: Path, failed: dict[str, Exception]) -> ConvertError:
     if needs and (held or torch_file):
         what = f"a folder holding {held[0]}" if held else "a PyTorch checkpoint"
         return ConvertError(f"{source}: {what}: {needs}")
+    if not source.is_dir() and (sharded := keras_sharded_advice(source)) is not None:
+        return ConvertError(f"{source}: {sharded}")
     if source.is_dir():
         return ConvertError(
             f"{source}: a folder holding no checkpoint hubmixin converts (a folder: pytorch_model.bin or "

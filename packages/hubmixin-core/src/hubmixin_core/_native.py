@@ -15,7 +15,7 @@ from hubmixin_core.weights._resolve import (
     native_convert_steps,
 )
 
-__all__ = ["native_file_advice"]
+__all__ = ["keras_sharded_advice", "native_file_advice"]
 
 _PICKLE = tuple(b"\x80" + bytes([protocol]) for protocol in range(2, 6))
 _ZIP = b"PK\x03\x04"
@@ -27,21 +27,35 @@ def native_file_advice(file: Path) -> str | None:
     known format) that is not safetensors; ``None`` where the first bytes are none of them."""
     with file.open("rb") as handle:
         start = handle.read(8)
+    if start.startswith(b"{") and (sharded := keras_sharded_advice(file)) is not None:
+        return f"a JSON file, {sharded}"
     if start.startswith(_ZIP):
         return _zip_advice(file)
     if start.startswith(_PICKLE):
         return f"a Python pickle (torch.save's legacy format): {_torch_steps(file)}"
     if start.startswith(_HDF5):
+        if (sharded := keras_sharded_advice(file)) is not None:
+            return f"an HDF5 file, {sharded}"
         if file.name.endswith(".weights.h5"):
-            for index in sorted(file.parent.glob("*.weights.json")):  # a shard of Keras' sharded save_weights
-                if file.name in (shards := keras_shard_names(index)):
-                    return f"an HDF5 file, a shard of {keras_sharded_steps(index, shards)}"
             return f"an HDF5 file (Keras' .weights.h5): {native_convert_steps(file, 'keras')}"
         return (
             "an HDF5 file (Keras' model.save .h5, or weights under another name): hubmixin convert reads "
             "model.save_weights' *.weights.h5 files: load it with Keras, save_weights('model.weights.h5'), then "
             f"{native_convert_steps(Path('model.weights.h5'), 'keras').removeprefix('convert it with ')}"
         )
+    return None
+
+
+def keras_sharded_advice(file: Path) -> str | None:
+    """``"the index of Keras' sharded save_weights (...): ..."`` (or ``"a shard of ..."``) where ``file`` is the
+    index of Keras' sharded ``save_weights`` or one of its shards, with the Keras call that loads it; ``None``
+    where it is neither."""
+    if shards := keras_shard_names(file):
+        return f"the index of {keras_sharded_steps(file, shards)}"
+    if file.name.endswith(".weights.h5"):
+        for index in sorted(file.parent.glob("*.weights.json")):
+            if file.name in (shards := keras_shard_names(index)):
+                return f"a shard of {keras_sharded_steps(index, shards)}"
     return None
 
 

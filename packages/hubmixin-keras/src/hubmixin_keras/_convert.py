@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from hubmixin_core._convert import ConvertError, ConvertProgress, ConvertRequest, source_model_class
+from hubmixin_core._native import keras_sharded_advice
 from hubmixin_core.errors import WeightsFileError, format_names
 from hubmixin_keras._impl import _makes_variables
 from hubmixin_keras._mixin import KerasModelHubMixin
@@ -27,6 +28,8 @@ class KerasWeightsConverter:
 
     def convert(self, request: ConvertRequest, output: Path) -> None:
         """Build ``--model`` from the config, ``load_weights`` the file, write it with ``save_pretrained``."""
+        if (sharded := keras_sharded_advice(request.source)) is not None:
+            raise ConvertError(f"{request.source}: {sharded}")
         why = "a Keras weights file names layers, not the model's attributes, and keeps Keras layouts"
         cls = source_model_class(request, KerasModelHubMixin, why)
         kwargs = cls._hub_model_arguments(request.config, source=request.config_source)

@@ -1,6 +1,7 @@
 """Saving a model sharded over a mesh reads each variable to the host only when the writer reaches its layer, and
 leaves no host copy cached on the model's arrays (QA round 22): JAX caches on an array the host copy
-``np.asarray`` makes of it (a sharded or accelerator array), for the array's lifetime."""
+``np.asarray`` makes of it (a sharded or accelerator array), for the array's lifetime. A Param of random keys is
+refused by name."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 
 import jax
 import numpy as np
+import pytest
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from hubmixin_core.errors import WeightsError
 from hubmixin_flax import FlaxModelHubMixin
 
 WIDTH, DEPTH = 256, 8
@@ -116,3 +119,19 @@ def test_a_64_bit_sharded_variable_made_under_x64_is_saved_as_without_it(mesh: M
     header = _files(tmp_path / "net")["model.safetensors"]
     assert b'"F32"' in header and b'"F64"' not in header
     np.testing.assert_array_equal(Wide.from_pretrained(tmp_path / "net", strict=True).w.get_value(), np.ones((8, 8)))
+
+
+class Keyed(nnx.Module, FlaxModelHubMixin):
+    def __init__(self) -> None:
+        self.keys = nnx.Param(jax.random.split(jax.random.key(0), 8))
+        self.weight = nnx.Param(jax.numpy.ones((8, 4)))
+
+
+def test_a_param_of_random_keys_is_refused_by_name_on_one_device_or_sharded(mesh: Mesh, tmp_path: Path) -> None:
+    model = Keyed()
+    for sharding in (None, NamedSharding(mesh, P("model"))):
+        if sharding is not None:
+            model.keys.set_value(jax.device_put(model.keys.get_value(), sharding))
+        with pytest.raises(WeightsError, match=r"variable 'keys' holds random keys \(dtype key<fry>\).*key_data"):
+            model.save_pretrained(tmp_path / "keyed")
+        assert not (tmp_path / "keyed").exists()

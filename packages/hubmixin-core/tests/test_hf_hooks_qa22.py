@@ -393,7 +393,51 @@ def test_an_unsaved_value_an_is_jsonable_override_defers_on_gets_the_coder_advic
     with pytest.raises(MissingArgumentError, match=r"'holder' \(a Holder\): JSON cannot hold it") as raised:
         ExtraRule.from_pretrained(tmp_path)
     assert "coders={Holder: (encode, decode)}" in str(raised.value)
-    assert "_is_jsonable" not in str(raised.value).replace(ExtraRule.__qualname__, "")
+    assert "ExtraRule._is_jsonable is overridden: a value it refuses is left out at every save" in str(raised.value)
+
+
+class Shade(enum.Enum):
+    DARK = "dark"
+    LIGHT = "light"
+
+
+def test_a_value_only_the_is_jsonable_override_refuses_is_named_with_it_at_save_and_load(tmp_path: Path) -> None:
+    """huggingface_hub's ``return is_jsonable(value)``: an enum a coder saves, and a path, which hubmixin's rules
+    save, are refused by the hook alone; neither the capture nor the load blames a coder or advises one."""
+
+    class JsonOnly(NumpyModelMixin, coders={Shade: (lambda s: s.value, Shade)}):
+        @classmethod
+        def _is_jsonable(cls, value: Any) -> bool:
+            return isinstance(value, int | str | float | bool | list | dict) or value is None
+
+        def __init__(self, shade: Shade = Shade.DARK, path: Path = Path("x"), size: int = 1) -> None:
+            self.weights = {"w": np.zeros(size, np.float32)}
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        JsonOnly(Shade.LIGHT, Path("y"), 2).save_pretrained(tmp_path)
+    messages = [str(w.message) for w in caught if issubclass(w.category, ConfigEncodingWarning)]
+    assert len(messages) == 2
+    for message in messages:
+        assert "JsonOnly._is_jsonable refuses it" in message and "coder" not in message, message
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["size"] == 2 and "shade" not in saved and "path" not in saved
+    with pytest.raises(MissingArgumentError) as raised:
+        JsonOnly.from_pretrained(tmp_path)
+    message, hook = str(raised.value), f"{JsonOnly.__qualname__}._is_jsonable"
+    assert f"'shade' (a Shade): {hook} refused it, or config.json was written before" in message
+    assert "save the model again" not in message
+    assert f"{hook} is overridden" in message
+    loaded = JsonOnly.from_pretrained(tmp_path, model_kwargs={"shade": Shade.LIGHT, "path": Path("y")})
+    assert loaded.weights["w"].shape == (2,)
+
+    class StrictJsonOnly(JsonOnly, strict_config=True):
+        pass
+
+    with pytest.raises(ConfigEncodingError, match=r"StrictJsonOnly\._is_jsonable refuses it") as refused:
+        StrictJsonOnly(Shade.LIGHT)
+    assert refused.value.refused_by == f"{StrictJsonOnly.__qualname__}._is_jsonable"
+    assert refused.value.parameter == "shade"
 
 
 class PairedByName(NumpyModelMixin):

@@ -466,6 +466,12 @@ class ModelHubMixinBase(HfMixinHelpers):
         return encode_config(value, coders) if merged and isinstance(value, dict) else encode_value(value, coders)
 
     @classmethod
+    def _hub_jsonable_refuser(cls) -> str | None:
+        """``"Net._is_jsonable"`` where the class overrides huggingface_hub's ``_is_jsonable`` (a value it refuses
+        is left out of config.json), else ``None``."""
+        return None if hf_hook(cls, "_is_jsonable") is None else f"{cls.__qualname__}._is_jsonable"
+
+    @classmethod
     def _hub_encodes_alone(cls) -> bool:
         """Whether the class overrides huggingface_hub's ``_encode_arg`` but not ``_decode_arg``: a saved value
         hubmixin's rules cannot decode (or its annotation refuses) is then the hook's form, given to ``__init__`` as
@@ -689,8 +695,12 @@ class ModelHubMixinBase(HfMixinHelpers):
 
     @classmethod
     def _hub_mixin_encoding_error(cls, name: str, value: Any) -> ConfigEncodingError:
-        """The error naming the part of ``value`` (the argument ``name``) that JSON cannot hold."""
+        """The error naming the part of ``value`` (the argument ``name``) that JSON cannot hold, or the class's
+        ``_is_jsonable`` where it alone refuses it (hubmixin's rules would save it)."""
         coders = cls._all_coders()
+        is_jsonable = hf_hook(cls, "_is_jsonable")
+        if is_jsonable is not None and not is_jsonable(value) and encode_value(value, coders) is not UNENCODABLE:
+            return ConfigEncodingError(name, type(value), cls.__qualname__, refused_by=cls._hub_jsonable_refuser())
         found = unencodable_part(value, coders)
         part, part_value = (None, value) if found is None else found
         coder = next((t for t in coders if isinstance(part_value, t)), None)
@@ -1161,6 +1171,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             cls._hub_coded_type_names(),
             cls._hub_extra_defaults,
             cls._hub_meant_instances,
+            cls._hub_jsonable_refuser(),
         )
         return {}
 
@@ -1214,6 +1225,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             coded,
             cls._hub_extra_defaults,
             cls._hub_meant_instances,
+            cls._hub_jsonable_refuser(),
         )
 
     @classmethod

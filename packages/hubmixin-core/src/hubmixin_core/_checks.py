@@ -202,6 +202,7 @@ def check_unsaved(
     coded: Collection[str] = (),
     options: Collection[str] = (),
     instances: Callable[[Mapping[str, str]], Mapping[str, str]] | None = None,
+    refuser: str | None = None,
 ) -> None:
     """Refuse to build a model without the ``__init__`` arguments its ``config.json`` says were not saved
     (``unsaved``: their type names; those in ``runtime`` belong to the run, as a JAX mesh does, and the loader's
@@ -209,7 +210,8 @@ def check_unsaved(
     ``options`` are the framework's own ``from_pretrained`` options (``dtype``, ``map_location``): an argument so
     named, like one named as a download option, is given in ``model_kwargs`` only. ``instances`` names, of the
     missing ones it is given, those given a class where their annotation takes an instance of one (see
-    :func:`meant_instance`), with that class.
+    :func:`meant_instance`), with that class. ``refuser`` names the class's own ``_is_jsonable`` where it overrides
+    huggingface_hub's: a value it refused was left out too, whatever a coder would have made of it.
 
     Raises:
         MissingArgumentError: names each missing argument, why it was not saved, and how to give it.
@@ -228,6 +230,11 @@ def check_unsaved(
             if runtime_option is not None:
                 give = f"give it with {owner}.from_pretrained(..., {runtime_option}=...), or {call}"
             lines.append(f"  - {name!r} (a {kind}): it belongs to the run, so it is never saved; {give}")
+        elif kind in coded and refuser is not None:  # (an older save, or the hook: config.json does not say)
+            lines.append(
+                f"  - {name!r} (a {kind}): {refuser} refused it, or config.json was written before a {kind} could "
+                f"be saved, so it was left out; {give}"
+            )
         elif kind in coded:
             lines.append(
                 f"  - {name!r} (a {kind}): config.json was written before a {kind} could be saved, so it was left "
@@ -265,6 +272,12 @@ def check_unsaved(
                 f"  - {name!r} (a {kind}): JSON cannot hold it, so it was left out of config.json; {give}, or "
                 f"save it next time by declaring `coders={{{_spelled(kind)}: (encode, decode)}}` on the class"
             )
+    refusable = [name for name, kind in missing.items() if kind not in runtime and not name.startswith("*")]
+    if refuser is not None and refusable:  # (config.json does not say which of it or hubmixin's rules left them out)
+        lines.append(
+            f"  ({refuser} is overridden: a value it refuses is left out at every save, whatever a coder does; give "
+            "such a value at each load)"
+        )
     raise MissingArgumentError(
         f"{owner}: cannot rebuild the saved model without arguments that were not saved:\n" + "\n".join(lines),
         list(missing),

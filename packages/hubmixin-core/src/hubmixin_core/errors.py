@@ -172,6 +172,8 @@ class ConfigEncodingError(ConfigError, TypeError):
         coder_type: The type whose declared coder returned data JSON cannot hold, or ``None``.
         given_class: The qualified name of the class given as the value where an instance of it was meant
             (``Net(config=Cfg)``), or ``None``.
+        refused_by: The class's own hook that refused the value (``"Net._is_jsonable"``, huggingface_hub's hook
+            overridden), or ``None``.
     """
 
     def __init__(
@@ -186,15 +188,20 @@ class ConfigEncodingError(ConfigError, TypeError):
         coder_fault: tuple[str, type] | None = None,
         *,
         given_class: str | None = None,
+        refused_by: str | None = None,
     ) -> None:
         self.parameter = parameter
         self.given_class = given_class
+        self.refused_by = refused_by
         self.value_type = value_type
         self.part = part
         self.part_type = part_type or value_type
         self.key_type = key_type
         self.coder_type = coder_type
-        if coder_type is not None:  # the class's own coder is at fault
+        if refused_by is not None:  # (whatever JSON or a coder would make of it)
+            at = ""
+            advice = f"{refused_by} refuses it: give it again at load, or make {refused_by} accept it."
+        elif coder_type is not None:  # the class's own coder is at fault
             at = "" if part is None else f" (at {parameter}{part}: {_type_name(self.part_type)})"
             where, found = coder_fault or ("", object)
             advice = (

@@ -48,7 +48,8 @@ def is_mapping(origin: Any) -> bool:
 
 
 def _loose(annotation: Any) -> bool:
-    return annotation in (Any, object, inspect.Parameter.empty)
+    """Whether ``annotation`` says nothing of a value's type (a type variable no class binds, of no bound)."""
+    return annotation in (Any, object, inspect.Parameter.empty) or isinstance(annotation, typing.TypeVar)
 
 
 def _member_for(annotation: Any, value: Any) -> Any:

@@ -5,17 +5,39 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
+from hubmixin_core.weights._names import (
+    CONFIG_NAME,
+    PYTORCH_WEIGHTS_NAME,
+    SAFETENSORS_INDEX_NAME,
+    SAFETENSORS_SINGLE_FILE,
+)
 from hubmixin_core.weights._resolve import (
     TORCH_SUFFIXES,
+    keras_file_steps,
     keras_shard_names,
     keras_sharded_steps,
+    native_checkpoint_kind,
     native_convert_steps,
 )
 
-__all__ = ["keras_sharded_advice", "native_file_advice"]
+__all__ = ["given_file_advice", "keras_sharded_advice", "native_file_advice"]
+
+_DIRECTORY_FILES = frozenset(
+    {
+        CONFIG_NAME,
+        SAFETENSORS_SINGLE_FILE,
+        SAFETENSORS_INDEX_NAME,
+        PYTORCH_WEIGHTS_NAME,
+        f"{PYTORCH_WEIGHTS_NAME}.index.json",
+        "README.md",
+    }
+)
+"""The files of a model directory (its folder loads, where the file was given for it)."""
+_SHARD = re.compile(r"^(model|pytorch_model)-\d{5}-of-\d{5}\.(safetensors|bin)$")
 
 _PICKLE = tuple(b"\x80" + bytes([protocol]) for protocol in range(2, 6))
 _ZIP = b"PK\x03\x04"
@@ -44,6 +66,33 @@ def native_file_advice(file: Path) -> str | None:
             f"{native_convert_steps(Path('model.weights.h5'), 'keras').removeprefix('convert it with ')}"
         )
     return None
+
+
+def given_file_advice(file: Path) -> str | None:
+    """What to do with ``file``, given where a model directory is taken: ``"give its folder, 'DIR'"`` for a file
+    of a model directory (``model.safetensors``, ``config.json``, a shard); for another, what it is and how to
+    load it (safetensors renamed, ``hubmixin convert`` of a framework's own checkpoint, Keras' ``load_model`` of a
+    ``.keras``); ``None`` where it is none of them."""
+    folder = repr(str(file.parent))
+    if file.name in _DIRECTORY_FILES or _SHARD.match(file.name):
+        return f"give its folder, {folder}"
+    if (sharded := keras_sharded_advice(file)) is not None:
+        return sharded
+    if file.name.endswith(".safetensors"):
+        return (
+            f"a safetensors file under another name than {SAFETENSORS_SINGLE_FILE}: rename it "
+            f"{SAFETENSORS_SINGLE_FILE} (beside its config.json), then pass its folder, {folder}; or rewrite it as a "
+            f"model directory with `hubmixin convert {file} DST --to torch|flax|keras`"
+        )
+    if (what := native_checkpoint_kind(file.name)) is not None:
+        kind, framework = what
+        return f"{kind}: {native_convert_steps(file, framework)}"
+    if file.suffix == ".keras":
+        return keras_file_steps(file)
+    try:
+        return native_file_advice(file)
+    except OSError:  # (unreadable: what it is stays unknown)
+        return None
 
 
 def keras_sharded_advice(file: Path) -> str | None:

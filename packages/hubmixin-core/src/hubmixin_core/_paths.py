@@ -100,9 +100,12 @@ def check_local_location(location: str | Path, takes: str, *, files: bool = Fals
     )
     if looks_local:
         kind = "is a file, not a directory" if path.exists() else "does not exist"
-        hint = "" if path.exists() else _url_hint(text)
-        if path.is_file():  # (a weights file or config.json given for its folder)
-            hint = f": give its folder, {str(path.parent)!r}"
+        hint = "" if path.exists() else _url_hint(text) or _repo_id_hint(text)
+        if path.is_file():  # (a file of the model directory given for it, or a checkpoint of another form)
+            from hubmixin_core._native import given_file_advice  # (it imports this module, through weights)
+
+            advice = given_file_advice(path)
+            hint = f": {advice}" if advice else ""
         raise WeightsNotFoundError(f"{text}: {kind}; {takes}{hint}")
 
 
@@ -150,6 +153,16 @@ def _url_hint(text: str) -> str:
     if len(parts) < 2 or not _valid_repo_id(repo):
         return ""
     return f" (for the Hub repository, pass its id: {repo!r})"
+
+
+def _repo_id_hint(text: str) -> str:
+    """The repo id (and revision) meant by a text near one: ``" user/model "`` (pasted with spaces),
+    ``user/model/``, ``models/user/model``, ``user/model@main``: `` (for the Hub repository, pass its id:
+    'user/model', revision='main')``; ``""`` for any other text."""
+    repo, _, revision = text.strip().rstrip("/").removeprefix("models/").partition("@")
+    if repo == text or repo.count("/") != 1 or not _valid_repo_id(repo):
+        return ""
+    return f" (for the Hub repository, pass its id: {repo!r}{f', revision={revision!r}' if revision else ''})"
 
 
 def warn_if_linked_outside(directory: Path, path: Path) -> Path:

@@ -32,7 +32,12 @@ from hubmixin_core.weights import (
     WeightFiles,
     resolve_weight_files,
 )
-from hubmixin_core.weights._resolve import missing_weights_error, native_checkpoint_hint, unreadable_weights
+from hubmixin_core.weights._resolve import (
+    hub_checkpoint_hint,
+    missing_weights_error,
+    native_checkpoint_hint,
+    unreadable_weights,
+)
 from hubmixin_torch._dtypes import TORCH_DTYPES, dtype_name
 
 __all__ = ["locate_torch_weights", "open_torch_file", "open_torch_weights", "read_tensors"]
@@ -173,11 +178,14 @@ def locate_torch_weights(model_id: str, download: DownloadOptions) -> WeightFile
                 f"{model_id}: no weights found: looked for {SAFETENSORS_SINGLE_FILE}, {SAFETENSORS_INDEX_NAME} "
                 f"and {PYTORCH_WEIGHTS_NAME}"
             )
-            if directory.is_dir():  # a framework's own checkpoint there: how to convert it
-                message += native_checkpoint_hint(directory)
             if locate_file(model_id, _LEGACY_INDEX, download) is not None:  # sharded .bin files: named, with how to
                 shards = f"hubmixin-torch reads a single {PYTORCH_WEIGHTS_NAME} as it is, not its shards"
                 message = f"{missing_weights_error(model_id, download)} ({shards})"
+            elif directory.is_dir():  # what it holds; safetensors renamed or a framework's own checkpoint converted
+                held = sorted(entry.name for entry in directory.iterdir())
+                message += f" (it holds {held}){native_checkpoint_hint(directory)}"
+            else:
+                message += hub_checkpoint_hint(model_id, download, legacy=False)
             raise weights_not_found(message, missing) from missing
     logger.info("%s: no safetensors weights, reading legacy %s", model_id, legacy)
     return legacy

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, RepoFile
 from huggingface_hub.errors import LocalEntryNotFoundError, RemoteEntryNotFoundError
 
 from hubmixin_core._generated._options import DownloadOptions
@@ -23,10 +24,13 @@ __all__ = [
     "TORCH_READER_NEEDED",
     "TORCH_SUFFIXES",
     "WeightFiles",
+    "hub_checkpoint_hint",
     "missing_weights_error",
+    "keras_file_steps",
     "keras_shard_names",
     "keras_sharded_steps",
     "native_checkpoint_hint",
+    "native_checkpoint_kind",
     "native_convert_steps",
     "resolve_weight_files",
     "torch_reader_note",
@@ -153,8 +157,9 @@ def missing_weights_error(
     legacy_hint: bool = True,
 ) -> WeightsNotFoundError:
     """The error for a model directory or Hub repository holding neither ``filename`` nor ``index_filename``:
-    naming what a folder holds, and, for a legacy PyTorch checkpoint there, how to convert it (for a repository,
-    only with ``legacy_hint``: the Hub is asked)."""
+    naming what a folder holds, and, for a legacy PyTorch checkpoint, safetensors under another name or a
+    framework-native checkpoint there, what to do with it (for a repository, its files are listed; a legacy
+    PyTorch checkpoint is named only with ``legacy_hint``)."""
     missing = f"found neither {filename} nor {index_filename}"
     directory = Path(model_id)
     if directory.is_dir():
@@ -165,14 +170,38 @@ def missing_weights_error(
         steps = f"convert it with `hubmixin convert {directory} DST --to torch|flax|keras`"
         hint = _convert_hint(found, steps) if found is not None else native_checkpoint_hint(directory)
         return WeightsNotFoundError(f"{directory}: {missing} (it holds {held}){hint}")
-    revision = f" --revision {options.revision}" if options.revision else ""
-    steps = (
-        f"download it (`hf download {model_id}{revision} --local-dir DIR`), then convert it with "
-        "`hubmixin convert DIR DST --to torch|flax|keras`"
-    )
     where = f"{model_id}@{options.revision}" if options.revision else str(model_id)
-    hint = _convert_hint(_hub_torch_checkpoint(str(model_id), options) if legacy_hint else None, steps)
-    return WeightsNotFoundError(f"{where}: {missing}{hint}")
+    return WeightsNotFoundError(f"{where}: {missing}{hub_checkpoint_hint(str(model_id), options, legacy=legacy_hint)}")
+
+
+def hub_checkpoint_hint(repo_id: str, options: DownloadOptions, *, legacy: bool = True) -> str:
+    """What to do with the checkpoint the Hub repository ``repo_id`` holds instead of safetensors weights (with
+    ``legacy``, a ``pytorch_model.bin`` too), as for its local folder, after downloading it (``": a Flax msgpack
+    (flax_model.msgpack): download it (...), then convert it with ..."``); ``""`` where it holds none. Its
+    top-level files are listed once, without downloading any; nothing is asked with ``local_files_only``, and
+    any error (offline, no access) leaves the hint out."""
+    if options.local_files_only:
+        return ""
+    api = HfApi(endpoint=options.endpoint, token=options.token)
+    try:
+        tree = api.list_repo_tree(repo_id, revision=options.revision)
+        held = sorted(entry.path for entry in tree if isinstance(entry, RepoFile))
+    except Exception:  # (offline, no access, ...): the error stays as it was, without the hint
+        return ""
+    revision = f" --revision {options.revision}" if options.revision else ""
+    download = f"download it (`hf download {repo_id}{revision} --local-dir DIR`), then"
+    found = next((name for name in _TORCH_CHECKPOINTS if name in held), None) if legacy else None
+    if found is not None:
+        return _convert_hint(found, f"{download} convert it with `hubmixin convert DIR DST --to torch|flax|keras`")
+    if renaming := _safetensors_renaming(held, "DIR/"):
+        return f": {renaming[0]}: {download} {renaming[1]}"
+    keras_sharded = any(name.endswith(_KERAS_INDEX_SUFFIX) for name in held)  # (its shards convert not alone)
+    for name in held:
+        if (what := native_checkpoint_kind(name)) is None or (keras_sharded and name.endswith(_KERAS_SHARD_SUFFIX)):
+            continue
+        kind, framework = what
+        return f": {kind} ({name}): {download} {native_convert_steps(Path('DIR', name), framework)}"
+    return ""
 
 
 def unreadable_weights(directory: Path, names: Sequence[str]) -> WeightsNotFoundError | None:
@@ -193,22 +222,71 @@ def _convert_hint(found: str | None, steps: str) -> str:
 
 
 def native_checkpoint_hint(directory: Path) -> str:
-    """How to rewrite the first framework-native checkpoint (``.pt``, ``.pth``, ``.weights.h5``, ``.msgpack``) in
-    ``directory`` with ``hubmixin convert`` for loading, as ``": a Flax msgpack (...): convert it with ..."``;
-    ``""`` where it holds none. Keras' sharded ``save_weights`` is named by its index (``hubmixin convert`` reads
-    none of its shards, each holding some layers only), with the Keras call that loads it."""
+    """How to load the weights ``directory`` holds in another form than hubmixin's: safetensors under another name
+    (``": a safetensors file under another name (weights.safetensors): rename weights.safetensors to
+    model.safetensors"``), else the first framework-native checkpoint (``.pt``, ``.pth``, ``.weights.h5``,
+    ``.msgpack``), with ``hubmixin convert``, else a ``.keras`` file, with ``keras.saving.load_model``; ``""``
+    where it holds none. Keras' sharded ``save_weights`` is named by its index (``hubmixin convert`` reads none of
+    its shards, each holding some layers only), with the Keras call that loads it."""
     files = sorted(directory.iterdir())
+    if renaming := _safetensors_renaming([file.name for file in files if file.is_file()]):
+        return f": {renaming[0]}: {renaming[1]}"
     indexes = {file: shards for file in files if (shards := keras_shard_names(file))}
     in_shards = {name for shards in indexes.values() for name in shards}
     for file in files:
         if file in indexes:
             return f": {keras_sharded_steps(file, indexes[file])}"
-        what = next((entry for entry in _NATIVE_CHECKPOINTS if file.name.endswith(entry[0])), None)
-        if what is None or not file.is_file() or file.name.startswith(_TRAINING_STATE) or file.name in in_shards:
+        what = native_checkpoint_kind(file.name)
+        if what is None or not file.is_file() or file.name in in_shards:
             continue
-        _, kind, framework = what
+        kind, framework = what
         return f": {kind} ({file.name}): {native_convert_steps(file, framework)}"
+    if keras := next((file for file in files if file.suffix == ".keras" and file.is_file()), None):
+        return f": {keras_file_steps(keras)}"
     return ""
+
+
+def keras_file_steps(file: Path) -> str:
+    """``"a Keras model file (model.save's .keras), ...: load it with keras.saving.load_model(FILE)"``."""
+    return (
+        f"a Keras model file ({file.name}, model.save's .keras), not a hubmixin checkpoint: load it with "
+        f"keras.saving.load_model({str(file)!r})"
+    )
+
+
+def native_checkpoint_kind(name: str) -> tuple[str, str] | None:
+    """What the file ``name`` is (``"a Flax msgpack"``) and the framework whose reader ``hubmixin convert`` uses,
+    where it is a framework-native checkpoint (never a training checkpoint's optimizer state); else ``None``."""
+    if name.startswith(_TRAINING_STATE):
+        return None
+    return next(((kind, framework) for suffix, kind, framework in _NATIVE_CHECKPOINTS if name.endswith(suffix)), None)
+
+
+_OTHER_SHARD = re.compile(r"-\d{5}-of-\d{5}\.safetensors$")
+
+
+def _safetensors_renaming(names: Sequence[str], folder: str = "") -> tuple[str, str] | None:
+    """Where ``names`` (a folder's files, sorted) hold safetensors weights under another name than hubmixin reads
+    (``diffusion_pytorch_model.safetensors``, ``weights.safetensors``, the index of shards): what they are, and
+    the renaming that loads them (an index's shards keep their names), its file in ``folder``; else ``None``.
+    Shards without their index are left out: no renaming loads them."""
+    index = next((n for n in names if n.endswith(".safetensors.index.json") and n != SAFETENSORS_INDEX_NAME), None)
+    if index is not None:
+        return (
+            f"a safetensors index under another name ({index})",
+            f"rename {folder}{index} to {SAFETENSORS_INDEX_NAME}",
+        )
+    other = [n for n in names if n.endswith(".safetensors") and n != SAFETENSORS_SINGLE_FILE]
+    other = [n for n in other if not _OTHER_SHARD.search(n)]
+    if len(other) == 1:
+        return (
+            f"a safetensors file under another name ({other[0]})",
+            f"rename {folder}{other[0]} to {SAFETENSORS_SINGLE_FILE}",
+        )
+    if other:
+        listed = ", ".join(other)
+        return f"safetensors files under other names ({listed})", f"rename the model's one to {SAFETENSORS_SINGLE_FILE}"
+    return None
 
 
 _KERAS_INDEX_SUFFIX = ".weights.json"
@@ -254,21 +332,6 @@ def native_convert_steps(file: Path, framework: str) -> str:
     needs = _reader_note(framework)
     steps = f"convert it with `hubmixin convert {file} DST --to torch|flax|keras{model}`"
     return f"{steps} ({needs})" if needs else steps
-
-
-def _hub_torch_checkpoint(repo_id: str, options: DownloadOptions) -> str | None:
-    """The legacy PyTorch checkpoint the Hub repository ``repo_id`` holds, asked without downloading it; ``None``
-    where it holds none, or where that is not known (offline, ``local_files_only``, any error: a hint only)."""
-    if options.local_files_only:
-        return None
-    api = HfApi(endpoint=options.endpoint, token=options.token)
-    for name in _TORCH_CHECKPOINTS:
-        try:
-            if api.file_exists(repo_id, name, revision=options.revision):
-                return name
-        except Exception:  # (offline, no access, ...): the error stays as it was, without the hint
-            return None
-    return None
 
 
 def torch_reader_note() -> str:

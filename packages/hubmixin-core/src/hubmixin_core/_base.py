@@ -6,6 +6,7 @@ The public methods are generated (``_generated/_methods.py``) and forward here; 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import enum
@@ -26,6 +27,7 @@ from huggingface_hub import CommitInfo, ModelCard
 from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from huggingface_hub.hub_mixin import MixinInfo
+from huggingface_hub.hub_mixin import ModelHubMixin as HfModelHubMixin
 
 from hubmixin_core._atomic import atomic_directory, push_folder, reading, remove_interrupted_saves, save_stamp
 from hubmixin_core._capture import (
@@ -95,7 +97,14 @@ from hubmixin_core._hub import check_whole_checkpoint, locate_file, one_commit, 
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
 from hubmixin_core._paths import check_local_location, not_a_file
 from hubmixin_core._published import refuse_published_token
-from hubmixin_core._roundtrip import json_native, key_annotation, read_only_sequence, sentinel_default, type_change
+from hubmixin_core._roundtrip import (
+    ANNOTATED_BASE,
+    json_native,
+    key_annotation,
+    read_only_sequence,
+    sentinel_default,
+    type_change,
+)
 from hubmixin_core._warn import warn_user
 from hubmixin_core.errors import (
     ConfigEncodingError,
@@ -108,8 +117,12 @@ from hubmixin_core.errors import (
     LoaderOptionWarning,
     MissingArgumentError,
     WeightsError,
+    WeightsShapeError,
     format_names,
 )
+from hubmixin_core.errors import _is_function_type as is_function_type
+from hubmixin_core.errors import _spelled_type as spelled_type
+from hubmixin_core.errors import _type_name as type_name
 from hubmixin_core.params import DOWNLOAD_PARAMS, SAVE_PARAMS, UPLOAD_PARAMS
 from hubmixin_core.typing import ClassKeywords, Coders, DataclassInstance
 from hubmixin_core.weights._names import CONFIG_NAME, WEIGHTS_FILE_PATTERNS, is_weights_file, replaced_by_save
@@ -212,6 +225,10 @@ class ModelHubMixinBase(HfMixinHelpers):
                 raise
             raise _unknown_class_keywords(cls, kwargs) from error
         check_framework_base(cls, cls._hub_mixin_framework)
+        if "__new__" not in vars(cls) and cls.__new__ is HfModelHubMixin.__new__:
+            # huggingface_hub's mixin before this one: its ``__new__`` would set the configuration by its own rules
+            # (and before ``__init__`` captures it); this class's is hubmixin's (which skips that one).
+            type.__setattr__(cls, "__new__", vars(ModelHubMixinBase)["__new__"])
         # huggingface_hub declares _hub_mixin_config as a class attribute; one re-declared as such (a plain value,
         # here or in a helper mixin before this base) would shadow the property and leave config.json unwritten.
         config_attr = next(vars(k)["_hub_mixin_config"] for k in cls.__mro__ if "_hub_mixin_config" in vars(k))
@@ -279,7 +296,13 @@ class ModelHubMixinBase(HfMixinHelpers):
         """
         wrap_init(cls, _slot_of, inherited=not creating)
         init = cls.__init__
-        if cls.__dict__.get("_hub_mixin_inspected_init") is init:
+        inspected = cls.__dict__.get("_hub_mixin_inspected_init")
+        # (huggingface_hub's mixin, before this one in the MRO, sets its own parameters, ``self`` among them)
+        if (
+            isinstance(inspected, tuple)
+            and inspected[0] is init
+            and inspected[1] is vars(cls).get("_hub_mixin_init_parameters")
+        ):
             return
         parameters = init_parameters(init)
         cls._hub_mixin_init_parameters = parameters
@@ -297,7 +320,7 @@ class ModelHubMixinBase(HfMixinHelpers):
                 ):
                     defaults[param.name] = encoded
         cls._hub_mixin_jsonable_default_values = defaults
-        cls._hub_mixin_inspected_init = init
+        cls._hub_mixin_inspected_init = (init, parameters)
 
     @classmethod
     def _hub_sentinel_default(cls, param: inspect.Parameter) -> bool:
@@ -346,6 +369,8 @@ class ModelHubMixinBase(HfMixinHelpers):
         """Create the instance; its configuration is captured when ``__init__`` is entered."""
         cls._hub_mixin_inspect_init()  # wraps an ``__init__`` added after class creation (``@dataclass``)
         base_new = super().__new__
+        if base_new is HfModelHubMixin.__new__:  # (huggingface_hub's mixin after this one: see __init_subclass__)
+            base_new = super(HfModelHubMixin, cls).__new__  # type: ignore[misc]
         if base_new is object.__new__ or not _takes_arguments(base_new):  # (a registry's ``__new__(cls)``)
             return base_new(cls)
         return base_new(cls, *args, **kwargs)  # Keras' Operation.__new__(cls, *args, **kwargs)
@@ -602,6 +627,14 @@ class ModelHubMixinBase(HfMixinHelpers):
                 "declare a coder for it",
                 ConfigEncodingWarning,
             )
+        elif changed is not None and ANNOTATED_BASE in changed[2]:
+            where, before, after = changed
+            warn_user(
+                f"{cls.__qualname__}: argument {where} is a {before}, which from_pretrained gives back as {after}: "
+                f"annotate it `{where.rpartition('.')[2]}: {before}` (in the __init__ of a model subclass taking it)"
+                + (", or declare those fields in the annotated dataclass" if "without its fields" in after else ""),
+                ConfigEncodingWarning,
+            )
         elif changed is not None:
             where, before, after = changed
             example = "MyType"
@@ -721,7 +754,11 @@ class ModelHubMixinBase(HfMixinHelpers):
             return ConfigEncodingError(name, type(value), cls.__qualname__, given_class=value.__qualname__)
         return ConfigEncodingError(name, type(value), cls.__qualname__, part, part_type, key_type)
 
-    def _hub_config_dict(self, config: dict[str, Any] | DataclassInstance | None) -> dict[str, Any] | None:
+    def _hub_config_dict(
+        self, config: dict[str, Any] | DataclassInstance | None, *, given: bool = False
+    ) -> dict[str, Any] | None:
+        """``config`` as config.json's object; ``given``: the ``config=`` of ``save_pretrained``/``push_to_hub``
+        (not an ``__init__`` argument), which the errors name."""
         if config is None:
             return None
         coders = self._all_coders()
@@ -732,10 +769,26 @@ class ModelHubMixinBase(HfMixinHelpers):
                 f"{type(self).__qualname__}: the coder declared for {type(config).__qualname__} returned "
                 f"{type(coded).__qualname__}, but config.json holds a JSON object: return a dict from it"
             )
+        name = type(self).__qualname__
         if encoded is UNENCODABLE and (isinstance(config, dict) or dataclasses.is_dataclass(config)):
-            raise self._hub_mixin_encoding_error("config", config)  # a TypeError, as json.dumps raises
+            error = self._hub_mixin_encoding_error("config", config)  # a TypeError, as json.dumps raises
+            if given and error.part is not None and error.key_type is None and error.coder_type is None:
+                kind, function = spelled_type(error.part_type), is_function_type(error.part_type)
+                coder = f" (or declare a coder for its type: `class {name}(..., coders={{{kind}: (encode, decode)}})`)"
+                error.args = (
+                    f"{name}: the config= given to save_pretrained/push_to_hub holds a value config.json cannot hold "
+                    f"(at config{error.part}: {type_name(error.part_type)}{', a function' if function else ''}): "
+                    f"leave it out or give a JSON value{' (its name, say)' if function else coder}",
+                )
+            raise error
         if not isinstance(encoded, dict):
-            raise ConfigError(f"{type(self).__qualname__}: config {type(config).__qualname__} cannot be saved as JSON")
+            if given:
+                fix = ": pass vars(config)" if hasattr(config, "__dict__") and not isinstance(config, type) else ""
+                raise ConfigError(
+                    f"{name}: save_pretrained/push_to_hub(config=...) takes a dict or a dataclass instance, not a "
+                    f"{type(config).__qualname__}{fix}"
+                )
+            raise ConfigError(f"{name}: config {type(config).__qualname__} cannot be saved as JSON")
         return encoded
 
     @classmethod
@@ -794,7 +847,7 @@ class ModelHubMixinBase(HfMixinHelpers):
                 "add it to that override's parameters (or **kwargs passed to super())"
             )
         own = self._hub_config_dict(self._hub_mixin_config)
-        config = own if upload.config is None else self._hub_config_dict(upload.config)
+        config = own if upload.config is None else self._hub_config_dict(upload.config, given=True)
         if config is not None and config != own:
             self._hub_check_given_config(config)
         # Unsaved arguments a config= given does not provide either are recorded too (one built from the model's own,
@@ -1047,6 +1100,8 @@ class ModelHubMixinBase(HfMixinHelpers):
                     instance = cls._hub_call_from_pretrained(model_id, call, model_kwargs, parameters)
                 except Exception as error:
                     source = str(config_file) if config_file is not None else model_id
+                    if raw is None and isinstance(error, WeightsShapeError):
+                        cls._hub_note_no_config(error, model_id, model_kwargs)
                     cls._hub_check_failed_build(deferred, builds, error, model_kwargs, raw, source)
                     raise
         finally:
@@ -1057,6 +1112,26 @@ class ModelHubMixinBase(HfMixinHelpers):
         if config is not None and get_config(instance) in (None, {}):  # (what it was built without stays recorded)
             set_config(instance, config, get_unsaved(instance))
         return instance
+
+    @classmethod
+    def _hub_note_no_config(cls, error: WeightsShapeError, model_id: str, model_kwargs: Mapping[str, Any]) -> None:
+        """Add to ``error`` (the weights of a model built without a config.json) that ``__init__``'s defaults
+        built it, and how to give its arguments: the log line saying config.json is missing is easily unseen."""
+        names = [
+            name
+            for name, p in cls._hub_mixin_init_parameters.items()
+            if p.kind not in _VARIADIC and name not in cls._hub_mixin_runtime_args and name not in model_kwargs
+        ]
+        if not names:
+            return
+        given = [name for name in model_kwargs if name not in cls._hub_mixin_runtime_args]
+        built = "defaults for the arguments not given" if given else "defaults"
+        where = Path(model_id).resolve() if Path(model_id).is_dir() else model_id
+        hint = (
+            f"no {CONFIG_NAME} in {where}: the model was built with {cls.__qualname__}.__init__'s {built}; "
+            f"give its arguments, e.g. from_pretrained({str(model_id)!r}, {names[0]}=...)"
+        )
+        error.args = (f"{error.args[0]} ({hint})", *error.args[1:])
 
     @classmethod
     def _hub_config_beside(cls, raw: dict[str, Any], model_kwargs: dict[str, Any], source: str, *, held: bool) -> Any:
@@ -1176,6 +1251,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             cls._hub_extra_defaults,
             cls._hub_meant_instances,
             cls._hub_jsonable_refuser(),
+            cls._hub_public_coder_type,
         )
         return {}
 
@@ -1230,7 +1306,21 @@ class ModelHubMixinBase(HfMixinHelpers):
             cls._hub_extra_defaults,
             cls._hub_meant_instances,
             cls._hub_jsonable_refuser(),
+            cls._hub_public_coder_type,
         )
+
+    @classmethod
+    def _hub_public_coder_type(cls, name: str, kind: str) -> str | None:
+        """The class annotating argument ``name`` (or a member of its union) that has a subclass named ``kind`` (the
+        type name config.json records), as code names it: a coder for it takes the value (``jax.Array`` where
+        ``kind`` is the private ``ArrayImpl``); ``None`` where there is none."""
+        annotation = cls._hub_mixin_hints().get(name)
+        union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        for member in typing.get_args(annotation) if union else (annotation,):
+            plain = isinstance(member, type) and member.__module__ != "builtins" and member.__qualname__ != kind
+            if plain and _has_subclass_named(member, kind):
+                return spelled_type(member)
+        return None
 
     @classmethod
     def _hub_meant_instances(cls, unsaved: Mapping[str, str]) -> dict[str, str]:
@@ -1878,6 +1968,23 @@ def _is_coder(item: tuple[Any, Any]) -> bool:
         and len(pair) == 2
         and all(callable(function) for function in pair)
     )
+
+
+def _has_subclass_named(base: type, name: str) -> bool:
+    """Whether a subclass of ``base`` (at any depth) has the qualified name ``name``."""
+    pending: list[type] = [base]
+    seen: set[type] = set()
+    while pending:
+        klass = pending.pop()
+        with contextlib.suppress(TypeError):  # (``type.__subclasses__`` needs its instance)
+            subclasses: list[type] = type.__subclasses__(klass)
+            for sub in subclasses:
+                if sub.__qualname__ == name:
+                    return True
+                if sub not in seen:
+                    seen.add(sub)
+                    pending.append(sub)
+    return False
 
 
 @functools.cache

@@ -203,6 +203,7 @@ def check_unsaved(
     options: Collection[str] = (),
     instances: Callable[[Mapping[str, str]], Mapping[str, str]] | None = None,
     refuser: str | None = None,
+    public: Callable[[str, str], str | None] | None = None,
 ) -> None:
     """Refuse to build a model without the ``__init__`` arguments its ``config.json`` says were not saved
     (``unsaved``: their type names; those in ``runtime`` belong to the run, as a JAX mesh does, and the loader's
@@ -211,7 +212,9 @@ def check_unsaved(
     named, like one named as a download option, is given in ``model_kwargs`` only. ``instances`` names, of the
     missing ones it is given, those given a class where their annotation takes an instance of one (see
     :func:`meant_instance`), with that class. ``refuser`` names the class's own ``_is_jsonable`` where it overrides
-    huggingface_hub's: a value it refused was left out too, whatever a coder would have made of it.
+    huggingface_hub's: a value it refused was left out too, whatever a coder would have made of it. ``public``
+    gives, for an argument and its recorded type name, the public class to declare a coder for (the annotation's,
+    where the value's class is a private subclass of it: ``jax.Array`` for ``ArrayImpl``), or ``None``.
 
     Raises:
         MissingArgumentError: names each missing argument, why it was not saved, and how to give it.
@@ -268,9 +271,10 @@ def check_unsaved(
                 f"decode)}}`, or `{{{kind}: ...}}` for the whole config)"
             )
         else:
+            coded_as = (public(name, kind) if public is not None else None) or _spelled(kind)
             lines.append(
                 f"  - {name!r} (a {kind}): JSON cannot hold it, so it was left out of config.json; {give}, or "
-                f"save it next time by declaring `coders={{{_spelled(kind)}: (encode, decode)}}` on the class"
+                f"save it next time by declaring `coders={{{coded_as}: (encode, decode)}}` on the class"
             )
     refusable = [name for name, kind in missing.items() if kind not in runtime and not name.startswith("*")]
     if refuser is not None and refusable:  # (config.json does not say which of it or hubmixin's rules left them out)

@@ -205,6 +205,10 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
         return _decode_union(members, value, coders)
     if origin is typing.Annotated:
         return decode_value(args[0], value, coders)
+    if origin is typing.Literal:  # ``Literal[Act.RELU, Act.GELU]``: an enum member, saved as its value
+        if any(type(value) is type(a) and value == a for a in args):
+            return value
+        return next((a for a in args if isinstance(a, enum.Enum) and _literal_match(a, value, coders)), value)
     if _url_for_pathlike(annotation, value):  # (a Path would collapse its "//")
         return value
     coder = _coder_for(annotation, coders)
@@ -245,7 +249,7 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
     if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
         return _decode_dataclass(typing.cast(type, annotation), value, coders)
     if issubclass(annotation, enum.Enum) and not isinstance(value, annotation):
-        return annotation(value)
+        return _decode_enum(annotation, value, coders)
     if _is_namedtuple(annotation) and isinstance(value, list):
         return _decode_namedtuple(annotation, value, coders)
     if annotation is tuple and isinstance(value, list):
@@ -254,6 +258,37 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
 
 
 _MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+
+
+def _literal_match(arg: Any, value: Any, coders: Coders) -> bool:
+    """Whether JSON ``value`` is the ``Literal`` argument ``arg``: itself, or an enum member's saved value."""
+    if isinstance(arg, enum.Enum) and not isinstance(value, enum.Enum):
+        arg = encode_value(arg, coders)
+    return type(value) is type(arg) and bool(value == arg)
+
+
+def _decode_enum(annotation: type[enum.Enum], value: Any, coders: Coders) -> enum.Enum:
+    """The member of ``annotation`` whose value ``value`` is, or whose value JSON holds as ``value`` (a tuple as
+    a list, a path as a string, a dataclass as an object).
+
+    Raises:
+        ValueError: No member has that value (as the enum raises it).
+    """
+    try:
+        return annotation(value)
+    except (ValueError, TypeError):
+        for member in annotation:
+            if type(member.value) not in (bool, int, float, str) and _same_json(member, value, coders):
+                return member
+        raise
+
+
+def _same_json(member: enum.Enum, value: Any, coders: Coders) -> bool:
+    """Whether enum ``member`` is saved as JSON ``value``."""
+    try:
+        return bool(encode_value(member, coders) == value)
+    except Exception:  # (a value without a truth, or one no rule encodes)
+        return False
 
 
 def _url_for_pathlike(annotation: Any, value: Any) -> bool:
@@ -464,7 +499,7 @@ def json_type_mismatch(annotation: Any, value: Any, coders: Coders, *, bool_numb
     if origin is typing.Annotated:
         return json_type_mismatch(args[0], value, coders, bool_number=bool_number)
     if origin is typing.Literal:
-        if any(type(value) is type(a) and value == a for a in args):
+        if any(_literal_match(a, value, coders) for a in args):
             return None
         return Mismatch("", describe_type(annotation), value)
     if _coder_for(annotation, coders) is not None:  # the coder's JSON form, whatever its type: the decoder checks it
@@ -620,7 +655,11 @@ def _decodes(annotation: Any, value: Any, coders: Coders) -> bool:
     if not isinstance(annotation, type):
         return False
     if issubclass(annotation, enum.Enum):  # one of its values (``lax.Precision`` in ``PrecisionLike``)
-        return any(type(member.value) is type(value) and member.value == value for member in annotation)
+        return any(
+            (type(member.value) is type(value) and member.value == value)
+            or (type(member.value) not in (bool, int, float, str) and _same_json(member, value, coders))
+            for member in annotation
+        )
     if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
         return value.keys() <= {f.name for f in dataclasses.fields(annotation) if f.init}
     return _is_namedtuple(annotation) and isinstance(value, list)
@@ -630,7 +669,7 @@ def _is_json_match(annotation: Any, value: Any) -> bool:
     """Whether JSON ``value`` is of the JSON type ``annotation`` stands for (a list for a tuple or sequence)."""
     base = typing.get_origin(annotation) or annotation
     if base is typing.Literal:
-        return any(type(value) is type(a) and value == a for a in typing.get_args(annotation))
+        return any(_literal_match(a, value, {}) for a in typing.get_args(annotation))
     if base in (tuple, collections.abc.Sequence, collections.abc.MutableSequence):
         return isinstance(value, list)
     json_types: tuple[type, ...] = (bool, int, float, str, list, dict)

@@ -91,6 +91,8 @@ def type_change(before: Any, after: Any, where: str, annotation: Any = Any) -> C
             return _sequence_change(before, after, where, _item_annotation(args))
         if dataclasses.is_dataclass(before) and type(after) is type(before):
             return _fields_change(before, after, where)
+        if dataclasses.is_dataclass(before) and dataclasses.is_dataclass(after) and isinstance(before, type(after)):
+            return where, type(before).__qualname__, base_dataclass_change(before, after)
         return None  # annotated: the decoder gave what the annotation says
     if not isinstance(after, type(before)):
         if same_value(after, before) and not isinstance(before, enum.Enum):
@@ -103,6 +105,19 @@ def type_change(before: Any, after: Any, where: str, annotation: Any = Any) -> C
     if dataclasses.is_dataclass(before):
         return _fields_change(before, after, where)
     return None
+
+
+ANNOTATED_BASE = "the annotated dataclass"
+"""Marks the type name :func:`type_change` gives for a dataclass subclass's instance given back as its base."""
+
+
+def base_dataclass_change(before: Any, after: Any) -> str:
+    """``after``'s class named as :data:`ANNOTATED_BASE`, with the fields of ``before`` (an instance of a subclass of
+    that dataclass) that it drops."""
+    kept = {f.name for f in dataclasses.fields(after)}
+    dropped = [f.name for f in dataclasses.fields(before) if f.init and f.name not in kept]
+    fields = f", without its fields {dropped}" if dropped else ""
+    return f"{type(after).__qualname__} ({ANNOTATED_BASE}{fields})"
 
 
 def _item_annotation(args: tuple[Any, ...]) -> Any:

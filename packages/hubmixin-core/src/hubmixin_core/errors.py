@@ -246,8 +246,29 @@ def _spelled_type(type_: type) -> str:
         if name is not None:
             return f"types.{name}"
     if not _reachable(type_):  # a private module's class not exported (``jaxlib._jax.PjitFunction``)
-        return f"{type_.__module__}.{type_.__qualname__}"
+        base = _public_base(type_)  # (``jax.Array`` for ``jaxlib._jax.ArrayImpl``: a coder for it takes both)
+        return _spelled_type(base) if base is not None else f"{type_.__module__}.{type_.__qualname__}"
+    short = type_.__qualname__.rpartition(".")[2]
+    if short != type_.__qualname__ and _names(type_.__module__, short, type_):
+        return f"{type_.__module__}.{short}"  # (``jax.Array``, whose qualified name is a private one's)
     return type_.__qualname__
+
+
+def _names(module: str, name: str, type_: type) -> bool:
+    """Whether ``module``'s ``name`` (dotted: a nested class) is ``type_``."""
+    found: Any = sys.modules.get(module)
+    for part in name.split("."):
+        found = getattr(found, part, None)
+    return found is type_
+
+
+def _public_base(type_: type) -> type | None:
+    """The first base class of ``type_`` that code names (see :func:`_reachable`), other than Python's own."""
+    for base in type_.__mro__[1:]:
+        top = base.__module__.partition(".")[0]
+        if top not in sys.stdlib_module_names and top != "builtins" and _reachable(base):
+            return base
+    return None
 
 
 def _reachable(type_: type) -> bool:
@@ -257,18 +278,16 @@ def _reachable(type_: type) -> bool:
     if parts[0] in ("__main__", "__mp_main__") or not any(part.startswith("_") for part in parts):
         return True
     public = parts[: next(i for i, part in enumerate(parts) if part.startswith("_"))]
-    for end in range(len(public), 0, -1):
-        found: Any = sys.modules.get(".".join(public[:end]))
-        for name in type_.__qualname__.split("."):
-            found = getattr(found, name, None)
-        if found is type_:
-            return True
-    return False
+    return any(_names(".".join(public[:end]), type_.__qualname__, type_) for end in range(len(public), 0, -1))
 
 
 def _type_name(type_: type) -> str:
     spelled = _spelled_type(type_)
-    return spelled if spelled.startswith("types.") else f"{type_.__module__}.{type_.__qualname__}"
+    if spelled.startswith("types."):
+        return spelled
+    if not _reachable(type_) and (base := _public_base(type_)) is not None:
+        return _type_name(base)  # (a private class: the public one it is)
+    return spelled if spelled != type_.__qualname__ else f"{type_.__module__}.{type_.__qualname__}"
 
 
 class ConfigTypeError(ConfigError, TypeError):

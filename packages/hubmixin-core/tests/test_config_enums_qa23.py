@@ -1,0 +1,111 @@
+"""Enums in config.json (QA round 23, core8): a ``Literal`` of enum members takes its members, saved as their
+values (#1); an enum whose members' values JSON holds in another form (a tuple, a path, a frozen dataclass) is
+decoded back to its member (#6); a dataclass subclass's instance given for its base's annotation is named at build,
+with the fields that would be dropped (#5)."""
+
+from __future__ import annotations
+
+import enum
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from hubmixin_core import ConfigEncodingWarning, ModelHubMixin
+
+
+class Act(enum.Enum):
+    RELU = "relu"
+    GELU = "gelu"
+
+
+class Res(enum.Enum):
+    SD = (640, 480)
+    HD = (1280, 720)
+
+
+@dataclass(frozen=True)
+class Spec:
+    d: int
+
+
+class Size(enum.Enum):
+    SMALL = Spec(2)
+    LARGE = Spec(8)
+
+
+class Where(enum.Enum):
+    HERE = Path("a/b")
+    THERE = Path("c")
+
+
+@dataclass
+class ActCfg:
+    act: Literal[Act.RELU, Act.GELU] = Act.RELU
+
+
+class Model(ModelHubMixin):
+    def __init__(
+        self,
+        act: Literal[Act.RELU, Act.GELU] = Act.RELU,
+        acts: list[Literal[Act.RELU, Act.GELU, "none"]] | None = None,
+        cfg: ActCfg | None = None,
+        res: Res = Res.SD,
+        many: list[Res] | None = None,
+        size: Size | None = None,
+        where: Where = Where.THERE,
+    ) -> None:
+        self.values = (act, acts, cfg, res, many, size, where)
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        (Path(save_directory) / "w.txt").write_text("x")
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: Any, model_kwargs: dict[str, Any]) -> Model:
+        return cls(**model_kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"act": Act.GELU, "acts": [Act.GELU, "none"], "cfg": ActCfg(Act.GELU)},  # #1
+        {"res": Res.HD, "many": [Res.HD, Res.SD], "size": Size.LARGE, "where": Where.HERE},  # #6
+    ],
+    ids=["literal_of_members", "non_scalar_values"],
+)
+def test_enum_members_round_trip(kwargs: dict[str, Any], tmp_path: Path) -> None:
+    model = Model(**kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigEncodingWarning)
+        model.save_pretrained(tmp_path)
+    assert Model.from_pretrained(tmp_path).values == model.values
+
+
+def test_a_literal_of_enum_members_refuses_other_values() -> None:
+    with pytest.warns(ConfigEncodingWarning, match="does not take"):
+        Model(act="tanh")  # type: ignore[arg-type]
+
+
+@dataclass
+class BaseCfg:
+    h: int = 2
+
+
+@dataclass
+class SubCfg(BaseCfg):
+    extra: list[int] = field(default_factory=lambda: [1])
+
+
+class Based(ModelHubMixin):
+    def __init__(self, config: BaseCfg) -> None:
+        self.config = config
+
+
+def test_a_dataclass_subclass_given_for_its_base_is_named() -> None:
+    with pytest.warns(ConfigEncodingWarning, match=r"config is a SubCfg.*gives back as BaseCfg.*\['extra'\]"):
+        Based(SubCfg(h=3, extra=[4]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigEncodingWarning)
+        Based(BaseCfg(h=3))

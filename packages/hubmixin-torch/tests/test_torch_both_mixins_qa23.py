@@ -1,0 +1,53 @@
+"""A torch model with hubmixin's mixin and huggingface_hub's in either order (QA round 23, firstuse #6): positional
+arguments are saved by their own parameter's name, and the model loaded is the one saved."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import huggingface_hub
+import pytest
+import torch
+from torch import nn
+
+from hubmixin_torch import PyTorchModelHubMixin
+
+
+class LibModel(nn.Module, huggingface_hub.PyTorchModelHubMixin):  # a library built on huggingface_hub's mixin
+    def __init__(self, h: int = 4, scale: float = 1.0) -> None:
+        super().__init__()
+        self.lin = nn.Linear(h, h)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x) * self.scale  # type: ignore[no-any-return]
+
+
+class HubFirst(PyTorchModelHubMixin, LibModel):  # type: ignore[misc]
+    pass
+
+
+class LibFirst(LibModel, PyTorchModelHubMixin):  # type: ignore[misc]
+    pass
+
+
+class Direct(nn.Module, PyTorchModelHubMixin, huggingface_hub.PyTorchModelHubMixin):  # type: ignore[misc]
+    def __init__(self, h: int = 4, scale: float = 1.0) -> None:
+        super().__init__()
+        self.lin = nn.Linear(h, h)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x) * self.scale  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("cls", [HubFirst, LibFirst, Direct])
+def test_positional_arguments_round_trip(cls: type[LibModel | Direct], tmp_path: Path) -> None:
+    model = cls(3, 10.0)
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"h": 3, "scale": 10.0}
+    loaded = cls.from_pretrained(tmp_path)
+    assert loaded.scale == 10.0
+    x = torch.ones(1, 3)
+    assert torch.equal(loaded(x), model(x))

@@ -41,6 +41,7 @@ from hubmixin_keras._walk import has_own_build, named_layers, shared_path_rename
 __all__ = [
     "assign",
     "builders_error",
+    "check_set_up",
     "Deferred",
     "construct_deferred",
     "dtype_policy_name",
@@ -201,6 +202,17 @@ _NAME_COUNTS = "object_name_uids"  # Keras' counters of automatic names (dense, 
 _VALUE_IN_SCOPE = "create a variable while in a stateless scope"  # Keras' ValueError for a variable made from a value
 
 
+def check_set_up(layer: keras.Layer) -> None:
+    """Refuse a layer whose ``__init__`` did not call ``super().__init__()`` (Keras' own check waits for its first
+    call; a save or load would fail on a missing attribute)."""
+    if not hasattr(layer, "built"):
+        name = type(layer).__qualname__
+        raise HubMixinTypeError(
+            f"{name}.__init__ did not call super().__init__(**kwargs), so Keras never set the model up: call it "
+            f"first in {name}.__init__"
+        )
+
+
 def _construct(
     factory: Callable[[], M],
     infos: Mapping[str, TensorInfo],
@@ -215,6 +227,8 @@ def _construct(
     scope = keras.StatelessScope(initialize_variables=False) if deferred else None
     with dtype_policy_scope(dtype), scope or contextlib.nullcontext():
         model = factory()
+        if isinstance(model, keras.Layer):
+            check_set_up(model)
         renames = [(re.compile(old), new) for old, new in shared_path_renames(model, infos).items()]
         if renames:  # a shared layer the checkpoint holds under another of its paths: built from those tensors
             infos = {**infos, **{_path_renamed(name, renames): info for name, info in infos.items()}}

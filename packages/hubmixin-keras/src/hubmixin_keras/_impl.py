@@ -59,6 +59,7 @@ from hubmixin_keras._built_as import build_metadata, recorded_builds
 from hubmixin_keras._construct import (
     assign,
     builders_error,
+    check_set_up,
     construct_deferred,
     dtype_policy_name,
     file_dtype_name,
@@ -119,6 +120,7 @@ _NOT_WALKED = "held in other containers, a set: hold those layers in attributes,
 def _as_layer(obj: object) -> keras.Layer:
     if not isinstance(obj, keras.Layer):
         raise _not_keras(type(obj))
+    check_set_up(obj)
     return obj
 
 

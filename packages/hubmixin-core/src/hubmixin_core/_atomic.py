@@ -7,8 +7,9 @@ short hash of the machine's name); then:
 - an existing target is exchanged with the staging directory in one atomic step (Linux ``renameat2`` with
   ``RENAME_EXCHANGE``, macOS ``renamex_np`` with ``RENAME_SWAP``). Before it, the files of the target that the
   save does not manage (a README the user edited, notes, sub-folders, a file added to a folder the save writes)
-  are hard-linked into the staging directory, so they are kept; the managed ones (weights, ``config.json``) of
-  the old save leave with the old directory, which then sits at the staging path and is removed.
+  are hard-linked into the staging directory, so they are kept (in time that grows with their number); the
+  managed ones (weights, ``config.json``) of the old save leave with the old directory, which then sits at the
+  staging path and is removed.
 
 So at any instant the target holds the complete old save or the complete new one; a load, which reads its files
 one after the other, compares :func:`save_stamp` before and after and reads again if a save landed meanwhile, so
@@ -17,7 +18,8 @@ Files a user (or another program) creates in the target while the save runs are 
 so nothing the save does not manage is lost. The old directory is removed without crossing into a file system
 mounted inside it.
 A kill leaves at most a staging directory (and, in a target saved file by file across file systems, one ``.part``
-file); the next save or load of the same target removes those whose process is gone. Where no atomic exchange exists
+file); the next save or load of the same target removes those whose process is gone (directories and files
+themselves: a symbolic link named like one is never followed, nor one inside). Where no atomic exchange exists
 (Windows, some network file systems), or the target cannot move (a mount point, the working directory of this
 process or, on Linux, which lists them in ``/proc``, of another, or one of its parents), or exchanging it would
 change what the directory is (another owner or group than the saver's, another user's entries, access control lists,
@@ -33,11 +35,12 @@ the target's parent cannot be written, the staging directory is made inside the 
 A symlink to a directory is followed: the save goes where it points.
 
 The target gets the permissions a plain ``mkdir`` would give under the user's umask (the set-group-ID bit of a
-group-shared parent included; an existing one keeps its own, its owner and its group); files get those ``open``
-gives. A save in progress holds a lock on its staging directory, so no other process (another container's PID
-namespace included) takes it for abandoned; an unlocked one is abandoned once its process is gone, or, where its
-process ID now belongs to another process (a restarted container's entrypoint has the killed one's), once it is a
-minute old (at once if that process is the one judging), on a file system that enforces locks.
+group-shared parent included; an existing one keeps its own, its owner, its group and the extended attributes this
+process may set); files get those ``open`` gives. A save in progress holds a lock on its staging directory, so no
+other process (another container's PID namespace included) takes it for abandoned; an unlocked one is abandoned
+once its process is gone, or, where its process ID now belongs to another process (a restarted container's
+entrypoint has the killed one's), once it is a minute old (at once if that process is the one judging), on a file
+system that enforces locks.
 """
 
 from __future__ import annotations
@@ -198,6 +201,7 @@ def _commit(staging: Path, target: Path, managed: Callable[[str], bool], locks: 
             destination = staging / path.relative_to(target)
             with contextlib.suppress(FileNotFoundError), _writable(destination.parent):  # (gone meanwhile)
                 _link_tree(path, destination)
+    _copy_attributes(target, staging)
     staging.chmod(target.stat().st_mode & 0o7777)
     old = contextlib.ExitStack()
     old.enter_context(_locking(target, exclusive=False))  # the old directory, at the staging path once exchanged
@@ -208,6 +212,18 @@ def _commit(staging: Path, target: Path, managed: Callable[[str], bool], locks: 
     locks.push(old)
     # staging now holds the old save: what was created in it meanwhile goes back; the caller's finally removes it
     _move_back(staging, target, managed)
+
+
+def _copy_attributes(source: Path, destination: Path) -> None:
+    """``source``'s extended attributes (a desktop tool's tags, a parallel file system's striping of new files) on
+    ``destination`` too, those this process may set; none where the system has none (Linux alone tells them)."""
+    if not hasattr(os, "listxattr"):
+        return
+    with contextlib.suppress(OSError):
+        for name in os.listxattr(source, follow_symlinks=False):
+            with contextlib.suppress(OSError):  # (one reserved to root, or the file system takes no such name)
+                value = os.getxattr(source, name, follow_symlinks=False)
+                os.setxattr(destination, name, value, follow_symlinks=False)
 
 
 def _managed_by(
@@ -522,12 +538,98 @@ def _mounts_below(path: Path) -> list[Path]:
 
 
 def _remove_tree(path: Path) -> None:
-    """Remove directory ``path``, but no file system mounted inside it (``shutil.rmtree`` empties those too)."""
+    """Remove directory ``path``, but no file system mounted inside it (``shutil.rmtree`` empties those too), and
+    never through a symbolic link: one at ``path`` itself is left as it is (a link planted under a staging
+    directory's name must not take the files it points to with it), and one inside is removed, not followed."""
     try:
-        device = os.lstat(path).st_dev
+        top = os.lstat(path)
     except OSError:
         return
+    if not _real_directory(top):
+        return
     mounts = set(_mounts_below(path))
+    if _BY_DESCRIPTOR:
+        _remove_by_descriptor(path, top, mounts)
+    else:
+        _remove_by_path(path, top.st_dev, mounts)
+
+
+_BY_DESCRIPTOR = (
+    {os.open, os.stat, os.unlink, os.rmdir} <= os.supports_dir_fd
+    and os.scandir in os.supports_fd
+    and hasattr(os, "O_NOFOLLOW")
+    and hasattr(os, "O_DIRECTORY")
+)
+"""Whether folders can be walked by descriptor (not Windows), as ``shutil.rmtree`` does: a folder swapped for a
+link between its check and its removal is then not followed either."""
+
+
+def _real_directory(status: os.stat_result) -> bool:
+    """Whether ``lstat`` ``status`` is a directory itself: not a link to one, nor a Windows junction."""
+    return stat.S_ISDIR(status.st_mode) and getattr(status, "st_reparse_tag", 0) != _JUNCTION
+
+
+_JUNCTION = 0xA0000003  # IO_REPARSE_TAG_MOUNT_POINT (in ``stat`` on Windows only)
+
+
+def _remove_by_descriptor(path: Path, top: os.stat_result, mounts: set[Path]) -> None:
+    def remove(directory: int, where: Path) -> None:
+        with contextlib.suppress(OSError), os.scandir(directory) as entries:
+            for entry in list(entries):
+                with contextlib.suppress(OSError):
+                    status = entry.stat(follow_symlinks=False)
+                    if not stat.S_ISDIR(status.st_mode):
+                        os.unlink(entry.name, dir_fd=directory)
+                    elif where / entry.name not in mounts and status.st_dev == top.st_dev:
+                        descriptor = _open_directory(entry.name, status, directory)
+                        if descriptor is not None:
+                            try:
+                                remove(descriptor, where / entry.name)
+                            finally:
+                                os.close(descriptor)
+                            os.rmdir(entry.name, dir_fd=directory)
+
+    descriptor = _open_directory(str(path), top, None)
+    if descriptor is None:
+        return
+    try:
+        remove(descriptor, path)
+    finally:
+        os.close(descriptor)
+    with contextlib.suppress(OSError):
+        path.rmdir()  # (never a link: rmdir refuses one)
+
+
+def _open_directory(name: str, status: os.stat_result, parent: int | None) -> int | None:
+    """A descriptor of the folder ``name`` (in folder ``parent``) that ``status`` describes, made writable (a
+    read-only folder a save copied); ``None`` where it cannot be opened, or a link or another folder is there now."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(name, flags, dir_fd=parent)
+    except PermissionError:
+        try:  # (an unreadable folder; never through a link: where that cannot be told, it stays)
+            os.chmod(name, stat.S_IMODE(status.st_mode) | stat.S_IRWXU, dir_fd=parent, follow_symlinks=False)
+            descriptor = os.open(name, flags, dir_fd=parent)
+        except (OSError, ValueError, NotImplementedError):
+            return None
+    except OSError:
+        return None
+    try:
+        opened = os.fstat(descriptor)
+        if (opened.st_dev, opened.st_ino) != (status.st_dev, status.st_ino):
+            os.close(descriptor)
+            return None
+        if not _ROOT and stat.S_IMODE(opened.st_mode) & stat.S_IRWXU != stat.S_IRWXU:
+            with contextlib.suppress(OSError):
+                os.fchmod(descriptor, stat.S_IMODE(opened.st_mode) | stat.S_IRWXU)
+    except OSError:
+        os.close(descriptor)
+        return None
+    return descriptor
+
+
+def _remove_by_path(path: Path, device: int, mounts: set[Path]) -> None:
+    """:func:`_remove_by_descriptor` where folders cannot be opened (Windows): entries judged by ``lstat``."""
 
     def remove(directory: str) -> None:
         if not _ROOT and not os.access(directory, os.W_OK | os.X_OK):  # a read-only folder a save copied
@@ -536,9 +638,10 @@ def _remove_tree(path: Path) -> None:
         with contextlib.suppress(OSError), os.scandir(directory) as entries:
             for entry in list(entries):
                 with contextlib.suppress(OSError):
-                    if not entry.is_dir(follow_symlinks=False):
-                        Path(entry.path).unlink()
-                    elif Path(entry.path) not in mounts and entry.stat(follow_symlinks=False).st_dev == device:
+                    status = entry.stat(follow_symlinks=False)
+                    if not _real_directory(status):
+                        Path(entry.path).unlink()  # (Windows: a link to a folder, or a junction, too)
+                    elif Path(entry.path) not in mounts and status.st_dev == device:
                         remove(entry.path)
         with contextlib.suppress(OSError):
             Path(directory).rmdir()
@@ -636,14 +739,17 @@ def remove_interrupted_saves(target: str | Path) -> list[Path]:
     for folder in (target.parent, target):  # beside it; inside it where its parent could not be written
         for path in _entries(folder):
             match = _STAGING.match(path.name)
+            if not match or match["name"] != _stem(target.name):
+                continue
             with contextlib.suppress(OSError):  # (per entry: one that cannot be judged stops no other)
-                if match and match["name"] == _stem(target.name) and path.is_dir() and _abandoned(path, match):
+                # a directory itself, never a link named like one (a tarball, a clone, another user may plant it)
+                if _real_directory(path.lstat()) and _abandoned(path, match):
                     _remove_tree(path)
                     removed.append(path)
     for path in _entries(target):
         match = _PART.match(path.name)
         with contextlib.suppress(OSError):
-            if match and path.is_file() and _abandoned(path, match):
+            if match and stat.S_ISREG(path.lstat().st_mode) and _abandoned(path, match):
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
@@ -658,7 +764,7 @@ def push_folder() -> Iterator[Path]:
     for path in _entries(root):
         match = _PUSH.match(path.name)
         with contextlib.suppress(OSError):  # (another user's, or gone meanwhile)
-            if match and path.is_dir() and not path.is_symlink() and _abandoned(path, match):
+            if match and _real_directory(path.lstat()) and _abandoned(path, match):
                 _remove_tree(path)
     with _OURS_LOCK:
         folder = Path(tempfile.mkdtemp(prefix=f"hubmixin-push-{_host()}-{os.getpid()}-", dir=root))

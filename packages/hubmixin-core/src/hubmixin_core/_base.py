@@ -10,6 +10,7 @@ import contextlib
 import copy
 import dataclasses
 import enum
+import errno
 import functools
 import inspect
 import json
@@ -117,6 +118,7 @@ from hubmixin_core.errors import (
     LoaderOptionWarning,
     MissingArgumentError,
     WeightsError,
+    WeightsNotFoundError,
     WeightsShapeError,
     format_names,
 )
@@ -969,6 +971,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             raise HubMixinValueError(f"pretrained_model_name_or_path {os.fspath(given)!r} holds a NUL character")
         location = expand_location(Path(given) if isinstance(given, os.PathLike) else given)
         model_id = str(location)
+        _check_probeable(location)
         if Path(location).is_dir() or Path(location).parent.is_dir():  # a path given as a string too
             remove_interrupted_saves(Path(location))  # also one whose first save was killed before it existed
         check_local_location(location, "from_pretrained takes a model directory or a repo id")
@@ -1968,6 +1971,19 @@ def _is_coder(item: tuple[Any, Any]) -> bool:
         and len(pair) == 2
         and all(callable(function) for function in pair)
     )
+
+
+def _check_probeable(location: str | Path) -> None:
+    """Refuse a ``location`` the file system cannot even look up (a name over its length limit): ``Path.is_dir``
+    raises the bare ``OSError`` there, where a path that is not there answers ``False``."""
+    try:
+        Path(location).is_dir()
+    except OSError as error:
+        why = error.strerror or type(error).__name__
+        limit = " (a name in it is longer than the file system allows, 255 bytes on most)"
+        raise WeightsNotFoundError(
+            f"{location}: no model directory there: {why}{limit if error.errno == errno.ENAMETOOLONG else ''}"
+        ) from None
 
 
 def _has_subclass_named(base: type, name: str) -> bool:

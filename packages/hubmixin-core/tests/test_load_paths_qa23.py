@@ -1,0 +1,25 @@
+"""A path the file system cannot look up (a name over its length limit) is refused with a typed error naming it,
+not the bare ``OSError`` of ``Path.is_dir`` (QA round 23, crashsafe #4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from core_models import NumpyModelMixin
+
+from hubmixin_core.errors import WeightsNotFoundError
+
+
+class Tiny(NumpyModelMixin):
+    def __init__(self) -> None:
+        self.weights = {}
+
+
+@pytest.mark.parametrize("tail", ["", "/ckpt"])
+def test_a_name_over_the_length_limit_is_named(tmp_path: Path, tail: str) -> None:
+    location = str(tmp_path / ("run-" + "x" * 300)) + tail
+    with pytest.raises(WeightsNotFoundError, match="longer than the file system allows") as raised:
+        Tiny.from_pretrained(location)
+    assert location in str(raised.value)
+    assert isinstance(raised.value, FileNotFoundError)

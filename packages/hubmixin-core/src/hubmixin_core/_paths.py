@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import re
@@ -28,12 +29,19 @@ logger = logging.getLogger("hubmixin_core")
 
 
 def not_a_file(entry: Path) -> str | None:
-    """``"not a file (a directory)"`` (or a link to a missing file...) where ``entry`` is there but is no file to
-    read; ``None`` where it is a file or is not there."""
+    """``"not a file (a directory)"`` (or a link to a missing file, a loop of links, a device...) where ``entry``
+    is there but is no file to read; ``None`` where it is a file or is not there."""
     if entry.is_file() or not os.path.lexists(entry):
         return None
-    what = "a directory" if entry.is_dir() else "a link to a missing file" if entry.is_symlink() else ""
-    return f"not a file{f' ({what})' if what else ''}"
+    if entry.is_dir():
+        return "not a file (a directory)"
+    try:
+        entry.stat()
+    except OSError as error:  # (a link whose target is not there, or a loop of links)
+        what = "a loop of symbolic links" if error.errno == errno.ELOOP else "a link to a missing file"
+    else:  # (there, and no regular file: a device, FIFO or socket, or a link to one)
+        what = "a link to a device, FIFO or socket" if entry.is_symlink() else "a device, FIFO or socket"
+    return f"not a file ({what})"
 
 
 def location_argument(text: str) -> str:

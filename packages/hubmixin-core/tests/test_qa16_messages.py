@@ -17,7 +17,7 @@ from safetensors.numpy import save_file
 from hubmixin_core.cli import main
 from hubmixin_core.errors import WeightsDtypeError, WeightsNotFoundError
 from hubmixin_core.testing import LocalHub
-from hubmixin_core.weights import TensorInfo, check_checkpoint, open_checkpoint
+from hubmixin_core.weights import MIXIN_CONVERT_HINT, TensorInfo, check_checkpoint, open_checkpoint
 
 _HINT = "floating tensors are converted only when asked: pass dtype=<the dtype to load in>, or strict=False"
 
@@ -30,7 +30,7 @@ def test_a_strict_load_of_another_floating_dtype_says_what_to_do_once(tmp_path: 
     save_file(tensors, str(tmp_path / "model.safetensors"))
     expected = {name: TensorInfo((2,), "F32") for name in tensors}
     with pytest.raises(WeightsDtypeError) as info:
-        check_checkpoint(expected, open_checkpoint(tmp_path), strict=True)
+        check_checkpoint(expected, open_checkpoint(tmp_path), strict=True, convert_hint=MIXIN_CONVERT_HINT)
     message = str(info.value)
     assert message.splitlines()[0].endswith(f"tensor 'a' has dtype F16, the model expects F32 ({_HINT}); 2 more:")
     assert message.count(_HINT) == 1  # the same for every tensor: said once

@@ -20,6 +20,7 @@ from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
 from hubmixin_core.errors import WeightsDtypeError, WeightsError, WeightsKeyError, WeightsShapeError, format_names
 from hubmixin_core.weights import (
     ALIGNMENT,
+    MIXIN_CONVERT_HINT,
     Checkpoint,
     LoadReport,
     TensorInfo,
@@ -468,6 +469,7 @@ def load_checkpoint(
         strict=strict,
         convert_floating=dtype is not None,
         ignore_missing=expected.ignored,
+        convert_hint=MIXIN_CONVERT_HINT,
     )
     ours = settings_to_compare(module, dtype, checkpoint.metadata)
     warn_settings(checkpoint.metadata, ours, owner, checkpoint.description, checkpoint.infos)

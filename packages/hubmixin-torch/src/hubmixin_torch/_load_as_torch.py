@@ -16,7 +16,14 @@ from dataclasses import replace
 import torch
 
 from hubmixin_core.errors import WeightsKeyError
-from hubmixin_core.weights import Checkpoint, LoadReport, TensorInfo, check_checkpoint, warn_settings
+from hubmixin_core.weights import (
+    MIXIN_CONVERT_HINT,
+    Checkpoint,
+    LoadReport,
+    TensorInfo,
+    check_checkpoint,
+    warn_settings,
+)
 from hubmixin_torch._checkpoint import read_tensors
 from hubmixin_torch._load import check_ties_held, expected_tensors, load_state, place
 from hubmixin_torch._settings import settings_to_compare
@@ -117,6 +124,7 @@ def load_like_torch(
         convert_floating=dtype is not None,
         ignore_missing=expected.want.keys(),
         ignore_unexpected=found.keys(),
+        convert_hint=MIXIN_CONVERT_HINT,
     )
     ours = settings_to_compare(module, dtype, checkpoint.metadata)
     warn_settings(checkpoint.metadata, ours, owner, checkpoint.description, checkpoint.infos)

@@ -64,6 +64,7 @@ from hubmixin_core.weights._names import check_relative_path as check_relative_p
 from hubmixin_core.weights._names import is_weights_file as is_weights_file
 from hubmixin_core.weights._names import shard_file_name as shard_file_name
 from hubmixin_core.weights._report import MISSING_BYTES_FLOOR as MISSING_BYTES_FLOOR
+from hubmixin_core.weights._report import MIXIN_CONVERT_HINT as MIXIN_CONVERT_HINT
 from hubmixin_core.weights._report import LoadReport as LoadReport
 from hubmixin_core.weights._report import check_checkpoint as check_checkpoint
 from hubmixin_core.weights._report import check_missing_size as check_missing_size
@@ -99,6 +100,7 @@ __all__ = [
     "Header",
     "IDENTITY",
     "MISSING_BYTES_FLOOR",
+    "MIXIN_CONVERT_HINT",
     "NUMPY_DTYPES",
     "PYTORCH_WEIGHTS_NAME",
     "SAFETENSORS_INDEX_NAME",

@@ -19,10 +19,10 @@ from hubmixin_core.errors import HubMixinTypeError, LayoutError, WeightsError
 from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import converted_by_dtype, dtype_name, is_floating, numpy_dtype
 from hubmixin_core.weights._header import TensorInfo
-from hubmixin_core.weights._layout import LayerTensors, LayoutRegistry
+from hubmixin_core.weights._layout import LayerTensors, LayoutAdapter, LayoutRegistry, collision
 from hubmixin_core.weights._metadata import CANONICAL_METADATA, FRAMEWORK_KEY
 from hubmixin_core.weights._read import Index
-from hubmixin_core.weights._report import LoadReport, check_checkpoint
+from hubmixin_core.weights._report import MIXIN_CONVERT_HINT, LoadReport, check_checkpoint
 from hubmixin_core.weights._settings import settings_metadata
 from hubmixin_core.weights._write import write_safetensors
 from hubmixin_core.weights.transforms import inverse_axes, transpose
@@ -130,13 +130,8 @@ def _planned_layer(
     Raises:
         LayoutError: naming the layer, its type and the adapter's complaint or the shapes that do not map back.
     """
-    adapter = registry.find(group.layer)
-    where = f"{registry.name}: layer {group.path or '(the model)'!r} ({type(group.layer).__name__})"
-    try:
-        canonical = adapter.to_canonical(group.layer, group.path, infos)
-        back = adapter.from_canonical(group.layer, group.path, canonical)
-    except LayoutError as error:
-        raise LayoutError(f"{where}: {error}") from None
+    where = registry.where(group)
+    canonical, back = _round_trip(registry, group, infos)
     changed = sorted(n for n, info in infos.items() if n in back and tuple(back[n].shape) != tuple(info.shape))
     if changed:
         shapes = ", ".join(f"{n} {tuple(infos[n].shape)} -> {tuple(back[n].shape)}" for n in changed)
@@ -145,6 +140,52 @@ def _planned_layer(
             "stacked by a transform (nnx.vmap, scan) is not supported"
         )
     return canonical
+
+
+def _round_trip(
+    registry: LayoutRegistry, group: LayerTensors[Any], infos: Mapping[str, TensorInfo]
+) -> tuple[dict[str, TensorInfo], dict[str, TensorInfo]]:
+    """A layer's canonical tensors, and the framework tensors made back from them, each of the layer's included.
+
+    Raises:
+        LayoutError: the adapter's complaint, or a tensor of the layer that does not come back (its adapter
+            stores it under a name another tensor's canonical name overwrites): named with the layer.
+    """
+    adapter = registry.find(group.layer)
+    try:
+        canonical = adapter.to_canonical(group.layer, group.path, infos)
+        back = adapter.from_canonical(group.layer, group.path, canonical)
+    except LayoutError as error:
+        raise LayoutError(f"{registry.where(group)}: {error}") from None
+    lost = [name for name in infos if name not in back]
+    if lost:
+        raise LayoutError(f"{registry.where(group)}: {_lost(adapter, group, infos, lost)}")
+    return canonical, back
+
+
+def _lost(adapter: LayoutAdapter, group: LayerTensors[Any], infos: Mapping[str, TensorInfo], lost: list[str]) -> str:
+    """Why tensors ``lost`` of a layer do not come back from its canonical tensors: the two tensors stored under
+    one name where each maps alone to one canonical tensor (a rename, a transpose), else the names lost."""
+
+    def alone(name: str) -> str | None:
+        try:
+            made = adapter.to_canonical(group.layer, group.path, {name: infos[name]})
+        except Exception:  # (an adapter that needs its tensors together: not one of a pair told apart here)
+            return None
+        return next(iter(made)) if len(made) == 1 else None
+
+    stored = {name: alone(name) for name in infos}
+    for name in lost:
+        partner = next((n for n in infos if n != name and stored[n] is not None and stored[n] == stored[name]), None)
+        if partner is not None:
+            first, second = sorted((name, partner))
+            return collision(first, second, str(stored[name]))
+    return (
+        f"its tensors {lost} do not come back from the canonical tensors its layout adapter {adapter!r} makes "
+        f"({sorted(adapter.to_canonical(group.layer, group.path, infos))}): another tensor's canonical name "
+        "overwrites theirs, so they would be lost on save. Rename them, or register a layout adapter for the "
+        "layer's class that stores each tensor under its own name"
+    )
 
 
 @dataclass(frozen=True)
@@ -295,6 +336,7 @@ def load_canonical(
     *,
     strict: bool,
     convert_floating: bool = False,
+    convert_hint: str | None = MIXIN_CONVERT_HINT,
 ) -> CanonicalLoad:
     """Plan loading ``checkpoint`` into layers: map their shapes to canonical keys, check them, report.
 
@@ -306,10 +348,13 @@ def load_canonical(
         registry: The framework's layout adapters.
         strict: Whether the checkpoint must match the model exactly (see :func:`check_checkpoint`).
         convert_floating: Whether floating tensors are converted to another dtype on purpose.
+        convert_hint: How the user asks for that, as :func:`check_checkpoint` takes it (by default the framework
+            mixins' ``dtype=``/``strict=False``; ``None`` for a loader of one's own that offers neither).
 
     Raises:
         WeightsShapeError, WeightsDtypeError, WeightsKeyError: as :func:`check_checkpoint` raises them.
-        LayoutError: two layers map to one key.
+        LayoutError: two layers map to one key, or two tensors of a layer to one (see
+            :class:`~hubmixin_core.weights.MappedAdapter`).
     """
     expected: dict[str, TensorInfo] = {}
     ignored: set[str] = set()
@@ -317,7 +362,8 @@ def load_canonical(
     for group in layers:
         adapter = registry.find(group.layer)
         keys: dict[str, str] = {}
-        for local, info in adapter.to_canonical(group.layer, group.path, group.tensors).items():
+        canonical, _ = _round_trip(registry, group, group.tensors)
+        for local, info in canonical.items():
             key = group.full_name(local)
             if key in expected:
                 raise LayoutError(f"{registry.name}: two layers read the tensor {key!r}")
@@ -328,7 +374,12 @@ def load_canonical(
     checkpoint = checkpoint.aliased(tied)
     ignored.update(kept for name, kept in tied.items() if kept not in expected)  # read under the tied name
     report = check_checkpoint(
-        expected, checkpoint, strict=strict, convert_floating=convert_floating, ignore_unexpected=ignored
+        expected,
+        checkpoint,
+        strict=strict,
+        convert_floating=convert_floating,
+        ignore_unexpected=ignored,
+        convert_hint=convert_hint,
     )
     if report.missing:  # (never with strict: missing keys raised)
         unused = _unused_parts(planned, expected, checkpoint.infos, registry)

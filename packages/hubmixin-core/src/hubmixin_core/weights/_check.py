@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -22,6 +23,7 @@ __all__ = [
     "check_tensors",
     "key_differences",
     "mismatch_error",
+    "prefix_hint",
     "raise_mismatches",
     "read_tensor_infos",
     "report_held_apart",
@@ -109,7 +111,39 @@ def raise_mismatches(
     if mismatches:
         raise mismatch_error(mismatches, *((missing, unexpected) if strict else ()))
     if strict and (missing or unexpected):
-        raise WeightsKeyError(source, list(missing), list(unexpected))
+        raise WeightsKeyError(source, list(missing), list(unexpected), detail=prefix_hint(missing, unexpected))
+
+
+def prefix_hint(missing: Sequence[str], unexpected: Sequence[str]) -> str:
+    r"""What to do where every unexpected key is a missing key under one prefix (``model.lin.weight`` for
+    ``lin.weight``: a wrapper's checkpoint), or every missing key an unexpected one under a prefix; else ``""``.
+
+    Examples:
+        >>> print(prefix_hint(["lin.bias", "lin.weight"], ["model.lin.bias", "model.lin.weight"]))
+        the file's names carry the prefix 'model.', the model's do not: load with key_mapping={r"^model\.": ""}
+    """
+    prefix = _shared_prefix(unexpected, missing)
+    if prefix is not None:
+        mapping = f'{{r"^{re.escape(prefix)}": ""}}'
+        return f"the file's names carry the prefix {prefix!r}, the model's do not: load with key_mapping={mapping}"
+    prefix = _shared_prefix(missing, unexpected)
+    if prefix is not None:
+        mapping = f'{{r"^": "{prefix}"}}'
+        return f"the model's names carry the prefix {prefix!r}, the file's do not: load with key_mapping={mapping}"
+    return ""
+
+
+def _shared_prefix(longer: Sequence[str], shorter: Sequence[str]) -> str | None:
+    """The prefix (up to a dot) that makes every key of ``longer`` a key of ``shorter``, or ``None``."""
+    if not longer or not shorter:
+        return None
+    keys = set(shorter)
+    first = longer[0]
+    for end in (i + 1 for i, char in enumerate(first) if char == "."):
+        prefix = first[:end]
+        if all(key.startswith(prefix) and key[end:] in keys for key in longer):
+            return prefix
+    return None
 
 
 def mismatch_error(

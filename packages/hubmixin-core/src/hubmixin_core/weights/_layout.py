@@ -107,32 +107,52 @@ class MappedAdapter(LayoutAdapter):
         {'weight': (3, 4), 'bias': (3,)}
         >>> dense.from_canonical(None, "head", canonical)["kernel"].shape
         (4, 3)
+
+    Raises:
+        LayoutError: two rules name one framework tensor or one canonical name; a layer's tensor without a rule
+            is named like another's canonical name (a subclass's own ``weight`` beside ``kernel``): one tensor
+            would be lost on save, and one file tensor loaded into two.
     """
 
     def __init__(self, *rules: TensorRule, ignored: Sequence[str] = ()) -> None:
         self.rules = rules
         self.ignored = tuple(ignored)
-        self._by_framework = {rule.framework: rule for rule in rules}
-        self._by_canonical = {rule.canonical: rule for rule in rules}
+        self._by_framework: dict[str, TensorRule] = {}
+        self._by_canonical: dict[str, TensorRule] = {}
+        for rule in rules:
+            for by, name in ((self._by_framework, rule.framework), (self._by_canonical, rule.canonical)):
+                if name in by:
+                    raise LayoutError(
+                        f"MappedAdapter: the rules {by[name]} and {rule} both map {name!r}: give each framework "
+                        "tensor one rule, and each rule its own canonical name"
+                    )
+                by[name] = rule
 
     def to_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
         out: dict[str, T] = {}
+        source: dict[str, str] = {}
         for name, tensor in tensors.items():
             rule = self._by_framework.get(name)
-            if rule is None:
-                out[name] = tensor
-            else:
-                out[rule.canonical] = tensor if rule.axes is None else transpose(tensor, rule.axes)
+            canonical = name if rule is None else rule.canonical
+            if canonical in source:
+                raise LayoutError(collision(source[canonical], name, canonical))
+            source[canonical] = name
+            out[canonical] = tensor if rule is None or rule.axes is None else transpose(tensor, rule.axes)
         return out
 
     def from_canonical(self, layer: Any, path: str, tensors: Mapping[str, T]) -> dict[str, T]:
         out: dict[str, T] = {}
+        source: dict[str, str] = {}
         for name, tensor in tensors.items():
             rule = self._by_canonical.get(name)
-            if rule is None:
-                out[name] = tensor
-            else:
-                out[rule.framework] = tensor if rule.axes is None else transpose(tensor, inverse_axes(rule.axes))
+            framework = name if rule is None else rule.framework
+            if framework in source:
+                raise LayoutError(
+                    f"the canonical tensors {source[framework]!r} and {name!r} would both load into its tensor "
+                    f"{framework!r}"
+                )
+            source[framework] = name
+            out[framework] = tensor if rule is None or rule.axes is None else transpose(tensor, inverse_axes(rule.axes))
         return out
 
     def rule_for(self, layer: Any, name: str) -> TensorRule | None:
@@ -140,6 +160,15 @@ class MappedAdapter(LayoutAdapter):
 
     def __repr__(self) -> str:
         return f"MappedAdapter{self.rules}"
+
+
+def collision(first: str, second: str, canonical: str) -> str:
+    """Why a layer cannot be saved whose tensors ``first`` and ``second`` its adapter stores under one name."""
+    return (
+        f"its tensors {first!r} and {second!r} are both stored as {canonical!r}: one would be lost on save, and "
+        "the other loaded twice. Rename one of them, or register a layout adapter for the layer's class that "
+        "stores each under its own name (the package's LAYOUTS.register(cls, MappedAdapter(TensorRule(...), ...)))"
+    )
 
 
 class SubLayerAdapter(LayoutAdapter):
@@ -362,12 +391,20 @@ class LayoutRegistry:
         out: dict[str, T] = {}
         for group in layers:
             adapter = self.find(group.layer)
-            for name, tensor in adapter.to_canonical(group.layer, group.path, group.tensors).items():
+            try:
+                canonical = adapter.to_canonical(group.layer, group.path, group.tensors)
+            except LayoutError as error:
+                raise LayoutError(f"{self.where(group)}: {error}") from None
+            for name, tensor in canonical.items():
                 key = group.full_name(name)
                 if key in out:
                     raise LayoutError(f"{self.name}: two layers write the tensor {key!r}")
                 out[key] = tensor
         return out
+
+    def where(self, group: LayerTensors[Any]) -> str:
+        """The registry's name, ``group``'s layer path and type, as a layout error names them."""
+        return f"{self.name}: layer {group.path or '(the model)'!r} ({type(group.layer).__name__})"
 
     def from_canonical(self, group: LayerTensors[Any], canonical: Mapping[str, T]) -> dict[str, T]:
         """One layer's framework tensors (local names) from its canonical tensors (local names)."""

@@ -8,12 +8,19 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 
 from hubmixin_core.errors import WeightsDtypeError, WeightsKeyError, WeightsShapeError, format_names
-from hubmixin_core.weights._check import key_differences, raise_mismatches
+from hubmixin_core.weights._check import key_differences, prefix_hint, raise_mismatches
 from hubmixin_core.weights._checkpoint import Checkpoint
 from hubmixin_core.weights._dtypes import is_floating, widens_integer
 from hubmixin_core.weights._header import TensorInfo
 
-__all__ = ["MISSING_BYTES_FLOOR", "LoadReport", "check_checkpoint", "check_missing_size", "HeldReports"]
+__all__ = [
+    "MISSING_BYTES_FLOOR",
+    "MIXIN_CONVERT_HINT",
+    "HeldReports",
+    "LoadReport",
+    "check_checkpoint",
+    "check_missing_size",
+]
 
 MISSING_BYTES_FLOOR = 256 * 2**20
 """Without ``strict``, tensors a checkpoint lacks are initialised if they take at most this many bytes, or at most
@@ -47,14 +54,16 @@ class LoadReport:
             )
         if self.unexpected:
             one = len(self.unexpected) == 1
+            hint = prefix_hint(self.missing, self.unexpected)
             logger.warning(
-                "%s: %d %s of %s %s not used by the model: %s",
+                "%s: %d %s of %s %s not used by the model: %s%s",
                 owner,
                 len(self.unexpected),
                 "tensor" if one else "tensors",
                 source,
                 "is" if one else "are",
                 format_names(self.unexpected),
+                f" ({hint})" if hint else "",
             )
 
 
@@ -94,6 +103,7 @@ def check_checkpoint(
     convert_floating: bool = False,
     ignore_missing: Iterable[str] = (),
     ignore_unexpected: Iterable[str] = (),
+    convert_hint: str | None = None,
 ) -> LoadReport:
     """Check ``checkpoint``'s headers against the tensors a model expects (canonical names, target dtypes).
 
@@ -112,6 +122,9 @@ def check_checkpoint(
         ignore_missing: Names not reported missing (tied aliases, tensors the framework fills itself).
         ignore_unexpected: Names not reported unexpected (tensors of the canonical layout this framework
             has no use for, such as PyTorch's ``num_batches_tracked``).
+        convert_hint: How the model's user asks for floating tensors to be converted, as the loader offers it
+            (:data:`MIXIN_CONVERT_HINT` for the framework mixins' ``from_pretrained``); ``None``: in this
+            function's own terms (``convert_floating=True``, ``strict=False``), for the loader's author.
 
     Raises:
         WeightsShapeError: a tensor has another shape (the message names the file and the key).
@@ -124,12 +137,18 @@ def check_checkpoint(
             weights for it), so nothing is allocated; the message names the keys and the bytes.
     """
     found = checkpoint.infos
+    float_detail = f"floating tensors are converted only when asked: {convert_hint or _OWN_CONVERT_HINT}"
     mismatches = _hint_once(
         [
             error
             for key in sorted(expected.keys() & found.keys())
-            if (error := _mismatch(checkpoint.source(key), key, expected[key], found[key], strict, convert_floating))
-        ]
+            if (
+                error := _mismatch(
+                    checkpoint.source(key), key, expected[key], found[key], strict, convert_floating, float_detail
+                )
+            )
+        ],
+        float_detail,
     )
     skip = set(ignore_unexpected)
     considered = {k: v for k, v in found.items() if k not in skip or k in expected}
@@ -141,7 +160,7 @@ def check_checkpoint(
 
 
 def _mismatch(
-    source: str, key: str, want: TensorInfo, got: TensorInfo, strict: bool, convert_floating: bool
+    source: str, key: str, want: TensorInfo, got: TensorInfo, strict: bool, convert_floating: bool, float_detail: str
 ) -> WeightsShapeError | WeightsDtypeError | None:
     """The error of the tensor ``key`` stored as ``got`` where the model expects ``want``; ``None``: it loads."""
     if want.shape != got.shape:
@@ -151,20 +170,20 @@ def _mismatch(
         return WeightsDtypeError(source, key, want.dtype, got.dtype, detail=detail)
     convertible = convert_floating and is_floating(want.dtype) and is_floating(got.dtype)
     if strict and want.dtype != got.dtype and not convertible and not widens_integer(got.dtype, want.dtype):
-        detail = _FLOAT_DETAIL if is_floating(want.dtype) and is_floating(got.dtype) else ""
+        detail = float_detail if is_floating(want.dtype) and is_floating(got.dtype) else ""
         return WeightsDtypeError(source, key, want.dtype, got.dtype, detail=detail)
     return None
 
 
 def _hint_once(
-    mismatches: list[WeightsShapeError | WeightsDtypeError],
+    mismatches: list[WeightsShapeError | WeightsDtypeError], float_detail: str
 ) -> list[WeightsShapeError | WeightsDtypeError]:
     """``mismatches``, the floating dtypes' hint given by the first only: it is the same for every tensor, and a
     half-precision checkpoint lists them all."""
     hinted = False
     kept: list[WeightsShapeError | WeightsDtypeError] = []
     for error in mismatches:
-        if isinstance(error, WeightsDtypeError) and error.detail == _FLOAT_DETAIL:
+        if isinstance(error, WeightsDtypeError) and error.detail == float_detail:
             if hinted:
                 error = WeightsDtypeError(error.source, error.key, error.expected, error.found)
             hinted = True
@@ -178,7 +197,13 @@ _KIND_DETAIL = (
 )
 
 
-_FLOAT_DETAIL = "floating tensors are converted only when asked: pass dtype=<the dtype to load in>, or strict=False"
+MIXIN_CONVERT_HINT = "pass dtype=<the dtype to load in>, or strict=False"
+"""How a framework mixin's ``from_pretrained`` is asked to convert floating tensors (see :func:`check_checkpoint`)."""
+
+_OWN_CONVERT_HINT = (
+    "the loader checks them with check_checkpoint(..., strict=True); it converts them with "
+    "convert_floating=True (its user asked for a dtype), or strict=False"
+)
 
 
 _COMPLEX_DETAIL = "complex and real tensors are never converted into each other: build the model with that dtype"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -15,7 +17,7 @@ from safetensors import safe_open
 
 from hubmixin_core._checks import expand_location
 from hubmixin_core._generated._options import DownloadOptions
-from hubmixin_core.errors import HubMixinTypeError, WeightsKeyError
+from hubmixin_core.errors import HubMixinTypeError, WeightsFileError, WeightsKeyError
 from hubmixin_core.weights._check import read_tensor_infos
 from hubmixin_core.weights._header import TensorInfo, read_header
 from hubmixin_core.weights._metadata import check_layout_version
@@ -235,7 +237,7 @@ class Checkpoint:
             if framework in ("numpy", "np"):
                 tensors.update(self._by_stored_name(keys, partial(read_numpy, path)))
                 continue
-            with safe_open(str(path), framework=framework, device=device) as f:
+            with _utf8_path(path) as readable, safe_open(readable, framework=framework, device=device) as f:
                 for key in keys:
                     tensors[key] = f.get_tensor(self._stored(key))
         return tensors
@@ -351,3 +353,24 @@ def open_checkpoint(model_id: str | Path, download: DownloadOptions | None = Non
         ShardIndexError: the index and the shards disagree.
     """
     return Checkpoint.from_files(resolve_weight_files(expand_location(model_id), download))
+
+
+@contextlib.contextmanager
+def _utf8_path(path: Path) -> Iterator[str]:
+    """``path`` as text safetensors' reader opens: itself where it is valid UTF-8; else, on Linux, the
+    ``/proc/self/fd`` entry of the file opened here (a folder named in latin-1: safetensors takes UTF-8 paths only).
+
+    Raises:
+        WeightsFileError: the path is not UTF-8 and the system has no such entry.
+    """
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        yield str(path)
+        return
+    if not Path("/proc/self/fd").is_dir():
+        raise WeightsFileError(f"{path}: safetensors reads UTF-8 paths only: move or rename the folder") from None
+    with path.open("rb") as handle:  # (the mapping safetensors makes outlives it)
+        yield f"/proc/self/fd/{handle.fileno()}"

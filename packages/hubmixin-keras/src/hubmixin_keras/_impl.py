@@ -83,6 +83,7 @@ from hubmixin_keras._walk import (
     other_paths,
     own_variables,
     shared_path_renames,
+    tf_variables,
     torch_tensors,
     unreached_layers,
     unreached_variables,
@@ -590,6 +591,11 @@ class KerasHubMixinBase(ModelHubMixin):
             )
         if raw:
             held.append(f"torch tensors {format_names(raw)} {_NOT_VARIABLES}")
+        if tf_raw := tf_variables(_as_layer(self)):
+            held.append(
+                f"tf.Variables {format_names(tf_raw)} are set on layers as TensorFlow variables, not Keras variables "
+                "(make them with self.add_weight)"
+            )
         if held:
             warn_user(f"{type(self).__qualname__}: {'; '.join(held)}: they are not saved", UserWarning)
         if not layers and not unreached and not _as_layer(self).built:

@@ -30,6 +30,7 @@ __all__ = [
     "other_paths",
     "shared_path_renames",
     "own_variables",
+    "tf_variables",
     "torch_tensors",
     "unreached_layers",
     "unreached_variables",
@@ -348,6 +349,38 @@ def torch_tensors(model: keras.Layer) -> list[str]:
             ]
             found += [f"{prefix}.{name}" if prefix else name for name, tensor in tensors if id(tensor) not in values]
     return found
+
+
+def tf_variables(model: keras.Layer) -> list[str]:
+    """On the TensorFlow backend, the paths of the ``tf.Variable`` s the walked layers hold themselves, in an
+    attribute or a list, tuple or dict of one, that are no Keras variable's value (``self.shift = tf.Variable(...)``):
+    only Keras variables are saved."""
+    if keras.backend.backend() != "tensorflow":
+        return []
+    import tensorflow as tf  # (the backend's own: installed)
+
+    values = {id(getattr(variable, "_value", None)) for variable in model.variables}
+    found = []
+    for path, layer in named_layers(model):
+        for prefix, holder in [(path, layer), *_parts_closure(layer, path)]:
+            for name, value in vars(holder).items():
+                if name.startswith("_self_"):  # (TensorFlow's own tracking of the layer's attributes)
+                    continue
+                found += [
+                    f"{prefix}.{entry}" if prefix else entry
+                    for entry, item in _held_values(name, value)
+                    if isinstance(item, tf.Variable) and id(item) not in values
+                ]
+    return found
+
+
+def _held_values(name: str, value: Any) -> list[tuple[str, Any]]:
+    """An attribute's value by its name, or a list's, tuple's or dict's items by ``name.key``."""
+    if isinstance(value, dict):
+        return [(f"{name}.{key}", item) for key, item in value.items()]
+    if isinstance(value, list | tuple):
+        return [(f"{name}.{index}", item) for index, item in enumerate(value)]
+    return [(name, value)]
 
 
 def unreached_variables(model: keras.Layer) -> list[str]:

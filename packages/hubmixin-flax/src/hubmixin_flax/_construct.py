@@ -320,12 +320,14 @@ def _pending(value: Any) -> bool:
 
 def abstract_paths(model: nnx.Module) -> set[tuple[Any, ...]]:
     """Paths of the variables of ``model`` that hold no array yet, and of its plain array attributes likewise
-    (a precomputed table set in ``__init__``: ``self.freqs = jnp.outer(...)``)."""
-    return {
-        tuple(path)
-        for path, node in nnx.iter_graph(model)
-        if _pending(node.get_value() if isinstance(node, nnx.Variable) else node)
-    }
+    (a precomputed table set in ``__init__``: ``self.freqs = jnp.outer(...)``). Read outside the caller's
+    ``jax.set_mesh``: reading a ref variable (``ref=True``) is jitted, and there refuses one on other devices."""
+    with jax.set_mesh(None):
+        return {
+            tuple(path)
+            for path, node in nnx.iter_graph(model)
+            if _pending(node.get_value() if isinstance(node, nnx.Variable) else node)
+        }
 
 
 def materialize(

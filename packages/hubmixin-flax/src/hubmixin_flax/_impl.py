@@ -64,13 +64,22 @@ from hubmixin_flax._construct import (
 from hubmixin_flax._extras import EXTRAS
 from hubmixin_flax._host import read_in_place, to_numpy
 from hubmixin_flax._layout import LAYOUTS
-from hubmixin_flax._mesh import annotations_unplaced, rng_counters, set_rng_counters, unfit_annotation
+from hubmixin_flax._mesh import (
+    annotations_unplaced,
+    default_rngs,
+    release_default_rngs,
+    remake_default_rngs,
+    rng_counters,
+    set_rng_counters,
+    unfit_annotation,
+)
 from hubmixin_flax._settings import layer_settings
 from hubmixin_flax._sharding import (
     ShardingSpec,
     _ambient_mesh,
     flat_sharding,
     mesh_of,
+    outside_caller_mesh,
     resolve_sharding,
     without_unsaved_state,
 )
@@ -294,7 +303,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         """The mesh of ``sharding=`` (a ``Mesh``, or that of its ``NamedSharding`` s), for a ``Mesh`` argument; fresh
         ``nnx.Rngs(0)`` for an ``nnx.Rngs`` argument of another name than ``rngs``."""
         mesh = mesh_of(load_kwargs.get("sharding"))
-        rngs = {nnx.Rngs.__qualname__: nnx.Rngs(0)}  # as for an argument named rngs
+        rngs = {nnx.Rngs.__qualname__: default_rngs()}  # as for an argument named rngs
         return rngs if mesh is None else {Mesh.__qualname__: mesh, **rngs}
 
     @classmethod
@@ -383,73 +392,77 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
         checkpoint = open_checkpoint(model_id, download).renamed(key_mapping)
         kwargs = dict(model_kwargs)  # as given: each construction gets copies of its own (fresh_arguments)
         if cls._hub_init_takes("rngs") and "rngs" not in kwargs:
-            kwargs["rngs"] = nnx.Rngs(0)
+            kwargs["rngs"] = default_rngs()  # made again for each construction tried (_construct)
         rng_counts: RngCounts = []
         model, mesh, placed = _construct(cls, kwargs, sharding, rng_counts)
-        checkpoint = checkpoint.renamed(_sequential_aliases(_as_module(model), checkpoint.infos))
-        checkpoint = named_as_model(_as_module(model), checkpoint, LAYOUTS, strict=strict, owner=cls.__qualname__)
-        groups = _groups_naming(_as_module(model), cls._hub_flax_stacked_layers, checkpoint.infos.keys())
-        ours = {path: layer_settings(group.layer) for path, group in groups.items()}
-        warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description, checkpoint.infos)
-        stacks = _stacks(groups.values())
-        abstract = _abstract_values(groups.values(), stacks)  # with a mesh, they carry the model's annotations
-        if isinstance(sharding, Mapping):  # RNG state named, nested or flat (nnx.to_flat_state): not placed
-            sharding = without_unsaved_state(sharding, _as_module(model))
-            sharding = _as_our_paths(sharding, abstract, _as_module(model))
-            _check_sharding_paths(sharding, abstract, _checkpoint_names(groups.values()))
-        load = load_canonical(
-            [_with_file_widths(_infos(group, target), checkpoint) for group in groups.values()],
-            checkpoint,
-            LAYOUTS,
-            strict=strict,
-            convert_floating=target is not None,
-        )
-        loaded: set[str] = set()
-        for layer, tensors in load.lazily():
-            variables = groups[layer.path].variables
-            for name, tensor in tensors.items():
-                variable = variables[name]
-                path = layer.full_name(name)
-                held = variable.stacked.variable if isinstance(variable, StackedPiece) else variable  # not host()
-                wanted = _dtype_name(held.get_value(), path)
-                if isinstance(variable, StackedPiece):  # gathered on the host, placed whole once complete
-                    variable.stacked.fill(variable.index, _read_as(tensor, wanted))
+        release_default_rngs(kwargs)  # (the model may hold them: the caller's from now on)
+        with outside_caller_mesh() as caller:  # (where each array is, whatever mesh the caller set)
+            checkpoint = checkpoint.renamed(_sequential_aliases(_as_module(model), checkpoint.infos))
+            checkpoint = named_as_model(_as_module(model), checkpoint, LAYOUTS, strict=strict, owner=cls.__qualname__)
+            groups = _groups_naming(_as_module(model), cls._hub_flax_stacked_layers, checkpoint.infos.keys())
+            ours = {path: layer_settings(group.layer) for path, group in groups.items()}
+            warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description, checkpoint.infos)
+            stacks = _stacks(groups.values())
+            abstract = _abstract_values(groups.values(), stacks)  # with a mesh, they carry the model's annotations
+            if isinstance(sharding, Mapping):  # RNG state named, nested or flat (nnx.to_flat_state): not placed
+                sharding = without_unsaved_state(sharding, _as_module(model))
+                sharding = _as_our_paths(sharding, abstract, _as_module(model))
+                _check_sharding_paths(sharding, abstract, _checkpoint_names(groups.values()))
+            load = load_canonical(
+                [_with_file_widths(_infos(group, target), checkpoint) for group in groups.values()],
+                checkpoint,
+                LAYOUTS,
+                strict=strict,
+                convert_floating=target is not None,
+            )
+            loaded: set[str] = set()
+            for layer, tensors in load.lazily():
+                variables = groups[layer.path].variables
+                for name, tensor in tensors.items():
+                    variable = variables[name]
+                    path = layer.full_name(name)
+                    held = variable.stacked.variable if isinstance(variable, StackedPiece) else variable  # not host()
+                    wanted = _dtype_name(held.get_value(), path)
+                    if isinstance(variable, StackedPiece):  # gathered on the host, placed whole once complete
+                        variable.stacked.fill(variable.index, _read_as(tensor, wanted))
+                        continue
+                    placement = resolve_sharding(sharding, path, abstract[path])
+                    with _naming(path, tensor.info.shape, placement):
+                        if not _other_width(tensor, wanted):
+                            _fill(variable, _place(tensor, placement))
+                        else:  # an integer of the other width (torch's int64 into JAX's int32), checked to fit
+                            _fill(variable, jax.device_put(_read_as(tensor, wanted), placement))
+                    loaded.add(layer.full_name(name))
+            for stack in (stack for stack in stacks if stack.complete):
+                placement = _stack_sharding(sharding, stack, abstract[stack.path])
+                host = _in_target(stack.release(), target, stack.path)
+                with _naming(stack.path, host.shape, placement):
+                    _fill(stack.variable, jax.device_put(host, placement))
+            # under the mesh it was built under (the caller's, unless sharding= gives one), placed or not as it was
+            under = jax.set_mesh(caller) if mesh is None and caller is not None else contextlib.nullcontext()
+            with under, contextlib.nullcontext() if placed else annotations_unplaced():
+                materialize(_as_module(model), cls, fresh_arguments(kwargs), mesh, rng_counts=rng_counts)
+            for stack in (stack for stack in stacks if not stack.complete):  # some layers (or none) were read
+                placement = _stack_sharding(sharding, stack, abstract[stack.path])
+                if not stack.filled:  # none read: the model's own
+                    _keep_own(stack.variable, target, placement, stack.path)
                     continue
-                placement = resolve_sharding(sharding, path, abstract[path])
-                with _naming(path, tensor.info.shape, placement):
-                    if not _other_width(tensor, wanted):
-                        _fill(variable, _place(tensor, placement))
-                    else:  # an integer of the other width (torch's int64 into JAX's int32), checked to fit
-                        _fill(variable, jax.device_put(_read_as(tensor, wanted), placement))
-                loaded.add(layer.full_name(name))
-        for stack in (stack for stack in stacks if stack.complete):
-            placement = _stack_sharding(sharding, stack, abstract[stack.path])
-            host = _in_target(stack.release(), target, stack.path)
-            with _naming(stack.path, host.shape, placement):
-                _fill(stack.variable, jax.device_put(host, placement))
-        with contextlib.nullcontext() if placed else annotations_unplaced():  # (as it was built)
-            materialize(_as_module(model), cls, fresh_arguments(kwargs), mesh, rng_counts=rng_counts)
-        for stack in (stack for stack in stacks if not stack.complete):  # some layers (or none) were read
-            placement = _stack_sharding(sharding, stack, abstract[stack.path])
-            if not stack.filled:  # none read: the model's own
-                _keep_own(stack.variable, target, placement, stack.path)
-                continue
-            host, filled = stack.release(), sorted(stack.filled)
-            merged = np.array(stack.variable.get_value(), dtype=host.dtype)
-            merged[filled] = host[filled]
-            value = jnp.asarray(merged)
-            with _naming(stack.path, tuple(value.shape), placement):
-                _fill(stack.variable, _conform(value, target, placement, stack.path))
-        for group in groups.values():  # weights the checkpoint lacks: the model's own, in dtype and placement
-            for name, variable in group.variables.items():
-                path = f"{group.path}.{name}" if group.path else name
-                if path not in loaded and not isinstance(variable, StackedPiece):
-                    _keep_own(variable, target, resolve_sharding(sharding, path, abstract[path]), path)
-        left = abstract_paths(_as_module(model))
-        if left:
-            raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
-        load.report.log(logger, cls.__qualname__, checkpoint.description)
-        return model
+                host, filled = stack.release(), sorted(stack.filled)
+                merged = np.array(stack.variable.get_value(), dtype=host.dtype)
+                merged[filled] = host[filled]
+                value = jnp.asarray(merged)
+                with _naming(stack.path, tuple(value.shape), placement):
+                    _fill(stack.variable, _conform(value, target, placement, stack.path))
+            for group in groups.values():  # weights the checkpoint lacks: the model's own, in dtype and placement
+                for name, variable in group.variables.items():
+                    path = f"{group.path}.{name}" if group.path else name
+                    if path not in loaded and not isinstance(variable, StackedPiece):
+                        _keep_own(variable, target, resolve_sharding(sharding, path, abstract[path]), path)
+            left = abstract_paths(_as_module(model))
+            if left:
+                raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
+            load.report.log(logger, cls.__qualname__, checkpoint.description)
+            return model
 
 
 def _add_cross_layout_copies(layers: list[LayerTensors[Any]], copies: Iterable[CrossLayoutCopy]) -> None:
@@ -485,6 +498,7 @@ def _construct(
     """
     mesh, counters = mesh_of(sharding), rng_counters(kwargs)
     try:
+        remake_default_rngs(kwargs, mesh)
         return construct_abstract(cls, fresh_arguments(kwargs), mesh, rng_counts=rng_counts), mesh, True
     except ValueError as error:  # Flax's "An auto mesh context or metadata is required ...", or a JAX axis's
         set_rng_counters(counters)  # (the normal construction tried drew from the caller's streams)
@@ -505,6 +519,7 @@ def _construct(
                 f"({str(error).splitlines()[0]})"
             ) from error
     try:
+        remake_default_rngs(kwargs, found)
         return construct_abstract(cls, fresh_arguments(kwargs), found, rng_counts=rng_counts), found, True
     except ValueError as error:
         set_rng_counters(counters)
@@ -542,10 +557,11 @@ def _unplaced(
     if _explicit(sharding):
         rng_counts.extend(built[1])
         return built[0]
-    path, spec, axis = unfit
+    path, spec, axis, logical = unfit
     where = "the Mesh given as sharding=" if sharding is not None else "the mesh of your jax.set_mesh"
+    named = f"{axis!r}" if logical is None else f"{axis!r} (its logical axis {logical!r} by the sharding rules)"
     raise HubMixinValueError(
-        f"{cls.__qualname__}: variable {path!r} is annotated {spec} (nnx.with_partitioning), whose axis {axis!r} is "
+        f"{cls.__qualname__}: variable {path!r} is annotated {spec} (nnx.with_partitioning), whose axis {named} is "
         f"not one of {where}: {mesh.axis_names}; load it onto a mesh with that axis, or give each parameter its "
         "sharding (sharding= NamedShardings on this mesh: one for all, a mapping or a callable of the path)"
     ) from error
@@ -559,6 +575,7 @@ def _unplaced_build(cls: type[_M], kwargs: dict[str, Any]) -> tuple[_M, RngCount
     counters = rng_counters(kwargs)
     try:
         with annotations_unplaced():
+            remake_default_rngs(kwargs)
             return construct_abstract(cls, fresh_arguments(kwargs), rng_counts=counts), counts
     except ValueError:
         set_rng_counters(counters)
@@ -577,6 +594,7 @@ def _mesh_of_callable(cls: type[FlaxHubMixinBase], kwargs: dict[str, Any], place
     counters = rng_counters(kwargs)
     try:
         with annotations_unplaced():
+            remake_default_rngs(kwargs)
             probe = _as_module(construct_abstract(cls, fresh_arguments(kwargs)))
     except ValueError:
         return None

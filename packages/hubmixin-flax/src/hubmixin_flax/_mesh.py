@@ -4,16 +4,28 @@ build that leaves them unplaced (where ``sharding=`` places every parameter itse
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import jax
 from flax import nnx
-from jax.sharding import AbstractMesh, Mesh
+from flax.core import spmd as core_spmd
+from jax.sharding import AbstractMesh, Mesh, PartitionSpec
 
 from hubmixin_flax._walk import dotted
 
-__all__ = ["RngCounters", "annotations_unplaced", "rng_counters", "set_rng_counters", "unfit_annotation"]
+__all__ = [
+    "RngCounters",
+    "UnfitAnnotation",
+    "annotations_unplaced",
+    "default_rngs",
+    "release_default_rngs",
+    "remake_default_rngs",
+    "rng_counters",
+    "set_rng_counters",
+    "unfit_annotation",
+]
 
 RngCounters = list[tuple[nnx.Variable[Any], Any]]
 """The counters of the ``nnx.Rngs`` streams given to ``__init__``, each with its value."""
@@ -28,9 +40,17 @@ def annotations_unplaced() -> Iterator[None]:
         yield
 
 
-def unfit_annotation(model: nnx.Module, mesh: Mesh) -> tuple[str, Any, str] | None:
-    """The first variable of ``model`` (built unplaced) whose annotation names an axis ``mesh`` lacks: its dotted
-    path, its annotation and that axis. An annotation that names its own mesh (``mesh=``) is placed there."""
+UnfitAnnotation = tuple[str, Any, str, str | None]
+"""A variable's dotted path, its annotation, the mesh axis it names that the mesh lacks, and the logical axis
+name the sharding rules map to that axis (``None`` where the annotation names the mesh axis itself)."""
+
+
+def unfit_annotation(model: nnx.Module, mesh: Mesh) -> UnfitAnnotation | None:
+    """The first variable of ``model`` (built unplaced) whose annotation (a tuple or a ``PartitionSpec``) names an
+    axis ``mesh`` lacks, its logical names mapped to mesh axes by its ``sharding_rules`` and the caller's
+    ``nnx.logical_axis_rules`` as Flax maps them (``nnx.get_partition_spec``). An annotation that names its own
+    mesh (``mesh=``) is placed there."""
+    context = core_spmd.get_logical_axis_rules()
     for path, node in nnx.iter_graph(model):
         if not isinstance(node, nnx.Variable):
             continue
@@ -38,11 +58,45 @@ def unfit_annotation(model: nnx.Module, mesh: Mesh) -> tuple[str, Any, str] | No
         if metadata.get("mesh") is not None:
             continue
         spec = next((metadata[k] for k in ("out_sharding", "sharding_names", "sharding") if k in metadata), None)
-        for entry in spec if isinstance(spec, tuple) else ():
-            for axis in entry if isinstance(entry, tuple) else (entry,):
+        if not isinstance(spec, tuple | PartitionSpec):  # (a PartitionSpec is no tuple in recent JAX)
+            continue
+        rules = dict(core_spmd.composite_rules(context, metadata.get("sharding_rules", ())))  # type: ignore[no-untyped-call]
+        for entry in spec:
+            logical = str(entry) if entry and str(entry) in rules else None
+            resolved = rules[logical] if logical is not None else entry
+            for axis in resolved if isinstance(resolved, tuple) else (resolved,):
                 if isinstance(axis, str) and axis not in mesh.axis_names:
-                    return dotted(tuple(path)), spec, axis
+                    return dotted(tuple(path)), spec, axis, logical
     return None
+
+
+_DEFAULT_RNGS: weakref.WeakSet[nnx.Rngs] = weakref.WeakSet()
+"""The ``nnx.Rngs(0)`` that ``from_pretrained`` gives, not the caller."""
+
+
+def default_rngs() -> nnx.Rngs:
+    """A fresh ``nnx.Rngs(0)`` given by ``from_pretrained``, which :func:`remake_default_rngs` makes again."""
+    rngs = nnx.Rngs(0)
+    _DEFAULT_RNGS.add(rngs)
+    return rngs
+
+
+def remake_default_rngs(kwargs: MutableMapping[str, Any], mesh: Mesh | None = None) -> None:
+    """Replace each :func:`default_rngs` among ``kwargs`` by one made for the construction about to run: under
+    ``mesh`` if given, else in the current context. Under the caller's ``jax.set_mesh`` of ``Explicit`` axes, a
+    key made there is typed on that mesh, and ``jax.random`` refuses it in a construction under another."""
+    with jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext():
+        for name, value in list(kwargs.items()):
+            if isinstance(value, nnx.Rngs) and value in _DEFAULT_RNGS:
+                kwargs[name] = default_rngs()
+
+
+def release_default_rngs(kwargs: MutableMapping[str, Any]) -> None:
+    """Mark the :func:`default_rngs` among ``kwargs`` as the caller's: the model built may hold them, and a later
+    load given them in ``model_kwargs`` keeps them."""
+    for value in kwargs.values():
+        if isinstance(value, nnx.Rngs):
+            _DEFAULT_RNGS.discard(value)
 
 
 def rng_counters(kwargs: dict[str, Any]) -> RngCounters:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ForwardRef, TypeAlias
 
 import jax
@@ -12,7 +14,15 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec, Sharding
 from hubmixin_core.errors import HubMixinTypeError
 from hubmixin_flax._walk import PERSISTENT
 
-__all__ = ["ShardingSpec", "flat_sharding", "mesh_of", "resolve_sharding", "state_shaped", "without_unsaved_state"]
+__all__ = [
+    "ShardingSpec",
+    "flat_sharding",
+    "mesh_of",
+    "outside_caller_mesh",
+    "resolve_sharding",
+    "state_shaped",
+    "without_unsaved_state",
+]
 
 if TYPE_CHECKING:
     ShardingTree: TypeAlias = Mapping[Any, "Sharding | PartitionSpec | nnx.Variable[Any] | ShardingTree | None"]
@@ -97,8 +107,31 @@ def mesh_of(spec: ShardingSpec | None) -> Mesh | None:
     return None
 
 
+_CALLER_MESH: ContextVar[tuple[Mesh | None] | None] = ContextVar("hubmixin_flax_caller_mesh", default=None)
+"""The caller's mesh, inside :func:`outside_caller_mesh`."""
+
+
+@contextlib.contextmanager
+def outside_caller_mesh() -> Iterator[Mesh | None]:
+    """Run outside the caller's ``jax.set_mesh`` (yielding its mesh), where a sharding still resolves against it.
+
+    A loaded array may be on other devices than that mesh's (a ``SingleDeviceSharding``, a sub-mesh, the default
+    device), and JAX's jitted ops on it (a transpose, a cast, a ref's read) refuse it under that mesh, or put
+    their result there."""
+    ambient = _ambient_mesh()
+    token = _CALLER_MESH.set((ambient,))
+    try:
+        with jax.set_mesh(None):
+            yield ambient
+    finally:
+        _CALLER_MESH.reset(token)
+
+
 def _ambient_mesh() -> Mesh | None:
     """The concrete mesh of the caller's ``jax.set_mesh`` context, if any."""
+    held = _CALLER_MESH.get()
+    if held is not None:
+        return held[0]
     get_mesh = getattr(jax.sharding, "get_mesh", None)
     mesh = get_mesh() if get_mesh is not None else None
     return mesh if isinstance(mesh, Mesh) and not mesh.empty else None

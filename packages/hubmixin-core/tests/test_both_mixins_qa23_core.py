@@ -4,6 +4,7 @@ is the one kept in either MRO order, positional arguments saved by their own par
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,10 @@ def _both(first_hub: bool) -> type[Any]:
         def _save_pretrained(self, save_directory: Path) -> None:
             (Path(save_directory) / "w.txt").write_text("x")
 
+        @classmethod
+        def _from_pretrained(cls, *, model_id: str, **kwargs: Any) -> Any:  # (either mixin's from_pretrained)
+            return cls(**{k: v for k, v in kwargs.items() if k in ("a", "b", "c")})
+
     return Both
 
 
@@ -45,3 +50,51 @@ def test_a_subclass_of_both_keeps_the_capture(tmp_path: Path) -> None:
             self.scale = scale
 
     assert dict(Sub(7, scale=2.0)._hub_mixin_config) == {"h": 7, "scale": 2.0}
+
+
+class CountingNew:
+    """A class's own ``__new__`` before the mixins (a registry's): it runs, and the capture stays hubmixin's."""
+
+    made = 0
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        CountingNew.made += 1
+        return super().__new__(cls, *args, **kwargs)
+
+
+@pytest.mark.parametrize("first_hub", [True, False], ids=["hubmixin_first", "huggingface_hub_first"])
+def test_a_class_with_its_own_new_keeps_it_and_the_capture(first_hub: bool, tmp_path: Path) -> None:
+    class Own(CountingNew, _both(first_hub)):  # type: ignore[misc]
+        pass
+
+    before = CountingNew.made
+    model = Own(10, 20, (3, 4))
+    assert CountingNew.made == before + 1
+    assert dict(model._hub_mixin_config) == {"a": 10, "b": 20, "c": [3, 4]}
+    model.save_pretrained(tmp_path)
+    loaded = Own.from_pretrained(tmp_path)
+    assert (loaded.a, loaded.b, tuple(loaded.c)) == (10, 20, (3, 4))  # (huggingface_hub's loader: a list)
+
+
+def test_a_config_set_inside_init_is_kept() -> None:
+    class Sets(ModelHubMixin):
+        def __init__(self, a: int = 1) -> None:
+            self._hub_mixin_config = {"a": a, "set": True}
+
+    class Sub(Sets):
+        def __init__(self, a: int = 1) -> None:
+            super().__init__(a)
+
+    assert Sub(3)._hub_mixin_config == {"a": 3, "set": True}
+
+
+def test_huggingface_hubs_own_hooks_are_not_the_classs_own() -> None:
+    """Its ``_is_jsonable`` inherited beside hubmixin's mixin is no override: hubmixin's rules save a path."""
+
+    class WithPath(huggingface_hub.ModelHubMixin, ModelHubMixin):  # type: ignore[misc]
+        def __init__(self, path: Path = Path("x")) -> None:
+            self.path = path
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert WithPath(Path("y"))._hub_mixin_config == {"path": "y"}

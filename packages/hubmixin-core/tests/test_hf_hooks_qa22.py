@@ -393,7 +393,7 @@ def test_an_unsaved_value_an_is_jsonable_override_defers_on_gets_the_coder_advic
     with pytest.raises(MissingArgumentError, match=r"'holder' \(a Holder\): JSON cannot hold it") as raised:
         ExtraRule.from_pretrained(tmp_path)
     assert "coders={Holder: (encode, decode)}" in str(raised.value)
-    assert "ExtraRule._is_jsonable is overridden: a value it refuses is left out at every save" in str(raised.value)
+    assert "ExtraRule._is_jsonable is overridden: a value it refuses is left out of config.json" in str(raised.value)
 
 
 class Shade(enum.Enum):

@@ -28,7 +28,6 @@ from huggingface_hub import CommitInfo, ModelCard
 from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from huggingface_hub.hub_mixin import MixinInfo
-from huggingface_hub.hub_mixin import ModelHubMixin as HfModelHubMixin
 
 from hubmixin_core._atomic import atomic_directory, push_folder, reading, remove_interrupted_saves, save_stamp
 from hubmixin_core._capture import (
@@ -227,10 +226,6 @@ class ModelHubMixinBase(HfMixinHelpers):
                 raise
             raise _unknown_class_keywords(cls, kwargs) from error
         check_framework_base(cls, cls._hub_mixin_framework)
-        if "__new__" not in vars(cls) and cls.__new__ is HfModelHubMixin.__new__:
-            # huggingface_hub's mixin before this one: its ``__new__`` would set the configuration by its own rules
-            # (and before ``__init__`` captures it); this class's is hubmixin's (which skips that one).
-            type.__setattr__(cls, "__new__", vars(ModelHubMixinBase)["__new__"])
         # huggingface_hub declares _hub_mixin_config as a class attribute; one re-declared as such (a plain value,
         # here or in a helper mixin before this base) would shadow the property and leave config.json unwritten.
         config_attr = next(vars(k)["_hub_mixin_config"] for k in cls.__mro__ if "_hub_mixin_config" in vars(k))
@@ -371,8 +366,6 @@ class ModelHubMixinBase(HfMixinHelpers):
         """Create the instance; its configuration is captured when ``__init__`` is entered."""
         cls._hub_mixin_inspect_init()  # wraps an ``__init__`` added after class creation (``@dataclass``)
         base_new = super().__new__
-        if base_new is HfModelHubMixin.__new__:  # (huggingface_hub's mixin after this one: see __init_subclass__)
-            base_new = super(HfModelHubMixin, cls).__new__  # type: ignore[misc]
         if base_new is object.__new__ or not _takes_arguments(base_new):  # (a registry's ``__new__(cls)``)
             return base_new(cls)
         return base_new(cls, *args, **kwargs)  # Keras' Operation.__new__(cls, *args, **kwargs)

@@ -68,15 +68,18 @@ class ConfigSlot:
             parameter's default; positional ones by their parameter's name, values ``*args`` took as ``"*args"``);
             ``None`` where unknown (a configuration set, or pickled before it was kept). Not part of the
             configuration, but kept by copies and pickles.
+        before_init: Whether it was set before any ``__init__`` of the instance ran (by a ``__new__``:
+            huggingface_hub's mixin sets its own there, by its own rules): the outermost ``__init__`` replaces it.
     """
 
-    __slots__ = ("beside", "config", "received", "unsaved")
+    __slots__ = ("before_init", "beside", "config", "received", "unsaved")
 
     def __init__(self, config: Any, unsaved: dict[str, str] | None = None, beside: list[str] | None = None) -> None:
         self.config = config
         self.unsaved = unsaved or {}
         self.beside = beside or []
         self.received: frozenset[str] | None = None
+        self.before_init = False
 
     def __repr__(self) -> str:
         return f"ConfigSlot({self.config!r})"
@@ -104,11 +107,18 @@ class ConfigSlot:
         self.config, self.unsaved, *rest = state  # (pickled before `beside`, `received` existed: fewer items)
         self.beside = rest[0] if rest else []
         self.received = rest[1] if len(rest) > 1 else None
+        self.before_init = False
 
 
 def has_config(instance: object) -> bool:
     """Whether a configuration was captured (or set) for ``instance``."""
     return _SLOT in getattr(instance, "__dict__", {})
+
+
+def _captured(instance: object) -> bool:
+    """Whether an ``__init__`` of ``instance`` captured its configuration, or one was set since."""
+    slot = getattr(instance, "__dict__", {}).get(_SLOT)
+    return isinstance(slot, ConfigSlot) and not slot.before_init
 
 
 def get_config(instance: object) -> Any:
@@ -150,9 +160,12 @@ def get_beside(instance: object) -> list[str]:
 
 
 def set_config(instance: object, config: Any, unsaved: dict[str, str] | None = None) -> None:
-    """Store ``config`` on ``instance`` without going through its class's ``__setattr__``."""
+    """Store ``config`` on ``instance`` without going through its class's ``__setattr__``; set before any
+    ``__init__`` of it ran (see :attr:`ConfigSlot.before_init`), it is replaced by the capture."""
     if hasattr(instance, "__dict__"):
-        object.__setattr__(instance, _SLOT, ConfigSlot(config, unsaved))
+        slot = ConfigSlot(config, unsaved)
+        slot.before_init = not has_config(instance)
+        object.__setattr__(instance, _SLOT, slot)
 
 
 @contextlib.contextmanager
@@ -275,7 +288,7 @@ def wrap_init(
 
     @functools.wraps(init)
     def __init__(self: Any, /, *args: Any, **kwargs: Any) -> None:  # (``__init__`` may take a keyword ``self``)
-        if not has_config(self) and hasattr(self, "__dict__"):
+        if not _captured(self) and hasattr(self, "__dict__"):
             received = _received(init, args, kwargs)
             builds = _BUILDS.get()
             if builds is not None:

@@ -233,6 +233,8 @@ def check_unsaved(
             if runtime_option is not None:
                 give = f"give it with {owner}.from_pretrained(..., {runtime_option}=...), or {call}"
             lines.append(f"  - {name!r} (a {kind}): it belongs to the run, so it is never saved; {give}")
+        elif kind in _JSON_SCALARS and refuser is not None:  # (JSON holds it: only the hook refused it)
+            lines.append(f"  - {name!r} (a {kind}): {refuser} refused it, so it was left out of config.json; {give}")
         elif kind in coded and refuser is not None:  # (an older save, or the hook: config.json does not say)
             lines.append(
                 f"  - {name!r} (a {kind}): {refuser} refused it, or config.json was written before a {kind} could "
@@ -279,14 +281,17 @@ def check_unsaved(
     refusable = [name for name, kind in missing.items() if kind not in runtime and not name.startswith("*")]
     if refuser is not None and refusable:  # (config.json does not say which of it or hubmixin's rules left them out)
         lines.append(
-            f"  ({refuser} is overridden: a value it refuses is left out at every save, whatever a coder does; give "
-            "such a value at each load)"
+            f"  ({refuser} is overridden: a value it refuses is left out of config.json at every save; give such a "
+            "value at each load)"
         )
     raise MissingArgumentError(
         f"{owner}: cannot rebuild the saved model without arguments that were not saved:\n" + "\n".join(lines),
         list(missing),
     )
 
+
+_JSON_SCALARS = frozenset({"str", "int", "float", "bool"})
+"""Type names config.json records for values JSON holds as they are."""
 
 _CONTAINERS = frozenset({"dict", "list", "tuple", "set", "frozenset"})
 """Type names config.json records for arguments JSON could hold but for a value inside them."""

@@ -91,7 +91,6 @@ from hubmixin_core._forwarding import (
 )
 from hubmixin_core._frameworks import check_framework_base
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
-from hubmixin_core._generics import generic_bindings, substitute
 from hubmixin_core._hf_compat import DECODING, HfMixinHelpers, hf_hook
 from hubmixin_core._hub import check_whole_checkpoint, locate_file, one_commit, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
@@ -567,8 +566,7 @@ class ModelHubMixinBase(HfMixinHelpers):
 
     @classmethod
     def _hub_mixin_hints(cls) -> dict[str, Any]:
-        """The resolved ``__init__`` annotations, type variables replaced by the types the class's generic bases
-        bind them to (else their bounds). Kept once every one resolves (and until ``__init__`` changes):
+        """The resolved ``__init__`` annotations. Kept once every one resolves (and until ``__init__`` changes):
         a name defined later in the class's module, or imported only for type checkers, is tried again each
         time, since the class is inspected before its module has finished loading."""
         cached = cls.__dict__.get("_hub_mixin_hints_cache")
@@ -576,8 +574,6 @@ class ModelHubMixinBase(HfMixinHelpers):
             kept: dict[str, Any] = cached[1]
             return kept
         hints = init_type_hints(cls, (*cls._all_coders(), *cls._hub_mixin_runtime_types))  # (Flax's Mesh too)
-        bindings = generic_bindings(cls)  # (``config: C`` of ``class Leaf(Base[Cfg])``: a ``Cfg``)
-        hints = {name: substitute(hint, bindings) for name, hint in hints.items()}
         if getattr(cls.__init__, "__annotations__", {}).keys() <= hints.keys():
             cls._hub_mixin_hints_cache = (cls.__init__, hints)
         return hints

@@ -11,13 +11,12 @@ import json
 import os
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path, PurePath
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from hubmixin_core._generics import generic_bindings, substitute
 from hubmixin_core._roundtrip import decoded_as_default, is_mapping
 from hubmixin_core.errors import HubMixinValueError
 from hubmixin_core.typing import Coders
@@ -237,11 +236,6 @@ def decode_value(annotation: Any, value: Any, coders: Coders) -> Any:
             return origin(items)  # ``OrderedDict[int, str]``
         except TypeError:  # ``defaultdict``: its factory is not saved
             return items
-    if isinstance(annotation, typing.NewType):  # (a type checker's alias of its supertype)
-        return decode_value(annotation.__supertype__, value, coders)
-    if dataclasses.is_dataclass(origin) and isinstance(value, dict):  # ``Outer[Inner]``: its fields' variables bound
-        bindings = dict(zip(getattr(origin, "__parameters__", ()), args, strict=False))
-        return _decode_dataclass(typing.cast(type, origin), value, coders, bindings)
     if not isinstance(annotation, type):
         return value
     if _integral_float(annotation, value):
@@ -591,15 +585,10 @@ def decoded_like_default(default: Any, value: Any, coders: Coders) -> Any:
     return decoded_as_default(default, value)
 
 
-def _decode_dataclass(
-    datacls: type, data: dict[str, Any], coders: Coders, bindings: Mapping[Any, Any] | None = None
-) -> Any:
+def _decode_dataclass(datacls: type, data: dict[str, Any], coders: Coders) -> Any:
     """An instance of ``datacls`` from ``data``; keys the dataclass does not define are ignored. A field
-    annotated ``Any`` is decoded as its default's type (``dtype: Any = jnp.float32``, as Flax's configs write). A
-    field annotated with a type variable is decoded as the type ``bindings`` gives it (``Outer[Inner]``'s), else
-    as its bound."""
-    own = generic_bindings(datacls)
-    hints = {name: substitute(hint, {**own, **(bindings or {})}) for name, hint in _type_hints(datacls, coders).items()}
+    annotated ``Any`` is decoded as its default's type (``dtype: Any = jnp.float32``, as Flax's configs write)."""
+    hints = _type_hints(datacls, coders)
     kwargs = {}
     for f in dataclasses.fields(datacls):
         if f.init and f.name in data:

@@ -48,8 +48,7 @@ def is_mapping(origin: Any) -> bool:
 
 
 def _loose(annotation: Any) -> bool:
-    """Whether ``annotation`` says nothing of a value's type (a type variable no class binds, of no bound)."""
-    return annotation in (Any, object, inspect.Parameter.empty) or isinstance(annotation, typing.TypeVar)
+    return annotation in (Any, object, inspect.Parameter.empty)
 
 
 def _member_for(annotation: Any, value: Any) -> Any:

@@ -109,3 +109,23 @@ def test_a_dataclass_subclass_given_for_its_base_is_named() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConfigEncodingWarning)
         Based(BaseCfg(h=3))
+
+
+class Sized(ModelHubMixin):
+    """An enum of tuples beside a tuple in one union: a tuple saved is a tuple again (reg23b #4)."""
+
+    def __init__(self, size: Res | tuple[int, int] = (224, 224)) -> None:
+        self.size = size
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        (Path(save_directory) / "w.txt").write_text("x")
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: Any, model_kwargs: dict[str, Any]) -> Sized:
+        return cls(**model_kwargs)
+
+
+@pytest.mark.parametrize("size", [(224, 224), (640, 480)])
+def test_a_tuple_beside_an_enum_of_tuples_comes_back_a_tuple(size: tuple[int, int], tmp_path: Path) -> None:
+    Sized(size).save_pretrained(tmp_path)
+    assert Sized.from_pretrained(tmp_path).size == size

@@ -644,11 +644,8 @@ def _decodes(annotation: Any, value: Any, coders: Coders) -> bool:
     if not isinstance(annotation, type):
         return False
     if issubclass(annotation, enum.Enum):  # one of its values (``lax.Precision`` in ``PrecisionLike``)
-        return any(
-            (type(member.value) is type(value) and member.value == value)
-            or (type(member.value) not in (bool, int, float, str) and _same_json(member, value, coders))
-            for member in annotation
-        )
+        # (by value only: an enum of tuples would take ``(224, 224)`` saved for a ``tuple`` member after it)
+        return any(type(member.value) is type(value) and member.value == value for member in annotation)
     if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
         return value.keys() <= {f.name for f in dataclasses.fields(annotation) if f.init}
     return _is_namedtuple(annotation) and isinstance(value, list)

@@ -363,24 +363,29 @@ def tf_variables(model: keras.Layer) -> list[str]:
     found = []
     for path, layer in named_layers(model):
         for prefix, holder in [(path, layer), *_parts_closure(layer, path)]:
+            if type(holder).__module__.startswith("keras."):  # (Keras' own layers: lookups keep idf weights so)
+                continue
             for name, value in vars(holder).items():
                 if name.startswith("_self_"):  # (TensorFlow's own tracking of the layer's attributes)
                     continue
                 found += [
                     f"{prefix}.{entry}" if prefix else entry
-                    for entry, item in _held_values(name, value)
-                    if isinstance(item, tf.Variable) and id(item) not in values
+                    for entry, item in _held_variables(name, value, tf.Variable)
+                    if id(item) not in values
                 ]
     return found
 
 
-def _held_values(name: str, value: Any) -> list[tuple[str, Any]]:
-    """An attribute's value by its name, or a list's, tuple's or dict's items by ``name.key``."""
+def _held_variables(name: str, value: Any, kind: type) -> list[tuple[str, Any]]:
+    """The ``kind`` instances an attribute holds: itself by its name, or a list's, tuple's or dict's items by
+    ``name.key``."""
+    if isinstance(value, kind):
+        return [(name, value)]
     if isinstance(value, dict):
-        return [(f"{name}.{key}", item) for key, item in value.items()]
+        return [(f"{name}.{key}", item) for key, item in value.items() if isinstance(item, kind)]
     if isinstance(value, list | tuple):
-        return [(f"{name}.{index}", item) for index, item in enumerate(value)]
-    return [(name, value)]
+        return [(f"{name}.{index}", item) for index, item in enumerate(value) if isinstance(item, kind)]
+    return []
 
 
 def unreached_variables(model: keras.Layer) -> list[str]:

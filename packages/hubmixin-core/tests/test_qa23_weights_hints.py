@@ -34,7 +34,16 @@ def _file_message(path: Path) -> str:
 # 1. a file given to from_pretrained
 
 
-@pytest.mark.parametrize("name", ["model.safetensors", "config.json", "model-00001-of-00002.safetensors"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "model.safetensors",
+        "config.json",
+        "model-00001-of-00002.safetensors",
+        "diffusion_pytorch_model-00001-of-00002.safetensors",  # (a shard of another name: never "rename it")
+        "unet.safetensors.index.json",
+    ],
+)
 def test_a_file_of_a_model_directory_is_answered_with_its_folder(tmp_path: Path, name: str) -> None:
     (tmp_path / name).write_text("{}")
     assert _file_message(tmp_path / name).endswith(f": give its folder, {str(tmp_path)!r}")

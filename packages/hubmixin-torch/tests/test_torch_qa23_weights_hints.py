@@ -5,6 +5,7 @@ with its download and ``hubmixin convert``, as its folder is."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import huggingface_hub as hf
 import pytest
@@ -53,3 +54,27 @@ def test_a_hub_repository_holding_a_torch_save_file_is_named_with_its_two_steps(
         f"{repo}: {_LOOKED_FOR}: a torch.save state dict (model.pt): download it (`hf download {repo} --local-dir "
         "DIR`), then convert it with `hubmixin convert DIR/model.pt DST --to torch|flax|keras`"
     )
+
+
+def test_a_legacy_repository_loads_without_listing_its_files(local_hub: LocalHub, saved: Path, net: Net) -> None:
+    """The listing is for the error's hint only: a load that finds pytorch_model.bin never asks for it (reg23d #1)."""
+    (saved / "model.safetensors").unlink()
+    torch.save(net.state_dict(), saved / "pytorch_model.bin")
+    repo = f"{local_hub.username}/legacy"
+    hf.create_repo(repo)
+    hf.upload_folder(repo_id=repo, folder_path=saved)
+    seen: list[str] = []
+    client = hf.utils._http.default_client_factory  # (the client's own requests, recorded: nothing is replaced)
+
+    def recording() -> Any:
+        made = client()
+        made.event_hooks["request"].append(lambda request: seen.append(request.url.path))
+        return made
+
+    hf.set_client_factory(recording)
+    try:
+        for _ in range(2):  # (the second from the cache)
+            Net.from_pretrained(repo)
+    finally:
+        hf.set_client_factory(client)
+    assert seen and not [path for path in seen if "/tree/" in path]

@@ -1968,10 +1968,11 @@ def _check_probeable(location: str | Path) -> None:
     try:
         Path(location).is_dir()
     except OSError as error:
-        why = error.strerror or type(error).__name__
-        limit = " (a name in it is longer than the file system allows, 255 bytes on most)"
+        if error.errno != errno.ENAMETOOLONG:  # (a folder it may not enter: the PermissionError as it is)
+            raise
         raise WeightsNotFoundError(
-            f"{location}: no model directory there: {why}{limit if error.errno == errno.ENAMETOOLONG else ''}"
+            f"{location}: no model directory there: {error.strerror} (a name in it is longer than the file system "
+            "allows, 255 bytes on most)"
         ) from None
 
 

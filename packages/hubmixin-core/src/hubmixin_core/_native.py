@@ -37,7 +37,8 @@ _DIRECTORY_FILES = frozenset(
     }
 )
 """The files of a model directory (its folder loads, where the file was given for it)."""
-_SHARD = re.compile(r"^(model|pytorch_model)-\d{5}-of-\d{5}\.(safetensors|bin)$")
+_SHARD = re.compile(r"-\d{5}-of-\d{5}\.(safetensors|bin)$|\.(safetensors|bin)\.index\.json$")
+"""A shard, or an index, of any name: its folder is what loads (the folder's error names a renaming it needs)."""
 
 _PICKLE = tuple(b"\x80" + bytes([protocol]) for protocol in range(2, 6))
 _ZIP = b"PK\x03\x04"
@@ -74,7 +75,7 @@ def given_file_advice(file: Path) -> str | None:
     load it (safetensors renamed, ``hubmixin convert`` of a framework's own checkpoint, Keras' ``load_model`` of a
     ``.keras``); ``None`` where it is none of them."""
     folder = repr(str(file.parent))
-    if file.name in _DIRECTORY_FILES or _SHARD.match(file.name):
+    if file.name in _DIRECTORY_FILES or _SHARD.search(file.name):
         return f"give its folder, {folder}"
     if (sharded := keras_sharded_advice(file)) is not None:
         return sharded

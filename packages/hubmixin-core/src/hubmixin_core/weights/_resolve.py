@@ -171,7 +171,9 @@ def missing_weights_error(
         hint = _convert_hint(found, steps) if found is not None else native_checkpoint_hint(directory)
         return WeightsNotFoundError(f"{directory}: {missing} (it holds {held}){hint}")
     where = f"{model_id}@{options.revision}" if options.revision else str(model_id)
-    return WeightsNotFoundError(f"{where}: {missing}{hub_checkpoint_hint(str(model_id), options, legacy=legacy_hint)}")
+    # (without ``legacy_hint``, the caller reads pytorch_model.bin itself and lists the repository only if absent)
+    hint = hub_checkpoint_hint(str(model_id), options) if legacy_hint else ""
+    return WeightsNotFoundError(f"{where}: {missing}{hint}")
 
 
 def hub_checkpoint_hint(repo_id: str, options: DownloadOptions, *, legacy: bool = True) -> str:

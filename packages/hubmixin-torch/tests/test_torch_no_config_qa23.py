@@ -24,7 +24,9 @@ def test_the_shape_error_says_config_json_is_absent(tmp_path: Path) -> None:
     (tmp_path / "config.json").unlink()
     logging.disable(logging.CRITICAL)  # (where an application shows no library logs)
     try:
-        with pytest.raises(WeightsShapeError, match=r"no config\.json in .*Net\.__init__'s defaults.*h=\.\.\.") as e:
+        with pytest.raises(
+            WeightsShapeError, match=r"no config\.json in .*Net\.__init__'s defaults.*\('h'\) to from_pretrained"
+        ) as e:
             Net.from_pretrained(tmp_path)
     finally:
         logging.disable(logging.NOTSET)

@@ -774,7 +774,10 @@ class ModelHubMixinBase(HfMixinHelpers):
             raise error
         if not isinstance(encoded, dict):
             if given:
-                fix = ": pass vars(config)" if hasattr(config, "__dict__") and not isinstance(config, type) else ""
+                mapping = isinstance(config, Mapping)
+                fix = ": pass dict(config)" if mapping else ""
+                if not mapping and hasattr(config, "__dict__") and not isinstance(config, type):
+                    fix = ": pass vars(config)"  # (an argparse.Namespace)
                 raise ConfigError(
                     f"{name}: save_pretrained/push_to_hub(config=...) takes a dict or a dataclass instance, not a "
                     f"{type(config).__qualname__}{fix}"
@@ -1109,19 +1112,20 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_note_no_config(cls, error: WeightsShapeError, model_id: str, model_kwargs: Mapping[str, Any]) -> None:
         """Add to ``error`` (the weights of a model built without a config.json) that ``__init__``'s defaults
         built it, and how to give its arguments: the log line saying config.json is missing is easily unseen."""
+        runtime = {*cls._hub_mixin_runtime_args, *cls._hub_runtime_annotated()}  # (rngs, a mesh: not the config)
         names = [
             name
             for name, p in cls._hub_mixin_init_parameters.items()
-            if p.kind not in _VARIADIC and name not in cls._hub_mixin_runtime_args and name not in model_kwargs
+            if p.kind not in _VARIADIC and name not in runtime and name not in model_kwargs
         ]
         if not names:
             return
-        given = [name for name in model_kwargs if name not in cls._hub_mixin_runtime_args]
+        given = [name for name in model_kwargs if name not in runtime]
         built = "defaults for the arguments not given" if given else "defaults"
         where = Path(model_id).resolve() if Path(model_id).is_dir() else model_id
         hint = (
             f"no {CONFIG_NAME} in {where}: the model was built with {cls.__qualname__}.__init__'s {built}; "
-            f"give its arguments, e.g. from_pretrained({str(model_id)!r}, {names[0]}=...)"
+            f"give its arguments ({format_names(names[:4])}{', ...' if len(names) > 4 else ''}) to from_pretrained"
         )
         error.args = (f"{error.args[0]} ({hint})", *error.args[1:])
 

@@ -148,8 +148,8 @@ def _round_trip(
     """A layer's canonical tensors, and the framework tensors made back from them, each of the layer's included.
 
     Raises:
-        LayoutError: the adapter's complaint, or a tensor of the layer that does not come back (its adapter
-            stores it under a name another tensor's canonical name overwrites): named with the layer.
+        LayoutError: the adapter's complaint, or two tensors of the layer stored under one canonical name (one
+            would not come back): named with the layer.
     """
     adapter = registry.find(group.layer)
     try:
@@ -157,15 +157,18 @@ def _round_trip(
         back = adapter.from_canonical(group.layer, group.path, canonical)
     except LayoutError as error:
         raise LayoutError(f"{registry.where(group)}: {error}") from None
-    lost = [name for name in infos if name not in back]
-    if lost:
-        raise LayoutError(f"{registry.where(group)}: {_lost(adapter, group, infos, lost)}")
+    lost = [name for name in infos if name not in back]  # (an adapter may give some back by other names: a cell's)
+    if lost and (clash := _collision(adapter, group, infos, lost)) is not None:
+        raise LayoutError(f"{registry.where(group)}: {clash}")
     return canonical, back
 
 
-def _lost(adapter: LayoutAdapter, group: LayerTensors[Any], infos: Mapping[str, TensorInfo], lost: list[str]) -> str:
-    """Why tensors ``lost`` of a layer do not come back from its canonical tensors: the two tensors stored under
-    one name where each maps alone to one canonical tensor (a rename, a transpose), else the names lost."""
+def _collision(
+    adapter: LayoutAdapter, group: LayerTensors[Any], infos: Mapping[str, TensorInfo], lost: list[str]
+) -> str | None:
+    """Why tensors ``lost`` of a layer do not come back from its canonical tensors, where two of its tensors are
+    stored under one name (each maps alone to that canonical tensor: a rename, a transpose); ``None`` where none
+    is (an adapter giving a tensor back under another name, as an RNN's gives its cell's)."""
 
     def alone(name: str) -> str | None:
         try:
@@ -180,12 +183,7 @@ def _lost(adapter: LayoutAdapter, group: LayerTensors[Any], infos: Mapping[str, 
         if partner is not None:
             first, second = sorted((name, partner))
             return collision(first, second, str(stored[name]))
-    return (
-        f"its tensors {lost} do not come back from the canonical tensors its layout adapter {adapter!r} makes "
-        f"({sorted(adapter.to_canonical(group.layer, group.path, infos))}): another tensor's canonical name "
-        "overwrites theirs, so they would be lost on save. Rename them, or register a layout adapter for the "
-        "layer's class that stores each tensor under its own name"
-    )
+    return None
 
 
 @dataclass(frozen=True)

@@ -119,17 +119,24 @@ def prefix_hint(missing: Sequence[str], unexpected: Sequence[str]) -> str:
     ``lin.weight``: a wrapper's checkpoint), or every missing key an unexpected one under a prefix; else ``""``.
 
     Examples:
-        >>> print(prefix_hint(["lin.bias", "lin.weight"], ["model.lin.bias", "model.lin.weight"]))
+        >>> hint = prefix_hint(["lin.bias", "lin.weight"], ["model.lin.bias", "model.lin.weight"])
+        >>> print(hint.partition(" (where")[0])
         the file's names carry the prefix 'model.', the model's do not: load with key_mapping={r"^model\.": ""}
     """
     prefix = _shared_prefix(unexpected, missing)
     if prefix is not None:
         mapping = f'{{r"^{re.escape(prefix)}": ""}}'
-        return f"the file's names carry the prefix {prefix!r}, the model's do not: load with key_mapping={mapping}"
+        return (
+            f"the file's names carry the prefix {prefix!r}, the model's do not: load with key_mapping={mapping} "
+            "(where every name of the file carries it: those already loaded too)"
+        )
     prefix = _shared_prefix(missing, unexpected)
     if prefix is not None:
         mapping = f'{{r"^": "{prefix}"}}'
-        return f"the model's names carry the prefix {prefix!r}, the file's do not: load with key_mapping={mapping}"
+        return (
+            f"the model's names carry the prefix {prefix!r}, the file's do not: load with key_mapping={mapping} "
+            "(where every name of the model carries it: none of the file's loaded)"
+        )
     return ""
 
 

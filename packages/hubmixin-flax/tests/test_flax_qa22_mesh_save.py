@@ -135,3 +135,20 @@ def test_a_param_of_random_keys_is_refused_by_name_on_one_device_or_sharded(mesh
         with pytest.raises(WeightsError, match=r"variable 'keys' holds random keys \(dtype key<fry>\).*key_data"):
             model.save_pretrained(tmp_path / "keyed")
         assert not (tmp_path / "keyed").exists()
+
+
+class StackedKeys(nnx.Module, FlaxModelHubMixin, stacked_layers=["blocks"]):
+    def __init__(self) -> None:
+        @nnx.vmap(in_axes=0, out_axes=0)
+        def create(seed: jax.Array) -> nnx.Module:
+            block = nnx.Module()
+            block.k = nnx.Param(jax.random.key(0))  # type: ignore[attr-defined]
+            return block
+
+        self.blocks = create(jax.numpy.arange(3))
+
+
+def test_a_stacked_param_of_random_keys_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(WeightsError, match=r"variable 'blocks\.k' holds random keys"):
+        StackedKeys().save_pretrained(tmp_path / "stacked")
+    assert not (tmp_path / "stacked").exists()

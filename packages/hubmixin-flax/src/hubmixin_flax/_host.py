@@ -8,7 +8,19 @@ import jax
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["host_copy", "read_in_place", "to_numpy"]
+from hubmixin_core.errors import WeightsError
+
+__all__ = ["host_copy", "read_in_place", "refuse_random_keys", "to_numpy"]
+
+
+def refuse_random_keys(value: Any, path: str) -> None:
+    """Refuse a variable (at ``path``) holding random keys: safetensors has no key dtype."""
+    if isinstance(value, jax.Array) and jax.numpy.issubdtype(value.dtype, jax.dtypes.prng_key):
+        raise WeightsError(
+            f"variable {path!r} holds random keys (dtype {value.dtype}), which safetensors cannot store: keep them "
+            "in nnx.Rngs (not saved), or store jax.random.key_data(keys) and wrap them back with "
+            "jax.random.wrap_key_data"
+        )
 
 
 def read_in_place(value: jax.Array) -> bool:

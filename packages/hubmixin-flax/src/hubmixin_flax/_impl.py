@@ -62,7 +62,7 @@ from hubmixin_flax._construct import (
     materialize,
 )
 from hubmixin_flax._extras import EXTRAS
-from hubmixin_flax._host import read_in_place, to_numpy
+from hubmixin_flax._host import read_in_place, refuse_random_keys, to_numpy
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._mesh import (
     annotations_unplaced,
@@ -148,12 +148,7 @@ def _saved_value(value: Any, path: str) -> Any:
     an accelerator) in a dtype JAX keeps without x64 as it is, read (:func:`to_numpy`) only when the writer reaches
     its layer; any other value as :func:`_host_array` gives it (a CPU array read in place; a 64-bit one, made while
     x64 was on, converted and checked)."""
-    if isinstance(value, jax.Array) and jax.numpy.issubdtype(value.dtype, jax.dtypes.prng_key):
-        raise WeightsError(
-            f"variable {path!r} holds random keys (dtype {value.dtype}), which safetensors cannot store: keep them "
-            "in nnx.Rngs (not saved), or store jax.random.key_data(keys) and wrap them back with "
-            "jax.random.wrap_key_data"
-        )
+    refuse_random_keys(value, path)
     if (
         isinstance(value, jax.Array)
         and not isinstance(value, jax.core.Tracer)

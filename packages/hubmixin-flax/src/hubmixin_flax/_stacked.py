@@ -19,7 +19,7 @@ from jax.sharding import NamedSharding, PartitionSpec, Sharding
 from numpy.typing import NDArray
 
 from hubmixin_core.errors import LayoutError
-from hubmixin_flax._host import to_numpy
+from hubmixin_flax._host import refuse_random_keys, to_numpy
 
 __all__ = [
     "StackedPiece",
@@ -49,6 +49,7 @@ class StackedVariable:
     def host(self) -> NDArray[Any]:
         """The whole value as one numpy array, converted once (each layer's piece is a view of it)."""
         if self._host is None:
+            refuse_random_keys(self.variable.get_value(), self.path)
             self._host = np.array(to_numpy(self.variable.get_value()))  # writable: layers may be filled into it
         return self._host
 

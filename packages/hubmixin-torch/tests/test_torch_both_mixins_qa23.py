@@ -14,7 +14,7 @@ from torch import nn
 from hubmixin_torch import PyTorchModelHubMixin
 
 
-class LibModel(nn.Module, huggingface_hub.PyTorchModelHubMixin):  # a library built on huggingface_hub's mixin
+class Scaled(nn.Module):
     def __init__(self, h: int = 4, scale: float = 1.0) -> None:
         super().__init__()
         self.lin = nn.Linear(h, h)
@@ -22,6 +22,10 @@ class LibModel(nn.Module, huggingface_hub.PyTorchModelHubMixin):  # a library bu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.lin(x) * self.scale  # type: ignore[no-any-return]
+
+
+class LibModel(Scaled, huggingface_hub.PyTorchModelHubMixin):  # a library built on huggingface_hub's mixin
+    pass
 
 
 class HubFirst(PyTorchModelHubMixin, LibModel):  # type: ignore[misc]
@@ -32,14 +36,8 @@ class LibFirst(LibModel, PyTorchModelHubMixin):  # type: ignore[misc]
     pass
 
 
-class Direct(nn.Module, PyTorchModelHubMixin, huggingface_hub.PyTorchModelHubMixin):  # type: ignore[misc]
-    def __init__(self, h: int = 4, scale: float = 1.0) -> None:
-        super().__init__()
-        self.lin = nn.Linear(h, h)
-        self.scale = scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lin(x) * self.scale  # type: ignore[no-any-return]
+class Direct(Scaled, PyTorchModelHubMixin, huggingface_hub.PyTorchModelHubMixin):  # type: ignore[misc]
+    pass
 
 
 @pytest.mark.parametrize("cls", [HubFirst, LibFirst, Direct])

@@ -232,3 +232,32 @@ def test_a_default_rngs_the_model_holds_is_the_callers_once_loaded(tmp_path: Pat
     held.params()  # drawn from: a later load given it keeps it, as it keeps any Rngs given
     again = HoldsRngs.from_pretrained(tmp_path, model_kwargs={"rngs": held})
     assert again.rngs is held
+
+
+class ListAnnotated(nnx.Module, FlaxModelHubMixin):
+    """Annotated with a list (Flax takes one as it takes a tuple)."""
+
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.up = nnx.Linear(8, 16, kernel_init=nnx.with_partitioning(_INIT, [None, "model"]), rngs=rngs)  # type: ignore[arg-type]
+
+
+def test_a_list_annotation_naming_an_axis_the_mesh_lacks_is_named(tmp_path: Path) -> None:
+    auto = jax.make_mesh((2, 4), ("data", "model"), axis_types=(AxisType.Auto, AxisType.Auto))
+    with jax.set_mesh(auto):
+        ListAnnotated(rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
+    with pytest.raises(HubMixinValueError, match=r"'up\.kernel' is annotated .*axis 'model'"):
+        ListAnnotated.from_pretrained(tmp_path, sharding=jax.make_mesh((2, 4), ("x", "y")))
+
+
+def test_a_sharding_callable_runs_under_the_callers_mesh(mesh: Mesh, tmp_path: Path) -> None:
+    # (reg23f #1 of round 23: called outside it, jax.sharding.get_mesh() was empty)
+    with jax.set_mesh(mesh):
+        PSpecAnnotated(rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
+
+    def placed(path: str) -> Sharding:
+        spec = P(None, "model") if path == "up.kernel" else P()  # type: ignore[no-untyped-call]
+        return NamedSharding(jax.sharding.get_mesh(), spec)
+
+    with jax.set_mesh(mesh):
+        loaded = PSpecAnnotated.from_pretrained(tmp_path, sharding=placed)
+    assert loaded.up.kernel.get_value().sharding == NamedSharding(mesh, P(None, "model"))  # type: ignore[no-untyped-call]

@@ -46,7 +46,7 @@ name the sharding rules map to that axis (``None`` where the annotation names th
 
 
 def unfit_annotation(model: nnx.Module, mesh: Mesh) -> UnfitAnnotation | None:
-    """The first variable of ``model`` (built unplaced) whose annotation (a tuple or a ``PartitionSpec``) names an
+    """The first variable of ``model`` (built unplaced) whose annotation (a tuple, list or ``PartitionSpec``) names an
     axis ``mesh`` lacks, its logical names mapped to mesh axes by its ``sharding_rules`` and the caller's
     ``nnx.logical_axis_rules`` as Flax maps them (``nnx.get_partition_spec``). An annotation that names its own
     mesh (``mesh=``) is placed there."""
@@ -58,13 +58,13 @@ def unfit_annotation(model: nnx.Module, mesh: Mesh) -> UnfitAnnotation | None:
         if metadata.get("mesh") is not None:
             continue
         spec = next((metadata[k] for k in ("out_sharding", "sharding_names", "sharding") if k in metadata), None)
-        if not isinstance(spec, tuple | PartitionSpec):  # (a PartitionSpec is no tuple in recent JAX)
+        if not isinstance(spec, tuple | list | PartitionSpec):  # (a PartitionSpec is no tuple in recent JAX)
             continue
         rules = dict(core_spmd.composite_rules(context, metadata.get("sharding_rules", ())))  # type: ignore[no-untyped-call]
         for entry in spec:
             logical = str(entry) if entry and str(entry) in rules else None
             resolved = rules[logical] if logical is not None else entry
-            for axis in resolved if isinstance(resolved, tuple) else (resolved,):
+            for axis in resolved if isinstance(resolved, tuple | list) else (resolved,):
                 if isinstance(axis, str) and axis not in mesh.axis_names:
                     return dotted(tuple(path)), spec, axis, logical
     return None

@@ -127,6 +127,18 @@ def outside_caller_mesh() -> Iterator[Mesh | None]:
         _CALLER_MESH.reset(token)
 
 
+@contextlib.contextmanager
+def in_caller_mesh() -> Iterator[None]:
+    """Inside :func:`outside_caller_mesh`, the caller's ``jax.set_mesh`` again (for the caller's own code called
+    back: a ``sharding=`` callable); elsewhere, nothing changes."""
+    held = _CALLER_MESH.get()
+    if held is None or held[0] is None:
+        yield
+        return
+    with jax.set_mesh(held[0]):
+        yield
+
+
 def _ambient_mesh() -> Mesh | None:
     """The concrete mesh of the caller's ``jax.set_mesh`` context, if any."""
     held = _CALLER_MESH.get()
@@ -162,7 +174,9 @@ def resolve_sharding(spec: ShardingSpec | None, path: str, abstract: Any) -> Sha
     if isinstance(spec, Mapping):
         return _placed(spec.get(path), path)
     if callable(spec):
-        return _placed(spec(path), path)
+        with in_caller_mesh():  # (the caller's code: it may read the mesh it was written under)
+            given = spec(path)
+        return _placed(given, path)
     raise HubMixinTypeError(f"sharding must be a Sharding, a Mesh, a mapping or a callable, got {type(spec).__name__}")
 
 

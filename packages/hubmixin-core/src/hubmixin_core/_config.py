@@ -261,13 +261,24 @@ def _literal_match(arg: Any, value: Any, coders: Coders) -> bool:
     return type(value) is type(arg) and bool(value == arg)
 
 
-def _decode_enum(annotation: type[enum.Enum], value: Any, coders: Coders) -> enum.Enum:
+def _decode_enum(annotation: type[enum.Enum], value: Any, coders: Coders) -> Any:
     """The member of ``annotation`` whose value ``value`` is, or whose value JSON holds as ``value`` (a tuple as
-    a list, a path as a string, a dataclass as an object).
+    a list, a path as a string, a dataclass as an object). An enum base without members (``class Act(ChoiceEnum)``
+    annotated ``act: ChoiceEnum``) decodes as the one member of its subclasses of that value; ``enum.Enum``
+    itself (or another of the ``enum`` module's bases) says no more than ``Any``: the value is given as saved.
 
     Raises:
-        ValueError: No member has that value (as the enum raises it).
+        ValueError: No member has that value (as the enum raises it), or several of the base's subclasses do.
     """
+    if not annotation.__members__:
+        if annotation.__module__ == "enum":
+            return value
+        members = (member for sub in _subclasses(annotation) for member in sub.__members__.values())
+        found = {member for member in members if _is_member_value(member, value, coders)}
+        if len(found) == 1:
+            return found.pop()
+        which = sorted(f"{type(m).__qualname__}.{m.name}" for m in found) or "none of its subclasses' members"
+        raise ValueError(f"{annotation.__qualname__} has no members, and {value!r} is the value of {which}")
     try:
         return annotation(value)
     except (ValueError, TypeError):
@@ -275,6 +286,20 @@ def _decode_enum(annotation: type[enum.Enum], value: Any, coders: Coders) -> enu
             if type(member.value) not in (bool, int, float, str) and _same_json(member, value, coders):
                 return member
         raise
+
+
+def _subclasses(base: type[enum.Enum]) -> list[type[enum.Enum]]:
+    """Every subclass of ``base``, at any depth."""
+    found: list[type[enum.Enum]] = []
+    sub: type[enum.Enum]
+    for sub in base.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+def _is_member_value(member: enum.Enum, value: Any, coders: Coders) -> bool:
+    """Whether JSON ``value`` is what ``member`` is saved as (its value, or the JSON of it)."""
+    return (type(member.value) is type(value) and bool(member.value == value)) or _same_json(member, value, coders)
 
 
 def _same_json(member: enum.Enum, value: Any, coders: Coders) -> bool:

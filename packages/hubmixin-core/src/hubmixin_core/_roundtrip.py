@@ -48,7 +48,11 @@ def is_mapping(origin: Any) -> bool:
 
 
 def _loose(annotation: Any) -> bool:
-    return annotation in (Any, object, inspect.Parameter.empty)
+    """Whether ``annotation`` says nothing of a value's type (``enum.Enum`` itself: no member, no subclass named)."""
+    is_enum_base = (
+        isinstance(annotation, type) and issubclass(annotation, enum.Enum) and annotation.__module__ == "enum"
+    )
+    return annotation in (Any, object, inspect.Parameter.empty) or is_enum_base
 
 
 def _member_for(annotation: Any, value: Any) -> Any:

@@ -32,6 +32,7 @@ from hubmixin_core.weights import (
     WeightFiles,
     resolve_weight_files,
 )
+from hubmixin_core.weights._checkpoint import utf8_path
 from hubmixin_core.weights._resolve import (
     hub_checkpoint_hint,
     missing_weights_error,
@@ -96,7 +97,8 @@ def _pickle_checkpoint(path: Path, device: torch.device) -> Checkpoint:
             pickled = file.read(1) == _PICKLE_PROTOCOL  # the older format is pickles from its first byte
         if not mmap and not pickled:
             raise WeightsFileError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
-        state = torch.load(path, map_location=device, weights_only=True, mmap=mmap and _maps_files())
+        with utf8_path(path) as readable:  # (torch.load encodes the path as UTF-8)
+            state = torch.load(readable, map_location=device, weights_only=True, mmap=mmap and _maps_files())
     except WeightsFileError:
         raise
     except pickle.UnpicklingError as e:

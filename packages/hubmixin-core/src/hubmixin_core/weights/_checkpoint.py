@@ -237,7 +237,7 @@ class Checkpoint:
             if framework in ("numpy", "np"):
                 tensors.update(self._by_stored_name(keys, partial(read_numpy, path)))
                 continue
-            with _utf8_path(path) as readable, safe_open(readable, framework=framework, device=device) as f:
+            with utf8_path(path) as readable, safe_open(readable, framework=framework, device=device) as f:
                 for key in keys:
                     tensors[key] = f.get_tensor(self._stored(key))
         return tensors
@@ -356,9 +356,9 @@ def open_checkpoint(model_id: str | Path, download: DownloadOptions | None = Non
 
 
 @contextlib.contextmanager
-def _utf8_path(path: Path) -> Iterator[str]:
-    """``path`` as text safetensors' reader opens: itself where it is valid UTF-8; else, on Linux, the
-    ``/proc/self/fd`` entry of the file opened here (a folder named in latin-1: safetensors takes UTF-8 paths only).
+def utf8_path(path: Path) -> Iterator[str]:
+    """``path`` as text a reader taking UTF-8 paths only opens (safetensors', ``torch.load``'s): itself where it is
+    valid UTF-8; else, on Linux, the ``/proc/self/fd`` entry of the file opened here (a folder named in latin-1).
 
     Raises:
         WeightsFileError: the path is not UTF-8 and the system has no such entry.
@@ -371,6 +371,6 @@ def _utf8_path(path: Path) -> Iterator[str]:
         yield str(path)
         return
     if not Path("/proc/self/fd").is_dir():
-        raise WeightsFileError(f"{path}: safetensors reads UTF-8 paths only: move or rename the folder") from None
+        raise WeightsFileError(f"{path}: its reader takes UTF-8 paths only: move or rename the folder") from None
     with path.open("rb") as handle:  # (the mapping safetensors makes outlives it)
         yield f"/proc/self/fd/{handle.fileno()}"

@@ -4,7 +4,6 @@ is the one kept in either MRO order, positional arguments saved by their own par
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -88,13 +87,16 @@ def test_a_config_set_inside_init_is_kept() -> None:
     assert Sub(3)._hub_mixin_config == {"a": 3, "set": True}
 
 
-def test_huggingface_hubs_own_hooks_are_not_the_classs_own() -> None:
-    """Its ``_is_jsonable`` inherited beside hubmixin's mixin is no override: hubmixin's rules save a path."""
+def test_a_config_a_classs_own_new_sets_is_kept_without_huggingface_hubs_mixin() -> None:
+    """Only huggingface_hub's ``__new__`` sets a configuration the capture replaces (reg23h #2)."""
 
-    class WithPath(huggingface_hub.ModelHubMixin, ModelHubMixin):  # type: ignore[misc]
-        def __init__(self, path: Path = Path("x")) -> None:
-            self.path = path
+    class SetsInNew(ModelHubMixin):
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            instance = super().__new__(cls)
+            instance._hub_mixin_config = {"a": 7, "from": "new"}
+            return instance
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert WithPath(Path("y"))._hub_mixin_config == {"path": "y"}
+        def __init__(self, a: int = 1) -> None:
+            self.a = a
+
+    assert SetsInNew(3)._hub_mixin_config == {"a": 7, "from": "new"}

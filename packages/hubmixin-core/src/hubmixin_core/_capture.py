@@ -68,8 +68,9 @@ class ConfigSlot:
             parameter's default; positional ones by their parameter's name, values ``*args`` took as ``"*args"``);
             ``None`` where unknown (a configuration set, or pickled before it was kept). Not part of the
             configuration, but kept by copies and pickles.
-        before_init: Whether it was set before any ``__init__`` of the instance ran (by a ``__new__``:
-            huggingface_hub's mixin sets its own there, by its own rules): the outermost ``__init__`` replaces it.
+        before_init: Whether it was set before any ``__init__`` of the instance ran, on a class with huggingface_hub's
+            mixin among its bases (whose ``__new__`` sets one by its own rules): the outermost ``__init__`` replaces
+            it.
     """
 
     __slots__ = ("before_init", "beside", "config", "received", "unsaved")
@@ -113,6 +114,14 @@ class ConfigSlot:
 def has_config(instance: object) -> bool:
     """Whether a configuration was captured (or set) for ``instance``."""
     return _SLOT in getattr(instance, "__dict__", {})
+
+
+def _beside_huggingface_hub(cls: type) -> bool:
+    """Whether huggingface_hub's own ``ModelHubMixin`` is among ``cls``'s bases (its ``__new__`` sets a configuration
+    by its own rules, before any ``__init__``)."""
+    from huggingface_hub import ModelHubMixin as HfModelHubMixin
+
+    return issubclass(cls, HfModelHubMixin)
 
 
 def _captured(instance: object) -> bool:
@@ -164,7 +173,7 @@ def set_config(instance: object, config: Any, unsaved: dict[str, str] | None = N
     ``__init__`` of it ran (see :attr:`ConfigSlot.before_init`), it is replaced by the capture."""
     if hasattr(instance, "__dict__"):
         slot = ConfigSlot(config, unsaved)
-        slot.before_init = not has_config(instance)
+        slot.before_init = not has_config(instance) and _beside_huggingface_hub(type(instance))
         object.__setattr__(instance, _SLOT, slot)
 
 

@@ -281,8 +281,8 @@ def check_unsaved(
     refusable = [name for name, kind in missing.items() if kind not in runtime and not name.startswith("*")]
     if refuser is not None and refusable:  # (config.json does not say which of it or hubmixin's rules left them out)
         lines.append(
-            f"  ({refuser} is overridden: a value it refuses is left out of config.json at every save; give such a "
-            "value at each load)"
+            f"  ({refuser} is overridden: a value it refuses is left out of config.json at every save, a coder or "
+            "not; give such a value at each load)"
         )
     raise MissingArgumentError(
         f"{owner}: cannot rebuild the saved model without arguments that were not saved:\n" + "\n".join(lines),

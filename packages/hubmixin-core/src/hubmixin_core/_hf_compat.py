@@ -73,13 +73,6 @@ class HfMixinHelpers:
             return decode_value(expected_type, value, cls._all_coders())
 
 
-def _huggingface_hub_hook(name: str) -> Any:
-    """huggingface_hub's own ``ModelHubMixin.<name>`` function, or ``None``."""
-    from huggingface_hub import ModelHubMixin as HfModelHubMixin
-
-    return getattr(vars(HfModelHubMixin).get(name), "__func__", None)
-
-
 def hf_hook(cls: type, name: str) -> Callable[..., Any] | None:
     """``cls``'s ``name`` (``"_is_jsonable"``, ``"_encode_arg"`` or ``"_decode_arg"``), bound, where a class
     overrides :class:`HfMixinHelpers`' (huggingface_hub's hook); ``None`` where it does not, or has none.
@@ -88,9 +81,8 @@ def hf_hook(cls: type, name: str) -> Callable[..., Any] | None:
     instance to call it on (huggingface_hub calls ``_is_jsonable`` on the instance being built, and ``_encode_arg``
     and ``_decode_arg`` on the class, where a plain method raises ``TypeError``)."""
     hook: Callable[..., Any] | None = getattr(cls, name, None)
-    function = getattr(hook, "__func__", None)
-    if hook is None or function is vars(HfMixinHelpers)[name].__func__ or function is _huggingface_hub_hook(name):
-        return None  # (huggingface_hub's own, inherited beside hubmixin's mixin: its rules are hubmixin's here)
+    if hook is None or getattr(hook, "__func__", None) is vars(HfMixinHelpers)[name].__func__:
+        return None
     if inspect.isfunction(hook):  # a staticmethod, or a plain method (read from the class, both are functions)
         owner = next(klass for klass in cls.__mro__ if name in vars(klass))
         if inspect.isfunction(vars(owner)[name]):

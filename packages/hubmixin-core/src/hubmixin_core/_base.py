@@ -489,7 +489,13 @@ class ModelHubMixinBase(HfMixinHelpers):
     def _hub_jsonable_refuser(cls) -> str | None:
         """``"Net._is_jsonable"`` where the class overrides huggingface_hub's ``_is_jsonable`` (a value it refuses
         is left out of config.json), else ``None``."""
-        return None if hf_hook(cls, "_is_jsonable") is None else f"{cls.__qualname__}._is_jsonable"
+        hook = hf_hook(cls, "_is_jsonable")
+        if hook is None:
+            return None
+        owner = next(klass for klass in cls.__mro__ if "_is_jsonable" in vars(klass))
+        if owner.__module__.startswith("huggingface_hub."):  # (its mixin first in the MRO: no method of the class's)
+            return f"huggingface_hub's {owner.__qualname__}._is_jsonable"
+        return f"{cls.__qualname__}._is_jsonable"
 
     @classmethod
     def _hub_encodes_alone(cls) -> bool:

@@ -278,7 +278,7 @@ def _decode_enum(annotation: type[enum.Enum], value: Any, coders: Coders) -> Any
         if len(found) == 1:
             return found.pop()
         which = sorted(f"{type(m).__qualname__}.{m.name}" for m in found) or "none of its subclasses' members"
-        raise ValueError(f"{annotation.__qualname__} has no members, and {value!r} is the value of {which}")
+        raise HubMixinValueError(f"{annotation.__qualname__} has no members, and {value!r} is the value of {which}")
     try:
         return annotation(value)
     except (ValueError, TypeError):

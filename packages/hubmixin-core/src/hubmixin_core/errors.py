@@ -201,6 +201,8 @@ class ConfigEncodingError(ConfigError, TypeError):
         if refused_by is not None:  # (whatever JSON or a coder would make of it)
             at = ""
             advice = f"{refused_by} refuses it: give it again at load, or make {refused_by} accept it."
+            if refused_by.startswith("huggingface_hub's"):  # (its mixin first in the bases: its loader reads no more)
+                advice = f"{refused_by} refuses it: give it again at load, or put hubmixin's mixin first in the bases."
         elif coder_type is not None:  # the class's own coder is at fault
             at = "" if part is None else f" (at {parameter}{part}: {_type_name(self.part_type)})"
             where, found = coder_fault or ("", object)

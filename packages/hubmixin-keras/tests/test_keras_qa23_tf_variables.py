@@ -54,3 +54,27 @@ def test_keras_variables_alone_give_no_warning(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plain.save_pretrained(tmp_path / "plain")
+
+
+class DomainLookup(keras.layers.StringLookup):  # type: ignore[misc]  # (a user's subclass of a Keras lookup)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(vocabulary=["a", "b"], idf_weights=[0.5, 1.5], output_mode="tf_idf", **kwargs)
+
+
+class Tagger(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lookup = DomainLookup()
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, x: Any) -> Any:
+        return self.dense(self.lookup(x))
+
+
+def test_a_user_subclass_of_a_keras_lookup_gives_no_warning(tmp_path: Path) -> None:
+    # (reg23j #1 of round 23: its tf-idf weights are the lookup's own TensorFlow state)
+    model = Tagger()
+    model(np.array([["a", "b"]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.save_pretrained(tmp_path / "tagger")

@@ -205,7 +205,7 @@ _VALUE_IN_SCOPE = "create a variable while in a stateless scope"  # Keras' Value
 def check_set_up(layer: keras.Layer) -> None:
     """Refuse a layer whose ``__init__`` did not call ``super().__init__()`` (Keras' own check waits for its first
     call; a save or load would fail on a missing attribute)."""
-    if "built" not in vars(layer) and not isinstance(getattr(type(layer), "built", None), property):
+    if "built" not in vars(layer) and not hasattr(type(layer), "built"):  # (Keras' Layer defines none itself)
         name = type(layer).__qualname__
         raise HubMixinTypeError(
             f"{name}.__init__ did not call super().__init__(**kwargs), so Keras never set the model up: call it "

@@ -363,7 +363,7 @@ def tf_variables(model: keras.Layer) -> list[str]:
     found = []
     for path, layer in named_layers(model):
         for prefix, holder in [(path, layer), *_parts_closure(layer, path)]:
-            if type(holder).__module__.startswith("keras."):  # (Keras' own layers: lookups keep idf weights so)
+            if _keras_preprocessing(holder):  # (Keras' lookups keep their tf-idf weights so, subclassed or not)
                 continue
             for name, value in vars(holder).items():
                 if name.startswith("_self_"):  # (TensorFlow's own tracking of the layer's attributes)
@@ -374,6 +374,12 @@ def tf_variables(model: keras.Layer) -> list[str]:
                     if id(item) not in values
                 ]
     return found
+
+
+def _keras_preprocessing(layer: keras.Layer) -> bool:
+    """Whether ``layer`` is (or subclasses) one of Keras' preprocessing layers, which hold TensorFlow state of
+    their own (a ``StringLookup``'s ``idf_weights``), not the user's."""
+    return any(klass.__module__.startswith("keras.src.layers.preprocessing") for klass in type(layer).__mro__)
 
 
 def _held_variables(name: str, value: Any, kind: type) -> list[tuple[str, Any]]:

@@ -228,3 +228,22 @@ def test_a_hub_repository_of_training_state_or_keras_shards_gets_no_convert(
     with pytest.raises(WeightsNotFoundError) as info:
         open_checkpoint(repo)
     assert str(info.value) == f"{repo}: found neither model.safetensors nor model.safetensors.index.json"
+
+
+def test_a_peft_adapter_is_not_to_be_renamed(tmp_path: Path) -> None:
+    # (reg23i #1 of round 23: an adapter renamed model.safetensors loads no base weights)
+    save_file(_TENSORS, str(tmp_path / "adapter_model.safetensors"))
+    (tmp_path / "adapter_config.json").write_text("{}")
+    with pytest.raises(WeightsNotFoundError) as info:
+        open_checkpoint(tmp_path)
+    assert "rename" not in str(info.value)
+    assert "rename" not in _file_message(tmp_path / "adapter_model.safetensors")
+
+
+def test_a_large_folder_is_listed_in_part(tmp_path: Path) -> None:
+    # (reg23i #2 of round 23: every file of the folder was listed)
+    for i in range(30):
+        (tmp_path / f"log{i:02d}.txt").write_text("x")
+    with pytest.raises(WeightsNotFoundError) as info:
+        open_checkpoint(tmp_path)
+    assert "'log19.txt'] (+10 more)" in str(info.value) and "log20" not in str(info.value)

@@ -79,7 +79,7 @@ def given_file_advice(file: Path) -> str | None:
         return f"give its folder, {folder}"
     if (sharded := keras_sharded_advice(file)) is not None:
         return sharded
-    if file.name.endswith(".safetensors"):
+    if file.name.endswith(".safetensors") and not (file.parent / "adapter_config.json").is_file():  # (PEFT's)
         return (
             f"a safetensors file under another name than {SAFETENSORS_SINGLE_FILE}: rename it "
             f"{SAFETENSORS_SINGLE_FILE} (beside its config.json), then pass its folder, {folder}; or rewrite it as a "

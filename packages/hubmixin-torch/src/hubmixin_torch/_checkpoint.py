@@ -34,6 +34,7 @@ from hubmixin_core.weights import (
 )
 from hubmixin_core.weights._checkpoint import utf8_path
 from hubmixin_core.weights._resolve import (
+    folder_listing,
     hub_checkpoint_hint,
     missing_weights_error,
     native_checkpoint_hint,
@@ -185,7 +186,7 @@ def locate_torch_weights(model_id: str, download: DownloadOptions) -> WeightFile
                 message = f"{missing_weights_error(model_id, download)} ({shards})"
             elif directory.is_dir():  # what it holds; safetensors renamed or a framework's own checkpoint converted
                 held = sorted(entry.name for entry in directory.iterdir())
-                message += f" (it holds {held}){native_checkpoint_hint(directory)}"
+                message += f" (it holds {folder_listing(held)}){native_checkpoint_hint(directory)}"
             else:
                 message += hub_checkpoint_hint(model_id, download, legacy=False)
             raise weights_not_found(message, missing) from missing

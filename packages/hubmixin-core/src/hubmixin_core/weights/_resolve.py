@@ -24,6 +24,7 @@ __all__ = [
     "TORCH_READER_NEEDED",
     "TORCH_SUFFIXES",
     "WeightFiles",
+    "folder_listing",
     "hub_checkpoint_hint",
     "missing_weights_error",
     "keras_file_steps",
@@ -148,6 +149,13 @@ _TRAINING_STATE = ("optimizer", "scheduler", "lr_scheduler", "scaler", "rng_stat
 Accelerate): never a model's state dict, however suffixed."""
 
 
+def folder_listing(names: Sequence[str], limit: int = 20) -> str:
+    """A folder's file ``names`` for a message: the list, its first ``limit`` only where it is longer."""
+    if len(names) <= limit:
+        return repr(list(names))
+    return f"{list(names[:limit])!r} (+{len(names) - limit} more)"
+
+
 def missing_weights_error(
     model_id: str | Path,
     options: DownloadOptions,
@@ -169,7 +177,7 @@ def missing_weights_error(
         found = next((name for name in _TORCH_CHECKPOINTS if name in held), None)
         steps = f"convert it with `hubmixin convert {directory} DST --to torch|flax|keras`"
         hint = _convert_hint(found, steps) if found is not None else native_checkpoint_hint(directory)
-        return WeightsNotFoundError(f"{directory}: {missing} (it holds {held}){hint}")
+        return WeightsNotFoundError(f"{directory}: {missing} (it holds {folder_listing(held)}){hint}")
     where = f"{model_id}@{options.revision}" if options.revision else str(model_id)
     # (without ``legacy_hint``, the caller reads pytorch_model.bin itself and lists the repository only if absent)
     hint = hub_checkpoint_hint(str(model_id), options) if legacy_hint else ""
@@ -267,11 +275,18 @@ def native_checkpoint_kind(name: str) -> tuple[str, str] | None:
 _OTHER_SHARD = re.compile(r"-\d{5}-of-\d{5}\.safetensors$")
 
 
+_PEFT_CONFIG = "adapter_config.json"
+"""The configuration beside a PEFT adapter's weights (``adapter_model.safetensors``)."""
+
+
 def _safetensors_renaming(names: Sequence[str], folder: str = "") -> tuple[str, str] | None:
     """Where ``names`` (a folder's files, sorted) hold safetensors weights under another name than hubmixin reads
     (``diffusion_pytorch_model.safetensors``, ``weights.safetensors``, the index of shards): what they are, and
     the renaming that loads them (an index's shards keep their names), its file in ``folder``; else ``None``.
-    Shards without their index are left out: no renaming loads them."""
+    Shards without their index are left out: no renaming loads them; so is a PEFT adapter
+    (``adapter_model.safetensors``, beside its ``adapter_config.json``): it is no whole model."""
+    if _PEFT_CONFIG in names:
+        return None
     index = next((n for n in names if n.endswith(".safetensors.index.json") and n != SAFETENSORS_INDEX_NAME), None)
     if index is not None:
         return (

@@ -29,6 +29,7 @@ from hubmixin_core.weights import (
     open_checkpoint,
     save_canonical,
 )
+from hubmixin_core.weights._check import prefix_hint
 
 Array = NDArray[Any]
 
@@ -170,3 +171,12 @@ def test_a_lenient_loads_warning_names_the_key_mapping(caplog: pytest.LogCapture
         LoadReport(["lin.weight"], ["model.lin.weight"]).log(logger, "Net", "model.safetensors")
     assert "not used by the model: 'model.lin.weight' (the file's names carry the prefix 'model.'" in caplog.text
     assert 'key_mapping={r"^model\\.": ""}' in caplog.text
+
+
+def test_no_prefix_hint_where_its_key_mapping_would_rename_keys_that_load() -> None:
+    # (reg23c #3 of round 23: a layer moved out of 'encoder.' got key_mapping={r"^encoder\.": ""}, which renames
+    # every other encoder tensor)
+    loaded = ["encoder.lin.bias", "encoder.lin.weight"]
+    assert prefix_hint(["norm.weight"], ["encoder.norm.weight"], loaded) == ""
+    assert prefix_hint(["net.lin.weight"], ["lin.weight"], ["head.weight"]) == ""
+    assert "key_mapping" in prefix_hint(["norm.weight"], ["encoder.norm.weight"], ["head.weight"])

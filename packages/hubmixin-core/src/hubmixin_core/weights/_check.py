@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from hubmixin_core.errors import (
@@ -105,33 +105,38 @@ def raise_mismatches(
     unexpected: Sequence[str],
     *,
     strict: bool,
+    loaded: Collection[str] | None = None,
 ) -> None:
     """Raise one error naming every mismatch (with ``strict``, the keys ``missing`` and ``unexpected`` too), or,
-    with ``strict`` and no mismatch, a :class:`WeightsKeyError` for those keys; nothing where all loads."""
+    with ``strict`` and no mismatch, a :class:`WeightsKeyError` for those keys (``loaded``: the keys both hold, for
+    its hint); nothing where all loads."""
     if mismatches:
         raise mismatch_error(mismatches, *((missing, unexpected) if strict else ()))
     if strict and (missing or unexpected):
-        raise WeightsKeyError(source, list(missing), list(unexpected), detail=prefix_hint(missing, unexpected))
+        hint = prefix_hint(missing, unexpected, loaded)
+        raise WeightsKeyError(source, list(missing), list(unexpected), detail=hint)
 
 
-def prefix_hint(missing: Sequence[str], unexpected: Sequence[str]) -> str:
+def prefix_hint(missing: Sequence[str], unexpected: Sequence[str], loaded: Collection[str] | None = None) -> str:
     r"""What to do where every unexpected key is a missing key under one prefix (``model.lin.weight`` for
-    ``lin.weight``: a wrapper's checkpoint), or every missing key an unexpected one under a prefix; else ``""``.
+    ``lin.weight``: a wrapper's checkpoint), or every missing key an unexpected one under a prefix, and the
+    ``key_mapping`` named renames none of the ``loaded`` keys (those both hold, where known); else ``""``.
 
     Examples:
         >>> hint = prefix_hint(["lin.bias", "lin.weight"], ["model.lin.bias", "model.lin.weight"])
         >>> print(hint.partition(" (where")[0])
         the file's names carry the prefix 'model.', the model's do not: load with key_mapping={r"^model\.": ""}
     """
+    loaded = () if loaded is None else loaded  # (the keys that load as they are: a mapping must not rename them)
     prefix = _shared_prefix(unexpected, missing)
-    if prefix is not None:
+    if prefix is not None and not any(key.startswith(prefix) for key in loaded):
         mapping = f'{{r"^{re.escape(prefix)}": ""}}'
         return (
             f"the file's names carry the prefix {prefix!r}, the model's do not: load with key_mapping={mapping} "
             "(where every name of the file carries it: those already loaded too)"
         )
     prefix = _shared_prefix(missing, unexpected)
-    if prefix is not None:
+    if prefix is not None and not loaded:
         mapping = f'{{r"^": "{prefix}"}}'
         return (
             f"the model's names carry the prefix {prefix!r}, the file's do not: load with key_mapping={mapping} "

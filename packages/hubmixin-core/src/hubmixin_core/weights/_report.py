@@ -33,6 +33,8 @@ class LoadReport:
 
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
+    loaded: list[str] | None = field(default=None, compare=False, repr=False)
+    """The keys both hold, where known (the hint of a shared prefix renames none of them)."""
 
     def log(self, logger: logging.Logger, owner: str, source: str) -> None:
         """Log both lists as warnings, naming the model class ``owner`` and the checkpoint ``source`` (within a
@@ -54,7 +56,7 @@ class LoadReport:
             )
         if self.unexpected:
             one = len(self.unexpected) == 1
-            hint = prefix_hint(self.missing, self.unexpected)
+            hint = prefix_hint(self.missing, self.unexpected, self.loaded)
             logger.warning(
                 "%s: %d %s of %s %s not used by the model: %s%s",
                 owner,
@@ -154,9 +156,10 @@ def check_checkpoint(
     considered = {k: v for k, v in found.items() if k not in skip or k in expected}
     missing, unexpected = key_differences(expected, considered, ignore_missing)
     # all named in one error, with strict the keys too (as torch's load_state_dict lists them)
-    raise_mismatches(checkpoint.description, mismatches, missing, unexpected, strict=strict)
+    loaded = sorted(expected.keys() & considered.keys())
+    raise_mismatches(checkpoint.description, mismatches, missing, unexpected, strict=strict, loaded=loaded)
     check_missing_size(expected, missing, checkpoint)
-    return LoadReport(missing, unexpected)
+    return LoadReport(missing, unexpected, loaded)
 
 
 def _mismatch(

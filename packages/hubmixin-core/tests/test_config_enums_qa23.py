@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pytest
 
-from hubmixin_core import ConfigEncodingWarning, ModelHubMixin
+from hubmixin_core import ConfigEncodingWarning, ConfigError, ModelHubMixin
 
 
 class Act(enum.Enum):
@@ -167,3 +167,37 @@ def test_enum_itself_says_no_more_than_any(tmp_path: Path) -> None:
         model = Gated(other=Gate.TANH)
     model.save_pretrained(tmp_path)
     assert Gated.from_pretrained(tmp_path).other == "tanh"  # type: ignore[comparison-overlap]  # (as saved)
+
+
+class TextGate(ChoiceEnum):
+    TANH = "tanh"
+
+
+class SigmoidFirst(Gated):
+    def __init__(self, gate: ChoiceEnum = Gate.SIGMOID) -> None:
+        super().__init__(gate)
+
+
+def test_a_value_two_subclasses_share_is_refused_by_name(tmp_path: Path) -> None:
+    # (reg23k #1 of round 23: str-mixin members compare equal, and one of them came back silently)
+    SigmoidFirst(Gate.TANH).save_pretrained(tmp_path)  # (not the default, which the default's JSON gives back)
+    with pytest.raises(ConfigError, match=r"'tanh' is the value of \['Gate\.TANH', 'TextGate\.TANH'\]"):
+        SigmoidFirst.from_pretrained(tmp_path)
+
+
+class DefaultGate(ModelHubMixin):
+    def __init__(self, gate: enum.Enum = Gate.SIGMOID) -> None:
+        self.gate = gate
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        (Path(save_directory) / "w.txt").write_text("x")
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: Any, model_kwargs: dict[str, Any]) -> DefaultGate:
+        return cls(**model_kwargs)
+
+
+def test_enum_itself_with_a_member_default_decodes_as_the_defaults_enum(tmp_path: Path) -> None:
+    # (reg23k #2: as `Any` does)
+    DefaultGate(Gate.TANH).save_pretrained(tmp_path)
+    assert DefaultGate.from_pretrained(tmp_path).gate is Gate.TANH

@@ -69,6 +69,7 @@ from hubmixin_core._config import (
     dumps_config,
     encode_config,
     encode_value,
+    enum_module_base,
     init_type_hints,
     is_json_of,
     json_type_mismatch,
@@ -2305,8 +2306,9 @@ def _runtime_type(annotation: Any, runtime: tuple[type, ...]) -> type | None:
 
 
 def loose_annotation(annotation: Any, coders: Coders) -> bool:
-    """No annotation, ``Any``, or a union taking anything or a coder's type (``DTypeLike``, Flax's ``Dtype``)."""
-    if annotation is Any or annotation is inspect.Parameter.empty:
+    """No annotation, ``Any``, ``enum.Enum`` itself (or another of the ``enum`` module's bases), or a union taking
+    anything or a coder's type (``DTypeLike``, Flax's ``Dtype``)."""
+    if annotation is Any or annotation is inspect.Parameter.empty or enum_module_base(annotation):
         return True
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return any(member is Any or member in coders for member in typing.get_args(annotation))

@@ -40,6 +40,7 @@ __all__ = [
     "NonStringKey",
     "json_key",
     "coder_output_fault",
+    "enum_module_base",
 ]
 
 
@@ -271,12 +272,13 @@ def _decode_enum(annotation: type[enum.Enum], value: Any, coders: Coders) -> Any
         ValueError: No member has that value (as the enum raises it), or several of the base's subclasses do.
     """
     if not annotation.__members__:
-        if annotation.__module__ == "enum":
+        if enum_module_base(annotation):
             return value
         members = (member for sub in _subclasses(annotation) for member in sub.__members__.values())
-        found = {member for member in members if _is_member_value(member, value, coders)}
+        # (by identity: members of a str or int mixin compare and hash equal to their values, so to each other)
+        found = list({id(member): member for member in members if _is_member_value(member, value, coders)}.values())
         if len(found) == 1:
-            return found.pop()
+            return found[0]
         which = sorted(f"{type(m).__qualname__}.{m.name}" for m in found) or "none of its subclasses' members"
         raise HubMixinValueError(f"{annotation.__qualname__} has no members, and {value!r} is the value of {which}")
     try:
@@ -286,6 +288,12 @@ def _decode_enum(annotation: type[enum.Enum], value: Any, coders: Coders) -> Any
             if type(member.value) not in (bool, int, float, str) and _same_json(member, value, coders):
                 return member
         raise
+
+
+def enum_module_base(annotation: Any) -> bool:
+    """Whether ``annotation`` is ``enum.Enum`` itself or another of the ``enum`` module's bases (``IntEnum``,
+    ``StrEnum``, ``Flag``): it names no members, so says no more than ``Any``."""
+    return isinstance(annotation, type) and issubclass(annotation, enum.Enum) and annotation.__module__ == "enum"
 
 
 def _subclasses(base: type[enum.Enum]) -> list[type[enum.Enum]]:

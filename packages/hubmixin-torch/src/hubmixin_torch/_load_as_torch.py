@@ -138,7 +138,9 @@ def load_like_torch(
     del state
     if result is None:  # a load_state_dict of its own that returns nothing: the keys as the headers give them
         result = LoadReport([n for n in expected.want if n not in found], [n for n in found if n not in expected.want])
+    loaded = [n for n in found if n in expected.want]  # (the prefix hint renames none of them)
     report = LoadReport([n for n in result.missing if n not in expected.ignored], result.unexpected)
+    report = report.knowing_loaded(loaded)
     if strict and (report.missing or report.unexpected):
         raise WeightsKeyError(checkpoint.description, report.missing, report.unexpected)
     place(module, expected, device, dtype)

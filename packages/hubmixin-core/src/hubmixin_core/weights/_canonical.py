@@ -382,7 +382,7 @@ def load_canonical(
     if report.missing:  # (never with strict: missing keys raised)
         unused = _unused_parts(planned, expected, checkpoint.infos, registry)
         if unused:
-            report = LoadReport(report.missing, sorted({*report.unexpected, *unused}), report.loaded)
+            report = LoadReport(report.missing, sorted({*report.unexpected, *unused})).knowing_loaded(report.loaded)
     return CanonicalLoad(report, checkpoint, registry, planned)
 
 

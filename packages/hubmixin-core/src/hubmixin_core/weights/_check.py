@@ -86,7 +86,7 @@ def check_tensors(
             mismatches.append(WeightsShapeError(source, key, want.shape, got.shape))
         elif check_dtype and want.dtype != got.dtype:
             mismatches.append(WeightsDtypeError(source, key, want.dtype, got.dtype))
-    raise_mismatches(source, mismatches, missing, unexpected, strict=strict)
+    raise_mismatches(source, mismatches, missing, unexpected, strict=strict, loaded=expected.keys() & found.keys())
     return missing, unexpected
 
 

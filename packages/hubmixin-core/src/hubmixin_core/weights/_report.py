@@ -33,8 +33,18 @@ class LoadReport:
 
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
-    loaded: list[str] | None = field(default=None, compare=False, repr=False)
-    """The keys both hold, where known (the hint of a shared prefix renames none of them)."""
+
+    @property
+    def loaded(self) -> list[str] | None:
+        """The keys both hold, where the load knew them (the hint of a shared prefix renames none of them); no field
+        of the report (``dataclasses.astuple`` gives the two lists, as before)."""
+        held: list[str] | None = vars(self).get("_loaded")
+        return held
+
+    def knowing_loaded(self, loaded: Iterable[str] | None) -> LoadReport:
+        """This report, with the keys both hold recorded (see :attr:`loaded`)."""
+        object.__setattr__(self, "_loaded", None if loaded is None else list(loaded))  # (frozen: no field)
+        return self
 
     def log(self, logger: logging.Logger, owner: str, source: str) -> None:
         """Log both lists as warnings, naming the model class ``owner`` and the checkpoint ``source`` (within a
@@ -159,7 +169,7 @@ def check_checkpoint(
     loaded = sorted(expected.keys() & considered.keys())
     raise_mismatches(checkpoint.description, mismatches, missing, unexpected, strict=strict, loaded=loaded)
     check_missing_size(expected, missing, checkpoint)
-    return LoadReport(missing, unexpected, loaded)
+    return LoadReport(missing, unexpected).knowing_loaded(loaded)
 
 
 def _mismatch(

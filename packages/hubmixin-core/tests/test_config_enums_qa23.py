@@ -16,6 +16,17 @@ import pytest
 from hubmixin_core import ConfigEncodingWarning, ConfigError, ModelHubMixin
 
 
+class Saved(ModelHubMixin):
+    """Writes a marker file and rebuilds from config.json: what these tests check is the configuration."""
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        (Path(save_directory) / "w.txt").write_text("x")
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, download: Any, model_kwargs: dict[str, Any]) -> Saved:
+        return cls(**model_kwargs)
+
+
 class Act(enum.Enum):
     RELU = "relu"
     GELU = "gelu"
@@ -46,7 +57,7 @@ class ActCfg:
     act: Literal[Act.RELU, Act.GELU] = Act.RELU
 
 
-class Model(ModelHubMixin):
+class Model(Saved):
     def __init__(
         self,
         act: Literal[Act.RELU, Act.GELU] = Act.RELU,
@@ -58,13 +69,6 @@ class Model(ModelHubMixin):
         where: Where = Where.THERE,
     ) -> None:
         self.values = (act, acts, cfg, res, many, size, where)
-
-    def _save_pretrained(self, save_directory: Path) -> None:
-        (Path(save_directory) / "w.txt").write_text("x")
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, download: Any, model_kwargs: dict[str, Any]) -> Model:
-        return cls(**model_kwargs)
 
 
 @pytest.mark.parametrize(
@@ -111,18 +115,11 @@ def test_a_dataclass_subclass_given_for_its_base_is_named() -> None:
         Based(BaseCfg(h=3))
 
 
-class Sized(ModelHubMixin):
+class Sized(Saved):
     """An enum of tuples beside a tuple in one union: a tuple saved is a tuple again (reg23b #4)."""
 
     def __init__(self, size: Res | tuple[int, int] = (224, 224)) -> None:
         self.size = size
-
-    def _save_pretrained(self, save_directory: Path) -> None:
-        (Path(save_directory) / "w.txt").write_text("x")
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, download: Any, model_kwargs: dict[str, Any]) -> Sized:
-        return cls(**model_kwargs)
 
 
 @pytest.mark.parametrize("size", [(224, 224), (640, 480)])
@@ -144,16 +141,9 @@ class Gate(ChoiceEnum):
     TANH = "tanh"
 
 
-class Gated(ModelHubMixin):
+class Gated(Saved):
     def __init__(self, gate: ChoiceEnum = Gate.TANH, other: enum.Enum | None = None) -> None:
         self.gate, self.other = gate, other
-
-    def _save_pretrained(self, save_directory: Path) -> None:
-        (Path(save_directory) / "w.txt").write_text("x")
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, download: Any, model_kwargs: dict[str, Any]) -> Gated:
-        return cls(**model_kwargs)
 
 
 def test_an_enum_base_without_members_decodes_its_subclasses_member(tmp_path: Path) -> None:
@@ -185,16 +175,9 @@ def test_a_value_two_subclasses_share_is_refused_by_name(tmp_path: Path) -> None
         SigmoidFirst.from_pretrained(tmp_path)
 
 
-class DefaultGate(ModelHubMixin):
+class DefaultGate(Saved):
     def __init__(self, gate: enum.Enum = Gate.SIGMOID) -> None:
         self.gate = gate
-
-    def _save_pretrained(self, save_directory: Path) -> None:
-        (Path(save_directory) / "w.txt").write_text("x")
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, download: Any, model_kwargs: dict[str, Any]) -> DefaultGate:
-        return cls(**model_kwargs)
 
 
 def test_enum_itself_with_a_member_default_decodes_as_the_defaults_enum(tmp_path: Path) -> None:

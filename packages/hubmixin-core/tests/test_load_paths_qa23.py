@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from core_models import NumpyModelMixin
 
+from hubmixin_core.cli import main
 from hubmixin_core.errors import WeightsNotFoundError
 
 
@@ -23,3 +24,17 @@ def test_a_name_over_the_length_limit_is_named(tmp_path: Path, tail: str) -> Non
         Tiny.from_pretrained(location)
     assert location in str(raised.value)
     assert isinstance(raised.value, FileNotFoundError)
+
+
+@pytest.mark.parametrize("command", ["inspect", "convert"])
+def test_the_cli_names_a_name_over_the_length_limit(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # (reg23d #5 of round 23: a bare OSError)
+    location = str(tmp_path / ("run-" + "x" * 300))
+    args = (
+        ["inspect", location] if command == "inspect" else ["convert", location, str(tmp_path / "out"), "--to", "torch"]
+    )
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "longer than the file system allows" in err and "OSError" not in err

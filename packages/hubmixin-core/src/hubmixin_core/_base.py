@@ -10,7 +10,6 @@ import contextlib
 import copy
 import dataclasses
 import enum
-import errno
 import functools
 import inspect
 import json
@@ -95,7 +94,7 @@ from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hf_compat import DECODING, HfMixinHelpers, hf_hook
 from hubmixin_core._hub import check_whole_checkpoint, locate_file, one_commit, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
-from hubmixin_core._paths import check_local_location, not_a_file
+from hubmixin_core._paths import check_local_location, check_probeable, not_a_file
 from hubmixin_core._published import refuse_published_token
 from hubmixin_core._roundtrip import (
     ANNOTATED_BASE,
@@ -117,7 +116,6 @@ from hubmixin_core.errors import (
     LoaderOptionWarning,
     MissingArgumentError,
     WeightsError,
-    WeightsNotFoundError,
     WeightsShapeError,
     format_names,
 )
@@ -970,7 +968,7 @@ class ModelHubMixinBase(HfMixinHelpers):
             raise HubMixinValueError(f"pretrained_model_name_or_path {os.fspath(given)!r} holds a NUL character")
         location = expand_location(Path(given) if isinstance(given, os.PathLike) else given)
         model_id = str(location)
-        _check_probeable(location)
+        check_probeable(location)
         if Path(location).is_dir() or Path(location).parent.is_dir():  # a path given as a string too
             remove_interrupted_saves(Path(location))  # also one whose first save was killed before it existed
         check_local_location(location, "from_pretrained takes a model directory or a repo id")
@@ -1971,20 +1969,6 @@ def _is_coder(item: tuple[Any, Any]) -> bool:
         and len(pair) == 2
         and all(callable(function) for function in pair)
     )
-
-
-def _check_probeable(location: str | Path) -> None:
-    """Refuse a ``location`` the file system cannot even look up (a name over its length limit): ``Path.is_dir``
-    raises the bare ``OSError`` there, where a path that is not there answers ``False``."""
-    try:
-        Path(location).is_dir()
-    except OSError as error:
-        if error.errno != errno.ENAMETOOLONG:  # (a folder it may not enter: the PermissionError as it is)
-            raise
-        raise WeightsNotFoundError(
-            f"{location}: no model directory there: {error.strerror} (a name in it is longer than the file system "
-            "allows, 255 bytes on most)"
-        ) from None
 
 
 def _has_subclass_named(base: type, name: str) -> bool:

@@ -39,7 +39,7 @@ from hubmixin_core._atomic import _stem, atomic_directory
 from hubmixin_core._checks import misspelt_keys
 from hubmixin_core._config import loads_config
 from hubmixin_core._native import keras_sharded_advice
-from hubmixin_core._paths import path_argument
+from hubmixin_core._paths import check_probeable, path_argument
 from hubmixin_core.errors import HubMixinError, MissingArgumentError, WeightsFileError
 from hubmixin_core.weights import (
     CONFIG_NAME,
@@ -381,6 +381,7 @@ def convert_checkpoint(
         raise ConvertError(f"--to {to!r}: expected one of {', '.join(TARGETS)}")
     if importlib.util.find_spec(f"hubmixin_{to}") is None:
         raise ConvertError(f"--to {to}: hubmixin-{to} is not installed (pip install hubmixin-{to})")
+    check_probeable(source)
     if not source.exists():
         raise ConvertError(f"{source}: no such file or directory")
     failed: dict[str, Exception] = {}

@@ -29,7 +29,7 @@ from hubmixin_core._checks import expand_location
 from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core._hub import HubUnreachableError, transport_errors
 from hubmixin_core._native import native_file_advice
-from hubmixin_core._paths import check_local_location, location_argument
+from hubmixin_core._paths import check_local_location, check_probeable, location_argument
 from hubmixin_core.errors import HubMixinError, ShardIndexError, WeightsFileError
 from hubmixin_core.weights import (
     FRAMEWORK_KEY,
@@ -142,6 +142,7 @@ def inspect_checkpoint(path_or_repo: str | os.PathLike[str], *, revision: str | 
     """
     path_or_repo = expand_location(path_or_repo if isinstance(path_or_repo, str) else Path(path_or_repo))
     path = Path(path_or_repo)
+    check_probeable(path)
     if path.is_file():
         files = [path]
     elif path.is_dir():

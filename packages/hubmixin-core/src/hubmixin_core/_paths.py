@@ -18,6 +18,7 @@ from hubmixin_core.errors import InvalidRepoPathError, WeightsNotFoundError
 
 __all__ = [
     "check_local_location",
+    "check_probeable",
     "check_relative_path",
     "location_argument",
     "not_a_file",
@@ -79,6 +80,23 @@ def check_relative_path(name: str, source: str) -> str:
     ):
         raise InvalidRepoPathError(name, source)
     return name
+
+
+def check_probeable(location: str | Path) -> None:
+    """Refuse a ``location`` the file system cannot even look up (a name over its length limit): ``Path.is_dir``
+    raises the bare ``OSError`` there, where a path that is not there answers ``False``.
+
+    Raises:
+        WeightsNotFoundError: a name in it is over the length limit (also a ``FileNotFoundError``)."""
+    try:
+        Path(location).is_dir()
+    except OSError as error:
+        if error.errno != errno.ENAMETOOLONG:  # (a folder it may not enter: the PermissionError as it is)
+            raise
+        raise WeightsNotFoundError(
+            f"{location}: cannot be looked up: {error.strerror} (a name in it is longer than the file system allows, "
+            "255 bytes on most)"
+        ) from None
 
 
 def check_local_location(location: str | Path, takes: str, *, files: bool = False) -> None:

@@ -68,7 +68,6 @@ from hubmixin_core._config import (
     dumps_config,
     encode_config,
     encode_value,
-    enum_module_base,
     init_type_hints,
     is_json_of,
     json_type_mismatch,
@@ -98,6 +97,7 @@ from hubmixin_core._paths import check_local_location, check_probeable, not_a_fi
 from hubmixin_core._published import refuse_published_token
 from hubmixin_core._roundtrip import (
     ANNOTATED_BASE,
+    enum_module_base,
     json_native,
     key_annotation,
     read_only_sequence,

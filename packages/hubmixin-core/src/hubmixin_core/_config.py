@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hubmixin_core._roundtrip import decoded_as_default, is_mapping
+from hubmixin_core._roundtrip import decoded_as_default, enum_module_base, is_mapping
 from hubmixin_core.errors import HubMixinValueError
 from hubmixin_core.typing import Coders
 
@@ -40,7 +40,6 @@ __all__ = [
     "NonStringKey",
     "json_key",
     "coder_output_fault",
-    "enum_module_base",
 ]
 
 
@@ -288,12 +287,6 @@ def _decode_enum(annotation: type[enum.Enum], value: Any, coders: Coders) -> Any
             if type(member.value) not in (bool, int, float, str) and _same_json(member, value, coders):
                 return member
         raise
-
-
-def enum_module_base(annotation: Any) -> bool:
-    """Whether ``annotation`` is ``enum.Enum`` itself or another of the ``enum`` module's bases (``IntEnum``,
-    ``StrEnum``, ``Flag``): it names no members, so says no more than ``Any``."""
-    return isinstance(annotation, type) and issubclass(annotation, enum.Enum) and annotation.__module__ == "enum"
 
 
 def _subclasses(base: type[enum.Enum]) -> list[type[enum.Enum]]:

@@ -19,6 +19,7 @@ from hubmixin_core._forwarding import literal
 
 __all__ = [
     "decoded_as_default",
+    "enum_module_base",
     "is_mapping",
     "json_native",
     "key_annotation",
@@ -47,12 +48,15 @@ def is_mapping(origin: Any) -> bool:
     return isinstance(origin, type) and issubclass(origin, collections.abc.Mapping)
 
 
+def enum_module_base(annotation: Any) -> bool:
+    """Whether ``annotation`` is ``enum.Enum`` itself or another of the ``enum`` module's bases (``IntEnum``,
+    ``StrEnum``, ``Flag``): it names no members, so says no more than ``Any``."""
+    return isinstance(annotation, type) and issubclass(annotation, enum.Enum) and annotation.__module__ == "enum"
+
+
 def _loose(annotation: Any) -> bool:
     """Whether ``annotation`` says nothing of a value's type (``enum.Enum`` itself: no member, no subclass named)."""
-    is_enum_base = (
-        isinstance(annotation, type) and issubclass(annotation, enum.Enum) and annotation.__module__ == "enum"
-    )
-    return annotation in (Any, object, inspect.Parameter.empty) or is_enum_base
+    return annotation in (Any, object, inspect.Parameter.empty) or enum_module_base(annotation)
 
 
 def _member_for(annotation: Any, value: Any) -> Any:

@@ -16,6 +16,7 @@ from hubmixin_core.weights._names import (
     SAFETENSORS_SINGLE_FILE,
 )
 from hubmixin_core.weights._resolve import (
+    PEFT_CONFIG,
     TORCH_SUFFIXES,
     keras_file_steps,
     keras_shard_names,
@@ -79,7 +80,7 @@ def given_file_advice(file: Path) -> str | None:
         return f"give its folder, {folder}"
     if (sharded := keras_sharded_advice(file)) is not None:
         return sharded
-    if file.name.endswith(".safetensors") and not (file.parent / "adapter_config.json").is_file():  # (PEFT's)
+    if file.name.endswith(".safetensors") and not (file.parent / PEFT_CONFIG).is_file():  # (a PEFT adapter's)
         return (
             f"a safetensors file under another name than {SAFETENSORS_SINGLE_FILE}: rename it "
             f"{SAFETENSORS_SINGLE_FILE} (beside its config.json), then pass its folder, {folder}; or rewrite it as a "

@@ -24,6 +24,7 @@ __all__ = [
     "TORCH_READER_NEEDED",
     "TORCH_SUFFIXES",
     "WeightFiles",
+    "PEFT_CONFIG",
     "folder_listing",
     "hub_checkpoint_hint",
     "missing_weights_error",
@@ -275,7 +276,7 @@ def native_checkpoint_kind(name: str) -> tuple[str, str] | None:
 _OTHER_SHARD = re.compile(r"-\d{5}-of-\d{5}\.safetensors$")
 
 
-_PEFT_CONFIG = "adapter_config.json"
+PEFT_CONFIG = "adapter_config.json"
 """The configuration beside a PEFT adapter's weights (``adapter_model.safetensors``)."""
 
 
@@ -285,7 +286,7 @@ def _safetensors_renaming(names: Sequence[str], folder: str = "") -> tuple[str, 
     the renaming that loads them (an index's shards keep their names), its file in ``folder``; else ``None``.
     Shards without their index are left out: no renaming loads them; so is a PEFT adapter
     (``adapter_model.safetensors``, beside its ``adapter_config.json``): it is no whole model."""
-    if _PEFT_CONFIG in names:
+    if PEFT_CONFIG in names:
         return None
     index = next((n for n in names if n.endswith(".safetensors.index.json") and n != SAFETENSORS_INDEX_NAME), None)
     if index is not None:

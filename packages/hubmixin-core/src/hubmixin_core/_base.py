@@ -6,7 +6,6 @@ The public methods are generated (``_generated/_methods.py``) and forward here; 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import enum
@@ -61,6 +60,7 @@ from hubmixin_core._config import (
     BUILTIN_CODERS,
     UNENCODABLE,
     NonStringKey,
+    all_subclasses,
     coder_output_fault,
     decode_value,
     decoded_like_default,
@@ -1319,7 +1319,7 @@ class ModelHubMixinBase(HfMixinHelpers):
         union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
         for member in typing.get_args(annotation) if union else (annotation,):
             plain = isinstance(member, type) and member.__module__ != "builtins" and member.__qualname__ != kind
-            if plain and _has_subclass_named(member, kind):
+            if plain and any(sub.__qualname__ == kind for sub in all_subclasses(member)):
                 return spelled_type(member)
         return None
 
@@ -1969,23 +1969,6 @@ def _is_coder(item: tuple[Any, Any]) -> bool:
         and len(pair) == 2
         and all(callable(function) for function in pair)
     )
-
-
-def _has_subclass_named(base: type, name: str) -> bool:
-    """Whether a subclass of ``base`` (at any depth) has the qualified name ``name``."""
-    pending: list[type] = [base]
-    seen: set[type] = set()
-    while pending:
-        klass = pending.pop()
-        with contextlib.suppress(TypeError):  # (``type.__subclasses__`` needs its instance)
-            subclasses: list[type] = type.__subclasses__(klass)
-            for sub in subclasses:
-                if sub.__qualname__ == name:
-                    return True
-                if sub not in seen:
-                    seen.add(sub)
-                    pending.append(sub)
-    return False
 
 
 @functools.cache

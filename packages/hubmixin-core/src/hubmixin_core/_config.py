@@ -40,6 +40,7 @@ __all__ = [
     "NonStringKey",
     "json_key",
     "coder_output_fault",
+    "all_subclasses",
 ]
 
 
@@ -273,7 +274,8 @@ def _decode_enum(annotation: type[enum.Enum], value: Any, coders: Coders) -> Any
     if not annotation.__members__:
         if enum_module_base(annotation):
             return value
-        members = (member for sub in _subclasses(annotation) for member in sub.__members__.values())
+        enums = [sub for sub in all_subclasses(annotation) if issubclass(sub, enum.Enum)]
+        members = (member for sub in enums for member in sub.__members__.values())
         # (by identity: members of a str or int mixin compare and hash equal to their values, so to each other)
         found = list({id(member): member for member in members if _is_member_value(member, value, coders)}.values())
         if len(found) == 1:
@@ -289,13 +291,18 @@ def _decode_enum(annotation: type[enum.Enum], value: Any, coders: Coders) -> Any
         raise
 
 
-def _subclasses(base: type[enum.Enum]) -> list[type[enum.Enum]]:
-    """Every subclass of ``base``, at any depth."""
-    found: list[type[enum.Enum]] = []
-    sub: type[enum.Enum]
-    for sub in base.__subclasses__():
-        found += [sub, *_subclasses(sub)]
-    return found
+def all_subclasses(base: type) -> list[type]:
+    """Every subclass of ``base``, at any depth, each once."""
+    found: dict[type, None] = {}
+    pending = [base]
+    sub: type
+    while pending:
+        with contextlib.suppress(TypeError):  # (``type.__subclasses__`` needs its instance)
+            for sub in type.__subclasses__(pending.pop()):
+                if sub not in found:
+                    found[sub] = None
+                    pending.append(sub)
+    return list(found)
 
 
 def _is_member_value(member: enum.Enum, value: Any, coders: Coders) -> bool:

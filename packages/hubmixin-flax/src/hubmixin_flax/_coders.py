@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec
 
-from hubmixin_core._base import loose_annotation
 from hubmixin_core._config import UNENCODABLE, init_type_hints
+from hubmixin_core._init_arguments import loose_annotation
 from hubmixin_core.typing import Coders
 
 __all__ = ["DTYPE_CODERS", "SPEC_CODERS", "NumpyScalarType", "as_dtype", "with_dtype_fields"]

@@ -1,7 +1,8 @@
 """The hand-written Flax side of ``FlaxModelHubMixin``: ``_save_pretrained`` and ``_from_pretrained``.
 
 Files, shards, the header checks, the strict policy and the layouts are core's (``save_canonical``,
-``load_canonical``); this module walks an NNX model, builds it abstractly and puts arrays on devices.
+``load_canonical``); this module walks an NNX model and builds it abstractly; :mod:`._values` takes each
+variable's value out of it and puts the stored one on its devices.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import contextlib
 import difflib
 import logging
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, Unpack
 
@@ -18,35 +19,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from flax.nnx.variablelib import is_array_ref
-from jax.sharding import Mesh, NamedSharding, Sharding, SingleDeviceSharding
+from jax.sharding import Mesh, NamedSharding, Sharding
 from jax.typing import DTypeLike
 
 from hubmixin_core import DownloadOptions, ModelHubMixin
 from hubmixin_core._override import takes_hub_keywords
 from hubmixin_core._warn import warn_user
-from hubmixin_core.errors import (
-    HubMixinError,
-    HubMixinTypeError,
-    HubMixinValueError,
-    LayoutError,
-    WeightsDtypeError,
-    WeightsError,
-    format_names,
-)
+from hubmixin_core.errors import HubMixinTypeError, HubMixinValueError, LayoutError, WeightsError, format_names
 from hubmixin_core.typing import ClassKeywords, Coders
 from hubmixin_core.weights import (
     CONFIG_NAME,
-    NUMPY_DTYPES,
-    Checkpoint,
     LayerTensors,
-    LazyTensor,
-    TensorInfo,
-    converted_by_dtype,
-    dtype_name,
     floating_dtype_name,
     load_canonical,
-    numpy_dtype,
     open_checkpoint,
     save_canonical,
     warn_settings,
@@ -62,7 +47,7 @@ from hubmixin_flax._construct import (
     materialize,
 )
 from hubmixin_flax._extras import EXTRAS
-from hubmixin_flax._host import read_in_place, refuse_random_keys, to_numpy
+from hubmixin_flax._host import to_numpy
 from hubmixin_flax._layout import LAYOUTS
 from hubmixin_flax._mesh import (
     annotations_unplaced,
@@ -85,6 +70,20 @@ from hubmixin_flax._sharding import (
 )
 from hubmixin_flax._stacked import StackedPiece, StackedVariable, nested_stack, with_layer_axis
 from hubmixin_flax._ties import CrossLayoutCopy, cross_layout_copies, named_as_model, tied_aliases, tied_metadata
+from hubmixin_flax._values import (
+    conform,
+    fill_variable,
+    in_target,
+    keep_own,
+    naming_variable,
+    other_width,
+    place_tensor,
+    read_as,
+    saved_value,
+    stored_dtype_name,
+    tensor_infos,
+    with_file_widths,
+)
 from hubmixin_flax._walk import (
     LayerVariables,
     dotted,
@@ -107,101 +106,6 @@ def _as_module(obj: object) -> nnx.Module:
             f"{type(obj).__qualname__} uses FlaxModelHubMixin but is not a flax.nnx.Module subclass"
         )
     return obj
-
-
-def _dtype_name(value: Any, path: str) -> str:
-    try:
-        return dtype_name(np.dtype(value.dtype))
-    except KeyError:
-        raise WeightsError(
-            f"variable {path!r} has dtype {value.dtype}, which hubmixin does not store "
-            f"({', '.join(np.dtype(d).name for d in NUMPY_DTYPES.values())} are stored)"
-        ) from None
-
-
-def _host_array(value: Any, path: str) -> np.ndarray[Any, Any]:
-    """A variable's value (at ``path``) as numpy, in the dtype JAX gives it: a Python scalar (``nnx.Param(1.0)``)
-    or a float64 numpy array is float32 (int32 for integers) unless x64 is enabled, as the model rebuilt at load
-    holds it."""
-    if isinstance(value, jax.ShapeDtypeStruct | jax.core.Tracer):
-        raise HubMixinValueError(
-            f"variable {path!r} holds no value ({type(value).__name__}): an abstract model (built by "
-            "nnx.eval_shape, or inside a transform) cannot be saved; save the model built for real"
-        )
-    array = to_numpy(value)
-    dtype = jax.dtypes.canonicalize_dtype(array.dtype)
-    if array.dtype == dtype:
-        return array
-    if array.dtype.kind in "iu" and array.size:
-        lowest, highest = array.min(), array.max()
-        if lowest < np.iinfo(dtype).min or highest > np.iinfo(dtype).max:  # (astype would wrap them silently)
-            raise HubMixinValueError(
-                f"variable {path!r} holds {array.dtype} values ({lowest} to {highest}) that {dtype} cannot: JAX "
-                f"without 64-bit types holds it as {dtype}; enable them (jax.config.update('jax_enable_x64', True)) "
-                "or keep the values in range"
-            )
-    return array.astype(dtype)
-
-
-def _saved_value(value: Any, path: str) -> Any:
-    """A variable's value (at ``path``) to save: a ``jax.Array`` whose read copies it to the host (sharded, or on
-    an accelerator) in a dtype JAX keeps without x64 as it is, read (:func:`to_numpy`) only when the writer reaches
-    its layer; any other value as :func:`_host_array` gives it (a CPU array read in place; a 64-bit one, made while
-    x64 was on, converted and checked)."""
-    refuse_random_keys(value, path)
-    if (
-        isinstance(value, jax.Array)
-        and not isinstance(value, jax.core.Tracer)
-        and not read_in_place(value)
-        and value.dtype == jax.dtypes.canonicalize_dtype(value.dtype)
-    ):
-        return value
-    return _host_array(value, path)
-
-
-def _info(value: Any, target: str | None, path: str) -> TensorInfo:
-    name = _dtype_name(value, path)
-    return TensorInfo(tuple(value.shape), target if target is not None and converted_by_dtype(name) else name)
-
-
-def _place(tensor: LazyTensor, sharding: Sharding | None) -> jax.Array:
-    """The tensor on its devices: whole for one device or a replicated sharding, else each device's slice."""
-    if sharding is None or sharding.is_fully_replicated:
-        stored = tensor.read_stored()
-        if stored is None:  # made from several stored tensors
-            placed: jax.Array = jax.device_put(tensor.read(), sharding)
-            return placed
-        axes, dtype = tensor.to_framework, tensor.info.dtype
-        if axes is None:  # stored as the framework holds it: the array read is the one placed, cast as read() does
-            as_stored: jax.Array = jax.device_put(stored.astype(numpy_dtype(dtype), copy=False), sharding)
-            return as_stored
-        if sharding is None:  # the default device: under the caller's jax.set_mesh, jnp would replicate the result
-            with jax.set_mesh(None):
-                return _transposed(stored, axes, dtype, None)
-        given: jax.Array = jax.device_put(_transposed(stored, axes, dtype, sharding), sharding)  # as given
-        return given
-    # Each distinct slice is read once, put on the devices holding it, and dropped from the host before the next
-    # is read: the host never holds the whole tensor on top of the devices' shards.
-    indices = sharding.addressable_devices_indices_map(tensor.info.shape)
-    holders: dict[tuple[tuple[int, int], ...], tuple[tuple[slice, ...], list[Any]]] = {}
-    for device, index in indices.items():
-        index = index or ()
-        key = tuple(part.indices(size)[:2] for part, size in zip(index, tensor.info.shape, strict=True))
-        holders.setdefault(key, (index, []))[1].append(device)
-    shards: dict[Any, jax.Array] = {}
-    memory = sharding.memory_kind  # each slice in the memory asked for (pinned_host: offloaded), not the device's
-    for index, devices in holders.values():
-        host = tensor.read_slice(index)
-        shards.update((d, jax.device_put(host, SingleDeviceSharding(d, memory_kind=memory))) for d in devices)
-        del host
-    return jax.make_array_from_single_device_arrays(tensor.info.shape, sharding, [shards[d] for d in indices])
-
-
-def _transposed(stored: Any, axes: tuple[int, ...], dtype: str, sharding: Sharding | None) -> jax.Array:
-    """The stored array put on ``sharding``, then transposed by ``axes`` and cast to ``dtype`` by XLA there
-    (several times faster than numpy): the stored array is 64-byte aligned, so putting it on a CPU device copies
-    nothing."""
-    return jnp.transpose(jax.device_put(stored, sharding), axes).astype(numpy_dtype(dtype))
 
 
 class FlaxClassKeywords(ClassKeywords, total=False):
@@ -335,7 +239,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             LayerTensors(
                 group.path,
                 group.layer,
-                {n: _saved_value(v.get_value(), f"{group.path}.{n}".lstrip(".")) for n, v in group.variables.items()},
+                {n: saved_value(v.get_value(), f"{group.path}.{n}".lstrip(".")) for n, v in group.variables.items()},
             )
             for group in _layers(_as_module(self), self._hub_flax_stacked_layers)
         ]
@@ -404,7 +308,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
                 sharding = _as_our_paths(sharding, abstract, _as_module(model))
                 _check_sharding_paths(sharding, abstract, _checkpoint_names(groups.values()))
             load = load_canonical(
-                [_with_file_widths(_infos(group, target), checkpoint) for group in groups.values()],
+                [with_file_widths(tensor_infos(group, target), checkpoint) for group in groups.values()],
                 checkpoint,
                 LAYOUTS,
                 strict=strict,
@@ -417,22 +321,22 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
                     variable = variables[name]
                     path = layer.full_name(name)
                     held = variable.stacked.variable if isinstance(variable, StackedPiece) else variable  # not host()
-                    wanted = _dtype_name(held.get_value(), path)
+                    wanted = stored_dtype_name(held.get_value(), path)
                     if isinstance(variable, StackedPiece):  # gathered on the host, placed whole once complete
-                        variable.stacked.fill(variable.index, _read_as(tensor, wanted))
+                        variable.stacked.fill(variable.index, read_as(tensor, wanted))
                         continue
                     placement = resolve_sharding(sharding, path, abstract[path])
-                    with _naming(path, tensor.info.shape, placement):
-                        if not _other_width(tensor, wanted):
-                            _fill(variable, _place(tensor, placement))
+                    with naming_variable(path, tensor.info.shape, placement):
+                        if not other_width(tensor, wanted):
+                            fill_variable(variable, place_tensor(tensor, placement))
                         else:  # an integer of the other width (torch's int64 into JAX's int32), checked to fit
-                            _fill(variable, jax.device_put(_read_as(tensor, wanted), placement))
+                            fill_variable(variable, jax.device_put(read_as(tensor, wanted), placement))
                     loaded.add(layer.full_name(name))
             for stack in (stack for stack in stacks if stack.complete):
                 placement = _stack_sharding(sharding, stack, abstract[stack.path])
-                host = _in_target(stack.release(), target, stack.path)
-                with _naming(stack.path, host.shape, placement):
-                    _fill(stack.variable, jax.device_put(host, placement))
+                host = in_target(stack.release(), target, stack.path)
+                with naming_variable(stack.path, host.shape, placement):
+                    fill_variable(stack.variable, jax.device_put(host, placement))
             # under the mesh it was built under (the caller's, unless sharding= gives one), placed or not as it was
             under = jax.set_mesh(caller) if mesh is None and caller is not None else contextlib.nullcontext()
             with under, contextlib.nullcontext() if placed else annotations_unplaced():
@@ -440,19 +344,19 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             for stack in (stack for stack in stacks if not stack.complete):  # some layers (or none) were read
                 placement = _stack_sharding(sharding, stack, abstract[stack.path])
                 if not stack.filled:  # none read: the model's own
-                    _keep_own(stack.variable, target, placement, stack.path)
+                    keep_own(stack.variable, target, placement, stack.path)
                     continue
                 host, filled = stack.release(), sorted(stack.filled)
                 merged = np.array(stack.variable.get_value(), dtype=host.dtype)
                 merged[filled] = host[filled]
                 value = jnp.asarray(merged)
-                with _naming(stack.path, tuple(value.shape), placement):
-                    _fill(stack.variable, _conform(value, target, placement, stack.path))
+                with naming_variable(stack.path, tuple(value.shape), placement):
+                    fill_variable(stack.variable, conform(value, target, placement, stack.path))
             for group in groups.values():  # weights the checkpoint lacks: the model's own, in dtype and placement
                 for name, variable in group.variables.items():
                     path = f"{group.path}.{name}" if group.path else name
                     if path not in loaded and not isinstance(variable, StackedPiece):
-                        _keep_own(variable, target, resolve_sharding(sharding, path, abstract[path]), path)
+                        keep_own(variable, target, resolve_sharding(sharding, path, abstract[path]), path)
             left = abstract_paths(_as_module(model))
             if left:
                 raise WeightsError(f"{cls.__qualname__}: variables {sorted(map(str, left))[:5]} have no value")
@@ -465,7 +369,7 @@ def _add_cross_layout_copies(layers: list[LayerTensors[Any]], copies: Iterable[C
     one, else a group of its own), so that the file holds it in that layer's layout too."""
     by_path = {group.path: group for group in layers}
     for copy in copies:
-        value = _saved_value(copy.variable.get_value(), f"{copy.layer_path}.{copy.name}".lstrip("."))
+        value = saved_value(copy.variable.get_value(), f"{copy.layer_path}.{copy.name}".lstrip("."))
         group = by_path.get(copy.layer_path)
         if group is None:
             group = by_path[copy.layer_path] = LayerTensors(copy.layer_path, copy.layer, {})
@@ -642,7 +546,7 @@ def _groups_naming(model: nnx.Module, stacked: Collection[str], found: Collectio
 def _canonical_names(layers: list[LayerVariables]) -> set[str]:
     """The checkpoint keys ``layers`` read (none where their layouts clash)."""
     try:
-        return set(LAYOUTS.to_canonical(_infos(group, None) for group in layers))
+        return set(LAYOUTS.to_canonical(tensor_infos(group, None) for group in layers))
     except LayoutError:
         return set()
 
@@ -678,25 +582,6 @@ def _graph_paths(model: nnx.Module, stacked: Collection[str]) -> Collection[str]
         return stacked
     by_index = {dotted(torch_path(path, nodes)): dotted(path) for path in nodes if path}
     return [name if name in graph else by_index.get(name, name) for name in stacked]
-
-
-@contextlib.contextmanager
-def _naming(path: str, shape: tuple[int, ...], sharding: Sharding | None) -> Iterator[None]:
-    """Errors of placing variable ``path`` on ``sharding`` (a spec of another rank, an axis it does not divide)
-    name the variable, its shape and the sharding."""
-    spec = getattr(sharding, "spec", None)
-    if spec is not None and len(spec) > len(shape):
-        raise HubMixinValueError(
-            f"variable {path!r} of shape {shape} cannot be placed on {sharding}: its spec has {len(spec)} entries, "
-            f"the variable {len(shape)} dimensions"
-        )
-    try:
-        yield
-    except HubMixinError:
-        raise
-    except (ValueError, IndexError, TypeError) as error:
-        message = f"variable {path!r} of shape {shape} cannot be placed on {sharding}: {type(error).__name__}: {error}"
-        raise HubMixinValueError(message) from error
 
 
 _PER_LAYER = " A stacked variable is named once, without the layer index."
@@ -798,111 +683,3 @@ def _stacks(groups: Iterable[LayerVariables]) -> list[StackedVariable]:
     """The stacked variables whose layers ``groups`` hold, each once."""
     found = (v.stacked for group in groups for v in group.variables.values() if isinstance(v, StackedPiece))
     return list(dict.fromkeys(found))
-
-
-def _infos(group: LayerVariables, target: str | None) -> LayerTensors[TensorInfo]:
-    return LayerTensors(
-        group.path,
-        group.layer,
-        {n: _info(v.get_value(), target, f"{group.path}.{n}" if group.path else n) for n, v in group.variables.items()},
-    )
-
-
-_INT_WIDTHS = frozenset({"I32", "I64"})
-"""Integer widths read into each other: torch's int64 buffers (``position_ids``) into JAX's int32 (x64 off), and
-back, each value checked to fit (:func:`_read_as`)."""
-
-
-def _with_file_widths(group: LayerTensors[TensorInfo], checkpoint: Checkpoint) -> LayerTensors[TensorInfo]:
-    """``group``'s expected tensors, an I32 or I64 one taking the file's width if that is the other one."""
-    tensors = dict(group.tensors)
-    for name, info in group.tensors.items():
-        if info.dtype not in _INT_WIDTHS:
-            continue
-        try:
-            (local,) = LAYOUTS.find(group.layer).to_canonical(group.layer, group.path, {name: info})
-        except Exception:  # an adapter that maps only its whole set of tensors: the variable's own dtype
-            continue
-        found = checkpoint.infos.get(group.full_name(local))
-        if found is not None and found.dtype in _INT_WIDTHS:
-            tensors[name] = TensorInfo(info.shape, found.dtype)
-    return LayerTensors(group.path, group.layer, tensors)
-
-
-def _other_width(tensor: LazyTensor, dtype: str) -> bool:
-    """Whether ``tensor`` is read as the other integer width than ``dtype``, the variable's."""
-    return tensor.info.dtype != dtype and {tensor.info.dtype, dtype} <= _INT_WIDTHS
-
-
-def _read_as(tensor: LazyTensor, dtype: str) -> np.ndarray[Any, Any]:
-    """The whole tensor on the host, in ``dtype`` where it is the other integer width.
-
-    Raises:
-        WeightsDtypeError: an I64 tensor with values an int32 variable cannot hold (rather than wrap them around).
-    """
-    array: np.ndarray[Any, Any] = np.asarray(tensor.read())
-    if not _other_width(tensor, dtype):
-        return array
-    bounds = np.iinfo(numpy_dtype(dtype))
-    if array.size and (array.min() < bounds.min or array.max() > bounds.max):
-        source = tensor.checkpoint.source(tensor.key) if tensor.key else tensor.checkpoint.description
-        detail = f"its values exceed {np.dtype(numpy_dtype(dtype)).name}'s range"
-        raise WeightsDtypeError(source, tensor.key or tensor.name, dtype, tensor.info.dtype, detail=detail)
-    return array.astype(numpy_dtype(dtype))
-
-
-def _fill(variable: nnx.Variable[Any], value: jax.Array) -> None:
-    """Give ``variable`` the loaded ``value`` through its own ``set_value`` (its ``on_set_value`` hooks, or its
-    class's override: the checkpoint holds what ``get_value`` gave). One backed by a mutable array
-    (``nnx.Param(..., ref=True)``, ``nnx.var_defaults(ref=True)``) first gets a new ref in ``value``'s dtype and
-    sharding: its own keeps those of the construction (``dtype=`` refused, ``sharding=`` not applied); one whose
-    write path keeps the dtype it was built in (a float32 master copy) gets a ref in that dtype."""
-    raw = variable.get_raw_value()
-    if not is_array_ref(raw):
-        variable.set_value(value)
-        return
-    built = raw.dtype
-    variable.set_raw_value(jax.new_ref(value))
-    try:
-        variable.set_value(value)
-    except Exception:
-        if value.dtype == built:
-            raise
-        # Its write path keeps the dtype it was built in (a float32 master copy under ``dtype=``): a ref of that.
-        variable.set_raw_value(jax.new_ref(value.astype(built)))
-        variable.set_value(value)
-
-
-def _keep_own(variable: nnx.Variable[Any], target: str | None, sharding: Sharding | None, path: str) -> None:
-    """Leave ``variable`` (``path``, a weight the checkpoint lacks) the value its construction gave it, in the
-    floating dtype ``target`` and on ``sharding``. A ref variable gets a new ref of its own stored value: its
-    ``get_value`` (hooks applied) written back through ``set_value`` would apply its hooks twice."""
-    raw = variable.get_raw_value()
-    if is_array_ref(raw):
-        stored: jax.Array = raw[...]
-        with _naming(path, tuple(stored.shape), sharding):
-            variable.set_raw_value(jax.new_ref(_conform(stored, target, sharding, path)))
-        return
-    value = variable.get_value()
-    with _naming(path, tuple(value.shape), sharding):
-        variable.set_value(_conform(value, target, sharding, path))
-
-
-def _in_target(host: np.ndarray[Any, Any], target: str | None, path: str) -> np.ndarray[Any, Any]:
-    """A stacked variable's layers gathered on the host (``path``), in the floating dtype ``target`` if given: a
-    model built normally gathers them in its own dtype."""
-    wanted = _info(host, target, path).dtype
-    return host if wanted == _dtype_name(host, path) else host.astype(numpy_dtype(wanted))
-
-
-def _conform(value: jax.Array, target: str | None, sharding: Sharding | None, path: str) -> jax.Array:
-    """``value`` (variable ``path``) in the floating dtype ``target`` (if given) and on ``sharding`` (else on the
-    default device)."""
-    info = _info(value, target, path)
-    if info.dtype != _dtype_name(value, path):
-        value = value.astype(numpy_dtype(info.dtype))
-    if sharding is None and isinstance(value, jax.Array) and len(value.sharding.device_set) > 1:
-        with jax.set_mesh(None):  # computed under the caller's mesh: to the default device, as a loaded one goes
-            default: jax.Array = jax.device_put(np.asarray(value), None)
-            return default
-    return value if sharding is None else jax.device_put(value, sharding)

@@ -20,6 +20,7 @@ from typing import Any
 
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
+from hubmixin_core._capture import init_parameters
 from hubmixin_core._checks import (
     UNSAVED_KEY,
     check_required_args,
@@ -48,7 +49,14 @@ from hubmixin_core._config_capture import (
 from hubmixin_core._forwarding import builds_from_own_values
 from hubmixin_core._generated._options import DownloadOptions
 from hubmixin_core._hub import locate_file
-from hubmixin_core._init_arguments import VARIADIC, InitArguments, decode_annotated, hook_decoded, unwrapped
+from hubmixin_core._init_arguments import (
+    VARIADIC,
+    InitArguments,
+    decode_annotated,
+    frameworks_own,
+    hook_decoded,
+    unwrapped,
+)
 from hubmixin_core._paths import not_a_file
 from hubmixin_core.errors import ConfigError, ConfigTypeError, MissingArgumentError, WeightsShapeError, format_names
 from hubmixin_core.typing import Coders, DataclassInstance
@@ -409,7 +417,7 @@ class ConfigApplication(ConfigCapture):
         )
         fields = cls._hub_unknown_fields(raw, values, model_kwargs, keywords, annotation if decoded_config else None)
         if not _saves_and_loads_itself(cls):  # (its own loader reads the keys of the config.json it wrote)
-            cls._hub_report_unknown_keys(unknown, fields, source)
+            cls._hub_report_unknown_keys(unknown, fields, source, given=given)
         for name in parameters:
             if name not in model_kwargs and name in values:
                 model_kwargs[name] = values[name]
@@ -511,11 +519,19 @@ class ConfigApplication(ConfigCapture):
         return list(dict.fromkeys(found))  # (a key both a field of the config and an argument: once)
 
     @classmethod
-    def _hub_report_unknown_keys(cls, unknown: list[str], fields: list[tuple[str, type]], source: str) -> None:
+    def _hub_report_unknown_keys(
+        cls, unknown: list[str], fields: list[tuple[str, type]], source: str, *, given: Collection[str] = ()
+    ) -> None:
         """Keys of config.json the class takes nowhere (``unknown``: not ``__init__``'s; ``fields``: not the fields
         of the dataclasses their values are decoded into) usually mean another class saved it: a
-        :class:`ConfigError` under ``strict_config``, else a warning naming them."""
-        parts = [f"{cls.__qualname__}.__init__ takes no {unknown} found in {source}"] if unknown else []
+        :class:`ConfigError` under ``strict_config``, else a warning naming them. Keys that are keywords of a
+        framework's own base (Keras' ``Layer``: ``autocast``), taken by ``__init__``'s ``**kwargs`` where the
+        framework gives ``**kwargs`` no key at load, were saved by this class: the report says how to have them
+        given back, and leaves out those the caller gives again (``given``: its ``model_kwargs``' keys)."""
+        owners = _framework_keywords(cls) if unknown else {}
+        unknown = [key for key in unknown if key not in owners or key not in given]
+        other = [key for key in unknown if key not in owners]
+        parts = [f"{cls.__qualname__}.__init__ takes no {other} found in {source}"] if other else []
         for owner in dict.fromkeys(owner for _, owner in fields):
             paths = [path for path, of in fields if of is owner]
             top = [path for path in paths if "." not in path and "[" not in path]  # the config's own keys
@@ -525,12 +541,49 @@ class ConfigApplication(ConfigCapture):
             if len(top) < len(paths):
                 nested = [path for path in paths if path not in top]
                 parts.append(f"{cls.__qualname__}: {owner.__qualname__} has no field for {nested} found in {source}")
-        if not parts:
+        messages = ["; ".join(parts) + " (saved by another class?)"] if parts else []
+        passed = [key for key in unknown if key in owners]
+        if passed:
+            messages.append(_not_given_back(cls, passed, owners, source))
+        if not messages:
             return
-        message = "; ".join(parts) + " (saved by another class?)"
+        message = "; ".join(messages)
         if cls._hub_mixin_strict_config:
             raise ConfigError(message)
         logger.warning("%s; they are ignored", message)
+
+
+def _framework_keywords(cls: type[InitArguments]) -> dict[str, type]:
+    """The keywords named by the ``__init__`` of the framework's own bases of ``cls`` (Keras' ``Layer``:
+    ``activity_regularizer``, ``autocast``, ...), each with the base naming it, where ``cls.__init__`` takes them
+    through its ``**kwargs`` and the framework gives ``**kwargs`` no config key at load; ``{}`` otherwise."""
+    if cls._hub_mixin_config_to_kwargs or not takes_any_keyword(cls._hub_mixin_init_parameters):
+        return {}
+    owners: dict[str, type] = {}
+    for base in cls.__mro__[1:]:
+        init = vars(base).get("__init__")
+        if init is None or not frameworks_own(base):
+            continue
+        try:
+            parameters = init_parameters(init)
+        except (TypeError, ValueError):
+            continue
+        for name, parameter in parameters.items():
+            if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+                owners.setdefault(name, base)
+    return owners
+
+
+def _not_given_back(cls: type, keys: list[str], owners: Mapping[str, type], source: str) -> str:
+    """The report of config keys ``keys``, keywords of the framework's bases ``owners`` (by key) that
+    ``cls.__init__``'s ``**kwargs`` took: saved, not given back, and what to do about it (as docs/keras.md says)."""
+    name = f"{cls.__qualname__}.__init__"
+    bases = ", ".join(dict.fromkeys(f"{owners[key].__qualname__}.__init__" for key in keys))
+    return (
+        f"{name} takes no {keys} by name, found in {source}: keywords of {bases} given through its **kwargs, "
+        f"which from_pretrained does not give back (name them as parameters of {name} to have them saved and "
+        "given back, or give them again in model_kwargs)"
+    )
 
 
 def _is_dataclass_instance(value: Any) -> bool:

@@ -520,7 +520,7 @@ def _base_inits(cls: type) -> Iterator[tuple[type, Callable[..., Any], dict[str,
     """The bases of ``cls`` defining an ``__init__``, in MRO order, each with it and its parameters (``self``
     left out), up to the first of a framework's own classes or one whose signature cannot be read."""
     for base in cls.__mro__[1:]:
-        if _frameworks_own(base):
+        if frameworks_own(base):
             return
         init = vars(base).get("__init__")
         if init is None:
@@ -565,7 +565,7 @@ def unwrapped(function: Any) -> Any:
     return inspect.unwrap(function) if callable(function) else function
 
 
-def _frameworks_own(cls: type) -> bool:
+def frameworks_own(cls: type) -> bool:
     """Whether ``cls`` is a framework's (keras, torch, flax, hubmixin's own): its ``__init__`` takes what the
     framework packages give, not configuration."""
     root = cls.__module__.partition(".")[0]

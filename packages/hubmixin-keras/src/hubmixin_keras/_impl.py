@@ -77,6 +77,7 @@ from hubmixin_keras._lora import lora_names, merge_lora, reset_lora
 from hubmixin_keras._own_loaders import run_own_loaders
 from hubmixin_keras._settings import model_settings
 from hubmixin_keras._shared import Tie, layer_variables
+from hubmixin_keras._torch_params import register_torch_params
 from hubmixin_keras._walk import (
     has_own_build,
     named_layers,
@@ -708,6 +709,7 @@ class KerasHubMixinBase(ModelHubMixin):
             for group in layers:
                 reset_lora(group.layer, own_variables(group.layer), group.tensors)
             run_own_loaders(layer)
+            register_torch_params(layer)  # (last: a failed load registers nothing)
         for warning in unbuilt_warnings(model, unbuilt, checkpoint.description, checkpoint.infos):
             logger.warning("%s: %s", cls.__qualname__, warning)
         named = unbuilt_held_keys(unbuilt, checkpoint.infos).union(*builders.values())  # (not listed again as unused)

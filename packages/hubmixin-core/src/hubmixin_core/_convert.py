@@ -49,6 +49,7 @@ from hubmixin_core.weights import (
     read_header,
     write_safetensors,
 )
+from hubmixin_core.weights._metadata import check_layout_version
 from hubmixin_core.weights._names import replaced_by_save
 from hubmixin_core.weights._read import _locate, _read_all, aligned_empty, read_raw
 from hubmixin_core.weights._resolve import _TORCH_CHECKPOINTS, CONVERTERS_GROUP, TORCH_SUFFIXES, torch_reader_note
@@ -297,10 +298,13 @@ class _SafetensorsConverter:
         return source.suffix == ".safetensors"
 
     def convert(self, request: ConvertRequest, output: Path) -> None:
-        """Rewrite the file (sharded as asked), its tensors aligned, with the canonical layout's metadata."""
+        """Rewrite the file (sharded as asked), its tensors aligned, with the canonical layout's metadata; a file
+        of a layout this release does not read is refused, as ``from_pretrained`` refuses it (rewritten, it would
+        be stamped with this release's layout)."""
         header = read_header(request.source)  # validates before anything is written
         if header.metadata.get("format", "pt") != "pt":
             raise WeightsFileError(f"{request.source}: format {header.metadata['format']!r} is not the PyTorch layout")
+        check_layout_version(header.metadata, str(request.source))
         framework = header.metadata.get(FRAMEWORK_KEY, "torch")
         with ConvertProgress(request, output, reads=sum(info.nbytes for info in header.tensors.values())) as progress:
             write_safetensors(
@@ -375,6 +379,7 @@ def convert_checkpoint(
     Raises:
         ConvertError: Unknown format or target, ``--model`` missing where it is needed.
         WeightsFileError: The source file is malformed or holds more than tensors (never unpickled).
+        LayoutError: A safetensors source is of a canonical layout this release does not read.
     """
     source, destination = Path(source), Path(destination)
     if to not in TARGETS:

@@ -21,6 +21,7 @@ __all__ = [
     "check_probeable",
     "check_relative_path",
     "location_argument",
+    "lookup_failure",
     "not_a_file",
     "path_argument",
     "warn_if_linked_outside",
@@ -82,21 +83,31 @@ def check_relative_path(name: str, source: str) -> str:
     return name
 
 
-def check_probeable(location: str | Path) -> None:
-    """Refuse a ``location`` the file system cannot even look up (a name over its length limit): ``Path.is_dir``
-    raises the bare ``OSError`` there, where a path that is not there answers ``False``.
+def lookup_failure(location: str | Path) -> str | None:
+    """Why the file system cannot even look ``location`` up (``"File name too long (a name in it is longer than
+    the file system allows, ...)"``): ``Path.is_dir`` raises the bare ``OSError`` there, where a path that is not
+    there answers ``False``; ``None`` where it can be looked up (whether or not it is there).
 
     Raises:
-        WeightsNotFoundError: a name in it is over the length limit (also a ``FileNotFoundError``)."""
+        OSError: the lookup's other errors (a folder it may not enter: the ``PermissionError`` as it is).
+    """
     try:
         Path(location).is_dir()
     except OSError as error:
-        if error.errno != errno.ENAMETOOLONG:  # (a folder it may not enter: the PermissionError as it is)
+        if error.errno != errno.ENAMETOOLONG:
             raise
-        raise WeightsNotFoundError(
-            f"{location}: cannot be looked up: {error.strerror} (a name in it is longer than the file system allows, "
-            "255 bytes on most)"
-        ) from None
+        return f"{error.strerror} (a name in it is longer than the file system allows, 255 bytes on most)"
+    return None
+
+
+def check_probeable(location: str | Path) -> None:
+    """Refuse a ``location`` the file system cannot even look up (a name over its length limit, see
+    :func:`lookup_failure`).
+
+    Raises:
+        WeightsNotFoundError: a name in it is over the length limit (also a ``FileNotFoundError``)."""
+    if (failure := lookup_failure(location)) is not None:
+        raise WeightsNotFoundError(f"{location}: cannot be looked up: {failure}")
 
 
 def check_local_location(location: str | Path, takes: str, *, files: bool = False) -> None:

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hubmixin_core._paths import check_relative_path, lookup_failure
 from hubmixin_core.errors import ShardIndexError
-from hubmixin_core.weights._names import check_relative_path
 
-__all__ = ["ShardIndex"]
+__all__ = ["ShardIndex", "check_shard_name"]
 
 
 @dataclass
@@ -60,7 +60,7 @@ class ShardIndex:
 
         Raises:
             ShardIndexError: the file is not JSON (or nests too deeply), lacks ``weight_map`` or maps a tensor to a
-                non-string.
+                non-string, or a shard name no repository or file system holds (:func:`check_shard_name`).
             InvalidRepoPathError: a shard name would resolve outside the model directory.
         """
         path = Path(path)
@@ -77,11 +77,34 @@ class ShardIndex:
             raise ShardIndexError(f"{path}: shard index has no 'weight_map' object")
         if not weight_map:
             raise ShardIndexError(f"{path}: the shard index's 'weight_map' is empty: it names no tensor")
+        checked: set[str] = set()
         for key, shard in weight_map.items():
             if not isinstance(shard, str):
                 raise ShardIndexError(f"{path}: tensor {key!r} maps to {shard!r}, not a file name")
-            check_relative_path(shard, f"{path}: tensor {key!r}")
+            if shard not in checked:  # (each shard once: thousands of tensors map to a few)
+                check_shard_name(shard, path.parent, f"{path}: tensor {key!r}")
+                checked.add(shard)
         metadata = data.get("metadata") or {}
         if not isinstance(metadata, dict):
             raise ShardIndexError(f"{path}: 'metadata' is not an object")
         return cls(dict(weight_map), dict(metadata))
+
+
+def check_shard_name(name: str, directory: Path, source: str) -> None:
+    """Refuse the shard ``name`` of an index in ``directory`` (a model folder, or the Hub cache's snapshot that
+    its shards are downloaded into) before any shard is looked up or downloaded, where no repository can hold it
+    or the file system cannot look it up; ``source`` names the index and the tensor.
+
+    Raises:
+        InvalidRepoPathError: ``name`` would resolve outside the model directory (:func:`check_relative_path`).
+        ShardIndexError: ``name`` has a ``.git`` part (git, and so the Hub, refuses one in any folder, in any
+            case), or a name in it is longer than the file system of ``directory`` allows.
+    """
+    check_relative_path(name, source)
+    parts = name.split("/")
+    if any(part.lower() == ".git" for part in parts):
+        raise ShardIndexError(f"{source}: shard {name!r}: no repository holds it (git, and the Hub, reserve .git)")
+    # each part is looked up in ``directory`` too: the lookup of the whole stops at a folder that is not there
+    for probe in dict.fromkeys((name, *parts)):
+        if (failure := lookup_failure(directory / probe)) is not None:
+            raise ShardIndexError(f"{source}: shard {name!r} cannot be looked up: {failure}")

@@ -136,3 +136,15 @@ def test_sharded_state_dict_files_convert_by_their_index(tmp_path: Path, capsys:
     lone = tmp_path / "repo" / "pytorch_model-00001-of-00002.bin"
     assert main(["convert", str(lone), str(tmp_path / "partial"), "--to", "torch"]) == 1
     assert "one shard of 2" in capsys.readouterr().err and not (tmp_path / "partial").exists()
+
+
+@pytest.mark.parametrize("shard", [".git/config", "x" * 300 + ".bin", "../outside.bin"])
+def test_a_state_dict_index_naming_no_loadable_shard_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], shard: str
+) -> None:
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": {"a.weight": shard}}))
+    assert main(["convert", str(tmp_path / "repo"), str(tmp_path / "out"), "--to", "torch"]) == 1
+    error = capsys.readouterr().err
+    assert "pytorch_model.bin.index.json" in error and repr(shard)[:40] in error, error
+    assert "Traceback" not in error and not (tmp_path / "out").exists()

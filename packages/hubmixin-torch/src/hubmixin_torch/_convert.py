@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -14,9 +13,9 @@ from hubmixin_core._convert import ConvertError, ConvertProgress, ConvertRequest
 from hubmixin_core.errors import ShardIndexError
 from hubmixin_core.weights import (
     PYTORCH_WEIGHTS_NAME,
+    ShardIndex,
     TensorInfo,
     canonical_metadata,
-    check_relative_path,
     write_safetensors,
 )
 from hubmixin_core.weights._resolve import TORCH_SUFFIXES
@@ -82,14 +81,9 @@ def _read_state(source: Path) -> dict[str, torch.Tensor]:
         checkpoint = _pickle_checkpoint(source, torch.device("cpu"))  # typed error for anything else
         read: dict[str, torch.Tensor] = checkpoint.read(list(checkpoint.infos), framework="pt")
         return read
-    try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        files = sorted(set(weight_map.values()))
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise ShardIndexError(f"{index}: not a shard index ({type(error).__name__}: {error})") from None
+    weight_map = ShardIndex.read(index).weight_map  # (its shard names checked, as a load checks them)
     state: dict[str, torch.Tensor] = {}
-    for name in files:
-        check_relative_path(name, str(index))
+    for name in sorted(set(weight_map.values())):
         checkpoint = _pickle_checkpoint(index.parent / name, torch.device("cpu"))
         state.update(checkpoint.read(list(checkpoint.infos), framework="pt"))
     if state.keys() != weight_map.keys():

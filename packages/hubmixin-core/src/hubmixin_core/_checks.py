@@ -19,12 +19,13 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hubmixin_core.errors import HubMixinTypeError, MissingArgumentError
+from hubmixin_core.errors import ConfigTypeError, HubMixinTypeError, MissingArgumentError
 from hubmixin_core.params import DOWNLOAD_PARAMS
 
 __all__ = [
     "UNSAVED_KEY",
     "check_runtime_args",
+    "check_unsaved_marker",
     "check_keywords",
     "check_unsaved",
     "instance_meant",
@@ -392,6 +393,25 @@ def misspelt_keys(missing: Iterable[str], keys: Iterable[str]) -> str:
     candidates = list(keys)
     hints = [f"{name!r} (config.json has {close!r})" for name in missing if (close := closest(name, candidates))]
     return f" (did you mean: {', '.join(hints)}?)" if hints else ""
+
+
+def check_unsaved_marker(config: Mapping[str, object], source: str) -> None:
+    """Refuse a config whose :data:`UNSAVED_KEY` entry (where it has one) is no JSON object of argument names to
+    type names, as the mixin writes it: one edited by hand, or another tool's key of that name, is not silently
+    ignored, nor read wrong.
+
+    Raises:
+        ConfigTypeError: names ``source`` (the config file) and the key at fault.
+    """
+    if UNSAVED_KEY not in config:
+        return
+    marker = config[UNSAVED_KEY]
+    expected = "an object of argument names to type names"
+    if not isinstance(marker, dict):
+        raise ConfigTypeError(source, UNSAVED_KEY, expected, marker)
+    for name, kind in marker.items():
+        if not isinstance(kind, str):
+            raise ConfigTypeError(source, f"{UNSAVED_KEY}.{name}", "a type name (str)", kind)
 
 
 def unknown_config_keys(config: Mapping[str, object], parameters: Mapping[str, inspect.Parameter]) -> list[str]:

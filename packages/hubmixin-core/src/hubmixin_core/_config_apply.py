@@ -26,6 +26,7 @@ from hubmixin_core._checks import (
     check_required_args,
     check_runtime_args,
     check_unsaved,
+    check_unsaved_marker,
     takes_any_keyword,
     unknown_config_keys,
 )
@@ -158,6 +159,8 @@ class ConfigApplication(ConfigCapture):
             MissingArgumentError: a required argument is neither in the config nor recorded as unsaved.
         """
         model_kwargs: dict[str, Any] = {}
+        if raw is not None:
+            check_unsaved_marker(raw, source)
         values = dict(raw) if raw is not None else None
         unsaved = values.pop(UNSAVED_KEY, None) if values is not None else None
         if isinstance(unsaved, dict):
@@ -348,6 +351,7 @@ class ConfigApplication(ConfigCapture):
             raise ConfigError(f"{config_file}: not valid JSON: arrays or objects nested too deeply") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{config_file}: expected a JSON object, found {type(data).__name__}")
+        check_unsaved_marker(data, str(config_file))
         return data, config_file
 
     @classmethod
@@ -400,6 +404,8 @@ class ConfigApplication(ConfigCapture):
                 if issubclass(owner, InitArguments) and (value is not None or parameter.default is not None):
                     value = owner._hub_decode_argument(key, value, owner._hub_mixin_hints(), coders, source)
                 values[key] = model_kwargs[key] = value
+        if not cls._hub_mixin_config_to_kwargs:  # (else **kwargs takes every key below)
+            cls._hub_give_keys_read(raw, named, model_kwargs)
         if config_owner is not None and config_parameter is not None:  # (a base's takes the keys: its fields)
             named.setdefault("config", config_parameter)
         keywords = parameters if cls._hub_mixin_config_to_kwargs else named  # what reaches __init__ by name
@@ -455,6 +461,20 @@ class ConfigApplication(ConfigCapture):
                 if key not in fields_of_config:
                     model_kwargs.setdefault(key, value)
         return config
+
+    @classmethod
+    def _hub_give_keys_read(
+        cls, raw: Mapping[str, Any], named: dict[str, inspect.Parameter], model_kwargs: dict[str, Any]
+    ) -> None:
+        """Give back the keys of config ``raw`` that ``__init__`` (or a base's its ``**kwargs`` reaches) reads from
+        its ``**kwargs`` itself (``kwargs.pop("extra", 0)``; see :meth:`_hub_kwargs_keys_read`), as saved, where the
+        framework gives ``**kwargs`` no other key (Keras): the class's own arguments, which the capture saved, as
+        huggingface_hub gives back a key ``__init__`` takes. They join ``named``; the caller's (in
+        ``model_kwargs``) win. Runtime arguments (Keras' ``name``) are never the config's."""
+        read = cls._hub_kwargs_keys_read() - cls._hub_mixin_runtime_args
+        for key in sorted(read & raw.keys() - named.keys()):
+            named[key] = inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY)
+            model_kwargs.setdefault(key, raw[key])
 
     @classmethod
     def _hub_override_fields(

@@ -18,6 +18,7 @@ __all__ = [
     "builds_from_own_values",
     "builds_with_positional",
     "forwards_whole",
+    "keys_read",
     "keywords_read",
     "literal",
     "kwargs_only_passed_on",
@@ -298,6 +299,25 @@ def _read_keywords(init: Callable[..., Any]) -> frozenset[str] | None:
     uses = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name]
     read = [k for n in ast.walk(node) if (k := _keyword_read(n, name)) is not None]
     return frozenset(read) if len(read) == len(uses) else None
+
+
+def keys_read(init: Callable[..., Any]) -> frozenset[str]:
+    """The keywords ``init`` reads (or sets, or removes) in its ``**kwargs`` by a constant key
+    (``kwargs.pop("extra", 0)``), whatever else it does with them (passes them on): keywords of its own. Empty where
+    it takes no ``**kwargs`` or its source cannot be read."""
+    try:
+        return _read_keys(init)
+    except TypeError:  # not hashable (a mock's stand-in): nothing to read
+        return frozenset()
+
+
+@functools.cache
+def _read_keys(init: Callable[..., Any]) -> frozenset[str]:
+    node = _function_node(init)
+    if node is None or node.args.kwarg is None:
+        return frozenset()
+    name = node.args.kwarg.arg
+    return frozenset(k for n in ast.walk(node) if (k := _keyword_read(n, name)) is not None)
 
 
 def _keyword_read(node: ast.AST, name: str) -> str | None:

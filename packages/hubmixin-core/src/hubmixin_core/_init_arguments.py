@@ -36,6 +36,7 @@ from hubmixin_core._config import (
 )
 from hubmixin_core._forwarding import (
     SuperCall,
+    keys_read,
     keywords_read,
     kwargs_only_passed_on,
     super_call,
@@ -183,6 +184,8 @@ class InitArguments(HfMixinHelpers):
             # a decorator taking keywords of its own (``@deprecate_kwarg`` renaming one): any may be its
             return {**parameters, "kwargs": inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)}
         names = cls._hub_mixin_kwargs_names
+        if names is not None:  # (and the keywords read from **kwargs on the way: the class's own)
+            names = names | cls._hub_kwargs_keys_read()
         if names is None and takes_any_keyword(parameters) and cls._hub_kwargs_end():
             names = frozenset(cls._hub_forwarded_parameters())  # (only those reach the base that ends the way)
         if names is None or not takes_any_keyword(parameters):
@@ -412,24 +415,32 @@ class InitArguments(HfMixinHelpers):
         forwarded. The frameworks' own classes end it too."""
         cls._hub_mixin_inspect_init()
         forwarded: dict[str, tuple[type, inspect.Parameter]] = {}
-        passes_on = takes_any_keyword(cls._hub_mixin_init_parameters)  # (the __init__ before the base's)
-        call = super_call(cls.__init__, _next_init_class(cls, cls.__init__))
-        given = call.keywords
-        for base, init, parameters in _base_inits(cls):
-            if not passes_on or not call.kwargs:
-                break
+        for base, _, parameters, given, positional in _kwargs_way(cls):
             named = [
                 name
                 for name, parameter in parameters.items()
                 if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
             ]
-            taken = given | set(named[: call.positional])
+            taken = given | set(named[:positional])
             for name in named:
                 if name not in taken:
                     forwarded.setdefault(name, (base, parameters[name]))
-            passes_on, call = takes_any_keyword(parameters), super_call(init, _next_init_class(cls, init))
-            given = given | call.keywords
         return forwarded
+
+    @classmethod
+    def _hub_kwargs_keys_read(cls) -> frozenset[str]:
+        """The keywords ``__init__``, or a base's ``__init__`` its ``**kwargs`` reaches (as
+        :meth:`_hub_forwarded_parameters` follows them), reads from its ``**kwargs`` by a constant key
+        (``self.extra = kwargs.pop("extra", 0)``): arguments of the class's own, even where the framework's base
+        takes the other keywords ``**kwargs`` holds (Keras' ``Layer``). Read from their source: none where it
+        cannot be read."""
+        cls._hub_mixin_inspect_init()
+        if not takes_any_keyword(cls._hub_mixin_init_parameters):
+            return frozenset()
+        read = keys_read(unwrapped(cls.__init__))
+        for _, init, _, _, _ in _kwargs_way(cls):
+            read |= keys_read(unwrapped(init))
+        return read
 
     @classmethod
     def _hub_kwargs_end(cls) -> bool:
@@ -530,6 +541,24 @@ def _base_inits(cls: type) -> Iterator[tuple[type, Callable[..., Any], dict[str,
         except (TypeError, ValueError):
             return
         yield base, init, parameters
+
+
+def _kwargs_way(
+    cls: type[InitArguments],
+) -> Iterator[tuple[type, Callable[..., Any], dict[str, inspect.Parameter], frozenset[str], int]]:
+    """The bases whose ``__init__`` the ``**kwargs`` of ``cls.__init__`` reaches, passed on from base to base (read
+    from their source, up to a framework's own class, see :func:`_base_inits`), each with its ``__init__``, its
+    parameters, the keywords the ``__init__``s before it give by name, and how many arguments the one before it
+    passes by position."""
+    passes_on = takes_any_keyword(cls._hub_mixin_init_parameters)  # (the __init__ before the base's)
+    call = super_call(cls.__init__, _next_init_class(cls, cls.__init__))
+    given = call.keywords
+    for base, init, parameters in _base_inits(cls):
+        if not passes_on or not call.kwargs:
+            return
+        yield base, init, parameters, given, call.positional
+        passes_on, call = takes_any_keyword(parameters), super_call(init, _next_init_class(cls, init))
+        given = given | call.keywords
 
 
 def _slot_of(owner: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ConfigSlot:

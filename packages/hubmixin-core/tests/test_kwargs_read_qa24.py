@@ -126,3 +126,34 @@ def test_a_wellformed_unsaved_marker_still_asks_for_the_argument(tmp_path: Path)
     with pytest.raises(MissingArgumentError, match="extra"):
         Core.from_pretrained(tmp_path / "m")
     assert Core.from_pretrained(tmp_path / "m", extra=abs).extra is abs  # type: ignore[call-arg]
+
+
+class Pinned(Reads):
+    """Gives the key its base reads by name: it is no argument of its own (reg24b #1)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(extra=5, **kwargs)
+
+
+class NestedHelper(OwnKwargsMixin):
+    """A function defined in ``__init__`` reads its own ``**kwargs``, not ``__init__``'s (reg24b #2)."""
+
+    def __init__(self, units: int = 3, **kwargs: Any) -> None:
+        def make(**kwargs: Any) -> Any:
+            return np.full((units,), kwargs.get("fill", 0), "float32")
+
+        self.name = kwargs.pop("name", None)
+        self.weights = {"w": make(fill=1)}
+
+
+@pytest.mark.parametrize("cls", [Pinned, NestedHelper])
+def test_a_key_read_elsewhere_is_no_argument(cls: type[OwnKwargsMixin], tmp_path: Path) -> None:
+    key = "extra" if cls is Pinned else "fill"
+    cls().save_pretrained(tmp_path / "m")
+    config = (
+        json.loads((tmp_path / "m" / "config.json").read_text()) if (tmp_path / "m" / "config.json").exists() else {}
+    )
+    (tmp_path / "m" / "config.json").write_text(json.dumps({**config, key: 7}))
+    assert isinstance(cls.from_pretrained(tmp_path / "m"), cls)  # (the key is reported and ignored)
+    with pytest.raises(HubMixinTypeError, match=f"unexpected keyword argument '{key}'"):
+        cls.from_pretrained(tmp_path / "m", model_kwargs={key: 7})

@@ -10,7 +10,7 @@ import functools
 import inspect
 import textwrap
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -317,7 +317,18 @@ def _read_keys(init: Callable[..., Any]) -> frozenset[str]:
     if node is None or node.args.kwarg is None:
         return frozenset()
     name = node.args.kwarg.arg
-    return frozenset(k for n in ast.walk(node) if (k := _keyword_read(n, name)) is not None)
+    return frozenset(k for n in _own_nodes(node) if (k := _keyword_read(n, name)) is not None)
+
+
+def _own_nodes(function: ast.FunctionDef) -> Iterator[ast.AST]:
+    """The nodes of ``function``'s body, not those of the functions, lambdas and classes it defines (their own
+    ``**kwargs`` are other mappings)."""
+    stack: list[ast.AST] = list(function.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            stack.extend(ast.iter_child_nodes(node))
 
 
 def _keyword_read(node: ast.AST, name: str) -> str | None:

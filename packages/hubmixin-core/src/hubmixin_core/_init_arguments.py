@@ -438,8 +438,8 @@ class InitArguments(HfMixinHelpers):
         if not takes_any_keyword(cls._hub_mixin_init_parameters):
             return frozenset()
         read = keys_read(unwrapped(cls.__init__))
-        for _, init, _, _, _ in _kwargs_way(cls):
-            read |= keys_read(unwrapped(init))
+        for _, init, _, given, _ in _kwargs_way(cls):  # (not those an __init__ before it gives by name)
+            read |= keys_read(unwrapped(init)) - given
         return read
 
     @classmethod

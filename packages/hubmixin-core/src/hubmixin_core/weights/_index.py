@@ -104,7 +104,12 @@ def check_shard_name(name: str, directory: Path, source: str) -> None:
     parts = name.split("/")
     if any(part.lower() == ".git" for part in parts):
         raise ShardIndexError(f"{source}: shard {name!r}: no repository holds it (git, and the Hub, reserve .git)")
-    # each part is looked up in ``directory`` too: the lookup of the whole stops at a folder that is not there
+    # each part is looked up in ``directory`` too: the lookup of the whole stops at a folder that is not there.
+    # Only a name too long is the index's fault: any other error (a folder it may not enter) is the load's to meet.
     for probe in dict.fromkeys((name, *parts)):
-        if (failure := lookup_failure(directory / probe)) is not None:
+        try:
+            failure = lookup_failure(directory / probe)
+        except OSError:
+            continue
+        if failure is not None:
             raise ShardIndexError(f"{source}: shard {name!r} cannot be looked up: {failure}")

@@ -36,7 +36,6 @@ from hubmixin_core.errors import (
 from hubmixin_core.weights import TensorInfo, floating_dtype_name
 from hubmixin_keras._layout import builds_from_shapes, input_shape_of, least_rank, shape_keys_of
 from hubmixin_keras._memory_order import in_initial_order
-from hubmixin_keras._torch_params import built_layers, note_build, note_load_builds
 from hubmixin_keras._walk import has_own_build, named_layers, shared_path_renames
 
 __all__ = [
@@ -230,7 +229,6 @@ def _construct(
         model = factory()
         if isinstance(model, keras.Layer):
             check_set_up(model)
-        constructed = built_layers(model)
         renames = [(re.compile(old), new) for old, new in shared_path_renames(model, infos).items()]
         if renames:  # a shared layer the checkpoint holds under another of its paths: built from those tensors
             infos = {**infos, **{_path_renamed(name, renames): info for name, info in infos.items()}}
@@ -250,14 +248,12 @@ def _construct(
                     with in_scopes_of(layers, path), failure:
                         layer.build_from_config(config)
                     any_rank(layer)
-                    note_build(layer)
             for path, layer in reversed(new):  # leaves first
                 if not layer.built and _built_from_shapes(layers, path, layer, _under(path, names, infos), source):
                     continue
                 if not layer.built and builds_from_shapes(layer) and shape_keys_of(layer) != ():
                     unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
         mark_containers_built(model)
-        note_load_builds(model, constructed)
     made = [v for v in global_state.get_global_attribute(_UNINITIALIZED) or [] if id(v) not in before]
     values = ((v, scope.get_current_value(v) if scope is not None else None) for v in made)
     return model, unbuilt, Deferred(made, {id(v): value for v, value in values if value is not None})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import weakref
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ def test_metadata_is_format_pt(saved: Path) -> None:
     _, metadata = _read(saved)
     assert "hubmixin.settings" in metadata
     del metadata["hubmixin.settings"]
+    # the input shapes of the layers its call built from their layers (the model, its blocks): export reads them
+    assert set(json.loads(metadata.pop("hubmixin.build"))) == {"", "blocks.0", "blocks.1"}
     assert metadata == {
         "format": "pt",
         "hubmixin.layout": "1",

@@ -62,6 +62,7 @@ def test_layers_built_in_build_load_from_their_recorded_build(tmp_path: Path) ->
     model.save_pretrained(tmp_path)
     recorded = json.loads(read_header(tmp_path / "model.safetensors").metadata[BUILD_KEY])
     assert recorded == {
+        "": {"input_shape": [2, 5, 6]},  # the model's own, recorded by its call (kbackend #1)
         "proj": {"input_shape": [2, 5, 6]},
         "act": {"input_shape": [2, 5, 2, 4]},
         "blocks.0": {"input_shape": [2, 5, 8]},
@@ -175,7 +176,8 @@ def test_attention_on_rank_3_inputs_records_nothing(tmp_path: Path) -> None:
     model = Axial(None)
     model(X)
     model.save_pretrained(tmp_path)
-    assert BUILD_KEY not in read_header(tmp_path / "model.safetensors").metadata
+    recorded = json.loads(read_header(tmp_path / "model.safetensors").metadata[BUILD_KEY])
+    assert recorded == {"": {"input_shape": [2, 5, 6]}}  # the model's own (kbackend #1), none of the attention's
 
 
 class PortedResidual(Residual):

@@ -5,6 +5,11 @@ do not say what input it was built for; a layer creating its sub-layers in ``bui
 layer's do not say the rank of its inputs. ``save_pretrained`` records such a layer's own Keras build config
 (``{"input_shape": [null, 6]}``) in the checkpoint's metadata (``hubmixin.build``, by layer path), and
 ``from_pretrained`` builds the layer from it, so its tensors load.
+
+A layer built from its layers (a model without a ``build`` of its own, called once; a custom layer holding
+layers) makes nothing to rebuild, but Keras recorded the input shape its first call built it for, which
+``model.export`` and TensorFlow's serving signature read: its build config is recorded too, and the load marks
+the layer built with it once its layers are (``mark_containers_built``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import keras
 from hubmixin_core.weights import BUILD_KEY
 from hubmixin_keras._keras_saving import keras_build_config
 from hubmixin_keras._layout import LAYOUTS, builds_from_shapes
-from hubmixin_keras._walk import has_own_build, named_layers, own_variables
+from hubmixin_keras._walk import built_from_its_layers, has_own_build, keras_container, named_layers, own_variables
 
 __all__ = ["build_metadata", "recorded_builds"]
 
@@ -40,8 +45,17 @@ def _needs_record(layer: keras.Layer) -> bool:
         return False
     if own_variables(layer):
         return True
-    container = isinstance(layer, keras.Model) and type(layer).build.__module__.startswith("keras.")
-    return not container and len(named_layers(layer)) > 1
+    return not keras_container(layer) and len(named_layers(layer)) > 1
+
+
+def _called_config(layer: keras.Layer) -> dict[str, Any] | None:
+    """The Keras build config of a built layer built from its layers, holding the input shape Keras recorded
+    when it built it (``{"input_shape": [2, 3]}``: its first call's); ``None`` where it recorded none (a
+    functional model: its graph holds its inputs)."""
+    if not layer.built or not built_from_its_layers(layer) or len(named_layers(layer)) < 2:
+        return None
+    config = keras.Layer.get_build_config(layer)  # Keras' own record, whatever the class's build config holds
+    return config if config and None not in config.values() else None
 
 
 def _build_config(layer: keras.Layer) -> Any:
@@ -51,10 +65,11 @@ def _build_config(layer: keras.Layer) -> Any:
 
 
 def build_metadata(model: keras.Layer) -> dict[str, str]:
-    """The checkpoint metadata recording the build configs of ``model``'s layers that need one (none: ``{}``)."""
+    """The checkpoint metadata recording the build configs of ``model``'s layers that need one, and of those built
+    from their layers that Keras recorded an input shape for (none: ``{}``)."""
     configs: dict[str, Any] = {}
     for path, layer in named_layers(model):
-        config = _build_config(layer) if _needs_record(layer) else None
+        config = _build_config(layer) if _needs_record(layer) else _called_config(layer)
         try:
             json.dumps(config)
         except (TypeError, ValueError):  # not JSON: the layer is left to be built at its first call

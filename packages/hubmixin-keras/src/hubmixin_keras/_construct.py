@@ -36,7 +36,13 @@ from hubmixin_core.errors import (
 from hubmixin_core.weights import TensorInfo, floating_dtype_name
 from hubmixin_keras._layout import builds_from_shapes, input_shape_of, least_rank, shape_keys_of
 from hubmixin_keras._memory_order import in_initial_order
-from hubmixin_keras._walk import has_own_build, named_layers, shared_path_renames
+from hubmixin_keras._walk import (
+    built_from_its_layers,
+    has_own_build,
+    keras_container,
+    named_layers,
+    shared_path_renames,
+)
 
 __all__ = [
     "assign",
@@ -241,7 +247,7 @@ def _construct(
                 break
             walked.update(id(layer) for _, layer in new)
             for path, layer in new:  # parents first
-                if not layer.built and path in recorded:
+                if not layer.built and path in recorded and not built_from_its_layers(layer):
                     config = dict(recorded[path])
                     shape = config.get("input_shape", config)
                     failure = _build_failure_named(path, layer, shape, source, "its record", untrusted=True)
@@ -253,7 +259,7 @@ def _construct(
                     continue
                 if not layer.built and builds_from_shapes(layer) and shape_keys_of(layer) != ():
                     unbuilt.append(path)  # (a layer that holds no tensors is left to Keras, built at its first call)
-        mark_containers_built(model)
+        mark_containers_built(model, recorded, source)
     made = [v for v in global_state.get_global_attribute(_UNINITIALIZED) or [] if id(v) not in before]
     values = ((v, scope.get_current_value(v) if scope is not None else None) for v in made)
     return model, unbuilt, Deferred(made, {id(v): value for v, value in values if value is not None})
@@ -335,11 +341,54 @@ def in_scopes_of(layers: Mapping[str, keras.Layer], path: str) -> Iterator[None]
         yield
 
 
-def mark_containers_built(model: keras.Layer) -> None:
-    """Mark built the layers of ``model`` (itself included) that are not, but hold built sub-layers."""
-    for _, layer in named_layers(model):
+def mark_containers_built(
+    model: keras.Layer, recorded: Mapping[str, Mapping[str, Any]] | None = None, source: str = "checkpoint"
+) -> None:
+    """Mark built the layers of ``model`` (itself included) that are not, but hold built sub-layers, as Keras'
+    build leaves a layer: with the input shape it was built for, where ``recorded`` (Keras build configs, by layer
+    path: ``hubmixin.build``'s, of ``source``) holds it (a call records it: ``model.export`` and TensorFlow's
+    serving signature read it). Sub-layers first: a
+    ``Sequential`` builds its graph of its layers, built."""
+    for path, layer in reversed(named_layers(model)):
         if not layer.built and any(sub.built for _, sub in named_layers(layer)[1:]):
-            layer.built = True
+            shapes = _recorded_shapes((recorded or {}).get(path))
+            with _build_failure_named(path, layer, shapes, source, "its record", untrusted=True):
+                _built_for(layer, shapes)
+
+
+def _recorded_shapes(config: Any) -> dict[str, Any] | None:
+    """The shapes a Keras build config records, as Keras' build records them (``{"input_shape": [2, 3]}``, or its
+    ``shapes_dict``); ``None`` for none, or for a record that holds no shapes (the file's metadata: anything)."""
+    if not isinstance(config, Mapping):
+        return None
+    shapes = {"input_shape": config["input_shape"]} if "input_shape" in config else config.get("shapes_dict")
+    try:
+        valid = isinstance(shapes, dict) and bool(shapes) and all(map(_is_shapes, shapes.values()))
+    except RecursionError:  # (nested as deeply as JSON allows)
+        valid = False
+    return shapes if valid else None
+
+
+def _is_shapes(value: Any) -> bool:
+    """Whether ``value`` is a shape (``[2, 3]``, ``[null, 3]``) or a structure of shapes (lists and objects)."""
+    if isinstance(value, list | tuple) and all(d is None or (isinstance(d, int) and d >= 0) for d in value):
+        return True
+    if isinstance(value, list | tuple):
+        return all(map(_is_shapes, value))
+    return isinstance(value, dict) and all(isinstance(key, str) and _is_shapes(v) for key, v in value.items())
+
+
+def _built_for(layer: keras.Layer, shapes: dict[str, Any] | None) -> None:
+    """Mark ``layer`` built, its layers built, as Keras' build does: a Keras container with a build of its own
+    (``Sequential``: it makes its graph) by it, for ``shapes``; else as Keras' default build (it makes nothing),
+    recording ``shapes``. Its state is left open, as before: a model may make state at its first call, or be
+    given a head after the load."""
+    if shapes is not None and list(shapes) == ["input_shape"] and keras_container(layer) and has_own_build(layer):
+        layer.build(shapes["input_shape"])
+    if not layer.built:
+        if shapes is not None:
+            layer._build_shapes_dict = shapes
+        layer.built = True
 
 
 def _own_keys(path: str, below: Sequence[str], keys: Iterable[str]) -> list[str]:

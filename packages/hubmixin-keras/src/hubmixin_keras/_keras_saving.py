@@ -115,7 +115,7 @@ def _build_layers(model: keras.Layer, configs: dict[str, Any]) -> None:
             del pending[path]
         if not found:
             break
-    mark_containers_built(model)
+    mark_containers_built(model, configs)
 
 
 def _keep_build_config(cls: Any) -> None:

@@ -24,7 +24,9 @@ from hubmixin_keras._layout import parts_of, shape_keys_of
 from hubmixin_keras._torch_module import module_tensors
 
 __all__ = [
+    "built_from_its_layers",
     "has_own_build",
+    "keras_container",
     "held_variables",
     "named_layers",
     "other_paths",
@@ -223,6 +225,18 @@ def shared_path_renames(model: keras.Layer, names: Iterable[str]) -> dict[str, s
 def has_own_build(layer: keras.Layer) -> bool:
     """Whether ``layer``'s class defines a ``build`` (Keras' default one only marks the layer built)."""
     return not getattr(type(layer).build, "_is_default", False)
+
+
+def keras_container(layer: keras.Layer) -> bool:
+    """Whether ``layer`` is a model whose ``build`` is Keras' own (the default, or ``Sequential``'s, which makes
+    its graph of its layers): it makes no layers or variables of its own."""
+    return isinstance(layer, keras.Model) and type(layer).build.__module__.startswith("keras.")
+
+
+def built_from_its_layers(layer: keras.Layer) -> bool:
+    """Whether a build of ``layer`` makes nothing the load must make (Keras' default ``build``, or a Keras
+    container's): a load builds its layers, then marks it built (``mark_containers_built``)."""
+    return not has_own_build(layer) or keras_container(layer)
 
 
 def own_variables(layer: keras.Layer) -> dict[str, Any]:

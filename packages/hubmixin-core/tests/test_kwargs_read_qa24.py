@@ -157,3 +157,47 @@ def test_a_key_read_elsewhere_is_no_argument(cls: type[OwnKwargsMixin], tmp_path
     assert isinstance(cls.from_pretrained(tmp_path / "m"), cls)  # (the key is reported and ignored)
     with pytest.raises(HubMixinTypeError, match=f"unexpected keyword argument '{key}'"):
         cls.from_pretrained(tmp_path / "m", model_kwargs={key: 7})
+
+
+class Closure(OwnKwargsMixin):
+    """A function defined in ``__init__`` without a ``**kwargs`` of its own reads ``__init__``'s (a closure)."""
+
+    def __init__(self, units: int = 3, **kwargs: Any) -> None:
+        def pick() -> tuple[Any, Any]:
+            return kwargs.pop("extra", 0), kwargs.pop("name", None)
+
+        self.extra, self.name = pick()
+        self.weights = {"w": np.zeros((units,), "float32")}
+
+
+def test_a_key_a_closure_reads_from_kwargs_is_given_back(tmp_path: Path) -> None:
+    Closure(4, extra=9).save_pretrained(tmp_path / "m")
+    loaded = Closure.from_pretrained(tmp_path / "m")
+    assert (loaded.extra, loaded.weights["w"].shape) == (9, (4,))
+
+
+def test_only_init_s_own_kwargs_count_as_read() -> None:
+    from hubmixin_core._forwarding import keys_read, keywords_read
+
+    def nested(self: Any, **kwargs: Any) -> None:
+        def make(**kwargs: Any) -> Any:  # (another mapping of the same name)
+            return kwargs.get("fill"), (lambda kwargs: kwargs["deep"])({"deep": 1})
+
+        self.dtype = kwargs.get("dtype")
+        make(fill=1)
+
+    def closure(self: Any, **kwargs: Any) -> None:
+        def pick() -> Any:
+            return kwargs.get("dtype"), (lambda: kwargs["seed"])()
+
+        self.picked = pick()
+
+    def passes_on_inside(self: Any, **kwargs: Any) -> None:
+        def build() -> Any:
+            return dict(**kwargs)  # (does more than read them)
+
+        self.dtype, self.built = kwargs.get("dtype"), build()
+
+    assert keywords_read(nested) == keys_read(nested) == {"dtype"}
+    assert keywords_read(closure) == keys_read(closure) == {"dtype", "seed"}
+    assert keywords_read(passes_on_inside) is None and keys_read(passes_on_inside) == {"dtype"}

@@ -215,17 +215,18 @@ def _read_forwards(function: Callable[..., Any], name: str, keeping: str | None)
     node = _function_node(function)
     if node is None or node.args.kwarg is None or node.args.kwarg.arg != name:
         return False
+    nodes = list(_own_nodes(node, name))
     calls = [
         c
-        for c in ast.walk(node)
+        for c in nodes
         if isinstance(c, ast.Call)
         and isinstance(c.func, ast.Attribute)
         and c.func.attr == "_from_pretrained"
         and _is_super(c.func.value)
     ]
     passed = [k for c in calls for k in c.keywords if k.arg is None and _passed_whole(k.value, name, keeping)]
-    uses = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name]
-    own = [] if keeping is None else [n for n in ast.walk(node) if _keyword_read(n, name) not in (None, keeping)]
+    uses = [n for n in nodes if isinstance(n, ast.Name) and n.id == name]
+    own = [] if keeping is None else [n for n in nodes if _keyword_read(n, name) not in (None, keeping)]
     return bool(passed) and len(uses) == len(passed) + len(own)
 
 
@@ -275,8 +276,9 @@ def kwargs_only_passed_on(init: Callable[..., Any]) -> bool:
     if node is None or node.args.kwarg is None:
         return False
     name = node.args.kwarg.arg
-    passed = [k for c in ast.walk(node) if isinstance(c, ast.Call) for k in c.keywords if k.arg is None]
-    uses = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name]
+    nodes = list(_own_nodes(node, name))
+    passed = [k for c in nodes if isinstance(c, ast.Call) for k in c.keywords if k.arg is None]
+    uses = [n for n in nodes if isinstance(n, ast.Name) and n.id == name]
     return len(uses) == len([k for k in passed if _is(k.value, name)]) > 0
 
 
@@ -296,8 +298,9 @@ def _read_keywords(init: Callable[..., Any]) -> frozenset[str] | None:
     if node is None or node.args.kwarg is None:
         return None
     name = node.args.kwarg.arg
-    uses = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name]
-    read = [k for n in ast.walk(node) if (k := _keyword_read(n, name)) is not None]
+    nodes = list(_own_nodes(node, name))
+    uses = [n for n in nodes if isinstance(n, ast.Name) and n.id == name]
+    read = [k for n in nodes if (k := _keyword_read(n, name)) is not None]
     return frozenset(read) if len(read) == len(uses) else None
 
 
@@ -317,18 +320,25 @@ def _read_keys(init: Callable[..., Any]) -> frozenset[str]:
     if node is None or node.args.kwarg is None:
         return frozenset()
     name = node.args.kwarg.arg
-    return frozenset(k for n in _own_nodes(node) if (k := _keyword_read(n, name)) is not None)
+    return frozenset(k for n in _own_nodes(node, name) if (k := _keyword_read(n, name)) is not None)
 
 
-def _own_nodes(function: ast.FunctionDef) -> Iterator[ast.AST]:
-    """The nodes of ``function``'s body, not those of the functions, lambdas and classes it defines (their own
-    ``**kwargs`` are other mappings)."""
+def _own_nodes(function: ast.FunctionDef, name: str) -> Iterator[ast.AST]:
+    """The nodes of ``function``'s body where ``name`` is ``function``'s own: those of the functions, lambdas and
+    classes it defines too, unless one takes a parameter of that name (its own ``**kwargs``, another mapping); a
+    closure reading ``function``'s reads it."""
     stack: list[ast.AST] = list(function.body)
     while stack:
         node = stack.pop()
         yield node
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+        if not (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) and _binds(node.args, name)):
             stack.extend(ast.iter_child_nodes(node))
+
+
+def _binds(arguments: ast.arguments, name: str) -> bool:
+    """Whether a function with ``arguments`` takes a parameter called ``name``."""
+    named = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
+    return any(a is not None and a.arg == name for a in named)
 
 
 def _keyword_read(node: ast.AST, name: str) -> str | None:

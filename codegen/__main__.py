@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from codegen._targets import REPO_ROOT, render_all
+from codegen._targets import REPO_ROOT, Target, render_all
 
-__all__ = ["format_source", "main"]
+__all__ = ["format_source", "main", "stray_files"]
 
 
 def _ruff() -> str:
@@ -46,6 +46,15 @@ def format_source(text: str, path: Path, root: Path) -> str:
     return formatted
 
 
+def stray_files(targets: Sequence[Target]) -> list[Path]:
+    """The Python files in the generated folders that no target writes (a module the generator renamed or
+    dropped): importable, they would ship with the package."""
+    expected = {target.path.resolve() for target in targets}
+    folders = sorted({target.path.parent for target in targets})
+    found = (path for folder in folders if folder.is_dir() for path in sorted(folder.rglob("*.py")))
+    return [path for path in found if path.resolve() not in expected]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Write (default) or check (``--check``) every generated file; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
@@ -59,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = [sys.executable, "-m", "codegen", *(["--check"] if args.check else [])]
         return subprocess.run(command, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=False).returncode
     stale = 0
-    for target in render_all(root):
+    targets = render_all(root)
+    for target in targets:
         expected = format_source(target.text, target.path, root)
         current = target.path.read_text(encoding="utf-8") if target.path.exists() else ""
         if current == expected:
@@ -75,6 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             target.path.parent.mkdir(parents=True, exist_ok=True)
             target.path.write_text(expected, encoding="utf-8")
             print(f"codegen: wrote {rel}")
+    for path in stray_files(targets):
+        rel = path.relative_to(root).as_posix()
+        if args.check:
+            stale += 1
+            print(f"codegen: {rel} is in a generated folder but no longer generated: remove it")
+        else:
+            path.unlink()
+            print(f"codegen: removed {rel} (no longer generated)")
     if stale:
         print(
             f"codegen: {stale} generated file(s) are stale; run `python -m codegen` and commit.",

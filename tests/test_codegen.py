@@ -405,3 +405,15 @@ def test_a_save_extra_a_push_to_hub_override_does_not_take_is_refused_before_sav
         with pytest.raises(HubMixinTypeError, match=rf"{next(iter(option))}= given with push_to_hub=True"):
             Net().save_pretrained(target, push_to_hub=True, repo_id="u/m", **option)
         assert not target.exists()
+
+
+def test_a_module_left_in_a_generated_folder_fails_the_check_until_removed(tmp_path: Path) -> None:
+    root = _copy_sources(tmp_path)
+    stray = root / "packages/hubmixin-torch/src/hubmixin_torch/_generated/_methods_old.py"
+    stray.write_text("x = 1\n")
+    checked = _codegen(root, "--check")
+    assert checked.returncode == 1
+    assert "packages/hubmixin-torch/src/hubmixin_torch/_generated/_methods_old.py" in checked.stdout
+    assert stray.exists()  # (a check changes nothing)
+    assert _codegen(root).returncode == 0 and not stray.exists()
+    assert _codegen(root, "--check").returncode == 0

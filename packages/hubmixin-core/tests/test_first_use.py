@@ -209,3 +209,24 @@ def test_the_bare_core_mixin_says_what_to_implement(tmp_path: Path) -> None:
 def test_a_loads_keyword_given_to_a_push_names_the_pushs() -> None:
     with pytest.raises(HubMixinTypeError, match="unexpected keyword argument 'revision'; did you mean 'branch'"):
         MLP().push_to_hub("someone/model", revision="v2")  # type: ignore[call-arg]
+
+
+class Sized(NumpyModelMixin):
+    def __init__(self, hidden: int = 3, name: str = "sized") -> None:
+        if hidden < 0:
+            raise ValueError(f"negative dimensions are not allowed: {hidden}")
+        self.hidden, self.name = hidden, name
+        self.weights = {"w": np.zeros((hidden,), "float32")}
+
+
+def test_an_error_init_raises_at_load_names_the_config_file_and_values(tmp_path: Path) -> None:
+    Sized().save_pretrained(tmp_path / "m")
+    config = tmp_path / "m" / "config.json"
+    config.write_text(json.dumps({"hidden": -4, "name": "x" * 100}))
+    with pytest.raises(ValueError, match="negative dimensions") as raised:
+        Sized.from_pretrained(tmp_path / "m")
+    (note,) = raised.value.__notes__
+    assert f"Sized.__init__, given the arguments of {config}: hidden=-4, name='xxx" in note and len(note) < 300
+    with pytest.raises(ValueError) as direct:  # (an error raised outside a load has none)
+        Sized(hidden=-1)
+    assert not getattr(direct.value, "__notes__", None)

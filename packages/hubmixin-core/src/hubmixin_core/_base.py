@@ -435,6 +435,7 @@ class ModelHubMixinBase(ConfigApplication):
                     if raw is None and isinstance(error, WeightsShapeError):
                         cls._hub_note_no_config(error, model_id, model_kwargs)
                     cls._hub_check_failed_build(deferred, builds, error, model_kwargs, raw, source)
+                    cls._hub_note_init_failure(error, raw, source)
                     raise
         finally:
             LOADING.reset(loading)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import json
 import logging
 import re
+import reprlib
 import traceback
 import types
 import typing
@@ -59,7 +61,14 @@ from hubmixin_core._init_arguments import (
     unwrapped,
 )
 from hubmixin_core._paths import not_a_file
-from hubmixin_core.errors import ConfigError, ConfigTypeError, MissingArgumentError, WeightsShapeError, format_names
+from hubmixin_core.errors import (
+    ConfigError,
+    ConfigTypeError,
+    HubMixinError,
+    MissingArgumentError,
+    WeightsShapeError,
+    format_names,
+)
 from hubmixin_core.typing import Coders, DataclassInstance
 from hubmixin_core.weights._names import CONFIG_NAME
 
@@ -303,6 +312,19 @@ class ConfigApplication(ConfigCapture):
                 cls._hub_check_required({name: None for name in init if name not in absent}, config, source)
             except MissingArgumentError as missing:
                 raise missing from error
+
+    @classmethod
+    def _hub_note_init_failure(cls, error: Exception, config: Mapping[str, Any] | None, source: str) -> None:
+        """Note on ``error``, raised by ``__init__`` while a load built the model (not by hubmixin: its errors name
+        what they are about), which file's values it was given: a value of the right type that the model cannot
+        take (``hidden: -4``) otherwise gives only the framework's error, naming neither file nor key."""
+        if not config or isinstance(error, HubMixinError) or not _raised_in_init(error, cls):
+            return
+        values = reprlib.Repr()
+        values.maxlevel, values.maxstring, values.maxother = 2, 40, 40
+        shown = ", ".join(f"{key}={values.repr(value)}" for key, value in itertools.islice(config.items(), 12))
+        shown += ", ..." if len(config) > 12 else ""
+        error.add_note(f"hubmixin: raised by {cls.__qualname__}.__init__, given the arguments of {source}: {shown}")
 
     @classmethod
     def _hub_read_config_for(cls, model_id: str, download: DownloadOptions) -> tuple[dict[str, Any], Path] | None:

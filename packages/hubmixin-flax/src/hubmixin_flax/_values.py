@@ -18,7 +18,13 @@ from flax import nnx
 from flax.nnx.variablelib import is_array_ref
 from jax.sharding import Sharding, SingleDeviceSharding
 
-from hubmixin_core.errors import HubMixinError, HubMixinValueError, WeightsDtypeError, WeightsError
+from hubmixin_core.errors import (
+    HubMixinError,
+    HubMixinTypeError,
+    HubMixinValueError,
+    WeightsDtypeError,
+    WeightsError,
+)
 from hubmixin_core.weights import (
     NUMPY_DTYPES,
     Checkpoint,
@@ -53,7 +59,32 @@ _INT_WIDTHS = frozenset({"I32", "I64"})
 back, each value checked to fit (:func:`read_as`)."""
 
 
+def _check_array(value: Any, path: str) -> None:
+    """Refuse a variable (at ``path``) whose value is neither an array nor a Python number: a list, tuple or dict
+    (of numbers or arrays), ``None``, a string. A checkpoint holds one tensor per variable, which loads back as an
+    array: such a value would be stacked into one at save (or not fit one) and could not be given back.
+
+    Raises:
+        HubMixinTypeError: names the variable and the value's type, and the array to hold instead.
+    """
+    if isinstance(value, bool | int | float | complex) or (hasattr(value, "shape") and hasattr(value, "dtype")):
+        return
+    held = "None" if value is None else f"a {type(value).__name__}"
+    raise HubMixinTypeError(
+        f"variable {path!r} holds {held}, not an array: a checkpoint stores each variable as one "
+        "tensor, which loads back as an array; hold an array (nnx.Param(jnp.asarray([1.0, 2.0])) for numbers or "
+        "arrays of one shape), or one variable per array (an nnx.List of nnx.Param)"
+    )
+
+
 def stored_dtype_name(value: Any, path: str) -> str:
+    """The safetensors dtype variable ``path`` is stored in, that of its ``value`` (an array, concrete or abstract).
+
+    Raises:
+        HubMixinTypeError: ``value`` is no array (:func:`_check_array`).
+        WeightsError: its dtype has no safetensors equivalent.
+    """
+    _check_array(value, path)
     try:
         return dtype_name(np.dtype(value.dtype))
     except KeyError:
@@ -91,7 +122,8 @@ def saved_value(value: Any, path: str) -> Any:
     """A variable's value (at ``path``) to save: a ``jax.Array`` whose read copies it to the host (sharded, or on
     an accelerator) in a dtype JAX keeps without x64 as it is, read (:func:`to_numpy`) only when the writer reaches
     its layer; any other value as :func:`_host_array` gives it (a CPU array read in place; a 64-bit one, made while
-    x64 was on, converted and checked)."""
+    x64 was on, converted and checked); a value that is no array is refused (:func:`_check_array`)."""
+    _check_array(value, path)
     refuse_random_keys(value, path)
     if (
         isinstance(value, jax.Array)

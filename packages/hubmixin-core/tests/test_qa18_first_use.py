@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import huggingface_hub as hf
+import numpy as np
 import pytest
 from core_models import MLP, NumpyModelMixin
 from huggingface_hub.errors import HfHubHTTPError
@@ -81,6 +82,31 @@ def test_an_unsaved_dict_asks_for_a_coder_of_the_value_inside_not_of_dict(tmp_pa
     message = str(caught.value)
     assert "JSON cannot hold a value inside it" in message and "coders={dict" not in message
     assert "table=..." in message
+
+
+class Ids(NumpyModelMixin):
+    def __init__(self, ids: frozenset[int] | set[int] = frozenset()) -> None:
+        self.ids, self.weights = ids, {"w": np.zeros((2,), "float32")}
+
+
+class CodedIds(Ids, coders={set: (sorted, set)}):
+    pass
+
+
+@pytest.mark.parametrize("ids", [{1, 2}, frozenset({3})])
+def test_an_unsaved_set_asks_for_a_coder_of_its_own_type(ids: set[int], tmp_path: Path) -> None:
+    _saved(lambda: Ids(ids), tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        Ids.from_pretrained(tmp_path)
+    message = str(caught.value)
+    kind = type(ids).__name__
+    assert f"'ids' (a {kind}): JSON cannot hold it" in message and f"coders={{{kind}: (encode, decode)}}" in message
+    assert "value inside it" not in message  # (its ints are JSON's: the set is not)
+
+
+def test_a_set_with_a_coder_of_its_type_is_given_back(tmp_path: Path) -> None:
+    CodedIds({2, 1}).save_pretrained(tmp_path)
+    assert CodedIds.from_pretrained(tmp_path).ids == {1, 2}
 
 
 def test_an_unsaved_dataclass_config_points_at_its_field(tmp_path: Path) -> None:

@@ -294,8 +294,9 @@ def check_unsaved(
 _JSON_SCALARS = frozenset({"str", "int", "float", "bool"})
 """Type names config.json records for values JSON holds as they are."""
 
-_CONTAINERS = frozenset({"dict", "list", "tuple", "set", "frozenset"})
-"""Type names config.json records for arguments JSON could hold but for a value inside them."""
+_CONTAINERS = frozenset({"dict", "list", "tuple"})
+"""Type names config.json records for arguments JSON could hold but for a value inside them (a set it never
+holds: it is named as a type of its own)."""
 
 
 def _giving(owner: str, name: str, options: Collection[str] = ()) -> str:

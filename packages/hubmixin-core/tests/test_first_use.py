@@ -226,7 +226,12 @@ def test_an_error_init_raises_at_load_names_the_config_file_and_values(tmp_path:
     with pytest.raises(ValueError, match="negative dimensions") as raised:
         Sized.from_pretrained(tmp_path / "m")
     (note,) = raised.value.__notes__
-    assert f"Sized.__init__, given the arguments of {config}: hidden=-4, name='xxx" in note and len(note) < 300
+    assert f"Sized.__init__, given {config}'s hidden=-4, name='xxx" in note and len(note) < 300
+    config.write_text(json.dumps({"hidden": 3, "name": "n"}))
+    with pytest.raises(ValueError, match="negative dimensions") as raised:
+        Sized.from_pretrained(tmp_path / "m", hidden=-2)  # type: ignore[call-arg]
+    (note,) = raised.value.__notes__  # (the caller's value is not shown: it may be a secret)
+    assert note.endswith(f"Sized.__init__, given {config}'s name='n' and from_pretrained's hidden")
     with pytest.raises(ValueError) as direct:  # (an error raised outside a load has none)
         Sized(hidden=-1)
     assert not getattr(direct.value, "__notes__", None)

@@ -201,3 +201,44 @@ def test_only_init_s_own_kwargs_count_as_read() -> None:
     assert keywords_read(nested) == keys_read(nested) == {"dtype"}
     assert keywords_read(closure) == keys_read(closure) == {"dtype", "seed"}
     assert keywords_read(passes_on_inside) is None and keys_read(passes_on_inside) == {"dtype"}
+
+
+class WidthBase:
+    def __init__(self, width: int = 2) -> None:
+        self.width = width
+
+
+class SplitsKwargs(WidthBase, NumpyModelMixin):
+    """Hands its ``**kwargs`` to a helper of its own that takes an option out of them (reg25a #1)."""
+
+    def __init__(self, hidden: int = 4, **kwargs: Any) -> None:
+        def split(extra: int = 0, **kwargs: Any) -> dict[str, Any]:
+            self.extra = extra
+            return kwargs
+
+        super().__init__(**split(**kwargs))
+        self.hidden, self.weights = hidden, {"w": np.zeros((hidden,), "float32")}
+
+
+def test_kwargs_a_helper_takes_an_option_from_stay_the_models(tmp_path: Path) -> None:
+    SplitsKwargs(hidden=3, extra=5, width=7).save_pretrained(tmp_path / "m")
+    for given, extra in (({}, 5), ({"extra": 9}, 9), ({"model_kwargs": {"extra": 8}}, 8)):
+        loaded = SplitsKwargs.from_pretrained(tmp_path / "m", **given)
+        assert (loaded.hidden, loaded.width, loaded.extra) == (3, 7, extra)
+
+
+def test_a_default_binding_init_s_kwargs_is_a_use_of_them() -> None:
+    from hubmixin_core._forwarding import keys_read, keywords_read
+
+    def binds(self: Any, **kwargs: Any) -> None:
+        pick = lambda key, kwargs=kwargs: kwargs.get(key)  # noqa: E731  (evaluated in __init__'s scope)
+        self.dtype = pick("dtype")  # type: ignore[no-untyped-call]
+
+    def binds_in_def(self: Any, **kwargs: Any) -> None:
+        def pick(kwargs: dict[str, Any] = kwargs) -> Any:
+            return kwargs.get("seed")
+
+        self.dtype, self.seed = kwargs.get("dtype"), pick()
+
+    assert keywords_read(binds) is None  # (what the lambda reads is not known)
+    assert keywords_read(binds_in_def) is None and keys_read(binds_in_def) == {"dtype"}

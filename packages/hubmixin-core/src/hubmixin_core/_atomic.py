@@ -159,7 +159,6 @@ def atomic_directory(
             raise SaveLocationError(errno.ELOOP, f"cannot save into {target}: a loop of symbolic links")
         if target.exists() and not target.is_dir():
             raise SaveLocationError(errno.EEXIST, f"cannot save into {target}: it is a file, not a directory")
-        created = [p for p in target.parents if not os.path.lexists(p)]  # (nearest first)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as e:
@@ -177,24 +176,10 @@ def atomic_directory(
                 _move_into(staging, target, managed)
             else:
                 _commit(staging, target, managed, locks)
-    except BaseException:
-        _remove_tree(staging)
-        _remove_empty(created)
-        raise
     finally:
         _remove_tree(staging)
         with _OURS_LOCK:
             _OURS.discard(staging.name)
-
-
-def _remove_empty(folders: list[Path]) -> None:
-    """Remove ``folders`` (nearest the target first), the parents a failed save created, while they are empty:
-    another process may have put something there meanwhile."""
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
 
 
 def _commit(staging: Path, target: Path, managed: Callable[[str], bool], locks: contextlib.ExitStack) -> None:

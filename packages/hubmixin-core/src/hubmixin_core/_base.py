@@ -408,6 +408,7 @@ class ModelHubMixinBase(ConfigApplication):
     ) -> Self:
         """Read the config of ``model_id``, then build the model and load its weights with ``_from_pretrained``."""
         parameters = inspect.signature(cls._from_pretrained).parameters
+        given = list(model_kwargs)  # (the caller's, before config.json's join them)
         read = cls._hub_read_config_for(model_id, download)
         raw, config_file = read if read is not None else (None, None)
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None
@@ -435,7 +436,7 @@ class ModelHubMixinBase(ConfigApplication):
                     if raw is None and isinstance(error, WeightsShapeError):
                         cls._hub_note_no_config(error, model_id, model_kwargs)
                     cls._hub_check_failed_build(deferred, builds, error, model_kwargs, raw, source)
-                    cls._hub_note_init_failure(error, raw, source)
+                    cls._hub_note_init_failure(error, raw, given, source)
                     raise
         finally:
             LOADING.reset(loading)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import itertools
 import json
 import logging
 import re
@@ -16,7 +15,7 @@ import reprlib
 import traceback
 import types
 import typing
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -314,17 +313,22 @@ class ConfigApplication(ConfigCapture):
                 raise missing from error
 
     @classmethod
-    def _hub_note_init_failure(cls, error: Exception, config: Mapping[str, Any] | None, source: str) -> None:
+    def _hub_note_init_failure(
+        cls, error: Exception, config: Mapping[str, Any] | None, given: Iterable[str], source: str
+    ) -> None:
         """Note on ``error``, raised by ``__init__`` while a load built the model (not by hubmixin: its errors name
-        what they are about), which file's values it was given: a value of the right type that the model cannot
-        take (``hidden: -4``) otherwise gives only the framework's error, naming neither file nor key."""
+        what they are about), the values it was given from the file ``source`` (``config``), and the names of
+        those the caller gave (``given``: their values may be secrets): a value of the right type that the model
+        cannot take (``hidden: -4``) otherwise gives only the framework's error, naming neither file nor key."""
         if not config or isinstance(error, HubMixinError) or not _raised_in_init(error, cls):
             return
-        values = reprlib.Repr()
-        values.maxlevel, values.maxstring, values.maxother = 2, 40, 40
-        shown = ", ".join(f"{key}={values.repr(value)}" for key, value in itertools.islice(config.items(), 12))
-        shown += ", ..." if len(config) > 12 else ""
-        error.add_note(f"hubmixin: raised by {cls.__qualname__}.__init__, given the arguments of {source}: {shown}")
+        short = reprlib.Repr()
+        short.maxlevel, short.maxstring, short.maxother = 2, 40, 40
+        callers = sorted(given)
+        values = [f"{short.repr(k)[1:-1]}={short.repr(v)}" for k, v in config.items() if k not in callers]
+        parts = [f"{source}'s {_listed(values)}"] if values else []
+        parts += [f"from_pretrained's {_listed([short.repr(k)[1:-1] for k in callers])}"] if callers else []
+        error.add_note(f"hubmixin: raised by {cls.__qualname__}.__init__, given {' and '.join(parts)}")
 
     @classmethod
     def _hub_read_config_for(cls, model_id: str, download: DownloadOptions) -> tuple[dict[str, Any], Path] | None:
@@ -681,6 +685,11 @@ def _missing_names(error: Exception, *, init_of: type | None = None) -> list[str
     if found is None or (init is not None and found["init"] != init.__qualname__):
         return []
     return re.findall(r"'([^']+)'", found["names"])
+
+
+def _listed(items: list[str], most: int = 12) -> str:
+    """``items`` joined for a message, the first ``most`` only."""
+    return ", ".join(items[:most]) + (", ..." if len(items) > most else "")
 
 
 def _raised_in_init(error: BaseException, cls: type) -> bool:

@@ -215,18 +215,17 @@ def _read_forwards(function: Callable[..., Any], name: str, keeping: str | None)
     node = _function_node(function)
     if node is None or node.args.kwarg is None or node.args.kwarg.arg != name:
         return False
-    nodes = list(_own_nodes(node, name))
     calls = [
         c
-        for c in nodes
+        for c in ast.walk(node)
         if isinstance(c, ast.Call)
         and isinstance(c.func, ast.Attribute)
         and c.func.attr == "_from_pretrained"
         and _is_super(c.func.value)
     ]
     passed = [k for c in calls for k in c.keywords if k.arg is None and _passed_whole(k.value, name, keeping)]
-    uses = [n for n in nodes if isinstance(n, ast.Name) and n.id == name]
-    own = [] if keeping is None else [n for n in nodes if _keyword_read(n, name) not in (None, keeping)]
+    uses = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name]
+    own = [] if keeping is None else [n for n in ast.walk(node) if _keyword_read(n, name) not in (None, keeping)]
     return bool(passed) and len(uses) == len(passed) + len(own)
 
 
@@ -276,9 +275,8 @@ def kwargs_only_passed_on(init: Callable[..., Any]) -> bool:
     if node is None or node.args.kwarg is None:
         return False
     name = node.args.kwarg.arg
-    nodes = list(_own_nodes(node, name))
-    passed = [k for c in nodes if isinstance(c, ast.Call) for k in c.keywords if k.arg is None]
-    uses = [n for n in nodes if isinstance(n, ast.Name) and n.id == name]
+    passed = [k for c in ast.walk(node) if isinstance(c, ast.Call) for k in c.keywords if k.arg is None]
+    uses = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name]
     return len(uses) == len([k for k in passed if _is(k.value, name)]) > 0
 
 
@@ -325,14 +323,28 @@ def _read_keys(init: Callable[..., Any]) -> frozenset[str]:
 
 def _own_nodes(function: ast.FunctionDef, name: str) -> Iterator[ast.AST]:
     """The nodes of ``function``'s body where ``name`` is ``function``'s own: those of the functions, lambdas and
-    classes it defines too, unless one takes a parameter of that name (its own ``**kwargs``, another mapping); a
-    closure reading ``function``'s reads it."""
+    classes it defines too, unless one takes a parameter of that name (its own ``**kwargs``, another mapping: then
+    only its defaults, decorators and annotations); a closure reading ``function``'s reads it."""
     stack: list[ast.AST] = list(function.body)
     while stack:
         node = stack.pop()
         yield node
-        if not (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) and _binds(node.args, name)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) and _binds(node.args, name):
+            stack.extend(_enclosing_parts(node))
+        else:
             stack.extend(ast.iter_child_nodes(node))
+
+
+def _enclosing_parts(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[ast.AST]:
+    """The parts of a function definition that run in the scope defining it: its parameters' defaults (``lambda
+    kwargs=kwargs: ...`` reads the enclosing ``kwargs``), decorators and annotations."""
+    arguments = function.args
+    parts: list[ast.AST | None] = [*arguments.defaults, *arguments.kw_defaults]
+    if not isinstance(function, ast.Lambda):
+        parts += [*function.decorator_list, function.returns]
+        named = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
+        parts += [a.annotation for a in named if a is not None]
+    return [part for part in parts if part is not None]
 
 
 def _binds(arguments: ast.arguments, name: str) -> bool:

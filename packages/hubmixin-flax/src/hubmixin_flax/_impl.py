@@ -34,6 +34,7 @@ from hubmixin_core.weights import (
     load_canonical,
     open_checkpoint,
     save_canonical,
+    settings_metadata,
     warn_settings,
 )
 from hubmixin_flax._coders import DTYPE_CODERS, SPEC_CODERS, as_dtype, with_dtype_fields
@@ -58,7 +59,7 @@ from hubmixin_flax._mesh import (
     set_rng_counters,
     unfit_annotation,
 )
-from hubmixin_flax._settings import layer_settings
+from hubmixin_flax._settings import model_settings
 from hubmixin_flax._sharding import (
     ShardingSpec,
     _ambient_mesh,
@@ -244,6 +245,8 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             for group in _layers(_as_module(self), self._hub_flax_stacked_layers)
         ]
         _add_cross_layout_copies(layers, cross_layout_copies(_as_module(self), LAYOUTS))
+        stacked = _graph_paths(_as_module(self), self._hub_flax_stacked_layers)
+        settings = model_settings(_as_module(self), ((group.path, group.layer) for group in layers), stacked)
         save_canonical(
             layers,
             LAYOUTS,
@@ -251,8 +254,7 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             max_shard_size=max_shard_size,
             dtype=floating_dtype_name(dtype),
             framework="flax",
-            settings=layer_settings,
-            metadata=tied_metadata(_as_module(self), LAYOUTS),
+            metadata={**tied_metadata(_as_module(self), LAYOUTS), **settings_metadata(settings)},
             host=to_numpy,
         )
 
@@ -299,7 +301,8 @@ class FlaxHubMixinBase(ModelHubMixin, coders={**DTYPE_CODERS, **SPEC_CODERS}):
             checkpoint = checkpoint.renamed(_sequential_aliases(_as_module(model), checkpoint.infos))
             checkpoint = named_as_model(_as_module(model), checkpoint, LAYOUTS, strict=strict, owner=cls.__qualname__)
             groups = _groups_naming(_as_module(model), cls._hub_flax_stacked_layers, checkpoint.infos.keys())
-            ours = {path: layer_settings(group.layer) for path, group in groups.items()}
+            stacked = _graph_paths(_as_module(model), cls._hub_flax_stacked_layers)
+            ours = model_settings(_as_module(model), ((path, group.layer) for path, group in groups.items()), stacked)
             warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description, checkpoint.infos)
             stacks = _stacks(groups.values())
             abstract = _abstract_values(groups.values(), stacks)  # with a mesh, they carry the model's annotations

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from flax import nnx
 
-from hubmixin_core.weights import merged_settings, recurrent_settings, same_padding, transpose_crop
-from hubmixin_core.weights._settings import OlderPadding, direction_settings
+from hubmixin_core.weights import Settings, merged_settings, recurrent_settings, same_padding, transpose_crop
+from hubmixin_core.weights._settings import OlderPadding, direction_settings, gelu_settings
+from hubmixin_flax._walk import dotted, torch_path
 
-__all__ = ["layer_settings"]
+__all__ = ["layer_settings", "model_settings"]
 
 _NORMS = (nnx.LayerNorm, nnx.BatchNorm, nnx.GroupNorm, nnx.RMSNorm)
 _KINDS = ((nnx.LayerNorm, "layer"), (nnx.RMSNorm, "rms"), (nnx.GroupNorm, "group"))
@@ -146,3 +147,34 @@ def _norm(layer: Any) -> dict[str, Any]:
     if isinstance(layer, nnx.GroupNorm):
         found["groups"] = int(layer.num_groups)
     return found
+
+
+def model_settings(model: nnx.Module, layers: Iterable[tuple[str, Any]], stacked: Collection[str] = ()) -> Settings:
+    """The settings of ``(path, layer)`` pairs (the layers holding variables) by path, with those of the GELU
+    functions ``model``'s modules hold (``self.act = nnx.gelu``, an ``nnx.Sequential``'s ``nnx.gelu``) by their
+    paths (``block.act``, ``mlp.1``), where a PyTorch port holds its ``nn.GELU``. Below a module stacked by
+    ``nnx.vmap`` (``stacked``: the graph paths of those modules), a function's path is given once per stacked
+    layer the pairs name (``blocks.0.act``, ``blocks.1.act``...)."""
+    found = {path: layer_settings(layer) for path, layer in layers}
+    nodes = {tuple(path): node for path, node in nnx.iter_graph(model)}
+    roots = [path for path in nodes if path and dotted(path) in stacked]
+    for path, node in nodes.items():
+        values = gelu_settings(node)
+        if values:
+            for name in _function_paths(path, nodes, roots, found):
+                found.setdefault(name, values)
+    return found
+
+
+def _function_paths(
+    path: tuple[Any, ...], nodes: dict[tuple[Any, ...], Any], roots: list[tuple[Any, ...]], layers: Collection[str]
+) -> list[str]:
+    """The paths of the function at graph path ``path``: its torch path, or, below a stacked module (one of
+    ``roots``), its path in each stacked layer that ``layers`` (the layers' paths) name."""
+    root = next((r for r in roots if path[: len(r)] == r), None)
+    if root is None:
+        return [dotted(torch_path(path, nodes))]
+    prefix = dotted(torch_path(root, nodes))
+    within = dotted(torch_path(path, nodes)[len(torch_path(root, nodes)) :])
+    indices = {name[len(prefix) + 1 :].split(".")[0] for name in layers if name.startswith(f"{prefix}.")}
+    return [f"{prefix}.{index}.{within}" for index in sorted(indices, key=lambda index: (len(index), index))]

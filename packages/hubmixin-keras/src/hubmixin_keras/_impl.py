@@ -628,7 +628,7 @@ class KerasHubMixinBase(ModelHubMixin):
             metadata={
                 **build_metadata(_as_layer(self)),
                 **_tied_metadata(_as_layer(self), layers, ties),
-                **settings_metadata(model_settings((group.path, group.layer) for group in layers)),
+                **settings_metadata(model_settings(((g.path, g.layer) for g in layers), _as_layer(self))),
             },
         )
 
@@ -694,7 +694,7 @@ class KerasHubMixinBase(ModelHubMixin):
                 logger.warning("%s, not loaded: %s", detail, format_names(unreached))
             layers = _layers(layer_variables(layer)[0], arrays=False, held=checkpoint.infos)
             variables = {group.path: group.tensors for group in layers}
-            ours = model_settings((group.path, group.layer) for group in layers)
+            ours = model_settings(((group.path, group.layer) for group in layers), layer)
             warn_settings(checkpoint.metadata, ours, cls.__qualname__, checkpoint.description, checkpoint.infos)
             infos = [LayerTensors(g.path, g.layer, {n: _expected(g, n, checkpoint) for n in g.tensors}) for g in layers]
             load = load_canonical(infos, checkpoint, LAYOUTS, strict=strict, convert_floating=dtype is not None)

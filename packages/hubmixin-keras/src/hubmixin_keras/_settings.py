@@ -10,7 +10,8 @@ from keras.src.backend.common.backend_utils import _convert_conv_transpose_paddi
 from keras.src.layers.convolutional.base_conv_transpose import BaseConvTranspose
 
 from hubmixin_core.weights import Settings, merged_settings, recurrent_settings, same_padding, transpose_crop
-from hubmixin_core.weights._settings import direction_settings
+from hubmixin_core.weights._settings import direction_settings, gelu_settings
+from hubmixin_keras._walk import named_layers
 
 __all__ = ["layer_settings", "model_settings"]
 
@@ -97,6 +98,8 @@ def layer_settings(layer: Any) -> dict[str, Any]:
         return {**both, **direction_settings(bool(layer.forward_layer.go_backwards), layer.merge_mode)}
     if isinstance(layer, keras.layers.Embedding):
         return _embedding(layer)
+    if isinstance(layer, keras.layers.Activation):  # weightless: see model_settings
+        return gelu_settings(layer.activation)
     return {}
 
 
@@ -122,12 +125,18 @@ def _separable(layer: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-def model_settings(layers: Iterable[tuple[str, Any]]) -> Settings:
+def model_settings(layers: Iterable[tuple[str, Any]], model: keras.Layer | None = None) -> Settings:
     """The settings of ``(path, layer)`` pairs by path; a separable convolution's under ``<path>.depthwise`` and
     ``<path>.pointwise``, where torch's port records them. Layers without settings are kept (empty), so a setting
-    a Keras layer never has (``add_zero_attn``, ``max_norm``) is compared as its default; a file leaves them out."""
+    a Keras layer never has (``add_zero_attn``, ``max_norm``) is compared as its default; a file leaves them out.
+    Given the ``model``, its GELU ``Activation`` layers are added too, which hold no weights (the pairs' layers
+    do), so that a PyTorch port's ``nn.GELU`` at the same path is compared with them."""
     found: Settings = {}
     for path, layer in layers:
         parts = _separable(layer) if isinstance(layer, _SEPARABLE) else {"": layer_settings(layer)}
         found.update((".".join(name for name in (path, part) if name), values) for part, values in parts.items())
+    for path, layer in named_layers(model) if model is not None else ():
+        values = layer_settings(layer) if isinstance(layer, keras.layers.Activation) else {}
+        if values:
+            found.setdefault(path, values)
     return found

@@ -78,6 +78,8 @@ def layer_settings(layer: nn.Module, dtype: torch.dtype | None = None) -> dict[s
         return {"activation": layer.nonlinearity, "residual": False}
     if isinstance(layer, nn.LSTM | nn.GRU):
         return {"activation": "tanh", "recurrent_activation": "sigmoid"}
+    if isinstance(layer, nn.GELU):
+        return {"gelu": "tanh" if layer.approximate == "tanh" else "exact"}
     if isinstance(layer, nn.Embedding | nn.EmbeddingBag):  # unset recorded too, unlike "not recorded" (older)
         if layer.max_norm is None:
             return {"max_norm": None}

@@ -9,6 +9,8 @@ layers differ from the saved ones, naming each layer.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,6 +27,7 @@ __all__ = [
     "SETTING_NAMES",
     "Settings",
     "direction_settings",
+    "gelu_settings",
     "merged_settings",
     "recurrent_settings",
     "same_padding",
@@ -96,6 +99,11 @@ SETTING_NAMES = {
         "PyTorch's and Keras' never do)"
     ),
     "transposed": "whether a convolution is transposed: not recorded, but implied by its crop (or padding)",
+    "gelu": (
+        "what a GELU computes: 'exact' (with erf) or 'tanh' (its tanh approximation); recorded by an object of "
+        "the model tree that applies one (PyTorch's nn.GELU, Keras' Activation, a Flax module's attribute holding "
+        "jax.nn.gelu), under its path"
+    ),
 }
 """The settings compared, and what each is. Values are JSON: numbers, strings, lists, objects, null."""
 
@@ -156,6 +164,41 @@ def recurrent_settings(activation: object, recurrent_activation: object = None) 
     """
     found = {"activation": _function_name(activation), "recurrent_activation": _function_name(recurrent_activation)}
     return {key: value for key, value in found.items() if value is not None}
+
+
+_GELU_APPROXIMATIONS: dict[bool | str, str] = {True: "tanh", False: "exact", "tanh": "tanh", "none": "exact"}
+"""The ``gelu`` of each value of a GELU function's ``approximate``: JAX's and Keras' booleans, PyTorch's strings."""
+
+
+def gelu_settings(function: object) -> dict[str, str]:
+    """The ``gelu`` setting of ``function`` where it is a GELU (a function named ``gelu`` taking ``approximate``:
+    ``jax.nn.gelu``, Keras' ``gelu``, or a ``functools.partial`` of one giving ``approximate``), else none. The
+    approximation is the one it computes: the partial's, else the function's default (JAX's is the tanh one,
+    Keras' activation the exact one).
+
+    Examples:
+        >>> import functools
+        >>> def gelu(x, approximate=True): ...
+        >>> gelu_settings(gelu), gelu_settings(functools.partial(gelu, approximate=False)), gelu_settings(abs)
+        ({'gelu': 'tanh'}, {'gelu': 'exact'}, {})
+    """
+    given: dict[str, Any] = {}
+    if isinstance(function, functools.partial):
+        if function.args:  # x given: no activation
+            return {}
+        given = dict(function.keywords)
+        function = function.func
+    if _function_name(function) != "gelu" or not callable(function):
+        return {}
+    try:
+        parameter = inspect.signature(function).parameters.get("approximate")
+    except (TypeError, ValueError):  # a builtin without a signature
+        return {}
+    if parameter is None:
+        return {}
+    approximate = given.get("approximate", parameter.default)
+    found = _GELU_APPROXIMATIONS.get(approximate) if isinstance(approximate, bool | str) else None
+    return {} if found is None else {"gelu": found}
 
 
 _MERGE_MODES = frozenset({"concat", "sum", "mul", "ave", None})

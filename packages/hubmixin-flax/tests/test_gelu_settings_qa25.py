@@ -98,3 +98,21 @@ def test_other_functions_record_nothing(tmp_path: Path) -> None:
 
     Relu(rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
     assert _recorded(tmp_path) == {}
+
+
+class AttrDict(dict[str, Any]):
+    """A config whose attribute lookup raises ``KeyError`` (reg25b #1)."""
+
+    __getattr__ = dict.__getitem__
+
+
+class WithAttrDict(nnx.Module, FlaxModelHubMixin):
+    def __init__(self, *, rngs: nnx.Rngs) -> None:
+        self.lin = nnx.Linear(4, 4, rngs=rngs)
+        self.cfg = AttrDict(hidden=4)
+
+
+def test_an_attribute_whose_getattr_raises_other_errors_is_no_gelu(tmp_path: Path) -> None:
+    WithAttrDict(rngs=nnx.Rngs(0)).save_pretrained(tmp_path)
+    loaded = WithAttrDict.from_pretrained(tmp_path)
+    assert loaded.cfg == {"hidden": 4} and loaded.lin.kernel.shape == (4, 4)

@@ -75,3 +75,20 @@ def test_files_without_gelu_settings_and_models_without_gelus_are_not_compared(t
     Relu().save_pretrained(tmp_path / "relu")
     assert _recorded(tmp_path / "relu") == {}
     assert _settings_warnings(Mlp, tmp_path / "relu", approximate="none") == []
+
+
+class SharedGelu(nn.Module, PyTorchModelHubMixin):
+    """One ``nn.GELU`` held at two paths (reg25b #2)."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.act = self.act2 = nn.GELU(approximate=approximate)
+
+
+def test_a_gelu_held_at_two_paths_is_recorded_under_each(tmp_path: Path) -> None:
+    SharedGelu().save_pretrained(tmp_path)
+    assert _recorded(tmp_path) == {"act": {"gelu": "exact"}, "act2": {"gelu": "exact"}}
+    assert _settings_warnings(SharedGelu, tmp_path, approximate="tanh") == [
+        "act: gelu 'tanh' here, 'exact' saved; act2: gelu 'tanh' here, 'exact' saved"
+    ]

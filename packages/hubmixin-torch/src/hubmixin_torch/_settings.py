@@ -91,6 +91,9 @@ def model_settings(module: nn.Module, dtype: torch.dtype | None = None) -> Setti
     """Every sub-module's settings by its dotted path (those without settings left out); ``dtype`` as for
     :func:`layer_settings`."""
     found = {path: layer_settings(layer, dtype) for path, layer in module.named_modules()}
+    for path, layer in module.named_modules(remove_duplicate=False):  # a GELU held at two paths: under each
+        if isinstance(layer, nn.GELU):
+            found.setdefault(path, layer_settings(layer, dtype))
     return {path: values for path, values in found.items() if values}
 
 

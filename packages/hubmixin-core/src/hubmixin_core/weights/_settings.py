@@ -149,7 +149,10 @@ def same_padding(kernel: Sequence[int], dilation: Sequence[int]) -> list[list[in
 
 
 def _function_name(function: object) -> str | None:
-    name = getattr(function, "__name__", None)
+    try:
+        name = getattr(function, "__name__", None)
+    except Exception:  # an object whose __getattr__ raises another error (a dict's KeyError): no function
+        return None
     return name if isinstance(name, str) and name.isidentifier() else None
 
 
@@ -188,7 +191,7 @@ def gelu_settings(function: object) -> dict[str, str]:
             return {}
         given = dict(function.keywords)
         function = function.func
-    if _function_name(function) != "gelu" or not callable(function):
+    if not callable(function) or _function_name(function) != "gelu":
         return {}
     try:
         parameter = inspect.signature(function).parameters.get("approximate")

@@ -16,7 +16,7 @@ from safetensors.numpy import save_file
 from hubmixin_core._inspect import inspect_checkpoint
 from hubmixin_core.cli import main
 from hubmixin_core.testing import LocalHub
-from hubmixin_core.weights import canonical_metadata, save_safetensors
+from hubmixin_core.weights import SETTINGS_KEY, canonical_metadata, save_safetensors
 
 
 def _canonical(folder: Path, *, max_shard_size: int | None = None) -> dict[str, np.ndarray]:
@@ -43,6 +43,19 @@ def test_inspect_a_save_directory_prints_every_tensor(tmp_path: Path, capsys: py
     assert "format: pt  layout: 1  framework: torch" in out
     assert "fc.weight" in out and "F32" in out and "[3, 4]" in out and "F16" in out and "I64" in out
     assert "total: 17 parameters" in out
+
+
+def test_inspect_prints_the_recorded_layer_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = {"act": {"gelu": "tanh"}, "norm": {"eps": 1e-05, "norm": "layer"}, "evil\x1b[2J": {"heads": 2}}
+    metadata = {**canonical_metadata("torch"), SETTINGS_KEY: json.dumps(settings)}
+    save_file({"fc.weight": np.ones((3, 4), np.float32)}, str(tmp_path / "model.safetensors"), metadata=metadata)
+    assert main(["inspect", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert 'settings (3 layers):\n  act: gelu="tanh"\n' in out and '  norm: eps=1e-05, norm="layer"\n' in out
+    assert "\x1b" not in out  # (an untrusted header's escape sequence is escaped)
+    _canonical(tmp_path)  # (no settings recorded: no section)
+    assert main(["inspect", str(tmp_path)]) == 0
+    assert "settings" not in capsys.readouterr().out
 
 
 def test_inspect_json_of_a_sharded_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -36,12 +36,14 @@ from hubmixin_core.weights import (
     LAYOUT_KEY,
     SAFETENSORS_INDEX_NAME,
     SAFETENSORS_SINGLE_FILE,
+    SETTINGS_KEY,
     Header,
     ShardIndex,
     TensorInfo,
     read_header,
     read_tensor_infos,
     resolve_weight_files,
+    saved_settings,
 )
 from hubmixin_core.weights._header import MAX_HEADER_SIZE
 from hubmixin_core.weights._header import _checked as checked_header
@@ -370,6 +372,7 @@ def _print_summary(summary: CheckpointSummary) -> None:
         _shown(v) if v else "-" for v in (summary.format, summary.layout_version, summary.framework)
     )
     print(f"format: {fmt}  layout: {layout}  framework: {framework}")
+    _print_settings(summary)
     for file in summary.files:
         count = len(file.tensors)
         print(f"{_shown(file.name)} ({_human(file.size)}, {count} tensor{'' if count == 1 else 's'})")
@@ -379,6 +382,23 @@ def _print_summary(summary: CheckpointSummary) -> None:
             print(f"  {names[name]:<{width}}  {info.dtype:<4}  {list(info.shape)}")
     data, disk = _human(summary.tensor_bytes), _human(summary.total_size)
     print(f"total: {summary.parameters:,} parameters, {data} of tensors, {disk} on disk")
+
+
+def _print_settings(summary: CheckpointSummary, most: int = 50) -> None:
+    """The layer settings the checkpoint records (``hubmixin.settings``), a line per layer, the first ``most``."""
+    text = summary._first(SETTINGS_KEY)
+    saved = saved_settings({SETTINGS_KEY: text}) if text else {}
+    if saved is None:
+        print(f"settings: {SETTINGS_KEY} is not JSON")
+        return
+    if not saved:
+        return
+    print(f"settings ({len(saved)} layer{'' if len(saved) == 1 else 's'}):")
+    for path, values in sorted(saved.items())[:most]:
+        shown = ", ".join(f"{_shown(key)}={_shown(json.dumps(value))}" for key, value in sorted(values.items()))
+        print(f"  {_shown(path) or '(model)'}: {shown}")
+    if len(saved) > most:
+        print(f"  ... (+{len(saved) - most} more: --json lists them all)")
 
 
 def _quiet_client() -> contextlib.AbstractContextManager[object]:

@@ -341,16 +341,19 @@ def _enclosing_parts(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lamb
     arguments = function.args
     parts: list[ast.AST | None] = [*arguments.defaults, *arguments.kw_defaults]
     if not isinstance(function, ast.Lambda):
-        parts += [*function.decorator_list, function.returns]
-        named = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
-        parts += [a.annotation for a in named if a is not None]
+        parts += [*function.decorator_list, function.returns, *(a.annotation for a in _parameters(arguments))]
     return [part for part in parts if part is not None]
 
 
 def _binds(arguments: ast.arguments, name: str) -> bool:
     """Whether a function with ``arguments`` takes a parameter called ``name``."""
-    named = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
-    return any(a is not None and a.arg == name for a in named)
+    return any(a.arg == name for a in _parameters(arguments))
+
+
+def _parameters(arguments: ast.arguments) -> list[ast.arg]:
+    """Every parameter of a function with ``arguments``, ``*args`` and ``**kwargs`` included."""
+    found = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
+    return [a for a in found if a is not None]
 
 
 def _keyword_read(node: ast.AST, name: str) -> str | None:

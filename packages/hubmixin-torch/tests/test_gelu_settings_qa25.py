@@ -92,3 +92,22 @@ def test_a_gelu_held_at_two_paths_is_recorded_under_each(tmp_path: Path) -> None
     assert _settings_warnings(SharedGelu, tmp_path, approximate="tanh") == [
         "act: gelu 'tanh' here, 'exact' saved; act2: gelu 'tanh' here, 'exact' saved"
     ]
+
+
+class SharedNorm(nn.Module, PyTorchModelHubMixin):
+    """One weightless ``nn.LayerNorm`` held by every block (reg25c #1)."""
+
+    def __init__(self, eps: float = 1e-6) -> None:
+        super().__init__()
+        norm = nn.LayerNorm(4, eps=eps, elementwise_affine=False)
+        self.blocks = nn.ModuleList([nn.Sequential(norm, nn.Linear(4, 4)) for _ in range(2)])
+
+
+def test_a_layer_held_at_two_paths_is_compared_at_each(tmp_path: Path) -> None:
+    SharedNorm().save_pretrained(tmp_path)
+    assert _recorded(tmp_path) == {
+        "blocks.0.0": {"eps": 1e-6, "norm": "layer"},
+        "blocks.1.0": {"eps": 1e-6, "norm": "layer"},
+    }
+    found = _settings_warnings(SharedNorm, tmp_path, eps=1e-5)  # type: ignore[arg-type]
+    assert found == ["blocks.0.0: eps 1e-05 here, 1e-06 saved; blocks.1.0: eps 1e-05 here, 1e-06 saved"]

@@ -91,6 +91,12 @@ class CheckpointSummary:
         return self._first("format")
 
     @property
+    def settings(self) -> dict[str, dict[str, Any]] | None:
+        """The layer settings the checkpoint records (metadata ``hubmixin.settings``), by layer path (``{}`` for
+        none); ``None`` where the record is not JSON."""
+        return next((saved_settings(f.metadata) for f in self.files if SETTINGS_KEY in f.metadata), {})
+
+    @property
     def parameters(self) -> int:
         """Number of scalars in every tensor."""
         return sum(math.prod(info.shape) for f in self.files for info in f.tensors.values())
@@ -386,8 +392,7 @@ def _print_summary(summary: CheckpointSummary) -> None:
 
 def _print_settings(summary: CheckpointSummary, most: int = 50) -> None:
     """The layer settings the checkpoint records (``hubmixin.settings``), a line per layer, the first ``most``."""
-    text = summary._first(SETTINGS_KEY)
-    saved = saved_settings({SETTINGS_KEY: text}) if text else {}
+    saved = summary.settings
     if saved is None:
         print(f"settings: {SETTINGS_KEY} is not JSON")
         return

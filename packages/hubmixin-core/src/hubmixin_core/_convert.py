@@ -243,17 +243,27 @@ def _tree_bytes(root: str) -> int:
 
 
 def load_class(spec: str) -> type[Any]:
-    """The class named by ``package.module:Class``."""
+    """The class named by ``package.module:Class``, imported from the installed packages or, as ``python -m``
+    would, the working directory (searched after them, so a local folder never shadows an installed package)."""
     module_name, _, name = spec.partition(":")
     if not module_name or not name:
         raise ConvertError(f"--model {spec!r}: expected package.module:ClassName")
+    _search_working_directory()
     try:
         found = getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError) as error:
-        raise ConvertError(f"--model {spec!r}: {error}") from None
+        raise ConvertError(f"--model {spec!r}: {error} (looked in the installed packages and {Path.cwd()})") from None
     if not isinstance(found, type):
         raise ConvertError(f"--model {spec!r} is not a class")
     return found
+
+
+def _search_working_directory() -> None:
+    """Append the working directory to ``sys.path``: the ``hubmixin`` script, unlike ``python -m``, leaves it out,
+    and a user's model module often lives there."""
+    here = str(Path.cwd())
+    if not any(entry in ("", ".", here) for entry in sys.path):
+        sys.path.append(here)
 
 
 def source_model_class(request: ConvertRequest, base: type[Any], why: str) -> type[Any]:

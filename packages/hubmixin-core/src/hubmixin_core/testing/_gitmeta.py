@@ -125,9 +125,10 @@ def validate_repo_path(path: str) -> str:
 def validate_ref_name(name: str) -> str:
     """Return ``name`` if it can name a branch or tag; raise ``ValueError`` otherwise.
 
-    What ``git check-ref-format`` refuses is refused (the Hub keeps refs in git): beyond the characters outside
-    ``[A-Za-z0-9._-/]``, ``..``, an empty component (``a//b``, a leading or trailing ``/``), a component starting
-    with ``.`` or ending with ``.lock``, and a trailing ``.``; and so are a leading ``refs/`` and 40 hex digits.
+    What ``git check-ref-format`` refuses is refused (the Hub keeps refs in git): ``..``, an empty component
+    (``a//b``, a leading or trailing ``/``), a component starting with ``.`` or ending with ``.lock``, and a trailing
+    ``.``; and so are a leading ``refs/``, 40 hex digits and, stricter than git, any character outside
+    ``[A-Za-z0-9._-/]`` (git takes ``+``, ``@``, ``#``).
     """
     if not _REF_NAME.fullmatch(name) or ".." in name or name.startswith("refs/") or name.endswith("."):
         raise HubMixinValueError(f"Invalid reference name {name!r}")

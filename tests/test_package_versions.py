@@ -1,0 +1,38 @@
+"""The packages are released in lockstep: one version, and each framework package pins exactly that core."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGES = sorted(path.parent for path in (_ROOT / "packages").glob("*/pyproject.toml"))
+
+
+def _version(package: Path) -> str:
+    """The ``__version__`` a package's ``__init__.py`` assigns (the one place hatch reads it from)."""
+    (init,) = package.glob("src/*/__init__.py")
+    found = re.search(r'^__version__ = "([^"]+)"$', init.read_text(encoding="utf-8"), re.MULTILINE)
+    assert found is not None, f"{init}: no __version__"
+    return found.group(1)
+
+
+def _core_requirements(package: Path) -> list[str]:
+    """The ``hubmixin-core`` requirements among a package's dependencies."""
+    project = tomllib.loads((package / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return [req for req in project.get("dependencies", []) if re.match(r"hubmixin-core\b", req)]
+
+
+def test_every_package_has_the_same_version() -> None:
+    versions = {package.name: _version(package) for package in _PACKAGES}
+    assert len(versions) >= 4
+    assert len(set(versions.values())) == 1, versions
+
+
+@pytest.mark.parametrize("package", [p for p in _PACKAGES if p.name != "hubmixin-core"], ids=lambda p: p.name)
+def test_a_framework_package_pins_exactly_its_core(package: Path) -> None:
+    core = _version(_ROOT / "packages" / "hubmixin-core")
+    assert _core_requirements(package) == [f"hubmixin-core=={core}"]

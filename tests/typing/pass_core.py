@@ -38,6 +38,13 @@ class SubModel(Model):
     pass
 
 
+class LoggingModel(Model):
+    """A ``save_pretrained`` override in huggingface_hub's style, its return declared ``Any`` (docs/differences.md)."""
+
+    def save_pretrained(self, save_directory: str | Path, **kwargs: Any) -> Any:
+        return super().save_pretrained(save_directory, **kwargs)
+
+
 class OptionsModel(ModelHubMixin, runtime_args=["rng"]):
     """The loader options as one argument, the model's arguments as one dict."""
 

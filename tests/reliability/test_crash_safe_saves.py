@@ -27,7 +27,7 @@ import pytest
 from numpy.typing import NDArray
 from safetensors.numpy import save_file
 
-from hubmixin_core import DownloadOptions, ModelHubMixin, _atomic
+from hubmixin_core import DownloadOptions, ModelHubMixin, _atomic, _path_exchange
 from hubmixin_core.weights import check_checkpoint, open_checkpoint, save_safetensors
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -90,7 +90,7 @@ def _killed_at(step: int) -> Iterator[None]:
     for name in MUTATIONS:
         setattr(os, name, counted(getattr(os, name)))
     builtins.open = io.open = opened
-    _atomic._exchange = counted(_atomic._exchange)
+    _atomic.exchange = counted(_path_exchange.exchange)  # type: ignore[attr-defined]  # (_atomic calls its import)
     yield
 
 

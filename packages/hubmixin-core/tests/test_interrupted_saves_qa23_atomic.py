@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from core_models import MLP
 
-from hubmixin_core import _atomic
+from hubmixin_core import _tree_removal
 from hubmixin_core._atomic import _host, remove_interrupted_saves
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges on Windows")
@@ -77,7 +77,7 @@ def test_the_tree_removal_leaves_a_link_at_the_top_and_what_it_points_to(tmp_pat
     victim = _victim(tmp_path)
     link = tmp_path / "link"
     link.symlink_to(victim)
-    _atomic._remove_tree(link)
+    _tree_removal.remove_tree(link)
     assert link.is_symlink()
     assert _files(victim) == ["important.txt", "sub/thesis.tex"]
 
@@ -91,29 +91,29 @@ def test_a_folder_swapped_for_a_link_after_its_check_is_not_followed(
     folder = tmp_path / "folder"
     folder.mkdir()
     (folder / "a").write_text("x")
-    mounts_below = _atomic._mounts_below
+    mounts_below = _tree_removal.mounts_below
 
     def swap(path: Path) -> list[Path]:  # (called between the check and the walk)
         folder.rename(tmp_path / "moved")
         folder.symlink_to(victim)
         return mounts_below(path)
 
-    monkeypatch.setattr(_atomic, "_mounts_below", swap)
-    _atomic._remove_tree(folder)
+    monkeypatch.setattr(_tree_removal, "mounts_below", swap)
+    _tree_removal.remove_tree(folder)
     assert _files(victim) == ["important.txt", "sub/thesis.tex"]
 
 
 def test_the_walk_by_path_follows_no_link_either(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # What systems without directory descriptors (Windows) use.
-    monkeypatch.setattr(_atomic, "_BY_DESCRIPTOR", False)
+    monkeypatch.setattr(_tree_removal, "_BY_DESCRIPTOR", False)
     victim = _victim(tmp_path)
     link = tmp_path / "link"
     link.symlink_to(victim)
-    _atomic._remove_tree(link)
+    _tree_removal.remove_tree(link)
     folder = tmp_path / "folder"
     (folder / "sub").mkdir(parents=True)
     (folder / "sub" / "out").symlink_to(victim)
-    _atomic._remove_tree(folder)
+    _tree_removal.remove_tree(folder)
     assert link.is_symlink() and not os.path.lexists(folder)
     assert _files(victim) == ["important.txt", "sub/thesis.tex"]
 

@@ -19,7 +19,7 @@ import pytest
 from core_models import MLP, NumpyModelMixin
 from safetensors.numpy import save_file
 
-from hubmixin_core import _atomic, cli
+from hubmixin_core import _atomic, _path_exchange, _processes, cli
 from hubmixin_core._config import BUILTIN_CODERS, encode_value
 from hubmixin_core.errors import HubMixinOSError
 from hubmixin_core.testing import _blobs
@@ -36,18 +36,20 @@ def _windows_cdll(name: str | None, *args: Any, **kwargs: Any) -> Any:
 
 @pytest.fixture
 def windows(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``_atomic`` as it runs on Windows: its platform, and ctypes' finding no C library (MSVC 14 and later)."""
-    monkeypatch.setattr(_atomic, "sys", types.SimpleNamespace(platform="win32"))
+    """Saves as they run on Windows: its platform, and ctypes' finding no C library (MSVC 14 and later)."""
+    for module in (_atomic, _processes, _path_exchange):
+        monkeypatch.setattr(module, "sys", types.SimpleNamespace(platform="win32"))
     util = types.SimpleNamespace(find_library=lambda name: None)
     fake = types.SimpleNamespace(CDLL=_windows_cdll, util=util, get_errno=ctypes.get_errno)
-    monkeypatch.setattr(_atomic, "ctypes", fake)
+    monkeypatch.setattr(_path_exchange, "ctypes", fake)
 
 
 @pytest.fixture
 def no_exchange(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``_atomic`` on Windows, its C library question aside: files are moved one at a time."""
-    monkeypatch.setattr(_atomic, "sys", types.SimpleNamespace(platform="win32"))
-    monkeypatch.setattr(_atomic, "_libc", lambda: None)
+    """Saves on Windows, its C library question aside: files are moved one at a time."""
+    for module in (_atomic, _processes, _path_exchange):
+        monkeypatch.setattr(module, "sys", types.SimpleNamespace(platform="win32"))
+    monkeypatch.setattr(_path_exchange, "_libc", lambda: None)
 
 
 def _stale_staging(target: Path, pid: int) -> Path:
@@ -74,7 +76,7 @@ def test_windows_saves_into_an_existing_directory_file_by_file(tmp_path: Path, w
 
 
 def test_libc_is_none_on_windows(windows: None) -> None:
-    assert _atomic._libc() is None
+    assert _path_exchange._libc() is None
 
 
 def test_a_failed_move_leaves_the_old_config(tmp_path: Path, no_exchange: None, monkeypatch: Any) -> None:
@@ -127,7 +129,7 @@ def test_windows_removes_a_dead_process_staging_directory_without_os_kill(
     target = tmp_path / "run"
     dead, running = _stale_staging(target, 999_001), _stale_staging(target, 999_002)
     monkeypatch.setattr(os, "kill", windows_kill)
-    monkeypatch.setattr(_atomic, "_windows_api", lambda: _windows_api({999_002}), raising=False)
+    monkeypatch.setattr(_processes, "_windows_api", lambda: _windows_api({999_002}))
     assert _atomic.remove_interrupted_saves(target) == [dead]
     assert not dead.exists() and running.exists()
     assert signalled == []
@@ -155,7 +157,7 @@ def test_posix_liveness_keeps_a_process_it_cannot_ask(monkeypatch: Any) -> None:
         raise OSError(errno.EINVAL, "no answer")
 
     monkeypatch.setattr(os, "kill", refuse)
-    assert _atomic._alive(999_003)
+    assert _processes.alive(999_003)
 
 
 class WithPath(NumpyModelMixin):

@@ -46,12 +46,9 @@ system that enforces locks.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import functools
 import hashlib
-import importlib
 import os
 import re
 import shutil
@@ -63,8 +60,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
+from hubmixin_core._path_exchange import exchange, exchanging_system
+from hubmixin_core._processes import alive, holds_cwd, locked, locks_enforced
+from hubmixin_core._tree_removal import RUNNING_AS_ROOT, mounts_below, real_directory, remove_tree
 from hubmixin_core.errors import HubMixinOSError, SaveLocationError
 
 if sys.platform != "win32":  # (Windows: no locks; a staging directory is judged by its process alone)
@@ -177,7 +176,7 @@ def atomic_directory(
             else:
                 _commit(staging, target, managed, locks)
     finally:
-        _remove_tree(staging)
+        remove_tree(staging)
         with _OURS_LOCK:
             _OURS.discard(staging.name)
 
@@ -193,7 +192,7 @@ def _commit(staging: Path, target: Path, managed: Callable[[str], bool], locks: 
     if not os.access(target, os.W_OK | os.X_OK):  # the exchange needs only the parent's: refuse as a write would
         raise HubMixinOSError(errno.EACCES, f"cannot save into {target}: it is not writable")
     kept = _not_written(target, staging, managed)
-    if os.path.ismount(target) or _holds_cwd(target) or not _exchangeable(staging, target, kept):
+    if os.path.ismount(target) or holds_cwd(target) or not _exchangeable(staging, target, kept):
         _move_into(staging, target, managed)  # the cwd cannot move either: the process would lose it
         return
     with _naming_target(target):
@@ -205,7 +204,7 @@ def _commit(staging: Path, target: Path, managed: Callable[[str], bool], locks: 
     staging.chmod(target.stat().st_mode & 0o7777)
     old = contextlib.ExitStack()
     old.enter_context(_locking(target, exclusive=False))  # the old directory, at the staging path once exchanged
-    if not _exchange(staging, target):
+    if not exchange(staging, target):
         old.close()  # (_move_into locks the target exclusively: this shared lock would hold it up)
         _move_into(staging, target, managed)
         return
@@ -268,7 +267,7 @@ def _writable(folder: Path) -> Iterator[None]:
     """``folder`` writable by its owner for the block (a read-only folder a save copied, to keep a user's file
     in it), then given its mode back."""
     mode = folder.stat().st_mode
-    if _ROOT or os.access(folder, os.W_OK | os.X_OK):
+    if RUNNING_AS_ROOT or os.access(folder, os.W_OK | os.X_OK):
         yield
         return
     folder.chmod(mode | stat.S_IWUSR | stat.S_IXUSR)
@@ -287,7 +286,7 @@ def _exchangeable(staging: Path, target: Path, kept: list[Path]) -> bool:
     same owner and group (set where this process may), no access control lists, no file system mounted inside,
     and every entry kept ours to link (another user's file may not be hard-linked, nor its folder re-created as
     its own, except by root); never off Linux and macOS, which alone have an atomic exchange."""
-    if not _exchanging_system():
+    if not exchanging_system():
         return False
     status = target.stat()
     try:
@@ -299,10 +298,7 @@ def _exchangeable(staging: Path, target: Path, kept: list[Path]) -> bool:
         with contextlib.suppress(OSError):
             if any(name.startswith("system.posix_acl") for name in os.listxattr(target)):
                 return False
-    return not _mounts_below(target) and (_ROOT or all(_owned(path) for path in kept))
-
-
-_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+    return not mounts_below(target) and (RUNNING_AS_ROOT or all(_owned(path) for path in kept))
 
 
 def _owned(path: Path) -> bool:
@@ -351,7 +347,7 @@ def _link_tree(source: Path, destination: Path) -> None:
             with contextlib.suppress(FileNotFoundError):
                 _link_tree(child, destination / child.name)
         shutil.copystat(source, destination)  # after its entries: a read-only folder takes none once its mode is set
-        if _ROOT:  # a folder of another user stays theirs
+        if RUNNING_AS_ROOT:  # a folder of another user stays theirs
             status = source.lstat()
             os.chown(destination, status.st_uid, status.st_gid)
     else:
@@ -373,7 +369,7 @@ def reading(directory: str | Path) -> Iterator[None]:
 @contextlib.contextmanager
 def _locking(directory: Path, *, exclusive: bool) -> Iterator[None]:
     """A lock on ``directory``, waited for, held for the block (none where locks are not to be had). A save holds
-    a shared one on its staging directory while it runs (see :func:`_locked`), and an exclusive one on a target
+    a shared one on its staging directory while it runs (see :func:`locked`), and an exclusive one on a target
     it moves files into one at a time; a load holds a shared one (:func:`reading`)."""
     descriptor = None
     if sys.platform != "win32" and directory.is_dir():
@@ -499,213 +495,6 @@ def _replace_file(source: Path, destination: Path) -> None:
             raise
 
 
-def _locked(path: Path) -> bool:
-    """Whether a process (of any PID namespace on this machine) holds a lock on directory ``path``."""
-    if sys.platform == "win32":
-        return False
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(descriptor)  # closing releases a lock taken here
-    return False
-
-
-def _mounts_below(path: Path) -> list[Path]:
-    """The mount points strictly inside directory ``path`` (bind mounts of the same file system too, on Linux)."""
-    with contextlib.suppress(OSError):
-        text = Path("/proc/self/mountinfo").read_text()
-        inside = []
-        for line in text.splitlines():
-            fields = line.split(" ")
-            if len(fields) > 4:
-                point = Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4]))
-                if path in point.parents:
-                    inside.append(point)
-        return inside
-    device = path.stat().st_dev  # elsewhere: a directory on another device than its target's
-    return [
-        Path(root) / name
-        for root, names, _ in os.walk(path)
-        for name in names
-        if os.lstat(Path(root) / name).st_dev != device
-    ]
-
-
-def _remove_tree(path: Path) -> None:
-    """Remove directory ``path``, but no file system mounted inside it (``shutil.rmtree`` empties those too), and
-    never through a symbolic link: one at ``path`` itself is left as it is (a link planted under a staging
-    directory's name must not take the files it points to with it), and one inside is removed, not followed."""
-    try:
-        top = os.lstat(path)
-    except OSError:
-        return
-    if not _real_directory(top):
-        return
-    mounts = set(_mounts_below(path))
-    if _BY_DESCRIPTOR:
-        _remove_by_descriptor(path, top, mounts)
-    else:
-        _remove_by_path(path, top.st_dev, mounts)
-
-
-_BY_DESCRIPTOR = (
-    {os.open, os.stat, os.unlink, os.rmdir} <= os.supports_dir_fd
-    and os.scandir in os.supports_fd
-    and hasattr(os, "O_NOFOLLOW")
-    and hasattr(os, "O_DIRECTORY")
-)
-"""Whether folders can be walked by descriptor (not Windows), as ``shutil.rmtree`` does: a folder swapped for a
-link between its check and its removal is then not followed either."""
-
-
-def _real_directory(status: os.stat_result) -> bool:
-    """Whether ``lstat`` ``status`` is a directory itself: not a link to one, nor a Windows junction."""
-    return stat.S_ISDIR(status.st_mode) and getattr(status, "st_reparse_tag", 0) != _JUNCTION
-
-
-_JUNCTION = 0xA0000003  # IO_REPARSE_TAG_MOUNT_POINT (in ``stat`` on Windows only)
-
-
-def _remove_by_descriptor(path: Path, top: os.stat_result, mounts: set[Path]) -> None:
-    def remove(directory: int, where: Path) -> None:
-        with contextlib.suppress(OSError), os.scandir(directory) as entries:
-            for entry in list(entries):
-                with contextlib.suppress(OSError):
-                    status = entry.stat(follow_symlinks=False)
-                    if not stat.S_ISDIR(status.st_mode):
-                        os.unlink(entry.name, dir_fd=directory)
-                    elif where / entry.name not in mounts and status.st_dev == top.st_dev:
-                        descriptor = _open_directory(entry.name, status, directory)
-                        if descriptor is not None:
-                            try:
-                                remove(descriptor, where / entry.name)
-                            finally:
-                                os.close(descriptor)
-                            os.rmdir(entry.name, dir_fd=directory)
-
-    descriptor = _open_directory(str(path), top, None)
-    if descriptor is None:
-        return
-    try:
-        remove(descriptor, path)
-    finally:
-        os.close(descriptor)
-    with contextlib.suppress(OSError):
-        path.rmdir()  # (never a link: rmdir refuses one)
-
-
-def _open_directory(name: str, status: os.stat_result, parent: int | None) -> int | None:
-    """A descriptor of the folder ``name`` (in folder ``parent``) that ``status`` describes, made writable (a
-    read-only folder a save copied); ``None`` where it cannot be opened, or a link or another folder is there now."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    try:
-        descriptor = os.open(name, flags, dir_fd=parent)
-    except PermissionError:
-        try:  # (an unreadable folder; never through a link: where that cannot be told, it stays)
-            os.chmod(name, stat.S_IMODE(status.st_mode) | stat.S_IRWXU, dir_fd=parent, follow_symlinks=False)
-            descriptor = os.open(name, flags, dir_fd=parent)
-        except (OSError, ValueError, NotImplementedError):
-            return None
-    except OSError:
-        return None
-    try:
-        opened = os.fstat(descriptor)
-        if (opened.st_dev, opened.st_ino) != (status.st_dev, status.st_ino):
-            os.close(descriptor)
-            return None
-        if not _ROOT and stat.S_IMODE(opened.st_mode) & stat.S_IRWXU != stat.S_IRWXU:
-            with contextlib.suppress(OSError):
-                os.fchmod(descriptor, stat.S_IMODE(opened.st_mode) | stat.S_IRWXU)
-    except OSError:
-        os.close(descriptor)
-        return None
-    return descriptor
-
-
-def _remove_by_path(path: Path, device: int, mounts: set[Path]) -> None:
-    """:func:`_remove_by_descriptor` where folders cannot be opened (Windows): entries judged by ``lstat``."""
-
-    def remove(directory: str) -> None:
-        if not _ROOT and not os.access(directory, os.W_OK | os.X_OK):  # a read-only folder a save copied
-            with contextlib.suppress(OSError):
-                Path(directory).chmod(stat.S_IMODE(os.lstat(directory).st_mode) | stat.S_IRWXU)
-        with contextlib.suppress(OSError), os.scandir(directory) as entries:
-            for entry in list(entries):
-                with contextlib.suppress(OSError):
-                    status = entry.stat(follow_symlinks=False)
-                    if not _real_directory(status):
-                        Path(entry.path).unlink()  # (Windows: a link to a folder, or a junction, too)
-                    elif Path(entry.path) not in mounts and status.st_dev == device:
-                        remove(entry.path)
-        with contextlib.suppress(OSError):
-            Path(directory).rmdir()
-
-    remove(str(path))
-
-
-def _holds_cwd(target: Path) -> bool:
-    """Whether ``target`` (or a folder inside it) is the working directory of this process or of another one this
-    user's (a shell ``cd``'d into a run folder): exchanged, it would sit in the removed old directory. Other
-    processes' are known from ``/proc`` (Linux); macOS has none, and its exchange leaves such a shell behind."""
-    try:
-        cwds = [Path.cwd().resolve()]
-    except OSError:
-        cwds = []
-    with contextlib.suppress(OSError):
-        for process in Path("/proc").iterdir():
-            if process.name.isdigit():
-                with contextlib.suppress(OSError):
-                    cwds.append((process / "cwd").readlink())
-    return any(cwd == target or target in cwd.parents for cwd in cwds)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap the paths ``a`` and ``b`` atomically; ``False`` where the system or file system cannot."""
-    libc = _libc()
-    if libc is None:
-        return False
-    if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):
-        at_fdcwd, rename_exchange = -100, 2
-        result = libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    elif sys.platform == "darwin" and hasattr(libc, "renamex_np"):
-        rename_swap = 2
-        result = libc.renamex_np(os.fsencode(a), os.fsencode(b), rename_swap)
-    else:
-        return False
-    if result == 0:
-        return True
-    error = ctypes.get_errno()
-    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBUSY, errno.EXDEV):
-        return False
-    raise HubMixinOSError(error, f"cannot exchange {a} and {b}: {os.strerror(error)}")
-
-
-def _exchanging_system() -> bool:
-    """Whether this system has an atomic exchange of two paths: Linux and macOS."""
-    return sys.platform.startswith("linux") or sys.platform == "darwin"
-
-
-def _libc() -> ctypes.CDLL | None:
-    """The C library, for the exchange; ``None`` off Linux and macOS (Windows' ``find_library("c")`` finds none,
-    and ``CDLL(None)`` raises ``TypeError`` there)."""
-    return _c_library() if _exchanging_system() else None
-
-
-@functools.cache
-def _c_library() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")  # (None on Linux too without ldconfig: CDLL(None) is the process' own)
-    try:
-        return ctypes.CDLL(name, use_errno=True)
-    except (OSError, TypeError):
-        return None
-
-
 def new_file_mode() -> int:
     """The permissions a file this process creates gets by default: ``0o666`` less the umask."""
     return 0o666 & ~_umask()
@@ -743,8 +532,8 @@ def remove_interrupted_saves(target: str | Path) -> list[Path]:
                 continue
             with contextlib.suppress(OSError):  # (per entry: one that cannot be judged stops no other)
                 # a directory itself, never a link named like one (a tarball, a clone, another user may plant it)
-                if _real_directory(path.lstat()) and _abandoned(path, match):
-                    _remove_tree(path)
+                if real_directory(path.lstat()) and _abandoned(path, match):
+                    remove_tree(path)
                     removed.append(path)
     for path in _entries(target):
         match = _PART.match(path.name)
@@ -764,8 +553,8 @@ def push_folder() -> Iterator[Path]:
     for path in _entries(root):
         match = _PUSH.match(path.name)
         with contextlib.suppress(OSError):  # (another user's, or gone meanwhile)
-            if match and _real_directory(path.lstat()) and _abandoned(path, match):
-                _remove_tree(path)
+            if match and real_directory(path.lstat()) and _abandoned(path, match):
+                remove_tree(path)
     with _OURS_LOCK:
         folder = Path(tempfile.mkdtemp(prefix=f"hubmixin-push-{_host()}-{os.getpid()}-", dir=root))
         _OURS.add(folder.name)
@@ -773,7 +562,7 @@ def push_folder() -> Iterator[Path]:
         with _locking(folder, exclusive=False):
             yield folder
     finally:
-        _remove_tree(folder)
+        remove_tree(folder)
         with _OURS_LOCK:
             _OURS.discard(folder.name)
 
@@ -790,79 +579,21 @@ def _abandoned(path: Path, match: re.Match[str]) -> bool:
     if match["host"] not in (None, _host()):
         return time.time() - path.stat().st_mtime > _FOREIGN_AFTER_S
     # This machine's: is its save still running (locked), its process there?
-    if path.is_dir() and _locked(path):
+    if path.is_dir() and locked(path):
         return False
     pid = int(match["pid"])
     if pid == os.getpid() and path.is_dir():  # ours only if this process made it: else a killed run had our PID
         with _OURS_LOCK:
             return path.name not in _OURS
-    if not _alive(pid):
+    if not alive(pid):
         return True
     # The PID is another live process's: a killed run's reused, or a save between making the directory and
     # locking it (an instant). Where locks work, an unlocked directory that no one wrote into lately is abandoned.
     old = time.time() - path.stat().st_mtime > _REUSED_PID_AFTER_S
-    return old and path.is_dir() and _locks_enforced(path.parent)
+    return old and path.is_dir() and locks_enforced(path.parent)
 
 
 _REUSED_PID_AFTER_S = 60
-
-
-def _locks_enforced(folder: Path) -> bool:
-    """Whether ``folder``'s file system makes two locks conflict (some network file systems grant every one)."""
-    if sys.platform == "win32":
-        return False
-    try:
-        first, second = os.open(folder, os.O_RDONLY), os.open(folder, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(first, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:  # refused as a conflict (with ours, or a save's exclusive lock on the folder): enforced
-        return e.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
-    finally:
-        os.close(first)
-        os.close(second)
-    return False
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` of this machine runs; ``True`` where it cannot be told."""
-    if pid == os.getpid():
-        return True  # ours: another save of this process may be writing it
-    if sys.platform == "win32":
-        return _windows_alive(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # another user's live process (PermissionError), or no answer: keep its files
-    return True
-
-
-_WINDOWS_QUERY = 0x1000 | 0x100000  # PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE
-_WINDOWS_NO_PROCESS = 87  # ERROR_INVALID_PARAMETER: OpenProcess of a pid no process has
-_WINDOWS_WAIT_TIMEOUT = 0x102
-
-
-def _windows_api() -> Any:
-    """Windows' ``_winapi`` module (typed loosely: its stubs exist for Windows only)."""
-    return importlib.import_module("_winapi")
-
-
-def _windows_alive(pid: int) -> bool:
-    """Windows: whether process ``pid`` runs, asked of the process itself (``os.kill(pid, 0)`` would send a
-    console Ctrl+C there, ``signal.CTRL_C_EVENT`` being 0)."""
-    api = _windows_api()
-    try:
-        handle = api.OpenProcess(_WINDOWS_QUERY, False, pid)
-    except OSError as e:
-        return getattr(e, "winerror", None) != _WINDOWS_NO_PROCESS  # access denied: another user's, running
-    try:
-        return bool(api.WaitForSingleObject(handle, 0) == _WINDOWS_WAIT_TIMEOUT)  # not signalled: not exited
-    finally:
-        api.CloseHandle(handle)
 
 
 def save_stamp(target: Path, read: Callable[[str], bool]) -> object:

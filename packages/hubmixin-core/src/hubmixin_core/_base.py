@@ -32,19 +32,29 @@ from hubmixin_core._capture import (
 from hubmixin_core._card import TEMPLATE_NOT_GIVEN, CardInfo
 from hubmixin_core._checks import UNSAVED_KEY, check_keywords, closest, expand_location, same_value, takes_any_keyword
 from hubmixin_core._config import dumps_config
-from hubmixin_core._config_apply import ConfigApplication, builds_from_arguments, defining_class
+from hubmixin_core._config_apply import ConfigApplication, builds_from_arguments
 from hubmixin_core._config_capture import ConfigCapture
 from hubmixin_core._forwarding import (
-    builds_with_positional,
     forwards_whole,
     passes_on_whole,
-    reads_key,
-    supplied_arguments,
 )
 from hubmixin_core._frameworks import check_framework_base
 from hubmixin_core._generated._options import DownloadOptions, UploadOptions
 from hubmixin_core._hub import check_whole_checkpoint, one_commit, upload_folder
 from hubmixin_core._override import LEGACY_DOWNLOAD_KEYWORDS, drop_deprecated_keywords, model_arguments
+from hubmixin_core._override_signatures import (
+    accepted_keywords,
+    base_loader_is_frameworks,
+    check_override_takes,
+    has_own_parameter,
+    loader_is_own,
+    loader_supplies,
+    loader_takes,
+    options_parameter,
+    own_method,
+    signature_parameters,
+    unnamed_keywords,
+)
 from hubmixin_core._paths import check_local_location, check_probeable
 from hubmixin_core._published import refuse_published_token
 from hubmixin_core._warn import warn_user
@@ -73,7 +83,6 @@ _ALWAYS_PASSED = ("revision", "cache_dir", "force_download", "local_files_only",
 """The download keywords huggingface_hub's ``_from_pretrained`` contract always passes."""
 _LOAD_ATTEMPTS = 5
 """Loads of a local directory that changed while it was read, before giving up (each is retried)."""
-_HUBMIXIN_PACKAGES = frozenset({"hubmixin_core", "hubmixin_torch", "hubmixin_flax", "hubmixin_keras"})
 
 
 class ModelHubMixinBase(ConfigApplication):
@@ -155,7 +164,7 @@ class ModelHubMixinBase(ConfigApplication):
                 if name in cls.__dict__:
                     setattr(cls, name, _suggesting(cls.__dict__[name]))
         cls._hub_mixin_inspect_init(creating=True)
-        cls._hub_mixin_inject_config = _named(inspect.signature(cls._from_pretrained).parameters, "config")
+        cls._hub_mixin_inject_config = has_own_parameter(inspect.signature(cls._from_pretrained).parameters, "config")
 
     if TYPE_CHECKING:  # the class keywords, typed for mypy: a misspelled one is an error there too
 
@@ -180,7 +189,7 @@ class ModelHubMixinBase(ConfigApplication):
             raise HubMixinValueError(f"save_directory {os.fspath(save_directory)!r} holds a NUL character")
         save_directory = Path(expand_location(Path(save_directory)))  # as from_pretrained expands it
         # What is called: the instance's own push_to_hub too (a wrapper, a Mock), as huggingface_hub calls it.
-        push = _signature_parameters(self.push_to_hub) if push_to_hub else None  # type: ignore[attr-defined]
+        push = signature_parameters(self.push_to_hub) if push_to_hub else None  # type: ignore[attr-defined]
         if push_kwargs:  # only an overriding push_to_hub may take more keywords: checked before writing anything
             options = [p.name for p in (*UPLOAD_PARAMS, *SAVE_PARAMS)] + list(save_kwargs)
             method = f"{type(self).__qualname__}.save_pretrained"
@@ -216,13 +225,14 @@ class ModelHubMixinBase(ConfigApplication):
             save_directory, replaces=replaced_by_save, replaces_in_folders=is_weights_file
         ) as staging:
             self._save_pretrained(
-                staging, **_supported(type(self)._save_pretrained, save_kwargs, self._hub_extra_defaults, forward=True)
+                staging,
+                **accepted_keywords(type(self)._save_pretrained, save_kwargs, self._hub_extra_defaults, forward=True),
             )
             if config_dict is not None and not (staging / CONFIG_NAME).exists():
                 (staging / CONFIG_NAME).write_text(dumps_config(config_dict), encoding="utf-8")
             if not (save_directory / _README).exists() and not (staging / _README).exists():
                 self.generate_model_card(**(upload.model_card_kwargs or {})).save(staging / _README)
-            if push_to_hub and not _own_method(self, "push_to_hub"):  # (an override decides what it uploads: the
+            if push_to_hub and not own_method(self, "push_to_hub"):  # (an override decides what it uploads: the
                 # base push_to_hub it reaches checks that.) Refused before the target is replaced: the local copy
                 # must not hold it either.
                 refuse_published_token(type(self).__qualname__, staging, upload)
@@ -242,11 +252,11 @@ class ModelHubMixinBase(ConfigApplication):
         _check_token(upload.token)
         with push_folder() as tmp:
             folder = Path(tmp) / "model"
-            if _own_method(self, "save_pretrained"):
+            if own_method(self, "save_pretrained"):
                 # As huggingface_hub does: a library's save_pretrained may write more files (a tokenizer, a
                 # vocabulary); the save options given to push_to_hub reach it where they are not the defaults.
                 given = {k: v for k, v in save_kwargs.items() if not same_value(v, self._hub_extra_defaults.get(k))}
-                _check_override_takes(type(self).__qualname__, self.save_pretrained, given)  # type: ignore[attr-defined]
+                check_override_takes(type(self).__qualname__, self.save_pretrained, given)  # type: ignore[attr-defined]
                 config, card_kwargs = upload.config, upload.model_card_kwargs
                 self.save_pretrained(folder, config=config, model_card_kwargs=card_kwargs, **given)  # type: ignore[attr-defined]
             else:
@@ -335,7 +345,7 @@ class ModelHubMixinBase(ConfigApplication):
         call = cls._hub_loader_arguments(download, load_kwargs)
         parameters = inspect.signature(cls._from_pretrained).parameters
         cls._hub_mixin_inspect_init()
-        hub_style = _named(parameters, "model_kwargs")  # (model_kwargs: dict[str, Any]) else **model_kwargs
+        hub_style = has_own_parameter(parameters, "model_kwargs")  # (model_kwargs: dict[str, Any]) else **model_kwargs
         loader = ("model_id", "model_kwargs", "config") if hub_style else ("model_id",)
         own = {
             n: p
@@ -394,7 +404,7 @@ class ModelHubMixinBase(ConfigApplication):
         model's where it only passes them on (an override reading one, ``model_kwargs.pop("device")``, takes it as
         an option of its own, as huggingface_hub lets it)."""
         loader = cls._from_pretrained
-        forwarded = forwards_whole(loader, var_keyword) and _base_loader_is_frameworks(cls)
+        forwarded = forwards_whole(loader, var_keyword) and base_loader_is_frameworks(cls)
         return hub_style or passes_on_whole(loader, var_keyword) or forwarded
 
     @classmethod
@@ -414,12 +424,13 @@ class ModelHubMixinBase(ConfigApplication):
         unsaved = raw.pop(UNSAVED_KEY, None) if raw is not None else None
         deferred: dict[str, str] = {}  # (a class's own loader may rebuild them itself, as setfit's does)
         if isinstance(unsaved, dict):
-            own = _loader_is_own(cls)
-            deferred = cls._hub_give_unsaved(unsaved, provided, model_kwargs, supplied=_loader_supplies(cls), defer=own)
+            own = loader_is_own(cls)
+            deferred = cls._hub_give_unsaved(unsaved, provided, model_kwargs, supplied=loader_supplies(cls), defer=own)
         held = "config" in deferred  # not saved: the rest of config.json is not it (the loader must give it)
         config: Any = None if raw is None else cls._hub_config_beside(raw, model_kwargs, str(config_file), held=held)
-        if _named(parameters, "config") or cls._hub_mixin_inject_config:  # huggingface_hub's: given if asked for
-            if _named(parameters, "model_kwargs"):
+        # huggingface_hub's: given if asked for
+        if has_own_parameter(parameters, "config") or cls._hub_mixin_inject_config:
+            if has_own_parameter(parameters, "model_kwargs"):
                 call["config"] = None if held else config
             else:
                 model_kwargs.setdefault("config", None if held else config)
@@ -466,8 +477,8 @@ class ModelHubMixinBase(ConfigApplication):
         given = {p.name for p in DOWNLOAD_PARAMS if not same_value(getattr(download, p.name), p.value)}
         given |= {k for k, v in load_kwargs.items() if not same_value(v, cls._hub_extra_defaults.get(k))}
         parameters = cls._hub_mixin_init_parameters.items()
-        named = {n for n, p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD}
-        for name in sorted((given - _HF_LOADER_OPTIONS - cls._hub_mixin_runtime_args) & named - model_kwargs.keys()):
+        taken = {n for n, p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD}
+        for name in sorted((given - _HF_LOADER_OPTIONS - cls._hub_mixin_runtime_args) & taken - model_kwargs.keys()):
             warn_user(
                 f"{cls.__qualname__}.from_pretrained: {name}= is the loader's option, not the {name!r} argument of "
                 f"{cls.__qualname__}.__init__ (huggingface_hub's loader, which has no such option, gives it to "
@@ -480,9 +491,9 @@ class ModelHubMixinBase(ConfigApplication):
         cls, model_id: str, call: dict[str, Any], model_kwargs: dict[str, Any], parameters: Mapping[str, Any]
     ) -> Self:
         """``_from_pretrained`` called with the loader's options and the model's arguments, the way it takes them."""
-        if _named(parameters, "model_kwargs"):
+        if has_own_parameter(parameters, "model_kwargs"):
             # (no model argument passed as a keyword: this may run inside another model's load)
-            forwarded = _unnamed(parameters, call)
+            forwarded = unnamed_keywords(parameters, call)
             with model_arguments(()), loader_values(forwarded=forwarded):
                 instance = cls._from_pretrained(model_id=model_id, **call, model_kwargs=model_kwargs)
             return cls._hub_forget_forwarded(instance, forwarded)
@@ -490,7 +501,7 @@ class ModelHubMixinBase(ConfigApplication):
         for name in model_kwargs.keys() & call.keys() & defaults.keys():
             # An option left at its default yields its keyword to the model's argument, where the override
             # takes it through **kwargs (and so forwards it); one it names would be taken as the option.
-            if not _named(parameters, name) and same_value(call[name], defaults[name]):
+            if not has_own_parameter(parameters, name) and same_value(call[name], defaults[name]):
                 del call[name]
         clash = sorted(model_kwargs.keys() & {*call, "model_id"})
         if clash:
@@ -500,7 +511,7 @@ class ModelHubMixinBase(ConfigApplication):
                 "`model_kwargs: dict[str, Any]` parameters in its signature instead"
             )
         # The base knows these keywords are the model's; the options that reach **kwargs are not captured.
-        forwarded = _unnamed(parameters, call)
+        forwarded = unnamed_keywords(parameters, call)
         with model_arguments(model_kwargs), loader_values(forwarded=forwarded):
             instance = cls._from_pretrained(model_id=model_id, **call, **model_kwargs)
         return cls._hub_forget_forwarded(instance, forwarded)
@@ -522,29 +533,29 @@ class ModelHubMixinBase(ConfigApplication):
 
         The download options go as one ``download`` argument if it declares one, else as huggingface_hub's
         keywords (``endpoint`` and ``max_workers`` if named or, through its ``**kwargs``, if not at their default and
-        a loader takes them, see :func:`_loader_takes`; ``proxies`` and ``resume_download``, as ``None``, only if
+        a loader takes them, see :func:`loader_takes`; ``proxies`` and ``resume_download``, as ``None``, only if
         named, as older huggingface_hub releases passed them); then the framework's load extras it names, or,
         through its ``**kwargs``, those not at their default.
         """
         parameters = inspect.signature(cls._from_pretrained).parameters
-        options = _options_parameter(parameters)
+        options = options_parameter(parameters)
         if options is not None:
             call: dict[str, Any] = {options: download}
         else:
             shared = {p.name: getattr(download, p.name) for p in DOWNLOAD_PARAMS}
             call = {k: shared.pop(k) for k in _ALWAYS_PASSED}
-            call.update({k: v for k, v in LEGACY_DOWNLOAD_KEYWORDS.items() if _named(parameters, k)})
+            call.update({k: v for k, v in LEGACY_DOWNLOAD_KEYWORDS.items() if has_own_parameter(parameters, k)})
             defaults = {p.name: p.value for p in DOWNLOAD_PARAMS}
             # huggingface_hub's contract has no endpoint nor max_workers: where they reach no loader applying them,
             # max_workers (a speed setting) is left out, not handed to __init__; endpoint is refused (below) unless
             # it is the default Hub. Where a loader's source cannot be read, endpoint goes on as it always did.
-            takes = {k: _loader_takes(cls, k) for k in shared}
+            takes = {k: loader_takes(cls, k) for k in shared}
             shared = {k: v for k, v in shared.items() if takes[k] or (takes[k] is None and k == "endpoint")}
             if takes.get("endpoint", True) is False:
                 cls._hub_refuse_unrouted_endpoint(parameters, download)
-            call.update(_supported(cls._from_pretrained, shared, defaults, forward=True))
+            call.update(accepted_keywords(cls._from_pretrained, shared, defaults, forward=True))
         cls._hub_refuse_stranded_extras(parameters, load_kwargs)
-        call.update(_supported(cls._from_pretrained, load_kwargs, cls._hub_extra_defaults, forward=True))
+        call.update(accepted_keywords(cls._from_pretrained, load_kwargs, cls._hub_extra_defaults, forward=True))
         return call
 
     @classmethod
@@ -564,7 +575,7 @@ class ModelHubMixinBase(ConfigApplication):
         owner = cls._from_pretrained.__qualname__
         var_keyword = next((n for n, p in parameters.items() if p.kind is p.VAR_KEYWORD), None)
         fixes = ["name `endpoint` in its parameters and pass it to its downloads", "take `download: DownloadOptions`"]
-        if var_keyword is not None and _base_loader_is_frameworks(cls):
+        if var_keyword is not None and base_loader_is_frameworks(cls):
             fixes.append(f"pass **{var_keyword} on to super()._from_pretrained")
         argument = cls._hub_init_takes("endpoint")  # (then meant, maybe, as huggingface_hub gives it: to __init__)
         hint = (
@@ -593,7 +604,7 @@ class ModelHubMixinBase(ConfigApplication):
             HubMixinTypeError: before any download, naming the override and the option.
         """
         var_keyword = next((n for n, p in parameters.items() if p.kind is p.VAR_KEYWORD), None)
-        if var_keyword is None or _named(parameters, "model_kwargs") or not _loader_is_own(cls):
+        if var_keyword is None or has_own_parameter(parameters, "model_kwargs") or not loader_is_own(cls):
             return
         if not passes_on_whole(cls._from_pretrained, var_keyword):
             return
@@ -606,7 +617,7 @@ class ModelHubMixinBase(ConfigApplication):
         stranded = [
             f"{k}={v!r}"
             for k, v in load_kwargs.items()
-            if not _named(parameters, k)
+            if not has_own_parameter(parameters, k)
             and k not in init
             and not cls._hub_init_takes(k)
             and not same_value(v, defaults.get(k))
@@ -664,12 +675,6 @@ def _holds_nul(path: str | os.PathLike[Any]) -> bool:
     return ("\0" if isinstance(text, str) else b"\0") in text
 
 
-def _overridden(cls: type, name: str) -> bool:
-    """Whether a class of the user's defines ``name``, not hubmixin's generated facade."""
-    owner = defining_class(cls, name)
-    return owner is not None and not owner.__module__.endswith("._generated._methods")
-
-
 def _warn_hub_options_ignored(method: str, given: str | os.PathLike[str], download: DownloadOptions) -> None:
     """Warn that the options only a Hub repository has (``revision``, ``force_download``) do nothing for the
     local directory ``given`` (which wins over a repository of the same name)."""
@@ -680,37 +685,6 @@ def _warn_hub_options_ignored(method: str, given: str | os.PathLike[str], downlo
             f"{method}: {os.fspath(given)!r} is a local directory, which is loaded as it is: {', '.join(ignored)} "
             "only applies to a Hub repository; to load the Hub's, run from another directory or move that folder",
             UserWarning,
-        )
-
-
-def _own_method(instance: object, name: str) -> bool:
-    """Whether ``instance``'s method ``name`` is the user's: a class's override, or set on the instance itself
-    (a wrapper, a ``Mock``), which huggingface_hub's mixin calls as well."""
-    return name in getattr(instance, "__dict__", {}) or _overridden(type(instance), name)
-
-
-def _signature_parameters(function: Any) -> Mapping[str, inspect.Parameter]:
-    """The parameters of the callable ``function``; any keyword where it has no signature to read."""
-    try:
-        return inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return {"kwargs": inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)}
-
-
-def _check_override_takes(owner: str, save_pretrained: Any, options: dict[str, Any]) -> None:
-    """Raise where the model's own ``save_pretrained`` (bound) cannot take the save ``options`` given to
-    ``push_to_hub``."""
-    parameters = _signature_parameters(save_pretrained)
-    if takes_any_keyword(parameters):
-        return
-    names = {name for name, p in parameters.items() if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
-    refused = sorted(set(options) - names)
-    if refused:
-        called = getattr(save_pretrained, "__qualname__", f"{owner}.save_pretrained")
-        raise HubMixinTypeError(
-            f"{owner}.push_to_hub: {', '.join(f'{name}=' for name in refused)} given, but {called}, which "
-            "push_to_hub saves through (as huggingface_hub does), does not take it: add it to that override's "
-            "parameters (or **kwargs passed to super().save_pretrained)"
         )
 
 
@@ -772,126 +746,3 @@ def _suggesting(method: Callable[..., Any]) -> Callable[..., Any]:
         return method(*args, **kwargs)
 
     return checked
-
-
-def _options_parameter(parameters: Mapping[str, inspect.Parameter]) -> str | None:
-    """The parameter taking the download options as one ``DownloadOptions``: ``download``, or one so annotated."""
-    if _named(parameters, "download"):
-        return "download"
-    for name, param in parameters.items():
-        annotation = param.annotation
-        text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-        if param.kind is inspect.Parameter.KEYWORD_ONLY and text.rsplit(".", 1)[-1] == "DownloadOptions":
-            return name
-    return None
-
-
-def _named(parameters: Mapping[str, inspect.Parameter], name: str) -> bool:
-    """Whether ``name`` is a parameter of its own in a signature (not only caught by ``**kwargs``)."""
-    param = parameters.get(name)
-    return param is not None and param.kind is not inspect.Parameter.VAR_KEYWORD
-
-
-def _base_loader_is_frameworks(cls: type) -> bool:
-    """Whether the ``_from_pretrained`` that ``super()`` reaches from ``cls``'s own is a framework's (which takes
-    the download options, its load extras and ``__init__``'s arguments), not another override's."""
-    owner = defining_class(cls, "_from_pretrained")
-    if owner is None:
-        return False
-    mro = cls.__mro__
-    base = next((k for k in mro[mro.index(owner) + 1 :] if "_from_pretrained" in vars(k)), None)
-    return base is not None and builds_from_arguments(base)
-
-
-def _loader_is_own(cls: type) -> bool:
-    """Whether ``cls``'s ``_from_pretrained`` is its own (or a library's built on hubmixin), not a framework's,
-    which builds from the arguments it is given, nor the base's."""
-    owner = defining_class(cls, "_from_pretrained")
-    return owner is not None and not builds_from_arguments(cls) and not owner.__module__.startswith("hubmixin_")
-
-
-def _loader_takes(cls: type, name: str) -> bool | None:
-    """Whether ``cls``'s ``_from_pretrained`` applies the download option ``name``, read down its MRO: a loader
-    takes it if it names it or takes ``download``, is a framework's or hubmixin's, or its source (through
-    ``functools.wraps`` decorators) reads it from its ``**kwargs`` (hubmixin's earlier contract);
-    one that passes its ``**kwargs`` on to ``super()._from_pretrained``, ``name`` left in them, leaves it to that one
-    (see :func:`forwards_whole`'s ``keeping``). ``None`` where a
-    loader's source cannot be read (``.pyc`` only, generated code)."""
-    for klass in cls.__mro__:
-        loader = vars(klass).get("_from_pretrained")
-        if loader is None:
-            continue
-        package = klass.__module__.partition(".")[0]
-        if vars(klass).get("_hub_builds_from_arguments", False) or package in _HUBMIXIN_PACKAGES:
-            return True
-        function = getattr(loader, "__func__", loader)
-        try:
-            parameters = inspect.signature(function).parameters
-        except (TypeError, ValueError):
-            return False
-        if _named(parameters, name) or _options_parameter(parameters) is not None:
-            return True
-        var_keyword = next((n for n, p in parameters.items() if p.kind is p.VAR_KEYWORD), None)
-        if var_keyword is None:
-            return False
-        read = reads_key(function, name)
-        if read is None or read:
-            return read
-        if not forwards_whole(function, var_keyword, through_wrappers=True, keeping=name):
-            return False
-    return False
-
-
-def _loader_supplies(cls: type) -> frozenset[str]:
-    """The arguments an override of ``_from_pretrained`` gives ``__init__`` itself, which config.json need not hold:
-    keywords from values of its own (setfit's rebuilt modules, see :func:`supplied_arguments`), and ``*args``'s
-    values where it builds ``cls(*layers)``. None for a framework's own loader, which passes on what it is given."""
-    if builds_from_arguments(cls):
-        return frozenset()
-    loader = cls._from_pretrained  # type: ignore[attr-defined]
-    init = cls._hub_mixin_init_parameters  # type: ignore[attr-defined]
-    star = (
-        {f"*{p.name}" for p in init.values() if p.kind is p.VAR_POSITIONAL} if builds_with_positional(loader) else set()
-    )
-    return supplied_arguments(loader) | star
-
-
-def _unnamed(parameters: Mapping[str, inspect.Parameter], call: Mapping[str, Any]) -> dict[str, Any]:
-    """The keywords of ``call`` that a signature's ``**kwargs`` takes (it does not name them)."""
-    return {name: value for name, value in call.items() if not _named(parameters, name)}
-
-
-def _supported(
-    func: Callable[..., Any], kwargs: Mapping[str, Any], defaults: Mapping[str, Any], *, forward: bool = False
-) -> dict[str, Any]:
-    """The ``kwargs`` that ``func`` accepts.
-
-    A keyword it does not name is dropped if it holds its default (an implementation written for
-    huggingface_hub's narrower signature keeps working, and one that builds ``cls(**model_kwargs)`` itself
-    does not receive the loader's options). Otherwise the caller asked for it: with ``forward`` (the options
-    of ``_from_pretrained``), it goes through ``func``'s ``**kwargs`` (an override written for huggingface_hub
-    that forwards them to ``super()._from_pretrained`` hands it to the framework's base); else (a save option), or
-    without ``**kwargs``, ``func`` cannot do it, and a ``TypeError`` names it.
-    """
-    parameters = inspect.signature(func).parameters
-    var_keyword = forward and takes_any_keyword(parameters)
-    accepted = {k: v for k, v in kwargs.items() if _named(parameters, k)}
-    for key in kwargs.keys() - accepted.keys():
-        if key in defaults and same_value(kwargs[key], defaults[key]):
-            continue
-        if not var_keyword:
-            raise HubMixinTypeError(
-                f"{func.__qualname__} does not accept {key}={kwargs[key]!r}: it neither names it nor takes **kwargs. "
-                f"Add **kwargs to its signature and pass them on ({_forwarding_call(func, parameters)}), or name "
-                f"{key} in its parameters and apply it"
-            )
-        accepted[key] = kwargs[key]
-    return accepted
-
-
-def _forwarding_call(func: Callable[..., Any], parameters: Mapping[str, inspect.Parameter]) -> str:
-    """How an override ``func`` hands its keywords on: ``super()._save_pretrained(save_directory, **kwargs)``."""
-    positional = [
-        n for n, p in parameters.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and n != "self"
-    ]
-    return f"`super().{func.__name__}({', '.join([*positional, '**kwargs'])})`"

@@ -329,7 +329,10 @@ class InvalidRepoPathError(HubMixinError, ValueError):
 
     def __init__(self, path: str, source: str) -> None:
         self.path = path
-        super().__init__(f"{source}: refusing file name {path!r}: it is absolute or leaves the model directory")
+        super().__init__(
+            f"{source}: refusing file name {path!r}: it names no file inside the model directory (it is empty or "
+            "absolute, or has a backslash, a drive, or a '.', '..' or empty part)"
+        )
 
 
 # WEIGHTS ERRORS

@@ -84,6 +84,8 @@ class Checkpoint:
         for path in weights.files:
             header = read_header(path)
             positions.update({name: header.data_start + begin for name, (begin, _) in header.offsets.items()})
+            if path != first:  # (each shard's: a shard of a later layout is no more readable than a single file)
+                check_layout_version(header.metadata, str(path))
         metadata = read_header(first).metadata
         if weights.index is not None:
             metadata = {**_index_ties(weights.index.metadata, found, metadata), **metadata}

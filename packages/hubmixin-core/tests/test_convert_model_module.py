@@ -38,3 +38,22 @@ def test_a_missing_module_names_where_it_was_looked_for(tmp_path: Path) -> None:
     assert "ConvertError" in done.stderr
     assert "no_such_lib" in done.stderr
     assert str(tmp_path.resolve()) in done.stderr or str(tmp_path) in done.stderr
+
+
+def test_an_installed_module_is_found_from_a_removed_working_directory(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = f"import os; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); " + _LOAD.format(spec="json:JSONDecoder")
+    done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "JSONDecoder"
+
+
+def test_the_working_directory_joins_sys_path_only_for_a_module_found_there(tmp_path: Path) -> None:
+    code = (
+        "import sys; from hubmixin_core._convert import load_class; before = list(sys.path); "
+        "load_class('json:JSONDecoder'); print(sys.path == before)"
+    )
+    done = subprocess.run([sys.executable, "-P", "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

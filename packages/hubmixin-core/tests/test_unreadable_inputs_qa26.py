@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -11,18 +12,23 @@ import pytest
 from core_models import MLP
 from safetensors.numpy import save_file
 
-from hubmixin_core.errors import ConfigError, LayoutError
+from hubmixin_core.errors import HubMixinOSError, LayoutError
 from hubmixin_core.weights import open_checkpoint
 
 
 @pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="an unreadable file made from /proc/self/mem")
-def test_a_config_json_that_cannot_be_read_is_a_config_error(tmp_path: Path) -> None:
+def test_a_config_json_that_cannot_be_read_is_a_typed_os_error_naming_it(tmp_path: Path) -> None:
     MLP().save_pretrained(tmp_path)
     (tmp_path / "config.json").unlink()
     (tmp_path / "config.json").symlink_to("/proc/self/mem")  # reading it from offset 0 is an I/O error (EIO)
-    with pytest.raises(ConfigError, match=r"config\.json: cannot read: .*Input/output error") as raised:
+    with pytest.raises(HubMixinOSError, match=r"config\.json: cannot read the config: Input/output error") as raised:
         MLP.from_pretrained(tmp_path)
-    assert isinstance(raised.value.__cause__, OSError)
+    assert isinstance(raised.value, OSError) and raised.value.errno == errno.EIO  # `except OSError` still holds
+
+
+def test_a_permission_error_reading_a_config_stays_a_permission_error() -> None:
+    error = HubMixinOSError(errno.EACCES, "config.json: cannot read the config: Permission denied")
+    assert isinstance(error, PermissionError) and isinstance(error, HubMixinOSError)
 
 
 @pytest.mark.parametrize("shard", [1, 2, 3])

@@ -64,6 +64,7 @@ from hubmixin_core.errors import (
     ConfigError,
     ConfigTypeError,
     HubMixinError,
+    HubMixinOSError,
     MissingArgumentError,
     WeightsShapeError,
     format_names,
@@ -349,8 +350,9 @@ class ConfigApplication(ConfigCapture):
         """The config of ``model_id`` and its file; ``None`` without one.
 
         Raises:
-            ConfigError: the file is not JSON (or nests too deeply) or not a JSON object, is there but not a
-                file (a directory, a link to a missing file), or cannot be read; the message names it.
+            ConfigError: the file is not JSON (or nests too deeply) or not a JSON object, or is there but not a
+                file (a directory, a link to a missing file); the message names it.
+            HubMixinOSError: the file cannot be read (no permission: a ``PermissionError`` too), naming it.
         """
         config_file = locate_file(model_id, CONFIG_NAME, download)
         if config_file is None:
@@ -375,8 +377,8 @@ class ConfigApplication(ConfigCapture):
             raise ConfigError(f"{config_file}: not valid JSON: {e}") from e
         except RecursionError:
             raise ConfigError(f"{config_file}: not valid JSON: arrays or objects nested too deeply") from None
-        except OSError as e:  # (no permission to read it, an I/O error), as an unreadable weights file is
-            raise ConfigError(f"{config_file}: cannot read: {e}") from e
+        except OSError as e:  # (no permission, an I/O error): still the OSError (PermissionError...) it was
+            raise HubMixinOSError(e.errno, f"{config_file}: cannot read the config: {e.strerror}") from e
         if not isinstance(data, dict):
             raise ConfigError(f"{config_file}: expected a JSON object, found {type(data).__name__}")
         check_unsaved_marker(data, str(config_file))

@@ -243,27 +243,43 @@ def _tree_bytes(root: str) -> int:
 
 
 def load_class(spec: str) -> type[Any]:
-    """The class named by ``package.module:Class``, imported from the installed packages or, as ``python -m``
-    would, the working directory (searched after them, so a local folder never shadows an installed package)."""
+    """The class named by ``package.module:Class``, imported from the installed packages or, failing that, from the
+    working directory (which the ``hubmixin`` script, unlike ``python -m``, leaves off ``sys.path``): a local folder
+    never shadows an installed package."""
     module_name, _, name = spec.partition(":")
     if not module_name or not name:
         raise ConvertError(f"--model {spec!r}: expected package.module:ClassName")
-    _search_working_directory()
     try:
-        found = getattr(importlib.import_module(module_name), name)
+        found = getattr(_import_here_too(module_name), name)
     except (ImportError, AttributeError) as error:
-        raise ConvertError(f"--model {spec!r}: {error} (looked in the installed packages and {Path.cwd()})") from None
+        here = _working_directory()
+        looked = "the installed packages" + (f" and {here}" if here else "")
+        raise ConvertError(f"--model {spec!r}: {error} (looked in {looked})") from None
     if not isinstance(found, type):
         raise ConvertError(f"--model {spec!r} is not a class")
     return found
 
 
-def _search_working_directory() -> None:
-    """Append the working directory to ``sys.path``: the ``hubmixin`` script, unlike ``python -m``, leaves it out,
-    and a user's model module often lives there."""
-    here = str(Path.cwd())
-    if not any(entry in ("", ".", here) for entry in sys.path):
+def _import_here_too(module_name: str) -> Any:
+    """Import ``module_name``; where its top package is not installed, with the working directory appended to
+    ``sys.path`` (kept there: the module may import its siblings later)."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        here = _working_directory()
+        top = module_name.partition(".")[0]
+        if error.name != top or here is None or any(entry in ("", ".", here) for entry in sys.path):
+            raise
         sys.path.append(here)
+        return importlib.import_module(module_name)
+
+
+def _working_directory() -> str | None:
+    """The working directory; ``None`` where it was removed."""
+    try:
+        return str(Path.cwd())
+    except OSError:
+        return None
 
 
 def source_model_class(request: ConvertRequest, base: type[Any], why: str) -> type[Any]:

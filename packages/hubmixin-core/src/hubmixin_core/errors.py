@@ -101,7 +101,7 @@ class HubMixinIndexError(HubMixinError, IndexError):
 
 
 class HubMixinOSError(HubMixinError, OSError):
-    """A file-system step of a save failed (the directory keeps its previous content).
+    """A file-system step failed: of a save (the directory keeps its previous content), or a read of a load.
 
     Made with an errno, it is also the builtin Python raises for that errno, as ``OSError(errno, ...)`` is
     (``PermissionError`` for ``EACCES``, ``FileNotFoundError`` for ``ENOENT``...): ``except PermissionError`` holds.

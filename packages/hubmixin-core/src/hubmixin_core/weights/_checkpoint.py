@@ -81,15 +81,17 @@ class Checkpoint:
         first = weights.files[0]
         description = str(weights.index_file) if weights.sharded else str(first)
         positions: dict[str, int] = {}
+        shard_metadata: dict[Path, dict[str, str]] = {}
         for path in weights.files:
             header = read_header(path)
             positions.update({name: header.data_start + begin for name, (begin, _) in header.offsets.items()})
-            if path != first:  # (each shard's: a shard of a later layout is no more readable than a single file)
-                check_layout_version(header.metadata, str(path))
-        metadata = read_header(first).metadata
+            shard_metadata[path] = header.metadata
+        metadata = shard_metadata[first]
         if weights.index is not None:
             metadata = {**_index_ties(weights.index.metadata, found, metadata), **metadata}
         check_layout_version(metadata, description)
+        for path, its_metadata in shard_metadata.items():  # (a later shard of a later layout is as unreadable)
+            check_layout_version(its_metadata, str(path))
         return cls(
             {name: info for name, (info, _) in found.items()},
             {name: path for name, (_, path) in found.items()},

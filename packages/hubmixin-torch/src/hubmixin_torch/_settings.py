@@ -90,9 +90,7 @@ def layer_settings(layer: nn.Module, dtype: torch.dtype | None = None) -> dict[s
 def model_settings(module: nn.Module, dtype: torch.dtype | None = None) -> Settings:
     """Every sub-module's settings by its dotted path (those without settings left out), a module held at several
     paths (a shared norm or GELU) under each; ``dtype`` as for :func:`layer_settings`."""
-    found: Settings = {}
-    for path, layer in module.named_modules(remove_duplicate=False):  # a layer held at two paths: under each
-        found.setdefault(path, layer_settings(layer, dtype))
+    found = {path: layer_settings(layer, dtype) for path, layer in module.named_modules(remove_duplicate=False)}
     return {path: values for path, values in found.items() if values}
 
 

@@ -34,11 +34,16 @@ def _windows_cdll(name: str | None, *args: Any, **kwargs: Any) -> Any:
     raise OSError("no C library by that name")
 
 
+def _on_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sys.platform`` as Windows gives it, in every module of the save that reads it."""
+    for module in (_atomic, _processes, _path_exchange):
+        monkeypatch.setattr(module, "sys", types.SimpleNamespace(platform="win32"))
+
+
 @pytest.fixture
 def windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Saves as they run on Windows: its platform, and ctypes' finding no C library (MSVC 14 and later)."""
-    for module in (_atomic, _processes, _path_exchange):
-        monkeypatch.setattr(module, "sys", types.SimpleNamespace(platform="win32"))
+    _on_windows(monkeypatch)
     util = types.SimpleNamespace(find_library=lambda name: None)
     fake = types.SimpleNamespace(CDLL=_windows_cdll, util=util, get_errno=ctypes.get_errno)
     monkeypatch.setattr(_path_exchange, "ctypes", fake)
@@ -47,8 +52,7 @@ def windows(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def no_exchange(monkeypatch: pytest.MonkeyPatch) -> None:
     """Saves on Windows, its C library question aside: files are moved one at a time."""
-    for module in (_atomic, _processes, _path_exchange):
-        monkeypatch.setattr(module, "sys", types.SimpleNamespace(platform="win32"))
+    _on_windows(monkeypatch)
     monkeypatch.setattr(_path_exchange, "_libc", lambda: None)
 
 

@@ -4,6 +4,7 @@ end of the text), and a Xet hash is 64 hex digits, nothing that ``int(text, 16)`
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import huggingface_hub as hf
 import pytest
@@ -51,15 +52,20 @@ def test_names_ending_in_a_newline_are_refused(local_hub: LocalHub) -> None:
         local_hub.add_organization("org\n")
 
 
+def _xet_format() -> Any:
+    """The Xet format module, which needs the ``[hub]`` extra (blake3): the test is skipped without it."""
+    return pytest.importorskip("hubmixin_core.testing.xet._format", reason="the [hub] extra (blake3) is not installed")
+
+
 @pytest.mark.parametrize("text", ["+" + "0" * 63, " " + "0" * 63, "0" * 63 + " ", "0_" + "0" * 62, "-" + "0" * 63])
 def test_a_xet_hash_is_hex_digits_only(text: str) -> None:
-    fmt = pytest.importorskip("hubmixin_core.testing.xet._format", reason="the [hub] extra (blake3) is not installed")
+    fmt = _xet_format()
     with pytest.raises(fmt.FormatError, match="64 hex digits"):
         fmt.hex_hash(text)
 
 
 def test_a_canonical_xet_hash_round_trips() -> None:
-    fmt = pytest.importorskip("hubmixin_core.testing.xet._format", reason="the [hub] extra (blake3) is not installed")
+    fmt = _xet_format()
     raw = bytes(range(32))
     assert fmt.hex_hash(fmt.hash_hex(raw)) == fmt.hex_hash(fmt.hash_hex(raw).upper()) == raw
 

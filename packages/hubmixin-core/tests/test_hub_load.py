@@ -12,6 +12,7 @@ import weakref
 from dataclasses import replace
 from pathlib import Path
 
+import huggingface_hub.errors
 import numpy as np
 import pytest
 from core_models import MLP
@@ -252,3 +253,20 @@ def test_force_download_keeps_the_hubs_typed_errors(local_hub: LocalHub) -> None
     np.testing.assert_array_equal(
         MLP.from_pretrained(repo_id, force_download=True).weights["fc1.bias"], MLP(seed=1).weights["fc1.bias"]
     )
+
+
+@pytest.mark.skipif(not hasattr(huggingface_hub.errors, "EgressLimitError"), reason="huggingface_hub 2.5 on")
+def test_a_reached_egress_limit_is_raised_as_the_clients_error(local_hub: LocalHub, tmp_path: Path) -> None:
+    """A 402 ``EgressLimitReached`` reaches the caller as huggingface_hub's typed error (not as "not cached"),
+    while a cached model still loads."""
+    repo_id = f"{local_hub.username}/egress"
+    MLP(seed=4).push_to_hub(repo_id)
+    egress = Fault(route="resolve", method="HEAD", status=402, error_code="EgressLimitReached", times=None)
+    local_hub.inject_fault(egress)
+    with pytest.raises(huggingface_hub.errors.EgressLimitError):
+        MLP.from_pretrained(repo_id, cache_dir=tmp_path / "empty")
+    local_hub.clear_faults()
+    MLP.from_pretrained(repo_id, cache_dir=tmp_path / "cache")
+    local_hub.inject_fault(egress)
+    cached = MLP.from_pretrained(repo_id, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(cached.weights["fc1.bias"], MLP(seed=4).weights["fc1.bias"])

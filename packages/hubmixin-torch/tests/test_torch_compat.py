@@ -114,3 +114,34 @@ def test_views_in_the_references_file_load_as_views(
     assert loaded.flat.data_ptr() == loaded.fc.weight.data_ptr()
     assert loaded.b.data_ptr() == loaded.a.data_ptr() + loaded.a.element_size()
     assert isinstance(loaded.b, torch.nn.Parameter) and loaded.b.requires_grad
+
+
+_REFERENCE_READS_LOCAL_PICKLES = tuple(map(int, huggingface_hub.__version__.split(".")[:2])) >= (2, 5)
+
+
+@pytest.mark.skipif(not _REFERENCE_READS_LOCAL_PICKLES, reason="huggingface_hub reads a local .bin from 2.5 on")
+def test_a_local_legacy_pickle_loads_as_in_the_reference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder saved before safetensors (only pytorch_model.bin): both mixins load the same weights from it."""
+    saved = trained_net(Net)
+    saved.save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    torch.save(saved.state_dict(), tmp_path / "pytorch_model.bin")
+    ours = Net.from_pretrained(tmp_path, strict=True)
+    reference = RefNet.from_pretrained(tmp_path, strict=True)
+    capsys.readouterr()
+    assert_same_tensors(saved, ours)
+    assert_same_tensors(reference, ours)
+
+
+def test_shards_win_over_a_local_legacy_pickle(tmp_path: Path) -> None:
+    """Where a folder holds safetensors shards and a pytorch_model.bin, the shards load (huggingface_hub 2.5 reads
+    the pickle: it knows no shards); the pickle here holds other values, so the test tells which was read."""
+    saved = trained_net(Net)
+    saved.save_pretrained(tmp_path, max_shard_size="1KB")
+    assert not (tmp_path / "model.safetensors").exists()
+    other = trained_net(Net)
+    with torch.no_grad():
+        for parameter in other.parameters():
+            parameter.add_(1.0)
+    torch.save(other.state_dict(), tmp_path / "pytorch_model.bin")
+    assert_same_tensors(saved, Net.from_pretrained(tmp_path, strict=True))

@@ -10,7 +10,7 @@ from pathlib import Path
 import huggingface_hub as hf
 import pytest
 from huggingface_hub import constants
-from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError
 
 from hubmixin_core.testing import ROUTES, Fault, LocalHub
 from hubmixin_core.testing._httpd import HANDLERS
@@ -130,6 +130,8 @@ def test_faults_match_route_method_and_path(local_hub: LocalHub) -> None:
         {},
         {"delay": -1.0},
         {"status": 500, "times": 0},
+        {"error_code": "GatedRepo", "delay": 1.0},
+        {"status": 403, "error_code": "Gated Repo\r\nX-Other: 1"},
     ],
 )
 def test_invalid_faults_are_refused(kwargs: dict[str, object]) -> None:
@@ -140,6 +142,21 @@ def test_invalid_faults_are_refused(kwargs: dict[str, object]) -> None:
 def test_an_invalid_path_pattern_is_refused_naming_it() -> None:
     with pytest.raises(ValueError, match=r"not a valid regular expression: 'model\(\.safetensors'"):
         Fault("resolve", status=503, path="model(.safetensors")
+
+
+def test_an_error_code_gives_the_clients_typed_error(local_hub: LocalHub, weights_repo: tuple[str, bytes]) -> None:
+    repo_id, _ = weights_repo
+    local_hub.inject_fault(Fault("resolve", method="HEAD", status=403, error_code="GatedRepo", path="w.bin"))
+    with pytest.raises(GatedRepoError, match="Fault injected by LocalHub"):
+        hf.hf_hub_download(repo_id, "w.bin")
+    local_hub.inject_fault(Fault("resolve", method="HEAD", status=403, path="w.bin"))  # without: no typed error
+    with pytest.raises(LocalEntryNotFoundError):  # (the client's answer to an untyped error on the HEAD)
+        hf.hf_hub_download(repo_id, "w.bin")
+
+
+def test_an_error_code_must_be_a_string() -> None:
+    with pytest.raises(TypeError, match=r"Fault\(error_code=...\) must be str or None, got int 402"):
+        Fault("resolve", status=402, error_code=402)  # type: ignore[arg-type]
 
 
 def test_every_route_of_the_server_can_be_faulted() -> None:

@@ -106,6 +106,9 @@ class Fault:
         times: How many matching requests to affect; ``None`` for all of them until removed.
         path: Regular expression searched in the request path (e.g. a file name).
         message: Error message of a ``status`` answer.
+        error_code: ``X-Error-Code`` of a ``status`` answer, which the client maps to a typed error (``"GatedRepo"``
+            with 401/403: ``GatedRepoError``; ``"EgressLimitReached"`` with 402: huggingface_hub 2.5's
+            ``EgressLimitError``).
 
     ``hits`` counts the requests the fault was applied to. A spent fault injected again (one `Fault` shared by
     several tests) starts its count again.
@@ -119,6 +122,7 @@ class Fault:
     times: int | None = 1
     path: str | re.Pattern[str] | None = None
     message: str = "Fault injected by LocalHub"
+    error_code: str | None = None
     hits: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -130,6 +134,7 @@ class Fault:
         _check_type("times", self.times, numbers.Integral, optional=True)
         _check_type("path", self.path, (str, re.Pattern), optional=True)
         _check_type("message", self.message, str)
+        _check_type("error_code", self.error_code, str, optional=True)
         if self.route != "*" and self.route not in ROUTES:
             raise HubMixinValueError(f"Unknown route {self.route!r}; expected '*' or one of {sorted(ROUTES)}")
         if self.method is not None and self.method.upper() not in METHODS:
@@ -138,6 +143,10 @@ class Fault:
             raise HubMixinValueError(f"status must be an HTTP error status (400-599), got {self.status}")
         if self.status is not None and self.cut_after is not None:
             raise HubMixinValueError("A fault either answers with `status` or cuts the answer off, not both")
+        if self.error_code is not None and self.status is None:
+            raise HubMixinValueError("`error_code` goes with an error answer: give `status` too")
+        if self.error_code is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", self.error_code):
+            raise HubMixinValueError(f"`error_code` must be a header-safe token, got {self.error_code!r}")
         if self.delay < 0 or (self.cut_after is not None and self.cut_after < 0):
             raise HubMixinValueError("`delay` and `cut_after` must not be negative")
         if self.status is None and self.cut_after is None and self.delay == 0:

@@ -244,7 +244,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 if fault.delay and self.hub.app.stopping.wait(fault.delay):
                     raise ConnectionCut  # the server is stopping
                 if fault.status is not None:
-                    raise HubError(fault.status, f"{fault.message} ({fault.status} on route {match.name!r})")
+                    message = f"{fault.message} ({fault.status} on route {match.name!r})"
+                    raise HubError(fault.status, message, code=fault.error_code)
                 ex.cut_after = fault.cut_after
             if match.name not in _UNAUTHENTICATED_ROUTES:
                 self._authenticate(ex)

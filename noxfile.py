@@ -1,8 +1,9 @@
 """Sessions that check every part of the monorepo.
 
 `bash scripts/test.sh` runs them all with `nox --no-venv` inside the shared `.venv` (one install of torch for
-everything); `bash scripts/test.sh lint mypy` runs a few. Only `install_core` builds a fresh environment, to
-prove that hubmixin-core installs and imports on its own.
+everything); `bash scripts/test.sh lint mypy` runs a few. Only `install_core` and `core_floors` build fresh
+environments: hubmixin-core installs and imports on its own, and its tests pass at the lowest versions of its
+dependencies it declares (the shared `.venv` has requirements-dev.txt's, the newest).
 
 Each `packages/<dist>/` with a `pyproject.toml` gets a `tests_<short>` session (`hubmixin-core` -> `tests_core`),
 run with the env and matrix of its `[tool.hubmixin]` table (see `Package`): no edit here for a new package.
@@ -110,6 +111,7 @@ nox.options.sessions = [
     "reliability",
     "docs",
     "install_core",
+    "core_floors",
 ]
 
 
@@ -210,3 +212,43 @@ def install_core(session: nox.Session) -> None:
         pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "./packages/hubmixin-core"]
         session.run(*pip, silent=True)
         session.run(python, "scripts/check_core_install.py", *_framework_modules())
+
+
+def _floors(requirements: list[str]) -> list[str]:
+    """Each requirement pinned to the lowest version its range allows: `"numpy>=1.26"` -> `"numpy==1.26"`."""
+    pins = []
+    for requirement in requirements:
+        lowest = re.search(r"(?:>=|==|~=)\s*([0-9][^,;\s]*)", requirement)
+        assert lowest, f"{requirement!r} declares no lowest version"
+        pins.append(f"{_dist_name(requirement)}=={lowest.group(1)}")
+    return pins
+
+
+@nox.session
+def core_floors(session: nox.Session) -> None:
+    """A fresh venv: hubmixin-core (with its `hub` extra) at the lowest versions its pyproject.toml allows, and
+    its unit tests and doctests there (CI's other sessions run the newest, requirements-dev.txt's)."""
+    project = tomllib.loads((ROOT / "packages/hubmixin-core/pyproject.toml").read_text())["project"]
+    floors = _floors([*project["dependencies"], *project["optional-dependencies"]["hub"]])
+    pytest_pin = next(line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if "pytest==" in line)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp).chmod(0o755)  # tests run as root start this python as another user too (read-only folders)
+        venv = Path(tmp) / "venv"
+        session.run(PY, "-m", "venv", str(venv))
+        python = str(venv / "bin" / "python")
+        pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        session.run(*pip, "-e", "./packages/hubmixin-core[hub]", *floors, pytest_pin, silent=True)
+        session.run(python, "-m", "pip", "list", "--format=freeze", silent=False)
+        core = "packages/hubmixin-core"
+        session.run(
+            python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"{core}/tests",
+            "--doctest-modules",
+            f"{core}/src",
+            *session.posargs,
+        )

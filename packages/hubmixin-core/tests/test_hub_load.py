@@ -48,13 +48,16 @@ def test_download_options_are_honoured(local_hub: LocalHub, tmp_path: Path) -> N
 
     latest = MLP.from_pretrained(repo_id, cache_dir=cache)
     np.testing.assert_array_equal(latest.weights["fc2.weight"], MLP(seed=2).weights["fc2.weight"])
-    assert (downloads.hits, xet_downloads.hits) == (1, 1)  # config.json, model.safetensors
+    # config.json; model.safetensors in one reconstruction or more (hf_xet before 1.8 asks for byte ranges
+    # ahead of the file's end too, answered 416)
+    assert downloads.hits == 1 and xet_downloads.hits >= 1
     assert any(cache.rglob("model.safetensors"))
+    reconstructions = xet_downloads.hits
 
     MLP.from_pretrained(repo_id, cache_dir=cache)
-    assert (downloads.hits, xet_downloads.hits) == (1, 1)  # served from the cache
+    assert (downloads.hits, xet_downloads.hits) == (1, reconstructions)  # served from the cache
     MLP.from_pretrained(repo_id, cache_dir=cache, force_download=True)
-    assert (downloads.hits, xet_downloads.hits) == (2, 2)
+    assert downloads.hits == 2 and xet_downloads.hits > reconstructions
 
     old = MLP.from_pretrained(repo_id, cache_dir=cache, revision=first.oid)
     np.testing.assert_array_equal(old.weights["fc2.weight"], MLP(seed=1).weights["fc2.weight"])

@@ -3,6 +3,7 @@ not the bare ``OSError`` of ``Path.is_dir`` (QA round 23, crashsafe #4)."""
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,11 @@ def test_the_cli_names_a_name_over_the_length_limit(
 ) -> None:
     # (reg23d #5 of round 23: a bare OSError)
     location = str(tmp_path / ("run-" + "x" * 300))
-    args = (
-        ["inspect", location] if command == "inspect" else ["convert", location, str(tmp_path / "out"), "--to", "torch"]
-    )
+    targets = sorted(entry_point.name for entry_point in metadata.entry_points(group="hubmixin.converters"))
+    if command == "convert" and not targets:
+        pytest.skip("convert checks its source after its target: no framework package is installed")
+    args = ["inspect", location] if command == "inspect" else ["convert", location, str(tmp_path / "out"), "--to"]
+    args += targets[:1] if command == "convert" else []
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "longer than the file system allows" in err and "OSError" not in err

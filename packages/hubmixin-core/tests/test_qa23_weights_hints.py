@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import huggingface_hub as hf
@@ -183,23 +184,25 @@ def _pushed(hub: LocalHub, folder: Path, files: dict[str, bytes]) -> str:
 
 
 @pytest.mark.parametrize(
-    ("name", "kind", "model"),
+    ("name", "kind", "model", "framework"),
     [
-        ("flax_model.msgpack", "a Flax msgpack", " --model package.module:Class"),
-        ("model.pt", "a torch.save state dict", ""),
-        ("model.weights.h5", "a Keras save_weights file", " --model package.module:Class"),
+        ("flax_model.msgpack", "a Flax msgpack", " --model package.module:Class", "flax"),
+        ("model.pt", "a torch.save state dict", "", "torch"),
+        ("model.weights.h5", "a Keras save_weights file", " --model package.module:Class", "keras"),
     ],
 )
 def test_a_hub_repository_holding_a_native_checkpoint_is_named_with_its_two_steps(
-    local_hub: LocalHub, tmp_path: Path, name: str, kind: str, model: str
+    local_hub: LocalHub, tmp_path: Path, name: str, kind: str, model: str, framework: str
 ) -> None:
     repo = _pushed(local_hub, tmp_path / "native", {name: b"not read"})
     with pytest.raises(WeightsNotFoundError) as info:
         open_checkpoint(repo)
+    installed = {entry_point.name for entry_point in metadata.entry_points(group="hubmixin.converters")}
+    needs = f"hubmixin-{framework}, which is not installed: pip install hubmixin-{framework}"
     assert str(info.value) == (
         f"{repo}: found neither model.safetensors nor model.safetensors.index.json: {kind} ({name}): download it "
         f"(`hf download {repo} --local-dir DIR`), then convert it with `hubmixin convert DIR/{name} DST "
-        f"--to torch|flax|keras{model}`"
+        f"--to torch|flax|keras{model}`" + ("" if framework in installed else f" (reading it needs {needs})")
     )
     with pytest.raises(WeightsNotFoundError, match=r"@main: .*--revision main --local-dir DIR"):
         open_checkpoint(repo, DownloadOptions(revision="main"))

@@ -73,7 +73,7 @@ def _extended() -> dict[str, np.dtype[Any]]:
     import ml_dtypes
 
     found = {name: getattr(ml_dtypes, ARRAY_DTYPE_NAMES[name], None) for name in sorted(_FROM_ML_DTYPES)}
-    return {name: np.dtype(type_) for name, type_ in found.items() if type_ is not None}  # F8_E8M0: 0.5.1+
+    return {name: np.dtype(type_) for name, type_ in found.items() if type_ is not None}  # all of them from 0.5
 
 
 class _NumpyDtypes(Mapping[str, np.dtype[Any]]):

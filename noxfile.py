@@ -11,12 +11,14 @@ run with the env and matrix of its `[tool.hubmixin]` table (see `Package`): no e
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
 import sys
 import tempfile
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,9 +82,9 @@ SOURCE_ROOTS = [p.relative_to(ROOT).as_posix() for p in sorted(ROOT.glob("packag
 TEST_SOURCE_ROOTS = [p.relative_to(ROOT).as_posix() for p in sorted(ROOT.glob("tests/packages/*/src"))]
 
 
-def _pytest(session: nox.Session, *args: str, env: dict[str, str] | None = None) -> None:
+def _pytest(session: nox.Session, *args: str, env: dict[str, str] | None = None, python: str = PY) -> None:
     # Exit code 5 means "no tests collected": a session that collects nothing must fail loudly, not pass.
-    session.run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, *session.posargs, env=env)
+    session.run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, *session.posargs, env=env)
 
 
 def _add_tests_session(package: Package) -> None:
@@ -200,17 +202,24 @@ def _framework_modules() -> list[str]:
     return sorted({*FRAMEWORKS, *(d.replace("-", "_") for d in extra)})
 
 
+@contextlib.contextmanager
+def _fresh_venv(session: nox.Session) -> Iterator[tuple[str, list[str]]]:
+    """A new venv in a temporary folder, removed afterwards: its python and its `pip install` command."""
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp).chmod(0o755)  # tests run as root start its python as another user too (read-only folders)
+        venv = Path(tmp) / "venv"
+        session.run(PY, "-m", "venv", str(venv))
+        python = str(venv / "bin" / "python")
+        yield python, [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+
+
 @nox.session
 def install_core(session: nox.Session) -> None:
     """A fresh venv: `pip install ./packages/hubmixin-core` alone; no framework comes with it, and a model saves
     (its card too) and loads."""
-    with tempfile.TemporaryDirectory() as tmp:
-        venv = Path(tmp) / "venv"
-        session.run(PY, "-m", "venv", str(venv))
-        python = str(venv / "bin" / "python")
+    with _fresh_venv(session) as (python, pip):
         # silent: pip's machine-specific warnings (ignored find-links) are shown only if the install fails
-        pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "./packages/hubmixin-core"]
-        session.run(*pip, silent=True)
+        session.run(*pip, "./packages/hubmixin-core", silent=True)
         session.run(python, "scripts/check_core_install.py", *_framework_modules())
 
 
@@ -231,24 +240,8 @@ def core_floors(session: nox.Session) -> None:
     project = tomllib.loads((ROOT / "packages/hubmixin-core/pyproject.toml").read_text())["project"]
     floors = _floors([*project["dependencies"], *project["optional-dependencies"]["hub"]])
     pytest_pin = next(line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if "pytest==" in line)
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp).chmod(0o755)  # tests run as root start this python as another user too (read-only folders)
-        venv = Path(tmp) / "venv"
-        session.run(PY, "-m", "venv", str(venv))
-        python = str(venv / "bin" / "python")
-        pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    with _fresh_venv(session) as (python, pip):
         session.run(*pip, "-e", "./packages/hubmixin-core[hub]", *floors, pytest_pin, silent=True)
-        session.run(python, "-m", "pip", "list", "--format=freeze", silent=False)
+        session.run(python, "-m", "pip", "list", "--format=freeze")
         core = "packages/hubmixin-core"
-        session.run(
-            python,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"{core}/tests",
-            "--doctest-modules",
-            f"{core}/src",
-            *session.posargs,
-        )
+        _pytest(session, f"{core}/tests", "--doctest-modules", f"{core}/src", python=python)

@@ -11,7 +11,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import safetensors.numpy
-import safetensors.torch
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -24,6 +23,7 @@ from hubmixin_flax._impl import FlaxClassKeywords, FlaxHubMixinBase
 pytest.importorskip("torch")
 pytest.importorskip("hubmixin_torch")
 
+import safetensors.torch
 import torch
 from torch import nn
 

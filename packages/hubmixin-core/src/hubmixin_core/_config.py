@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from hubmixin_core._roundtrip import decoded_as_default, enum_module_base, is_mapping
+from hubmixin_core._type_aliases import without_aliases
 from hubmixin_core.errors import HubMixinValueError
 from hubmixin_core.typing import Coders
 
@@ -705,9 +706,13 @@ def init_type_hints(cls: type, coders: Iterable[type] = ()) -> dict[str, Any]:
 
 
 def _type_hints(obj: Any, coders: Iterable[type] = ()) -> dict[str, Any]:
-    """The annotations of a function or class (a dataclass's fields, its bases' too), resolved; where one names
-    what only a type checker sees (imported under ``TYPE_CHECKING``), the others are resolved one by one and it is
-    left out, as if unannotated."""
+    """The annotations of a function or class (a dataclass's fields, its bases' too), resolved, ``type`` aliases
+    seen through; where one names what only a type checker sees (imported under ``TYPE_CHECKING``), the others are
+    resolved one by one and it is left out, as if unannotated."""
+    return {name: without_aliases(hint) for name, hint in _resolved_hints(obj, coders).items()}
+
+
+def _resolved_hints(obj: Any, coders: Iterable[type]) -> dict[str, Any]:
     try:
         return typing.get_type_hints(obj, include_extras=True)
     except Exception:

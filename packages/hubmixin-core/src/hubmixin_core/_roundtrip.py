@@ -16,6 +16,7 @@ from typing import Any
 
 from hubmixin_core._checks import same_value
 from hubmixin_core._forwarding import literal
+from hubmixin_core._type_aliases import without_aliases
 
 __all__ = [
     "decoded_as_default",
@@ -172,7 +173,7 @@ def read_only_sequence(annotation: Any) -> bool:
 
 def _fields_change(before: Any, after: Any, where: str) -> Change:
     try:
-        hints = typing.get_type_hints(type(before))
+        hints = {name: without_aliases(hint) for name, hint in typing.get_type_hints(type(before)).items()}
     except Exception:  # unresolvable annotations: trust them
         return None
     for field in dataclasses.fields(before):

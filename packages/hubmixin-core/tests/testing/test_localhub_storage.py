@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import huggingface_hub as hf
@@ -45,7 +46,7 @@ def test_commits_store_only_their_changes_and_read_back_whole(tmp_path: Path) ->
         for path in ("init", "f000", "f150", "f310"):
             assert storage.file(repo, oid, path) == tree.get(path)
     storage.close()
-    with sqlite3.connect(tmp_path / "hub.sqlite") as db:
+    with closing(sqlite3.connect(tmp_path / "hub.sqlite")) as db:
         rows = db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
     assert rows < 301 * (1 + 200 // 31) + 2 * 200  # snapshots every 32 commits plus the changes; 60,000 if whole
 
@@ -72,7 +73,7 @@ def test_storage_grows_with_the_change_not_the_repo(local_hub: LocalHub) -> None
     hf.create_commit(repo_id, adds, commit_message="200 files")
 
     def rows() -> int:
-        with sqlite3.connect(local_hub.root / "hub.sqlite") as db:
+        with closing(sqlite3.connect(local_hub.root / "hub.sqlite")) as db:
             count: int = db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
         return count
 

@@ -3,6 +3,7 @@ names the argument and the command line's remedy (``--config``)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from flax import nnx, serialization
 
 from hubmixin_core.cli import main
 from hubmixin_flax import FlaxModelHubMixin
+
+_TO_TORCH = pytest.mark.skipif(importlib.util.find_spec("hubmixin_torch") is None, reason="converts --to torch")
 
 
 class Needs(nnx.Module, FlaxModelHubMixin):
@@ -36,6 +39,7 @@ def _convert(source: Path, out: Path, *extra: str) -> int:
     return main([*args, *extra])
 
 
+@_TO_TORCH
 def test_without_a_config_the_error_says_to_pass_one(native: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _convert(native, native.parent / "out") == 1
     assert capsys.readouterr().err == (
@@ -54,6 +58,7 @@ def test_without_a_config_the_error_says_to_pass_one(native: Path, capsys: pytes
     )
 
 
+@_TO_TORCH
 def test_a_config_without_the_argument_is_named(native: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (native.parent / "config.json").write_text(json.dumps({"widht": 3}))
     assert _convert(native, native.parent / "out") == 1
@@ -64,6 +69,7 @@ def test_a_config_without_the_argument_is_named(native: Path, capsys: pytest.Cap
     assert "model_kwargs" not in err and len(err.splitlines()) == 1
 
 
+@_TO_TORCH
 def test_unknown_keys_of_a_given_config_are_named_by_its_file(native: Path, caplog: pytest.LogCaptureFixture) -> None:
     config = native.parent.parent / "needs.json"
     config.write_text(json.dumps({"width": 3, "colour": "red"}))

@@ -3,6 +3,7 @@ fails with one line naming the file and the key, and leaves no ``DST``."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -22,11 +23,15 @@ def _ext(array: np.ndarray[Any, Any]) -> msgpack.ExtType:
     return msgpack.ExtType(1, msgpack.packb((list(array.shape), array.dtype.str, array.tobytes())))
 
 
+_TO_TORCH = pytest.mark.skipif(importlib.util.find_spec("hubmixin_torch") is None, reason="converts --to torch")
+
+
 class Lin(nnx.Module, FlaxModelHubMixin):
     def __init__(self, width: int = 4, *, rngs: nnx.Rngs) -> None:
         self.fc = nnx.Linear(width, width, rngs=rngs)
 
 
+@_TO_TORCH
 @pytest.mark.parametrize(
     ("kernel", "said"),
     [

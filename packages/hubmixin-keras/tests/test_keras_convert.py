@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from keras_models import Mlp
 
 from hubmixin_core.cli import main
 from hubmixin_core.weights import read_header
+
+_TO_TORCH = pytest.mark.skipif(importlib.util.find_spec("hubmixin_torch") is None, reason="converts --to torch")
 
 X = np.random.default_rng(3).standard_normal((2, 4)).astype("float32")
 
@@ -35,6 +38,7 @@ def test_a_keras_weights_file_converts(tmp_path: Path) -> None:
     np.testing.assert_allclose(keras.ops.convert_to_numpy(sharded(X)), expected, rtol=0, atol=1e-6)
 
 
+@_TO_TORCH
 def test_an_unbuilt_model_needs_an_input_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = Mlp(units=4, depth=1)
     model(X)
@@ -51,6 +55,7 @@ def test_an_unbuilt_model_needs_an_input_shape(tmp_path: Path, capsys: pytest.Ca
     assert not (tmp_path / "out").exists()
 
 
+@_TO_TORCH
 def test_a_weights_file_of_another_model_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     other = Mlp(units=4, depth=1)  # one hidden layer; the model given below has two
     other(X)
@@ -65,6 +70,7 @@ def test_a_weights_file_of_another_model_says_why(tmp_path: Path, capsys: pytest
     assert not (tmp_path / "out").exists()
 
 
+@_TO_TORCH
 def test_a_weights_file_of_a_larger_model_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     other = Mlp(units=4, depth=2)  # two hidden layers; the model given below has one: load_weights skips the rest
     other(X)

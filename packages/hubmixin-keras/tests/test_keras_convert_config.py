@@ -3,6 +3,7 @@ error names the argument and the command line's remedy (``--config``)."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 
 from hubmixin_core.cli import main
 from hubmixin_keras import KerasModelHubMixin
+
+_TO_TORCH = pytest.mark.skipif(importlib.util.find_spec("hubmixin_torch") is None, reason="converts --to torch")
 
 
 class Needs(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
@@ -25,6 +28,7 @@ class Needs(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
         return self.fc(x)
 
 
+@_TO_TORCH
 def test_without_a_config_the_error_says_to_pass_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = Needs(2)
     model(np.zeros((1, 3), "float32"))
@@ -39,6 +43,7 @@ def test_without_a_config_the_error_says_to_pass_one(tmp_path: Path, capsys: pyt
     assert not (tmp_path / "out").exists()
 
 
+@_TO_TORCH
 def test_unknown_keys_of_a_given_config_are_named_by_its_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     model = Needs(2)
     model(np.zeros((1, 3), "float32"))

@@ -3,6 +3,7 @@ several JAX devices reading each through a transient array (QA round 22, lowmem 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -166,7 +167,10 @@ def test_a_variable_on_one_cpu_device_is_read_in_place() -> None:
     np.testing.assert_array_equal(array, np.arange(12.0).reshape(3, 4))
 
 
-@pytest.mark.parametrize("command", ["inspect", "convert"])
+_TO_TORCH = pytest.mark.skipif(importlib.util.find_spec("hubmixin_torch") is None, reason="converts --to torch")
+
+
+@pytest.mark.parametrize("command", ["inspect", pytest.param("convert", marks=_TO_TORCH)])
 def test_the_cli_names_load_weights_for_a_keras_index_and_its_shards(
     net: Net, tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

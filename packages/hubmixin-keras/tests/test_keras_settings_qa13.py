@@ -3,6 +3,7 @@ convert`` of a weights file into a model whose call leaves layers unbuilt."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import pytest
 from hubmixin_core.cli import main
 from hubmixin_keras import KerasModelHubMixin
 from hubmixin_keras._settings import layer_settings, model_settings
+
+_TO_TORCH = pytest.mark.skipif(importlib.util.find_spec("hubmixin_torch") is None, reason="converts --to torch")
 
 L = keras.layers
 
@@ -71,6 +74,7 @@ class Two(keras.Model, KerasModelHubMixin):  # type: ignore[misc]
         return self.lstm(sequence)
 
 
+@_TO_TORCH
 def test_convert_names_the_layers_the_dummy_call_left_unbuilt(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

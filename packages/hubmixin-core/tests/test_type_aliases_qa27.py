@@ -84,3 +84,23 @@ def test_the_type_statement_decodes_as_what_it_names(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "defaults" / "config.json").read_text()) == {"dims": [2, 3], "mode": "a"}
     loaded = net.from_pretrained(tmp_path / "given")
     assert (loaded.dims, loaded.mode) == ((4, 5), Mode.B) and type(loaded.dims) is tuple
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="the type statement is Python 3.12's")
+def test_an_alias_naming_what_only_a_type_checker_imports_is_left_as_it_is(tmp_path: Path) -> None:
+    """A ``type`` statement's value is evaluated at first use: one naming a type imported under ``TYPE_CHECKING``
+    cannot be seen through, and leaves the other annotations in force."""
+    namespace: dict[str, Any] = {"NumpyModelMixin": NumpyModelMixin, "np": np}
+    exec(  # noqa: S102 (this module must parse on Python 3.11)
+        "type MaybeTokenizer = Tokenizer | None\n"  # (Tokenizer: imported under TYPE_CHECKING, say)
+        "type Pair = tuple[int, int]\n"
+        "class Net(NumpyModelMixin):\n"
+        "    def __init__(self, tokenizer: MaybeTokenizer = None, dims: Pair = (2, 3)) -> None:\n"
+        "        self.dims = dims\n"
+        "        self.weights = {'w': np.zeros(2, np.float32)}\n",
+        namespace,
+    )
+    net = namespace["Net"]
+    net(dims=(4, 5)).save_pretrained(tmp_path)
+    loaded = net.from_pretrained(tmp_path)
+    assert loaded.dims == (4, 5) and type(loaded.dims) is tuple

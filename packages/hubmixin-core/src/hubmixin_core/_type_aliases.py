@@ -13,7 +13,17 @@ __all__ = ["without_aliases"]
 
 
 def _is_alias(annotation: Any) -> bool:
-    return type(annotation).__name__ == "TypeAliasType" and hasattr(annotation, "__value__")
+    kind = type(annotation)  # (its __value__ is not looked at: reading it evaluates the alias)
+    return kind.__name__ == "TypeAliasType" and kind.__module__ in ("typing", "typing_extensions")
+
+
+def _named(alias: Any, args: tuple[Any, ...]) -> Any:
+    """What ``alias`` (given ``args``, if generic) names, or ``None`` where that cannot be evaluated: a ``type``
+    statement's value is evaluated at first use, and may name what only a type checker imports."""
+    try:
+        return alias.__value__[args] if args else alias.__value__
+    except Exception:
+        return None
 
 
 def without_aliases(annotation: Any, expanding: frozenset[int] = frozenset()) -> Any:
@@ -28,16 +38,18 @@ def without_aliases(annotation: Any, expanding: frozenset[int] = frozenset()) ->
         dict[str, tuple[int, int]] | None
     """
     if _is_alias(annotation):
-        if id(annotation) in expanding:
+        named = _named(annotation, ())
+        if id(annotation) in expanding or named is None:
             return annotation
-        return without_aliases(annotation.__value__, expanding | {id(annotation)})
+        return without_aliases(named, expanding | {id(annotation)})
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if not args or origin is typing.Literal:
         return annotation
     if _is_alias(origin):  # a generic alias given its parameters
-        if id(origin) in expanding or not getattr(origin, "__type_params__", ()):
+        named = _named(origin, args) if getattr(origin, "__type_params__", ()) else None
+        if id(origin) in expanding or named is None:
             return annotation
-        return without_aliases(origin.__value__[args], expanding | {id(origin)})
+        return without_aliases(named, expanding | {id(origin)})
     if origin is typing.Annotated:
         inner = without_aliases(args[0], expanding)
         return annotation if inner is args[0] else typing.Annotated[(inner, *annotation.__metadata__)]

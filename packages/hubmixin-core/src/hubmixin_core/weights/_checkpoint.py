@@ -90,8 +90,8 @@ class Checkpoint:
         if weights.index is not None:
             metadata = {**_index_ties(weights.index.metadata, found, metadata), **metadata}
         check_layout_version(metadata, description)
-        for path, its_metadata in shard_metadata.items():  # (a later shard of a later layout is as unreadable)
-            check_layout_version(its_metadata, str(path))
+        for path in weights.files[1:]:  # (the first's is the merged one's; a later shard's is as unreadable)
+            check_layout_version(shard_metadata[path], str(path))
         return cls(
             {name: info for name, (info, _) in found.items()},
             {name: path for name, (_, path) in found.items()},
